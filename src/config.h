@@ -1,0 +1,163 @@
+/* config.h — the typed, validated, immutable configuration snapshot.
+ *
+ * Loading: YAML (libyaml) is converted into a cJSON tree with ${ENV} and
+ * ${ENV:-default} expansion in scalars, then each section is validated into the
+ * typed structs below; an error names the bad key by path
+ * ("models[2].provider: unknown provider 'foo'"). Areas that own a section
+ * (x402, store, routing) parse it from the kept tree (gr_config.tree).
+ *
+ * Life cycle and threading: a gr_config is immutable once loaded and
+ * reference counted. Readers take a reference at request start
+ * (gr_config_acquire) and drop it at request end; SIGHUP loads a new snapshot
+ * and swaps the current pointer atomically, so in-flight requests finish on the
+ * snapshot they started with. */
+#ifndef GR_CONFIG_H
+#define GR_CONFIG_H
+
+#include "common.h"
+#include <stdatomic.h>
+#include <cjson/cJSON.h>
+
+typedef enum {
+    GR_PROVIDER_OPENAI = 0, /* any OpenAI-compatible server (presets are data) */
+    GR_PROVIDER_ANTHROPIC,
+    GR_PROVIDER_GEMINI,
+    GR_PROVIDER_AZURE,
+    GR_PROVIDER_MOCK, /* built-in mock upstream, started in-process */
+} gr_provider_kind;
+
+const char *gr_provider_kind_name(gr_provider_kind k);
+
+typedef struct gr_timeouts {
+    uint32_t connect_ms;    /* TCP+TLS connect */
+    uint32_t first_byte_ms; /* request sent -> first response byte */
+    uint32_t idle_ms;       /* max silence between bytes once streaming */
+    uint32_t total_ms;      /* whole transfer; 0 = no limit (streams) */
+} gr_timeouts;
+
+typedef struct gr_header_kv {
+    char *name;
+    char *value;
+} gr_header_kv;
+
+typedef struct gr_provider_conf {
+    char *name;
+    gr_provider_kind kind;
+    char *base_url;    /* no trailing slash, e.g. https://api.openai.com/v1 */
+    char *api_key;     /* may be NULL; never logged */
+    char *api_version; /* anthropic-version / azure api-version */
+    gr_header_kv *headers;
+    size_t nheaders;
+    gr_timeouts timeouts;
+    /* mock provider knobs */
+    uint32_t mock_latency_ms;    /* delay before the first token */
+    uint32_t mock_tokens_per_sec; /* 0 = as fast as possible */
+} gr_provider_conf;
+
+/* Prices are exact integers: micro-USD per 1M tokens (0.15 USD/Mtok = 150000),
+ * parsed from the decimal text without floating point. */
+typedef struct gr_prices {
+    int64_t input_uusd_per_mtok;
+    int64_t output_uusd_per_mtok;
+    int64_t cached_input_uusd_per_mtok;
+    int64_t per_request_uusd;
+    bool set;
+} gr_prices;
+
+enum {
+    GR_CAP_CHAT = 1u << 0,
+    GR_CAP_TOOLS = 1u << 1,
+    GR_CAP_VISION = 1u << 2,
+    GR_CAP_JSON = 1u << 3,
+    GR_CAP_EMBEDDINGS = 1u << 4,
+    GR_CAP_COMPLETIONS = 1u << 5,
+    GR_CAP_STREAM = 1u << 6,
+};
+
+typedef struct gr_deployment {
+    const gr_provider_conf *provider;
+    char *upstream_model; /* provider's model id */
+    uint32_t weight;
+    char *region;
+    gr_prices prices; /* per-deployment override; else the model's */
+} gr_deployment;
+
+typedef struct gr_model_conf {
+    char *name;
+    char **aliases;
+    size_t naliases;
+    gr_deployment *deployments;
+    size_t ndeployments;
+    char **fallbacks; /* ordered public model names */
+    size_t nfallbacks;
+    char *strategy; /* "weighted" (default), "round-robin", "least-latency", ... */
+    gr_prices prices;
+    uint32_t context_window;
+    uint32_t max_output_tokens;
+    uint32_t caps; /* GR_CAP_* */
+    uint32_t quality; /* 0..100 quality tier used by the auto router */
+    char *owned_by;
+    uint64_t created; /* unix seconds shown in /v1/models */
+} gr_model_conf;
+
+typedef struct gr_api_key {
+    char *name;
+    char *key;
+} gr_api_key;
+
+typedef struct gr_server_conf {
+    char *host;
+    uint16_t port;
+    uint32_t workers;             /* 0 = number of cores */
+    uint64_t max_body_bytes;      /* request body cap -> 413 */
+    uint64_t max_header_bytes;    /* request header cap -> 431 */
+    uint32_t client_timeout_ms;   /* idle client connection read/write timeout */
+    uint32_t drain_timeout_ms;    /* SIGTERM: wait this long for in-flight work */
+    uint64_t max_upstream_response_bytes; /* non-streamed upstream body cap -> 502 */
+    uint64_t max_sse_event_bytes;         /* one upstream SSE event cap -> 502 */
+    uint64_t max_client_buffer_bytes;     /* unsent bytes to a slow client before pausing upstream */
+    uint64_t max_stream_bytes;            /* one streamed response cap; 0 = unlimited */
+    uint32_t mock_port;                   /* port of the in-process mock; 0 = ephemeral */
+} gr_server_conf;
+
+typedef struct gr_log_conf {
+    char *access_log; /* "-" = stdout, "off", or a file path */
+    char *level;      /* "debug" | "info" | "warn" | "error" */
+} gr_log_conf;
+
+typedef struct gr_config {
+    atomic_int refs;
+    char *path;
+    cJSON *tree; /* the whole parsed document, ENV-expanded, for area sections */
+    gr_server_conf server;
+    gr_log_conf log;
+    gr_api_key *keys;
+    size_t nkeys;
+    char *admin_key;
+    gr_provider_conf *providers;
+    size_t nproviders;
+    gr_model_conf *models;
+    size_t nmodels;
+    uint64_t loaded_at_ms;
+    uint64_t generation;
+} gr_config;
+
+/* Load and validate; on failure returns NULL and writes a message naming the
+ * bad key into err. The result has one reference. */
+gr_config *gr_config_load_file(const char *path, char *err, size_t errlen);
+gr_config *gr_config_load_string(const char *yaml, size_t len, const char *origin, char *err,
+                                 size_t errlen);
+gr_config *gr_config_acquire(gr_config *c);
+void gr_config_release(gr_config *c);
+
+const gr_model_conf *gr_config_find_model(const gr_config *c, const char *name, size_t len);
+const gr_provider_conf *gr_config_find_provider(const gr_config *c, const char *name);
+
+/* Exact decimal text -> integer scaled by 10^scale ("0.15", 6 -> 150000). */
+GR_MUST_CHECK gr_status gr_parse_decimal_scaled(const char *s, int scale, int64_t *out);
+
+/* The process-wide current snapshot (a reloadable structure). */
+gr_config *gr_config_current_acquire(void);
+void gr_config_current_set(gr_config *c); /* takes ownership of one reference */
+
+#endif

@@ -1,0 +1,100 @@
+/* provider.h — the provider adapter interface.
+ *
+ * The canonical request/response is OpenAI's Chat Completions JSON. An adapter
+ * translates canonical -> native upstream request, native response ->
+ * canonical, and native stream events -> canonical chat.completion.chunk JSON,
+ * incrementally. One file per native provider (provider_anthropic.c,
+ * provider_gemini.c); OpenAI-compatible services need no adapter (the fast
+ * path forwards the body) and their differences are config presets.
+ *
+ * Ownership: everything an adapter returns is heap memory the caller frees
+ * with the matching *_free / cJSON_Delete. Adapters are pure: no I/O, no
+ * globals; they are safe to call from any worker thread. */
+#ifndef GR_PROVIDER_H
+#define GR_PROVIDER_H
+
+#include "common.h"
+#include "config.h"
+#include "sse.h"
+#include <cjson/cJSON.h>
+
+/* Token usage as reported by (or estimated for) one response. */
+typedef struct gr_usage {
+    int64_t prompt_tokens;      /* includes cached tokens */
+    int64_t completion_tokens;  /* includes reasoning tokens */
+    int64_t cached_tokens;      /* prompt tokens read from cache */
+    int64_t cache_write_tokens; /* prompt tokens written to cache (Anthropic) */
+    int64_t reasoning_tokens;
+    bool present;   /* the upstream reported usage */
+    bool estimated; /* counted by the gateway's estimate instead */
+} gr_usage;
+
+/* What the adapter needs to know about the call. */
+typedef struct gr_adapter_ctx {
+    const gr_provider_conf *provider;
+    const char *upstream_model; /* provider's model id */
+    const char *public_model;   /* name the client asked for / is shown */
+    const char *request_id;     /* e.g. "chatcmpl-..." id to use in translated output */
+    int64_t created;            /* unix seconds for translated output */
+    bool stream;
+    bool include_usage;         /* client asked for stream_options.include_usage */
+} gr_adapter_ctx;
+
+/* An upstream HTTP request to send. */
+#define GR_MAX_UPSTREAM_HEADERS 24
+typedef struct gr_http_request {
+    char *url;  /* full URL */
+    char *body; /* request body (JSON) */
+    size_t body_len;
+    char *headers[GR_MAX_UPSTREAM_HEADERS]; /* "Name: value" lines */
+    size_t nheaders;
+} gr_http_request;
+
+void gr_http_request_free(gr_http_request *r); /* frees members, not r itself */
+void gr_http_request_add_header(gr_http_request *r, const char *fmt, ...) GR_PRINTF(2, 3);
+
+/* An upstream error mapped to the client-facing OpenAI error shape. */
+typedef struct gr_upstream_error {
+    int status;        /* HTTP status to return to the client */
+    const char *type;  /* OpenAI error type: invalid_request_error, rate_limit_error, ... */
+    const char *code;  /* short code or NULL */
+    char message[1024];/* provider's message preserved */
+} gr_upstream_error;
+
+/* Emit one translated chunk: data is one JSON object (no "data: " framing). */
+typedef int (*gr_chunk_emit_fn)(void *ud, const char *data, size_t len);
+
+typedef struct gr_stream_translator gr_stream_translator;
+
+typedef struct gr_provider_ops {
+    const char *kind;
+    /* canonical request -> upstream request */
+    gr_status (*build_chat_request)(const gr_adapter_ctx *ctx, const cJSON *canonical,
+                                    gr_http_request *out, gr_upstream_error *err);
+    /* upstream 2xx body -> canonical chat.completion (caller frees *out) */
+    gr_status (*parse_chat_response)(const gr_adapter_ctx *ctx, const char *body, size_t len,
+                                     cJSON **out, gr_usage *usage, gr_upstream_error *err);
+    /* streaming: one translator per response */
+    gr_stream_translator *(*stream_new)(const gr_adapter_ctx *ctx);
+    /* feed one upstream SSE event; emits zero or more canonical chunks */
+    gr_status (*stream_event)(gr_stream_translator *st, const gr_sse_event *ev,
+                              gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err);
+    /* upstream ended (cleanly or not): emit what must close the stream */
+    gr_status (*stream_finish)(gr_stream_translator *st, gr_chunk_emit_fn emit, void *ud,
+                               gr_usage *usage, gr_upstream_error *err);
+    void (*stream_free)(gr_stream_translator *st);
+    /* non-2xx upstream response -> client error (message preserved) */
+    void (*map_error)(const gr_adapter_ctx *ctx, int status, const char *body, size_t len,
+                      gr_upstream_error *err);
+} gr_provider_ops;
+
+/* Adapter for a provider kind; NULL for the OpenAI-compatible fast path. */
+const gr_provider_ops *gr_provider_ops_for(gr_provider_kind kind);
+
+/* Shared mapping of an HTTP status to an OpenAI error type (used by all adapters). */
+const char *gr_error_type_for_status(int status);
+
+/* Map an OpenAI-shaped error body ({"error":{...}}) from an upstream. */
+void gr_map_openai_error(int status, const char *body, size_t len, gr_upstream_error *err);
+
+#endif
