@@ -1,3 +1,96 @@
-/* main.c — command line entry point. */
+/* main.c — the `gaterouter` command line: run the gateway, check a config,
+ * run the standalone mock upstream. */
+#include "common.h"
+#include "config.h"
+#include "log.h"
+#include "mock_upstream.h"
+#include "server.h"
+
 #include <stdio.h>
-int main(void) { puts("gaterouter"); return 0; }
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "GateRouter %s — OpenAI-compatible LLM gateway, router and x402 payment layer\n\n"
+            "Usage:\n"
+            "  gaterouter [--config FILE]           run the gateway (default config: config/gaterouter.yaml)\n"
+            "  gaterouter --check-config FILE       validate a config file and exit (0 = valid)\n"
+            "  gaterouter mock [--port N] [--host H] [--latency-ms N] [--tokens-per-sec N]\n"
+            "                                       run the mock OpenAI-compatible upstream standalone\n"
+            "  gaterouter --version | --help\n\n"
+            "Signals: SIGHUP reloads the config without dropping requests; SIGTERM drains and exits.\n",
+            GR_VERSION);
+}
+
+static int parse_u32(const char *s, uint32_t max, uint32_t *out) {
+    char *end = NULL;
+    unsigned long v = strtoul(s, &end, 10);
+    if (!*s || *end || v > max) return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int run_mock(int argc, char **argv) {
+    gr_mock_options o = {"127.0.0.1", 9000, 0, 0};
+    for (int i = 2; i < argc; i++) {
+        uint32_t v = 0;
+        if (i + 1 >= argc) {
+            fprintf(stderr, "gaterouter mock: %s needs a value\n", argv[i]);
+            return 2;
+        }
+        if (!strcmp(argv[i], "--host")) {
+            o.host = argv[++i];
+            continue;
+        }
+        if (parse_u32(argv[i + 1], 10000000, &v)) {
+            fprintf(stderr, "gaterouter mock: bad number for %s: %s\n", argv[i], argv[i + 1]);
+            return 2;
+        }
+        if (!strcmp(argv[i], "--port") && v <= 65535) o.port = (uint16_t)v;
+        else if (!strcmp(argv[i], "--latency-ms")) o.latency_ms = v;
+        else if (!strcmp(argv[i], "--tokens-per-sec")) o.tokens_per_sec = v;
+        else {
+            fprintf(stderr, "gaterouter mock: unknown option %s\n", argv[i]);
+            return 2;
+        }
+        i++;
+    }
+    return gr_mock_run_forever(&o);
+}
+
+int main(int argc, char **argv) {
+    const char *config = "config/gaterouter.yaml";
+    bool check_only = false;
+    if (argc > 1 && !strcmp(argv[1], "mock")) return run_mock(argc, argv);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
+            printf("gaterouter %s\n", GR_VERSION);
+            return 0;
+        }
+        if ((!strcmp(argv[i], "--config") || !strcmp(argv[i], "-c") || !strcmp(argv[i], "--check-config")) && i + 1 < argc) {
+            check_only = check_only || !strcmp(argv[i], "--check-config");
+            config = argv[++i];
+            continue;
+        }
+        fprintf(stderr, "gaterouter: unknown or incomplete argument '%s'\n\n", argv[i]);
+        usage(stderr);
+        return 2;
+    }
+    char err[1024];
+    gr_config *cfg = gr_config_load_file(config, err, sizeof(err));
+    if (!cfg) {
+        fprintf(stderr, "gaterouter: invalid config: %s\n", err);
+        return 1;
+    }
+    if (check_only) {
+        printf("%s: OK (%zu providers, %zu models, %zu keys)\n", config, cfg->nproviders, cfg->nmodels, cfg->nkeys);
+        gr_config_release(cfg);
+        return 0;
+    }
+    return gr_server_run(cfg);
+}

@@ -1,0 +1,54 @@
+/* auth.c — static API keys from config, compared in constant time. */
+#include "auth.h"
+
+#include <event2/http.h>
+#include <stdio.h>
+#include <strings.h>
+
+const char *gr_auth_presented_key(struct evhttp_request *req) {
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    const char *a = evhttp_find_header(h, "Authorization");
+    if (a) {
+        if (!strncasecmp(a, "Bearer ", 7)) {
+            a += 7;
+            while (*a == ' ') a++;
+            return a;
+        }
+        return NULL;
+    }
+    return evhttp_find_header(h, "x-api-key");
+}
+
+static void mask(const char *k, char *out, size_t cap) {
+    size_t n = strlen(k);
+    if (n <= 8) snprintf(out, cap, "****");
+    else snprintf(out, cap, "%.4s****%s", k, k + n - 4);
+}
+
+bool gr_auth_check(gr_request *r) {
+    const gr_config *c = r->cfg;
+    if (c->nkeys == 0) {
+        r->key_name = "open";
+        return true;
+    }
+    const char *k = gr_auth_presented_key(r->req);
+    if (!k || !*k) {
+        gr_request_fail(r, 401, "invalid_request_error", "missing_api_key", NULL,
+                        "You didn't provide an API key. You need to provide your API key in an Authorization header "
+                        "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
+        return false;
+    }
+    size_t klen = strlen(k);
+    const gr_api_key *match = NULL;
+    for (size_t i = 0; i < c->nkeys; i++) /* no early exit: constant work per key */
+        if (gr_secret_eq(k, klen, c->keys[i].key, strlen(c->keys[i].key))) match = &c->keys[i];
+    if (!match) {
+        char masked[32];
+        mask(k, masked, sizeof(masked));
+        gr_request_fail(r, 401, "invalid_request_error", "invalid_api_key", NULL,
+                        "Incorrect API key provided: %s.", masked);
+        return false;
+    }
+    r->key_name = match->name;
+    return true;
+}

@@ -1,0 +1,16 @@
+/* auth.h — client authentication: `Authorization: Bearer <key>` (or Anthropic
+ * style `x-api-key`) checked in constant time against the keys in config.
+ * With no keys configured the gateway is open (a warning is logged at start).
+ * Virtual keys with budgets extend this (keys.c). */
+#ifndef GR_AUTH_H
+#define GR_AUTH_H
+
+#include "request.h"
+
+/* Returns true if the request may proceed; otherwise it has already been
+ * answered with 401 and finished. Sets r->key_name. */
+bool gr_auth_check(gr_request *r);
+/* The presented credential (Bearer or x-api-key), or NULL. */
+const char *gr_auth_presented_key(struct evhttp_request *req);
+
+#endif

@@ -1,0 +1,37 @@
+/* metrics.h — Prometheus metrics: a process-wide, lock-free registry of
+ * labelled counters and histograms (g_metrics in metrics.c, the one clearly
+ * named process-wide structure of this module).
+ *
+ * Series are found by (metric, label text) in an open-addressing table whose
+ * slots are published with a CAS; values are relaxed atomics, so any worker
+ * can update and /metrics can render concurrently without locks. The table
+ * has a fixed capacity: once full, new label sets fold into one overflow
+ * series per metric (counted in gaterouter_metrics_overflow_total). */
+#ifndef GR_METRICS_H
+#define GR_METRICS_H
+
+#include "common.h"
+
+typedef enum {
+    GR_M_REQUESTS = 0,        /* counter {route,status,model} */
+    GR_M_REQUEST_SECONDS,     /* histogram {route} */
+    GR_M_UPSTREAM_SECONDS,    /* histogram {provider,model} */
+    GR_M_TTFT_SECONDS,        /* histogram {provider,model} */
+    GR_M_UPSTREAM_ERRORS,     /* counter {provider,class} */
+    GR_M_TOKENS,              /* counter {model,kind} */
+    GR_M_COST_NUSD,           /* counter {model} (exported in USD) */
+    GR_M_INFLIGHT,            /* gauge {} */
+    GR_M_STREAMS_CANCELLED,   /* counter {} */
+    GR_M_CONFIG_RELOADS,      /* counter {result} */
+    GR_M_ROUTE_DECISIONS,     /* counter {policy,model} */
+    GR_M_X402,                /* counter {event} */
+    GR_M_LEDGER_DROPPED,      /* counter {} */
+    GR_M__COUNT
+} gr_metric_id;
+
+void gr_metrics_add(gr_metric_id m, const char *labels, int64_t delta);
+void gr_metrics_observe_us(gr_metric_id m, const char *labels, uint64_t us);
+/* Renders the exposition text; caller frees. */
+char *gr_metrics_render(size_t *len);
+
+#endif

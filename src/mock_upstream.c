@@ -1,0 +1,776 @@
+/* mock_upstream.c — built-in mock provider speaking OpenAI's wire format (see
+ * mock_upstream.h). Deterministic output derived from the request. */
+#include "mock_upstream.h"
+
+#include "http_reply.h"
+#include "log.h"
+
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+struct gr_mock {
+    gr_mock_options opt;
+    struct event_base *base;
+    struct evhttp *http;
+    uint16_t port;
+    pthread_t thread;
+    bool threaded;
+    atomic_uint_fast64_t streams_started, streams_completed, streams_cancelled, requests;
+    uint64_t next_id;
+};
+
+/* ---- request plan ---- */
+
+typedef struct plan {
+    int status;
+    uint32_t delay_ms, tps;
+    bool cut, parallel_tools, stream, include_usage, json_mode;
+    int n;
+    char *model;
+    char **tokens; /* content tokens */
+    size_t ntokens;
+    cJSON *tool_calls; /* array of {id,type,function:{name,arguments}} or NULL */
+    const char *finish;
+    int64_t prompt_tokens;
+} plan;
+
+static void plan_free(plan *p) {
+    for (size_t i = 0; i < p->ntokens; i++) free(p->tokens[i]);
+    free(p->tokens);
+    free(p->model);
+    cJSON_Delete(p->tool_calls);
+}
+
+static uint32_t directive(const char *text, const char *name, uint32_t dflt) {
+    char pat[64];
+    snprintf(pat, sizeof(pat), "[[mock:%s=", name);
+    const char *p = text ? strstr(text, pat) : NULL;
+    if (!p) return dflt;
+    return (uint32_t)strtoul(p + strlen(pat), NULL, 10);
+}
+
+static bool has_flag(const char *text, const char *name) {
+    char pat[64];
+    snprintf(pat, sizeof(pat), "[[mock:%s]]", name);
+    return text && strstr(text, pat);
+}
+
+static void add_token(plan *p, const char *s, size_t n) {
+    p->tokens = gr_xrealloc(p->tokens, (p->ntokens + 1) * sizeof(char *));
+    p->tokens[p->ntokens++] = gr_xstrndup(s, n);
+}
+
+static void tokenize_into(plan *p, const char *text, size_t max) {
+    const char *s = text;
+    while (*s && p->ntokens < max) {
+        const char *e = s;
+        while (*e && *e != ' ') e++;
+        while (*e == ' ') e++;
+        add_token(p, s, (size_t)(e - s));
+        s = e;
+    }
+}
+
+/* Text of a message's content (string or array of text parts). */
+static const char *content_text(const cJSON *msg, char *buf, size_t cap) {
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(msg, "content");
+    if (cJSON_IsString(c)) return c->valuestring;
+    buf[0] = '\0';
+    if (cJSON_IsArray(c)) {
+        size_t len = 0;
+        const cJSON *part;
+        cJSON_ArrayForEach(part, c) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(part, "text");
+            if (cJSON_IsString(t)) {
+                int n = snprintf(buf + len, cap - len, "%s%s", len ? " " : "", t->valuestring);
+                if (n < 0 || (size_t)n >= cap - len) break;
+                len += (size_t)n;
+            }
+        }
+    }
+    return buf;
+}
+
+static void fill_args(cJSON *args, const cJSON *params) {
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(params, "properties");
+    const cJSON *prop;
+    cJSON_ArrayForEach(prop, props) {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(prop, "type");
+        const char *t = cJSON_IsString(type) ? type->valuestring : "string";
+        if (!strcmp(t, "number") || !strcmp(t, "integer")) cJSON_AddNumberToObject(args, prop->string, 1);
+        else if (!strcmp(t, "boolean")) cJSON_AddTrueToObject(args, prop->string);
+        else if (!strcmp(t, "array")) cJSON_AddArrayToObject(args, prop->string);
+        else if (!strcmp(t, "object")) cJSON_AddObjectToObject(args, prop->string);
+        else {
+            const cJSON *en = cJSON_GetObjectItemCaseSensitive(prop, "enum");
+            if (cJSON_IsArray(en) && cJSON_IsString(cJSON_GetArrayItem(en, 0)))
+                cJSON_AddStringToObject(args, prop->string, cJSON_GetArrayItem(en, 0)->valuestring);
+            else cJSON_AddStringToObject(args, prop->string, "mock");
+        }
+    }
+}
+
+static int64_t estimate_prompt_tokens(const cJSON *messages) {
+    int64_t chars = 0, n = 0;
+    const cJSON *m;
+    char buf[8192];
+    cJSON_ArrayForEach(m, messages) {
+        chars += (int64_t)strlen(content_text(m, buf, sizeof(buf)));
+        n++;
+    }
+    return chars / 4 + 4 * n + 3;
+}
+
+static void build_plan(gr_mock *mk, const cJSON *req, plan *p, bool chat) {
+    memset(p, 0, sizeof(*p));
+    p->status = 200;
+    p->delay_ms = mk->opt.latency_ms;
+    p->tps = mk->opt.tokens_per_sec;
+    p->finish = "stop";
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(req, "model");
+    p->model = gr_xstrdup(cJSON_IsString(model) ? model->valuestring : "mock");
+    p->stream = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "stream"));
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(req, "stream_options");
+    p->include_usage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
+    const cJSON *nn = cJSON_GetObjectItemCaseSensitive(req, "n");
+    p->n = cJSON_IsNumber(nn) && nn->valueint > 1 && nn->valueint <= 8 ? nn->valueint : 1;
+    const cJSON *rf = cJSON_GetObjectItemCaseSensitive(req, "response_format");
+    const cJSON *rft = cJSON_GetObjectItemCaseSensitive(rf, "type");
+    p->json_mode = cJSON_IsString(rft) && strcmp(rft->valuestring, "text") != 0;
+
+    uint32_t max_tokens = 1u << 30;
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(req, "max_completion_tokens");
+    if (!cJSON_IsNumber(mt)) mt = cJSON_GetObjectItemCaseSensitive(req, "max_tokens");
+    if (cJSON_IsNumber(mt) && mt->valuedouble >= 0) max_tokens = (uint32_t)mt->valuedouble;
+
+    char buf[8192];
+    const char *last_text = "";
+    const cJSON *last = NULL;
+    if (chat) {
+        const cJSON *messages = cJSON_GetObjectItemCaseSensitive(req, "messages");
+        last = cJSON_GetArrayItem(messages, cJSON_GetArraySize(messages) - 1);
+        for (int i = cJSON_GetArraySize(messages) - 1; i >= 0; i--) {
+            const cJSON *m = cJSON_GetArrayItem(messages, i);
+            const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+            if (cJSON_IsString(role) && !strcmp(role->valuestring, "user")) {
+                last_text = content_text(m, buf, sizeof(buf));
+                break;
+            }
+        }
+        p->prompt_tokens = estimate_prompt_tokens(messages);
+    } else {
+        const cJSON *pr = cJSON_GetObjectItemCaseSensitive(req, "prompt");
+        if (cJSON_IsString(pr)) last_text = pr->valuestring;
+        p->prompt_tokens = (int64_t)strlen(last_text) / 4 + 1;
+    }
+    p->status = (int)directive(last_text, "status", 200);
+    p->delay_ms = directive(last_text, "delay_ms", p->delay_ms);
+    p->tps = directive(last_text, "tps", p->tps);
+    p->cut = has_flag(last_text, "cut");
+    p->parallel_tools = has_flag(last_text, "parallel_tools");
+    uint32_t ntok = directive(last_text, "tokens", 0);
+
+    /* Tool calls: offered tools, last turn from the user, tool_choice not "none". */
+    const cJSON *tools = cJSON_GetObjectItemCaseSensitive(req, "tools");
+    const cJSON *tc = cJSON_GetObjectItemCaseSensitive(req, "tool_choice");
+    const cJSON *last_role = cJSON_GetObjectItemCaseSensitive(last, "role");
+    bool last_is_user = cJSON_IsString(last_role) && !strcmp(last_role->valuestring, "user");
+    if (chat && cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0 && last_is_user &&
+        !(cJSON_IsString(tc) && !strcmp(tc->valuestring, "none"))) {
+        const char *forced = NULL;
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(tc, "function"), "name");
+        if (cJSON_IsString(fn)) forced = fn->valuestring;
+        p->tool_calls = cJSON_CreateArray();
+        const cJSON *tool;
+        int idx = 0;
+        cJSON_ArrayForEach(tool, tools) {
+            const cJSON *f = cJSON_GetObjectItemCaseSensitive(tool, "function");
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
+            if (!cJSON_IsString(name)) continue;
+            if (forced && strcmp(forced, name->valuestring)) continue;
+            cJSON *call = cJSON_CreateObject();
+            char id[48];
+            snprintf(id, sizeof(id), "call_mock_%d_%llu", idx, (unsigned long long)mk->next_id);
+            cJSON_AddStringToObject(call, "id", id);
+            cJSON_AddStringToObject(call, "type", "function");
+            cJSON *cf = cJSON_AddObjectToObject(call, "function");
+            cJSON_AddStringToObject(cf, "name", name->valuestring);
+            cJSON *args = cJSON_CreateObject();
+            fill_args(args, cJSON_GetObjectItemCaseSensitive(f, "parameters"));
+            char *as = cJSON_PrintUnformatted(args);
+            cJSON_AddStringToObject(cf, "arguments", as);
+            cJSON_free(as);
+            cJSON_Delete(args);
+            cJSON_AddItemToArray(p->tool_calls, call);
+            idx++;
+            if (!p->parallel_tools) break;
+        }
+        if (idx == 0) {
+            cJSON_Delete(p->tool_calls);
+            p->tool_calls = NULL;
+        } else {
+            p->finish = "tool_calls";
+            return;
+        }
+    }
+
+    char text[1024];
+    if (ntok) {
+        static const char *const words[] = {"lorem ", "ipsum ", "dolor ", "sit ", "amet ", "consectetur ",
+                                            "adipiscing ", "elit "};
+        for (uint32_t i = 0; i < ntok && i < max_tokens; i++) add_token(p, words[i % 8], strlen(words[i % 8]));
+        if (ntok > max_tokens) p->finish = "length";
+        return;
+    }
+    const cJSON *lr = cJSON_GetObjectItemCaseSensitive(last, "role");
+    if (chat && cJSON_IsString(lr) && !strcmp(lr->valuestring, "tool")) {
+        char tb[2048];
+        snprintf(text, sizeof(text), "The tool returned: %.900s", content_text(last, tb, sizeof(tb)));
+    } else if (p->json_mode) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "mock", 1);
+        cJSON_AddStringToObject(o, "echo", last_text);
+        char *s = cJSON_PrintUnformatted(o);
+        snprintf(text, sizeof(text), "%s", s);
+        cJSON_free(s);
+        cJSON_Delete(o);
+        add_token(p, text, strlen(text)); /* one token: keep JSON intact */
+        return;
+    } else {
+        snprintf(text, sizeof(text), "Hello from the GateRouter mock model %s. You said: %.600s", p->model, last_text);
+    }
+    tokenize_into(p, text, max_tokens);
+    size_t total_words = 0;
+    for (const char *s = text; *s;) {
+        while (*s == ' ') s++;
+        if (!*s) break;
+        total_words++;
+        while (*s && *s != ' ') s++;
+    }
+    if (total_words > max_tokens) p->finish = "length";
+}
+
+/* ---- rendering ---- */
+
+static char *make_id(gr_mock *mk, const char *prefix) {
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%s-mock%llu", prefix, (unsigned long long)++mk->next_id);
+    return gr_xstrdup(buf);
+}
+
+static char *joined_content(const plan *p) {
+    size_t len = 0;
+    for (size_t i = 0; i < p->ntokens; i++) len += strlen(p->tokens[i]);
+    char *s = gr_xmalloc(len + 1);
+    s[0] = '\0';
+    size_t off = 0;
+    for (size_t i = 0; i < p->ntokens; i++) {
+        size_t n = strlen(p->tokens[i]);
+        memcpy(s + off, p->tokens[i], n);
+        off += n;
+    }
+    s[off] = '\0';
+    return s;
+}
+
+static cJSON *usage_json(const plan *p) {
+    cJSON *u = cJSON_CreateObject();
+    int64_t completion = (int64_t)p->ntokens * p->n;
+    if (p->tool_calls) completion = 10 * cJSON_GetArraySize(p->tool_calls);
+    cJSON_AddNumberToObject(u, "prompt_tokens", (double)p->prompt_tokens);
+    cJSON_AddNumberToObject(u, "completion_tokens", (double)completion);
+    cJSON_AddNumberToObject(u, "total_tokens", (double)(p->prompt_tokens + completion));
+    return u;
+}
+
+static void reply_status_error(struct evhttp_request *req, int status) {
+    const char *type = status == 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error";
+    gr_reply_error(req, status, type, status == 429 ? "rate_limit_exceeded" : NULL, NULL,
+                   "mock upstream error: simulated HTTP %d", status);
+}
+
+/* ---- streaming ---- */
+
+typedef struct mstream {
+    gr_mock *mk;
+    struct evhttp_request *req;
+    struct evhttp_connection *evcon;
+    struct event *timer;
+    plan p;
+    char *id;
+    bool chat;
+    size_t next; /* next token index; ntokens = usage chunk, +1 = done */
+    int64_t created;
+    bool closed, role_sent;
+} mstream;
+
+static void mstream_free(mstream *s) {
+    if (s->timer) event_free(s->timer);
+    plan_free(&s->p);
+    free(s->id);
+    free(s);
+}
+
+static void stream_conn_closed(struct evhttp_connection *evcon, void *arg) {
+    mstream *s = arg;
+    s->closed = true;
+    atomic_fetch_add(&s->mk->streams_cancelled, 1);
+    event_del(s->timer);
+    evhttp_send_reply_end(s->req); /* connection gone: frees the request */
+    mstream_free(s);
+}
+
+static void send_chunk_json(mstream *s, cJSON *obj) {
+    char *js = cJSON_PrintUnformatted(obj);
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b, "data: %s\n\n", js);
+    evhttp_send_reply_chunk(s->req, b);
+    evbuffer_free(b);
+    cJSON_free(js);
+}
+
+static cJSON *chunk_base(mstream *s) {
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "id", s->id);
+    cJSON_AddStringToObject(c, "object", s->chat ? "chat.completion.chunk" : "text_completion");
+    cJSON_AddNumberToObject(c, "created", (double)s->created);
+    cJSON_AddStringToObject(c, "model", s->p.model);
+    cJSON_AddStringToObject(c, "system_fingerprint", "fp_mock");
+    return c;
+}
+
+static void stream_finish(mstream *s) {
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b, "data: [DONE]\n\n");
+    evhttp_send_reply_chunk(s->req, b);
+    evbuffer_free(b);
+    evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+    evhttp_send_reply_end(s->req);
+    atomic_fetch_add(&s->mk->streams_completed, 1);
+    mstream_free(s);
+}
+
+static void emit_tool_call_chunks(mstream *s) {
+    int i = 0;
+    const cJSON *call;
+    cJSON_ArrayForEach(call, s->p.tool_calls) {
+        const cJSON *fn = cJSON_GetObjectItemCaseSensitive(call, "function");
+        const char *args = cJSON_GetObjectItemCaseSensitive(fn, "arguments")->valuestring;
+        size_t half = strlen(args) / 2;
+        for (int piece = 0; piece < 3; piece++) { /* name first, arguments in two pieces */
+            cJSON *c = chunk_base(s);
+            cJSON *choice = cJSON_CreateObject();
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(c, "choices"), choice);
+            cJSON_AddNumberToObject(choice, "index", 0);
+            cJSON *delta = cJSON_AddObjectToObject(choice, "delta");
+            if (!s->role_sent) {
+                cJSON_AddStringToObject(delta, "role", "assistant");
+                s->role_sent = true;
+            }
+            cJSON *tc = cJSON_CreateObject();
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "tool_calls"), tc);
+            cJSON_AddNumberToObject(tc, "index", i);
+            cJSON *f = cJSON_CreateObject();
+            if (piece == 0) {
+                cJSON_AddStringToObject(tc, "id", cJSON_GetObjectItemCaseSensitive(call, "id")->valuestring);
+                cJSON_AddStringToObject(tc, "type", "function");
+                cJSON_AddStringToObject(f, "name", cJSON_GetObjectItemCaseSensitive(fn, "name")->valuestring);
+                cJSON_AddStringToObject(f, "arguments", "");
+            } else {
+                char *part = piece == 1 ? gr_xstrndup(args, half) : gr_xstrdup(args + half);
+                cJSON_AddStringToObject(f, "arguments", part);
+                free(part);
+            }
+            cJSON_AddItemToObject(tc, "function", f);
+            cJSON_AddNullToObject(choice, "finish_reason");
+            send_chunk_json(s, c);
+            cJSON_Delete(c);
+        }
+        i++;
+    }
+}
+
+/* States: next < ntokens: one content token; next == ntokens: the finish
+ * chunk; next == ntokens + 1: usage chunk (if asked) and [DONE]. */
+static void emit_step(mstream *s) {
+    plan *p = &s->p;
+    if (s->next <= p->ntokens) {
+        if (s->next == 0 && p->tool_calls) emit_tool_call_chunks(s);
+        for (int ci = 0; ci < p->n; ci++) {
+            cJSON *c = chunk_base(s);
+            cJSON *choice = cJSON_CreateObject();
+            cJSON_AddItemToArray(cJSON_AddArrayToObject(c, "choices"), choice);
+            cJSON_AddNumberToObject(choice, "index", ci);
+            bool last = s->next == p->ntokens;
+            if (s->chat) {
+                cJSON *delta = cJSON_AddObjectToObject(choice, "delta");
+                if (!s->role_sent || (ci > 0 && s->next == 0)) cJSON_AddStringToObject(delta, "role", "assistant");
+                if (!last) cJSON_AddStringToObject(delta, "content", p->tokens[s->next]);
+                cJSON_AddNullToObject(choice, "logprobs");
+            } else {
+                cJSON_AddStringToObject(choice, "text", last ? "" : p->tokens[s->next]);
+            }
+            if (last) cJSON_AddStringToObject(choice, "finish_reason", p->finish);
+            else cJSON_AddNullToObject(choice, "finish_reason");
+            if (p->include_usage) cJSON_AddNullToObject(c, "usage");
+            send_chunk_json(s, c);
+            cJSON_Delete(c);
+        }
+        s->role_sent = true;
+        s->next++;
+        return;
+    }
+    if (p->include_usage) {
+        cJSON *c = chunk_base(s);
+        cJSON_AddArrayToObject(c, "choices");
+        cJSON_AddItemToObject(c, "usage", usage_json(p));
+        send_chunk_json(s, c);
+        cJSON_Delete(c);
+    }
+    s->next++;
+}
+
+static void stream_tick(evutil_socket_t fd, short what, void *arg) {
+    mstream *s = arg;
+    plan *p = &s->p;
+    size_t batch = p->tps ? 1 : p->ntokens + 2; /* unpaced: everything at once */
+    for (size_t k = 0; k < batch && s->next <= p->ntokens + 1; k++) {
+        if (p->cut && s->next > 0 && s->next >= (p->ntokens + 1) / 2) {
+            /* Simulated upstream crash: drop the connection without [DONE]. */
+            evhttp_connection_set_closecb(s->evcon, NULL, NULL);
+            evhttp_connection_free(s->evcon);
+            mstream_free(s);
+            return;
+        }
+        emit_step(s);
+    }
+    if (s->next > p->ntokens + 1) {
+        stream_finish(s);
+        return;
+    }
+    struct timeval tv = {0, p->tps ? (suseconds_t)(1000000 / p->tps) : 0};
+    if (p->tps == 1) tv = (struct timeval){1, 0};
+    evtimer_add(s->timer, &tv);
+}
+
+/* ---- non-streamed replies (possibly delayed) ---- */
+
+typedef struct delayed {
+    struct evhttp_request *req;
+    struct event *timer;
+    char *body;
+    int status;
+} delayed;
+
+static void delayed_fire(evutil_socket_t fd, short what, void *arg) {
+    delayed *d = arg;
+    if (d->status != 200) reply_status_error(d->req, d->status);
+    else gr_reply_json_text(d->req, 200, d->body, strlen(d->body));
+    event_free(d->timer);
+    free(d->body);
+    free(d);
+}
+
+static void reply_later(gr_mock *mk, struct evhttp_request *req, int status, char *body, uint32_t delay_ms) {
+    if (!delay_ms) {
+        if (status != 200) reply_status_error(req, status);
+        else gr_reply_json_text(req, 200, body, strlen(body));
+        free(body);
+        return;
+    }
+    delayed *d = gr_xcalloc(1, sizeof(*d));
+    d->req = req;
+    d->body = body;
+    d->status = status;
+    d->timer = evtimer_new(mk->base, delayed_fire, d);
+    struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
+    evtimer_add(d->timer, &tv);
+}
+
+static cJSON *parse_body(struct evhttp_request *req) {
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *data = (const char *)evbuffer_pullup(in, -1);
+    return data ? cJSON_ParseWithLength(data, len) : NULL;
+}
+
+static void handle_generate(gr_mock *mk, struct evhttp_request *req, bool chat) {
+    cJSON *body = parse_body(req);
+    if (!cJSON_IsObject(body) || (chat && !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(body, "messages")))) {
+        gr_reply_error(req, 400, "invalid_request_error", NULL, NULL, "mock: invalid request body");
+        cJSON_Delete(body);
+        return;
+    }
+    plan p;
+    build_plan(mk, body, &p, chat);
+    cJSON_Delete(body);
+    if (p.status != 200) {
+        reply_later(mk, req, p.status, NULL, p.delay_ms);
+        plan_free(&p);
+        return;
+    }
+    if (p.stream) {
+        mstream *s = gr_xcalloc(1, sizeof(*s));
+        s->mk = mk;
+        s->req = req;
+        s->evcon = evhttp_request_get_connection(req);
+        s->p = p;
+        s->chat = chat;
+        s->id = make_id(mk, chat ? "chatcmpl" : "cmpl");
+        s->created = (int64_t)(gr_wall_ms() / 1000);
+        s->timer = evtimer_new(mk->base, stream_tick, s);
+        atomic_fetch_add(&mk->streams_started, 1);
+        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+        evhttp_add_header(h, "Content-Type", "text/event-stream");
+        evhttp_add_header(h, "Cache-Control", "no-cache");
+        evhttp_send_reply_start(req, 200, "OK");
+        evhttp_connection_set_closecb(s->evcon, stream_conn_closed, s);
+        struct timeval tv = {p.delay_ms / 1000, (p.delay_ms % 1000) * 1000};
+        evtimer_add(s->timer, &tv);
+        return;
+    }
+    cJSON *r = cJSON_CreateObject();
+    char *id = make_id(mk, chat ? "chatcmpl" : "cmpl");
+    cJSON_AddStringToObject(r, "id", id);
+    free(id);
+    cJSON_AddStringToObject(r, "object", chat ? "chat.completion" : "text_completion");
+    cJSON_AddNumberToObject(r, "created", (double)(gr_wall_ms() / 1000));
+    cJSON_AddStringToObject(r, "model", p.model);
+    cJSON *choices = cJSON_AddArrayToObject(r, "choices");
+    char *content = joined_content(&p);
+    for (int i = 0; i < p.n; i++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "index", i);
+        if (chat) {
+            cJSON *m = cJSON_AddObjectToObject(c, "message");
+            cJSON_AddStringToObject(m, "role", "assistant");
+            if (p.tool_calls) {
+                cJSON_AddNullToObject(m, "content");
+                cJSON_AddItemToObject(m, "tool_calls", cJSON_Duplicate(p.tool_calls, 1));
+            } else {
+                cJSON_AddStringToObject(m, "content", content);
+            }
+            cJSON_AddNullToObject(m, "refusal");
+        } else {
+            cJSON_AddStringToObject(c, "text", content);
+        }
+        cJSON_AddNullToObject(c, "logprobs");
+        cJSON_AddStringToObject(c, "finish_reason", p.finish);
+        cJSON_AddItemToArray(choices, c);
+    }
+    free(content);
+    cJSON_AddItemToObject(r, "usage", usage_json(&p));
+    cJSON_AddStringToObject(r, "system_fingerprint", "fp_mock");
+    char *out = cJSON_PrintUnformatted(r);
+    cJSON_Delete(r);
+    uint32_t delay = p.delay_ms;
+    plan_free(&p);
+    reply_later(mk, req, 200, gr_xstrdup(out), delay);
+    cJSON_free(out);
+}
+
+static void embed_one(cJSON *data, int index, const char *text, size_t len, int dims, bool b64) {
+    float *v = gr_xmalloc(sizeof(float) * (size_t)dims);
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)text[i]) * 1099511628211ull;
+    double norm = 0;
+    for (int i = 0; i < dims; i++) {
+        h ^= h << 13;
+        h ^= h >> 7;
+        h ^= h << 17;
+        v[i] = (float)((double)(h % 2000) / 1000.0 - 1.0);
+        norm += (double)v[i] * v[i];
+    }
+    norm = norm > 0 ? 1.0 / __builtin_sqrt(norm) : 1;
+    for (int i = 0; i < dims; i++) v[i] = (float)(v[i] * norm);
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "object", "embedding");
+    cJSON_AddNumberToObject(e, "index", index);
+    if (b64) {
+        static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const unsigned char *in = (const unsigned char *)v;
+        size_t n = sizeof(float) * (size_t)dims, o = 0;
+        char *out = gr_xmalloc(4 * ((n + 2) / 3) + 1);
+        for (size_t i = 0; i < n; i += 3) {
+            uint32_t x = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+            out[o++] = tbl[(x >> 18) & 63];
+            out[o++] = tbl[(x >> 12) & 63];
+            out[o++] = i + 1 < n ? tbl[(x >> 6) & 63] : '=';
+            out[o++] = i + 2 < n ? tbl[x & 63] : '=';
+        }
+        out[o] = '\0';
+        cJSON_AddStringToObject(e, "embedding", out);
+        free(out);
+    } else {
+        cJSON *arr = cJSON_AddArrayToObject(e, "embedding");
+        for (int i = 0; i < dims; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(v[i]));
+    }
+    cJSON_AddItemToArray(data, e);
+    free(v);
+}
+
+static void handle_embeddings(gr_mock *mk, struct evhttp_request *req) {
+    cJSON *body = parse_body(req);
+    const cJSON *input = cJSON_GetObjectItemCaseSensitive(body, "input");
+    if (!cJSON_IsObject(body) || !input) {
+        gr_reply_error(req, 400, "invalid_request_error", NULL, "input", "mock: 'input' is required");
+        cJSON_Delete(body);
+        return;
+    }
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(body, "dimensions");
+    int dims = cJSON_IsNumber(d) && d->valueint > 0 && d->valueint <= 4096 ? d->valueint : 16;
+    const cJSON *ef = cJSON_GetObjectItemCaseSensitive(body, "encoding_format");
+    bool b64 = cJSON_IsString(ef) && !strcmp(ef->valuestring, "base64");
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "object", "list");
+    cJSON *data = cJSON_AddArrayToObject(r, "data");
+    int64_t tokens = 0;
+    if (cJSON_IsString(input)) {
+        embed_one(data, 0, input->valuestring, strlen(input->valuestring), dims, b64);
+        tokens += (int64_t)strlen(input->valuestring) / 4 + 1;
+    } else {
+        int i = 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, input) {
+            char *txt = cJSON_IsString(it) ? gr_xstrdup(it->valuestring) : cJSON_PrintUnformatted(it);
+            embed_one(data, i++, txt, strlen(txt), dims, b64);
+            tokens += (int64_t)strlen(txt) / 4 + 1;
+            if (cJSON_IsString(it)) free(txt);
+            else cJSON_free(txt);
+        }
+    }
+    cJSON_AddStringToObject(r, "model", cJSON_IsString(model) ? model->valuestring : "mock-embed");
+    cJSON *u = cJSON_AddObjectToObject(r, "usage");
+    cJSON_AddNumberToObject(u, "prompt_tokens", (double)tokens);
+    cJSON_AddNumberToObject(u, "total_tokens", (double)tokens);
+    gr_reply_json(req, 200, r);
+    cJSON_Delete(r);
+    cJSON_Delete(body);
+}
+
+static void handle_request(struct evhttp_request *req, void *arg) {
+    gr_mock *mk = arg;
+    atomic_fetch_add(&mk->requests, 1);
+    const char *uri = evhttp_request_get_uri(req);
+    char path[256];
+    size_t i = 0;
+    for (; uri[i] && uri[i] != '?' && i + 1 < sizeof(path); i++) path[i] = uri[i];
+    path[i] = '\0';
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    const char *p = path;
+    if (!strncmp(p, "/v1/", 4)) p += 3; /* accept with or without /v1 */
+    if (cmd == EVHTTP_REQ_POST && !strcmp(p, "/chat/completions")) handle_generate(mk, req, true);
+    else if (cmd == EVHTTP_REQ_POST && !strcmp(p, "/completions")) handle_generate(mk, req, false);
+    else if (cmd == EVHTTP_REQ_POST && !strcmp(p, "/embeddings")) handle_embeddings(mk, req);
+    else if (cmd == EVHTTP_REQ_GET && !strcmp(p, "/models")) {
+        const char *body = "{\"object\":\"list\",\"data\":[{\"id\":\"mock\",\"object\":\"model\",\"created\":1700000000,\"owned_by\":\"gaterouter\"}]}";
+        gr_reply_json_text(req, 200, body, strlen(body));
+    } else if (cmd == EVHTTP_REQ_GET && !strcmp(path, "/mock/stats")) {
+        char body[256];
+        int n = snprintf(body, sizeof(body),
+                         "{\"requests\":%llu,\"streams_started\":%llu,\"streams_completed\":%llu,\"streams_cancelled\":%llu}",
+                         (unsigned long long)atomic_load(&mk->requests), (unsigned long long)atomic_load(&mk->streams_started),
+                         (unsigned long long)atomic_load(&mk->streams_completed),
+                         (unsigned long long)atomic_load(&mk->streams_cancelled));
+        gr_reply_json_text(req, 200, body, (size_t)n);
+    } else {
+        gr_reply_error(req, 404, "invalid_request_error", "unknown_url", NULL, "mock: unknown path %s", path);
+    }
+}
+
+/* ---- life cycle ---- */
+
+static bool mock_bind(gr_mock *mk) {
+    mk->base = event_base_new();
+    mk->http = evhttp_new(mk->base);
+    evhttp_set_allowed_methods(mk->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    evhttp_set_gencb(mk->http, handle_request, mk);
+    struct evhttp_bound_socket *bs =
+        evhttp_bind_socket_with_handle(mk->http, mk->opt.host ? mk->opt.host : "127.0.0.1", mk->opt.port);
+    if (!bs) {
+        GR_ERROR("mock: cannot listen on %s:%u", mk->opt.host ? mk->opt.host : "127.0.0.1", mk->opt.port);
+        return false;
+    }
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(bs);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    getsockname(fd, (struct sockaddr *)&ss, &sl);
+    mk->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                              : ((struct sockaddr_in *)&ss)->sin_port);
+    return true;
+}
+
+static void mock_free(gr_mock *mk) {
+    if (mk->http) evhttp_free(mk->http);
+    if (mk->base) event_base_free(mk->base);
+    free(mk);
+}
+
+static void *mock_thread(void *arg) {
+    gr_mock *mk = arg;
+    event_base_loop(mk->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+gr_mock *gr_mock_start(const gr_mock_options *opt) {
+    gr_mock *mk = gr_xcalloc(1, sizeof(*mk));
+    mk->opt = *opt;
+    if (!mock_bind(mk)) {
+        mock_free(mk);
+        return NULL;
+    }
+    mk->threaded = true;
+    if (pthread_create(&mk->thread, NULL, mock_thread, mk) != 0) {
+        mock_free(mk);
+        return NULL;
+    }
+    return mk;
+}
+
+uint16_t gr_mock_port(const gr_mock *m) { return m->port; }
+
+void gr_mock_stop(gr_mock *m) {
+    if (!m) return;
+    if (m->threaded) {
+        event_base_loopbreak(m->base);
+        pthread_join(m->thread, NULL);
+    }
+    mock_free(m);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg) { event_base_loopbreak(arg); }
+
+int gr_mock_run_forever(const gr_mock_options *opt) {
+    gr_mock *mk = gr_xcalloc(1, sizeof(*mk));
+    mk->opt = *opt;
+    if (!mock_bind(mk)) {
+        mock_free(mk);
+        return 1;
+    }
+    struct event *si = evsignal_new(mk->base, SIGINT, on_signal, mk->base);
+    struct event *st = evsignal_new(mk->base, SIGTERM, on_signal, mk->base);
+    evsignal_add(si, NULL);
+    evsignal_add(st, NULL);
+    GR_INFO("mock upstream listening on %s:%u", opt->host ? opt->host : "127.0.0.1", mk->port);
+    event_base_dispatch(mk->base);
+    event_free(si);
+    event_free(st);
+    mock_free(mk);
+    return 0;
+}

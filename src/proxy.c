@@ -1,0 +1,504 @@
+/* proxy.c — the model endpoints: /v1/chat/completions, /v1/completions and
+ * /v1/embeddings. Validates the body, resolves the model to a deployment,
+ * builds the upstream request (OpenAI-compatible fast path: the body is
+ * forwarded with only `model` rewritten; native providers go through their
+ * adapter), then relays the response: non-streamed bodies whole, streams event
+ * by event as they arrive, with usage picked off the final chunk. */
+#include "request.h"
+
+#include "http_reply.h"
+#include "json_edit.h"
+#include "log.h"
+#include "metrics.h"
+#include "upstream.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static void on_headers(void *ud, int status, const char *ctype, int retry_after_s);
+static int on_data(void *ud, const char *data, size_t len);
+static void on_done(void *ud, const char *err, int status);
+static void on_client_close(struct evhttp_connection *evcon, void *arg);
+
+static const gr_transfer_cbs k_proxy_cbs = {on_headers, on_data, on_done};
+
+/* ---- helpers ---- */
+
+static const char *endpoint_path(gr_endpoint ep) {
+    switch (ep) {
+    case GR_EP_CHAT: return "/chat/completions";
+    case GR_EP_COMPLETIONS: return "/completions";
+    case GR_EP_EMBEDDINGS: return "/embeddings";
+    default: return "/chat/completions";
+    }
+}
+
+static void read_usage(const cJSON *u, gr_usage *out) {
+    if (!cJSON_IsObject(u)) return;
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
+    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
+    const cJSON *ptd = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details");
+    const cJSON *cached = cJSON_GetObjectItemCaseSensitive(ptd, "cached_tokens");
+    const cJSON *ctd = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens_details");
+    const cJSON *reasoning = cJSON_GetObjectItemCaseSensitive(ctd, "reasoning_tokens");
+    if (cJSON_IsNumber(pt)) out->prompt_tokens = (int64_t)pt->valuedouble;
+    if (cJSON_IsNumber(ct)) out->completion_tokens = (int64_t)ct->valuedouble;
+    if (cJSON_IsNumber(cached)) out->cached_tokens = (int64_t)cached->valuedouble;
+    if (cJSON_IsNumber(reasoning)) out->reasoning_tokens = (int64_t)reasoning->valuedouble;
+    out->present = true;
+}
+
+static char *json_quote(const char *s) {
+    cJSON *j = cJSON_CreateString(s);
+    char *q = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!q) abort();
+    return q;
+}
+
+/* The OpenAI-compatible fast path: forward the client's bytes with `model`
+ * rewritten and, for streams, usage requested so the gateway can meter. */
+static char *build_fast_body(gr_request *r, const char *body, size_t len, size_t *out_len) {
+    size_t s, e;
+    char *cur = NULL;
+    size_t cur_len = len;
+    const char *src = body;
+    if (gr_json_find_top_level(src, len, "model", &s, &e)) {
+        char *q = json_quote(r->deployment->upstream_model);
+        cur = gr_json_splice(src, len, s, e, q, strlen(q), &cur_len);
+        cJSON_free(q);
+        src = cur;
+    }
+    if (r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
+        static const char so[] = "{\"include_usage\":true}";
+        char *next;
+        size_t next_len;
+        if (gr_json_find_top_level(src, cur_len, "stream_options", &s, &e))
+            next = gr_json_splice(src, cur_len, s, e, so, sizeof(so) - 1, &next_len);
+        else
+            next = gr_json_insert_first(src, cur_len, "stream_options", so, &next_len);
+        if (next) {
+            free(cur);
+            cur = next;
+            cur_len = next_len;
+            r->injected_usage = true;
+        }
+    }
+    if (!cur) cur = gr_xstrndup(body, len);
+    *out_len = cur_len;
+    return cur;
+}
+
+static void add_common_headers(gr_request *r, gr_http_request *h) {
+    const gr_provider_conf *p = r->deployment->provider;
+    for (size_t i = 0; i < p->nheaders; i++) gr_http_request_add_header(h, "%s: %s", p->headers[i].name, p->headers[i].value);
+    gr_http_request_add_header(h, "X-Request-Id: %s", r->id);
+}
+
+static bool build_upstream_request(gr_request *r, const char *body, size_t len) {
+    const gr_provider_conf *p = r->deployment->provider;
+    gr_http_request *h = &r->up_req;
+    if (r->ops) {
+        gr_upstream_error err = {0};
+        if (r->ops->build_chat_request(&r->actx, r->body, h, &err) != GR_OK) {
+            gr_request_fail(r, err.status ? err.status : 400, err.type ? err.type : "invalid_request_error", err.code,
+                            NULL, "%s", err.message[0] ? err.message : "request cannot be translated for this provider");
+            return false;
+        }
+        add_common_headers(r, h);
+        return true;
+    }
+    if (p->kind == GR_PROVIDER_AZURE) {
+        h->url = gr_xstrdup(gr_pool_printf(r->pool, "%s/openai/deployments/%s%s?api-version=%s", p->base_url,
+                                           r->deployment->upstream_model, endpoint_path(r->ep),
+                                           p->api_version ? p->api_version : "2024-10-21"));
+        if (p->api_key) gr_http_request_add_header(h, "api-key: %s", p->api_key);
+    } else {
+        h->url = gr_xstrdup(gr_pool_printf(r->pool, "%s%s", p->base_url, endpoint_path(r->ep)));
+        if (p->api_key) gr_http_request_add_header(h, "Authorization: Bearer %s", p->api_key);
+    }
+    gr_http_request_add_header(h, "Content-Type: application/json");
+    if (r->stream) gr_http_request_add_header(h, "Accept: text/event-stream");
+    add_common_headers(r, h);
+    h->body = build_fast_body(r, body, len, &h->body_len);
+    return true;
+}
+
+/* ---- streaming to the client ---- */
+
+static void on_chunk_written(struct evhttp_connection *evcon, void *arg) {
+    gr_request *r = arg;
+    if (r->paused && r->xfer && !r->finished) {
+        r->paused = false;
+        gr_transfer_resume(r->xfer);
+    }
+}
+
+static void flush_out(gr_request *r) {
+    size_t n = evbuffer_get_length(r->out);
+    if (!n || r->client_gone) return;
+    if (!r->first_token_us) r->first_token_us = gr_now_us();
+    r->bytes_out += n;
+    r->chunks_out++;
+    evhttp_send_reply_chunk_with_cb(r->req, r->out, on_chunk_written, r);
+    /* Backpressure: a slow client pauses the upstream instead of growing memory. */
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(r->evcon);
+    if (bev && r->xfer && !r->paused) {
+        size_t pending = evbuffer_get_length(bufferevent_get_output(bev));
+        if (pending > r->cfg->server.max_client_buffer_bytes) {
+            r->paused = true;
+            gr_transfer_pause(r->xfer);
+        }
+    }
+}
+
+static void append_event(gr_request *r, const char *data, size_t len) {
+    evbuffer_add(r->out, "data: ", 6);
+    evbuffer_add(r->out, data, len);
+    evbuffer_add(r->out, "\n\n", 2);
+}
+
+static int emit_chunk(void *ud, const char *data, size_t len) {
+    append_event(ud, data, len);
+    return 0;
+}
+
+static void start_stream_reply(gr_request *r) {
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+    evhttp_add_header(h, "Content-Type", "text/event-stream; charset=utf-8");
+    evhttp_add_header(h, "Cache-Control", "no-cache");
+    evhttp_add_header(h, "X-Accel-Buffering", "no");
+    r->status = 200;
+    r->reply_started = true;
+    evhttp_send_reply_start(r->req, 200, "OK");
+}
+
+static int on_sse_event(void *ud, const gr_sse_event *ev) {
+    gr_request *r = ud;
+    if (r->ops) {
+        gr_upstream_error err = {0};
+        if (r->ops->stream_event(r->st, ev, emit_chunk, r, &err) != GR_OK) {
+            char *s = gr_error_json(err.message[0] ? err.message : "upstream stream error", err.type ? err.type : "api_error",
+                                    NULL, err.code);
+            append_event(r, s, strlen(s));
+            free(s);
+            r->failed_midstream = true;
+            r->error_type = err.type ? err.type : "api_error";
+            return 1;
+        }
+        return 0;
+    }
+    const char *d = ev->data.ptr;
+    size_t n = ev->data.len;
+    if (n == 6 && !memcmp(d, "[DONE]", 6)) {
+        r->done_seen = true;
+        return 0;
+    }
+    /* Usage rides on the final chunk; parse only chunks that carry it. */
+    bool skip = false;
+    const char *u = memmem(d, n, "\"usage\"", 7);
+    if (u) {
+        const char *v = u + 7;
+        while (v < d + n && (*v == ' ' || *v == ':')) v++;
+        if (v < d + n && *v == '{') {
+            cJSON *j = cJSON_ParseWithLength(d, n);
+            if (j) {
+                read_usage(cJSON_GetObjectItemCaseSensitive(j, "usage"), &r->usage);
+                const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "choices");
+                /* The usage-only chunk exists because we asked for it. */
+                if (r->injected_usage && cJSON_IsArray(ch) && cJSON_GetArraySize(ch) == 0) skip = true;
+                cJSON_Delete(j);
+            }
+        }
+    }
+    if (!skip) append_event(r, d, n);
+    return 0;
+}
+
+/* ---- upstream callbacks ---- */
+
+static void on_headers(void *ud, int status, const char *ctype, int retry_after_s) {
+    gr_request *r = ud;
+    r->up_status = status;
+    snprintf(r->up_content_type, sizeof(r->up_content_type), "%s", ctype ? ctype : "");
+    if (r->stream && status >= 200 && status < 300 && strstr(r->up_content_type, "event-stream")) {
+        r->streaming = true;
+        gr_sse_init(&r->sse, r->cfg->server.max_sse_event_bytes);
+        r->sse_ready = true;
+        r->out = evbuffer_new();
+        if (r->ops) r->st = r->ops->stream_new(&r->actx);
+        start_stream_reply(r);
+    } else {
+        r->up_body = evbuffer_new();
+    }
+}
+
+static int on_data(void *ud, const char *data, size_t len) {
+    gr_request *r = ud;
+    if (r->client_gone) return -1;
+    if (!r->streaming) {
+        if (evbuffer_get_length(r->up_body) + len > r->cfg->server.max_upstream_response_bytes) {
+            r->error_type = "upstream_response_too_large";
+            return -1;
+        }
+        evbuffer_add(r->up_body, data, len);
+        return 0;
+    }
+    if (r->cfg->server.max_stream_bytes && r->bytes_out + len > r->cfg->server.max_stream_bytes) {
+        r->error_type = "stream_too_long";
+        return -1;
+    }
+    gr_status rc = gr_sse_feed(&r->sse, data, len, on_sse_event, r);
+    if (rc == GR_ERR_TOO_LARGE || rc == GR_ERR_NOMEM) {
+        char *s = gr_error_json("upstream sent an SSE event larger than server.max_sse_event_bytes", "api_error", NULL,
+                                "upstream_event_too_large");
+        append_event(r, s, strlen(s));
+        free(s);
+        r->failed_midstream = true;
+        r->error_type = "upstream_event_too_large";
+    }
+    flush_out(r);
+    return r->failed_midstream ? -1 : 0;
+}
+
+static void finish_stream(gr_request *r, const char *err) {
+    if (r->ops && r->st && !r->failed_midstream) {
+        gr_upstream_error e = {0};
+        if (r->ops->stream_finish(r->st, emit_chunk, r, &r->usage, &e) != GR_OK) {
+            char *s = gr_error_json(e.message[0] ? e.message : "upstream stream ended abnormally", e.type ? e.type : "api_error",
+                                    NULL, e.code);
+            append_event(r, s, strlen(s));
+            free(s);
+            r->failed_midstream = true;
+        } else if (!err) {
+            r->done_seen = true;
+        }
+    }
+    if (err && !r->failed_midstream && !r->done_seen) {
+        /* The upstream died mid-stream: say so in-band; the status is already sent. */
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s after the stream started", err);
+        char *s = gr_error_json(msg, gr_upstream_err_is_timeout(err) ? "timeout_error" : "api_error", NULL,
+                                gr_upstream_err_is_timeout(err) ? "upstream_timeout" : "upstream_error");
+        append_event(r, s, strlen(s));
+        free(s);
+        r->failed_midstream = true;
+        r->error_type = err;
+    } else if (!err && !r->done_seen && !r->failed_midstream) {
+        /* Clean EOF without [DONE]: some servers do this; close properly. */
+        r->done_seen = true;
+    }
+    if (r->done_seen && !r->failed_midstream) evbuffer_add(r->out, "data: [DONE]\n\n", 14);
+    flush_out(r);
+    evhttp_send_reply_end(r->req);
+    gr_request_finish(r);
+}
+
+static void reply_upstream_error(gr_request *r) {
+    size_t len = evbuffer_get_length(r->up_body);
+    const char *body = (const char *)evbuffer_pullup(r->up_body, -1);
+    gr_upstream_error e = {0};
+    if (r->ops) r->ops->map_error(&r->actx, r->up_status, body, len, &e);
+    else gr_map_openai_error(r->up_status, body, len, &e);
+    int status = e.status ? e.status : r->up_status;
+    char prefix[160] = "";
+    if (status == 401 || status == 403) {
+        /* The provider rejected OUR credentials: not the client's fault. */
+        snprintf(prefix, sizeof(prefix), "provider %s rejected the gateway's credentials: ", r->deployment->provider->name);
+        status = 502;
+    }
+    if (status < 400 || status > 599) status = 502;
+    gr_request_fail(r, status, e.type ? e.type : gr_error_type_for_status(status), e.code, NULL, "%s%s", prefix, e.message);
+}
+
+static void reply_non_stream(gr_request *r) {
+    size_t len = evbuffer_get_length(r->up_body);
+    const char *body = (const char *)evbuffer_pullup(r->up_body, -1);
+    if (r->stream) {
+        gr_request_fail(r, 502, "api_error", "upstream_not_streaming", NULL,
+                        "upstream answered a streaming request with content-type '%s' instead of text/event-stream",
+                        r->up_content_type);
+        return;
+    }
+    if (r->ops) {
+        cJSON *out = NULL;
+        gr_upstream_error e = {0};
+        if (r->ops->parse_chat_response(&r->actx, body, len, &out, &r->usage, &e) != GR_OK || !out) {
+            cJSON_Delete(out);
+            gr_request_fail(r, e.status ? e.status : 502, e.type ? e.type : "api_error", e.code, NULL, "%s",
+                            e.message[0] ? e.message : "upstream response could not be translated");
+            return;
+        }
+        char *s = cJSON_PrintUnformatted(out);
+        cJSON_Delete(out);
+        gr_request_reply_json(r, 200, s, strlen(s));
+        cJSON_free(s);
+        return;
+    }
+    cJSON *j = cJSON_ParseWithLength(body, len);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        gr_request_fail(r, 502, "api_error", "upstream_invalid_json", NULL,
+                        "upstream returned HTTP %d with a body that is not a JSON object", r->up_status);
+        return;
+    }
+    read_usage(cJSON_GetObjectItemCaseSensitive(j, "usage"), &r->usage);
+    cJSON_Delete(j);
+    gr_request_reply_json(r, 200, body, len);
+}
+
+static void on_done(void *ud, const char *err, int status) {
+    gr_request *r = ud;
+    r->xfer = NULL;
+    if (r->client_gone) return; /* the deferred finish owns the request */
+    if (r->streaming) {
+        finish_stream(r, err);
+        return;
+    }
+    if (err) {
+        char labels[160];
+        snprintf(labels, sizeof(labels), "provider=\"%s\",class=\"%s\"", r->deployment->provider->name,
+                 gr_upstream_err_is_timeout(err) ? "timeout" : err == gr_err_upstream_connect ? "connect" : "io");
+        gr_metrics_add(GR_M_UPSTREAM_ERRORS, labels, 1);
+        if (r->error_type && !strcmp(r->error_type, "upstream_response_too_large")) {
+            gr_request_fail(r, 502, "api_error", "upstream_response_too_large", NULL,
+                            "upstream response exceeded server.max_upstream_response_bytes (%llu)",
+                            (unsigned long long)r->cfg->server.max_upstream_response_bytes);
+            return;
+        }
+        bool timeout = gr_upstream_err_is_timeout(err);
+        gr_request_fail(r, timeout ? 504 : 502, timeout ? "timeout_error" : "api_error",
+                        timeout ? "upstream_timeout" : "upstream_unavailable", NULL, "%s (provider %s)", err,
+                        r->deployment->provider->name);
+        return;
+    }
+    if (r->up_status >= 200 && r->up_status < 300) reply_non_stream(r);
+    else reply_upstream_error(r);
+}
+
+/* ---- client disconnect ---- */
+
+static void deferred_client_gone(evutil_socket_t fd, short what, void *arg) {
+    gr_request *r = arg;
+    /* libevent detached the request from the dead connection; replying frees it. */
+    if (r->reply_started) evhttp_send_reply_end(r->req);
+    else evhttp_send_reply(r->req, 499, "Client Closed Request", NULL);
+    gr_request_finish(r);
+}
+
+static void on_client_close(struct evhttp_connection *evcon, void *arg) {
+    gr_request *r = arg;
+    if (r->finished || r->client_gone) return;
+    r->client_gone = true;
+    r->evcon = NULL;
+    if (r->xfer) { /* stop the upstream: the provider stops generating (and billing) */
+        gr_transfer_cancel(r->xfer);
+        r->xfer = NULL;
+    }
+    struct timeval zero = {0, 0};
+    event_base_once(r->w->base, -1, EV_TIMEOUT, deferred_client_gone, r, &zero);
+}
+
+/* ---- entry ---- */
+
+void gr_proxy_handle(gr_request *r) {
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+    size_t len = evbuffer_get_length(in);
+    if (len == 0) {
+        gr_request_fail(r, 400, "invalid_request_error", "missing_body", NULL,
+                        "The request body is empty: send a JSON object.");
+        return;
+    }
+    const char *body = (const char *)evbuffer_pullup(in, -1);
+    const char *endp = NULL;
+    r->body = cJSON_ParseWithLengthOpts(body, len, &endp, 0);
+    if (!r->body) {
+        gr_request_fail(r, 400, "invalid_request_error", "invalid_json", NULL,
+                        "We could not parse the JSON body of your request near byte %zu. The body must be valid JSON.",
+                        endp ? (size_t)(endp - body) : (size_t)0);
+        return;
+    }
+    if (!cJSON_IsObject(r->body)) {
+        gr_request_fail(r, 400, "invalid_request_error", "invalid_json", NULL, "The request body must be a JSON object.");
+        return;
+    }
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(r->body, "model");
+    if (!cJSON_IsString(model) || !model->valuestring[0]) {
+        gr_request_fail(r, 400, "invalid_request_error", "missing_model", "model",
+                        "you must provide a model parameter");
+        return;
+    }
+    r->model_asked = model->valuestring;
+    if (r->ep == GR_EP_CHAT) {
+        const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(r->body, "messages");
+        if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0) {
+            gr_request_fail(r, 400, "invalid_request_error", "missing_messages", "messages",
+                            "'messages' must be a non-empty array");
+            return;
+        }
+    } else if (r->ep == GR_EP_COMPLETIONS && !cJSON_GetObjectItemCaseSensitive(r->body, "prompt")) {
+        gr_request_fail(r, 400, "invalid_request_error", "missing_prompt", "prompt", "'prompt' is required");
+        return;
+    } else if (r->ep == GR_EP_EMBEDDINGS && !cJSON_GetObjectItemCaseSensitive(r->body, "input")) {
+        gr_request_fail(r, 400, "invalid_request_error", "missing_input", "input", "'input' is required");
+        return;
+    }
+    const cJSON *stream = cJSON_GetObjectItemCaseSensitive(r->body, "stream");
+    if (stream && !cJSON_IsBool(stream) && !cJSON_IsNull(stream)) {
+        gr_request_fail(r, 400, "invalid_request_error", "invalid_type", "stream", "'stream' must be a boolean");
+        return;
+    }
+    r->stream = cJSON_IsTrue(stream) && r->ep != GR_EP_EMBEDDINGS;
+    const cJSON *so = cJSON_GetObjectItemCaseSensitive(r->body, "stream_options");
+    r->include_usage_asked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
+
+    r->model = gr_config_find_model(r->cfg, r->model_asked, strlen(r->model_asked));
+    if (!r->model) {
+        gr_request_fail(r, 404, "invalid_request_error", "model_not_found", "model",
+                        "The model `%s` does not exist or you do not have access to it.", r->model_asked);
+        return;
+    }
+    uint32_t need = r->ep == GR_EP_EMBEDDINGS ? GR_CAP_EMBEDDINGS : r->ep == GR_EP_COMPLETIONS ? GR_CAP_COMPLETIONS : GR_CAP_CHAT;
+    if (!(r->model->caps & need)) {
+        gr_request_fail(r, 400, "invalid_request_error", "unsupported_endpoint", "model",
+                        "The model `%s` does not support %s.", r->model->name, endpoint_path(r->ep) + 1);
+        return;
+    }
+    r->deployment = &r->model->deployments[0];
+    r->route_reason = "direct";
+    const gr_provider_conf *prov = r->deployment->provider;
+    r->ops = gr_provider_ops_for(prov->kind);
+    if (r->ops && r->ep != GR_EP_CHAT) {
+        gr_request_fail(r, 400, "invalid_request_error", "unsupported_endpoint", "model",
+                        "The model `%s` is served by a %s provider, which supports only chat completions here.",
+                        r->model->name, gr_provider_kind_name(prov->kind));
+        return;
+    }
+    r->actx = (gr_adapter_ctx){
+        .provider = prov,
+        .upstream_model = r->deployment->upstream_model,
+        .public_model = r->model->name,
+        .request_id = gr_pool_printf(r->pool, "chatcmpl-%s", r->id),
+        .created = (int64_t)(gr_wall_ms() / 1000),
+        .stream = r->stream,
+        .include_usage = r->include_usage_asked,
+    };
+    if (!build_upstream_request(r, body, len)) return;
+
+    gr_request_add_header(r, "x-gaterouter-model", r->model->name);
+    gr_request_add_header(r, "x-gaterouter-upstream-model", r->deployment->upstream_model);
+    gr_request_add_header(r, "x-gaterouter-provider", prov->name);
+    gr_request_add_header(r, "x-gaterouter-route", r->route_reason);
+
+    evhttp_connection_set_closecb(r->evcon, on_client_close, r);
+    r->upstream_start_us = gr_now_us();
+    r->xfer = gr_transfer_start(r->w->up, &r->up_req, &prov->timeouts, &k_proxy_cbs, r);
+    if (!r->xfer) {
+        gr_request_fail(r, 502, "api_error", "upstream_unavailable", NULL, "could not start the upstream request");
+        return;
+    }
+}

@@ -1,0 +1,179 @@
+/* request.c — request life cycle: creation, ids, replies, the access-log line
+ * and per-request metrics at finish (see request.h). */
+#include "request.h"
+
+#include "http_reply.h"
+#include "log.h"
+#include "metrics.h"
+#include "upstream.h"
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static bool sane_request_id(const char *s) {
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (n >= 64) return false;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+              c == '_' || c == '.' || c == ':'))
+            return false;
+    }
+    return n > 0;
+}
+
+gr_request *gr_request_new(gr_worker *w, struct evhttp_request *req) {
+    gr_pool *pool = gr_pool_new(4096);
+    gr_request *r = gr_pool_calloc(pool, sizeof(*r));
+    r->pool = pool;
+    r->w = w;
+    r->req = req;
+    r->evcon = evhttp_request_get_connection(req);
+    r->cfg = gr_config_current_acquire();
+    r->start_us = gr_now_us();
+    r->status = 0;
+    const char *rid = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
+    if (rid && sane_request_id(rid)) {
+        snprintf(r->id, sizeof(r->id), "%s", rid);
+    } else {
+        uint64_t seq = ++w->seq;
+        snprintf(r->id, sizeof(r->id), "req_%llx%02x%08llx", (unsigned long long)(gr_wall_ms() & 0xffffffffffull),
+                 w->id & 0xff, (unsigned long long)seq);
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "x-request-id", r->id);
+    atomic_fetch_add_explicit(&w->inflight, 1, memory_order_relaxed);
+    gr_metrics_add(GR_M_INFLIGHT, NULL, 1);
+    return r;
+}
+
+void gr_request_add_header(gr_request *r, const char *name, const char *value) {
+    if (!r->client_gone) evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
+}
+
+/* Appends s as a JSON string literal (escaped) to the log line buffer. */
+static size_t json_str(char *buf, size_t off, size_t cap, const char *s) {
+    if (off + 2 >= cap) return off;
+    if (!s) {
+        if (off + 4 < cap) {
+            memcpy(buf + off, "null", 4);
+            return off + 4;
+        }
+        return off;
+    }
+    buf[off++] = '"';
+    for (; *s && off + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            buf[off++] = '\\';
+            buf[off++] = (char)c;
+        } else if (c < 0x20) {
+            off += (size_t)snprintf(buf + off, cap - off, "\\u%04x", c);
+        } else {
+            buf[off++] = (char)c;
+        }
+    }
+    buf[off++] = '"';
+    return off;
+}
+
+static void write_access_log(gr_request *r) {
+    if (!gr_access_log_enabled()) return;
+    char line[3072];
+    size_t cap = sizeof(line), o = 0;
+    o += (size_t)snprintf(line + o, cap - o, "{\"ts\":%llu,\"id\":", (unsigned long long)gr_wall_ms());
+    o = json_str(line, o, cap, r->id);
+    o += (size_t)snprintf(line + o, cap - o, ",\"method\":");
+    o = json_str(line, o, cap, r->method);
+    o += (size_t)snprintf(line + o, cap - o, ",\"path\":");
+    o = json_str(line, o, cap, r->path);
+    o += (size_t)snprintf(line + o, cap - o, ",\"status\":%d,\"key\":", r->status);
+    o = json_str(line, o, cap, r->key_name);
+    o += (size_t)snprintf(line + o, cap - o, ",\"model\":");
+    o = json_str(line, o, cap, r->model_asked);
+    o += (size_t)snprintf(line + o, cap - o, ",\"served_model\":");
+    o = json_str(line, o, cap, r->deployment ? r->deployment->upstream_model : NULL);
+    o += (size_t)snprintf(line + o, cap - o, ",\"provider\":");
+    o = json_str(line, o, cap, r->deployment ? r->deployment->provider->name : NULL);
+    o += (size_t)snprintf(line + o, cap - o, ",\"stream\":%s,\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"cached_tokens\":%lld,\"usage_estimated\":%s",
+                          r->stream ? "true" : "false", (long long)r->usage.prompt_tokens,
+                          (long long)r->usage.completion_tokens, (long long)r->usage.cached_tokens,
+                          r->usage.estimated ? "true" : "false");
+    uint64_t total = r->end_us - r->start_us;
+    if (r->first_token_us) o += (size_t)snprintf(line + o, cap - o, ",\"ttft_ms\":%.3f", (double)(r->first_token_us - r->start_us) / 1000.0);
+    o += (size_t)snprintf(line + o, cap - o, ",\"latency_ms\":%.3f,\"upstream_status\":%d,\"bytes_out\":%llu,\"client_gone\":%s,\"route\":",
+                          (double)total / 1000.0, r->up_status, (unsigned long long)r->bytes_out,
+                          r->client_gone ? "true" : "false");
+    o = json_str(line, o, cap, r->route_reason);
+    o += (size_t)snprintf(line + o, cap - o, ",\"error\":");
+    o = json_str(line, o, cap, r->error_type);
+    if (o + 2 < cap) line[o++] = '}';
+    gr_access_log_write(line, o);
+}
+
+static void record_metrics(gr_request *r) {
+    char labels[256];
+    const char *model = r->model ? r->model->name : "";
+    snprintf(labels, sizeof(labels), "route=\"%s\",status=\"%d\",model=\"%s\"", r->path, r->status, model);
+    gr_metrics_add(GR_M_REQUESTS, labels, 1);
+    snprintf(labels, sizeof(labels), "route=\"%s\"", r->path);
+    gr_metrics_observe_us(GR_M_REQUEST_SECONDS, labels, r->end_us - r->start_us);
+    if (r->deployment) {
+        snprintf(labels, sizeof(labels), "provider=\"%s\",model=\"%s\"", r->deployment->provider->name, model);
+        if (r->upstream_start_us) gr_metrics_observe_us(GR_M_UPSTREAM_SECONDS, labels, r->end_us - r->upstream_start_us);
+        if (r->first_token_us) gr_metrics_observe_us(GR_M_TTFT_SECONDS, labels, r->first_token_us - r->start_us);
+    }
+    if (r->usage.prompt_tokens || r->usage.completion_tokens) {
+        snprintf(labels, sizeof(labels), "model=\"%s\",kind=\"prompt\"", model);
+        gr_metrics_add(GR_M_TOKENS, labels, r->usage.prompt_tokens);
+        snprintf(labels, sizeof(labels), "model=\"%s\",kind=\"completion\"", model);
+        gr_metrics_add(GR_M_TOKENS, labels, r->usage.completion_tokens);
+    }
+    if (r->client_gone && r->streaming) gr_metrics_add(GR_M_STREAMS_CANCELLED, NULL, 1);
+    gr_metrics_add(GR_M_INFLIGHT, NULL, -1);
+}
+
+void gr_request_finish(gr_request *r) {
+    if (r->finished) return;
+    r->finished = true;
+    r->end_us = gr_now_us();
+    if (r->xfer) {
+        gr_transfer_cancel(r->xfer);
+        r->xfer = NULL;
+    }
+    if (r->evcon && !r->client_gone) evhttp_connection_set_closecb(r->evcon, NULL, NULL);
+    if (!r->status) r->status = r->client_gone ? 499 : 500;
+    write_access_log(r);
+    record_metrics(r);
+    if (r->st && r->ops) r->ops->stream_free(r->st);
+    if (r->sse_ready) gr_sse_dispose(&r->sse);
+    if (r->up_body) evbuffer_free(r->up_body);
+    if (r->out) evbuffer_free(r->out);
+    gr_http_request_free(&r->up_req);
+    cJSON_Delete(r->body);
+    gr_worker *w = r->w;
+    gr_config_release(r->cfg);
+    gr_pool_free(r->pool);
+    gr_worker_request_done(w);
+}
+
+void gr_request_reply_json(gr_request *r, int status, const char *json, size_t len) {
+    r->status = status;
+    if (!r->client_gone) gr_reply_json_text(r->req, status, json, len);
+    gr_request_finish(r);
+}
+
+void gr_request_fail(gr_request *r, int status, const char *type, const char *code, const char *param,
+                     const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    r->error_type = type;
+    char *s = gr_error_json(msg, type, param, code);
+    gr_request_reply_json(r, status, s, strlen(s));
+    free(s);
+}

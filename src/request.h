@@ -1,0 +1,89 @@
+/* request.h — one client request in flight: its arena, config snapshot,
+ * timings and the proxy state, from arrival to the access-log line.
+ *
+ * Life cycle: gr_request_new() on arrival (takes a config reference, creates
+ * the pool); exactly one gr_request_finish() when the response is complete or
+ * the client is gone (writes the log line and metrics, drops the reference,
+ * frees the pool). Client disconnect: the connection close callback marks
+ * client_gone, cancels the upstream transfer and defers the finish to the next
+ * loop turn, so no callback frees the object that called it. */
+#ifndef GR_REQUEST_H
+#define GR_REQUEST_H
+
+#include "common.h"
+#include "config.h"
+#include "pool.h"
+#include "provider.h"
+#include "sse.h"
+#include "server.h"
+
+#include <cjson/cJSON.h>
+
+struct evhttp_request;
+struct evhttp_connection;
+struct evbuffer;
+typedef struct gr_transfer gr_transfer;
+
+typedef enum {
+    GR_EP_OTHER = 0,
+    GR_EP_CHAT,
+    GR_EP_COMPLETIONS,
+    GR_EP_EMBEDDINGS,
+    GR_EP_MESSAGES,
+} gr_endpoint;
+
+typedef struct gr_request {
+    gr_pool *pool;
+    gr_worker *w;
+    gr_config *cfg;
+    struct evhttp_request *req;
+    struct evhttp_connection *evcon;
+    char id[72];
+    const char *method;
+    char path[128];
+    gr_endpoint ep;
+    uint64_t start_us, upstream_start_us, first_token_us, end_us;
+
+    /* who and what */
+    const char *key_name;
+    const char *model_asked;
+    const gr_model_conf *model;
+    const gr_deployment *deployment;
+    const char *route_reason;
+    int status;
+    const char *error_type;
+    bool stream, include_usage_asked, injected_usage;
+
+    /* proxy state */
+    cJSON *body;
+    const gr_provider_ops *ops;
+    gr_adapter_ctx actx;
+    gr_stream_translator *st;
+    gr_http_request up_req;
+    gr_transfer *xfer;
+    int up_status;
+    char up_content_type[64];
+    struct evbuffer *up_body;   /* non-streamed body or error body */
+    struct evbuffer *out;       /* SSE events batched for one write */
+    gr_sse_parser sse;
+    bool sse_ready, streaming, reply_started, done_seen, paused, failed_midstream;
+    uint64_t bytes_out, chunks_out;
+    gr_usage usage;
+
+    bool client_gone, finished;
+} gr_request;
+
+gr_request *gr_request_new(gr_worker *w, struct evhttp_request *req);
+void gr_request_finish(gr_request *r);
+/* Sends an OpenAI-shaped error and finishes the request. */
+void gr_request_fail(gr_request *r, int status, const char *type, const char *code, const char *param,
+                     const char *fmt, ...) GR_PRINTF(6, 7);
+/* Sends a JSON body with status and finishes. */
+void gr_request_reply_json(gr_request *r, int status, const char *json, size_t len);
+void gr_request_add_header(gr_request *r, const char *name, const char *value);
+
+/* Endpoints (proxy.c, api_models.c). */
+void gr_proxy_handle(gr_request *r);
+void gr_models_handle(gr_request *r, const char *model_id);
+
+#endif

@@ -1,0 +1,331 @@
+/* server.c — workers, listeners, request dispatch, signals, reload and drain
+ * (see server.h). */
+#include "server.h"
+
+#include "auth.h"
+#include "http_reply.h"
+#include "log.h"
+#include "metrics.h"
+#include "mock_upstream.h"
+#include "request.h"
+#include "upstream.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/thread.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct gr_server {
+    gr_worker *workers;
+    size_t nworkers;
+    struct event_base *main_base;
+    gr_mock *mock;
+    uint16_t mock_port;
+    char *config_path;
+    atomic_bool draining;
+};
+
+/* ---- dispatch ---- */
+
+static void reply_text(gr_request *r, int status, const char *ctype, const char *body, size_t len) {
+    r->status = status;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+    evhttp_add_header(h, "Content-Type", ctype);
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, body, len);
+    evhttp_send_reply(r->req, status, gr_http_reason(status), b);
+    evbuffer_free(b);
+    gr_request_finish(r);
+}
+
+static void handle(struct evhttp_request *req, void *arg) {
+    gr_worker *w = arg;
+    gr_request *r = gr_request_new(w, req);
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    r->method = cmd == EVHTTP_REQ_GET ? "GET" : cmd == EVHTTP_REQ_POST ? "POST" : cmd == EVHTTP_REQ_DELETE ? "DELETE"
+              : cmd == EVHTTP_REQ_PATCH ? "PATCH" : cmd == EVHTTP_REQ_PUT ? "PUT" : cmd == EVHTTP_REQ_HEAD ? "HEAD"
+              : "OPTIONS";
+    const char *uri = evhttp_request_get_uri(req);
+    size_t i = 0;
+    for (; uri[i] && uri[i] != '?' && i + 1 < sizeof(r->path); i++) r->path[i] = uri[i];
+    r->path[i] = '\0';
+    while (i > 1 && r->path[i - 1] == '/') r->path[--i] = '\0';
+    const char *p = r->path;
+    bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD, post = cmd == EVHTTP_REQ_POST;
+
+    if (!strcmp(p, "/health")) {
+        if (!get) goto method;
+        reply_text(r, 200, "application/json", "{\"status\":\"ok\"}\n", 16);
+        return;
+    }
+    if (!strcmp(p, "/ready")) {
+        if (!get) goto method;
+        if (atomic_load(&w->draining)) reply_text(r, 503, "application/json", "{\"status\":\"draining\"}\n", 22);
+        else reply_text(r, 200, "application/json", "{\"status\":\"ready\"}\n", 19);
+        return;
+    }
+    if (!strcmp(p, "/metrics")) {
+        if (!get) goto method;
+        size_t len;
+        char *text = gr_metrics_render(&len);
+        reply_text(r, 200, "text/plain; version=0.0.4", text, len);
+        free(text);
+        return;
+    }
+    if (!strcmp(p, "/v1/models") || !strncmp(p, "/v1/models/", 11)) {
+        if (!get) goto method;
+        if (!gr_auth_check(r)) return;
+        char *id = NULL;
+        if (p[10] == '/') id = evhttp_uridecode(p + 11, 0, NULL);
+        gr_models_handle(r, id);
+        free(id);
+        return;
+    }
+    if (!strcmp(p, "/v1/chat/completions") || !strcmp(p, "/chat/completions")) r->ep = GR_EP_CHAT;
+    else if (!strcmp(p, "/v1/completions") || !strcmp(p, "/completions")) r->ep = GR_EP_COMPLETIONS;
+    else if (!strcmp(p, "/v1/embeddings") || !strcmp(p, "/embeddings")) r->ep = GR_EP_EMBEDDINGS;
+    if (r->ep != GR_EP_OTHER) {
+        if (!post) goto method;
+        if (!gr_auth_check(r)) return;
+        gr_proxy_handle(r);
+        return;
+    }
+    gr_request_fail(r, 404, "invalid_request_error", "unknown_url", NULL, "Invalid URL (%s %s)", r->method, r->path);
+    return;
+method:
+    gr_request_add_header(r, "Allow", !strcmp(p, "/health") || !strcmp(p, "/ready") || !strcmp(p, "/metrics") ||
+                                             !strncmp(p, "/v1/models", 10) ? "GET, HEAD" : "POST");
+    gr_request_fail(r, 405, "invalid_request_error", "method_not_allowed", NULL, "Method %s is not allowed for %s",
+                    r->method, r->path);
+}
+
+/* ---- workers ---- */
+
+void gr_worker_request_done(gr_worker *w) {
+    int left = atomic_fetch_sub_explicit(&w->inflight, 1, memory_order_relaxed) - 1;
+    if (left == 0 && atomic_load(&w->draining)) event_base_loopexit(w->base, NULL);
+}
+
+static void worker_wake(evutil_socket_t fd, short what, void *arg) {
+    gr_worker *w = arg;
+    if (!atomic_load(&w->draining)) return;
+    if (w->bound) {
+        evhttp_del_accept_socket(w->http, w->bound);
+        w->bound = NULL;
+    }
+    if (atomic_load(&w->inflight) == 0) event_base_loopexit(w->base, NULL);
+}
+
+static void *worker_main(void *arg) {
+    gr_worker *w = arg;
+    event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+static int make_listener(const char *host, uint16_t port) {
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char ps[8];
+    snprintf(ps, sizeof(ps), "%u", port);
+    int rc = getaddrinfo(host, ps, &hints, &res);
+    if (rc) {
+        GR_ERROR("server.host %s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* inherited by accepted sockets */
+        if (bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 4096)) {
+            GR_ERROR("cannot listen on %s:%u: %s", host, port, strerror(errno));
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
+    w->srv = s;
+    w->base = event_base_new();
+    w->http = evhttp_new(w->base);
+    w->up = gr_upstream_new(w->base);
+    w->wake = event_new(w->base, -1, EV_PERSIST, worker_wake, w);
+    event_add(w->wake, NULL);
+    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+    evhttp_set_max_body_size(w->http, (ev_ssize_t)cfg->server.max_body_bytes);
+    evhttp_set_max_headers_size(w->http, (ev_ssize_t)cfg->server.max_header_bytes);
+    struct timeval tv = {cfg->server.client_timeout_ms / 1000, (cfg->server.client_timeout_ms % 1000) * 1000};
+    evhttp_set_timeout_tv(w->http, &tv);
+    evhttp_set_default_content_type(w->http, "application/json");
+    evhttp_set_gencb(w->http, handle, w);
+    int fd = make_listener(cfg->server.host, cfg->server.port);
+    if (fd < 0) return false;
+    w->bound = evhttp_accept_socket_with_handle(w->http, fd);
+    return w->bound != NULL;
+}
+
+static void worker_dispose(gr_worker *w) {
+    if (w->http) evhttp_free(w->http);
+    gr_upstream_free(w->up);
+    if (w->wake) event_free(w->wake);
+    if (w->base) event_base_free(w->base);
+}
+
+/* ---- main thread: signals ---- */
+
+void gr_server_patch_mock_urls(gr_config *cfg, uint16_t mock_port) {
+    for (size_t i = 0; i < cfg->nproviders; i++) {
+        gr_provider_conf *p = &cfg->providers[i];
+        if (p->kind != GR_PROVIDER_MOCK || p->base_url) continue;
+        char url[64];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1", mock_port);
+        p->base_url = gr_xstrdup(url);
+    }
+}
+
+static void on_reload(evutil_socket_t sig, short what, void *arg) {
+    gr_server *s = arg;
+    char err[1024];
+    gr_config *c = gr_config_load_file(s->config_path, err, sizeof(err));
+    if (!c) {
+        GR_ERROR("reload failed, keeping the running config: %s", err);
+        gr_metrics_add(GR_M_CONFIG_RELOADS, "result=\"error\"", 1);
+        return;
+    }
+    gr_server_patch_mock_urls(c, s->mock_port);
+    gr_log_set_level(gr_log_level_parse(c->log.level));
+    if (!gr_access_log_open(c->log.access_log)) GR_WARN("log.access_log: cannot open %s; keeping the old target", c->log.access_log);
+    gr_config_current_set(c);
+    gr_metrics_add(GR_M_CONFIG_RELOADS, "result=\"ok\"", 1);
+    GR_INFO("config reloaded from %s: %zu providers, %zu models", s->config_path, c->nproviders, c->nmodels);
+}
+
+static void drain_timeout(evutil_socket_t fd, short what, void *arg) {
+    gr_server *s = arg;
+    GR_WARN("drain timeout reached: stopping with requests still in flight");
+    for (size_t i = 0; i < s->nworkers; i++) event_base_loopbreak(s->workers[i].base);
+}
+
+static void on_terminate(evutil_socket_t sig, short what, void *arg) {
+    gr_server *s = arg;
+    if (atomic_exchange(&s->draining, true)) {
+        GR_WARN("second termination signal: exiting now");
+        _exit(1);
+    }
+    GR_INFO("signal %d: draining in-flight requests", (int)sig);
+    for (size_t i = 0; i < s->nworkers; i++) {
+        atomic_store(&s->workers[i].draining, true);
+        event_active(s->workers[i].wake, 0, 0);
+    }
+    gr_config *c = gr_config_current_acquire();
+    uint32_t ms = c->server.drain_timeout_ms;
+    gr_config_release(c);
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_base_once(s->main_base, -1, EV_TIMEOUT, drain_timeout, s, &tv);
+    event_base_loopexit(s->main_base, NULL);
+}
+
+int gr_server_run(gr_config *cfg) {
+    gr_server s = {0};
+    int rc = 1;
+    s.config_path = cfg->path;
+    signal(SIGPIPE, SIG_IGN);
+    evthread_use_pthreads();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    gr_log_set_level(gr_log_level_parse(cfg->log.level));
+    if (!gr_access_log_open(cfg->log.access_log)) {
+        GR_ERROR("log.access_log: cannot open %s", cfg->log.access_log);
+        gr_config_release(cfg);
+        return 1;
+    }
+
+    bool need_mock = false;
+    for (size_t i = 0; i < cfg->nproviders; i++)
+        if (cfg->providers[i].kind == GR_PROVIDER_MOCK) need_mock = true;
+    if (need_mock) {
+        const gr_provider_conf *mp = NULL;
+        for (size_t i = 0; i < cfg->nproviders && !mp; i++)
+            if (cfg->providers[i].kind == GR_PROVIDER_MOCK) mp = &cfg->providers[i];
+        gr_mock_options mo = {"127.0.0.1", (uint16_t)cfg->server.mock_port, mp->mock_latency_ms, mp->mock_tokens_per_sec};
+        s.mock = gr_mock_start(&mo);
+        if (!s.mock) {
+            gr_config_release(cfg);
+            return 1;
+        }
+        s.mock_port = gr_mock_port(s.mock);
+        GR_INFO("built-in mock provider on 127.0.0.1:%u", s.mock_port);
+    }
+    gr_server_patch_mock_urls(cfg, s.mock_port);
+    if (cfg->nkeys == 0)
+        GR_WARN("auth.keys is empty: the gateway is OPEN to anyone who can reach %s:%u", cfg->server.host, cfg->server.port);
+
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    s.nworkers = cfg->server.workers ? cfg->server.workers : (size_t)(cores > 0 ? cores : 1);
+    s.workers = gr_xcalloc(s.nworkers, sizeof(gr_worker));
+    gr_config_current_set(cfg); /* the snapshot now belongs to the current pointer */
+    s.config_path = gr_xstrdup(cfg->path);
+    for (size_t i = 0; i < s.nworkers; i++) {
+        s.workers[i].id = (int)i;
+        if (!worker_init(&s, &s.workers[i], cfg)) goto out;
+    }
+    s.main_base = event_base_new();
+    struct event *ev_hup = evsignal_new(s.main_base, SIGHUP, on_reload, &s);
+    struct event *ev_term = evsignal_new(s.main_base, SIGTERM, on_terminate, &s);
+    struct event *ev_int = evsignal_new(s.main_base, SIGINT, on_terminate, &s);
+    evsignal_add(ev_hup, NULL);
+    evsignal_add(ev_term, NULL);
+    evsignal_add(ev_int, NULL);
+
+    /* Workers must not take process signals: block them before spawning. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    for (size_t i = 0; i < s.nworkers; i++) pthread_create(&s.workers[i].thread, NULL, worker_main, &s.workers[i]);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    GR_INFO("gaterouter %s listening on http://%s:%u with %zu workers (%zu providers, %zu models)", GR_VERSION,
+            cfg->server.host, cfg->server.port, s.nworkers, cfg->nproviders, cfg->nmodels);
+
+    event_base_dispatch(s.main_base); /* returns once draining started */
+    /* Wait for workers, with the drain timer still able to fire. */
+    for (size_t i = 0; i < s.nworkers; i++) {
+        while (pthread_tryjoin_np(s.workers[i].thread, NULL) == EBUSY) {
+            event_base_loop(s.main_base, EVLOOP_NONBLOCK);
+            usleep(2000);
+        }
+    }
+    event_free(ev_hup);
+    event_free(ev_term);
+    event_free(ev_int);
+    GR_INFO("drained; bye");
+    rc = 0;
+out:
+    for (size_t i = 0; i < s.nworkers; i++) worker_dispose(&s.workers[i]);
+    free(s.workers);
+    if (s.main_base) event_base_free(s.main_base);
+    gr_mock_stop(s.mock);
+    gr_config_current_set(NULL);
+    free(s.config_path);
+    curl_global_cleanup();
+    libevent_global_shutdown();
+    return rc;
+}

@@ -1,0 +1,49 @@
+/* server.h — process and worker life cycle.
+ *
+ * One acceptor socket per worker (SO_REUSEPORT), each worker a thread with its
+ * own libevent loop, evhttp server and upstream client; nothing on the hot
+ * path is shared but the immutable config snapshot and lock-free metrics. The
+ * main thread owns signals: SIGHUP reloads the config (new requests see the
+ * new snapshot, in-flight ones finish on theirs), SIGTERM/SIGINT drain: stop
+ * accepting, let in-flight requests finish (bounded by drain_timeout_ms), exit. */
+#ifndef GR_SERVER_H
+#define GR_SERVER_H
+
+#include "common.h"
+#include "config.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct event_base;
+struct evhttp;
+struct evhttp_bound_socket;
+struct event;
+typedef struct gr_upstream gr_upstream;
+typedef struct gr_server gr_server;
+
+typedef struct gr_worker {
+    int id;
+    pthread_t thread;
+    gr_server *srv;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    gr_upstream *up;
+    struct event *wake; /* main thread -> worker: drain */
+    atomic_int inflight;
+    atomic_bool draining;
+    uint64_t seq; /* request id counter (worker-local) */
+} gr_worker;
+
+/* Loads nothing: takes a validated config (one reference) and runs until a
+ * termination signal has drained the workers. Returns the exit code. */
+int gr_server_run(gr_config *cfg);
+
+/* Called by a worker when a request finishes, to complete a drain. */
+void gr_worker_request_done(gr_worker *w);
+
+/* Fills base_url of mock providers with the in-process mock's address. */
+void gr_server_patch_mock_urls(gr_config *cfg, uint16_t mock_port);
+
+#endif
