@@ -16,7 +16,9 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <errno.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 
 static void on_headers(void *ud, int status, const char *ctype, int retry_after_s);
@@ -403,6 +405,40 @@ static void on_client_close(struct evhttp_connection *evcon, void *arg) {
     event_base_once(r->w->base, -1, EV_TIMEOUT, deferred_client_gone, r, &zero);
 }
 
+/* libevent 2.1 does not read from a connection while its request is being
+ * served, so a client that hangs up before the first response byte goes
+ * unnoticed; watch the socket ourselves and stop the upstream at once. */
+static void on_client_readable(evutil_socket_t fd, short what, void *arg) {
+    gr_request *r = arg;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) { /* pipelined bytes: not a hang-up; stop watching */
+        event_del(r->client_watch);
+        return;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (r->finished || r->client_gone) return;
+    r->client_gone = true;
+    if (r->xfer) {
+        gr_transfer_cancel(r->xfer);
+        r->xfer = NULL;
+    }
+    struct evhttp_connection *evcon = r->evcon;
+    r->evcon = NULL;
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    evhttp_connection_free(evcon); /* frees the evhttp request too */
+    r->req = NULL;
+    gr_request_finish(r);
+}
+
+static void watch_client(gr_request *r) {
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(r->evcon);
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    if (fd < 0) return;
+    r->client_watch = event_new(r->w->base, fd, EV_READ | EV_PERSIST, on_client_readable, r);
+    event_add(r->client_watch, NULL);
+}
+
 /* ---- entry ---- */
 
 void gr_proxy_handle(gr_request *r) {
@@ -411,6 +447,12 @@ void gr_proxy_handle(gr_request *r) {
     if (len == 0) {
         gr_request_fail(r, 400, "invalid_request_error", "missing_body", NULL,
                         "The request body is empty: send a JSON object.");
+        return;
+    }
+    if (len > r->cfg->server.max_body_bytes) {
+        gr_request_fail(r, 413, "invalid_request_error", "request_too_large", NULL,
+                        "The request body is %zu bytes; the limit is %llu (server.max_body_bytes).", len,
+                        (unsigned long long)r->cfg->server.max_body_bytes);
         return;
     }
     const char *body = (const char *)evbuffer_pullup(in, -1);
@@ -495,6 +537,7 @@ void gr_proxy_handle(gr_request *r) {
     gr_request_add_header(r, "x-gaterouter-route", r->route_reason);
 
     evhttp_connection_set_closecb(r->evcon, on_client_close, r);
+    watch_client(r);
     r->upstream_start_us = gr_now_us();
     r->xfer = gr_transfer_start(r->w->up, &r->up_req, &prov->timeouts, &k_proxy_cbs, r);
     if (!r->xfer) {

@@ -8,6 +8,7 @@
 #include "upstream.h"
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -143,8 +144,10 @@ void gr_request_finish(gr_request *r) {
         gr_transfer_cancel(r->xfer);
         r->xfer = NULL;
     }
+    if (r->client_watch) event_free(r->client_watch);
     if (r->evcon && !r->client_gone) evhttp_connection_set_closecb(r->evcon, NULL, NULL);
-    if (!r->status) r->status = r->client_gone ? 499 : 500;
+    if (r->client_gone) r->status = 499; /* nginx convention: client closed request */
+    else if (!r->status) r->status = 500;
     write_access_log(r);
     record_metrics(r);
     if (r->st && r->ops) r->ops->stream_free(r->st);

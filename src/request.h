@@ -65,6 +65,7 @@ typedef struct gr_request {
     char up_content_type[64];
     struct evbuffer *up_body;   /* non-streamed body or error body */
     struct evbuffer *out;       /* SSE events batched for one write */
+    struct event *client_watch; /* detects a client hang-up while we wait */
     gr_sse_parser sse;
     bool sse_ready, streaming, reply_started, done_seen, paused, failed_midstream;
     uint64_t bytes_out, chunks_out;

@@ -1,0 +1,153 @@
+/* test_config.c — config loading: a good file, every class of bad file with
+ * the message naming the bad key, ${ENV} expansion, exact decimal prices. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "config.h"
+
+static const char k_good[] =
+    "server:\n  listen: 127.0.0.1:9999\n  workers: 3\n  max_body_bytes: 1MiB\n"
+    "auth:\n  keys: [ {name: alice, key: sk-alice-123456}, sk-plain-12345678 ]\n  admin_key: ${GR_TEST_ADMIN:-adm}\n"
+    "providers:\n"
+    "  - {name: oa, kind: openai, base_url: 'https://api.example.com/v1/', api_key: '${GR_TEST_KEY}',\n"
+    "     headers: {X-Org: acme}, timeouts: {connect_ms: 1500, idle_ms: 2s}}\n"
+    "  - {name: m, kind: mock}\n"
+    "models:\n"
+    "  - name: big\n    aliases: [gpt-4o]\n    provider: oa\n    model: gpt-4o-2024\n"
+    "    pricing: {input: 2.5, output: '10', cached_input: 0.000001}\n    capabilities: [chat, vision]\n"
+    "    fallbacks: [small]\n"
+    "  - name: small\n    deployments:\n      - {provider: m, weight: 3}\n      - {provider: oa, model: gpt-4o-mini}\n";
+
+/* config-1.1: a valid file loads with every field typed */
+static void test_good(void **state) {
+    setenv("GR_TEST_KEY", "secret-key", 1);
+    unsetenv("GR_TEST_ADMIN");
+    char err[512];
+    gr_config *c = gr_config_load_string(k_good, sizeof(k_good) - 1, "good", err, sizeof(err));
+    if (!c) fail_msg("unexpected error: %s", err);
+    assert_string_equal(c->server.host, "127.0.0.1");
+    assert_int_equal(c->server.port, 9999);
+    assert_int_equal(c->server.workers, 3);
+    assert_int_equal(c->server.max_body_bytes, 1 << 20);
+    assert_int_equal(c->nkeys, 2);
+    assert_string_equal(c->keys[0].name, "alice");
+    assert_string_equal(c->keys[1].key, "sk-plain-12345678");
+    assert_string_equal(c->admin_key, "adm");
+    assert_int_equal(c->nproviders, 2);
+    assert_string_equal(c->providers[0].base_url, "https://api.example.com/v1"); /* trailing slash dropped */
+    assert_string_equal(c->providers[0].api_key, "secret-key");
+    assert_int_equal(c->providers[0].timeouts.connect_ms, 1500);
+    assert_int_equal(c->providers[0].timeouts.idle_ms, 2000);
+    assert_int_equal(c->providers[0].nheaders, 1);
+    assert_int_equal(c->providers[1].kind, GR_PROVIDER_MOCK);
+    const gr_model_conf *m = gr_config_find_model(c, "gpt-4o", 6);
+    assert_non_null(m);
+    assert_string_equal(m->name, "big");
+    assert_int_equal(m->prices.input_uusd_per_mtok, 2500000);
+    assert_int_equal(m->prices.output_uusd_per_mtok, 10000000);
+    assert_int_equal(m->prices.cached_input_uusd_per_mtok, 1);
+    assert_int_equal(m->caps, GR_CAP_CHAT | GR_CAP_VISION);
+    assert_string_equal(m->deployments[0].upstream_model, "gpt-4o-2024");
+    const gr_model_conf *s = gr_config_find_model(c, "small", 5);
+    assert_int_equal(s->ndeployments, 2);
+    assert_int_equal(s->deployments[0].weight, 3);
+    assert_string_equal(s->deployments[0].upstream_model, "small"); /* defaults to the public name */
+    assert_ptr_equal(s->deployments[1].provider, &c->providers[0]);
+    assert_null(gr_config_find_model(c, "nope", 4));
+    gr_config_release(c);
+}
+
+typedef struct {
+    const char *id, *yaml, *expect;
+} bad_case;
+
+static const bad_case k_bad[] = {
+    {"config-2.1", "providers: [", "yaml syntax error"},
+    {"config-2.2", "models: []\n", "providers: required"},
+    {"config-2.3", "providers: [{name: a, kind: warp, base_url: 'http://x'}]\nmodels: [{name: m, provider: a}]\n",
+     "providers[0].kind: unknown provider kind 'warp'"},
+    {"config-2.4", "providers: [{name: a, kind: openai}]\nmodels: [{name: m, provider: a}]\n",
+     "providers[0].base_url: required"},
+    {"config-2.5", "providers: [{name: a, kind: mock}]\nmodels: [{name: m, provider: b}]\n",
+     "models[0].provider: unknown provider 'b'"},
+    {"config-2.6", "providers: [{name: a, kind: mock}]\nmodels: [{name: m, provider: a, pricing: {input: 1.1234567}}]\n",
+     "models[0].pricing.input: expected a price"},
+    {"config-2.7", "server: {port: 70000}\nproviders: [{name: a, kind: mock}]\nmodels: [{name: m, provider: a}]\n",
+     "server.port: 70000 is out of range"},
+    {"config-2.8", "server: {prot: 1}\nproviders: [{name: a, kind: mock}]\nmodels: [{name: m, provider: a}]\n",
+     "server.prot: unknown key"},
+    {"config-2.9", "providers: [{name: a, kind: mock, api_key: '${GR_TEST_SURELY_UNSET}'}]\nmodels: [{name: m, provider: a}]\n",
+     "environment variable GR_TEST_SURELY_UNSET is not set"},
+    {"config-2.10", "providers: [{name: a, kind: mock}]\nmodels: [{name: m, provider: a}, {name: n, aliases: [m], provider: a}]\n",
+     "models[1]: model name or alias 'm' is already used"},
+    {"config-2.11", "providers: [{name: a, kind: mock}]\nmodels: [{name: m, provider: a, fallbacks: [zz]}]\n",
+     "models[0].fallbacks[0]: unknown model 'zz'"},
+    {"config-2.12", "providers: [{name: a, kind: mock}, {name: a, kind: mock}]\nmodels: [{name: m, provider: a}]\n",
+     "providers[1].name: duplicate provider name 'a'"},
+    {"config-2.13", "providers: [{name: a, kind: mock}]\nmodels: [{name: m, provider: a, capabilities: [telepathy]}]\n",
+     "unknown capability 'telepathy'"},
+    {"config-2.14", "server: {max_body_bytes: -5}\nproviders: [{name: a, kind: mock}]\nmodels: [{name: m, provider: a}]\n",
+     "server.max_body_bytes: expected a non-negative integer"},
+    {"config-2.15", "- a\n- b\n", "top level must be a mapping"},
+    {"config-2.16", "providers: [{name: a, kind: openai, base_url: 'ftp://x'}]\nmodels: [{name: m, provider: a}]\n",
+     "must start with http:// or https://"},
+    {"config-2.17", "auth: {keys: [short]}\nproviders: [{name: a, kind: mock}]\nmodels: [{name: m, provider: a}]\n",
+     "auth.keys[0]: key missing or shorter than 8 characters"},
+    {"config-2.18", "providers: [{name: a, kind: mock}]\nproviders: []\nmodels: [{name: m, provider: a}]\n",
+     "duplicate key"},
+};
+
+/* config-2.x: bad files fail with a message naming the key */
+static void test_bad(void **state) {
+    unsetenv("GR_TEST_SURELY_UNSET");
+    for (size_t i = 0; i < sizeof(k_bad) / sizeof(k_bad[0]); i++) {
+        char err[512] = "";
+        gr_config *c = gr_config_load_string(k_bad[i].yaml, strlen(k_bad[i].yaml), "bad", err, sizeof(err));
+        if (c) fail_msg("%s: loaded but should fail", k_bad[i].id);
+        if (!strstr(err, k_bad[i].expect)) fail_msg("%s: error '%s' lacks '%s'", k_bad[i].id, err, k_bad[i].expect);
+    }
+}
+
+/* config-3.1: exact decimal parsing, no floating point */
+static void test_decimal(void **state) {
+    int64_t v = 0;
+    assert_int_equal(gr_parse_decimal_scaled("0.15", 6, &v), GR_OK);
+    assert_int_equal(v, 150000);
+    assert_int_equal(gr_parse_decimal_scaled("3", 6, &v), GR_OK);
+    assert_int_equal(v, 3000000);
+    assert_int_equal(gr_parse_decimal_scaled("0.1000000", 6, &v), GR_OK); /* trailing zeros beyond scale ok */
+    assert_int_equal(v, 100000);
+    assert_int_equal(gr_parse_decimal_scaled(".5", 6, &v), GR_OK);
+    assert_int_equal(v, 500000);
+    assert_int_not_equal(gr_parse_decimal_scaled("0.0000001", 6, &v), GR_OK);
+    assert_int_not_equal(gr_parse_decimal_scaled("-1", 6, &v), GR_OK);
+    assert_int_not_equal(gr_parse_decimal_scaled("1e3", 6, &v), GR_OK);
+    assert_int_not_equal(gr_parse_decimal_scaled("", 6, &v), GR_OK);
+    assert_int_not_equal(gr_parse_decimal_scaled("99999999999999999999", 6, &v), GR_OK);
+}
+
+/* config-4.1: the shipped default config is valid */
+static void test_shipped_default(void **state) {
+    const char *src = getenv("GR_SOURCE_DIR");
+    char path[1024], err[512];
+    snprintf(path, sizeof(path), "%s/config/gaterouter.yaml", src ? src : ".");
+    gr_config *c = gr_config_load_file(path, err, sizeof(err));
+    if (!c) fail_msg("%s", err);
+    assert_true(c->nmodels >= 2);
+    gr_config_release(c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good),
+        cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_decimal),
+        cmocka_unit_test(test_shipped_default),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
