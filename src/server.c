@@ -169,9 +169,11 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     event_add(w->wake, NULL);
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
-    /* The HTTP layer refuses bodies past a hard cap (plain 413, nothing read);
-     * between max_body_bytes and the cap the handler answers a JSON 413. */
-    evhttp_set_max_body_size(w->http, (ev_ssize_t)(cfg->server.max_body_bytes + (64u << 10)));
+    /* libevent 2.1 answers bodies past its own cap with a fixed HTML 413 and
+     * offers no hook to change it. So its cap is the hard memory bound, set at
+     * twice max_body_bytes (+1 MiB), and between the two the handler answers
+     * the OpenAI-shaped JSON 413; only absurd bodies get libevent's page. */
+    evhttp_set_max_body_size(w->http, (ev_ssize_t)(cfg->server.max_body_bytes * 2 + (1u << 20)));
     evhttp_set_max_headers_size(w->http, (ev_ssize_t)cfg->server.max_header_bytes);
     struct timeval tv = {cfg->server.client_timeout_ms / 1000, (cfg->server.client_timeout_ms % 1000) * 1000};
     evhttp_set_timeout_tv(w->http, &tv);

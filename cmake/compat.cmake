@@ -1,0 +1,11 @@
+# Client-compatibility suites: official SDKs (npm) against the real binary.
+find_program(NODE_EXECUTABLE node)
+if(NODE_EXECUTABLE AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/openai)
+  add_test(NAME compat_node
+    COMMAND ${NODE_EXECUTABLE} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/compat/
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(compat_node PROPERTIES LABELS compat TIMEOUT 600
+    ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+else()
+  message(WARNING "node or node_modules missing: run `npm ci` to enable the compat suites")
+endif()

@@ -1,0 +1,85 @@
+// harness.mjs — starts a GateRouter process on a free loopback port with a
+// test config (built-in mock provider), waits until /ready, and stops it.
+// The binary comes from GR_BIN (set by CTest) or build/gaterouter.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repoRoot = join(here, '..', '..');
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+export const TEST_KEY = 'sk-gaterouter-test-key-0001';
+
+export function defaultConfig(port, extra = '') {
+  return `
+server:
+  listen: 127.0.0.1:${port}
+  workers: 2
+  max_body_bytes: 1MiB
+log:
+  access_log: "-"
+  level: info
+auth:
+  keys: [ { name: test, key: ${TEST_KEY} } ]
+providers:
+  - name: mock
+    kind: mock
+models:
+  - name: mock-gpt
+    aliases: [gpt-4o-mini]
+    provider: mock
+    model: mock-gpt-1
+    pricing: { input: 0.15, output: 0.60 }
+    capabilities: [chat, tools, json, stream, completions]
+  - name: mock-embed
+    aliases: [text-embedding-3-small]
+    provider: mock
+    model: mock-embed-1
+    capabilities: [embeddings]
+${extra}`;
+}
+
+export async function startGateway({ config, env = {} } = {}) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'gr-test-'));
+  const path = join(dir, 'config.yaml');
+  writeFileSync(path, config ? config(port) : defaultConfig(port));
+  const bin = process.env.GR_BIN || join(repoRoot, 'build', 'gaterouter');
+  const proc = spawn(bin, ['--config', path], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let logs = '';
+  proc.stdout.on('data', (d) => { logs += d; });
+  proc.stderr.on('data', (d) => { logs += d; });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`gateway exited early (${proc.exitCode}):\n${logs}`);
+    try {
+      const r = await fetch(`${base}/ready`);
+      if (r.ok) break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error(`gateway did not become ready:\n${logs}`); }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const mockPort = Number((logs.match(/mock provider on 127\.0\.0\.1:(\d+)/) || [])[1] || 0);
+  return {
+    port, base, baseURL: `${base}/v1`, proc, dir, mockPort,
+    logs: () => logs,
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      return await new Promise((resolve) => proc.on('exit', (code, sig) => resolve(code ?? sig)));
+    },
+  };
+}
