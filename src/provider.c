@@ -1,7 +1,9 @@
 /* provider.c — adapter registry and helpers shared by every adapter:
- * upstream request building, HTTP status -> OpenAI error type, and mapping of
- * OpenAI-shaped upstream error bodies. */
+ * upstream request building, HTTP status -> OpenAI error type, mapping of
+ * OpenAI-shaped upstream error bodies, and the gr_provider_* JSON helpers the
+ * native adapters share (declared in provider_native.h). */
 #include "provider.h"
+#include "provider_native.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,8 +16,9 @@ const gr_provider_ops *gr_provider_ops_for(gr_provider_kind kind) {
     case GR_PROVIDER_MOCK:
         return NULL; /* OpenAI wire format: fast path */
     case GR_PROVIDER_ANTHROPIC:
+        return &gr_anthropic_ops;
     case GR_PROVIDER_GEMINI:
-        return NULL; /* native adapters register here */
+        return &gr_gemini_ops;
     }
     return NULL;
 }
@@ -70,10 +73,196 @@ void gr_map_openai_error(int status, const char *body, size_t len, gr_upstream_e
     const cJSON *msg = NULL;
     if (cJSON_IsObject(e)) msg = cJSON_GetObjectItemCaseSensitive(e, "message");
     else if (cJSON_IsString(e)) msg = e; /* some servers send {"error":"text"} */
+    const cJSON *code = cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "code") : NULL;
+    if (cJSON_IsString(code) && code->valuestring[0]) {
+        snprintf(err->code_buf, sizeof(err->code_buf), "%s", code->valuestring);
+        err->code = err->code_buf;
+    }
     if (cJSON_IsString(msg) && msg->valuestring[0])
         snprintf(err->message, sizeof(err->message), "%s", msg->valuestring);
     else if (!root && body && len) /* non-JSON body: keep a readable prefix */
         snprintf(err->message, sizeof(err->message), "upstream returned HTTP %d: %.*s", status,
                  (int)(len > 200 ? 200 : len), body);
     cJSON_Delete(root);
+}
+
+/* ---- shared helpers for native adapters (provider_native.h) ---- */
+
+void gr_provider_error_set(gr_upstream_error *err, int status, const char *type,
+                           const char *fmt, ...) {
+    if (!err) return;
+    err->status = status;
+    err->type = type ? type : gr_error_type_for_status(status);
+    err->code = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+}
+
+void gr_provider_bad_upstream(gr_upstream_error *err, const char *fmt, ...) {
+    if (!err) return;
+    err->status = 502;
+    err->type = "api_error";
+    err->code = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+}
+
+int gr_provider_upstream_status(int status) {
+    if (status == 529) return 503; /* Anthropic "overloaded" */
+    if (status == 503 || status == 504) return status;
+    if (status >= 500 || status < 100) return 502;
+    return status;
+}
+
+const cJSON *gr_provider_get(const cJSON *obj, const char *key) {
+    return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+}
+
+const char *gr_provider_get_str(const cJSON *obj, const char *key) {
+    const cJSON *v = gr_provider_get(obj, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+int gr_provider_emit_json(gr_chunk_emit_fn emit, void *ud, const cJSON *obj) {
+    char *s = cJSON_PrintUnformatted(obj);
+    if (!s) return -1;
+    int rc = emit ? emit(ud, s, strlen(s)) : 0;
+    cJSON_free(s);
+    return rc;
+}
+
+char *gr_provider_content_text(const cJSON *content) {
+    if (cJSON_IsString(content)) return gr_xstrdup(content->valuestring);
+    if (!cJSON_IsArray(content)) return NULL;
+    size_t total = 0;
+    bool any = false;
+    const cJSON *part;
+    cJSON_ArrayForEach(part, content) {
+        const char *t = gr_provider_get_str(part, "text");
+        const char *ty = gr_provider_get_str(part, "type");
+        if (t && (!ty || strcmp(ty, "text") == 0)) {
+            total += strlen(t);
+            any = true;
+        }
+    }
+    if (!any) return NULL;
+    char *out = gr_xmalloc(total + 1);
+    size_t off = 0;
+    cJSON_ArrayForEach(part, content) {
+        const char *t = gr_provider_get_str(part, "text");
+        const char *ty = gr_provider_get_str(part, "type");
+        if (t && (!ty || strcmp(ty, "text") == 0)) {
+            size_t n = strlen(t);
+            memcpy(out + off, t, n);
+            off += n;
+        }
+    }
+    out[off] = '\0';
+    return out;
+}
+
+bool gr_provider_parse_data_url(const char *url, char **mime, const char **data) {
+    if (!url || strncmp(url, "data:", 5) != 0) return false;
+    const char *m = url + 5;
+    const char *comma = strchr(m, ',');
+    if (!comma) return false;
+    const char *b64 = strstr(m, ";base64");
+    if (!b64 || b64 > comma) return false; /* only base64 payloads are useful upstream */
+    const char *semi = strchr(m, ';');
+    size_t mlen = (size_t)(semi - m);
+    *mime = mlen ? gr_xstrndup(m, mlen) : gr_xstrdup("application/octet-stream");
+    *data = comma + 1;
+    return true;
+}
+
+cJSON *gr_provider_parse_json(const char *s, size_t len) {
+    if (!s || !len) return NULL;
+    return cJSON_ParseWithLength(s, len);
+}
+
+cJSON *gr_provider_chunk_new(const gr_adapter_ctx *ctx, const char *fallback_id,
+                             const char *fallback_model, int index, cJSON **delta) {
+    cJSON *c = cJSON_CreateObject();
+    const char *id = ctx && ctx->request_id ? ctx->request_id : fallback_id;
+    const char *model = ctx && ctx->public_model ? ctx->public_model
+                        : ctx && ctx->upstream_model ? ctx->upstream_model
+                                                     : fallback_model;
+    cJSON_AddStringToObject(c, "id", id ? id : "chatcmpl-gaterouter");
+    cJSON_AddStringToObject(c, "object", "chat.completion.chunk");
+    cJSON_AddNumberToObject(c, "created", ctx ? (double)ctx->created : 0);
+    cJSON_AddStringToObject(c, "model", model ? model : "");
+    cJSON *choices = cJSON_AddArrayToObject(c, "choices");
+    if (delta) {
+        cJSON *ch = cJSON_CreateObject();
+        cJSON_AddNumberToObject(ch, "index", index);
+        *delta = cJSON_AddObjectToObject(ch, "delta");
+        cJSON_AddNullToObject(ch, "finish_reason");
+        cJSON_AddItemToArray(choices, ch);
+    }
+    return c;
+}
+
+cJSON *gr_provider_usage_chunk(const gr_adapter_ctx *ctx, const char *fallback_id,
+                               const char *fallback_model, const gr_usage *u) {
+    cJSON *c = gr_provider_chunk_new(ctx, fallback_id, fallback_model, 0, NULL);
+    cJSON_AddItemToObject(c, "usage", gr_provider_usage_json(u));
+    return c;
+}
+
+cJSON *gr_provider_usage_json(const gr_usage *u) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "prompt_tokens", (double)u->prompt_tokens);
+    cJSON_AddNumberToObject(o, "completion_tokens", (double)u->completion_tokens);
+    cJSON_AddNumberToObject(o, "total_tokens", (double)(u->prompt_tokens + u->completion_tokens));
+    cJSON *pd = cJSON_AddObjectToObject(o, "prompt_tokens_details");
+    cJSON_AddNumberToObject(pd, "cached_tokens", (double)u->cached_tokens);
+    cJSON *cd = cJSON_AddObjectToObject(o, "completion_tokens_details");
+    cJSON_AddNumberToObject(cd, "reasoning_tokens", (double)u->reasoning_tokens);
+    return o;
+}
+
+static int64_t num_or0(const cJSON *obj, const char *key) {
+    const cJSON *v = gr_provider_get(obj, key);
+    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (int64_t)v->valuedouble : 0;
+}
+
+void gr_provider_usage_from_json(const cJSON *usage, gr_usage *u) {
+    if (!cJSON_IsObject(usage)) return;
+    u->prompt_tokens = num_or0(usage, "prompt_tokens");
+    u->completion_tokens = num_or0(usage, "completion_tokens");
+    u->cached_tokens = num_or0(gr_provider_get(usage, "prompt_tokens_details"), "cached_tokens");
+    u->reasoning_tokens =
+        num_or0(gr_provider_get(usage, "completion_tokens_details"), "reasoning_tokens");
+    u->present = true;
+}
+
+char *gr_provider_url(const char *base_url, const char *suffix) {
+    const char *b = base_url ? base_url : "";
+    size_t bl = strlen(b);
+    while (bl && b[bl - 1] == '/') bl--;
+    size_t sl = strlen(suffix);
+    char *u = gr_xmalloc(bl + sl + 1);
+    memcpy(u, b, bl);
+    memcpy(u + bl, suffix, sl + 1);
+    return u;
+}
+
+void gr_provider_add_conf_headers(const gr_provider_conf *p, gr_http_request *out) {
+    if (!p) return;
+    for (size_t i = 0; i < p->nheaders; i++)
+        if (p->headers[i].name && p->headers[i].value)
+            gr_http_request_add_header(out, "%s: %s", p->headers[i].name, p->headers[i].value);
+}
+
+bool gr_provider_set_body(gr_http_request *out, const cJSON *body) {
+    char *s = cJSON_PrintUnformatted(body);
+    if (!s) return false;
+    out->body_len = strlen(s);
+    out->body = gr_xstrndup(s, out->body_len); /* body is freed with free() */
+    cJSON_free(s);
+    return true;
 }

@@ -59,6 +59,7 @@ typedef struct gr_upstream_error {
     const char *type;  /* OpenAI error type: invalid_request_error, rate_limit_error, ... */
     const char *code;  /* short code or NULL */
     char message[1024];/* provider's message preserved */
+    char code_buf[64]; /* storage for a code copied from the upstream body (code may point here) */
 } gr_upstream_error;
 
 /* Emit one translated chunk: data is one JSON object (no "data: " framing). */

@@ -1,0 +1,794 @@
+/* provider_anthropic.c — Anthropic Messages adapter: canonical (OpenAI chat)
+ * request -> POST <base_url>/messages, Messages response / SSE events ->
+ * canonical chat.completion / chat.completion.chunk, Anthropic error bodies ->
+ * client errors. Mapping decisions are documented in docs/PROVIDERS.md. */
+#include "provider_native.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---- table of contents ---- */
+static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
+                                    gr_http_request *out, gr_upstream_error *err);
+static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body, size_t len,
+                                     cJSON **out, gr_usage *usage, gr_upstream_error *err);
+static gr_stream_translator *stream_new(const gr_adapter_ctx *ctx);
+static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev,
+                              gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err);
+static gr_status stream_finish(gr_stream_translator *st, gr_chunk_emit_fn emit, void *ud,
+                               gr_usage *usage, gr_upstream_error *err);
+static void stream_free(gr_stream_translator *st);
+static void map_error(const gr_adapter_ctx *ctx, int status, const char *body, size_t len,
+                      gr_upstream_error *err);
+
+const gr_provider_ops gr_anthropic_ops = {
+    .kind = "anthropic",
+    .build_chat_request = build_chat_request,
+    .parse_chat_response = parse_chat_response,
+    .stream_new = stream_new,
+    .stream_event = stream_event,
+    .stream_finish = stream_finish,
+    .stream_free = stream_free,
+    .map_error = map_error,
+};
+
+/* ---- small helpers ---- */
+
+static void sb_append(char **buf, size_t *len, const char *s, const char *sep) {
+    size_t sl = strlen(s), pl = (*len && sep) ? strlen(sep) : 0;
+    *buf = gr_xrealloc(*buf, *len + pl + sl + 1);
+    if (pl) memcpy(*buf + *len, sep, pl);
+    memcpy(*buf + *len + pl, s, sl + 1);
+    *len += pl + sl;
+}
+
+/* Anthropic error type <-> status. Codes are static strings (err->code). */
+static const struct {
+    const char *type;
+    int status;
+} anth_errors[] = {
+    {"invalid_request_error", 400}, {"authentication_error", 401}, {"billing_error", 402},
+    {"permission_error", 403},      {"not_found_error", 404},      {"request_too_large", 413},
+    {"rate_limit_error", 429},      {"api_error", 500},            {"timeout_error", 504},
+    {"overloaded_error", 529},
+};
+
+static const char *anth_error_code(const char *type, int *status) {
+    for (size_t i = 0; type && i < GR_ARRAY_LEN(anth_errors); i++)
+        if (strcmp(type, anth_errors[i].type) == 0) {
+            if (status) *status = anth_errors[i].status;
+            return anth_errors[i].type;
+        }
+    return NULL;
+}
+
+/* Fill err from a parsed {"type":"error","error":{type,message}} object. */
+static void error_from_json(const cJSON *root, int status, gr_upstream_error *err) {
+    const cJSON *e = gr_provider_get(root, "error");
+    const char *etype = gr_provider_get_str(e, "type");
+    const char *msg = gr_provider_get_str(e, "message");
+    int st = status;
+    const char *code = anth_error_code(etype, status ? NULL : &st);
+    if (!st) st = 502;
+    st = gr_provider_upstream_status(st);
+    gr_provider_error_set(err, st, gr_error_type_for_status(st), "%s",
+                          msg && msg[0] ? msg : "Anthropic reported an error");
+    err->code = code;
+}
+
+static void map_error(const gr_adapter_ctx *ctx, int status, const char *body, size_t len,
+                      gr_upstream_error *err) {
+    (void)ctx;
+    cJSON *root = gr_provider_parse_json(body, len);
+    if (cJSON_IsObject(gr_provider_get(root, "error"))) {
+        error_from_json(root, status ? status : 502, err);
+    } else {
+        int st = gr_provider_upstream_status(status);
+        if (body && len)
+            gr_provider_error_set(err, st, NULL, "Anthropic returned HTTP %d: %.*s", status,
+                                  (int)(len > 200 ? 200 : len), body);
+        else
+            gr_provider_error_set(err, st, NULL, "Anthropic returned HTTP %d", status);
+    }
+    cJSON_Delete(root);
+}
+
+/* ---- request: canonical -> Anthropic ---- */
+
+/* One OpenAI content part -> Anthropic block (NULL + err on unsupported). */
+static cJSON *part_to_block(const cJSON *part, gr_upstream_error *err) {
+    const char *type = gr_provider_get_str(part, "type");
+    if (!type) {
+        gr_provider_error_set(err, 400, "invalid_request_error", "content part without a type");
+        return NULL;
+    }
+    if (strcmp(type, "text") == 0) {
+        const char *t = gr_provider_get_str(part, "text");
+        if (!t || !t[0]) return cJSON_CreateNull(); /* Anthropic rejects empty text blocks */
+        cJSON *b = cJSON_CreateObject();
+        cJSON_AddStringToObject(b, "type", "text");
+        cJSON_AddStringToObject(b, "text", t);
+        return b;
+    }
+    if (strcmp(type, "image_url") == 0 || strcmp(type, "file") == 0) {
+        bool image = type[0] == 'i';
+        const cJSON *holder = gr_provider_get(part, image ? "image_url" : "file");
+        const char *url = cJSON_IsString(holder) ? holder->valuestring
+                                                 : gr_provider_get_str(holder, image ? "url" : "file_data");
+        if (!url) {
+            gr_provider_error_set(err, 400, "invalid_request_error", "%s part without data", type);
+            return NULL;
+        }
+        cJSON *b = cJSON_CreateObject();
+        cJSON_AddStringToObject(b, "type", image ? "image" : "document");
+        cJSON *src = cJSON_AddObjectToObject(b, "source");
+        char *mime = NULL;
+        const char *data = NULL;
+        if (gr_provider_parse_data_url(url, &mime, &data)) {
+            cJSON_AddStringToObject(src, "type", "base64");
+            cJSON_AddStringToObject(src, "media_type", mime);
+            cJSON_AddStringToObject(src, "data", data);
+            free(mime);
+        } else if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
+            cJSON_AddStringToObject(src, "type", "url");
+            cJSON_AddStringToObject(src, "url", url);
+        } else {
+            cJSON_Delete(b);
+            gr_provider_error_set(err, 400, "invalid_request_error",
+                                  "unsupported %s URL: expected a base64 data: URL or http(s) URL",
+                                  type);
+            return NULL;
+        }
+        return b;
+    }
+    gr_provider_error_set(err, 400, "invalid_request_error",
+                          "content part type '%s' is not supported by Anthropic", type);
+    return NULL;
+}
+
+/* Append the blocks of an OpenAI content value (string or parts) to arr. */
+static bool content_to_blocks(const cJSON *content, cJSON *arr, gr_upstream_error *err) {
+    if (cJSON_IsString(content)) {
+        if (content->valuestring[0]) {
+            cJSON *b = cJSON_CreateObject();
+            cJSON_AddStringToObject(b, "type", "text");
+            cJSON_AddStringToObject(b, "text", content->valuestring);
+            cJSON_AddItemToArray(arr, b);
+        }
+        return true;
+    }
+    if (!content || cJSON_IsNull(content)) return true;
+    if (!cJSON_IsArray(content)) {
+        gr_provider_error_set(err, 400, "invalid_request_error",
+                              "message content must be a string or an array of parts");
+        return false;
+    }
+    const cJSON *part;
+    cJSON_ArrayForEach(part, content) {
+        cJSON *b = part_to_block(part, err);
+        if (!b) return false;
+        if (cJSON_IsNull(b)) cJSON_Delete(b);
+        else cJSON_AddItemToArray(arr, b);
+    }
+    return true;
+}
+
+static bool tool_calls_to_blocks(const cJSON *tcs, cJSON *arr, gr_upstream_error *err) {
+    const cJSON *tc;
+    cJSON_ArrayForEach(tc, tcs) {
+        const cJSON *fn = gr_provider_get(tc, "function");
+        const char *name = gr_provider_get_str(fn, "name");
+        const char *id = gr_provider_get_str(tc, "id");
+        if (!name || !id) {
+            gr_provider_error_set(err, 400, "invalid_request_error",
+                                  "tool_calls entries need an id and function.name");
+            return false;
+        }
+        const char *args = gr_provider_get_str(fn, "arguments");
+        cJSON *input = args ? cJSON_Parse(args) : NULL;
+        if (!cJSON_IsObject(input)) { /* models sometimes emit bad JSON; keep the turn valid */
+            cJSON_Delete(input);
+            input = cJSON_CreateObject();
+        }
+        cJSON *b = cJSON_CreateObject();
+        cJSON_AddStringToObject(b, "type", "tool_use");
+        cJSON_AddStringToObject(b, "id", id);
+        cJSON_AddStringToObject(b, "name", name);
+        cJSON_AddItemToObject(b, "input", input);
+        cJSON_AddItemToArray(arr, b);
+    }
+    return true;
+}
+
+static cJSON *tool_result_block(const cJSON *m, gr_upstream_error *err) {
+    const char *id = gr_provider_get_str(m, "tool_call_id");
+    if (!id) {
+        gr_provider_error_set(err, 400, "invalid_request_error",
+                              "tool message without tool_call_id");
+        return NULL;
+    }
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "type", "tool_result");
+    cJSON_AddStringToObject(b, "tool_use_id", id);
+    const cJSON *content = gr_provider_get(m, "content");
+    if (cJSON_IsArray(content)) {
+        cJSON *inner = cJSON_AddArrayToObject(b, "content");
+        if (!content_to_blocks(content, inner, err)) {
+            cJSON_Delete(b);
+            return NULL;
+        }
+    } else {
+        cJSON_AddStringToObject(b, "content", cJSON_IsString(content) ? content->valuestring : "");
+    }
+    return b;
+}
+
+static cJSON *convert_tools(const cJSON *tools, gr_upstream_error *err) {
+    cJSON *out = cJSON_CreateArray();
+    const cJSON *t;
+    cJSON_ArrayForEach(t, tools) {
+        const char *type = gr_provider_get_str(t, "type");
+        const cJSON *fn = gr_provider_get(t, "function");
+        const char *name = gr_provider_get_str(fn, "name");
+        if ((type && strcmp(type, "function") != 0) || !name) {
+            gr_provider_error_set(err, 400, "invalid_request_error",
+                                  "only function tools with a name are supported by Anthropic");
+            cJSON_Delete(out);
+            return NULL;
+        }
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddStringToObject(a, "name", name);
+        const char *desc = gr_provider_get_str(fn, "description");
+        if (desc) cJSON_AddStringToObject(a, "description", desc);
+        const cJSON *params = gr_provider_get(fn, "parameters");
+        if (cJSON_IsObject(params)) {
+            cJSON_AddItemToObject(a, "input_schema", cJSON_Duplicate(params, 1));
+        } else {
+            cJSON *s = cJSON_AddObjectToObject(a, "input_schema");
+            cJSON_AddStringToObject(s, "type", "object");
+            cJSON_AddObjectToObject(s, "properties");
+        }
+        cJSON_AddItemToArray(out, a);
+    }
+    return out;
+}
+
+static cJSON *convert_tool_choice(const cJSON *tc, bool no_parallel, gr_upstream_error *err) {
+    cJSON *o = cJSON_CreateObject();
+    const char *s = cJSON_IsString(tc) ? tc->valuestring : NULL;
+    if (!tc || cJSON_IsNull(tc) || (s && strcmp(s, "auto") == 0)) {
+        cJSON_AddStringToObject(o, "type", "auto");
+    } else if (s && strcmp(s, "none") == 0) {
+        cJSON_AddStringToObject(o, "type", "none");
+    } else if (s && strcmp(s, "required") == 0) {
+        cJSON_AddStringToObject(o, "type", "any");
+    } else if (cJSON_IsObject(tc) && gr_provider_get_str(gr_provider_get(tc, "function"), "name")) {
+        cJSON_AddStringToObject(o, "type", "tool");
+        cJSON_AddStringToObject(o, "name",
+                                gr_provider_get_str(gr_provider_get(tc, "function"), "name"));
+    } else {
+        cJSON_Delete(o);
+        gr_provider_error_set(err, 400, "invalid_request_error", "unsupported tool_choice");
+        return NULL;
+    }
+    if (no_parallel && strcmp(gr_provider_get_str(o, "type"), "none") != 0)
+        cJSON_AddTrueToObject(o, "disable_parallel_tool_use");
+    return o;
+}
+
+/* Append blocks to the last message when it has the same role, else add one. */
+static void push_turn(cJSON *msgs, const char *role, cJSON *blocks) {
+    if (cJSON_GetArraySize(blocks) == 0) {
+        cJSON_Delete(blocks);
+        return;
+    }
+    int n = cJSON_GetArraySize(msgs);
+    cJSON *last = n ? cJSON_GetArrayItem(msgs, n - 1) : NULL;
+    const char *lr = gr_provider_get_str(last, "role");
+    if (lr && strcmp(lr, role) == 0) {
+        cJSON *lc = cJSON_GetObjectItemCaseSensitive(last, "content");
+        cJSON *b;
+        while ((b = cJSON_DetachItemFromArray(blocks, 0)) != NULL) cJSON_AddItemToArray(lc, b);
+        cJSON_Delete(blocks);
+        return;
+    }
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "role", role);
+    cJSON_AddItemToObject(m, "content", blocks);
+    cJSON_AddItemToArray(msgs, m);
+}
+
+static void copy_num(cJSON *dst, const char *dkey, const cJSON *src, const char *skey) {
+    const cJSON *v = gr_provider_get(src, skey);
+    if (cJSON_IsNumber(v)) cJSON_AddNumberToObject(dst, dkey, v->valuedouble);
+}
+
+static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
+                                    gr_http_request *out, gr_upstream_error *err) {
+    gr_status rc = GR_ERR_INVALID;
+    char *sys = NULL;
+    size_t sys_len = 0;
+    cJSON *body = NULL;
+    memset(out, 0, sizeof(*out));
+    const cJSON *messages = gr_provider_get(req, "messages");
+    if (!cJSON_IsArray(messages)) {
+        gr_provider_error_set(err, 400, "invalid_request_error", "'messages' must be an array");
+        goto out;
+    }
+    const cJSON *n = gr_provider_get(req, "n");
+    if (cJSON_IsNumber(n) && n->valuedouble > 1) {
+        gr_provider_error_set(err, 400, "invalid_request_error",
+                              "n > 1 is not supported by Anthropic models");
+        goto out;
+    }
+    body = cJSON_CreateObject();
+    const char *model = ctx && ctx->upstream_model ? ctx->upstream_model
+                                                   : gr_provider_get_str(req, "model");
+    cJSON_AddStringToObject(body, "model", model ? model : "");
+    cJSON *msgs = cJSON_CreateArray();
+    const cJSON *m;
+    int idx = 0;
+    cJSON_ArrayForEach(m, messages) {
+        const char *role = gr_provider_get_str(m, "role");
+        const cJSON *content = gr_provider_get(m, "content");
+        if (!role) {
+            gr_provider_error_set(err, 400, "invalid_request_error", "messages[%d].role missing",
+                                  idx);
+            cJSON_Delete(msgs);
+            goto out;
+        }
+        if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
+            char *t = gr_provider_content_text(content);
+            if (t && t[0]) sb_append(&sys, &sys_len, t, "\n\n");
+            free(t);
+            idx++;
+            continue;
+        }
+        cJSON *blocks = cJSON_CreateArray();
+        const char *arole = "user";
+        bool ok = true;
+        if (strcmp(role, "user") == 0) {
+            ok = content_to_blocks(content, blocks, err);
+        } else if (strcmp(role, "assistant") == 0) {
+            arole = "assistant";
+            char *t = gr_provider_content_text(content);
+            if (t && t[0]) {
+                cJSON *b = cJSON_CreateObject();
+                cJSON_AddStringToObject(b, "type", "text");
+                cJSON_AddStringToObject(b, "text", t);
+                cJSON_AddItemToArray(blocks, b);
+            }
+            free(t);
+            const cJSON *tcs = gr_provider_get(m, "tool_calls");
+            if (cJSON_IsArray(tcs)) ok = tool_calls_to_blocks(tcs, blocks, err);
+        } else if (strcmp(role, "tool") == 0) {
+            cJSON *b = tool_result_block(m, err);
+            if (b) cJSON_AddItemToArray(blocks, b);
+            else ok = false;
+        } else {
+            gr_provider_error_set(err, 400, "invalid_request_error",
+                                  "messages[%d]: role '%s' is not supported", idx, role);
+            ok = false;
+        }
+        if (!ok) {
+            cJSON_Delete(blocks);
+            cJSON_Delete(msgs);
+            goto out;
+        }
+        push_turn(msgs, arole, blocks);
+        idx++;
+    }
+    /* JSON mode: Anthropic has no response_format; instruct through the system prompt. */
+    const cJSON *rf = gr_provider_get(req, "response_format");
+    const char *rft = gr_provider_get_str(rf, "type");
+    if (rft && strcmp(rft, "json_object") == 0) {
+        sb_append(&sys, &sys_len, "Respond only with a single valid JSON object, no other text.",
+                  "\n\n");
+    } else if (rft && strcmp(rft, "json_schema") == 0) {
+        const cJSON *schema = gr_provider_get(gr_provider_get(rf, "json_schema"), "schema");
+        char *ss = schema ? cJSON_PrintUnformatted(schema) : NULL;
+        sb_append(&sys, &sys_len,
+                  "Respond only with a single valid JSON object, no other text, that conforms "
+                  "to this JSON Schema: ",
+                  "\n\n");
+        sb_append(&sys, &sys_len, ss ? ss : "{}", NULL);
+        if (ss) cJSON_free(ss);
+    }
+    if (sys_len) cJSON_AddStringToObject(body, "system", sys);
+    cJSON_AddItemToObject(body, "messages", msgs);
+
+    const cJSON *mt = gr_provider_get(req, "max_completion_tokens");
+    if (!cJSON_IsNumber(mt)) mt = gr_provider_get(req, "max_tokens");
+    cJSON_AddNumberToObject(body, "max_tokens",
+                            cJSON_IsNumber(mt) && mt->valuedouble >= 1
+                                ? mt->valuedouble
+                                : GR_ANTHROPIC_DEFAULT_MAX_TOKENS);
+    const cJSON *stop = gr_provider_get(req, "stop");
+    if (cJSON_IsString(stop)) {
+        cJSON *a = cJSON_AddArrayToObject(body, "stop_sequences");
+        cJSON_AddItemToArray(a, cJSON_CreateString(stop->valuestring));
+    } else if (cJSON_IsArray(stop) && cJSON_GetArraySize(stop) > 0) {
+        cJSON_AddItemToObject(body, "stop_sequences", cJSON_Duplicate(stop, 1));
+    }
+    const cJSON *temp = gr_provider_get(req, "temperature");
+    if (cJSON_IsNumber(temp)) /* OpenAI allows 0..2, Anthropic 0..1 */
+        cJSON_AddNumberToObject(body, "temperature", temp->valuedouble > 1 ? 1 : temp->valuedouble);
+    copy_num(body, "top_p", req, "top_p");
+    copy_num(body, "top_k", req, "top_k");
+    const char *user = gr_provider_get_str(req, "user");
+    if (user) {
+        cJSON *md = cJSON_AddObjectToObject(body, "metadata");
+        cJSON_AddStringToObject(md, "user_id", user);
+    }
+    const cJSON *tools = gr_provider_get(req, "tools");
+    if (cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0) {
+        cJSON *t = convert_tools(tools, err);
+        if (!t) goto out;
+        cJSON_AddItemToObject(body, "tools", t);
+        const cJSON *tc = gr_provider_get(req, "tool_choice");
+        bool no_par = cJSON_IsFalse(gr_provider_get(req, "parallel_tool_calls"));
+        if (tc || no_par) {
+            cJSON *c = convert_tool_choice(tc, no_par, err);
+            if (!c) goto out;
+            cJSON_AddItemToObject(body, "tool_choice", c);
+        }
+    }
+    const cJSON *thinking = gr_provider_get(req, "thinking"); /* Anthropic extension, passed through */
+    if (cJSON_IsObject(thinking)) cJSON_AddItemToObject(body, "thinking", cJSON_Duplicate(thinking, 1));
+    bool stream = (ctx && ctx->stream) || cJSON_IsTrue(gr_provider_get(req, "stream"));
+    if (stream) cJSON_AddTrueToObject(body, "stream");
+
+    if (!gr_provider_set_body(out, body)) {
+        gr_provider_error_set(err, 500, "api_error", "could not serialize the Anthropic request");
+        rc = GR_ERR_NOMEM;
+        goto out;
+    }
+    const gr_provider_conf *pc = ctx ? ctx->provider : NULL;
+    out->url = gr_provider_url(pc && pc->base_url ? pc->base_url : "https://api.anthropic.com/v1",
+                               "/messages");
+    gr_http_request_add_header(out, "content-type: application/json");
+    if (pc && pc->api_key) gr_http_request_add_header(out, "x-api-key: %s", pc->api_key);
+    gr_http_request_add_header(out, "anthropic-version: %s",
+                               pc && pc->api_version ? pc->api_version
+                                                     : GR_ANTHROPIC_DEFAULT_VERSION);
+    if (stream) gr_http_request_add_header(out, "accept: text/event-stream");
+    gr_provider_add_conf_headers(pc, out);
+    rc = GR_OK;
+out:
+    if (rc != GR_OK) gr_http_request_free(out);
+    free(sys);
+    cJSON_Delete(body);
+    return rc;
+}
+
+/* ---- response: Anthropic -> canonical ---- */
+
+static const char *finish_reason_for(const char *stop_reason) {
+    if (!stop_reason) return "stop";
+    if (strcmp(stop_reason, "max_tokens") == 0 ||
+        strcmp(stop_reason, "model_context_window_exceeded") == 0)
+        return "length";
+    if (strcmp(stop_reason, "tool_use") == 0) return "tool_calls";
+    if (strcmp(stop_reason, "refusal") == 0) return "content_filter";
+    return "stop"; /* end_turn, stop_sequence, pause_turn */
+}
+
+static int64_t num0(const cJSON *o, const char *k) {
+    const cJSON *v = gr_provider_get(o, k);
+    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (int64_t)v->valuedouble : 0;
+}
+
+/* Anthropic usage (input excludes cache reads/writes) -> gr_usage (includes). */
+static void usage_merge(const cJSON *au, gr_usage *u) {
+    if (!cJSON_IsObject(au)) return;
+    if (gr_provider_get(au, "input_tokens")) {
+        int64_t in = num0(au, "input_tokens");
+        u->cached_tokens = num0(au, "cache_read_input_tokens");
+        u->cache_write_tokens = num0(au, "cache_creation_input_tokens");
+        u->prompt_tokens = in + u->cached_tokens + u->cache_write_tokens;
+    }
+    if (gr_provider_get(au, "output_tokens")) u->completion_tokens = num0(au, "output_tokens");
+    u->present = true;
+}
+
+static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body, size_t len,
+                                     cJSON **out, gr_usage *usage, gr_upstream_error *err) {
+    *out = NULL;
+    cJSON *root = gr_provider_parse_json(body, len);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        gr_provider_bad_upstream(err, "Anthropic returned a malformed response body");
+        return GR_ERR_PARSE;
+    }
+    const char *type = gr_provider_get_str(root, "type");
+    if (type && strcmp(type, "error") == 0) {
+        error_from_json(root, 0, err);
+        cJSON_Delete(root);
+        return GR_ERR_INVALID;
+    }
+    const cJSON *content = gr_provider_get(root, "content");
+    if (!cJSON_IsArray(content)) {
+        cJSON_Delete(root);
+        gr_provider_bad_upstream(err, "Anthropic response has no content array");
+        return GR_ERR_PARSE;
+    }
+    char *text = NULL, *thinking = NULL;
+    size_t tlen = 0, thlen = 0;
+    cJSON *tool_calls = cJSON_CreateArray();
+    const cJSON *b;
+    cJSON_ArrayForEach(b, content) {
+        const char *bt = gr_provider_get_str(b, "type");
+        if (!bt) continue;
+        if (strcmp(bt, "text") == 0 && gr_provider_get_str(b, "text")) {
+            sb_append(&text, &tlen, gr_provider_get_str(b, "text"), NULL);
+        } else if (strcmp(bt, "thinking") == 0 && gr_provider_get_str(b, "thinking")) {
+            sb_append(&thinking, &thlen, gr_provider_get_str(b, "thinking"), NULL);
+        } else if (strcmp(bt, "tool_use") == 0) {
+            const char *id = gr_provider_get_str(b, "id");
+            const char *name = gr_provider_get_str(b, "name");
+            const cJSON *input = gr_provider_get(b, "input");
+            char *args = input ? cJSON_PrintUnformatted(input) : NULL;
+            cJSON *tc = cJSON_CreateObject();
+            cJSON_AddStringToObject(tc, "id", id ? id : "");
+            cJSON_AddStringToObject(tc, "type", "function");
+            cJSON *fn = cJSON_AddObjectToObject(tc, "function");
+            cJSON_AddStringToObject(fn, "name", name ? name : "");
+            cJSON_AddStringToObject(fn, "arguments", args ? args : "{}");
+            if (args) cJSON_free(args);
+            cJSON_AddItemToArray(tool_calls, tc);
+        }
+        /* redacted_thinking, server tool blocks: nothing canonical to map to */
+    }
+    const char *msg_id = gr_provider_get_str(root, "id");
+    const char *up_model = gr_provider_get_str(root, "model");
+    cJSON *resp = cJSON_CreateObject();
+    cJSON_AddStringToObject(resp, "id", ctx && ctx->request_id ? ctx->request_id
+                                        : msg_id                ? msg_id
+                                                                : "chatcmpl-gaterouter");
+    cJSON_AddStringToObject(resp, "object", "chat.completion");
+    cJSON_AddNumberToObject(resp, "created", ctx ? (double)ctx->created : 0);
+    const char *model = ctx && ctx->public_model ? ctx->public_model
+                        : ctx && ctx->upstream_model ? ctx->upstream_model
+                                                     : up_model;
+    cJSON_AddStringToObject(resp, "model", model ? model : "");
+    cJSON *choices = cJSON_AddArrayToObject(resp, "choices");
+    cJSON *ch = cJSON_CreateObject();
+    cJSON_AddItemToArray(choices, ch);
+    cJSON_AddNumberToObject(ch, "index", 0);
+    cJSON *msg = cJSON_AddObjectToObject(ch, "message");
+    cJSON_AddStringToObject(msg, "role", "assistant");
+    if (text) cJSON_AddStringToObject(msg, "content", text);
+    else cJSON_AddNullToObject(msg, "content");
+    if (thinking) cJSON_AddStringToObject(msg, "reasoning_content", thinking);
+    if (cJSON_GetArraySize(tool_calls) > 0) cJSON_AddItemToObject(msg, "tool_calls", tool_calls);
+    else cJSON_Delete(tool_calls);
+    cJSON_AddNullToObject(ch, "logprobs");
+    cJSON_AddStringToObject(ch, "finish_reason",
+                            finish_reason_for(gr_provider_get_str(root, "stop_reason")));
+    gr_usage u = {0};
+    usage_merge(gr_provider_get(root, "usage"), &u);
+    cJSON_AddItemToObject(resp, "usage", gr_provider_usage_json(&u));
+    if (usage) *usage = u;
+    free(text);
+    free(thinking);
+    cJSON_Delete(root);
+    *out = resp;
+    return GR_OK;
+}
+
+/* ---- streaming: Anthropic SSE events -> chunks ---- */
+
+#define MAX_BLOCKS 4096 /* content block indexes beyond this are treated as bad bytes */
+
+typedef struct anth_stream {
+    gr_adapter_ctx ctx;
+    char *request_id, *public_model, *upstream_model; /* owned copies of ctx strings */
+    char *msg_id, *model;
+    int *block_tool; /* content block index -> tool_calls index (-1: not a tool) */
+    int nblocks;
+    int ntools;
+    bool started, finished, failed;
+    gr_usage usage;
+} anth_stream;
+
+static char *dup_or_null(const char *s) { return s ? gr_xstrdup(s) : NULL; }
+
+static gr_stream_translator *stream_new(const gr_adapter_ctx *ctx) {
+    anth_stream *s = gr_xcalloc(1, sizeof(*s));
+    if (ctx) s->ctx = *ctx;
+    s->request_id = dup_or_null(ctx ? ctx->request_id : NULL);
+    s->public_model = dup_or_null(ctx ? ctx->public_model : NULL);
+    s->upstream_model = dup_or_null(ctx ? ctx->upstream_model : NULL);
+    s->ctx.request_id = s->request_id;
+    s->ctx.public_model = s->public_model;
+    s->ctx.upstream_model = s->upstream_model;
+    return (gr_stream_translator *)s;
+}
+
+static void stream_free(gr_stream_translator *st) {
+    anth_stream *s = (anth_stream *)st;
+    if (!s) return;
+    free(s->request_id);
+    free(s->public_model);
+    free(s->upstream_model);
+    free(s->msg_id);
+    free(s->model);
+    free(s->block_tool);
+    free(s);
+}
+
+static cJSON *new_chunk(anth_stream *s, cJSON **delta) {
+    return gr_provider_chunk_new(&s->ctx, s->msg_id, s->model, 0, delta);
+}
+
+static gr_status emit_chunk(cJSON *c, gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err) {
+    int rc = gr_provider_emit_json(emit, ud, c);
+    cJSON_Delete(c);
+    if (rc != 0) {
+        gr_provider_error_set(err, 499, "api_error", "client stream closed");
+        return GR_ERR_IO;
+    }
+    return GR_OK;
+}
+
+static gr_status on_block_start(anth_stream *s, const cJSON *data, gr_chunk_emit_fn emit,
+                                void *ud, gr_upstream_error *err) {
+    const cJSON *ix = gr_provider_get(data, "index");
+    const cJSON *cb = gr_provider_get(data, "content_block");
+    const char *bt = gr_provider_get_str(cb, "type");
+    if (!cJSON_IsNumber(ix) || ix->valuedouble < 0 || ix->valuedouble >= MAX_BLOCKS || !bt) {
+        gr_provider_bad_upstream(err, "Anthropic sent a malformed content_block_start event");
+        return GR_ERR_PARSE;
+    }
+    int bi = (int)ix->valuedouble;
+    if (bi >= s->nblocks) {
+        s->block_tool = gr_xrealloc(s->block_tool, (size_t)(bi + 1) * sizeof(int));
+        for (int i = s->nblocks; i <= bi; i++) s->block_tool[i] = -1;
+        s->nblocks = bi + 1;
+    }
+    cJSON *delta;
+    if (strcmp(bt, "tool_use") == 0) {
+        int ti = s->ntools++;
+        s->block_tool[bi] = ti;
+        cJSON *c = new_chunk(s, &delta);
+        cJSON *tcs = cJSON_AddArrayToObject(delta, "tool_calls");
+        cJSON *tc = cJSON_CreateObject();
+        cJSON_AddNumberToObject(tc, "index", ti);
+        const char *id = gr_provider_get_str(cb, "id");
+        const char *name = gr_provider_get_str(cb, "name");
+        cJSON_AddStringToObject(tc, "id", id ? id : "");
+        cJSON_AddStringToObject(tc, "type", "function");
+        cJSON *fn = cJSON_AddObjectToObject(tc, "function");
+        cJSON_AddStringToObject(fn, "name", name ? name : "");
+        cJSON_AddStringToObject(fn, "arguments", "");
+        cJSON_AddItemToArray(tcs, tc);
+        return emit_chunk(c, emit, ud, err);
+    }
+    const char *key = strcmp(bt, "text") == 0       ? "text"
+                      : strcmp(bt, "thinking") == 0 ? "thinking"
+                                                    : NULL;
+    const char *initial = key ? gr_provider_get_str(cb, key) : NULL;
+    if (initial && initial[0]) {
+        cJSON *c = new_chunk(s, &delta);
+        cJSON_AddStringToObject(delta, key[0] == 't' && key[1] == 'e' ? "content"
+                                                                      : "reasoning_content",
+                                initial);
+        return emit_chunk(c, emit, ud, err);
+    }
+    return GR_OK;
+}
+
+static gr_status on_block_delta(anth_stream *s, const cJSON *data, gr_chunk_emit_fn emit,
+                                void *ud, gr_upstream_error *err) {
+    const cJSON *ix = gr_provider_get(data, "index");
+    const cJSON *d = gr_provider_get(data, "delta");
+    const char *dt = gr_provider_get_str(d, "type");
+    if (!cJSON_IsNumber(ix) || !dt) {
+        gr_provider_bad_upstream(err, "Anthropic sent a malformed content_block_delta event");
+        return GR_ERR_PARSE;
+    }
+    cJSON *delta;
+    if (strcmp(dt, "text_delta") == 0 || strcmp(dt, "thinking_delta") == 0) {
+        bool text = dt[1] == 'e';
+        const char *t = gr_provider_get_str(d, text ? "text" : "thinking");
+        if (!t || !t[0]) return GR_OK;
+        cJSON *c = new_chunk(s, &delta);
+        cJSON_AddStringToObject(delta, text ? "content" : "reasoning_content", t);
+        return emit_chunk(c, emit, ud, err);
+    }
+    if (strcmp(dt, "input_json_delta") == 0) {
+        int bi = (int)ix->valuedouble;
+        if (bi < 0 || bi >= s->nblocks || s->block_tool[bi] < 0) {
+            gr_provider_bad_upstream(err, "Anthropic sent input_json_delta for an unknown block");
+            return GR_ERR_PARSE;
+        }
+        const char *pj = gr_provider_get_str(d, "partial_json");
+        if (!pj || !pj[0]) return GR_OK;
+        cJSON *c = new_chunk(s, &delta);
+        cJSON *tcs = cJSON_AddArrayToObject(delta, "tool_calls");
+        cJSON *tc = cJSON_CreateObject();
+        cJSON_AddNumberToObject(tc, "index", s->block_tool[bi]);
+        cJSON *fn = cJSON_AddObjectToObject(tc, "function");
+        cJSON_AddStringToObject(fn, "arguments", pj);
+        cJSON_AddItemToArray(tcs, tc);
+        return emit_chunk(c, emit, ud, err);
+    }
+    return GR_OK; /* signature_delta, citations_delta: no canonical equivalent */
+}
+
+static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev,
+                              gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err) {
+    anth_stream *s = (anth_stream *)st;
+    if (!s || !ev) return GR_ERR_INVALID;
+    if (s->failed) {
+        gr_provider_bad_upstream(err, "Anthropic stream already failed");
+        return GR_ERR_INVALID;
+    }
+    cJSON *data = gr_provider_parse_json(ev->data.ptr, ev->data.len);
+    const char *type = gr_provider_get_str(data, "type");
+    gr_status rc = GR_OK;
+    if (!type) {
+        s->failed = true;
+        gr_provider_bad_upstream(err, "Anthropic sent a malformed stream event");
+        rc = GR_ERR_PARSE;
+        goto out;
+    }
+    cJSON *delta;
+    if (strcmp(type, "message_start") == 0) {
+        const cJSON *msg = gr_provider_get(data, "message");
+        free(s->msg_id);
+        free(s->model);
+        s->msg_id = dup_or_null(gr_provider_get_str(msg, "id"));
+        s->model = dup_or_null(gr_provider_get_str(msg, "model"));
+        usage_merge(gr_provider_get(msg, "usage"), &s->usage);
+        s->started = true;
+        cJSON *c = new_chunk(s, &delta);
+        cJSON_AddStringToObject(delta, "role", "assistant");
+        cJSON_AddStringToObject(delta, "content", "");
+        rc = emit_chunk(c, emit, ud, err);
+    } else if (strcmp(type, "content_block_start") == 0) {
+        rc = on_block_start(s, data, emit, ud, err);
+    } else if (strcmp(type, "content_block_delta") == 0) {
+        rc = on_block_delta(s, data, emit, ud, err);
+    } else if (strcmp(type, "message_delta") == 0) {
+        usage_merge(gr_provider_get(data, "usage"), &s->usage);
+        const char *sr = gr_provider_get_str(gr_provider_get(data, "delta"), "stop_reason");
+        if (sr && !s->finished) {
+            s->finished = true;
+            cJSON *c = new_chunk(s, &delta);
+            cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c, "choices"), 0);
+            cJSON_ReplaceItemInObjectCaseSensitive(ch, "finish_reason",
+                                                   cJSON_CreateString(finish_reason_for(sr)));
+            rc = emit_chunk(c, emit, ud, err);
+        }
+    } else if (strcmp(type, "error") == 0) {
+        s->failed = true;
+        error_from_json(data, 0, err);
+        rc = GR_ERR_INVALID;
+    }
+    /* ping, content_block_stop, message_stop and unknown event types: nothing to emit */
+    if (rc == GR_ERR_PARSE) s->failed = true;
+out:
+    cJSON_Delete(data);
+    return rc;
+}
+
+static gr_status stream_finish(gr_stream_translator *st, gr_chunk_emit_fn emit, void *ud,
+                               gr_usage *usage, gr_upstream_error *err) {
+    anth_stream *s = (anth_stream *)st;
+    if (!s) return GR_ERR_INVALID;
+    if (usage) *usage = s->usage;
+    if (s->failed) {
+        gr_provider_bad_upstream(err, "Anthropic stream failed");
+        return GR_ERR_INVALID;
+    }
+    if (!s->finished) {
+        gr_provider_bad_upstream(err, "Anthropic stream ended before the message was complete");
+        return GR_ERR_PARSE;
+    }
+    if (s->ctx.include_usage) {
+        cJSON *c = gr_provider_usage_chunk(&s->ctx, s->msg_id, s->model, &s->usage);
+        return emit_chunk(c, emit, ud, err);
+    }
+    return GR_OK;
+}

@@ -1,0 +1,63 @@
+/* provider_native.h — native provider adapters (Anthropic Messages, Google
+ * Gemini generateContent) and the helpers they share.
+ *
+ * The adapters themselves are reached through gr_provider_ops_for(); the ops
+ * tables are declared here for tests and for the mock upstream. The
+ * gr_provider_* helpers below are shared by provider_anthropic.c,
+ * provider_gemini.c, api_messages.c and mock_native.c (implemented in
+ * provider.c). All returned memory is heap memory owned by the caller. Pure
+ * functions: no I/O, no globals, safe on any worker thread. */
+#ifndef GR_PROVIDER_NATIVE_H
+#define GR_PROVIDER_NATIVE_H
+
+#include "provider.h"
+
+extern const gr_provider_ops gr_anthropic_ops;
+extern const gr_provider_ops gr_gemini_ops;
+
+#define GR_ANTHROPIC_DEFAULT_VERSION "2023-06-01"
+#define GR_ANTHROPIC_DEFAULT_MAX_TOKENS 4096
+
+/* ---- errors ---- */
+void gr_provider_error_set(gr_upstream_error *err, int status, const char *type,
+                           const char *fmt, ...) GR_PRINTF(4, 5);
+/* Unusable upstream bytes: 502 api_error with the given message. */
+void gr_provider_bad_upstream(gr_upstream_error *err, const char *fmt, ...) GR_PRINTF(2, 3);
+/* Upstream 5xx -> client status (500 -> 502, 529 -> 503, 503/504 kept). */
+int gr_provider_upstream_status(int status);
+
+/* ---- JSON helpers ---- */
+const cJSON *gr_provider_get(const cJSON *obj, const char *key); /* case-sensitive */
+const char *gr_provider_get_str(const cJSON *obj, const char *key); /* NULL unless a string */
+/* Print obj unformatted and pass it to emit; returns emit's result, -1 if printing failed. */
+int gr_provider_emit_json(gr_chunk_emit_fn emit, void *ud, const cJSON *obj);
+/* Text of an OpenAI message content (string, or the text parts joined); NULL if none. */
+char *gr_provider_content_text(const cJSON *content);
+/* "data:<mime>;base64,<data>" -> mime (heap) and a pointer to data inside url. */
+bool gr_provider_parse_data_url(const char *url, char **mime, const char **data);
+/* Parse a JSON text; NULL when it is not valid JSON. */
+cJSON *gr_provider_parse_json(const char *s, size_t len);
+
+/* ---- canonical output ---- */
+/* New chat.completion.chunk with one choice {index, delta:{}, finish_reason:null};
+ * *delta points at the (empty) delta object. id/model fall back to the given
+ * values when the context has none. */
+cJSON *gr_provider_chunk_new(const gr_adapter_ctx *ctx, const char *fallback_id,
+                             const char *fallback_model, int index, cJSON **delta);
+/* The final usage chunk: choices [] and usage. */
+cJSON *gr_provider_usage_chunk(const gr_adapter_ctx *ctx, const char *fallback_id,
+                               const char *fallback_model, const gr_usage *u);
+/* OpenAI usage object (prompt/completion/total + details) from gr_usage. */
+cJSON *gr_provider_usage_json(const gr_usage *u);
+/* Read an OpenAI usage object back into gr_usage. */
+void gr_provider_usage_from_json(const cJSON *usage, gr_usage *u);
+
+/* ---- upstream request ---- */
+/* base_url (trailing slash ignored) + suffix, heap string. */
+char *gr_provider_url(const char *base_url, const char *suffix);
+/* Add the provider's configured extra headers. */
+void gr_provider_add_conf_headers(const gr_provider_conf *p, gr_http_request *out);
+/* Serialize body into out->body / body_len; false if printing failed. */
+bool gr_provider_set_body(gr_http_request *out, const cJSON *body);
+
+#endif
