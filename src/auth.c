@@ -1,5 +1,9 @@
-/* auth.c — static API keys from config, compared in constant time. */
+/* auth.c — client authentication: static keys from `auth.keys` (no limits)
+ * and the key table (virtual keys from the store and `keys:` in config, with
+ * budgets and rate limits), all compared in constant time. */
 #include "auth.h"
+
+#include "services.h"
 
 #include <event2/http.h>
 #include <stdio.h>
@@ -27,7 +31,9 @@ static void mask(const char *k, char *out, size_t cap) {
 
 bool gr_auth_check(gr_request *r) {
     const gr_config *c = r->cfg;
-    if (c->nkeys == 0) {
+    gr_keys *table = r->w->svc ? r->w->svc->keys : NULL;
+    bool have_table = table && gr_keys_count(table) > 0;
+    if (c->nkeys == 0 && !have_table) {
         r->key_name = "open";
         return true;
     }
@@ -42,13 +48,25 @@ bool gr_auth_check(gr_request *r) {
     const gr_api_key *match = NULL;
     for (size_t i = 0; i < c->nkeys; i++) /* no early exit: constant work per key */
         if (gr_secret_eq(k, klen, c->keys[i].key, strlen(c->keys[i].key))) match = &c->keys[i];
-    if (!match) {
-        char masked[32];
-        mask(k, masked, sizeof(masked));
-        gr_request_fail(r, 401, "invalid_request_error", "invalid_api_key", NULL,
-                        "Incorrect API key provided: %s.", masked);
-        return false;
+    if (match) {
+        r->key_name = match->name;
+        return true;
     }
-    r->key_name = match->name;
-    return true;
+    if (have_table) {
+        gr_key_verdict v = {0};
+        gr_key_entry *e = NULL;
+        if (gr_keys_authenticate(table, k, klen, (int64_t)gr_wall_ms(), &e, &v)) {
+            r->key = e;
+            r->key_name = gr_keys_id(e);
+            return true;
+        }
+        if (v.status && v.status != 401) { /* known key, but revoked/expired etc. */
+            gr_request_fail(r, v.status, v.type, v.code, NULL, "%s", v.message);
+            return false;
+        }
+    }
+    char masked[32];
+    mask(k, masked, sizeof(masked));
+    gr_request_fail(r, 401, "invalid_request_error", "invalid_api_key", NULL, "Incorrect API key provided: %s.", masked);
+    return false;
 }

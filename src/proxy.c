@@ -9,6 +9,8 @@
 #include "http_reply.h"
 #include "json_edit.h"
 #include "log.h"
+#include "meter.h"
+#include "services.h"
 #include "metrics.h"
 #include "upstream.h"
 
@@ -52,6 +54,20 @@ static void read_usage(const cJSON *u, gr_usage *out) {
     if (cJSON_IsNumber(cached)) out->cached_tokens = (int64_t)cached->valuedouble;
     if (cJSON_IsNumber(reasoning)) out->reasoning_tokens = (int64_t)reasoning->valuedouble;
     out->present = true;
+}
+
+/* Final cost from the upstream's usage, or from the gateway's estimate when
+ * the upstream reported none (marked estimated). */
+void gr_proxy_compute_cost(gr_request *r) {
+    if (!r->usage.present && !r->usage.estimated) {
+        r->usage.prompt_tokens = r->est_prompt_tokens;
+        /* ~150 bytes of JSON framing per chunk; the rest is content. */
+        uint64_t framing = r->chunks_out * 150u;
+        uint64_t content = r->stream_data_bytes > framing ? r->stream_data_bytes - framing : 0;
+        r->usage.completion_tokens = (int64_t)(content / 4);
+        r->usage.estimated = true;
+    }
+    r->cost_nusd = gr_meter_cost(&r->prices, &r->usage);
 }
 
 static char *json_quote(const char *s) {
@@ -213,10 +229,19 @@ static int on_sse_event(void *ud, const gr_sse_event *ev) {
                 const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "choices");
                 /* The usage-only chunk exists because we asked for it. */
                 if (r->injected_usage && cJSON_IsArray(ch) && cJSON_GetArraySize(ch) == 0) skip = true;
+                if (!skip) { /* the client sees what the call cost */
+                    gr_proxy_compute_cost(r);
+                    gr_meter_annotate_response(j, r->cost_nusd, r->usage.estimated);
+                    char *s = cJSON_PrintUnformatted(j);
+                    append_event(r, s, strlen(s));
+                    cJSON_free(s);
+                    skip = true;
+                }
                 cJSON_Delete(j);
             }
         }
     }
+    r->stream_data_bytes += n;
     if (!skip) append_event(r, d, n);
     return 0;
 }
@@ -294,6 +319,7 @@ static void finish_stream(gr_request *r, const char *err) {
         /* Clean EOF without [DONE]: some servers do this; close properly. */
         r->done_seen = true;
     }
+    if (!r->cost_nusd) gr_proxy_compute_cost(r);
     if (r->done_seen && !r->failed_midstream) evbuffer_add(r->out, "data: [DONE]\n\n", 14);
     flush_out(r);
     evhttp_send_reply_end(r->req);
@@ -317,6 +343,18 @@ static void reply_upstream_error(gr_request *r) {
     gr_request_fail(r, status, e.type ? e.type : gr_error_type_for_status(status), e.code, NULL, "%s%s", prefix, e.message);
 }
 
+/* Replies with `usage.cost` added and the x-gaterouter-cost header. */
+static void reply_costed(gr_request *r, cJSON *resp) {
+    char usd[48];
+    gr_meter_format_usd(r->cost_nusd, usd, sizeof(usd));
+    gr_request_add_header(r, "x-gaterouter-cost", usd);
+    if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(resp, "usage")) || r->ep != GR_EP_EMBEDDINGS)
+        gr_meter_annotate_response(resp, r->cost_nusd, r->usage.estimated);
+    char *s = cJSON_PrintUnformatted(resp);
+    gr_request_reply_json(r, 200, s, strlen(s));
+    cJSON_free(s);
+}
+
 static void reply_non_stream(gr_request *r) {
     size_t len = evbuffer_get_length(r->up_body);
     const char *body = (const char *)evbuffer_pullup(r->up_body, -1);
@@ -335,10 +373,9 @@ static void reply_non_stream(gr_request *r) {
                             e.message[0] ? e.message : "upstream response could not be translated");
             return;
         }
-        char *s = cJSON_PrintUnformatted(out);
+        gr_proxy_compute_cost(r);
+        reply_costed(r, out);
         cJSON_Delete(out);
-        gr_request_reply_json(r, 200, s, strlen(s));
-        cJSON_free(s);
         return;
     }
     cJSON *j = cJSON_ParseWithLength(body, len);
@@ -349,8 +386,16 @@ static void reply_non_stream(gr_request *r) {
         return;
     }
     read_usage(cJSON_GetObjectItemCaseSensitive(j, "usage"), &r->usage);
+    if (!r->usage.present) {
+        r->usage.prompt_tokens = r->est_prompt_tokens;
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0), "message");
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+        if (cJSON_IsString(content)) r->usage.completion_tokens = gr_meter_estimate_text(content->valuestring, strlen(content->valuestring));
+        r->usage.estimated = true;
+    }
+    gr_proxy_compute_cost(r);
+    reply_costed(r, j);
     cJSON_Delete(j);
-    gr_request_reply_json(r, 200, body, len);
 }
 
 static void on_done(void *ud, const char *err, int status) {
@@ -519,6 +564,24 @@ void gr_proxy_handle(gr_request *r) {
                         "The model `%s` is served by a %s provider, which supports only chat completions here.",
                         r->model->name, gr_provider_kind_name(prov->kind));
         return;
+    }
+    gr_meter_resolve_prices(&r->deployment->prices, &r->model->prices, r->deployment->upstream_model, r->model->name,
+                            &r->prices);
+    r->est_prompt_tokens = r->ep == GR_EP_CHAT ? gr_meter_estimate_request(r->body) : (int64_t)(len / 4);
+    if (r->key) {
+        int64_t max_out = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, r->model->max_output_tokens);
+        r->max_cost_nusd = gr_meter_max_cost(&r->prices, r->est_prompt_tokens, max_out);
+        gr_key_verdict v = {0};
+        if (!gr_keys_admit(r->key, r->model->name, r->max_cost_nusd, r->est_prompt_tokens + max_out,
+                           (int64_t)gr_wall_ms(), &r->reservation, &v)) {
+            if (v.retry_after_s > 0) {
+                char ra[24];
+                snprintf(ra, sizeof(ra), "%lld", (long long)v.retry_after_s);
+                gr_request_add_header(r, "Retry-After", ra);
+            }
+            gr_request_fail(r, v.status, v.type, v.code, NULL, "%s", v.message);
+            return;
+        }
     }
     r->actx = (gr_adapter_ctx){
         .provider = prov,

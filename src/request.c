@@ -5,6 +5,7 @@
 #include "http_reply.h"
 #include "log.h"
 #include "metrics.h"
+#include "services.h"
 #include "upstream.h"
 
 #include <event2/buffer.h>
@@ -98,10 +99,10 @@ static void write_access_log(gr_request *r) {
     o = json_str(line, o, cap, r->deployment ? r->deployment->upstream_model : NULL);
     o += (size_t)snprintf(line + o, cap - o, ",\"provider\":");
     o = json_str(line, o, cap, r->deployment ? r->deployment->provider->name : NULL);
-    o += (size_t)snprintf(line + o, cap - o, ",\"stream\":%s,\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"cached_tokens\":%lld,\"usage_estimated\":%s",
+    o += (size_t)snprintf(line + o, cap - o, ",\"stream\":%s,\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"cached_tokens\":%lld,\"usage_estimated\":%s,\"cost_usd\":%.9f",
                           r->stream ? "true" : "false", (long long)r->usage.prompt_tokens,
                           (long long)r->usage.completion_tokens, (long long)r->usage.cached_tokens,
-                          r->usage.estimated ? "true" : "false");
+                          r->usage.estimated ? "true" : "false", (double)r->cost_nusd / 1e9);
     uint64_t total = r->end_us - r->start_us;
     if (r->first_token_us) o += (size_t)snprintf(line + o, cap - o, ",\"ttft_ms\":%.3f", (double)(r->first_token_us - r->start_us) / 1000.0);
     o += (size_t)snprintf(line + o, cap - o, ",\"latency_ms\":%.3f,\"upstream_status\":%d,\"bytes_out\":%llu,\"client_gone\":%s,\"route\":",
@@ -136,20 +137,58 @@ static void record_metrics(gr_request *r) {
     gr_metrics_add(GR_M_INFLIGHT, NULL, -1);
 }
 
+/* One ledger row per model request, written by the ledger's own thread. */
+static void submit_ledger_row(gr_request *r) {
+    gr_services *svc = r->w->svc;
+    if (!svc || !svc->ledger || !r->model) return;
+    gr_ledger_row row;
+    memset(&row, 0, sizeof(row));
+    GR_LEDGER_SET(row.request_id, r->id);
+    row.ts_ms = (int64_t)gr_wall_ms() - (int64_t)((r->end_us - r->start_us) / 1000);
+    if (r->key) GR_LEDGER_SET(row.key_id, gr_keys_id(r->key));
+    else if (r->key_name) GR_LEDGER_SET(row.key_id, r->key_name);
+    GR_LEDGER_SET(row.model_asked, r->model_asked);
+    GR_LEDGER_SET(row.model_served, r->deployment ? r->deployment->upstream_model : "");
+    GR_LEDGER_SET(row.provider, r->deployment ? r->deployment->provider->name : "");
+    row.tokens_in = r->usage.prompt_tokens;
+    row.tokens_out = r->usage.completion_tokens;
+    row.tokens_cached = r->usage.cached_tokens;
+    row.tokens_reasoning = r->usage.reasoning_tokens;
+    row.cost_nusd = r->cost_nusd;
+    row.estimated = r->usage.estimated;
+    row.latency_us = (int64_t)(r->end_us - r->start_us);
+    row.ttft_us = r->first_token_us ? (int64_t)(r->first_token_us - r->start_us) : 0;
+    row.status = r->status;
+    GR_LEDGER_SET(row.route_reason, r->route_reason ? r->route_reason : "");
+    GR_LEDGER_SET(row.error_type, r->error_type ? r->error_type : "");
+    if (gr_ledger_submit(svc->ledger, &row) != GR_OK) gr_metrics_add(GR_M_LEDGER_DROPPED, NULL, 1);
+}
+
 void gr_request_finish(gr_request *r) {
     if (r->finished) return;
     r->finished = true;
     r->end_us = gr_now_us();
+    /* A stream cut by the client is billed for what the upstream produced. */
+    if (r->deployment && !r->cost_nusd && (r->usage.present || r->stream_data_bytes)) gr_proxy_compute_cost(r);
+    if (r->reservation.active)
+        gr_keys_settle(&r->reservation, r->cost_nusd, r->usage.prompt_tokens + r->usage.completion_tokens,
+                       (int64_t)gr_wall_ms());
     if (r->xfer) {
         gr_transfer_cancel(r->xfer);
         r->xfer = NULL;
     }
     if (r->client_watch) event_free(r->client_watch);
     if (r->evcon && !r->client_gone) evhttp_connection_set_closecb(r->evcon, NULL, NULL);
+    if (!r->status) r->status = 500;
     if (r->client_gone) r->status = 499; /* nginx convention: client closed request */
-    else if (!r->status) r->status = 500;
     write_access_log(r);
     record_metrics(r);
+    submit_ledger_row(r);
+    if (r->cost_nusd) {
+        char labels[160];
+        snprintf(labels, sizeof(labels), "model=\"%s\"", r->model ? r->model->name : "");
+        gr_metrics_add(GR_M_COST_NUSD, labels, r->cost_nusd);
+    }
     if (r->st && r->ops) r->ops->stream_free(r->st);
     if (r->sse_ready) gr_sse_dispose(&r->sse);
     if (r->up_body) evbuffer_free(r->up_body);

@@ -16,6 +16,7 @@
 #include "provider.h"
 #include "sse.h"
 #include "server.h"
+#include "keys.h"
 
 #include <cjson/cJSON.h>
 
@@ -46,6 +47,11 @@ typedef struct gr_request {
 
     /* who and what */
     const char *key_name;
+    gr_key_entry *key;          /* virtual key with limits, or NULL */
+    gr_key_reservation reservation;
+    gr_prices prices;           /* resolved for the served deployment */
+    int64_t est_prompt_tokens, max_cost_nusd, cost_nusd;
+    uint64_t stream_data_bytes; /* for the usage estimate when a stream reports none */
     const char *model_asked;
     const gr_model_conf *model;
     const gr_deployment *deployment;
@@ -85,6 +91,8 @@ void gr_request_add_header(gr_request *r, const char *name, const char *value);
 
 /* Endpoints (proxy.c, api_models.c). */
 void gr_proxy_handle(gr_request *r);
+/* Sets r->cost_nusd from usage (estimating usage when none was reported). */
+void gr_proxy_compute_cost(gr_request *r);
 void gr_models_handle(gr_request *r, const char *model_id);
 
 #endif

@@ -8,6 +8,7 @@
 #include "metrics.h"
 #include "mock_upstream.h"
 #include "request.h"
+#include "services.h"
 #include "upstream.h"
 
 #include <curl/curl.h>
@@ -32,6 +33,7 @@ struct gr_server {
     gr_mock *mock;
     uint16_t mock_port;
     char *config_path;
+    gr_services svc;
     atomic_bool draining;
 };
 
@@ -80,6 +82,20 @@ static void handle(struct evhttp_request *req, void *arg) {
         char *text = gr_metrics_render(&len);
         reply_text(r, 200, "text/plain; version=0.0.4", text, len);
         free(text);
+        return;
+    }
+    if (gr_admin_owns_path(p)) {
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        size_t blen = evbuffer_get_length(in);
+        const char *body = blen ? (const char *)evbuffer_pullup(in, -1) : "";
+        const char *q = strchr(uri, '?');
+        char *bodyz = gr_pool_strndup(r->pool, body, blen);
+        const char *authz = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+        char *json = NULL;
+        int status = gr_admin_handle(&w->svc->admin, r->method, p, q ? q + 1 : "", bodyz, blen, authz, &json);
+        r->key_name = "admin";
+        gr_request_reply_json(r, status, json ? json : "{}", json ? strlen(json) : 2);
+        free(json);
         return;
     }
     if (!strcmp(p, "/v1/models") || !strncmp(p, "/v1/models/", 11)) {
@@ -162,6 +178,7 @@ static int make_listener(const char *host, uint16_t port) {
 
 static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     w->srv = s;
+    w->svc = &s->svc;
     w->base = event_base_new();
     w->http = evhttp_new(w->base);
     w->up = gr_upstream_new(w->base);
@@ -214,6 +231,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg) {
         return;
     }
     gr_server_patch_mock_urls(c, s->mock_port);
+    gr_services_reload(&s->svc, c);
     gr_log_set_level(gr_log_level_parse(c->log.level));
     if (!gr_access_log_open(c->log.access_log)) GR_WARN("log.access_log: cannot open %s; keeping the old target", c->log.access_log);
     gr_config_current_set(c);
@@ -277,7 +295,14 @@ int gr_server_run(gr_config *cfg) {
         GR_INFO("built-in mock provider on 127.0.0.1:%u", s.mock_port);
     }
     gr_server_patch_mock_urls(cfg, s.mock_port);
-    if (cfg->nkeys == 0)
+    char err[1024];
+    if (gr_services_open(&s.svc, cfg, err, sizeof(err)) != GR_OK) {
+        GR_ERROR("%s", err);
+        gr_mock_stop(s.mock);
+        gr_config_release(cfg);
+        return 1;
+    }
+    if (cfg->nkeys == 0 && gr_keys_count(s.svc.keys) == 0)
         GR_WARN("auth.keys is empty: the gateway is OPEN to anyone who can reach %s:%u", cfg->server.host, cfg->server.port);
 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -327,6 +352,7 @@ out:
     free(s.workers);
     if (s.main_base) event_base_free(s.main_base);
     gr_mock_stop(s.mock);
+    gr_services_close(&s.svc);
     gr_config_current_set(NULL);
     free(s.config_path);
     curl_global_cleanup();

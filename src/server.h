@@ -21,6 +21,7 @@ struct evhttp_bound_socket;
 struct event;
 typedef struct gr_upstream gr_upstream;
 typedef struct gr_server gr_server;
+typedef struct gr_services gr_services;
 
 typedef struct gr_worker {
     int id;
@@ -30,6 +31,7 @@ typedef struct gr_worker {
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
     gr_upstream *up;
+    gr_services *svc; /* process-wide: store, keys, ledger, admin */
     struct event *wake; /* main thread -> worker: drain */
     atomic_int inflight;
     atomic_bool draining;

@@ -1,0 +1,60 @@
+/* admin.h — the admin API (virtual key management, usage summaries) and the
+ * key-holder endpoints GET /v1/key and GET /v1/generation, as transport-free
+ * request handlers: the HTTP server passes method, path, query and body in
+ * and sends back the returned status and JSON.
+ *
+ * Endpoints:
+ *   POST   /admin/keys            create; 201 with the plaintext "key" (once)
+ *   GET    /admin/keys            list
+ *   GET    /admin/keys/{id}       show
+ *   PATCH  /admin/keys/{id}       update name/models/metadata/limits/expiry
+ *   DELETE /admin/keys/{id}       revoke (the record stays, status "revoked")
+ *   GET    /admin/usage?group_by=key|model|provider|day&from=&to=&key_id=
+ *   GET    /admin/generation?id=  any request's ledger row
+ *   GET    /v1/key                the caller's own key: limits, spend, remaining
+ *   GET    /v1/generation?id=     one of the caller's past requests
+ * Paths under /admin/ require the admin key (constant-time compare) and answers 404 when
+ * no admin key is configured. Errors use OpenAI's shape
+ * {"error":{"message","type","param","code"}}.
+ *
+ * Threading: any thread. Key writes and queries go to the store synchronously
+ * (SQLite, milliseconds); run them off the event loop if that matters. A
+ * request's generation row is visible once the ledger writer committed it
+ * (normally within GR_LEDGER_LINGER_MS); until then /v1/generation says 404. */
+#ifndef GR_ADMIN_H
+#define GR_ADMIN_H
+
+#include "common.h"
+#include "keys.h"
+#include "store.h"
+
+typedef struct gr_admin_ctx {
+    gr_keys *keys;          /* live key table (shared with the request path) */
+    gr_store *store;        /* for usage and generation queries */
+    const char *admin_key;  /* NULL or "" = admin API off */
+    int64_t (*now_ms)(void); /* NULL = wall clock; tests inject */
+} gr_admin_ctx;
+
+/* Returns the HTTP status; *out_json is a malloc'd JSON body (always set).
+ * bearer is the Authorization header value with or without "Bearer ".
+ * query is the text after '?', or NULL. */
+int gr_admin_handle(gr_admin_ctx *ctx, const char *method, const char *path, const char *query,
+                    const char *body, size_t body_len, const char *bearer, char **out_json);
+
+/* True for paths this module serves (so the router can dispatch). */
+bool gr_admin_owns_path(const char *path);
+
+/* {"error":{...}} body; caller frees. */
+char *gr_admin_error_json(const char *message, const char *type, const char *param,
+                          const char *code);
+
+/* Parse a time for usage queries: unix seconds or ms, or "YYYY-MM-DD"
+ * (end_of_day: the day's end, for inclusive "to" dates). 0 when empty. */
+GR_MUST_CHECK gr_status gr_admin_parse_time(const char *s, bool end_of_day, int64_t *ms);
+
+/* Usage summary -> JSON (also used by the CLI's --json). Caller frees. */
+char *gr_admin_usage_json(const gr_usage_query *q, const gr_usage_group *g, size_t n);
+/* Ledger row -> JSON object. */
+cJSON *gr_admin_generation_json(const gr_ledger_row *r);
+
+#endif

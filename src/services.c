@@ -1,0 +1,55 @@
+/* services.c — start-up, reload and shutdown of store, keys, ledger and the
+ * admin context (see services.h). */
+#include "services.h"
+
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+gr_status gr_services_open(gr_services *s, const gr_config *cfg, char *err, size_t errlen) {
+    memset(s, 0, sizeof(*s));
+    const char *url = gr_store_url_from_config(cfg->tree);
+    gr_status rc = gr_store_open_migrated(url, &s->store, err, errlen);
+    if (rc) return rc;
+    rc = gr_store_open_migrated(url, &s->admin_store, err, errlen);
+    if (rc) goto fail;
+    s->keys = gr_keys_new(s->store);
+    int64_t now = (int64_t)gr_wall_ms();
+    rc = gr_keys_load(s->keys, now);
+    if (rc) {
+        snprintf(err, errlen, "store %s: cannot load keys: %s", url, gr_status_str(rc));
+        goto fail;
+    }
+    rc = gr_keys_load_config(s->keys, cfg->tree, now, err, errlen);
+    if (rc) goto fail;
+    rc = gr_ledger_new(s->store, 0, &s->ledger);
+    if (rc) {
+        snprintf(err, errlen, "cannot start the ledger writer: %s", gr_status_str(rc));
+        goto fail;
+    }
+    s->admin_key = cfg->admin_key ? gr_xstrdup(cfg->admin_key) : NULL;
+    s->admin = (gr_admin_ctx){s->keys, s->admin_store, s->admin_key, NULL};
+    GR_INFO("store %s open; %zu keys loaded", url, gr_keys_count(s->keys));
+    return GR_OK;
+fail:
+    gr_services_close(s);
+    return rc ? rc : GR_ERR_IO;
+}
+
+void gr_services_reload(gr_services *s, const gr_config *cfg) {
+    char err[512];
+    int64_t now = (int64_t)gr_wall_ms();
+    if (gr_keys_reload(s->keys, now) != GR_OK) GR_WARN("reload: keys could not be re-read from the store");
+    if (gr_keys_load_config(s->keys, cfg->tree, now, err, sizeof(err)) != GR_OK) GR_WARN("reload: %s", err);
+    /* The admin key is read once at start: changing it needs a restart. */
+}
+
+void gr_services_close(gr_services *s) {
+    gr_ledger_free(s->ledger); /* drains the queue first */
+    gr_keys_free(s->keys);
+    gr_store_close(s->admin_store);
+    gr_store_close(s->store);
+    free(s->admin_key);
+    memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,148 @@
+/* store.c — store URL dispatch, key record helpers and UTC period arithmetic
+ * shared by every store backend. */
+#include "store.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---- records ---- */
+
+void gr_key_record_init(gr_key_record *k) {
+    memset(k, 0, sizeof *k);
+    k->budget_total_nusd = -1;
+    k->budget_daily_nusd = -1;
+    k->budget_monthly_nusd = -1;
+}
+
+void gr_key_record_dispose(gr_key_record *k) {
+    if (!k) return;
+    free(k->name);
+    free(k->models_json);
+    free(k->metadata_json);
+    k->name = k->models_json = k->metadata_json = NULL;
+}
+
+static char *dup_or_null(const char *s) { return s ? gr_xstrdup(s) : NULL; }
+
+void gr_key_record_copy(gr_key_record *dst, const gr_key_record *src) {
+    *dst = *src;
+    dst->name = dup_or_null(src->name);
+    dst->models_json = dup_or_null(src->models_json);
+    dst->metadata_json = dup_or_null(src->metadata_json);
+}
+
+void gr_key_records_free(gr_key_record *arr, size_t n) {
+    if (!arr) return;
+    for (size_t i = 0; i < n; i++) gr_key_record_dispose(&arr[i]);
+    free(arr);
+}
+
+size_t gr_store_strlcpy(char *dst, const char *src, size_t cap) {
+    if (cap == 0) return 0;
+    size_t n = src ? strlen(src) : 0;
+    if (n >= cap) n = cap - 1;
+    if (n) memcpy(dst, src, n);
+    dst[n] = '\0';
+    return n;
+}
+
+/* ---- URL dispatch ---- */
+
+gr_status gr_store_open(const char *url, gr_store **out, char *err, size_t errlen) {
+    *out = NULL;
+    if (!url || !*url) url = GR_STORE_DEFAULT_URL;
+    static const char sqlite_scheme[] = "sqlite://";
+    if (strncmp(url, sqlite_scheme, sizeof sqlite_scheme - 1) == 0) {
+        const char *rest = url + sizeof sqlite_scheme - 1;
+        const char *q = strchr(rest, '?');
+        char *loc = q ? gr_xstrndup(rest, (size_t)(q - rest)) : gr_xstrdup(rest);
+        gr_status rc = GR_ERR_INVALID;
+        if (!*loc) snprintf(err, errlen, "store: empty sqlite path in '%s'", url);
+        else rc = gr_store_sqlite_open(loc, q ? q + 1 : "", out, err, errlen);
+        free(loc);
+        return rc;
+    }
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
+        snprintf(err, errlen, "store: the PostgreSQL backend is not built yet");
+        return GR_ERR_UNSUPPORTED;
+    }
+    snprintf(err, errlen, "store: unknown URL scheme in '%s' (want sqlite://...)", url);
+    return GR_ERR_INVALID;
+}
+
+gr_status gr_store_open_migrated(const char *url, gr_store **out, char *err, size_t errlen) {
+    gr_status rc = gr_store_open(url, out, err, errlen);
+    if (rc) return rc;
+    int v = 0;
+    rc = gr_store_migrate(*out, &v);
+    if (rc) {
+        snprintf(err, errlen, "store: schema migration failed: %s", gr_status_str(rc));
+        gr_store_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+void gr_store_close(gr_store *s) {
+    if (s) s->ops->close(s);
+}
+
+const char *gr_store_url_from_config(const void *tree) {
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive((const cJSON *)tree, "store");
+    if (cJSON_IsString(st) && st->valuestring && *st->valuestring) return st->valuestring;
+    /* also accept store: {url: "..."} */
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(st, "url");
+    if (cJSON_IsString(u) && u->valuestring && *u->valuestring) return u->valuestring;
+    return GR_STORE_DEFAULT_URL;
+}
+
+/* ---- UTC calendar (H. Hinnant's civil-from-days; exact, no time zone) ---- */
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+int64_t gr_store_utc_day(int64_t ms) {
+    int64_t d = ms / 86400000;
+    if (ms % 86400000 < 0) d--;
+    return d;
+}
+
+int64_t gr_store_utc_month(int64_t ms) {
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(gr_store_utc_day(ms), &y, &m, &d);
+    return y * 12 + (int64_t)(m - 1);
+}
+
+int64_t gr_store_utc_month_start_ms(int64_t month) {
+    int64_t y = month / 12, mi = month % 12;
+    if (mi < 0) { mi += 12; y--; }
+    return days_from_civil(y, (unsigned)mi + 1, 1) * 86400000;
+}
+
+void gr_store_utc_date(int64_t ms, char out[11]) {
+    int64_t y;
+    unsigned m, d;
+    civil_from_days(gr_store_utc_day(ms), &y, &m, &d);
+    snprintf(out, 11, "%04u-%02u-%02u", (unsigned)(((y % 10000) + 10000) % 10000), m % 100u,
+             d % 100u);
+}

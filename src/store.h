@@ -1,0 +1,206 @@
+/* store.h — the persistence interface: virtual keys, the usage ledger, per-key
+ * spend and usage queries, behind a vtable so SQLite (store_sqlite.c, the
+ * default) and PostgreSQL (later) are interchangeable.
+ *
+ * URL: "sqlite:///abs/path.db", "sqlite://./rel/path.db", "sqlite://:memory:",
+ * optionally "?synchronous=normal|full" (default normal; see docs/KEYS.md for
+ * the durability bound). "postgres://..." is reserved for the libpq backend.
+ *
+ * Threading: a gr_store handle may be used from any thread; every operation is
+ * self-contained (its own transaction) and operations on one handle are
+ * serialized by a per-handle mutex. Open a second handle when readers (admin
+ * API, CLI) must not wait behind the ledger writer's batch — SQLite in WAL mode
+ * lets one writer and many readers proceed concurrently.
+ *
+ * Ownership: records returned by the store are heap memory the caller releases
+ * with gr_key_record_dispose / gr_key_records_free / free(). */
+#ifndef GR_STORE_H
+#define GR_STORE_H
+
+#include "common.h"
+
+/* ---- data model ---- */
+
+#define GR_KEY_ID_MAX 40
+#define GR_KEY_HASH_HEX 65 /* SHA-256 hex + NUL */
+#define GR_KEY_PREFIX_MAX 16
+
+/* A virtual API key as persisted. Limits: -1 = no budget; 0 = no rpm/tpm
+ * limit; expires_at_ms 0 = never; revoked_at_ms 0 = active. */
+typedef struct gr_key_record {
+    char id[GR_KEY_ID_MAX];          /* "key_" + 16 hex, stable public id */
+    char hash[GR_KEY_HASH_HEX];      /* SHA-256 hex of the plaintext key */
+    char prefix[GR_KEY_PREFIX_MAX];  /* "gr-AbCdEf" for listings */
+    char *name;                      /* may be NULL */
+    char *models_json;               /* JSON array of allowed names, NULL = all */
+    char *metadata_json;             /* JSON object, NULL = none */
+    int64_t budget_total_nusd;
+    int64_t budget_daily_nusd;
+    int64_t budget_monthly_nusd;
+    int64_t rpm;
+    int64_t tpm;
+    int64_t expires_at_ms;
+    int64_t created_at_ms;
+    int64_t updated_at_ms;
+    int64_t revoked_at_ms;
+} gr_key_record;
+
+void gr_key_record_init(gr_key_record *k); /* zero + "unlimited" budgets */
+void gr_key_record_dispose(gr_key_record *k);
+void gr_key_record_copy(gr_key_record *dst, const gr_key_record *src); /* deep */
+void gr_key_records_free(gr_key_record *arr, size_t n);
+
+/* Persisted spend of one key, from the ledger (maintained in the same
+ * transaction as the ledger rows, so it never disagrees with them). */
+typedef struct gr_key_spend {
+    int64_t total_nusd;
+    int64_t day_nusd;   /* in UTC day `day` */
+    int64_t month_nusd; /* in UTC month `month` */
+    int64_t requests;
+} gr_key_spend;
+
+/* One request in the usage ledger. Strings are fixed-size and truncated
+ * (set them with GR_LEDGER_SET); empty string = absent. */
+typedef struct gr_ledger_row {
+    char request_id[64];
+    int64_t ts_ms;            /* wall clock at request start */
+    char key_id[GR_KEY_ID_MAX];
+    char payer[48];           /* x402 payer address when paid by x402 */
+    char model_asked[128];
+    char model_served[128];
+    char provider[64];
+    int64_t tokens_in;        /* prompt tokens, cached included */
+    int64_t tokens_out;       /* completion tokens, reasoning included */
+    int64_t tokens_cached;
+    int64_t tokens_reasoning;
+    int64_t cost_nusd;
+    bool estimated;           /* tokens counted by the gateway's estimate */
+    int64_t latency_us;
+    int64_t ttft_us;          /* 0 = not streamed / no token */
+    int status;               /* HTTP status returned to the client */
+    char route_reason[256];
+    char error_type[64];
+    /* x402 (filled by the x402 module; empty/0 otherwise) */
+    char x402_amount_atomic[40];  /* amount paid, token atomic units, decimal */
+    int64_t x402_credit_delta_nusd; /* credit added (+) or consumed (-) */
+    char x402_network[32];
+    char x402_tx_hash[80];
+    char x402_settlement[24];     /* "", "verified", "settled", "failed" */
+} gr_ledger_row;
+
+/* Copy a C string into a fixed ledger field, truncating. */
+#define GR_LEDGER_SET(field, src) gr_store_strlcpy((field), (src), sizeof(field))
+size_t gr_store_strlcpy(char *dst, const char *src, size_t cap);
+
+typedef enum {
+    GR_USAGE_BY_KEY = 0,
+    GR_USAGE_BY_MODEL,    /* model served (asked when none was served) */
+    GR_USAGE_BY_PROVIDER,
+    GR_USAGE_BY_DAY,      /* UTC YYYY-MM-DD */
+} gr_usage_group_by;
+
+typedef struct gr_usage_query {
+    gr_usage_group_by by;
+    int64_t from_ms; /* inclusive; 0 = beginning */
+    int64_t to_ms;   /* exclusive; 0 = no end */
+    const char *key_id; /* NULL = all keys */
+} gr_usage_query;
+
+typedef struct gr_usage_group {
+    char group[128];
+    int64_t requests;
+    int64_t errors; /* status >= 400 */
+    int64_t tokens_in;
+    int64_t tokens_out;
+    int64_t tokens_cached;
+    int64_t cost_nusd;
+    int64_t estimated; /* rows whose tokens were estimated */
+} gr_usage_group;
+
+/* ---- backend vtable ---- */
+
+typedef struct gr_store gr_store;
+
+typedef struct gr_store_ops {
+    const char *scheme; /* "sqlite", "postgres" */
+    void (*close)(gr_store *s);
+    /* Bring the schema to the newest version; idempotent. */
+    gr_status (*migrate)(gr_store *s, int *version_out);
+    gr_status (*key_insert)(gr_store *s, const gr_key_record *k);
+    gr_status (*key_update)(gr_store *s, const gr_key_record *k); /* by id; not hash */
+    gr_status (*key_get)(gr_store *s, const char *id, gr_key_record *out);
+    gr_status (*key_list)(gr_store *s, gr_key_record **out, size_t *n);
+    gr_status (*key_spend)(gr_store *s, const char *key_id, int64_t day, int64_t month,
+                           gr_key_spend *out);
+    /* Insert rows in one transaction (all or nothing) and add each row's cost
+     * to its key's spend buckets. A request_id already present is ignored
+     * (idempotent retry). */
+    gr_status (*ledger_insert)(gr_store *s, const gr_ledger_row *rows, size_t n);
+    gr_status (*generation_get)(gr_store *s, const char *request_id, gr_ledger_row *out);
+    gr_status (*usage_summary)(gr_store *s, const gr_usage_query *q, gr_usage_group **out,
+                               size_t *n);
+    gr_status (*ledger_count)(gr_store *s, int64_t *n);
+    gr_status (*integrity_check)(gr_store *s, char *msg, size_t msglen);
+} gr_store_ops;
+
+struct gr_store {
+    const gr_store_ops *ops; /* backends embed gr_store first */
+};
+
+/* Open by URL (does not migrate). err gets a message on failure. */
+GR_MUST_CHECK gr_status gr_store_open(const char *url, gr_store **out, char *err, size_t errlen);
+/* Open + migrate; the common case. */
+GR_MUST_CHECK gr_status gr_store_open_migrated(const char *url, gr_store **out, char *err,
+                                               size_t errlen);
+void gr_store_close(gr_store *s); /* NULL-safe */
+
+/* The `store:` URL from the config tree (cJSON *), or the default. */
+#define GR_STORE_DEFAULT_URL "sqlite://./data/gaterouter.db"
+const char *gr_store_url_from_config(const void *cjson_tree);
+
+/* UTC calendar periods used by budgets and spend buckets. */
+int64_t gr_store_utc_day(int64_t ms);            /* days since 1970-01-01 */
+int64_t gr_store_utc_month(int64_t ms);          /* year*12 + (month-1) */
+int64_t gr_store_utc_month_start_ms(int64_t month);
+void gr_store_utc_date(int64_t ms, char out[11]); /* "YYYY-MM-DD" */
+
+/* Thin dispatchers. */
+static inline gr_status gr_store_migrate(gr_store *s, int *v) { return s->ops->migrate(s, v); }
+static inline gr_status gr_store_key_insert(gr_store *s, const gr_key_record *k) {
+    return s->ops->key_insert(s, k);
+}
+static inline gr_status gr_store_key_update(gr_store *s, const gr_key_record *k) {
+    return s->ops->key_update(s, k);
+}
+static inline gr_status gr_store_key_get(gr_store *s, const char *id, gr_key_record *out) {
+    return s->ops->key_get(s, id, out);
+}
+static inline gr_status gr_store_key_list(gr_store *s, gr_key_record **out, size_t *n) {
+    return s->ops->key_list(s, out, n);
+}
+static inline gr_status gr_store_key_spend(gr_store *s, const char *id, int64_t day,
+                                           int64_t month, gr_key_spend *out) {
+    return s->ops->key_spend(s, id, day, month, out);
+}
+static inline gr_status gr_store_ledger_insert(gr_store *s, const gr_ledger_row *r, size_t n) {
+    return s->ops->ledger_insert(s, r, n);
+}
+static inline gr_status gr_store_generation_get(gr_store *s, const char *id, gr_ledger_row *out) {
+    return s->ops->generation_get(s, id, out);
+}
+static inline gr_status gr_store_usage_summary(gr_store *s, const gr_usage_query *q,
+                                               gr_usage_group **out, size_t *n) {
+    return s->ops->usage_summary(s, q, out, n);
+}
+static inline gr_status gr_store_ledger_count(gr_store *s, int64_t *n) {
+    return s->ops->ledger_count(s, n);
+}
+static inline gr_status gr_store_integrity_check(gr_store *s, char *msg, size_t len) {
+    return s->ops->integrity_check(s, msg, len);
+}
+
+/* Backend constructors (store.c dispatches on the URL scheme). */
+gr_status gr_store_sqlite_open(const char *location, const char *options, gr_store **out,
+                               char *err, size_t errlen);
+
+#endif
