@@ -22,8 +22,9 @@ export function freePort() {
 
 export const TEST_KEY = 'sk-gaterouter-test-key-0001';
 
-export function defaultConfig(port, extra = '') {
+export function defaultConfig(port, extra = '', dir = tmpdir()) {
   return `
+store: "sqlite://${dir}/gaterouter.db"
 server:
   listen: 127.0.0.1:${port}
   workers: 2
@@ -55,7 +56,7 @@ export async function startGateway({ config, env = {} } = {}) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gr-test-'));
   const path = join(dir, 'config.yaml');
-  writeFileSync(path, config ? config(port) : defaultConfig(port));
+  writeFileSync(path, config ? config(port, dir) : defaultConfig(port, '', dir));
   const bin = process.env.GR_BIN || join(repoRoot, 'build', 'gaterouter');
   const proc = spawn(bin, ['--config', path], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
