@@ -5,6 +5,8 @@
 #include "log.h"
 #include "mock_upstream.h"
 #include "server.h"
+#include "cli_admin.h"
+#include "store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,8 @@ static void usage(FILE *f) {
             "  gaterouter --check-config FILE       validate a config file and exit (0 = valid)\n"
             "  gaterouter mock [--port N] [--host H] [--latency-ms N] [--tokens-per-sec N]\n"
             "                                       run the mock OpenAI-compatible upstream standalone\n"
+            "  gaterouter keys  [--config FILE] create|list|show|revoke ...   manage virtual keys in the store\n"
+            "  gaterouter usage [--config FILE] [--group-by ...]              usage summaries from the ledger\n"
             "  gaterouter --version | --help\n\n"
             "Signals: SIGHUP reloads the config without dropping requests; SIGTERM drains and exits.\n",
             GR_VERSION);
@@ -63,6 +67,25 @@ int main(int argc, char **argv) {
     const char *config = "config/gaterouter.yaml";
     bool check_only = false;
     if (argc > 1 && !strcmp(argv[1], "mock")) return run_mock(argc, argv);
+    if (argc > 1 && (!strcmp(argv[1], "keys") || !strcmp(argv[1], "usage"))) {
+        /* Same store as the gateway: read its URL from the config. */
+        int skip = 2;
+        if (argc > 3 && !strcmp(argv[2], "--config")) {
+            config = argv[3];
+            skip = 4;
+        }
+        char err[1024];
+        gr_config *cfg = gr_config_load_file(config, err, sizeof(err));
+        if (!cfg) {
+            fprintf(stderr, "gaterouter: invalid config: %s\n", err);
+            return 1;
+        }
+        const char *url = gr_store_url_from_config(cfg->tree);
+        int rc = !strcmp(argv[1], "keys") ? gr_cli_keys(argc - skip, argv + skip, url)
+                                          : gr_cli_usage(argc - skip, argv + skip, url);
+        gr_config_release(cfg);
+        return rc;
+    }
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
