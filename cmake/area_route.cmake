@@ -1,0 +1,32 @@
+# Area "route": deployment selection strategies, health / circuit breaker,
+# retry and fallback planning, OpenRouter routing parameters and the measured
+# `model: "auto"` router (offline-trained weights in src/route_auto_weights.h).
+# Owner: routing engine.
+add_library(gr_route OBJECT
+  src/route.c
+  src/route_auto.c
+  src/health.c
+)
+target_include_directories(gr_route PUBLIC ${CMAKE_SOURCE_DIR}/src)
+target_link_libraries(gr_route PUBLIC ${GR_EXTERNAL_LIBS})
+list(APPEND GR_AREA_LIBS gr_route)
+
+gr_add_unit_test(NAME test_route SOURCES tests/unit/test_route.c LIBS gr_route)
+gr_add_unit_test(NAME test_health SOURCES tests/unit/test_health.c LIBS gr_route)
+gr_add_unit_test(NAME test_retry SOURCES tests/unit/test_retry.c LIBS gr_route)
+gr_add_unit_test(NAME test_route_auto SOURCES tests/unit/test_route_auto.c LIBS gr_route)
+
+# The C feature extractor used by tools/route/train.mjs and eval.mjs (train/serve parity).
+add_executable(route_features tools/route/route_features.c)
+target_include_directories(route_features PRIVATE ${CMAKE_SOURCE_DIR}/src)
+target_link_libraries(route_features PRIVATE gr_route gr_base ${GR_EXTERNAL_LIBS})
+
+# Held-out evaluation on a small slice: fails unless the auto router's APGR beats
+# random routing. Needs Node >= 20 and ../shared/routing-data (or GR_ROUTING_DATA).
+find_program(GR_NODE node)
+if(GR_NODE)
+  add_test(NAME route_eval_quick
+    COMMAND ${GR_NODE} ${CMAKE_SOURCE_DIR}/tools/route/eval.mjs --quick
+            --features $<TARGET_FILE:route_features> --no-write)
+  set_tests_properties(route_eval_quick PROPERTIES LABELS "route;eval" TIMEOUT 120)
+endif()

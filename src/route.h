@@ -1,0 +1,171 @@
+/* route.h — the routing engine: turns a request (model name or "auto", the
+ * OpenRouter-style `models` / `provider` parameters, needed capabilities, a
+ * quality knob) into an ordered list of candidate deployments with a short
+ * reason, and decides what to do when an attempt fails.
+ *
+ * Request path (the gateway core calls, in order):
+ *   1. gr_route_request_from_json(body, &req, err)   parse routing inputs (borrowed
+ *      pointers into body; body must outlive req and the plan)
+ *      then set req.quality from x-gaterouter-quality, req.default_policy per key
+ *   2. gr_route_plan(cfg, &req, &state, &plan)        plan.result != GR_ROUTE_OK ->
+ *      gr_route_result_http_status() + plan.error
+ *   3. for each attempt: c = &plan.cand[i]; gr_health_on_start(c->health, now);
+ *      ... send ...; gr_health_on_result(c->health, &outcome, ...);
+ *      act = gr_route_should_retry(&outcome, attempt, bytes_sent, &delay_ms);
+ *      i = gr_route_next(&plan, i, act) (or stop) after delay_ms
+ *   4. gr_route_format_header(&plan, i, attempts, buf) -> x-gaterouter-route
+ *
+ * Ownership: a plan is a plain value (fixed arrays, no heap); its pointers
+ * reference the gr_config snapshot (keep the config reference until the
+ * request ends) and process-lifetime health records. gr_route_state is
+ * per worker thread (PRNG + round-robin counters), never shared. */
+#ifndef GR_ROUTE_H
+#define GR_ROUTE_H
+
+#include "common.h"
+#include "config.h"
+#include "health.h"
+#include <cjson/cJSON.h>
+#include <stdio.h>
+
+#define GR_ROUTE_MAX_CANDIDATES 16
+#define GR_ROUTE_MAX_LIST 8 /* entries kept from models[] / provider.order|only|ignore */
+#define GR_ROUTE_RR_SLOTS 64
+#define GR_ROUTE_MAX_ATTEMPTS 4 /* upstream attempts per client request */
+
+typedef enum {
+    GR_ROUTE_SORT_NONE = 0,
+    GR_ROUTE_SORT_PRICE,
+    GR_ROUTE_SORT_THROUGHPUT,
+    GR_ROUTE_SORT_LATENCY,
+} gr_route_sort;
+
+/* OpenRouter `provider` object. Names match gr_provider_conf.name
+ * (case-insensitive) or "provider/upstream_model". */
+typedef struct gr_route_provider_prefs {
+    gr_str order[GR_ROUTE_MAX_LIST];
+    size_t norder;
+    gr_str only[GR_ROUTE_MAX_LIST];
+    size_t nonly;
+    gr_str ignore[GR_ROUTE_MAX_LIST];
+    size_t nignore;
+    gr_route_sort sort;
+    bool allow_fallbacks;         /* default true */
+    int64_t max_prompt_uusd;      /* max_price.prompt, micro-USD per Mtok; -1 = none */
+    int64_t max_completion_uusd;  /* max_price.completion */
+    int64_t max_request_uusd;     /* max_price.request (per request) */
+} gr_route_provider_prefs;
+
+typedef struct gr_route_request {
+    gr_str model;                        /* as requested, suffix included; may be empty */
+    gr_str models[GR_ROUTE_MAX_LIST];    /* OpenRouter fallback list */
+    size_t nmodels;
+    gr_route_provider_prefs provider;
+    uint32_t need_caps;                  /* GR_CAP_* */
+    uint32_t prompt_tokens;              /* estimate */
+    uint32_t max_output_tokens;          /* max_tokens / max_completion_tokens; 0 = unset */
+    double quality;                      /* 0..1 knob; < 0 = unset */
+    const char *default_policy;          /* per-key default for plain "auto"; NULL */
+    const cJSON *body;                   /* for the auto router; may be NULL */
+    uint64_t now_us;                     /* 0 = gr_now_us() */
+} gr_route_request;
+
+typedef struct gr_route_state {
+    uint64_t rng[2]; /* xoroshiro128+ */
+    uint32_t rr[GR_ROUTE_RR_SLOTS];
+} gr_route_state;
+
+typedef enum {
+    GR_ROUTE_OK = 0,
+    GR_ROUTE_NOT_FOUND,   /* unknown model -> 404 model_not_found */
+    GR_ROUTE_NO_CAPABLE,  /* no model/deployment satisfies caps, context, provider or price -> 400 */
+    GR_ROUTE_UNAVAILABLE, /* all candidates are open-circuit or cooling down -> 503 */
+    GR_ROUTE_INVALID,     /* malformed routing parameters -> 400 */
+} gr_route_result;
+
+typedef enum {
+    GR_CAND_PRIMARY = 0, /* first choice */
+    GR_CAND_BALANCE,     /* another deployment of the same model */
+    GR_CAND_MODELS,      /* from the request's models[] list */
+    GR_CAND_FALLBACK,    /* from the config's fallbacks */
+    GR_CAND_AUTO_ALT,    /* auto: next-best model */
+} gr_cand_kind;
+
+typedef struct gr_route_candidate {
+    const gr_model_conf *model; /* public model this deployment belongs to */
+    const gr_deployment *dep;
+    gr_health *health;
+    gr_cand_kind kind;
+    int64_t est_cost_uusd; /* estimated cost of this request there */
+} gr_route_candidate;
+
+struct gr_route_plan {
+    gr_route_result result;
+    gr_route_candidate cand[GR_ROUTE_MAX_CANDIDATES];
+    size_t ncand;
+    char policy[24];      /* "model", "auto:balanced", ... */
+    const char *strategy; /* of the primary model group */
+    const char *task;     /* auto: detected task type, else NULL */
+    double score;         /* auto: P(strong needed); else -1 */
+    double percentile;    /* auto: difficulty percentile; else -1 */
+    double bar;           /* auto: normalised quality bar; else -1 */
+    double knob;          /* quality knob used; -1 if not auto */
+    uint32_t considered;  /* deployments examined */
+    uint32_t rej_caps, rej_ctx, rej_provider, rej_price, rej_health;
+    uint64_t decide_ns;   /* time spent in gr_route_plan() */
+    char reason[320];     /* x-gaterouter-route */
+    char error[256];      /* client-facing message when result != OK */
+};
+
+/* ---- setup ---- */
+void gr_route_state_init(gr_route_state *s, uint64_t seed);
+uint64_t gr_route_rand(gr_route_state *s);
+double gr_route_rand01(gr_route_state *s); /* [0,1) */
+
+/* ---- inputs ---- */
+void gr_route_request_init(gr_route_request *r);
+/* Parse model, models[], provider{}, caps (tools, image parts, response_format),
+ * a prompt-token estimate and max_tokens from a chat request. GR_ERR_INVALID
+ * with a message in err for malformed routing parameters. */
+GR_MUST_CHECK gr_status gr_route_request_from_json(const cJSON *body, gr_route_request *r,
+                                                   char *err, size_t errlen);
+/* Quality knob from the x-gaterouter-quality header value ("0.7"); -1 if absent/bad. */
+double gr_route_parse_quality(const char *value);
+
+/* ---- planning ---- */
+gr_status gr_route_plan(const gr_config *cfg, const gr_route_request *req, gr_route_state *state,
+                        struct gr_route_plan *out);
+int gr_route_result_http_status(gr_route_result r);
+const char *gr_route_result_name(gr_route_result r);
+/* Model lookup by name or alias (no suffix handling). */
+const gr_model_conf *gr_route_find_model(const gr_config *cfg, const char *name, size_t len);
+
+/* ---- failures ---- */
+typedef enum {
+    GR_RETRY_NONE = 0,      /* give the error to the client */
+    GR_RETRY_SAME,          /* same candidate again after delay */
+    GR_RETRY_NEXT,          /* next candidate after delay */
+    GR_RETRY_NEXT_LARGER_CTX, /* next candidate with a larger context window */
+    GR_RETRY_NEXT_MODEL,    /* next candidate of a different model (content policy) */
+} gr_retry_action;
+
+/* attempt = 0 for the first try of this request; bytes_sent_to_client > 0 means
+ * the response has started (never retried). delay_ms gets the backoff. */
+gr_retry_action gr_route_should_retry(const gr_outcome *o, unsigned attempt,
+                                      uint64_t bytes_sent_to_client, uint32_t *delay_ms);
+/* Index of the candidate to try after `cur` for the action; -1 if none. */
+int gr_route_next(const struct gr_route_plan *plan, int cur, gr_retry_action act);
+/* Recognise context-length and content-policy errors in an upstream error body. */
+gr_error_class gr_route_classify_error(int http_status, const char *body, size_t len);
+const char *gr_retry_action_name(gr_retry_action a);
+
+/* ---- explain ---- */
+/* x-gaterouter-route value for the candidate that served (index), after `attempts`. */
+size_t gr_route_format_header(const struct gr_route_plan *plan, int served, unsigned attempts, char *buf,
+                              size_t len);
+cJSON *gr_route_plan_to_json(const struct gr_route_plan *plan);
+/* `gaterouter route --explain FILE`: plan the request in FILE and print the
+ * decision; returns 0 on a routable request, 1 otherwise, 2 on I/O/parse error. */
+int gr_route_explain_cli(const gr_config *cfg, const char *request_json_path, FILE *out);
+
+#endif
