@@ -1,9 +1,11 @@
-/* mock_upstream.c — built-in mock provider speaking OpenAI's wire format (see
- * mock_upstream.h). Deterministic output derived from the request. */
+/* mock_upstream.c — built-in mock provider speaking OpenAI's wire format and
+ * Anthropic's / Gemini's native ones (see mock_upstream.h). Deterministic
+ * output derived from the request. */
 #include "mock_upstream.h"
 
 #include "http_reply.h"
 #include "log.h"
+#include "mock_native.h"
 
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
@@ -263,7 +265,13 @@ static void build_plan(gr_mock *mk, const cJSON *req, plan *p, bool chat) {
     if (total_words > max_tokens) p->finish = "length";
 }
 
-/* ---- rendering ---- */
+/* ---- rendering: one plan, canonical objects, per-wire encoding ----
+ *
+ * Every reply is first built in the canonical OpenAI shape (chat.completion,
+ * chat.completion.chunk, text_completion) from the plan; the "wire" then
+ * decides the bytes: GR_PROVIDER_OPENAI sends the canonical JSON / SSE as is,
+ * GR_PROVIDER_ANTHROPIC and GR_PROVIDER_GEMINI re-encode it with mock_native.c
+ * (whole bodies, error bodies, and SSE streams chunk by chunk). */
 
 static char *make_id(gr_mock *mk, const char *prefix) {
     char buf[64];
@@ -296,10 +304,64 @@ static cJSON *usage_json(const plan *p) {
     return u;
 }
 
-static void reply_status_error(struct evhttp_request *req, int status) {
+/* An error reply in the wire's own shape (Anthropic {"type":"error",...} with
+ * e.g. overloaded_error for 529; Google {"error":{code,message,status}}). */
+static void reply_wire_error(struct evhttp_request *req, gr_provider_kind wire, int status,
+                             const char *type, const char *code, const char *message) {
+    if (wire == GR_PROVIDER_OPENAI) {
+        gr_reply_error(req, status, type, code, NULL, "%s", message);
+        return;
+    }
+    size_t n = 0;
+    char *body = gr_mock_native_error(wire, status, message, &n);
+    if (!body) abort();
+    gr_reply_json_text(req, status, body, n);
+    free(body);
+}
+
+/* [[mock:status=N]] */
+static void reply_status_error(struct evhttp_request *req, gr_provider_kind wire, int status) {
+    char msg[96];
+    snprintf(msg, sizeof(msg), "mock upstream error: simulated HTTP %d", status);
     const char *type = status == 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error";
-    gr_reply_error(req, status, type, status == 429 ? "rate_limit_exceeded" : NULL, NULL,
-                   "mock upstream error: simulated HTTP %d", status);
+    reply_wire_error(req, wire, status, type, status == 429 ? "rate_limit_exceeded" : NULL, msg);
+}
+
+/* The canonical chat.completion / text_completion for a plan. */
+static cJSON *render_completion(gr_mock *mk, const plan *p, bool chat) {
+    cJSON *r = cJSON_CreateObject();
+    char *id = make_id(mk, chat ? "chatcmpl" : "cmpl");
+    cJSON_AddStringToObject(r, "id", id);
+    free(id);
+    cJSON_AddStringToObject(r, "object", chat ? "chat.completion" : "text_completion");
+    cJSON_AddNumberToObject(r, "created", (double)(gr_wall_ms() / 1000));
+    cJSON_AddStringToObject(r, "model", p->model);
+    cJSON *choices = cJSON_AddArrayToObject(r, "choices");
+    char *content = joined_content(p);
+    for (int i = 0; i < p->n; i++) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "index", i);
+        if (chat) {
+            cJSON *m = cJSON_AddObjectToObject(c, "message");
+            cJSON_AddStringToObject(m, "role", "assistant");
+            if (p->tool_calls) {
+                cJSON_AddNullToObject(m, "content");
+                cJSON_AddItemToObject(m, "tool_calls", cJSON_Duplicate(p->tool_calls, 1));
+            } else {
+                cJSON_AddStringToObject(m, "content", content);
+            }
+            cJSON_AddNullToObject(m, "refusal");
+        } else {
+            cJSON_AddStringToObject(c, "text", content);
+        }
+        cJSON_AddNullToObject(c, "logprobs");
+        cJSON_AddStringToObject(c, "finish_reason", p->finish);
+        cJSON_AddItemToArray(choices, c);
+    }
+    free(content);
+    cJSON_AddItemToObject(r, "usage", usage_json(p));
+    cJSON_AddStringToObject(r, "system_fingerprint", "fp_mock");
+    return r;
 }
 
 /* ---- streaming ---- */
@@ -312,7 +374,8 @@ typedef struct mstream {
     plan p;
     char *id;
     bool chat;
-    size_t next; /* next token index; ntokens = usage chunk, +1 = done */
+    gr_mock_stream *enc; /* native encoder; NULL = OpenAI "data: {...}" framing */
+    size_t next;         /* next token index; ntokens = finish chunk, +1 = usage + end */
     int64_t created;
     bool closed, role_sent;
 } mstream;
@@ -320,6 +383,7 @@ typedef struct mstream {
 static void mstream_free(mstream *s) {
     if (s->timer) event_free(s->timer);
     plan_free(&s->p);
+    gr_mock_native_stream_free(s->enc);
     free(s->id);
     free(s);
 }
@@ -333,7 +397,23 @@ static void stream_conn_closed(struct evhttp_connection *evcon, void *arg) {
     mstream_free(s);
 }
 
-static void send_chunk_json(mstream *s, cJSON *obj) {
+static void stream_write(mstream *s, const char *data, size_t len) {
+    if (!data || !len) return;
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, data, len);
+    evhttp_send_reply_chunk(s->req, b);
+    evbuffer_free(b);
+}
+
+/* One canonical chunk out, encoded for the stream's wire. */
+static void send_chunk_json(mstream *s, const cJSON *obj) {
+    if (s->enc) {
+        size_t n = 0;
+        char *bytes = gr_mock_native_stream_chunk(s->enc, obj, &n);
+        stream_write(s, bytes, n);
+        free(bytes);
+        return;
+    }
     char *js = cJSON_PrintUnformatted(obj);
     struct evbuffer *b = evbuffer_new();
     evbuffer_add_printf(b, "data: %s\n\n", js);
@@ -353,10 +433,15 @@ static cJSON *chunk_base(mstream *s) {
 }
 
 static void stream_finish(mstream *s) {
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add_printf(b, "data: [DONE]\n\n");
-    evhttp_send_reply_chunk(s->req, b);
-    evbuffer_free(b);
+    if (s->enc) {
+        size_t n = 0;
+        char *bytes = gr_mock_native_stream_finish(s->enc, &n);
+        stream_write(s, bytes, n);
+        free(bytes);
+    } else {
+        static const char done[] = "data: [DONE]\n\n";
+        stream_write(s, done, sizeof(done) - 1);
+    }
     evhttp_connection_set_closecb(s->evcon, NULL, NULL);
     evhttp_send_reply_end(s->req);
     atomic_fetch_add(&s->mk->streams_completed, 1);
@@ -473,21 +558,26 @@ typedef struct delayed {
     struct event *timer;
     char *body;
     int status;
+    gr_provider_kind wire;
 } delayed;
+
+static void reply_now(struct evhttp_request *req, gr_provider_kind wire, int status, const char *body) {
+    if (status != 200) reply_status_error(req, wire, status);
+    else gr_reply_json_text(req, 200, body, strlen(body));
+}
 
 static void delayed_fire(evutil_socket_t fd, short what, void *arg) {
     delayed *d = arg;
-    if (d->status != 200) reply_status_error(d->req, d->status);
-    else gr_reply_json_text(d->req, 200, d->body, strlen(d->body));
+    reply_now(d->req, d->wire, d->status, d->body);
     event_free(d->timer);
     free(d->body);
     free(d);
 }
 
-static void reply_later(gr_mock *mk, struct evhttp_request *req, int status, char *body, uint32_t delay_ms) {
+static void reply_later(gr_mock *mk, struct evhttp_request *req, gr_provider_kind wire, int status, char *body,
+                        uint32_t delay_ms) {
     if (!delay_ms) {
-        if (status != 200) reply_status_error(req, status);
-        else gr_reply_json_text(req, 200, body, strlen(body));
+        reply_now(req, wire, status, body);
         free(body);
         return;
     }
@@ -495,6 +585,7 @@ static void reply_later(gr_mock *mk, struct evhttp_request *req, int status, cha
     d->req = req;
     d->body = body;
     d->status = status;
+    d->wire = wire;
     d->timer = evtimer_new(mk->base, delayed_fire, d);
     struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
     evtimer_add(d->timer, &tv);
@@ -507,6 +598,54 @@ static cJSON *parse_body(struct evhttp_request *req) {
     return data ? cJSON_ParseWithLength(data, len) : NULL;
 }
 
+/* Serve a plan on a wire: the status directive, a stream, or a whole body.
+ * Takes ownership of *p. */
+static void serve_plan(gr_mock *mk, struct evhttp_request *req, plan *p, bool chat, gr_provider_kind wire) {
+    if (p->status != 200) {
+        reply_later(mk, req, wire, p->status, NULL, p->delay_ms);
+        plan_free(p);
+        return;
+    }
+    if (p->stream) {
+        mstream *s = gr_xcalloc(1, sizeof(*s));
+        s->mk = mk;
+        s->req = req;
+        s->evcon = evhttp_request_get_connection(req);
+        s->p = *p;
+        s->chat = chat;
+        s->id = make_id(mk, chat ? "chatcmpl" : "cmpl");
+        s->created = (int64_t)(gr_wall_ms() / 1000);
+        if (wire != GR_PROVIDER_OPENAI) s->enc = gr_mock_native_stream_new(wire, p->model);
+        s->timer = evtimer_new(mk->base, stream_tick, s);
+        atomic_fetch_add(&mk->streams_started, 1);
+        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+        evhttp_add_header(h, "Content-Type", "text/event-stream");
+        evhttp_add_header(h, "Cache-Control", "no-cache");
+        evhttp_send_reply_start(req, 200, "OK");
+        evhttp_connection_set_closecb(s->evcon, stream_conn_closed, s);
+        struct timeval tv = {p->delay_ms / 1000, (p->delay_ms % 1000) * 1000};
+        evtimer_add(s->timer, &tv);
+        return;
+    }
+    cJSON *r = render_completion(mk, p, chat);
+    char *out;
+    if (wire == GR_PROVIDER_OPENAI) {
+        char *js = cJSON_PrintUnformatted(r);
+        out = gr_xstrdup(js);
+        cJSON_free(js);
+    } else {
+        out = gr_mock_native_response(wire, r, NULL);
+    }
+    cJSON_Delete(r);
+    uint32_t delay = p->delay_ms;
+    plan_free(p);
+    if (!out) {
+        reply_wire_error(req, wire, 500, "server_error", NULL, "mock: could not encode the response");
+        return;
+    }
+    reply_later(mk, req, wire, 200, out, delay);
+}
+
 static void handle_generate(gr_mock *mk, struct evhttp_request *req, bool chat) {
     cJSON *body = parse_body(req);
     if (!cJSON_IsObject(body) || (chat && !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(body, "messages")))) {
@@ -517,69 +656,93 @@ static void handle_generate(gr_mock *mk, struct evhttp_request *req, bool chat) 
     plan p;
     build_plan(mk, body, &p, chat);
     cJSON_Delete(body);
-    if (p.status != 200) {
-        reply_later(mk, req, p.status, NULL, p.delay_ms);
-        plan_free(&p);
-        return;
-    }
-    if (p.stream) {
-        mstream *s = gr_xcalloc(1, sizeof(*s));
-        s->mk = mk;
-        s->req = req;
-        s->evcon = evhttp_request_get_connection(req);
-        s->p = p;
-        s->chat = chat;
-        s->id = make_id(mk, chat ? "chatcmpl" : "cmpl");
-        s->created = (int64_t)(gr_wall_ms() / 1000);
-        s->timer = evtimer_new(mk->base, stream_tick, s);
-        atomic_fetch_add(&mk->streams_started, 1);
-        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-        evhttp_add_header(h, "Content-Type", "text/event-stream");
-        evhttp_add_header(h, "Cache-Control", "no-cache");
-        evhttp_send_reply_start(req, 200, "OK");
-        evhttp_connection_set_closecb(s->evcon, stream_conn_closed, s);
-        struct timeval tv = {p.delay_ms / 1000, (p.delay_ms % 1000) * 1000};
-        evtimer_add(s->timer, &tv);
-        return;
-    }
-    cJSON *r = cJSON_CreateObject();
-    char *id = make_id(mk, chat ? "chatcmpl" : "cmpl");
-    cJSON_AddStringToObject(r, "id", id);
-    free(id);
-    cJSON_AddStringToObject(r, "object", chat ? "chat.completion" : "text_completion");
-    cJSON_AddNumberToObject(r, "created", (double)(gr_wall_ms() / 1000));
-    cJSON_AddStringToObject(r, "model", p.model);
-    cJSON *choices = cJSON_AddArrayToObject(r, "choices");
-    char *content = joined_content(&p);
-    for (int i = 0; i < p.n; i++) {
-        cJSON *c = cJSON_CreateObject();
-        cJSON_AddNumberToObject(c, "index", i);
-        if (chat) {
-            cJSON *m = cJSON_AddObjectToObject(c, "message");
-            cJSON_AddStringToObject(m, "role", "assistant");
-            if (p.tool_calls) {
-                cJSON_AddNullToObject(m, "content");
-                cJSON_AddItemToObject(m, "tool_calls", cJSON_Duplicate(p.tool_calls, 1));
-            } else {
-                cJSON_AddStringToObject(m, "content", content);
-            }
-            cJSON_AddNullToObject(m, "refusal");
-        } else {
-            cJSON_AddStringToObject(c, "text", content);
+    serve_plan(mk, req, &p, chat, GR_PROVIDER_OPENAI);
+}
+
+/* Native endpoints: Anthropic POST /v1/messages, Gemini POST
+ * /v1beta/models/<model>:generateContent | :streamGenerateContent?alt=sse.
+ * The native request is decoded to canonical, planned and rendered exactly
+ * like an OpenAI one, then re-encoded. Like the real services, the mock
+ * insists on the credentials header (and anthropic-version / max_tokens), so
+ * an adapter that forgets them fails here too. */
+static void handle_native(gr_mock *mk, struct evhttp_request *req, gr_provider_kind kind, const char *model,
+                          bool stream) {
+    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    if (kind == GR_PROVIDER_ANTHROPIC) {
+        if (!evhttp_find_header(in, "x-api-key") && !evhttp_find_header(in, "authorization")) {
+            reply_wire_error(req, kind, 401, NULL, NULL, "x-api-key header is required");
+            return;
         }
-        cJSON_AddNullToObject(c, "logprobs");
-        cJSON_AddStringToObject(c, "finish_reason", p.finish);
-        cJSON_AddItemToArray(choices, c);
+        if (!evhttp_find_header(in, "anthropic-version")) {
+            reply_wire_error(req, kind, 400, NULL, NULL, "anthropic-version: header is required");
+            return;
+        }
+    } else if (!evhttp_find_header(in, "x-goog-api-key") && !strstr(evhttp_request_get_uri(req), "key=")) {
+        reply_wire_error(req, kind, 403, NULL, NULL,
+                         "Method doesn't allow unregistered callers (callers without established identity). "
+                         "Please use API Key or other form of API consumer identity to call this API.");
+        return;
     }
-    free(content);
-    cJSON_AddItemToObject(r, "usage", usage_json(&p));
-    cJSON_AddStringToObject(r, "system_fingerprint", "fp_mock");
-    char *out = cJSON_PrintUnformatted(r);
-    cJSON_Delete(r);
-    uint32_t delay = p.delay_ms;
-    plan_free(&p);
-    reply_later(mk, req, 200, gr_xstrdup(out), delay);
-    cJSON_free(out);
+    cJSON *body = parse_body(req);
+    if (!cJSON_IsObject(body)) {
+        reply_wire_error(req, kind, 400, NULL, NULL, "mock: invalid request body (expected a JSON object)");
+        cJSON_Delete(body);
+        return;
+    }
+    if (kind == GR_PROVIDER_ANTHROPIC && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(body, "max_tokens"))) {
+        reply_wire_error(req, kind, 400, NULL, NULL, "max_tokens: Field required");
+        cJSON_Delete(body);
+        return;
+    }
+    cJSON *canonical = NULL;
+    gr_upstream_error err;
+    memset(&err, 0, sizeof(err));
+    gr_status rc = gr_mock_native_request(kind, body, model, stream, &canonical, &err);
+    cJSON_Delete(body);
+    if (rc != GR_OK || !canonical) {
+        reply_wire_error(req, kind, err.status ? err.status : 400, NULL, NULL,
+                         err.message[0] ? err.message : "mock: cannot decode the request");
+        cJSON_Delete(canonical);
+        return;
+    }
+    plan p;
+    build_plan(mk, canonical, &p, true);
+    cJSON_Delete(canonical);
+    serve_plan(mk, req, &p, true, kind);
+}
+
+/* Gemini: "/models/<model>:<method>" (after any version prefix). Returns false
+ * if path is not a Gemini generate call. */
+static bool gemini_route(const char *path, const char *query, char **model, bool *stream, bool *bad_alt) {
+    const char *m = strstr(path, "/models/");
+    if (!m || (m != path && strncmp(path, "/v1beta/", 8) && strncmp(path, "/v1/", 4) && strncmp(path, "/v1alpha/", 9)))
+        return false;
+    m += strlen("/models/");
+    const char *colon = strrchr(m, ':');
+    if (!colon || colon == m) return false;
+    const char *method = colon + 1;
+    if (!strcmp(method, "generateContent")) *stream = false;
+    else if (!strcmp(method, "streamGenerateContent")) *stream = true;
+    else return false;
+    *bad_alt = false;
+    if (*stream) {
+        /* Only the SSE variant is spoken (without alt=sse Google streams a JSON array). */
+        bool sse = false;
+        for (const char *q = query; q && *q;) {
+            const char *e = strchr(q, '&');
+            size_t len = e ? (size_t)(e - q) : strlen(q);
+            if (len == 7 && !strncmp(q, "alt=sse", 7)) sse = true;
+            q = e ? e + 1 : NULL;
+        }
+        *bad_alt = !sse;
+    }
+    char *raw = gr_xstrndup(m, (size_t)(colon - m));
+    size_t n = 0;
+    char *dec = evhttp_uridecode(raw, 0, &n);
+    free(raw);
+    *model = gr_xstrdup(dec ? dec : "");
+    free(dec);
+    return true;
 }
 
 static void embed_one(cJSON *data, int index, const char *text, size_t len, int dims, bool b64) {
@@ -670,10 +833,20 @@ static void handle_request(struct evhttp_request *req, void *arg) {
     size_t i = 0;
     for (; uri[i] && uri[i] != '?' && i + 1 < sizeof(path); i++) path[i] = uri[i];
     path[i] = '\0';
+    const char *query = uri[i] == '?' ? uri + i + 1 : NULL;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     const char *p = path;
     if (!strncmp(p, "/v1/", 4)) p += 3; /* accept with or without /v1 */
-    if (cmd == EVHTTP_REQ_POST && !strcmp(p, "/chat/completions")) handle_generate(mk, req, true);
+    char *gmodel = NULL;
+    bool gstream = false, bad_alt = false;
+    if (cmd == EVHTTP_REQ_POST && !strcmp(p, "/messages")) handle_native(mk, req, GR_PROVIDER_ANTHROPIC, NULL, false);
+    else if (cmd == EVHTTP_REQ_POST && gemini_route(path, query, &gmodel, &gstream, &bad_alt)) {
+        if (bad_alt)
+            reply_wire_error(req, GR_PROVIDER_GEMINI, 400, NULL, NULL,
+                             "mock: streamGenerateContent is only served with ?alt=sse");
+        else handle_native(mk, req, GR_PROVIDER_GEMINI, gmodel, gstream);
+        free(gmodel);
+    } else if (cmd == EVHTTP_REQ_POST && !strcmp(p, "/chat/completions")) handle_generate(mk, req, true);
     else if (cmd == EVHTTP_REQ_POST && !strcmp(p, "/completions")) handle_generate(mk, req, false);
     else if (cmd == EVHTTP_REQ_POST && !strcmp(p, "/embeddings")) handle_embeddings(mk, req);
     else if (cmd == EVHTTP_REQ_GET && !strcmp(p, "/models")) {

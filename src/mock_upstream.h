@@ -3,6 +3,19 @@
  * completions, embeddings incl. base64, models), with configurable latency and
  * token rate, so the gateway runs, demos and is tested with no API keys.
  *
+ * It also speaks the native formats the gateway's adapters produce, so they
+ * are testable end to end offline (point a provider's base_url at the mock):
+ *   POST [/v1]/messages                                   Anthropic Messages
+ *        (stream or not; needs x-api-key, anthropic-version, max_tokens)
+ *   POST [/v1beta]/models/<model>:generateContent          Gemini
+ *   POST [/v1beta]/models/<model>:streamGenerateContent?alt=sse
+ *        (needs x-goog-api-key or ?key=)
+ * Native requests are decoded to the canonical chat request and answered by
+ * the same plan and chunk generator as OpenAI ones, then re-encoded
+ * (mock_native.h); directives work the same, [[mock:status=N]] answers with
+ * the provider's own error body (Anthropic 529 -> overloaded_error, Google
+ * 429 -> RESOURCE_EXHAUSTED), and native streams count in /mock/stats.
+ *
  * Runs on its own thread and event loop (started in-process for providers of
  * kind "mock", or standalone with `gaterouter mock`). Behaviour can be steered
  * per request by directives in the last user message:

@@ -174,7 +174,28 @@ static void flush_out(gr_request *r) {
     }
 }
 
+static int emit_anthropic_event(void *ud, const char *event, const char *data, size_t len) {
+    gr_request *r = ud;
+    size_t n = 0;
+    char *frame = gr_messages_sse_frame(event, data, len, &n);
+    evbuffer_add(r->out, frame, n);
+    free(frame);
+    return 0;
+}
+
 static void append_event(gr_request *r, const char *data, size_t len) {
+    if (r->anthropic_out) { /* canonical chunk (or error) -> Anthropic events */
+        gr_status rc = GR_OK;
+        if (len > 9 && !memcmp(data, "{\"error\":", 9)) {
+            gr_upstream_error e = {.status = 502, .type = "api_error"};
+            gr_map_openai_error(502, data, len, &e);
+            rc = gr_messages_stream_error(r->msg_stream, &e, emit_anthropic_event, r);
+        } else {
+            rc = gr_messages_stream_chunk(r->msg_stream, data, len, emit_anthropic_event, r);
+        }
+        if (rc != GR_OK) r->error_type = "translation_error";
+        return;
+    }
     evbuffer_add(r->out, "data: ", 6);
     evbuffer_add(r->out, data, len);
     evbuffer_add(r->out, "\n\n", 2);
@@ -228,7 +249,7 @@ static int on_sse_event(void *ud, const gr_sse_event *ev) {
                 read_usage(cJSON_GetObjectItemCaseSensitive(j, "usage"), &r->usage);
                 const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "choices");
                 /* The usage-only chunk exists because we asked for it. */
-                if (r->injected_usage && cJSON_IsArray(ch) && cJSON_GetArraySize(ch) == 0) skip = true;
+                if (r->injected_usage && !r->anthropic_out && cJSON_IsArray(ch) && cJSON_GetArraySize(ch) == 0) skip = true;
                 if (!skip) { /* the client sees what the call cost */
                     gr_proxy_compute_cost(r);
                     gr_meter_annotate_response(j, r->cost_nusd, r->usage.estimated);
@@ -320,7 +341,12 @@ static void finish_stream(gr_request *r, const char *err) {
         r->done_seen = true;
     }
     if (!r->cost_nusd) gr_proxy_compute_cost(r);
-    if (r->done_seen && !r->failed_midstream) evbuffer_add(r->out, "data: [DONE]\n\n", 14);
+    if (r->done_seen && !r->failed_midstream) {
+        if (r->anthropic_out) {
+            if (gr_messages_stream_finish(r->msg_stream, emit_anthropic_event, r) != GR_OK) r->error_type = "translation_error";
+        }
+        else evbuffer_add(r->out, "data: [DONE]\n\n", 14);
+    }
     flush_out(r);
     evhttp_send_reply_end(r->req);
     gr_request_finish(r);
@@ -350,6 +376,20 @@ static void reply_costed(gr_request *r, cJSON *resp) {
     gr_request_add_header(r, "x-gaterouter-cost", usd);
     if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(resp, "usage")) || r->ep != GR_EP_EMBEDDINGS)
         gr_meter_annotate_response(resp, r->cost_nusd, r->usage.estimated);
+    if (r->anthropic_out) {
+        cJSON *msg = NULL;
+        gr_upstream_error e = {0};
+        if (gr_messages_from_canonical(resp, r->model_asked, &msg, &e) != GR_OK) {
+            cJSON_Delete(msg);
+            gr_request_fail(r, 502, "api_error", NULL, NULL, "%s", e.message[0] ? e.message : "response could not be translated");
+            return;
+        }
+        char *m = cJSON_PrintUnformatted(msg);
+        cJSON_Delete(msg);
+        gr_request_reply_json(r, 200, m, strlen(m));
+        cJSON_free(m);
+        return;
+    }
     char *s = cJSON_PrintUnformatted(resp);
     gr_request_reply_json(r, 200, s, strlen(s));
     cJSON_free(s);
@@ -513,6 +553,25 @@ void gr_proxy_handle(gr_request *r) {
         gr_request_fail(r, 400, "invalid_request_error", "invalid_json", NULL, "The request body must be a JSON object.");
         return;
     }
+    char *canon_text = NULL;
+    if (r->ep == GR_EP_MESSAGES) { /* Anthropic in: translate once, then the chat pipeline */
+        r->anthropic_out = true;
+        cJSON *canon = NULL;
+        gr_upstream_error e = {0};
+        if (gr_messages_to_canonical(r->body, &canon, &e) != GR_OK || !canon) {
+            cJSON_Delete(canon);
+            gr_request_fail(r, e.status ? e.status : 400, "invalid_request_error", e.code, NULL, "%s",
+                            e.message[0] ? e.message : "invalid Messages request");
+            return;
+        }
+        cJSON_Delete(r->body);
+        r->body = canon;
+        canon_text = cJSON_PrintUnformatted(canon);
+        body = gr_pool_strdup(r->pool, canon_text);
+        len = strlen(body);
+        cJSON_free(canon_text);
+        r->ep = GR_EP_CHAT;
+    }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(r->body, "model");
     if (!cJSON_IsString(model) || !model->valuestring[0]) {
         gr_request_fail(r, 400, "invalid_request_error", "missing_model", "model",
@@ -542,6 +601,7 @@ void gr_proxy_handle(gr_request *r) {
     r->stream = cJSON_IsTrue(stream) && r->ep != GR_EP_EMBEDDINGS;
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(r->body, "stream_options");
     r->include_usage_asked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
+    if (r->anthropic_out && r->stream) r->msg_stream = gr_messages_stream_new(r->model_asked);
 
     r->model = gr_config_find_model(r->cfg, r->model_asked, strlen(r->model_asked));
     if (!r->model) {

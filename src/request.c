@@ -190,6 +190,7 @@ void gr_request_finish(gr_request *r) {
         gr_metrics_add(GR_M_COST_NUSD, labels, r->cost_nusd);
     }
     if (r->st && r->ops) r->ops->stream_free(r->st);
+    gr_messages_stream_free(r->msg_stream);
     if (r->sse_ready) gr_sse_dispose(&r->sse);
     if (r->up_body) evbuffer_free(r->up_body);
     if (r->out) evbuffer_free(r->out);
@@ -215,7 +216,7 @@ void gr_request_fail(gr_request *r, int status, const char *type, const char *co
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     r->error_type = type;
-    char *s = gr_error_json(msg, type, param, code);
+    char *s = r->anthropic_out ? gr_messages_error_json(status, msg) : gr_error_json(msg, type, param, code);
     gr_request_reply_json(r, status, s, strlen(s));
     free(s);
 }

@@ -17,6 +17,7 @@
 #include "sse.h"
 #include "server.h"
 #include "keys.h"
+#include "api_messages.h"
 
 #include <cjson/cJSON.h>
 
@@ -59,6 +60,8 @@ typedef struct gr_request {
     int status;
     const char *error_type;
     bool stream, include_usage_asked, injected_usage;
+    bool anthropic_out;            /* client spoke Anthropic Messages (/v1/messages) */
+    gr_messages_stream *msg_stream; /* canonical chunks -> Anthropic events */
 
     /* proxy state */
     cJSON *body;

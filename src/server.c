@@ -110,6 +110,7 @@ static void handle(struct evhttp_request *req, void *arg) {
     if (!strcmp(p, "/v1/chat/completions") || !strcmp(p, "/chat/completions")) r->ep = GR_EP_CHAT;
     else if (!strcmp(p, "/v1/completions") || !strcmp(p, "/completions")) r->ep = GR_EP_COMPLETIONS;
     else if (!strcmp(p, "/v1/embeddings") || !strcmp(p, "/embeddings")) r->ep = GR_EP_EMBEDDINGS;
+    else if (!strcmp(p, "/v1/messages")) r->ep = GR_EP_MESSAGES;
     if (r->ep != GR_EP_OTHER) {
         if (!post) goto method;
         if (!gr_auth_check(r)) return;

@@ -1,0 +1,382 @@
+// native.test.mjs — native adapters end to end, offline.
+//
+// Part A: the official `openai` SDK -> gateway -> provider of kind `anthropic`
+//         / `gemini` -> the mock upstream speaking Anthropic Messages / Gemini
+//         generateContent natively (a standalone `gaterouter mock`).
+// Part B: the official `@anthropic-ai/sdk` -> gateway `POST /v1/messages`
+//         (inbound Anthropic endpoint) -> the built-in mock OpenAI upstream.
+//
+// The standalone mock is started first (its port must be in the gateway config)
+// and killed in after().
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
+import { startGateway, freePort, defaultConfig, repoRoot, TEST_KEY } from './harness.mjs';
+
+const BIN = process.env.GR_BIN || join(repoRoot, 'build', 'gaterouter');
+
+let mock, mockPort, mockLogs = '', gw, client, anthropic;
+
+async function startMock() {
+  mockPort = await freePort();
+  mock = spawn(BIN, ['mock', '--port', String(mockPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  mock.stdout.on('data', (d) => { mockLogs += d; });
+  mock.stderr.on('data', (d) => { mockLogs += d; });
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    if (mock.exitCode !== null) throw new Error(`mock exited early (${mock.exitCode}):\n${mockLogs}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${mockPort}/mock/stats`);
+      if (r.ok) return;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) { mock.kill('SIGKILL'); throw new Error(`mock did not come up:\n${mockLogs}`); }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const mockStats = async () => (await fetch(`http://127.0.0.1:${mockPort}/mock/stats`)).json();
+
+before(async () => {
+  await startMock();
+  gw = await startGateway({
+    config: (port) => defaultConfig(port, `
+  - name: claude-mock
+    provider: anth
+    model: claude-mock-1
+    capabilities: [chat, tools, stream]
+  - name: gemini-mock
+    provider: gem
+    model: gemini-mock-1
+    capabilities: [chat, tools, stream]
+`).replace(`providers:
+  - name: mock
+    kind: mock
+`, `providers:
+  - name: mock
+    kind: mock
+  - name: anth
+    kind: anthropic
+    base_url: http://127.0.0.1:${mockPort}/v1
+    api_key: sk-ant-mock
+  - name: gem
+    kind: gemini
+    base_url: http://127.0.0.1:${mockPort}/v1beta
+    api_key: gemini-mock-key
+`),
+  });
+  client = new OpenAI({ baseURL: gw.baseURL, apiKey: TEST_KEY, maxRetries: 0 });
+  // The Anthropic SDK appends /v1/messages to baseURL and sends x-api-key.
+  anthropic = new Anthropic({ baseURL: gw.base, apiKey: TEST_KEY, maxRetries: 0 });
+});
+
+after(async () => {
+  if (gw) {
+    const code = await gw.stop();
+    assert.equal(code, 0, 'gateway drains and exits 0 on SIGTERM');
+  }
+  if (mock && mock.exitCode === null) {
+    mock.kill('SIGTERM');
+    const code = await new Promise((resolve) => mock.on('exit', (c, sig) => resolve(c ?? sig)));
+    assert.equal(code, 0, `mock exits 0 on SIGTERM (sanitizer builds: no leak report)\n${mockLogs}`);
+  }
+  assert.doesNotMatch(mockLogs, /AddressSanitizer|LeakSanitizer|runtime error/, mockLogs);
+});
+
+const weatherTool = { type: 'function', function: { name: 'get_weather', description: 'Weather for a city',
+  parameters: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'integer' } }, required: ['city'] } } };
+const twoTools = [
+  { type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } } } } },
+  { type: 'function', function: { name: 'other', parameters: { type: 'object', properties: { n: { type: 'number' } } } } },
+];
+
+// ---------------------------------------------------------------------------
+// Part A: openai SDK -> gateway -> native adapters -> mock (Anthropic / Gemini)
+// ---------------------------------------------------------------------------
+
+for (const { label, model, upstream } of [
+  { label: 'anthropic', model: 'claude-mock', upstream: 'claude-mock-1' },
+  { label: 'gemini', model: 'gemini-mock', upstream: 'gemini-mock-1' },
+]) {
+  test(`[openai sdk -> ${label}] text, non-streaming`, async () => {
+    const { data, response } = await client.chat.completions
+      .create({ model, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Say hello' }] })
+      .withResponse();
+    assert.equal(data.object, 'chat.completion');
+    assert.equal(data.choices[0].message.role, 'assistant');
+    assert.match(data.choices[0].message.content, new RegExp(`mock model ${upstream}\\. You said: Say hello`));
+    assert.equal(data.choices[0].finish_reason, 'stop');
+    assert.ok(data.usage.prompt_tokens > 0 && data.usage.completion_tokens > 0, JSON.stringify(data.usage));
+    assert.equal(data.usage.total_tokens, data.usage.prompt_tokens + data.usage.completion_tokens);
+    assert.equal(response.headers.get('x-gaterouter-model'), model);
+  });
+
+  test(`[openai sdk -> ${label}] max_tokens cut -> finish_reason length`, async () => {
+    const r = await client.chat.completions.create({ model, max_tokens: 4,
+      messages: [{ role: 'user', content: 'count [[mock:tokens=10]]' }] });
+    assert.equal(r.choices[0].finish_reason, 'length');
+    assert.equal(r.choices[0].message.content.trim().split(/\s+/).length, 4);
+  });
+
+  test(`[openai sdk -> ${label}] text, streaming: content and final usage`, async () => {
+    const stream = await client.chat.completions.create({
+      model, stream: true, stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'Stream me [[mock:tokens=25]]' }],
+    });
+    let text = '', usage = null, finish = null, role = null, usageChunks = 0;
+    for await (const c of stream) {
+      if (c.usage) { usage = c.usage; usageChunks++; assert.deepEqual(c.choices, []); }
+      for (const ch of c.choices) {
+        text += ch.delta?.content ?? '';
+        if (ch.delta?.role) role = ch.delta.role;
+        if (ch.finish_reason) finish = ch.finish_reason;
+      }
+    }
+    assert.equal(text.trim().split(/\s+/).length, 25);
+    assert.match(text, /^lorem ipsum dolor/);
+    assert.equal(role, 'assistant');
+    assert.equal(finish, 'stop');
+    assert.equal(usageChunks, 1);
+    assert.ok(usage && usage.completion_tokens === 25 && usage.prompt_tokens > 0, `usage ${JSON.stringify(usage)}`);
+  });
+
+  test(`[openai sdk -> ${label}] streaming without include_usage: no usage chunk`, async () => {
+    const stream = await client.chat.completions.create({ model, stream: true, messages: [{ role: 'user', content: 'hi' }] });
+    let text = '', empty = 0;
+    for await (const c of stream) {
+      if (c.choices.length === 0) empty++;
+      text += c.choices[0]?.delta?.content ?? '';
+    }
+    assert.equal(empty, 0);
+    assert.match(text, /You said: hi/);
+  });
+
+  test(`[openai sdk -> ${label}] tools round trip (tool_calls, then the tool result)`, async () => {
+    const messages = [{ role: 'user', content: 'Weather in Paris?' }];
+    const first = await client.chat.completions.create({ model, messages, tools: [weatherTool] });
+    const msg = first.choices[0].message;
+    assert.equal(first.choices[0].finish_reason, 'tool_calls');
+    assert.equal(msg.tool_calls.length, 1);
+    assert.equal(msg.tool_calls[0].type, 'function');
+    assert.equal(msg.tool_calls[0].function.name, 'get_weather');
+    assert.ok(msg.tool_calls[0].id, 'tool call has an id');
+    assert.deepEqual(JSON.parse(msg.tool_calls[0].function.arguments), { city: 'mock', days: 1 });
+    messages.push(msg, { role: 'tool', tool_call_id: msg.tool_calls[0].id, content: '{"temp_c": 21}' });
+    const second = await client.chat.completions.create({ model, messages, tools: [weatherTool] });
+    assert.equal(second.choices[0].finish_reason, 'stop');
+    assert.match(second.choices[0].message.content, /The tool returned: .*temp_c.*21/);
+  });
+
+  test(`[openai sdk -> ${label}] forced tool_choice picks that tool`, async () => {
+    const r = await client.chat.completions.create({ model, tools: twoTools,
+      tool_choice: { type: 'function', function: { name: 'other' } },
+      messages: [{ role: 'user', content: 'go' }] });
+    assert.deepEqual(r.choices[0].message.tool_calls.map((t) => t.function.name), ['other']);
+  });
+
+  test(`[openai sdk -> ${label}] tools, streamed: argument deltas reassemble`, async () => {
+    const stream = await client.chat.completions.create({ model, stream: true, tools: twoTools,
+      messages: [{ role: 'user', content: 'go [[mock:parallel_tools]]' }] });
+    const calls = [];
+    let finish = null;
+    for await (const c of stream) {
+      const ch = c.choices[0];
+      if (ch?.finish_reason) finish = ch.finish_reason;
+      for (const tc of ch?.delta?.tool_calls ?? []) {
+        calls[tc.index] ??= { id: '', name: '', args: '' };
+        if (tc.id) calls[tc.index].id = tc.id;
+        if (tc.function?.name) calls[tc.index].name = tc.function.name;
+        calls[tc.index].args += tc.function?.arguments ?? '';
+      }
+    }
+    assert.equal(finish, 'tool_calls');
+    assert.deepEqual(calls.map((c) => c.name), ['lookup', 'other']);
+    assert.ok(calls.every((c) => c.id), 'every streamed tool call has an id');
+    assert.deepEqual(JSON.parse(calls[0].args), { q: 'mock' });
+    assert.deepEqual(JSON.parse(calls[1].args), { n: 1 });
+  });
+
+  test(`[openai sdk -> ${label}] upstream 429 -> RateLimitError, message preserved`, async () => {
+    await assert.rejects(client.chat.completions.create({ model, messages: [{ role: 'user', content: '[[mock:status=429]]' }] }),
+      (e) => e instanceof OpenAI.RateLimitError && e.status === 429 && /simulated HTTP 429/.test(e.message));
+  });
+
+  test(`[openai sdk -> ${label}] upstream 429 on a stream request -> RateLimitError`, async () => {
+    await assert.rejects((async () => {
+      const s = await client.chat.completions.create({ model, stream: true, messages: [{ role: 'user', content: '[[mock:status=429]]' }] });
+      for await (const _ of s) { /* drain */ }
+    })(), (e) => e instanceof OpenAI.RateLimitError && /simulated HTTP 429/.test(e.message));
+  });
+
+  test(`[openai sdk -> ${label}] client abort mid-stream cancels the native upstream stream`, async () => {
+    const before = await mockStats();
+    const ac = new AbortController();
+    const stream = await client.chat.completions.create({ model, stream: true,
+      messages: [{ role: 'user', content: '[[mock:tokens=500]] [[mock:tps=50]]' }] }, { signal: ac.signal });
+    let n = 0;
+    try { for await (const _ of stream) { if (++n === 3) ac.abort(); } } catch { /* AbortError is fine too */ }
+    assert.ok(n >= 3 && n < 100, `stopped after ${n} chunks`);
+    let now = before;
+    for (let i = 0; i < 50 && now.streams_cancelled === before.streams_cancelled; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      now = await mockStats();
+    }
+    assert.equal(now.streams_cancelled, before.streams_cancelled + 1, 'upstream stream was cancelled');
+  });
+}
+
+test('[openai sdk -> anthropic] upstream 529 overloaded_error -> 503 InternalServerError, message preserved', async () => {
+  await assert.rejects(client.chat.completions.create({ model: 'claude-mock', messages: [{ role: 'user', content: '[[mock:status=529]]' }] }),
+    (e) => e instanceof OpenAI.InternalServerError && e.status === 503 && /simulated HTTP 529/.test(e.message));
+});
+
+test('[openai sdk -> gemini] upstream 503 UNAVAILABLE -> 503 InternalServerError, message preserved', async () => {
+  await assert.rejects(client.chat.completions.create({ model: 'gemini-mock', messages: [{ role: 'user', content: '[[mock:status=503]]' }] }),
+    (e) => e instanceof OpenAI.InternalServerError && e.status === 503 && /simulated HTTP 503/.test(e.message));
+});
+
+test('[openai sdk -> gemini] upstream 400 -> BadRequestError, message preserved', async () => {
+  await assert.rejects(client.chat.completions.create({ model: 'gemini-mock', messages: [{ role: 'user', content: '[[mock:status=400]]' }] }),
+    (e) => e instanceof OpenAI.BadRequestError && /simulated HTTP 400/.test(e.message));
+});
+
+// Direct checks of the mock's native voice (no gateway), so a failure above can
+// be told apart from a mock bug.
+test('[mock] speaks Anthropic and Gemini natively (direct)', async () => {
+  const a = await fetch(`http://127.0.0.1:${mockPort}/v1/messages`, { method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': 'k', 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'claude-x', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] }) });
+  assert.equal(a.status, 200);
+  const am = await a.json();
+  assert.equal(am.type, 'message');
+  assert.equal(am.stop_reason, 'end_turn');
+  assert.match(am.content[0].text, /You said: hi/);
+
+  const e = await fetch(`http://127.0.0.1:${mockPort}/v1/messages`, { method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': 'k', 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'claude-x', max_tokens: 64, messages: [{ role: 'user', content: '[[mock:status=529]]' }] }) });
+  assert.equal(e.status, 529);
+  assert.deepEqual(await e.json(), { type: 'error', error: { type: 'overloaded_error', message: 'mock upstream error: simulated HTTP 529' } });
+
+  const s = await fetch(`http://127.0.0.1:${mockPort}/v1beta/models/gemini-x:streamGenerateContent?alt=sse`, { method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-goog-api-key': 'k' },
+    body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'hi [[mock:tokens=3]]' }] }] }) });
+  assert.equal(s.status, 200);
+  assert.match(s.headers.get('content-type'), /text\/event-stream/);
+  const events = (await s.text()).split('\r\n\r\n').filter(Boolean).map((x) => JSON.parse(x.replace(/^data: /, '')));
+  assert.equal(events.map((x) => x.candidates[0]?.content.parts[0].text ?? '').join(''), 'lorem ipsum dolor ');
+  assert.equal(events.at(-1).candidates[0].finishReason, 'STOP');
+  assert.equal(events.at(-1).usageMetadata.candidatesTokenCount, 3);
+
+  const g = await fetch(`http://127.0.0.1:${mockPort}/v1beta/models/gemini-x:generateContent`, { method: 'POST',
+    headers: { 'content-type': 'application/json' }, body: JSON.stringify({ contents: [] }) });
+  assert.equal(g.status, 403, 'no API key -> PERMISSION_DENIED like Google');
+  assert.equal((await g.json()).error.status, 'PERMISSION_DENIED');
+});
+
+// ---------------------------------------------------------------------------
+// Part B: @anthropic-ai/sdk -> gateway POST /v1/messages -> mock OpenAI upstream
+// (the gateway's inbound Anthropic endpoint; 404 here means it is not wired yet)
+// ---------------------------------------------------------------------------
+
+test('[anthropic sdk -> /v1/messages] messages.create, non-streaming', async () => {
+  const msg = await anthropic.messages.create({
+    model: 'gpt-4o-mini', max_tokens: 256, system: 'Be brief.',
+    messages: [{ role: 'user', content: 'Say hello' }],
+  });
+  assert.equal(msg.type, 'message');
+  assert.equal(msg.role, 'assistant');
+  assert.match(msg.id, /^msg_/);
+  assert.equal(msg.stop_reason, 'end_turn');
+  assert.equal(msg.content.length, 1);
+  assert.equal(msg.content[0].type, 'text');
+  assert.match(msg.content[0].text, /You said: Say hello/);
+  assert.ok(msg.usage.input_tokens > 0 && msg.usage.output_tokens > 0, JSON.stringify(msg.usage));
+});
+
+test('[anthropic sdk -> /v1/messages] max_tokens -> stop_reason max_tokens', async () => {
+  const msg = await anthropic.messages.create({ model: 'gpt-4o-mini', max_tokens: 3,
+    messages: [{ role: 'user', content: 'count [[mock:tokens=10]]' }] });
+  assert.equal(msg.stop_reason, 'max_tokens');
+  assert.equal(msg.usage.output_tokens, 3);
+});
+
+test('[anthropic sdk -> /v1/messages] messages.stream: text events and finalMessage', async () => {
+  const stream = anthropic.messages.stream({ model: 'gpt-4o-mini', max_tokens: 256,
+    messages: [{ role: 'user', content: 'Stream me [[mock:tokens=12]]' }] });
+  let text = '';
+  const types = [];
+  stream.on('text', (t) => { text += t; });
+  stream.on('streamEvent', (ev) => { types.push(ev.type); });
+  const final = await stream.finalMessage();
+  assert.equal(text.trim().split(/\s+/).length, 12);
+  assert.equal(types[0], 'message_start');
+  assert.equal(types.at(-1), 'message_stop');
+  assert.ok(types.includes('content_block_start') && types.includes('content_block_delta') && types.includes('message_delta'));
+  assert.equal(final.stop_reason, 'end_turn');
+  assert.equal(final.content[0].type, 'text');
+  assert.equal(final.content[0].text, text);
+  assert.equal(final.usage.output_tokens, 12);
+});
+
+test('[anthropic sdk -> /v1/messages] messages.create({stream:true}) raw events', async () => {
+  const stream = await anthropic.messages.create({ model: 'gpt-4o-mini', max_tokens: 256, stream: true,
+    messages: [{ role: 'user', content: 'hi [[mock:tokens=5]]' }] });
+  let text = '', stop = null;
+  for await (const ev of stream) {
+    if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') text += ev.delta.text;
+    if (ev.type === 'message_delta') stop = ev.delta.stop_reason;
+  }
+  assert.equal(text, 'lorem ipsum dolor sit amet ');
+  assert.equal(stop, 'end_turn');
+});
+
+const anthTools = [{ name: 'get_weather', description: 'Weather for a city',
+  input_schema: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'integer' } }, required: ['city'] } }];
+
+test('[anthropic sdk -> /v1/messages] tools round trip (tool_use -> tool_result)', async () => {
+  const messages = [{ role: 'user', content: 'Weather in Paris?' }];
+  const first = await anthropic.messages.create({ model: 'gpt-4o-mini', max_tokens: 256, tools: anthTools, messages });
+  assert.equal(first.stop_reason, 'tool_use');
+  const uses = first.content.filter((b) => b.type === 'tool_use');
+  assert.equal(uses.length, 1);
+  assert.equal(uses[0].name, 'get_weather');
+  assert.ok(uses[0].id);
+  assert.deepEqual(uses[0].input, { city: 'mock', days: 1 });
+  messages.push({ role: 'assistant', content: first.content },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: uses[0].id, content: '{"temp_c": 21}' }] });
+  const second = await anthropic.messages.create({ model: 'gpt-4o-mini', max_tokens: 256, tools: anthTools, messages });
+  assert.equal(second.stop_reason, 'end_turn');
+  assert.match(second.content.find((b) => b.type === 'text').text, /The tool returned: .*temp_c.*21/);
+});
+
+test('[anthropic sdk -> /v1/messages] tools, streamed: input_json_delta reassembles into tool_use input', async () => {
+  const stream = anthropic.messages.stream({ model: 'gpt-4o-mini', max_tokens: 256,
+    tools: [{ name: 'lookup', input_schema: { type: 'object', properties: { q: { type: 'string' } } } },
+            { name: 'other', input_schema: { type: 'object', properties: { n: { type: 'number' } } } }],
+    messages: [{ role: 'user', content: 'go [[mock:parallel_tools]]' }] });
+  let jsonDeltas = 0;
+  stream.on('streamEvent', (ev) => { if (ev.type === 'content_block_delta' && ev.delta.type === 'input_json_delta') jsonDeltas++; });
+  const final = await stream.finalMessage();
+  assert.equal(final.stop_reason, 'tool_use');
+  const uses = final.content.filter((b) => b.type === 'tool_use');
+  assert.deepEqual(uses.map((u) => u.name), ['lookup', 'other']);
+  assert.deepEqual(uses[0].input, { q: 'mock' });
+  assert.deepEqual(uses[1].input, { n: 1 });
+  assert.ok(jsonDeltas >= 2, `saw ${jsonDeltas} input_json_delta events`);
+});
+
+test('[anthropic sdk -> /v1/messages] upstream 429 -> RateLimitError in Anthropic shape', async () => {
+  await assert.rejects(anthropic.messages.create({ model: 'gpt-4o-mini', max_tokens: 64,
+    messages: [{ role: 'user', content: '[[mock:status=429]]' }] }),
+  (e) => e instanceof Anthropic.RateLimitError && e.status === 429 &&
+    e.error?.type === 'error' && e.error?.error?.type === 'rate_limit_error' && /simulated HTTP 429/.test(e.message));
+});
+
+test('[anthropic sdk -> /v1/messages] unknown model -> NotFoundError', async () => {
+  await assert.rejects(anthropic.messages.create({ model: 'no-such-model', max_tokens: 16,
+    messages: [{ role: 'user', content: 'x' }] }),
+  (e) => e instanceof Anthropic.NotFoundError && e.error?.type === 'error');
+});
