@@ -4,6 +4,7 @@
 #include "auth.h"
 
 #include "services.h"
+#include "pay_x402.h"
 
 #include <event2/http.h>
 #include <stdio.h>
@@ -31,6 +32,11 @@ static void mask(const char *k, char *out, size_t cap) {
 
 bool gr_auth_check(gr_request *r) {
     const gr_config *c = r->cfg;
+    if (gr_pay_x402_applies(r)) { /* paid per request: no account needed */
+        r->pay_x402 = true;
+        r->key_name = "x402";
+        return true;
+    }
     gr_keys *table = r->w->svc ? r->w->svc->keys : NULL;
     bool have_table = table && gr_keys_count(table) > 0;
     if (c->nkeys == 0 && !have_table) {

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "meter.h"
 #include "services.h"
+#include "pay_x402.h"
 #include "metrics.h"
 #include "upstream.h"
 
@@ -117,9 +118,27 @@ static void add_common_headers(gr_request *r, gr_http_request *h) {
     gr_http_request_add_header(h, "X-Request-Id: %s", r->id);
 }
 
+/* Caps generation (e.g. at what an x402 payment covers): the canonical body
+ * gets max_tokens (or max_completion_tokens, whichever the client used) no
+ * larger than the cap, and the fast path forwards the re-rendered body. */
+static const char *apply_token_cap(gr_request *r, const char *body, size_t *len) {
+    if (r->cap_max_tokens <= 0) return body;
+    const char *field = cJSON_GetObjectItemCaseSensitive(r->body, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+    const cJSON *cur = cJSON_GetObjectItemCaseSensitive(r->body, field);
+    if (cJSON_IsNumber(cur) && cur->valuedouble > 0 && cur->valuedouble <= (double)r->cap_max_tokens) return body;
+    cJSON_DeleteItemFromObjectCaseSensitive(r->body, field);
+    cJSON_AddNumberToObject(r->body, field, (double)r->cap_max_tokens);
+    char *txt = cJSON_PrintUnformatted(r->body);
+    char *copy = gr_pool_strdup(r->pool, txt);
+    cJSON_free(txt);
+    *len = strlen(copy);
+    return copy;
+}
+
 static bool build_upstream_request(gr_request *r, const char *body, size_t len) {
     const gr_provider_conf *p = r->deployment->provider;
     gr_http_request *h = &r->up_req;
+    body = apply_token_cap(r, body, &len);
     if (r->ops) {
         gr_upstream_error err = {0};
         if (r->ops->build_chat_request(&r->actx, r->body, h, &err) != GR_OK) {
@@ -213,6 +232,7 @@ static void start_stream_reply(gr_request *r) {
     evhttp_add_header(h, "X-Accel-Buffering", "no");
     r->status = 200;
     r->reply_started = true;
+    if (r->pay_x402) gr_pay_x402_before_reply(r);
     evhttp_send_reply_start(r->req, 200, "OK");
 }
 
@@ -628,6 +648,7 @@ void gr_proxy_handle(gr_request *r) {
     gr_meter_resolve_prices(&r->deployment->prices, &r->model->prices, r->deployment->upstream_model, r->model->name,
                             &r->prices);
     r->est_prompt_tokens = r->ep == GR_EP_CHAT ? gr_meter_estimate_request(r->body) : (int64_t)(len / 4);
+    if (r->pay_x402 && !gr_pay_x402_admit(r)) return;
     if (r->key) {
         int64_t max_out = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, r->model->max_output_tokens);
         r->max_cost_nusd = gr_meter_max_cost(&r->prices, r->est_prompt_tokens, max_out);

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "services.h"
+#include "pay_x402.h"
 #include "upstream.h"
 
 #include <event2/buffer.h>
@@ -161,6 +162,7 @@ static void submit_ledger_row(gr_request *r) {
     row.status = r->status;
     GR_LEDGER_SET(row.route_reason, r->route_reason ? r->route_reason : "");
     GR_LEDGER_SET(row.error_type, r->error_type ? r->error_type : "");
+    if (r->pay_x402) gr_pay_x402_finish(r, &row);
     if (gr_ledger_submit(svc->ledger, &row) != GR_OK) gr_metrics_add(GR_M_LEDGER_DROPPED, NULL, 1);
 }
 
@@ -204,6 +206,7 @@ void gr_request_finish(gr_request *r) {
 
 void gr_request_reply_json(gr_request *r, int status, const char *json, size_t len) {
     r->status = status;
+    if (r->pay_x402 && !r->client_gone) gr_pay_x402_before_reply(r);
     if (!r->client_gone) gr_reply_json_text(r->req, status, json, len);
     gr_request_finish(r);
 }

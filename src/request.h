@@ -53,6 +53,9 @@ typedef struct gr_request {
     gr_prices prices;           /* resolved for the served deployment */
     int64_t est_prompt_tokens, max_cost_nusd, cost_nusd;
     uint64_t stream_data_bytes; /* for the usage estimate when a stream reports none */
+    bool pay_x402;              /* paid per request over x402 (no API key) */
+    void *x402;                 /* pay_x402.c's per-request state */
+    int64_t cap_max_tokens;     /* > 0: generation capped (e.g. to what was paid) */
     const char *model_asked;
     const gr_model_conf *model;
     const gr_deployment *deployment;

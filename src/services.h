@@ -14,6 +14,7 @@
 #include "keys.h"
 #include "ledger.h"
 #include "store.h"
+#include "pay_x402.h"
 
 typedef struct gr_services {
     gr_store *store;       /* ledger writer's handle */
@@ -21,6 +22,7 @@ typedef struct gr_services {
     gr_keys *keys;
     gr_ledger *ledger;
     gr_admin_ctx admin;
+    gr_pay_x402 *x402; /* NULL = x402 disabled */
     char *admin_key; /* copy: the admin context outlives config snapshots */
 } gr_services;
 

@@ -1,0 +1,40 @@
+/* pay_x402.h — x402 payments on the request path (the glue between the
+ * HTTP pipeline and the pure x402/EIP-712 modules).
+ *
+ * Hook order for one request:
+ *   gr_pay_x402_applies()   in auth: true when x402 is enabled and the request
+ *                           carries a payment header (X-PAYMENT / PAYMENT-SIGNATURE)
+ *                           or no credential at all; the request then skips
+ *                           API-key auth and is paid per request.
+ *   gr_pay_x402_admit()     after the model and prices are known: without a
+ *                           payment, answers 402 with the quote; with one,
+ *                           verifies it (locally), reserves the nonce, and may cap
+ *                           generation (r->cap_max_tokens) to what was paid.
+ *                           Returns false when it has answered and finished.
+ *   gr_pay_x402_before_reply() just before the response status goes out: adds
+ *                           the settlement/receipt headers.
+ *   gr_pay_x402_finish()    at request end: actual cost -> settlement and
+ *                           credit; fills the x402 fields of the ledger row.
+ * Per-request state lives in r->x402 (owned by this module, released in finish).
+ * The process-wide state (gr_pay_x402) hangs off gr_services; NULL = disabled. */
+#ifndef GR_PAY_X402_H
+#define GR_PAY_X402_H
+
+#include "common.h"
+#include "config.h"
+
+typedef struct gr_request gr_request;
+typedef struct gr_ledger_row gr_ledger_row;
+typedef struct gr_store gr_store;
+typedef struct gr_pay_x402 gr_pay_x402;
+
+/* NULL with err[0] == '\0' when the config has no x402 section. */
+gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen);
+void gr_pay_x402_free(gr_pay_x402 *p);
+
+bool gr_pay_x402_applies(gr_request *r);
+bool gr_pay_x402_admit(gr_request *r);
+void gr_pay_x402_before_reply(gr_request *r);
+void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row);
+
+#endif
