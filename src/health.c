@@ -1,6 +1,9 @@
 /* health.c — per-deployment live stats and circuit breaker (see health.h). */
 #include "health.h"
 
+#include <cjson/cJSON.h>
+#include <string.h>
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -423,4 +426,59 @@ void gr_health_shutdown(void)
             e = n;
         }
     }
+}
+
+/* ---- configuration from `routing.health` ---- */
+
+static bool opt_num(const cJSON *sec, const char *key, double lo, double hi, double *out, char *err, size_t errlen) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(sec, key);
+    if (!v) return true;
+    if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi) {
+        snprintf(err, errlen, "routing.health.%s: expected a number in [%g, %g]", key, lo, hi);
+        return false;
+    }
+    *out = v->valuedouble;
+    return true;
+}
+
+gr_status gr_health_opts_from_json(const cJSON *sec, gr_health_opts *o, char *err, size_t errlen) {
+    gr_health_opts_default(o);
+    if (!sec) return GR_OK;
+    if (!cJSON_IsObject(sec)) {
+        snprintf(err, errlen, "routing.health: expected a mapping");
+        return GR_ERR_INVALID;
+    }
+    static const char *const known[] = {"consecutive_failures", "window", "min_samples", "error_rate", "cooldown_ms",
+                                        "rate_limit_cooldown_ms", "max_retry_after_ms", "ewma_alpha", NULL};
+    const cJSON *it;
+    cJSON_ArrayForEach(it, sec) {
+        bool ok = false;
+        for (size_t i = 0; known[i]; i++) ok = ok || !strcmp(known[i], it->string);
+        if (!ok) {
+            snprintf(err, errlen, "routing.health.%s: unknown key", it->string);
+            return GR_ERR_INVALID;
+        }
+    }
+    double x;
+    x = o->consecutive_failures;
+    if (!opt_num(sec, "consecutive_failures", 1, 1e6, &x, err, errlen)) return GR_ERR_INVALID;
+    o->consecutive_failures = (uint32_t)x;
+    x = o->window;
+    if (!opt_num(sec, "window", 1, 64, &x, err, errlen)) return GR_ERR_INVALID;
+    o->window = (uint32_t)x;
+    x = o->min_samples;
+    if (!opt_num(sec, "min_samples", 1, 64, &x, err, errlen)) return GR_ERR_INVALID;
+    o->min_samples = (uint32_t)x;
+    if (!opt_num(sec, "error_rate", 0.01, 1, &o->error_rate, err, errlen)) return GR_ERR_INVALID;
+    x = (double)o->cooldown_us / 1000.0;
+    if (!opt_num(sec, "cooldown_ms", 0, 86400000, &x, err, errlen)) return GR_ERR_INVALID;
+    o->cooldown_us = (uint64_t)x * 1000u;
+    x = (double)o->default_429_cooldown_us / 1000.0;
+    if (!opt_num(sec, "rate_limit_cooldown_ms", 0, 86400000, &x, err, errlen)) return GR_ERR_INVALID;
+    o->default_429_cooldown_us = (uint64_t)x * 1000u;
+    x = (double)o->max_retry_after_us / 1000.0;
+    if (!opt_num(sec, "max_retry_after_ms", 0, 86400000, &x, err, errlen)) return GR_ERR_INVALID;
+    o->max_retry_after_us = (uint64_t)x * 1000u;
+    if (!opt_num(sec, "ewma_alpha", 0.001, 1, &o->ewma_alpha, err, errlen)) return GR_ERR_INVALID;
+    return GR_OK;
 }

@@ -83,6 +83,10 @@ typedef struct gr_health_snapshot {
 
 void gr_health_opts_default(gr_health_opts *o);
 void gr_health_configure(const gr_health_opts *o); /* NULL = defaults */
+/* Reads `routing.health` (NULL section = defaults); the error names the key. */
+struct cJSON;
+GR_MUST_CHECK gr_status gr_health_opts_from_json(const struct cJSON *section, gr_health_opts *o, char *err,
+                                                size_t errlen);
 
 /* The record for "provider/upstream_model" (created on first use; never NULL
  * for a non-NULL key; the pointer stays valid until gr_health_shutdown). */

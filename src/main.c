@@ -6,6 +6,7 @@
 #include "mock_upstream.h"
 #include "server.h"
 #include "cli_admin.h"
+#include "route.h"
 #include "store.h"
 
 #include <stdio.h>
@@ -22,6 +23,7 @@ static void usage(FILE *f) {
             "                                       run the mock OpenAI-compatible upstream standalone\n"
             "  gaterouter keys  [--config FILE] create|list|show|revoke ...   manage virtual keys in the store\n"
             "  gaterouter usage [--config FILE] [--group-by ...]              usage summaries from the ledger\n"
+            "  gaterouter route [--config FILE] --explain REQUEST.json        explain a routing decision (no upstream call)\n"
             "  gaterouter --version | --help\n\n"
             "Signals: SIGHUP reloads the config without dropping requests; SIGTERM drains and exits.\n",
             GR_VERSION);
@@ -67,6 +69,26 @@ int main(int argc, char **argv) {
     const char *config = "config/gaterouter.yaml";
     bool check_only = false;
     if (argc > 1 && !strcmp(argv[1], "mock")) return run_mock(argc, argv);
+    if (argc > 1 && !strcmp(argv[1], "route")) {
+        const char *file = NULL;
+        for (int i = 2; i + 1 < argc; i++) {
+            if (!strcmp(argv[i], "--config")) config = argv[++i];
+            else if (!strcmp(argv[i], "--explain")) file = argv[++i];
+        }
+        if (!file) {
+            fprintf(stderr, "usage: gaterouter route [--config FILE] --explain REQUEST.json\n");
+            return 2;
+        }
+        char err[1024];
+        gr_config *cfg = gr_config_load_file(config, err, sizeof(err));
+        if (!cfg) {
+            fprintf(stderr, "gaterouter: invalid config: %s\n", err);
+            return 1;
+        }
+        int rc = gr_route_explain_cli(cfg, file, stdout);
+        gr_config_release(cfg);
+        return rc;
+    }
     if (argc > 1 && (!strcmp(argv[1], "keys") || !strcmp(argv[1], "usage"))) {
         /* Same store as the gateway: read its URL from the config. */
         int skip = 2;

@@ -12,6 +12,7 @@
 #include "meter.h"
 #include "services.h"
 #include "pay_x402.h"
+#include "route.h"
 #include "metrics.h"
 #include "upstream.h"
 
@@ -232,6 +233,7 @@ static void start_stream_reply(gr_request *r) {
     evhttp_add_header(h, "X-Accel-Buffering", "no");
     r->status = 200;
     r->reply_started = true;
+    gr_proxy_add_route_headers(r);
     if (r->pay_x402) gr_pay_x402_before_reply(r);
     evhttp_send_reply_start(r->req, 200, "OK");
 }
@@ -292,6 +294,7 @@ static int on_sse_event(void *ud, const gr_sse_event *ev) {
 static void on_headers(void *ud, int status, const char *ctype, int retry_after_s) {
     gr_request *r = ud;
     r->up_status = status;
+    r->retry_after_s = retry_after_s;
     snprintf(r->up_content_type, sizeof(r->up_content_type), "%s", ctype ? ctype : "");
     if (r->stream && status >= 200 && status < 300 && strstr(r->up_content_type, "event-stream")) {
         r->streaming = true;
@@ -308,6 +311,7 @@ static void on_headers(void *ud, int status, const char *ctype, int retry_after_
 static int on_data(void *ud, const char *data, size_t len) {
     gr_request *r = ud;
     if (r->client_gone) return -1;
+    if (!r->attempt_first_byte_us) r->attempt_first_byte_us = gr_now_us();
     if (!r->streaming) {
         if (evbuffer_get_length(r->up_body) + len > r->cfg->server.max_upstream_response_bytes) {
             r->error_type = "upstream_response_too_large";
@@ -458,19 +462,67 @@ static void reply_non_stream(gr_request *r) {
     cJSON_Delete(j);
 }
 
+/* ---- attempts: retries and fallbacks before the first byte reaches the client ---- */
+
+static void start_attempt(gr_request *r);
+static unsigned rate_limited_for(gr_request *r);
+
+static void retry_timer_cb(evutil_socket_t fd, short what, void *arg) {
+    gr_request *r = arg;
+    if (r->finished || r->client_gone) return;
+    start_attempt(r);
+}
+
+/* Reports the attempt's outcome to the health registry and, when the route
+ * rules allow (nothing sent to the client yet), schedules the next attempt.
+ * Returns true when another attempt was scheduled. */
+static bool settle_attempt(gr_request *r, const char *err, bool ok, int retry_after_s) {
+    const gr_route_candidate *c = &r->plan->cand[r->cand];
+    uint64_t now = gr_now_us();
+    gr_outcome o = {.kind = GR_OUTCOME_OK, .http_status = r->up_status};
+    if (err) o.kind = gr_upstream_err_is_timeout(err) ? GR_OUTCOME_TIMEOUT : GR_OUTCOME_CONNECT_ERROR;
+    else if (!ok) {
+        o.kind = GR_OUTCOME_HTTP;
+        size_t len = r->up_body ? evbuffer_get_length(r->up_body) : 0;
+        const char *b = len ? (const char *)evbuffer_pullup(r->up_body, -1) : NULL;
+        o.err_class = gr_route_classify_error(r->up_status, b, len);
+    }
+    uint64_t ttft = r->attempt_first_byte_us ? r->attempt_first_byte_us - r->attempt_start_us : 0;
+    gr_health_on_result(c->health, &o, ttft, now - r->attempt_start_us,
+                        (uint64_t)(r->usage.completion_tokens > 0 ? r->usage.completion_tokens : 0),
+                        retry_after_s > 0 ? (uint32_t)retry_after_s : 0, now);
+    if (ok || r->client_gone || r->reply_started) return false;
+    if (err == gr_err_upstream_aborted) return false; /* our own cap, not the upstream's fault */
+    uint32_t delay_ms = 0;
+    gr_retry_action act = gr_route_should_retry(&o, r->attempts, r->bytes_out, &delay_ms);
+    int next = gr_route_next(r->plan, r->cand, act);
+    if (next < 0 || r->attempts + 1 >= GR_ROUTE_MAX_ATTEMPTS) return false;
+    char labels[200];
+    snprintf(labels, sizeof(labels), "provider=\"%s\",class=\"%s\"", c->dep->provider->name,
+             err ? (gr_upstream_err_is_timeout(err) ? "timeout" : "connect") : "http");
+    gr_metrics_add(GR_M_UPSTREAM_ERRORS, labels, 1);
+    r->last_failure = gr_pool_printf(r->pool, "%s/%s:%s", c->dep->provider->name, c->dep->upstream_model,
+                                     err ? err : gr_pool_printf(r->pool, "HTTP %d", r->up_status));
+    r->cand = next;
+    r->attempts++;
+    if (!r->retry_ev) r->retry_ev = evtimer_new(r->w->base, retry_timer_cb, r);
+    struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
+    evtimer_add(r->retry_ev, &tv);
+    return true;
+}
+
 static void on_done(void *ud, const char *err, int status) {
     gr_request *r = ud;
     r->xfer = NULL;
     if (r->client_gone) return; /* the deferred finish owns the request */
     if (r->streaming) {
+        settle_attempt(r, err, !err && !r->failed_midstream, -1);
         finish_stream(r, err);
         return;
     }
+    bool ok = !err && r->up_status >= 200 && r->up_status < 300;
+    if (settle_attempt(r, err, ok, r->retry_after_s)) return;
     if (err) {
-        char labels[160];
-        snprintf(labels, sizeof(labels), "provider=\"%s\",class=\"%s\"", r->deployment->provider->name,
-                 gr_upstream_err_is_timeout(err) ? "timeout" : err == gr_err_upstream_connect ? "connect" : "io");
-        gr_metrics_add(GR_M_UPSTREAM_ERRORS, labels, 1);
         if (r->error_type && !strcmp(r->error_type, "upstream_response_too_large")) {
             gr_request_fail(r, 502, "api_error", "upstream_response_too_large", NULL,
                             "upstream response exceeded server.max_upstream_response_bytes (%llu)",
@@ -483,7 +535,7 @@ static void on_done(void *ud, const char *err, int status) {
                         r->deployment->provider->name);
         return;
     }
-    if (r->up_status >= 200 && r->up_status < 300) reply_non_stream(r);
+    if (ok) reply_non_stream(r);
     else reply_upstream_error(r);
 }
 
@@ -623,35 +675,68 @@ void gr_proxy_handle(gr_request *r) {
     r->include_usage_asked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
     if (r->anthropic_out && r->stream) r->msg_stream = gr_messages_stream_new(r->model_asked);
 
-    r->model = gr_config_find_model(r->cfg, r->model_asked, strlen(r->model_asked));
-    if (!r->model) {
-        gr_request_fail(r, 404, "invalid_request_error", "model_not_found", "model",
-                        "The model `%s` does not exist or you do not have access to it.", r->model_asked);
+    /* ---- routing: an ordered candidate list with the reason for each ---- */
+    gr_route_request rq;
+    char rerr[256];
+    if (gr_route_request_from_json(r->body, &rq, rerr, sizeof(rerr)) != GR_OK) {
+        gr_request_fail(r, 400, "invalid_request_error", "invalid_routing", NULL, "%s", rerr);
         return;
     }
-    uint32_t need = r->ep == GR_EP_EMBEDDINGS ? GR_CAP_EMBEDDINGS : r->ep == GR_EP_COMPLETIONS ? GR_CAP_COMPLETIONS : GR_CAP_CHAT;
-    if (!(r->model->caps & need)) {
-        gr_request_fail(r, 400, "invalid_request_error", "unsupported_endpoint", "model",
-                        "The model `%s` does not support %s.", r->model->name, endpoint_path(r->ep) + 1);
+    rq.need_caps |= r->ep == GR_EP_EMBEDDINGS ? GR_CAP_EMBEDDINGS : r->ep == GR_EP_COMPLETIONS ? GR_CAP_COMPLETIONS : GR_CAP_CHAT;
+    rq.quality = gr_route_parse_quality(evhttp_find_header(evhttp_request_get_input_headers(r->req), "x-gaterouter-quality"));
+    r->est_prompt_tokens = r->ep == GR_EP_CHAT ? gr_meter_estimate_request(r->body) : (int64_t)(len / 4);
+    if (!rq.prompt_tokens) rq.prompt_tokens = (uint32_t)(r->est_prompt_tokens > UINT32_MAX ? UINT32_MAX : r->est_prompt_tokens);
+    r->plan = gr_pool_calloc(r->pool, sizeof(*r->plan));
+    (void)gr_route_plan(r->cfg, &rq, r->w->route_state, r->plan);
+    char mlabels[192];
+    snprintf(mlabels, sizeof(mlabels), "policy=\"%s\",model=\"%s\"", r->plan->policy,
+             r->plan->result == GR_ROUTE_OK ? r->plan->cand[0].model->name : gr_route_result_name(r->plan->result));
+    gr_metrics_add(GR_M_ROUTE_DECISIONS, mlabels, 1);
+    if (r->ep == GR_EP_ROUTE) { /* dry run */
+        cJSON *j = gr_route_plan_to_json(r->plan);
+        char *txt = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        gr_request_reply_json(r, r->plan->result == GR_ROUTE_OK ? 200 : gr_route_result_http_status(r->plan->result), txt, strlen(txt));
+        cJSON_free(txt);
         return;
     }
-    r->deployment = &r->model->deployments[0];
-    r->route_reason = "direct";
-    const gr_provider_conf *prov = r->deployment->provider;
-    r->ops = gr_provider_ops_for(prov->kind);
-    if (r->ops && r->ep != GR_EP_CHAT) {
-        gr_request_fail(r, 400, "invalid_request_error", "unsupported_endpoint", "model",
-                        "The model `%s` is served by a %s provider, which supports only chat completions here.",
-                        r->model->name, gr_provider_kind_name(prov->kind));
+    if (r->plan->result == GR_ROUTE_UNAVAILABLE && rate_limited_for(r) > 0) {
+        /* Every deployment is cooling down after the provider's 429: pass the
+         * rate limit on (with its wait), rather than a 503. */
+        char ra[24];
+        snprintf(ra, sizeof(ra), "%u", rate_limited_for(r));
+        gr_request_add_header(r, "Retry-After", ra);
+        gr_request_fail(r, 429, "rate_limit_error", "upstream_rate_limited", NULL,
+                        "Every deployment of `%s` is rate-limited by its provider; retry after %s s.", r->model_asked, ra);
         return;
     }
+    if (r->plan->result != GR_ROUTE_OK) {
+        int st = gr_route_result_http_status(r->plan->result);
+        const char *code = r->plan->result == GR_ROUTE_NOT_FOUND ? "model_not_found"
+                         : r->plan->result == GR_ROUTE_UNAVAILABLE ? "no_healthy_deployment" : "no_capable_model";
+        gr_request_fail(r, st, st == 503 ? "api_error" : "invalid_request_error", code,
+                        r->plan->result == GR_ROUTE_NOT_FOUND ? "model" : NULL, "%s", r->plan->error);
+        return;
+    }
+    r->route_reason = r->plan->reason;
+    r->cand = 0;
+    r->model = r->plan->cand[0].model;
+    r->deployment = r->plan->cand[0].dep;
     gr_meter_resolve_prices(&r->deployment->prices, &r->model->prices, r->deployment->upstream_model, r->model->name,
                             &r->prices);
-    r->est_prompt_tokens = r->ep == GR_EP_CHAT ? gr_meter_estimate_request(r->body) : (int64_t)(len / 4);
     if (r->pay_x402 && !gr_pay_x402_admit(r)) return;
     if (r->key) {
+        /* Reserve the worst case over every candidate a fallback could reach. */
+        r->max_cost_nusd = 0;
+        for (size_t i = 0; i < r->plan->ncand; i++) {
+            const gr_route_candidate *c = &r->plan->cand[i];
+            gr_prices pr;
+            gr_meter_resolve_prices(&c->dep->prices, &c->model->prices, c->dep->upstream_model, c->model->name, &pr);
+            int64_t mo = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, c->model->max_output_tokens);
+            int64_t mc = gr_meter_max_cost(&pr, r->est_prompt_tokens, mo);
+            if (mc > r->max_cost_nusd) r->max_cost_nusd = mc;
+        }
         int64_t max_out = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, r->model->max_output_tokens);
-        r->max_cost_nusd = gr_meter_max_cost(&r->prices, r->est_prompt_tokens, max_out);
         gr_key_verdict v = {0};
         if (!gr_keys_admit(r->key, r->model->name, r->max_cost_nusd, r->est_prompt_tokens + max_out,
                            (int64_t)gr_wall_ms(), &r->reservation, &v)) {
@@ -664,6 +749,55 @@ void gr_proxy_handle(gr_request *r) {
             return;
         }
     }
+    r->body_text = body;
+    r->body_len = len;
+    evhttp_connection_set_closecb(r->evcon, on_client_close, r);
+    watch_client(r);
+    start_attempt(r);
+}
+
+/* Seconds until the first deployment of the asked model leaves its 429
+ * cooldown, or 0 when unavailability is not (only) rate limiting. */
+static unsigned rate_limited_for(gr_request *r) {
+    const gr_model_conf *m = gr_config_find_model(r->cfg, r->model_asked, strlen(r->model_asked));
+    if (!m) return 0;
+    uint64_t now = gr_now_us(), best = UINT64_MAX;
+    for (size_t i = 0; i < m->ndeployments; i++) {
+        gr_health_snapshot snap;
+        gr_health_snapshot_get(gr_health_get2(m->deployments[i].provider->name, m->deployments[i].upstream_model), &snap);
+        if (snap.state != GR_BREAKER_CLOSED || snap.cooldown_until_us <= now) return 0;
+        if (snap.cooldown_until_us - now < best) best = snap.cooldown_until_us - now;
+    }
+    return best == UINT64_MAX ? 0 : (unsigned)((best + 999999u) / 1000000u);
+}
+
+/* One upstream attempt on plan->cand[r->cand]. Per-attempt state is reset;
+ * what the client sees is decided only once an attempt succeeds or the plan
+ * is exhausted. */
+static void start_attempt(gr_request *r) {
+    const gr_route_candidate *c = &r->plan->cand[r->cand];
+    r->model = c->model;
+    r->deployment = c->dep;
+    gr_meter_resolve_prices(&r->deployment->prices, &r->model->prices, r->deployment->upstream_model, r->model->name,
+                            &r->prices);
+    const gr_provider_conf *prov = r->deployment->provider;
+    r->ops = gr_provider_ops_for(prov->kind);
+    if (r->ops && r->ep != GR_EP_CHAT) {
+        gr_request_fail(r, 400, "invalid_request_error", "unsupported_endpoint", "model",
+                        "The model `%s` is served by a %s provider, which supports only chat completions here.",
+                        r->model->name, gr_provider_kind_name(prov->kind));
+        return;
+    }
+    /* reset what a previous attempt left */
+    gr_http_request_free(&r->up_req);
+    if (r->up_body) {
+        evbuffer_free(r->up_body);
+        r->up_body = NULL;
+    }
+    r->up_status = 0;
+    r->retry_after_s = -1;
+    r->attempt_first_byte_us = 0;
+    r->usage = (gr_usage){0};
     r->actx = (gr_adapter_ctx){
         .provider = prov,
         .upstream_model = r->deployment->upstream_model,
@@ -673,19 +807,32 @@ void gr_proxy_handle(gr_request *r) {
         .stream = r->stream,
         .include_usage = r->include_usage_asked,
     };
-    if (!build_upstream_request(r, body, len)) return;
+    if (!build_upstream_request(r, r->body_text, r->body_len)) return;
+    r->attempt_start_us = gr_now_us();
+    if (!r->upstream_start_us) r->upstream_start_us = r->attempt_start_us;
+    gr_health_on_start(c->health, r->attempt_start_us);
+    r->xfer = gr_transfer_start(r->w->up, &r->up_req, &prov->timeouts, &k_proxy_cbs, r);
+    if (!r->xfer) gr_request_fail(r, 502, "api_error", "upstream_unavailable", NULL, "could not start the upstream request");
+}
 
+/* Headers naming what served the request and why; set just before the status
+ * line goes out, so they describe the attempt that answered. */
+void gr_proxy_add_route_headers(gr_request *r) {
+    if (!r->deployment || !r->plan || r->client_gone) return;
     gr_request_add_header(r, "x-gaterouter-model", r->model->name);
     gr_request_add_header(r, "x-gaterouter-upstream-model", r->deployment->upstream_model);
-    gr_request_add_header(r, "x-gaterouter-provider", prov->name);
+    gr_request_add_header(r, "x-gaterouter-provider", r->deployment->provider->name);
+    char buf[512];
+    gr_route_format_header(r->plan, r->cand, r->attempts + 1, buf, sizeof(buf));
+    if (r->last_failure) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, sizeof(buf) - n, "; after %s", r->last_failure);
+    }
+    r->route_reason = gr_pool_strdup(r->pool, buf);
     gr_request_add_header(r, "x-gaterouter-route", r->route_reason);
-
-    evhttp_connection_set_closecb(r->evcon, on_client_close, r);
-    watch_client(r);
-    r->upstream_start_us = gr_now_us();
-    r->xfer = gr_transfer_start(r->w->up, &r->up_req, &prov->timeouts, &k_proxy_cbs, r);
-    if (!r->xfer) {
-        gr_request_fail(r, 502, "api_error", "upstream_unavailable", NULL, "could not start the upstream request");
-        return;
+    if (r->attempts) {
+        char a[16];
+        snprintf(a, sizeof(a), "%u", r->attempts + 1);
+        gr_request_add_header(r, "x-gaterouter-attempts", a);
     }
 }

@@ -180,6 +180,7 @@ void gr_request_finish(gr_request *r) {
         r->xfer = NULL;
     }
     if (r->client_watch) event_free(r->client_watch);
+    if (r->retry_ev) event_free(r->retry_ev);
     if (r->evcon && !r->client_gone) evhttp_connection_set_closecb(r->evcon, NULL, NULL);
     if (!r->status) r->status = 500;
     if (r->client_gone) r->status = 499; /* nginx convention: client closed request */
@@ -206,6 +207,7 @@ void gr_request_finish(gr_request *r) {
 
 void gr_request_reply_json(gr_request *r, int status, const char *json, size_t len) {
     r->status = status;
+    gr_proxy_add_route_headers(r);
     if (r->pay_x402 && !r->client_gone) gr_pay_x402_before_reply(r);
     if (!r->client_gone) gr_reply_json_text(r->req, status, json, len);
     gr_request_finish(r);

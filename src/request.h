@@ -25,6 +25,8 @@ struct evhttp_request;
 struct evhttp_connection;
 struct evbuffer;
 typedef struct gr_transfer gr_transfer;
+struct gr_route_plan;
+struct event;
 
 typedef enum {
     GR_EP_OTHER = 0,
@@ -32,6 +34,7 @@ typedef enum {
     GR_EP_COMPLETIONS,
     GR_EP_EMBEDDINGS,
     GR_EP_MESSAGES,
+    GR_EP_ROUTE,
 } gr_endpoint;
 
 typedef struct gr_request {
@@ -51,6 +54,14 @@ typedef struct gr_request {
     gr_key_entry *key;          /* virtual key with limits, or NULL */
     gr_key_reservation reservation;
     gr_prices prices;           /* resolved for the served deployment */
+    struct gr_route_plan *plan; /* candidates in order (pool memory) */
+    unsigned cand, attempts;    /* current candidate index; attempts made - 1 */
+    const char *last_failure;   /* "provider/model:reason" of the last failed attempt */
+    const char *body_text;      /* the canonical body the attempts rebuild from */
+    size_t body_len;
+    uint64_t attempt_start_us, attempt_first_byte_us;
+    int retry_after_s;
+    struct event *retry_ev;
     int64_t est_prompt_tokens, max_cost_nusd, cost_nusd;
     uint64_t stream_data_bytes; /* for the usage estimate when a stream reports none */
     bool pay_x402;              /* paid per request over x402 (no API key) */
@@ -99,6 +110,7 @@ void gr_request_add_header(gr_request *r, const char *name, const char *value);
 void gr_proxy_handle(gr_request *r);
 /* Sets r->cost_nusd from usage (estimating usage when none was reported). */
 void gr_proxy_compute_cost(gr_request *r);
+void gr_proxy_add_route_headers(gr_request *r);
 void gr_models_handle(gr_request *r, const char *model_id);
 
 #endif

@@ -9,6 +9,7 @@
 #include "mock_upstream.h"
 #include "request.h"
 #include "services.h"
+#include "route.h"
 #include "upstream.h"
 
 #include <curl/curl.h>
@@ -111,6 +112,7 @@ static void handle(struct evhttp_request *req, void *arg) {
     else if (!strcmp(p, "/v1/completions") || !strcmp(p, "/completions")) r->ep = GR_EP_COMPLETIONS;
     else if (!strcmp(p, "/v1/embeddings") || !strcmp(p, "/embeddings")) r->ep = GR_EP_EMBEDDINGS;
     else if (!strcmp(p, "/v1/messages")) r->ep = GR_EP_MESSAGES;
+    else if (!strcmp(p, "/v1/route")) r->ep = GR_EP_ROUTE; /* dry run: the decision, no upstream call */
     if (r->ep != GR_EP_OTHER) {
         if (!post) goto method;
         if (!gr_auth_check(r)) return;
@@ -180,6 +182,8 @@ static int make_listener(const char *host, uint16_t port) {
 static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     w->srv = s;
     w->svc = &s->svc;
+    w->route_state = gr_xcalloc(1, sizeof(*w->route_state));
+    gr_route_state_init(w->route_state, gr_now_us() ^ ((uint64_t)w->id << 32));
     w->base = event_base_new();
     w->http = evhttp_new(w->base);
     w->up = gr_upstream_new(w->base);
@@ -204,6 +208,7 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
 }
 
 static void worker_dispose(gr_worker *w) {
+    free(w->route_state);
     if (w->http) evhttp_free(w->http);
     gr_upstream_free(w->up);
     if (w->wake) event_free(w->wake);

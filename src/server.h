@@ -22,6 +22,7 @@ struct event;
 typedef struct gr_upstream gr_upstream;
 typedef struct gr_server gr_server;
 typedef struct gr_services gr_services;
+struct gr_route_state;
 
 typedef struct gr_worker {
     int id;
@@ -32,6 +33,7 @@ typedef struct gr_worker {
     struct evhttp_bound_socket *bound;
     gr_upstream *up;
     gr_services *svc; /* process-wide: store, keys, ledger, admin */
+    struct gr_route_state *route_state; /* worker-local PRNG and round-robin counters */
     struct event *wake; /* main thread -> worker: drain */
     atomic_int inflight;
     atomic_bool draining;

@@ -2,13 +2,25 @@
  * admin context (see services.h). */
 #include "services.h"
 
+#include "health.h"
 #include "log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
+/* Applies `routing.health` (breaker thresholds, cooldowns) process-wide. */
+static gr_status configure_health(const gr_config *cfg, char *err, size_t errlen) {
+    const cJSON *routing = cJSON_GetObjectItemCaseSensitive(cfg->tree, "routing");
+    gr_health_opts o;
+    gr_status rc = gr_health_opts_from_json(cJSON_GetObjectItemCaseSensitive(routing, "health"), &o, err, errlen);
+    if (rc == GR_OK) gr_health_configure(&o);
+    return rc;
+}
+
 gr_status gr_services_open(gr_services *s, const gr_config *cfg, char *err, size_t errlen) {
     memset(s, 0, sizeof(*s));
+    gr_status hrc = configure_health(cfg, err, errlen);
+    if (hrc) return hrc;
     const char *url = gr_store_url_from_config(cfg->tree);
     gr_status rc = gr_store_open_migrated(url, &s->store, err, errlen);
     if (rc) return rc;
@@ -47,6 +59,7 @@ void gr_services_reload(gr_services *s, const gr_config *cfg) {
     int64_t now = (int64_t)gr_wall_ms();
     if (gr_keys_reload(s->keys, now) != GR_OK) GR_WARN("reload: keys could not be re-read from the store");
     if (gr_keys_load_config(s->keys, cfg->tree, now, err, sizeof(err)) != GR_OK) GR_WARN("reload: %s", err);
+    if (configure_health(cfg, err, sizeof(err)) != GR_OK) GR_WARN("reload: %s (keeping the previous health settings)", err);
     /* The admin key is read once at start: changing it needs a restart. */
 }
 

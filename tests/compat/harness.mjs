@@ -34,6 +34,10 @@ log:
   level: info
 auth:
   keys: [ { name: test, key: ${TEST_KEY} } ]
+routing:
+  # The API-surface suites inject faults on purpose; the breaker and 429
+  # cooldowns have their own suite (routing.test.mjs).
+  health: { rate_limit_cooldown_ms: 0, consecutive_failures: 1000 }
 providers:
   - name: mock
     kind: mock
@@ -42,6 +46,13 @@ models:
     aliases: [gpt-4o-mini]
     provider: mock
     model: mock-gpt-1
+    pricing: { input: 0.15, output: 0.60 }
+    capabilities: [chat, tools, json, stream, completions]
+  # Fault-injection tests target this deployment so their failures (which feed
+  # the circuit breaker) never cool down the one the other tests use.
+  - name: mock-faults
+    provider: mock
+    model: mock-faults-1
     pricing: { input: 0.15, output: 0.60 }
     capabilities: [chat, tools, json, stream, completions]
   - name: mock-embed

@@ -37,6 +37,7 @@ async function startMock() {
   }
 }
 
+const faults = (model) => model.replace('-mock', '-faults');
 const mockStats = async () => (await fetch(`http://127.0.0.1:${mockPort}/mock/stats`)).json();
 
 before(async () => {
@@ -51,6 +52,10 @@ before(async () => {
     provider: gem
     model: gemini-mock-1
     capabilities: [chat, tools, stream]
+  # Fault-injection tests use their own deployments: their failures feed the
+  # circuit breaker and must not cool down the deployments other tests use.
+  - { name: claude-faults, provider: anth, model: claude-faults-1, capabilities: [chat, tools, stream] }
+  - { name: gemini-faults, provider: gem, model: gemini-faults-1, capabilities: [chat, tools, stream] }
 `).replace(`providers:
   - name: mock
     kind: mock
@@ -199,13 +204,13 @@ for (const { label, model, upstream } of [
   });
 
   test(`[openai sdk -> ${label}] upstream 429 -> RateLimitError, message preserved`, async () => {
-    await assert.rejects(client.chat.completions.create({ model, messages: [{ role: 'user', content: '[[mock:status=429]]' }] }),
+    await assert.rejects(client.chat.completions.create({ model: faults(model), messages: [{ role: 'user', content: '[[mock:status=429]]' }] }),
       (e) => e instanceof OpenAI.RateLimitError && e.status === 429 && /simulated HTTP 429/.test(e.message));
   });
 
   test(`[openai sdk -> ${label}] upstream 429 on a stream request -> RateLimitError`, async () => {
     await assert.rejects((async () => {
-      const s = await client.chat.completions.create({ model, stream: true, messages: [{ role: 'user', content: '[[mock:status=429]]' }] });
+      const s = await client.chat.completions.create({ model: faults(model), stream: true, messages: [{ role: 'user', content: '[[mock:status=429]]' }] });
       for await (const _ of s) { /* drain */ }
     })(), (e) => e instanceof OpenAI.RateLimitError && /simulated HTTP 429/.test(e.message));
   });
@@ -228,17 +233,17 @@ for (const { label, model, upstream } of [
 }
 
 test('[openai sdk -> anthropic] upstream 529 overloaded_error -> 503 InternalServerError, message preserved', async () => {
-  await assert.rejects(client.chat.completions.create({ model: 'claude-mock', messages: [{ role: 'user', content: '[[mock:status=529]]' }] }),
+  await assert.rejects(client.chat.completions.create({ model: 'claude-faults', messages: [{ role: 'user', content: '[[mock:status=529]]' }] }),
     (e) => e instanceof OpenAI.InternalServerError && e.status === 503 && /simulated HTTP 529/.test(e.message));
 });
 
 test('[openai sdk -> gemini] upstream 503 UNAVAILABLE -> 503 InternalServerError, message preserved', async () => {
-  await assert.rejects(client.chat.completions.create({ model: 'gemini-mock', messages: [{ role: 'user', content: '[[mock:status=503]]' }] }),
+  await assert.rejects(client.chat.completions.create({ model: 'gemini-faults', messages: [{ role: 'user', content: '[[mock:status=503]]' }] }),
     (e) => e instanceof OpenAI.InternalServerError && e.status === 503 && /simulated HTTP 503/.test(e.message));
 });
 
 test('[openai sdk -> gemini] upstream 400 -> BadRequestError, message preserved', async () => {
-  await assert.rejects(client.chat.completions.create({ model: 'gemini-mock', messages: [{ role: 'user', content: '[[mock:status=400]]' }] }),
+  await assert.rejects(client.chat.completions.create({ model: 'gemini-faults', messages: [{ role: 'user', content: '[[mock:status=400]]' }] }),
     (e) => e instanceof OpenAI.BadRequestError && /simulated HTTP 400/.test(e.message));
 });
 
@@ -369,7 +374,7 @@ test('[anthropic sdk -> /v1/messages] tools, streamed: input_json_delta reassemb
 });
 
 test('[anthropic sdk -> /v1/messages] upstream 429 -> RateLimitError in Anthropic shape', async () => {
-  await assert.rejects(anthropic.messages.create({ model: 'gpt-4o-mini', max_tokens: 64,
+  await assert.rejects(anthropic.messages.create({ model: 'mock-faults', max_tokens: 64,
     messages: [{ role: 'user', content: '[[mock:status=429]]' }] }),
   (e) => e instanceof Anthropic.RateLimitError && e.status === 429 &&
     e.error?.type === 'error' && e.error?.error?.type === 'rate_limit_error' && /simulated HTTP 429/.test(e.message));

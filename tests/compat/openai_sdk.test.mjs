@@ -132,17 +132,17 @@ test('unknown model -> NotFoundError (404)', async () => {
 });
 
 test('upstream 429 keeps status, type and message', async () => {
-  await assert.rejects(client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: '[[mock:status=429]]' }] }),
+  await assert.rejects(client.chat.completions.create({ model: 'mock-faults', messages: [{ role: 'user', content: '[[mock:status=429]]' }] }),
     (e) => e instanceof OpenAI.RateLimitError && /simulated HTTP 429/.test(e.message));
 });
 
 test('upstream 500 -> InternalServerError with the upstream message', async () => {
-  await assert.rejects(client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: '[[mock:status=500]]' }] }),
+  await assert.rejects(client.chat.completions.create({ model: 'mock-faults', messages: [{ role: 'user', content: '[[mock:status=500]]' }] }),
     (e) => e instanceof OpenAI.InternalServerError && e.status === 500 && /simulated HTTP 500/.test(e.message));
 });
 
 test('upstream dies mid-stream -> the SDK raises, no hang', async () => {
-  const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', stream: true,
+  const stream = await client.chat.completions.create({ model: 'mock-faults', stream: true,
     messages: [{ role: 'user', content: '[[mock:tokens=40]] [[mock:cut]] [[mock:tps=400]]' }] });
   await assert.rejects((async () => { for await (const _ of stream) { /* drain */ } })(), /upstream/);
 });

@@ -1,0 +1,126 @@
+// routing.test.mjs — routing on the live request path: fallbacks across
+// models and deployments, the circuit breaker, 429 cooldowns, the dry-run
+// /v1/route endpoint and model "auto", seen through the official SDK.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { startGateway, freePort, TEST_KEY } from './harness.mjs';
+
+let gw, client, deadPort;
+before(async () => {
+  deadPort = await freePort(); // nothing listens here: connection refused
+  gw = await startGateway({
+    config: (port, dir) => `
+server: { listen: 127.0.0.1:${port}, workers: 1 }
+store: "sqlite://${dir}/gaterouter.db"
+log: { access_log: "-", level: info }
+auth: { keys: [ { name: test, key: ${TEST_KEY} } ] }
+routing:
+  health: { consecutive_failures: 3, cooldown_ms: 60000, rate_limit_cooldown_ms: 3000 }
+  auto: { models: [cheap, mid, strong] }
+providers:
+  - { name: mock, kind: mock }
+  - name: dead
+    kind: openai
+    base_url: http://127.0.0.1:${deadPort}/v1
+    timeouts: { connect_ms: 500, first_byte_ms: 2000 }
+models:
+  - { name: primary, provider: dead, model: primary-1, fallbacks: [backup], pricing: { input: 1, output: 2 } }
+  - { name: backup, provider: mock, model: backup-1, pricing: { input: 1, output: 2 } }
+  - name: pair
+    deployments:
+      - { provider: dead, model: pair-dead, weight: 1 }
+      - { provider: mock, model: pair-live, weight: 1 }
+  - { name: doomed, provider: dead, model: doomed-1 }
+  - { name: limited, provider: mock, model: limited-1 }
+  - { name: cheap, provider: mock, model: cheap-1, quality: 30, pricing: { input: 0.1, output: 0.4 }, context_window: 16000 }
+  - { name: strong, provider: mock, model: strong-1, quality: 90, pricing: { input: 3, output: 15 }, capabilities: [chat, tools, vision, json, stream] }
+  - { name: mid, provider: mock, model: mid-1, quality: 60, pricing: { input: 0.5, output: 1.5 }, context_window: 200000 }
+`,
+  });
+  client = new OpenAI({ baseURL: gw.baseURL, apiKey: TEST_KEY, maxRetries: 0 });
+});
+after(async () => { await gw.stop(); });
+
+const ask = (model, content = 'hello', extra = {}, opts = {}) =>
+  client.chat.completions.create({ model, messages: [{ role: 'user', content }], ...extra }, opts).withResponse();
+
+test('primary down -> the configured fallback model serves; headers say so', async () => {
+  const { data, response } = await ask('primary');
+  assert.equal(data.choices[0].finish_reason, 'stop');
+  assert.equal(response.headers.get('x-gaterouter-model'), 'backup');
+  assert.equal(response.headers.get('x-gaterouter-provider'), 'mock');
+  assert.ok(Number(response.headers.get('x-gaterouter-attempts')) >= 2);
+  assert.match(response.headers.get('x-gaterouter-route'), /dead\/primary-1/);
+});
+
+test('streaming falls back too (before any byte reached the client)', async () => {
+  const s = await client.chat.completions.create({ model: 'primary', stream: true, messages: [{ role: 'user', content: 'hi' }] });
+  let text = '';
+  for await (const c of s) text += c.choices[0]?.delta?.content ?? '';
+  assert.match(text, /mock model backup-1/);
+});
+
+test('one dead deployment of two: every request succeeds; the breaker then skips it', async () => {
+  for (let i = 0; i < 8; i++) {
+    const { response } = await ask('pair');
+    assert.equal(response.headers.get('x-gaterouter-upstream-model'), 'pair-live');
+  }
+  const { response } = await ask('pair');
+  assert.equal(response.headers.get('x-gaterouter-attempts'), null, 'open breaker: no wasted attempt');
+});
+
+test('all deployments down -> 502 first, then 503 with a clear message once the breaker opens', async () => {
+  const first = await ask('doomed').catch((e) => e);
+  assert.ok(first instanceof OpenAI.APIError && first.status === 502, String(first));
+  let last;
+  for (let i = 0; i < 4; i++) last = await ask('doomed').catch((e) => e);
+  assert.equal(last.status, 503);
+  assert.match(last.message, /unavailable/);
+});
+
+test('a provider 429 is retried, then passed on; the cooldown answers 429 with Retry-After', async () => {
+  const e1 = await ask('limited', '[[mock:status=429]]').catch((e) => e);
+  assert.ok(e1 instanceof OpenAI.RateLimitError, String(e1));
+  const e2 = await ask('limited', 'fine now').catch((e) => e);
+  assert.ok(e2 instanceof OpenAI.RateLimitError, String(e2));
+  assert.ok(Number(e2.headers.get('retry-after')) >= 1);
+  assert.equal(e2.code, 'upstream_rate_limited');
+});
+
+test('POST /v1/route explains without calling upstream', async () => {
+  const stats = async () => (await fetch(`http://127.0.0.1:${gw.mockPort}/mock/stats`)).json();
+  const before = await stats();
+  const r = await fetch(`${gw.baseURL}/route`, { method: 'POST', headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'Write a Rust function that merges k sorted lists in O(n log k), with tests.' }] }) });
+  assert.equal(r.status, 200);
+  const plan = await r.json();
+  assert.ok(JSON.stringify(plan).includes('auto'), JSON.stringify(plan));
+  const after = await stats();
+  assert.equal(after.requests, before.requests + 1, 'dry run made no upstream call (only the stats call itself)');
+});
+
+test('model "auto": trivial chat goes cheap, hard work with a high quality bar goes strong', async () => {
+  const easy = await ask('auto', 'hi there, how are you?');
+  assert.equal(easy.response.headers.get('x-gaterouter-model'), 'cheap');
+  assert.match(easy.response.headers.get('x-gaterouter-route'), /auto/);
+  const hard = await ask('auto:best', 'Prove that there are infinitely many primes p such that p ≡ 3 (mod 4), then implement a sieve in C that counts them below 10^9 efficiently.');
+  assert.equal(hard.response.headers.get('x-gaterouter-model'), 'strong');
+});
+
+test('auto respects capabilities: an image goes only to a vision model', async () => {
+  const { response } = await client.chat.completions.create({ model: 'auto:cheap', messages: [{ role: 'user', content: [
+    { type: 'text', text: 'what is in this picture?' },
+    { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] }] }).withResponse();
+  assert.equal(response.headers.get('x-gaterouter-model'), 'strong');
+});
+
+test('OpenRouter-style models list: the next model serves when the first is down', async () => {
+  const { response } = await ask('doomed', 'x', { models: ['doomed', 'backup'] });
+  assert.equal(response.headers.get('x-gaterouter-model'), 'backup');
+});
+
+test('route decisions are counted in /metrics', async () => {
+  const text = await (await fetch(`${gw.base}/metrics`)).text();
+  assert.match(text, /gaterouter_route_decisions_total\{policy="auto[^"]*",model="cheap"\} [1-9]/);
+});
