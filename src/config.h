@@ -110,7 +110,7 @@ typedef struct gr_server_conf {
     uint16_t port;
     uint32_t workers;             /* 0 = number of cores */
     uint64_t max_body_bytes;      /* request body cap -> 413 */
-    uint64_t max_header_bytes;    /* request header cap -> 431 */
+    uint64_t max_header_bytes;    /* request header cap (libevent answers 400 and closes) */
     uint32_t client_timeout_ms;   /* idle client connection read/write timeout */
     uint32_t drain_timeout_ms;    /* SIGTERM: wait this long for in-flight work */
     uint64_t max_upstream_response_bytes; /* non-streamed upstream body cap -> 502 */

@@ -562,7 +562,7 @@ typedef struct delayed {
 } delayed;
 
 static void reply_now(struct evhttp_request *req, gr_provider_kind wire, int status, const char *body) {
-    if (status != 200) reply_status_error(req, wire, status);
+    if (status != 200 || !body) reply_status_error(req, wire, status != 200 ? status : 500);
     else gr_reply_json_text(req, 200, body, strlen(body));
 }
 

@@ -359,7 +359,7 @@ static void finish_stream(gr_request *r, const char *err) {
         append_event(r, s, strlen(s));
         free(s);
         r->failed_midstream = true;
-        r->error_type = err;
+        if (!r->error_type) r->error_type = err; /* keep a more specific cause (e.g. stream_too_long) */
     } else if (!err && !r->done_seen && !r->failed_midstream) {
         /* Clean EOF without [DONE]: some servers do this; close properly. */
         r->done_seen = true;
@@ -384,13 +384,19 @@ static void reply_upstream_error(gr_request *r) {
     else gr_map_openai_error(r->up_status, body, len, &e);
     int status = e.status ? e.status : r->up_status;
     char prefix[160] = "";
+    const char *type = e.type ? e.type : gr_error_type_for_status(status);
     if (status == 401 || status == 403) {
-        /* The provider rejected OUR credentials: not the client's fault. */
+        /* The provider rejected OUR credentials: not the client's fault, and
+         * not an authentication error the client could fix. */
         snprintf(prefix, sizeof(prefix), "provider %s rejected the gateway's credentials: ", r->deployment->provider->name);
         status = 502;
+        type = "api_error";
     }
-    if (status < 400 || status > 599) status = 502;
-    gr_request_fail(r, status, e.type ? e.type : gr_error_type_for_status(status), e.code, NULL, "%s%s", prefix, e.message);
+    if (status < 400 || status > 599) {
+        status = 502;
+        type = "api_error";
+    }
+    gr_request_fail(r, status, type, e.code, NULL, "%s%s", prefix, e.message);
 }
 
 /* Replies with `usage.cost` added and the x-gaterouter-cost header. */
@@ -458,6 +464,24 @@ static void reply_non_stream(gr_request *r) {
         r->usage.estimated = true;
     }
     gr_proxy_compute_cost(r);
+    /* Fast path: the upstream's bytes go out as they came, with only
+     * "cost" spliced into the usage object (no re-rendering of the body). */
+    size_t us, ue;
+    const cJSON *uobj = cJSON_GetObjectItemCaseSensitive(j, "usage");
+    if (!r->anthropic_out && r->usage.present && cJSON_IsObject(uobj) && !cJSON_GetObjectItemCaseSensitive(uobj, "cost") &&
+        gr_json_find_top_level(body, len, "usage", &us, &ue) && ue > us + 1 && body[ue - 1] == '}') {
+        char usd[48], ins[64];
+        gr_meter_format_usd(r->cost_nusd, usd, sizeof(usd));
+        bool empty = cJSON_GetArraySize(uobj) == 0;
+        int n = snprintf(ins, sizeof(ins), "%s\"cost\":%s", empty ? "" : ",", usd);
+        size_t out_len;
+        char *out = gr_json_splice(body, len, ue - 1, ue - 1, ins, (size_t)n, &out_len);
+        cJSON_Delete(j);
+        gr_request_add_header(r, "x-gaterouter-cost", usd);
+        gr_request_reply_json(r, 200, out, out_len);
+        free(out);
+        return;
+    }
     reply_costed(r, j);
     cJSON_Delete(j);
 }

@@ -25,6 +25,9 @@ struct gr_upstream {
     struct event *timer;
     struct event *reaper; /* frees cancelled transfers outside curl callbacks */
     gr_transfer *graveyard;
+    gr_transfer *spare;       /* released transfers kept for reuse (easy handle + timer) */
+    size_t nspare;
+    struct sock_ctx *spare_socks;
     size_t active;
     int in_curl; /* depth of curl_multi_socket_action calls */
 };
@@ -45,23 +48,55 @@ struct gr_transfer {
     gr_transfer *next_dead;
 };
 
+#define MAX_SPARE_TRANSFERS 256
+
 typedef struct sock_ctx {
-    struct event *ev;
+    struct event *ev; /* allocated once, re-assigned on reuse */
     curl_socket_t fd;
+    struct sock_ctx *next_spare;
 } sock_ctx;
 
 /* ---- completion ---- */
 
+/* Hot path: a finished transfer keeps its easy handle and timer for the next
+ * request on this worker (no curl_easy_init/event_new per request). */
 static void transfer_release(gr_transfer *t) {
+    gr_upstream *u = t->u;
     if (t->in_multi) {
-        curl_multi_remove_handle(t->u->multi, t->easy);
+        curl_multi_remove_handle(u->multi, t->easy);
         t->in_multi = false;
-        t->u->active--;
+        u->active--;
+    }
+    curl_slist_free_all(t->headers);
+    t->headers = NULL;
+    if (u->nspare < MAX_SPARE_TRANSFERS && t->easy && t->watchdog) {
+        event_del(t->watchdog);
+        curl_easy_reset(t->easy);
+        t->next_dead = u->spare;
+        u->spare = t;
+        u->nspare++;
+        return;
     }
     if (t->watchdog) event_free(t->watchdog);
-    curl_easy_cleanup(t->easy);
-    curl_slist_free_all(t->headers);
+    if (t->easy) curl_easy_cleanup(t->easy);
     free(t);
+}
+
+static void transfer_destroy_spares(gr_upstream *u) {
+    while (u->spare) {
+        gr_transfer *t = u->spare;
+        u->spare = t->next_dead;
+        event_free(t->watchdog);
+        curl_easy_cleanup(t->easy);
+        free(t);
+    }
+    u->nspare = 0;
+    while (u->spare_socks) {
+        sock_ctx *sc = u->spare_socks;
+        u->spare_socks = sc->next_spare;
+        event_free(sc->ev);
+        free(sc);
+    }
 }
 
 static void bury(gr_transfer *t) {
@@ -162,22 +197,29 @@ static int curl_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void 
     gr_upstream *u = userp;
     sock_ctx *sc = socketp;
     if (what == CURL_POLL_REMOVE) {
-        if (sc) {
-            event_free(sc->ev);
-            free(sc);
+        if (sc) { /* keep the context and its event for the next socket */
+            event_del(sc->ev);
+            sc->next_spare = u->spare_socks;
+            u->spare_socks = sc;
             curl_multi_assign(u->multi, s, NULL);
         }
         return 0;
     }
     short kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
     if (!sc) {
-        sc = gr_xcalloc(1, sizeof(*sc));
+        if (u->spare_socks) {
+            sc = u->spare_socks;
+            u->spare_socks = sc->next_spare;
+        } else {
+            sc = gr_xcalloc(1, sizeof(*sc));
+            sc->ev = event_new(u->base, -1, 0, sock_event_cb, u);
+        }
         sc->fd = s;
         curl_multi_assign(u->multi, s, sc);
     } else {
-        event_free(sc->ev);
+        event_del(sc->ev);
     }
-    sc->ev = event_new(u->base, s, kind, sock_event_cb, u);
+    event_assign(sc->ev, u->base, s, kind, sock_event_cb, u);
     event_add(sc->ev, NULL);
     return 0;
 }
@@ -285,6 +327,7 @@ void gr_upstream_free(gr_upstream *u) {
     if (!u) return;
     reaper_cb(-1, 0, u);
     curl_multi_cleanup(u->multi);
+    transfer_destroy_spares(u);
     event_free(u->timer);
     event_free(u->reaper);
     free(u);
@@ -294,15 +337,27 @@ size_t gr_upstream_active(const gr_upstream *u) { return u->active; }
 
 gr_transfer *gr_transfer_start(gr_upstream *u, const gr_http_request *req, const gr_timeouts *to,
                                const gr_transfer_cbs *cbs, void *ud) {
-    gr_transfer *t = gr_xcalloc(1, sizeof(*t));
+    gr_transfer *t;
+    if (u->spare) {
+        t = u->spare;
+        u->spare = t->next_dead;
+        u->nspare--;
+        CURL *easy = t->easy;
+        struct event *wd = t->watchdog;
+        memset(t, 0, sizeof(*t));
+        t->easy = easy;
+        t->watchdog = wd;
+    } else {
+        t = gr_xcalloc(1, sizeof(*t));
+        t->easy = curl_easy_init();
+        if (!t->easy) abort();
+        t->watchdog = evtimer_new(u->base, watchdog_cb, t);
+    }
     t->u = u;
     t->cbs = *cbs;
     t->ud = ud;
     t->timeouts = *to;
     t->retry_after_s = -1;
-    t->easy = curl_easy_init();
-    if (!t->easy) abort();
-    t->watchdog = evtimer_new(u->base, watchdog_cb, t);
     for (size_t i = 0; i < req->nheaders; i++) t->headers = curl_slist_append(t->headers, req->headers[i]);
     /* No "Expect: 100-continue" round trip for large bodies. */
     t->headers = curl_slist_append(t->headers, "Expect:");
