@@ -209,7 +209,10 @@ void gr_request_reply_json(gr_request *r, int status, const char *json, size_t l
     r->status = status;
     gr_proxy_add_route_headers(r);
     if (r->pay_x402 && !r->client_gone) gr_pay_x402_before_reply(r);
-    if (!r->client_gone) gr_reply_json_text(r->req, status, json, len);
+    if (!r->client_gone) {
+        r->bytes_out += len;
+        gr_reply_json_text(r->req, status, json, len);
+    }
     gr_request_finish(r);
 }
 

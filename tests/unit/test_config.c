@@ -142,12 +142,30 @@ static void test_shipped_default(void **state) {
     gr_config_release(c);
 }
 
+/* config-4.2: the shipped examples are valid (with their secrets set) */
+static void test_shipped_examples(void **state) {
+    const char *src = getenv("GR_SOURCE_DIR");
+    static const char *const env[] = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "DEEPSEEK_API_KEY",
+                                      "GROQ_API_KEY", "GR_ADMIN_KEY"};
+    for (size_t i = 0; i < sizeof(env) / sizeof(env[0]); i++) setenv(env[i], "test-secret-value", 1);
+    char path[1024], err[512];
+    snprintf(path, sizeof(path), "%s/config/examples/multi-provider.yaml", src ? src : ".");
+    gr_config *c = gr_config_load_file(path, err, sizeof(err));
+    if (!c) fail_msg("%s", err);
+    const gr_model_conf *m = gr_config_find_model(c, "llama-3.1-8b", 12);
+    assert_non_null(m);
+    assert_int_equal(m->ndeployments, 2);
+    assert_string_equal(m->strategy, "least-latency");
+    gr_config_release(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_decimal),
         cmocka_unit_test(test_shipped_default),
+        cmocka_unit_test(test_shipped_examples),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
