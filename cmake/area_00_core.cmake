@@ -15,6 +15,7 @@ add_library(gr_core OBJECT
   src/server.c
   src/services.c
   src/pay_x402.c
+  src/shared.c
 )
 target_include_directories(gr_core PUBLIC ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(gr_core PUBLIC ${GR_EXTERNAL_LIBS})

@@ -883,3 +883,16 @@ size_t gr_keys_count(gr_keys *t) {
     pthread_rwlock_unlock(&t->lock);
     return n;
 }
+
+void gr_keys_limits(gr_key_entry *k, gr_key_limits *out) {
+    pthread_mutex_lock(&k->mu);
+    out->rpm = k->rec.rpm;
+    out->tpm = k->rec.tpm;
+    out->budget_total_nusd = k->rec.budget_total_nusd;
+    out->budget_daily_nusd = k->rec.budget_daily_nusd;
+    out->budget_monthly_nusd = k->rec.budget_monthly_nusd;
+    out->spent_total_nusd = k->spent_total;
+    out->spent_day_nusd = k->spent_day;
+    out->spent_month_nusd = k->spent_month;
+    pthread_mutex_unlock(&k->mu);
+}

@@ -76,6 +76,15 @@ gr_keys *gr_keys_new(gr_store *store);
 void gr_keys_free(gr_keys *t);
 size_t gr_keys_count(gr_keys *t); /* keys in the table (config + store) */
 
+/* A key's limits and this process's view of its spend (budgets: -1 = none;
+ * rpm/tpm: 0 = none), for enforcing the same limits cluster-wide (shared.c). */
+typedef struct gr_key_limits {
+    int64_t rpm, tpm;
+    int64_t budget_total_nusd, budget_daily_nusd, budget_monthly_nusd;
+    int64_t spent_total_nusd, spent_day_nusd, spent_month_nusd;
+} gr_key_limits;
+void gr_keys_limits(gr_key_entry *k, gr_key_limits *out);
+
 /* Load every key and its spend for the periods containing now_ms. Existing
  * entries (same id) get their record refreshed (limits, revocation) but keep
  * their in-memory counters; call again on SIGHUP to pick up CLI changes. */

@@ -13,6 +13,7 @@
 #include "services.h"
 #include "pay_x402.h"
 #include "route.h"
+#include "shared.h"
 #include "metrics.h"
 #include "upstream.h"
 
@@ -490,6 +491,7 @@ static void reply_non_stream(gr_request *r) {
 
 static void start_attempt(gr_request *r);
 static unsigned rate_limited_for(gr_request *r);
+static void on_shared_admit(void *ud, const gr_shared_verdict *v);
 
 static void retry_timer_cb(evutil_socket_t fd, short what, void *arg) {
     gr_request *r = arg;
@@ -761,6 +763,7 @@ void gr_proxy_handle(gr_request *r) {
             if (mc > r->max_cost_nusd) r->max_cost_nusd = mc;
         }
         int64_t max_out = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, r->model->max_output_tokens);
+        r->est_total_tokens = r->est_prompt_tokens + max_out;
         gr_key_verdict v = {0};
         if (!gr_keys_admit(r->key, r->model->name, r->max_cost_nusd, r->est_prompt_tokens + max_out,
                            (int64_t)gr_wall_ms(), &r->reservation, &v)) {
@@ -777,7 +780,50 @@ void gr_proxy_handle(gr_request *r) {
     r->body_len = len;
     evhttp_connection_set_closecb(r->evcon, on_client_close, r);
     watch_client(r);
+    if (r->key && r->w->shared) { /* the same limits, cluster-wide (Redis) */
+        gr_key_limits lim;
+        gr_keys_limits(r->key, &lim);
+        if (lim.rpm > 0 || lim.tpm > 0 || lim.budget_total_nusd >= 0 || lim.budget_daily_nusd >= 0 ||
+            lim.budget_monthly_nusd >= 0) {
+            r->shared_op = gr_shared_admit(r->w->shared, gr_keys_id(r->key), &lim, r->est_total_tokens,
+                                           r->max_cost_nusd, (int64_t)gr_wall_ms(), on_shared_admit, r);
+            return; /* continues in on_shared_admit */
+        }
+    }
     start_attempt(r);
+}
+
+static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
+    gr_request *r = ud;
+    r->shared_op = NULL;
+    if (r->finished || r->client_gone) return;
+    if (v->status == 200) {
+        r->shared_reserved = r->max_cost_nusd > 0 ? r->max_cost_nusd : 1;
+        start_attempt(r);
+        return;
+    }
+    if (v->store_down) {
+        gr_key_limits lim;
+        gr_keys_limits(r->key, &lim);
+        bool budgets = lim.budget_total_nusd >= 0 || lim.budget_daily_nusd >= 0 || lim.budget_monthly_nusd >= 0;
+        if (!budgets && gr_shared_rate_limits_fail_open(r->w->svc->shared)) {
+            start_attempt(r); /* rate limits fall back to this instance's own windows */
+            return;
+        }
+        gr_request_fail(r, 503, "api_error", "shared_store_unavailable", NULL,
+                        "The shared limit store (Redis) is unavailable (%s); requests with budgets fail closed.", v->reason);
+        return;
+    }
+    if (v->status == 429) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%d", v->retry_after_s > 0 ? v->retry_after_s : 1);
+        gr_request_add_header(r, "Retry-After", ra);
+        gr_request_fail(r, 429, "rate_limit_error", "rate_limit_exceeded", NULL,
+                        "Rate limit reached for this key across all instances (%s); retry after %s s.", v->reason, ra);
+        return;
+    }
+    gr_request_fail(r, 402, "insufficient_quota", "budget_exceeded", NULL,
+                    "This key's budget is exhausted across all instances (%s).", v->reason);
 }
 
 /* Seconds until the first deployment of the asked model leaves its 429

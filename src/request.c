@@ -7,6 +7,7 @@
 #include "metrics.h"
 #include "services.h"
 #include "pay_x402.h"
+#include "shared.h"
 #include "upstream.h"
 
 #include <event2/buffer.h>
@@ -175,6 +176,16 @@ void gr_request_finish(gr_request *r) {
     if (r->reservation.active)
         gr_keys_settle(&r->reservation, r->cost_nusd, r->usage.prompt_tokens + r->usage.completion_tokens,
                        (int64_t)gr_wall_ms());
+    if (r->shared_op) {
+        gr_shared_op_cancel(r->shared_op);
+        r->shared_op = NULL;
+    }
+    if (r->shared_reserved && r->key && r->w->shared) {
+        gr_key_limits lim;
+        gr_keys_limits(r->key, &lim);
+        gr_shared_settle(r->w->shared, gr_keys_id(r->key), &lim, r->shared_reserved, r->cost_nusd, r->est_total_tokens,
+                         r->usage.prompt_tokens + r->usage.completion_tokens, (int64_t)gr_wall_ms());
+    }
     if (r->xfer) {
         gr_transfer_cancel(r->xfer);
         r->xfer = NULL;

@@ -62,6 +62,9 @@ typedef struct gr_request {
     uint64_t attempt_start_us, attempt_first_byte_us;
     int retry_after_s;
     struct event *retry_ev;
+    struct gr_shared_op *shared_op; /* pending cluster-wide admission */
+    int64_t shared_reserved;        /* > 0: reserved in Redis, settle at finish */
+    int64_t est_total_tokens;
     int64_t est_prompt_tokens, max_cost_nusd, cost_nusd;
     uint64_t stream_data_bytes; /* for the usage estimate when a stream reports none */
     bool pay_x402;              /* paid per request over x402 (no API key) */

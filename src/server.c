@@ -99,6 +99,13 @@ static void handle(struct evhttp_request *req, void *arg) {
         free(json);
         return;
     }
+    /* ---- x402 discovery and credit: GET /v1/x402/{pricing,credit} (owner: pay_x402.c) ---- */
+    if (!strncmp(p, "/v1/x402/", 9)) {
+        const char *q = strchr(uri, '?');
+        gr_pay_x402_serve(r, p, q ? q + 1 : "");
+        return;
+    }
+    /* ---- end x402 ---- */
     if (!strcmp(p, "/v1/models") || !strncmp(p, "/v1/models/", 11)) {
         if (!get) goto method;
         if (!gr_auth_check(r)) return;
@@ -187,6 +194,7 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     w->base = event_base_new();
     w->http = evhttp_new(w->base);
     w->up = gr_upstream_new(w->base);
+    w->shared = gr_shared_conn_new(s->svc.shared, w->base);
     w->wake = event_new(w->base, -1, EV_PERSIST, worker_wake, w);
     event_add(w->wake, NULL);
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
@@ -211,6 +219,7 @@ static void worker_dispose(gr_worker *w) {
     free(w->route_state);
     if (w->http) evhttp_free(w->http);
     gr_upstream_free(w->up);
+    gr_shared_conn_free(w->shared);
     if (w->wake) event_free(w->wake);
     if (w->base) event_base_free(w->base);
 }

@@ -23,6 +23,7 @@ typedef struct gr_upstream gr_upstream;
 typedef struct gr_server gr_server;
 typedef struct gr_services gr_services;
 struct gr_route_state;
+typedef struct gr_shared_conn gr_shared_conn;
 
 typedef struct gr_worker {
     int id;
@@ -34,6 +35,7 @@ typedef struct gr_worker {
     gr_upstream *up;
     gr_services *svc; /* process-wide: store, keys, ledger, admin */
     struct gr_route_state *route_state; /* worker-local PRNG and round-robin counters */
+    gr_shared_conn *shared; /* this worker's Redis connection, NULL = single instance */
     struct event *wake; /* main thread -> worker: drain */
     atomic_int inflight;
     atomic_bool draining;

@@ -40,6 +40,11 @@ gr_status gr_services_open(gr_services *s, const gr_config *cfg, char *err, size
         snprintf(err, errlen, "cannot start the ledger writer: %s", gr_status_str(rc));
         goto fail;
     }
+    s->shared = gr_shared_new(cfg, err, errlen);
+    if (!s->shared && err[0]) {
+        rc = GR_ERR_INVALID;
+        goto fail;
+    }
     s->x402 = gr_pay_x402_new(cfg, s->store, err, errlen);
     if (!s->x402 && err[0]) {
         rc = GR_ERR_INVALID;
@@ -65,6 +70,7 @@ void gr_services_reload(gr_services *s, const gr_config *cfg) {
 
 void gr_services_close(gr_services *s) {
     gr_pay_x402_free(s->x402);
+    gr_shared_free(s->shared);
     gr_ledger_free(s->ledger); /* drains the queue first */
     gr_keys_free(s->keys);
     gr_store_close(s->admin_store);

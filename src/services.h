@@ -15,6 +15,7 @@
 #include "ledger.h"
 #include "store.h"
 #include "pay_x402.h"
+#include "shared.h"
 
 typedef struct gr_services {
     gr_store *store;       /* ledger writer's handle */
@@ -23,6 +24,7 @@ typedef struct gr_services {
     gr_ledger *ledger;
     gr_admin_ctx admin;
     gr_pay_x402 *x402; /* NULL = x402 disabled */
+    gr_shared *shared; /* Redis settings; NULL = single instance (no `redis:`) */
     char *admin_key; /* copy: the admin context outlives config snapshots */
 } gr_services;
 

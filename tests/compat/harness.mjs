@@ -1,10 +1,10 @@
 // harness.mjs — starts a GateRouter process on a free loopback port with a
 // test config (built-in mock provider), waits until /ready, and stops it.
 // The binary comes from GR_BIN (set by CTest) or build/gaterouter.
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join, dirname, basename } from 'node:path';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -22,9 +22,23 @@ export function freePort() {
 
 export const TEST_KEY = 'sk-gaterouter-test-key-0001';
 
+// The `store:` of a test gateway: a SQLite file in its temp dir, or, when
+// GR_TEST_STORE_URL is a postgres:// URL (CTest compat_metering_pg), a fresh
+// database per temp dir on that server (created with psql).
+export function testStoreUrl(dir) {
+  const base = process.env.GR_TEST_STORE_URL;
+  if (!base) return `sqlite://${dir}/gaterouter.db`;
+  const db = `gr_c_${basename(dir)}`.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  const exists = execFileSync('psql', ['-X', '-At', base, '-c', `SELECT 1 FROM pg_database WHERE datname = '${db}'`]).toString().trim();
+  if (!exists) execFileSync('psql', ['-X', '-q', base, '-c', `CREATE DATABASE "${db}"`], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const u = new URL(base);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
 export function defaultConfig(port, extra = '', dir = tmpdir()) {
   return `
-store: "sqlite://${dir}/gaterouter.db"
+store: "${testStoreUrl(dir)}"
 server:
   listen: 127.0.0.1:${port}
   workers: 2
@@ -89,7 +103,7 @@ export async function startGateway({ config, env = {} } = {}) {
     port, base, baseURL: `${base}/v1`, proc, dir, mockPort,
     logs: () => logs,
     async stop(signal = 'SIGTERM') {
-      if (proc.exitCode !== null) return proc.exitCode;
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode ?? proc.signalCode;
       proc.kill(signal);
       return await new Promise((resolve) => proc.on('exit', (code, sig) => resolve(code ?? sig)));
     },

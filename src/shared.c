@@ -1,0 +1,379 @@
+/* shared.c — cluster-wide limits, budgets and one-time claims in Redis over
+ * hiredis' async API on each worker's libevent loop (see shared.h). */
+#include "shared.h"
+
+#include "log.h"
+#include "store.h"
+
+#include <cjson/cJSON.h>
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct gr_shared {
+    char *host;
+    int port;
+    char *password;
+    int db;
+    uint32_t timeout_ms;
+    uint32_t reconnect_ms;
+    bool rate_limits_fail_open;
+};
+
+struct gr_shared_conn {
+    gr_shared *s;
+    struct event_base *base;
+    redisAsyncContext *ac;
+    bool ready;
+    struct event *reconnect;
+};
+
+struct gr_shared_op {
+    gr_shared_conn *c;
+    gr_shared_cb cb;
+    void *ud;
+    struct event *deadline;
+    int kind; /* 0 admit, 1 claim, 2 settle (no callback) */
+    bool replied, finished;
+};
+
+/* ---- scripts ---- */
+
+/* KEYS: rpm tpm spent_total res_total spent_day res_day spent_month res_month
+ * ARGV: rpm tpm est cost b_total b_day b_month seed_total seed_day seed_month retry_s */
+static const char k_admit_lua[] =
+    "local function num(k) return tonumber(redis.call('GET', k) or '0') end\n"
+    "local rpm, tpm, est, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+    "if rpm > 0 and num(KEYS[1]) + 1 > rpm then return {429, 'rpm', tonumber(ARGV[11])} end\n"
+    "if tpm > 0 and num(KEYS[2]) + est > tpm then return {429, 'tpm', tonumber(ARGV[11])} end\n"
+    "local b = {{KEYS[3], KEYS[4], ARGV[5], ARGV[8], 0, 'budget_total'},\n"
+    "           {KEYS[5], KEYS[6], ARGV[6], ARGV[9], 172800, 'budget_day'},\n"
+    "           {KEYS[7], KEYS[8], ARGV[7], ARGV[10], 2764800, 'budget_month'}}\n"
+    "for _, x in ipairs(b) do\n"
+    "  if tonumber(x[3]) >= 0 then\n"
+    "    if redis.call('SET', x[1], x[4], 'NX') and x[5] > 0 then redis.call('EXPIRE', x[1], x[5]) end\n"
+    "    if num(x[1]) + num(x[2]) + cost > tonumber(x[3]) then return {402, x[6], 0} end\n"
+    "  end\n"
+    "end\n"
+    "if rpm > 0 then redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], 120) end\n"
+    "if tpm > 0 then redis.call('INCRBY', KEYS[2], est); redis.call('EXPIRE', KEYS[2], 120) end\n"
+    "for _, x in ipairs(b) do\n"
+    "  if tonumber(x[3]) >= 0 then redis.call('INCRBY', x[2], cost); redis.call('EXPIRE', x[2], 3600) end\n"
+    "end\n"
+    "return {200, 'ok', 0}\n";
+
+/* KEYS as above; ARGV: reserved actual tokens_delta b_total b_day b_month tpm */
+static const char k_settle_lua[] =
+    "local res, act, dt = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local b = {{KEYS[3], KEYS[4], ARGV[4]}, {KEYS[5], KEYS[6], ARGV[5]}, {KEYS[7], KEYS[8], ARGV[6]}}\n"
+    "for _, x in ipairs(b) do\n"
+    "  if tonumber(x[3]) >= 0 then\n"
+    "    if redis.call('DECRBY', x[2], res) < 0 then redis.call('SET', x[2], 0) end\n"
+    "    redis.call('INCRBY', x[1], act)\n"
+    "  end\n"
+    "end\n"
+    "if tonumber(ARGV[7]) > 0 and dt ~= 0 and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('INCRBY', KEYS[2], dt) end\n"
+    "return 1\n";
+
+/* ---- config ---- */
+
+static bool parse_url(gr_shared *s, const char *url, char *err, size_t errlen) {
+    if (strncmp(url, "redis://", 8)) {
+        snprintf(err, errlen, "redis.url: expected redis://[:password@]host[:port][/db], got '%s'", url);
+        return false;
+    }
+    const char *p = url + 8;
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        const char *pw = colon ? colon + 1 : p;
+        s->password = gr_xstrndup(pw, (size_t)(at - pw));
+        p = at + 1;
+    }
+    const char *slash = strchr(p, '/');
+    const char *colon = strchr(p, ':');
+    if (colon && slash && colon > slash) colon = NULL;
+    size_t hlen = colon ? (size_t)(colon - p) : slash ? (size_t)(slash - p) : strlen(p);
+    s->host = gr_xstrndup(p, hlen);
+    if (!hlen) {
+        free(s->host);
+        s->host = gr_xstrdup("127.0.0.1");
+    }
+    s->port = colon ? atoi(colon + 1) : 6379;
+    s->db = slash && slash[1] ? atoi(slash + 1) : 0;
+    if (s->port <= 0 || s->port > 65535 || s->db < 0) {
+        snprintf(err, errlen, "redis.url: bad port or database in '%s'", url);
+        return false;
+    }
+    return true;
+}
+
+gr_shared *gr_shared_new(const gr_config *cfg, char *err, size_t errlen) {
+    if (err && errlen) err[0] = '\0';
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(cfg->tree, "redis");
+    if (!r || cJSON_IsNull(r)) return NULL;
+    gr_shared *s = gr_xcalloc(1, sizeof(*s));
+    s->timeout_ms = 50;
+    s->reconnect_ms = 500;
+    const cJSON *url = cJSON_IsString(r) ? r : cJSON_GetObjectItemCaseSensitive(r, "url");
+    if (!cJSON_IsString(url)) {
+        snprintf(err, errlen, "redis.url: required (redis://host:port/db)");
+        goto fail;
+    }
+    if (!parse_url(s, url->valuestring, err, errlen)) goto fail;
+    if (cJSON_IsObject(r)) {
+        static const char *const known[] = {"url", "timeout_ms", "reconnect_ms", "rate_limits_fail_open", NULL};
+        const cJSON *it;
+        cJSON_ArrayForEach(it, r) {
+            bool ok = false;
+            for (size_t i = 0; known[i]; i++) ok = ok || !strcmp(known[i], it->string);
+            if (!ok) {
+                snprintf(err, errlen, "redis.%s: unknown key", it->string);
+                goto fail;
+            }
+        }
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "timeout_ms");
+        if (t) {
+            if (!cJSON_IsNumber(t) || t->valuedouble < 1 || t->valuedouble > 60000) {
+                snprintf(err, errlen, "redis.timeout_ms: expected 1..60000");
+                goto fail;
+            }
+            s->timeout_ms = (uint32_t)t->valuedouble;
+        }
+        const cJSON *rc = cJSON_GetObjectItemCaseSensitive(r, "reconnect_ms");
+        if (cJSON_IsNumber(rc) && rc->valuedouble >= 10) s->reconnect_ms = (uint32_t)rc->valuedouble;
+        s->rate_limits_fail_open = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "rate_limits_fail_open"));
+    }
+    return s;
+fail:
+    gr_shared_free(s);
+    return NULL;
+}
+
+void gr_shared_free(gr_shared *s) {
+    if (!s) return;
+    free(s->host);
+    free(s->password);
+    free(s);
+}
+
+bool gr_shared_rate_limits_fail_open(const gr_shared *s) { return s && s->rate_limits_fail_open; }
+
+/* ---- connection ---- */
+
+static void connect_now(gr_shared_conn *c);
+
+static void reconnect_cb(evutil_socket_t fd, short what, void *arg) { connect_now(arg); }
+
+static void schedule_reconnect(gr_shared_conn *c) {
+    struct timeval tv = {c->s->reconnect_ms / 1000, (c->s->reconnect_ms % 1000) * 1000};
+    evtimer_add(c->reconnect, &tv);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status) {
+    gr_shared_conn *c = ac->data;
+    if (status != REDIS_OK) {
+        GR_WARN("redis %s:%d: connect failed: %s", c->s->host, c->s->port, ac->errstr);
+        c->ac = NULL; /* hiredis frees the context after this callback */
+        c->ready = false;
+        schedule_reconnect(c);
+        return;
+    }
+    c->ready = true;
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status) {
+    gr_shared_conn *c = ac->data;
+    if (!c) return;
+    if (status != REDIS_OK) GR_WARN("redis %s:%d: connection lost: %s", c->s->host, c->s->port, ac->errstr);
+    c->ac = NULL;
+    c->ready = false;
+    schedule_reconnect(c);
+}
+
+static void connect_now(gr_shared_conn *c) {
+    redisAsyncContext *ac = redisAsyncConnect(c->s->host, c->s->port);
+    if (!ac || ac->err) {
+        if (ac) redisAsyncFree(ac);
+        schedule_reconnect(c);
+        return;
+    }
+    ac->data = c;
+    redisLibeventAttach(ac, c->base);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    c->ac = ac;
+    /* Commands queue until the connection is up; AUTH/SELECT go first. */
+    if (c->s->password) redisAsyncCommand(ac, NULL, NULL, "AUTH %s", c->s->password);
+    if (c->s->db) redisAsyncCommand(ac, NULL, NULL, "SELECT %d", c->s->db);
+}
+
+gr_shared_conn *gr_shared_conn_new(gr_shared *s, struct event_base *base) {
+    if (!s) return NULL;
+    gr_shared_conn *c = gr_xcalloc(1, sizeof(*c));
+    c->s = s;
+    c->base = base;
+    c->reconnect = evtimer_new(base, reconnect_cb, c);
+    connect_now(c);
+    return c;
+}
+
+void gr_shared_conn_free(gr_shared_conn *c) {
+    if (!c) return;
+    if (c->ac) {
+        c->ac->data = NULL; /* no reconnect from the disconnect callback */
+        redisAsyncFree(c->ac); /* pending callbacks run with a NULL reply */
+    }
+    event_free(c->reconnect);
+    free(c);
+}
+
+/* Commands may be queued while the connection is being made: hiredis sends
+ * them once it is up, and the deadline covers a connect that never succeeds. */
+bool gr_shared_conn_ready(const gr_shared_conn *c) { return c && c->ac; }
+
+/* ---- operations ---- */
+
+static void op_free_if_done(gr_shared_op *op) {
+    if (op->replied && op->finished) {
+        if (op->deadline) event_free(op->deadline);
+        free(op);
+    }
+}
+
+static void op_deliver(gr_shared_op *op, const gr_shared_verdict *v) {
+    if (op->finished) return;
+    op->finished = true;
+    if (op->deadline) event_del(op->deadline);
+    if (op->cb) op->cb(op->ud, v);
+}
+
+static void op_deadline_cb(evutil_socket_t fd, short what, void *arg) {
+    gr_shared_op *op = arg;
+    gr_shared_verdict v = {503, true, 0, "timeout"};
+    op_deliver(op, &v);
+    op_free_if_done(op);
+}
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
+    gr_shared_op *op = privdata;
+    redisReply *r = reply;
+    op->replied = true;
+    if (!ac->data) { /* the connection is being freed: nobody is waiting any more */
+        op->finished = true;
+        op_free_if_done(op);
+        return;
+    }
+    gr_shared_verdict v = {503, true, 0, "error"};
+    if (r && op->kind == 0 && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[0]->type == REDIS_REPLY_INTEGER) {
+        v.status = (int)r->element[0]->integer;
+        v.store_down = false;
+        v.reason = v.status == 200 ? "ok" : v.status == 402 ? "budget" : "rate";
+        if (r->element[1]->type == REDIS_REPLY_STRING) {
+            const char *why = r->element[1]->str;
+            v.reason = !strcmp(why, "rpm") ? "rpm" : !strcmp(why, "tpm") ? "tpm" : !strcmp(why, "budget_day") ? "budget_day"
+                     : !strcmp(why, "budget_month") ? "budget_month" : !strcmp(why, "budget_total") ? "budget_total" : "ok";
+        }
+        if (r->element[2]->type == REDIS_REPLY_INTEGER) v.retry_after_s = (int)r->element[2]->integer;
+    } else if (r && op->kind == 1) {
+        if (r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "OK")) v = (gr_shared_verdict){200, false, 0, "claimed"};
+        else if (r->type == REDIS_REPLY_NIL) v = (gr_shared_verdict){409, false, 0, "already_claimed"};
+    } else if (r && r->type == REDIS_REPLY_ERROR) {
+        GR_WARN("redis: %s", r->str);
+    }
+    op_deliver(op, &v);
+    op_free_if_done(op);
+}
+
+static gr_shared_op *op_new(gr_shared_conn *c, int kind, gr_shared_cb cb, void *ud) {
+    gr_shared_op *op = gr_xcalloc(1, sizeof(*op));
+    op->c = c;
+    op->kind = kind;
+    op->cb = cb;
+    op->ud = ud;
+    if (cb) {
+        op->deadline = evtimer_new(c->base, op_deadline_cb, op);
+        struct timeval tv = {c->s->timeout_ms / 1000, (c->s->timeout_ms % 1000) * 1000};
+        evtimer_add(op->deadline, &tv);
+    } else {
+        op->finished = true;
+    }
+    return op;
+}
+
+/* Store down before sending: answer on the next loop turn, never inside the call. */
+static void fail_soon(gr_shared_op *op) {
+    op->replied = true;
+    struct timeval zero = {0, 0};
+    if (op->deadline) evtimer_add(op->deadline, &zero);
+    else free(op);
+}
+
+static void key_names(char k[8][160], const char *id, int64_t now_ms) {
+    int64_t minute = now_ms / 60000, day = gr_store_utc_day(now_ms), month = gr_store_utc_month(now_ms);
+    snprintf(k[0], 160, "gr:k:{%s}:rpm:%lld", id, (long long)minute);
+    snprintf(k[1], 160, "gr:k:{%s}:tpm:%lld", id, (long long)minute);
+    snprintf(k[2], 160, "gr:k:{%s}:spent", id);
+    snprintf(k[3], 160, "gr:k:{%s}:res", id);
+    snprintf(k[4], 160, "gr:k:{%s}:spent:d%lld", id, (long long)day);
+    snprintf(k[5], 160, "gr:k:{%s}:res:d%lld", id, (long long)day);
+    snprintf(k[6], 160, "gr:k:{%s}:spent:m%lld", id, (long long)month);
+    snprintf(k[7], 160, "gr:k:{%s}:res:m%lld", id, (long long)month);
+}
+
+gr_shared_op *gr_shared_admit(gr_shared_conn *c, const char *key_id, const gr_key_limits *lim, int64_t est_tokens,
+                              int64_t max_cost_nusd, int64_t now_ms, gr_shared_cb cb, void *ud) {
+    gr_shared_op *op = op_new(c, 0, cb, ud);
+    if (!gr_shared_conn_ready(c)) {
+        fail_soon(op);
+        return op;
+    }
+    char k[8][160];
+    key_names(k, key_id, now_ms);
+    int retry = (int)(60 - (now_ms / 1000) % 60);
+    if (redisAsyncCommand(c->ac, on_reply, op,
+                          "EVAL %s 8 %s %s %s %s %s %s %s %s %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %d",
+                          k_admit_lua, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], (long long)lim->rpm,
+                          (long long)lim->tpm, (long long)est_tokens, (long long)max_cost_nusd,
+                          (long long)lim->budget_total_nusd, (long long)lim->budget_daily_nusd,
+                          (long long)lim->budget_monthly_nusd, (long long)lim->spent_total_nusd,
+                          (long long)lim->spent_day_nusd, (long long)lim->spent_month_nusd, retry) != REDIS_OK)
+        fail_soon(op);
+    return op;
+}
+
+void gr_shared_settle(gr_shared_conn *c, const char *key_id, const gr_key_limits *lim, int64_t reserved_nusd,
+                      int64_t actual_nusd, int64_t est_tokens, int64_t actual_tokens, int64_t now_ms) {
+    if (!gr_shared_conn_ready(c)) return; /* the reservation expires (1 h) */
+    gr_shared_op *op = op_new(c, 2, NULL, NULL);
+    char k[8][160];
+    key_names(k, key_id, now_ms);
+    if (redisAsyncCommand(c->ac, on_reply, op, "EVAL %s 8 %s %s %s %s %s %s %s %s %lld %lld %lld %lld %lld %lld %lld",
+                          k_settle_lua, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], (long long)reserved_nusd,
+                          (long long)actual_nusd, (long long)(actual_tokens - est_tokens),
+                          (long long)lim->budget_total_nusd, (long long)lim->budget_daily_nusd,
+                          (long long)lim->budget_monthly_nusd, (long long)lim->tpm) != REDIS_OK)
+        free(op);
+}
+
+gr_shared_op *gr_shared_claim(gr_shared_conn *c, const char *token, uint32_t ttl_s, gr_shared_cb cb, void *ud) {
+    gr_shared_op *op = op_new(c, 1, cb, ud);
+    if (!gr_shared_conn_ready(c)) {
+        fail_soon(op);
+        return op;
+    }
+    if (redisAsyncCommand(c->ac, on_reply, op, "SET gr:once:%s 1 NX EX %u", token, ttl_s ? ttl_s : 1) != REDIS_OK)
+        fail_soon(op);
+    return op;
+}
+
+void gr_shared_op_cancel(gr_shared_op *op) {
+    if (!op || op->finished) return;
+    op->finished = true;
+    if (op->deadline) event_del(op->deadline);
+    op_free_if_done(op);
+}

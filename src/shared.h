@@ -1,0 +1,59 @@
+/* shared.h — state shared by every GateRouter instance, kept in Redis:
+ * cluster-wide RPM/TPM windows and budget reservations per key (one atomic
+ * Lua script per admission), and claims on one-time tokens (x402 nonces:
+ * SET NX with an expiry beyond validBefore).
+ *
+ * Non-blocking: each worker owns a gr_shared_conn, a hiredis async context on
+ * the worker's own libevent loop. Every operation has a deadline
+ * (redis.timeout_ms); a reply after it is ignored. When Redis is down or slow
+ * the callback reports store_down and the caller applies the documented
+ * policy (docs/SCALING.md): budgets and payments fail closed (503); rate
+ * limits fail open to the local per-process limits only when
+ * redis.rate_limits_fail_open is set.
+ *
+ * Ownership: an operation belongs to this module until its callback ran or
+ * gr_shared_op_cancel() was called (then no callback runs). gr_shared_settle
+ * is fire-and-forget. Not thread-safe across workers: one conn per loop. */
+#ifndef GR_SHARED_H
+#define GR_SHARED_H
+
+#include "common.h"
+#include "config.h"
+#include "keys.h"
+
+struct event_base;
+typedef struct gr_shared gr_shared;
+typedef struct gr_shared_conn gr_shared_conn;
+typedef struct gr_shared_op gr_shared_op;
+
+typedef struct gr_shared_verdict {
+    int status;         /* 200 ok; 429 rate; 402 budget; 503 store down; 409 already claimed */
+    bool store_down;    /* Redis unreachable, slow or in error */
+    int retry_after_s;  /* for 429 */
+    const char *reason; /* "rpm", "tpm", "budget_total", "budget_day", "budget_month", "claimed", ... */
+} gr_shared_verdict;
+
+typedef void (*gr_shared_cb)(void *ud, const gr_shared_verdict *v);
+
+/* NULL with err[0] == '\0' when the config has no `redis:` section. */
+gr_shared *gr_shared_new(const gr_config *cfg, char *err, size_t errlen);
+void gr_shared_free(gr_shared *s);
+bool gr_shared_rate_limits_fail_open(const gr_shared *s);
+
+gr_shared_conn *gr_shared_conn_new(gr_shared *s, struct event_base *base);
+void gr_shared_conn_free(gr_shared_conn *c);
+bool gr_shared_conn_ready(const gr_shared_conn *c);
+
+/* Admission for one key, atomically: RPM +1, TPM +est_tokens, and a budget
+ * reservation of max_cost (total/day/month) seeded from this process's view
+ * of spend when Redis has none (e.g. after a Redis restart). */
+gr_shared_op *gr_shared_admit(gr_shared_conn *c, const char *key_id, const gr_key_limits *lim, int64_t est_tokens,
+                              int64_t max_cost_nusd, int64_t now_ms, gr_shared_cb cb, void *ud);
+/* Releases a reservation and books the actual cost and tokens. */
+void gr_shared_settle(gr_shared_conn *c, const char *key_id, const gr_key_limits *lim, int64_t reserved_nusd,
+                      int64_t actual_nusd, int64_t est_tokens, int64_t actual_tokens, int64_t now_ms);
+/* Claims a one-time token cluster-wide for ttl_s: 200 first claim, 409 taken. */
+gr_shared_op *gr_shared_claim(gr_shared_conn *c, const char *token, uint32_t ttl_s, gr_shared_cb cb, void *ud);
+void gr_shared_op_cancel(gr_shared_op *op);
+
+#endif
