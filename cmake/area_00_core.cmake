@@ -16,12 +16,14 @@ add_library(gr_core OBJECT
   src/services.c
   src/pay_x402.c
   src/shared.c
+  src/x402_store.c
+  src/x402_settle.c
 )
 target_include_directories(gr_core PUBLIC ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(gr_core PUBLIC ${GR_EXTERNAL_LIBS})
-list(APPEND GR_AREA_LIBS gr_core gr_providers gr_meter gr_route)
+list(APPEND GR_AREA_LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 
-gr_add_unit_test(NAME test_sse SOURCES tests/unit/test_sse.c LIBS gr_core gr_providers gr_meter gr_route)
-gr_add_unit_test(NAME test_config SOURCES tests/unit/test_config.c LIBS gr_core gr_providers gr_meter gr_route)
-gr_add_unit_test(NAME test_json_edit SOURCES tests/unit/test_json_edit.c LIBS gr_core gr_providers gr_meter gr_route)
-gr_add_unit_test(NAME test_errors SOURCES tests/unit/test_errors.c LIBS gr_core gr_providers gr_meter gr_route)
+gr_add_unit_test(NAME test_sse SOURCES tests/unit/test_sse.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+gr_add_unit_test(NAME test_config SOURCES tests/unit/test_config.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+gr_add_unit_test(NAME test_json_edit SOURCES tests/unit/test_json_edit.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+gr_add_unit_test(NAME test_errors SOURCES tests/unit/test_errors.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)

@@ -1,18 +1,731 @@
-/* pay_x402.c — x402 on the request path (see pay_x402.h). Until the x402
- * section is implemented this reports "disabled" and every hook is a no-op. */
+/* pay_x402.c — x402 on the request path (see pay_x402.h): the `x402:` config
+ * section, the 402 quote (v1 body + v2 PAYMENT-REQUIRED header), payment
+ * admission (decode, local verification, credit, nonce replay guard, token
+ * cap), the settlement header at reply time, and at request end the hand-off
+ * to the settlement thread (x402_settle.c) with the ledger fields; plus the
+ * discovery endpoints GET /v1/x402/pricing and GET /v1/x402/credit.
+ *
+ * Price quote: max cost = every estimated prompt token at the input price +
+ * the output cap (max_tokens / max_completion_tokens, else x402.
+ * default_max_tokens, clamped to the model's max output) at the output price
+ * (+ per-request price), the worst case over the route's fallback candidates;
+ * in token atomic units, rounded up (1 atomic USDC = 1000 nano-USD).
+ *
+ * Credit (docs/X402.md): a payer's credit (paid - actual cost of earlier
+ * requests, recorded only once their payment SETTLED) lowers the amount that
+ * payer must sign. The quote in a 402 subtracts it only when the request
+ * names the payer in an `X-Payer: 0x…` header (a hint, never trusted: the
+ * admission recomputes everything for the address that actually signed).
+ * Every request needs a valid signed EIP-3009 authorization from the payer
+ * to payTo (amount 0 when credit covers it all); its nonce is reserved before
+ * serving, and the credit used is taken atomically, so credit can neither be
+ * spent by someone else nor twice. */
 #include "pay_x402.h"
 
+#include "auth.h"
+#include "http_reply.h"
+#include "log.h"
+#include "meter.h"
+#include "metrics.h"
 #include "request.h"
+#include "route.h"
 #include "services.h"
+#include "x402.h"
+#include "x402_settle.h"
+#include "x402_store.h"
 
-gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen) {
-    if (err && errlen) err[0] = '\0';
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define DEFAULT_MAX_TOKENS 1024
+#define DEFAULT_TIMEOUT_S 300
+#define PAYER_HINT_HEADER "X-Payer"
+
+struct gr_pay_x402 {
+    gr_x402_settle_mode mode;
+    gr_x402_network_conf *nets;
+    size_t nnets;
+    int64_t default_max_tokens;
+    char *public_url; /* scheme://host[:port] for `resource`; NULL = from Host */
+    gr_x402_store *store;
+    gr_x402_settler *settler;
+};
+
+typedef enum { XS_NONE = 0, XS_QUOTED, XS_REJECTED, XS_ADMITTED } x402_phase;
+
+/* Per-request state (r->x402), in the request's pool. */
+typedef struct x402_req {
+    x402_phase phase;
+    int version;
+    size_t net;
+    gr_x402_payment pay;
+    char payer[GR_EVM_ADDR_STR_LEN + 1]; /* lowercase 0x… */
+    bool has_payer;
+    gr_u256 value;
+    int64_t max_cost_nusd, paid_nusd, credit_used_nusd;
+    const char *header_b64;
+    char *requirement_json;
+} x402_req;
+
+/* ---- config ---- */
+
+static const char *scalar(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (cJSON_IsString(v)) return v->valuestring;
+    if (cJSON_IsNumber(v) && v->valuestring) return v->valuestring; /* numbers keep their YAML text */
     return NULL;
 }
 
-void gr_pay_x402_free(gr_pay_x402 *p) { (void)p; }
+static bool uint_field(const cJSON *o, const char *k, uint64_t def, uint64_t max, uint64_t *out) {
+    const char *s = scalar(o, k);
+    if (!s) {
+        *out = def;
+        return !cJSON_GetObjectItemCaseSensitive(o, k) || cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, k));
+    }
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || v > max) return false;
+    *out = v;
+    return true;
+}
 
-bool gr_pay_x402_applies(gr_request *r) { return r->w->svc && r->w->svc->x402 != NULL && false; }
-bool gr_pay_x402_admit(gr_request *r) { return true; }
-void gr_pay_x402_before_reply(gr_request *r) {}
-void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row) {}
+static char *dup_url(const char *s) {
+    if (!s || !*s) return NULL;
+    size_t n = strlen(s);
+    while (n > 1 && s[n - 1] == '/') n--;
+    return gr_xstrndup(s, n);
+}
+
+static void free_nets(gr_pay_x402 *p) {
+    for (size_t i = 0; i < p->nnets; i++) {
+        gr_x402_network_conf *n = &p->nets[i];
+        free(n->asset_name);
+        free(n->asset_version);
+        free(n->rpc_url);
+        free(n->facilitator_url);
+        memset(n->relayer_key, 0, sizeof n->relayer_key);
+    }
+    free(p->nets);
+    p->nets = NULL;
+    p->nnets = 0;
+}
+
+static bool parse_network(const cJSON *o, size_t i, gr_x402_network_conf *n, char *err, size_t errlen) {
+    const char *net = scalar(o, "network"), *asset = scalar(o, "asset"), *pay_to = scalar(o, "pay_to");
+    const char *name = scalar(o, "name"), *version = scalar(o, "version");
+    if (!pay_to) pay_to = scalar(o, "payTo");
+    if (!cJSON_IsObject(o)) {
+        snprintf(err, errlen, "x402.networks[%zu]: must be a mapping", i);
+        return false;
+    }
+    if (!net || gr_x402_network_parse(gr_str_c(net), &n->chain_id) != GR_OK) {
+        snprintf(err, errlen, "x402.networks[%zu].network: want a known v1 name (base, base-sepolia, ...) or eip155:<chain id>",
+                 i);
+        return false;
+    }
+    if (!asset || gr_evm_address_parse(gr_str_c(asset), true, &n->asset) != GR_OK) {
+        snprintf(err, errlen, "x402.networks[%zu].asset: want the token contract address (0x + 40 hex)", i);
+        return false;
+    }
+    if (!pay_to || gr_evm_address_parse(gr_str_c(pay_to), true, &n->pay_to) != GR_OK ||
+        gr_evm_address_is_zero(&n->pay_to)) {
+        snprintf(err, errlen, "x402.networks[%zu].pay_to: want the receiving address (0x + 40 hex)", i);
+        return false;
+    }
+    if (!name || !*name || !version || !*version || strlen(name) >= GR_X402_EXTRA_MAX ||
+        strlen(version) >= GR_X402_EXTRA_MAX) {
+        snprintf(err, errlen, "x402.networks[%zu]: name and version (the token's EIP-712 domain) are required", i);
+        return false;
+    }
+    n->asset_name = gr_xstrdup(name);
+    n->asset_version = gr_xstrdup(version);
+    n->rpc_url = dup_url(scalar(o, "rpc_url"));
+    n->facilitator_url = dup_url(scalar(o, "facilitator_url"));
+    uint64_t v;
+    if (!uint_field(o, "max_timeout_seconds", DEFAULT_TIMEOUT_S, 86400, &v) || v < 10) {
+        snprintf(err, errlen, "x402.networks[%zu].max_timeout_seconds: want 10..86400", i);
+        return false;
+    }
+    n->max_timeout_seconds = (uint32_t)v;
+    if (!uint_field(o, "decimals", 6, 9, &v)) {
+        snprintf(err, errlen, "x402.networks[%zu].decimals: want 0..9 (USDC/USDT: 6)", i);
+        return false;
+    }
+    n->decimals = (uint32_t)v;
+    const char *key = scalar(o, "relayer_key");
+    if (key && *key) {
+        gr_str ks = gr_str_c(key);
+        char buf[67];
+        if (ks.len == 64) { /* accept bare hex */
+            snprintf(buf, sizeof buf, "0x%s", key);
+            ks = gr_str_c(buf);
+        }
+        if (gr_evm_hex_decode(ks, n->relayer_key, 32) != GR_OK ||
+            gr_evm_privkey_to_address(n->relayer_key, &n->relayer) != GR_OK) {
+            snprintf(err, errlen, "x402.networks[%zu].relayer_key: want a 32-byte hex private key", i);
+            return false;
+        }
+        n->has_relayer = true;
+    }
+    return true;
+}
+
+gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen) {
+    (void)store; /* the payment tables live in the same database, on a connection of our own */
+    if (err && errlen) err[0] = '\0';
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(cfg->tree, "x402");
+    if (!x || cJSON_IsNull(x)) return NULL;
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(x, "enabled");
+    if (cJSON_IsFalse(en)) return NULL;
+    if (!cJSON_IsObject(x)) {
+        snprintf(err, errlen, "x402: must be a mapping");
+        return NULL;
+    }
+    gr_pay_x402 *p = gr_xcalloc(1, sizeof *p);
+    const char *mode = scalar(x, "settle");
+    if (!mode || !strcmp(mode, "self")) p->mode = GR_X402_SETTLE_SELF;
+    else if (!strcmp(mode, "facilitator")) p->mode = GR_X402_SETTLE_FACILITATOR;
+    else if (!strcmp(mode, "none")) p->mode = GR_X402_SETTLE_NONE;
+    else {
+        snprintf(err, errlen, "x402.settle: want self, facilitator or none (got '%s')", mode);
+        goto fail;
+    }
+    uint64_t v;
+    if (!uint_field(x, "default_max_tokens", DEFAULT_MAX_TOKENS, 10000000, &v) || v == 0) {
+        snprintf(err, errlen, "x402.default_max_tokens: want a positive integer");
+        goto fail;
+    }
+    p->default_max_tokens = (int64_t)v;
+    p->public_url = dup_url(scalar(x, "public_url"));
+    const cJSON *nets = cJSON_GetObjectItemCaseSensitive(x, "networks");
+    int nn = cJSON_GetArraySize(nets);
+    if (!cJSON_IsArray(nets) || nn == 0) {
+        snprintf(err, errlen, "x402.networks: list at least one network/asset to accept");
+        goto fail;
+    }
+    p->nets = gr_xcalloc((size_t)nn, sizeof *p->nets);
+    for (int i = 0; i < nn; i++) {
+        gr_x402_network_conf *n = &p->nets[p->nnets++];
+        if (!parse_network(cJSON_GetArrayItem(nets, i), (size_t)i, n, err, errlen)) goto fail;
+        if (p->mode == GR_X402_SETTLE_SELF && (!n->rpc_url || !n->has_relayer)) {
+            snprintf(err, errlen, "x402.networks[%d]: settle: self needs rpc_url and relayer_key", i);
+            goto fail;
+        }
+        if (p->mode == GR_X402_SETTLE_FACILITATOR && !n->facilitator_url) {
+            snprintf(err, errlen, "x402.networks[%d]: settle: facilitator needs facilitator_url", i);
+            goto fail;
+        }
+    }
+    if (gr_x402_store_open(gr_store_url_from_config(cfg->tree), &p->store, err, errlen) != GR_OK) goto fail;
+    if (p->mode != GR_X402_SETTLE_NONE &&
+        gr_x402_settler_new(p->mode, p->nets, p->nnets, p->store, &p->settler, err, errlen) != GR_OK)
+        goto fail;
+    for (size_t i = 0; i < p->nnets; i++) {
+        char a[GR_EVM_ADDR_STR_LEN + 1], to[GR_EVM_ADDR_STR_LEN + 1], rl[GR_EVM_ADDR_STR_LEN + 1] = "-";
+        gr_evm_address_checksum(&p->nets[i].asset, a);
+        gr_evm_address_checksum(&p->nets[i].pay_to, to);
+        if (p->nets[i].has_relayer) gr_evm_address_checksum(&p->nets[i].relayer, rl);
+        GR_INFO("x402: accepting %s (%s v%s) on eip155:%llu, payTo %s, relayer %s", a, p->nets[i].asset_name,
+                p->nets[i].asset_version, (unsigned long long)p->nets[i].chain_id, to, rl);
+    }
+    GR_INFO("x402: enabled, settle=%s, default_max_tokens=%lld", mode ? mode : "self", (long long)p->default_max_tokens);
+    return p;
+fail:
+    if (!err[0]) snprintf(err, errlen, "x402: cannot start");
+    gr_pay_x402_free(p);
+    return NULL;
+}
+
+void gr_pay_x402_free(gr_pay_x402 *p) {
+    if (!p) return;
+    gr_x402_settler_free(p->settler); /* drains first: it uses nets and store */
+    gr_x402_store_close(p->store);
+    free_nets(p);
+    free(p->public_url);
+    free(p);
+}
+
+/* ---- helpers ---- */
+
+static gr_pay_x402 *px(gr_request *r) { return r->w && r->w->svc ? r->w->svc->x402 : NULL; }
+
+static const char *in_header(gr_request *r, const char *name) {
+    return evhttp_find_header(evhttp_request_get_input_headers(r->req), name);
+}
+
+/* nano-USD per atomic unit: 10^(9 - decimals) */
+static int64_t unit_nusd(const gr_x402_network_conf *n) {
+    int64_t u = 1;
+    for (uint32_t i = n->decimals; i < 9; i++) u *= 10;
+    return u;
+}
+
+static uint64_t atomic_ceil(int64_t nusd, const gr_x402_network_conf *n) {
+    if (nusd <= 0) return 0;
+    int64_t u = unit_nusd(n);
+    return (uint64_t)(nusd / u + (nusd % u != 0));
+}
+
+static int64_t atomic_to_nusd(const gr_u256 *v, const gr_x402_network_conf *n) {
+    uint64_t a;
+    int64_t u = unit_nusd(n);
+    if (gr_u256_to_u64(v, &a) != GR_OK || a > (uint64_t)(INT64_MAX / u)) return INT64_MAX;
+    return (int64_t)a * u;
+}
+
+static const char *resource_url(gr_request *r, gr_pay_x402 *p) {
+    if (p->public_url) return gr_pool_printf(r->pool, "%s%s", p->public_url, r->path);
+    const char *host = in_header(r, "Host");
+    const char *proto = in_header(r, "X-Forwarded-Proto");
+    if (!host || !*host || strpbrk(host, " \"<>\\")) host = "localhost";
+    return gr_pool_printf(r->pool, "%s://%s%s", proto && !strcmp(proto, "https") ? "https" : "http", host, r->path);
+}
+
+static void usd_per_mtok(int64_t uusd, char out[GR_METER_USD_BUFSZ]) {
+    gr_meter_format_usd(uusd * 1000, out, GR_METER_USD_BUFSZ); /* uusd/Mtok -> USD/Mtok */
+}
+
+static const char *describe(gr_request *r, int64_t max_out, int64_t max_cost) {
+    char in[GR_METER_USD_BUFSZ], out[GR_METER_USD_BUFSZ], tot[GR_METER_USD_BUFSZ];
+    usd_per_mtok(r->prices.input_uusd_per_mtok, in);
+    usd_per_mtok(r->prices.output_uusd_per_mtok, out);
+    gr_meter_format_usd(max_cost, tot, sizeof tot);
+    return gr_pool_printf(r->pool,
+                          "GateRouter %s %s: max cost $%s = ~%lld prompt tokens x $%s/Mtok input + %lld max output "
+                          "tokens x $%s/Mtok output; unused value becomes credit for the payer",
+                          r->model ? r->model->name : "", r->path, tot, (long long)r->est_prompt_tokens, in,
+                          (long long)max_out, out);
+}
+
+/* Output-token cap of the request: what it asked for, else the configured
+ * default; 0 for embeddings. */
+static int64_t request_max_out(gr_request *r, gr_pay_x402 *p) {
+    if (r->ep == GR_EP_EMBEDDINGS) return 0;
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(r->body, "max_completion_tokens");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(r->body, "max_tokens");
+    bool given = (cJSON_IsNumber(a) && a->valuedouble >= 1) || (cJSON_IsNumber(b) && b->valuedouble >= 1);
+    int64_t mo = given ? gr_meter_request_max_output(r->body, 0) : p->default_max_tokens;
+    if (r->model && r->model->max_output_tokens && mo > (int64_t)r->model->max_output_tokens)
+        mo = r->model->max_output_tokens;
+    return mo;
+}
+
+/* Worst case over the route's candidates (a fallback may cost more). */
+static int64_t request_max_cost(gr_request *r, int64_t max_out) {
+    int64_t mc = gr_meter_max_cost(&r->prices, r->est_prompt_tokens, max_out);
+    if (!r->plan) return mc;
+    for (size_t i = 0; i < r->plan->ncand; i++) {
+        const gr_route_candidate *c = &r->plan->cand[i];
+        gr_prices pr;
+        gr_meter_resolve_prices(&c->dep->prices, &c->model->prices, c->dep->upstream_model, c->model->name, &pr);
+        int64_t m = gr_meter_max_cost(&pr, r->est_prompt_tokens, max_out);
+        if (m > mc) mc = m;
+    }
+    return mc;
+}
+
+/* The offer: one requirement per configured network/asset, each asking
+ * quote_nusd in that token's atomic units. */
+static gr_x402_requirements *build_reqs(gr_request *r, gr_pay_x402 *p, int64_t quote_nusd, const char *desc) {
+    gr_x402_requirements *reqs = gr_pool_calloc(r->pool, p->nnets * sizeof *reqs);
+    const char *res = resource_url(r, p);
+    for (size_t i = 0; i < p->nnets; i++) {
+        const gr_x402_network_conf *n = &p->nets[i];
+        reqs[i] = (gr_x402_requirements){
+            .scheme = "exact",
+            .chain_id = n->chain_id,
+            .asset = n->asset,
+            .pay_to = n->pay_to,
+            .resource = res,
+            .description = desc,
+            .mime_type = "application/json",
+            .max_timeout_seconds = n->max_timeout_seconds,
+            .extra_name = n->asset_name,
+            .extra_version = n->asset_version,
+        };
+        gr_u256_from_u64(atomic_ceil(quote_nusd, n), &reqs[i].amount);
+    }
+    return reqs;
+}
+
+/* Answers 402: v1 JSON body (or v2 when the client spoke v2) + the v2
+ * PAYMENT-REQUIRED header; on a failed payment also the settlement header
+ * with success:false. */
+static void reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_t n, int version,
+                      const char *code) {
+    char *body = NULL, *hdr = NULL;
+    /* v1 can only name chains that have a v1 network name */
+    gr_x402_requirements *v1 = gr_pool_calloc(r->pool, n * sizeof *v1);
+    size_t n1 = 0;
+    for (size_t i = 0; i < n; i++)
+        if (gr_x402_network_v1_name(reqs[i].chain_id)) v1[n1++] = reqs[i];
+    if (version == 2 || n1 == 0) {
+        if (gr_x402_render_payment_required(2, reqs, n, code, &body) != GR_OK) body = NULL;
+    } else if (gr_x402_render_payment_required(1, v1, n1, code, &body) != GR_OK) {
+        body = NULL;
+    }
+    if (gr_x402_render_payment_required_header(reqs, n, code, &hdr) == GR_OK) {
+        gr_request_add_header(r, "PAYMENT-REQUIRED", hdr);
+        free(hdr);
+    }
+    gr_request_add_header(r, "Cache-Control", "no-store");
+    if (code && x->has_payer) {
+        gr_x402_settlement s = {.success = false, .error_reason = code, .transaction = "",
+                                .chain_id = x->pay.chain_id, .has_payer = true, .payer = x->pay.auth.from};
+        char *sh = NULL;
+        if (gr_x402_render_settlement(version, &s, &sh) == GR_OK ||
+            (version == 1 && gr_x402_render_settlement(2, &s, &sh) == GR_OK)) {
+            gr_request_add_header(r, version == 2 ? "PAYMENT-RESPONSE" : "X-PAYMENT-RESPONSE", sh);
+            free(sh);
+        }
+    }
+    r->error_type = code ? code : "payment_required";
+    if (!body) {
+        gr_request_fail(r, 500, "api_error", "x402_render_failed", NULL, "could not render the payment requirements");
+        return;
+    }
+    gr_request_reply_json(r, 402, body, strlen(body));
+    free(body);
+}
+
+static bool reject(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_t n, const char *code) {
+    x->phase = XS_REJECTED;
+    gr_metrics_add(GR_M_X402, "event=\"rejected\"", 1);
+    GR_INFO("x402: %s rejected: %s (payer %s)", r->id, code, x->has_payer ? x->payer : "?");
+    reply_402(r, x, reqs, n, x->version, code);
+    return false;
+}
+
+/* ---- hooks ---- */
+
+bool gr_pay_x402_applies(gr_request *r) {
+    if (!px(r)) return false;
+    if (in_header(r, "X-PAYMENT") || in_header(r, "PAYMENT-SIGNATURE")) return true;
+    const char *k = gr_auth_presented_key(r->req);
+    return !k || !*k;
+}
+
+bool gr_pay_x402_admit(gr_request *r) {
+    gr_pay_x402 *p = px(r);
+    if (!p) return true;
+    x402_req *x = gr_pool_calloc(r->pool, sizeof *x);
+    r->x402 = x;
+    x->version = 1;
+    int64_t max_out = request_max_out(r, p);
+    int64_t max_cost = request_max_cost(r, max_out);
+    x->max_cost_nusd = max_cost;
+    if (max_cost <= 0) {
+        gr_request_fail(r, 402, "invalid_request_error", "x402_model_not_priced", "model",
+                        "The model `%s` has no price, so it cannot be paid for with x402; use an API key.",
+                        r->model ? r->model->name : "");
+        return false;
+    }
+    const char *desc = describe(r, max_out, max_cost);
+    const char *h1 = in_header(r, "X-PAYMENT"), *h2 = in_header(r, "PAYMENT-SIGNATURE");
+    const char *hdr = h2 ? h2 : h1;
+    if (!hdr) { /* quote; with a payer hint, net of that payer's credit */
+        int64_t quote = max_cost, credit = 0;
+        const char *hint = in_header(r, PAYER_HINT_HEADER);
+        gr_evm_address ha;
+        if (hint && gr_evm_address_parse(gr_str_c(hint), false, &ha) == GR_OK) {
+            char lower[GR_EVM_ADDR_STR_LEN + 1];
+            gr_evm_address_lower(&ha, lower);
+            if (gr_x402_store_credit_get(p->store, lower, &credit) == GR_OK && credit > 0)
+                quote = credit >= max_cost ? 0 : max_cost - credit;
+        }
+        x->phase = XS_QUOTED;
+        gr_metrics_add(GR_M_X402, "event=\"required\"", 1);
+        gr_x402_requirements *reqs = build_reqs(r, p, quote, desc);
+        reply_402(r, x, reqs, p->nnets, 1, NULL);
+        return false;
+    }
+    x->version = h2 ? 2 : 1; /* until the payload says otherwise */
+    x->header_b64 = gr_pool_strdup(r->pool, hdr);
+    gr_x402_err perr = GR_X402_OK;
+    if (gr_x402_payment_decode(gr_str_c(hdr), &x->pay, &perr) != GR_OK) {
+        gr_x402_requirements *reqs = build_reqs(r, p, max_cost, desc);
+        return reject(r, x, reqs, p->nnets, gr_x402_err_str(perr ? perr : GR_X402_INVALID_PAYLOAD, x->version));
+    }
+    x->version = x->pay.version;
+    gr_evm_address_lower(&x->pay.auth.from, x->payer);
+    x->has_payer = true;
+    /* What this payer must pay: the max cost net of the payer's credit. The
+     * claimed `from` is only trusted once the signature verifies below. */
+    int64_t credit = 0;
+    if (gr_x402_store_credit_get(p->store, x->payer, &credit) != GR_OK) credit = 0;
+    int64_t need_nusd = credit >= max_cost ? 0 : max_cost - credit;
+    gr_x402_requirements *reqs = build_reqs(r, p, need_nusd, desc);
+    if (x->pay.has_accepted) /* v2 pays exactly what it accepted: fine if it covers the need */
+        for (size_t i = 0; i < p->nnets; i++)
+            if (reqs[i].chain_id == x->pay.accepted.chain_id && gr_evm_address_eq(&reqs[i].asset, &x->pay.accepted.asset) &&
+                gr_u256_cmp(&x->pay.accepted.amount, &reqs[i].amount) > 0)
+                reqs[i].amount = x->pay.accepted.amount;
+    gr_x402_result res;
+    if (gr_x402_verify(reqs, p->nnets, &x->pay, (uint64_t)(gr_wall_ms() / 1000), &res) != GR_OK)
+        return reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets, gr_x402_err_str(res.err, x->version));
+    x->net = res.req_index;
+    x->value = res.amount;
+    const gr_x402_network_conf *n = &p->nets[x->net];
+    x->paid_nusd = atomic_to_nusd(&res.amount, n);
+    /* Replay guard: the authorization is spent here, once, before serving. */
+    char asset[GR_EVM_ADDR_STR_LEN + 1], nonce[67];
+    gr_evm_address_lower(&n->asset, asset);
+    gr_evm_hex_encode(res.nonce, 32, nonce);
+    char key[200];
+    snprintf(key, sizeof key, "%llu:%s:%s:%s", (unsigned long long)n->chain_id, asset, x->payer, nonce);
+    gr_status rc = gr_x402_store_nonce_reserve(p->store, key,
+                                               res.valid_before > INT64_MAX ? INT64_MAX : (int64_t)res.valid_before);
+    if (rc == GR_ERR_INVALID)
+        return reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets,
+                      x->version == 2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement");
+    if (rc != GR_OK) {
+        gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL,
+                        "The payment could not be recorded; it was not used. Retry with a new authorization.");
+        return false;
+    }
+    if (x->paid_nusd < max_cost) { /* the rest comes out of credit, atomically */
+        int64_t take = max_cost - x->paid_nusd;
+        if (gr_x402_store_credit_take(p->store, x->payer, take) != GR_OK)
+            return reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets,
+                          x->version == 2 ? "invalid_exact_evm_insufficient_balance" : "insufficient_funds");
+        x->credit_used_nusd = take;
+    }
+    /* Keep the matched requirement for a facilitator's /settle. */
+    char *req_json = NULL;
+    gr_x402_requirements m = reqs[x->net];
+    m.amount = res.amount;
+    if (x->version == 1 && !gr_x402_network_v1_name(m.chain_id)) m.chain_id = n->chain_id;
+    if (gr_x402_render_payment_required(x->version, &m, 1, NULL, &req_json) == GR_OK) {
+        cJSON *j = cJSON_Parse(req_json);
+        cJSON *acc = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "accepts"), 0);
+        char *t = acc ? cJSON_PrintUnformatted(acc) : NULL;
+        if (t) {
+            x->requirement_json = gr_pool_strdup(r->pool, t);
+            cJSON_free(t);
+        }
+        cJSON_Delete(j);
+        free(req_json);
+    }
+    if (max_out > 0) r->cap_max_tokens = max_out;
+    r->max_cost_nusd = max_cost;
+    x->phase = XS_ADMITTED;
+    gr_metrics_add(GR_M_X402, "event=\"verified\"", 1);
+    return true;
+}
+
+void gr_pay_x402_before_reply(gr_request *r) {
+    gr_pay_x402 *p = px(r);
+    x402_req *x = r->x402;
+    if (!p || !x || x->phase != XS_ADMITTED || r->status >= 400) return;
+    /* Settlement happens after the response: the header says the payment was
+     * verified and accepted; the tx hash is not known yet (""). */
+    gr_x402_settlement s = {.success = true, .transaction = "", .chain_id = x->pay.chain_id, .has_payer = true,
+                            .payer = x->pay.auth.from, .has_amount = true, .amount = x->value};
+    char *sh = NULL;
+    int v = x->version;
+    if (gr_x402_render_settlement(v, &s, &sh) != GR_OK) sh = NULL;
+    if (!sh && v == 1 && gr_x402_render_settlement(2, &s, &sh) != GR_OK) sh = NULL; /* chain without a v1 name */
+    if (sh) {
+        gr_request_add_header(r, v == 2 ? "PAYMENT-RESPONSE" : "X-PAYMENT-RESPONSE", sh);
+        free(sh);
+    }
+    bool zero = gr_u256_cmp(&x->value, &(gr_u256){{0}}) == 0;
+    gr_request_add_header(r, "x-gaterouter-x402-settlement",
+                          p->mode == GR_X402_SETTLE_NONE ? "none" : zero ? "credit" : "pending");
+    gr_request_add_header(r, "x-gaterouter-x402-payer", x->payer);
+}
+
+void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row) {
+    gr_pay_x402 *p = px(r);
+    x402_req *x = r->x402;
+    if (!p || !x) return;
+    if (x->has_payer) GR_LEDGER_SET(row->payer, x->payer);
+    if (x->phase == XS_QUOTED) return;
+    if (x->phase == XS_REJECTED) {
+        GR_LEDGER_SET(row->x402_settlement, "rejected");
+        return;
+    }
+    if (x->phase != XS_ADMITTED) return;
+    const gr_x402_network_conf *n = &p->nets[x->net];
+    char amount[GR_U256_DEC_MAX + 1], net[GR_X402_NETWORK_STR_MAX];
+    gr_u256_to_dec(&x->value, amount);
+    gr_x402_network_caip2(n->chain_id, net);
+    GR_LEDGER_SET(row->x402_amount_atomic, amount);
+    GR_LEDGER_SET(row->x402_network, net);
+    int64_t cost = r->cost_nusd;
+    bool served = r->status < 400 || cost > 0;
+    bool zero = x->paid_nusd == 0;
+    if (!served) { /* nothing delivered: nothing settled, credit back */
+        if (x->credit_used_nusd && gr_x402_store_credit_add(p->store, x->payer, x->credit_used_nusd) != GR_OK)
+            GR_ERROR("x402: credit refund for %s failed", x->payer);
+        GR_LEDGER_SET(row->x402_settlement, "skipped");
+        return;
+    }
+    if (p->mode == GR_X402_SETTLE_NONE) { /* verify-only: no money moves, no credit is granted */
+        GR_LEDGER_SET(row->x402_settlement, "verified");
+        return;
+    }
+    if (zero) { /* fully covered by credit: no transfer; unused credit back */
+        if (gr_x402_store_credit_add(p->store, x->payer, x->credit_used_nusd - cost) != GR_OK)
+            GR_ERROR("x402: credit refund for %s failed", x->payer);
+        row->x402_credit_delta_nusd = -(cost < x->credit_used_nusd ? cost : x->credit_used_nusd);
+        GR_LEDGER_SET(row->x402_settlement, "credit");
+        return;
+    }
+    gr_x402_settle_rec rec;
+    memset(&rec, 0, sizeof rec);
+    gr_store_strlcpy(rec.request_id, r->id, sizeof rec.request_id);
+    snprintf(rec.payer, sizeof rec.payer, "%s", x->payer);
+    rec.chain_id = n->chain_id;
+    gr_evm_address_lower(&n->asset, rec.asset);
+    snprintf(rec.amount, sizeof rec.amount, "%s", amount);
+    rec.version = x->version;
+    rec.header_b64 = gr_xstrdup(x->header_b64);
+    rec.requirement_json = gr_xstrdup(x->requirement_json ? x->requirement_json : "{}");
+    rec.paid_nusd = x->paid_nusd;
+    rec.credit_used_nusd = x->credit_used_nusd;
+    rec.cost_nusd = cost;
+    rec.created_ms = (int64_t)gr_wall_ms();
+    row->x402_credit_delta_nusd = x->paid_nusd - cost;
+    GR_LEDGER_SET(row->x402_settlement, "pending");
+    (void)gr_x402_settler_submit(p->settler, &rec); /* takes the strings */
+}
+
+/* ---- GET /v1/x402/pricing, GET /v1/x402/credit?address= ---- */
+
+static void add_usd(cJSON *o, const char *k, int64_t nusd) {
+    char b[GR_METER_USD_BUFSZ];
+    gr_meter_format_usd(nusd, b, sizeof b);
+    cJSON_AddStringToObject(o, k, b);
+}
+
+static void reply_obj(gr_request *r, int status, cJSON *o) {
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!s) abort();
+    gr_request_reply_json(r, status, s, strlen(s));
+    cJSON_free(s);
+}
+
+static void serve_pricing(gr_request *r, gr_pay_x402 *p) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "object", "x402.pricing");
+    cJSON *vers = cJSON_AddArrayToObject(o, "x402Versions");
+    cJSON_AddItemToArray(vers, cJSON_CreateNumber(1));
+    cJSON_AddItemToArray(vers, cJSON_CreateNumber(2));
+    cJSON_AddStringToObject(o, "scheme", "exact");
+    cJSON_AddStringToObject(o, "settle", p->mode == GR_X402_SETTLE_SELF ? "self"
+                                         : p->mode == GR_X402_SETTLE_FACILITATOR ? "facilitator" : "none");
+    cJSON_AddNumberToObject(o, "default_max_tokens", (double)p->default_max_tokens);
+    cJSON_AddStringToObject(o, "quote",
+                            "amount = ceil((estimated prompt tokens x input price + max output tokens x output price "
+                            "+ per-request price) in atomic units) - the payer's credit (when the request carries "
+                            "X-Payer)");
+    cJSON_AddStringToObject(o, "payer_hint_header", PAYER_HINT_HEADER);
+    cJSON *acc = cJSON_AddArrayToObject(o, "accepts");
+    for (size_t i = 0; i < p->nnets; i++) {
+        const gr_x402_network_conf *n = &p->nets[i];
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddItemToArray(acc, a);
+        char net[GR_X402_NETWORK_STR_MAX], addr[GR_EVM_ADDR_STR_LEN + 1];
+        gr_x402_network_caip2(n->chain_id, net);
+        cJSON_AddStringToObject(a, "scheme", "exact");
+        cJSON_AddStringToObject(a, "network", net);
+        const char *v1 = gr_x402_network_v1_name(n->chain_id);
+        if (v1) cJSON_AddStringToObject(a, "network_v1", v1);
+        gr_evm_address_checksum(&n->asset, addr);
+        cJSON_AddStringToObject(a, "asset", addr);
+        gr_evm_address_checksum(&n->pay_to, addr);
+        cJSON_AddStringToObject(a, "payTo", addr);
+        cJSON_AddNumberToObject(a, "decimals", n->decimals);
+        cJSON_AddNumberToObject(a, "maxTimeoutSeconds", n->max_timeout_seconds);
+        cJSON *e = cJSON_AddObjectToObject(a, "extra");
+        cJSON_AddStringToObject(e, "name", n->asset_name);
+        cJSON_AddStringToObject(e, "version", n->asset_version);
+    }
+    const char *base = p->public_url ? p->public_url : "";
+    cJSON *res = cJSON_AddArrayToObject(o, "resources");
+    static const char *const paths[] = {"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/messages"};
+    for (size_t i = 0; i < GR_ARRAY_LEN(paths); i++) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddItemToArray(res, e);
+        cJSON_AddStringToObject(e, "resource", gr_pool_printf(r->pool, "%s%s", base, paths[i]));
+        cJSON_AddStringToObject(e, "type", "http");
+        cJSON_AddStringToObject(e, "method", "POST");
+        cJSON_AddStringToObject(e, "mimeType", "application/json");
+    }
+    cJSON *models = cJSON_AddArrayToObject(o, "models");
+    for (size_t i = 0; i < r->cfg->nmodels; i++) {
+        const gr_model_conf *m = &r->cfg->models[i];
+        if (!m->ndeployments) continue;
+        gr_prices pr;
+        const gr_deployment *d = &m->deployments[0];
+        gr_meter_resolve_prices(&d->prices, &m->prices, d->upstream_model, m->name, &pr);
+        if (!pr.input_uusd_per_mtok && !pr.output_uusd_per_mtok && !pr.per_request_uusd) continue;
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddItemToArray(models, e);
+        cJSON_AddStringToObject(e, "model", m->name);
+        add_usd(e, "input_usd_per_mtok", pr.input_uusd_per_mtok * 1000);
+        add_usd(e, "output_usd_per_mtok", pr.output_uusd_per_mtok * 1000);
+        if (pr.per_request_uusd) add_usd(e, "per_request_usd", pr.per_request_uusd * 1000);
+        if (m->max_output_tokens) cJSON_AddNumberToObject(e, "max_output_tokens", m->max_output_tokens);
+        int64_t mo = p->default_max_tokens;
+        if (m->max_output_tokens && mo > (int64_t)m->max_output_tokens) mo = m->max_output_tokens;
+        /* example: a 100-token prompt with the default output cap */
+        add_usd(e, "example_max_cost_usd_100_prompt_default_cap", gr_meter_max_cost(&pr, 100, mo));
+    }
+    reply_obj(r, 200, o);
+}
+
+static void serve_credit(gr_request *r, gr_pay_x402 *p, const char *query) {
+    struct evkeyvalq q;
+    memset(&q, 0, sizeof q);
+    evhttp_parse_query_str(query, &q);
+    const char *a = evhttp_find_header(&q, "address");
+    gr_evm_address addr;
+    if (!a || gr_evm_address_parse(gr_str_c(a), false, &addr) != GR_OK) {
+        evhttp_clear_headers(&q);
+        gr_request_fail(r, 400, "invalid_request_error", "invalid_address", "address",
+                        "Pass ?address=0x… (an EVM address, 40 hex digits).");
+        return;
+    }
+    evhttp_clear_headers(&q);
+    char lower[GR_EVM_ADDR_STR_LEN + 1], cs[GR_EVM_ADDR_STR_LEN + 1];
+    gr_evm_address_lower(&addr, lower);
+    gr_evm_address_checksum(&addr, cs);
+    int64_t credit = 0;
+    if (gr_x402_store_credit_get(p->store, lower, &credit) != GR_OK) {
+        gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL, "The credit store is unavailable.");
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "object", "x402.credit");
+    cJSON_AddStringToObject(o, "address", cs);
+    cJSON_AddNumberToObject(o, "credit_nusd", (double)credit);
+    add_usd(o, "credit_usd", credit);
+    cJSON *arr = cJSON_AddArrayToObject(o, "settlements");
+    (void)gr_x402_store_settlements_recent(p->store, lower, 20, arr);
+    reply_obj(r, 200, o);
+}
+
+void gr_pay_x402_serve(gr_request *r, const char *path, const char *query) {
+    gr_pay_x402 *p = px(r);
+    r->key_name = "x402";
+    if (!p) {
+        gr_request_fail(r, 404, "invalid_request_error", "x402_disabled", NULL, "x402 payments are not enabled here.");
+        return;
+    }
+    bool get = r->method && (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"));
+    bool known = !strcmp(path, "/v1/x402/pricing") || !strcmp(path, "/v1/x402/credit");
+    if (known && !get) {
+        gr_request_add_header(r, "Allow", "GET, HEAD");
+        gr_request_fail(r, 405, "invalid_request_error", "method_not_allowed", NULL, "Method %s is not allowed for %s",
+                        r->method, path);
+        return;
+    }
+    if (!strcmp(path, "/v1/x402/pricing")) serve_pricing(r, p);
+    else if (!strcmp(path, "/v1/x402/credit")) serve_credit(r, p, query ? query : "");
+    else gr_request_fail(r, 404, "invalid_request_error", "unknown_url", NULL, "Invalid URL (%s %s)", r->method, path);
+}

@@ -37,4 +37,10 @@ bool gr_pay_x402_admit(gr_request *r);
 void gr_pay_x402_before_reply(gr_request *r);
 void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row);
 
+/* GET /v1/x402/pricing (discovery: accepted networks/assets, paid resources,
+ * prices per model) and GET /v1/x402/credit?address=0x… (a payer's credit and
+ * recent settlements). Answers and finishes the request (404 when x402 is
+ * disabled). query: the raw query string without '?', may be "". */
+void gr_pay_x402_serve(gr_request *r, const char *path, const char *query);
+
 #endif

@@ -1,0 +1,80 @@
+/* x402_store.h — persistence of x402 payment state in the gateway's SQLite
+ * database (the `store:` URL), through a connection of its own:
+ *
+ *   x402_nonces       (nonce_key PRIMARY KEY)  the replay guard: one row per
+ *                     EIP-3009 authorization ever accepted, keyed by
+ *                     "chain:asset:from:nonce"; reserved with INSERT OR IGNORE
+ *                     (the UNIQUE key makes the reservation atomic, also
+ *                     across processes sharing the file); pruned once
+ *                     validBefore has passed (an expired authorization is
+ *                     rejected by verification anyway).
+ *   x402_credit       (payer PRIMARY KEY, nusd) per-payer credit in nano-USD.
+ *   x402_settlements  (request_id PRIMARY KEY) one row per settlement job:
+ *                     the payment header and requirement needed to retry it
+ *                     after a restart, its state, tx hash, attempts, error.
+ * and it updates the x402_* columns of the ledger row once a settlement ends.
+ *
+ * Calls are short local-disk transactions (WAL, no fsync at commit with the
+ * default synchronous=normal), serialized by one mutex; no network I/O.
+ * Thread-safe. Only the sqlite:// store is supported. */
+#ifndef GR_X402_STORE_H
+#define GR_X402_STORE_H
+
+#include "common.h"
+
+#include <cjson/cJSON.h>
+
+typedef struct gr_x402_store gr_x402_store;
+
+GR_MUST_CHECK gr_status gr_x402_store_open(const char *store_url, gr_x402_store **out, char *err,
+                                           size_t errlen);
+void gr_x402_store_close(gr_x402_store *s); /* NULL-safe */
+
+/* GR_OK: reserved now. GR_ERR_INVALID: already reserved (a replay). */
+GR_MUST_CHECK gr_status gr_x402_store_nonce_reserve(gr_x402_store *s, const char *key, int64_t valid_before);
+/* Drops reservations whose validBefore is older than now_unix. */
+void gr_x402_store_nonce_prune(gr_x402_store *s, int64_t now_unix);
+
+/* Credit in nano-USD (0 when the payer has none). */
+GR_MUST_CHECK gr_status gr_x402_store_credit_get(gr_x402_store *s, const char *payer, int64_t *nusd);
+/* Adds delta (may be negative); the balance never goes below 0. */
+GR_MUST_CHECK gr_status gr_x402_store_credit_add(gr_x402_store *s, const char *payer, int64_t delta);
+/* Atomically takes amount (> 0) if the balance covers it: GR_OK, or
+ * GR_ERR_INVALID when it does not (nothing taken). */
+GR_MUST_CHECK gr_status gr_x402_store_credit_take(gr_x402_store *s, const char *payer, int64_t amount);
+
+/* One settlement job as persisted. */
+typedef struct gr_x402_settle_rec {
+    char request_id[64];
+    char payer[43];
+    uint64_t chain_id;
+    char asset[43];
+    char amount[80];        /* atomic units, decimal */
+    int version;
+    char *header_b64;       /* the client's payment header (heap) */
+    char *requirement_json; /* the matched requirement, rendered (heap) */
+    int64_t paid_nusd, credit_used_nusd, cost_nusd;
+    char state[16];         /* pending | settled | failed */
+    char tx_hash[67];
+    int attempts;
+    char error[128];
+    int64_t created_ms;
+} gr_x402_settle_rec;
+
+void gr_x402_settle_rec_dispose(gr_x402_settle_rec *r);
+/* Insert or replace by request_id. */
+gr_status gr_x402_store_settlement_put(gr_x402_store *s, const gr_x402_settle_rec *r);
+/* Rows still pending (to resume after a restart); caller frees with
+ * gr_x402_settle_rec_dispose on each and free(arr). */
+GR_MUST_CHECK gr_status gr_x402_store_settlements_pending(gr_x402_store *s, gr_x402_settle_rec **arr, size_t *n);
+/* Appends up to limit recent settlements of payer (newest first) to arr as
+ * JSON objects. */
+gr_status gr_x402_store_settlements_recent(gr_x402_store *s, const char *payer, int limit,
+                                                         cJSON *arr);
+/* UPDATE ledger SET x402_settlement, x402_tx_hash, x402_credit_delta WHERE
+ * request_id. *changed = whether the row existed (the ledger writer may not
+ * have committed it yet). */
+GR_MUST_CHECK gr_status gr_x402_store_ledger_update(gr_x402_store *s, const char *request_id, const char *state,
+                                                    const char *tx_hash, int64_t credit_delta_nusd, bool *changed);
+
+#endif
