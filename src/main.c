@@ -24,6 +24,7 @@ static void usage(FILE *f) {
             "  gaterouter keys  [--config FILE] create|list|show|revoke ...   manage virtual keys in the store\n"
             "  gaterouter usage [--config FILE] [--group-by ...]              usage summaries from the ledger\n"
             "  gaterouter route [--config FILE] --explain REQUEST.json        explain a routing decision (no upstream call)\n"
+            "  gaterouter migrate [--config FILE]                             apply store schema migrations\n"
             "  gaterouter --version | --help\n\n"
             "Signals: SIGHUP reloads the config without dropping requests; SIGTERM drains and exits.\n",
             GR_VERSION);
@@ -86,6 +87,18 @@ int main(int argc, char **argv) {
             return 1;
         }
         int rc = gr_route_explain_cli(cfg, file, stdout);
+        gr_config_release(cfg);
+        return rc;
+    }
+    if (argc > 1 && !strcmp(argv[1], "migrate")) { /* apply schema migrations and exit */
+        if (argc > 3 && !strcmp(argv[2], "--config")) config = argv[3];
+        char err[1024];
+        gr_config *cfg = gr_config_load_file(config, err, sizeof(err));
+        if (!cfg) {
+            fprintf(stderr, "gaterouter: invalid config: %s\n", err);
+            return 1;
+        }
+        int rc = gr_store_migrate_cli(gr_store_url_from_config(cfg->tree));
         gr_config_release(cfg);
         return rc;
     }

@@ -30,7 +30,9 @@ gr_status gr_services_open(gr_services *s, const gr_config *cfg, char *err, size
     int64_t now = (int64_t)gr_wall_ms();
     rc = gr_keys_load(s->keys, now);
     if (rc) {
-        snprintf(err, errlen, "store %s: cannot load keys: %s", url, gr_status_str(rc));
+        char shown[512];
+        gr_store_url_redact(url, shown, sizeof(shown));
+        snprintf(err, errlen, "store %s: cannot load keys: %s", shown, gr_status_str(rc));
         goto fail;
     }
     rc = gr_keys_load_config(s->keys, cfg->tree, now, err, errlen);
@@ -52,7 +54,9 @@ gr_status gr_services_open(gr_services *s, const gr_config *cfg, char *err, size
     }
     s->admin_key = cfg->admin_key ? gr_xstrdup(cfg->admin_key) : NULL;
     s->admin = (gr_admin_ctx){s->keys, s->admin_store, s->admin_key, NULL};
-    GR_INFO("store %s open; %zu keys loaded", url, gr_keys_count(s->keys));
+    char shown[512];
+    gr_store_url_redact(url, shown, sizeof(shown)); /* never log a password */
+    GR_INFO("store %s open; %zu keys loaded", shown, gr_keys_count(s->keys));
     return GR_OK;
 fail:
     gr_services_close(s);

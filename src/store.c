@@ -1,5 +1,6 @@
-/* store.c — store URL dispatch, key record helpers and UTC period arithmetic
- * shared by every store backend. */
+/* store.c — store URL dispatch (sqlite:// and, when built with libpq,
+ * postgres://), the `gaterouter migrate` command, key record helpers and UTC
+ * period arithmetic shared by every store backend. */
 #include "store.h"
 
 #include <cjson/cJSON.h>
@@ -64,11 +65,81 @@ gr_status gr_store_open(const char *url, gr_store **out, char *err, size_t errle
         return rc;
     }
     if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0) {
-        snprintf(err, errlen, "store: the PostgreSQL backend is not built yet");
+#ifdef GR_HAVE_PG
+        return gr_store_pg_open(url, out, err, errlen);
+#else
+        snprintf(err, errlen, "store: this binary was built without PostgreSQL (libpq)");
         return GR_ERR_UNSUPPORTED;
+#endif
     }
-    snprintf(err, errlen, "store: unknown URL scheme in '%s' (want sqlite://...)", url);
+    char safe[256];
+    gr_store_url_redact(url, safe, sizeof safe);
+    snprintf(err, errlen, "store: unknown URL scheme in '%s' (want sqlite://... or postgres://...)",
+             safe);
     return GR_ERR_INVALID;
+}
+
+static void put_n(char *out, size_t outlen, size_t *o, const char *s, size_t n) {
+    for (size_t i = 0; i < n && *o + 1 < outlen; i++) out[(*o)++] = s[i];
+}
+
+/* Copies url with the password (user:PASSWORD@ and ?password=) replaced by
+ * "***", for messages and logs. */
+void gr_store_url_redact(const char *url, char *out, size_t outlen) {
+    if (outlen == 0) return;
+    out[0] = '\0';
+    if (!url) return;
+    size_t o = 0;
+    const char *sep = strstr(url, "://");
+    const char *auth = sep ? sep + 3 : NULL;
+    const char *auth_end = auth ? auth + strcspn(auth, "/?#") : NULL;
+    const char *at = NULL, *colon = NULL;
+    for (const char *c = auth; c && c < auth_end; c++)
+        if (*c == '@') at = c; /* the last '@' ends the user info */
+    for (const char *c = auth; at && c < at; c++)
+        if (*c == ':') {
+            colon = c;
+            break;
+        }
+    const char *query = strchr(url, '?');
+    const char *p = url;
+    while (*p) {
+        if (colon && p == colon + 1) {
+            put_n(out, outlen, &o, "***", 3);
+            p = at;
+        } else if (query && p > query && (p[-1] == '?' || p[-1] == '&') &&
+                   strncmp(p, "password=", 9) == 0) {
+            put_n(out, outlen, &o, "password=***", 12);
+            p += 9;
+            p += strcspn(p, "&#");
+        } else {
+            put_n(out, outlen, &o, p, 1);
+            p++;
+        }
+    }
+    out[o] = '\0';
+}
+
+int gr_store_migrate_cli(const char *url) {
+    if (!url || !*url) url = GR_STORE_DEFAULT_URL;
+    char safe[256], err[512];
+    gr_store_url_redact(url, safe, sizeof safe);
+    gr_store *s = NULL;
+    gr_status rc = gr_store_open(url, &s, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "gaterouter migrate: %s\n", err);
+        return 1;
+    }
+    int v = 0;
+    rc = gr_store_migrate(s, &v);
+    gr_store_close(s);
+    if (rc) {
+        fprintf(stderr, "gaterouter migrate: %s: schema migration failed: %s (see the messages above)\n",
+                safe, gr_status_str(rc));
+        return 1;
+    }
+    printf("gaterouter migrate: %s: schema at version %d\n", safe, v);
+    return 0;
 }
 
 gr_status gr_store_open_migrated(const char *url, gr_store **out, char *err, size_t errlen) {

@@ -1,10 +1,12 @@
 /* store.h — the persistence interface: virtual keys, the usage ledger, per-key
  * spend and usage queries, behind a vtable so SQLite (store_sqlite.c, the
- * default) and PostgreSQL (later) are interchangeable.
+ * default) and PostgreSQL (store_pg.c) are interchangeable.
  *
  * URL: "sqlite:///abs/path.db", "sqlite://./rel/path.db", "sqlite://:memory:",
  * optionally "?synchronous=normal|full" (default normal; see docs/KEYS.md for
- * the durability bound). "postgres://..." is reserved for the libpq backend.
+ * the durability bound). "postgres://user:pass@host:port/db?params" (or
+ * postgresql://) selects the PostgreSQL backend (store_pg.c, libpq; see
+ * docs/KEYS.md "PostgreSQL"): one connection per handle.
  *
  * Threading: a gr_store handle may be used from any thread; every operation is
  * self-contained (its own transaction) and operations on one handle are
@@ -202,5 +204,16 @@ static inline gr_status gr_store_integrity_check(gr_store *s, char *msg, size_t 
 /* Backend constructors (store.c dispatches on the URL scheme). */
 gr_status gr_store_sqlite_open(const char *location, const char *options, gr_store **out,
                                char *err, size_t errlen);
+/* url: the whole postgres:// URL, handed to libpq (store_pg.c; built when
+ * cmake/area_pg.cmake defines GR_HAVE_PG). */
+gr_status gr_store_pg_open(const char *url, gr_store **out, char *err, size_t errlen);
+
+/* `gaterouter migrate`: open the store at url (NULL = default), bring its
+ * schema to this binary's version, print the version; returns the process
+ * exit code (0 = ok, 1 = failed, message on stderr). */
+int gr_store_migrate_cli(const char *url);
+
+/* url with its password replaced by "***" (for messages). */
+void gr_store_url_redact(const char *url, char *out, size_t outlen);
 
 #endif

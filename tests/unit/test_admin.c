@@ -1,5 +1,7 @@
 /* test_admin.c — admin API (auth, key CRUD, usage), GET /v1/key,
- * GET /v1/generation, error shapes, and the keys/usage CLI on the same store. */
+ * GET /v1/generation, error shapes, and the keys/usage CLI on the same store.
+ * SQLite by default, PostgreSQL when GR_TEST_STORE_URL is set (test_admin_pg,
+ * store_test_url.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +13,7 @@
 
 #include "admin.h"
 #include "cli_admin.h"
+#include "store_test_url.h"
 
 #define T0 1700000000000LL
 #define ADMIN "admin-secret-0123456789"
@@ -18,7 +21,7 @@
 static int64_t fake_now(void) { return T0 + 1000; }
 
 typedef struct fx {
-    char dir[64], url[128];
+    char dir[64], url[256];
     gr_store *store;
     gr_keys *keys;
     gr_admin_ctx ctx;
@@ -28,7 +31,7 @@ static int setup(void **st) {
     fx *f = gr_xcalloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/gr_test_admin_XXXXXX");
     if (!mkdtemp(f->dir)) return -1;
-    snprintf(f->url, sizeof f->url, "sqlite://%s/gr.db", f->dir);
+    gr_test_store_url(f->url, sizeof f->url, f->dir, "gr.db");
     char err[256];
     if (gr_store_open_migrated(f->url, &f->store, err, sizeof err)) return -1;
     f->keys = gr_keys_new(f->store);
@@ -41,6 +44,7 @@ static int teardown(void **st) {
     fx *f = *st;
     gr_keys_free(f->keys);
     gr_store_close(f->store);
+    gr_test_store_cleanup();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
     int rc = system(cmd);

@@ -12,6 +12,7 @@
 
 #include "keys.h"
 #include "meter.h"
+#include "store_test_url.h"
 
 #define USD(x) ((int64_t)((x) * 1000000000.0 + 0.5))
 /* 2025-01-31T23:59:59.999Z and the next midnight */
@@ -342,12 +343,11 @@ static void spec_parsing(void **st) {
 
 static void persistence(void **st) {
     (void)st;
-    char path[] = "/tmp/gr_test_keys_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
+    /* SQLite here, or PostgreSQL with GR_TEST_STORE_URL (test_keys_pg) */
+    char dir[] = "/tmp/gr_test_keys_XXXXXX";
+    assert_non_null(mkdtemp(dir));
     char url[300];
-    snprintf(url, sizeof url, "sqlite://%s", path);
+    gr_test_store_url(url, sizeof url, dir, "keys.db");
     char err[256];
     gr_store *s;
     assert_int_equal(gr_store_open_migrated(url, &s, err, sizeof err), GR_OK);
@@ -403,12 +403,10 @@ static void persistence(void **st) {
     gr_store_close(s);
     gr_key_record_dispose(&created);
     gr_key_record_dispose(&spec);
-    char aux[320];
-    unlink(path);
-    snprintf(aux, sizeof aux, "%s-wal", path);
-    unlink(aux);
-    snprintf(aux, sizeof aux, "%s-shm", path);
-    unlink(aux);
+    gr_test_store_cleanup();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 static void config_keys(void **st) {

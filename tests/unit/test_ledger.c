@@ -1,5 +1,6 @@
-/* test_ledger.c — multi-threaded submit, flush, exact rows in SQLite, spend
- * buckets, queue-full drops, drain on shutdown. */
+/* test_ledger.c — multi-threaded submit, flush, exact rows in the store,
+ * spend buckets, queue-full drops, drain on shutdown. SQLite by default,
+ * PostgreSQL when GR_TEST_STORE_URL is set (test_ledger_pg, store_test_url.h). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,24 +12,26 @@
 #include <unistd.h>
 
 #include "ledger.h"
+#include "store_test_url.h"
 
 #define T0 1700000000000LL
 
 typedef struct fixture {
-    char path[64];
-    char url[96];
+    char dir[64];
+    char url[256];
     gr_store *store;
 } fixture;
 
 static int setup(void **st) {
     fixture *f = gr_xcalloc(1, sizeof *f);
-    snprintf(f->path, sizeof f->path, "/tmp/gr_test_ledger_XXXXXX");
-    int fd = mkstemp(f->path);
-    if (fd < 0) return -1;
-    close(fd);
-    snprintf(f->url, sizeof f->url, "sqlite://%s", f->path);
+    snprintf(f->dir, sizeof f->dir, "/tmp/gr_test_ledger_XXXXXX");
+    if (!mkdtemp(f->dir)) return -1;
+    gr_test_store_url(f->url, sizeof f->url, f->dir, "ledger.db");
     char err[256];
-    if (gr_store_open_migrated(f->url, &f->store, err, sizeof err) != GR_OK) return -1;
+    if (gr_store_open_migrated(f->url, &f->store, err, sizeof err) != GR_OK) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
     *st = f;
     return 0;
 }
@@ -36,14 +39,12 @@ static int setup(void **st) {
 static int teardown(void **st) {
     fixture *f = *st;
     gr_store_close(f->store);
-    char aux[96];
-    unlink(f->path);
-    snprintf(aux, sizeof aux, "%s-wal", f->path);
-    unlink(aux);
-    snprintf(aux, sizeof aux, "%s-shm", f->path);
-    unlink(aux);
+    gr_test_store_cleanup();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    int rc = system(cmd);
     free(f);
-    return 0;
+    return rc == 0 ? 0 : -1;
 }
 
 static void fill_row(gr_ledger_row *r, int thread, int i) {

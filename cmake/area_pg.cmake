@@ -1,0 +1,63 @@
+# Area "pg": the PostgreSQL store backend (src/store_pg.c, libpq) added to
+# gr_meter, and the PostgreSQL variants of the store-dependent tests.
+#
+# Every store-dependent unit test runs twice: as declared in area_meter.cmake
+# (SQLite in a temp dir) and here as <name>_pg (label `pg`) against a
+# throwaway PostgreSQL cluster that the CTest fixture `pg_server` starts
+# (tests/pg/start.sh: installs postgresql with apt-get when missing, initdb in
+# a temp dir, starts it on a free loopback port) and stops afterwards
+# (tests/pg/stop.sh). The tests reach it through tests/pg/with_pg.sh, which
+# exports GR_TEST_STORE_URL; when the server could not be started the
+# variants FAIL (the fixture's setup test fails, and with_pg.sh exits 1), they
+# are never skipped. Owner: metering/keys (store).
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
+target_sources(gr_meter PRIVATE src/store_pg.c)
+target_link_libraries(gr_meter PUBLIC PkgConfig::PQ)
+target_compile_definitions(gr_meter PUBLIC GR_HAVE_PG=1)
+
+set(GR_PG_STATE_DIR ${CMAKE_BINARY_DIR}/pg)
+
+add_test(NAME pg_server_start
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/pg/start.sh ${GR_PG_STATE_DIR})
+set_tests_properties(pg_server_start PROPERTIES
+  FIXTURES_SETUP pg_server LABELS pg TIMEOUT 600)
+add_test(NAME pg_server_stop
+  COMMAND ${CMAKE_SOURCE_DIR}/tests/pg/stop.sh ${GR_PG_STATE_DIR})
+set_tests_properties(pg_server_stop PROPERTIES
+  FIXTURES_CLEANUP pg_server LABELS pg TIMEOUT 120)
+
+# gr_add_pg_variant(test_x [TIMEOUT s]): test_x again, on PostgreSQL.
+function(gr_add_pg_variant name)
+  cmake_parse_arguments(V "" "TIMEOUT" "" ${ARGN})
+  if(NOT TEST ${name})
+    return()
+  endif()
+  add_test(NAME ${name}_pg
+    COMMAND ${CMAKE_SOURCE_DIR}/tests/pg/with_pg.sh ${GR_PG_STATE_DIR} $<TARGET_FILE:${name}>)
+  if(NOT V_TIMEOUT)
+    set(V_TIMEOUT 300)
+  endif()
+  # RESOURCE_LOCK: test_store_sqlite_pg crashes and restarts the server.
+  set_tests_properties(${name}_pg PROPERTIES
+    FIXTURES_REQUIRED pg_server RESOURCE_LOCK gr_pg_server LABELS "unit;pg" TIMEOUT ${V_TIMEOUT}
+    ENVIRONMENT "GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endfunction()
+
+foreach(t test_store_sqlite test_ledger test_keys test_admin)
+  gr_add_pg_variant(${t})
+endforeach()
+
+# The metering compat suite against a gateway on PostgreSQL.
+find_program(GR_NODE_FOR_PG node)
+if(GR_NODE_FOR_PG AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/openai)
+  add_test(NAME compat_metering_pg
+    COMMAND ${CMAKE_SOURCE_DIR}/tests/pg/with_pg.sh ${GR_PG_STATE_DIR}
+            ${GR_NODE_FOR_PG} --test --test-concurrency=1
+            ${CMAKE_SOURCE_DIR}/tests/compat/metering.test.mjs
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(compat_metering_pg PROPERTIES
+    FIXTURES_REQUIRED pg_server RESOURCE_LOCK gr_pg_server LABELS "compat;pg" TIMEOUT 600
+    ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+else()
+  message(WARNING "node or node_modules missing: compat_metering_pg not registered (npm ci)")
+endif()

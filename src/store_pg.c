@@ -1,0 +1,907 @@
+/* store_pg.c — the PostgreSQL backend of the store interface (store.h), on
+ * libpq: one connection per gr_store handle, versioned schema migrations
+ * under an advisory lock, named prepared statements, ledger batches as one
+ * multi-row statement (arrays + unnest) that also updates the spend buckets.
+ *
+ * URL: "postgres://user:pass@host:port/db?param=value&..." (or postgresql://),
+ * handed to libpq as is, so every libpq URI parameter works (sslmode,
+ * connect_timeout, application_name, options=-c%20synchronous_commit%3Doff,
+ * ...). Defaults added unless the URL sets them: connect_timeout=10,
+ * application_name=gaterouter, TCP keepalives after 30 s idle, and a session
+ * statement_timeout of 30 s when the server's is 0 (none).
+ *
+ * Threading: one PGconn per handle; operations on a handle are serialized by
+ * a mutex (a PGconn must never be used by two threads at once). The gateway
+ * opens two handles (services.c): the ledger writer's (also used by the key
+ * table) and the admin API's, so admin reads never wait behind a batch.
+ * Several gateway instances share one database; every operation is one
+ * statement or one transaction, so instances need no coordination beyond
+ * what PostgreSQL gives (row locks on key_spend, the unique request_id).
+ *
+ * Failures: a broken connection is re-established (PQreset) at the start of
+ * the next operation; idempotent operations (reads, key updates, the ledger
+ * insert, which ignores request ids already present) are retried once after
+ * a reset. Errors map to gr_status: constraint/data errors (SQLSTATE class
+ * 23, 22) -> GR_ERR_INVALID, everything else (connection, timeout, deadlock,
+ * missing schema) -> GR_ERR_IO; the server's message is written to stderr.
+ *
+ * Durability: a row is committed when its statement returns; with the
+ * server's default synchronous_commit=on the WAL is flushed to disk by then,
+ * so neither a gateway crash nor a server crash loses it. */
+#include "store.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+enum {
+    PS_KEY_INSERT,
+    PS_KEY_UPDATE,
+    PS_KEY_GET,
+    PS_KEY_LIST,
+    PS_SPEND_GET,
+    PS_LEDGER_INSERT,
+    PS_GEN_GET,
+    PS_USAGE_BY_KEY,
+    PS_USAGE_BY_MODEL,
+    PS_USAGE_BY_PROVIDER,
+    PS_USAGE_BY_DAY,
+    PS_LEDGER_COUNT,
+    PS_COUNT
+};
+
+typedef struct pg_store {
+    gr_store base;
+    PGconn *conn;
+    pthread_mutex_t mu;
+    bool prepared[PS_COUNT]; /* per connection: cleared on every (re)connect */
+    uint64_t last_fail_log_us; /* reconnect failures are logged once a second */
+} pg_store;
+
+#define KEY_COLS                                                                            \
+    "id,hash,prefix,name,models,metadata,budget_total,budget_daily,budget_monthly,rpm,tpm," \
+    "expires_at,created_at,updated_at,revoked_at"
+
+#define LEDGER_COLS                                                                        \
+    "request_id,ts_ms,key_id,payer,model_asked,model_served,provider,tokens_in,tokens_out," \
+    "tokens_cached,tokens_reasoning,cost_nusd,estimated,latency_us,ttft_us,status,"        \
+    "route_reason,error_type,x402_amount,x402_credit_delta,x402_network,x402_tx_hash,"     \
+    "x402_settlement"
+
+#define LEDGER_NCOLS 23
+
+/* Usage summaries: ts range plus the equivalent day range (index / partition
+ * pruning), optional key. $1 from day, $2 to day (NULL = open), $3 from ms,
+ * $4 to ms (0 = open), $5 key id (NULL = all). */
+#define USAGE_SQL(group)                                                                      \
+    "SELECT (" group ") COLLATE \"C\" AS g, count(*), sum((status >= 400)::int),"           \
+    " sum(tokens_in), sum(tokens_out), sum(tokens_cached), sum(cost_nusd),"                  \
+    " sum(estimated::int) FROM ledger"                                                       \
+    " WHERE day >= $1::bigint AND ($2::bigint IS NULL OR day <= $2::bigint)"                 \
+    " AND ts_ms >= $3::bigint AND ($4::bigint = 0 OR ts_ms < $4::bigint)"                    \
+    " AND ($5::text IS NULL OR key_id = $5::text) GROUP BY 1 ORDER BY 1"
+
+static const char *const ps_sql[PS_COUNT] = {
+    [PS_KEY_INSERT] = "INSERT INTO keys(" KEY_COLS ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
+                      "$11,$12,$13,$14,$15)",
+    [PS_KEY_UPDATE] = "UPDATE keys SET name=$2,models=$3,metadata=$4,budget_total=$5,"
+                      "budget_daily=$6,budget_monthly=$7,rpm=$8,tpm=$9,expires_at=$10,"
+                      "updated_at=$11,revoked_at=$12 WHERE id=$1",
+    [PS_KEY_GET] = "SELECT " KEY_COLS " FROM keys WHERE id=$1",
+    [PS_KEY_LIST] = "SELECT " KEY_COLS " FROM keys ORDER BY created_at, id",
+    [PS_SPEND_GET] = "SELECT kind,nusd,requests FROM key_spend WHERE key_id=$1 AND "
+                     "((kind=0 AND bucket=0) OR (kind=1 AND bucket=$2) OR (kind=2 AND bucket=$3))",
+    /* One statement = one transaction: the rows (duplicates of a request id
+     * already present are skipped) and, from exactly the rows inserted, the
+     * total/day/month buckets of each key. Buckets are upserted in key order
+     * so concurrent instances cannot deadlock on them. */
+    [PS_LEDGER_INSERT] =
+        "WITH r AS (SELECT * FROM unnest($1::text[],$2::bigint[],$3::text[],$4::text[],"
+        "$5::text[],$6::text[],$7::text[],$8::bigint[],$9::bigint[],$10::bigint[],"
+        "$11::bigint[],$12::bigint[],$13::boolean[],$14::bigint[],$15::bigint[],"
+        "$16::integer[],$17::text[],$18::text[],$19::text[],$20::bigint[],$21::text[],"
+        "$22::text[],$23::text[],$24::integer[]) AS u(" LEDGER_COLS ",day)),"
+        " ins AS (INSERT INTO ledger(" LEDGER_COLS ",day) SELECT " LEDGER_COLS ",day FROM r"
+        " ON CONFLICT (request_id) DO NOTHING RETURNING key_id, day, cost_nusd)"
+        " INSERT INTO key_spend(key_id,kind,bucket,nusd,requests)"
+        " SELECT ins.key_id, k.kind, CASE k.kind WHEN 0 THEN 0 WHEN 1 THEN ins.day ELSE"
+        " (extract(year FROM date '1970-01-01' + ins.day) * 12"
+        " + extract(month FROM date '1970-01-01' + ins.day) - 1)::bigint END,"
+        " sum(ins.cost_nusd), count(*)"
+        " FROM ins CROSS JOIN (VALUES (0::smallint),(1::smallint),(2::smallint)) AS k(kind)"
+        " WHERE ins.key_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        " ON CONFLICT (key_id, kind, bucket) DO UPDATE SET nusd = key_spend.nusd + excluded.nusd,"
+        " requests = key_spend.requests + excluded.requests",
+    [PS_GEN_GET] = "SELECT " LEDGER_COLS " FROM ledger WHERE request_id=$1",
+    [PS_USAGE_BY_KEY] = USAGE_SQL("COALESCE(key_id, 'payer:' || payer, '(none)')"),
+    [PS_USAGE_BY_MODEL] = USAGE_SQL("COALESCE(model_served, model_asked, '(none)')"),
+    [PS_USAGE_BY_PROVIDER] = USAGE_SQL("COALESCE(provider, '(none)')"),
+    [PS_USAGE_BY_DAY] = USAGE_SQL("to_char(date '1970-01-01' + day, 'YYYY-MM-DD')"),
+    [PS_LEDGER_COUNT] = "SELECT count(*) FROM ledger",
+};
+
+static const char *const ps_name[PS_COUNT] = {
+    [PS_KEY_INSERT] = "gr_key_insert",       [PS_KEY_UPDATE] = "gr_key_update",
+    [PS_KEY_GET] = "gr_key_get",             [PS_KEY_LIST] = "gr_key_list",
+    [PS_SPEND_GET] = "gr_spend_get",         [PS_LEDGER_INSERT] = "gr_ledger_insert",
+    [PS_GEN_GET] = "gr_gen_get",             [PS_USAGE_BY_KEY] = "gr_usage_key",
+    [PS_USAGE_BY_MODEL] = "gr_usage_model",  [PS_USAGE_BY_PROVIDER] = "gr_usage_provider",
+    [PS_USAGE_BY_DAY] = "gr_usage_day",      [PS_LEDGER_COUNT] = "gr_ledger_count",
+};
+
+/* ---- schema ---- */
+
+/* Append-only, like store_sqlite.c: migrations[i] brings the schema from
+ * version i to i+1. Never edit a shipped entry; add a new one.
+ *
+ * The ledger is partition-friendly by day: `day` (UTC days since 1970, the
+ * same number as the spend day bucket) is stored with every row and every
+ * time-range read also filters on it, so a later migration can turn `ledger`
+ * into PARTITION BY RANGE (day) (unique key then (request_id, day): a retried
+ * row carries the same ts_ms, hence the same day, so idempotence holds) and
+ * retention can drop whole days. It is not partitioned yet because a
+ * partitioned table cannot have a unique index on request_id alone, and
+ * creating partitions on the write path takes locks that would stall the
+ * other instances. */
+static const char *const migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE keys("
+    " id text COLLATE \"C\" PRIMARY KEY, hash text COLLATE \"C\" NOT NULL UNIQUE,"
+    " prefix text NOT NULL, name text, models text, metadata text,"
+    " budget_total bigint NOT NULL DEFAULT -1, budget_daily bigint NOT NULL DEFAULT -1,"
+    " budget_monthly bigint NOT NULL DEFAULT -1, rpm bigint NOT NULL DEFAULT 0,"
+    " tpm bigint NOT NULL DEFAULT 0, expires_at bigint NOT NULL DEFAULT 0,"
+    " created_at bigint NOT NULL, updated_at bigint NOT NULL,"
+    " revoked_at bigint NOT NULL DEFAULT 0);"
+    "CREATE TABLE ledger("
+    " request_id text COLLATE \"C\" UNIQUE, day integer NOT NULL, ts_ms bigint NOT NULL,"
+    " key_id text COLLATE \"C\", payer text COLLATE \"C\", model_asked text COLLATE \"C\","
+    " model_served text COLLATE \"C\", provider text COLLATE \"C\","
+    " tokens_in bigint NOT NULL, tokens_out bigint NOT NULL, tokens_cached bigint NOT NULL,"
+    " tokens_reasoning bigint NOT NULL, cost_nusd bigint NOT NULL, estimated boolean NOT NULL,"
+    " latency_us bigint NOT NULL, ttft_us bigint NOT NULL, status integer NOT NULL,"
+    " route_reason text, error_type text, x402_amount text, x402_credit_delta bigint NOT NULL,"
+    " x402_network text, x402_tx_hash text, x402_settlement text);"
+    "CREATE INDEX ledger_day ON ledger(day, ts_ms);"
+    "CREATE INDEX ledger_key_day ON ledger(key_id, day, ts_ms);"
+    "CREATE TABLE key_spend("
+    " key_id text COLLATE \"C\" NOT NULL, kind smallint NOT NULL, bucket bigint NOT NULL,"
+    " nusd bigint NOT NULL, requests bigint NOT NULL,"
+    " PRIMARY KEY(key_id, kind, bucket));",
+};
+#define SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
+
+/* pg_advisory_xact_lock key serializing migrations of concurrent instances
+ * ("gaterout" in ASCII). */
+#define MIGRATE_LOCK "7449354444534473076"
+
+/* ---- helpers ---- */
+
+static void log_msg(const char *what, const char *msg) {
+    size_t n = msg ? strlen(msg) : 0;
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) n--;
+    fprintf(stderr, "gaterouter: store: postgres: %s: %.*s\n", what, (int)n, msg ? msg : "");
+}
+
+static bool sqlstate_is(const PGresult *res, const char *want) {
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    return state && strcmp(state, want) == 0;
+}
+
+static gr_status map_sqlstate(const char *state) {
+    if (state && (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0))
+        return GR_ERR_INVALID;
+    return GR_ERR_IO;
+}
+
+/* Notices ("relation already exists, skipping") are not errors. */
+static void quiet_notice(void *arg, const char *msg) {
+    (void)arg;
+    (void)msg;
+}
+
+/* Per-connection setup, after the first connect and after every reset. */
+static gr_status session_setup(pg_store *s, char *err, size_t errlen) {
+    memset(s->prepared, 0, sizeof s->prepared);
+    PQsetNoticeProcessor(s->conn, quiet_notice, NULL);
+    const char *enc = PQparameterStatus(s->conn, "server_encoding");
+    if (enc && strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0) {
+        snprintf(err, errlen, "store: the PostgreSQL database must use UTF8 (it uses %s)", enc);
+        return GR_ERR_UNSUPPORTED;
+    }
+    if (PQsetClientEncoding(s->conn, "UTF8") != 0) {
+        snprintf(err, errlen, "store: PostgreSQL: cannot set client_encoding: %s",
+                 PQerrorMessage(s->conn));
+        return GR_ERR_IO;
+    }
+    PGresult *res = PQexec(s->conn, "SELECT current_setting('statement_timeout')");
+    gr_status rc = GR_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "store: PostgreSQL: %s", PQresultErrorMessage(res));
+        rc = GR_ERR_IO;
+    } else if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
+        PQclear(res);
+        res = PQexec(s->conn, "SET statement_timeout = '30s'");
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            snprintf(err, errlen, "store: PostgreSQL: %s", PQresultErrorMessage(res));
+            rc = GR_ERR_IO;
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* A usable connection, re-established if it broke. */
+static gr_status ensure_conn(pg_store *s) {
+    if (PQstatus(s->conn) == CONNECTION_OK) return GR_OK;
+    PQreset(s->conn);
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        uint64_t now = gr_now_us();
+        if (now - s->last_fail_log_us >= 1000000) {
+            s->last_fail_log_us = now;
+            log_msg("reconnect failed", PQerrorMessage(s->conn));
+        }
+        return GR_ERR_IO;
+    }
+    char err[256];
+    gr_status rc = session_setup(s, err, sizeof err);
+    if (rc) log_msg("reconnect", err);
+    else fprintf(stderr, "gaterouter: store: postgres: reconnected\n");
+    return rc;
+}
+
+/* Runs prepared statement `which` (text parameters, text results). Returns
+ * the result (PGRES_TUPLES_OK / PGRES_COMMAND_OK; caller PQclears) or NULL
+ * with *rc set. `idempotent` allows one retry after a lost connection. */
+static PGresult *run(pg_store *s, int which, int nparams, const char *const *vals,
+                     bool idempotent, gr_status *rc) {
+    for (int attempt = 0;; attempt++) {
+        *rc = ensure_conn(s);
+        if (*rc) return NULL;
+        PGresult *res;
+        if (!s->prepared[which]) {
+            res = PQprepare(s->conn, ps_name[which], ps_sql[which], 0, NULL);
+            ExecStatusType st = PQresultStatus(res);
+            if (st == PGRES_COMMAND_OK) {
+                s->prepared[which] = true;
+            } else if (st == PGRES_FATAL_ERROR &&
+                       sqlstate_is(res, "42P05")) {
+                s->prepared[which] = true; /* already prepared on this session */
+            } else {
+                const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+                log_msg(ps_name[which], PQresultErrorMessage(res));
+                *rc = map_sqlstate(state);
+                bool again = attempt == 0 && idempotent && PQstatus(s->conn) != CONNECTION_OK;
+                PQclear(res);
+                if (again) continue;
+                return NULL;
+            }
+            PQclear(res);
+        }
+        res = PQexecPrepared(s->conn, ps_name[which], nparams, vals, NULL, NULL, 0);
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            *rc = GR_OK;
+            return res;
+        }
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        bool lost = PQstatus(s->conn) != CONNECTION_OK;
+        bool unprepared = state && strcmp(state, "26000") == 0; /* e.g. a pooler's new session */
+        if (unprepared) s->prepared[which] = false;
+        *rc = map_sqlstate(state);
+        if (attempt == 0 && (unprepared || (lost && idempotent))) {
+            PQclear(res);
+            continue;
+        }
+        /* a constraint violation is an answer (duplicate key id), not a fault */
+        if (!(state && strncmp(state, "23", 2) == 0))
+            log_msg(ps_name[which], lost ? PQerrorMessage(s->conn) : PQresultErrorMessage(res));
+        PQclear(res);
+        return NULL;
+    }
+}
+
+/* Plain statement outside the prepared set (migrations, transactions). */
+static gr_status exec_sql(pg_store *s, const char *what, const char *sql) {
+    PGresult *res = PQexec(s->conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    gr_status rc = GR_OK;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        log_msg(what, PQresultErrorMessage(res));
+        rc = map_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+    }
+    PQclear(res);
+    return rc;
+}
+
+static int64_t col_i64(const PGresult *res, int row, int col) {
+    return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+static char *col_dup(const PGresult *res, int row, int col) {
+    return PQgetisnull(res, row, col) ? NULL : gr_xstrdup(PQgetvalue(res, row, col));
+}
+
+static void col_copy(const PGresult *res, int row, int col, char *dst, size_t cap) {
+    gr_store_strlcpy(dst, PQgetvalue(res, row, col), cap);
+}
+
+/* ---- growable text buffer and UTF-8 hygiene ---- */
+
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+} buf;
+
+static void buf_reserve(buf *b, size_t extra) {
+    if (b->len + extra + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1) cap *= 2;
+    b->p = gr_xrealloc(b->p, cap);
+    b->cap = cap;
+}
+
+static void buf_putc(buf *b, char c) {
+    buf_reserve(b, 1);
+    b->p[b->len++] = c;
+    b->p[b->len] = '\0';
+}
+
+static void buf_puts(buf *b, const char *s) {
+    size_t n = strlen(s);
+    buf_reserve(b, n);
+    memcpy(b->p + b->len, s, n + 1);
+    b->len += n;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid
+ * (overlong, surrogate, > U+10FFFF, truncated). */
+static size_t utf8_seq(const unsigned char *s) {
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    size_t n;
+    unsigned min, cp;
+    if (c >= 0xC2 && c <= 0xDF) n = 2, min = 0x80, cp = c & 0x1F;
+    else if (c >= 0xE0 && c <= 0xEF) n = 3, min = 0x800, cp = c & 0x0F;
+    else if (c >= 0xF0 && c <= 0xF4) n = 4, min = 0x10000, cp = c & 0x07;
+    else return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return n;
+}
+
+static bool utf8_valid(const char *s) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_seq(p);
+        if (!n) return false;
+        p += n;
+    }
+    return true;
+}
+
+/* Appends s with every byte of an invalid UTF-8 sequence replaced by '?'
+ * (PostgreSQL rejects invalid UTF-8; SQLite stores it; fixed-size fields may
+ * also cut a multi-byte character). If `quote`, escapes for an array
+ * element. */
+static void buf_put_text(buf *b, const char *s, bool quote) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t n = utf8_seq(p);
+        if (!n) {
+            buf_putc(b, '?');
+            p++;
+            continue;
+        }
+        if (quote && (*p == '"' || *p == '\\')) buf_putc(b, '\\');
+        buf_reserve(b, n);
+        memcpy(b->p + b->len, p, n);
+        b->len += n;
+        b->p[b->len] = '\0';
+        p += n;
+    }
+}
+
+/* A text parameter that is valid UTF-8: s itself, or a cleaned copy kept in
+ * *tmp (caller frees). NULL stays NULL. */
+static const char *clean_param(const char *s, char **tmp) {
+    *tmp = NULL;
+    if (!s || utf8_valid(s)) return s;
+    buf b = {0};
+    buf_put_text(&b, s, false);
+    *tmp = b.p;
+    return b.p;
+}
+
+/* ---- operations ---- */
+
+static void op_close(gr_store *base) {
+    pg_store *s = (pg_store *)base;
+    PQfinish(s->conn);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static gr_status op_migrate(gr_store *base, int *version_out) {
+    pg_store *s = (pg_store *)base;
+    int v = 0;
+    pthread_mutex_lock(&s->mu);
+    gr_status rc = ensure_conn(s);
+    if (rc) goto out;
+    if ((rc = exec_sql(s, "migrate", "BEGIN"))) goto out;
+    /* Instances starting together take turns; the loser sees the new version. */
+    if ((rc = exec_sql(s, "migrate lock", "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK ")")))
+        goto rollback;
+    /* a migration may rewrite a large ledger: no session timeout for it */
+    if ((rc = exec_sql(s, "migrate", "SET LOCAL statement_timeout = 0"))) goto rollback;
+    if ((rc = exec_sql(s, "migrate",
+                       "CREATE TABLE IF NOT EXISTS schema_version("
+                       "version integer PRIMARY KEY, applied_at_ms bigint NOT NULL)")))
+        goto rollback;
+    PGresult *res = PQexec(s->conn, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        log_msg("migrate", PQresultErrorMessage(res));
+        PQclear(res);
+        rc = GR_ERR_IO;
+        goto rollback;
+    }
+    v = (int)col_i64(res, 0, 0);
+    PQclear(res);
+    if (v > SCHEMA_VERSION) {
+        fprintf(stderr, "gaterouter: store: schema version %d is newer than this binary (%d)\n",
+                v, SCHEMA_VERSION);
+        rc = GR_ERR_UNSUPPORTED;
+        goto rollback;
+    }
+    for (; v < SCHEMA_VERSION; v++) {
+        char what[32], sql[128];
+        snprintf(what, sizeof what, "migration %d", v + 1);
+        if ((rc = exec_sql(s, what, migrations[v]))) goto rollback;
+        snprintf(sql, sizeof sql, "INSERT INTO schema_version VALUES(%d, %" PRIu64 ")", v + 1,
+                 gr_wall_ms());
+        if ((rc = exec_sql(s, what, sql))) goto rollback;
+    }
+    if ((rc = exec_sql(s, "migrate commit", "COMMIT"))) goto out;
+    goto out;
+rollback:
+    PQclear(PQexec(s->conn, "ROLLBACK"));
+out:
+    pthread_mutex_unlock(&s->mu);
+    if (version_out) *version_out = v;
+    return rc;
+}
+
+static const char *fmt_i64(char *dst, int64_t v) {
+    snprintf(dst, 24, "%" PRId64, v);
+    return dst;
+}
+
+static gr_status op_key_insert(gr_store *base, const gr_key_record *k) {
+    pg_store *s = (pg_store *)base;
+    char n[9][24];
+    char *t1, *t2, *t3;
+    const char *vals[15] = {
+        k->id,
+        k->hash,
+        k->prefix,
+        clean_param(k->name, &t1),
+        clean_param(k->models_json, &t2),
+        clean_param(k->metadata_json, &t3),
+        fmt_i64(n[0], k->budget_total_nusd),
+        fmt_i64(n[1], k->budget_daily_nusd),
+        fmt_i64(n[2], k->budget_monthly_nusd),
+        fmt_i64(n[3], k->rpm),
+        fmt_i64(n[4], k->tpm),
+        fmt_i64(n[5], k->expires_at_ms),
+        fmt_i64(n[6], k->created_at_ms),
+        fmt_i64(n[7], k->updated_at_ms),
+        fmt_i64(n[8], k->revoked_at_ms),
+    };
+    gr_status rc;
+    pthread_mutex_lock(&s->mu);
+    PQclear(run(s, PS_KEY_INSERT, 15, vals, false, &rc));
+    pthread_mutex_unlock(&s->mu);
+    free(t1);
+    free(t2);
+    free(t3);
+    return rc;
+}
+
+static gr_status op_key_update(gr_store *base, const gr_key_record *k) {
+    pg_store *s = (pg_store *)base;
+    char n[9][24];
+    char *t1, *t2, *t3;
+    const char *vals[12] = {
+        k->id,
+        clean_param(k->name, &t1),
+        clean_param(k->models_json, &t2),
+        clean_param(k->metadata_json, &t3),
+        fmt_i64(n[0], k->budget_total_nusd),
+        fmt_i64(n[1], k->budget_daily_nusd),
+        fmt_i64(n[2], k->budget_monthly_nusd),
+        fmt_i64(n[3], k->rpm),
+        fmt_i64(n[4], k->tpm),
+        fmt_i64(n[5], k->expires_at_ms),
+        fmt_i64(n[6], k->updated_at_ms),
+        fmt_i64(n[7], k->revoked_at_ms),
+    };
+    gr_status rc;
+    pthread_mutex_lock(&s->mu);
+    PGresult *res = run(s, PS_KEY_UPDATE, 12, vals, true, &rc);
+    if (res && strcmp(PQcmdTuples(res), "0") == 0) rc = GR_ERR_NOT_FOUND;
+    PQclear(res);
+    pthread_mutex_unlock(&s->mu);
+    free(t1);
+    free(t2);
+    free(t3);
+    return rc;
+}
+
+static void read_key(const PGresult *res, int row, gr_key_record *k) {
+    gr_key_record_init(k);
+    col_copy(res, row, 0, k->id, sizeof k->id);
+    col_copy(res, row, 1, k->hash, sizeof k->hash);
+    col_copy(res, row, 2, k->prefix, sizeof k->prefix);
+    k->name = col_dup(res, row, 3);
+    k->models_json = col_dup(res, row, 4);
+    k->metadata_json = col_dup(res, row, 5);
+    k->budget_total_nusd = col_i64(res, row, 6);
+    k->budget_daily_nusd = col_i64(res, row, 7);
+    k->budget_monthly_nusd = col_i64(res, row, 8);
+    k->rpm = col_i64(res, row, 9);
+    k->tpm = col_i64(res, row, 10);
+    k->expires_at_ms = col_i64(res, row, 11);
+    k->created_at_ms = col_i64(res, row, 12);
+    k->updated_at_ms = col_i64(res, row, 13);
+    k->revoked_at_ms = col_i64(res, row, 14);
+}
+
+static gr_status op_key_get(gr_store *base, const char *id, gr_key_record *out) {
+    pg_store *s = (pg_store *)base;
+    char *t;
+    const char *vals[1] = {clean_param(id, &t)};
+    gr_status rc;
+    pthread_mutex_lock(&s->mu);
+    PGresult *res = run(s, PS_KEY_GET, 1, vals, true, &rc);
+    if (res) {
+        if (PQntuples(res) > 0) read_key(res, 0, out);
+        else rc = GR_ERR_NOT_FOUND;
+    }
+    PQclear(res);
+    pthread_mutex_unlock(&s->mu);
+    free(t);
+    return rc;
+}
+
+static gr_status op_key_list(gr_store *base, gr_key_record **out, size_t *n) {
+    pg_store *s = (pg_store *)base;
+    gr_status rc;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    PGresult *res = run(s, PS_KEY_LIST, 0, NULL, true, &rc);
+    if (res) {
+        size_t cnt = (size_t)PQntuples(res);
+        gr_key_record *arr = cnt ? gr_xcalloc(cnt, sizeof *arr) : NULL;
+        for (size_t i = 0; i < cnt; i++) read_key(res, (int)i, &arr[i]);
+        *out = arr;
+        *n = cnt;
+    }
+    PQclear(res);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static gr_status op_key_spend(gr_store *base, const char *key_id, int64_t day, int64_t month,
+                              gr_key_spend *out) {
+    pg_store *s = (pg_store *)base;
+    char d[24], m[24], *t;
+    const char *vals[3] = {clean_param(key_id, &t), fmt_i64(d, day), fmt_i64(m, month)};
+    gr_status rc;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&s->mu);
+    PGresult *res = run(s, PS_SPEND_GET, 3, vals, true, &rc);
+    for (int i = 0; res && i < PQntuples(res); i++) {
+        int64_t kind = col_i64(res, i, 0), v = col_i64(res, i, 1);
+        if (kind == 0) {
+            out->total_nusd = v;
+            out->requests = col_i64(res, i, 2);
+        } else if (kind == 1) {
+            out->day_nusd = v;
+        } else if (kind == 2) {
+            out->month_nusd = v;
+        }
+    }
+    PQclear(res);
+    pthread_mutex_unlock(&s->mu);
+    free(t);
+    return rc;
+}
+
+/* Array literal builders: {"a",NULL,"b"} / {1,2,3}. */
+static void arr_text(buf *b, size_t i, const char *v, bool empty_is_null) {
+    buf_putc(b, i ? ',' : '{');
+    if (empty_is_null && !*v) {
+        buf_puts(b, "NULL");
+        return;
+    }
+    buf_putc(b, '"');
+    buf_put_text(b, v, true);
+    buf_putc(b, '"');
+}
+
+static void arr_i64(buf *b, size_t i, int64_t v) {
+    char t[24];
+    buf_putc(b, i ? ',' : '{');
+    buf_puts(b, fmt_i64(t, v));
+}
+
+static gr_status op_ledger_insert(gr_store *base, const gr_ledger_row *rows, size_t n) {
+    pg_store *s = (pg_store *)base;
+    if (n == 0) return GR_OK;
+    buf col[LEDGER_NCOLS + 1];
+    memset(col, 0, sizeof col);
+    for (size_t i = 0; i < n; i++) {
+        const gr_ledger_row *r = &rows[i];
+        /* Same NULL mapping as store_sqlite.c (NULLIF(?,'')): model_asked
+         * is kept as an empty string. */
+        arr_text(&col[0], i, r->request_id, true);
+        arr_i64(&col[1], i, r->ts_ms);
+        arr_text(&col[2], i, r->key_id, true);
+        arr_text(&col[3], i, r->payer, true);
+        arr_text(&col[4], i, r->model_asked, false);
+        arr_text(&col[5], i, r->model_served, true);
+        arr_text(&col[6], i, r->provider, true);
+        arr_i64(&col[7], i, r->tokens_in);
+        arr_i64(&col[8], i, r->tokens_out);
+        arr_i64(&col[9], i, r->tokens_cached);
+        arr_i64(&col[10], i, r->tokens_reasoning);
+        arr_i64(&col[11], i, r->cost_nusd);
+        buf_putc(&col[12], i ? ',' : '{');
+        buf_puts(&col[12], r->estimated ? "t" : "f");
+        arr_i64(&col[13], i, r->latency_us);
+        arr_i64(&col[14], i, r->ttft_us);
+        arr_i64(&col[15], i, r->status);
+        arr_text(&col[16], i, r->route_reason, true);
+        arr_text(&col[17], i, r->error_type, true);
+        arr_text(&col[18], i, r->x402_amount_atomic, true);
+        arr_i64(&col[19], i, r->x402_credit_delta_nusd);
+        arr_text(&col[20], i, r->x402_network, true);
+        arr_text(&col[21], i, r->x402_tx_hash, true);
+        arr_text(&col[22], i, r->x402_settlement, true);
+        arr_i64(&col[23], i, gr_store_utc_day(r->ts_ms));
+    }
+    const char *vals[LEDGER_NCOLS + 1];
+    for (int c = 0; c <= LEDGER_NCOLS; c++) {
+        buf_putc(&col[c], '}');
+        vals[c] = col[c].p;
+    }
+    gr_status rc;
+    pthread_mutex_lock(&s->mu);
+    /* Idempotent: a retry after a lost connection skips the rows that the
+     * lost attempt may have committed (and their spend with them). */
+    PQclear(run(s, PS_LEDGER_INSERT, LEDGER_NCOLS + 1, vals, true, &rc));
+    pthread_mutex_unlock(&s->mu);
+    for (int c = 0; c <= LEDGER_NCOLS; c++) free(col[c].p);
+    return rc;
+}
+
+static void read_row(const PGresult *res, int row, gr_ledger_row *r) {
+    memset(r, 0, sizeof *r);
+    col_copy(res, row, 0, r->request_id, sizeof r->request_id);
+    r->ts_ms = col_i64(res, row, 1);
+    col_copy(res, row, 2, r->key_id, sizeof r->key_id);
+    col_copy(res, row, 3, r->payer, sizeof r->payer);
+    col_copy(res, row, 4, r->model_asked, sizeof r->model_asked);
+    col_copy(res, row, 5, r->model_served, sizeof r->model_served);
+    col_copy(res, row, 6, r->provider, sizeof r->provider);
+    r->tokens_in = col_i64(res, row, 7);
+    r->tokens_out = col_i64(res, row, 8);
+    r->tokens_cached = col_i64(res, row, 9);
+    r->tokens_reasoning = col_i64(res, row, 10);
+    r->cost_nusd = col_i64(res, row, 11);
+    r->estimated = PQgetvalue(res, row, 12)[0] == 't';
+    r->latency_us = col_i64(res, row, 13);
+    r->ttft_us = col_i64(res, row, 14);
+    r->status = (int)col_i64(res, row, 15);
+    col_copy(res, row, 16, r->route_reason, sizeof r->route_reason);
+    col_copy(res, row, 17, r->error_type, sizeof r->error_type);
+    col_copy(res, row, 18, r->x402_amount_atomic, sizeof r->x402_amount_atomic);
+    r->x402_credit_delta_nusd = col_i64(res, row, 19);
+    col_copy(res, row, 20, r->x402_network, sizeof r->x402_network);
+    col_copy(res, row, 21, r->x402_tx_hash, sizeof r->x402_tx_hash);
+    col_copy(res, row, 22, r->x402_settlement, sizeof r->x402_settlement);
+}
+
+static gr_status op_generation_get(gr_store *base, const char *request_id, gr_ledger_row *out) {
+    pg_store *s = (pg_store *)base;
+    char *t;
+    const char *vals[1] = {clean_param(request_id, &t)};
+    gr_status rc;
+    pthread_mutex_lock(&s->mu);
+    PGresult *res = run(s, PS_GEN_GET, 1, vals, true, &rc);
+    if (res) {
+        if (PQntuples(res) > 0) read_row(res, 0, out);
+        else rc = GR_ERR_NOT_FOUND;
+    }
+    PQclear(res);
+    pthread_mutex_unlock(&s->mu);
+    free(t);
+    return rc;
+}
+
+static gr_status op_usage_summary(gr_store *base, const gr_usage_query *q, gr_usage_group **out,
+                                  size_t *n) {
+    pg_store *s = (pg_store *)base;
+    static const int which[] = {
+        [GR_USAGE_BY_KEY] = PS_USAGE_BY_KEY,
+        [GR_USAGE_BY_MODEL] = PS_USAGE_BY_MODEL,
+        [GR_USAGE_BY_PROVIDER] = PS_USAGE_BY_PROVIDER,
+        [GR_USAGE_BY_DAY] = PS_USAGE_BY_DAY,
+    };
+    *out = NULL;
+    *n = 0;
+    if ((unsigned)q->by >= GR_ARRAY_LEN(which)) return GR_ERR_INVALID;
+    char from_day[24], to_day[24], from_ms[24], to_ms[24], *t;
+    const char *vals[5] = {
+        fmt_i64(from_day, gr_store_utc_day(q->from_ms)),
+        q->to_ms ? fmt_i64(to_day, gr_store_utc_day(q->to_ms - 1)) : NULL,
+        fmt_i64(from_ms, q->from_ms),
+        fmt_i64(to_ms, q->to_ms),
+        clean_param(q->key_id, &t),
+    };
+    gr_status rc;
+    pthread_mutex_lock(&s->mu);
+    PGresult *res = run(s, which[q->by], 5, vals, true, &rc);
+    if (res) {
+        size_t cnt = (size_t)PQntuples(res);
+        gr_usage_group *arr = cnt ? gr_xcalloc(cnt, sizeof *arr) : NULL;
+        for (size_t i = 0; i < cnt; i++) {
+            gr_usage_group *g = &arr[i];
+            int r = (int)i;
+            col_copy(res, r, 0, g->group, sizeof g->group);
+            g->requests = col_i64(res, r, 1);
+            g->errors = col_i64(res, r, 2);
+            g->tokens_in = col_i64(res, r, 3);
+            g->tokens_out = col_i64(res, r, 4);
+            g->tokens_cached = col_i64(res, r, 5);
+            g->cost_nusd = col_i64(res, r, 6);
+            g->estimated = col_i64(res, r, 7);
+        }
+        *out = arr;
+        *n = cnt;
+    }
+    PQclear(res);
+    pthread_mutex_unlock(&s->mu);
+    free(t);
+    return rc;
+}
+
+static gr_status op_ledger_count(gr_store *base, int64_t *n) {
+    pg_store *s = (pg_store *)base;
+    gr_status rc;
+    pthread_mutex_lock(&s->mu);
+    PGresult *res = run(s, PS_LEDGER_COUNT, 0, NULL, true, &rc);
+    if (res) *n = col_i64(res, 0, 0);
+    PQclear(res);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* PostgreSQL guards its own pages (WAL, checksums if enabled); what can
+ * disagree is our data: the schema version, and the spend buckets against
+ * the ledger rows they were derived from. Each (key, day) present in the
+ * ledger must equal its day bucket (days deleted from the ledger by
+ * retention keep their buckets, so only ledger-side days are checked). */
+static gr_status op_integrity_check(gr_store *base, char *msg, size_t msglen) {
+    pg_store *s = (pg_store *)base;
+    gr_status rc;
+    PGresult *res = NULL;
+    pthread_mutex_lock(&s->mu);
+    if ((rc = ensure_conn(s))) {
+        gr_store_strlcpy(msg, PQerrorMessage(s->conn), msglen);
+        goto out;
+    }
+    res = PQexec(s->conn, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        gr_store_strlcpy(msg, PQresultErrorMessage(res), msglen);
+        rc = GR_ERR_IO;
+        goto out;
+    }
+    if (col_i64(res, 0, 0) != SCHEMA_VERSION) {
+        snprintf(msg, msglen, "schema version %s, expected %d", PQgetvalue(res, 0, 0),
+                 SCHEMA_VERSION);
+        rc = GR_ERR_INVALID;
+        goto out;
+    }
+    PQclear(res);
+    res = PQexec(s->conn,
+                 "SELECT l.key_id, l.day, l.nusd, l.n, s.nusd, s.requests FROM"
+                 " (SELECT key_id, day, sum(cost_nusd) AS nusd, count(*) AS n FROM ledger"
+                 "  WHERE key_id IS NOT NULL GROUP BY key_id, day) l"
+                 " LEFT JOIN key_spend s ON s.key_id = l.key_id AND s.kind = 1"
+                 " AND s.bucket = l.day"
+                 " WHERE s.nusd IS DISTINCT FROM l.nusd OR s.requests IS DISTINCT FROM l.n"
+                 " LIMIT 1");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        gr_store_strlcpy(msg, PQresultErrorMessage(res), msglen);
+        rc = GR_ERR_IO;
+        goto out;
+    }
+    if (PQntuples(res) > 0) {
+        snprintf(msg, msglen,
+                 "key_spend disagrees with the ledger: key %s day %s: ledger %s nusd in %s rows,"
+                 " bucket %s nusd in %s requests",
+                 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+                 PQgetvalue(res, 0, 3), PQgetisnull(res, 0, 4) ? "none" : PQgetvalue(res, 0, 4),
+                 PQgetisnull(res, 0, 5) ? "0" : PQgetvalue(res, 0, 5));
+        rc = GR_ERR_INVALID;
+        goto out;
+    }
+    gr_store_strlcpy(msg, "ok", msglen);
+out:
+    PQclear(res);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static const gr_store_ops pg_ops = {
+    .scheme = "postgres",
+    .close = op_close,
+    .migrate = op_migrate,
+    .key_insert = op_key_insert,
+    .key_update = op_key_update,
+    .key_get = op_key_get,
+    .key_list = op_key_list,
+    .key_spend = op_key_spend,
+    .ledger_insert = op_ledger_insert,
+    .generation_get = op_generation_get,
+    .usage_summary = op_usage_summary,
+    .ledger_count = op_ledger_count,
+    .integrity_check = op_integrity_check,
+};
+
+/* ---- open ---- */
+
+gr_status gr_store_pg_open(const char *url, gr_store **out, char *err, size_t errlen) {
+    *out = NULL;
+    /* Defaults first: the URL's own parameters (expanded from dbname) win. */
+    const char *const keys[] = {"connect_timeout", "fallback_application_name", "keepalives",
+                                "keepalives_idle", "dbname", NULL};
+    const char *const vals[] = {"10", "gaterouter", "1", "30", url, NULL};
+    pg_store *s = gr_xcalloc(1, sizeof *s);
+    s->base.ops = &pg_ops;
+    pthread_mutex_init(&s->mu, NULL);
+    s->conn = PQconnectdbParams(keys, vals, 1);
+    char safe[256];
+    gr_store_url_redact(url, safe, sizeof safe);
+    if (!s->conn) {
+        snprintf(err, errlen, "store: cannot connect to %s: out of memory", safe);
+        goto fail;
+    }
+    if (PQstatus(s->conn) != CONNECTION_OK) {
+        const char *m = PQerrorMessage(s->conn);
+        size_t len = strlen(m);
+        while (len && (m[len - 1] == '\n' || m[len - 1] == ' ')) len--;
+        snprintf(err, errlen, "store: cannot connect to %s: %.*s", safe, (int)len, m);
+        goto fail;
+    }
+    gr_status rc = session_setup(s, err, errlen);
+    if (rc) {
+        PQfinish(s->conn);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return rc;
+    }
+    *out = &s->base;
+    return GR_OK;
+fail:
+    PQfinish(s->conn);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+    return GR_ERR_IO;
+}
