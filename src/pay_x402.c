@@ -67,6 +67,9 @@ typedef struct x402_req {
     int64_t max_cost_nusd, paid_nusd, credit_used_nusd;
     const char *header_b64;
     char *requirement_json;
+    const char *desc;
+    char nonce_key[200];  /* chain:asset:payer:nonce, spent once (locally and, with Redis, cluster-wide) */
+    int64_t valid_before; /* unix seconds */
 } x402_req;
 
 /* ---- config ---- */
@@ -423,6 +426,7 @@ bool gr_pay_x402_admit(gr_request *r) {
         return false;
     }
     const char *desc = describe(r, max_out, max_cost);
+    x->desc = desc;
     const char *h1 = in_header(r, "X-PAYMENT"), *h2 = in_header(r, "PAYMENT-SIGNATURE");
     const char *hdr = h2 ? h2 : h1;
     if (!hdr) { /* quote; with a payer hint, net of that payer's credit */
@@ -475,8 +479,9 @@ bool gr_pay_x402_admit(gr_request *r) {
     gr_evm_hex_encode(res.nonce, 32, nonce);
     char key[200];
     snprintf(key, sizeof key, "%llu:%s:%s:%s", (unsigned long long)n->chain_id, asset, x->payer, nonce);
-    gr_status rc = gr_x402_store_nonce_reserve(p->store, key,
-                                               res.valid_before > INT64_MAX ? INT64_MAX : (int64_t)res.valid_before);
+    snprintf(x->nonce_key, sizeof x->nonce_key, "%s", key);
+    x->valid_before = res.valid_before > INT64_MAX ? INT64_MAX : (int64_t)res.valid_before;
+    gr_status rc = gr_x402_store_nonce_reserve(p->store, key, x->valid_before);
     if (rc == GR_ERR_INVALID)
         return reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets,
                       x->version == 2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement");
@@ -513,6 +518,26 @@ bool gr_pay_x402_admit(gr_request *r) {
     x->phase = XS_ADMITTED;
     gr_metrics_add(GR_M_X402, "event=\"verified\"", 1);
     return true;
+}
+
+bool gr_pay_x402_claim_info(gr_request *r, const char **token, uint32_t *ttl_s) {
+    x402_req *x = r->x402;
+    if (!px(r) || !x || x->phase != XS_ADMITTED || !x->nonce_key[0]) return false;
+    int64_t ttl = x->valid_before - (int64_t)(gr_wall_ms() / 1000) + 300; /* outlive validBefore */
+    *token = x->nonce_key;
+    *ttl_s = (uint32_t)(ttl < 60 ? 60 : ttl > 2592000 ? 2592000 : ttl);
+    return true;
+}
+
+void gr_pay_x402_reject_replay(gr_request *r) {
+    gr_pay_x402 *p = px(r);
+    x402_req *x = r->x402;
+    if (!p || !x) return;
+    if (x->credit_used_nusd && gr_x402_store_credit_add(p->store, x->payer, x->credit_used_nusd) != GR_OK)
+        GR_ERROR("x402: credit refund for %s failed", x->payer);
+    x->credit_used_nusd = 0;
+    reject(r, x, build_reqs(r, p, x->max_cost_nusd, x->desc), p->nnets,
+           x->version == 2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement");
 }
 
 void gr_pay_x402_before_reply(gr_request *r) {

@@ -35,6 +35,11 @@ void gr_pay_x402_free(gr_pay_x402 *p);
 bool gr_pay_x402_applies(gr_request *r);
 bool gr_pay_x402_admit(gr_request *r);
 void gr_pay_x402_before_reply(gr_request *r);
+/* After a successful admit: the one-time token to claim cluster-wide (Redis)
+ * and how long the claim must live. false when there is nothing to claim. */
+bool gr_pay_x402_claim_info(gr_request *r, const char **token, uint32_t *ttl_s);
+/* Another instance already spent this authorization: undo and answer 402. */
+void gr_pay_x402_reject_replay(gr_request *r);
 void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row);
 
 /* GET /v1/x402/pricing (discovery: accepted networks/assets, paid resources,

@@ -492,6 +492,7 @@ static void reply_non_stream(gr_request *r) {
 static void start_attempt(gr_request *r);
 static unsigned rate_limited_for(gr_request *r);
 static void on_shared_admit(void *ud, const gr_shared_verdict *v);
+static void on_shared_claim(void *ud, const gr_shared_verdict *v);
 
 static void retry_timer_cb(evutil_socket_t fd, short what, void *arg) {
     gr_request *r = arg;
@@ -780,6 +781,13 @@ void gr_proxy_handle(gr_request *r) {
     r->body_len = len;
     evhttp_connection_set_closecb(r->evcon, on_client_close, r);
     watch_client(r);
+    const char *token = NULL;
+    uint32_t ttl = 0;
+    if (r->pay_x402 && r->w->shared && gr_pay_x402_claim_info(r, &token, &ttl)) {
+        /* The payment's nonce is spent once across every instance. */
+        r->shared_op = gr_shared_claim(r->w->shared, token, ttl, on_shared_claim, r);
+        return; /* continues in on_shared_claim */
+    }
     if (r->key && r->w->shared) { /* the same limits, cluster-wide (Redis) */
         gr_key_limits lim;
         gr_keys_limits(r->key, &lim);
@@ -791,6 +799,23 @@ void gr_proxy_handle(gr_request *r) {
         }
     }
     start_attempt(r);
+}
+
+static void on_shared_claim(void *ud, const gr_shared_verdict *v) {
+    gr_request *r = ud;
+    r->shared_op = NULL;
+    if (r->finished || r->client_gone) return;
+    if (v->status == 200) {
+        start_attempt(r);
+        return;
+    }
+    if (v->status == 409) {
+        gr_pay_x402_reject_replay(r);
+        return;
+    }
+    /* Payments fail closed: without the shared guard a replay could be served twice. */
+    gr_request_fail(r, 503, "api_error", "shared_store_unavailable", NULL,
+                    "The payment replay guard (Redis) is unavailable (%s); nothing was served. Retry with a new authorization.", v->reason);
 }
 
 static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
