@@ -61,3 +61,14 @@ if(GR_NODE_FOR_PG AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/openai)
 else()
   message(WARNING "node or node_modules missing: compat_metering_pg not registered (npm ci)")
 endif()
+
+# Two instances on one PostgreSQL: keys created/revoked on one reach the other.
+if(GR_NODE_FOR_PG AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/openai)
+  add_test(NAME scale_pg_keys
+    COMMAND ${CMAKE_SOURCE_DIR}/tests/pg/with_pg.sh ${GR_PG_STATE_DIR}
+            ${GR_NODE_FOR_PG} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/scale/pg/
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(scale_pg_keys PROPERTIES
+    FIXTURES_REQUIRED pg_server RESOURCE_LOCK gr_pg_server LABELS "scale;pg" TIMEOUT 300
+    ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endif()

@@ -217,6 +217,11 @@ typedef struct {
 
 static void check_known_keys(const cJSON *obj, const char *path, const char *const *known, errbuf *e) {
     const cJSON *it;
+    if (cJSON_IsNull(obj)) return; /* an empty section ("auth:") is all defaults */
+    if (!cJSON_IsObject(obj)) {      /* a list or scalar has no keys (and NULL member names) */
+        fail(e, "%s: expected a mapping", path[0] ? path : "config");
+        return;
+    }
     cJSON_ArrayForEach(it, obj) {
         bool ok = false;
         for (size_t i = 0; known[i]; i++)
@@ -348,7 +353,7 @@ static char **get_str_list(const cJSON *obj, const char *key, size_t *n, const c
 
 static const char *const server_keys[] = {"listen", "host", "port", "workers", "max_body_bytes",
     "max_header_bytes", "client_timeout_ms", "drain_timeout_ms", "max_upstream_response_bytes",
-    "max_sse_event_bytes", "max_client_buffer_bytes", "max_stream_bytes", "mock_port", NULL};
+    "max_sse_event_bytes", "max_client_buffer_bytes", "max_stream_bytes", "mock_port", "keys_refresh_ms", NULL};
 
 static void parse_server(const cJSON *s, gr_server_conf *o, errbuf *e) {
     const char *p = "server";
@@ -385,6 +390,7 @@ static void parse_server(const cJSON *s, gr_server_conf *o, errbuf *e) {
     o->max_client_buffer_bytes = get_uint(s, "max_client_buffer_bytes", 1ull << 20, 1ull << 32, p, e);
     o->max_stream_bytes = get_uint(s, "max_stream_bytes", 0, 1ull << 40, p, e);
     o->mock_port = (uint32_t)get_uint(s, "mock_port", 0, 65535, p, e);
+    o->keys_refresh_ms = (uint32_t)get_uint(s, "keys_refresh_ms", 5000, 86400000, p, e);
 }
 
 static const char *const timeout_keys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};

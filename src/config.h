@@ -118,6 +118,7 @@ typedef struct gr_server_conf {
     uint64_t max_client_buffer_bytes;     /* unsent bytes to a slow client before pausing upstream */
     uint64_t max_stream_bytes;            /* one streamed response cap; 0 = unlimited */
     uint32_t mock_port;                   /* port of the in-process mock; 0 = ephemeral */
+    uint32_t keys_refresh_ms;             /* re-read keys from the store this often; 0 = only on SIGHUP */
 } gr_server_conf;
 
 typedef struct gr_log_conf {

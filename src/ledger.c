@@ -99,13 +99,30 @@ static void deadline_after_ms(struct timespec *ts, long ms) {
     }
 }
 
+/* A networked store (PostgreSQL) can be down for seconds: keep retrying one
+ * batch with exponential backoff for up to GR_LEDGER_RETRY_WINDOW_MS while new
+ * rows wait in the bounded ring (dropped and counted only when it is full).
+ * Rows the store refuses as data (GR_ERR_INVALID) are not retried; at
+ * shutdown the window shrinks to three tries so exit is never held hostage. */
 static bool write_batch(gr_ledger *l, gr_ledger_row *rows, size_t n) {
-    for (int attempt = 0; attempt < 3; attempt++) {
-        if (gr_store_ledger_insert(l->store, rows, n) == GR_OK) return true;
-        struct timespec d = {0, (long)(50 * (attempt + 1)) * 1000000L};
+    uint64_t start = gr_now_us();
+    long delay_ms = 50;
+    gr_status rc = GR_OK;
+    for (int attempt = 0;; attempt++) {
+        rc = gr_store_ledger_insert(l->store, rows, n);
+        if (rc == GR_OK) return true;
+        if (rc == GR_ERR_INVALID) break;
+        pthread_mutex_lock(&l->mu);
+        bool stopping = l->stopping;
+        pthread_mutex_unlock(&l->mu);
+        if ((stopping && attempt >= 2) || gr_now_us() - start > (uint64_t)GR_LEDGER_RETRY_WINDOW_MS * 1000u) break;
+        if (attempt == 0) fprintf(stderr, "gaterouter: ledger: store write failed (%s); retrying\n", gr_status_str(rc));
+        struct timespec d = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
         nanosleep(&d, NULL);
+        delay_ms = delay_ms * 2 > 2000 ? 2000 : delay_ms * 2;
     }
-    fprintf(stderr, "gaterouter: ledger: store rejected a batch of %zu rows; rows lost\n", n);
+    fprintf(stderr, "gaterouter: ledger: a batch of %zu rows could not be written (%s); rows lost\n", n,
+            gr_status_str(rc));
     return false;
 }
 

@@ -32,6 +32,7 @@
 
 #define GR_LEDGER_BATCH 256
 #define GR_LEDGER_LINGER_MS 50
+#define GR_LEDGER_RETRY_WINDOW_MS 30000 /* keep retrying one batch this long (store outage) */
 #define GR_LEDGER_DEFAULT_CAPACITY 65536
 
 typedef struct gr_ledger gr_ledger;

@@ -254,6 +254,13 @@ static void on_reload(evutil_socket_t sig, short what, void *arg) {
     GR_INFO("config reloaded from %s: %zu providers, %zu models", s->config_path, c->nproviders, c->nmodels);
 }
 
+/* Keys created or revoked through another instance (shared PostgreSQL store)
+ * become visible here within store_refresh_ms, without a SIGHUP. */
+static void on_keys_refresh(evutil_socket_t fd, short what, void *arg) {
+    gr_server *s = arg;
+    if (gr_keys_reload(s->svc.keys, (int64_t)gr_wall_ms()) != GR_OK) GR_WARN("keys: periodic refresh from the store failed");
+}
+
 static void drain_timeout(evutil_socket_t fd, short what, void *arg) {
     gr_server *s = arg;
     GR_WARN("drain timeout reached: stopping with requests still in flight");
@@ -336,6 +343,12 @@ int gr_server_run(gr_config *cfg) {
     evsignal_add(ev_hup, NULL);
     evsignal_add(ev_term, NULL);
     evsignal_add(ev_int, NULL);
+    struct event *ev_refresh = NULL;
+    if (cfg->server.keys_refresh_ms) {
+        ev_refresh = event_new(s.main_base, -1, EV_PERSIST, on_keys_refresh, &s);
+        struct timeval rtv = {cfg->server.keys_refresh_ms / 1000, (cfg->server.keys_refresh_ms % 1000) * 1000};
+        event_add(ev_refresh, &rtv);
+    }
 
     /* Workers must not take process signals: block them before spawning. */
     sigset_t set, old;
@@ -357,6 +370,7 @@ int gr_server_run(gr_config *cfg) {
             usleep(2000);
         }
     }
+    if (ev_refresh) event_free(ev_refresh);
     event_free(ev_hup);
     event_free(ev_term);
     event_free(ev_int);
