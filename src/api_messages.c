@@ -611,7 +611,7 @@ gr_status gr_messages_stream_chunk_json(gr_messages_stream *s, const cJSON *chun
     const cJSON *tc;
     cJSON_ArrayForEach(tc, gr_provider_get(delta, "tool_calls")) {
         const cJSON *ti = gr_provider_get(tc, "index");
-        int tix = cJSON_IsNumber(ti) ? (int)ti->valuedouble : 0;
+        int tix = cJSON_IsNumber(ti) ? ti->valueint : 0; /* saturated, never UB */
         if (s->open != BLK_TOOL || s->open_tool != tix) {
             if ((rc = open_block(s, BLK_TOOL, tc, emit, ud))) return rc;
             s->open_tool = tix;

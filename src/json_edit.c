@@ -4,8 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* Whitespace as cJSON skips it (every byte <= 0x20, not only the four JSON
+ * ones): the input was accepted by cJSON, and both must see the same tokens,
+ * or a body like "\x01{\"model\":…}" would pass validation but not be edited. */
 static size_t skip_ws(const char *s, size_t i, size_t n) {
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+    while (i < n && (unsigned char)s[i] <= 0x20) i++;
     return i;
 }
 
@@ -36,9 +39,7 @@ static size_t skip_value(const char *s, size_t i, size_t n) {
         }
         return n;
     }
-    while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']' && s[i] != ' ' && s[i] != '\n' &&
-           s[i] != '\r' && s[i] != '\t')
-        i++;
+    while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']' && (unsigned char)s[i] > 0x20) i++;
     return i;
 }
 

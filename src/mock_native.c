@@ -111,7 +111,7 @@ static char *gemini_response(const cJSON *completion, size_t *len) {
         const cJSON *msg = gr_provider_get(ch, "message");
         const cJSON *ix = gr_provider_get(ch, "index");
         cJSON *parts;
-        cJSON *c = gemini_candidate(env, cJSON_IsNumber(ix) ? (int)ix->valuedouble : 0, &parts);
+        cJSON *c = gemini_candidate(env, cJSON_IsNumber(ix) ? ix->valueint : 0, &parts);
         const char *r = gr_provider_get_str(msg, "reasoning_content");
         if (r && r[0]) cJSON_AddItemToArray(parts, text_part(r, true));
         char *t = gr_provider_content_text(gr_provider_get(msg, "content"));
@@ -252,7 +252,7 @@ static void gemini_chunk(gr_mock_stream *s, const cJSON *chunk) {
     const cJSON *ch;
     cJSON_ArrayForEach(ch, gr_provider_get(chunk, "choices")) {
         const cJSON *ix = gr_provider_get(ch, "index");
-        int i = cJSON_IsNumber(ix) ? (int)ix->valuedouble : 0;
+        int i = cJSON_IsNumber(ix) ? ix->valueint : 0; /* saturated, never UB */
         if (i < 0 || i >= MAX_CHOICES) continue;
         const cJSON *d = gr_provider_get(ch, "delta");
         const char *r = gr_provider_get_str(d, "reasoning_content");
@@ -268,7 +268,7 @@ static void gemini_chunk(gr_mock_stream *s, const cJSON *chunk) {
         const cJSON *tc;
         cJSON_ArrayForEach(tc, gr_provider_get(d, "tool_calls")) {
             const cJSON *ti = gr_provider_get(tc, "index");
-            int k = cJSON_IsNumber(ti) ? (int)ti->valuedouble : 0;
+            int k = cJSON_IsNumber(ti) ? ti->valueint : 0;
             if (k < 0 || k >= MAX_TOOLS) continue;
             while (s->ntools[i] <= k) s->ntools[i]++;
             pending_tool *pt = &s->tools[i][k];

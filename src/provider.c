@@ -114,7 +114,7 @@ void gr_provider_bad_upstream(gr_upstream_error *err, const char *fmt, ...) {
 int gr_provider_upstream_status(int status) {
     if (status == 529) return 503; /* Anthropic "overloaded" */
     if (status == 503 || status == 504) return status;
-    if (status >= 500 || status < 100) return 502;
+    if (status >= 500 || status < 400) return 502; /* not an error status (1xx-3xx, garbage): 502 */
     return status;
 }
 
@@ -227,7 +227,8 @@ cJSON *gr_provider_usage_json(const gr_usage *u) {
 
 static int64_t num_or0(const cJSON *obj, const char *key) {
     const cJSON *v = gr_provider_get(obj, key);
-    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (int64_t)v->valuedouble : 0;
+    /* capped: a cast of an out-of-range double (1e300) is undefined behaviour */
+    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (v->valuedouble < 1e15 ? (int64_t)v->valuedouble : INT64_C(1000000000000000)) : 0;
 }
 
 void gr_provider_usage_from_json(const cJSON *usage, gr_usage *u) {

@@ -475,7 +475,7 @@ static const char *finish_reason_for(const char *stop_reason) {
 
 static int64_t num0(const cJSON *o, const char *k) {
     const cJSON *v = gr_provider_get(o, k);
-    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (int64_t)v->valuedouble : 0;
+    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (v->valuedouble < 1e15 ? (int64_t)v->valuedouble : INT64_C(1000000000000000)) : 0;
 }
 
 /* Anthropic usage (input excludes cache reads/writes) -> gr_usage (includes). */
@@ -697,7 +697,7 @@ static gr_status on_block_delta(anth_stream *s, const cJSON *data, gr_chunk_emit
         return emit_chunk(c, emit, ud, err);
     }
     if (strcmp(dt, "input_json_delta") == 0) {
-        int bi = (int)ix->valuedouble;
+        int bi = ix->valueint; /* cJSON saturates valueint; (int) of a huge double is UB */
         if (bi < 0 || bi >= s->nblocks || s->block_tool[bi] < 0) {
             gr_provider_bad_upstream(err, "Anthropic sent input_json_delta for an unknown block");
             return GR_ERR_PARSE;

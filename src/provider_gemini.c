@@ -63,7 +63,7 @@ static bool has_reason(const cJSON *e, const char *reason) {
 static void error_from_json(const cJSON *root, int http, gr_upstream_error *err) {
     const cJSON *e = gr_provider_get(root, "error");
     const cJSON *code = gr_provider_get(e, "code");
-    int st = http ? http : cJSON_IsNumber(code) ? (int)code->valuedouble : 502;
+    int st = http ? http : cJSON_IsNumber(code) ? code->valueint : 502; /* saturated */
     if (has_reason(e, "API_KEY_INVALID")) st = 401; /* Google says 400 for a bad key */
     st = gr_provider_upstream_status(st);
     const char *msg = gr_provider_get_str(e, "message");
@@ -530,7 +530,7 @@ static const char *finish_reason_for(const char *r, bool tools) {
 
 static int64_t num0(const cJSON *o, const char *k) {
     const cJSON *v = gr_provider_get(o, k);
-    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (int64_t)v->valuedouble : 0;
+    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (v->valuedouble < 1e15 ? (int64_t)v->valuedouble : INT64_C(1000000000000000)) : 0;
 }
 
 /* promptTokenCount includes cached tokens; candidatesTokenCount excludes thoughts. */
@@ -761,7 +761,7 @@ static void set_finish(cJSON *chunk, const char *finish) {
 static gr_status on_candidate(gemini_stream *s, const cJSON *root, const cJSON *cand, int pos,
                               gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err) {
     const cJSON *ix = gr_provider_get(cand, "index");
-    int index = cJSON_IsNumber(ix) ? (int)ix->valuedouble : pos;
+    int index = cJSON_IsNumber(ix) ? ix->valueint : pos; /* saturated, never UB */
     if (index < 0 || index >= MAX_CANDIDATES) {
         gr_provider_bad_upstream(err, "Gemini sent a candidate index out of range");
         return GR_ERR_PARSE;

@@ -97,11 +97,29 @@ static gr_status process_line(gr_sse_parser *p, const char *l, size_t n, gr_sse_
 gr_status gr_sse_feed(gr_sse_parser *p, const char *buf, size_t n, gr_sse_event_cb cb,
                       void *ud) {
     size_t i = 0;
-    if (!p->started && n) {
-        p->started = true; /* a leading UTF-8 BOM is skipped per spec */
-        if (n >= 3 && (unsigned char)buf[0] == 0xEF && (unsigned char)buf[1] == 0xBB &&
-            (unsigned char)buf[2] == 0xBF)
-            i = 3;
+    /* An empty piece changes nothing (in particular it must not forget a CR
+     * that ended the previous piece, or a following LF would end a 2nd line). */
+    if (n == 0) return (p->line_len || p->have_field) ? GR_AGAIN : GR_OK;
+    if (!p->started) {
+        /* A leading UTF-8 BOM is skipped per spec, also when it arrives split
+         * across pieces: until it is complete, a BOM prefix is held in the line
+         * buffer; on a mismatch the held bytes are ordinary line bytes. */
+        static const unsigned char bom[3] = {0xEF, 0xBB, 0xBF};
+        size_t have = p->line_len;
+        while (have + i < 3 && i < n && (unsigned char)buf[i] == bom[have + i]) i++;
+        if (have + i == 3) {
+            p->line_len = 0;
+            p->started = true;
+        } else if (i == n) {
+            gr_status rc = reserve(&p->line, &p->line_cap, have + n, p->max_event + 64);
+            if (rc) return rc;
+            memcpy(p->line + have, buf, n);
+            p->line_len = have + n;
+            return GR_AGAIN;
+        } else {
+            p->started = true;
+            i = 0;
+        }
     }
     if (p->last_cr && i < n && buf[i] == '\n') i++; /* CRLF split across pieces */
     p->last_cr = false;
