@@ -97,3 +97,32 @@ char *gr_json_insert_first(const char *s, size_t n, const char *key, const char 
     free(ins);
     return o;
 }
+
+bool gr_json_top_level_keys_plain(const char *s, size_t n) {
+    enum { MAX_KEYS = 64 };
+    size_t ks[MAX_KEYS], kl[MAX_KEYS], nk = 0;
+    size_t i = skip_ws(s, 0, n);
+    if (i >= n || s[i] != '{') return false;
+    i++;
+    while (i < n) {
+        i = skip_ws(s, i, n);
+        if (i >= n) return false;
+        if (s[i] == '}') return true;
+        if (s[i] != '"') return false;
+        size_t start = i + 1, end = skip_string(s, i, n);
+        if (end >= n) return false;
+        size_t len = end - 1 - start;
+        if (memchr(s + start, '\\', len)) return false; /* escaped key: bytes differ from the decoded name */
+        if (nk == MAX_KEYS) return false;
+        for (size_t k = 0; k < nk; k++)
+            if (kl[k] == len && !memcmp(s + ks[k], s + start, len)) return false; /* duplicate */
+        ks[nk] = start;
+        kl[nk++] = len;
+        i = skip_ws(s, end, n);
+        if (i >= n || s[i] != ':') return false;
+        i = skip_value(s, skip_ws(s, i + 1, n), n);
+        i = skip_ws(s, i, n);
+        if (i < n && s[i] == ',') i++;
+    }
+    return false;
+}

@@ -11,6 +11,12 @@
  * `json`. Returns false if absent or the input is not an object. */
 bool gr_json_find_top_level(const char *json, size_t len, const char *key, size_t *start, size_t *end);
 
+/* True when every top-level key is plain (no escapes) and unique, so byte
+ * edits by key name see exactly what a JSON parser sees. When false, the
+ * caller must edit a parsed tree instead (duplicates: parsers disagree on
+ * which one wins; escapes: the bytes differ from the decoded name). */
+bool gr_json_top_level_keys_plain(const char *json, size_t len);
+
 /* Returns a malloc'd copy of json with [start,end) replaced by repl. */
 char *gr_json_splice(const char *json, size_t len, size_t start, size_t end, const char *repl,
                      size_t repl_len, size_t *out_len);

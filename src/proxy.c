@@ -30,6 +30,7 @@ static void on_headers(void *ud, int status, const char *ctype, int retry_after_
 static int on_data(void *ud, const char *data, size_t len);
 static void on_done(void *ud, const char *err, int status);
 static void on_client_close(struct evhttp_connection *evcon, void *arg);
+static void redact_provider_secrets(const gr_request *r, char *msg, size_t cap);
 
 static const gr_transfer_cbs k_proxy_cbs = {on_headers, on_data, on_done};
 
@@ -44,6 +45,13 @@ static const char *endpoint_path(gr_endpoint ep) {
     }
 }
 
+/* An upstream's token count, clamped to [0, 10^15] (no UB cast, no negative cost). */
+static int64_t token_count(const cJSON *n) {
+    double v = n->valuedouble;
+    if (!(v > 0)) return 0;
+    return v > 1e15 ? (int64_t)1000000000000000 : (int64_t)v;
+}
+
 static void read_usage(const cJSON *u, gr_usage *out) {
     if (!cJSON_IsObject(u)) return;
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
@@ -52,10 +60,10 @@ static void read_usage(const cJSON *u, gr_usage *out) {
     const cJSON *cached = cJSON_GetObjectItemCaseSensitive(ptd, "cached_tokens");
     const cJSON *ctd = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens_details");
     const cJSON *reasoning = cJSON_GetObjectItemCaseSensitive(ctd, "reasoning_tokens");
-    if (cJSON_IsNumber(pt)) out->prompt_tokens = (int64_t)pt->valuedouble;
-    if (cJSON_IsNumber(ct)) out->completion_tokens = (int64_t)ct->valuedouble;
-    if (cJSON_IsNumber(cached)) out->cached_tokens = (int64_t)cached->valuedouble;
-    if (cJSON_IsNumber(reasoning)) out->reasoning_tokens = (int64_t)reasoning->valuedouble;
+    if (cJSON_IsNumber(pt)) out->prompt_tokens = token_count(pt);
+    if (cJSON_IsNumber(ct)) out->completion_tokens = token_count(ct);
+    if (cJSON_IsNumber(cached)) out->cached_tokens = token_count(cached);
+    if (cJSON_IsNumber(reasoning)) out->reasoning_tokens = token_count(reasoning);
     out->present = true;
 }
 
@@ -83,7 +91,38 @@ static char *json_quote(const char *s) {
 
 /* The OpenAI-compatible fast path: forward the client's bytes with `model`
  * rewritten and, for streams, usage requested so the gateway can meter. */
+/* The slow, safe variant: render from the parsed tree, keeping only the
+ * first of any duplicate top-level key (the one that was validated, routed
+ * and priced), with `model` and stream_options set like the fast path. */
+static char *build_tree_body(gr_request *r, size_t *out_len) {
+    cJSON *copy = cJSON_Duplicate(r->body, 1);
+    for (cJSON *it = copy ? copy->child : NULL; it;) {
+        cJSON *next = it->next;
+        for (cJSON *prev = copy->child; prev != it; prev = prev->next)
+            if (prev->string && it->string && !strcmp(prev->string, it->string)) {
+                cJSON_Delete(cJSON_DetachItemViaPointer(copy, it));
+                break;
+            }
+        it = next;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "model");
+    cJSON_AddStringToObject(copy, "model", r->deployment->upstream_model);
+    if (r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
+        cJSON_DeleteItemFromObjectCaseSensitive(copy, "stream_options");
+        cJSON_AddItemToObject(cJSON_AddObjectToObject(copy, "stream_options"), "include_usage", cJSON_CreateTrue());
+        r->injected_usage = true;
+    }
+    char *txt = cJSON_PrintUnformatted(copy);
+    cJSON_Delete(copy);
+    if (!txt) abort();
+    char *out = gr_xstrdup(txt);
+    cJSON_free(txt);
+    *out_len = strlen(out);
+    return out;
+}
+
 static char *build_fast_body(gr_request *r, const char *body, size_t len, size_t *out_len) {
+    if (!gr_json_top_level_keys_plain(body, len)) return build_tree_body(r, out_len);
     size_t s, e;
     char *cur = NULL;
     size_t cur_len = len;
@@ -244,6 +283,7 @@ static int on_sse_event(void *ud, const gr_sse_event *ev) {
     if (r->ops) {
         gr_upstream_error err = {0};
         if (r->ops->stream_event(r->st, ev, emit_chunk, r, &err) != GR_OK) {
+            redact_provider_secrets(r, err.message, sizeof(err.message));
             char *s = gr_error_json(err.message[0] ? err.message : "upstream stream error", err.type ? err.type : "api_error",
                                     NULL, err.code);
             append_event(r, s, strlen(s));
@@ -325,7 +365,10 @@ static int on_data(void *ud, const char *data, size_t len) {
         r->error_type = "stream_too_long";
         return -1;
     }
+    uint64_t comments = r->sse.comments;
     gr_status rc = gr_sse_feed(&r->sse, data, len, on_sse_event, r);
+    if (r->sse.comments != comments) /* upstream keep-alives (": ping") keep the client side alive too */
+        evbuffer_add(r->out, ": keepalive\n\n", 13);
     if (rc == GR_ERR_TOO_LARGE || rc == GR_ERR_NOMEM) {
         char *s = gr_error_json("upstream sent an SSE event larger than server.max_sse_event_bytes", "api_error", NULL,
                                 "upstream_event_too_large");
@@ -377,12 +420,42 @@ static void finish_stream(gr_request *r, const char *err) {
     gr_request_finish(r);
 }
 
+/* Upstream text can echo what we sent it (an Authorization header, say):
+ * the provider's key and configured header values never reach the client. */
+static void redact_secret(char *msg, size_t cap, const char *secret) {
+    size_t sl = secret ? strlen(secret) : 0;
+    if (sl < 6) return;
+    static const char mark[] = "[redacted]";
+    for (char *hit = strstr(msg, secret); hit; hit = strstr(hit + sizeof(mark) - 1, secret)) {
+        size_t tail = strlen(hit + sl);
+        if ((size_t)(hit - msg) + sizeof(mark) + tail > cap) { /* no room: cut the message at the secret */
+            *hit = '\0';
+            return;
+        }
+        memmove(hit + sizeof(mark) - 1, hit + sl, tail + 1);
+        memcpy(hit, mark, sizeof(mark) - 1);
+    }
+}
+
+static void redact_provider_secrets(const gr_request *r, char *msg, size_t cap) {
+    const gr_provider_conf *p = r->deployment ? r->deployment->provider : NULL;
+    if (!p) return;
+    redact_secret(msg, cap, p->api_key);
+    for (size_t i = 0; i < p->nheaders; i++) redact_secret(msg, cap, p->headers[i].value);
+}
+
 static void reply_upstream_error(gr_request *r) {
     size_t len = evbuffer_get_length(r->up_body);
     const char *body = (const char *)evbuffer_pullup(r->up_body, -1);
     gr_upstream_error e = {0};
     if (r->ops) r->ops->map_error(&r->actx, r->up_status, body, len, &e);
     else gr_map_openai_error(r->up_status, body, len, &e);
+    redact_provider_secrets(r, e.message, sizeof(e.message));
+    if (r->up_status == 429 && r->retry_after_s > 0) { /* pass the provider's wait on */
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%d", r->retry_after_s);
+        gr_request_add_header(r, "Retry-After", ra);
+    }
     int status = e.status ? e.status : r->up_status;
     char prefix[160] = "";
     const char *type = e.type ? e.type : gr_error_type_for_status(status);
@@ -454,6 +527,17 @@ static void reply_non_stream(gr_request *r) {
         cJSON_Delete(j);
         gr_request_fail(r, 502, "api_error", "upstream_invalid_json", NULL,
                         "upstream returned HTTP %d with a body that is not a JSON object", r->up_status);
+        return;
+    }
+    const cJSON *upstream_err = cJSON_GetObjectItemCaseSensitive(j, "error");
+    if (upstream_err && !cJSON_IsNull(upstream_err) && !cJSON_GetObjectItemCaseSensitive(j, "choices") &&
+        !cJSON_GetObjectItemCaseSensitive(j, "data")) {
+        /* A 200 that carries an error is an error: never billed, never a success. */
+        gr_upstream_error e = {0};
+        gr_map_openai_error(502, body, len, &e);
+        redact_provider_secrets(r, e.message, sizeof(e.message));
+        cJSON_Delete(j);
+        gr_request_fail(r, 502, "api_error", "upstream_error_in_success", NULL, "%s", e.message);
         return;
     }
     read_usage(cJSON_GetObjectItemCaseSensitive(j, "usage"), &r->usage);
@@ -570,9 +654,12 @@ static void on_done(void *ud, const char *err, int status) {
 
 static void deferred_client_gone(evutil_socket_t fd, short what, void *arg) {
     gr_request *r = arg;
-    /* libevent detached the request from the dead connection; replying frees it. */
+    /* libevent detached the request from the dead connection; replying frees it
+     * (without completing it: gr_request_finish accounts for the reply). */
+    evhttp_request_set_on_complete_cb(r->req, NULL, NULL);
     if (r->reply_started) evhttp_send_reply_end(r->req);
     else evhttp_send_reply(r->req, 499, "Client Closed Request", NULL);
+    r->req = NULL;
     gr_request_finish(r);
 }
 
@@ -613,6 +700,19 @@ static void on_client_readable(evutil_socket_t fd, short what, void *arg) {
     evhttp_connection_free(evcon); /* frees the evhttp request too */
     r->req = NULL;
     gr_request_finish(r);
+}
+
+/* While the answer is being produced the client has nothing to send: a read
+ * timeout would cut a long generation or a quiet stream (the upstream idle
+ * and total timeouts bound those). The write timeout stays (a client that
+ * stops reading); gr_request_finish restores both for keep-alive. */
+static void relax_client_timeout(gr_request *r) {
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(r->evcon);
+    if (!bev) return;
+    uint32_t ms = r->cfg->server.client_timeout_ms;
+    struct timeval wtv = {ms / 1000, (ms % 1000) * 1000};
+    bufferevent_set_timeouts(bev, NULL, &wtv);
+    r->timeouts_relaxed = true;
 }
 
 static void watch_client(gr_request *r) {
@@ -781,6 +881,7 @@ void gr_proxy_handle(gr_request *r) {
     r->body_len = len;
     evhttp_connection_set_closecb(r->evcon, on_client_close, r);
     watch_client(r);
+    relax_client_timeout(r);
     const char *token = NULL;
     uint32_t ttl = 0;
     if (r->pay_x402 && r->w->shared && gr_pay_x402_claim_info(r, &token, &ttl)) {

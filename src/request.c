@@ -11,6 +11,7 @@
 #include "upstream.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <stdarg.h>
@@ -28,6 +29,9 @@ static bool sane_request_id(const char *s) {
     }
     return n > 0;
 }
+
+/* The last byte of a reply reached the socket: a drain may finish now. */
+static void on_reply_complete(struct evhttp_request *req, void *arg) { gr_worker_reply_flushed(arg); }
 
 gr_request *gr_request_new(gr_worker *w, struct evhttp_request *req) {
     gr_pool *pool = gr_pool_new(4096);
@@ -49,6 +53,8 @@ gr_request *gr_request_new(gr_worker *w, struct evhttp_request *req) {
     }
     evhttp_add_header(evhttp_request_get_output_headers(req), "x-request-id", r->id);
     atomic_fetch_add_explicit(&w->inflight, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&w->unflushed, 1, memory_order_relaxed);
+    evhttp_request_set_on_complete_cb(req, on_reply_complete, w);
     gr_metrics_add(GR_M_INFLIGHT, NULL, 1);
     return r;
 }
@@ -192,7 +198,13 @@ void gr_request_finish(gr_request *r) {
     }
     if (r->client_watch) event_free(r->client_watch);
     if (r->retry_ev) event_free(r->retry_ev);
-    if (r->evcon && !r->client_gone) evhttp_connection_set_closecb(r->evcon, NULL, NULL);
+    if (r->evcon && !r->client_gone) {
+        evhttp_connection_set_closecb(r->evcon, NULL, NULL);
+        if (r->timeouts_relaxed) evhttp_connection_set_timeout_tv(r->evcon, &(struct timeval){
+            r->cfg->server.client_timeout_ms / 1000, (r->cfg->server.client_timeout_ms % 1000) * 1000});
+        /* the reply on this connection will complete: its callback accounts for it */
+    }
+    if (r->client_gone) gr_worker_reply_flushed(r->w); /* its reply never completes */
     if (!r->status) r->status = 500;
     if (r->client_gone) r->status = 499; /* nginx convention: client closed request */
     write_access_log(r);

@@ -97,7 +97,7 @@ typedef struct gr_request {
     uint64_t bytes_out, chunks_out;
     gr_usage usage;
 
-    bool client_gone, finished;
+    bool client_gone, finished, timeouts_relaxed;
 } gr_request;
 
 gr_request *gr_request_new(gr_worker *w, struct evhttp_request *req);

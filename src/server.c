@@ -137,9 +137,22 @@ method:
 
 /* ---- workers ---- */
 
+/* A drain ends when no request is alive AND every reply has reached its
+ * socket: exiting at the first condition alone truncates streams that were
+ * finished but not yet flushed. */
+static void maybe_drained(gr_worker *w) {
+    if (atomic_load(&w->draining) && atomic_load(&w->inflight) == 0 && atomic_load(&w->unflushed) <= 0)
+        event_base_loopexit(w->base, NULL);
+}
+
 void gr_worker_request_done(gr_worker *w) {
-    int left = atomic_fetch_sub_explicit(&w->inflight, 1, memory_order_relaxed) - 1;
-    if (left == 0 && atomic_load(&w->draining)) event_base_loopexit(w->base, NULL);
+    atomic_fetch_sub_explicit(&w->inflight, 1, memory_order_relaxed);
+    maybe_drained(w);
+}
+
+void gr_worker_reply_flushed(gr_worker *w) {
+    atomic_fetch_sub_explicit(&w->unflushed, 1, memory_order_relaxed);
+    maybe_drained(w);
 }
 
 static void worker_wake(evutil_socket_t fd, short what, void *arg) {
@@ -149,7 +162,7 @@ static void worker_wake(evutil_socket_t fd, short what, void *arg) {
         evhttp_del_accept_socket(w->http, w->bound);
         w->bound = NULL;
     }
-    if (atomic_load(&w->inflight) == 0) event_base_loopexit(w->base, NULL);
+    maybe_drained(w);
 }
 
 static void *worker_main(void *arg) {

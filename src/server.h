@@ -37,7 +37,8 @@ typedef struct gr_worker {
     struct gr_route_state *route_state; /* worker-local PRNG and round-robin counters */
     gr_shared_conn *shared; /* this worker's Redis connection, NULL = single instance */
     struct event *wake; /* main thread -> worker: drain */
-    atomic_int inflight;
+    atomic_int inflight;  /* gr_request objects alive */
+    atomic_int unflushed; /* replies not yet completely written (or abandoned) */
     atomic_bool draining;
     uint64_t seq; /* request id counter (worker-local) */
 } gr_worker;
@@ -48,6 +49,8 @@ int gr_server_run(gr_config *cfg);
 
 /* Called by a worker when a request finishes, to complete a drain. */
 void gr_worker_request_done(gr_worker *w);
+/* Called once per request when its reply is fully written or abandoned. */
+void gr_worker_reply_flushed(gr_worker *w);
 
 /* Fills base_url of mock providers with the in-process mock's address. */
 void gr_server_patch_mock_urls(gr_config *cfg, uint16_t mock_port);
