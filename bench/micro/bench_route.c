@@ -1,0 +1,58 @@
+/* bench_route.c — the routing decision for one request on a 3-model config
+ * (tests/unit/route_fixture.h): gr_route_request_from_json + gr_route_plan for
+ * a named model and for model "auto" (feature extraction + the trained
+ * router), from an already-parsed chat body, as the request path would call
+ * them. */
+#include "bench_common.h"
+#include "route_fixture.h"
+
+#include <cjson/cJSON.h>
+
+typedef struct {
+    const gr_config *cfg;
+    cJSON *body;
+    gr_route_state st;
+} ctx_t;
+
+static void plan(void *p) {
+    ctx_t *c = p;
+    gr_route_request req;
+    char err[256];
+    if (gr_route_request_from_json(c->body, &req, err, sizeof err) != GR_OK) bench_fail(err);
+    struct gr_route_plan out;
+    (void)gr_route_plan(c->cfg, &req, &c->st, &out);
+    if (out.result != GR_ROUTE_OK) bench_fail(out.error);
+    bench_sink += out.ncand;
+}
+
+int main(void) {
+    static fixture f;
+    fx_init(&f);
+    uint32_t caps = GR_CAP_CHAT | GR_CAP_TOOLS | GR_CAP_JSON | GR_CAP_STREAM;
+    gr_model_conf *s = fx_model(&f, "small", 55, 150000, 128000, caps, NULL);
+    gr_model_conf *m = fx_model(&f, "medium", 75, 1000000, 128000, caps, NULL);
+    gr_model_conf *l = fx_model(&f, "large", 95, 10000000, 200000, caps, NULL);
+    fx_dep(&f, s, 0, "small-up", 1);
+    fx_dep(&f, m, 1, "medium-up", 1);
+    fx_dep(&f, l, 2, "large-up", 1);
+    gr_health_reset_all();
+
+    static const char body_named[] =
+        "{\"model\":\"medium\",\"messages\":[{\"role\":\"system\",\"content\":\"You are a helpful assistant.\"},"
+        "{\"role\":\"user\",\"content\":\"Write a Python function that merges two sorted lists and explain its "
+        "complexity.\"}],\"max_tokens\":256}";
+    static const char body_auto[] =
+        "{\"model\":\"auto\",\"messages\":[{\"role\":\"system\",\"content\":\"You are a helpful assistant.\"},"
+        "{\"role\":\"user\",\"content\":\"Write a Python function that merges two sorted lists and explain its "
+        "complexity.\"}],\"max_tokens\":256}";
+    ctx_t named = {&f.cfg, cJSON_Parse(body_named), {{0}, {0}}};
+    ctx_t autom = {&f.cfg, cJSON_Parse(body_auto), {{0}, {0}}};
+    if (!named.body || !autom.body) bench_fail("parse");
+    gr_route_state_init(&named.st, 1);
+    gr_route_state_init(&autom.st, 1);
+    bench_run("route_plan_named_model_3_models", plan, &named);
+    bench_run("route_plan_auto_3_models", plan, &autom);
+    cJSON_Delete(named.body);
+    cJSON_Delete(autom.body);
+    return 0;
+}
