@@ -19,7 +19,17 @@
  * Every request needs a valid signed EIP-3009 authorization from the payer
  * to payTo (amount 0 when credit covers it all); its nonce is reserved before
  * serving, and the credit used is taken atomically, so credit can neither be
- * spent by someone else nor twice. */
+ * spent by someone else nor twice.
+ *
+ * `upto` (v2, Permit2; x402_upto.h): on networks configured with `permit2` and
+ * `upto_proxy`, the v2 offer also lists scheme "upto" for the same maximum
+ * (credit is not used: the payer authorises the full maximum and pays exactly
+ * the metered cost). A PAYMENT-SIGNATURE whose accepted.scheme is "upto" is
+ * verified locally (Permit2 witness signature, spender, witness.to,
+ * facilitator, deadline, validAfter, maximum >= quote), its Permit2 nonce is
+ * reserved in the same replay guard (key namespace "permit2:…"), generation is
+ * capped at the quoted output, and at the end ceil(cost) atomic units —
+ * clamped to the signed maximum — are settled (none at zero cost). */
 #include "pay_x402.h"
 
 #include "auth.h"
@@ -33,6 +43,7 @@
 #include "x402.h"
 #include "x402_settle.h"
 #include "x402_store.h"
+#include "x402_upto.h"
 
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -70,6 +81,10 @@ typedef struct x402_req {
     const char *desc;
     char nonce_key[200];  /* chain:asset:payer:nonce, spent once (locally and, with Redis, cluster-wide) */
     int64_t valid_before; /* unix seconds */
+    /* upto */
+    bool upto;
+    gr_x402_upto_payment up;
+    gr_x402_upto_offer up_offer; /* the offer it matched (amount = the quote) */
 } x402_req;
 
 /* ---- config ---- */
@@ -172,6 +187,20 @@ static bool parse_network(const cJSON *o, size_t i, gr_x402_network_conf *n, cha
         }
         n->has_relayer = true;
     }
+    /* upto: both contracts named, else only exact is offered on this network */
+    const char *p2 = scalar(o, "permit2"), *proxy = scalar(o, "upto_proxy"), *fac = scalar(o, "facilitator_address");
+    if (p2 || proxy) {
+        if (!p2 || !proxy || gr_evm_address_parse(gr_str_c(p2), true, &n->permit2) != GR_OK ||
+            gr_evm_address_parse(gr_str_c(proxy), true, &n->upto_proxy) != GR_OK) {
+            snprintf(err, errlen, "x402.networks[%zu]: upto needs both permit2 and upto_proxy (contract addresses)", i);
+            return false;
+        }
+        if (fac && gr_evm_address_parse(gr_str_c(fac), true, &n->upto_facilitator) != GR_OK) {
+            snprintf(err, errlen, "x402.networks[%zu].facilitator_address: want the facilitator's address", i);
+            return false;
+        }
+        n->has_upto = true;
+    }
     return true;
 }
 
@@ -220,6 +249,18 @@ gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, s
             snprintf(err, errlen, "x402.networks[%d]: settle: facilitator needs facilitator_url", i);
             goto fail;
         }
+        /* upto binds the authorisation to whoever calls settle(): our relayer
+         * when settling ourselves, else the facilitator's announced address */
+        if (n->has_upto && p->mode == GR_X402_SETTLE_SELF) {
+            n->upto_facilitator = n->relayer;
+        } else if (n->has_upto && gr_evm_address_is_zero(&n->upto_facilitator)) {
+            if (!n->has_relayer) {
+                snprintf(err, errlen, "x402.networks[%d]: upto with settle: %s needs facilitator_address", i,
+                         p->mode == GR_X402_SETTLE_FACILITATOR ? "facilitator" : "none");
+                goto fail;
+            }
+            n->upto_facilitator = n->relayer;
+        }
     }
     if (gr_x402_store_open(gr_store_url_from_config(cfg->tree), &p->store, err, errlen) != GR_OK) goto fail;
     if (p->mode != GR_X402_SETTLE_NONE &&
@@ -232,6 +273,14 @@ gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, s
         if (p->nets[i].has_relayer) gr_evm_address_checksum(&p->nets[i].relayer, rl);
         GR_INFO("x402: accepting %s (%s v%s) on eip155:%llu, payTo %s, relayer %s", a, p->nets[i].asset_name,
                 p->nets[i].asset_version, (unsigned long long)p->nets[i].chain_id, to, rl);
+        if (p->nets[i].has_upto) {
+            char p2[GR_EVM_ADDR_STR_LEN + 1], px[GR_EVM_ADDR_STR_LEN + 1], fa[GR_EVM_ADDR_STR_LEN + 1];
+            gr_evm_address_checksum(&p->nets[i].permit2, p2);
+            gr_evm_address_checksum(&p->nets[i].upto_proxy, px);
+            gr_evm_address_checksum(&p->nets[i].upto_facilitator, fa);
+            GR_INFO("x402: upto on eip155:%llu: Permit2 %s, proxy %s, facilitator %s",
+                    (unsigned long long)p->nets[i].chain_id, p2, px, fa);
+        }
     }
     GR_INFO("x402: enabled, settle=%s, default_max_tokens=%lld", mode ? mode : "self", (long long)p->default_max_tokens);
     return p;
@@ -353,23 +402,84 @@ static gr_x402_requirements *build_reqs(gr_request *r, gr_pay_x402 *p, int64_t q
     return reqs;
 }
 
+/* The upto offers (networks with Permit2 + the upto proxy), each asking
+ * quote_nusd as the minimum maximum. *nu = how many. */
+static gr_x402_upto_offer *build_upto_offers(gr_request *r, gr_pay_x402 *p, int64_t quote_nusd, size_t *nu) {
+    gr_x402_upto_offer *o = gr_pool_calloc(r->pool, p->nnets * sizeof *o);
+    *nu = 0;
+    for (size_t i = 0; i < p->nnets; i++) {
+        const gr_x402_network_conf *n = &p->nets[i];
+        if (!n->has_upto) continue;
+        gr_x402_upto_offer *e = &o[(*nu)++];
+        *e = (gr_x402_upto_offer){
+            .chain_id = n->chain_id,
+            .asset = n->asset,
+            .pay_to = n->pay_to,
+            .permit2 = n->permit2,
+            .proxy = n->upto_proxy,
+            .facilitator = n->upto_facilitator,
+            .max_timeout_seconds = n->max_timeout_seconds,
+            .extra_name = n->asset_name,
+            .extra_version = n->asset_version,
+        };
+        gr_u256_from_u64(atomic_ceil(quote_nusd, n), &e->amount);
+    }
+    return o;
+}
+
+static const gr_x402_network_conf *net_of(gr_pay_x402 *p, uint64_t chain_id, const gr_evm_address *asset) {
+    for (size_t i = 0; i < p->nnets; i++)
+        if (p->nets[i].chain_id == chain_id && gr_evm_address_eq(&p->nets[i].asset, asset)) return &p->nets[i];
+    return NULL;
+}
+
+/* v2 PaymentRequired JSON: the exact requirements followed by the upto offers. */
+static gr_status render_v2(const gr_x402_requirements *reqs, size_t n, const gr_x402_upto_offer *up, size_t nu,
+                           const char *code, char **out) {
+    char *json = NULL;
+    gr_status rc = gr_x402_render_payment_required(2, reqs, n, code, &json);
+    if (rc != GR_OK || nu == 0) {
+        *out = json;
+        return rc;
+    }
+    cJSON *root = cJSON_Parse(json);
+    free(json);
+    cJSON *acc = cJSON_GetObjectItemCaseSensitive(root, "accepts");
+    rc = cJSON_IsArray(acc) ? GR_OK : GR_ERR_NOMEM;
+    for (size_t i = 0; i < nu && rc == GR_OK; i++) rc = gr_x402_upto_render_requirement(&up[i], NULL, acc);
+    char *t = rc == GR_OK ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!t) return GR_ERR_NOMEM;
+    *out = gr_xstrdup(t);
+    cJSON_free(t);
+    return GR_OK;
+}
+
 /* Answers 402: v1 JSON body (or v2 when the client spoke v2) + the v2
  * PAYMENT-REQUIRED header; on a failed payment also the settlement header
  * with success:false. */
 static void reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_t n, int version,
                       const char *code) {
     char *body = NULL, *hdr = NULL;
+    gr_pay_x402 *p = px(r);
+    size_t nu = 0;
+    /* the upto offers ask the same maximum as exact's (credit does not apply to upto) */
+    int64_t max_cost = x->max_cost_nusd;
+    gr_x402_upto_offer *up = p ? build_upto_offers(r, p, max_cost, &nu) : NULL;
     /* v1 can only name chains that have a v1 network name */
     gr_x402_requirements *v1 = gr_pool_calloc(r->pool, n * sizeof *v1);
     size_t n1 = 0;
     for (size_t i = 0; i < n; i++)
         if (gr_x402_network_v1_name(reqs[i].chain_id)) v1[n1++] = reqs[i];
     if (version == 2 || n1 == 0) {
-        if (gr_x402_render_payment_required(2, reqs, n, code, &body) != GR_OK) body = NULL;
+        if (render_v2(reqs, n, up, nu, code, &body) != GR_OK) body = NULL;
     } else if (gr_x402_render_payment_required(1, v1, n1, code, &body) != GR_OK) {
         body = NULL;
     }
-    if (gr_x402_render_payment_required_header(reqs, n, code, &hdr) == GR_OK) {
+    char *v2json = NULL;
+    if (render_v2(reqs, n, up, nu, code, &v2json) == GR_OK) {
+        hdr = gr_evm_b64_encode((const uint8_t *)v2json, strlen(v2json), NULL);
+        free(v2json);
         gr_request_add_header(r, "PAYMENT-REQUIRED", hdr);
         free(hdr);
     }
@@ -399,6 +509,50 @@ static bool reject(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_
     GR_INFO("x402: %s rejected: %s (payer %s)", r->id, code, x->has_payer ? x->payer : "?");
     reply_402(r, x, reqs, n, x->version, code);
     return false;
+}
+
+/* ---- upto admission ---- */
+
+/* A PAYMENT-SIGNATURE whose accepted.scheme is "upto": verify the Permit2
+ * witness authorisation locally, reserve its nonce, cap generation. No credit
+ * is taken or granted. */
+static bool admit_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_status urc, gr_x402_upto_err uerr,
+                       int64_t max_out, int64_t max_cost, const char *desc) {
+    x->version = 2;
+    x->upto = true;
+    if (urc != GR_OK) return reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets, gr_x402_upto_err_str(uerr));
+    x->pay.version = 2;
+    x->pay.chain_id = x->up.chain_id;
+    x->pay.auth.from = x->up.from;
+    gr_evm_address_lower(&x->up.from, x->payer);
+    x->has_payer = true;
+    size_t nu = 0;
+    gr_x402_upto_offer *offers = build_upto_offers(r, p, max_cost, &nu);
+    if (nu == 0) return reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets, "unsupported_scheme");
+    gr_x402_upto_result res;
+    if (gr_x402_upto_verify(offers, nu, &x->up, (uint64_t)(gr_wall_ms() / 1000), &res) != GR_OK)
+        return reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets, gr_x402_upto_err_str(res.err));
+    x->up_offer = offers[res.offer_index];
+    const gr_x402_network_conf *n = net_of(p, x->up_offer.chain_id, &x->up_offer.asset);
+    x->net = (size_t)(n - p->nets);
+    x->value = res.max_amount; /* the authorised maximum */
+    /* Replay guard: Permit2 nonce (per owner), reserved once before serving. */
+    gr_x402_upto_nonce_key(&x->up, &x->up_offer.permit2, x->nonce_key);
+    x->valid_before = res.deadline > INT64_MAX ? INT64_MAX : (int64_t)res.deadline;
+    gr_status rc = gr_x402_store_nonce_reserve(p->store, x->nonce_key, x->valid_before);
+    if (rc == GR_ERR_INVALID)
+        return reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets, gr_x402_upto_err_str(GR_UPTO_NONCE_USED));
+    if (rc != GR_OK) {
+        gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL,
+                        "The payment could not be recorded; it was not used. Retry with a new authorization.");
+        return false;
+    }
+    /* Generation stays within the quote, and the quote within the maximum. */
+    if (max_out > 0) r->cap_max_tokens = max_out;
+    r->max_cost_nusd = max_cost;
+    x->phase = XS_ADMITTED;
+    gr_metrics_add(GR_M_X402, "event=\"verified\"", 1);
+    return true;
 }
 
 /* ---- hooks ---- */
@@ -447,6 +601,11 @@ bool gr_pay_x402_admit(gr_request *r) {
     }
     x->version = h2 ? 2 : 1; /* until the payload says otherwise */
     x->header_b64 = gr_pool_strdup(r->pool, hdr);
+    if (h2) { /* v2 may be upto */
+        gr_x402_upto_err uerr = GR_UPTO_OK;
+        gr_status urc = gr_x402_upto_decode(gr_str_c(hdr), &x->up, &uerr);
+        if (urc != GR_ERR_NOT_FOUND) return admit_upto(r, p, x, urc, uerr, max_out, max_cost, desc);
+    }
     gr_x402_err perr = GR_X402_OK;
     if (gr_x402_payment_decode(gr_str_c(hdr), &x->pay, &perr) != GR_OK) {
         gr_x402_requirements *reqs = build_reqs(r, p, max_cost, desc);
@@ -537,13 +696,37 @@ void gr_pay_x402_reject_replay(gr_request *r) {
         GR_ERROR("x402: credit refund for %s failed", x->payer);
     x->credit_used_nusd = 0;
     reject(r, x, build_reqs(r, p, x->max_cost_nusd, x->desc), p->nnets,
-           x->version == 2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement");
+           x->upto ? gr_x402_upto_err_str(GR_UPTO_NONCE_USED)
+           : x->version == 2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement");
 }
 
 void gr_pay_x402_before_reply(gr_request *r) {
     gr_pay_x402 *p = px(r);
     x402_req *x = r->x402;
     if (!p || !x || x->phase != XS_ADMITTED || r->status >= 400) return;
+    if (x->upto) {
+        /* A non-streamed reply goes out once the cost is known: the header
+         * carries the amount that will settle. A stream's headers precede the
+         * generation: the amount is pending (final: GET /v1/x402/payments?id=). */
+        const gr_x402_network_conf *n = &p->nets[x->net];
+        gr_x402_settlement su = {.success = true, .transaction = "", .chain_id = x->up.chain_id, .has_payer = true,
+                                 .payer = x->up.from, .has_amount = !r->stream};
+        if (su.has_amount) (void)gr_x402_upto_settle_amount(r->cost_nusd, n->decimals, &x->value, &su.amount);
+        char *hu = NULL;
+        if (gr_x402_render_settlement(2, &su, &hu) == GR_OK) {
+            gr_request_add_header(r, "PAYMENT-RESPONSE", hu);
+            free(hu);
+        }
+        char mx[GR_U256_DEC_MAX + 1];
+        gr_u256_to_dec(&x->value, mx);
+        bool nothing = su.has_amount && gr_u256_eq(&su.amount, &(gr_u256){{0}});
+        gr_request_add_header(r, "x-gaterouter-x402-scheme", "upto");
+        gr_request_add_header(r, "x-gaterouter-x402-max-amount", mx);
+        gr_request_add_header(r, "x-gaterouter-x402-settlement",
+                              p->mode == GR_X402_SETTLE_NONE ? "none" : nothing ? "zero" : "pending");
+        gr_request_add_header(r, "x-gaterouter-x402-payer", x->payer);
+        return;
+    }
     /* Settlement happens after the response: the header says the payment was
      * verified and accepted; the tx hash is not known yet (""). */
     gr_x402_settlement s = {.success = true, .transaction = "", .chain_id = x->pay.chain_id, .has_payer = true,
@@ -562,6 +745,65 @@ void gr_pay_x402_before_reply(gr_request *r) {
     gr_request_add_header(r, "x-gaterouter-x402-payer", x->payer);
 }
 
+/* End of an upto request: settle exactly the metered cost (rounded up to an
+ * atomic unit, never above the signed maximum), nothing at zero cost; record
+ * maximum vs settled amount. */
+static void finish_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_ledger_row *row) {
+    const gr_x402_network_conf *n = &p->nets[x->net];
+    char net[GR_X402_NETWORK_STR_MAX];
+    gr_x402_network_caip2(n->chain_id, net);
+    GR_LEDGER_SET(row->x402_network, net);
+    int64_t cost = r->cost_nusd;
+    bool served = r->status < 400 || cost > 0;
+    gr_u256 settled = {{0}};
+    if (served && gr_x402_upto_settle_amount(cost, n->decimals, &x->value, &settled))
+        GR_WARN("x402: %s: metered cost %lld nusd exceeds the authorised maximum; settling the maximum", r->id,
+                (long long)cost);
+    gr_x402_upto_rec u;
+    memset(&u, 0, sizeof u);
+    gr_store_strlcpy(u.request_id, r->id, sizeof u.request_id);
+    snprintf(u.payer, sizeof u.payer, "%s", x->payer);
+    u.chain_id = n->chain_id;
+    gr_evm_address_lower(&n->asset, u.asset);
+    gr_u256_to_dec(&x->value, u.max_amount);
+    gr_u256_to_dec(&settled, u.settled_amount);
+    u.cost_nusd = cost;
+    snprintf(u.nonce_key, sizeof u.nonce_key, "%s", x->nonce_key);
+    bool zero = gr_u256_eq(&settled, &(gr_u256){{0}});
+    const char *state = !served ? "skipped" : p->mode == GR_X402_SETTLE_NONE ? "verified" : zero ? "zero" : "pending";
+    snprintf(u.state, sizeof u.state, "%s", state);
+    GR_LEDGER_SET(row->x402_amount_atomic, u.settled_amount);
+    GR_LEDGER_SET(row->x402_settlement, state);
+    row->x402_credit_delta_nusd = 0;
+    if (gr_x402_store_upto_put(p->store, &u) != GR_OK) GR_ERROR("x402: cannot record the upto payment of %s", r->id);
+    if (strcmp(state, "pending") != 0) return;
+    /* settle-time requirements: amount = what to settle (facilitator /settle) */
+    char *req_json = NULL;
+    cJSON *arr = cJSON_CreateArray();
+    if (arr && gr_x402_upto_render_requirement(&x->up_offer, &settled, arr) == GR_OK) {
+        char *t = cJSON_PrintUnformatted(cJSON_GetArrayItem(arr, 0));
+        if (t) {
+            req_json = gr_xstrdup(t);
+            cJSON_free(t);
+        }
+    }
+    cJSON_Delete(arr);
+    gr_x402_settle_rec rec;
+    memset(&rec, 0, sizeof rec);
+    gr_store_strlcpy(rec.request_id, r->id, sizeof rec.request_id);
+    snprintf(rec.payer, sizeof rec.payer, "%s", x->payer);
+    rec.chain_id = n->chain_id;
+    snprintf(rec.asset, sizeof rec.asset, "%s", u.asset);
+    snprintf(rec.amount, sizeof rec.amount, "%s", u.settled_amount);
+    rec.version = 2;
+    rec.header_b64 = gr_xstrdup(x->header_b64);
+    rec.requirement_json = req_json ? req_json : gr_xstrdup("{}");
+    rec.paid_nusd = atomic_to_nusd(&settled, n);
+    rec.cost_nusd = cost;
+    rec.created_ms = (int64_t)gr_wall_ms();
+    (void)gr_x402_settler_submit(p->settler, &rec); /* takes the strings */
+}
+
 void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row) {
     gr_pay_x402 *p = px(r);
     x402_req *x = r->x402;
@@ -573,6 +815,10 @@ void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row) {
         return;
     }
     if (x->phase != XS_ADMITTED) return;
+    if (x->upto) {
+        finish_upto(r, p, x, row);
+        return;
+    }
     const gr_x402_network_conf *n = &p->nets[x->net];
     char amount[GR_U256_DEC_MAX + 1], net[GR_X402_NETWORK_STR_MAX];
     gr_u256_to_dec(&x->value, amount);
@@ -669,6 +915,18 @@ static void serve_pricing(gr_request *r, gr_pay_x402 *p) {
         cJSON *e = cJSON_AddObjectToObject(a, "extra");
         cJSON_AddStringToObject(e, "name", n->asset_name);
         cJSON_AddStringToObject(e, "version", n->asset_version);
+        cJSON *sc = cJSON_AddArrayToObject(a, "schemes");
+        cJSON_AddItemToArray(sc, cJSON_CreateString("exact"));
+        if (n->has_upto) {
+            cJSON_AddItemToArray(sc, cJSON_CreateString("upto"));
+            cJSON *u = cJSON_AddObjectToObject(a, "upto");
+            gr_evm_address_checksum(&n->permit2, addr);
+            cJSON_AddStringToObject(u, "permit2", addr);
+            gr_evm_address_checksum(&n->upto_proxy, addr);
+            cJSON_AddStringToObject(u, "proxy", addr);
+            gr_evm_address_checksum(&n->upto_facilitator, addr);
+            cJSON_AddStringToObject(u, "facilitatorAddress", addr);
+        }
     }
     const char *base = p->public_url ? p->public_url : "";
     cJSON *res = cJSON_AddArrayToObject(o, "resources");
@@ -735,6 +993,38 @@ static void serve_credit(gr_request *r, gr_pay_x402 *p, const char *query) {
     reply_obj(r, 200, o);
 }
 
+/* GET /v1/x402/payments?id=<request id>: one payment, either scheme — for
+ * upto the authorised maximum and the settled amount (final once the
+ * settlement ends; a stream's reply header could not carry it). */
+static void serve_payment(gr_request *r, gr_pay_x402 *p, const char *query) {
+    struct evkeyvalq q;
+    memset(&q, 0, sizeof q);
+    evhttp_parse_query_str(query, &q);
+    const char *id = evhttp_find_header(&q, "id");
+    if (!id || !*id || strlen(id) >= 64) {
+        evhttp_clear_headers(&q);
+        gr_request_fail(r, 400, "invalid_request_error", "invalid_id", "id",
+                        "Pass ?id=<request id> (the x-request-id of the paid request).");
+        return;
+    }
+    char rid[64];
+    snprintf(rid, sizeof rid, "%s", id);
+    evhttp_clear_headers(&q);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "object", "x402.payment");
+    gr_status rc = gr_x402_store_payment_get(p->store, rid, o);
+    if (rc != GR_OK) {
+        cJSON_Delete(o);
+        if (rc == GR_ERR_NOT_FOUND)
+            gr_request_fail(r, 404, "invalid_request_error", "payment_not_found", "id", "No x402 payment for request %s.",
+                            rid);
+        else
+            gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL, "The payment store is unavailable.");
+        return;
+    }
+    reply_obj(r, 200, o);
+}
+
 void gr_pay_x402_serve(gr_request *r, const char *path, const char *query) {
     gr_pay_x402 *p = px(r);
     r->key_name = "x402";
@@ -743,7 +1033,8 @@ void gr_pay_x402_serve(gr_request *r, const char *path, const char *query) {
         return;
     }
     bool get = r->method && (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"));
-    bool known = !strcmp(path, "/v1/x402/pricing") || !strcmp(path, "/v1/x402/credit");
+    bool known = !strcmp(path, "/v1/x402/pricing") || !strcmp(path, "/v1/x402/credit") ||
+                 !strcmp(path, "/v1/x402/payments");
     if (known && !get) {
         gr_request_add_header(r, "Allow", "GET, HEAD");
         gr_request_fail(r, 405, "invalid_request_error", "method_not_allowed", NULL, "Method %s is not allowed for %s",
@@ -752,5 +1043,6 @@ void gr_pay_x402_serve(gr_request *r, const char *path, const char *query) {
     }
     if (!strcmp(path, "/v1/x402/pricing")) serve_pricing(r, p);
     else if (!strcmp(path, "/v1/x402/credit")) serve_credit(r, p, query ? query : "");
+    else if (!strcmp(path, "/v1/x402/payments")) serve_payment(r, p, query ? query : "");
     else gr_request_fail(r, 404, "invalid_request_error", "unknown_url", NULL, "Invalid URL (%s %s)", r->method, path);
 }

@@ -42,9 +42,10 @@ bool gr_pay_x402_claim_info(gr_request *r, const char **token, uint32_t *ttl_s);
 void gr_pay_x402_reject_replay(gr_request *r);
 void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row);
 
-/* GET /v1/x402/pricing (discovery: accepted networks/assets, paid resources,
- * prices per model) and GET /v1/x402/credit?address=0x… (a payer's credit and
- * recent settlements). Answers and finishes the request (404 when x402 is
+/* GET /v1/x402/pricing (discovery: accepted networks/assets, schemes, paid
+ * resources, prices per model), GET /v1/x402/credit?address=0x… (a payer's
+ * credit and recent settlements) and GET /v1/x402/payments?id=<request id>
+ * (one payment; for `upto` the authorised maximum and the settled amount). Answers and finishes the request (404 when x402 is
  * disabled). query: the raw query string without '?', may be "". */
 void gr_pay_x402_serve(gr_request *r, const char *path, const char *query);
 

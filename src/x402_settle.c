@@ -1,6 +1,7 @@
 /* x402_settle.c — the settlement thread: bounded job queue, self-settlement
- * over JSON-RPC (EIP-1559 transferWithAuthorization signed in C) or through a
- * facilitator's POST /settle, retries with backoff, credit and ledger updates
+ * over JSON-RPC (EIP-1559 transferWithAuthorization — or, for `upto`, the
+ * x402UptoPermit2Proxy settle() with the metered amount — signed in C) or
+ * through a facilitator's POST /settle, retries with backoff, credit and ledger updates
  * (see x402_settle.h). Owns its curl easy handle and per-network relayer
  * nonce cache; nothing here runs on a worker thread except submit(). */
 #include "x402_settle.h"
@@ -9,6 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "x402.h"
+#include "x402_upto.h"
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -138,7 +140,9 @@ static outcome rpc(gr_x402_settler *s, const char *url, const char *method, cons
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
     if (e && !cJSON_IsNull(e)) {
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
-        snprintf(err, errlen, "%s: %s", method, cJSON_IsString(m) ? m->valuestring : "error");
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "data"); /* revert data: custom error selector */
+        snprintf(err, errlen, "%s: %s%s%.74s", method, cJSON_IsString(m) ? m->valuestring : "error",
+                 cJSON_IsString(d) ? " data=" : "", cJSON_IsString(d) ? d->valuestring : "");
         cJSON_Delete(j);
         o = R_PERMANENT;
         goto out;
@@ -217,8 +221,33 @@ static outcome rpc_qty(gr_x402_settler *s, const char *url, const char *method, 
     return o;
 }
 
-static outcome settle_self(gr_x402_settler *s, size_t ni, gr_x402_settle_rec *rec, const gr_x402_payment *p,
-                           char *err, size_t errlen) {
+/* Error code of a reverting settle() simulation (upto: Permit2 / proxy custom
+ * errors, by name or by selector in the revert data). */
+static const char *upto_revert_code(const char *why) {
+    return contains_ci(why, "InvalidNonce") || contains_ci(why, "0x756688fe") ? "permit2_invalid_nonce"
+         : contains_ci(why, "SignatureExpired") || contains_ci(why, "0xcd21db4f") ? "permit2_deadline_expired"
+         : contains_ci(why, "AmountExceedsPermitted") || contains_ci(why, "0xfe64b4c7") ? "upto_amount_exceeds_permitted"
+         : contains_ci(why, "UnauthorizedFacilitator") || contains_ci(why, "0x0f6fae87") ? "upto_unauthorized_facilitator"
+         : contains_ci(why, "PaymentTooEarly") || contains_ci(why, "0xa65539fa") ? "permit2_payment_too_early"
+         : contains_ci(why, "InvalidSigner") || contains_ci(why, "0x815e1d64") || contains_ci(why, "0x8baa579f")
+               ? "invalid_permit2_signature"
+         : contains_ci(why, "TRANSFER_FROM_FAILED") ? "permit2_allowance_required" /* or balance: solmate cannot tell */
+         : "permit2_simulation_failed";
+}
+
+static const char *exact_revert_code(const char *why) {
+    return contains_ci(why, "used") || contains_ci(why, "canceled") ? "invalid_exact_evm_nonce_already_used"
+         : contains_ci(why, "exceeds balance") || contains_ci(why, "insufficient") ? "invalid_exact_evm_insufficient_balance"
+         : contains_ci(why, "expired") || contains_ci(why, "valid before") ? "invalid_exact_evm_payload_authorization_valid_before"
+         : contains_ci(why, "not yet valid") || contains_ci(why, "valid after") ? "invalid_exact_evm_payload_authorization_valid_after"
+         : contains_ci(why, "signature") ? "invalid_exact_evm_signature"
+         : "invalid_exact_evm_transaction_simulation_failed";
+}
+
+/* Sends `data` to contract `to` from the relayer and waits for the receipt.
+ * upto selects the revert classification. */
+static outcome settle_self(gr_x402_settler *s, size_t ni, gr_x402_settle_rec *rec, const gr_evm_address *to,
+                           const uint8_t *data, size_t data_len, bool upto, char *err, size_t errlen) {
     const gr_x402_network_conf *n = &s->nets[ni];
     net_state *st = &s->ns[ni];
     if (!n->rpc_url || !n->has_relayer) {
@@ -254,9 +283,9 @@ static outcome settle_self(gr_x402_settler *s, size_t ni, gr_x402_settle_rec *re
         }
         st->chain_checked = true;
     }
-    char relayer[GR_EVM_ADDR_STR_LEN + 1], asset[GR_EVM_ADDR_STR_LEN + 1];
+    char relayer[GR_EVM_ADDR_STR_LEN + 1], target[GR_EVM_ADDR_STR_LEN + 1];
     gr_evm_address_lower(&n->relayer, relayer);
-    gr_evm_address_lower(&n->asset, asset);
+    gr_evm_address_lower(to, target);
     if (!st->nonce_known) {
         char params[96];
         snprintf(params, sizeof params, "[\"%s\",\"pending\"]", relayer);
@@ -268,28 +297,19 @@ static outcome settle_self(gr_x402_settler *s, size_t ni, gr_x402_settle_rec *re
     if (rpc_qty(s, n->rpc_url, "eth_gasPrice", "[]", &gas_price, err, errlen) != R_OK) return R_TRANSIENT;
     if (rpc_qty(s, n->rpc_url, "eth_maxPriorityFeePerGas", "[]", &prio, err, errlen) != R_OK)
         prio = gas_price / 10 + 1; /* node without the method: a modest tip */
-    uint8_t data[GR_EVM_TWA_CALLDATA_LEN];
-    if (gr_evm_twa_calldata(&p->auth, p->signature, data) != GR_OK) {
-        snprintf(err, errlen, "invalid_exact_evm_signature: bad v");
-        return R_PERMANENT;
-    }
-    char data_hex[2 * GR_EVM_TWA_CALLDATA_LEN + 3];
-    gr_evm_hex_encode(data, sizeof data, data_hex);
-    size_t plen = sizeof data_hex + 256;
+    char *data_hex = gr_xmalloc(2 * data_len + 3);
+    gr_evm_hex_encode(data, data_len, data_hex);
+    size_t plen = 2 * data_len + 3 + 256;
     char *params = gr_xmalloc(plen);
-    snprintf(params, plen, "[{\"from\":\"%s\",\"to\":\"%s\",\"data\":\"%s\"}]", relayer, asset, data_hex);
+    snprintf(params, plen, "[{\"from\":\"%s\",\"to\":\"%s\",\"data\":\"%s\"}]", relayer, target, data_hex);
+    free(data_hex);
     uint64_t gas = 0;
     o = rpc_qty(s, n->rpc_url, "eth_estimateGas", params, &gas, err, errlen);
     free(params);
     if (o == R_PERMANENT) { /* the call reverts: the payment cannot be settled as is */
-        char why[160];
+        char why[200];
         snprintf(why, sizeof why, "%s", err);
-        const char *code = contains_ci(why, "used") || contains_ci(why, "canceled") ? "invalid_exact_evm_nonce_already_used"
-                         : contains_ci(why, "exceeds balance") || contains_ci(why, "insufficient") ? "invalid_exact_evm_insufficient_balance"
-                         : contains_ci(why, "expired") || contains_ci(why, "valid before") ? "invalid_exact_evm_payload_authorization_valid_before"
-                         : contains_ci(why, "not yet valid") || contains_ci(why, "valid after") ? "invalid_exact_evm_payload_authorization_valid_after"
-                         : contains_ci(why, "signature") ? "invalid_exact_evm_signature"
-                         : "invalid_exact_evm_transaction_simulation_failed";
+        const char *code = upto ? upto_revert_code(why) : exact_revert_code(why);
         snprintf(err, errlen, "%s (%s)", code, why);
         return R_PERMANENT;
     }
@@ -298,9 +318,9 @@ static outcome settle_self(gr_x402_settler *s, size_t ni, gr_x402_settle_rec *re
         .chain_id = n->chain_id,
         .nonce = st->next_nonce,
         .gas_limit = gas + gas / 5 + 10000,
-        .to = n->asset,
+        .to = *to,
         .data = data,
-        .data_len = sizeof data,
+        .data_len = data_len,
     };
     gr_u256_from_u64(prio, &tx.max_priority_fee_per_gas);
     uint64_t max_fee = gas_price > (UINT64_MAX - prio) / 2 ? UINT64_MAX : gas_price * 2 + prio;
@@ -401,15 +421,16 @@ static outcome settle_facilitator(gr_x402_settler *s, size_t ni, gr_x402_settle_
 
 /* ---- the job ---- */
 
-static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, bool ok) {
+static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, bool ok, bool upto) {
     int64_t delta;
     if (ok) {
         snprintf(rec->state, sizeof rec->state, "settled");
         rec->error[0] = '\0';
-        int64_t gain = rec->paid_nusd + rec->credit_used_nusd - rec->cost_nusd;
+        /* upto settled the metered cost itself: no credit either way */
+        int64_t gain = upto ? 0 : rec->paid_nusd + rec->credit_used_nusd - rec->cost_nusd;
         if (gain != 0 && gr_x402_store_credit_add(s->store, rec->payer, gain) != GR_OK)
             GR_ERROR("x402: credit for %s not recorded (%lld nusd)", rec->payer, (long long)gain);
-        delta = rec->paid_nusd - rec->cost_nusd;
+        delta = upto ? 0 : rec->paid_nusd - rec->cost_nusd;
         gr_metrics_add(GR_M_X402, "event=\"settled\"", 1);
         GR_INFO("x402: settled %s: %s atomic from %s on eip155:%llu tx %s (credit %+lld nusd)", rec->request_id,
                 rec->amount, rec->payer, (unsigned long long)rec->chain_id, rec->tx_hash[0] ? rec->tx_hash : "-",
@@ -432,6 +453,8 @@ static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, bool ok)
         if (!changed) sleep_ms(50);
     }
     if (!changed) GR_WARN("x402: ledger row %s not found to record settlement '%s'", rec->request_id, rec->state);
+    if (upto && gr_x402_store_upto_state(s->store, rec->request_id, rec->state, rec->tx_hash) != GR_OK)
+        GR_ERROR("x402: cannot record the upto settlement state of %s", rec->request_id);
     if (gr_x402_store_settlement_put(s->store, rec) != GR_OK)
         GR_ERROR("x402: cannot record the settlement of %s", rec->request_id);
 }
@@ -442,18 +465,47 @@ static void run_job(gr_x402_settler *s, gr_x402_settle_rec *rec) {
     const gr_x402_network_conf *n = find_net(s, rec->chain_id, rec->asset, &ni);
     gr_x402_payment p;
     gr_x402_err perr;
+    gr_x402_upto_payment up;
+    gr_x402_upto_err uerr;
     outcome o = R_PERMANENT;
+    /* The call to make when settling ourselves: exact -> token.transferWithAuthorization,
+     * upto -> proxy.settle(permit, rec->amount, owner, witness, signature). */
+    uint8_t data[GR_UPTO_SETTLE_CALLDATA_LEN > GR_EVM_TWA_CALLDATA_LEN ? GR_UPTO_SETTLE_CALLDATA_LEN
+                                                                      : GR_EVM_TWA_CALLDATA_LEN];
+    size_t data_len = 0;
+    gr_evm_address target;
+    gr_status urc = gr_x402_upto_decode(gr_str_c(rec->header_b64), &up, &uerr);
+    bool upto = urc != GR_ERR_NOT_FOUND;
     if (!n) {
         snprintf(err, sizeof err, "network eip155:%llu / asset %s no longer configured",
                  (unsigned long long)rec->chain_id, rec->asset);
-    } else if (gr_x402_payment_decode(gr_str_c(rec->header_b64), &p, &perr) != GR_OK) {
+    } else if (upto && (urc != GR_OK || !n->has_upto)) {
+        snprintf(err, sizeof err, "%s", urc != GR_OK ? gr_x402_upto_err_str(uerr) : "upto no longer configured");
+    } else if (!upto && gr_x402_payment_decode(gr_str_c(rec->header_b64), &p, &perr) != GR_OK) {
         snprintf(err, sizeof err, "invalid_payload");
     } else {
+        gr_status crc = GR_OK;
+        if (upto) {
+            gr_u256 amt;
+            target = n->upto_proxy;
+            data_len = GR_UPTO_SETTLE_CALLDATA_LEN;
+            crc = gr_u256_from_dec(gr_str_c(rec->amount), &amt);
+            if (crc == GR_OK) crc = gr_x402_upto_settle_calldata(&up, &amt, data);
+            if (crc != GR_OK) /* above the signed maximum (or 0): refused by construction */
+                snprintf(err, sizeof err, "%s (amount %s)",
+                         crc == GR_ERR_INVALID ? gr_x402_upto_err_str(GR_UPTO_SETTLEMENT_EXCEEDS) : "invalid_payload",
+                         rec->amount);
+        } else {
+            target = n->asset;
+            data_len = GR_EVM_TWA_CALLDATA_LEN;
+            crc = gr_evm_twa_calldata(&p.auth, p.signature, data);
+            if (crc != GR_OK) snprintf(err, sizeof err, "invalid_exact_evm_signature: bad v");
+        }
         unsigned backoff = 500;
-        for (;;) {
+        for (; crc == GR_OK;) {
             rec->attempts++;
             err[0] = '\0';
-            o = s->mode == GR_X402_SETTLE_SELF ? settle_self(s, ni, rec, &p, err, sizeof err)
+            o = s->mode == GR_X402_SETTLE_SELF ? settle_self(s, ni, rec, &target, data, data_len, upto, err, sizeof err)
                                                : settle_facilitator(s, ni, rec, err, sizeof err);
             if (o != R_TRANSIENT) break;
             pthread_mutex_lock(&s->mu);
@@ -481,7 +533,7 @@ static void run_job(gr_x402_settler *s, gr_x402_settle_rec *rec) {
         }
     }
     snprintf(rec->error, sizeof rec->error, "%s", err);
-    record_outcome(s, rec, o == R_OK);
+    record_outcome(s, rec, o == R_OK, upto);
 }
 
 static void *settler_main(void *arg) {

@@ -3,7 +3,8 @@
  * (blocking I/O is fine there; no worker loop ever waits on it).
  *
  * Modes:
- *   self        the gateway submits EIP-3009 transferWithAuthorization itself
+ *   self        the gateway submits EIP-3009 transferWithAuthorization (exact)
+ *               or x402UptoPermit2Proxy.settle(…, actual amount, …) (upto) itself
  *               with its relayer key over JSON-RPC: eth_chainId (checked once),
  *               eth_getTransactionCount(pending) for the relayer nonce (kept
  *               locally afterwards, refetched on nonce errors), eth_gasPrice +
@@ -26,7 +27,8 @@
  * already sent resumes by polling that tx's receipt.
  *
  * Credit: on success the payer's credit grows by paid + credit_used - cost
- * (never below zero). */
+ * (never below zero) — exact scheme only; an upto payment settles the
+ * metered cost itself and grants no credit. */
 #ifndef GR_X402_SETTLE_H
 #define GR_X402_SETTLE_H
 
@@ -54,6 +56,11 @@ typedef struct gr_x402_network_conf {
     gr_evm_address relayer;
     uint32_t max_timeout_seconds;
     uint32_t decimals;     /* token decimals (6 for USDC/USDT) */
+    /* `upto` scheme (Permit2): offered when both addresses are configured */
+    bool has_upto;
+    gr_evm_address permit2;          /* Permit2 (EIP-712 verifyingContract) */
+    gr_evm_address upto_proxy;       /* x402UptoPermit2Proxy: spender, settle() target */
+    gr_evm_address upto_facilitator; /* witness.facilitator: the relayer (self) or the facilitator */
 } gr_x402_network_conf;
 
 typedef struct gr_x402_settler gr_x402_settler;

@@ -19,6 +19,9 @@ enum {
     Q_SET_PENDING,
     Q_SET_RECENT,
     Q_LEDGER_UPD,
+    Q_UPTO_PUT,
+    Q_UPTO_STATE,
+    Q_PAYMENT_GET,
     Q_COUNT
 };
 
@@ -35,11 +38,22 @@ static const char *const q_sql[Q_COUNT] = {
     [Q_SET_PENDING] = "SELECT request_id,payer,chain_id,asset,amount,version,header_b64,requirement,paid_nusd,"
                       "credit_used_nusd,cost_nusd,state,tx_hash,attempts,error,created_ms FROM x402_settlements "
                       "WHERE state='pending' ORDER BY created_ms",
-    [Q_SET_RECENT] = "SELECT request_id,chain_id,asset,amount,state,tx_hash,attempts,error,paid_nusd,cost_nusd,"
-                     "credit_used_nusd,created_ms,updated_ms FROM x402_settlements WHERE payer=?1 "
-                     "ORDER BY created_ms DESC LIMIT ?2",
+    [Q_SET_RECENT] = "SELECT s.request_id,s.chain_id,s.asset,s.amount,s.state,s.tx_hash,s.attempts,s.error,s.paid_nusd,"
+                     "s.cost_nusd,s.credit_used_nusd,s.created_ms,s.updated_ms,u.max_amount FROM x402_settlements s "
+                     "LEFT JOIN x402_upto u ON u.request_id=s.request_id WHERE s.payer=?1 "
+                     "ORDER BY s.created_ms DESC LIMIT ?2",
     [Q_LEDGER_UPD] = "UPDATE ledger SET x402_settlement=?2,x402_tx_hash=NULLIF(?3,''),x402_credit_delta=?4 "
                      "WHERE request_id=?1",
+    [Q_UPTO_PUT] = "INSERT OR REPLACE INTO x402_upto(request_id,payer,chain_id,asset,max_amount,settled_amount,cost_nusd,"
+                   "state,tx_hash,nonce_key,created_ms,updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11)",
+    [Q_UPTO_STATE] = "UPDATE x402_upto SET state=?2,tx_hash=NULLIF(?3,''),updated_ms=?4 WHERE request_id=?1",
+    [Q_PAYMENT_GET] = "SELECT u.request_id,u.payer,u.chain_id,u.asset,u.max_amount,u.settled_amount,u.cost_nusd,"
+                      "COALESCE(s.state,u.state),COALESCE(s.tx_hash,u.tx_hash),s.attempts,s.error,u.created_ms,"
+                      "COALESCE(s.updated_ms,u.updated_ms) FROM x402_upto u "
+                      "LEFT JOIN x402_settlements s ON s.request_id=u.request_id WHERE u.request_id=?1 "
+                      "UNION ALL SELECT s.request_id,s.payer,s.chain_id,s.asset,NULL,s.amount,s.cost_nusd,s.state,"
+                      "s.tx_hash,s.attempts,s.error,s.created_ms,s.updated_ms FROM x402_settlements s "
+                      "WHERE s.request_id=?1 AND NOT EXISTS(SELECT 1 FROM x402_upto u WHERE u.request_id=?1)",
 };
 
 static const char SCHEMA[] =
@@ -54,7 +68,13 @@ static const char SCHEMA[] =
     " credit_used_nusd INTEGER NOT NULL, cost_nusd INTEGER NOT NULL, state TEXT NOT NULL, tx_hash TEXT,"
     " attempts INTEGER NOT NULL, error TEXT, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS x402_settlements_payer ON x402_settlements(payer, created_ms);"
-    "CREATE INDEX IF NOT EXISTS x402_settlements_state ON x402_settlements(state);";
+    "CREATE INDEX IF NOT EXISTS x402_settlements_state ON x402_settlements(state);"
+    /* upto: the authorised maximum beside the settled amount (one row per
+     * admitted upto payment, also those settled at zero or not served) */
+    "CREATE TABLE IF NOT EXISTS x402_upto(request_id TEXT PRIMARY KEY, payer TEXT NOT NULL,"
+    " chain_id INTEGER NOT NULL, asset TEXT NOT NULL, max_amount TEXT NOT NULL, settled_amount TEXT NOT NULL,"
+    " cost_nusd INTEGER NOT NULL, state TEXT NOT NULL, tx_hash TEXT, nonce_key TEXT NOT NULL,"
+    " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);";
 
 struct gr_x402_store {
     sqlite3 *db;
@@ -336,6 +356,9 @@ gr_status gr_x402_store_settlements_recent(gr_x402_store *s, const char *payer, 
             cJSON_AddNumberToObject(o, "credit_used_nusd", (double)sqlite3_column_int64(st, 10));
             cJSON_AddNumberToObject(o, "created_ms", (double)sqlite3_column_int64(st, 11));
             cJSON_AddNumberToObject(o, "updated_ms", (double)sqlite3_column_int64(st, 12));
+            t = (const char *)sqlite3_column_text(st, 13);
+            cJSON_AddStringToObject(o, "scheme", t ? "upto" : "exact");
+            if (t) cJSON_AddStringToObject(o, "max_amount", t);
         }
         if (r == SQLITE_DONE || r == SQLITE_ROW) rc = GR_OK;
         q_done(st);
@@ -358,6 +381,84 @@ gr_status gr_x402_store_ledger_update(gr_x402_store *s, const char *request_id, 
         if (sqlite3_step(st) == SQLITE_DONE) {
             rc = GR_OK;
             *changed = sqlite3_changes(s->db) > 0;
+        }
+        q_done(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+gr_status gr_x402_store_upto_put(gr_x402_store *s, const gr_x402_upto_rec *r) {
+    gr_status rc = GR_ERR_IO;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = q(s, Q_UPTO_PUT);
+    if (st) {
+        bind_text(st, 1, r->request_id);
+        bind_text(st, 2, r->payer);
+        sqlite3_bind_int64(st, 3, (int64_t)r->chain_id);
+        bind_text(st, 4, r->asset);
+        bind_text(st, 5, r->max_amount);
+        bind_text(st, 6, r->settled_amount);
+        sqlite3_bind_int64(st, 7, r->cost_nusd);
+        bind_text(st, 8, r->state);
+        if (r->tx_hash[0]) bind_text(st, 9, r->tx_hash);
+        else sqlite3_bind_null(st, 9);
+        bind_text(st, 10, r->nonce_key);
+        sqlite3_bind_int64(st, 11, (int64_t)gr_wall_ms());
+        if (sqlite3_step(st) == SQLITE_DONE) rc = GR_OK;
+        q_done(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+gr_status gr_x402_store_upto_state(gr_x402_store *s, const char *request_id, const char *state, const char *tx_hash) {
+    gr_status rc = GR_ERR_IO;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = q(s, Q_UPTO_STATE);
+    if (st) {
+        bind_text(st, 1, request_id);
+        bind_text(st, 2, state);
+        bind_text(st, 3, tx_hash);
+        sqlite3_bind_int64(st, 4, (int64_t)gr_wall_ms());
+        if (sqlite3_step(st) == SQLITE_DONE) rc = GR_OK;
+        q_done(st);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+gr_status gr_x402_store_payment_get(gr_x402_store *s, const char *request_id, cJSON *o) {
+    gr_status rc = GR_ERR_IO;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = q(s, Q_PAYMENT_GET);
+    if (st) {
+        bind_text(st, 1, request_id);
+        int r = sqlite3_step(st);
+        if (r == SQLITE_ROW) {
+            const char *t;
+#define COL_TEXT(i) ((t = (const char *)sqlite3_column_text(st, (i))) ? t : "")
+            bool upto = sqlite3_column_type(st, 4) != SQLITE_NULL;
+            cJSON_AddStringToObject(o, "request_id", COL_TEXT(0));
+            cJSON_AddStringToObject(o, "scheme", upto ? "upto" : "exact");
+            cJSON_AddStringToObject(o, "payer", COL_TEXT(1));
+            char net[32];
+            snprintf(net, sizeof net, "eip155:%lld", (long long)sqlite3_column_int64(st, 2));
+            cJSON_AddStringToObject(o, "network", net);
+            cJSON_AddStringToObject(o, "asset", COL_TEXT(3));
+            if (upto) cJSON_AddStringToObject(o, "max_amount", COL_TEXT(4));
+            cJSON_AddStringToObject(o, "amount", COL_TEXT(5));
+            cJSON_AddNumberToObject(o, "cost_nusd", (double)sqlite3_column_int64(st, 6));
+            cJSON_AddStringToObject(o, "state", COL_TEXT(7));
+            cJSON_AddStringToObject(o, "transaction", COL_TEXT(8));
+            cJSON_AddNumberToObject(o, "attempts", sqlite3_column_int(st, 9));
+            if (*COL_TEXT(10)) cJSON_AddStringToObject(o, "error", t);
+            cJSON_AddNumberToObject(o, "created_ms", (double)sqlite3_column_int64(st, 11));
+            cJSON_AddNumberToObject(o, "updated_ms", (double)sqlite3_column_int64(st, 12));
+#undef COL_TEXT
+            rc = GR_OK;
+        } else if (r == SQLITE_DONE) {
+            rc = GR_ERR_NOT_FOUND;
         }
         q_done(st);
     }

@@ -12,6 +12,9 @@
  *   x402_settlements  (request_id PRIMARY KEY) one row per settlement job:
  *                     the payment header and requirement needed to retry it
  *                     after a restart, its state, tx hash, attempts, error.
+ *   x402_upto         (request_id PRIMARY KEY) one row per admitted `upto`
+ *                     payment: the authorised maximum beside the settled
+ *                     amount, the metered cost, state and tx hash.
  * and it updates the x402_* columns of the ledger row once a settlement ends.
  *
  * Calls are short local-disk transactions (WAL, no fsync at commit with the
@@ -76,5 +79,29 @@ gr_status gr_x402_store_settlements_recent(gr_x402_store *s, const char *payer, 
  * have committed it yet). */
 GR_MUST_CHECK gr_status gr_x402_store_ledger_update(gr_x402_store *s, const char *request_id, const char *state,
                                                     const char *tx_hash, int64_t credit_delta_nusd, bool *changed);
+
+/* One admitted `upto` payment (authorised maximum vs settled amount). */
+typedef struct gr_x402_upto_rec {
+    char request_id[64];
+    char payer[43];
+    uint64_t chain_id;
+    char asset[43];
+    char max_amount[80];     /* atomic units, decimal: permitted.amount */
+    char settled_amount[80]; /* atomic units, decimal: what settles (<= max) */
+    int64_t cost_nusd;
+    char state[16];          /* pending | settled | failed | zero | skipped | verified */
+    char tx_hash[67];
+    char nonce_key[200];
+} gr_x402_upto_rec;
+
+/* Insert or replace by request_id. */
+GR_MUST_CHECK gr_status gr_x402_store_upto_put(gr_x402_store *s, const gr_x402_upto_rec *r);
+/* Final state of an upto payment's settlement (no-op for other schemes). */
+GR_MUST_CHECK gr_status gr_x402_store_upto_state(gr_x402_store *s, const char *request_id, const char *state,
+                                                 const char *tx_hash);
+/* Adds the payment of request_id (either scheme) to o: scheme, payer,
+ * network, asset, max_amount (upto), amount, cost_nusd, state, transaction,
+ * attempts, error. GR_ERR_NOT_FOUND when there is none. */
+GR_MUST_CHECK gr_status gr_x402_store_payment_get(gr_x402_store *s, const char *request_id, cJSON *o);
 
 #endif
