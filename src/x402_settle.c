@@ -9,6 +9,7 @@
 #include "evm_tx.h"
 #include "log.h"
 #include "metrics.h"
+#include "store.h"
 #include "x402.h"
 #include "x402_upto.h"
 
@@ -515,7 +516,7 @@ static void run_job(gr_x402_settler *s, gr_x402_settle_rec *rec) {
             gr_metrics_add(GR_M_X402, "event=\"settle_retry\"", 1);
             GR_WARN("x402: settlement of %s: attempt %d failed (%s); retrying in %u ms", rec->request_id,
                     rec->attempts, err, backoff);
-            snprintf(rec->error, sizeof rec->error, "%s", err);
+            gr_store_strlcpy(rec->error, err, sizeof rec->error);
             (void)gr_x402_store_settlement_put(s->store, rec);
             sleep_ms(backoff);
             backoff *= 2;
@@ -526,13 +527,13 @@ static void run_job(gr_x402_settler *s, gr_x402_settle_rec *rec) {
         bool stopping = s->stopping;
         pthread_mutex_unlock(&s->mu);
         if (stopping && rec->attempts < GR_X402_SETTLE_ATTEMPTS) { /* shutting down: resume at next start */
-            snprintf(rec->error, sizeof rec->error, "%s", err);
+            gr_store_strlcpy(rec->error, err, sizeof rec->error);
             (void)gr_x402_store_settlement_put(s->store, rec);
             GR_WARN("x402: settlement of %s left pending for the next start", rec->request_id);
             return;
         }
     }
-    snprintf(rec->error, sizeof rec->error, "%s", err);
+    gr_store_strlcpy(rec->error, err, sizeof rec->error);
     record_outcome(s, rec, o == R_OK, upto);
 }
 
