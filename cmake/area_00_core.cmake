@@ -27,3 +27,4 @@ gr_add_unit_test(NAME test_sse SOURCES tests/unit/test_sse.c LIBS gr_core gr_pro
 gr_add_unit_test(NAME test_config SOURCES tests/unit/test_config.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_json_edit SOURCES tests/unit/test_json_edit.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_errors SOURCES tests/unit/test_errors.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+gr_add_unit_test(NAME test_pool SOURCES tests/unit/test_pool.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)

@@ -115,3 +115,26 @@ void gr_pool_cleanup_add(gr_pool *p, gr_cleanup_fn fn, void *arg) {
 }
 
 size_t gr_pool_bytes(const gr_pool *p) { return p->reserved; }
+
+void gr_pool_reset(gr_pool *p) {
+    struct cleanup *c = p->cleanups;
+    p->cleanups = NULL;
+    while (c) {
+        c->fn(c->arg);
+        c = c->next;
+    }
+    /* keep one standard-size chunk; release the rest */
+    struct chunk *keep = NULL, *k = p->head;
+    while (k) {
+        struct chunk *next = k->next;
+        if (!keep && k->size == p->chunk_size) keep = k;
+        else free(k);
+        k = next;
+    }
+    p->head = keep;
+    p->reserved = keep ? keep->size : 0;
+    if (keep) {
+        keep->next = NULL;
+        keep->used = 0;
+    }
+}

@@ -23,5 +23,8 @@ char *gr_pool_strdup(gr_pool *p, const char *s);
 char *gr_pool_printf(gr_pool *p, const char *fmt, ...) GR_PRINTF(2, 3);
 void gr_pool_cleanup_add(gr_pool *p, gr_cleanup_fn fn, void *arg);
 size_t gr_pool_bytes(const gr_pool *p); /* bytes reserved, for metrics/tests */
+/* Runs the cleanups and forgets every allocation, keeping the first chunk
+ * for reuse (a worker recycles request pools instead of malloc/free). */
+void gr_pool_reset(gr_pool *p);
 
 #endif

@@ -34,7 +34,8 @@ static bool sane_request_id(const char *s) {
 static void on_reply_complete(struct evhttp_request *req, void *arg) { gr_worker_reply_flushed(arg); }
 
 gr_request *gr_request_new(gr_worker *w, struct evhttp_request *req) {
-    gr_pool *pool = gr_pool_new(4096);
+    gr_pool *pool = w->spare_pool ? w->spare_pool : gr_pool_new(4096);
+    w->spare_pool = NULL;
     gr_request *r = gr_pool_calloc(pool, sizeof(*r));
     r->pool = pool;
     r->w = w;
@@ -224,7 +225,13 @@ void gr_request_finish(gr_request *r) {
     cJSON_Delete(r->body);
     gr_worker *w = r->w;
     gr_config_release(r->cfg);
-    gr_pool_free(r->pool);
+    gr_pool *pool = r->pool; /* r itself lives in the pool: not touched after this */
+    if (!w->spare_pool && gr_pool_bytes(pool) <= 16384) { /* recycle a small arena */
+        gr_pool_reset(pool);
+        w->spare_pool = pool;
+    } else {
+        gr_pool_free(pool);
+    }
     gr_worker_request_done(w);
 }
 

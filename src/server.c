@@ -230,6 +230,7 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
 
 static void worker_dispose(gr_worker *w) {
     free(w->route_state);
+    gr_pool_free(w->spare_pool);
     if (w->http) evhttp_free(w->http);
     gr_upstream_free(w->up);
     gr_shared_conn_free(w->shared);

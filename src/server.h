@@ -41,6 +41,7 @@ typedef struct gr_worker {
     atomic_int unflushed; /* replies not yet completely written (or abandoned) */
     atomic_bool draining;
     uint64_t seq; /* request id counter (worker-local) */
+    struct gr_pool *spare_pool; /* one recycled request arena */
 } gr_worker;
 
 /* Loads nothing: takes a validated config (one reference) and runs until a

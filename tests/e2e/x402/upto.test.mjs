@@ -1,0 +1,488 @@
+// upto.test.mjs — the x402 `upto` scheme end to end on a local chain: the
+// official v2 client (@x402/fetch + UptoEvmScheme from @x402/evm/upto/client)
+// authorises a MAXIMUM with a Permit2 PermitWitnessTransferFrom signature
+// (x402 witness {to, facilitator, validAfter}, spender = x402UptoPermit2Proxy);
+// GateRouter verifies it locally in C, serves, meters, and settles EXACTLY the
+// metered cost (rounded up to an atomic unit, never above the maximum) by
+// calling the proxy's settle() with its relayer key. Short, long, streamed and
+// client-aborted answers; rejections with their codes; zero cost moves nothing.
+//
+// Contracts: GateRouter's own minimal stand-ins, contracts/TestPermit2.sol
+// (Permit2's signature-transfer path) and contracts/TestUptoProxy.sol (the
+// x402 upto proxy's settle()), compiled with npm solc, deployed on anvil and
+// copied to the canonical addresses (anvil_setCode), because the official
+// client signs for those addresses. TestPermit2 builds its EIP-712 domain from
+// block.chainid and address(this) on every call, so the copied code has the
+// canonical domain for eip155:84532 (checked below against viem).
+import test, { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { wrapFetchWithPayment, x402Client, decodePaymentResponseHeader } from '@x402/fetch';
+import { UptoEvmScheme } from '@x402/evm/upto/client';
+import { encodeDeployData, getAddress, hashDomain, parseAbi, maxUint256, toHex } from 'viem';
+import {
+  startAnvil, deployToken, account, accountKey, gatewayConfig, startGateway, chatBody, b64json, toB64,
+  assertCleanLogs, ledgerRow, usdToNusd, CHAIN_ID, TOKEN_NAME,
+} from './lib.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+// Canonical addresses, as hard-coded in @x402/evm (constants.ts).
+const PERMIT2 = '0x000000000022D473030F116dDEE9F6B43aC78BA3';
+const UPTO_PROXY = '0x4020A4f3b7b90ccA423B9fabCc0CE57C6C240002';
+
+const UPTO_TYPES = {
+  PermitWitnessTransferFrom: [
+    { name: 'permitted', type: 'TokenPermissions' }, { name: 'spender', type: 'address' },
+    { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }, { name: 'witness', type: 'Witness' },
+  ],
+  TokenPermissions: [{ name: 'token', type: 'address' }, { name: 'amount', type: 'uint256' }],
+  Witness: [{ name: 'to', type: 'address' }, { name: 'facilitator', type: 'address' }, { name: 'validAfter', type: 'uint256' }],
+};
+const proxyAbi = parseAbi([
+  'function settle(((address token, uint256 amount) permitted, uint256 nonce, uint256 deadline) permit, uint256 amount, address owner, (address to, address facilitator, uint256 validAfter) witness, bytes signature)',
+  'function PERMIT2() view returns (address)',
+  'error AmountExceedsPermitted()',
+]);
+const permit2Abi = parseAbi(['function DOMAIN_SEPARATOR() view returns (bytes32)',
+  'function nonceBitmap(address owner, uint256 wordPos) view returns (uint256)',
+  'error SignatureExpired(uint256 signatureDeadline)', 'error InvalidAmount(uint256 maxAmount)', 'error InvalidNonce()',
+  'error InvalidSignatureLength()', 'error InvalidSignature()', 'error InvalidSigner()']);
+// settle() and every revert it can bubble up (its own errors and Permit2's)
+const settleAbi = [...proxyAbi, ...parseAbi(['error UnauthorizedFacilitator()', 'error InvalidAmount()',
+  'error InvalidOwner()', 'error InvalidDestination()', 'error PaymentTooEarly()']), ...permit2Abi.slice(2)];
+
+let chain, token, gw;
+const deployer = account(0), payTo = account(1), relayer = account(2);
+const agents = [account(3), account(4), account(5), account(6)];
+const timings = {};
+const figures = {};
+
+// ---- compile TestPermit2 + TestUptoProxy (npm solc, as lib.mjs compileToken) ----
+
+function compileUpto() {
+  const solc = require('solc');
+  const files = ['TestPermit2.sol', 'TestUptoProxy.sol'];
+  const sources = Object.fromEntries(files.map((f) => [f, { content: readFileSync(join(here, 'contracts', f), 'utf8') }]));
+  const input = {
+    language: 'Solidity', sources,
+    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: 'paris',
+      outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } } },
+  };
+  const out = JSON.parse(solc.compile(JSON.stringify(input)));
+  const errors = (out.errors || []).filter((e) => e.severity === 'error');
+  if (errors.length) throw new Error(errors.map((e) => e.formattedMessage).join('\n'));
+  const pick = (file, name) => {
+    const c = out.contracts[file][name];
+    return { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` };
+  };
+  return { permit2: pick('TestPermit2.sol', 'TestPermit2'), proxy: pick('TestUptoProxy.sol', 'TestUptoProxy') };
+}
+
+async function rpc(method, params = []) {
+  const r = await fetch(chain.url, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+  const j = await r.json();
+  if (j.error) throw new Error(`${method}: ${JSON.stringify(j.error)}`);
+  return j.result;
+}
+
+// Deploys from the deployer and returns the address; the caller copies the code.
+async function deploy(data) {
+  const chainId = Number(await rpc('eth_chainId'));
+  const nonce = Number(await rpc('eth_getTransactionCount', [deployer.address, 'pending']));
+  const gasPrice = BigInt(await rpc('eth_gasPrice'));
+  const raw = await deployer.signTransaction({ type: 'eip1559', chainId, nonce, gas: 8_000_000n, data,
+    maxFeePerGas: gasPrice * 2n, maxPriorityFeePerGas: 1n });
+  const hash = await rpc('eth_sendRawTransaction', [raw]);
+  let rc;
+  while (!(rc = await rpc('eth_getTransactionReceipt', [hash]))) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(rc.status, '0x1', 'deployment reverted');
+  return rc.contractAddress;
+}
+
+async function deployUptoContracts() {
+  const { permit2, proxy } = compileUpto();
+  // TestPermit2 has no constructor state: its code works at any address.
+  const p2 = await deploy(permit2.bytecode);
+  await rpc('anvil_setCode', [PERMIT2, await rpc('eth_getCode', [p2, 'latest'])]);
+  // The proxy: PERMIT2 is an immutable constructor argument = the canonical address.
+  const px = await deploy(encodeDeployData({ abi: proxy.abi, bytecode: proxy.bytecode, args: [PERMIT2] }));
+  await rpc('anvil_setCode', [UPTO_PROXY, await rpc('eth_getCode', [px, 'latest'])]);
+  // sanity: the canonical Permit2 domain and the proxy's Permit2
+  const ds = await chain.publicClient.readContract({ address: PERMIT2, abi: permit2Abi, functionName: 'DOMAIN_SEPARATOR' });
+  const want = hashDomain({ domain: { name: 'Permit2', chainId: CHAIN_ID, verifyingContract: PERMIT2 },
+    types: { EIP712Domain: [{ name: 'name', type: 'string' }, { name: 'chainId', type: 'uint256' },
+      { name: 'verifyingContract', type: 'address' }] } });
+  assert.equal(ds, want, 'Permit2 at its canonical address has the canonical EIP-712 domain');
+  assert.equal(getAddress(await chain.publicClient.readContract({ address: UPTO_PROXY, abi: proxyAbi, functionName: 'PERMIT2' })), PERMIT2);
+}
+
+before(async () => {
+  let t = Date.now();
+  chain = await startAnvil();
+  timings.anvil_ms = Date.now() - t;
+  t = Date.now();
+  token = await deployToken(chain, deployer);
+  await deployUptoContracts();
+  timings.compile_deploy_ms = Date.now() - t;
+  // One-time Permit2 approval per agent (Phase 1, option A of the spec).
+  for (const a of agents) {
+    await token.mint(a.address, 10_000_000n); // 10 USDC each
+    const w = chain.wallet(a);
+    const h = await w.writeContract({ address: token.address, abi: token.abi, functionName: 'approve', args: [PERMIT2, maxUint256] });
+    await chain.publicClient.waitForTransactionReceipt({ hash: h });
+  }
+  const extra = `      permit2: "${PERMIT2}"\n      upto_proxy: "${UPTO_PROXY}"\n`;
+  gw = await startGateway({ config: gatewayConfig({ token: token.address, payTo: payTo.address, rpcUrl: chain.url,
+    relayerKey: accountKey(2), extra }) });
+});
+
+after(async () => {
+  if (gw) { await gw.stop(); assertCleanLogs(gw.logs()); }
+  if (chain) await chain.stop();
+  console.log(`# upto e2e timings: ${JSON.stringify(timings)}`);
+  console.log(`# upto e2e figures: ${JSON.stringify(figures)}`);
+});
+
+const chatURL = () => `${gw.base}/v1/chat/completions`;
+const post = (body, headers = {}, signal) => fetch(chatURL(), { method: 'POST',
+  headers: { 'content-type': 'application/json', ...headers }, body, signal });
+const balances = async (payer) => ({ payer: await token.balanceOf(payer.address), payTo: await token.balanceOf(payTo.address) });
+
+async function quote(body) {
+  const r = await post(body);
+  assert.equal(r.status, 402);
+  await r.text();
+  const pr = b64json(r.headers.get('payment-required'));
+  const upto = pr.accepts.find((a) => a.scheme === 'upto');
+  return { pr, upto, exact: pr.accepts.find((a) => a.scheme === 'exact') };
+}
+
+// Polls GET /v1/x402/payments?id= until the payment has left "pending".
+async function waitPayment(id, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await fetch(`${gw.base}/v1/x402/payments?id=${id}`);
+    if (r.status === 200) {
+      const j = await r.json();
+      if (j.state !== 'pending') return j;
+    } else {
+      assert.equal(r.status, 404);
+      await r.text();
+    }
+    if (Date.now() > deadline) throw new Error(`payment ${id} still pending`);
+    await new Promise((res) => setTimeout(res, 40));
+  }
+}
+
+// The ledger writer commits rows asynchronously (~50 ms): poll.
+async function ledgerRowWait(id, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try { return await ledgerRow(gw.base, id); } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+function uptoClient(agent) {
+  const client = new x402Client();
+  client.register(`eip155:${CHAIN_ID}`, new UptoEvmScheme(agent));
+  client.setSpendControls({ allowedAssets: [{ network: `eip155:${CHAIN_ID}`, asset: token.address, maxAmountPerPayment: '1000000' }] });
+  return wrapFetchWithPayment(fetch, client);
+}
+
+const ceilAtomic = (nusd) => (nusd + 999n) / 1000n; // USDC: 1 atomic = 1000 nano-USD
+
+// Checks one settled upto payment: exactly ceil(cost) moved, from the payer
+// to payTo, by the relayer through the proxy, never above the maximum.
+async function checkSettled({ agent, id, cost, max, before: b }) {
+  const pay = await waitPayment(id);
+  const expect = ceilAtomic(cost);
+  assert.equal(pay.scheme, 'upto');
+  assert.equal(pay.state, 'settled', JSON.stringify(pay));
+  assert.equal(BigInt(pay.amount), expect, 'settled = metered cost rounded up to an atomic unit');
+  assert.equal(BigInt(pay.max_amount), max);
+  assert.ok(expect > 0n && expect <= max, 'never above the authorised maximum');
+  assert.equal(BigInt(pay.cost_nusd), cost);
+  const rc = await chain.publicClient.getTransactionReceipt({ hash: pay.transaction });
+  assert.equal(rc.status, 'success');
+  assert.equal(getAddress(rc.from), relayer.address);
+  assert.equal(getAddress(rc.to), UPTO_PROXY);
+  const a = await balances(agent);
+  assert.equal(b.payer - a.payer, expect, 'payer balance dropped by exactly the metered cost');
+  assert.equal(a.payTo - b.payTo, expect, 'payTo balance rose by exactly the metered cost');
+  const row = await ledgerRowWait(id);
+  assert.equal(row.x402.amount_atomic, String(expect));
+  assert.equal(row.x402.settlement, 'settled');
+  assert.equal(row.x402.transaction, pay.transaction);
+  assert.equal(BigInt(row.cost_nusd), cost);
+  return { pay, row, expect, gasUsed: rc.gasUsed };
+}
+
+test('402 offers upto beside exact (v2 header): same maximum, Permit2 extra with the facilitator', async () => {
+  const { pr, upto, exact } = await quote(chatBody('hi', { max_tokens: 300 }));
+  assert.equal(pr.x402Version, 2);
+  assert.deepEqual(pr.accepts.map((a) => a.scheme), ['exact', 'upto'], 'exact stays first for clients without upto');
+  assert.equal(upto.network, `eip155:${CHAIN_ID}`);
+  assert.equal(upto.amount, exact.amount);
+  assert.equal(upto.asset, token.address);
+  assert.equal(upto.payTo, payTo.address);
+  assert.deepEqual(upto.extra, { name: TOKEN_NAME, version: '2', facilitatorAddress: relayer.address });
+  // the v1 body cannot express upto
+  const r = await post(chatBody('hi', { max_tokens: 300 }));
+  const body = await r.json();
+  assert.equal(body.x402Version, 1);
+  assert.ok(body.accepts.every((a) => a.scheme === 'exact'));
+  const pricing = await (await fetch(`${gw.base}/v1/x402/pricing`)).json();
+  assert.deepEqual(pricing.accepts[0].schemes, ['exact', 'upto']);
+  assert.equal(pricing.accepts[0].upto.proxy, UPTO_PROXY);
+});
+
+test('official v2 client, upto: short and long answers settle exactly the metered cost', async () => {
+  const agent = agents[0];
+  const fetchPay = uptoClient(agent);
+  for (const [label, tokens] of [['short', 8], ['long', 280]]) {
+    const body = chatBody(`Answer. [[mock:tokens=${tokens}]]`, { max_tokens: 300 });
+    const { upto } = await quote(body);
+    const max = BigInt(upto.amount);
+    const b = await balances(agent);
+    const t0 = Date.now();
+    const res = await fetchPay(chatURL(), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    assert.equal(res.status, 200, await res.clone().text());
+    const out = await res.json();
+    timings[`${label}_paid_request_ms`] = Date.now() - t0;
+    const cost = usdToNusd(res.headers.get('x-gaterouter-cost'));
+    assert.equal(out.usage.completion_tokens, tokens);
+    // non-streamed: the cost is known when the headers go out
+    const pr = decodePaymentResponseHeader(res.headers.get('payment-response'));
+    assert.equal(pr.success, true);
+    assert.equal(getAddress(pr.payer), agent.address);
+    assert.equal(BigInt(pr.amount), ceilAtomic(cost));
+    assert.equal(res.headers.get('x-gaterouter-x402-scheme'), 'upto');
+    assert.equal(BigInt(res.headers.get('x-gaterouter-x402-max-amount')), max);
+    const t1 = Date.now();
+    const { expect, gasUsed } = await checkSettled({ agent, id: res.headers.get('x-request-id'), cost, max, before: b });
+    timings[`${label}_settled_after_ms`] = Date.now() - t1;
+    figures[label] = { completion_tokens: tokens, max_atomic: String(max), settled_atomic: String(expect),
+      cost_nusd: String(cost), exact_would_pay_atomic: String(max), gas_used: String(gasUsed) };
+  }
+  // no credit in upto: the settled amount already is the cost
+  const c = await (await fetch(`${gw.base}/v1/x402/credit?address=${agent.address}`)).json();
+  assert.equal(c.credit_nusd, 0);
+  assert.ok(c.settlements.every((s) => s.scheme === 'upto' && BigInt(s.amount) <= BigInt(s.max_amount)));
+});
+
+test('official v2 client, upto: a streamed answer settles the cost computed at the end of the stream', async () => {
+  const agent = agents[1];
+  const fetchPay = uptoClient(agent);
+  const body = chatBody('Stream a story. [[mock:tokens=120]]', { max_tokens: 400, stream: true, stream_options: { include_usage: true } });
+  const { upto } = await quote(body);
+  const max = BigInt(upto.amount);
+  const b = await balances(agent);
+  const t0 = Date.now();
+  const res = await fetchPay(chatURL(), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  timings.stream_paid_request_ms = Date.now() - t0;
+  assert.match(text, /data: \[DONE\]/);
+  const last = text.split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6))).filter((c) => c.usage).pop();
+  const cost = usdToNusd(String(last.usage.cost));
+  // the headers precede the generation: amount pending, final amount via /v1/x402/payments
+  const pr = decodePaymentResponseHeader(res.headers.get('payment-response'));
+  assert.equal(pr.success, true);
+  assert.equal(pr.amount, undefined);
+  assert.equal(res.headers.get('x-gaterouter-x402-settlement'), 'pending');
+  const { expect } = await checkSettled({ agent, id: res.headers.get('x-request-id'), cost, max, before: b });
+  figures.stream = { completion_tokens: last.usage.completion_tokens, max_atomic: String(max), settled_atomic: String(expect), cost_nusd: String(cost) };
+});
+
+test('official v2 client, upto: an aborted stream settles only what was generated', async () => {
+  const agent = agents[2];
+  const fetchPay = uptoClient(agent);
+  const body = chatBody('A long story. [[mock:tokens=400]] [[mock:tps=200]]', { max_tokens: 500, stream: true });
+  const { upto } = await quote(body);
+  const max = BigInt(upto.amount);
+  const b = await balances(agent);
+  const ac = new AbortController();
+  const res = await fetchPay(chatURL(), { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: ac.signal });
+  assert.equal(res.status, 200);
+  const id = res.headers.get('x-request-id');
+  const reader = res.body.getReader();
+  let got = 0;
+  while (got < 2000) { // a few dozen tokens, then hang up
+    const { value, done } = await reader.read();
+    if (done) break;
+    got += value.length;
+  }
+  ac.abort();
+  await reader.cancel().catch(() => {});
+  const pay = await waitPayment(id);
+  const row = await ledgerRowWait(id);
+  assert.equal(row.status, 499, 'the gateway saw the client go');
+  assert.ok(row.tokens_completion > 0 && row.tokens_completion < 400, `partial generation: ${row.tokens_completion}`);
+  const cost = BigInt(row.cost_nusd);
+  assert.ok(cost > 0n);
+  await checkSettled({ agent, id, cost, max, before: b });
+  figures.aborted = { completion_tokens_generated: row.tokens_completion, of: 400, max_atomic: String(max),
+    settled_atomic: pay.amount, cost_nusd: String(cost) };
+});
+
+test('upto: a request that produced nothing settles nothing (no transaction)', async () => {
+  const agent = agents[3];
+  const id = `upto-zero-${Date.now()}`; // the gateway keeps a client-chosen request id
+  const body = chatBody('Slow start. [[mock:delay_ms=3000]]', { max_tokens: 100, stream: true });
+  const { upto } = await quote(body);
+  const { header } = await signUpto(agent, upto); // one request (hand-signed), so the id is its own
+  const b = await balances(agent);
+  const ac = new AbortController();
+  const p = post(body, { 'payment-signature': header, 'x-request-id': id }, ac.signal).then((res) => res.text()).catch(() => {});
+  await new Promise((r) => setTimeout(r, 500)); // admitted, waiting for the first token: hang up
+  ac.abort();
+  await p;
+  const pay = await waitPayment(id);
+  assert.equal(pay.scheme, 'upto');
+  assert.equal(pay.amount, '0');
+  assert.equal(pay.transaction, '');
+  assert.ok(['skipped', 'zero'].includes(pay.state), pay.state);
+  const row = await ledgerRowWait(id);
+  assert.equal(row.x402.amount_atomic, '0');
+  assert.deepEqual(await balances(agent), b, 'no tokens moved');
+  const c = await (await fetch(`${gw.base}/v1/x402/credit?address=${agent.address}`)).json();
+  assert.equal(c.settlements.length, 0, 'no settlement job, no transaction');
+  figures.zero = { state: pay.state, settled_atomic: pay.amount, max_atomic: pay.max_amount };
+});
+
+// ---- rejections, signed by hand with viem exactly as the spec describes ----
+
+async function signUpto(signer, accepted, over = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  const a = {
+    from: signer.address,
+    permitted: { token: getAddress(over.token ?? accepted.asset), amount: String(over.amount ?? accepted.amount) },
+    spender: getAddress(over.spender ?? UPTO_PROXY),
+    nonce: over.nonce ?? BigInt(toHex(crypto.getRandomValues(new Uint8Array(32)))).toString(),
+    deadline: String(over.deadline ?? now + 300),
+    witness: { to: getAddress(over.to ?? accepted.payTo), facilitator: getAddress(over.facilitator ?? accepted.extra.facilitatorAddress),
+      validAfter: String(over.validAfter ?? 0) },
+  };
+  const signature = await (over.key ?? signer).signTypedData({
+    domain: { name: 'Permit2', chainId: CHAIN_ID, verifyingContract: PERMIT2 },
+    types: UPTO_TYPES, primaryType: 'PermitWitnessTransferFrom',
+    message: { permitted: { token: a.permitted.token, amount: BigInt(a.permitted.amount) }, spender: a.spender,
+      nonce: BigInt(a.nonce), deadline: BigInt(a.deadline),
+      witness: { ...a.witness, validAfter: BigInt(a.witness.validAfter) } },
+  });
+  const acc = { ...accepted, amount: a.permitted.amount };
+  return { header: toB64({ x402Version: 2, accepted: acc, payload: { signature, permit2Authorization: a }, extensions: {} }), auth: a, signature };
+}
+
+test('upto rejections: each with the reference facilitator code, nothing served or moved', async () => {
+  const agent = agents[3];
+  const body = chatBody('reject me', { max_tokens: 64 });
+  const { upto } = await quote(body);
+  const now = Math.floor(Date.now() / 1000);
+  const stranger = account(9);
+  const cases = [
+    ['over the deadline', { deadline: now - 10 }, 'permit2_deadline_expired'],
+    ['deadline inside the 6 s margin', { deadline: now + 3 }, 'permit2_deadline_expired'],
+    ['not yet valid', { validAfter: now + 120 }, 'permit2_not_yet_valid'],
+    ['wrong spender', { spender: stranger.address }, 'invalid_permit2_spender'],
+    ['wrong witness.to', { to: stranger.address }, 'invalid_permit2_recipient_mismatch'],
+    ['wrong facilitator', { facilitator: stranger.address }, 'upto_facilitator_mismatch'],
+    ['maximum below the quote', { amount: BigInt(upto.amount) - 1n }, 'permit2_amount_mismatch'],
+    ['other token', { token: stranger.address }, 'permit2_token_mismatch'],
+    ['signed by someone else', { key: stranger }, 'invalid_permit2_signature'],
+  ];
+  const b = await balances(agent);
+  for (const [label, over, code] of cases) {
+    const { header } = await signUpto(agent, upto, over);
+    const r = await post(body, { 'payment-signature': header });
+    assert.equal(r.status, 402, label);
+    const j = await r.json();
+    assert.equal(j.error, code, label);
+    const pr = b64json(r.headers.get('payment-response'));
+    assert.equal(pr.success, false, label);
+    assert.equal(pr.errorReason, code, label);
+    assert.ok(b64json(r.headers.get('payment-required')).accepts.some((a) => a.scheme === 'upto'), label);
+  }
+  // replay: the first use is served, the second rejected before serving
+  const { header } = await signUpto(agent, upto);
+  const r1 = await post(body, { 'payment-signature': header });
+  assert.equal(r1.status, 200);
+  await r1.text();
+  const r2 = await post(body, { 'payment-signature': header });
+  assert.equal(r2.status, 402);
+  assert.equal((await r2.json()).error, 'permit2_invalid_nonce');
+  const pay = await waitPayment(r1.headers.get('x-request-id'));
+  assert.equal(pay.state, 'settled');
+  const a = await balances(agent);
+  assert.equal(b.payer - a.payer, BigInt(pay.amount), 'only the one served request was paid');
+});
+
+test('settlement above the maximum is impossible: the gateway cannot build it, the proxy reverts it', async () => {
+  // The gateway's only way to settle (gr_x402_upto_settle_calldata) refuses
+  // amount > permitted.amount (unit test test_x402_upto); the amount it asks
+  // for is clamped to the maximum. On chain the proxy enforces it too:
+  const agent = agents[3];
+  const { upto } = await quote(chatBody('x', { max_tokens: 10 }));
+  const { auth, signature } = await signUpto(agent, upto);
+  const args = [{ permitted: { token: auth.permitted.token, amount: BigInt(auth.permitted.amount) }, nonce: BigInt(auth.nonce),
+    deadline: BigInt(auth.deadline) }, BigInt(auth.permitted.amount) + 1n, agent.address,
+  { to: auth.witness.to, facilitator: auth.witness.facilitator, validAfter: 0n }, signature];
+  await assert.rejects(chain.publicClient.simulateContract({ account: relayer, address: UPTO_PROXY, abi: proxyAbi,
+    functionName: 'settle', args }), /AmountExceedsPermitted/);
+  // and exactly the maximum is accepted (simulation only; nothing sent)
+  args[1] = BigInt(auth.permitted.amount);
+  await chain.publicClient.simulateContract({ account: relayer, address: UPTO_PROXY, abi: proxyAbi, functionName: 'settle', args });
+});
+
+test('the stand-in contracts enforce on chain what the gateway checks locally', async () => {
+  // Hand-signed authorisations naming the deployer as facilitator, settled by
+  // the deployer: the gateway's relayer (and its nonce) is not involved.
+  const agent = agents[3];
+  const { upto } = await quote(chatBody('x', { max_tokens: 10 }));
+  const fac = { ...upto, extra: { ...upto.extra, facilitatorAddress: deployer.address } };
+  const argsOf = ({ auth, signature }, amount = 1n, sig = signature) => [{ permitted: { token: auth.permitted.token,
+    amount: BigInt(auth.permitted.amount) }, nonce: BigInt(auth.nonce), deadline: BigInt(auth.deadline) }, amount,
+  agent.address, { to: auth.witness.to, facilitator: auth.witness.facilitator, validAfter: BigInt(auth.witness.validAfter) }, sig];
+  const sim = (args, from = deployer) => chain.publicClient.simulateContract({ account: from, address: UPTO_PROXY,
+    abi: settleAbi, functionName: 'settle', args });
+  const now = Math.floor(Date.now() / 1000);
+  const good = await signUpto(agent, fac);
+  await sim(argsOf(good));
+  await assert.rejects(sim(argsOf(good), relayer), /UnauthorizedFacilitator/);
+  await assert.rejects(sim(argsOf(good, 0n)), /InvalidAmount\(\)/, 'zero is never settled on chain');
+  await assert.rejects(sim(argsOf(await signUpto(agent, fac, { deadline: now - 60 }))), /SignatureExpired/);
+  await assert.rejects(sim(argsOf(await signUpto(agent, fac, { validAfter: now + 3600 }))), /PaymentTooEarly/);
+  await assert.rejects(sim(argsOf(await signUpto(agent, fac, { key: account(9) }))), /InvalidSigner/);
+  const tampered = argsOf(good);
+  tampered[3] = { ...tampered[3], to: account(9).address }; // witness.to other than signed
+  await assert.rejects(sim(tampered), /InvalidSigner/);
+  // the malleable twin (s -> n - s, v flipped) of a valid signature
+  const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+  const sig = good.signature.slice(2);
+  const highS = `0x${sig.slice(0, 64)}${(n - BigInt(`0x${sig.slice(64, 128)}`)).toString(16).padStart(64, '0')}${
+    sig.slice(128) === '1b' ? '1c' : '1b'}`;
+  await assert.rejects(sim(argsOf(good, 1n, highS)), /InvalidSignature\(\)/);
+  await assert.rejects(sim(argsOf(good, 1n, good.signature.slice(0, 130))), /InvalidSignatureLength/);
+  // settle once for real: 1 atomic unit moves to witness.to, the nonce bit is spent, a replay reverts
+  const b = await balances(agent);
+  const h = await chain.wallet(deployer).writeContract({ address: UPTO_PROXY, abi: settleAbi, functionName: 'settle',
+    args: argsOf(good) });
+  assert.equal((await chain.publicClient.waitForTransactionReceipt({ hash: h })).status, 'success');
+  const a = await balances(agent);
+  assert.equal(b.payer - a.payer, 1n);
+  assert.equal(a.payTo - b.payTo, 1n);
+  const nonce = BigInt(good.auth.nonce);
+  const word = await chain.publicClient.readContract({ address: PERMIT2, abi: permit2Abi, functionName: 'nonceBitmap',
+    args: [agent.address, nonce >> 8n] });
+  assert.equal((word >> (nonce & 0xffn)) & 1n, 1n, 'nonce bit spent');
+  await assert.rejects(sim(argsOf(good)), /InvalidNonce/);
+});
