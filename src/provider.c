@@ -9,6 +9,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+char *gr_provider_strdup_or_null(const char *s) { return s ? gr_xstrdup(s) : NULL; }
+
+void gr_provider_ctx_own(gr_adapter_ctx *dst, char *owned[3], const gr_adapter_ctx *ctx) {
+    if (ctx) *dst = *ctx;
+    owned[0] = gr_provider_strdup_or_null(ctx ? ctx->request_id : NULL);
+    owned[1] = gr_provider_strdup_or_null(ctx ? ctx->public_model : NULL);
+    owned[2] = gr_provider_strdup_or_null(ctx ? ctx->upstream_model : NULL);
+    dst->request_id = owned[0];
+    dst->public_model = owned[1];
+    dst->upstream_model = owned[2];
+}
+
+void gr_provider_ctx_release(char *owned[3]) {
+    for (int i = 0; i < 3; i++) {
+        free(owned[i]);
+        owned[i] = NULL;
+    }
+}
+
 const gr_provider_ops *gr_provider_ops_for(gr_provider_kind kind) {
     switch (kind) {
     case GR_PROVIDER_OPENAI:

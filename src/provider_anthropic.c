@@ -582,7 +582,7 @@ static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body
 
 typedef struct anth_stream {
     gr_adapter_ctx ctx;
-    char *request_id, *public_model, *upstream_model; /* owned copies of ctx strings */
+    char *owned[3]; /* owned copies of ctx strings (gr_provider_ctx_own) */
     char *msg_id, *model;
     int *block_tool; /* content block index -> tool_calls index (-1: not a tool) */
     int nblocks;
@@ -591,26 +591,16 @@ typedef struct anth_stream {
     gr_usage usage;
 } anth_stream;
 
-static char *dup_or_null(const char *s) { return s ? gr_xstrdup(s) : NULL; }
-
 static gr_stream_translator *stream_new(const gr_adapter_ctx *ctx) {
     anth_stream *s = gr_xcalloc(1, sizeof(*s));
-    if (ctx) s->ctx = *ctx;
-    s->request_id = dup_or_null(ctx ? ctx->request_id : NULL);
-    s->public_model = dup_or_null(ctx ? ctx->public_model : NULL);
-    s->upstream_model = dup_or_null(ctx ? ctx->upstream_model : NULL);
-    s->ctx.request_id = s->request_id;
-    s->ctx.public_model = s->public_model;
-    s->ctx.upstream_model = s->upstream_model;
+    gr_provider_ctx_own(&s->ctx, s->owned, ctx);
     return (gr_stream_translator *)s;
 }
 
 static void stream_free(gr_stream_translator *st) {
     anth_stream *s = (anth_stream *)st;
     if (!s) return;
-    free(s->request_id);
-    free(s->public_model);
-    free(s->upstream_model);
+    gr_provider_ctx_release(s->owned);
     free(s->msg_id);
     free(s->model);
     free(s->block_tool);
@@ -738,8 +728,8 @@ static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev,
         const cJSON *msg = gr_provider_get(data, "message");
         free(s->msg_id);
         free(s->model);
-        s->msg_id = dup_or_null(gr_provider_get_str(msg, "id"));
-        s->model = dup_or_null(gr_provider_get_str(msg, "model"));
+        s->msg_id = gr_provider_strdup_or_null(gr_provider_get_str(msg, "id"));
+        s->model = gr_provider_strdup_or_null(gr_provider_get_str(msg, "model"));
         usage_merge(gr_provider_get(msg, "usage"), &s->usage);
         s->started = true;
         cJSON *c = new_chunk(s, &delta);

@@ -700,7 +700,7 @@ static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body
 
 typedef struct gemini_stream {
     gr_adapter_ctx ctx;
-    char *request_id, *public_model, *upstream_model;
+    char *owned[3]; /* owned copies of ctx strings (gr_provider_ctx_own) */
     char *resp_id, *model;
     int ntools[MAX_CANDIDATES];
     bool role_sent[MAX_CANDIDATES], text_sent[MAX_CANDIDATES], done[MAX_CANDIDATES];
@@ -709,26 +709,16 @@ typedef struct gemini_stream {
     gr_usage usage;
 } gemini_stream;
 
-static char *dup_or_null(const char *s) { return s ? gr_xstrdup(s) : NULL; }
-
 static gr_stream_translator *stream_new(const gr_adapter_ctx *ctx) {
     gemini_stream *s = gr_xcalloc(1, sizeof(*s));
-    if (ctx) s->ctx = *ctx;
-    s->request_id = dup_or_null(ctx ? ctx->request_id : NULL);
-    s->public_model = dup_or_null(ctx ? ctx->public_model : NULL);
-    s->upstream_model = dup_or_null(ctx ? ctx->upstream_model : NULL);
-    s->ctx.request_id = s->request_id;
-    s->ctx.public_model = s->public_model;
-    s->ctx.upstream_model = s->upstream_model;
+    gr_provider_ctx_own(&s->ctx, s->owned, ctx);
     return (gr_stream_translator *)s;
 }
 
 static void stream_free(gr_stream_translator *st) {
     gemini_stream *s = (gemini_stream *)st;
     if (!s) return;
-    free(s->request_id);
-    free(s->public_model);
-    free(s->upstream_model);
+    gr_provider_ctx_release(s->owned);
     free(s->resp_id);
     free(s->model);
     free(s);
@@ -828,8 +818,8 @@ static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev,
         rc = GR_ERR_INVALID;
         goto out;
     }
-    if (!s->resp_id) s->resp_id = dup_or_null(gr_provider_get_str(root, "responseId"));
-    if (!s->model) s->model = dup_or_null(gr_provider_get_str(root, "modelVersion"));
+    if (!s->resp_id) s->resp_id = gr_provider_strdup_or_null(gr_provider_get_str(root, "responseId"));
+    if (!s->model) s->model = gr_provider_strdup_or_null(gr_provider_get_str(root, "modelVersion"));
     usage_from(gr_provider_get(root, "usageMetadata"), &s->usage);
     const cJSON *cands = gr_provider_get(root, "candidates");
     const char *block = gr_provider_get_str(gr_provider_get(root, "promptFeedback"), "blockReason");

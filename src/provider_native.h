@@ -55,6 +55,13 @@ void gr_provider_usage_from_json(const cJSON *usage, gr_usage *u);
 /* ---- upstream request ---- */
 /* base_url (trailing slash ignored) + suffix, heap string. */
 char *gr_provider_url(const char *base_url, const char *suffix);
+
+/* A stream translator outlives the request buffers its context points into:
+ * copy ctx into *dst with request_id/public_model/upstream_model owned
+ * (stored in owned[0..2], released by gr_provider_ctx_release). */
+void gr_provider_ctx_own(gr_adapter_ctx *dst, char *owned[3], const gr_adapter_ctx *ctx);
+void gr_provider_ctx_release(char *owned[3]);
+char *gr_provider_strdup_or_null(const char *s);
 /* Add the provider's configured extra headers. */
 void gr_provider_add_conf_headers(const gr_provider_conf *p, gr_http_request *out);
 /* Serialize body into out->body / body_len; false if printing failed. */
