@@ -16,29 +16,11 @@
 #include "evm.h"
 #include "keccak.h"
 #include "x402_upto.h"
+#include "x402_test_util.h"
 
 static cJSON *g_vec;
 
-static cJSON *load_upto_vectors(void) {
-    const char *root = getenv("GR_SOURCE_DIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/fixtures/x402/upto_viem_vectors.json", root ? root : ".");
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot open %s (set GR_SOURCE_DIR)\n", path);
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    buf[got] = '\0';
-    cJSON *j = cJSON_Parse(buf);
-    free(buf);
-    return j;
-}
+static cJSON *load_upto_vectors(void) { return load_x402_fixture("upto_viem_vectors.json"); }
 
 static int setup(void **state) {
     (void)state;

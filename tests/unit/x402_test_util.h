@@ -1,5 +1,5 @@
-/* x402_test_util.h — helpers shared by test_eip712.c and test_x402.c: load
- * tests/fixtures/x402/viem_vectors.json (via $GR_SOURCE_DIR) and decode hex. */
+/* x402_test_util.h — helpers shared by the x402 unit tests: load a vector
+ * file from tests/fixtures/x402/ (via $GR_SOURCE_DIR) and decode hex. */
 #ifndef GR_X402_TEST_UTIL_H
 #define GR_X402_TEST_UTIL_H
 
@@ -10,10 +10,10 @@
 
 #include "evm.h"
 
-static inline cJSON *load_viem_vectors(void) {
+static inline cJSON *load_x402_fixture(const char *name) {
     const char *root = getenv("GR_SOURCE_DIR");
     char path[4096];
-    snprintf(path, sizeof(path), "%s/tests/fixtures/x402/viem_vectors.json", root ? root : ".");
+    snprintf(path, sizeof(path), "%s/tests/fixtures/x402/%s", root ? root : ".", name);
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "cannot open %s (set GR_SOURCE_DIR)\n", path);
@@ -30,6 +30,8 @@ static inline cJSON *load_viem_vectors(void) {
     free(buf);
     return j;
 }
+
+static inline cJSON *load_viem_vectors(void) { return load_x402_fixture("viem_vectors.json"); }
 
 static inline const char *jstr(const cJSON *o, const char *path1) {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, path1);
