@@ -18,3 +18,13 @@ if(NODE_EXECUTABLE AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/openai)
   set_tests_properties(scale_redis PROPERTIES LABELS scale TIMEOUT 300
     ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endif()
+
+# The official-SDK suite against the gateway running under valgrind (release
+# builds only): memory errors or leaks at exit fail the suite.
+if(NODE_EXECUTABLE AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/openai AND GR_VALGRIND AND NOT GR_SANITIZE)
+  add_test(NAME vg_compat_openai
+    COMMAND ${NODE_EXECUTABLE} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/compat/openai_sdk.test.mjs
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(vg_compat_openai PROPERTIES LABELS "valgrind;compat" TIMEOUT 900 RUN_SERIAL TRUE
+    ENVIRONMENT "GR_BIN=${CMAKE_SOURCE_DIR}/tests/valgrind/gaterouter-vg.sh;GR_REAL_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endif()
