@@ -206,3 +206,30 @@ test('soak: mixed load with aborting clients, RSS and fds flat', async () => {
   assert.ok(fdEnd <= fdIdle + 2, `fds back to the idle baseline (${fdIdle} -> ${fdEnd})`);
   assert.ok(Math.max(...samples.map((s) => s.fds)) < 200, 'fds bounded under load');
 });
+
+test('a locked database (another process holds an exclusive lock for 3 s): requests keep being served, no row is lost', async () => {
+  const { spawn } = await import('node:child_process');
+  const gw = await startGateway({ config: (port, dir) => defaultConfig(port, extra, dir) });
+  try {
+    const db = join(gw.dir, 'gaterouter.db');
+    await chat(gw.base, 'lock-warmup');
+    await waitFor(() => Number(sql(db, "select count(*) from ledger where request_id='lock-warmup'")) === 1, 5000);
+    // Another process takes the write lock and sits on it.
+    const holder = spawn('sqlite3', ['-batch', db], { stdio: ['pipe', 'ignore', 'ignore'] });
+    holder.stdin.write('PRAGMA busy_timeout=0;\nBEGIN EXCLUSIVE;\n');
+    await sleep(200);
+    const results = [];
+    for (let i = 0; i < 40; i++) results.push(await chat(gw.base, `lock-${i}`));
+    assert.ok(results.every((r) => r.status === 200), `served while locked: ${results.map((r) => r.status).join(',')}`);
+    await sleep(2500);
+    holder.stdin.write('COMMIT;\n.quit\n');
+    holder.stdin.end();
+    // The ledger writer retried through the lock: every row arrives.
+    let n = 0;
+    await waitFor(() => (n = Number(sql(db, "select count(*) from ledger where request_id like 'lock-%' and request_id != 'lock-warmup'"))) === 40, 30000);
+    assert.equal(n, 40, 'every row written once the lock is released');
+    assert.equal(sql(db, 'PRAGMA integrity_check'), 'ok');
+  } finally {
+    await gw.stop();
+  }
+});

@@ -1,6 +1,6 @@
 // hostile_clients.test.mjs — clients that misbehave on purpose: slowloris,
 // huge headers, oversized bodies, pipelining, half-closed sockets, a burst of
-// 2,000 connections opened and dropped, invalid UTF-8, deep nesting, numbers
+// 10,000 connections opened and dropped, invalid UTF-8, deep nesting, numbers
 // out of range, unknown and duplicate fields. Expected behaviour is stated in
 // each test; afterwards the gateway still serves and has leaked no fds.
 // Limits in this config: max_header_bytes 16 KiB, max_body_bytes 1 MiB
@@ -104,7 +104,7 @@ test('half-closed socket after a full request: no crash, the connection is close
   if (rec?.scenario === 'slow_ok') assert.ok(await waitFor(() => rec.closed, 3000), 'upstream request released');
 });
 
-test('2,000 connections opened and dropped (some mid-request): the gateway keeps serving and releases every fd', async () => {
+test('10,000 connections opened and dropped (some mid-request): the gateway keeps serving and releases every fd', async () => {
   const open = (i) => new Promise((resolve) => {
     const s = net.connect(gw.port, '127.0.0.1');
     s.on('error', () => resolve());
@@ -114,7 +114,7 @@ test('2,000 connections opened and dropped (some mid-request): the gateway keeps
       setTimeout(() => { if (i % 2) s.resetAndDestroy(); else s.destroy(); resolve(); }, 5);
     });
   });
-  for (let batch = 0; batch < 10; batch++) await Promise.all(Array.from({ length: 200 }, (_, i) => open(batch * 200 + i)));
+  for (let batch = 0; batch < 50; batch++) await Promise.all(Array.from({ length: 200 }, (_, i) => open(batch * 200 + i)));
   assert.equal((await post(gw.base, chatBody('f-ok_json'))).status, 200);
   let fd1 = 0;
   assert.ok(await waitFor(() => (fd1 = fdCount(gw.proc.pid)) <= fd0 + 2, 5000), `fds back to baseline (${fd0} -> ${fd1})`);
