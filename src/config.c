@@ -534,7 +534,7 @@ static uint32_t parse_caps(const cJSON *j, const char *path, errbuf *e) {
 static const char *const deployment_keys[] = {"provider", "model", "weight", "region", "pricing", NULL};
 static const char *const model_keys[] = {"name", "aliases", "provider", "model", "deployments",
     "fallbacks", "strategy", "pricing", "context_window", "max_output_tokens", "capabilities",
-    "quality", "owned_by", "created", NULL};
+    "quality", "owned_by", "created", "cache_ttl_s", NULL};
 
 static void parse_deployment(const gr_config *c, const cJSON *j, gr_deployment *d, const char *dflt_model,
                              const char *path, errbuf *e) {
@@ -576,6 +576,7 @@ static void parse_model(const gr_config *c, const cJSON *j, gr_model_conf *m, co
     snprintf(sub, sizeof(sub), "%s.capabilities", path);
     m->caps = parse_caps(cJSON_GetObjectItemCaseSensitive(j, "capabilities"), sub, e);
     m->quality = (uint32_t)get_uint(j, "quality", 50, 100, path, e);
+    m->cache_ttl_s = (uint32_t)get_uint(j, "cache_ttl_s", 0, 2592000, path, e);
     m->owned_by = get_str(j, "owned_by", NULL, path, e);
     m->created = get_uint(j, "created", 1700000000, UINT32_MAX, path, e);
 

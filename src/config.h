@@ -96,6 +96,7 @@ typedef struct gr_model_conf {
     uint32_t max_output_tokens;
     uint32_t caps; /* GR_CAP_* */
     uint32_t quality; /* 0..100 quality tier used by the auto router */
+    uint32_t cache_ttl_s; /* exact-match response cache (needs redis:); 0 = off */
     char *owned_by;
     uint64_t created; /* unix seconds shown in /v1/models */
 } gr_model_conf;

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <stdlib.h>
@@ -574,6 +575,7 @@ static void reply_non_stream(gr_request *r) {
 /* ---- attempts: retries and fallbacks before the first byte reaches the client ---- */
 
 static void start_attempt(gr_request *r);
+static void proceed(gr_request *r);
 static unsigned rate_limited_for(gr_request *r);
 static void on_shared_admit(void *ud, const gr_shared_verdict *v);
 static void on_shared_claim(void *ud, const gr_shared_verdict *v);
@@ -899,7 +901,7 @@ void gr_proxy_handle(gr_request *r) {
             return; /* continues in on_shared_admit */
         }
     }
-    start_attempt(r);
+    proceed(r);
 }
 
 static void on_shared_claim(void *ud, const gr_shared_verdict *v) {
@@ -925,7 +927,7 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
     if (r->finished || r->client_gone) return;
     if (v->status == 200) {
         r->shared_reserved = r->max_cost_nusd > 0 ? r->max_cost_nusd : 1;
-        start_attempt(r);
+        proceed(r);
         return;
     }
     if (v->store_down) {
@@ -933,7 +935,7 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
         gr_keys_limits(r->key, &lim);
         bool budgets = lim.budget_total_nusd >= 0 || lim.budget_daily_nusd >= 0 || lim.budget_monthly_nusd >= 0;
         if (!budgets && gr_shared_rate_limits_fail_open(r->w->svc->shared)) {
-            start_attempt(r); /* rate limits fall back to this instance's own windows */
+            proceed(r); /* rate limits fall back to this instance's own windows */
             return;
         }
         gr_request_fail(r, 503, "api_error", "shared_store_unavailable", NULL,
@@ -950,6 +952,79 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
     }
     gr_request_fail(r, 402, "insufficient_quota", "budget_exceeded", NULL,
                     "This key's budget is exhausted across all instances (%s).", v->reason);
+}
+
+/* ---- exact-match response cache (Redis, opt-in) ---- */
+
+/* Opt-in: the model's cache_ttl_s, or the request's `x-gaterouter-cache: <ttl>`
+ * (`off`/`0` opts out). Never streams, paid (x402) requests, or requests
+ * offering tools unless the header asks (a tool call may have side effects). */
+static void cache_decide(gr_request *r) {
+    if (!r->w->shared || r->stream || r->pay_x402 || !r->model) return;
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req), "x-gaterouter-cache");
+    uint32_t ttl = r->model->cache_ttl_s;
+    bool asked = false;
+    if (h) {
+        char *end = NULL;
+        unsigned long v = strtoul(h, &end, 10);
+        if (!strcmp(h, "off") || (end && !*end && v == 0)) return;
+        if (end && !*end && v <= 2592000) {
+            ttl = (uint32_t)v;
+            asked = true;
+        }
+    }
+    if (!ttl) return;
+    if (!asked && cJSON_GetObjectItemCaseSensitive(r->body, "tools")) return;
+    char *norm = cJSON_PrintUnformatted(r->body); /* normalised: no insignificant whitespace */
+    if (!norm) return;
+    /* key = SHA-256(model, output format, endpoint, normalised body) */
+    const char *material = gr_pool_printf(r->pool, "%s\n%c\n%s\n%s", r->model->name, r->anthropic_out ? 'a' : 'o',
+                                          endpoint_path(r->ep), norm);
+    cJSON_free(norm);
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(material, strlen(material), md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) return;
+    for (int i = 0; i < 32; i++) snprintf(r->cache_key + 2 * i, 3, "%02x", md[i]);
+    r->cache_ttl_s = ttl;
+}
+
+static void on_cache(void *ud, bool hit, const char *data, size_t len) {
+    gr_request *r = ud;
+    r->shared_op = NULL;
+    if (r->finished || r->client_gone) return;
+    cJSON *j = hit ? cJSON_ParseWithLength(data, len) : NULL;
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        gr_request_add_header(r, "x-gaterouter-cache", "miss");
+        start_attempt(r);
+        return;
+    }
+    /* A hit costs nothing upstream: usage.cost is 0 and the ledger says so. */
+    r->cache_hit = true;
+    r->route_reason = "cache hit";
+    r->usage = (gr_usage){0};
+    r->cost_nusd = 0;
+    cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "usage");
+    if (cJSON_IsObject(u)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(u, "cost");
+        cJSON_AddNumberToObject(u, "cost", 0);
+    }
+    char *out = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    gr_request_add_header(r, "x-gaterouter-cache", "hit");
+    gr_request_add_header(r, "x-gaterouter-cost", "0");
+    gr_request_reply_json(r, 200, out, strlen(out));
+    cJSON_free(out);
+}
+
+/* Everything admitted: answer from the cache when allowed, else go upstream. */
+static void proceed(gr_request *r) {
+    cache_decide(r);
+    if (r->cache_key[0]) {
+        r->shared_op = gr_shared_cache_get(r->w->shared, r->cache_key, on_cache, r);
+        return;
+    }
+    start_attempt(r);
 }
 
 /* Seconds until the first deployment of the asked model leaves its 429

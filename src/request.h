@@ -65,6 +65,9 @@ typedef struct gr_request {
     struct gr_shared_op *shared_op; /* pending cluster-wide admission */
     int64_t shared_reserved;        /* > 0: reserved in Redis, settle at finish */
     int64_t est_total_tokens;
+    char cache_key[65];         /* exact-match response cache key (hex), "" = not cached */
+    uint32_t cache_ttl_s;
+    bool cache_hit;
     int64_t est_prompt_tokens, max_cost_nusd, cost_nusd;
     uint64_t stream_data_bytes; /* for the usage estimate when a stream reports none */
     bool pay_x402;              /* paid per request over x402 (no API key) */

@@ -36,7 +36,8 @@ struct gr_shared_op {
     gr_shared_cb cb;
     void *ud;
     struct event *deadline;
-    int kind; /* 0 admit, 1 claim, 2 settle (no callback) */
+    int kind; /* 0 admit, 1 claim, 2 settle/set (no callback), 3 cache get */
+    gr_shared_cache_cb cache_cb;
     bool replied, finished;
 };
 
@@ -253,6 +254,14 @@ static void op_deliver(gr_shared_op *op, const gr_shared_verdict *v) {
 
 static void op_deadline_cb(evutil_socket_t fd, short what, void *arg) {
     gr_shared_op *op = arg;
+    if (op->kind == 3) { /* a slow cache is a miss */
+        if (!op->finished) {
+            op->finished = true;
+            op->cache_cb(op->ud, false, NULL, 0);
+        }
+        op_free_if_done(op);
+        return;
+    }
     gr_shared_verdict v = {503, true, 0, "timeout"};
     op_deliver(op, &v);
     op_free_if_done(op);
@@ -279,6 +288,14 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
                      : !strcmp(why, "budget_month") ? "budget_month" : !strcmp(why, "budget_total") ? "budget_total" : "ok";
         }
         if (r->element[2]->type == REDIS_REPLY_INTEGER) v.retry_after_s = (int)r->element[2]->integer;
+    } else if (op->kind == 3) { /* cache get: deliver the bytes (or a miss) */
+        if (op->finished) { op_free_if_done(op); return; }
+        op->finished = true;
+        if (op->deadline) event_del(op->deadline);
+        if (r && r->type == REDIS_REPLY_STRING) op->cache_cb(op->ud, true, r->str, (size_t)r->len);
+        else op->cache_cb(op->ud, false, NULL, 0); /* miss, error or store down: just serve */
+        op_free_if_done(op);
+        return;
     } else if (r && op->kind == 1) {
         if (r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "OK")) v = (gr_shared_verdict){200, false, 0, "claimed"};
         else if (r->type == REDIS_REPLY_NIL) v = (gr_shared_verdict){409, false, 0, "already_claimed"};
@@ -369,6 +386,27 @@ gr_shared_op *gr_shared_claim(gr_shared_conn *c, const char *token, uint32_t ttl
     if (redisAsyncCommand(c->ac, on_reply, op, "SET gr:once:%s 1 NX EX %u", token, ttl_s ? ttl_s : 1) != REDIS_OK)
         fail_soon(op);
     return op;
+}
+
+gr_shared_op *gr_shared_cache_get(gr_shared_conn *c, const char *key, gr_shared_cache_cb cb, void *ud) {
+    gr_shared_op *op = op_new(c, 3, (gr_shared_cb)NULL, ud);
+    op->cache_cb = cb;
+    op->finished = false; /* op_new marks callback-less ops finished */
+    op->deadline = evtimer_new(c->base, op_deadline_cb, op);
+    struct timeval tv = {c->s->timeout_ms / 1000, (c->s->timeout_ms % 1000) * 1000};
+    if (!gr_shared_conn_ready(c) ||
+        redisAsyncCommand(c->ac, on_reply, op, "GET gr:cache:%s", key) != REDIS_OK) {
+        op->replied = true;
+        tv = (struct timeval){0, 0};
+    }
+    evtimer_add(op->deadline, &tv);
+    return op;
+}
+
+void gr_shared_cache_set(gr_shared_conn *c, const char *key, const char *data, size_t len, uint32_t ttl_s) {
+    if (!gr_shared_conn_ready(c) || !ttl_s) return;
+    gr_shared_op *op = op_new(c, 2, NULL, NULL);
+    if (redisAsyncCommand(c->ac, on_reply, op, "SET gr:cache:%s %b EX %u", key, data, len, ttl_s) != REDIS_OK) free(op);
 }
 
 void gr_shared_op_cancel(gr_shared_op *op) {

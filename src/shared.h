@@ -56,4 +56,10 @@ void gr_shared_settle(gr_shared_conn *c, const char *key_id, const gr_key_limits
 gr_shared_op *gr_shared_claim(gr_shared_conn *c, const char *token, uint32_t ttl_s, gr_shared_cb cb, void *ud);
 void gr_shared_op_cancel(gr_shared_op *op);
 
+/* Exact-match response cache (opt-in): a miss, an error, a timeout or Redis
+ * being down all report hit=false, and the request is simply served. */
+typedef void (*gr_shared_cache_cb)(void *ud, bool hit, const char *data, size_t len);
+gr_shared_op *gr_shared_cache_get(gr_shared_conn *c, const char *key, gr_shared_cache_cb cb, void *ud);
+void gr_shared_cache_set(gr_shared_conn *c, const char *key, const char *data, size_t len, uint32_t ttl_s);
+
 #endif

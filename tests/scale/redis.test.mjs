@@ -42,6 +42,7 @@ keys:
 providers: [ { name: mock, kind: mock } ]
 models:
   - { name: m, provider: mock, model: m-1, pricing: { input: 1, output: 10 } }
+  - { name: cached, provider: mock, model: cached-1, pricing: { input: 1, output: 10 }, cache_ttl_s: 60 }
 `;
 
 before(async () => {
@@ -77,6 +78,35 @@ test('a budget is never overspent across instances under 200 concurrent requests
   assert.ok(ok.length >= 1, 'some requests fit the budget');
   assert.ok(results.some((r) => r.status === 402), 'the budget stops the key');
   assert.ok(spent <= 0.001 + 1e-12, `spent ${spent} > budget`);
+});
+
+test('response cache: an identical request is answered from Redis by either instance, at zero cost', async () => {
+  const body = (content, extra = {}) => JSON.stringify({ model: 'cached', messages: [{ role: 'user', content }], ...extra });
+  const post = (i, b, headers = {}) => fetch(`${gws[i].baseURL}/chat/completions`, { method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_KEY}`, ...headers }, body: b });
+  const unique = `cache me ${Date.now()}`;
+  const first = await post(0, body(unique));
+  assert.equal(first.status, 200);
+  assert.equal(first.headers.get('x-gaterouter-cache'), 'miss');
+  const a = await first.json();
+  assert.ok(a.usage.cost > 0);
+  let second;
+  for (let i = 0; i < 20; i++) { // the fill is asynchronous
+    second = await post(1, body(unique));
+    if (second.headers.get('x-gaterouter-cache') === 'hit') break;
+    await second.text();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(second.headers.get('x-gaterouter-cache'), 'hit', 'served from the cache by the other instance');
+  const b = await second.json();
+  assert.equal(b.choices[0].message.content, a.choices[0].message.content);
+  assert.equal(b.usage.cost, 0);
+  // a different body, an opt-out, a stream and a tool offer are not served from the cache
+  assert.equal((await post(1, body(unique + '!'))).headers.get('x-gaterouter-cache'), 'miss');
+  assert.equal((await post(1, body(unique), { 'x-gaterouter-cache': 'off' })).headers.get('x-gaterouter-cache'), null);
+  assert.equal((await post(1, body(unique, { stream: true }))).headers.get('x-gaterouter-cache'), null);
+  const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }];
+  assert.equal((await post(1, body(unique, { tools }))).headers.get('x-gaterouter-cache'), null);
 });
 
 test('Redis down: budgets fail closed with 503 quickly; no hang; recovery after restart', async () => {
