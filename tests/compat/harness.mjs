@@ -84,24 +84,35 @@ export async function startGateway({ config, env = {} } = {}) {
   writeFileSync(path, config ? config(port, dir) : defaultConfig(port, '', dir));
   const bin = process.env.GR_BIN || join(repoRoot, 'build', 'gaterouter');
   const proc = spawn(bin, ['--config', path], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let logs = '';
-  proc.stdout.on('data', (d) => { logs += d; });
-  proc.stderr.on('data', (d) => { logs += d; });
+  // Keep the start of the output (start-up lines) and a bounded tail: a long
+  // soak writes far more access-log lines than a string can hold.
+  const HEAD = 64 * 1024, TAIL = 8 * 1024 * 1024;
+  let head = '', tail = '';
+  const take = (d) => {
+    if (head.length < HEAD) head += d;
+    else {
+      tail += d;
+      if (tail.length > 2 * TAIL) tail = tail.slice(-TAIL);
+    }
+  };
+  proc.stdout.on('data', take);
+  proc.stderr.on('data', take);
+  const logs = () => (tail ? `${head}\n…\n${tail.slice(-TAIL)}` : head);
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 10000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`gateway exited early (${proc.exitCode}):\n${logs}`);
+    if (proc.exitCode !== null) throw new Error(`gateway exited early (${proc.exitCode}):\n${logs()}`);
     try {
       const r = await fetch(`${base}/ready`);
       if (r.ok) break;
     } catch { /* not up yet */ }
-    if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error(`gateway did not become ready:\n${logs}`); }
+    if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error(`gateway did not become ready:\n${logs()}`); }
     await new Promise((r) => setTimeout(r, 50));
   }
-  const mockPort = Number((logs.match(/mock provider on 127\.0\.0\.1:(\d+)/) || [])[1] || 0);
+  const mockPort = Number((logs().match(/mock provider on 127\.0\.0\.1:(\d+)/) || [])[1] || 0);
   return {
     port, base, baseURL: `${base}/v1`, proc, dir, mockPort,
-    logs: () => logs,
+    logs,
     async stop(signal = 'SIGTERM') {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode ?? proc.signalCode;
       proc.kill(signal);
