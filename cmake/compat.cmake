@@ -13,7 +13,7 @@ endif()
 # Multi-instance suites: two gateways sharing limits through a real Redis.
 if(NODE_EXECUTABLE AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/openai)
   add_test(NAME scale_redis
-    COMMAND ${NODE_EXECUTABLE} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/scale/redis.test.mjs
+    COMMAND ${NODE_EXECUTABLE} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/scale/redis.test.mjs ${CMAKE_SOURCE_DIR}/tests/scale/hints.test.mjs
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(scale_redis PROPERTIES LABELS scale TIMEOUT 300
     ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")

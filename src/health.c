@@ -22,6 +22,7 @@ struct gr_health {
     atomic_uint_fast64_t failures;
     atomic_int state;                    /* gr_breaker_state */
     _Atomic uint64_t cooldown_until_us;  /* 429 */
+    _Atomic uint64_t hinted_until_us;    /* another instance saw this deployment's breaker open */
     /* guarded by mu */
     pthread_mutex_t mu;
     uint32_t consec;
@@ -247,6 +248,8 @@ bool gr_health_available(gr_health *h, uint64_t now_us)
     if (!h)
         return true;
     if (atomic_load_explicit(&h->cooldown_until_us, memory_order_relaxed) > now_us)
+        return false;
+    if (GR_UNLIKELY(atomic_load_explicit(&h->hinted_until_us, memory_order_relaxed) > now_us))
         return false;
     if (GR_LIKELY(atomic_load_explicit(&h->state, memory_order_acquire) == GR_BREAKER_CLOSED))
         return true;
@@ -481,4 +484,15 @@ gr_status gr_health_opts_from_json(const cJSON *sec, gr_health_opts *o, char *er
     o->max_retry_after_us = (uint64_t)x * 1000u;
     if (!opt_num(sec, "ewma_alpha", 0.001, 1, &o->ewma_alpha, err, errlen)) return GR_ERR_INVALID;
     return GR_OK;
+}
+
+/* ---- hints shared between instances (shared.c) ---- */
+
+void gr_health_hint_open(gr_health *h, uint64_t until_us) {
+    if (!h) return;
+    uint64_t cur = atomic_load_explicit(&h->hinted_until_us, memory_order_relaxed);
+    while (until_us > cur &&
+           !atomic_compare_exchange_weak_explicit(&h->hinted_until_us, &cur, until_us, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+    }
 }

@@ -109,6 +109,9 @@ void gr_health_on_result(gr_health *h, const gr_outcome *o, uint64_t ttft_us, ui
                          uint64_t tokens, uint32_t retry_after_s, uint64_t now_us);
 
 void gr_health_snapshot_get(gr_health *h, gr_health_snapshot *out);
+/* Another instance reported this deployment's breaker open until until_us
+ * (monotonic clock here): treat it as unavailable until then. */
+void gr_health_hint_open(gr_health *h, uint64_t until_us);
 const char *gr_breaker_state_name(gr_breaker_state s);
 
 /* Is this outcome a failure of the upstream (for breaker and retry)? */

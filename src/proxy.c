@@ -604,6 +604,12 @@ static bool settle_attempt(gr_request *r, const char *err, bool ok, int retry_af
     gr_health_on_result(c->health, &o, ttft, now - r->attempt_start_us,
                         (uint64_t)(r->usage.completion_tokens > 0 ? r->usage.completion_tokens : 0),
                         retry_after_s > 0 ? (uint32_t)retry_after_s : 0, now);
+    if (!ok && r->w->shared) { /* this failure opened the breaker: tell the other instances */
+        gr_health_snapshot snap;
+        gr_health_snapshot_get(c->health, &snap);
+        if (snap.state == GR_BREAKER_OPEN && snap.open_until_us > now)
+            gr_shared_hint_open(r->w->shared, gr_health_key(c->health), (snap.open_until_us - now) / 1000u);
+    }
     if (ok || r->client_gone || r->reply_started) return false;
     if (err == gr_err_upstream_aborted) return false; /* our own cap, not the upstream's fault */
     uint32_t delay_ms = 0;

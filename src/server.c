@@ -10,6 +10,8 @@
 #include "request.h"
 #include "services.h"
 #include "route.h"
+#include "health.h"
+#include "shared.h"
 #include "upstream.h"
 
 #include <curl/curl.h>
@@ -165,6 +167,27 @@ static void worker_wake(evutil_socket_t fd, short what, void *arg) {
     maybe_drained(w);
 }
 
+/* Every second: which of this config's deployments did another instance
+ * find broken? (Redis hints; see shared.h) */
+static void hints_tick(evutil_socket_t fd, short what, void *arg) {
+    gr_worker *w = arg;
+    gr_config *c = gr_config_current_acquire();
+    size_t n = 0;
+    for (size_t i = 0; i < c->nmodels; i++) n += c->models[i].ndeployments;
+    gr_health **h = gr_xcalloc(n ? n : 1, sizeof(*h));
+    size_t k = 0;
+    for (size_t i = 0; i < c->nmodels; i++)
+        for (size_t d = 0; d < c->models[i].ndeployments; d++) {
+            const gr_deployment *dep = &c->models[i].deployments[d];
+            gr_health *x = gr_health_get2(dep->provider->name, dep->upstream_model);
+            bool seen = false;
+            for (size_t j = 0; j < k && !seen; j++) seen = h[j] == x;
+            if (!seen) h[k++] = x;
+        }
+    gr_config_release(c);
+    gr_shared_hints_poll(w->shared, h, k); /* takes the array */
+}
+
 static void *worker_main(void *arg) {
     gr_worker *w = arg;
     event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
@@ -208,6 +231,10 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     w->http = evhttp_new(w->base);
     w->up = gr_upstream_new(w->base);
     w->shared = gr_shared_conn_new(s->svc.shared, w->base);
+    if (w->shared) {
+        w->hints = event_new(w->base, -1, EV_PERSIST, hints_tick, w);
+        event_add(w->hints, &(struct timeval){1, 0});
+    }
     w->wake = event_new(w->base, -1, EV_PERSIST, worker_wake, w);
     event_add(w->wake, NULL);
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
@@ -233,6 +260,7 @@ static void worker_dispose(gr_worker *w) {
     gr_pool_free(w->spare_pool);
     if (w->http) evhttp_free(w->http);
     gr_upstream_free(w->up);
+    if (w->hints) event_free(w->hints);
     gr_shared_conn_free(w->shared);
     if (w->wake) event_free(w->wake);
     if (w->base) event_base_free(w->base);

@@ -36,6 +36,7 @@ typedef struct gr_worker {
     gr_services *svc; /* process-wide: store, keys, ledger, admin */
     struct gr_route_state *route_state; /* worker-local PRNG and round-robin counters */
     gr_shared_conn *shared; /* this worker's Redis connection, NULL = single instance */
+    struct event *hints;    /* polls other instances' circuit-breaker hints */
     struct event *wake; /* main thread -> worker: drain */
     atomic_int inflight;  /* gr_request objects alive */
     atomic_int unflushed; /* replies not yet completely written (or abandoned) */

@@ -2,6 +2,7 @@
  * hiredis' async API on each worker's libevent loop (see shared.h). */
 #include "shared.h"
 
+#include "health.h"
 #include "log.h"
 #include "store.h"
 
@@ -407,6 +408,67 @@ void gr_shared_cache_set(gr_shared_conn *c, const char *key, const char *data, s
     if (!gr_shared_conn_ready(c) || !ttl_s) return;
     gr_shared_op *op = op_new(c, 2, NULL, NULL);
     if (redisAsyncCommand(c->ac, on_reply, op, "SET gr:cache:%s %b EX %u", key, data, len, ttl_s) != REDIS_OK) free(op);
+}
+
+/* ---- circuit-breaker hints ---- */
+
+void gr_shared_hint_open(gr_shared_conn *c, const char *dep_key, uint64_t open_ms) {
+    if (!gr_shared_conn_ready(c) || !open_ms) return;
+    gr_shared_op *op = op_new(c, 2, NULL, NULL);
+    /* value = wall-clock end of the open period, so readers need no shared clock */
+    if (redisAsyncCommand(c->ac, on_reply, op, "SET gr:hint:%s %llu PX %llu", dep_key,
+                          (unsigned long long)(gr_wall_ms() + open_ms), (unsigned long long)open_ms) != REDIS_OK)
+        free(op);
+}
+
+typedef struct hint_poll {
+    gr_health **h;
+    size_t n;
+} hint_poll;
+
+static void on_hints(redisAsyncContext *ac, void *reply, void *privdata) {
+    hint_poll *hp = privdata;
+    redisReply *r = reply;
+    if (ac->data && r && r->type == REDIS_REPLY_ARRAY && r->elements == hp->n) {
+        uint64_t now_wall = gr_wall_ms(), now_us = gr_now_us();
+        for (size_t i = 0; i < hp->n; i++) {
+            if (r->element[i]->type != REDIS_REPLY_STRING) continue;
+            unsigned long long until = strtoull(r->element[i]->str, NULL, 10);
+            if (until > now_wall) gr_health_hint_open(hp->h[i], now_us + (until - now_wall) * 1000u);
+        }
+    }
+    free(hp->h);
+    free(hp);
+}
+
+void gr_shared_hints_poll(gr_shared_conn *c, gr_health **h, size_t n) {
+    if (!gr_shared_conn_ready(c) || n == 0) {
+        free(h);
+        return;
+    }
+    const char **argv = gr_xcalloc(n + 1, sizeof(char *));
+    size_t *argl = gr_xcalloc(n + 1, sizeof(size_t));
+    char **keys = gr_xcalloc(n, sizeof(char *));
+    argv[0] = "MGET";
+    argl[0] = 4;
+    for (size_t i = 0; i < n; i++) {
+        size_t kl = strlen(gr_health_key(h[i])) + 9;
+        keys[i] = gr_xmalloc(kl);
+        snprintf(keys[i], kl, "gr:hint:%s", gr_health_key(h[i]));
+        argv[i + 1] = keys[i];
+        argl[i + 1] = strlen(keys[i]);
+    }
+    hint_poll *hp = gr_xcalloc(1, sizeof(*hp));
+    hp->h = h;
+    hp->n = n;
+    if (redisAsyncCommandArgv(c->ac, on_hints, hp, (int)(n + 1), argv, argl) != REDIS_OK) {
+        free(hp->h);
+        free(hp);
+    }
+    for (size_t i = 0; i < n; i++) free(keys[i]);
+    free(keys);
+    free(argv);
+    free(argl);
 }
 
 void gr_shared_op_cancel(gr_shared_op *op) {

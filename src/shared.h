@@ -56,6 +56,14 @@ void gr_shared_settle(gr_shared_conn *c, const char *key_id, const gr_key_limits
 gr_shared_op *gr_shared_claim(gr_shared_conn *c, const char *token, uint32_t ttl_s, gr_shared_cb cb, void *ud);
 void gr_shared_op_cancel(gr_shared_op *op);
 
+/* Circuit-breaker hints: an instance whose breaker opens for a deployment
+ * publishes it for open_ms; every instance polls the hints of its
+ * deployments (gr_shared_hints_poll takes ownership of the array) and treats
+ * a hinted deployment as unavailable until the hint expires. */
+struct gr_health;
+void gr_shared_hint_open(gr_shared_conn *c, const char *dep_key, uint64_t open_ms);
+void gr_shared_hints_poll(gr_shared_conn *c, struct gr_health **h, size_t n);
+
 /* Exact-match response cache (opt-in): a miss, an error, a timeout or Redis
  * being down all report hit=false, and the request is simply served. */
 typedef void (*gr_shared_cache_cb)(void *ud, bool hit, const char *data, size_t len);
