@@ -1099,6 +1099,10 @@ void gr_proxy_add_route_headers(gr_request *r) {
     gr_request_add_header(r, "x-gaterouter-model", r->model->name);
     gr_request_add_header(r, "x-gaterouter-upstream-model", r->deployment->upstream_model);
     gr_request_add_header(r, "x-gaterouter-provider", r->deployment->provider->name);
+    if (r->cache_hit) { /* answered from the response cache: no upstream attempt */
+        gr_request_add_header(r, "x-gaterouter-route", "cache hit");
+        return;
+    }
     char buf[512];
     gr_route_format_header(r->plan, r->cand, r->attempts + 1, buf, sizeof(buf));
     if (r->last_failure) {
