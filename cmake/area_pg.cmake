@@ -43,7 +43,7 @@ function(gr_add_pg_variant name)
     ENVIRONMENT "GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endfunction()
 
-foreach(t test_store_sqlite test_ledger test_keys test_admin)
+foreach(t test_store_sqlite test_ledger test_keys test_admin test_x402_store)
   gr_add_pg_variant(${t})
 endforeach()
 
@@ -71,4 +71,24 @@ if(GR_NODE_FOR_PG AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/openai)
   set_tests_properties(scale_pg_keys PROPERTIES
     FIXTURES_REQUIRED pg_server RESOURCE_LOCK gr_pg_server LABELS "scale;pg" TIMEOUT 300
     ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endif()
+
+# The x402 payment store on PostgreSQL (src/x402_store_pg.c): x402_store.c in
+# gr_core picks the backend from the store URL. Owner: x402.
+target_sources(gr_core PRIVATE src/x402_store_pg.c)
+target_compile_definitions(gr_core PRIVATE GR_HAVE_PG)
+target_link_libraries(gr_core PUBLIC PkgConfig::PQ)
+
+# The whole x402 end-to-end suite (tests/e2e/x402/) against gateways on
+# PostgreSQL: gatewayConfig (lib.mjs) gives each gateway a fresh database.
+if(GR_NODE_FOR_PG AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/viem AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/solc)
+  add_test(NAME e2e_x402_pg
+    COMMAND ${CMAKE_SOURCE_DIR}/tests/pg/with_pg.sh ${GR_PG_STATE_DIR}
+            ${GR_NODE_FOR_PG} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/e2e/x402/
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(e2e_x402_pg PROPERTIES
+    FIXTURES_REQUIRED pg_server RESOURCE_LOCK gr_pg_server LABELS "e2e;x402;pg" TIMEOUT 900
+    ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+else()
+  message(WARNING "node or node_modules missing: e2e_x402_pg not registered (npm ci)")
 endif()

@@ -27,8 +27,14 @@
  *
  * Durability: a row is committed when its statement returns; with the
  * server's default synchronous_commit=on the WAL is flushed to disk by then,
- * so neither a gateway crash nor a server crash loses it. */
+ * so neither a gateway crash nor a server crash loses it.
+ *
+ * The connection plumbing (connect with defaults, session setup, reconnect,
+ * prepared-statement runner with one retry, SQLSTATE mapping, UTF-8 hygiene)
+ * is exported through store_pg.h as gr_pg_*: the PostgreSQL x402 payment
+ * store (x402_store_pg.c) uses the same code on a connection of its own. */
 #include "store.h"
+#include "store_pg.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -54,10 +60,9 @@ enum {
 
 typedef struct pg_store {
     gr_store base;
-    PGconn *conn;
+    gr_pg_conn pg;
     pthread_mutex_t mu;
     bool prepared[PS_COUNT]; /* per connection: cleared on every (re)connect */
-    uint64_t last_fail_log_us; /* reconnect failures are logged once a second */
 } pg_store;
 
 #define KEY_COLS                                                                            \
@@ -179,141 +184,18 @@ static const char *const migrations[] = {
 
 /* ---- helpers ---- */
 
-static void log_msg(const char *what, const char *msg) {
-    size_t n = msg ? strlen(msg) : 0;
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) n--;
-    fprintf(stderr, "gaterouter: store: postgres: %s: %.*s\n", what, (int)n, msg ? msg : "");
-}
+static gr_status ensure_conn(pg_store *s) { return gr_pg_ensure(&s->pg); }
 
-static bool sqlstate_is(const PGresult *res, const char *want) {
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    return state && strcmp(state, want) == 0;
-}
-
-static gr_status map_sqlstate(const char *state) {
-    if (state && (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0))
-        return GR_ERR_INVALID;
-    return GR_ERR_IO;
-}
-
-/* Notices ("relation already exists, skipping") are not errors. */
-static void quiet_notice(void *arg, const char *msg) {
-    (void)arg;
-    (void)msg;
-}
-
-/* Per-connection setup, after the first connect and after every reset. */
-static gr_status session_setup(pg_store *s, char *err, size_t errlen) {
-    memset(s->prepared, 0, sizeof s->prepared);
-    PQsetNoticeProcessor(s->conn, quiet_notice, NULL);
-    const char *enc = PQparameterStatus(s->conn, "server_encoding");
-    if (enc && strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0) {
-        snprintf(err, errlen, "store: the PostgreSQL database must use UTF8 (it uses %s)", enc);
-        return GR_ERR_UNSUPPORTED;
-    }
-    if (PQsetClientEncoding(s->conn, "UTF8") != 0) {
-        snprintf(err, errlen, "store: PostgreSQL: cannot set client_encoding: %s",
-                 PQerrorMessage(s->conn));
-        return GR_ERR_IO;
-    }
-    PGresult *res = PQexec(s->conn, "SELECT current_setting('statement_timeout')");
-    gr_status rc = GR_OK;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        snprintf(err, errlen, "store: PostgreSQL: %s", PQresultErrorMessage(res));
-        rc = GR_ERR_IO;
-    } else if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
-        PQclear(res);
-        res = PQexec(s->conn, "SET statement_timeout = '30s'");
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            snprintf(err, errlen, "store: PostgreSQL: %s", PQresultErrorMessage(res));
-            rc = GR_ERR_IO;
-        }
-    }
-    PQclear(res);
-    return rc;
-}
-
-/* A usable connection, re-established if it broke. */
-static gr_status ensure_conn(pg_store *s) {
-    if (PQstatus(s->conn) == CONNECTION_OK) return GR_OK;
-    PQreset(s->conn);
-    if (PQstatus(s->conn) != CONNECTION_OK) {
-        uint64_t now = gr_now_us();
-        if (now - s->last_fail_log_us >= 1000000) {
-            s->last_fail_log_us = now;
-            log_msg("reconnect failed", PQerrorMessage(s->conn));
-        }
-        return GR_ERR_IO;
-    }
-    char err[256];
-    gr_status rc = session_setup(s, err, sizeof err);
-    if (rc) log_msg("reconnect", err);
-    else fprintf(stderr, "gaterouter: store: postgres: reconnected\n");
-    return rc;
-}
-
-/* Runs prepared statement `which` (text parameters, text results). Returns
- * the result (PGRES_TUPLES_OK / PGRES_COMMAND_OK; caller PQclears) or NULL
- * with *rc set. `idempotent` allows one retry after a lost connection. */
+/* Runs prepared statement `which` (see gr_pg_run). */
 static PGresult *run(pg_store *s, int which, int nparams, const char *const *vals,
                      bool idempotent, gr_status *rc) {
-    for (int attempt = 0;; attempt++) {
-        *rc = ensure_conn(s);
-        if (*rc) return NULL;
-        PGresult *res;
-        if (!s->prepared[which]) {
-            res = PQprepare(s->conn, ps_name[which], ps_sql[which], 0, NULL);
-            ExecStatusType st = PQresultStatus(res);
-            if (st == PGRES_COMMAND_OK) {
-                s->prepared[which] = true;
-            } else if (st == PGRES_FATAL_ERROR &&
-                       sqlstate_is(res, "42P05")) {
-                s->prepared[which] = true; /* already prepared on this session */
-            } else {
-                const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-                log_msg(ps_name[which], PQresultErrorMessage(res));
-                *rc = map_sqlstate(state);
-                bool again = attempt == 0 && idempotent && PQstatus(s->conn) != CONNECTION_OK;
-                PQclear(res);
-                if (again) continue;
-                return NULL;
-            }
-            PQclear(res);
-        }
-        res = PQexecPrepared(s->conn, ps_name[which], nparams, vals, NULL, NULL, 0);
-        ExecStatusType st = PQresultStatus(res);
-        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-            *rc = GR_OK;
-            return res;
-        }
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        bool lost = PQstatus(s->conn) != CONNECTION_OK;
-        bool unprepared = state && strcmp(state, "26000") == 0; /* e.g. a pooler's new session */
-        if (unprepared) s->prepared[which] = false;
-        *rc = map_sqlstate(state);
-        if (attempt == 0 && (unprepared || (lost && idempotent))) {
-            PQclear(res);
-            continue;
-        }
-        /* a constraint violation is an answer (duplicate key id), not a fault */
-        if (!(state && strncmp(state, "23", 2) == 0))
-            log_msg(ps_name[which], lost ? PQerrorMessage(s->conn) : PQresultErrorMessage(res));
-        PQclear(res);
-        return NULL;
-    }
+    return gr_pg_run(&s->pg, (size_t)which, ps_name[which], ps_sql[which], nparams, vals,
+                     idempotent, rc);
 }
 
 /* Plain statement outside the prepared set (migrations, transactions). */
 static gr_status exec_sql(pg_store *s, const char *what, const char *sql) {
-    PGresult *res = PQexec(s->conn, sql);
-    ExecStatusType st = PQresultStatus(res);
-    gr_status rc = GR_OK;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        log_msg(what, PQresultErrorMessage(res));
-        rc = map_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE));
-    }
-    PQclear(res);
-    return rc;
+    return gr_pg_exec(&s->pg, what, sql);
 }
 
 static int64_t col_i64(const PGresult *res, int row, int col) {
@@ -406,9 +288,9 @@ static void buf_put_text(buf *b, const char *s, bool quote) {
     }
 }
 
-/* A text parameter that is valid UTF-8: s itself, or a cleaned copy kept in
- * *tmp (caller frees). NULL stays NULL. */
-static const char *clean_param(const char *s, char **tmp) {
+/* ---- libpq helpers shared with x402_store_pg.c (store_pg.h) ---- */
+
+const char *gr_pg_clean_param(const char *s, char **tmp) {
     *tmp = NULL;
     if (!s || utf8_valid(s)) return s;
     buf b = {0};
@@ -417,11 +299,178 @@ static const char *clean_param(const char *s, char **tmp) {
     return b.p;
 }
 
+void gr_pg_log(const gr_pg_conn *c, const char *what, const char *msg) {
+    size_t n = msg ? strlen(msg) : 0;
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) n--;
+    fprintf(stderr, "gaterouter: %s: postgres: %s: %.*s\n", c && c->tag ? c->tag : "store", what,
+            (int)n, msg ? msg : "");
+}
+
+static bool sqlstate_is(const PGresult *res, const char *want) {
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    return state && strcmp(state, want) == 0;
+}
+
+gr_status gr_pg_map_sqlstate(const char *state) {
+    if (state && (strncmp(state, "23", 2) == 0 || strncmp(state, "22", 2) == 0))
+        return GR_ERR_INVALID;
+    return GR_ERR_IO;
+}
+
+/* Notices ("relation already exists, skipping") are not errors. */
+static void quiet_notice(void *arg, const char *msg) {
+    (void)arg;
+    (void)msg;
+}
+
+/* Per-connection setup, after the first connect and after every reset. */
+static gr_status session_setup(gr_pg_conn *c, char *err, size_t errlen) {
+    if (c->prepared) memset(c->prepared, 0, c->nprepared * sizeof *c->prepared);
+    PQsetNoticeProcessor(c->conn, quiet_notice, NULL);
+    const char *enc = PQparameterStatus(c->conn, "server_encoding");
+    if (enc && strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0) {
+        snprintf(err, errlen, "%s: the PostgreSQL database must use UTF8 (it uses %s)", c->tag, enc);
+        return GR_ERR_UNSUPPORTED;
+    }
+    if (PQsetClientEncoding(c->conn, "UTF8") != 0) {
+        snprintf(err, errlen, "%s: PostgreSQL: cannot set client_encoding: %s", c->tag,
+                 PQerrorMessage(c->conn));
+        return GR_ERR_IO;
+    }
+    PGresult *res = PQexec(c->conn, "SELECT current_setting('statement_timeout')");
+    gr_status rc = GR_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "%s: PostgreSQL: %s", c->tag, PQresultErrorMessage(res));
+        rc = GR_ERR_IO;
+    } else if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
+        PQclear(res);
+        res = PQexec(c->conn, "SET statement_timeout = '30s'");
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            snprintf(err, errlen, "%s: PostgreSQL: %s", c->tag, PQresultErrorMessage(res));
+            rc = GR_ERR_IO;
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+gr_status gr_pg_connect(gr_pg_conn *c, const char *url, char *err, size_t errlen) {
+    if (!c->tag) c->tag = "store";
+    /* Defaults first: the URL's own parameters (expanded from dbname) win. */
+    const char *const keys[] = {"connect_timeout", "fallback_application_name", "keepalives",
+                                "keepalives_idle", "dbname", NULL};
+    const char *const vals[] = {"10", "gaterouter", "1", "30", url, NULL};
+    c->conn = PQconnectdbParams(keys, vals, 1);
+    char safe[256];
+    gr_store_url_redact(url, safe, sizeof safe);
+    gr_status rc = GR_ERR_IO;
+    if (!c->conn) {
+        snprintf(err, errlen, "%s: cannot connect to %s: out of memory", c->tag, safe);
+    } else if (PQstatus(c->conn) != CONNECTION_OK) {
+        const char *m = PQerrorMessage(c->conn);
+        size_t len = strlen(m);
+        while (len && (m[len - 1] == '\n' || m[len - 1] == ' ')) len--;
+        snprintf(err, errlen, "%s: cannot connect to %s: %.*s", c->tag, safe, (int)len, m);
+    } else {
+        rc = session_setup(c, err, errlen);
+    }
+    if (rc) gr_pg_disconnect(c);
+    return rc;
+}
+
+void gr_pg_disconnect(gr_pg_conn *c) {
+    if (!c) return;
+    PQfinish(c->conn);
+    c->conn = NULL;
+}
+
+gr_status gr_pg_ensure(gr_pg_conn *c) {
+    if (!c->conn) return GR_ERR_IO;
+    if (PQstatus(c->conn) == CONNECTION_OK) return GR_OK;
+    PQreset(c->conn);
+    if (PQstatus(c->conn) != CONNECTION_OK) {
+        uint64_t now = gr_now_us();
+        if (now - c->last_fail_log_us >= 1000000) {
+            c->last_fail_log_us = now;
+            gr_pg_log(c, "reconnect failed", PQerrorMessage(c->conn));
+        }
+        return GR_ERR_IO;
+    }
+    char err[256];
+    gr_status rc = session_setup(c, err, sizeof err);
+    if (rc) gr_pg_log(c, "reconnect", err);
+    else fprintf(stderr, "gaterouter: %s: postgres: reconnected\n", c->tag);
+    return rc;
+}
+
+PGresult *gr_pg_run(gr_pg_conn *c, size_t slot, const char *name, const char *sql, int nparams,
+                    const char *const *vals, bool idempotent, gr_status *rc) {
+    if (slot >= c->nprepared) {
+        *rc = GR_ERR_INVALID;
+        return NULL;
+    }
+    for (int attempt = 0;; attempt++) {
+        *rc = gr_pg_ensure(c);
+        if (*rc) return NULL;
+        PGresult *res;
+        if (!c->prepared[slot]) {
+            res = PQprepare(c->conn, name, sql, 0, NULL);
+            ExecStatusType st = PQresultStatus(res);
+            if (st == PGRES_COMMAND_OK) {
+                c->prepared[slot] = true;
+            } else if (st == PGRES_FATAL_ERROR && sqlstate_is(res, "42P05")) {
+                c->prepared[slot] = true; /* already prepared on this session */
+            } else {
+                const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+                gr_pg_log(c, name, PQresultErrorMessage(res));
+                *rc = gr_pg_map_sqlstate(state);
+                bool again = attempt == 0 && idempotent && PQstatus(c->conn) != CONNECTION_OK;
+                PQclear(res);
+                if (again) continue;
+                return NULL;
+            }
+            PQclear(res);
+        }
+        res = PQexecPrepared(c->conn, name, nparams, vals, NULL, NULL, 0);
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            *rc = GR_OK;
+            return res;
+        }
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        bool lost = PQstatus(c->conn) != CONNECTION_OK;
+        bool unprepared = state && strcmp(state, "26000") == 0; /* e.g. a pooler's new session */
+        if (unprepared) c->prepared[slot] = false;
+        *rc = gr_pg_map_sqlstate(state);
+        if (attempt == 0 && (unprepared || (lost && idempotent))) {
+            PQclear(res);
+            continue;
+        }
+        /* a constraint violation is an answer (duplicate key id), not a fault */
+        if (!(state && strncmp(state, "23", 2) == 0))
+            gr_pg_log(c, name, lost ? PQerrorMessage(c->conn) : PQresultErrorMessage(res));
+        PQclear(res);
+        return NULL;
+    }
+}
+
+gr_status gr_pg_exec(gr_pg_conn *c, const char *what, const char *sql) {
+    PGresult *res = PQexec(c->conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    gr_status rc = GR_OK;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        gr_pg_log(c, what, PQresultErrorMessage(res));
+        rc = gr_pg_map_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+    }
+    PQclear(res);
+    return rc;
+}
+
 /* ---- operations ---- */
 
 static void op_close(gr_store *base) {
     pg_store *s = (pg_store *)base;
-    PQfinish(s->conn);
+    gr_pg_disconnect(&s->pg);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -442,9 +491,9 @@ static gr_status op_migrate(gr_store *base, int *version_out) {
                        "CREATE TABLE IF NOT EXISTS schema_version("
                        "version integer PRIMARY KEY, applied_at_ms bigint NOT NULL)")))
         goto rollback;
-    PGresult *res = PQexec(s->conn, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    PGresult *res = PQexec(s->pg.conn, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        log_msg("migrate", PQresultErrorMessage(res));
+        gr_pg_log(&s->pg, "migrate", PQresultErrorMessage(res));
         PQclear(res);
         rc = GR_ERR_IO;
         goto rollback;
@@ -468,7 +517,7 @@ static gr_status op_migrate(gr_store *base, int *version_out) {
     if ((rc = exec_sql(s, "migrate commit", "COMMIT"))) goto out;
     goto out;
 rollback:
-    PQclear(PQexec(s->conn, "ROLLBACK"));
+    PQclear(PQexec(s->pg.conn, "ROLLBACK"));
 out:
     pthread_mutex_unlock(&s->mu);
     if (version_out) *version_out = v;
@@ -488,9 +537,9 @@ static gr_status op_key_insert(gr_store *base, const gr_key_record *k) {
         k->id,
         k->hash,
         k->prefix,
-        clean_param(k->name, &t1),
-        clean_param(k->models_json, &t2),
-        clean_param(k->metadata_json, &t3),
+        gr_pg_clean_param(k->name, &t1),
+        gr_pg_clean_param(k->models_json, &t2),
+        gr_pg_clean_param(k->metadata_json, &t3),
         fmt_i64(n[0], k->budget_total_nusd),
         fmt_i64(n[1], k->budget_daily_nusd),
         fmt_i64(n[2], k->budget_monthly_nusd),
@@ -517,9 +566,9 @@ static gr_status op_key_update(gr_store *base, const gr_key_record *k) {
     char *t1, *t2, *t3;
     const char *vals[12] = {
         k->id,
-        clean_param(k->name, &t1),
-        clean_param(k->models_json, &t2),
-        clean_param(k->metadata_json, &t3),
+        gr_pg_clean_param(k->name, &t1),
+        gr_pg_clean_param(k->models_json, &t2),
+        gr_pg_clean_param(k->metadata_json, &t3),
         fmt_i64(n[0], k->budget_total_nusd),
         fmt_i64(n[1], k->budget_daily_nusd),
         fmt_i64(n[2], k->budget_monthly_nusd),
@@ -563,7 +612,7 @@ static void read_key(const PGresult *res, int row, gr_key_record *k) {
 static gr_status op_key_get(gr_store *base, const char *id, gr_key_record *out) {
     pg_store *s = (pg_store *)base;
     char *t;
-    const char *vals[1] = {clean_param(id, &t)};
+    const char *vals[1] = {gr_pg_clean_param(id, &t)};
     gr_status rc;
     pthread_mutex_lock(&s->mu);
     PGresult *res = run(s, PS_KEY_GET, 1, vals, true, &rc);
@@ -600,7 +649,7 @@ static gr_status op_key_spend(gr_store *base, const char *key_id, int64_t day, i
                               gr_key_spend *out) {
     pg_store *s = (pg_store *)base;
     char d[24], m[24], *t;
-    const char *vals[3] = {clean_param(key_id, &t), fmt_i64(d, day), fmt_i64(m, month)};
+    const char *vals[3] = {gr_pg_clean_param(key_id, &t), fmt_i64(d, day), fmt_i64(m, month)};
     gr_status rc;
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
@@ -720,7 +769,7 @@ static void read_row(const PGresult *res, int row, gr_ledger_row *r) {
 static gr_status op_generation_get(gr_store *base, const char *request_id, gr_ledger_row *out) {
     pg_store *s = (pg_store *)base;
     char *t;
-    const char *vals[1] = {clean_param(request_id, &t)};
+    const char *vals[1] = {gr_pg_clean_param(request_id, &t)};
     gr_status rc;
     pthread_mutex_lock(&s->mu);
     PGresult *res = run(s, PS_GEN_GET, 1, vals, true, &rc);
@@ -752,7 +801,7 @@ static gr_status op_usage_summary(gr_store *base, const gr_usage_query *q, gr_us
         q->to_ms ? fmt_i64(to_day, gr_store_utc_day(q->to_ms - 1)) : NULL,
         fmt_i64(from_ms, q->from_ms),
         fmt_i64(to_ms, q->to_ms),
-        clean_param(q->key_id, &t),
+        gr_pg_clean_param(q->key_id, &t),
     };
     gr_status rc;
     pthread_mutex_lock(&s->mu);
@@ -803,10 +852,10 @@ static gr_status op_integrity_check(gr_store *base, char *msg, size_t msglen) {
     PGresult *res = NULL;
     pthread_mutex_lock(&s->mu);
     if ((rc = ensure_conn(s))) {
-        gr_store_strlcpy(msg, PQerrorMessage(s->conn), msglen);
+        gr_store_strlcpy(msg, PQerrorMessage(s->pg.conn), msglen);
         goto out;
     }
-    res = PQexec(s->conn, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    res = PQexec(s->pg.conn, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         gr_store_strlcpy(msg, PQresultErrorMessage(res), msglen);
         rc = GR_ERR_IO;
@@ -819,7 +868,7 @@ static gr_status op_integrity_check(gr_store *base, char *msg, size_t msglen) {
         goto out;
     }
     PQclear(res);
-    res = PQexec(s->conn,
+    res = PQexec(s->pg.conn,
                  "SELECT l.key_id, l.day, l.nusd, l.n, s.nusd, s.requests FROM"
                  " (SELECT key_id, day, sum(cost_nusd) AS nusd, count(*) AS n FROM ledger"
                  "  WHERE key_id IS NOT NULL GROUP BY key_id, day) l"
@@ -869,39 +918,17 @@ static const gr_store_ops pg_ops = {
 
 gr_status gr_store_pg_open(const char *url, gr_store **out, char *err, size_t errlen) {
     *out = NULL;
-    /* Defaults first: the URL's own parameters (expanded from dbname) win. */
-    const char *const keys[] = {"connect_timeout", "fallback_application_name", "keepalives",
-                                "keepalives_idle", "dbname", NULL};
-    const char *const vals[] = {"10", "gaterouter", "1", "30", url, NULL};
     pg_store *s = gr_xcalloc(1, sizeof *s);
     s->base.ops = &pg_ops;
-    pthread_mutex_init(&s->mu, NULL);
-    s->conn = PQconnectdbParams(keys, vals, 1);
-    char safe[256];
-    gr_store_url_redact(url, safe, sizeof safe);
-    if (!s->conn) {
-        snprintf(err, errlen, "store: cannot connect to %s: out of memory", safe);
-        goto fail;
-    }
-    if (PQstatus(s->conn) != CONNECTION_OK) {
-        const char *m = PQerrorMessage(s->conn);
-        size_t len = strlen(m);
-        while (len && (m[len - 1] == '\n' || m[len - 1] == ' ')) len--;
-        snprintf(err, errlen, "store: cannot connect to %s: %.*s", safe, (int)len, m);
-        goto fail;
-    }
-    gr_status rc = session_setup(s, err, errlen);
+    s->pg.prepared = s->prepared;
+    s->pg.nprepared = PS_COUNT;
+    s->pg.tag = "store";
+    gr_status rc = gr_pg_connect(&s->pg, url, err, errlen);
     if (rc) {
-        PQfinish(s->conn);
-        pthread_mutex_destroy(&s->mu);
         free(s);
         return rc;
     }
+    pthread_mutex_init(&s->mu, NULL);
     *out = &s->base;
     return GR_OK;
-fail:
-    PQfinish(s->conn);
-    pthread_mutex_destroy(&s->mu);
-    free(s);
-    return GR_ERR_IO;
 }

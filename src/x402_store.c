@@ -1,53 +1,48 @@
-/* x402_store.c — SQLite persistence of the x402 replay guard, per-payer
- * credit and settlement jobs (see x402_store.h). Owns its own connection to
- * the store's database file and three tables created on open (IF NOT EXISTS:
- * they live beside the store's versioned schema without touching it). */
+/* x402_store.c — persistence of the x402 replay guard, per-payer credit,
+ * settlement jobs and upto records (see x402_store.h).
+ *
+ * Two layers:
+ *  - the public API: parameters, row decoding, JSON, the mutex that
+ *    serializes a store's calls; written once for every backend;
+ *  - a backend (x402_store_be.h) that runs one of a fixed set of statements
+ *    in its dialect: SQLite, here (its own connection to the store's file,
+ *    tables created IF NOT EXISTS beside the store's versioned schema), or
+ *    PostgreSQL (x402_store_pg.c, built with GR_HAVE_PG: its own connection
+ *    and versioned x402_ schema). The backend follows the `store:` URL. */
 #include "x402_store.h"
+#include "store.h"
+#include "x402_store_be.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-enum {
-    Q_NONCE_INS,
-    Q_NONCE_PRUNE,
-    Q_CREDIT_GET,
-    Q_CREDIT_ADD,
-    Q_CREDIT_TAKE,
-    Q_SET_PUT,
-    Q_SET_PENDING,
-    Q_SET_RECENT,
-    Q_LEDGER_UPD,
-    Q_UPTO_PUT,
-    Q_UPTO_STATE,
-    Q_PAYMENT_GET,
-    Q_COUNT
-};
+/* ---- SQLite backend ---- */
 
-static const char *const q_sql[Q_COUNT] = {
-    [Q_NONCE_INS] = "INSERT OR IGNORE INTO x402_nonces(nonce_key,valid_before,created_ms) VALUES(?1,?2,?3)",
-    [Q_NONCE_PRUNE] = "DELETE FROM x402_nonces WHERE valid_before < ?1",
-    [Q_CREDIT_GET] = "SELECT nusd FROM x402_credit WHERE payer=?1",
-    [Q_CREDIT_ADD] = "INSERT INTO x402_credit(payer,nusd,updated_ms) VALUES(?1,MAX(?2,0),?3) "
+static const char *const sqlite_sql[GR_X402_Q_COUNT] = {
+    [GR_X402_Q_NONCE_INS] = "INSERT OR IGNORE INTO x402_nonces(nonce_key,valid_before,created_ms) VALUES(?1,?2,?3)",
+    [GR_X402_Q_NONCE_PRUNE] = "DELETE FROM x402_nonces WHERE valid_before < ?1",
+    [GR_X402_Q_CREDIT_GET] = "SELECT nusd FROM x402_credit WHERE payer=?1",
+    [GR_X402_Q_CREDIT_ADD] = "INSERT INTO x402_credit(payer,nusd,updated_ms) VALUES(?1,MAX(?2,0),?3) "
                      "ON CONFLICT(payer) DO UPDATE SET nusd=MAX(nusd+?2,0),updated_ms=?3",
-    [Q_CREDIT_TAKE] = "UPDATE x402_credit SET nusd=nusd-?2,updated_ms=?3 WHERE payer=?1 AND nusd>=?2",
-    [Q_SET_PUT] = "INSERT OR REPLACE INTO x402_settlements(request_id,payer,chain_id,asset,amount,version,"
+    [GR_X402_Q_CREDIT_TAKE] = "UPDATE x402_credit SET nusd=nusd-?2,updated_ms=?3 WHERE payer=?1 AND nusd>=?2",
+    [GR_X402_Q_SET_PUT] = "INSERT OR REPLACE INTO x402_settlements(request_id,payer,chain_id,asset,amount,version,"
                   "header_b64,requirement,paid_nusd,credit_used_nusd,cost_nusd,state,tx_hash,attempts,error,"
                   "created_ms,updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
-    [Q_SET_PENDING] = "SELECT request_id,payer,chain_id,asset,amount,version,header_b64,requirement,paid_nusd,"
+    [GR_X402_Q_SET_PENDING] = "SELECT request_id,payer,chain_id,asset,amount,version,header_b64,requirement,paid_nusd,"
                       "credit_used_nusd,cost_nusd,state,tx_hash,attempts,error,created_ms FROM x402_settlements "
                       "WHERE state='pending' ORDER BY created_ms",
-    [Q_SET_RECENT] = "SELECT s.request_id,s.chain_id,s.asset,s.amount,s.state,s.tx_hash,s.attempts,s.error,s.paid_nusd,"
+    [GR_X402_Q_SET_RECENT] = "SELECT s.request_id,s.chain_id,s.asset,s.amount,s.state,s.tx_hash,s.attempts,s.error,s.paid_nusd,"
                      "s.cost_nusd,s.credit_used_nusd,s.created_ms,s.updated_ms,u.max_amount FROM x402_settlements s "
                      "LEFT JOIN x402_upto u ON u.request_id=s.request_id WHERE s.payer=?1 "
                      "ORDER BY s.created_ms DESC LIMIT ?2",
-    [Q_LEDGER_UPD] = "UPDATE ledger SET x402_settlement=?2,x402_tx_hash=NULLIF(?3,''),x402_credit_delta=?4 "
+    [GR_X402_Q_LEDGER_UPD] = "UPDATE ledger SET x402_settlement=?2,x402_tx_hash=NULLIF(?3,''),x402_credit_delta=?4 "
                      "WHERE request_id=?1",
-    [Q_UPTO_PUT] = "INSERT OR REPLACE INTO x402_upto(request_id,payer,chain_id,asset,max_amount,settled_amount,cost_nusd,"
+    [GR_X402_Q_UPTO_PUT] = "INSERT OR REPLACE INTO x402_upto(request_id,payer,chain_id,asset,max_amount,settled_amount,cost_nusd,"
                    "state,tx_hash,nonce_key,created_ms,updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11)",
-    [Q_UPTO_STATE] = "UPDATE x402_upto SET state=?2,tx_hash=NULLIF(?3,''),updated_ms=?4 WHERE request_id=?1",
-    [Q_PAYMENT_GET] = "SELECT u.request_id,u.payer,u.chain_id,u.asset,u.max_amount,u.settled_amount,u.cost_nusd,"
+    [GR_X402_Q_UPTO_STATE] = "UPDATE x402_upto SET state=?2,tx_hash=NULLIF(?3,''),updated_ms=?4 WHERE request_id=?1",
+    [GR_X402_Q_PAYMENT_GET] = "SELECT u.request_id,u.payer,u.chain_id,u.asset,u.max_amount,u.settled_amount,u.cost_nusd,"
                       "COALESCE(s.state,u.state),COALESCE(s.tx_hash,u.tx_hash),s.attempts,s.error,u.created_ms,"
                       "COALESCE(s.updated_ms,u.updated_ms) FROM x402_upto u "
                       "LEFT JOIN x402_settlements s ON s.request_id=u.request_id WHERE u.request_id=?1 "
@@ -76,42 +71,66 @@ static const char SCHEMA[] =
     " cost_nusd INTEGER NOT NULL, state TEXT NOT NULL, tx_hash TEXT, nonce_key TEXT NOT NULL,"
     " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);";
 
-struct gr_x402_store {
+typedef struct sqlite_be {
+    gr_x402_backend base;
     sqlite3 *db;
-    pthread_mutex_t mu;
-    sqlite3_stmt *q[Q_COUNT];
-};
+    sqlite3_stmt *q[GR_X402_Q_COUNT];
+} sqlite_be;
 
-static sqlite3_stmt *q(gr_x402_store *s, int which) {
-    if (!s->q[which] &&
-        sqlite3_prepare_v3(s->db, q_sql[which], -1, SQLITE_PREPARE_PERSISTENT, &s->q[which], NULL) != SQLITE_OK) {
-        fprintf(stderr, "gaterouter: x402 store: prepare failed: %s\n", sqlite3_errmsg(s->db));
+static sqlite3_stmt *sq_stmt(sqlite_be *b, gr_x402_q which) {
+    if (!b->q[which] &&
+        sqlite3_prepare_v3(b->db, sqlite_sql[which], -1, SQLITE_PREPARE_PERSISTENT, &b->q[which], NULL) != SQLITE_OK) {
+        fprintf(stderr, "gaterouter: x402 store: prepare failed: %s\n", sqlite3_errmsg(b->db));
         return NULL;
     }
-    return s->q[which];
+    return b->q[which];
 }
 
-static void q_done(sqlite3_stmt *st) {
-    if (st) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
+static const char *sq_text(const gr_x402_row *r, int col) {
+    return (const char *)sqlite3_column_text((sqlite3_stmt *)r->impl, col);
+}
+
+static int64_t sq_i64(const gr_x402_row *r, int col) { return sqlite3_column_int64((sqlite3_stmt *)r->impl, col); }
+
+static gr_status sq_exec(gr_x402_backend *base, gr_x402_q which, const gr_x402_param *p, int np, gr_x402_row_fn fn,
+                         void *ctx, int64_t *changes) {
+    sqlite_be *b = (sqlite_be *)base;
+    sqlite3_stmt *st = sq_stmt(b, which);
+    if (!st) return GR_ERR_IO;
+    for (int i = 0; i < np; i++) {
+        if (p[i].is_int) sqlite3_bind_int64(st, i + 1, p[i].i64);
+        else if (p[i].text) sqlite3_bind_text(st, i + 1, p[i].text, -1, SQLITE_TRANSIENT);
+        else sqlite3_bind_null(st, i + 1);
     }
+    gr_x402_row row = {.text = sq_text, .i64 = sq_i64, .impl = st};
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (fn && !fn(&row, ctx)) break;
+        row.index++;
+    }
+    gr_status rc = r == SQLITE_DONE || r == SQLITE_ROW ? GR_OK : GR_ERR_IO;
+    if (changes) *changes = rc == GR_OK ? sqlite3_changes(b->db) : 0;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v) {
-    sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_TRANSIENT);
+static void sq_close(gr_x402_backend *base) {
+    sqlite_be *b = (sqlite_be *)base;
+    for (int i = 0; i < GR_X402_Q_COUNT; i++) sqlite3_finalize(b->q[i]);
+    sqlite3_close(b->db);
+    free(b);
 }
 
-static void col_copy(sqlite3_stmt *st, int i, char *dst, size_t cap) {
-    const char *t = (const char *)sqlite3_column_text(st, i);
-    snprintf(dst, cap, "%s", t ? t : "");
-}
+static const gr_x402_backend_ops sqlite_ops = {.name = "sqlite", .exec = sq_exec, .close = sq_close};
 
 /* "sqlite://<path>[?opts]" -> path (malloc'd) */
 static char *sqlite_path(const char *url, char *err, size_t errlen) {
     static const char pfx[] = "sqlite://";
     if (!url || strncmp(url, pfx, sizeof pfx - 1) != 0) {
-        snprintf(err, errlen, "x402: the payment store needs a sqlite:// store (got '%s')", url ? url : "");
+        char safe[256];
+        gr_store_url_redact(url, safe, sizeof safe);
+        snprintf(err, errlen, "x402: the payment store needs a sqlite:// or postgres:// store (got '%s')", safe);
         return NULL;
     }
     const char *rest = url + sizeof pfx - 1;
@@ -125,122 +144,143 @@ static char *sqlite_path(const char *url, char *err, size_t errlen) {
     return p;
 }
 
-gr_status gr_x402_store_open(const char *store_url, gr_x402_store **out, char *err, size_t errlen) {
+static gr_status sqlite_open(const char *url, gr_x402_backend **out, char *err, size_t errlen) {
     *out = NULL;
-    char *path = sqlite_path(store_url, err, errlen);
+    char *path = sqlite_path(url, err, errlen);
     if (!path) return GR_ERR_INVALID;
-    gr_x402_store *s = gr_xcalloc(1, sizeof *s);
-    pthread_mutex_init(&s->mu, NULL);
+    sqlite_be *b = gr_xcalloc(1, sizeof *b);
+    b->base.ops = &sqlite_ops;
     bool memory = strcmp(path, ":memory:") == 0;
-    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(path, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        snprintf(err, errlen, "x402: cannot open '%s': %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+        snprintf(err, errlen, "x402: cannot open '%s': %s", path, b->db ? sqlite3_errmsg(b->db) : sqlite3_errstr(rc));
         goto fail;
     }
-    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_busy_timeout(b->db, 5000);
     char *msg = NULL;
     const char *pragmas = memory ? "PRAGMA journal_mode=MEMORY;" : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
-    if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(s->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK) {
+    if (sqlite3_exec(b->db, pragmas, NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(b->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "x402: cannot set up the payment tables in '%s': %s", path,
-                 msg ? msg : sqlite3_errmsg(s->db));
+                 msg ? msg : sqlite3_errmsg(b->db));
         sqlite3_free(msg);
         goto fail;
     }
     if (memory) /* a private in-memory database has no ledger table: give it one to update */
-        sqlite3_exec(s->db,
+        sqlite3_exec(b->db,
                      "CREATE TABLE IF NOT EXISTS ledger(request_id TEXT UNIQUE, x402_settlement TEXT,"
                      " x402_tx_hash TEXT, x402_credit_delta INTEGER)",
                      NULL, NULL, NULL);
     free(path);
-    *out = s;
+    *out = &b->base;
     return GR_OK;
 fail:
     free(path);
-    sqlite3_close(s->db);
-    pthread_mutex_destroy(&s->mu);
-    free(s);
+    sqlite3_close(b->db);
+    free(b);
     return GR_ERR_IO;
+}
+
+/* ---- the API, backend-neutral ---- */
+
+struct gr_x402_store {
+    gr_x402_backend *be;
+    pthread_mutex_t mu;
+};
+
+/* One statement under the store's mutex. */
+static gr_status run(gr_x402_store *s, gr_x402_q which, const gr_x402_param *p, int np, gr_x402_row_fn fn,
+                     void *ctx, int64_t *changes) {
+    pthread_mutex_lock(&s->mu);
+    gr_status rc = s->be->ops->exec(s->be, which, p, np, fn, ctx, changes);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* A text parameter; NULL binds as '' like the columns' NOT NULL wants. */
+#define P_TEXT(v) GR_X402_TEXT((v) ? (v) : "")
+#define P_INT(v) GR_X402_INT(v)
+
+static const char *row_text(const gr_x402_row *r, int col) {
+    const char *t = r->text(r, col);
+    return t ? t : "";
+}
+
+static void row_copy(const gr_x402_row *r, int col, char *dst, size_t cap) {
+    snprintf(dst, cap, "%s", row_text(r, col));
+}
+
+static bool is_pg_url(const char *url) {
+    return url && (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0);
+}
+
+gr_status gr_x402_store_open(const char *store_url, gr_x402_store **out, char *err, size_t errlen) {
+    *out = NULL;
+    gr_x402_backend *be = NULL;
+    gr_status rc;
+    if (is_pg_url(store_url)) {
+#ifdef GR_HAVE_PG
+        rc = gr_x402_store_pg_open(store_url, &be, err, errlen);
+#else
+        snprintf(err, errlen, "x402: this binary was built without PostgreSQL (libpq)");
+        rc = GR_ERR_UNSUPPORTED;
+#endif
+    } else {
+        rc = sqlite_open(store_url, &be, err, errlen);
+    }
+    if (rc != GR_OK) return rc;
+    gr_x402_store *s = gr_xcalloc(1, sizeof *s);
+    s->be = be;
+    pthread_mutex_init(&s->mu, NULL);
+    *out = s;
+    return GR_OK;
 }
 
 void gr_x402_store_close(gr_x402_store *s) {
     if (!s) return;
-    for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->q[i]);
-    sqlite3_close(s->db);
+    s->be->ops->close(s->be);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
 
 gr_status gr_x402_store_nonce_reserve(gr_x402_store *s, const char *key, int64_t valid_before) {
-    gr_status rc = GR_ERR_IO;
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = q(s, Q_NONCE_INS);
-    if (st) {
-        bind_text(st, 1, key);
-        sqlite3_bind_int64(st, 2, valid_before);
-        sqlite3_bind_int64(st, 3, (int64_t)gr_wall_ms());
-        if (sqlite3_step(st) == SQLITE_DONE) rc = sqlite3_changes(s->db) == 1 ? GR_OK : GR_ERR_INVALID;
-        q_done(st);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    const gr_x402_param p[] = {P_TEXT(key), P_INT(valid_before), P_INT(gr_wall_ms())};
+    int64_t n = 0;
+    gr_status rc = run(s, GR_X402_Q_NONCE_INS, p, 3, NULL, NULL, &n);
+    if (rc == GR_OK) return n == 1 ? GR_OK : GR_ERR_INVALID;
+    return GR_ERR_IO; /* never mistaken for a replay: the caller fails closed with 503 */
 }
 
 void gr_x402_store_nonce_prune(gr_x402_store *s, int64_t now_unix) {
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = q(s, Q_NONCE_PRUNE);
-    if (st) {
-        sqlite3_bind_int64(st, 1, now_unix);
-        (void)sqlite3_step(st);
-        q_done(st);
-    }
-    pthread_mutex_unlock(&s->mu);
+    const gr_x402_param p[] = {P_INT(now_unix)};
+    (void)run(s, GR_X402_Q_NONCE_PRUNE, p, 1, NULL, NULL, NULL);
+}
+
+static bool read_i64(const gr_x402_row *r, void *ctx) {
+    *(int64_t *)ctx = r->i64(r, 0);
+    return false;
 }
 
 gr_status gr_x402_store_credit_get(gr_x402_store *s, const char *payer, int64_t *nusd) {
-    gr_status rc = GR_ERR_IO;
     *nusd = 0;
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = q(s, Q_CREDIT_GET);
-    if (st) {
-        bind_text(st, 1, payer);
-        int r = sqlite3_step(st);
-        if (r == SQLITE_ROW) *nusd = sqlite3_column_int64(st, 0);
-        if (r == SQLITE_ROW || r == SQLITE_DONE) rc = GR_OK;
-        q_done(st);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    const gr_x402_param p[] = {P_TEXT(payer)};
+    int64_t v = 0;
+    gr_status rc = run(s, GR_X402_Q_CREDIT_GET, p, 1, read_i64, &v, NULL);
+    if (rc != GR_OK) return GR_ERR_IO;
+    *nusd = v;
+    return GR_OK;
 }
 
 gr_status gr_x402_store_credit_add(gr_x402_store *s, const char *payer, int64_t delta) {
-    gr_status rc = GR_ERR_IO;
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = q(s, Q_CREDIT_ADD);
-    if (st) {
-        bind_text(st, 1, payer);
-        sqlite3_bind_int64(st, 2, delta);
-        sqlite3_bind_int64(st, 3, (int64_t)gr_wall_ms());
-        if (sqlite3_step(st) == SQLITE_DONE) rc = GR_OK;
-        q_done(st);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    const gr_x402_param p[] = {P_TEXT(payer), P_INT(delta), P_INT(gr_wall_ms())};
+    return run(s, GR_X402_Q_CREDIT_ADD, p, 3, NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
 }
 
 gr_status gr_x402_store_credit_take(gr_x402_store *s, const char *payer, int64_t amount) {
-    gr_status rc = GR_ERR_IO;
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = q(s, Q_CREDIT_TAKE);
-    if (st) {
-        bind_text(st, 1, payer);
-        sqlite3_bind_int64(st, 2, amount);
-        sqlite3_bind_int64(st, 3, (int64_t)gr_wall_ms());
-        if (sqlite3_step(st) == SQLITE_DONE) rc = sqlite3_changes(s->db) == 1 ? GR_OK : GR_ERR_INVALID;
-        q_done(st);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    const gr_x402_param p[] = {P_TEXT(payer), P_INT(amount), P_INT(gr_wall_ms())};
+    int64_t n = 0;
+    if (run(s, GR_X402_Q_CREDIT_TAKE, p, 3, NULL, NULL, &n) != GR_OK) return GR_ERR_IO;
+    return n == 1 ? GR_OK : GR_ERR_INVALID;
 }
 
 void gr_x402_settle_rec_dispose(gr_x402_settle_rec *r) {
@@ -251,217 +291,153 @@ void gr_x402_settle_rec_dispose(gr_x402_settle_rec *r) {
 }
 
 gr_status gr_x402_store_settlement_put(gr_x402_store *s, const gr_x402_settle_rec *r) {
-    gr_status rc = GR_ERR_IO;
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = q(s, Q_SET_PUT);
-    if (st) {
-        bind_text(st, 1, r->request_id);
-        bind_text(st, 2, r->payer);
-        sqlite3_bind_int64(st, 3, (int64_t)r->chain_id);
-        bind_text(st, 4, r->asset);
-        bind_text(st, 5, r->amount);
-        sqlite3_bind_int(st, 6, r->version);
-        bind_text(st, 7, r->header_b64);
-        bind_text(st, 8, r->requirement_json);
-        sqlite3_bind_int64(st, 9, r->paid_nusd);
-        sqlite3_bind_int64(st, 10, r->credit_used_nusd);
-        sqlite3_bind_int64(st, 11, r->cost_nusd);
-        bind_text(st, 12, r->state);
-        bind_text(st, 13, r->tx_hash);
-        sqlite3_bind_int(st, 14, r->attempts);
-        bind_text(st, 15, r->error);
-        sqlite3_bind_int64(st, 16, r->created_ms);
-        sqlite3_bind_int64(st, 17, (int64_t)gr_wall_ms());
-        if (sqlite3_step(st) == SQLITE_DONE) rc = GR_OK;
-        q_done(st);
+    const gr_x402_param p[] = {
+        P_TEXT(r->request_id),   P_TEXT(r->payer),      P_INT((int64_t)r->chain_id), P_TEXT(r->asset),
+        P_TEXT(r->amount),       P_INT(r->version),     P_TEXT(r->header_b64),       P_TEXT(r->requirement_json),
+        P_INT(r->paid_nusd),     P_INT(r->credit_used_nusd), P_INT(r->cost_nusd),    P_TEXT(r->state),
+        P_TEXT(r->tx_hash),      P_INT(r->attempts),    P_TEXT(r->error),            P_INT(r->created_ms),
+        P_INT(gr_wall_ms()),
+    };
+    return run(s, GR_X402_Q_SET_PUT, p, (int)GR_ARRAY_LEN(p), NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
+}
+
+typedef struct pending_ctx {
+    gr_x402_settle_rec *arr;
+    size_t n, cap;
+} pending_ctx;
+
+static bool read_pending(const gr_x402_row *r, void *ctx) {
+    pending_ctx *c = ctx;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        c->arr = gr_xrealloc(c->arr, c->cap * sizeof *c->arr);
     }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    gr_x402_settle_rec *e = &c->arr[c->n++];
+    memset(e, 0, sizeof *e);
+    row_copy(r, 0, e->request_id, sizeof e->request_id);
+    row_copy(r, 1, e->payer, sizeof e->payer);
+    e->chain_id = (uint64_t)r->i64(r, 2);
+    row_copy(r, 3, e->asset, sizeof e->asset);
+    row_copy(r, 4, e->amount, sizeof e->amount);
+    e->version = (int)r->i64(r, 5);
+    e->header_b64 = gr_xstrdup(row_text(r, 6));
+    e->requirement_json = gr_xstrdup(row_text(r, 7));
+    e->paid_nusd = r->i64(r, 8);
+    e->credit_used_nusd = r->i64(r, 9);
+    e->cost_nusd = r->i64(r, 10);
+    row_copy(r, 11, e->state, sizeof e->state);
+    row_copy(r, 12, e->tx_hash, sizeof e->tx_hash);
+    e->attempts = (int)r->i64(r, 13);
+    row_copy(r, 14, e->error, sizeof e->error);
+    e->created_ms = r->i64(r, 15);
+    return true;
 }
 
 gr_status gr_x402_store_settlements_pending(gr_x402_store *s, gr_x402_settle_rec **arr, size_t *n) {
     *arr = NULL;
     *n = 0;
-    gr_status rc = GR_ERR_IO;
-    size_t cap = 0;
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = q(s, Q_SET_PENDING);
-    if (st) {
-        int r;
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 16;
-                *arr = gr_xrealloc(*arr, cap * sizeof **arr);
-            }
-            gr_x402_settle_rec *e = &(*arr)[(*n)++];
-            memset(e, 0, sizeof *e);
-            col_copy(st, 0, e->request_id, sizeof e->request_id);
-            col_copy(st, 1, e->payer, sizeof e->payer);
-            e->chain_id = (uint64_t)sqlite3_column_int64(st, 2);
-            col_copy(st, 3, e->asset, sizeof e->asset);
-            col_copy(st, 4, e->amount, sizeof e->amount);
-            e->version = sqlite3_column_int(st, 5);
-            const char *h = (const char *)sqlite3_column_text(st, 6);
-            const char *rq = (const char *)sqlite3_column_text(st, 7);
-            e->header_b64 = gr_xstrdup(h ? h : "");
-            e->requirement_json = gr_xstrdup(rq ? rq : "");
-            e->paid_nusd = sqlite3_column_int64(st, 8);
-            e->credit_used_nusd = sqlite3_column_int64(st, 9);
-            e->cost_nusd = sqlite3_column_int64(st, 10);
-            col_copy(st, 11, e->state, sizeof e->state);
-            col_copy(st, 12, e->tx_hash, sizeof e->tx_hash);
-            e->attempts = sqlite3_column_int(st, 13);
-            col_copy(st, 14, e->error, sizeof e->error);
-            e->created_ms = sqlite3_column_int64(st, 15);
-        }
-        if (r == SQLITE_DONE) rc = GR_OK;
-        q_done(st);
-    }
-    pthread_mutex_unlock(&s->mu);
+    pending_ctx c = {0};
+    gr_status rc = run(s, GR_X402_Q_SET_PENDING, NULL, 0, read_pending, &c, NULL);
     if (rc != GR_OK) {
-        for (size_t i = 0; i < *n; i++) gr_x402_settle_rec_dispose(&(*arr)[i]);
-        free(*arr);
-        *arr = NULL;
-        *n = 0;
+        for (size_t i = 0; i < c.n; i++) gr_x402_settle_rec_dispose(&c.arr[i]);
+        free(c.arr);
+        return GR_ERR_IO;
     }
-    return rc;
+    *arr = c.arr;
+    *n = c.n;
+    return GR_OK;
+}
+
+static void add_network(cJSON *o, int64_t chain_id) {
+    char net[32];
+    snprintf(net, sizeof net, "eip155:%lld", (long long)chain_id);
+    cJSON_AddStringToObject(o, "network", net);
+}
+
+static bool read_recent(const gr_x402_row *r, void *ctx) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return false;
+    cJSON_AddItemToArray((cJSON *)ctx, o);
+    cJSON_AddStringToObject(o, "request_id", row_text(r, 0));
+    add_network(o, r->i64(r, 1));
+    cJSON_AddStringToObject(o, "asset", row_text(r, 2));
+    cJSON_AddStringToObject(o, "amount", row_text(r, 3));
+    cJSON_AddStringToObject(o, "state", row_text(r, 4));
+    cJSON_AddStringToObject(o, "transaction", row_text(r, 5));
+    cJSON_AddNumberToObject(o, "attempts", (double)r->i64(r, 6));
+    const char *t = r->text(r, 7);
+    if (t && *t) cJSON_AddStringToObject(o, "error", t);
+    cJSON_AddNumberToObject(o, "paid_nusd", (double)r->i64(r, 8));
+    cJSON_AddNumberToObject(o, "cost_nusd", (double)r->i64(r, 9));
+    cJSON_AddNumberToObject(o, "credit_used_nusd", (double)r->i64(r, 10));
+    cJSON_AddNumberToObject(o, "created_ms", (double)r->i64(r, 11));
+    cJSON_AddNumberToObject(o, "updated_ms", (double)r->i64(r, 12));
+    t = r->text(r, 13);
+    cJSON_AddStringToObject(o, "scheme", t ? "upto" : "exact");
+    if (t) cJSON_AddStringToObject(o, "max_amount", t);
+    return true;
 }
 
 gr_status gr_x402_store_settlements_recent(gr_x402_store *s, const char *payer, int limit, cJSON *arr) {
-    gr_status rc = GR_ERR_IO;
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = q(s, Q_SET_RECENT);
-    if (st) {
-        bind_text(st, 1, payer);
-        sqlite3_bind_int(st, 2, limit);
-        int r;
-        while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-            cJSON *o = cJSON_CreateObject();
-            if (!o) break;
-            cJSON_AddItemToArray(arr, o);
-            const char *t;
-            cJSON_AddStringToObject(o, "request_id", (t = (const char *)sqlite3_column_text(st, 0)) ? t : "");
-            char net[32];
-            snprintf(net, sizeof net, "eip155:%lld", (long long)sqlite3_column_int64(st, 1));
-            cJSON_AddStringToObject(o, "network", net);
-            cJSON_AddStringToObject(o, "asset", (t = (const char *)sqlite3_column_text(st, 2)) ? t : "");
-            cJSON_AddStringToObject(o, "amount", (t = (const char *)sqlite3_column_text(st, 3)) ? t : "");
-            cJSON_AddStringToObject(o, "state", (t = (const char *)sqlite3_column_text(st, 4)) ? t : "");
-            cJSON_AddStringToObject(o, "transaction", (t = (const char *)sqlite3_column_text(st, 5)) ? t : "");
-            cJSON_AddNumberToObject(o, "attempts", sqlite3_column_int(st, 6));
-            t = (const char *)sqlite3_column_text(st, 7);
-            if (t && *t) cJSON_AddStringToObject(o, "error", t);
-            cJSON_AddNumberToObject(o, "paid_nusd", (double)sqlite3_column_int64(st, 8));
-            cJSON_AddNumberToObject(o, "cost_nusd", (double)sqlite3_column_int64(st, 9));
-            cJSON_AddNumberToObject(o, "credit_used_nusd", (double)sqlite3_column_int64(st, 10));
-            cJSON_AddNumberToObject(o, "created_ms", (double)sqlite3_column_int64(st, 11));
-            cJSON_AddNumberToObject(o, "updated_ms", (double)sqlite3_column_int64(st, 12));
-            t = (const char *)sqlite3_column_text(st, 13);
-            cJSON_AddStringToObject(o, "scheme", t ? "upto" : "exact");
-            if (t) cJSON_AddStringToObject(o, "max_amount", t);
-        }
-        if (r == SQLITE_DONE || r == SQLITE_ROW) rc = GR_OK;
-        q_done(st);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    const gr_x402_param p[] = {P_TEXT(payer), P_INT(limit)};
+    return run(s, GR_X402_Q_SET_RECENT, p, 2, read_recent, arr, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
 }
 
 gr_status gr_x402_store_ledger_update(gr_x402_store *s, const char *request_id, const char *state,
                                       const char *tx_hash, int64_t credit_delta_nusd, bool *changed) {
-    gr_status rc = GR_ERR_IO;
     *changed = false;
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = q(s, Q_LEDGER_UPD);
-    if (st) {
-        bind_text(st, 1, request_id);
-        bind_text(st, 2, state);
-        bind_text(st, 3, tx_hash);
-        sqlite3_bind_int64(st, 4, credit_delta_nusd);
-        if (sqlite3_step(st) == SQLITE_DONE) {
-            rc = GR_OK;
-            *changed = sqlite3_changes(s->db) > 0;
-        }
-        q_done(st);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    const gr_x402_param p[] = {P_TEXT(request_id), P_TEXT(state), P_TEXT(tx_hash), P_INT(credit_delta_nusd)};
+    int64_t n = 0;
+    if (run(s, GR_X402_Q_LEDGER_UPD, p, 4, NULL, NULL, &n) != GR_OK) return GR_ERR_IO;
+    *changed = n > 0;
+    return GR_OK;
 }
 
 gr_status gr_x402_store_upto_put(gr_x402_store *s, const gr_x402_upto_rec *r) {
-    gr_status rc = GR_ERR_IO;
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = q(s, Q_UPTO_PUT);
-    if (st) {
-        bind_text(st, 1, r->request_id);
-        bind_text(st, 2, r->payer);
-        sqlite3_bind_int64(st, 3, (int64_t)r->chain_id);
-        bind_text(st, 4, r->asset);
-        bind_text(st, 5, r->max_amount);
-        bind_text(st, 6, r->settled_amount);
-        sqlite3_bind_int64(st, 7, r->cost_nusd);
-        bind_text(st, 8, r->state);
-        if (r->tx_hash[0]) bind_text(st, 9, r->tx_hash);
-        else sqlite3_bind_null(st, 9);
-        bind_text(st, 10, r->nonce_key);
-        sqlite3_bind_int64(st, 11, (int64_t)gr_wall_ms());
-        if (sqlite3_step(st) == SQLITE_DONE) rc = GR_OK;
-        q_done(st);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    const gr_x402_param p[] = {
+        P_TEXT(r->request_id), P_TEXT(r->payer),      P_INT((int64_t)r->chain_id),
+        P_TEXT(r->asset),      P_TEXT(r->max_amount), P_TEXT(r->settled_amount),
+        P_INT(r->cost_nusd),   P_TEXT(r->state),      GR_X402_TEXT(r->tx_hash[0] ? r->tx_hash : NULL),
+        P_TEXT(r->nonce_key),  P_INT(gr_wall_ms()),
+    };
+    return run(s, GR_X402_Q_UPTO_PUT, p, (int)GR_ARRAY_LEN(p), NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
 }
 
 gr_status gr_x402_store_upto_state(gr_x402_store *s, const char *request_id, const char *state, const char *tx_hash) {
-    gr_status rc = GR_ERR_IO;
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = q(s, Q_UPTO_STATE);
-    if (st) {
-        bind_text(st, 1, request_id);
-        bind_text(st, 2, state);
-        bind_text(st, 3, tx_hash);
-        sqlite3_bind_int64(st, 4, (int64_t)gr_wall_ms());
-        if (sqlite3_step(st) == SQLITE_DONE) rc = GR_OK;
-        q_done(st);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    const gr_x402_param p[] = {P_TEXT(request_id), P_TEXT(state), P_TEXT(tx_hash), P_INT(gr_wall_ms())};
+    return run(s, GR_X402_Q_UPTO_STATE, p, 4, NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
+}
+
+typedef struct payment_ctx {
+    cJSON *o;
+    bool found;
+} payment_ctx;
+
+static bool read_payment(const gr_x402_row *r, void *ctx) {
+    payment_ctx *c = ctx;
+    cJSON *o = c->o;
+    c->found = true;
+    bool upto = r->text(r, 4) != NULL;
+    cJSON_AddStringToObject(o, "request_id", row_text(r, 0));
+    cJSON_AddStringToObject(o, "scheme", upto ? "upto" : "exact");
+    cJSON_AddStringToObject(o, "payer", row_text(r, 1));
+    add_network(o, r->i64(r, 2));
+    cJSON_AddStringToObject(o, "asset", row_text(r, 3));
+    if (upto) cJSON_AddStringToObject(o, "max_amount", row_text(r, 4));
+    cJSON_AddStringToObject(o, "amount", row_text(r, 5));
+    cJSON_AddNumberToObject(o, "cost_nusd", (double)r->i64(r, 6));
+    cJSON_AddStringToObject(o, "state", row_text(r, 7));
+    cJSON_AddStringToObject(o, "transaction", row_text(r, 8));
+    cJSON_AddNumberToObject(o, "attempts", (double)r->i64(r, 9));
+    if (*row_text(r, 10)) cJSON_AddStringToObject(o, "error", row_text(r, 10));
+    cJSON_AddNumberToObject(o, "created_ms", (double)r->i64(r, 11));
+    cJSON_AddNumberToObject(o, "updated_ms", (double)r->i64(r, 12));
+    return false;
 }
 
 gr_status gr_x402_store_payment_get(gr_x402_store *s, const char *request_id, cJSON *o) {
-    gr_status rc = GR_ERR_IO;
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = q(s, Q_PAYMENT_GET);
-    if (st) {
-        bind_text(st, 1, request_id);
-        int r = sqlite3_step(st);
-        if (r == SQLITE_ROW) {
-            const char *t;
-#define COL_TEXT(i) ((t = (const char *)sqlite3_column_text(st, (i))) ? t : "")
-            bool upto = sqlite3_column_type(st, 4) != SQLITE_NULL;
-            cJSON_AddStringToObject(o, "request_id", COL_TEXT(0));
-            cJSON_AddStringToObject(o, "scheme", upto ? "upto" : "exact");
-            cJSON_AddStringToObject(o, "payer", COL_TEXT(1));
-            char net[32];
-            snprintf(net, sizeof net, "eip155:%lld", (long long)sqlite3_column_int64(st, 2));
-            cJSON_AddStringToObject(o, "network", net);
-            cJSON_AddStringToObject(o, "asset", COL_TEXT(3));
-            if (upto) cJSON_AddStringToObject(o, "max_amount", COL_TEXT(4));
-            cJSON_AddStringToObject(o, "amount", COL_TEXT(5));
-            cJSON_AddNumberToObject(o, "cost_nusd", (double)sqlite3_column_int64(st, 6));
-            cJSON_AddStringToObject(o, "state", COL_TEXT(7));
-            cJSON_AddStringToObject(o, "transaction", COL_TEXT(8));
-            cJSON_AddNumberToObject(o, "attempts", sqlite3_column_int(st, 9));
-            if (*COL_TEXT(10)) cJSON_AddStringToObject(o, "error", t);
-            cJSON_AddNumberToObject(o, "created_ms", (double)sqlite3_column_int64(st, 11));
-            cJSON_AddNumberToObject(o, "updated_ms", (double)sqlite3_column_int64(st, 12));
-#undef COL_TEXT
-            rc = GR_OK;
-        } else if (r == SQLITE_DONE) {
-            rc = GR_ERR_NOT_FOUND;
-        }
-        q_done(st);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    const gr_x402_param p[] = {P_TEXT(request_id)};
+    payment_ctx c = {.o = o};
+    if (run(s, GR_X402_Q_PAYMENT_GET, p, 1, read_payment, &c, NULL) != GR_OK) return GR_ERR_IO;
+    return c.found ? GR_OK : GR_ERR_NOT_FOUND;
 }

@@ -1,13 +1,15 @@
-/* x402_store.h — persistence of x402 payment state in the gateway's SQLite
- * database (the `store:` URL), through a connection of its own:
+/* x402_store.h — persistence of x402 payment state in the gateway's store
+ * database (the `store:` URL: sqlite://… or, in builds with libpq,
+ * postgres://…), through a connection of its own:
  *
  *   x402_nonces       (nonce_key PRIMARY KEY)  the replay guard: one row per
  *                     EIP-3009 authorization ever accepted, keyed by
  *                     "chain:asset:from:nonce"; reserved with INSERT OR IGNORE
- *                     (the UNIQUE key makes the reservation atomic, also
- *                     across processes sharing the file); pruned once
- *                     validBefore has passed (an expired authorization is
- *                     rejected by verification anyway).
+ *                     / INSERT ... ON CONFLICT DO NOTHING (the UNIQUE key
+ *                     makes the reservation atomic, also across processes
+ *                     sharing the database); pruned once validBefore has
+ *                     passed (an expired authorization is rejected by
+ *                     verification anyway).
  *   x402_credit       (payer PRIMARY KEY, nusd) per-payer credit in nano-USD.
  *   x402_settlements  (request_id PRIMARY KEY) one row per settlement job:
  *                     the payment header and requirement needed to retry it
@@ -17,9 +19,11 @@
  *                     amount, the metered cost, state and tx hash.
  * and it updates the x402_* columns of the ledger row once a settlement ends.
  *
- * Calls are short local-disk transactions (WAL, no fsync at commit with the
- * default synchronous=normal), serialized by one mutex; no network I/O.
- * Thread-safe. Only the sqlite:// store is supported. */
+ * SQLite: short local-disk transactions (WAL, no fsync at commit with the
+ * default synchronous=normal), no network I/O. PostgreSQL (x402_store_pg.c):
+ * one round trip per call to the server, on the calling thread; the tables
+ * have a versioned schema (x402_schema_version) migrated at open. Calls on a
+ * store are serialized by one mutex. Thread-safe. */
 #ifndef GR_X402_STORE_H
 #define GR_X402_STORE_H
 

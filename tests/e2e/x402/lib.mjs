@@ -13,7 +13,7 @@ import {
   createPublicClient, createWalletClient, http, defineChain, getAddress, toHex,
 } from 'viem';
 import { mnemonicToAccount, privateKeyToAccount, generatePrivateKey } from 'viem/accounts';
-import { freePort, startGateway } from '../../compat/harness.mjs';
+import { freePort, startGateway, testStoreUrl } from '../../compat/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
@@ -108,9 +108,12 @@ export async function deployToken(chain, deployer) {
 
 // Prices chosen so a quote is ~0.01 USDC: under the official clients' default
 // caps (v1 0.10 USDC, v2 $1) and large enough that credit is visible.
+// The store is SQLite in the gateway's dir (or storeDir), or, with
+// GR_TEST_STORE_URL set (CTest e2e_x402_pg), a PostgreSQL database named
+// after that dir: fresh per gateway, the same one again for the same storeDir.
 export function gatewayConfig({ token, payTo, rpcUrl, relayerKey, settle = 'self', facilitatorUrl, extra = '', storeDir }) {
   return (port, dir) => `
-store: "sqlite://${storeDir || dir}/gaterouter.db"
+store: "${testStoreUrl(storeDir || dir)}"
 server:
   listen: 127.0.0.1:${port}
   workers: 2

@@ -1,10 +1,14 @@
-// scale.test.mjs — x402 on two GateRouter instances sharing a real Redis: the
-// same payment sent to both instances concurrently 50 times is served and
-// settled exactly once (the nonce is claimed cluster-wide with SET NX).
+// scale.test.mjs — x402 on two GateRouter instances sharing a real Redis (and,
+// in the PostgreSQL variant, one database): the same payment sent to both
+// instances concurrently 50 times is served and settled exactly once (the
+// nonce is claimed cluster-wide with SET NX).
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   startAnvil, deployToken, account, accountKey, gatewayConfig, startGateway, chatBody, signAuth, v1Header,
   waitSettlement, assertCleanLogs,
@@ -34,7 +38,12 @@ before(async () => {
   chain = await startAnvil();
   token = await deployToken(chain, deployer);
   await token.mint(agent.address, 10_000_000n);
-  const base = gatewayConfig({ token: token.address, payTo: payTo.address, rpcUrl: chain.url, relayerKey: accountKey(2) });
+  // On PostgreSQL (GR_TEST_STORE_URL, CTest e2e_x402_pg) both instances share
+  // one database, as a cluster does (its x402_nonces key guards too); on
+  // SQLite each has its own file, so Redis alone is the cluster-wide guard.
+  const storeDir = process.env.GR_TEST_STORE_URL ? mkdtempSync(join(tmpdir(), 'gr-x402-scale-')) : undefined;
+  const base = gatewayConfig({ token: token.address, payTo: payTo.address, rpcUrl: chain.url, relayerKey: accountKey(2),
+    storeDir });
   const config = (port, dir) => `${base(port, dir)}\nredis: { url: "redis://127.0.0.1:${redisPort}/0", timeout_ms: 500 }\n`;
   gws = [await startGateway({ config }), await startGateway({ config })];
 });

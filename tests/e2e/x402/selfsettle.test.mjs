@@ -354,7 +354,7 @@ test('settlement failure is retried/recorded, never silent: a payer with no toke
   assert.equal(row.x402.settlement, 'failed');
 });
 
-test('restart: the replay guard and the credit survive (SQLite)', async () => {
+test('restart: the replay guard and the credit survive (the store: SQLite or PostgreSQL)', async () => {
   const agent = agents[3];
   const body = chatBody('persist', { max_tokens: 16 });
   const { amount } = await quote(body);

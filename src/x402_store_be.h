@@ -1,0 +1,78 @@
+/* x402_store_be.h — internal to the x402 payment store: the interface between
+ * x402_store.c (the public API, all of its logic: parameters, row decoding,
+ * JSON) and a backend that only knows how to run one of a fixed set of
+ * statements: SQLite (in x402_store.c) and PostgreSQL (x402_store_pg.c, built
+ * with GR_HAVE_PG). A backend supplies the SQL text of every gr_x402_q in its
+ * dialect, parameters numbered in the order given here, and result columns in
+ * the order the comments list. Not a public header. */
+#ifndef GR_X402_STORE_BE_H
+#define GR_X402_STORE_BE_H
+
+#include "common.h"
+
+/* The statements. Parameters (1-based) -> result columns. */
+typedef enum {
+    GR_X402_Q_NONCE_INS,   /* key, valid_before, now_ms -> changes 1 = reserved, 0 = taken */
+    GR_X402_Q_NONCE_PRUNE, /* now_unix */
+    GR_X402_Q_CREDIT_GET,  /* payer -> nusd */
+    GR_X402_Q_CREDIT_ADD,  /* payer, delta, now_ms (floor 0) */
+    GR_X402_Q_CREDIT_TAKE, /* payer, amount, now_ms -> changes 1 = taken */
+    GR_X402_Q_SET_PUT,     /* the 16 settlement columns + updated_ms (upsert) */
+    GR_X402_Q_SET_PENDING, /* -> settlement columns (as SET_PUT, without updated_ms) */
+    GR_X402_Q_SET_RECENT,  /* payer, limit -> request_id, chain_id, asset, amount, state, tx_hash,
+                              attempts, error, paid, cost, credit_used, created, updated, max_amount */
+    GR_X402_Q_LEDGER_UPD,  /* request_id, state, tx_hash ('' = NULL), credit_delta -> changes */
+    GR_X402_Q_UPTO_PUT,    /* request_id .. nonce_key (10 columns), now_ms (upsert) */
+    GR_X402_Q_UPTO_STATE,  /* request_id, state, tx_hash ('' = NULL), now_ms */
+    GR_X402_Q_PAYMENT_GET, /* request_id -> request_id, payer, chain_id, asset, max_amount (NULL
+                              unless upto), amount, cost, state, tx_hash, attempts, error,
+                              created, updated */
+    GR_X402_Q_COUNT
+} gr_x402_q;
+
+/* One bound parameter: text (NULL = SQL NULL) or a 64-bit integer. */
+typedef struct gr_x402_param {
+    const char *text;
+    int64_t i64;
+    bool is_int;
+} gr_x402_param;
+
+#define GR_X402_TEXT(s) ((gr_x402_param){.text = (s)})
+#define GR_X402_INT(v) ((gr_x402_param){.i64 = (int64_t)(v), .is_int = true})
+
+/* One result row, valid during the row callback only. */
+typedef struct gr_x402_row gr_x402_row;
+struct gr_x402_row {
+    const char *(*text)(const gr_x402_row *r, int col); /* NULL for SQL NULL */
+    int64_t (*i64)(const gr_x402_row *r, int col);      /* 0 for SQL NULL */
+    void *impl;
+    int index;
+};
+
+/* Called per row; return false to stop reading (the statement still
+ * succeeds). */
+typedef bool (*gr_x402_row_fn)(const gr_x402_row *row, void *ctx);
+
+typedef struct gr_x402_backend gr_x402_backend;
+typedef struct gr_x402_backend_ops {
+    const char *name; /* "sqlite" | "postgres" */
+    /* Runs statement q with params; fn (may be NULL) gets every row;
+     * *changes (may be NULL) the rows the statement inserted/updated/deleted.
+     * GR_OK, or GR_ERR_IO (GR_ERR_INVALID for a rejected value). Called with
+     * the store's mutex held: never concurrently on one backend. */
+    gr_status (*exec)(gr_x402_backend *b, gr_x402_q q, const gr_x402_param *p, int np,
+                      gr_x402_row_fn fn, void *ctx, int64_t *changes);
+    void (*close)(gr_x402_backend *b);
+} gr_x402_backend_ops;
+
+struct gr_x402_backend {
+    const gr_x402_backend_ops *ops;
+};
+
+#ifdef GR_HAVE_PG
+/* url: postgres:// or postgresql://. Connects and migrates the x402 schema. */
+GR_MUST_CHECK gr_status gr_x402_store_pg_open(const char *url, gr_x402_backend **out, char *err,
+                                              size_t errlen);
+#endif
+
+#endif

@@ -1,0 +1,330 @@
+/* test_x402_store.c — the x402 payment store (x402_store.h) on the store's
+ * backend: nonce reservation (once, and exactly one winner among 20 threads
+ * on 20 connections), pruning, credit that never goes negative under
+ * concurrent takes, settlement jobs, upto records, payment lookups and the
+ * ledger update. SQLite by default, PostgreSQL when GR_TEST_STORE_URL is set
+ * (test_x402_store_pg, store_test_url.h). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "store_test_url.h"
+#include "x402_store.h"
+
+#define NTHREADS 20
+
+typedef struct fixture {
+    char dir[64];
+    char url[256];
+    gr_x402_store *xs;
+} fixture;
+
+static gr_x402_store *open_x(const fixture *f) {
+    char err[256] = "";
+    gr_x402_store *xs = NULL;
+    if (gr_x402_store_open(f->url, &xs, err, sizeof err) != GR_OK) fprintf(stderr, "x402 store: %s\n", err);
+    return xs;
+}
+
+static int setup(void **st) {
+    fixture *f = gr_xcalloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/gr_test_x402st_XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    gr_test_store_url(f->url, sizeof f->url, f->dir, "x402.db");
+    /* the main store's schema first, as the gateway does: the ledger table */
+    char err[256];
+    gr_store *main_store = NULL;
+    if (gr_store_open_migrated(f->url, &main_store, err, sizeof err) != GR_OK) {
+        fprintf(stderr, "%s\n", err);
+        free(f);
+        return -1;
+    }
+    gr_store_close(main_store);
+    f->xs = open_x(f);
+    if (!f->xs) {
+        free(f);
+        return -1;
+    }
+    *st = f;
+    return 0;
+}
+
+static int teardown(void **st) {
+    fixture *f = *st;
+    gr_x402_store_close(f->xs);
+    gr_test_store_cleanup();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+    int rc = system(cmd);
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+static void nonce_once(void **st) {
+    fixture *f = *st;
+    const char *k = "84532:0xasset:0xfrom:0x01";
+    assert_int_equal(gr_x402_store_nonce_reserve(f->xs, k, 100), GR_OK);
+    assert_int_equal(gr_x402_store_nonce_reserve(f->xs, k, 100), GR_ERR_INVALID);
+    /* a second handle (another instance on the same store) sees it too */
+    gr_x402_store *other = open_x(f);
+    assert_non_null(other);
+    assert_int_equal(gr_x402_store_nonce_reserve(other, k, 100), GR_ERR_INVALID);
+    assert_int_equal(gr_x402_store_nonce_reserve(other, "84532:0xasset:0xfrom:0x02", 5000), GR_OK);
+    gr_x402_store_close(other);
+    /* pruned once validBefore has passed; the other stays */
+    gr_x402_store_nonce_prune(f->xs, 200);
+    assert_int_equal(gr_x402_store_nonce_reserve(f->xs, k, 100), GR_OK);
+    assert_int_equal(gr_x402_store_nonce_reserve(f->xs, "84532:0xasset:0xfrom:0x02", 5000), GR_ERR_INVALID);
+}
+
+typedef struct race {
+    const fixture *f;
+    pthread_barrier_t *go;
+    gr_x402_store *xs;
+    int won, lost, failed;
+    const char *payer;
+} race;
+
+static void *nonce_racer(void *arg) {
+    race *r = arg;
+    pthread_barrier_wait(r->go);
+    gr_status rc = gr_x402_store_nonce_reserve(r->xs, "84532:0xasset:0xfrom:0xrace", 4000000000LL);
+    if (rc == GR_OK) r->won++;
+    else if (rc == GR_ERR_INVALID) r->lost++;
+    else r->failed++;
+    return NULL;
+}
+
+static void *credit_taker(void *arg) {
+    race *r = arg;
+    pthread_barrier_wait(r->go);
+    for (int i = 0; i < 10; i++) {
+        gr_status rc = gr_x402_store_credit_take(r->xs, r->payer, 7);
+        if (rc == GR_OK) r->won++;
+        else if (rc == GR_ERR_INVALID) r->lost++;
+        else r->failed++;
+    }
+    return NULL;
+}
+
+/* NTHREADS threads, each on its own connection, released together. */
+static void race_run(fixture *f, void *(*fn)(void *), race *rs) {
+    pthread_barrier_t go;
+    pthread_barrier_init(&go, NULL, NTHREADS);
+    pthread_t th[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++) {
+        rs[i] = (race){.f = f, .go = &go, .xs = open_x(f), .payer = "0xpayer-race"};
+        assert_non_null(rs[i].xs);
+    }
+    for (int i = 0; i < NTHREADS; i++) assert_int_equal(pthread_create(&th[i], NULL, fn, &rs[i]), 0);
+    for (int i = 0; i < NTHREADS; i++) pthread_join(th[i], NULL);
+    for (int i = 0; i < NTHREADS; i++) gr_x402_store_close(rs[i].xs);
+    pthread_barrier_destroy(&go);
+}
+
+static void nonce_race_one_winner(void **st) {
+    fixture *f = *st;
+    race rs[NTHREADS];
+    race_run(f, nonce_racer, rs);
+    int won = 0, lost = 0, failed = 0;
+    for (int i = 0; i < NTHREADS; i++) won += rs[i].won, lost += rs[i].lost, failed += rs[i].failed;
+    assert_int_equal(failed, 0);
+    assert_int_equal(won, 1);
+    assert_int_equal(lost, NTHREADS - 1);
+}
+
+static void credit_never_negative(void **st) {
+    fixture *f = *st;
+    const char *payer = "0xpayer-race";
+    int64_t v = -1;
+    assert_int_equal(gr_x402_store_credit_get(f->xs, payer, &v), GR_OK);
+    assert_int_equal(v, 0);
+    assert_int_equal(gr_x402_store_credit_take(f->xs, payer, 1), GR_ERR_INVALID); /* no row */
+    assert_int_equal(gr_x402_store_credit_add(f->xs, payer, -50), GR_OK);          /* floors at 0 */
+    assert_int_equal(gr_x402_store_credit_get(f->xs, payer, &v), GR_OK);
+    assert_int_equal(v, 0);
+    assert_int_equal(gr_x402_store_credit_add(f->xs, payer, 1000), GR_OK);
+    race rs[NTHREADS];
+    race_run(f, credit_taker, rs);
+    int won = 0, lost = 0, failed = 0;
+    for (int i = 0; i < NTHREADS; i++) won += rs[i].won, lost += rs[i].lost, failed += rs[i].failed;
+    assert_int_equal(failed, 0);
+    assert_int_equal(won, 1000 / 7); /* 200 attempts of 7 for 1000: exactly 142 fit */
+    assert_int_equal(won + lost, NTHREADS * 10);
+    assert_int_equal(gr_x402_store_credit_get(f->xs, payer, &v), GR_OK);
+    assert_int_equal(v, 1000 - 7 * (1000 / 7));
+    assert_int_equal(gr_x402_store_credit_add(f->xs, payer, -100), GR_OK);
+    assert_int_equal(gr_x402_store_credit_get(f->xs, payer, &v), GR_OK);
+    assert_int_equal(v, 0);
+}
+
+static void fill_settle(gr_x402_settle_rec *r, const char *id, const char *state, int64_t created) {
+    memset(r, 0, sizeof *r);
+    snprintf(r->request_id, sizeof r->request_id, "%s", id);
+    snprintf(r->payer, sizeof r->payer, "0xpayer-s");
+    r->chain_id = 84532;
+    snprintf(r->asset, sizeof r->asset, "0xasset");
+    snprintf(r->amount, sizeof r->amount, "10000");
+    r->version = 2;
+    r->header_b64 = (char *)"eyJ4IjoxfQ==";
+    r->requirement_json = (char *)"{\"scheme\":\"exact\"}";
+    r->paid_nusd = 10000000;
+    r->credit_used_nusd = 5;
+    r->cost_nusd = 4000000;
+    snprintf(r->state, sizeof r->state, "%s", state);
+    r->created_ms = created;
+}
+
+static void settlements_upto_payments(void **st) {
+    fixture *f = *st;
+    gr_x402_settle_rec r;
+    fill_settle(&r, "req-a", "pending", 1000);
+    assert_int_equal(gr_x402_store_settlement_put(f->xs, &r), GR_OK);
+    fill_settle(&r, "req-b", "pending", 2000);
+    /* an error cut inside a multi-byte character (PostgreSQL wants UTF-8) */
+    snprintf(r.error, sizeof r.error, "rpc: caf\xc3");
+    assert_int_equal(gr_x402_store_settlement_put(f->xs, &r), GR_OK);
+    gr_x402_settle_rec *arr = NULL;
+    size_t n = 0;
+    assert_int_equal(gr_x402_store_settlements_pending(f->xs, &arr, &n), GR_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(arr[0].request_id, "req-a");
+    assert_string_equal(arr[1].request_id, "req-b");
+    assert_int_equal(arr[0].chain_id, 84532);
+    assert_int_equal(arr[0].version, 2);
+    assert_string_equal(arr[0].header_b64, "eyJ4IjoxfQ==");
+    assert_string_equal(arr[0].requirement_json, "{\"scheme\":\"exact\"}");
+    assert_int_equal(arr[0].paid_nusd, 10000000);
+    assert_int_equal(arr[0].credit_used_nusd, 5);
+    assert_int_equal(arr[0].cost_nusd, 4000000);
+    assert_int_equal(arr[0].created_ms, 1000);
+    for (size_t i = 0; i < n; i++) gr_x402_settle_rec_dispose(&arr[i]);
+    free(arr);
+
+    /* replace req-a: settled */
+    fill_settle(&r, "req-a", "settled", 1000);
+    snprintf(r.tx_hash, sizeof r.tx_hash, "0x%064d", 1);
+    r.attempts = 1;
+    assert_int_equal(gr_x402_store_settlement_put(f->xs, &r), GR_OK);
+    assert_int_equal(gr_x402_store_settlements_pending(f->xs, &arr, &n), GR_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(arr[0].request_id, "req-b");
+    gr_x402_settle_rec_dispose(&arr[0]);
+    free(arr);
+
+    /* upto record for req-c, then its settlement */
+    gr_x402_upto_rec u;
+    memset(&u, 0, sizeof u);
+    snprintf(u.request_id, sizeof u.request_id, "req-c");
+    snprintf(u.payer, sizeof u.payer, "0xpayer-s");
+    u.chain_id = 84532;
+    snprintf(u.asset, sizeof u.asset, "0xasset");
+    snprintf(u.max_amount, sizeof u.max_amount, "50000");
+    snprintf(u.settled_amount, sizeof u.settled_amount, "1234");
+    u.cost_nusd = 1234000;
+    snprintf(u.state, sizeof u.state, "verified");
+    snprintf(u.nonce_key, sizeof u.nonce_key, "84532:permit2:0xpayer-s:7");
+    assert_int_equal(gr_x402_store_upto_put(f->xs, &u), GR_OK);
+    cJSON *o = cJSON_CreateObject();
+    assert_int_equal(gr_x402_store_payment_get(f->xs, "req-c", o), GR_OK);
+    assert_string_equal(cJSON_GetObjectItem(o, "scheme")->valuestring, "upto");
+    assert_string_equal(cJSON_GetObjectItem(o, "max_amount")->valuestring, "50000");
+    assert_string_equal(cJSON_GetObjectItem(o, "amount")->valuestring, "1234");
+    assert_string_equal(cJSON_GetObjectItem(o, "state")->valuestring, "verified");
+    assert_string_equal(cJSON_GetObjectItem(o, "transaction")->valuestring, "");
+    assert_string_equal(cJSON_GetObjectItem(o, "network")->valuestring, "eip155:84532");
+    cJSON_Delete(o);
+    assert_int_equal(gr_x402_store_upto_state(f->xs, "req-c", "settled", "0xabc"), GR_OK);
+    fill_settle(&r, "req-c", "settled", 3000);
+    snprintf(r.amount, sizeof r.amount, "1234");
+    assert_int_equal(gr_x402_store_settlement_put(f->xs, &r), GR_OK);
+
+    o = cJSON_CreateObject();
+    assert_int_equal(gr_x402_store_payment_get(f->xs, "req-a", o), GR_OK);
+    assert_string_equal(cJSON_GetObjectItem(o, "scheme")->valuestring, "exact");
+    assert_null(cJSON_GetObjectItem(o, "max_amount"));
+    assert_string_equal(cJSON_GetObjectItem(o, "state")->valuestring, "settled");
+    assert_int_equal(cJSON_GetObjectItem(o, "attempts")->valueint, 1);
+    assert_int_equal(strlen(cJSON_GetObjectItem(o, "transaction")->valuestring), 66);
+    cJSON_Delete(o);
+    o = cJSON_CreateObject();
+    assert_int_equal(gr_x402_store_payment_get(f->xs, "req-b", o), GR_OK);
+    assert_non_null(cJSON_GetObjectItem(o, "error"));
+    cJSON_Delete(o);
+    o = cJSON_CreateObject();
+    assert_int_equal(gr_x402_store_payment_get(f->xs, "nope", o), GR_ERR_NOT_FOUND);
+    cJSON_Delete(o);
+
+    cJSON *list = cJSON_CreateArray();
+    assert_int_equal(gr_x402_store_settlements_recent(f->xs, "0xpayer-s", 2, list), GR_OK);
+    assert_int_equal(cJSON_GetArraySize(list), 2);
+    cJSON *first = cJSON_GetArrayItem(list, 0);
+    assert_string_equal(cJSON_GetObjectItem(first, "request_id")->valuestring, "req-c");
+    assert_string_equal(cJSON_GetObjectItem(first, "scheme")->valuestring, "upto");
+    assert_string_equal(cJSON_GetObjectItem(first, "max_amount")->valuestring, "50000");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 1), "scheme")->valuestring, "exact");
+    cJSON_Delete(list);
+
+    /* the ledger update: no row yet -> changed false; then the row */
+    bool changed = true;
+    assert_int_equal(gr_x402_store_ledger_update(f->xs, "req-a", "settled", "0xabc", -5, &changed), GR_OK);
+    assert_false(changed);
+    gr_store *ms = NULL;
+    char err[256];
+    assert_int_equal(gr_store_open(f->url, &ms, err, sizeof err), GR_OK);
+    gr_ledger_row row;
+    memset(&row, 0, sizeof row);
+    snprintf(row.request_id, sizeof row.request_id, "req-a");
+    row.ts_ms = 1700000000000LL;
+    snprintf(row.model_asked, sizeof row.model_asked, "m");
+    snprintf(row.payer, sizeof row.payer, "0xpayer-s");
+    row.status = 200;
+    assert_int_equal(gr_store_ledger_insert(ms, &row, 1), GR_OK);
+    assert_int_equal(gr_x402_store_ledger_update(f->xs, "req-a", "settled", "0xabc", -5, &changed), GR_OK);
+    assert_true(changed);
+    gr_ledger_row got;
+    assert_int_equal(gr_store_generation_get(ms, "req-a", &got), GR_OK);
+    assert_string_equal(got.x402_settlement, "settled");
+    assert_string_equal(got.x402_tx_hash, "0xabc");
+    assert_int_equal(got.x402_credit_delta_nusd, -5);
+    gr_store_close(ms);
+}
+
+static void bad_urls(void **st) {
+    (void)st;
+    char err[256];
+    gr_x402_store *xs = NULL;
+    assert_int_equal(gr_x402_store_open("mysql://u:secret@h/db", &xs, err, sizeof err), GR_ERR_INVALID);
+    assert_null(xs);
+    assert_null(strstr(err, "secret"));
+#ifdef GR_HAVE_PG
+    /* nothing listens on port 1: the message names the store without the password */
+    assert_int_not_equal(
+        gr_x402_store_open("postgres://u:secret@127.0.0.1:1/db?connect_timeout=2", &xs, err, sizeof err), GR_OK);
+    assert_null(xs);
+    assert_null(strstr(err, "secret"));
+    assert_non_null(strstr(err, "***"));
+#endif
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(nonce_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(nonce_race_one_winner, setup, teardown),
+        cmocka_unit_test_setup_teardown(credit_never_negative, setup, teardown),
+        cmocka_unit_test_setup_teardown(settlements_upto_payments, setup, teardown),
+        cmocka_unit_test(bad_urls),
+    };
+    fprintf(stderr, "x402 store backend: %s\n", gr_test_store_backend());
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
