@@ -423,10 +423,23 @@ static outcome settle_facilitator(gr_x402_settler *s, size_t ni, gr_x402_settle_
 /* ---- the job ---- */
 
 static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, bool ok, bool upto) {
+    snprintf(rec->state, sizeof rec->state, "%s", ok ? "settled" : "failed");
+    if (ok) rec->error[0] = '\0';
+    /* Exactly once across instances sharing the store (a job resumed by
+     * another instance's start-up may be finishing here too): only the
+     * caller that claims the job grants credit and records the outcome. */
+    bool won = false;
+    if (gr_x402_store_settlement_claim(s->store, rec->request_id, &won) != GR_OK) {
+        GR_ERROR("x402: cannot record the settlement of %s", rec->request_id);
+        return;
+    }
+    if (!won) {
+        GR_WARN("x402: settlement of %s was already finished elsewhere; this outcome (%s) is not applied",
+                rec->request_id, rec->state);
+        return;
+    }
     int64_t delta;
     if (ok) {
-        snprintf(rec->state, sizeof rec->state, "settled");
-        rec->error[0] = '\0';
         /* upto settled the metered cost itself: no credit either way */
         int64_t gain = upto ? 0 : rec->paid_nusd + rec->credit_used_nusd - rec->cost_nusd;
         if (gain != 0 && gr_x402_store_credit_add(s->store, rec->payer, gain) != GR_OK)
@@ -437,7 +450,6 @@ static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, bool ok,
                 rec->amount, rec->payer, (unsigned long long)rec->chain_id, rec->tx_hash[0] ? rec->tx_hash : "-",
                 (long long)gain);
     } else {
-        snprintf(rec->state, sizeof rec->state, "failed");
         delta = -rec->credit_used_nusd;
         gr_metrics_add(GR_M_X402, "event=\"settle_failed\"", 1);
         GR_ERROR("x402: settlement of %s FAILED after %d attempt(s): %s (payer %s, %s atomic, eip155:%llu)",
@@ -445,8 +457,7 @@ static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, bool ok,
                  (unsigned long long)rec->chain_id);
     }
     /* The ledger writer commits the request's row asynchronously (~50 ms):
-     * wait for it a little. The settlement row is written last, so whoever
-     * sees a final state there also finds it in the ledger. */
+     * wait for it a little. */
     bool changed = false;
     for (int i = 0; i < 60 && !changed; i++) {
         if (gr_x402_store_ledger_update(s->store, rec->request_id, rec->state, rec->tx_hash, delta, &changed) != GR_OK)
@@ -456,6 +467,7 @@ static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, bool ok,
     if (!changed) GR_WARN("x402: ledger row %s not found to record settlement '%s'", rec->request_id, rec->state);
     if (upto && gr_x402_store_upto_state(s->store, rec->request_id, rec->state, rec->tx_hash) != GR_OK)
         GR_ERROR("x402: cannot record the upto settlement state of %s", rec->request_id);
+    /* written last: whoever sees the final state here also finds it in the ledger */
     if (gr_x402_store_settlement_put(s->store, rec) != GR_OK)
         GR_ERROR("x402: cannot record the settlement of %s", rec->request_id);
 }

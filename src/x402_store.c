@@ -33,7 +33,8 @@ static const char *const sqlite_sql[GR_X402_Q_COUNT] = {
     [GR_X402_Q_SET_PENDING] = "SELECT request_id,payer,chain_id,asset,amount,version,header_b64,requirement,paid_nusd,"
                       "credit_used_nusd,cost_nusd,state,tx_hash,attempts,error,created_ms FROM x402_settlements "
                       "WHERE state='pending' ORDER BY created_ms",
-    [GR_X402_Q_SET_RECENT] = "SELECT s.request_id,s.chain_id,s.asset,s.amount,s.state,s.tx_hash,s.attempts,s.error,s.paid_nusd,"
+    [GR_X402_Q_SET_RECENT] = "SELECT s.request_id,s.chain_id,s.asset,s.amount,"
+                     "CASE s.state WHEN 'finishing' THEN 'pending' ELSE s.state END,s.tx_hash,s.attempts,s.error,s.paid_nusd,"
                      "s.cost_nusd,s.credit_used_nusd,s.created_ms,s.updated_ms,u.max_amount FROM x402_settlements s "
                      "LEFT JOIN x402_upto u ON u.request_id=s.request_id WHERE s.payer=?1 "
                      "ORDER BY s.created_ms DESC LIMIT ?2",
@@ -42,8 +43,9 @@ static const char *const sqlite_sql[GR_X402_Q_COUNT] = {
     [GR_X402_Q_UPTO_PUT] = "INSERT OR REPLACE INTO x402_upto(request_id,payer,chain_id,asset,max_amount,settled_amount,cost_nusd,"
                    "state,tx_hash,nonce_key,created_ms,updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11)",
     [GR_X402_Q_UPTO_STATE] = "UPDATE x402_upto SET state=?2,tx_hash=NULLIF(?3,''),updated_ms=?4 WHERE request_id=?1",
+    [GR_X402_Q_SET_CLAIM] = "UPDATE x402_settlements SET state='finishing',updated_ms=?2 WHERE request_id=?1 AND state='pending'",
     [GR_X402_Q_PAYMENT_GET] = "SELECT u.request_id,u.payer,u.chain_id,u.asset,u.max_amount,u.settled_amount,u.cost_nusd,"
-                      "COALESCE(s.state,u.state),COALESCE(s.tx_hash,u.tx_hash),s.attempts,s.error,u.created_ms,"
+                      "COALESCE(CASE s.state WHEN 'finishing' THEN 'pending' ELSE s.state END,u.state),COALESCE(s.tx_hash,u.tx_hash),s.attempts,s.error,u.created_ms,"
                       "COALESCE(s.updated_ms,u.updated_ms) FROM x402_upto u "
                       "LEFT JOIN x402_settlements s ON s.request_id=u.request_id WHERE u.request_id=?1 "
                       "UNION ALL SELECT s.request_id,s.payer,s.chain_id,s.asset,NULL,s.amount,s.cost_nusd,s.state,"
@@ -390,6 +392,15 @@ gr_status gr_x402_store_ledger_update(gr_x402_store *s, const char *request_id, 
     int64_t n = 0;
     if (run(s, GR_X402_Q_LEDGER_UPD, p, 4, NULL, NULL, &n) != GR_OK) return GR_ERR_IO;
     *changed = n > 0;
+    return GR_OK;
+}
+
+gr_status gr_x402_store_settlement_claim(gr_x402_store *s, const char *request_id, bool *won) {
+    *won = false;
+    const gr_x402_param p[] = {P_TEXT(request_id), P_INT(gr_wall_ms())};
+    int64_t n = 0;
+    if (run(s, GR_X402_Q_SET_CLAIM, p, (int)GR_ARRAY_LEN(p), NULL, NULL, &n) != GR_OK) return GR_ERR_IO;
+    *won = n > 0;
     return GR_OK;
 }
 

@@ -81,6 +81,11 @@ gr_status gr_x402_store_settlements_recent(gr_x402_store *s, const char *payer, 
 /* UPDATE ledger SET x402_settlement, x402_tx_hash, x402_credit_delta WHERE
  * request_id. *changed = whether the row existed (the ledger writer may not
  * have committed it yet). */
+/* Claims a pending job for finishing, exactly once across every instance
+ * sharing the store: *won is true only for the caller that moved it from
+ * 'pending' to 'finishing'; only that caller grants credit, updates the
+ * ledger and writes the final state (readers see 'finishing' as pending). */
+GR_MUST_CHECK gr_status gr_x402_store_settlement_claim(gr_x402_store *s, const char *request_id, bool *won);
 GR_MUST_CHECK gr_status gr_x402_store_ledger_update(gr_x402_store *s, const char *request_id, const char *state,
                                                     const char *tx_hash, int64_t credit_delta_nusd, bool *changed);
 

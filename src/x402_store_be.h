@@ -24,6 +24,8 @@ typedef enum {
     GR_X402_Q_LEDGER_UPD,  /* request_id, state, tx_hash ('' = NULL), credit_delta -> changes */
     GR_X402_Q_UPTO_PUT,    /* request_id .. nonce_key (10 columns), now_ms (upsert) */
     GR_X402_Q_UPTO_STATE,  /* request_id, state, tx_hash ('' = NULL), now_ms */
+    GR_X402_Q_SET_CLAIM,   /* request_id, now_ms -> changes: 1 = this caller moved the job from
+                              'pending' to 'finishing' (and alone finishes it), 0 = someone else did */
     GR_X402_Q_PAYMENT_GET, /* request_id -> request_id, payer, chain_id, asset, max_amount (NULL
                               unless upto), amount, cost, state, tx_hash, attempts, error,
                               created, updated */

@@ -57,7 +57,8 @@ static const char *const pg_sql[GR_X402_Q_COUNT] = {
                           "attempts=excluded.attempts,error=excluded.error,created_ms=excluded.created_ms,"
                           "updated_ms=excluded.updated_ms",
     [GR_X402_Q_SET_PENDING] = "SELECT " SET_COLS " FROM x402_settlements WHERE state='pending' ORDER BY created_ms",
-    [GR_X402_Q_SET_RECENT] = "SELECT s.request_id,s.chain_id,s.asset,s.amount,s.state,s.tx_hash,s.attempts,s.error,"
+    [GR_X402_Q_SET_RECENT] = "SELECT s.request_id,s.chain_id,s.asset,s.amount,"
+                             "CASE s.state WHEN 'finishing' THEN 'pending' ELSE s.state END,s.tx_hash,s.attempts,s.error,"
                              "s.paid_nusd,s.cost_nusd,s.credit_used_nusd,s.created_ms,s.updated_ms,u.max_amount"
                              " FROM x402_settlements s LEFT JOIN x402_upto u ON u.request_id=s.request_id"
                              " WHERE s.payer=$1 ORDER BY s.created_ms DESC LIMIT $2::bigint",
@@ -70,11 +71,13 @@ static const char *const pg_sql[GR_X402_Q_COUNT] = {
                            "max_amount=excluded.max_amount,settled_amount=excluded.settled_amount,"
                            "cost_nusd=excluded.cost_nusd,state=excluded.state,tx_hash=excluded.tx_hash,"
                            "nonce_key=excluded.nonce_key,created_ms=excluded.created_ms,updated_ms=excluded.updated_ms",
+    [GR_X402_Q_SET_CLAIM] = "UPDATE x402_settlements SET state='finishing',updated_ms=$2::bigint "
+                            "WHERE request_id=$1 AND state='pending'",
     [GR_X402_Q_UPTO_STATE] = "UPDATE x402_upto SET state=$2,tx_hash=NULLIF($3::text,''),updated_ms=$4::bigint"
                              " WHERE request_id=$1",
     [GR_X402_Q_PAYMENT_GET] =
         "SELECT u.request_id,u.payer,u.chain_id,u.asset,u.max_amount,u.settled_amount,u.cost_nusd,"
-        "COALESCE(s.state,u.state),COALESCE(s.tx_hash,u.tx_hash),s.attempts,s.error,u.created_ms,"
+        "COALESCE(CASE s.state WHEN 'finishing' THEN 'pending' ELSE s.state END,u.state),COALESCE(s.tx_hash,u.tx_hash),s.attempts,s.error,u.created_ms,"
         "COALESCE(s.updated_ms,u.updated_ms) FROM x402_upto u "
         "LEFT JOIN x402_settlements s ON s.request_id=u.request_id WHERE u.request_id=$1::text "
         "UNION ALL SELECT s.request_id,s.payer,s.chain_id,s.asset,NULL,s.amount,s.cost_nusd,s.state,"
@@ -89,6 +92,7 @@ static const char *const pg_name[GR_X402_Q_COUNT] = {
     [GR_X402_Q_SET_PENDING] = "gr_x402_set_pending", [GR_X402_Q_SET_RECENT] = "gr_x402_set_recent",
     [GR_X402_Q_LEDGER_UPD] = "gr_x402_ledger_upd",   [GR_X402_Q_UPTO_PUT] = "gr_x402_upto_put",
     [GR_X402_Q_UPTO_STATE] = "gr_x402_upto_state",   [GR_X402_Q_PAYMENT_GET] = "gr_x402_payment_get",
+    [GR_X402_Q_SET_CLAIM] = "gr_x402_set_claim",
 };
 
 /* Repeatable after a lost connection (a lost reply may hide a commit). */

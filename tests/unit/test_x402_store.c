@@ -185,6 +185,36 @@ static void fill_settle(gr_x402_settle_rec *r, const char *id, const char *state
     r->created_ms = created;
 }
 
+/* x402st-5: two instances (two handles) finishing the same job: exactly one
+ * claims it (and would grant the credit); a claimed job reads as pending
+ * until its final state is written, and is not resumed as pending. */
+static void settlement_claimed_once(void **st) {
+    fixture *f = *st;
+    gr_x402_store *other = open_x(f);
+    assert_non_null(other);
+    gr_x402_settle_rec r;
+    fill_settle(&r, "req-claim", "pending", 500);
+    assert_int_equal(gr_x402_store_settlement_put(f->xs, &r), GR_OK);
+    bool a = false, b = false;
+    assert_int_equal(gr_x402_store_settlement_claim(f->xs, "req-claim", &a), GR_OK);
+    assert_int_equal(gr_x402_store_settlement_claim(other, "req-claim", &b), GR_OK);
+    assert_true(a != b); /* exactly one winner */
+    assert_true(a);
+    gr_x402_settle_rec *arr = NULL;
+    size_t n = 0;
+    assert_int_equal(gr_x402_store_settlements_pending(other, &arr, &n), GR_OK);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_not_equal(arr[i].request_id, "req-claim");
+        gr_x402_settle_rec_dispose(&arr[i]);
+    }
+    free(arr);
+    snprintf(r.state, sizeof r.state, "settled");
+    assert_int_equal(gr_x402_store_settlement_put(f->xs, &r), GR_OK);
+    assert_int_equal(gr_x402_store_settlement_claim(other, "req-claim", &b), GR_OK);
+    assert_false(b); /* a finished job cannot be claimed again */
+    gr_x402_store_close(other);
+}
+
 static void settlements_upto_payments(void **st) {
     fixture *f = *st;
     gr_x402_settle_rec r;
@@ -322,6 +352,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(nonce_once, setup, teardown),
         cmocka_unit_test_setup_teardown(nonce_race_one_winner, setup, teardown),
         cmocka_unit_test_setup_teardown(credit_never_negative, setup, teardown),
+        cmocka_unit_test_setup_teardown(settlement_claimed_once, setup, teardown),
         cmocka_unit_test_setup_teardown(settlements_upto_payments, setup, teardown),
         cmocka_unit_test(bad_urls),
     };
