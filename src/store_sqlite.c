@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <strings.h>
 #include <sys/stat.h>
 
@@ -611,7 +612,16 @@ gr_status gr_store_sqlite_open(const char *location, const char *options, gr_sto
     char pragmas[160];
     snprintf(pragmas, sizeof pragmas, "PRAGMA journal_mode=%s; PRAGMA synchronous=%s;",
              memory ? "MEMORY" : "WAL", sync);
-    if (exec(s, pragmas) != SQLITE_OK) {
+    /* Switching a new file to WAL needs an exclusive lock, and SQLite returns
+     * BUSY at once (no busy handler, to avoid a deadlock) when another
+     * connection opening the same file holds a shared one: retry a while. */
+    int rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL);
+    for (int tries = 0; (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && tries < 200; tries++) {
+        struct timespec ts = {0, 25 * 1000000L};
+        nanosleep(&ts, NULL);
+        rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
         snprintf(err, errlen, "store: cannot set up '%s': %s", location, sqlite3_errmsg(s->db));
         goto fail;
     }
