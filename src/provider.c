@@ -154,6 +154,33 @@ int gr_provider_emit_json(gr_chunk_emit_fn emit, void *ud, const cJSON *obj) {
     return rc;
 }
 
+gr_status gr_provider_emit_chunk(cJSON *c, gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err) {
+    int rc = gr_provider_emit_json(emit, ud, c);
+    cJSON_Delete(c);
+    if (rc != 0) {
+        gr_provider_error_set(err, 499, "api_error", "client stream closed");
+        return GR_ERR_IO;
+    }
+    return GR_OK;
+}
+
+gr_status gr_provider_stream_end(const gr_adapter_ctx *ctx, const gr_usage *stream_usage, bool failed, bool finished,
+                                 const char *failed_msg, const char *incomplete_msg, const char *id,
+                                 const char *model, gr_chunk_emit_fn emit, void *ud, gr_usage *usage,
+                                 gr_upstream_error *err) {
+    if (usage) *usage = *stream_usage;
+    if (failed) {
+        gr_provider_bad_upstream(err, "%s", failed_msg);
+        return GR_ERR_INVALID;
+    }
+    if (!finished) {
+        gr_provider_bad_upstream(err, "%s", incomplete_msg);
+        return GR_ERR_PARSE;
+    }
+    if (!ctx->include_usage) return GR_OK;
+    return gr_provider_emit_chunk(gr_provider_usage_chunk(ctx, id, model, stream_usage), emit, ud, err);
+}
+
 char *gr_provider_content_text(const cJSON *content) {
     if (cJSON_IsString(content)) return gr_xstrdup(content->valuestring);
     if (!cJSON_IsArray(content)) return NULL;

@@ -611,15 +611,6 @@ static cJSON *new_chunk(anth_stream *s, cJSON **delta) {
     return gr_provider_chunk_new(&s->ctx, s->msg_id, s->model, 0, delta);
 }
 
-static gr_status emit_chunk(cJSON *c, gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err) {
-    int rc = gr_provider_emit_json(emit, ud, c);
-    cJSON_Delete(c);
-    if (rc != 0) {
-        gr_provider_error_set(err, 499, "api_error", "client stream closed");
-        return GR_ERR_IO;
-    }
-    return GR_OK;
-}
 
 static gr_status on_block_start(anth_stream *s, const cJSON *data, gr_chunk_emit_fn emit,
                                 void *ud, gr_upstream_error *err) {
@@ -652,7 +643,7 @@ static gr_status on_block_start(anth_stream *s, const cJSON *data, gr_chunk_emit
         cJSON_AddStringToObject(fn, "name", name ? name : "");
         cJSON_AddStringToObject(fn, "arguments", "");
         cJSON_AddItemToArray(tcs, tc);
-        return emit_chunk(c, emit, ud, err);
+        return gr_provider_emit_chunk(c, emit, ud, err);
     }
     const char *key = strcmp(bt, "text") == 0       ? "text"
                       : strcmp(bt, "thinking") == 0 ? "thinking"
@@ -663,7 +654,7 @@ static gr_status on_block_start(anth_stream *s, const cJSON *data, gr_chunk_emit
         cJSON_AddStringToObject(delta, key[0] == 't' && key[1] == 'e' ? "content"
                                                                       : "reasoning_content",
                                 initial);
-        return emit_chunk(c, emit, ud, err);
+        return gr_provider_emit_chunk(c, emit, ud, err);
     }
     return GR_OK;
 }
@@ -684,7 +675,7 @@ static gr_status on_block_delta(anth_stream *s, const cJSON *data, gr_chunk_emit
         if (!t || !t[0]) return GR_OK;
         cJSON *c = new_chunk(s, &delta);
         cJSON_AddStringToObject(delta, text ? "content" : "reasoning_content", t);
-        return emit_chunk(c, emit, ud, err);
+        return gr_provider_emit_chunk(c, emit, ud, err);
     }
     if (strcmp(dt, "input_json_delta") == 0) {
         int bi = ix->valueint; /* cJSON saturates valueint; (int) of a huge double is UB */
@@ -701,7 +692,7 @@ static gr_status on_block_delta(anth_stream *s, const cJSON *data, gr_chunk_emit
         cJSON *fn = cJSON_AddObjectToObject(tc, "function");
         cJSON_AddStringToObject(fn, "arguments", pj);
         cJSON_AddItemToArray(tcs, tc);
-        return emit_chunk(c, emit, ud, err);
+        return gr_provider_emit_chunk(c, emit, ud, err);
     }
     return GR_OK; /* signature_delta, citations_delta: no canonical equivalent */
 }
@@ -735,7 +726,7 @@ static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev,
         cJSON *c = new_chunk(s, &delta);
         cJSON_AddStringToObject(delta, "role", "assistant");
         cJSON_AddStringToObject(delta, "content", "");
-        rc = emit_chunk(c, emit, ud, err);
+        rc = gr_provider_emit_chunk(c, emit, ud, err);
     } else if (strcmp(type, "content_block_start") == 0) {
         rc = on_block_start(s, data, emit, ud, err);
     } else if (strcmp(type, "content_block_delta") == 0) {
@@ -749,7 +740,7 @@ static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev,
             cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c, "choices"), 0);
             cJSON_ReplaceItemInObjectCaseSensitive(ch, "finish_reason",
                                                    cJSON_CreateString(finish_reason_for(sr)));
-            rc = emit_chunk(c, emit, ud, err);
+            rc = gr_provider_emit_chunk(c, emit, ud, err);
         }
     } else if (strcmp(type, "error") == 0) {
         s->failed = true;
@@ -767,18 +758,6 @@ static gr_status stream_finish(gr_stream_translator *st, gr_chunk_emit_fn emit, 
                                gr_usage *usage, gr_upstream_error *err) {
     anth_stream *s = (anth_stream *)st;
     if (!s) return GR_ERR_INVALID;
-    if (usage) *usage = s->usage;
-    if (s->failed) {
-        gr_provider_bad_upstream(err, "Anthropic stream failed");
-        return GR_ERR_INVALID;
-    }
-    if (!s->finished) {
-        gr_provider_bad_upstream(err, "Anthropic stream ended before the message was complete");
-        return GR_ERR_PARSE;
-    }
-    if (s->ctx.include_usage) {
-        cJSON *c = gr_provider_usage_chunk(&s->ctx, s->msg_id, s->model, &s->usage);
-        return emit_chunk(c, emit, ud, err);
-    }
-    return GR_OK;
+    return gr_provider_stream_end(&s->ctx, &s->usage, s->failed, s->finished, "Anthropic stream failed", "Anthropic stream ended before the message was complete", s->msg_id, s->model,
+                                  emit, ud, usage, err);
 }

@@ -724,15 +724,6 @@ static void stream_free(gr_stream_translator *st) {
     free(s);
 }
 
-static gr_status emit_chunk(cJSON *c, gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err) {
-    int rc = gr_provider_emit_json(emit, ud, c);
-    cJSON_Delete(c);
-    if (rc != 0) {
-        gr_provider_error_set(err, 499, "api_error", "client stream closed");
-        return GR_ERR_IO;
-    }
-    return GR_OK;
-}
 
 static cJSON *new_chunk(gemini_stream *s, int index, cJSON **delta) {
     cJSON *c = gr_provider_chunk_new(&s->ctx, s->resp_id, s->model, index, delta);
@@ -771,7 +762,7 @@ static gr_status on_candidate(gemini_stream *s, const cJSON *root, const cJSON *
             cJSON_AddItemToObject(delta, "tool_calls", cp.tool_calls);
             cp.tool_calls = NULL;
         }
-        rc = emit_chunk(c, emit, ud, err);
+        rc = gr_provider_emit_chunk(c, emit, ud, err);
     }
     const char *fr = gr_provider_get_str(cand, "finishReason");
     if (rc == GR_OK && fr && !s->done[index]) {
@@ -785,7 +776,7 @@ static gr_status on_candidate(gemini_stream *s, const cJSON *root, const cJSON *
             cJSON_AddStringToObject(delta, "refusal", refusal);
         }
         set_finish(c, finish);
-        rc = emit_chunk(c, emit, ud, err);
+        rc = gr_provider_emit_chunk(c, emit, ud, err);
     }
     cand_parts_free(&cp);
     return rc;
@@ -832,7 +823,7 @@ static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev,
         refusal_text(refusal, sizeof(refusal), root, NULL);
         cJSON_AddStringToObject(delta, "refusal", refusal);
         set_finish(c, "content_filter");
-        rc = emit_chunk(c, emit, ud, err);
+        rc = gr_provider_emit_chunk(c, emit, ud, err);
         goto out;
     }
     int pos = 0;
@@ -851,18 +842,6 @@ static gr_status stream_finish(gr_stream_translator *st, gr_chunk_emit_fn emit, 
                                gr_usage *usage, gr_upstream_error *err) {
     gemini_stream *s = (gemini_stream *)st;
     if (!s) return GR_ERR_INVALID;
-    if (usage) *usage = s->usage;
-    if (s->failed) {
-        gr_provider_bad_upstream(err, "Gemini stream failed");
-        return GR_ERR_INVALID;
-    }
-    if (!s->finished) {
-        gr_provider_bad_upstream(err, "Gemini stream ended before a finishReason");
-        return GR_ERR_PARSE;
-    }
-    if (s->ctx.include_usage) {
-        cJSON *c = gr_provider_usage_chunk(&s->ctx, s->resp_id, s->model, &s->usage);
-        return emit_chunk(c, emit, ud, err);
-    }
-    return GR_OK;
+    return gr_provider_stream_end(&s->ctx, &s->usage, s->failed, s->finished, "Gemini stream failed", "Gemini stream ended before a finishReason", s->resp_id, s->model,
+                                  emit, ud, usage, err);
 }

@@ -62,6 +62,15 @@ char *gr_provider_url(const char *base_url, const char *suffix);
 void gr_provider_ctx_own(gr_adapter_ctx *dst, char *owned[3], const gr_adapter_ctx *ctx);
 void gr_provider_ctx_release(char *owned[3]);
 char *gr_provider_strdup_or_null(const char *s);
+
+/* Emits one chunk and frees it; a nonzero emit (client gone) -> GR_ERR_IO. */
+gr_status gr_provider_emit_chunk(cJSON *c, gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err);
+/* The end of a translated stream, the same for every adapter: report usage,
+ * fail a failed or cut-off stream, else emit the usage chunk if asked. */
+gr_status gr_provider_stream_end(const gr_adapter_ctx *ctx, const gr_usage *stream_usage, bool failed, bool finished,
+                                 const char *failed_msg, const char *incomplete_msg, const char *id,
+                                 const char *model, gr_chunk_emit_fn emit, void *ud, gr_usage *usage,
+                                 gr_upstream_error *err);
 /* Add the provider's configured extra headers. */
 void gr_provider_add_conf_headers(const gr_provider_conf *p, gr_http_request *out);
 /* Serialize body into out->body / body_len; false if printing failed. */
