@@ -77,7 +77,19 @@ models:
 ${extra}`;
 }
 
-export async function startGateway({ config, env = {} } = {}) {
+// freePort() can race with another suite running in parallel (the port is
+// free when probed, taken when the gateway binds): retry on a new port.
+export async function startGateway(opts = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startGatewayOnce(opts);
+    } catch (e) {
+      if (attempt >= 5 || !/Address already in use/.test(String(e.message))) throw e;
+    }
+  }
+}
+
+async function startGatewayOnce({ config, env = {} } = {}) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'gr-test-'));
   const path = join(dir, 'config.yaml');
