@@ -11,6 +11,27 @@
 
 char *gr_provider_strdup_or_null(const char *s) { return s ? gr_xstrdup(s) : NULL; }
 
+void gr_provider_push_turn(cJSON *turns, const char *role, const char *items_key, cJSON *items) {
+    if (cJSON_GetArraySize(items) == 0) {
+        cJSON_Delete(items);
+        return;
+    }
+    int n = cJSON_GetArraySize(turns);
+    cJSON *last = n ? cJSON_GetArrayItem(turns, n - 1) : NULL;
+    const char *lr = gr_provider_get_str(last, "role");
+    if (lr && strcmp(lr, role) == 0) {
+        cJSON *dst = cJSON_GetObjectItemCaseSensitive(last, items_key);
+        cJSON *it;
+        while ((it = cJSON_DetachItemFromArray(items, 0)) != NULL) cJSON_AddItemToArray(dst, it);
+        cJSON_Delete(items);
+        return;
+    }
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "role", role);
+    cJSON_AddItemToObject(t, items_key, items);
+    cJSON_AddItemToArray(turns, t);
+}
+
 void gr_provider_ctx_own(gr_adapter_ctx *dst, char *owned[3], const gr_adapter_ctx *ctx) {
     if (ctx) *dst = *ctx;
     owned[0] = gr_provider_strdup_or_null(ctx ? ctx->request_id : NULL);

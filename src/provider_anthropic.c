@@ -277,26 +277,7 @@ static cJSON *convert_tool_choice(const cJSON *tc, bool no_parallel, gr_upstream
 }
 
 /* Append blocks to the last message when it has the same role, else add one. */
-static void push_turn(cJSON *msgs, const char *role, cJSON *blocks) {
-    if (cJSON_GetArraySize(blocks) == 0) {
-        cJSON_Delete(blocks);
-        return;
-    }
-    int n = cJSON_GetArraySize(msgs);
-    cJSON *last = n ? cJSON_GetArrayItem(msgs, n - 1) : NULL;
-    const char *lr = gr_provider_get_str(last, "role");
-    if (lr && strcmp(lr, role) == 0) {
-        cJSON *lc = cJSON_GetObjectItemCaseSensitive(last, "content");
-        cJSON *b;
-        while ((b = cJSON_DetachItemFromArray(blocks, 0)) != NULL) cJSON_AddItemToArray(lc, b);
-        cJSON_Delete(blocks);
-        return;
-    }
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddStringToObject(m, "role", role);
-    cJSON_AddItemToObject(m, "content", blocks);
-    cJSON_AddItemToArray(msgs, m);
-}
+static void push_turn(cJSON *msgs, const char *role, cJSON *blocks) { gr_provider_push_turn(msgs, role, "content", blocks); }
 
 static void copy_num(cJSON *dst, const char *dkey, const cJSON *src, const char *skey) {
     const cJSON *v = gr_provider_get(src, skey);

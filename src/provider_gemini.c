@@ -246,26 +246,7 @@ static const char *tool_name_for(const cJSON *messages, const cJSON *upto, const
     return found;
 }
 
-static void push_turn(cJSON *contents, const char *role, cJSON *parts) {
-    if (cJSON_GetArraySize(parts) == 0) {
-        cJSON_Delete(parts);
-        return;
-    }
-    int n = cJSON_GetArraySize(contents);
-    cJSON *last = n ? cJSON_GetArrayItem(contents, n - 1) : NULL;
-    const char *lr = gr_provider_get_str(last, "role");
-    if (lr && strcmp(lr, role) == 0) {
-        cJSON *lp = cJSON_GetObjectItemCaseSensitive(last, "parts");
-        cJSON *p;
-        while ((p = cJSON_DetachItemFromArray(parts, 0)) != NULL) cJSON_AddItemToArray(lp, p);
-        cJSON_Delete(parts);
-        return;
-    }
-    cJSON *c = cJSON_CreateObject();
-    cJSON_AddStringToObject(c, "role", role);
-    cJSON_AddItemToObject(c, "parts", parts);
-    cJSON_AddItemToArray(contents, c);
-}
+static void push_turn(cJSON *contents, const char *role, cJSON *parts) { gr_provider_push_turn(contents, role, "parts", parts); }
 
 static bool has_properties(const cJSON *schema) {
     const cJSON *p = gr_provider_get(schema, "properties");

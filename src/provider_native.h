@@ -63,6 +63,11 @@ void gr_provider_ctx_own(gr_adapter_ctx *dst, char *owned[3], const gr_adapter_c
 void gr_provider_ctx_release(char *owned[3]);
 char *gr_provider_strdup_or_null(const char *s);
 
+/* Native APIs want alternating roles: append `items` (an array, consumed) to
+ * the last turn of `turns` when it has the same role, else add a new turn
+ * {"role": role, <items_key>: items}. Empty `items` adds nothing. */
+void gr_provider_push_turn(cJSON *turns, const char *role, const char *items_key, cJSON *items);
+
 /* Emits one chunk and frees it; a nonzero emit (client gone) -> GR_ERR_IO. */
 gr_status gr_provider_emit_chunk(cJSON *c, gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err);
 /* The end of a translated stream, the same for every adapter: report usage,
