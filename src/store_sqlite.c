@@ -282,16 +282,17 @@ static gr_status op_key_update(gr_store *s, const gr_key_record *k) {
     return run_key_write(s, ST_KEY_UPDATE, k);
 }
 
-static gr_status op_key_get(gr_store *base, const char *id, gr_key_record *out) {
-    sqlite_store *s = (sqlite_store *)base;
+/* One row by its text key: GR_OK (read into out), GR_ERR_NOT_FOUND or GR_ERR_IO. */
+static gr_status get_one(sqlite_store *s, int which, const char *key, void (*read)(sqlite3_stmt *, void *),
+                         void *out) {
     gr_status rc = GR_ERR_IO;
     pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = stmt(s, ST_KEY_GET);
+    sqlite3_stmt *st = stmt(s, which);
     if (!st) goto out;
-    bind_text(st, 1, id);
+    bind_text(st, 1, key);
     int r = sqlite3_step(st);
     if (r == SQLITE_ROW) {
-        read_key(st, out);
+        read(st, out);
         rc = GR_OK;
     } else if (r == SQLITE_DONE) {
         rc = GR_ERR_NOT_FOUND;
@@ -300,6 +301,13 @@ static gr_status op_key_get(gr_store *base, const char *id, gr_key_record *out) 
 out:
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+static void read_key_any(sqlite3_stmt *st, void *out) { read_key(st, out); }
+static void read_row_any(sqlite3_stmt *st, void *out) { read_row(st, out); }
+
+static gr_status op_key_get(gr_store *base, const char *id, gr_key_record *out) {
+    return get_one((sqlite_store *)base, ST_KEY_GET, id, read_key_any, out);
 }
 
 static gr_status op_key_list(gr_store *base, gr_key_record **out, size_t *n) {
@@ -434,23 +442,7 @@ out:
 }
 
 static gr_status op_generation_get(gr_store *base, const char *request_id, gr_ledger_row *out) {
-    sqlite_store *s = (sqlite_store *)base;
-    gr_status rc = GR_ERR_IO;
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = stmt(s, ST_GEN_GET);
-    if (!st) goto out;
-    bind_text(st, 1, request_id);
-    int r = sqlite3_step(st);
-    if (r == SQLITE_ROW) {
-        read_row(st, out);
-        rc = GR_OK;
-    } else if (r == SQLITE_DONE) {
-        rc = GR_ERR_NOT_FOUND;
-    }
-    done(st);
-out:
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return get_one((sqlite_store *)base, ST_GEN_GET, request_id, read_row_any, out);
 }
 
 static gr_status op_usage_summary(gr_store *base, const gr_usage_query *q, gr_usage_group **out,
