@@ -7,6 +7,8 @@ add_library(gr_core OBJECT
   src/metrics.c
   src/log.c
   src/upstream.c
+  src/upstream_h1.c
+  src/upstream_curl.c
   src/mock_upstream.c
   src/request.c
   src/proxy.c

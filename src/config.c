@@ -353,7 +353,8 @@ static char **get_str_list(const cJSON *obj, const char *key, size_t *n, const c
 
 static const char *const server_keys[] = {"listen", "host", "port", "workers", "max_body_bytes",
     "max_header_bytes", "client_timeout_ms", "drain_timeout_ms", "max_upstream_response_bytes",
-    "max_sse_event_bytes", "max_client_buffer_bytes", "max_stream_bytes", "mock_port", "keys_refresh_ms", NULL};
+    "max_sse_event_bytes", "max_client_buffer_bytes", "max_stream_bytes", "mock_port", "keys_refresh_ms",
+    "upstream_client", "upstream_keepalive", "upstream_keepalive_ms", NULL};
 
 static void parse_server(const cJSON *s, gr_server_conf *o, errbuf *e) {
     const char *p = "server";
@@ -391,6 +392,13 @@ static void parse_server(const cJSON *s, gr_server_conf *o, errbuf *e) {
     o->max_stream_bytes = get_uint(s, "max_stream_bytes", 0, 1ull << 40, p, e);
     o->mock_port = (uint32_t)get_uint(s, "mock_port", 0, 65535, p, e);
     o->keys_refresh_ms = (uint32_t)get_uint(s, "keys_refresh_ms", 5000, 86400000, p, e);
+    char *client = get_str(s, "upstream_client", "auto", p, e);
+    if (client && strcmp(client, "auto") && strcmp(client, "curl"))
+        fail(e, "server.upstream_client: expected auto or curl, got '%s'", client);
+    o->upstream_curl_only = client && !strcmp(client, "curl");
+    free(client);
+    o->upstream_keepalive = (uint32_t)get_uint(s, "upstream_keepalive", 256, 65536, p, e);
+    o->upstream_keepalive_ms = (uint32_t)get_uint(s, "upstream_keepalive_ms", 30000, 86400000, p, e);
 }
 
 static const char *const timeout_keys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};

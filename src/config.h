@@ -120,6 +120,9 @@ typedef struct gr_server_conf {
     uint64_t max_stream_bytes;            /* one streamed response cap; 0 = unlimited */
     uint32_t mock_port;                   /* port of the in-process mock; 0 = ephemeral */
     uint32_t keys_refresh_ms;             /* re-read keys from the store this often; 0 = only on SIGHUP */
+    bool upstream_curl_only;              /* upstream_client: curl (else our HTTP/1.1 engine for http://) */
+    uint32_t upstream_keepalive;          /* idle upstream connections kept per worker */
+    uint32_t upstream_keepalive_ms;       /* an idle upstream connection is closed after this */
 } gr_server_conf;
 
 typedef struct gr_log_conf {

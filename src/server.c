@@ -229,7 +229,10 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     gr_route_state_init(w->route_state, gr_now_us() ^ ((uint64_t)w->id << 32));
     w->base = event_base_new();
     w->http = evhttp_new(w->base);
-    w->up = gr_upstream_new(w->base);
+    gr_upstream_opts uo = {.curl_only = cfg->server.upstream_curl_only,
+                           .keepalive_max = cfg->server.upstream_keepalive,
+                           .keepalive_ms = cfg->server.upstream_keepalive_ms};
+    w->up = gr_upstream_new(w->base, &uo);
     w->shared = gr_shared_conn_new(s->svc.shared, w->base);
     if (w->shared) {
         w->hints = event_new(w->base, -1, EV_PERSIST, hints_tick, w);
@@ -334,7 +337,6 @@ int gr_server_run(gr_config *cfg) {
     s.config_path = cfg->path;
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     gr_log_set_level(gr_log_level_parse(cfg->log.level));
     if (!gr_access_log_open(cfg->log.access_log)) {
         GR_ERROR("log.access_log: cannot open %s", cfg->log.access_log);

@@ -1,10 +1,11 @@
-/* upstream.c — libcurl multi on a libevent loop (see upstream.h). */
-#include "upstream.h"
+/* upstream.c — the upstream client's front: the public gr_transfer API of
+ * upstream.h, the engine choice per request (http:// -> our HTTP/1.1 engine,
+ * anything else or server.upstream_client: curl -> libcurl), the error
+ * strings, and the response-header reading both engines share. */
+#include "upstream_engine.h"
 
-#include <curl/curl.h>
-#include <event2/event.h>
-#include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 const char gr_err_upstream_connect[] = "upstream connection failed";
 const char gr_err_upstream_timeout_connect[] = "upstream connect timeout";
@@ -21,413 +22,70 @@ bool gr_upstream_err_is_timeout(const char *err) {
 
 struct gr_upstream {
     struct event_base *base;
-    CURLM *multi;
-    struct event *timer;
-    struct event *reaper; /* frees cancelled transfers outside curl callbacks */
-    gr_transfer *graveyard;
-    gr_transfer *spare;       /* released transfers kept for reuse (easy handle + timer) */
-    size_t nspare;
-    struct sock_ctx *spare_socks;
-    size_t active;
-    int in_curl; /* depth of curl_multi_socket_action calls */
+    gr_upstream_opts opts;
+    gr_curl_engine *curl; /* created on first https:// (or curl-only) request */
+    gr_h1_engine *h1;
 };
 
-struct gr_transfer {
-    gr_upstream *u;
-    CURL *easy;
-    struct curl_slist *headers;
-    gr_transfer_cbs cbs;
-    void *ud;
-    struct event *watchdog; /* first-byte / idle timer */
-    gr_timeouts timeouts;
-    uint64_t started_us, first_byte_us;
-    int status;
-    int retry_after_s;
-    char content_type[128];
-    bool headers_done, cancelled, paused, done, in_multi;
-    gr_transfer *next_dead;
-};
-
-#define MAX_SPARE_TRANSFERS 256
-
-typedef struct sock_ctx {
-    struct event *ev; /* allocated once, re-assigned on reuse */
-    curl_socket_t fd;
-    struct sock_ctx *next_spare;
-} sock_ctx;
-
-/* ---- completion ---- */
-
-/* Hot path: a finished transfer keeps its easy handle and timer for the next
- * request on this worker (no curl_easy_init/event_new per request). */
-static void transfer_release(gr_transfer *t) {
-    gr_upstream *u = t->u;
-    if (t->in_multi) {
-        curl_multi_remove_handle(u->multi, t->easy);
-        t->in_multi = false;
-        u->active--;
-    }
-    curl_slist_free_all(t->headers);
-    t->headers = NULL;
-    if (u->nspare < MAX_SPARE_TRANSFERS && t->easy && t->watchdog) {
-        event_del(t->watchdog);
-        curl_easy_reset(t->easy);
-        t->next_dead = u->spare;
-        u->spare = t;
-        u->nspare++;
-        return;
-    }
-    if (t->watchdog) event_free(t->watchdog);
-    if (t->easy) curl_easy_cleanup(t->easy);
-    free(t);
-}
-
-static void transfer_destroy_spares(gr_upstream *u) {
-    while (u->spare) {
-        gr_transfer *t = u->spare;
-        u->spare = t->next_dead;
-        event_free(t->watchdog);
-        curl_easy_cleanup(t->easy);
-        free(t);
-    }
-    u->nspare = 0;
-    while (u->spare_socks) {
-        sock_ctx *sc = u->spare_socks;
-        u->spare_socks = sc->next_spare;
-        event_free(sc->ev);
-        free(sc);
-    }
-}
-
-static void bury(gr_transfer *t) {
-    gr_upstream *u = t->u;
-    t->next_dead = u->graveyard;
-    u->graveyard = t;
-    event_active(u->reaper, 0, 0);
-}
-
-static void reaper_cb(evutil_socket_t fd, short what, void *arg) {
-    gr_upstream *u = arg;
-    gr_transfer *t = u->graveyard;
-    u->graveyard = NULL;
-    while (t) {
-        gr_transfer *next = t->next_dead;
-        transfer_release(t);
-        t = next;
-    }
-}
-
-static void finish(gr_transfer *t, const char *err) {
-    if (t->done) return;
-    t->done = true;
-    if (t->watchdog) event_del(t->watchdog);
-    if (!t->cancelled && t->cbs.on_done) t->cbs.on_done(t->ud, err, t->status);
-    bury(t);
-}
-
-static const char *map_curl_error(gr_transfer *t, CURLcode rc) {
-    switch (rc) {
-    case CURLE_OK: return NULL;
-    case CURLE_OPERATION_TIMEDOUT:
-        return t->headers_done ? gr_err_upstream_timeout_total
-                               : (t->first_byte_us || t->status ? gr_err_upstream_timeout_total
-                                                                : gr_err_upstream_timeout_connect);
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_PEER_FAILED_VERIFICATION:
-        return gr_err_upstream_connect;
-    case CURLE_WRITE_ERROR:
-        return gr_err_upstream_aborted;
-    default:
-        return gr_err_upstream_io;
-    }
-}
-
-static void check_multi_info(gr_upstream *u) {
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(u->multi, &left))) {
-        if (msg->msg != CURLMSG_DONE) continue;
-        gr_transfer *t = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-        CURLcode rc = msg->data.result;
-        if (!t || t->done) continue;
-        if (t->in_multi) {
-            curl_multi_remove_handle(u->multi, t->easy);
-            t->in_multi = false;
-            u->active--;
-        }
-        long code = 0;
-        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
-        if (code) t->status = (int)code;
-        /* A connect-phase timeout is distinguishable by no connection made. */
-        const char *err = map_curl_error(t, rc);
-        if (rc == CURLE_OPERATION_TIMEDOUT && !t->status) {
-            long connected = 0;
-            curl_easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &connected);
-            err = connected ? gr_err_upstream_timeout_first_byte : gr_err_upstream_timeout_connect;
-        }
-        finish(t, err);
-    }
-}
-
-/* ---- libevent <-> curl glue ---- */
-
-static void socket_action(gr_upstream *u, curl_socket_t fd, int flags) {
-    int running = 0;
-    u->in_curl++;
-    curl_multi_socket_action(u->multi, fd, flags, &running);
-    u->in_curl--;
-    check_multi_info(u);
-}
-
-static void sock_event_cb(evutil_socket_t fd, short what, void *arg) {
-    gr_upstream *u = arg;
-    int flags = ((what & EV_READ) ? CURL_CSELECT_IN : 0) | ((what & EV_WRITE) ? CURL_CSELECT_OUT : 0);
-    socket_action(u, fd, flags);
-}
-
-static void timer_event_cb(evutil_socket_t fd, short what, void *arg) {
-    socket_action(arg, CURL_SOCKET_TIMEOUT, 0);
-}
-
-static int curl_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp) {
-    gr_upstream *u = userp;
-    sock_ctx *sc = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (sc) { /* keep the context and its event for the next socket */
-            event_del(sc->ev);
-            sc->next_spare = u->spare_socks;
-            u->spare_socks = sc;
-            curl_multi_assign(u->multi, s, NULL);
-        }
-        return 0;
-    }
-    short kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
-    if (!sc) {
-        if (u->spare_socks) {
-            sc = u->spare_socks;
-            u->spare_socks = sc->next_spare;
-        } else {
-            sc = gr_xcalloc(1, sizeof(*sc));
-            sc->ev = event_new(u->base, -1, 0, sock_event_cb, u);
-        }
-        sc->fd = s;
-        curl_multi_assign(u->multi, s, sc);
-    } else {
-        event_del(sc->ev);
-    }
-    event_assign(sc->ev, u->base, s, kind, sock_event_cb, u);
-    event_add(sc->ev, NULL);
-    return 0;
-}
-
-static int curl_timer_cb(CURLM *m, long timeout_ms, void *userp) {
-    gr_upstream *u = userp;
-    if (timeout_ms < 0) {
-        evtimer_del(u->timer);
-        return 0;
-    }
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    evtimer_add(u->timer, &tv);
-    return 0;
-}
-
-/* ---- transfer callbacks ---- */
-
-static void arm_watchdog(gr_transfer *t, uint32_t ms) {
-    if (!ms || t->paused || t->done) {
-        event_del(t->watchdog);
-        return;
-    }
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-    evtimer_add(t->watchdog, &tv);
-}
-
-static void watchdog_cb(evutil_socket_t fd, short what, void *arg) {
-    gr_transfer *t = arg;
-    if (t->done) return;
-    const char *err = t->first_byte_us ? gr_err_upstream_timeout_idle : gr_err_upstream_timeout_first_byte;
-    if (t->in_multi) {
-        curl_multi_remove_handle(t->u->multi, t->easy);
-        t->in_multi = false;
-        t->u->active--;
-    }
-    finish(t, err);
-}
-
-static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
-    gr_transfer *t = ud;
-    size_t len = size * n;
-    if (t->cancelled || t->done) return 0;
-    if (len >= 5 && !memcmp(buf, "HTTP/", 5)) { /* new status line (e.g. after 100) */
-        t->headers_done = false;
-        t->retry_after_s = -1;
-        t->content_type[0] = '\0';
-        return len;
-    }
-    if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
-        long code = 0;
-        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
-        if (code >= 200 || code == 0) { /* final headers */
-            t->status = (int)code;
-            t->headers_done = true;
-            if (t->cbs.on_headers) t->cbs.on_headers(t->ud, t->status, t->content_type, t->retry_after_s);
-            if (t->cancelled) return 0;
-            arm_watchdog(t, t->timeouts.first_byte_ms);
-        }
-        return len;
-    }
-    if (len > 13 && !strncasecmp(buf, "content-type:", 13)) {
-        const char *v = buf + 13;
-        size_t vl = len - 13;
-        while (vl && (*v == ' ' || *v == '\t')) v++, vl--;
-        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) vl--;
-        if (vl >= sizeof(t->content_type)) vl = sizeof(t->content_type) - 1;
-        memcpy(t->content_type, v, vl);
-        t->content_type[vl] = '\0';
-    } else if (len > 12 && !strncasecmp(buf, "retry-after:", 12)) {
-        long s = strtol(buf + 12, NULL, 10);
-        if (s > 0 && s < 86400) t->retry_after_s = (int)s;
-    }
-    return len;
-}
-
-static size_t write_cb(char *buf, size_t size, size_t n, void *ud) {
-    gr_transfer *t = ud;
-    size_t len = size * n;
-    if (t->cancelled || t->done) return 0;
-    if (!t->first_byte_us) t->first_byte_us = gr_now_us();
-    int rc = t->cbs.on_data ? t->cbs.on_data(t->ud, buf, len) : 0;
-    if (rc < 0 || t->cancelled) return 0; /* CURLE_WRITE_ERROR */
-    arm_watchdog(t, t->timeouts.idle_ms);
-    return len;
-}
-
-/* ---- public API ---- */
-
-gr_upstream *gr_upstream_new(struct event_base *base) {
+gr_upstream *gr_upstream_new(struct event_base *base, const gr_upstream_opts *opts) {
     gr_upstream *u = gr_xcalloc(1, sizeof(*u));
     u->base = base;
-    u->multi = curl_multi_init();
-    if (!u->multi) abort();
-    u->timer = evtimer_new(base, timer_event_cb, u);
-    u->reaper = event_new(base, -1, 0, reaper_cb, u);
-    curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
-    curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
-    curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
-    curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
-    curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, 1024L);
+    u->opts = opts ? *opts : (gr_upstream_opts){.keepalive_max = 256, .keepalive_ms = 30000};
+    if (!u->opts.curl_only) u->h1 = gr_h1_engine_new(base, &u->opts);
     return u;
 }
 
 void gr_upstream_free(gr_upstream *u) {
     if (!u) return;
-    reaper_cb(-1, 0, u);
-    curl_multi_cleanup(u->multi);
-    transfer_destroy_spares(u);
-    event_free(u->timer);
-    event_free(u->reaper);
+    if (u->h1) gr_h1_engine_free(u->h1);
+    if (u->curl) gr_curl_engine_free(u->curl);
     free(u);
 }
 
-size_t gr_upstream_active(const gr_upstream *u) { return u->active; }
+size_t gr_upstream_active(const gr_upstream *u) {
+    return (u->h1 ? gr_h1_engine_active(u->h1) : 0) + (u->curl ? gr_curl_engine_active(u->curl) : 0);
+}
 
-gr_transfer *gr_transfer_start(gr_upstream *u, const gr_http_request *req, const gr_timeouts *to,
+size_t gr_upstream_idle_connections(const gr_upstream *u) { return u->h1 ? gr_h1_engine_idle(u->h1) : 0; }
+
+gr_transfer *gr_transfer_start(gr_upstream *u, const gr_http_request *req, const gr_timeouts *t,
                                const gr_transfer_cbs *cbs, void *ud) {
-    gr_transfer *t;
-    if (u->spare) {
-        t = u->spare;
-        u->spare = t->next_dead;
-        u->nspare--;
-        CURL *easy = t->easy;
-        struct event *wd = t->watchdog;
-        memset(t, 0, sizeof(*t));
-        t->easy = easy;
-        t->watchdog = wd;
-    } else {
-        t = gr_xcalloc(1, sizeof(*t));
-        t->easy = curl_easy_init();
-        if (!t->easy) abort();
-        t->watchdog = evtimer_new(u->base, watchdog_cb, t);
+    if (u->h1 && !strncasecmp(req->url, "http://", 7)) {
+        gr_transfer *x = gr_h1_transfer_start(u->h1, req, t, cbs, ud);
+        if (x) return x; /* else a URL form the h1 engine does not take (userinfo, ...) */
     }
-    t->u = u;
-    t->cbs = *cbs;
-    t->ud = ud;
-    t->timeouts = *to;
-    t->retry_after_s = -1;
-    for (size_t i = 0; i < req->nheaders; i++) t->headers = curl_slist_append(t->headers, req->headers[i]);
-    /* No "Expect: 100-continue" round trip for large bodies. */
-    t->headers = curl_slist_append(t->headers, "Expect:");
-    CURL *e = t->easy;
-    curl_easy_setopt(e, CURLOPT_URL, req->url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
-    if (req->body) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
-    } else {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-    }
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)to->connect_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)to->total_ms);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL); /* pass bytes as sent; no gzip surprises */
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    t->started_us = gr_now_us();
-    arm_watchdog(t, to->first_byte_ms ? to->first_byte_ms + to->connect_ms : 0);
-    if (curl_multi_add_handle(u->multi, e) != CURLM_OK) {
-        t->done = true;
-        transfer_release(t);
-        return NULL;
-    }
-    t->in_multi = true;
-    u->active++;
-    return t;
+    if (!u->curl) u->curl = gr_curl_engine_new(u->base);
+    return gr_curl_transfer_start(u->curl, req, t, cbs, ud);
 }
 
 void gr_transfer_cancel(gr_transfer *t) {
-    if (!t || t->cancelled) return;
-    t->cancelled = true;
-    if (t->done) return; /* already buried */
-    t->done = true;
-    event_del(t->watchdog);
-    if (t->in_multi && t->u->in_curl == 0) {
-        /* Outside curl callbacks: removing closes the connection now, which
-         * is what tells the upstream to stop generating. */
-        curl_multi_remove_handle(t->u->multi, t->easy);
-        t->in_multi = false;
-        t->u->active--;
-    }
-    bury(t);
+    if (t) t->ops->cancel(t);
 }
 
 void gr_transfer_pause(gr_transfer *t) {
-    if (!t || t->paused || t->done) return;
-    t->paused = true;
-    event_del(t->watchdog);
-    curl_easy_pause(t->easy, CURLPAUSE_RECV);
+    if (t) t->ops->pause(t);
 }
 
 void gr_transfer_resume(gr_transfer *t) {
-    if (!t || !t->paused || t->done) return;
-    t->paused = false;
-    arm_watchdog(t, t->timeouts.idle_ms);
-    t->u->in_curl++;
-    curl_easy_pause(t->easy, CURLPAUSE_CONT);
-    t->u->in_curl--;
-    /* Kick the state machine: unpausing does not wake the socket by itself. */
-    socket_action(t->u, CURL_SOCKET_TIMEOUT, 0);
+    if (t) t->ops->resume(t);
 }
 
-uint64_t gr_transfer_first_byte_us(const gr_transfer *t) { return t->first_byte_us; }
+uint64_t gr_transfer_first_byte_us(const gr_transfer *t) { return t->ops->first_byte_us(t); }
+
+static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+void gr_upstream_note_header(const char *name, size_t nlen, const char *value, size_t vlen, char *ctype,
+                             size_t ctype_cap, int *retry_after_s) {
+    while (vlen && is_space(*value)) value++, vlen--;
+    while (vlen && is_space(value[vlen - 1])) vlen--;
+    if (nlen == 12 && !strncasecmp(name, "content-type", 12)) {
+        if (vlen >= ctype_cap) vlen = ctype_cap - 1;
+        memcpy(ctype, value, vlen);
+        ctype[vlen] = '\0';
+    } else if (nlen == 11 && !strncasecmp(name, "retry-after", 11)) {
+        long s = 0;
+        size_t i = 0;
+        for (; i < vlen && i < 6 && value[i] >= '0' && value[i] <= '9'; i++) s = s * 10 + (value[i] - '0');
+        if (i == vlen && s > 0 && s < 86400) *retry_after_s = (int)s;
+    }
+}

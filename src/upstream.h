@@ -1,5 +1,9 @@
-/* upstream.h — the upstream HTTP client: libcurl multi driven by a worker's
- * libevent loop (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION), one per worker.
+/* upstream.h — the upstream HTTP client, one per worker, on the worker's
+ * libevent loop. Two engines behind one API (upstream_engine.h): plain
+ * http:// upstreams go through our own HTTP/1.1 client (upstream_h1.c,
+ * kept-alive connections, no per-request syscalls beyond send/recv), https://
+ * through libcurl multi (upstream_curl.c: TLS, HTTP/2). The choice is by URL,
+ * or libcurl for everything with server.upstream_client: curl.
  *
  * A transfer sends one gr_http_request and reports, through callbacks, the
  * response status, body bytes as they arrive (never buffered here), and
@@ -42,9 +46,21 @@ typedef struct gr_transfer_cbs {
     void (*on_done)(void *ud, const char *err, int status);
 } gr_transfer_cbs;
 
-gr_upstream *gr_upstream_new(struct event_base *base);
+/* libcurl's process-wide init, run once on first use (thread-safe): a
+ * gateway with only http:// upstreams never initialises the TLS stack. */
+void gr_curl_global_init_once(void);
+
+typedef struct gr_upstream_opts {
+    bool curl_only;            /* server.upstream_client: curl */
+    uint32_t keepalive_max;    /* idle connections kept per worker (h1 engine) */
+    uint32_t keepalive_ms;     /* an idle connection is closed after this long */
+} gr_upstream_opts;
+
+/* opts NULL = defaults (h1 for http://, 256 idle, 30 s) */
+gr_upstream *gr_upstream_new(struct event_base *base, const gr_upstream_opts *opts);
 void gr_upstream_free(gr_upstream *u);
 size_t gr_upstream_active(const gr_upstream *u);
+size_t gr_upstream_idle_connections(const gr_upstream *u); /* h1 engine's kept-alive pool */
 
 /* The request's strings are copied; the body is referenced until done/cancel. */
 gr_transfer *gr_transfer_start(gr_upstream *u, const gr_http_request *req, const gr_timeouts *t,

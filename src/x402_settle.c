@@ -10,6 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
+#include "upstream.h"
 #include "x402.h"
 #include "x402_upto.h"
 
@@ -614,6 +615,7 @@ gr_status gr_x402_settler_new(gr_x402_settle_mode mode, const gr_x402_network_co
     s->ring = gr_xcalloc(GR_X402_SETTLE_QUEUE, sizeof *s->ring);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    gr_curl_global_init_once();
     s->curl = curl_easy_init();
     if (!s->curl) {
         snprintf(err, errlen, "x402: cannot create a curl handle for settlement");

@@ -24,6 +24,7 @@ server:
   drain_timeout_ms: 3000
   max_sse_event_bytes: 64KiB
   max_upstream_response_bytes: 1MiB
+  upstream_client: ${process.env.GR_TEST_UPSTREAM_CLIENT || 'auto'}
 ${extraServer}
 log:
   access_log: "${dir}/access.log"
