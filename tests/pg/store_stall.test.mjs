@@ -1,0 +1,216 @@
+// store_stall.test.mjs — a slow PostgreSQL store never stalls a worker's loop
+// (CTest pg_store_stall, label pg; GR_TEST_STORE_URL from tests/pg/with_pg.sh).
+//
+// One gateway with ONE worker on PostgreSQL, store.op_timeout_ms 500. Another
+// session holds ACCESS EXCLUSIVE locks on x402_nonces and ledger (a stand-in
+// for a stalled database: every statement on those tables waits). Meanwhile:
+//   * x402 paid requests get 503 x402_store_unavailable within op_timeout_ms
+//     (+ slack), and nothing is served;
+//   * GET /admin/usage gets 503 in the OpenAI error shape as fast;
+//   * plain chat requests on the same worker keep their latency (p50/max are
+//     printed next to the figures before the stall).
+// After the lock is released, a reservation that landed late keeps the nonce
+// spent (the same authorization is refused, never served), the admin API
+// answers again, and the gateway drains cleanly on SIGTERM.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { privateKeyToAccount } from 'viem/accounts';
+import { getAddress, toHex } from 'viem';
+import { startGateway, testStoreUrl } from '../compat/harness.mjs';
+
+const OP_TIMEOUT_MS = 500;
+const KEY = 'sk-stall-test-0001';
+const ADMIN = 'adm-stall-test-0001';
+const TOKEN = '0x036CbD53842c5426634e7929541eC2318f3dCF7e';
+const PAY_TO = '0x1111111111111111111111111111111111111111';
+const CHAIN_ID = 84532;
+// a throwaway key: verification is local (settle: none), no chain involved
+const payer = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d');
+
+function config(port, dir) {
+  return `
+store:
+  url: "${testStoreUrl(dir)}"
+  threads: 2
+  queue_max: 64
+  op_timeout_ms: ${OP_TIMEOUT_MS}
+server:
+  listen: 127.0.0.1:${port}
+  workers: 1
+log:
+  access_log: "off"
+  level: info
+auth:
+  keys: [ { name: test, key: ${KEY} } ]
+  admin_key: ${ADMIN}
+providers:
+  - name: mock
+    kind: mock
+models:
+  - name: mock-gpt
+    provider: mock
+    model: mock-gpt-1
+    pricing: { input: 2.50, output: 10.00 }
+    capabilities: [chat, stream]
+x402:
+  settle: none
+  default_max_tokens: 100
+  networks:
+    - network: base-sepolia
+      asset: "${TOKEN}"
+      name: USDC
+      version: "2"
+      pay_to: "${PAY_TO}"
+      max_timeout_seconds: 300
+`;
+}
+
+const chatBody = JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user', content: 'hello there' }], max_tokens: 20 });
+
+async function chat(base) {
+  const t0 = performance.now();
+  const r = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` }, body: chatBody,
+  });
+  await r.text();
+  assert.equal(r.status, 200);
+  return performance.now() - t0;
+}
+
+function pct(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+async function quote(base) {
+  const r = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody });
+  await r.text();
+  assert.equal(r.status, 402);
+  const req = JSON.parse(Buffer.from(r.headers.get('payment-required'), 'base64').toString());
+  return req.accepts[0].amount;
+}
+
+async function paymentHeader(amount) {
+  const now = Math.floor(Date.now() / 1000);
+  const authorization = {
+    from: payer.address, to: getAddress(PAY_TO), value: String(amount),
+    validAfter: String(now - 600), validBefore: String(now + 280),
+    nonce: toHex(crypto.getRandomValues(new Uint8Array(32))),
+  };
+  const signature = await payer.signTypedData({
+    domain: { name: 'USDC', version: '2', chainId: CHAIN_ID, verifyingContract: getAddress(TOKEN) },
+    types: { TransferWithAuthorization: [
+      { name: 'from', type: 'address' }, { name: 'to', type: 'address' }, { name: 'value', type: 'uint256' },
+      { name: 'validAfter', type: 'uint256' }, { name: 'validBefore', type: 'uint256' }, { name: 'nonce', type: 'bytes32' }] },
+    primaryType: 'TransferWithAuthorization',
+    message: { ...authorization, value: BigInt(authorization.value), validAfter: BigInt(authorization.validAfter),
+      validBefore: BigInt(authorization.validBefore) },
+  });
+  return Buffer.from(JSON.stringify({ x402Version: 1, scheme: 'exact', network: 'base-sepolia',
+    payload: { signature, authorization } })).toString('base64');
+}
+
+async function paid(base, header) {
+  const t0 = performance.now();
+  const r = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-payment': header }, body: chatBody,
+  });
+  const body = await r.text();
+  return { status: r.status, body, ms: performance.now() - t0 };
+}
+
+async function adminUsage(base) {
+  const t0 = performance.now();
+  const r = await fetch(`${base}/admin/usage?group_by=model`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  const body = await r.text();
+  return { status: r.status, body, ms: performance.now() - t0 };
+}
+
+// Another session takes the locks and holds them for holdS seconds; resolves
+// once they are granted.
+function holdLocks(url, holdS) {
+  const proc = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', url], { stdio: ['pipe', 'pipe', 'pipe'] });
+  proc.stdin.end(`BEGIN;\nLOCK TABLE x402_nonces, ledger IN ACCESS EXCLUSIVE MODE;\n\\echo locked\nSELECT pg_sleep(${holdS});\nCOMMIT;\n`);
+  let out = '';
+  const locked = new Promise((resolve, reject) => {
+    proc.stdout.on('data', (d) => { out += d; if (out.includes('locked')) resolve(); });
+    proc.stderr.on('data', (d) => { out += d; });
+    proc.on('exit', (code) => reject(new Error(`psql exited (${code}) before locking: ${out}`)));
+  });
+  const done = new Promise((resolve) => proc.on('exit', resolve));
+  return { locked, done, proc };
+}
+
+test('a stalled PostgreSQL store: paid and admin calls fail fast, chat on the same worker keeps its latency', async (t) => {
+  assert.ok(process.env.GR_TEST_STORE_URL, 'GR_TEST_STORE_URL (tests/pg/with_pg.sh) is required');
+  const gw = await startGateway({ config });
+  t.after(() => gw.stop('SIGKILL'));
+  const storeUrl = testStoreUrl(gw.dir); // the same database the gateway uses
+
+  // The paid path works on PostgreSQL.
+  const amount = await quote(gw.base);
+  const ok = await paid(gw.base, await paymentHeader(amount));
+  assert.equal(ok.status, 200, ok.body);
+  assert.equal((await adminUsage(gw.base)).status, 200);
+
+  // Before: chat latency with an idle store.
+  for (let i = 0; i < 5; i++) await chat(gw.base); // warm up
+  const before = [];
+  for (let i = 0; i < 40; i++) before.push(await chat(gw.base));
+
+  const lock = holdLocks(storeUrl, 4);
+  await lock.locked;
+  const stalledHeader = await paymentHeader(amount);
+  const t0 = performance.now();
+  // This one's reservation is certainly running (blocked on the lock) when
+  // its deadline passes; the three after it may wait in the queue instead.
+  const firstP = paid(gw.base, stalledHeader);
+  const more = await Promise.all([1, 2, 3].map(() => paymentHeader(amount)));
+  await new Promise((r) => setTimeout(r, 100));
+  const paidP = Promise.all([firstP, ...more.map((h) => paid(gw.base, h))]);
+  const adminP = adminUsage(gw.base);
+  const during = [];
+  while (performance.now() - t0 < 1500) during.push(await chat(gw.base));
+  const paidR = await paidP;
+  const adminR = await adminP;
+
+  for (const p of paidR) {
+    assert.equal(p.status, 503, p.body);
+    assert.equal(JSON.parse(p.body).error.code, 'x402_store_unavailable');
+    assert.ok(p.ms < OP_TIMEOUT_MS + 700, `paid request answered after ${p.ms.toFixed(0)} ms (op_timeout_ms ${OP_TIMEOUT_MS})`);
+    assert.ok(p.ms >= OP_TIMEOUT_MS - 50, `paid request answered before the deadline (${p.ms.toFixed(0)} ms)?`);
+  }
+  assert.equal(adminR.status, 503, adminR.body);
+  const ae = JSON.parse(adminR.body).error;
+  assert.equal(ae.type, 'api_error');
+  assert.equal(ae.code, 'store_unavailable');
+  assert.ok(adminR.ms < OP_TIMEOUT_MS + 700, `admin call answered after ${adminR.ms.toFixed(0)} ms`);
+
+  const fig = (xs) => `p50 ${pct(xs, 50).toFixed(2)} ms, p95 ${pct(xs, 95).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms, n ${xs.length}`;
+  console.log(`chat before the stall: ${fig(before)}`);
+  console.log(`chat during the stall: ${fig(during)}`);
+  console.log(`paid during the stall: ${paidR.map((p) => `${p.status} in ${p.ms.toFixed(0)} ms`).join(', ')}; admin: ${adminR.status} in ${adminR.ms.toFixed(0)} ms`);
+  assert.ok(during.length >= 20, `only ${during.length} chat requests completed in 1.5 s during the stall`);
+  assert.ok(pct(during, 50) < Math.max(5 * pct(before, 50), 25), `chat p50 during the stall ${pct(during, 50).toFixed(1)} ms`);
+  assert.ok(Math.max(...during) < OP_TIMEOUT_MS, `a chat request waited ${Math.max(...during).toFixed(0)} ms during the stall`);
+
+  // The lock goes away: the late reservation landed, the nonce stays spent.
+  await lock.done;
+  let replay;
+  for (let i = 0; i < 50; i++) { // the late job may still be finishing
+    replay = await paid(gw.base, stalledHeader);
+    if (replay.status !== 503) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(replay.status, 402, `the same authorization after the stall: ${replay.status} ${replay.body}`);
+  assert.match(replay.body, /duplicate_settlement/);
+  assert.equal((await adminUsage(gw.base)).status, 200);
+  const again = await paid(gw.base, await paymentHeader(amount));
+  assert.equal(again.status, 200, again.body);
+
+  // Drains cleanly: queued bookkeeping completes before the store closes.
+  assert.equal(await gw.stop('SIGTERM'), 0);
+  const logs = gw.logs();
+  for (const bad of ['AddressSanitizer', 'LeakSanitizer', 'runtime error:']) assert.ok(!logs.includes(bad), logs.slice(-3000));
+});
