@@ -175,6 +175,10 @@ test('a stalled PostgreSQL store: paid and admin calls fail fast, chat on the sa
   const paidR = await paidP;
   const adminR = await adminP;
 
+  const fig = (xs) => `p50 ${pct(xs, 50).toFixed(2)} ms, p95 ${pct(xs, 95).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms, n ${xs.length}`;
+  console.log(`chat before the stall: ${fig(before)}`);
+  console.log(`chat during the stall: ${fig(during)}`);
+  console.log(`paid during the stall: ${paidR.map((p) => `${p.status} in ${p.ms.toFixed(0)} ms`).join(', ')}; admin: ${adminR.status} in ${adminR.ms.toFixed(0)} ms`);
   for (const p of paidR) {
     assert.equal(p.status, 503, p.body);
     assert.equal(JSON.parse(p.body).error.code, 'x402_store_unavailable');
@@ -187,10 +191,6 @@ test('a stalled PostgreSQL store: paid and admin calls fail fast, chat on the sa
   assert.equal(ae.code, 'store_unavailable');
   assert.ok(adminR.ms < OP_TIMEOUT_MS + 700, `admin call answered after ${adminR.ms.toFixed(0)} ms`);
 
-  const fig = (xs) => `p50 ${pct(xs, 50).toFixed(2)} ms, p95 ${pct(xs, 95).toFixed(2)} ms, max ${Math.max(...xs).toFixed(2)} ms, n ${xs.length}`;
-  console.log(`chat before the stall: ${fig(before)}`);
-  console.log(`chat during the stall: ${fig(during)}`);
-  console.log(`paid during the stall: ${paidR.map((p) => `${p.status} in ${p.ms.toFixed(0)} ms`).join(', ')}; admin: ${adminR.status} in ${adminR.ms.toFixed(0)} ms`);
   assert.ok(during.length >= 20, `only ${during.length} chat requests completed in 1.5 s during the stall`);
   assert.ok(pct(during, 50) < Math.max(5 * pct(before, 50), 25), `chat p50 during the stall ${pct(during, 50).toFixed(1)} ms`);
   assert.ok(Math.max(...during) < OP_TIMEOUT_MS, `a chat request waited ${Math.max(...during).toFixed(0)} ms during the stall`);
