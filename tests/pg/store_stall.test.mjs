@@ -15,6 +15,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { privateKeyToAccount } from 'viem/accounts';
 import { getAddress, toHex } from 'viem';
 import { startGateway, testStoreUrl } from '../compat/harness.mjs';
@@ -28,7 +29,7 @@ const CHAIN_ID = 84532;
 // a throwaway key: verification is local (settle: none), no chain involved
 const payer = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d');
 
-function config(port, dir) {
+function config(port, dir, server = '') {
   return `
 store:
   url: "${testStoreUrl(dir)}"
@@ -38,7 +39,7 @@ store:
 server:
   listen: 127.0.0.1:${port}
   workers: 1
-log:
+${server}log:
   access_log: "off"
   level: info
 auth:
@@ -210,6 +211,41 @@ test('a stalled PostgreSQL store: paid and admin calls fail fast, chat on the sa
   assert.equal(again.status, 200, again.body);
 
   // Drains cleanly: queued bookkeeping completes before the store closes.
+  assert.equal(await gw.stop('SIGTERM'), 0);
+  const logs = gw.logs();
+  for (const bad of ['AddressSanitizer', 'LeakSanitizer', 'runtime error:']) assert.ok(!logs.includes(bad), logs.slice(-3000));
+});
+
+// Clients that hang up while their store call is in flight (a paid request
+// and an admin call, during a stall): the requests are not freed under their
+// jobs; the completions find them and answer into the dead sockets, and the
+// worker goes on (the ASan run checks for use after free and leaks).
+test('a connection lost while its store call is in flight', async (t) => {
+  const gw = await startGateway({ config });
+  t.after(() => gw.stop('SIGKILL'));
+  const storeUrl = testStoreUrl(gw.dir);
+  const amount = await quote(gw.base);
+  const lock = holdLocks(storeUrl, 2);
+  await lock.locked;
+  const header = await paymentHeader(amount);
+  const hangUp = (request) => new Promise((resolve) => {
+    const sock = net.connect(gw.port, '127.0.0.1', () => {
+      sock.write(request);
+      setTimeout(() => { sock.destroy(); resolve(); }, 150); // gone while the job waits on the lock
+    });
+    sock.on('error', () => {});
+  });
+  await Promise.all([
+    hangUp(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+      `X-PAYMENT: ${header}\r\nContent-Length: ${Buffer.byteLength(chatBody)}\r\n\r\n${chatBody}`),
+    hangUp(`GET /admin/usage HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${ADMIN}\r\n\r\n`),
+  ]);
+  await new Promise((r) => setTimeout(r, 700)); // past op_timeout_ms: the completions ran
+  for (let i = 0; i < 5; i++) await chat(gw.base); // the worker is fine
+  const m = await (await fetch(`${gw.base}/metrics`)).text();
+  await lock.done;
+  assert.match(m, /gaterouter_requests_total\{route="\/v1\/chat\/completions",status="(499|503)"/);
+  assert.match(m, /gaterouter_requests_total\{route="\/admin\/usage",status="(499|503)"/);
   assert.equal(await gw.stop('SIGTERM'), 0);
   const logs = gw.logs();
   for (const bad of ['AddressSanitizer', 'LeakSanitizer', 'runtime error:']) assert.ok(!logs.includes(bad), logs.slice(-3000));
