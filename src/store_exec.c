@@ -24,6 +24,7 @@ typedef struct job {
     struct event *timer;  /* deadline, on mb's loop; only that loop touches it */
     atomic_int state;
     atomic_int refs; /* 2 for a submitted job (loop side + executor side), 1 for a post */
+    uint64_t seq;    /* order of enqueueing */
 } job;
 
 struct gr_store_mailbox {
@@ -38,6 +39,7 @@ typedef struct exec_thread {
     pthread_t thread;
     void *conn;
     bool started;
+    uint64_t post_seq; /* seq of the post this thread runs now, 0 = none (under ex->mu) */
 } exec_thread;
 
 struct gr_store_exec {
@@ -48,6 +50,8 @@ struct gr_store_exec {
     unsigned nth;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t post_done; /* a post finished: jobs waiting behind it re-check */
+    uint64_t seq;
     job *head, *tail;
     unsigned queued, running, live; /* live: threads still serving the queue */
     bool stopping, shut;
@@ -160,6 +164,13 @@ static void run_one(exec_thread *t, job *j) {
     job_release(j, 1);
 }
 
+/* Is a post enqueued before seq still running on some thread? (ex->mu held) */
+static bool older_post_running(gr_store_exec *ex, uint64_t seq) {
+    for (unsigned i = 0; i < ex->nth; i++)
+        if (ex->th[i].post_seq && ex->th[i].post_seq < seq) return true;
+    return false;
+}
+
 static void *exec_main(void *arg) {
     exec_thread *t = arg;
     gr_store_exec *ex = t->ex;
@@ -176,11 +187,19 @@ static void *exec_main(void *arg) {
         if (!ex->head) ex->tail = NULL;
         ex->queued--;
         ex->running++;
+        bool is_post = !j->mb;
+        if (is_post) t->post_seq = j->seq;
+        else /* read-your-writes: never start before the posts queued ahead of it have finished */
+            while (older_post_running(ex, j->seq)) pthread_cond_wait(&ex->post_done, &ex->mu);
         pthread_mutex_unlock(&ex->mu);
         j->next = NULL;
         run_one(t, j);
         pthread_mutex_lock(&ex->mu);
         ex->running--;
+        if (is_post) {
+            t->post_seq = 0;
+            pthread_cond_broadcast(&ex->post_done);
+        }
         pthread_mutex_unlock(&ex->mu);
     }
     return NULL;
@@ -200,6 +219,7 @@ gr_status gr_store_exec_new(const gr_store_exec_opts *o, gr_store_exec_open_fn o
     pthread_mutex_init(&ex->mu, NULL);
     pthread_mutex_init(&ex->inline_mu, NULL);
     pthread_cond_init(&ex->cv, NULL);
+    pthread_cond_init(&ex->post_done, NULL);
     ex->th = gr_xcalloc(o->threads, sizeof *ex->th);
     ex->nth = o->threads;
     gr_status rc = GR_OK;
@@ -257,12 +277,14 @@ void gr_store_exec_free(gr_store_exec *ex) {
     free(ex->th);
     pthread_mutex_destroy(&ex->inline_mu);
     pthread_cond_destroy(&ex->cv);
+    pthread_cond_destroy(&ex->post_done);
     pthread_mutex_destroy(&ex->mu);
     free(ex);
 }
 
 static void enqueue_locked(gr_store_exec *ex, job *j) {
     j->next = NULL;
+    j->seq = ++ex->seq;
     if (ex->tail) ex->tail->next = j;
     else ex->head = j;
     ex->tail = j;

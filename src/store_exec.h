@@ -25,6 +25,13 @@
  * A job whose deadline passed while it was still queued is not run at all
  * (neither run nor late).
  *
+ * Order: jobs start in submission order (one FIFO). A submitted job never
+ * starts while a post queued before it is still running on another thread,
+ * so a post's writes are visible to every job submitted after it (a payer's
+ * credit refund posted at the end of one request is seen by that payer's
+ * next credit lookup, as when the refund was synchronous). Posts may run
+ * concurrently with each other.
+ *
  * Bounds: submit refuses (GR_ERR_TOO_LARGE) when queue_max jobs are waiting:
  * the caller answers 503 at once; nothing queues without bound on that path.
  * gr_store_exec_post (fire and forget: post-response bookkeeping such as a

@@ -345,7 +345,44 @@ static void test_undelivered_released(void **state) {
     event_base_free(base);
 }
 
-/* ---- exec-6: bad options ---- */
+/* ---- exec-6: a job submitted after a post sees the post's writes ---- */
+
+static atomic_int g_written;
+
+static void slow_write(void *cp, void *arg) {
+    (void)cp;
+    (void)arg;
+    usleep(150000);
+    atomic_store(&g_written, 1);
+}
+
+static void read_written(void *cp, void *arg) {
+    (void)cp;
+    targ *a = arg;
+    a->ran = atomic_load(&g_written) == 1; /* "ran" = saw the write */
+}
+
+static void test_post_then_read(void **state) {
+    (void)state;
+    atomic_store(&g_written, 0);
+    gr_store_exec *ex = make(2, 16, 0); /* two threads: the read could start beside the post */
+    struct event_base *base = event_base_new();
+    gr_store_mailbox *mb = gr_store_mailbox_new(base);
+    gr_store_exec_post(ex, slow_write, NULL, NULL);
+    usleep(20000); /* the post is running on one thread; the other is idle */
+    targ *a = new_arg();
+    assert_int_equal(gr_store_exec_submit(ex, mb, &(gr_store_job_spec){.run = read_written, .done = t_done, .arg = a}),
+                     GR_OK);
+    loop_until(base, &g_done_ok, 1);
+    assert_true(a->done);
+    assert_true(a->ran); /* it waited for the post */
+    free(a);
+    gr_store_exec_free(ex);
+    gr_store_mailbox_free(mb);
+    event_base_free(base);
+}
+
+/* ---- exec-7: bad options ---- */
 
 static void test_bad_options(void **state) {
     (void)state;
@@ -366,6 +403,7 @@ int main(void) {
         cmocka_unit_test_setup(test_queue_full, reset),
         cmocka_unit_test_setup(test_drain_on_shutdown, reset),
         cmocka_unit_test_setup(test_undelivered_released, reset),
+        cmocka_unit_test_setup(test_post_then_read, reset),
         cmocka_unit_test_setup(test_bad_options, reset),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
