@@ -39,10 +39,10 @@
  * lost; its volume is bounded by the requests admitted (at most one post per
  * finished paid request).
  *
- * Life cycle: gr_store_exec_new at start; gr_store_exec_shutdown stops taking
- * jobs from threads' point of view only after running every queued one (the
- * drain on SIGTERM), then joins the threads; gr_store_exec_free closes the
- * connections. A post after shutdown runs inline on the caller's thread with
+ * Life cycle: gr_store_exec_new at start. gr_store_exec_shutdown (the drain
+ * on SIGTERM, after the worker loops stopped) refuses new submits, lets the
+ * threads run every job still queued (posts queued meanwhile included), then
+ * joins them; gr_store_exec_free closes the connections. A post after shutdown runs inline on the caller's thread with
  * the first connection (nothing else uses it any more). Mailboxes must be
  * freed after the executor was shut down (undelivered completions are then
  * dropped without calling done) and before their event_base.
