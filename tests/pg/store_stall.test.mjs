@@ -11,7 +11,8 @@
 //     printed next to the figures before the stall).
 // After the lock is released, a reservation that landed late keeps the nonce
 // spent (the same authorization is refused, never served), the admin API
-// answers again, and the gateway drains cleanly on SIGTERM.
+// answers again, and the gateway drains cleanly on SIGTERM. A reservation
+// that lands late also gives back the credit it took, once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -92,12 +93,12 @@ async function quote(base) {
   return req.accepts[0].amount;
 }
 
-async function paymentHeader(amount) {
+async function paymentHeader(amount, nonce) {
   const now = Math.floor(Date.now() / 1000);
   const authorization = {
     from: payer.address, to: getAddress(PAY_TO), value: String(amount),
     validAfter: String(now - 600), validBefore: String(now + 280),
-    nonce: toHex(crypto.getRandomValues(new Uint8Array(32))),
+    nonce: nonce ?? toHex(crypto.getRandomValues(new Uint8Array(32))),
   };
   const signature = await payer.signTypedData({
     domain: { name: 'USDC', version: '2', chainId: CHAIN_ID, verifyingContract: getAddress(TOKEN) },
@@ -249,4 +250,48 @@ test('a connection lost while its store call is in flight', async (t) => {
   assert.equal(await gw.stop('SIGTERM'), 0);
   const logs = gw.logs();
   for (const bad of ['AddressSanitizer', 'LeakSanitizer', 'runtime error:']) assert.ok(!logs.includes(bad), logs.slice(-3000));
+});
+
+// A reservation that lands after its request was answered 503 also took the
+// payer's credit (the payment covered nothing: the credit pays it all): the
+// same store call gives that credit back, exactly once.
+test('a late reservation gives back the credit it took', async (t) => {
+  const gw = await startGateway({ config });
+  t.after(() => gw.stop('SIGKILL'));
+  const storeUrl = testStoreUrl(gw.dir);
+  const addr = payer.address.toLowerCase();
+  const seeded = 1000000000; // $1 of credit, far above this request's maximum
+  await new Promise((resolve, reject) => {
+    const p = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', storeUrl, '-c',
+      `INSERT INTO x402_credit(payer,nusd,updated_ms) VALUES('${addr}',${seeded},0) ON CONFLICT (payer) DO UPDATE SET nusd=${seeded}`]);
+    p.on('exit', (c) => (c === 0 ? resolve() : reject(new Error(`psql ${c}`))));
+  });
+  const credit = async () => (await (await fetch(`${gw.base}/v1/x402/credit?address=${payer.address}`)).json()).credit_nusd;
+  assert.equal(await credit(), seeded);
+  // the quote for this payer is 0: its credit covers the whole maximum
+  const q = await fetch(`${gw.base}/v1/chat/completions`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-payer': payer.address }, body: chatBody });
+  await q.text();
+  assert.equal(JSON.parse(Buffer.from(q.headers.get('payment-required'), 'base64').toString()).accepts[0].amount, '0');
+  const lock = holdLocks(storeUrl, 1.5);
+  await lock.locked;
+  const header = await paymentHeader(0);
+  const r = await paid(gw.base, header);
+  assert.equal(r.status, 503, r.body);
+  await lock.done;
+  let c;
+  for (let i = 0; i < 50; i++) { // the late call: reserve, take, then give back
+    c = await credit();
+    if (c === seeded && /stays spent/.test(gw.logs())) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.match(gw.logs(), /reserved after its request timed out/);
+  assert.equal(c, seeded, 'the credit taken by the late reservation was given back, once');
+  const again = await paid(gw.base, header); // the nonce stays spent
+  assert.equal(again.status, 402);
+  assert.equal(await credit(), seeded);
+  const fresh = await paid(gw.base, await paymentHeader(0)); // a new authorization is served from credit
+  assert.equal(fresh.status, 200, fresh.body);
+  assert.ok((await credit()) < seeded);
+  assert.equal(await gw.stop('SIGTERM'), 0);
 });
