@@ -16,6 +16,7 @@ add_library(gr_core OBJECT
   src/auth.c
   src/server.c
   src/services.c
+  src/store_exec.c
   src/pay_x402.c
   src/shared.c
   src/x402_store.c
@@ -34,3 +35,7 @@ gr_add_unit_test(NAME test_pool SOURCES tests/unit/test_pool.c LIBS gr_core gr_p
 # test_x402_store_pg is registered in area_pg.cmake.
 gr_add_unit_test(NAME test_x402_store SOURCES tests/unit/test_x402_store.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 set_tests_properties(test_x402_store PROPERTIES TIMEOUT 120)
+
+# The store executor (src/store_exec.c): store calls off the worker loops.
+gr_add_unit_test(NAME test_store_exec SOURCES tests/unit/test_store_exec.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+set_tests_properties(test_store_exec PROPERTIES TIMEOUT 60)

@@ -92,3 +92,16 @@ if(GR_NODE_FOR_PG AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/viem AND EXISTS ${
 else()
   message(WARNING "node or node_modules missing: e2e_x402_pg not registered (npm ci)")
 endif()
+
+# A stalled PostgreSQL store (tables locked by another session): paid and
+# admin calls answer 503 within store.op_timeout_ms while chat on the same
+# single worker keeps its latency (tests/pg/store_stall.test.mjs).
+if(GR_NODE_FOR_PG AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/viem)
+  add_test(NAME pg_store_stall
+    COMMAND ${CMAKE_SOURCE_DIR}/tests/pg/with_pg.sh ${GR_PG_STATE_DIR}
+            ${GR_NODE_FOR_PG} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/pg/store_stall.test.mjs
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(pg_store_stall PROPERTIES
+    FIXTURES_REQUIRED pg_server RESOURCE_LOCK gr_pg_server LABELS "pg;x402" TIMEOUT 120
+    ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endif()

@@ -17,8 +17,10 @@
  * no admin key is configured. Errors use OpenAI's shape
  * {"error":{"message","type","param","code"}}.
  *
- * Threading: any thread. Key writes and queries go to the store synchronously
- * (SQLite, milliseconds); run them off the event loop if that matters. A
+ * Threading: any thread; blocking (key writes and queries go to the store
+ * synchronously). The server runs it on the store executor (server.c,
+ * store_exec.h), never on a worker loop, with that thread's own store
+ * connection in ctx->store. A
  * request's generation row is visible once the ledger writer committed it
  * (normally within GR_LEDGER_LINGER_MS); until then /v1/generation says 404. */
 #ifndef GR_ADMIN_H

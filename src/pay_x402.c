@@ -40,6 +40,7 @@
 #include "request.h"
 #include "route.h"
 #include "services.h"
+#include "store_exec.h"
 #include "x402.h"
 #include "x402_settle.h"
 #include "x402_store.h"
@@ -76,6 +77,7 @@ typedef struct x402_req {
     bool has_payer;
     gr_u256 value;
     int64_t max_cost_nusd, paid_nusd, credit_used_nusd;
+    int64_t max_out; /* output-token cap of the quote */
     const char *header_b64;
     char *requirement_json;
     const char *desc;
@@ -511,16 +513,215 @@ static bool reject(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_
     return false;
 }
 
+/* ---- store calls off the loop (store_exec.h) ----
+ *
+ * Admission needs the store twice: the payer's credit (before verifying, to
+ * know what the payer must have signed), then the nonce reservation together
+ * with the credit take. Each is one job on the store executor; the request
+ * continues on its loop in the job's `next` step. At the deadline
+ * (store.op_timeout_ms) the request is answered 503 x402_store_unavailable
+ * and nothing is served. A reservation that lands after that keeps the nonce
+ * reserved (fail closed: that authorization can never be served, the client
+ * signs a new one, as the 503 says) and gives back the credit it took, in the
+ * job's late step on the executor thread — the take and the refund are one
+ * job's work, so credit is neither lost nor applied twice. A job whose
+ * deadline passed while it was still queued does not run at all.
+ *
+ * Post-response bookkeeping (credit refunds, the upto record, handing a
+ * settlement to the settler) are fire-and-forget posts: never refused, run
+ * in order of submission per thread, drained at shutdown before the store
+ * closes. */
+
+typedef enum { XJ_CREDIT_GET = 0, XJ_RESERVE, XJ_CREDIT_VIEW, XJ_PAYMENT_GET } xjob_kind;
+
+typedef struct x402_job x402_job;
+struct x402_job {
+    xjob_kind kind;
+    gr_request *r; /* touched on the loop only */
+    gr_pay_x402 *p;
+    void (*next)(gr_request *r, x402_job *j); /* on the loop, with the result */
+    char payer[GR_EVM_ADDR_STR_LEN + 1];
+    char key[200];
+    char rid[64];
+    int64_t valid_before, take;
+    /* results */
+    gr_status rc, take_rc;
+    int64_t credit;
+    cJSON *obj; /* XJ_CREDIT_VIEW: the settlements array; XJ_PAYMENT_GET: the payment */
+};
+
+static gr_x402_store *job_store(void *conn, gr_pay_x402 *p) {
+    gr_store_conns *c = conn;
+    return c && c->x402 ? c->x402 : p->store;
+}
+
+static void x402_job_run(void *conn, void *arg) {
+    x402_job *j = arg;
+    gr_x402_store *st = job_store(conn, j->p);
+    switch (j->kind) {
+    case XJ_CREDIT_GET:
+        j->rc = gr_x402_store_credit_get(st, j->payer, &j->credit);
+        break;
+    case XJ_RESERVE:
+        j->rc = gr_x402_store_nonce_reserve(st, j->key, j->valid_before);
+        j->take_rc = j->rc == GR_OK && j->take > 0 ? gr_x402_store_credit_take(st, j->payer, j->take) : GR_OK;
+        break;
+    case XJ_CREDIT_VIEW:
+        j->rc = gr_x402_store_credit_get(st, j->payer, &j->credit);
+        j->obj = cJSON_CreateArray();
+        if (j->rc == GR_OK) (void)gr_x402_store_settlements_recent(st, j->payer, 20, j->obj);
+        break;
+    case XJ_PAYMENT_GET:
+        j->obj = cJSON_CreateObject();
+        cJSON_AddStringToObject(j->obj, "object", "x402.payment");
+        j->rc = gr_x402_store_payment_get(st, j->rid, j->obj);
+        break;
+    }
+}
+
+/* The request was answered 503 before this job ended. */
+static void x402_job_late(void *conn, void *arg) {
+    x402_job *j = arg;
+    if (j->kind != XJ_RESERVE || j->rc != GR_OK) return;
+    GR_WARN("x402: nonce %s reserved after its request timed out: it stays spent (the client was told to sign anew)",
+            j->key);
+    if (j->take > 0 && j->take_rc == GR_OK) {
+        if (gr_x402_store_credit_add(job_store(conn, j->p), j->payer, j->take) != GR_OK)
+            GR_ERROR("x402: giving back %lld nusd of credit to %s (taken after a timeout) failed",
+                     (long long)j->take, j->payer);
+    }
+}
+
+static void x402_job_free(void *arg) {
+    x402_job *j = arg;
+    cJSON_Delete(j->obj);
+    free(j);
+}
+
+static void store_unavailable(gr_request *r, const char *why) {
+    gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL,
+                    "The payment store %s; nothing was served. Retry with a new authorization.", why);
+}
+
+static void quote_reply(gr_request *r, x402_job *j);
+
+static void x402_job_done(void *arg, const char *err) {
+    x402_job *j = arg;
+    gr_request *r = j->r;
+    if (!gr_request_unhold(r)) return;
+    if (r->client_gone) {
+        gr_request_abandon(r);
+        return;
+    }
+    if (err) {
+        unsigned ms = gr_store_exec_op_timeout_ms(r->w->svc->exec);
+        if (j->next == quote_reply) { /* a quote without the hinted payer's credit is still a valid quote */
+            quote_reply(r, NULL);
+        } else if (j->kind == XJ_CREDIT_VIEW || j->kind == XJ_PAYMENT_GET) {
+            gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL,
+                            "The payment store did not answer within %u ms.", ms);
+        } else {
+            char why[96];
+            snprintf(why, sizeof why, "did not answer within %u ms", ms);
+            store_unavailable(r, why);
+        }
+        return;
+    }
+    j->next(r, j);
+}
+
+static x402_job *new_job(gr_request *r, gr_pay_x402 *p, xjob_kind kind, void (*next)(gr_request *, x402_job *)) {
+    x402_job *j = gr_xcalloc(1, sizeof *j);
+    j->kind = kind;
+    j->r = r;
+    j->p = p;
+    j->next = next;
+    return j;
+}
+
+/* Runs j on the store executor; the request continues in j->next. */
+static void submit_job(gr_request *r, x402_job *j) {
+    gr_store_exec *ex = r->w->svc->exec;
+    if (!ex) { /* no executor (not in the server): inline */
+        x402_job_run(NULL, j);
+        j->next(r, j);
+        x402_job_free(j);
+        return;
+    }
+    gr_store_job_spec js = {.run = x402_job_run, .done = x402_job_done, .late = x402_job_late,
+                            .free_arg = x402_job_free, .arg = j};
+    if (gr_store_exec_submit(ex, r->w->store_mb, &js) != GR_OK) {
+        x402_job_free(j);
+        store_unavailable(r, "is overloaded (store.queue_max calls waiting)");
+        return;
+    }
+    gr_request_hold(r);
+}
+
+/* Post-response bookkeeping: fire and forget, never lost. */
+typedef struct x402_post {
+    gr_pay_x402 *p;
+    char payer[GR_EVM_ADDR_STR_LEN + 1];
+    int64_t credit_delta; /* != 0: add to the payer's credit (refund) */
+    bool has_upto, has_settle;
+    gr_x402_upto_rec upto;
+    gr_x402_settle_rec settle; /* handed to the settler (persisted as pending first) */
+    char what[96];             /* for the error log */
+} x402_post;
+
+static void x402_post_run(void *conn, void *arg) {
+    x402_post *o = arg;
+    gr_x402_store *st = job_store(conn, o->p);
+    if (o->credit_delta && gr_x402_store_credit_add(st, o->payer, o->credit_delta) != GR_OK)
+        GR_ERROR("x402: credit refund for %s failed (%s)", o->payer, o->what);
+    if (o->has_upto && gr_x402_store_upto_put(st, &o->upto) != GR_OK)
+        GR_ERROR("x402: cannot record the upto payment of %s", o->upto.request_id);
+    if (o->has_settle) {
+        o->has_settle = false;
+        (void)gr_x402_settler_submit(o->p->settler, &o->settle); /* takes the strings */
+    }
+}
+
+static void x402_post_free(void *arg) {
+    x402_post *o = arg;
+    if (o->has_settle) gr_x402_settle_rec_dispose(&o->settle);
+    free(o);
+}
+
+static x402_post *new_post(gr_pay_x402 *p, const char *payer, const char *what) {
+    x402_post *o = gr_xcalloc(1, sizeof *o);
+    o->p = p;
+    snprintf(o->payer, sizeof o->payer, "%s", payer);
+    snprintf(o->what, sizeof o->what, "%s", what);
+    return o;
+}
+
+static void post(gr_request *r, x402_post *o) {
+    gr_store_exec *ex = r->w->svc->exec;
+    if (!ex) {
+        x402_post_run(NULL, o);
+        x402_post_free(o);
+        return;
+    }
+    gr_store_exec_post(ex, x402_post_run, x402_post_free, o);
+}
+
 /* ---- upto admission ---- */
 
 /* A PAYMENT-SIGNATURE whose accepted.scheme is "upto": verify the Permit2
- * witness authorisation locally, reserve its nonce, cap generation. No credit
- * is taken or granted. */
-static bool admit_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_status urc, gr_x402_upto_err uerr,
-                       int64_t max_out, int64_t max_cost, const char *desc) {
+ * witness authorisation locally, reserve its nonce (store job), cap
+ * generation. No credit is taken or granted. */
+static void upto_reserved(gr_request *r, x402_job *j);
+
+static void admit_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_status urc, gr_x402_upto_err uerr) {
+    int64_t max_cost = x->max_cost_nusd;
+    const char *desc = x->desc;
     x->version = 2;
     x->upto = true;
-    if (urc != GR_OK) return reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets, gr_x402_upto_err_str(uerr));
+    if (urc != GR_OK) {
+        reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets, gr_x402_upto_err_str(uerr));
+        return;
+    }
     x->pay.version = 2;
     x->pay.chain_id = x->up.chain_id;
     x->pay.auth.from = x->up.from;
@@ -528,10 +729,15 @@ static bool admit_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_status urc
     x->has_payer = true;
     size_t nu = 0;
     gr_x402_upto_offer *offers = build_upto_offers(r, p, max_cost, &nu);
-    if (nu == 0) return reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets, "unsupported_scheme");
+    if (nu == 0) {
+        reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets, "unsupported_scheme");
+        return;
+    }
     gr_x402_upto_result res;
-    if (gr_x402_upto_verify(offers, nu, &x->up, (uint64_t)(gr_wall_ms() / 1000), &res) != GR_OK)
-        return reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets, gr_x402_upto_err_str(res.err));
+    if (gr_x402_upto_verify(offers, nu, &x->up, (uint64_t)(gr_wall_ms() / 1000), &res) != GR_OK) {
+        reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets, gr_x402_upto_err_str(res.err));
+        return;
+    }
     x->up_offer = offers[res.offer_index];
     const gr_x402_network_conf *n = net_of(p, x->up_offer.chain_id, &x->up_offer.asset);
     x->net = (size_t)(n - p->nets);
@@ -539,20 +745,30 @@ static bool admit_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_status urc
     /* Replay guard: Permit2 nonce (per owner), reserved once before serving. */
     gr_x402_upto_nonce_key(&x->up, &x->up_offer.permit2, x->nonce_key);
     x->valid_before = res.deadline > INT64_MAX ? INT64_MAX : (int64_t)res.deadline;
-    gr_status rc = gr_x402_store_nonce_reserve(p->store, x->nonce_key, x->valid_before);
-    if (rc == GR_ERR_INVALID)
-        return reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets, gr_x402_upto_err_str(GR_UPTO_NONCE_USED));
-    if (rc != GR_OK) {
-        gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL,
-                        "The payment could not be recorded; it was not used. Retry with a new authorization.");
-        return false;
+    x402_job *j = new_job(r, p, XJ_RESERVE, upto_reserved);
+    snprintf(j->key, sizeof j->key, "%s", x->nonce_key);
+    snprintf(j->payer, sizeof j->payer, "%s", x->payer);
+    j->valid_before = x->valid_before;
+    submit_job(r, j);
+}
+
+static void upto_reserved(gr_request *r, x402_job *j) {
+    gr_pay_x402 *p = px(r);
+    x402_req *x = r->x402;
+    if (j->rc == GR_ERR_INVALID) {
+        reject(r, x, build_reqs(r, p, x->max_cost_nusd, x->desc), p->nnets, gr_x402_upto_err_str(GR_UPTO_NONCE_USED));
+        return;
+    }
+    if (j->rc != GR_OK) {
+        store_unavailable(r, "could not record the payment");
+        return;
     }
     /* Generation stays within the quote, and the quote within the maximum. */
-    if (max_out > 0) r->cap_max_tokens = max_out;
-    r->max_cost_nusd = max_cost;
+    if (x->max_out > 0) r->cap_max_tokens = x->max_out;
+    r->max_cost_nusd = x->max_cost_nusd;
     x->phase = XS_ADMITTED;
     gr_metrics_add(GR_M_X402, "event=\"verified\"", 1);
-    return true;
+    gr_proxy_admitted(r);
 }
 
 /* ---- hooks ---- */
@@ -564,60 +780,90 @@ bool gr_pay_x402_applies(gr_request *r) {
     return !k || !*k;
 }
 
-bool gr_pay_x402_admit(gr_request *r) {
+/* 402 with the quote, net of the hinted payer's credit (j: that lookup, or NULL). */
+static void quote_reply(gr_request *r, x402_job *j) {
     gr_pay_x402 *p = px(r);
-    if (!p) return true;
+    x402_req *x = r->x402;
+    int64_t quote = x->max_cost_nusd;
+    if (j && j->rc == GR_OK && j->credit > 0) quote = j->credit >= quote ? 0 : quote - j->credit;
+    x->phase = XS_QUOTED;
+    gr_metrics_add(GR_M_X402, "event=\"required\"", 1);
+    gr_x402_requirements *reqs = build_reqs(r, p, quote, x->desc);
+    reply_402(r, x, reqs, p->nnets, 1, NULL);
+}
+
+static void exact_with_credit(gr_request *r, x402_job *j);
+static void exact_reserved(gr_request *r, x402_job *j);
+
+void gr_pay_x402_admit(gr_request *r) {
+    gr_pay_x402 *p = px(r);
+    if (!p) {
+        gr_proxy_admitted(r);
+        return;
+    }
     x402_req *x = gr_pool_calloc(r->pool, sizeof *x);
     r->x402 = x;
     x->version = 1;
     int64_t max_out = request_max_out(r, p);
     int64_t max_cost = request_max_cost(r, max_out);
+    x->max_out = max_out;
     x->max_cost_nusd = max_cost;
     if (max_cost <= 0) {
         gr_request_fail(r, 402, "invalid_request_error", "x402_model_not_priced", "model",
                         "The model `%s` has no price, so it cannot be paid for with x402; use an API key.",
                         r->model ? r->model->name : "");
-        return false;
+        return;
     }
     const char *desc = describe(r, max_out, max_cost);
     x->desc = desc;
     const char *h1 = in_header(r, "X-PAYMENT"), *h2 = in_header(r, "PAYMENT-SIGNATURE");
     const char *hdr = h2 ? h2 : h1;
     if (!hdr) { /* quote; with a payer hint, net of that payer's credit */
-        int64_t quote = max_cost, credit = 0;
         const char *hint = in_header(r, PAYER_HINT_HEADER);
         gr_evm_address ha;
         if (hint && gr_evm_address_parse(gr_str_c(hint), false, &ha) == GR_OK) {
-            char lower[GR_EVM_ADDR_STR_LEN + 1];
-            gr_evm_address_lower(&ha, lower);
-            if (gr_x402_store_credit_get(p->store, lower, &credit) == GR_OK && credit > 0)
-                quote = credit >= max_cost ? 0 : max_cost - credit;
+            x402_job *j = new_job(r, p, XJ_CREDIT_GET, quote_reply);
+            gr_evm_address_lower(&ha, j->payer);
+            submit_job(r, j);
+            return;
         }
-        x->phase = XS_QUOTED;
-        gr_metrics_add(GR_M_X402, "event=\"required\"", 1);
-        gr_x402_requirements *reqs = build_reqs(r, p, quote, desc);
-        reply_402(r, x, reqs, p->nnets, 1, NULL);
-        return false;
+        quote_reply(r, NULL);
+        return;
     }
     x->version = h2 ? 2 : 1; /* until the payload says otherwise */
     x->header_b64 = gr_pool_strdup(r->pool, hdr);
     if (h2) { /* v2 may be upto */
         gr_x402_upto_err uerr = GR_UPTO_OK;
         gr_status urc = gr_x402_upto_decode(gr_str_c(hdr), &x->up, &uerr);
-        if (urc != GR_ERR_NOT_FOUND) return admit_upto(r, p, x, urc, uerr, max_out, max_cost, desc);
+        if (urc != GR_ERR_NOT_FOUND) {
+            admit_upto(r, p, x, urc, uerr);
+            return;
+        }
     }
     gr_x402_err perr = GR_X402_OK;
     if (gr_x402_payment_decode(gr_str_c(hdr), &x->pay, &perr) != GR_OK) {
         gr_x402_requirements *reqs = build_reqs(r, p, max_cost, desc);
-        return reject(r, x, reqs, p->nnets, gr_x402_err_str(perr ? perr : GR_X402_INVALID_PAYLOAD, x->version));
+        reject(r, x, reqs, p->nnets, gr_x402_err_str(perr ? perr : GR_X402_INVALID_PAYLOAD, x->version));
+        return;
     }
     x->version = x->pay.version;
     gr_evm_address_lower(&x->pay.auth.from, x->payer);
     x->has_payer = true;
     /* What this payer must pay: the max cost net of the payer's credit. The
-     * claimed `from` is only trusted once the signature verifies below. */
-    int64_t credit = 0;
-    if (gr_x402_store_credit_get(p->store, x->payer, &credit) != GR_OK) credit = 0;
+     * claimed `from` is only trusted once the signature verifies. */
+    x402_job *j = new_job(r, p, XJ_CREDIT_GET, exact_with_credit);
+    snprintf(j->payer, sizeof j->payer, "%s", x->payer);
+    submit_job(r, j);
+}
+
+/* The payer's credit is known: verify, then reserve the nonce (and take the
+ * credit the payment does not cover) in one store job. */
+static void exact_with_credit(gr_request *r, x402_job *cj) {
+    gr_pay_x402 *p = px(r);
+    x402_req *x = r->x402;
+    int64_t max_cost = x->max_cost_nusd;
+    const char *desc = x->desc;
+    int64_t credit = cj->rc == GR_OK ? cj->credit : 0;
     int64_t need_nusd = credit >= max_cost ? 0 : max_cost - credit;
     gr_x402_requirements *reqs = build_reqs(r, p, need_nusd, desc);
     if (x->pay.has_accepted) /* v2 pays exactly what it accepted: fine if it covers the need */
@@ -626,8 +872,10 @@ bool gr_pay_x402_admit(gr_request *r) {
                 gr_u256_cmp(&x->pay.accepted.amount, &reqs[i].amount) > 0)
                 reqs[i].amount = x->pay.accepted.amount;
     gr_x402_result res;
-    if (gr_x402_verify(reqs, p->nnets, &x->pay, (uint64_t)(gr_wall_ms() / 1000), &res) != GR_OK)
-        return reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets, gr_x402_err_str(res.err, x->version));
+    if (gr_x402_verify(reqs, p->nnets, &x->pay, (uint64_t)(gr_wall_ms() / 1000), &res) != GR_OK) {
+        reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets, gr_x402_err_str(res.err, x->version));
+        return;
+    }
     x->net = res.req_index;
     x->value = res.amount;
     const gr_x402_network_conf *n = &p->nets[x->net];
@@ -636,47 +884,59 @@ bool gr_pay_x402_admit(gr_request *r) {
     char asset[GR_EVM_ADDR_STR_LEN + 1], nonce[67];
     gr_evm_address_lower(&n->asset, asset);
     gr_evm_hex_encode(res.nonce, 32, nonce);
-    char key[200];
-    snprintf(key, sizeof key, "%llu:%s:%s:%s", (unsigned long long)n->chain_id, asset, x->payer, nonce);
-    snprintf(x->nonce_key, sizeof x->nonce_key, "%s", key);
+    snprintf(x->nonce_key, sizeof x->nonce_key, "%llu:%s:%s:%s", (unsigned long long)n->chain_id, asset, x->payer,
+             nonce);
     x->valid_before = res.valid_before > INT64_MAX ? INT64_MAX : (int64_t)res.valid_before;
-    gr_status rc = gr_x402_store_nonce_reserve(p->store, key, x->valid_before);
-    if (rc == GR_ERR_INVALID)
-        return reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets,
-                      x->version == 2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement");
-    if (rc != GR_OK) {
-        gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL,
-                        "The payment could not be recorded; it was not used. Retry with a new authorization.");
-        return false;
-    }
-    if (x->paid_nusd < max_cost) { /* the rest comes out of credit, atomically */
-        int64_t take = max_cost - x->paid_nusd;
-        if (gr_x402_store_credit_take(p->store, x->payer, take) != GR_OK)
-            return reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets,
-                          x->version == 2 ? "invalid_exact_evm_insufficient_balance" : "insufficient_funds");
-        x->credit_used_nusd = take;
-    }
     /* Keep the matched requirement for a facilitator's /settle. */
     char *req_json = NULL;
     gr_x402_requirements m = reqs[x->net];
     m.amount = res.amount;
     if (x->version == 1 && !gr_x402_network_v1_name(m.chain_id)) m.chain_id = n->chain_id;
     if (gr_x402_render_payment_required(x->version, &m, 1, NULL, &req_json) == GR_OK) {
-        cJSON *j = cJSON_Parse(req_json);
-        cJSON *acc = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "accepts"), 0);
+        cJSON *jr = cJSON_Parse(req_json);
+        cJSON *acc = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(jr, "accepts"), 0);
         char *t = acc ? cJSON_PrintUnformatted(acc) : NULL;
         if (t) {
             x->requirement_json = gr_pool_strdup(r->pool, t);
             cJSON_free(t);
         }
-        cJSON_Delete(j);
+        cJSON_Delete(jr);
         free(req_json);
     }
-    if (max_out > 0) r->cap_max_tokens = max_out;
+    x402_job *j = new_job(r, p, XJ_RESERVE, exact_reserved);
+    snprintf(j->key, sizeof j->key, "%s", x->nonce_key);
+    snprintf(j->payer, sizeof j->payer, "%s", x->payer);
+    j->valid_before = x->valid_before;
+    j->take = x->paid_nusd < max_cost ? max_cost - x->paid_nusd : 0; /* the rest comes out of credit, atomically */
+    submit_job(r, j);
+}
+
+static void exact_reserved(gr_request *r, x402_job *j) {
+    gr_pay_x402 *p = px(r);
+    x402_req *x = r->x402;
+    int64_t max_cost = x->max_cost_nusd;
+    if (j->rc == GR_ERR_INVALID) {
+        reject(r, x, build_reqs(r, p, max_cost, x->desc), p->nnets,
+               x->version == 2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement");
+        return;
+    }
+    if (j->rc != GR_OK) {
+        store_unavailable(r, "could not record the payment");
+        return;
+    }
+    if (j->take > 0) {
+        if (j->take_rc != GR_OK) {
+            reject(r, x, build_reqs(r, p, max_cost, x->desc), p->nnets,
+                   x->version == 2 ? "invalid_exact_evm_insufficient_balance" : "insufficient_funds");
+            return;
+        }
+        x->credit_used_nusd = j->take;
+    }
+    if (x->max_out > 0) r->cap_max_tokens = x->max_out;
     r->max_cost_nusd = max_cost;
     x->phase = XS_ADMITTED;
     gr_metrics_add(GR_M_X402, "event=\"verified\"", 1);
-    return true;
+    gr_proxy_admitted(r);
 }
 
 bool gr_pay_x402_claim_info(gr_request *r, const char **token, uint32_t *ttl_s) {
@@ -692,8 +952,11 @@ void gr_pay_x402_reject_replay(gr_request *r) {
     gr_pay_x402 *p = px(r);
     x402_req *x = r->x402;
     if (!p || !x) return;
-    if (x->credit_used_nusd && gr_x402_store_credit_add(p->store, x->payer, x->credit_used_nusd) != GR_OK)
-        GR_ERROR("x402: credit refund for %s failed", x->payer);
+    if (x->credit_used_nusd) {
+        x402_post *o = new_post(p, x->payer, "replay refused");
+        o->credit_delta = x->credit_used_nusd;
+        post(r, o);
+    }
     x->credit_used_nusd = 0;
     reject(r, x, build_reqs(r, p, x->max_cost_nusd, x->desc), p->nnets,
            x->upto ? gr_x402_upto_err_str(GR_UPTO_NONCE_USED)
@@ -775,8 +1038,13 @@ static void finish_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_ledger_ro
     GR_LEDGER_SET(row->x402_amount_atomic, u.settled_amount);
     GR_LEDGER_SET(row->x402_settlement, state);
     row->x402_credit_delta_nusd = 0;
-    if (gr_x402_store_upto_put(p->store, &u) != GR_OK) GR_ERROR("x402: cannot record the upto payment of %s", r->id);
-    if (strcmp(state, "pending") != 0) return;
+    x402_post *o = new_post(p, x->payer, "upto");
+    o->upto = u;
+    o->has_upto = true; /* recorded (on the store executor) before any settlement job is handed over */
+    if (strcmp(state, "pending") != 0) {
+        post(r, o);
+        return;
+    }
     /* settle-time requirements: amount = what to settle (facilitator /settle) */
     char *req_json = NULL;
     cJSON *arr = cJSON_CreateArray();
@@ -801,7 +1069,9 @@ static void finish_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_ledger_ro
     rec.paid_nusd = atomic_to_nusd(&settled, n);
     rec.cost_nusd = cost;
     rec.created_ms = (int64_t)gr_wall_ms();
-    (void)gr_x402_settler_submit(p->settler, &rec); /* takes the strings */
+    o->settle = rec; /* the post owns the strings until the settler takes them */
+    o->has_settle = true;
+    post(r, o);
 }
 
 void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row) {
@@ -829,8 +1099,11 @@ void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row) {
     bool served = r->status < 400 || cost > 0;
     bool zero = x->paid_nusd == 0;
     if (!served) { /* nothing delivered: nothing settled, credit back */
-        if (x->credit_used_nusd && gr_x402_store_credit_add(p->store, x->payer, x->credit_used_nusd) != GR_OK)
-            GR_ERROR("x402: credit refund for %s failed", x->payer);
+        if (x->credit_used_nusd) {
+            x402_post *o = new_post(p, x->payer, "not served");
+            o->credit_delta = x->credit_used_nusd;
+            post(r, o);
+        }
         GR_LEDGER_SET(row->x402_settlement, "skipped");
         return;
     }
@@ -839,8 +1112,11 @@ void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row) {
         return;
     }
     if (zero) { /* fully covered by credit: no transfer; unused credit back */
-        if (gr_x402_store_credit_add(p->store, x->payer, x->credit_used_nusd - cost) != GR_OK)
-            GR_ERROR("x402: credit refund for %s failed", x->payer);
+        if (x->credit_used_nusd - cost != 0) {
+            x402_post *o = new_post(p, x->payer, "credit-covered request");
+            o->credit_delta = x->credit_used_nusd - cost;
+            post(r, o);
+        }
         row->x402_credit_delta_nusd = -(cost < x->credit_used_nusd ? cost : x->credit_used_nusd);
         GR_LEDGER_SET(row->x402_settlement, "credit");
         return;
@@ -861,7 +1137,10 @@ void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row) {
     rec.created_ms = (int64_t)gr_wall_ms();
     row->x402_credit_delta_nusd = x->paid_nusd - cost;
     GR_LEDGER_SET(row->x402_settlement, "pending");
-    (void)gr_x402_settler_submit(p->settler, &rec); /* takes the strings */
+    x402_post *o = new_post(p, x->payer, "settlement");
+    o->settle = rec; /* the post owns the strings until the settler takes them */
+    o->has_settle = true;
+    post(r, o);
 }
 
 /* ---- GET /v1/x402/pricing, GET /v1/x402/credit?address= ---- */
@@ -962,6 +1241,25 @@ static void serve_pricing(gr_request *r, gr_pay_x402 *p) {
     reply_obj(r, 200, o);
 }
 
+static void credit_view(gr_request *r, x402_job *j) {
+    if (j->rc != GR_OK) {
+        gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL, "The credit store is unavailable.");
+        return;
+    }
+    gr_evm_address addr;
+    char cs[GR_EVM_ADDR_STR_LEN + 1];
+    if (gr_evm_address_parse(gr_str_c(j->payer), false, &addr) != GR_OK) abort(); /* parsed before */
+    gr_evm_address_checksum(&addr, cs);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "object", "x402.credit");
+    cJSON_AddStringToObject(o, "address", cs);
+    cJSON_AddNumberToObject(o, "credit_nusd", (double)j->credit);
+    add_usd(o, "credit_usd", j->credit);
+    cJSON_AddItemToObject(o, "settlements", j->obj);
+    j->obj = NULL;
+    reply_obj(r, 200, o);
+}
+
 static void serve_credit(gr_request *r, gr_pay_x402 *p, const char *query) {
     struct evkeyvalq q;
     memset(&q, 0, sizeof q);
@@ -975,21 +1273,23 @@ static void serve_credit(gr_request *r, gr_pay_x402 *p, const char *query) {
         return;
     }
     evhttp_clear_headers(&q);
-    char lower[GR_EVM_ADDR_STR_LEN + 1], cs[GR_EVM_ADDR_STR_LEN + 1];
-    gr_evm_address_lower(&addr, lower);
-    gr_evm_address_checksum(&addr, cs);
-    int64_t credit = 0;
-    if (gr_x402_store_credit_get(p->store, lower, &credit) != GR_OK) {
-        gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL, "The credit store is unavailable.");
+    x402_job *j = new_job(r, p, XJ_CREDIT_VIEW, credit_view);
+    gr_evm_address_lower(&addr, j->payer);
+    submit_job(r, j);
+}
+
+static void payment_view(gr_request *r, x402_job *j) {
+    if (j->rc == GR_ERR_NOT_FOUND) {
+        gr_request_fail(r, 404, "invalid_request_error", "payment_not_found", "id", "No x402 payment for request %s.",
+                        j->rid);
         return;
     }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "object", "x402.credit");
-    cJSON_AddStringToObject(o, "address", cs);
-    cJSON_AddNumberToObject(o, "credit_nusd", (double)credit);
-    add_usd(o, "credit_usd", credit);
-    cJSON *arr = cJSON_AddArrayToObject(o, "settlements");
-    (void)gr_x402_store_settlements_recent(p->store, lower, 20, arr);
+    if (j->rc != GR_OK) {
+        gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL, "The payment store is unavailable.");
+        return;
+    }
+    cJSON *o = j->obj;
+    j->obj = NULL;
     reply_obj(r, 200, o);
 }
 
@@ -1007,22 +1307,10 @@ static void serve_payment(gr_request *r, gr_pay_x402 *p, const char *query) {
                         "Pass ?id=<request id> (the x-request-id of the paid request).");
         return;
     }
-    char rid[64];
-    snprintf(rid, sizeof rid, "%s", id);
+    x402_job *j = new_job(r, p, XJ_PAYMENT_GET, payment_view);
+    snprintf(j->rid, sizeof j->rid, "%s", id);
     evhttp_clear_headers(&q);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "object", "x402.payment");
-    gr_status rc = gr_x402_store_payment_get(p->store, rid, o);
-    if (rc != GR_OK) {
-        cJSON_Delete(o);
-        if (rc == GR_ERR_NOT_FOUND)
-            gr_request_fail(r, 404, "invalid_request_error", "payment_not_found", "id", "No x402 payment for request %s.",
-                            rid);
-        else
-            gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL, "The payment store is unavailable.");
-        return;
-    }
-    reply_obj(r, 200, o);
+    submit_job(r, j);
 }
 
 void gr_pay_x402_serve(gr_request *r, const char *path, const char *query) {

@@ -10,7 +10,8 @@
  *                           payment, answers 402 with the quote; with one,
  *                           verifies it (locally), reserves the nonce, and may cap
  *                           generation (r->cap_max_tokens) to what was paid.
- *                           Returns false when it has answered and finished.
+ *                           Continues in gr_proxy_admitted (store calls run on the
+ *                           store executor), or answers and finishes.
  *   gr_pay_x402_before_reply() just before the response status goes out: adds
  *                           the settlement/receipt headers.
  *   gr_pay_x402_finish()    at request end: actual cost -> settlement and
@@ -33,7 +34,11 @@ gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, s
 void gr_pay_x402_free(gr_pay_x402 *p);
 
 bool gr_pay_x402_applies(gr_request *r);
-bool gr_pay_x402_admit(gr_request *r);
+/* Answers (402 quote or rejection, 503 when the store is unavailable or
+ * slower than store.op_timeout_ms) and finishes, or calls gr_proxy_admitted(r)
+ * once the payment is admitted — usually later, from this loop, after its
+ * store calls ran on the store executor. */
+void gr_pay_x402_admit(gr_request *r);
 void gr_pay_x402_before_reply(gr_request *r);
 /* After a successful admit: the one-time token to claim cluster-wide (Redis)
  * and how long the claim must live. false when there is nothing to claim. */

@@ -874,7 +874,12 @@ void gr_proxy_handle(gr_request *r) {
     r->deployment = r->plan->cand[0].dep;
     gr_meter_resolve_prices(&r->deployment->prices, &r->model->prices, r->deployment->upstream_model, r->model->name,
                             &r->prices);
-    if (r->pay_x402 && !gr_pay_x402_admit(r)) return;
+    r->body_text = body;
+    r->body_len = len;
+    if (r->pay_x402) { /* its store calls run on the store executor: continues in gr_proxy_admitted */
+        gr_pay_x402_admit(r);
+        return;
+    }
     if (r->key) {
         /* Reserve the worst case over every candidate a fallback could reach. */
         r->max_cost_nusd = 0;
@@ -900,8 +905,10 @@ void gr_proxy_handle(gr_request *r) {
             return;
         }
     }
-    r->body_text = body;
-    r->body_len = len;
+    gr_proxy_admitted(r);
+}
+
+void gr_proxy_admitted(gr_request *r) {
     evhttp_connection_set_closecb(r->evcon, on_client_close, r);
     watch_client(r);
     relax_client_timeout(r);

@@ -174,6 +174,8 @@ static void submit_ledger_row(gr_request *r) {
     if (gr_ledger_submit(svc->ledger, &row) != GR_OK) gr_metrics_add(GR_M_LEDGER_DROPPED, NULL, 1);
 }
 
+static void release(gr_request *r);
+
 void gr_request_finish(gr_request *r) {
     if (r->finished) return;
     r->finished = true;
@@ -223,6 +225,16 @@ void gr_request_finish(gr_request *r) {
     if (r->out) evbuffer_free(r->out);
     gr_http_request_free(&r->up_req);
     cJSON_Delete(r->body);
+    r->body = NULL;
+    if (r->store_jobs) { /* a store job still calls back into r: the last completion frees it */
+        r->release_deferred = true;
+        return;
+    }
+    release(r);
+}
+
+/* Frees r; the last step of a request. */
+static void release(gr_request *r) {
     gr_worker *w = r->w;
     gr_config_release(r->cfg);
     gr_pool *pool = r->pool; /* r itself lives in the pool: not touched after this */
@@ -233,6 +245,38 @@ void gr_request_finish(gr_request *r) {
         gr_pool_free(pool);
     }
     gr_worker_request_done(w);
+}
+
+/* ---- store jobs in flight ---- */
+
+static void on_close_held(struct evhttp_connection *evcon, void *arg) {
+    (void)evcon;
+    gr_request *r = arg;
+    r->client_gone = true;
+    r->evcon = NULL; /* being freed by libevent; the request itself stays (unanswered) */
+}
+
+void gr_request_hold(gr_request *r) {
+    if (r->store_jobs++ == 0 && r->evcon && !r->client_gone && !r->finished)
+        evhttp_connection_set_closecb(r->evcon, on_close_held, r);
+}
+
+bool gr_request_unhold(gr_request *r) {
+    if (--r->store_jobs == 0 && r->evcon && !r->client_gone && !r->finished)
+        evhttp_connection_set_closecb(r->evcon, NULL, NULL);
+    if (!r->finished) return true;
+    if (r->store_jobs == 0 && r->release_deferred) release(r);
+    return false;
+}
+
+void gr_request_abandon(gr_request *r) {
+    r->client_gone = true;
+    if (r->req) { /* detached from its dead connection: replying frees it */
+        evhttp_request_set_on_complete_cb(r->req, NULL, NULL);
+        evhttp_send_reply(r->req, 499, "Client Closed Request", NULL);
+        r->req = NULL;
+    }
+    gr_request_finish(r);
 }
 
 void gr_request_reply_json(gr_request *r, int status, const char *json, size_t len) {

@@ -101,6 +101,8 @@ typedef struct gr_request {
     gr_usage usage;
 
     bool client_gone, finished, timeouts_relaxed;
+    unsigned store_jobs;   /* store executor jobs whose completion will come back to r */
+    bool release_deferred; /* finished while a job was in flight: the last completion frees r */
 } gr_request;
 
 gr_request *gr_request_new(gr_worker *w, struct evhttp_request *req);
@@ -112,8 +114,23 @@ void gr_request_fail(gr_request *r, int status, const char *type, const char *co
 void gr_request_reply_json(gr_request *r, int status, const char *json, size_t len);
 void gr_request_add_header(gr_request *r, const char *name, const char *value);
 
+/* Store jobs (store_exec.h) that call back into r. hold: before submitting;
+ * r then outlives the job even if it finishes meanwhile, and a connection
+ * that closes meanwhile only marks client_gone (r->evcon = NULL; libevent
+ * keeps the unanswered evhttp request). unhold: first thing in the job's
+ * completion; false when r was finished meanwhile (it may be freed now: do
+ * not touch it). When it returns true and r->client_gone, end the request
+ * with gr_request_abandon. */
+void gr_request_hold(gr_request *r);
+GR_MUST_CHECK bool gr_request_unhold(gr_request *r);
+/* The client left: release the detached evhttp request (499) and finish. */
+void gr_request_abandon(gr_request *r);
+
 /* Endpoints (proxy.c, api_models.c). */
 void gr_proxy_handle(gr_request *r);
+/* The rest of gr_proxy_handle once a paid request's x402 admission (which
+ * runs its store calls on the store executor) has admitted it. */
+void gr_proxy_admitted(gr_request *r);
 /* Sets r->cost_nusd from usage (estimating usage when none was reported). */
 void gr_proxy_compute_cost(gr_request *r);
 void gr_proxy_add_route_headers(gr_request *r);

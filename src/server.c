@@ -53,6 +53,106 @@ static void reply_text(gr_request *r, int status, const char *ctype, const char 
     gr_request_finish(r);
 }
 
+/* ---- admin API on the store executor ---- */
+
+/* One admin call: everything the handler reads is copied here (the request
+ * may be answered at the deadline while the call still runs). */
+typedef struct admin_job {
+    gr_request *r; /* touched on the loop only */
+    gr_admin_ctx ctx;
+    char *method, *path, *query, *body, *authz;
+    size_t blen;
+    int status;
+    char *json;
+} admin_job;
+
+static void admin_job_free(void *arg) {
+    admin_job *a = arg;
+    free(a->method);
+    free(a->path);
+    free(a->query);
+    free(a->body);
+    free(a->authz);
+    free(a->json);
+    free(a);
+}
+
+static void admin_run(void *conn, void *arg) {
+    admin_job *a = arg;
+    gr_store_conns *c = conn;
+    if (c && c->store) a->ctx.store = c->store; /* this thread's own connection */
+    a->status = gr_admin_handle(&a->ctx, a->method, a->path, a->query, a->body, a->blen, a->authz, &a->json);
+}
+
+/* Ran after its deadline: the caller got 503. A key created then was never
+ * shown to anyone (the plaintext is gone): revoke it rather than leave a
+ * live key nobody holds. Updates and revocations that land late stand. */
+static void admin_late(void *conn, void *arg) {
+    (void)conn;
+    admin_job *a = arg;
+    if (a->status != 201 || strcmp(a->method, "POST") || strcmp(a->path, "/admin/keys") || !a->json) return;
+    cJSON *o = cJSON_Parse(a->json);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+    if (cJSON_IsString(id) && gr_keys_revoke(a->ctx.keys, id->valuestring, (int64_t)gr_wall_ms()) == GR_OK)
+        GR_WARN("admin: key %s was created after the caller had been answered 503 (store too slow); revoked it",
+                id->valuestring);
+    cJSON_Delete(o);
+}
+
+static void admin_reply_unavailable(gr_request *r, const char *why) {
+    char *json = gr_admin_error_json(why, "api_error", NULL, "store_unavailable");
+    r->error_type = "api_error";
+    gr_request_reply_json(r, 503, json, strlen(json));
+    free(json);
+}
+
+static void admin_done(void *arg, const char *err) {
+    admin_job *a = arg;
+    gr_request *r = a->r;
+    if (!gr_request_unhold(r)) return;
+    if (r->client_gone) {
+        gr_request_abandon(r);
+        return;
+    }
+    if (err) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "The store did not answer within %u ms; retry later.",
+                 gr_store_exec_op_timeout_ms(r->w->svc->exec));
+        admin_reply_unavailable(r, msg);
+        return;
+    }
+    gr_request_reply_json(r, a->status, a->json ? a->json : "{}", a->json ? strlen(a->json) : 2);
+}
+
+static void admin_submit(gr_request *r, const char *path, const char *query, const char *body, size_t blen,
+                         const char *authz) {
+    gr_services *svc = r->w->svc;
+    admin_job *a = gr_xcalloc(1, sizeof *a);
+    a->r = r;
+    a->ctx = svc->admin;
+    a->method = gr_xstrdup(r->method);
+    a->path = gr_xstrdup(path);
+    a->query = gr_xstrdup(query);
+    a->body = gr_xstrndup(body, blen);
+    a->blen = blen;
+    a->authz = authz ? gr_xstrdup(authz) : NULL;
+    if (!svc->exec) { /* no executor (never in the server): answer inline */
+        admin_run(NULL, a);
+        gr_request_reply_json(r, a->status, a->json ? a->json : "{}", a->json ? strlen(a->json) : 2);
+        admin_job_free(a);
+        return;
+    }
+    gr_store_job_spec js = {.run = admin_run, .done = admin_done, .late = admin_late, .free_arg = admin_job_free,
+                            .arg = a};
+    gr_status rc = gr_store_exec_submit(svc->exec, r->w->store_mb, &js);
+    if (rc != GR_OK) {
+        admin_job_free(a);
+        admin_reply_unavailable(r, "The store is overloaded (store.queue_max jobs waiting); retry later.");
+        return;
+    }
+    gr_request_hold(r); /* continues in admin_done */
+}
+
 static void handle(struct evhttp_request *req, void *arg) {
     gr_worker *w = arg;
     gr_request *r = gr_request_new(w, req);
@@ -92,13 +192,9 @@ static void handle(struct evhttp_request *req, void *arg) {
         size_t blen = evbuffer_get_length(in);
         const char *body = blen ? (const char *)evbuffer_pullup(in, -1) : "";
         const char *q = strchr(uri, '?');
-        char *bodyz = gr_pool_strndup(r->pool, body, blen);
         const char *authz = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-        char *json = NULL;
-        int status = gr_admin_handle(&w->svc->admin, r->method, p, q ? q + 1 : "", bodyz, blen, authz, &json);
         r->key_name = "admin";
-        gr_request_reply_json(r, status, json ? json : "{}", json ? strlen(json) : 2);
-        free(json);
+        admin_submit(r, p, q ? q + 1 : "", body, blen, authz);
         return;
     }
     /* ---- x402 discovery and credit: GET /v1/x402/{pricing,credit} (owner: pay_x402.c) ---- */
@@ -240,6 +336,7 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     }
     w->wake = event_new(w->base, -1, EV_PERSIST, worker_wake, w);
     event_add(w->wake, NULL);
+    w->store_mb = gr_store_mailbox_new(w->base);
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
     /* libevent 2.1 answers bodies past its own cap with a fixed HTML 413 and
@@ -266,6 +363,7 @@ static void worker_dispose(gr_worker *w) {
     if (w->hints) event_free(w->hints);
     gr_shared_conn_free(w->shared);
     if (w->wake) event_free(w->wake);
+    gr_store_mailbox_free(w->store_mb); /* after the executor drained (gr_server_run) */
     if (w->base) event_base_free(w->base);
 }
 
@@ -421,6 +519,9 @@ int gr_server_run(gr_config *cfg) {
     GR_INFO("drained; bye");
     rc = 0;
 out:
+    /* Store jobs still queued (post-response bookkeeping: credit refunds,
+     * payment records) complete before the loops and the store go away. */
+    gr_store_exec_shutdown(s.svc.exec);
     for (size_t i = 0; i < s.nworkers; i++) worker_dispose(&s.workers[i]);
     free(s.workers);
     if (s.main_base) event_base_free(s.main_base);

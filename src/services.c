@@ -17,6 +17,69 @@ static gr_status configure_health(const gr_config *cfg, char *err, size_t errlen
     return rc;
 }
 
+/* ---- the store executor's settings and per-thread connections ---- */
+
+static gr_status uint_opt(const cJSON *st, const char *k, uint64_t def, uint64_t lo, uint64_t hi, uint64_t *out,
+                          char *err, size_t errlen) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(st, k);
+    *out = def;
+    if (!v || cJSON_IsNull(v)) return GR_OK;
+    bool ok = false;
+    unsigned long long x = 0;
+    const char *t = cJSON_IsString(v) || cJSON_IsNumber(v) ? v->valuestring : NULL; /* YAML numbers keep their text */
+    if (t) {
+        char *end = NULL;
+        x = strtoull(t, &end, 10);
+        ok = *t >= '0' && *t <= '9' && !*end;
+    } else if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 1e12) {
+        x = (unsigned long long)v->valuedouble;
+        ok = (double)x == v->valuedouble;
+    }
+    if (!ok || x < lo || x > hi) {
+        snprintf(err, errlen, "store.%s: want an integer %llu..%llu", k, (unsigned long long)lo,
+                 (unsigned long long)hi);
+        return GR_ERR_INVALID;
+    }
+    *out = x;
+    return GR_OK;
+}
+
+gr_status gr_services_exec_opts(const cJSON *tree, gr_store_exec_opts *o, char *err, size_t errlen) {
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(tree, "store");
+    if (!cJSON_IsObject(st)) st = NULL;
+    uint64_t th, q, ms;
+    gr_status rc = uint_opt(st, "threads", GR_STORE_EXEC_DEFAULT_THREADS, 1, 64, &th, err, errlen);
+    if (!rc) rc = uint_opt(st, "queue_max", GR_STORE_EXEC_DEFAULT_QUEUE_MAX, 1, 1000000, &q, err, errlen);
+    if (!rc) rc = uint_opt(st, "op_timeout_ms", GR_STORE_EXEC_DEFAULT_OP_TIMEOUT_MS, 1, 600000, &ms, err, errlen);
+    if (rc) return rc;
+    *o = (gr_store_exec_opts){(unsigned)th, (unsigned)q, (uint32_t)ms};
+    /* A private in-memory SQLite database exists once per connection: one
+     * thread, so every job sees the same tables. */
+    if (strstr(gr_store_url_from_config(tree), ":memory:")) o->threads = 1;
+    return GR_OK;
+}
+
+static void conns_close(void *ctx, void *conn) {
+    (void)ctx;
+    gr_store_conns *c = conn;
+    gr_x402_store_close(c->x402);
+    gr_store_close(c->store);
+    free(c);
+}
+
+static gr_status conns_open(void *ctx, void **out, char *err, size_t errlen) {
+    gr_services *s = ctx;
+    gr_store_conns *c = gr_xcalloc(1, sizeof *c);
+    gr_status rc = gr_store_open(s->store_url, &c->store, err, errlen);
+    if (rc == GR_OK && s->x402) rc = gr_x402_store_open(s->store_url, &c->x402, err, errlen);
+    if (rc != GR_OK) {
+        conns_close(NULL, c);
+        return rc;
+    }
+    *out = c;
+    return GR_OK;
+}
+
 gr_status gr_services_open(gr_services *s, const gr_config *cfg, char *err, size_t errlen) {
     memset(s, 0, sizeof(*s));
     gr_status hrc = configure_health(cfg, err, errlen);
@@ -54,6 +117,12 @@ gr_status gr_services_open(gr_services *s, const gr_config *cfg, char *err, size
     }
     s->admin_key = cfg->admin_key ? gr_xstrdup(cfg->admin_key) : NULL;
     s->admin = (gr_admin_ctx){s->keys, s->admin_store, s->admin_key, NULL};
+    gr_store_exec_opts eo;
+    rc = gr_services_exec_opts(cfg->tree, &eo, err, errlen);
+    if (rc) goto fail;
+    s->store_url = gr_xstrdup(url);
+    rc = gr_store_exec_new(&eo, conns_open, conns_close, s, &s->exec, err, errlen);
+    if (rc) goto fail;
     char shown[512];
     gr_store_url_redact(url, shown, sizeof(shown)); /* never log a password */
     GR_INFO("store %s open; %zu keys loaded", shown, gr_keys_count(s->keys));
@@ -73,6 +142,7 @@ void gr_services_reload(gr_services *s, const gr_config *cfg) {
 }
 
 void gr_services_close(gr_services *s) {
+    gr_store_exec_free(s->exec); /* drains: bookkeeping still queued completes first */
     gr_pay_x402_free(s->x402);
     gr_shared_free(s->shared);
     gr_ledger_free(s->ledger); /* drains the queue first */
@@ -80,5 +150,6 @@ void gr_services_close(gr_services *s) {
     gr_store_close(s->admin_store);
     gr_store_close(s->store);
     free(s->admin_key);
+    free(s->store_url);
     memset(s, 0, sizeof(*s));
 }

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <openssl/rand.h>
 #include <time.h>
 
 #define RECEIPT_TIMEOUT_MS 60000
@@ -46,9 +47,34 @@ struct gr_x402_settler {
     size_t head, count;
     bool stopping, busy;
     CURL *curl;
+    char owner[96];        /* this instance's lease owner id: gr-<16 random hex> */
+    const char *lease_job; /* request id of the job being sent (settler thread only) */
+    uint64_t lease_renewed_ms;
 };
 
 typedef enum { R_OK = 0, R_TRANSIENT, R_PERMANENT } outcome;
+
+/* ---- the sending lease (x402_store.h: gr_x402_store_settlement_lease) ----
+ * Taken before a job's first transaction is sent, renewed before every
+ * attempt and while a receipt is awaited; a job whose lease another live
+ * instance holds is left to that instance. */
+
+static bool lease(gr_x402_settler *s, const char *request_id, bool *io_error) {
+    bool held = false;
+    uint64_t now = gr_wall_ms();
+    *io_error = gr_x402_store_settlement_lease(s->store, request_id, s->owner, (int64_t)now, GR_X402_SETTLE_LEASE_MS,
+                                               &held) != GR_OK;
+    if (held) s->lease_renewed_ms = now;
+    return held;
+}
+
+/* In long waits: renew at a third of the lease. */
+static void lease_keep(gr_x402_settler *s) {
+    if (!s->lease_job || gr_wall_ms() - s->lease_renewed_ms < GR_X402_SETTLE_LEASE_MS / 3) return;
+    bool io;
+    if (!lease(s, s->lease_job, &io))
+        GR_WARN("x402: could not renew the sending lease of %s%s", s->lease_job, io ? " (store error)" : "");
+}
 
 /* ---- small helpers ---- */
 
@@ -198,6 +224,7 @@ static outcome wait_receipt(gr_x402_settler *s, const gr_x402_network_conf *n, c
             return R_PERMANENT;
         }
         cJSON_Delete(root);
+        lease_keep(s);
         pthread_mutex_lock(&s->mu);
         bool stopping = s->stopping;
         pthread_mutex_unlock(&s->mu);
@@ -517,6 +544,19 @@ static void run_job(gr_x402_settler *s, gr_x402_settle_rec *rec) {
         }
         unsigned backoff = 500;
         for (; crc == GR_OK;) {
+            bool io = false;
+            if (!lease(s, rec->request_id, &io)) { /* before every send: never two senders */
+                if (io) {
+                    GR_ERROR("x402: settlement of %s: cannot take its sending lease (store error); left pending "
+                             "for the next start", rec->request_id);
+                } else {
+                    GR_INFO("x402: settlement of %s is being sent by another instance (lease held); leaving it "
+                            "to that instance", rec->request_id);
+                }
+                s->lease_job = NULL;
+                return;
+            }
+            s->lease_job = rec->request_id;
             rec->attempts++;
             err[0] = '\0';
             o = s->mode == GR_X402_SETTLE_SELF ? settle_self(s, ni, rec, &target, data, data_len, upto, err, sizeof err)
@@ -543,9 +583,11 @@ static void run_job(gr_x402_settler *s, gr_x402_settle_rec *rec) {
             gr_store_strlcpy(rec->error, err, sizeof rec->error);
             (void)gr_x402_store_settlement_put(s->store, rec);
             GR_WARN("x402: settlement of %s left pending for the next start", rec->request_id);
+            s->lease_job = NULL;
             return;
         }
     }
+    s->lease_job = NULL;
     gr_store_strlcpy(rec->error, err, sizeof rec->error);
     record_outcome(s, rec, o == R_OK, upto);
 }
@@ -613,6 +655,11 @@ gr_status gr_x402_settler_new(gr_x402_settle_mode mode, const gr_x402_network_co
     s->ns = gr_xcalloc(n ? n : 1, sizeof *s->ns);
     s->store = store;
     s->ring = gr_xcalloc(GR_X402_SETTLE_QUEUE, sizeof *s->ring);
+    uint8_t rnd[8] = {0};
+    if (RAND_bytes(rnd, sizeof rnd) != 1) abort(); /* no randomness: nothing else would work either */
+    char hex[17];
+    for (size_t i = 0; i < sizeof rnd; i++) snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+    snprintf(s->owner, sizeof s->owner, "gr-%s", hex);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     gr_curl_global_init_once();

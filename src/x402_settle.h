@@ -26,6 +26,14 @@
  * a restart (or a full queue) resumes it at the next start; a job whose tx was
  * already sent resumes by polling that tx's receipt.
  *
+ * Several instances on one database: a job is sent only under its sending
+ * lease (claimed_by = this instance's random id, lease_until),
+ * taken atomically before the first transaction and renewed while sending.
+ * An instance resuming `pending` jobs at start skips those whose lease
+ * another live instance still holds (it takes only free or expired ones), so
+ * a job is not sent twice; finishing is exactly once anyway (the
+ * pending -> finishing claim).
+ *
  * Credit: on success the payer's credit grows by paid + credit_used - cost
  * (never below zero) — exact scheme only; an upto payment settles the
  * metered cost itself and grants no credit. */
@@ -38,6 +46,9 @@
 
 #define GR_X402_SETTLE_ATTEMPTS 5
 #define GR_X402_SETTLE_QUEUE 4096
+/* The sending lease of a job (owner + expiry in x402_settlements), renewed
+ * before every attempt and every third of it while a receipt is awaited. */
+#define GR_X402_SETTLE_LEASE_MS 60000
 
 typedef enum { GR_X402_SETTLE_NONE = 0, GR_X402_SETTLE_SELF, GR_X402_SETTLE_FACILITATOR } gr_x402_settle_mode;
 

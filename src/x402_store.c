@@ -27,9 +27,16 @@ static const char *const sqlite_sql[GR_X402_Q_COUNT] = {
     [GR_X402_Q_CREDIT_ADD] = "INSERT INTO x402_credit(payer,nusd,updated_ms) VALUES(?1,MAX(?2,0),?3) "
                      "ON CONFLICT(payer) DO UPDATE SET nusd=MAX(nusd+?2,0),updated_ms=?3",
     [GR_X402_Q_CREDIT_TAKE] = "UPDATE x402_credit SET nusd=nusd-?2,updated_ms=?3 WHERE payer=?1 AND nusd>=?2",
-    [GR_X402_Q_SET_PUT] = "INSERT OR REPLACE INTO x402_settlements(request_id,payer,chain_id,asset,amount,version,"
+    /* an upsert, not a REPLACE: the sending lease (claimed_by, lease_until) survives re-puts */
+    [GR_X402_Q_SET_PUT] = "INSERT INTO x402_settlements(request_id,payer,chain_id,asset,amount,version,"
                   "header_b64,requirement,paid_nusd,credit_used_nusd,cost_nusd,state,tx_hash,attempts,error,"
-                  "created_ms,updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+                  "created_ms,updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17) "
+                  "ON CONFLICT(request_id) DO UPDATE SET payer=excluded.payer,chain_id=excluded.chain_id,"
+                  "asset=excluded.asset,amount=excluded.amount,version=excluded.version,"
+                  "header_b64=excluded.header_b64,requirement=excluded.requirement,paid_nusd=excluded.paid_nusd,"
+                  "credit_used_nusd=excluded.credit_used_nusd,cost_nusd=excluded.cost_nusd,state=excluded.state,"
+                  "tx_hash=excluded.tx_hash,attempts=excluded.attempts,error=excluded.error,"
+                  "created_ms=excluded.created_ms,updated_ms=excluded.updated_ms",
     [GR_X402_Q_SET_PENDING] = "SELECT request_id,payer,chain_id,asset,amount,version,header_b64,requirement,paid_nusd,"
                       "credit_used_nusd,cost_nusd,state,tx_hash,attempts,error,created_ms FROM x402_settlements "
                       "WHERE state='pending' ORDER BY created_ms",
@@ -44,6 +51,8 @@ static const char *const sqlite_sql[GR_X402_Q_COUNT] = {
                    "state,tx_hash,nonce_key,created_ms,updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?11)",
     [GR_X402_Q_UPTO_STATE] = "UPDATE x402_upto SET state=?2,tx_hash=NULLIF(?3,''),updated_ms=?4 WHERE request_id=?1",
     [GR_X402_Q_SET_CLAIM] = "UPDATE x402_settlements SET state='finishing',updated_ms=?2 WHERE request_id=?1 AND state='pending'",
+    [GR_X402_Q_SET_LEASE] = "UPDATE x402_settlements SET claimed_by=?2,lease_until=?3 WHERE request_id=?1 AND "
+                    "state='pending' AND (claimed_by IS NULL OR claimed_by=?2 OR lease_until IS NULL OR lease_until<?4)",
     [GR_X402_Q_PAYMENT_GET] = "SELECT u.request_id,u.payer,u.chain_id,u.asset,u.max_amount,u.settled_amount,u.cost_nusd,"
                       "COALESCE(CASE s.state WHEN 'finishing' THEN 'pending' ELSE s.state END,u.state),COALESCE(s.tx_hash,u.tx_hash),s.attempts,s.error,u.created_ms,"
                       "COALESCE(s.updated_ms,u.updated_ms) FROM x402_upto u "
@@ -72,6 +81,40 @@ static const char SCHEMA[] =
     " chain_id INTEGER NOT NULL, asset TEXT NOT NULL, max_amount TEXT NOT NULL, settled_amount TEXT NOT NULL,"
     " cost_nusd INTEGER NOT NULL, state TEXT NOT NULL, tx_hash TEXT, nonce_key TEXT NOT NULL,"
     " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);";
+
+/* Columns added after the first release, as (table, column, type): added by
+ * ALTER TABLE when missing, under one write transaction (processes sharing
+ * the file take turns). */
+static const char *const SQLITE_ADDED[][3] = {
+    {"x402_settlements", "claimed_by", "TEXT"},    /* sending lease: owner (instance id) */
+    {"x402_settlements", "lease_until", "INTEGER"}, /* sending lease: expiry, wall clock ms */
+};
+
+static bool sqlite_has_column(sqlite3 *db, const char *table, const char *col) {
+    sqlite3_stmt *st = NULL;
+    bool has = false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name=?2", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, col, -1, SQLITE_STATIC);
+        has = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    return has;
+}
+
+static int sqlite_add_columns(sqlite3 *db, char **msg) {
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, msg);
+    for (size_t i = 0; rc == SQLITE_OK && i < GR_ARRAY_LEN(SQLITE_ADDED); i++) {
+        if (sqlite_has_column(db, SQLITE_ADDED[i][0], SQLITE_ADDED[i][1])) continue;
+        char sql[160];
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", SQLITE_ADDED[i][0], SQLITE_ADDED[i][1],
+                 SQLITE_ADDED[i][2]);
+        rc = sqlite3_exec(db, sql, NULL, NULL, msg);
+    }
+    if (rc == SQLITE_OK) return sqlite3_exec(db, "COMMIT", NULL, NULL, msg);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
 
 typedef struct sqlite_be {
     gr_x402_backend base;
@@ -162,7 +205,7 @@ static gr_status sqlite_open(const char *url, gr_x402_backend **out, char *err, 
     char *msg = NULL;
     const char *pragmas = memory ? "PRAGMA journal_mode=MEMORY;" : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;";
     if (sqlite3_exec(b->db, pragmas, NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(b->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK) {
+        sqlite3_exec(b->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK || sqlite_add_columns(b->db, &msg) != SQLITE_OK) {
         snprintf(err, errlen, "x402: cannot set up the payment tables in '%s': %s", path,
                  msg ? msg : sqlite3_errmsg(b->db));
         sqlite3_free(msg);
@@ -401,6 +444,16 @@ gr_status gr_x402_store_settlement_claim(gr_x402_store *s, const char *request_i
     int64_t n = 0;
     if (run(s, GR_X402_Q_SET_CLAIM, p, (int)GR_ARRAY_LEN(p), NULL, NULL, &n) != GR_OK) return GR_ERR_IO;
     *won = n > 0;
+    return GR_OK;
+}
+
+gr_status gr_x402_store_settlement_lease(gr_x402_store *s, const char *request_id, const char *owner, int64_t now_ms,
+                                         int64_t lease_ms, bool *held) {
+    *held = false;
+    const gr_x402_param p[] = {P_TEXT(request_id), P_TEXT(owner), P_INT(now_ms + lease_ms), P_INT(now_ms)};
+    int64_t n = 0;
+    if (run(s, GR_X402_Q_SET_LEASE, p, (int)GR_ARRAY_LEN(p), NULL, NULL, &n) != GR_OK) return GR_ERR_IO;
+    *held = n > 0;
     return GR_OK;
 }
 

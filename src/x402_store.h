@@ -13,7 +13,8 @@
  *   x402_credit       (payer PRIMARY KEY, nusd) per-payer credit in nano-USD.
  *   x402_settlements  (request_id PRIMARY KEY) one row per settlement job:
  *                     the payment header and requirement needed to retry it
- *                     after a restart, its state, tx hash, attempts, error.
+ *                     after a restart, its state, tx hash, attempts, error,
+ *                     and its sending lease (claimed_by, lease_until).
  *   x402_upto         (request_id PRIMARY KEY) one row per admitted `upto`
  *                     payment: the authorised maximum beside the settled
  *                     amount, the metered cost, state and tx hash.
@@ -86,6 +87,14 @@ gr_status gr_x402_store_settlements_recent(gr_x402_store *s, const char *payer, 
  * 'pending' to 'finishing'; only that caller grants credit, updates the
  * ledger and writes the final state (readers see 'finishing' as pending). */
 GR_MUST_CHECK gr_status gr_x402_store_settlement_claim(gr_x402_store *s, const char *request_id, bool *won);
+/* The sending lease of a pending job: *held is true when owner now holds it
+ * until now_ms + lease_ms (it was free, expired, or owner's already: a
+ * renewal), false when another owner's lease is still running (or the job
+ * is no longer pending). Taken before a transaction is sent and renewed
+ * while sending, so an instance resuming pending jobs at start never sends
+ * one another live instance is sending. */
+GR_MUST_CHECK gr_status gr_x402_store_settlement_lease(gr_x402_store *s, const char *request_id, const char *owner,
+                                                       int64_t now_ms, int64_t lease_ms, bool *held);
 GR_MUST_CHECK gr_status gr_x402_store_ledger_update(gr_x402_store *s, const char *request_id, const char *state,
                                                     const char *tx_hash, int64_t credit_delta_nusd, bool *changed);
 

@@ -29,6 +29,9 @@ typedef enum {
     GR_X402_Q_PAYMENT_GET, /* request_id -> request_id, payer, chain_id, asset, max_amount (NULL
                               unless upto), amount, cost, state, tx_hash, attempts, error,
                               created, updated */
+    GR_X402_Q_SET_LEASE,   /* request_id, owner, lease_until_ms, now_ms -> changes: 1 = owner holds the
+                              sending lease of this pending job (it was free, expired or already
+                              owner's), 0 = another owner holds an unexpired one (or not pending) */
     GR_X402_Q_COUNT
 } gr_x402_q;
 

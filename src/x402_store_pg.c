@@ -75,6 +75,9 @@ static const char *const pg_sql[GR_X402_Q_COUNT] = {
                             "WHERE request_id=$1 AND state='pending'",
     [GR_X402_Q_UPTO_STATE] = "UPDATE x402_upto SET state=$2,tx_hash=NULLIF($3::text,''),updated_ms=$4::bigint"
                              " WHERE request_id=$1",
+    [GR_X402_Q_SET_LEASE] = "UPDATE x402_settlements SET claimed_by=$2,lease_until=$3::bigint WHERE request_id=$1"
+                            " AND state='pending' AND (claimed_by IS NULL OR claimed_by=$2 OR lease_until IS NULL"
+                            " OR lease_until<$4::bigint)",
     [GR_X402_Q_PAYMENT_GET] =
         "SELECT u.request_id,u.payer,u.chain_id,u.asset,u.max_amount,u.settled_amount,u.cost_nusd,"
         "COALESCE(CASE s.state WHEN 'finishing' THEN 'pending' ELSE s.state END,u.state),COALESCE(s.tx_hash,u.tx_hash),s.attempts,s.error,u.created_ms,"
@@ -92,7 +95,7 @@ static const char *const pg_name[GR_X402_Q_COUNT] = {
     [GR_X402_Q_SET_PENDING] = "gr_x402_set_pending", [GR_X402_Q_SET_RECENT] = "gr_x402_set_recent",
     [GR_X402_Q_LEDGER_UPD] = "gr_x402_ledger_upd",   [GR_X402_Q_UPTO_PUT] = "gr_x402_upto_put",
     [GR_X402_Q_UPTO_STATE] = "gr_x402_upto_state",   [GR_X402_Q_PAYMENT_GET] = "gr_x402_payment_get",
-    [GR_X402_Q_SET_CLAIM] = "gr_x402_set_claim",
+    [GR_X402_Q_SET_CLAIM] = "gr_x402_set_claim",     [GR_X402_Q_SET_LEASE] = "gr_x402_set_lease",
 };
 
 /* Repeatable after a lost connection (a lost reply may hide a commit). */
@@ -100,6 +103,7 @@ static const bool pg_idempotent[GR_X402_Q_COUNT] = {
     [GR_X402_Q_NONCE_PRUNE] = true, [GR_X402_Q_CREDIT_GET] = true, [GR_X402_Q_SET_PUT] = true,
     [GR_X402_Q_SET_PENDING] = true, [GR_X402_Q_SET_RECENT] = true, [GR_X402_Q_LEDGER_UPD] = true,
     [GR_X402_Q_UPTO_PUT] = true,    [GR_X402_Q_UPTO_STATE] = true, [GR_X402_Q_PAYMENT_GET] = true,
+    [GR_X402_Q_SET_LEASE] = true, /* the same owner taking its own lease again is harmless */
 };
 
 /* Append-only: migrations[i] brings the x402 schema from version i to i+1.
@@ -122,6 +126,8 @@ static const char *const migrations[] = {
     " chain_id bigint NOT NULL, asset text NOT NULL, max_amount text NOT NULL, settled_amount text NOT NULL,"
     " cost_nusd bigint NOT NULL, state text NOT NULL, tx_hash text, nonce_key text NOT NULL,"
     " created_ms bigint NOT NULL, updated_ms bigint NOT NULL);",
+    /* 1 -> 2: the sending lease of a settlement job (owner instance, expiry) */
+    "ALTER TABLE x402_settlements ADD COLUMN claimed_by text, ADD COLUMN lease_until bigint;",
 };
 #define X402_SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
 

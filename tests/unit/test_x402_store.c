@@ -2,7 +2,7 @@
  * backend: nonce reservation (once, and exactly one winner among 20 threads
  * on 20 connections), pruning, credit that never goes negative under
  * concurrent takes, settlement jobs, upto records, payment lookups and the
- * ledger update. SQLite by default, PostgreSQL when GR_TEST_STORE_URL is set
+ * ledger update, the sending lease of a settlement job. SQLite by default, PostgreSQL when GR_TEST_STORE_URL is set
  * (test_x402_store_pg, store_test_url.h). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -215,6 +215,75 @@ static void settlement_claimed_once(void **st) {
     gr_x402_store_close(other);
 }
 
+/* x402st-7: the sending lease of a settlement job: one owner at a time; the
+ * owner renews it; re-putting the job (an attempt recorded) keeps it; another
+ * instance (resuming at start) takes it only once it expired; a finished job
+ * has none to take. Times are parameters: no clock is read. */
+static void settlement_lease(void **st) {
+    fixture *f = *st;
+    gr_x402_store *other = open_x(f);
+    assert_non_null(other);
+    gr_x402_settle_rec r;
+    fill_settle(&r, "req-lease", "pending", 700);
+    assert_int_equal(gr_x402_store_settlement_put(f->xs, &r), GR_OK);
+    const int64_t t = 1700000000000, L = 60000;
+    bool held = false;
+    assert_int_equal(gr_x402_store_settlement_lease(f->xs, "req-lease", "inst-a", t, L, &held), GR_OK);
+    assert_true(held); /* free: taken */
+    assert_int_equal(gr_x402_store_settlement_lease(other, "req-lease", "inst-b", t + 1000, L, &held), GR_OK);
+    assert_false(held); /* A's lease runs until t + 60 s */
+    assert_int_equal(gr_x402_store_settlement_lease(f->xs, "req-lease", "inst-a", t + 30000, L, &held), GR_OK);
+    assert_true(held); /* renewed until t + 90 s */
+    r.attempts = 2;    /* an attempt recorded: the row is written again */
+    assert_int_equal(gr_x402_store_settlement_put(f->xs, &r), GR_OK);
+    assert_int_equal(gr_x402_store_settlement_lease(other, "req-lease", "inst-b", t + 61000, L, &held), GR_OK);
+    assert_false(held); /* the renewal (and the re-put) kept it */
+    assert_int_equal(gr_x402_store_settlement_lease(other, "req-lease", "inst-b", t + 90001, L, &held), GR_OK);
+    assert_true(held); /* expired: B takes over */
+    assert_int_equal(gr_x402_store_settlement_lease(f->xs, "req-lease", "inst-a", t + 90002, L, &held), GR_OK);
+    assert_false(held); /* A must not send any more */
+    snprintf(r.state, sizeof r.state, "settled");
+    assert_int_equal(gr_x402_store_settlement_put(other, &r), GR_OK);
+    assert_int_equal(gr_x402_store_settlement_lease(f->xs, "req-lease", "inst-a", t + 999999, L, &held), GR_OK);
+    assert_false(held); /* finished: nothing to send */
+    assert_int_equal(gr_x402_store_settlement_lease(f->xs, "req-none", "inst-a", t, L, &held), GR_OK);
+    assert_false(held);
+    gr_x402_store_close(other);
+}
+
+/* x402st-8 (SQLite): a database written before the lease existed gets its
+ * columns at open, and keeps its rows. */
+static void sqlite_lease_columns_added(void **st) {
+    fixture *f = *st;
+    if (gr_test_store_is_pg()) return; /* PostgreSQL: the versioned migration, run by every _pg test */
+    char path[128], url[160], err[256];
+    snprintf(path, sizeof path, "%s/old.db", f->dir);
+    snprintf(url, sizeof url, "sqlite://%s", path);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE x402_settlements(request_id TEXT PRIMARY KEY, payer TEXT NOT NULL,"
+                                  " chain_id INTEGER NOT NULL, asset TEXT NOT NULL, amount TEXT NOT NULL, version INTEGER NOT NULL,"
+                                  " header_b64 TEXT NOT NULL, requirement TEXT NOT NULL, paid_nusd INTEGER NOT NULL,"
+                                  " credit_used_nusd INTEGER NOT NULL, cost_nusd INTEGER NOT NULL, state TEXT NOT NULL, tx_hash TEXT,"
+                                  " attempts INTEGER NOT NULL, error TEXT, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+                                  "INSERT INTO x402_settlements VALUES('req-old','0xp',1,'0xa','5',1,'h','{}',1,0,1,'pending',"
+                                  "NULL,0,NULL,1,1);",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    gr_x402_store *xs = NULL;
+    assert_int_equal(gr_x402_store_open(url, &xs, err, sizeof err), GR_OK);
+    bool held = false;
+    assert_int_equal(gr_x402_store_settlement_lease(xs, "req-old", "inst-a", 1000, 60000, &held), GR_OK);
+    assert_true(held);
+    gr_x402_store_close(xs);
+    assert_int_equal(gr_x402_store_open(url, &xs, err, sizeof err), GR_OK); /* a second open adds nothing */
+    assert_int_equal(gr_x402_store_settlement_lease(xs, "req-old", "inst-b", 2000, 60000, &held), GR_OK);
+    assert_false(held);
+    gr_x402_store_close(xs);
+}
+
 static void settlements_upto_payments(void **st) {
     fixture *f = *st;
     gr_x402_settle_rec r;
@@ -353,6 +422,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(nonce_race_one_winner, setup, teardown),
         cmocka_unit_test_setup_teardown(credit_never_negative, setup, teardown),
         cmocka_unit_test_setup_teardown(settlement_claimed_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(settlement_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(sqlite_lease_columns_added, setup, teardown),
         cmocka_unit_test_setup_teardown(settlements_upto_payments, setup, teardown),
         cmocka_unit_test(bad_urls),
     };
