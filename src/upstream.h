@@ -14,7 +14,11 @@
  * Life cycle: gr_transfer_start() -> callbacks ... -> on_done exactly once,
  * unless gr_transfer_cancel() is called first, after which no callback runs
  * and the transfer memory is released (deferred if inside a callback). The
- * callbacks may call gr_transfer_cancel/pause/resume on their own transfer.
+ * callbacks may call gr_transfer_cancel/pause/resume on their own transfer
+ * and start (or cancel) other transfers; a failure found while starting is
+ * reported through on_done from the loop, never before start returns. A
+ * request header containing CR or LF is never sent (h1: the transfer fails
+ * with gr_err_upstream_io; curl: start returns NULL).
  * Single-threaded: a gr_upstream and its transfers belong to one loop. */
 #ifndef GR_UPSTREAM_H
 #define GR_UPSTREAM_H

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct curl_xfer curl_xfer;
 
@@ -17,8 +18,9 @@ struct gr_curl_engine {
     struct event_base *base;
     CURLM *multi;
     struct event *timer;
-    struct event *reaper; /* frees cancelled transfers outside curl callbacks */
+    struct event *reaper; /* outside curl callbacks: frees buried transfers, adds pending ones */
     curl_xfer *graveyard;
+    curl_xfer *pending; /* started inside a curl callback: added by the reaper */
     curl_xfer *spare;       /* released transfers kept for reuse (easy handle + timer) */
     size_t nspare;
     struct sock_ctx *spare_socks;
@@ -41,6 +43,7 @@ struct curl_xfer {
     char content_type[128];
     bool headers_done, cancelled, paused, done, in_multi;
     curl_xfer *next_dead;
+    curl_xfer *next_pending;
 };
 
 #define MAX_SPARE_TRANSFERS 256
@@ -101,8 +104,26 @@ static void bury(curl_xfer *t) {
     event_active(u->reaper, 0, 0);
 }
 
+static void finish(curl_xfer *t, const char *err);
+
 static void reaper_cb(evutil_socket_t fd, short what, void *arg) {
     gr_curl_engine *u = arg;
+    /* Transfers started inside curl callbacks, now outside them. One that
+     * was cancelled meanwhile is done and in the graveyard below. */
+    curl_xfer *p = u->pending;
+    u->pending = NULL;
+    while (p) {
+        curl_xfer *next = p->next_pending;
+        if (!p->done) {
+            if (curl_multi_add_handle(u->multi, p->easy) == CURLM_OK) {
+                p->in_multi = true;
+                u->active++;
+            } else {
+                finish(p, gr_err_upstream_io); /* from the loop, as the contract asks */
+            }
+        }
+        p = next;
+    }
     curl_xfer *t = u->graveyard;
     u->graveyard = NULL;
     while (t) {
@@ -253,6 +274,16 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg) {
     finish(t, err);
 }
 
+/* A connection (new or reused) is about to carry the request: first_byte_ms
+ * runs from here ("request sent -> first response byte", docs/CONFIG.md).
+ * Without this the only deadline was the one armed at start, first_byte_ms +
+ * connect_ms, which fired connect_ms late whenever the connect was quick. */
+static int prereq_cb(void *ud, char *primary_ip, char *local_ip, int primary_port, int local_port) {
+    curl_xfer *t = ud;
+    if (!t->headers_done) arm_watchdog(t, t->timeouts.first_byte_ms);
+    return CURL_PREREQFUNC_OK;
+}
+
 static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
     curl_xfer *t = ud;
     size_t len = size * n;
@@ -321,6 +352,12 @@ gr_curl_engine *gr_curl_engine_new(struct event_base *base) {
 
 void gr_curl_engine_free(gr_curl_engine *u) {
     if (!u) return;
+    for (curl_xfer *t = u->pending; t; t = t->next_pending) { /* never added: no callbacks */
+        if (t->done) continue;
+        t->done = t->cancelled = true;
+        bury(t);
+    }
+    u->pending = NULL;
     reaper_cb(-1, 0, u);
     curl_multi_cleanup(u->multi);
     transfer_destroy_spares(u);
@@ -357,7 +394,16 @@ gr_transfer *gr_curl_transfer_start(gr_curl_engine *u, const gr_http_request *re
     t->ud = ud;
     t->timeouts = *to;
     t->retry_after_s = -1;
-    for (size_t i = 0; i < req->nheaders; i++) t->headers = curl_slist_append(t->headers, req->headers[i]);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        if (strpbrk(req->headers[i], "\r\n")) { /* never split into two headers */
+            curl_slist_free_all(t->headers);
+            t->headers = NULL;
+            t->done = true;
+            transfer_release(t);
+            return NULL;
+        }
+        t->headers = curl_slist_append(t->headers, req->headers[i]);
+    }
     /* No "Expect: 100-continue" round trip for large bodies. */
     t->headers = curl_slist_append(t->headers, "Expect:");
     CURL *e = t->easy;
@@ -374,6 +420,8 @@ gr_transfer *gr_curl_transfer_start(gr_curl_engine *u, const gr_http_request *re
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -385,6 +433,16 @@ gr_transfer *gr_curl_transfer_start(gr_curl_engine *u, const gr_http_request *re
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     t->started_us = gr_now_us();
     arm_watchdog(t, to->first_byte_ms ? to->first_byte_ms + to->connect_ms : 0);
+    /* Inside a curl callback (another transfer's on_headers/on_data), libcurl
+     * refuses curl_multi_add_handle with CURLM_RECURSIVE_API_CALL, and start
+     * returned NULL although callbacks may start transfers: add it from the
+     * reaper instead, outside curl, on the next loop turn. */
+    if (u->in_curl) {
+        t->next_pending = u->pending;
+        u->pending = t;
+        event_active(u->reaper, 0, 0);
+        return &t->hdr;
+    }
     if (curl_multi_add_handle(u->multi, e) != CURLM_OK) {
         t->done = true;
         transfer_release(t);
