@@ -74,7 +74,7 @@ if(GR_FAULT_NODE)
   # The same upstream faults through the libcurl engine (https:// upstreams
   # use it; here forced with server.upstream_client: curl).
   add_test(NAME fault_node_curl
-    COMMAND ${GR_FAULT_NODE} --test ${CMAKE_SOURCE_DIR}/tests/fault/upstream_faults.test.mjs
+    COMMAND ${GR_FAULT_NODE} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/fault/upstream_faults.test.mjs ${CMAKE_SOURCE_DIR}/tests/fault/slow_reader.test.mjs
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(fault_node_curl PROPERTIES LABELS fault TIMEOUT 240
     ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR};GR_TEST_UPSTREAM_CLIENT=curl")

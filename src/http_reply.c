@@ -2,7 +2,9 @@
 #include "http_reply.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
+#include <event2/http_struct.h> /* evhttp_request.chunked: the framing evhttp chose */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,4 +77,30 @@ void gr_reply_error(struct evhttp_request *req, int status, const char *type, co
     char *s = gr_error_json(msg, type, param, code);
     gr_reply_json_text(req, status, s, strlen(s));
     free(s);
+}
+
+bool gr_http_send_chunk(struct evhttp_request *req, struct evbuffer *buf,
+                        void (*cb)(struct evhttp_connection *, void *), void *arg, size_t *queued) {
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    struct evbuffer *out = bev ? bufferevent_get_output(bev) : NULL;
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    size_t n = evbuffer_get_length(buf);
+    if (!out || fd < 0 || !n || evbuffer_get_length(out)) {
+        evhttp_send_reply_chunk_with_cb(req, buf, cb, arg);
+        *queued = out ? evbuffer_get_length(out) : 0;
+        return true;
+    }
+    if (req->chunked) {
+        char head[24];
+        int hl = snprintf(head, sizeof(head), "%zx\r\n", n);
+        evbuffer_prepend(buf, head, (size_t)hl);
+        evbuffer_add(buf, "\r\n", 2);
+    }
+    /* A failed write (the client left) leaves the bytes queued: evhttp's own
+     * write then fails the same way and closes the connection as usual. */
+    (void)evbuffer_write(buf, fd);
+    if (evbuffer_get_length(buf)) bufferevent_write_buffer(bev, buf);
+    *queued = evbuffer_get_length(out);
+    return false;
 }

@@ -217,20 +217,37 @@ static void on_chunk_written(struct evhttp_connection *evcon, void *arg) {
     }
 }
 
+/* Resumes a stream paused on a directly written chunk (no evhttp callback
+ * is armed for it) once the client has taken half of the allowance. */
+static void drain_poll_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    gr_request *r = arg;
+    if (!r->paused || r->finished || r->client_gone || !r->evcon) return;
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(r->evcon);
+    size_t pending = bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+    if (pending <= r->cfg->server.max_client_buffer_bytes / 2) {
+        on_chunk_written(r->evcon, r);
+        return;
+    }
+    struct timeval tv = {0, 5000};
+    event_add(r->drain_poll, &tv);
+}
+
 static void flush_out(gr_request *r) {
     size_t n = evbuffer_get_length(r->out);
     if (!n || r->client_gone) return;
     if (!r->first_token_us) r->first_token_us = gr_now_us();
     r->bytes_out += n;
     r->chunks_out++;
-    evhttp_send_reply_chunk_with_cb(r->req, r->out, on_chunk_written, r);
+    size_t pending = 0;
+    bool cb_armed = gr_http_send_chunk(r->req, r->out, on_chunk_written, r, &pending);
     /* Backpressure: a slow client pauses the upstream instead of growing memory. */
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(r->evcon);
-    if (bev && r->xfer && !r->paused) {
-        size_t pending = evbuffer_get_length(bufferevent_get_output(bev));
-        if (pending > r->cfg->server.max_client_buffer_bytes) {
-            r->paused = true;
-            gr_transfer_pause(r->xfer);
+    if (r->xfer && !r->paused && pending > r->cfg->server.max_client_buffer_bytes) {
+        r->paused = true;
+        gr_transfer_pause(r->xfer);
+        if (!cb_armed) {
+            if (!r->drain_poll) r->drain_poll = evtimer_new(r->w->base, drain_poll_cb, r);
+            drain_poll_cb(-1, 0, r);
         }
     }
 }

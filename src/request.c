@@ -200,6 +200,7 @@ void gr_request_finish(gr_request *r) {
         r->xfer = NULL;
     }
     if (r->client_watch) event_free(r->client_watch);
+    if (r->drain_poll) event_free(r->drain_poll);
     if (r->retry_ev) event_free(r->retry_ev);
     if (r->evcon && !r->client_gone) {
         evhttp_connection_set_closecb(r->evcon, NULL, NULL);

@@ -95,6 +95,7 @@ typedef struct gr_request {
     struct evbuffer *up_body;   /* non-streamed body or error body */
     struct evbuffer *out;       /* SSE events batched for one write */
     struct event *client_watch; /* detects a client hang-up while we wait */
+    struct event *drain_poll;   /* resumes a stream paused on a directly written chunk */
     gr_sse_parser sse;
     bool sse_ready, streaming, reply_started, done_seen, paused, failed_midstream;
     uint64_t bytes_out, chunks_out;

@@ -735,11 +735,11 @@ static void test_keepalive_expiry(void **state) {
         assert_int_equal(gr_upstream_idle_connections(f->u), 1);
         assert_int_equal(f->s->client_eofs, 0);
     }
-    (void)run_until(f, pred_no_idle, f, 400);
+    (void)run_until(f, pred_no_idle, f, 3000); /* generous: valgrind on a busy machine */
     uint64_t closed_ms = (gr_now_us() - c.done_us) / 1000;
     assert_int_equal(gr_upstream_idle_connections(f->u), 0);
     assert_true(closed_ms >= 99); /* keepalive_ms, not sooner */
-    (void)run_until(f, pred_client_eof, f->s, 200);
+    (void)run_until(f, pred_client_eof, f->s, 2000);
     assert_int_equal(f->s->client_eofs, 1);
     client_dispose(&c);
 }
@@ -764,8 +764,8 @@ static void test_cancel_in_data(void **state) {
     assert_true(run_until(f, pred_data, &c, 3000));
     assert_int_equal(c.ndata, 1);
     uint64_t t0 = gr_now_us();
-    assert_true(run_until(f, pred_client_eof, f->s, 1000));
-    assert_true(gr_now_us() - t0 < 1000000);
+    assert_true(run_until(f, pred_client_eof, f->s, 3000));
+    assert_true(gr_now_us() - t0 < 3000000);
     assert_int_equal(f->s->client_eofs, 1);
     run_for(f, 30);
     assert_int_equal(c.ndone, 0);
@@ -788,7 +788,7 @@ static void test_abort_in_data(void **state) {
     assert_int_equal(c.ndone, 1);
     assert_int_equal(c.ndata, 1);
     assert_int_equal(c.done_status, 200);
-    assert_true(run_until(f, pred_client_eof, f->s, 1000)); /* not pooled: closed */
+    assert_true(run_until(f, pred_client_eof, f->s, 3000)); /* not pooled: closed */
     settle(f);
     assert_int_equal(c.ndone, 1);
     assert_int_equal(gr_upstream_idle_connections(f->u), 0);
@@ -847,7 +847,7 @@ static void test_first_byte_timeout(void **state) {
     uint64_t ms = (c.done_us - c.start_us) / 1000;
     print_message("    first-byte timeout after %llu ms\n", (unsigned long long)ms);
     assert_true(ms + timer_slack_ms(f) >= 150);
-    assert_true(ms < 1000);
+    assert_true(ms < 3000);
     assert_int_equal(f->s->nreq, 1);
     settle(f);
     assert_int_equal(c.ndone, 1);
@@ -871,7 +871,7 @@ static void test_idle_timeout(void **state) {
     uint64_t ms = (c.done_us - f->s->last_write_us) / 1000;
     print_message("    idle timeout %llu ms after the last byte\n", (unsigned long long)ms);
     assert_true(ms + timer_slack_ms(f) >= 150);
-    assert_true(c.done_us - c.last_data_us < 1000000);
+    assert_true(c.done_us - c.last_data_us < 3000000);
     settle(f);
     assert_int_equal(c.ndone, 1);
 }
