@@ -2,6 +2,7 @@
  * Anthropic's / Gemini's native ones (see mock_upstream.h). Deterministic
  * output derived from the request. */
 #include "mock_upstream.h"
+#include "server.h"
 
 #include "http_reply.h"
 #include "log.h"
@@ -401,7 +402,8 @@ static void stream_write(mstream *s, const char *data, size_t len) {
     if (!data || !len) return;
     struct evbuffer *b = evbuffer_new();
     evbuffer_add(b, data, len);
-    evhttp_send_reply_chunk(s->req, b);
+    size_t queued;
+    (void)gr_http_send_chunk(s->req, b, NULL, NULL, &queued);
     evbuffer_free(b);
 }
 
@@ -417,7 +419,8 @@ static void send_chunk_json(mstream *s, const cJSON *obj) {
     char *js = cJSON_PrintUnformatted(obj);
     struct evbuffer *b = evbuffer_new();
     evbuffer_add_printf(b, "data: %s\n\n", js);
-    evhttp_send_reply_chunk(s->req, b);
+    size_t queued;
+    (void)gr_http_send_chunk(s->req, b, NULL, NULL, &queued);
     evbuffer_free(b);
     cJSON_free(js);
 }
@@ -872,15 +875,14 @@ static bool mock_bind(gr_mock *mk) {
     mk->http = evhttp_new(mk->base);
     evhttp_set_allowed_methods(mk->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
     evhttp_set_gencb(mk->http, handle_request, mk);
-    struct evhttp_bound_socket *bs =
-        evhttp_bind_socket_with_handle(mk->http, mk->opt.host ? mk->opt.host : "127.0.0.1", mk->opt.port);
-    if (!bs) {
+    /* Our own listener: backlog 4096 (libevent's default of 128 drops SYNs
+     * when thousands of streams connect at once, as the benchmark does). */
+    int fd = gr_listen_socket(mk->opt.host ? mk->opt.host : "127.0.0.1", (uint16_t)mk->opt.port, false);
+    if (fd < 0 || !evhttp_accept_socket_with_handle(mk->http, fd)) {
         GR_ERROR("mock: cannot listen on %s:%u", mk->opt.host ? mk->opt.host : "127.0.0.1", mk->opt.port);
+        if (fd >= 0) close(fd);
         return false;
     }
-    evutil_socket_t fd = evhttp_bound_socket_get_fd(bs);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
     getsockname(fd, (struct sockaddr *)&ss, &sl);

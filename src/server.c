@@ -290,7 +290,7 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-static int make_listener(const char *host, uint16_t port) {
+int gr_listen_socket(const char *host, uint16_t port, bool reuseport) {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -306,7 +306,7 @@ static int make_listener(const char *host, uint16_t port) {
     int one = 1;
     if (fd >= 0) {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+        if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* inherited by accepted sockets */
         if (bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 4096)) {
             GR_ERROR("cannot listen on %s:%u: %s", host, port, strerror(errno));
@@ -349,7 +349,7 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     evhttp_set_timeout_tv(w->http, &tv);
     evhttp_set_default_content_type(w->http, "application/json");
     evhttp_set_gencb(w->http, handle, w);
-    int fd = make_listener(cfg->server.host, cfg->server.port);
+    int fd = gr_listen_socket(cfg->server.host, cfg->server.port, true);
     if (fd < 0) return false;
     w->bound = evhttp_accept_socket_with_handle(w->http, fd);
     return w->bound != NULL;

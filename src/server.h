@@ -26,6 +26,11 @@ struct gr_route_state;
 typedef struct gr_shared_conn gr_shared_conn;
 typedef struct gr_store_mailbox gr_store_mailbox;
 
+/* A non-blocking listening TCP socket (SO_REUSEADDR, TCP_NODELAY inherited by
+ * accepted sockets, backlog 4096, SO_REUSEPORT if asked); -1 on error
+ * (logged). Used by the workers and the mock upstream. */
+int gr_listen_socket(const char *host, uint16_t port, bool reuseport);
+
 typedef struct gr_worker {
     int id;
     pthread_t thread;
