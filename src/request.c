@@ -108,15 +108,23 @@ static void write_access_log(gr_request *r) {
     o = json_str(line, o, cap, r->deployment ? r->deployment->upstream_model : NULL);
     o += (size_t)snprintf(line + o, cap - o, ",\"provider\":");
     o = json_str(line, o, cap, r->deployment ? r->deployment->provider->name : NULL);
-    o += (size_t)snprintf(line + o, cap - o, ",\"stream\":%s,\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"cached_tokens\":%lld,\"usage_estimated\":%s,\"cost_usd\":%.9f",
+    /* Decimals from integers (exact, and no floating-point formatting on the
+     * hot path): nano-USD -> USD with 9 places, µs -> ms with 3. */
+    int64_t cost = r->cost_nusd < 0 ? 0 : r->cost_nusd;
+    o += (size_t)snprintf(line + o, cap - o, ",\"stream\":%s,\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"cached_tokens\":%lld,\"usage_estimated\":%s,\"cost_usd\":%lld.%09lld",
                           r->stream ? "true" : "false", (long long)r->usage.prompt_tokens,
                           (long long)r->usage.completion_tokens, (long long)r->usage.cached_tokens,
-                          r->usage.estimated ? "true" : "false", (double)r->cost_nusd / 1e9);
+                          r->usage.estimated ? "true" : "false", (long long)(cost / 1000000000),
+                          (long long)(cost % 1000000000));
     uint64_t total = r->end_us - r->start_us;
-    if (r->first_token_us) o += (size_t)snprintf(line + o, cap - o, ",\"ttft_ms\":%.3f", (double)(r->first_token_us - r->start_us) / 1000.0);
-    o += (size_t)snprintf(line + o, cap - o, ",\"latency_ms\":%.3f,\"upstream_status\":%d,\"bytes_out\":%llu,\"client_gone\":%s,\"route\":",
-                          (double)total / 1000.0, r->up_status, (unsigned long long)r->bytes_out,
-                          r->client_gone ? "true" : "false");
+    if (r->first_token_us) {
+        uint64_t t = r->first_token_us - r->start_us;
+        o += (size_t)snprintf(line + o, cap - o, ",\"ttft_ms\":%llu.%03llu", (unsigned long long)(t / 1000),
+                              (unsigned long long)(t % 1000));
+    }
+    o += (size_t)snprintf(line + o, cap - o, ",\"latency_ms\":%llu.%03llu,\"upstream_status\":%d,\"bytes_out\":%llu,\"client_gone\":%s,\"route\":",
+                          (unsigned long long)(total / 1000), (unsigned long long)(total % 1000), r->up_status,
+                          (unsigned long long)r->bytes_out, r->client_gone ? "true" : "false");
     o = json_str(line, o, cap, r->route_reason);
     o += (size_t)snprintf(line + o, cap - o, ",\"error\":");
     o = json_str(line, o, cap, r->error_type);
