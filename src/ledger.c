@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 struct gr_ledger {
@@ -168,6 +169,7 @@ static bool write_batch(gr_ledger *l, gr_ledger_row *rows, size_t n) {
 static void *writer_main(void *arg) {
     gr_ledger *l = arg;
     gr_ledger_row *batch = gr_xmalloc(GR_LEDGER_BATCH * sizeof *batch);
+    gr_ledger_row *taken[GR_LEDGER_BATCH];
     bool can_idle = sched_set(pthread_self(), true) && sched_set(pthread_self(), false);
     pthread_mutex_lock(&l->mu);
     for (;;) {
@@ -186,18 +188,18 @@ static void *writer_main(void *arg) {
             while (l->count < GR_LEDGER_BATCH && !l->stopping && l->flushers == 0)
                 if (pthread_cond_timedwait(&l->work, &l->mu, &dl) == ETIMEDOUT) break;
         }
+        /* Only pointers move under the lock (submitters wait on it); the
+         * rows are copied out after it is released. */
         size_t n = l->count < GR_LEDGER_BATCH ? l->count : GR_LEDGER_BATCH;
         for (size_t i = 0; i < n; i++) {
-            gr_ledger_row *r = l->ring[l->head];
+            taken[i] = l->ring[l->head];
             l->ring[l->head] = NULL;
             l->head = (l->head + 1) % l->capacity;
-            batch[i] = *r;
-            if (l->nspare < LEDGER_SPARE_MAX) l->spare[l->nspare++] = r;
-            else free(r);
         }
         l->count -= n;
         pthread_mutex_unlock(&l->mu);
 
+        for (size_t i = 0; i < n; i++) batch[i] = *taken[i];
         if (write_batch(l, batch, n)) {
             atomic_fetch_add(&l->written, n);
             atomic_fetch_add(&l->batches, 1);
@@ -206,7 +208,15 @@ static void *writer_main(void *arg) {
         }
 
         pthread_mutex_lock(&l->mu);
+        size_t keep = LEDGER_SPARE_MAX - l->nspare < n ? LEDGER_SPARE_MAX - l->nspare : n;
+        memcpy(l->spare + l->nspare, taken, keep * sizeof *taken);
+        l->nspare += keep;
         l->processed += n;
+        if (keep < n) {
+            pthread_mutex_unlock(&l->mu);
+            for (size_t i = keep; i < n; i++) free(taken[i]);
+            pthread_mutex_lock(&l->mu);
+        }
         if (l->flushers) pthread_cond_broadcast(&l->idle);
     }
     pthread_mutex_unlock(&l->mu);
