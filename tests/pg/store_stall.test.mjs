@@ -18,15 +18,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { privateKeyToAccount } from 'viem/accounts';
-import { getAddress, toHex } from 'viem';
 import { startGateway, testStoreUrl } from '../compat/harness.mjs';
+import { signAuth, v1Header } from '../e2e/x402/lib.mjs';
 
 const OP_TIMEOUT_MS = 500;
 const KEY = 'sk-stall-test-0001';
 const ADMIN = 'adm-stall-test-0001';
 const TOKEN = '0x036CbD53842c5426634e7929541eC2318f3dCF7e';
 const PAY_TO = '0x1111111111111111111111111111111111111111';
-const CHAIN_ID = 84532;
 // a throwaway key: verification is local (settle: none), no chain involved
 const payer = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d');
 
@@ -95,22 +94,8 @@ async function quote(base) {
 
 async function paymentHeader(amount, nonce) {
   const now = Math.floor(Date.now() / 1000);
-  const authorization = {
-    from: payer.address, to: getAddress(PAY_TO), value: String(amount),
-    validAfter: String(now - 600), validBefore: String(now + 280),
-    nonce: nonce ?? toHex(crypto.getRandomValues(new Uint8Array(32))),
-  };
-  const signature = await payer.signTypedData({
-    domain: { name: 'USDC', version: '2', chainId: CHAIN_ID, verifyingContract: getAddress(TOKEN) },
-    types: { TransferWithAuthorization: [
-      { name: 'from', type: 'address' }, { name: 'to', type: 'address' }, { name: 'value', type: 'uint256' },
-      { name: 'validAfter', type: 'uint256' }, { name: 'validBefore', type: 'uint256' }, { name: 'nonce', type: 'bytes32' }] },
-    primaryType: 'TransferWithAuthorization',
-    message: { ...authorization, value: BigInt(authorization.value), validAfter: BigInt(authorization.validAfter),
-      validBefore: BigInt(authorization.validBefore) },
-  });
-  return Buffer.from(JSON.stringify({ x402Version: 1, scheme: 'exact', network: 'base-sepolia',
-    payload: { signature, authorization } })).toString('base64');
+  const payload = await signAuth(payer, { token: TOKEN, to: PAY_TO, value: amount, validBefore: now + 280, nonce });
+  return v1Header(payload);
 }
 
 async function paid(base, header) {

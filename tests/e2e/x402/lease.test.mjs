@@ -13,8 +13,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { privateKeyToAccount } from 'viem/accounts';
-import { getAddress, toHex } from 'viem';
 import { startGateway, testStoreUrl } from '../../compat/harness.mjs';
+import { signAuth, v1Header } from './lib.mjs';
 
 const TOKEN = '0x036CbD53842c5426634e7929541eC2318f3dCF7e';
 const PAY_TO = '0x2222222222222222222222222222222222222222';
@@ -58,22 +58,8 @@ const chatBody = JSON.stringify({ model: 'mock-gpt', messages: [{ role: 'user', 
 
 async function paymentHeader(amount) {
   const now = Math.floor(Date.now() / 1000);
-  const authorization = {
-    from: payer.address, to: getAddress(PAY_TO), value: String(amount),
-    validAfter: String(now - 600), validBefore: String(now + 280),
-    nonce: toHex(crypto.getRandomValues(new Uint8Array(32))),
-  };
-  const signature = await payer.signTypedData({
-    domain: { name: 'USDC', version: '2', chainId: 84532, verifyingContract: getAddress(TOKEN) },
-    types: { TransferWithAuthorization: [
-      { name: 'from', type: 'address' }, { name: 'to', type: 'address' }, { name: 'value', type: 'uint256' },
-      { name: 'validAfter', type: 'uint256' }, { name: 'validBefore', type: 'uint256' }, { name: 'nonce', type: 'bytes32' }] },
-    primaryType: 'TransferWithAuthorization',
-    message: { ...authorization, value: BigInt(authorization.value), validAfter: BigInt(authorization.validAfter),
-      validBefore: BigInt(authorization.validBefore) },
-  });
-  return Buffer.from(JSON.stringify({ x402Version: 1, scheme: 'exact', network: 'base-sepolia',
-    payload: { signature, authorization } })).toString('base64');
+  const payload = await signAuth(payer, { token: TOKEN, to: PAY_TO, value: amount, validBefore: now + 280 });
+  return v1Header(payload);
 }
 
 test('a job another live instance is sending is not sent again by an instance resuming at start', async (t) => {
