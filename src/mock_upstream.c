@@ -45,6 +45,7 @@ typedef struct plan {
     char *model;
     char **tokens; /* content tokens */
     size_t ntokens;
+    size_t tokens_cap; /* allocated slots of tokens (grows geometrically) */
     cJSON *tool_calls; /* array of {id,type,function:{name,arguments}} or NULL */
     const char *finish;
     int64_t prompt_tokens;
@@ -72,7 +73,10 @@ static bool has_flag(const char *text, const char *name) {
 }
 
 static void add_token(plan *p, const char *s, size_t n) {
-    p->tokens = gr_xrealloc(p->tokens, (p->ntokens + 1) * sizeof(char *));
+    if (p->ntokens == p->tokens_cap) {
+        p->tokens_cap = p->tokens_cap ? p->tokens_cap * 2 : 16;
+        p->tokens = gr_xrealloc(p->tokens, p->tokens_cap * sizeof(char *));
+    }
     p->tokens[p->ntokens++] = gr_xstrndup(s, n);
 }
 
@@ -534,7 +538,9 @@ static void emit_step(mstream *s) {
 static void stream_tick(evutil_socket_t fd, short what, void *arg) {
     mstream *s = arg;
     plan *p = &s->p;
-    size_t batch = p->tps ? 1 : p->ntokens + 2; /* unpaced: everything at once */
+    /* Unpaced: as fast as possible, in slices of 256 tokens so one huge
+     * stream never holds the loop (others' requests, its own first bytes). */
+    size_t batch = p->tps ? 1 : 256;
     for (size_t k = 0; k < batch && s->next <= p->ntokens + 1; k++) {
         if (p->cut && s->next > 0 && s->next >= (p->ntokens + 1) / 2) {
             /* Simulated upstream crash: drop the connection without [DONE]. */
