@@ -740,27 +740,12 @@ static void relax_client_timeout(gr_request *r) {
     r->timeouts_relaxed = true;
 }
 
-/* The watch costs two epoll_ctl calls, so it starts only once the answer has
- * taken GR_CLIENT_WATCH_DELAY_MS: quick answers (most of them) never pay for
- * it, and a hang-up is still noticed at most that much later. The event is a
- * plain timer first (no syscall), then re-assigned to the client socket. */
-#define GR_CLIENT_WATCH_DELAY_MS 20
-
-static void start_client_watch(evutil_socket_t fd_unused, short what, void *arg) {
-    (void)fd_unused, (void)what;
-    gr_request *r = arg;
-    if (r->finished || r->client_gone || !r->evcon) return;
+static void watch_client(gr_request *r) {
     struct bufferevent *bev = evhttp_connection_get_bufferevent(r->evcon);
     evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
     if (fd < 0) return;
-    event_assign(r->client_watch, r->w->base, fd, EV_READ | EV_PERSIST, on_client_readable, r);
+    r->client_watch = event_new(r->w->base, fd, EV_READ | EV_PERSIST, on_client_readable, r);
     event_add(r->client_watch, NULL);
-}
-
-static void watch_client(gr_request *r) {
-    if (!r->client_watch) r->client_watch = event_new(r->w->base, -1, 0, start_client_watch, r);
-    struct timeval tv = {0, GR_CLIENT_WATCH_DELAY_MS * 1000};
-    event_add(r->client_watch, &tv);
 }
 
 /* ---- entry ---- */
