@@ -3,8 +3,10 @@
 // introspection (/proc fd count, RSS) and a raw SSE reader.
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import assert from 'node:assert/strict';
 export { startGateway, TEST_KEY, freePort, repoRoot } from '../compat/harness.mjs';
-import { TEST_KEY } from '../compat/harness.mjs';
+import { TEST_KEY, startGateway } from '../compat/harness.mjs';
+import { startFlaky, closedPort } from './flaky_upstream.mjs';
 
 export const PROVIDER_SECRET = 'sk-upstream-SECRET-5f1c9e27d4b8a6';
 export const ADMIN_SECRET = 'adm-SECRET-0b7e44c1d2f39a85';
@@ -126,4 +128,23 @@ export function rawExchange(port, data, { ms = 5000, halfClose = false } = {}) {
       if (halfClose) s.end();
     });
   });
+}
+
+// The fault suites' rig: the flaky upstream, a gateway in front of it
+// (faultConfig), both workers warmed up so lazily created state is not
+// counted as a leak, then the fd and RSS baselines. stop() stops both and
+// asserts the gateway exits 0 on SIGTERM.
+export async function startFaultRig() {
+  const up = await startFlaky();
+  const gw = await startGateway({ config: faultConfig({ upstreamPort: up.port, deadPort: await closedPort(), scenarios: up.scenarios }) });
+  for (let i = 0; i < 8; i++) assert.equal((await post(gw.base, chatBody('f-ok_json'))).status, 200);
+  await sleep(200);
+  return {
+    up, gw, fd0: fdCount(gw.proc.pid), rss0: rssKb(gw.proc.pid),
+    async stop() {
+      const code = await gw.stop();
+      await up.stop();
+      assert.equal(code, 0, `gateway exits 0 on SIGTERM:\n${gw.logs().slice(-2000)}`);
+    },
+  };
 }

@@ -8,23 +8,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { startFlaky, closedPort } from './flaky_upstream.mjs';
-import { startGateway, faultConfig, fdCount, rssKb, post, chatBody, assertOpenAIError, waitFor, sleep, rawExchange, TEST_KEY } from './common.mjs';
+import { startFaultRig, fdCount, rssKb, post, chatBody, assertOpenAIError, waitFor, sleep, rawExchange, TEST_KEY } from './common.mjs';
 
-let up, gw, fd0, rss0;
+let rig, up, gw, fd0, rss0;
 before(async () => {
-  up = await startFlaky();
-  gw = await startGateway({ config: faultConfig({ upstreamPort: up.port, deadPort: await closedPort(), scenarios: up.scenarios }) });
-  for (let i = 0; i < 8; i++) assert.equal((await post(gw.base, chatBody('f-ok_json'))).status, 200);
-  await sleep(200);
-  fd0 = fdCount(gw.proc.pid);
-  rss0 = rssKb(gw.proc.pid);
+  rig = await startFaultRig();
+  ({ up, gw, fd0, rss0 } = rig);
 });
-after(async () => {
-  const code = await gw.stop();
-  await up.stop();
-  assert.equal(code, 0, `gateway exits 0 on SIGTERM:\n${gw.logs().slice(-2000)}`);
-});
+after(() => rig.stop());
 
 const reqHead = (body, extra = '') =>
   `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_KEY}\r\nContent-Type: application/json\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n`;

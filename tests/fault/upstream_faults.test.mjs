@@ -6,24 +6,14 @@
 // Provider timeouts: connect 500 ms, first byte 1500 ms, idle 1500 ms.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFlaky, closedPort } from './flaky_upstream.mjs';
-import { startGateway, faultConfig, fdCount, rssKb, post, postStream, chatBody, assertOpenAIError, waitFor, sleep } from './common.mjs';
+import { startFaultRig, fdCount, rssKb, post, postStream, chatBody, assertOpenAIError, waitFor, sleep } from './common.mjs';
 
-let up, gw, fd0, rss0;
+let rig, up, gw, fd0, rss0;
 before(async () => {
-  up = await startFlaky();
-  gw = await startGateway({ config: faultConfig({ upstreamPort: up.port, deadPort: await closedPort(), scenarios: up.scenarios }) });
-  // warm up both workers so lazily created state is not counted as a leak
-  for (let i = 0; i < 8; i++) assert.equal((await post(gw.base, chatBody('f-ok_json'))).status, 200);
-  await sleep(200);
-  fd0 = fdCount(gw.proc.pid);
-  rss0 = rssKb(gw.proc.pid);
+  rig = await startFaultRig();
+  ({ up, gw, fd0, rss0 } = rig);
 });
-after(async () => {
-  const code = await gw.stop();
-  await up.stop();
-  assert.equal(code, 0, `gateway exits 0 on SIGTERM:\n${gw.logs().slice(-2000)}`);
-});
+after(() => rig.stop());
 
 // The upstream socket of the last request of a scenario gets closed (released).
 async function released(scenario, ms = 2500) {
