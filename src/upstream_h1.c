@@ -150,6 +150,14 @@ static void name_resolve(h1_xfer *x);
 static void xfer_send(h1_xfer *x);
 static void xfer_end(h1_xfer *x, const char *err);
 
+/* The idle-connection sweep runs every min(keepalive_ms, 1 s) while any
+ * connection is idle. */
+static void sweeper_arm(gr_h1_engine *e) {
+    uint32_t ms = e->opts.keepalive_ms < 1000 ? e->opts.keepalive_ms : 1000;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(e->sweeper, &tv);
+}
+
 /* ---- transfers: life cycle ---- */
 
 static void xfer_release(h1_xfer *x) {
@@ -285,11 +293,7 @@ static void xfer_end(h1_xfer *x, const char *err) {
             c->origin->idle = c;
             e->nidle++;
             if (!c->reading) event_add(c->rev, NULL), c->reading = true; /* sees EOF while idle */
-            if (!evtimer_pending(e->sweeper, NULL)) {
-                uint32_t ms = e->opts.keepalive_ms < 1000 ? e->opts.keepalive_ms : 1000;
-                struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-                evtimer_add(e->sweeper, &tv);
-            }
+            if (!evtimer_pending(e->sweeper, NULL)) sweeper_arm(e);
         } else if (c->in_parse) {
             c->doomed = true; /* the read handler closes it when the parser returns */
         } else {
@@ -511,11 +515,8 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg) {
         int soerr = 0;
         socklen_t sl = sizeof(soerr);
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) soerr = errno;
-        if (soerr) {
-            x->conn = NULL;
-            c->x = NULL;
-            conn_close(c);
-            xfer_fail(x, gr_err_upstream_connect);
+        if (soerr) { /* a fresh connection: no retry, reported as a connect failure */
+            conn_failed(c, x);
             xfer_unbusy(x);
             return;
         }
@@ -545,11 +546,7 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg) {
             }
         }
     }
-    if (e->nidle) {
-        uint32_t ms = e->opts.keepalive_ms < 1000 ? e->opts.keepalive_ms : 1000;
-        struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-        evtimer_add(e->sweeper, &tv);
-    }
+    if (e->nidle) sweeper_arm(e);
 }
 
 static void conn_attach(h1_xfer *x, h1_conn *c) {
