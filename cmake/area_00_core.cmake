@@ -5,6 +5,7 @@ add_library(gr_core OBJECT
   src/http_reply.c
   src/http_server.c
   src/json_edit.c
+  src/json_arena.c
   src/metrics.c
   src/log.c
   src/upstream.c

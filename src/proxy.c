@@ -519,7 +519,7 @@ static void reply_non_stream(gr_request *r) {
         cJSON_Delete(out);
         return;
     }
-    cJSON *j = cJSON_ParseWithLength(body, len);
+    cJSON *j = gr_json_arena_parse(&r->json_arena, r->w->json_shard, body, len, NULL);
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         gr_request_fail(r, 502, "api_error", "upstream_invalid_json", NULL,
@@ -687,7 +687,7 @@ void gr_proxy_handle(gr_request *r) {
         return;
     }
     const char *endp = NULL;
-    r->body = cJSON_ParseWithLengthOpts(body, len, &endp, 0);
+    r->body = gr_json_arena_parse(&r->json_arena, r->w->json_shard, body, len, &endp);
     if (!r->body) {
         gr_request_fail(r, 400, "invalid_request_error", "invalid_json", NULL,
                         "We could not parse the JSON body of your request near byte %zu. The body must be valid JSON.",

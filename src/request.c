@@ -243,6 +243,7 @@ void gr_request_finish(gr_request *r) {
 static void release(gr_request *r) {
     gr_worker *w = r->w;
     gr_config_release(r->cfg);
+    gr_json_arena_release(&r->json_arena, w->json_shard); /* r->body was deleted at finish */
     gr_pool *pool = r->pool; /* r itself lives in the pool: not touched after this */
     if (!w->spare_pool && gr_pool_bytes(pool) <= 16384) { /* recycle a small arena */
         gr_pool_reset(pool);

@@ -18,6 +18,7 @@
 #include "server.h"
 #include "keys.h"
 #include "api_messages.h"
+#include "json_arena.h"
 
 #include <cjson/cJSON.h>
 
@@ -82,6 +83,7 @@ typedef struct gr_request {
     gr_messages_stream *msg_stream; /* canonical chunks -> Anthropic events */
 
     /* proxy state */
+    gr_json_arena json_arena; /* blocks of the trees parsed on the hot path (json_arena.h) */
     cJSON *body;
     const gr_provider_ops *ops;
     gr_adapter_ctx actx;

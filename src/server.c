@@ -5,6 +5,7 @@
 #include "auth.h"
 #include "http_reply.h"
 #include "http_server.h"
+#include "json_arena.h"
 #include "log.h"
 #include "metrics.h"
 #include "mock_upstream.h"
@@ -318,6 +319,7 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     w->srv = s;
     w->svc = &s->svc;
     w->route_state = gr_xcalloc(1, sizeof(*w->route_state));
+    w->json_shard = gr_json_shard_new();
     gr_route_state_init(w->route_state, gr_now_us() ^ ((uint64_t)w->id << 32));
     w->base = event_base_new();
     gr_upstream_opts uo = {.curl_only = cfg->server.upstream_curl_only,
@@ -345,6 +347,7 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
 static void worker_dispose(gr_worker *w) {
     free(w->route_state);
     gr_pool_free(w->spare_pool);
+    gr_json_shard_free(w->json_shard);
     gr_http_server_free(w->http);
     gr_upstream_free(w->up);
     if (w->hints) event_free(w->hints);
@@ -422,6 +425,9 @@ int gr_server_run(gr_config *cfg) {
     s.config_path = cfg->path;
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    /* Before any thread exists (services start threads too): installs the cJSON hooks. */
+    gr_json_arena_setup(cfg->server.workers ? cfg->server.workers : (size_t)(ncpu > 0 ? ncpu : 1));
     gr_log_set_level(gr_log_level_parse(cfg->log.level));
     if (!gr_access_log_open(cfg->log.access_log)) {
         GR_ERROR("log.access_log: cannot open %s", cfg->log.access_log);

@@ -48,6 +48,7 @@ typedef struct gr_worker {
     atomic_bool draining;
     uint64_t seq; /* request id counter (worker-local) */
     struct gr_pool *spare_pool; /* one recycled request arena */
+    struct gr_json_shard *json_shard; /* blocks for hot-path JSON trees (json_arena.h) */
 } gr_worker;
 
 /* Loads nothing: takes a validated config (one reference) and runs until a
