@@ -68,6 +68,7 @@ struct conn {
     http_parser parser;
     bool last_was_value, in_headers;
     uint64_t last_read_us, last_write_us, linger_until_us;
+    uint64_t req_start_us; /* first byte of the request being read: headers must be complete within the timeout */
     size_t linger_bytes;
 
     char *in; /* unparsed input kept between reads (pipelined or partial); NULL when none */
@@ -252,13 +253,18 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg) {
     }
     uint64_t now = gr_now_us(), to = timeout_us(c);
     switch (c->state) {
-    case ST_READING:
-        if (now - c->last_read_us >= to) { /* idle keep-alive, or a request that stopped arriving */
+    case ST_READING: {
+        /* Idle, or a body that stopped arriving: no byte for the timeout.
+         * Headers: all of them within the timeout from the first byte, so a
+         * client trickling a header line now and then (slowloris) is cut. */
+        uint64_t since = c->in_headers ? c->req_start_us : c->last_read_us;
+        if (now - since >= to) {
             conn_close(c);
             break;
         }
-        tick_arm(c, c->last_read_us + to - now);
+        tick_arm(c, since + to - now);
         break;
+    }
     case ST_APP:
     case ST_STREAMING:
     case ST_FLUSHING:
@@ -417,6 +423,7 @@ static void arena_reset(conn *c) {
 static int on_message_begin(http_parser *p) {
     conn *c = of(p);
     arena_reset(c);
+    c->req_start_us = gr_now_us();
     c->header_bytes = 0;
     c->body_len = 0;
     c->last_was_value = false;
@@ -668,6 +675,7 @@ static void start_linger(conn *c) {
 static void reset_for_next(conn *c) {
     c->state = ST_READING;
     c->refused = false;
+    c->in_headers = false;
     c->err_status = 0;
     c->oh_len = 0;
     c->chunked_reply = false;

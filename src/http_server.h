@@ -30,8 +30,9 @@
  * close; malformed requests → 400 and close. These errors reach the
  * application like any request (gr_client_req_error() tells them apart), so
  * they are answered in the API's error shape and logged. client_timeout_ms
- * bounds: an idle keep-alive connection, a request that stops arriving
- * (slowloris), and a reply the client stops reading. While the application
+ * bounds: an idle keep-alive connection; the request line and headers, from
+ * their first byte (a client trickling header lines — slowloris — is cut);
+ * a body that stops arriving; and a reply the client stops reading. While the application
  * works on a request there is no read timeout (a long generation is bounded
  * by the upstream timeouts). A connection closed after an error or with
  * "Connection: close" is shut down for writing first and its unread input
@@ -73,7 +74,8 @@ size_t gr_http_server_connections(const gr_http_server *s);
 
 /* ---- the request ---- */
 
-const char *gr_client_req_method(const gr_client_req *req); /* "GET", "POST", … ("" for a refused request) */
+/* "GET", "POST", …; "" for a refused request whose request line could not be read. */
+const char *gr_client_req_method(const gr_client_req *req);
 const char *gr_client_req_uri(const gr_client_req *req);    /* request target as sent: path?query */
 /* First header of that name (case-insensitive), NUL-terminated; NULL if absent. */
 const char *gr_client_req_header(const gr_client_req *req, const char *name);
