@@ -3,6 +3,7 @@
 add_library(gr_core OBJECT
   src/config.c
   src/http_reply.c
+  src/http_server.c
   src/json_edit.c
   src/metrics.c
   src/log.c

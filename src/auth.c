@@ -6,13 +6,14 @@
 #include "services.h"
 #include "pay_x402.h"
 
-#include <event2/http.h>
+#include "http_server.h"
+
 #include <stdio.h>
 #include <strings.h>
 
-const char *gr_auth_presented_key(struct evhttp_request *req) {
-    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
-    const char *a = evhttp_find_header(h, "Authorization");
+const char *gr_auth_presented_key(const gr_client_req *req) {
+    if (!req) return NULL;
+    const char *a = gr_client_req_header(req, "Authorization");
     if (a) {
         if (!strncasecmp(a, "Bearer ", 7)) {
             a += 7;
@@ -21,7 +22,7 @@ const char *gr_auth_presented_key(struct evhttp_request *req) {
         }
         return NULL;
     }
-    return evhttp_find_header(h, "x-api-key");
+    return gr_client_req_header(req, "x-api-key");
 }
 
 static void mask(const char *k, char *out, size_t cap) {

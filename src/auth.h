@@ -11,6 +11,6 @@
  * answered with 401 and finished. Sets r->key_name. */
 bool gr_auth_check(gr_request *r);
 /* The presented credential (Bearer or x-api-key), or NULL. */
-const char *gr_auth_presented_key(struct evhttp_request *req);
+const char *gr_auth_presented_key(const gr_client_req *req);
 
 #endif

@@ -34,6 +34,7 @@
 
 #include "auth.h"
 #include "http_reply.h"
+#include "http_server.h"
 #include "log.h"
 #include "meter.h"
 #include "metrics.h"
@@ -306,7 +307,7 @@ void gr_pay_x402_free(gr_pay_x402 *p) {
 static gr_pay_x402 *px(gr_request *r) { return r->w && r->w->svc ? r->w->svc->x402 : NULL; }
 
 static const char *in_header(gr_request *r, const char *name) {
-    return evhttp_find_header(evhttp_request_get_input_headers(r->req), name);
+    return r->req ? gr_client_req_header(r->req, name) : NULL;
 }
 
 /* nano-USD per atomic unit: 10^(9 - decimals) */

@@ -7,6 +7,7 @@
 #include "request.h"
 
 #include "http_reply.h"
+#include "http_server.h"
 #include "json_edit.h"
 #include "log.h"
 #include "meter.h"
@@ -18,19 +19,14 @@
 #include "upstream.h"
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
-#include <sys/socket.h>
 #include <stdlib.h>
 
 static void on_headers(void *ud, int status, const char *ctype, int retry_after_s);
 static int on_data(void *ud, const char *data, size_t len);
 static void on_done(void *ud, const char *err, int status);
-static void on_client_close(struct evhttp_connection *evcon, void *arg);
 static void redact_provider_secrets(const gr_request *r, char *msg, size_t cap);
 
 static const gr_transfer_cbs k_proxy_cbs = {on_headers, on_data, on_done};
@@ -209,7 +205,9 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
 
 /* ---- streaming to the client ---- */
 
-static void on_chunk_written(struct evhttp_connection *evcon, void *arg) {
+/* The client took half of its allowance: resume the upstream. */
+static void on_client_drained(gr_client_req *req, void *arg) {
+    (void)req;
     gr_request *r = arg;
     if (r->paused && r->xfer && !r->finished) {
         r->paused = false;
@@ -217,38 +215,18 @@ static void on_chunk_written(struct evhttp_connection *evcon, void *arg) {
     }
 }
 
-/* Resumes a stream paused on a directly written chunk (no evhttp callback
- * is armed for it) once the client has taken half of the allowance. */
-static void drain_poll_cb(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what;
-    gr_request *r = arg;
-    if (!r->paused || r->finished || r->client_gone || !r->evcon) return;
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(r->evcon);
-    size_t pending = bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
-    if (pending <= r->cfg->server.max_client_buffer_bytes / 2) {
-        on_chunk_written(r->evcon, r);
-        return;
-    }
-    struct timeval tv = {0, 5000};
-    event_add(r->drain_poll, &tv);
-}
-
 static void flush_out(gr_request *r) {
     size_t n = evbuffer_get_length(r->out);
-    if (!n || r->client_gone) return;
+    if (!n || r->client_gone || !r->req) return;
     if (!r->first_token_us) r->first_token_us = gr_now_us();
     r->bytes_out += n;
     r->chunks_out++;
-    size_t pending = 0;
-    bool cb_armed = gr_http_send_chunk(r->req, r->out, on_chunk_written, r, &pending);
+    size_t pending = gr_client_req_send_chunk(r->req, r->out);
     /* Backpressure: a slow client pauses the upstream instead of growing memory. */
     if (r->xfer && !r->paused && pending > r->cfg->server.max_client_buffer_bytes) {
         r->paused = true;
         gr_transfer_pause(r->xfer);
-        if (!cb_armed) {
-            if (!r->drain_poll) r->drain_poll = evtimer_new(r->w->base, drain_poll_cb, r);
-            drain_poll_cb(-1, 0, r);
-        }
+        gr_client_req_on_drain(r->req, r->cfg->server.max_client_buffer_bytes / 2, on_client_drained, r);
     }
 }
 
@@ -285,15 +263,13 @@ static int emit_chunk(void *ud, const char *data, size_t len) {
 }
 
 static void start_stream_reply(gr_request *r) {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
-    evhttp_add_header(h, "Content-Type", "text/event-stream; charset=utf-8");
-    evhttp_add_header(h, "Cache-Control", "no-cache");
-    evhttp_add_header(h, "X-Accel-Buffering", "no");
+    gr_request_add_header(r, "Cache-Control", "no-cache");
+    gr_request_add_header(r, "X-Accel-Buffering", "no");
     r->status = 200;
     r->reply_started = true;
     gr_proxy_add_route_headers(r);
     if (r->pay_x402) gr_pay_x402_before_reply(r);
-    evhttp_send_reply_start(r->req, 200, "OK");
+    if (r->req) gr_client_req_reply_start(r->req, 200, "text/event-stream; charset=utf-8");
 }
 
 static int on_sse_event(void *ud, const gr_sse_event *ev) {
@@ -434,7 +410,10 @@ static void finish_stream(gr_request *r, const char *err) {
         else evbuffer_add(r->out, "data: [DONE]\n\n", 14);
     }
     flush_out(r);
-    evhttp_send_reply_end(r->req);
+    if (r->req) {
+        gr_client_req_reply_end(r->req);
+        r->req = NULL;
+    }
     gr_request_finish(r);
 }
 
@@ -677,82 +656,25 @@ static void on_done(void *ud, const char *err, int status) {
 
 /* ---- client disconnect ---- */
 
-static void deferred_client_gone(evutil_socket_t fd, short what, void *arg) {
+/* The client went away (the server tells from the loop): stop the upstream
+ * at once — the provider stops generating (and billing) — and finish. */
+static void on_client_close(gr_client_req *req, void *arg) {
+    (void)req;
     gr_request *r = arg;
-    /* libevent detached the request from the dead connection; replying frees it
-     * (without completing it: gr_request_finish accounts for the reply). */
-    evhttp_request_set_on_complete_cb(r->req, NULL, NULL);
-    if (r->reply_started) evhttp_send_reply_end(r->req);
-    else evhttp_send_reply(r->req, 499, "Client Closed Request", NULL);
-    r->req = NULL;
-    gr_request_finish(r);
-}
-
-static void on_client_close(struct evhttp_connection *evcon, void *arg) {
-    gr_request *r = arg;
-    if (r->finished || r->client_gone) return;
-    r->client_gone = true;
-    r->evcon = NULL;
-    if (r->xfer) { /* stop the upstream: the provider stops generating (and billing) */
-        gr_transfer_cancel(r->xfer);
-        r->xfer = NULL;
-    }
-    struct timeval zero = {0, 0};
-    event_base_once(r->w->base, -1, EV_TIMEOUT, deferred_client_gone, r, &zero);
-}
-
-/* libevent 2.1 does not read from a connection while its request is being
- * served, so a client that hangs up before the first response byte goes
- * unnoticed; watch the socket ourselves and stop the upstream at once. */
-static void on_client_readable(evutil_socket_t fd, short what, void *arg) {
-    gr_request *r = arg;
-    char c;
-    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n > 0) { /* pipelined bytes: not a hang-up; stop watching */
-        event_del(r->client_watch);
-        return;
-    }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (r->finished || r->client_gone) return;
     r->client_gone = true;
     if (r->xfer) {
         gr_transfer_cancel(r->xfer);
         r->xfer = NULL;
     }
-    struct evhttp_connection *evcon = r->evcon;
-    r->evcon = NULL;
-    evhttp_connection_set_closecb(evcon, NULL, NULL);
-    evhttp_connection_free(evcon); /* frees the evhttp request too */
-    r->req = NULL;
     gr_request_finish(r);
-}
-
-/* While the answer is being produced the client has nothing to send: a read
- * timeout would cut a long generation or a quiet stream (the upstream idle
- * and total timeouts bound those). The write timeout stays (a client that
- * stops reading); gr_request_finish restores both for keep-alive. */
-static void relax_client_timeout(gr_request *r) {
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(r->evcon);
-    if (!bev) return;
-    uint32_t ms = r->cfg->server.client_timeout_ms;
-    struct timeval wtv = {ms / 1000, (ms % 1000) * 1000};
-    bufferevent_set_timeouts(bev, NULL, &wtv);
-    r->timeouts_relaxed = true;
-}
-
-static void watch_client(gr_request *r) {
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(r->evcon);
-    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-    if (fd < 0) return;
-    r->client_watch = event_new(r->w->base, fd, EV_READ | EV_PERSIST, on_client_readable, r);
-    event_add(r->client_watch, NULL);
 }
 
 /* ---- entry ---- */
 
 void gr_proxy_handle(gr_request *r) {
-    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
-    size_t len = evbuffer_get_length(in);
+    size_t len = 0;
+    const char *body = gr_client_req_body(r->req, &len);
     if (len == 0) {
         gr_request_fail(r, 400, "invalid_request_error", "missing_body", NULL,
                         "The request body is empty: send a JSON object.");
@@ -764,7 +686,6 @@ void gr_proxy_handle(gr_request *r) {
                         (unsigned long long)r->cfg->server.max_body_bytes);
         return;
     }
-    const char *body = (const char *)evbuffer_pullup(in, -1);
     const char *endp = NULL;
     r->body = cJSON_ParseWithLengthOpts(body, len, &endp, 0);
     if (!r->body) {
@@ -835,7 +756,7 @@ void gr_proxy_handle(gr_request *r) {
         return;
     }
     rq.need_caps |= r->ep == GR_EP_EMBEDDINGS ? GR_CAP_EMBEDDINGS : r->ep == GR_EP_COMPLETIONS ? GR_CAP_COMPLETIONS : GR_CAP_CHAT;
-    rq.quality = gr_route_parse_quality(evhttp_find_header(evhttp_request_get_input_headers(r->req), "x-gaterouter-quality"));
+    rq.quality = gr_route_parse_quality(gr_client_req_header(r->req, "x-gaterouter-quality"));
     r->est_prompt_tokens = r->ep == GR_EP_CHAT ? gr_meter_estimate_request(r->body) : (int64_t)(len / 4);
     if (!rq.prompt_tokens) rq.prompt_tokens = (uint32_t)(r->est_prompt_tokens > UINT32_MAX ? UINT32_MAX : r->est_prompt_tokens);
     r->plan = gr_pool_calloc(r->pool, sizeof(*r->plan));
@@ -911,9 +832,7 @@ void gr_proxy_handle(gr_request *r) {
 }
 
 void gr_proxy_admitted(gr_request *r) {
-    evhttp_connection_set_closecb(r->evcon, on_client_close, r);
-    watch_client(r);
-    relax_client_timeout(r);
+    gr_client_req_on_close(r->req, on_client_close, r);
     const char *token = NULL;
     uint32_t ttl = 0;
     if (r->pay_x402 && r->w->shared && gr_pay_x402_claim_info(r, &token, &ttl)) {
@@ -991,7 +910,7 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
  * offering tools unless the header asks (a tool call may have side effects). */
 static void cache_decide(gr_request *r) {
     if (!r->w->shared || r->stream || r->pay_x402 || !r->model) return;
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r->req), "x-gaterouter-cache");
+    const char *h = gr_client_req_header(r->req, "x-gaterouter-cache");
     uint32_t ttl = r->model->cache_ttl_s;
     bool asked = false;
     if (h) {

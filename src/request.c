@@ -10,10 +10,10 @@
 #include "shared.h"
 #include "upstream.h"
 
+#include "http_server.h"
+
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,21 +30,23 @@ static bool sane_request_id(const char *s) {
     return n > 0;
 }
 
-/* The last byte of a reply reached the socket: a drain may finish now. */
-static void on_reply_complete(struct evhttp_request *req, void *arg) { gr_worker_reply_flushed(arg); }
+/* The reply reached the socket, or never will: a drain may finish now. */
+static void on_reply_done(void *arg, bool flushed) {
+    (void)flushed;
+    gr_worker_reply_flushed(arg);
+}
 
-gr_request *gr_request_new(gr_worker *w, struct evhttp_request *req) {
+gr_request *gr_request_new(gr_worker *w, gr_client_req *req) {
     gr_pool *pool = w->spare_pool ? w->spare_pool : gr_pool_new(4096);
     w->spare_pool = NULL;
     gr_request *r = gr_pool_calloc(pool, sizeof(*r));
     r->pool = pool;
     r->w = w;
     r->req = req;
-    r->evcon = evhttp_request_get_connection(req);
     r->cfg = gr_config_current_acquire();
     r->start_us = gr_now_us();
     r->status = 0;
-    const char *rid = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Request-Id");
+    const char *rid = gr_client_req_header(req, "X-Request-Id");
     if (rid && sane_request_id(rid)) {
         snprintf(r->id, sizeof(r->id), "%s", rid);
     } else {
@@ -52,16 +54,16 @@ gr_request *gr_request_new(gr_worker *w, struct evhttp_request *req) {
         snprintf(r->id, sizeof(r->id), "req_%llx%02x%08llx", (unsigned long long)(gr_wall_ms() & 0xffffffffffull),
                  w->id & 0xff, (unsigned long long)seq);
     }
-    evhttp_add_header(evhttp_request_get_output_headers(req), "x-request-id", r->id);
+    gr_client_req_add_header(req, "x-request-id", r->id);
     atomic_fetch_add_explicit(&w->inflight, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->unflushed, 1, memory_order_relaxed);
-    evhttp_request_set_on_complete_cb(req, on_reply_complete, w);
+    gr_client_req_on_done(req, on_reply_done, w);
     gr_metrics_add(GR_M_INFLIGHT, NULL, 1);
     return r;
 }
 
 void gr_request_add_header(gr_request *r, const char *name, const char *value) {
-    if (!r->client_gone) evhttp_add_header(evhttp_request_get_output_headers(r->req), name, value);
+    if (r->req && !r->client_gone) gr_client_req_add_header(r->req, name, value);
 }
 
 /* Appends s as a JSON string literal (escaped) to the log line buffer. */
@@ -207,16 +209,11 @@ void gr_request_finish(gr_request *r) {
         gr_transfer_cancel(r->xfer);
         r->xfer = NULL;
     }
-    if (r->client_watch) event_free(r->client_watch);
-    if (r->drain_poll) event_free(r->drain_poll);
     if (r->retry_ev) event_free(r->retry_ev);
-    if (r->evcon && !r->client_gone) {
-        evhttp_connection_set_closecb(r->evcon, NULL, NULL);
-        if (r->timeouts_relaxed) evhttp_connection_set_timeout_tv(r->evcon, &(struct timeval){
-            r->cfg->server.client_timeout_ms / 1000, (r->cfg->server.client_timeout_ms % 1000) * 1000});
-        /* the reply on this connection will complete: its callback accounts for it */
+    if (r->req) { /* never answered (the client left): release it; its done callback accounts for it */
+        gr_client_req_release(r->req);
+        r->req = NULL;
     }
-    if (r->client_gone) gr_worker_reply_flushed(r->w); /* its reply never completes */
     if (!r->status) r->status = 500;
     if (r->client_gone) r->status = 499; /* nginx convention: client closed request */
     write_access_log(r);
@@ -258,21 +255,20 @@ static void release(gr_request *r) {
 
 /* ---- store jobs in flight ---- */
 
-static void on_close_held(struct evhttp_connection *evcon, void *arg) {
-    (void)evcon;
+static void on_close_held(gr_client_req *req, void *arg) {
+    (void)req;
     gr_request *r = arg;
-    r->client_gone = true;
-    r->evcon = NULL; /* being freed by libevent; the request itself stays (unanswered) */
+    r->client_gone = true; /* the request stays (detached) until finish releases it */
 }
 
 void gr_request_hold(gr_request *r) {
-    if (r->store_jobs++ == 0 && r->evcon && !r->client_gone && !r->finished)
-        evhttp_connection_set_closecb(r->evcon, on_close_held, r);
+    if (r->store_jobs++ == 0 && r->req && !r->client_gone && !r->finished)
+        gr_client_req_on_close(r->req, on_close_held, r);
 }
 
 bool gr_request_unhold(gr_request *r) {
-    if (--r->store_jobs == 0 && r->evcon && !r->client_gone && !r->finished)
-        evhttp_connection_set_closecb(r->evcon, NULL, NULL);
+    if (--r->store_jobs == 0 && r->req && !r->client_gone && !r->finished)
+        gr_client_req_on_close(r->req, NULL, NULL);
     if (!r->finished) return true;
     if (r->store_jobs == 0 && r->release_deferred) release(r);
     return false;
@@ -280,12 +276,7 @@ bool gr_request_unhold(gr_request *r) {
 
 void gr_request_abandon(gr_request *r) {
     r->client_gone = true;
-    if (r->req) { /* detached from its dead connection: replying frees it */
-        evhttp_request_set_on_complete_cb(r->req, NULL, NULL);
-        evhttp_send_reply(r->req, 499, "Client Closed Request", NULL);
-        r->req = NULL;
-    }
-    gr_request_finish(r);
+    gr_request_finish(r); /* releases the detached client request */
 }
 
 void gr_request_reply_json(gr_request *r, int status, const char *json, size_t len) {
@@ -294,9 +285,10 @@ void gr_request_reply_json(gr_request *r, int status, const char *json, size_t l
         gr_shared_cache_set(r->w->shared, r->cache_key, json, len, r->cache_ttl_s);
     gr_proxy_add_route_headers(r);
     if (r->pay_x402 && !r->client_gone) gr_pay_x402_before_reply(r);
-    if (!r->client_gone) {
+    if (r->req && !r->client_gone) {
         r->bytes_out += len;
-        gr_reply_json_text(r->req, status, json, len);
+        gr_client_req_reply(r->req, status, "application/json", json, len);
+        r->req = NULL;
     }
     gr_request_finish(r);
 }

@@ -21,9 +21,8 @@
 
 #include <cjson/cJSON.h>
 
-struct evhttp_request;
-struct evhttp_connection;
 struct evbuffer;
+typedef struct gr_client_req gr_client_req;
 typedef struct gr_transfer gr_transfer;
 struct gr_route_plan;
 struct event;
@@ -41,8 +40,7 @@ typedef struct gr_request {
     gr_pool *pool;
     gr_worker *w;
     gr_config *cfg;
-    struct evhttp_request *req;
-    struct evhttp_connection *evcon;
+    gr_client_req *req; /* the client's request until its reply is ended (then NULL) */
     char id[72];
     const char *method;
     char path[128];
@@ -94,19 +92,17 @@ typedef struct gr_request {
     char up_content_type[64];
     struct evbuffer *up_body;   /* non-streamed body or error body */
     struct evbuffer *out;       /* SSE events batched for one write */
-    struct event *client_watch; /* detects a client hang-up while we wait */
-    struct event *drain_poll;   /* resumes a stream paused on a directly written chunk */
     gr_sse_parser sse;
     bool sse_ready, streaming, reply_started, done_seen, paused, failed_midstream;
     uint64_t bytes_out, chunks_out;
     gr_usage usage;
 
-    bool client_gone, finished, timeouts_relaxed;
+    bool client_gone, finished;
     unsigned store_jobs;   /* store executor jobs whose completion will come back to r */
     bool release_deferred; /* finished while a job was in flight: the last completion frees r */
 } gr_request;
 
-gr_request *gr_request_new(gr_worker *w, struct evhttp_request *req);
+gr_request *gr_request_new(gr_worker *w, gr_client_req *req);
 void gr_request_finish(gr_request *r);
 /* Sends an OpenAI-shaped error and finishes the request. */
 void gr_request_fail(gr_request *r, int status, const char *type, const char *code, const char *param,
@@ -117,14 +113,14 @@ void gr_request_add_header(gr_request *r, const char *name, const char *value);
 
 /* Store jobs (store_exec.h) that call back into r. hold: before submitting;
  * r then outlives the job even if it finishes meanwhile, and a connection
- * that closes meanwhile only marks client_gone (r->evcon = NULL; libevent
- * keeps the unanswered evhttp request). unhold: first thing in the job's
+ * that closes meanwhile only marks client_gone (the client request stays,
+ * detached, until gr_request_finish releases it). unhold: first thing in the job's
  * completion; false when r was finished meanwhile (it may be freed now: do
  * not touch it). When it returns true and r->client_gone, end the request
  * with gr_request_abandon. */
 void gr_request_hold(gr_request *r);
 GR_MUST_CHECK bool gr_request_unhold(gr_request *r);
-/* The client left: release the detached evhttp request (499) and finish. */
+/* The client left: release the detached client request and finish (499). */
 void gr_request_abandon(gr_request *r);
 
 /* Endpoints (proxy.c, api_models.c). */

@@ -4,6 +4,7 @@
 
 #include "auth.h"
 #include "http_reply.h"
+#include "http_server.h"
 #include "log.h"
 #include "metrics.h"
 #include "mock_upstream.h"
@@ -16,9 +17,8 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
+#include <event2/http.h> /* evhttp_uridecode */
 #include <event2/thread.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -44,12 +44,9 @@ struct gr_server {
 
 static void reply_text(gr_request *r, int status, const char *ctype, const char *body, size_t len) {
     r->status = status;
-    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
-    evhttp_add_header(h, "Content-Type", ctype);
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add(b, body, len);
-    evhttp_send_reply(r->req, status, gr_http_reason(status), b);
-    evbuffer_free(b);
+    r->bytes_out += len;
+    gr_client_req_reply(r->req, status, ctype, body, len);
+    r->req = NULL;
     gr_request_finish(r);
 }
 
@@ -153,20 +150,23 @@ static void admin_submit(gr_request *r, const char *path, const char *query, con
     gr_request_hold(r); /* continues in admin_done */
 }
 
-static void handle(struct evhttp_request *req, void *arg) {
+static void handle(gr_client_req *req, void *arg) {
     gr_worker *w = arg;
     gr_request *r = gr_request_new(w, req);
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    r->method = cmd == EVHTTP_REQ_GET ? "GET" : cmd == EVHTTP_REQ_POST ? "POST" : cmd == EVHTTP_REQ_DELETE ? "DELETE"
-              : cmd == EVHTTP_REQ_PATCH ? "PATCH" : cmd == EVHTTP_REQ_PUT ? "PUT" : cmd == EVHTTP_REQ_HEAD ? "HEAD"
-              : "OPTIONS";
-    const char *uri = evhttp_request_get_uri(req);
+    r->method = gr_client_req_method(req);
+    const char *uri = gr_client_req_uri(req);
     size_t i = 0;
     for (; uri[i] && uri[i] != '?' && i + 1 < sizeof(r->path); i++) r->path[i] = uri[i];
     r->path[i] = '\0';
     while (i > 1 && r->path[i - 1] == '/') r->path[--i] = '\0';
     const char *p = r->path;
-    bool get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD, post = cmd == EVHTTP_REQ_POST;
+    const char *code = NULL, *why = NULL;
+    int refused = gr_client_req_error(req, &code, &why);
+    if (refused) { /* malformed, or over a limit: answered in the API's error shape, then closed */
+        gr_request_fail(r, refused, "invalid_request_error", code, NULL, "%s", why);
+        return;
+    }
+    bool get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"), post = !strcmp(r->method, "POST");
 
     if (!strcmp(p, "/health")) {
         if (!get) goto method;
@@ -188,11 +188,10 @@ static void handle(struct evhttp_request *req, void *arg) {
         return;
     }
     if (gr_admin_owns_path(p)) {
-        struct evbuffer *in = evhttp_request_get_input_buffer(req);
-        size_t blen = evbuffer_get_length(in);
-        const char *body = blen ? (const char *)evbuffer_pullup(in, -1) : "";
+        size_t blen = 0;
+        const char *body = gr_client_req_body(req, &blen);
         const char *q = strchr(uri, '?');
-        const char *authz = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+        const char *authz = gr_client_req_header(req, "Authorization");
         r->key_name = "admin";
         admin_submit(r, p, q ? q + 1 : "", body, blen, authz);
         return;
@@ -256,10 +255,7 @@ void gr_worker_reply_flushed(gr_worker *w) {
 static void worker_wake(evutil_socket_t fd, short what, void *arg) {
     gr_worker *w = arg;
     if (!atomic_load(&w->draining)) return;
-    if (w->bound) {
-        evhttp_del_accept_socket(w->http, w->bound);
-        w->bound = NULL;
-    }
+    if (w->http) gr_http_server_drain(w->http); /* stop accepting; idle connections close */
     maybe_drained(w);
 }
 
@@ -324,7 +320,6 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     w->route_state = gr_xcalloc(1, sizeof(*w->route_state));
     gr_route_state_init(w->route_state, gr_now_us() ^ ((uint64_t)w->id << 32));
     w->base = event_base_new();
-    w->http = evhttp_new(w->base);
     gr_upstream_opts uo = {.curl_only = cfg->server.upstream_curl_only,
                            .keepalive_max = cfg->server.upstream_keepalive,
                            .keepalive_ms = cfg->server.upstream_keepalive_ms};
@@ -337,28 +332,20 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     w->wake = event_new(w->base, -1, EV_PERSIST, worker_wake, w);
     event_add(w->wake, NULL);
     w->store_mb = gr_store_mailbox_new(w->base);
-    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
-                                            EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
-    /* libevent 2.1 answers bodies past its own cap with a fixed HTML 413 and
-     * offers no hook to change it. So its cap is the hard memory bound, set at
-     * twice max_body_bytes (+1 MiB), and between the two the handler answers
-     * the OpenAI-shaped JSON 413; only absurd bodies get libevent's page. */
-    evhttp_set_max_body_size(w->http, (ev_ssize_t)(cfg->server.max_body_bytes * 2 + (1u << 20)));
-    evhttp_set_max_headers_size(w->http, (ev_ssize_t)cfg->server.max_header_bytes);
-    struct timeval tv = {cfg->server.client_timeout_ms / 1000, (cfg->server.client_timeout_ms % 1000) * 1000};
-    evhttp_set_timeout_tv(w->http, &tv);
-    evhttp_set_default_content_type(w->http, "application/json");
-    evhttp_set_gencb(w->http, handle, w);
     int fd = gr_listen_socket(cfg->server.host, cfg->server.port, true);
     if (fd < 0) return false;
-    w->bound = evhttp_accept_socket_with_handle(w->http, fd);
-    return w->bound != NULL;
+    gr_http_server_limits lim = {.max_header_bytes = cfg->server.max_header_bytes,
+                                 .max_body_bytes = cfg->server.max_body_bytes,
+                                 .client_timeout_ms = cfg->server.client_timeout_ms};
+    w->http = gr_http_server_new(w->base, fd, &lim, handle, w);
+    if (!w->http) close(fd);
+    return w->http != NULL;
 }
 
 static void worker_dispose(gr_worker *w) {
     free(w->route_state);
     gr_pool_free(w->spare_pool);
-    if (w->http) evhttp_free(w->http);
+    gr_http_server_free(w->http);
     gr_upstream_free(w->up);
     if (w->hints) event_free(w->hints);
     gr_shared_conn_free(w->shared);

@@ -1,7 +1,7 @@
 /* server.h — process and worker life cycle.
  *
  * One acceptor socket per worker (SO_REUSEPORT), each worker a thread with its
- * own libevent loop, evhttp server and upstream client; nothing on the hot
+ * own libevent loop, HTTP server and upstream client; nothing on the hot
  * path is shared but the immutable config snapshot and lock-free metrics. The
  * main thread owns signals: SIGHUP reloads the config (new requests see the
  * new snapshot, in-flight ones finish on theirs), SIGTERM/SIGINT drain: stop
@@ -16,8 +16,7 @@
 #include <stdatomic.h>
 
 struct event_base;
-struct evhttp;
-struct evhttp_bound_socket;
+typedef struct gr_http_server gr_http_server;
 struct event;
 typedef struct gr_upstream gr_upstream;
 typedef struct gr_server gr_server;
@@ -36,8 +35,7 @@ typedef struct gr_worker {
     pthread_t thread;
     gr_server *srv;
     struct event_base *base;
-    struct evhttp *http;
-    struct evhttp_bound_socket *bound;
+    gr_http_server *http; /* client connections (http_server.h) */
     gr_upstream *up;
     gr_services *svc; /* process-wide: store, keys, ledger, admin */
     struct gr_route_state *route_state; /* worker-local PRNG and round-robin counters */
