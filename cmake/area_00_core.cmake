@@ -34,6 +34,10 @@ gr_add_unit_test(NAME test_json_edit SOURCES tests/unit/test_json_edit.c LIBS gr
 gr_add_unit_test(NAME test_errors SOURCES tests/unit/test_errors.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_pool SOURCES tests/unit/test_pool.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_upstream SOURCES tests/unit/test_upstream.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+# The client-facing HTTP/1.1 server (src/http_server.c) against raw loopback
+# clients; its timeouts are small (200 ms), the whole suite runs in seconds.
+gr_add_unit_test(NAME test_http_server SOURCES tests/unit/test_http_server.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+set_tests_properties(test_http_server PROPERTIES TIMEOUT 120)
 # The x402 payment store (src/x402_store.c) on SQLite; its PostgreSQL variant
 # test_x402_store_pg is registered in area_pg.cmake.
 gr_add_unit_test(NAME test_x402_store SOURCES tests/unit/test_x402_store.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)

@@ -95,4 +95,28 @@ admin = [
 ]
 for a in admin:
     put('admin', a)
+# http_server: flag byte (see fuzz_http_server.c: caps, answer mode, half-close,
+# free-while-owned, write split) + the bytes a client sends
+H = 'Host: a\r\n'
+http_reqs = [
+    (0x00, 'GET /a HTTP/1.1\r\n' + H + '\r\nGET /b?x=1 HTTP/1.1\r\n' + H + '\r\nGET /c HTTP/1.1\r\n' + H + 'Connection: close\r\n\r\n'),
+    (0x0c, 'GET /1 HTTP/1.1\r\n' + H + '\r\nHEAD /2 HTTP/1.1\r\n' + H + '\r\nPOST /3 HTTP/1.1\r\n' + H + 'Content-Length: 3\r\n\r\nabcGET /4 HTTP/1.1\r\n' + H + '\r\n'),
+    (0x44, 'POST /v1/chat/completions HTTP/1.1\r\n' + H + 'Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n1A\r\nABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n0\r\nX-Trailer: t\r\n\r\n'),
+    (0x02, 'POST /big HTTP/1.1\r\n' + H + 'Transfer-Encoding: chunked\r\n\r\n40\r\n' + 'x' * 64 + '\r\n40\r\n' + 'y' * 64 + '\r\n0\r\n\r\n'),
+    (0x80, 'POST /e HTTP/1.1\r\n' + H + 'Content-Length: 11\r\nExpect: 100-continue\r\n\r\nhello world'),
+    (0x02, 'POST /e HTTP/1.1\r\n' + H + 'Content-Length: 100000\r\nExpect: 100-continue\r\n\r\n'),
+    (0x10, 'GET /old HTTP/1.0\r\n\r\n'),
+    (0x14, 'GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /again HTTP/1.0\r\n\r\n'),
+    (0x00, 'GARBAGE\r\n\r\n'),
+    (0x00, 'GET / HTTP/1.1\r\nBad Header Line\r\n\r\n'),
+    (0x00, 'POST / HTTP/1.1\r\n' + H + 'Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!'),
+    (0x00, 'POST / HTTP/1.1\r\n' + H + 'Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'),
+    (0x01, 'GET / HTTP/1.1\r\n' + H + 'X-Big: ' + 'b' * 600 + '\r\n\r\n'),
+    (0x00, 'GET /fold HTTP/1.1\r\n' + H + 'X-Folded: first\r\n  continued\r\n\tagain\r\n\r\n'),
+    (0xc8, 'GET /x HTTP/1.1\r\n' + H + 'X-Dup: 1\r\nx-dup: 2\r\n\r\nGET /y HTTP/1.1\r\n' + H + '\r\n'),
+    (0x28, 'GET /held HTTP/1.1\r\n' + H + '\r\n'),
+    (0x00, 'GET /half HTTP/1.1\r\n' + H),
+]
+for flags, r in http_reqs:
+    put('http_server', bytes([flags]) + r.encode())
 print(out)
