@@ -2,7 +2,9 @@
  * upstream.h, upstream_engine.h): libcurl multi driven by the worker's
  * libevent loop (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION). Serves https://
  * upstreams (TLS, HTTP/2) and everything when server.upstream_client: curl.
- * Easy handles, their watchdog timers and socket events are reused. */
+ * Easy handles, their watchdog timers and socket events are reused. libcurl
+ * is not linked: the first engine dlopens it (curl_dl.h), and every call goes
+ * through gr_curl(). */
 #include "upstream_engine.h"
 
 #include "curl_dl.h"
