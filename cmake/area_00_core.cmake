@@ -11,6 +11,7 @@ add_library(gr_core OBJECT
   src/upstream.c
   src/upstream_h1.c
   src/upstream_curl.c
+  src/curl_dl.c
   src/mock_upstream.c
   src/request.c
   src/proxy.c

@@ -10,9 +10,16 @@
 # exports GR_TEST_STORE_URL; when the server could not be started the
 # variants FAIL (the fixture's setup test fails, and with_pg.sh exits 1), they
 # are never skipped. Owner: metering/keys (store).
-pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
-target_sources(gr_meter PRIVATE src/store_pg.c)
-target_link_libraries(gr_meter PUBLIC PkgConfig::PQ)
+#
+# libpq is not linked: src/pq_dl.c dlopen()s it when a postgres:// store is
+# opened, so a gateway on SQLite does not map it and its dependencies
+# (libssl, krb5, LDAP, ...) at exec. Headers only (gr_pq_headers).
+pkg_check_modules(PQ REQUIRED libpq)
+add_library(gr_pq_headers INTERFACE)
+target_include_directories(gr_pq_headers INTERFACE ${PQ_INCLUDE_DIRS})
+target_compile_options(gr_pq_headers INTERFACE ${PQ_CFLAGS_OTHER})
+target_sources(gr_meter PRIVATE src/store_pg.c src/pq_dl.c)
+target_link_libraries(gr_meter PUBLIC gr_pq_headers)
 target_compile_definitions(gr_meter PUBLIC GR_HAVE_PG=1)
 
 set(GR_PG_STATE_DIR ${CMAKE_BINARY_DIR}/pg)
@@ -77,7 +84,7 @@ endif()
 # gr_core picks the backend from the store URL. Owner: x402.
 target_sources(gr_core PRIVATE src/x402_store_pg.c)
 target_compile_definitions(gr_core PRIVATE GR_HAVE_PG)
-target_link_libraries(gr_core PUBLIC PkgConfig::PQ)
+target_link_libraries(gr_core PUBLIC gr_pq_headers)
 
 # The whole x402 end-to-end suite (tests/e2e/x402/) against gateways on
 # PostgreSQL: gatewayConfig (lib.mjs) gives each gateway a fresh database.

@@ -929,7 +929,11 @@ uint16_t gr_mock_port(const gr_mock *m) { return m->port; }
 void gr_mock_stop(gr_mock *m) {
     if (!m) return;
     if (m->threaded) {
-        event_base_loopbreak(m->base);
+        /* loopexit, not loopbreak: event_base_loop clears the break flag when
+         * it starts, so a break sent before the thread got there (a start-up
+         * failure right after gr_mock_start) was lost and the join hung.
+         * loopexit queues a zero-delay timer that the loop always runs. */
+        event_base_loopexit(m->base, NULL);
         pthread_join(m->thread, NULL);
     }
     mock_free(m);

@@ -522,7 +522,7 @@ out:
     gr_services_close(&s.svc);
     gr_config_current_set(NULL);
     free(s.config_path);
-    curl_global_cleanup();
+    gr_upstream_global_cleanup();
     libevent_global_shutdown();
     return rc;
 }

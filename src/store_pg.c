@@ -199,15 +199,15 @@ static gr_status exec_sql(pg_store *s, const char *what, const char *sql) {
 }
 
 static int64_t col_i64(const PGresult *res, int row, int col) {
-    return strtoll(PQgetvalue(res, row, col), NULL, 10);
+    return strtoll(gr_pq()->getvalue(res, row, col), NULL, 10);
 }
 
 static char *col_dup(const PGresult *res, int row, int col) {
-    return PQgetisnull(res, row, col) ? NULL : gr_xstrdup(PQgetvalue(res, row, col));
+    return gr_pq()->getisnull(res, row, col) ? NULL : gr_xstrdup(gr_pq()->getvalue(res, row, col));
 }
 
 static void col_copy(const PGresult *res, int row, int col, char *dst, size_t cap) {
-    gr_store_strlcpy(dst, PQgetvalue(res, row, col), cap);
+    gr_store_strlcpy(dst, gr_pq()->getvalue(res, row, col), cap);
 }
 
 /* ---- growable text buffer and UTF-8 hygiene ---- */
@@ -307,7 +307,7 @@ void gr_pg_log(const gr_pg_conn *c, const char *what, const char *msg) {
 }
 
 static bool sqlstate_is(const PGresult *res, const char *want) {
-    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *state = gr_pq()->resultErrorField(res, PG_DIAG_SQLSTATE);
     return state && strcmp(state, want) == 0;
 }
 
@@ -326,48 +326,54 @@ static void quiet_notice(void *arg, const char *msg) {
 /* Per-connection setup, after the first connect and after every reset. */
 static gr_status session_setup(gr_pg_conn *c, char *err, size_t errlen) {
     if (c->prepared) memset(c->prepared, 0, c->nprepared * sizeof *c->prepared);
-    PQsetNoticeProcessor(c->conn, quiet_notice, NULL);
-    const char *enc = PQparameterStatus(c->conn, "server_encoding");
+    gr_pq()->setNoticeProcessor(c->conn, quiet_notice, NULL);
+    const char *enc = gr_pq()->parameterStatus(c->conn, "server_encoding");
     if (enc && strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0) {
         snprintf(err, errlen, "%s: the PostgreSQL database must use UTF8 (it uses %s)", c->tag, enc);
         return GR_ERR_UNSUPPORTED;
     }
-    if (PQsetClientEncoding(c->conn, "UTF8") != 0) {
+    if (gr_pq()->setClientEncoding(c->conn, "UTF8") != 0) {
         snprintf(err, errlen, "%s: PostgreSQL: cannot set client_encoding: %s", c->tag,
-                 PQerrorMessage(c->conn));
+                 gr_pq()->errorMessage(c->conn));
         return GR_ERR_IO;
     }
-    PGresult *res = PQexec(c->conn, "SELECT current_setting('statement_timeout')");
+    PGresult *res = gr_pq()->exec(c->conn, "SELECT current_setting('statement_timeout')");
     gr_status rc = GR_OK;
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        snprintf(err, errlen, "%s: PostgreSQL: %s", c->tag, PQresultErrorMessage(res));
+    if (gr_pq()->resultStatus(res) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "%s: PostgreSQL: %s", c->tag, gr_pq()->resultErrorMessage(res));
         rc = GR_ERR_IO;
-    } else if (strcmp(PQgetvalue(res, 0, 0), "0") == 0) {
-        PQclear(res);
-        res = PQexec(c->conn, "SET statement_timeout = '30s'");
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            snprintf(err, errlen, "%s: PostgreSQL: %s", c->tag, PQresultErrorMessage(res));
+    } else if (strcmp(gr_pq()->getvalue(res, 0, 0), "0") == 0) {
+        gr_pq()->clear(res);
+        res = gr_pq()->exec(c->conn, "SET statement_timeout = '30s'");
+        if (gr_pq()->resultStatus(res) != PGRES_COMMAND_OK) {
+            snprintf(err, errlen, "%s: PostgreSQL: %s", c->tag, gr_pq()->resultErrorMessage(res));
             rc = GR_ERR_IO;
         }
     }
-    PQclear(res);
+    gr_pq()->clear(res);
     return rc;
 }
 
 gr_status gr_pg_connect(gr_pg_conn *c, const char *url, char *err, size_t errlen) {
     if (!c->tag) c->tag = "store";
+    c->conn = NULL;
+    char why[320];
+    if (gr_pq_load(why, sizeof why) != GR_OK) { /* libpq is dlopen'ed: pq_dl.h */
+        snprintf(err, errlen, "%s: a postgres:// store needs libpq (%s)", c->tag, why);
+        return GR_ERR_UNSUPPORTED;
+    }
     /* Defaults first: the URL's own parameters (expanded from dbname) win. */
     const char *const keys[] = {"connect_timeout", "fallback_application_name", "keepalives",
                                 "keepalives_idle", "dbname", NULL};
     const char *const vals[] = {"10", "gaterouter", "1", "30", url, NULL};
-    c->conn = PQconnectdbParams(keys, vals, 1);
+    c->conn = gr_pq()->connectdbParams(keys, vals, 1);
     char safe[256];
     gr_store_url_redact(url, safe, sizeof safe);
     gr_status rc = GR_ERR_IO;
     if (!c->conn) {
         snprintf(err, errlen, "%s: cannot connect to %s: out of memory", c->tag, safe);
-    } else if (PQstatus(c->conn) != CONNECTION_OK) {
-        const char *m = PQerrorMessage(c->conn);
+    } else if (gr_pq()->status(c->conn) != CONNECTION_OK) {
+        const char *m = gr_pq()->errorMessage(c->conn);
         size_t len = strlen(m);
         while (len && (m[len - 1] == '\n' || m[len - 1] == ' ')) len--;
         snprintf(err, errlen, "%s: cannot connect to %s: %.*s", c->tag, safe, (int)len, m);
@@ -379,20 +385,20 @@ gr_status gr_pg_connect(gr_pg_conn *c, const char *url, char *err, size_t errlen
 }
 
 void gr_pg_disconnect(gr_pg_conn *c) {
-    if (!c) return;
-    PQfinish(c->conn);
+    if (!c || !c->conn) return; /* never connected: libpq may not even be loaded */
+    gr_pq()->finish(c->conn);
     c->conn = NULL;
 }
 
 gr_status gr_pg_ensure(gr_pg_conn *c) {
     if (!c->conn) return GR_ERR_IO;
-    if (PQstatus(c->conn) == CONNECTION_OK) return GR_OK;
-    PQreset(c->conn);
-    if (PQstatus(c->conn) != CONNECTION_OK) {
+    if (gr_pq()->status(c->conn) == CONNECTION_OK) return GR_OK;
+    gr_pq()->reset(c->conn);
+    if (gr_pq()->status(c->conn) != CONNECTION_OK) {
         uint64_t now = gr_now_us();
         if (now - c->last_fail_log_us >= 1000000) {
             c->last_fail_log_us = now;
-            gr_pg_log(c, "reconnect failed", PQerrorMessage(c->conn));
+            gr_pg_log(c, "reconnect failed", gr_pq()->errorMessage(c->conn));
         }
         return GR_ERR_IO;
     }
@@ -414,55 +420,55 @@ PGresult *gr_pg_run(gr_pg_conn *c, size_t slot, const char *name, const char *sq
         if (*rc) return NULL;
         PGresult *res;
         if (!c->prepared[slot]) {
-            res = PQprepare(c->conn, name, sql, 0, NULL);
-            ExecStatusType st = PQresultStatus(res);
+            res = gr_pq()->prepare(c->conn, name, sql, 0, NULL);
+            ExecStatusType st = gr_pq()->resultStatus(res);
             if (st == PGRES_COMMAND_OK) {
                 c->prepared[slot] = true;
             } else if (st == PGRES_FATAL_ERROR && sqlstate_is(res, "42P05")) {
                 c->prepared[slot] = true; /* already prepared on this session */
             } else {
-                const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-                gr_pg_log(c, name, PQresultErrorMessage(res));
+                const char *state = gr_pq()->resultErrorField(res, PG_DIAG_SQLSTATE);
+                gr_pg_log(c, name, gr_pq()->resultErrorMessage(res));
                 *rc = gr_pg_map_sqlstate(state);
-                bool again = attempt == 0 && idempotent && PQstatus(c->conn) != CONNECTION_OK;
-                PQclear(res);
+                bool again = attempt == 0 && idempotent && gr_pq()->status(c->conn) != CONNECTION_OK;
+                gr_pq()->clear(res);
                 if (again) continue;
                 return NULL;
             }
-            PQclear(res);
+            gr_pq()->clear(res);
         }
-        res = PQexecPrepared(c->conn, name, nparams, vals, NULL, NULL, 0);
-        ExecStatusType st = PQresultStatus(res);
+        res = gr_pq()->execPrepared(c->conn, name, nparams, vals, NULL, NULL, 0);
+        ExecStatusType st = gr_pq()->resultStatus(res);
         if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
             *rc = GR_OK;
             return res;
         }
-        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        bool lost = PQstatus(c->conn) != CONNECTION_OK;
+        const char *state = gr_pq()->resultErrorField(res, PG_DIAG_SQLSTATE);
+        bool lost = gr_pq()->status(c->conn) != CONNECTION_OK;
         bool unprepared = state && strcmp(state, "26000") == 0; /* e.g. a pooler's new session */
         if (unprepared) c->prepared[slot] = false;
         *rc = gr_pg_map_sqlstate(state);
         if (attempt == 0 && (unprepared || (lost && idempotent))) {
-            PQclear(res);
+            gr_pq()->clear(res);
             continue;
         }
         /* a constraint violation is an answer (duplicate key id), not a fault */
         if (!(state && strncmp(state, "23", 2) == 0))
-            gr_pg_log(c, name, lost ? PQerrorMessage(c->conn) : PQresultErrorMessage(res));
-        PQclear(res);
+            gr_pg_log(c, name, lost ? gr_pq()->errorMessage(c->conn) : gr_pq()->resultErrorMessage(res));
+        gr_pq()->clear(res);
         return NULL;
     }
 }
 
 gr_status gr_pg_exec(gr_pg_conn *c, const char *what, const char *sql) {
-    PGresult *res = PQexec(c->conn, sql);
-    ExecStatusType st = PQresultStatus(res);
+    PGresult *res = gr_pq()->exec(c->conn, sql);
+    ExecStatusType st = gr_pq()->resultStatus(res);
     gr_status rc = GR_OK;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        gr_pg_log(c, what, PQresultErrorMessage(res));
-        rc = gr_pg_map_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE));
+        gr_pg_log(c, what, gr_pq()->resultErrorMessage(res));
+        rc = gr_pg_map_sqlstate(gr_pq()->resultErrorField(res, PG_DIAG_SQLSTATE));
     }
-    PQclear(res);
+    gr_pq()->clear(res);
     return rc;
 }
 
@@ -491,15 +497,15 @@ static gr_status op_migrate(gr_store *base, int *version_out) {
                        "CREATE TABLE IF NOT EXISTS schema_version("
                        "version integer PRIMARY KEY, applied_at_ms bigint NOT NULL)")))
         goto rollback;
-    PGresult *res = PQexec(s->pg.conn, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        gr_pg_log(&s->pg, "migrate", PQresultErrorMessage(res));
-        PQclear(res);
+    PGresult *res = gr_pq()->exec(s->pg.conn, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    if (gr_pq()->resultStatus(res) != PGRES_TUPLES_OK) {
+        gr_pg_log(&s->pg, "migrate", gr_pq()->resultErrorMessage(res));
+        gr_pq()->clear(res);
         rc = GR_ERR_IO;
         goto rollback;
     }
     v = (int)col_i64(res, 0, 0);
-    PQclear(res);
+    gr_pq()->clear(res);
     if (v > SCHEMA_VERSION) {
         fprintf(stderr, "gaterouter: store: schema version %d is newer than this binary (%d)\n",
                 v, SCHEMA_VERSION);
@@ -517,7 +523,7 @@ static gr_status op_migrate(gr_store *base, int *version_out) {
     if ((rc = exec_sql(s, "migrate commit", "COMMIT"))) goto out;
     goto out;
 rollback:
-    PQclear(PQexec(s->pg.conn, "ROLLBACK"));
+    gr_pq()->clear(gr_pq()->exec(s->pg.conn, "ROLLBACK"));
 out:
     pthread_mutex_unlock(&s->mu);
     if (version_out) *version_out = v;
@@ -552,7 +558,7 @@ static gr_status op_key_insert(gr_store *base, const gr_key_record *k) {
     };
     gr_status rc;
     pthread_mutex_lock(&s->mu);
-    PQclear(run(s, PS_KEY_INSERT, 15, vals, false, &rc));
+    gr_pq()->clear(run(s, PS_KEY_INSERT, 15, vals, false, &rc));
     pthread_mutex_unlock(&s->mu);
     free(t1);
     free(t2);
@@ -581,8 +587,8 @@ static gr_status op_key_update(gr_store *base, const gr_key_record *k) {
     gr_status rc;
     pthread_mutex_lock(&s->mu);
     PGresult *res = run(s, PS_KEY_UPDATE, 12, vals, true, &rc);
-    if (res && strcmp(PQcmdTuples(res), "0") == 0) rc = GR_ERR_NOT_FOUND;
-    PQclear(res);
+    if (res && strcmp(gr_pq()->cmdTuples(res), "0") == 0) rc = GR_ERR_NOT_FOUND;
+    gr_pq()->clear(res);
     pthread_mutex_unlock(&s->mu);
     free(t1);
     free(t2);
@@ -617,10 +623,10 @@ static gr_status op_key_get(gr_store *base, const char *id, gr_key_record *out) 
     pthread_mutex_lock(&s->mu);
     PGresult *res = run(s, PS_KEY_GET, 1, vals, true, &rc);
     if (res) {
-        if (PQntuples(res) > 0) read_key(res, 0, out);
+        if (gr_pq()->ntuples(res) > 0) read_key(res, 0, out);
         else rc = GR_ERR_NOT_FOUND;
     }
-    PQclear(res);
+    gr_pq()->clear(res);
     pthread_mutex_unlock(&s->mu);
     free(t);
     return rc;
@@ -634,13 +640,13 @@ static gr_status op_key_list(gr_store *base, gr_key_record **out, size_t *n) {
     pthread_mutex_lock(&s->mu);
     PGresult *res = run(s, PS_KEY_LIST, 0, NULL, true, &rc);
     if (res) {
-        size_t cnt = (size_t)PQntuples(res);
+        size_t cnt = (size_t)gr_pq()->ntuples(res);
         gr_key_record *arr = cnt ? gr_xcalloc(cnt, sizeof *arr) : NULL;
         for (size_t i = 0; i < cnt; i++) read_key(res, (int)i, &arr[i]);
         *out = arr;
         *n = cnt;
     }
-    PQclear(res);
+    gr_pq()->clear(res);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -654,7 +660,7 @@ static gr_status op_key_spend(gr_store *base, const char *key_id, int64_t day, i
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
     PGresult *res = run(s, PS_SPEND_GET, 3, vals, true, &rc);
-    for (int i = 0; res && i < PQntuples(res); i++) {
+    for (int i = 0; res && i < gr_pq()->ntuples(res); i++) {
         int64_t kind = col_i64(res, i, 0), v = col_i64(res, i, 1);
         if (kind == 0) {
             out->total_nusd = v;
@@ -665,7 +671,7 @@ static gr_status op_key_spend(gr_store *base, const char *key_id, int64_t day, i
             out->month_nusd = v;
         }
     }
-    PQclear(res);
+    gr_pq()->clear(res);
     pthread_mutex_unlock(&s->mu);
     free(t);
     return rc;
@@ -733,7 +739,7 @@ static gr_status op_ledger_insert(gr_store *base, const gr_ledger_row *rows, siz
     pthread_mutex_lock(&s->mu);
     /* Idempotent: a retry after a lost connection skips the rows that the
      * lost attempt may have committed (and their spend with them). */
-    PQclear(run(s, PS_LEDGER_INSERT, LEDGER_NCOLS + 1, vals, true, &rc));
+    gr_pq()->clear(run(s, PS_LEDGER_INSERT, LEDGER_NCOLS + 1, vals, true, &rc));
     pthread_mutex_unlock(&s->mu);
     for (int c = 0; c <= LEDGER_NCOLS; c++) free(col[c].p);
     return rc;
@@ -753,7 +759,7 @@ static void read_row(const PGresult *res, int row, gr_ledger_row *r) {
     r->tokens_cached = col_i64(res, row, 9);
     r->tokens_reasoning = col_i64(res, row, 10);
     r->cost_nusd = col_i64(res, row, 11);
-    r->estimated = PQgetvalue(res, row, 12)[0] == 't';
+    r->estimated = gr_pq()->getvalue(res, row, 12)[0] == 't';
     r->latency_us = col_i64(res, row, 13);
     r->ttft_us = col_i64(res, row, 14);
     r->status = (int)col_i64(res, row, 15);
@@ -774,10 +780,10 @@ static gr_status op_generation_get(gr_store *base, const char *request_id, gr_le
     pthread_mutex_lock(&s->mu);
     PGresult *res = run(s, PS_GEN_GET, 1, vals, true, &rc);
     if (res) {
-        if (PQntuples(res) > 0) read_row(res, 0, out);
+        if (gr_pq()->ntuples(res) > 0) read_row(res, 0, out);
         else rc = GR_ERR_NOT_FOUND;
     }
-    PQclear(res);
+    gr_pq()->clear(res);
     pthread_mutex_unlock(&s->mu);
     free(t);
     return rc;
@@ -807,7 +813,7 @@ static gr_status op_usage_summary(gr_store *base, const gr_usage_query *q, gr_us
     pthread_mutex_lock(&s->mu);
     PGresult *res = run(s, which[q->by], 5, vals, true, &rc);
     if (res) {
-        size_t cnt = (size_t)PQntuples(res);
+        size_t cnt = (size_t)gr_pq()->ntuples(res);
         gr_usage_group *arr = cnt ? gr_xcalloc(cnt, sizeof *arr) : NULL;
         for (size_t i = 0; i < cnt; i++) {
             gr_usage_group *g = &arr[i];
@@ -824,7 +830,7 @@ static gr_status op_usage_summary(gr_store *base, const gr_usage_query *q, gr_us
         *out = arr;
         *n = cnt;
     }
-    PQclear(res);
+    gr_pq()->clear(res);
     pthread_mutex_unlock(&s->mu);
     free(t);
     return rc;
@@ -836,7 +842,7 @@ static gr_status op_ledger_count(gr_store *base, int64_t *n) {
     pthread_mutex_lock(&s->mu);
     PGresult *res = run(s, PS_LEDGER_COUNT, 0, NULL, true, &rc);
     if (res) *n = col_i64(res, 0, 0);
-    PQclear(res);
+    gr_pq()->clear(res);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -852,23 +858,23 @@ static gr_status op_integrity_check(gr_store *base, char *msg, size_t msglen) {
     PGresult *res = NULL;
     pthread_mutex_lock(&s->mu);
     if ((rc = ensure_conn(s))) {
-        gr_store_strlcpy(msg, PQerrorMessage(s->pg.conn), msglen);
+        gr_store_strlcpy(msg, gr_pq()->errorMessage(s->pg.conn), msglen);
         goto out;
     }
-    res = PQexec(s->pg.conn, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        gr_store_strlcpy(msg, PQresultErrorMessage(res), msglen);
+    res = gr_pq()->exec(s->pg.conn, "SELECT COALESCE(MAX(version), 0) FROM schema_version");
+    if (gr_pq()->resultStatus(res) != PGRES_TUPLES_OK) {
+        gr_store_strlcpy(msg, gr_pq()->resultErrorMessage(res), msglen);
         rc = GR_ERR_IO;
         goto out;
     }
     if (col_i64(res, 0, 0) != SCHEMA_VERSION) {
-        snprintf(msg, msglen, "schema version %s, expected %d", PQgetvalue(res, 0, 0),
+        snprintf(msg, msglen, "schema version %s, expected %d", gr_pq()->getvalue(res, 0, 0),
                  SCHEMA_VERSION);
         rc = GR_ERR_INVALID;
         goto out;
     }
-    PQclear(res);
-    res = PQexec(s->pg.conn,
+    gr_pq()->clear(res);
+    res = gr_pq()->exec(s->pg.conn,
                  "SELECT l.key_id, l.day, l.nusd, l.n, s.nusd, s.requests FROM"
                  " (SELECT key_id, day, sum(cost_nusd) AS nusd, count(*) AS n FROM ledger"
                  "  WHERE key_id IS NOT NULL GROUP BY key_id, day) l"
@@ -876,24 +882,24 @@ static gr_status op_integrity_check(gr_store *base, char *msg, size_t msglen) {
                  " AND s.bucket = l.day"
                  " WHERE s.nusd IS DISTINCT FROM l.nusd OR s.requests IS DISTINCT FROM l.n"
                  " LIMIT 1");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        gr_store_strlcpy(msg, PQresultErrorMessage(res), msglen);
+    if (gr_pq()->resultStatus(res) != PGRES_TUPLES_OK) {
+        gr_store_strlcpy(msg, gr_pq()->resultErrorMessage(res), msglen);
         rc = GR_ERR_IO;
         goto out;
     }
-    if (PQntuples(res) > 0) {
+    if (gr_pq()->ntuples(res) > 0) {
         snprintf(msg, msglen,
                  "key_spend disagrees with the ledger: key %s day %s: ledger %s nusd in %s rows,"
                  " bucket %s nusd in %s requests",
-                 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-                 PQgetvalue(res, 0, 3), PQgetisnull(res, 0, 4) ? "none" : PQgetvalue(res, 0, 4),
-                 PQgetisnull(res, 0, 5) ? "0" : PQgetvalue(res, 0, 5));
+                 gr_pq()->getvalue(res, 0, 0), gr_pq()->getvalue(res, 0, 1), gr_pq()->getvalue(res, 0, 2),
+                 gr_pq()->getvalue(res, 0, 3), gr_pq()->getisnull(res, 0, 4) ? "none" : gr_pq()->getvalue(res, 0, 4),
+                 gr_pq()->getisnull(res, 0, 5) ? "0" : gr_pq()->getvalue(res, 0, 5));
         rc = GR_ERR_INVALID;
         goto out;
     }
     gr_store_strlcpy(msg, "ok", msglen);
 out:
-    PQclear(res);
+    gr_pq()->clear(res);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }

@@ -12,7 +12,7 @@
 
 #include "common.h"
 
-#include <libpq-fe.h>
+#include "pq_dl.h" /* libpq-fe.h + the dlopen'ed function table */
 
 typedef struct gr_pg_conn {
     PGconn *conn;

@@ -4,6 +4,8 @@
  * strings, and the response-header reading both engines share. */
 #include "upstream_engine.h"
 
+#include "curl_dl.h"
+
 #include <stdlib.h>
 #include <strings.h>
 
@@ -55,8 +57,11 @@ gr_transfer *gr_transfer_start(gr_upstream *u, const gr_http_request *req, const
         if (x) return x; /* else a URL form the h1 engine does not take (userinfo, ...) */
     }
     if (!u->curl) u->curl = gr_curl_engine_new(u->base);
+    if (!u->curl) return NULL; /* libcurl could not be loaded (logged once) */
     return gr_curl_transfer_start(u->curl, req, t, cbs, ud);
 }
+
+void gr_upstream_global_cleanup(void) { gr_curl_global_cleanup(); }
 
 void gr_transfer_cancel(gr_transfer *t) {
     if (t) t->ops->cancel(t);

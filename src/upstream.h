@@ -50,9 +50,11 @@ typedef struct gr_transfer_cbs {
     void (*on_done)(void *ud, const char *err, int status);
 } gr_transfer_cbs;
 
-/* libcurl's process-wide init, run once on first use (thread-safe): a
- * gateway with only http:// upstreams never initialises the TLS stack. */
-void gr_curl_global_init_once(void);
+/* Process exit, after every upstream client is freed: releases libcurl's
+ * global state if libcurl was ever loaded (curl_dl.h: it is loaded on the
+ * first https:// or curl-engine request, so a gateway with only http://
+ * upstreams never maps it or initialises the TLS stack). */
+void gr_upstream_global_cleanup(void);
 
 typedef struct gr_upstream_opts {
     bool curl_only;            /* server.upstream_client: curl */

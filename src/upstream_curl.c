@@ -2,12 +2,15 @@
  * upstream.h, upstream_engine.h): libcurl multi driven by the worker's
  * libevent loop (CURLMOPT_SOCKETFUNCTION / TIMERFUNCTION). Serves https://
  * upstreams (TLS, HTTP/2) and everything when server.upstream_client: curl.
- * Easy handles, their watchdog timers and socket events are reused. */
+ * Easy handles, their watchdog timers and socket events are reused. libcurl
+ * is not linked: the first engine dlopens it (curl_dl.h), and every call goes
+ * through gr_curl(). */
 #include "upstream_engine.h"
+
+#include "curl_dl.h"
 
 #include <curl/curl.h>
 #include <event2/event.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,22 +64,22 @@ typedef struct sock_ctx {
 static void transfer_release(curl_xfer *t) {
     gr_curl_engine *u = t->u;
     if (t->in_multi) {
-        curl_multi_remove_handle(u->multi, t->easy);
+        gr_curl()->multi_remove_handle(u->multi, t->easy);
         t->in_multi = false;
         u->active--;
     }
-    curl_slist_free_all(t->headers);
+    gr_curl()->slist_free_all(t->headers);
     t->headers = NULL;
     if (u->nspare < MAX_SPARE_TRANSFERS && t->easy && t->watchdog) {
         event_del(t->watchdog);
-        curl_easy_reset(t->easy);
+        gr_curl()->easy_reset(t->easy);
         t->next_dead = u->spare;
         u->spare = t;
         u->nspare++;
         return;
     }
     if (t->watchdog) event_free(t->watchdog);
-    if (t->easy) curl_easy_cleanup(t->easy);
+    if (t->easy) gr_curl()->easy_cleanup(t->easy);
     free(t);
 }
 
@@ -85,7 +88,7 @@ static void transfer_destroy_spares(gr_curl_engine *u) {
         curl_xfer *t = u->spare;
         u->spare = t->next_dead;
         event_free(t->watchdog);
-        curl_easy_cleanup(t->easy);
+        gr_curl()->easy_cleanup(t->easy);
         free(t);
     }
     u->nspare = 0;
@@ -115,7 +118,7 @@ static void reaper_cb(evutil_socket_t fd, short what, void *arg) {
     while (p) {
         curl_xfer *next = p->next_pending;
         if (!p->done) {
-            if (curl_multi_add_handle(u->multi, p->easy) == CURLM_OK) {
+            if (gr_curl()->multi_add_handle(u->multi, p->easy) == CURLM_OK) {
                 p->in_multi = true;
                 u->active++;
             } else {
@@ -164,25 +167,25 @@ static const char *map_curl_error(curl_xfer *t, CURLcode rc) {
 static void check_multi_info(gr_curl_engine *u) {
     CURLMsg *msg;
     int left;
-    while ((msg = curl_multi_info_read(u->multi, &left))) {
+    while ((msg = gr_curl()->multi_info_read(u->multi, &left))) {
         if (msg->msg != CURLMSG_DONE) continue;
         curl_xfer *t = NULL;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        gr_curl()->easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
         CURLcode rc = msg->data.result;
         if (!t || t->done) continue;
         if (t->in_multi) {
-            curl_multi_remove_handle(u->multi, t->easy);
+            gr_curl()->multi_remove_handle(u->multi, t->easy);
             t->in_multi = false;
             u->active--;
         }
         long code = 0;
-        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+        gr_curl()->easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
         if (code) t->status = (int)code;
         /* A connect-phase timeout is distinguishable by no connection made. */
         const char *err = map_curl_error(t, rc);
         if (rc == CURLE_OPERATION_TIMEDOUT && !t->status) {
             long connected = 0;
-            curl_easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &connected);
+            gr_curl()->easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &connected);
             err = connected ? gr_err_upstream_timeout_first_byte : gr_err_upstream_timeout_connect;
         }
         finish(t, err);
@@ -194,7 +197,7 @@ static void check_multi_info(gr_curl_engine *u) {
 static void socket_action(gr_curl_engine *u, curl_socket_t fd, int flags) {
     int running = 0;
     u->in_curl++;
-    curl_multi_socket_action(u->multi, fd, flags, &running);
+    gr_curl()->multi_socket_action(u->multi, fd, flags, &running);
     u->in_curl--;
     check_multi_info(u);
 }
@@ -217,7 +220,7 @@ static int curl_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void 
             event_del(sc->ev);
             sc->next_spare = u->spare_socks;
             u->spare_socks = sc;
-            curl_multi_assign(u->multi, s, NULL);
+            gr_curl()->multi_assign(u->multi, s, NULL);
         }
         return 0;
     }
@@ -231,7 +234,7 @@ static int curl_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void 
             sc->ev = event_new(u->base, -1, 0, sock_event_cb, u);
         }
         sc->fd = s;
-        curl_multi_assign(u->multi, s, sc);
+        gr_curl()->multi_assign(u->multi, s, sc);
     } else {
         event_del(sc->ev);
     }
@@ -267,7 +270,7 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg) {
     if (t->done) return;
     const char *err = t->first_byte_us ? gr_err_upstream_timeout_idle : gr_err_upstream_timeout_first_byte;
     if (t->in_multi) {
-        curl_multi_remove_handle(t->u->multi, t->easy);
+        gr_curl()->multi_remove_handle(t->u->multi, t->easy);
         t->in_multi = false;
         t->u->active--;
     }
@@ -296,7 +299,7 @@ static size_t header_cb(char *buf, size_t size, size_t n, void *ud) {
     }
     if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
         long code = 0;
-        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
+        gr_curl()->easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &code);
         if (code >= 200 || code == 0) { /* final headers */
             t->status = (int)code;
             t->headers_done = true;
@@ -326,27 +329,22 @@ static size_t write_cb(char *buf, size_t size, size_t n, void *ud) {
 
 /* ---- public API ---- */
 
-static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT; /* process-wide, set once */
-
-static void curl_global_init_cb(void) {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) abort();
-}
-
-void gr_curl_global_init_once(void) { pthread_once(&g_curl_once, curl_global_init_cb); }
-
 gr_curl_engine *gr_curl_engine_new(struct event_base *base) {
-    gr_curl_global_init_once();
+    /* libcurl is loaded (and globally initialised) by the first engine or
+     * settler that needs it; the loader logs why when it cannot be. */
+    if (gr_curl_load(NULL, 0) != GR_OK) return NULL;
     gr_curl_engine *u = gr_xcalloc(1, sizeof(*u));
+    const gr_curl_api *cu = gr_curl();
     u->base = base;
-    u->multi = curl_multi_init();
+    u->multi = cu->multi_init();
     if (!u->multi) abort();
     u->timer = evtimer_new(base, timer_event_cb, u);
     u->reaper = event_new(base, -1, 0, reaper_cb, u);
-    curl_multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
-    curl_multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
-    curl_multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
-    curl_multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
-    curl_multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, 1024L);
+    cu->multi_setopt(u->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb);
+    cu->multi_setopt(u->multi, CURLMOPT_SOCKETDATA, u);
+    cu->multi_setopt(u->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
+    cu->multi_setopt(u->multi, CURLMOPT_TIMERDATA, u);
+    cu->multi_setopt(u->multi, CURLMOPT_MAXCONNECTS, 1024L);
     return u;
 }
 
@@ -359,7 +357,7 @@ void gr_curl_engine_free(gr_curl_engine *u) {
     }
     u->pending = NULL;
     reaper_cb(-1, 0, u);
-    curl_multi_cleanup(u->multi);
+    gr_curl()->multi_cleanup(u->multi);
     transfer_destroy_spares(u);
     event_free(u->timer);
     event_free(u->reaper);
@@ -373,6 +371,7 @@ static const gr_engine_ops k_curl_ops;
 gr_transfer *gr_curl_transfer_start(gr_curl_engine *u, const gr_http_request *req, const gr_timeouts *to,
                                     const gr_transfer_cbs *cbs, void *ud) {
     curl_xfer *t;
+    const gr_curl_api *cu = gr_curl();
     if (u->spare) {
         t = u->spare;
         u->spare = t->next_dead;
@@ -384,7 +383,7 @@ gr_transfer *gr_curl_transfer_start(gr_curl_engine *u, const gr_http_request *re
         t->watchdog = wd;
     } else {
         t = gr_xcalloc(1, sizeof(*t));
-        t->easy = curl_easy_init();
+        t->easy = cu->easy_init();
         if (!t->easy) abort();
         t->watchdog = evtimer_new(u->base, watchdog_cb, t);
     }
@@ -396,41 +395,41 @@ gr_transfer *gr_curl_transfer_start(gr_curl_engine *u, const gr_http_request *re
     t->retry_after_s = -1;
     for (size_t i = 0; i < req->nheaders; i++) {
         if (strpbrk(req->headers[i], "\r\n")) { /* never split into two headers */
-            curl_slist_free_all(t->headers);
+            cu->slist_free_all(t->headers);
             t->headers = NULL;
             t->done = true;
             transfer_release(t);
             return NULL;
         }
-        t->headers = curl_slist_append(t->headers, req->headers[i]);
+        t->headers = cu->slist_append(t->headers, req->headers[i]);
     }
     /* No "Expect: 100-continue" round trip for large bodies. */
-    t->headers = curl_slist_append(t->headers, "Expect:");
+    t->headers = cu->slist_append(t->headers, "Expect:");
     CURL *e = t->easy;
-    curl_easy_setopt(e, CURLOPT_URL, req->url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    cu->easy_setopt(e, CURLOPT_URL, req->url);
+    cu->easy_setopt(e, CURLOPT_PRIVATE, t);
+    cu->easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
     if (req->body) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
+        cu->easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        cu->easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
     } else {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        cu->easy_setopt(e, CURLOPT_HTTPGET, 1L);
     }
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
-    curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)to->connect_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)to->total_ms);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL); /* pass bytes as sent; no gzip surprises */
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    cu->easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    cu->easy_setopt(e, CURLOPT_WRITEDATA, t);
+    cu->easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    cu->easy_setopt(e, CURLOPT_HEADERDATA, t);
+    cu->easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+    cu->easy_setopt(e, CURLOPT_PREREQDATA, t);
+    cu->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    cu->easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    cu->easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)to->connect_ms);
+    cu->easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)to->total_ms);
+    cu->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    cu->easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    cu->easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL); /* pass bytes as sent; no gzip surprises */
+    cu->easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     t->started_us = gr_now_us();
     arm_watchdog(t, to->first_byte_ms ? to->first_byte_ms + to->connect_ms : 0);
     /* Inside a curl callback (another transfer's on_headers/on_data), libcurl
@@ -443,7 +442,7 @@ gr_transfer *gr_curl_transfer_start(gr_curl_engine *u, const gr_http_request *re
         event_active(u->reaper, 0, 0);
         return &t->hdr;
     }
-    if (curl_multi_add_handle(u->multi, e) != CURLM_OK) {
+    if (cu->multi_add_handle(u->multi, e) != CURLM_OK) {
         t->done = true;
         transfer_release(t);
         return NULL;
@@ -463,7 +462,7 @@ static void curl_cancel(gr_transfer *h) {
     if (t->in_multi && t->u->in_curl == 0) {
         /* Outside curl callbacks: removing closes the connection now, which
          * is what tells the upstream to stop generating. */
-        curl_multi_remove_handle(t->u->multi, t->easy);
+        gr_curl()->multi_remove_handle(t->u->multi, t->easy);
         t->in_multi = false;
         t->u->active--;
     }
@@ -475,7 +474,7 @@ static void curl_pause(gr_transfer *h) {
     if (t->paused || t->done) return;
     t->paused = true;
     event_del(t->watchdog);
-    curl_easy_pause(t->easy, CURLPAUSE_RECV);
+    gr_curl()->easy_pause(t->easy, CURLPAUSE_RECV);
 }
 
 static void curl_resume(gr_transfer *h) {
@@ -484,7 +483,7 @@ static void curl_resume(gr_transfer *h) {
     t->paused = false;
     arm_watchdog(t, t->timeouts.idle_ms);
     t->u->in_curl++;
-    curl_easy_pause(t->easy, CURLPAUSE_CONT);
+    gr_curl()->easy_pause(t->easy, CURLPAUSE_CONT);
     t->u->in_curl--;
     /* Kick the state machine: unpausing does not wake the socket by itself. */
     socket_action(t->u, CURL_SOCKET_TIMEOUT, 0);

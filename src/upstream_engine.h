@@ -26,6 +26,7 @@ struct gr_transfer {
 
 /* libcurl engine (upstream_curl.c) */
 typedef struct gr_curl_engine gr_curl_engine;
+/* NULL when libcurl cannot be loaded (curl_dl.h; logged once). */
 gr_curl_engine *gr_curl_engine_new(struct event_base *base);
 void gr_curl_engine_free(gr_curl_engine *e);
 size_t gr_curl_engine_active(const gr_curl_engine *e);

@@ -6,11 +6,11 @@
  * nonce cache; nothing here runs on a worker thread except submit(). */
 #include "x402_settle.h"
 
+#include "curl_dl.h"
 #include "evm_tx.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
-#include "upstream.h"
 #include "x402.h"
 #include "x402_upto.h"
 
@@ -119,24 +119,25 @@ static size_t on_write(char *d, size_t sz, size_t nm, void *ud) {
 static long http_post_json(gr_x402_settler *s, const char *url, const char *body, long timeout_ms, membuf *out,
                            char *err, size_t errlen) {
     CURL *c = s->curl;
-    curl_easy_reset(c);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-    h = curl_slist_append(h, "Accept: application/json");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "gaterouter-x402/" GR_VERSION);
-    CURLcode rc = curl_easy_perform(c);
+    const gr_curl_api *cu = gr_curl();
+    cu->easy_reset(c);
+    struct curl_slist *h = cu->slist_append(NULL, "Content-Type: application/json");
+    h = cu->slist_append(h, "Accept: application/json");
+    cu->easy_setopt(c, CURLOPT_URL, url);
+    cu->easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    cu->easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    cu->easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+    cu->easy_setopt(c, CURLOPT_WRITEDATA, out);
+    cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    cu->easy_setopt(c, CURLOPT_USERAGENT, "gaterouter-x402/" GR_VERSION);
+    CURLcode rc = cu->easy_perform(c);
     long status = 0;
-    if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    else snprintf(err, errlen, "%s", curl_easy_strerror(rc));
-    curl_slist_free_all(h);
+    if (rc == CURLE_OK) cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    else snprintf(err, errlen, "%s", cu->easy_strerror(rc));
+    cu->slist_free_all(h);
     return status;
 }
 
@@ -662,8 +663,13 @@ gr_status gr_x402_settler_new(gr_x402_settle_mode mode, const gr_x402_network_co
     snprintf(s->owner, sizeof s->owner, "gr-%s", hex);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    gr_curl_global_init_once();
-    s->curl = curl_easy_init();
+    char why[320];
+    if (gr_curl_load(why, sizeof why) != GR_OK) { /* libcurl is the JSON-RPC / facilitator client */
+        snprintf(err, errlen, "x402: settlement needs libcurl (%s)", why);
+        gr_x402_settler_free(s);
+        return GR_ERR_UNSUPPORTED;
+    }
+    s->curl = gr_curl()->easy_init();
     if (!s->curl) {
         snprintf(err, errlen, "x402: cannot create a curl handle for settlement");
         gr_x402_settler_free(s);
@@ -697,7 +703,7 @@ void gr_x402_settler_free(gr_x402_settler *s) {
         pthread_join(s->thread, NULL);
     }
     for (size_t i = 0; i < s->count; i++) gr_x402_settle_rec_dispose(&s->ring[(s->head + i) % GR_X402_SETTLE_QUEUE]);
-    if (s->curl) curl_easy_cleanup(s->curl);
+    if (s->curl) gr_curl()->easy_cleanup(s->curl);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s->ring);

@@ -143,11 +143,11 @@ typedef struct pg_be {
 
 static const char *pg_text(const gr_x402_row *r, int col) {
     const PGresult *res = r->impl;
-    return PQgetisnull(res, r->index, col) ? NULL : PQgetvalue(res, r->index, col);
+    return gr_pq()->getisnull(res, r->index, col) ? NULL : gr_pq()->getvalue(res, r->index, col);
 }
 
 static int64_t pg_i64(const gr_x402_row *r, int col) {
-    return strtoll(PQgetvalue((const PGresult *)r->impl, r->index, col), NULL, 10);
+    return strtoll(gr_pq()->getvalue((const PGresult *)r->impl, r->index, col), NULL, 10);
 }
 
 static gr_status pg_exec(gr_x402_backend *base, gr_x402_q which, const gr_x402_param *p, int np,
@@ -171,11 +171,11 @@ static gr_status pg_exec(gr_x402_backend *base, gr_x402_q which, const gr_x402_p
                               pg_idempotent[which], &rc);
     if (res) {
         gr_x402_row row = {.text = pg_text, .i64 = pg_i64, .impl = res};
-        int rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : 0;
+        int rows = gr_pq()->resultStatus(res) == PGRES_TUPLES_OK ? gr_pq()->ntuples(res) : 0;
         for (row.index = 0; fn && row.index < rows; row.index++)
             if (!fn(&row, ctx)) break;
-        if (changes) *changes = strtoll(PQcmdTuples(res), NULL, 10);
-        PQclear(res);
+        if (changes) *changes = strtoll(gr_pq()->cmdTuples(res), NULL, 10);
+        gr_pq()->clear(res);
     } else if (changes) {
         *changes = 0;
     }
@@ -202,15 +202,15 @@ static gr_status migrate(pg_be *b, char *err, size_t errlen) {
                          "CREATE TABLE IF NOT EXISTS x402_schema_version("
                          "version integer PRIMARY KEY, applied_at_ms bigint NOT NULL)")))
         goto rollback;
-    PGresult *res = PQexec(c->conn, "SELECT COALESCE(MAX(version), 0) FROM x402_schema_version");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        gr_pg_log(c, "migrate", PQresultErrorMessage(res));
-        PQclear(res);
+    PGresult *res = gr_pq()->exec(c->conn, "SELECT COALESCE(MAX(version), 0) FROM x402_schema_version");
+    if (gr_pq()->resultStatus(res) != PGRES_TUPLES_OK) {
+        gr_pg_log(c, "migrate", gr_pq()->resultErrorMessage(res));
+        gr_pq()->clear(res);
         rc = GR_ERR_IO;
         goto rollback;
     }
-    int v = atoi(PQgetvalue(res, 0, 0));
-    PQclear(res);
+    int v = atoi(gr_pq()->getvalue(res, 0, 0));
+    gr_pq()->clear(res);
     if (v > X402_SCHEMA_VERSION) {
         snprintf(err, errlen, "x402: payment schema version %d is newer than this binary (%d)", v,
                  X402_SCHEMA_VERSION);
@@ -226,7 +226,7 @@ static gr_status migrate(pg_be *b, char *err, size_t errlen) {
     if ((rc = gr_pg_exec(c, "migrate commit", "COMMIT"))) goto fail;
     return GR_OK;
 rollback:
-    PQclear(PQexec(c->conn, "ROLLBACK"));
+    gr_pq()->clear(gr_pq()->exec(c->conn, "ROLLBACK"));
 fail:
     if (!err[0]) snprintf(err, errlen, "x402: cannot set up the payment tables (see the log above)");
     return rc;

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 #ifdef GR_HAVE_PG
-#include <libpq-fe.h>
+#include "pq_dl.h" /* libpq is dlopen'ed, here as in the gateway */
 #endif
 
 static inline const char *gr_test_store_base(void) {
@@ -59,18 +59,25 @@ static inline int gr_test_store_exec(const char *url, const char *sql) {
         return rc;
     }
 #ifdef GR_HAVE_PG
-    PGconn *c = PQconnectdb(url);
-    int rc = -1;
-    if (PQstatus(c) == CONNECTION_OK) {
-        PGresult *r = PQexec(c, sql);
-        ExecStatusType st = PQresultStatus(r);
-        rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
-        if (rc) fprintf(stderr, "test store exec: %s", PQresultErrorMessage(r));
-        PQclear(r);
-    } else {
-        fprintf(stderr, "test store exec: %s", PQerrorMessage(c));
+    char err[320];
+    if (gr_pq_load(err, sizeof err) != GR_OK) {
+        fprintf(stderr, "test store exec: %s\n", err);
+        return -1;
     }
-    PQfinish(c);
+    const gr_pq_api *pq = gr_pq();
+    const char *const keys[] = {"dbname", NULL}, *const vals[] = {url, NULL};
+    PGconn *c = pq->connectdbParams(keys, vals, 1); /* = PQconnectdb(url) */
+    int rc = -1;
+    if (pq->status(c) == CONNECTION_OK) {
+        PGresult *r = pq->exec(c, sql);
+        ExecStatusType st = pq->resultStatus(r);
+        rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
+        if (rc) fprintf(stderr, "test store exec: %s", pq->resultErrorMessage(r));
+        pq->clear(r);
+    } else {
+        fprintf(stderr, "test store exec: %s", pq->errorMessage(c));
+    }
+    pq->finish(c);
     return rc;
 #else
     return -1;

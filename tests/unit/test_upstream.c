@@ -15,7 +15,6 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
@@ -27,6 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "curl_dl.h"
 #include "upstream.h"
 
 /* ---- scripted server ---- */
@@ -1144,7 +1144,13 @@ static void test_start_in_data(void **state) {
 #define H1(name, fn) {"h1/" name, fn, fx_setup, fx_teardown, (void *)&k_h1}
 
 int main(void) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* libcurl is dlopen'ed (curl_dl.h); loading it here, before any test,
+     * keeps its one-time set-up out of the cases and fails loudly if absent. */
+    char err[320];
+    if (gr_curl_load(err, sizeof err) != GR_OK) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         BOTH("content_length", test_content_length),
         BOTH("chunked", test_chunked),
@@ -1170,6 +1176,6 @@ int main(void) {
         BOTH("start_in_data", test_start_in_data),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    curl_global_cleanup();
+    gr_upstream_global_cleanup();
     return rc;
 }

@@ -1,0 +1,79 @@
+/* curl_dl.c — loads libcurl.so.4 on first use and fills the function table
+ * of curl_dl.h (why it is not linked: see there). */
+#include "curl_dl.h"
+
+#include "log.h"
+
+#include <assert.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#ifndef GR_CURL_SONAME
+#define GR_CURL_SONAME "libcurl.so.4"
+#endif
+
+#define GR_CURL_SYM_(name) {"curl_" #name, offsetof(gr_curl_api, name)},
+static const struct {
+    const char *sym;
+    size_t off;
+} k_syms[] = {GR_CURL_FUNCS(GR_CURL_SYM_)};
+#undef GR_CURL_SYM_
+
+/* Process-wide, written only inside pthread_once (load_once), read-only
+ * afterwards; `loaded` is also read by gr_curl_global_cleanup without
+ * triggering a load. */
+static struct {
+    pthread_once_t once;
+    atomic_bool loaded;
+    gr_curl_api api;
+    char why[256]; /* failure message; empty when loaded */
+} g_curl_dl = {.once = PTHREAD_ONCE_INIT};
+
+static void load_once(void) {
+    /* RTLD_LOCAL: nothing else resolves against libcurl's symbols. */
+    void *h = dlopen(GR_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(g_curl_dl.why, sizeof g_curl_dl.why, "cannot load %s: %s", GR_CURL_SONAME, dlerror());
+        goto fail;
+    }
+    gr_curl_api api;
+    for (size_t i = 0; i < sizeof k_syms / sizeof k_syms[0]; i++) {
+        void *f = dlsym(h, k_syms[i].sym);
+        if (!f) {
+            snprintf(g_curl_dl.why, sizeof g_curl_dl.why, "%s has no %s (libcurl too old?)", GR_CURL_SONAME,
+                     k_syms[i].sym);
+            goto fail; /* h stays loaded: dlclose of a half-used libcurl buys nothing */
+        }
+        memcpy((char *)&api + k_syms[i].off, &f, sizeof f); /* POSIX: data and function pointers convert */
+    }
+    CURLcode rc = api.global_init(CURL_GLOBAL_DEFAULT);
+    if (rc != CURLE_OK) {
+        snprintf(g_curl_dl.why, sizeof g_curl_dl.why, "curl_global_init failed: %s", api.easy_strerror(rc));
+        goto fail;
+    }
+    g_curl_dl.api = api;
+    atomic_store(&g_curl_dl.loaded, true);
+    return;
+fail:
+    GR_ERROR("libcurl unavailable (%s): https:// upstreams and x402 settlement cannot work", g_curl_dl.why);
+}
+
+gr_status gr_curl_load(char *err, size_t errlen) {
+    pthread_once(&g_curl_dl.once, load_once);
+    if (atomic_load(&g_curl_dl.loaded)) return GR_OK;
+    if (err && errlen) snprintf(err, errlen, "libcurl unavailable: %s", g_curl_dl.why);
+    return GR_ERR_UNSUPPORTED;
+}
+
+const gr_curl_api *gr_curl(void) {
+    assert(atomic_load_explicit(&g_curl_dl.loaded, memory_order_relaxed));
+    return &g_curl_dl.api;
+}
+
+void gr_curl_global_cleanup(void) {
+    if (atomic_load(&g_curl_dl.loaded)) g_curl_dl.api.global_cleanup();
+}
