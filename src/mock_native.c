@@ -196,14 +196,25 @@ struct gr_mock_stream {
     bool have_finish[MAX_CHOICES];
     gr_usage usage;
     bool have_usage, done;
+    bool pinged; /* Anthropic: the ping after the first content_block_start is out */
 };
 
-static int anth_emit(void *ud, const char *event, const char *data, size_t len) {
-    gr_mock_stream *s = ud;
+static void anth_frame(gr_mock_stream *s, const char *event, const char *data, size_t len) {
     size_t n;
     char *f = gr_messages_sse_frame(event, data, len, &n);
     buf_add(&s->out, f, n);
     free(f);
+}
+
+/* Anthropic's own order: message_start, content_block_start, ping, deltas. */
+static int anth_emit(void *ud, const char *event, const char *data, size_t len) {
+    gr_mock_stream *s = ud;
+    anth_frame(s, event, data, len);
+    if (!s->pinged && strcmp(event, "content_block_start") == 0) {
+        static const char ping[] = "{\"type\":\"ping\"}";
+        anth_frame(s, "ping", ping, sizeof(ping) - 1);
+        s->pinged = true;
+    }
     return 0;
 }
 

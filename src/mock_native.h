@@ -18,8 +18,12 @@ char *gr_mock_native_response(gr_provider_kind kind, const cJSON *completion, si
 char *gr_mock_native_error(gr_provider_kind kind, int status, const char *message, size_t *len);
 
 /* Streaming: canonical chunks in, native SSE bytes out (Anthropic: "event:" +
- * "data:" LF framing; Gemini: "data: {...}\r\n\r\n"). Each call returns the
- * bytes to write now (possibly empty, never NULL for a valid stream). */
+ * "data:" LF framing, a ping after the first content_block_start as Anthropic
+ * sends it; Gemini: "data: {...}\r\n\r\n"). Each call returns the bytes to
+ * write now (possibly empty, never NULL for a valid stream). The closing
+ * events (Anthropic message_delta + message_stop, Gemini finishReason +
+ * usageMetadata) come from _finish, so a paced caller writes the finish chunk,
+ * the usage chunk and _finish's bytes in one go (mock_upstream.c does). */
 typedef struct gr_mock_stream gr_mock_stream;
 gr_mock_stream *gr_mock_native_stream_new(gr_provider_kind kind, const char *model);
 char *gr_mock_native_stream_chunk(gr_mock_stream *s, const cJSON *chunk, size_t *len);

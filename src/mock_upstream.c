@@ -550,6 +550,14 @@ static void stream_tick(evutil_socket_t fd, short what, void *arg) {
             return;
         }
         emit_step(s);
+        /* Native wires close in one burst, like the real services: Anthropic
+         * sends content_block_stop, message_delta (stop_reason + usage) and
+         * message_stop together, Gemini one last chunk with finishReason and
+         * usageMetadata. Their encoders need both the finish chunk and the
+         * usage step for that, so those two steps share a tick here instead
+         * of going out one pace apart (which left a 2-pace gap in every
+         * translated stream; OpenAI's wire keeps its own finish chunk). */
+        if (s->enc && s->next == p->ntokens + 1) emit_step(s);
     }
     if (s->next > p->ntokens + 1) {
         stream_finish(s);

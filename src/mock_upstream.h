@@ -22,7 +22,8 @@
  *   [[mock:status=429]]     reply with that HTTP status and an error body
  *   [[mock:tokens=N]]       generate N tokens
  *   [[mock:delay_ms=N]]     wait N ms before the first byte
- *   [[mock:tps=N]]          stream at N tokens per second
+ *   [[mock:tps=N]]          stream at N tokens per second (native streams open
+ *                           and close in one burst each, like the real services)
  *   [[mock:cut]]            drop the connection half-way through a stream
  *   [[mock:parallel_tools]] call every offered tool at once
  * GET /mock/stats reports streams started/completed/cancelled (the cancelled

@@ -20,6 +20,17 @@
 
 /* ---- SQLite backend ---- */
 
+/* WAL auto-checkpoint threshold (pages) of the x402 connections. These run on
+ * the store executor, i.e. on the paid request's path, and SQLite runs an
+ * auto-checkpoint inside the COMMIT that crosses the threshold: with
+ * synchronous=NORMAL that is the only place a commit fsyncs (WAL, then the
+ * database file: two fdatasync of several ms each on this machine). The
+ * ledger writer's connection keeps SQLite's default (1000 pages) and commits
+ * for every served request, so in practice it does the checkpoints, off the
+ * request path; this threshold is only the backstop for a WAL that nothing
+ * else checkpoints. Durability is unchanged: a commit is in the WAL either way. */
+#define X402_SQLITE_WAL_AUTOCHECKPOINT 16384
+
 static const char *const sqlite_sql[GR_X402_Q_COUNT] = {
     [GR_X402_Q_NONCE_INS] = "INSERT OR IGNORE INTO x402_nonces(nonce_key,valid_before,created_ms) VALUES(?1,?2,?3)",
     [GR_X402_Q_NONCE_PRUNE] = "DELETE FROM x402_nonces WHERE valid_before < ?1",
@@ -211,6 +222,7 @@ static gr_status sqlite_open(const char *url, gr_x402_backend **out, char *err, 
         sqlite3_free(msg);
         goto fail;
     }
+    if (!memory) sqlite3_wal_autocheckpoint(b->db, X402_SQLITE_WAL_AUTOCHECKPOINT);
     if (memory) /* a private in-memory database has no ledger table: give it one to update */
         sqlite3_exec(b->db,
                      "CREATE TABLE IF NOT EXISTS ledger(request_id TEXT UNIQUE, x402_settlement TEXT,"

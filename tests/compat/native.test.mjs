@@ -281,6 +281,74 @@ test('[mock] speaks Anthropic and Gemini natively (direct)', async () => {
   assert.equal((await g.json()).error.status, 'PERMISSION_DENIED');
 });
 
+// Stream timing. The benchmark's "OpenAI→Anthropic" streaming row compares the
+// gateway's translated stream with the mock's OpenAI stream, so the mock's
+// native streams must be paced like the real services: Anthropic sends
+// message_start, content_block_start and a ping at once, then paced deltas,
+// then content_block_stop + message_delta + message_stop together; Gemini puts
+// finishReason and usageMetadata in one last chunk. (The closing events used to
+// go out one pace apart, which left one 2-pace gap in every translated stream:
+// gap p99 40.9 ms at a 20 ms pace in the 2026-11-25 run.)
+const PACE_MS = 100;
+
+// [{ t: ms since the request, text: the SSE event }] as each read arrives
+// (events completed by the same read share its timestamp).
+async function timedEvents(url, init, sep) {
+  const t0 = performance.now();
+  const r = await fetch(url, init);
+  assert.equal(r.status, 200);
+  const out = [];
+  let buf = '';
+  const dec = new TextDecoder();
+  for await (const bytes of r.body) {
+    const t = performance.now() - t0;
+    buf += dec.decode(bytes, { stream: true });
+    let i;
+    while ((i = buf.indexOf(sep)) >= 0) {
+      const ev = buf.slice(0, i);
+      buf = buf.slice(i + sep.length);
+      if (ev.trim()) out.push({ t, text: ev });
+    }
+  }
+  return out;
+}
+const maxGap = (evs) => Math.max(...evs.slice(1).map((e, i) => e.t - evs[i].t));
+
+test('[mock] native streams are paced like the real services (opening and closing events together)', async () => {
+  const prompt = `pace me [[mock:tokens=3]] [[mock:tps=${1000 / PACE_MS}]]`;
+  const a = await timedEvents(`http://127.0.0.1:${mockPort}/v1/messages`, { method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': 'k', 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'claude-x', max_tokens: 64, stream: true, messages: [{ role: 'user', content: prompt }] }) }, '\n\n');
+  const names = a.map((e) => /^event: (\S+)/.exec(e.text)?.[1]);
+  const at = (n) => a[names.indexOf(n)].t;
+  assert.ok(at('content_block_delta') - at('message_start') < PACE_MS / 2, 'message_start .. first delta: one burst');
+  assert.ok(at('message_stop') - at('content_block_stop') < PACE_MS / 2,
+    `content_block_stop, message_delta, message_stop go out together: ${a.map((e) => e.t.toFixed(1))}`);
+  assert.ok(maxGap(a) < PACE_MS * 1.5, `no gap above one pace: ${a.map((e) => e.t.toFixed(1))}`);
+  assert.deepEqual(names, ['message_start', 'content_block_start', 'ping', 'content_block_delta',
+    'content_block_delta', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+  assert.match(a[2].text, /^event: ping\ndata: \{"type":"ping"\}$/);
+
+  const g = await timedEvents(`http://127.0.0.1:${mockPort}/v1beta/models/gemini-x:streamGenerateContent?alt=sse`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-goog-api-key': 'k' },
+    body: JSON.stringify({ contents: [{ role: 'user', parts: [{ text: prompt }] }] }) }, '\r\n\r\n');
+  assert.equal(g.length, 4, 'three text chunks, then finishReason + usageMetadata');
+  assert.ok(maxGap(g) < PACE_MS * 1.5, `no gap above one pace: ${g.map((e) => e.t.toFixed(1))}`);
+});
+
+for (const model of ['claude-mock', 'gemini-mock']) {
+  test(`[gateway -> ${model}] translated stream keeps the upstream's pace (no event held back)`, async () => {
+    const evs = await timedEvents(`${gw.baseURL}/chat/completions`, { method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_KEY}` },
+      body: JSON.stringify({ model, stream: true,
+        messages: [{ role: 'user', content: `pace me [[mock:tokens=4]] [[mock:tps=${1000 / PACE_MS}]]` }] }) }, '\n\n');
+    const data = evs.filter((e) => e.text.startsWith('data: ') && e.text !== 'data: [DONE]');
+    assert.ok(data.length >= 5, `4 deltas and a finish chunk: ${evs.length} events`);
+    assert.match(data.at(-1).text, /"finish_reason":"stop"/);
+    assert.ok(maxGap(data) < PACE_MS * 1.5, `no gap above one pace: ${data.map((e) => e.t.toFixed(1))}`);
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Part B: @anthropic-ai/sdk -> gateway POST /v1/messages -> mock OpenAI upstream
 // (the gateway's inbound Anthropic endpoint; 404 here means it is not wired yet)

@@ -251,6 +251,34 @@ static void settlement_lease(void **st) {
     gr_x402_store_close(other);
 }
 
+/* x402st-9 (SQLite): the x402 connections run on the store executor, i.e. on
+ * the paid request's path, so their commits must not run SQLite's WAL
+ * auto-checkpoint (two fdatasync, several ms: the x402 row's p99 at c=1 in the
+ * bench); the ledger writer's connection does it. 2,500 single-row commits
+ * (one frame or more each) leave well over SQLite's default 1000 frames in
+ * the WAL; with the default threshold the WAL restarts every ~1000 frames. */
+static void sqlite_request_path_no_checkpoint(void **st) {
+    fixture *f = *st;
+    if (gr_test_store_is_pg()) return;
+    char key[96];
+    for (int i = 0; i < 2500; i++) {
+        snprintf(key, sizeof key, "84532:0xasset:0xfrom:0x%06x", i);
+        assert_int_equal(gr_x402_store_nonce_reserve(f->xs, key, 100), GR_OK);
+    }
+    char path[128];
+    snprintf(path, sizeof path, "%s/x402.db", f->dir);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(PASSIVE)", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    int wal_frames = sqlite3_column_int(q, 1);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    if (wal_frames < 2000) fprintf(stderr, "WAL frames after 2500 commits: %d\n", wal_frames);
+    assert_true(wal_frames >= 2000);
+}
+
 /* x402st-8 (SQLite): a database written before the lease existed gets its
  * columns at open, and keeps its rows. */
 static void sqlite_lease_columns_added(void **st) {
@@ -424,6 +452,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(settlement_claimed_once, setup, teardown),
         cmocka_unit_test_setup_teardown(settlement_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(sqlite_lease_columns_added, setup, teardown),
+        cmocka_unit_test_setup_teardown(sqlite_request_path_no_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(settlements_upto_payments, setup, teardown),
         cmocka_unit_test(bad_urls),
     };
