@@ -74,7 +74,8 @@ size_t gr_http_server_connections(const gr_http_server *s);
 
 /* ---- the request ---- */
 
-/* "GET", "POST", …; "" for a refused request whose request line could not be read. */
+/* "GET", "POST", …; "" for a refused request whose request line and
+ * headers could not be read (400, 431). A 413 keeps its method and target. */
 const char *gr_client_req_method(const gr_client_req *req);
 const char *gr_client_req_uri(const gr_client_req *req);    /* request target as sent: path?query */
 /* First header of that name (case-insensitive), NUL-terminated; NULL if absent. */
