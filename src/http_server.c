@@ -17,6 +17,7 @@
 
 #include "http_reply.h"
 #include "log.h"
+#include "text_out.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
@@ -906,22 +907,29 @@ static const char *date_line(gr_http_server *s) {
 /* Status line and fixed headers into buf; returns its length. body_len < 0:
  * a streamed reply. */
 static size_t head_into(conn *c, char *buf, size_t cap, int status, const char *ctype, long long body_len) {
-    int n = snprintf(buf, cap, "HTTP/1.1 %d %s\r\n%s", status, gr_http_reason(status),
-                     c->srv ? date_line(c->srv) : "");
-    size_t o = n > 0 ? (size_t)n : 0;
-    if (ctype && *ctype && header_safe(ctype) && o < cap)
-        o += (size_t)snprintf(buf + o, cap - o, "Content-Type: %s\r\n", ctype);
-    if (o < cap) {
-        if (body_len >= 0) o += (size_t)snprintf(buf + o, cap - o, "Content-Length: %lld\r\n", body_len);
-        else if (!c->http10) o += (size_t)snprintf(buf + o, cap - o, "Transfer-Encoding: chunked\r\n");
+    size_t o = GR_OUT_LIT(buf, 0, cap, "HTTP/1.1 ");
+    o = gr_out_i64(buf, o, cap, status);
+    o = GR_OUT_LIT(buf, o, cap, " ");
+    o = gr_out_str(buf, o, cap, gr_http_reason(status));
+    o = GR_OUT_LIT(buf, o, cap, "\r\n");
+    if (c->srv) o = gr_out_str(buf, o, cap, date_line(c->srv));
+    if (ctype && *ctype && header_safe(ctype)) {
+        o = GR_OUT_LIT(buf, o, cap, "Content-Type: ");
+        o = gr_out_str(buf, o, cap, ctype);
+        o = GR_OUT_LIT(buf, o, cap, "\r\n");
+    }
+    if (body_len >= 0) {
+        o = GR_OUT_LIT(buf, o, cap, "Content-Length: ");
+        o = gr_out_u64(buf, o, cap, (uint64_t)body_len);
+        o = GR_OUT_LIT(buf, o, cap, "\r\n");
+    } else if (!c->http10) {
+        o = GR_OUT_LIT(buf, o, cap, "Transfer-Encoding: chunked\r\n");
     }
     bool close = c->close_after || (body_len < 0 && c->http10);
-    if (o < cap) {
-        if (close) o += (size_t)snprintf(buf + o, cap - o, "Connection: close\r\n");
-        else if (c->http10) o += (size_t)snprintf(buf + o, cap - o, "Connection: keep-alive\r\n");
-    }
+    if (close) o = GR_OUT_LIT(buf, o, cap, "Connection: close\r\n");
+    else if (c->http10) o = GR_OUT_LIT(buf, o, cap, "Connection: keep-alive\r\n");
     if (close) c->close_after = true;
-    return o < cap ? o : cap;
+    return o;
 }
 
 void gr_client_req_reply(gr_client_req *req, int status, const char *content_type, const void *body, size_t len) {
@@ -962,8 +970,9 @@ size_t gr_client_req_send_chunk(gr_client_req *req, struct evbuffer *buf) {
     }
     if (c->chunked_reply) {
         char hx[24];
-        int hl = snprintf(hx, sizeof hx, "%zx\r\n", n);
-        evbuffer_prepend(buf, hx, (size_t)hl);
+        size_t hl = gr_out_hex(hx, 0, sizeof hx, n);
+        hl = GR_OUT_LIT(hx, hl, sizeof hx, "\r\n");
+        evbuffer_prepend(buf, hx, hl);
         evbuffer_add(buf, "\r\n", 2);
     }
     if (!queued(c)) {

@@ -9,6 +9,7 @@
 #include "pay_x402.h"
 #include "shared.h"
 #include "upstream.h"
+#include "text_out.h"
 
 #include "http_server.h"
 
@@ -95,42 +96,54 @@ static size_t json_str(char *buf, size_t off, size_t cap, const char *s) {
 static void write_access_log(gr_request *r) {
     if (!gr_access_log_enabled()) return;
     char line[3072];
-    size_t cap = sizeof(line), o = 0;
-    o += (size_t)snprintf(line + o, cap - o, "{\"ts\":%llu,\"id\":", (unsigned long long)gr_wall_ms());
+    size_t cap = sizeof(line) - 1, o = 0; /* one byte kept for the closing brace */
+    o = GR_OUT_LIT(line, o, cap, "{\"ts\":");
+    o = gr_out_u64(line, o, cap, gr_wall_ms());
+    o = GR_OUT_LIT(line, o, cap, ",\"id\":");
     o = json_str(line, o, cap, r->id);
-    o += (size_t)snprintf(line + o, cap - o, ",\"method\":");
+    o = GR_OUT_LIT(line, o, cap, ",\"method\":");
     o = json_str(line, o, cap, r->method);
-    o += (size_t)snprintf(line + o, cap - o, ",\"path\":");
+    o = GR_OUT_LIT(line, o, cap, ",\"path\":");
     o = json_str(line, o, cap, r->path);
-    o += (size_t)snprintf(line + o, cap - o, ",\"status\":%d,\"key\":", r->status);
+    o = GR_OUT_LIT(line, o, cap, ",\"status\":");
+    o = gr_out_i64(line, o, cap, r->status);
+    o = GR_OUT_LIT(line, o, cap, ",\"key\":");
     o = json_str(line, o, cap, r->key_name);
-    o += (size_t)snprintf(line + o, cap - o, ",\"model\":");
+    o = GR_OUT_LIT(line, o, cap, ",\"model\":");
     o = json_str(line, o, cap, r->model_asked);
-    o += (size_t)snprintf(line + o, cap - o, ",\"served_model\":");
+    o = GR_OUT_LIT(line, o, cap, ",\"served_model\":");
     o = json_str(line, o, cap, r->deployment ? r->deployment->upstream_model : NULL);
-    o += (size_t)snprintf(line + o, cap - o, ",\"provider\":");
+    o = GR_OUT_LIT(line, o, cap, ",\"provider\":");
     o = json_str(line, o, cap, r->deployment ? r->deployment->provider->name : NULL);
     /* Decimals from integers (exact, and no floating-point formatting on the
      * hot path): nano-USD -> USD with 9 places, µs -> ms with 3. */
-    int64_t cost = r->cost_nusd < 0 ? 0 : r->cost_nusd;
-    o += (size_t)snprintf(line + o, cap - o, ",\"stream\":%s,\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"cached_tokens\":%lld,\"usage_estimated\":%s,\"cost_usd\":%lld.%09lld",
-                          r->stream ? "true" : "false", (long long)r->usage.prompt_tokens,
-                          (long long)r->usage.completion_tokens, (long long)r->usage.cached_tokens,
-                          r->usage.estimated ? "true" : "false", (long long)(cost / 1000000000),
-                          (long long)(cost % 1000000000));
-    uint64_t total = r->end_us - r->start_us;
+    o = r->stream ? GR_OUT_LIT(line, o, cap, ",\"stream\":true") : GR_OUT_LIT(line, o, cap, ",\"stream\":false");
+    o = GR_OUT_LIT(line, o, cap, ",\"prompt_tokens\":");
+    o = gr_out_i64(line, o, cap, r->usage.prompt_tokens);
+    o = GR_OUT_LIT(line, o, cap, ",\"completion_tokens\":");
+    o = gr_out_i64(line, o, cap, r->usage.completion_tokens);
+    o = GR_OUT_LIT(line, o, cap, ",\"cached_tokens\":");
+    o = gr_out_i64(line, o, cap, r->usage.cached_tokens);
+    o = r->usage.estimated ? GR_OUT_LIT(line, o, cap, ",\"usage_estimated\":true")
+                           : GR_OUT_LIT(line, o, cap, ",\"usage_estimated\":false");
+    o = GR_OUT_LIT(line, o, cap, ",\"cost_usd\":");
+    o = gr_out_fixed(line, o, cap, (uint64_t)(r->cost_nusd < 0 ? 0 : r->cost_nusd), 9);
     if (r->first_token_us) {
-        uint64_t t = r->first_token_us - r->start_us;
-        o += (size_t)snprintf(line + o, cap - o, ",\"ttft_ms\":%llu.%03llu", (unsigned long long)(t / 1000),
-                              (unsigned long long)(t % 1000));
+        o = GR_OUT_LIT(line, o, cap, ",\"ttft_ms\":");
+        o = gr_out_fixed(line, o, cap, r->first_token_us - r->start_us, 3);
     }
-    o += (size_t)snprintf(line + o, cap - o, ",\"latency_ms\":%llu.%03llu,\"upstream_status\":%d,\"bytes_out\":%llu,\"client_gone\":%s,\"route\":",
-                          (unsigned long long)(total / 1000), (unsigned long long)(total % 1000), r->up_status,
-                          (unsigned long long)r->bytes_out, r->client_gone ? "true" : "false");
+    o = GR_OUT_LIT(line, o, cap, ",\"latency_ms\":");
+    o = gr_out_fixed(line, o, cap, r->end_us - r->start_us, 3);
+    o = GR_OUT_LIT(line, o, cap, ",\"upstream_status\":");
+    o = gr_out_i64(line, o, cap, r->up_status);
+    o = GR_OUT_LIT(line, o, cap, ",\"bytes_out\":");
+    o = gr_out_u64(line, o, cap, r->bytes_out);
+    o = r->client_gone ? GR_OUT_LIT(line, o, cap, ",\"client_gone\":true") : GR_OUT_LIT(line, o, cap, ",\"client_gone\":false");
+    o = GR_OUT_LIT(line, o, cap, ",\"route\":");
     o = json_str(line, o, cap, r->route_reason);
-    o += (size_t)snprintf(line + o, cap - o, ",\"error\":");
+    o = GR_OUT_LIT(line, o, cap, ",\"error\":");
     o = json_str(line, o, cap, r->error_type);
-    if (o + 2 < cap) line[o++] = '}';
+    line[o++] = '}';
     gr_access_log_write(line, o);
 }
 
