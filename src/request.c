@@ -147,23 +147,44 @@ static void write_access_log(gr_request *r) {
     gr_access_log_write(line, o);
 }
 
+/* Builds `k1="v1",k2="v2"` (NUL-terminated, truncated at cap) without printf. */
+static const char *labels2(char *buf, size_t cap, const char *k1, const char *v1, const char *k2, const char *v2) {
+    size_t o = gr_out_str(buf, 0, cap - 1, k1);
+    o = GR_OUT_LIT(buf, o, cap - 1, "=\"");
+    o = gr_out_str(buf, o, cap - 1, v1);
+    o = GR_OUT_LIT(buf, o, cap - 1, "\"");
+    if (k2) {
+        o = GR_OUT_LIT(buf, o, cap - 1, ",");
+        o = gr_out_str(buf, o, cap - 1, k2);
+        o = GR_OUT_LIT(buf, o, cap - 1, "=\"");
+        o = gr_out_str(buf, o, cap - 1, v2);
+        o = GR_OUT_LIT(buf, o, cap - 1, "\"");
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
 static void record_metrics(gr_request *r) {
-    char labels[256];
+    char labels[256], status[12];
     const char *model = r->model ? r->model->name : "";
-    snprintf(labels, sizeof(labels), "route=\"%s\",status=\"%d\",model=\"%s\"", r->path, r->status, model);
+    status[gr_out_i64(status, 0, sizeof status - 1, r->status)] = '\0';
+    size_t o = strlen(labels2(labels, sizeof labels, "route", r->path, "status", status));
+    o = GR_OUT_LIT(labels, o, sizeof labels - 1, ",model=\"");
+    o = gr_out_str(labels, o, sizeof labels - 1, model);
+    o = GR_OUT_LIT(labels, o, sizeof labels - 1, "\"");
+    labels[o] = '\0';
     gr_metrics_add(GR_M_REQUESTS, labels, 1);
-    snprintf(labels, sizeof(labels), "route=\"%s\"", r->path);
-    gr_metrics_observe_us(GR_M_REQUEST_SECONDS, labels, r->end_us - r->start_us);
+    gr_metrics_observe_us(GR_M_REQUEST_SECONDS, labels2(labels, sizeof labels, "route", r->path, NULL, NULL),
+                          r->end_us - r->start_us);
     if (r->deployment) {
-        snprintf(labels, sizeof(labels), "provider=\"%s\",model=\"%s\"", r->deployment->provider->name, model);
+        labels2(labels, sizeof labels, "provider", r->deployment->provider->name, "model", model);
         if (r->upstream_start_us) gr_metrics_observe_us(GR_M_UPSTREAM_SECONDS, labels, r->end_us - r->upstream_start_us);
         if (r->first_token_us) gr_metrics_observe_us(GR_M_TTFT_SECONDS, labels, r->first_token_us - r->start_us);
     }
     if (r->usage.prompt_tokens || r->usage.completion_tokens) {
-        snprintf(labels, sizeof(labels), "model=\"%s\",kind=\"prompt\"", model);
-        gr_metrics_add(GR_M_TOKENS, labels, r->usage.prompt_tokens);
-        snprintf(labels, sizeof(labels), "model=\"%s\",kind=\"completion\"", model);
-        gr_metrics_add(GR_M_TOKENS, labels, r->usage.completion_tokens);
+        gr_metrics_add(GR_M_TOKENS, labels2(labels, sizeof labels, "model", model, "kind", "prompt"), r->usage.prompt_tokens);
+        gr_metrics_add(GR_M_TOKENS, labels2(labels, sizeof labels, "model", model, "kind", "completion"),
+                       r->usage.completion_tokens);
     }
     if (r->client_gone && r->streaming) gr_metrics_add(GR_M_STREAMS_CANCELLED, NULL, 1);
     gr_metrics_add(GR_M_INFLIGHT, NULL, -1);
