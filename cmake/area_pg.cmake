@@ -18,7 +18,7 @@ pkg_check_modules(PQ REQUIRED libpq)
 add_library(gr_pq_headers INTERFACE)
 target_include_directories(gr_pq_headers INTERFACE ${PQ_INCLUDE_DIRS})
 target_compile_options(gr_pq_headers INTERFACE ${PQ_CFLAGS_OTHER})
-target_sources(gr_meter PRIVATE src/store_pg.c src/pq_dl.c)
+target_sources(gr_meter PRIVATE src/store_pg.c src/pq_dl.c src/dl_table.c)
 target_link_libraries(gr_meter PUBLIC gr_pq_headers)
 target_compile_definitions(gr_meter PUBLIC GR_HAVE_PG=1)
 

@@ -2,10 +2,10 @@
  * of curl_dl.h (why it is not linked: see there). */
 #include "curl_dl.h"
 
+#include "dl_table.h"
 #include "log.h"
 
 #include <assert.h>
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -17,10 +17,7 @@
 #endif
 
 #define GR_CURL_SYM_(name) {"curl_" #name, offsetof(gr_curl_api, name)},
-static const struct {
-    const char *sym;
-    size_t off;
-} k_syms[] = {GR_CURL_FUNCS(GR_CURL_SYM_)};
+static const gr_dl_sym k_syms[] = {GR_CURL_FUNCS(GR_CURL_SYM_)};
 #undef GR_CURL_SYM_
 
 /* Process-wide, written only inside pthread_once (load_once), read-only
@@ -34,22 +31,9 @@ static struct {
 } g_curl_dl = {.once = PTHREAD_ONCE_INIT};
 
 static void load_once(void) {
-    /* RTLD_LOCAL: nothing else resolves against libcurl's symbols. */
-    void *h = dlopen(GR_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(g_curl_dl.why, sizeof g_curl_dl.why, "cannot load %s: %s", GR_CURL_SONAME, dlerror());
-        goto fail;
-    }
     gr_curl_api api;
-    for (size_t i = 0; i < sizeof k_syms / sizeof k_syms[0]; i++) {
-        void *f = dlsym(h, k_syms[i].sym);
-        if (!f) {
-            snprintf(g_curl_dl.why, sizeof g_curl_dl.why, "%s has no %s (libcurl too old?)", GR_CURL_SONAME,
-                     k_syms[i].sym);
-            goto fail; /* h stays loaded: dlclose of a half-used libcurl buys nothing */
-        }
-        memcpy((char *)&api + k_syms[i].off, &f, sizeof f); /* POSIX: data and function pointers convert */
-    }
+    if (!gr_dl_fill(GR_CURL_SONAME, k_syms, sizeof k_syms / sizeof k_syms[0], &api, g_curl_dl.why, sizeof g_curl_dl.why))
+        goto fail;
     CURLcode rc = api.global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {
         snprintf(g_curl_dl.why, sizeof g_curl_dl.why, "curl_global_init failed: %s", api.easy_strerror(rc));

@@ -2,8 +2,9 @@
  * pq_dl.h (why it is not linked: see there). */
 #include "pq_dl.h"
 
+#include "dl_table.h"
+
 #include <assert.h>
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -15,10 +16,7 @@
 #endif
 
 #define GR_PQ_SYM_(name) {"PQ" #name, offsetof(gr_pq_api, name)},
-static const struct {
-    const char *sym;
-    size_t off;
-} k_syms[] = {GR_PQ_FUNCS(GR_PQ_SYM_)};
+static const gr_dl_sym k_syms[] = {GR_PQ_FUNCS(GR_PQ_SYM_)};
 #undef GR_PQ_SYM_
 
 /* Process-wide, written only inside pthread_once (load_once), read-only
@@ -33,20 +31,9 @@ static struct {
 /* On failure only `why` is set: the one caller (gr_pg_connect) fails the
  * store open with it (the store area does not link the logger). */
 static void load_once(void) {
-    void *h = dlopen(GR_PQ_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(g_pq_dl.why, sizeof g_pq_dl.why, "cannot load %s: %s", GR_PQ_SONAME, dlerror());
-        return;
-    }
     gr_pq_api api;
-    for (size_t i = 0; i < sizeof k_syms / sizeof k_syms[0]; i++) {
-        void *f = dlsym(h, k_syms[i].sym);
-        if (!f) {
-            snprintf(g_pq_dl.why, sizeof g_pq_dl.why, "%s has no %s (libpq too old?)", GR_PQ_SONAME, k_syms[i].sym);
-            return; /* h stays loaded: nothing to gain from dlclose here */
-        }
-        memcpy((char *)&api + k_syms[i].off, &f, sizeof f); /* POSIX: data and function pointers convert */
-    }
+    if (!gr_dl_fill(GR_PQ_SONAME, k_syms, sizeof k_syms / sizeof k_syms[0], &api, g_pq_dl.why, sizeof g_pq_dl.why))
+        return;
     g_pq_dl.api = api;
     atomic_store(&g_pq_dl.loaded, true);
 }
