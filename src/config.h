@@ -111,8 +111,8 @@ typedef struct gr_server_conf {
     uint16_t port;
     uint32_t workers;             /* 0 = number of cores */
     uint64_t max_body_bytes;      /* request body cap -> 413 */
-    uint64_t max_header_bytes;    /* request header cap (libevent answers 400 and closes) */
-    uint32_t client_timeout_ms;   /* idle client connection read/write timeout */
+    uint64_t max_header_bytes;    /* request line + headers cap -> 431 and close (http-parser caps at 80 KiB) */
+    uint32_t client_timeout_ms;   /* idle / headers / stalled body / stalled reply (http_server.h) */
     uint32_t drain_timeout_ms;    /* SIGTERM: wait this long for in-flight work */
     uint64_t max_upstream_response_bytes; /* non-streamed upstream body cap -> 502 */
     uint64_t max_sse_event_bytes;         /* one upstream SSE event cap -> 502 */

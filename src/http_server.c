@@ -68,6 +68,7 @@ struct conn {
     bool parsing;                /* inside parse(): it resumes after a synchronous reply */
     http_parser parser;
     bool last_was_value, in_headers;
+    bool msg_begun; /* the parser saw the first byte of a request since the last reply */
     uint64_t last_read_us, last_write_us, linger_until_us;
     uint64_t req_start_us; /* first byte of the request being read: headers must be complete within the timeout */
     size_t linger_bytes;
@@ -196,8 +197,8 @@ static void socket_close(conn *c) {
 }
 
 /* Closes the connection. A request the application owns becomes detached
- * (its close callback runs on the next tick, or now when `notify_now` is
- * allowed); otherwise the conn is freed. */
+ * (its close callback runs on the next tick — or, if set later, on the tick
+ * after gr_client_req_on_close); otherwise the conn is freed. */
 static void conn_close(conn *c) {
     socket_close(c);
     if (app_owns(c)) {
@@ -391,7 +392,7 @@ static void refuse(conn *c, int status, const char *code, const char *msg) {
         c->err_status = status;
         c->err_code = code;
         c->err_msg = msg;
-        c->line_ok = !c->in_headers; /* method and target known */
+        c->line_ok = c->msg_begun && !c->in_headers; /* method and target known */
     }
 }
 
@@ -429,6 +430,7 @@ static int on_message_begin(http_parser *p) {
     c->body_len = 0;
     c->last_was_value = false;
     c->in_headers = true;
+    c->msg_begun = true;
     return 0;
 }
 
@@ -677,6 +679,7 @@ static void reset_for_next(conn *c) {
     c->state = ST_READING;
     c->refused = false;
     c->in_headers = false;
+    c->msg_begun = false;
     c->err_status = 0;
     c->oh_len = 0;
     c->chunked_reply = false;
@@ -792,7 +795,7 @@ void gr_http_server_drain(gr_http_server *s) {
     conn *c = s->conns;
     while (c) {
         conn *next = c->next;
-        if (c->state == ST_READING && !c->in_len && !c->busy) conn_close(c); /* idle keep-alive */
+        if (c->state == ST_READING && !c->in_len && !c->msg_begun && !c->busy) conn_close(c); /* idle keep-alive */
         else c->close_after = true;
         c = next;
     }

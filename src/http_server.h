@@ -22,7 +22,8 @@
  * detached: replying to it only releases it. The done callback, set once per
  * request, runs exactly once after the reply was ended: when its last byte
  * reached the socket, or when the connection died before that (flushed =
- * false) — drain accounting rests on it.
+ * false) — drain accounting rests on it. It may run inside the call that
+ * ends the reply (everything was written at once, or the client was gone).
  *
  * Limits (gr_http_server_limits): request line + headers over max_header_bytes
  * → 431 and close; a body over max_body_bytes → 413 (before reading it when

@@ -3,8 +3,8 @@
  * 4 KiB blocks instead of malloc, and freeing them costs nothing: the blocks
  * go back whole when the request ends.
  *
- * Why: a small chat request and its reply make ~90 mallocs and as many frees
- * in cJSON alone, the largest user-space cost per request after the kernel.
+ * Why: of the ~120 mallocs of a small fast-path chat request, ~70 were cJSON's
+ * (the request body and the upstream's reply), and as many frees: the largest user-space cost per request after the kernel.
  *
  * How: gr_json_arena_setup() reserves one address range for the process
  * (virtual, MAP_NORESERVE) and installs cJSON hooks before any thread starts.

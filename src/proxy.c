@@ -629,7 +629,7 @@ static bool settle_attempt(gr_request *r, const char *err, bool ok, int retry_af
 static void on_done(void *ud, const char *err, int status) {
     gr_request *r = ud;
     r->xfer = NULL;
-    if (r->client_gone) return; /* the deferred finish owns the request */
+    if (r->client_gone) return; /* on_client_close finished the request */
     if (r->streaming) {
         settle_attempt(r, err, !err && !r->failed_midstream, -1);
         finish_stream(r, err);

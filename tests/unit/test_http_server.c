@@ -1098,6 +1098,7 @@ static void test_malformed(void **state) {
     FX;
     static const char *const bad[] = {
         "GARBAGE\r\n\r\n",
+        "\x01GARBAGE\r\n\r\n", /* invalid from the first byte: the parser never began a request */
         "GET / HTTP/1.1\r\nBad Header Line\r\n\r\n",
         "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n",
     };
@@ -1112,6 +1113,25 @@ static void test_malformed(void **state) {
         cl_sends(c, bad[i]);
         expect_refusal(f, c, 400, 4096);
     }
+}
+
+/* A malformed request after a served one on the same connection: it must not
+ * report the previous request's method and target. */
+static void test_malformed_after_keepalive(void **state) {
+    FX;
+    cl *c = cl_open(f);
+    cl_sends(c, "GET /health HTTP/1.1\r\nHost: a\r\n\r\n");
+    resp r;
+    expect_resp(c, &r, false);
+    cl_sends(c, "\x01GARBAGE\r\n\r\n");
+    assert_true(run_until(f, pred_n2, f, WAIT_MS));
+    rec *q = &f->recs[1];
+    assert_int_equal(q->err, 400);
+    assert_string_equal(q->method, "");
+    assert_string_equal(q->uri, "");
+    expect_resp(c, &r, false);
+    assert_int_equal(r.status, 400);
+    expect_clean_close(c);
 }
 
 /* ==== 6. Expect: 100-continue, accepted ==== */
@@ -1695,6 +1715,27 @@ static void test_drain(void **state) {
     assert_int_equal(f->n, 2);
 }
 
+/* A request half received when the drain starts is not idle: it is served
+ * (with Connection: close), then the connection closes. */
+static void test_drain_half_received(void **state) {
+    FX;
+    cl *c = cl_open(f);
+    cl_sends(c, "GET /late HTTP/1.1\r\nHost: a\r\n");
+    run_for(f, 30); /* the server has read and parsed the partial head */
+    gr_http_server_drain(f->s);
+    run_for(f, 30);
+    assert_false(c->closed);
+    cl_sends(c, "\r\n");
+    resp r;
+    expect_resp(c, &r, false);
+    assert_int_equal(r.status, 200);
+    char v[64];
+    assert_true(hdr_get(r.head, "Connection", v, sizeof(v)));
+    assert_non_null(strcasestr(v, "close"));
+    expect_clean_close(c);
+    assert_int_equal(f->n, 1);
+}
+
 static bool pred_both_closed(void *arg) {
     cl **cs = arg;
     return cs[0]->closed && cs[1]->closed;
@@ -1785,6 +1826,7 @@ int main(void) {
         T(test_body_too_large_expect),
         T(test_body_too_large_chunked),
         T(test_malformed),
+        T(test_malformed_after_keepalive),
         T(test_expect_continue),
         T(test_stream_framing),
         T(test_head),
@@ -1805,6 +1847,7 @@ int main(void) {
         T(test_stalled_reader),
         T(test_header_injection),
         T(test_drain),
+        T(test_drain_half_received),
         T(test_free_with_owned),
         T(test_connection_counts),
     };
