@@ -48,3 +48,5 @@ set_tests_properties(test_x402_store PROPERTIES TIMEOUT 120)
 # The store executor (src/store_exec.c): store calls off the worker loops.
 gr_add_unit_test(NAME test_store_exec SOURCES tests/unit/test_store_exec.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 set_tests_properties(test_store_exec PROPERTIES TIMEOUT 60)
+# The built-in mock upstream on its HTTP server: backpressure, cancel, stop.
+gr_add_unit_test(NAME test_mock_upstream SOURCES tests/unit/test_mock_upstream.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)

@@ -1,10 +1,7 @@
-/* http_reply.c — JSON replies and OpenAI-shaped errors over evhttp. */
+/* http_reply.c — reason phrases, OpenAI-shaped error bodies, and JSON replies
+ * on a gr_client_req (see http_reply.h). */
 #include "http_reply.h"
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/http.h>
-#include <event2/http_struct.h> /* evhttp_request.chunked: the framing evhttp chose */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,26 +46,24 @@ char *gr_error_json(const char *message, const char *type, const char *param, co
     return s;
 }
 
-void gr_reply_json_text(struct evhttp_request *req, int status, const char *json, size_t len) {
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_remove_header(h, "Content-Type");
-    evhttp_add_header(h, "Content-Type", "application/json");
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add(b, json, len);
-    evbuffer_add(b, "\n", 1);
-    evhttp_send_reply(req, status, gr_http_reason(status), b);
-    evbuffer_free(b);
+void gr_reply_json_text(gr_client_req *req, int status, const char *json, size_t len) {
+    char small[4096]; /* most replies: no allocation */
+    char *b = len < sizeof(small) ? small : gr_xmalloc(len + 1);
+    memcpy(b, json, len);
+    b[len] = '\n';
+    gr_client_req_reply(req, status, "application/json", b, len + 1); /* copies what the socket does not take */
+    if (b != small) free(b);
 }
 
-void gr_reply_json(struct evhttp_request *req, int status, const cJSON *obj) {
+void gr_reply_json(gr_client_req *req, int status, const cJSON *obj) {
     char *s = cJSON_PrintUnformatted(obj);
     if (!s) abort();
     gr_reply_json_text(req, status, s, strlen(s));
     cJSON_free(s);
 }
 
-void gr_reply_error(struct evhttp_request *req, int status, const char *type, const char *code,
-                    const char *param, const char *fmt, ...) {
+void gr_reply_error(gr_client_req *req, int status, const char *type, const char *code, const char *param,
+                    const char *fmt, ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -77,30 +72,4 @@ void gr_reply_error(struct evhttp_request *req, int status, const char *type, co
     char *s = gr_error_json(msg, type, param, code);
     gr_reply_json_text(req, status, s, strlen(s));
     free(s);
-}
-
-bool gr_http_send_chunk(struct evhttp_request *req, struct evbuffer *buf,
-                        void (*cb)(struct evhttp_connection *, void *), void *arg, size_t *queued) {
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
-    struct evbuffer *out = bev ? bufferevent_get_output(bev) : NULL;
-    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
-    size_t n = evbuffer_get_length(buf);
-    if (!out || fd < 0 || !n || evbuffer_get_length(out)) {
-        evhttp_send_reply_chunk_with_cb(req, buf, cb, arg);
-        *queued = out ? evbuffer_get_length(out) : 0;
-        return true;
-    }
-    if (req->chunked) {
-        char head[24];
-        int hl = snprintf(head, sizeof(head), "%zx\r\n", n);
-        evbuffer_prepend(buf, head, (size_t)hl);
-        evbuffer_add(buf, "\r\n", 2);
-    }
-    /* A failed write (the client left) leaves the bytes queued: evhttp's own
-     * write then fails the same way and closes the connection as usual. */
-    (void)evbuffer_write(buf, fd);
-    if (evbuffer_get_length(buf)) bufferevent_write_buffer(bev, buf);
-    *queued = evbuffer_get_length(out);
-    return false;
 }

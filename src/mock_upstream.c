@@ -5,16 +5,15 @@
 #include "server.h"
 
 #include "http_reply.h"
+#include "http_server.h"
 #include "log.h"
 #include "mock_native.h"
 
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/thread.h>
+#include <event2/http.h> /* evhttp_uridecode */
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -24,10 +23,21 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+/* The server's limits. evhttp, which served the mock before, had none; these
+ * are far above anything the gateway forwards (its defaults: 8 MiB bodies,
+ * 64 KiB of headers). The timeout (idle keep-alive, a stalled request or
+ * reply) is close to evhttp's 50 s read/write timeouts. */
+#define MOCK_MAX_HEADER_BYTES (1u << 20)
+#define MOCK_MAX_BODY_BYTES (64u << 20)
+#define MOCK_CLIENT_TIMEOUT_MS 60000u
+
+typedef struct pending pending;
+
 struct gr_mock {
     gr_mock_options opt;
     struct event_base *base;
-    struct evhttp *http;
+    gr_http_server *http;
+    pending *pending; /* streams and delayed replies in flight */
     uint16_t port;
     pthread_t thread;
     bool threaded;
@@ -311,7 +321,7 @@ static cJSON *usage_json(const plan *p) {
 
 /* An error reply in the wire's own shape (Anthropic {"type":"error",...} with
  * e.g. overloaded_error for 529; Google {"error":{code,message,status}}). */
-static void reply_wire_error(struct evhttp_request *req, gr_provider_kind wire, int status,
+static void reply_wire_error(gr_client_req *req, gr_provider_kind wire, int status,
                              const char *type, const char *code, const char *message) {
     if (wire == GR_PROVIDER_OPENAI) {
         gr_reply_error(req, status, type, code, NULL, "%s", message);
@@ -325,7 +335,7 @@ static void reply_wire_error(struct evhttp_request *req, gr_provider_kind wire, 
 }
 
 /* [[mock:status=N]] */
-static void reply_status_error(struct evhttp_request *req, gr_provider_kind wire, int status) {
+static void reply_status_error(gr_client_req *req, gr_provider_kind wire, int status) {
     char msg[96];
     snprintf(msg, sizeof(msg), "mock upstream error: simulated HTTP %d", status);
     const char *type = status == 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error";
@@ -369,46 +379,91 @@ static cJSON *render_completion(gr_mock *mk, const plan *p, bool chat) {
     return r;
 }
 
+/* ---- requests the mock keeps after its handler returns ----
+ *
+ * A stream or a delayed reply owns its gr_client_req until it ends it. Each
+ * is linked in mk->pending (so stopping the mock frees what is still in
+ * flight) and has one timer; the client leaving (on_close) stops the timer
+ * and frees it at once. */
+
+struct pending {
+    gr_mock *mk;
+    pending *prev, *next;
+    gr_client_req *req;
+    struct event *timer;
+    void (*dispose)(pending *); /* frees the owner; the request was ended before */
+};
+
+static void pending_init(gr_mock *mk, pending *pj, gr_client_req *req, event_callback_fn fire,
+                         void (*dispose)(pending *)) {
+    pj->mk = mk;
+    pj->req = req;
+    pj->dispose = dispose;
+    pj->timer = evtimer_new(mk->base, fire, pj);
+    if (!pj->timer) abort();
+    pj->next = mk->pending;
+    if (mk->pending) mk->pending->prev = pj;
+    mk->pending = pj;
+}
+
+static void pending_dispose(pending *pj) {
+    if (pj->prev) pj->prev->next = pj->next;
+    else pj->mk->pending = pj->next;
+    if (pj->next) pj->next->prev = pj->prev;
+    event_free(pj->timer);
+}
+
+static void pending_arm(pending *pj, uint64_t us) {
+    struct timeval tv = {(time_t)(us / 1000000), (suseconds_t)(us % 1000000)};
+    evtimer_add(pj->timer, &tv);
+}
+
 /* ---- streaming ---- */
 
+/* Backpressure: a stream stops producing while more than this is queued on
+ * its connection (a client that does not read), and resumes at the low mark. */
+#define STREAM_QUEUE_HIGH (256u << 10)
+#define STREAM_QUEUE_LOW (64u << 10)
+
 typedef struct mstream {
-    gr_mock *mk;
-    struct evhttp_request *req;
-    struct evhttp_connection *evcon;
-    struct event *timer;
+    pending pj; /* first: the timer's and the list's view of the stream */
     plan p;
     char *id;
     bool chat;
     gr_mock_stream *enc; /* native encoder; NULL = OpenAI "data: {...}" framing */
     size_t next;         /* next token index; ntokens = finish chunk, +1 = usage + end */
     int64_t created;
-    bool closed, role_sent;
+    bool role_sent;
+    size_t queued;       /* bytes queued on the connection after the last chunk */
+    struct evbuffer *out; /* one chunk at a time (drained by each send) */
 } mstream;
 
-static void mstream_free(mstream *s) {
-    if (s->timer) event_free(s->timer);
+static void mstream_dispose(pending *pj) {
+    mstream *s = (mstream *)pj;
+    pending_dispose(pj);
     plan_free(&s->p);
     gr_mock_native_stream_free(s->enc);
+    evbuffer_free(s->out);
     free(s->id);
     free(s);
 }
 
-static void stream_conn_closed(struct evhttp_connection *evcon, void *arg) {
+/* The client went away mid-stream: stop generating. */
+static void stream_client_gone(gr_client_req *req, void *arg) {
     mstream *s = arg;
-    s->closed = true;
-    atomic_fetch_add(&s->mk->streams_cancelled, 1);
-    event_del(s->timer);
-    evhttp_send_reply_end(s->req); /* connection gone: frees the request */
-    mstream_free(s);
+    atomic_fetch_add(&s->pj.mk->streams_cancelled, 1);
+    gr_client_req_release(req);
+    mstream_dispose(&s->pj);
+}
+
+static void stream_send(mstream *s) {
+    s->queued = gr_client_req_send_chunk(s->pj.req, s->out);
 }
 
 static void stream_write(mstream *s, const char *data, size_t len) {
     if (!data || !len) return;
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add(b, data, len);
-    size_t queued;
-    (void)gr_http_send_chunk(s->req, b, NULL, NULL, &queued);
-    evbuffer_free(b);
+    evbuffer_add(s->out, data, len);
+    stream_send(s);
 }
 
 /* One canonical chunk out, encoded for the stream's wire. */
@@ -421,11 +476,8 @@ static void send_chunk_json(mstream *s, const cJSON *obj) {
         return;
     }
     char *js = cJSON_PrintUnformatted(obj);
-    struct evbuffer *b = evbuffer_new();
-    evbuffer_add_printf(b, "data: %s\n\n", js);
-    size_t queued;
-    (void)gr_http_send_chunk(s->req, b, NULL, NULL, &queued);
-    evbuffer_free(b);
+    evbuffer_add_printf(s->out, "data: %s\n\n", js);
+    stream_send(s);
     cJSON_free(js);
 }
 
@@ -449,10 +501,9 @@ static void stream_finish(mstream *s) {
         static const char done[] = "data: [DONE]\n\n";
         stream_write(s, done, sizeof(done) - 1);
     }
-    evhttp_connection_set_closecb(s->evcon, NULL, NULL);
-    evhttp_send_reply_end(s->req);
-    atomic_fetch_add(&s->mk->streams_completed, 1);
-    mstream_free(s);
+    gr_client_req_reply_end(s->pj.req);
+    atomic_fetch_add(&s->pj.mk->streams_completed, 1);
+    mstream_dispose(&s->pj);
 }
 
 static void emit_tool_call_chunks(mstream *s) {
@@ -535,18 +586,30 @@ static void emit_step(mstream *s) {
     s->next++;
 }
 
+static void stream_schedule(mstream *s) {
+    uint32_t tps = s->p.tps;
+    pending_arm(&s->pj, tps ? 1000000u / tps : 0);
+}
+
+/* The client read enough of what was queued: go on. */
+static void stream_drained(gr_client_req *req, void *arg) {
+    (void)req;
+    stream_schedule(arg);
+}
+
 static void stream_tick(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
     mstream *s = arg;
     plan *p = &s->p;
+    s->queued = gr_client_req_queued(s->pj.req); /* the client may have read since the last chunk */
     /* Unpaced: as fast as possible, in slices of 256 tokens so one huge
      * stream never holds the loop (others' requests, its own first bytes). */
     size_t batch = p->tps ? 1 : 256;
-    for (size_t k = 0; k < batch && s->next <= p->ntokens + 1; k++) {
+    for (size_t k = 0; k < batch && s->next <= p->ntokens + 1 && s->queued <= STREAM_QUEUE_HIGH; k++) {
         if (p->cut && s->next > 0 && s->next >= (p->ntokens + 1) / 2) {
             /* Simulated upstream crash: drop the connection without [DONE]. */
-            evhttp_connection_set_closecb(s->evcon, NULL, NULL);
-            evhttp_connection_free(s->evcon);
-            mstream_free(s);
+            gr_client_req_release(s->pj.req);
+            mstream_dispose(&s->pj);
             return;
         }
         emit_step(s);
@@ -563,35 +626,44 @@ static void stream_tick(evutil_socket_t fd, short what, void *arg) {
         stream_finish(s);
         return;
     }
-    struct timeval tv = {0, p->tps ? (suseconds_t)(1000000 / p->tps) : 0};
-    if (p->tps == 1) tv = (struct timeval){1, 0};
-    evtimer_add(s->timer, &tv);
+    if (s->queued > STREAM_QUEUE_HIGH) gr_client_req_on_drain(s->pj.req, STREAM_QUEUE_LOW, stream_drained, s);
+    else stream_schedule(s);
 }
 
 /* ---- non-streamed replies (possibly delayed) ---- */
 
 typedef struct delayed {
-    struct evhttp_request *req;
-    struct event *timer;
+    pending pj;
     char *body;
     int status;
     gr_provider_kind wire;
 } delayed;
 
-static void reply_now(struct evhttp_request *req, gr_provider_kind wire, int status, const char *body) {
+static void delayed_dispose(pending *pj) {
+    delayed *d = (delayed *)pj;
+    pending_dispose(pj);
+    free(d->body);
+    free(d);
+}
+
+static void reply_now(gr_client_req *req, gr_provider_kind wire, int status, const char *body) {
     if (status != 200 || !body) reply_status_error(req, wire, status != 200 ? status : 500);
     else gr_reply_json_text(req, 200, body, strlen(body));
 }
 
 static void delayed_fire(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
     delayed *d = arg;
-    reply_now(d->req, d->wire, d->status, d->body);
-    event_free(d->timer);
-    free(d->body);
-    free(d);
+    reply_now(d->pj.req, d->wire, d->status, d->body);
+    delayed_dispose(&d->pj);
 }
 
-static void reply_later(gr_mock *mk, struct evhttp_request *req, gr_provider_kind wire, int status, char *body,
+static void delayed_client_gone(gr_client_req *req, void *arg) {
+    gr_client_req_release(req);
+    delayed_dispose(arg);
+}
+
+static void reply_later(gr_mock *mk, gr_client_req *req, gr_provider_kind wire, int status, char *body,
                         uint32_t delay_ms) {
     if (!delay_ms) {
         reply_now(req, wire, status, body);
@@ -599,25 +671,23 @@ static void reply_later(gr_mock *mk, struct evhttp_request *req, gr_provider_kin
         return;
     }
     delayed *d = gr_xcalloc(1, sizeof(*d));
-    d->req = req;
     d->body = body;
     d->status = status;
     d->wire = wire;
-    d->timer = evtimer_new(mk->base, delayed_fire, d);
-    struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
-    evtimer_add(d->timer, &tv);
+    pending_init(mk, &d->pj, req, delayed_fire, delayed_dispose);
+    gr_client_req_on_close(req, delayed_client_gone, d);
+    pending_arm(&d->pj, (uint64_t)delay_ms * 1000);
 }
 
-static cJSON *parse_body(struct evhttp_request *req) {
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    const char *data = (const char *)evbuffer_pullup(in, -1);
-    return data ? cJSON_ParseWithLength(data, len) : NULL;
+static cJSON *parse_body(gr_client_req *req) {
+    size_t len = 0;
+    const char *data = gr_client_req_body(req, &len);
+    return cJSON_ParseWithLength(data, len);
 }
 
 /* Serve a plan on a wire: the status directive, a stream, or a whole body.
  * Takes ownership of *p. */
-static void serve_plan(gr_mock *mk, struct evhttp_request *req, plan *p, bool chat, gr_provider_kind wire) {
+static void serve_plan(gr_mock *mk, gr_client_req *req, plan *p, bool chat, gr_provider_kind wire) {
     if (p->status != 200) {
         reply_later(mk, req, wire, p->status, NULL, p->delay_ms);
         plan_free(p);
@@ -625,23 +695,19 @@ static void serve_plan(gr_mock *mk, struct evhttp_request *req, plan *p, bool ch
     }
     if (p->stream) {
         mstream *s = gr_xcalloc(1, sizeof(*s));
-        s->mk = mk;
-        s->req = req;
-        s->evcon = evhttp_request_get_connection(req);
         s->p = *p;
         s->chat = chat;
         s->id = make_id(mk, chat ? "chatcmpl" : "cmpl");
         s->created = (int64_t)(gr_wall_ms() / 1000);
+        s->out = evbuffer_new();
+        if (!s->out) abort();
         if (wire != GR_PROVIDER_OPENAI) s->enc = gr_mock_native_stream_new(wire, p->model);
-        s->timer = evtimer_new(mk->base, stream_tick, s);
+        pending_init(mk, &s->pj, req, stream_tick, mstream_dispose);
         atomic_fetch_add(&mk->streams_started, 1);
-        struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-        evhttp_add_header(h, "Content-Type", "text/event-stream");
-        evhttp_add_header(h, "Cache-Control", "no-cache");
-        evhttp_send_reply_start(req, 200, "OK");
-        evhttp_connection_set_closecb(s->evcon, stream_conn_closed, s);
-        struct timeval tv = {p->delay_ms / 1000, (p->delay_ms % 1000) * 1000};
-        evtimer_add(s->timer, &tv);
+        gr_client_req_add_header(req, "Cache-Control", "no-cache");
+        gr_client_req_reply_start(req, 200, "text/event-stream");
+        gr_client_req_on_close(req, stream_client_gone, s);
+        pending_arm(&s->pj, (uint64_t)p->delay_ms * 1000);
         return;
     }
     cJSON *r = render_completion(mk, p, chat);
@@ -663,7 +729,7 @@ static void serve_plan(gr_mock *mk, struct evhttp_request *req, plan *p, bool ch
     reply_later(mk, req, wire, 200, out, delay);
 }
 
-static void handle_generate(gr_mock *mk, struct evhttp_request *req, bool chat) {
+static void handle_generate(gr_mock *mk, gr_client_req *req, bool chat) {
     cJSON *body = parse_body(req);
     if (!cJSON_IsObject(body) || (chat && !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(body, "messages")))) {
         gr_reply_error(req, 400, "invalid_request_error", NULL, NULL, "mock: invalid request body");
@@ -682,19 +748,18 @@ static void handle_generate(gr_mock *mk, struct evhttp_request *req, bool chat) 
  * like an OpenAI one, then re-encoded. Like the real services, the mock
  * insists on the credentials header (and anthropic-version / max_tokens), so
  * an adapter that forgets them fails here too. */
-static void handle_native(gr_mock *mk, struct evhttp_request *req, gr_provider_kind kind, const char *model,
+static void handle_native(gr_mock *mk, gr_client_req *req, gr_provider_kind kind, const char *model,
                           bool stream) {
-    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
     if (kind == GR_PROVIDER_ANTHROPIC) {
-        if (!evhttp_find_header(in, "x-api-key") && !evhttp_find_header(in, "authorization")) {
+        if (!gr_client_req_header(req, "x-api-key") && !gr_client_req_header(req, "authorization")) {
             reply_wire_error(req, kind, 401, NULL, NULL, "x-api-key header is required");
             return;
         }
-        if (!evhttp_find_header(in, "anthropic-version")) {
+        if (!gr_client_req_header(req, "anthropic-version")) {
             reply_wire_error(req, kind, 400, NULL, NULL, "anthropic-version: header is required");
             return;
         }
-    } else if (!evhttp_find_header(in, "x-goog-api-key") && !strstr(evhttp_request_get_uri(req), "key=")) {
+    } else if (!gr_client_req_header(req, "x-goog-api-key") && !strstr(gr_client_req_uri(req), "key=")) {
         reply_wire_error(req, kind, 403, NULL, NULL,
                          "Method doesn't allow unregistered callers (callers without established identity). "
                          "Please use API Key or other form of API consumer identity to call this API.");
@@ -802,7 +867,7 @@ static void embed_one(cJSON *data, int index, const char *text, size_t len, int 
     free(v);
 }
 
-static void handle_embeddings(gr_mock *mk, struct evhttp_request *req) {
+static void handle_embeddings(gr_mock *mk, gr_client_req *req) {
     cJSON *body = parse_body(req);
     const cJSON *input = cJSON_GetObjectItemCaseSensitive(body, "input");
     if (!cJSON_IsObject(body) || !input) {
@@ -842,34 +907,45 @@ static void handle_embeddings(gr_mock *mk, struct evhttp_request *req) {
     cJSON_Delete(body);
 }
 
-static void handle_request(struct evhttp_request *req, void *arg) {
+static void handle_request(gr_client_req *req, void *arg) {
     gr_mock *mk = arg;
+    const char *code = NULL, *why = NULL;
+    int refused = gr_client_req_error(req, &code, &why);
+    if (refused) { /* malformed or over a limit: the connection closes after this */
+        gr_reply_error(req, refused, "invalid_request_error", code, NULL, "mock: %s", why);
+        return;
+    }
+    const char *method = gr_client_req_method(req);
+    bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
+    if (!get && !post) { /* as evhttp answered methods outside its allowed set */
+        gr_reply_error(req, 501, "invalid_request_error", NULL, NULL, "mock: method %s is not supported", method);
+        return;
+    }
     atomic_fetch_add(&mk->requests, 1);
-    const char *uri = evhttp_request_get_uri(req);
+    const char *uri = gr_client_req_uri(req);
     char path[256];
     size_t i = 0;
     for (; uri[i] && uri[i] != '?' && i + 1 < sizeof(path); i++) path[i] = uri[i];
     path[i] = '\0';
     const char *query = uri[i] == '?' ? uri + i + 1 : NULL;
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     const char *p = path;
     if (!strncmp(p, "/v1/", 4)) p += 3; /* accept with or without /v1 */
     char *gmodel = NULL;
     bool gstream = false, bad_alt = false;
-    if (cmd == EVHTTP_REQ_POST && !strcmp(p, "/messages")) handle_native(mk, req, GR_PROVIDER_ANTHROPIC, NULL, false);
-    else if (cmd == EVHTTP_REQ_POST && gemini_route(path, query, &gmodel, &gstream, &bad_alt)) {
+    if (post && !strcmp(p, "/messages")) handle_native(mk, req, GR_PROVIDER_ANTHROPIC, NULL, false);
+    else if (post && gemini_route(path, query, &gmodel, &gstream, &bad_alt)) {
         if (bad_alt)
             reply_wire_error(req, GR_PROVIDER_GEMINI, 400, NULL, NULL,
                              "mock: streamGenerateContent is only served with ?alt=sse");
         else handle_native(mk, req, GR_PROVIDER_GEMINI, gmodel, gstream);
         free(gmodel);
-    } else if (cmd == EVHTTP_REQ_POST && !strcmp(p, "/chat/completions")) handle_generate(mk, req, true);
-    else if (cmd == EVHTTP_REQ_POST && !strcmp(p, "/completions")) handle_generate(mk, req, false);
-    else if (cmd == EVHTTP_REQ_POST && !strcmp(p, "/embeddings")) handle_embeddings(mk, req);
-    else if (cmd == EVHTTP_REQ_GET && !strcmp(p, "/models")) {
+    } else if (post && !strcmp(p, "/chat/completions")) handle_generate(mk, req, true);
+    else if (post && !strcmp(p, "/completions")) handle_generate(mk, req, false);
+    else if (post && !strcmp(p, "/embeddings")) handle_embeddings(mk, req);
+    else if (get && !strcmp(p, "/models")) {
         const char *body = "{\"object\":\"list\",\"data\":[{\"id\":\"mock\",\"object\":\"model\",\"created\":1700000000,\"owned_by\":\"gaterouter\"}]}";
         gr_reply_json_text(req, 200, body, strlen(body));
-    } else if (cmd == EVHTTP_REQ_GET && !strcmp(path, "/mock/stats")) {
+    } else if (get && !strcmp(path, "/mock/stats")) {
         char body[256];
         int n = snprintf(body, sizeof(body),
                          "{\"requests\":%llu,\"streams_started\":%llu,\"streams_completed\":%llu,\"streams_cancelled\":%llu}",
@@ -886,27 +962,38 @@ static void handle_request(struct evhttp_request *req, void *arg) {
 
 static bool mock_bind(gr_mock *mk) {
     mk->base = event_base_new();
-    mk->http = evhttp_new(mk->base);
-    evhttp_set_allowed_methods(mk->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-    evhttp_set_gencb(mk->http, handle_request, mk);
-    /* Our own listener: backlog 4096 (libevent's default of 128 drops SYNs
-     * when thousands of streams connect at once, as the benchmark does). */
+    if (!mk->base) return false;
+    /* Our own listener: backlog 4096 (a small backlog drops SYNs when
+     * thousands of streams connect at once, as the benchmark does). */
     int fd = gr_listen_socket(mk->opt.host ? mk->opt.host : "127.0.0.1", (uint16_t)mk->opt.port, false);
-    if (fd < 0 || !evhttp_accept_socket_with_handle(mk->http, fd)) {
+    if (fd >= 0) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        getsockname(fd, (struct sockaddr *)&ss, &sl);
+        mk->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                                  : ((struct sockaddr_in *)&ss)->sin_port);
+        gr_http_server_limits lim = {.max_header_bytes = MOCK_MAX_HEADER_BYTES,
+                                     .max_body_bytes = MOCK_MAX_BODY_BYTES,
+                                     .client_timeout_ms = MOCK_CLIENT_TIMEOUT_MS};
+        mk->http = gr_http_server_new(mk->base, fd, &lim, handle_request, mk);
+    }
+    if (!mk->http) {
         GR_ERROR("mock: cannot listen on %s:%u", mk->opt.host ? mk->opt.host : "127.0.0.1", mk->opt.port);
         if (fd >= 0) close(fd);
         return false;
     }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    getsockname(fd, (struct sockaddr *)&ss, &sl);
-    mk->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                              : ((struct sockaddr_in *)&ss)->sin_port);
     return true;
 }
 
+/* After the loop stopped: what is still in flight is dropped (its client
+ * sees the connection close), then the server and the loop go. */
 static void mock_free(gr_mock *mk) {
-    if (mk->http) evhttp_free(mk->http);
+    while (mk->pending) {
+        pending *pj = mk->pending;
+        gr_client_req_release(pj->req);
+        pj->dispose(pj); /* unlinks it */
+    }
+    gr_http_server_free(mk->http);
     if (mk->base) event_base_free(mk->base);
     free(mk);
 }

@@ -17,7 +17,10 @@
  * 429 -> RESOURCE_EXHAUSTED), and native streams count in /mock/stats.
  *
  * Runs on its own thread and event loop (started in-process for providers of
- * kind "mock", or standalone with `gaterouter mock`). Behaviour can be steered
+ * kind "mock", or standalone with `gaterouter mock`), served by the gateway's
+ * own HTTP/1.1 server (http_server.h). A stream stops producing while its
+ * client does not read (256 KiB queued) and resumes as it drains; a client
+ * that leaves stops its stream at once. Behaviour can be steered
  * per request by directives in the last user message:
  *   [[mock:status=429]]     reply with that HTTP status and an error body
  *   [[mock:tokens=N]]       generate N tokens
