@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #define IN_CAP 16384u           /* input buffer: only unparsed bytes live here */
-#define ACCEPTS_PER_WAKEUP 64   /* fairness between accepting and serving */
+#define ACCEPTS_PER_WAKEUP 1024 /* a burst is accepted at once: measured, 64 per wakeup left 1,000 simultaneous streams queued behind the first ones (TTFT stalls) */
 #define KEEP_BUF_BYTES 65536u   /* buffers larger than this are freed between requests */
 #define LINGER_MAX_BYTES (1u << 20)
 
