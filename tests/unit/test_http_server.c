@@ -35,6 +35,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "loop_test_util.h"
 #include "http_server.h"
 
 #define MAX_RECS 32
@@ -270,20 +271,9 @@ static void on_request(gr_client_req *req, void *arg) {
 
 /* ---- loop helpers ---- */
 
-static void flag_cb(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what;
-    *(bool *)arg = true;
-}
-
 /* Runs the loop until pred(arg) or ms elapsed (the safety net: no test hangs). */
 static bool run_until(fx *f, bool (*pred)(void *), void *arg, unsigned ms) {
-    bool fired = false;
-    struct event *ev = evtimer_new(f->base, flag_cb, &fired);
-    struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
-    evtimer_add(ev, &tv);
-    while (!(pred && pred(arg)) && !fired) event_base_loop(f->base, EVLOOP_ONCE);
-    event_free(ev);
-    return pred && pred(arg);
+    return gr_test_run_until(f->base, pred, arg, ms);
 }
 
 static void run_for(fx *f, unsigned ms) { (void)run_until(f, NULL, NULL, ms); }
