@@ -16,7 +16,6 @@
 #include "shared.h"
 #include "upstream.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <event2/http.h> /* evhttp_uridecode */
