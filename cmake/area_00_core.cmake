@@ -2,6 +2,7 @@
 # metrics, logging. Owner: gateway core.
 add_library(gr_core OBJECT
   src/config.c
+  src/config_sections.c
   src/http_reply.c
   src/http_server.c
   src/json_edit.c

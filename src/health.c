@@ -1,5 +1,6 @@
 /* health.c — per-deployment live stats and circuit breaker (see health.h). */
 #include "health.h"
+#include "config_schema.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>
@@ -451,17 +452,20 @@ gr_status gr_health_opts_from_json(const cJSON *sec, gr_health_opts *o, char *er
         snprintf(err, errlen, "routing.health: expected a mapping");
         return GR_ERR_INVALID;
     }
-    static const char *const known[] = {"consecutive_failures", "window", "min_samples", "error_rate", "cooldown_ms",
-                                        "rate_limit_cooldown_ms", "max_retry_after_ms", "ewma_alpha", NULL};
-    const cJSON *it;
-    cJSON_ArrayForEach(it, sec) {
-        bool ok = false;
-        for (size_t i = 0; known[i]; i++) ok = ok || !strcmp(known[i], it->string);
-        if (!ok) {
-            snprintf(err, errlen, "routing.health.%s: unknown key", it->string);
-            return GR_ERR_INVALID;
-        }
-    }
+    static const gr_conf_key known[] = {
+        {"consecutive_failures", GR_CONF_NESTED, 0, 0, 1, 1e6, "5", NULL, "failures in a row that open the breaker"},
+        {"window", GR_CONF_NESTED, 0, 0, 1, 64, "20", NULL, "outcomes kept for the error rate"},
+        {"min_samples", GR_CONF_NESTED, 0, 0, 1, 64, "10", NULL, "outcomes needed before the error rate counts"},
+        {"error_rate", GR_CONF_NESTED, 0, 0, 0.01, 1, "0.5", NULL, "error rate over the window that opens the breaker"},
+        {"cooldown_ms", GR_CONF_NESTED, 0, 0, 0, 86400000, "30000", NULL, "open -> half-open"},
+        {"rate_limit_cooldown_ms", GR_CONF_NESTED, 0, 0, 0, 86400000, "5000", NULL, "after a 429 without Retry-After"},
+        {"max_retry_after_ms", GR_CONF_NESTED, 0, 0, 0, 86400000, "300000", NULL, "cap on an upstream Retry-After"},
+        {"ewma_alpha", GR_CONF_NESTED, 0, 0, 0.001, 1, "0.2", NULL, "latency average smoothing"},
+        GR_CONF_END,
+    };
+    gr_conf_err ce = {err, errlen, false};
+    gr_conf_check_keys(sec, "routing.health", known, &ce);
+    if (ce.failed) return GR_ERR_INVALID;
     double x;
     x = o->consecutive_failures;
     if (!opt_num(sec, "consecutive_failures", 1, 1e6, &x, err, errlen)) return GR_ERR_INVALID;

@@ -108,6 +108,11 @@ GR_MUST_CHECK gr_status gr_keys_add_static(gr_keys *t, const char *name, const c
                                            const cJSON *limits, int64_t now_ms, char *err,
                                            size_t errlen);
 /* Apply a config `keys:` array: [{name, key, budget_usd, rpm, ...}, ...]. */
+/* The `keys:` section's validator for the config loader (config_sections.c). */
+struct gr_config;
+void *gr_keys_conf_parse(const cJSON *sec, const struct gr_config *cfg, struct gr_conf_err *e);
+void gr_keys_conf_free(void *conf);
+
 GR_MUST_CHECK gr_status gr_keys_load_config(gr_keys *t, const cJSON *tree, int64_t now_ms,
                                             char *err, size_t errlen);
 

@@ -98,7 +98,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "gaterouter: invalid config: %s\n", err);
             return 1;
         }
-        int rc = gr_store_migrate_cli(gr_store_url_from_config(cfg->tree));
+        int rc = gr_store_migrate_cli(gr_store_url(cfg));
         gr_config_release(cfg);
         return rc;
     }
@@ -115,7 +115,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "gaterouter: invalid config: %s\n", err);
             return 1;
         }
-        const char *url = gr_store_url_from_config(cfg->tree);
+        const char *url = gr_store_url(cfg);
         int rc = !strcmp(argv[1], "keys") ? gr_cli_keys(argc - skip, argv + skip, url)
                                           : gr_cli_usage(argc - skip, argv + skip, url);
         gr_config_release(cfg);

@@ -207,17 +207,61 @@ static bool parse_network(const cJSON *o, size_t i, gr_x402_network_conf *n, cha
     return true;
 }
 
-gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen) {
-    (void)store; /* the payment tables live in the same database, on a connection of our own */
+/* ---- config: the `x402:` section (config_sections.c runs this at load) ---- */
+
+static const gr_conf_key x402_keys[] = {
+    {"enabled", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "false turns the section off"},
+    {"settle", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "self, facilitator or none"},
+    {"default_max_tokens", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "price quote when a request has no max_tokens"},
+    {"public_url", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "resource URL base in payment requirements"},
+    {"networks", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "accepted networks/assets"},
+    GR_CONF_END,
+};
+
+static const gr_conf_key x402_network_keys[] = {
+    {"network", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
+    {"asset", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
+    {"pay_to", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
+    {"payTo", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
+    {"name", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
+    {"version", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
+    {"rpc_url", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
+    {"facilitator_url", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
+    {"max_timeout_seconds", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
+    {"decimals", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
+    {"relayer_key", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
+    {"permit2", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
+    {"upto_proxy", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
+    {"facilitator_address", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
+    GR_CONF_END,
+};
+
+/* Parses and validates `x402:` into a new gr_pay_x402 that has opened
+ * nothing yet (no store, no settler). NULL with err empty = x402 is off. */
+static gr_pay_x402 *parse_conf(const cJSON *x, char *err, size_t errlen) {
     if (err && errlen) err[0] = '\0';
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(cfg->tree, "x402");
     if (!x || cJSON_IsNull(x)) return NULL;
-    const cJSON *en = cJSON_GetObjectItemCaseSensitive(x, "enabled");
-    if (cJSON_IsFalse(en)) return NULL;
     if (!cJSON_IsObject(x)) {
         snprintf(err, errlen, "x402: must be a mapping");
         return NULL;
     }
+    gr_conf_err ce = {err, errlen, false};
+    gr_conf_check_keys(x, "x402", x402_keys, &ce);
+    const cJSON *it;
+    size_t idx = 0;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(x, "networks")) {
+        if (ce.failed || !cJSON_IsObject(it)) break;
+        char path[48];
+        snprintf(path, sizeof path, "x402.networks[%zu]", idx++);
+        gr_conf_check_keys(it, path, x402_network_keys, &ce);
+    }
+    if (ce.failed) return NULL;
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(x, "enabled");
+    if (en && !cJSON_IsBool(en)) {
+        snprintf(err, errlen, "x402.enabled: expected true or false");
+        return NULL;
+    }
+    if (cJSON_IsFalse(en)) return NULL;
     gr_pay_x402 *p = gr_xcalloc(1, sizeof *p);
     const char *mode = scalar(x, "settle");
     if (!mode || !strcmp(mode, "self")) p->mode = GR_X402_SETTLE_SELF;
@@ -265,7 +309,28 @@ gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, s
             n->upto_facilitator = n->relayer;
         }
     }
-    if (gr_x402_store_open(gr_store_url_from_config(cfg->tree), &p->store, err, errlen) != GR_OK) goto fail;
+    return p;
+fail:
+    if (!err[0]) snprintf(err, errlen, "x402: invalid section");
+    gr_pay_x402_free(p);
+    return NULL;
+}
+
+void *gr_pay_x402_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e) {
+    (void)cfg;
+    char err[512];
+    gr_pay_x402 *p = parse_conf(sec, err, sizeof err);
+    if (!p && err[0]) gr_conf_fail(e, "%s", err);
+    gr_pay_x402_free(p); /* validated; gr_pay_x402_new builds the live one from the same parser */
+    return NULL;
+}
+
+gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen) {
+    (void)store; /* the payment tables live in the same database, on a connection of our own */
+    gr_pay_x402 *p = parse_conf(cJSON_GetObjectItemCaseSensitive(cfg->tree, "x402"), err, errlen);
+    if (!p) return NULL;
+    const char *mode = p->mode == GR_X402_SETTLE_SELF ? "self" : p->mode == GR_X402_SETTLE_NONE ? "none" : "facilitator";
+    if (gr_x402_store_open(gr_store_url(cfg), &p->store, err, errlen) != GR_OK) goto fail;
     if (p->mode != GR_X402_SETTLE_NONE &&
         gr_x402_settler_new(p->mode, p->nets, p->nnets, p->store, &p->settler, err, errlen) != GR_OK)
         goto fail;
@@ -285,7 +350,7 @@ gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, s
                     (unsigned long long)p->nets[i].chain_id, p2, px, fa);
         }
     }
-    GR_INFO("x402: enabled, settle=%s, default_max_tokens=%lld", mode ? mode : "self", (long long)p->default_max_tokens);
+    GR_INFO("x402: enabled, settle=%s, default_max_tokens=%lld", mode, (long long)p->default_max_tokens);
     return p;
 fail:
     if (!err[0]) snprintf(err, errlen, "x402: cannot start");

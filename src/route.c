@@ -2,6 +2,7 @@
  * policy over N models, retry/fallback rules and route explanations. */
 #include "route.h"
 #include "route_auto.h"
+#include "route_conf.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -189,18 +190,6 @@ static const char *model_reject_reason(const gr_model_conf *m, const gr_route_re
     }
     *why = WHY_OK;
     return NULL;
-}
-
-/* ---- routing section of the config tree ---- */
-
-static const cJSON *routing_section(const gr_config *cfg, const char *sub)
-{
-    if (!cfg || !cfg->tree)
-        return NULL;
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(cfg->tree, "routing");
-    if (!sub)
-        return r;
-    return cJSON_GetObjectItemCaseSensitive(r, sub);
 }
 
 /* ---- inputs ---- */
@@ -856,24 +845,18 @@ static double policy_knob(const gr_config *cfg, gr_str policy, const char *defau
     }
     if (default_policy && depth == 0 && strncmp(default_policy, "auto:", 5) == 0)
         return policy_knob(cfg, gr_str_c(default_policy), NULL, name, 1);
-    const cJSON *q = cJSON_GetObjectItemCaseSensitive(routing_section(cfg, "auto"), "quality");
     *name = "auto";
-    if (cJSON_IsNumber(q) && q->valuedouble >= 0.0 && q->valuedouble <= 1.0)
-        return q->valuedouble;
-    return 0.5;
+    return gr_route_conf_of(cfg)->auto_quality; /* validated 0..1 at load */
 }
 
 static bool auto_pool_allows(const gr_config *cfg, const gr_model_conf *m)
 {
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(routing_section(cfg, "auto"), "models");
-    if (!cJSON_IsArray(list))
+    const gr_route_conf *rc = gr_route_conf_of(cfg);
+    if (!rc->has_auto_models)
         return true;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, list)
-    {
-        if (cJSON_IsString(e) && e->valuestring && m->name && strcmp(e->valuestring, m->name) == 0)
+    for (size_t i = 0; i < rc->nauto_models; i++)
+        if (m->name && strcmp(rc->auto_models[i], m->name) == 0)
             return true;
-    }
     return false;
 }
 

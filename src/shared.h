@@ -35,7 +35,13 @@ typedef struct gr_shared_verdict {
 
 typedef void (*gr_shared_cb)(void *ud, const gr_shared_verdict *v);
 
-/* NULL with err[0] == '\0' when the config has no `redis:` section. */
+/* The `redis:` section's parser and destructor for the config loader
+ * (config_sections.c); the snapshot holds a gr_shared with settings only. */
+void *gr_redis_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e);
+void gr_redis_conf_free(void *conf);
+
+/* A copy of the snapshot's `redis:` settings; NULL with err[0] == '\0' when
+ * the config has no `redis:` section. */
 gr_shared *gr_shared_new(const gr_config *cfg, char *err, size_t errlen);
 void gr_shared_free(gr_shared *s);
 bool gr_shared_rate_limits_fail_open(const gr_shared *s);
