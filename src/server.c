@@ -314,6 +314,34 @@ int gr_listen_socket(const char *host, uint16_t port, bool reuseport) {
     return fd;
 }
 
+/* The workers' listeners share the port through SO_REUSEPORT, which would
+ * also let a second gateway (same user) bind it and take half the traffic.
+ * Unless server.reuse_port asks for that, bind once without SO_REUSEPORT
+ * first: any listener already there makes that fail. */
+static bool port_is_ours(const char *host, uint16_t port) {
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char ps[8];
+    snprintf(ps, sizeof(ps), "%u", port);
+    if (getaddrinfo(host, ps, &hints, &res)) return true; /* the listener reports lookup errors */
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool ok = true;
+    if (fd >= 0) {
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, res->ai_addr, res->ai_addrlen) && errno == EADDRINUSE) {
+            GR_ERROR("cannot listen on %s:%u: address already in use (another gaterouter or program is listening "
+                     "there; set server.reuse_port: true to share the port on purpose)", host, port);
+            ok = false;
+        }
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return ok;
+}
+
 static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     w->srv = s;
     w->svc = &s->svc;
@@ -434,6 +462,10 @@ int gr_server_run(gr_config *cfg) {
         return 1;
     }
 
+    if (!cfg->server.reuse_port && !port_is_ours(cfg->server.host, cfg->server.port)) {
+        gr_config_release(cfg);
+        return 1;
+    }
     bool need_mock = false;
     for (size_t i = 0; i < cfg->nproviders; i++)
         if (cfg->providers[i].kind == GR_PROVIDER_MOCK) need_mock = true;
