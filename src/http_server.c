@@ -491,6 +491,14 @@ static int on_headers_complete(http_parser *p) {
     c->in_headers = false;
     c->head = p->method == HTTP_HEAD;
     c->http10 = p->http_major == 1 && p->http_minor == 0;
+    /* RFC 9112 §3.2: an HTTP/1.1 request without Host, or with more than one, is answered 400 */
+    size_t hosts = 0;
+    for (size_t i = 0; i < c->nhdrs; i++) hosts += !strcasecmp(arena_str(c, c->hdrs[i].name), "Host");
+    if (hosts > 1 || (hosts == 0 && p->http_major == 1 && p->http_minor >= 1)) {
+        refuse(c, 400, "invalid_host_header",
+               hosts ? "The request has more than one Host header." : "HTTP/1.1 requests must carry a Host header.");
+        return -1;
+    }
     const gr_http_server_limits *lim = c->srv ? &c->srv->lim : NULL;
     if (lim && (p->flags & F_CONTENTLENGTH) && p->content_length > lim->max_body_bytes) {
         refuse(c, 413, "request_too_large", "The request body exceeds server.max_body_bytes.");

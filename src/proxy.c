@@ -698,6 +698,13 @@ void gr_proxy_handle(gr_request *r) {
         gr_request_fail(r, 400, "invalid_request_error", "invalid_json", NULL, "The request body must be a JSON object.");
         return;
     }
+    size_t used = endp ? (size_t)(endp - body) : len;
+    while (used < len && (body[used] == ' ' || body[used] == '\t' || body[used] == '\r' || body[used] == '\n')) used++;
+    if (used < len) { /* a second document or junk: which one was meant is not ours to guess */
+        gr_request_fail(r, 400, "invalid_request_error", "invalid_json", NULL,
+                        "Unexpected data after the JSON body at byte %zu. The body must be one JSON object.", used);
+        return;
+    }
     char *canon_text = NULL;
     if (r->ep == GR_EP_MESSAGES) { /* Anthropic in: translate once, then the chat pipeline */
         r->anthropic_out = true;

@@ -157,6 +157,7 @@ static void handle(gr_client_req *req, void *arg) {
     const char *uri = gr_client_req_uri(req);
     size_t i = 0;
     for (; uri[i] && uri[i] != '?' && i + 1 < sizeof(r->path); i++) r->path[i] = uri[i];
+    bool path_fits = !uri[i] || uri[i] == '?';
     r->path[i] = '\0';
     while (i > 1 && r->path[i - 1] == '/') r->path[--i] = '\0';
     const char *p = r->path;
@@ -164,6 +165,11 @@ static void handle(gr_client_req *req, void *arg) {
     int refused = gr_client_req_error(req, &code, &why);
     if (refused) { /* malformed, or over a limit: answered in the API's error shape, then closed */
         gr_request_fail(r, refused, "invalid_request_error", code, NULL, "%s", why);
+        return;
+    }
+    if (!path_fits) { /* a cut path must never match a shorter route */
+        gr_request_fail(r, 404, "invalid_request_error", "unknown_url", NULL, "Invalid URL (%s %s...): no route is this long",
+                        r->method, r->path);
         return;
     }
     bool get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"), post = !strcmp(r->method, "POST");
