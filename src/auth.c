@@ -9,6 +9,7 @@
 #include "http_server.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 const char *gr_auth_presented_key(const gr_client_req *req) {
@@ -23,6 +24,15 @@ const char *gr_auth_presented_key(const gr_client_req *req) {
         return NULL;
     }
     return gr_client_req_header(req, "x-api-key");
+}
+
+const gr_api_key *gr_auth_static_key(const gr_config *c, const char *presented) {
+    if (!presented) return NULL;
+    size_t klen = strlen(presented);
+    const gr_api_key *match = NULL;
+    for (size_t i = 0; i < c->nkeys; i++) /* no early exit: constant work per key */
+        if (gr_secret_eq(presented, klen, c->keys[i].key, strlen(c->keys[i].key))) match = &c->keys[i];
+    return match;
 }
 
 static void mask(const char *k, char *out, size_t cap) {
@@ -52,9 +62,7 @@ bool gr_auth_check(gr_request *r) {
         return false;
     }
     size_t klen = strlen(k);
-    const gr_api_key *match = NULL;
-    for (size_t i = 0; i < c->nkeys; i++) /* no early exit: constant work per key */
-        if (gr_secret_eq(k, klen, c->keys[i].key, strlen(c->keys[i].key))) match = &c->keys[i];
+    const gr_api_key *match = gr_auth_static_key(c, k);
     if (match) {
         r->key_name = match->name;
         return true;
@@ -67,7 +75,9 @@ bool gr_auth_check(gr_request *r) {
             r->key_name = gr_keys_id(e);
             return true;
         }
-        if (v.status && v.status != 401) { /* known key, but revoked/expired etc. */
+        /* a known key that may not be used: revoked or expired (401 with its
+         * own code), over a limit (429/402)... — say which */
+        if (v.status && (v.status != 401 || (v.code && strcmp(v.code, "invalid_api_key")))) {
             gr_request_fail(r, v.status, v.type, v.code, NULL, "%s", v.message);
             return false;
         }

@@ -10,6 +10,8 @@
 /* Returns true if the request may proceed; otherwise it has already been
  * answered with 401 and finished. Sets r->key_name. */
 bool gr_auth_check(gr_request *r);
+/* The `auth.keys` entry whose key is `presented` (constant time), or NULL. */
+const gr_api_key *gr_auth_static_key(const gr_config *c, const char *presented);
 /* The presented credential (Bearer or x-api-key), or NULL. */
 const char *gr_auth_presented_key(const gr_client_req *req);
 

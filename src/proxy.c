@@ -124,12 +124,17 @@ static char *build_fast_body(gr_request *r, const char *body, size_t len, size_t
     char *cur = NULL;
     size_t cur_len = len;
     const char *src = body;
-    if (gr_json_find_top_level(src, len, "model", &s, &e)) {
-        char *q = json_quote(r->deployment->upstream_model);
+    char *q = json_quote(r->deployment->upstream_model);
+    if (gr_json_find_top_level(src, len, "model", &s, &e))
         cur = gr_json_splice(src, len, s, e, q, strlen(q), &cur_len);
-        cJSON_free(q);
-        src = cur;
+    else /* `models` without `model`: the upstream still needs one */
+        cur = gr_json_insert_first(src, len, "model", q, &cur_len);
+    cJSON_free(q);
+    if (!cur) {
+        cur = gr_xstrndup(body, len);
+        cur_len = len;
     }
+    src = cur;
     if (r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
         static const char so[] = "{\"include_usage\":true}";
         char *next;
@@ -725,6 +730,9 @@ void gr_proxy_handle(gr_request *r) {
         r->ep = GR_EP_CHAT;
     }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(r->body, "model");
+    const cJSON *models = cJSON_GetObjectItemCaseSensitive(r->body, "models");
+    if ((!model || cJSON_IsNull(model)) && cJSON_IsArray(models))
+        model = cJSON_GetArrayItem(models, 0); /* ROUTING.md: without `model`, models[0] is primary */
     if (!cJSON_IsString(model) || !model->valuestring[0]) {
         gr_request_fail(r, 400, "invalid_request_error", "missing_model", "model",
                         "you must provide a model parameter");

@@ -150,6 +150,32 @@ static void admin_submit(gr_request *r, const char *path, const char *query, con
     gr_request_hold(r); /* continues in admin_done */
 }
 
+/* GET /v1/key for a key from `auth.keys`: it lives in the config, not in the
+ * key table, and has no limits; say so in the shape virtual keys use. */
+static void static_key_info(gr_request *r, const gr_api_key *k) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON *d = cJSON_AddObjectToObject(root, "data");
+    char id[96], prefix[8];
+    snprintf(id, sizeof id, "static_%.80s", k->name);
+    snprintf(prefix, sizeof prefix, "%.6s", k->key);
+    cJSON_AddStringToObject(d, "id", id);
+    cJSON_AddStringToObject(d, "object", "api_key");
+    cJSON_AddStringToObject(d, "name", k->name);
+    cJSON_AddStringToObject(d, "key_prefix", prefix);
+    cJSON_AddStringToObject(d, "source", "config");
+    cJSON_AddStringToObject(d, "status", "active");
+    cJSON_AddNullToObject(d, "expires_at");
+    cJSON_AddNullToObject(d, "models");
+    cJSON *l = cJSON_AddObjectToObject(d, "limits");
+    static const char *const unlimited[] = {"budget_usd", "budget_daily_usd", "budget_monthly_usd", "rpm", "tpm"};
+    for (size_t i = 0; i < GR_ARRAY_LEN(unlimited); i++) cJSON_AddNullToObject(l, unlimited[i]);
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    r->key_name = k->name;
+    gr_request_reply_json(r, 200, s, strlen(s));
+    cJSON_free(s);
+}
+
 static void handle(gr_client_req *req, void *arg) {
     gr_worker *w = arg;
     gr_request *r = gr_request_new(w, req);
@@ -191,6 +217,10 @@ static void handle(gr_client_req *req, void *arg) {
         char *text = gr_metrics_render(&len);
         reply_text(r, 200, "text/plain; version=0.0.4", text, len);
         free(text);
+        return;
+    }
+    if (!strcmp(p, "/v1/key") && get && gr_auth_static_key(r->cfg, gr_auth_presented_key(req))) {
+        static_key_info(r, gr_auth_static_key(r->cfg, gr_auth_presented_key(req)));
         return;
     }
     if (gr_admin_owns_path(p)) {
