@@ -3,6 +3,8 @@
 add_library(gr_core OBJECT
   src/config.c
   src/config_sections.c
+  src/body_decode.c
+  src/cors.c
   src/http_reply.c
   src/http_server.c
   src/json_edit.c

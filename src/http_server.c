@@ -862,6 +862,14 @@ const char *gr_client_req_body(const gr_client_req *req, size_t *len) {
     return c->body_len ? c->body : "";
 }
 
+void gr_client_req_set_body(gr_client_req *req, char *body, size_t len) {
+    conn *c = req->c;
+    free(c->body);
+    c->body = body;
+    c->body_len = len;
+    c->body_cap = len + 1;
+}
+
 int gr_client_req_error(const gr_client_req *req, const char **code, const char **message) {
     const conn *c = req->c;
     if (!c->refused) return 0;
@@ -929,7 +937,8 @@ static size_t head_into(conn *c, char *buf, size_t cap, int status, const char *
         o = gr_out_str(buf, o, cap, ctype);
         o = GR_OUT_LIT(buf, o, cap, "\r\n");
     }
-    if (body_len >= 0) {
+    if (status == 204) { /* RFC 9110 §8.6: no Content-Length on a 204 */
+    } else if (body_len >= 0) {
         o = GR_OUT_LIT(buf, o, cap, "Content-Length: ");
         o = gr_out_u64(buf, o, cap, (uint64_t)body_len);
         o = GR_OUT_LIT(buf, o, cap, "\r\n");

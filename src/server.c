@@ -3,6 +3,8 @@
 #include "server.h"
 
 #include "auth.h"
+#include "body_decode.h"
+#include "cors.h"
 #include "http_reply.h"
 #include "http_server.h"
 #include "json_arena.h"
@@ -150,6 +152,38 @@ static void admin_submit(gr_request *r, const char *path, const char *query, con
     gr_request_hold(r); /* continues in admin_done */
 }
 
+/* Content-Encoding of the request body: inflated here, once, so every
+ * endpoint reads plain bytes; unknown codings are 415. False = answered. */
+static bool decode_body(gr_request *r, gr_client_req *req) {
+    gr_body_encoding enc = gr_body_encoding_of(gr_client_req_header(req, "Content-Encoding"));
+    if (enc == GR_BODY_IDENTITY) return true;
+    if (enc == GR_BODY_UNSUPPORTED) {
+        gr_request_fail(r, 415, "invalid_request_error", "unsupported_content_encoding", NULL,
+                        "Content-Encoding '%s' is not supported: send gzip, deflate or identity.",
+                        gr_client_req_header(req, "Content-Encoding"));
+        return false;
+    }
+    size_t len = 0, out_len = 0;
+    const char *body = gr_client_req_body(req, &len);
+    if (!len) return true;
+    char *out = NULL;
+    uint64_t max = r->cfg->server.max_decompressed_body_bytes;
+    gr_status rc = gr_body_inflate(body, len, enc, (size_t)max, &out, &out_len);
+    if (rc == GR_ERR_TOO_LARGE) {
+        gr_request_fail(r, 413, "invalid_request_error", "request_too_large", NULL,
+                        "The request body inflates to more than %llu bytes (server.max_decompressed_body_bytes).",
+                        (unsigned long long)max);
+        return false;
+    }
+    if (rc != GR_OK) {
+        gr_request_fail(r, 400, "invalid_request_error", "invalid_content_encoding", NULL,
+                        "The request body is not valid %s data.", enc == GR_BODY_GZIP ? "gzip" : "deflate");
+        return false;
+    }
+    gr_client_req_set_body(req, out, out_len);
+    return true;
+}
+
 /* GET /v1/key for a key from `auth.keys`: it lives in the config, not in the
  * key table, and has no limits; say so in the shape virtual keys use. */
 static void static_key_info(gr_request *r, const gr_api_key *k) {
@@ -193,6 +227,8 @@ static void handle(gr_client_req *req, void *arg) {
         gr_request_fail(r, refused, "invalid_request_error", code, NULL, "%s", why);
         return;
     }
+    if (gr_cors_handle(r)) return; /* a preflight from an allowed origin */
+    if (!decode_body(r, req)) return;
     if (!path_fits) { /* a cut path must never match a shorter route */
         gr_request_fail(r, 404, "invalid_request_error", "unknown_url", NULL, "Invalid URL (%s %s...): no route is this long",
                         r->method, r->path);
