@@ -262,8 +262,25 @@ static void append_event(gr_request *r, const char *data, size_t len) {
     evbuffer_add(r->out, "\n\n", 2);
 }
 
+/* Adapters (Anthropic, Gemini) emit canonical chunks; the one carrying usage
+ * (sent after the adapter stored the stream's usage in r->usage) gets
+ * usage.cost like an OpenAI-compatible stream's. */
 static int emit_chunk(void *ud, const char *data, size_t len) {
-    append_event(ud, data, len);
+    gr_request *r = ud;
+    if (memmem(data, len, "\"usage\"", 7)) {
+        cJSON *j = cJSON_ParseWithLength(data, len);
+        if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "usage"))) {
+            gr_proxy_compute_cost(r);
+            gr_meter_annotate_response(j, r->cost_nusd, r->usage.estimated);
+            char *s = cJSON_PrintUnformatted(j);
+            append_event(r, s, strlen(s));
+            cJSON_free(s);
+            cJSON_Delete(j);
+            return 0;
+        }
+        cJSON_Delete(j);
+    }
+    append_event(r, data, len);
     return 0;
 }
 
