@@ -155,6 +155,24 @@ static char *build_fast_body(gr_request *r, const char *body, size_t len, size_t
     return cur;
 }
 
+/* Azure OpenAI's URL, from any of the three base_url forms in use:
+ *   https://R.openai.azure.com                          -> /openai/deployments/<model>/<ep>?api-version=V
+ *   https://R.openai.azure.com/openai/deployments/D     -> <base>/<ep>?api-version=V (D is the deployment)
+ *   https://R.openai.azure.com/openai/v1                -> <base>/<ep> (the v1 API: no api-version, model in the body)
+ * The key goes in the api-key header either way. */
+static char *azure_url(gr_request *r, const gr_provider_conf *p) {
+    const char *version = p->api_version ? p->api_version : "2024-10-21";
+    const char *base = p->base_url;
+    size_t bl = strlen(base);
+    if (strstr(base, "/openai/deployments/"))
+        return gr_xstrdup(gr_pool_printf(r->pool, "%s%s?api-version=%s", base, endpoint_path(r->ep), version));
+    if (bl >= 10 && !strcmp(base + bl - 10, "/openai/v1"))
+        return gr_xstrdup(gr_pool_printf(r->pool, "%s%s", base, endpoint_path(r->ep)));
+    bool has_openai = bl >= 7 && !strcmp(base + bl - 7, "/openai");
+    return gr_xstrdup(gr_pool_printf(r->pool, "%s%s/deployments/%s%s?api-version=%s", base, has_openai ? "" : "/openai",
+                                     r->deployment->upstream_model, endpoint_path(r->ep), version));
+}
+
 static void add_common_headers(gr_request *r, gr_http_request *h) {
     const gr_provider_conf *p = r->deployment->provider;
     for (size_t i = 0; i < p->nheaders; i++) gr_http_request_add_header(h, "%s: %s", p->headers[i].name, p->headers[i].value);
@@ -193,9 +211,7 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
         return true;
     }
     if (p->kind == GR_PROVIDER_AZURE) {
-        h->url = gr_xstrdup(gr_pool_printf(r->pool, "%s/openai/deployments/%s%s?api-version=%s", p->base_url,
-                                           r->deployment->upstream_model, endpoint_path(r->ep),
-                                           p->api_version ? p->api_version : "2024-10-21"));
+        h->url = azure_url(r, p);
         if (p->api_key) gr_http_request_add_header(h, "api-key: %s", p->api_key);
     } else {
         h->url = gr_xstrdup(gr_pool_printf(r->pool, "%s%s", p->base_url, endpoint_path(r->ep)));
