@@ -27,6 +27,7 @@
 #define GR_HEALTH_H
 
 #include "common.h"
+#include "config_schema.h"
 
 typedef enum {
     GR_OUTCOME_OK = 0,        /* 2xx, response delivered */
@@ -85,6 +86,8 @@ void gr_health_opts_default(gr_health_opts *o);
 void gr_health_configure(const gr_health_opts *o); /* NULL = defaults */
 /* Reads `routing.health` (NULL section = defaults); the error names the key. */
 struct cJSON;
+/* The declared keys of `routing.health` (config_schema.h). */
+extern const gr_conf_key gr_conf_health_keys[];
 GR_MUST_CHECK gr_status gr_health_opts_from_json(const struct cJSON *section, gr_health_opts *o, char *err,
                                                 size_t errlen);
 

@@ -110,7 +110,8 @@ GR_MUST_CHECK gr_status gr_keys_add_static(gr_keys *t, const char *name, const c
 /* Apply a config `keys:` array: [{name, key, budget_usd, rpm, ...}, ...]. */
 /* The `keys:` section's validator for the config loader (config_sections.c). */
 struct gr_config;
-void *gr_keys_conf_parse(const cJSON *sec, const struct gr_config *cfg, struct gr_conf_err *e);
+extern const gr_conf_key gr_conf_key_spec_keys[]; /* admin API, CLI and `keys:` entries */
+void *gr_keys_conf_parse(const cJSON *sec, const struct gr_config *cfg, gr_conf_err *e);
 void gr_keys_conf_free(void *conf);
 
 GR_MUST_CHECK gr_status gr_keys_load_config(gr_keys *t, const cJSON *tree, int64_t now_ms,

@@ -29,6 +29,7 @@ static void usage(FILE *f) {
             "  gaterouter route [--config FILE] --explain REQUEST.json\n"
             "                                       explain a routing decision (no upstream call)\n"
             "  gaterouter migrate [--config FILE]   apply store schema migrations\n"
+            "  gaterouter --config-reference        print every config key with its type, range and default\n"
             "  gaterouter --version|-V | --help|-h\n\n"
             "Signals: SIGHUP reloads the config (an invalid one is logged and the running one kept);\n"
             "SIGTERM drains and exits.\n",
@@ -151,6 +152,10 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--config-reference")) { /* the key tables, as docs/CONFIG.md embeds them */
+            gr_conf_write_reference(stdout);
             return 0;
         }
         if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {

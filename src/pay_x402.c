@@ -209,7 +209,7 @@ static bool parse_network(const cJSON *o, size_t i, gr_x402_network_conf *n, cha
 
 /* ---- config: the `x402:` section (config_sections.c runs this at load) ---- */
 
-static const gr_conf_key x402_keys[] = {
+const gr_conf_key gr_conf_x402_keys[] = {
     {"enabled", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "false turns the section off"},
     {"settle", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "self, facilitator or none"},
     {"default_max_tokens", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "price quote when a request has no max_tokens"},
@@ -218,7 +218,7 @@ static const gr_conf_key x402_keys[] = {
     GR_CONF_END,
 };
 
-static const gr_conf_key x402_network_keys[] = {
+const gr_conf_key gr_conf_x402_network_keys[] = {
     {"network", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
     {"asset", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
     {"pay_to", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
@@ -246,14 +246,14 @@ static gr_pay_x402 *parse_conf(const cJSON *x, char *err, size_t errlen) {
         return NULL;
     }
     gr_conf_err ce = {err, errlen, false};
-    gr_conf_check_keys(x, "x402", x402_keys, &ce);
+    gr_conf_check_keys(x, "x402", gr_conf_x402_keys, &ce);
     const cJSON *it;
     size_t idx = 0;
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(x, "networks")) {
         if (ce.failed || !cJSON_IsObject(it)) break;
         char path[48];
         snprintf(path, sizeof path, "x402.networks[%zu]", idx++);
-        gr_conf_check_keys(it, path, x402_network_keys, &ce);
+        gr_conf_check_keys(it, path, gr_conf_x402_network_keys, &ce);
     }
     if (ce.failed) return NULL;
     const cJSON *en = cJSON_GetObjectItemCaseSensitive(x, "enabled");

@@ -8,13 +8,13 @@ typedef struct {
     double quality;
 } auto_scalars;
 
-static const gr_conf_key routing_keys[] = {
+const gr_conf_key gr_conf_routing_keys[] = {
     {"auto", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "defaults of model \"auto\""},
     {"health", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "circuit breaker and cooldowns"},
     GR_CONF_END,
 };
 
-static const gr_conf_key auto_keys[] = {
+const gr_conf_key gr_conf_routing_auto_keys[] = {
     {"quality", GR_CONF_FRACTION, GR_CONF_F(auto_scalars, quality), 0, 1, "0.5", NULL,
      "the bar of plain \"auto\": 0 = cheapest, 1 = best"},
     {"models", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "models auto may choose from (names or aliases); default: all"},
@@ -41,7 +41,7 @@ static gr_route_conf *conf_new(void) {
 
 static void parse_auto(const cJSON *a, const gr_config *cfg, gr_route_conf *c, gr_conf_err *e) {
     auto_scalars s = {0};
-    gr_conf_load_keys(a, "routing.auto", auto_keys, &s, e);
+    gr_conf_load_keys(a, "routing.auto", gr_conf_routing_auto_keys, &s, e);
     c->auto_quality = s.quality;
     const cJSON *list = cJSON_IsObject(a) ? cJSON_GetObjectItemCaseSensitive(a, "models") : NULL;
     if (!list || cJSON_IsNull(list) || e->failed) return;
@@ -65,7 +65,7 @@ static void parse_auto(const cJSON *a, const gr_config *cfg, gr_route_conf *c, g
 
 void *gr_route_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e) {
     gr_route_conf *c = conf_new();
-    gr_conf_check_keys(sec, "routing", routing_keys, e);
+    gr_conf_check_keys(sec, "routing", gr_conf_routing_keys, e);
     if (!e->failed && cJSON_IsObject(sec)) {
         parse_auto(cJSON_GetObjectItemCaseSensitive(sec, "auto"), cfg, c, e);
         char err[256] = "";

@@ -15,6 +15,9 @@ typedef struct gr_route_conf {
     gr_health_opts health; /* routing.health */
 } gr_route_conf;
 
+/* The declared keys of `routing` and `routing.auto` (routing.health: health.h). */
+extern const gr_conf_key gr_conf_routing_keys[], gr_conf_routing_auto_keys[];
+
 void *gr_route_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e);
 void gr_route_conf_free(void *conf);
 

@@ -88,7 +88,7 @@ typedef struct {
     bool rate_limits_fail_open;
 } redis_scalars;
 
-static const gr_conf_key redis_keys[] = {
+const gr_conf_key gr_conf_redis_keys[] = {
     {"url", GR_CONF_STRING, GR_CONF_F(redis_scalars, url), 0, 0, NULL, NULL,
      "redis://[:password@]host[:port][/db]; required"},
     {"timeout_ms", GR_CONF_MS, GR_CONF_F(redis_scalars, timeout_ms), 1, 60000, "50", NULL,
@@ -154,10 +154,10 @@ void *gr_redis_conf_parse(const cJSON *r, const gr_config *cfg, gr_conf_err *e) 
     if (cJSON_IsString(r)) { /* redis: "redis://..." */
         cJSON *wrap = cJSON_CreateObject();
         cJSON_AddStringToObject(wrap, "url", r->valuestring);
-        gr_conf_load_keys(wrap, "redis", redis_keys, &sc, e);
+        gr_conf_load_keys(wrap, "redis", gr_conf_redis_keys, &sc, e);
         cJSON_Delete(wrap);
     } else {
-        gr_conf_load_keys(r, "redis", redis_keys, &sc, e);
+        gr_conf_load_keys(r, "redis", gr_conf_redis_keys, &sc, e);
     }
     gr_shared *s = gr_xcalloc(1, sizeof(*s));
     s->timeout_ms = sc.timeout_ms;
@@ -165,7 +165,7 @@ void *gr_redis_conf_parse(const cJSON *r, const gr_config *cfg, gr_conf_err *e) 
     s->rate_limits_fail_open = sc.rate_limits_fail_open;
     if (!e->failed && !sc.url) gr_conf_fail(e, "redis.url: required (redis://host:port/db)");
     if (!e->failed) parse_url(s, sc.url, e);
-    gr_conf_free_keys(redis_keys, &sc);
+    gr_conf_free_keys(gr_conf_redis_keys, &sc);
     if (e->failed) {
         shared_conf_free(s);
         return NULL;

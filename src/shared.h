@@ -37,6 +37,7 @@ typedef void (*gr_shared_cb)(void *ud, const gr_shared_verdict *v);
 
 /* The `redis:` section's parser and destructor for the config loader
  * (config_sections.c); the snapshot holds a gr_shared with settings only. */
+extern const gr_conf_key gr_conf_redis_keys[];
 void *gr_redis_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e);
 void gr_redis_conf_free(void *conf);
 

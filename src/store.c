@@ -164,7 +164,7 @@ void gr_store_close(gr_store *s) {
 
 /* ---- the `store:` config section ---- */
 
-static const gr_conf_key store_keys[] = {
+const gr_conf_key gr_conf_store_keys[] = {
     {"url", GR_CONF_STRING, GR_CONF_F(gr_store_conf, url), 0, 0, GR_STORE_DEFAULT_URL, NULL,
      "sqlite://PATH, sqlite://:memory: or postgres://user:pass@host:port/db. Restart."},
     {"threads", GR_CONF_COUNT, GR_CONF_F(gr_store_conf, threads), 1, 64, "2", NULL, "store executor threads"},
@@ -184,10 +184,10 @@ void *gr_store_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e
     if (cJSON_IsString(sec)) { /* store: "sqlite://..." */
         cJSON *wrap = cJSON_CreateObject();
         cJSON_AddStringToObject(wrap, "url", sec->valuestring);
-        gr_conf_load_keys(wrap, "store", store_keys, c, e);
+        gr_conf_load_keys(wrap, "store", gr_conf_store_keys, c, e);
         cJSON_Delete(wrap);
     } else {
-        gr_conf_load_keys(sec, "store", store_keys, c, e);
+        gr_conf_load_keys(sec, "store", gr_conf_store_keys, c, e);
     }
     if (!e->failed && !c->url[0]) {
         free(c->url);

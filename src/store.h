@@ -20,6 +20,7 @@
 #define GR_STORE_H
 
 #include "common.h"
+#include "config_schema.h"
 
 /* ---- data model ---- */
 
@@ -167,9 +168,9 @@ typedef struct gr_store_conf {
 } gr_store_conf;
 
 struct gr_config;
-struct gr_conf_err;
 struct cJSON;
-void *gr_store_conf_parse(const struct cJSON *sec, const struct gr_config *cfg, struct gr_conf_err *e);
+extern const gr_conf_key gr_conf_store_keys[];
+void *gr_store_conf_parse(const struct cJSON *sec, const struct gr_config *cfg, gr_conf_err *e);
 void gr_store_conf_free(void *conf);
 /* The snapshot's store settings (defaults when the section is absent). */
 const gr_store_conf *gr_store_conf_of(const struct gr_config *cfg);
