@@ -358,14 +358,21 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-int gr_listen_socket(const char *host, uint16_t port, bool reuseport) {
-    struct addrinfo hints = {0}, *res = NULL;
+/* The listening address: the first result, for the probe and every worker alike. */
+static int resolve_listen(const char *host, uint16_t port, struct addrinfo **res) {
+    struct addrinfo hints = {0};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     char ps[8];
     snprintf(ps, sizeof(ps), "%u", port);
-    int rc = getaddrinfo(host, ps, &hints, &res);
+    *res = NULL;
+    return getaddrinfo(host, ps, &hints, res);
+}
+
+int gr_listen_socket(const char *host, uint16_t port, bool reuseport) {
+    struct addrinfo *res = NULL;
+    int rc = resolve_listen(host, port, &res);
     if (rc) {
         GR_ERROR("server.host %s: %s", host, gai_strerror(rc));
         return -1;
@@ -391,13 +398,8 @@ int gr_listen_socket(const char *host, uint16_t port, bool reuseport) {
  * Unless server.reuse_port asks for that, bind once without SO_REUSEPORT
  * first: any listener already there makes that fail. */
 static bool port_is_ours(const char *host, uint16_t port) {
-    struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    char ps[8];
-    snprintf(ps, sizeof(ps), "%u", port);
-    if (getaddrinfo(host, ps, &hints, &res)) return true; /* the listener reports lookup errors */
+    struct addrinfo *res = NULL;
+    if (resolve_listen(host, port, &res)) return true; /* the listener reports lookup errors */
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     bool ok = true;
     if (fd >= 0) {
