@@ -546,10 +546,6 @@ static uint32_t parse_caps(const cJSON *j, const char *path, gr_conf_err *e) {
     return r;
 }
 
-/* Must match route.c's parse_strategy. */
-const char *const gr_model_strategy_names[] = {"weighted", "weighted-random", "simple-shuffle", "round-robin",
-    "least-latency", "latency-based", "least-busy", "least-cost", "cost-based", NULL};
-
 #define D(field) GR_CONF_F(gr_deployment, field)
 const gr_conf_key gr_conf_deployment_keys[] = {
     {"provider", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "required; a providers[].name"},
@@ -569,7 +565,7 @@ const gr_conf_key gr_conf_model_keys[] = {
     {"model", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "shorthand form: the provider's model id"},
     {"deployments", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "list of {provider, model, weight, region, pricing}"},
     {"fallbacks", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "ordered public model names; each must exist"},
-    {"strategy", GR_CONF_ENUM, M(strategy_id), 0, 0, "weighted", gr_model_strategy_names,
+    {"strategy", GR_CONF_ENUM, M(strategy_id), 0, 0, "weighted", gr_route_strategy_names,
      "deployment selection strategy"},
     {"pricing", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "input, output, cached_input, per_request"},
     {"context_window", GR_CONF_COUNT, M(context_window), 0, 100000000, "128000", NULL, "tokens"},
@@ -622,7 +618,7 @@ static void parse_model(const gr_config *c, const cJSON *j, gr_model_conf *m, co
         gr_conf_fail(e, "%s.name: required", path);
         return;
     }
-    m->strategy = gr_xstrdup(gr_model_strategy_names[m->strategy_id]);
+    m->strategy = gr_xstrdup(gr_route_strategy_names[m->strategy_id]);
     m->aliases = get_str_list(j, "aliases", &m->naliases, path, e);
     m->fallbacks = get_str_list(j, "fallbacks", &m->nfallbacks, path, e);
     char sub[256];

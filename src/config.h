@@ -96,7 +96,7 @@ typedef struct gr_model_conf {
     char **fallbacks; /* ordered public model names */
     size_t nfallbacks;
     char *strategy; /* "weighted" (default), "round-robin", "least-latency", ... (validated) */
-    int strategy_id; /* index in gr_model_strategy_names */
+    int strategy_id; /* index in gr_route_strategy_names */
     gr_prices prices;
     uint32_t context_window;
     uint32_t max_output_tokens;
@@ -170,8 +170,9 @@ gr_config *gr_config_load_string(const char *yaml, size_t len, const char *origi
 gr_config *gr_config_acquire(gr_config *c);
 void gr_config_release(gr_config *c);
 
-/* The strategy names `models[].strategy` accepts (route.c maps them). */
-extern const char *const gr_model_strategy_names[];
+/* The strategy names `models[].strategy` accepts; owned by route.c, which
+ * maps each to a selection strategy. */
+extern const char *const gr_route_strategy_names[];
 
 /* The declared keys of the sections config.c owns, for docs and tests. */
 extern const gr_conf_key gr_conf_server_keys[], gr_conf_log_keys[], gr_conf_auth_keys[],

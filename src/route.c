@@ -421,22 +421,22 @@ typedef enum {
     STRAT_LEAST_COST,
 } strategy;
 
+/* The names models[].strategy accepts (the config loader validates against
+ * this list), and what each selects. */
+const char *const gr_route_strategy_names[] = {"weighted",      "weighted-random", "simple-shuffle",
+                                               "round-robin",   "least-latency",   "latency-based",
+                                               "least-busy",    "least-cost",      "cost-based",
+                                               NULL};
+static const strategy strategy_of_name[] = {STRAT_WEIGHTED,      STRAT_WEIGHTED,      STRAT_WEIGHTED,
+                                            STRAT_ROUND_ROBIN,   STRAT_LEAST_LATENCY, STRAT_LEAST_LATENCY,
+                                            STRAT_LEAST_BUSY,    STRAT_LEAST_COST,    STRAT_LEAST_COST};
+
 static strategy parse_strategy(const char *s, const char **name)
 {
-    static const struct {
-        const char *n;
-        strategy s;
-    } t[] = {
-        {"weighted", STRAT_WEIGHTED},         {"weighted-random", STRAT_WEIGHTED},
-        {"simple-shuffle", STRAT_WEIGHTED},   {"round-robin", STRAT_ROUND_ROBIN},
-        {"least-latency", STRAT_LEAST_LATENCY}, {"latency-based", STRAT_LEAST_LATENCY},
-        {"least-busy", STRAT_LEAST_BUSY},     {"least-cost", STRAT_LEAST_COST},
-        {"cost-based", STRAT_LEAST_COST},
-    };
-    for (size_t i = 0; s && i < GR_ARRAY_LEN(t); i++)
-        if (strcmp(s, t[i].n) == 0) {
-            *name = t[i].n;
-            return t[i].s;
+    for (size_t i = 0; s && gr_route_strategy_names[i]; i++)
+        if (strcmp(s, gr_route_strategy_names[i]) == 0) {
+            *name = gr_route_strategy_names[i];
+            return strategy_of_name[i];
         }
     *name = "weighted";
     return STRAT_WEIGHTED;
