@@ -599,8 +599,9 @@ int gr_server_run(gr_config *cfg) {
     pthread_sigmask(SIG_BLOCK, &set, &old);
     for (size_t i = 0; i < s.nworkers; i++) pthread_create(&s.workers[i].thread, NULL, worker_main, &s.workers[i]);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    GR_INFO("gaterouter %s listening on http://%s:%u with %zu workers (%zu providers, %zu models)", GR_VERSION,
-            cfg->server.host, cfg->server.port, s.nworkers, cfg->nproviders, cfg->nmodels);
+    bool v6 = strchr(cfg->server.host, ':') != NULL; /* an IPv6 address goes in brackets in a URL */
+    GR_INFO("gaterouter %s listening on http://%s%s%s:%u with %zu workers (%zu providers, %zu models)", GR_VERSION,
+            v6 ? "[" : "", cfg->server.host, v6 ? "]" : "", cfg->server.port, s.nworkers, cfg->nproviders, cfg->nmodels);
 
     event_base_dispatch(s.main_base); /* returns once draining started */
     /* Wait for workers, with the drain timer still able to fire. */
