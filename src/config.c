@@ -375,15 +375,35 @@ static void split_listen(gr_server_conf *o, gr_conf_err *e) {
     o->port = (uint16_t)port;
 }
 
-/* The host must be something the listener can resolve: the same lookup start-up does. */
+/* The host must be a numeric address or a well-formed DNS name. Names are
+ * not resolved here: --check-config may run where the production resolver
+ * is not (CI), so a name that does not resolve is a start-up error only. */
+static bool dns_name_ok(const char *h) {
+    size_t n = strlen(h), label = 0;
+    if (!n || n > 253) return false;
+    for (const char *p = h; *p; p++) {
+        char c = *p;
+        if (c == '.') {
+            if (!label || p[-1] == '-') return false;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c == '-' && label)) {
+            if (++label > 63) return false;
+        } else {
+            return false;
+        }
+    }
+    return label && h[n - 1] != '-';
+}
+
 static void check_listen_host(const gr_server_conf *o, gr_conf_err *e) {
     struct addrinfo hints = {0}, *res = NULL;
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int rc = getaddrinfo(o->host, "1", &hints, &res);
-    if (rc) gr_conf_fail(e, "server.host: cannot listen on '%s': %s", o->host, gai_strerror(rc));
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+    bool numeric = getaddrinfo(o->host, "1", &hints, &res) == 0;
     if (res) freeaddrinfo(res);
+    if (!numeric && !dns_name_ok(o->host))
+        gr_conf_fail(e, "server.host: '%s' is neither an IP address nor a host name", o->host);
 }
 
 static void parse_cors(const cJSON *j, gr_server_conf *o, gr_conf_err *e) {

@@ -125,7 +125,8 @@ static const bad_case k_bad[] = {
     {"config-4.16", PM "store: {url: 'sqlite://x.db', threads: 0}\n", "store.threads: 0 is out of range (1..64)"},
     {"config-4.17", "log: {level: verbose}\n" PM, "log.level: unknown value 'verbose'"},
     {"config-4.18", PM "x402: {setle: none}\n", "x402.setle: unknown key (did you mean settle?)"},
-    {"config-4.19", "server: {listen: 'no-such-host.invalid:8080'}\n" PM, "server.host: cannot listen on 'no-such-host.invalid'"},
+    {"config-4.19", "server: {listen: 'bad_host!:8080'}\n" PM, "server.host: 'bad_host!' is neither an IP address nor a host name"},
+    {"config-4.22", "server: {host: '-lead.example'}\n" PM, "server.host: '-lead.example' is neither"},
     {"config-4.20", "server: {cors: {origins: ['https://a.example/path']}}\n" PM, "server.cors.origins[0]: an origin has no path"},
     {"config-4.21", PM "routing: {auto: {quality: high}}\n", "routing.auto.quality: expected a number, got 'high'"},
 #undef PM
