@@ -221,6 +221,7 @@ static void handle(gr_client_req *req, void *arg) {
     r->path[i] = '\0';
     while (i > 1 && r->path[i - 1] == '/') r->path[--i] = '\0';
     const char *p = r->path;
+    if (!strcmp(p, "/v1/messages")) r->ep = GR_EP_MESSAGES; /* every error from here on in Anthropic's shape */
     const char *code = NULL, *why = NULL;
     int refused = gr_client_req_error(req, &code, &why);
     if (refused) { /* malformed, or over a limit: answered in the API's error shape, then closed */

@@ -186,6 +186,14 @@ test('/v1/messages answers auth and limit errors in Anthropic\'s shape', async (
   assert.equal(limited.status, 429, JSON.stringify(j2));
   assert.equal(j2.type, 'error');
   assert.equal(j2.error.type, 'rate_limit_error');
+  // refused by the HTTP server (body over server.max_body_bytes) or before parsing (a coding we do not take)
+  const tooBig = await fetch(`${gw.base}/v1/messages`, { method: 'POST', headers: { 'x-api-key': TEST_KEY, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'mock-gpt', max_tokens: 16, messages: [{ role: 'user', content: 'x'.repeat(1100000) }] }) });
+  assert.equal(tooBig.status, 413);
+  assert.equal((await tooBig.json()).type, 'error');
+  const br = await fetch(`${gw.base}/v1/messages`, { method: 'POST', headers: { 'x-api-key': TEST_KEY, 'content-encoding': 'br' }, body });
+  assert.equal(br.status, 415);
+  assert.equal((await br.json()).type, 'error');
 });
 
 test('a gzip or deflate body is decoded; a bomb is 413; an unknown coding is 415; corrupt gzip is 400', async () => {
