@@ -1,6 +1,7 @@
 /* route_conf.c — parses `routing:` (auto, health) into gr_route_conf. */
 #include "route_conf.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -32,10 +33,20 @@ static const gr_model_conf *find_model(const gr_config *cfg, const char *name) {
     return NULL;
 }
 
+/* The defaults, for snapshots built by hand (tests): a loaded config always
+ * has the section. */
+static gr_route_conf g_defaults;
+static pthread_once_t g_defaults_once = PTHREAD_ONCE_INIT;
+
+static void defaults_init(void) {
+    g_defaults.auto_quality = 0.5;
+    gr_health_opts_default(&g_defaults.health);
+}
+
 static gr_route_conf *conf_new(void) {
+    pthread_once(&g_defaults_once, defaults_init);
     gr_route_conf *c = gr_xcalloc(1, sizeof *c);
-    c->auto_quality = 0.5;
-    gr_health_opts_default(&c->health);
+    *c = g_defaults;
     return c;
 }
 
@@ -89,14 +100,8 @@ void gr_route_conf_free(void *conf) {
 }
 
 const gr_route_conf *gr_route_conf_of(const gr_config *cfg) {
-    static gr_route_conf defaults;
-    static bool init;
     const gr_route_conf *c = cfg ? cfg->section[GR_CONF_SEC_ROUTING] : NULL;
     if (c) return c;
-    if (!init) { /* a config from gr_config_load_* always has the section; this is for hand-made ones */
-        defaults.auto_quality = 0.5;
-        gr_health_opts_default(&defaults.health);
-        init = true;
-    }
-    return &defaults;
+    pthread_once(&g_defaults_once, defaults_init);
+    return &g_defaults;
 }
