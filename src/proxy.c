@@ -87,10 +87,12 @@ static char *json_quote(const char *s) {
 }
 
 /* The OpenAI-compatible fast path: forward the client's bytes with `model`
- * rewritten and, for streams, usage requested so the gateway can meter. */
+ * rewritten, the gateway's own fields (gr_route_gateway_fields) removed and,
+ * for streams, usage requested so the gateway can meter. */
 /* The slow, safe variant: render from the parsed tree, keeping only the
  * first of any duplicate top-level key (the one that was validated, routed
- * and priced), with `model` and stream_options set like the fast path. */
+ * and priced), without the gateway's own fields, with `model` and
+ * stream_options set like the fast path. */
 static char *build_tree_body(gr_request *r, size_t *out_len) {
     cJSON *copy = cJSON_Duplicate(r->body, 1);
     for (cJSON *it = copy ? copy->child : NULL; it;) {
@@ -102,6 +104,8 @@ static char *build_tree_body(gr_request *r, size_t *out_len) {
             }
         it = next;
     }
+    for (size_t i = 0; gr_route_gateway_fields[i]; i++)
+        cJSON_DeleteItemFromObjectCaseSensitive(copy, gr_route_gateway_fields[i]);
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "model");
     cJSON_AddStringToObject(copy, "model", r->deployment->upstream_model);
     if (r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
@@ -124,11 +128,23 @@ static char *build_fast_body(gr_request *r, const char *body, size_t len, size_t
     char *cur = NULL;
     size_t cur_len = len;
     const char *src = body;
-    if (gr_json_find_top_level(src, len, "model", &s, &e)) {
+    for (size_t i = 0; gr_route_gateway_fields[i]; i++) { /* never forwarded: real APIs reject them */
+        if (!cJSON_GetObjectItemCaseSensitive(r->body, gr_route_gateway_fields[i])) continue;
+        size_t next_len;
+        char *next = gr_json_remove_top_level(src, cur_len, gr_route_gateway_fields[i], &next_len);
+        if (!next) continue;
+        free(cur);
+        src = cur = next;
+        cur_len = next_len;
+    }
+    if (gr_json_find_top_level(src, cur_len, "model", &s, &e)) {
         char *q = json_quote(r->deployment->upstream_model);
-        cur = gr_json_splice(src, len, s, e, q, strlen(q), &cur_len);
+        size_t next_len;
+        char *next = gr_json_splice(src, cur_len, s, e, q, strlen(q), &next_len);
         cJSON_free(q);
-        src = cur;
+        free(cur);
+        src = cur = next;
+        cur_len = next_len;
     }
     if (r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
         static const char so[] = "{\"include_usage\":true}";
@@ -589,12 +605,17 @@ static bool settle_attempt(gr_request *r, const char *err, bool ok, int retry_af
     const gr_route_candidate *c = &r->plan->cand[r->cand];
     uint64_t now = gr_now_us();
     gr_outcome o = {.kind = GR_OUTCOME_OK, .http_status = r->up_status};
-    if (err) o.kind = gr_upstream_err_is_timeout(err) ? GR_OUTCOME_TIMEOUT : GR_OUTCOME_CONNECT_ERROR;
-    else if (!ok) {
+    if (err) {
+        o.kind = gr_upstream_err_is_timeout(err) ? GR_OUTCOME_TIMEOUT : GR_OUTCOME_CONNECT_ERROR;
+        /* cut at the gateway's own cap because of what the request asked for */
+        o.request_fault = err == gr_err_upstream_aborted && r->error_type &&
+                          (!strcmp(r->error_type, "stream_too_long") ||
+                           !strcmp(r->error_type, "upstream_response_too_large"));
+    } else if (!ok) {
         o.kind = GR_OUTCOME_HTTP;
         size_t len = r->up_body ? evbuffer_get_length(r->up_body) : 0;
         const char *b = len ? (const char *)evbuffer_pullup(r->up_body, -1) : NULL;
-        o.err_class = gr_route_classify_error(r->up_status, b, len);
+        o.err_class = gr_route_request_fault(r->up_status, b, len, &o.request_fault);
     }
     uint64_t ttft = r->attempt_first_byte_us ? r->attempt_first_byte_us - r->attempt_start_us : 0;
     gr_health_on_result(c->health, &o, ttft, now - r->attempt_start_us,

@@ -205,6 +205,8 @@ static const cJSON *routing_section(const gr_config *cfg, const char *sub)
 
 /* ---- inputs ---- */
 
+const char *const gr_route_gateway_fields[] = {"models", "provider", "route", "transforms", NULL};
+
 void gr_route_request_init(gr_route_request *r)
 {
     memset(r, 0, sizeof *r);
@@ -1175,6 +1177,8 @@ gr_retry_action gr_route_should_retry(const gr_outcome *o, unsigned attempt,
         return GR_RETRY_NEXT_LARGER_CTX;
     if (o->err_class == GR_ERRCLASS_CONTENT_POLICY)
         return GR_RETRY_NEXT_MODEL;
+    if (o->request_fault) /* the same request fails the same way anywhere */
+        return GR_RETRY_NONE;
     if (st == 429 || st == 408) { /* the deployment is cooling down (health) */
         *delay_ms = backoff_ms(attempt);
         return GR_RETRY_NEXT;
@@ -1256,6 +1260,50 @@ gr_error_class gr_route_classify_error(int http_status, const char *body, size_t
         if (icontains(body, len, pol_pat[i]))
             return GR_ERRCLASS_CONTENT_POLICY;
     return GR_ERRCLASS_NONE;
+}
+
+/* Codes and types by which an upstream says "your request is at fault",
+ * whatever HTTP status it chose (some servers answer 500 for a prompt that is
+ * too long). Read from the parsed error object, never from free text: a 5xx
+ * is an outage unless the upstream says otherwise in a structured field. */
+static gr_error_class structured_fault(const char *body, size_t len, bool *fault)
+{
+    *fault = false;
+    if (!body || len == 0 || len > 65536)
+        return GR_ERRCLASS_NONE;
+    cJSON *j = cJSON_ParseWithLength(body, len);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(e, "status"); /* Gemini */
+    const char *c = cJSON_IsString(code) ? code->valuestring : "";
+    gr_error_class cls = GR_ERRCLASS_NONE;
+    if (!strcmp(c, "context_length_exceeded") || !strcmp(c, "string_above_max_length"))
+        cls = GR_ERRCLASS_CONTEXT_LENGTH;
+    else if (!strcmp(c, "content_filter") || !strcmp(c, "content_policy_violation"))
+        cls = GR_ERRCLASS_CONTENT_POLICY;
+    *fault = cls != GR_ERRCLASS_NONE ||
+             (cJSON_IsString(type) && !strcmp(type->valuestring, "invalid_request_error")) ||
+             (cJSON_IsString(status) && !strcmp(status->valuestring, "INVALID_ARGUMENT"));
+    cJSON_Delete(j);
+    return cls;
+}
+
+gr_error_class gr_route_request_fault(int http_status, const char *body, size_t len, bool *fault)
+{
+    gr_error_class cls = gr_route_classify_error(http_status, body, len);
+    *fault = false;
+    if (http_status >= 400 && http_status < 500) {
+        /* 401/403 (our credentials), 404 (our model id), 408 and 429 (load) are
+         * about the deployment, not the request */
+        *fault = cls != GR_ERRCLASS_NONE ||
+                 (http_status != 401 && http_status != 403 && http_status != 404 &&
+                  http_status != 408 && http_status != 429);
+        return cls;
+    }
+    if (http_status >= 500)
+        return structured_fault(body, len, fault);
+    return cls;
 }
 
 const char *gr_retry_action_name(gr_retry_action a)

@@ -123,6 +123,12 @@ uint64_t gr_route_rand(gr_route_state *s);
 double gr_route_rand01(gr_route_state *s); /* [0,1) */
 
 /* ---- inputs ---- */
+/* Top-level request fields that only the gateway reads (models, provider, and
+ * OpenRouter's route / transforms, accepted and ignored): NULL-terminated.
+ * They are removed from every body sent upstream — real APIs answer 400 to
+ * parameters they do not know. */
+extern const char *const gr_route_gateway_fields[];
+
 void gr_route_request_init(gr_route_request *r);
 /* Parse model, models[], provider{}, caps (tools, image parts, response_format),
  * a prompt-token estimate and max_tokens from a chat request. GR_ERR_INVALID
@@ -157,6 +163,12 @@ gr_retry_action gr_route_should_retry(const gr_outcome *o, unsigned attempt,
 int gr_route_next(const struct gr_route_plan *plan, int cur, gr_retry_action act);
 /* Recognise context-length and content-policy errors in an upstream error body. */
 gr_error_class gr_route_classify_error(int http_status, const char *body, size_t len);
+/* The class as above, and *fault = the request caused the error: a 4xx other
+ * than 401/403/404/408/429, a context-length or content-policy 4xx, or a 5xx
+ * whose JSON error carries code context_length_exceeded / content_filter /
+ * content_policy_violation / string_above_max_length, type
+ * invalid_request_error or status INVALID_ARGUMENT (gr_outcome.request_fault). */
+gr_error_class gr_route_request_fault(int http_status, const char *body, size_t len, bool *fault);
 const char *gr_retry_action_name(gr_retry_action a);
 
 /* ---- explain ---- */

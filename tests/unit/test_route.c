@@ -102,7 +102,7 @@ static void test_round_robin(void **state)
 
 static void ok_result(gr_health *h, uint64_t ttft, uint64_t total, uint64_t tokens)
 {
-    gr_outcome o = {GR_OUTCOME_OK, 200, GR_ERRCLASS_NONE};
+    gr_outcome o = {GR_OUTCOME_OK, 200, GR_ERRCLASS_NONE, false};
     gr_health_on_start(h, 1);
     gr_health_on_result(h, &o, ttft, total, tokens, 0, 1);
 }
@@ -496,7 +496,7 @@ static void test_health_skips_and_503(void **state)
     (void)state;
     fixture f;
     three_provider_model(&f);
-    gr_outcome fail = {GR_OUTCOME_CONNECT_ERROR, 0, GR_ERRCLASS_NONE};
+    gr_outcome fail = {GR_OUTCOME_CONNECT_ERROR, 0, GR_ERRCLASS_NONE, false};
     gr_health *h1 = gr_health_get("p1/gpt-4o");
     for (int i = 0; i < 5; i++) {
         gr_health_on_start(h1, 1);
@@ -512,7 +512,7 @@ static void test_health_skips_and_503(void **state)
             assert_string_not_equal(p.cand[k].dep->provider->name, "p1");
         assert_int_equal(p.rej_health, 1);
     }
-    gr_outcome r429 = {GR_OUTCOME_HTTP, 429, GR_ERRCLASS_NONE};
+    gr_outcome r429 = {GR_OUTCOME_HTTP, 429, GR_ERRCLASS_NONE, false};
     gr_health_on_start(gr_health_get("p2/gpt-4o-b"), 1);
     gr_health_on_result(gr_health_get("p2/gpt-4o-b"), &r429, 0, 0, 0, 60, 1);
     gr_health_on_start(gr_health_get("p3/gpt-4o-c"), 1);
