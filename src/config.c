@@ -636,8 +636,17 @@ static void parse_all(gr_config *c, errbuf *e) {
         fail(e, "log.level: expected debug, info, warn or error");
 
     const cJSON *auth = cJSON_GetObjectItemCaseSensitive(t, "auth");
-    static const char *const auth_keys[] = {"keys", "admin_key", NULL};
+    static const char *const auth_keys[] = {"mode", "keys", "admin_key", NULL};
     if (auth) check_known_keys(auth, "auth", auth_keys, e);
+    char *mode = get_str(auth, "mode", "keys", "auth", e);
+    if (mode && !strcmp(mode, "open")) c->auth_mode = GR_AUTH_OPEN;
+    else if (mode && strcmp(mode, "keys")) fail(e, "auth.mode: expected keys or open (got '%s')", mode);
+    free(mode);
+    const cJSON *x402 = cJSON_GetObjectItemCaseSensitive(t, "x402");
+    if (c->auth_mode == GR_AUTH_OPEN && x402 && !cJSON_IsNull(x402) &&
+        !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(x402, "enabled")))
+        fail(e, "auth.mode: open cannot be combined with x402 (a request without a key pays there); "
+                "use auth.mode: keys");
     c->admin_key = get_str(auth, "admin_key", NULL, "auth", e);
     if (c->admin_key && !c->admin_key[0]) {
         free(c->admin_key);

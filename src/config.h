@@ -106,6 +106,12 @@ typedef struct gr_api_key {
     char *key;
 } gr_api_key;
 
+/* Who may call the model endpoints (auth.mode). */
+typedef enum {
+    GR_AUTH_KEYS = 0, /* default: a known API key (or, with x402 on, a payment) is required */
+    GR_AUTH_OPEN,     /* anyone; a known key is still recognised and its limits apply */
+} gr_auth_mode;
+
 typedef struct gr_server_conf {
     char *host;
     uint16_t port;
@@ -139,6 +145,7 @@ typedef struct gr_config {
     gr_api_key *keys;
     size_t nkeys;
     char *admin_key;
+    gr_auth_mode auth_mode;
     gr_provider_conf *providers;
     size_t nproviders;
     gr_model_conf *models;
