@@ -691,6 +691,27 @@ static void on_client_close(gr_client_req *req, void *arg) {
     gr_request_finish(r);
 }
 
+/* ---- the API key's restrictions, applied by the router to every candidate ---- */
+
+typedef struct key_access {
+    gr_key_entry *key;
+    bool budget; /* the key has a budget: every candidate must be priced */
+} key_access;
+
+static gr_route_refusal key_refuses(const gr_model_conf *m, gr_str auto_policy, void *arg) {
+    const key_access *ka = arg;
+    bool auto_granted = auto_policy.len && gr_keys_auto_allowed(ka->key, auto_policy.ptr, auto_policy.len);
+    if (!auto_granted && !gr_keys_model_allowed(ka->key, m->name, (const char *const *)m->aliases, m->naliases))
+        return GR_ROUTE_NOT_ALLOWED;
+    for (size_t i = 0; ka->budget && i < m->ndeployments; i++) { /* never served free under a budget */
+        const gr_deployment *d = &m->deployments[i];
+        gr_prices pr;
+        gr_meter_resolve_prices(&d->prices, &m->prices, d->upstream_model, m->name, &pr);
+        if (!pr.set) return GR_ROUTE_NOT_PRICED;
+    }
+    return GR_ROUTE_ALLOWED;
+}
+
 /* ---- entry ---- */
 
 void gr_proxy_handle(gr_request *r) {
@@ -765,6 +786,13 @@ void gr_proxy_handle(gr_request *r) {
         return;
     }
     r->stream = cJSON_IsTrue(stream) && r->ep != GR_EP_EMBEDDINGS;
+    const char *bad_count = NULL;
+    r->outputs = r->ep == GR_EP_EMBEDDINGS ? 1 : gr_meter_request_outputs(r->body, r->ep == GR_EP_COMPLETIONS, &bad_count);
+    if (!r->outputs) {
+        gr_request_fail(r, 400, "invalid_request_error", "invalid_value", bad_count, "'%s' must be an integer >= 1",
+                        bad_count);
+        return;
+    }
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(r->body, "stream_options");
     r->include_usage_asked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
     if (r->anthropic_out && r->stream) r->msg_stream = gr_messages_stream_new(r->model_asked);
@@ -778,6 +806,14 @@ void gr_proxy_handle(gr_request *r) {
     }
     rq.need_caps |= r->ep == GR_EP_EMBEDDINGS ? GR_CAP_EMBEDDINGS : r->ep == GR_EP_COMPLETIONS ? GR_CAP_COMPLETIONS : GR_CAP_CHAT;
     rq.quality = gr_route_parse_quality(gr_client_req_header(r->req, "x-gaterouter-quality"));
+    key_access ka = {.key = r->key};
+    const gr_route_access access = {key_refuses, &ka};
+    if (r->key) { /* the key's models list and budget apply to every candidate */
+        gr_key_limits lim;
+        gr_keys_limits(r->key, &lim);
+        ka.budget = lim.budget_total_nusd >= 0 || lim.budget_daily_nusd >= 0 || lim.budget_monthly_nusd >= 0;
+        if (ka.budget || gr_keys_restricted(r->key)) rq.access = &access;
+    }
     r->est_prompt_tokens = r->ep == GR_EP_CHAT ? gr_meter_estimate_request(r->body) : (int64_t)(len / 4);
     if (!rq.prompt_tokens) rq.prompt_tokens = (uint32_t)(r->est_prompt_tokens > UINT32_MAX ? UINT32_MAX : r->est_prompt_tokens);
     r->plan = gr_pool_calloc(r->pool, sizeof(*r->plan));
@@ -802,6 +838,12 @@ void gr_proxy_handle(gr_request *r) {
         gr_request_add_header(r, "Retry-After", ra);
         gr_request_fail(r, 429, "rate_limit_error", "upstream_rate_limited", NULL,
                         "Every deployment of `%s` is rate-limited by its provider; retry after %s s.", r->model_asked, ra);
+        return;
+    }
+    if (r->plan->result == GR_ROUTE_FORBIDDEN) {
+        gr_request_fail(r, 403, "permission_error",
+                        r->plan->refusal == GR_ROUTE_NOT_PRICED ? "model_not_priced" : "model_not_allowed", "model", "%s",
+                        r->plan->error);
         return;
     }
     if (r->plan->result != GR_ROUTE_OK) {
@@ -832,14 +874,15 @@ void gr_proxy_handle(gr_request *r) {
             gr_prices pr;
             gr_meter_resolve_prices(&c->dep->prices, &c->model->prices, c->dep->upstream_model, c->model->name, &pr);
             int64_t mo = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, c->model->max_output_tokens);
-            int64_t mc = gr_meter_max_cost(&pr, r->est_prompt_tokens, mo);
+            int64_t mc = gr_meter_max_cost(&pr, r->est_prompt_tokens, gr_meter_mul_sat(mo, r->outputs)); /* n choices: n outputs */
             if (mc > r->max_cost_nusd) r->max_cost_nusd = mc;
         }
         int64_t max_out = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, r->model->max_output_tokens);
-        r->est_total_tokens = r->est_prompt_tokens + max_out;
+        r->est_total_tokens = r->est_prompt_tokens + gr_meter_mul_sat(max_out, r->outputs);
         gr_key_verdict v = {0};
-        if (!gr_keys_admit(r->key, r->model->name, r->max_cost_nusd, r->est_prompt_tokens + max_out,
-                           (int64_t)gr_wall_ms(), &r->reservation, &v)) {
+        /* the router checked every candidate against the key's models list (key_refuses) */
+        if (!gr_keys_admit(r->key, gr_keys_models_checked, r->max_cost_nusd, r->est_total_tokens, (int64_t)gr_wall_ms(),
+                           &r->reservation, &v)) {
             if (v.retry_after_s > 0) {
                 char ra[24];
                 snprintf(ra, sizeof(ra), "%lld", (long long)v.retry_after_s);

@@ -662,7 +662,7 @@ static void appendf(char *buf, size_t cap, const char *fmt, ...)
 
 static void add_rejections(struct gr_route_plan *p)
 {
-    if (!(p->rej_caps | p->rej_ctx | p->rej_provider | p->rej_price | p->rej_health))
+    if (!(p->rej_caps | p->rej_ctx | p->rej_provider | p->rej_price | p->rej_health | p->rej_access))
         return;
     appendf(p->reason, sizeof p->reason, " skipped=");
     const char *sep = "";
@@ -682,8 +682,12 @@ static void add_rejections(struct gr_route_plan *p)
         appendf(p->reason, sizeof p->reason, "%sprice:%u", sep, p->rej_price);
         sep = ",";
     }
-    if (p->rej_health)
+    if (p->rej_health) {
         appendf(p->reason, sizeof p->reason, "%shealth:%u", sep, p->rej_health);
+        sep = ",";
+    }
+    if (p->rej_access)
+        appendf(p->reason, sizeof p->reason, "%saccess:%u", sep, p->rej_access);
 }
 
 static void set_result(struct gr_route_plan *p, gr_route_result r, const char *fmt, ...) GR_PRINTF(3, 4);
@@ -694,6 +698,32 @@ static void set_result(struct gr_route_plan *p, gr_route_result r, const char *f
     va_start(ap, fmt);
     vsnprintf(p->error, sizeof p->error, fmt, ap);
     va_end(ap);
+}
+
+/* ---- the caller's restrictions (gr_route_access) ---- */
+
+static gr_route_refusal refusal_of(const ctx *c, const gr_model_conf *m, gr_str auto_policy)
+{
+    const gr_route_access *a = c->req->access;
+    return a && a->refuse ? a->refuse(m, auto_policy, a->arg) : GR_ROUTE_ALLOWED;
+}
+
+/* A model the request named itself is refused outright, never skipped. */
+static bool refuse_named(ctx *c, const gr_model_conf *m, const char *where)
+{
+    gr_route_refusal why = refusal_of(c, m, (gr_str){0});
+    if (why == GR_ROUTE_ALLOWED)
+        return false;
+    c->plan->refusal = why;
+    if (why == GR_ROUTE_NOT_PRICED)
+        set_result(c->plan, GR_ROUTE_FORBIDDEN,
+                   "%sThe model '%s' has no price, so an API key with a budget cannot use it (its cost "
+                   "could not be counted against the budget).",
+                   where, m->name);
+    else
+        set_result(c->plan, GR_ROUTE_FORBIDDEN, "%sThis API key is not allowed to use model '%s'.", where,
+                   m->name);
+    return true;
 }
 
 /* ---- explicit models ---- */
@@ -721,6 +751,8 @@ static void plan_models(ctx *c, gr_str primary)
                    primary.ptr);
         return;
     }
+    if (refuse_named(c, pm, ""))
+        return;
     chain[n] = pm;
     kinds[n++] = GR_CAND_PRIMARY;
     for (size_t i = 0; i < req->nmodels; i++) {
@@ -730,6 +762,10 @@ static void plan_models(ctx *c, gr_str primary)
                        (int)req->models[i].len, req->models[i].ptr);
             return;
         }
+        char where[32];
+        snprintf(where, sizeof where, "models[%zu]: ", i);
+        if (refuse_named(c, m, where))
+            return;
         if (!chain_has(chain, n, m) && n < GR_ROUTE_MAX_CANDIDATES) {
             chain[n] = m;
             kinds[n++] = GR_CAND_MODELS;
@@ -741,6 +777,10 @@ static void plan_models(ctx *c, gr_str primary)
             for (size_t f = 0; f < chain[k]->nfallbacks; f++) {
                 const char *fn = chain[k]->fallbacks[f];
                 const gr_model_conf *m = fn ? gr_route_find_model(cfg, fn, strlen(fn)) : NULL;
+                if (m && !chain_has(chain, n, m) && refusal_of(c, m, (gr_str){0})) {
+                    plan->rej_access++; /* a fallback the caller may not use */
+                    continue;
+                }
                 if (m && !chain_has(chain, n, m) && n < GR_ROUTE_MAX_CANDIDATES) {
                     chain[n] = m;
                     kinds[n++] = GR_CAND_FALLBACK;
@@ -790,6 +830,10 @@ static void plan_models(ctx *c, gr_str primary)
             if (chain_has(chain, n, m) || model_reject_reason(m, req, &why) ||
                 m->quality < pm->quality || m->ndeployments == 0)
                 continue;
+            if (refusal_of(c, m, (gr_str){0})) {
+                plan->rej_access++;
+                continue;
+            }
             int64_t cst = est_cost(dep_prices(m, &m->deployments[0]), req);
             size_t j = na++;
             while (j > 0 && costs[j - 1] > cst) {
@@ -906,6 +950,13 @@ static void plan_auto(ctx *c, gr_str policy)
         if (!(caps & (GR_CAP_CHAT | GR_CAP_COMPLETIONS)) || m->ndeployments == 0 ||
             !auto_pool_allows(cfg, m))
             continue;
+        gr_route_refusal why_not = refusal_of(c, m, policy);
+        if (why_not) { /* auto chooses only among what the caller may use */
+            plan->rej_access++;
+            if (!plan->refusal)
+                plan->refusal = why_not;
+            continue;
+        }
         int why;
         if (model_reject_reason(m, req, &why)) {
             if (why == WHY_CAPS)
@@ -939,6 +990,16 @@ static void plan_auto(ctx *c, gr_str policy)
             }
         n = k;
     }
+    if (n == 0 && plan->rej_access) {
+        set_result(plan, GR_ROUTE_FORBIDDEN,
+                   "auto: none of the models this API key may use can serve this request (%u refused: %s); "
+                   "name a model, or ask for '%.*s' in the key's models list",
+                   plan->rej_access,
+                   plan->refusal == GR_ROUTE_NOT_PRICED ? "unpriced, and the key has a budget" : "not in the key's models list",
+                   (int)policy.len, policy.ptr);
+        return;
+    }
+    plan->refusal = GR_ROUTE_ALLOWED;
     if (n == 0) {
         set_result(plan, GR_ROUTE_NO_CAPABLE,
                    "auto: no configured model supports this request (%s%s%s~%u prompt tokens)",
@@ -1108,6 +1169,8 @@ int gr_route_result_http_status(gr_route_result r)
     case GR_ROUTE_NO_CAPABLE:
     case GR_ROUTE_INVALID:
         return 400;
+    case GR_ROUTE_FORBIDDEN:
+        return 403;
     }
     return 500;
 }
@@ -1125,6 +1188,8 @@ const char *gr_route_result_name(gr_route_result r)
         return "all_deployments_unavailable";
     case GR_ROUTE_INVALID:
         return "invalid_routing_parameters";
+    case GR_ROUTE_FORBIDDEN:
+        return "model_forbidden";
     }
     return "?";
 }
@@ -1393,6 +1458,7 @@ cJSON *gr_route_plan_to_json(const struct gr_route_plan *plan)
     cJSON_AddNumberToObject(rj, "provider", plan->rej_provider);
     cJSON_AddNumberToObject(rj, "price", plan->rej_price);
     cJSON_AddNumberToObject(rj, "health", plan->rej_health);
+    cJSON_AddNumberToObject(rj, "access", plan->rej_access);
     cJSON *arr = cJSON_AddArrayToObject(o, "candidates");
     for (size_t i = 0; i < plan->ncand; i++) {
         const gr_route_candidate *c = &plan->cand[i];

@@ -56,6 +56,24 @@ typedef struct gr_route_provider_prefs {
     int64_t max_request_uusd;     /* max_price.request (per request) */
 } gr_route_provider_prefs;
 
+/* Why a caller may not use a model (gr_route_access.refuse). */
+typedef enum {
+    GR_ROUTE_ALLOWED = 0,
+    GR_ROUTE_NOT_ALLOWED, /* not in the API key's `models` list -> 403 model_not_allowed */
+    GR_ROUTE_NOT_PRICED,  /* unpriced, and the key has a budget -> 403 model_not_priced */
+} gr_route_refusal;
+
+/* Restrictions of the caller (an API key), applied to EVERY candidate: the
+ * requested model and the request's models[] (refused -> GR_ROUTE_FORBIDDEN
+ * naming the model), config fallbacks and context upgrades (skipped,
+ * counted as skipped=access:n) and the `auto` pool (chooses among the
+ * allowed models only). auto_policy is the auto policy being planned
+ * ("auto", "auto:best"), empty for a model named explicitly. */
+typedef struct gr_route_access {
+    gr_route_refusal (*refuse)(const gr_model_conf *m, gr_str auto_policy, void *arg);
+    void *arg;
+} gr_route_access;
+
 typedef struct gr_route_request {
     gr_str model;                        /* as requested, suffix included; may be empty */
     gr_str models[GR_ROUTE_MAX_LIST];    /* OpenRouter fallback list */
@@ -67,6 +85,7 @@ typedef struct gr_route_request {
     double quality;                      /* 0..1 knob; < 0 = unset */
     const char *default_policy;          /* per-key default for plain "auto"; NULL */
     const cJSON *body;                   /* for the auto router; may be NULL */
+    const gr_route_access *access;       /* NULL = every model */
     uint64_t now_us;                     /* 0 = gr_now_us() */
 } gr_route_request;
 
@@ -81,6 +100,7 @@ typedef enum {
     GR_ROUTE_NO_CAPABLE,  /* no model/deployment satisfies caps, context, provider or price -> 400 */
     GR_ROUTE_UNAVAILABLE, /* all candidates are open-circuit or cooling down -> 503 */
     GR_ROUTE_INVALID,     /* malformed routing parameters -> 400 */
+    GR_ROUTE_FORBIDDEN,   /* the caller may not use a model it asked for -> 403 (plan.refusal says why) */
 } gr_route_result;
 
 typedef enum {
@@ -111,7 +131,8 @@ struct gr_route_plan {
     double bar;           /* auto: normalised quality bar; else -1 */
     double knob;          /* quality knob used; -1 if not auto */
     uint32_t considered;  /* deployments examined */
-    uint32_t rej_caps, rej_ctx, rej_provider, rej_price, rej_health;
+    uint32_t rej_caps, rej_ctx, rej_provider, rej_price, rej_health, rej_access;
+    gr_route_refusal refusal; /* GR_ROUTE_FORBIDDEN: why */
     uint64_t decide_ns;   /* time spent in gr_route_plan() */
     char reason[320];     /* x-gaterouter-route */
     char error[256];      /* client-facing message when result != OK */
