@@ -347,6 +347,19 @@ test('fail closed: with x402 on, a made-up bearer or x-api-key never skips payme
   });
 });
 
+test('budget: an x402 quote counts every output too (n)', async () => {
+  await withGateway((p, d) => miniConfig(p, d, 'auth: { keys: [] }', X402), async (g) => {
+    const quote = async (n) => {
+      const r = await chat({ model: 'm', max_tokens: 1000, n }, { key: null, base: g.base });
+      assert.equal(r.status, 402, r.text);
+      return Number(r.json.accepts[0].maxAmountRequired);
+    };
+    const one = await quote(1), four = await quote(4);
+    assert.ok(one > 0);
+    assert.ok(four > 3.9 * one, `n:4 quoted ${four}, n:1 quoted ${one}`);
+  });
+});
+
 test('fail closed: auth.mode open with x402 and unknown modes are refused by --check-config', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gr-access-'));
   for (const [auth, extra, want] of [['auth: { mode: open }', X402, /auth\.mode: open cannot be combined with x402/],
