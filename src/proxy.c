@@ -878,7 +878,8 @@ void gr_proxy_handle(gr_request *r) {
             if (mc > r->max_cost_nusd) r->max_cost_nusd = mc;
         }
         int64_t max_out = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, r->model->max_output_tokens);
-        r->est_total_tokens = r->est_prompt_tokens + gr_meter_mul_sat(max_out, r->outputs);
+        int64_t out_tokens = gr_meter_mul_sat(max_out, r->outputs);
+        r->est_total_tokens = out_tokens > INT64_MAX - r->est_prompt_tokens ? INT64_MAX : r->est_prompt_tokens + out_tokens;
         gr_key_verdict v = {0};
         /* the router checked every candidate against the key's models list (key_refuses) */
         if (!gr_keys_admit(r->key, gr_keys_models_checked, r->max_cost_nusd, r->est_total_tokens, (int64_t)gr_wall_ms(),

@@ -1360,10 +1360,9 @@ gr_error_class gr_route_request_fault(int http_status, const char *body, size_t 
     *fault = false;
     if (http_status >= 400 && http_status < 500) {
         /* 401/403 (our credentials), 404 (our model id), 408 and 429 (load) are
-         * about the deployment, not the request */
-        *fault = cls != GR_ERRCLASS_NONE ||
-                 (http_status != 401 && http_status != 403 && http_status != 404 &&
-                  http_status != 408 && http_status != 429);
+         * about the deployment, whatever their body says */
+        *fault = http_status != 401 && http_status != 403 && http_status != 404 && http_status != 408 &&
+                 http_status != 429;
         return cls;
     }
     if (http_status >= 500)

@@ -185,7 +185,7 @@ int gr_route_next(const struct gr_route_plan *plan, int cur, gr_retry_action act
 /* Recognise context-length and content-policy errors in an upstream error body. */
 gr_error_class gr_route_classify_error(int http_status, const char *body, size_t len);
 /* The class as above, and *fault = the request caused the error: a 4xx other
- * than 401/403/404/408/429, a context-length or content-policy 4xx, or a 5xx
+ * than 401/403/404/408/429 (those are about the deployment), or a 5xx
  * whose JSON error carries code context_length_exceeded / content_filter /
  * content_policy_violation / string_above_max_length, type
  * invalid_request_error or status INVALID_ARGUMENT (gr_outcome.request_fault). */

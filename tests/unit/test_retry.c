@@ -116,8 +116,11 @@ static void test_classify_errors(void **state)
     (void)gr_route_request_fault(422, "{}", 2, &fault);
     assert_true(fault);
     const int deployment_side[] = {401, 403, 404, 408, 429};
+    const char *tpm = "{\"error\":{\"message\":\"Rate limit: too many tokens per minute\",\"code\":\"rate_limit_exceeded\"}}";
     for (size_t i = 0; i < sizeof deployment_side / sizeof deployment_side[0]; i++) {
         (void)gr_route_request_fault(deployment_side[i], "{}", 2, &fault);
+        assert_false(fault);
+        (void)gr_route_request_fault(deployment_side[i], tpm, strlen(tpm), &fault); /* body never overrides */
         assert_false(fault);
     }
     gr_outcome f500 = {GR_OUTCOME_HTTP, 500, GR_ERRCLASS_NONE, true};
