@@ -1,6 +1,8 @@
 /* auth.c — client authentication: static keys from `auth.keys` (no limits)
  * and the key table (virtual keys from the store and `keys:` in config, with
- * budgets and rate limits), all compared in constant time. */
+ * budgets and rate limits), all compared in constant time. It fails closed:
+ * only `auth.mode: open` admits a request without a known key, and with x402
+ * on a request either pays or presents a known key (an unknown one is 401). */
 #include "auth.h"
 
 #include "services.h"
@@ -48,14 +50,15 @@ bool gr_auth_check(gr_request *r) {
         r->key_name = "x402";
         return true;
     }
-    gr_keys *table = r->w->svc ? r->w->svc->keys : NULL;
-    bool have_table = table && gr_keys_count(table) > 0;
-    if (c->nkeys == 0 && !have_table) {
-        r->key_name = "open";
-        return true;
-    }
+    /* Never open while x402 is on (config.c refuses the pair; a reload cannot
+     * sneak it in, the payment service lives from start to exit). */
+    bool open = c->auth_mode == GR_AUTH_OPEN && !(r->w->svc && r->w->svc->x402);
     const char *k = gr_auth_presented_key(r->req);
     if (!k || !*k) {
+        if (open) {
+            r->key_name = "open";
+            return true;
+        }
         gr_request_fail(r, 401, "invalid_request_error", "missing_api_key", NULL,
                         "You didn't provide an API key. You need to provide your API key in an Authorization header "
                         "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
@@ -67,7 +70,8 @@ bool gr_auth_check(gr_request *r) {
         r->key_name = match->name;
         return true;
     }
-    if (have_table) {
+    gr_keys *table = r->w->svc ? r->w->svc->keys : NULL;
+    if (table && gr_keys_count(table) > 0) {
         gr_key_verdict v = {0};
         gr_key_entry *e = NULL;
         if (gr_keys_authenticate(table, k, klen, (int64_t)gr_wall_ms(), &e, &v)) {
@@ -81,6 +85,10 @@ bool gr_auth_check(gr_request *r) {
             gr_request_fail(r, v.status, v.type, v.code, NULL, "%s", v.message);
             return false;
         }
+    }
+    if (open) { /* an unknown key on an open gateway (SDKs always send one) */
+        r->key_name = "open";
+        return true;
     }
     char masked[32];
     mask(k, masked, sizeof(masked));

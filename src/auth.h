@@ -1,7 +1,9 @@
 /* auth.h — client authentication: `Authorization: Bearer <key>` (or Anthropic
  * style `x-api-key`) checked in constant time against the keys in config.
- * With no keys configured the gateway is open (a warning is logged at start).
- * Virtual keys with budgets extend this (keys.c). */
+ * The mode is explicit (auth.mode): `keys` (default) refuses a request
+ * without a known key, even while no key exists yet; `open` admits anyone
+ * (a warning is logged at start). Virtual keys with budgets extend this
+ * (keys.c). */
 #ifndef GR_AUTH_H
 #define GR_AUTH_H
 

@@ -688,20 +688,28 @@ const gr_conf_key gr_conf_log_keys[] = {
     GR_CONF_END,
 };
 
+static const char *const auth_mode_names[] = {"keys", "open", NULL}; /* gr_auth_mode order */
+
 const gr_conf_key gr_conf_auth_keys[] = {
+    {"mode", GR_CONF_ENUM, GR_CONF_F(gr_config, auth_mode), 0, 0, "keys", auth_mode_names,
+     "keys = a known key (or an x402 payment) is required; open = anyone (warned at start)"},
     {"admin_key", GR_CONF_STRING, GR_CONF_F(gr_config, admin_key), 0, 0, NULL, NULL,
      "enables /admin/*; empty = none. Restart."},
     {"keys", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "static client keys: strings or {name, key}, >= 8 characters"},
     GR_CONF_END,
 };
 
-static void parse_auth(gr_config *c, const cJSON *auth, gr_conf_err *e) {
+static void parse_auth(gr_config *c, const cJSON *auth, const cJSON *x402, gr_conf_err *e) {
     static const gr_conf_key key_entry_keys[] = {
         {"name", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
         {"key", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
         GR_CONF_END,
     };
     gr_conf_load_keys(auth, "auth", gr_conf_auth_keys, c, e);
+    if (c->auth_mode == GR_AUTH_OPEN && x402 && !cJSON_IsNull(x402) &&
+        !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(x402, "enabled")))
+        gr_conf_fail(e, "auth.mode: open cannot be combined with x402 (a request without a key pays there); "
+                        "use auth.mode: keys");
     if (c->admin_key && !c->admin_key[0]) {
         free(c->admin_key);
         c->admin_key = NULL;
@@ -753,7 +761,7 @@ static void parse_all(gr_config *c, gr_conf_err *e) {
     parse_server(cJSON_GetObjectItemCaseSensitive(t, "server"), &c->server, e);
     gr_conf_load_keys(cJSON_GetObjectItemCaseSensitive(t, "log"), "log", gr_conf_log_keys, &c->log, e);
     if (!e->failed) c->log.level = gr_xstrdup(log_level_names[c->log.level_id]);
-    parse_auth(c, cJSON_GetObjectItemCaseSensitive(t, "auth"), e);
+    parse_auth(c, cJSON_GetObjectItemCaseSensitive(t, "auth"), cJSON_GetObjectItemCaseSensitive(t, "x402"), e);
     if (e->failed) return;
 
     const cJSON *provs = cJSON_GetObjectItemCaseSensitive(t, "providers");

@@ -112,6 +112,12 @@ typedef struct gr_api_key {
     char *key;
 } gr_api_key;
 
+/* Who may call the model endpoints (auth.mode). */
+typedef enum {
+    GR_AUTH_KEYS = 0, /* default: a known API key (or, with x402 on, a payment) is required */
+    GR_AUTH_OPEN,     /* anyone; a known key is still recognised and its limits apply */
+} gr_auth_mode;
+
 typedef struct gr_server_conf {
     char *host;
     uint16_t port;
@@ -154,6 +160,7 @@ typedef struct gr_config {
     gr_api_key *keys;
     size_t nkeys;
     char *admin_key;
+    int auth_mode;             /* a gr_auth_mode (auth.mode) */
     gr_provider_conf *providers;
     size_t nproviders;
     gr_model_conf *models;

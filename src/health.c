@@ -214,7 +214,7 @@ static void ewma_update(_Atomic uint64_t *cell, double sample, double alpha)
 
 bool gr_health_outcome_is_failure(const gr_outcome *o)
 {
-    if (!o)
+    if (!o || o->request_fault)
         return false;
     switch (o->kind) {
     case GR_OUTCOME_OK:
@@ -306,6 +306,13 @@ void gr_health_on_result(gr_health *h, const gr_outcome *o, uint64_t ttft_us, ui
     if (prev <= 0) /* unpaired on_result: keep the count sane */
         atomic_store_explicit(&h->in_flight, 0, memory_order_relaxed);
 
+    if (o->request_fault) { /* neutral; a half-open probe that ended so frees its slot */
+        pthread_mutex_lock(&h->mu);
+        if (atomic_load_explicit(&h->state, memory_order_relaxed) == GR_BREAKER_HALF_OPEN)
+            h->probe_taken = false;
+        pthread_mutex_unlock(&h->mu);
+        return;
+    }
     bool fail = gr_health_outcome_is_failure(o);
     if (o->kind == GR_OUTCOME_OK) {
         if (ttft_us > 0)

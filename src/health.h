@@ -21,8 +21,9 @@
  * CLOSED, --failure--> OPEN again. A probe that never reports is forgotten
  * after another cooldown. 429 does not trip the breaker; it sets a per
  * deployment cooldown (retry-after, or a default) during which the deployment
- * is unavailable. Client errors (4xx other than 408/429) count as success for
- * health: the upstream is up. */
+ * is unavailable. Outcomes the request caused (gr_outcome.request_fault) are
+ * neutral: they change no counter but in_flight. Other client errors
+ * (401/403/404) count as success: the upstream is up. */
 #ifndef GR_HEALTH_H
 #define GR_HEALTH_H
 
@@ -47,6 +48,12 @@ typedef struct gr_outcome {
     gr_outcome_kind kind;
     int http_status;          /* for GR_OUTCOME_HTTP (and OK: 200) */
     gr_error_class err_class; /* for GR_OUTCOME_HTTP */
+    /* The request itself caused this outcome (a 400/413/422, a context-length
+     * or content-filter refusal whatever its status, a response cut at the
+     * gateway's own cap): neutral for health — it neither fails nor
+     * succeeds, so one client's bad requests never open (or close) the
+     * breaker everyone shares. */
+    bool request_fault;
 } gr_outcome;
 
 typedef enum {

@@ -513,11 +513,46 @@ bool gr_keys_authenticate(gr_keys *t, const char *bearer, size_t len, int64_t no
     return ok;
 }
 
+const char gr_keys_models_checked[] = "(every candidate checked by the router)";
+
 static bool model_allowed(const gr_key_entry *e, const char *model) {
-    if (e->all_models) return true;
+    if (e->all_models || model == gr_keys_models_checked) return true;
     for (size_t i = 0; i < e->nmodels; i++)
         if (model && strcmp(e->models[i], model) == 0) return true;
     return false;
+}
+
+bool gr_keys_restricted(gr_key_entry *e) {
+    pthread_mutex_lock(&e->mu);
+    bool r = !e->all_models;
+    pthread_mutex_unlock(&e->mu);
+    return r;
+}
+
+bool gr_keys_model_allowed(gr_key_entry *e, const char *name, const char *const *aliases, size_t naliases) {
+    bool ok = false;
+    pthread_mutex_lock(&e->mu);
+    ok = e->all_models;
+    for (size_t i = 0; !ok && i < e->nmodels; i++) {
+        ok = name && strcmp(e->models[i], name) == 0;
+        for (size_t a = 0; !ok && a < naliases; a++) ok = aliases[a] && strcmp(e->models[i], aliases[a]) == 0;
+    }
+    pthread_mutex_unlock(&e->mu);
+    return ok;
+}
+
+bool gr_keys_auto_allowed(gr_key_entry *e, const char *policy, size_t len) {
+    bool plain = len == 4 && memcmp(policy, "auto", 4) == 0;
+    bool ok = false;
+    pthread_mutex_lock(&e->mu);
+    ok = e->all_models;
+    for (size_t i = 0; !ok && i < e->nmodels; i++) {
+        const char *m = e->models[i];
+        ok = strcmp(m, "auto:*") == 0 || (strlen(m) == len && memcmp(m, policy, len) == 0) ||
+             (plain && strcmp(m, "auto") == 0);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return ok;
 }
 
 static int64_t secs_until(int64_t from_ms, int64_t to_ms) {

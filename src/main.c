@@ -178,7 +178,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (check_only) {
-        printf("%s: OK (%zu providers, %zu models, %zu keys)\n", config, cfg->nproviders, cfg->nmodels, cfg->nkeys);
+        printf("%s: OK (%zu providers, %zu models, %zu keys, auth.mode %s)\n", config, cfg->nproviders, cfg->nmodels,
+               cfg->nkeys, cfg->auth_mode == GR_AUTH_OPEN ? "open" : "keys");
         gr_config_release(cfg);
         return 0;
     }

@@ -432,8 +432,10 @@ static int64_t request_max_out(gr_request *r, gr_pay_x402 *p) {
     return mo;
 }
 
-/* Worst case over the route's candidates (a fallback may cost more). */
+/* Worst case over the route's candidates (a fallback may cost more), every
+ * output the request asks for (n, best_of: r->outputs) counted. */
 static int64_t request_max_cost(gr_request *r, int64_t max_out) {
+    max_out = gr_meter_mul_sat(max_out, r->outputs > 0 ? r->outputs : 1);
     int64_t mc = gr_meter_max_cost(&r->prices, r->est_prompt_tokens, max_out);
     if (!r->plan) return mc;
     for (size_t i = 0; i < r->plan->ncand; i++) {

@@ -87,10 +87,12 @@ static char *json_quote(const char *s) {
 }
 
 /* The OpenAI-compatible fast path: forward the client's bytes with `model`
- * rewritten and, for streams, usage requested so the gateway can meter. */
+ * rewritten, the gateway's own fields (gr_route_gateway_fields) removed and,
+ * for streams, usage requested so the gateway can meter. */
 /* The slow, safe variant: render from the parsed tree, keeping only the
  * first of any duplicate top-level key (the one that was validated, routed
- * and priced), with `model` and stream_options set like the fast path. */
+ * and priced), without the gateway's own fields, with `model` and
+ * stream_options set like the fast path. */
 static char *build_tree_body(gr_request *r, size_t *out_len) {
     cJSON *copy = cJSON_Duplicate(r->body, 1);
     for (cJSON *it = copy ? copy->child : NULL; it;) {
@@ -102,6 +104,8 @@ static char *build_tree_body(gr_request *r, size_t *out_len) {
             }
         it = next;
     }
+    for (size_t i = 0; gr_route_gateway_fields[i]; i++)
+        cJSON_DeleteItemFromObjectCaseSensitive(copy, gr_route_gateway_fields[i]);
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "model");
     cJSON_AddStringToObject(copy, "model", r->deployment->upstream_model);
     if (r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
@@ -124,17 +128,26 @@ static char *build_fast_body(gr_request *r, const char *body, size_t len, size_t
     char *cur = NULL;
     size_t cur_len = len;
     const char *src = body;
-    char *q = json_quote(r->deployment->upstream_model);
-    if (gr_json_find_top_level(src, len, "model", &s, &e))
-        cur = gr_json_splice(src, len, s, e, q, strlen(q), &cur_len);
-    else /* `models` without `model`: the upstream still needs one */
-        cur = gr_json_insert_first(src, len, "model", q, &cur_len);
-    cJSON_free(q);
-    if (!cur) {
-        cur = gr_xstrndup(body, len);
-        cur_len = len;
+    for (size_t i = 0; gr_route_gateway_fields[i]; i++) { /* never forwarded: real APIs reject them */
+        if (!cJSON_GetObjectItemCaseSensitive(r->body, gr_route_gateway_fields[i])) continue;
+        size_t next_len;
+        char *next = gr_json_remove_top_level(src, cur_len, gr_route_gateway_fields[i], &next_len);
+        if (!next) continue;
+        free(cur);
+        src = cur = next;
+        cur_len = next_len;
     }
-    src = cur;
+    char *q = json_quote(r->deployment->upstream_model);
+    size_t modeled_len;
+    char *modeled = gr_json_find_top_level(src, cur_len, "model", &s, &e)
+                        ? gr_json_splice(src, cur_len, s, e, q, strlen(q), &modeled_len)
+                        : gr_json_insert_first(src, cur_len, "model", q, &modeled_len); /* `models` without `model` */
+    cJSON_free(q);
+    if (modeled) {
+        free(cur);
+        src = cur = modeled;
+        cur_len = modeled_len;
+    }
     if (r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
         static const char so[] = "{\"include_usage\":true}";
         char *next;
@@ -627,12 +640,17 @@ static bool settle_attempt(gr_request *r, const char *err, bool ok, int retry_af
     const gr_route_candidate *c = &r->plan->cand[r->cand];
     uint64_t now = gr_now_us();
     gr_outcome o = {.kind = GR_OUTCOME_OK, .http_status = r->up_status};
-    if (err) o.kind = gr_upstream_err_is_timeout(err) ? GR_OUTCOME_TIMEOUT : GR_OUTCOME_CONNECT_ERROR;
-    else if (!ok) {
+    if (err) {
+        o.kind = gr_upstream_err_is_timeout(err) ? GR_OUTCOME_TIMEOUT : GR_OUTCOME_CONNECT_ERROR;
+        /* cut at the gateway's own cap because of what the request asked for */
+        o.request_fault = err == gr_err_upstream_aborted && r->error_type &&
+                          (!strcmp(r->error_type, "stream_too_long") ||
+                           !strcmp(r->error_type, "upstream_response_too_large"));
+    } else if (!ok) {
         o.kind = GR_OUTCOME_HTTP;
         size_t len = r->up_body ? evbuffer_get_length(r->up_body) : 0;
         const char *b = len ? (const char *)evbuffer_pullup(r->up_body, -1) : NULL;
-        o.err_class = gr_route_classify_error(r->up_status, b, len);
+        o.err_class = gr_route_request_fault(r->up_status, b, len, &o.request_fault);
     }
     uint64_t ttft = r->attempt_first_byte_us ? r->attempt_first_byte_us - r->attempt_start_us : 0;
     gr_health_on_result(c->health, &o, ttft, now - r->attempt_start_us,
@@ -706,6 +724,27 @@ static void on_client_close(gr_client_req *req, void *arg) {
         r->xfer = NULL;
     }
     gr_request_finish(r);
+}
+
+/* ---- the API key's restrictions, applied by the router to every candidate ---- */
+
+typedef struct key_access {
+    gr_key_entry *key;
+    bool budget; /* the key has a budget: every candidate must be priced */
+} key_access;
+
+static gr_route_refusal key_refuses(const gr_model_conf *m, gr_str auto_policy, void *arg) {
+    const key_access *ka = arg;
+    bool auto_granted = auto_policy.len && gr_keys_auto_allowed(ka->key, auto_policy.ptr, auto_policy.len);
+    if (!auto_granted && !gr_keys_model_allowed(ka->key, m->name, (const char *const *)m->aliases, m->naliases))
+        return GR_ROUTE_NOT_ALLOWED;
+    for (size_t i = 0; ka->budget && i < m->ndeployments; i++) { /* never served free under a budget */
+        const gr_deployment *d = &m->deployments[i];
+        gr_prices pr;
+        gr_meter_resolve_prices(&d->prices, &m->prices, d->upstream_model, m->name, &pr);
+        if (!pr.set) return GR_ROUTE_NOT_PRICED;
+    }
+    return GR_ROUTE_ALLOWED;
 }
 
 /* ---- entry ---- */
@@ -792,6 +831,13 @@ void gr_proxy_handle(gr_request *r) {
         return;
     }
     r->stream = cJSON_IsTrue(stream) && r->ep != GR_EP_EMBEDDINGS;
+    const char *bad_count = NULL;
+    r->outputs = r->ep == GR_EP_EMBEDDINGS ? 1 : gr_meter_request_outputs(r->body, r->ep == GR_EP_COMPLETIONS, &bad_count);
+    if (!r->outputs) {
+        gr_request_fail(r, 400, "invalid_request_error", "invalid_value", bad_count, "'%s' must be an integer >= 1",
+                        bad_count);
+        return;
+    }
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(r->body, "stream_options");
     r->include_usage_asked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
     if (r->anthropic_out && r->stream) r->msg_stream = gr_messages_stream_new(r->model_asked);
@@ -805,6 +851,14 @@ void gr_proxy_handle(gr_request *r) {
     }
     rq.need_caps |= r->ep == GR_EP_EMBEDDINGS ? GR_CAP_EMBEDDINGS : r->ep == GR_EP_COMPLETIONS ? GR_CAP_COMPLETIONS : GR_CAP_CHAT;
     rq.quality = gr_route_parse_quality(gr_client_req_header(r->req, "x-gaterouter-quality"));
+    key_access ka = {.key = r->key};
+    const gr_route_access access = {key_refuses, &ka};
+    if (r->key) { /* the key's models list and budget apply to every candidate */
+        gr_key_limits lim;
+        gr_keys_limits(r->key, &lim);
+        ka.budget = lim.budget_total_nusd >= 0 || lim.budget_daily_nusd >= 0 || lim.budget_monthly_nusd >= 0;
+        if (ka.budget || gr_keys_restricted(r->key)) rq.access = &access;
+    }
     r->est_prompt_tokens = r->ep == GR_EP_CHAT ? gr_meter_estimate_request(r->body) : (int64_t)(len / 4);
     if (!rq.prompt_tokens) rq.prompt_tokens = (uint32_t)(r->est_prompt_tokens > UINT32_MAX ? UINT32_MAX : r->est_prompt_tokens);
     r->plan = gr_pool_calloc(r->pool, sizeof(*r->plan));
@@ -829,6 +883,12 @@ void gr_proxy_handle(gr_request *r) {
         gr_request_add_header(r, "Retry-After", ra);
         gr_request_fail(r, 429, "rate_limit_error", "upstream_rate_limited", NULL,
                         "Every deployment of `%s` is rate-limited by its provider; retry after %s s.", r->model_asked, ra);
+        return;
+    }
+    if (r->plan->result == GR_ROUTE_FORBIDDEN) {
+        gr_request_fail(r, 403, "permission_error",
+                        r->plan->refusal == GR_ROUTE_NOT_PRICED ? "model_not_priced" : "model_not_allowed", "model", "%s",
+                        r->plan->error);
         return;
     }
     if (r->plan->result != GR_ROUTE_OK) {
@@ -859,14 +919,16 @@ void gr_proxy_handle(gr_request *r) {
             gr_prices pr;
             gr_meter_resolve_prices(&c->dep->prices, &c->model->prices, c->dep->upstream_model, c->model->name, &pr);
             int64_t mo = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, c->model->max_output_tokens);
-            int64_t mc = gr_meter_max_cost(&pr, r->est_prompt_tokens, mo);
+            int64_t mc = gr_meter_max_cost(&pr, r->est_prompt_tokens, gr_meter_mul_sat(mo, r->outputs)); /* n choices: n outputs */
             if (mc > r->max_cost_nusd) r->max_cost_nusd = mc;
         }
         int64_t max_out = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, r->model->max_output_tokens);
-        r->est_total_tokens = r->est_prompt_tokens + max_out;
+        int64_t out_tokens = gr_meter_mul_sat(max_out, r->outputs);
+        r->est_total_tokens = out_tokens > INT64_MAX - r->est_prompt_tokens ? INT64_MAX : r->est_prompt_tokens + out_tokens;
         gr_key_verdict v = {0};
-        if (!gr_keys_admit(r->key, r->model->name, r->max_cost_nusd, r->est_prompt_tokens + max_out,
-                           (int64_t)gr_wall_ms(), &r->reservation, &v)) {
+        /* the router checked every candidate against the key's models list (key_refuses) */
+        if (!gr_keys_admit(r->key, gr_keys_models_checked, r->max_cost_nusd, r->est_total_tokens, (int64_t)gr_wall_ms(),
+                           &r->reservation, &v)) {
             if (v.retry_after_s > 0) {
                 char ra[24];
                 snprintf(ra, sizeof(ra), "%lld", (long long)v.retry_after_s);

@@ -565,8 +565,11 @@ int gr_server_run(gr_config *cfg) {
         gr_config_release(cfg);
         return 1;
     }
-    if (cfg->nkeys == 0 && gr_keys_count(s.svc.keys) == 0)
-        GR_WARN("auth.keys is empty: the gateway is OPEN to anyone who can reach %s:%u", cfg->server.host, cfg->server.port);
+    if (cfg->auth_mode == GR_AUTH_OPEN)
+        GR_WARN("auth.mode is open: the gateway is OPEN to anyone who can reach %s:%u", cfg->server.host, cfg->server.port);
+    else if (cfg->nkeys == 0 && gr_keys_count(s.svc.keys) == 0 && !s.svc.x402)
+        GR_WARN("auth.mode is keys and no API key exists yet: model requests get 401 until one is created "
+                "(auth.keys, keys:, the admin API or `gaterouter keys create`), or set auth.mode: open");
 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     s.nworkers = cfg->server.workers ? cfg->server.workers : (size_t)(cores > 0 ? cores : 1);
