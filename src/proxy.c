@@ -26,8 +26,9 @@
 
 static void on_headers(void *ud, int status, const char *ctype, int retry_after_s);
 static int on_data(void *ud, const char *data, size_t len);
+static int relay_data(gr_request *r, const char *data, size_t len);
 static void on_done(void *ud, const char *err, int status);
-static void redact_provider_secrets(const gr_request *r, char *msg, size_t cap);
+static void redact_error(gr_request *r, gr_upstream_error *e);
 
 static const gr_transfer_cbs k_proxy_cbs = {on_headers, on_data, on_done};
 
@@ -277,7 +278,7 @@ static int on_sse_event(void *ud, const gr_sse_event *ev) {
     if (r->ops) {
         gr_upstream_error err = {0};
         if (r->ops->stream_event(r->st, ev, emit_chunk, r, &err) != GR_OK) {
-            redact_provider_secrets(r, err.message, sizeof(err.message));
+            redact_error(r, &err);
             char *s = gr_error_json(err.message[0] ? err.message : "upstream stream error", err.type ? err.type : "api_error",
                                     NULL, err.code);
             append_event(r, s, strlen(s));
@@ -330,7 +331,12 @@ static void on_headers(void *ud, int status, const char *ctype, int retry_after_
     gr_request *r = ud;
     r->up_status = status;
     r->retry_after_s = retry_after_s;
-    snprintf(r->up_content_type, sizeof(r->up_content_type), "%s", ctype ? ctype : "");
+    char full[512]; /* it may reach an error message: redacted before it is cut */
+    snprintf(full, sizeof(full), "%s", ctype ? ctype : "");
+    gr_redact_str(&r->redact, full, sizeof(full));
+    size_t n = strnlen(full, sizeof(r->up_content_type) - 1);
+    memcpy(r->up_content_type, full, n);
+    r->up_content_type[n] = '\0';
     if (r->stream && status >= 200 && status < 300 && strstr(r->up_content_type, "event-stream")) {
         r->streaming = true;
         gr_sse_init(&r->sse, r->cfg->server.max_sse_event_bytes);
@@ -343,10 +349,20 @@ static void on_headers(void *ud, int status, const char *ctype, int retry_after_
     }
 }
 
-static int on_data(void *ud, const char *data, size_t len) {
+static int on_data(void *ud, const char *raw, size_t raw_len) {
     gr_request *r = ud;
     if (r->client_gone) return -1;
     if (!r->attempt_first_byte_us) r->attempt_first_byte_us = gr_now_us();
+    /* Before anything reads, relays, cuts or logs an upstream byte: the
+     * provider's credentials out (a key split across reads is held back). */
+    const char *data;
+    size_t len;
+    gr_redactor_feed(&r->redact, raw, raw_len, &data, &len);
+    return relay_data(r, data, len);
+}
+
+/* Redacted upstream bytes: buffered (non-streamed) or parsed and relayed. */
+static int relay_data(gr_request *r, const char *data, size_t len) {
     if (!r->streaming) {
         if (evbuffer_get_length(r->up_body) + len > r->cfg->server.max_upstream_response_bytes) {
             r->error_type = "upstream_response_too_large";
@@ -379,6 +395,7 @@ static void finish_stream(gr_request *r, const char *err) {
     if (r->ops && r->st && !r->failed_midstream) {
         gr_upstream_error e = {0};
         if (r->ops->stream_finish(r->st, emit_chunk, r, &r->usage, &e) != GR_OK) {
+            redact_error(r, &e);
             char *s = gr_error_json(e.message[0] ? e.message : "upstream stream ended abnormally", e.type ? e.type : "api_error",
                                     NULL, e.code);
             append_event(r, s, strlen(s));
@@ -417,28 +434,11 @@ static void finish_stream(gr_request *r, const char *err) {
     gr_request_finish(r);
 }
 
-/* Upstream text can echo what we sent it (an Authorization header, say):
- * the provider's key and configured header values never reach the client. */
-static void redact_secret(char *msg, size_t cap, const char *secret) {
-    size_t sl = secret ? strlen(secret) : 0;
-    if (sl < 6) return;
-    static const char mark[] = "[redacted]";
-    for (char *hit = strstr(msg, secret); hit; hit = strstr(hit + sizeof(mark) - 1, secret)) {
-        size_t tail = strlen(hit + sl);
-        if ((size_t)(hit - msg) + sizeof(mark) + tail > cap) { /* no room: cut the message at the secret */
-            *hit = '\0';
-            return;
-        }
-        memmove(hit + sizeof(mark) - 1, hit + sl, tail + 1);
-        memcpy(hit, mark, sizeof(mark) - 1);
-    }
-}
-
-static void redact_provider_secrets(const gr_request *r, char *msg, size_t cap) {
-    const gr_provider_conf *p = r->deployment ? r->deployment->provider : NULL;
-    if (!p) return;
-    redact_secret(msg, cap, p->api_key);
-    for (size_t i = 0; i < p->nheaders; i++) redact_secret(msg, cap, p->headers[i].value);
+/* An error decoded from upstream JSON: its strings again through the
+ * redactor (the raw bytes were redacted, but JSON escapes could hide a key). */
+static void redact_error(gr_request *r, gr_upstream_error *e) {
+    gr_redact_str(&r->redact, e->message, sizeof(e->message));
+    gr_redact_str(&r->redact, e->code_buf, sizeof(e->code_buf));
 }
 
 static void reply_upstream_error(gr_request *r) {
@@ -447,7 +447,7 @@ static void reply_upstream_error(gr_request *r) {
     gr_upstream_error e = {0};
     if (r->ops) r->ops->map_error(&r->actx, r->up_status, body, len, &e);
     else gr_map_openai_error(r->up_status, body, len, &e);
-    redact_provider_secrets(r, e.message, sizeof(e.message));
+    redact_error(r, &e);
     if (r->up_status == 429 && r->retry_after_s > 0) { /* pass the provider's wait on */
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", r->retry_after_s);
@@ -510,6 +510,7 @@ static void reply_non_stream(gr_request *r) {
         gr_upstream_error e = {0};
         if (r->ops->parse_chat_response(&r->actx, body, len, &out, &r->usage, &e) != GR_OK || !out) {
             cJSON_Delete(out);
+            redact_error(r, &e);
             gr_request_fail(r, e.status ? e.status : 502, e.type ? e.type : "api_error", e.code, NULL, "%s",
                             e.message[0] ? e.message : "upstream response could not be translated");
             return;
@@ -532,7 +533,7 @@ static void reply_non_stream(gr_request *r) {
         /* A 200 that carries an error is an error: never billed, never a success. */
         gr_upstream_error e = {0};
         gr_map_openai_error(502, body, len, &e);
-        redact_provider_secrets(r, e.message, sizeof(e.message));
+        redact_error(r, &e);
         cJSON_Delete(j);
         gr_request_fail(r, 502, "api_error", "upstream_error_in_success", NULL, "%s", e.message);
         return;
@@ -630,6 +631,10 @@ static void on_done(void *ud, const char *err, int status) {
     gr_request *r = ud;
     r->xfer = NULL;
     if (r->client_gone) return; /* on_client_close finished the request */
+    const char *tail;
+    size_t tail_len;
+    gr_redactor_finish(&r->redact, &tail, &tail_len); /* bytes held back as a possible key start */
+    if (tail_len && (r->streaming || r->up_body)) (void)relay_data(r, tail, tail_len);
     if (r->streaming) {
         settle_attempt(r, err, !err && !r->failed_midstream, -1);
         finish_stream(r, err);
@@ -1018,6 +1023,8 @@ static void start_attempt(gr_request *r) {
     r->retry_after_s = -1;
     r->attempt_first_byte_us = 0;
     r->usage = (gr_usage){0};
+    gr_redactor_dispose(&r->redact);
+    gr_redactor_init(&r->redact, prov);
     r->actx = (gr_adapter_ctx){
         .provider = prov,
         .upstream_model = r->deployment->upstream_model,

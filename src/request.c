@@ -264,6 +264,7 @@ void gr_request_finish(gr_request *r) {
     if (r->up_body) evbuffer_free(r->up_body);
     if (r->out) evbuffer_free(r->out);
     gr_http_request_free(&r->up_req);
+    gr_redactor_dispose(&r->redact);
     cJSON_Delete(r->body);
     r->body = NULL;
     if (r->store_jobs) { /* a store job still calls back into r: the last completion frees it */
