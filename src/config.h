@@ -123,6 +123,7 @@ typedef struct gr_server_conf {
     bool upstream_curl_only;              /* upstream_client: curl (else our HTTP/1.1 engine for http://) */
     uint32_t upstream_keepalive;          /* idle upstream connections kept per worker */
     uint32_t upstream_keepalive_ms;       /* an idle upstream connection is closed after this */
+    char *metrics_token;                  /* bearer token GET /metrics requires; NULL = open */
 } gr_server_conf;
 
 typedef struct gr_log_conf {

@@ -586,6 +586,22 @@ static void retry_timer_cb(evutil_socket_t fd, short what, void *arg) {
 /* Reports the attempt's outcome to the health registry and, when the route
  * rules allow (nothing sent to the client yet), schedules the next attempt.
  * Returns true when another attempt was scheduled. */
+/* gaterouter_upstream_errors_total{provider,reason}: every failed attempt. */
+static void count_upstream_error(gr_request *r, const gr_route_candidate *c, const char *err) {
+    const char *reason = "http_5xx";
+    if (r->client_gone) reason = "client_gone";
+    else if (err == gr_err_upstream_aborted) reason = r->error_type ? r->error_type : "aborted";
+    else if (err) reason = gr_upstream_err_is_timeout(err) ? "timeout" : "connect";
+    else if (r->failed_midstream) reason = "stream_error";
+    else if (r->up_status == 429) reason = "rate_limited";
+    else if (r->up_status >= 400 && r->up_status < 500) reason = "http_4xx";
+    else if (r->up_status < 400) reason = "invalid_response";
+    char labels[GR_METRICS_LABELS_CAP];
+    gr_metrics_label(labels, gr_metrics_label(labels, 0, sizeof(labels), "provider", c->dep->provider->name),
+                     sizeof(labels), "reason", reason);
+    gr_metrics_add(GR_M_UPSTREAM_ERRORS, labels, 1);
+}
+
 static bool settle_attempt(gr_request *r, const char *err, bool ok, int retry_after_s) {
     const gr_route_candidate *c = &r->plan->cand[r->cand];
     uint64_t now = gr_now_us();
@@ -597,6 +613,7 @@ static bool settle_attempt(gr_request *r, const char *err, bool ok, int retry_af
         const char *b = len ? (const char *)evbuffer_pullup(r->up_body, -1) : NULL;
         o.err_class = gr_route_classify_error(r->up_status, b, len);
     }
+    if (!ok) count_upstream_error(r, c, err);
     uint64_t ttft = r->attempt_first_byte_us ? r->attempt_first_byte_us - r->attempt_start_us : 0;
     gr_health_on_result(c->health, &o, ttft, now - r->attempt_start_us,
                         (uint64_t)(r->usage.completion_tokens > 0 ? r->usage.completion_tokens : 0),
@@ -613,10 +630,6 @@ static bool settle_attempt(gr_request *r, const char *err, bool ok, int retry_af
     gr_retry_action act = gr_route_should_retry(&o, r->attempts, r->bytes_out, &delay_ms);
     int next = gr_route_next(r->plan, r->cand, act);
     if (next < 0 || r->attempts + 1 >= GR_ROUTE_MAX_ATTEMPTS) return false;
-    char labels[200];
-    snprintf(labels, sizeof(labels), "provider=\"%s\",class=\"%s\"", c->dep->provider->name,
-             err ? (gr_upstream_err_is_timeout(err) ? "timeout" : "connect") : "http");
-    gr_metrics_add(GR_M_UPSTREAM_ERRORS, labels, 1);
     r->last_failure = gr_pool_printf(r->pool, "%s/%s:%s", c->dep->provider->name, c->dep->upstream_model,
                                      err ? err : gr_pool_printf(r->pool, "HTTP %d", r->up_status));
     r->cand = next;
@@ -766,9 +779,9 @@ void gr_proxy_handle(gr_request *r) {
     if (!rq.prompt_tokens) rq.prompt_tokens = (uint32_t)(r->est_prompt_tokens > UINT32_MAX ? UINT32_MAX : r->est_prompt_tokens);
     r->plan = gr_pool_calloc(r->pool, sizeof(*r->plan));
     (void)gr_route_plan(r->cfg, &rq, r->w->route_state, r->plan);
-    char mlabels[192];
-    snprintf(mlabels, sizeof(mlabels), "policy=\"%s\",model=\"%s\"", r->plan->policy,
-             r->plan->result == GR_ROUTE_OK ? r->plan->cand[0].model->name : gr_route_result_name(r->plan->result));
+    char mlabels[GR_METRICS_LABELS_CAP];
+    gr_metrics_label(mlabels, gr_metrics_label(mlabels, 0, sizeof(mlabels), "policy", r->plan->policy), sizeof(mlabels),
+                     "model", r->plan->result == GR_ROUTE_OK ? r->plan->cand[0].model->name : gr_route_result_name(r->plan->result));
     gr_metrics_add(GR_M_ROUTE_DECISIONS, mlabels, 1);
     if (r->ep == GR_EP_ROUTE) { /* dry run */
         cJSON *j = gr_route_plan_to_json(r->plan);

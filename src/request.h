@@ -46,6 +46,7 @@ typedef struct gr_request {
     char id[72];
     const char *method;
     char path[128];
+    const char *route_template; /* the metrics label: "/v1/chat/completions", …, NULL = "other" */
     gr_endpoint ep;
     uint64_t start_us, upstream_start_us, first_token_us, end_us;
 

@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -150,6 +151,41 @@ static void admin_submit(gr_request *r, const char *path, const char *query, con
     gr_request_hold(r); /* continues in admin_done */
 }
 
+/* The metrics label of a path: one of the routes served, or "other" (NULL).
+ * Never the raw path, so junk paths cannot grow the series table. */
+static const char *route_template(const char *p) {
+    static const char *const exact[] = {"/health", "/ready", "/metrics", "/v1/chat/completions", "/v1/completions",
+                                        "/v1/embeddings", "/v1/messages", "/v1/route", "/v1/models", "/v1/key",
+                                        "/v1/generation", "/v1/x402/pricing", "/v1/x402/credit", NULL};
+    for (size_t i = 0; exact[i]; i++)
+        if (!strcmp(p, exact[i])) return exact[i];
+    if (!strcmp(p, "/chat/completions")) return "/v1/chat/completions";
+    if (!strcmp(p, "/completions")) return "/v1/completions";
+    if (!strcmp(p, "/embeddings")) return "/v1/embeddings";
+    if (!strncmp(p, "/v1/models/", 11)) return "/v1/models/{id}";
+    if (!strncmp(p, "/admin/", 7)) return "/admin/*";
+    return NULL;
+}
+
+/* GET /metrics: open, or with server.metrics_token a matching bearer token. */
+static void serve_metrics(gr_request *r, gr_client_req *req) {
+    const char *want = r->cfg->server.metrics_token;
+    if (want && want[0]) {
+        const char *authz = gr_client_req_header(req, "Authorization");
+        const char *tok = authz && !strncasecmp(authz, "Bearer ", 7) ? authz + 7 : NULL;
+        if (!tok || !gr_secret_eq(tok, strlen(tok), want, strlen(want))) {
+            gr_request_add_header(r, "WWW-Authenticate", "Bearer realm=\"metrics\"");
+            gr_request_fail(r, 401, "invalid_request_error", "invalid_metrics_token", NULL,
+                            "GET /metrics needs `Authorization: Bearer <server.metrics_token>`.");
+            return;
+        }
+    }
+    size_t len;
+    char *text = gr_metrics_render(&len);
+    reply_text(r, 200, "text/plain; version=0.0.4", text, len);
+    free(text);
+}
+
 static void handle(gr_client_req *req, void *arg) {
     gr_worker *w = arg;
     gr_request *r = gr_request_new(w, req);
@@ -160,6 +196,7 @@ static void handle(gr_client_req *req, void *arg) {
     r->path[i] = '\0';
     while (i > 1 && r->path[i - 1] == '/') r->path[--i] = '\0';
     const char *p = r->path;
+    r->route_template = route_template(p);
     const char *code = NULL, *why = NULL;
     int refused = gr_client_req_error(req, &code, &why);
     if (refused) { /* malformed, or over a limit: answered in the API's error shape, then closed */
@@ -181,10 +218,7 @@ static void handle(gr_client_req *req, void *arg) {
     }
     if (!strcmp(p, "/metrics")) {
         if (!get) goto method;
-        size_t len;
-        char *text = gr_metrics_render(&len);
-        reply_text(r, 200, "text/plain; version=0.0.4", text, len);
-        free(text);
+        serve_metrics(r, req);
         return;
     }
     if (gr_admin_owns_path(p)) {
