@@ -354,7 +354,7 @@ static char **get_str_list(const cJSON *obj, const char *key, size_t *n, const c
 static const char *const server_keys[] = {"listen", "host", "port", "workers", "max_body_bytes",
     "max_header_bytes", "client_timeout_ms", "drain_timeout_ms", "max_upstream_response_bytes",
     "max_sse_event_bytes", "max_client_buffer_bytes", "max_stream_bytes", "mock_port", "keys_refresh_ms",
-    "upstream_client", "upstream_keepalive", "upstream_keepalive_ms", "metrics_token", NULL};
+    "upstream_client", "upstream_keepalive", "upstream_keepalive_ms", "metrics_token", "body_timeout_ms", "max_connections", NULL};
 
 static void parse_server(const cJSON *s, gr_server_conf *o, errbuf *e) {
     const char *p = "server";
@@ -399,6 +399,9 @@ static void parse_server(const cJSON *s, gr_server_conf *o, errbuf *e) {
     free(client);
     o->upstream_keepalive = (uint32_t)get_uint(s, "upstream_keepalive", 256, 65536, p, e);
     o->upstream_keepalive_ms = (uint32_t)get_uint(s, "upstream_keepalive_ms", 30000, 86400000, p, e);
+    o->body_timeout_ms = (uint32_t)get_uint(s, "body_timeout_ms", 120000, 86400000, p, e);
+    if (o->body_timeout_ms < 100) fail(e, "server.body_timeout_ms: at least 100 ms, got %u", (unsigned)o->body_timeout_ms);
+    o->max_connections = (uint32_t)get_uint(s, "max_connections", 10000, 10000000, p, e);
     o->metrics_token = get_str(s, "metrics_token", NULL, p, e);
     if (o->metrics_token && strlen(o->metrics_token) < 16)
         fail(e, "server.metrics_token: at least 16 characters (or leave it out for an open /metrics)");

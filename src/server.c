@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -349,6 +350,7 @@ int gr_listen_socket(const char *host, uint16_t port, bool reuseport) {
 }
 
 static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
+    size_t nworkers = s->nworkers ? s->nworkers : 1;
     w->srv = s;
     w->svc = &s->svc;
     w->route_state = gr_xcalloc(1, sizeof(*w->route_state));
@@ -371,7 +373,12 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     if (fd < 0) return false;
     gr_http_server_limits lim = {.max_header_bytes = cfg->server.max_header_bytes,
                                  .max_body_bytes = cfg->server.max_body_bytes,
-                                 .client_timeout_ms = cfg->server.client_timeout_ms};
+                                 .client_timeout_ms = cfg->server.client_timeout_ms,
+                                 .body_timeout_ms = cfg->server.body_timeout_ms,
+                                 /* the process-wide cap, split evenly: each worker accepts its share */
+                                 .max_connections = cfg->server.max_connections
+                                                        ? (uint32_t)((cfg->server.max_connections + nworkers - 1) / nworkers)
+                                                        : 0};
     w->http = gr_http_server_new(w->base, fd, &lim, handle, w);
     if (!w->http) close(fd);
     return w->http != NULL;
@@ -498,6 +505,14 @@ int gr_server_run(gr_config *cfg) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     s.nworkers = cfg->server.workers ? cfg->server.workers : (size_t)(cores > 0 ? cores : 1);
     s.workers = gr_xcalloc(s.nworkers, sizeof(gr_worker));
+    struct rlimit nofile;
+    if (cfg->server.max_connections && !getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur != RLIM_INFINITY &&
+        2ull * cfg->server.max_connections + 64 > (unsigned long long)nofile.rlim_cur)
+        GR_WARN("server.max_connections (%u) needs about %llu descriptors (one per client, one per upstream request) but "
+                "the open-file limit is %llu: at that limit accepting pauses (EMFILE back-off); raise `ulimit -n` or lower "
+                "server.max_connections",
+                (unsigned)cfg->server.max_connections, 2ull * cfg->server.max_connections + 64,
+                (unsigned long long)nofile.rlim_cur);
     gr_config_current_set(cfg); /* the snapshot now belongs to the current pointer */
     s.config_path = gr_xstrdup(cfg->path);
     for (size_t i = 0; i < s.nworkers; i++) {
