@@ -32,6 +32,8 @@ list(APPEND GR_AREA_LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 
 # The provider-credential redactor (src/redact.c): split points, truncated keys.
 gr_add_unit_test(NAME test_redact SOURCES tests/unit/test_redact.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+# Metric labels (src/metrics.c): escaping and cutting per the exposition format.
+gr_add_unit_test(NAME test_metrics SOURCES tests/unit/test_metrics.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_sse SOURCES tests/unit/test_sse.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_config SOURCES tests/unit/test_config.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_json_edit SOURCES tests/unit/test_json_edit.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)

@@ -91,7 +91,7 @@ size_t gr_metrics_label(char *buf, size_t o, size_t cap, const char *name, const
     o += nl;
     buf[o++] = '=';
     buf[o++] = '"';
-    size_t room = cap - 2; /* the closing quote and the NUL */
+    size_t start = o, room = cap - 2; /* the closing quote and the NUL */
     for (const unsigned char *v = (const unsigned char *)(value ? value : ""); *v; v++) {
         char esc[2];
         size_t n = 1;
@@ -99,9 +99,12 @@ size_t gr_metrics_label(char *buf, size_t o, size_t cap, const char *name, const
         if (*v == '\\' || *v == '"') esc[0] = '\\', esc[1] = (char)*v, n = 2;
         else if (*v == '\n') esc[0] = '\\', esc[1] = 'n', n = 2;
         else if (*v < 0x20 || *v == 0x7f) esc[0] = '_';
-        if (o + n > room) { /* cut: never inside an escape or a UTF-8 sequence */
-            while (o && ((unsigned char)buf[o - 1] & 0xC0) == 0x80) o--;
-            if (o && (unsigned char)buf[o - 1] >= 0xC0) o--;
+        if (o + n > room) { /* cut: never inside an escape pair or a UTF-8 sequence */
+            size_t lead = o;
+            while (lead > start && ((unsigned char)buf[lead - 1] & 0xC0) == 0x80) lead--;
+            unsigned char c = lead > start ? (unsigned char)buf[lead - 1] : 0;
+            size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+            if (need && o - (lead - 1) < need) o = lead - 1; /* an incomplete last character */
             break;
         }
         memcpy(buf + o, esc, n);
