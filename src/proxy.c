@@ -647,7 +647,8 @@ static void on_done(void *ud, const char *err, int status) {
     const char *tail;
     size_t tail_len;
     gr_redactor_finish(&r->redact, &tail, &tail_len); /* bytes held back as a possible key start */
-    if (tail_len && (r->streaming || r->up_body)) (void)relay_data(r, tail, tail_len);
+    if (tail_len && (r->streaming || r->up_body) && relay_data(r, tail, tail_len) < 0 && !err && !r->streaming)
+        err = gr_err_upstream_aborted; /* the held tail took the body over its cap */
     if (r->streaming) {
         settle_attempt(r, err, !err && !r->failed_midstream, -1);
         finish_stream(r, err);

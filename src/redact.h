@@ -12,15 +12,17 @@
  *
  * The secrets of a provider: its api_key, and the values of its configured
  * headers whose names say they carry a credential (authorization, *key*,
- * *token*, *secret*, cookie), plus the token after "Bearer "/"Basic "/
- * "Token ". Secrets shorter than GR_REDACT_MIN_LEN are not matched.
+ * *token*, *secret*, *signature*, cookie), and of such a value also the
+ * part after its first space (the token of "Bearer <token>"). Secrets
+ * shorter than GR_REDACT_MIN_LEN are not matched.
  *
  * What is redacted: every occurrence of a secret's first GR_REDACT_ANCHOR
  * bytes (the whole secret when shorter), together with however much of the
  * rest of the secret follows — so a secret the upstream or a cut truncated
  * is still removed, and at most ANCHOR-1 leading bytes of a secret can
- * ever be seen. A piece that ends with what may be the start of a secret
- * holds those bytes back (at most the secret's length - 1) until the next
+ * ever be seen (16: text that merely names a key format such as
+ * "sk-ant-api03" is left alone). A piece that ends with what may be the
+ * start of a secret holds those bytes back (at most the secret's length - 1) until the next
  * piece or gr_redactor_finish, so a secret split across two reads is found.
  * A piece with nothing to redact and nothing held is passed on as is (no
  * copy): the cost on the fast path is one memmem per secret per read.
@@ -36,7 +38,7 @@
 
 #define GR_REDACT_MAX_SECRETS 8
 #define GR_REDACT_MIN_LEN 6
-#define GR_REDACT_ANCHOR 12
+#define GR_REDACT_ANCHOR 16
 #define GR_REDACT_MARK "[redacted]"
 
 typedef struct gr_redactor {
