@@ -129,12 +129,13 @@ static size_t scan(const gr_redactor *rd, const char *w, size_t n, bool final, o
 /* ---- the stream ---- */
 
 static void hold(gr_redactor *rd, const char *s, size_t n) {
+    rd->held_len = n;
+    if (!n) return;
     if (n > rd->held_cap) {
         rd->held_cap = n;
         rd->held = gr_xrealloc(rd->held, n);
     }
     memmove(rd->held, s, n);
-    rd->held_len = n;
 }
 
 static void feed(gr_redactor *rd, const char *data, size_t len, bool final, const char **out, size_t *out_len) {
@@ -166,7 +167,7 @@ static void feed(gr_redactor *rd, const char *data, size_t len, bool final, cons
     else put(&o, w, end);
     rd->buf = o.p, rd->buf_cap = o.cap;
     hold(rd, w + end, n - end); /* w may be held itself: a suffix moves to its front */
-    *out = rd->buf;
+    *out = o.len ? rd->buf : data; /* never NULL, even when everything is held */
     *out_len = o.len;
 }
 
