@@ -583,16 +583,12 @@ static void retry_timer_cb(evutil_socket_t fd, short what, void *arg) {
     start_attempt(r);
 }
 
-/* Reports the attempt's outcome to the health registry and, when the route
- * rules allow (nothing sent to the client yet), schedules the next attempt.
- * Returns true when another attempt was scheduled. */
 /* gaterouter_upstream_errors_total{provider,reason}: every failed attempt. */
 static void count_upstream_error(gr_request *r, const gr_route_candidate *c, const char *err) {
     const char *reason = "http_5xx";
-    if (r->client_gone) reason = "client_gone";
-    else if (err == gr_err_upstream_aborted) reason = r->error_type ? r->error_type : "aborted";
+    if (r->failed_midstream) reason = "stream_error"; /* an error event, an oversized event */
+    else if (err == gr_err_upstream_aborted) reason = r->error_type ? r->error_type : "aborted"; /* our caps */
     else if (err) reason = gr_upstream_err_is_timeout(err) ? "timeout" : "connect";
-    else if (r->failed_midstream) reason = "stream_error";
     else if (r->up_status == 429) reason = "rate_limited";
     else if (r->up_status >= 400 && r->up_status < 500) reason = "http_4xx";
     else if (r->up_status < 400) reason = "invalid_response";
@@ -602,6 +598,9 @@ static void count_upstream_error(gr_request *r, const gr_route_candidate *c, con
     gr_metrics_add(GR_M_UPSTREAM_ERRORS, labels, 1);
 }
 
+/* Reports the attempt's outcome to the health registry and, when the route
+ * rules allow (nothing sent to the client yet), schedules the next attempt.
+ * Returns true when another attempt was scheduled. */
 static bool settle_attempt(gr_request *r, const char *err, bool ok, int retry_after_s) {
     const gr_route_candidate *c = &r->plan->cand[r->cand];
     uint64_t now = gr_now_us();
