@@ -1,7 +1,8 @@
 /* bench_redact.c — what redacting the provider's credentials costs per
  * upstream read (gr_redactor_feed, src/redact.c): a typical 250-byte
  * chat.completion.chunk event with nothing to redact (the fast path: one
- * memmem per secret, the piece passed on uncopied), a 16 KiB read of a
+ * memmem per secret, the piece passed on uncopied) with two secrets and with
+ * the api_key alone, a 16 KiB read of a
  * non-streamed body, and an event that does carry the key. */
 #include "bench_common.h"
 #include "redact.h"
@@ -42,6 +43,15 @@ int main(void) {
     c.in = k_chunk;
     c.len = sizeof k_chunk - 1;
     bench_run("redact_chunk_250B_clean", feed, &c);
+    gr_provider_conf key_only = prov; /* the common case: an api_key and no credential headers */
+    key_only.nheaders = 0;
+    ctx one;
+    memset(&one, 0, sizeof one);
+    gr_redactor_init(&one.rd, &key_only);
+    one.in = k_chunk;
+    one.len = sizeof k_chunk - 1;
+    bench_run("redact_chunk_250B_clean_one_secret", feed, &one);
+    gr_redactor_dispose(&one.rd);
     static char big[16384];
     for (size_t i = 0; i < sizeof big; i++) big[i] = "abcdefghij klmnopqrstuvwxyz\"{}:,sk-"[i % 35];
     c.in = big;
