@@ -160,34 +160,23 @@ static void write_access_log(gr_request *r) {
     gr_access_log_write(line, o);
 }
 
-/* Builds `k1="v1",k2="v2"` (NUL-terminated, truncated at cap) without printf. */
+/* Builds `k1="v1",k2="v2"` (escaped, NUL-terminated, within cap). */
 static const char *labels2(char *buf, size_t cap, const char *k1, const char *v1, const char *k2, const char *v2) {
-    size_t o = gr_out_str(buf, 0, cap - 1, k1);
-    o = GR_OUT_LIT(buf, o, cap - 1, "=\"");
-    o = gr_out_str(buf, o, cap - 1, v1);
-    o = GR_OUT_LIT(buf, o, cap - 1, "\"");
-    if (k2) {
-        o = GR_OUT_LIT(buf, o, cap - 1, ",");
-        o = gr_out_str(buf, o, cap - 1, k2);
-        o = GR_OUT_LIT(buf, o, cap - 1, "=\"");
-        o = gr_out_str(buf, o, cap - 1, v2);
-        o = GR_OUT_LIT(buf, o, cap - 1, "\"");
-    }
-    buf[o] = '\0';
+    size_t o = gr_metrics_label(buf, 0, cap, k1, v1);
+    if (k2) gr_metrics_label(buf, o, cap, k2, v2);
     return buf;
 }
 
 static void record_metrics(gr_request *r) {
-    char labels[256], status[12];
+    char labels[GR_METRICS_LABELS_CAP], status[12];
     const char *model = r->model ? r->model->name : "";
+    const char *route = r->route_template ? r->route_template : "other";
     status[gr_out_i64(status, 0, sizeof status - 1, r->status)] = '\0';
-    size_t o = strlen(labels2(labels, sizeof labels, "route", r->path, "status", status));
-    o = GR_OUT_LIT(labels, o, sizeof labels - 1, ",model=\"");
-    o = gr_out_str(labels, o, sizeof labels - 1, model);
-    o = GR_OUT_LIT(labels, o, sizeof labels - 1, "\"");
-    labels[o] = '\0';
+    size_t o = strlen(labels2(labels, sizeof labels, "route", route, "status", status));
+    o = gr_metrics_label(labels, o, sizeof labels, "model", model);
+    gr_metrics_label(labels, o, sizeof labels, "provider", r->deployment ? r->deployment->provider->name : "");
     gr_metrics_add(GR_M_REQUESTS, labels, 1);
-    gr_metrics_observe_us(GR_M_REQUEST_SECONDS, labels2(labels, sizeof labels, "route", r->path, NULL, NULL),
+    gr_metrics_observe_us(GR_M_REQUEST_SECONDS, labels2(labels, sizeof labels, "route", route, NULL, NULL),
                           r->end_us - r->start_us);
     if (r->deployment) {
         labels2(labels, sizeof labels, "provider", r->deployment->provider->name, "model", model);
@@ -199,6 +188,7 @@ static void record_metrics(gr_request *r) {
         gr_metrics_add(GR_M_TOKENS, labels2(labels, sizeof labels, "model", model, "kind", "completion"),
                        r->usage.completion_tokens);
     }
+    if (r->cost_nusd) gr_metrics_add(GR_M_COST_NUSD, labels2(labels, sizeof labels, "model", model, NULL, NULL), r->cost_nusd);
     if (r->client_gone && r->streaming) gr_metrics_add(GR_M_STREAMS_CANCELLED, NULL, 1);
     gr_metrics_add(GR_M_INFLIGHT, NULL, -1);
 }
@@ -266,17 +256,13 @@ void gr_request_finish(gr_request *r) {
     write_access_log(r);
     record_metrics(r);
     submit_ledger_row(r);
-    if (r->cost_nusd) {
-        char labels[160];
-        snprintf(labels, sizeof(labels), "model=\"%s\"", r->model ? r->model->name : "");
-        gr_metrics_add(GR_M_COST_NUSD, labels, r->cost_nusd);
-    }
     if (r->st && r->ops) r->ops->stream_free(r->st);
     gr_messages_stream_free(r->msg_stream);
     if (r->sse_ready) gr_sse_dispose(&r->sse);
     if (r->up_body) evbuffer_free(r->up_body);
     if (r->out) evbuffer_free(r->out);
     gr_http_request_free(&r->up_req);
+    gr_redactor_dispose(&r->redact);
     cJSON_Delete(r->body);
     r->body = NULL;
     if (r->store_jobs) { /* a store job still calls back into r: the last completion frees it */

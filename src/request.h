@@ -19,6 +19,7 @@
 #include "keys.h"
 #include "api_messages.h"
 #include "json_arena.h"
+#include "redact.h"
 
 #include <cjson/cJSON.h>
 
@@ -45,6 +46,7 @@ typedef struct gr_request {
     char id[72];
     const char *method;
     char path[128];
+    const char *route_template; /* the metrics label: "/v1/chat/completions", …, NULL = "other" */
     gr_endpoint ep;
     uint64_t start_us, upstream_start_us, first_token_us, end_us;
 
@@ -93,6 +95,7 @@ typedef struct gr_request {
     gr_transfer *xfer;
     int up_status;
     char up_content_type[64];
+    gr_redactor redact;         /* the provider's credentials out of every upstream byte (redact.h) */
     struct evbuffer *up_body;   /* non-streamed body or error body */
     struct evbuffer *out;       /* SSE events batched for one write */
     gr_sse_parser sse;

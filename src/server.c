@@ -28,6 +28,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -210,6 +212,41 @@ static void static_key_info(gr_request *r, const gr_api_key *k) {
     cJSON_free(s);
 }
 
+/* The metrics label of a path: one of the routes served, or "other" (NULL).
+ * Never the raw path, so junk paths cannot grow the series table. */
+static const char *route_template(const char *p) {
+    static const char *const exact[] = {"/health", "/ready", "/metrics", "/v1/chat/completions", "/v1/completions",
+                                        "/v1/embeddings", "/v1/messages", "/v1/route", "/v1/models", "/v1/key",
+                                        "/v1/generation", "/v1/x402/pricing", "/v1/x402/credit", NULL};
+    for (size_t i = 0; exact[i]; i++)
+        if (!strcmp(p, exact[i])) return exact[i];
+    if (!strcmp(p, "/chat/completions")) return "/v1/chat/completions";
+    if (!strcmp(p, "/completions")) return "/v1/completions";
+    if (!strcmp(p, "/embeddings")) return "/v1/embeddings";
+    if (!strncmp(p, "/v1/models/", 11)) return "/v1/models/{id}";
+    if (!strncmp(p, "/admin/", 7)) return "/admin/*";
+    return NULL;
+}
+
+/* GET /metrics: open, or with server.metrics_token a matching bearer token. */
+static void serve_metrics(gr_request *r, gr_client_req *req) {
+    const char *want = r->cfg->server.metrics_token;
+    if (want && want[0]) {
+        const char *authz = gr_client_req_header(req, "Authorization");
+        const char *tok = authz && !strncasecmp(authz, "Bearer ", 7) ? authz + 7 : NULL;
+        if (!tok || !gr_secret_eq(tok, strlen(tok), want, strlen(want))) {
+            gr_request_add_header(r, "WWW-Authenticate", "Bearer realm=\"metrics\"");
+            gr_request_fail(r, 401, "invalid_request_error", "invalid_metrics_token", NULL,
+                            "GET /metrics needs `Authorization: Bearer <server.metrics_token>`.");
+            return;
+        }
+    }
+    size_t len;
+    char *text = gr_metrics_render(&len);
+    reply_text(r, 200, "text/plain; version=0.0.4", text, len);
+    free(text);
+}
+
 static void handle(gr_client_req *req, void *arg) {
     gr_worker *w = arg;
     gr_request *r = gr_request_new(w, req);
@@ -222,6 +259,7 @@ static void handle(gr_client_req *req, void *arg) {
     while (i > 1 && r->path[i - 1] == '/') r->path[--i] = '\0';
     const char *p = r->path;
     if (!strcmp(p, "/v1/messages")) r->ep = GR_EP_MESSAGES; /* every error from here on in Anthropic's shape */
+    r->route_template = route_template(p);
     const char *code = NULL, *why = NULL;
     int refused = gr_client_req_error(req, &code, &why);
     if (refused) { /* malformed, or over a limit: answered in the API's error shape, then closed */
@@ -250,10 +288,7 @@ static void handle(gr_client_req *req, void *arg) {
     }
     if (!strcmp(p, "/metrics")) {
         if (!get) goto method;
-        size_t len;
-        char *text = gr_metrics_render(&len);
-        reply_text(r, 200, "text/plain; version=0.0.4", text, len);
-        free(text);
+        serve_metrics(r, req);
         return;
     }
     if (!strcmp(p, "/v1/key") && get && gr_auth_static_key(r->cfg, gr_auth_presented_key(req))) {
@@ -418,6 +453,7 @@ static bool port_is_ours(const char *host, uint16_t port) {
 }
 
 static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
+    size_t nworkers = s->nworkers ? s->nworkers : 1;
     w->srv = s;
     w->svc = &s->svc;
     w->route_state = gr_xcalloc(1, sizeof(*w->route_state));
@@ -440,7 +476,12 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     if (fd < 0) return false;
     gr_http_server_limits lim = {.max_header_bytes = cfg->server.max_header_bytes,
                                  .max_body_bytes = cfg->server.max_body_bytes,
-                                 .client_timeout_ms = cfg->server.client_timeout_ms};
+                                 .client_timeout_ms = cfg->server.client_timeout_ms,
+                                 .body_timeout_ms = cfg->server.body_timeout_ms,
+                                 /* the process-wide cap, split evenly: each worker accepts its share */
+                                 .max_connections = cfg->server.max_connections
+                                                        ? (uint32_t)((cfg->server.max_connections + nworkers - 1) / nworkers)
+                                                        : 0};
     w->http = gr_http_server_new(w->base, fd, &lim, handle, w);
     if (!w->http) close(fd);
     return w->http != NULL;
@@ -574,6 +615,14 @@ int gr_server_run(gr_config *cfg) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     s.nworkers = cfg->server.workers ? cfg->server.workers : (size_t)(cores > 0 ? cores : 1);
     s.workers = gr_xcalloc(s.nworkers, sizeof(gr_worker));
+    struct rlimit nofile;
+    if (cfg->server.max_connections && !getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur != RLIM_INFINITY &&
+        2ull * cfg->server.max_connections + 64 > (unsigned long long)nofile.rlim_cur)
+        GR_WARN("server.max_connections (%u) needs about %llu descriptors (one per client, one per upstream request) but "
+                "the open-file limit is %llu: at that limit accepting pauses (EMFILE back-off); raise `ulimit -n` or lower "
+                "server.max_connections",
+                (unsigned)cfg->server.max_connections, 2ull * cfg->server.max_connections + 64,
+                (unsigned long long)nofile.rlim_cur);
     gr_config_current_set(cfg); /* the snapshot now belongs to the current pointer */
     s.config_path = gr_xstrdup(cfg->path);
     for (size_t i = 0; i < s.nworkers; i++) {
