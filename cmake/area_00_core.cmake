@@ -20,6 +20,8 @@ add_library(gr_core OBJECT
   src/proxy.c
   src/redact.c
   src/api_models.c
+  src/api_admin.c
+  src/endpoints.c
   src/auth.c
   src/server.c
   src/services.c

@@ -1,6 +1,6 @@
 /* api_models.c — GET /v1/models and GET /v1/models/{id} in OpenAI's shape,
  * listing configured models and their aliases. */
-#include "request.h"
+#include "api_models.h"
 
 #include <stdlib.h>
 

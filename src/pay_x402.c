@@ -38,7 +38,7 @@
 #include "log.h"
 #include "meter.h"
 #include "metrics.h"
-#include "request.h"
+#include "proxy.h"
 #include "route.h"
 #include "services.h"
 #include "store_exec.h"

@@ -4,7 +4,7 @@
  * forwarded with only `model` rewritten; native providers go through their
  * adapter), then relays the response: non-streamed bodies whole, streams event
  * by event as they arrive, with usage picked off the final chunk. */
-#include "request.h"
+#include "proxy.h"
 
 #include "http_reply.h"
 #include "http_server.h"

@@ -335,9 +335,8 @@ void gr_request_fail(gr_request *r, int status, const char *type, const char *co
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     r->error_type = type;
-    /* /v1/messages answers in Anthropic's shape from the first error on (auth, limits, parsing) */
-    bool anthropic = r->anthropic_out || r->ep == GR_EP_MESSAGES;
-    char *s = anthropic ? gr_messages_error_json(status, msg) : gr_error_json(msg, type, param, code);
+    /* in the endpoint's shape from the first error on (auth, limits, parsing) */
+    char *s = r->errors == GR_ERRORS_ANTHROPIC ? gr_messages_error_json(status, msg) : gr_error_json(msg, type, param, code);
     gr_request_reply_json(r, status, s, strlen(s));
     free(s);
 }

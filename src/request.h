@@ -38,6 +38,9 @@ typedef enum {
     GR_EP_ROUTE,
 } gr_endpoint;
 
+/* The shape of an error body (endpoints.h's table says which per path). */
+typedef enum { GR_ERRORS_OPENAI = 0, GR_ERRORS_ANTHROPIC } gr_error_shape;
+
 typedef struct gr_request {
     gr_pool *pool;
     gr_worker *w;
@@ -48,6 +51,7 @@ typedef struct gr_request {
     char path[128];
     const char *route_template; /* the metrics label: "/v1/chat/completions", …, NULL = "other" */
     gr_endpoint ep;
+    gr_error_shape errors;
     uint64_t start_us, upstream_start_us, first_token_us, end_us;
 
     /* who and what */
@@ -129,14 +133,9 @@ GR_MUST_CHECK bool gr_request_unhold(gr_request *r);
 /* The client left: release the detached client request and finish (499). */
 void gr_request_abandon(gr_request *r);
 
-/* Endpoints (proxy.c, api_models.c). */
-void gr_proxy_handle(gr_request *r);
-/* The rest of gr_proxy_handle once a paid request's x402 admission (which
- * runs its store calls on the store executor) has admitted it. */
-void gr_proxy_admitted(gr_request *r);
+/* proxy.c's, until finish and reply hooks are registered. */
 /* Sets r->cost_nusd from usage (estimating usage when none was reported). */
 void gr_proxy_compute_cost(gr_request *r);
 void gr_proxy_add_route_headers(gr_request *r);
-void gr_models_handle(gr_request *r, const char *model_id);
 
 #endif

@@ -1,0 +1,17 @@
+/* proxy.h — the model endpoints (chat, completions, embeddings, Messages,
+ * the /v1/route dry run): body validation, routing, admission, the response
+ * cache, upstream attempts with retries and fallbacks, and the relay of the
+ * answer (streamed or not) back to the client. */
+#ifndef GR_PROXY_H
+#define GR_PROXY_H
+
+#include "request.h"
+
+/* Serves r (r->ep set, client authenticated); answers and finishes, usually
+ * later from this loop. */
+void gr_proxy_handle(gr_request *r);
+/* The rest of gr_proxy_handle once a paid request's x402 admission (which
+ * runs its store calls on the store executor) has admitted it. */
+void gr_proxy_admitted(gr_request *r);
+
+#endif
