@@ -17,6 +17,10 @@ add_library(gr_core OBJECT
   src/curl_dl.c
   src/mock_upstream.c
   src/request.c
+  src/pipeline.c
+  src/request_log.c
+  src/request_ledger.c
+  src/feature_list.c
   src/proxy.c
   src/redact.c
   src/api_models.c
@@ -24,6 +28,8 @@ add_library(gr_core OBJECT
   src/endpoints.c
   src/auth.c
   src/server.c
+  src/listen.c
+  src/worker.c
   src/services.c
   src/store_exec.c
   src/pay_x402.c

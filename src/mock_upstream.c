@@ -2,7 +2,7 @@
  * Anthropic's / Gemini's native ones (see mock_upstream.h). Deterministic
  * output derived from the request. */
 #include "mock_upstream.h"
-#include "server.h"
+#include "listen.h"
 
 #include "http_reply.h"
 #include "http_server.h"

@@ -38,6 +38,7 @@
 #include "log.h"
 #include "meter.h"
 #include "metrics.h"
+#include "pipeline.h"
 #include "proxy.h"
 #include "route.h"
 #include "services.h"
@@ -1031,7 +1032,7 @@ void gr_pay_x402_reject_replay(gr_request *r) {
            : x->version == 2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement");
 }
 
-void gr_pay_x402_before_reply(gr_request *r) {
+static void before_reply(gr_request *r) {
     gr_pay_x402 *p = px(r);
     x402_req *x = r->x402;
     if (!p || !x || x->phase != XS_ADMITTED || r->status >= 400) return;
@@ -1142,7 +1143,7 @@ static void finish_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_ledger_ro
     post(r, o);
 }
 
-void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row) {
+static void finish_paid(gr_request *r, gr_ledger_row *row) {
     gr_pay_x402 *p = px(r);
     x402_req *x = r->x402;
     if (!p || !x) return;
@@ -1401,4 +1402,24 @@ void gr_pay_x402_serve(gr_request *r, const char *path, const char *query) {
     else if (!strcmp(path, "/v1/x402/credit")) serve_credit(r, p, query ? query : "");
     else if (!strcmp(path, "/v1/x402/payments")) serve_payment(r, p, query ? query : "");
     else gr_request_fail(r, 404, "invalid_request_error", "unknown_url", NULL, "Invalid URL (%s %s)", r->method, path);
+}
+
+/* ---- registered handlers (pipeline.h) ---- */
+
+static void on_reply(gr_request *r, int status, const char *body, size_t len) {
+    (void)status;
+    (void)body;
+    (void)len;
+    if (r->pay_x402 && !r->client_gone) before_reply(r);
+}
+
+/* Actual cost -> settlement and credit; the x402 columns of the ledger row
+ * (only for a request that reached a model: f->row is NULL otherwise). */
+static void on_ledger_fill(gr_request *r, gr_finish_info *f) {
+    if (r->pay_x402 && f->row) finish_paid(r, f->row);
+}
+
+void gr_pay_x402_register(void) {
+    gr_pipeline_on_reply(GR_REPLY_PAYMENT, on_reply);
+    gr_pipeline_on_finish(GR_FINISH_LEDGER_FILL, on_ledger_fill);
 }

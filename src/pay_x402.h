@@ -12,10 +12,12 @@
  *                           generation (r->cap_max_tokens) to what was paid.
  *                           Continues in gr_proxy_admitted (store calls run on the
  *                           store executor), or answers and finishes.
- *   gr_pay_x402_before_reply() just before the response status goes out: adds
- *                           the settlement/receipt headers.
- *   gr_pay_x402_finish()    at request end: actual cost -> settlement and
- *                           credit; fills the x402 fields of the ledger row.
+ *   reply hook (GR_REPLY_PAYMENT) just before the response status goes out:
+ *                           adds the settlement/receipt headers.
+ *   finish handler (GR_FINISH_LEDGER_FILL) at request end: actual cost ->
+ *                           settlement and credit; fills the x402 fields of
+ *                           the ledger row. Both registered by
+ *                           gr_pay_x402_register (pipeline.h).
  * Per-request state lives in r->x402 (owned by this module, released in finish).
  * The process-wide state (gr_pay_x402) hangs off gr_services; NULL = disabled. */
 #ifndef GR_PAY_X402_H
@@ -44,13 +46,13 @@ bool gr_pay_x402_applies(gr_request *r);
  * once the payment is admitted — usually later, from this loop, after its
  * store calls ran on the store executor. */
 void gr_pay_x402_admit(gr_request *r);
-void gr_pay_x402_before_reply(gr_request *r);
 /* After a successful admit: the one-time token to claim cluster-wide (Redis)
  * and how long the claim must live. false when there is nothing to claim. */
 bool gr_pay_x402_claim_info(gr_request *r, const char **token, uint32_t *ttl_s);
 /* Another instance already spent this authorization: undo and answer 402. */
 void gr_pay_x402_reject_replay(gr_request *r);
-void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row);
+/* Registers the reply hook and finish handler above (start-up). */
+void gr_pay_x402_register(void);
 
 /* GET /v1/x402/pricing (discovery: accepted networks/assets, schemes, paid
  * resources, prices per model), GET /v1/x402/credit?address=0x… (a payer's

@@ -5,6 +5,7 @@
  * adapter), then relays the response: non-streamed bodies whole, streams event
  * by event as they arrive, with usage picked off the final chunk. */
 #include "proxy.h"
+#include "pipeline.h"
 
 #include "http_reply.h"
 #include "http_server.h"
@@ -67,7 +68,7 @@ static void read_usage(const cJSON *u, gr_usage *out) {
 
 /* Final cost from the upstream's usage, or from the gateway's estimate when
  * the upstream reported none (marked estimated). */
-void gr_proxy_compute_cost(gr_request *r) {
+static void compute_cost(gr_request *r) {
     if (!r->usage.present && !r->usage.estimated) {
         r->usage.prompt_tokens = r->est_prompt_tokens;
         /* ~150 bytes of JSON framing per chunk; the rest is content. */
@@ -300,7 +301,7 @@ static int emit_chunk(void *ud, const char *data, size_t len) {
     if (memmem(data, len, "\"usage\"", 7)) {
         cJSON *j = cJSON_ParseWithLength(data, len);
         if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "usage"))) {
-            gr_proxy_compute_cost(r);
+            compute_cost(r);
             gr_meter_annotate_response(j, r->cost_nusd, r->usage.estimated);
             char *s = cJSON_PrintUnformatted(j);
             append_event(r, s, strlen(s));
@@ -319,8 +320,7 @@ static void start_stream_reply(gr_request *r) {
     gr_request_add_header(r, "X-Accel-Buffering", "no");
     r->status = 200;
     r->reply_started = true;
-    gr_proxy_add_route_headers(r);
-    if (r->pay_x402) gr_pay_x402_before_reply(r);
+    gr_pipeline_run_reply(r, 200, NULL, 0);
     if (r->req) gr_client_req_reply_start(r->req, 200, "text/event-stream; charset=utf-8");
 }
 
@@ -360,7 +360,7 @@ static int on_sse_event(void *ud, const gr_sse_event *ev) {
                 /* The usage-only chunk exists because we asked for it. */
                 if (r->injected_usage && !r->anthropic_out && cJSON_IsArray(ch) && cJSON_GetArraySize(ch) == 0) skip = true;
                 if (!skip) { /* the client sees what the call cost */
-                    gr_proxy_compute_cost(r);
+                    compute_cost(r);
                     gr_meter_annotate_response(j, r->cost_nusd, r->usage.estimated);
                     char *s = cJSON_PrintUnformatted(j);
                     append_event(r, s, strlen(s));
@@ -470,7 +470,7 @@ static void finish_stream(gr_request *r, const char *err) {
         /* Clean EOF without [DONE]: some servers do this; close properly. */
         r->done_seen = true;
     }
-    if (!r->cost_nusd) gr_proxy_compute_cost(r);
+    if (!r->cost_nusd) compute_cost(r);
     if (r->done_seen && !r->failed_midstream) {
         if (r->anthropic_out) {
             if (gr_messages_stream_finish(r->msg_stream, emit_anthropic_event, r) != GR_OK) r->error_type = "translation_error";
@@ -566,7 +566,7 @@ static void reply_non_stream(gr_request *r) {
                             e.message[0] ? e.message : "upstream response could not be translated");
             return;
         }
-        gr_proxy_compute_cost(r);
+        compute_cost(r);
         reply_costed(r, out);
         cJSON_Delete(out);
         return;
@@ -597,7 +597,7 @@ static void reply_non_stream(gr_request *r) {
         if (cJSON_IsString(content)) r->usage.completion_tokens = gr_meter_estimate_text(content->valuestring, strlen(content->valuestring));
         r->usage.estimated = true;
     }
-    gr_proxy_compute_cost(r);
+    compute_cost(r);
     /* Fast path: the upstream's bytes go out as they came, with only
      * "cost" spliced into the usage object (no re-rendering of the body). */
     size_t us, ue;
@@ -1167,7 +1167,10 @@ static void start_attempt(gr_request *r) {
 
 /* Headers naming what served the request and why; set just before the status
  * line goes out, so they describe the attempt that answered. */
-void gr_proxy_add_route_headers(gr_request *r) {
+static void add_route_headers(gr_request *r, int status, const char *body, size_t len) {
+    (void)status;
+    (void)body;
+    (void)len;
     if (!r->deployment || !r->plan || r->client_gone) return;
     gr_request_add_header(r, "x-gaterouter-model", r->model->name);
     gr_request_add_header(r, "x-gaterouter-upstream-model", r->deployment->upstream_model);
@@ -1189,4 +1192,67 @@ void gr_proxy_add_route_headers(gr_request *r) {
         snprintf(a, sizeof(a), "%u", r->attempts + 1);
         gr_request_add_header(r, "x-gaterouter-attempts", a);
     }
+}
+
+/* ---- registered handlers (pipeline.h) ---- */
+
+/* A successful non-streamed answer fills the response cache when asked. */
+static void fill_cache(gr_request *r, int status, const char *body, size_t len) {
+    if (body && status == 200 && r->cache_key[0] && !r->cache_hit && r->w->shared)
+        gr_shared_cache_set(r->w->shared, r->cache_key, body, len, r->cache_ttl_s);
+}
+
+/* A stream cut by the client is billed for what the upstream produced. */
+static void finish_meter(gr_request *r, gr_finish_info *f) {
+    (void)f;
+    if (r->deployment && !r->cost_nusd && (r->usage.present || r->stream_data_bytes)) compute_cost(r);
+}
+
+static void finish_settle(gr_request *r, gr_finish_info *f) {
+    (void)f;
+    if (r->reservation.active)
+        gr_keys_settle(&r->reservation, r->cost_nusd, r->usage.prompt_tokens + r->usage.completion_tokens,
+                       (int64_t)gr_wall_ms());
+    if (r->shared_op) {
+        gr_shared_op_cancel(r->shared_op);
+        r->shared_op = NULL;
+    }
+    if (r->shared_reserved && r->key && r->w->shared) {
+        gr_key_limits lim;
+        gr_keys_limits(r->key, &lim);
+        gr_shared_settle(r->w->shared, gr_keys_id(r->key), &lim, r->shared_reserved, r->cost_nusd, r->est_total_tokens,
+                         r->usage.prompt_tokens + r->usage.completion_tokens, (int64_t)gr_wall_ms());
+    }
+}
+
+static void finish_upstream(gr_request *r, gr_finish_info *f) {
+    (void)f;
+    if (r->xfer) {
+        gr_transfer_cancel(r->xfer);
+        r->xfer = NULL;
+    }
+    if (r->retry_ev) event_free(r->retry_ev);
+    r->retry_ev = NULL;
+}
+
+static void finish_release(gr_request *r, gr_finish_info *f) {
+    (void)f;
+    if (r->st && r->ops) r->ops->stream_free(r->st);
+    gr_messages_stream_free(r->msg_stream);
+    if (r->sse_ready) gr_sse_dispose(&r->sse);
+    if (r->up_body) evbuffer_free(r->up_body);
+    if (r->out) evbuffer_free(r->out);
+    gr_http_request_free(&r->up_req);
+    gr_redactor_dispose(&r->redact);
+    cJSON_Delete(r->body);
+    r->body = NULL;
+}
+
+void gr_proxy_register(void) {
+    gr_pipeline_on_reply(GR_REPLY_CACHE, fill_cache);
+    gr_pipeline_on_reply(GR_REPLY_ROUTE, add_route_headers);
+    gr_pipeline_on_finish(GR_FINISH_METER, finish_meter);
+    gr_pipeline_on_finish(GR_FINISH_SETTLE, finish_settle);
+    gr_pipeline_on_finish(GR_FINISH_UPSTREAM, finish_upstream);
+    gr_pipeline_on_finish(GR_FINISH_RELEASE, finish_release);
 }

@@ -14,4 +14,7 @@ void gr_proxy_handle(gr_request *r);
  * runs its store calls on the store executor) has admitted it. */
 void gr_proxy_admitted(gr_request *r);
 
+/* Registers the model endpoints' reply hooks and finish handlers. */
+void gr_proxy_register(void);
+
 #endif

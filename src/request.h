@@ -15,7 +15,7 @@
 #include "pool.h"
 #include "provider.h"
 #include "sse.h"
-#include "server.h"
+#include "worker.h"
 #include "keys.h"
 #include "api_messages.h"
 #include "json_arena.h"
@@ -133,9 +133,5 @@ GR_MUST_CHECK bool gr_request_unhold(gr_request *r);
 /* The client left: release the detached client request and finish (499). */
 void gr_request_abandon(gr_request *r);
 
-/* proxy.c's, until finish and reply hooks are registered. */
-/* Sets r->cost_nusd from usage (estimating usage when none was reported). */
-void gr_proxy_compute_cost(gr_request *r);
-void gr_proxy_add_route_headers(gr_request *r);
 
 #endif

@@ -4,8 +4,10 @@
 #include "server.h"
 
 #include "endpoints.h"
+#include "feature_list.h"
 #include "http_reply.h"
 #include "http_server.h"
+#include "listen.h"
 #include "json_arena.h"
 #include "log.h"
 #include "metrics.h"
@@ -44,29 +46,11 @@ struct gr_server {
 
 /* ---- workers ---- */
 
-/* A drain ends when no request is alive AND every reply has reached its
- * socket: exiting at the first condition alone truncates streams that were
- * finished but not yet flushed. */
-static void maybe_drained(gr_worker *w) {
-    if (atomic_load(&w->draining) && atomic_load(&w->inflight) == 0 && atomic_load(&w->unflushed) <= 0)
-        event_base_loopexit(w->base, NULL);
-}
-
-void gr_worker_request_done(gr_worker *w) {
-    atomic_fetch_sub_explicit(&w->inflight, 1, memory_order_relaxed);
-    maybe_drained(w);
-}
-
-void gr_worker_reply_flushed(gr_worker *w) {
-    atomic_fetch_sub_explicit(&w->unflushed, 1, memory_order_relaxed);
-    maybe_drained(w);
-}
-
 static void worker_wake(evutil_socket_t fd, short what, void *arg) {
     gr_worker *w = arg;
     if (!atomic_load(&w->draining)) return;
     if (w->http) gr_http_server_drain(w->http); /* stop accepting; idle connections close */
-    maybe_drained(w);
+    gr_worker_maybe_drained(w);
 }
 
 /* Every second: which of this config's deployments did another instance
@@ -97,63 +81,6 @@ static void *worker_main(void *arg) {
 }
 
 /* The listening address: the first result, for the probe and every worker alike. */
-static int resolve_listen(const char *host, uint16_t port, struct addrinfo **res) {
-    struct addrinfo hints = {0};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    char ps[8];
-    snprintf(ps, sizeof(ps), "%u", port);
-    *res = NULL;
-    return getaddrinfo(host, ps, &hints, res);
-}
-
-int gr_listen_socket(const char *host, uint16_t port, bool reuseport) {
-    struct addrinfo *res = NULL;
-    int rc = resolve_listen(host, port, &res);
-    if (rc) {
-        GR_ERROR("server.host %s: %s", host, gai_strerror(rc));
-        return -1;
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd >= 0) {
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (reuseport) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* inherited by accepted sockets */
-        if (bind(fd, res->ai_addr, res->ai_addrlen) || listen(fd, 4096)) {
-            GR_ERROR("cannot listen on %s:%u: %s", host, port, strerror(errno));
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(res);
-    return fd;
-}
-
-/* The workers' listeners share the port through SO_REUSEPORT, which would
- * also let a second gateway (same user) bind it and take half the traffic.
- * Unless server.reuse_port asks for that, bind once without SO_REUSEPORT
- * first: any listener already there makes that fail. */
-static bool port_is_ours(const char *host, uint16_t port) {
-    struct addrinfo *res = NULL;
-    if (resolve_listen(host, port, &res)) return true; /* the listener reports lookup errors */
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool ok = true;
-    if (fd >= 0) {
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, res->ai_addr, res->ai_addrlen) && errno == EADDRINUSE) {
-            GR_ERROR("cannot listen on %s:%u: address already in use (another gaterouter or program is listening "
-                     "there; set server.reuse_port: true to share the port on purpose)", host, port);
-            ok = false;
-        }
-        close(fd);
-    }
-    freeaddrinfo(res);
-    return ok;
-}
-
 static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     size_t nworkers = s->nworkers ? s->nworkers : 1;
     w->srv = s;
@@ -265,6 +192,7 @@ static void on_terminate(evutil_socket_t sig, short what, void *arg) {
 }
 
 int gr_server_run(gr_config *cfg) {
+    gr_features_register();
     gr_server s = {0};
     int rc = 1;
     s.config_path = cfg->path;
@@ -280,7 +208,7 @@ int gr_server_run(gr_config *cfg) {
         return 1;
     }
 
-    if (!cfg->server.reuse_port && !port_is_ours(cfg->server.host, cfg->server.port)) {
+    if (!cfg->server.reuse_port && !gr_listen_port_free(cfg->server.host, cfg->server.port)) {
         gr_config_release(cfg);
         return 1;
     }
