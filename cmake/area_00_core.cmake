@@ -18,6 +18,7 @@ add_library(gr_core OBJECT
   src/mock_upstream.c
   src/request.c
   src/pipeline.c
+  src/request_store_job.c
   src/request_log.c
   src/request_ledger.c
   src/feature_list.c

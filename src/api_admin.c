@@ -16,7 +16,6 @@
 /* One admin call: everything the handler reads is copied here (the request
  * may be answered at the deadline while the call still runs). */
 typedef struct admin_job {
-    gr_request *r; /* touched on the loop only */
     gr_admin_ctx ctx;
     char *method, *path, *query, *body, *authz;
     size_t blen;
@@ -64,18 +63,12 @@ static void admin_reply_unavailable(gr_request *r, const char *why) {
     free(json);
 }
 
-static void admin_done(void *arg, const char *err) {
+static void admin_resume(gr_request *r, void *arg, const char *err) {
     admin_job *a = arg;
-    gr_request *r = a->r;
-    if (!gr_request_unhold(r)) return;
-    if (r->client_gone) {
-        gr_request_abandon(r);
-        return;
-    }
     if (err) {
         char msg[160];
         snprintf(msg, sizeof msg, "The store did not answer within %u ms; retry later.",
-                 gr_store_exec_op_timeout_ms(r->w->svc->exec));
+                 gr_store_exec_op_timeout_ms(r->w->exec));
         admin_reply_unavailable(r, msg);
         return;
     }
@@ -86,7 +79,6 @@ static void admin_submit(gr_request *r, const char *path, const char *query, con
                          const char *authz) {
     gr_services *svc = r->w->svc;
     admin_job *a = gr_xcalloc(1, sizeof *a);
-    a->r = r;
     a->ctx = svc->admin;
     a->method = gr_xstrdup(r->method);
     a->path = gr_xstrdup(path);
@@ -94,21 +86,10 @@ static void admin_submit(gr_request *r, const char *path, const char *query, con
     a->body = gr_xstrndup(body, blen);
     a->blen = blen;
     a->authz = authz ? gr_xstrdup(authz) : NULL;
-    if (!svc->exec) { /* no executor (never in the server): answer inline */
-        admin_run(NULL, a);
-        gr_request_reply_json(r, a->status, a->json ? a->json : "{}", a->json ? strlen(a->json) : 2);
-        admin_job_free(a);
-        return;
-    }
-    gr_store_job_spec js = {.run = admin_run, .done = admin_done, .late = admin_late, .free_arg = admin_job_free,
-                            .arg = a};
-    gr_status rc = gr_store_exec_submit(svc->exec, r->w->store_mb, &js);
-    if (rc != GR_OK) {
-        admin_job_free(a);
+    gr_request_job job = {.run = admin_run, .late = admin_late, .free_arg = admin_job_free, .resume = admin_resume,
+                          .arg = a};
+    if (gr_request_store_job(r, &job) != GR_OK) /* continues in admin_resume */
         admin_reply_unavailable(r, "The store is overloaded (store.queue_max jobs waiting); retry later.");
-        return;
-    }
-    gr_request_hold(r); /* continues in admin_done */
 }
 
 /* GET /v1/key for a key from `auth.keys`: it lives in the config, not in the
@@ -140,7 +121,7 @@ static void static_key_info(gr_request *r, const gr_api_key *k) {
 void gr_api_admin_handle(gr_request *r, const char *path, const char *query) {
     const gr_api_key *sk = NULL;
     if (!strcmp(path, "/v1/key") && (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD")) &&
-        (sk = gr_auth_static_key(r->cfg, gr_auth_presented_key(r->req)))) {
+        (sk = gr_auth_static_key(r->cfg, gr_request_presented_key(r)))) {
         static_key_info(r, sk);
         return;
     }

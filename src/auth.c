@@ -2,31 +2,16 @@
  * and the key table (virtual keys from the store and `keys:` in config, with
  * budgets and rate limits), all compared in constant time. It fails closed:
  * only `auth.mode: open` admits a request without a known key, and with x402
- * on a request either pays or presents a known key (an unknown one is 401). */
+ * on a request either pays (x402's own authenticator, registered before this
+ * one) or presents a known key (an unknown one is 401). */
 #include "auth.h"
 
+#include "pipeline.h"
 #include "services.h"
-#include "pay_x402.h"
-
-#include "http_server.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-
-const char *gr_auth_presented_key(const gr_client_req *req) {
-    if (!req) return NULL;
-    const char *a = gr_client_req_header(req, "Authorization");
-    if (a) {
-        if (!strncasecmp(a, "Bearer ", 7)) {
-            a += 7;
-            while (*a == ' ') a++;
-            return a;
-        }
-        return NULL;
-    }
-    return gr_client_req_header(req, "x-api-key");
-}
 
 const gr_api_key *gr_auth_static_key(const gr_config *c, const char *presented) {
     if (!presented) return NULL;
@@ -43,32 +28,29 @@ static void mask(const char *k, char *out, size_t cap) {
     else snprintf(out, cap, "%.4s****%s", k, k + n - 4);
 }
 
-bool gr_auth_check(gr_request *r) {
+/* AUTHENTICATE, last: decides by auth.mode; a payment authenticator
+ * (x402) registered before it has already taken the requests it pays for. */
+static gr_phase_rc phase_authenticate(gr_request *r) {
     const gr_config *c = r->cfg;
-    if (gr_pay_x402_applies(r)) { /* paid per request: no account needed */
-        r->pay_x402 = true;
-        r->key_name = "x402";
-        return true;
-    }
     /* Never open while x402 is on (config.c refuses the pair; a reload cannot
      * sneak it in, the payment service lives from start to exit). */
     bool open = c->auth_mode == GR_AUTH_OPEN && !(r->w->svc && r->w->svc->x402);
-    const char *k = gr_auth_presented_key(r->req);
+    const char *k = gr_request_presented_key(r);
     if (!k || !*k) {
         if (open) {
             r->key_name = "open";
-            return true;
+            return GR_PHASE_DONE;
         }
         gr_request_fail(r, 401, "invalid_request_error", "missing_api_key", NULL,
                         "You didn't provide an API key. You need to provide your API key in an Authorization header "
                         "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
-        return false;
+        return GR_PHASE_STOP;
     }
     size_t klen = strlen(k);
     const gr_api_key *match = gr_auth_static_key(c, k);
     if (match) {
         r->key_name = match->name;
-        return true;
+        return GR_PHASE_DONE;
     }
     gr_keys *table = r->w->svc ? r->w->svc->keys : NULL;
     if (table && gr_keys_count(table) > 0) {
@@ -77,21 +59,23 @@ bool gr_auth_check(gr_request *r) {
         if (gr_keys_authenticate(table, k, klen, (int64_t)gr_wall_ms(), &e, &v)) {
             r->key = e;
             r->key_name = gr_keys_id(e);
-            return true;
+            return GR_PHASE_DONE;
         }
         /* a known key that may not be used: revoked or expired (401 with its
          * own code), over a limit (429/402)... — say which */
         if (v.status && (v.status != 401 || (v.code && strcmp(v.code, "invalid_api_key")))) {
             gr_request_fail(r, v.status, v.type, v.code, NULL, "%s", v.message);
-            return false;
+            return GR_PHASE_STOP;
         }
     }
     if (open) { /* an unknown key on an open gateway (SDKs always send one) */
         r->key_name = "open";
-        return true;
+        return GR_PHASE_DONE;
     }
     char masked[32];
     mask(k, masked, sizeof(masked));
     gr_request_fail(r, 401, "invalid_request_error", "invalid_api_key", NULL, "Incorrect API key provided: %s.", masked);
-    return false;
+    return GR_PHASE_STOP;
 }
+
+void gr_auth_register(void) { gr_pipeline_on_phase(GR_PHASE_AUTHENTICATE, phase_authenticate); }

@@ -9,12 +9,12 @@
 
 #include "request.h"
 
-/* Returns true if the request may proceed; otherwise it has already been
- * answered with 401 and finished. Sets r->key_name. */
-bool gr_auth_check(gr_request *r);
+/* Registers the key authenticator, the last handler of the AUTHENTICATE
+ * phase (pipeline.h): it accepts a known key (sets r->key_name, r->key for a
+ * virtual key) or an open gateway, else answers 401 (429/402/403 for a
+ * known key that may not be used now). */
+void gr_auth_register(void);
 /* The `auth.keys` entry whose key is `presented` (constant time), or NULL. */
 const gr_api_key *gr_auth_static_key(const gr_config *c, const char *presented);
-/* The presented credential (Bearer or x-api-key), or NULL. */
-const char *gr_auth_presented_key(const gr_client_req *req);
 
 #endif

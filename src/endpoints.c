@@ -4,7 +4,6 @@
 
 #include "api_admin.h"
 #include "api_models.h"
-#include "auth.h"
 #include "body_decode.h"
 #include "cors.h"
 #include "http_server.h"
@@ -220,6 +219,6 @@ void gr_endpoints_dispatch(gr_client_req *req, void *arg) {
         return;
     }
     r->ep = row->ep;
-    if (row->auth == GR_ENDPOINT_CLIENT && !gr_auth_check(r)) return;
+    if (row->auth == GR_ENDPOINT_CLIENT && !gr_pipeline_run(r, GR_PHASE_AUTHENTICATE, GR_PHASE_PARSE)) return;
     row->handler(r, row);
 }

@@ -2,6 +2,7 @@
  * order their handlers run within one stage (see feature_list.h). */
 #include "feature_list.h"
 
+#include "auth.h"
 #include "pay_x402.h"
 #include "proxy.h"
 #include "request_log.h"
@@ -9,8 +10,9 @@
 #include <pthread.h>
 
 static void register_all(void) {
-    gr_proxy_register();         /* cost, key and cluster settlement, route headers, response cache */
-    gr_pay_x402_register();      /* receipt headers, settlement and the ledger's x402 columns */
+    gr_pay_x402_register();      /* pays instead of a key: authenticates first; admission, receipts, settlement */
+    gr_auth_register();          /* static and virtual keys, auth.mode: the last authenticator */
+    gr_proxy_register();         /* the model endpoints' phases, cost, settlement, route headers, response cache */
     gr_request_log_register();   /* access log, metrics */
     gr_request_ledger_register(); /* the ledger row */
 }

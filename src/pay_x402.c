@@ -32,16 +32,16 @@
  * clamped to the signed maximum — are settled (none at zero cost). */
 #include "pay_x402.h"
 
-#include "auth.h"
 #include "http_reply.h"
 #include "http_server.h"
 #include "log.h"
 #include "meter.h"
 #include "metrics.h"
 #include "pipeline.h"
-#include "proxy.h"
+#include "request.h"
 #include "route.h"
 #include "services.h"
+#include "shared.h"
 #include "store_exec.h"
 #include "x402.h"
 #include "x402_settle.h"
@@ -69,7 +69,7 @@ struct gr_pay_x402 {
 
 typedef enum { XS_NONE = 0, XS_QUOTED, XS_REJECTED, XS_ADMITTED } x402_phase;
 
-/* Per-request state (r->x402), in the request's pool. */
+/* Per-request state (r->ctx[g_ctx_slot]), in the request's pool. */
 typedef struct x402_req {
     x402_phase phase;
     int version;
@@ -372,6 +372,10 @@ void gr_pay_x402_free(gr_pay_x402 *p) {
 
 static gr_pay_x402 *px(gr_request *r) { return r->w && r->w->svc ? r->w->svc->x402 : NULL; }
 
+/* This module's context slot (pipeline.h): the request's x402_req. */
+static int g_ctx_slot = -1;
+#define XREQ(r) ((x402_req *)(r)->ctx[g_ctx_slot])
+
 static const char *in_header(gr_request *r, const char *name) {
     return r->req ? gr_client_req_header(r->req, name) : NULL;
 }
@@ -606,7 +610,6 @@ typedef enum { XJ_CREDIT_GET = 0, XJ_RESERVE, XJ_CREDIT_VIEW, XJ_PAYMENT_GET } x
 typedef struct x402_job x402_job;
 struct x402_job {
     xjob_kind kind;
-    gr_request *r; /* touched on the loop only */
     gr_pay_x402 *p;
     void (*next)(gr_request *r, x402_job *j); /* on the loop, with the result */
     char payer[GR_EVM_ADDR_STR_LEN + 1];
@@ -674,16 +677,10 @@ static void store_unavailable(gr_request *r, const char *why) {
 
 static void quote_reply(gr_request *r, x402_job *j);
 
-static void x402_job_done(void *arg, const char *err) {
+static void x402_job_resume(gr_request *r, void *arg, const char *err) {
     x402_job *j = arg;
-    gr_request *r = j->r;
-    if (!gr_request_unhold(r)) return;
-    if (r->client_gone) {
-        gr_request_abandon(r);
-        return;
-    }
     if (err) {
-        unsigned ms = gr_store_exec_op_timeout_ms(r->w->svc->exec);
+        unsigned ms = gr_store_exec_op_timeout_ms(r->w->exec);
         if (j->next == quote_reply) { /* a quote without the hinted payer's credit is still a valid quote */
             quote_reply(r, NULL);
         } else if (j->kind == XJ_CREDIT_VIEW || j->kind == XJ_PAYMENT_GET) {
@@ -700,31 +697,19 @@ static void x402_job_done(void *arg, const char *err) {
 }
 
 static x402_job *new_job(gr_request *r, gr_pay_x402 *p, xjob_kind kind, void (*next)(gr_request *, x402_job *)) {
+    (void)r;
     x402_job *j = gr_xcalloc(1, sizeof *j);
     j->kind = kind;
-    j->r = r;
     j->p = p;
     j->next = next;
     return j;
 }
 
-/* Runs j on the store executor; the request continues in j->next. */
+/* Runs j on the store executor with r suspended; r continues in j->next. */
 static void submit_job(gr_request *r, x402_job *j) {
-    gr_store_exec *ex = r->w->svc->exec;
-    if (!ex) { /* no executor (not in the server): inline */
-        x402_job_run(NULL, j);
-        j->next(r, j);
-        x402_job_free(j);
-        return;
-    }
-    gr_store_job_spec js = {.run = x402_job_run, .done = x402_job_done, .late = x402_job_late,
-                            .free_arg = x402_job_free, .arg = j};
-    if (gr_store_exec_submit(ex, r->w->store_mb, &js) != GR_OK) {
-        x402_job_free(j);
-        store_unavailable(r, "is overloaded (store.queue_max calls waiting)");
-        return;
-    }
-    gr_request_hold(r);
+    gr_request_job job = {.run = x402_job_run, .late = x402_job_late, .free_arg = x402_job_free,
+                          .resume = x402_job_resume, .arg = j};
+    if (gr_request_store_job(r, &job) != GR_OK) store_unavailable(r, "is overloaded (store.queue_max calls waiting)");
 }
 
 /* Post-response bookkeeping: fire and forget, never lost. */
@@ -766,7 +751,7 @@ static x402_post *new_post(gr_pay_x402 *p, const char *payer, const char *what) 
 }
 
 static void post(gr_request *r, x402_post *o) {
-    gr_store_exec *ex = r->w->svc->exec;
+    gr_store_exec *ex = r->w->exec;
     if (!ex) {
         x402_post_run(NULL, o);
         x402_post_free(o);
@@ -823,7 +808,7 @@ static void admit_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_status urc
 
 static void upto_reserved(gr_request *r, x402_job *j) {
     gr_pay_x402 *p = px(r);
-    x402_req *x = r->x402;
+    x402_req *x = XREQ(r);
     if (j->rc == GR_ERR_INVALID) {
         reject(r, x, build_reqs(r, p, x->max_cost_nusd, x->desc), p->nnets, gr_x402_upto_err_str(GR_UPTO_NONCE_USED));
         return;
@@ -837,22 +822,15 @@ static void upto_reserved(gr_request *r, x402_job *j) {
     r->max_cost_nusd = x->max_cost_nusd;
     x->phase = XS_ADMITTED;
     gr_metrics_add(GR_M_X402, "event=\"verified\"", 1);
-    gr_proxy_admitted(r);
+    gr_pipeline_continue(r, GR_PHASE_NEXT); /* admitted: the rest of the pipeline */
 }
 
 /* ---- hooks ---- */
 
-bool gr_pay_x402_applies(gr_request *r) {
-    if (!px(r)) return false;
-    if (in_header(r, "X-PAYMENT") || in_header(r, "PAYMENT-SIGNATURE")) return true;
-    const char *k = gr_auth_presented_key(r->req);
-    return !k || !*k;
-}
-
 /* 402 with the quote, net of the hinted payer's credit (j: that lookup, or NULL). */
 static void quote_reply(gr_request *r, x402_job *j) {
     gr_pay_x402 *p = px(r);
-    x402_req *x = r->x402;
+    x402_req *x = XREQ(r);
     int64_t quote = x->max_cost_nusd;
     if (j && j->rc == GR_OK && j->credit > 0) quote = j->credit >= quote ? 0 : quote - j->credit;
     x->phase = XS_QUOTED;
@@ -864,14 +842,14 @@ static void quote_reply(gr_request *r, x402_job *j) {
 static void exact_with_credit(gr_request *r, x402_job *j);
 static void exact_reserved(gr_request *r, x402_job *j);
 
-void gr_pay_x402_admit(gr_request *r) {
+/* Answers (402 quote or rejection, 503 when the store is unavailable or
+ * slower than store.op_timeout_ms) and finishes, or continues the pipeline
+ * once the payment is admitted — usually later, from this loop, after its
+ * store calls ran on the store executor. */
+static void admit(gr_request *r) {
     gr_pay_x402 *p = px(r);
-    if (!p) {
-        gr_proxy_admitted(r);
-        return;
-    }
     x402_req *x = gr_pool_calloc(r->pool, sizeof *x);
-    r->x402 = x;
+    r->ctx[g_ctx_slot] = x;
     x->version = 1;
     int64_t max_out = request_max_out(r, p);
     int64_t max_cost = request_max_cost(r, max_out);
@@ -929,7 +907,7 @@ void gr_pay_x402_admit(gr_request *r) {
  * credit the payment does not cover) in one store job. */
 static void exact_with_credit(gr_request *r, x402_job *cj) {
     gr_pay_x402 *p = px(r);
-    x402_req *x = r->x402;
+    x402_req *x = XREQ(r);
     int64_t max_cost = x->max_cost_nusd;
     const char *desc = x->desc;
     int64_t credit = cj->rc == GR_OK ? cj->credit : 0;
@@ -982,7 +960,7 @@ static void exact_with_credit(gr_request *r, x402_job *cj) {
 
 static void exact_reserved(gr_request *r, x402_job *j) {
     gr_pay_x402 *p = px(r);
-    x402_req *x = r->x402;
+    x402_req *x = XREQ(r);
     int64_t max_cost = x->max_cost_nusd;
     if (j->rc == GR_ERR_INVALID) {
         reject(r, x, build_reqs(r, p, max_cost, x->desc), p->nnets,
@@ -1005,11 +983,13 @@ static void exact_reserved(gr_request *r, x402_job *j) {
     r->max_cost_nusd = max_cost;
     x->phase = XS_ADMITTED;
     gr_metrics_add(GR_M_X402, "event=\"verified\"", 1);
-    gr_proxy_admitted(r);
+    gr_pipeline_continue(r, GR_PHASE_NEXT); /* admitted: the rest of the pipeline */
 }
 
-bool gr_pay_x402_claim_info(gr_request *r, const char **token, uint32_t *ttl_s) {
-    x402_req *x = r->x402;
+/* After a successful admit: the one-time token to claim cluster-wide (Redis)
+ * and how long the claim must live. false when there is nothing to claim. */
+static bool claim_info(gr_request *r, const char **token, uint32_t *ttl_s) {
+    x402_req *x = XREQ(r);
     if (!px(r) || !x || x->phase != XS_ADMITTED || !x->nonce_key[0]) return false;
     int64_t ttl = x->valid_before - (int64_t)(gr_wall_ms() / 1000) + 300; /* outlive validBefore */
     *token = x->nonce_key;
@@ -1017,9 +997,10 @@ bool gr_pay_x402_claim_info(gr_request *r, const char **token, uint32_t *ttl_s) 
     return true;
 }
 
-void gr_pay_x402_reject_replay(gr_request *r) {
+/* Another instance already spent this authorization: undo and answer 402. */
+static void reject_replay(gr_request *r) {
     gr_pay_x402 *p = px(r);
-    x402_req *x = r->x402;
+    x402_req *x = XREQ(r);
     if (!p || !x) return;
     if (x->credit_used_nusd) {
         x402_post *o = new_post(p, x->payer, "replay refused");
@@ -1034,7 +1015,7 @@ void gr_pay_x402_reject_replay(gr_request *r) {
 
 static void before_reply(gr_request *r) {
     gr_pay_x402 *p = px(r);
-    x402_req *x = r->x402;
+    x402_req *x = XREQ(r);
     if (!p || !x || x->phase != XS_ADMITTED || r->status >= 400) return;
     if (x->upto) {
         /* A non-streamed reply goes out once the cost is known: the header
@@ -1145,7 +1126,7 @@ static void finish_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_ledger_ro
 
 static void finish_paid(gr_request *r, gr_ledger_row *row) {
     gr_pay_x402 *p = px(r);
-    x402_req *x = r->x402;
+    x402_req *x = XREQ(r);
     if (!p || !x) return;
     if (x->has_payer) GR_LEDGER_SET(row->payer, x->payer);
     if (x->phase == XS_QUOTED) return;
@@ -1419,7 +1400,57 @@ static void on_ledger_fill(gr_request *r, gr_finish_info *f) {
     if (r->pay_x402 && f->row) finish_paid(r, f->row);
 }
 
+/* AUTHENTICATE: with x402 on, a request carrying a payment header
+ * (X-PAYMENT / PAYMENT-SIGNATURE), or no credential at all, is paid per
+ * request and needs no account; any other goes on to the key check. */
+static gr_phase_rc phase_authenticate(gr_request *r) {
+    if (!px(r)) return GR_PHASE_NEXT;
+    const char *k = gr_request_presented_key(r);
+    if (!in_header(r, "X-PAYMENT") && !in_header(r, "PAYMENT-SIGNATURE") && k && *k) return GR_PHASE_NEXT;
+    r->pay_x402 = true;
+    r->key_name = "x402";
+    return GR_PHASE_DONE;
+}
+
+/* ADMIT, first: the payment itself (store calls on the executor). */
+static gr_phase_rc phase_admit(gr_request *r) {
+    if (!r->pay_x402 || !px(r)) return GR_PHASE_NEXT;
+    admit(r);
+    return GR_PHASE_STOP;
+}
+
+static void on_claim(void *ud, const gr_shared_verdict *v) {
+    gr_request *r = ud;
+    r->shared_op = NULL;
+    if (r->finished || r->client_gone) return;
+    if (v->status == 200) {
+        gr_pipeline_continue(r, GR_PHASE_NEXT);
+        return;
+    }
+    if (v->status == 409) {
+        reject_replay(r);
+        return;
+    }
+    /* Payments fail closed: without the shared guard a replay could be served twice. */
+    gr_request_fail(r, 503, "api_error", "shared_store_unavailable", NULL,
+                    "The payment replay guard (Redis) is unavailable (%s); nothing was served. Retry with a new authorization.", v->reason);
+}
+
+/* ADMIT, second: with several instances (Redis), the payment's nonce is
+ * spent once across all of them. */
+static gr_phase_rc phase_claim(gr_request *r) {
+    const char *token = NULL;
+    uint32_t ttl = 0;
+    if (!r->pay_x402 || !r->w->shared || !claim_info(r, &token, &ttl)) return GR_PHASE_NEXT;
+    r->shared_op = gr_shared_claim(r->w->shared, token, ttl, on_claim, r);
+    return GR_PHASE_STOP; /* continues in on_claim */
+}
+
 void gr_pay_x402_register(void) {
+    g_ctx_slot = gr_pipeline_ctx_slot();
+    gr_pipeline_on_phase(GR_PHASE_AUTHENTICATE, phase_authenticate);
+    gr_pipeline_on_phase(GR_PHASE_ADMIT, phase_admit);
+    gr_pipeline_on_phase(GR_PHASE_ADMIT, phase_claim);
     gr_pipeline_on_reply(GR_REPLY_PAYMENT, on_reply);
     gr_pipeline_on_finish(GR_FINISH_LEDGER_FILL, on_ledger_fill);
 }

@@ -1,24 +1,22 @@
 /* pay_x402.h — x402 payments on the request path (the glue between the
  * HTTP pipeline and the pure x402/EIP-712 modules).
  *
- * Hook order for one request:
- *   gr_pay_x402_applies()   in auth: true when x402 is enabled and the request
- *                           carries a payment header (X-PAYMENT / PAYMENT-SIGNATURE)
- *                           or no credential at all; the request then skips
- *                           API-key auth and is paid per request.
- *   gr_pay_x402_admit()     after the model and prices are known: without a
- *                           payment, answers 402 with the quote; with one,
- *                           verifies it (locally), reserves the nonce, and may cap
- *                           generation (r->cap_max_tokens) to what was paid.
- *                           Continues in gr_proxy_admitted (store calls run on the
- *                           store executor), or answers and finishes.
- *   reply hook (GR_REPLY_PAYMENT) just before the response status goes out:
- *                           adds the settlement/receipt headers.
- *   finish handler (GR_FINISH_LEDGER_FILL) at request end: actual cost ->
- *                           settlement and credit; fills the x402 fields of
- *                           the ledger row. Both registered by
- *                           gr_pay_x402_register (pipeline.h).
- * Per-request state lives in r->x402 (owned by this module, released in finish).
+ * Registered handlers (gr_pay_x402_register, pipeline.h), for one request:
+ *   AUTHENTICATE  when x402 is enabled and the request carries a payment
+ *                 header (X-PAYMENT / PAYMENT-SIGNATURE) or no credential at
+ *                 all: paid per request, no API key needed.
+ *   ADMIT         after routing (the model and prices are known): without a
+ *                 payment, answers 402 with the quote; with one, verifies it
+ *                 (locally), reserves the nonce, and may cap generation
+ *                 (r->cap_max_tokens) to what was paid. Store calls run on
+ *                 the store executor (gr_request_store_job); the pipeline
+ *                 continues once admitted. Then, with Redis, the nonce is
+ *                 claimed cluster-wide (a replay elsewhere is a 402).
+ *   reply hook    just before the response status goes out: the
+ *                 settlement/receipt headers.
+ *   finish (GR_FINISH_LEDGER_FILL) actual cost -> settlement and credit;
+ *                 the x402 fields of the ledger row.
+ * Per-request state lives in this module's context slot (request pool).
  * The process-wide state (gr_pay_x402) hangs off gr_services; NULL = disabled. */
 #ifndef GR_PAY_X402_H
 #define GR_PAY_X402_H
@@ -40,18 +38,7 @@ void *gr_pay_x402_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err
 gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen);
 void gr_pay_x402_free(gr_pay_x402 *p);
 
-bool gr_pay_x402_applies(gr_request *r);
-/* Answers (402 quote or rejection, 503 when the store is unavailable or
- * slower than store.op_timeout_ms) and finishes, or calls gr_proxy_admitted(r)
- * once the payment is admitted — usually later, from this loop, after its
- * store calls ran on the store executor. */
-void gr_pay_x402_admit(gr_request *r);
-/* After a successful admit: the one-time token to claim cluster-wide (Redis)
- * and how long the claim must live. false when there is nothing to claim. */
-bool gr_pay_x402_claim_info(gr_request *r, const char **token, uint32_t *ttl_s);
-/* Another instance already spent this authorization: undo and answer 402. */
-void gr_pay_x402_reject_replay(gr_request *r);
-/* Registers the reply hook and finish handler above (start-up). */
+/* Registers the handlers above and this module's context slot (start-up). */
 void gr_pay_x402_register(void);
 
 /* GET /v1/x402/pricing (discovery: accepted networks/assets, schemes, paid

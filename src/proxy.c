@@ -13,7 +13,6 @@
 #include "log.h"
 #include "meter.h"
 #include "services.h"
-#include "pay_x402.h"
 #include "route.h"
 #include "shared.h"
 #include "metrics.h"
@@ -623,10 +622,8 @@ static void reply_non_stream(gr_request *r) {
 /* ---- attempts: retries and fallbacks before the first byte reaches the client ---- */
 
 static void start_attempt(gr_request *r);
-static void proceed(gr_request *r);
 static unsigned rate_limited_for(gr_request *r);
 static void on_shared_admit(void *ud, const gr_shared_verdict *v);
-static void on_shared_claim(void *ud, const gr_shared_verdict *v);
 
 static void retry_timer_cb(evutil_socket_t fd, short what, void *arg) {
     gr_request *r = arg;
@@ -698,7 +695,7 @@ static bool settle_attempt(gr_request *r, const char *err, bool ok, int retry_af
 static void on_done(void *ud, const char *err, int status) {
     gr_request *r = ud;
     r->xfer = NULL;
-    if (r->client_gone) return; /* on_client_close finished the request */
+    if (r->client_gone) return; /* the close callback finished the request */
     const char *tail;
     size_t tail_len;
     gr_redactor_finish(&r->redact, &tail, &tail_len); /* bytes held back as a possible key start */
@@ -728,22 +725,6 @@ static void on_done(void *ud, const char *err, int status) {
     else reply_upstream_error(r);
 }
 
-/* ---- client disconnect ---- */
-
-/* The client went away (the server tells from the loop): stop the upstream
- * at once — the provider stops generating (and billing) — and finish. */
-static void on_client_close(gr_client_req *req, void *arg) {
-    (void)req;
-    gr_request *r = arg;
-    if (r->finished || r->client_gone) return;
-    r->client_gone = true;
-    if (r->xfer) {
-        gr_transfer_cancel(r->xfer);
-        r->xfer = NULL;
-    }
-    gr_request_finish(r);
-}
-
 /* ---- the API key's restrictions, applied by the router to every candidate ---- */
 
 typedef struct key_access {
@@ -768,18 +749,25 @@ static gr_route_refusal key_refuses(const gr_model_conf *m, gr_str auto_policy, 
 /* ---- entry ---- */
 
 void gr_proxy_handle(gr_request *r) {
+    if (gr_pipeline_run(r, GR_PHASE_PARSE, GR_PHASE_COUNT)) /* every phase declined: nobody answered */
+        gr_request_fail(r, 500, "api_error", "pipeline_incomplete", NULL, "No handler answered the request.");
+}
+
+/* ---- PARSE: the body ---- */
+
+static gr_phase_rc phase_parse(gr_request *r) {
     size_t len = 0;
     const char *body = gr_client_req_body(r->req, &len);
     if (len == 0) {
         gr_request_fail(r, 400, "invalid_request_error", "missing_body", NULL,
                         "The request body is empty: send a JSON object.");
-        return;
+        return GR_PHASE_STOP;
     }
     if (len > r->cfg->server.max_body_bytes) {
         gr_request_fail(r, 413, "invalid_request_error", "request_too_large", NULL,
                         "The request body is %zu bytes; the limit is %llu (server.max_body_bytes).", len,
                         (unsigned long long)r->cfg->server.max_body_bytes);
-        return;
+        return GR_PHASE_STOP;
     }
     const char *endp = NULL;
     r->body = gr_json_arena_parse(&r->json_arena, r->w->json_shard, body, len, &endp);
@@ -787,18 +775,18 @@ void gr_proxy_handle(gr_request *r) {
         gr_request_fail(r, 400, "invalid_request_error", "invalid_json", NULL,
                         "We could not parse the JSON body of your request near byte %zu. The body must be valid JSON.",
                         endp ? (size_t)(endp - body) : (size_t)0);
-        return;
+        return GR_PHASE_STOP;
     }
     if (!cJSON_IsObject(r->body)) {
         gr_request_fail(r, 400, "invalid_request_error", "invalid_json", NULL, "The request body must be a JSON object.");
-        return;
+        return GR_PHASE_STOP;
     }
     size_t used = endp ? (size_t)(endp - body) : len;
     while (used < len && (body[used] == ' ' || body[used] == '\t' || body[used] == '\r' || body[used] == '\n')) used++;
     if (used < len) { /* a second document or junk: which one was meant is not ours to guess */
         gr_request_fail(r, 400, "invalid_request_error", "invalid_json", NULL,
                         "Unexpected data after the JSON body at byte %zu. The body must be one JSON object.", used);
-        return;
+        return GR_PHASE_STOP;
     }
     char *canon_text = NULL;
     if (r->ep == GR_EP_MESSAGES) { /* Anthropic in: translate once, then the chat pipeline */
@@ -809,7 +797,7 @@ void gr_proxy_handle(gr_request *r) {
             cJSON_Delete(canon);
             gr_request_fail(r, e.status ? e.status : 400, "invalid_request_error", e.code, NULL, "%s",
                             e.message[0] ? e.message : "invalid Messages request");
-            return;
+            return GR_PHASE_STOP;
         }
         cJSON_Delete(r->body);
         r->body = canon;
@@ -826,7 +814,7 @@ void gr_proxy_handle(gr_request *r) {
     if (!cJSON_IsString(model) || !model->valuestring[0]) {
         gr_request_fail(r, 400, "invalid_request_error", "missing_model", "model",
                         "you must provide a model parameter");
-        return;
+        return GR_PHASE_STOP;
     }
     r->model_asked = model->valuestring;
     if (r->ep == GR_EP_CHAT) {
@@ -834,19 +822,19 @@ void gr_proxy_handle(gr_request *r) {
         if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0) {
             gr_request_fail(r, 400, "invalid_request_error", "missing_messages", "messages",
                             "'messages' must be a non-empty array");
-            return;
+            return GR_PHASE_STOP;
         }
     } else if (r->ep == GR_EP_COMPLETIONS && !cJSON_GetObjectItemCaseSensitive(r->body, "prompt")) {
         gr_request_fail(r, 400, "invalid_request_error", "missing_prompt", "prompt", "'prompt' is required");
-        return;
+        return GR_PHASE_STOP;
     } else if (r->ep == GR_EP_EMBEDDINGS && !cJSON_GetObjectItemCaseSensitive(r->body, "input")) {
         gr_request_fail(r, 400, "invalid_request_error", "missing_input", "input", "'input' is required");
-        return;
+        return GR_PHASE_STOP;
     }
     const cJSON *stream = cJSON_GetObjectItemCaseSensitive(r->body, "stream");
     if (stream && !cJSON_IsBool(stream) && !cJSON_IsNull(stream)) {
         gr_request_fail(r, 400, "invalid_request_error", "invalid_type", "stream", "'stream' must be a boolean");
-        return;
+        return GR_PHASE_STOP;
     }
     r->stream = cJSON_IsTrue(stream) && r->ep != GR_EP_EMBEDDINGS;
     const char *bad_count = NULL;
@@ -854,18 +842,25 @@ void gr_proxy_handle(gr_request *r) {
     if (!r->outputs) {
         gr_request_fail(r, 400, "invalid_request_error", "invalid_value", bad_count, "'%s' must be an integer >= 1",
                         bad_count);
-        return;
+        return GR_PHASE_STOP;
     }
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(r->body, "stream_options");
     r->include_usage_asked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
     if (r->anthropic_out && r->stream) r->msg_stream = gr_messages_stream_new(r->model_asked);
+    r->body_text = body;
+    r->body_len = len;
+    return GR_PHASE_NEXT;
+}
 
-    /* ---- routing: an ordered candidate list with the reason for each ---- */
+/* ---- ROUTE: an ordered candidate list with the reason for each ---- */
+
+static gr_phase_rc phase_route(gr_request *r) {
+    size_t len = r->body_len;
     gr_route_request rq;
     char rerr[256];
     if (gr_route_request_from_json(r->body, &rq, rerr, sizeof(rerr)) != GR_OK) {
         gr_request_fail(r, 400, "invalid_request_error", "invalid_routing", NULL, "%s", rerr);
-        return;
+        return GR_PHASE_STOP;
     }
     rq.need_caps |= r->ep == GR_EP_EMBEDDINGS ? GR_CAP_EMBEDDINGS : r->ep == GR_EP_COMPLETIONS ? GR_CAP_COMPLETIONS : GR_CAP_CHAT;
     rq.quality = gr_route_parse_quality(gr_client_req_header(r->req, "x-gaterouter-quality"));
@@ -891,7 +886,7 @@ void gr_proxy_handle(gr_request *r) {
         cJSON_Delete(j);
         gr_request_reply_json(r, r->plan->result == GR_ROUTE_OK ? 200 : gr_route_result_http_status(r->plan->result), txt, strlen(txt));
         cJSON_free(txt);
-        return;
+        return GR_PHASE_STOP;
     }
     if (r->plan->result == GR_ROUTE_UNAVAILABLE && rate_limited_for(r) > 0) {
         /* Every deployment is cooling down after the provider's 429: pass the
@@ -901,13 +896,13 @@ void gr_proxy_handle(gr_request *r) {
         gr_request_add_header(r, "Retry-After", ra);
         gr_request_fail(r, 429, "rate_limit_error", "upstream_rate_limited", NULL,
                         "Every deployment of `%s` is rate-limited by its provider; retry after %s s.", r->model_asked, ra);
-        return;
+        return GR_PHASE_STOP;
     }
     if (r->plan->result == GR_ROUTE_FORBIDDEN) {
         gr_request_fail(r, 403, "permission_error",
                         r->plan->refusal == GR_ROUTE_NOT_PRICED ? "model_not_priced" : "model_not_allowed", "model", "%s",
                         r->plan->error);
-        return;
+        return GR_PHASE_STOP;
     }
     if (r->plan->result != GR_ROUTE_OK) {
         int st = gr_route_result_http_status(r->plan->result);
@@ -915,7 +910,7 @@ void gr_proxy_handle(gr_request *r) {
                          : r->plan->result == GR_ROUTE_UNAVAILABLE ? "no_healthy_deployment" : "no_capable_model";
         gr_request_fail(r, st, st == 503 ? "api_error" : "invalid_request_error", code,
                         r->plan->result == GR_ROUTE_NOT_FOUND ? "model" : NULL, "%s", r->plan->error);
-        return;
+        return GR_PHASE_STOP;
     }
     r->route_reason = r->plan->reason;
     r->cand = 0;
@@ -923,12 +918,12 @@ void gr_proxy_handle(gr_request *r) {
     r->deployment = r->plan->cand[0].dep;
     gr_meter_resolve_prices(&r->deployment->prices, &r->model->prices, r->deployment->upstream_model, r->model->name,
                             &r->prices);
-    r->body_text = body;
-    r->body_len = len;
-    if (r->pay_x402) { /* its store calls run on the store executor: continues in gr_proxy_admitted */
-        gr_pay_x402_admit(r);
-        return;
-    }
+    return GR_PHASE_NEXT;
+}
+
+/* ---- ADMIT: the key's budgets and limits, here and cluster-wide ---- */
+
+static gr_phase_rc phase_key_admit(gr_request *r) {
     if (r->key) {
         /* Reserve the worst case over every candidate a fallback could reach. */
         r->max_cost_nusd = 0;
@@ -953,21 +948,13 @@ void gr_proxy_handle(gr_request *r) {
                 gr_request_add_header(r, "Retry-After", ra);
             }
             gr_request_fail(r, v.status, v.type, v.code, NULL, "%s", v.message);
-            return;
+            return GR_PHASE_STOP;
         }
     }
-    gr_proxy_admitted(r);
+    return GR_PHASE_NEXT;
 }
 
-void gr_proxy_admitted(gr_request *r) {
-    gr_client_req_on_close(r->req, on_client_close, r);
-    const char *token = NULL;
-    uint32_t ttl = 0;
-    if (r->pay_x402 && r->w->shared && gr_pay_x402_claim_info(r, &token, &ttl)) {
-        /* The payment's nonce is spent once across every instance. */
-        r->shared_op = gr_shared_claim(r->w->shared, token, ttl, on_shared_claim, r);
-        return; /* continues in on_shared_claim */
-    }
+static gr_phase_rc phase_cluster_admit(gr_request *r) {
     if (r->key && r->w->shared) { /* the same limits, cluster-wide (Redis) */
         gr_key_limits lim;
         gr_keys_limits(r->key, &lim);
@@ -975,27 +962,10 @@ void gr_proxy_admitted(gr_request *r) {
             lim.budget_monthly_nusd >= 0) {
             r->shared_op = gr_shared_admit(r->w->shared, gr_keys_id(r->key), &lim, r->est_total_tokens,
                                            r->max_cost_nusd, (int64_t)gr_wall_ms(), on_shared_admit, r);
-            return; /* continues in on_shared_admit */
+            return GR_PHASE_STOP; /* continues in on_shared_admit */
         }
     }
-    proceed(r);
-}
-
-static void on_shared_claim(void *ud, const gr_shared_verdict *v) {
-    gr_request *r = ud;
-    r->shared_op = NULL;
-    if (r->finished || r->client_gone) return;
-    if (v->status == 200) {
-        start_attempt(r);
-        return;
-    }
-    if (v->status == 409) {
-        gr_pay_x402_reject_replay(r);
-        return;
-    }
-    /* Payments fail closed: without the shared guard a replay could be served twice. */
-    gr_request_fail(r, 503, "api_error", "shared_store_unavailable", NULL,
-                    "The payment replay guard (Redis) is unavailable (%s); nothing was served. Retry with a new authorization.", v->reason);
+    return GR_PHASE_NEXT;
 }
 
 static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
@@ -1004,7 +974,7 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
     if (r->finished || r->client_gone) return;
     if (v->status == 200) {
         r->shared_reserved = r->max_cost_nusd > 0 ? r->max_cost_nusd : 1;
-        proceed(r);
+        gr_pipeline_continue(r, GR_PHASE_NEXT);
         return;
     }
     if (v->store_down) {
@@ -1012,7 +982,7 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
         gr_keys_limits(r->key, &lim);
         bool budgets = lim.budget_total_nusd >= 0 || lim.budget_daily_nusd >= 0 || lim.budget_monthly_nusd >= 0;
         if (!budgets && gr_shared_rate_limits_fail_open(r->w->svc->shared)) {
-            proceed(r); /* rate limits fall back to this instance's own windows */
+            gr_pipeline_continue(r, GR_PHASE_NEXT); /* rate limits fall back to this instance's own windows */
             return;
         }
         gr_request_fail(r, 503, "api_error", "shared_store_unavailable", NULL,
@@ -1073,7 +1043,7 @@ static void on_cache(void *ud, bool hit, const char *data, size_t len) {
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         gr_request_add_header(r, "x-gaterouter-cache", "miss");
-        start_attempt(r);
+        gr_pipeline_continue(r, GR_PHASE_NEXT);
         return;
     }
     /* A hit costs nothing upstream: usage.cost is 0 and the ledger says so. */
@@ -1094,14 +1064,18 @@ static void on_cache(void *ud, bool hit, const char *data, size_t len) {
     cJSON_free(out);
 }
 
-/* Everything admitted: answer from the cache when allowed, else go upstream. */
-static void proceed(gr_request *r) {
+/* CACHE: everything admitted; answer from the cache when allowed. */
+static gr_phase_rc phase_cache(gr_request *r) {
     cache_decide(r);
-    if (r->cache_key[0]) {
-        r->shared_op = gr_shared_cache_get(r->w->shared, r->cache_key, on_cache, r);
-        return;
-    }
+    if (!r->cache_key[0]) return GR_PHASE_NEXT;
+    r->shared_op = gr_shared_cache_get(r->w->shared, r->cache_key, on_cache, r);
+    return GR_PHASE_STOP; /* continues in on_cache */
+}
+
+/* UPSTREAM: the first attempt; the relay and finish follow from its callbacks. */
+static gr_phase_rc phase_upstream(gr_request *r) {
     start_attempt(r);
+    return GR_PHASE_STOP;
 }
 
 /* Seconds until the first deployment of the asked model leaves its 429
@@ -1249,6 +1223,12 @@ static void finish_release(gr_request *r, gr_finish_info *f) {
 }
 
 void gr_proxy_register(void) {
+    gr_pipeline_on_phase(GR_PHASE_PARSE, phase_parse);
+    gr_pipeline_on_phase(GR_PHASE_ROUTE, phase_route);
+    gr_pipeline_on_phase(GR_PHASE_ADMIT, phase_key_admit);
+    gr_pipeline_on_phase(GR_PHASE_ADMIT, phase_cluster_admit);
+    gr_pipeline_on_phase(GR_PHASE_CACHE, phase_cache);
+    gr_pipeline_on_phase(GR_PHASE_UPSTREAM, phase_upstream);
     gr_pipeline_on_reply(GR_REPLY_CACHE, fill_cache);
     gr_pipeline_on_reply(GR_REPLY_ROUTE, add_route_headers);
     gr_pipeline_on_finish(GR_FINISH_METER, finish_meter);

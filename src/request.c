@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 static bool sane_request_id(const char *s) {
     size_t n = 0;
@@ -30,6 +31,8 @@ static void on_reply_done(void *arg, bool flushed) {
     (void)flushed;
     gr_worker_reply_flushed(arg);
 }
+
+static void on_client_gone(gr_client_req *req, void *arg);
 
 gr_request *gr_request_new(gr_worker *w, gr_client_req *req) {
     gr_pool *pool = w->spare_pool ? w->spare_pool : gr_pool_new(4096);
@@ -53,6 +56,7 @@ gr_request *gr_request_new(gr_worker *w, gr_client_req *req) {
     atomic_fetch_add_explicit(&w->inflight, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->unflushed, 1, memory_order_relaxed);
     gr_client_req_on_done(req, on_reply_done, w);
+    gr_client_req_on_close(req, on_client_gone, r);
     gr_metrics_add(GR_M_INFLIGHT, NULL, 1);
     return r;
 }
@@ -78,7 +82,7 @@ void gr_request_finish(gr_request *r) {
     if (r->client_gone) r->status = 499; /* nginx convention: client closed request */
     gr_metrics_add(GR_M_INFLIGHT, NULL, -1);
     gr_pipeline_run_finish(r, GR_FINISH_LOG, GR_FINISH_NSTAGES, &f);
-    if (r->store_jobs) { /* a store job still calls back into r: the last completion frees it */
+    if (r->suspended) { /* a job still calls back into r: its resume frees it */
         r->release_deferred = true;
         return;
     }
@@ -100,30 +104,45 @@ static void release(gr_request *r) {
     gr_worker_request_done(w);
 }
 
-/* ---- store jobs in flight ---- */
+/* ---- client gone, suspend / resume ---- */
 
-static void on_close_held(gr_client_req *req, void *arg) {
+/* The client left before its reply ended (run from the loop). */
+static void on_client_gone(gr_client_req *req, void *arg) {
     (void)req;
     gr_request *r = arg;
-    r->client_gone = true; /* the request stays (detached) until finish releases it */
-}
-
-void gr_request_hold(gr_request *r) {
-    if (r->store_jobs++ == 0 && r->req && !r->client_gone && !r->finished)
-        gr_client_req_on_close(r->req, on_close_held, r);
-}
-
-bool gr_request_unhold(gr_request *r) {
-    if (--r->store_jobs == 0 && r->req && !r->client_gone && !r->finished)
-        gr_client_req_on_close(r->req, NULL, NULL);
-    if (!r->finished) return true;
-    if (r->store_jobs == 0 && r->release_deferred) release(r);
-    return false;
-}
-
-void gr_request_abandon(gr_request *r) {
+    if (r->finished || r->client_gone) return;
     r->client_gone = true;
-    gr_request_finish(r); /* releases the detached client request */
+    if (r->suspended) return; /* detached: the job's resume ends r */
+    gr_request_finish(r);     /* stops the upstream (the provider stops generating and billing) */
+}
+
+void gr_request_suspend(gr_request *r) { r->suspended++; }
+
+bool gr_request_resume(gr_request *r) {
+    r->suspended--;
+    if (r->finished) {
+        if (r->suspended == 0 && r->release_deferred) release(r);
+        return false;
+    }
+    if (r->client_gone) {
+        if (r->suspended == 0) gr_request_finish(r); /* releases the detached client request (499) */
+        return false;
+    }
+    return true;
+}
+
+const char *gr_request_presented_key(const gr_request *r) {
+    if (!r->req) return NULL;
+    const char *a = gr_client_req_header(r->req, "Authorization");
+    if (a) {
+        if (!strncasecmp(a, "Bearer ", 7)) {
+            a += 7;
+            while (*a == ' ') a++;
+            return a;
+        }
+        return NULL;
+    }
+    return gr_client_req_header(r->req, "x-api-key");
 }
 
 void gr_request_reply_json(gr_request *r, int status, const char *json, size_t len) {

@@ -3,10 +3,12 @@
  *
  * Life cycle: gr_request_new() on arrival (takes a config reference, creates
  * the pool); exactly one gr_request_finish() when the response is complete or
- * the client is gone (writes the log line and metrics, drops the reference,
- * frees the pool). Client disconnect: the connection close callback marks
- * client_gone, cancels the upstream transfer and defers the finish to the next
- * loop turn, so no callback frees the object that called it. */
+ * the client is gone (runs the registered finish handlers — pipeline.h —,
+ * drops the reference, frees the pool unless a suspended job still holds r).
+ * Client disconnect: the connection's close callback (set at arrival, run
+ * from the loop, never from inside another callback of r) marks
+ * client_gone and finishes r — unless r is suspended, when the job's resume
+ * ends it. */
 #ifndef GR_REQUEST_H
 #define GR_REQUEST_H
 
@@ -20,6 +22,7 @@
 #include "api_messages.h"
 #include "json_arena.h"
 #include "redact.h"
+#include "pipeline.h"
 
 #include <cjson/cJSON.h>
 
@@ -77,7 +80,6 @@ typedef struct gr_request {
     int64_t outputs;            /* outputs the upstream generates (n, best_of, prompts): gr_meter_request_outputs */
     uint64_t stream_data_bytes; /* for the usage estimate when a stream reports none */
     bool pay_x402;              /* paid per request over x402 (no API key) */
-    void *x402;                 /* pay_x402.c's per-request state */
     int64_t cap_max_tokens;     /* > 0: generation capped (e.g. to what was paid) */
     const char *model_asked;
     const gr_model_conf *model;
@@ -107,8 +109,14 @@ typedef struct gr_request {
     uint64_t bytes_out, chunks_out;
     gr_usage usage;
 
+    /* pipeline (pipeline.h) */
+    void *ctx[GR_CTX_SLOTS]; /* each feature's own state, by the slot it registered */
+    size_t phase_at;         /* the phase handler running, or that suspended r */
+    gr_phase phase_end;      /* the running range ends before this phase */
+    bool authenticated;
+
     bool client_gone, finished;
-    unsigned store_jobs;   /* store executor jobs whose completion will come back to r */
+    unsigned suspended;    /* async jobs whose completion will come back to r (gr_request_suspend) */
     bool release_deferred; /* finished while a job was in flight: the last completion frees r */
 } gr_request;
 
@@ -121,17 +129,37 @@ void gr_request_fail(gr_request *r, int status, const char *type, const char *co
 void gr_request_reply_json(gr_request *r, int status, const char *json, size_t len);
 void gr_request_add_header(gr_request *r, const char *name, const char *value);
 
-/* Store jobs (store_exec.h) that call back into r. hold: before submitting;
- * r then outlives the job even if it finishes meanwhile, and a connection
- * that closes meanwhile only marks client_gone (the client request stays,
- * detached, until gr_request_finish releases it). unhold: first thing in the job's
- * completion; false when r was finished meanwhile (it may be freed now: do
- * not touch it). When it returns true and r->client_gone, end the request
- * with gr_request_abandon. */
-void gr_request_hold(gr_request *r);
-GR_MUST_CHECK bool gr_request_unhold(gr_request *r);
-/* The client left: release the detached client request and finish (499). */
-void gr_request_abandon(gr_request *r);
+/* The credential the client presented (`Authorization: Bearer` or
+ * `x-api-key`), or NULL. */
+const char *gr_request_presented_key(const gr_request *r);
 
+/* ---- suspend / resume: one primitive for async work that calls back ----
+ * suspend: before starting a job that cannot be cancelled (a store call on
+ * the executor, a verification off the loop) and whose completion comes
+ * back to r on its loop. r then outlives the job even if it is finished
+ * meanwhile (deadline, shutdown), and a client that leaves meanwhile only
+ * marks client_gone. resume: first thing in the completion. It returns true
+ * when r may go on (alive, client there); false when r was finished
+ * meanwhile (then it may be freed now) or the client left (then resume
+ * ended the request, 499): either way do not touch r again. Cancellable
+ * work (Redis calls, timers) is not suspended: finish cancels it. */
+void gr_request_suspend(gr_request *r);
+GR_MUST_CHECK bool gr_request_resume(gr_request *r);
+
+/* A store call run for r on the store executor (store_exec.h) with r
+ * suspended. resume runs on r's loop only when r may go on (err NULL: the
+ * call completed; else it missed store.op_timeout_ms and err says so); late
+ * (optional) runs on the executor when the call completed after r had been
+ * answered; free_arg always runs last. Without an executor (tests) the call
+ * runs inline. GR_OK, or an error when the executor refuses the job
+ * (queue full): then nothing ran, arg is freed, and the caller answers. */
+typedef struct gr_request_job {
+    void (*run)(void *conn, void *arg);
+    void (*late)(void *conn, void *arg);
+    void (*free_arg)(void *arg);
+    void (*resume)(gr_request *r, void *arg, const char *err);
+    void *arg;
+} gr_request_job;
+GR_MUST_CHECK gr_status gr_request_store_job(gr_request *r, const gr_request_job *job);
 
 #endif

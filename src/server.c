@@ -85,6 +85,7 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     size_t nworkers = s->nworkers ? s->nworkers : 1;
     w->srv = s;
     w->svc = &s->svc;
+    w->exec = s->svc.exec;
     w->route_state = gr_xcalloc(1, sizeof(*w->route_state));
     w->json_shard = gr_json_shard_new();
     gr_route_state_init(w->route_state, gr_now_us() ^ ((uint64_t)w->id << 32));

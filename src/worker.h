@@ -20,6 +20,7 @@ typedef struct gr_services gr_services;
 struct gr_route_state;
 typedef struct gr_shared_conn gr_shared_conn;
 typedef struct gr_store_mailbox gr_store_mailbox;
+typedef struct gr_store_exec gr_store_exec;
 
 typedef struct gr_worker {
     int id;
@@ -33,6 +34,7 @@ typedef struct gr_worker {
     gr_shared_conn *shared; /* this worker's Redis connection, NULL = single instance */
     struct event *hints;    /* polls other instances' circuit-breaker hints */
     struct event *wake; /* main thread -> worker: drain */
+    gr_store_exec *exec;        /* the store executor (= svc->exec), NULL = none */
     gr_store_mailbox *store_mb; /* store executor completions for this loop */
     atomic_int inflight;  /* gr_request objects alive */
     atomic_int unflushed; /* replies not yet completely written (or abandoned) */
