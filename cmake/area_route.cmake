@@ -5,6 +5,7 @@
 add_library(gr_route OBJECT
   src/route.c
   src/route_auto.c
+  src/route_auto_config.c
   src/health.c
 )
 target_include_directories(gr_route PUBLIC ${CMAKE_SOURCE_DIR}/src)
@@ -14,7 +15,7 @@ list(APPEND GR_AREA_LIBS gr_route)
 gr_add_unit_test(NAME test_route SOURCES tests/unit/test_route.c LIBS gr_route)
 gr_add_unit_test(NAME test_health SOURCES tests/unit/test_health.c LIBS gr_route)
 gr_add_unit_test(NAME test_retry SOURCES tests/unit/test_retry.c LIBS gr_route)
-gr_add_unit_test(NAME test_route_auto SOURCES tests/unit/test_route_auto.c LIBS gr_route)
+gr_add_unit_test(NAME test_route_auto SOURCES tests/unit/test_route_auto.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 
 # The C feature extractor used by tools/route/train.mjs and eval.mjs (train/serve parity).
 add_executable(route_features tools/route/route_features.c)

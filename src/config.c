@@ -1,6 +1,7 @@
 /* config.c — YAML -> cJSON tree (with ${ENV} expansion) -> validated, typed,
  * reference-counted configuration snapshot; the process-wide current pointer. */
 #include "config.h"
+#include "route_auto_config.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -712,6 +713,8 @@ static void parse_all(gr_config *c, errbuf *e) {
         for (size_t f = 0; f < c->models[i].nfallbacks; f++)
             if (!gr_config_find_model(c, c->models[i].fallbacks[f], strlen(c->models[i].fallbacks[f])))
                 fail(e, "models[%zu].fallbacks[%zu]: unknown model '%s'", i, f, c->models[i].fallbacks[f]);
+    char aerr[512];
+    if (!e->failed && gr_route_auto_config_check(c, aerr, sizeof(aerr)) != GR_OK) fail(e, "%s", aerr);
 }
 
 /* ---- life cycle ---- */
