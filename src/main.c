@@ -2,6 +2,7 @@
  * run the standalone mock upstream. */
 #include "common.h"
 #include "config.h"
+#include "route_auto_config.h"
 #include "log.h"
 #include "mock_upstream.h"
 #include "server.h"
@@ -147,6 +148,7 @@ int main(int argc, char **argv) {
     }
     if (check_only) {
         printf("%s: OK (%zu providers, %zu models, %zu keys)\n", config, cfg->nproviders, cfg->nmodels, cfg->nkeys);
+        (void)gr_route_auto_config_notes(cfg, stdout);
         gr_config_release(cfg);
         return 0;
     }
