@@ -203,6 +203,7 @@ void gr_route_request_init(gr_route_request *r)
     r->provider.max_request_uusd = -1;
     r->quality = -1.0;
     r->value_usd = -1.0;
+    r->default_value_usd = -1.0;
 }
 
 double gr_route_parse_quality(const char *value)
@@ -650,12 +651,45 @@ static void appendf(char *buf, size_t cap, const char *fmt, ...)
 
 /* auto part of the reason: the knob in USD per good answer, the prompt's main
  * skill, then per capable model name:quality/$expected-cost/bar, the choice first. */
+/* Appends a non-negative x with `dec` decimals using integer arithmetic only
+ * (printf of doubles costs about 0.3 us each; a large pool prints dozens). */
+static void append_fixed(char *buf, size_t cap, double x, int dec)
+{
+    static const uint64_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+    if (!(x >= 0.0) || x > 1e12) {
+        appendf(buf, cap, "%s", x > 0 ? "inf" : "0");
+        return;
+    }
+    uint64_t scale = pow10[dec], v = (uint64_t)(x * (double)scale + 0.5);
+    char tmp[40];
+    int n = 0;
+    for (int d = 0; d < dec; d++, v /= 10)
+        tmp[n++] = (char)('0' + v % 10);
+    if (dec)
+        tmp[n++] = '.';
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    size_t l = strlen(buf);
+    if (l + (size_t)n + 1 >= cap)
+        return;
+    while (n)
+        buf[l++] = tmp[--n];
+    buf[l] = '\0';
+}
+
+/* auto part of the reason: the knob in USD per good answer, the prompt's main
+ * skill, then per capable model name:quality/$expected-cost/bar, the choice first. */
 static void append_auto_reason(struct gr_route_plan *p)
 {
+    appendf(p->reason, sizeof p->reason, " value=");
     if (isinf(p->value_usd))
-        appendf(p->reason, sizeof p->reason, " value=inf");
-    else
-        appendf(p->reason, sizeof p->reason, " value=$%.4g", p->value_usd);
+        appendf(p->reason, sizeof p->reason, "inf");
+    else {
+        appendf(p->reason, sizeof p->reason, "$");
+        append_fixed(p->reason, sizeof p->reason, p->value_usd, 6);
+    }
     appendf(p->reason, sizeof p->reason, " skill=%s task=%s est=", p->skill ? p->skill : "-",
             p->task ? p->task : "-");
     for (size_t k = 0; k < p->nautoc; k++) {
@@ -663,8 +697,12 @@ static void append_auto_reason(struct gr_route_plan *p)
                                                  : (k <= (size_t)p->auto_chosen ? k - 1 : k))
                                        : k;
         const gr_route_auto_cand *a = &p->autoc[i];
-        appendf(p->reason, sizeof p->reason, "%s%s:%.3f/$%.3g/%.3f", k ? "," : "",
-                a->model->name ? a->model->name : "?", a->quality, a->cost_usd, a->bar);
+        appendf(p->reason, sizeof p->reason, "%s%s:", k ? "," : "", a->model->name ? a->model->name : "?");
+        append_fixed(p->reason, sizeof p->reason, a->quality, 3);
+        appendf(p->reason, sizeof p->reason, "/$");
+        append_fixed(p->reason, sizeof p->reason, a->cost_usd, 6);
+        appendf(p->reason, sizeof p->reason, "/");
+        append_fixed(p->reason, sizeof p->reason, a->bar > 9.999 ? 9.999 : a->bar < 0 ? 0 : a->bar, 3);
     }
 }
 
@@ -887,7 +925,8 @@ static bool auto_pool_allows(const cJSON *section, const gr_model_conf *m)
     return false;
 }
 
-/* The money knob: request value > request quality > named policy > config > balanced. */
+/* The money knob: request value > request quality > named policy > the key's
+ * default (metadata auto_value_usd) > config > balanced. */
 static double auto_value_usd(const cJSON *section, const gr_route_request *req, gr_str policy,
                              struct gr_route_plan *plan)
 {
@@ -901,6 +940,9 @@ static double auto_value_usd(const cJSON *section, const gr_route_request *req, 
         knob = req->quality;
         usd = gr_route_auto_knob_to_usd(knob);
         snprintf(plan->policy, sizeof plan->policy, "%s(q=%.2f)", pname, knob);
+    } else if (knob < 0.0 && req->default_value_usd >= 0.0) { /* the key's default */
+        usd = req->default_value_usd > GR_AUTO_MAX_VALUE_USD ? GR_AUTO_MAX_VALUE_USD : req->default_value_usd;
+        snprintf(plan->policy, sizeof plan->policy, "%s(key $%.3g)", pname, usd);
     } else {
         double cfg_usd = knob < 0.0 ? gr_route_auto_config_value_usd(section) : -1.0;
         if (knob < 0.0 && cfg_usd < 0.0)

@@ -67,6 +67,7 @@ typedef struct gr_route_request {
     double quality;                      /* 0..1 knob; < 0 = unset */
     double value_usd;                    /* auto: USD per good answer (x-gaterouter-value-usd); < 0 = unset */
     const char *default_policy;          /* per-key default for plain "auto"; NULL */
+    double default_value_usd;            /* per-key default value for plain "auto"; < 0 = unset */
     const cJSON *body;                   /* for the auto router; may be NULL */
     uint64_t now_us;                     /* 0 = gr_now_us() */
 } gr_route_request;

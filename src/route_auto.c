@@ -110,14 +110,11 @@ static const lex_group lexicon[] = {
     {"what who when where which how whom whose", CUE_QWORD},
 };
 
-#define LEX_SLOTS 4096u
+#define LEX_SLOTS 2048u /* ~700 entries; keys and masks in separate arrays (20 KB, L1-friendly) */
 
-typedef struct {
-    uint64_t h;
-    uint32_t mask;
-} lex_slot;
-
-static lex_slot lex_table[LEX_SLOTS];
+static uint64_t lex_h[LEX_SLOTS];
+static uint16_t lex_mask[LEX_SLOTS];
+_Static_assert(CUE_COUNT_ <= 16, "lex_mask holds one bit per cue");
 static pthread_once_t lex_once = PTHREAD_ONCE_INIT;
 
 static uint64_t word_hash(const char *s, size_t n)
@@ -139,13 +136,13 @@ static void lex_insert(uint64_t h, int cue)
 {
     uint32_t i = (uint32_t)(h >> 20) & (LEX_SLOTS - 1);
     for (;;) {
-        if (lex_table[i].h == 0) {
-            lex_table[i].h = h;
-            lex_table[i].mask = 1u << cue;
+        if (lex_h[i] == 0) {
+            lex_h[i] = h;
+            lex_mask[i] = (uint16_t)(1u << cue);
             return;
         }
-        if (lex_table[i].h == h) {
-            lex_table[i].mask |= 1u << cue;
+        if (lex_h[i] == h) {
+            lex_mask[i] |= (uint16_t)(1u << cue);
             return;
         }
         i = (i + 1) & (LEX_SLOTS - 1);
@@ -180,9 +177,9 @@ static uint32_t lex_lookup(uint64_t h)
 {
     uint32_t i = (uint32_t)(h >> 20) & (LEX_SLOTS - 1);
     for (;;) {
-        if (lex_table[i].h == h)
-            return lex_table[i].mask;
-        if (lex_table[i].h == 0)
+        if (lex_h[i] == h)
+            return lex_mask[i];
+        if (lex_h[i] == 0)
             return 0;
         i = (i + 1) & (LEX_SLOTS - 1);
     }
@@ -190,7 +187,8 @@ static uint32_t lex_lookup(uint64_t h)
 
 /* ---- text scan ---- */
 
-#define SCAN_CAP 8192u /* bytes of the last user message scanned for cues */
+#define SCAN_CAP 8192u       /* bytes of the last user message scanned for cues */
+#define CHAR_NGRAM_CAP 1024u /* bytes of the question hashed as character trigrams (decision time) */
 #define UNIQ_SLOTS 512u
 
 /* Hashed n-gram counts of the question: word unigrams and bigrams (digits
@@ -243,7 +241,7 @@ typedef struct {
     bool fence, mcq;
 } scan_stats;
 
-static bool is_word_byte(unsigned char c)
+static inline bool is_word_byte(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            c == '_' || c == '\'' || c == '-';
@@ -376,7 +374,7 @@ static void scan_text(const char *t, size_t len, scan_stats *st, hash_acc *ha)
     }
     if (mcq_marks >= 3)
         st->mcq = true;
-    hash_chars(t, n, ha);
+    hash_chars(t, n > CHAR_NGRAM_CAP ? CHAR_NGRAM_CAP : n, ha);
 }
 
 /* ---- request walk ---- */
@@ -693,7 +691,13 @@ void gr_route_auto_predict(const gr_auto_features *f, gr_auto_prediction *p)
         p->skill[k] /= sum;
     p->top = (gr_skill)top;
     p->difficulty = z[GR_AUTO_OUT_DIFFICULTY] + gr_route_auto_prior(f);
+    /* answer length: a documented prior per skill (typical chat answers, tokens:
+     * knowledge 120, reasoning 150, math 250, code 350, instruction 400, language
+     * 150) that the learned part corrects (short for "answer with one letter"...) */
+    static const double len_prior[GR_SKILL_COUNT_] = {120, 150, 250, 350, 400, 150};
     double ll = z[GR_AUTO_OUT_LOGLEN];
+    for (size_t k = 0; k < GR_SKILL_COUNT_; k++)
+        ll += p->skill[k] * log1p(len_prior[k]);
     if (ll < 0.0)
         ll = 0.0;
     if (ll > 9.0) /* e^9 ~ 8k tokens */

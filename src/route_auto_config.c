@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <strings.h>
 
@@ -20,37 +21,70 @@ const cJSON *gr_route_auto_section(const gr_config *cfg)
     return cJSON_IsObject(a) ? a : NULL;
 }
 
-/* Lower-cased id after the last '/', at most cap-1 bytes. */
-static void norm_id(const char *s, char *out, size_t cap)
+/* ---- table lookup: every id of every row in a small open-addressing index ---- */
+
+#define ID_SLOTS 512u /* > 2x the table's ids */
+#define ID_MAX 96u
+
+typedef struct {
+    const char *id; /* points into the row's ids string */
+    uint8_t len;
+    int16_t row; /* -1 = empty */
+} id_slot;
+
+static id_slot id_index[ID_SLOTS];
+static pthread_once_t id_once = PTHREAD_ONCE_INIT;
+
+static uint32_t id_hash(const char *s, size_t n)
 {
-    const char *slash = strrchr(s, '/');
-    if (slash)
-        s = slash + 1;
-    size_t n = 0;
-    for (; *s && n + 1 < cap; s++)
-        out[n++] = (char)tolower((unsigned char)*s);
-    out[n] = '\0';
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
 }
 
-static const gr_auto_ability_row *table_find(const char *name)
+static void id_build(void)
 {
-    if (!name || !*name)
-        return NULL;
-    char id[128];
-    norm_id(name, id, sizeof id);
-    size_t il = strlen(id);
+    for (size_t i = 0; i < ID_SLOTS; i++)
+        id_index[i].row = -1;
     for (size_t r = 0; r < GR_ARRAY_LEN(gr_auto_ability_table); r++) {
         const char *p = gr_auto_ability_table[r].ids;
         while (*p) {
             const char *e = strchr(p, ' ');
             size_t l = e ? (size_t)(e - p) : strlen(p);
-            if (l == il && memcmp(p, id, l) == 0)
-                return &gr_auto_ability_table[r];
+            if (l > 0 && l < ID_MAX) {
+                uint32_t k = id_hash(p, l) & (ID_SLOTS - 1);
+                while (id_index[k].row >= 0)
+                    k = (k + 1) & (ID_SLOTS - 1);
+                id_index[k] = (id_slot){p, (uint8_t)l, (int16_t)r};
+            }
             p += l;
             while (*p == ' ')
                 p++;
         }
     }
+}
+
+/* The row for a model name or upstream id: lower-cased, after the last '/'. */
+static const gr_auto_ability_row *table_find(const char *name)
+{
+    if (!name || !*name)
+        return NULL;
+    pthread_once(&id_once, id_build);
+    const char *slash = strrchr(name, '/');
+    if (slash)
+        name = slash + 1;
+    char id[ID_MAX];
+    size_t n = 0;
+    for (; name[n]; n++) {
+        if (n + 1 >= ID_MAX)
+            return NULL;
+        id[n] = (char)tolower((unsigned char)name[n]);
+    }
+    uint32_t k = id_hash(id, n) & (ID_SLOTS - 1);
+    for (; id_index[k].row >= 0; k = (k + 1) & (ID_SLOTS - 1))
+        if (id_index[k].len == n && memcmp(id_index[k].id, id, n) == 0)
+            return &gr_auto_ability_table[id_index[k].row];
     return NULL;
 }
 

@@ -77,6 +77,9 @@ export function abilityOf(table, id, { tier = 0, outPrice = 0 } = {}) {
 }
 
 // ---- prediction (same arithmetic as gr_route_auto_predict / _quality) ----
+// Answer-length prior per skill, tokens (route_auto.c len_prior).
+export const LEN_PRIOR = [120, 150, 250, 350, 400, 150];
+export const lenPrior = (skill) => skill.reduce((a, v, k) => a + v * Math.log1p(LEN_PRIOR[k]), 0);
 export function predictOne(W, f) {
   const z = new Float64Array(NOUT);
   for (let i = 0; i < f.x.length; i++) if (f.x[i] !== 0) for (let o = 0; o < NOUT; o++) z[o] += W.dense[i * NOUT + o] * f.x[i];
@@ -84,7 +87,9 @@ export function predictOne(W, f) {
   let mx = -Infinity; for (let k = 0; k < NSKILL; k++) mx = Math.max(mx, z[k]);
   const s = []; let sum = 0;
   for (let k = 0; k < NSKILL; k++) { s.push(Math.exp(z[k] - mx)); sum += s[k]; }
-  return { skill: s.map((v) => v / sum), difficulty: z[OUT_DIFF] + f.prior, out: Math.expm1(Math.min(9, Math.max(0, z[OUT_LOGLEN]))) };
+  const skill = s.map((v) => v / sum);
+  const ll = z[OUT_LOGLEN] + lenPrior(skill);
+  return { skill, difficulty: z[OUT_DIFF] + f.prior, out: Math.expm1(Math.min(9, Math.max(0, ll))) };
 }
 export function quality(W, p, a, bias = 0) {
   let z = 0; for (let k = 0; k < NSKILL; k++) z += p.skill[k] * logit(a[k]);
@@ -184,7 +189,8 @@ export function train(items, F, table, { iters = 150, log = () => {} } = {}) {
   });
   const lw = taskWeights(items.map((it, i) => (len[i] === null ? { task: '-' } : it)));
   if (len.some((v) => v !== null)) {
-    const l = fit(F, [OUT_LOGLEN], (i, z) => (len[i] === null ? null : { w: lw[i], d: [lw[i] * (z[0] - len[i])] }),
+    const off = items.map((it, i) => (len[i] === null ? 0 : lenPrior(predictOne(W, F[i]).skill)));
+    const l = fit(F, [OUT_LOGLEN], (i, z) => (len[i] === null ? null : { w: lw[i], d: [lw[i] * (z[0] + off[i] - len[i])] }),
       { iters, lr: 0.05, l2d: 1e-3, l2h: 1e-3 });
     for (let j = 0; j < nd; j++) W.dense[j * NOUT + OUT_LOGLEN] = l.P[j];
     for (let b = 0; b < NHASH; b++) W.hash[b * NOUT + OUT_LOGLEN] = l.P[nd + b];
