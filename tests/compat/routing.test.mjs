@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { startGateway, freePort, TEST_KEY } from './harness.mjs';
 
+const FRUGAL_KEY = 'gr-frugalkeyfrugalkeyfrugalkey01';
 let gw, client, deadPort;
 before(async () => {
   deadPort = await freePort(); // nothing listens here: connection refused
@@ -15,6 +16,8 @@ server: { listen: 127.0.0.1:${port}, workers: 1 }
 store: "sqlite://${dir}/gaterouter.db"
 log: { access_log: "-", level: info }
 auth: { keys: [ { name: test, key: ${TEST_KEY} } ] }
+keys:
+  - { name: frugal, key: ${FRUGAL_KEY}, metadata: { auto_value_usd: 0 } }
 routing:
   health: { consecutive_failures: 3, cooldown_ms: 60000, rate_limit_cooldown_ms: 3000 }
   auto: { models: [cheap, mid, strong] }
@@ -132,6 +135,17 @@ test('auto explains with numbers: per model predicted quality, expected cost and
   // the money knob decides: worth nothing -> cheapest; worth a lot -> the best
   assert.equal((await route('Prove Fermat\'s last theorem for n = 3.', { 'x-gaterouter-value-usd': '0' })).candidates[0].model, 'cheap');
   assert.equal((await route('Prove Fermat\'s last theorem for n = 3.', { 'x-gaterouter-value-usd': '1000' })).candidates[0].model, 'strong');
+});
+
+test('a key sets its default value for plain auto (metadata auto_value_usd); named policies and the request header still win', async () => {
+  const frugal = new OpenAI({ baseURL: gw.baseURL, apiKey: FRUGAL_KEY, maxRetries: 0 });
+  const hardText = 'Prove that every bounded monotone sequence of reals converges, rigorously, then derive the rate for a_n = 1 - 1/n^2.';
+  const ask2 = (model, headers = {}) => frugal.chat.completions.create({ model, messages: [{ role: 'user', content: hardText }] }, { headers }).withResponse();
+  const plain = await ask2('auto');
+  assert.equal(plain.response.headers.get('x-gaterouter-model'), 'cheap', plain.response.headers.get('x-gaterouter-route'));
+  assert.match(plain.response.headers.get('x-gaterouter-route'), /policy=auto\(key \$0\)/);
+  assert.equal((await ask2('auto:best')).response.headers.get('x-gaterouter-model'), 'strong');
+  assert.equal((await ask2('auto', { 'x-gaterouter-value-usd': 'inf' })).response.headers.get('x-gaterouter-model'), 'strong');
 });
 
 test('model "auto": trivial chat is predicted easier than hard work; auto:best sends hard work to the strong model', async () => {

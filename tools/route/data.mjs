@@ -81,11 +81,15 @@ function loadRouteLLM(dir) {
   return items.map((it) => {
     const mt = it.bench === 'mtbench';
     const o = { task: it.bench, set: 'routellm', id: it.id, prompt: it.prompt, turns: [it.prompt], cat: it.cat,
-      outcomes: { [S]: mt ? it.strong / 10 : it.strong, [W]: mt ? it.weak / 10 : it.weak }, cost: {}, outTokens: null };
+      outcomes: { [S]: mt ? it.strong / 10 : it.strong, [W]: mt ? it.weak / 10 : it.weak }, cost: {},
+      outTokens: it.responseChars ? { [S]: it.responseChars.strong / 4, [W]: it.responseChars.weak / 4 } : null };
     // realised cost at list prices: prompt bytes/4 tokens; answer length where the set has it
     const pt = Buffer.byteLength(it.prompt) / 4;
-    const ot = it.bench === 'mmlu' ? 5 : it.bench === 'gsm8k' ? 200 : 400;
-    for (const [m, [pi, po]] of Object.entries(RL_PRICES)) o.cost[m] = (pt * pi + ot * po) / 1e6;
+    // answer tokens: the real response where the set has it (GSM8K), else 5 (MMLU letter), 400 (MT-Bench)
+    for (const [m, [pi, po]] of Object.entries(RL_PRICES)) {
+      const ot = o.outTokens ? o.outTokens[m] : it.bench === 'mmlu' ? 5 : 400;
+      o.cost[m] = (pt * pi + ot * po) / 1e6;
+    }
     return o;
   });
 }

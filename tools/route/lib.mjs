@@ -66,11 +66,13 @@ export function loadAll(dataDir) {
     const rows = parseCSV(fs.readFileSync(path.join(dataDir, 'routellm/gsm8k/gsm8k_responses.csv'), 'utf8'));
     const h = rows[0];
     const ip = h.indexOf('prompt'), iw = h.indexOf(WEAK), is = h.indexOf(STRONG);
+    const rw = h.indexOf(`${WEAK}_response`), rs = h.indexOf(`${STRONG}_response`);
     rows.slice(1).forEach((r, k) => {
       if (r.length < 3) return;
       if (bad.has(norm(r[ip]))) { dropped.gsm8k++; return; }
       items.push({ bench: 'gsm8k', id: `gsm8k-${k}`, prompt: r[ip], weak: r[iw] === 'True' ? 1 : 0,
-        strong: r[is] === 'True' ? 1 : 0, cat: 'math' });
+        strong: r[is] === 'True' ? 1 : 0, cat: 'math',
+        responseChars: rw >= 0 && rs >= 0 ? { weak: r[rw].length, strong: r[rs].length } : null });
     });
   }
   {
