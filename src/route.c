@@ -908,7 +908,7 @@ static double policy_knob(gr_str policy, const char *default_policy, const char 
     return -1.0;
 }
 
-static bool auto_pool_allows(const cJSON *section, const gr_model_conf *m)
+static bool auto_pool_allows(const gr_config *cfg, const cJSON *section, const gr_model_conf *m)
 {
     const cJSON *list = cJSON_GetObjectItemCaseSensitive(section, "models");
     if (!cJSON_IsArray(list))
@@ -916,11 +916,9 @@ static bool auto_pool_allows(const cJSON *section, const gr_model_conf *m)
     const cJSON *e;
     cJSON_ArrayForEach(e, list)
     {
-        if (cJSON_IsString(e) && e->valuestring && m->name && strcmp(e->valuestring, m->name) == 0)
+        if (cJSON_IsString(e) && e->valuestring &&
+            gr_route_find_model(cfg, e->valuestring, strlen(e->valuestring)) == m)
             return true;
-        for (size_t a = 0; cJSON_IsString(e) && a < m->naliases; a++)
-            if (strcmp(e->valuestring, m->aliases[a]) == 0)
-                return true;
     }
     return false;
 }
@@ -972,7 +970,7 @@ static void plan_auto(ctx *c, gr_str policy)
         const gr_model_conf *m = &cfg->models[i];
         uint32_t caps = model_caps(m);
         if (!(caps & (GR_CAP_CHAT | GR_CAP_COMPLETIONS)) || m->ndeployments == 0 ||
-            !auto_pool_allows(section, m))
+            !auto_pool_allows(cfg, section, m))
             continue;
         int why;
         if (model_reject_reason(m, req, &why)) {

@@ -1,6 +1,7 @@
 /* route_auto_config.c — routing.auto validation, the money knob and model
  * abilities (see route_auto_config.h). */
 #include "route_auto_config.h"
+#include "route.h"
 #include "route_auto_abilities.h"
 
 #include <ctype.h>
@@ -166,15 +167,7 @@ const char *gr_route_auto_ability_from_name(gr_auto_ability_from f)
 
 static const gr_model_conf *find_model(const gr_config *cfg, const char *name)
 {
-    for (size_t i = 0; i < cfg->nmodels; i++) {
-        const gr_model_conf *m = &cfg->models[i];
-        if (m->name && strcmp(m->name, name) == 0)
-            return m;
-        for (size_t a = 0; a < m->naliases; a++)
-            if (m->aliases[a] && strcmp(m->aliases[a], name) == 0)
-                return m;
-    }
-    return NULL;
+    return gr_route_find_model(cfg, name, strlen(name));
 }
 
 #define FAIL(...)                                                                                  \
