@@ -65,7 +65,26 @@ function evaluate(name, items, preds, prices) {
     items.forEach((it, i) => { const k = choose(Q[i], C[i], v); q += it.outcomes[models[k]]; c += it.cost[models[k]]; share[k]++; });
     return { v, q: q / n, c: (c / n) * 1000, share: share.map((s) => s / n) };
   };
-  const curve = VS.map(pointAt);
+  // the knob values where some prompt's choice changes (upper hull of v*q - c per prompt),
+  // so the curve has every point a caller can reach; at most 400 of them (quantiles)
+  const brk = [];
+  for (let i = 0; i < n; i++) {
+    let v = 0, k = choose(Q[i], C[i], 0);
+    for (let guard = 0; guard < models.length; guard++) {
+      let next = Infinity, nk = -1;
+      for (let j = 0; j < models.length; j++) {
+        if (Q[i][j] <= Q[i][k]) continue;
+        const t = (C[i][j] - C[i][k]) / (Q[i][j] - Q[i][k]);
+        if (t >= v && t < next) { next = t; nk = j; }
+      }
+      if (nk < 0 || !Number.isFinite(next)) break;
+      brk.push(next * 1.000001);
+      v = next; k = nk;
+    }
+  }
+  brk.sort((a, b) => a - b);
+  const vs = [...VS, ...Array.from({ length: Math.min(400, brk.length) }, (_, j) => brk[Math.floor((j * brk.length) / Math.min(400, brk.length))])];
+  const curve = vs.sort((a, b) => a - b).map(pointAt);
   const oracle = (() => { let q = 0, c = 0; for (const it of items) { const ok = models.filter((m) => it.outcomes[m] >= 0.5).sort((a, b) => it.cost[a] - it.cost[b]); const m = ok[0] || models.slice().sort((a, b) => it.cost[a] - it.cost[b])[0]; q += it.outcomes[m]; c += it.cost[m]; } return { q: q / n, c: (c / n) * 1000 }; })();
   // frontiers: step (cheapest single model with quality >= x) and random two-model splits (upper hull)
   const A = (B) => Math.max(0, ...curve.filter((p) => p.c <= B + 1e-12).map((p) => p.q));
