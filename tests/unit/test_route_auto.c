@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <math.h>
 #include <time.h>
 #include <cmocka.h>
@@ -206,6 +207,18 @@ static void test_question_and_difficulty(void **state)
     assert_true(q0 > 0);
     assert_true(strncmp(fs + q0, "Which metal", 11) == 0);
     assert_int_equal(gr_route_auto_question_start("Answer: what is 2+2?", 20), 0);
+    /* a huge message: bounded work, the question is taken from the tail */
+    size_t big = 200000;
+    char *huge = malloc(big + 1);
+    assert_non_null(huge);
+    for (size_t i = 0; i < big; i++)
+        huge[i] = (i % 64 == 63) ? '\n' : 'a';
+    huge[big] = '\0';
+    assert_int_equal(gr_route_auto_question_start(huge, big), big - 8192);
+    gr_auto_features hf;
+    gr_route_auto_features_text(huge, big, &hf);
+    assert_true(hf.question_chars <= 8192 && hf.nh > 0);
+    free(huge);
     gr_auto_features a, b;
     gr_route_auto_features_text(fs, strlen(fs), &a);
     gr_route_auto_features_text(fs + q0, strlen(fs + q0), &b);
