@@ -6,6 +6,7 @@ add_library(gr_route OBJECT
   src/route.c
   src/route_auto.c
   src/route_auto_config.c
+  src/route_auto_explain.c
   src/health.c
 )
 target_include_directories(gr_route PUBLIC ${CMAKE_SOURCE_DIR}/src)

@@ -3,6 +3,7 @@
 #include "route.h"
 #include "route_auto.h"
 #include "route_auto_config.h"
+#include "route_auto_explain.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -651,61 +652,6 @@ static void appendf(char *buf, size_t cap, const char *fmt, ...)
 
 /* auto part of the reason: the knob in USD per good answer, the prompt's main
  * skill, then per capable model name:quality/$expected-cost/bar, the choice first. */
-/* Appends a non-negative x with `dec` decimals using integer arithmetic only
- * (printf of doubles costs about 0.3 us each; a large pool prints dozens). */
-static void append_fixed(char *buf, size_t cap, double x, int dec)
-{
-    static const uint64_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
-    if (!(x >= 0.0) || x > 1e12) {
-        appendf(buf, cap, "%s", x > 0 ? "inf" : "0");
-        return;
-    }
-    uint64_t scale = pow10[dec], v = (uint64_t)(x * (double)scale + 0.5);
-    char tmp[40];
-    int n = 0;
-    for (int d = 0; d < dec; d++, v /= 10)
-        tmp[n++] = (char)('0' + v % 10);
-    if (dec)
-        tmp[n++] = '.';
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    size_t l = strlen(buf);
-    if (l + (size_t)n + 1 >= cap)
-        return;
-    while (n)
-        buf[l++] = tmp[--n];
-    buf[l] = '\0';
-}
-
-/* auto part of the reason: the knob in USD per good answer, the prompt's main
- * skill, then per capable model name:quality/$expected-cost/bar, the choice first. */
-static void append_auto_reason(struct gr_route_plan *p)
-{
-    appendf(p->reason, sizeof p->reason, " value=");
-    if (isinf(p->value_usd))
-        appendf(p->reason, sizeof p->reason, "inf");
-    else {
-        appendf(p->reason, sizeof p->reason, "$");
-        append_fixed(p->reason, sizeof p->reason, p->value_usd, 6);
-    }
-    appendf(p->reason, sizeof p->reason, " skill=%s task=%s est=", p->skill ? p->skill : "-",
-            p->task ? p->task : "-");
-    for (size_t k = 0; k < p->nautoc; k++) {
-        size_t i = p->auto_chosen >= 0 ? (k == 0 ? (size_t)p->auto_chosen
-                                                 : (k <= (size_t)p->auto_chosen ? k - 1 : k))
-                                       : k;
-        const gr_route_auto_cand *a = &p->autoc[i];
-        appendf(p->reason, sizeof p->reason, "%s%s:", k ? "," : "", a->model->name ? a->model->name : "?");
-        append_fixed(p->reason, sizeof p->reason, a->quality, 3);
-        appendf(p->reason, sizeof p->reason, "/$");
-        append_fixed(p->reason, sizeof p->reason, a->cost_usd, 6);
-        appendf(p->reason, sizeof p->reason, "/");
-        append_fixed(p->reason, sizeof p->reason, a->bar > 9.999 ? 9.999 : a->bar < 0 ? 0 : a->bar, 3);
-    }
-}
-
 static void add_rejections(struct gr_route_plan *p)
 {
     if (!(p->rej_caps | p->rej_ctx | p->rej_provider | p->rej_price | p->rej_health))
@@ -1139,7 +1085,7 @@ done:
         out->reason[0] = '\0';
         appendf(out->reason, sizeof out->reason, "policy=%s", out->policy[0] ? out->policy : "-");
         if (out->value_usd >= 0)
-            append_auto_reason(out);
+            gr_route_auto_reason(out, out->reason, sizeof out->reason);
         if (c.sort != GR_ROUTE_SORT_NONE)
             appendf(out->reason, sizeof out->reason, " sort=%s",
                     c.sort == GR_ROUTE_SORT_PRICE        ? "price"
@@ -1396,31 +1342,8 @@ cJSON *gr_route_plan_to_json(const struct gr_route_plan *plan)
     cJSON_AddStringToObject(o, "policy", plan->policy);
     if (plan->strategy)
         cJSON_AddStringToObject(o, "strategy", plan->strategy);
-    if (plan->value_usd >= 0) {
-        cJSON *a = cJSON_AddObjectToObject(o, "auto");
-        cJSON_AddStringToObject(a, "task", plan->task ? plan->task : "general");
-        cJSON_AddStringToObject(a, "skill", plan->skill ? plan->skill : "knowledge");
-        cJSON_AddNumberToObject(a, "difficulty", plan->difficulty);
-        cJSON_AddNumberToObject(a, "expected_output_tokens", plan->out_tokens);
-        if (plan->knob >= 0)
-            cJSON_AddNumberToObject(a, "quality_knob", plan->knob);
-        if (isinf(plan->value_usd))
-            cJSON_AddStringToObject(a, "value_usd_per_good_answer", "inf");
-        else
-            cJSON_AddNumberToObject(a, "value_usd_per_good_answer", plan->value_usd);
-        cJSON *ms = cJSON_AddArrayToObject(a, "models");
-        for (size_t i = 0; i < plan->nautoc; i++) {
-            const gr_route_auto_cand *ac = &plan->autoc[i];
-            cJSON *e = cJSON_CreateObject();
-            cJSON_AddStringToObject(e, "model", ac->model->name ? ac->model->name : "");
-            cJSON_AddNumberToObject(e, "predicted_quality", ac->quality);
-            cJSON_AddNumberToObject(e, "expected_cost_usd", ac->cost_usd);
-            cJSON_AddNumberToObject(e, "quality_bar", ac->bar);
-            cJSON_AddBoolToObject(e, "chosen", (int)i == plan->auto_chosen);
-            cJSON_AddStringToObject(e, "abilities_from", gr_route_auto_ability_from_name((gr_auto_ability_from)ac->ability_from));
-            cJSON_AddItemToArray(ms, e);
-        }
-    }
+    if (plan->value_usd >= 0)
+        gr_route_auto_to_json(plan, o);
     cJSON_AddNumberToObject(o, "considered", plan->considered);
     cJSON *rj = cJSON_AddObjectToObject(o, "skipped");
     cJSON_AddNumberToObject(rj, "capabilities", plan->rej_caps);
@@ -1551,17 +1474,8 @@ int gr_route_explain_cli(const gr_config *cfg, const char *request_json_path, FI
             (req.need_caps & GR_CAP_VISION) ? "vision " : "",
             (req.need_caps & GR_CAP_JSON) ? "json " : "",
             (req.need_caps & (GR_CAP_TOOLS | GR_CAP_VISION | GR_CAP_JSON)) ? "" : "chat");
-    if (plan.value_usd >= 0) {
-        fprintf(out, "auto:     skill=%s task=%s difficulty=%.2f expected output=%.0f tokens value=$%.4g per good answer\n",
-                plan.skill ? plan.skill : "-", plan.task ? plan.task : "general", plan.difficulty, plan.out_tokens,
-                plan.value_usd);
-        for (size_t i = 0; i < plan.nautoc; i++)
-            fprintf(out, "    %s %-24s P(good)=%.3f expected cost=$%.6f bar=%.3f (abilities: %s)\n",
-                    (int)i == plan.auto_chosen ? "*" : " ",
-                    plan.autoc[i].model->name ? plan.autoc[i].model->name : "?", plan.autoc[i].quality,
-                    plan.autoc[i].cost_usd, plan.autoc[i].bar,
-                    gr_route_auto_ability_from_name((gr_auto_ability_from)plan.autoc[i].ability_from));
-    }
+    if (plan.value_usd >= 0)
+        gr_route_auto_explain_print(&plan, out);
     for (size_t i = 0; i < plan.ncand; i++) {
         const gr_route_candidate *c = &plan.cand[i];
         fprintf(out, "  %2zu. %-24s %-12s %-28s %-9s q=%-3u est=$%.6f\n", i + 1,
