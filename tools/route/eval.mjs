@@ -85,7 +85,15 @@ function evaluate(name, items, preds, prices) {
   brk.sort((a, b) => a - b);
   const vs = [...VS, ...Array.from({ length: Math.min(400, brk.length) }, (_, j) => brk[Math.floor((j * brk.length) / Math.min(400, brk.length))])];
   const curve = vs.sort((a, b) => a - b).map(pointAt);
-  const oracle = (() => { let q = 0, c = 0; for (const it of items) { const ok = models.filter((m) => it.outcomes[m] >= 0.5).sort((a, b) => it.cost[a] - it.cost[b]); const m = ok[0] || models.slice().sort((a, b) => it.cost[a] - it.cost[b])[0]; q += it.outcomes[m]; c += it.cost[m]; } return { q: q / n, c: (c / n) * 1000 }; })();
+  // oracle: per prompt the best outcome, the cheapest model among equals
+  const oracle = (() => {
+    let q = 0, c = 0;
+    for (const it of items) {
+      const m = models.reduce((a, b) => (it.outcomes[b] > it.outcomes[a] || (it.outcomes[b] === it.outcomes[a] && it.cost[b] < it.cost[a]) ? b : a));
+      q += it.outcomes[m]; c += it.cost[m];
+    }
+    return { q: q / n, c: (c / n) * 1000 };
+  })();
   // frontiers: step (cheapest single model with quality >= x) and random two-model splits (upper hull)
   const A = (B) => Math.max(0, ...curve.filter((p) => p.c <= B + 1e-12).map((p) => p.q));
   const step = (B) => Math.max(-Infinity, ...single.filter((s) => s.c <= B + 1e-12).map((s) => s.q));
@@ -204,10 +212,8 @@ function svg(rs) {
     for (const s of ss) { if (s.q > best) { if (stepPts.length) stepPts.push([X(s.c), Y(best)]); stepPts.push([X(s.c), Y(s.q)]); best = s.q; } }
     stepPts.push([ox + W - M.r, Y(best)]);
     out.push(`<polyline fill="none" stroke="#bbb" stroke-width="2" points="${stepPts.map((p) => p.join(',')).join(' ')}"/>`);
-    const hullPts = r.grid.map((B, i) => [X(B), Y(r.curve.length ? (r.hullMargins[i] !== undefined ? null : null) : 0)]);
-    void hullPts;
     // upper hull of single models
-    const hp = []; for (const s of ss) { while (hp.length >= 2) { const [a, b] = hp.slice(-2); const cross = (Math.log10(b.c) - Math.log10(a.c)) * 0 + (b.c - a.c) * (s.q - a.q) - (b.q - a.q) * (s.c - a.c); if (cross >= 0) hp.pop(); else break; } if (!hp.length || s.q > hp[hp.length - 1].q) hp.push(s); }
+    const hp = []; for (const s of ss) { while (hp.length >= 2) { const [a, b] = hp.slice(-2); const cross = (b.c - a.c) * (s.q - a.q) - (b.q - a.q) * (s.c - a.c); if (cross >= 0) hp.pop(); else break; } if (!hp.length || s.q > hp[hp.length - 1].q) hp.push(s); }
     const hl = []; for (let i = 0; i + 1 < hp.length; i++) for (let t = 0; t <= 20; t++) { const c = hp[i].c + ((hp[i + 1].c - hp[i].c) * t) / 20; hl.push([X(c), Y(hp[i].q + ((hp[i + 1].q - hp[i].q) * t) / 20)]); }
     if (hl.length) out.push(`<polyline fill="none" stroke="#888" stroke-dasharray="4,3" points="${hl.map((p) => p.join(',')).join(' ')}"/>`);
     const cp = r.curve.slice().sort((a, b) => a.c - b.c);
