@@ -30,6 +30,8 @@ enum {
     CUE_EASY,
     CUE_CONSTRAINT,
     CUE_QWORD,
+    CUE_STEPS,   /* features 38.. (not in the 18 + k block) */
+    CUE_LENUNIT, /* "words", "sentences" ...: after a number, an asked answer length */
     CUE_COUNT_
 };
 
@@ -108,13 +110,17 @@ static const lex_group lexicon[] = {
      "following rules format limit no_more",
      CUE_CONSTRAINT},
     {"what who when where which how whom whose", CUE_QWORD},
+    {"step steps step-by-step stepwise walkthrough walk_through first_then procedure", CUE_STEPS},
+    {"words word sentences sentence paragraphs paragraph pages page lines line tokens characters "
+     "bullets bullet points items examples",
+     CUE_LENUNIT},
 };
 
 #define LEX_SLOTS 2048u /* ~700 entries; keys and masks in separate arrays (20 KB, L1-friendly) */
 
 static uint64_t lex_h[LEX_SLOTS];
-static uint16_t lex_mask[LEX_SLOTS];
-_Static_assert(CUE_COUNT_ <= 16, "lex_mask holds one bit per cue");
+static uint32_t lex_mask[LEX_SLOTS];
+_Static_assert(CUE_COUNT_ <= 32, "lex_mask holds one bit per cue");
 static pthread_once_t lex_once = PTHREAD_ONCE_INIT;
 
 static uint64_t word_hash(const char *s, size_t n)
@@ -138,11 +144,11 @@ static void lex_insert(uint64_t h, int cue)
     for (;;) {
         if (lex_h[i] == 0) {
             lex_h[i] = h;
-            lex_mask[i] = (uint16_t)(1u << cue);
+            lex_mask[i] = 1u << cue;
             return;
         }
         if (lex_h[i] == h) {
-            lex_mask[i] |= (uint16_t)(1u << cue);
+            lex_mask[i] |= 1u << cue;
             return;
         }
         i = (i + 1) & (LEX_SLOTS - 1);
@@ -238,6 +244,8 @@ typedef struct {
     uint32_t chars, scanned, words, nonascii, digits, mathsym, codesym, newlines, qmarks;
     uint32_t wordchars, longwords, numbers, sentences, uniq;
     uint32_t cues[CUE_COUNT_];
+    uint32_t list_items; /* "\n1." / "\n2)" numbered lines */
+    uint32_t asked_len;  /* largest N in "N words|sentences|..." */
     bool fence, mcq;
 } scan_stats;
 
@@ -258,6 +266,8 @@ static void scan_text(const char *t, size_t len, scan_stats *st, hash_acc *ha)
     char w[32];
     size_t i = 0;
     int mcq_marks = 0;
+    uint32_t last_num = 0;
+    bool num_before = false; /* the previous token was a number */
     while (i < n) {
         unsigned char c = (unsigned char)t[i];
         if (c >= 0x80) {
@@ -291,6 +301,10 @@ static void scan_text(const char *t, size_t len, scan_stats *st, hash_acc *ha)
                 st->numbers++;
                 hash_add(ha, word_hash("0", 1));
                 prev = 0;
+                last_num = 0;
+                for (size_t k = 0; k < wl && k < 9; k++)
+                    last_num = last_num * 10 + (uint32_t)(w[k] - '0');
+                num_before = true;
                 continue;
             }
             if (rl >= 9)
@@ -303,6 +317,9 @@ static void scan_text(const char *t, size_t len, scan_stats *st, hash_acc *ha)
                 m |= lex_lookup(bh);
                 hash_add(ha, bh * 0xC2B2AE3D27D4EB4Full);
             }
+            if (num_before && (m & (1u << CUE_LENUNIT)) && last_num > st->asked_len)
+                st->asked_len = last_num;
+            num_before = false;
             for (int k = 0; m; k++, m >>= 1)
                 if (m & 1)
                     st->cues[k]++;
@@ -330,6 +347,8 @@ static void scan_text(const char *t, size_t len, scan_stats *st, hash_acc *ha)
             if (i + 2 < n && t[i + 1] >= 'A' && t[i + 1] <= 'E' &&
                 (t[i + 2] == '.' || t[i + 2] == ')'))
                 mcq_marks++;
+            if (i + 2 < n && t[i + 1] >= '1' && t[i + 1] <= '9' && (t[i + 2] == '.' || t[i + 2] == ')'))
+                st->list_items++;
             break;
         case '?':
             st->qmarks++;
@@ -455,13 +474,15 @@ static void finish(const scan_stats *st, const hash_acc *ha, const walk_stats *w
     x[15] = (float)((double)st->longwords / words * 4.0);
     x[16] = st->mcq ? 1.0f : 0.0f;
     x[17] = lg(st->numbers, 3.0);
-    for (int k = 0; k < CUE_COUNT_; k++)
+    for (int k = 0; k <= CUE_QWORD; k++)
         x[18 + k] = lg(st->cues[k], 2.0); /* 18..32 */
     x[33] = st->fence ? 1.0f : 0.0f;
     x[34] = lg(ws->assistant_chars, 8.0);
     x[35] = (float)((double)st->uniq / words);
     x[36] = lg(st->sentences, 3.0);
     x[37] = (float)((double)st->cues[CUE_MATH] / words * 10.0);
+    x[38] = lg(st->cues[CUE_STEPS] + st->list_items, 2.0); /* steps asked / numbered steps */
+    x[39] = lg(st->asked_len, 5.0);                         /* "in 300 words", "5 bullet points" */
 
     /* task type: argmax of task cues, multiple-choice -> knowledge */
     static const struct {
@@ -781,7 +802,7 @@ static const char *const feat_names[GR_AUTO_NFEAT] = {
     "cue_reason",    "cue_extract",   "cue_summary",   "cue_translate", "cue_chat",
     "cue_write",     "cue_roleplay",  "cue_stem",      "cue_humanities", "hint_hard",
     "hint_easy",     "cue_constraint", "cue_qword",    "code_fence",   "prior_assistant",
-    "type_token",    "sentences",     "math_density",
+    "type_token",    "sentences",     "math_density",  "steps_asked",  "answer_len_asked",
 };
 
 const char *gr_route_auto_feature_name(size_t i)

@@ -21,7 +21,7 @@
 #include "common.h"
 #include <cjson/cJSON.h>
 
-#define GR_AUTO_NFEAT 38   /* dense structure / lexicon features */
+#define GR_AUTO_NFEAT 40   /* dense structure / lexicon features */
 #define GR_AUTO_NHASH 1024 /* hashed word 1-2-gram and char 3-gram buckets */
 
 /* Skills of the ability table and of the per-prompt mixture. */

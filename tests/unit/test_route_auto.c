@@ -244,6 +244,15 @@ static void test_question_and_difficulty(void **state)
     }
     printf("mean difficulty: easy %.3f, hard %.3f\n", easy_sum / GR_ARRAY_LEN(easy), hard_sum / GR_ARRAY_LEN(hard));
     assert_true(hard_sum / GR_ARRAY_LEN(hard) > easy_sum / GR_ARRAY_LEN(easy) + 0.3);
+    /* structure: steps and an answer length asked for */
+    const char *ask = "In 300 words, explain step by step how TCP opens a connection:\n1. SYN\n2. SYN-ACK";
+    gr_route_auto_features_text(ask, strlen(ask), &a);
+    assert_string_equal(gr_route_auto_feature_name(38), "steps_asked");
+    assert_string_equal(gr_route_auto_feature_name(39), "answer_len_asked");
+    assert_true(a.x[38] > 0.5f);
+    assert_true(fabs(a.x[39] - log1p(300.0) / 5.0) < 1e-5);
+    gr_route_auto_features_text("hi", 2, &a);
+    assert_true(a.x[38] == 0.0f && a.x[39] == 0.0f);
     /* a code prompt's main skill is code */
     const char *code = "Write a Python function that returns the n-th Fibonacci number.";
     gr_route_auto_features_text(code, strlen(code), &a);
