@@ -3,19 +3,18 @@
 #include "route_auto_config.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <string.h>
 
-static void append(char *buf, size_t cap, const char *fmt, ...) GR_PRINTF(3, 4);
-static void append(char *buf, size_t cap, const char *fmt, ...)
+/* Appends s, truncating at cap (the reason stays NUL-terminated). */
+static void append(char *buf, size_t cap, const char *s)
 {
-    size_t l = strlen(buf);
+    size_t l = strlen(buf), n = strlen(s);
     if (l + 1 >= cap)
         return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf + l, cap - l, fmt, ap);
-    va_end(ap);
+    if (n > cap - l - 1)
+        n = cap - l - 1;
+    memcpy(buf + l, s, n);
+    buf[l + n] = '\0';
 }
 
 /* Appends a non-negative x with `dec` decimals using integer arithmetic only
@@ -24,7 +23,7 @@ static void append_fixed(char *buf, size_t cap, double x, int dec)
 {
     static const uint64_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
     if (!(x >= 0.0) || x > 1e12) {
-        append(buf, cap, "%s", x > 0 ? "inf" : "0");
+        append(buf, cap, x > 0 ? "inf" : "0");
         return;
     }
     uint64_t scale = pow10[dec], v = (uint64_t)(x * (double)scale + 0.5);
@@ -55,13 +54,20 @@ void gr_route_auto_reason(const struct gr_route_plan *p, char *buf, size_t cap)
         append(buf, cap, "$");
         append_fixed(buf, cap, p->value_usd, 6);
     }
-    append(buf, cap, " skill=%s task=%s est=", p->skill ? p->skill : "-", p->task ? p->task : "-");
+    append(buf, cap, " skill=");
+    append(buf, cap, p->skill ? p->skill : "-");
+    append(buf, cap, " task=");
+    append(buf, cap, p->task ? p->task : "-");
+    append(buf, cap, " est=");
     for (size_t k = 0; k < p->nautoc; k++) {
         size_t i = p->auto_chosen >= 0 ? (k == 0 ? (size_t)p->auto_chosen
                                                  : (k <= (size_t)p->auto_chosen ? k - 1 : k))
                                        : k;
         const gr_route_auto_cand *a = &p->autoc[i];
-        append(buf, cap, "%s%s:", k ? "," : "", a->model->name ? a->model->name : "?");
+        if (k)
+            append(buf, cap, ",");
+        append(buf, cap, a->model->name ? a->model->name : "?");
+        append(buf, cap, ":");
         append_fixed(buf, cap, a->quality, 3);
         append(buf, cap, "/$");
         append_fixed(buf, cap, a->cost_usd, 6);
