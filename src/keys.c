@@ -213,6 +213,19 @@ gr_key_entry *gr_keys_find_id(gr_keys *t, const char *id) {
 
 const char *gr_keys_id(const gr_key_entry *k) { return k->id; }
 
+double gr_keys_auto_value_usd(gr_key_entry *k) {
+    double v = -1.0;
+    pthread_mutex_lock(&k->mu);
+    if (k->rec.metadata_json && strstr(k->rec.metadata_json, "auto_value_usd")) {
+        cJSON *meta = cJSON_Parse(k->rec.metadata_json);
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(meta, "auto_value_usd");
+        if (cJSON_IsNumber(x) && x->valuedouble >= 0) v = x->valuedouble;
+        cJSON_Delete(meta);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return v;
+}
+
 /* ---- table life cycle ---- */
 
 gr_keys *gr_keys_new(gr_store *store) {

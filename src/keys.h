@@ -148,6 +148,9 @@ void gr_keys_settle(gr_key_reservation *res, int64_t actual_cost_nusd, int64_t a
 
 gr_key_entry *gr_keys_find_id(gr_keys *t, const char *id);
 const char *gr_keys_id(const gr_key_entry *k); /* stable for the table's life */
+/* The key's default value of a good answer for plain `model: "auto"` (USD), from its
+ * metadata {"auto_value_usd": number >= 0}; -1 when unset or not a number. */
+double gr_keys_auto_value_usd(gr_key_entry *k);
 void gr_keys_info(gr_key_entry *k, int64_t now_ms, gr_key_info *out);
 /* Snapshot of every entry (admin listing). Free with gr_keys_infos_free. */
 void gr_keys_list(gr_keys *t, int64_t now_ms, gr_key_info **out, size_t *n);

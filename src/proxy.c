@@ -14,6 +14,7 @@
 #include "services.h"
 #include "pay_x402.h"
 #include "route.h"
+#include "route_auto_config.h"
 #include "shared.h"
 #include "metrics.h"
 #include "upstream.h"
@@ -877,6 +878,8 @@ void gr_proxy_handle(gr_request *r) {
         ka.budget = lim.budget_total_nusd >= 0 || lim.budget_daily_nusd >= 0 || lim.budget_monthly_nusd >= 0;
         if (ka.budget || gr_keys_restricted(r->key)) rq.access = &access;
     }
+    rq.value_usd = gr_route_auto_parse_value_usd(gr_client_req_header(r->req, "x-gaterouter-value-usd"));
+    if (r->key) rq.default_value_usd = gr_keys_auto_value_usd(r->key);
     r->est_prompt_tokens = r->ep == GR_EP_CHAT ? gr_meter_estimate_request(r->body) : (int64_t)(len / 4);
     if (!rq.prompt_tokens) rq.prompt_tokens = (uint32_t)(r->est_prompt_tokens > UINT32_MAX ? UINT32_MAX : r->est_prompt_tokens);
     r->plan = gr_pool_calloc(r->pool, sizeof(*r->plan));
