@@ -221,8 +221,12 @@ static int key_info_reply(gr_admin_ctx *c, gr_key_entry *e, int64_t now, int sta
 }
 
 static int store_error(char **out, gr_status rc) {
+    gr_store_health_note(rc);
     if (rc == GR_ERR_NOT_FOUND)
         return fail(out, 404, "invalid_request_error", "not_found", NULL, "Not found.");
+    if (rc == GR_ERR_UNAVAILABLE) /* a networked store that is down: retry later (SCALING.md) */
+        return fail(out, 503, "api_error", "store_unavailable", NULL,
+                    "The store cannot be reached; nothing was changed. Retry later.");
     return fail(out, 500, "api_error", "store_error", NULL, "The key store failed: %s.",
                 gr_status_str(rc));
 }

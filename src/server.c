@@ -13,6 +13,7 @@
 #include "services.h"
 #include "route.h"
 #include "health.h"
+#include "instance_id.h"
 #include "shared.h"
 #include "upstream.h"
 
@@ -176,6 +177,8 @@ static void handle(gr_client_req *req, void *arg) {
     if (!strcmp(p, "/ready")) {
         if (!get) goto method;
         if (atomic_load(&w->draining)) reply_text(r, 503, "application/json", "{\"status\":\"draining\"}\n", 22);
+        else if (!gr_store_health_up()) /* as last seen by the ledger, the admin API or the keys refresh */
+            reply_text(r, 503, "application/json", "{\"status\":\"store_unavailable\"}\n", 31);
         else reply_text(r, 200, "application/json", "{\"status\":\"ready\"}\n", 19);
         return;
     }
@@ -183,6 +186,23 @@ static void handle(gr_client_req *req, void *arg) {
         if (!get) goto method;
         size_t len;
         char *text = gr_metrics_render(&len);
+        gr_ledger_stats ls;
+        gr_ledger_stats_get(w->svc->ledger, &ls);
+        char extra[512];
+        int n = snprintf(extra, sizeof extra,
+                         "# HELP gaterouter_ledger_conflicts_total Ledger rows whose request id was already stored "
+                         "(not written again; logged as an error).\n"
+                         "# TYPE gaterouter_ledger_conflicts_total counter\n"
+                         "gaterouter_ledger_conflicts_total %llu\n"
+                         "# HELP gaterouter_store_up Whether the store answered its last call (0 = unreachable).\n"
+                         "# TYPE gaterouter_store_up gauge\n"
+                         "gaterouter_store_up %d\n",
+                         (unsigned long long)ls.conflicts, gr_store_health_up() ? 1 : 0);
+        if (n > 0 && (size_t)n < sizeof extra) {
+            text = gr_xrealloc(text, len + (size_t)n + 1);
+            memcpy(text + len, extra, (size_t)n + 1);
+            len += (size_t)n;
+        }
         reply_text(r, 200, "text/plain; version=0.0.4", text, len);
         free(text);
         return;
@@ -390,7 +410,15 @@ static void on_reload(evutil_socket_t sig, short what, void *arg) {
  * become visible here within store_refresh_ms, without a SIGHUP. */
 static void on_keys_refresh(evutil_socket_t fd, short what, void *arg) {
     gr_server *s = arg;
-    if (gr_keys_reload(s->svc.keys, (int64_t)gr_wall_ms()) != GR_OK) GR_WARN("keys: periodic refresh from the store failed");
+    int64_t now = (int64_t)gr_wall_ms();
+    gr_status rc = gr_keys_reload(s->svc.keys, now);
+    gr_store_health_note(rc);
+    if (rc != GR_OK) {
+        GR_WARN("keys: periodic refresh from the store failed (%s)", gr_status_str(rc));
+        return;
+    }
+    /* Other instances' spend (shared store): views and the Redis seed. */
+    gr_store_health_note(gr_keys_refresh_spend(s->svc.keys, now));
 }
 
 static void drain_timeout(evutil_socket_t fd, short what, void *arg) {
@@ -428,6 +456,12 @@ int gr_server_run(gr_config *cfg) {
     /* Before any thread exists (services start threads too): installs the cJSON hooks. */
     gr_json_arena_setup(cfg->server.workers ? cfg->server.workers : (size_t)(ncpu > 0 ? ncpu : 1));
     gr_log_set_level(gr_log_level_parse(cfg->log.level));
+    if (!gr_instance_id_init()) { /* ids unique across instances need it */
+        GR_ERROR("cannot draw the instance id (RAND_bytes failed)");
+        gr_config_release(cfg);
+        return 1;
+    }
+    GR_INFO("instance %s", gr_instance_id_hex());
     if (!gr_access_log_open(cfg->log.access_log)) {
         GR_ERROR("log.access_log: cannot open %s", cfg->log.access_log);
         gr_config_release(cfg);
