@@ -134,6 +134,7 @@ static void add_str_opt(cJSON *o, const char *name, const char *v) {
 cJSON *gr_admin_generation_json(const gr_ledger_row *r) {
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "id", r->request_id);
+    add_str_opt(d, "client_request_id", r->client_request_id);
     cJSON_AddNumberToObject(d, "created_at", (double)r->ts_ms);
     add_str_opt(d, "key_id", r->key_id);
     add_str_opt(d, "payer", r->payer);
