@@ -35,6 +35,7 @@ struct gr_key_entry {
      * e->month): the seed of the cluster-wide counters in Redis (shared.h) */
     int64_t committed_total, committed_day, committed_month;
     int64_t reserved;
+    int64_t shared_reserved; /* this process's reservations Redis admitted, not yet settled */
     int64_t requests;
     window rpm, tpm;
     struct gr_key_entry *next_all; /* list of every entry (under table lock) */
@@ -662,6 +663,13 @@ void gr_keys_cancel(gr_key_reservation *res) {
     res->active = false;
 }
 
+void gr_keys_note_shared(gr_key_entry *k, int64_t delta_nusd) {
+    pthread_mutex_lock(&k->mu);
+    k->shared_reserved += delta_nusd;
+    if (k->shared_reserved < 0) k->shared_reserved = 0;
+    pthread_mutex_unlock(&k->mu);
+}
+
 /* ---- introspection ---- */
 
 void gr_keys_info(gr_key_entry *e, int64_t now_ms, gr_key_info *out) {
@@ -961,6 +969,6 @@ void gr_keys_limits(gr_key_entry *k, gr_key_limits *out) {
     out->committed_total_nusd = k->committed_total;
     out->committed_day_nusd = k->committed_day;
     out->committed_month_nusd = k->committed_month;
-    out->live_reserved_nusd = k->reserved;
+    out->live_reserved_nusd = k->shared_reserved;
     pthread_mutex_unlock(&k->mu);
 }

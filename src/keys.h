@@ -80,8 +80,9 @@ size_t gr_keys_count(gr_keys *t); /* keys in the table (config + store) */
  * rpm/tpm: 0 = none), for enforcing the same limits cluster-wide (shared.c):
  * spent_* = the store's spend at load or refresh plus this process's
  * requests since; committed_* = what the store had committed when last read
- * (the floor of Redis' counters); live_reserved = this process's admitted,
- * unsettled reservations for the key. */
+ * (the floor of Redis' counters); live_reserved = this process's
+ * reservations that Redis admitted and that are not settled yet (what Redis
+ * should hold for this instance: re-registered if Redis lost it). */
 typedef struct gr_key_limits {
     int64_t rpm, tpm;
     int64_t budget_total_nusd, budget_daily_nusd, budget_monthly_nusd;
@@ -142,6 +143,9 @@ void gr_keys_settle(gr_key_reservation *res, int64_t actual_cost_nusd, int64_t a
  * Redis): the reservation is released and the request and its tokens leave
  * the rate windows, so a refused request consumes nothing. Idempotent. */
 void gr_keys_cancel(gr_key_reservation *res);
+/* Track the reservations Redis holds for this process (shared.h): +max_cost
+ * when Redis admitted a request, -max_cost when it is settled there. */
+void gr_keys_note_shared(gr_key_entry *k, int64_t delta_nusd);
 
 gr_key_entry *gr_keys_find_id(gr_keys *t, const char *id);
 const char *gr_keys_id(const gr_key_entry *k); /* stable for the table's life */

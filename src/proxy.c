@@ -938,6 +938,7 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
     if (r->finished || r->client_gone) return;
     if (v->status == 200) {
         r->shared_reserved = r->max_cost_nusd > 0 ? r->max_cost_nusd : 1;
+        gr_keys_note_shared(r->key, r->max_cost_nusd);
         proceed(r);
         return;
     }

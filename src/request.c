@@ -103,6 +103,10 @@ static void write_access_log(gr_request *r) {
     o = gr_out_u64(line, o, cap, gr_wall_ms());
     o = GR_OUT_LIT(line, o, cap, ",\"id\":");
     o = json_str(line, o, cap, r->id);
+    if (r->client_id[0]) {
+        o = GR_OUT_LIT(line, o, cap, ",\"client_request_id\":");
+        o = json_str(line, o, cap, r->client_id);
+    }
     o = GR_OUT_LIT(line, o, cap, ",\"method\":");
     o = json_str(line, o, cap, r->method);
     o = GR_OUT_LIT(line, o, cap, ",\"path\":");
@@ -237,6 +241,7 @@ void gr_request_finish(gr_request *r) {
         r->shared_op = NULL;
     }
     if (r->shared_reserved && r->key && r->w->shared) {
+        gr_keys_note_shared(r->key, -r->max_cost_nusd);
         gr_key_limits lim;
         gr_keys_limits(r->key, &lim);
         gr_shared_settle(r->w->shared, gr_keys_id(r->key), &lim, r->shared_reserved, r->cost_nusd, r->est_total_tokens,

@@ -443,8 +443,7 @@ gr_shared_op *gr_shared_admit(gr_shared_conn *c, const char *key_id, const gr_ke
         if (lim->spent_day_nusd > seed_d) seed_d = lim->spent_day_nusd;
         if (lim->spent_month_nusd > seed_m) seed_m = lim->spent_month_nusd;
     }
-    int64_t live = lim->live_reserved_nusd - max_cost_nusd; /* the local admission already holds this one */
-    if (live < 0) live = 0;
+    int64_t live = lim->live_reserved_nusd;
     if (redisAsyncCommand(c->ac, on_reply, op,
                           "EVAL %s 6 %s %s %s %s %s %s %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %d %s %u "
                           "%lld %d",

@@ -119,7 +119,7 @@ async function drainRun() {
   await sleep(300);
   const code = await gw.stop('SIGTERM');
   const rs = await Promise.all(streams);
-  const logged = gw.logs().split('\n').filter((l) => l.startsWith('{') && l.includes('"id":"term-'))
+  const logged = gw.logs().split('\n').filter((l) => l.startsWith('{') && l.includes('"client_request_id":"term-'))
     .map((l) => JSON.parse(l));
   return { code, rs, logged };
 }

@@ -207,13 +207,20 @@ test('PostgreSQL down: /admin/usage and POST /admin/keys answer 503 store_unavai
 test('an instance killed with requests in flight: its reservations lapse within their expiry', async () => {
   const k = await newKey({ name: 'lapse', budget_usd: '0.025' });
   // Each request reserves about $0.01 (1,000 output tokens at $10/M): two in flight on #0 leave no room.
-  const slow = [0, 1].map(() => chat(gws[0], k.key, { content: 'slow [[mock:delay_ms=30000]]', max_tokens: 1000 }));
-  let blocked;
-  for (let i = 0; i < 50; i++) { // until both reservations are in Redis
-    blocked = await chat(gws[1], k.key, { max_tokens: 1000 });
-    if (blocked.status === 402) break;
-    await sleep(50);
-  }
+  const ended = [];
+  const slow = [0, 1].map(() => chat(gws[0], k.key, { content: 'slow [[mock:delay_ms=30000]]', max_tokens: 1000 })
+    .then((r) => { ended.push(r.status); return r; }));
+  // #0's live reservations, as Redis holds them (field <instance id>; <instance id>:e is the expiry)
+  const reservedNusd = () => {
+    const kv = redisCli('HGETALL', `gr:k:{${k.id}}:res`).split('\n').filter(Boolean);
+    let sum = 0;
+    for (let i = 0; i + 1 < kv.length; i += 2) if (!kv[i].endsWith(':e')) sum += Number(kv[i + 1]);
+    return sum;
+  };
+  await eventually(async () => ended.length > 0 || reservedNusd() >= 2e7);
+  assert.deepEqual(ended, [], 'the slow requests are still in flight');
+  assert.ok(reservedNusd() >= 2e7, `both reservations in Redis: ${reservedNusd()} nano-USD`);
+  const blocked = await chat(gws[1], k.key, { max_tokens: 1000 });
   assert.equal(blocked.status, 402, 'the in-flight reservations hold the budget');
   const killedAt = Date.now();
   await gws[0].stop('SIGKILL');
