@@ -942,8 +942,9 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
         proceed(r);
         return;
     }
-    if (v->need_seed && !r->shared_seeds_fresh) {
-        seed_from_store(r);
+    if (v->need_seed) { /* after a fresh seed only if Redis lost the counter again meanwhile */
+        if (!r->shared_seeds_fresh) seed_from_store(r);
+        else seed_fail(r, "Redis lost the counter again");
         return;
     }
     if (v->store_down) {
