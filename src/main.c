@@ -5,6 +5,7 @@
 #include "log.h"
 #include "mock_upstream.h"
 #include "server.h"
+#include "shared.h"
 #include "cli_admin.h"
 #include "route.h"
 #include "store.h"
@@ -146,6 +147,14 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (check_only) {
+        /* The sections validated by their owner at start-up, validated here too. */
+        gr_shared *shared = gr_shared_new(cfg, err, sizeof(err));
+        if (!shared && err[0]) {
+            fprintf(stderr, "gaterouter: invalid config: %s\n", err);
+            gr_config_release(cfg);
+            return 1;
+        }
+        gr_shared_free(shared);
         printf("%s: OK (%zu providers, %zu models, %zu keys)\n", config, cfg->nproviders, cfg->nmodels, cfg->nkeys);
         gr_config_release(cfg);
         return 0;

@@ -7,8 +7,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { spawn, execFileSync } from 'node:child_process';
-import { startGateway, freePort } from '../../compat/harness.mjs';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGateway, freePort, repoRoot } from '../../compat/harness.mjs';
 
 const ADMIN = 'admin-key-cluster-suite-0001';
 const RESERVATION_TTL_MS = 2000;
@@ -84,6 +87,24 @@ after(async () => {
   for (const g of gws) await g.stop('SIGKILL');
   redis?.kill('SIGKILL');
   await relay?.close();
+});
+
+test('redis.reservation_ttl_ms is validated at load: --check-config refuses what start-up would', () => {
+  const bin = process.env.GR_BIN || join(repoRoot, 'build', 'gaterouter');
+  const dir = mkdtempSync(join(tmpdir(), 'gr-cluster-cfg-'));
+  const check = (ttl) => {
+    const path = join(dir, `c${ttl}.yaml`);
+    writeFileSync(path, `redis: { url: "redis://127.0.0.1:1/0", reservation_ttl_ms: ${ttl} }
+providers: [ { name: mock, kind: mock } ]
+models: [ { name: m, provider: mock, model: m-1 } ]
+`);
+    return spawnSync(bin, ['--check-config', path], { encoding: 'utf8' });
+  };
+  const bad = check(999);
+  assert.equal(bad.status, 1, bad.stdout);
+  assert.match(bad.stderr, /redis\.reservation_ttl_ms/);
+  assert.equal(check('2s').status, 1, 'not a number of ms');
+  assert.equal(check(2000).status, 0);
 });
 
 const admin = (g, method, path, body) => fetch(`${g.base}${path}`, { method,
