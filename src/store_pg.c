@@ -401,7 +401,8 @@ void gr_pg_disconnect(gr_pg_conn *c) {
 
 gr_status gr_pg_ensure(gr_pg_conn *c) {
     if (!c->conn) return GR_ERR_UNAVAILABLE;
-    if (gr_pq()->status(c->conn) == CONNECTION_OK) return GR_OK;
+    if (gr_pq()->status(c->conn) == CONNECTION_OK && !c->suspect) return GR_OK;
+    c->suspect = false;
     gr_pq()->reset(c->conn);
     if (gr_pq()->status(c->conn) != CONNECTION_OK) {
         uint64_t now = gr_now_us();
@@ -416,6 +417,16 @@ gr_status gr_pg_ensure(gr_pg_conn *c) {
     if (rc) gr_pg_log(c, "reconnect", err);
     else fprintf(stderr, "gaterouter: %s: postgres: reconnected\n", c->tag);
     return rc;
+}
+
+/* Whether a failed call lost the server: PQstatus says so, or the error is
+ * libpq's own (no SQLSTATE: e.g. a send on a reset socket), after which the
+ * connection is reset before its next use. */
+static bool conn_lost(gr_pg_conn *c, const char *sqlstate) {
+    if (gr_pq()->status(c->conn) != CONNECTION_OK) return true;
+    if (sqlstate) return false;
+    c->suspect = true;
+    return true;
 }
 
 PGresult *gr_pg_run(gr_pg_conn *c, size_t slot, const char *name, const char *sql, int nparams,
@@ -438,8 +449,9 @@ PGresult *gr_pg_run(gr_pg_conn *c, size_t slot, const char *name, const char *sq
             } else {
                 const char *state = gr_pq()->resultErrorField(res, PG_DIAG_SQLSTATE);
                 gr_pg_log(c, name, gr_pq()->resultErrorMessage(res));
-                *rc = gr_pg_map_sqlstate(state);
-                bool again = attempt == 0 && idempotent && gr_pq()->status(c->conn) != CONNECTION_OK;
+                bool lost = conn_lost(c, state);
+                *rc = lost ? GR_ERR_UNAVAILABLE : gr_pg_map_sqlstate(state);
+                bool again = attempt == 0 && idempotent && lost;
                 gr_pq()->clear(res);
                 if (again) continue;
                 return NULL;
@@ -453,7 +465,7 @@ PGresult *gr_pg_run(gr_pg_conn *c, size_t slot, const char *name, const char *sq
             return res;
         }
         const char *state = gr_pq()->resultErrorField(res, PG_DIAG_SQLSTATE);
-        bool lost = gr_pq()->status(c->conn) != CONNECTION_OK;
+        bool lost = conn_lost(c, state);
         bool unprepared = state && strcmp(state, "26000") == 0; /* e.g. a pooler's new session */
         if (unprepared) c->prepared[slot] = false;
         *rc = lost ? GR_ERR_UNAVAILABLE : gr_pg_map_sqlstate(state);

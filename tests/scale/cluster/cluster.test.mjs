@@ -161,6 +161,8 @@ async function exhaust(k) {
 test('an exhausted budget: GET /admin/keys/{id} and /v1/key on both instances show the cluster spend', async () => {
   const k = await newKey({ name: 'views', budget_usd: '0.001' });
   const cost = await exhaust(k);
+  // Redis' cluster-wide counter holds exactly what was served (seeded at 0, then every settlement)
+  assert.equal(Number(redisCli('GET', `gr:k:{${k.id}}:spent`).trim()), Math.round(cost * 1e9));
   for (const g of gws) { // within keys_refresh_ms
     const v = await eventually(async () => { const x = await keyView(g, k.id); return Math.abs(Number(x.spend.total_usd) - cost) < 1e-12 ? x : null; });
     assert.ok(v, `cluster spend on ${g.base}: ${JSON.stringify((await keyView(g, k.id)).spend)} vs ${cost}`);
