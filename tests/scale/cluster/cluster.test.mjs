@@ -131,7 +131,7 @@ const usage = async (g, id) => (await (await admin(g, 'GET', `/admin/usage?group
 const keyView = async (g, id) => (await (await admin(g, 'GET', `/admin/keys/${id}`)).json());
 
 test('both instances restarted together, then 5 x 200 requests split across them: exactly one ledger row per served request', async () => {
-  await Promise.all(gws.map((g) => g.stop()));
+  assert.deepEqual(await Promise.all(gws.map((g) => g.stop())), [0, 0], 'both drained and exited cleanly');
   gws = await Promise.all([startGateway({ config: gwConfig }), startGateway({ config: gwConfig })]);
   const k = await newKey({ name: 'ids' });
   let served = 0;
