@@ -663,6 +663,25 @@ void gr_keys_cancel(gr_key_reservation *res) {
     res->active = false;
 }
 
+size_t gr_keys_shared_ids(gr_keys *t, char (**out)[GR_KEY_ID_MAX]) {
+    *out = NULL;
+    size_t n = 0, cap = 0;
+    pthread_rwlock_rdlock(&t->lock);
+    for (gr_key_entry *e = t->all; e; e = e->next_all) {
+        pthread_mutex_lock(&e->mu);
+        bool live = e->shared_reserved > 0;
+        pthread_mutex_unlock(&e->mu);
+        if (!live) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *out = gr_xrealloc(*out, cap * sizeof **out);
+        }
+        memcpy((*out)[n++], e->id, GR_KEY_ID_MAX);
+    }
+    pthread_rwlock_unlock(&t->lock);
+    return n;
+}
+
 void gr_keys_note_shared(gr_key_entry *k, int64_t delta_nusd) {
     pthread_mutex_lock(&k->mu);
     k->shared_reserved += delta_nusd;

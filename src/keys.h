@@ -146,6 +146,9 @@ void gr_keys_cancel(gr_key_reservation *res);
 /* Track the reservations Redis holds for this process (shared.h): +max_cost
  * when Redis admitted a request, -max_cost when it is settled there. */
 void gr_keys_note_shared(gr_key_entry *k, int64_t delta_nusd);
+/* Ids of the keys for which Redis holds reservations of this process
+ * (*out: heap array the caller frees; NULL when none). */
+size_t gr_keys_shared_ids(gr_keys *t, char (**out)[GR_KEY_ID_MAX]);
 
 gr_key_entry *gr_keys_find_id(gr_keys *t, const char *id);
 const char *gr_keys_id(const gr_key_entry *k); /* stable for the table's life */

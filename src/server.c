@@ -279,6 +279,17 @@ static void worker_wake(evutil_socket_t fd, short what, void *arg) {
     maybe_drained(w);
 }
 
+/* Every third of redis.reservation_ttl_ms: keep this live instance's
+ * reservations in Redis from lapsing while its requests run (a dead
+ * instance's stop being renewed and lapse; see shared.h). */
+static void renew_tick(evutil_socket_t fd, short what, void *arg) {
+    gr_worker *w = arg;
+    char (*ids)[GR_KEY_ID_MAX] = NULL;
+    size_t n = gr_keys_shared_ids(w->svc->keys, &ids);
+    for (size_t i = 0; i < n; i++) gr_shared_renew(w->shared, ids[i]);
+    free(ids);
+}
+
 /* Every second: which of this config's deployments did another instance
  * find broken? (Redis hints; see shared.h) */
 static void hints_tick(evutil_socket_t fd, short what, void *arg) {
@@ -350,6 +361,11 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
         w->hints = event_new(w->base, -1, EV_PERSIST, hints_tick, w);
         event_add(w->hints, &(struct timeval){1, 0});
     }
+    if (w->shared && w->id == 0) { /* one worker per instance is enough: the expiry is per instance */
+        uint32_t ms = gr_shared_reservation_ttl_ms(s->svc.shared) / 3;
+        w->renew = event_new(w->base, -1, EV_PERSIST, renew_tick, w);
+        event_add(w->renew, &(struct timeval){ms / 1000, (ms % 1000) * 1000});
+    }
     w->wake = event_new(w->base, -1, EV_PERSIST, worker_wake, w);
     event_add(w->wake, NULL);
     w->store_mb = gr_store_mailbox_new(w->base);
@@ -370,6 +386,7 @@ static void worker_dispose(gr_worker *w) {
     gr_http_server_free(w->http);
     gr_upstream_free(w->up);
     if (w->hints) event_free(w->hints);
+    if (w->renew) event_free(w->renew);
     gr_shared_conn_free(w->shared);
     if (w->wake) event_free(w->wake);
     gr_store_mailbox_free(w->store_mb); /* after the executor drained (gr_server_run) */

@@ -472,6 +472,28 @@ void gr_shared_settle(gr_shared_conn *c, const char *key_id, const gr_key_limits
         free(op);
 }
 
+/* KEYS: res; ARGV: instance ttl_ms. Only an instance's own, still present
+ * field is renewed (a lapsed one is re-registered by the next admission). */
+static const char k_renew_lua[] =
+    "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('HSET', KEYS[1], ARGV[1] .. ':e', now + tonumber(ARGV[2]))\n"
+    "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2])) end\n"
+    "return 1\n";
+
+void gr_shared_renew(gr_shared_conn *c, const char *key_id) {
+    if (!gr_shared_conn_ready(c)) return;
+    gr_shared_op *op = op_new(c, 2, NULL, NULL);
+    char k[6][160];
+    key_names(k, key_id, 0);
+    if (redisAsyncCommand(c->ac, on_reply, op, "EVAL %s 1 %s %s %u", k_renew_lua, k[5], gr_instance_id_hex(),
+                          c->s->reservation_ttl_ms) != REDIS_OK)
+        free(op);
+}
+
+uint32_t gr_shared_reservation_ttl_ms(const gr_shared *s) { return s ? s->reservation_ttl_ms : 0; }
+
 gr_shared_op *gr_shared_claim(gr_shared_conn *c, const char *token, uint32_t ttl_s, gr_shared_cb cb, void *ud) {
     gr_shared_op *op = op_new(c, 1, cb, ud);
     if (!gr_shared_conn_ready(c)) {

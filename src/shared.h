@@ -48,9 +48,10 @@ void gr_shared_conn_free(gr_shared_conn *c);
 bool gr_shared_conn_ready(const gr_shared_conn *c);
 
 /* Default of redis.reservation_ttl_ms: how long an instance's reservations
- * outlive its last admission or settlement for the key (a dead instance's
- * lapse after this). Keep it above the longest request. */
-#define GR_SHARED_RESERVATION_TTL_MS 3600000u
+ * outlive its last admission, settlement or renewal for the key; a live
+ * instance renews them every third of it (gr_shared_renew), so a dead
+ * instance's lapse within this. */
+#define GR_SHARED_RESERVATION_TTL_MS 60000u
 
 /* Admission for one key, atomically: RPM +1, TPM +est_tokens, and a budget
  * reservation of max_cost against this instance's reservations (their own
@@ -63,6 +64,11 @@ gr_shared_op *gr_shared_admit(gr_shared_conn *c, const char *key_id, const gr_ke
 /* Releases a reservation and books the actual cost and tokens. */
 void gr_shared_settle(gr_shared_conn *c, const char *key_id, const gr_key_limits *lim, int64_t reserved_nusd,
                       int64_t actual_nusd, int64_t est_tokens, int64_t actual_tokens, int64_t now_ms);
+/* Renews the expiry of this instance's reservations for key_id (fire and
+ * forget): run every reservation_ttl_ms / 3 for the keys with live ones
+ * (gr_keys_shared_ids), so only a dead instance's lapse. */
+void gr_shared_renew(gr_shared_conn *c, const char *key_id);
+uint32_t gr_shared_reservation_ttl_ms(const gr_shared *s);
 /* Claims a one-time token cluster-wide for ttl_s: 200 first claim, 409 taken. */
 gr_shared_op *gr_shared_claim(gr_shared_conn *c, const char *token, uint32_t ttl_s, gr_shared_cb cb, void *ud);
 void gr_shared_op_cancel(gr_shared_op *op);

@@ -227,7 +227,7 @@ test('PostgreSQL down: /admin/usage and POST /admin/keys answer 503 store_unavai
   assert.equal((await admin(gws[1], 'POST', '/admin/keys', { name: 'back' })).status, 201);
 });
 
-test('an instance killed with requests in flight: its reservations lapse within their expiry', async () => {
+test('reservations of a live instance are renewed; an instance killed with requests in flight: its reservations lapse within their expiry', async () => {
   const k = await newKey({ name: 'lapse', budget_usd: '0.025' });
   // Each request reserves about $0.01 (1,000 output tokens at $10/M): two in flight on #0 leave no room.
   const ended = [];
@@ -245,6 +245,10 @@ test('an instance killed with requests in flight: its reservations lapse within 
   assert.ok(reservedNusd() >= 2e7, `both reservations in Redis: ${reservedNusd()} nano-USD`);
   const blocked = await chat(gws[1], k.key, { max_tokens: 1000 });
   assert.equal(blocked.status, 402, 'the in-flight reservations hold the budget');
+  // While #0 lives, it renews its reservations: they outlast the expiry.
+  await sleep(RESERVATION_TTL_MS + 500);
+  assert.deepEqual(ended, [], 'the slow requests are still in flight');
+  assert.equal((await chat(gws[1], k.key, { max_tokens: 1000 })).status, 402, 'a live instance keeps its reservations');
   const killedAt = Date.now();
   await gws[0].stop('SIGKILL');
   await Promise.all(slow);
