@@ -58,9 +58,10 @@ struct gr_shared_op {
  *   res                             hash: field <instance> = that instance's
  *                                   live reservations, <instance>:e = their
  *                                   expiry (Redis clock, ms), renewed by that
- *                                   instance's own admissions and settlements
- *                                   only, so a dead instance's reservations
- *                                   lapse after redis.reservation_ttl_ms
+ *                                   instance only (its admissions, settlements
+ *                                   and gr_shared_renew), so a dead instance's
+ *                                   reservations lapse within
+ *                                   redis.reservation_ttl_ms
  * A reservation counts against every budget of the key. */
 
 /* KEYS: rpm tpm spent spent_day spent_month res
