@@ -2,6 +2,9 @@
 # metrics, logging. Owner: gateway core.
 add_library(gr_core OBJECT
   src/config.c
+  src/config_sections.c
+  src/body_decode.c
+  src/cors.c
   src/http_reply.c
   src/http_server.c
   src/json_edit.c
@@ -32,6 +35,11 @@ list(APPEND GR_AREA_LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 
 gr_add_unit_test(NAME test_sse SOURCES tests/unit/test_sse.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_config SOURCES tests/unit/test_config.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+# UTF-8 repair for error bodies and logs (utf8.c), request-body Content-Encoding (body_decode.c).
+gr_add_unit_test(NAME test_utf8 SOURCES tests/unit/test_utf8.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+gr_add_unit_test(NAME test_body_decode SOURCES tests/unit/test_body_decode.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+# The declared-key loader (config_schema.c) and docs/CONFIG.md's key reference.
+gr_add_unit_test(NAME test_config_schema SOURCES tests/unit/test_config_schema.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_json_edit SOURCES tests/unit/test_json_edit.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_errors SOURCES tests/unit/test_errors.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_pool SOURCES tests/unit/test_pool.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)

@@ -237,7 +237,18 @@ static int parse_body(const char *body, size_t len, cJSON **obj, char **out) {
     if (len > MAX_ADMIN_BODY)
         return fail(out, 413, "invalid_request_error", "body_too_large", NULL,
                     "Request body larger than %d bytes.", MAX_ADMIN_BODY);
-    *obj = cJSON_ParseWithLength(body ? body : "{}", body && len ? len : 2);
+    const char *text = body && len ? body : "{}", *endp = NULL;
+    size_t tlen = body && len ? len : 2;
+    *obj = cJSON_ParseWithLengthOpts(text, tlen, &endp, 0);
+    size_t used = endp ? (size_t)(endp - text) : tlen;
+    while (*obj && used < tlen && (text[used] == ' ' || text[used] == '\t' || text[used] == '\r' || text[used] == '\n'))
+        used++;
+    if (*obj && used < tlen) { /* trailing bytes after the object */
+        cJSON_Delete(*obj);
+        *obj = NULL;
+        return fail(out, 400, "invalid_request_error", "invalid_json", NULL,
+                    "Unexpected data after the JSON body at byte %zu.", used);
+    }
     if (!cJSON_IsObject(*obj)) {
         cJSON_Delete(*obj);
         *obj = NULL;

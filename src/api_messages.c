@@ -2,6 +2,7 @@
  * and error translation to and from the canonical OpenAI chat shape (see
  * api_messages.h; field mapping in docs/PROVIDERS.md). */
 #include "api_messages.h"
+#include "utf8.h"
 #include "provider_native.h"
 
 #include <stdio.h>
@@ -45,7 +46,10 @@ static char *print_free(cJSON *o) {
 }
 
 char *gr_messages_error_json(int status, const char *message) {
-    return print_free(error_obj(gr_messages_error_type(status), message));
+    char *clean = gr_utf8_sanitize_dup(message ? message : ""); /* a client's bytes may be quoted in it */
+    char *s = print_free(error_obj(gr_messages_error_type(status), clean));
+    free(clean);
+    return s;
 }
 
 char *gr_messages_sse_frame(const char *event, const char *data, size_t len, size_t *out_len) {

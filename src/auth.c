@@ -1,6 +1,8 @@
 /* auth.c — client authentication: static keys from `auth.keys` (no limits)
  * and the key table (virtual keys from the store and `keys:` in config, with
- * budgets and rate limits), all compared in constant time. */
+ * budgets and rate limits), all compared in constant time. It fails closed:
+ * only `auth.mode: open` admits a request without a known key, and with x402
+ * on a request either pays or presents a known key (an unknown one is 401). */
 #include "auth.h"
 
 #include "services.h"
@@ -9,6 +11,7 @@
 #include "http_server.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 const char *gr_auth_presented_key(const gr_client_req *req) {
@@ -25,6 +28,15 @@ const char *gr_auth_presented_key(const gr_client_req *req) {
     return gr_client_req_header(req, "x-api-key");
 }
 
+const gr_api_key *gr_auth_static_key(const gr_config *c, const char *presented) {
+    if (!presented) return NULL;
+    size_t klen = strlen(presented);
+    const gr_api_key *match = NULL;
+    for (size_t i = 0; i < c->nkeys; i++) /* no early exit: constant work per key */
+        if (gr_secret_eq(presented, klen, c->keys[i].key, strlen(c->keys[i].key))) match = &c->keys[i];
+    return match;
+}
+
 static void mask(const char *k, char *out, size_t cap) {
     size_t n = strlen(k);
     if (n <= 8) snprintf(out, cap, "****");
@@ -38,28 +50,28 @@ bool gr_auth_check(gr_request *r) {
         r->key_name = "x402";
         return true;
     }
-    gr_keys *table = r->w->svc ? r->w->svc->keys : NULL;
-    bool have_table = table && gr_keys_count(table) > 0;
-    if (c->nkeys == 0 && !have_table) {
-        r->key_name = "open";
-        return true;
-    }
+    /* Never open while x402 is on (config.c refuses the pair; a reload cannot
+     * sneak it in, the payment service lives from start to exit). */
+    bool open = c->auth_mode == GR_AUTH_OPEN && !(r->w->svc && r->w->svc->x402);
     const char *k = gr_auth_presented_key(r->req);
     if (!k || !*k) {
+        if (open) {
+            r->key_name = "open";
+            return true;
+        }
         gr_request_fail(r, 401, "invalid_request_error", "missing_api_key", NULL,
                         "You didn't provide an API key. You need to provide your API key in an Authorization header "
                         "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
         return false;
     }
     size_t klen = strlen(k);
-    const gr_api_key *match = NULL;
-    for (size_t i = 0; i < c->nkeys; i++) /* no early exit: constant work per key */
-        if (gr_secret_eq(k, klen, c->keys[i].key, strlen(c->keys[i].key))) match = &c->keys[i];
+    const gr_api_key *match = gr_auth_static_key(c, k);
     if (match) {
         r->key_name = match->name;
         return true;
     }
-    if (have_table) {
+    gr_keys *table = r->w->svc ? r->w->svc->keys : NULL;
+    if (table && gr_keys_count(table) > 0) {
         gr_key_verdict v = {0};
         gr_key_entry *e = NULL;
         if (gr_keys_authenticate(table, k, klen, (int64_t)gr_wall_ms(), &e, &v)) {
@@ -67,10 +79,16 @@ bool gr_auth_check(gr_request *r) {
             r->key_name = gr_keys_id(e);
             return true;
         }
-        if (v.status && v.status != 401) { /* known key, but revoked/expired etc. */
+        /* a known key that may not be used: revoked or expired (401 with its
+         * own code), over a limit (429/402)... — say which */
+        if (v.status && (v.status != 401 || (v.code && strcmp(v.code, "invalid_api_key")))) {
             gr_request_fail(r, v.status, v.type, v.code, NULL, "%s", v.message);
             return false;
         }
+    }
+    if (open) { /* an unknown key on an open gateway (SDKs always send one) */
+        r->key_name = "open";
+        return true;
     }
     char masked[32];
     mask(k, masked, sizeof(masked));

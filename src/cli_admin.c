@@ -330,6 +330,9 @@ out:
     return rc;
 }
 
+void gr_cli_keys_help(FILE *out) { fputs(keys_usage, out); }
+void gr_cli_usage_help(FILE *out) { fputs(usage_usage, out); }
+
 int gr_cli_keys(int argc, char **argv, const char *store_url) {
     return gr_cli_keys_fp(argc, argv, store_url, stdout, stderr);
 }

@@ -19,6 +19,9 @@
 
 #include <stdio.h>
 
+/* The usage text of `gaterouter keys` / `gaterouter usage` (for --help). */
+void gr_cli_keys_help(FILE *out);
+void gr_cli_usage_help(FILE *out);
 int gr_cli_keys(int argc, char **argv, const char *store_url);
 int gr_cli_usage(int argc, char **argv, const char *store_url);
 

@@ -1,37 +1,22 @@
 /* config.c — YAML -> cJSON tree (with ${ENV} expansion) -> validated, typed,
  * reference-counted configuration snapshot; the process-wide current pointer. */
 #include "config.h"
+#include "config_schema.h"
 
 #include <errno.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <yaml.h>
-
-/* ---- errors ---- */
-
-typedef struct {
-    char *buf;
-    size_t len;
-    bool failed;
-} errbuf;
-
-static void fail(errbuf *e, const char *fmt, ...) GR_PRINTF(2, 3);
-static void fail(errbuf *e, const char *fmt, ...) {
-    if (e->failed) return; /* keep the first, most specific error */
-    e->failed = true;
-    va_list ap;
-    va_start(ap, fmt);
-    if (e->buf && e->len) vsnprintf(e->buf, e->len, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- ${ENV} expansion ---- */
 
 /* Expands ${NAME} and ${NAME:-default}; "$$" is a literal "$". An unset
  * variable without a default is an error (a missing secret must not silently
  * become an empty key). */
-static char *expand_env(const char *s, const char *path, errbuf *e) {
+static char *expand_env(const char *s, const char *path, gr_conf_err *e) {
     size_t cap = strlen(s) + 64, len = 0;
     char *out = gr_xmalloc(cap);
     for (const char *p = s; *p;) {
@@ -44,7 +29,7 @@ static char *expand_env(const char *s, const char *path, errbuf *e) {
         } else if (p[0] == '$' && p[1] == '{') {
             const char *end = strchr(p + 2, '}');
             if (!end) {
-                fail(e, "%s: unterminated ${ in value", path);
+                gr_conf_fail(e, "%s: unterminated ${ in value", path);
                 free(out);
                 return NULL;
             }
@@ -71,7 +56,7 @@ static char *expand_env(const char *s, const char *path, errbuf *e) {
                 piece = dflt;
                 plen = dlen;
             } else {
-                fail(e, "%s: environment variable %s is not set (use ${%s:-default} for an optional value)",
+                gr_conf_fail(e, "%s: environment variable %s is not set (use ${%s:-default} for an optional value)",
                      path, owned, owned);
                 free(owned);
                 free(out);
@@ -95,12 +80,12 @@ static char *expand_env(const char *s, const char *path, errbuf *e) {
 
 /* ---- YAML -> cJSON ---- */
 
-static cJSON *scalar_to_json(const yaml_node_t *n, const char *path, errbuf *e) {
+static cJSON *scalar_to_json(const yaml_node_t *n, const char *path, gr_conf_err *e) {
     const char *v = (const char *)n->data.scalar.value;
     size_t len = n->data.scalar.length;
     bool plain = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
     if (strlen(v) != len) { /* embedded NUL */
-        fail(e, "%s: value contains a NUL byte", path);
+        gr_conf_fail(e, "%s: value contains a NUL byte", path);
         return NULL;
     }
     if (plain) {
@@ -125,13 +110,13 @@ static cJSON *scalar_to_json(const yaml_node_t *n, const char *path, errbuf *e) 
     return s;
 }
 
-static cJSON *node_to_json(yaml_document_t *doc, yaml_node_t *n, const char *path, int depth, errbuf *e) {
+static cJSON *node_to_json(yaml_document_t *doc, yaml_node_t *n, const char *path, int depth, gr_conf_err *e) {
     if (!n) {
-        fail(e, "%s: missing node", path);
+        gr_conf_fail(e, "%s: missing node", path);
         return NULL;
     }
     if (depth > 32) {
-        fail(e, "%s: nesting too deep", path);
+        gr_conf_fail(e, "%s: nesting too deep", path);
         return NULL;
     }
     char sub[512];
@@ -157,14 +142,14 @@ static cJSON *node_to_json(yaml_document_t *doc, yaml_node_t *n, const char *pat
         for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
             yaml_node_t *k = yaml_document_get_node(doc, pr->key);
             if (!k || k->type != YAML_SCALAR_NODE) {
-                fail(e, "%s: mapping keys must be plain strings", path);
+                gr_conf_fail(e, "%s: mapping keys must be plain strings", path);
                 cJSON_Delete(obj);
                 return NULL;
             }
             const char *key = (const char *)k->data.scalar.value;
             snprintf(sub, sizeof(sub), "%s%s%s", path, path[0] ? "." : "", key);
             if (cJSON_GetObjectItemCaseSensitive(obj, key)) {
-                fail(e, "%s: duplicate key", sub);
+                gr_conf_fail(e, "%s: duplicate key", sub);
                 cJSON_Delete(obj);
                 return NULL;
             }
@@ -182,16 +167,16 @@ static cJSON *node_to_json(yaml_document_t *doc, yaml_node_t *n, const char *pat
     }
 }
 
-static cJSON *yaml_to_json(const char *text, size_t len, errbuf *e) {
+static cJSON *yaml_to_json(const char *text, size_t len, gr_conf_err *e) {
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {
-        fail(e, "yaml: cannot initialise parser");
+        gr_conf_fail(e, "yaml: cannot initialise parser");
         return NULL;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        fail(e, "yaml syntax error at line %zu column %zu: %s", parser.problem_mark.line + 1,
+        gr_conf_fail(e, "yaml syntax error at line %zu column %zu: %s", parser.problem_mark.line + 1,
              parser.problem_mark.column + 1, parser.problem ? parser.problem : "unknown");
         yaml_parser_delete(&parser);
         return NULL;
@@ -201,78 +186,22 @@ static cJSON *yaml_to_json(const char *text, size_t len, errbuf *e) {
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
     if (json && !cJSON_IsObject(json)) {
-        fail(e, "config: the top level must be a mapping");
+        gr_conf_fail(e, "config: the top level must be a mapping");
         cJSON_Delete(json);
         return NULL;
     }
     return json;
 }
 
-/* ---- typed field readers ---- */
+/* ---- typed field readers (values the key tables cannot describe) ---- */
 
-typedef struct {
-    const char *path;
-    errbuf *e;
-} ctx_t;
-
-static void check_known_keys(const cJSON *obj, const char *path, const char *const *known, errbuf *e) {
-    const cJSON *it;
-    if (cJSON_IsNull(obj)) return; /* an empty section ("auth:") is all defaults */
-    if (!cJSON_IsObject(obj)) {      /* a list or scalar has no keys (and NULL member names) */
-        fail(e, "%s: expected a mapping", path[0] ? path : "config");
-        return;
-    }
-    cJSON_ArrayForEach(it, obj) {
-        bool ok = false;
-        for (size_t i = 0; known[i]; i++)
-            if (!strcmp(known[i], it->string)) ok = true;
-        if (!ok) {
-            fail(e, "%s%s%s: unknown key (known: see docs/CONFIG.md)", path, path[0] ? "." : "", it->string);
-            return;
-        }
-    }
-}
-
-static char *get_str(const cJSON *obj, const char *key, const char *dflt, const char *path, errbuf *e) {
+static char *get_str(const cJSON *obj, const char *key, const char *dflt, const char *path, gr_conf_err *e) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v || cJSON_IsNull(v)) return dflt ? gr_xstrdup(dflt) : NULL;
     if (cJSON_IsString(v)) return gr_xstrdup(v->valuestring);
     if (cJSON_IsNumber(v) && v->valuestring) return gr_xstrdup(v->valuestring);
-    fail(e, "%s.%s: expected a string", path, key);
+    gr_conf_fail(e, "%s.%s: expected a string", path, key);
     return NULL;
-}
-
-static uint64_t get_uint(const cJSON *obj, const char *key, uint64_t dflt, uint64_t max, const char *path, errbuf *e) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v || cJSON_IsNull(v)) return dflt;
-    const char *txt = cJSON_IsNumber(v) ? v->valuestring : (cJSON_IsString(v) ? v->valuestring : NULL);
-    if (!txt) {
-        fail(e, "%s.%s: expected a non-negative integer", path, key);
-        return dflt;
-    }
-    /* Accept size suffixes for byte limits: 8MiB, 64KiB, 1GiB. */
-    char *end = NULL;
-    errno = 0;
-    unsigned long long x = strtoull(txt, &end, 10);
-    if (end == txt || errno || txt[0] == '-') {
-        fail(e, "%s.%s: expected a non-negative integer, got '%s'", path, key, txt);
-        return dflt;
-    }
-    unsigned long long mul = 1;
-    if (!strcmp(end, "KiB") || !strcmp(end, "k")) mul = 1024ull;
-    else if (!strcmp(end, "MiB") || !strcmp(end, "m")) mul = 1024ull * 1024;
-    else if (!strcmp(end, "GiB") || !strcmp(end, "g")) mul = 1024ull * 1024 * 1024;
-    else if (!strcmp(end, "ms")) mul = 1;
-    else if (!strcmp(end, "s")) mul = 1000;
-    else if (*end) {
-        fail(e, "%s.%s: cannot read '%s' as an integer", path, key, txt);
-        return dflt;
-    }
-    if (x > max / mul) {
-        fail(e, "%s.%s: %s is out of range (max %llu)", path, key, txt, (unsigned long long)max);
-        return dflt;
-    }
-    return x * mul;
 }
 
 gr_status gr_parse_decimal_scaled(const char *s, int scale, int64_t *out) {
@@ -309,20 +238,20 @@ gr_status gr_parse_decimal_scaled(const char *s, int scale, int64_t *out) {
     return GR_OK;
 }
 
-static int64_t get_price(const cJSON *obj, const char *key, const char *path, errbuf *e, bool *set) {
+static int64_t get_price(const cJSON *obj, const char *key, const char *path, gr_conf_err *e, bool *set) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v || cJSON_IsNull(v)) return 0;
     const char *txt = (cJSON_IsNumber(v) || cJSON_IsString(v)) ? v->valuestring : NULL;
     int64_t x = 0;
     if (!txt || gr_parse_decimal_scaled(txt, 6, &x) != GR_OK) {
-        fail(e, "%s.%s: expected a price in USD like 0.15 (at most 6 decimals)", path, key);
+        gr_conf_fail(e, "%s.%s: expected a price in USD like 0.15 (at most 6 decimals)", path, key);
         return 0;
     }
     *set = true;
     return x;
 }
 
-static char **get_str_list(const cJSON *obj, const char *key, size_t *n, const char *path, errbuf *e) {
+static char **get_str_list(const cJSON *obj, const char *key, size_t *n, const char *path, gr_conf_err *e) {
     *n = 0;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v || cJSON_IsNull(v)) return NULL;
@@ -333,7 +262,7 @@ static char **get_str_list(const cJSON *obj, const char *key, size_t *n, const c
         return r;
     }
     if (!cJSON_IsArray(v)) {
-        fail(e, "%s.%s: expected a list of strings", path, key);
+        gr_conf_fail(e, "%s.%s: expected a list of strings", path, key);
         return NULL;
     }
     size_t cnt = (size_t)cJSON_GetArraySize(v);
@@ -341,7 +270,7 @@ static char **get_str_list(const cJSON *obj, const char *key, size_t *n, const c
     const cJSON *it;
     cJSON_ArrayForEach(it, v) {
         if (!cJSON_IsString(it)) {
-            fail(e, "%s.%s[%zu]: expected a string", path, key, *n);
+            gr_conf_fail(e, "%s.%s[%zu]: expected a string", path, key, *n);
             break;
         }
         r[(*n)++] = gr_xstrdup(it->valuestring);
@@ -349,90 +278,174 @@ static char **get_str_list(const cJSON *obj, const char *key, size_t *n, const c
     return r;
 }
 
-/* ---- sections ---- */
+static void free_str_list(char **l, size_t n) {
+    for (size_t i = 0; i < n; i++) free(l[i]);
+    free(l);
+}
 
-static const char *const server_keys[] = {"listen", "host", "port", "workers", "max_body_bytes",
-    "max_header_bytes", "client_timeout_ms", "drain_timeout_ms", "max_upstream_response_bytes",
-    "max_sse_event_bytes", "max_client_buffer_bytes", "max_stream_bytes", "mock_port", "keys_refresh_ms",
-    "upstream_client", "upstream_keepalive", "upstream_keepalive_ms", NULL};
+/* ---- server ---- */
 
-static void parse_server(const cJSON *s, gr_server_conf *o, errbuf *e) {
-    const char *p = "server";
-    if (s && !cJSON_IsObject(s)) {
-        fail(e, "server: expected a mapping");
-        return;
-    }
-    if (s) check_known_keys(s, p, server_keys, e);
-    o->host = get_str(s, "host", "127.0.0.1", p, e);
-    o->port = (uint16_t)get_uint(s, "port", 8080, 65535, p, e);
-    char *listen = get_str(s, "listen", NULL, p, e);
-    if (listen) { /* "host:port" shorthand */
-        char *colon = strrchr(listen, ':');
+static const char *const upstream_client_names[] = {"auto", "curl", NULL};
+
+#define S(field) GR_CONF_F(gr_server_conf, field)
+const gr_conf_key gr_conf_server_keys[] = {
+    {"listen", GR_CONF_STRING, S(listen), 0, 0, NULL, NULL,
+     "\"host:port\" or \"[ipv6]:port\"; overrides host and port. Restart."},
+    {"host", GR_CONF_STRING, S(host), 0, 0, "127.0.0.1", NULL, "address to listen on. Restart."},
+    {"port", GR_CONF_COUNT, S(port), 0, 65535, "8080", NULL, "port to listen on. Restart."},
+    {"reuse_port", GR_CONF_BOOL, S(reuse_port), 0, 1, "false", NULL,
+     "share the port with other processes (SO_REUSEPORT); false = a port in use is a start-up error. Restart."},
+    {"workers", GR_CONF_COUNT, S(workers), 0, 256, "0", NULL, "worker threads; 0 = online cores. Restart."},
+    {"max_body_bytes", GR_CONF_BYTES, S(max_body_bytes), 0, 4294967296.0, "8MiB", NULL, "request body cap -> 413"},
+    {"max_decompressed_body_bytes", GR_CONF_BYTES, S(max_decompressed_body_bytes), 1024, 4294967296.0, "8MiB", NULL,
+     "a gzip or deflate request body may inflate to at most this -> 413"},
+    {"max_header_bytes", GR_CONF_BYTES, S(max_header_bytes), 0, 16777216, "64KiB", NULL,
+     "request line + headers cap -> 431. Restart."},
+    {"client_timeout_ms", GR_CONF_MS, S(client_timeout_ms), 0, 86400000, "60000", NULL,
+     "idle / headers / stalled body / stalled reply. Restart."},
+    {"drain_timeout_ms", GR_CONF_MS, S(drain_timeout_ms), 0, 86400000, "30000", NULL, "SIGTERM drain limit"},
+    {"max_upstream_response_bytes", GR_CONF_BYTES, S(max_upstream_response_bytes), 0, 17179869184.0, "32MiB", NULL,
+     "non-streamed upstream body cap -> 502"},
+    {"max_sse_event_bytes", GR_CONF_BYTES, S(max_sse_event_bytes), 0, 1073741824, "4MiB", NULL,
+     "one upstream SSE event cap"},
+    {"max_client_buffer_bytes", GR_CONF_BYTES, S(max_client_buffer_bytes), 0, 4294967296.0, "1MiB", NULL,
+     "unsent bytes to a slow client before pausing the upstream"},
+    {"max_stream_bytes", GR_CONF_BYTES, S(max_stream_bytes), 0, 1099511627776.0, "0", NULL,
+     "one streamed response cap; 0 = unlimited"},
+    {"mock_port", GR_CONF_COUNT, S(mock_port), 0, 65535, "0", NULL, "in-process mock port; 0 = ephemeral. Restart."},
+    {"keys_refresh_ms", GR_CONF_MS, S(keys_refresh_ms), 0, 86400000, "5000", NULL,
+     "re-read virtual keys and their committed spend from the store; 0 = only on SIGHUP"},
+    {"upstream_client", GR_CONF_ENUM, S(upstream_client), 0, 0, "auto", upstream_client_names,
+     "auto: own HTTP/1.1 client for http://, libcurl for https://; curl: libcurl for all. Restart."},
+    {"upstream_keepalive", GR_CONF_COUNT, S(upstream_keepalive), 0, 65536, "256", NULL,
+     "idle upstream connections per worker. Restart."},
+    {"upstream_keepalive_ms", GR_CONF_MS, S(upstream_keepalive_ms), 0, 86400000, "30000", NULL,
+     "idle upstream connection lifetime. Restart."},
+    {"cors", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "CORS for browsers (see server.cors); off by default"},
+    GR_CONF_END,
+};
+#undef S
+
+typedef struct {
+    uint32_t max_age_ms;
+} cors_conf;
+
+const gr_conf_key gr_conf_cors_keys[] = {
+    {"origins", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "list of allowed Origin values (scheme://host[:port]) or \"*\"; empty = off"},
+    {"max_age", GR_CONF_MS, GR_CONF_F(cors_conf, max_age_ms), 0, 86400000, "10m", NULL,
+     "how long a browser may cache a preflight (sent in seconds)"},
+    GR_CONF_END,
+};
+
+/* "host:port", "[v6]:port" or ":port" -> host, port. A bare IPv6 address
+ * without brackets is refused: its last colon is ambiguous. */
+static void split_listen(gr_server_conf *o, gr_conf_err *e) {
+    const char *l = o->listen;
+    const char *colon = NULL, *host = l;
+    size_t hlen = 0;
+    if (l[0] == '[') {
+        const char *close = strchr(l, ']');
+        if (!close || close[1] != ':') {
+            gr_conf_fail(e, "server.listen: expected [ipv6]:port, got '%s'", l);
+            return;
+        }
+        host = l + 1;
+        hlen = (size_t)(close - host);
+        colon = close + 1;
+    } else {
+        colon = strrchr(l, ':');
         if (!colon) {
-            fail(e, "server.listen: expected host:port, got '%s'", listen);
-        } else {
-            *colon = '\0';
-            char *end = NULL;
-            unsigned long port = strtoul(colon + 1, &end, 10);
-            if (!*(colon + 1) || *end || port > 65535) fail(e, "server.listen: bad port in '%s:%s'", listen, colon + 1);
-            free(o->host);
-            o->host = gr_xstrdup(listen[0] ? listen : "0.0.0.0");
-            o->port = (uint16_t)port;
+            gr_conf_fail(e, "server.listen: expected host:port, got '%s'", l);
+            return;
         }
-        free(listen);
+        hlen = (size_t)(colon - l);
+        if (memchr(l, ':', hlen)) {
+            gr_conf_fail(e, "server.listen: write an IPv6 address in brackets, like [::1]:8080 (got '%s')", l);
+            return;
+        }
     }
-    o->workers = (uint32_t)get_uint(s, "workers", 0, 256, p, e);
-    o->max_body_bytes = get_uint(s, "max_body_bytes", 8ull << 20, 1ull << 32, p, e);
-    o->max_header_bytes = get_uint(s, "max_header_bytes", 64ull << 10, 16ull << 20, p, e);
-    o->client_timeout_ms = (uint32_t)get_uint(s, "client_timeout_ms", 60000, 86400000, p, e);
-    o->drain_timeout_ms = (uint32_t)get_uint(s, "drain_timeout_ms", 30000, 86400000, p, e);
-    o->max_upstream_response_bytes = get_uint(s, "max_upstream_response_bytes", 32ull << 20, 1ull << 34, p, e);
-    o->max_sse_event_bytes = get_uint(s, "max_sse_event_bytes", 4ull << 20, 1ull << 30, p, e);
-    o->max_client_buffer_bytes = get_uint(s, "max_client_buffer_bytes", 1ull << 20, 1ull << 32, p, e);
-    o->max_stream_bytes = get_uint(s, "max_stream_bytes", 0, 1ull << 40, p, e);
-    o->mock_port = (uint32_t)get_uint(s, "mock_port", 0, 65535, p, e);
-    o->keys_refresh_ms = (uint32_t)get_uint(s, "keys_refresh_ms", 5000, 86400000, p, e);
-    char *client = get_str(s, "upstream_client", "auto", p, e);
-    if (client && strcmp(client, "auto") && strcmp(client, "curl"))
-        fail(e, "server.upstream_client: expected auto or curl, got '%s'", client);
-    o->upstream_curl_only = client && !strcmp(client, "curl");
-    free(client);
-    o->upstream_keepalive = (uint32_t)get_uint(s, "upstream_keepalive", 256, 65536, p, e);
-    o->upstream_keepalive_ms = (uint32_t)get_uint(s, "upstream_keepalive_ms", 30000, 86400000, p, e);
-}
-
-static const char *const timeout_keys[] = {"connect_ms", "first_byte_ms", "idle_ms", "total_ms", NULL};
-
-static void parse_timeouts(const cJSON *t, gr_timeouts *o, const char *path, errbuf *e) {
-    o->connect_ms = 10000;
-    o->first_byte_ms = 120000;
-    o->idle_ms = 60000;
-    o->total_ms = 600000;
-    if (!t) return;
-    if (!cJSON_IsObject(t)) {
-        fail(e, "%s: expected a mapping", path);
+    uint64_t port = 0;
+    if (gr_conf_parse_uint(colon + 1, GR_CONF_COUNT, &port) != GR_OK || port > 65535) {
+        gr_conf_fail(e, "server.listen: bad port in '%s'", l);
         return;
     }
-    check_known_keys(t, path, timeout_keys, e);
-    o->connect_ms = (uint32_t)get_uint(t, "connect_ms", o->connect_ms, 3600000, path, e);
-    o->first_byte_ms = (uint32_t)get_uint(t, "first_byte_ms", o->first_byte_ms, 3600000, path, e);
-    o->idle_ms = (uint32_t)get_uint(t, "idle_ms", o->idle_ms, 3600000, path, e);
-    o->total_ms = (uint32_t)get_uint(t, "total_ms", o->total_ms, 86400000, path, e);
+    free(o->host);
+    o->host = hlen ? gr_xstrndup(host, hlen) : gr_xstrdup("0.0.0.0");
+    o->port = (uint16_t)port;
 }
 
-static bool parse_kind(const char *s, gr_provider_kind *k) {
-    static const struct { const char *name; gr_provider_kind kind; } kinds[] = {
-        {"openai", GR_PROVIDER_OPENAI}, {"openai-compatible", GR_PROVIDER_OPENAI},
-        {"anthropic", GR_PROVIDER_ANTHROPIC}, {"gemini", GR_PROVIDER_GEMINI},
-        {"azure", GR_PROVIDER_AZURE}, {"mock", GR_PROVIDER_MOCK},
-    };
-    for (size_t i = 0; i < GR_ARRAY_LEN(kinds); i++)
-        if (!strcmp(s, kinds[i].name)) {
-            *k = kinds[i].kind;
-            return true;
+/* The host must be a numeric address or a well-formed DNS name. Names are
+ * not resolved here: --check-config may run where the production resolver
+ * is not (CI), so a name that does not resolve is a start-up error only. */
+static bool dns_name_ok(const char *h) {
+    size_t n = strlen(h), label = 0;
+    if (!n || n > 253) return false;
+    for (const char *p = h; *p; p++) {
+        char c = *p;
+        if (c == '.') {
+            if (!label || p[-1] == '-') return false;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c == '-' && label)) {
+            if (++label > 63) return false;
+        } else {
+            return false;
         }
-    return false;
+    }
+    return label && h[n - 1] != '-';
 }
+
+static void check_listen_host(const gr_server_conf *o, gr_conf_err *e) {
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+    bool numeric = getaddrinfo(o->host, "1", &hints, &res) == 0;
+    if (res) freeaddrinfo(res);
+    if (!numeric && !dns_name_ok(o->host))
+        gr_conf_fail(e, "server.host: '%s' is neither an IP address nor a host name", o->host);
+}
+
+static void parse_cors(const cJSON *j, gr_server_conf *o, gr_conf_err *e) {
+    cors_conf cc = {0};
+    gr_conf_load_keys(j, "server.cors", gr_conf_cors_keys, &cc, e);
+    o->cors_max_age_ms = cc.max_age_ms;
+    if (!cJSON_IsObject(j)) return;
+    o->cors_origins = get_str_list(j, "origins", &o->ncors_origins, "server.cors", e);
+    for (size_t i = 0; i < o->ncors_origins; i++) {
+        const char *s = o->cors_origins[i];
+        if (strcmp(s, "*") && strncmp(s, "http://", 7) && strncmp(s, "https://", 8))
+            gr_conf_fail(e, "server.cors.origins[%zu]: expected \"*\" or an origin like https://app.example.com, got '%s'",
+                         i, s);
+        else if (strcmp(s, "*") && (strchr(s + 8, '/') || strpbrk(s, " \r\n")))
+            gr_conf_fail(e, "server.cors.origins[%zu]: an origin has no path, got '%s'", i, s);
+    }
+}
+
+static void parse_server(const cJSON *s, gr_server_conf *o, gr_conf_err *e) {
+    gr_conf_load_keys(s, "server", gr_conf_server_keys, o, e);
+    if (e->failed) return;
+    if (o->listen) split_listen(o, e);
+    if (!e->failed) check_listen_host(o, e);
+    o->upstream_curl_only = o->upstream_client == 1;
+    parse_cors(cJSON_GetObjectItemCaseSensitive(s, "cors"), o, e);
+}
+
+/* ---- providers ---- */
+
+#define T(field) GR_CONF_F(gr_timeouts, field)
+const gr_conf_key gr_conf_timeout_keys[] = {
+    {"connect_ms", GR_CONF_MS, T(connect_ms), 0, 3600000, "10000", NULL, "TCP+TLS connect"},
+    {"first_byte_ms", GR_CONF_MS, T(first_byte_ms), 0, 3600000, "120000", NULL, "request sent -> first response byte"},
+    {"idle_ms", GR_CONF_MS, T(idle_ms), 0, 3600000, "60000", NULL, "longest silence between bytes"},
+    {"total_ms", GR_CONF_MS, T(total_ms), 0, 86400000, "600000", NULL, "whole transfer, streams included; 0 = none"},
+    GR_CONF_END,
+};
+#undef T
+
+static const char *const kind_names[] = {"openai", "openai-compatible", "anthropic", "gemini", "azure", "mock", NULL};
+static const gr_provider_kind kind_of_name[] = {GR_PROVIDER_OPENAI, GR_PROVIDER_OPENAI, GR_PROVIDER_ANTHROPIC,
+                                                GR_PROVIDER_GEMINI, GR_PROVIDER_AZURE, GR_PROVIDER_MOCK};
 
 const char *gr_provider_kind_name(gr_provider_kind k) {
     switch (k) {
@@ -445,43 +458,51 @@ const char *gr_provider_kind_name(gr_provider_kind k) {
     return "unknown";
 }
 
-static const char *const provider_keys[] = {"name", "kind", "base_url", "api_key", "api_version",
-    "headers", "timeouts", "latency_ms", "tokens_per_sec", NULL};
+#define P(field) GR_CONF_F(gr_provider_conf, field)
+const gr_conf_key gr_conf_provider_keys[] = {
+    {"name", GR_CONF_STRING, P(name), 0, 0, NULL, NULL, "required; referenced by models[].provider"},
+    {"kind", GR_CONF_ENUM, P(kind_id), 0, 0, "openai", kind_names, "wire protocol"},
+    {"base_url", GR_CONF_STRING, P(base_url), 0, 0, NULL, NULL, "http:// or https:// URL; required except for mock"},
+    {"api_key", GR_CONF_STRING, P(api_key), 0, 0, NULL, NULL, "upstream credential; never logged"},
+    {"api_version", GR_CONF_STRING, P(api_version), 0, 0, NULL, NULL, "anthropic-version / Azure api-version"},
+    {"headers", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "extra upstream headers, name: value"},
+    {"timeouts", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "connect_ms, first_byte_ms, idle_ms, total_ms"},
+    {"latency_ms", GR_CONF_MS, P(mock_latency_ms), 0, 600000, "0", NULL, "mock only: delay before the first token"},
+    {"tokens_per_sec", GR_CONF_COUNT, P(mock_tokens_per_sec), 0, 1000000, "0", NULL,
+     "mock only: stream pace; 0 = as fast as possible"},
+    GR_CONF_END,
+};
+#undef P
 
-static void parse_provider(const cJSON *j, gr_provider_conf *o, const char *path, errbuf *e) {
+static void parse_provider(const cJSON *j, gr_provider_conf *o, const char *path, gr_conf_err *e) {
     if (!cJSON_IsObject(j)) {
-        fail(e, "%s: expected a mapping", path);
+        gr_conf_fail(e, "%s: expected a mapping", path);
         return;
     }
-    check_known_keys(j, path, provider_keys, e);
-    o->name = get_str(j, "name", NULL, path, e);
-    if (!o->name || !o->name[0]) fail(e, "%s.name: required", path);
-    char *kind = get_str(j, "kind", "openai", path, e);
-    if (kind && !parse_kind(kind, &o->kind))
-        fail(e, "%s.kind: unknown provider kind '%s' (openai, anthropic, gemini, azure, mock)", path, kind);
-    free(kind);
-    o->base_url = get_str(j, "base_url", NULL, path, e);
+    gr_conf_load_keys(j, path, gr_conf_provider_keys, o, e);
+    if (e->failed) return;
+    o->kind = kind_of_name[o->kind_id];
+    if (!o->name || !o->name[0]) gr_conf_fail(e, "%s.name: required", path);
     if (o->kind != GR_PROVIDER_MOCK) {
-        if (!o->base_url || !o->base_url[0]) fail(e, "%s.base_url: required for kind %s", path, gr_provider_kind_name(o->kind));
+        if (!o->base_url || !o->base_url[0])
+            gr_conf_fail(e, "%s.base_url: required for kind %s", path, gr_provider_kind_name(o->kind));
         else if (strncmp(o->base_url, "http://", 7) && strncmp(o->base_url, "https://", 8))
-            fail(e, "%s.base_url: must start with http:// or https://", path);
+            gr_conf_fail(e, "%s.base_url: must start with http:// or https://", path);
     }
     if (o->base_url) { /* normalise: no trailing slash */
         size_t n = strlen(o->base_url);
         while (n && o->base_url[n - 1] == '/') o->base_url[--n] = '\0';
     }
-    o->api_key = get_str(j, "api_key", NULL, path, e);
-    o->api_version = get_str(j, "api_version", NULL, path, e);
     const cJSON *h = cJSON_GetObjectItemCaseSensitive(j, "headers");
-    if (h && !cJSON_IsObject(h)) fail(e, "%s.headers: expected a mapping of name: value", path);
-    else if (h) {
+    if (h && !cJSON_IsNull(h) && !cJSON_IsObject(h)) gr_conf_fail(e, "%s.headers: expected a mapping of name: value", path);
+    else if (cJSON_IsObject(h)) {
         size_t cnt = (size_t)cJSON_GetArraySize(h);
         o->headers = gr_xcalloc(cnt ? cnt : 1, sizeof(*o->headers));
         const cJSON *it;
         cJSON_ArrayForEach(it, h) {
             const char *val = cJSON_IsString(it) ? it->valuestring : (cJSON_IsNumber(it) ? it->valuestring : NULL);
-            if (!val || strpbrk(it->string, "\r\n:") || strpbrk(val, "\r\n")) {
-                fail(e, "%s.headers.%s: invalid header", path, it->string);
+            if (!val || !it->string[0] || strpbrk(it->string, "\r\n: ") || strpbrk(val, "\r\n")) {
+                gr_conf_fail(e, "%s.headers.%s: invalid header", path, it->string);
                 break;
             }
             o->headers[o->nheaders].name = gr_xstrdup(it->string);
@@ -491,121 +512,159 @@ static void parse_provider(const cJSON *j, gr_provider_conf *o, const char *path
     }
     char sub[256];
     snprintf(sub, sizeof(sub), "%s.timeouts", path);
-    parse_timeouts(cJSON_GetObjectItemCaseSensitive(j, "timeouts"), &o->timeouts, sub, e);
-    o->mock_latency_ms = (uint32_t)get_uint(j, "latency_ms", 0, 600000, path, e);
-    o->mock_tokens_per_sec = (uint32_t)get_uint(j, "tokens_per_sec", 0, 1000000, path, e);
+    gr_conf_load_keys(cJSON_GetObjectItemCaseSensitive(j, "timeouts"), sub, gr_conf_timeout_keys, &o->timeouts, e);
 }
 
-static const char *const price_keys[] = {"input", "output", "cached_input", "per_request", NULL};
+/* ---- models ---- */
 
-static void parse_prices(const cJSON *j, gr_prices *o, const char *path, errbuf *e) {
-    if (!j) return;
+const gr_conf_key gr_conf_price_keys[] = {
+    {"input", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "USD per 1M input tokens (decimal, at most 6 decimals)"},
+    {"output", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "USD per 1M output tokens"},
+    {"cached_input", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "USD per 1M cached input tokens"},
+    {"per_request", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "USD per request"},
+    GR_CONF_END,
+};
+
+static void parse_prices(const cJSON *j, gr_prices *o, const char *path, gr_conf_err *e) {
+    if (!j || cJSON_IsNull(j)) return;
     if (!cJSON_IsObject(j)) {
-        fail(e, "%s: expected a mapping of input/output/cached_input/per_request (USD per 1M tokens)", path);
+        gr_conf_fail(e, "%s: expected a mapping of input/output/cached_input/per_request (USD per 1M tokens)", path);
         return;
     }
-    check_known_keys(j, path, price_keys, e);
+    gr_conf_check_keys(j, path, gr_conf_price_keys, e);
     o->input_uusd_per_mtok = get_price(j, "input", path, e, &o->set);
     o->output_uusd_per_mtok = get_price(j, "output", path, e, &o->set);
     o->cached_input_uusd_per_mtok = get_price(j, "cached_input", path, e, &o->set);
     o->per_request_uusd = get_price(j, "per_request", path, e, &o->set);
 }
 
-static uint32_t parse_caps(const cJSON *j, const char *path, errbuf *e) {
-    static const struct { const char *name; uint32_t bit; } caps[] = {
-        {"chat", GR_CAP_CHAT}, {"tools", GR_CAP_TOOLS}, {"vision", GR_CAP_VISION},
-        {"json", GR_CAP_JSON}, {"embeddings", GR_CAP_EMBEDDINGS},
-        {"completions", GR_CAP_COMPLETIONS}, {"stream", GR_CAP_STREAM},
-    };
-    if (!j) return GR_CAP_CHAT | GR_CAP_TOOLS | GR_CAP_JSON | GR_CAP_STREAM | GR_CAP_COMPLETIONS;
+static uint32_t parse_caps(const cJSON *j, const char *path, gr_conf_err *e) {
+    static const char *const names[] = {"chat", "tools", "vision", "json", "embeddings", "completions", "stream", NULL};
+    static const uint32_t bits[] = {GR_CAP_CHAT, GR_CAP_TOOLS, GR_CAP_VISION, GR_CAP_JSON,
+                                    GR_CAP_EMBEDDINGS, GR_CAP_COMPLETIONS, GR_CAP_STREAM};
+    if (!j || cJSON_IsNull(j)) return GR_CAP_CHAT | GR_CAP_TOOLS | GR_CAP_JSON | GR_CAP_STREAM | GR_CAP_COMPLETIONS;
     if (!cJSON_IsArray(j)) {
-        fail(e, "%s: expected a list like [chat, tools, vision, json, embeddings, completions, stream]", path);
+        gr_conf_fail(e, "%s: expected a list like [chat, tools, vision, json, embeddings, completions, stream]", path);
         return 0;
     }
     uint32_t r = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, j) {
         bool ok = false;
-        for (size_t i = 0; cJSON_IsString(it) && i < GR_ARRAY_LEN(caps); i++)
-            if (!strcmp(caps[i].name, it->valuestring)) {
-                r |= caps[i].bit;
+        for (size_t i = 0; cJSON_IsString(it) && names[i]; i++)
+            if (!strcmp(names[i], it->valuestring)) {
+                r |= bits[i];
                 ok = true;
             }
         if (!ok) {
-            fail(e, "%s: unknown capability '%s'", path, cJSON_IsString(it) ? it->valuestring : "?");
+            const char *hint = cJSON_IsString(it) ? gr_conf_suggest_name(it->valuestring, names) : NULL;
+            gr_conf_fail(e, "%s: unknown capability '%s'%s%s%s", path, cJSON_IsString(it) ? it->valuestring : "?",
+                         hint ? " (did you mean " : "", hint ? hint : "", hint ? "?)" : "");
             return 0;
         }
     }
     return r;
 }
 
-static const char *const deployment_keys[] = {"provider", "model", "weight", "region", "pricing", NULL};
-static const char *const model_keys[] = {"name", "aliases", "provider", "model", "deployments",
-    "fallbacks", "strategy", "pricing", "context_window", "max_output_tokens", "capabilities",
-    "quality", "owned_by", "created", "cache_ttl_s", NULL};
+#define D(field) GR_CONF_F(gr_deployment, field)
+const gr_conf_key gr_conf_deployment_keys[] = {
+    {"provider", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "required; a providers[].name"},
+    {"model", GR_CONF_STRING, D(upstream_model), 0, 0, NULL, NULL, "the provider's model id; default: the public name"},
+    {"weight", GR_CONF_COUNT, D(weight), 1, 1000000, "1", NULL, "share of traffic for weighted selection"},
+    {"region", GR_CONF_STRING, D(region), 0, 0, NULL, NULL, "shown in explanations"},
+    {"pricing", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "overrides the model's pricing"},
+    GR_CONF_END,
+};
+#undef D
+
+#define M(field) GR_CONF_F(gr_model_conf, field)
+const gr_conf_key gr_conf_model_keys[] = {
+    {"name", GR_CONF_STRING, M(name), 0, 0, NULL, NULL, "required; the public name clients send as model"},
+    {"aliases", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "more public names (string or list)"},
+    {"provider", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "shorthand form: the provider name"},
+    {"model", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "shorthand form: the provider's model id"},
+    {"deployments", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "list of {provider, model, weight, region, pricing}"},
+    {"fallbacks", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "ordered public model names; each must exist"},
+    {"strategy", GR_CONF_ENUM, M(strategy_id), 0, 0, "weighted", gr_route_strategy_names,
+     "deployment selection strategy"},
+    {"pricing", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "input, output, cached_input, per_request"},
+    {"context_window", GR_CONF_COUNT, M(context_window), 0, 100000000, "128000", NULL, "tokens"},
+    {"max_output_tokens", GR_CONF_COUNT, M(max_output_tokens), 0, 10000000, "4096", NULL,
+     "used for the cost reservation when a request has no max_tokens"},
+    {"capabilities", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "chat, tools, vision, json, embeddings, completions, stream"},
+    {"quality", GR_CONF_COUNT, M(quality), 0, 100, "50", NULL, "quality tier for the auto router"},
+    {"cache_ttl_s", GR_CONF_COUNT, M(cache_ttl_s), 0, 2592000, "0", NULL, "exact-match response cache seconds; 0 = off"},
+    {"owned_by", GR_CONF_STRING, M(owned_by), 0, 0, NULL, NULL, "/v1/models; default: the first provider's name"},
+    {"created", GR_CONF_COUNT, M(created), 0, 4294967295.0, "1700000000", NULL, "/v1/models, unix seconds"},
+    GR_CONF_END,
+};
+#undef M
 
 static void parse_deployment(const gr_config *c, const cJSON *j, gr_deployment *d, const char *dflt_model,
-                             const char *path, errbuf *e) {
+                             const char *path, gr_conf_err *e) {
     char *prov = get_str(j, "provider", NULL, path, e);
     if (!prov) {
-        fail(e, "%s.provider: required", path);
+        gr_conf_fail(e, "%s.provider: required", path);
         return;
     }
     d->provider = gr_config_find_provider(c, prov);
-    if (!d->provider) fail(e, "%s.provider: unknown provider '%s'", path, prov);
+    if (!d->provider) gr_conf_fail(e, "%s.provider: unknown provider '%s'", path, prov);
     free(prov);
+    /* the table checked the keys of a deployments[] entry; the shorthand form
+     * shares its mapping with the model's keys, so fields are read here */
     d->upstream_model = get_str(j, "model", dflt_model, path, e);
-    d->weight = (uint32_t)get_uint(j, "weight", 1, 1000000, path, e);
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, "weight");
+    d->weight = 1;
+    if (w && !cJSON_IsNull(w)) {
+        uint64_t x = 0;
+        const char *t = cJSON_IsNumber(w) || cJSON_IsString(w) ? w->valuestring : NULL;
+        if (gr_conf_parse_uint(t, GR_CONF_COUNT, &x) != GR_OK || x < 1 || x > 1000000)
+            gr_conf_fail(e, "%s.weight: expected an integer 1..1000000", path);
+        d->weight = (uint32_t)x;
+    }
     d->region = get_str(j, "region", NULL, path, e);
     char sub[256];
     snprintf(sub, sizeof(sub), "%s.pricing", path);
     parse_prices(cJSON_GetObjectItemCaseSensitive(j, "pricing"), &d->prices, sub, e);
 }
 
-static void parse_model(const gr_config *c, const cJSON *j, gr_model_conf *m, const char *path, errbuf *e) {
+static void parse_model(const gr_config *c, const cJSON *j, gr_model_conf *m, const char *path, gr_conf_err *e) {
     if (!cJSON_IsObject(j)) {
-        fail(e, "%s: expected a mapping", path);
+        gr_conf_fail(e, "%s: expected a mapping", path);
         return;
     }
-    check_known_keys(j, path, model_keys, e);
-    m->name = get_str(j, "name", NULL, path, e);
+    gr_conf_load_keys(j, path, gr_conf_model_keys, m, e);
     if (!m->name || !m->name[0]) {
-        fail(e, "%s.name: required", path);
+        gr_conf_fail(e, "%s.name: required", path);
         return;
     }
+    m->strategy = gr_xstrdup(gr_route_strategy_names[m->strategy_id]);
     m->aliases = get_str_list(j, "aliases", &m->naliases, path, e);
     m->fallbacks = get_str_list(j, "fallbacks", &m->nfallbacks, path, e);
-    m->strategy = get_str(j, "strategy", "weighted", path, e);
     char sub[256];
     snprintf(sub, sizeof(sub), "%s.pricing", path);
     parse_prices(cJSON_GetObjectItemCaseSensitive(j, "pricing"), &m->prices, sub, e);
-    m->context_window = (uint32_t)get_uint(j, "context_window", 128000, 100000000, path, e);
-    m->max_output_tokens = (uint32_t)get_uint(j, "max_output_tokens", 4096, 10000000, path, e);
     snprintf(sub, sizeof(sub), "%s.capabilities", path);
     m->caps = parse_caps(cJSON_GetObjectItemCaseSensitive(j, "capabilities"), sub, e);
-    m->quality = (uint32_t)get_uint(j, "quality", 50, 100, path, e);
-    m->cache_ttl_s = (uint32_t)get_uint(j, "cache_ttl_s", 0, 2592000, path, e);
-    m->owned_by = get_str(j, "owned_by", NULL, path, e);
-    m->created = get_uint(j, "created", 1700000000, UINT32_MAX, path, e);
 
     const cJSON *deps = cJSON_GetObjectItemCaseSensitive(j, "deployments");
     if (deps) {
         if (!cJSON_IsArray(deps) || cJSON_GetArraySize(deps) == 0) {
-            fail(e, "%s.deployments: expected a non-empty list", path);
+            gr_conf_fail(e, "%s.deployments: expected a non-empty list", path);
             return;
         }
-        if (cJSON_GetObjectItemCaseSensitive(j, "provider"))
-            fail(e, "%s: give either provider/model or deployments, not both", path);
+        if (cJSON_GetObjectItemCaseSensitive(j, "provider") || cJSON_GetObjectItemCaseSensitive(j, "model"))
+            gr_conf_fail(e, "%s: give either provider/model or deployments, not both", path);
         size_t cnt = (size_t)cJSON_GetArraySize(deps);
         m->deployments = gr_xcalloc(cnt, sizeof(gr_deployment));
         const cJSON *it;
         cJSON_ArrayForEach(it, deps) {
             snprintf(sub, sizeof(sub), "%s.deployments[%zu]", path, m->ndeployments);
             if (!cJSON_IsObject(it)) {
-                fail(e, "%s: expected a mapping", sub);
+                gr_conf_fail(e, "%s: expected a mapping", sub);
                 return;
             }
-            check_known_keys(it, sub, deployment_keys, e);
+            gr_conf_check_keys(it, sub, gr_conf_deployment_keys, e);
             parse_deployment(c, it, &m->deployments[m->ndeployments++], m->name, sub, e);
         }
     } else {
@@ -618,59 +677,96 @@ static void parse_model(const gr_config *c, const cJSON *j, gr_model_conf *m, co
         m->owned_by = gr_xstrdup(m->deployments[0].provider->name);
 }
 
-static const char *const top_keys[] = {"server", "log", "auth", "providers", "models", "store",
-    "routing", "x402", "redis", "pricing", "keys", NULL};
+/* ---- log, auth ---- */
 
-static void parse_all(gr_config *c, errbuf *e) {
-    const cJSON *t = c->tree;
-    check_known_keys(t, "", top_keys, e);
-    parse_server(cJSON_GetObjectItemCaseSensitive(t, "server"), &c->server, e);
+static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
 
-    const cJSON *lg = cJSON_GetObjectItemCaseSensitive(t, "log");
-    static const char *const log_keys[] = {"access_log", "level", NULL};
-    if (lg) check_known_keys(lg, "log", log_keys, e);
-    c->log.access_log = get_str(lg, "access_log", "-", "log", e);
-    c->log.level = get_str(lg, "level", "info", "log", e);
-    if (c->log.level && strcmp(c->log.level, "debug") && strcmp(c->log.level, "info") &&
-        strcmp(c->log.level, "warn") && strcmp(c->log.level, "error"))
-        fail(e, "log.level: expected debug, info, warn or error");
+const gr_conf_key gr_conf_log_keys[] = {
+    {"access_log", GR_CONF_STRING, GR_CONF_F(gr_log_conf, access_log), 0, 0, "-", NULL,
+     "\"-\" = stdout, \"off\", or a file path"},
+    {"level", GR_CONF_ENUM, GR_CONF_F(gr_log_conf, level_id), 0, 0, "info", log_level_names, "operational log level"},
+    GR_CONF_END,
+};
 
-    const cJSON *auth = cJSON_GetObjectItemCaseSensitive(t, "auth");
-    static const char *const auth_keys[] = {"keys", "admin_key", NULL};
-    if (auth) check_known_keys(auth, "auth", auth_keys, e);
-    c->admin_key = get_str(auth, "admin_key", NULL, "auth", e);
+static const char *const auth_mode_names[] = {"keys", "open", NULL}; /* gr_auth_mode order */
+
+const gr_conf_key gr_conf_auth_keys[] = {
+    {"mode", GR_CONF_ENUM, GR_CONF_F(gr_config, auth_mode), 0, 0, "keys", auth_mode_names,
+     "keys = a known key (or an x402 payment) is required; open = anyone (warned at start)"},
+    {"admin_key", GR_CONF_STRING, GR_CONF_F(gr_config, admin_key), 0, 0, NULL, NULL,
+     "enables /admin/*; empty = none. Restart."},
+    {"keys", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "static client keys: strings or {name, key}, >= 8 characters"},
+    GR_CONF_END,
+};
+
+static void parse_auth(gr_config *c, const cJSON *auth, const cJSON *x402, gr_conf_err *e) {
+    static const gr_conf_key key_entry_keys[] = {
+        {"name", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
+        {"key", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, NULL},
+        GR_CONF_END,
+    };
+    gr_conf_load_keys(auth, "auth", gr_conf_auth_keys, c, e);
+    if (c->auth_mode == GR_AUTH_OPEN && x402 && !cJSON_IsNull(x402) &&
+        !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(x402, "enabled")))
+        gr_conf_fail(e, "auth.mode: open cannot be combined with x402 (a request without a key pays there); "
+                        "use auth.mode: keys");
     if (c->admin_key && !c->admin_key[0]) {
         free(c->admin_key);
         c->admin_key = NULL;
     }
-    const cJSON *keys = cJSON_GetObjectItemCaseSensitive(auth, "keys");
-    if (keys) {
-        if (!cJSON_IsArray(keys)) fail(e, "auth.keys: expected a list");
-        else {
-            c->keys = gr_xcalloc((size_t)cJSON_GetArraySize(keys) + 1, sizeof(gr_api_key));
-            const cJSON *it;
-            cJSON_ArrayForEach(it, keys) {
-                char sub[64];
-                snprintf(sub, sizeof(sub), "auth.keys[%zu]", c->nkeys);
-                gr_api_key *k = &c->keys[c->nkeys];
-                if (cJSON_IsString(it)) {
-                    k->key = gr_xstrdup(it->valuestring);
-                    k->name = gr_xstrdup(sub);
-                } else if (cJSON_IsObject(it)) {
-                    k->key = get_str(it, "key", NULL, sub, e);
-                    k->name = get_str(it, "name", sub, sub, e);
-                } else {
-                    fail(e, "%s: expected a string or {name, key}", sub);
-                }
-                c->nkeys++;
-                if (!k->key || strlen(k->key) < 8) fail(e, "%s: key missing or shorter than 8 characters", sub);
-            }
-        }
+    const cJSON *keys = cJSON_IsObject(auth) ? cJSON_GetObjectItemCaseSensitive(auth, "keys") : NULL;
+    if (!keys || cJSON_IsNull(keys)) return;
+    if (!cJSON_IsArray(keys)) {
+        gr_conf_fail(e, "auth.keys: expected a list");
+        return;
     }
+    c->keys = gr_xcalloc((size_t)cJSON_GetArraySize(keys) + 1, sizeof(gr_api_key));
+    const cJSON *it;
+    cJSON_ArrayForEach(it, keys) {
+        char sub[64];
+        snprintf(sub, sizeof(sub), "auth.keys[%zu]", c->nkeys);
+        gr_api_key *k = &c->keys[c->nkeys];
+        if (cJSON_IsString(it)) {
+            k->key = gr_xstrdup(it->valuestring);
+            k->name = gr_xstrdup(sub);
+        } else if (cJSON_IsObject(it)) {
+            gr_conf_check_keys(it, sub, key_entry_keys, e);
+            k->key = get_str(it, "key", NULL, sub, e);
+            k->name = get_str(it, "name", sub, sub, e);
+        } else {
+            gr_conf_fail(e, "%s: expected a string or {name, key}", sub);
+        }
+        c->nkeys++;
+        if (!k->key || strlen(k->key) < 8) gr_conf_fail(e, "%s: key missing or shorter than 8 characters", sub);
+    }
+}
+
+/* ---- the whole document ---- */
+
+static const char *const core_sections[] = {"server", "log", "auth", "providers", "models", NULL};
+
+static void check_top_keys(const cJSON *t, gr_conf_err *e) {
+    gr_conf_key known[GR_ARRAY_LEN(core_sections) + GR_CONF_NSECTIONS];
+    size_t n = 0;
+    for (size_t i = 0; core_sections[i]; i++) known[n++] = (gr_conf_key){.name = core_sections[i], .type = GR_CONF_NESTED};
+    for (size_t i = 0; i < GR_CONF_NSECTIONS; i++)
+        known[n++] = (gr_conf_key){.name = gr_conf_sections[i].name, .type = GR_CONF_NESTED};
+    known[n] = (gr_conf_key)GR_CONF_END;
+    gr_conf_check_keys(t, "", known, e);
+}
+
+static void parse_all(gr_config *c, gr_conf_err *e) {
+    const cJSON *t = c->tree;
+    check_top_keys(t, e);
+    parse_server(cJSON_GetObjectItemCaseSensitive(t, "server"), &c->server, e);
+    gr_conf_load_keys(cJSON_GetObjectItemCaseSensitive(t, "log"), "log", gr_conf_log_keys, &c->log, e);
+    if (!e->failed) c->log.level = gr_xstrdup(log_level_names[c->log.level_id]);
+    parse_auth(c, cJSON_GetObjectItemCaseSensitive(t, "auth"), cJSON_GetObjectItemCaseSensitive(t, "x402"), e);
+    if (e->failed) return;
 
     const cJSON *provs = cJSON_GetObjectItemCaseSensitive(t, "providers");
     if (!cJSON_IsArray(provs) || cJSON_GetArraySize(provs) == 0) {
-        fail(e, "providers: required, a non-empty list");
+        gr_conf_fail(e, "providers: required, a non-empty list");
         return;
     }
     c->providers = gr_xcalloc((size_t)cJSON_GetArraySize(provs), sizeof(gr_provider_conf));
@@ -683,11 +779,12 @@ static void parse_all(gr_config *c, errbuf *e) {
         for (size_t i = 0; i + 1 < c->nproviders; i++)
             if (c->providers[i].name && c->providers[c->nproviders - 1].name &&
                 !strcmp(c->providers[i].name, c->providers[c->nproviders - 1].name))
-                fail(e, "%s.name: duplicate provider name '%s'", sub, c->providers[i].name);
+                gr_conf_fail(e, "%s.name: duplicate provider name '%s'", sub, c->providers[i].name);
     }
+    if (e->failed) return;
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(t, "models");
     if (!cJSON_IsArray(models) || cJSON_GetArraySize(models) == 0) {
-        fail(e, "models: required, a non-empty list");
+        gr_conf_fail(e, "models: required, a non-empty list");
         return;
     }
     c->models = gr_xcalloc((size_t)cJSON_GetArraySize(models), sizeof(gr_model_conf));
@@ -704,24 +801,31 @@ static void parse_all(gr_config *c, errbuf *e) {
                 const gr_model_conf *o = &c->models[i];
                 bool dup = !strcmp(o->name, nm);
                 for (size_t b = 0; b < o->naliases; b++) dup = dup || !strcmp(o->aliases[b], nm);
-                if (dup) fail(e, "%s: model name or alias '%s' is already used", sub, nm);
+                if (dup) gr_conf_fail(e, "%s: model name or alias '%s' is already used", sub, nm);
             }
         }
     }
     for (size_t i = 0; i < c->nmodels; i++)
         for (size_t f = 0; f < c->models[i].nfallbacks; f++)
             if (!gr_config_find_model(c, c->models[i].fallbacks[f], strlen(c->models[i].fallbacks[f])))
-                fail(e, "models[%zu].fallbacks[%zu]: unknown model '%s'", i, f, c->models[i].fallbacks[f]);
+                gr_conf_fail(e, "models[%zu].fallbacks[%zu]: unknown model '%s'", i, f, c->models[i].fallbacks[f]);
+    if (e->failed) return;
+    /* The sections other areas own: same load, same errors, typed results. */
+    for (size_t i = 0; i < GR_CONF_NSECTIONS && !e->failed; i++)
+        c->section[i] = gr_conf_sections[i].parse(cJSON_GetObjectItemCaseSensitive(t, gr_conf_sections[i].name), c, e);
 }
 
 /* ---- life cycle ---- */
 
 static void config_free(gr_config *c) {
     if (!c) return;
+    for (size_t i = 0; i < GR_CONF_NSECTIONS; i++)
+        if (c->section[i] && gr_conf_sections[i].free) gr_conf_sections[i].free(c->section[i]);
     free(c->path);
     cJSON_Delete(c->tree);
-    free(c->server.host);
-    free(c->log.access_log);
+    gr_conf_free_keys(gr_conf_server_keys, &c->server);
+    free_str_list(c->server.cors_origins, c->server.ncors_origins);
+    gr_conf_free_keys(gr_conf_log_keys, &c->log);
     free(c->log.level);
     for (size_t i = 0; i < c->nkeys; i++) {
         free(c->keys[i].name);
@@ -731,10 +835,7 @@ static void config_free(gr_config *c) {
     free(c->admin_key);
     for (size_t i = 0; i < c->nproviders; i++) {
         gr_provider_conf *p = &c->providers[i];
-        free(p->name);
-        free(p->base_url);
-        free(p->api_key);
-        free(p->api_version);
+        gr_conf_free_keys(gr_conf_provider_keys, p);
         for (size_t h = 0; h < p->nheaders; h++) {
             free(p->headers[h].name);
             free(p->headers[h].value);
@@ -744,25 +845,22 @@ static void config_free(gr_config *c) {
     free(c->providers);
     for (size_t i = 0; i < c->nmodels; i++) {
         gr_model_conf *m = &c->models[i];
-        free(m->name);
-        for (size_t a = 0; a < m->naliases; a++) free(m->aliases[a]);
-        free(m->aliases);
-        for (size_t f = 0; f < m->nfallbacks; f++) free(m->fallbacks[f]);
-        free(m->fallbacks);
+        gr_conf_free_keys(gr_conf_model_keys, m);
+        free_str_list(m->aliases, m->naliases);
+        free_str_list(m->fallbacks, m->nfallbacks);
         for (size_t d = 0; d < m->ndeployments; d++) {
             free(m->deployments[d].upstream_model);
             free(m->deployments[d].region);
         }
         free(m->deployments);
         free(m->strategy);
-        free(m->owned_by);
     }
     free(c->models);
     free(c);
 }
 
 gr_config *gr_config_load_string(const char *yaml, size_t len, const char *origin, char *err, size_t errlen) {
-    errbuf e = {err, errlen, false};
+    gr_conf_err e = {err, errlen, false};
     if (err && errlen) err[0] = '\0';
     cJSON *tree = yaml_to_json(yaml, len, &e);
     if (!tree) return NULL;

@@ -1,10 +1,13 @@
 /* config.h — the typed, validated, immutable configuration snapshot.
  *
  * Loading: YAML (libyaml) is converted into a cJSON tree with ${ENV} and
- * ${ENV:-default} expansion in scalars, then each section is validated into the
- * typed structs below; an error names the bad key by path
- * ("models[2].provider: unknown provider 'foo'"). Areas that own a section
- * (x402, store, routing) parse it from the kept tree (gr_config.tree).
+ * ${ENV:-default} expansion in scalars, then every section is walked against
+ * its declared key table (config_schema.h) into the typed structs below; an
+ * error names the bad key by path ("models[2].provider: unknown provider
+ * 'foo'", "routing.auto.qualty: unknown key (did you mean quality?)").
+ * Sections owned by other areas (store, keys, routing, redis, x402) are
+ * registered in config_sections.c and parsed by the same load, into
+ * gr_config.section[]; --check-config, start-up and SIGHUP all run it.
  *
  * Life cycle and threading: a gr_config is immutable once loaded and
  * reference counted. Readers take a reference at request start
@@ -15,6 +18,7 @@
 #define GR_CONFIG_H
 
 #include "common.h"
+#include "config_schema.h"
 #include <stdatomic.h>
 #include <cjson/cJSON.h>
 
@@ -52,6 +56,7 @@ typedef struct gr_provider_conf {
     /* mock provider knobs */
     uint32_t mock_latency_ms;    /* delay before the first token */
     uint32_t mock_tokens_per_sec; /* 0 = as fast as possible */
+    int kind_id;                  /* index in the `kind` choices (config.c) */
 } gr_provider_conf;
 
 /* Prices are exact integers: micro-USD per 1M tokens (0.15 USD/Mtok = 150000),
@@ -90,7 +95,8 @@ typedef struct gr_model_conf {
     size_t ndeployments;
     char **fallbacks; /* ordered public model names */
     size_t nfallbacks;
-    char *strategy; /* "weighted" (default), "round-robin", "least-latency", ... */
+    char *strategy; /* "weighted" (default), "round-robin", "least-latency", ... (validated) */
+    int strategy_id; /* index in gr_route_strategy_names */
     gr_prices prices;
     uint32_t context_window;
     uint32_t max_output_tokens;
@@ -105,6 +111,12 @@ typedef struct gr_api_key {
     char *name;
     char *key;
 } gr_api_key;
+
+/* Who may call the model endpoints (auth.mode). */
+typedef enum {
+    GR_AUTH_KEYS = 0, /* default: a known API key (or, with x402 on, a payment) is required */
+    GR_AUTH_OPEN,     /* anyone; a known key is still recognised and its limits apply */
+} gr_auth_mode;
 
 typedef struct gr_server_conf {
     char *host;
@@ -121,6 +133,13 @@ typedef struct gr_server_conf {
     uint32_t mock_port;                   /* port of the in-process mock; 0 = ephemeral */
     uint32_t keys_refresh_ms;             /* re-read keys from the store this often; 0 = only on SIGHUP */
     bool upstream_curl_only;              /* upstream_client: curl (else our HTTP/1.1 engine for http://) */
+    int upstream_client;                  /* index in {auto, curl} */
+    char *listen;                         /* "host:port" or "[v6]:port" shorthand, split into host/port */
+    bool reuse_port;                      /* share the port with other processes (SO_REUSEPORT) */
+    uint64_t max_decompressed_body_bytes; /* a gzip/deflate request body inflates to at most this -> 413 */
+    char **cors_origins;                  /* server.cors.origins: allowed Origin values ("*" = any); NULL = CORS off */
+    size_t ncors_origins;
+    uint32_t cors_max_age_ms;             /* Access-Control-Max-Age (sent in seconds) */
     uint32_t upstream_keepalive;          /* idle upstream connections kept per worker */
     uint32_t upstream_keepalive_ms;       /* an idle upstream connection is closed after this */
 } gr_server_conf;
@@ -128,17 +147,20 @@ typedef struct gr_server_conf {
 typedef struct gr_log_conf {
     char *access_log; /* "-" = stdout, "off", or a file path */
     char *level;      /* "debug" | "info" | "warn" | "error" */
+    int level_id;     /* index of level in those choices */
 } gr_log_conf;
 
 typedef struct gr_config {
     atomic_int refs;
     char *path;
-    cJSON *tree; /* the whole parsed document, ENV-expanded, for area sections */
+    cJSON *tree; /* the whole parsed document, ENV-expanded; read at load only */
+    void *section[GR_CONF_NSECTIONS]; /* typed structs of the registered sections (config_schema.h) */
     gr_server_conf server;
     gr_log_conf log;
     gr_api_key *keys;
     size_t nkeys;
     char *admin_key;
+    int auth_mode;             /* a gr_auth_mode (auth.mode) */
     gr_provider_conf *providers;
     size_t nproviders;
     gr_model_conf *models;
@@ -154,6 +176,15 @@ gr_config *gr_config_load_string(const char *yaml, size_t len, const char *origi
                                  size_t errlen);
 gr_config *gr_config_acquire(gr_config *c);
 void gr_config_release(gr_config *c);
+
+/* The strategy names `models[].strategy` accepts; owned by route.c, which
+ * maps each to a selection strategy. */
+extern const char *const gr_route_strategy_names[];
+
+/* The declared keys of the sections config.c owns, for docs and tests. */
+extern const gr_conf_key gr_conf_server_keys[], gr_conf_log_keys[], gr_conf_auth_keys[],
+    gr_conf_provider_keys[], gr_conf_timeout_keys[], gr_conf_model_keys[], gr_conf_deployment_keys[],
+    gr_conf_price_keys[], gr_conf_cors_keys[];
 
 const gr_model_conf *gr_config_find_model(const gr_config *c, const char *name, size_t len);
 const gr_provider_conf *gr_config_find_provider(const gr_config *c, const char *name);

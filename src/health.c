@@ -214,7 +214,7 @@ static void ewma_update(_Atomic uint64_t *cell, double sample, double alpha)
 
 bool gr_health_outcome_is_failure(const gr_outcome *o)
 {
-    if (!o)
+    if (!o || o->request_fault)
         return false;
     switch (o->kind) {
     case GR_OUTCOME_OK:
@@ -306,6 +306,13 @@ void gr_health_on_result(gr_health *h, const gr_outcome *o, uint64_t ttft_us, ui
     if (prev <= 0) /* unpaired on_result: keep the count sane */
         atomic_store_explicit(&h->in_flight, 0, memory_order_relaxed);
 
+    if (o->request_fault) { /* neutral; a half-open probe that ended so frees its slot */
+        pthread_mutex_lock(&h->mu);
+        if (atomic_load_explicit(&h->state, memory_order_relaxed) == GR_BREAKER_HALF_OPEN)
+            h->probe_taken = false;
+        pthread_mutex_unlock(&h->mu);
+        return;
+    }
     bool fail = gr_health_outcome_is_failure(o);
     if (o->kind == GR_OUTCOME_OK) {
         if (ttft_us > 0)
@@ -433,56 +440,43 @@ void gr_health_shutdown(void)
 
 /* ---- configuration from `routing.health` ---- */
 
-static bool opt_num(const cJSON *sec, const char *key, double lo, double hi, double *out, char *err, size_t errlen) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(sec, key);
-    if (!v) return true;
-    if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi) {
-        snprintf(err, errlen, "routing.health.%s: expected a number in [%g, %g]", key, lo, hi);
-        return false;
-    }
-    *out = v->valuedouble;
-    return true;
-}
+/* The section as written (milliseconds); gr_health_opts keeps microseconds. */
+typedef struct {
+    uint32_t consecutive_failures, window, min_samples;
+    double error_rate, ewma_alpha;
+    uint32_t cooldown_ms, rate_limit_cooldown_ms, max_retry_after_ms;
+} health_section;
+
+#define H(field) GR_CONF_F(health_section, field)
+const gr_conf_key gr_conf_health_keys[] = {
+    {"consecutive_failures", GR_CONF_COUNT, H(consecutive_failures), 1, 1000000, "5", NULL,
+     "failures in a row that open the breaker"},
+    {"window", GR_CONF_COUNT, H(window), 1, 64, "20", NULL, "recent results kept for the error rate"},
+    {"min_samples", GR_CONF_COUNT, H(min_samples), 1, 64, "10", NULL, "results needed before the error rate counts"},
+    {"error_rate", GR_CONF_FRACTION, H(error_rate), 0.01, 1, "0.5", NULL, "failure share of the window that opens the breaker"},
+    {"cooldown_ms", GR_CONF_MS, H(cooldown_ms), 0, 86400000, "30s", NULL, "open -> half-open"},
+    {"rate_limit_cooldown_ms", GR_CONF_MS, H(rate_limit_cooldown_ms), 0, 86400000, "5s", NULL,
+     "cooldown after a 429 without Retry-After"},
+    {"max_retry_after_ms", GR_CONF_MS, H(max_retry_after_ms), 0, 86400000, "5m", NULL, "cap on an upstream's Retry-After"},
+    {"ewma_alpha", GR_CONF_FRACTION, H(ewma_alpha), 0.001, 1, "0.2", NULL, "weight of the newest latency sample"},
+    GR_CONF_END,
+};
+#undef H
 
 gr_status gr_health_opts_from_json(const cJSON *sec, gr_health_opts *o, char *err, size_t errlen) {
     gr_health_opts_default(o);
-    if (!sec) return GR_OK;
-    if (!cJSON_IsObject(sec)) {
-        snprintf(err, errlen, "routing.health: expected a mapping");
-        return GR_ERR_INVALID;
-    }
-    static const char *const known[] = {"consecutive_failures", "window", "min_samples", "error_rate", "cooldown_ms",
-                                        "rate_limit_cooldown_ms", "max_retry_after_ms", "ewma_alpha", NULL};
-    const cJSON *it;
-    cJSON_ArrayForEach(it, sec) {
-        bool ok = false;
-        for (size_t i = 0; known[i]; i++) ok = ok || !strcmp(known[i], it->string);
-        if (!ok) {
-            snprintf(err, errlen, "routing.health.%s: unknown key", it->string);
-            return GR_ERR_INVALID;
-        }
-    }
-    double x;
-    x = o->consecutive_failures;
-    if (!opt_num(sec, "consecutive_failures", 1, 1e6, &x, err, errlen)) return GR_ERR_INVALID;
-    o->consecutive_failures = (uint32_t)x;
-    x = o->window;
-    if (!opt_num(sec, "window", 1, 64, &x, err, errlen)) return GR_ERR_INVALID;
-    o->window = (uint32_t)x;
-    x = o->min_samples;
-    if (!opt_num(sec, "min_samples", 1, 64, &x, err, errlen)) return GR_ERR_INVALID;
-    o->min_samples = (uint32_t)x;
-    if (!opt_num(sec, "error_rate", 0.01, 1, &o->error_rate, err, errlen)) return GR_ERR_INVALID;
-    x = (double)o->cooldown_us / 1000.0;
-    if (!opt_num(sec, "cooldown_ms", 0, 86400000, &x, err, errlen)) return GR_ERR_INVALID;
-    o->cooldown_us = (uint64_t)x * 1000u;
-    x = (double)o->default_429_cooldown_us / 1000.0;
-    if (!opt_num(sec, "rate_limit_cooldown_ms", 0, 86400000, &x, err, errlen)) return GR_ERR_INVALID;
-    o->default_429_cooldown_us = (uint64_t)x * 1000u;
-    x = (double)o->max_retry_after_us / 1000.0;
-    if (!opt_num(sec, "max_retry_after_ms", 0, 86400000, &x, err, errlen)) return GR_ERR_INVALID;
-    o->max_retry_after_us = (uint64_t)x * 1000u;
-    if (!opt_num(sec, "ewma_alpha", 0.001, 1, &o->ewma_alpha, err, errlen)) return GR_ERR_INVALID;
+    health_section h = {0};
+    gr_conf_err ce = {err, errlen, false};
+    gr_conf_load_keys(sec, "routing.health", gr_conf_health_keys, &h, &ce);
+    if (ce.failed) return GR_ERR_INVALID;
+    o->consecutive_failures = h.consecutive_failures;
+    o->window = h.window;
+    o->min_samples = h.min_samples;
+    o->error_rate = h.error_rate;
+    o->cooldown_us = (uint64_t)h.cooldown_ms * 1000u;
+    o->default_429_cooldown_us = (uint64_t)h.rate_limit_cooldown_ms * 1000u;
+    o->max_retry_after_us = (uint64_t)h.max_retry_after_ms * 1000u;
+    o->ewma_alpha = h.ewma_alpha;
     return GR_OK;
 }
 

@@ -21,12 +21,14 @@
  * CLOSED, --failure--> OPEN again. A probe that never reports is forgotten
  * after another cooldown. 429 does not trip the breaker; it sets a per
  * deployment cooldown (retry-after, or a default) during which the deployment
- * is unavailable. Client errors (4xx other than 408/429) count as success for
- * health: the upstream is up. */
+ * is unavailable. Outcomes the request caused (gr_outcome.request_fault) are
+ * neutral: they change no counter but in_flight. Other client errors
+ * (401/403/404) count as success: the upstream is up. */
 #ifndef GR_HEALTH_H
 #define GR_HEALTH_H
 
 #include "common.h"
+#include "config_schema.h"
 
 typedef enum {
     GR_OUTCOME_OK = 0,        /* 2xx, response delivered */
@@ -46,6 +48,12 @@ typedef struct gr_outcome {
     gr_outcome_kind kind;
     int http_status;          /* for GR_OUTCOME_HTTP (and OK: 200) */
     gr_error_class err_class; /* for GR_OUTCOME_HTTP */
+    /* The request itself caused this outcome (a 400/413/422, a context-length
+     * or content-filter refusal whatever its status, a response cut at the
+     * gateway's own cap): neutral for health — it neither fails nor
+     * succeeds, so one client's bad requests never open (or close) the
+     * breaker everyone shares. */
+    bool request_fault;
 } gr_outcome;
 
 typedef enum {
@@ -85,6 +93,8 @@ void gr_health_opts_default(gr_health_opts *o);
 void gr_health_configure(const gr_health_opts *o); /* NULL = defaults */
 /* Reads `routing.health` (NULL section = defaults); the error names the key. */
 struct cJSON;
+/* The declared keys of `routing.health` (config_schema.h). */
+extern const gr_conf_key gr_conf_health_keys[];
 GR_MUST_CHECK gr_status gr_health_opts_from_json(const struct cJSON *section, gr_health_opts *o, char *err,
                                                 size_t errlen);
 

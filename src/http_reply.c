@@ -1,6 +1,7 @@
 /* http_reply.c — reason phrases, OpenAI-shaped error bodies, and JSON replies
  * on a gr_client_req (see http_reply.h). */
 #include "http_reply.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +10,8 @@
 const char *gr_http_reason(int status) {
     switch (status) {
     case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 402: return "Payment Required";
@@ -34,7 +37,9 @@ const char *gr_http_reason(int status) {
 char *gr_error_json(const char *message, const char *type, const char *param, const char *code) {
     cJSON *root = cJSON_CreateObject();
     cJSON *e = cJSON_AddObjectToObject(root, "error");
-    cJSON_AddStringToObject(e, "message", message ? message : "");
+    char *clean = gr_utf8_sanitize_dup(message ? message : ""); /* a client's bytes may be quoted in it */
+    cJSON_AddStringToObject(e, "message", clean);
+    free(clean);
     cJSON_AddStringToObject(e, "type", type ? type : "api_error");
     if (param) cJSON_AddStringToObject(e, "param", param);
     else cJSON_AddNullToObject(e, "param");

@@ -491,6 +491,14 @@ static int on_headers_complete(http_parser *p) {
     c->in_headers = false;
     c->head = p->method == HTTP_HEAD;
     c->http10 = p->http_major == 1 && p->http_minor == 0;
+    /* RFC 9112 §3.2: an HTTP/1.1 request without Host, or with more than one, is answered 400 */
+    size_t hosts = 0;
+    for (size_t i = 0; i < c->nhdrs; i++) hosts += !strcasecmp(arena_str(c, c->hdrs[i].name), "Host");
+    if (hosts > 1 || (hosts == 0 && p->http_major == 1 && p->http_minor >= 1)) {
+        refuse(c, 400, "invalid_host_header",
+               hosts ? "The request has more than one Host header." : "HTTP/1.1 requests must carry a Host header.");
+        return -1;
+    }
     const gr_http_server_limits *lim = c->srv ? &c->srv->lim : NULL;
     if (lim && (p->flags & F_CONTENTLENGTH) && p->content_length > lim->max_body_bytes) {
         refuse(c, 413, "request_too_large", "The request body exceeds server.max_body_bytes.");
@@ -854,6 +862,14 @@ const char *gr_client_req_body(const gr_client_req *req, size_t *len) {
     return c->body_len ? c->body : "";
 }
 
+void gr_client_req_set_body(gr_client_req *req, char *body, size_t len) {
+    conn *c = req->c;
+    free(c->body);
+    c->body = body;
+    c->body_len = len;
+    c->body_cap = len + 1;
+}
+
 int gr_client_req_error(const gr_client_req *req, const char **code, const char **message) {
     const conn *c = req->c;
     if (!c->refused) return 0;
@@ -921,7 +937,8 @@ static size_t head_into(conn *c, char *buf, size_t cap, int status, const char *
         o = gr_out_str(buf, o, cap, ctype);
         o = GR_OUT_LIT(buf, o, cap, "\r\n");
     }
-    if (body_len >= 0) {
+    if (status == 204) { /* RFC 9110 §8.6: no Content-Length on a 204 */
+    } else if (body_len >= 0) {
         o = GR_OUT_LIT(buf, o, cap, "Content-Length: ");
         o = gr_out_u64(buf, o, cap, (uint64_t)body_len);
         o = GR_OUT_LIT(buf, o, cap, "\r\n");

@@ -87,6 +87,9 @@ void gr_client_req_each_header(const gr_client_req *req, bool (*fn)(const char *
 /* The decoded body (chunked transfer-coding removed); "" and 0 when none.
  * Valid until the reply is ended. */
 const char *gr_client_req_body(const gr_client_req *req, size_t *len);
+/* Replaces the body with a malloc'd one (NUL at body[len]) the server then
+ * owns, e.g. after decoding a Content-Encoding. */
+void gr_client_req_set_body(gr_client_req *req, char *body, size_t len);
 /* Non-zero for a request the server refused: 400 (malformed), 413 (body too
  * large) or 431 (headers too large); *code and *message (static strings) say
  * why. The application answers it (the connection closes after the reply). */

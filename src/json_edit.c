@@ -126,3 +126,32 @@ bool gr_json_top_level_keys_plain(const char *s, size_t n) {
     }
     return false;
 }
+
+char *gr_json_remove_top_level(const char *s, size_t n, const char *key, size_t *out_len) {
+    size_t klen = strlen(key);
+    size_t i = skip_ws(s, 0, n);
+    if (i >= n || s[i] != '{') return NULL;
+    i++;
+    size_t prev_end = 0; /* end of the previous member's value; 0 = none yet */
+    while (i < n) {
+        i = skip_ws(s, i, n);
+        if (i >= n || s[i] != '"') return NULL;
+        size_t member = i, ks = i + 1, ke = skip_string(s, i, n);
+        if (ke >= n) return NULL;
+        bool match = (ke - 1 - ks) == klen && memcmp(s + ks, key, klen) == 0;
+        i = skip_ws(s, ke, n);
+        if (i >= n || s[i] != ':') return NULL;
+        size_t ve = skip_value(s, skip_ws(s, i + 1, n), n);
+        i = skip_ws(s, ve, n);
+        bool comma = i < n && s[i] == ',';
+        if (match) {
+            if (comma) return gr_json_splice(s, n, member, i + 1, "", 0, out_len); /* `"k":v,` */
+            if (prev_end) return gr_json_splice(s, n, prev_end, ve, "", 0, out_len); /* `,"k":v` (last) */
+            return gr_json_splice(s, n, member, ve, "", 0, out_len); /* the only member */
+        }
+        if (!comma) return NULL;
+        prev_end = ve;
+        i++;
+    }
+    return NULL;
+}

@@ -26,4 +26,9 @@ char *gr_json_splice(const char *json, size_t len, size_t start, size_t end, con
 char *gr_json_insert_first(const char *json, size_t len, const char *key, const char *value_json,
                            size_t *out_len);
 
+/* Returns a malloc'd copy with the top-level member `key` (and one comma
+ * next to it) removed, or NULL when the key is absent. The keys must be plain
+ * (gr_json_top_level_keys_plain): the first match is the only one. */
+char *gr_json_remove_top_level(const char *json, size_t len, const char *key, size_t *out_len);
+
 #endif

@@ -2,6 +2,7 @@
  * key table, per-key budget/RPM/TPM admission and settlement. */
 #include "keys.h"
 #include "meter.h"
+#include "config_schema.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -410,6 +411,9 @@ gr_status gr_keys_revoke(gr_keys *t, const char *id, int64_t now_ms) {
     return rc;
 }
 
+static gr_status spec_from_json(const cJSON *obj, bool patch, bool config_entry, int64_t now_ms,
+                                gr_key_record *rec, char *err, size_t errlen);
+
 gr_status gr_keys_add_static(gr_keys *t, const char *name, const char *plaintext,
                              const cJSON *limits, int64_t now_ms, char *err, size_t errlen) {
     if (!name || !*name || !plaintext || strlen(plaintext) < 16) {
@@ -420,7 +424,7 @@ gr_status gr_keys_add_static(gr_keys *t, const char *name, const char *plaintext
     gr_key_record rec;
     gr_key_record_init(&rec);
     gr_status rc = GR_OK;
-    if (limits && (rc = gr_keys_spec_from_json(limits, false, now_ms, &rec, err, errlen)))
+    if (limits && (rc = spec_from_json(limits, false, true, now_ms, &rec, err, errlen)))
         goto out;
     snprintf(rec.id, sizeof rec.id, "cfg_%.34s", name);
     gr_keys_hash(plaintext, strlen(plaintext), rec.hash);
@@ -434,6 +438,40 @@ out:
     gr_key_record_dispose(&rec);
     return rc;
 }
+
+/* The `keys:` section at config load: every entry checked as start-up adds
+ * it (name, key length, limits); the live table is built at service start. */
+void *gr_keys_conf_parse(const cJSON *keys, const gr_config *cfg, gr_conf_err *e) {
+    (void)cfg;
+    if (!keys || cJSON_IsNull(keys)) return NULL;
+    if (!cJSON_IsArray(keys)) {
+        gr_conf_fail(e, "keys: must be a list");
+        return NULL;
+    }
+    int i = 0;
+    const cJSON *k;
+    cJSON_ArrayForEach(k, keys) {
+        char sub[200] = "";
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(k, "name");
+        const cJSON *key = cJSON_GetObjectItemCaseSensitive(k, "key");
+        gr_key_record rec;
+        gr_key_record_init(&rec);
+        if (!cJSON_IsObject(k)) snprintf(sub, sizeof sub, "expected a mapping {name, key, ...}");
+        else if (!cJSON_IsString(name) || !*name->valuestring || !cJSON_IsString(key) || strlen(key->valuestring) < 16)
+            snprintf(sub, sizeof sub, "needs a name and a key of at least 16 characters");
+        else
+            (void)spec_from_json(k, false, true, 0, &rec, sub, sizeof sub);
+        gr_key_record_dispose(&rec);
+        if (sub[0]) {
+            gr_conf_fail(e, "keys[%d]: %s", i, sub);
+            return NULL;
+        }
+        i++;
+    }
+    return NULL;
+}
+
+void gr_keys_conf_free(void *conf) { (void)conf; }
 
 gr_status gr_keys_load_config(gr_keys *t, const cJSON *tree, int64_t now_ms, char *err,
                               size_t errlen) {
@@ -525,11 +563,46 @@ bool gr_keys_authenticate(gr_keys *t, const char *bearer, size_t len, int64_t no
     return ok;
 }
 
+const char gr_keys_models_checked[] = "(every candidate checked by the router)";
+
 static bool model_allowed(const gr_key_entry *e, const char *model) {
-    if (e->all_models) return true;
+    if (e->all_models || model == gr_keys_models_checked) return true;
     for (size_t i = 0; i < e->nmodels; i++)
         if (model && strcmp(e->models[i], model) == 0) return true;
     return false;
+}
+
+bool gr_keys_restricted(gr_key_entry *e) {
+    pthread_mutex_lock(&e->mu);
+    bool r = !e->all_models;
+    pthread_mutex_unlock(&e->mu);
+    return r;
+}
+
+bool gr_keys_model_allowed(gr_key_entry *e, const char *name, const char *const *aliases, size_t naliases) {
+    bool ok = false;
+    pthread_mutex_lock(&e->mu);
+    ok = e->all_models;
+    for (size_t i = 0; !ok && i < e->nmodels; i++) {
+        ok = name && strcmp(e->models[i], name) == 0;
+        for (size_t a = 0; !ok && a < naliases; a++) ok = aliases[a] && strcmp(e->models[i], aliases[a]) == 0;
+    }
+    pthread_mutex_unlock(&e->mu);
+    return ok;
+}
+
+bool gr_keys_auto_allowed(gr_key_entry *e, const char *policy, size_t len) {
+    bool plain = len == 4 && memcmp(policy, "auto", 4) == 0;
+    bool ok = false;
+    pthread_mutex_lock(&e->mu);
+    ok = e->all_models;
+    for (size_t i = 0; !ok && i < e->nmodels; i++) {
+        const char *m = e->models[i];
+        ok = strcmp(m, "auto:*") == 0 || (strlen(m) == len && memcmp(m, policy, len) == 0) ||
+             (plain && strcmp(m, "auto") == 0);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return ok;
 }
 
 static int64_t secs_until(int64_t from_ms, int64_t to_ms) {
@@ -868,12 +941,47 @@ static gr_status time_field(const cJSON *v, int64_t *out) {
 
 #define FIELD(name) cJSON_GetObjectItemCaseSensitive(obj, name)
 
+/* The fields of a key spec (admin API, CLI, `keys:` entries). */
+const gr_conf_key gr_conf_key_spec_keys[] = {
+    {"name", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "a label"},
+    {"models", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "allowed public model names, or \"*\""},
+    {"metadata", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "free-form object, at most 8 KiB"},
+    {"budget_usd", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "total budget, decimal USD"},
+    {"budget_daily_usd", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "UTC-day budget, decimal USD"},
+    {"budget_monthly_usd", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "UTC-month budget, decimal USD"},
+    {"rpm", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "requests per minute; 0 = unlimited"},
+    {"tpm", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "tokens per minute; 0 = unlimited"},
+    {"expires_at", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "unix s or ms, or YYYY-MM-DD[THH:MM:SSZ]"},
+    {"expires_in_days", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "overrides expires_at"},
+    {"key", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "`keys:` entries only: the plaintext, >= 16 characters"},
+    GR_CONF_END,
+};
+
+/* An unknown field is an error (a typo such as budget_daily must not create
+ * an unlimited key); `key` is only for entries of the config's `keys:`. */
+static gr_status check_spec_keys(const cJSON *obj, bool config_entry, char *err, size_t errlen) {
+    gr_conf_err ce = {err, errlen, false};
+    gr_conf_check_keys(obj, "", gr_conf_key_spec_keys, &ce);
+    if (!ce.failed && !config_entry && cJSON_GetObjectItemCaseSensitive(obj, "key"))
+        gr_conf_fail(&ce, "key: unknown key (a virtual key's plaintext is generated by the gateway)");
+    return ce.failed ? GR_ERR_INVALID : GR_OK;
+}
+
+static gr_status spec_from_json(const cJSON *obj, bool patch, bool config_entry, int64_t now_ms,
+                                gr_key_record *rec, char *err, size_t errlen);
+
 gr_status gr_keys_spec_from_json(const cJSON *obj, bool patch, int64_t now_ms,
                                  gr_key_record *rec, char *err, size_t errlen) {
+    return spec_from_json(obj, patch, false, now_ms, rec, err, errlen);
+}
+
+static gr_status spec_from_json(const cJSON *obj, bool patch, bool config_entry, int64_t now_ms,
+                                gr_key_record *rec, char *err, size_t errlen) {
     if (!cJSON_IsObject(obj)) {
         snprintf(err, errlen, "expected a JSON object");
         return GR_ERR_INVALID;
     }
+    if (check_spec_keys(obj, config_entry, err, errlen) != GR_OK) return GR_ERR_INVALID;
     const cJSON *v;
     if ((v = FIELD("name")) || !patch) {
         if (v && !cJSON_IsNull(v) && !cJSON_IsString(v)) {

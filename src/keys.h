@@ -12,7 +12,8 @@
  * (gr_key_entry *) stays valid for the table's life, even after revocation.
  *
  * Admission. Each key has its own mutex (no global lock on the hot path).
- * gr_keys_admit checks, in order: revoked/expired (401), model allowed (403),
+ * gr_keys_admit checks, in order: revoked/expired (401), model allowed (403;
+ * the router checks every candidate of a request, see gr_keys_model_allowed),
  * budgets total/day/month (402), RPM (429), TPM (429); only when every check
  * passes does it reserve max_cost_nusd against the budgets and count the
  * request and est_tokens in the rate windows, all under the key's mutex.
@@ -125,6 +126,12 @@ GR_MUST_CHECK gr_status gr_keys_add_static(gr_keys *t, const char *name, const c
                                            const cJSON *limits, int64_t now_ms, char *err,
                                            size_t errlen);
 /* Apply a config `keys:` array: [{name, key, budget_usd, rpm, ...}, ...]. */
+/* The `keys:` section's validator for the config loader (config_sections.c). */
+struct gr_config;
+extern const gr_conf_key gr_conf_key_spec_keys[]; /* admin API, CLI and `keys:` entries */
+void *gr_keys_conf_parse(const cJSON *sec, const struct gr_config *cfg, gr_conf_err *e);
+void gr_keys_conf_free(void *conf);
+
 GR_MUST_CHECK gr_status gr_keys_load_config(gr_keys *t, const cJSON *tree, int64_t now_ms,
                                             char *err, size_t errlen);
 
@@ -133,9 +140,25 @@ GR_MUST_CHECK gr_status gr_keys_load_config(gr_keys *t, const cJSON *tree, int64
 bool gr_keys_authenticate(gr_keys *t, const char *bearer, size_t len, int64_t now_ms,
                           gr_key_entry **handle, gr_key_verdict *v);
 
-/* See the header comment. true = admitted (v->status 200, *res active). */
+/* See the header comment. true = admitted (v->status 200, *res active).
+ * model: the name checked against the key's `models` list (NULL = refused),
+ * or gr_keys_models_checked when the router already checked every candidate
+ * of the request with gr_keys_model_allowed / gr_keys_auto_allowed. */
 bool gr_keys_admit(gr_key_entry *k, const char *model, int64_t max_cost_nusd, int64_t est_tokens,
                    int64_t now_ms, gr_key_reservation *res, gr_key_verdict *v);
+extern const char gr_keys_models_checked[];
+
+/* ---- the key's `models` list (allow-list) ----
+ * Entries are model names or aliases, "*" (every model), "auto" (plain
+ * `auto`), "auto:<policy>" or "auto:*" (every auto policy, plain included).
+ * A key is restricted when its list exists and has no "*". */
+bool gr_keys_restricted(gr_key_entry *k);
+/* Does an entry name this model by its canonical name or one of its aliases? */
+bool gr_keys_model_allowed(gr_key_entry *k, const char *name, const char *const *aliases, size_t naliases);
+/* Does the list grant the auto policy `policy` ("auto" or "auto:<p>", len
+ * bytes) over the router's whole pool? Without it, auto chooses only among
+ * the models the list names. */
+bool gr_keys_auto_allowed(gr_key_entry *k, const char *policy, size_t len);
 /* Release the reservation and add the actual cost and tokens. Idempotent. */
 void gr_keys_settle(gr_key_reservation *res, int64_t actual_cost_nusd, int64_t actual_tokens,
                     int64_t now_ms);

@@ -5,7 +5,6 @@
 #include "log.h"
 #include "mock_upstream.h"
 #include "server.h"
-#include "shared.h"
 #include "cli_admin.h"
 #include "route.h"
 #include "store.h"
@@ -18,17 +17,41 @@ static void usage(FILE *f) {
     fprintf(f,
             "GateRouter %s — OpenAI-compatible LLM gateway, router and x402 payment layer\n\n"
             "Usage:\n"
-            "  gaterouter [--config FILE]           run the gateway (default config: config/gaterouter.yaml)\n"
-            "  gaterouter --check-config FILE       validate a config file and exit (0 = valid)\n"
+            "  gaterouter [--config|-c FILE]        run the gateway (default config: config/gaterouter.yaml)\n"
+            "  gaterouter --check-config FILE       validate a config exactly as start-up and SIGHUP do, and exit\n"
+            "                                       (0 = valid, 1 = invalid: the message names the key)\n"
             "  gaterouter mock [--port N] [--host H] [--latency-ms N] [--tokens-per-sec N]\n"
             "                                       run the mock OpenAI-compatible upstream standalone\n"
-            "  gaterouter keys  [--config FILE] create|list|show|revoke ...   manage virtual keys in the store\n"
-            "  gaterouter usage [--config FILE] [--group-by ...]              usage summaries from the ledger\n"
-            "  gaterouter route [--config FILE] --explain REQUEST.json        explain a routing decision (no upstream call)\n"
-            "  gaterouter migrate [--config FILE]                             apply store schema migrations\n"
-            "  gaterouter --version | --help\n\n"
-            "Signals: SIGHUP reloads the config without dropping requests; SIGTERM drains and exits.\n",
+            "  gaterouter keys [--config FILE] create|list|show|revoke ...\n"
+            "                                       manage virtual keys in the store (gaterouter keys --help)\n"
+            "  gaterouter usage [--config FILE] [--by key|model|provider|day] [--from T] [--to T] [--key ID] [--json]\n"
+            "                                       usage summaries from the ledger (gaterouter usage --help)\n"
+            "  gaterouter route [--config FILE] --explain REQUEST.json\n"
+            "                                       explain a routing decision (no upstream call)\n"
+            "  gaterouter migrate [--config FILE]   apply store schema migrations\n"
+            "  gaterouter --config-reference        print every config key with its type, range and default\n"
+            "  gaterouter --version|-V | --help|-h\n\n"
+            "Signals: SIGHUP reloads the config (an invalid one is logged and the running one kept);\n"
+            "SIGTERM drains and exits.\n",
             GR_VERSION);
+}
+
+/* `gaterouter <command> --help` prints that command's usage and exits 0
+ * before any config is read. */
+static bool wants_help(int argc, char **argv) {
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;
+    return false;
+}
+
+static int command_help(const char *cmd) {
+    if (!strcmp(cmd, "keys")) gr_cli_keys_help(stdout);
+    else if (!strcmp(cmd, "usage")) gr_cli_usage_help(stdout);
+    else if (!strcmp(cmd, "mock"))
+        puts("usage: gaterouter mock [--port N] [--host H] [--latency-ms N] [--tokens-per-sec N]");
+    else if (!strcmp(cmd, "route")) puts("usage: gaterouter route [--config FILE] --explain REQUEST.json");
+    else puts("usage: gaterouter migrate [--config FILE]");
+    return 0;
 }
 
 static int parse_u32(const char *s, uint32_t max, uint32_t *out) {
@@ -70,6 +93,10 @@ static int run_mock(int argc, char **argv) {
 int main(int argc, char **argv) {
     const char *config = "config/gaterouter.yaml";
     bool check_only = false;
+    if (argc > 1 && (!strcmp(argv[1], "mock") || !strcmp(argv[1], "keys") || !strcmp(argv[1], "usage") ||
+                     !strcmp(argv[1], "route") || !strcmp(argv[1], "migrate")) &&
+        wants_help(argc, argv))
+        return command_help(argv[1]);
     if (argc > 1 && !strcmp(argv[1], "mock")) return run_mock(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "route")) {
         const char *file = NULL;
@@ -99,7 +126,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "gaterouter: invalid config: %s\n", err);
             return 1;
         }
-        int rc = gr_store_migrate_cli(gr_store_url_from_config(cfg->tree));
+        int rc = gr_store_migrate_cli(gr_store_url(cfg));
         gr_config_release(cfg);
         return rc;
     }
@@ -116,7 +143,7 @@ int main(int argc, char **argv) {
             fprintf(stderr, "gaterouter: invalid config: %s\n", err);
             return 1;
         }
-        const char *url = gr_store_url_from_config(cfg->tree);
+        const char *url = gr_store_url(cfg);
         int rc = !strcmp(argv[1], "keys") ? gr_cli_keys(argc - skip, argv + skip, url)
                                           : gr_cli_usage(argc - skip, argv + skip, url);
         gr_config_release(cfg);
@@ -125,6 +152,10 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--config-reference")) { /* the key tables, as docs/CONFIG.md embeds them */
+            gr_conf_write_reference(stdout);
             return 0;
         }
         if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
@@ -147,15 +178,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (check_only) {
-        /* The sections validated by their owner at start-up, validated here too. */
-        gr_shared *shared = gr_shared_new(cfg, err, sizeof(err));
-        if (!shared && err[0]) {
-            fprintf(stderr, "gaterouter: invalid config: %s\n", err);
-            gr_config_release(cfg);
-            return 1;
-        }
-        gr_shared_free(shared);
-        printf("%s: OK (%zu providers, %zu models, %zu keys)\n", config, cfg->nproviders, cfg->nmodels, cfg->nkeys);
+        printf("%s: OK (%zu providers, %zu models, %zu keys, auth.mode %s)\n", config, cfg->nproviders, cfg->nmodels,
+               cfg->nkeys, cfg->auth_mode == GR_AUTH_OPEN ? "open" : "keys");
         gr_config_release(cfg);
         return 0;
     }

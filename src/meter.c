@@ -2,6 +2,8 @@
  * the bundled default price table. */
 #include "meter.h"
 
+#include <math.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <strings.h>
@@ -226,6 +228,40 @@ int64_t gr_meter_request_max_output(const cJSON *req, uint32_t model_max_output)
         }
     }
     return model_max_output ? (int64_t)model_max_output : GR_METER_DEFAULT_MAX_OUTPUT;
+}
+
+/* An optional count field: absent or null = 1; else an integer >= 1 (0 = invalid). */
+static double count_field(const cJSON *req, const char *name) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req, name);
+    if (!v || cJSON_IsNull(v)) return 1;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 1) || v->valuedouble != floor(v->valuedouble)) return 0;
+    return v->valuedouble;
+}
+
+int64_t gr_meter_request_outputs(const cJSON *req, bool completions, const char **bad_field) {
+    double n = count_field(req, "n");
+    if (n == 0) {
+        *bad_field = "n";
+        return 0;
+    }
+    if (completions) {
+        double best_of = count_field(req, "best_of");
+        if (best_of == 0) {
+            *bad_field = "best_of";
+            return 0;
+        }
+        if (best_of > n) n = best_of;
+        /* a list of prompts (strings or token lists) gets its own completions each */
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(req, "prompt");
+        const cJSON *first = cJSON_IsArray(p) ? cJSON_GetArrayItem(p, 0) : NULL;
+        if (first && (cJSON_IsString(first) || cJSON_IsArray(first))) n *= (double)cJSON_GetArraySize(p);
+    }
+    return n >= 9.2e18 ? INT64_MAX : (int64_t)n;
+}
+
+int64_t gr_meter_mul_sat(int64_t a, int64_t b) {
+    if (a <= 0 || b <= 0) return 0;
+    return a > INT64_MAX / b ? INT64_MAX : a * b;
 }
 
 /* ---- USD text ---- */

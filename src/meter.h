@@ -57,6 +57,16 @@ int64_t gr_meter_estimate_request(const cJSON *chat_request);
  * GR_METER_DEFAULT_MAX_OUTPUT. */
 int64_t gr_meter_request_max_output(const cJSON *chat_request, uint32_t model_max_output);
 
+/* How many outputs the request makes the upstream generate (and bill): n,
+ * and on /v1/completions (completions = true) best_of when larger, times the
+ * number of prompts when `prompt` is a list of prompts. Absent/null counts
+ * are 1. Returns 0 with *bad_field set when n or best_of is not an integer
+ * >= 1. Saturates at INT64_MAX. Worst cases (budgets, x402 quotes) multiply
+ * the output tokens by it. */
+int64_t gr_meter_request_outputs(const cJSON *chat_request, bool completions, const char **bad_field);
+/* a * b for non-negative a, b, saturating at INT64_MAX. */
+int64_t gr_meter_mul_sat(int64_t a, int64_t b);
+
 /* nano-USD -> decimal USD text, trailing zeros trimmed ("0.00015", "2",
  * "-0.5", "0"). Always NUL-terminates; returns the length written. A buffer
  * of GR_METER_USD_BUFSZ bytes always suffices. Valid as a JSON number. */

@@ -207,17 +207,61 @@ static bool parse_network(const cJSON *o, size_t i, gr_x402_network_conf *n, cha
     return true;
 }
 
-gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen) {
-    (void)store; /* the payment tables live in the same database, on a connection of our own */
+/* ---- config: the `x402:` section (config_sections.c runs this at load) ---- */
+
+const gr_conf_key gr_conf_x402_keys[] = {
+    {"enabled", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "false turns the section off"},
+    {"settle", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "self, facilitator or none"},
+    {"default_max_tokens", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "price quote when a request has no max_tokens"},
+    {"public_url", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "resource URL base in payment requirements"},
+    {"networks", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "accepted networks/assets"},
+    GR_CONF_END,
+};
+
+const gr_conf_key gr_conf_x402_network_keys[] = {
+    {"network", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "v1 name (base, base-sepolia, ...) or eip155:<chain id>; required"},
+    {"asset", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "token contract address (0x + 40 hex); required"},
+    {"pay_to", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "receiving address; required"},
+    {"payTo", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "alias of pay_to"},
+    {"name", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "the token's EIP-712 domain name; required"},
+    {"version", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "the token's EIP-712 domain version; required"},
+    {"rpc_url", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "JSON-RPC endpoint (settle: self)"},
+    {"facilitator_url", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "facilitator base URL (settle: facilitator)"},
+    {"max_timeout_seconds", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "authorisation lifetime asked of the payer, 10..86400 (default 300)"},
+    {"decimals", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "token decimals 0..9 (default 6)"},
+    {"relayer_key", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "32-byte hex private key that pays gas (settle: self)"},
+    {"permit2", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "Permit2 contract (upto scheme)"},
+    {"upto_proxy", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "upto proxy contract (upto scheme)"},
+    {"facilitator_address", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "address that calls settle() for upto with a facilitator"},
+    GR_CONF_END,
+};
+
+/* Parses and validates `x402:` into a new gr_pay_x402 that has opened
+ * nothing yet (no store, no settler). NULL with err empty = x402 is off. */
+static gr_pay_x402 *parse_conf(const cJSON *x, char *err, size_t errlen) {
     if (err && errlen) err[0] = '\0';
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(cfg->tree, "x402");
     if (!x || cJSON_IsNull(x)) return NULL;
-    const cJSON *en = cJSON_GetObjectItemCaseSensitive(x, "enabled");
-    if (cJSON_IsFalse(en)) return NULL;
     if (!cJSON_IsObject(x)) {
         snprintf(err, errlen, "x402: must be a mapping");
         return NULL;
     }
+    gr_conf_err ce = {err, errlen, false};
+    gr_conf_check_keys(x, "x402", gr_conf_x402_keys, &ce);
+    const cJSON *it;
+    size_t idx = 0;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(x, "networks")) {
+        if (ce.failed || !cJSON_IsObject(it)) break;
+        char path[48];
+        snprintf(path, sizeof path, "x402.networks[%zu]", idx++);
+        gr_conf_check_keys(it, path, gr_conf_x402_network_keys, &ce);
+    }
+    if (ce.failed) return NULL;
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(x, "enabled");
+    if (en && !cJSON_IsBool(en)) {
+        snprintf(err, errlen, "x402.enabled: expected true or false");
+        return NULL;
+    }
+    if (cJSON_IsFalse(en)) return NULL;
     gr_pay_x402 *p = gr_xcalloc(1, sizeof *p);
     const char *mode = scalar(x, "settle");
     if (!mode || !strcmp(mode, "self")) p->mode = GR_X402_SETTLE_SELF;
@@ -265,7 +309,28 @@ gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, s
             n->upto_facilitator = n->relayer;
         }
     }
-    if (gr_x402_store_open(gr_store_url_from_config(cfg->tree), &p->store, err, errlen) != GR_OK) goto fail;
+    return p;
+fail:
+    if (!err[0]) snprintf(err, errlen, "x402: invalid section");
+    gr_pay_x402_free(p);
+    return NULL;
+}
+
+void *gr_pay_x402_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e) {
+    (void)cfg;
+    char err[512];
+    gr_pay_x402 *p = parse_conf(sec, err, sizeof err);
+    if (!p && err[0]) gr_conf_fail(e, "%s", err);
+    gr_pay_x402_free(p); /* validated; gr_pay_x402_new builds the live one from the same parser */
+    return NULL;
+}
+
+gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen) {
+    (void)store; /* the payment tables live in the same database, on a connection of our own */
+    gr_pay_x402 *p = parse_conf(cJSON_GetObjectItemCaseSensitive(cfg->tree, "x402"), err, errlen);
+    if (!p) return NULL;
+    const char *mode = p->mode == GR_X402_SETTLE_SELF ? "self" : p->mode == GR_X402_SETTLE_NONE ? "none" : "facilitator";
+    if (gr_x402_store_open(gr_store_url(cfg), &p->store, err, errlen) != GR_OK) goto fail;
     if (p->mode != GR_X402_SETTLE_NONE &&
         gr_x402_settler_new(p->mode, p->nets, p->nnets, p->store, &p->settler, err, errlen) != GR_OK)
         goto fail;
@@ -285,7 +350,7 @@ gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, s
                     (unsigned long long)p->nets[i].chain_id, p2, px, fa);
         }
     }
-    GR_INFO("x402: enabled, settle=%s, default_max_tokens=%lld", mode ? mode : "self", (long long)p->default_max_tokens);
+    GR_INFO("x402: enabled, settle=%s, default_max_tokens=%lld", mode, (long long)p->default_max_tokens);
     return p;
 fail:
     if (!err[0]) snprintf(err, errlen, "x402: cannot start");
@@ -367,8 +432,10 @@ static int64_t request_max_out(gr_request *r, gr_pay_x402 *p) {
     return mo;
 }
 
-/* Worst case over the route's candidates (a fallback may cost more). */
+/* Worst case over the route's candidates (a fallback may cost more), every
+ * output the request asks for (n, best_of: r->outputs) counted. */
 static int64_t request_max_cost(gr_request *r, int64_t max_out) {
+    max_out = gr_meter_mul_sat(max_out, r->outputs > 0 ? r->outputs : 1);
     int64_t mc = gr_meter_max_cost(&r->prices, r->est_prompt_tokens, max_out);
     if (!r->plan) return mc;
     for (size_t i = 0; i < r->plan->ncand; i++) {

@@ -30,6 +30,11 @@ typedef struct gr_store gr_store;
 typedef struct gr_pay_x402 gr_pay_x402;
 
 /* NULL with err[0] == '\0' when the config has no x402 section. */
+/* The `x402:` section's parser for the config loader (config_sections.c):
+ * validates with the same code gr_pay_x402_new runs; keeps nothing. */
+extern const gr_conf_key gr_conf_x402_keys[], gr_conf_x402_network_keys[];
+void *gr_pay_x402_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e);
+
 gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen);
 void gr_pay_x402_free(gr_pay_x402 *p);
 

@@ -87,10 +87,12 @@ static char *json_quote(const char *s) {
 }
 
 /* The OpenAI-compatible fast path: forward the client's bytes with `model`
- * rewritten and, for streams, usage requested so the gateway can meter. */
+ * rewritten, the gateway's own fields (gr_route_gateway_fields) removed and,
+ * for streams, usage requested so the gateway can meter. */
 /* The slow, safe variant: render from the parsed tree, keeping only the
  * first of any duplicate top-level key (the one that was validated, routed
- * and priced), with `model` and stream_options set like the fast path. */
+ * and priced), without the gateway's own fields, with `model` and
+ * stream_options set like the fast path. */
 static char *build_tree_body(gr_request *r, size_t *out_len) {
     cJSON *copy = cJSON_Duplicate(r->body, 1);
     for (cJSON *it = copy ? copy->child : NULL; it;) {
@@ -102,6 +104,8 @@ static char *build_tree_body(gr_request *r, size_t *out_len) {
             }
         it = next;
     }
+    for (size_t i = 0; gr_route_gateway_fields[i]; i++)
+        cJSON_DeleteItemFromObjectCaseSensitive(copy, gr_route_gateway_fields[i]);
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "model");
     cJSON_AddStringToObject(copy, "model", r->deployment->upstream_model);
     if (r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
@@ -124,11 +128,25 @@ static char *build_fast_body(gr_request *r, const char *body, size_t len, size_t
     char *cur = NULL;
     size_t cur_len = len;
     const char *src = body;
-    if (gr_json_find_top_level(src, len, "model", &s, &e)) {
-        char *q = json_quote(r->deployment->upstream_model);
-        cur = gr_json_splice(src, len, s, e, q, strlen(q), &cur_len);
-        cJSON_free(q);
-        src = cur;
+    for (size_t i = 0; gr_route_gateway_fields[i]; i++) { /* never forwarded: real APIs reject them */
+        if (!cJSON_GetObjectItemCaseSensitive(r->body, gr_route_gateway_fields[i])) continue;
+        size_t next_len;
+        char *next = gr_json_remove_top_level(src, cur_len, gr_route_gateway_fields[i], &next_len);
+        if (!next) continue;
+        free(cur);
+        src = cur = next;
+        cur_len = next_len;
+    }
+    char *q = json_quote(r->deployment->upstream_model);
+    size_t modeled_len;
+    char *modeled = gr_json_find_top_level(src, cur_len, "model", &s, &e)
+                        ? gr_json_splice(src, cur_len, s, e, q, strlen(q), &modeled_len)
+                        : gr_json_insert_first(src, cur_len, "model", q, &modeled_len); /* `models` without `model` */
+    cJSON_free(q);
+    if (modeled) {
+        free(cur);
+        src = cur = modeled;
+        cur_len = modeled_len;
     }
     if (r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
         static const char so[] = "{\"include_usage\":true}";
@@ -148,6 +166,24 @@ static char *build_fast_body(gr_request *r, const char *body, size_t len, size_t
     if (!cur) cur = gr_xstrndup(body, len);
     *out_len = cur_len;
     return cur;
+}
+
+/* Azure OpenAI's URL, from any of the three base_url forms in use:
+ *   https://R.openai.azure.com                          -> /openai/deployments/<model>/<ep>?api-version=V
+ *   https://R.openai.azure.com/openai/deployments/D     -> <base>/<ep>?api-version=V (D is the deployment)
+ *   https://R.openai.azure.com/openai/v1                -> <base>/<ep> (the v1 API: no api-version, model in the body)
+ * The key goes in the api-key header either way. */
+static char *azure_url(gr_request *r, const gr_provider_conf *p) {
+    const char *version = p->api_version ? p->api_version : "2024-10-21";
+    const char *base = p->base_url;
+    size_t bl = strlen(base);
+    if (strstr(base, "/openai/deployments/"))
+        return gr_xstrdup(gr_pool_printf(r->pool, "%s%s?api-version=%s", base, endpoint_path(r->ep), version));
+    if (bl >= 10 && !strcmp(base + bl - 10, "/openai/v1"))
+        return gr_xstrdup(gr_pool_printf(r->pool, "%s%s", base, endpoint_path(r->ep)));
+    bool has_openai = bl >= 7 && !strcmp(base + bl - 7, "/openai");
+    return gr_xstrdup(gr_pool_printf(r->pool, "%s%s/deployments/%s%s?api-version=%s", base, has_openai ? "" : "/openai",
+                                     r->deployment->upstream_model, endpoint_path(r->ep), version));
 }
 
 static void add_common_headers(gr_request *r, gr_http_request *h) {
@@ -188,9 +224,7 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
         return true;
     }
     if (p->kind == GR_PROVIDER_AZURE) {
-        h->url = gr_xstrdup(gr_pool_printf(r->pool, "%s/openai/deployments/%s%s?api-version=%s", p->base_url,
-                                           r->deployment->upstream_model, endpoint_path(r->ep),
-                                           p->api_version ? p->api_version : "2024-10-21"));
+        h->url = azure_url(r, p);
         if (p->api_key) gr_http_request_add_header(h, "api-key: %s", p->api_key);
     } else {
         h->url = gr_xstrdup(gr_pool_printf(r->pool, "%s%s", p->base_url, endpoint_path(r->ep)));
@@ -257,8 +291,25 @@ static void append_event(gr_request *r, const char *data, size_t len) {
     evbuffer_add(r->out, "\n\n", 2);
 }
 
+/* Adapters (Anthropic, Gemini) emit canonical chunks; the one carrying usage
+ * (sent after the adapter stored the stream's usage in r->usage) gets
+ * usage.cost like an OpenAI-compatible stream's. */
 static int emit_chunk(void *ud, const char *data, size_t len) {
-    append_event(ud, data, len);
+    gr_request *r = ud;
+    if (memmem(data, len, "\"usage\"", 7)) {
+        cJSON *j = cJSON_ParseWithLength(data, len);
+        if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "usage"))) {
+            gr_proxy_compute_cost(r);
+            gr_meter_annotate_response(j, r->cost_nusd, r->usage.estimated);
+            char *s = cJSON_PrintUnformatted(j);
+            append_event(r, s, strlen(s));
+            cJSON_free(s);
+            cJSON_Delete(j);
+            return 0;
+        }
+        cJSON_Delete(j);
+    }
+    append_event(r, data, len);
     return 0;
 }
 
@@ -591,12 +642,17 @@ static bool settle_attempt(gr_request *r, const char *err, bool ok, int retry_af
     const gr_route_candidate *c = &r->plan->cand[r->cand];
     uint64_t now = gr_now_us();
     gr_outcome o = {.kind = GR_OUTCOME_OK, .http_status = r->up_status};
-    if (err) o.kind = gr_upstream_err_is_timeout(err) ? GR_OUTCOME_TIMEOUT : GR_OUTCOME_CONNECT_ERROR;
-    else if (!ok) {
+    if (err) {
+        o.kind = gr_upstream_err_is_timeout(err) ? GR_OUTCOME_TIMEOUT : GR_OUTCOME_CONNECT_ERROR;
+        /* cut at the gateway's own cap because of what the request asked for */
+        o.request_fault = err == gr_err_upstream_aborted && r->error_type &&
+                          (!strcmp(r->error_type, "stream_too_long") ||
+                           !strcmp(r->error_type, "upstream_response_too_large"));
+    } else if (!ok) {
         o.kind = GR_OUTCOME_HTTP;
         size_t len = r->up_body ? evbuffer_get_length(r->up_body) : 0;
         const char *b = len ? (const char *)evbuffer_pullup(r->up_body, -1) : NULL;
-        o.err_class = gr_route_classify_error(r->up_status, b, len);
+        o.err_class = gr_route_request_fault(r->up_status, b, len, &o.request_fault);
     }
     uint64_t ttft = r->attempt_first_byte_us ? r->attempt_first_byte_us - r->attempt_start_us : 0;
     gr_health_on_result(c->health, &o, ttft, now - r->attempt_start_us,
@@ -672,6 +728,27 @@ static void on_client_close(gr_client_req *req, void *arg) {
     gr_request_finish(r);
 }
 
+/* ---- the API key's restrictions, applied by the router to every candidate ---- */
+
+typedef struct key_access {
+    gr_key_entry *key;
+    bool budget; /* the key has a budget: every candidate must be priced */
+} key_access;
+
+static gr_route_refusal key_refuses(const gr_model_conf *m, gr_str auto_policy, void *arg) {
+    const key_access *ka = arg;
+    bool auto_granted = auto_policy.len && gr_keys_auto_allowed(ka->key, auto_policy.ptr, auto_policy.len);
+    if (!auto_granted && !gr_keys_model_allowed(ka->key, m->name, (const char *const *)m->aliases, m->naliases))
+        return GR_ROUTE_NOT_ALLOWED;
+    for (size_t i = 0; ka->budget && i < m->ndeployments; i++) { /* never served free under a budget */
+        const gr_deployment *d = &m->deployments[i];
+        gr_prices pr;
+        gr_meter_resolve_prices(&d->prices, &m->prices, d->upstream_model, m->name, &pr);
+        if (!pr.set) return GR_ROUTE_NOT_PRICED;
+    }
+    return GR_ROUTE_ALLOWED;
+}
+
 /* ---- entry ---- */
 
 void gr_proxy_handle(gr_request *r) {
@@ -700,6 +777,13 @@ void gr_proxy_handle(gr_request *r) {
         gr_request_fail(r, 400, "invalid_request_error", "invalid_json", NULL, "The request body must be a JSON object.");
         return;
     }
+    size_t used = endp ? (size_t)(endp - body) : len;
+    while (used < len && (body[used] == ' ' || body[used] == '\t' || body[used] == '\r' || body[used] == '\n')) used++;
+    if (used < len) { /* a second document or junk: which one was meant is not ours to guess */
+        gr_request_fail(r, 400, "invalid_request_error", "invalid_json", NULL,
+                        "Unexpected data after the JSON body at byte %zu. The body must be one JSON object.", used);
+        return;
+    }
     char *canon_text = NULL;
     if (r->ep == GR_EP_MESSAGES) { /* Anthropic in: translate once, then the chat pipeline */
         r->anthropic_out = true;
@@ -720,6 +804,9 @@ void gr_proxy_handle(gr_request *r) {
         r->ep = GR_EP_CHAT;
     }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(r->body, "model");
+    const cJSON *models = cJSON_GetObjectItemCaseSensitive(r->body, "models");
+    if ((!model || cJSON_IsNull(model)) && cJSON_IsArray(models))
+        model = cJSON_GetArrayItem(models, 0); /* ROUTING.md: without `model`, models[0] is primary */
     if (!cJSON_IsString(model) || !model->valuestring[0]) {
         gr_request_fail(r, 400, "invalid_request_error", "missing_model", "model",
                         "you must provide a model parameter");
@@ -746,6 +833,13 @@ void gr_proxy_handle(gr_request *r) {
         return;
     }
     r->stream = cJSON_IsTrue(stream) && r->ep != GR_EP_EMBEDDINGS;
+    const char *bad_count = NULL;
+    r->outputs = r->ep == GR_EP_EMBEDDINGS ? 1 : gr_meter_request_outputs(r->body, r->ep == GR_EP_COMPLETIONS, &bad_count);
+    if (!r->outputs) {
+        gr_request_fail(r, 400, "invalid_request_error", "invalid_value", bad_count, "'%s' must be an integer >= 1",
+                        bad_count);
+        return;
+    }
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(r->body, "stream_options");
     r->include_usage_asked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
     if (r->anthropic_out && r->stream) r->msg_stream = gr_messages_stream_new(r->model_asked);
@@ -759,6 +853,14 @@ void gr_proxy_handle(gr_request *r) {
     }
     rq.need_caps |= r->ep == GR_EP_EMBEDDINGS ? GR_CAP_EMBEDDINGS : r->ep == GR_EP_COMPLETIONS ? GR_CAP_COMPLETIONS : GR_CAP_CHAT;
     rq.quality = gr_route_parse_quality(gr_client_req_header(r->req, "x-gaterouter-quality"));
+    key_access ka = {.key = r->key};
+    const gr_route_access access = {key_refuses, &ka};
+    if (r->key) { /* the key's models list and budget apply to every candidate */
+        gr_key_limits lim;
+        gr_keys_limits(r->key, &lim);
+        ka.budget = lim.budget_total_nusd >= 0 || lim.budget_daily_nusd >= 0 || lim.budget_monthly_nusd >= 0;
+        if (ka.budget || gr_keys_restricted(r->key)) rq.access = &access;
+    }
     r->est_prompt_tokens = r->ep == GR_EP_CHAT ? gr_meter_estimate_request(r->body) : (int64_t)(len / 4);
     if (!rq.prompt_tokens) rq.prompt_tokens = (uint32_t)(r->est_prompt_tokens > UINT32_MAX ? UINT32_MAX : r->est_prompt_tokens);
     r->plan = gr_pool_calloc(r->pool, sizeof(*r->plan));
@@ -783,6 +885,12 @@ void gr_proxy_handle(gr_request *r) {
         gr_request_add_header(r, "Retry-After", ra);
         gr_request_fail(r, 429, "rate_limit_error", "upstream_rate_limited", NULL,
                         "Every deployment of `%s` is rate-limited by its provider; retry after %s s.", r->model_asked, ra);
+        return;
+    }
+    if (r->plan->result == GR_ROUTE_FORBIDDEN) {
+        gr_request_fail(r, 403, "permission_error",
+                        r->plan->refusal == GR_ROUTE_NOT_PRICED ? "model_not_priced" : "model_not_allowed", "model", "%s",
+                        r->plan->error);
         return;
     }
     if (r->plan->result != GR_ROUTE_OK) {
@@ -813,14 +921,16 @@ void gr_proxy_handle(gr_request *r) {
             gr_prices pr;
             gr_meter_resolve_prices(&c->dep->prices, &c->model->prices, c->dep->upstream_model, c->model->name, &pr);
             int64_t mo = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, c->model->max_output_tokens);
-            int64_t mc = gr_meter_max_cost(&pr, r->est_prompt_tokens, mo);
+            int64_t mc = gr_meter_max_cost(&pr, r->est_prompt_tokens, gr_meter_mul_sat(mo, r->outputs)); /* n choices: n outputs */
             if (mc > r->max_cost_nusd) r->max_cost_nusd = mc;
         }
         int64_t max_out = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, r->model->max_output_tokens);
-        r->est_total_tokens = r->est_prompt_tokens + max_out;
+        int64_t out_tokens = gr_meter_mul_sat(max_out, r->outputs);
+        r->est_total_tokens = out_tokens > INT64_MAX - r->est_prompt_tokens ? INT64_MAX : r->est_prompt_tokens + out_tokens;
         gr_key_verdict v = {0};
-        if (!gr_keys_admit(r->key, r->model->name, r->max_cost_nusd, r->est_prompt_tokens + max_out,
-                           (int64_t)gr_wall_ms(), &r->reservation, &v)) {
+        /* the router checked every candidate against the key's models list (key_refuses) */
+        if (!gr_keys_admit(r->key, gr_keys_models_checked, r->max_cost_nusd, r->est_total_tokens, (int64_t)gr_wall_ms(),
+                           &r->reservation, &v)) {
             if (v.retry_after_s > 0) {
                 char ra[24];
                 snprintf(ra, sizeof(ra), "%lld", (long long)v.retry_after_s);

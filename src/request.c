@@ -1,6 +1,7 @@
 /* request.c — request life cycle: creation, ids, replies, the access-log line
  * and per-request metrics at finish (see request.h). */
 #include "request.h"
+#include "utf8.h"
 
 #include "http_reply.h"
 #include "instance_id.h"
@@ -80,15 +81,27 @@ static size_t json_str(char *buf, size_t off, size_t cap, const char *s) {
         return off;
     }
     buf[off++] = '"';
-    for (; *s && off + 7 < cap; s++) {
+    size_t left = strlen(s);
+    for (; *s && off + 7 < cap; s++, left--) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\') {
             buf[off++] = '\\';
             buf[off++] = (char)c;
         } else if (c < 0x20) {
             off += (size_t)snprintf(buf + off, cap - off, "\\u%04x", c);
-        } else {
+        } else if (c < 0x80) {
             buf[off++] = (char)c;
+        } else { /* a whole valid sequence, or \ufffd for a byte that is not UTF-8 */
+            size_t n = gr_utf8_seq_len((const unsigned char *)s, left);
+            if (!n) {
+                memcpy(buf + off, "\\ufffd", 6);
+                off += 6;
+                continue;
+            }
+            memcpy(buf + off, s, n);
+            off += n;
+            s += n - 1;
+            left -= n - 1;
         }
     }
     buf[off++] = '"';
@@ -344,7 +357,9 @@ void gr_request_fail(gr_request *r, int status, const char *type, const char *co
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     r->error_type = type;
-    char *s = r->anthropic_out ? gr_messages_error_json(status, msg) : gr_error_json(msg, type, param, code);
+    /* /v1/messages answers in Anthropic's shape from the first error on (auth, limits, parsing) */
+    bool anthropic = r->anthropic_out || r->ep == GR_EP_MESSAGES;
+    char *s = anthropic ? gr_messages_error_json(status, msg) : gr_error_json(msg, type, param, code);
     gr_request_reply_json(r, status, s, strlen(s));
     free(s);
 }

@@ -70,6 +70,7 @@ typedef struct gr_request {
     uint32_t cache_ttl_s;
     bool cache_hit;
     int64_t est_prompt_tokens, max_cost_nusd, cost_nusd;
+    int64_t outputs;            /* outputs the upstream generates (n, best_of, prompts): gr_meter_request_outputs */
     uint64_t stream_data_bytes; /* for the usage estimate when a stream reports none */
     bool pay_x402;              /* paid per request over x402 (no API key) */
     void *x402;                 /* pay_x402.c's per-request state */

@@ -2,6 +2,7 @@
  * policy over N models, retry/fallback rules and route explanations. */
 #include "route.h"
 #include "route_auto.h"
+#include "route_conf.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -191,19 +192,9 @@ static const char *model_reject_reason(const gr_model_conf *m, const gr_route_re
     return NULL;
 }
 
-/* ---- routing section of the config tree ---- */
-
-static const cJSON *routing_section(const gr_config *cfg, const char *sub)
-{
-    if (!cfg || !cfg->tree)
-        return NULL;
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(cfg->tree, "routing");
-    if (!sub)
-        return r;
-    return cJSON_GetObjectItemCaseSensitive(r, sub);
-}
-
 /* ---- inputs ---- */
+
+const char *const gr_route_gateway_fields[] = {"models", "provider", "route", "transforms", NULL};
 
 void gr_route_request_init(gr_route_request *r)
 {
@@ -432,22 +423,22 @@ typedef enum {
     STRAT_LEAST_COST,
 } strategy;
 
+/* The names models[].strategy accepts (the config loader validates against
+ * this list), and what each selects. */
+const char *const gr_route_strategy_names[] = {"weighted",      "weighted-random", "simple-shuffle",
+                                               "round-robin",   "least-latency",   "latency-based",
+                                               "least-busy",    "least-cost",      "cost-based",
+                                               NULL};
+static const strategy strategy_of_name[] = {STRAT_WEIGHTED,      STRAT_WEIGHTED,      STRAT_WEIGHTED,
+                                            STRAT_ROUND_ROBIN,   STRAT_LEAST_LATENCY, STRAT_LEAST_LATENCY,
+                                            STRAT_LEAST_BUSY,    STRAT_LEAST_COST,    STRAT_LEAST_COST};
+
 static strategy parse_strategy(const char *s, const char **name)
 {
-    static const struct {
-        const char *n;
-        strategy s;
-    } t[] = {
-        {"weighted", STRAT_WEIGHTED},         {"weighted-random", STRAT_WEIGHTED},
-        {"simple-shuffle", STRAT_WEIGHTED},   {"round-robin", STRAT_ROUND_ROBIN},
-        {"least-latency", STRAT_LEAST_LATENCY}, {"latency-based", STRAT_LEAST_LATENCY},
-        {"least-busy", STRAT_LEAST_BUSY},     {"least-cost", STRAT_LEAST_COST},
-        {"cost-based", STRAT_LEAST_COST},
-    };
-    for (size_t i = 0; s && i < GR_ARRAY_LEN(t); i++)
-        if (strcmp(s, t[i].n) == 0) {
-            *name = t[i].n;
-            return t[i].s;
+    for (size_t i = 0; s && gr_route_strategy_names[i]; i++)
+        if (strcmp(s, gr_route_strategy_names[i]) == 0) {
+            *name = gr_route_strategy_names[i];
+            return strategy_of_name[i];
         }
     *name = "weighted";
     return STRAT_WEIGHTED;
@@ -660,7 +651,7 @@ static void appendf(char *buf, size_t cap, const char *fmt, ...)
 
 static void add_rejections(struct gr_route_plan *p)
 {
-    if (!(p->rej_caps | p->rej_ctx | p->rej_provider | p->rej_price | p->rej_health))
+    if (!(p->rej_caps | p->rej_ctx | p->rej_provider | p->rej_price | p->rej_health | p->rej_access))
         return;
     appendf(p->reason, sizeof p->reason, " skipped=");
     const char *sep = "";
@@ -680,8 +671,12 @@ static void add_rejections(struct gr_route_plan *p)
         appendf(p->reason, sizeof p->reason, "%sprice:%u", sep, p->rej_price);
         sep = ",";
     }
-    if (p->rej_health)
+    if (p->rej_health) {
         appendf(p->reason, sizeof p->reason, "%shealth:%u", sep, p->rej_health);
+        sep = ",";
+    }
+    if (p->rej_access)
+        appendf(p->reason, sizeof p->reason, "%saccess:%u", sep, p->rej_access);
 }
 
 static void set_result(struct gr_route_plan *p, gr_route_result r, const char *fmt, ...) GR_PRINTF(3, 4);
@@ -692,6 +687,32 @@ static void set_result(struct gr_route_plan *p, gr_route_result r, const char *f
     va_start(ap, fmt);
     vsnprintf(p->error, sizeof p->error, fmt, ap);
     va_end(ap);
+}
+
+/* ---- the caller's restrictions (gr_route_access) ---- */
+
+static gr_route_refusal refusal_of(const ctx *c, const gr_model_conf *m, gr_str auto_policy)
+{
+    const gr_route_access *a = c->req->access;
+    return a && a->refuse ? a->refuse(m, auto_policy, a->arg) : GR_ROUTE_ALLOWED;
+}
+
+/* A model the request named itself is refused outright, never skipped. */
+static bool refuse_named(ctx *c, const gr_model_conf *m, const char *where)
+{
+    gr_route_refusal why = refusal_of(c, m, (gr_str){0});
+    if (why == GR_ROUTE_ALLOWED)
+        return false;
+    c->plan->refusal = why;
+    if (why == GR_ROUTE_NOT_PRICED)
+        set_result(c->plan, GR_ROUTE_FORBIDDEN,
+                   "%sThe model '%s' has no price, so an API key with a budget cannot use it (its cost "
+                   "could not be counted against the budget).",
+                   where, m->name);
+    else
+        set_result(c->plan, GR_ROUTE_FORBIDDEN, "%sThis API key is not allowed to use model '%s'.", where,
+                   m->name);
+    return true;
 }
 
 /* ---- explicit models ---- */
@@ -719,6 +740,8 @@ static void plan_models(ctx *c, gr_str primary)
                    primary.ptr);
         return;
     }
+    if (refuse_named(c, pm, ""))
+        return;
     chain[n] = pm;
     kinds[n++] = GR_CAND_PRIMARY;
     for (size_t i = 0; i < req->nmodels; i++) {
@@ -728,6 +751,10 @@ static void plan_models(ctx *c, gr_str primary)
                        (int)req->models[i].len, req->models[i].ptr);
             return;
         }
+        char where[32];
+        snprintf(where, sizeof where, "models[%zu]: ", i);
+        if (refuse_named(c, m, where))
+            return;
         if (!chain_has(chain, n, m) && n < GR_ROUTE_MAX_CANDIDATES) {
             chain[n] = m;
             kinds[n++] = GR_CAND_MODELS;
@@ -739,6 +766,10 @@ static void plan_models(ctx *c, gr_str primary)
             for (size_t f = 0; f < chain[k]->nfallbacks; f++) {
                 const char *fn = chain[k]->fallbacks[f];
                 const gr_model_conf *m = fn ? gr_route_find_model(cfg, fn, strlen(fn)) : NULL;
+                if (m && !chain_has(chain, n, m) && refusal_of(c, m, (gr_str){0})) {
+                    plan->rej_access++; /* a fallback the caller may not use */
+                    continue;
+                }
                 if (m && !chain_has(chain, n, m) && n < GR_ROUTE_MAX_CANDIDATES) {
                     chain[n] = m;
                     kinds[n++] = GR_CAND_FALLBACK;
@@ -788,6 +819,10 @@ static void plan_models(ctx *c, gr_str primary)
             if (chain_has(chain, n, m) || model_reject_reason(m, req, &why) ||
                 m->quality < pm->quality || m->ndeployments == 0)
                 continue;
+            if (refusal_of(c, m, (gr_str){0})) {
+                plan->rej_access++;
+                continue;
+            }
             int64_t cst = est_cost(dep_prices(m, &m->deployments[0]), req);
             size_t j = na++;
             while (j > 0 && costs[j - 1] > cst) {
@@ -856,24 +891,18 @@ static double policy_knob(const gr_config *cfg, gr_str policy, const char *defau
     }
     if (default_policy && depth == 0 && strncmp(default_policy, "auto:", 5) == 0)
         return policy_knob(cfg, gr_str_c(default_policy), NULL, name, 1);
-    const cJSON *q = cJSON_GetObjectItemCaseSensitive(routing_section(cfg, "auto"), "quality");
     *name = "auto";
-    if (cJSON_IsNumber(q) && q->valuedouble >= 0.0 && q->valuedouble <= 1.0)
-        return q->valuedouble;
-    return 0.5;
+    return gr_route_conf_of(cfg)->auto_quality; /* validated 0..1 at load */
 }
 
 static bool auto_pool_allows(const gr_config *cfg, const gr_model_conf *m)
 {
-    const cJSON *list = cJSON_GetObjectItemCaseSensitive(routing_section(cfg, "auto"), "models");
-    if (!cJSON_IsArray(list))
+    const gr_route_conf *rc = gr_route_conf_of(cfg);
+    if (!rc->has_auto_models)
         return true;
-    const cJSON *e;
-    cJSON_ArrayForEach(e, list)
-    {
-        if (cJSON_IsString(e) && e->valuestring && m->name && strcmp(e->valuestring, m->name) == 0)
+    for (size_t i = 0; i < rc->nauto_models; i++)
+        if (m->name && strcmp(rc->auto_models[i], m->name) == 0)
             return true;
-    }
     return false;
 }
 
@@ -904,6 +933,13 @@ static void plan_auto(ctx *c, gr_str policy)
         if (!(caps & (GR_CAP_CHAT | GR_CAP_COMPLETIONS)) || m->ndeployments == 0 ||
             !auto_pool_allows(cfg, m))
             continue;
+        gr_route_refusal why_not = refusal_of(c, m, policy);
+        if (why_not) { /* auto chooses only among what the caller may use */
+            plan->rej_access++;
+            if (!plan->refusal)
+                plan->refusal = why_not;
+            continue;
+        }
         int why;
         if (model_reject_reason(m, req, &why)) {
             if (why == WHY_CAPS)
@@ -937,6 +973,16 @@ static void plan_auto(ctx *c, gr_str policy)
             }
         n = k;
     }
+    if (n == 0 && plan->rej_access) {
+        set_result(plan, GR_ROUTE_FORBIDDEN,
+                   "auto: none of the models this API key may use can serve this request (%u refused: %s); "
+                   "name a model, or ask for '%.*s' in the key's models list",
+                   plan->rej_access,
+                   plan->refusal == GR_ROUTE_NOT_PRICED ? "unpriced, and the key has a budget" : "not in the key's models list",
+                   (int)policy.len, policy.ptr);
+        return;
+    }
+    plan->refusal = GR_ROUTE_ALLOWED;
     if (n == 0) {
         set_result(plan, GR_ROUTE_NO_CAPABLE,
                    "auto: no configured model supports this request (%s%s%s~%u prompt tokens)",
@@ -1106,6 +1152,8 @@ int gr_route_result_http_status(gr_route_result r)
     case GR_ROUTE_NO_CAPABLE:
     case GR_ROUTE_INVALID:
         return 400;
+    case GR_ROUTE_FORBIDDEN:
+        return 403;
     }
     return 500;
 }
@@ -1123,6 +1171,8 @@ const char *gr_route_result_name(gr_route_result r)
         return "all_deployments_unavailable";
     case GR_ROUTE_INVALID:
         return "invalid_routing_parameters";
+    case GR_ROUTE_FORBIDDEN:
+        return "model_forbidden";
     }
     return "?";
 }
@@ -1175,6 +1225,8 @@ gr_retry_action gr_route_should_retry(const gr_outcome *o, unsigned attempt,
         return GR_RETRY_NEXT_LARGER_CTX;
     if (o->err_class == GR_ERRCLASS_CONTENT_POLICY)
         return GR_RETRY_NEXT_MODEL;
+    if (o->request_fault) /* the same request fails the same way anywhere */
+        return GR_RETRY_NONE;
     if (st == 429 || st == 408) { /* the deployment is cooling down (health) */
         *delay_ms = backoff_ms(attempt);
         return GR_RETRY_NEXT;
@@ -1256,6 +1308,49 @@ gr_error_class gr_route_classify_error(int http_status, const char *body, size_t
         if (icontains(body, len, pol_pat[i]))
             return GR_ERRCLASS_CONTENT_POLICY;
     return GR_ERRCLASS_NONE;
+}
+
+/* Codes and types by which an upstream says "your request is at fault",
+ * whatever HTTP status it chose (some servers answer 500 for a prompt that is
+ * too long). Read from the parsed error object, never from free text: a 5xx
+ * is an outage unless the upstream says otherwise in a structured field. */
+static gr_error_class structured_fault(const char *body, size_t len, bool *fault)
+{
+    *fault = false;
+    if (!body || len == 0 || len > 65536)
+        return GR_ERRCLASS_NONE;
+    cJSON *j = cJSON_ParseWithLength(body, len);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(e, "type");
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(e, "status"); /* Gemini */
+    const char *c = cJSON_IsString(code) ? code->valuestring : "";
+    gr_error_class cls = GR_ERRCLASS_NONE;
+    if (!strcmp(c, "context_length_exceeded") || !strcmp(c, "string_above_max_length"))
+        cls = GR_ERRCLASS_CONTEXT_LENGTH;
+    else if (!strcmp(c, "content_filter") || !strcmp(c, "content_policy_violation"))
+        cls = GR_ERRCLASS_CONTENT_POLICY;
+    *fault = cls != GR_ERRCLASS_NONE ||
+             (cJSON_IsString(type) && !strcmp(type->valuestring, "invalid_request_error")) ||
+             (cJSON_IsString(status) && !strcmp(status->valuestring, "INVALID_ARGUMENT"));
+    cJSON_Delete(j);
+    return cls;
+}
+
+gr_error_class gr_route_request_fault(int http_status, const char *body, size_t len, bool *fault)
+{
+    gr_error_class cls = gr_route_classify_error(http_status, body, len);
+    *fault = false;
+    if (http_status >= 400 && http_status < 500) {
+        /* 401/403 (our credentials), 404 (our model id), 408 and 429 (load) are
+         * about the deployment, whatever their body says */
+        *fault = http_status != 401 && http_status != 403 && http_status != 404 && http_status != 408 &&
+                 http_status != 429;
+        return cls;
+    }
+    if (http_status >= 500)
+        return structured_fault(body, len, fault);
+    return cls;
 }
 
 const char *gr_retry_action_name(gr_retry_action a)
@@ -1345,6 +1440,7 @@ cJSON *gr_route_plan_to_json(const struct gr_route_plan *plan)
     cJSON_AddNumberToObject(rj, "provider", plan->rej_provider);
     cJSON_AddNumberToObject(rj, "price", plan->rej_price);
     cJSON_AddNumberToObject(rj, "health", plan->rej_health);
+    cJSON_AddNumberToObject(rj, "access", plan->rej_access);
     cJSON *arr = cJSON_AddArrayToObject(o, "candidates");
     for (size_t i = 0; i < plan->ncand; i++) {
         const gr_route_candidate *c = &plan->cand[i];

@@ -56,6 +56,24 @@ typedef struct gr_route_provider_prefs {
     int64_t max_request_uusd;     /* max_price.request (per request) */
 } gr_route_provider_prefs;
 
+/* Why a caller may not use a model (gr_route_access.refuse). */
+typedef enum {
+    GR_ROUTE_ALLOWED = 0,
+    GR_ROUTE_NOT_ALLOWED, /* not in the API key's `models` list -> 403 model_not_allowed */
+    GR_ROUTE_NOT_PRICED,  /* unpriced, and the key has a budget -> 403 model_not_priced */
+} gr_route_refusal;
+
+/* Restrictions of the caller (an API key), applied to EVERY candidate: the
+ * requested model and the request's models[] (refused -> GR_ROUTE_FORBIDDEN
+ * naming the model), config fallbacks and context upgrades (skipped,
+ * counted as skipped=access:n) and the `auto` pool (chooses among the
+ * allowed models only). auto_policy is the auto policy being planned
+ * ("auto", "auto:best"), empty for a model named explicitly. */
+typedef struct gr_route_access {
+    gr_route_refusal (*refuse)(const gr_model_conf *m, gr_str auto_policy, void *arg);
+    void *arg;
+} gr_route_access;
+
 typedef struct gr_route_request {
     gr_str model;                        /* as requested, suffix included; may be empty */
     gr_str models[GR_ROUTE_MAX_LIST];    /* OpenRouter fallback list */
@@ -67,6 +85,7 @@ typedef struct gr_route_request {
     double quality;                      /* 0..1 knob; < 0 = unset */
     const char *default_policy;          /* per-key default for plain "auto"; NULL */
     const cJSON *body;                   /* for the auto router; may be NULL */
+    const gr_route_access *access;       /* NULL = every model */
     uint64_t now_us;                     /* 0 = gr_now_us() */
 } gr_route_request;
 
@@ -81,6 +100,7 @@ typedef enum {
     GR_ROUTE_NO_CAPABLE,  /* no model/deployment satisfies caps, context, provider or price -> 400 */
     GR_ROUTE_UNAVAILABLE, /* all candidates are open-circuit or cooling down -> 503 */
     GR_ROUTE_INVALID,     /* malformed routing parameters -> 400 */
+    GR_ROUTE_FORBIDDEN,   /* the caller may not use a model it asked for -> 403 (plan.refusal says why) */
 } gr_route_result;
 
 typedef enum {
@@ -111,7 +131,8 @@ struct gr_route_plan {
     double bar;           /* auto: normalised quality bar; else -1 */
     double knob;          /* quality knob used; -1 if not auto */
     uint32_t considered;  /* deployments examined */
-    uint32_t rej_caps, rej_ctx, rej_provider, rej_price, rej_health;
+    uint32_t rej_caps, rej_ctx, rej_provider, rej_price, rej_health, rej_access;
+    gr_route_refusal refusal; /* GR_ROUTE_FORBIDDEN: why */
     uint64_t decide_ns;   /* time spent in gr_route_plan() */
     char reason[320];     /* x-gaterouter-route */
     char error[256];      /* client-facing message when result != OK */
@@ -123,6 +144,12 @@ uint64_t gr_route_rand(gr_route_state *s);
 double gr_route_rand01(gr_route_state *s); /* [0,1) */
 
 /* ---- inputs ---- */
+/* Top-level request fields that only the gateway reads (models, provider, and
+ * OpenRouter's route / transforms, accepted and ignored): NULL-terminated.
+ * They are removed from every body sent upstream — real APIs answer 400 to
+ * parameters they do not know. */
+extern const char *const gr_route_gateway_fields[];
+
 void gr_route_request_init(gr_route_request *r);
 /* Parse model, models[], provider{}, caps (tools, image parts, response_format),
  * a prompt-token estimate and max_tokens from a chat request. GR_ERR_INVALID
@@ -157,6 +184,12 @@ gr_retry_action gr_route_should_retry(const gr_outcome *o, unsigned attempt,
 int gr_route_next(const struct gr_route_plan *plan, int cur, gr_retry_action act);
 /* Recognise context-length and content-policy errors in an upstream error body. */
 gr_error_class gr_route_classify_error(int http_status, const char *body, size_t len);
+/* The class as above, and *fault = the request caused the error: a 4xx other
+ * than 401/403/404/408/429 (those are about the deployment), or a 5xx
+ * whose JSON error carries code context_length_exceeded / content_filter /
+ * content_policy_violation / string_above_max_length, type
+ * invalid_request_error or status INVALID_ARGUMENT (gr_outcome.request_fault). */
+gr_error_class gr_route_request_fault(int http_status, const char *body, size_t len, bool *fault);
 const char *gr_retry_action_name(gr_retry_action a);
 
 /* ---- explain ---- */

@@ -3,6 +3,8 @@
 #include "server.h"
 
 #include "auth.h"
+#include "body_decode.h"
+#include "cors.h"
 #include "http_reply.h"
 #include "http_server.h"
 #include "json_arena.h"
@@ -151,6 +153,64 @@ static void admin_submit(gr_request *r, const char *path, const char *query, con
     gr_request_hold(r); /* continues in admin_done */
 }
 
+/* Content-Encoding of the request body: inflated here, once, so every
+ * endpoint reads plain bytes; unknown codings are 415. False = answered. */
+static bool decode_body(gr_request *r, gr_client_req *req) {
+    gr_body_encoding enc = gr_body_encoding_of(gr_client_req_header(req, "Content-Encoding"));
+    if (enc == GR_BODY_IDENTITY) return true;
+    if (enc == GR_BODY_UNSUPPORTED) {
+        gr_request_fail(r, 415, "invalid_request_error", "unsupported_content_encoding", NULL,
+                        "Content-Encoding '%s' is not supported: send gzip, deflate or identity.",
+                        gr_client_req_header(req, "Content-Encoding"));
+        return false;
+    }
+    size_t len = 0, out_len = 0;
+    const char *body = gr_client_req_body(req, &len);
+    if (!len) return true;
+    char *out = NULL;
+    uint64_t max = r->cfg->server.max_decompressed_body_bytes;
+    gr_status rc = gr_body_inflate(body, len, enc, (size_t)max, &out, &out_len);
+    if (rc == GR_ERR_TOO_LARGE) {
+        gr_request_fail(r, 413, "invalid_request_error", "request_too_large", NULL,
+                        "The request body inflates to more than %llu bytes (server.max_decompressed_body_bytes).",
+                        (unsigned long long)max);
+        return false;
+    }
+    if (rc != GR_OK) {
+        gr_request_fail(r, 400, "invalid_request_error", "invalid_content_encoding", NULL,
+                        "The request body is not valid %s data.", enc == GR_BODY_GZIP ? "gzip" : "deflate");
+        return false;
+    }
+    gr_client_req_set_body(req, out, out_len);
+    return true;
+}
+
+/* GET /v1/key for a key from `auth.keys`: it lives in the config, not in the
+ * key table, and has no limits; say so in the shape virtual keys use. */
+static void static_key_info(gr_request *r, const gr_api_key *k) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON *d = cJSON_AddObjectToObject(root, "data");
+    char id[96], prefix[8];
+    snprintf(id, sizeof id, "static_%.80s", k->name);
+    snprintf(prefix, sizeof prefix, "%.6s", k->key);
+    cJSON_AddStringToObject(d, "id", id);
+    cJSON_AddStringToObject(d, "object", "api_key");
+    cJSON_AddStringToObject(d, "name", k->name);
+    cJSON_AddStringToObject(d, "key_prefix", prefix);
+    cJSON_AddStringToObject(d, "source", "config");
+    cJSON_AddStringToObject(d, "status", "active");
+    cJSON_AddNullToObject(d, "expires_at");
+    cJSON_AddNullToObject(d, "models");
+    cJSON *l = cJSON_AddObjectToObject(d, "limits");
+    static const char *const unlimited[] = {"budget_usd", "budget_daily_usd", "budget_monthly_usd", "rpm", "tpm"};
+    for (size_t i = 0; i < GR_ARRAY_LEN(unlimited); i++) cJSON_AddNullToObject(l, unlimited[i]);
+    char *s = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    r->key_name = k->name;
+    gr_request_reply_json(r, 200, s, strlen(s));
+    cJSON_free(s);
+}
+
 static void handle(gr_client_req *req, void *arg) {
     gr_worker *w = arg;
     gr_request *r = gr_request_new(w, req);
@@ -158,13 +218,22 @@ static void handle(gr_client_req *req, void *arg) {
     const char *uri = gr_client_req_uri(req);
     size_t i = 0;
     for (; uri[i] && uri[i] != '?' && i + 1 < sizeof(r->path); i++) r->path[i] = uri[i];
+    bool path_fits = !uri[i] || uri[i] == '?';
     r->path[i] = '\0';
     while (i > 1 && r->path[i - 1] == '/') r->path[--i] = '\0';
     const char *p = r->path;
+    if (!strcmp(p, "/v1/messages")) r->ep = GR_EP_MESSAGES; /* every error from here on in Anthropic's shape */
     const char *code = NULL, *why = NULL;
     int refused = gr_client_req_error(req, &code, &why);
     if (refused) { /* malformed, or over a limit: answered in the API's error shape, then closed */
         gr_request_fail(r, refused, "invalid_request_error", code, NULL, "%s", why);
+        return;
+    }
+    if (gr_cors_handle(r)) return; /* a preflight from an allowed origin */
+    if (!decode_body(r, req)) return;
+    if (!path_fits) { /* a cut path must never match a shorter route */
+        gr_request_fail(r, 404, "invalid_request_error", "unknown_url", NULL, "Invalid URL (%s %s...): no route is this long",
+                        r->method, r->path);
         return;
     }
     bool get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"), post = !strcmp(r->method, "POST");
@@ -205,6 +274,10 @@ static void handle(gr_client_req *req, void *arg) {
         }
         reply_text(r, 200, "text/plain; version=0.0.4", text, len);
         free(text);
+        return;
+    }
+    if (!strcmp(p, "/v1/key") && get && gr_auth_static_key(r->cfg, gr_auth_presented_key(req))) {
+        static_key_info(r, gr_auth_static_key(r->cfg, gr_auth_presented_key(req)));
         return;
     }
     if (gr_admin_owns_path(p)) {
@@ -317,14 +390,21 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-int gr_listen_socket(const char *host, uint16_t port, bool reuseport) {
-    struct addrinfo hints = {0}, *res = NULL;
+/* The listening address: the first result, for the probe and every worker alike. */
+static int resolve_listen(const char *host, uint16_t port, struct addrinfo **res) {
+    struct addrinfo hints = {0};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     char ps[8];
     snprintf(ps, sizeof(ps), "%u", port);
-    int rc = getaddrinfo(host, ps, &hints, &res);
+    *res = NULL;
+    return getaddrinfo(host, ps, &hints, res);
+}
+
+int gr_listen_socket(const char *host, uint16_t port, bool reuseport) {
+    struct addrinfo *res = NULL;
+    int rc = resolve_listen(host, port, &res);
     if (rc) {
         GR_ERROR("server.host %s: %s", host, gai_strerror(rc));
         return -1;
@@ -343,6 +423,29 @@ int gr_listen_socket(const char *host, uint16_t port, bool reuseport) {
     }
     freeaddrinfo(res);
     return fd;
+}
+
+/* The workers' listeners share the port through SO_REUSEPORT, which would
+ * also let a second gateway (same user) bind it and take half the traffic.
+ * Unless server.reuse_port asks for that, bind once without SO_REUSEPORT
+ * first: any listener already there makes that fail. */
+static bool port_is_ours(const char *host, uint16_t port) {
+    struct addrinfo *res = NULL;
+    if (resolve_listen(host, port, &res)) return true; /* the listener reports lookup errors */
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool ok = true;
+    if (fd >= 0) {
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, res->ai_addr, res->ai_addrlen) && errno == EADDRINUSE) {
+            GR_ERROR("cannot listen on %s:%u: address already in use (another gaterouter or program is listening "
+                     "there; set server.reuse_port: true to share the port on purpose)", host, port);
+            ok = false;
+        }
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return ok;
 }
 
 static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
@@ -485,6 +588,10 @@ int gr_server_run(gr_config *cfg) {
         return 1;
     }
 
+    if (!cfg->server.reuse_port && !port_is_ours(cfg->server.host, cfg->server.port)) {
+        gr_config_release(cfg);
+        return 1;
+    }
     bool need_mock = false;
     for (size_t i = 0; i < cfg->nproviders; i++)
         if (cfg->providers[i].kind == GR_PROVIDER_MOCK) need_mock = true;
@@ -509,8 +616,11 @@ int gr_server_run(gr_config *cfg) {
         gr_config_release(cfg);
         return 1;
     }
-    if (cfg->nkeys == 0 && gr_keys_count(s.svc.keys) == 0)
-        GR_WARN("auth.keys is empty: the gateway is OPEN to anyone who can reach %s:%u", cfg->server.host, cfg->server.port);
+    if (cfg->auth_mode == GR_AUTH_OPEN)
+        GR_WARN("auth.mode is open: the gateway is OPEN to anyone who can reach %s:%u", cfg->server.host, cfg->server.port);
+    else if (cfg->nkeys == 0 && gr_keys_count(s.svc.keys) == 0 && !s.svc.x402)
+        GR_WARN("auth.mode is keys and no API key exists yet: model requests get 401 until one is created "
+                "(auth.keys, keys:, the admin API or `gaterouter keys create`), or set auth.mode: open");
 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     s.nworkers = cfg->server.workers ? cfg->server.workers : (size_t)(cores > 0 ? cores : 1);
@@ -544,8 +654,9 @@ int gr_server_run(gr_config *cfg) {
     pthread_sigmask(SIG_BLOCK, &set, &old);
     for (size_t i = 0; i < s.nworkers; i++) pthread_create(&s.workers[i].thread, NULL, worker_main, &s.workers[i]);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    GR_INFO("gaterouter %s listening on http://%s:%u with %zu workers (%zu providers, %zu models)", GR_VERSION,
-            cfg->server.host, cfg->server.port, s.nworkers, cfg->nproviders, cfg->nmodels);
+    bool v6 = strchr(cfg->server.host, ':') != NULL; /* an IPv6 address goes in brackets in a URL */
+    GR_INFO("gaterouter %s listening on http://%s%s%s:%u with %zu workers (%zu providers, %zu models)", GR_VERSION,
+            v6 ? "[" : "", cfg->server.host, v6 ? "]" : "", cfg->server.port, s.nworkers, cfg->nproviders, cfg->nmodels);
 
     event_base_dispatch(s.main_base); /* returns once draining started */
     /* Wait for workers, with the drain timer still able to fire. */

@@ -4,60 +4,14 @@
 
 #include "health.h"
 #include "log.h"
+#include "route_conf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-/* Applies `routing.health` (breaker thresholds, cooldowns) process-wide. */
-static gr_status configure_health(const gr_config *cfg, char *err, size_t errlen) {
-    const cJSON *routing = cJSON_GetObjectItemCaseSensitive(cfg->tree, "routing");
-    gr_health_opts o;
-    gr_status rc = gr_health_opts_from_json(cJSON_GetObjectItemCaseSensitive(routing, "health"), &o, err, errlen);
-    if (rc == GR_OK) gr_health_configure(&o);
-    return rc;
-}
-
-/* ---- the store executor's settings and per-thread connections ---- */
-
-static gr_status uint_opt(const cJSON *st, const char *k, uint64_t def, uint64_t lo, uint64_t hi, uint64_t *out,
-                          char *err, size_t errlen) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(st, k);
-    *out = def;
-    if (!v || cJSON_IsNull(v)) return GR_OK;
-    bool ok = false;
-    unsigned long long x = 0;
-    const char *t = cJSON_IsString(v) || cJSON_IsNumber(v) ? v->valuestring : NULL; /* YAML numbers keep their text */
-    if (t) {
-        char *end = NULL;
-        x = strtoull(t, &end, 10);
-        ok = *t >= '0' && *t <= '9' && !*end;
-    } else if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 1e12) {
-        x = (unsigned long long)v->valuedouble;
-        ok = (double)x == v->valuedouble;
-    }
-    if (!ok || x < lo || x > hi) {
-        snprintf(err, errlen, "store.%s: want an integer %llu..%llu", k, (unsigned long long)lo,
-                 (unsigned long long)hi);
-        return GR_ERR_INVALID;
-    }
-    *out = x;
-    return GR_OK;
-}
-
-gr_status gr_services_exec_opts(const cJSON *tree, gr_store_exec_opts *o, char *err, size_t errlen) {
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive(tree, "store");
-    if (!cJSON_IsObject(st)) st = NULL;
-    uint64_t th, q, ms;
-    gr_status rc = uint_opt(st, "threads", GR_STORE_EXEC_DEFAULT_THREADS, 1, 64, &th, err, errlen);
-    if (!rc) rc = uint_opt(st, "queue_max", GR_STORE_EXEC_DEFAULT_QUEUE_MAX, 1, 1000000, &q, err, errlen);
-    if (!rc) rc = uint_opt(st, "op_timeout_ms", GR_STORE_EXEC_DEFAULT_OP_TIMEOUT_MS, 1, 600000, &ms, err, errlen);
-    if (rc) return rc;
-    *o = (gr_store_exec_opts){(unsigned)th, (unsigned)q, (uint32_t)ms};
-    /* A private in-memory SQLite database exists once per connection: one
-     * thread, so every job sees the same tables. */
-    if (strstr(gr_store_url_from_config(tree), ":memory:")) o->threads = 1;
-    return GR_OK;
-}
+/* Applies `routing.health` (breaker thresholds, cooldowns) process-wide;
+ * validated at config load (route_conf.c). */
+static void configure_health(const gr_config *cfg) { gr_health_configure(&gr_route_conf_of(cfg)->health); }
 
 static void conns_close(void *ctx, void *conn) {
     (void)ctx;
@@ -82,9 +36,8 @@ static gr_status conns_open(void *ctx, void **out, char *err, size_t errlen) {
 
 gr_status gr_services_open(gr_services *s, const gr_config *cfg, char *err, size_t errlen) {
     memset(s, 0, sizeof(*s));
-    gr_status hrc = configure_health(cfg, err, errlen);
-    if (hrc) return hrc;
-    const char *url = gr_store_url_from_config(cfg->tree);
+    configure_health(cfg);
+    const char *url = gr_store_url(cfg);
     gr_status rc = gr_store_open_migrated(url, &s->store, err, errlen);
     if (rc) return rc;
     rc = gr_store_open_migrated(url, &s->admin_store, err, errlen);
@@ -117,9 +70,8 @@ gr_status gr_services_open(gr_services *s, const gr_config *cfg, char *err, size
     }
     s->admin_key = cfg->admin_key ? gr_xstrdup(cfg->admin_key) : NULL;
     s->admin = (gr_admin_ctx){s->keys, s->admin_store, s->admin_key, NULL};
-    gr_store_exec_opts eo;
-    rc = gr_services_exec_opts(cfg->tree, &eo, err, errlen);
-    if (rc) goto fail;
+    const gr_store_conf *sc = gr_store_conf_of(cfg);
+    gr_store_exec_opts eo = {sc->threads, sc->queue_max, sc->op_timeout_ms};
     s->store_url = gr_xstrdup(url);
     rc = gr_store_exec_new(&eo, conns_open, conns_close, s, &s->exec, err, errlen);
     if (rc) goto fail;
@@ -137,7 +89,7 @@ void gr_services_reload(gr_services *s, const gr_config *cfg) {
     int64_t now = (int64_t)gr_wall_ms();
     if (gr_keys_reload(s->keys, now) != GR_OK) GR_WARN("reload: keys could not be re-read from the store");
     if (gr_keys_load_config(s->keys, cfg->tree, now, err, sizeof(err)) != GR_OK) GR_WARN("reload: %s", err);
-    if (configure_health(cfg, err, sizeof(err)) != GR_OK) GR_WARN("reload: %s (keeping the previous health settings)", err);
+    configure_health(cfg);
     /* The admin key is read once at start: changing it needs a restart. */
 }
 

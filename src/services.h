@@ -45,8 +45,6 @@ typedef struct gr_services {
     char *store_url;     /* copy, for the executor's per-thread connections */
 } gr_services;
 
-/* The `store:` mapping's executor settings (defaults for a plain URL). */
-GR_MUST_CHECK gr_status gr_services_exec_opts(const cJSON *tree, gr_store_exec_opts *o, char *err, size_t errlen);
 GR_MUST_CHECK gr_status gr_services_open(gr_services *s, const gr_config *cfg, char *err, size_t errlen);
 void gr_services_reload(gr_services *s, const gr_config *cfg);
 void gr_services_close(gr_services *s);

@@ -152,11 +152,31 @@ static const char k_settle_lua[] =
     "if tonumber(ARGV[7]) > 0 and dt ~= 0 and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('INCRBY', KEYS[2], dt) end\n"
     "return 1\n";
 
-/* ---- config ---- */
+/* ---- config: the `redis:` section (parsed at config load, config_sections.c) ---- */
 
-static bool parse_url(gr_shared *s, const char *url, char *err, size_t errlen) {
+typedef struct {
+    char *url;
+    uint32_t timeout_ms, reconnect_ms, reservation_ttl_ms;
+    bool rate_limits_fail_open;
+} redis_scalars;
+
+const gr_conf_key gr_conf_redis_keys[] = {
+    {"url", GR_CONF_STRING, GR_CONF_F(redis_scalars, url), 0, 0, NULL, NULL,
+     "redis://[:password@]host[:port][/db]; required"},
+    {"timeout_ms", GR_CONF_MS, GR_CONF_F(redis_scalars, timeout_ms), 1, 60000, "50", NULL,
+     "one Redis call's deadline"},
+    {"reconnect_ms", GR_CONF_MS, GR_CONF_F(redis_scalars, reconnect_ms), 10, 600000, "500", NULL,
+     "delay between reconnection attempts"},
+    {"rate_limits_fail_open", GR_CONF_BOOL, GR_CONF_F(redis_scalars, rate_limits_fail_open), 0, 1, "false", NULL,
+     "admit by local limits when Redis is down (budgets always fail closed)"},
+    {"reservation_ttl_ms", GR_CONF_MS, GR_CONF_F(redis_scalars, reservation_ttl_ms), 1000, 86400000, "60000", NULL,
+     "a live instance renews its budget reservations every third of this; a dead instance's lapse within it"},
+    GR_CONF_END,
+};
+
+static bool parse_url(gr_shared *s, const char *url, gr_conf_err *e) {
     if (strncmp(url, "redis://", 8)) {
-        snprintf(err, errlen, "redis.url: expected redis://[:password@]host[:port][/db], got '%s'", url);
+        gr_conf_fail(e, "redis.url: expected redis://[:password@]host[:port][/db], got '%s'", url);
         return false;
     }
     const char *p = url + 8;
@@ -171,79 +191,77 @@ static bool parse_url(gr_shared *s, const char *url, char *err, size_t errlen) {
     const char *colon = strchr(p, ':');
     if (colon && slash && colon > slash) colon = NULL;
     size_t hlen = colon ? (size_t)(colon - p) : slash ? (size_t)(slash - p) : strlen(p);
-    s->host = gr_xstrndup(p, hlen);
-    if (!hlen) {
-        free(s->host);
-        s->host = gr_xstrdup("127.0.0.1");
+    s->host = hlen ? gr_xstrndup(p, hlen) : gr_xstrdup("127.0.0.1");
+    uint64_t port = 6379, db = 0;
+    char num[16] = "";
+    bool ok = true;
+    if (colon) {
+        size_t n = slash ? (size_t)(slash - colon - 1) : strlen(colon + 1);
+        ok = n > 0 && n < sizeof num;
+        if (ok) {
+            memcpy(num, colon + 1, n);
+            num[n] = '\0';
+            ok = gr_conf_parse_uint(num, GR_CONF_COUNT, &port) == GR_OK && port >= 1 && port <= 65535;
+        }
     }
-    s->port = colon ? atoi(colon + 1) : 6379;
-    s->db = slash && slash[1] ? atoi(slash + 1) : 0;
-    if (s->port <= 0 || s->port > 65535 || s->db < 0) {
-        snprintf(err, errlen, "redis.url: bad port or database in '%s'", url);
+    if (ok && slash && slash[1]) ok = gr_conf_parse_uint(slash + 1, GR_CONF_COUNT, &db) == GR_OK && db <= 1000000;
+    if (!ok) {
+        gr_conf_fail(e, "redis.url: bad port or database in '%s'", url);
         return false;
     }
+    s->port = (int)port;
+    s->db = (int)db;
     return true;
 }
 
-gr_shared *gr_shared_new(const gr_config *cfg, char *err, size_t errlen) {
-    if (err && errlen) err[0] = '\0';
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(cfg->tree, "redis");
-    if (!r || cJSON_IsNull(r)) return NULL;
-    gr_shared *s = gr_xcalloc(1, sizeof(*s));
-    s->timeout_ms = 50;
-    s->reconnect_ms = 500;
-    s->reservation_ttl_ms = GR_SHARED_RESERVATION_TTL_MS;
-    const cJSON *url = cJSON_IsString(r) ? r : cJSON_GetObjectItemCaseSensitive(r, "url");
-    if (!cJSON_IsString(url)) {
-        snprintf(err, errlen, "redis.url: required (redis://host:port/db)");
-        goto fail;
-    }
-    if (!parse_url(s, url->valuestring, err, errlen)) goto fail;
-    if (cJSON_IsObject(r)) {
-        static const char *const known[] = {"url", "timeout_ms", "reconnect_ms", "rate_limits_fail_open",
-                                            "reservation_ttl_ms", NULL};
-        const cJSON *it;
-        cJSON_ArrayForEach(it, r) {
-            bool ok = false;
-            for (size_t i = 0; known[i]; i++) ok = ok || !strcmp(known[i], it->string);
-            if (!ok) {
-                snprintf(err, errlen, "redis.%s: unknown key", it->string);
-                goto fail;
-            }
-        }
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "timeout_ms");
-        if (t) {
-            if (!cJSON_IsNumber(t) || t->valuedouble < 1 || t->valuedouble > 60000) {
-                snprintf(err, errlen, "redis.timeout_ms: expected 1..60000");
-                goto fail;
-            }
-            s->timeout_ms = (uint32_t)t->valuedouble;
-        }
-        const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(r, "reservation_ttl_ms");
-        if (ttl) {
-            if (!cJSON_IsNumber(ttl) || ttl->valuedouble < 1000 || ttl->valuedouble > 86400000 ||
-                ttl->valuedouble != (double)(uint32_t)ttl->valuedouble) {
-                snprintf(err, errlen, "redis.reservation_ttl_ms: expected an integer 1000..86400000");
-                goto fail;
-            }
-            s->reservation_ttl_ms = (uint32_t)ttl->valuedouble;
-        }
-        const cJSON *rc = cJSON_GetObjectItemCaseSensitive(r, "reconnect_ms");
-        if (cJSON_IsNumber(rc) && rc->valuedouble >= 10) s->reconnect_ms = (uint32_t)rc->valuedouble;
-        s->rate_limits_fail_open = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "rate_limits_fail_open"));
-    }
-    return s;
-fail:
-    gr_shared_free(s);
-    return NULL;
-}
-
-void gr_shared_free(gr_shared *s) {
+static void shared_conf_free(gr_shared *s) {
     if (!s) return;
     free(s->host);
     free(s->password);
     free(s);
 }
+
+void *gr_redis_conf_parse(const cJSON *r, const gr_config *cfg, gr_conf_err *e) {
+    (void)cfg;
+    if (!r || cJSON_IsNull(r)) return NULL;
+    redis_scalars sc = {0};
+    if (cJSON_IsString(r)) { /* redis: "redis://..." */
+        cJSON *wrap = cJSON_CreateObject();
+        cJSON_AddStringToObject(wrap, "url", r->valuestring);
+        gr_conf_load_keys(wrap, "redis", gr_conf_redis_keys, &sc, e);
+        cJSON_Delete(wrap);
+    } else {
+        gr_conf_load_keys(r, "redis", gr_conf_redis_keys, &sc, e);
+    }
+    gr_shared *s = gr_xcalloc(1, sizeof(*s));
+    s->timeout_ms = sc.timeout_ms;
+    s->reconnect_ms = sc.reconnect_ms;
+    s->reservation_ttl_ms = sc.reservation_ttl_ms;
+    s->rate_limits_fail_open = sc.rate_limits_fail_open;
+    if (!e->failed && !sc.url) gr_conf_fail(e, "redis.url: required (redis://host:port/db)");
+    if (!e->failed) parse_url(s, sc.url, e);
+    gr_conf_free_keys(gr_conf_redis_keys, &sc);
+    if (e->failed) {
+        shared_conf_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void gr_redis_conf_free(void *conf) { shared_conf_free(conf); }
+
+gr_shared *gr_shared_new(const gr_config *cfg, char *err, size_t errlen) {
+    if (err && errlen) err[0] = '\0';
+    const gr_shared *conf = cfg->section[GR_CONF_SEC_REDIS];
+    if (!conf) return NULL;
+    gr_shared *s = gr_xcalloc(1, sizeof(*s));
+    *s = *conf;
+    s->host = gr_xstrdup(conf->host);
+    s->password = conf->password ? gr_xstrdup(conf->password) : NULL;
+    return s;
+}
+
+void gr_shared_free(gr_shared *s) { shared_conf_free(s); }
 
 bool gr_shared_rate_limits_fail_open(const gr_shared *s) { return s && s->rate_limits_fail_open; }
 

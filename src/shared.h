@@ -38,7 +38,14 @@ typedef struct gr_shared_verdict {
 
 typedef void (*gr_shared_cb)(void *ud, const gr_shared_verdict *v);
 
-/* NULL with err[0] == '\0' when the config has no `redis:` section. */
+/* The `redis:` section's parser and destructor for the config loader
+ * (config_sections.c); the snapshot holds a gr_shared with settings only. */
+extern const gr_conf_key gr_conf_redis_keys[];
+void *gr_redis_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e);
+void gr_redis_conf_free(void *conf);
+
+/* A copy of the snapshot's `redis:` settings; NULL with err[0] == '\0' when
+ * the config has no `redis:` section. */
 gr_shared *gr_shared_new(const gr_config *cfg, char *err, size_t errlen);
 void gr_shared_free(gr_shared *s);
 bool gr_shared_rate_limits_fail_open(const gr_shared *s);
@@ -47,11 +54,10 @@ gr_shared_conn *gr_shared_conn_new(gr_shared *s, struct event_base *base);
 void gr_shared_conn_free(gr_shared_conn *c);
 bool gr_shared_conn_ready(const gr_shared_conn *c);
 
-/* Default of redis.reservation_ttl_ms: how long an instance's reservations
- * outlive its last admission, settlement or renewal for the key; a live
- * instance renews them every third of it (gr_shared_renew), so a dead
- * instance's lapse within this. */
-#define GR_SHARED_RESERVATION_TTL_MS 60000u
+/* redis.reservation_ttl_ms (default 60 s, gr_conf_redis_keys): how long an
+ * instance's reservations outlive its last admission, settlement or renewal
+ * for the key; a live instance renews them every third of it
+ * (gr_shared_renew), so a dead instance's lapse within this. */
 
 /* Admission for one key, atomically: RPM +1, TPM +est_tokens, and a budget
  * reservation of max_cost against this instance's reservations (their own

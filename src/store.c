@@ -3,6 +3,9 @@
  * period arithmetic shared by every store backend. */
 #include "store.h"
 
+#include "config.h"
+#include "store_exec.h"
+
 #include <cjson/cJSON.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -160,14 +163,74 @@ void gr_store_close(gr_store *s) {
     if (s) s->ops->close(s);
 }
 
-const char *gr_store_url_from_config(const void *tree) {
-    const cJSON *st = cJSON_GetObjectItemCaseSensitive((const cJSON *)tree, "store");
-    if (cJSON_IsString(st) && st->valuestring && *st->valuestring) return st->valuestring;
-    /* also accept store: {url: "..."} */
-    const cJSON *u = cJSON_GetObjectItemCaseSensitive(st, "url");
-    if (cJSON_IsString(u) && u->valuestring && *u->valuestring) return u->valuestring;
-    return GR_STORE_DEFAULT_URL;
+/* ---- the `store:` config section ---- */
+
+const gr_conf_key gr_conf_store_keys[] = {
+    {"url", GR_CONF_STRING, GR_CONF_F(gr_store_conf, url), 0, 0, GR_STORE_DEFAULT_URL, NULL,
+     "sqlite://PATH, sqlite://:memory: or postgres://user:pass@host:port/db. Restart."},
+    {"threads", GR_CONF_COUNT, GR_CONF_F(gr_store_conf, threads), 1, 64, "2", NULL, "store executor threads"},
+    {"queue_max", GR_CONF_COUNT, GR_CONF_F(gr_store_conf, queue_max), 1, 1000000, "1024", NULL,
+     "store calls waiting for a thread beyond which new ones get 503"},
+    {"op_timeout_ms", GR_CONF_MS, GR_CONF_F(gr_store_conf, op_timeout_ms), 1, 600000, "2000", NULL,
+     "deadline of one store call as seen by a request"},
+    GR_CONF_END,
+};
+
+static const gr_store_conf default_conf = {GR_STORE_DEFAULT_URL, GR_STORE_EXEC_DEFAULT_THREADS,
+                                           GR_STORE_EXEC_DEFAULT_QUEUE_MAX, GR_STORE_EXEC_DEFAULT_OP_TIMEOUT_MS};
+
+void *gr_store_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e) {
+    (void)cfg;
+    gr_store_conf *c = gr_xcalloc(1, sizeof *c);
+    if (cJSON_IsString(sec)) { /* store: "sqlite://..." */
+        cJSON *wrap = cJSON_CreateObject();
+        cJSON_AddStringToObject(wrap, "url", sec->valuestring);
+        gr_conf_load_keys(wrap, "store", gr_conf_store_keys, c, e);
+        cJSON_Delete(wrap);
+    } else {
+        gr_conf_load_keys(sec, "store", gr_conf_store_keys, c, e);
+    }
+    if (!e->failed && !c->url[0]) {
+        free(c->url);
+        c->url = gr_xstrdup(GR_STORE_DEFAULT_URL);
+    }
+    if (!e->failed) {
+        const char *u = c->url;
+        char safe[256];
+        gr_store_url_redact(u, safe, sizeof safe);
+        if (!strncmp(u, "sqlite://", 9)) {
+            if (!u[9] || u[9] == '?') gr_conf_fail(e, "store.url: empty sqlite path in '%s'", safe);
+        } else if (!strncmp(u, "postgres://", 11) || !strncmp(u, "postgresql://", 13)) {
+#ifndef GR_HAVE_PG
+            gr_conf_fail(e, "store.url: this binary was built without PostgreSQL (libpq)");
+#endif
+        } else {
+            gr_conf_fail(e, "store.url: unknown URL scheme in '%s' (want sqlite://... or postgres://...)", safe);
+        }
+        /* A private in-memory SQLite database exists once per connection: one
+         * thread, so every job sees the same tables. */
+        if (strstr(u, ":memory:")) c->threads = 1;
+    }
+    if (e->failed) {
+        gr_store_conf_free(c);
+        return NULL;
+    }
+    return c;
 }
+
+void gr_store_conf_free(void *conf) {
+    gr_store_conf *c = conf;
+    if (!c) return;
+    free(c->url);
+    free(c);
+}
+
+const gr_store_conf *gr_store_conf_of(const gr_config *cfg) {
+    const gr_store_conf *c = cfg ? cfg->section[GR_CONF_SEC_STORE] : NULL;
+    return c ? c : &default_conf;
+}
+
+const char *gr_store_url(const gr_config *cfg) { return gr_store_conf_of(cfg)->url; }
 
 /* ---- UTC calendar (H. Hinnant's civil-from-days; exact, no time zone) ---- */
 

@@ -20,6 +20,7 @@
 #define GR_STORE_H
 
 #include "common.h"
+#include "config_schema.h"
 
 /* ---- data model ---- */
 
@@ -161,9 +162,25 @@ GR_MUST_CHECK gr_status gr_store_open_migrated(const char *url, gr_store **out, 
                                                size_t errlen);
 void gr_store_close(gr_store *s); /* NULL-safe */
 
-/* The `store:` URL from the config tree (cJSON *), or the default. */
+/* The `store:` section: a URL string or {url, threads, queue_max,
+ * op_timeout_ms}, parsed at config load (config_sections.c). */
 #define GR_STORE_DEFAULT_URL "sqlite://./data/gaterouter.db"
-const char *gr_store_url_from_config(const void *cjson_tree);
+typedef struct gr_store_conf {
+    char *url;
+    uint32_t threads;       /* store executor threads */
+    uint32_t queue_max;     /* store calls waiting beyond which new ones are refused */
+    uint32_t op_timeout_ms; /* deadline of one store call as seen by a request */
+} gr_store_conf;
+
+struct gr_config;
+struct cJSON;
+extern const gr_conf_key gr_conf_store_keys[];
+void *gr_store_conf_parse(const struct cJSON *sec, const struct gr_config *cfg, gr_conf_err *e);
+void gr_store_conf_free(void *conf);
+/* The snapshot's store settings (defaults when the section is absent). */
+const gr_store_conf *gr_store_conf_of(const struct gr_config *cfg);
+/* The snapshot's store URL. */
+const char *gr_store_url(const struct gr_config *cfg);
 
 /* UTC calendar periods used by budgets and spend buckets. */
 int64_t gr_store_utc_day(int64_t ms);            /* days since 1970-01-01 */

@@ -43,7 +43,8 @@ const mockStats = async () => (await fetch(`http://127.0.0.1:${mockPort}/mock/st
 before(async () => {
   await startMock();
   gw = await startGateway({
-    config: (port) => defaultConfig(port, `
+    // its own temp dir: the store must not be /tmp/gaterouter.db, shared by every run on the machine
+    config: (port, dir) => defaultConfig(port, `
   - name: claude-mock
     provider: anth
     model: claude-mock-1
@@ -56,7 +57,7 @@ before(async () => {
   # circuit breaker and must not cool down the deployments other tests use.
   - { name: claude-faults, provider: anth, model: claude-faults-1, capabilities: [chat, tools, stream] }
   - { name: gemini-faults, provider: gem, model: gemini-faults-1, capabilities: [chat, tools, stream] }
-`).replace(`providers:
+`, dir).replace(`providers:
   - name: mock
     kind: mock
 `, `providers:

@@ -70,7 +70,7 @@ static const bad_case k_bad[] = {
     {"config-2.1", "providers: [", "yaml syntax error"},
     {"config-2.2", "models: []\n", "providers: required"},
     {"config-2.3", "providers: [{name: a, kind: warp, base_url: 'http://x'}]\nmodels: [{name: m, provider: a}]\n",
-     "providers[0].kind: unknown provider kind 'warp'"},
+     "providers[0].kind: unknown value 'warp'"},
     {"config-2.4", "providers: [{name: a, kind: openai}]\nmodels: [{name: m, provider: a}]\n",
      "providers[0].base_url: required"},
     {"config-2.5", "providers: [{name: a, kind: mock}]\nmodels: [{name: m, provider: b}]\n",
@@ -92,7 +92,7 @@ static const bad_case k_bad[] = {
     {"config-2.13", "providers: [{name: a, kind: mock}]\nmodels: [{name: m, provider: a, capabilities: [telepathy]}]\n",
      "unknown capability 'telepathy'"},
     {"config-2.14", "server: {max_body_bytes: -5}\nproviders: [{name: a, kind: mock}]\nmodels: [{name: m, provider: a}]\n",
-     "server.max_body_bytes: expected a non-negative integer"},
+     "server.max_body_bytes: cannot read '-5' as a size"},
     {"config-2.15", "- a\n- b\n", "top level must be a mapping"},
     {"config-2.16", "providers: [{name: a, kind: openai, base_url: 'ftp://x'}]\nmodels: [{name: m, provider: a}]\n",
      "must start with http:// or https://"},
@@ -100,7 +100,61 @@ static const bad_case k_bad[] = {
      "auth.keys[0]: key missing or shorter than 8 characters"},
     {"config-2.18", "providers: [{name: a, kind: mock}]\nproviders: []\nmodels: [{name: m, provider: a}]\n",
      "duplicate key"},
+    /* issue #16 item 10: what --check-config used to pass and start-up (or the
+     * request path) then failed or misread; every row fails at load now */
+#define PM "providers: [{name: a, kind: mock}]\nmodels: [{name: m, provider: a}, {name: n, provider: a}]\n"
+    {"config-4.1", PM "x402: {settle: bogus, networks: []}\n", "x402.settle: want self, facilitator or none"},
+    {"config-4.2", PM "routing: {health: {consecutive_failure: 3}}\n",
+     "routing.health.consecutive_failure: unknown key (did you mean consecutive_failures?)"},
+    {"config-4.3", PM "keys: [{name: ci, key: short}]\n", "keys[0]: needs a name and a key of at least 16 characters"},
+    {"config-4.4", PM "redis: {url: 'localhost:6379'}\n", "redis.url: expected redis://"},
+    {"config-4.5", PM "store: 'mysql://db/x'\n", "store.url: unknown URL scheme"},
+    {"config-4.6", "server: {listen: '::1:8080'}\n" PM, "server.listen: write an IPv6 address in brackets"},
+    {"config-4.7", PM "routing: {auto: {qualty: 0.9}}\n", "routing.auto.qualty: unknown key (did you mean quality?)"},
+    {"config-4.8", "providers: [{name: a, kind: mock}]\nmodels: [{name: m, provider: a, strategy: least-latncy}]\n",
+     "models[0].strategy: unknown value 'least-latncy' (did you mean least-latency?"},
+    {"config-4.9", PM "routing: {auto: {quality: 7}}\n", "routing.auto.quality: 7 is out of range (0..1)"},
+    {"config-4.10", PM "routing: {auto: {models: [m, gpt-17]}}\n", "routing.auto.models[1]: unknown model 'gpt-17'"},
+    {"config-4.11", "providers: [{name: a, kind: mock, timeouts: {first_byte_ms: 2MiB}}]\nmodels: [{name: m, provider: a}]\n",
+     "providers[0].timeouts.first_byte_ms: cannot read '2MiB' as a duration"},
+    {"config-4.12", "server: {max_body_bytes: 30s}\n" PM, "server.max_body_bytes: cannot read '30s' as a size"},
+    {"config-4.13", PM "keys: [{name: ci, key: sk-ci-0123456789abcdef, budget_daily: '1'}]\n",
+     "keys[0]: budget_daily: unknown key (did you mean budget_daily_usd?)"},
+    {"config-4.14", PM "pricing: {input: 1}\n", "pricing: unknown key"},
+    {"config-4.15", PM "redis: {url: 'redis://h:99999'}\n", "redis.url: bad port or database"},
+    {"config-4.16", PM "store: {url: 'sqlite://x.db', threads: 0}\n", "store.threads: 0 is out of range (1..64)"},
+    {"config-4.17", "log: {level: verbose}\n" PM, "log.level: unknown value 'verbose'"},
+    {"config-4.18", PM "x402: {setle: none}\n", "x402.setle: unknown key (did you mean settle?)"},
+    {"config-4.19", "server: {listen: 'bad_host!:8080'}\n" PM, "server.host: 'bad_host!' is neither an IP address nor a host name"},
+    {"config-4.22", "server: {host: '-lead.example'}\n" PM, "server.host: '-lead.example' is neither"},
+    {"config-4.20", "server: {cors: {origins: ['https://a.example/path']}}\n" PM, "server.cors.origins[0]: an origin has no path"},
+    {"config-4.21", PM "routing: {auto: {quality: high}}\n", "routing.auto.quality: expected a number, got 'high'"},
+#undef PM
 };
+
+/* config-4.30: durations and sizes are read by the key's type, [v6]:port listens */
+static void test_units_by_type(void **state) {
+    static const char y[] =
+        "server: {listen: '[::1]:9998', max_body_bytes: 2m, client_timeout_ms: 2m, reuse_port: true}\n"
+        "providers: [{name: a, kind: mock, timeouts: {first_byte_ms: 2m, connect_ms: 1500ms, total_ms: 1h}}]\n"
+        "models: [{name: m, provider: a, strategy: least-latency}]\n"
+        "routing: {auto: {quality: 0.75, models: [m]}}\n";
+    char err[512];
+    gr_config *c = gr_config_load_string(y, sizeof(y) - 1, "units", err, sizeof(err));
+    if (!c) fail_msg("unexpected error: %s", err);
+    assert_string_equal(c->server.host, "::1");
+    assert_int_equal(c->server.port, 9998);
+    assert_true(c->server.reuse_port);
+    assert_int_equal(c->server.max_body_bytes, 2u << 20);        /* size: m = MiB */
+    assert_int_equal(c->server.client_timeout_ms, 120000);       /* duration: m = minutes */
+    assert_int_equal(c->providers[0].timeouts.first_byte_ms, 120000);
+    assert_int_equal(c->providers[0].timeouts.connect_ms, 1500);
+    assert_int_equal(c->providers[0].timeouts.total_ms, 3600000);
+    assert_string_equal(c->models[0].strategy, "least-latency");
+    assert_non_null(c->section[GR_CONF_SEC_ROUTING]);
+    assert_non_null(c->section[GR_CONF_SEC_STORE]);
+    gr_config_release(c);
+}
 
 /* config-2.x: bad files fail with a message naming the key */
 static void test_bad(void **state) {
@@ -163,6 +217,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_units_by_type),
         cmocka_unit_test(test_decimal),
         cmocka_unit_test(test_shipped_default),
         cmocka_unit_test(test_shipped_examples),

@@ -10,12 +10,12 @@
 
 #define SEC 1000000ull
 
-static const gr_outcome OK = {GR_OUTCOME_OK, 200, GR_ERRCLASS_NONE};
-static const gr_outcome E500 = {GR_OUTCOME_HTTP, 500, GR_ERRCLASS_NONE};
-static const gr_outcome E400 = {GR_OUTCOME_HTTP, 400, GR_ERRCLASS_NONE};
-static const gr_outcome E429 = {GR_OUTCOME_HTTP, 429, GR_ERRCLASS_NONE};
-static const gr_outcome TMO = {GR_OUTCOME_TIMEOUT, 0, GR_ERRCLASS_NONE};
-static const gr_outcome CONN = {GR_OUTCOME_CONNECT_ERROR, 0, GR_ERRCLASS_NONE};
+static const gr_outcome OK = {GR_OUTCOME_OK, 200, GR_ERRCLASS_NONE, false};
+static const gr_outcome E500 = {GR_OUTCOME_HTTP, 500, GR_ERRCLASS_NONE, false};
+static const gr_outcome E400 = {GR_OUTCOME_HTTP, 400, GR_ERRCLASS_NONE, false};
+static const gr_outcome E429 = {GR_OUTCOME_HTTP, 429, GR_ERRCLASS_NONE, false};
+static const gr_outcome TMO = {GR_OUTCOME_TIMEOUT, 0, GR_ERRCLASS_NONE, false};
+static const gr_outcome CONN = {GR_OUTCOME_CONNECT_ERROR, 0, GR_ERRCLASS_NONE, false};
 
 static int setup(void **state)
 {
@@ -119,6 +119,37 @@ static void test_client_errors_do_not_trip(void **state)
         result(h, &E400, SEC);
     assert_int_equal(state_of(h), GR_BREAKER_CLOSED);
     assert_true(gr_health_available(h, SEC));
+}
+
+/* What the request caused is neutral: a 500 saying "context length" never
+ * trips the breaker, never resets a run of real failures, and a half-open
+ * probe that ends so frees the probe slot. */
+static void test_request_faults_are_neutral(void **state)
+{
+    (void)state;
+    const gr_outcome fault = {GR_OUTCOME_HTTP, 500, GR_ERRCLASS_CONTEXT_LENGTH, true};
+    gr_health *h = gr_health_get("t/fault");
+    uint64_t now = 100 * SEC;
+    for (int i = 0; i < 50; i++)
+        result(h, &fault, now);
+    assert_int_equal(state_of(h), GR_BREAKER_CLOSED);
+    gr_health_snapshot s;
+    gr_health_snapshot_get(h, &s);
+    assert_int_equal(s.failures, 0);
+    assert_int_equal(s.in_flight, 0);
+    for (int i = 0; i < 4; i++) {
+        result(h, &CONN, now);
+        result(h, &fault, now); /* does not reset the run of 4 connect errors */
+    }
+    result(h, &CONN, now);
+    assert_int_equal(state_of(h), GR_BREAKER_OPEN);
+    now += 31 * SEC;
+    assert_true(gr_health_available(h, now)); /* half-open */
+    assert_true(gr_health_on_start(h, now));  /* the probe */
+    assert_false(gr_health_available(h, now));
+    gr_health_on_result(h, &fault, 0, 0, 0, 0, now);
+    assert_int_equal(state_of(h), GR_BREAKER_HALF_OPEN); /* neither closed nor re-opened */
+    assert_true(gr_health_available(h, now));             /* the next request probes */
 }
 
 static void test_retry_after_cooldown(void **state)
@@ -233,6 +264,7 @@ int main(void)
         cmocka_unit_test_setup(test_lost_probe_is_forgotten, setup),
         cmocka_unit_test_setup(test_error_rate_opens, setup),
         cmocka_unit_test_setup(test_client_errors_do_not_trip, setup),
+        cmocka_unit_test_setup(test_request_faults_are_neutral, setup),
         cmocka_unit_test_setup(test_retry_after_cooldown, setup),
         cmocka_unit_test_setup(test_ewma, setup),
         cmocka_unit_test_setup(test_in_flight, setup),

@@ -36,7 +36,32 @@ static void test_splice_insert(void **state) {
     free(o3);
 }
 
+/* Removing a gateway-only member leaves valid JSON wherever it stood. */
+static void test_remove(void **state) {
+    (void)state;
+    static const struct {
+        const char *in, *key, *out;
+    } cases[] = {
+        {"{\"models\":[\"a\",\"b\"],\"model\":\"x\"}", "models", "{\"model\":\"x\"}"},
+        {"{\"model\":\"x\", \"provider\" : {\"order\":[\"p\"]} }", "provider", "{\"model\":\"x\" }"},
+        {"{\"a\":1,\"route\":\"fallback\",\"b\":{\"route\":2}}", "route", "{\"a\":1,\"b\":{\"route\":2}}"},
+        {" { \"models\" : [] } ", "models", " {  } "},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = 0;
+        char *o = gr_json_remove_top_level(cases[i].in, strlen(cases[i].in), cases[i].key, &n);
+        assert_non_null(o);
+        assert_string_equal(o, cases[i].out);
+        assert_int_equal(n, strlen(o));
+        free(o);
+    }
+    size_t n = 0;
+    const char *inner = "{\"messages\":[{\"models\":1}]}";
+    assert_null(gr_json_remove_top_level(inner, strlen(inner), "models", &n)); /* nested: not top level */
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_find), cmocka_unit_test(test_splice_insert)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_find), cmocka_unit_test(test_splice_insert),
+                                       cmocka_unit_test(test_remove)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

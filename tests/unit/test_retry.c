@@ -7,14 +7,14 @@
 
 #include "route_fixture.h"
 
-static gr_outcome http(int st) { return (gr_outcome){GR_OUTCOME_HTTP, st, GR_ERRCLASS_NONE}; }
+static gr_outcome http(int st) { return (gr_outcome){GR_OUTCOME_HTTP, st, GR_ERRCLASS_NONE, false}; }
 
 static void test_retryable(void **state)
 {
     (void)state;
     uint32_t d;
-    gr_outcome conn = {GR_OUTCOME_CONNECT_ERROR, 0, GR_ERRCLASS_NONE};
-    gr_outcome tmo = {GR_OUTCOME_TIMEOUT, 0, GR_ERRCLASS_NONE};
+    gr_outcome conn = {GR_OUTCOME_CONNECT_ERROR, 0, GR_ERRCLASS_NONE, false};
+    gr_outcome tmo = {GR_OUTCOME_TIMEOUT, 0, GR_ERRCLASS_NONE, false};
     assert_int_equal(gr_route_should_retry(&conn, 0, 0, &d), GR_RETRY_SAME);
     assert_true(d > 0);
     assert_int_equal(gr_route_should_retry(&conn, 1, 0, &d), GR_RETRY_NEXT);
@@ -42,7 +42,7 @@ static void test_not_retryable(void **state)
         assert_int_equal(gr_route_should_retry(&o, 0, 0, &d), GR_RETRY_NONE);
         assert_int_equal(d, 0);
     }
-    gr_outcome ok = {GR_OUTCOME_OK, 200, GR_ERRCLASS_NONE};
+    gr_outcome ok = {GR_OUTCOME_OK, 200, GR_ERRCLASS_NONE, false};
     assert_int_equal(gr_route_should_retry(&ok, 0, 0, &d), GR_RETRY_NONE);
     assert_int_equal(gr_route_should_retry(NULL, 0, 0, &d), GR_RETRY_NONE);
 }
@@ -52,10 +52,10 @@ static void test_never_after_stream_start(void **state)
     (void)state;
     uint32_t d;
     gr_outcome all[] = {
-        {GR_OUTCOME_CONNECT_ERROR, 0, GR_ERRCLASS_NONE}, {GR_OUTCOME_TIMEOUT, 0, GR_ERRCLASS_NONE},
-        {GR_OUTCOME_HTTP, 500, GR_ERRCLASS_NONE},        {GR_OUTCOME_HTTP, 429, GR_ERRCLASS_NONE},
-        {GR_OUTCOME_HTTP, 400, GR_ERRCLASS_CONTEXT_LENGTH},
-        {GR_OUTCOME_HTTP, 400, GR_ERRCLASS_CONTENT_POLICY},
+        {GR_OUTCOME_CONNECT_ERROR, 0, GR_ERRCLASS_NONE, false}, {GR_OUTCOME_TIMEOUT, 0, GR_ERRCLASS_NONE, false},
+        {GR_OUTCOME_HTTP, 500, GR_ERRCLASS_NONE, false},        {GR_OUTCOME_HTTP, 429, GR_ERRCLASS_NONE, false},
+        {GR_OUTCOME_HTTP, 400, GR_ERRCLASS_CONTEXT_LENGTH, false},
+        {GR_OUTCOME_HTTP, 400, GR_ERRCLASS_CONTENT_POLICY, false},
     };
     for (size_t i = 0; i < GR_ARRAY_LEN(all); i++) {
         assert_int_equal(gr_route_should_retry(&all[i], 0, 1, &d), GR_RETRY_NONE);
@@ -101,7 +101,31 @@ static void test_classify_errors(void **state)
     assert_int_equal(gr_route_classify_error(400, "{}", 2), GR_ERRCLASS_NONE);
     assert_int_equal(gr_route_classify_error(400, NULL, 0), GR_ERRCLASS_NONE);
     uint32_t d;
-    gr_outcome o = {GR_OUTCOME_HTTP, 400, GR_ERRCLASS_CONTEXT_LENGTH};
+    /* request faults: by status for 4xx, by structured code/type only for 5xx */
+    bool fault = false;
+    assert_int_equal(gr_route_request_fault(500, ctx, strlen(ctx), &fault), GR_ERRCLASS_CONTEXT_LENGTH);
+    assert_true(fault);
+    assert_int_equal(gr_route_request_fault(500, pol, strlen(pol), &fault), GR_ERRCLASS_CONTENT_POLICY);
+    assert_true(fault);
+    const char *outage = "{\"error\":{\"message\":\"context window of the GPU pool exhausted\",\"type\":\"server_error\"}}";
+    assert_int_equal(gr_route_request_fault(503, outage, strlen(outage), &fault), GR_ERRCLASS_NONE);
+    assert_false(fault);
+    const char *gem = "{\"error\":{\"code\":500,\"status\":\"INVALID_ARGUMENT\"}}";
+    (void)gr_route_request_fault(500, gem, strlen(gem), &fault);
+    assert_true(fault);
+    (void)gr_route_request_fault(422, "{}", 2, &fault);
+    assert_true(fault);
+    const int deployment_side[] = {401, 403, 404, 408, 429};
+    const char *tpm = "{\"error\":{\"message\":\"Rate limit: too many tokens per minute\",\"code\":\"rate_limit_exceeded\"}}";
+    for (size_t i = 0; i < sizeof deployment_side / sizeof deployment_side[0]; i++) {
+        (void)gr_route_request_fault(deployment_side[i], "{}", 2, &fault);
+        assert_false(fault);
+        (void)gr_route_request_fault(deployment_side[i], tpm, strlen(tpm), &fault); /* body never overrides */
+        assert_false(fault);
+    }
+    gr_outcome f500 = {GR_OUTCOME_HTTP, 500, GR_ERRCLASS_NONE, true};
+    assert_int_equal(gr_route_should_retry(&f500, 0, 0, &d), GR_RETRY_NONE);
+    gr_outcome o = {GR_OUTCOME_HTTP, 400, GR_ERRCLASS_CONTEXT_LENGTH, false};
     assert_int_equal(gr_route_should_retry(&o, 0, 0, &d), GR_RETRY_NEXT_LARGER_CTX);
     o.err_class = GR_ERRCLASS_CONTENT_POLICY;
     assert_int_equal(gr_route_should_retry(&o, 0, 0, &d), GR_RETRY_NEXT_MODEL);
@@ -136,7 +160,7 @@ static void test_next_candidate(void **state)
     assert_int_equal(gr_route_next(&p, 3, GR_RETRY_NEXT), -1);
     assert_int_equal(gr_route_next(&p, 0, GR_RETRY_NONE), -1);
     /* a candidate that went down meanwhile is skipped */
-    gr_outcome r429 = {GR_OUTCOME_HTTP, 429, GR_ERRCLASS_NONE};
+    gr_outcome r429 = {GR_OUTCOME_HTTP, 429, GR_ERRCLASS_NONE, false};
     gr_health_on_start(p.cand[1].health, gr_now_us());
     gr_health_on_result(p.cand[1].health, &r429, 0, 0, 0, 60, gr_now_us());
     assert_int_equal(gr_route_next(&p, 0, GR_RETRY_NEXT), 2);

@@ -102,7 +102,7 @@ static void test_round_robin(void **state)
 
 static void ok_result(gr_health *h, uint64_t ttft, uint64_t total, uint64_t tokens)
 {
-    gr_outcome o = {GR_OUTCOME_OK, 200, GR_ERRCLASS_NONE};
+    gr_outcome o = {GR_OUTCOME_OK, 200, GR_ERRCLASS_NONE, false};
     gr_health_on_start(h, 1);
     gr_health_on_result(h, &o, ttft, total, tokens, 0, 1);
 }
@@ -496,7 +496,7 @@ static void test_health_skips_and_503(void **state)
     (void)state;
     fixture f;
     three_provider_model(&f);
-    gr_outcome fail = {GR_OUTCOME_CONNECT_ERROR, 0, GR_ERRCLASS_NONE};
+    gr_outcome fail = {GR_OUTCOME_CONNECT_ERROR, 0, GR_ERRCLASS_NONE, false};
     gr_health *h1 = gr_health_get("p1/gpt-4o");
     for (int i = 0; i < 5; i++) {
         gr_health_on_start(h1, 1);
@@ -512,7 +512,7 @@ static void test_health_skips_and_503(void **state)
             assert_string_not_equal(p.cand[k].dep->provider->name, "p1");
         assert_int_equal(p.rej_health, 1);
     }
-    gr_outcome r429 = {GR_OUTCOME_HTTP, 429, GR_ERRCLASS_NONE};
+    gr_outcome r429 = {GR_OUTCOME_HTTP, 429, GR_ERRCLASS_NONE, false};
     gr_health_on_start(gr_health_get("p2/gpt-4o-b"), 1);
     gr_health_on_result(gr_health_get("p2/gpt-4o-b"), &r429, 0, 0, 0, 60, 1);
     gr_health_on_start(gr_health_get("p3/gpt-4o-c"), 1);
@@ -568,6 +568,102 @@ static void test_explain_and_json(void **state)
     free(outbuf);
 }
 
+/* ---- the caller's restrictions (gr_route_access) ---- */
+
+/* An allow-list of model names; a model named "free" is unpriced. */
+typedef struct {
+    const char *allowed[4];
+    bool auto_granted;
+} fx_access;
+
+static gr_route_refusal fx_refuse(const gr_model_conf *m, gr_str auto_policy, void *arg)
+{
+    const fx_access *a = arg;
+    if (strcmp(m->name, "free") == 0)
+        return GR_ROUTE_NOT_PRICED;
+    if (auto_policy.len && a->auto_granted)
+        return GR_ROUTE_ALLOWED;
+    for (int i = 0; i < 4 && a->allowed[i]; i++)
+        if (strcmp(a->allowed[i], m->name) == 0)
+            return GR_ROUTE_ALLOWED;
+    return GR_ROUTE_NOT_ALLOWED;
+}
+
+static void plan_with_access(const gr_config *cfg, const char *json, const gr_route_access *acc,
+                             struct gr_route_plan *plan)
+{
+    cJSON *doc = cJSON_Parse(json);
+    gr_route_request req;
+    char err[256];
+    assert_int_equal(gr_route_request_from_json(doc, &req, err, sizeof err), GR_OK);
+    req.access = acc;
+    req.now_us = 1000000;
+    gr_route_state st;
+    gr_route_state_init(&st, 3);
+    (void)gr_route_plan(cfg, &req, &st, plan);
+    cJSON_Delete(doc);
+}
+
+static void test_access_every_candidate(void **state)
+{
+    (void)state;
+    fixture f;
+    fx_init(&f);
+    gr_model_conf *cheap = fx_model(&f, "cheap", 40, 1000000, 0, CAPS_ALL, NULL);
+    fx_dep(&f, cheap, 0, "cheap-1", 1);
+    fx_fallback(cheap, "pricey");
+    fx_fallback(cheap, "free");
+    gr_model_conf *pricey = fx_model(&f, "pricey", 90, 9000000, 0, CAPS_ALL, NULL);
+    fx_dep(&f, pricey, 1, "pricey-1", 1);
+    gr_model_conf *fr = fx_model(&f, "free", 60, 0, 0, CAPS_ALL, NULL);
+    fx_dep(&f, fr, 2, "free-1", 1);
+    fx_access a = {{"cheap"}, false};
+    const gr_route_access acc = {fx_refuse, &a};
+    struct gr_route_plan p;
+
+    /* config fallbacks outside the list are skipped and counted */
+    plan_with_access(&f.cfg, "{\"model\":\"cheap\"}", &acc, &p);
+    assert_int_equal(p.result, GR_ROUTE_OK);
+    assert_int_equal(p.ncand, 1);
+    assert_string_equal(p.cand[0].model->name, "cheap");
+    assert_int_equal(p.rej_access, 2);
+    assert_non_null(strstr(p.reason, "access:2"));
+
+    /* a models[] entry outside the list refuses the request, naming it */
+    plan_with_access(&f.cfg, "{\"model\":\"cheap\",\"models\":[\"pricey\"]}", &acc, &p);
+    assert_int_equal(p.result, GR_ROUTE_FORBIDDEN);
+    assert_int_equal(gr_route_result_http_status(p.result), 403);
+    assert_int_equal(p.refusal, GR_ROUTE_NOT_ALLOWED);
+    assert_non_null(strstr(p.error, "models[0]"));
+    assert_non_null(strstr(p.error, "'pricey'"));
+
+    /* an unpriced named model says so */
+    plan_with_access(&f.cfg, "{\"model\":\"free\"}", &acc, &p);
+    assert_int_equal(p.result, GR_ROUTE_FORBIDDEN);
+    assert_int_equal(p.refusal, GR_ROUTE_NOT_PRICED);
+
+    /* auto:best would pick pricey; restricted, it chooses cheap and nothing else */
+    plan_with_access(&f.cfg, "{\"model\":\"auto:best\",\"messages\":[{\"role\":\"user\",\"content\":\"prove it rigorously\"}]}",
+                     &acc, &p);
+    assert_int_equal(p.result, GR_ROUTE_OK);
+    for (size_t i = 0; i < p.ncand; i++)
+        assert_string_equal(p.cand[i].model->name, "cheap");
+    /* granted, it uses the whole pool (but never the unpriced model) */
+    a.auto_granted = true;
+    plan_with_access(&f.cfg, "{\"model\":\"auto:best\",\"messages\":[{\"role\":\"user\",\"content\":\"prove it rigorously\"}]}",
+                     &acc, &p);
+    assert_int_equal(p.result, GR_ROUTE_OK);
+    assert_string_equal(p.cand[0].model->name, "pricey");
+    for (size_t i = 0; i < p.ncand; i++)
+        assert_string_not_equal(p.cand[i].model->name, "free");
+    /* nothing allowed in the pool: 403, not "no capable model" */
+    a.auto_granted = false;
+    a.allowed[0] = "elsewhere";
+    plan_with_access(&f.cfg, "{\"model\":\"auto\"}", &acc, &p);
+    assert_int_equal(p.result, GR_ROUTE_FORBIDDEN);
+    assert_int_equal(p.refusal, GR_ROUTE_NOT_ALLOWED);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -587,6 +683,7 @@ int main(void)
         cmocka_unit_test_setup(test_auto_capabilities_never_violated, setup),
         cmocka_unit_test_setup(test_health_skips_and_503, setup),
         cmocka_unit_test_setup(test_explain_and_json, setup),
+        cmocka_unit_test_setup(test_access_every_candidate, setup),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     gr_health_shutdown();

@@ -20,6 +20,7 @@
 
 #include "ledger.h"
 #include "store.h"
+#include "config_schema.h"
 #include "store_test_url.h"
 
 #include <pthread.h>
@@ -88,13 +89,27 @@ static void urls(void **st) {
     snprintf(url, sizeof url, "sqlite://%s/z.db?journal=off", tmpdir);
     assert_int_equal(gr_store_open(url, &s, err, sizeof err), GR_ERR_INVALID);
     gr_store_close(NULL);
-    cJSON *tree = cJSON_Parse("{\"store\":\"sqlite:///var/lib/gr.db\"}");
-    assert_string_equal(gr_store_url_from_config(tree), "sqlite:///var/lib/gr.db");
-    cJSON_Delete(tree);
-    tree = cJSON_Parse("{\"store\":{\"url\":\"sqlite://b.db\"}}");
-    assert_string_equal(gr_store_url_from_config(tree), "sqlite://b.db");
-    cJSON_Delete(tree);
-    assert_string_equal(gr_store_url_from_config(NULL), GR_STORE_DEFAULT_URL);
+    /* the `store:` section, as the config loader parses it */
+    char cerr[256] = "";
+    gr_conf_err ce = {cerr, sizeof cerr, false};
+    cJSON *sec = cJSON_Parse("\"sqlite:///var/lib/gr.db\"");
+    gr_store_conf *sc = gr_store_conf_parse(sec, NULL, &ce);
+    assert_non_null(sc);
+    assert_string_equal(sc->url, "sqlite:///var/lib/gr.db");
+    gr_store_conf_free(sc);
+    cJSON_Delete(sec);
+    sec = cJSON_Parse("{\"url\":\"sqlite://b.db\",\"op_timeout_ms\":\"3s\"}");
+    sc = gr_store_conf_parse(sec, NULL, &ce);
+    assert_non_null(sc);
+    assert_string_equal(sc->url, "sqlite://b.db");
+    assert_int_equal(sc->op_timeout_ms, 3000);
+    gr_store_conf_free(sc);
+    cJSON_Delete(sec);
+    sec = cJSON_Parse("\"mysql://x\"");
+    assert_null(gr_store_conf_parse(sec, NULL, &ce));
+    assert_non_null(strstr(cerr, "unknown URL scheme"));
+    cJSON_Delete(sec);
+    assert_string_equal(gr_store_url(NULL), GR_STORE_DEFAULT_URL);
 }
 
 static void migrations(void **st) {

@@ -103,7 +103,7 @@ models: [ { name: m, provider: mock, model: m-1 } ]
   const bad = check(999);
   assert.equal(bad.status, 1, bad.stdout);
   assert.match(bad.stderr, /redis\.reservation_ttl_ms/);
-  assert.equal(check('2s').status, 1, 'not a number of ms');
+  assert.equal(check('soon').status, 1, 'not a duration');
   assert.equal(check(2000).status, 0);
 });
 

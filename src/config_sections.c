@@ -1,0 +1,113 @@
+/* config_sections.c — the table of top-level config sections other areas own.
+ * The loader (config.c) parses each at load, in this order, into
+ * gr_config.section[id]; adding a section is one row here, an id in
+ * config_schema.h, and the area's parse/free pair next to its code. */
+#include "config_schema.h"
+
+#include "config.h"
+#include "health.h"
+#include "keys.h"
+#include "pay_x402.h"
+#include "route_conf.h"
+#include "shared.h"
+#include "store.h"
+
+#include <stdio.h>
+
+const gr_conf_section gr_conf_sections[GR_CONF_NSECTIONS] = {
+    [GR_CONF_SEC_STORE] = {"store", gr_store_conf_parse, gr_store_conf_free},
+    [GR_CONF_SEC_KEYS] = {"keys", gr_keys_conf_parse, gr_keys_conf_free},
+    [GR_CONF_SEC_ROUTING] = {"routing", gr_route_conf_parse, gr_route_conf_free},
+    [GR_CONF_SEC_REDIS] = {"redis", gr_redis_conf_parse, gr_redis_conf_free},
+    [GR_CONF_SEC_X402] = {"x402", gr_pay_x402_conf_parse, NULL},
+};
+
+/* ---- the key reference (docs/CONFIG.md, `gaterouter --config-reference`) ---- */
+
+static const struct {
+    const char *path, *title;
+    const gr_conf_key *keys;
+} reference[] = {
+    {"server", NULL, gr_conf_server_keys},
+    {"server.cors", NULL, gr_conf_cors_keys},
+    {"log", NULL, gr_conf_log_keys},
+    {"auth", NULL, gr_conf_auth_keys},
+    {"providers[]", NULL, gr_conf_provider_keys},
+    {"providers[].timeouts", NULL, gr_conf_timeout_keys},
+    {"models[]", NULL, gr_conf_model_keys},
+    {"models[].deployments[]", NULL, gr_conf_deployment_keys},
+    {"pricing", "every `pricing` mapping", gr_conf_price_keys},
+    {"keys[]", "`keys[]` entries, `POST`/`PATCH /admin/keys` bodies", gr_conf_key_spec_keys},
+    {"store", "`store` (or a URL string: the `url`)", gr_conf_store_keys},
+    {"routing", NULL, gr_conf_routing_keys},
+    {"routing.auto", NULL, gr_conf_routing_auto_keys},
+    {"routing.health", NULL, gr_conf_health_keys},
+    {"redis", "`redis` (or a URL string: the `url`)", gr_conf_redis_keys},
+    {"x402", NULL, gr_conf_x402_keys},
+    {"x402.networks[]", NULL, gr_conf_x402_network_keys},
+};
+
+/* 8388608 -> "8 MiB", 90000 -> "90 s": the largest unit that divides evenly. */
+static void human(char *out, size_t cap, double v, gr_conf_type t) {
+    static const struct { const char *unit; double mul; } bytes[] = {
+        {"TiB", 1099511627776.0}, {"GiB", 1073741824.0}, {"MiB", 1048576.0}, {"KiB", 1024.0}};
+    static const struct { const char *unit; double mul; } ms[] = {
+        {"d", 86400000.0}, {"h", 3600000.0}, {"min", 60000.0}, {"s", 1000.0}};
+    if (v != 0 && t == GR_CONF_BYTES) {
+        for (size_t i = 0; i < GR_ARRAY_LEN(bytes); i++)
+            if (v >= bytes[i].mul && v == (double)(uint64_t)(v / bytes[i].mul) * bytes[i].mul) {
+                snprintf(out, cap, "%.0f %s", v / bytes[i].mul, bytes[i].unit);
+                return;
+            }
+    }
+    if (v != 0 && t == GR_CONF_MS) {
+        for (size_t i = 0; i < GR_ARRAY_LEN(ms); i++)
+            if (v >= ms[i].mul && v == (double)(uint64_t)(v / ms[i].mul) * ms[i].mul) {
+                snprintf(out, cap, "%.0f %s", v / ms[i].mul, ms[i].unit);
+                return;
+            }
+    }
+    snprintf(out, cap, t == GR_CONF_FRACTION ? "%g" : "%.0f%s", v, t == GR_CONF_MS ? " ms" : t == GR_CONF_BYTES ? " B" : "");
+}
+
+static void range_text(const gr_conf_key *k, char *out, size_t cap) {
+    char lo[32], hi[32];
+    switch (k->type) {
+    case GR_CONF_COUNT:
+    case GR_CONF_BYTES:
+    case GR_CONF_MS:
+    case GR_CONF_FRACTION:
+        human(lo, sizeof lo, k->min, k->type);
+        human(hi, sizeof hi, k->max, k->type);
+        snprintf(out, cap, "%s .. %s", lo, hi);
+        return;
+    case GR_CONF_ENUM: {
+        size_t n = 0;
+        out[0] = '\0';
+        for (size_t i = 0; k->choices[i] && n < cap; i++)
+            n += (size_t)snprintf(out + n, cap - n, "%s`%s`", i ? " \\| " : "", k->choices[i]);
+        return;
+    }
+    case GR_CONF_BOOL:
+        snprintf(out, cap, "`true` \\| `false`");
+        return;
+    default:
+        snprintf(out, cap, "—");
+    }
+}
+
+void gr_conf_write_reference(FILE *f) {
+    for (size_t s = 0; s < GR_ARRAY_LEN(reference); s++) {
+        if (reference[s].title) fprintf(f, "#### %s\n\n", reference[s].title);
+        else fprintf(f, "#### `%s`\n\n", reference[s].path);
+        fputs("| key | type | range | default | meaning |\n|---|---|---|---|---|\n", f);
+        for (const gr_conf_key *k = reference[s].keys; k->name; k++) {
+            char range[256];
+            range_text(k, range, sizeof range);
+            fprintf(f, "| `%s` | %s | %s | %s%s%s | %s |\n", k->name,
+                    k->type == GR_CONF_NESTED ? "—" : gr_conf_type_name(k->type), range, k->dflt ? "`" : "",
+                    k->dflt ? k->dflt : "—", k->dflt ? "`" : "", k->doc ? k->doc : "");
+        }
+        fputc('\n', f);
+    }
+}

@@ -1,0 +1,107 @@
+/* route_conf.c — parses `routing:` (auto, health) into gr_route_conf. */
+#include "route_conf.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct {
+    double quality;
+} auto_scalars;
+
+const gr_conf_key gr_conf_routing_keys[] = {
+    {"auto", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "defaults of model \"auto\""},
+    {"health", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "circuit breaker and cooldowns"},
+    GR_CONF_END,
+};
+
+const gr_conf_key gr_conf_routing_auto_keys[] = {
+    {"quality", GR_CONF_FRACTION, GR_CONF_F(auto_scalars, quality), 0, 1, "0.5", NULL,
+     "the bar of plain \"auto\": 0 = cheapest, 1 = best"},
+    {"models", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "models auto may choose from (names or aliases); default: all"},
+    GR_CONF_END,
+};
+
+/* By name or alias (gr_config_find_model lives in the core; routing links without it). */
+static const gr_model_conf *find_model(const gr_config *cfg, const char *name) {
+    for (size_t i = 0; i < cfg->nmodels; i++) {
+        const gr_model_conf *m = &cfg->models[i];
+        if (m->name && !strcmp(m->name, name)) return m;
+        for (size_t a = 0; a < m->naliases; a++)
+            if (!strcmp(m->aliases[a], name)) return m;
+    }
+    return NULL;
+}
+
+/* The defaults, for snapshots built by hand (tests): a loaded config always
+ * has the section. */
+static gr_route_conf g_defaults;
+static pthread_once_t g_defaults_once = PTHREAD_ONCE_INIT;
+
+static void defaults_init(void) {
+    g_defaults.auto_quality = 0.5;
+    gr_health_opts_default(&g_defaults.health);
+}
+
+static gr_route_conf *conf_new(void) {
+    pthread_once(&g_defaults_once, defaults_init);
+    gr_route_conf *c = gr_xcalloc(1, sizeof *c);
+    *c = g_defaults;
+    return c;
+}
+
+static void parse_auto(const cJSON *a, const gr_config *cfg, gr_route_conf *c, gr_conf_err *e) {
+    auto_scalars s = {0};
+    gr_conf_load_keys(a, "routing.auto", gr_conf_routing_auto_keys, &s, e);
+    c->auto_quality = s.quality;
+    const cJSON *list = cJSON_IsObject(a) ? cJSON_GetObjectItemCaseSensitive(a, "models") : NULL;
+    if (!list || cJSON_IsNull(list) || e->failed) return;
+    if (!cJSON_IsArray(list)) {
+        gr_conf_fail(e, "routing.auto.models: expected a list of model names");
+        return;
+    }
+    c->has_auto_models = true;
+    c->auto_models = gr_xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(char *));
+    const cJSON *it;
+    cJSON_ArrayForEach(it, list) {
+        const gr_model_conf *m = cJSON_IsString(it) ? find_model(cfg, it->valuestring) : NULL;
+        if (!m) {
+            gr_conf_fail(e, "routing.auto.models[%zu]: unknown model '%s'", c->nauto_models,
+                         cJSON_IsString(it) ? it->valuestring : "(not a string)");
+            return;
+        }
+        c->auto_models[c->nauto_models++] = gr_xstrdup(m->name); /* an alias counts as its model */
+    }
+}
+
+void *gr_route_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e) {
+    gr_route_conf *c = conf_new();
+    gr_conf_check_keys(sec, "routing", gr_conf_routing_keys, e);
+    if (!e->failed && cJSON_IsObject(sec)) {
+        parse_auto(cJSON_GetObjectItemCaseSensitive(sec, "auto"), cfg, c, e);
+        char err[256] = "";
+        if (!e->failed &&
+            gr_health_opts_from_json(cJSON_GetObjectItemCaseSensitive(sec, "health"), &c->health, err, sizeof err) != GR_OK)
+            gr_conf_fail(e, "%s", err);
+    }
+    if (e->failed) {
+        gr_route_conf_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void gr_route_conf_free(void *conf) {
+    gr_route_conf *c = conf;
+    if (!c) return;
+    for (size_t i = 0; i < c->nauto_models; i++) free(c->auto_models[i]);
+    free(c->auto_models);
+    free(c);
+}
+
+const gr_route_conf *gr_route_conf_of(const gr_config *cfg) {
+    const gr_route_conf *c = cfg ? cfg->section[GR_CONF_SEC_ROUTING] : NULL;
+    if (c) return c;
+    pthread_once(&g_defaults_once, defaults_init);
+    return &g_defaults;
+}
