@@ -185,6 +185,7 @@ test('an exhausted budget, then Redis restarted (every counter lost): nothing mo
   }
   assert.ok(after.length >= 10, `answers after the restart: ${after}`);
   assert.deepEqual(after.filter((s) => s === 200), [], `nothing served after the Redis restart: ${after}`);
+  await sleep(500); // every worker's connection is back (reconnect_ms: 100) before the next test
 });
 
 test('requests refused by Redis consume nothing locally; Retry-After is the window reset', async () => {
