@@ -191,7 +191,7 @@ static char *azure_url(gr_request *r, const gr_provider_conf *p) {
 static void add_common_headers(gr_request *r, gr_http_request *h) {
     const gr_provider_conf *p = r->deployment->provider;
     for (size_t i = 0; i < p->nheaders; i++) gr_http_request_add_header(h, "%s: %s", p->headers[i].name, p->headers[i].value);
-    gr_http_request_add_header(h, "X-Request-Id: %s", r->id);
+    gr_http_request_add_header(h, "X-Request-Id: %s", gr_request_echo_id(r));
 }
 
 /* Caps generation (e.g. at what an x402 payment covers): the canonical body
@@ -627,6 +627,8 @@ static void start_attempt(gr_request *r);
 static void proceed(gr_request *r);
 static unsigned rate_limited_for(gr_request *r);
 static void on_shared_admit(void *ud, const gr_shared_verdict *v);
+static bool admit_shared(gr_request *r, bool seeds_fresh);
+static void seed_from_store(gr_request *r);
 static void on_shared_claim(void *ud, const gr_shared_verdict *v);
 
 static void retry_timer_cb(evutil_socket_t fd, short what, void *arg) {
@@ -971,17 +973,77 @@ void gr_proxy_admitted(gr_request *r) {
         r->shared_op = gr_shared_claim(r->w->shared, token, ttl, on_shared_claim, r);
         return; /* continues in on_shared_claim */
     }
-    if (r->key && r->w->shared) { /* the same limits, cluster-wide (Redis) */
-        gr_key_limits lim;
-        gr_keys_limits(r->key, &lim);
-        if (lim.rpm > 0 || lim.tpm > 0 || lim.budget_total_nusd >= 0 || lim.budget_daily_nusd >= 0 ||
-            lim.budget_monthly_nusd >= 0) {
-            r->shared_op = gr_shared_admit(r->w->shared, gr_keys_id(r->key), &lim, r->est_total_tokens,
-                                           r->max_cost_nusd, (int64_t)gr_wall_ms(), on_shared_admit, r);
-            return; /* continues in on_shared_admit */
-        }
-    }
+    if (r->key && r->w->shared && admit_shared(r, false)) return; /* continues in on_shared_admit */
     proceed(r);
+}
+
+/* The same limits, cluster-wide (Redis); false when the key has none. */
+static bool admit_shared(gr_request *r, bool seeds_fresh) {
+    gr_key_limits lim;
+    gr_keys_limits(r->key, &lim);
+    if (!(lim.rpm > 0 || lim.tpm > 0 || lim.budget_total_nusd >= 0 || lim.budget_daily_nusd >= 0 ||
+          lim.budget_monthly_nusd >= 0))
+        return false;
+    r->shared_seeds_fresh = seeds_fresh;
+    r->shared_op = gr_shared_admit(r->w->shared, gr_keys_id(r->key), &lim, r->est_total_tokens, r->max_cost_nusd,
+                                   (int64_t)gr_wall_ms(), seeds_fresh, on_shared_admit, r);
+    return true;
+}
+
+/* Redis has no spend counter for the key (a new period, or Redis lost its
+ * data): the seed comes from the store's committed spend, read on the store
+ * executor, never from this process's memory alone. */
+typedef struct seed_job {
+    gr_request *r;
+    char key_id[GR_KEY_ID_MAX];
+    int64_t now_ms;
+    gr_key_spend sp;
+    gr_status rc;
+} seed_job;
+
+static void seed_run(void *conn, void *arg) {
+    seed_job *j = arg;
+    gr_store_conns *c = conn;
+    j->rc = gr_store_key_spend(c->store, j->key_id, gr_store_utc_day(j->now_ms), gr_store_utc_month(j->now_ms),
+                               &j->sp);
+    gr_store_health_note(j->rc);
+}
+
+static void seed_fail(gr_request *r, const char *why) {
+    gr_keys_cancel(&r->reservation);
+    gr_request_fail(r, 503, "api_error", "store_unavailable", NULL,
+                    "This key's cluster-wide spend could not be read from the store (%s); nothing was served.", why);
+}
+
+static void seed_done(void *arg, const char *err) {
+    seed_job *j = arg;
+    gr_request *r = j->r;
+    if (!gr_request_unhold(r)) return;
+    if (r->client_gone) {
+        gr_request_abandon(r);
+        return;
+    }
+    if (err || j->rc != GR_OK) {
+        seed_fail(r, err ? "timeout" : gr_status_str(j->rc));
+        return;
+    }
+    gr_keys_note_committed(r->key, &j->sp, j->now_ms);
+    if (!admit_shared(r, true)) proceed(r); /* the key's limits changed meanwhile */
+}
+
+static void seed_from_store(gr_request *r) {
+    gr_services *svc = r->w->svc;
+    seed_job *j = gr_xcalloc(1, sizeof *j);
+    j->r = r;
+    gr_store_strlcpy(j->key_id, gr_keys_id(r->key), sizeof j->key_id);
+    j->now_ms = (int64_t)gr_wall_ms();
+    gr_store_job_spec js = {.run = seed_run, .done = seed_done, .free_arg = free, .arg = j};
+    if (!svc->exec || gr_store_exec_submit(svc->exec, r->w->store_mb, &js) != GR_OK) {
+        free(j);
+        seed_fail(r, "the store executor is full");
+        return;
+    }
+    gr_request_hold(r); /* continues in seed_done */
 }
 
 static void on_shared_claim(void *ud, const gr_shared_verdict *v) {
@@ -1007,7 +1069,13 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
     if (r->finished || r->client_gone) return;
     if (v->status == 200) {
         r->shared_reserved = r->max_cost_nusd > 0 ? r->max_cost_nusd : 1;
+        gr_keys_note_shared(r->key, r->max_cost_nusd);
         proceed(r);
+        return;
+    }
+    if (v->need_seed) { /* after a fresh seed only if Redis lost the counter again meanwhile */
+        if (!r->shared_seeds_fresh) seed_from_store(r);
+        else seed_fail(r, "Redis lost the counter again");
         return;
     }
     if (v->store_down) {
@@ -1018,10 +1086,12 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
             proceed(r); /* rate limits fall back to this instance's own windows */
             return;
         }
+        gr_keys_cancel(&r->reservation); /* a refused request consumes nothing (KEYS.md) */
         gr_request_fail(r, 503, "api_error", "shared_store_unavailable", NULL,
                         "The shared limit store (Redis) is unavailable (%s); requests with budgets fail closed.", v->reason);
         return;
     }
+    gr_keys_cancel(&r->reservation); /* a refused request consumes nothing (KEYS.md) */
     if (v->status == 429) {
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", v->retry_after_s > 0 ? v->retry_after_s : 1);
