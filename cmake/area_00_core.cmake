@@ -16,6 +16,7 @@ add_library(gr_core OBJECT
   src/upstream_curl.c
   src/curl_dl.c
   src/mock_upstream.c
+  src/instance_id.c
   src/request.c
   src/pipeline.c
   src/request_store_job.c

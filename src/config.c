@@ -314,7 +314,7 @@ const gr_conf_key gr_conf_server_keys[] = {
      "one streamed response cap; 0 = unlimited"},
     {"mock_port", GR_CONF_COUNT, S(mock_port), 0, 65535, "0", NULL, "in-process mock port; 0 = ephemeral. Restart."},
     {"keys_refresh_ms", GR_CONF_MS, S(keys_refresh_ms), 0, 86400000, "5000", NULL,
-     "re-read virtual keys from the store; 0 = only on SIGHUP"},
+     "re-read virtual keys and their committed spend from the store; 0 = only on SIGHUP"},
     {"upstream_client", GR_CONF_ENUM, S(upstream_client), 0, 0, "auto", upstream_client_names,
      "auto: own HTTP/1.1 client for http://, libcurl for https://; curl: libcurl for all. Restart."},
     {"upstream_keepalive", GR_CONF_COUNT, S(upstream_keepalive), 0, 65536, "256", NULL,

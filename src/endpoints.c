@@ -10,6 +10,7 @@
 #include "metrics.h"
 #include "pay_x402.h"
 #include "proxy.h"
+#include "services.h"
 
 #include <event2/http.h> /* evhttp_uridecode */
 #include <stdio.h>
@@ -34,6 +35,8 @@ static void serve_health(gr_request *r, const gr_endpoint_row *row) {
 static void serve_ready(gr_request *r, const gr_endpoint_row *row) {
     (void)row;
     if (atomic_load(&r->w->draining)) reply_text(r, 503, "application/json", "{\"status\":\"draining\"}\n", 22);
+    else if (!gr_store_health_up()) /* as last seen by the ledger, the admin API or the keys refresh */
+        reply_text(r, 503, "application/json", "{\"status\":\"store_unavailable\"}\n", 31);
     else reply_text(r, 200, "application/json", "{\"status\":\"ready\"}\n", 19);
 }
 
@@ -53,6 +56,23 @@ static void serve_metrics(gr_request *r, const gr_endpoint_row *row) {
     }
     size_t len;
     char *text = gr_metrics_render(&len);
+    gr_ledger_stats ls;
+    gr_ledger_stats_get(r->w->svc->ledger, &ls);
+    char extra[512];
+    int n = snprintf(extra, sizeof extra,
+                     "# HELP gaterouter_ledger_conflicts_total Ledger rows whose request id was already stored "
+                     "(not written again; logged as an error).\n"
+                     "# TYPE gaterouter_ledger_conflicts_total counter\n"
+                     "gaterouter_ledger_conflicts_total %llu\n"
+                     "# HELP gaterouter_store_up Whether the store answered its last call (0 = unreachable).\n"
+                     "# TYPE gaterouter_store_up gauge\n"
+                     "gaterouter_store_up %d\n",
+                     (unsigned long long)ls.conflicts, gr_store_health_up() ? 1 : 0);
+    if (n > 0 && (size_t)n < sizeof extra) {
+        text = gr_xrealloc(text, len + (size_t)n + 1);
+        memcpy(text + len, extra, (size_t)n + 1);
+        len += (size_t)n;
+    }
     reply_text(r, 200, "text/plain; version=0.0.4", text, len);
     free(text);
 }

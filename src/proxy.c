@@ -14,6 +14,7 @@
 #include "meter.h"
 #include "services.h"
 #include "route.h"
+#include "route_auto_config.h"
 #include "shared.h"
 #include "metrics.h"
 #include "upstream.h"
@@ -190,7 +191,7 @@ static char *azure_url(gr_request *r, const gr_provider_conf *p) {
 static void add_common_headers(gr_request *r, gr_http_request *h) {
     const gr_provider_conf *p = r->deployment->provider;
     for (size_t i = 0; i < p->nheaders; i++) gr_http_request_add_header(h, "%s: %s", p->headers[i].name, p->headers[i].value);
-    gr_http_request_add_header(h, "X-Request-Id: %s", r->id);
+    gr_http_request_add_header(h, "X-Request-Id: %s", gr_request_echo_id(r));
 }
 
 /* Caps generation (e.g. at what an x402 payment covers): the canonical body
@@ -624,6 +625,8 @@ static void reply_non_stream(gr_request *r) {
 static void start_attempt(gr_request *r);
 static unsigned rate_limited_for(gr_request *r);
 static void on_shared_admit(void *ud, const gr_shared_verdict *v);
+static bool admit_shared(gr_request *r, bool seeds_fresh);
+static void seed_from_store(gr_request *r);
 
 static void retry_timer_cb(evutil_socket_t fd, short what, void *arg) {
     gr_request *r = arg;
@@ -872,6 +875,8 @@ static gr_phase_rc phase_route(gr_request *r) {
         ka.budget = lim.budget_total_nusd >= 0 || lim.budget_daily_nusd >= 0 || lim.budget_monthly_nusd >= 0;
         if (ka.budget || gr_keys_restricted(r->key)) rq.access = &access;
     }
+    rq.value_usd = gr_route_auto_parse_value_usd(gr_client_req_header(r->req, "x-gaterouter-value-usd"));
+    if (r->key) rq.default_value_usd = gr_keys_auto_value_usd(r->key);
     r->est_prompt_tokens = r->ep == GR_EP_CHAT ? gr_meter_estimate_request(r->body) : (int64_t)(len / 4);
     if (!rq.prompt_tokens) rq.prompt_tokens = (uint32_t)(r->est_prompt_tokens > UINT32_MAX ? UINT32_MAX : r->est_prompt_tokens);
     r->plan = gr_pool_calloc(r->pool, sizeof(*r->plan));
@@ -955,17 +960,67 @@ static gr_phase_rc phase_key_admit(gr_request *r) {
 }
 
 static gr_phase_rc phase_cluster_admit(gr_request *r) {
-    if (r->key && r->w->shared) { /* the same limits, cluster-wide (Redis) */
-        gr_key_limits lim;
-        gr_keys_limits(r->key, &lim);
-        if (lim.rpm > 0 || lim.tpm > 0 || lim.budget_total_nusd >= 0 || lim.budget_daily_nusd >= 0 ||
-            lim.budget_monthly_nusd >= 0) {
-            r->shared_op = gr_shared_admit(r->w->shared, gr_keys_id(r->key), &lim, r->est_total_tokens,
-                                           r->max_cost_nusd, (int64_t)gr_wall_ms(), on_shared_admit, r);
-            return GR_PHASE_STOP; /* continues in on_shared_admit */
-        }
-    }
+    if (r->key && r->w->shared && admit_shared(r, false)) return GR_PHASE_STOP; /* continues in on_shared_admit */
     return GR_PHASE_NEXT;
+}
+
+/* The same limits, cluster-wide (Redis); false when the key has none. */
+static bool admit_shared(gr_request *r, bool seeds_fresh) {
+    gr_key_limits lim;
+    gr_keys_limits(r->key, &lim);
+    if (!(lim.rpm > 0 || lim.tpm > 0 || lim.budget_total_nusd >= 0 || lim.budget_daily_nusd >= 0 ||
+          lim.budget_monthly_nusd >= 0))
+        return false;
+    r->shared_seeds_fresh = seeds_fresh;
+    r->shared_op = gr_shared_admit(r->w->shared, gr_keys_id(r->key), &lim, r->est_total_tokens, r->max_cost_nusd,
+                                   (int64_t)gr_wall_ms(), seeds_fresh, on_shared_admit, r);
+    return true;
+}
+
+/* Redis has no spend counter for the key (a new period, or Redis lost its
+ * data): the seed comes from the store's committed spend, read on the store
+ * executor, never from this process's memory alone. */
+typedef struct seed_job {
+    char key_id[GR_KEY_ID_MAX];
+    int64_t now_ms;
+    gr_key_spend sp;
+    gr_status rc;
+} seed_job;
+
+static void seed_run(void *conn, void *arg) {
+    seed_job *j = arg;
+    gr_store_conns *c = conn;
+    j->rc = gr_store_key_spend(c->store, j->key_id, gr_store_utc_day(j->now_ms), gr_store_utc_month(j->now_ms),
+                               &j->sp);
+    gr_store_health_note(j->rc);
+}
+
+static void seed_fail(gr_request *r, const char *why) {
+    gr_keys_cancel(&r->reservation);
+    gr_request_fail(r, 503, "api_error", "store_unavailable", NULL,
+                    "This key's cluster-wide spend could not be read from the store (%s); nothing was served.", why);
+}
+
+static void seed_resume(gr_request *r, void *arg, const char *err) {
+    seed_job *j = arg;
+    if (err || j->rc != GR_OK) {
+        seed_fail(r, err ? "timeout" : gr_status_str(j->rc));
+        return;
+    }
+    gr_keys_note_committed(r->key, &j->sp, j->now_ms);
+    if (!admit_shared(r, true)) gr_pipeline_continue(r, GR_PHASE_NEXT); /* the key's limits changed meanwhile */
+}
+
+static void seed_from_store(gr_request *r) {
+    if (!r->w->exec) { /* the seed needs an executor thread's own store connection */
+        seed_fail(r, "no store executor");
+        return;
+    }
+    seed_job *j = gr_xcalloc(1, sizeof *j);
+    gr_store_strlcpy(j->key_id, gr_keys_id(r->key), sizeof j->key_id);
+    j->now_ms = (int64_t)gr_wall_ms();
+    gr_request_job job = {.run = seed_run, .free_arg = free, .resume = seed_resume, .arg = j};
+    if (gr_request_store_job(r, &job) != GR_OK) seed_fail(r, "the store executor is full"); /* else seed_resume */
 }
 
 static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
@@ -974,7 +1029,13 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
     if (r->finished || r->client_gone) return;
     if (v->status == 200) {
         r->shared_reserved = r->max_cost_nusd > 0 ? r->max_cost_nusd : 1;
+        gr_keys_note_shared(r->key, r->max_cost_nusd);
         gr_pipeline_continue(r, GR_PHASE_NEXT);
+        return;
+    }
+    if (v->need_seed) { /* after a fresh seed only if Redis lost the counter again meanwhile */
+        if (!r->shared_seeds_fresh) seed_from_store(r);
+        else seed_fail(r, "Redis lost the counter again");
         return;
     }
     if (v->store_down) {
@@ -985,10 +1046,12 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
             gr_pipeline_continue(r, GR_PHASE_NEXT); /* rate limits fall back to this instance's own windows */
             return;
         }
+        gr_keys_cancel(&r->reservation); /* a refused request consumes nothing (KEYS.md) */
         gr_request_fail(r, 503, "api_error", "shared_store_unavailable", NULL,
                         "The shared limit store (Redis) is unavailable (%s); requests with budgets fail closed.", v->reason);
         return;
     }
+    gr_keys_cancel(&r->reservation); /* a refused request consumes nothing (KEYS.md) */
     if (v->status == 429) {
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", v->retry_after_s > 0 ? v->retry_after_s : 1);
@@ -1192,6 +1255,7 @@ static void finish_settle(gr_request *r, gr_finish_info *f) {
         r->shared_op = NULL;
     }
     if (r->shared_reserved && r->key && r->w->shared) {
+        gr_keys_note_shared(r->key, -r->max_cost_nusd);
         gr_key_limits lim;
         gr_keys_limits(r->key, &lim);
         gr_shared_settle(r->w->shared, gr_keys_id(r->key), &lim, r->shared_reserved, r->cost_nusd, r->est_total_tokens,

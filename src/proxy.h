@@ -7,14 +7,12 @@
 
 #include "request.h"
 
-/* Serves r (r->ep set, client authenticated); answers and finishes, usually
- * later from this loop. */
+/* Serves r (r->ep set, client authenticated): runs the pipeline's phases
+ * from PARSE on (pipeline.h); answers and finishes, usually later from this
+ * loop. */
 void gr_proxy_handle(gr_request *r);
-/* The rest of gr_proxy_handle once a paid request's x402 admission (which
- * runs its store calls on the store executor) has admitted it. */
-void gr_proxy_admitted(gr_request *r);
-
-/* Registers the model endpoints' reply hooks and finish handlers. */
+/* Registers the model endpoints' phase handlers (PARSE, ROUTE, the key's
+ * ADMIT, CACHE, UPSTREAM), reply hooks and finish handlers. */
 void gr_proxy_register(void);
 
 #endif

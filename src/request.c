@@ -4,6 +4,7 @@
 
 #include "http_reply.h"
 #include "http_server.h"
+#include "instance_id.h"
 #include "metrics.h"
 #include "pipeline.h"
 
@@ -44,15 +45,14 @@ gr_request *gr_request_new(gr_worker *w, gr_client_req *req) {
     r->cfg = gr_config_current_acquire();
     r->start_us = gr_now_us();
     r->status = 0;
+    /* The ledger's id is always the gateway's (unique across instances and
+     * restarts, instance_id.h); a client's X-Request-Id is kept beside it
+     * (ledger column client_request_id) and echoed, never used as the key. */
+    gr_request_id_make(r->id, gr_wall_ms(), (unsigned)w->id, ++w->seq);
     const char *rid = gr_client_req_header(req, "X-Request-Id");
-    if (rid && sane_request_id(rid)) {
-        snprintf(r->id, sizeof(r->id), "%s", rid);
-    } else {
-        uint64_t seq = ++w->seq;
-        snprintf(r->id, sizeof(r->id), "req_%llx%02x%08llx", (unsigned long long)(gr_wall_ms() & 0xffffffffffull),
-                 w->id & 0xff, (unsigned long long)seq);
-    }
-    gr_client_req_add_header(req, "x-request-id", r->id);
+    if (rid && sane_request_id(rid)) snprintf(r->client_id, sizeof(r->client_id), "%s", rid);
+    gr_client_req_add_header(req, "x-request-id", gr_request_echo_id(r));
+    gr_client_req_add_header(req, "x-gaterouter-request-id", r->id);
     atomic_fetch_add_explicit(&w->inflight, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->unflushed, 1, memory_order_relaxed);
     gr_client_req_on_done(req, on_reply_done, w);
@@ -60,6 +60,8 @@ gr_request *gr_request_new(gr_worker *w, gr_client_req *req) {
     gr_metrics_add(GR_M_INFLIGHT, NULL, 1);
     return r;
 }
+
+const char *gr_request_echo_id(const gr_request *r) { return r->client_id[0] ? r->client_id : r->id; }
 
 void gr_request_add_header(gr_request *r, const char *name, const char *value) {
     if (r->req && !r->client_gone) gr_client_req_add_header(r->req, name, value);

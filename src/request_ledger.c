@@ -17,6 +17,7 @@ static void build_row(gr_request *r, gr_finish_info *f) {
     memset(row, 0, sizeof(*row));
     f->row = row;
     GR_LEDGER_SET(row->request_id, r->id);
+    GR_LEDGER_SET(row->client_request_id, r->client_id);
     row->ts_ms = (int64_t)gr_wall_ms() - (int64_t)((r->end_us - r->start_us) / 1000);
     if (r->key) GR_LEDGER_SET(row->key_id, gr_keys_id(r->key));
     else if (r->key_name) GR_LEDGER_SET(row->key_id, r->key_name);

@@ -57,6 +57,10 @@ static void write_access_log(gr_request *r) {
     o = gr_out_u64(line, o, cap, gr_wall_ms());
     o = GR_OUT_LIT(line, o, cap, ",\"id\":");
     o = json_str(line, o, cap, r->id);
+    if (r->client_id[0]) {
+        o = GR_OUT_LIT(line, o, cap, ",\"client_request_id\":");
+        o = json_str(line, o, cap, r->client_id);
+    }
     o = GR_OUT_LIT(line, o, cap, ",\"method\":");
     o = json_str(line, o, cap, r->method);
     o = GR_OUT_LIT(line, o, cap, ",\"path\":");

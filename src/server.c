@@ -16,6 +16,7 @@
 #include "services.h"
 #include "route.h"
 #include "health.h"
+#include "instance_id.h"
 #include "shared.h"
 #include "upstream.h"
 
@@ -51,6 +52,17 @@ static void worker_wake(evutil_socket_t fd, short what, void *arg) {
     if (!atomic_load(&w->draining)) return;
     if (w->http) gr_http_server_drain(w->http); /* stop accepting; idle connections close */
     gr_worker_maybe_drained(w);
+}
+
+/* Every third of redis.reservation_ttl_ms: keep this live instance's
+ * reservations in Redis from lapsing while its requests run (a dead
+ * instance's stop being renewed and lapse; see shared.h). */
+static void renew_tick(evutil_socket_t fd, short what, void *arg) {
+    gr_worker *w = arg;
+    char (*ids)[GR_KEY_ID_MAX] = NULL;
+    size_t n = gr_keys_shared_ids(w->svc->keys, &ids);
+    for (size_t i = 0; i < n; i++) gr_shared_renew(w->shared, ids[i]);
+    free(ids);
 }
 
 /* Every second: which of this config's deployments did another instance
@@ -99,6 +111,11 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
         w->hints = event_new(w->base, -1, EV_PERSIST, hints_tick, w);
         event_add(w->hints, &(struct timeval){1, 0});
     }
+    if (w->shared && w->id == 0) { /* one worker per instance is enough: the expiry is per instance */
+        uint32_t ms = gr_shared_reservation_ttl_ms(s->svc.shared) / 3;
+        w->renew = event_new(w->base, -1, EV_PERSIST, renew_tick, w);
+        event_add(w->renew, &(struct timeval){ms / 1000, (ms % 1000) * 1000});
+    }
     w->wake = event_new(w->base, -1, EV_PERSIST, worker_wake, w);
     event_add(w->wake, NULL);
     w->store_mb = gr_store_mailbox_new(w->base);
@@ -124,6 +141,7 @@ static void worker_dispose(gr_worker *w) {
     gr_http_server_free(w->http);
     gr_upstream_free(w->up);
     if (w->hints) event_free(w->hints);
+    if (w->renew) event_free(w->renew);
     gr_shared_conn_free(w->shared);
     if (w->wake) event_free(w->wake);
     gr_store_mailbox_free(w->store_mb); /* after the executor drained (gr_server_run) */
@@ -164,7 +182,15 @@ static void on_reload(evutil_socket_t sig, short what, void *arg) {
  * become visible here within store_refresh_ms, without a SIGHUP. */
 static void on_keys_refresh(evutil_socket_t fd, short what, void *arg) {
     gr_server *s = arg;
-    if (gr_keys_reload(s->svc.keys, (int64_t)gr_wall_ms()) != GR_OK) GR_WARN("keys: periodic refresh from the store failed");
+    int64_t now = (int64_t)gr_wall_ms();
+    gr_status rc = gr_keys_reload(s->svc.keys, now);
+    gr_store_health_note(rc);
+    if (rc != GR_OK) {
+        GR_WARN("keys: periodic refresh from the store failed (%s)", gr_status_str(rc));
+        return;
+    }
+    /* Other instances' spend (shared store): views and the Redis seed. */
+    gr_store_health_note(gr_keys_refresh_spend(s->svc.keys, now));
 }
 
 static void drain_timeout(evutil_socket_t fd, short what, void *arg) {
@@ -203,6 +229,12 @@ int gr_server_run(gr_config *cfg) {
     /* Before any thread exists (services start threads too): installs the cJSON hooks. */
     gr_json_arena_setup(cfg->server.workers ? cfg->server.workers : (size_t)(ncpu > 0 ? ncpu : 1));
     gr_log_set_level(gr_log_level_parse(cfg->log.level));
+    if (!gr_instance_id_init()) { /* ids unique across instances need it */
+        GR_ERROR("cannot draw the instance id (RAND_bytes failed)");
+        gr_config_release(cfg);
+        return 1;
+    }
+    GR_INFO("instance %s", gr_instance_id_hex());
     if (!gr_access_log_open(cfg->log.access_log)) {
         GR_ERROR("log.access_log: cannot open %s", cfg->log.access_log);
         gr_config_release(cfg);
