@@ -73,3 +73,7 @@ gr_add_unit_test(NAME test_store_exec SOURCES tests/unit/test_store_exec.c LIBS 
 set_tests_properties(test_store_exec PROPERTIES TIMEOUT 60)
 # The built-in mock upstream on its HTTP server: backpressure, cancel, stop.
 gr_add_unit_test(NAME test_mock_upstream SOURCES tests/unit/test_mock_upstream.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+# The request pipeline with a fake worker, no sockets (src/pipeline.c, request.c,
+# request_store_job.c, endpoints.c): phases, suspend/resume, finish and reply tables.
+gr_add_unit_test(NAME test_pipeline SOURCES tests/unit/test_pipeline.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+set_tests_properties(test_pipeline PROPERTIES TIMEOUT 60)
