@@ -61,7 +61,6 @@ typedef struct gr_request {
     /* who and what */
     const char *key_name;
     gr_key_entry *key;          /* virtual key with limits, or NULL */
-    gr_key_reservation reservation;
     gr_prices prices;           /* resolved for the served deployment */
     struct gr_route_plan *plan; /* candidates in order (pool memory) */
     unsigned cand, attempts;    /* current candidate index; attempts made - 1 */
@@ -72,9 +71,6 @@ typedef struct gr_request {
     int retry_after_s;
     struct event *retry_ev;
     struct gr_shared_op *shared_op; /* pending cluster-wide admission */
-    int64_t shared_reserved;        /* > 0: reserved in Redis, settle at finish */
-    bool shared_seeds_fresh;        /* the pending admission carries seeds just read from the store */
-    int64_t est_total_tokens;
     char cache_key[65];         /* exact-match response cache key (hex), "" = not cached */
     uint32_t cache_ttl_s;
     bool cache_hit;

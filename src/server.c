@@ -12,7 +12,6 @@
 #include "log.h"
 #include "metrics.h"
 #include "mock_upstream.h"
-#include "request.h"
 #include "services.h"
 #include "route.h"
 #include "health.h"

@@ -4,6 +4,7 @@
 
 #include "health.h"
 #include "log.h"
+#include "pay_x402.h"
 #include "route_conf.h"
 
 #include <stdio.h>

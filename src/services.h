@@ -21,10 +21,11 @@
 #include "keys.h"
 #include "ledger.h"
 #include "store.h"
-#include "pay_x402.h"
 #include "shared.h"
 #include "store_exec.h"
 #include "x402_store.h"
+
+typedef struct gr_pay_x402 gr_pay_x402; /* pay_x402.h: services.c opens it, the request path reads it */
 
 /* One executor thread's own connections (never shared between threads). */
 typedef struct gr_store_conns {
