@@ -1,0 +1,114 @@
+// check_includes.mjs — the layer check: every `#include "x.h"` in src/ must
+// point at the same or a lower layer of the map in docs/ARCHITECTURE.md
+// (section "Layers"), and in an isolated layer never at another unit of that
+// layer. Fails on: an upward or lateral include not listed as a known
+// exception, a file of src/ the map does not place, and an exception that no
+// longer occurs (the list only shrinks). Node only, no dependencies.
+//   node tests/layers/check_includes.mjs [repo-root]     check the tree
+//   node tests/layers/check_includes.mjs --self-test     prove the checker fails
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const moduleOf = (file) => file.replace(/\.(c|h)$/, '');
+
+// The map: the lines between "<!-- layer-map:begin -->" and "<!-- layer-map:end -->".
+//   L<n> <name> [isolated]: unit | unit ...   (a unit: module names — a file's name
+//   without .c/.h — space separated; a name with its extension places that file alone)
+//   except <file> -> <header>  (reason)
+export function parseMap(text) {
+  const m = text.split('<!-- layer-map:begin -->')[1]?.split('<!-- layer-map:end -->')[0];
+  if (!m) throw new Error('docs/ARCHITECTURE.md has no layer map (<!-- layer-map:begin --> … end)');
+  const where = new Map(); // module -> {layer, name, unit, isolated}
+  const exceptions = new Map(); // "file -> header" -> reason
+  for (const raw of m.split('\n')) {
+    const line = raw.trim();
+    let x;
+    if ((x = /^L(\d+)\s+(\S+)(\s+isolated)?:\s*(.*)$/.exec(line))) {
+      const units = x[4].split('|').map((u) => u.trim().split(/\s+/).filter(Boolean));
+      units.forEach((mods, unit) => {
+        for (const mod of mods) {
+          if (where.has(mod)) throw new Error(`layer map: ${mod} placed twice`);
+          where.set(mod, { layer: Number(x[1]), name: x[2], unit, isolated: !!x[3] });
+        }
+      });
+    } else if ((x = /^except\s+(\S+)\s+->\s+(\S+)\s*(.*)$/.exec(line))) {
+      exceptions.set(`${x[1]} -> ${x[2]}`, x[3]);
+    }
+  }
+  return { where, exceptions };
+}
+
+// files: Map name -> text. Returns a list of problems (empty = clean).
+export function check(files, mapText) {
+  const { where, exceptions } = parseMap(mapText);
+  const problems = [];
+  const used = new Set();
+  const place = (file) => where.get(file) || where.get(moduleOf(file));
+  for (const [file, text] of files) {
+    const from = place(file);
+    if (!from) {
+      problems.push(`${file}: not in the layer map (docs/ARCHITECTURE.md, Layers): place it in a layer`);
+      continue;
+    }
+    for (const inc of text.matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)) {
+      const header = inc[1];
+      if (!files.has(header)) continue; // a system or generated header
+      const to = place(header);
+      if (!to) continue; // reported once as an unmapped file
+      const key = `${file} -> ${header}`;
+      let why = null;
+      if (to.layer > from.layer) why = `upward: L${from.layer} ${from.name} includes L${to.layer} ${to.name}`;
+      else if (to.layer === from.layer && from.isolated && to.unit !== from.unit)
+        why = `lateral in isolated layer L${from.layer} ${from.name}`;
+      if (!why) continue;
+      if (exceptions.has(key)) used.add(key);
+      else problems.push(`${key}: ${why}`);
+    }
+  }
+  for (const key of exceptions.keys())
+    if (!used.has(key)) problems.push(`${key}: listed as a known exception but no longer occurs: remove it from the map`);
+  return problems;
+}
+
+function selfTest() {
+  const map = `<!-- layer-map:begin -->
+L0 base: low split.h
+L1 mid isolated: a | b
+L2 top: high split.c
+except b.c -> a.h  (known)
+<!-- layer-map:end -->`;
+  const clean = new Map([['low.h', ''], ['a.h', '#include "low.h"'], ['b.h', ''], ['b.c', '#include "a.h"\n'],
+    ['a.c', '#include "a.h"\n#include "low.h"'], ['high.c', '#include "a.h"\n#include "b.h"']]);
+  const cases = [
+    ['clean tree', clean, 0],
+    ['upward include', new Map([...clean, ['low.c', '#include "high.h"'], ['high.h', '']]), 1],
+    ['lateral include in an isolated layer', new Map([...clean, ['a.c', '#include "b.h"']]), 1],
+    ['unmapped file', new Map([...clean, ['new_feature.c', '']]), 1],
+    ['stale exception', new Map([...clean, ['b.c', '']]), 1],
+    ['a file placed apart from its header', new Map([...clean, ['split.h', ''], ['split.c', '#include "high.h"'], ['high.h', '']]), 0],
+    ['a header below its own .c', new Map([...clean, ['split.h', '#include "high.h"'], ['high.h', '']]), 1],
+  ];
+  let bad = 0;
+  for (const [name, files, want] of cases) {
+    const got = check(files, map);
+    const ok = want ? got.length === want : got.length === 0;
+    console.log(`${ok ? 'ok' : 'FAIL'} - ${name}${got.length ? ': ' + got.join('; ') : ''}`);
+    if (!ok) bad++;
+  }
+  return bad ? 1 : 0;
+}
+
+function main() {
+  if (process.argv[2] === '--self-test') process.exit(selfTest());
+  const root = process.argv[2] || join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const src = join(root, 'src');
+  const files = new Map();
+  for (const f of readdirSync(src)) if (/\.(c|h)$/.test(f)) files.set(f, readFileSync(join(src, f), 'utf8'));
+  const problems = check(files, readFileSync(join(root, 'docs', 'ARCHITECTURE.md'), 'utf8'));
+  for (const p of problems) console.error(`layers: ${p}`);
+  if (problems.length) process.exit(1);
+  console.log(`layers: ${files.size} files of src/ follow the layer map`);
+}
+
+main();
