@@ -6,28 +6,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-typedef struct phase_entry {
-    gr_phase phase;
-    gr_phase_fn fn;
-} phase_entry;
+/* One registered handler: its phase (or stage) and the function. */
+typedef struct entry {
+    int order;
+    union {
+        gr_phase_fn phase;
+        gr_finish_fn finish;
+        gr_reply_fn reply;
+    } fn;
+} entry;
 
-typedef struct finish_entry {
-    gr_finish_stage stage;
-    gr_finish_fn fn;
-} finish_entry;
+typedef struct table {
+    const char *what;
+    size_t n;
+    entry e[GR_PIPELINE_MAX_HANDLERS];
+} table;
 
-typedef struct reply_entry {
-    gr_reply_stage stage;
-    gr_reply_fn fn;
-} reply_entry;
-
-static phase_entry g_phase[GR_PIPELINE_MAX_HANDLERS];
-static size_t g_nphase;
+static table g_phase = {"phase", 0, {{0, {0}}}};
+static table g_finish = {"finish", 0, {{0, {0}}}};
+static table g_reply = {"reply", 0, {{0, {0}}}};
 static int g_nslots;
-static finish_entry g_finish[GR_PIPELINE_MAX_HANDLERS];
-static size_t g_nfinish;
-static reply_entry g_reply[GR_PIPELINE_MAX_HANDLERS];
-static size_t g_nreply;
 
 static void table_full(const char *which) {
     fprintf(stderr, "gaterouter: more than %d %s handlers registered (GR_PIPELINE_MAX_HANDLERS)\n",
@@ -35,64 +33,56 @@ static void table_full(const char *which) {
     abort(); /* a build-time mistake, found at start-up */
 }
 
-/* Insertion keeps each table sorted by phase/stage, registration order within one. */
-void gr_pipeline_on_phase(gr_phase phase, gr_phase_fn fn) {
-    if (g_nphase == GR_PIPELINE_MAX_HANDLERS) table_full("phase");
-    size_t i = g_nphase++;
-    for (; i > 0 && g_phase[i - 1].phase > phase; i--) g_phase[i] = g_phase[i - 1];
-    g_phase[i] = (phase_entry){phase, fn};
+/* Insertion keeps a table sorted by order, registration order within one. */
+static void insert(table *t, entry e) {
+    if (t->n == GR_PIPELINE_MAX_HANDLERS) table_full(t->what);
+    size_t i = t->n++;
+    for (; i > 0 && t->e[i - 1].order > e.order; i--) t->e[i] = t->e[i - 1];
+    t->e[i] = e;
 }
+
+void gr_pipeline_on_phase(gr_phase phase, gr_phase_fn fn) { insert(&g_phase, (entry){(int)phase, {.phase = fn}}); }
+void gr_pipeline_on_finish(gr_finish_stage stage, gr_finish_fn fn) {
+    insert(&g_finish, (entry){(int)stage, {.finish = fn}});
+}
+void gr_pipeline_on_reply(gr_reply_stage stage, gr_reply_fn fn) { insert(&g_reply, (entry){(int)stage, {.reply = fn}}); }
 
 int gr_pipeline_ctx_slot(void) {
     if (g_nslots == GR_CTX_SLOTS) table_full("context slot");
     return g_nslots++;
 }
 
-void gr_pipeline_on_finish(gr_finish_stage stage, gr_finish_fn fn) {
-    if (g_nfinish == GR_PIPELINE_MAX_HANDLERS) table_full("finish");
-    size_t i = g_nfinish++;
-    for (; i > 0 && g_finish[i - 1].stage > stage; i--) g_finish[i] = g_finish[i - 1];
-    g_finish[i] = (finish_entry){stage, fn};
-}
-
-void gr_pipeline_on_reply(gr_reply_stage stage, gr_reply_fn fn) {
-    if (g_nreply == GR_PIPELINE_MAX_HANDLERS) table_full("reply");
-    size_t i = g_nreply++;
-    for (; i > 0 && g_reply[i - 1].stage > stage; i--) g_reply[i] = g_reply[i - 1];
-    g_reply[i] = (reply_entry){stage, fn};
-}
-
 void gr_pipeline_reset(void) {
-    g_nphase = 0;
+    g_phase.n = g_finish.n = g_reply.n = 0;
     g_nslots = 0;
-    g_nfinish = 0;
-    g_nreply = 0;
 }
 
 void gr_pipeline_run_finish(gr_request *r, gr_finish_stage from, gr_finish_stage to, gr_finish_info *f) {
-    for (size_t i = 0; i < g_nfinish; i++)
-        if (g_finish[i].stage >= from && g_finish[i].stage < to) g_finish[i].fn(r, f);
+    for (size_t i = 0; i < g_finish.n; i++)
+        if (g_finish.e[i].order >= (int)from && g_finish.e[i].order < (int)to) g_finish.e[i].fn.finish(r, f);
 }
 
 void gr_pipeline_run_reply(gr_request *r, int status, const char *body, size_t len) {
-    for (size_t i = 0; i < g_nreply; i++) g_reply[i].fn(r, status, body, len);
+    for (size_t i = 0; i < g_reply.n; i++) g_reply.e[i].fn.reply(r, status, body, len);
 }
 
 /* ---- the phase engine ---- */
 
+/* The handler after the phase of handler i (which ended it). */
+static size_t past_phase(gr_request *r, size_t i) {
+    gr_phase done = (gr_phase)g_phase.e[i].order;
+    if (done == GR_PHASE_AUTHENTICATE) r->authenticated = true;
+    while (i < g_phase.n && (gr_phase)g_phase.e[i].order == done) i++;
+    return i;
+}
+
 /* From handler index i on, while the phase is below r->phase_end. */
 static bool run_from(gr_request *r, size_t i) {
-    while (i < g_nphase && g_phase[i].phase < r->phase_end) {
+    while (i < g_phase.n && (gr_phase)g_phase.e[i].order < r->phase_end) {
         r->phase_at = i;
-        gr_phase_rc rc = g_phase[i].fn(r);
+        gr_phase_rc rc = g_phase.e[i].fn.phase(r);
         if (rc == GR_PHASE_STOP) return false; /* r may be gone: not touched again */
-        if (rc == GR_PHASE_DONE) {
-            gr_phase done = g_phase[i].phase;
-            while (i < g_nphase && g_phase[i].phase == done) i++;
-            if (done == GR_PHASE_AUTHENTICATE) r->authenticated = true;
-            continue;
-        }
-        i++;
+        i = rc == GR_PHASE_DONE ? past_phase(r, i) : i + 1;
     }
     return true;
 }
@@ -107,7 +97,7 @@ static bool unauthenticated(gr_request *r) {
 
 static size_t first_of(gr_phase from) {
     size_t i = 0;
-    while (i < g_nphase && g_phase[i].phase < from) i++;
+    while (i < g_phase.n && (gr_phase)g_phase.e[i].order < from) i++;
     return i;
 }
 
@@ -119,15 +109,7 @@ bool gr_pipeline_run(gr_request *r, gr_phase from, gr_phase to) {
 }
 
 void gr_pipeline_continue(gr_request *r, gr_phase_rc rc) {
-    size_t i = r->phase_at;
     if (rc == GR_PHASE_STOP) return;
-    if (rc == GR_PHASE_DONE) {
-        gr_phase done = g_phase[i].phase;
-        if (done == GR_PHASE_AUTHENTICATE) r->authenticated = true;
-        while (i < g_nphase && g_phase[i].phase == done) i++;
-    } else {
-        i++;
-    }
-    if (!run_from(r, i)) return;
+    if (!run_from(r, rc == GR_PHASE_DONE ? past_phase(r, r->phase_at) : r->phase_at + 1)) return;
     gr_request_fail(r, 500, "api_error", "pipeline_incomplete", NULL, "No handler answered the request.");
 }
