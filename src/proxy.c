@@ -1,9 +1,11 @@
-/* proxy.c — the model endpoints: /v1/chat/completions, /v1/completions and
- * /v1/embeddings. Validates the body, resolves the model to a deployment,
- * builds the upstream request (OpenAI-compatible fast path: the body is
- * forwarded with only `model` rewritten; native providers go through their
- * adapter), then relays the response: non-streamed bodies whole, streams event
- * by event as they arrive, with usage picked off the final chunk. */
+/* proxy.c — the model endpoints (the rows of endpoints.c that call
+ * gr_proxy_handle): its phase handlers PARSE (the body), ROUTE (the
+ * candidates), CACHE and UPSTREAM, then the relay. It builds the upstream
+ * request (OpenAI-compatible fast path: the body is forwarded with only
+ * `model` rewritten; native providers go through their adapter) and relays
+ * the response: non-streamed bodies whole, streams event by event as they
+ * arrive, with usage picked off the final chunk. Admission lives in the
+ * features that register ADMIT handlers (pay_x402.c, admit_keys.c). */
 #include "proxy.h"
 #include "pipeline.h"
 
@@ -12,7 +14,6 @@
 #include "json_edit.h"
 #include "log.h"
 #include "meter.h"
-#include "services.h"
 #include "route.h"
 #include "route_auto_config.h"
 #include "shared.h"
