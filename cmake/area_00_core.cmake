@@ -19,6 +19,7 @@ add_library(gr_core OBJECT
   src/request.c
   src/proxy.c
   src/api_models.c
+  src/messages_native.c
   src/auth.c
   src/server.c
   src/services.c

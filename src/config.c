@@ -797,6 +797,10 @@ static void parse_all(gr_config *c, gr_conf_err *e) {
         /* Names and aliases share one namespace. */
         for (size_t a = 0; a <= m->naliases; a++) {
             const char *nm = a == 0 ? m->name : m->aliases[a - 1];
+            const char *star = strchr(nm, '*');
+            if (star && (a == 0 || star[1] || star == nm))
+                gr_conf_fail(e, "%s: '%s': '*' may only end an alias, after at least one character (a prefix pattern)",
+                             sub, nm);
             for (size_t i = 0; i + 1 < c->nmodels; i++) {
                 const gr_model_conf *o = &c->models[i];
                 bool dup = !strcmp(o->name, nm);
@@ -917,13 +921,7 @@ void gr_config_release(gr_config *c) {
 }
 
 const gr_model_conf *gr_config_find_model(const gr_config *c, const char *name, size_t len) {
-    for (size_t i = 0; i < c->nmodels; i++) {
-        const gr_model_conf *m = &c->models[i];
-        if (m->name && strlen(m->name) == len && !memcmp(m->name, name, len)) return m;
-        for (size_t a = 0; a < m->naliases; a++)
-            if (strlen(m->aliases[a]) == len && !memcmp(m->aliases[a], name, len)) return m;
-    }
-    return NULL;
+    return gr_model_lookup(c->models, c->nmodels, name, len);
 }
 
 const gr_provider_conf *gr_config_find_provider(const gr_config *c, const char *name) {

@@ -460,7 +460,7 @@ static int64_t num0(const cJSON *o, const char *k) {
 }
 
 /* Anthropic usage (input excludes cache reads/writes) -> gr_usage (includes). */
-static void usage_merge(const cJSON *au, gr_usage *u) {
+void gr_anthropic_usage_merge(const cJSON *au, gr_usage *u) {
     if (!cJSON_IsObject(au)) return;
     if (gr_provider_get(au, "input_tokens")) {
         int64_t in = num0(au, "input_tokens");
@@ -547,7 +547,7 @@ static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body
     cJSON_AddStringToObject(ch, "finish_reason",
                             finish_reason_for(gr_provider_get_str(root, "stop_reason")));
     gr_usage u = {0};
-    usage_merge(gr_provider_get(root, "usage"), &u);
+    gr_anthropic_usage_merge(gr_provider_get(root, "usage"), &u);
     cJSON_AddItemToObject(resp, "usage", gr_provider_usage_json(&u));
     if (usage) *usage = u;
     free(text);
@@ -702,7 +702,7 @@ static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev,
         free(s->model);
         s->msg_id = gr_provider_strdup_or_null(gr_provider_get_str(msg, "id"));
         s->model = gr_provider_strdup_or_null(gr_provider_get_str(msg, "model"));
-        usage_merge(gr_provider_get(msg, "usage"), &s->usage);
+        gr_anthropic_usage_merge(gr_provider_get(msg, "usage"), &s->usage);
         s->started = true;
         cJSON *c = new_chunk(s, &delta);
         cJSON_AddStringToObject(delta, "role", "assistant");
@@ -713,7 +713,7 @@ static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev,
     } else if (strcmp(type, "content_block_delta") == 0) {
         rc = on_block_delta(s, data, emit, ud, err);
     } else if (strcmp(type, "message_delta") == 0) {
-        usage_merge(gr_provider_get(data, "usage"), &s->usage);
+        gr_anthropic_usage_merge(gr_provider_get(data, "usage"), &s->usage);
         const char *sr = gr_provider_get_str(gr_provider_get(data, "delta"), "stop_reason");
         if (sr && !s->finished) {
             s->finished = true;

@@ -18,6 +18,11 @@ extern const gr_provider_ops gr_gemini_ops;
 #define GR_ANTHROPIC_DEFAULT_VERSION "2023-06-01"
 #define GR_ANTHROPIC_DEFAULT_MAX_TOKENS 4096
 
+/* Merges an Anthropic usage object (message, message_start's message.usage or
+ * message_delta's usage; input_tokens excludes cache reads and writes) into u
+ * (prompt_tokens includes them). Fields absent from au are left as they are. */
+void gr_anthropic_usage_merge(const cJSON *au, gr_usage *u);
+
 /* ---- errors ---- */
 void gr_provider_error_set(gr_upstream_error *err, int status, const char *type,
                            const char *fmt, ...) GR_PRINTF(4, 5);

@@ -10,6 +10,7 @@
 #include "http_server.h"
 #include "json_edit.h"
 #include "log.h"
+#include "messages_native.h"
 #include "meter.h"
 #include "services.h"
 #include "pay_x402.h"
@@ -17,6 +18,7 @@
 #include "shared.h"
 #include "metrics.h"
 #include "upstream.h"
+#include "provider_native.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -93,8 +95,8 @@ static char *json_quote(const char *s) {
  * first of any duplicate top-level key (the one that was validated, routed
  * and priced), without the gateway's own fields, with `model` and
  * stream_options set like the fast path. */
-static char *build_tree_body(gr_request *r, size_t *out_len) {
-    cJSON *copy = cJSON_Duplicate(r->body, 1);
+static char *build_tree_body(gr_request *r, const cJSON *tree, bool ask_usage, size_t *out_len) {
+    cJSON *copy = cJSON_Duplicate(tree, 1);
     for (cJSON *it = copy ? copy->child : NULL; it;) {
         cJSON *next = it->next;
         for (cJSON *prev = copy->child; prev != it; prev = prev->next)
@@ -108,7 +110,7 @@ static char *build_tree_body(gr_request *r, size_t *out_len) {
         cJSON_DeleteItemFromObjectCaseSensitive(copy, gr_route_gateway_fields[i]);
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "model");
     cJSON_AddStringToObject(copy, "model", r->deployment->upstream_model);
-    if (r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
+    if (ask_usage && r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
         cJSON_DeleteItemFromObjectCaseSensitive(copy, "stream_options");
         cJSON_AddItemToObject(cJSON_AddObjectToObject(copy, "stream_options"), "include_usage", cJSON_CreateTrue());
         r->injected_usage = true;
@@ -122,14 +124,17 @@ static char *build_tree_body(gr_request *r, size_t *out_len) {
     return out;
 }
 
-static char *build_fast_body(gr_request *r, const char *body, size_t len, size_t *out_len) {
-    if (!gr_json_top_level_keys_plain(body, len)) return build_tree_body(r, out_len);
+/* tree: the parse of body; ask_usage: streams get stream_options.include_usage
+ * (OpenAI-compatible upstreams; Anthropic's events always carry usage). */
+static char *build_fast_body(gr_request *r, const cJSON *tree, bool ask_usage, const char *body, size_t len,
+                             size_t *out_len) {
+    if (!gr_json_top_level_keys_plain(body, len)) return build_tree_body(r, tree, ask_usage, out_len);
     size_t s, e;
     char *cur = NULL;
     size_t cur_len = len;
     const char *src = body;
     for (size_t i = 0; gr_route_gateway_fields[i]; i++) { /* never forwarded: real APIs reject them */
-        if (!cJSON_GetObjectItemCaseSensitive(r->body, gr_route_gateway_fields[i])) continue;
+        if (!cJSON_GetObjectItemCaseSensitive(tree, gr_route_gateway_fields[i])) continue;
         size_t next_len;
         char *next = gr_json_remove_top_level(src, cur_len, gr_route_gateway_fields[i], &next_len);
         if (!next) continue;
@@ -148,7 +153,7 @@ static char *build_fast_body(gr_request *r, const char *body, size_t len, size_t
         src = cur = modeled;
         cur_len = modeled_len;
     }
-    if (r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
+    if (ask_usage && r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
         static const char so[] = "{\"include_usage\":true}";
         char *next;
         size_t next_len;
@@ -195,14 +200,14 @@ static void add_common_headers(gr_request *r, gr_http_request *h) {
 /* Caps generation (e.g. at what an x402 payment covers): the canonical body
  * gets max_tokens (or max_completion_tokens, whichever the client used) no
  * larger than the cap, and the fast path forwards the re-rendered body. */
-static const char *apply_token_cap(gr_request *r, const char *body, size_t *len) {
-    if (r->cap_max_tokens <= 0) return body;
-    const char *field = cJSON_GetObjectItemCaseSensitive(r->body, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
-    const cJSON *cur = cJSON_GetObjectItemCaseSensitive(r->body, field);
+static const char *apply_token_cap(gr_request *r, cJSON *tree, const char *body, size_t *len) {
+    if (r->cap_max_tokens <= 0 || r->count_tokens) return body;
+    const char *field = cJSON_GetObjectItemCaseSensitive(tree, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+    const cJSON *cur = cJSON_GetObjectItemCaseSensitive(tree, field);
     if (cJSON_IsNumber(cur) && cur->valuedouble > 0 && cur->valuedouble <= (double)r->cap_max_tokens) return body;
-    cJSON_DeleteItemFromObjectCaseSensitive(r->body, field);
-    cJSON_AddNumberToObject(r->body, field, (double)r->cap_max_tokens);
-    char *txt = cJSON_PrintUnformatted(r->body);
+    cJSON_DeleteItemFromObjectCaseSensitive(tree, field);
+    cJSON_AddNumberToObject(tree, field, (double)r->cap_max_tokens);
+    char *txt = cJSON_PrintUnformatted(tree);
     char *copy = gr_pool_strdup(r->pool, txt);
     cJSON_free(txt);
     *len = strlen(copy);
@@ -212,7 +217,15 @@ static const char *apply_token_cap(gr_request *r, const char *body, size_t *len)
 static bool build_upstream_request(gr_request *r, const char *body, size_t len) {
     const gr_provider_conf *p = r->deployment->provider;
     gr_http_request *h = &r->up_req;
-    body = apply_token_cap(r, body, &len);
+    if (r->native) { /* the client's own Anthropic request, `model` rewritten */
+        size_t nlen = r->messages_len;
+        const char *nb = apply_token_cap(r, r->messages_body, r->messages_text, &nlen);
+        gr_messages_native_request(r->req, p, r->count_tokens, h);
+        add_common_headers(r, h);
+        h->body = build_fast_body(r, r->messages_body, false, nb, nlen, &h->body_len);
+        return true;
+    }
+    body = apply_token_cap(r, r->body, body, &len);
     if (r->ops) {
         gr_upstream_error err = {0};
         if (r->ops->build_chat_request(&r->actx, r->body, h, &err) != GR_OK) {
@@ -233,7 +246,7 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
     gr_http_request_add_header(h, "Content-Type: application/json");
     if (r->stream) gr_http_request_add_header(h, "Accept: text/event-stream");
     add_common_headers(r, h);
-    h->body = build_fast_body(r, body, len, &h->body_len);
+    h->body = build_fast_body(r, r->body, true, body, len, &h->body_len);
     return true;
 }
 
@@ -323,8 +336,24 @@ static void start_stream_reply(gr_request *r) {
     if (r->req) gr_client_req_reply_start(r->req, 200, "text/event-stream; charset=utf-8");
 }
 
+/* Anthropic upstream, Anthropic client: the event goes out as it came; only
+ * usage is read off it. */
+static int relay_native_event(gr_request *r, const gr_sse_event *ev) {
+    gr_native_event_kind k = gr_messages_native_event(ev, &r->usage);
+    r->stream_data_bytes += ev->data.len;
+    gr_messages_native_frame(r->out, ev);
+    if (k == GR_NATIVE_EV_STOP) r->done_seen = true;
+    if (k == GR_NATIVE_EV_ERROR) {
+        r->failed_midstream = true;
+        r->error_type = "api_error";
+        return 1;
+    }
+    return 0;
+}
+
 static int on_sse_event(void *ud, const gr_sse_event *ev) {
     gr_request *r = ud;
+    if (r->native) return relay_native_event(r, ev);
     if (r->ops) {
         gr_upstream_error err = {0};
         if (r->ops->stream_event(r->st, ev, emit_chunk, r, &err) != GR_OK) {
@@ -454,7 +483,7 @@ static void finish_stream(gr_request *r, const char *err) {
         r->done_seen = true;
     }
     if (!r->cost_nusd) gr_proxy_compute_cost(r);
-    if (r->done_seen && !r->failed_midstream) {
+    if (r->done_seen && !r->failed_midstream && !r->native) { /* a relayed stream carries its own end */
         if (r->anthropic_out) {
             if (gr_messages_stream_finish(r->msg_stream, emit_anthropic_event, r) != GR_OK) r->error_type = "translation_error";
         }
@@ -497,6 +526,7 @@ static void reply_upstream_error(gr_request *r) {
     const char *body = (const char *)evbuffer_pullup(r->up_body, -1);
     gr_upstream_error e = {0};
     if (r->ops) r->ops->map_error(&r->actx, r->up_status, body, len, &e);
+    else if (r->native) gr_anthropic_ops.map_error(&r->actx, r->up_status, body, len, &e);
     else gr_map_openai_error(r->up_status, body, len, &e);
     redact_provider_secrets(r, e.message, sizeof(e.message));
     if (r->up_status == 429 && r->retry_after_s > 0) { /* pass the provider's wait on */
@@ -547,9 +577,37 @@ static void reply_costed(gr_request *r, cJSON *resp) {
     cJSON_free(s);
 }
 
+/* Anthropic upstream, Anthropic client: the upstream's bytes go out as they
+ * came; usage (and so the cost, in x-gaterouter-cost) is read off them. A
+ * token count is free. */
+static void reply_native(gr_request *r, const char *body, size_t len) {
+    cJSON *j = gr_provider_parse_json(body, len);
+    const char *type = gr_provider_get_str(j, "type");
+    if (!cJSON_IsObject(j) || (type && !strcmp(type, "error"))) {
+        cJSON_Delete(j);
+        gr_request_fail(r, 502, "api_error", "upstream_invalid_json", NULL,
+                        "upstream returned HTTP %d with a body that is not an Anthropic %s", r->up_status,
+                        r->count_tokens ? "token count" : "message");
+        return;
+    }
+    if (!r->count_tokens) {
+        gr_anthropic_usage_merge(gr_provider_get(j, "usage"), &r->usage);
+        gr_proxy_compute_cost(r);
+        char usd[48];
+        gr_meter_format_usd(r->cost_nusd, usd, sizeof(usd));
+        gr_request_add_header(r, "x-gaterouter-cost", usd);
+    }
+    cJSON_Delete(j);
+    gr_request_reply_json(r, 200, body, len);
+}
+
 static void reply_non_stream(gr_request *r) {
     size_t len = evbuffer_get_length(r->up_body);
     const char *body = (const char *)evbuffer_pullup(r->up_body, -1);
+    if (r->native && !r->stream) {
+        reply_native(r, body, len);
+        return;
+    }
     if (r->stream) {
         gr_request_fail(r, 502, "api_error", "upstream_not_streaming", NULL,
                         "upstream answered a streaming request with content-type '%s' instead of text/event-stream",
@@ -622,6 +680,7 @@ static void reply_non_stream(gr_request *r) {
 /* ---- attempts: retries and fallbacks before the first byte reaches the client ---- */
 
 static void start_attempt(gr_request *r);
+static void reply_token_estimate(gr_request *r);
 static void proceed(gr_request *r);
 static unsigned rate_limited_for(gr_request *r);
 static void on_shared_admit(void *ud, const gr_shared_verdict *v);
@@ -793,7 +852,9 @@ void gr_proxy_handle(gr_request *r) {
                             e.message[0] ? e.message : "invalid Messages request");
             return;
         }
-        cJSON_Delete(r->body);
+        r->messages_body = r->body; /* relayed as is to Anthropic upstreams */
+        r->messages_text = body;
+        r->messages_len = len;
         r->body = canon;
         canon_text = cJSON_PrintUnformatted(canon);
         body = gr_pool_strdup(r->pool, canon_text);
@@ -860,6 +921,7 @@ void gr_proxy_handle(gr_request *r) {
         if (ka.budget || gr_keys_restricted(r->key)) rq.access = &access;
     }
     r->est_prompt_tokens = r->ep == GR_EP_CHAT ? gr_meter_estimate_request(r->body) : (int64_t)(len / 4);
+    gr_messages_stream_set_input_estimate(r->msg_stream, r->est_prompt_tokens); /* message_start's input_tokens */
     if (!rq.prompt_tokens) rq.prompt_tokens = (uint32_t)(r->est_prompt_tokens > UINT32_MAX ? UINT32_MAX : r->est_prompt_tokens);
     r->plan = gr_pool_calloc(r->pool, sizeof(*r->plan));
     (void)gr_route_plan(r->cfg, &rq, r->w->route_state, r->plan);
@@ -1101,6 +1163,15 @@ static unsigned rate_limited_for(gr_request *r) {
     return best == UINT64_MAX ? 0 : (unsigned)((best + 999999u) / 1000000u);
 }
 
+/* POST /v1/messages/count_tokens for a model whose provider does not speak
+ * Anthropic: the gateway's own estimate, marked as one. */
+static void reply_token_estimate(gr_request *r) {
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), "{\"input_tokens\":%lld}", (long long)r->est_prompt_tokens);
+    gr_request_add_header(r, "x-gaterouter-token-count", "estimated");
+    gr_request_reply_json(r, 200, buf, (size_t)n);
+}
+
 /* One upstream attempt on plan->cand[r->cand]. Per-attempt state is reset;
  * what the client sees is decided only once an attempt succeeds or the plan
  * is exhausted. */
@@ -1112,6 +1183,12 @@ static void start_attempt(gr_request *r) {
                             &r->prices);
     const gr_provider_conf *prov = r->deployment->provider;
     r->ops = gr_provider_ops_for(prov->kind);
+    r->native = r->messages_body && prov->kind == GR_PROVIDER_ANTHROPIC; /* Anthropic in, Anthropic up */
+    if (r->native) r->ops = NULL;
+    if (r->count_tokens && !r->native) {
+        reply_token_estimate(r);
+        return;
+    }
     if (r->ops && r->ep != GR_EP_CHAT) {
         gr_request_fail(r, 400, "invalid_request_error", "unsupported_endpoint", "model",
                         "The model `%s` is served by a %s provider, which supports only chat completions here.",

@@ -141,16 +141,7 @@ const gr_model_conf *gr_route_find_model(const gr_config *cfg, const char *name,
 {
     if (!cfg || !name)
         return NULL;
-    gr_str n = {name, len};
-    for (size_t i = 0; i < cfg->nmodels; i++) {
-        const gr_model_conf *m = &cfg->models[i];
-        if (m->name && gr_str_eq_c(n, m->name))
-            return m;
-        for (size_t a = 0; a < m->naliases; a++)
-            if (m->aliases[a] && gr_str_eq_c(n, m->aliases[a]))
-                return m;
-    }
-    return NULL;
+    return gr_model_lookup(cfg->models, cfg->nmodels, name, len);
 }
 
 enum { WHY_OK = 0, WHY_CAPS, WHY_CTX };

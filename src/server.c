@@ -221,7 +221,8 @@ static void handle(gr_client_req *req, void *arg) {
     r->path[i] = '\0';
     while (i > 1 && r->path[i - 1] == '/') r->path[--i] = '\0';
     const char *p = r->path;
-    if (!strcmp(p, "/v1/messages")) r->ep = GR_EP_MESSAGES; /* every error from here on in Anthropic's shape */
+    bool count_tokens = !strcmp(p, "/v1/messages/count_tokens");
+    if (!strcmp(p, "/v1/messages") || count_tokens) r->ep = GR_EP_MESSAGES; /* every error from here on in Anthropic's shape */
     const char *code = NULL, *why = NULL;
     int refused = gr_client_req_error(req, &code, &why);
     if (refused) { /* malformed, or over a limit: answered in the API's error shape, then closed */
@@ -237,6 +238,11 @@ static void handle(gr_client_req *req, void *arg) {
     }
     bool get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"), post = !strcmp(r->method, "POST");
 
+    if (!strcmp(p, "/")) { /* clients probe the base URL (Claude Code: HEAD /) */
+        if (!get) goto method;
+        reply_text(r, 200, "application/json", "{\"status\":\"ok\"}\n", 16);
+        return;
+    }
     if (!strcmp(p, "/health")) {
         if (!get) goto method;
         reply_text(r, 200, "application/json", "{\"status\":\"ok\"}\n", 16);
@@ -289,6 +295,10 @@ static void handle(gr_client_req *req, void *arg) {
     else if (!strcmp(p, "/v1/completions") || !strcmp(p, "/completions")) r->ep = GR_EP_COMPLETIONS;
     else if (!strcmp(p, "/v1/embeddings") || !strcmp(p, "/embeddings")) r->ep = GR_EP_EMBEDDINGS;
     else if (!strcmp(p, "/v1/messages")) r->ep = GR_EP_MESSAGES;
+    else if (count_tokens) {
+        r->ep = GR_EP_MESSAGES;
+        r->count_tokens = true;
+    }
     else if (!strcmp(p, "/v1/route")) r->ep = GR_EP_ROUTE; /* dry run: the decision, no upstream call */
     if (r->ep != GR_EP_OTHER) {
         if (!post) goto method;
@@ -299,7 +309,7 @@ static void handle(gr_client_req *req, void *arg) {
     gr_request_fail(r, 404, "invalid_request_error", "unknown_url", NULL, "Invalid URL (%s %s)", r->method, r->path);
     return;
 method:
-    gr_request_add_header(r, "Allow", !strcmp(p, "/health") || !strcmp(p, "/ready") || !strcmp(p, "/metrics") ||
+    gr_request_add_header(r, "Allow", !strcmp(p, "/") || !strcmp(p, "/health") || !strcmp(p, "/ready") || !strcmp(p, "/metrics") ||
                                              !strncmp(p, "/v1/models", 10) ? "GET, HEAD" : "POST");
     gr_request_fail(r, 405, "invalid_request_error", "method_not_allowed", NULL, "Method %s is not allowed for %s",
                     r->method, r->path);
