@@ -52,6 +52,13 @@ char *gr_messages_error_json(int status, const char *message) {
     return s;
 }
 
+char *gr_messages_error_json_typed(const char *type, const char *message) {
+    char *clean = gr_utf8_sanitize_dup(message ? message : "");
+    char *s = print_free(error_obj(type, clean));
+    free(clean);
+    return s;
+}
+
 char *gr_messages_sse_frame(const char *event, const char *data, size_t len, size_t *out_len) {
     size_t el = strlen(event);
     size_t n = 7 + el + 7 + len + 2; /* "event: " e "\ndata: " d "\n\n" */

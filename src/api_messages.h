@@ -61,6 +61,8 @@ void gr_messages_stream_usage(const gr_messages_stream *s, gr_usage *out);
 const char *gr_messages_error_type(int status);
 /* {"type":"error","error":{"type":...,"message":...}} as JSON text (free()). */
 char *gr_messages_error_json(int status, const char *message);
+/* The same with Anthropic's own error type (e.g. one an upstream sent). */
+char *gr_messages_error_json_typed(const char *type, const char *message);
 /* "event: <name>\ndata: <data>\n\n" (free()); *out_len gets its length. */
 char *gr_messages_sse_frame(const char *event, const char *data, size_t len, size_t *out_len);
 

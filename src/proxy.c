@@ -534,6 +534,21 @@ static void reply_upstream_error(gr_request *r) {
         snprintf(ra, sizeof(ra), "%d", r->retry_after_s);
         gr_request_add_header(r, "Retry-After", ra);
     }
+    if (r->native && r->up_status >= 400 && r->up_status <= 599 && r->up_status != 401 && r->up_status != 403) {
+        /* Anthropic's own status, type and wording reach its client (Claude
+         * Code retries on 529 overloaded_error, falls back on others). */
+        cJSON *j = gr_provider_parse_json(body, len);
+        const char *etype = gr_provider_get_str(gr_provider_get(j, "error"), "type");
+        if (etype) {
+            char *s = gr_messages_error_json_typed(etype, e.message);
+            r->error_type = gr_messages_error_type(r->up_status);
+            gr_request_reply_json(r, r->up_status, s, strlen(s));
+            free(s);
+            cJSON_Delete(j);
+            return;
+        }
+        cJSON_Delete(j);
+    }
     int status = e.status ? e.status : r->up_status;
     char prefix[160] = "";
     const char *type = e.type ? e.type : gr_error_type_for_status(status);

@@ -8,7 +8,8 @@
 #include "meter.h"
 
 static gr_prices P(int64_t in, int64_t out, int64_t cached, int64_t per_req) {
-    gr_prices p = {in, out, cached, per_req, true};
+    gr_prices p = {.input_uusd_per_mtok = in, .output_uusd_per_mtok = out, .cached_input_uusd_per_mtok = cached,
+                   .per_request_uusd = per_req, .set = true};
     return p;
 }
 
