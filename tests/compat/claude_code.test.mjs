@@ -58,7 +58,7 @@ before(async () => {
     aliases: ["claude-sonnet-*"]
     provider: anthropic-fake
     model: ${UPSTREAM_MODEL}
-    pricing: { input: 3.00, output: 15.00, cached_input: 0.30, cache_write_input: 3.75 }
+    pricing: { input: 3.00, output: 15.00, cached_input: 0.30 } # cache writes: the default 1.25 x input
     context_window: 200000
     capabilities: [chat, tools, stream, vision]
   - name: cc-mock
