@@ -57,11 +57,13 @@ static void read_usage(const cJSON *u, gr_usage *out) {
     const cJSON *ct = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
     const cJSON *ptd = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details");
     const cJSON *cached = cJSON_GetObjectItemCaseSensitive(ptd, "cached_tokens");
+    const cJSON *written = cJSON_GetObjectItemCaseSensitive(ptd, "cache_write_tokens"); /* OpenRouter */
     const cJSON *ctd = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens_details");
     const cJSON *reasoning = cJSON_GetObjectItemCaseSensitive(ctd, "reasoning_tokens");
     if (cJSON_IsNumber(pt)) out->prompt_tokens = token_count(pt);
     if (cJSON_IsNumber(ct)) out->completion_tokens = token_count(ct);
     if (cJSON_IsNumber(cached)) out->cached_tokens = token_count(cached);
+    if (cJSON_IsNumber(written)) out->cache_write_tokens = token_count(written);
     if (cJSON_IsNumber(reasoning)) out->reasoning_tokens = token_count(reasoning);
     out->present = true;
 }
@@ -1228,6 +1230,8 @@ static void start_attempt(gr_request *r) {
         .created = (int64_t)(gr_wall_ms() / 1000),
         .stream = r->stream,
         .include_usage = r->include_usage_asked,
+        .exclude_reasoning = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(r->body, "reasoning"), "exclude")),
     };
     if (!build_upstream_request(r, r->body_text, r->body_len)) return;
     r->attempt_start_us = gr_now_us();
