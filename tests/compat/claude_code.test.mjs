@@ -19,6 +19,7 @@ import { startGateway, defaultConfig, TEST_KEY } from './harness.mjs';
 import { startAnthropicFake, message } from './anthropic_fake.mjs';
 
 const UPSTREAM_KEY = 'sk-ant-upstream-secret-0042';
+const ADMIN = 'admin-secret-key-claude-code';
 const UPSTREAM_MODEL = 'claude-sonnet-4-5-20250929';
 const SIG1 = 'EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds+/sig/1==';
 const SIG2 = 'ErUBCkYIBxgCIkB8+SecondSignature/with+slashes/and=padding==';
@@ -68,7 +69,7 @@ before(async () => {
     pricing: { input: 1.00, output: 5.00 }
     context_window: 200000
     capabilities: [chat, tools, stream]
-`, dir).replace('providers:\n', `providers:\n  - name: anthropic-fake\n    kind: anthropic\n    base_url: http://127.0.0.1:${fake.port}/v1\n    api_key: ${UPSTREAM_KEY}\n`),
+`, dir).replace('auth:\n', `auth:\n  admin_key: ${ADMIN}\n`).replace('providers:\n', `providers:\n  - name: anthropic-fake\n    kind: anthropic\n    base_url: http://127.0.0.1:${fake.port}/v1\n    api_key: ${UPSTREAM_KEY}\n`),
   });
 });
 
@@ -147,8 +148,12 @@ test('A: a multi-turn tool-use session with thinking relays byte for byte both w
 });
 
 test('A: a non-streamed reply comes back as the fake sent it, with its cost (cache writes and reads priced)', async () => {
+  // a virtual key (the ledger row is readable by its key at /v1/generation)
+  const made = await (await fetch(`${gw.base}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'cc' }) })).json();
+  const vkey = made.key || made.data?.key;
+  assert.ok(vkey, JSON.stringify(made));
   sent = []; got = [];
-  const c = client();
+  const c = new Anthropic({ baseURL: gw.base, apiKey: vkey, maxRetries: 0, fetch: recordingFetch });
   const params = { ...turnParams([{ role: 'user', content: 'hi' }]), max_tokens: 1024, stream: false };
   const msg = await c.messages.create(params, { headers: { 'anthropic-beta': BETAS } });
   const rec = fake.requests[fake.requests.length - 1];
@@ -158,6 +163,18 @@ test('A: a non-streamed reply comes back as the fake sent it, with its cost (cac
   // 120 input * $3 + 2000 cache writes * $3.75 + 8000 cache reads * $0.30 + 40 output * $15, per 1M
   const want = (120 * 3 + 2000 * 3.75 + 8000 * 0.3 + 40 * 15) / 1e6;
   assert.equal(Number(got[0].headers.get('x-gaterouter-cost')), want);
+  // the ledger keeps the cache reads and writes apart (written asynchronously: poll)
+  const id = got[0].headers.get('x-request-id');
+  let gen = null;
+  for (let i = 0; i < 50 && !gen; i++) {
+    const r = await fetch(`${gw.base}/v1/generation?id=${id}`, { headers: { authorization: `Bearer ${vkey}` } });
+    if (r.status === 200) gen = (await r.json()).data;
+    else await new Promise((res) => setTimeout(res, 100));
+  }
+  assert.ok(gen, 'the ledger row appeared');
+  assert.equal(gen.tokens_prompt, 120 + 2000 + 8000);
+  assert.equal(gen.tokens_cached, 8000);
+  assert.equal(gen.tokens_cache_write, 2000);
 });
 
 test('A: count_tokens is forwarded to an Anthropic upstream', async () => {
