@@ -1098,7 +1098,7 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
  * (`off`/`0` opts out). Never streams, paid (x402) requests, or requests
  * offering tools unless the header asks (a tool call may have side effects). */
 static void cache_decide(gr_request *r) {
-    if (!r->w->shared || r->stream || r->pay_x402 || !r->model) return;
+    if (!r->w->shared || r->stream || r->pay_x402 || !r->model || r->count_tokens) return;
     const char *h = gr_client_req_header(r->req, "x-gaterouter-cache");
     uint32_t ttl = r->model->cache_ttl_s;
     bool asked = false;
@@ -1113,7 +1113,9 @@ static void cache_decide(gr_request *r) {
     }
     if (!ttl) return;
     if (!asked && cJSON_GetObjectItemCaseSensitive(r->body, "tools")) return;
-    char *norm = cJSON_PrintUnformatted(r->body); /* normalised: no insignificant whitespace */
+    /* normalised: no insignificant whitespace; /v1/messages by the client's own
+     * request (its thinking, cache_control... are not in the canonical one) */
+    char *norm = cJSON_PrintUnformatted(r->messages_body ? r->messages_body : r->body);
     if (!norm) return;
     /* key = SHA-256(model, output format, endpoint, normalised body) */
     const char *material = gr_pool_printf(r->pool, "%s\n%c\n%s\n%s", r->model->name, r->anthropic_out ? 'a' : 'o',
