@@ -51,8 +51,9 @@ void gr_models_handle(gr_request *r, const char *model_id) {
             return;
         }
         out = render(m, model_id);
-    } else if (anthropic) { /* one page holding every model */
+    } else {
         out = cJSON_CreateObject();
+        if (!anthropic) cJSON_AddStringToObject(out, "object", "list");
         cJSON *data = cJSON_AddArrayToObject(out, "data");
         for (size_t i = 0; i < r->cfg->nmodels; i++) {
             const gr_model_conf *m = &r->cfg->models[i];
@@ -60,24 +61,16 @@ void gr_models_handle(gr_request *r, const char *model_id) {
             for (size_t a = 0; a < m->naliases; a++)
                 if (listable(m->aliases[a])) cJSON_AddItemToArray(data, render(m, m->aliases[a]));
         }
-        int n = cJSON_GetArraySize(data);
-        cJSON_AddBoolToObject(out, "has_more", false);
-        if (n) {
-            cJSON_AddStringToObject(out, "first_id", gr_provider_get_str(cJSON_GetArrayItem(data, 0), "id"));
-            cJSON_AddStringToObject(out, "last_id", gr_provider_get_str(cJSON_GetArrayItem(data, n - 1), "id"));
-        } else {
-            cJSON_AddNullToObject(out, "first_id");
-            cJSON_AddNullToObject(out, "last_id");
-        }
-    } else {
-        out = cJSON_CreateObject();
-        cJSON_AddStringToObject(out, "object", "list");
-        cJSON *data = cJSON_AddArrayToObject(out, "data");
-        for (size_t i = 0; i < r->cfg->nmodels; i++) {
-            const gr_model_conf *m = &r->cfg->models[i];
-            cJSON_AddItemToArray(data, model_json(m, m->name));
-            for (size_t a = 0; a < m->naliases; a++)
-                if (listable(m->aliases[a])) cJSON_AddItemToArray(data, model_json(m, m->aliases[a]));
+        if (anthropic) { /* one page holding every model */
+            int n = cJSON_GetArraySize(data);
+            cJSON_AddBoolToObject(out, "has_more", false);
+            if (n) {
+                cJSON_AddStringToObject(out, "first_id", gr_provider_get_str(cJSON_GetArrayItem(data, 0), "id"));
+                cJSON_AddStringToObject(out, "last_id", gr_provider_get_str(cJSON_GetArrayItem(data, n - 1), "id"));
+            } else {
+                cJSON_AddNullToObject(out, "first_id");
+                cJSON_AddNullToObject(out, "last_id");
+            }
         }
     }
     char *s = cJSON_PrintUnformatted(out);
