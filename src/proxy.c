@@ -970,6 +970,15 @@ void gr_proxy_handle(gr_request *r) {
                         r->plan->error);
         return;
     }
+    if (r->plan->result == GR_ROUTE_NO_CAPABLE && r->plan->ctx_limit && r->anthropic_out) {
+        /* Anthropic's own wording: Claude Code reads the numbers from it and
+         * retries with a max_tokens that fits */
+        gr_request_fail(r, 400, "invalid_request_error", "context_length_exceeded", NULL,
+                        "input length and `max_tokens` exceed context limit: %u + %u > %u, decrease input length or "
+                        "`max_tokens` and try again",
+                        rq.prompt_tokens, rq.max_output_tokens, r->plan->ctx_limit);
+        return;
+    }
     if (r->plan->result != GR_ROUTE_OK) {
         int st = gr_route_result_http_status(r->plan->result);
         const char *code = r->plan->result == GR_ROUTE_NOT_FOUND ? "model_not_found"

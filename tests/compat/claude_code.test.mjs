@@ -220,6 +220,21 @@ test('B: role "system" inside messages is folded for a non-Anthropic upstream; m
   assert.match(final.content.find((b) => b.type === 'text').text, /say hi please/);
 });
 
+test('B: a prompt plus max_tokens beyond the context window is refused in Anthropic\'s words', async () => {
+  const res = await fetch(`${gw.base}/v1/messages`, {
+    method: 'POST', headers: { 'x-api-key': TEST_KEY, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'claude-haiku-4-5', max_tokens: 200000, messages: [{ role: 'user', content: 'a prompt of a few tokens' }] }),
+  });
+  assert.equal(res.status, 400);
+  const j = await res.json();
+  assert.equal(j.error.type, 'invalid_request_error');
+  const m = j.error.message.match(/^input length and `max_tokens` exceed context limit: (\d+) \+ (\d+) > (\d+), decrease input length or `max_tokens` and try again$/);
+  assert.ok(m, j.error.message);
+  assert.equal(Number(m[2]), 200000);
+  assert.equal(Number(m[3]), 200000);
+  assert.ok(Number(m[1]) + Number(m[2]) > Number(m[3]));
+});
+
 test('B: count_tokens for a non-Anthropic model is the gateway\'s estimate, marked as such', async () => {
   const res = await fetch(`${gw.base}/v1/messages/count_tokens?beta=true`, {
     method: 'POST', headers: { 'x-api-key': TEST_KEY, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },

@@ -66,6 +66,20 @@ test('claude -p completes a prompt against the shipped config (built-in mock)', 
   }
 });
 
+test('claude -p recovers from a context window too small for its max_tokens (Anthropic\'s wording, retried)', async () => {
+  // Claude Code asks for up to 128000 output tokens; at 136000 its prompt does
+  // not fit beside them. Answered with Anthropic's own message, the CLI reads
+  // the numbers from it and retries with a max_tokens that fits.
+  const gw = await startGateway({ config: (port, dir) => shippedConfig(port, dir).replace('context_window: 200000 ', 'context_window: 136000 ') });
+  stops.push(() => gw.stop());
+  assert.ok(readFileSync(join(repoRoot, 'config', 'gaterouter.yaml'), 'utf8').includes('context_window: 200000 '));
+  const r = await runClaude(gw.base, 'say hi', mkdtempSync(join(tmpdir(), 'gr-cc-cwd-')));
+  assert.equal(r.code, 0, `claude -p failed:\n${r.out}\n${r.err}\n${gw.logs()}`);
+  const lines = gw.logs().split('\n').filter((l) => l.includes('"path":"/v1/messages"')).map((l) => JSON.parse(l));
+  assert.equal(lines[0].status, 400, 'the first try did not fit');
+  assert.ok(lines.some((l) => l.status === 200), 'the retry with a smaller max_tokens was served');
+});
+
 test('claude -p runs a tool round trip against a scripted Anthropic fake, relayed as is', async () => {
   const cwd = mkdtempSync(join(tmpdir(), 'gr-cc-cwd-'));
   const notes = join(cwd, 'notes.txt');
