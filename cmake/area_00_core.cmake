@@ -16,8 +16,10 @@ add_library(gr_core OBJECT
   src/upstream_curl.c
   src/curl_dl.c
   src/mock_upstream.c
+  src/instance_id.c
   src/request.c
   src/proxy.c
+  src/redact.c
   src/api_models.c
   src/messages_native.c
   src/auth.c
@@ -33,6 +35,10 @@ target_include_directories(gr_core PUBLIC ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(gr_core PUBLIC ${GR_EXTERNAL_LIBS})
 list(APPEND GR_AREA_LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 
+# The provider-credential redactor (src/redact.c): split points, truncated keys.
+gr_add_unit_test(NAME test_redact SOURCES tests/unit/test_redact.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+# Metric labels (src/metrics.c): escaping and cutting per the exposition format.
+gr_add_unit_test(NAME test_metrics SOURCES tests/unit/test_metrics.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_sse SOURCES tests/unit/test_sse.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_config SOURCES tests/unit/test_config.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 # UTF-8 repair for error bodies and logs (utf8.c), request-body Content-Encoding (body_decode.c).

@@ -19,6 +19,7 @@ function(gr_bench_declare_all)
   set(_micro
     "bench_json_rewrite|${_all}"
     "bench_sse|gr_providers"
+    "bench_redact|${_all}"
     "bench_x402|gr_x402"
     "bench_route|gr_route"
     "bench_meter|gr_meter")

@@ -80,6 +80,20 @@ if(GR_NODE_FOR_PG AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/openai)
     ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endif()
 
+# The cluster (issue #26): two gateways on the test PostgreSQL plus a Redis
+# the suite starts on a free port (redis-server). Ids unique across
+# instances, budgets exact through a Redis restart, cluster-wide spend views,
+# a dead instance's reservations lapsing, PostgreSQL down -> 503.
+if(GR_NODE_FOR_PG)
+  add_test(NAME scale_cluster
+    COMMAND ${CMAKE_SOURCE_DIR}/tests/pg/with_pg.sh ${GR_PG_STATE_DIR}
+            ${GR_NODE_FOR_PG} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/scale/cluster/
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(scale_cluster PROPERTIES
+    FIXTURES_REQUIRED pg_server RESOURCE_LOCK gr_pg_server LABELS "scale;pg" TIMEOUT 180
+    ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endif()
+
 # The x402 payment store on PostgreSQL (src/x402_store_pg.c): x402_store.c in
 # gr_core picks the backend from the store URL. Owner: x402.
 target_sources(gr_core PRIVATE src/x402_store_pg.c)

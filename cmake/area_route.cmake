@@ -5,6 +5,8 @@
 add_library(gr_route OBJECT
   src/route.c
   src/route_auto.c
+  src/route_auto_config.c
+  src/route_auto_explain.c
   src/health.c
   src/route_conf.c
 )
@@ -15,19 +17,31 @@ list(APPEND GR_AREA_LIBS gr_route)
 gr_add_unit_test(NAME test_route SOURCES tests/unit/test_route.c LIBS gr_route)
 gr_add_unit_test(NAME test_health SOURCES tests/unit/test_health.c LIBS gr_route)
 gr_add_unit_test(NAME test_retry SOURCES tests/unit/test_retry.c LIBS gr_route)
-gr_add_unit_test(NAME test_route_auto SOURCES tests/unit/test_route_auto.c LIBS gr_route)
+gr_add_unit_test(NAME test_route_auto SOURCES tests/unit/test_route_auto.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 
 # The C feature extractor used by tools/route/train.mjs and eval.mjs (train/serve parity).
 add_executable(route_features tools/route/route_features.c)
 target_include_directories(route_features PRIVATE ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(route_features PRIVATE gr_route gr_base ${GR_EXTERNAL_LIBS})
 
-# Held-out evaluation on a small slice: fails unless the auto router's APGR beats
-# random routing. Needs Node >= 20 and ../shared/routing-data (or GR_ROUTING_DATA).
+# The eval tool: a small RouterBench slice with the compiled-in model (fails when the C and JS
+# predictions disagree: train/serve parity), and two fixtures: one consistent with the ability
+# table (its frontier assertion passes) and one contradicting it (the assertion must fail).
+# Needs Node >= 20; the slice also needs ../shared/routing-data (or GR_ROUTING_DATA).
 find_program(GR_NODE node)
 if(GR_NODE)
   add_test(NAME route_eval_quick
     COMMAND ${GR_NODE} ${CMAKE_SOURCE_DIR}/tools/route/eval.mjs --quick
             --features $<TARGET_FILE:route_features> --no-write)
   set_tests_properties(route_eval_quick PROPERTIES LABELS "route;eval" TIMEOUT 120)
+  add_test(NAME route_eval_fixture_pass
+    COMMAND ${GR_NODE} ${CMAKE_SOURCE_DIR}/tools/route/eval.mjs --assert
+            --fixture ${CMAKE_SOURCE_DIR}/tests/fixtures/route_eval/consistent.jsonl
+            --features $<TARGET_FILE:route_features>)
+  add_test(NAME route_eval_fixture_fail
+    COMMAND ${GR_NODE} ${CMAKE_SOURCE_DIR}/tools/route/eval.mjs --assert
+            --fixture ${CMAKE_SOURCE_DIR}/tests/fixtures/route_eval/contradicted.jsonl
+            --features $<TARGET_FILE:route_features>)
+  set_tests_properties(route_eval_fixture_pass route_eval_fixture_fail PROPERTIES LABELS "route;eval" TIMEOUT 60)
+  set_tests_properties(route_eval_fixture_fail PROPERTIES WILL_FAIL TRUE)
 endif()

@@ -134,6 +134,7 @@ static void add_str_opt(cJSON *o, const char *name, const char *v) {
 cJSON *gr_admin_generation_json(const gr_ledger_row *r) {
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "id", r->request_id);
+    add_str_opt(d, "client_request_id", r->client_request_id);
     cJSON_AddNumberToObject(d, "created_at", (double)r->ts_ms);
     add_str_opt(d, "key_id", r->key_id);
     add_str_opt(d, "payer", r->payer);
@@ -222,8 +223,12 @@ static int key_info_reply(gr_admin_ctx *c, gr_key_entry *e, int64_t now, int sta
 }
 
 static int store_error(char **out, gr_status rc) {
+    gr_store_health_note(rc);
     if (rc == GR_ERR_NOT_FOUND)
         return fail(out, 404, "invalid_request_error", "not_found", NULL, "Not found.");
+    if (rc == GR_ERR_UNAVAILABLE) /* a networked store that is down: retry later (SCALING.md) */
+        return fail(out, 503, "api_error", "store_unavailable", NULL,
+                    "The store cannot be reached; nothing was changed. Retry later.");
     return fail(out, 500, "api_error", "store_error", NULL, "The key store failed: %s.",
                 gr_status_str(rc));
 }

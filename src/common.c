@@ -50,6 +50,7 @@ const char *gr_status_str(gr_status s) {
     case GR_ERR_IO: return "i/o error";
     case GR_ERR_CRYPTO: return "cryptographic check failed";
     case GR_ERR_UNSUPPORTED: return "unsupported";
+    case GR_ERR_UNAVAILABLE: return "unavailable";
     }
     return "unknown status";
 }

@@ -38,6 +38,7 @@ typedef enum {
     GR_ERR_IO,
     GR_ERR_CRYPTO,
     GR_ERR_UNSUPPORTED,
+    GR_ERR_UNAVAILABLE, /* a networked store or service cannot be reached */
 } gr_status;
 
 const char *gr_status_str(gr_status s);

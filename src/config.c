@@ -314,7 +314,7 @@ const gr_conf_key gr_conf_server_keys[] = {
      "one streamed response cap; 0 = unlimited"},
     {"mock_port", GR_CONF_COUNT, S(mock_port), 0, 65535, "0", NULL, "in-process mock port; 0 = ephemeral. Restart."},
     {"keys_refresh_ms", GR_CONF_MS, S(keys_refresh_ms), 0, 86400000, "5000", NULL,
-     "re-read virtual keys from the store; 0 = only on SIGHUP"},
+     "re-read virtual keys and their committed spend from the store; 0 = only on SIGHUP"},
     {"upstream_client", GR_CONF_ENUM, S(upstream_client), 0, 0, "auto", upstream_client_names,
      "auto: own HTTP/1.1 client for http://, libcurl for https://; curl: libcurl for all. Restart."},
     {"upstream_keepalive", GR_CONF_COUNT, S(upstream_keepalive), 0, 65536, "256", NULL,
@@ -322,6 +322,12 @@ const gr_conf_key gr_conf_server_keys[] = {
     {"upstream_keepalive_ms", GR_CONF_MS, S(upstream_keepalive_ms), 0, 86400000, "30000", NULL,
      "idle upstream connection lifetime. Restart."},
     {"cors", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "CORS for browsers (see server.cors); off by default"},
+    {"metrics_token", GR_CONF_STRING, S(metrics_token), 0, 0, NULL, NULL,
+     "bearer token GET /metrics requires (>= 16 characters); unset = open"},
+    {"body_timeout_ms", GR_CONF_MS, S(body_timeout_ms), 100, 86400000, "120000", NULL,
+     "a request's body must arrive within this of its first byte -> 408. Restart."},
+    {"max_connections", GR_CONF_COUNT, S(max_connections), 0, 10000000, "10000", NULL,
+     "open client connections, all workers (split per worker); 0 = no cap. Restart."},
     GR_CONF_END,
 };
 #undef S
@@ -428,6 +434,12 @@ static void parse_server(const cJSON *s, gr_server_conf *o, gr_conf_err *e) {
     if (o->listen) split_listen(o, e);
     if (!e->failed) check_listen_host(o, e);
     o->upstream_curl_only = o->upstream_client == 1;
+    if (o->metrics_token && !o->metrics_token[0]) {
+        free(o->metrics_token);
+        o->metrics_token = NULL;
+    }
+    if (o->metrics_token && strlen(o->metrics_token) < 16)
+        gr_conf_fail(e, "server.metrics_token: at least 16 characters (or leave it out for an open /metrics)");
     parse_cors(cJSON_GetObjectItemCaseSensitive(s, "cors"), o, e);
 }
 

@@ -143,6 +143,9 @@ typedef struct gr_server_conf {
     uint32_t cors_max_age_ms;             /* Access-Control-Max-Age (sent in seconds) */
     uint32_t upstream_keepalive;          /* idle upstream connections kept per worker */
     uint32_t upstream_keepalive_ms;       /* an idle upstream connection is closed after this */
+    char *metrics_token;                  /* bearer token GET /metrics requires; NULL = open */
+    uint32_t body_timeout_ms;             /* a request's first byte to the end of its body -> 408 */
+    uint32_t max_connections;             /* open client connections, all workers; 0 = no cap */
 } gr_server_conf;
 
 typedef struct gr_log_conf {

@@ -105,6 +105,11 @@ struct gr_http_server {
     struct event_base *base;
     int listen_fd;
     struct event *accept_ev;
+    bool accepting;           /* accept_ev is added */
+    struct event *backoff_ev; /* re-enables accepting after a resource failure */
+    bool backing_off;
+    uint64_t accept_failures; /* failed accepts since the last warning */
+    uint64_t accept_warned_us;
     gr_http_server_limits lim;
     gr_http_on_request on_request;
     void *arg;
@@ -118,6 +123,7 @@ struct gr_http_server {
 
 static void conn_close(conn *c);
 static void request_complete(conn *c);
+static void set_accepting(gr_http_server *s, bool on);
 static void tick_arm(conn *c, uint64_t in_us);
 
 /* ---- growable buffers ---- */
@@ -167,6 +173,7 @@ static void unlink_conn(conn *c) {
     c->prev = c->next = NULL;
     s->nconns--;
     c->srv = NULL;
+    if (!s->accepting) set_accepting(s, true); /* below the cap again */
 }
 
 static void release_conn(conn *c) {
@@ -227,6 +234,26 @@ static uint64_t timeout_us(const conn *c) {
 
 static size_t queued(const conn *c) { return c->out ? evbuffer_get_length(c->out) : 0; }
 
+/* While a body is being read: when the whole request must have arrived
+ * (body_timeout_ms from its first byte); 0 = no such deadline. */
+static uint64_t body_deadline_us(const conn *c) {
+    if (!c->srv || !c->srv->lim.body_timeout_ms || !c->msg_begun || c->in_headers || c->state != ST_READING) return 0;
+    return c->req_start_us + (uint64_t)c->srv->lim.body_timeout_ms * 1000;
+}
+
+static void dispatch(conn *c);
+static void refuse(conn *c, int status, const char *code, const char *msg);
+
+/* The body did not arrive in time: a 408 the application answers in the
+ * API's shape, then the connection closes (the rest of the body is drained
+ * while lingering). */
+static void body_timed_out(conn *c) {
+    refuse(c, 408, "request_timeout", "The request body was not received within server.body_timeout_ms.");
+    c->refused = true;
+    c->body_len = 0;
+    dispatch(c);
+}
+
 static void tick_cb(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     conn *c = arg;
@@ -260,11 +287,17 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg) {
          * Headers: all of them within the timeout from the first byte, so a
          * client trickling a header line now and then (slowloris) is cut. */
         uint64_t since = c->in_headers ? c->req_start_us : c->last_read_us;
+        uint64_t deadline = since + to, body_deadline = body_deadline_us(c);
+        if (body_deadline && now >= body_deadline) {
+            body_timed_out(c);
+            break;
+        }
         if (now - since >= to) {
             conn_close(c);
             break;
         }
-        tick_arm(c, since + to - now);
+        if (body_deadline && body_deadline < deadline) deadline = body_deadline;
+        tick_arm(c, deadline - now);
         break;
     }
     case ST_APP:
@@ -656,6 +689,12 @@ static void read_cb(evutil_socket_t fd, short what, void *arg) {
         free(c->in);
         c->in = NULL;
     }
+    uint64_t body_deadline = body_deadline_us(c); /* a body still arriving: only then a timer to move */
+    if (body_deadline && !c->dead && !c->free_pending) {
+        uint64_t now = gr_now_us(), idle = c->last_read_us + timeout_us(c);
+        uint64_t at = body_deadline < idle ? body_deadline : idle;
+        tick_arm(c, at > now ? at - now : 0);
+    }
     if (eof && !c->dead && !c->free_pending) {
         if (c->state == ST_FLUSHING) { /* half-closed after its request: finish writing, then close */
             c->close_after = true;
@@ -740,14 +779,56 @@ static void request_ended(conn *c) {
 
 /* ---- accepting ---- */
 
+/* Accepting on or off. Off at the connection cap, while backing off after a
+ * resource failure and once draining; on again when none of these holds. */
+static void set_accepting(gr_http_server *s, bool on) {
+    if (!s->accept_ev) return;
+    if (on && (s->draining || s->backing_off || (s->lim.max_connections && s->nconns >= s->lim.max_connections)))
+        on = false;
+    if (on == s->accepting) return;
+    if (on) event_add(s->accept_ev, NULL);
+    else event_del(s->accept_ev);
+    s->accepting = on;
+}
+
+static void backoff_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    gr_http_server *s = arg;
+    s->backing_off = false;
+    set_accepting(s, true);
+}
+
+/* accept() failed for want of a descriptor or memory: the pending connection
+ * stays in the backlog and the socket stays readable, so retrying at once
+ * would spin. Pause, and warn at most once a second with a count. */
+static void accept_backoff(gr_http_server *s, int err) {
+    s->accept_failures++;
+    uint64_t now = gr_now_us();
+    if (!s->accept_warned_us || now - s->accept_warned_us >= 1000000) {
+        GR_WARN("http: accept: %s; accepting paused for %d ms (%llu failed accepts since the last warning, %zu connections open)",
+                strerror(err), GR_HTTP_ACCEPT_BACKOFF_MS, (unsigned long long)s->accept_failures, s->nconns);
+        s->accept_failures = 0;
+        s->accept_warned_us = now;
+    }
+    s->backing_off = true;
+    set_accepting(s, false);
+    struct timeval tv = {GR_HTTP_ACCEPT_BACKOFF_MS / 1000, (GR_HTTP_ACCEPT_BACKOFF_MS % 1000) * 1000};
+    evtimer_add(s->backoff_ev, &tv);
+}
+
 static void accept_cb(evutil_socket_t lfd, short what, void *arg) {
     (void)what;
     gr_http_server *s = arg;
     for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
+        if (s->lim.max_connections && s->nconns >= s->lim.max_connections) {
+            set_accepting(s, false); /* the rest wait in the backlog until a connection closes */
+            return;
+        }
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) GR_WARN("http: accept: %s", strerror(errno));
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) accept_backoff(s, errno);
+            else if (errno != EAGAIN && errno != EWOULDBLOCK) GR_WARN("http: accept: %s", strerror(errno));
             return;
         }
         conn *c = gr_xcalloc(1, sizeof *c);
@@ -780,11 +861,14 @@ gr_http_server *gr_http_server_new(struct event_base *base, int listen_fd, const
     s->on_request = on_request;
     s->arg = arg;
     s->accept_ev = event_new(base, listen_fd, EV_READ | EV_PERSIST, accept_cb, s);
-    if (!s->accept_ev || event_add(s->accept_ev, NULL)) {
+    s->backoff_ev = evtimer_new(base, backoff_cb, s);
+    if (!s->accept_ev || !s->backoff_ev || event_add(s->accept_ev, NULL)) {
         if (s->accept_ev) event_free(s->accept_ev);
+        if (s->backoff_ev) event_free(s->backoff_ev);
         free(s);
         return NULL;
     }
+    s->accepting = true;
     return s;
 }
 
@@ -793,6 +877,11 @@ static void stop_accepting(gr_http_server *s) {
         event_free(s->accept_ev);
         s->accept_ev = NULL;
     }
+    if (s->backoff_ev) {
+        event_free(s->backoff_ev);
+        s->backoff_ev = NULL;
+    }
+    s->accepting = false;
     if (s->listen_fd >= 0) close(s->listen_fd);
     s->listen_fd = -1;
 }

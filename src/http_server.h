@@ -37,7 +37,18 @@
  * works on a request there is no read timeout (a long generation is bounded
  * by the upstream timeouts). A connection closed after an error or with
  * "Connection: close" is shut down for writing first and its unread input
- * drained for up to linger_ms, so the client sees the reply, not a reset. */
+ * drained for up to linger_ms, so the client sees the reply, not a reset.
+ * body_timeout_ms bounds the whole request, from its first byte to the end of
+ * its body, however steadily it trickles: past it → 408, refused like the
+ * errors above.
+ *
+ * Accepting: at max_connections open connections the server stops accepting
+ * (new connections wait in the kernel's listen backlog) and resumes when one
+ * closes. When accept() fails for want of resources (EMFILE, ENFILE,
+ * ENOBUFS, ENOMEM: at the descriptor limit) accepting pauses for
+ * GR_HTTP_ACCEPT_BACKOFF_MS instead of spinning on the still-readable
+ * listening socket, and one warning per pause says how many accepts failed
+ * since the previous warning (at most one line per second). */
 #ifndef GR_HTTP_SERVER_H
 #define GR_HTTP_SERVER_H
 
@@ -48,11 +59,15 @@ struct evbuffer;
 typedef struct gr_http_server gr_http_server;
 typedef struct gr_client_req gr_client_req;
 
+#define GR_HTTP_ACCEPT_BACKOFF_MS 500 /* accepting pauses this long after EMFILE/ENFILE (nginx does the same) */
+
 typedef struct gr_http_server_limits {
     size_t max_header_bytes;    /* request line + header block */
     size_t max_body_bytes;      /* decoded request body */
     uint32_t client_timeout_ms; /* idle, slow request, stalled reply */
     uint32_t linger_ms;         /* draining input before a close (0 = 2000) */
+    uint32_t body_timeout_ms;   /* a request, first byte to end of body, must arrive within this (0 = no limit) */
+    uint32_t max_connections;   /* open client connections; at the cap, accepting pauses (0 = no cap) */
 } gr_http_server_limits;
 
 /* Called once per complete request (or per request the server refuses, see
@@ -90,8 +105,8 @@ const char *gr_client_req_body(const gr_client_req *req, size_t *len);
 /* Replaces the body with a malloc'd one (NUL at body[len]) the server then
  * owns, e.g. after decoding a Content-Encoding. */
 void gr_client_req_set_body(gr_client_req *req, char *body, size_t len);
-/* Non-zero for a request the server refused: 400 (malformed), 413 (body too
- * large) or 431 (headers too large); *code and *message (static strings) say
+/* Non-zero for a request the server refused: 400 (malformed), 408 (not
+ * received within body_timeout_ms), 413 (body too large) or 431 (headers too large); *code and *message (static strings) say
  * why. The application answers it (the connection closes after the reply). */
 int gr_client_req_error(const gr_client_req *req, const char **code, const char **message);
 /* False once the client has gone (the close callback has run or is due). */

@@ -32,7 +32,11 @@ struct gr_key_entry {
     size_t nmodels;
     bool all_models;
     int64_t spent_total, spent_day, spent_month, day, month;
+    /* what the store had committed when last read (day/month: of e->day and
+     * e->month): the seed of the cluster-wide counters in Redis (shared.h) */
+    int64_t committed_total, committed_day, committed_month;
     int64_t reserved;
+    int64_t shared_reserved; /* this process's reservations Redis admitted, not yet settled */
     int64_t requests;
     window rpm, tpm;
     struct gr_key_entry *next_all; /* list of every entry (under table lock) */
@@ -213,6 +217,19 @@ gr_key_entry *gr_keys_find_id(gr_keys *t, const char *id) {
 
 const char *gr_keys_id(const gr_key_entry *k) { return k->id; }
 
+double gr_keys_auto_value_usd(gr_key_entry *k) {
+    double v = -1.0;
+    pthread_mutex_lock(&k->mu);
+    if (k->rec.metadata_json && strstr(k->rec.metadata_json, "auto_value_usd")) {
+        cJSON *meta = cJSON_Parse(k->rec.metadata_json);
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(meta, "auto_value_usd");
+        if (cJSON_IsNumber(x) && x->valuedouble >= 0) v = x->valuedouble;
+        cJSON_Delete(meta);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return v;
+}
+
 /* ---- table life cycle ---- */
 
 gr_keys *gr_keys_new(gr_store *store) {
@@ -240,10 +257,12 @@ static void roll_periods(gr_key_entry *e, int64_t now_ms) {
     if (d > e->day) {
         e->day = d;
         e->spent_day = 0;
+        e->committed_day = 0;
     }
     if (m > e->month) {
         e->month = m;
         e->spent_month = 0;
+        e->committed_month = 0;
     }
 }
 
@@ -264,9 +283,9 @@ static gr_status upsert_record(gr_keys *t, const gr_key_record *rec, int64_t now
     if (t->store) {
         gr_key_spend sp;
         if (gr_store_key_spend(t->store, rec->id, e->day, e->month, &sp) == GR_OK) {
-            e->spent_total = sp.total_nusd;
-            e->spent_day = sp.day_nusd;
-            e->spent_month = sp.month_nusd;
+            e->spent_total = e->committed_total = sp.total_nusd;
+            e->spent_day = e->committed_day = sp.day_nusd;
+            e->spent_month = e->committed_month = sp.month_nusd;
             e->requests = sp.requests;
         }
     }
@@ -289,6 +308,50 @@ gr_status gr_keys_load(gr_keys *t, int64_t now_ms) {
     for (size_t i = 0; i < n && rc == GR_OK; i++) rc = upsert_record(t, &recs[i], now_ms, false);
     gr_key_records_free(recs, n);
     return rc;
+}
+
+gr_status gr_keys_refresh_spend(gr_keys *t, int64_t now_ms) {
+    if (!t->store) return GR_OK;
+    pthread_rwlock_rdlock(&t->lock);
+    size_t n = 0;
+    for (gr_key_entry *e = t->all; e; e = e->next_all) n++;
+    gr_key_entry **arr = gr_xcalloc(n ? n : 1, sizeof *arr);
+    size_t i = 0;
+    for (gr_key_entry *e = t->all; e && i < n; e = e->next_all) arr[i++] = e;
+    pthread_rwlock_unlock(&t->lock);
+    /* Entries are never freed before the table, so the snapshot stays valid. */
+    int64_t day = gr_store_utc_day(now_ms), month = gr_store_utc_month(now_ms);
+    gr_status rc = GR_OK;
+    for (i = 0; i < n && rc == GR_OK; i++) {
+        gr_key_entry *e = arr[i];
+        gr_key_spend sp;
+        rc = gr_store_key_spend(t->store, e->id, day, month, &sp);
+        if (rc != GR_OK) break;
+        gr_keys_note_committed(e, &sp, now_ms);
+    }
+    free(arr);
+    return rc;
+}
+
+void gr_keys_note_committed(gr_key_entry *e, const gr_key_spend *sp, int64_t now_ms) {
+    int64_t day = gr_store_utc_day(now_ms), month = gr_store_utc_month(now_ms);
+    pthread_mutex_lock(&e->mu);
+    roll_periods(e, now_ms);
+    /* Both numbers are lower bounds of what the key really spent (the store
+     * lacks rows still queued anywhere, this process lacks other instances'
+     * requests): the larger one is the better bound. Never lowered. */
+    if (sp->total_nusd > e->committed_total) e->committed_total = sp->total_nusd;
+    if (sp->total_nusd > e->spent_total) e->spent_total = sp->total_nusd;
+    if (e->day == day) {
+        if (sp->day_nusd > e->committed_day) e->committed_day = sp->day_nusd;
+        if (sp->day_nusd > e->spent_day) e->spent_day = sp->day_nusd;
+    }
+    if (e->month == month) {
+        if (sp->month_nusd > e->committed_month) e->committed_month = sp->month_nusd;
+        if (sp->month_nusd > e->spent_month) e->spent_month = sp->month_nusd;
+    }
+    if (sp->requests > e->requests) e->requests = sp->requests;
+    pthread_mutex_unlock(&e->mu);
 }
 
 gr_status gr_keys_create(gr_keys *t, const gr_key_record *spec, int64_t now_ms,
@@ -671,6 +734,47 @@ void gr_keys_settle(gr_key_reservation *res, int64_t actual_cost, int64_t actual
     res->active = false;
 }
 
+void gr_keys_cancel(gr_key_reservation *res) {
+    if (!res || !res->active) return;
+    gr_key_entry *e = res->key;
+    pthread_mutex_lock(&e->mu);
+    e->reserved -= res->reserved_nusd;
+    int i = (int)(res->window_sec % WINDOW_SECS);
+    if (e->rpm.sec[i] == res->window_sec && e->rpm.val[i] > 0) e->rpm.val[i]--;
+    if (e->tpm.sec[i] == res->window_sec) {
+        e->tpm.val[i] -= res->tokens_est;
+        if (e->tpm.val[i] < 0) e->tpm.val[i] = 0;
+    }
+    pthread_mutex_unlock(&e->mu);
+    res->active = false;
+}
+
+size_t gr_keys_shared_ids(gr_keys *t, char (**out)[GR_KEY_ID_MAX]) {
+    *out = NULL;
+    size_t n = 0, cap = 0;
+    pthread_rwlock_rdlock(&t->lock);
+    for (gr_key_entry *e = t->all; e; e = e->next_all) {
+        pthread_mutex_lock(&e->mu);
+        bool live = e->shared_reserved > 0;
+        pthread_mutex_unlock(&e->mu);
+        if (!live) continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *out = gr_xrealloc(*out, cap * sizeof **out);
+        }
+        memcpy((*out)[n++], e->id, GR_KEY_ID_MAX);
+    }
+    pthread_rwlock_unlock(&t->lock);
+    return n;
+}
+
+void gr_keys_note_shared(gr_key_entry *k, int64_t delta_nusd) {
+    pthread_mutex_lock(&k->mu);
+    k->shared_reserved += delta_nusd;
+    if (k->shared_reserved < 0) k->shared_reserved = 0;
+    pthread_mutex_unlock(&k->mu);
+}
+
 /* ---- introspection ---- */
 
 void gr_keys_info(gr_key_entry *e, int64_t now_ms, gr_key_info *out) {
@@ -1002,5 +1106,9 @@ void gr_keys_limits(gr_key_entry *k, gr_key_limits *out) {
     out->spent_total_nusd = k->spent_total;
     out->spent_day_nusd = k->spent_day;
     out->spent_month_nusd = k->spent_month;
+    out->committed_total_nusd = k->committed_total;
+    out->committed_day_nusd = k->committed_day;
+    out->committed_month_nusd = k->committed_month;
+    out->live_reserved_nusd = k->shared_reserved;
     pthread_mutex_unlock(&k->mu);
 }

@@ -78,11 +78,18 @@ void gr_keys_free(gr_keys *t);
 size_t gr_keys_count(gr_keys *t); /* keys in the table (config + store) */
 
 /* A key's limits and this process's view of its spend (budgets: -1 = none;
- * rpm/tpm: 0 = none), for enforcing the same limits cluster-wide (shared.c). */
+ * rpm/tpm: 0 = none), for enforcing the same limits cluster-wide (shared.c):
+ * spent_* = the store's spend at load or refresh plus this process's
+ * requests since; committed_* = what the store had committed when last read
+ * (the floor of Redis' counters); live_reserved = this process's
+ * reservations that Redis admitted and that are not settled yet (what Redis
+ * should hold for this instance: re-registered if Redis lost it). */
 typedef struct gr_key_limits {
     int64_t rpm, tpm;
     int64_t budget_total_nusd, budget_daily_nusd, budget_monthly_nusd;
     int64_t spent_total_nusd, spent_day_nusd, spent_month_nusd;
+    int64_t committed_total_nusd, committed_day_nusd, committed_month_nusd;
+    int64_t live_reserved_nusd;
 } gr_key_limits;
 void gr_keys_limits(gr_key_entry *k, gr_key_limits *out);
 
@@ -91,6 +98,16 @@ void gr_keys_limits(gr_key_entry *k, gr_key_limits *out);
  * their in-memory counters; call again on SIGHUP to pick up CLI changes. */
 GR_MUST_CHECK gr_status gr_keys_load(gr_keys *t, int64_t now_ms);
 #define gr_keys_reload gr_keys_load
+
+/* Raise every key's spend (total, current day and month, request count) to
+ * what the store has committed, when that is more than this process knows:
+ * with a store shared by several instances this brings in the others'
+ * spend, for GET /v1/key, the admin API, local admission and the Redis seed
+ * (shared.h). Never lowers a number. One store read per key; run from the
+ * periodic keys refresh (server.keys_refresh_ms). */
+GR_MUST_CHECK gr_status gr_keys_refresh_spend(gr_keys *t, int64_t now_ms);
+/* The same for one key, from a spend read elsewhere (the store executor). */
+void gr_keys_note_committed(gr_key_entry *k, const gr_key_spend *sp, int64_t now_ms);
 
 /* Create a key from spec (name, models_json, metadata_json, limits; id, hash
  * and prefix are generated), persist it, add it to the table. plaintext gets
@@ -145,9 +162,22 @@ bool gr_keys_auto_allowed(gr_key_entry *k, const char *policy, size_t len);
 /* Release the reservation and add the actual cost and tokens. Idempotent. */
 void gr_keys_settle(gr_key_reservation *res, int64_t actual_cost_nusd, int64_t actual_tokens,
                     int64_t now_ms);
+/* Undo an admission that a later check refused (the cluster-wide one in
+ * Redis): the reservation is released and the request and its tokens leave
+ * the rate windows, so a refused request consumes nothing. Idempotent. */
+void gr_keys_cancel(gr_key_reservation *res);
+/* Track the reservations Redis holds for this process (shared.h): +max_cost
+ * when Redis admitted a request, -max_cost when it is settled there. */
+void gr_keys_note_shared(gr_key_entry *k, int64_t delta_nusd);
+/* Ids of the keys for which Redis holds reservations of this process
+ * (*out: heap array the caller frees; NULL when none). */
+size_t gr_keys_shared_ids(gr_keys *t, char (**out)[GR_KEY_ID_MAX]);
 
 gr_key_entry *gr_keys_find_id(gr_keys *t, const char *id);
 const char *gr_keys_id(const gr_key_entry *k); /* stable for the table's life */
+/* The key's default value of a good answer for plain `model: "auto"` (USD), from its
+ * metadata {"auto_value_usd": number >= 0}; -1 when unset or not a number. */
+double gr_keys_auto_value_usd(gr_key_entry *k);
 void gr_keys_info(gr_key_entry *k, int64_t now_ms, gr_key_info *out);
 /* Snapshot of every entry (admin listing). Free with gr_keys_infos_free. */
 void gr_keys_list(gr_keys *t, int64_t now_ms, gr_key_info **out, size_t *n);

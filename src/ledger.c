@@ -28,7 +28,7 @@ struct gr_ledger {
     int flushers;       /* threads waiting in gr_ledger_flush */
     bool stopping, paused;
     bool writer_idle; /* the writer runs SCHED_IDLE (see writer_main), under mu */
-    _Atomic uint64_t dropped, failed, written, batches;
+    _Atomic uint64_t dropped, failed, written, batches, conflicts;
     _Atomic int64_t last_drop_log_ms;
 };
 
@@ -139,6 +139,20 @@ static void deadline_after_ms(struct timespec *ts, long ms) {
     }
 }
 
+/* Request ids are the gateway's and unique by construction (instance_id.h),
+ * so a row the store skipped as already present is never expected: it is
+ * counted (gaterouter_ledger_conflicts_total) and logged as an error every
+ * time. After a retry (attempt > 0) it is most likely the earlier attempt's
+ * commit whose acknowledgement was lost, and the log says so. */
+static void report_conflicts(gr_ledger *l, const gr_ledger_row *rows, size_t n, size_t conflicts, int attempt) {
+    uint64_t total = atomic_fetch_add(&l->conflicts, conflicts) + conflicts;
+    fprintf(stderr,
+            "gaterouter: ledger: ERROR: %zu of %zu rows had a request id already in the ledger and were not "
+            "written again (batch %s .. %s; %llu conflicts so far)%s\n",
+            conflicts, n, rows[0].request_id, rows[n - 1].request_id, (unsigned long long)total,
+            attempt ? "; this batch was a retry, so its first attempt had probably committed" : "");
+}
+
 /* A networked store (PostgreSQL) can be down for seconds: keep retrying one
  * batch with exponential backoff for up to GR_LEDGER_RETRY_WINDOW_MS while new
  * rows wait in the bounded ring (dropped and counted only when it is full).
@@ -149,8 +163,13 @@ static bool write_batch(gr_ledger *l, gr_ledger_row *rows, size_t n) {
     long delay_ms = 50;
     gr_status rc = GR_OK;
     for (int attempt = 0;; attempt++) {
-        rc = gr_store_ledger_insert(l->store, rows, n);
-        if (rc == GR_OK) return true;
+        size_t conflicts = 0;
+        rc = gr_store_ledger_insert_counted(l->store, rows, n, &conflicts);
+        gr_store_health_note(rc);
+        if (rc == GR_OK) {
+            if (GR_UNLIKELY(conflicts)) report_conflicts(l, rows, n, conflicts, attempt);
+            return true;
+        }
         if (rc == GR_ERR_INVALID) break;
         pthread_mutex_lock(&l->mu);
         bool stopping = l->stopping;
@@ -254,6 +273,7 @@ void gr_ledger_stats_get(gr_ledger *l, gr_ledger_stats *out) {
     pthread_mutex_unlock(&l->mu);
     out->dropped = atomic_load(&l->dropped);
     out->failed = atomic_load(&l->failed);
+    out->conflicts = atomic_load(&l->conflicts);
     out->written = atomic_load(&l->written);
     out->batches = atomic_load(&l->batches);
 }

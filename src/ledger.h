@@ -42,6 +42,7 @@ typedef struct gr_ledger_stats {
     uint64_t written;   /* committed to the store */
     uint64_t dropped;   /* rejected because the queue was full */
     uint64_t failed;    /* dequeued but the store rejected the batch */
+    uint64_t conflicts; /* rows skipped: their request id was already stored (logged) */
     uint64_t batches;   /* committed transactions */
     size_t depth;       /* rows in the queue now */
     size_t capacity;

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #define SLOTS 4096
-#define LABELS_MAX 192
+#define LABELS_MAX GR_METRICS_LABELS_CAP /* a longer label set is refused (overflow), never cut */
 static const double k_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                   0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
 #define NBUCKETS (sizeof(k_bounds) / sizeof(k_bounds[0]))
@@ -24,11 +24,11 @@ typedef struct series {
 static const struct {
     const char *name, *help, *type;
 } k_meta[GR_M__COUNT] = {
-    [GR_M_REQUESTS] = {"gaterouter_requests_total", "Requests by route, status and model.", "counter"},
+    [GR_M_REQUESTS] = {"gaterouter_requests_total", "Requests by route template, status, model and provider.", "counter"},
     [GR_M_REQUEST_SECONDS] = {"gaterouter_request_duration_seconds", "Request latency as seen by the client.", "histogram"},
     [GR_M_UPSTREAM_SECONDS] = {"gaterouter_upstream_duration_seconds", "Upstream transfer duration.", "histogram"},
     [GR_M_TTFT_SECONDS] = {"gaterouter_time_to_first_token_seconds", "Request start to first body byte from upstream.", "histogram"},
-    [GR_M_UPSTREAM_ERRORS] = {"gaterouter_upstream_errors_total", "Upstream failures by class.", "counter"},
+    [GR_M_UPSTREAM_ERRORS] = {"gaterouter_upstream_errors_total", "Failed upstream attempts by provider and reason.", "counter"},
     [GR_M_TOKENS] = {"gaterouter_tokens_total", "Tokens by model and kind.", "counter"},
     [GR_M_COST_NUSD] = {"gaterouter_cost_usd_total", "Metered cost in USD.", "counter"},
     [GR_M_INFLIGHT] = {"gaterouter_requests_in_flight", "Requests being served.", "gauge"},
@@ -53,6 +53,10 @@ static uint64_t fnv(gr_metric_id m, const char *s) {
 
 static series *lookup(gr_metric_id m, const char *labels) {
     if (!labels) labels = "";
+    if (strlen(labels) >= LABELS_MAX) { /* cutting it could break the exposition text */
+        atomic_fetch_add_explicit(&g_metrics.overflow, 1, memory_order_relaxed);
+        return NULL;
+    }
     uint64_t h = fnv(m, labels);
     for (size_t probe = 0; probe < SLOTS; probe++) {
         size_t i = (h + probe) & (SLOTS - 1);
@@ -73,6 +77,42 @@ static series *lookup(gr_metric_id m, const char *labels) {
     }
     atomic_fetch_add_explicit(&g_metrics.overflow, 1, memory_order_relaxed);
     return NULL;
+}
+
+size_t gr_metrics_label(char *buf, size_t o, size_t cap, const char *name, const char *value) {
+    if (!cap) return 0;
+    size_t nl = strlen(name);
+    if (o + (o ? 1 : 0) + nl + 3 >= cap) { /* not even name="" fits: leave buf as it was */
+        buf[o < cap ? o : cap - 1] = '\0';
+        return o < cap ? o : cap - 1;
+    }
+    if (o) buf[o++] = ',';
+    memcpy(buf + o, name, nl);
+    o += nl;
+    buf[o++] = '=';
+    buf[o++] = '"';
+    size_t start = o, room = cap - 2; /* the closing quote and the NUL */
+    for (const unsigned char *v = (const unsigned char *)(value ? value : ""); *v; v++) {
+        char esc[2];
+        size_t n = 1;
+        esc[0] = (char)*v;
+        if (*v == '\\' || *v == '"') esc[0] = '\\', esc[1] = (char)*v, n = 2;
+        else if (*v == '\n') esc[0] = '\\', esc[1] = 'n', n = 2;
+        else if (*v < 0x20 || *v == 0x7f) esc[0] = '_';
+        if (o + n > room) { /* cut: never inside an escape pair or a UTF-8 sequence */
+            size_t lead = o;
+            while (lead > start && ((unsigned char)buf[lead - 1] & 0xC0) == 0x80) lead--;
+            unsigned char c = lead > start ? (unsigned char)buf[lead - 1] : 0;
+            size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 0;
+            if (need && o - (lead - 1) < need) o = lead - 1; /* an incomplete last character */
+            break;
+        }
+        memcpy(buf + o, esc, n);
+        o += n;
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+    return o;
 }
 
 void gr_metrics_add(gr_metric_id m, const char *labels, int64_t delta) {

@@ -6,18 +6,23 @@
  * slots are published with a CAS; values are relaxed atomics, so any worker
  * can update and /metrics can render concurrently without locks. The table
  * has a fixed capacity: once full, new label sets fold into one overflow
- * series per metric (counted in gaterouter_metrics_overflow_total). */
+ * series per metric (counted in gaterouter_metrics_overflow_total).
+ *
+ * Labels are built with gr_metrics_label only, from values the gateway
+ * controls (route templates, config names, status codes), never from raw
+ * request input: the series count stays bounded, and every value is escaped
+ * per the exposition format, so the rendered text always parses. */
 #ifndef GR_METRICS_H
 #define GR_METRICS_H
 
 #include "common.h"
 
 typedef enum {
-    GR_M_REQUESTS = 0,        /* counter {route,status,model} */
+    GR_M_REQUESTS = 0,        /* counter {route,status,model,provider} */
     GR_M_REQUEST_SECONDS,     /* histogram {route} */
     GR_M_UPSTREAM_SECONDS,    /* histogram {provider,model} */
     GR_M_TTFT_SECONDS,        /* histogram {provider,model} */
-    GR_M_UPSTREAM_ERRORS,     /* counter {provider,class} */
+    GR_M_UPSTREAM_ERRORS,     /* counter {provider,reason} */
     GR_M_TOKENS,              /* counter {model,kind} */
     GR_M_COST_NUSD,           /* counter {model} (exported in USD) */
     GR_M_INFLIGHT,            /* gauge {} */
@@ -29,6 +34,13 @@ typedef enum {
     GR_M__COUNT
 } gr_metric_id;
 
+/* Appends `name="value"` (preceded by a comma when o > 0) to buf at o and
+ * returns the new length; buf stays NUL-terminated within cap. The value is
+ * escaped (backslash, double quote, newline; other control bytes become '_')
+ * and, when it does not fit, cut at a character boundary with the quote
+ * still closed. */
+#define GR_METRICS_LABELS_CAP 384 /* a label set's text, NUL included; longer sets are refused */
+size_t gr_metrics_label(char *buf, size_t o, size_t cap, const char *name, const char *value);
 void gr_metrics_add(gr_metric_id m, const char *labels, int64_t delta);
 void gr_metrics_observe_us(gr_metric_id m, const char *labels, uint64_t us);
 /* Renders the exposition text; caller frees. */

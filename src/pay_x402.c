@@ -643,6 +643,12 @@ static void x402_job_run(void *conn, void *arg) {
         j->obj = cJSON_CreateObject();
         cJSON_AddStringToObject(j->obj, "object", "x402.payment");
         j->rc = gr_x402_store_payment_get(st, j->rid, j->obj);
+        if (j->rc == GR_ERR_NOT_FOUND && conn) { /* the client's X-Request-Id: its request's gateway id */
+            gr_ledger_row row;
+            gr_store_conns *c = conn;
+            if (gr_store_generation_get(c->store, j->rid, &row) == GR_OK && !strcmp(row.client_request_id, j->rid))
+                j->rc = gr_x402_store_payment_get(st, row.request_id, j->obj);
+        }
         break;
     }
 }
@@ -1372,7 +1378,8 @@ static void serve_payment(gr_request *r, gr_pay_x402 *p, const char *query) {
     if (!id || !*id || strlen(id) >= 64) {
         evhttp_clear_headers(&q);
         gr_request_fail(r, 400, "invalid_request_error", "invalid_id", "id",
-                        "Pass ?id=<request id> (the x-request-id of the paid request).");
+                        "Pass ?id=<request id> (the x-gaterouter-request-id of the paid request, or the "
+                        "x-request-id it was sent with).");
         return;
     }
     x402_job *j = new_job(r, p, XJ_PAYMENT_GET, payment_view);

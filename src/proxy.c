@@ -15,6 +15,7 @@
 #include "services.h"
 #include "pay_x402.h"
 #include "route.h"
+#include "route_auto_config.h"
 #include "shared.h"
 #include "metrics.h"
 #include "upstream.h"
@@ -28,8 +29,9 @@
 
 static void on_headers(void *ud, int status, const char *ctype, int retry_after_s);
 static int on_data(void *ud, const char *data, size_t len);
+static int relay_data(gr_request *r, const char *data, size_t len);
 static void on_done(void *ud, const char *err, int status);
-static void redact_provider_secrets(const gr_request *r, char *msg, size_t cap);
+static void redact_error(gr_request *r, gr_upstream_error *e);
 
 static const gr_transfer_cbs k_proxy_cbs = {on_headers, on_data, on_done};
 
@@ -196,7 +198,7 @@ static char *azure_url(gr_request *r, const gr_provider_conf *p) {
 static void add_common_headers(gr_request *r, gr_http_request *h) {
     const gr_provider_conf *p = r->deployment->provider;
     for (size_t i = 0; i < p->nheaders; i++) gr_http_request_add_header(h, "%s: %s", p->headers[i].name, p->headers[i].value);
-    gr_http_request_add_header(h, "X-Request-Id: %s", r->id);
+    gr_http_request_add_header(h, "X-Request-Id: %s", gr_request_echo_id(r));
 }
 
 /* Caps generation (e.g. at what an x402 payment covers): the canonical body
@@ -359,7 +361,7 @@ static int on_sse_event(void *ud, const gr_sse_event *ev) {
     if (r->ops) {
         gr_upstream_error err = {0};
         if (r->ops->stream_event(r->st, ev, emit_chunk, r, &err) != GR_OK) {
-            redact_provider_secrets(r, err.message, sizeof(err.message));
+            redact_error(r, &err);
             char *s = gr_error_json(err.message[0] ? err.message : "upstream stream error", err.type ? err.type : "api_error",
                                     NULL, err.code);
             append_event(r, s, strlen(s));
@@ -412,7 +414,12 @@ static void on_headers(void *ud, int status, const char *ctype, int retry_after_
     gr_request *r = ud;
     r->up_status = status;
     r->retry_after_s = retry_after_s;
-    snprintf(r->up_content_type, sizeof(r->up_content_type), "%s", ctype ? ctype : "");
+    char full[512]; /* it may reach an error message: redacted before it is cut */
+    snprintf(full, sizeof(full), "%s", ctype ? ctype : "");
+    gr_redact_str(&r->redact, full, sizeof(full));
+    size_t n = strnlen(full, sizeof(r->up_content_type) - 1);
+    memcpy(r->up_content_type, full, n);
+    r->up_content_type[n] = '\0';
     if (r->stream && status >= 200 && status < 300 && strstr(r->up_content_type, "event-stream")) {
         r->streaming = true;
         gr_sse_init(&r->sse, r->cfg->server.max_sse_event_bytes);
@@ -425,10 +432,20 @@ static void on_headers(void *ud, int status, const char *ctype, int retry_after_
     }
 }
 
-static int on_data(void *ud, const char *data, size_t len) {
+static int on_data(void *ud, const char *raw, size_t raw_len) {
     gr_request *r = ud;
     if (r->client_gone) return -1;
     if (!r->attempt_first_byte_us) r->attempt_first_byte_us = gr_now_us();
+    /* Before anything reads, relays, cuts or logs an upstream byte: the
+     * provider's credentials out (a key split across reads is held back). */
+    const char *data;
+    size_t len;
+    gr_redactor_feed(&r->redact, raw, raw_len, &data, &len);
+    return relay_data(r, data, len);
+}
+
+/* Redacted upstream bytes: buffered (non-streamed) or parsed and relayed. */
+static int relay_data(gr_request *r, const char *data, size_t len) {
     if (!r->streaming) {
         if (evbuffer_get_length(r->up_body) + len > r->cfg->server.max_upstream_response_bytes) {
             r->error_type = "upstream_response_too_large";
@@ -461,6 +478,7 @@ static void finish_stream(gr_request *r, const char *err) {
     if (r->ops && r->st && !r->failed_midstream) {
         gr_upstream_error e = {0};
         if (r->ops->stream_finish(r->st, emit_chunk, r, &r->usage, &e) != GR_OK) {
+            redact_error(r, &e);
             char *s = gr_error_json(e.message[0] ? e.message : "upstream stream ended abnormally", e.type ? e.type : "api_error",
                                     NULL, e.code);
             append_event(r, s, strlen(s));
@@ -499,28 +517,11 @@ static void finish_stream(gr_request *r, const char *err) {
     gr_request_finish(r);
 }
 
-/* Upstream text can echo what we sent it (an Authorization header, say):
- * the provider's key and configured header values never reach the client. */
-static void redact_secret(char *msg, size_t cap, const char *secret) {
-    size_t sl = secret ? strlen(secret) : 0;
-    if (sl < 6) return;
-    static const char mark[] = "[redacted]";
-    for (char *hit = strstr(msg, secret); hit; hit = strstr(hit + sizeof(mark) - 1, secret)) {
-        size_t tail = strlen(hit + sl);
-        if ((size_t)(hit - msg) + sizeof(mark) + tail > cap) { /* no room: cut the message at the secret */
-            *hit = '\0';
-            return;
-        }
-        memmove(hit + sizeof(mark) - 1, hit + sl, tail + 1);
-        memcpy(hit, mark, sizeof(mark) - 1);
-    }
-}
-
-static void redact_provider_secrets(const gr_request *r, char *msg, size_t cap) {
-    const gr_provider_conf *p = r->deployment ? r->deployment->provider : NULL;
-    if (!p) return;
-    redact_secret(msg, cap, p->api_key);
-    for (size_t i = 0; i < p->nheaders; i++) redact_secret(msg, cap, p->headers[i].value);
+/* An error decoded from upstream JSON: its strings again through the
+ * redactor (the raw bytes were redacted, but JSON escapes could hide a key). */
+static void redact_error(gr_request *r, gr_upstream_error *e) {
+    gr_redact_str(&r->redact, e->message, sizeof(e->message));
+    gr_redact_str(&r->redact, e->code_buf, sizeof(e->code_buf));
 }
 
 static void reply_upstream_error(gr_request *r) {
@@ -530,7 +531,7 @@ static void reply_upstream_error(gr_request *r) {
     if (r->ops) r->ops->map_error(&r->actx, r->up_status, body, len, &e);
     else if (r->native) gr_anthropic_ops.map_error(&r->actx, r->up_status, body, len, &e);
     else gr_map_openai_error(r->up_status, body, len, &e);
-    redact_provider_secrets(r, e.message, sizeof(e.message));
+    redact_error(r, &e);
     if (r->up_status == 429 && r->retry_after_s > 0) { /* pass the provider's wait on */
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", r->retry_after_s);
@@ -636,6 +637,7 @@ static void reply_non_stream(gr_request *r) {
         gr_upstream_error e = {0};
         if (r->ops->parse_chat_response(&r->actx, body, len, &out, &r->usage, &e) != GR_OK || !out) {
             cJSON_Delete(out);
+            redact_error(r, &e);
             gr_request_fail(r, e.status ? e.status : 502, e.type ? e.type : "api_error", e.code, NULL, "%s",
                             e.message[0] ? e.message : "upstream response could not be translated");
             return;
@@ -658,7 +660,7 @@ static void reply_non_stream(gr_request *r) {
         /* A 200 that carries an error is an error: never billed, never a success. */
         gr_upstream_error e = {0};
         gr_map_openai_error(502, body, len, &e);
-        redact_provider_secrets(r, e.message, sizeof(e.message));
+        redact_error(r, &e);
         cJSON_Delete(j);
         gr_request_fail(r, 502, "api_error", "upstream_error_in_success", NULL, "%s", e.message);
         return;
@@ -701,12 +703,29 @@ static void reply_token_estimate(gr_request *r);
 static void proceed(gr_request *r);
 static unsigned rate_limited_for(gr_request *r);
 static void on_shared_admit(void *ud, const gr_shared_verdict *v);
+static bool admit_shared(gr_request *r, bool seeds_fresh);
+static void seed_from_store(gr_request *r);
 static void on_shared_claim(void *ud, const gr_shared_verdict *v);
 
 static void retry_timer_cb(evutil_socket_t fd, short what, void *arg) {
     gr_request *r = arg;
     if (r->finished || r->client_gone) return;
     start_attempt(r);
+}
+
+/* gaterouter_upstream_errors_total{provider,reason}: every failed attempt. */
+static void count_upstream_error(gr_request *r, const gr_route_candidate *c, const char *err) {
+    const char *reason = "http_5xx";
+    if (r->failed_midstream) reason = "stream_error"; /* an error event, an oversized event */
+    else if (err == gr_err_upstream_aborted) reason = r->error_type ? r->error_type : "aborted"; /* our caps */
+    else if (err) reason = gr_upstream_err_is_timeout(err) ? "timeout" : "connect";
+    else if (r->up_status == 429) reason = "rate_limited";
+    else if (r->up_status >= 400 && r->up_status < 500) reason = "http_4xx";
+    else if (r->up_status < 400) reason = "invalid_response";
+    char labels[GR_METRICS_LABELS_CAP];
+    gr_metrics_label(labels, gr_metrics_label(labels, 0, sizeof(labels), "provider", c->dep->provider->name),
+                     sizeof(labels), "reason", reason);
+    gr_metrics_add(GR_M_UPSTREAM_ERRORS, labels, 1);
 }
 
 /* Reports the attempt's outcome to the health registry and, when the route
@@ -728,6 +747,7 @@ static bool settle_attempt(gr_request *r, const char *err, bool ok, int retry_af
         const char *b = len ? (const char *)evbuffer_pullup(r->up_body, -1) : NULL;
         o.err_class = gr_route_request_fault(r->up_status, b, len, &o.request_fault);
     }
+    if (!ok) count_upstream_error(r, c, err);
     uint64_t ttft = r->attempt_first_byte_us ? r->attempt_first_byte_us - r->attempt_start_us : 0;
     gr_health_on_result(c->health, &o, ttft, now - r->attempt_start_us,
                         (uint64_t)(r->usage.completion_tokens > 0 ? r->usage.completion_tokens : 0),
@@ -744,10 +764,6 @@ static bool settle_attempt(gr_request *r, const char *err, bool ok, int retry_af
     gr_retry_action act = gr_route_should_retry(&o, r->attempts, r->bytes_out, &delay_ms);
     int next = gr_route_next(r->plan, r->cand, act);
     if (next < 0 || r->attempts + 1 >= GR_ROUTE_MAX_ATTEMPTS) return false;
-    char labels[200];
-    snprintf(labels, sizeof(labels), "provider=\"%s\",class=\"%s\"", c->dep->provider->name,
-             err ? (gr_upstream_err_is_timeout(err) ? "timeout" : "connect") : "http");
-    gr_metrics_add(GR_M_UPSTREAM_ERRORS, labels, 1);
     r->last_failure = gr_pool_printf(r->pool, "%s/%s:%s", c->dep->provider->name, c->dep->upstream_model,
                                      err ? err : gr_pool_printf(r->pool, "HTTP %d", r->up_status));
     r->cand = next;
@@ -762,6 +778,11 @@ static void on_done(void *ud, const char *err, int status) {
     gr_request *r = ud;
     r->xfer = NULL;
     if (r->client_gone) return; /* on_client_close finished the request */
+    const char *tail;
+    size_t tail_len;
+    gr_redactor_finish(&r->redact, &tail, &tail_len); /* bytes held back as a possible key start */
+    if (tail_len && (r->streaming || r->up_body) && relay_data(r, tail, tail_len) < 0 && !err && !r->streaming)
+        err = gr_err_upstream_aborted; /* the held tail took the body over its cap */
     if (r->streaming) {
         settle_attempt(r, err, !err && !r->failed_midstream, -1);
         finish_stream(r, err);
@@ -937,14 +958,16 @@ void gr_proxy_handle(gr_request *r) {
         ka.budget = lim.budget_total_nusd >= 0 || lim.budget_daily_nusd >= 0 || lim.budget_monthly_nusd >= 0;
         if (ka.budget || gr_keys_restricted(r->key)) rq.access = &access;
     }
+    rq.value_usd = gr_route_auto_parse_value_usd(gr_client_req_header(r->req, "x-gaterouter-value-usd"));
+    if (r->key) rq.default_value_usd = gr_keys_auto_value_usd(r->key);
     r->est_prompt_tokens = r->ep == GR_EP_CHAT ? gr_meter_estimate_request(r->body) : (int64_t)(len / 4);
     gr_messages_stream_set_input_estimate(r->msg_stream, r->est_prompt_tokens); /* message_start's input_tokens */
     if (!rq.prompt_tokens) rq.prompt_tokens = (uint32_t)(r->est_prompt_tokens > UINT32_MAX ? UINT32_MAX : r->est_prompt_tokens);
     r->plan = gr_pool_calloc(r->pool, sizeof(*r->plan));
     (void)gr_route_plan(r->cfg, &rq, r->w->route_state, r->plan);
-    char mlabels[192];
-    snprintf(mlabels, sizeof(mlabels), "policy=\"%s\",model=\"%s\"", r->plan->policy,
-             r->plan->result == GR_ROUTE_OK ? r->plan->cand[0].model->name : gr_route_result_name(r->plan->result));
+    char mlabels[GR_METRICS_LABELS_CAP];
+    gr_metrics_label(mlabels, gr_metrics_label(mlabels, 0, sizeof(mlabels), "policy", r->plan->policy), sizeof(mlabels),
+                     "model", r->plan->result == GR_ROUTE_OK ? r->plan->cand[0].model->name : gr_route_result_name(r->plan->result));
     gr_metrics_add(GR_M_ROUTE_DECISIONS, mlabels, 1);
     if (r->ep == GR_EP_ROUTE) { /* dry run */
         cJSON *j = gr_route_plan_to_json(r->plan);
@@ -1038,17 +1061,77 @@ void gr_proxy_admitted(gr_request *r) {
         r->shared_op = gr_shared_claim(r->w->shared, token, ttl, on_shared_claim, r);
         return; /* continues in on_shared_claim */
     }
-    if (r->key && r->w->shared) { /* the same limits, cluster-wide (Redis) */
-        gr_key_limits lim;
-        gr_keys_limits(r->key, &lim);
-        if (lim.rpm > 0 || lim.tpm > 0 || lim.budget_total_nusd >= 0 || lim.budget_daily_nusd >= 0 ||
-            lim.budget_monthly_nusd >= 0) {
-            r->shared_op = gr_shared_admit(r->w->shared, gr_keys_id(r->key), &lim, r->est_total_tokens,
-                                           r->max_cost_nusd, (int64_t)gr_wall_ms(), on_shared_admit, r);
-            return; /* continues in on_shared_admit */
-        }
-    }
+    if (r->key && r->w->shared && admit_shared(r, false)) return; /* continues in on_shared_admit */
     proceed(r);
+}
+
+/* The same limits, cluster-wide (Redis); false when the key has none. */
+static bool admit_shared(gr_request *r, bool seeds_fresh) {
+    gr_key_limits lim;
+    gr_keys_limits(r->key, &lim);
+    if (!(lim.rpm > 0 || lim.tpm > 0 || lim.budget_total_nusd >= 0 || lim.budget_daily_nusd >= 0 ||
+          lim.budget_monthly_nusd >= 0))
+        return false;
+    r->shared_seeds_fresh = seeds_fresh;
+    r->shared_op = gr_shared_admit(r->w->shared, gr_keys_id(r->key), &lim, r->est_total_tokens, r->max_cost_nusd,
+                                   (int64_t)gr_wall_ms(), seeds_fresh, on_shared_admit, r);
+    return true;
+}
+
+/* Redis has no spend counter for the key (a new period, or Redis lost its
+ * data): the seed comes from the store's committed spend, read on the store
+ * executor, never from this process's memory alone. */
+typedef struct seed_job {
+    gr_request *r;
+    char key_id[GR_KEY_ID_MAX];
+    int64_t now_ms;
+    gr_key_spend sp;
+    gr_status rc;
+} seed_job;
+
+static void seed_run(void *conn, void *arg) {
+    seed_job *j = arg;
+    gr_store_conns *c = conn;
+    j->rc = gr_store_key_spend(c->store, j->key_id, gr_store_utc_day(j->now_ms), gr_store_utc_month(j->now_ms),
+                               &j->sp);
+    gr_store_health_note(j->rc);
+}
+
+static void seed_fail(gr_request *r, const char *why) {
+    gr_keys_cancel(&r->reservation);
+    gr_request_fail(r, 503, "api_error", "store_unavailable", NULL,
+                    "This key's cluster-wide spend could not be read from the store (%s); nothing was served.", why);
+}
+
+static void seed_done(void *arg, const char *err) {
+    seed_job *j = arg;
+    gr_request *r = j->r;
+    if (!gr_request_unhold(r)) return;
+    if (r->client_gone) {
+        gr_request_abandon(r);
+        return;
+    }
+    if (err || j->rc != GR_OK) {
+        seed_fail(r, err ? "timeout" : gr_status_str(j->rc));
+        return;
+    }
+    gr_keys_note_committed(r->key, &j->sp, j->now_ms);
+    if (!admit_shared(r, true)) proceed(r); /* the key's limits changed meanwhile */
+}
+
+static void seed_from_store(gr_request *r) {
+    gr_services *svc = r->w->svc;
+    seed_job *j = gr_xcalloc(1, sizeof *j);
+    j->r = r;
+    gr_store_strlcpy(j->key_id, gr_keys_id(r->key), sizeof j->key_id);
+    j->now_ms = (int64_t)gr_wall_ms();
+    gr_store_job_spec js = {.run = seed_run, .done = seed_done, .free_arg = free, .arg = j};
+    if (!svc->exec || gr_store_exec_submit(svc->exec, r->w->store_mb, &js) != GR_OK) {
+        free(j);
+        seed_fail(r, "the store executor is full");
+        return;
+    }
+    gr_request_hold(r); /* continues in seed_done */
 }
 
 static void on_shared_claim(void *ud, const gr_shared_verdict *v) {
@@ -1074,7 +1157,13 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
     if (r->finished || r->client_gone) return;
     if (v->status == 200) {
         r->shared_reserved = r->max_cost_nusd > 0 ? r->max_cost_nusd : 1;
+        gr_keys_note_shared(r->key, r->max_cost_nusd);
         proceed(r);
+        return;
+    }
+    if (v->need_seed) { /* after a fresh seed only if Redis lost the counter again meanwhile */
+        if (!r->shared_seeds_fresh) seed_from_store(r);
+        else seed_fail(r, "Redis lost the counter again");
         return;
     }
     if (v->store_down) {
@@ -1085,10 +1174,12 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
             proceed(r); /* rate limits fall back to this instance's own windows */
             return;
         }
+        gr_keys_cancel(&r->reservation); /* a refused request consumes nothing (KEYS.md) */
         gr_request_fail(r, 503, "api_error", "shared_store_unavailable", NULL,
                         "The shared limit store (Redis) is unavailable (%s); requests with budgets fail closed.", v->reason);
         return;
     }
+    gr_keys_cancel(&r->reservation); /* a refused request consumes nothing (KEYS.md) */
     if (v->status == 429) {
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", v->retry_after_s > 0 ? v->retry_after_s : 1);
@@ -1233,6 +1324,8 @@ static void start_attempt(gr_request *r) {
     r->retry_after_s = -1;
     r->attempt_first_byte_us = 0;
     r->usage = (gr_usage){0};
+    gr_redactor_dispose(&r->redact);
+    gr_redactor_init(&r->redact, prov);
     r->actx = (gr_adapter_ctx){
         .provider = prov,
         .upstream_model = r->deployment->upstream_model,

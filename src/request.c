@@ -4,6 +4,7 @@
 #include "utf8.h"
 
 #include "http_reply.h"
+#include "instance_id.h"
 #include "log.h"
 #include "metrics.h"
 #include "services.h"
@@ -48,21 +49,22 @@ gr_request *gr_request_new(gr_worker *w, gr_client_req *req) {
     r->cfg = gr_config_current_acquire();
     r->start_us = gr_now_us();
     r->status = 0;
+    /* The ledger's id is always the gateway's (unique across instances and
+     * restarts, instance_id.h); a client's X-Request-Id is kept beside it
+     * (ledger column client_request_id) and echoed, never used as the key. */
+    gr_request_id_make(r->id, gr_wall_ms(), (unsigned)w->id, ++w->seq);
     const char *rid = gr_client_req_header(req, "X-Request-Id");
-    if (rid && sane_request_id(rid)) {
-        snprintf(r->id, sizeof(r->id), "%s", rid);
-    } else {
-        uint64_t seq = ++w->seq;
-        snprintf(r->id, sizeof(r->id), "req_%llx%02x%08llx", (unsigned long long)(gr_wall_ms() & 0xffffffffffull),
-                 w->id & 0xff, (unsigned long long)seq);
-    }
-    gr_client_req_add_header(req, "x-request-id", r->id);
+    if (rid && sane_request_id(rid)) snprintf(r->client_id, sizeof(r->client_id), "%s", rid);
+    gr_client_req_add_header(req, "x-request-id", gr_request_echo_id(r));
+    gr_client_req_add_header(req, "x-gaterouter-request-id", r->id);
     atomic_fetch_add_explicit(&w->inflight, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->unflushed, 1, memory_order_relaxed);
     gr_client_req_on_done(req, on_reply_done, w);
     gr_metrics_add(GR_M_INFLIGHT, NULL, 1);
     return r;
 }
+
+const char *gr_request_echo_id(const gr_request *r) { return r->client_id[0] ? r->client_id : r->id; }
 
 void gr_request_add_header(gr_request *r, const char *name, const char *value) {
     if (r->req && !r->client_gone) gr_client_req_add_header(r->req, name, value);
@@ -114,6 +116,10 @@ static void write_access_log(gr_request *r) {
     o = gr_out_u64(line, o, cap, gr_wall_ms());
     o = GR_OUT_LIT(line, o, cap, ",\"id\":");
     o = json_str(line, o, cap, r->id);
+    if (r->client_id[0]) {
+        o = GR_OUT_LIT(line, o, cap, ",\"client_request_id\":");
+        o = json_str(line, o, cap, r->client_id);
+    }
     o = GR_OUT_LIT(line, o, cap, ",\"method\":");
     o = json_str(line, o, cap, r->method);
     o = GR_OUT_LIT(line, o, cap, ",\"path\":");
@@ -160,34 +166,23 @@ static void write_access_log(gr_request *r) {
     gr_access_log_write(line, o);
 }
 
-/* Builds `k1="v1",k2="v2"` (NUL-terminated, truncated at cap) without printf. */
+/* Builds `k1="v1",k2="v2"` (escaped, NUL-terminated, within cap). */
 static const char *labels2(char *buf, size_t cap, const char *k1, const char *v1, const char *k2, const char *v2) {
-    size_t o = gr_out_str(buf, 0, cap - 1, k1);
-    o = GR_OUT_LIT(buf, o, cap - 1, "=\"");
-    o = gr_out_str(buf, o, cap - 1, v1);
-    o = GR_OUT_LIT(buf, o, cap - 1, "\"");
-    if (k2) {
-        o = GR_OUT_LIT(buf, o, cap - 1, ",");
-        o = gr_out_str(buf, o, cap - 1, k2);
-        o = GR_OUT_LIT(buf, o, cap - 1, "=\"");
-        o = gr_out_str(buf, o, cap - 1, v2);
-        o = GR_OUT_LIT(buf, o, cap - 1, "\"");
-    }
-    buf[o] = '\0';
+    size_t o = gr_metrics_label(buf, 0, cap, k1, v1);
+    if (k2) gr_metrics_label(buf, o, cap, k2, v2);
     return buf;
 }
 
 static void record_metrics(gr_request *r) {
-    char labels[256], status[12];
+    char labels[GR_METRICS_LABELS_CAP], status[12];
     const char *model = r->model ? r->model->name : "";
+    const char *route = r->route_template ? r->route_template : "other";
     status[gr_out_i64(status, 0, sizeof status - 1, r->status)] = '\0';
-    size_t o = strlen(labels2(labels, sizeof labels, "route", r->path, "status", status));
-    o = GR_OUT_LIT(labels, o, sizeof labels - 1, ",model=\"");
-    o = gr_out_str(labels, o, sizeof labels - 1, model);
-    o = GR_OUT_LIT(labels, o, sizeof labels - 1, "\"");
-    labels[o] = '\0';
+    size_t o = strlen(labels2(labels, sizeof labels, "route", route, "status", status));
+    o = gr_metrics_label(labels, o, sizeof labels, "model", model);
+    gr_metrics_label(labels, o, sizeof labels, "provider", r->deployment ? r->deployment->provider->name : "");
     gr_metrics_add(GR_M_REQUESTS, labels, 1);
-    gr_metrics_observe_us(GR_M_REQUEST_SECONDS, labels2(labels, sizeof labels, "route", r->path, NULL, NULL),
+    gr_metrics_observe_us(GR_M_REQUEST_SECONDS, labels2(labels, sizeof labels, "route", route, NULL, NULL),
                           r->end_us - r->start_us);
     if (r->deployment) {
         labels2(labels, sizeof labels, "provider", r->deployment->provider->name, "model", model);
@@ -199,6 +194,7 @@ static void record_metrics(gr_request *r) {
         gr_metrics_add(GR_M_TOKENS, labels2(labels, sizeof labels, "model", model, "kind", "completion"),
                        r->usage.completion_tokens);
     }
+    if (r->cost_nusd) gr_metrics_add(GR_M_COST_NUSD, labels2(labels, sizeof labels, "model", model, NULL, NULL), r->cost_nusd);
     if (r->client_gone && r->streaming) gr_metrics_add(GR_M_STREAMS_CANCELLED, NULL, 1);
     gr_metrics_add(GR_M_INFLIGHT, NULL, -1);
 }
@@ -210,6 +206,7 @@ static void submit_ledger_row(gr_request *r) {
     gr_ledger_row row;
     memset(&row, 0, sizeof(row));
     GR_LEDGER_SET(row.request_id, r->id);
+    GR_LEDGER_SET(row.client_request_id, r->client_id);
     row.ts_ms = (int64_t)gr_wall_ms() - (int64_t)((r->end_us - r->start_us) / 1000);
     if (r->key) GR_LEDGER_SET(row.key_id, gr_keys_id(r->key));
     else if (r->key_name) GR_LEDGER_SET(row.key_id, r->key_name);
@@ -248,6 +245,7 @@ void gr_request_finish(gr_request *r) {
         r->shared_op = NULL;
     }
     if (r->shared_reserved && r->key && r->w->shared) {
+        gr_keys_note_shared(r->key, -r->max_cost_nusd);
         gr_key_limits lim;
         gr_keys_limits(r->key, &lim);
         gr_shared_settle(r->w->shared, gr_keys_id(r->key), &lim, r->shared_reserved, r->cost_nusd, r->est_total_tokens,
@@ -267,17 +265,13 @@ void gr_request_finish(gr_request *r) {
     write_access_log(r);
     record_metrics(r);
     submit_ledger_row(r);
-    if (r->cost_nusd) {
-        char labels[160];
-        snprintf(labels, sizeof(labels), "model=\"%s\"", r->model ? r->model->name : "");
-        gr_metrics_add(GR_M_COST_NUSD, labels, r->cost_nusd);
-    }
     if (r->st && r->ops) r->ops->stream_free(r->st);
     gr_messages_stream_free(r->msg_stream);
     if (r->sse_ready) gr_sse_dispose(&r->sse);
     if (r->up_body) evbuffer_free(r->up_body);
     if (r->out) evbuffer_free(r->out);
     gr_http_request_free(&r->up_req);
+    gr_redactor_dispose(&r->redact);
     cJSON_Delete(r->body);
     r->body = NULL;
     cJSON_Delete(r->messages_body);

@@ -19,6 +19,7 @@
 #include "keys.h"
 #include "api_messages.h"
 #include "json_arena.h"
+#include "redact.h"
 
 #include <cjson/cJSON.h>
 
@@ -42,9 +43,11 @@ typedef struct gr_request {
     gr_worker *w;
     gr_config *cfg;
     gr_client_req *req; /* the client's request until its reply is ended (then NULL) */
-    char id[72];
+    char id[72];        /* the gateway's id: the ledger's key (instance_id.h) */
+    char client_id[72]; /* the client's X-Request-Id when sane, else "" */
     const char *method;
     char path[128];
+    const char *route_template; /* the metrics label: "/v1/chat/completions", …, NULL = "other" */
     gr_endpoint ep;
     uint64_t start_us, upstream_start_us, first_token_us, end_us;
 
@@ -63,6 +66,7 @@ typedef struct gr_request {
     struct event *retry_ev;
     struct gr_shared_op *shared_op; /* pending cluster-wide admission */
     int64_t shared_reserved;        /* > 0: reserved in Redis, settle at finish */
+    bool shared_seeds_fresh;        /* the pending admission carries seeds just read from the store */
     int64_t est_total_tokens;
     char cache_key[65];         /* exact-match response cache key (hex), "" = not cached */
     uint32_t cache_ttl_s;
@@ -98,6 +102,7 @@ typedef struct gr_request {
     gr_transfer *xfer;
     int up_status;
     char up_content_type[64];
+    gr_redactor redact;         /* the provider's credentials out of every upstream byte (redact.h) */
     struct evbuffer *up_body;   /* non-streamed body or error body */
     struct evbuffer *out;       /* SSE events batched for one write */
     gr_sse_parser sse;
@@ -117,6 +122,9 @@ void gr_request_fail(gr_request *r, int status, const char *type, const char *co
                      const char *fmt, ...) GR_PRINTF(6, 7);
 /* Sends a JSON body with status and finishes. */
 void gr_request_reply_json(gr_request *r, int status, const char *json, size_t len);
+/* The id echoed in X-Request-Id and sent upstream: the client's when it sent a
+ * sane one (as before), otherwise the gateway's. */
+const char *gr_request_echo_id(const gr_request *r);
 void gr_request_add_header(gr_request *r, const char *name, const char *value);
 
 /* Store jobs (store_exec.h) that call back into r. hold: before submitting;

@@ -2,6 +2,8 @@
  * policy over N models, retry/fallback rules and route explanations. */
 #include "route.h"
 #include "route_auto.h"
+#include "route_auto_config.h"
+#include "route_auto_explain.h"
 #include "route_conf.h"
 
 #include <ctype.h>
@@ -195,6 +197,8 @@ void gr_route_request_init(gr_route_request *r)
     r->provider.max_completion_uusd = -1;
     r->provider.max_request_uusd = -1;
     r->quality = -1.0;
+    r->value_usd = -1.0;
+    r->default_value_usd = -1.0;
 }
 
 double gr_route_parse_quality(const char *value)
@@ -640,6 +644,8 @@ static void appendf(char *buf, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
+/* auto part of the reason: the knob in USD per good answer, the prompt's main
+ * skill, then per capable model name:quality/$expected-cost/bar, the choice first. */
 static void add_rejections(struct gr_route_plan *p)
 {
     if (!(p->rej_caps | p->rej_ctx | p->rej_provider | p->rej_price | p->rej_health | p->rej_access))
@@ -869,8 +875,8 @@ static void plan_models(ctx *c, gr_str primary)
 
 /* ---- auto ---- */
 
-static double policy_knob(const gr_config *cfg, gr_str policy, const char *default_policy,
-                          const char **name, int depth)
+/* Knob of a named policy (0..1), or -1 for plain "auto" (config decides). */
+static double policy_knob(gr_str policy, const char *default_policy, const char **name, int depth)
 {
     if (gr_str_eq_c(policy, "auto:cheap") || gr_str_eq_c(policy, "auto:floor")) {
         *name = "auto:cheap";
@@ -885,9 +891,9 @@ static double policy_knob(const gr_config *cfg, gr_str policy, const char *defau
         return 1.0;
     }
     if (default_policy && depth == 0 && strncmp(default_policy, "auto:", 5) == 0)
-        return policy_knob(cfg, gr_str_c(default_policy), NULL, name, 1);
+        return policy_knob(gr_str_c(default_policy), NULL, name, 1);
     *name = "auto";
-    return gr_route_conf_of(cfg)->auto_quality; /* validated 0..1 at load */
+    return -1.0;
 }
 
 static bool auto_pool_allows(const gr_config *cfg, const gr_model_conf *m)
@@ -901,26 +907,48 @@ static bool auto_pool_allows(const gr_config *cfg, const gr_model_conf *m)
     return false;
 }
 
+/* The money knob: request value > request quality > named policy > the key's
+ * default (metadata auto_value_usd) > config > balanced. */
+static double auto_value_usd(const gr_config *cfg, const gr_route_request *req, gr_str policy,
+                             struct gr_route_plan *plan)
+{
+    const char *pname;
+    double knob = policy_knob(policy, req->default_policy, &pname, 0);
+    double usd;
+    if (req->value_usd >= 0.0) {
+        usd = req->value_usd;
+        snprintf(plan->policy, sizeof plan->policy, "%s($%.3g)", pname, usd);
+    } else if (req->quality >= 0.0 && req->quality <= 1.0) {
+        knob = req->quality;
+        usd = gr_route_auto_knob_to_usd(knob);
+        snprintf(plan->policy, sizeof plan->policy, "%s(q=%.2f)", pname, knob);
+    } else if (knob < 0.0 && req->default_value_usd >= 0.0) { /* the key's default */
+        usd = req->default_value_usd > GR_AUTO_MAX_VALUE_USD ? GR_AUTO_MAX_VALUE_USD : req->default_value_usd;
+        snprintf(plan->policy, sizeof plan->policy, "%s(key $%.3g)", pname, usd);
+    } else {
+        double cfg_usd = knob < 0.0 ? gr_route_conf_of(cfg)->auto_value_usd : -1.0;
+        if (knob < 0.0 && cfg_usd < 0.0)
+            knob = 0.5;
+        usd = knob >= 0.0 ? gr_route_auto_knob_to_usd(knob) : cfg_usd;
+        snprintf(plan->policy, sizeof plan->policy, "%s", pname);
+    }
+    plan->knob = knob;
+    return usd;
+}
+
 static void plan_auto(ctx *c, gr_str policy)
 {
     const gr_config *cfg = c->cfg;
     const gr_route_request *req = c->req;
     struct gr_route_plan *plan = c->plan;
+    const gr_route_conf *rc = gr_route_conf_of(cfg);
     const gr_model_conf *pool[GR_ROUTE_MAX_CANDIDATES];
-    uint32_t q[GR_ROUTE_MAX_CANDIDATES];
-    int64_t cost[GR_ROUTE_MAX_CANDIDATES];
+    gr_auto_ability ab[GR_ROUTE_MAX_CANDIDATES];
+    const gr_prices *price[GR_ROUTE_MAX_CANDIDATES];
     size_t n = 0;
-    bool rated = false;
 
-    const char *pname;
-    double knob = policy_knob(cfg, policy, req->default_policy, &pname, 0);
-    if (req->quality >= 0.0 && req->quality <= 1.0) {
-        knob = req->quality;
-        snprintf(plan->policy, sizeof plan->policy, "%s(q=%.2f)", pname, knob);
-    } else {
-        snprintf(plan->policy, sizeof plan->policy, "%s", pname);
-    }
-    plan->knob = knob;
+    double usd = auto_value_usd(cfg, req, policy, plan);
+    plan->value_usd = usd;
 
     for (size_t i = 0; i < cfg->nmodels && n < GR_ROUTE_MAX_CANDIDATES; i++) {
         const gr_model_conf *m = &cfg->models[i];
@@ -943,30 +971,21 @@ static void plan_auto(ctx *c, gr_str policy)
                 plan->rej_ctx++;
             continue;
         }
-        /* cheapest deployment's cost (eligibility is re-checked when ordering) */
-        int64_t best = INT64_MAX;
+        /* cheapest deployment's prices (eligibility is re-checked when ordering) */
+        const gr_prices *best = NULL;
+        int64_t bc = INT64_MAX;
         for (size_t d = 0; d < m->ndeployments; d++) {
-            int64_t cs = est_cost(dep_prices(m, &m->deployments[d]), req);
-            if (cs < best)
-                best = cs;
+            const gr_prices *pr = dep_prices(m, &m->deployments[d]);
+            int64_t cs = est_cost(pr, req);
+            if (cs < bc) {
+                bc = cs;
+                best = pr;
+            }
         }
         pool[n] = m;
-        q[n] = m->quality;
-        cost[n] = best;
-        if (m->quality)
-            rated = true;
+        price[n] = best;
+        gr_route_conf_auto_ability(rc, cfg, m, &ab[n]);
         n++;
-    }
-    if (rated) { /* unrated models (quality 0) never win on quality grounds */
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++)
-            if (q[i]) {
-                pool[k] = pool[i];
-                q[k] = q[i];
-                cost[k] = cost[i];
-                k++;
-            }
-        n = k;
     }
     if (n == 0 && plan->rej_access) {
         set_result(plan, GR_ROUTE_FORBIDDEN,
@@ -990,19 +1009,29 @@ static void plan_auto(ctx *c, gr_str policy)
     gr_auto_features f;
     if (!req->body || gr_route_auto_features(req->body, &f) != GR_OK)
         gr_route_auto_features_text("", 0, &f);
-    plan->score = gr_route_auto_predict(&f);
-    plan->percentile = gr_route_auto_percentile(plan->score);
+    gr_auto_prediction pr;
+    gr_route_auto_predict(&f, &pr);
     plan->task = gr_route_auto_task_name(f.task);
+    plan->skill = gr_route_auto_skill_name(pr.top);
+    plan->difficulty = pr.difficulty;
+    plan->out_tokens = pr.out_tokens;
+    double q[GR_ROUTE_MAX_CANDIDATES], cost[GR_ROUTE_MAX_CANDIDATES];
+    for (size_t i = 0; i < n; i++) {
+        q[i] = gr_route_auto_quality(&pr, ab[i].a, ab[i].bias);
+        cost[i] = gr_route_auto_expected_cost(&pr, req->prompt_tokens, req->max_output_tokens,
+                                              price[i]->input_uusd_per_mtok, price[i]->output_uusd_per_mtok,
+                                              price[i]->per_request_uusd);
+        plan->autoc[i] = (gr_route_auto_cand){pool[i], q[i], cost[i], -1.0, (uint8_t)ab[i].from};
+    }
+    plan->nautoc = n;
 
-    /* Choose among models that still have an available, allowed deployment: try
-     * the policy's choice; if its group is empty (health/provider/price), drop it
-     * from the pool and choose again. */
+    /* Choose among models that still have an available, allowed deployment: the
+     * expected-value choice; if its group is empty (health/provider/price), drop
+     * it and choose again. */
     bool used[GR_ROUTE_MAX_CANDIDATES] = {false};
-    const gr_model_conf *chosen = NULL;
-    uint32_t chosen_q = 0;
-    for (size_t tries = 0; tries < n && !chosen; tries++) {
-        uint32_t qq[GR_ROUTE_MAX_CANDIDATES];
-        int64_t cc[GR_ROUTE_MAX_CANDIDATES];
+    int chosen = -1;
+    for (size_t tries = 0; tries < n && chosen < 0; tries++) {
+        double qq[GR_ROUTE_MAX_CANDIDATES], cc[GR_ROUTE_MAX_CANDIDATES];
         size_t map[GR_ROUTE_MAX_CANDIDATES], k = 0;
         for (size_t i = 0; i < n; i++)
             if (!used[i]) {
@@ -1010,22 +1039,19 @@ static void plan_auto(ctx *c, gr_str policy)
                 cc[k] = cost[i];
                 map[k++] = i;
             }
-        double bar;
-        int pick = gr_route_auto_choose(qq, cc, k, plan->percentile, knob, &bar);
+        int pick = gr_route_auto_choose(qq, cc, k, usd);
         if (pick < 0)
             break;
-        if (tries == 0)
-            plan->bar = bar;
         size_t idx = map[pick];
         used[idx] = true;
         const char *sn = NULL;
         if (add_group(c, pool[idx], GR_CAND_PRIMARY, NULL, &sn)) {
-            chosen = pool[idx];
-            chosen_q = q[idx];
+            chosen = (int)idx;
             plan->strategy = sn;
         }
     }
-    if (!chosen) {
+    plan->auto_chosen = chosen;
+    if (chosen < 0) {
         if (plan->rej_health)
             set_result(plan, GR_ROUTE_UNAVAILABLE,
                        "auto: every capable model is unavailable (circuit open or rate-limited)");
@@ -1034,28 +1060,28 @@ static void plan_auto(ctx *c, gr_str policy)
                        "auto: no deployment matches the provider preferences");
         return;
     }
+    plan->score = q[chosen];
+    /* the bar: quality another model would need to win at this value */
+    for (size_t i = 0; i < n; i++)
+        plan->autoc[i].bar = isinf(usd) ? q[chosen]
+                             : usd > 0.0 ? q[chosen] + (cost[i] - cost[chosen]) / usd
+                                         : (cost[i] < cost[chosen] ? 0.0 : 1.0 + cost[i]);
     if (!req->provider.allow_fallbacks)
         return;
-    /* alternatives: models at least as good, cheapest first; then weaker, best first */
+    /* alternatives: the rest by expected value at this knob (best first) */
     size_t order[GR_ROUTE_MAX_CANDIDATES], no = 0;
     for (size_t i = 0; i < n; i++)
-        if (!used[i] && q[i] >= chosen_q)
+        if (!used[i])
             order[no++] = i;
     for (size_t i = 1; i < no; i++)
-        for (size_t j = i; j > 0 && cost[order[j - 1]] > cost[order[j]]; j--) {
-            size_t t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-        }
-    size_t hi = no;
-    for (size_t i = 0; i < n; i++)
-        if (!used[i] && q[i] < chosen_q)
-            order[no++] = i;
-    for (size_t i = hi + 1; i < no; i++)
-        for (size_t j = i; j > hi && q[order[j - 1]] < q[order[j]]; j--) {
-            size_t t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
+        for (size_t j = i; j > 0; j--) {
+            size_t a = order[j - 1], b = order[j];
+            double ua = isinf(usd) ? q[a] : usd * q[a] - cost[a];
+            double ub = isinf(usd) ? q[b] : usd * q[b] - cost[b];
+            if (ua >= ub)
+                break;
+            order[j - 1] = b;
+            order[j] = a;
         }
     for (size_t i = 0; i < no && plan->ncand < GR_ROUTE_MAX_CANDIDATES; i++)
         add_group(c, pool[order[i]], GR_CAND_AUTO_ALT, NULL, NULL);
@@ -1071,7 +1097,8 @@ gr_status gr_route_plan(const gr_config *cfg, const gr_route_request *req, gr_ro
 {
     uint64_t t0 = mono_ns();
     memset(out, 0, sizeof *out);
-    out->score = out->percentile = out->bar = out->knob = -1.0;
+    out->score = out->knob = out->value_usd = -1.0;
+    out->auto_chosen = -1;
     if (!cfg || !req || !state) {
         set_result(out, GR_ROUTE_INVALID, "internal: missing config or request");
         return GR_ERR_INVALID;
@@ -1112,9 +1139,8 @@ done:
         snprintf(head, sizeof head, "%s", out->reason); /* e.g. "ctx-upgrade " */
         out->reason[0] = '\0';
         appendf(out->reason, sizeof out->reason, "policy=%s", out->policy[0] ? out->policy : "-");
-        if (out->score >= 0)
-            appendf(out->reason, sizeof out->reason, " task=%s score=%.2f pct=%.2f bar=%.2f",
-                    out->task ? out->task : "-", out->score, out->percentile, out->bar);
+        if (out->value_usd >= 0)
+            gr_route_auto_reason(out, out->reason, sizeof out->reason);
         if (c.sort != GR_ROUTE_SORT_NONE)
             appendf(out->reason, sizeof out->reason, " sort=%s",
                     c.sort == GR_ROUTE_SORT_PRICE        ? "price"
@@ -1420,14 +1446,8 @@ cJSON *gr_route_plan_to_json(const struct gr_route_plan *plan)
     cJSON_AddStringToObject(o, "policy", plan->policy);
     if (plan->strategy)
         cJSON_AddStringToObject(o, "strategy", plan->strategy);
-    if (plan->score >= 0) {
-        cJSON *a = cJSON_AddObjectToObject(o, "auto");
-        cJSON_AddStringToObject(a, "task", plan->task ? plan->task : "general");
-        cJSON_AddNumberToObject(a, "score", plan->score);
-        cJSON_AddNumberToObject(a, "difficulty_percentile", plan->percentile);
-        cJSON_AddNumberToObject(a, "quality_knob", plan->knob);
-        cJSON_AddNumberToObject(a, "quality_bar", plan->bar);
-    }
+    if (plan->value_usd >= 0)
+        gr_route_auto_to_json(plan, o);
     cJSON_AddNumberToObject(o, "considered", plan->considered);
     cJSON *rj = cJSON_AddObjectToObject(o, "skipped");
     cJSON_AddNumberToObject(rj, "capabilities", plan->rej_caps);
@@ -1530,6 +1550,16 @@ int gr_route_explain_cli(const gr_config *cfg, const char *request_json_path, FI
         if (h->string && strcasecmp(h->string, "x-gaterouter-quality") == 0)
             qh = h;
     }
+    const cJSON *vh = NULL;
+    cJSON_ArrayForEach(h, hdrs)
+    {
+        if (h->string && strcasecmp(h->string, "x-gaterouter-value-usd") == 0)
+            vh = h;
+    }
+    if (cJSON_IsString(vh))
+        req.value_usd = gr_route_auto_parse_value_usd(vh->valuestring);
+    else if (cJSON_IsNumber(vh) && vh->valuedouble >= 0 && vh->valuedouble <= GR_AUTO_MAX_VALUE_USD)
+        req.value_usd = vh->valuedouble;
     if (cJSON_IsString(qh))
         req.quality = gr_route_parse_quality(qh->valuestring);
     else if (cJSON_IsNumber(qh) && qh->valuedouble >= 0 && qh->valuedouble <= 1)
@@ -1549,11 +1579,8 @@ int gr_route_explain_cli(const gr_config *cfg, const char *request_json_path, FI
             (req.need_caps & GR_CAP_VISION) ? "vision " : "",
             (req.need_caps & GR_CAP_JSON) ? "json " : "",
             (req.need_caps & (GR_CAP_TOOLS | GR_CAP_VISION | GR_CAP_JSON)) ? "" : "chat");
-    if (plan.score >= 0)
-        fprintf(out,
-                "auto:     task=%s P(strong needed)=%.3f difficulty percentile=%.2f knob=%.2f "
-                "quality bar=%.2f\n",
-                plan.task ? plan.task : "general", plan.score, plan.percentile, plan.knob, plan.bar);
+    if (plan.value_usd >= 0)
+        gr_route_auto_explain_print(&plan, out);
     for (size_t i = 0; i < plan.ncand; i++) {
         const gr_route_candidate *c = &plan.cand[i];
         fprintf(out, "  %2zu. %-24s %-12s %-28s %-9s q=%-3u est=$%.6f\n", i + 1,

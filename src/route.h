@@ -83,7 +83,9 @@ typedef struct gr_route_request {
     uint32_t prompt_tokens;              /* estimate */
     uint32_t max_output_tokens;          /* max_tokens / max_completion_tokens; 0 = unset */
     double quality;                      /* 0..1 knob; < 0 = unset */
+    double value_usd;                    /* auto: USD per good answer (x-gaterouter-value-usd); < 0 = unset */
     const char *default_policy;          /* per-key default for plain "auto"; NULL */
+    double default_value_usd;            /* per-key default value for plain "auto"; < 0 = unset */
     const cJSON *body;                   /* for the auto router; may be NULL */
     const gr_route_access *access;       /* NULL = every model */
     uint64_t now_us;                     /* 0 = gr_now_us() */
@@ -111,6 +113,15 @@ typedef enum {
     GR_CAND_AUTO_ALT,    /* auto: next-best model */
 } gr_cand_kind;
 
+/* auto: one capable model as the expected-value choice saw it. */
+typedef struct gr_route_auto_cand {
+    const gr_model_conf *model;
+    double quality;   /* predicted P(good answer) for this prompt */
+    double cost_usd;  /* expected cost of this request (cheapest deployment) */
+    double bar;       /* quality this model needs to be chosen over the choice at this value */
+    uint8_t ability_from; /* gr_auto_ability_from (route_auto_config.h) */
+} gr_route_auto_cand;
+
 typedef struct gr_route_candidate {
     const gr_model_conf *model; /* public model this deployment belongs to */
     const gr_deployment *dep;
@@ -126,15 +137,20 @@ struct gr_route_plan {
     char policy[24];      /* "model", "auto:balanced", ... */
     const char *strategy; /* of the primary model group */
     const char *task;     /* auto: detected task type, else NULL */
-    double score;         /* auto: P(strong needed); else -1 */
-    double percentile;    /* auto: difficulty percentile; else -1 */
-    double bar;           /* auto: normalised quality bar; else -1 */
+    const char *skill;    /* auto: main skill of the prompt, else NULL */
+    double score;         /* auto: predicted quality of the choice; else -1 */
+    double difficulty;    /* auto: predicted difficulty (logit units) */
+    double out_tokens;    /* auto: expected answer length in tokens */
     double knob;          /* quality knob used; -1 if not auto */
+    double value_usd;     /* auto: the knob in USD per good answer (inf = best); -1 if not auto */
+    gr_route_auto_cand autoc[GR_ROUTE_MAX_CANDIDATES]; /* auto: every capable model */
+    size_t nautoc;
+    int auto_chosen;      /* index into autoc of the first choice; -1 */
     uint32_t considered;  /* deployments examined */
     uint32_t rej_caps, rej_ctx, rej_provider, rej_price, rej_health, rej_access;
     gr_route_refusal refusal; /* GR_ROUTE_FORBIDDEN: why */
     uint64_t decide_ns;   /* time spent in gr_route_plan() */
-    char reason[320];     /* x-gaterouter-route */
+    char reason[512];     /* x-gaterouter-route */
     char error[256];      /* client-facing message when result != OK */
     uint32_t ctx_limit;   /* GR_ROUTE_NO_CAPABLE for the context: the window that was too small, else 0 */
 };

@@ -1,11 +1,15 @@
-/* route_auto.c — feature extraction, scoring and tier policy of the auto router. */
+/* route_auto.c — feature extraction (question, structure, lexicon, hashed
+ * n-grams), the per-prompt linear model and the expected-value choice of the
+ * auto router. */
 #include "route_auto.h"
 #include "route_auto_weights.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <pthread.h>
 
-_Static_assert(GR_AUTO_WEIGHTS_NFEAT == GR_AUTO_NFEAT,
+_Static_assert(GR_AUTO_WEIGHTS_NFEAT == GR_AUTO_NFEAT && GR_AUTO_WEIGHTS_NHASH == GR_AUTO_NHASH &&
+                   GR_AUTO_WEIGHTS_NOUT == GR_AUTO_NOUT,
                "route_auto_weights.h is stale: re-run tools/route/train.mjs");
 
 /* ---- lexicon ---- */
@@ -26,6 +30,8 @@ enum {
     CUE_EASY,
     CUE_CONSTRAINT,
     CUE_QWORD,
+    CUE_STEPS,   /* features 38.. (not in the 18 + k block) */
+    CUE_LENUNIT, /* "words", "sentences" ...: after a number, an asked answer length */
     CUE_COUNT_
 };
 
@@ -104,16 +110,17 @@ static const lex_group lexicon[] = {
      "following rules format limit no_more",
      CUE_CONSTRAINT},
     {"what who when where which how whom whose", CUE_QWORD},
+    {"step steps step-by-step stepwise walkthrough walk_through first_then procedure", CUE_STEPS},
+    {"words word sentences sentence paragraphs paragraph pages page lines line tokens characters "
+     "bullets bullet points items examples",
+     CUE_LENUNIT},
 };
 
-#define LEX_SLOTS 4096u
+#define LEX_SLOTS 2048u /* ~700 entries; keys and masks in separate arrays (20 KB, L1-friendly) */
 
-typedef struct {
-    uint64_t h;
-    uint32_t mask;
-} lex_slot;
-
-static lex_slot lex_table[LEX_SLOTS];
+static uint64_t lex_h[LEX_SLOTS];
+static uint32_t lex_mask[LEX_SLOTS];
+_Static_assert(CUE_COUNT_ <= 32, "lex_mask holds one bit per cue");
 static pthread_once_t lex_once = PTHREAD_ONCE_INIT;
 
 static uint64_t word_hash(const char *s, size_t n)
@@ -135,13 +142,13 @@ static void lex_insert(uint64_t h, int cue)
 {
     uint32_t i = (uint32_t)(h >> 20) & (LEX_SLOTS - 1);
     for (;;) {
-        if (lex_table[i].h == 0) {
-            lex_table[i].h = h;
-            lex_table[i].mask = 1u << cue;
+        if (lex_h[i] == 0) {
+            lex_h[i] = h;
+            lex_mask[i] = 1u << cue;
             return;
         }
-        if (lex_table[i].h == h) {
-            lex_table[i].mask |= 1u << cue;
+        if (lex_h[i] == h) {
+            lex_mask[i] |= 1u << cue;
             return;
         }
         i = (i + 1) & (LEX_SLOTS - 1);
@@ -176,9 +183,9 @@ static uint32_t lex_lookup(uint64_t h)
 {
     uint32_t i = (uint32_t)(h >> 20) & (LEX_SLOTS - 1);
     for (;;) {
-        if (lex_table[i].h == h)
-            return lex_table[i].mask;
-        if (lex_table[i].h == 0)
+        if (lex_h[i] == h)
+            return lex_mask[i];
+        if (lex_h[i] == 0)
             return 0;
         i = (i + 1) & (LEX_SLOTS - 1);
     }
@@ -186,23 +193,69 @@ static uint32_t lex_lookup(uint64_t h)
 
 /* ---- text scan ---- */
 
-#define SCAN_CAP 8192u /* bytes of the last user message scanned for cues */
+#define SCAN_CAP 8192u       /* bytes of the last user message scanned for cues */
+#define CHAR_NGRAM_CAP 1024u /* bytes of the question hashed as character trigrams (decision time) */
 #define UNIQ_SLOTS 512u
+
+/* Hashed n-gram counts of the question: word unigrams and bigrams (digits
+ * folded to one token) and character trigrams (lower-cased, digits -> '0',
+ * whitespace runs -> ' '), in GR_AUTO_NHASH buckets. */
+typedef struct {
+    uint16_t count[GR_AUTO_NHASH];
+    uint16_t touched[GR_AUTO_NHASH];
+    uint32_t ntouched, total;
+} hash_acc;
+
+static void hash_add(hash_acc *ha, uint64_t h)
+{
+    uint32_t b = (uint32_t)(h >> 40) & (GR_AUTO_NHASH - 1);
+    if (ha->count[b] == 0)
+        ha->touched[ha->ntouched++] = (uint16_t)b;
+    if (ha->count[b] < UINT16_MAX)
+        ha->count[b]++;
+    ha->total++;
+}
+
+static void hash_chars(const char *t, size_t n, hash_acc *ha)
+{
+    uint32_t win = 0, have = 0;
+    bool space = true;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            if (space)
+                continue;
+            space = true;
+            c = ' ';
+        } else {
+            space = false;
+            if (c >= 'A' && c <= 'Z')
+                c = (unsigned char)(c + 32);
+            else if (c >= '0' && c <= '9')
+                c = '0';
+        }
+        win = ((win << 8) | c) & 0xFFFFFFu;
+        if (++have >= 3)
+            hash_add(ha, ((uint64_t)win + 0x51ED27ull) * 0x9E3779B97F4A7C15ull);
+    }
+}
 
 typedef struct {
     uint32_t chars, scanned, words, nonascii, digits, mathsym, codesym, newlines, qmarks;
     uint32_t wordchars, longwords, numbers, sentences, uniq;
     uint32_t cues[CUE_COUNT_];
+    uint32_t list_items; /* "\n1." / "\n2)" numbered lines */
+    uint32_t asked_len;  /* largest N in "N words|sentences|..." */
     bool fence, mcq;
 } scan_stats;
 
-static bool is_word_byte(unsigned char c)
+static inline bool is_word_byte(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            c == '_' || c == '\'' || c == '-';
 }
 
-static void scan_text(const char *t, size_t len, scan_stats *st)
+static void scan_text(const char *t, size_t len, scan_stats *st, hash_acc *ha)
 {
     uint32_t uniq[UNIQ_SLOTS];
     memset(uniq, 0, sizeof uniq);
@@ -213,6 +266,8 @@ static void scan_text(const char *t, size_t len, scan_stats *st)
     char w[32];
     size_t i = 0;
     int mcq_marks = 0;
+    uint32_t last_num = 0;
+    bool num_before = false; /* the previous token was a number */
     while (i < n) {
         unsigned char c = (unsigned char)t[i];
         if (c >= 0x80) {
@@ -244,15 +299,27 @@ static void scan_text(const char *t, size_t len, scan_stats *st)
             st->wordchars += (uint32_t)rl;
             if (alldigit) {
                 st->numbers++;
+                hash_add(ha, word_hash("0", 1));
                 prev = 0;
+                last_num = 0;
+                for (size_t k = 0; k < wl && k < 9; k++)
+                    last_num = last_num * 10 + (uint32_t)(w[k] - '0');
+                num_before = true;
                 continue;
             }
             if (rl >= 9)
                 st->longwords++;
             uint64_t h = word_hash(w, wl);
             uint32_t m = lex_lookup(h);
-            if (prev)
-                m |= lex_lookup(bigram_hash(prev, h));
+            hash_add(ha, h);
+            if (prev) {
+                uint64_t bh = bigram_hash(prev, h);
+                m |= lex_lookup(bh);
+                hash_add(ha, bh * 0xC2B2AE3D27D4EB4Full);
+            }
+            if (num_before && (m & (1u << CUE_LENUNIT)) && last_num > st->asked_len)
+                st->asked_len = last_num;
+            num_before = false;
             for (int k = 0; m; k++, m >>= 1)
                 if (m & 1)
                     st->cues[k]++;
@@ -280,6 +347,8 @@ static void scan_text(const char *t, size_t len, scan_stats *st)
             if (i + 2 < n && t[i + 1] >= 'A' && t[i + 1] <= 'E' &&
                 (t[i + 2] == '.' || t[i + 2] == ')'))
                 mcq_marks++;
+            if (i + 2 < n && t[i + 1] >= '1' && t[i + 1] <= '9' && (t[i + 2] == '.' || t[i + 2] == ')'))
+                st->list_items++;
             break;
         case '?':
             st->qmarks++;
@@ -324,6 +393,7 @@ static void scan_text(const char *t, size_t len, scan_stats *st)
     }
     if (mcq_marks >= 3)
         st->mcq = true;
+    hash_chars(t, n > CHAR_NGRAM_CAP ? CHAR_NGRAM_CAP : n, ha);
 }
 
 /* ---- request walk ---- */
@@ -372,11 +442,18 @@ static void content_text(const cJSON *content, walk_stats *ws, const char **txt,
 
 static float lg(double x, double scale) { return (float)(log1p(x) / scale); }
 
-static void finish(const scan_stats *st, const walk_stats *ws, bool tools, bool json,
-                   gr_auto_features *f)
+static void finish(const scan_stats *st, const hash_acc *ha, const walk_stats *ws, bool tools,
+                   bool json, gr_auto_features *f)
 {
     float *x = f->x;
     memset(f->x, 0, sizeof f->x);
+    /* hashed n-grams, term frequency normalised by sqrt(total) */
+    f->nh = ha->ntouched;
+    double norm = ha->total ? 1.0 / sqrt((double)ha->total) : 0.0;
+    for (uint32_t i = 0; i < ha->ntouched; i++) {
+        f->hidx[i] = ha->touched[i];
+        f->hval[i] = (float)((double)ha->count[ha->touched[i]] * norm);
+    }
     double sc = st->scanned ? (double)st->scanned : 1.0;
     double words = st->words ? (double)st->words : 1.0;
     x[0] = 1.0f;
@@ -397,13 +474,15 @@ static void finish(const scan_stats *st, const walk_stats *ws, bool tools, bool 
     x[15] = (float)((double)st->longwords / words * 4.0);
     x[16] = st->mcq ? 1.0f : 0.0f;
     x[17] = lg(st->numbers, 3.0);
-    for (int k = 0; k < CUE_COUNT_; k++)
+    for (int k = 0; k <= CUE_QWORD; k++)
         x[18 + k] = lg(st->cues[k], 2.0); /* 18..32 */
     x[33] = st->fence ? 1.0f : 0.0f;
     x[34] = lg(ws->assistant_chars, 8.0);
     x[35] = (float)((double)st->uniq / words);
     x[36] = lg(st->sentences, 3.0);
     x[37] = (float)((double)st->cues[CUE_MATH] / words * 10.0);
+    x[38] = lg(st->cues[CUE_STEPS] + st->list_items, 2.0); /* steps asked / numbered steps */
+    x[39] = lg(st->asked_len, 5.0);                         /* "in 300 words", "5 bullet points" */
 
     /* task type: argmax of task cues, multiple-choice -> knowledge */
     static const struct {
@@ -490,9 +569,17 @@ gr_status gr_route_auto_features(const cJSON *body, gr_auto_features *f)
 
     scan_stats st;
     memset(&st, 0, sizeof st);
-    if (ws.last_user)
-        scan_text(ws.last_user, ws.last_user_len, &st);
-    finish(&st, &ws, has_tools, json, f);
+    hash_acc ha;
+    ha.ntouched = ha.total = 0;
+    memset(ha.count, 0, sizeof ha.count);
+    size_t q0 = 0;
+    if (ws.last_user) {
+        q0 = gr_route_auto_question_start(ws.last_user, ws.last_user_len);
+        ws.other_chars += (uint32_t)q0; /* the stripped examples are context */
+        scan_text(ws.last_user + q0, ws.last_user_len - q0, &st, &ha);
+    }
+    finish(&st, &ha, &ws, has_tools, json, f);
+    f->question_chars = st.chars;
     return GR_OK;
 }
 
@@ -504,42 +591,156 @@ void gr_route_auto_features_text(const char *text, size_t len, gr_auto_features 
     ws.user_turns = 1;
     scan_stats st;
     memset(&st, 0, sizeof st);
+    hash_acc ha;
+    ha.ntouched = ha.total = 0;
+    memset(ha.count, 0, sizeof ha.count);
+    size_t q0 = text ? gr_route_auto_question_start(text, len) : 0;
     if (text)
-        scan_text(text, len, &st);
+        scan_text(text + q0, len - q0, &st, &ha);
     memset(f, 0, sizeof *f);
-    finish(&st, &ws, false, false, f);
+    ws.other_chars = (uint32_t)q0;
+    finish(&st, &ha, &ws, false, false, f);
+    f->question_chars = st.chars;
+}
+
+/* ---- the actual question ---- */
+
+/* An answer marker at a line start: "Answer:", "A:", "答案：" / "答案:". Returns
+ * the offset just after it, or 0. */
+static size_t answer_marker(const char *t, size_t len, size_t i)
+{
+    static const char *const marks[] = {"answer:", "a:", "\xe7\xad\x94\xe6\xa1\x88\xef\xbc\x9a",
+                                        "\xe7\xad\x94\xe6\xa1\x88:"};
+    for (size_t k = 0; k < GR_ARRAY_LEN(marks); k++) {
+        size_t ml = strlen(marks[k]);
+        if (i + ml > len)
+            continue;
+        size_t j = 0;
+        while (j < ml && (char)tolower((unsigned char)t[i + j]) == marks[k][j])
+            j++;
+        if (j == ml)
+            return i + ml;
+    }
+    return 0;
+}
+
+size_t gr_route_auto_question_start(const char *t, size_t len)
+{
+    if (!t || len > SCAN_CAP * 8) /* very long inputs: scan the tail region only */
+        return t && len > SCAN_CAP ? len - SCAN_CAP : 0;
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (i > 0 && t[i - 1] != '\n')
+            continue;
+        size_t a = answer_marker(t, len, i);
+        if (!a)
+            continue;
+        /* answered? non-blank text after the marker, then a blank line */
+        size_t k = a;
+        bool text = false;
+        while (k < len && !(t[k] == '\n' && k + 1 < len && t[k + 1] == '\n')) {
+            if (!isspace((unsigned char)t[k]))
+                text = true;
+            k++;
+        }
+        if (text && k < len) {
+            k += 2;
+            if (len - k >= 20) /* keep at least a question's worth of text */
+                start = k;
+        }
+        i = k - 1; /* resume at the next block: linear in len */
+    }
+    return start;
 }
 
 /* ---- model ---- */
 
-/* A fixed, documented prior on the logit for what exam-style benchmark data
- * cannot teach (it has no small talk and few explicit hints): trivially short
- * or small-talk requests lean weak; explicit proof/derivation/analysis asks,
- * code blocks and multi-constraint instructions lean strong. The trained
- * weights are fitted with this prior as a fixed offset (train.mjs), so the
- * learned part only corrects it. */
+/* A fixed, documented prior on the difficulty for what exam-style benchmark
+ * data cannot teach (it has no small talk and few explicit hints): trivially
+ * short or small-talk requests are easier; explicit proof/derivation/analysis
+ * asks and hard hints are harder. The learned difficulty is fitted with this
+ * prior as a fixed offset (train.mjs), so it only corrects it. */
 double gr_route_auto_prior(const gr_auto_features *f)
 {
     const float *x = f->x;
     double z = 0.0;
     double words = expm1((double)x[2] * 7.0);
     if (words < 8.0)
-        z -= 1.2 * (8.0 - words) / 8.0;
+        z -= 1.0 * (8.0 - words) / 8.0;
     if (x[24] > 0.0f && x[18] == 0.0f && x[19] == 0.0f && x[20] == 0.0f)
         z -= 0.8; /* small talk and nothing else */
-    z += 0.9 * (double)x[20]; /* reasoning asks: prove, derive, explain why ... */
-    z += 0.6 * (double)x[29]; /* hard hints: rigorous, detailed, complex ... */
-    z -= 0.4 * (double)x[30]; /* easy hints: brief, simple, quick ... */
-    z += 0.5 * (double)x[33]; /* code block */
-    z += 0.5 * (double)x[18]; /* code vocabulary */
+    z += 0.6 * (double)x[20]; /* reasoning asks: prove, derive, explain why ... */
+    z += 0.5 * (double)x[29]; /* hard hints: rigorous, detailed, complex ... */
+    z -= 0.3 * (double)x[30]; /* easy hints: brief, simple, quick ... */
     return z;
 }
 
-double gr_route_auto_predict(const gr_auto_features *f)
+void gr_route_auto_predict(const gr_auto_features *f, gr_auto_prediction *p)
 {
-    double z = gr_route_auto_prior(f);
-    for (size_t i = 0; i < GR_AUTO_NFEAT; i++)
-        z += (double)gr_auto_weights[i] * (double)f->x[i];
+    double z[GR_AUTO_NOUT];
+    for (size_t o = 0; o < GR_AUTO_NOUT; o++)
+        z[o] = 0.0;
+    for (size_t i = 0; i < GR_AUTO_NFEAT; i++) {
+        double xi = (double)f->x[i];
+        if (xi == 0.0)
+            continue;
+        for (size_t o = 0; o < GR_AUTO_NOUT; o++)
+            z[o] += (double)gr_auto_dense_w[i][o] * xi;
+    }
+    float acc[GR_AUTO_NOUT] = {0};
+    for (uint32_t i = 0; i < f->nh; i++) {
+        const int8_t *w = gr_auto_hash_w[f->hidx[i]];
+        float v = f->hval[i];
+        for (size_t o = 0; o < GR_AUTO_NOUT; o++)
+            acc[o] += (float)w[o] * v;
+    }
+    for (size_t o = 0; o < GR_AUTO_NOUT; o++)
+        z[o] += (double)acc[o] * (double)gr_auto_hash_scale[o];
+    double mx = z[0];
+    size_t top = 0;
+    for (size_t k = 1; k < GR_SKILL_COUNT_; k++)
+        if (z[k] > mx) {
+            mx = z[k];
+            top = k;
+        }
+    double sum = 0.0;
+    for (size_t k = 0; k < GR_SKILL_COUNT_; k++) {
+        p->skill[k] = exp(z[k] - mx);
+        sum += p->skill[k];
+    }
+    for (size_t k = 0; k < GR_SKILL_COUNT_; k++)
+        p->skill[k] /= sum;
+    p->top = (gr_skill)top;
+    p->difficulty = z[GR_AUTO_OUT_DIFFICULTY] + gr_route_auto_prior(f);
+    /* answer length: a documented prior per skill (typical chat answers, tokens:
+     * knowledge 120, reasoning 150, math 250, code 350, instruction 400, language
+     * 150) that the learned part corrects (short for "answer with one letter"...) */
+    static const double len_prior[GR_SKILL_COUNT_] = {120, 150, 250, 350, 400, 150};
+    double ll = z[GR_AUTO_OUT_LOGLEN];
+    for (size_t k = 0; k < GR_SKILL_COUNT_; k++)
+        ll += p->skill[k] * log1p(len_prior[k]);
+    if (ll < 0.0)
+        ll = 0.0;
+    if (ll > 9.0) /* e^9 ~ 8k tokens */
+        ll = 9.0;
+    p->out_tokens = expm1(ll);
+}
+
+static double logit_clamped(double a)
+{
+    if (a < 0.01)
+        a = 0.01;
+    if (a > 0.99)
+        a = 0.99;
+    return log(a / (1.0 - a));
+}
+
+double gr_route_auto_quality(const gr_auto_prediction *p, const float ability[GR_SKILL_COUNT_], double bias)
+{
+    double z = 0.0;
+    for (size_t k = 0; k < GR_SKILL_COUNT_; k++)
+        z += p->skill[k] * logit_clamped((double)ability[k]);
+    z = (double)gr_auto_alpha * z + bias - p->difficulty;
     if (z > 30.0)
         z = 30.0;
     if (z < -30.0)
@@ -547,24 +748,40 @@ double gr_route_auto_predict(const gr_auto_features *f)
     return 1.0 / (1.0 + exp(-z));
 }
 
-double gr_route_auto_percentile(double p)
+double gr_route_auto_expected_cost(const gr_auto_prediction *p, uint32_t prompt_tokens,
+                                   uint32_t max_output_tokens, int64_t in_uusd_per_mtok,
+                                   int64_t out_uusd_per_mtok, int64_t per_request_uusd)
 {
-    const size_t n = GR_ARRAY_LEN(gr_auto_quantiles);
-    if (!(p > gr_auto_quantiles[0]))
+    double out = p->out_tokens;
+    if (max_output_tokens && out > (double)max_output_tokens)
+        out = (double)max_output_tokens;
+    return ((double)in_uusd_per_mtok * (double)prompt_tokens + (double)out_uusd_per_mtok * out) / 1e12 +
+           (double)per_request_uusd / 1e6;
+}
+
+double gr_route_auto_knob_to_usd(double knob)
+{
+    if (!(knob > 0.0))
         return 0.0;
-    if (p >= gr_auto_quantiles[n - 1])
-        return 1.0;
-    size_t lo = 0, hi = n - 1; /* q[lo] < p <= q[hi] */
-    while (hi - lo > 1) {
-        size_t mid = (lo + hi) / 2;
-        if ((double)gr_auto_quantiles[mid] < p)
-            lo = mid;
-        else
-            hi = mid;
+    if (knob >= 1.0)
+        return INFINITY;
+    return pow(10.0, 4.0 * knob - 3.5);
+}
+
+int gr_route_auto_choose(const double *q, const double *cost_usd, size_t n, double usd_per_quality)
+{
+    int best = -1;
+    double bu = 0.0;
+    bool inf = isinf(usd_per_quality);
+    for (size_t i = 0; i < n; i++) {
+        double u = inf ? q[i] : usd_per_quality * q[i] - cost_usd[i];
+        if (best < 0 || u > bu + 1e-12 ||
+            (fabs(u - bu) <= 1e-12 && cost_usd[i] < cost_usd[best])) {
+            best = (int)i;
+            bu = u;
+        }
     }
-    double a = gr_auto_quantiles[lo], b = gr_auto_quantiles[hi];
-    double frac = b > a ? (p - a) / (b - a) : 0.0;
-    return ((double)lo + frac) / (double)(n - 1);
+    return best;
 }
 
 static const char *const task_names[GR_TASK_COUNT_] = {
@@ -585,7 +802,7 @@ static const char *const feat_names[GR_AUTO_NFEAT] = {
     "cue_reason",    "cue_extract",   "cue_summary",   "cue_translate", "cue_chat",
     "cue_write",     "cue_roleplay",  "cue_stem",      "cue_humanities", "hint_hard",
     "hint_easy",     "cue_constraint", "cue_qword",    "code_fence",   "prior_assistant",
-    "type_token",    "sentences",     "math_density",
+    "type_token",    "sentences",     "math_density",  "steps_asked",  "answer_len_asked",
 };
 
 const char *gr_route_auto_feature_name(size_t i)
@@ -593,49 +810,11 @@ const char *gr_route_auto_feature_name(size_t i)
     return i < GR_AUTO_NFEAT ? feat_names[i] : "?";
 }
 
-/* ---- policy ---- */
+static const char *const skill_names[GR_SKILL_COUNT_] = {
+    "knowledge", "reasoning", "math", "code", "instruction", "language",
+};
 
-int gr_route_auto_choose(const uint32_t *q, const int64_t *cost, size_t n, double percentile,
-                         double knob, double *bar_out)
+const char *gr_route_auto_skill_name(gr_skill s)
 {
-    if (n == 0)
-        return -1;
-    uint32_t qmin = q[0], qmax = q[0];
-    for (size_t i = 1; i < n; i++) {
-        if (q[i] < qmin)
-            qmin = q[i];
-        if (q[i] > qmax)
-            qmax = q[i];
-    }
-    if (!(knob >= 0.0))
-        knob = 0.0;
-    if (knob > 1.0)
-        knob = 1.0;
-    if (!(percentile >= 0.0))
-        percentile = 0.0;
-    if (percentile > 1.0)
-        percentile = 1.0;
-    /* The weakest tier suffices for difficulty percentiles up to t = 1 - knob
-     * (so with two tiers the strong share is ~knob); above t the bar rises
-     * linearly to the top tier at the hardest prompts. */
-    double bar;
-    if (knob >= 0.999)
-        bar = 1.0;
-    else if (knob <= 0.001)
-        bar = 0.0;
-    else {
-        double t = 1.0 - knob;
-        bar = percentile <= t ? 0.0 : (percentile - t) / knob;
-    }
-    if (bar_out)
-        *bar_out = bar;
-    int best = -1;
-    for (size_t i = 0; i < n; i++) {
-        double u = qmax > qmin ? (double)(q[i] - qmin) / (double)(qmax - qmin) : 1.0;
-        if (u + 1e-9 < bar)
-            continue;
-        if (best < 0 || cost[i] < cost[best] || (cost[i] == cost[best] && q[i] > q[best]))
-            best = (int)i;
-    }
-    return best;
+    return (unsigned)s < GR_SKILL_COUNT_ ? skill_names[s] : "knowledge";
 }

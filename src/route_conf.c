@@ -7,7 +7,7 @@
 
 typedef struct {
     double quality;
-} auto_scalars;
+} auto_scalars; /* quality's range is checked here; its meaning is in route_auto_config.c */
 
 const gr_conf_key gr_conf_routing_keys[] = {
     {"auto", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "defaults of model \"auto\""},
@@ -19,6 +19,10 @@ const gr_conf_key gr_conf_routing_auto_keys[] = {
     {"quality", GR_CONF_FRACTION, GR_CONF_F(auto_scalars, quality), 0, 1, "0.5", NULL,
      "the bar of plain \"auto\": 0 = cheapest, 1 = best"},
     {"models", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "models auto may choose from (names or aliases); default: all"},
+    {"value_usd", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "USD one more good answer is worth to plain \"auto\" (0..1000 or inf); exclusive with quality"},
+    {"abilities", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "per model: {knowledge, reasoning, math, code, instruction, language: 0..1}, overrides the bundled table"},
     GR_CONF_END,
 };
 
@@ -33,7 +37,7 @@ static gr_route_conf g_defaults;
 static pthread_once_t g_defaults_once = PTHREAD_ONCE_INIT;
 
 static void defaults_init(void) {
-    g_defaults.auto_quality = 0.5;
+    g_defaults.auto_value_usd = -1.0;
     gr_health_opts_default(&g_defaults.health);
 }
 
@@ -47,7 +51,17 @@ static gr_route_conf *conf_new(void) {
 static void parse_auto(const cJSON *a, const gr_config *cfg, gr_route_conf *c, gr_conf_err *e) {
     auto_scalars s = {0};
     gr_conf_load_keys(a, "routing.auto", gr_conf_routing_auto_keys, &s, e);
-    c->auto_quality = s.quality;
+    if (e->failed) return;
+    char err[512];
+    if (gr_route_auto_config_check(cfg, err, sizeof err) != GR_OK) { /* value_usd, abilities, exclusivity */
+        gr_conf_fail(e, "%s", err);
+        return;
+    }
+    const cJSON *section = cJSON_IsObject(a) ? a : NULL;
+    c->auto_value_usd = gr_route_auto_config_value_usd(section);
+    c->nauto_abilities = cfg->nmodels;
+    c->auto_abilities = gr_xcalloc(cfg->nmodels ? cfg->nmodels : 1, sizeof *c->auto_abilities);
+    for (size_t i = 0; i < cfg->nmodels; i++) gr_route_auto_ability(section, &cfg->models[i], &c->auto_abilities[i]);
     const cJSON *list = cJSON_IsObject(a) ? cJSON_GetObjectItemCaseSensitive(a, "models") : NULL;
     if (!list || cJSON_IsNull(list) || e->failed) return;
     if (!cJSON_IsArray(list)) {
@@ -71,8 +85,9 @@ static void parse_auto(const cJSON *a, const gr_config *cfg, gr_route_conf *c, g
 void *gr_route_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e) {
     gr_route_conf *c = conf_new();
     gr_conf_check_keys(sec, "routing", gr_conf_routing_keys, e);
+    if (!e->failed) /* also without the section: abilities are resolved once, here */
+        parse_auto(cJSON_IsObject(sec) ? cJSON_GetObjectItemCaseSensitive(sec, "auto") : NULL, cfg, c, e);
     if (!e->failed && cJSON_IsObject(sec)) {
-        parse_auto(cJSON_GetObjectItemCaseSensitive(sec, "auto"), cfg, c, e);
         char err[256] = "";
         if (!e->failed &&
             gr_health_opts_from_json(cJSON_GetObjectItemCaseSensitive(sec, "health"), &c->health, err, sizeof err) != GR_OK)
@@ -90,6 +105,7 @@ void gr_route_conf_free(void *conf) {
     if (!c) return;
     for (size_t i = 0; i < c->nauto_models; i++) free(c->auto_models[i]);
     free(c->auto_models);
+    free(c->auto_abilities);
     free(c);
 }
 
@@ -98,4 +114,14 @@ const gr_route_conf *gr_route_conf_of(const gr_config *cfg) {
     if (c) return c;
     pthread_once(&g_defaults_once, defaults_init);
     return &g_defaults;
+}
+
+void gr_route_conf_auto_ability(const gr_route_conf *rc, const gr_config *cfg, const gr_model_conf *m,
+                                gr_auto_ability *out) {
+    size_t i = (size_t)(m - cfg->models);
+    if (rc->auto_abilities && i < rc->nauto_abilities && rc->nauto_abilities == cfg->nmodels) {
+        *out = rc->auto_abilities[i];
+        return;
+    }
+    gr_route_auto_ability(NULL, m, out);
 }

@@ -6,9 +6,12 @@
 
 #include "config.h"
 #include "health.h"
+#include "route_auto_config.h"
 
 typedef struct gr_route_conf {
-    double auto_quality;  /* routing.auto.quality: the bar of plain "auto", 0..1 */
+    double auto_value_usd; /* USD per good answer of plain "auto" (value_usd or quality); -1 = unset */
+    gr_auto_ability *auto_abilities; /* per cfg->models[i], resolved at load (table, config, tier, price) */
+    size_t nauto_abilities;
     char **auto_models;   /* routing.auto.models as canonical model names */
     size_t nauto_models;
     bool has_auto_models; /* false: every model with a quality is eligible */
@@ -23,5 +26,10 @@ void gr_route_conf_free(void *conf);
 
 /* The snapshot's routing settings (defaults when the section is absent). */
 const gr_route_conf *gr_route_conf_of(const gr_config *cfg);
+
+/* Abilities of model m of cfg: resolved at load; computed from the bundled
+ * table, tier or price for a snapshot built by hand (tests). */
+void gr_route_conf_auto_ability(const gr_route_conf *rc, const gr_config *cfg, const gr_model_conf *m,
+                                gr_auto_ability *out);
 
 #endif

@@ -15,6 +15,7 @@
 #include "services.h"
 #include "route.h"
 #include "health.h"
+#include "instance_id.h"
 #include "shared.h"
 #include "upstream.h"
 
@@ -28,6 +29,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -210,6 +213,59 @@ static void static_key_info(gr_request *r, const gr_api_key *k) {
     cJSON_free(s);
 }
 
+/* The metrics label of a path: one of the routes served, or "other" (NULL).
+ * Never the raw path, so junk paths cannot grow the series table. */
+static const char *route_template(const char *p) {
+    static const char *const exact[] = {"/", "/health", "/ready", "/metrics", "/v1/chat/completions", "/v1/completions",
+                                        "/v1/embeddings", "/v1/messages", "/v1/messages/count_tokens", "/v1/route",
+                                        "/v1/models", "/v1/key",
+                                        "/v1/generation", "/v1/x402/pricing", "/v1/x402/credit", NULL};
+    for (size_t i = 0; exact[i]; i++)
+        if (!strcmp(p, exact[i])) return exact[i];
+    if (!strcmp(p, "/chat/completions")) return "/v1/chat/completions";
+    if (!strcmp(p, "/completions")) return "/v1/completions";
+    if (!strcmp(p, "/embeddings")) return "/v1/embeddings";
+    if (!strncmp(p, "/v1/models/", 11)) return "/v1/models/{id}";
+    if (!strncmp(p, "/admin/", 7)) return "/admin/*";
+    return NULL;
+}
+
+/* GET /metrics: open, or with server.metrics_token a matching bearer token. */
+static void serve_metrics(gr_request *r, gr_client_req *req, gr_ledger *ledger) {
+    const char *want = r->cfg->server.metrics_token;
+    if (want && want[0]) {
+        const char *authz = gr_client_req_header(req, "Authorization");
+        const char *tok = authz && !strncasecmp(authz, "Bearer ", 7) ? authz + 7 : NULL;
+        if (!tok || !gr_secret_eq(tok, strlen(tok), want, strlen(want))) {
+            gr_request_add_header(r, "WWW-Authenticate", "Bearer realm=\"metrics\"");
+            gr_request_fail(r, 401, "invalid_request_error", "invalid_metrics_token", NULL,
+                            "GET /metrics needs `Authorization: Bearer <server.metrics_token>`.");
+            return;
+        }
+    }
+    size_t len;
+    char *text = gr_metrics_render(&len);
+    gr_ledger_stats ls;
+    gr_ledger_stats_get(ledger, &ls);
+    char extra[512];
+    int n = snprintf(extra, sizeof extra,
+                     "# HELP gaterouter_ledger_conflicts_total Ledger rows whose request id was already stored "
+                     "(not written again; logged as an error).\n"
+                     "# TYPE gaterouter_ledger_conflicts_total counter\n"
+                     "gaterouter_ledger_conflicts_total %llu\n"
+                     "# HELP gaterouter_store_up Whether the store answered its last call (0 = unreachable).\n"
+                     "# TYPE gaterouter_store_up gauge\n"
+                     "gaterouter_store_up %d\n",
+                     (unsigned long long)ls.conflicts, gr_store_health_up() ? 1 : 0);
+    if (n > 0 && (size_t)n < sizeof extra) {
+        text = gr_xrealloc(text, len + (size_t)n + 1);
+        memcpy(text + len, extra, (size_t)n + 1);
+        len += (size_t)n;
+    }
+    reply_text(r, 200, "text/plain; version=0.0.4", text, len);
+    free(text);
+}
+
 static void handle(gr_client_req *req, void *arg) {
     gr_worker *w = arg;
     gr_request *r = gr_request_new(w, req);
@@ -223,6 +279,7 @@ static void handle(gr_client_req *req, void *arg) {
     const char *p = r->path;
     bool count_tokens = !strcmp(p, "/v1/messages/count_tokens");
     if (!strcmp(p, "/v1/messages") || count_tokens) r->ep = GR_EP_MESSAGES; /* every error from here on in Anthropic's shape */
+    r->route_template = route_template(p);
     const char *code = NULL, *why = NULL;
     int refused = gr_client_req_error(req, &code, &why);
     if (refused) { /* malformed, or over a limit: answered in the API's error shape, then closed */
@@ -251,15 +308,14 @@ static void handle(gr_client_req *req, void *arg) {
     if (!strcmp(p, "/ready")) {
         if (!get) goto method;
         if (atomic_load(&w->draining)) reply_text(r, 503, "application/json", "{\"status\":\"draining\"}\n", 22);
+        else if (!gr_store_health_up()) /* as last seen by the ledger, the admin API or the keys refresh */
+            reply_text(r, 503, "application/json", "{\"status\":\"store_unavailable\"}\n", 31);
         else reply_text(r, 200, "application/json", "{\"status\":\"ready\"}\n", 19);
         return;
     }
     if (!strcmp(p, "/metrics")) {
         if (!get) goto method;
-        size_t len;
-        char *text = gr_metrics_render(&len);
-        reply_text(r, 200, "text/plain; version=0.0.4", text, len);
-        free(text);
+        serve_metrics(r, req, w->svc->ledger);
         return;
     }
     if (!strcmp(p, "/v1/key") && get && gr_auth_static_key(r->cfg, gr_auth_presented_key(req))) {
@@ -340,6 +396,17 @@ static void worker_wake(evutil_socket_t fd, short what, void *arg) {
     if (!atomic_load(&w->draining)) return;
     if (w->http) gr_http_server_drain(w->http); /* stop accepting; idle connections close */
     maybe_drained(w);
+}
+
+/* Every third of redis.reservation_ttl_ms: keep this live instance's
+ * reservations in Redis from lapsing while its requests run (a dead
+ * instance's stop being renewed and lapse; see shared.h). */
+static void renew_tick(evutil_socket_t fd, short what, void *arg) {
+    gr_worker *w = arg;
+    char (*ids)[GR_KEY_ID_MAX] = NULL;
+    size_t n = gr_keys_shared_ids(w->svc->keys, &ids);
+    for (size_t i = 0; i < n; i++) gr_shared_renew(w->shared, ids[i]);
+    free(ids);
 }
 
 /* Every second: which of this config's deployments did another instance
@@ -428,6 +495,7 @@ static bool port_is_ours(const char *host, uint16_t port) {
 }
 
 static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
+    size_t nworkers = s->nworkers ? s->nworkers : 1;
     w->srv = s;
     w->svc = &s->svc;
     w->route_state = gr_xcalloc(1, sizeof(*w->route_state));
@@ -443,6 +511,11 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
         w->hints = event_new(w->base, -1, EV_PERSIST, hints_tick, w);
         event_add(w->hints, &(struct timeval){1, 0});
     }
+    if (w->shared && w->id == 0) { /* one worker per instance is enough: the expiry is per instance */
+        uint32_t ms = gr_shared_reservation_ttl_ms(s->svc.shared) / 3;
+        w->renew = event_new(w->base, -1, EV_PERSIST, renew_tick, w);
+        event_add(w->renew, &(struct timeval){ms / 1000, (ms % 1000) * 1000});
+    }
     w->wake = event_new(w->base, -1, EV_PERSIST, worker_wake, w);
     event_add(w->wake, NULL);
     w->store_mb = gr_store_mailbox_new(w->base);
@@ -450,7 +523,12 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     if (fd < 0) return false;
     gr_http_server_limits lim = {.max_header_bytes = cfg->server.max_header_bytes,
                                  .max_body_bytes = cfg->server.max_body_bytes,
-                                 .client_timeout_ms = cfg->server.client_timeout_ms};
+                                 .client_timeout_ms = cfg->server.client_timeout_ms,
+                                 .body_timeout_ms = cfg->server.body_timeout_ms,
+                                 /* the process-wide cap, split evenly: each worker accepts its share */
+                                 .max_connections = cfg->server.max_connections
+                                                        ? (uint32_t)((cfg->server.max_connections + nworkers - 1) / nworkers)
+                                                        : 0};
     w->http = gr_http_server_new(w->base, fd, &lim, handle, w);
     if (!w->http) close(fd);
     return w->http != NULL;
@@ -463,6 +541,7 @@ static void worker_dispose(gr_worker *w) {
     gr_http_server_free(w->http);
     gr_upstream_free(w->up);
     if (w->hints) event_free(w->hints);
+    if (w->renew) event_free(w->renew);
     gr_shared_conn_free(w->shared);
     if (w->wake) event_free(w->wake);
     gr_store_mailbox_free(w->store_mb); /* after the executor drained (gr_server_run) */
@@ -503,7 +582,15 @@ static void on_reload(evutil_socket_t sig, short what, void *arg) {
  * become visible here within store_refresh_ms, without a SIGHUP. */
 static void on_keys_refresh(evutil_socket_t fd, short what, void *arg) {
     gr_server *s = arg;
-    if (gr_keys_reload(s->svc.keys, (int64_t)gr_wall_ms()) != GR_OK) GR_WARN("keys: periodic refresh from the store failed");
+    int64_t now = (int64_t)gr_wall_ms();
+    gr_status rc = gr_keys_reload(s->svc.keys, now);
+    gr_store_health_note(rc);
+    if (rc != GR_OK) {
+        GR_WARN("keys: periodic refresh from the store failed (%s)", gr_status_str(rc));
+        return;
+    }
+    /* Other instances' spend (shared store): views and the Redis seed. */
+    gr_store_health_note(gr_keys_refresh_spend(s->svc.keys, now));
 }
 
 static void drain_timeout(evutil_socket_t fd, short what, void *arg) {
@@ -541,6 +628,12 @@ int gr_server_run(gr_config *cfg) {
     /* Before any thread exists (services start threads too): installs the cJSON hooks. */
     gr_json_arena_setup(cfg->server.workers ? cfg->server.workers : (size_t)(ncpu > 0 ? ncpu : 1));
     gr_log_set_level(gr_log_level_parse(cfg->log.level));
+    if (!gr_instance_id_init()) { /* ids unique across instances need it */
+        GR_ERROR("cannot draw the instance id (RAND_bytes failed)");
+        gr_config_release(cfg);
+        return 1;
+    }
+    GR_INFO("instance %s", gr_instance_id_hex());
     if (!gr_access_log_open(cfg->log.access_log)) {
         GR_ERROR("log.access_log: cannot open %s", cfg->log.access_log);
         gr_config_release(cfg);
@@ -584,6 +677,14 @@ int gr_server_run(gr_config *cfg) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     s.nworkers = cfg->server.workers ? cfg->server.workers : (size_t)(cores > 0 ? cores : 1);
     s.workers = gr_xcalloc(s.nworkers, sizeof(gr_worker));
+    struct rlimit nofile;
+    if (cfg->server.max_connections && !getrlimit(RLIMIT_NOFILE, &nofile) && nofile.rlim_cur != RLIM_INFINITY &&
+        2ull * cfg->server.max_connections + 64 > (unsigned long long)nofile.rlim_cur)
+        GR_WARN("server.max_connections (%u) needs about %llu descriptors (one per client, one per upstream request) but "
+                "the open-file limit is %llu: at that limit accepting pauses (EMFILE back-off); raise `ulimit -n` or lower "
+                "server.max_connections",
+                (unsigned)cfg->server.max_connections, 2ull * cfg->server.max_connections + 64,
+                (unsigned long long)nofile.rlim_cur);
     gr_config_current_set(cfg); /* the snapshot now belongs to the current pointer */
     s.config_path = gr_xstrdup(cfg->path);
     for (size_t i = 0; i < s.nworkers; i++) {

@@ -41,6 +41,7 @@ typedef struct gr_worker {
     struct gr_route_state *route_state; /* worker-local PRNG and round-robin counters */
     gr_shared_conn *shared; /* this worker's Redis connection, NULL = single instance */
     struct event *hints;    /* polls other instances' circuit-breaker hints */
+    struct event *renew;    /* worker 0: renews this instance's live Redis reservations */
     struct event *wake; /* main thread -> worker: drain */
     gr_store_mailbox *store_mb; /* store executor completions for this loop */
     atomic_int inflight;  /* gr_request objects alive */

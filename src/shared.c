@@ -3,6 +3,7 @@
 #include "shared.h"
 
 #include "health.h"
+#include "instance_id.h"
 #include "log.h"
 #include "store.h"
 
@@ -21,6 +22,7 @@ struct gr_shared {
     int db;
     uint32_t timeout_ms;
     uint32_t reconnect_ms;
+    uint32_t reservation_ttl_ms;
     bool rate_limits_fail_open;
 };
 
@@ -44,37 +46,107 @@ struct gr_shared_op {
 
 /* ---- scripts ---- */
 
-/* KEYS: rpm tpm spent_total res_total spent_day res_day spent_month res_month
- * ARGV: rpm tpm est cost b_total b_day b_month seed_total seed_day seed_month retry_s */
+/* Data per key id (hash tag {id}, so one slot):
+ *   rpm:<minute>, tpm:<minute>      fixed one-minute windows (expire 120 s)
+ *   spent, spent:d<day>, spent:m<month>
+ *                                   settled spend; when missing (a new key, a
+ *                                   new period, or Redis lost its data) it is
+ *                                   seeded from the store's committed spend,
+ *                                   never from one instance's memory; on every
+ *                                   admission raised to the store's committed
+ *                                   spend if below it (never lowered)
+ *   res                             hash: field <instance> = that instance's
+ *                                   live reservations, <instance>:e = their
+ *                                   expiry (Redis clock, ms), renewed by that
+ *                                   instance only (its admissions, settlements
+ *                                   and gr_shared_renew), so a dead instance's
+ *                                   reservations lapse within
+ *                                   redis.reservation_ttl_ms
+ * A reservation counts against every budget of the key. */
+
+/* KEYS: rpm tpm spent spent_day spent_month res
+ * ARGV: 1 rpm 2 tpm 3 est 4 cost 5 b_total 6 b_day 7 b_month 8 seed_total
+ *       9 seed_day 10 seed_month 11 retry_s 12 instance 13 ttl_ms
+ *       14 live (this instance's reservations, when Redis has lost them)
+ *       15 seeds_fresh (1: the seeds were just read from the store)
+ * Returns {status, reason, retry_s}; {409, 'reseed', 0} asks the caller to
+ * read the store and call again with seeds_fresh = 1 (nothing was changed). */
 static const char k_admit_lua[] =
     "local function num(k) return tonumber(redis.call('GET', k) or '0') end\n"
     "local rpm, tpm, est, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
     "if rpm > 0 and num(KEYS[1]) + 1 > rpm then return {429, 'rpm', tonumber(ARGV[11])} end\n"
     "if tpm > 0 and num(KEYS[2]) + est > tpm then return {429, 'tpm', tonumber(ARGV[11])} end\n"
-    "local b = {{KEYS[3], KEYS[4], ARGV[5], ARGV[8], 0, 'budget_total'},\n"
-    "           {KEYS[5], KEYS[6], ARGV[6], ARGV[9], 172800, 'budget_day'},\n"
-    "           {KEYS[7], KEYS[8], ARGV[7], ARGV[10], 2764800, 'budget_month'}}\n"
+    "local b = {{KEYS[3], ARGV[5], ARGV[8], 0, 'budget_total'},\n"
+    "           {KEYS[4], ARGV[6], ARGV[9], 172800, 'budget_day'},\n"
+    "           {KEYS[5], ARGV[7], ARGV[10], 2764800, 'budget_month'}}\n"
+    "local budgets = false\n"
     "for _, x in ipairs(b) do\n"
-    "  if tonumber(x[3]) >= 0 then\n"
-    "    if redis.call('SET', x[1], x[4], 'NX') and x[5] > 0 then redis.call('EXPIRE', x[1], x[5]) end\n"
-    "    if num(x[1]) + num(x[2]) + cost > tonumber(x[3]) then return {402, x[6], 0} end\n"
+    "  if tonumber(x[2]) >= 0 then\n"
+    "    budgets = true\n"
+    "    if redis.call('EXISTS', x[1]) == 0 and ARGV[15] ~= '1' then return {409, 'reseed', 0} end\n"
+    "  end\n"
+    "end\n"
+    "local inst, ttl = ARGV[12], tonumber(ARGV[13])\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local mine = 0\n"
+    "if budgets then\n"
+    "  for _, x in ipairs(b) do\n"
+    "    local cur = redis.call('GET', x[1])\n"
+    "    if tonumber(x[2]) >= 0 and (not cur or tonumber(cur) < tonumber(x[3])) then\n"
+    "      redis.call('SET', x[1], x[3])\n"
+    "      if x[4] > 0 then redis.call('EXPIRE', x[1], x[4]) end\n"
+    "    end\n"
+    "  end\n"
+    "  local h = redis.call('HGETALL', KEYS[6])\n"
+    "  local amt, exp = {}, {}\n"
+    "  for i = 1, #h, 2 do\n"
+    "    if string.sub(h[i], -2) == ':e' then exp[string.sub(h[i], 1, -3)] = tonumber(h[i + 1])\n"
+    "    else amt[h[i]] = tonumber(h[i + 1]) end\n"
+    "  end\n"
+    "  local reserved = 0\n"
+    "  for f, v in pairs(amt) do\n"
+    "    if f ~= inst then\n"
+    "      if (exp[f] or 0) > now then reserved = reserved + v\n"
+    "      else redis.call('HDEL', KEYS[6], f, f .. ':e') end\n"
+    "    end\n"
+    "  end\n"
+    "  mine = amt[inst]\n"
+    "  if mine == nil or (exp[inst] or 0) <= now then mine = tonumber(ARGV[14]) end\n"
+    "  for _, x in ipairs(b) do\n"
+    "    if tonumber(x[2]) >= 0 and num(x[1]) + reserved + mine + cost > tonumber(x[2]) then return {402, x[5], 0} end\n"
     "  end\n"
     "end\n"
     "if rpm > 0 then redis.call('INCR', KEYS[1]); redis.call('EXPIRE', KEYS[1], 120) end\n"
     "if tpm > 0 then redis.call('INCRBY', KEYS[2], est); redis.call('EXPIRE', KEYS[2], 120) end\n"
-    "for _, x in ipairs(b) do\n"
-    "  if tonumber(x[3]) >= 0 then redis.call('INCRBY', x[2], cost); redis.call('EXPIRE', x[2], 3600) end\n"
+    "if budgets then\n"
+    "  redis.call('HSET', KEYS[6], inst, mine + cost, inst .. ':e', now + ttl)\n"
+    "  redis.call('PEXPIRE', KEYS[6], ttl)\n"
     "end\n"
     "return {200, 'ok', 0}\n";
 
-/* KEYS as above; ARGV: reserved actual tokens_delta b_total b_day b_month tpm */
+/* KEYS as above; ARGV: 1 reserved 2 actual 3 tokens_delta 4 b_total 5 b_day
+ * 6 b_month 7 tpm 8 instance 9 ttl_ms. A spent counter Redis no longer has
+ * is left missing: the next admission seeds it from the store, which will
+ * have this request's row. */
 static const char k_settle_lua[] =
     "local res, act, dt = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "local b = {{KEYS[3], KEYS[4], ARGV[4]}, {KEYS[5], KEYS[6], ARGV[5]}, {KEYS[7], KEYS[8], ARGV[6]}}\n"
-    "for _, x in ipairs(b) do\n"
-    "  if tonumber(x[3]) >= 0 then\n"
-    "    if redis.call('DECRBY', x[2], res) < 0 then redis.call('SET', x[2], 0) end\n"
-    "    redis.call('INCRBY', x[1], act)\n"
+    "local budgets = false\n"
+    "for i, x in ipairs({{KEYS[3], ARGV[4]}, {KEYS[4], ARGV[5]}, {KEYS[5], ARGV[6]}}) do\n"
+    "  if tonumber(x[2]) >= 0 then\n"
+    "    budgets = true\n"
+    "    if redis.call('EXISTS', x[1]) == 1 then redis.call('INCRBY', x[1], act) end\n"
+    "  end\n"
+    "end\n"
+    "if budgets then\n"
+    "  local cur = redis.call('HGET', KEYS[6], ARGV[8])\n"
+    "  if cur then\n"
+    "    local t = redis.call('TIME')\n"
+    "    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "    local v = tonumber(cur) - res\n"
+    "    if v < 0 then v = 0 end\n"
+    "    redis.call('HSET', KEYS[6], ARGV[8], v, ARGV[8] .. ':e', now + tonumber(ARGV[9]))\n"
+    "    redis.call('PEXPIRE', KEYS[6], tonumber(ARGV[9]))\n"
     "  end\n"
     "end\n"
     "if tonumber(ARGV[7]) > 0 and dt ~= 0 and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('INCRBY', KEYS[2], dt) end\n"
@@ -84,7 +156,7 @@ static const char k_settle_lua[] =
 
 typedef struct {
     char *url;
-    uint32_t timeout_ms, reconnect_ms;
+    uint32_t timeout_ms, reconnect_ms, reservation_ttl_ms;
     bool rate_limits_fail_open;
 } redis_scalars;
 
@@ -97,6 +169,8 @@ const gr_conf_key gr_conf_redis_keys[] = {
      "delay between reconnection attempts"},
     {"rate_limits_fail_open", GR_CONF_BOOL, GR_CONF_F(redis_scalars, rate_limits_fail_open), 0, 1, "false", NULL,
      "admit by local limits when Redis is down (budgets always fail closed)"},
+    {"reservation_ttl_ms", GR_CONF_MS, GR_CONF_F(redis_scalars, reservation_ttl_ms), 1000, 86400000, "60000", NULL,
+     "a live instance renews its budget reservations every third of this; a dead instance's lapse within it"},
     GR_CONF_END,
 };
 
@@ -162,6 +236,7 @@ void *gr_redis_conf_parse(const cJSON *r, const gr_config *cfg, gr_conf_err *e) 
     gr_shared *s = gr_xcalloc(1, sizeof(*s));
     s->timeout_ms = sc.timeout_ms;
     s->reconnect_ms = sc.reconnect_ms;
+    s->reservation_ttl_ms = sc.reservation_ttl_ms;
     s->rate_limits_fail_open = sc.rate_limits_fail_open;
     if (!e->failed && !sc.url) gr_conf_fail(e, "redis.url: required (redis://host:port/db)");
     if (!e->failed) parse_url(s, sc.url, e);
@@ -289,7 +364,7 @@ static void op_deadline_cb(evutil_socket_t fd, short what, void *arg) {
         op_free_if_done(op);
         return;
     }
-    gr_shared_verdict v = {503, true, 0, "timeout"};
+    gr_shared_verdict v = {503, true, 0, "timeout", false};
     op_deliver(op, &v);
     op_free_if_done(op);
 }
@@ -303,7 +378,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
         op_free_if_done(op);
         return;
     }
-    gr_shared_verdict v = {503, true, 0, "error"};
+    gr_shared_verdict v = {503, true, 0, "error", false};
     if (r && op->kind == 0 && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
         r->element[0]->type == REDIS_REPLY_INTEGER) {
         v.status = (int)r->element[0]->integer;
@@ -312,8 +387,10 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
         if (r->element[1]->type == REDIS_REPLY_STRING) {
             const char *why = r->element[1]->str;
             v.reason = !strcmp(why, "rpm") ? "rpm" : !strcmp(why, "tpm") ? "tpm" : !strcmp(why, "budget_day") ? "budget_day"
-                     : !strcmp(why, "budget_month") ? "budget_month" : !strcmp(why, "budget_total") ? "budget_total" : "ok";
+                     : !strcmp(why, "budget_month") ? "budget_month" : !strcmp(why, "budget_total") ? "budget_total"
+                     : !strcmp(why, "reseed") ? "reseed" : "ok";
         }
+        v.need_seed = v.status == 409;
         if (r->element[2]->type == REDIS_REPLY_INTEGER) v.retry_after_s = (int)r->element[2]->integer;
     } else if (op->kind == 3) { /* cache get: deliver the bytes (or a miss) */
         if (op->finished) { op_free_if_done(op); return; }
@@ -324,8 +401,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
         op_free_if_done(op);
         return;
     } else if (r && op->kind == 1) {
-        if (r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "OK")) v = (gr_shared_verdict){200, false, 0, "claimed"};
-        else if (r->type == REDIS_REPLY_NIL) v = (gr_shared_verdict){409, false, 0, "already_claimed"};
+        if (r->type == REDIS_REPLY_STATUS && !strcmp(r->str, "OK")) v = (gr_shared_verdict){200, false, 0, "claimed", false};
+        else if (r->type == REDIS_REPLY_NIL) v = (gr_shared_verdict){409, false, 0, "already_claimed", false};
     } else if (r && r->type == REDIS_REPLY_ERROR) {
         GR_WARN("redis: %s", r->str);
     }
@@ -357,52 +434,84 @@ static void fail_soon(gr_shared_op *op) {
     else free(op);
 }
 
-static void key_names(char k[8][160], const char *id, int64_t now_ms) {
+static void key_names(char k[6][160], const char *id, int64_t now_ms) {
     int64_t minute = now_ms / 60000, day = gr_store_utc_day(now_ms), month = gr_store_utc_month(now_ms);
     snprintf(k[0], 160, "gr:k:{%s}:rpm:%lld", id, (long long)minute);
     snprintf(k[1], 160, "gr:k:{%s}:tpm:%lld", id, (long long)minute);
     snprintf(k[2], 160, "gr:k:{%s}:spent", id);
-    snprintf(k[3], 160, "gr:k:{%s}:res", id);
-    snprintf(k[4], 160, "gr:k:{%s}:spent:d%lld", id, (long long)day);
-    snprintf(k[5], 160, "gr:k:{%s}:res:d%lld", id, (long long)day);
-    snprintf(k[6], 160, "gr:k:{%s}:spent:m%lld", id, (long long)month);
-    snprintf(k[7], 160, "gr:k:{%s}:res:m%lld", id, (long long)month);
+    snprintf(k[3], 160, "gr:k:{%s}:spent:d%lld", id, (long long)day);
+    snprintf(k[4], 160, "gr:k:{%s}:spent:m%lld", id, (long long)month);
+    snprintf(k[5], 160, "gr:k:{%s}:res", id);
 }
 
 gr_shared_op *gr_shared_admit(gr_shared_conn *c, const char *key_id, const gr_key_limits *lim, int64_t est_tokens,
-                              int64_t max_cost_nusd, int64_t now_ms, gr_shared_cb cb, void *ud) {
+                              int64_t max_cost_nusd, int64_t now_ms, bool seeds_fresh, gr_shared_cb cb, void *ud) {
     gr_shared_op *op = op_new(c, 0, cb, ud);
     if (!gr_shared_conn_ready(c)) {
         fail_soon(op);
         return op;
     }
-    char k[8][160];
+    char k[6][160];
     key_names(k, key_id, now_ms);
-    int retry = (int)(60 - (now_ms / 1000) % 60);
+    int retry = (int)(60 - (now_ms / 1000) % 60); /* the RPM/TPM window is the calendar minute */
+    /* Seeds: the store's committed spend; right after a fresh read this
+     * process's own view is added as a floor (it also holds its requests
+     * settled since and not yet in the store). */
+    int64_t seed_t = lim->committed_total_nusd, seed_d = lim->committed_day_nusd, seed_m = lim->committed_month_nusd;
+    if (seeds_fresh) {
+        if (lim->spent_total_nusd > seed_t) seed_t = lim->spent_total_nusd;
+        if (lim->spent_day_nusd > seed_d) seed_d = lim->spent_day_nusd;
+        if (lim->spent_month_nusd > seed_m) seed_m = lim->spent_month_nusd;
+    }
+    int64_t live = lim->live_reserved_nusd;
     if (redisAsyncCommand(c->ac, on_reply, op,
-                          "EVAL %s 8 %s %s %s %s %s %s %s %s %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %d",
-                          k_admit_lua, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], (long long)lim->rpm,
-                          (long long)lim->tpm, (long long)est_tokens, (long long)max_cost_nusd,
-                          (long long)lim->budget_total_nusd, (long long)lim->budget_daily_nusd,
-                          (long long)lim->budget_monthly_nusd, (long long)lim->spent_total_nusd,
-                          (long long)lim->spent_day_nusd, (long long)lim->spent_month_nusd, retry) != REDIS_OK)
+                          "EVAL %s 6 %s %s %s %s %s %s %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %d %s %u "
+                          "%lld %d",
+                          k_admit_lua, k[0], k[1], k[2], k[3], k[4], k[5], (long long)lim->rpm, (long long)lim->tpm,
+                          (long long)est_tokens, (long long)max_cost_nusd, (long long)lim->budget_total_nusd,
+                          (long long)lim->budget_daily_nusd, (long long)lim->budget_monthly_nusd, (long long)seed_t,
+                          (long long)seed_d, (long long)seed_m, retry, gr_instance_id_hex(),
+                          c->s->reservation_ttl_ms, (long long)live, seeds_fresh ? 1 : 0) != REDIS_OK)
         fail_soon(op);
     return op;
 }
 
 void gr_shared_settle(gr_shared_conn *c, const char *key_id, const gr_key_limits *lim, int64_t reserved_nusd,
                       int64_t actual_nusd, int64_t est_tokens, int64_t actual_tokens, int64_t now_ms) {
-    if (!gr_shared_conn_ready(c)) return; /* the reservation expires (1 h) */
+    if (!gr_shared_conn_ready(c)) return; /* the reservation lapses (redis.reservation_ttl_ms) */
     gr_shared_op *op = op_new(c, 2, NULL, NULL);
-    char k[8][160];
+    char k[6][160];
     key_names(k, key_id, now_ms);
-    if (redisAsyncCommand(c->ac, on_reply, op, "EVAL %s 8 %s %s %s %s %s %s %s %s %lld %lld %lld %lld %lld %lld %lld",
-                          k_settle_lua, k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], (long long)reserved_nusd,
+    if (redisAsyncCommand(c->ac, on_reply, op, "EVAL %s 6 %s %s %s %s %s %s %lld %lld %lld %lld %lld %lld %lld %s %u",
+                          k_settle_lua, k[0], k[1], k[2], k[3], k[4], k[5], (long long)reserved_nusd,
                           (long long)actual_nusd, (long long)(actual_tokens - est_tokens),
                           (long long)lim->budget_total_nusd, (long long)lim->budget_daily_nusd,
-                          (long long)lim->budget_monthly_nusd, (long long)lim->tpm) != REDIS_OK)
+                          (long long)lim->budget_monthly_nusd, (long long)lim->tpm, gr_instance_id_hex(),
+                          c->s->reservation_ttl_ms) != REDIS_OK)
         free(op);
 }
+
+/* KEYS: res; ARGV: instance ttl_ms. Only an instance's own, still present
+ * field is renewed (a lapsed one is re-registered by the next admission). */
+static const char k_renew_lua[] =
+    "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('HSET', KEYS[1], ARGV[1] .. ':e', now + tonumber(ARGV[2]))\n"
+    "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2])) end\n"
+    "return 1\n";
+
+void gr_shared_renew(gr_shared_conn *c, const char *key_id) {
+    if (!gr_shared_conn_ready(c)) return;
+    gr_shared_op *op = op_new(c, 2, NULL, NULL);
+    char k[6][160];
+    key_names(k, key_id, 0);
+    if (redisAsyncCommand(c->ac, on_reply, op, "EVAL %s 1 %s %s %u", k_renew_lua, k[5], gr_instance_id_hex(),
+                          c->s->reservation_ttl_ms) != REDIS_OK)
+        free(op);
+}
+
+uint32_t gr_shared_reservation_ttl_ms(const gr_shared *s) { return s ? s->reservation_ttl_ms : 0; }
 
 gr_shared_op *gr_shared_claim(gr_shared_conn *c, const char *token, uint32_t ttl_s, gr_shared_cb cb, void *ud) {
     gr_shared_op *op = op_new(c, 1, cb, ud);

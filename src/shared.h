@@ -27,10 +27,13 @@ typedef struct gr_shared_conn gr_shared_conn;
 typedef struct gr_shared_op gr_shared_op;
 
 typedef struct gr_shared_verdict {
-    int status;         /* 200 ok; 429 rate; 402 budget; 503 store down; 409 already claimed */
+    int status;         /* 200 ok; 429 rate; 402 budget; 503 store down; 409 already claimed / need_seed */
     bool store_down;    /* Redis unreachable, slow or in error */
     int retry_after_s;  /* for 429 */
     const char *reason; /* "rpm", "tpm", "budget_total", "budget_day", "budget_month", "claimed", ... */
+    bool need_seed;     /* admit: Redis has no spend counter for the key (new
+                         * period, or Redis lost its data): read the store's
+                         * spend, then admit again with seeds_fresh */
 } gr_shared_verdict;
 
 typedef void (*gr_shared_cb)(void *ud, const gr_shared_verdict *v);
@@ -51,14 +54,27 @@ gr_shared_conn *gr_shared_conn_new(gr_shared *s, struct event_base *base);
 void gr_shared_conn_free(gr_shared_conn *c);
 bool gr_shared_conn_ready(const gr_shared_conn *c);
 
+/* redis.reservation_ttl_ms (default 60 s, gr_conf_redis_keys): how long an
+ * instance's reservations outlive its last admission, settlement or renewal
+ * for the key; a live instance renews them every third of it
+ * (gr_shared_renew), so a dead instance's lapse within this. */
+
 /* Admission for one key, atomically: RPM +1, TPM +est_tokens, and a budget
- * reservation of max_cost (total/day/month) seeded from this process's view
- * of spend when Redis has none (e.g. after a Redis restart). */
+ * reservation of max_cost against this instance's reservations (their own
+ * expiry). Spend counters Redis lacks are never seeded from memory: the
+ * verdict asks for a store read (need_seed) unless seeds_fresh says lim's
+ * committed_* were just read from the store. Existing counters are raised to
+ * lim's committed_* when below (reconciliation; never lowered). */
 gr_shared_op *gr_shared_admit(gr_shared_conn *c, const char *key_id, const gr_key_limits *lim, int64_t est_tokens,
-                              int64_t max_cost_nusd, int64_t now_ms, gr_shared_cb cb, void *ud);
+                              int64_t max_cost_nusd, int64_t now_ms, bool seeds_fresh, gr_shared_cb cb, void *ud);
 /* Releases a reservation and books the actual cost and tokens. */
 void gr_shared_settle(gr_shared_conn *c, const char *key_id, const gr_key_limits *lim, int64_t reserved_nusd,
                       int64_t actual_nusd, int64_t est_tokens, int64_t actual_tokens, int64_t now_ms);
+/* Renews the expiry of this instance's reservations for key_id (fire and
+ * forget): run every reservation_ttl_ms / 3 for the keys with live ones
+ * (gr_keys_shared_ids), so only a dead instance's lapse. */
+void gr_shared_renew(gr_shared_conn *c, const char *key_id);
+uint32_t gr_shared_reservation_ttl_ms(const gr_shared *s);
 /* Claims a one-time token cluster-wide for ttl_s: 200 first claim, 409 taken. */
 gr_shared_op *gr_shared_claim(gr_shared_conn *c, const char *token, uint32_t ttl_s, gr_shared_cb cb, void *ud);
 void gr_shared_op_cancel(gr_shared_op *op);

@@ -7,6 +7,7 @@
 #include "store_exec.h"
 
 #include <cjson/cJSON.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -280,3 +281,14 @@ void gr_store_utc_date(int64_t ms, char out[11]) {
     snprintf(out, 11, "%04u-%02u-%02u", (unsigned)(((y % 10000) + 10000) % 10000), m % 100u,
              d % 100u);
 }
+
+/* ---- reachability ---- */
+
+static _Atomic bool g_store_down;
+
+void gr_store_health_note(gr_status rc) {
+    if (rc == GR_ERR_UNAVAILABLE) atomic_store_explicit(&g_store_down, true, memory_order_relaxed);
+    else if (rc == GR_OK) atomic_store_explicit(&g_store_down, false, memory_order_relaxed);
+}
+
+bool gr_store_health_up(void) { return !atomic_load_explicit(&g_store_down, memory_order_relaxed); }

@@ -65,7 +65,8 @@ typedef struct gr_key_spend {
 /* One request in the usage ledger. Strings are fixed-size and truncated
  * (set them with GR_LEDGER_SET); empty string = absent. */
 typedef struct gr_ledger_row {
-    char request_id[64];
+    char request_id[64];      /* the gateway's id (instance_id.h): unique */
+    char client_request_id[64]; /* the client's X-Request-Id; not unique */
     int64_t ts_ms;            /* wall clock at request start */
     char key_id[GR_KEY_ID_MAX];
     char payer[48];           /* x402 payer address when paid by x402 */
@@ -137,9 +138,13 @@ typedef struct gr_store_ops {
     gr_status (*key_spend)(gr_store *s, const char *key_id, int64_t day, int64_t month,
                            gr_key_spend *out);
     /* Insert rows in one transaction (all or nothing) and add each row's cost
-     * to its key's spend buckets. A request_id already present is ignored
-     * (idempotent retry). */
-    gr_status (*ledger_insert)(gr_store *s, const gr_ledger_row *rows, size_t n);
+     * to its key's spend buckets. A request_id already present is skipped and
+     * counted in *conflicts (may be NULL): with gateway-generated ids that only
+     * happens when a retried batch had in fact committed, or when something
+     * is wrong (ledger.c logs and counts it). */
+    gr_status (*ledger_insert)(gr_store *s, const gr_ledger_row *rows, size_t n, size_t *conflicts);
+    /* By the gateway's request id, else the newest row carrying it as the
+     * client's X-Request-Id. */
     gr_status (*generation_get)(gr_store *s, const char *request_id, gr_ledger_row *out);
     gr_status (*usage_summary)(gr_store *s, const gr_usage_query *q, gr_usage_group **out,
                                size_t *n);
@@ -203,7 +208,11 @@ static inline gr_status gr_store_key_spend(gr_store *s, const char *id, int64_t 
     return s->ops->key_spend(s, id, day, month, out);
 }
 static inline gr_status gr_store_ledger_insert(gr_store *s, const gr_ledger_row *r, size_t n) {
-    return s->ops->ledger_insert(s, r, n);
+    return s->ops->ledger_insert(s, r, n, NULL);
+}
+static inline gr_status gr_store_ledger_insert_counted(gr_store *s, const gr_ledger_row *r, size_t n,
+                                                       size_t *conflicts) {
+    return s->ops->ledger_insert(s, r, n, conflicts);
 }
 static inline gr_status gr_store_generation_get(gr_store *s, const char *id, gr_ledger_row *out) {
     return s->ops->generation_get(s, id, out);
@@ -230,6 +239,12 @@ gr_status gr_store_pg_open(const char *url, gr_store **out, char *err, size_t er
  * schema to this binary's version, print the version; returns the process
  * exit code (0 = ok, 1 = failed, message on stderr). */
 int gr_store_migrate_cli(const char *url);
+
+/* Whether the store answered lately, process-wide: every store call whose
+ * result is noted here moves it (GR_ERR_UNAVAILABLE -> down, GR_OK -> up;
+ * other results leave it). /ready answers 503 while it is down. */
+void gr_store_health_note(gr_status rc);
+bool gr_store_health_up(void);
 
 /* url with its password replaced by "***" (for messages). */
 void gr_store_url_redact(const char *url, char *out, size_t outlen);

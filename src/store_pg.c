@@ -73,9 +73,9 @@ typedef struct pg_store {
     "request_id,ts_ms,key_id,payer,model_asked,model_served,provider,tokens_in,tokens_out," \
     "tokens_cached,tokens_reasoning,cost_nusd,estimated,latency_us,ttft_us,status,"        \
     "route_reason,error_type,x402_amount,x402_credit_delta,x402_network,x402_tx_hash,"     \
-    "x402_settlement,tokens_cache_write"
+    "x402_settlement,client_request_id,tokens_cache_write"
 
-#define LEDGER_NCOLS 24
+#define LEDGER_NCOLS 25
 
 /* Usage summaries: ts range plus the equivalent day range (index / partition
  * pruning), optional key. $1 from day, $2 to day (NULL = open), $3 from ms,
@@ -99,18 +99,19 @@ static const char *const ps_sql[PS_COUNT] = {
     [PS_SPEND_GET] = "SELECT kind,nusd,requests FROM key_spend WHERE key_id=$1 AND "
                      "((kind=0 AND bucket=0) OR (kind=1 AND bucket=$2) OR (kind=2 AND bucket=$3))",
     /* One statement = one transaction: the rows (duplicates of a request id
-     * already present are skipped) and, from exactly the rows inserted, the
-     * total/day/month buckets of each key. Buckets are upserted in key order
+     * already present are skipped; the statement returns how many went in)
+     * and, from exactly the rows inserted, the total/day/month buckets of each
+     * key. Buckets are upserted in key order
      * so concurrent instances cannot deadlock on them. */
     [PS_LEDGER_INSERT] =
         "WITH r AS (SELECT * FROM unnest($1::text[],$2::bigint[],$3::text[],$4::text[],"
         "$5::text[],$6::text[],$7::text[],$8::bigint[],$9::bigint[],$10::bigint[],"
         "$11::bigint[],$12::bigint[],$13::boolean[],$14::bigint[],$15::bigint[],"
         "$16::integer[],$17::text[],$18::text[],$19::text[],$20::bigint[],$21::text[],"
-        "$22::text[],$23::text[],$24::bigint[],$25::integer[]) AS u(" LEDGER_COLS ",day)),"
+        "$22::text[],$23::text[],$24::text[],$25::bigint[],$26::integer[]) AS u(" LEDGER_COLS ",day)),"
         " ins AS (INSERT INTO ledger(" LEDGER_COLS ",day) SELECT " LEDGER_COLS ",day FROM r"
-        " ON CONFLICT (request_id) DO NOTHING RETURNING key_id, day, cost_nusd)"
-        " INSERT INTO key_spend(key_id,kind,bucket,nusd,requests)"
+        " ON CONFLICT (request_id) DO NOTHING RETURNING key_id, day, cost_nusd),"
+        " sp AS (INSERT INTO key_spend(key_id,kind,bucket,nusd,requests)"
         " SELECT ins.key_id, k.kind, CASE k.kind WHEN 0 THEN 0 WHEN 1 THEN ins.day ELSE"
         " (extract(year FROM date '1970-01-01' + ins.day) * 12"
         " + extract(month FROM date '1970-01-01' + ins.day) - 1)::bigint END,"
@@ -118,8 +119,11 @@ static const char *const ps_sql[PS_COUNT] = {
         " FROM ins CROSS JOIN (VALUES (0::smallint),(1::smallint),(2::smallint)) AS k(kind)"
         " WHERE ins.key_id IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         " ON CONFLICT (key_id, kind, bucket) DO UPDATE SET nusd = key_spend.nusd + excluded.nusd,"
-        " requests = key_spend.requests + excluded.requests",
-    [PS_GEN_GET] = "SELECT " LEDGER_COLS " FROM ledger WHERE request_id=$1",
+        " requests = key_spend.requests + excluded.requests)"
+        " SELECT count(*) FROM ins",
+    [PS_GEN_GET] = "(SELECT " LEDGER_COLS " FROM ledger WHERE request_id=$1) UNION ALL"
+                   " (SELECT " LEDGER_COLS " FROM ledger WHERE client_request_id=$1 ORDER BY ts_ms DESC LIMIT 1)"
+                   " LIMIT 1",
     [PS_USAGE_BY_KEY] = USAGE_SQL("COALESCE(key_id, 'payer:' || payer, '(none)')"),
     [PS_USAGE_BY_MODEL] = USAGE_SQL("COALESCE(model_served, model_asked, '(none)')"),
     [PS_USAGE_BY_PROVIDER] = USAGE_SQL("COALESCE(provider, '(none)')"),
@@ -175,7 +179,12 @@ static const char *const migrations[] = {
     " key_id text COLLATE \"C\" NOT NULL, kind smallint NOT NULL, bucket bigint NOT NULL,"
     " nusd bigint NOT NULL, requests bigint NOT NULL,"
     " PRIMARY KEY(key_id, kind, bucket));",
-    /* 1 -> 2: prompt-cache writes (Anthropic cache_creation_input_tokens) */
+    /* 1 -> 2: request_id becomes the gateway's (unique across instances);
+     * the client's X-Request-Id moves beside it, not unique, indexed. Rows
+     * written before keep their request_id. */
+    "ALTER TABLE ledger ADD COLUMN client_request_id text COLLATE \"C\";"
+    "CREATE INDEX ledger_client_request_id ON ledger(client_request_id);",
+    /* 2 -> 3: prompt-cache writes (Anthropic cache_creation_input_tokens) */
     "ALTER TABLE ledger ADD COLUMN tokens_cache_write bigint NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
@@ -393,8 +402,9 @@ void gr_pg_disconnect(gr_pg_conn *c) {
 }
 
 gr_status gr_pg_ensure(gr_pg_conn *c) {
-    if (!c->conn) return GR_ERR_IO;
-    if (gr_pq()->status(c->conn) == CONNECTION_OK) return GR_OK;
+    if (!c->conn) return GR_ERR_UNAVAILABLE;
+    if (gr_pq()->status(c->conn) == CONNECTION_OK && !c->suspect) return GR_OK;
+    c->suspect = false;
     gr_pq()->reset(c->conn);
     if (gr_pq()->status(c->conn) != CONNECTION_OK) {
         uint64_t now = gr_now_us();
@@ -402,13 +412,23 @@ gr_status gr_pg_ensure(gr_pg_conn *c) {
             c->last_fail_log_us = now;
             gr_pg_log(c, "reconnect failed", gr_pq()->errorMessage(c->conn));
         }
-        return GR_ERR_IO;
+        return GR_ERR_UNAVAILABLE;
     }
     char err[256];
     gr_status rc = session_setup(c, err, sizeof err);
     if (rc) gr_pg_log(c, "reconnect", err);
     else fprintf(stderr, "gaterouter: %s: postgres: reconnected\n", c->tag);
     return rc;
+}
+
+/* Whether a failed call lost the server: PQstatus says so, or the error is
+ * libpq's own (no SQLSTATE: e.g. a send on a reset socket), after which the
+ * connection is reset before its next use. */
+static bool conn_lost(gr_pg_conn *c, const char *sqlstate) {
+    if (gr_pq()->status(c->conn) != CONNECTION_OK) return true;
+    if (sqlstate) return false;
+    c->suspect = true;
+    return true;
 }
 
 PGresult *gr_pg_run(gr_pg_conn *c, size_t slot, const char *name, const char *sql, int nparams,
@@ -431,8 +451,9 @@ PGresult *gr_pg_run(gr_pg_conn *c, size_t slot, const char *name, const char *sq
             } else {
                 const char *state = gr_pq()->resultErrorField(res, PG_DIAG_SQLSTATE);
                 gr_pg_log(c, name, gr_pq()->resultErrorMessage(res));
-                *rc = gr_pg_map_sqlstate(state);
-                bool again = attempt == 0 && idempotent && gr_pq()->status(c->conn) != CONNECTION_OK;
+                bool lost = conn_lost(c, state);
+                *rc = lost ? GR_ERR_UNAVAILABLE : gr_pg_map_sqlstate(state);
+                bool again = attempt == 0 && idempotent && lost;
                 gr_pq()->clear(res);
                 if (again) continue;
                 return NULL;
@@ -446,10 +467,10 @@ PGresult *gr_pg_run(gr_pg_conn *c, size_t slot, const char *name, const char *sq
             return res;
         }
         const char *state = gr_pq()->resultErrorField(res, PG_DIAG_SQLSTATE);
-        bool lost = gr_pq()->status(c->conn) != CONNECTION_OK;
+        bool lost = conn_lost(c, state);
         bool unprepared = state && strcmp(state, "26000") == 0; /* e.g. a pooler's new session */
         if (unprepared) c->prepared[slot] = false;
-        *rc = gr_pg_map_sqlstate(state);
+        *rc = lost ? GR_ERR_UNAVAILABLE : gr_pg_map_sqlstate(state);
         if (attempt == 0 && (unprepared || (lost && idempotent))) {
             gr_pq()->clear(res);
             continue;
@@ -697,8 +718,9 @@ static void arr_i64(buf *b, size_t i, int64_t v) {
     buf_puts(b, fmt_i64(t, v));
 }
 
-static gr_status op_ledger_insert(gr_store *base, const gr_ledger_row *rows, size_t n) {
+static gr_status op_ledger_insert(gr_store *base, const gr_ledger_row *rows, size_t n, size_t *conflicts) {
     pg_store *s = (pg_store *)base;
+    if (conflicts) *conflicts = 0;
     if (n == 0) return GR_OK;
     buf col[LEDGER_NCOLS + 1];
     memset(col, 0, sizeof col);
@@ -730,8 +752,9 @@ static gr_status op_ledger_insert(gr_store *base, const gr_ledger_row *rows, siz
         arr_text(&col[20], i, r->x402_network, true);
         arr_text(&col[21], i, r->x402_tx_hash, true);
         arr_text(&col[22], i, r->x402_settlement, true);
-        arr_i64(&col[23], i, r->tokens_cache_write);
-        arr_i64(&col[24], i, gr_store_utc_day(r->ts_ms));
+        arr_text(&col[23], i, r->client_request_id, true);
+        arr_i64(&col[24], i, r->tokens_cache_write);
+        arr_i64(&col[25], i, gr_store_utc_day(r->ts_ms));
     }
     const char *vals[LEDGER_NCOLS + 1];
     for (int c = 0; c <= LEDGER_NCOLS; c++) {
@@ -742,7 +765,12 @@ static gr_status op_ledger_insert(gr_store *base, const gr_ledger_row *rows, siz
     pthread_mutex_lock(&s->mu);
     /* Idempotent: a retry after a lost connection skips the rows that the
      * lost attempt may have committed (and their spend with them). */
-    gr_pq()->clear(run(s, PS_LEDGER_INSERT, LEDGER_NCOLS + 1, vals, true, &rc));
+    PGresult *res = run(s, PS_LEDGER_INSERT, LEDGER_NCOLS + 1, vals, true, &rc);
+    if (res && conflicts && gr_pq()->ntuples(res) == 1) {
+        int64_t inserted = col_i64(res, 0, 0);
+        if (inserted >= 0 && (size_t)inserted < n) *conflicts = n - (size_t)inserted;
+    }
+    gr_pq()->clear(res);
     pthread_mutex_unlock(&s->mu);
     for (int c = 0; c <= LEDGER_NCOLS; c++) free(col[c].p);
     return rc;
@@ -773,7 +801,8 @@ static void read_row(const PGresult *res, int row, gr_ledger_row *r) {
     col_copy(res, row, 20, r->x402_network, sizeof r->x402_network);
     col_copy(res, row, 21, r->x402_tx_hash, sizeof r->x402_tx_hash);
     col_copy(res, row, 22, r->x402_settlement, sizeof r->x402_settlement);
-    r->tokens_cache_write = col_i64(res, row, 23);
+    col_copy(res, row, 23, r->client_request_id, sizeof r->client_request_id);
+    r->tokens_cache_write = col_i64(res, row, 24);
 }
 
 static gr_status op_generation_get(gr_store *base, const char *request_id, gr_ledger_row *out) {

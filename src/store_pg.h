@@ -20,6 +20,8 @@ typedef struct gr_pg_conn {
     size_t nprepared;
     const char *tag;    /* "store" / "x402 store": prefix of log lines */
     uint64_t last_fail_log_us; /* reconnect failures are logged once a second */
+    bool suspect;       /* a call failed with libpq's own error (no SQLSTATE): the socket
+                         * may be dead while PQstatus still says OK; reset before the next */
 } gr_pg_conn;
 
 /* Connects c->conn to url (defaults: connect_timeout=10, application_name

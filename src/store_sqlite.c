@@ -48,7 +48,7 @@ typedef struct sqlite_store {
     "request_id,ts_ms,key_id,payer,model_asked,model_served,provider,tokens_in,tokens_out," \
     "tokens_cached,tokens_reasoning,cost_nusd,estimated,latency_us,ttft_us,status,"        \
     "route_reason,error_type,x402_amount,x402_credit_delta,x402_network,x402_tx_hash,"     \
-    "x402_settlement,tokens_cache_write"
+    "x402_settlement,client_request_id,tokens_cache_write"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_KEY_INSERT] = "INSERT INTO keys(" KEY_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -63,11 +63,13 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "NULLIF(?1,''),?2,NULLIF(?3,''),NULLIF(?4,''),?5,NULLIF(?6,''),"
                          "NULLIF(?7,''),?8,?9,?10,?11,?12,?13,?14,?15,?16,NULLIF(?17,''),"
                          "NULLIF(?18,''),NULLIF(?19,''),?20,NULLIF(?21,''),NULLIF(?22,''),"
-                         "NULLIF(?23,''),?24)",
+                         "NULLIF(?23,''),NULLIF(?24,''),?25)",
     [ST_SPEND_ADD] = "INSERT INTO key_spend(key_id,kind,bucket,nusd,requests) VALUES(?,?,?,?,1) "
                      "ON CONFLICT(key_id,kind,bucket) DO UPDATE SET nusd=nusd+excluded.nusd,"
                      "requests=requests+1",
-    [ST_GEN_GET] = "SELECT " LEDGER_COLS " FROM ledger WHERE request_id=?",
+    [ST_GEN_GET] = "SELECT " LEDGER_COLS " FROM ledger WHERE request_id=?1 UNION ALL SELECT * FROM"
+                   " (SELECT " LEDGER_COLS " FROM ledger WHERE client_request_id=?1 ORDER BY ts_ms DESC, seq DESC"
+                   " LIMIT 1) LIMIT 1",
 };
 
 /* ---- schema ---- */
@@ -98,7 +100,12 @@ static const char *const migrations[] = {
     " key_id TEXT NOT NULL, kind INTEGER NOT NULL, bucket INTEGER NOT NULL,"
     " nusd INTEGER NOT NULL, requests INTEGER NOT NULL,"
     " PRIMARY KEY(key_id, kind, bucket)) WITHOUT ROWID;",
-    /* 1 -> 2: prompt-cache writes (Anthropic cache_creation_input_tokens) */
+    /* 1 -> 2: request_id becomes the gateway's (unique across instances);
+     * the client's X-Request-Id moves beside it, not unique, indexed. Rows
+     * written before keep their request_id (a client's or an old id). */
+    "ALTER TABLE ledger ADD COLUMN client_request_id TEXT;"
+    "CREATE INDEX ledger_client_request_id ON ledger(client_request_id);",
+    /* 2 -> 3: prompt-cache writes (Anthropic cache_creation_input_tokens) */
     "ALTER TABLE ledger ADD COLUMN tokens_cache_write INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
@@ -210,7 +217,8 @@ static void read_row(sqlite3_stmt *st, gr_ledger_row *r) {
     col_copy(st, 20, r->x402_network, sizeof r->x402_network);
     col_copy(st, 21, r->x402_tx_hash, sizeof r->x402_tx_hash);
     col_copy(st, 22, r->x402_settlement, sizeof r->x402_settlement);
-    r->tokens_cache_write = sqlite3_column_int64(st, 23);
+    col_copy(st, 23, r->client_request_id, sizeof r->client_request_id);
+    r->tokens_cache_write = sqlite3_column_int64(st, 24);
 }
 
 /* ---- operations ---- */
@@ -376,7 +384,7 @@ out:
 }
 
 static int insert_one(sqlite_store *s, sqlite3_stmt *ins, sqlite3_stmt *sp,
-                      const gr_ledger_row *r) {
+                      const gr_ledger_row *r, size_t *conflicts) {
     bind_text(ins, 1, r->request_id);
     sqlite3_bind_int64(ins, 2, r->ts_ms);
     bind_text(ins, 3, r->key_id);
@@ -400,11 +408,13 @@ static int insert_one(sqlite_store *s, sqlite3_stmt *ins, sqlite3_stmt *sp,
     bind_text(ins, 21, r->x402_network);
     bind_text(ins, 22, r->x402_tx_hash);
     bind_text(ins, 23, r->x402_settlement);
-    sqlite3_bind_int64(ins, 24, r->tokens_cache_write);
+    bind_text(ins, 24, r->client_request_id);
+    sqlite3_bind_int64(ins, 25, r->tokens_cache_write);
     int rc = sqlite3_step(ins);
     bool inserted = rc == SQLITE_DONE && sqlite3_changes(s->db) == 1;
     done(ins);
     if (rc != SQLITE_DONE) return rc;
+    if (!inserted) (*conflicts)++;
     if (!inserted || !r->key_id[0]) return SQLITE_OK;
     const int64_t buckets[3][2] = {
         {0, 0}, {1, gr_store_utc_day(r->ts_ms)}, {2, gr_store_utc_month(r->ts_ms)}};
@@ -420,22 +430,26 @@ static int insert_one(sqlite_store *s, sqlite3_stmt *ins, sqlite3_stmt *sp,
     return SQLITE_OK;
 }
 
-static gr_status op_ledger_insert(gr_store *base, const gr_ledger_row *rows, size_t n) {
+static gr_status op_ledger_insert(gr_store *base, const gr_ledger_row *rows, size_t n,
+                                  size_t *conflicts_out) {
     sqlite_store *s = (sqlite_store *)base;
     gr_status rc = GR_ERR_IO;
+    size_t conflicts = 0;
+    if (conflicts_out) *conflicts_out = 0;
     if (n == 0) return GR_OK;
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *ins = stmt(s, ST_LEDGER_INSERT), *sp = stmt(s, ST_SPEND_ADD);
     if (!ins || !sp) goto out;
     if (exec(s, "BEGIN IMMEDIATE")) goto out;
     for (size_t i = 0; i < n; i++) {
-        int r = insert_one(s, ins, sp, &rows[i]);
+        int r = insert_one(s, ins, sp, &rows[i], &conflicts);
         if (r != SQLITE_OK && r != SQLITE_DONE) {
             fprintf(stderr, "gaterouter: store: ledger insert: %s\n", sqlite3_errmsg(s->db));
             goto rollback;
         }
     }
     if (exec(s, "COMMIT")) goto rollback;
+    if (conflicts_out) *conflicts_out = conflicts;
     rc = GR_OK;
     goto out;
 rollback:

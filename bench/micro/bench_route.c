@@ -2,7 +2,8 @@
  * (tests/unit/route_fixture.h): gr_route_request_from_json + gr_route_plan for
  * a named model and for model "auto" (feature extraction + the trained
  * router), from an already-parsed chat body, as the request path would call
- * them. */
+ * them; and the auto decision for a 2 KB prompt (target: <= 20 us, no
+ * embeddings): features + skill/difficulty/length model + per-model expected value. */
 #include "bench_common.h"
 #include "route_fixture.h"
 
@@ -52,6 +53,30 @@ int main(void) {
     gr_route_state_init(&autom.st, 1);
     bench_run("route_plan_named_model_3_models", plan, &named);
     bench_run("route_plan_auto_3_models", plan, &autom);
+
+    /* a 2 KB prompt: a code-review request of about 2,048 bytes */
+    char prompt[2049];
+    static const char chunk[] = "Review this C function for bugs and explain each fix step by step: "
+                                "int sum(int *a, int n) { int s = 0; for (int i = 0; i <= n; i++) s += a[i]; return s; } ";
+    size_t pl = 0;
+    while (pl + sizeof chunk - 1 < sizeof prompt - 1) {
+        memcpy(prompt + pl, chunk, sizeof chunk - 1);
+        pl += sizeof chunk - 1;
+    }
+    while (pl < sizeof prompt - 1)
+        prompt[pl++] = '.';
+    prompt[pl] = '\0';
+    cJSON *big = cJSON_CreateObject();
+    cJSON_AddStringToObject(big, "model", "auto");
+    cJSON *msgs = cJSON_AddArrayToObject(big, "messages");
+    cJSON *um = cJSON_CreateObject();
+    cJSON_AddStringToObject(um, "role", "user");
+    cJSON_AddStringToObject(um, "content", prompt);
+    cJSON_AddItemToArray(msgs, um);
+    ctx_t auto2k = {&f.cfg, big, {{0}, {0}}};
+    gr_route_state_init(&auto2k.st, 1);
+    bench_run("route_plan_auto_2kb_prompt_3_models", plan, &auto2k);
+    cJSON_Delete(big);
     cJSON_Delete(named.body);
     cJSON_Delete(autom.body);
     return 0;

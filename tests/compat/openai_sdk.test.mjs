@@ -182,7 +182,7 @@ test('health, ready and metrics', async () => {
   assert.equal((await fetch(`${gw.base}/health`)).status, 200);
   assert.equal((await fetch(`${gw.base}/ready`)).status, 200);
   const text = await (await fetch(`${gw.base}/metrics`)).text();
-  assert.match(text, /gaterouter_requests_total\{route="\/v1\/chat\/completions",status="200",model="mock-gpt"\} \d+/);
+  assert.match(text, /gaterouter_requests_total\{route="\/v1\/chat\/completions",status="200",model="mock-gpt",provider="mock"\} \d+/);
   assert.match(text, /gaterouter_time_to_first_token_seconds_bucket/);
   assert.match(text, /gaterouter_streams_cancelled_total [1-9]/);
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { startGateway, freePort, TEST_KEY } from './harness.mjs';
 
+const FRUGAL_KEY = 'gr-frugalkeyfrugalkeyfrugalkey01';
 let gw, client, deadPort;
 before(async () => {
   deadPort = await freePort(); // nothing listens here: connection refused
@@ -15,6 +16,8 @@ server: { listen: 127.0.0.1:${port}, workers: 1 }
 store: "sqlite://${dir}/gaterouter.db"
 log: { access_log: "-", level: info }
 auth: { keys: [ { name: test, key: ${TEST_KEY} } ] }
+keys:
+  - { name: frugal, key: ${FRUGAL_KEY}, metadata: { auto_value_usd: 0 } }
 routing:
   health: { consecutive_failures: 3, cooldown_ms: 60000, rate_limit_cooldown_ms: 3000 }
   auto: { models: [cheap, mid, strong] }
@@ -107,11 +110,52 @@ test('POST /v1/route explains without calling upstream', async () => {
   assert.equal(after.requests, before.requests + 1, 'dry run made no upstream call (only the stats call itself)');
 });
 
-test('model "auto": trivial chat goes cheap, hard work with a high quality bar goes strong', async () => {
+test('auto explains with numbers: per model predicted quality, expected cost and bar; price and value_usd decide', async () => {
+  const route = async (content, headers = {}) => {
+    const r = await fetch(`${gw.baseURL}/route`, { method: 'POST', headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content }] }) });
+    assert.equal(r.status, 200);
+    return r.json();
+  };
+  const plan = await route('Implement a lock-free queue in C11 and explain the memory ordering of every operation.');
+  const ms = plan.auto.models;
+  assert.equal(ms.length, 3, JSON.stringify(plan.auto));
+  for (const m of ms) {
+    assert.ok(m.predicted_quality > 0 && m.predicted_quality < 1, JSON.stringify(m));
+    assert.ok(m.expected_cost_usd > 0, JSON.stringify(m));
+    assert.equal(typeof m.quality_bar, 'number');
+  }
+  const by = Object.fromEntries(ms.map((m) => [m.model, m]));
+  assert.ok(by.strong.expected_cost_usd > 10 * by.cheap.expected_cost_usd, 'expected cost follows the price');
+  const chosen = ms.filter((m) => m.chosen);
+  assert.equal(chosen.length, 1);
+  assert.equal(chosen[0].model, plan.candidates[0].model);
+  assert.ok(plan.auto.value_usd_per_good_answer > 0);
+  assert.match(plan.reason, /value=\$[0-9.e-]+ skill=\w+ task=\w+ est=\w+:0\.\d+\/\$/);
+  // the money knob decides: worth nothing -> cheapest; worth a lot -> the best
+  assert.equal((await route('Prove Fermat\'s last theorem for n = 3.', { 'x-gaterouter-value-usd': '0' })).candidates[0].model, 'cheap');
+  assert.equal((await route('Prove Fermat\'s last theorem for n = 3.', { 'x-gaterouter-value-usd': '1000' })).candidates[0].model, 'strong');
+});
+
+test('a key sets its default value for plain auto (metadata auto_value_usd); named policies and the request header still win', async () => {
+  const frugal = new OpenAI({ baseURL: gw.baseURL, apiKey: FRUGAL_KEY, maxRetries: 0 });
+  const hardText = 'Prove that every bounded monotone sequence of reals converges, rigorously, then derive the rate for a_n = 1 - 1/n^2.';
+  const ask2 = (model, headers = {}) => frugal.chat.completions.create({ model, messages: [{ role: 'user', content: hardText }] }, { headers }).withResponse();
+  const plain = await ask2('auto');
+  assert.equal(plain.response.headers.get('x-gaterouter-model'), 'cheap', plain.response.headers.get('x-gaterouter-route'));
+  assert.match(plain.response.headers.get('x-gaterouter-route'), /policy=auto\(key \$0\)/);
+  assert.equal((await ask2('auto:best')).response.headers.get('x-gaterouter-model'), 'strong');
+  assert.equal((await ask2('auto', { 'x-gaterouter-value-usd': 'inf' })).response.headers.get('x-gaterouter-model'), 'strong');
+});
+
+test('model "auto": trivial chat is predicted easier than hard work; auto:best sends hard work to the strong model', async () => {
+  const dry = async (content) => (await (await fetch(`${gw.baseURL}/route`, { method: 'POST', headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content }] }) })).json()).auto;
+  const hardText = 'Prove that there are infinitely many primes p such that p ≡ 3 (mod 4), then implement a sieve in C that counts them below 10^9 efficiently.';
+  assert.ok((await dry('hi there, how are you?')).difficulty < (await dry(hardText)).difficulty);
   const easy = await ask('auto', 'hi there, how are you?');
-  assert.equal(easy.response.headers.get('x-gaterouter-model'), 'cheap');
   assert.match(easy.response.headers.get('x-gaterouter-route'), /auto/);
-  const hard = await ask('auto:best', 'Prove that there are infinitely many primes p such that p ≡ 3 (mod 4), then implement a sieve in C that counts them below 10^9 efficiently.');
+  const hard = await ask('auto:best', hardText);
   assert.equal(hard.response.headers.get('x-gaterouter-model'), 'strong');
 });
 

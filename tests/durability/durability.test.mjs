@@ -78,7 +78,7 @@ test('kill -9 under load: the database opens cleanly and every acknowledged row 
   assert.equal(await gw2.stop(), 0);
 
   assert.equal(sql(db, 'PRAGMA integrity_check;'), 'ok');
-  const rows = new Set(sql(db, "SELECT request_id FROM ledger WHERE request_id LIKE 'k9-%';").split('\n').filter(Boolean));
+  const rows = new Set(sql(db, "SELECT client_request_id FROM ledger WHERE client_request_id LIKE 'k9-%';").split('\n').filter(Boolean));
   const missing = l.acked.filter((a) => !rows.has(a.id));
   const lastMs = missing.length ? killedAt - Math.min(...missing.map((m) => m.t)) : 0;
   console.log(`# kill -9: ${l.acked.length} acknowledged, ${rows.size} rows, ${missing.length} missing (bound ${LOSS_BOUND}); ` +
@@ -119,7 +119,7 @@ async function drainRun() {
   await sleep(300);
   const code = await gw.stop('SIGTERM');
   const rs = await Promise.all(streams);
-  const logged = gw.logs().split('\n').filter((l) => l.startsWith('{') && l.includes('"id":"term-'))
+  const logged = gw.logs().split('\n').filter((l) => l.startsWith('{') && l.includes('"client_request_id":"term-'))
     .map((l) => JSON.parse(l));
   return { code, rs, logged };
 }
@@ -213,7 +213,7 @@ test('a locked database (another process holds an exclusive lock for 3 s): reque
   try {
     const db = join(gw.dir, 'gaterouter.db');
     await chat(gw.base, 'lock-warmup');
-    await waitFor(() => Number(sql(db, "select count(*) from ledger where request_id='lock-warmup'")) === 1, 5000);
+    await waitFor(() => Number(sql(db, "select count(*) from ledger where client_request_id='lock-warmup'")) === 1, 5000);
     // Another process takes the write lock and sits on it.
     const holder = spawn('sqlite3', ['-batch', db], { stdio: ['pipe', 'ignore', 'ignore'] });
     holder.stdin.write('PRAGMA busy_timeout=0;\nBEGIN EXCLUSIVE;\n');
@@ -226,7 +226,7 @@ test('a locked database (another process holds an exclusive lock for 3 s): reque
     holder.stdin.end();
     // The ledger writer retried through the lock: every row arrives.
     let n = 0;
-    await waitFor(() => (n = Number(sql(db, "select count(*) from ledger where request_id like 'lock-%' and request_id != 'lock-warmup'"))) === 40, 30000);
+    await waitFor(() => (n = Number(sql(db, "select count(*) from ledger where client_request_id like 'lock-%' and client_request_id != 'lock-warmup'"))) === 40, 30000);
     assert.equal(n, 40, 'every row written once the lock is released');
     assert.equal(sql(db, 'PRAGMA integrity_check'), 'ok');
   } finally {

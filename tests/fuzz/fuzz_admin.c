@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     row.tokens_out = 20;
     row.cost_nusd = 12345;
     row.status = 200;
-    if (store->ops->ledger_insert(store, &row, 1) != GR_OK) abort();
+    if (store->ops->ledger_insert(store, &row, 1, NULL) != GR_OK) abort();
     gr_keys *keys = gr_keys_new(store);
     gr_admin_ctx ctx = {keys, store, ADMIN, fixed_now};
 

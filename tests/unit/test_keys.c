@@ -274,6 +274,22 @@ static void rpm_window(void **st) {
     assert_int_equal(info.rpm_used, 3);
     gr_key_record_dispose(&info.rec);
     gr_keys_free(t);
+
+    /* an admission refused afterwards (cluster-wide) and cancelled consumes
+     * nothing: neither the window nor the reservation */
+    t = mk("{\"rpm\":1,\"tpm\":100,\"budget_usd\":\"1\"}", pt, &e);
+    assert_true(gr_keys_admit(e, "m", USD(0.6), 100, T0, &r, &v));
+    gr_keys_cancel(&r);
+    gr_keys_cancel(&r); /* idempotent */
+    gr_keys_info(e, T0, &info);
+    assert_int_equal(info.rpm_used, 0);
+    assert_int_equal(info.tpm_used, 0);
+    assert_int_equal(info.reserved_nusd, 0);
+    assert_int_equal(info.requests, 0);
+    gr_key_record_dispose(&info.rec);
+    assert_true(gr_keys_admit(e, "m", USD(0.6), 100, T0, &r, &v));
+    gr_keys_settle(&r, 0, 0, T0);
+    gr_keys_free(t);
 }
 
 static void tpm_window(void **st) {
@@ -370,6 +386,22 @@ static void persistence(void **st) {
     }
     assert_int_equal(gr_store_ledger_insert(s, rows, 2), GR_OK);
     assert_int_equal(gr_store_ledger_insert(s, rows, 2), GR_OK); /* idempotent */
+    /* spend this table never settled (another instance's) shows after a
+     * refresh, and becomes the floor of the cluster-wide counters */
+    gr_key_entry *mine = gr_keys_find_id(t, created.id);
+    gr_key_limits lim;
+    gr_keys_limits(mine, &lim);
+    assert_int_equal(lim.spent_total_nusd, 0);
+    assert_int_equal(gr_keys_refresh_spend(t, T0 + 5), GR_OK);
+    gr_keys_limits(mine, &lim);
+    assert_int_equal(lim.spent_total_nusd, USD(2.5));
+    assert_int_equal(lim.committed_total_nusd, USD(2.5));
+    assert_int_equal(lim.committed_day_nusd, USD(2.5));
+    gr_key_spend less = {.total_nusd = USD(1), .day_nusd = USD(1), .month_nusd = USD(1), .requests = 1};
+    gr_keys_note_committed(mine, &less, T0 + 6); /* never lowered */
+    gr_keys_limits(mine, &lim);
+    assert_int_equal(lim.committed_total_nusd, USD(2.5));
+    assert_int_equal(lim.spent_day_nusd, USD(2.5));
     gr_keys_free(t);
     gr_store_close(s);
 

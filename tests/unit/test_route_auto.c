@@ -1,15 +1,21 @@
-/* test_route_auto.c — the auto router: hand-labelled clearly-easy and
- * clearly-hard prompts route as expected over a 3-model config, the N-tier
- * policy, feature sanity, and a decision-time micro-benchmark (ns/op printed,
- * no timing assertion). */
+/* test_route_auto.c — the auto router's expected-value decision: price
+ * changes the choice, the money knob is monotonic, restricted candidate sets
+ * (routing.auto.models, capabilities) are honoured, few-shot scaffolding is
+ * stripped, hand-labelled easy prompts look easier than hard ones, and
+ * routing.auto is validated at load. (Decision time: bench/micro/bench_route.c.) */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <math.h>
 #include <time.h>
 #include <cmocka.h>
 
+#include "config.h"
 #include "route_auto.h"
+#include "route_auto_config.h"
+#include "route_conf.h"
 #include "route_fixture.h"
 
 static const char *const easy[] = {
@@ -63,14 +69,13 @@ static void three_models(fixture *f)
     fx_init(f);
     gr_model_conf *s = fx_model(f, "small", 55, 150000, 128000, GR_CAP_CHAT | GR_CAP_TOOLS, NULL);
     gr_model_conf *m = fx_model(f, "medium", 75, 1000000, 128000, GR_CAP_CHAT | GR_CAP_TOOLS, NULL);
-    gr_model_conf *l = fx_model(f, "large", 95, 10000000, 200000, GR_CAP_CHAT | GR_CAP_TOOLS, NULL);
+    gr_model_conf *l = fx_model(f, "large", 95, 10000000, 200000, GR_CAP_CHAT, NULL);
     fx_dep(f, s, 0, "small-up", 1);
     fx_dep(f, m, 1, "medium-up", 1);
     fx_dep(f, l, 2, "large-up", 1);
 }
 
-static const char *route_prompt(const gr_config *cfg, const char *model, const char *prompt, double knob,
-                                double *pct)
+static cJSON *chat_body(const char *model, const char *prompt, bool tools)
 {
     cJSON *body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "model", model);
@@ -79,192 +84,255 @@ static const char *route_prompt(const gr_config *cfg, const char *model, const c
     cJSON_AddStringToObject(m, "role", "user");
     cJSON_AddStringToObject(m, "content", prompt);
     cJSON_AddItemToArray(msgs, m);
+    if (tools) {
+        cJSON *t = cJSON_AddArrayToObject(body, "tools");
+        cJSON *fn = cJSON_CreateObject();
+        cJSON_AddStringToObject(fn, "type", "function");
+        cJSON_AddItemToArray(t, fn);
+    }
+    return body;
+}
+
+/* Plans `model` for prompt with value_usd (< 0: unset) and knob (< 0: unset). */
+static void plan_prompt(const gr_config *cfg, const char *model, const char *prompt, double value_usd,
+                        double knob, bool tools, struct gr_route_plan *p)
+{
+    cJSON *body = chat_body(model, prompt, tools);
     gr_route_request req;
     char err[128];
     assert_int_equal(gr_route_request_from_json(body, &req, err, sizeof err), GR_OK);
     req.quality = knob;
+    req.value_usd = value_usd;
     gr_route_state st;
     gr_route_state_init(&st, 1);
-    struct gr_route_plan p;
-    (void)gr_route_plan(cfg, &req, &st, &p);
-    assert_int_equal(p.result, GR_ROUTE_OK);
-    assert_int_equal(p.ncand, 3); /* chosen + the two alternatives as fallbacks */
-    if (pct)
-        *pct = p.percentile;
-    const char *name = p.cand[0].model->name;
+    (void)gr_route_plan(cfg, &req, &st, p);
+    assert_int_equal(p->result, GR_ROUTE_OK);
     cJSON_Delete(body);
-    return name;
 }
 
-static void test_easy_prompts_go_cheap(void **state)
+static const char *chosen(const struct gr_route_plan *p) { return p->cand[0].model->name; }
+
+static void test_price_changes_the_choice(void **state)
 {
     (void)state;
     fixture f;
     three_models(&f);
-    for (size_t i = 0; i < GR_ARRAY_LEN(easy); i++) {
-        const char *m = route_prompt(&f.cfg, "auto:balanced", easy[i], -1, NULL);
-        if (strcmp(m, "small") != 0)
-            fail_msg("easy prompt %zu (\"%s\") routed to %s", i, easy[i], m);
-        /* also with the plain policy and the cheap one */
-        assert_string_equal(route_prompt(&f.cfg, "auto:cheap", easy[i], -1, NULL), "small");
-    }
+    struct gr_route_plan p;
+    const char *q = hard[4];
+    plan_prompt(&f.cfg, "auto", q, 0.003, -1, false, &p);
+    const char *before = chosen(&p);
+    assert_string_not_equal(before, "large");
+    /* the best model becomes as cheap as the cheapest: it must now win */
+    f.models[2].prices.input_uusd_per_mtok = f.models[2].prices.output_uusd_per_mtok = 150000;
+    plan_prompt(&f.cfg, "auto", q, 0.003, -1, false, &p);
+    assert_string_equal(chosen(&p), "large");
+    /* and pricier again: back to the cheaper choice */
+    f.models[2].prices.input_uusd_per_mtok = f.models[2].prices.output_uusd_per_mtok = 10000000;
+    plan_prompt(&f.cfg, "auto", q, 0.003, -1, false, &p);
+    assert_string_equal(chosen(&p), before);
+    /* the expected cost shown follows the price */
+    assert_true(p.autoc[2].cost_usd > p.autoc[0].cost_usd * 50);
 }
 
-static void test_hard_prompts_go_up(void **state)
+static void test_knob_is_monotonic(void **state)
 {
     (void)state;
     fixture f;
     three_models(&f);
-    double easy_max = 0, easy_sum = 0, hard_sum = 0;
-    for (size_t i = 0; i < GR_ARRAY_LEN(easy); i++) {
-        double p;
-        route_prompt(&f.cfg, "auto", easy[i], -1, &p);
-        easy_sum += p;
-        if (p > easy_max)
-            easy_max = p;
+    const char *prompts[] = {easy[1], easy[5], hard[0], hard[2], hard[7], hard[13]};
+    size_t moved = 0;
+    for (size_t i = 0; i < GR_ARRAY_LEN(prompts); i++) {
+        double last_q = -1, last_c = -1;
+        const char *first = NULL;
+        for (int k = 0; k <= 20; k++) {
+            struct gr_route_plan p;
+            plan_prompt(&f.cfg, "auto", prompts[i], -1, k / 20.0, false, &p);
+            const gr_route_auto_cand *c = &p.autoc[p.auto_chosen];
+            assert_true(c->quality >= last_q - 1e-12);
+            assert_true(c->cost_usd >= last_c - 1e-15);
+            last_q = c->quality;
+            last_c = c->cost_usd;
+            if (!first)
+                first = chosen(&p);
+            if (k == 0)
+                assert_string_equal(chosen(&p), "small"); /* value 0: cheapest */
+            if (k == 20)
+                assert_string_equal(chosen(&p), "large"); /* value inf: best */
+            if (k == 20 && strcmp(first, chosen(&p)) != 0)
+                moved++;
+        }
     }
-    size_t up_balanced = 0, up_quality = 0, large_best = 0;
+    assert_int_equal(moved, GR_ARRAY_LEN(prompts));
+    /* named policies are points on the same knob, cheap <= balanced <= best */
+    assert_true(gr_route_auto_knob_to_usd(0.25) < gr_route_auto_knob_to_usd(0.5));
+    assert_true(isinf(gr_route_auto_knob_to_usd(1.0)));
+    assert_true(gr_route_auto_knob_to_usd(0.0) == 0.0);
+    /* a request's value_usd overrides the knob */
+    struct gr_route_plan p;
+    plan_prompt(&f.cfg, "auto:cheap", hard[0], 1000.0, -1, false, &p);
+    assert_string_equal(chosen(&p), "large");
+    plan_prompt(&f.cfg, "auto:best", hard[0], 0.0, -1, false, &p);
+    assert_string_equal(chosen(&p), "small");
+}
+
+static void test_restricted_candidates(void **state)
+{
+    (void)state;
+    fixture f;
+    three_models(&f);
+    f.cfg.tree = cJSON_Parse("{\"routing\":{\"auto\":{\"models\":[\"small\",\"medium\"]}}}");
+    char err[256];
+    gr_conf_err e = {err, sizeof err, false};
+    f.cfg.section[GR_CONF_SEC_ROUTING] =
+        gr_route_conf_parse(cJSON_GetObjectItemCaseSensitive(f.cfg.tree, "routing"), &f.cfg, &e);
+    assert_non_null(f.cfg.section[GR_CONF_SEC_ROUTING]);
     for (size_t i = 0; i < GR_ARRAY_LEN(hard); i++) {
-        double p;
-        if (strcmp(route_prompt(&f.cfg, "auto:balanced", hard[i], -1, &p), "small") != 0)
-            up_balanced++;
-        hard_sum += p;
-        if (strcmp(route_prompt(&f.cfg, "auto", hard[i], 0.8, NULL), "small") != 0)
-            up_quality++;
-        if (strcmp(route_prompt(&f.cfg, "auto:best", hard[i], -1, NULL), "large") == 0)
-            large_best++;
+        struct gr_route_plan p;
+        plan_prompt(&f.cfg, "auto:best", hard[i], -1, -1, false, &p);
+        assert_string_equal(chosen(&p), "medium");
+        assert_int_equal(p.nautoc, 2);
+        for (size_t c = 0; c < p.ncand; c++)
+            assert_string_not_equal(p.cand[c].model->name, "large");
     }
-    double easy_mean = easy_sum / GR_ARRAY_LEN(easy), hard_mean = hard_sum / GR_ARRAY_LEN(hard);
-    printf("difficulty percentile: easy mean %.3f (max %.3f), hard mean %.3f; hard above the "
-           "cheapest tier: %zu/20 balanced, %zu/20 at knob 0.8\n",
-           easy_mean, easy_max, hard_mean, up_balanced, up_quality);
-    assert_true(hard_mean > easy_mean + 0.35);
-    assert_true(up_balanced >= 8);  /* measured 9/20 with the committed weights */
-    assert_true(up_quality >= 14);  /* measured 16/20 */
-    assert_int_equal(large_best, GR_ARRAY_LEN(hard));
-}
-
-static void test_policy_n_tiers(void **state)
-{
-    (void)state;
-    const uint32_t q[4] = {50, 70, 85, 95};
-    const int64_t cost[4] = {1, 10, 50, 200};
-    double bar;
-    /* knob 0: always cheapest; knob 1: always best */
-    assert_int_equal(gr_route_auto_choose(q, cost, 4, 0.99, 0.0, &bar), 0);
-    assert_int_equal(gr_route_auto_choose(q, cost, 4, 0.01, 1.0, &bar), 3);
-    /* knob 0.5: lower half of difficulty -> cheapest, then rising tiers */
-    assert_int_equal(gr_route_auto_choose(q, cost, 4, 0.30, 0.5, &bar), 0);
-    assert_int_equal(gr_route_auto_choose(q, cost, 4, 0.65, 0.5, &bar), 1);
-    assert_int_equal(gr_route_auto_choose(q, cost, 4, 0.85, 0.5, &bar), 2);
-    assert_int_equal(gr_route_auto_choose(q, cost, 4, 0.99, 0.5, &bar), 3);
-    /* monotone in difficulty */
-    int prev = 0;
-    for (int i = 0; i <= 100; i++) {
-        int k = gr_route_auto_choose(q, cost, 4, i / 100.0, 0.5, &bar);
-        assert_true(k >= prev);
-        prev = k;
-    }
-    /* a dominated model (pricier and worse) is never chosen */
-    const uint32_t q2[3] = {60, 50, 90};
-    const int64_t c2[3] = {1, 5, 20};
-    for (int i = 0; i <= 100; i++)
-        assert_int_not_equal(gr_route_auto_choose(q2, c2, 3, i / 100.0, 0.5, &bar), 1);
-    assert_int_equal(gr_route_auto_choose(q, cost, 0, 0.5, 0.5, &bar), -1);
-}
-
-static void test_features(void **state)
-{
-    (void)state;
-    cJSON *b = cJSON_Parse("{\"messages\":[{\"role\":\"system\",\"content\":\"be nice\"},"
-                           "{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"hello!\"},"
-                           "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Translate this into "
-                           "French: \\u00e9t\\u00e9\"},{\"type\":\"image_url\",\"image_url\":{\"url\":\"u\"}}]}],"
-                           "\"tools\":[{\"type\":\"function\"}],\"response_format\":{\"type\":\"json_object\"}}");
-    gr_auto_features f;
-    assert_int_equal(gr_route_auto_features(b, &f), GR_OK);
-    assert_true(f.tools && f.json_mode);
-    assert_int_equal(f.images, 1);
-    assert_int_equal(f.task, GR_TASK_TRANSLATION);
-    assert_true(f.x[3] > 0);  /* depth */
-    assert_true(f.x[4] == 1); /* system */
-    assert_true(f.x[8] > 0);  /* non-ASCII */
-    double p = gr_route_auto_predict(&f);
-    assert_true(p > 0 && p < 1);
-    cJSON_Delete(b);
-    assert_int_equal(gr_route_auto_features(NULL, &f), GR_ERR_INVALID);
-    cJSON *arr = cJSON_CreateArray();
-    assert_int_equal(gr_route_auto_features(arr, &f), GR_ERR_INVALID);
-    cJSON_Delete(arr);
-    gr_route_auto_features_text("def f(x):\n    return x", 23, &f);
-    assert_int_equal(f.task, GR_TASK_CODE);
-    gr_route_auto_features_text("A.\nA. one\nB. two\nC. three\nD. four\nAnswer:", 41, &f);
-    assert_int_equal(f.task, GR_TASK_KNOWLEDGE);
-    assert_true(gr_route_auto_percentile(-1.0) == 0.0);
-    assert_true(gr_route_auto_percentile(2.0) == 1.0);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void test_bench_decision(void **state)
-{
-    (void)state;
-    cJSON *body = cJSON_Parse("{\"model\":\"auto\",\"messages\":[{\"role\":\"system\",\"content\":\"You "
-                              "are a helpful assistant.\"},{\"role\":\"user\",\"content\":\"Write a Python function "
-                              "that parses an ISO-8601 date string and returns the weekday. Explain the edge cases "
-                              "briefly, and include two unit tests. Keep the answer under 200 words.\"}]}");
-    gr_auto_features f;
-    const int N = 200000;
-    volatile double sink = 0;
-    double t0 = now_s();
-    for (int i = 0; i < N; i++) {
-        if (gr_route_auto_features(body, &f) != GR_OK)
-            fail();
-        sink += gr_route_auto_percentile(gr_route_auto_predict(&f));
-    }
-    double t1 = now_s();
-    fixture fx;
-    three_models(&fx);
-    gr_route_request req;
-    char err[64];
-    assert_int_equal(gr_route_request_from_json(body, &req, err, sizeof err), GR_OK);
-    req.now_us = 1;
-    gr_route_state st;
-    gr_route_state_init(&st, 3);
+    gr_route_conf_free(f.cfg.section[GR_CONF_SEC_ROUTING]);
+    f.cfg.section[GR_CONF_SEC_ROUTING] = NULL;
+    cJSON_Delete(f.cfg.tree);
+    f.cfg.tree = NULL;
+    /* capabilities: "large" has no tools, so even auto:best never picks it */
     struct gr_route_plan p;
-    const int M = 50000;
-    double t2 = now_s();
-    for (int i = 0; i < M; i++)
-        (void)gr_route_plan(&fx.cfg, &req, &st, &p);
-    double t3 = now_s();
-    printf("auto decision (features + model + percentile): %.0f ns/op; full gr_route_plan(auto, 3 "
-           "models): %.0f ns/op%s\n",
-           (t1 - t0) / N * 1e9, (t3 - t2) / M * 1e9,
-#if defined(__SANITIZE_ADDRESS__)
-           " (ASan build: expect several times slower than release)"
-#else
-           ""
-#endif
-    );
-    (void)sink;
-    cJSON_Delete(body);
+    plan_prompt(&f.cfg, "auto:best", hard[1], -1, -1, true, &p);
+    assert_string_equal(chosen(&p), "medium");
+    assert_int_equal(p.nautoc, 2);
+}
+
+static void test_question_and_difficulty(void **state)
+{
+    (void)state;
+    /* few-shot scaffolding: only the last question is scored */
+    const char *fs = "Which is a planet?\nA) Sun\nB) Mars\nAnswer:\nB\n\nWhat gas do plants absorb?\nA) CO2\nB) "
+                     "Helium\nAnswer:\nA\n\nWhich metal is liquid at room temperature?\nA) Iron\nB) Mercury\nAnswer:";
+    size_t q0 = gr_route_auto_question_start(fs, strlen(fs));
+    assert_true(q0 > 0);
+    assert_true(strncmp(fs + q0, "Which metal", 11) == 0);
+    assert_int_equal(gr_route_auto_question_start("Answer: what is 2+2?", 20), 0);
+    /* a huge message: bounded work, the question is taken from the tail */
+    size_t big = 200000;
+    char *huge = malloc(big + 1);
+    assert_non_null(huge);
+    for (size_t i = 0; i < big; i++)
+        huge[i] = (i % 64 == 63) ? '\n' : 'a';
+    huge[big] = '\0';
+    assert_int_equal(gr_route_auto_question_start(huge, big), big - 8192);
+    gr_auto_features hf;
+    gr_route_auto_features_text(huge, big, &hf);
+    assert_true(hf.question_chars <= 8192 && hf.nh > 0);
+    free(huge);
+    gr_auto_features a, b;
+    gr_route_auto_features_text(fs, strlen(fs), &a);
+    gr_route_auto_features_text(fs + q0, strlen(fs + q0), &b);
+    gr_auto_prediction pa, pb;
+    gr_route_auto_predict(&a, &pa);
+    gr_route_auto_predict(&b, &pb);
+    assert_true(fabs(pa.difficulty - pb.difficulty) < 1e-9); /* the template does not change the score */
+    /* hand-labelled: easy prompts are predicted easier than hard ones */
+    double easy_sum = 0, hard_sum = 0;
+    for (size_t i = 0; i < GR_ARRAY_LEN(easy); i++) {
+        gr_route_auto_features_text(easy[i], strlen(easy[i]), &a);
+        gr_route_auto_predict(&a, &pa);
+        easy_sum += pa.difficulty;
+    }
+    for (size_t i = 0; i < GR_ARRAY_LEN(hard); i++) {
+        gr_route_auto_features_text(hard[i], strlen(hard[i]), &a);
+        gr_route_auto_predict(&a, &pa);
+        hard_sum += pa.difficulty;
+        double s = 0;
+        for (int k = 0; k < GR_SKILL_COUNT_; k++)
+            s += pa.skill[k];
+        assert_true(fabs(s - 1.0) < 1e-9);
+    }
+    printf("mean difficulty: easy %.3f, hard %.3f\n", easy_sum / GR_ARRAY_LEN(easy), hard_sum / GR_ARRAY_LEN(hard));
+    assert_true(hard_sum / GR_ARRAY_LEN(hard) > easy_sum / GR_ARRAY_LEN(easy) + 0.3);
+    /* structure: steps and an answer length asked for */
+    const char *ask = "In 300 words, explain step by step how TCP opens a connection:\n1. SYN\n2. SYN-ACK";
+    gr_route_auto_features_text(ask, strlen(ask), &a);
+    assert_string_equal(gr_route_auto_feature_name(38), "steps_asked");
+    assert_string_equal(gr_route_auto_feature_name(39), "answer_len_asked");
+    assert_true(a.x[38] > 0.5f);
+    assert_true(fabs(a.x[39] - log1p(300.0) / 5.0) < 1e-5);
+    gr_route_auto_features_text("hi", 2, &a);
+    assert_true(a.x[38] == 0.0f && a.x[39] == 0.0f);
+    /* a code prompt's main skill is code */
+    const char *code = "Write a Python function that returns the n-th Fibonacci number.";
+    gr_route_auto_features_text(code, strlen(code), &a);
+    gr_route_auto_predict(&a, &pa);
+    assert_int_equal(pa.top, GR_SKILL_CODE);
+}
+
+static gr_status check(const char *yaml, char *err, size_t errlen)
+{
+    gr_config *cfg = gr_config_load_string(yaml, strlen(yaml), "test", err, errlen);
+    if (!cfg)
+        return GR_ERR_INVALID;
+    gr_config_release(cfg);
+    return GR_OK;
+}
+
+#define BASE                                                                                       \
+    "providers: [{name: mock, kind: mock}]\n"                                                      \
+    "models:\n"                                                                                    \
+    "  - {name: fast, provider: mock, model: gpt-4o-mini, pricing: {input: 0.15, output: 0.6}}\n" \
+    "  - {name: house, provider: mock, model: house-llm-1, quality: 70, pricing: {input: 1, output: 2}}\n"
+
+static void test_config_validated_at_load(void **state)
+{
+    (void)state;
+    char err[512];
+    assert_int_equal(check(BASE "routing: {auto: {models: [fast, house], quality: 0.7}}\n", err, sizeof err), GR_OK);
+    assert_int_equal(check(BASE "routing: {auto: {models: [fast, nope]}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_non_null(strstr(err, "routing.auto.models[1]: unknown model 'nope'"));
+    assert_int_equal(check(BASE "routing: {auto: {quality: 1.5}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_non_null(strstr(err, "routing.auto.quality"));
+    assert_int_equal(check(BASE "routing: {auto: {value_usd: -1}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_non_null(strstr(err, "routing.auto.value_usd"));
+    assert_int_equal(check(BASE "routing: {auto: {qualty: 0.5}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_non_null(strstr(err, "routing.auto.qualty: unknown key"));
+    assert_int_equal(check(BASE "routing: {auto: {abilities: {house: {cooking: 0.5}}}}\n", err, sizeof err),
+                     GR_ERR_INVALID);
+    assert_non_null(strstr(err, "unknown skill"));
+    assert_int_equal(check(BASE "routing: {auto: {abilities: {house: {code: 1.5}}}}\n", err, sizeof err),
+                     GR_ERR_INVALID);
+    assert_int_equal(check(BASE "routing: {auto: {abilities: {ghost: {code: 0.5}}}}\n", err, sizeof err),
+                     GR_ERR_INVALID);
+    /* --check-config notes: the table knows gpt-4o-mini; house-llm-1 is placed from its tier */
+    const char *yaml = BASE "routing: {auto: {abilities: {house: {code: 0.9}}}}\n";
+    gr_config *cfg = gr_config_load_string(yaml, strlen(yaml), "test", err, sizeof err);
+    assert_non_null(cfg);
+    char buf[1024] = "";
+    FILE *mem = fmemopen(buf, sizeof buf, "w");
+    assert_int_equal(gr_route_auto_config_notes(cfg, mem), 1);
+    fclose(mem);
+    assert_non_null(strstr(buf, "'house' is not in the ability table; placed from its quality tier 70"));
+    gr_auto_ability ab;
+    gr_route_auto_ability(gr_route_auto_section(cfg), &cfg->models[1], &ab);
+    assert_true(fabs(ab.a[GR_SKILL_CODE] - 0.9f) < 1e-6 && fabs(ab.a[GR_SKILL_MATH] - 0.7f) < 1e-6);
+    gr_route_auto_ability(gr_route_auto_section(cfg), &cfg->models[0], &ab);
+    assert_int_equal(ab.from, GR_AUTO_ABILITY_TABLE);
+    gr_config_release(cfg);
+    /* request header values */
+    assert_true(gr_route_auto_parse_value_usd("0.05") == 0.05);
+    assert_true(isinf(gr_route_auto_parse_value_usd("inf")));
+    assert_true(gr_route_auto_parse_value_usd("-1") < 0 && gr_route_auto_parse_value_usd("abc") < 0 &&
+                gr_route_auto_parse_value_usd("1e9") < 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_easy_prompts_go_cheap),
-        cmocka_unit_test(test_hard_prompts_go_up),
-        cmocka_unit_test(test_policy_n_tiers),
-        cmocka_unit_test(test_features),
-        cmocka_unit_test(test_bench_decision),
+        cmocka_unit_test(test_price_changes_the_choice),
+        cmocka_unit_test(test_knob_is_monotonic),
+        cmocka_unit_test(test_restricted_candidates),
+        cmocka_unit_test(test_question_and_difficulty),
+        cmocka_unit_test(test_config_validated_at_load),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    gr_health_shutdown();
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

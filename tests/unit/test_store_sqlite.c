@@ -350,6 +350,70 @@ static void usage_queries(void **st) {
     gr_store_close(s);
 }
 
+/* Schema 1 -> 2 (-> 3: tokens_cache_write, default 0) keeps every row; request_id (the gateway's) stays unique,
+ * client_request_id is not; a duplicate request_id is counted. */
+static void client_request_id(void **st) {
+    (void)st;
+    char url[200], err[256];
+    url_for(url, sizeof url, "crid.db");
+    gr_store *s;
+    assert_int_equal(gr_store_open_migrated(url, &s, err, sizeof err), GR_OK);
+    gr_store_close(s);
+    /* back to a version-1 database holding one row, as an older binary left it */
+    bool pg = gr_test_store_is_pg();
+    assert_int_equal(gr_test_store_exec(url, pg ? "ALTER TABLE ledger DROP COLUMN client_request_id;"
+                                                  "ALTER TABLE ledger DROP COLUMN tokens_cache_write;"
+                                                  "DELETE FROM schema_version WHERE version > 1"
+                                                : "DROP INDEX ledger_client_request_id;"
+                                                  "ALTER TABLE ledger DROP COLUMN client_request_id;"
+                                                  "ALTER TABLE ledger DROP COLUMN tokens_cache_write;"
+                                                  "UPDATE schema_version SET version=1"),
+                     0);
+    assert_int_equal(gr_test_store_exec(url, pg ? "INSERT INTO ledger(request_id,day,ts_ms,key_id,tokens_in,tokens_out,"
+                                                  "tokens_cached,tokens_reasoning,cost_nusd,estimated,latency_us,ttft_us,"
+                                                  "status,x402_credit_delta) VALUES('old-1',0,1000,'k',1,1,0,0,5,false,1,0,"
+                                                  "200,0)"
+                                                : "INSERT INTO ledger(request_id,ts_ms,key_id,tokens_in,tokens_out,"
+                                                  "tokens_cached,tokens_reasoning,cost_nusd,estimated,latency_us,ttft_us,"
+                                                  "status,x402_credit_delta) VALUES('old-1',1000,'k',1,1,0,0,5,0,1,0,200,0)"),
+                     0);
+    assert_int_equal(gr_store_open_migrated(url, &s, err, sizeof err), GR_OK);
+    gr_ledger_row got;
+    assert_int_equal(gr_store_generation_get(s, "old-1", &got), GR_OK);
+    assert_int_equal(got.cost_nusd, 5);
+    assert_string_equal(got.client_request_id, "");
+    assert_int_equal(got.tokens_cache_write, 0); /* the migration's default */
+    /* three requests sent with one client id: three rows */
+    gr_ledger_row r[4];
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < 3; i++) {
+        snprintf(r[i].request_id, sizeof r[i].request_id, "req_gw_%d", i);
+        GR_LEDGER_SET(r[i].client_request_id, "same-client-id");
+        r[i].ts_ms = T0 + i;
+        r[i].cost_nusd = 10 + i;
+        r[i].status = 200;
+    }
+    size_t conflicts = 99;
+    assert_int_equal(gr_store_ledger_insert_counted(s, r, 3, &conflicts), GR_OK);
+    assert_int_equal(conflicts, 0);
+    int64_t n = 0;
+    assert_int_equal(gr_store_ledger_count(s, &n), GR_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(gr_store_generation_get(s, "req_gw_1", &got), GR_OK);
+    assert_string_equal(got.client_request_id, "same-client-id");
+    /* by the client's id: the newest of its rows */
+    assert_int_equal(gr_store_generation_get(s, "same-client-id", &got), GR_OK);
+    assert_string_equal(got.request_id, "req_gw_2");
+    /* a gateway id already stored is skipped and counted, the rest written */
+    r[3] = r[0];
+    snprintf(r[3].request_id, sizeof r[3].request_id, "req_gw_new");
+    assert_int_equal(gr_store_ledger_insert_counted(s, &r[1], 3, &conflicts), GR_OK);
+    assert_int_equal(conflicts, 2);
+    assert_int_equal(gr_store_ledger_count(s, &n), GR_OK);
+    assert_int_equal(n, 5);
+    gr_store_close(s);
+}
+
 /* ---- crash safety ---- */
 
 #define CHUNK 100
@@ -540,6 +604,7 @@ int main(void) {
         cmocka_unit_test(urls),          cmocka_unit_test(migrations),
         cmocka_unit_test(concurrent_migrate),
         cmocka_unit_test(key_crud),      cmocka_unit_test(usage_queries),
+        cmocka_unit_test(client_request_id),
         cmocka_unit_test(crash_kill9),   cmocka_unit_test(server_crash),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

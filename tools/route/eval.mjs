@@ -1,215 +1,249 @@
 #!/usr/bin/env node
-// eval.mjs — held-out evaluation of the auto router (the C model compiled into
-// route_features, i.e. exactly what the gateway runs) on the TEST part of the RouteLLM
-// evaluation set: quality-vs-cost curve against always-strong, always-weak and random
-// routing at the same strong-call rate; APGR, CPT(50%), CPT(80%), cost saved at 95 % of
-// strong quality; per benchmark, next to the RouteLLM paper and the two commercial
-// routers (MT-Bench). Writes docs/route_eval.svg and docs/route_eval.md.
-// Usage: node tools/route/eval.mjs [--quick] [--no-write] [--features PATH] [--data DIR]
-//   --quick     small slice (CI, < 30 s); exits 1 unless APGR beats random routing
-//   --no-write  print only
+// eval.mjs — held-out-by-task evaluation of the auto router's expected-value choice.
+// For each task family T (arc, mbpp, gsm8k, mmlu, mtbench) the per-prompt model is
+// retrained (model.mjs, same code and hyper-parameters as train.mjs) on every other task and
+// evaluated on T's prompts with real per-prompt outcomes and costs: RouterBench's 11 models
+// (ARC, MBPP; real cost per prompt) and RouteLLM's GPT-4 / Mixtral pair (GSM8K, MMLU,
+// MT-Bench; list prices). Reports auto's quality-per-cost curve (the value knob swept) against
+// every single model, their frontier and random two-model splits, the named policies, the
+// targets, and within-task AUC of the difficulty signal; writes docs/route_eval.{md,svg}.
+// Usage: node tools/route/eval.mjs [--features PATH] [--data DIR] [--no-write] [--assert]
+//          [--fixture FILE.jsonl]   evaluate the compiled-in model on a small fixture
+//          [--quick]                CI slice: compiled-in model on 300 RouterBench prompts
+// --assert: exit 1 unless every point of auto's curve is on/above the single-model frontier at
+// its cost (tolerance 0.005) — the tests use it on fixtures built to pass and to fail.
 import fs from 'node:fs';
 import path from 'node:path';
-import { BENCHES, REPO, costSaved, extract, findDataDir, findFeatureTool, label, loadAll, loadCommercial,
-  metrics, predict, trainLR } from './lib.mjs';
+import { REPO, findDataDir, findFeatureTool } from './lib.mjs';
+import { RB_PRICES, RL_PRICES, loadEverything, normId } from './data.mjs';
+import { NHASH, NOUT, abilityOf, choose, extract, knobToUsd, loadAbilityTable, predictOne, quality, train } from './model.mjs';
+import { CAP, capItems } from './train.mjs';
 
-const t0 = Date.now();
 const args = process.argv.slice(2);
-const has = (k) => args.includes(k);
 const opt = (k) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : undefined; };
-const quick = has('--quick');
-const write = !has('--no-write') && !quick;
-const dataDir = findDataDir(opt('--data'));
+const has = (k) => args.includes(k);
 const tool = findFeatureTool(opt('--features'));
+const table = loadAbilityTable();
+const fixture = opt('--fixture');
+const quick = has('--quick');
+const write = !has('--no-write') && !fixture && !quick;
+const TOL = 0.005;
 
-// Prices used for "cost saved" (USD per Mtok, 1:1 input:output as in RouteLLM's
-// benchmarks/README.md): gpt-4-1106-preview $10 in / $30 out -> $20; Mixtral-8x7B
-// ~$0.60 (typical hosted price). Ratio weak/strong:
-const STRONG_PRICE = 20.0, WEAK_PRICE = 0.6;
-const RATIO = WEAK_PRICE / STRONG_PRICE;
-
-// Published figures (Ong et al. 2024, "RouteLLM", arXiv 2406.18665; best router per
-// benchmark, trained with data augmentation) and the commercial routers measured by
-// the RouteLLM authors (lm-sys/RouteLLM benchmarks/README.md).
-const PAPER = {
-  mtbench: { router: 'Matrix factorization (D_arena + D_judge)', apgr: 0.802, cpt50: 0.134, cpt80: 0.313, random_cpt50: 0.4903 },
-  mmlu: { router: 'SW ranking / causal LLM (D_arena + D_gold)', apgr: 0.603, cpt50: 0.354, cpt80: 0.703 },
-  gsm8k: { router: 'Causal LLM (D_arena + D_gold)', apgr: 0.622, cpt50: 0.336, cpt80: 0.633 },
-};
-
-const { items, dropped } = loadAll(dataDir);
-let test = items.filter((it) => it.test);
-if (quick) {
-  // every test prompt of GSM8K and MT-Bench, every 4th of MMLU (all subjects)
-  const seen = {};
-  test = test.filter((it) => it.bench !== 'mmlu' || (seen.mmlu = (seen.mmlu || 0) + 1) % 4 === 0);
-}
-const feats = extract(tool, test);
-const scores = feats.map((f) => f.score);
-
-const results = {};
-for (const b of BENCHES) {
-  const ids = test.map((it, i) => (it.bench === b ? i : -1)).filter((i) => i >= 0);
-  if (!ids.length) continue;
-  const its = ids.map((i) => test[i]);
-  const m = metrics(its, ids.map((i) => scores[i]));
-  const gap = m.qs - m.qw;
-  const randR95 = gap > 0 ? Math.max(0, Math.min(1, (0.95 * m.qs - m.qw) / gap)) : 0;
-  // operating points of the named policies (two tiers: strong iff percentile > 1 - knob)
-  const op = {};
-  for (const [name, knob] of [['auto:cheap', 0.25], ['auto:balanced', 0.5]]) {
-    const sel = ids.map((i) => feats[i].pct > 1 - knob);
-    const rate = sel.filter(Boolean).length / ids.length;
-    const q = ids.reduce((s, i, k) => s + (sel[k] ? test[i].strong : test[i].weak), 0) / ids.length;
-    op[name] = { rate, quality: q };
-  }
-  results[b] = { m, randR95, op, n: ids.length, tasks: countTasks(ids.map((i) => feats[i].task)) };
+// ---- the compiled-in weights, parsed from the generated header (parity check) ----
+function headerWeights() {
+  const t = fs.readFileSync(path.join(REPO, 'src', 'route_auto_weights.h'), 'utf8');
+  const nums = (s) => (s.match(/-?\d+(\.\d+)?(e-?\d+)?/g) || []).map(Number);
+  const block = (name) => { const i = t.indexOf(name); const j = t.indexOf('};', i); return t.slice(t.indexOf('=', i) + 1, j); };
+  const alpha = Number(t.match(/gr_auto_alpha = ([^f;]+)f?;/)[1]);
+  const dense = Float64Array.from(nums(block('gr_auto_dense_w[')));
+  const scale = Float64Array.from(nums(block('gr_auto_hash_scale[')));
+  const q = nums(block('gr_auto_hash_w['));
+  const hash = new Float64Array(NHASH * NOUT);
+  for (let b = 0; b < NHASH; b++) for (let o = 0; o < NOUT; o++) hash[b * NOUT + o] = q[b * NOUT + o] * scale[o];
+  const ah = fs.readFileSync(path.join(REPO, 'src', 'route_auto_abilities.h'), 'utf8');
+  const bias = [...ah.matchAll(/0x[0-9a-f]{2}, (-?[0-9.]+)f,/g)].map((m) => Number(m[1]));
+  return { alpha, dense, hash, bias };
 }
 
-function countTasks(ts) { const c = {}; for (const t of ts) c[t] = (c[t] || 0) + 1; return c; }
+// ---- one evaluation set: items with outcomes + costs of the same models ----
+const VS = [0, ...Array.from({ length: 41 }, (_, i) => 10 ** (-5 + (i * 7) / 40)), Infinity];
 
-// commercial routers on the same held-out MT-Bench questions
-const comm = loadCommercial(dataDir);
-const mtTest = test.filter((it) => it.bench === 'mtbench');
-const commRows = [];
-if (results.mtbench) {
-  const mt = results.mtbench.m;
-  const autoAt = (r) => { // auto quality at strong-call rate r (interpolated)
-    const p = mt.pts; for (let i = 1; i < p.length; i++) if (p[i].rate >= r) {
-      const a = p[i - 1], b = p[i]; return a.quality + ((r - a.rate) / (b.rate - a.rate || 1)) * (b.quality - a.quality); }
-    return p[p.length - 1].quality;
-  };
-  for (const name of ['unify', 'martian']) {
-    const c = comm[name];
-    if (!c) continue;
-    const qs = mtTest.filter((it) => c.score[it.qid] !== undefined);
-    if (!qs.length) continue;
-    const score = qs.reduce((s, it) => s + c.score[it.qid], 0) / qs.length;
-    const known = qs.filter((it) => c.strongCalls[it.qid] !== null && c.strongCalls[it.qid] !== undefined);
-    const rate = known.length ? known.reduce((s, it) => s + c.strongCalls[it.qid], 0) / known.length : 0.5;
-    const estimated = !known.length;
-    const pgr = (score - mt.qw) / (mt.qs - mt.qw);
-    commRows.push({ name, n: qs.length, score, rate, estimated, pgr, auto: autoAt(rate) });
-  }
-}
-
-// leave-one-benchmark-out: train on the other two benchmarks' train parts only
-let lobo = null;
-if (!quick) {
-  lobo = {};
-  const train = items.filter((it) => !it.test);
-  const tf = extract(tool, train);
-  for (const b of BENCHES) {
-    const tr = train.map((it, i) => (it.bench !== b ? i : -1)).filter((i) => i >= 0);
-    const cnt = {}; for (const i of tr) cnt[train[i].bench] = (cnt[train[i].bench] || 0) + 1;
-    const w = trainLR(tr.map((i) => tf[i].x), tr.map((i) => label(train[i])), tr.map((i) => 1 / Math.sqrt(cnt[train[i].bench])),
-      { lambda: 1e-2, epochs: 300, offset: tr.map((i) => tf[i].prior) });
-    const ids = test.map((it, i) => (it.bench === b ? i : -1)).filter((i) => i >= 0);
-    lobo[b] = metrics(ids.map((i) => test[i]), ids.map((i) => predict(w, feats[i].x, feats[i].prior))).apgr;
-  }
-}
-
-// ---- report ----
-const pct = (x) => `${(100 * x).toFixed(1)}%`;
-const f3 = (x) => x.toFixed(3);
-const lines = [];
-lines.push(`Held-out evaluation of the auto router${quick ? ' (QUICK slice)' : ''} — ${test.length} test prompts, ` +
-  `contaminated prompts dropped: ${JSON.stringify(dropped)}`);
-lines.push('');
-lines.push('| benchmark | n | weak | strong | APGR auto | APGR random | CPT(50%) auto / random | CPT(80%) auto / random | strong calls for 95% of strong quality: auto / random | cost saved at 95%: auto / random | paper best: APGR, CPT(50%), CPT(80%) |');
-lines.push('|---|---|---|---|---|---|---|---|---|---|---|');
-for (const b of BENCHES) {
-  const r = results[b]; if (!r) continue;
-  const m = r.m, p = PAPER[b];
-  const fmtQ = (q) => (b === 'mtbench' ? q.toFixed(2) : pct(q));
-  lines.push(`| ${b} | ${r.n} | ${fmtQ(m.qw)} | ${fmtQ(m.qs)} | **${f3(m.apgr)}** | 0.500 | ${pct(m.cpt50)} / 50.0% | ${pct(m.cpt80)} / 80.0% | ${pct(m.r95)} / ${pct(r.randR95)} | ${pct(costSaved(m.r95, RATIO))} / ${pct(costSaved(r.randR95, RATIO))} | ${f3(p.apgr)}, ${pct(p.cpt50)}, ${pct(p.cpt80)} (${p.router}) |`);
-}
-lines.push('');
-lines.push('Named policies on the held-out prompts (two tiers; strong share and quality):');
-lines.push('');
-lines.push('| benchmark | auto:cheap (knob 0.25) | auto:balanced (knob 0.5) |');
-lines.push('|---|---|---|');
-for (const b of BENCHES) {
-  const r = results[b]; if (!r) continue;
-  const fmtQ = (q) => (b === 'mtbench' ? q.toFixed(2) : pct(q));
-  lines.push(`| ${b} | ${pct(r.op['auto:cheap'].rate)} strong, quality ${fmtQ(r.op['auto:cheap'].quality)} | ${pct(r.op['auto:balanced'].rate)} strong, quality ${fmtQ(r.op['auto:balanced'].quality)} |`);
-}
-if (commRows.length) {
-  lines.push('');
-  lines.push(`Commercial routers on the same ${results.mtbench.n} held-out MT-Bench questions (GPT-4 judge, 1–10):`);
-  lines.push('');
-  lines.push('| router | strong (GPT-4) calls | MT-Bench score | PGR | auto router at the same strong-call rate |');
-  lines.push('|---|---|---|---|---|');
-  for (const c of commRows)
-    lines.push(`| ${c.name} | ${pct(c.rate)}${c.estimated ? ' (estimated by RouteLLM authors)' : ''} | ${c.score.toFixed(3)} | ${f3(c.pgr)} | ${c.auto.toFixed(3)} |`);
-}
-if (lobo) {
-  lines.push('');
-  lines.push('Cross-benchmark generalisation (train on the other two benchmarks only, test on this one): APGR ' +
-    BENCHES.map((b) => `${b} ${f3(lobo[b])}`).join(', '));
-}
-lines.push('');
-lines.push(`Cost model: strong $${STRONG_PRICE}/Mtok, weak $${WEAK_PRICE}/Mtok (1:1 input:output); cost saved is relative to always-strong.`);
-const report = lines.join('\n');
-console.log(report);
-
-if (write) {
-  const docs = path.join(REPO, 'docs');
-  fs.mkdirSync(docs, { recursive: true });
-  fs.writeFileSync(path.join(docs, 'route_eval.md'), `<!-- GENERATED by tools/route/eval.mjs; do not edit -->\n${report}\n`);
-  fs.writeFileSync(path.join(docs, 'route_eval.svg'), svg());
-  console.log(`wrote docs/route_eval.md, docs/route_eval.svg`);
-}
-
-function svg() {
-  const W = 330, H = 300, M = { l: 52, r: 14, t: 34, b: 46 };
-  const panels = BENCHES.filter((b) => results[b]);
-  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W * panels.length}" height="${H + 40}" font-family="sans-serif" font-size="11">`,
-    `<rect width="100%" height="100%" fill="white"/>`];
-  panels.forEach((b, k) => {
-    const r = results[b], m = r.m;
-    const x0 = k * W;
-    let lo = Math.min(m.qw, m.qs), hi = Math.max(m.qw, m.qs);
-    for (const c of b === 'mtbench' ? commRows : []) { lo = Math.min(lo, c.score); hi = Math.max(hi, c.score); }
-    const pad = (hi - lo) * 0.12 || 0.01; lo -= pad; hi += pad;
-    const X = (rate) => x0 + M.l + rate * (W - M.l - M.r);
-    const Y = (q) => M.t + (1 - (q - lo) / (hi - lo)) * (H - M.t - M.b);
-    out.push(`<text x="${x0 + W / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold">${b === 'mtbench' ? 'MT-Bench' : b.toUpperCase()} (n=${r.n}, APGR ${m.apgr.toFixed(3)})</text>`);
-    out.push(`<rect x="${X(0)}" y="${Y(hi)}" width="${X(1) - X(0)}" height="${Y(lo) - Y(hi)}" fill="none" stroke="#999"/>`);
-    for (let t = 0; t <= 4; t++) {
-      const rr = t / 4, q = lo + ((hi - lo) * t) / 4;
-      out.push(`<line x1="${X(rr)}" y1="${Y(lo)}" x2="${X(rr)}" y2="${Y(lo) + 4}" stroke="#999"/><text x="${X(rr)}" y="${Y(lo) + 15}" text-anchor="middle">${t * 25}%</text>`);
-      out.push(`<text x="${X(0) - 5}" y="${Y(q) + 4}" text-anchor="end">${b === 'mtbench' ? q.toFixed(2) : (100 * q).toFixed(1)}</text>`);
-    }
-    out.push(`<text x="${x0 + W / 2}" y="${H - 8}" text-anchor="middle">strong-model calls (cost →)</text>`);
-    out.push(`<text transform="translate(${x0 + 12},${(H) / 2}) rotate(-90)" text-anchor="middle">${b === 'mtbench' ? 'judge score' : 'accuracy %'}</text>`);
-    out.push(`<line x1="${X(0)}" y1="${Y(m.qw)}" x2="${X(1)}" y2="${Y(m.qs)}" stroke="#888" stroke-dasharray="5,4"/>`);
-    const step = Math.max(1, Math.floor(m.pts.length / 300));
-    const pts = m.pts.filter((_, i) => i % step === 0 || i === m.pts.length - 1).map((p) => `${X(p.rate).toFixed(1)},${Y(p.quality).toFixed(1)}`).join(' ');
-    out.push(`<polyline points="${pts}" fill="none" stroke="#1f77b4" stroke-width="2"/>`);
-    out.push(`<line x1="${X(0)}" y1="${Y(0.95 * m.qs)}" x2="${X(1)}" y2="${Y(0.95 * m.qs)}" stroke="#2ca02c" stroke-dasharray="2,3"/>`);
-    out.push(`<circle cx="${X(0)}" cy="${Y(m.qw)}" r="4" fill="#d62728"/><circle cx="${X(1)}" cy="${Y(m.qs)}" r="4" fill="#000"/>`);
-    if (b === 'mtbench')
-      for (const c of commRows)
-        out.push(`<rect x="${X(c.rate) - 4}" y="${Y(c.score) - 4}" width="8" height="8" fill="${c.name === 'unify' ? '#ff7f0e' : '#9467bd'}"/><text x="${X(c.rate) + 7}" y="${Y(c.score) + 4}">${c.name}</text>`);
+function evaluate(name, items, preds, prices) {
+  const models = Object.keys(items[0].outcomes).filter((m) => items.every((it) => it.outcomes[m] !== undefined && it.cost[m] !== undefined));
+  const ab = models.map((m) => abilityOf(table, m, { outPrice: prices[m] ? prices[m][1] : 0 }));
+  const n = items.length;
+  const single = models.map((m) => ({ m, q: items.reduce((s, it) => s + it.outcomes[m], 0) / n, c: (items.reduce((s, it) => s + it.cost[m], 0) / n) * 1000 }));
+  // per prompt predicted quality and expected cost (the gateway's view)
+  const Q = [], C = [];
+  items.forEach((it, i) => {
+    const pt = Buffer.byteLength(it.turns.join('')) / 4;
+    Q.push(models.map((m, k) => quality(preds.W, preds.p[i], ab[k].a, ab[k].row !== undefined ? (preds.p[i].bias || preds.W.bias || [])[ab[k].row] || 0 : 0)));
+    C.push(models.map((m) => (pt * prices[m][0] + preds.p[i].out * prices[m][1]) / 1e6));
   });
-  const ly = H + 22;
-  out.push(`<g transform="translate(20,${ly})"><line x1="0" y1="0" x2="22" y2="0" stroke="#1f77b4" stroke-width="2"/><text x="27" y="4">auto router (held-out)</text>` +
-    `<line x1="170" y1="0" x2="192" y2="0" stroke="#888" stroke-dasharray="5,4"/><text x="197" y="4">random at the same strong-call rate</text>` +
-    `<circle cx="420" cy="0" r="4" fill="#d62728"/><text x="428" y="4">always weak (Mixtral-8x7B)</text>` +
-    `<circle cx="600" cy="0" r="4" fill="#000"/><text x="608" y="4">always strong (GPT-4)</text>` +
-    `<line x1="750" y1="0" x2="772" y2="0" stroke="#2ca02c" stroke-dasharray="2,3"/><text x="777" y="4">95% of strong</text>` +
-    `<rect x="866" y="-4" width="8" height="8" fill="#ff7f0e"/><text x="878" y="4">commercial routers</text></g>`);
-  out.push('</svg>');
-  return out.join('\n') + '\n';
+  const pointAt = (v) => {
+    let q = 0, c = 0; const share = new Array(models.length).fill(0);
+    items.forEach((it, i) => { const k = choose(Q[i], C[i], v); q += it.outcomes[models[k]]; c += it.cost[models[k]]; share[k]++; });
+    return { v, q: q / n, c: (c / n) * 1000, share: share.map((s) => s / n) };
+  };
+  // the knob values where some prompt's choice changes (upper hull of v*q - c per prompt),
+  // so the curve has every point a caller can reach; at most 400 of them (quantiles)
+  const brk = [];
+  for (let i = 0; i < n; i++) {
+    let v = 0, k = choose(Q[i], C[i], 0);
+    for (let guard = 0; guard < models.length; guard++) {
+      let next = Infinity, nk = -1;
+      for (let j = 0; j < models.length; j++) {
+        if (Q[i][j] <= Q[i][k]) continue;
+        const t = (C[i][j] - C[i][k]) / (Q[i][j] - Q[i][k]);
+        if (t >= v && t < next) { next = t; nk = j; }
+      }
+      if (nk < 0 || !Number.isFinite(next)) break;
+      brk.push(next * 1.000001);
+      v = next; k = nk;
+    }
+  }
+  brk.sort((a, b) => a - b);
+  const vs = [...VS, ...Array.from({ length: Math.min(400, brk.length) }, (_, j) => brk[Math.floor((j * brk.length) / Math.min(400, brk.length))])];
+  const curve = vs.sort((a, b) => a - b).map(pointAt);
+  // oracle: per prompt the best outcome, the cheapest model among equals
+  const oracle = (() => {
+    let q = 0, c = 0;
+    for (const it of items) {
+      const m = models.reduce((a, b) => (it.outcomes[b] > it.outcomes[a] || (it.outcomes[b] === it.outcomes[a] && it.cost[b] < it.cost[a]) ? b : a));
+      q += it.outcomes[m]; c += it.cost[m];
+    }
+    return { q: q / n, c: (c / n) * 1000 };
+  })();
+  // frontiers: step (cheapest single model with quality >= x) and random two-model splits (upper hull)
+  const A = (B) => Math.max(0, ...curve.filter((p) => p.c <= B + 1e-12).map((p) => p.q));
+  const step = (B) => Math.max(-Infinity, ...single.filter((s) => s.c <= B + 1e-12).map((s) => s.q));
+  const hull = (B) => { let best = step(B); for (const a of single) for (const b of single) if (a.c <= B && b.c > B) { const t = (B - a.c) / (b.c - a.c); best = Math.max(best, a.q + t * (b.q - a.q)); } return best; };
+  const strongest = single.reduce((a, b) => (b.q > a.q || (b.q === a.q && b.c < a.c) ? b : a));
+  const cmin = Math.min(...single.map((s) => s.c));
+  const budgets = single.map((s) => s.c).filter((c) => c >= cmin);
+  // every point of auto's curve against the best single model at no more than its cost
+  const stepMargin = Math.min(...curve.filter((p) => p.c >= cmin).map((p) => p.q - step(p.c)));
+  void budgets;
+  const grid = Array.from({ length: 40 }, (_, i) => cmin * (strongest.c / cmin) ** (i / 39));
+  const hullMargins = grid.map((B) => A(B) - hull(B));
+  // within-task AUC of the difficulty signal
+  const cheapest = single.reduce((a, b) => (b.c < a.c ? b : a)).m;
+  const d = preds.p.map((p) => p.difficulty);
+  const auc = (lab) => { const pos = [], neg = []; d.forEach((v, i) => (lab[i] ? pos : neg).push(v)); if (!pos.length || !neg.length) return NaN; let s = 0; for (const a of pos) for (const b of neg) s += a > b ? 1 : a === b ? 0.5 : 0; return s / (pos.length * neg.length); };
+  const thr = (v) => v >= 0.5;
+  const aucGap = auc(items.map((it) => thr(it.outcomes[strongest.m]) && !thr(it.outcomes[cheapest])));
+  const aucHard = auc(items.map((it) => models.filter((m) => thr(it.outcomes[m])).length < models.length / 2));
+  const named = Object.fromEntries([['cheap', 0.25], ['balanced', 0.5], ['best', 1]].map(([k, v]) => [k, pointAt(knobToUsd(v))]));
+  return { name, n, models, ab: ab.map((a) => a.how), single, curve, oracle, strongest, stepMargin, hullMargins, grid,
+    hullAbove: hullMargins.filter((m) => m >= -TOL).length / grid.length, minHull: Math.min(...hullMargins),
+    at20: A(0.2 * strongest.c) / strongest.q, at50: A(0.5 * strongest.c) / strongest.q, aucGap, aucHard, named };
 }
 
-// ---- CI assertion ----
-let ok = true;
-for (const b of ['gsm8k', 'mmlu']) {
-  if (results[b] && !(results[b].m.apgr > 0.5)) { console.error(`FAIL: ${b} APGR ${f3(results[b].m.apgr)} is not above random (0.500)`); ok = false; }
+function report(r) {
+  const pct = (x) => `${(100 * x).toFixed(1)}%`;
+  console.log(`\n== ${r.name}: ${r.n} prompts, ${r.models.length} models (abilities: ${r.ab.join(',')})`);
+  for (const s of r.single.slice().sort((a, b) => a.c - b.c)) console.log(`   ${s.m.padEnd(30)} quality ${s.q.toFixed(3)}  $${s.c.toFixed(3)}/1k`);
+  console.log(`   oracle quality ${r.oracle.q.toFixed(3)} at $${r.oracle.c.toFixed(3)}/1k`);
+  for (const [k, p] of Object.entries(r.named)) console.log(`   auto:${k.padEnd(9)} quality ${p.q.toFixed(3)} at $${p.c.toFixed(3)}/1k`);
+  console.log(`   min margin of auto's points over the single-model frontier at the same cost: ${r.stepMargin.toFixed(4)}; at/above random splits at ${pct(r.hullAbove)} of 40 budgets (min margin ${r.minHull.toFixed(4)})`);
+  console.log(`   best quality at <=20% of ${r.strongest.m}'s cost: ${pct(r.at20)} of its quality; at <=50%: ${pct(r.at50)}`);
+  console.log(`   within-task AUC of difficulty: strong-right-and-cheapest-wrong ${r.aucGap.toFixed(3)}, most-models-wrong ${r.aucHard.toFixed(3)}`);
 }
-const meanApgr = BENCHES.filter((b) => results[b]).reduce((s, b) => s + results[b].m.apgr, 0) / BENCHES.filter((b) => results[b]).length;
-if (!(meanApgr > 0.5)) { console.error(`FAIL: mean APGR ${f3(meanApgr)} is not above random (0.500)`); ok = false; }
-console.log(`mean APGR ${f3(meanApgr)} vs random 0.500 — ${ok ? 'PASS' : 'FAIL'} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-process.exit(ok ? 0 : 1);
+
+function predsOf(W, F) { return { W, p: F.map((f) => ({ ...predictOne(W, f), alpha: W.alpha, bias: W.bias })) }; }
+
+// ---- fixture / quick: the compiled-in model ----
+if (fixture || quick) {
+  let items, prices;
+  if (fixture) {
+    items = fs.readFileSync(fixture, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l));
+    for (const it of items) { it.turns = [it.prompt]; it.task = 'fixture'; }
+    prices = JSON.parse(fs.readFileSync(fixture.replace(/\.jsonl$/, '.prices.json'), 'utf8'));
+  } else {
+    const all = loadEverything(findDataDir(opt('--data'))).filter((it) => it.set === 'routerbench');
+    items = capItems(all, 150);
+    prices = RB_PRICES;
+  }
+  const F = extract(tool, items);
+  const W = headerWeights();
+  const preds = predsOf(W, F);
+  let parity = 0;
+  F.forEach((f, i) => { parity = Math.max(parity, Math.abs(f.c.difficulty - preds.p[i].difficulty), ...f.c.skill.map((v, k) => Math.abs(v - preds.p[i].skill[k]))); });
+  console.log(`train/serve parity: max |C - JS| prediction difference ${parity.toExponential(2)}`);
+  const r = evaluate(fixture ? path.basename(fixture) : 'routerbench quick slice', items, preds, prices);
+  report(r);
+  const fail = [];
+  if (parity > 2e-3) fail.push(`C and JS predictions differ by ${parity}`);
+  if (r.stepMargin < -TOL) fail.push(`auto is below the single-model frontier (margin ${r.stepMargin.toFixed(4)})`);
+  if ((has('--assert') && fail.length) || parity > 2e-3) { console.log(`FAIL: ${fail.join('; ')}`); process.exit(1); }
+  console.log(fail.length ? `targets missed: ${fail.join('; ')}` : 'OK');
+  process.exit(0);
+}
+
+// ---- full held-out-by-task evaluation ----
+const all = loadEverything(findDataDir(opt('--data')));
+const FOLDS = [['arc', 'routerbench', RB_PRICES], ['mbpp', 'routerbench', RB_PRICES], ['gsm8k', 'routellm', RL_PRICES],
+  ['mmlu', 'routellm', RL_PRICES], ['mtbench', 'routellm', RL_PRICES]];
+const results = [];
+const rbParts = [];
+for (const [task, set, prices] of FOLDS) {
+  const trainItems = capItems(all.filter((it) => it.task !== task), CAP);
+  const evalItems = capItems(all.filter((it) => it.task === task && it.set === set), 3000);
+  const t0 = Date.now();
+  const W = train(trainItems, extract(tool, trainItems), table);
+  const preds = predsOf(W, extract(tool, evalItems));
+  const r = evaluate(`${task} (${set}, trained without ${task})`, evalItems, preds, prices);
+  r.task = task; r.trainN = trainItems.length; r.secs = (Date.now() - t0) / 1000;
+  report(r);
+  results.push(r);
+  if (set === 'routerbench') rbParts.push({ evalItems, preds });
+}
+{ // RouterBench overall: both held-out tasks pooled under one knob; each prompt keeps its fold's model
+  const items = rbParts.flatMap((p) => p.evalItems);
+  const r = evaluate('routerbench overall (arc + mbpp, each held out)', items, { W: {}, p: rbParts.flatMap((p) => p.preds.p) }, RB_PRICES);
+  r.task = 'routerbench overall';
+  report(r);
+  results.push(r);
+}
+
+// ---- docs ----
+const pct = (x) => `${(100 * x).toFixed(1)}%`;
+const yes = (b) => (b ? 'yes' : '**no**');
+function svg(rs) {
+  const W = 360, H = 250, M = { l: 46, r: 10, t: 22, b: 34 }, cols = 3;
+  const rows = Math.ceil(rs.length / cols);
+  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W * cols}" height="${H * rows + 24}" font-family="sans-serif" font-size="10">`,
+    '<rect width="100%" height="100%" fill="white"/>',
+    `<text x="6" y="14" font-size="12">auto (blue, value knob swept) vs single models (dots), their frontier (grey steps) and random two-model splits (dashed); x: USD per 1k prompts (log), y: quality</text>`];
+  rs.forEach((r, idx) => {
+    const ox = (idx % cols) * W, oy = 24 + Math.floor(idx / cols) * H;
+    const cs = [...r.single.map((s) => s.c), ...r.curve.map((p) => p.c)].filter((c) => c > 0);
+    const x0 = Math.log10(Math.min(...cs)) - 0.1, x1 = Math.log10(Math.max(...cs)) + 0.1;
+    const qs = [...r.single.map((s) => s.q), ...r.curve.map((p) => p.q)];
+    const y0 = Math.max(0, Math.min(...qs) - 0.03), y1 = Math.min(1, Math.max(...qs, r.oracle.q) + 0.03);
+    const X = (c) => ox + M.l + ((Math.log10(Math.max(c, 1e-9)) - x0) / (x1 - x0)) * (W - M.l - M.r);
+    const Y = (q) => oy + H - M.b - ((q - y0) / (y1 - y0)) * (H - M.t - M.b);
+    out.push(`<rect x="${ox + M.l}" y="${oy + M.t}" width="${W - M.l - M.r}" height="${H - M.t - M.b}" fill="none" stroke="#999"/>`);
+    out.push(`<text x="${ox + M.l}" y="${oy + 14}" font-size="11">${r.task}: ${r.n} prompts</text>`);
+    for (let k = 0; k <= 4; k++) { const q = y0 + ((y1 - y0) * k) / 4; out.push(`<text x="${ox + 4}" y="${Y(q) + 3}">${q.toFixed(2)}</text>`); }
+    for (let e = Math.ceil(x0); e <= Math.floor(x1); e++) out.push(`<text x="${X(10 ** e) - 8}" y="${oy + H - M.b + 12}">$${10 ** e >= 1 ? 10 ** e : (10 ** e).toPrecision(1)}</text>`);
+    const ss = r.single.slice().sort((a, b) => a.c - b.c);
+    let best = -Infinity, stepPts = [];
+    for (const s of ss) { if (s.q > best) { if (stepPts.length) stepPts.push([X(s.c), Y(best)]); stepPts.push([X(s.c), Y(s.q)]); best = s.q; } }
+    stepPts.push([ox + W - M.r, Y(best)]);
+    out.push(`<polyline fill="none" stroke="#bbb" stroke-width="2" points="${stepPts.map((p) => p.join(',')).join(' ')}"/>`);
+    // upper hull of single models
+    const hp = []; for (const s of ss) { while (hp.length >= 2) { const [a, b] = hp.slice(-2); const cross = (b.c - a.c) * (s.q - a.q) - (b.q - a.q) * (s.c - a.c); if (cross >= 0) hp.pop(); else break; } if (!hp.length || s.q > hp[hp.length - 1].q) hp.push(s); }
+    const hl = []; for (let i = 0; i + 1 < hp.length; i++) for (let t = 0; t <= 20; t++) { const c = hp[i].c + ((hp[i + 1].c - hp[i].c) * t) / 20; hl.push([X(c), Y(hp[i].q + ((hp[i + 1].q - hp[i].q) * t) / 20)]); }
+    if (hl.length) out.push(`<polyline fill="none" stroke="#888" stroke-dasharray="4,3" points="${hl.map((p) => p.join(',')).join(' ')}"/>`);
+    const cp = r.curve.slice().sort((a, b) => a.c - b.c);
+    out.push(`<polyline fill="none" stroke="#1f5fbf" stroke-width="2" points="${cp.map((p) => `${X(p.c)},${Y(p.q)}`).join(' ')}"/>`);
+    for (const s of ss) out.push(`<circle cx="${X(s.c)}" cy="${Y(s.q)}" r="3" fill="#444"/><text x="${X(s.c) + 4}" y="${Y(s.q) - 3}" font-size="8" fill="#444">${s.m.slice(0, 16)}</text>`);
+    for (const [k, p] of Object.entries(r.named)) out.push(`<rect x="${X(p.c) - 3}" y="${Y(p.q) - 3}" width="6" height="6" fill="#1f5fbf"/><text x="${X(p.c) + 4}" y="${Y(p.q) + 10}" font-size="8" fill="#1f5fbf">${k}</text>`);
+    out.push(`<text x="${X(r.oracle.c) - 10}" y="${Y(r.oracle.q) - 4}" font-size="8" fill="#090">oracle</text><circle cx="${X(r.oracle.c)}" cy="${Y(r.oracle.q)}" r="3" fill="#090"/>`);
+  });
+  out.push('</svg>');
+  return out.join('\n');
+}
+const L = [];
+L.push('<!-- GENERATED by tools/route/eval.mjs; do not edit -->');
+L.push(`Held out by task: for each row the router's per-prompt model was trained on every other task (at most ${CAP} prompts per set/task), never on this one. Costs: RouterBench's real per-prompt cost; RouteLLM at list prices (GPT-4-1106 $10/$30, Mixtral $0.6/$0.6 per Mtok). Quality: share of correct answers (MT-Bench: judge score / 10).`);
+L.push('');
+L.push('| held-out task | prompts | models | strongest (quality, $/1k) | auto:cheap | auto:balanced | auto:best | oracle | every auto point on/above the single-model frontier at its cost (min margin) | at/above random two-model splits (share of 40 budgets; min margin) | best quality at ≤20 % of strongest cost | at ≤50 % | within-task AUC: strong-right & cheapest-wrong / most-models-wrong |');
+L.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+for (const r of results) {
+  const f = (p) => `${p.q.toFixed(3)} @ $${p.c.toFixed(3)}`;
+  L.push(`| ${r.task} | ${r.n} | ${r.models.length} | ${r.strongest.m} (${r.strongest.q.toFixed(3)}, $${r.strongest.c.toFixed(3)}) | ${f(r.named.cheap)} | ${f(r.named.balanced)} | ${f(r.named.best)} | ${f(r.oracle)} | ${yes(r.stepMargin >= -TOL)} (${r.stepMargin.toFixed(3)}) | ${pct(r.hullAbove)} (${r.minHull.toFixed(3)}) | ${pct(r.at20)} ${r.at20 >= 0.95 ? '✓' : '✗'} | ${pct(r.at50)} ${r.at50 >= 1 ? '✓' : '✗'} | ${Number.isNaN(r.aucGap) ? '-' : r.aucGap.toFixed(3)} / ${Number.isNaN(r.aucHard) ? '-' : r.aucHard.toFixed(3)} |`);
+}
+L.push('');
+L.push('Single models per held-out task (quality, USD per 1k prompts):');
+L.push('');
+for (const r of results.filter((x) => x.task !== 'routerbench overall')) L.push(`* ${r.task}: ${r.single.slice().sort((a, b) => a.c - b.c).map((s) => `${s.m} ${s.q.toFixed(3)} $${s.c.toFixed(2)}`).join('; ')}`);
+L.push('');
+const md = L.join('\n') + '\n';
+console.log('\n' + md);
+if (write) {
+  fs.writeFileSync(path.join(REPO, 'docs', 'route_eval.md'), md);
+  fs.writeFileSync(path.join(REPO, 'docs', 'route_eval.svg'), svg(results));
+  console.log('wrote docs/route_eval.md, docs/route_eval.svg');
+}
