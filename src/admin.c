@@ -144,6 +144,7 @@ cJSON *gr_admin_generation_json(const gr_ledger_row *r) {
     cJSON_AddNumberToObject(d, "tokens_prompt", (double)r->tokens_in);
     cJSON_AddNumberToObject(d, "tokens_completion", (double)r->tokens_out);
     cJSON_AddNumberToObject(d, "tokens_cached", (double)r->tokens_cached);
+    cJSON_AddNumberToObject(d, "tokens_cache_write", (double)r->tokens_cache_write);
     cJSON_AddNumberToObject(d, "tokens_reasoning", (double)r->tokens_reasoning);
     add_usd(d, "total_cost", r->cost_nusd);
     cJSON_AddNumberToObject(d, "cost_nusd", (double)r->cost_nusd);

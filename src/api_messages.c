@@ -52,6 +52,13 @@ char *gr_messages_error_json(int status, const char *message) {
     return s;
 }
 
+char *gr_messages_error_json_typed(const char *type, const char *message) {
+    char *clean = gr_utf8_sanitize_dup(message ? message : "");
+    char *s = print_free(error_obj(type, clean));
+    free(clean);
+    return s;
+}
+
 char *gr_messages_sse_frame(const char *event, const char *data, size_t len, size_t *out_len) {
     size_t el = strlen(event);
     size_t n = 7 + el + 7 + len + 2; /* "event: " e "\ndata: " d "\n\n" */
@@ -221,6 +228,23 @@ static gr_status assistant_turn(const cJSON *content, cJSON *out, gr_upstream_er
     return GR_OK;
 }
 
+/* Appends the text of a system value (a string, or text blocks — their
+ * cache_control is Anthropic-only and dropped here) to *text, paragraphs
+ * separated by a newline. */
+static void fold_system(const cJSON *v, char **text, size_t *len) {
+    if (cJSON_IsArray(v)) { /* text blocks, one paragraph each */
+        const cJSON *b;
+        cJSON_ArrayForEach(b, v) fold_system(gr_provider_get(b, "text"), text, len);
+        return;
+    }
+    size_t n = cJSON_IsString(v) ? strlen(v->valuestring) : 0;
+    if (!n) return;
+    *text = gr_xrealloc(*text, *len + n + 2);
+    if (*len) (*text)[(*len)++] = '\n';
+    memcpy(*text + *len, v->valuestring, n + 1);
+    *len += n;
+}
+
 gr_status gr_messages_to_canonical(const cJSON *req, cJSON **canonical, gr_upstream_error *err) {
     *canonical = NULL;
     if (!cJSON_IsObject(req)) {
@@ -240,39 +264,33 @@ gr_status gr_messages_to_canonical(const cJSON *req, cJSON **canonical, gr_upstr
     cJSON *out = cJSON_CreateObject();
     cJSON_AddStringToObject(out, "model", model);
     cJSON *msgs = cJSON_AddArrayToObject(out, "messages");
-    const cJSON *sys = gr_provider_get(req, "system");
-    if (sys) {
-        char *t = NULL;
-        if (cJSON_IsArray(sys)) { /* join text blocks with newlines */
-            size_t tl = 0;
-            const cJSON *b;
-            cJSON_ArrayForEach(b, sys) {
-                const char *s = gr_provider_get_str(b, "text");
-                if (!s) continue;
-                size_t n = strlen(s);
-                t = gr_xrealloc(t, tl + n + 2);
-                if (tl) t[tl++] = '\n';
-                memcpy(t + tl, s, n + 1);
-                tl += n;
-            }
-        } else if (cJSON_IsString(sys)) {
-            t = gr_xstrdup(sys->valuestring);
-        }
-        if (t && t[0]) {
-            cJSON *m = cJSON_CreateObject();
-            cJSON_AddStringToObject(m, "role", "system");
-            cJSON_AddStringToObject(m, "content", t);
-            cJSON_AddItemToArray(msgs, m);
-        }
-        free(t);
-    }
+    /* The system prompt: top-level `system`, then every role "system" message
+     * (Claude Code sends them mid-conversation), folded in order into one
+     * leading system message — not every provider accepts system messages
+     * after the first turn. */
+    char *sys_text = NULL;
+    size_t sys_len = 0;
+    fold_system(gr_provider_get(req, "system"), &sys_text, &sys_len);
     const cJSON *m;
+    cJSON_ArrayForEach(m, messages) {
+        const char *role = gr_provider_get_str(m, "role");
+        if (role && !strcmp(role, "system")) fold_system(gr_provider_get(m, "content"), &sys_text, &sys_len);
+    }
+    if (sys_len) {
+        cJSON *sm = cJSON_CreateObject();
+        cJSON_AddStringToObject(sm, "role", "system");
+        cJSON_AddStringToObject(sm, "content", sys_text);
+        cJSON_AddItemToArray(msgs, sm);
+    }
+    free(sys_text);
     cJSON_ArrayForEach(m, messages) {
         const char *role = gr_provider_get_str(m, "role");
         const cJSON *content = gr_provider_get(m, "content");
         gr_status rc = GR_OK;
-        if (!role || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0)) {
-            bad(err, "messages: role must be 'user' or 'assistant'%s", NULL);
+        if (role && !strcmp(role, "system")) {
+            continue; /* folded above */
+        } else if (!role || (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0)) {
+            bad(err, "messages: role must be 'user', 'assistant' or 'system'%s", NULL);
             rc = GR_ERR_INVALID;
         } else if (cJSON_IsString(content)) {
             cJSON *c = cJSON_CreateObject();
@@ -478,6 +496,10 @@ void gr_messages_stream_free(gr_messages_stream *s) {
     free(s->model);
     free(s->id);
     free(s);
+}
+
+void gr_messages_stream_set_input_estimate(gr_messages_stream *s, int64_t prompt_tokens) {
+    if (s && !s->usage.present && prompt_tokens > 0) s->usage.prompt_tokens = prompt_tokens;
 }
 
 void gr_messages_stream_usage(const gr_messages_stream *s, gr_usage *out) {

@@ -51,6 +51,9 @@ GR_MUST_CHECK gr_status gr_messages_stream_finish(gr_messages_stream *s, gr_mess
 GR_MUST_CHECK gr_status gr_messages_stream_error(gr_messages_stream *s,
                                                  const gr_upstream_error *err,
                                                  gr_messages_emit_fn emit, void *ud);
+/* Input tokens message_start reports before the upstream's usage is known
+ * (the gateway's estimate; message_delta carries the upstream's count). */
+void gr_messages_stream_set_input_estimate(gr_messages_stream *s, int64_t prompt_tokens);
 /* Usage gathered from the chunks so far. */
 void gr_messages_stream_usage(const gr_messages_stream *s, gr_usage *out);
 
@@ -58,6 +61,8 @@ void gr_messages_stream_usage(const gr_messages_stream *s, gr_usage *out);
 const char *gr_messages_error_type(int status);
 /* {"type":"error","error":{"type":...,"message":...}} as JSON text (free()). */
 char *gr_messages_error_json(int status, const char *message);
+/* The same with Anthropic's own error type (e.g. one an upstream sent). */
+char *gr_messages_error_json_typed(const char *type, const char *message);
 /* "event: <name>\ndata: <data>\n\n" (free()); *out_len gets its length. */
 char *gr_messages_sse_frame(const char *event, const char *data, size_t len, size_t *out_len);
 

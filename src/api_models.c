@@ -1,8 +1,13 @@
-/* api_models.c — GET /v1/models and GET /v1/models/{id} in OpenAI's shape,
- * listing configured models and their aliases. */
+/* api_models.c — GET /v1/models and GET /v1/models/{id}, listing configured
+ * models and their aliases: in OpenAI's shape, or in Anthropic's when the
+ * request carries an anthropic-version header (Anthropic's SDKs always do). */
 #include "api_models.h"
 
+#include "http_server.h"
+#include "provider_native.h"
+
 #include <stdlib.h>
+#include <time.h>
 
 static cJSON *model_json(const gr_model_conf *m, const char *id) {
     cJSON *o = cJSON_CreateObject();
@@ -14,7 +19,29 @@ static cJSON *model_json(const gr_model_conf *m, const char *id) {
     return o;
 }
 
+static cJSON *anthropic_model_json(const gr_model_conf *m, const char *id) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "model");
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "display_name", id);
+    char when[32] = "1970-01-01T00:00:00Z";
+    time_t t = (time_t)m->created;
+    struct tm tm;
+    if (gmtime_r(&t, &tm)) strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cJSON_AddStringToObject(o, "created_at", when);
+    return o;
+}
+
+/* A pattern alias ("claude-sonnet-*") is not a model id a client could list. */
+static bool listable(const char *alias) {
+    size_t n = strlen(alias);
+    return !n || alias[n - 1] != '*';
+}
+
 void gr_models_handle(gr_request *r, const char *model_id) {
+    bool anthropic = gr_client_req_header(r->req, "anthropic-version") != NULL;
+    if (anthropic) r->anthropic_out = true; /* errors in Anthropic's shape too */
+    cJSON *(*render)(const gr_model_conf *, const char *) = anthropic ? anthropic_model_json : model_json;
     cJSON *out;
     if (model_id) {
         const gr_model_conf *m = gr_config_find_model(r->cfg, model_id, strlen(model_id));
@@ -23,15 +50,27 @@ void gr_models_handle(gr_request *r, const char *model_id) {
                             "The model `%s` does not exist or you do not have access to it.", model_id);
             return;
         }
-        out = model_json(m, model_id);
+        out = render(m, model_id);
     } else {
         out = cJSON_CreateObject();
-        cJSON_AddStringToObject(out, "object", "list");
+        if (!anthropic) cJSON_AddStringToObject(out, "object", "list");
         cJSON *data = cJSON_AddArrayToObject(out, "data");
         for (size_t i = 0; i < r->cfg->nmodels; i++) {
             const gr_model_conf *m = &r->cfg->models[i];
-            cJSON_AddItemToArray(data, model_json(m, m->name));
-            for (size_t a = 0; a < m->naliases; a++) cJSON_AddItemToArray(data, model_json(m, m->aliases[a]));
+            cJSON_AddItemToArray(data, render(m, m->name));
+            for (size_t a = 0; a < m->naliases; a++)
+                if (listable(m->aliases[a])) cJSON_AddItemToArray(data, render(m, m->aliases[a]));
+        }
+        if (anthropic) { /* one page holding every model */
+            int n = cJSON_GetArraySize(data);
+            cJSON_AddBoolToObject(out, "has_more", false);
+            if (n) {
+                cJSON_AddStringToObject(out, "first_id", gr_provider_get_str(cJSON_GetArrayItem(data, 0), "id"));
+                cJSON_AddStringToObject(out, "last_id", gr_provider_get_str(cJSON_GetArrayItem(data, n - 1), "id"));
+            } else {
+                cJSON_AddNullToObject(out, "first_id");
+                cJSON_AddNullToObject(out, "last_id");
+            }
         }
     }
     char *s = cJSON_PrintUnformatted(out);

@@ -533,6 +533,8 @@ const gr_conf_key gr_conf_price_keys[] = {
     {"input", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "USD per 1M input tokens (decimal, at most 6 decimals)"},
     {"output", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "USD per 1M output tokens"},
     {"cached_input", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "USD per 1M cached input tokens"},
+    {"cache_write_input", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "USD per 1M input tokens written to a prompt cache (Anthropic); default 1.25 x input"},
     {"per_request", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "USD per request"},
     GR_CONF_END,
 };
@@ -540,13 +542,15 @@ const gr_conf_key gr_conf_price_keys[] = {
 static void parse_prices(const cJSON *j, gr_prices *o, const char *path, gr_conf_err *e) {
     if (!j || cJSON_IsNull(j)) return;
     if (!cJSON_IsObject(j)) {
-        gr_conf_fail(e, "%s: expected a mapping of input/output/cached_input/per_request (USD per 1M tokens)", path);
+        gr_conf_fail(e, "%s: expected a mapping of input/output/cached_input/cache_write_input/per_request (USD per 1M tokens)",
+                     path);
         return;
     }
     gr_conf_check_keys(j, path, gr_conf_price_keys, e);
     o->input_uusd_per_mtok = get_price(j, "input", path, e, &o->set);
     o->output_uusd_per_mtok = get_price(j, "output", path, e, &o->set);
     o->cached_input_uusd_per_mtok = get_price(j, "cached_input", path, e, &o->set);
+    o->cache_write_uusd_per_mtok = get_price(j, "cache_write_input", path, e, &o->set);
     o->per_request_uusd = get_price(j, "per_request", path, e, &o->set);
 }
 
@@ -599,7 +603,7 @@ const gr_conf_key gr_conf_model_keys[] = {
     {"fallbacks", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "ordered public model names; each must exist"},
     {"strategy", GR_CONF_ENUM, M(strategy_id), 0, 0, "weighted", gr_route_strategy_names,
      "deployment selection strategy"},
-    {"pricing", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "input, output, cached_input, per_request"},
+    {"pricing", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "input, output, cached_input, cache_write_input, per_request"},
     {"context_window", GR_CONF_COUNT, M(context_window), 0, 100000000, "128000", NULL, "tokens"},
     {"max_output_tokens", GR_CONF_COUNT, M(max_output_tokens), 0, 10000000, "4096", NULL,
      "used for the cost reservation when a request has no max_tokens"},
@@ -809,6 +813,10 @@ static void parse_all(gr_config *c, gr_conf_err *e) {
         /* Names and aliases share one namespace. */
         for (size_t a = 0; a <= m->naliases; a++) {
             const char *nm = a == 0 ? m->name : m->aliases[a - 1];
+            const char *star = strchr(nm, '*');
+            if (star && (a == 0 || star[1] || star == nm))
+                gr_conf_fail(e, "%s: '%s': '*' may only end an alias, after at least one character (a prefix pattern)",
+                             sub, nm);
             for (size_t i = 0; i + 1 < c->nmodels; i++) {
                 const gr_model_conf *o = &c->models[i];
                 bool dup = !strcmp(o->name, nm);
@@ -929,13 +937,7 @@ void gr_config_release(gr_config *c) {
 }
 
 const gr_model_conf *gr_config_find_model(const gr_config *c, const char *name, size_t len) {
-    for (size_t i = 0; i < c->nmodels; i++) {
-        const gr_model_conf *m = &c->models[i];
-        if (m->name && strlen(m->name) == len && !memcmp(m->name, name, len)) return m;
-        for (size_t a = 0; a < m->naliases; a++)
-            if (strlen(m->aliases[a]) == len && !memcmp(m->aliases[a], name, len)) return m;
-    }
-    return NULL;
+    return gr_model_lookup(c->models, c->nmodels, name, len);
 }
 
 const gr_provider_conf *gr_config_find_provider(const gr_config *c, const char *name) {

@@ -65,6 +65,7 @@ typedef struct gr_prices {
     int64_t input_uusd_per_mtok;
     int64_t output_uusd_per_mtok;
     int64_t cached_input_uusd_per_mtok;
+    int64_t cache_write_uusd_per_mtok; /* 0 = 1.25 x input (Anthropic's 5-minute cache write) */
     int64_t per_request_uusd;
     bool set;
 } gr_prices;
@@ -188,6 +189,34 @@ extern const char *const gr_route_strategy_names[];
 extern const gr_conf_key gr_conf_server_keys[], gr_conf_log_keys[], gr_conf_auth_keys[],
     gr_conf_provider_keys[], gr_conf_timeout_keys[], gr_conf_model_keys[], gr_conf_deployment_keys[],
     gr_conf_price_keys[], gr_conf_cors_keys[];
+
+/* By name or alias, exactly; else the model with the longest prefix-pattern
+ * alias ("claude-sonnet-*") that matches. Inline: the router links without
+ * the config loader. */
+static inline const gr_model_conf *gr_model_lookup(const gr_model_conf *models, size_t nmodels, const char *name,
+                                                   size_t len) {
+    for (size_t i = 0; i < nmodels; i++) {
+        const gr_model_conf *m = &models[i];
+        if (m->name && strlen(m->name) == len && !memcmp(m->name, name, len)) return m;
+        for (size_t a = 0; a < m->naliases; a++)
+            if (strlen(m->aliases[a]) == len && !memcmp(m->aliases[a], name, len)) return m;
+    }
+    /* No exact name: the longest prefix pattern ("claude-sonnet-*") that matches. */
+    const gr_model_conf *best = NULL;
+    size_t best_len = 0;
+    for (size_t i = 0; i < nmodels; i++)
+        for (size_t a = 0; a < models[i].naliases; a++) {
+            const char *al = models[i].aliases[a];
+            size_t pl = strlen(al);
+            if (pl < 2 || al[pl - 1] != '*') continue;
+            pl--;
+            if (pl <= len && pl > best_len && !memcmp(al, name, pl)) {
+                best = &models[i];
+                best_len = pl;
+            }
+        }
+    return best;
+}
 
 const gr_model_conf *gr_config_find_model(const gr_config *c, const char *name, size_t len);
 const gr_provider_conf *gr_config_find_provider(const gr_config *c, const char *name);

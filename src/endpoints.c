@@ -103,6 +103,14 @@ static void serve_model_api(gr_request *r, const gr_endpoint_row *row) {
     gr_proxy_handle(r);
 }
 
+/* POST /v1/messages/count_tokens: the Messages pipeline, answered with the
+ * count (an Anthropic upstream's, else the gateway's estimate). */
+static void serve_count_tokens(gr_request *r, const gr_endpoint_row *row) {
+    (void)row;
+    r->count_tokens = true;
+    gr_proxy_handle(r);
+}
+
 /* ---- the table ---- */
 
 #define GET GR_METHOD_GET
@@ -115,6 +123,7 @@ static void serve_model_api(gr_request *r, const gr_endpoint_row *row) {
 /* Exact rows before prefix rows; the first match wins. */
 static const gr_endpoint_row k_endpoints[] = {
     /* path                   prefix method auth    ep                  errors metrics route           handler */
+    {"/",                     false, GET,  OPEN,   GR_EP_OTHER,       OAI, "/",                     serve_health}, /* clients probe the base URL (Claude Code: HEAD /) */
     {"/health",               false, GET,  OPEN,   GR_EP_OTHER,       OAI, "/health",               serve_health},
     {"/ready",                false, GET,  OPEN,   GR_EP_OTHER,       OAI, "/ready",                serve_ready},
     {"/metrics",              false, GET,  OPEN,   GR_EP_OTHER,       OAI, "/metrics",              serve_metrics},
@@ -125,6 +134,7 @@ static const gr_endpoint_row k_endpoints[] = {
     {"/v1/embeddings",        false, POST, CLIENT, GR_EP_EMBEDDINGS,  OAI, "/v1/embeddings",        serve_model_api},
     {"/embeddings",           false, POST, CLIENT, GR_EP_EMBEDDINGS,  OAI, "/v1/embeddings",        serve_model_api},
     {"/v1/messages",          false, POST, CLIENT, GR_EP_MESSAGES,    ANT, "/v1/messages",          serve_model_api},
+    {"/v1/messages/count_tokens", false, POST, CLIENT, GR_EP_MESSAGES, ANT, "/v1/messages/count_tokens", serve_count_tokens},
     {"/v1/route",             false, POST, CLIENT, GR_EP_ROUTE,       OAI, "/v1/route",             serve_model_api},
     {"/v1/models",            false, GET,  CLIENT, GR_EP_OTHER,       OAI, "/v1/models",            serve_models},
     {"/v1/key",               false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/v1/key",               serve_admin},
@@ -215,6 +225,7 @@ void gr_endpoints_dispatch(gr_client_req *req, void *arg) {
     if (row) {
         r->route_template = row->metrics_route;
         r->errors = row->errors; /* every error from here on in the endpoint's shape */
+        r->ep = row->ep;
     }
     const char *code = NULL, *why = NULL;
     int refused = gr_client_req_error(req, &code, &why);
@@ -238,7 +249,6 @@ void gr_endpoints_dispatch(gr_client_req *req, void *arg) {
                         r->method, r->path);
         return;
     }
-    r->ep = row->ep;
     if (row->auth == GR_ENDPOINT_CLIENT && !gr_pipeline_run(r, GR_PHASE_AUTHENTICATE, GR_PHASE_PARSE)) return;
     row->handler(r, row);
 }

@@ -132,15 +132,25 @@ static int64_t finish(__int128 num, int64_t per_request_uusd) {
     return saturate(c);
 }
 
+/* The cache-write price: configured, else Anthropic's multiplier for the
+ * 5-minute cache (1.25 x input; its 1-hour cache, 2 x, needs the price set). */
+static int64_t cache_write_price(const gr_prices *p) {
+    int64_t pin = CLAMP62(nonneg(p->input_uusd_per_mtok));
+    return p->cache_write_uusd_per_mtok > 0 ? CLAMP62(p->cache_write_uusd_per_mtok) : pin + pin / 4;
+}
+
 int64_t gr_meter_cost(const gr_prices *p, const gr_usage *u) {
     int64_t prompt = CLAMP62(nonneg(u->prompt_tokens));
     int64_t cached = CLAMP62(nonneg(u->cached_tokens));
+    int64_t written = CLAMP62(nonneg(u->cache_write_tokens));
     int64_t out = CLAMP62(nonneg(u->completion_tokens));
     if (cached > prompt) cached = prompt;
+    if (written > prompt - cached) written = prompt - cached;
     int64_t pin = CLAMP62(nonneg(p->input_uusd_per_mtok));
     int64_t pout = CLAMP62(nonneg(p->output_uusd_per_mtok));
     int64_t pc = p->cached_input_uusd_per_mtok > 0 ? CLAMP62(p->cached_input_uusd_per_mtok) : pin;
-    __int128 num = (__int128)(prompt - cached) * pin + (__int128)cached * pc + (__int128)out * pout;
+    __int128 num = (__int128)(prompt - cached - written) * pin + (__int128)cached * pc +
+                   (__int128)written * cache_write_price(p) + (__int128)out * pout;
     return finish(num, p->per_request_uusd);
 }
 

@@ -13,9 +13,9 @@
  *
  * Cached input tokens (prompt tokens read from a provider cache) are billed at
  * cached_input_uusd_per_mtok, or at the input price when that is 0. Cache
- * WRITE tokens (Anthropic) and reasoning tokens are already inside
- * prompt_tokens / completion_tokens and are billed at the input / output
- * price (gr_prices has no cache-write price yet).
+ * WRITE tokens (Anthropic; inside prompt_tokens) are billed at
+ * cache_write_uusd_per_mtok, or 1.25 x the input price when that is 0.
+ * Reasoning tokens are inside completion_tokens, billed at the output price.
  *
  * Estimates. When a stream ends without usage, the caller estimates with
  * gr_meter_estimate_request / gr_meter_estimate_text and sets

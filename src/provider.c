@@ -287,6 +287,8 @@ cJSON *gr_provider_usage_json(const gr_usage *u) {
     cJSON_AddNumberToObject(o, "total_tokens", (double)(u->prompt_tokens + u->completion_tokens));
     cJSON *pd = cJSON_AddObjectToObject(o, "prompt_tokens_details");
     cJSON_AddNumberToObject(pd, "cached_tokens", (double)u->cached_tokens);
+    if (u->cache_write_tokens) /* OpenRouter's name for Anthropic's cache_creation_input_tokens */
+        cJSON_AddNumberToObject(pd, "cache_write_tokens", (double)u->cache_write_tokens);
     cJSON *cd = cJSON_AddObjectToObject(o, "completion_tokens_details");
     cJSON_AddNumberToObject(cd, "reasoning_tokens", (double)u->reasoning_tokens);
     return o;
@@ -303,6 +305,7 @@ void gr_provider_usage_from_json(const cJSON *usage, gr_usage *u) {
     u->prompt_tokens = num_or0(usage, "prompt_tokens");
     u->completion_tokens = num_or0(usage, "completion_tokens");
     u->cached_tokens = num_or0(gr_provider_get(usage, "prompt_tokens_details"), "cached_tokens");
+    u->cache_write_tokens = num_or0(gr_provider_get(usage, "prompt_tokens_details"), "cache_write_tokens");
     u->reasoning_tokens =
         num_or0(gr_provider_get(usage, "completion_tokens_details"), "reasoning_tokens");
     u->present = true;

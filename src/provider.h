@@ -38,6 +38,7 @@ typedef struct gr_adapter_ctx {
     int64_t created;            /* unix seconds for translated output */
     bool stream;
     bool include_usage;         /* client asked for stream_options.include_usage */
+    bool exclude_reasoning;     /* reasoning.exclude: think, but return no reasoning_content */
 } gr_adapter_ctx;
 
 /* An upstream HTTP request to send. */

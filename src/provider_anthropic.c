@@ -95,8 +95,24 @@ static void map_error(const gr_adapter_ctx *ctx, int status, const char *body, s
 
 /* ---- request: canonical -> Anthropic ---- */
 
+/* Anthropic's prompt-cache breakpoint, as OpenRouter and LiteLLM accept it on
+ * OpenAI-format parts, messages and tools: copied onto the Anthropic block. */
+static void copy_cache_control(const cJSON *from, cJSON *to) {
+    const cJSON *cc = gr_provider_get(from, "cache_control");
+    if (cJSON_IsObject(cc) && cJSON_IsObject(to) && !gr_provider_get(to, "cache_control"))
+        cJSON_AddItemToObject(to, "cache_control", cJSON_Duplicate(cc, 1));
+}
+
+static cJSON *part_to_block_plain(const cJSON *part, gr_upstream_error *err);
+
 /* One OpenAI content part -> Anthropic block (NULL + err on unsupported). */
 static cJSON *part_to_block(const cJSON *part, gr_upstream_error *err) {
+    cJSON *b = part_to_block_plain(part, err);
+    copy_cache_control(part, b);
+    return b;
+}
+
+static cJSON *part_to_block_plain(const cJSON *part, gr_upstream_error *err) {
     const char *type = gr_provider_get_str(part, "type");
     if (!type) {
         gr_provider_error_set(err, 400, "invalid_request_error", "content part without a type");
@@ -248,6 +264,8 @@ static cJSON *convert_tools(const cJSON *tools, gr_upstream_error *err) {
             cJSON_AddStringToObject(s, "type", "object");
             cJSON_AddObjectToObject(s, "properties");
         }
+        copy_cache_control(t, a);
+        copy_cache_control(fn, a);
         cJSON_AddItemToArray(out, a);
     }
     return out;
@@ -276,6 +294,24 @@ static cJSON *convert_tool_choice(const cJSON *tc, bool no_parallel, gr_upstream
     return o;
 }
 
+int64_t gr_anthropic_thinking_budget(const cJSON *req) {
+    static const struct {
+        const char *effort;
+        int64_t budget;
+    } levels[] = {{"none", 0}, {"minimal", 1024}, {"low", 2048}, {"medium", 8192}, {"high", 24576}};
+    const cJSON *reasoning = gr_provider_get(req, "reasoning");
+    const cJSON *mt = gr_provider_get(reasoning, "max_tokens");
+    if (cJSON_IsFalse(gr_provider_get(reasoning, "enabled"))) return 0;
+    if (cJSON_IsNumber(mt) && mt->valuedouble >= 1) /* Anthropic's minimum budget is 1024 */
+        return mt->valuedouble < 1024 ? 1024 : mt->valuedouble > 1e9 ? 1000000000 : (int64_t)mt->valuedouble;
+    const char *effort = gr_provider_get_str(reasoning, "effort");
+    if (!effort) effort = gr_provider_get_str(req, "reasoning_effort");
+    if (!effort) return cJSON_IsObject(reasoning) ? 8192 : 0; /* `reasoning: {}` turns it on (medium) */
+    for (size_t i = 0; i < GR_ARRAY_LEN(levels); i++)
+        if (!strcmp(effort, levels[i].effort)) return levels[i].budget;
+    return -1;
+}
+
 /* Append blocks to the last message when it has the same role, else add one. */
 static void push_turn(cJSON *msgs, const char *role, cJSON *blocks) { gr_provider_push_turn(msgs, role, "content", blocks); }
 
@@ -290,6 +326,7 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
     char *sys = NULL;
     size_t sys_len = 0;
     cJSON *body = NULL;
+    cJSON *sys_blocks = cJSON_CreateArray();
     memset(out, 0, sizeof(*out));
     const cJSON *messages = gr_provider_get(req, "messages");
     if (!cJSON_IsArray(messages)) {
@@ -322,6 +359,14 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
             char *t = gr_provider_content_text(content);
             if (t && t[0]) sb_append(&sys, &sys_len, t, "\n\n");
             free(t);
+            /* the same text as blocks, kept in case a cache breakpoint needs them */
+            int before = cJSON_GetArraySize(sys_blocks);
+            if (!content_to_blocks(content, sys_blocks, err)) {
+                cJSON_Delete(msgs);
+                goto out;
+            }
+            int after = cJSON_GetArraySize(sys_blocks);
+            if (after > before) copy_cache_control(m, cJSON_GetArrayItem(sys_blocks, after - 1));
             idx++;
             continue;
         }
@@ -356,9 +401,12 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
             cJSON_Delete(msgs);
             goto out;
         }
+        int nb = cJSON_GetArraySize(blocks);
+        if (nb > 0) copy_cache_control(m, cJSON_GetArrayItem(blocks, nb - 1)); /* message-level breakpoint */
         push_turn(msgs, arole, blocks);
         idx++;
     }
+    size_t sys_msgs_len = sys_len;
     /* JSON mode: Anthropic has no response_format; instruct through the system prompt. */
     const cJSON *rf = gr_provider_get(req, "response_format");
     const char *rft = gr_provider_get_str(rf, "type");
@@ -375,7 +423,21 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
         sb_append(&sys, &sys_len, ss ? ss : "{}", NULL);
         if (ss) cJSON_free(ss);
     }
-    if (sys_len) cJSON_AddStringToObject(body, "system", sys);
+    bool sys_cached = false;
+    const cJSON *sb;
+    cJSON_ArrayForEach(sb, sys_blocks) sys_cached = sys_cached || gr_provider_get(sb, "cache_control");
+    if (sys_cached) { /* a cache breakpoint in the system prompt: blocks, not one string */
+        if (sys_len > sys_msgs_len) {
+            cJSON *b = cJSON_CreateObject();
+            cJSON_AddStringToObject(b, "type", "text");
+            cJSON_AddStringToObject(b, "text", sys + sys_msgs_len + (sys_msgs_len ? 2 : 0));
+            cJSON_AddItemToArray(sys_blocks, b);
+        }
+        cJSON_AddItemToObject(body, "system", sys_blocks);
+        sys_blocks = NULL;
+    } else if (sys_len) {
+        cJSON_AddStringToObject(body, "system", sys);
+    }
     cJSON_AddItemToObject(body, "messages", msgs);
 
     const cJSON *mt = gr_provider_get(req, "max_completion_tokens");
@@ -415,7 +477,28 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
         }
     }
     const cJSON *thinking = gr_provider_get(req, "thinking"); /* Anthropic extension, passed through */
-    if (cJSON_IsObject(thinking)) cJSON_AddItemToObject(body, "thinking", cJSON_Duplicate(thinking, 1));
+    if (cJSON_IsObject(thinking)) {
+        cJSON_AddItemToObject(body, "thinking", cJSON_Duplicate(thinking, 1));
+    } else {
+        int64_t budget = gr_anthropic_thinking_budget(req);
+        if (budget < 0) {
+            gr_provider_error_set(err, 400, "invalid_request_error",
+                                  "reasoning_effort / reasoning.effort must be one of none, minimal, low, medium, high");
+            goto out;
+        }
+        if (budget > 0) {
+            cJSON *th = cJSON_AddObjectToObject(body, "thinking");
+            cJSON_AddStringToObject(th, "type", "enabled");
+            cJSON_AddNumberToObject(th, "budget_tokens", (double)budget);
+            /* max_tokens counts the thinking too: room for the budget and the answer */
+            const cJSON *cur = gr_provider_get(body, "max_tokens");
+            double answer = cJSON_IsNumber(cur) ? cur->valuedouble : GR_ANTHROPIC_DEFAULT_MAX_TOKENS;
+            cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(body, "max_tokens"), (double)budget + answer);
+            /* Anthropic refuses temperature (other than 1) and top_k with thinking */
+            cJSON_DeleteItemFromObjectCaseSensitive(body, "temperature");
+            cJSON_DeleteItemFromObjectCaseSensitive(body, "top_k");
+        }
+    }
     bool stream = (ctx && ctx->stream) || cJSON_IsTrue(gr_provider_get(req, "stream"));
     if (stream) cJSON_AddTrueToObject(body, "stream");
 
@@ -438,6 +521,7 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
 out:
     if (rc != GR_OK) gr_http_request_free(out);
     free(sys);
+    cJSON_Delete(sys_blocks);
     cJSON_Delete(body);
     return rc;
 }
@@ -460,7 +544,7 @@ static int64_t num0(const cJSON *o, const char *k) {
 }
 
 /* Anthropic usage (input excludes cache reads/writes) -> gr_usage (includes). */
-static void usage_merge(const cJSON *au, gr_usage *u) {
+void gr_anthropic_usage_merge(const cJSON *au, gr_usage *u) {
     if (!cJSON_IsObject(au)) return;
     if (gr_provider_get(au, "input_tokens")) {
         int64_t in = num0(au, "input_tokens");
@@ -540,14 +624,14 @@ static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body
     cJSON_AddStringToObject(msg, "role", "assistant");
     if (text) cJSON_AddStringToObject(msg, "content", text);
     else cJSON_AddNullToObject(msg, "content");
-    if (thinking) cJSON_AddStringToObject(msg, "reasoning_content", thinking);
+    if (thinking && !(ctx && ctx->exclude_reasoning)) cJSON_AddStringToObject(msg, "reasoning_content", thinking);
     if (cJSON_GetArraySize(tool_calls) > 0) cJSON_AddItemToObject(msg, "tool_calls", tool_calls);
     else cJSON_Delete(tool_calls);
     cJSON_AddNullToObject(ch, "logprobs");
     cJSON_AddStringToObject(ch, "finish_reason",
                             finish_reason_for(gr_provider_get_str(root, "stop_reason")));
     gr_usage u = {0};
-    usage_merge(gr_provider_get(root, "usage"), &u);
+    gr_anthropic_usage_merge(gr_provider_get(root, "usage"), &u);
     cJSON_AddItemToObject(resp, "usage", gr_provider_usage_json(&u));
     if (usage) *usage = u;
     free(text);
@@ -630,6 +714,7 @@ static gr_status on_block_start(anth_stream *s, const cJSON *data, gr_chunk_emit
                       : strcmp(bt, "thinking") == 0 ? "thinking"
                                                     : NULL;
     const char *initial = key ? gr_provider_get_str(cb, key) : NULL;
+    if (key && key[1] == 'h' && s->ctx.exclude_reasoning) return GR_OK;
     if (initial && initial[0]) {
         cJSON *c = new_chunk(s, &delta);
         cJSON_AddStringToObject(delta, key[0] == 't' && key[1] == 'e' ? "content"
@@ -653,7 +738,7 @@ static gr_status on_block_delta(anth_stream *s, const cJSON *data, gr_chunk_emit
     if (strcmp(dt, "text_delta") == 0 || strcmp(dt, "thinking_delta") == 0) {
         bool text = dt[1] == 'e';
         const char *t = gr_provider_get_str(d, text ? "text" : "thinking");
-        if (!t || !t[0]) return GR_OK;
+        if (!t || !t[0] || (!text && s->ctx.exclude_reasoning)) return GR_OK;
         cJSON *c = new_chunk(s, &delta);
         cJSON_AddStringToObject(delta, text ? "content" : "reasoning_content", t);
         return gr_provider_emit_chunk(c, emit, ud, err);
@@ -702,7 +787,7 @@ static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev,
         free(s->model);
         s->msg_id = gr_provider_strdup_or_null(gr_provider_get_str(msg, "id"));
         s->model = gr_provider_strdup_or_null(gr_provider_get_str(msg, "model"));
-        usage_merge(gr_provider_get(msg, "usage"), &s->usage);
+        gr_anthropic_usage_merge(gr_provider_get(msg, "usage"), &s->usage);
         s->started = true;
         cJSON *c = new_chunk(s, &delta);
         cJSON_AddStringToObject(delta, "role", "assistant");
@@ -713,7 +798,7 @@ static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev,
     } else if (strcmp(type, "content_block_delta") == 0) {
         rc = on_block_delta(s, data, emit, ud, err);
     } else if (strcmp(type, "message_delta") == 0) {
-        usage_merge(gr_provider_get(data, "usage"), &s->usage);
+        gr_anthropic_usage_merge(gr_provider_get(data, "usage"), &s->usage);
         const char *sr = gr_provider_get_str(gr_provider_get(data, "delta"), "stop_reason");
         if (sr && !s->finished) {
             s->finished = true;

@@ -18,6 +18,18 @@ extern const gr_provider_ops gr_gemini_ops;
 #define GR_ANTHROPIC_DEFAULT_VERSION "2023-06-01"
 #define GR_ANTHROPIC_DEFAULT_MAX_TOKENS 4096
 
+/* Merges an Anthropic usage object (message, message_start's message.usage or
+ * message_delta's usage; input_tokens excludes cache reads and writes) into u
+ * (prompt_tokens includes them). Fields absent from au are left as they are. */
+void gr_anthropic_usage_merge(const cJSON *au, gr_usage *u);
+
+/* Anthropic thinking.budget_tokens for an OpenAI-format request's reasoning
+ * controls: reasoning.max_tokens (at least 1024), else reasoning.effort or
+ * reasoning_effort (none 0, minimal 1024, low 2048, medium 8192, high 24576),
+ * else 8192 when a `reasoning` object is present, else 0 (no thinking);
+ * reasoning.enabled:false is 0. Returns -1 for an unknown effort. */
+int64_t gr_anthropic_thinking_budget(const cJSON *req);
+
 /* ---- errors ---- */
 void gr_provider_error_set(gr_upstream_error *err, int status, const char *type,
                            const char *fmt, ...) GR_PRINTF(4, 5);

@@ -13,12 +13,14 @@
 #include "http_server.h"
 #include "json_edit.h"
 #include "log.h"
+#include "messages_native.h"
 #include "meter.h"
 #include "route.h"
 #include "route_auto_config.h"
 #include "shared.h"
 #include "metrics.h"
 #include "upstream.h"
+#include "provider_native.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -58,11 +60,13 @@ static void read_usage(const cJSON *u, gr_usage *out) {
     const cJSON *ct = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
     const cJSON *ptd = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details");
     const cJSON *cached = cJSON_GetObjectItemCaseSensitive(ptd, "cached_tokens");
+    const cJSON *written = cJSON_GetObjectItemCaseSensitive(ptd, "cache_write_tokens"); /* OpenRouter */
     const cJSON *ctd = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens_details");
     const cJSON *reasoning = cJSON_GetObjectItemCaseSensitive(ctd, "reasoning_tokens");
     if (cJSON_IsNumber(pt)) out->prompt_tokens = token_count(pt);
     if (cJSON_IsNumber(ct)) out->completion_tokens = token_count(ct);
     if (cJSON_IsNumber(cached)) out->cached_tokens = token_count(cached);
+    if (cJSON_IsNumber(written)) out->cache_write_tokens = token_count(written);
     if (cJSON_IsNumber(reasoning)) out->reasoning_tokens = token_count(reasoning);
     out->present = true;
 }
@@ -96,8 +100,8 @@ static char *json_quote(const char *s) {
  * first of any duplicate top-level key (the one that was validated, routed
  * and priced), without the gateway's own fields, with `model` and
  * stream_options set like the fast path. */
-static char *build_tree_body(gr_request *r, size_t *out_len) {
-    cJSON *copy = cJSON_Duplicate(r->body, 1);
+static char *build_tree_body(gr_request *r, const cJSON *tree, bool ask_usage, size_t *out_len) {
+    cJSON *copy = cJSON_Duplicate(tree, 1);
     for (cJSON *it = copy ? copy->child : NULL; it;) {
         cJSON *next = it->next;
         for (cJSON *prev = copy->child; prev != it; prev = prev->next)
@@ -111,7 +115,7 @@ static char *build_tree_body(gr_request *r, size_t *out_len) {
         cJSON_DeleteItemFromObjectCaseSensitive(copy, gr_route_gateway_fields[i]);
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "model");
     cJSON_AddStringToObject(copy, "model", r->deployment->upstream_model);
-    if (r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
+    if (ask_usage && r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
         cJSON_DeleteItemFromObjectCaseSensitive(copy, "stream_options");
         cJSON_AddItemToObject(cJSON_AddObjectToObject(copy, "stream_options"), "include_usage", cJSON_CreateTrue());
         r->injected_usage = true;
@@ -125,14 +129,17 @@ static char *build_tree_body(gr_request *r, size_t *out_len) {
     return out;
 }
 
-static char *build_fast_body(gr_request *r, const char *body, size_t len, size_t *out_len) {
-    if (!gr_json_top_level_keys_plain(body, len)) return build_tree_body(r, out_len);
+/* tree: the parse of body; ask_usage: streams get stream_options.include_usage
+ * (OpenAI-compatible upstreams; Anthropic's events always carry usage). */
+static char *build_fast_body(gr_request *r, const cJSON *tree, bool ask_usage, const char *body, size_t len,
+                             size_t *out_len) {
+    if (!gr_json_top_level_keys_plain(body, len)) return build_tree_body(r, tree, ask_usage, out_len);
     size_t s, e;
     char *cur = NULL;
     size_t cur_len = len;
     const char *src = body;
     for (size_t i = 0; gr_route_gateway_fields[i]; i++) { /* never forwarded: real APIs reject them */
-        if (!cJSON_GetObjectItemCaseSensitive(r->body, gr_route_gateway_fields[i])) continue;
+        if (!cJSON_GetObjectItemCaseSensitive(tree, gr_route_gateway_fields[i])) continue;
         size_t next_len;
         char *next = gr_json_remove_top_level(src, cur_len, gr_route_gateway_fields[i], &next_len);
         if (!next) continue;
@@ -151,7 +158,7 @@ static char *build_fast_body(gr_request *r, const char *body, size_t len, size_t
         src = cur = modeled;
         cur_len = modeled_len;
     }
-    if (r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
+    if (ask_usage && r->stream && r->ep != GR_EP_EMBEDDINGS && !r->include_usage_asked) {
         static const char so[] = "{\"include_usage\":true}";
         char *next;
         size_t next_len;
@@ -198,14 +205,14 @@ static void add_common_headers(gr_request *r, gr_http_request *h) {
 /* Caps generation (e.g. at what an x402 payment covers): the canonical body
  * gets max_tokens (or max_completion_tokens, whichever the client used) no
  * larger than the cap, and the fast path forwards the re-rendered body. */
-static const char *apply_token_cap(gr_request *r, const char *body, size_t *len) {
-    if (r->cap_max_tokens <= 0) return body;
-    const char *field = cJSON_GetObjectItemCaseSensitive(r->body, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
-    const cJSON *cur = cJSON_GetObjectItemCaseSensitive(r->body, field);
+static const char *apply_token_cap(gr_request *r, cJSON *tree, const char *body, size_t *len) {
+    if (r->cap_max_tokens <= 0 || r->count_tokens) return body;
+    const char *field = cJSON_GetObjectItemCaseSensitive(tree, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+    const cJSON *cur = cJSON_GetObjectItemCaseSensitive(tree, field);
     if (cJSON_IsNumber(cur) && cur->valuedouble > 0 && cur->valuedouble <= (double)r->cap_max_tokens) return body;
-    cJSON_DeleteItemFromObjectCaseSensitive(r->body, field);
-    cJSON_AddNumberToObject(r->body, field, (double)r->cap_max_tokens);
-    char *txt = cJSON_PrintUnformatted(r->body);
+    cJSON_DeleteItemFromObjectCaseSensitive(tree, field);
+    cJSON_AddNumberToObject(tree, field, (double)r->cap_max_tokens);
+    char *txt = cJSON_PrintUnformatted(tree);
     char *copy = gr_pool_strdup(r->pool, txt);
     cJSON_free(txt);
     *len = strlen(copy);
@@ -215,7 +222,15 @@ static const char *apply_token_cap(gr_request *r, const char *body, size_t *len)
 static bool build_upstream_request(gr_request *r, const char *body, size_t len) {
     const gr_provider_conf *p = r->deployment->provider;
     gr_http_request *h = &r->up_req;
-    body = apply_token_cap(r, body, &len);
+    if (r->native) { /* the client's own Anthropic request, `model` rewritten */
+        size_t nlen = r->messages_len;
+        const char *nb = apply_token_cap(r, r->messages_body, r->messages_text, &nlen);
+        gr_messages_native_request(r->req, p, r->count_tokens, h);
+        add_common_headers(r, h);
+        h->body = build_fast_body(r, r->messages_body, false, nb, nlen, &h->body_len);
+        return true;
+    }
+    body = apply_token_cap(r, r->body, body, &len);
     if (r->ops) {
         gr_upstream_error err = {0};
         if (r->ops->build_chat_request(&r->actx, r->body, h, &err) != GR_OK) {
@@ -236,7 +251,7 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
     gr_http_request_add_header(h, "Content-Type: application/json");
     if (r->stream) gr_http_request_add_header(h, "Accept: text/event-stream");
     add_common_headers(r, h);
-    h->body = build_fast_body(r, body, len, &h->body_len);
+    h->body = build_fast_body(r, r->body, true, body, len, &h->body_len);
     return true;
 }
 
@@ -325,8 +340,24 @@ static void start_stream_reply(gr_request *r) {
     if (r->req) gr_client_req_reply_start(r->req, 200, "text/event-stream; charset=utf-8");
 }
 
+/* Anthropic upstream, Anthropic client: the event goes out as it came; only
+ * usage is read off it. */
+static int relay_native_event(gr_request *r, const gr_sse_event *ev) {
+    gr_native_event_kind k = gr_messages_native_event(ev, &r->usage);
+    r->stream_data_bytes += ev->data.len;
+    gr_messages_native_frame(r->out, ev);
+    if (k == GR_NATIVE_EV_STOP) r->done_seen = true;
+    if (k == GR_NATIVE_EV_ERROR) {
+        r->failed_midstream = true;
+        r->error_type = "api_error";
+        return 1;
+    }
+    return 0;
+}
+
 static int on_sse_event(void *ud, const gr_sse_event *ev) {
     gr_request *r = ud;
+    if (r->native) return relay_native_event(r, ev);
     if (r->ops) {
         gr_upstream_error err = {0};
         if (r->ops->stream_event(r->st, ev, emit_chunk, r, &err) != GR_OK) {
@@ -472,7 +503,7 @@ static void finish_stream(gr_request *r, const char *err) {
         r->done_seen = true;
     }
     if (!r->cost_nusd) compute_cost(r);
-    if (r->done_seen && !r->failed_midstream) {
+    if (r->done_seen && !r->failed_midstream && !r->native) { /* a relayed stream carries its own end */
         if (r->anthropic_out) {
             if (gr_messages_stream_finish(r->msg_stream, emit_anthropic_event, r) != GR_OK) r->error_type = "translation_error";
         }
@@ -498,12 +529,28 @@ static void reply_upstream_error(gr_request *r) {
     const char *body = (const char *)evbuffer_pullup(r->up_body, -1);
     gr_upstream_error e = {0};
     if (r->ops) r->ops->map_error(&r->actx, r->up_status, body, len, &e);
+    else if (r->native) gr_anthropic_ops.map_error(&r->actx, r->up_status, body, len, &e);
     else gr_map_openai_error(r->up_status, body, len, &e);
     redact_error(r, &e);
     if (r->up_status == 429 && r->retry_after_s > 0) { /* pass the provider's wait on */
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", r->retry_after_s);
         gr_request_add_header(r, "Retry-After", ra);
+    }
+    if (r->native && r->up_status >= 400 && r->up_status <= 599 && r->up_status != 401 && r->up_status != 403) {
+        /* Anthropic's own status, type and wording reach its client (Claude
+         * Code retries on 529 overloaded_error, falls back on others). */
+        cJSON *j = gr_provider_parse_json(body, len);
+        const char *etype = gr_provider_get_str(gr_provider_get(j, "error"), "type");
+        if (etype) {
+            char *s = gr_messages_error_json_typed(etype, e.message);
+            r->error_type = gr_messages_error_type(r->up_status);
+            gr_request_reply_json(r, r->up_status, s, strlen(s));
+            free(s);
+            cJSON_Delete(j);
+            return;
+        }
+        cJSON_Delete(j);
     }
     int status = e.status ? e.status : r->up_status;
     char prefix[160] = "";
@@ -548,9 +595,37 @@ static void reply_costed(gr_request *r, cJSON *resp) {
     cJSON_free(s);
 }
 
+/* Anthropic upstream, Anthropic client: the upstream's bytes go out as they
+ * came; usage (and so the cost, in x-gaterouter-cost) is read off them. A
+ * token count is free. */
+static void reply_native(gr_request *r, const char *body, size_t len) {
+    cJSON *j = gr_provider_parse_json(body, len);
+    const char *type = gr_provider_get_str(j, "type");
+    if (!cJSON_IsObject(j) || (type && !strcmp(type, "error"))) {
+        cJSON_Delete(j);
+        gr_request_fail(r, 502, "api_error", "upstream_invalid_json", NULL,
+                        "upstream returned HTTP %d with a body that is not an Anthropic %s", r->up_status,
+                        r->count_tokens ? "token count" : "message");
+        return;
+    }
+    if (!r->count_tokens) {
+        gr_anthropic_usage_merge(gr_provider_get(j, "usage"), &r->usage);
+        compute_cost(r);
+        char usd[48];
+        gr_meter_format_usd(r->cost_nusd, usd, sizeof(usd));
+        gr_request_add_header(r, "x-gaterouter-cost", usd);
+    }
+    cJSON_Delete(j);
+    gr_request_reply_json(r, 200, body, len);
+}
+
 static void reply_non_stream(gr_request *r) {
     size_t len = evbuffer_get_length(r->up_body);
     const char *body = (const char *)evbuffer_pullup(r->up_body, -1);
+    if (r->native && !r->stream) {
+        reply_native(r, body, len);
+        return;
+    }
     if (r->stream) {
         gr_request_fail(r, 502, "api_error", "upstream_not_streaming", NULL,
                         "upstream answered a streaming request with content-type '%s' instead of text/event-stream",
@@ -624,6 +699,7 @@ static void reply_non_stream(gr_request *r) {
 /* ---- attempts: retries and fallbacks before the first byte reaches the client ---- */
 
 static void start_attempt(gr_request *r);
+static void reply_token_estimate(gr_request *r);
 static unsigned rate_limited_for(gr_request *r);
 
 static void retry_timer_cb(evutil_socket_t fd, short what, void *arg) {
@@ -800,7 +876,9 @@ static gr_phase_rc phase_parse(gr_request *r) {
                             e.message[0] ? e.message : "invalid Messages request");
             return GR_PHASE_STOP;
         }
-        cJSON_Delete(r->body);
+        r->messages_body = r->body; /* relayed as is to Anthropic upstreams */
+        r->messages_text = body;
+        r->messages_len = len;
         r->body = canon;
         canon_text = cJSON_PrintUnformatted(canon);
         body = gr_pool_strdup(r->pool, canon_text);
@@ -876,6 +954,7 @@ static gr_phase_rc phase_route(gr_request *r) {
     rq.value_usd = gr_route_auto_parse_value_usd(gr_client_req_header(r->req, "x-gaterouter-value-usd"));
     if (r->key) rq.default_value_usd = gr_keys_auto_value_usd(r->key);
     r->est_prompt_tokens = r->ep == GR_EP_CHAT ? gr_meter_estimate_request(r->body) : (int64_t)(len / 4);
+    gr_messages_stream_set_input_estimate(r->msg_stream, r->est_prompt_tokens); /* message_start's input_tokens */
     if (!rq.prompt_tokens) rq.prompt_tokens = (uint32_t)(r->est_prompt_tokens > UINT32_MAX ? UINT32_MAX : r->est_prompt_tokens);
     r->plan = gr_pool_calloc(r->pool, sizeof(*r->plan));
     (void)gr_route_plan(r->cfg, &rq, r->w->route_state, r->plan);
@@ -907,6 +986,15 @@ static gr_phase_rc phase_route(gr_request *r) {
                         r->plan->error);
         return GR_PHASE_STOP;
     }
+    if (r->plan->result == GR_ROUTE_NO_CAPABLE && r->plan->ctx_limit && r->anthropic_out) {
+        /* Anthropic's own wording: Claude Code reads the numbers from it and
+         * retries with a max_tokens that fits */
+        gr_request_fail(r, 400, "invalid_request_error", "context_length_exceeded", NULL,
+                        "input length and `max_tokens` exceed context limit: %u + %u > %u, decrease input length or "
+                        "`max_tokens` and try again",
+                        rq.prompt_tokens, rq.max_output_tokens, r->plan->ctx_limit);
+        return GR_PHASE_STOP;
+    }
     if (r->plan->result != GR_ROUTE_OK) {
         int st = gr_route_result_http_status(r->plan->result);
         const char *code = r->plan->result == GR_ROUTE_NOT_FOUND ? "model_not_found"
@@ -930,7 +1018,7 @@ static gr_phase_rc phase_route(gr_request *r) {
  * (`off`/`0` opts out). Never streams, paid (x402) requests, or requests
  * offering tools unless the header asks (a tool call may have side effects). */
 static void cache_decide(gr_request *r) {
-    if (!r->w->shared || r->stream || r->pay_x402 || !r->model) return;
+    if (!r->w->shared || r->stream || r->pay_x402 || !r->model || r->count_tokens) return;
     const char *h = gr_client_req_header(r->req, "x-gaterouter-cache");
     uint32_t ttl = r->model->cache_ttl_s;
     bool asked = false;
@@ -945,7 +1033,9 @@ static void cache_decide(gr_request *r) {
     }
     if (!ttl) return;
     if (!asked && cJSON_GetObjectItemCaseSensitive(r->body, "tools")) return;
-    char *norm = cJSON_PrintUnformatted(r->body); /* normalised: no insignificant whitespace */
+    /* normalised: no insignificant whitespace; /v1/messages by the client's own
+     * request (its thinking, cache_control... are not in the canonical one) */
+    char *norm = cJSON_PrintUnformatted(r->messages_body ? r->messages_body : r->body);
     if (!norm) return;
     /* key = SHA-256(model, output format, endpoint, normalised body) */
     const char *material = gr_pool_printf(r->pool, "%s\n%c\n%s\n%s", r->model->name, r->anthropic_out ? 'a' : 'o',
@@ -1016,6 +1106,15 @@ static unsigned rate_limited_for(gr_request *r) {
     return best == UINT64_MAX ? 0 : (unsigned)((best + 999999u) / 1000000u);
 }
 
+/* POST /v1/messages/count_tokens for a model whose provider does not speak
+ * Anthropic: the gateway's own estimate, marked as one. */
+static void reply_token_estimate(gr_request *r) {
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), "{\"input_tokens\":%lld}", (long long)r->est_prompt_tokens);
+    gr_request_add_header(r, "x-gaterouter-token-count", "estimated");
+    gr_request_reply_json(r, 200, buf, (size_t)n);
+}
+
 /* One upstream attempt on plan->cand[r->cand]. Per-attempt state is reset;
  * what the client sees is decided only once an attempt succeeds or the plan
  * is exhausted. */
@@ -1027,6 +1126,12 @@ static void start_attempt(gr_request *r) {
                             &r->prices);
     const gr_provider_conf *prov = r->deployment->provider;
     r->ops = gr_provider_ops_for(prov->kind);
+    r->native = r->messages_body && prov->kind == GR_PROVIDER_ANTHROPIC; /* Anthropic in, Anthropic up */
+    if (r->native) r->ops = NULL;
+    if (r->count_tokens && !r->native) {
+        reply_token_estimate(r);
+        return;
+    }
     if (r->ops && r->ep != GR_EP_CHAT) {
         gr_request_fail(r, 400, "invalid_request_error", "unsupported_endpoint", "model",
                         "The model `%s` is served by a %s provider, which supports only chat completions here.",
@@ -1053,6 +1158,8 @@ static void start_attempt(gr_request *r) {
         .created = (int64_t)(gr_wall_ms() / 1000),
         .stream = r->stream,
         .include_usage = r->include_usage_asked,
+        .exclude_reasoning = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(r->body, "reasoning"), "exclude")),
     };
     if (!build_upstream_request(r, r->body_text, r->body_len)) return;
     r->attempt_start_us = gr_now_us();
@@ -1136,6 +1243,8 @@ static void finish_release(gr_request *r, gr_finish_info *f) {
     gr_redactor_dispose(&r->redact);
     cJSON_Delete(r->body);
     r->body = NULL;
+    cJSON_Delete(r->messages_body);
+    r->messages_body = NULL;
 }
 
 void gr_proxy_register(void) {

@@ -158,6 +158,20 @@ void gr_request_reply_json(gr_request *r, int status, const char *json, size_t l
     gr_request_finish(r);
 }
 
+/* A request refused before the body was read (auth, limits, a bad field)
+ * still logs the model and stream flag its body asked for. */
+static void note_what_was_asked(gr_request *r) {
+    if ((r->model_asked && r->stream) || r->ep == GR_EP_OTHER || !r->req) return;
+    size_t len = 0;
+    const char *body = gr_client_req_body(r->req, &len);
+    if (!body || !len || len > r->cfg->server.max_body_bytes) return;
+    cJSON *j = cJSON_ParseWithLength(body, len);
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
+    if (cJSON_IsString(model) && !r->model_asked) r->model_asked = gr_pool_strdup(r->pool, model->valuestring);
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "stream"))) r->stream = true;
+    cJSON_Delete(j);
+}
+
 void gr_request_fail(gr_request *r, int status, const char *type, const char *code, const char *param,
                      const char *fmt, ...) {
     char msg[1024];
@@ -166,8 +180,11 @@ void gr_request_fail(gr_request *r, int status, const char *type, const char *co
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     r->error_type = type;
-    /* in the endpoint's shape from the first error on (auth, limits, parsing) */
-    char *s = r->errors == GR_ERRORS_ANTHROPIC ? gr_messages_error_json(status, msg) : gr_error_json(msg, type, param, code);
+    note_what_was_asked(r);
+    /* in the endpoint's shape from the first error on (auth, limits, parsing); a
+     * handler may switch to Anthropic's (anthropic_out: GET /v1/models with anthropic-version) */
+    bool anthropic = r->errors == GR_ERRORS_ANTHROPIC || r->anthropic_out;
+    char *s = anthropic ? gr_messages_error_json(status, msg) : gr_error_json(msg, type, param, code);
     gr_request_reply_json(r, status, s, strlen(s));
     free(s);
 }

@@ -88,6 +88,11 @@ typedef struct gr_request {
     bool stream, include_usage_asked, injected_usage;
     bool anthropic_out;            /* client spoke Anthropic Messages (/v1/messages) */
     gr_messages_stream *msg_stream; /* canonical chunks -> Anthropic events */
+    cJSON *messages_body;           /* /v1/messages: the client's own request tree (owned) */
+    const char *messages_text;      /* ... and its bytes, relayed to Anthropic upstreams */
+    size_t messages_len;
+    bool native;                    /* this attempt relays /v1/messages to an Anthropic upstream as is */
+    bool count_tokens;              /* POST /v1/messages/count_tokens */
 
     /* proxy state */
     gr_json_arena json_arena; /* blocks of the trees parsed on the hot path (json_arena.h) */

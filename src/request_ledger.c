@@ -28,6 +28,7 @@ static void build_row(gr_request *r, gr_finish_info *f) {
     row->tokens_out = r->usage.completion_tokens;
     row->tokens_cached = r->usage.cached_tokens;
     row->tokens_reasoning = r->usage.reasoning_tokens;
+    row->tokens_cache_write = r->usage.cache_write_tokens;
     row->cost_nusd = r->cost_nusd;
     row->estimated = r->usage.estimated;
     row->latency_us = (int64_t)(r->end_us - r->start_us);

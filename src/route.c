@@ -143,16 +143,7 @@ const gr_model_conf *gr_route_find_model(const gr_config *cfg, const char *name,
 {
     if (!cfg || !name)
         return NULL;
-    gr_str n = {name, len};
-    for (size_t i = 0; i < cfg->nmodels; i++) {
-        const gr_model_conf *m = &cfg->models[i];
-        if (m->name && gr_str_eq_c(n, m->name))
-            return m;
-        for (size_t a = 0; a < m->naliases; a++)
-            if (m->aliases[a] && gr_str_eq_c(n, m->aliases[a]))
-                return m;
-    }
-    return NULL;
+    return gr_model_lookup(cfg->models, cfg->nmodels, name, len);
 }
 
 enum { WHY_OK = 0, WHY_CAPS, WHY_CTX };
@@ -784,6 +775,7 @@ static void plan_models(ctx *c, gr_str primary)
     }
 
     const char *first_reject = NULL, *first_reject_model = NULL;
+    uint32_t first_reject_ctx = 0;
     int first_why = WHY_OK;
     bool any_fit = false, primary_ctx = false;
     for (size_t k = 0; k < n; k++) {
@@ -799,6 +791,7 @@ static void plan_models(ctx *c, gr_str primary)
             if (!first_reject) {
                 first_reject = rr;
                 first_reject_model = chain[k]->name;
+                first_reject_ctx = chain[k]->context_window;
                 first_why = why;
             }
             continue;
@@ -852,11 +845,13 @@ static void plan_models(ctx *c, gr_str primary)
 
     if (plan->ncand == 0) {
         if (!any_fit && first_reject) {
-            if (first_why == WHY_CTX)
+            if (first_why == WHY_CTX) {
                 set_result(plan, GR_ROUTE_NO_CAPABLE,
                            "prompt (~%u tokens + %u output) exceeds the context window of '%s' "
                            "and no fallback model fits",
                            req->prompt_tokens, req->max_output_tokens, first_reject_model);
+                plan->ctx_limit = first_reject_ctx;
+            }
             else
                 set_result(plan, GR_ROUTE_NO_CAPABLE,
                            "model '%s' does not support %s and no fallback model does",

@@ -152,6 +152,7 @@ struct gr_route_plan {
     uint64_t decide_ns;   /* time spent in gr_route_plan() */
     char reason[512];     /* x-gaterouter-route */
     char error[256];      /* client-facing message when result != OK */
+    uint32_t ctx_limit;   /* GR_ROUTE_NO_CAPABLE for the context: the window that was too small, else 0 */
 };
 
 /* ---- setup ---- */

@@ -28,13 +28,7 @@ const gr_conf_key gr_conf_routing_auto_keys[] = {
 
 /* By name or alias (gr_config_find_model lives in the core; routing links without it). */
 static const gr_model_conf *find_model(const gr_config *cfg, const char *name) {
-    for (size_t i = 0; i < cfg->nmodels; i++) {
-        const gr_model_conf *m = &cfg->models[i];
-        if (m->name && !strcmp(m->name, name)) return m;
-        for (size_t a = 0; a < m->naliases; a++)
-            if (!strcmp(m->aliases[a], name)) return m;
-    }
-    return NULL;
+    return gr_model_lookup(cfg->models, cfg->nmodels, name, strlen(name));
 }
 
 /* The defaults, for snapshots built by hand (tests): a loaded config always

@@ -77,6 +77,7 @@ typedef struct gr_ledger_row {
     int64_t tokens_out;       /* completion tokens, reasoning included */
     int64_t tokens_cached;
     int64_t tokens_reasoning;
+    int64_t tokens_cache_write; /* prompt tokens written to a provider cache (inside tokens_in) */
     int64_t cost_nusd;
     bool estimated;           /* tokens counted by the gateway's estimate */
     int64_t latency_us;

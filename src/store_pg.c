@@ -73,9 +73,9 @@ typedef struct pg_store {
     "request_id,ts_ms,key_id,payer,model_asked,model_served,provider,tokens_in,tokens_out," \
     "tokens_cached,tokens_reasoning,cost_nusd,estimated,latency_us,ttft_us,status,"        \
     "route_reason,error_type,x402_amount,x402_credit_delta,x402_network,x402_tx_hash,"     \
-    "x402_settlement,client_request_id"
+    "x402_settlement,client_request_id,tokens_cache_write"
 
-#define LEDGER_NCOLS 24
+#define LEDGER_NCOLS 25
 
 /* Usage summaries: ts range plus the equivalent day range (index / partition
  * pruning), optional key. $1 from day, $2 to day (NULL = open), $3 from ms,
@@ -108,7 +108,7 @@ static const char *const ps_sql[PS_COUNT] = {
         "$5::text[],$6::text[],$7::text[],$8::bigint[],$9::bigint[],$10::bigint[],"
         "$11::bigint[],$12::bigint[],$13::boolean[],$14::bigint[],$15::bigint[],"
         "$16::integer[],$17::text[],$18::text[],$19::text[],$20::bigint[],$21::text[],"
-        "$22::text[],$23::text[],$24::text[],$25::integer[]) AS u(" LEDGER_COLS ",day)),"
+        "$22::text[],$23::text[],$24::text[],$25::bigint[],$26::integer[]) AS u(" LEDGER_COLS ",day)),"
         " ins AS (INSERT INTO ledger(" LEDGER_COLS ",day) SELECT " LEDGER_COLS ",day FROM r"
         " ON CONFLICT (request_id) DO NOTHING RETURNING key_id, day, cost_nusd),"
         " sp AS (INSERT INTO key_spend(key_id,kind,bucket,nusd,requests)"
@@ -184,6 +184,8 @@ static const char *const migrations[] = {
      * written before keep their request_id. */
     "ALTER TABLE ledger ADD COLUMN client_request_id text COLLATE \"C\";"
     "CREATE INDEX ledger_client_request_id ON ledger(client_request_id);",
+    /* 2 -> 3: prompt-cache writes (Anthropic cache_creation_input_tokens) */
+    "ALTER TABLE ledger ADD COLUMN tokens_cache_write bigint NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
 
@@ -751,7 +753,8 @@ static gr_status op_ledger_insert(gr_store *base, const gr_ledger_row *rows, siz
         arr_text(&col[21], i, r->x402_tx_hash, true);
         arr_text(&col[22], i, r->x402_settlement, true);
         arr_text(&col[23], i, r->client_request_id, true);
-        arr_i64(&col[24], i, gr_store_utc_day(r->ts_ms));
+        arr_i64(&col[24], i, r->tokens_cache_write);
+        arr_i64(&col[25], i, gr_store_utc_day(r->ts_ms));
     }
     const char *vals[LEDGER_NCOLS + 1];
     for (int c = 0; c <= LEDGER_NCOLS; c++) {
@@ -799,6 +802,7 @@ static void read_row(const PGresult *res, int row, gr_ledger_row *r) {
     col_copy(res, row, 21, r->x402_tx_hash, sizeof r->x402_tx_hash);
     col_copy(res, row, 22, r->x402_settlement, sizeof r->x402_settlement);
     col_copy(res, row, 23, r->client_request_id, sizeof r->client_request_id);
+    r->tokens_cache_write = col_i64(res, row, 24);
 }
 
 static gr_status op_generation_get(gr_store *base, const char *request_id, gr_ledger_row *out) {

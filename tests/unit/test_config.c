@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "config.h"
@@ -167,6 +168,39 @@ static void test_bad(void **state) {
     }
 }
 
+/* Prefix-pattern aliases: exact names first, then the longest matching
+ * pattern; '*' only at the end, after at least one character. */
+static void test_alias_patterns(void **state) {
+    static const char yaml[] =
+        "auth: {mode: open}\nproviders: [{name: m, kind: mock}]\n"
+        "models:\n"
+        "  - {name: big, provider: m, aliases: [\"claude-*\"]}\n"
+        "  - {name: small, provider: m, aliases: [\"claude-haiku-*\", claude-exact]}\n";
+    char err[512];
+    gr_config *c = gr_config_load_string(yaml, sizeof(yaml) - 1, "patterns", err, sizeof(err));
+    if (!c) fail_msg("unexpected error: %s", err);
+#define FIND(n) gr_config_find_model(c, (n), strlen(n))
+    assert_string_equal(FIND("claude-opus-5-5")->name, "big");
+    assert_string_equal(FIND("claude-haiku-4-5-20251001")->name, "small"); /* the longer pattern wins */
+    assert_string_equal(FIND("claude-exact")->name, "small");
+    assert_string_equal(FIND("claude-")->name, "big"); /* the empty rest matches */
+    assert_null(FIND("claude"));
+    assert_null(FIND("gpt-4o"));
+    assert_string_equal(FIND("big")->name, "big");
+#undef FIND
+    gr_config_release(c);
+    static const char *const bad[] = {"\"*\"", "\"cl*aude\"", "\"claude-**\"", "\"*claude\""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char y[256];
+        int n = snprintf(y, sizeof y, "auth: {mode: open}\nproviders: [{name: m, kind: mock}]\n"
+                                      "models: [{name: a, provider: m, aliases: [%s]}]\n", bad[i]);
+        c = gr_config_load_string(y, (size_t)n, "bad pattern", err, sizeof(err));
+        if (c) fail_msg("%s: loaded but should fail", bad[i]);
+        if (!strstr(err, "may only end an alias")) fail_msg("%s: error '%s'", bad[i], err);
+    }
+    (void)state;
+}
+
 /* config-3.1: exact decimal parsing, no floating point */
 static void test_decimal(void **state) {
     int64_t v = 0;
@@ -219,6 +253,7 @@ int main(void) {
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_units_by_type),
         cmocka_unit_test(test_decimal),
+        cmocka_unit_test(test_alias_patterns),
         cmocka_unit_test(test_shipped_default),
         cmocka_unit_test(test_shipped_examples),
     };

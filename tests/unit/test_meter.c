@@ -8,7 +8,8 @@
 #include "meter.h"
 
 static gr_prices P(int64_t in, int64_t out, int64_t cached, int64_t per_req) {
-    gr_prices p = {in, out, cached, per_req, true};
+    gr_prices p = {.input_uusd_per_mtok = in, .output_uusd_per_mtok = out, .cached_input_uusd_per_mtok = cached,
+                   .per_request_uusd = per_req, .set = true};
     return p;
 }
 
@@ -43,6 +44,24 @@ static void cost_cached(void **st) {
     /* cached > prompt is clamped to prompt */
     u = U(100, 0, 500);
     assert_int_equal(gr_meter_cost(&mini, &u), 100 * 75);
+}
+
+/* Prompt-cache writes (Anthropic cache_creation_input_tokens, inside
+ * prompt_tokens): the cache-write price, else 1.25 x input. */
+static void cost_cache_write(void **st) {
+    (void)st;
+    gr_prices sonnet = P(3000000, 15000000, 300000, 0);
+    gr_usage u = U(120 + 2000 + 8000, 40, 8000);
+    u.cache_write_tokens = 2000;
+    /* (120*3 + 2000*3.75 + 8000*0.30 + 40*15) USD/M = 0.01086 USD */
+    assert_int_equal(gr_meter_cost(&sonnet, &u), 10860000);
+    sonnet.cache_write_uusd_per_mtok = 6000000; /* the 1-hour cache: 2 x */
+    assert_int_equal(gr_meter_cost(&sonnet, &u), 360000 + 12000000 + 2400000 + 600000);
+    /* writes beyond the uncached prompt are clamped to it */
+    u = U(100, 0, 60);
+    u.cache_write_tokens = 500;
+    sonnet.cache_write_uusd_per_mtok = 0;
+    assert_int_equal(gr_meter_cost(&sonnet, &u), 40 * 3750 + 60 * 300);
 }
 
 static void cost_rounding(void **st) {
@@ -271,7 +290,7 @@ static void annotate(void **st) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(cost_basic),    cmocka_unit_test(cost_cached),
+        cmocka_unit_test(cost_basic),    cmocka_unit_test(cost_cached), cmocka_unit_test(cost_cache_write),
         cmocka_unit_test(cost_rounding), cmocka_unit_test(cost_no_drift),
         cmocka_unit_test(cost_huge),     cmocka_unit_test(max_cost),
         cmocka_unit_test(format_usd),    cmocka_unit_test(parse_usd),

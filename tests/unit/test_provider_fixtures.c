@@ -216,6 +216,7 @@ static void provider_case(void **state) {
         .stream = stream,
         .include_usage = cJSON_IsTrue(
             cJSON_GetObjectItem(cJSON_GetObjectItem(req, "stream_options"), "include_usage")),
+        .exclude_reasoning = cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(req, "reasoning"), "exclude")),
     };
 
     /* 1. canonical -> upstream request */

@@ -350,7 +350,7 @@ static void usage_queries(void **st) {
     gr_store_close(s);
 }
 
-/* Schema 1 -> 2 keeps every row; request_id (the gateway's) stays unique,
+/* Schema 1 -> 2 (-> 3: tokens_cache_write, default 0) keeps every row; request_id (the gateway's) stays unique,
  * client_request_id is not; a duplicate request_id is counted. */
 static void client_request_id(void **st) {
     (void)st;
@@ -362,9 +362,11 @@ static void client_request_id(void **st) {
     /* back to a version-1 database holding one row, as an older binary left it */
     bool pg = gr_test_store_is_pg();
     assert_int_equal(gr_test_store_exec(url, pg ? "ALTER TABLE ledger DROP COLUMN client_request_id;"
+                                                  "ALTER TABLE ledger DROP COLUMN tokens_cache_write;"
                                                   "DELETE FROM schema_version WHERE version > 1"
                                                 : "DROP INDEX ledger_client_request_id;"
                                                   "ALTER TABLE ledger DROP COLUMN client_request_id;"
+                                                  "ALTER TABLE ledger DROP COLUMN tokens_cache_write;"
                                                   "UPDATE schema_version SET version=1"),
                      0);
     assert_int_equal(gr_test_store_exec(url, pg ? "INSERT INTO ledger(request_id,day,ts_ms,key_id,tokens_in,tokens_out,"
@@ -380,6 +382,7 @@ static void client_request_id(void **st) {
     assert_int_equal(gr_store_generation_get(s, "old-1", &got), GR_OK);
     assert_int_equal(got.cost_nusd, 5);
     assert_string_equal(got.client_request_id, "");
+    assert_int_equal(got.tokens_cache_write, 0); /* the migration's default */
     /* three requests sent with one client id: three rows */
     gr_ledger_row r[4];
     memset(r, 0, sizeof r);

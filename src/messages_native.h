@@ -1,0 +1,36 @@
+/* messages_native.h — POST /v1/messages (and /v1/messages/count_tokens)
+ * relayed as is to an upstream that speaks Anthropic's Messages API: the
+ * request line and headers the upstream needs, and the metering read off the
+ * reply without changing a byte of it. The body itself is the client's, with
+ * only `model` rewritten and the gateway's own fields removed (proxy.c). */
+#ifndef GR_MESSAGES_NATIVE_H
+#define GR_MESSAGES_NATIVE_H
+
+#include "http_server.h"
+#include "provider.h"
+#include "sse.h"
+
+/* Client headers forwarded to the Anthropic upstream unchanged (when sent). */
+extern const char *const gr_messages_native_forwarded[];
+
+/* Sets h's URL (<base_url>/messages or /messages/count_tokens) and headers:
+ * the provider's key as x-api-key, the client's anthropic-version (else the
+ * provider's api_version, else the default) and anthropic-beta. */
+void gr_messages_native_request(const gr_client_req *client, const gr_provider_conf *p, bool count_tokens,
+                                gr_http_request *h);
+
+/* What one upstream stream event means to the gateway. */
+typedef enum {
+    GR_NATIVE_EV_OTHER = 0,
+    GR_NATIVE_EV_STOP,  /* message_stop: the stream is complete */
+    GR_NATIVE_EV_ERROR, /* an in-band error event */
+} gr_native_event_kind;
+
+/* Reads usage from message_start / message_delta into u; classifies ev. */
+gr_native_event_kind gr_messages_native_event(const gr_sse_event *ev, gr_usage *u);
+
+/* Writes ev as an SSE frame with the upstream's event name and data, as it
+ * arrived ("event: <name>\ndata: <line>\n...\n"). */
+void gr_messages_native_frame(struct evbuffer *out, const gr_sse_event *ev);
+
+#endif
