@@ -51,8 +51,10 @@
 #include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define DEFAULT_MAX_TOKENS 1024
+#define GR_X402_INSTANCE_ID_MAX 90
 #define DEFAULT_TIMEOUT_S 300
 #define PAYER_HINT_HEADER "X-Payer"
 
@@ -64,6 +66,7 @@ struct gr_pay_x402 {
     char *public_url; /* scheme://host[:port] for `resource`; NULL = from Host */
     gr_x402_store *store;
     gr_x402_settler *settler;
+    const char *owner; /* the settler's instance id: owner of the jobs admitted here (NULL: settle none) */
 };
 
 typedef enum { XS_NONE = 0, XS_QUOTED, XS_REJECTED, XS_ADMITTED } x402_phase;
@@ -207,6 +210,50 @@ static bool parse_network(const cJSON *o, size_t i, gr_x402_network_conf *n, cha
     return true;
 }
 
+/* Liveness of the settling instances (x402_settle.h): instance_id (default
+ * <hostname>:<listen port>, unique among live instances and stable across a
+ * restart), heartbeat_interval_ms, instance_dead_after_ms, sweep_interval_ms. */
+static bool parse_liveness(const cJSON *x, const gr_config *cfg, char id[GR_X402_INSTANCE_ID_MAX],
+                           gr_x402_settler_opts *so, char *err, size_t errlen) {
+    memset(so, 0, sizeof *so);
+    const char *given = scalar(x, "instance_id");
+    if (given) {
+        size_t n = strlen(given);
+        bool ok = n > 0 && n < GR_X402_INSTANCE_ID_MAX;
+        for (size_t i = 0; ok && i < n; i++) ok = given[i] > ' ' && given[i] < 0x7f;
+        if (!ok) {
+            snprintf(err, errlen, "x402.instance_id: want 1..%d printable characters without spaces",
+                     GR_X402_INSTANCE_ID_MAX - 1);
+            return false;
+        }
+        snprintf(id, GR_X402_INSTANCE_ID_MAX, "%s", given);
+    } else {
+        char host[64] = "localhost";
+        if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "localhost");
+        host[sizeof host - 1] = '\0';
+        snprintf(id, GR_X402_INSTANCE_ID_MAX, "%s:%u", host, (unsigned)cfg->server.port);
+    }
+    so->instance_id = id;
+    uint64_t hb, dead, sweep;
+    if (!uint_field(x, "heartbeat_interval_ms", GR_X402_HEARTBEAT_MS, 60000, &hb) || hb < 50) {
+        snprintf(err, errlen, "x402.heartbeat_interval_ms: want 50..60000");
+        return false;
+    }
+    if (!uint_field(x, "instance_dead_after_ms", GR_X402_DEAD_AFTER_MS, 3600000, &dead) || dead < 2 * hb) {
+        snprintf(err, errlen, "x402.instance_dead_after_ms: want at least twice heartbeat_interval_ms (%llu) and "
+                              "at most 3600000", (unsigned long long)(2 * hb));
+        return false;
+    }
+    if (!uint_field(x, "sweep_interval_ms", GR_X402_SWEEP_MS, 3600000, &sweep) || sweep < 50) {
+        snprintf(err, errlen, "x402.sweep_interval_ms: want 50..3600000");
+        return false;
+    }
+    so->heartbeat_ms = (uint32_t)hb;
+    so->dead_after_ms = (uint32_t)dead;
+    so->sweep_ms = (uint32_t)sweep;
+    return true;
+}
+
 gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen) {
     (void)store; /* the payment tables live in the same database, on a connection of our own */
     if (err && errlen) err[0] = '\0';
@@ -265,10 +312,14 @@ gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, s
             n->upto_facilitator = n->relayer;
         }
     }
+    char instance_id[GR_X402_INSTANCE_ID_MAX];
+    gr_x402_settler_opts so;
+    if (!parse_liveness(x, cfg, instance_id, &so, err, errlen)) goto fail;
     if (gr_x402_store_open(gr_store_url_from_config(cfg->tree), &p->store, err, errlen) != GR_OK) goto fail;
     if (p->mode != GR_X402_SETTLE_NONE &&
-        gr_x402_settler_new(p->mode, p->nets, p->nnets, p->store, &p->settler, err, errlen) != GR_OK)
+        gr_x402_settler_new(p->mode, p->nets, p->nnets, p->store, &so, &p->settler, err, errlen) != GR_OK)
         goto fail;
+    if (p->settler) p->owner = gr_x402_settler_owner(p->settler);
     for (size_t i = 0; i < p->nnets; i++) {
         char a[GR_EVM_ADDR_STR_LEN + 1], to[GR_EVM_ADDR_STR_LEN + 1], rl[GR_EVM_ADDR_STR_LEN + 1] = "-";
         gr_evm_address_checksum(&p->nets[i].asset, a);
@@ -291,6 +342,10 @@ fail:
     if (!err[0]) snprintf(err, errlen, "x402: cannot start");
     gr_pay_x402_free(p);
     return NULL;
+}
+
+void gr_pay_x402_stop_by(gr_pay_x402 *p, uint64_t deadline_ms) {
+    if (p) gr_x402_settler_stop_by(p->settler, deadline_ms);
 }
 
 void gr_pay_x402_free(gr_pay_x402 *p) {
@@ -545,6 +600,10 @@ struct x402_job {
     char key[200];
     char rid[64];
     int64_t valid_before, take;
+    /* XJ_RESERVE: the payment's settlement job (and upto record), committed with the reservation */
+    bool has_intent, has_upto;
+    gr_x402_settle_rec intent;
+    gr_x402_upto_rec upto;
     /* results */
     gr_status rc, take_rc;
     int64_t credit;
@@ -563,10 +622,15 @@ static void x402_job_run(void *conn, void *arg) {
     case XJ_CREDIT_GET:
         j->rc = gr_x402_store_credit_get(st, j->payer, &j->credit);
         break;
-    case XJ_RESERVE:
-        j->rc = gr_x402_store_nonce_reserve(st, j->key, j->valid_before);
-        j->take_rc = j->rc == GR_OK && j->take > 0 ? gr_x402_store_credit_take(st, j->payer, j->take) : GR_OK;
+    case XJ_RESERVE: { /* one transaction: nonce, credit, and the job that settles it */
+        gr_x402_admit_result res = GR_X402_ADMITTED;
+        j->rc = gr_x402_store_admit(st, j->key, j->valid_before, j->payer, j->take, j->has_intent ? &j->intent : NULL,
+                                    j->has_upto ? &j->upto : NULL, j->p->owner, GR_X402_SETTLE_LEASE_MS, &res);
+        j->take_rc = GR_OK;
+        if (j->rc == GR_OK && res == GR_X402_ADMIT_REPLAY) j->rc = GR_ERR_INVALID;
+        if (j->rc == GR_OK && res == GR_X402_ADMIT_NO_CREDIT) j->take_rc = GR_ERR_INVALID;
         break;
+    }
     case XJ_CREDIT_VIEW:
         j->rc = gr_x402_store_credit_get(st, j->payer, &j->credit);
         j->obj = cJSON_CreateArray();
@@ -586,7 +650,18 @@ static void x402_job_late(void *conn, void *arg) {
     if (j->kind != XJ_RESERVE || j->rc != GR_OK) return;
     GR_WARN("x402: nonce %s reserved after its request timed out: it stays spent (the client was told to sign anew)",
             j->key);
-    if (j->take > 0 && j->take_rc == GR_OK) {
+    if (j->take_rc != GR_OK) return; /* nothing was taken nor recorded */
+    if (j->has_intent) { /* nothing served: the job ends skipped, and the credit it took goes back, at once */
+        bool closed = false;
+        snprintf(j->intent.state, sizeof j->intent.state, "skipped");
+        if (j->has_upto) snprintf(j->upto.state, sizeof j->upto.state, "skipped");
+        if (gr_x402_store_settlement_close(job_store(conn, j->p), &j->intent, j->take, j->has_upto ? &j->upto : NULL,
+                                           &closed) != GR_OK)
+            GR_ERROR("x402: closing the job of %s (admitted after a timeout, not served) failed: it will be "
+                     "settled as if served", j->intent.request_id);
+        return;
+    }
+    if (j->take > 0) {
         if (gr_x402_store_credit_add(job_store(conn, j->p), j->payer, j->take) != GR_OK)
             GR_ERROR("x402: giving back %lld nusd of credit to %s (taken after a timeout) failed",
                      (long long)j->take, j->payer);
@@ -595,6 +670,7 @@ static void x402_job_late(void *conn, void *arg) {
 
 static void x402_job_free(void *arg) {
     x402_job *j = arg;
+    gr_x402_settle_rec_dispose(&j->intent);
     cJSON_Delete(j->obj);
     free(j);
 }
@@ -665,14 +741,31 @@ typedef struct x402_post {
     char payer[GR_EVM_ADDR_STR_LEN + 1];
     int64_t credit_delta; /* != 0: add to the payer's credit (refund) */
     bool has_upto, has_settle;
+    bool close;                /* settle is the admitted job to close (its request ended): with
+                                  credit_delta and upto in one transaction, then queued if pending */
     gr_x402_upto_rec upto;
-    gr_x402_settle_rec settle; /* handed to the settler (persisted as pending first) */
+    gr_x402_settle_rec settle; /* handed to the settler once closed as pending */
     char what[96];             /* for the error log */
 } x402_post;
 
 static void x402_post_run(void *conn, void *arg) {
     x402_post *o = arg;
     gr_x402_store *st = job_store(conn, o->p);
+    if (o->close) {
+        bool closed = false;
+        if (gr_x402_store_settlement_close(st, &o->settle, o->credit_delta, o->has_upto ? &o->upto : NULL,
+                                           &closed) != GR_OK) {
+            GR_ERROR("x402: cannot record the end of %s (%s): its job stays open and settles as admitted once "
+                     "this instance restarts", o->settle.request_id, o->what);
+        } else if (!closed) {
+            GR_WARN("x402: the job of %s was taken over by another instance before its end was recorded",
+                    o->settle.request_id);
+        } else if (o->has_settle && !strcmp(o->settle.state, "pending")) {
+            o->has_settle = false;
+            (void)gr_x402_settler_submit(o->p->settler, &o->settle); /* takes the strings */
+        }
+        return;
+    }
     if (o->credit_delta && gr_x402_store_credit_add(st, o->payer, o->credit_delta) != GR_OK)
         GR_ERROR("x402: credit refund for %s failed (%s)", o->payer, o->what);
     if (o->has_upto && gr_x402_store_upto_put(st, &o->upto) != GR_OK)
@@ -705,6 +798,38 @@ static void post(gr_request *r, x402_post *o) {
         return;
     }
     gr_store_exec_post(ex, x402_post_run, x402_post_free, o);
+}
+
+static char *upto_requirement(const gr_x402_upto_offer *offer, const gr_u256 *amount);
+static void fill_upto_rec(gr_request *r, const x402_req *x, const gr_x402_network_conf *n, const gr_u256 *settled,
+                          int64_t cost, const char *state, gr_x402_upto_rec *u);
+static void close_job(gr_request *r, gr_pay_x402 *p, x402_req *x, const char *amount, char *req_json, int64_t paid,
+                      int64_t cost, const char *state, int64_t credit_delta, const gr_x402_upto_rec *u);
+
+/* The settlement job of an admitted payment, committed with its nonce
+ * (state `open`, owned by this instance): what settles if the request's end
+ * is never recorded because this instance died — exact: the signed value
+ * (cost = the maximum, so no credit is lost or granted twice), upto: the
+ * authorised maximum. The request's end closes it with the real figures. */
+static void set_intent(gr_request *r, gr_pay_x402 *p, x402_req *x, x402_job *j, const char *amount,
+                       const char *req_json, int64_t paid_nusd, int64_t credit_used_nusd) {
+    if (!p->settler) return; /* settle: none — nothing to settle */
+    const gr_x402_network_conf *n = &p->nets[x->net];
+    gr_x402_settle_rec *rec = &j->intent;
+    gr_store_strlcpy(rec->request_id, r->id, sizeof rec->request_id);
+    snprintf(rec->payer, sizeof rec->payer, "%s", x->payer);
+    rec->chain_id = n->chain_id;
+    gr_evm_address_lower(&n->asset, rec->asset);
+    snprintf(rec->amount, sizeof rec->amount, "%s", amount);
+    rec->version = x->version;
+    rec->header_b64 = gr_xstrdup(x->header_b64);
+    rec->requirement_json = gr_xstrdup(req_json ? req_json : "{}");
+    rec->paid_nusd = paid_nusd;
+    rec->credit_used_nusd = credit_used_nusd;
+    rec->cost_nusd = x->max_cost_nusd;
+    snprintf(rec->state, sizeof rec->state, "open");
+    rec->created_ms = (int64_t)gr_wall_ms();
+    j->has_intent = true;
 }
 
 /* ---- upto admission ---- */
@@ -750,6 +875,14 @@ static void admit_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_status urc
     snprintf(j->key, sizeof j->key, "%s", x->nonce_key);
     snprintf(j->payer, sizeof j->payer, "%s", x->payer);
     j->valid_before = x->valid_before;
+    if (p->settler) { /* until the request's end says otherwise: the maximum */
+        char *req_json = upto_requirement(&x->up_offer, &x->value);
+        gr_x402_upto_rec *u = &j->upto;
+        fill_upto_rec(r, x, n, &x->value, x->max_cost_nusd, "pending", u);
+        set_intent(r, p, x, j, u->settled_amount, req_json, atomic_to_nusd(&x->value, n), 0);
+        free(req_json);
+        j->has_upto = true;
+    }
     submit_job(r, j);
 }
 
@@ -909,6 +1042,9 @@ static void exact_with_credit(gr_request *r, x402_job *cj) {
     snprintf(j->payer, sizeof j->payer, "%s", x->payer);
     j->valid_before = x->valid_before;
     j->take = x->paid_nusd < max_cost ? max_cost - x->paid_nusd : 0; /* the rest comes out of credit, atomically */
+    char amount[GR_U256_DEC_MAX + 1];
+    gr_u256_to_dec(&x->value, amount);
+    set_intent(r, p, x, j, amount, x->requirement_json, x->paid_nusd, j->take);
     submit_job(r, j);
 }
 
@@ -953,7 +1089,14 @@ void gr_pay_x402_reject_replay(gr_request *r) {
     gr_pay_x402 *p = px(r);
     x402_req *x = r->x402;
     if (!p || !x) return;
-    if (x->credit_used_nusd) {
+    if (p->settler) { /* its admitted job ends skipped, credit back, at once */
+        char amount[GR_U256_DEC_MAX + 1];
+        gr_u256_to_dec(&x->value, amount);
+        gr_x402_upto_rec u;
+        if (x->upto) fill_upto_rec(r, x, &p->nets[x->net], &(gr_u256){{0}}, 0, "skipped", &u);
+        close_job(r, p, x, x->upto ? "0" : amount, gr_xstrdup(x->requirement_json ? x->requirement_json : "{}"),
+                  x->upto ? 0 : x->paid_nusd, 0, "skipped", x->credit_used_nusd, x->upto ? &u : NULL);
+    } else if (x->credit_used_nusd) {
         x402_post *o = new_post(p, x->payer, "replay refused");
         o->credit_delta = x->credit_used_nusd;
         post(r, o);
@@ -1009,6 +1152,73 @@ void gr_pay_x402_before_reply(gr_request *r) {
     gr_request_add_header(r, "x-gaterouter-x402-payer", x->payer);
 }
 
+/* The settle-time requirement of an upto payment (amount = what settles), as
+ * JSON (malloc'd; "{}" when it cannot be rendered). */
+static char *upto_requirement(const gr_x402_upto_offer *offer, const gr_u256 *amount) {
+    char *req_json = NULL;
+    cJSON *arr = cJSON_CreateArray();
+    if (arr && gr_x402_upto_render_requirement(offer, amount, arr) == GR_OK) {
+        char *t = cJSON_PrintUnformatted(cJSON_GetArrayItem(arr, 0));
+        if (t) {
+            req_json = gr_xstrdup(t);
+            cJSON_free(t);
+        }
+    }
+    cJSON_Delete(arr);
+    return req_json ? req_json : gr_xstrdup("{}");
+}
+
+static void fill_upto_rec(gr_request *r, const x402_req *x, const gr_x402_network_conf *n, const gr_u256 *settled,
+                          int64_t cost, const char *state, gr_x402_upto_rec *u) {
+    memset(u, 0, sizeof *u);
+    gr_store_strlcpy(u->request_id, r->id, sizeof u->request_id);
+    snprintf(u->payer, sizeof u->payer, "%s", x->payer);
+    u->chain_id = n->chain_id;
+    gr_evm_address_lower(&n->asset, u->asset);
+    gr_u256_to_dec(&x->value, u->max_amount);
+    gr_u256_to_dec(settled, u->settled_amount);
+    u->cost_nusd = cost;
+    snprintf(u->nonce_key, sizeof u->nonce_key, "%s", x->nonce_key);
+    snprintf(u->state, sizeof u->state, "%s", state);
+}
+
+/* The settlement job of this request with its final figures (the heap
+ * strings are the post's until the settler takes them). */
+static void fill_job(gr_request *r, const x402_req *x, const gr_x402_network_conf *n, const char *amount,
+                     char *req_json, int64_t paid, int64_t credit_used, int64_t cost, const char *state,
+                     gr_x402_settle_rec *rec) {
+    memset(rec, 0, sizeof *rec);
+    gr_store_strlcpy(rec->request_id, r->id, sizeof rec->request_id);
+    snprintf(rec->payer, sizeof rec->payer, "%s", x->payer);
+    rec->chain_id = n->chain_id;
+    gr_evm_address_lower(&n->asset, rec->asset);
+    snprintf(rec->amount, sizeof rec->amount, "%s", amount);
+    rec->version = x->version;
+    rec->header_b64 = gr_xstrdup(x->header_b64);
+    rec->requirement_json = req_json;
+    rec->paid_nusd = paid;
+    rec->credit_used_nusd = credit_used;
+    rec->cost_nusd = cost;
+    snprintf(rec->state, sizeof rec->state, "%s", state);
+    rec->created_ms = (int64_t)gr_wall_ms();
+}
+
+/* Closes the request's admitted job (x402_post_run): state, credit back,
+ * upto record in one transaction; a `pending` job is then queued. */
+static void close_job(gr_request *r, gr_pay_x402 *p, x402_req *x, const char *amount, char *req_json, int64_t paid,
+                      int64_t cost, const char *state, int64_t credit_delta, const gr_x402_upto_rec *u) {
+    x402_post *o = new_post(p, x->payer, state);
+    fill_job(r, x, &p->nets[x->net], amount, req_json, paid, x->credit_used_nusd, cost, state, &o->settle);
+    o->has_settle = true;
+    o->close = true;
+    o->credit_delta = credit_delta;
+    if (u) {
+        o->upto = *u;
+        o->has_upto = true;
+    }
+    post(r, o);
+}
+
 /* End of an upto request: settle exactly the metered cost (rounded up to an
  * atomic unit, never above the signed maximum), nothing at zero cost; record
  * maximum vs settled amount. */
@@ -1023,56 +1233,23 @@ static void finish_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_ledger_ro
     if (served && gr_x402_upto_settle_amount(cost, n->decimals, &x->value, &settled))
         GR_WARN("x402: %s: metered cost %lld nusd exceeds the authorised maximum; settling the maximum", r->id,
                 (long long)cost);
-    gr_x402_upto_rec u;
-    memset(&u, 0, sizeof u);
-    gr_store_strlcpy(u.request_id, r->id, sizeof u.request_id);
-    snprintf(u.payer, sizeof u.payer, "%s", x->payer);
-    u.chain_id = n->chain_id;
-    gr_evm_address_lower(&n->asset, u.asset);
-    gr_u256_to_dec(&x->value, u.max_amount);
-    gr_u256_to_dec(&settled, u.settled_amount);
-    u.cost_nusd = cost;
-    snprintf(u.nonce_key, sizeof u.nonce_key, "%s", x->nonce_key);
     bool zero = gr_u256_eq(&settled, &(gr_u256){{0}});
     const char *state = !served ? "skipped" : p->mode == GR_X402_SETTLE_NONE ? "verified" : zero ? "zero" : "pending";
-    snprintf(u.state, sizeof u.state, "%s", state);
+    gr_x402_upto_rec u;
+    fill_upto_rec(r, x, n, &settled, cost, state, &u);
     GR_LEDGER_SET(row->x402_amount_atomic, u.settled_amount);
     GR_LEDGER_SET(row->x402_settlement, state);
     row->x402_credit_delta_nusd = 0;
-    x402_post *o = new_post(p, x->payer, "upto");
-    o->upto = u;
-    o->has_upto = true; /* recorded (on the store executor) before any settlement job is handed over */
-    if (strcmp(state, "pending") != 0) {
+    if (!p->settler) { /* settle: none — only the record */
+        x402_post *o = new_post(p, x->payer, "upto");
+        o->upto = u;
+        o->has_upto = true;
         post(r, o);
         return;
     }
     /* settle-time requirements: amount = what to settle (facilitator /settle) */
-    char *req_json = NULL;
-    cJSON *arr = cJSON_CreateArray();
-    if (arr && gr_x402_upto_render_requirement(&x->up_offer, &settled, arr) == GR_OK) {
-        char *t = cJSON_PrintUnformatted(cJSON_GetArrayItem(arr, 0));
-        if (t) {
-            req_json = gr_xstrdup(t);
-            cJSON_free(t);
-        }
-    }
-    cJSON_Delete(arr);
-    gr_x402_settle_rec rec;
-    memset(&rec, 0, sizeof rec);
-    gr_store_strlcpy(rec.request_id, r->id, sizeof rec.request_id);
-    snprintf(rec.payer, sizeof rec.payer, "%s", x->payer);
-    rec.chain_id = n->chain_id;
-    snprintf(rec.asset, sizeof rec.asset, "%s", u.asset);
-    snprintf(rec.amount, sizeof rec.amount, "%s", u.settled_amount);
-    rec.version = 2;
-    rec.header_b64 = gr_xstrdup(x->header_b64);
-    rec.requirement_json = req_json ? req_json : gr_xstrdup("{}");
-    rec.paid_nusd = atomic_to_nusd(&settled, n);
-    rec.cost_nusd = cost;
-    rec.created_ms = (int64_t)gr_wall_ms();
-    o->settle = rec; /* the post owns the strings until the settler takes them */
-    o->has_settle = true;
-    post(r, o);
+    close_job(r, p, x, u.settled_amount, upto_requirement(&x->up_offer, &settled), atomic_to_nusd(&settled, n), cost,
+              state, 0, &u);
 }
 
 void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row) {
@@ -1099,8 +1276,11 @@ void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row) {
     int64_t cost = r->cost_nusd;
     bool served = r->status < 400 || cost > 0;
     bool zero = x->paid_nusd == 0;
+    const char *req = x->requirement_json ? x->requirement_json : "{}";
     if (!served) { /* nothing delivered: nothing settled, credit back */
-        if (x->credit_used_nusd) {
+        if (p->settler) {
+            close_job(r, p, x, amount, gr_xstrdup(req), x->paid_nusd, cost, "skipped", x->credit_used_nusd, NULL);
+        } else if (x->credit_used_nusd) {
             x402_post *o = new_post(p, x->payer, "not served");
             o->credit_delta = x->credit_used_nusd;
             post(r, o);
@@ -1113,35 +1293,14 @@ void gr_pay_x402_finish(gr_request *r, gr_ledger_row *row) {
         return;
     }
     if (zero) { /* fully covered by credit: no transfer; unused credit back */
-        if (x->credit_used_nusd - cost != 0) {
-            x402_post *o = new_post(p, x->payer, "credit-covered request");
-            o->credit_delta = x->credit_used_nusd - cost;
-            post(r, o);
-        }
+        close_job(r, p, x, amount, gr_xstrdup(req), 0, cost, "credit", x->credit_used_nusd - cost, NULL);
         row->x402_credit_delta_nusd = -(cost < x->credit_used_nusd ? cost : x->credit_used_nusd);
         GR_LEDGER_SET(row->x402_settlement, "credit");
         return;
     }
-    gr_x402_settle_rec rec;
-    memset(&rec, 0, sizeof rec);
-    gr_store_strlcpy(rec.request_id, r->id, sizeof rec.request_id);
-    snprintf(rec.payer, sizeof rec.payer, "%s", x->payer);
-    rec.chain_id = n->chain_id;
-    gr_evm_address_lower(&n->asset, rec.asset);
-    snprintf(rec.amount, sizeof rec.amount, "%s", amount);
-    rec.version = x->version;
-    rec.header_b64 = gr_xstrdup(x->header_b64);
-    rec.requirement_json = gr_xstrdup(x->requirement_json ? x->requirement_json : "{}");
-    rec.paid_nusd = x->paid_nusd;
-    rec.credit_used_nusd = x->credit_used_nusd;
-    rec.cost_nusd = cost;
-    rec.created_ms = (int64_t)gr_wall_ms();
     row->x402_credit_delta_nusd = x->paid_nusd - cost;
     GR_LEDGER_SET(row->x402_settlement, "pending");
-    x402_post *o = new_post(p, x->payer, "settlement");
-    o->settle = rec; /* the post owns the strings until the settler takes them */
-    o->has_settle = true;
-    post(r, o);
+    close_job(r, p, x, amount, gr_xstrdup(req), x->paid_nusd, cost, "pending", 0, NULL);
 }
 
 /* ---- GET /v1/x402/pricing, GET /v1/x402/credit?address= ---- */

@@ -32,6 +32,10 @@ typedef struct gr_pay_x402 gr_pay_x402;
 /* NULL with err[0] == '\0' when the config has no x402 section. */
 gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen);
 void gr_pay_x402_free(gr_pay_x402 *p);
+/* SIGTERM: settlement stops queueing and, at deadline_ms (wall clock),
+ * aborts its RPC in flight; what is left stays in the store for the next
+ * run or another instance. NULL-safe. */
+void gr_pay_x402_stop_by(gr_pay_x402 *p, uint64_t deadline_ms);
 
 bool gr_pay_x402_applies(gr_request *r);
 /* Answers (402 quote or rejection, 503 when the store is unavailable or

@@ -8,6 +8,7 @@
 
 #include "curl_dl.h"
 #include "evm_tx.h"
+#include "keccak.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -47,12 +48,39 @@ struct gr_x402_settler {
     size_t head, count;
     bool stopping, busy;
     CURL *curl;
-    char owner[96];        /* this instance's lease owner id: gr-<16 random hex> */
+    char owner[96];        /* this instance's id: owner of its jobs and sending leases */
     const char *lease_job; /* request id of the job being sent (settler thread only) */
     uint64_t lease_renewed_ms;
+    gr_x402_settler_opts opt;
+    uint64_t stop_deadline_ms; /* under mu; 0 = none: past it RPCs abort and the queue is left */
+    bool unqueued_own;         /* under mu: a pending job of ours is not queued (queue full, or left pending
+                                  after its attempts): the next sweep with an idle queue takes it back */
+    pthread_t keeper;          /* heartbeat + sweeps */
+    bool keeper_started;
 };
 
-typedef enum { R_OK = 0, R_TRANSIENT, R_PERMANENT } outcome;
+/* R_EXPIRED: the authorization expired unspent (expired_unsettled). */
+typedef enum { R_OK = 0, R_TRANSIENT, R_PERMANENT, R_EXPIRED } outcome;
+
+static bool stopping_now(gr_x402_settler *s) {
+    pthread_mutex_lock(&s->mu);
+    bool st = s->stopping;
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
+/* Past the stop_by deadline: abort what is in flight, leave the rest. */
+static bool past_deadline(gr_x402_settler *s) {
+    pthread_mutex_lock(&s->mu);
+    uint64_t d = s->stop_deadline_ms;
+    pthread_mutex_unlock(&s->mu);
+    return d && gr_wall_ms() >= d;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    return past_deadline(ud) ? 1 : 0; /* non-zero aborts the transfer */
+}
 
 /* ---- the sending lease (x402_store.h: gr_x402_store_settlement_lease) ----
  * Taken before a job's first transaction is sent, renewed before every
@@ -60,6 +88,10 @@ typedef enum { R_OK = 0, R_TRANSIENT, R_PERMANENT } outcome;
  * instance holds is left to that instance. */
 
 static bool lease(gr_x402_settler *s, const char *request_id, bool *io_error) {
+    if (past_deadline(s)) { /* stopping: send nothing new */
+        *io_error = false;
+        return false;
+    }
     bool held = false;
     uint64_t now = gr_wall_ms();
     *io_error = gr_x402_store_settlement_lease(s->store, request_id, s->owner, (int64_t)now, GR_X402_SETTLE_LEASE_MS,
@@ -82,6 +114,21 @@ static void sleep_ms(unsigned ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
     }
+}
+
+/* Sleeps up to ms, less when stopping (woken by stop_by / free). */
+static void nap(gr_x402_settler *s, unsigned ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->mu);
+    if (!s->stop_deadline_ms) pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    pthread_mutex_unlock(&s->mu);
 }
 
 static const gr_x402_network_conf *find_net(gr_x402_settler *s, uint64_t chain_id, const char *asset, size_t *idx) {
@@ -129,8 +176,19 @@ static long http_post_json(gr_x402_settler *s, const char *url, const char *body
     cu->easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
     cu->easy_setopt(c, CURLOPT_WRITEDATA, out);
-    cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    pthread_mutex_lock(&s->mu);
+    uint64_t deadline = s->stop_deadline_ms;
+    pthread_mutex_unlock(&s->mu);
+    if (deadline) { /* stopping: never past the deadline */
+        uint64_t now = gr_wall_ms();
+        long left = deadline > now ? (long)(deadline - now) : 1;
+        if (left < timeout_ms) timeout_ms = left;
+    }
+    cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000L ? timeout_ms : 5000L);
     cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+    cu->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    cu->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    cu->easy_setopt(c, CURLOPT_XFERINFODATA, (void *)s);
     cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     cu->easy_setopt(c, CURLOPT_USERAGENT, "gaterouter-x402/" GR_VERSION);
     CURLcode rc = cu->easy_perform(c);
@@ -226,11 +284,8 @@ static outcome wait_receipt(gr_x402_settler *s, const gr_x402_network_conf *n, c
         }
         cJSON_Delete(root);
         lease_keep(s);
-        pthread_mutex_lock(&s->mu);
-        bool stopping = s->stopping;
-        pthread_mutex_unlock(&s->mu);
-        if (stopping && deadline > gr_now_us() + 5000000u) deadline = gr_now_us() + 5000000u; /* shutting down */
-        if (gr_now_us() >= deadline) {
+        if (stopping_now(s) && deadline > gr_now_us() + 5000000u) deadline = gr_now_us() + 5000000u; /* shutting down */
+        if (gr_now_us() >= deadline || past_deadline(s)) {
             if (o == R_OK) snprintf(err, errlen, "no receipt for %s after %u ms", tx, wait_ms);
             return R_TRANSIENT;
         }
@@ -274,6 +329,163 @@ static const char *exact_revert_code(const char *why) {
          : "invalid_exact_evm_transaction_simulation_failed";
 }
 
+/* ---- reconciliation with the chain ----
+ * What a payment spends on chain, and how to find the transaction that spent
+ * it: exact (EIP-3009): token.authorizationState(from, nonce), and the token's
+ * AuthorizationUsed(from, nonce) log; upto (Permit2): the bit of the nonce in
+ * Permit2.nonceBitmap(owner, nonce >> 8), and the token's latest
+ * Transfer(owner -> payTo, settled amount) log. */
+
+typedef struct spend_ref {
+    bool upto;
+    gr_evm_address from, pay_to, token, permit2;
+    gr_u256 nonce, amount; /* amount: what settles (upto: to match the Transfer log) */
+    uint64_t valid_before; /* unix s: exact validBefore, upto deadline */
+} spend_ref;
+
+/* How far back (blocks) the spending transaction's log is looked for. */
+#define LOG_LOOKBACK_BLOCKS 50000u
+
+static void selector(const char *sig, uint8_t out[4]) {
+    uint8_t h[32];
+    gr_keccak256(sig, strlen(sig), h);
+    memcpy(out, h, 4);
+}
+
+static void word_address(const gr_evm_address *a, uint8_t w[32]) {
+    memset(w, 0, 12);
+    memcpy(w + 12, a->b, 20);
+}
+
+/* "0x" + 64 hex of a 32-byte word */
+static void word_hex(const uint8_t w[32], char out[67]) { gr_evm_hex_encode(w, 32, out); }
+
+static outcome eth_call_word(gr_x402_settler *s, const gr_x402_network_conf *n, const gr_evm_address *to,
+                             const uint8_t *data, size_t len, uint8_t word[32], char *err, size_t errlen) {
+    char target[GR_EVM_ADDR_STR_LEN + 1], dhex[2 * 68 + 3];
+    gr_evm_address_lower(to, target);
+    gr_evm_hex_encode(data, len, dhex);
+    char params[400];
+    snprintf(params, sizeof params, "[{\"to\":\"%s\",\"data\":\"%s\"},\"latest\"]", target, dhex);
+    cJSON *root;
+    const cJSON *res;
+    outcome o = rpc(s, n->rpc_url, "eth_call", params, &root, &res, err, errlen);
+    if (o == R_OK && (!cJSON_IsString(res) || strlen(res->valuestring) < 66 ||
+                      gr_evm_hex_decode((gr_str){res->valuestring, 66}, word, 32) != GR_OK)) {
+        snprintf(err, errlen, "eth_call: unexpected result");
+        o = R_TRANSIENT;
+    }
+    cJSON_Delete(root);
+    return o == R_OK ? R_OK : R_TRANSIENT;
+}
+
+/* *spent: the authorization can no longer be used (spent, or for EIP-3009
+ * also cancelled). R_TRANSIENT when the chain cannot tell now. */
+static outcome auth_spent(gr_x402_settler *s, const gr_x402_network_conf *n, const spend_ref *r, bool *spent,
+                          char *err, size_t errlen) {
+    uint8_t data[68], word[32];
+    outcome o;
+    if (!r->upto) {
+        selector("authorizationState(address,bytes32)", data);
+        word_address(&r->from, data + 4);
+        memcpy(data + 36, r->nonce.b, 32);
+        o = eth_call_word(s, n, &n->asset, data, sizeof data, word, err, errlen);
+        if (o == R_OK) *spent = word[31] != 0;
+        return o;
+    }
+    selector("nonceBitmap(address,uint256)", data);
+    word_address(&r->from, data + 4);
+    memset(data + 36, 0, 32); /* wordPos = nonce >> 8 */
+    memcpy(data + 37, r->nonce.b, 31);
+    o = eth_call_word(s, n, &r->permit2, data, sizeof data, word, err, errlen);
+    if (o == R_OK) {
+        unsigned bit = r->nonce.b[31];
+        *spent = (word[31 - bit / 8] >> (bit % 8)) & 1;
+    }
+    return o;
+}
+
+/* The hash of the transaction that spent the authorization ("" if no log of
+ * it was found within LOG_LOOKBACK_BLOCKS). */
+static outcome find_spending_tx(gr_x402_settler *s, const gr_x402_network_conf *n, const spend_ref *r,
+                                char hash[67], char *err, size_t errlen) {
+    hash[0] = '\0';
+    uint64_t head = 0;
+    if (rpc_qty(s, n->rpc_url, "eth_blockNumber", "[]", &head, err, errlen) != R_OK) return R_TRANSIENT;
+    uint64_t from_block = head > LOG_LOOKBACK_BLOCKS ? head - LOG_LOOKBACK_BLOCKS : 0;
+    uint8_t topic0[32], w[32];
+    char t0[67], t1[67], t2[67], token[GR_EVM_ADDR_STR_LEN + 1];
+    gr_evm_address_lower(&n->asset, token);
+    const char *ev = r->upto ? "Transfer(address,address,uint256)" : "AuthorizationUsed(address,bytes32)";
+    gr_keccak256(ev, strlen(ev), topic0);
+    word_hex(topic0, t0);
+    word_address(&r->from, w);
+    word_hex(w, t1);
+    if (r->upto) word_address(&r->pay_to, w);
+    else memcpy(w, r->nonce.b, 32);
+    word_hex(w, t2);
+    char params[512];
+    snprintf(params, sizeof params,
+             "[{\"address\":\"%s\",\"topics\":[\"%s\",\"%s\",\"%s\"],\"fromBlock\":\"0x%llx\",\"toBlock\":\"latest\"}]",
+             token, t0, t1, t2, (unsigned long long)from_block);
+    cJSON *root;
+    const cJSON *res;
+    if (rpc(s, n->rpc_url, "eth_getLogs", params, &root, &res, err, errlen) != R_OK) return R_TRANSIENT;
+    char want[67];
+    word_hex(r->amount.b, want);
+    const cJSON *log;
+    cJSON_ArrayForEach(log, res) { /* oldest first: the last match is the latest */
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(log, "transactionHash");
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(log, "data");
+        if (!cJSON_IsString(h) || strlen(h->valuestring) != 66) continue;
+        if (r->upto && (!cJSON_IsString(d) || strcasecmp(d->valuestring, want) != 0)) continue;
+        snprintf(hash, 67, "%s", h->valuestring);
+    }
+    cJSON_Delete(root);
+    return R_OK;
+}
+
+/* After a permanent failure (or a transaction that can never be mined):
+ * what the chain says. Spent by a transaction we can find -> R_OK with its
+ * hash in rec (settled: the authorization only ever pays payTo). Unspent and
+ * past its validity -> R_EXPIRED. Otherwise R_PERMANENT (err kept), or
+ * R_TRANSIENT when the chain could not be asked. */
+static outcome reconcile(gr_x402_settler *s, const gr_x402_network_conf *n, gr_x402_settle_rec *rec,
+                         const spend_ref *r, char *err, size_t errlen) {
+    if (!n->rpc_url) return R_PERMANENT; /* facilitator without an RPC: the facilitator's word stands */
+    char why[256];
+    bool spent = false;
+    if (auth_spent(s, n, r, &spent, why, sizeof why) != R_OK) {
+        snprintf(err + strlen(err), errlen - strlen(err), "; chain state unknown: %.120s", why);
+        return R_TRANSIENT;
+    }
+    if (!spent) {
+        if ((uint64_t)(gr_wall_ms() / 1000) >= r->valid_before) {
+            snprintf(err, errlen, "authorization expired unspent (valid before %llu)",
+                     (unsigned long long)r->valid_before);
+            return R_EXPIRED;
+        }
+        return R_PERMANENT;
+    }
+    char hash[67];
+    if (find_spending_tx(s, n, r, hash, why, sizeof why) != R_OK) {
+        snprintf(err + strlen(err), errlen - strlen(err), "; spent on chain, transaction not found yet: %.120s", why);
+        return R_TRANSIENT;
+    }
+    if (!hash[0]) {
+        snprintf(err + strlen(err), errlen - strlen(err),
+                 "; the authorization is spent or cancelled on chain, by no transaction found in the last %u blocks",
+                 LOG_LOOKBACK_BLOCKS);
+        return R_PERMANENT;
+    }
+    GR_INFO("x402: %s: the chain shows the payment spent by tx %s", rec->request_id, hash);
+    snprintf(rec->tx_hash, sizeof rec->tx_hash, "%s", hash);
+    free(rec->raw_tx);
+    rec->raw_tx = NULL;
+    err[0] = '\0';
+    return R_OK;
+}
+
 /* Sends `data` to contract `to` from the relayer and waits for the receipt.
  * upto selects the revert classification. */
 static outcome settle_self(gr_x402_settler *s, size_t ni, gr_x402_settle_rec *rec, const gr_evm_address *to,
@@ -300,7 +512,26 @@ static outcome settle_self(gr_x402_settler *s, size_t ni, gr_x402_settle_rec *re
             snprintf(err, errlen, "transaction %s not mined yet", rec->tx_hash);
             return R_TRANSIENT;
         }
-        rec->tx_hash[0] = '\0'; /* dropped: submit again (the authorization is still unused) */
+        if (rec->raw_tx) { /* not in the pool (never sent, or dropped): the same signed bytes again */
+            size_t plen = strlen(rec->raw_tx) + 8;
+            char *p = gr_xmalloc(plen);
+            snprintf(p, plen, "[\"%s\"]", rec->raw_tx);
+            o = rpc(s, n->rpc_url, "eth_sendRawTransaction", p, &root, &res, err, errlen);
+            free(p);
+            cJSON_Delete(root);
+            if (o == R_OK || contains_ci(err, "already known")) {
+                GR_INFO("x402: %s: broadcast its persisted transaction %s", rec->request_id, rec->tx_hash);
+                return wait_receipt(s, n, rec->tx_hash, RECEIPT_TIMEOUT_MS, err, errlen);
+            }
+            if (o == R_TRANSIENT) return R_TRANSIENT;
+            /* refused (its relayer nonce was used by another transaction): it can never be mined */
+            GR_WARN("x402: %s: its transaction %s cannot be sent again (%s); signing a new one", rec->request_id,
+                    rec->tx_hash, err);
+            st->nonce_known = false;
+        }
+        rec->tx_hash[0] = '\0'; /* a new transaction (estimateGas tells if the authorization is still unspent) */
+        free(rec->raw_tx);
+        rec->raw_tx = NULL;
     }
     if (!st->chain_checked) {
         uint64_t cid = 0;
@@ -364,27 +595,40 @@ static outcome settle_self(gr_x402_settler *s, size_t ni, gr_x402_settle_rec *re
     char *raw_hex = gr_xmalloc(2 * raw_len + 3);
     gr_evm_hex_encode(raw, raw_len, raw_hex);
     free(raw);
+    char hash_hex[67];
+    gr_evm_hex_encode(hash, 32, hash_hex);
+    /* Known before it is sent: the hash and the signed bytes are in the
+     * store first, so a crash at any point resumes from them. */
+    snprintf(rec->tx_hash, sizeof rec->tx_hash, "%s", hash_hex);
+    free(rec->raw_tx);
+    rec->raw_tx = raw_hex;
+    if (gr_x402_store_settlement_put(s->store, rec) != GR_OK) {
+        snprintf(err, errlen, "cannot persist transaction %s before sending it", hash_hex);
+        rec->tx_hash[0] = '\0';
+        free(rec->raw_tx);
+        rec->raw_tx = NULL;
+        return R_TRANSIENT;
+    }
     plen = strlen(raw_hex) + 8;
     params = gr_xmalloc(plen);
     snprintf(params, plen, "[\"%s\"]", raw_hex);
-    free(raw_hex);
     cJSON *root;
     const cJSON *res;
     o = rpc(s, n->rpc_url, "eth_sendRawTransaction", params, &root, &res, err, errlen);
     free(params);
     cJSON_Delete(root);
-    char hash_hex[67];
-    gr_evm_hex_encode(hash, 32, hash_hex);
-    if (o != R_OK) {
-        /* nonce trouble (another sender, a dropped tx): refetch and retry */
-        if (contains_ci(err, "nonce") || contains_ci(err, "already known") || contains_ci(err, "underpriced"))
-            st->nonce_known = false;
-        if (contains_ci(err, "already known")) snprintf(rec->tx_hash, sizeof rec->tx_hash, "%s", hash_hex);
+    if (o != R_OK && !contains_ci(err, "already known")) {
+        /* nonce trouble (another sender, a dropped tx): refetch; a refused tx is forgotten, one that may
+         * have reached the node (transport error) is kept and looked for on the next attempt */
+        if (contains_ci(err, "nonce") || contains_ci(err, "underpriced")) st->nonce_known = false;
+        if (o == R_PERMANENT) {
+            rec->tx_hash[0] = '\0';
+            free(rec->raw_tx);
+            rec->raw_tx = NULL;
+        }
         return R_TRANSIENT;
     }
     st->next_nonce++;
-    snprintf(rec->tx_hash, sizeof rec->tx_hash, "%s", hash_hex);
-    (void)gr_x402_store_settlement_put(s->store, rec); /* a restart resumes from the receipt */
     return wait_receipt(s, n, rec->tx_hash, RECEIPT_TIMEOUT_MS, err, errlen);
 }
 
@@ -451,15 +695,33 @@ static outcome settle_facilitator(gr_x402_settler *s, size_t ni, gr_x402_settle_
 
 /* ---- the job ---- */
 
-static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, bool ok, bool upto) {
-    snprintf(rec->state, sizeof rec->state, "%s", ok ? "settled" : "failed");
+static const char *outcome_state(outcome o) {
+    return o == R_OK ? "settled" : o == R_EXPIRED ? "expired_unsettled" : "failed";
+}
+
+static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, outcome o, bool upto) {
+    bool ok = o == R_OK;
+    snprintf(rec->state, sizeof rec->state, "%s", outcome_state(o));
     if (ok) rec->error[0] = '\0';
-    /* Exactly once across instances sharing the store (a job resumed by
-     * another instance's start-up may be finishing here too): only the
-     * caller that claims the job grants credit and records the outcome. */
-    bool won = false;
-    if (gr_x402_store_settlement_claim(s->store, rec->request_id, &won) != GR_OK) {
-        GR_ERROR("x402: cannot record the settlement of %s", rec->request_id);
+    /* upto settled the metered cost itself: no credit either way */
+    int64_t gain = ok && !upto ? rec->paid_nusd + rec->credit_used_nusd - rec->cost_nusd : 0;
+    int64_t delta = ok ? (upto ? 0 : rec->paid_nusd - rec->cost_nusd) : -rec->credit_used_nusd;
+    /* Exactly once across instances sharing the store, and all at once: the
+     * claim, the credit, the ledger row, the upto state and the final row are
+     * one transaction. The ledger writer commits the request's row
+     * asynchronously (~50 ms): wait for it a little (whoever sees the final
+     * state then finds it in the ledger too); the keeper's ledger sync
+     * records a row that comes later. */
+    bool won = false, in_ledger = false;
+    gr_status rc = GR_ERR_NOT_FOUND;
+    for (int i = 0; i < 60 && rc == GR_ERR_NOT_FOUND; i++) {
+        bool need = i < 59 && !past_deadline(s);
+        rc = gr_x402_store_settlement_finish(s->store, rec, gain, upto, delta, need, &won, &in_ledger);
+        if (rc == GR_ERR_NOT_FOUND) sleep_ms(50);
+    }
+    if (rc != GR_OK) {
+        GR_ERROR("x402: cannot record the settlement of %s (%s); it stays pending and is reconciled with the "
+                 "chain when taken up again", rec->request_id, rec->state);
         return;
     }
     if (!won) {
@@ -467,169 +729,169 @@ static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, bool ok,
                 rec->request_id, rec->state);
         return;
     }
-    int64_t delta;
+    if (!in_ledger)
+        GR_INFO("x402: ledger row %s not there yet for settlement '%s' (the ledger sync records it)",
+                rec->request_id, rec->state);
     if (ok) {
-        /* upto settled the metered cost itself: no credit either way */
-        int64_t gain = upto ? 0 : rec->paid_nusd + rec->credit_used_nusd - rec->cost_nusd;
-        if (gain != 0 && gr_x402_store_credit_add(s->store, rec->payer, gain) != GR_OK)
-            GR_ERROR("x402: credit for %s not recorded (%lld nusd)", rec->payer, (long long)gain);
-        delta = upto ? 0 : rec->paid_nusd - rec->cost_nusd;
         gr_metrics_add(GR_M_X402, "event=\"settled\"", 1);
         GR_INFO("x402: settled %s: %s atomic from %s on eip155:%llu tx %s (credit %+lld nusd)", rec->request_id,
                 rec->amount, rec->payer, (unsigned long long)rec->chain_id, rec->tx_hash[0] ? rec->tx_hash : "-",
                 (long long)gain);
+    } else if (o == R_EXPIRED) {
+        gr_metrics_add(GR_M_X402, "event=\"expired_unsettled\"", 1);
+        GR_ERROR("x402: ALERT: payment %s EXPIRED UNSETTLED: %s atomic from %s on eip155:%llu was served but its "
+                 "authorization expired before it could be settled (%s)", rec->request_id, rec->amount, rec->payer,
+                 (unsigned long long)rec->chain_id, rec->error);
     } else {
-        delta = -rec->credit_used_nusd;
         gr_metrics_add(GR_M_X402, "event=\"settle_failed\"", 1);
         GR_ERROR("x402: settlement of %s FAILED after %d attempt(s): %s (payer %s, %s atomic, eip155:%llu)",
                  rec->request_id, rec->attempts, rec->error, rec->payer, rec->amount,
                  (unsigned long long)rec->chain_id);
     }
-    /* The ledger writer commits the request's row asynchronously (~50 ms):
-     * wait for it a little. */
-    bool changed = false;
-    for (int i = 0; i < 60 && !changed; i++) {
-        if (gr_x402_store_ledger_update(s->store, rec->request_id, rec->state, rec->tx_hash, delta, &changed) != GR_OK)
-            break;
-        if (!changed) sleep_ms(50);
+}
+
+/* Decodes the job's payment: the call to make when settling ourselves
+ * (exact -> token.transferWithAuthorization, upto -> proxy.settle(permit,
+ * rec->amount, owner, witness, signature)) and what it spends on chain.
+ * false with err set when it cannot be settled at all. */
+static bool job_call(gr_x402_settler *s, const gr_x402_network_conf *n, gr_x402_settle_rec *rec, bool *upto,
+                     uint8_t *data, size_t *data_len, gr_evm_address *target, spend_ref *sr, char *err, size_t errlen) {
+    gr_x402_payment p;
+    gr_x402_err perr;
+    gr_x402_upto_payment up;
+    gr_x402_upto_err uerr;
+    (void)s;
+    gr_status urc = gr_x402_upto_decode(gr_str_c(rec->header_b64), &up, &uerr);
+    *upto = urc != GR_ERR_NOT_FOUND;
+    memset(sr, 0, sizeof *sr);
+    if (!n) {
+        snprintf(err, errlen, "network eip155:%llu / asset %s no longer configured", (unsigned long long)rec->chain_id,
+                 rec->asset);
+        return false;
     }
-    if (!changed) GR_WARN("x402: ledger row %s not found to record settlement '%s'", rec->request_id, rec->state);
-    if (upto && gr_x402_store_upto_state(s->store, rec->request_id, rec->state, rec->tx_hash) != GR_OK)
-        GR_ERROR("x402: cannot record the upto settlement state of %s", rec->request_id);
-    /* written last: whoever sees the final state here also finds it in the ledger */
-    if (gr_x402_store_settlement_put(s->store, rec) != GR_OK)
-        GR_ERROR("x402: cannot record the settlement of %s", rec->request_id);
+    if (*upto) {
+        if (urc != GR_OK || !n->has_upto) {
+            snprintf(err, errlen, "%s", urc != GR_OK ? gr_x402_upto_err_str(uerr) : "upto no longer configured");
+            return false;
+        }
+        gr_u256 amt;
+        *target = n->upto_proxy;
+        *data_len = GR_UPTO_SETTLE_CALLDATA_LEN;
+        gr_status crc = gr_u256_from_dec(gr_str_c(rec->amount), &amt);
+        if (crc == GR_OK) crc = gr_x402_upto_settle_calldata(&up, &amt, data);
+        if (crc != GR_OK) { /* above the signed maximum (or 0): refused by construction */
+            snprintf(err, errlen, "%s (amount %s)",
+                     crc == GR_ERR_INVALID ? gr_x402_upto_err_str(GR_UPTO_SETTLEMENT_EXCEEDS) : "invalid_payload",
+                     rec->amount);
+            return false;
+        }
+        *sr = (spend_ref){.upto = true, .from = up.from, .pay_to = up.witness_to, .token = up.token,
+                          .permit2 = n->permit2, .nonce = up.nonce, .amount = amt};
+        if (gr_u256_to_u64(&up.deadline, &sr->valid_before) != GR_OK) sr->valid_before = UINT64_MAX;
+        return true;
+    }
+    if (gr_x402_payment_decode(gr_str_c(rec->header_b64), &p, &perr) != GR_OK) {
+        snprintf(err, errlen, "invalid_payload");
+        return false;
+    }
+    *target = n->asset;
+    *data_len = GR_EVM_TWA_CALLDATA_LEN;
+    if (gr_evm_twa_calldata(&p.auth, p.signature, data) != GR_OK) {
+        snprintf(err, errlen, "invalid_exact_evm_signature: bad v");
+        return false;
+    }
+    *sr = (spend_ref){.from = p.auth.from, .pay_to = p.auth.to, .token = n->asset, .amount = p.auth.value};
+    memcpy(sr->nonce.b, p.auth.nonce, 32);
+    if (gr_u256_to_u64(&p.auth.valid_before, &sr->valid_before) != GR_OK) sr->valid_before = UINT64_MAX;
+    return true;
 }
 
 static void run_job(gr_x402_settler *s, gr_x402_settle_rec *rec) {
     char err[256] = "";
     size_t ni = 0;
     const gr_x402_network_conf *n = find_net(s, rec->chain_id, rec->asset, &ni);
-    gr_x402_payment p;
-    gr_x402_err perr;
-    gr_x402_upto_payment up;
-    gr_x402_upto_err uerr;
     outcome o = R_PERMANENT;
-    /* The call to make when settling ourselves: exact -> token.transferWithAuthorization,
-     * upto -> proxy.settle(permit, rec->amount, owner, witness, signature). */
     uint8_t data[GR_UPTO_SETTLE_CALLDATA_LEN > GR_EVM_TWA_CALLDATA_LEN ? GR_UPTO_SETTLE_CALLDATA_LEN
                                                                       : GR_EVM_TWA_CALLDATA_LEN];
     size_t data_len = 0;
     gr_evm_address target;
-    gr_status urc = gr_x402_upto_decode(gr_str_c(rec->header_b64), &up, &uerr);
-    bool upto = urc != GR_ERR_NOT_FOUND;
-    if (!n) {
-        snprintf(err, sizeof err, "network eip155:%llu / asset %s no longer configured",
-                 (unsigned long long)rec->chain_id, rec->asset);
-    } else if (upto && (urc != GR_OK || !n->has_upto)) {
-        snprintf(err, sizeof err, "%s", urc != GR_OK ? gr_x402_upto_err_str(uerr) : "upto no longer configured");
-    } else if (!upto && gr_x402_payment_decode(gr_str_c(rec->header_b64), &p, &perr) != GR_OK) {
-        snprintf(err, sizeof err, "invalid_payload");
-    } else {
-        gr_status crc = GR_OK;
-        if (upto) {
-            gr_u256 amt;
-            target = n->upto_proxy;
-            data_len = GR_UPTO_SETTLE_CALLDATA_LEN;
-            crc = gr_u256_from_dec(gr_str_c(rec->amount), &amt);
-            if (crc == GR_OK) crc = gr_x402_upto_settle_calldata(&up, &amt, data);
-            if (crc != GR_OK) /* above the signed maximum (or 0): refused by construction */
-                snprintf(err, sizeof err, "%s (amount %s)",
-                         crc == GR_ERR_INVALID ? gr_x402_upto_err_str(GR_UPTO_SETTLEMENT_EXCEEDS) : "invalid_payload",
-                         rec->amount);
-        } else {
-            target = n->asset;
-            data_len = GR_EVM_TWA_CALLDATA_LEN;
-            crc = gr_evm_twa_calldata(&p.auth, p.signature, data);
-            if (crc != GR_OK) snprintf(err, sizeof err, "invalid_exact_evm_signature: bad v");
-        }
-        unsigned backoff = 500;
-        for (; crc == GR_OK;) {
-            bool io = false;
-            if (!lease(s, rec->request_id, &io)) { /* before every send: never two senders */
-                if (io) {
-                    GR_ERROR("x402: settlement of %s: cannot take its sending lease (store error); left pending "
-                             "for the next start", rec->request_id);
-                } else {
-                    GR_INFO("x402: settlement of %s is being sent by another instance (lease held); leaving it "
-                            "to that instance", rec->request_id);
-                }
-                s->lease_job = NULL;
-                return;
-            }
-            s->lease_job = rec->request_id;
-            rec->attempts++;
-            err[0] = '\0';
-            o = s->mode == GR_X402_SETTLE_SELF ? settle_self(s, ni, rec, &target, data, data_len, upto, err, sizeof err)
-                                               : settle_facilitator(s, ni, rec, err, sizeof err);
-            if (o != R_TRANSIENT) break;
-            pthread_mutex_lock(&s->mu);
-            bool stopping = s->stopping;
-            pthread_mutex_unlock(&s->mu);
-            if (rec->attempts >= GR_X402_SETTLE_ATTEMPTS || stopping) break;
-            gr_metrics_add(GR_M_X402, "event=\"settle_retry\"", 1);
-            GR_WARN("x402: settlement of %s: attempt %d failed (%s); retrying in %u ms", rec->request_id,
-                    rec->attempts, err, backoff);
-            gr_store_strlcpy(rec->error, err, sizeof rec->error);
-            (void)gr_x402_store_settlement_put(s->store, rec);
-            sleep_ms(backoff);
-            backoff *= 2;
-        }
+    spend_ref sr;
+    bool upto = false;
+    bool callable = job_call(s, n, rec, &upto, data, &data_len, &target, &sr, err, sizeof err);
+    if (callable && !upto && gr_u256_eq(&sr.amount, &(gr_u256){{0}})) {
+        /* credit paid it all (a job taken over before its request closed it): nothing to send */
+        snprintf(rec->state, sizeof rec->state, "credit");
+        bool won = false;
+        bool in_ledger = false;
+        if (gr_x402_store_settlement_finish(s->store, rec, 0, false, 0, false, &won, &in_ledger) != GR_OK)
+            GR_ERROR("x402: cannot record the settlement of %s", rec->request_id);
+        return;
     }
-    if (o == R_TRANSIENT) {
-        pthread_mutex_lock(&s->mu);
-        bool stopping = s->stopping;
-        pthread_mutex_unlock(&s->mu);
-        if (stopping && rec->attempts < GR_X402_SETTLE_ATTEMPTS) { /* shutting down: resume at next start */
-            gr_store_strlcpy(rec->error, err, sizeof rec->error);
-            (void)gr_x402_store_settlement_put(s->store, rec);
-            GR_WARN("x402: settlement of %s left pending for the next start", rec->request_id);
+    unsigned backoff = 500;
+    while (callable) {
+        bool io = false;
+        if (!lease(s, rec->request_id, &io)) { /* before every send: never two senders */
+            if (io) {
+                GR_ERROR("x402: settlement of %s: cannot take its sending lease (store error); left pending "
+                         "for a later sweep", rec->request_id);
+            } else if (!past_deadline(s)) {
+                GR_INFO("x402: settlement of %s is being sent by another instance (lease held); leaving it "
+                        "to that instance", rec->request_id);
+            }
             s->lease_job = NULL;
             return;
         }
+        s->lease_job = rec->request_id;
+        rec->attempts++;
+        err[0] = '\0';
+        o = s->mode == GR_X402_SETTLE_SELF ? settle_self(s, ni, rec, &target, data, data_len, upto, err, sizeof err)
+                                           : settle_facilitator(s, ni, rec, err, sizeof err);
+        if (o == R_PERMANENT) o = reconcile(s, n, rec, &sr, err, sizeof err); /* never failed when the chain says paid */
+        if (o != R_TRANSIENT) break;
+        if (rec->attempts >= GR_X402_SETTLE_ATTEMPTS || stopping_now(s)) break;
+        gr_metrics_add(GR_M_X402, "event=\"settle_retry\"", 1);
+        GR_WARN("x402: settlement of %s: attempt %d failed (%s); retrying in %u ms", rec->request_id, rec->attempts,
+                err, backoff);
+        gr_store_strlcpy(rec->error, err, sizeof rec->error);
+        (void)gr_x402_store_settlement_put(s->store, rec);
+        nap(s, backoff);
+        backoff *= 2;
     }
     s->lease_job = NULL;
     gr_store_strlcpy(rec->error, err, sizeof rec->error);
-    record_outcome(s, rec, o == R_OK, upto);
+    if (o == R_TRANSIENT) {
+        /* Not known to have failed: it stays pending (a sweep or the next run takes it up again, and
+         * reconciles it with the chain). Only a payment whose authorization can no longer settle ends here. */
+        (void)gr_x402_store_settlement_put(s->store, rec);
+        GR_WARN("x402: settlement of %s left pending after %d attempt(s): %s", rec->request_id, rec->attempts, err);
+        pthread_mutex_lock(&s->mu);
+        s->unqueued_own = true; /* retried by a later sweep */
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    record_outcome(s, rec, o, upto);
 }
 
 static void *settler_main(void *arg) {
     gr_x402_settler *s = arg;
-    uint64_t last_prune = 0;
     for (;;) {
         pthread_mutex_lock(&s->mu);
-        while (s->count == 0 && !s->stopping) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 30;
-            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-            if (s->count == 0) break; /* timeout: housekeeping below */
-        }
-        if (s->count == 0 && s->stopping) {
+        while (s->count == 0 && !s->stopping) pthread_cond_wait(&s->cv, &s->mu);
+        bool give_up = s->stop_deadline_ms && gr_wall_ms() >= s->stop_deadline_ms;
+        if (s->count == 0 || give_up) { /* stopping: the rest stays in the store */
             pthread_mutex_unlock(&s->mu);
             break;
         }
-        gr_x402_settle_rec job;
-        bool have = s->count > 0;
-        if (have) {
-            job = s->ring[s->head];
-            s->head = (s->head + 1) % GR_X402_SETTLE_QUEUE;
-            s->count--;
-            s->busy = true;
-        }
+        gr_x402_settle_rec job = s->ring[s->head];
+        s->head = (s->head + 1) % GR_X402_SETTLE_QUEUE;
+        s->count--;
+        s->busy = true;
         pthread_mutex_unlock(&s->mu);
-        if (have) {
-            run_job(s, &job);
-            gr_x402_settle_rec_dispose(&job);
-            pthread_mutex_lock(&s->mu);
-            s->busy = false;
-            pthread_mutex_unlock(&s->mu);
-        }
-        uint64_t now = gr_wall_ms();
-        if (now - last_prune > 60000) {
-            gr_x402_store_nonce_prune(s->store, (int64_t)(now / 1000) - 60);
-            last_prune = now;
-        }
+        run_job(s, &job);
+        gr_x402_settle_rec_dispose(&job);
+        pthread_mutex_lock(&s->mu);
+        s->busy = false;
+        pthread_mutex_unlock(&s->mu);
     }
     return NULL;
 }
@@ -640,14 +902,104 @@ static bool enqueue(gr_x402_settler *s, gr_x402_settle_rec *rec) {
     if (ok) {
         s->ring[(s->head + s->count) % GR_X402_SETTLE_QUEUE] = *rec;
         s->count++;
-        pthread_cond_signal(&s->cv);
+        pthread_cond_broadcast(&s->cv);
+    } else if (!s->stopping) {
+        s->unqueued_own = true;
     }
     pthread_mutex_unlock(&s->mu);
     return ok;
 }
 
+/* ---- the keeper: heartbeat, sweeps ---- */
+
+/* Takes over and queues up to the queue's free room of the jobs nobody
+ * live is settling: mine = 1 also this instance's own (its previous run:
+ * only before anything is served), 2 its own pending ones (after a full
+ * queue: only when the queue is empty, so none of them is queued). */
+static size_t sweep(gr_x402_settler *s, int mine) {
+    pthread_mutex_lock(&s->mu);
+    size_t room = GR_X402_SETTLE_QUEUE - s->count;
+    pthread_mutex_unlock(&s->mu);
+    if (room == 0) return 0;
+    int limit = room > 256 ? 256 : (int)room;
+    uint64_t now = gr_wall_ms();
+    gr_x402_settle_rec *arr = NULL;
+    size_t n = 0, took = 0;
+    if (gr_x402_store_settlements_orphaned(s->store, s->owner, mine, (int64_t)(now - s->opt.dead_after_ms),
+                                           (int64_t)now, limit, &arr, &n) != GR_OK) {
+        GR_WARN("x402: sweep for orphaned settlements failed (store error)");
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        gr_x402_settle_rec *r = &arr[i];
+        if (mine == 2 && !strcmp(r->state, "open")) { /* in flight here */
+            gr_x402_settle_rec_dispose(r);
+            continue;
+        }
+        bool taken = false;
+        if (gr_x402_store_settlement_take(s->store, r, s->owner, (int64_t)now, GR_X402_SETTLE_LEASE_MS, &taken) ==
+                GR_OK &&
+            taken) {
+            if (strcmp(r->claimed_by, s->owner) != 0)
+                GR_INFO("x402: took over settlement %s (%s) from %s", r->request_id, r->state,
+                        r->claimed_by[0] ? r->claimed_by : "nobody");
+            snprintf(r->state, sizeof r->state, "pending");
+            snprintf(r->claimed_by, sizeof r->claimed_by, "%s", s->owner);
+            if (enqueue(s, r)) {
+                took++;
+                continue;
+            }
+        }
+        gr_x402_settle_rec_dispose(r);
+    }
+    free(arr);
+    return took;
+}
+
+static void *keeper_main(void *arg) {
+    gr_x402_settler *s = arg;
+    uint64_t last_sweep = 0, last_prune = 0;
+    bool beat_warned = false;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        uint64_t now = gr_wall_ms();
+        bool beat = gr_x402_store_heartbeat(s->store, s->owner, (int64_t)now) == GR_OK;
+        if (!beat && !beat_warned) GR_WARN("x402: heartbeat of %s failed (store error)", s->owner);
+        beat_warned = !beat;
+        if (now - last_sweep >= s->opt.sweep_ms) {
+            pthread_mutex_lock(&s->mu);
+            int mine = s->unqueued_own && s->count == 0 && !s->busy ? 2 : 0;
+            if (mine) s->unqueued_own = false;
+            pthread_mutex_unlock(&s->mu);
+            size_t took = sweep(s, mine);
+            if (took) GR_INFO("x402: sweep queued %zu orphaned settlement(s)", took);
+            if (gr_x402_store_ledger_sync(s->store, (int64_t)now - 600000, NULL) != GR_OK)
+                GR_WARN("x402: ledger sync of ended settlements failed (store error)");
+            last_sweep = now;
+        }
+        if (now - last_prune > 60000) {
+            gr_x402_store_nonce_prune(s->store, (int64_t)(now / 1000) - 60);
+            last_prune = now;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += s->opt.heartbeat_ms / 1000;
+        ts.tv_nsec += (long)(s->opt.heartbeat_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&s->mu);
+        if (!s->stopping) pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
 gr_status gr_x402_settler_new(gr_x402_settle_mode mode, const gr_x402_network_conf *nets, size_t n,
-                              gr_x402_store *store, gr_x402_settler **out, char *err, size_t errlen) {
+                              gr_x402_store *store, const gr_x402_settler_opts *opts, gr_x402_settler **out, char *err,
+                              size_t errlen) {
     *out = NULL;
     gr_x402_settler *s = gr_xcalloc(1, sizeof *s);
     s->mode = mode;
@@ -656,11 +1008,12 @@ gr_status gr_x402_settler_new(gr_x402_settle_mode mode, const gr_x402_network_co
     s->ns = gr_xcalloc(n ? n : 1, sizeof *s->ns);
     s->store = store;
     s->ring = gr_xcalloc(GR_X402_SETTLE_QUEUE, sizeof *s->ring);
-    uint8_t rnd[8] = {0};
-    if (RAND_bytes(rnd, sizeof rnd) != 1) abort(); /* no randomness: nothing else would work either */
-    char hex[17];
-    for (size_t i = 0; i < sizeof rnd; i++) snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
-    snprintf(s->owner, sizeof s->owner, "gr-%s", hex);
+    s->opt = *opts;
+    s->opt.instance_id = NULL; /* copied into owner */
+    if (!s->opt.heartbeat_ms) s->opt.heartbeat_ms = GR_X402_HEARTBEAT_MS;
+    if (!s->opt.dead_after_ms) s->opt.dead_after_ms = GR_X402_DEAD_AFTER_MS;
+    if (!s->opt.sweep_ms) s->opt.sweep_ms = GR_X402_SWEEP_MS;
+    snprintf(s->owner, sizeof s->owner, "%s", opts->instance_id ? opts->instance_id : "");
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     char why[320];
@@ -675,34 +1028,58 @@ gr_status gr_x402_settler_new(gr_x402_settle_mode mode, const gr_x402_network_co
         gr_x402_settler_free(s);
         return GR_ERR_NOMEM;
     }
-    gr_x402_settle_rec *pend = NULL;
-    size_t np = 0;
-    if (gr_x402_store_settlements_pending(store, &pend, &np) == GR_OK && np) {
-        GR_INFO("x402: resuming %zu pending settlement(s) from the previous run", np);
-        for (size_t i = 0; i < np; i++)
-            if (!enqueue(s, &pend[i])) gr_x402_settle_rec_dispose(&pend[i]);
+    if (!s->opt.no_keeper) {
+        /* alive first, then this instance's previous run's jobs (nothing is served yet) and the dead ones' */
+        if (gr_x402_store_heartbeat(store, s->owner, (int64_t)gr_wall_ms()) != GR_OK)
+            GR_WARN("x402: heartbeat of %s failed (store error)", s->owner);
+        size_t took = sweep(s, 1);
+        if (took) GR_INFO("x402: resuming %zu settlement(s) left by a previous run or a dead instance", took);
     }
-    free(pend);
     if (pthread_create(&s->thread, NULL, settler_main, s) != 0) {
         snprintf(err, errlen, "x402: cannot start the settlement thread");
         gr_x402_settler_free(s);
         return GR_ERR_IO;
     }
     s->started = true;
+    if (!s->opt.no_keeper) {
+        if (pthread_create(&s->keeper, NULL, keeper_main, s) != 0) {
+            snprintf(err, errlen, "x402: cannot start the settlement keeper thread");
+            gr_x402_settler_free(s);
+            return GR_ERR_IO;
+        }
+        s->keeper_started = true;
+    }
+    GR_INFO("x402: settling as instance %s (heartbeat %u ms, dead after %u ms, sweep %u ms)", s->owner,
+            s->opt.heartbeat_ms, s->opt.dead_after_ms, s->opt.sweep_ms);
     *out = s;
     return GR_OK;
 }
 
+void gr_x402_settler_stop_by(gr_x402_settler *s, uint64_t deadline_ms) {
+    if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    if (!s->stop_deadline_ms || deadline_ms < s->stop_deadline_ms) s->stop_deadline_ms = deadline_ms ? deadline_ms : 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
 void gr_x402_settler_free(gr_x402_settler *s) {
     if (!s) return;
-    if (s->started) {
-        pthread_mutex_lock(&s->mu);
-        s->stopping = true;
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-        pthread_join(s->thread, NULL);
-    }
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->keeper_started) pthread_join(s->keeper, NULL);
+    if (s->started) pthread_join(s->thread, NULL);
+    if (s->count)
+        GR_INFO("x402: %zu settlement(s) left pending at exit (taken over by another instance or the next run)",
+                s->count);
     for (size_t i = 0; i < s->count; i++) gr_x402_settle_rec_dispose(&s->ring[(s->head + i) % GR_X402_SETTLE_QUEUE]);
+    /* gone: another instance takes over what is left at its next sweep */
+    if (s->keeper_started && gr_x402_store_instance_gone(s->store, s->owner) != GR_OK)
+        GR_WARN("x402: could not mark instance %s gone (its jobs are taken over once its heartbeat is stale)",
+                s->owner);
     if (s->curl) gr_curl()->easy_cleanup(s->curl);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
@@ -711,12 +1088,12 @@ void gr_x402_settler_free(gr_x402_settler *s) {
     free(s);
 }
 
+const char *gr_x402_settler_owner(const gr_x402_settler *s) { return s->owner; }
+
 gr_status gr_x402_settler_submit(gr_x402_settler *s, gr_x402_settle_rec *rec) {
-    snprintf(rec->state, sizeof rec->state, "pending");
-    if (gr_x402_store_settlement_put(s->store, rec) != GR_OK)
-        GR_ERROR("x402: cannot persist the settlement job of %s (it is still queued)", rec->request_id);
     if (enqueue(s, rec)) return GR_OK;
-    GR_ERROR("x402: settlement queue full: %s stays pending until the next start", rec->request_id);
+    GR_WARN("x402: settlement queue full or stopping: %s stays pending in the store (a sweep or the next run "
+            "takes it)", rec->request_id);
     gr_x402_settle_rec_dispose(rec);
     return GR_ERR_TOO_LARGE;
 }
@@ -726,4 +1103,38 @@ size_t gr_x402_settler_backlog(gr_x402_settler *s) {
     size_t n = s->count + (s->busy ? 1 : 0);
     pthread_mutex_unlock(&s->mu);
     return n;
+}
+
+void gr_x402_settler_reconcile(gr_x402_settler *s, bool all, size_t *settled, size_t *failed, size_t *expired,
+                               size_t *left) {
+    *settled = *failed = *expired = *left = 0;
+    uint64_t now = gr_wall_ms();
+    gr_x402_settle_rec *arr = NULL;
+    size_t n = 0;
+    /* all: every instance counts as dead (alive since the future) */
+    int64_t alive_since = all ? (int64_t)now + 1 : (int64_t)(now - s->opt.dead_after_ms);
+    if (gr_x402_store_settlements_orphaned(s->store, s->owner, 1, alive_since, (int64_t)now, 100000, &arr, &n) !=
+        GR_OK) {
+        GR_ERROR("x402 reconcile: cannot read the settlement jobs");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        gr_x402_settle_rec *r = &arr[i];
+        bool taken = false;
+        if (gr_x402_store_settlement_take(s->store, r, s->owner, (int64_t)gr_wall_ms(), GR_X402_SETTLE_LEASE_MS,
+                                          &taken) != GR_OK ||
+            !taken) {
+            (*left)++;
+            gr_x402_settle_rec_dispose(r);
+            continue;
+        }
+        snprintf(r->state, sizeof r->state, "pending");
+        run_job(s, r);
+        if (!strcmp(r->state, "settled")) (*settled)++;
+        else if (!strcmp(r->state, "expired_unsettled")) (*expired)++;
+        else if (!strcmp(r->state, "failed")) (*failed)++;
+        else (*left)++;
+        gr_x402_settle_rec_dispose(r);
+    }
+    free(arr);
 }
