@@ -4,6 +4,7 @@
 #include "config.h"
 #include "log.h"
 #include "mock_upstream.h"
+#include "pay_x402.h"
 #include "server.h"
 #include "cli_admin.h"
 #include "route.h"
@@ -25,6 +26,8 @@ static void usage(FILE *f) {
             "  gaterouter usage [--config FILE] [--group-by ...]              usage summaries from the ledger\n"
             "  gaterouter route [--config FILE] --explain REQUEST.json        explain a routing decision (no upstream call)\n"
             "  gaterouter migrate [--config FILE]                             apply store schema migrations\n"
+            "  gaterouter x402 reconcile [--config FILE] [--all]              settle or reconcile with the chain the\n"
+            "                                       x402 payments of dead instances (--all: of every instance)\n"
             "  gaterouter --version | --help\n\n"
             "Signals: SIGHUP reloads the config without dropping requests; SIGTERM drains and exits.\n",
             GR_VERSION);
@@ -87,6 +90,26 @@ int main(int argc, char **argv) {
             return 1;
         }
         int rc = gr_route_explain_cli(cfg, file, stdout);
+        gr_config_release(cfg);
+        return rc;
+    }
+    if (argc > 2 && !strcmp(argv[1], "x402") && !strcmp(argv[2], "reconcile")) {
+        bool all = false;
+        for (int i = 3; i < argc; i++) {
+            if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+            else if (!strcmp(argv[i], "--all")) all = true;
+            else {
+                fprintf(stderr, "usage: gaterouter x402 reconcile [--config FILE] [--all]\n");
+                return 2;
+            }
+        }
+        char err[1024];
+        gr_config *cfg = gr_config_load_file(config, err, sizeof(err));
+        if (!cfg) {
+            fprintf(stderr, "gaterouter: invalid config: %s\n", err);
+            return 1;
+        }
+        int rc = gr_pay_x402_reconcile_cli(cfg, all, stdout);
         gr_config_release(cfg);
         return rc;
     }

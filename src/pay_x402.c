@@ -254,8 +254,35 @@ static bool parse_liveness(const cJSON *x, const gr_config *cfg, char id[GR_X402
     return true;
 }
 
+static gr_pay_x402 *pay_new(const gr_config *cfg, bool one_shot, char *err, size_t errlen);
+
 gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen) {
     (void)store; /* the payment tables live in the same database, on a connection of our own */
+    return pay_new(cfg, false, err, errlen);
+}
+
+int gr_pay_x402_reconcile_cli(const gr_config *cfg, bool all, FILE *out) {
+    char err[1024] = "";
+    gr_pay_x402 *p = pay_new(cfg, true, err, sizeof err);
+    if (!p) {
+        fprintf(stderr, "gaterouter x402 reconcile: %s\n", err[0] ? err : "the config has no x402 section");
+        return 1;
+    }
+    if (!p->settler) {
+        fprintf(stderr, "gaterouter x402 reconcile: x402.settle is none: nothing settles here\n");
+        gr_pay_x402_free(p);
+        return 1;
+    }
+    size_t settled, failed, expired, left;
+    gr_x402_settler_reconcile(p->settler, all, &settled, &failed, &expired, &left);
+    fprintf(out, "x402 reconcile: %zu settled, %zu failed, %zu expired_unsettled, %zu still pending\n", settled,
+            failed, expired, left);
+    gr_pay_x402_free(p);
+    return left ? 3 : 0;
+}
+
+/* one_shot: gaterouter x402 reconcile (its own instance id, no heartbeat, no sweeps). */
+static gr_pay_x402 *pay_new(const gr_config *cfg, bool one_shot, char *err, size_t errlen) {
     if (err && errlen) err[0] = '\0';
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(cfg->tree, "x402");
     if (!x || cJSON_IsNull(x)) return NULL;
@@ -315,6 +342,13 @@ gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, s
     char instance_id[GR_X402_INSTANCE_ID_MAX];
     gr_x402_settler_opts so;
     if (!parse_liveness(x, cfg, instance_id, &so, err, errlen)) goto fail;
+    if (one_shot) {
+        char host[64] = "localhost";
+        if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "localhost");
+        host[sizeof host - 1] = '\0';
+        snprintf(instance_id, sizeof instance_id, "reconcile:%s:%ld", host, (long)getpid());
+        so.no_keeper = true;
+    }
     if (gr_x402_store_open(gr_store_url_from_config(cfg->tree), &p->store, err, errlen) != GR_OK) goto fail;
     if (p->mode != GR_X402_SETTLE_NONE &&
         gr_x402_settler_new(p->mode, p->nets, p->nnets, p->store, &so, &p->settler, err, errlen) != GR_OK)

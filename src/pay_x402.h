@@ -24,6 +24,8 @@
 #include "common.h"
 #include "config.h"
 
+#include <stdio.h>
+
 typedef struct gr_request gr_request;
 typedef struct gr_ledger_row gr_ledger_row;
 typedef struct gr_store gr_store;
@@ -36,6 +38,10 @@ void gr_pay_x402_free(gr_pay_x402 *p);
  * aborts its RPC in flight; what is left stays in the store for the next
  * run or another instance. NULL-safe. */
 void gr_pay_x402_stop_by(gr_pay_x402 *p, uint64_t deadline_ms);
+/* gaterouter x402 reconcile [--all]: takes over the jobs of dead instances
+ * (all: of every instance — only when none runs) and settles or reconciles
+ * each with the chain now; prints a summary to out. 0 = nothing left pending. */
+int gr_pay_x402_reconcile_cli(const gr_config *cfg, bool all, FILE *out);
 
 bool gr_pay_x402_applies(gr_request *r);
 /* Answers (402 quote or rejection, 503 when the store is unavailable or

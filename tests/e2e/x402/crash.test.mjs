@@ -188,3 +188,33 @@ test('SIGTERM while the settlement RPC is stalled exits within drain_timeout_ms;
   assert.equal(await token.authorizationState(p.agent.address, p.nonce), true);
   await again.stop('SIGTERM');
 });
+
+test('gaterouter x402 reconcile settles a dead instance\'s job on demand, with its persisted transaction', async () => {
+  const { spawn } = await import('node:child_process');
+  const bin = process.env.GR_BIN || join(import.meta.dirname, '..', '..', '..', 'build', 'gaterouter');
+  const gw = await start('crash-cli');
+  rpc.state.stall.add('eth_sendRawTransaction');
+  const p = await pay(gw);
+  for (let i = 0; i < 200 && !rpc.held.length; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(rpc.held.length > 0, 'the broadcast reached the stalled RPC');
+  const persisted = await payment(gw, p.id);
+  await gw.stop('SIGKILL');
+  rpc.dropHeld();
+  rpc.state.stall.clear();
+  await new Promise((r) => setTimeout(r, 1300)); // its heartbeat is stale (instance_dead_after_ms 1000)
+  // asynchronously: the RPC proxy lives in this process
+  const out = await new Promise((resolve) => {
+    const c = spawn(bin, ['x402', 'reconcile', '--config', join(gw.dir, 'config.yaml')]);
+    let stdout = '', stderr = '';
+    c.stdout.on('data', (d) => { stdout += d; });
+    c.stderr.on('data', (d) => { stderr += d; });
+    c.on('exit', (status) => resolve({ status, stdout, stderr }));
+  });
+  assert.equal(out.status, 0, out.stderr);
+  assert.match(out.stdout, /x402 reconcile: 1 settled, 0 failed, 0 expired_unsettled, 0 still pending/);
+  assert.equal(await token.authorizationState(p.agent.address, p.nonce), true);
+  const again = await start('crash-cli');
+  const f = await payment(again, p.id);
+  assert.equal(f.state, 'settled');
+  assert.equal(f.transaction, persisted.transaction);
+});
