@@ -8,7 +8,7 @@
 
 #include "curl_dl.h"
 #include "evm_tx.h"
-#include "keccak.h"
+#include "x402_chain.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -26,7 +26,6 @@
 
 #define RECEIPT_TIMEOUT_MS 60000
 #define RECEIPT_POLL_MS 150
-#define HTTP_BODY_MAX (1u << 20)
 
 typedef struct net_state {
     bool chain_checked;
@@ -48,6 +47,7 @@ struct gr_x402_settler {
     size_t head, count;
     bool stopping, busy;
     CURL *curl;
+    gr_x402_rpc rpc;       /* over curl, bounded by stop_deadline_ms */
     char owner[96];        /* this instance's id: owner of its jobs and sending leases */
     const char *lease_job; /* request id of the job being sent (settler thread only) */
     uint64_t lease_renewed_ms;
@@ -77,9 +77,12 @@ static bool past_deadline(gr_x402_settler *s) {
     return d && gr_wall_ms() >= d;
 }
 
-static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
-    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-    return past_deadline(ud) ? 1 : 0; /* non-zero aborts the transfer */
+static uint64_t stop_deadline(void *ud) {
+    gr_x402_settler *s = ud;
+    pthread_mutex_lock(&s->mu);
+    uint64_t d = s->stop_deadline_ms;
+    pthread_mutex_unlock(&s->mu);
+    return d;
 }
 
 /* ---- the sending lease (x402_store.h: gr_x402_store_settlement_lease) ----
@@ -142,121 +145,10 @@ static const gr_x402_network_conf *find_net(gr_x402_settler *s, uint64_t chain_i
     return NULL;
 }
 
-typedef struct membuf {
-    char *p;
-    size_t len;
-    bool overflow;
-} membuf;
-
-static size_t on_write(char *d, size_t sz, size_t nm, void *ud) {
-    membuf *b = ud;
-    size_t n = sz * nm;
-    if (b->len + n > HTTP_BODY_MAX) {
-        b->overflow = true;
-        return 0;
-    }
-    b->p = gr_xrealloc(b->p, b->len + n + 1);
-    memcpy(b->p + b->len, d, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
-}
-
-/* POST JSON; returns the HTTP status (0 on transport failure) and the body. */
-static long http_post_json(gr_x402_settler *s, const char *url, const char *body, long timeout_ms, membuf *out,
-                           char *err, size_t errlen) {
-    CURL *c = s->curl;
-    const gr_curl_api *cu = gr_curl();
-    cu->easy_reset(c);
-    struct curl_slist *h = cu->slist_append(NULL, "Content-Type: application/json");
-    h = cu->slist_append(h, "Accept: application/json");
-    cu->easy_setopt(c, CURLOPT_URL, url);
-    cu->easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    cu->easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    cu->easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-    cu->easy_setopt(c, CURLOPT_WRITEDATA, out);
-    pthread_mutex_lock(&s->mu);
-    uint64_t deadline = s->stop_deadline_ms;
-    pthread_mutex_unlock(&s->mu);
-    if (deadline) { /* stopping: never past the deadline */
-        uint64_t now = gr_wall_ms();
-        long left = deadline > now ? (long)(deadline - now) : 1;
-        if (left < timeout_ms) timeout_ms = left;
-    }
-    cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000L ? timeout_ms : 5000L);
-    cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-    cu->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    cu->easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-    cu->easy_setopt(c, CURLOPT_XFERINFODATA, (void *)s);
-    cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    cu->easy_setopt(c, CURLOPT_USERAGENT, "gaterouter-x402/" GR_VERSION);
-    CURLcode rc = cu->easy_perform(c);
-    long status = 0;
-    if (rc == CURLE_OK) cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    else snprintf(err, errlen, "%s", cu->easy_strerror(rc));
-    cu->slist_free_all(h);
-    return status;
-}
-
-/* JSON-RPC call. R_OK: *result (caller deletes the returned root via *root).
- * R_TRANSIENT: transport/HTTP trouble. R_PERMANENT: an RPC error object
- * (message copied to err). */
+/* The settler's JSON-RPC calls: bounded by its stop deadline (x402_rpc.h). */
 static outcome rpc(gr_x402_settler *s, const char *url, const char *method, const char *params, cJSON **root,
                    const cJSON **result, char *err, size_t errlen) {
-    *root = NULL;
-    *result = NULL;
-    size_t n = strlen(method) + strlen(params) + 64;
-    char *body = gr_xmalloc(n);
-    snprintf(body, n, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}", method, params);
-    membuf b = {0};
-    long st = http_post_json(s, url, body, 10000, &b, err, errlen);
-    free(body);
-    outcome o = R_TRANSIENT;
-    if (st == 0) goto out;
-    if (st != 200) {
-        snprintf(err, errlen, "%s: HTTP %ld", method, st);
-        goto out;
-    }
-    cJSON *j = cJSON_Parse(b.p ? b.p : "");
-    if (!cJSON_IsObject(j)) {
-        cJSON_Delete(j);
-        snprintf(err, errlen, "%s: unparsable JSON-RPC reply", method);
-        goto out;
-    }
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
-    if (e && !cJSON_IsNull(e)) {
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "data"); /* revert data: custom error selector */
-        snprintf(err, errlen, "%s: %s%s%.74s", method, cJSON_IsString(m) ? m->valuestring : "error",
-                 cJSON_IsString(d) ? " data=" : "", cJSON_IsString(d) ? d->valuestring : "");
-        cJSON_Delete(j);
-        o = R_PERMANENT;
-        goto out;
-    }
-    *root = j;
-    *result = cJSON_GetObjectItemCaseSensitive(j, "result");
-    o = R_OK;
-out:
-    free(b.p);
-    return o;
-}
-
-/* "0x1a" -> 26; false when not a quantity fitting 64 bits. */
-static bool parse_qty(const cJSON *v, uint64_t *out) {
-    if (!cJSON_IsString(v)) return false;
-    const char *p = v->valuestring;
-    if (p[0] != '0' || (p[1] != 'x' && p[1] != 'X') || !p[2]) return false;
-    uint64_t x = 0;
-    size_t nd = 0;
-    for (p += 2; *p; p++, nd++) {
-        int d = (*p >= '0' && *p <= '9') ? *p - '0' : (*p >= 'a' && *p <= 'f') ? *p - 'a' + 10
-              : (*p >= 'A' && *p <= 'F') ? *p - 'A' + 10 : -1;
-        if (d < 0 || nd >= 16) return false;
-        x = (x << 4) | (uint64_t)d;
-    }
-    *out = x;
-    return true;
+    return (outcome)gr_x402_rpc_call(&s->rpc, url, method, params, root, result, err, errlen);
 }
 
 static bool contains_ci(const char *hay, const char *needle) { return hay && strcasestr(hay, needle) != NULL; }
@@ -276,7 +168,7 @@ static outcome wait_receipt(gr_x402_settler *s, const gr_x402_network_conf *n, c
         outcome o = rpc(s, n->rpc_url, "eth_getTransactionReceipt", params, &root, &res, err, errlen);
         if (o == R_OK && cJSON_IsObject(res)) {
             uint64_t status = 0;
-            bool ok = parse_qty(cJSON_GetObjectItemCaseSensitive(res, "status"), &status) && status == 1;
+            bool ok = gr_x402_parse_qty(cJSON_GetObjectItemCaseSensitive(res, "status"), &status) && status == 1;
             cJSON_Delete(root);
             if (ok) return R_OK;
             snprintf(err, errlen, "transaction %s reverted", tx);
@@ -295,15 +187,7 @@ static outcome wait_receipt(gr_x402_settler *s, const gr_x402_network_conf *n, c
 
 static outcome rpc_qty(gr_x402_settler *s, const char *url, const char *method, const char *params, uint64_t *v,
                        char *err, size_t errlen) {
-    cJSON *root;
-    const cJSON *res;
-    outcome o = rpc(s, url, method, params, &root, &res, err, errlen);
-    if (o == R_OK && !parse_qty(res, v)) {
-        snprintf(err, errlen, "%s: bad quantity", method);
-        o = R_TRANSIENT;
-    }
-    cJSON_Delete(root);
-    return o;
+    return (outcome)gr_x402_rpc_qty(&s->rpc, url, method, params, v, err, errlen);
 }
 
 /* Error code of a reverting settle() simulation (upto: Permit2 / proxy custom
@@ -329,121 +213,10 @@ static const char *exact_revert_code(const char *why) {
          : "invalid_exact_evm_transaction_simulation_failed";
 }
 
-/* ---- reconciliation with the chain ----
- * What a payment spends on chain, and how to find the transaction that spent
- * it: exact (EIP-3009): token.authorizationState(from, nonce), and the token's
- * AuthorizationUsed(from, nonce) log; upto (Permit2): the bit of the nonce in
- * Permit2.nonceBitmap(owner, nonce >> 8), and the token's latest
- * Transfer(owner -> payTo, settled amount) log. */
-
-typedef struct spend_ref {
-    bool upto;
-    gr_evm_address from, pay_to, token, permit2;
-    gr_u256 nonce, amount; /* amount: what settles (upto: to match the Transfer log) */
-    uint64_t valid_before; /* unix s: exact validBefore, upto deadline */
-} spend_ref;
+/* ---- reconciliation with the chain (x402_chain.h) ---- */
 
 /* How far back (blocks) the spending transaction's log is looked for. */
 #define LOG_LOOKBACK_BLOCKS 50000u
-
-static void selector(const char *sig, uint8_t out[4]) {
-    uint8_t h[32];
-    gr_keccak256(sig, strlen(sig), h);
-    memcpy(out, h, 4);
-}
-
-static void word_address(const gr_evm_address *a, uint8_t w[32]) {
-    memset(w, 0, 12);
-    memcpy(w + 12, a->b, 20);
-}
-
-/* "0x" + 64 hex of a 32-byte word */
-static void word_hex(const uint8_t w[32], char out[67]) { gr_evm_hex_encode(w, 32, out); }
-
-static outcome eth_call_word(gr_x402_settler *s, const gr_x402_network_conf *n, const gr_evm_address *to,
-                             const uint8_t *data, size_t len, uint8_t word[32], char *err, size_t errlen) {
-    char target[GR_EVM_ADDR_STR_LEN + 1], dhex[2 * 68 + 3];
-    gr_evm_address_lower(to, target);
-    gr_evm_hex_encode(data, len, dhex);
-    char params[400];
-    snprintf(params, sizeof params, "[{\"to\":\"%s\",\"data\":\"%s\"},\"latest\"]", target, dhex);
-    cJSON *root;
-    const cJSON *res;
-    outcome o = rpc(s, n->rpc_url, "eth_call", params, &root, &res, err, errlen);
-    if (o == R_OK && (!cJSON_IsString(res) || strlen(res->valuestring) < 66 ||
-                      gr_evm_hex_decode((gr_str){res->valuestring, 66}, word, 32) != GR_OK)) {
-        snprintf(err, errlen, "eth_call: unexpected result");
-        o = R_TRANSIENT;
-    }
-    cJSON_Delete(root);
-    return o == R_OK ? R_OK : R_TRANSIENT;
-}
-
-/* *spent: the authorization can no longer be used (spent, or for EIP-3009
- * also cancelled). R_TRANSIENT when the chain cannot tell now. */
-static outcome auth_spent(gr_x402_settler *s, const gr_x402_network_conf *n, const spend_ref *r, bool *spent,
-                          char *err, size_t errlen) {
-    uint8_t data[68], word[32];
-    outcome o;
-    if (!r->upto) {
-        selector("authorizationState(address,bytes32)", data);
-        word_address(&r->from, data + 4);
-        memcpy(data + 36, r->nonce.b, 32);
-        o = eth_call_word(s, n, &n->asset, data, sizeof data, word, err, errlen);
-        if (o == R_OK) *spent = word[31] != 0;
-        return o;
-    }
-    selector("nonceBitmap(address,uint256)", data);
-    word_address(&r->from, data + 4);
-    memset(data + 36, 0, 32); /* wordPos = nonce >> 8 */
-    memcpy(data + 37, r->nonce.b, 31);
-    o = eth_call_word(s, n, &r->permit2, data, sizeof data, word, err, errlen);
-    if (o == R_OK) {
-        unsigned bit = r->nonce.b[31];
-        *spent = (word[31 - bit / 8] >> (bit % 8)) & 1;
-    }
-    return o;
-}
-
-/* The hash of the transaction that spent the authorization ("" if no log of
- * it was found within LOG_LOOKBACK_BLOCKS). */
-static outcome find_spending_tx(gr_x402_settler *s, const gr_x402_network_conf *n, const spend_ref *r,
-                                char hash[67], char *err, size_t errlen) {
-    hash[0] = '\0';
-    uint64_t head = 0;
-    if (rpc_qty(s, n->rpc_url, "eth_blockNumber", "[]", &head, err, errlen) != R_OK) return R_TRANSIENT;
-    uint64_t from_block = head > LOG_LOOKBACK_BLOCKS ? head - LOG_LOOKBACK_BLOCKS : 0;
-    uint8_t topic0[32], w[32];
-    char t0[67], t1[67], t2[67], token[GR_EVM_ADDR_STR_LEN + 1];
-    gr_evm_address_lower(&n->asset, token);
-    const char *ev = r->upto ? "Transfer(address,address,uint256)" : "AuthorizationUsed(address,bytes32)";
-    gr_keccak256(ev, strlen(ev), topic0);
-    word_hex(topic0, t0);
-    word_address(&r->from, w);
-    word_hex(w, t1);
-    if (r->upto) word_address(&r->pay_to, w);
-    else memcpy(w, r->nonce.b, 32);
-    word_hex(w, t2);
-    char params[512];
-    snprintf(params, sizeof params,
-             "[{\"address\":\"%s\",\"topics\":[\"%s\",\"%s\",\"%s\"],\"fromBlock\":\"0x%llx\",\"toBlock\":\"latest\"}]",
-             token, t0, t1, t2, (unsigned long long)from_block);
-    cJSON *root;
-    const cJSON *res;
-    if (rpc(s, n->rpc_url, "eth_getLogs", params, &root, &res, err, errlen) != R_OK) return R_TRANSIENT;
-    char want[67];
-    word_hex(r->amount.b, want);
-    const cJSON *log;
-    cJSON_ArrayForEach(log, res) { /* oldest first: the last match is the latest */
-        const cJSON *h = cJSON_GetObjectItemCaseSensitive(log, "transactionHash");
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(log, "data");
-        if (!cJSON_IsString(h) || strlen(h->valuestring) != 66) continue;
-        if (r->upto && (!cJSON_IsString(d) || strcasecmp(d->valuestring, want) != 0)) continue;
-        snprintf(hash, 67, "%s", h->valuestring);
-    }
-    cJSON_Delete(root);
-    return R_OK;
-}
 
 /* After a permanent failure (or a transaction that can never be mined):
  * what the chain says. Spent by a transaction we can find -> R_OK with its
@@ -451,11 +224,11 @@ static outcome find_spending_tx(gr_x402_settler *s, const gr_x402_network_conf *
  * past its validity -> R_EXPIRED. Otherwise R_PERMANENT (err kept), or
  * R_TRANSIENT when the chain could not be asked. */
 static outcome reconcile(gr_x402_settler *s, const gr_x402_network_conf *n, gr_x402_settle_rec *rec,
-                         const spend_ref *r, char *err, size_t errlen) {
-    if (!n->rpc_url) return R_PERMANENT; /* facilitator without an RPC: the facilitator's word stands */
+                         const gr_x402_spend *r, char *err, size_t errlen) {
+    if (!n || !n->rpc_url) return R_PERMANENT; /* facilitator without an RPC: the facilitator's word stands */
     char why[256];
     bool spent = false;
-    if (auth_spent(s, n, r, &spent, why, sizeof why) != R_OK) {
+    if (gr_x402_chain_spent(&s->rpc, n->rpc_url, r, &spent, why, sizeof why) != GR_RPC_OK) {
         snprintf(err + strlen(err), errlen - strlen(err), "; chain state unknown: %.120s", why);
         return R_TRANSIENT;
     }
@@ -468,7 +241,7 @@ static outcome reconcile(gr_x402_settler *s, const gr_x402_network_conf *n, gr_x
         return R_PERMANENT;
     }
     char hash[67];
-    if (find_spending_tx(s, n, r, hash, why, sizeof why) != R_OK) {
+    if (gr_x402_chain_spending_tx(&s->rpc, n->rpc_url, r, LOG_LOOKBACK_BLOCKS, hash, why, sizeof why) != GR_RPC_OK) {
         snprintf(err + strlen(err), errlen - strlen(err), "; spent on chain, transaction not found yet: %.120s", why);
         return R_TRANSIENT;
     }
@@ -665,12 +438,12 @@ static outcome settle_facilitator(gr_x402_settler *s, size_t ni, gr_x402_settle_
     size_t ul = strlen(n->facilitator_url) + 16;
     char *url = gr_xmalloc(ul);
     snprintf(url, ul, "%s/settle", n->facilitator_url);
-    membuf b = {0};
-    long st = http_post_json(s, url, text, 60000, &b, err, errlen);
+    char *reply = NULL;
+    long st = gr_x402_rpc_post_json(&s->rpc, url, text, 60000, &reply, err, errlen);
     free(url);
     free(text);
     outcome o = R_TRANSIENT;
-    cJSON *j = st ? cJSON_Parse(b.p ? b.p : "") : NULL;
+    cJSON *j = st ? cJSON_Parse(reply ? reply : "") : NULL;
     const cJSON *ok = cJSON_GetObjectItemCaseSensitive(j, "success");
     if (st == 0) {
         /* transport error: err already set */
@@ -689,7 +462,7 @@ static outcome settle_facilitator(gr_x402_settler *s, size_t ni, gr_x402_settle_
         if (st >= 400 && st < 500 && st != 429) o = R_PERMANENT;
     }
     cJSON_Delete(j);
-    free(b.p);
+    free(reply);
     return o;
 }
 
@@ -755,7 +528,8 @@ static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, outcome 
  * rec->amount, owner, witness, signature)) and what it spends on chain.
  * false with err set when it cannot be settled at all. */
 static bool job_call(gr_x402_settler *s, const gr_x402_network_conf *n, gr_x402_settle_rec *rec, bool *upto,
-                     uint8_t *data, size_t *data_len, gr_evm_address *target, spend_ref *sr, char *err, size_t errlen) {
+                     uint8_t *data, size_t *data_len, gr_evm_address *target, gr_x402_spend *sr, char *err,
+                     size_t errlen) {
     gr_x402_payment p;
     gr_x402_err perr;
     gr_x402_upto_payment up;
@@ -785,9 +559,7 @@ static bool job_call(gr_x402_settler *s, const gr_x402_network_conf *n, gr_x402_
                      rec->amount);
             return false;
         }
-        *sr = (spend_ref){.upto = true, .from = up.from, .pay_to = up.witness_to, .token = up.token,
-                          .permit2 = n->permit2, .nonce = up.nonce, .amount = amt};
-        if (gr_u256_to_u64(&up.deadline, &sr->valid_before) != GR_OK) sr->valid_before = UINT64_MAX;
+        (void)gr_x402_spend_from_header(rec->header_b64, &n->permit2, rec->amount, sr);
         return true;
     }
     if (gr_x402_payment_decode(gr_str_c(rec->header_b64), &p, &perr) != GR_OK) {
@@ -800,9 +572,8 @@ static bool job_call(gr_x402_settler *s, const gr_x402_network_conf *n, gr_x402_
         snprintf(err, errlen, "invalid_exact_evm_signature: bad v");
         return false;
     }
-    *sr = (spend_ref){.from = p.auth.from, .pay_to = p.auth.to, .token = n->asset, .amount = p.auth.value};
-    memcpy(sr->nonce.b, p.auth.nonce, 32);
-    if (gr_u256_to_u64(&p.auth.valid_before, &sr->valid_before) != GR_OK) sr->valid_before = UINT64_MAX;
+    (void)gr_x402_spend_from_header(rec->header_b64, NULL, NULL, sr);
+    sr->token = n->asset;
     return true;
 }
 
@@ -815,7 +586,7 @@ static void run_job(gr_x402_settler *s, gr_x402_settle_rec *rec) {
                                                                       : GR_EVM_TWA_CALLDATA_LEN];
     size_t data_len = 0;
     gr_evm_address target;
-    spend_ref sr;
+    gr_x402_spend sr;
     bool upto = false;
     bool callable = job_call(s, n, rec, &upto, data, &data_len, &target, &sr, err, sizeof err);
     if (callable && !upto && gr_u256_eq(&sr.amount, &(gr_u256){{0}})) {
@@ -1028,6 +799,7 @@ gr_status gr_x402_settler_new(gr_x402_settle_mode mode, const gr_x402_network_co
         gr_x402_settler_free(s);
         return GR_ERR_NOMEM;
     }
+    s->rpc = (gr_x402_rpc){.curl = s->curl, .deadline_fn = stop_deadline, .ud = s};
     if (!s->opt.no_keeper) {
         /* alive first, then this instance's previous run's jobs (nothing is served yet) and the dead ones' */
         if (gr_x402_store_heartbeat(store, s->owner, (int64_t)gr_wall_ms()) != GR_OK)
