@@ -165,6 +165,7 @@ test('kill -9 after paid responses and during a stalled RPC: every served paymen
   assert.equal(finals.at(-2).transaction, persisted.transaction, 'the stalled job settled with its persisted tx');
   assert.equal(await token.balanceOf(payTo.address) - payTo0, sum, 'payTo received every payment exactly once');
   assert.match(survivor.logs(), /took over settlement .* from crash-a/);
+  assert.equal(await survivor.stop('SIGTERM'), 0); // (else it would take over the next tests' victims)
   for (const g of gateways)
     for (const bad of ['AddressSanitizer', 'LeakSanitizer', 'runtime error:']) assert.ok(!g.logs().includes(bad), bad);
 });
