@@ -169,6 +169,11 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (check_only) {
+        if (!gr_pay_x402_check_config(cfg, err, sizeof(err))) {
+            fprintf(stderr, "gaterouter: invalid config: %s\n", err);
+            gr_config_release(cfg);
+            return 1;
+        }
         printf("%s: OK (%zu providers, %zu models, %zu keys)\n", config, cfg->nproviders, cfg->nmodels, cfg->nkeys);
         gr_config_release(cfg);
         return 0;

@@ -43,6 +43,7 @@
 #include "services.h"
 #include "store_exec.h"
 #include "x402.h"
+#include "x402_preflight.h"
 #include "x402_settle.h"
 #include "x402_store.h"
 #include "x402_upto.h"
@@ -67,6 +68,7 @@ struct gr_pay_x402 {
     gr_x402_store *store;
     gr_x402_settler *settler;
     const char *owner; /* the settler's instance id: owner of the jobs admitted here (NULL: settle none) */
+    gr_x402_preflight *preflight; /* can the payer pay? (NULL: settle none) */
 };
 
 typedef enum { XS_NONE = 0, XS_QUOTED, XS_REJECTED, XS_ADMITTED } x402_phase;
@@ -254,16 +256,68 @@ static bool parse_liveness(const cJSON *x, const gr_config *cfg, char id[GR_X402
     return true;
 }
 
-static gr_pay_x402 *pay_new(const gr_config *cfg, bool one_shot, char *err, size_t errlen);
+/* x402.preflight (x402_preflight.h): enabled (default true), timeout_ms,
+ * cache_ms, threads, queue_max, fail_open. */
+static bool parse_preflight(const cJSON *x, gr_x402_preflight_opts *o, char *err, size_t errlen) {
+    const cJSON *pf = cJSON_GetObjectItemCaseSensitive(x, "preflight");
+    *o = (gr_x402_preflight_opts){.enabled = true};
+    if (pf && !cJSON_IsNull(pf) && !cJSON_IsObject(pf)) {
+        snprintf(err, errlen, "x402.preflight: must be a mapping (enabled, timeout_ms, cache_ms, threads, queue_max, "
+                              "fail_open)");
+        return false;
+    }
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(pf, "enabled"), *fo = cJSON_GetObjectItemCaseSensitive(pf, "fail_open");
+    if ((en && !cJSON_IsBool(en)) || (fo && !cJSON_IsBool(fo))) {
+        snprintf(err, errlen, "x402.preflight.enabled / fail_open: want true or false");
+        return false;
+    }
+    o->enabled = !cJSON_IsFalse(en);
+    o->fail_open = cJSON_IsTrue(fo);
+    uint64_t t, c, th, q;
+    if (!uint_field(pf, "timeout_ms", GR_X402_PREFLIGHT_TIMEOUT_MS, 60000, &t) || t < 10) {
+        snprintf(err, errlen, "x402.preflight.timeout_ms: want 10..60000");
+        return false;
+    }
+    if (!uint_field(pf, "cache_ms", GR_X402_PREFLIGHT_CACHE_MS, 3600000, &c)) {
+        snprintf(err, errlen, "x402.preflight.cache_ms: want 0..3600000");
+        return false;
+    }
+    if (!uint_field(pf, "threads", GR_X402_PREFLIGHT_THREADS, 64, &th) || th < 1) {
+        snprintf(err, errlen, "x402.preflight.threads: want 1..64");
+        return false;
+    }
+    if (!uint_field(pf, "queue_max", GR_X402_PREFLIGHT_QUEUE_MAX, 1000000, &q) || q < 1) {
+        snprintf(err, errlen, "x402.preflight.queue_max: want 1..1000000");
+        return false;
+    }
+    o->timeout_ms = (uint32_t)t;
+    o->cache_ms = (uint32_t)c;
+    o->threads = (unsigned)th;
+    o->queue_max = (unsigned)q;
+    return true;
+}
+
+typedef enum { PAY_SERVE, PAY_RECONCILE, PAY_CHECK } pay_use;
+static gr_pay_x402 *pay_new(const gr_config *cfg, pay_use use, char *err, size_t errlen);
+
+bool gr_pay_x402_check_config(const gr_config *cfg, char *err, size_t errlen) {
+    gr_pay_x402 *p = pay_new(cfg, PAY_CHECK, err, errlen);
+    gr_pay_x402_free(p);
+    return !err[0];
+}
+
+void gr_pay_x402_quiesce(gr_pay_x402 *p) {
+    if (p) gr_x402_preflight_shutdown(p->preflight);
+}
 
 gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen) {
     (void)store; /* the payment tables live in the same database, on a connection of our own */
-    return pay_new(cfg, false, err, errlen);
+    return pay_new(cfg, PAY_SERVE, err, errlen);
 }
 
 int gr_pay_x402_reconcile_cli(const gr_config *cfg, bool all, FILE *out) {
     char err[1024] = "";
-    gr_pay_x402 *p = pay_new(cfg, true, err, sizeof err);
+    gr_pay_x402 *p = pay_new(cfg, PAY_RECONCILE, err, sizeof err);
     if (!p) {
         fprintf(stderr, "gaterouter x402 reconcile: %s\n", err[0] ? err : "the config has no x402 section");
         return 1;
@@ -281,8 +335,10 @@ int gr_pay_x402_reconcile_cli(const gr_config *cfg, bool all, FILE *out) {
     return left ? 3 : 0;
 }
 
-/* one_shot: gaterouter x402 reconcile (its own instance id, no heartbeat, no sweeps). */
-static gr_pay_x402 *pay_new(const gr_config *cfg, bool one_shot, char *err, size_t errlen) {
+/* PAY_RECONCILE: gaterouter x402 reconcile (its own instance id, no
+ * heartbeat, no sweeps, no preflight). PAY_CHECK: --check-config: the
+ * section is parsed and validated, nothing is opened (returns NULL). */
+static gr_pay_x402 *pay_new(const gr_config *cfg, pay_use use, char *err, size_t errlen) {
     if (err && errlen) err[0] = '\0';
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(cfg->tree, "x402");
     if (!x || cJSON_IsNull(x)) return NULL;
@@ -342,7 +398,13 @@ static gr_pay_x402 *pay_new(const gr_config *cfg, bool one_shot, char *err, size
     char instance_id[GR_X402_INSTANCE_ID_MAX];
     gr_x402_settler_opts so;
     if (!parse_liveness(x, cfg, instance_id, &so, err, errlen)) goto fail;
-    if (one_shot) {
+    gr_x402_preflight_opts po;
+    if (!parse_preflight(x, &po, err, errlen)) goto fail;
+    if (use == PAY_CHECK) {
+        gr_pay_x402_free(p);
+        return NULL;
+    }
+    if (use == PAY_RECONCILE) {
         char host[64] = "localhost";
         if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "localhost");
         host[sizeof host - 1] = '\0';
@@ -350,6 +412,11 @@ static gr_pay_x402 *pay_new(const gr_config *cfg, bool one_shot, char *err, size
         so.no_keeper = true;
     }
     if (gr_x402_store_open(gr_store_url_from_config(cfg->tree), &p->store, err, errlen) != GR_OK) goto fail;
+    if (p->mode != GR_X402_SETTLE_NONE && use == PAY_SERVE &&
+        gr_x402_preflight_new(&po, &p->preflight, err, errlen) != GR_OK)
+        goto fail;
+    so.payer_outcome = p->preflight ? gr_x402_preflight_payer_outcome : NULL;
+    so.outcome_ud = p->preflight;
     if (p->mode != GR_X402_SETTLE_NONE &&
         gr_x402_settler_new(p->mode, p->nets, p->nnets, p->store, &so, &p->settler, err, errlen) != GR_OK)
         goto fail;
@@ -370,7 +437,9 @@ static gr_pay_x402 *pay_new(const gr_config *cfg, bool one_shot, char *err, size
                     (unsigned long long)p->nets[i].chain_id, p2, px, fa);
         }
     }
-    GR_INFO("x402: enabled, settle=%s, default_max_tokens=%lld", mode ? mode : "self", (long long)p->default_max_tokens);
+    GR_INFO("x402: enabled, settle=%s, default_max_tokens=%lld, preflight %s", mode ? mode : "self",
+            (long long)p->default_max_tokens,
+            !p->preflight ? "off (settle: none)" : po.enabled ? "on" : "off (payers whose settlement failed only)");
     return p;
 fail:
     if (!err[0]) snprintf(err, errlen, "x402: cannot start");
@@ -384,6 +453,7 @@ void gr_pay_x402_stop_by(gr_pay_x402 *p, uint64_t deadline_ms) {
 
 void gr_pay_x402_free(gr_pay_x402 *p) {
     if (!p) return;
+    gr_x402_preflight_free(p->preflight);
     gr_x402_settler_free(p->settler); /* drains first: it uses nets and store */
     gr_x402_store_close(p->store);
     free_nets(p);
@@ -622,7 +692,7 @@ static bool reject(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_
  * in order of submission per thread, drained at shutdown before the store
  * closes. */
 
-typedef enum { XJ_CREDIT_GET = 0, XJ_RESERVE, XJ_CREDIT_VIEW, XJ_PAYMENT_GET } xjob_kind;
+typedef enum { XJ_CREDIT_GET = 0, XJ_RESERVE, XJ_CREDIT_VIEW, XJ_PAYMENT_GET, XJ_PREFLIGHT } xjob_kind;
 
 typedef struct x402_job x402_job;
 struct x402_job {
@@ -638,6 +708,11 @@ struct x402_job {
     bool has_intent, has_upto;
     gr_x402_settle_rec intent;
     gr_x402_upto_rec upto;
+    /* XJ_PREFLIGHT (on the preflight pool): the check, its copies of the strings it needs, and the
+     * reservation to submit once the payer can pay (owned until then) */
+    gr_x402_preflight_check check;
+    char *check_header, *check_requirement;
+    x402_job *then;
     /* results */
     gr_status rc, take_rc;
     int64_t credit;
@@ -669,6 +744,8 @@ static void x402_job_run(void *conn, void *arg) {
         j->rc = gr_x402_store_credit_get(st, j->payer, &j->credit);
         j->obj = cJSON_CreateArray();
         if (j->rc == GR_OK) (void)gr_x402_store_settlements_recent(st, j->payer, 20, j->obj);
+        break;
+    case XJ_PREFLIGHT: /* runs on the preflight pool (preflight_job_run), never here */
         break;
     case XJ_PAYMENT_GET:
         j->obj = cJSON_CreateObject();
@@ -704,6 +781,9 @@ static void x402_job_late(void *conn, void *arg) {
 
 static void x402_job_free(void *arg) {
     x402_job *j = arg;
+    if (j->then) x402_job_free(j->then);
+    free(j->check_header);
+    free(j->check_requirement);
     gr_x402_settle_rec_dispose(&j->intent);
     cJSON_Delete(j->obj);
     free(j);
@@ -715,6 +795,7 @@ static void store_unavailable(gr_request *r, const char *why) {
 }
 
 static void quote_reply(gr_request *r, x402_job *j);
+static void preflight_unknown(gr_request *r, x402_job *j, const char *why);
 
 static void x402_job_done(void *arg, const char *err) {
     x402_job *j = arg;
@@ -722,6 +803,10 @@ static void x402_job_done(void *arg, const char *err) {
     if (!gr_request_unhold(r)) return;
     if (r->client_gone) {
         gr_request_abandon(r);
+        return;
+    }
+    if (err && j->kind == XJ_PREFLIGHT) { /* no answer in time (the check itself may still be running) */
+        preflight_unknown(r, j, "no answer in time");
         return;
     }
     if (err) {
@@ -764,6 +849,75 @@ static void submit_job(gr_request *r, x402_job *j) {
     if (gr_store_exec_submit(ex, r->w->store_mb, &js) != GR_OK) {
         x402_job_free(j);
         store_unavailable(r, "is overloaded (store.queue_max calls waiting)");
+        return;
+    }
+    gr_request_hold(r);
+}
+
+/* ---- the payer preflight (x402_preflight.h) ----
+ * Between verification and the reservation: can the payer pay? The
+ * reservation job waits in j->then and is submitted once the answer is yes. */
+
+static void preflight_job_run(void *conn, void *arg) {
+    x402_job *j = arg;
+    gr_x402_preflight_run(j->p->preflight, &j->check, conn);
+}
+
+/* No answer (timeout, RPC or facilitator down): refuse (503, nothing served)
+ * unless fail_open. Reads nothing the pool thread may still write. */
+static void preflight_unknown(gr_request *r, x402_job *j, const char *why) {
+    gr_pay_x402 *p = j->p;
+    if (gr_x402_preflight_fail_open(p->preflight)) {
+        GR_WARN("x402: %s: payer preflight gave no answer (%s); serving anyway (fail_open)", r->id, why);
+        x402_job *then = j->then;
+        j->then = NULL;
+        submit_job(r, then);
+        return;
+    }
+    gr_metrics_add(GR_M_X402, "event=\"preflight_unavailable\"", 1);
+    GR_WARN("x402: %s: payer preflight gave no answer (%s): refused with 503", r->id, why);
+    gr_request_fail(r, 503, "api_error", "x402_preflight_unavailable", NULL,
+                    "Whether the payer can pay could not be checked (%s); nothing was served. Retry with a new "
+                    "authorization.", why);
+}
+
+static void preflighted(gr_request *r, x402_job *j) {
+    x402_req *x = r->x402;
+    gr_pay_x402 *p = j->p;
+    if (j->check.verdict == GR_PREFLIGHT_OK) {
+        x402_job *then = j->then;
+        j->then = NULL;
+        submit_job(r, then);
+        return;
+    }
+    if (j->check.verdict == GR_PREFLIGHT_UNKNOWN) {
+        preflight_unknown(r, j, j->check.why);
+        return;
+    }
+    GR_INFO("x402: %s: payer %s refused before serving: %s (%s)", r->id, x->payer, j->check.code, j->check.why);
+    reject(r, x, build_reqs(r, p, x->max_cost_nusd, x->desc), p->nnets, j->check.code);
+}
+
+/* Submits `then` (the reservation) now, or after the preflight says yes. */
+static void preflight_then(gr_request *r, gr_pay_x402 *p, x402_req *x, x402_job *then, const gr_x402_spend *spend) {
+    if (!p->preflight || !gr_x402_preflight_needed(p->preflight, x->payer)) {
+        submit_job(r, then);
+        return;
+    }
+    x402_job *j = new_job(r, p, XJ_PREFLIGHT, preflighted);
+    j->then = then;
+    j->check_header = gr_xstrdup(x->header_b64);
+    j->check_requirement = gr_xstrdup(x->requirement_json ? x->requirement_json : "{}");
+    j->check = (gr_x402_preflight_check){.net = &p->nets[x->net], .mode = p->mode, .spend = *spend,
+                                         .version = x->version, .header_b64 = j->check_header,
+                                         .requirement = j->check_requirement};
+    gr_store_job_spec js = {.run = preflight_job_run, .done = x402_job_done, .free_arg = x402_job_free, .arg = j};
+    if (gr_store_exec_submit(gr_x402_preflight_exec(p->preflight), r->w->store_mb, &js) != GR_OK) {
+        x402_job_free(j);
+        gr_metrics_add(GR_M_X402, "event=\"preflight_unavailable\"", 1);
+        gr_request_fail(r, 503, "api_error", "x402_preflight_unavailable", NULL,
+                        "The payer preflight is overloaded (x402.preflight.queue_max checks waiting); nothing was "
+                        "served. Retry with a new authorization.");
         return;
     }
     gr_request_hold(r);
@@ -917,7 +1071,12 @@ static void admit_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_status urc
         free(req_json);
         j->has_upto = true;
     }
-    submit_job(r, j);
+    gr_x402_spend spend;
+    if (!gr_x402_spend_from_header(x->header_b64, &n->permit2, NULL, &spend)) {
+        submit_job(r, j);
+        return;
+    }
+    preflight_then(r, p, x, j, &spend);
 }
 
 static void upto_reserved(gr_request *r, x402_job *j) {
@@ -1079,7 +1238,14 @@ static void exact_with_credit(gr_request *r, x402_job *cj) {
     char amount[GR_U256_DEC_MAX + 1];
     gr_u256_to_dec(&x->value, amount);
     set_intent(r, p, x, j, amount, x->requirement_json, x->paid_nusd, j->take);
-    submit_job(r, j);
+    gr_x402_spend spend;
+    bool zero = gr_u256_eq(&x->value, &(gr_u256){{0}}); /* credit pays it all: nothing moves on chain */
+    if (zero || !gr_x402_spend_from_header(x->header_b64, NULL, NULL, &spend)) {
+        submit_job(r, j);
+        return;
+    }
+    spend.token = n->asset;
+    preflight_then(r, p, x, j, &spend);
 }
 
 static void exact_reserved(gr_request *r, x402_job *j) {

@@ -42,6 +42,12 @@ void gr_pay_x402_stop_by(gr_pay_x402 *p, uint64_t deadline_ms);
  * (all: of every instance — only when none runs) and settles or reconciles
  * each with the chain now; prints a summary to out. 0 = nothing left pending. */
 int gr_pay_x402_reconcile_cli(const gr_config *cfg, bool all, FILE *out);
+/* --check-config: the x402 section parses and every limit is valid (err
+ * says why not). Opens nothing. */
+bool gr_pay_x402_check_config(const gr_config *cfg, char *err, size_t errlen);
+/* After the worker loops stopped and before their mailboxes go: the
+ * preflight pool finishes. NULL-safe. */
+void gr_pay_x402_quiesce(gr_pay_x402 *p);
 
 bool gr_pay_x402_applies(gr_request *r);
 /* Answers (402 quote or rejection, 503 when the store is unavailable or

@@ -518,6 +518,7 @@ out:
     /* Store jobs still queued (post-response bookkeeping: credit refunds,
      * payment records) complete before the loops and the store go away. */
     gr_store_exec_shutdown(s.svc.exec);
+    gr_pay_x402_quiesce(s.svc.x402); /* the preflight pool too, before the mailboxes go */
     for (size_t i = 0; i < s.nworkers; i++) worker_dispose(&s.workers[i]);
     free(s.workers);
     if (s.main_base) event_base_free(s.main_base);

@@ -7,6 +7,7 @@
 #include "curl_dl.h"
 #include "log.h"
 #include "store_exec.h"
+#include "x402.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -161,7 +162,7 @@ static void refuse(gr_x402_preflight_check *c, const char *code, const char *why
 
 static void unknown(gr_x402_preflight_check *c, const char *why) {
     c->verdict = GR_PREFLIGHT_UNKNOWN;
-    snprintf(c->why, sizeof c->why, "%s", why);
+    snprintf(c->why, sizeof c->why, "%.150s", why);
 }
 
 /* facilitator: POST /verify {x402Version, paymentPayload, paymentRequirements} */
@@ -169,7 +170,7 @@ static void check_facilitator(pf_conn *pc, gr_x402_preflight_check *c) {
     const gr_x402_network_conf *n = c->net;
     uint8_t *payload = NULL;
     size_t plen = 0;
-    if (gr_evm_b64_decode(gr_str_c(c->header_b64), 65536, &payload, &plen) != GR_OK) {
+    if (gr_evm_b64_decode(gr_str_c(c->header_b64), GR_X402_HEADER_MAX, &payload, &plen) != GR_OK) {
         unknown(c, "payment header not decodable");
         return;
     }
@@ -221,7 +222,8 @@ static void check_chain(gr_x402_preflight *pf, pf_conn *pc, gr_x402_preflight_ch
         return;
     }
     if (spent) {
-        refuse(c, s->upto ? "permit2_invalid_nonce" : v2 ? "invalid_exact_evm_nonce_already_used" : "invalid_transaction_state",
+        /* the replay guard's codes: used or cancelled, this authorization cannot pay */
+        refuse(c, s->upto ? "permit2_invalid_nonce" : v2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement",
                "the authorization is already used or cancelled on chain");
         return;
     }
@@ -229,7 +231,7 @@ static void check_chain(gr_x402_preflight *pf, pf_conn *pc, gr_x402_preflight_ch
     cache_entry e = {0};
     bool cached = false;
     uint64_t now = gr_wall_ms();
-    if (pf->o.cache_ms && !c->force_chain && !payer_failed(pf, payer)) {
+    if (pf->o.cache_ms && !payer_failed(pf, payer)) {
         pthread_mutex_lock(&pf->mu);
         const cache_entry *ce = &pf->cache[slot_of(key, CACHE_SLOTS)];
         cached = !strcmp(ce->key, key) && now - ce->fetched_ms < pf->o.cache_ms && (!s->upto || ce->has_allowance);

@@ -50,7 +50,6 @@ typedef struct gr_x402_preflight_check {
     int version;
     const char *header_b64;   /* facilitator /verify: the client's payment (owned by the caller) */
     const char *requirement;  /* facilitator /verify: the matched requirement, JSON (owned by the caller) */
-    bool force_chain;         /* out: set by gr_x402_preflight_needed */
     /* results */
     gr_preflight_verdict verdict;
     char code[64];

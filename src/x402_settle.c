@@ -505,6 +505,7 @@ static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, outcome 
     if (!in_ledger)
         GR_INFO("x402: ledger row %s not there yet for settlement '%s' (the ledger sync records it)",
                 rec->request_id, rec->state);
+    if (s->opt.payer_outcome && o != R_EXPIRED) s->opt.payer_outcome(s->opt.outcome_ud, rec->payer, ok);
     if (ok) {
         gr_metrics_add(GR_M_X402, "event=\"settled\"", 1);
         GR_INFO("x402: settled %s: %s atomic from %s on eip155:%llu tx %s (credit %+lld nusd)", rec->request_id,

@@ -101,6 +101,9 @@ typedef struct gr_x402_settler_opts {
     uint32_t dead_after_ms;    /* x402.instance_dead_after_ms: no heartbeat for this long = dead */
     uint32_t sweep_ms;         /* x402.sweep_interval_ms: how often orphaned jobs are looked for */
     bool no_keeper;            /* one-shot use (gaterouter x402 reconcile): no heartbeat, no sweeps */
+    /* told every final outcome of a payer's settlement (settled or failed); may be NULL */
+    void (*payer_outcome)(void *ud, const char *payer, bool settled);
+    void *outcome_ud;
 } gr_x402_settler_opts;
 
 /* Takes over this instance's jobs left by its previous run and those of

@@ -43,6 +43,7 @@ models:
     capabilities: [chat]
 x402:
   settle: facilitator
+  preflight: { enabled: false }  # the stand-in answers /settle only
   default_max_tokens: 100
   networks:
     - network: base-sepolia

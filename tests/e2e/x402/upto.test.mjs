@@ -426,6 +426,27 @@ test('upto rejections: each with the reference facilitator code, nothing served 
   assert.equal(b.payer - a.payer, BigInt(pay.amount), 'only the one served request was paid');
 });
 
+test('upto preflight: a payer without a Permit2 allowance, or without the maximum, is refused before serving', async () => {
+  const body = chatBody('can I?', { max_tokens: 64 });
+  const { upto } = await quote(body);
+  const unapproved = account(7), unfunded = account(8);
+  await token.mint(unapproved.address, 10_000_000n); // tokens, but no approve(Permit2)
+  const w = chain.wallet(unfunded); // approve(Permit2), but no tokens
+  await chain.publicClient.waitForTransactionReceipt({ hash: await w.writeContract({ address: token.address,
+    abi: token.abi, functionName: 'approve', args: [PERMIT2, maxUint256] }) });
+  for (const [who, code] of [[unapproved, 'permit2_allowance_required'], [unfunded, 'permit2_insufficient_balance']]) {
+    const { header } = await signUpto(who, upto);
+    const r = await post(body, { 'payment-signature': header });
+    assert.equal(r.status, 402, code);
+    assert.equal((await r.json()).error, code);
+    assert.equal(b64json(r.headers.get('payment-response')).errorReason, code);
+    const p = await fetch(`${gw.base}/v1/x402/payments?id=${r.headers.get('x-request-id')}`);
+    assert.equal(p.status, 404, 'nothing admitted');
+    await p.text();
+  }
+  assert.equal(await token.balanceOf(unapproved.address), 10_000_000n);
+});
+
 test('settlement above the maximum is impossible: the gateway cannot build it, the proxy reverts it', async () => {
   // The gateway's only way to settle (gr_x402_upto_settle_calldata) refuses
   // amount > permitted.amount (unit test test_x402_upto); the amount it asks
