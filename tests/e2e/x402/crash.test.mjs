@@ -4,7 +4,9 @@
 // (eth_sendRawTransaction held by a JSON-RPC proxy in front of anvil); each
 // time it restarts on the same store with the same instance id (it takes its
 // previous run's jobs over at once). The last victim is left to a different
-// instance, which takes its jobs over once its heartbeat is stale. Then every
+// instance, which takes its jobs over once its heartbeat is stale. The same
+// for `upto` (Permit2): a job whose request's end was lost settles the
+// authorised maximum, one whose end was recorded the metered amount. Then every
 // served payment must be `settled` with a real, successful transaction that
 // spent the authorization on chain, exactly once: payTo received exactly the
 // sum, each payer's credit is granted once, no job is left pending. A SIGTERM
@@ -16,14 +18,16 @@ import http from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { maxUint256 } from 'viem';
 import {
-  startAnvil, deployToken, account, accountKey, gatewayConfig, startGateway, chatBody, signAuth, v1Header,
+  startAnvil, deployToken, account, accountKey, gatewayConfig, startGateway, chatBody, signAuth, v1Header, b64json,
   generatePrivateKey, privateKeyToAccount,
 } from './lib.mjs';
+import { PERMIT2, UPTO_PROXY, permit2Abi, deployUptoContracts, signUpto } from './upto_lib.mjs';
 
 const DELAYS_MS = [0, 2, 5, 10, 25, 50, 100];
 let chain, token, rpc;
-const deployer = account(0), payTo = account(1), relayer = account(2);
+const deployer = account(0), payTo = account(1), uptoPayer = account(3);
 const storeDir = mkdtempSync(join(tmpdir(), 'gr-crash-'));
 const gateways = [];
 
@@ -58,7 +62,7 @@ function rpcProxy(target) {
 
 function config(instanceId, extra = '') {
   const base = gatewayConfig({ token: token.address, payTo: payTo.address, rpcUrl: rpc.url,
-    relayerKey: accountKey(2), storeDir });
+    relayerKey: accountKey(2), storeDir, extra: `      permit2: "${PERMIT2}"\n      upto_proxy: "${UPTO_PROXY}"\n` });
   return (port, dir) => base(port, dir).replace('x402:\n', `x402:
   instance_id: ${instanceId}
   heartbeat_interval_ms: 200
@@ -76,6 +80,11 @@ async function start(instanceId) {
 before(async () => {
   chain = await startAnvil();
   token = await deployToken(chain, deployer);
+  await deployUptoContracts(chain, deployer);
+  await token.mint(uptoPayer.address, 100_000_000n);
+  const w = chain.wallet(uptoPayer);
+  await chain.publicClient.waitForTransactionReceipt({ hash: await w.writeContract({ address: token.address,
+    abi: token.abi, functionName: 'approve', args: [PERMIT2, maxUint256] }) });
   rpc = await rpcProxy(chain.url);
 });
 
@@ -168,6 +177,54 @@ test('kill -9 after paid responses and during a stalled RPC: every served paymen
   assert.equal(await survivor.stop('SIGTERM'), 0); // (else it would take over the next tests' victims)
   for (const g of gateways)
     for (const bad of ['AddressSanitizer', 'LeakSanitizer', 'runtime error:']) assert.ok(!g.logs().includes(bad), bad);
+});
+
+// One upto payment (hand-signed Permit2 witness authorization), served: 200;
+// `metered`: what its reply says will settle.
+async function payUpto(gw) {
+  const q = await fetch(`${gw.base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  assert.equal(q.status, 402);
+  await q.text();
+  const upto = b64json(q.headers.get('payment-required')).accepts.find((a) => a.scheme === 'upto');
+  const { header, auth } = await signUpto(uptoPayer, upto);
+  const r = await fetch(`${gw.base}/v1/chat/completions`, { method: 'POST',
+    headers: { 'content-type': 'application/json', 'payment-signature': header }, body });
+  assert.equal(r.status, 200, await r.clone().text());
+  await r.text();
+  return { id: r.headers.get('x-request-id'), max: BigInt(upto.amount), nonce: BigInt(auth.nonce),
+    metered: BigInt(b64json(r.headers.get('payment-response')).amount) };
+}
+
+test('upto: kill -9 after paid responses: every served payment settles once, the metered amount or (end lost) the maximum', async () => {
+  const payer0 = await token.balanceOf(uptoPayer.address), payTo0 = await token.balanceOf(payTo.address);
+  const paid = [];
+  let gw = await start('crash-u');
+  for (const ms of DELAYS_MS) {
+    paid.push(await payUpto(gw));
+    await new Promise((r) => setTimeout(r, ms));
+    await gw.stop('SIGKILL');
+    gw = await start('crash-u');
+  }
+  const finals = await waitFinal(gw, paid.map((p) => p.id));
+  let sum = 0n, lostEnds = 0;
+  for (const [i, p] of paid.entries()) {
+    const f = finals[i];
+    assert.equal(f.state, 'settled', `${p.id}: ${JSON.stringify(f)}`);
+    assert.equal(f.scheme, 'upto');
+    const amount = BigInt(f.amount);
+    assert.ok(amount === p.metered || amount === p.max, `${p.id}: settled ${amount}, metered ${p.metered}, max ${p.max}`);
+    if (amount !== p.metered) lostEnds++;
+    const rc = await chain.publicClient.getTransactionReceipt({ hash: f.transaction });
+    assert.equal(rc.status, 'success');
+    const word = await chain.publicClient.readContract({ address: PERMIT2, abi: permit2Abi, functionName: 'nonceBitmap',
+      args: [uptoPayer.address, p.nonce >> 8n] });
+    assert.equal((word >> (p.nonce & 255n)) & 1n, 1n, `${p.id}: its Permit2 nonce is spent`);
+    sum += amount;
+  }
+  assert.equal(payer0 - await token.balanceOf(uptoPayer.address), sum, 'the payer paid each settled amount once');
+  assert.equal(await token.balanceOf(payTo.address) - payTo0, sum);
+  console.log(`# upto crash: ${paid.length} payments, ${lostEnds} settled at the maximum (request end lost to the kill)`);
+  assert.equal(await gw.stop('SIGTERM'), 0);
 });
 
 test('SIGTERM while the settlement RPC is stalled exits within drain_timeout_ms; the job settles after', async () => {
