@@ -237,6 +237,16 @@ test('credit: X-Payer lowers the quote; a request fully covered by credit signs 
     assert.equal(await token.balanceOf(agent.address), b.payer, 'no tokens moved');
     const c1 = BigInt((await (await fetch(`${gw.base}/v1/x402/credit?address=${agent.address}`)).json()).credit_nusd);
     assert.equal(c1, c0 - cost, 'credit spent = actual cost');
+    // GET /v1/x402/payments?id= finds a request paid from credit (its job was recorded at admission)
+    let pay;
+    for (let i = 0; i < 100; i++) {
+      pay = await (await fetch(`${gw.base}/v1/x402/payments?id=${res.headers.get('x-request-id')}`)).json();
+      if (pay.state && pay.state !== 'pending') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(pay.state, 'credit', JSON.stringify(pay));
+    assert.equal(pay.amount, '0');
+    assert.equal(BigInt(pay.cost_nusd), cost);
   } else {
     const s = await waitSettlement(gw.base, agent.address, res.headers.get('x-request-id'));
     assert.equal(s.settlement.state, 'settled');
