@@ -69,6 +69,14 @@ static int run_mock(int argc, char **argv) {
     return gr_mock_run_forever(&o);
 }
 
+/* The config for a subcommand; NULL (the reason printed) when invalid. */
+static gr_config *load_config(const char *path) {
+    char err[1024];
+    gr_config *cfg = gr_config_load_file(path, err, sizeof(err));
+    if (!cfg) fprintf(stderr, "gaterouter: invalid config: %s\n", err);
+    return cfg;
+}
+
 int main(int argc, char **argv) {
     const char *config = "config/gaterouter.yaml";
     bool check_only = false;
@@ -83,12 +91,8 @@ int main(int argc, char **argv) {
             fprintf(stderr, "usage: gaterouter route [--config FILE] --explain REQUEST.json\n");
             return 2;
         }
-        char err[1024];
-        gr_config *cfg = gr_config_load_file(config, err, sizeof(err));
-        if (!cfg) {
-            fprintf(stderr, "gaterouter: invalid config: %s\n", err);
-            return 1;
-        }
+        gr_config *cfg = load_config(config);
+        if (!cfg) return 1;
         int rc = gr_route_explain_cli(cfg, file, stdout);
         gr_config_release(cfg);
         return rc;
@@ -103,12 +107,8 @@ int main(int argc, char **argv) {
                 return 2;
             }
         }
-        char err[1024];
-        gr_config *cfg = gr_config_load_file(config, err, sizeof(err));
-        if (!cfg) {
-            fprintf(stderr, "gaterouter: invalid config: %s\n", err);
-            return 1;
-        }
+        gr_config *cfg = load_config(config);
+        if (!cfg) return 1;
         int rc = gr_pay_x402_reconcile_cli(cfg, all, stdout);
         gr_config_release(cfg);
         return rc;

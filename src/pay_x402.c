@@ -117,6 +117,14 @@ static bool uint_field(const cJSON *o, const char *k, uint64_t def, uint64_t max
     return true;
 }
 
+/* x402.<path>: an integer min..max (def when absent); false with err set. */
+static bool bounded_field(const cJSON *o, const char *k, const char *path, uint64_t def, uint64_t min, uint64_t max,
+                          uint64_t *out, char *err, size_t errlen) {
+    if (uint_field(o, k, def, max, out) && *out >= min) return true;
+    snprintf(err, errlen, "x402.%s: want %llu..%llu", path, (unsigned long long)min, (unsigned long long)max);
+    return false;
+}
+
 static char *dup_url(const char *s) {
     if (!s || !*s) return NULL;
     size_t n = strlen(s);
@@ -237,17 +245,14 @@ static bool parse_liveness(const cJSON *x, const gr_config *cfg, char id[GR_X402
     }
     so->instance_id = id;
     uint64_t hb, dead, sweep;
-    if (!uint_field(x, "heartbeat_interval_ms", GR_X402_HEARTBEAT_MS, 60000, &hb) || hb < 50) {
-        snprintf(err, errlen, "x402.heartbeat_interval_ms: want 50..60000");
+    if (!bounded_field(x, "heartbeat_interval_ms", "heartbeat_interval_ms", GR_X402_HEARTBEAT_MS, 50, 60000, &hb, err,
+                       errlen) ||
+        !bounded_field(x, "sweep_interval_ms", "sweep_interval_ms", GR_X402_SWEEP_MS, 50, 3600000, &sweep, err,
+                       errlen))
         return false;
-    }
     if (!uint_field(x, "instance_dead_after_ms", GR_X402_DEAD_AFTER_MS, 3600000, &dead) || dead < 2 * hb) {
         snprintf(err, errlen, "x402.instance_dead_after_ms: want at least twice heartbeat_interval_ms (%llu) and "
                               "at most 3600000", (unsigned long long)(2 * hb));
-        return false;
-    }
-    if (!uint_field(x, "sweep_interval_ms", GR_X402_SWEEP_MS, 3600000, &sweep) || sweep < 50) {
-        snprintf(err, errlen, "x402.sweep_interval_ms: want 50..3600000");
         return false;
     }
     so->heartbeat_ms = (uint32_t)hb;
@@ -274,22 +279,13 @@ static bool parse_preflight(const cJSON *x, gr_x402_preflight_opts *o, char *err
     o->enabled = !cJSON_IsFalse(en);
     o->fail_open = cJSON_IsTrue(fo);
     uint64_t t, c, th, q;
-    if (!uint_field(pf, "timeout_ms", GR_X402_PREFLIGHT_TIMEOUT_MS, 60000, &t) || t < 10) {
-        snprintf(err, errlen, "x402.preflight.timeout_ms: want 10..60000");
+    if (!bounded_field(pf, "timeout_ms", "preflight.timeout_ms", GR_X402_PREFLIGHT_TIMEOUT_MS, 10, 60000, &t, err,
+                       errlen) ||
+        !bounded_field(pf, "cache_ms", "preflight.cache_ms", GR_X402_PREFLIGHT_CACHE_MS, 0, 3600000, &c, err, errlen) ||
+        !bounded_field(pf, "threads", "preflight.threads", GR_X402_PREFLIGHT_THREADS, 1, 64, &th, err, errlen) ||
+        !bounded_field(pf, "queue_max", "preflight.queue_max", GR_X402_PREFLIGHT_QUEUE_MAX, 1, 1000000, &q, err,
+                       errlen))
         return false;
-    }
-    if (!uint_field(pf, "cache_ms", GR_X402_PREFLIGHT_CACHE_MS, 3600000, &c)) {
-        snprintf(err, errlen, "x402.preflight.cache_ms: want 0..3600000");
-        return false;
-    }
-    if (!uint_field(pf, "threads", GR_X402_PREFLIGHT_THREADS, 64, &th) || th < 1) {
-        snprintf(err, errlen, "x402.preflight.threads: want 1..64");
-        return false;
-    }
-    if (!uint_field(pf, "queue_max", GR_X402_PREFLIGHT_QUEUE_MAX, 1000000, &q) || q < 1) {
-        snprintf(err, errlen, "x402.preflight.queue_max: want 1..1000000");
-        return false;
-    }
     o->timeout_ms = (uint32_t)t;
     o->cache_ms = (uint32_t)c;
     o->threads = (unsigned)th;

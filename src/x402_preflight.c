@@ -168,29 +168,13 @@ static void unknown(gr_x402_preflight_check *c, const char *why) {
 /* facilitator: POST /verify {x402Version, paymentPayload, paymentRequirements} */
 static void check_facilitator(pf_conn *pc, gr_x402_preflight_check *c) {
     const gr_x402_network_conf *n = c->net;
-    uint8_t *payload = NULL;
-    size_t plen = 0;
-    if (gr_evm_b64_decode(gr_str_c(c->header_b64), GR_X402_HEADER_MAX, &payload, &plen) != GR_OK) {
-        unknown(c, "payment header not decodable");
+    char *reply = NULL, err[160] = "";
+    long st = gr_x402_facilitator_post(&pc->rpc, n->facilitator_url, "verify", c->version, c->header_b64,
+                                       c->requirement, &reply, err, sizeof err);
+    if (st < 0) {
+        unknown(c, "payment header or requirement not decodable");
         return;
     }
-    cJSON *pp = cJSON_ParseWithLength((const char *)payload, plen);
-    free(payload);
-    cJSON *req = cJSON_Parse(c->requirement ? c->requirement : "{}");
-    cJSON *body = cJSON_CreateObject();
-    cJSON_AddNumberToObject(body, "x402Version", c->version);
-    cJSON_AddItemToObject(body, "paymentPayload", pp ? pp : cJSON_CreateObject());
-    cJSON_AddItemToObject(body, "paymentRequirements", req ? req : cJSON_CreateObject());
-    char *text = cJSON_PrintUnformatted(body);
-    cJSON_Delete(body);
-    if (!text) abort();
-    size_t ul = strlen(n->facilitator_url) + 16;
-    char *url = gr_xmalloc(ul);
-    snprintf(url, ul, "%s/verify", n->facilitator_url);
-    char *reply = NULL, err[160] = "";
-    long st = gr_x402_rpc_post_json(&pc->rpc, url, text, 60000, &reply, err, sizeof err);
-    free(url);
-    cJSON_free(text);
     cJSON *j = st ? cJSON_Parse(reply ? reply : "") : NULL;
     const cJSON *valid = cJSON_GetObjectItemCaseSensitive(j, "isValid");
     if (cJSON_IsTrue(valid)) {

@@ -5,6 +5,7 @@
 
 #include "curl_dl.h"
 #include "keccak.h"
+#include "x402.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -77,6 +78,38 @@ long gr_x402_rpc_post_json(gr_x402_rpc *rc, const char *url, const char *body, l
     cu->slist_free_all(h);
     *out = b.p;
     return status;
+}
+
+long gr_x402_facilitator_post(gr_x402_rpc *c, const char *base_url, const char *op, int version,
+                              const char *header_b64, const char *requirement_json, char **out, char *err,
+                              size_t errlen) {
+    *out = NULL;
+    uint8_t *payload = NULL;
+    size_t plen = 0;
+    cJSON *pp = NULL, *req = cJSON_Parse(requirement_json ? requirement_json : "");
+    if (gr_evm_b64_decode(gr_str_c(header_b64), GR_X402_HEADER_MAX, &payload, &plen) == GR_OK)
+        pp = cJSON_ParseWithLength((const char *)payload, plen);
+    free(payload);
+    if (!pp || !req) {
+        cJSON_Delete(pp);
+        cJSON_Delete(req);
+        snprintf(err, errlen, "invalid_payload");
+        return -1;
+    }
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddNumberToObject(body, "x402Version", version);
+    cJSON_AddItemToObject(body, "paymentPayload", pp);
+    cJSON_AddItemToObject(body, "paymentRequirements", req);
+    char *text = cJSON_PrintUnformatted(body);
+    cJSON_Delete(body);
+    if (!text) abort();
+    size_t ul = strlen(base_url) + strlen(op) + 2;
+    char *url = gr_xmalloc(ul);
+    snprintf(url, ul, "%s/%s", base_url, op);
+    long st = gr_x402_rpc_post_json(c, url, text, 60000, out, err, errlen);
+    free(url);
+    cJSON_free(text);
+    return st;
 }
 
 gr_rpc_outcome gr_x402_rpc_call(gr_x402_rpc *c, const char *url, const char *method, const char *params,

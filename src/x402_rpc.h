@@ -32,6 +32,14 @@ typedef struct gr_x402_rpc {
 long gr_x402_rpc_post_json(gr_x402_rpc *c, const char *url, const char *body, long timeout_ms, char **out,
                            char *err, size_t errlen);
 
+/* x402 facilitator API: POST {base_url}/{op} with {x402Version,
+ * paymentPayload: the decoded payment header, paymentRequirements} (60 s at
+ * most). As gr_x402_rpc_post_json; -1 (err "invalid_payload") when the
+ * header or the requirement does not decode. */
+long gr_x402_facilitator_post(gr_x402_rpc *c, const char *base_url, const char *op, int version,
+                              const char *header_b64, const char *requirement_json, char **out, char *err,
+                              size_t errlen);
+
 /* One JSON-RPC call (10 s at most). GR_RPC_OK: *result points into *root
  * (the caller deletes *root). */
 gr_rpc_outcome gr_x402_rpc_call(gr_x402_rpc *c, const char *url, const char *method, const char *params,

@@ -119,8 +119,8 @@ static void sleep_ms(unsigned ms) {
     }
 }
 
-/* Sleeps up to ms, less when stopping (woken by stop_by / free). */
-static void nap(gr_x402_settler *s, unsigned ms) {
+/* The CLOCK_REALTIME instant ms from now (pthread_cond_timedwait's deadline). */
+static struct timespec in_ms(unsigned ms) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += ms / 1000;
@@ -129,6 +129,12 @@ static void nap(gr_x402_settler *s, unsigned ms) {
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;
     }
+    return ts;
+}
+
+/* Sleeps up to ms, less when stopping (woken by stop_by / free). */
+static void nap(gr_x402_settler *s, unsigned ms) {
+    struct timespec ts = in_ms(ms);
     pthread_mutex_lock(&s->mu);
     if (!s->stop_deadline_ms) pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     pthread_mutex_unlock(&s->mu);
@@ -413,35 +419,10 @@ static outcome settle_facilitator(gr_x402_settler *s, size_t ni, gr_x402_settle_
         snprintf(err, errlen, "no facilitator_url for eip155:%llu", (unsigned long long)n->chain_id);
         return R_PERMANENT;
     }
-    uint8_t *payload = NULL;
-    size_t plen = 0;
-    if (gr_evm_b64_decode(gr_str_c(rec->header_b64), GR_X402_HEADER_MAX, &payload, &plen) != GR_OK) {
-        snprintf(err, errlen, "invalid_payload");
-        return R_PERMANENT;
-    }
-    cJSON *pp = cJSON_ParseWithLength((const char *)payload, plen);
-    free(payload);
-    cJSON *req = cJSON_Parse(rec->requirement_json);
-    if (!pp || !req) {
-        cJSON_Delete(pp);
-        cJSON_Delete(req);
-        snprintf(err, errlen, "invalid_payload");
-        return R_PERMANENT;
-    }
-    cJSON *body = cJSON_CreateObject();
-    cJSON_AddNumberToObject(body, "x402Version", rec->version);
-    cJSON_AddItemToObject(body, "paymentPayload", pp);
-    cJSON_AddItemToObject(body, "paymentRequirements", req);
-    char *text = cJSON_PrintUnformatted(body);
-    cJSON_Delete(body);
-    if (!text) abort();
-    size_t ul = strlen(n->facilitator_url) + 16;
-    char *url = gr_xmalloc(ul);
-    snprintf(url, ul, "%s/settle", n->facilitator_url);
     char *reply = NULL;
-    long st = gr_x402_rpc_post_json(&s->rpc, url, text, 60000, &reply, err, errlen);
-    free(url);
-    free(text);
+    long st = gr_x402_facilitator_post(&s->rpc, n->facilitator_url, "settle", rec->version, rec->header_b64,
+                                       rec->requirement_json, &reply, err, errlen);
+    if (st < 0) return R_PERMANENT;
     outcome o = R_TRANSIENT;
     cJSON *j = st ? cJSON_Parse(reply ? reply : "") : NULL;
     const cJSON *ok = cJSON_GetObjectItemCaseSensitive(j, "success");
@@ -754,14 +735,7 @@ static void *keeper_main(void *arg) {
             gr_x402_store_nonce_prune(s->store, (int64_t)(now / 1000) - 60);
             last_prune = now;
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += s->opt.heartbeat_ms / 1000;
-        ts.tv_nsec += (long)(s->opt.heartbeat_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = in_ms(s->opt.heartbeat_ms);
         pthread_mutex_lock(&s->mu);
         if (!s->stopping) pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
