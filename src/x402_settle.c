@@ -26,6 +26,8 @@
 
 #define RECEIPT_TIMEOUT_MS 60000
 #define RECEIPT_POLL_MS 150
+/* A job created less than this ago may still see its ledger row committed: wait for it (3 s at most). */
+#define LEDGER_WAIT_RECENT_MS 10000
 
 typedef struct net_state {
     bool chain_checked;
@@ -468,8 +470,10 @@ static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, outcome 
      * records a row that comes later. */
     bool won = false, in_ledger = false;
     gr_status rc = GR_ERR_NOT_FOUND;
+    /* only a recent request's row is on its way (one lost to a crash never comes: no wait for it) */
+    bool recent = (int64_t)gr_wall_ms() - rec->created_ms < LEDGER_WAIT_RECENT_MS;
     for (int i = 0; i < 60 && rc == GR_ERR_NOT_FOUND; i++) {
-        bool need = i < 59 && !past_deadline(s);
+        bool need = recent && i < 59 && !past_deadline(s);
         rc = gr_x402_store_settlement_finish(s->store, rec, gain, upto, delta, need, &won, &in_ledger);
         if (rc == GR_ERR_NOT_FOUND) sleep_ms(50);
     }
