@@ -69,6 +69,8 @@ struct gr_pay_x402 {
     gr_x402_settler *settler;
     const char *owner; /* the settler's instance id: owner of the jobs admitted here (NULL: settle none) */
     gr_x402_preflight *preflight; /* can the payer pay? (NULL: settle none) */
+    bool settle_before_response;  /* hold a non-streamed paid reply until its tx hash is known */
+    uint32_t settle_before_response_ms;
 };
 
 typedef enum { XS_NONE = 0, XS_QUOTED, XS_REJECTED, XS_ADMITTED } x402_phase;
@@ -93,6 +95,12 @@ typedef struct x402_req {
     bool upto;
     gr_x402_upto_payment up;
     gr_x402_upto_offer up_offer; /* the offer it matched (amount = the quote) */
+    /* settle_before_response */
+    bool closed_early;           /* the job was closed (and queued) before the reply went out */
+    bool held;                   /* the reply waited for the settlement */
+    gr_x402_settle_waiter *waiter_for_close; /* handed to the close at hold time */
+    char tx_hash[67];            /* known before the reply: goes into the settlement header */
+    bool tx_settled;
 } x402_req;
 
 /* ---- config ---- */
@@ -360,6 +368,16 @@ static gr_pay_x402 *pay_new(const gr_config *cfg, pay_use use, char *err, size_t
     }
     p->default_max_tokens = (int64_t)v;
     p->public_url = dup_url(scalar(x, "public_url"));
+    const cJSON *sbr = cJSON_GetObjectItemCaseSensitive(x, "settle_before_response");
+    if (sbr && !cJSON_IsBool(sbr)) {
+        snprintf(err, errlen, "x402.settle_before_response: want true or false");
+        goto fail;
+    }
+    p->settle_before_response = cJSON_IsTrue(sbr);
+    if (!bounded_field(x, "settle_before_response_timeout_ms", "settle_before_response_timeout_ms", 10000, 100, 120000,
+                       &v, err, errlen))
+        goto fail;
+    p->settle_before_response_ms = (uint32_t)v;
     const cJSON *nets = cJSON_GetObjectItemCaseSensitive(x, "networks");
     int nn = cJSON_GetArraySize(nets);
     if (!cJSON_IsArray(nets) || nn == 0) {
@@ -688,7 +706,7 @@ static bool reject(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_
  * in order of submission per thread, drained at shutdown before the store
  * closes. */
 
-typedef enum { XJ_CREDIT_GET = 0, XJ_RESERVE, XJ_CREDIT_VIEW, XJ_PAYMENT_GET, XJ_PREFLIGHT } xjob_kind;
+typedef enum { XJ_CREDIT_GET = 0, XJ_RESERVE, XJ_CREDIT_VIEW, XJ_PAYMENT_GET, XJ_PREFLIGHT, XJ_SETTLE_WAIT } xjob_kind;
 
 typedef struct x402_job x402_job;
 struct x402_job {
@@ -709,6 +727,13 @@ struct x402_job {
     gr_x402_preflight_check check;
     char *check_header, *check_requirement;
     x402_job *then;
+    /* XJ_SETTLE_WAIT (on the preflight pool): the held reply waits for its tx hash */
+    gr_x402_settle_waiter *waiter;
+    int held_status;
+    const char *held_body; /* in the request's pool */
+    size_t held_len;
+    char hash[67];
+    bool settled;
     /* results */
     gr_status rc, take_rc;
     int64_t credit;
@@ -741,7 +766,8 @@ static void x402_job_run(void *conn, void *arg) {
         j->obj = cJSON_CreateArray();
         if (j->rc == GR_OK) (void)gr_x402_store_settlements_recent(st, j->payer, 20, j->obj);
         break;
-    case XJ_PREFLIGHT: /* runs on the preflight pool (preflight_job_run), never here */
+    case XJ_PREFLIGHT: /* run on the preflight pool (preflight_job_run, settle_wait_run), never here */
+    case XJ_SETTLE_WAIT:
         break;
     case XJ_PAYMENT_GET:
         j->obj = cJSON_CreateObject();
@@ -777,6 +803,7 @@ static void x402_job_late(void *conn, void *arg) {
 
 static void x402_job_free(void *arg) {
     x402_job *j = arg;
+    gr_x402_settle_waiter_release(j->waiter);
     if (j->then) x402_job_free(j->then);
     free(j->check_header);
     free(j->check_requirement);
@@ -792,6 +819,7 @@ static void store_unavailable(gr_request *r, const char *why) {
 
 static void quote_reply(gr_request *r, x402_job *j);
 static void preflight_unknown(gr_request *r, x402_job *j, const char *why);
+static void held_reply(gr_request *r, x402_job *j, bool answered);
 
 static void x402_job_done(void *arg, const char *err) {
     x402_job *j = arg;
@@ -803,6 +831,10 @@ static void x402_job_done(void *arg, const char *err) {
     }
     if (err && j->kind == XJ_PREFLIGHT) { /* no answer in time (the check itself may still be running) */
         preflight_unknown(r, j, "no answer in time");
+        return;
+    }
+    if (err && j->kind == XJ_SETTLE_WAIT) { /* the hash did not come in time: reply without it */
+        held_reply(r, j, false);
         return;
     }
     if (err) {
@@ -919,6 +951,66 @@ static void preflight_then(gr_request *r, gr_pay_x402 *p, x402_req *x, x402_job 
     gr_request_hold(r);
 }
 
+/* ---- settle_before_response ----
+ * A non-streamed paid reply is held until its transaction hash is known:
+ * the job is closed and queued first in the settler (the same close as at
+ * the request's end, with a waiter), and a pool thread waits for the hash
+ * (self: signed and persisted, before the broadcast; facilitator: /settle
+ * answered) at most settle_before_response_timeout_ms. The reply then goes
+ * out with the hash in its settlement header (or without it, pending). */
+
+static void settle_wait_run(void *conn, void *arg) {
+    (void)conn;
+    x402_job *j = arg;
+    uint64_t deadline = gr_wall_ms() + j->p->settle_before_response_ms;
+    (void)gr_x402_settle_waiter_wait(j->waiter, deadline, j->hash, &j->settled);
+}
+
+static void held_reply(gr_request *r, x402_job *j, bool answered) {
+    x402_req *x = r->x402;
+    if (answered && j->hash[0]) {
+        snprintf(x->tx_hash, sizeof x->tx_hash, "%s", j->hash);
+        x->tx_settled = j->settled;
+    }
+    gr_request_reply_json(r, j->held_status, j->held_body, j->held_len); /* x->held: not held again */
+}
+
+static void held_reply_next(gr_request *r, x402_job *j) { held_reply(r, j, true); }
+
+bool gr_pay_x402_hold_reply(gr_request *r, int status, const char *json, size_t len) {
+    gr_pay_x402 *p = px(r);
+    x402_req *x = r->x402;
+    if (!p || !x || !p->settle_before_response || !p->settler || x->held || x->phase != XS_ADMITTED || status != 200 ||
+        r->stream || gr_u256_eq(&x->value, &(gr_u256){{0}}))
+        return false;
+    x->held = true;
+    gr_x402_settle_waiter *w = gr_x402_settle_waiter_new(); /* one reference for the close, one for the wait */
+    x402_job *j = new_job(r, p, XJ_SETTLE_WAIT, held_reply_next);
+    j->waiter = w;
+    j->held_status = status;
+    j->held_body = gr_pool_strndup(r->pool, json, len);
+    j->held_len = len;
+    /* close the job now, as at the request's end (the ledger fields are filled again then) */
+    x->waiter_for_close = w;
+    gr_ledger_row *scratch = gr_pool_calloc(r->pool, sizeof *scratch);
+    r->status = status;
+    gr_pay_x402_finish(r, scratch);
+    if (!x->closed_early) { /* nothing to settle after all */
+        gr_x402_settle_waiter_finish(x->waiter_for_close, NULL, false);
+        x->waiter_for_close = NULL;
+        x402_job_free(j);
+        return false;
+    }
+    gr_store_job_spec js = {.run = settle_wait_run, .done = x402_job_done, .free_arg = x402_job_free, .arg = j,
+                            .timeout_ms = p->settle_before_response_ms + 200};
+    if (gr_store_exec_submit(gr_x402_preflight_exec(p->preflight), r->w->store_mb, &js) != GR_OK) {
+        x402_job_free(j);
+        return false; /* reply now, without the hash */
+    }
+    gr_request_hold(r);
+    return true;
+}
+
 /* Post-response bookkeeping: fire and forget, never lost. */
 typedef struct x402_post {
     gr_pay_x402 *p;
@@ -946,7 +1038,8 @@ static void x402_post_run(void *conn, void *arg) {
                     o->settle.request_id);
         } else if (o->has_settle && !strcmp(o->settle.state, "pending")) {
             o->has_settle = false;
-            (void)gr_x402_settler_submit(o->p->settler, &o->settle); /* takes the strings */
+            if (o->settle.waiter) (void)gr_x402_settler_submit_first(o->p->settler, &o->settle); /* a reply waits */
+            else (void)gr_x402_settler_submit(o->p->settler, &o->settle); /* takes the strings */
         }
         return;
     }
@@ -962,7 +1055,10 @@ static void x402_post_run(void *conn, void *arg) {
 
 static void x402_post_free(void *arg) {
     x402_post *o = arg;
-    if (o->has_settle) gr_x402_settle_rec_dispose(&o->settle);
+    if (o->has_settle) {
+        gr_x402_settle_waiter_finish(o->settle.waiter, NULL, false); /* not queued: nobody waits for it */
+        gr_x402_settle_rec_dispose(&o->settle);
+    }
     free(o);
 }
 
@@ -1312,8 +1408,8 @@ void gr_pay_x402_before_reply(gr_request *r) {
          * carries the amount that will settle. A stream's headers precede the
          * generation: the amount is pending (final: GET /v1/x402/payments?id=). */
         const gr_x402_network_conf *n = &p->nets[x->net];
-        gr_x402_settlement su = {.success = true, .transaction = "", .chain_id = x->up.chain_id, .has_payer = true,
-                                 .payer = x->up.from, .has_amount = !r->stream};
+        gr_x402_settlement su = {.success = true, .transaction = x->tx_hash, .chain_id = x->up.chain_id,
+                                 .has_payer = true, .payer = x->up.from, .has_amount = !r->stream};
         if (su.has_amount) (void)gr_x402_upto_settle_amount(r->cost_nusd, n->decimals, &x->value, &su.amount);
         char *hu = NULL;
         if (gr_x402_render_settlement(2, &su, &hu) == GR_OK) {
@@ -1326,13 +1422,18 @@ void gr_pay_x402_before_reply(gr_request *r) {
         gr_request_add_header(r, "x-gaterouter-x402-scheme", "upto");
         gr_request_add_header(r, "x-gaterouter-x402-max-amount", mx);
         gr_request_add_header(r, "x-gaterouter-x402-settlement",
-                              p->mode == GR_X402_SETTLE_NONE ? "none" : nothing ? "zero" : "pending");
+                              p->mode == GR_X402_SETTLE_NONE ? "none"
+                              : nothing                      ? "zero"
+                              : x->tx_settled                ? "settled"
+                              : x->tx_hash[0]                ? "sent"
+                                                             : "pending");
         gr_request_add_header(r, "x-gaterouter-x402-payer", x->payer);
         return;
     }
     /* Settlement happens after the response: the header says the payment was
-     * verified and accepted; the tx hash is not known yet (""). */
-    gr_x402_settlement s = {.success = true, .transaction = "", .chain_id = x->pay.chain_id, .has_payer = true,
+     * verified and accepted; the tx hash is not known yet ("") — unless the
+     * reply waited for it (settle_before_response). */
+    gr_x402_settlement s = {.success = true, .transaction = x->tx_hash, .chain_id = x->pay.chain_id, .has_payer = true,
                             .payer = x->pay.auth.from, .has_amount = true, .amount = x->value};
     char *sh = NULL;
     int v = x->version;
@@ -1344,7 +1445,11 @@ void gr_pay_x402_before_reply(gr_request *r) {
     }
     bool zero = gr_u256_cmp(&x->value, &(gr_u256){{0}}) == 0;
     gr_request_add_header(r, "x-gaterouter-x402-settlement",
-                          p->mode == GR_X402_SETTLE_NONE ? "none" : zero ? "credit" : "pending");
+                          p->mode == GR_X402_SETTLE_NONE ? "none"
+                          : zero                         ? "credit"
+                          : x->tx_settled                ? "settled"
+                          : x->tx_hash[0]                ? "sent"
+                                                         : "pending");
     gr_request_add_header(r, "x-gaterouter-x402-payer", x->payer);
 }
 
@@ -1403,10 +1508,17 @@ static void fill_job(gr_request *r, const x402_req *x, const gr_x402_network_con
  * upto record in one transaction; a `pending` job is then queued. */
 static void close_job(gr_request *r, gr_pay_x402 *p, x402_req *x, const char *amount, char *req_json, int64_t paid,
                       int64_t cost, const char *state, int64_t credit_delta, const gr_x402_upto_rec *u) {
+    if (x->closed_early) { /* closed before the reply (settle_before_response) */
+        free(req_json);
+        return;
+    }
+    x->closed_early = x->waiter_for_close != NULL;
     x402_post *o = new_post(p, x->payer, state);
     fill_job(r, x, &p->nets[x->net], amount, req_json, paid, x->credit_used_nusd, cost, state, &o->settle);
     o->has_settle = true;
     o->close = true;
+    o->settle.waiter = x->waiter_for_close; /* its settler reference */
+    x->waiter_for_close = NULL;
     o->credit_delta = credit_delta;
     if (u) {
         o->upto = *u;

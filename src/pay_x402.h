@@ -56,6 +56,9 @@ bool gr_pay_x402_applies(gr_request *r);
  * store calls ran on the store executor. */
 void gr_pay_x402_admit(gr_request *r);
 void gr_pay_x402_before_reply(gr_request *r);
+/* settle_before_response: takes over a non-streamed paid 200 reply (true),
+ * sends it later with its transaction hash in the settlement header. */
+bool gr_pay_x402_hold_reply(gr_request *r, int status, const char *json, size_t len);
 /* After a successful admit: the one-time token to claim cluster-wide (Redis)
  * and how long the claim must live. false when there is nothing to claim. */
 bool gr_pay_x402_claim_info(gr_request *r, const char **token, uint32_t *ttl_s);

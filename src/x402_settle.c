@@ -142,6 +142,71 @@ static void nap(gr_x402_settler *s, unsigned ms) {
     pthread_mutex_unlock(&s->mu);
 }
 
+/* ---- waiters (settle_before_response) ---- */
+
+struct gr_x402_settle_waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;
+    bool known, ended, settled;
+    char hash[67];
+};
+
+gr_x402_settle_waiter *gr_x402_settle_waiter_new(void) {
+    gr_x402_settle_waiter *w = gr_xcalloc(1, sizeof *w);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->refs = 2;
+    return w;
+}
+
+void gr_x402_settle_waiter_release(gr_x402_settle_waiter *w) {
+    if (!w) return;
+    pthread_mutex_lock(&w->mu);
+    bool last = --w->refs == 0;
+    pthread_mutex_unlock(&w->mu);
+    if (!last) return;
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+/* The hash is known (final: the job ended, settled or not). */
+static void waiter_tell(gr_x402_settle_waiter *w, const char *tx_hash, bool final, bool settled) {
+    if (!w) return;
+    pthread_mutex_lock(&w->mu);
+    if (tx_hash && tx_hash[0] && !w->known) {
+        snprintf(w->hash, sizeof w->hash, "%s", tx_hash);
+        w->known = true;
+    }
+    if (final) {
+        w->ended = true;
+        w->settled = settled;
+    }
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void gr_x402_settle_waiter_finish(gr_x402_settle_waiter *w, const char *tx_hash, bool settled) {
+    waiter_tell(w, tx_hash, true, settled);
+    gr_x402_settle_waiter_release(w);
+}
+
+bool gr_x402_settle_waiter_wait(gr_x402_settle_waiter *w, uint64_t deadline_ms, char hash[67], bool *settled) {
+    pthread_mutex_lock(&w->mu);
+    while (!w->known && !w->ended) {
+        uint64_t now = gr_wall_ms();
+        if (now >= deadline_ms) break;
+        struct timespec ts = in_ms((unsigned)(deadline_ms - now));
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    }
+    bool known = w->known;
+    if (known) snprintf(hash, 67, "%s", w->hash);
+    *settled = w->ended && w->settled;
+    pthread_mutex_unlock(&w->mu);
+    return known;
+}
+
 static const gr_x402_network_conf *find_net(gr_x402_settler *s, uint64_t chain_id, const char *asset, size_t *idx) {
     gr_evm_address a;
     if (gr_evm_address_parse(gr_str_c(asset), false, &a) != GR_OK) return NULL;
@@ -390,6 +455,7 @@ static outcome settle_self(gr_x402_settler *s, size_t ni, gr_x402_settle_rec *re
         rec->raw_tx = NULL;
         return R_TRANSIENT;
     }
+    waiter_tell(rec->waiter, rec->tx_hash, false, false); /* known before the broadcast */
     plen = strlen(raw_hex) + 8;
     params = gr_xmalloc(plen);
     snprintf(params, plen, "[\"%s\"]", raw_hex);
@@ -473,7 +539,7 @@ static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, outcome 
     /* only a recent request's row is on its way (one lost to a crash never comes: no wait for it) */
     bool recent = (int64_t)gr_wall_ms() - rec->created_ms < LEDGER_WAIT_RECENT_MS;
     for (int i = 0; i < 60 && rc == GR_ERR_NOT_FOUND; i++) {
-        bool need = recent && i < 59 && !past_deadline(s);
+        bool need = recent && !rec->waiter && i < 59 && !past_deadline(s); /* a held reply: no row yet */
         rc = gr_x402_store_settlement_finish(s->store, rec, gain, upto, delta, need, &won, &in_ledger);
         if (rc == GR_ERR_NOT_FOUND) sleep_ms(50);
     }
@@ -488,7 +554,7 @@ static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, outcome 
         return;
     }
     if (!in_ledger)
-        GR_INFO("x402: ledger row %s not there yet for settlement '%s' (the ledger sync records it)",
+        GR_INFO("x402: %s ended '%s' before its ledger entry was written (the ledger sync records it)",
                 rec->request_id, rec->state);
     if (s->opt.payer_outcome && o != R_EXPIRED) s->opt.payer_outcome(s->opt.outcome_ud, rec->payer, ok);
     if (ok) {
@@ -604,6 +670,7 @@ static void run_job(gr_x402_settler *s, gr_x402_settle_rec *rec) {
         o = s->mode == GR_X402_SETTLE_SELF ? settle_self(s, ni, rec, &target, data, data_len, upto, err, sizeof err)
                                            : settle_facilitator(s, ni, rec, err, sizeof err);
         if (o == R_PERMANENT) o = reconcile(s, n, rec, &sr, err, sizeof err); /* never failed when the chain says paid */
+        if (o == R_OK) waiter_tell(rec->waiter, rec->tx_hash, true, true); /* a held reply goes now */
         if (o != R_TRANSIENT) break;
         if (rec->attempts >= GR_X402_SETTLE_ATTEMPTS || stopping_now(s)) break;
         gr_metrics_add(GR_M_X402, "event=\"settle_retry\"", 1);
@@ -645,6 +712,7 @@ static void *settler_main(void *arg) {
         s->busy = true;
         pthread_mutex_unlock(&s->mu);
         run_job(s, &job);
+        gr_x402_settle_waiter_finish(job.waiter, job.tx_hash, !strcmp(job.state, "settled"));
         gr_x402_settle_rec_dispose(&job);
         pthread_mutex_lock(&s->mu);
         s->busy = false;
@@ -653,10 +721,15 @@ static void *settler_main(void *arg) {
     return NULL;
 }
 
-static bool enqueue(gr_x402_settler *s, gr_x402_settle_rec *rec) {
+static bool enqueue_at(gr_x402_settler *s, gr_x402_settle_rec *rec, bool first) {
     pthread_mutex_lock(&s->mu);
     bool ok = s->count < GR_X402_SETTLE_QUEUE && !s->stopping;
-    if (ok) {
+    if (ok && first) { /* a waiting reply: before the backlog */
+        s->head = (s->head + GR_X402_SETTLE_QUEUE - 1) % GR_X402_SETTLE_QUEUE;
+        s->ring[s->head] = *rec;
+        s->count++;
+        pthread_cond_broadcast(&s->cv);
+    } else if (ok) {
         s->ring[(s->head + s->count) % GR_X402_SETTLE_QUEUE] = *rec;
         s->count++;
         pthread_cond_broadcast(&s->cv);
@@ -666,6 +739,8 @@ static bool enqueue(gr_x402_settler *s, gr_x402_settle_rec *rec) {
     pthread_mutex_unlock(&s->mu);
     return ok;
 }
+
+static bool enqueue(gr_x402_settler *s, gr_x402_settle_rec *rec) { return enqueue_at(s, rec, false); }
 
 /* ---- the keeper: heartbeat, sweeps ---- */
 
@@ -826,7 +901,11 @@ void gr_x402_settler_free(gr_x402_settler *s) {
     if (s->count)
         GR_INFO("x402: %zu settlement(s) left pending at exit (taken over by another instance or the next run)",
                 s->count);
-    for (size_t i = 0; i < s->count; i++) gr_x402_settle_rec_dispose(&s->ring[(s->head + i) % GR_X402_SETTLE_QUEUE]);
+    for (size_t i = 0; i < s->count; i++) {
+        gr_x402_settle_rec *r = &s->ring[(s->head + i) % GR_X402_SETTLE_QUEUE];
+        gr_x402_settle_waiter_finish(r->waiter, NULL, false);
+        gr_x402_settle_rec_dispose(r);
+    }
     /* gone: another instance takes over what is left at its next sweep */
     if (s->keeper_started && gr_x402_store_instance_gone(s->store, s->owner) != GR_OK)
         GR_WARN("x402: could not mark instance %s gone (its jobs are taken over once its heartbeat is stale)",
@@ -840,6 +919,13 @@ void gr_x402_settler_free(gr_x402_settler *s) {
 }
 
 const char *gr_x402_settler_owner(const gr_x402_settler *s) { return s->owner; }
+
+gr_status gr_x402_settler_submit_first(gr_x402_settler *s, gr_x402_settle_rec *rec) {
+    if (enqueue_at(s, rec, true)) return GR_OK;
+    gr_x402_settle_waiter_finish(rec->waiter, NULL, false);
+    rec->waiter = NULL;
+    return gr_x402_settler_submit(s, rec);
+}
 
 gr_status gr_x402_settler_submit(gr_x402_settler *s, gr_x402_settle_rec *rec) {
     if (enqueue(s, rec)) return GR_OK;

@@ -128,6 +128,25 @@ const char *gr_x402_settler_owner(const gr_x402_settler *s);
  * store; a later sweep or the next run takes it). */
 gr_status gr_x402_settler_submit(gr_x402_settler *s, gr_x402_settle_rec *rec);
 
+/* settle_before_response: someone waiting for a job's transaction hash.
+ * Shared by the waiting thread and the settler (two references). */
+typedef struct gr_x402_settle_waiter gr_x402_settle_waiter;
+gr_x402_settle_waiter *gr_x402_settle_waiter_new(void); /* two references */
+void gr_x402_settle_waiter_release(gr_x402_settle_waiter *w); /* NULL-safe */
+/* Waits until the hash is known or the job ended, at most until deadline_ms
+ * (wall clock). true with hash (and *settled: the job ended settled) when
+ * known. */
+bool gr_x402_settle_waiter_wait(gr_x402_settle_waiter *w, uint64_t deadline_ms, char hash[67], bool *settled);
+/* The job ended (or will not be run here): wakes the waiter, drops the
+ * settler's reference. */
+void gr_x402_settle_waiter_finish(gr_x402_settle_waiter *w, const char *tx_hash, bool settled);
+
+/* As submit, at the front of the queue, with rec->waiter told as soon as the
+ * transaction hash is known (self: once signed and persisted, before the
+ * broadcast; facilitator: when /settle answered). The waiter's settler
+ * reference is released in every case. */
+gr_status gr_x402_settler_submit_first(gr_x402_settler *s, gr_x402_settle_rec *rec);
+
 /* gaterouter x402 reconcile: takes over every job of a dead instance (and,
  * with all, of any instance: only when none runs) and settles or reconciles
  * each with the chain now. Counts by final state in *settled, *failed,

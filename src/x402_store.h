@@ -76,6 +76,7 @@ typedef struct gr_x402_settle_rec {
     int64_t created_ms;
     char *raw_tx;           /* self-settlement: the signed tx (hex), persisted before it is sent (heap, may be NULL) */
     char claimed_by[96];    /* as read: the owning instance ('' = none) */
+    struct gr_x402_settle_waiter *waiter; /* runtime only (x402_settle.h): told when the tx hash is known */
 } gr_x402_settle_rec;
 
 void gr_x402_settle_rec_dispose(gr_x402_settle_rec *r);
