@@ -17,16 +17,16 @@
  *   none        verify only; nothing is settled.
  *
  * Failure handling: transient errors (transport, RPC hiccups, receipt not yet
- * mined) are retried with exponential backoff, at most GR_X402_SETTLE_ATTEMPTS
- * times; permanent ones (revert, facilitator success:false) stop at once.
+ * mined) are retried with exponential backoff, GR_X402_SETTLE_ATTEMPTS times
+ * per round; after a round the job stays pending and a later sweep starts
+ * another (nothing is failed because an RPC is down). Permanent ones
+ * (revert, facilitator success:false) stop at once, after reconciliation.
  * Every outcome is logged, counted (gaterouter_x402_payments_total{event=
- * "settled"|"settle_failed"|"settle_retry"}), written to x402_settlements
- * and to the request's ledger row (x402_settlement, x402_tx_hash,
- * x402_credit_delta). A job is persisted as "pending" before it is queued, so
- * a restart (or a full queue) resumes it at the next start; a job whose tx was
- * already sent resumes by polling that tx's receipt.
+ * "settled"|"settle_failed"|"settle_retry"|"expired_unsettled"}), written to
+ * x402_settlements and to the request's ledger row (x402_settlement,
+ * x402_tx_hash, x402_credit_delta) in one transaction.
  *
- * Durability (docs/X402.md "Crashes and restarts"): a job is in the store
+ * Durability (docs/X402.md "Crashes, restarts and several instances"): a job is in the store
  * before its request is served (x402_store.h gr_x402_store_admit, state
  * `open`, owned by this instance), closed to `pending` with its final amount
  * when the request ends, and only then queued here. Self-settlement signs
