@@ -467,8 +467,8 @@ void gr_pay_x402_stop_by(gr_pay_x402 *p, uint64_t deadline_ms) {
 
 void gr_pay_x402_free(gr_pay_x402 *p) {
     if (!p) return;
-    gr_x402_preflight_free(p->preflight);
-    gr_x402_settler_free(p->settler); /* drains first: it uses nets and store */
+    gr_x402_settler_free(p->settler); /* drains first: it uses nets, store and the preflight's payer memory */
+    gr_x402_preflight_free(p->preflight); /* after: its waiting replies were answered by the settler */
     gr_x402_store_close(p->store);
     free_nets(p);
     free(p->public_url);
@@ -1085,6 +1085,9 @@ static void fill_upto_rec(gr_request *r, const x402_req *x, const gr_x402_networ
                           int64_t cost, const char *state, gr_x402_upto_rec *u);
 static void close_job(gr_request *r, gr_pay_x402 *p, x402_req *x, const char *amount, char *req_json, int64_t paid,
                       int64_t cost, const char *state, int64_t credit_delta, const gr_x402_upto_rec *u);
+static void fill_job(gr_request *r, const x402_req *x, const gr_x402_network_conf *n, const char *amount,
+                     char *req_json, int64_t paid, int64_t credit_used, int64_t cost, const char *state,
+                     gr_x402_settle_rec *rec);
 
 /* The settlement job of an admitted payment, committed with its nonce
  * (state `open`, owned by this instance): what settles if the request's end
@@ -1094,21 +1097,8 @@ static void close_job(gr_request *r, gr_pay_x402 *p, x402_req *x, const char *am
 static void set_intent(gr_request *r, gr_pay_x402 *p, x402_req *x, x402_job *j, const char *amount,
                        const char *req_json, int64_t paid_nusd, int64_t credit_used_nusd) {
     if (!p->settler) return; /* settle: none — nothing to settle */
-    const gr_x402_network_conf *n = &p->nets[x->net];
-    gr_x402_settle_rec *rec = &j->intent;
-    gr_store_strlcpy(rec->request_id, r->id, sizeof rec->request_id);
-    snprintf(rec->payer, sizeof rec->payer, "%s", x->payer);
-    rec->chain_id = n->chain_id;
-    gr_evm_address_lower(&n->asset, rec->asset);
-    snprintf(rec->amount, sizeof rec->amount, "%s", amount);
-    rec->version = x->version;
-    rec->header_b64 = gr_xstrdup(x->header_b64);
-    rec->requirement_json = gr_xstrdup(req_json ? req_json : "{}");
-    rec->paid_nusd = paid_nusd;
-    rec->credit_used_nusd = credit_used_nusd;
-    rec->cost_nusd = x->max_cost_nusd;
-    snprintf(rec->state, sizeof rec->state, "open");
-    rec->created_ms = (int64_t)gr_wall_ms();
+    fill_job(r, x, &p->nets[x->net], amount, gr_xstrdup(req_json ? req_json : "{}"), paid_nusd, credit_used_nusd,
+             x->max_cost_nusd, "open", &j->intent);
     j->has_intent = true;
 }
 

@@ -9,7 +9,7 @@ import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startAnvil, deployToken, account, accountKey, gatewayConfig, startGateway, chatBody, signAuth, v1Header,
-  randomNonce, generatePrivateKey, privateKeyToAccount, TOKEN_NAME, TOKEN_VERSION, CHAIN_ID,
+  randomNonce, generatePrivateKey, privateKeyToAccount, TOKEN_NAME, TOKEN_VERSION, CHAIN_ID, assertCleanLogs,
 } from './lib.mjs';
 
 let chain, token, on, off;
@@ -29,6 +29,7 @@ before(async () => {
 after(async () => {
   for (const gw of [on, off]) if (gw) await gw.stop();
   if (chain) await chain.stop();
+  for (const gw of [on, off]) if (gw) assertCleanLogs(gw.logs());
 });
 
 const body = chatBody('Can you pay?', { max_tokens: 16 });
