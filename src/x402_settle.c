@@ -718,6 +718,14 @@ static void *settler_main(void *arg) {
         s->busy = false;
         pthread_mutex_unlock(&s->mu);
     }
+    /* stopped: replies still waiting for a job left in the queue go now (without its hash) */
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->count; i++) {
+        gr_x402_settle_rec *r = &s->ring[(s->head + i) % GR_X402_SETTLE_QUEUE];
+        gr_x402_settle_waiter_finish(r->waiter, NULL, false);
+        r->waiter = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
     return NULL;
 }
 
