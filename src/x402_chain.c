@@ -37,29 +37,69 @@ bool gr_x402_spend_from_header(const char *header_b64, const gr_evm_address *per
     return true;
 }
 
-gr_rpc_outcome gr_x402_chain_spent(gr_x402_rpc *c, const char *url, const gr_x402_spend *s, bool *spent, char *err,
-                                   size_t errlen) {
-    uint8_t data[68], word[32];
-    gr_rpc_outcome o;
-    *spent = false;
-    if (!s->upto) {
+/* The eth_call that tells whether the authorization is spent, and its reading. */
+static void spent_call(const gr_x402_spend *s, gr_evm_address *to, uint8_t data[68]) {
+    if (!s->upto) { /* token.authorizationState(from, nonce) */
         gr_x402_abi_selector("authorizationState(address,bytes32)", data);
         gr_x402_abi_address(&s->from, data + 4);
         memcpy(data + 36, s->nonce.b, 32);
-        o = gr_x402_eth_call_word(c, url, &s->token, data, sizeof data, word, err, errlen);
-        if (o == GR_RPC_OK) *spent = word[31] != 0;
-        return o;
+        *to = s->token;
+        return;
     }
-    gr_x402_abi_selector("nonceBitmap(address,uint256)", data);
+    gr_x402_abi_selector("nonceBitmap(address,uint256)", data); /* Permit2.nonceBitmap(owner, nonce >> 8) */
     gr_x402_abi_address(&s->from, data + 4);
-    memset(data + 36, 0, 32); /* wordPos = nonce >> 8 */
+    memset(data + 36, 0, 32);
     memcpy(data + 37, s->nonce.b, 31);
-    o = gr_x402_eth_call_word(c, url, &s->permit2, data, sizeof data, word, err, errlen);
-    if (o == GR_RPC_OK) {
-        unsigned bit = s->nonce.b[31]; /* nonce & 0xff */
-        *spent = (word[31 - bit / 8] >> (bit % 8)) & 1;
+    *to = s->permit2;
+}
+
+static bool spent_of(const gr_x402_spend *s, const uint8_t word[32]) {
+    if (!s->upto) return word[31] != 0;
+    unsigned bit = s->nonce.b[31]; /* nonce & 0xff */
+    return (word[31 - bit / 8] >> (bit % 8)) & 1;
+}
+
+static void balance_call(const gr_evm_address *token, const gr_evm_address *owner, gr_evm_address *to,
+                         uint8_t data[68]) {
+    gr_x402_abi_selector("balanceOf(address)", data);
+    gr_x402_abi_address(owner, data + 4);
+    *to = *token;
+}
+
+static void allowance_call(const gr_evm_address *token, const gr_evm_address *owner, const gr_evm_address *spender,
+                           gr_evm_address *to, uint8_t data[68]) {
+    gr_x402_abi_selector("allowance(address,address)", data);
+    gr_x402_abi_address(owner, data + 4);
+    gr_x402_abi_address(spender, data + 36);
+    *to = *token;
+}
+
+gr_rpc_outcome gr_x402_chain_spent(gr_x402_rpc *c, const char *url, const gr_x402_spend *s, bool *spent, char *err,
+                                   size_t errlen) {
+    return gr_x402_chain_payer(c, url, s, false, spent, NULL, NULL, err, errlen);
+}
+
+gr_rpc_outcome gr_x402_chain_payer(gr_x402_rpc *c, const char *url, const gr_x402_spend *s, bool funds, bool *spent,
+                                   gr_u256 *balance, gr_u256 *allowance, char *err, size_t errlen) {
+    gr_evm_address to[3];
+    uint8_t data[3][68], words[3][32];
+    const uint8_t *dp[3] = {data[0], data[1], data[2]};
+    size_t len[3] = {68, 36, 68}, n = 1;
+    spent_call(s, &to[0], data[0]);
+    if (funds) {
+        balance_call(&s->token, &s->from, &to[n], data[n]);
+        n++;
+        if (s->upto) {
+            allowance_call(&s->token, &s->from, &s->permit2, &to[n], data[n]);
+            n++;
+        }
     }
-    return o;
+    gr_rpc_outcome o = gr_x402_eth_call_batch(c, url, n, to, dp, len, words, err, errlen);
+    if (o != GR_RPC_OK) return o;
+    *spent = spent_of(s, words[0]);
+    if (funds) memcpy(balance->b, words[1], 32);
+    if (funds && s->upto) memcpy(allowance->b, words[2], 32);
+    return GR_RPC_OK;
 }
 
 gr_rpc_outcome gr_x402_chain_spending_tx(gr_x402_rpc *c, const char *url, const gr_x402_spend *s, uint64_t lookback,
@@ -101,20 +141,3 @@ gr_rpc_outcome gr_x402_chain_spending_tx(gr_x402_rpc *c, const char *url, const 
     return GR_RPC_OK;
 }
 
-gr_rpc_outcome gr_x402_chain_balance(gr_x402_rpc *c, const char *url, const gr_evm_address *token,
-                                     const gr_evm_address *owner, gr_u256 *out, char *err, size_t errlen) {
-    uint8_t data[36];
-    gr_x402_abi_selector("balanceOf(address)", data);
-    gr_x402_abi_address(owner, data + 4);
-    return gr_x402_eth_call_word(c, url, token, data, sizeof data, out->b, err, errlen);
-}
-
-gr_rpc_outcome gr_x402_chain_allowance(gr_x402_rpc *c, const char *url, const gr_evm_address *token,
-                                       const gr_evm_address *owner, const gr_evm_address *spender, gr_u256 *out,
-                                       char *err, size_t errlen) {
-    uint8_t data[68];
-    gr_x402_abi_selector("allowance(address,address)", data);
-    gr_x402_abi_address(owner, data + 4);
-    gr_x402_abi_address(spender, data + 36);
-    return gr_x402_eth_call_word(c, url, token, data, sizeof data, out->b, err, errlen);
-}

@@ -36,11 +36,10 @@ gr_rpc_outcome gr_x402_chain_spent(gr_x402_rpc *c, const char *url, const gr_x40
  * (hash "" when none was found). */
 gr_rpc_outcome gr_x402_chain_spending_tx(gr_x402_rpc *c, const char *url, const gr_x402_spend *s, uint64_t lookback,
                                          char hash[67], char *err, size_t errlen);
-/* token.balanceOf(owner) and token.allowance(owner, spender). */
-gr_rpc_outcome gr_x402_chain_balance(gr_x402_rpc *c, const char *url, const gr_evm_address *token,
-                                     const gr_evm_address *owner, gr_u256 *out, char *err, size_t errlen);
-gr_rpc_outcome gr_x402_chain_allowance(gr_x402_rpc *c, const char *url, const gr_evm_address *token,
-                                       const gr_evm_address *owner, const gr_evm_address *spender, gr_u256 *out,
-                                       char *err, size_t errlen);
+/* Whether the authorization is spent and, with funds, the payer's
+ * balanceOf (and for upto its allowance to Permit2) — one JSON-RPC batch,
+ * one round trip. */
+gr_rpc_outcome gr_x402_chain_payer(gr_x402_rpc *c, const char *url, const gr_x402_spend *s, bool funds, bool *spent,
+                                   gr_u256 *balance, gr_u256 *allowance, char *err, size_t errlen);
 
 #endif

@@ -200,17 +200,6 @@ static void check_chain(gr_x402_preflight *pf, pf_conn *pc, gr_x402_preflight_ch
     gr_evm_address_lower(&s->from, payer);
     gr_evm_address_lower(&s->token, token);
     snprintf(key, sizeof key, "%s:%s", payer, token);
-    bool spent = false;
-    if (gr_x402_chain_spent(&pc->rpc, n->rpc_url, s, &spent, err, sizeof err) != GR_RPC_OK) {
-        unknown(c, err);
-        return;
-    }
-    if (spent) {
-        /* the replay guard's codes: used or cancelled, this authorization cannot pay */
-        refuse(c, s->upto ? "permit2_invalid_nonce" : v2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement",
-               "the authorization is already used or cancelled on chain");
-        return;
-    }
     /* balance and allowance: from the cache when fresh (never for a payer whose settlement failed) */
     cache_entry e = {0};
     bool cached = false;
@@ -222,19 +211,26 @@ static void check_chain(gr_x402_preflight *pf, pf_conn *pc, gr_x402_preflight_ch
         if (cached) e = *ce;
         pthread_mutex_unlock(&pf->mu);
     }
+    /* one round trip: the authorization's state (never cached), plus the funds when not cached */
+    bool spent = false;
+    if (gr_x402_chain_payer(&pc->rpc, n->rpc_url, s, !cached, &spent, &e.balance, &e.allowance, err, sizeof err) !=
+        GR_RPC_OK) {
+        unknown(c, err);
+        return;
+    }
     if (!cached) {
         snprintf(e.key, sizeof e.key, "%s", key);
-        if (gr_x402_chain_balance(&pc->rpc, n->rpc_url, &s->token, &s->from, &e.balance, err, sizeof err) != GR_RPC_OK ||
-            (s->upto && gr_x402_chain_allowance(&pc->rpc, n->rpc_url, &s->token, &s->from, &s->permit2, &e.allowance,
-                                                err, sizeof err) != GR_RPC_OK)) {
-            unknown(c, err);
-            return;
-        }
         e.has_allowance = s->upto;
         e.fetched_ms = now;
         pthread_mutex_lock(&pf->mu);
         pf->cache[slot_of(key, CACHE_SLOTS)] = e;
         pthread_mutex_unlock(&pf->mu);
+    }
+    if (spent) {
+        /* the replay guard's codes: used or cancelled, this authorization cannot pay */
+        refuse(c, s->upto ? "permit2_invalid_nonce" : v2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement",
+               "the authorization is already used or cancelled on chain");
+        return;
     }
     if (gr_u256_cmp(&e.balance, &s->amount) < 0) {
         refuse(c, s->upto ? "permit2_insufficient_balance" : v2 ? "invalid_exact_evm_insufficient_balance" : "insufficient_funds",

@@ -181,6 +181,12 @@ gr_rpc_outcome gr_x402_rpc_qty(gr_x402_rpc *c, const char *url, const char *meth
     return o;
 }
 
+/* result "0x" + at least 64 hex -> its first word */
+static bool result_word(const cJSON *res, uint8_t word[32]) {
+    return cJSON_IsString(res) && strlen(res->valuestring) >= 66 &&
+           gr_evm_hex_decode((gr_str){res->valuestring, 66}, word, 32) == GR_OK;
+}
+
 gr_rpc_outcome gr_x402_eth_call_word(gr_x402_rpc *c, const char *url, const gr_evm_address *to, const uint8_t *data,
                                      size_t len, uint8_t word[32], char *err, size_t errlen) {
     char target[GR_EVM_ADDR_STR_LEN + 1];
@@ -195,13 +201,86 @@ gr_rpc_outcome gr_x402_eth_call_word(gr_x402_rpc *c, const char *url, const gr_e
     const cJSON *res;
     gr_rpc_outcome o = gr_x402_rpc_call(c, url, "eth_call", params, &root, &res, err, errlen);
     free(params);
-    if (o == GR_RPC_OK && (!cJSON_IsString(res) || strlen(res->valuestring) < 66 ||
-                           gr_evm_hex_decode((gr_str){res->valuestring, 66}, word, 32) != GR_OK)) {
+    if (o == GR_RPC_OK && !result_word(res, word)) {
         snprintf(err, errlen, "eth_call: unexpected result");
         o = GR_RPC_TRANSIENT;
     }
     cJSON_Delete(root);
     return o;
+}
+
+gr_rpc_outcome gr_x402_eth_call_batch(gr_x402_rpc *c, const char *url, size_t n, const gr_evm_address *to,
+                                      const uint8_t *const *data, const size_t *len, uint8_t (*words)[32], char *err,
+                                      size_t errlen) {
+    enum { BATCH_MAX = 8 };
+    if (n == 0 || n > BATCH_MAX) {
+        snprintf(err, errlen, "eth_call batch: %zu calls (1..%d)", n, BATCH_MAX);
+        return GR_RPC_REFUSED;
+    }
+    if (n > 1) {
+        cJSON *arr = cJSON_CreateArray();
+        for (size_t i = 0; i < n; i++) {
+            char target[GR_EVM_ADDR_STR_LEN + 1];
+            gr_evm_address_lower(&to[i], target);
+            char *dhex = gr_xmalloc(2 * len[i] + 3);
+            gr_evm_hex_encode(data[i], len[i], dhex);
+            cJSON *call = cJSON_CreateObject(), *params = cJSON_CreateArray(), *tx = cJSON_CreateObject();
+            cJSON_AddStringToObject(call, "jsonrpc", "2.0");
+            cJSON_AddNumberToObject(call, "id", (double)i);
+            cJSON_AddStringToObject(call, "method", "eth_call");
+            cJSON_AddStringToObject(tx, "to", target);
+            cJSON_AddStringToObject(tx, "data", dhex);
+            cJSON_AddItemToArray(params, tx);
+            cJSON_AddItemToArray(params, cJSON_CreateString("latest"));
+            cJSON_AddItemToObject(call, "params", params);
+            cJSON_AddItemToArray(arr, call);
+            free(dhex);
+        }
+        char *body = cJSON_PrintUnformatted(arr);
+        cJSON_Delete(arr);
+        if (!body) abort();
+        char *reply = NULL;
+        long st = gr_x402_rpc_post_json(c, url, body, RPC_TIMEOUT_MS, &reply, err, errlen);
+        cJSON_free(body);
+        cJSON *j = st == 200 ? cJSON_Parse(reply ? reply : "") : NULL;
+        free(reply);
+        if (st != 200) {
+            if (st) snprintf(err, errlen, "eth_call batch: HTTP %ld", st);
+            cJSON_Delete(j);
+            return GR_RPC_TRANSIENT;
+        }
+        if (cJSON_IsArray(j)) {
+            bool seen[BATCH_MAX] = {false};
+            gr_rpc_outcome o = GR_RPC_OK;
+            const cJSON *e;
+            cJSON_ArrayForEach(e, j) {
+                const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+                size_t k = cJSON_IsNumber(id) && id->valuedouble >= 0 ? (size_t)id->valuedouble : n;
+                if (k >= n) continue;
+                const cJSON *bad = cJSON_GetObjectItemCaseSensitive(e, "error");
+                if (bad && !cJSON_IsNull(bad)) {
+                    const cJSON *m = cJSON_GetObjectItemCaseSensitive(bad, "message");
+                    snprintf(err, errlen, "eth_call: %s", cJSON_IsString(m) ? m->valuestring : "error");
+                    o = GR_RPC_REFUSED;
+                } else if (result_word(cJSON_GetObjectItemCaseSensitive(e, "result"), words[k])) {
+                    seen[k] = true;
+                }
+            }
+            cJSON_Delete(j);
+            for (size_t i = 0; o == GR_RPC_OK && i < n; i++)
+                if (!seen[i]) {
+                    snprintf(err, errlen, "eth_call batch: no result for call %zu", i);
+                    o = GR_RPC_TRANSIENT;
+                }
+            return o;
+        }
+        cJSON_Delete(j); /* not an array: a server without batches — one by one */
+    }
+    for (size_t i = 0; i < n; i++) {
+        gr_rpc_outcome o = gr_x402_eth_call_word(c, url, &to[i], data[i], len[i], words[i], err, errlen);
+        if (o != GR_RPC_OK) return o;
+    }
+    return GR_RPC_OK;
 }
 
 void gr_x402_abi_selector(const char *signature, uint8_t out[4]) {

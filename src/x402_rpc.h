@@ -54,6 +54,14 @@ bool gr_x402_parse_qty(const cJSON *v, uint64_t *out);
 gr_rpc_outcome gr_x402_eth_call_word(gr_x402_rpc *c, const char *url, const gr_evm_address *to, const uint8_t *data,
                                      size_t len, uint8_t word[32], char *err, size_t errlen);
 
+/* n eth_calls at "latest" in one JSON-RPC batch (one round trip; n at most
+ * 8): words[i] = the first 32-byte word of call i's result. A server that
+ * does not answer batches gets the calls one by one. GR_RPC_OK only when
+ * every call succeeded. */
+gr_rpc_outcome gr_x402_eth_call_batch(gr_x402_rpc *c, const char *url, size_t n, const gr_evm_address *to,
+                                      const uint8_t *const *data, const size_t *len, uint8_t (*words)[32], char *err,
+                                      size_t errlen);
+
 /* ABI helpers: the 4-byte selector of a function signature, an address as a
  * 32-byte word. */
 void gr_x402_abi_selector(const char *signature, uint8_t out[4]);

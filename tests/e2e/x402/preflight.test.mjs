@@ -4,33 +4,57 @@
 // (402, nothing served, no job, no tokens moved); a payer whose settlement
 // failed (preflight off) is refused until it can pay. Also measures the
 // latency the preflight adds to a paid request (printed as
-// "# preflight latency" for docs/X402.md and docs/BENCHMARKS.md).
+// "# preflight latency" for docs/X402.md and docs/BENCHMARKS.md), also
+// behind a JSON-RPC proxy that answers 20 ms late, as a hosted node would.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import {
   startAnvil, deployToken, account, accountKey, gatewayConfig, startGateway, chatBody, signAuth, v1Header,
   randomNonce, generatePrivateKey, privateKeyToAccount, TOKEN_NAME, TOKEN_VERSION, CHAIN_ID, assertCleanLogs,
 } from './lib.mjs';
 
-let chain, token, on, off;
+let chain, token, on, off, slowOn, slowOff, slowRpc;
+const RPC_DELAY_MS = 20; // a hosted node's round trip, for the latency figure
 const deployer = account(0), payTo = account(1);
 
 before(async () => {
   chain = await startAnvil();
   token = await deployToken(chain, deployer);
-  const cfg = (extra) => {
-    const base = gatewayConfig({ token: token.address, payTo: payTo.address, rpcUrl: chain.url, relayerKey: accountKey(2) });
+  slowRpc = await delayedRpc(chain.url, RPC_DELAY_MS);
+  const cfg = (extra, rpcUrl = chain.url) => {
+    const base = gatewayConfig({ token: token.address, payTo: payTo.address, rpcUrl, relayerKey: accountKey(2) });
     return (port, dir) => base(port, dir).replace('x402:\n', `x402:\n${extra}`);
   };
   on = await startGateway({ config: cfg('') }); // preflight on by default
   off = await startGateway({ config: cfg('  preflight: { enabled: false }\n') });
+  slowOn = await startGateway({ config: cfg('', slowRpc.url) });
+  slowOff = await startGateway({ config: cfg('  preflight: { enabled: false }\n', slowRpc.url) });
 });
 
 after(async () => {
-  for (const gw of [on, off]) if (gw) await gw.stop();
+  for (const gw of [on, off, slowOn, slowOff]) if (gw) await gw.stop();
+  if (slowRpc) slowRpc.close();
   if (chain) await chain.stop();
-  for (const gw of [on, off]) if (gw) assertCleanLogs(gw.logs());
+  for (const gw of [on, off, slowOn, slowOff]) if (gw) assertCleanLogs(gw.logs());
 });
+
+// A JSON-RPC proxy answering each HTTP request `ms` later than anvil.
+function delayedRpc(target, ms) {
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', async () => {
+      await new Promise((r) => setTimeout(r, ms));
+      try {
+        const r = await fetch(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        res.writeHead(r.status, { 'content-type': 'application/json' }).end(await r.text());
+      } catch { res.destroy(); }
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    url: `http://127.0.0.1:${server.address().port}`, close() { server.close(); } })));
+}
 
 const body = chatBody('Can you pay?', { max_tokens: 16 });
 
@@ -119,10 +143,10 @@ test('preflight off: a payer whose settlement failed is refused until it can pay
   await again.text();
 });
 
-test('the latency the preflight adds to a paid request (anvil on localhost)', async () => {
+test('the latency the preflight adds to a paid request (anvil on localhost, and behind a 20 ms RPC)', async () => {
   const N = 25;
   const stats = {};
-  for (const [name, gw] of [['off', off], ['on', on]]) {
+  for (const [name, gw] of [['off', off], ['on', on], ['off_rpc20ms', slowOff], ['on_rpc20ms', slowOn]]) {
     const amount = await quote(gw);
     const headers = [];
     for (let i = 0; i < N; i++) {
@@ -142,4 +166,6 @@ test('the latency the preflight adds to a paid request (anvil on localhost)', as
   }
   console.log(`# preflight latency (paid request, ${N} each, fresh payers): ${JSON.stringify(stats)}`);
   assert.ok(stats.on.p50_ms > 0 && stats.off.p50_ms > 0);
+  // behind a 20 ms node: one batched round trip (authorizationState + balanceOf) before serving
+  assert.ok(stats.on_rpc20ms.p50_ms - stats.off_rpc20ms.p50_ms >= RPC_DELAY_MS * 0.8, JSON.stringify(stats));
 });
