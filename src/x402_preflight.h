@@ -1,6 +1,6 @@
 /* x402_preflight.h — before a paid request is served, ask whether its payer
  * can pay, off the event loop and within a deadline:
- *   settle: self         over the network's JSON-RPC (x402_chain.h): the
+ *   settle: self         over the network's JSON-RPC, in one batch (x402_chain.h): the
  *                        authorization is unspent (EIP-3009
  *                        authorizationState / the Permit2 nonce bit: a
  *                        cancelled or used one is refused), the payer's
