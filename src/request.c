@@ -328,6 +328,7 @@ void gr_request_reply_json(gr_request *r, int status, const char *json, size_t l
     r->status = status;
     if (status == 200 && r->cache_key[0] && !r->cache_hit && r->w->shared) /* fill the cache */
         gr_shared_cache_set(r->w->shared, r->cache_key, json, len, r->cache_ttl_s);
+    if (r->pay_x402 && !r->client_gone && gr_pay_x402_hold_reply(r, status, json, len)) return;
     gr_proxy_add_route_headers(r);
     if (r->pay_x402 && !r->client_gone) gr_pay_x402_before_reply(r);
     if (r->req && !r->client_gone) {
