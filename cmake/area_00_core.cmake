@@ -40,6 +40,9 @@ add_library(gr_core OBJECT
   src/shared.c
   src/x402_store.c
   src/x402_settle.c
+  src/x402_rpc.c
+  src/x402_chain.c
+  src/x402_preflight.c
 )
 target_include_directories(gr_core PUBLIC ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(gr_core PUBLIC ${GR_EXTERNAL_LIBS})

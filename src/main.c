@@ -5,6 +5,7 @@
 #include "route_auto_config.h"
 #include "log.h"
 #include "mock_upstream.h"
+#include "pay_x402.h"
 #include "server.h"
 #include "cli_admin.h"
 #include "route.h"
@@ -30,6 +31,9 @@ static void usage(FILE *f) {
             "  gaterouter route [--config FILE] --explain REQUEST.json\n"
             "                                       explain a routing decision (no upstream call)\n"
             "  gaterouter migrate [--config FILE]   apply store schema migrations\n"
+            "  gaterouter x402 reconcile [--config FILE] [--all]\n"
+            "                                       settle or reconcile with the chain the x402 payments\n"
+            "                                       of dead instances (--all: of every instance)\n"
             "  gaterouter --config-reference        print every config key with its type, range and default\n"
             "  gaterouter --version|-V | --help|-h\n\n"
             "Signals: SIGHUP reloads the config (an invalid one is logged and the running one kept);\n"
@@ -91,6 +95,14 @@ static int run_mock(int argc, char **argv) {
     return gr_mock_run_forever(&o);
 }
 
+/* The config for a subcommand; NULL (the reason printed) when invalid. */
+static gr_config *load_config(const char *path) {
+    char err[1024];
+    gr_config *cfg = gr_config_load_file(path, err, sizeof(err));
+    if (!cfg) fprintf(stderr, "gaterouter: invalid config: %s\n", err);
+    return cfg;
+}
+
 int main(int argc, char **argv) {
     const char *config = "config/gaterouter.yaml";
     bool check_only = false;
@@ -109,13 +121,25 @@ int main(int argc, char **argv) {
             fprintf(stderr, "usage: gaterouter route [--config FILE] --explain REQUEST.json\n");
             return 2;
         }
-        char err[1024];
-        gr_config *cfg = gr_config_load_file(config, err, sizeof(err));
-        if (!cfg) {
-            fprintf(stderr, "gaterouter: invalid config: %s\n", err);
-            return 1;
-        }
+        gr_config *cfg = load_config(config);
+        if (!cfg) return 1;
         int rc = gr_route_explain_cli(cfg, file, stdout);
+        gr_config_release(cfg);
+        return rc;
+    }
+    if (argc > 2 && !strcmp(argv[1], "x402") && !strcmp(argv[2], "reconcile")) {
+        bool all = false;
+        for (int i = 3; i < argc; i++) {
+            if (!strcmp(argv[i], "--config") && i + 1 < argc) config = argv[++i];
+            else if (!strcmp(argv[i], "--all")) all = true;
+            else {
+                fprintf(stderr, "usage: gaterouter x402 reconcile [--config FILE] [--all]\n");
+                return 2;
+            }
+        }
+        gr_config *cfg = load_config(config);
+        if (!cfg) return 1;
+        int rc = gr_pay_x402_reconcile_cli(cfg, all, stdout);
         gr_config_release(cfg);
         return rc;
     }

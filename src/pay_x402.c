@@ -44,6 +44,7 @@
 #include "shared.h"
 #include "store_exec.h"
 #include "x402.h"
+#include "x402_preflight.h"
 #include "x402_settle.h"
 #include "x402_store.h"
 #include "x402_upto.h"
@@ -52,8 +53,10 @@
 #include <event2/keyvalq_struct.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define DEFAULT_MAX_TOKENS 1024
+#define GR_X402_INSTANCE_ID_MAX 90
 #define DEFAULT_TIMEOUT_S 300
 #define PAYER_HINT_HEADER "X-Payer"
 
@@ -65,6 +68,10 @@ struct gr_pay_x402 {
     char *public_url; /* scheme://host[:port] for `resource`; NULL = from Host */
     gr_x402_store *store;
     gr_x402_settler *settler;
+    const char *owner; /* the settler's instance id: owner of the jobs admitted here (NULL: settle none) */
+    gr_x402_preflight *preflight; /* can the payer pay? (NULL: settle none) */
+    bool settle_before_response;  /* hold a non-streamed paid reply until its tx hash is known */
+    uint32_t settle_before_response_ms;
 };
 
 typedef enum { XS_NONE = 0, XS_QUOTED, XS_REJECTED, XS_ADMITTED } x402_phase;
@@ -89,6 +96,12 @@ typedef struct x402_req {
     bool upto;
     gr_x402_upto_payment up;
     gr_x402_upto_offer up_offer; /* the offer it matched (amount = the quote) */
+    /* settle_before_response */
+    bool closed_early;           /* the job was closed (and queued) before the reply went out */
+    bool held;                   /* the reply waited for the settlement */
+    gr_x402_settle_waiter *waiter_for_close; /* handed to the close at hold time */
+    char tx_hash[67];            /* known before the reply: goes into the settlement header */
+    bool tx_settled;
 } x402_req;
 
 /* ---- config ---- */
@@ -111,6 +124,14 @@ static bool uint_field(const cJSON *o, const char *k, uint64_t def, uint64_t max
     if (!*s || *end || v > max) return false;
     *out = v;
     return true;
+}
+
+/* x402.<path>: an integer min..max (def when absent); false with err set. */
+static bool bounded_field(const cJSON *o, const char *k, const char *path, uint64_t def, uint64_t min, uint64_t max,
+                          uint64_t *out, char *err, size_t errlen) {
+    if (uint_field(o, k, def, max, out) && *out >= min) return true;
+    snprintf(err, errlen, "x402.%s: want %llu..%llu", path, (unsigned long long)min, (unsigned long long)max);
+    return false;
 }
 
 static char *dup_url(const char *s) {
@@ -216,6 +237,18 @@ const gr_conf_key gr_conf_x402_keys[] = {
     {"default_max_tokens", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "price quote when a request has no max_tokens"},
     {"public_url", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "resource URL base in payment requirements"},
     {"networks", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "accepted networks/assets"},
+    {"settle_before_response", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "true: a non-streamed paid reply waits (bounded) until the settlement transaction hash is known"},
+    {"settle_before_response_timeout_ms", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "how long it may wait, 100..120000 (default 10000)"},
+    {"instance_id", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "this instance's settler id (default <hostname>:<port>); unique among live instances, stable across restarts"},
+    {"heartbeat_interval_ms", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "liveness heartbeat in the store, 50..60000"},
+    {"instance_dead_after_ms", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "an instance silent this long is dead and its jobs are taken over (>= 2 heartbeats)"},
+    {"sweep_interval_ms", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "how often orphaned jobs are looked for, 50..3600000"},
+    {"preflight", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "payer check before serving: enabled, timeout_ms, cache_ms, threads, queue_max, fail_open"},
     GR_CONF_END,
 };
 
@@ -237,9 +270,131 @@ const gr_conf_key gr_conf_x402_network_keys[] = {
     GR_CONF_END,
 };
 
-/* Parses and validates `x402:` into a new gr_pay_x402 that has opened
- * nothing yet (no store, no settler). NULL with err empty = x402 is off. */
-static gr_pay_x402 *parse_conf(const cJSON *x, char *err, size_t errlen) {
+/* Liveness of the settling instances (x402_settle.h): instance_id (default
+ * <hostname>:<listen port>, unique among live instances and stable across a
+ * restart), heartbeat_interval_ms, instance_dead_after_ms, sweep_interval_ms. */
+static bool parse_liveness(const cJSON *x, const gr_config *cfg, char id[GR_X402_INSTANCE_ID_MAX],
+                           gr_x402_settler_opts *so, char *err, size_t errlen) {
+    memset(so, 0, sizeof *so);
+    const char *given = scalar(x, "instance_id");
+    if (given) {
+        size_t n = strlen(given);
+        bool ok = n > 0 && n < GR_X402_INSTANCE_ID_MAX;
+        for (size_t i = 0; ok && i < n; i++) ok = given[i] > ' ' && given[i] < 0x7f;
+        if (!ok) {
+            snprintf(err, errlen, "x402.instance_id: want 1..%d printable characters without spaces",
+                     GR_X402_INSTANCE_ID_MAX - 1);
+            return false;
+        }
+        snprintf(id, GR_X402_INSTANCE_ID_MAX, "%s", given);
+    } else {
+        char host[64] = "localhost";
+        if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "localhost");
+        host[sizeof host - 1] = '\0';
+        snprintf(id, GR_X402_INSTANCE_ID_MAX, "%s:%u", host, (unsigned)cfg->server.port);
+    }
+    so->instance_id = id;
+    uint64_t hb, dead, sweep;
+    if (!bounded_field(x, "heartbeat_interval_ms", "heartbeat_interval_ms", GR_X402_HEARTBEAT_MS, 50, 60000, &hb, err,
+                       errlen) ||
+        !bounded_field(x, "sweep_interval_ms", "sweep_interval_ms", GR_X402_SWEEP_MS, 50, 3600000, &sweep, err,
+                       errlen))
+        return false;
+    if (!uint_field(x, "instance_dead_after_ms", GR_X402_DEAD_AFTER_MS, 3600000, &dead) || dead < 2 * hb) {
+        snprintf(err, errlen, "x402.instance_dead_after_ms: want at least twice heartbeat_interval_ms (%llu) and "
+                              "at most 3600000", (unsigned long long)(2 * hb));
+        return false;
+    }
+    so->heartbeat_ms = (uint32_t)hb;
+    so->dead_after_ms = (uint32_t)dead;
+    so->sweep_ms = (uint32_t)sweep;
+    return true;
+}
+
+/* x402.preflight (x402_preflight.h): enabled (default true), timeout_ms,
+ * cache_ms, threads, queue_max, fail_open. */
+static bool parse_preflight(const cJSON *x, gr_x402_preflight_opts *o, char *err, size_t errlen) {
+    const cJSON *pf = cJSON_GetObjectItemCaseSensitive(x, "preflight");
+    *o = (gr_x402_preflight_opts){.enabled = true};
+    if (pf && !cJSON_IsNull(pf) && !cJSON_IsObject(pf)) {
+        snprintf(err, errlen, "x402.preflight: must be a mapping (enabled, timeout_ms, cache_ms, threads, queue_max, "
+                              "fail_open)");
+        return false;
+    }
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(pf, "enabled"), *fo = cJSON_GetObjectItemCaseSensitive(pf, "fail_open");
+    if ((en && !cJSON_IsBool(en)) || (fo && !cJSON_IsBool(fo))) {
+        snprintf(err, errlen, "x402.preflight.enabled / fail_open: want true or false");
+        return false;
+    }
+    o->enabled = !cJSON_IsFalse(en);
+    o->fail_open = cJSON_IsTrue(fo);
+    uint64_t t, c, th, q;
+    if (!bounded_field(pf, "timeout_ms", "preflight.timeout_ms", GR_X402_PREFLIGHT_TIMEOUT_MS, 10, 60000, &t, err,
+                       errlen) ||
+        !bounded_field(pf, "cache_ms", "preflight.cache_ms", GR_X402_PREFLIGHT_CACHE_MS, 0, 3600000, &c, err, errlen) ||
+        !bounded_field(pf, "threads", "preflight.threads", GR_X402_PREFLIGHT_THREADS, 1, 64, &th, err, errlen) ||
+        !bounded_field(pf, "queue_max", "preflight.queue_max", GR_X402_PREFLIGHT_QUEUE_MAX, 1, 1000000, &q, err,
+                       errlen))
+        return false;
+    o->timeout_ms = (uint32_t)t;
+    o->cache_ms = (uint32_t)c;
+    o->threads = (unsigned)th;
+    o->queue_max = (unsigned)q;
+    return true;
+}
+
+typedef enum { PAY_SERVE, PAY_RECONCILE, PAY_CHECK } pay_use;
+static gr_pay_x402 *pay_new(const gr_config *cfg, pay_use use, char *err, size_t errlen);
+
+bool gr_pay_x402_check_config(const gr_config *cfg, char *err, size_t errlen) {
+    gr_pay_x402 *p = pay_new(cfg, PAY_CHECK, err, errlen);
+    gr_pay_x402_free(p);
+    return !err[0];
+}
+
+/* config_sections.c runs this at every load (--check-config, start-up,
+ * SIGHUP): the same parser gr_pay_x402_new uses, opening nothing. */
+void *gr_pay_x402_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e) {
+    (void)sec; /* pay_new reads cfg->tree's x402, which is sec */
+    char err[512];
+    if (!gr_pay_x402_check_config(cfg, err, sizeof err)) gr_conf_fail(e, "%s", err);
+    return NULL;
+}
+
+void gr_pay_x402_quiesce(gr_pay_x402 *p) {
+    if (p) gr_x402_preflight_shutdown(p->preflight);
+}
+
+gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen) {
+    (void)store; /* the payment tables live in the same database, on a connection of our own */
+    return pay_new(cfg, PAY_SERVE, err, errlen);
+}
+
+int gr_pay_x402_reconcile_cli(const gr_config *cfg, bool all, FILE *out) {
+    char err[1024] = "";
+    gr_pay_x402 *p = pay_new(cfg, PAY_RECONCILE, err, sizeof err);
+    if (!p) {
+        fprintf(stderr, "gaterouter x402 reconcile: %s\n", err[0] ? err : "the config has no x402 section");
+        return 1;
+    }
+    if (!p->settler) {
+        fprintf(stderr, "gaterouter x402 reconcile: x402.settle is none: nothing settles here\n");
+        gr_pay_x402_free(p);
+        return 1;
+    }
+    size_t settled, failed, expired, left;
+    gr_x402_settler_reconcile(p->settler, all, &settled, &failed, &expired, &left);
+    fprintf(out, "x402 reconcile: %zu settled, %zu failed, %zu expired_unsettled, %zu still pending\n", settled,
+            failed, expired, left);
+    gr_pay_x402_free(p);
+    return left ? 3 : 0;
+}
+
+/* PAY_RECONCILE: gaterouter x402 reconcile (its own instance id, no
+ * heartbeat, no sweeps, no preflight). PAY_CHECK: --check-config: the
+ * section is parsed and validated, nothing is opened (returns NULL). */
+static gr_pay_x402 *pay_new(const gr_config *cfg, pay_use use, char *err, size_t errlen) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(cfg->tree, "x402");
     if (err && errlen) err[0] = '\0';
     if (!x || cJSON_IsNull(x)) return NULL;
     if (!cJSON_IsObject(x)) {
@@ -279,6 +434,16 @@ static gr_pay_x402 *parse_conf(const cJSON *x, char *err, size_t errlen) {
     }
     p->default_max_tokens = (int64_t)v;
     p->public_url = dup_url(scalar(x, "public_url"));
+    const cJSON *sbr = cJSON_GetObjectItemCaseSensitive(x, "settle_before_response");
+    if (sbr && !cJSON_IsBool(sbr)) {
+        snprintf(err, errlen, "x402.settle_before_response: want true or false");
+        goto fail;
+    }
+    p->settle_before_response = cJSON_IsTrue(sbr);
+    if (!bounded_field(x, "settle_before_response_timeout_ms", "settle_before_response_timeout_ms", 10000, 100, 120000,
+                       &v, err, errlen))
+        goto fail;
+    p->settle_before_response_ms = (uint32_t)v;
     const cJSON *nets = cJSON_GetObjectItemCaseSensitive(x, "networks");
     int nn = cJSON_GetArraySize(nets);
     if (!cJSON_IsArray(nets) || nn == 0) {
@@ -310,31 +475,32 @@ static gr_pay_x402 *parse_conf(const cJSON *x, char *err, size_t errlen) {
             n->upto_facilitator = n->relayer;
         }
     }
-    return p;
-fail:
-    if (!err[0]) snprintf(err, errlen, "x402: invalid section");
-    gr_pay_x402_free(p);
-    return NULL;
-}
-
-void *gr_pay_x402_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e) {
-    (void)cfg;
-    char err[512];
-    gr_pay_x402 *p = parse_conf(sec, err, sizeof err);
-    if (!p && err[0]) gr_conf_fail(e, "%s", err);
-    gr_pay_x402_free(p); /* validated; gr_pay_x402_new builds the live one from the same parser */
-    return NULL;
-}
-
-gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen) {
-    (void)store; /* the payment tables live in the same database, on a connection of our own */
-    gr_pay_x402 *p = parse_conf(cJSON_GetObjectItemCaseSensitive(cfg->tree, "x402"), err, errlen);
-    if (!p) return NULL;
-    const char *mode = p->mode == GR_X402_SETTLE_SELF ? "self" : p->mode == GR_X402_SETTLE_NONE ? "none" : "facilitator";
+    char instance_id[GR_X402_INSTANCE_ID_MAX];
+    gr_x402_settler_opts so;
+    if (!parse_liveness(x, cfg, instance_id, &so, err, errlen)) goto fail;
+    gr_x402_preflight_opts po;
+    if (!parse_preflight(x, &po, err, errlen)) goto fail;
+    if (use == PAY_CHECK) {
+        gr_pay_x402_free(p);
+        return NULL;
+    }
+    if (use == PAY_RECONCILE) {
+        char host[64] = "localhost";
+        if (gethostname(host, sizeof host) != 0) snprintf(host, sizeof host, "localhost");
+        host[sizeof host - 1] = '\0';
+        snprintf(instance_id, sizeof instance_id, "reconcile:%s:%ld", host, (long)getpid());
+        so.no_keeper = true;
+    }
     if (gr_x402_store_open(gr_store_url(cfg), &p->store, err, errlen) != GR_OK) goto fail;
-    if (p->mode != GR_X402_SETTLE_NONE &&
-        gr_x402_settler_new(p->mode, p->nets, p->nnets, p->store, &p->settler, err, errlen) != GR_OK)
+    if (p->mode != GR_X402_SETTLE_NONE && use == PAY_SERVE &&
+        gr_x402_preflight_new(&po, &p->preflight, err, errlen) != GR_OK)
         goto fail;
+    so.payer_outcome = p->preflight ? gr_x402_preflight_payer_outcome : NULL;
+    so.outcome_ud = p->preflight;
+    if (p->mode != GR_X402_SETTLE_NONE &&
+        gr_x402_settler_new(p->mode, p->nets, p->nnets, p->store, &so, &p->settler, err, errlen) != GR_OK)
+        goto fail;
+    if (p->settler) p->owner = gr_x402_settler_owner(p->settler);
     for (size_t i = 0; i < p->nnets; i++) {
         char a[GR_EVM_ADDR_STR_LEN + 1], to[GR_EVM_ADDR_STR_LEN + 1], rl[GR_EVM_ADDR_STR_LEN + 1] = "-";
         gr_evm_address_checksum(&p->nets[i].asset, a);
@@ -351,7 +517,9 @@ gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, s
                     (unsigned long long)p->nets[i].chain_id, p2, px, fa);
         }
     }
-    GR_INFO("x402: enabled, settle=%s, default_max_tokens=%lld", mode, (long long)p->default_max_tokens);
+    GR_INFO("x402: enabled, settle=%s, default_max_tokens=%lld, preflight %s", mode ? mode : "self",
+            (long long)p->default_max_tokens,
+            !p->preflight ? "off (settle: none)" : po.enabled ? "on" : "off (payers whose settlement failed only)");
     return p;
 fail:
     if (!err[0]) snprintf(err, errlen, "x402: cannot start");
@@ -359,9 +527,14 @@ fail:
     return NULL;
 }
 
+void gr_pay_x402_stop_by(gr_pay_x402 *p, uint64_t deadline_ms) {
+    if (p) gr_x402_settler_stop_by(p->settler, deadline_ms);
+}
+
 void gr_pay_x402_free(gr_pay_x402 *p) {
     if (!p) return;
-    gr_x402_settler_free(p->settler); /* drains first: it uses nets and store */
+    gr_x402_settler_free(p->settler); /* drains first: it uses nets, store and the preflight's payer memory */
+    gr_x402_preflight_free(p->preflight); /* after: its waiting replies were answered by the settler */
     gr_x402_store_close(p->store);
     free_nets(p);
     free(p->public_url);
@@ -605,7 +778,7 @@ static bool reject(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_
  * in order of submission per thread, drained at shutdown before the store
  * closes. */
 
-typedef enum { XJ_CREDIT_GET = 0, XJ_RESERVE, XJ_CREDIT_VIEW, XJ_PAYMENT_GET } xjob_kind;
+typedef enum { XJ_CREDIT_GET = 0, XJ_RESERVE, XJ_CREDIT_VIEW, XJ_PAYMENT_GET, XJ_PREFLIGHT, XJ_SETTLE_WAIT } xjob_kind;
 
 typedef struct x402_job x402_job;
 struct x402_job {
@@ -616,6 +789,22 @@ struct x402_job {
     char key[200];
     char rid[64];
     int64_t valid_before, take;
+    /* XJ_RESERVE: the payment's settlement job (and upto record), committed with the reservation */
+    bool has_intent, has_upto;
+    gr_x402_settle_rec intent;
+    gr_x402_upto_rec upto;
+    /* XJ_PREFLIGHT (on the preflight pool): the check, its copies of the strings it needs, and the
+     * reservation to submit once the payer can pay (owned until then) */
+    gr_x402_preflight_check check;
+    char *check_header, *check_requirement;
+    x402_job *then;
+    /* XJ_SETTLE_WAIT (on the preflight pool): the held reply waits for its tx hash */
+    gr_x402_settle_waiter *waiter;
+    int held_status;
+    const char *held_body; /* in the request's pool */
+    size_t held_len;
+    char hash[67];
+    bool settled;
     /* results */
     gr_status rc, take_rc;
     int64_t credit;
@@ -634,14 +823,22 @@ static void x402_job_run(void *conn, void *arg) {
     case XJ_CREDIT_GET:
         j->rc = gr_x402_store_credit_get(st, j->payer, &j->credit);
         break;
-    case XJ_RESERVE:
-        j->rc = gr_x402_store_nonce_reserve(st, j->key, j->valid_before);
-        j->take_rc = j->rc == GR_OK && j->take > 0 ? gr_x402_store_credit_take(st, j->payer, j->take) : GR_OK;
+    case XJ_RESERVE: { /* one transaction: nonce, credit, and the job that settles it */
+        gr_x402_admit_result res = GR_X402_ADMITTED;
+        j->rc = gr_x402_store_admit(st, j->key, j->valid_before, j->payer, j->take, j->has_intent ? &j->intent : NULL,
+                                    j->has_upto ? &j->upto : NULL, j->p->owner, GR_X402_SETTLE_LEASE_MS, &res);
+        j->take_rc = GR_OK;
+        if (j->rc == GR_OK && res == GR_X402_ADMIT_REPLAY) j->rc = GR_ERR_INVALID;
+        if (j->rc == GR_OK && res == GR_X402_ADMIT_NO_CREDIT) j->take_rc = GR_ERR_INVALID;
         break;
+    }
     case XJ_CREDIT_VIEW:
         j->rc = gr_x402_store_credit_get(st, j->payer, &j->credit);
         j->obj = cJSON_CreateArray();
         if (j->rc == GR_OK) (void)gr_x402_store_settlements_recent(st, j->payer, 20, j->obj);
+        break;
+    case XJ_PREFLIGHT: /* run on the preflight pool (preflight_job_run, settle_wait_run), never here */
+    case XJ_SETTLE_WAIT:
         break;
     case XJ_PAYMENT_GET:
         j->obj = cJSON_CreateObject();
@@ -663,7 +860,18 @@ static void x402_job_late(void *conn, void *arg) {
     if (j->kind != XJ_RESERVE || j->rc != GR_OK) return;
     GR_WARN("x402: nonce %s reserved after its request timed out: it stays spent (the client was told to sign anew)",
             j->key);
-    if (j->take > 0 && j->take_rc == GR_OK) {
+    if (j->take_rc != GR_OK) return; /* nothing was taken nor recorded */
+    if (j->has_intent) { /* nothing served: the job ends skipped, and the credit it took goes back, at once */
+        bool closed = false;
+        snprintf(j->intent.state, sizeof j->intent.state, "skipped");
+        if (j->has_upto) snprintf(j->upto.state, sizeof j->upto.state, "skipped");
+        if (gr_x402_store_settlement_close(job_store(conn, j->p), &j->intent, j->take, j->has_upto ? &j->upto : NULL,
+                                           &closed) != GR_OK)
+            GR_ERROR("x402: closing the job of %s (admitted after a timeout, not served) failed: it will be "
+                     "settled as if served", j->intent.request_id);
+        return;
+    }
+    if (j->take > 0) {
         if (gr_x402_store_credit_add(job_store(conn, j->p), j->payer, j->take) != GR_OK)
             GR_ERROR("x402: giving back %lld nusd of credit to %s (taken after a timeout) failed",
                      (long long)j->take, j->payer);
@@ -672,6 +880,11 @@ static void x402_job_late(void *conn, void *arg) {
 
 static void x402_job_free(void *arg) {
     x402_job *j = arg;
+    gr_x402_settle_waiter_release(j->waiter);
+    if (j->then) x402_job_free(j->then);
+    free(j->check_header);
+    free(j->check_requirement);
+    gr_x402_settle_rec_dispose(&j->intent);
     cJSON_Delete(j->obj);
     free(j);
 }
@@ -682,9 +895,20 @@ static void store_unavailable(gr_request *r, const char *why) {
 }
 
 static void quote_reply(gr_request *r, x402_job *j);
+static void preflight_unknown(gr_request *r, x402_job *j, const char *why);
+static void held_reply(gr_request *r, x402_job *j, bool answered);
+static void finish_paid(gr_request *r, gr_ledger_row *row);
 
 static void x402_job_resume(gr_request *r, void *arg, const char *err) {
     x402_job *j = arg;
+    if (err && j->kind == XJ_PREFLIGHT) { /* no answer in time (the check itself may still be running) */
+        preflight_unknown(r, j, "no answer in time");
+        return;
+    }
+    if (err && j->kind == XJ_SETTLE_WAIT) { /* the hash did not come in time: reply without it */
+        held_reply(r, j, false);
+        return;
+    }
     if (err) {
         unsigned ms = gr_store_exec_op_timeout_ms(r->w->exec);
         if (j->next == quote_reply) { /* a quote without the hinted payer's credit is still a valid quote */
@@ -718,20 +942,164 @@ static void submit_job(gr_request *r, x402_job *j) {
     if (gr_request_store_job(r, &job) != GR_OK) store_unavailable(r, "is overloaded (store.queue_max calls waiting)");
 }
 
+/* ---- the payer preflight (x402_preflight.h) ----
+ * Between verification and the reservation: can the payer pay? The
+ * reservation job waits in j->then and is submitted once the answer is yes. */
+
+static void preflight_job_run(void *conn, void *arg) {
+    x402_job *j = arg;
+    gr_x402_preflight_run(j->p->preflight, &j->check, conn);
+}
+
+/* No answer (timeout, RPC or facilitator down): refuse (503, nothing served)
+ * unless fail_open. Reads nothing the pool thread may still write. */
+static void preflight_unknown(gr_request *r, x402_job *j, const char *why) {
+    gr_pay_x402 *p = j->p;
+    if (gr_x402_preflight_fail_open(p->preflight)) {
+        GR_WARN("x402: %s: payer preflight gave no answer (%s); serving anyway (fail_open)", r->id, why);
+        x402_job *then = j->then;
+        j->then = NULL;
+        submit_job(r, then);
+        return;
+    }
+    gr_metrics_add(GR_M_X402, "event=\"preflight_unavailable\"", 1);
+    GR_WARN("x402: %s: payer preflight gave no answer (%s): refused with 503", r->id, why);
+    gr_request_fail(r, 503, "api_error", "x402_preflight_unavailable", NULL,
+                    "Whether the payer can pay could not be checked (%s); nothing was served. Retry with a new "
+                    "authorization.", why);
+}
+
+static void preflighted(gr_request *r, x402_job *j) {
+    x402_req *x = XREQ(r);
+    gr_pay_x402 *p = j->p;
+    if (j->check.verdict == GR_PREFLIGHT_OK) {
+        x402_job *then = j->then;
+        j->then = NULL;
+        submit_job(r, then);
+        return;
+    }
+    if (j->check.verdict == GR_PREFLIGHT_UNKNOWN) {
+        preflight_unknown(r, j, j->check.why);
+        return;
+    }
+    GR_INFO("x402: %s: payer %s refused before serving: %s (%s)", r->id, x->payer, j->check.code, j->check.why);
+    reject(r, x, build_reqs(r, p, x->max_cost_nusd, x->desc), p->nnets, j->check.code);
+}
+
+/* Submits `then` (the reservation) now, or after the preflight says yes. */
+static void preflight_then(gr_request *r, gr_pay_x402 *p, x402_req *x, x402_job *then, const gr_x402_spend *spend) {
+    if (!p->preflight || !gr_x402_preflight_needed(p->preflight, x->payer)) {
+        submit_job(r, then);
+        return;
+    }
+    x402_job *j = new_job(r, p, XJ_PREFLIGHT, preflighted);
+    j->then = then;
+    j->check_header = gr_xstrdup(x->header_b64);
+    j->check_requirement = gr_xstrdup(x->requirement_json ? x->requirement_json : "{}");
+    j->check = (gr_x402_preflight_check){.net = &p->nets[x->net], .mode = p->mode, .spend = *spend,
+                                         .version = x->version, .header_b64 = j->check_header,
+                                         .requirement = j->check_requirement};
+    gr_request_job job = {.run = preflight_job_run, .free_arg = x402_job_free, .resume = x402_job_resume, .arg = j,
+                          .exec = gr_x402_preflight_exec(p->preflight)};
+    if (gr_request_store_job(r, &job) != GR_OK) { /* j was freed; else continues in x402_job_resume */
+        gr_metrics_add(GR_M_X402, "event=\"preflight_unavailable\"", 1);
+        gr_request_fail(r, 503, "api_error", "x402_preflight_unavailable", NULL,
+                        "The payer preflight is overloaded (x402.preflight.queue_max checks waiting); nothing was "
+                        "served. Retry with a new authorization.");
+        return;
+    }
+}
+
+/* ---- settle_before_response ----
+ * A non-streamed paid reply is held until its transaction hash is known:
+ * the job is closed and queued first in the settler (the same close as at
+ * the request's end, with a waiter), and a pool thread waits for the hash
+ * (self: signed and persisted, before the broadcast; facilitator: /settle
+ * answered) at most settle_before_response_timeout_ms. The reply then goes
+ * out with the hash in its settlement header (or without it, pending). */
+
+static void settle_wait_run(void *conn, void *arg) {
+    (void)conn;
+    x402_job *j = arg;
+    uint64_t deadline = gr_wall_ms() + j->p->settle_before_response_ms;
+    (void)gr_x402_settle_waiter_wait(j->waiter, deadline, j->hash, &j->settled);
+}
+
+static void held_reply(gr_request *r, x402_job *j, bool answered) {
+    x402_req *x = XREQ(r);
+    if (answered && j->hash[0]) {
+        snprintf(x->tx_hash, sizeof x->tx_hash, "%s", j->hash);
+        x->tx_settled = j->settled;
+    }
+    gr_request_reply_json(r, j->held_status, j->held_body, j->held_len); /* x->held: not held again */
+}
+
+static void held_reply_next(gr_request *r, x402_job *j) { held_reply(r, j, true); }
+
+/* settle_before_response: takes over a non-streamed paid 200 reply (true),
+ * sends it later with its transaction hash in the settlement header. */
+static bool hold_reply(gr_request *r, int status, const char *json, size_t len) {
+    gr_pay_x402 *p = px(r);
+    x402_req *x = XREQ(r);
+    if (!p || !x || !p->settle_before_response || !p->settler || x->held || x->phase != XS_ADMITTED || status != 200 ||
+        r->stream || gr_u256_eq(&x->value, &(gr_u256){{0}}))
+        return false;
+    x->held = true;
+    gr_x402_settle_waiter *w = gr_x402_settle_waiter_new(); /* one reference for the close, one for the wait */
+    x402_job *j = new_job(r, p, XJ_SETTLE_WAIT, held_reply_next);
+    j->waiter = w;
+    j->held_status = status;
+    j->held_body = gr_pool_strndup(r->pool, json, len);
+    j->held_len = len;
+    /* close the job now, as at the request's end (the ledger fields are filled again then) */
+    x->waiter_for_close = w;
+    gr_ledger_row *scratch = gr_pool_calloc(r->pool, sizeof *scratch);
+    r->status = status;
+    finish_paid(r, scratch);
+    if (!x->closed_early) { /* nothing to settle after all */
+        gr_x402_settle_waiter_finish(x->waiter_for_close, NULL, false);
+        x->waiter_for_close = NULL;
+        x402_job_free(j);
+        return false;
+    }
+    gr_request_job job = {.run = settle_wait_run, .free_arg = x402_job_free, .resume = x402_job_resume, .arg = j,
+                          .exec = gr_x402_preflight_exec(p->preflight), .timeout_ms = p->settle_before_response_ms + 200};
+    if (gr_request_store_job(r, &job) != GR_OK) return false; /* j was freed: reply now, without the hash */
+    return true; /* continues in x402_job_resume */
+}
+
 /* Post-response bookkeeping: fire and forget, never lost. */
 typedef struct x402_post {
     gr_pay_x402 *p;
     char payer[GR_EVM_ADDR_STR_LEN + 1];
     int64_t credit_delta; /* != 0: add to the payer's credit (refund) */
     bool has_upto, has_settle;
+    bool close;                /* settle is the admitted job to close (its request ended): with
+                                  credit_delta and upto in one transaction, then queued if pending */
     gr_x402_upto_rec upto;
-    gr_x402_settle_rec settle; /* handed to the settler (persisted as pending first) */
+    gr_x402_settle_rec settle; /* handed to the settler once closed as pending */
     char what[96];             /* for the error log */
 } x402_post;
 
 static void x402_post_run(void *conn, void *arg) {
     x402_post *o = arg;
     gr_x402_store *st = job_store(conn, o->p);
+    if (o->close) {
+        bool closed = false;
+        if (gr_x402_store_settlement_close(st, &o->settle, o->credit_delta, o->has_upto ? &o->upto : NULL,
+                                           &closed) != GR_OK) {
+            GR_ERROR("x402: cannot record the end of %s (%s): its job stays open and settles as admitted once "
+                     "this instance restarts", o->settle.request_id, o->what);
+        } else if (!closed) {
+            GR_WARN("x402: the job of %s was taken over by another instance before its end was recorded",
+                    o->settle.request_id);
+        } else if (o->has_settle && !strcmp(o->settle.state, "pending")) {
+            o->has_settle = false;
+            if (o->settle.waiter) (void)gr_x402_settler_submit_first(o->p->settler, &o->settle); /* a reply waits */
+            else (void)gr_x402_settler_submit(o->p->settler, &o->settle); /* takes the strings */
+        }
+        return;
+    }
     if (o->credit_delta && gr_x402_store_credit_add(st, o->payer, o->credit_delta) != GR_OK)
         GR_ERROR("x402: credit refund for %s failed (%s)", o->payer, o->what);
     if (o->has_upto && gr_x402_store_upto_put(st, &o->upto) != GR_OK)
@@ -744,7 +1112,10 @@ static void x402_post_run(void *conn, void *arg) {
 
 static void x402_post_free(void *arg) {
     x402_post *o = arg;
-    if (o->has_settle) gr_x402_settle_rec_dispose(&o->settle);
+    if (o->has_settle) {
+        gr_x402_settle_waiter_finish(o->settle.waiter, NULL, false); /* not queued: nobody waits for it */
+        gr_x402_settle_rec_dispose(&o->settle);
+    }
     free(o);
 }
 
@@ -764,6 +1135,28 @@ static void post(gr_request *r, x402_post *o) {
         return;
     }
     gr_store_exec_post(ex, x402_post_run, x402_post_free, o);
+}
+
+static char *upto_requirement(const gr_x402_upto_offer *offer, const gr_u256 *amount);
+static void fill_upto_rec(gr_request *r, const x402_req *x, const gr_x402_network_conf *n, const gr_u256 *settled,
+                          int64_t cost, const char *state, gr_x402_upto_rec *u);
+static void close_job(gr_request *r, gr_pay_x402 *p, x402_req *x, const char *amount, char *req_json, int64_t paid,
+                      int64_t cost, const char *state, int64_t credit_delta, const gr_x402_upto_rec *u);
+static void fill_job(gr_request *r, const x402_req *x, const gr_x402_network_conf *n, const char *amount,
+                     char *req_json, int64_t paid, int64_t credit_used, int64_t cost, const char *state,
+                     gr_x402_settle_rec *rec);
+
+/* The settlement job of an admitted payment, committed with its nonce
+ * (state `open`, owned by this instance): what settles if the request's end
+ * is never recorded because this instance died — exact: the signed value
+ * (cost = the maximum, so no credit is lost or granted twice), upto: the
+ * authorised maximum. The request's end closes it with the real figures. */
+static void set_intent(gr_request *r, gr_pay_x402 *p, x402_req *x, x402_job *j, const char *amount,
+                       const char *req_json, int64_t paid_nusd, int64_t credit_used_nusd) {
+    if (!p->settler) return; /* settle: none — nothing to settle */
+    fill_job(r, x, &p->nets[x->net], amount, gr_xstrdup(req_json ? req_json : "{}"), paid_nusd, credit_used_nusd,
+             x->max_cost_nusd, "open", &j->intent);
+    j->has_intent = true;
 }
 
 /* ---- upto admission ---- */
@@ -809,7 +1202,20 @@ static void admit_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_status urc
     snprintf(j->key, sizeof j->key, "%s", x->nonce_key);
     snprintf(j->payer, sizeof j->payer, "%s", x->payer);
     j->valid_before = x->valid_before;
-    submit_job(r, j);
+    if (p->settler) { /* until the request's end says otherwise: the maximum */
+        char *req_json = upto_requirement(&x->up_offer, &x->value);
+        gr_x402_upto_rec *u = &j->upto;
+        fill_upto_rec(r, x, n, &x->value, x->max_cost_nusd, "pending", u);
+        set_intent(r, p, x, j, u->settled_amount, req_json, atomic_to_nusd(&x->value, n), 0);
+        free(req_json);
+        j->has_upto = true;
+    }
+    gr_x402_spend spend;
+    if (!gr_x402_spend_from_header(x->header_b64, &n->permit2, NULL, &spend)) {
+        submit_job(r, j);
+        return;
+    }
+    preflight_then(r, p, x, j, &spend);
 }
 
 static void upto_reserved(gr_request *r, x402_job *j) {
@@ -961,7 +1367,17 @@ static void exact_with_credit(gr_request *r, x402_job *cj) {
     snprintf(j->payer, sizeof j->payer, "%s", x->payer);
     j->valid_before = x->valid_before;
     j->take = x->paid_nusd < max_cost ? max_cost - x->paid_nusd : 0; /* the rest comes out of credit, atomically */
-    submit_job(r, j);
+    char amount[GR_U256_DEC_MAX + 1];
+    gr_u256_to_dec(&x->value, amount);
+    set_intent(r, p, x, j, amount, x->requirement_json, x->paid_nusd, j->take);
+    gr_x402_spend spend;
+    bool zero = gr_u256_eq(&x->value, &(gr_u256){{0}}); /* credit pays it all: nothing moves on chain */
+    if (zero || !gr_x402_spend_from_header(x->header_b64, NULL, NULL, &spend)) {
+        submit_job(r, j);
+        return;
+    }
+    spend.token = n->asset;
+    preflight_then(r, p, x, j, &spend);
 }
 
 static void exact_reserved(gr_request *r, x402_job *j) {
@@ -1008,7 +1424,14 @@ static void reject_replay(gr_request *r) {
     gr_pay_x402 *p = px(r);
     x402_req *x = XREQ(r);
     if (!p || !x) return;
-    if (x->credit_used_nusd) {
+    if (p->settler) { /* its admitted job ends skipped, credit back, at once */
+        char amount[GR_U256_DEC_MAX + 1];
+        gr_u256_to_dec(&x->value, amount);
+        gr_x402_upto_rec u;
+        if (x->upto) fill_upto_rec(r, x, &p->nets[x->net], &(gr_u256){{0}}, 0, "skipped", &u);
+        close_job(r, p, x, x->upto ? "0" : amount, gr_xstrdup(x->requirement_json ? x->requirement_json : "{}"),
+                  x->upto ? 0 : x->paid_nusd, 0, "skipped", x->credit_used_nusd, x->upto ? &u : NULL);
+    } else if (x->credit_used_nusd) {
         x402_post *o = new_post(p, x->payer, "replay refused");
         o->credit_delta = x->credit_used_nusd;
         post(r, o);
@@ -1028,8 +1451,8 @@ static void before_reply(gr_request *r) {
          * carries the amount that will settle. A stream's headers precede the
          * generation: the amount is pending (final: GET /v1/x402/payments?id=). */
         const gr_x402_network_conf *n = &p->nets[x->net];
-        gr_x402_settlement su = {.success = true, .transaction = "", .chain_id = x->up.chain_id, .has_payer = true,
-                                 .payer = x->up.from, .has_amount = !r->stream};
+        gr_x402_settlement su = {.success = true, .transaction = x->tx_hash, .chain_id = x->up.chain_id,
+                                 .has_payer = true, .payer = x->up.from, .has_amount = !r->stream};
         if (su.has_amount) (void)gr_x402_upto_settle_amount(r->cost_nusd, n->decimals, &x->value, &su.amount);
         char *hu = NULL;
         if (gr_x402_render_settlement(2, &su, &hu) == GR_OK) {
@@ -1042,13 +1465,18 @@ static void before_reply(gr_request *r) {
         gr_request_add_header(r, "x-gaterouter-x402-scheme", "upto");
         gr_request_add_header(r, "x-gaterouter-x402-max-amount", mx);
         gr_request_add_header(r, "x-gaterouter-x402-settlement",
-                              p->mode == GR_X402_SETTLE_NONE ? "none" : nothing ? "zero" : "pending");
+                              p->mode == GR_X402_SETTLE_NONE ? "none"
+                              : nothing                      ? "zero"
+                              : x->tx_settled                ? "settled"
+                              : x->tx_hash[0]                ? "sent"
+                                                             : "pending");
         gr_request_add_header(r, "x-gaterouter-x402-payer", x->payer);
         return;
     }
     /* Settlement happens after the response: the header says the payment was
-     * verified and accepted; the tx hash is not known yet (""). */
-    gr_x402_settlement s = {.success = true, .transaction = "", .chain_id = x->pay.chain_id, .has_payer = true,
+     * verified and accepted; the tx hash is not known yet ("") — unless the
+     * reply waited for it (settle_before_response). */
+    gr_x402_settlement s = {.success = true, .transaction = x->tx_hash, .chain_id = x->pay.chain_id, .has_payer = true,
                             .payer = x->pay.auth.from, .has_amount = true, .amount = x->value};
     char *sh = NULL;
     int v = x->version;
@@ -1060,8 +1488,86 @@ static void before_reply(gr_request *r) {
     }
     bool zero = gr_u256_cmp(&x->value, &(gr_u256){{0}}) == 0;
     gr_request_add_header(r, "x-gaterouter-x402-settlement",
-                          p->mode == GR_X402_SETTLE_NONE ? "none" : zero ? "credit" : "pending");
+                          p->mode == GR_X402_SETTLE_NONE ? "none"
+                          : zero                         ? "credit"
+                          : x->tx_settled                ? "settled"
+                          : x->tx_hash[0]                ? "sent"
+                                                         : "pending");
     gr_request_add_header(r, "x-gaterouter-x402-payer", x->payer);
+}
+
+/* The settle-time requirement of an upto payment (amount = what settles), as
+ * JSON (malloc'd; "{}" when it cannot be rendered). */
+static char *upto_requirement(const gr_x402_upto_offer *offer, const gr_u256 *amount) {
+    char *req_json = NULL;
+    cJSON *arr = cJSON_CreateArray();
+    if (arr && gr_x402_upto_render_requirement(offer, amount, arr) == GR_OK) {
+        char *t = cJSON_PrintUnformatted(cJSON_GetArrayItem(arr, 0));
+        if (t) {
+            req_json = gr_xstrdup(t);
+            cJSON_free(t);
+        }
+    }
+    cJSON_Delete(arr);
+    return req_json ? req_json : gr_xstrdup("{}");
+}
+
+static void fill_upto_rec(gr_request *r, const x402_req *x, const gr_x402_network_conf *n, const gr_u256 *settled,
+                          int64_t cost, const char *state, gr_x402_upto_rec *u) {
+    memset(u, 0, sizeof *u);
+    gr_store_strlcpy(u->request_id, r->id, sizeof u->request_id);
+    snprintf(u->payer, sizeof u->payer, "%s", x->payer);
+    u->chain_id = n->chain_id;
+    gr_evm_address_lower(&n->asset, u->asset);
+    gr_u256_to_dec(&x->value, u->max_amount);
+    gr_u256_to_dec(settled, u->settled_amount);
+    u->cost_nusd = cost;
+    snprintf(u->nonce_key, sizeof u->nonce_key, "%s", x->nonce_key);
+    snprintf(u->state, sizeof u->state, "%s", state);
+}
+
+/* The settlement job of this request with its final figures (the heap
+ * strings are the post's until the settler takes them). */
+static void fill_job(gr_request *r, const x402_req *x, const gr_x402_network_conf *n, const char *amount,
+                     char *req_json, int64_t paid, int64_t credit_used, int64_t cost, const char *state,
+                     gr_x402_settle_rec *rec) {
+    memset(rec, 0, sizeof *rec);
+    gr_store_strlcpy(rec->request_id, r->id, sizeof rec->request_id);
+    snprintf(rec->payer, sizeof rec->payer, "%s", x->payer);
+    rec->chain_id = n->chain_id;
+    gr_evm_address_lower(&n->asset, rec->asset);
+    snprintf(rec->amount, sizeof rec->amount, "%s", amount);
+    rec->version = x->version;
+    rec->header_b64 = gr_xstrdup(x->header_b64);
+    rec->requirement_json = req_json;
+    rec->paid_nusd = paid;
+    rec->credit_used_nusd = credit_used;
+    rec->cost_nusd = cost;
+    snprintf(rec->state, sizeof rec->state, "%s", state);
+    rec->created_ms = (int64_t)gr_wall_ms();
+}
+
+/* Closes the request's admitted job (x402_post_run): state, credit back,
+ * upto record in one transaction; a `pending` job is then queued. */
+static void close_job(gr_request *r, gr_pay_x402 *p, x402_req *x, const char *amount, char *req_json, int64_t paid,
+                      int64_t cost, const char *state, int64_t credit_delta, const gr_x402_upto_rec *u) {
+    if (x->closed_early) { /* closed before the reply (settle_before_response) */
+        free(req_json);
+        return;
+    }
+    x->closed_early = x->waiter_for_close != NULL;
+    x402_post *o = new_post(p, x->payer, state);
+    fill_job(r, x, &p->nets[x->net], amount, req_json, paid, x->credit_used_nusd, cost, state, &o->settle);
+    o->has_settle = true;
+    o->close = true;
+    o->settle.waiter = x->waiter_for_close; /* its settler reference */
+    x->waiter_for_close = NULL;
+    o->credit_delta = credit_delta;
+    if (u) {
+        o->upto = *u;
+        o->has_upto = true;
+    }
+    post(r, o);
 }
 
 /* End of an upto request: settle exactly the metered cost (rounded up to an
@@ -1078,56 +1584,23 @@ static void finish_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_ledger_ro
     if (served && gr_x402_upto_settle_amount(cost, n->decimals, &x->value, &settled))
         GR_WARN("x402: %s: metered cost %lld nusd exceeds the authorised maximum; settling the maximum", r->id,
                 (long long)cost);
-    gr_x402_upto_rec u;
-    memset(&u, 0, sizeof u);
-    gr_store_strlcpy(u.request_id, r->id, sizeof u.request_id);
-    snprintf(u.payer, sizeof u.payer, "%s", x->payer);
-    u.chain_id = n->chain_id;
-    gr_evm_address_lower(&n->asset, u.asset);
-    gr_u256_to_dec(&x->value, u.max_amount);
-    gr_u256_to_dec(&settled, u.settled_amount);
-    u.cost_nusd = cost;
-    snprintf(u.nonce_key, sizeof u.nonce_key, "%s", x->nonce_key);
     bool zero = gr_u256_eq(&settled, &(gr_u256){{0}});
     const char *state = !served ? "skipped" : p->mode == GR_X402_SETTLE_NONE ? "verified" : zero ? "zero" : "pending";
-    snprintf(u.state, sizeof u.state, "%s", state);
+    gr_x402_upto_rec u;
+    fill_upto_rec(r, x, n, &settled, cost, state, &u);
     GR_LEDGER_SET(row->x402_amount_atomic, u.settled_amount);
     GR_LEDGER_SET(row->x402_settlement, state);
     row->x402_credit_delta_nusd = 0;
-    x402_post *o = new_post(p, x->payer, "upto");
-    o->upto = u;
-    o->has_upto = true; /* recorded (on the store executor) before any settlement job is handed over */
-    if (strcmp(state, "pending") != 0) {
+    if (!p->settler) { /* settle: none — only the record */
+        x402_post *o = new_post(p, x->payer, "upto");
+        o->upto = u;
+        o->has_upto = true;
         post(r, o);
         return;
     }
     /* settle-time requirements: amount = what to settle (facilitator /settle) */
-    char *req_json = NULL;
-    cJSON *arr = cJSON_CreateArray();
-    if (arr && gr_x402_upto_render_requirement(&x->up_offer, &settled, arr) == GR_OK) {
-        char *t = cJSON_PrintUnformatted(cJSON_GetArrayItem(arr, 0));
-        if (t) {
-            req_json = gr_xstrdup(t);
-            cJSON_free(t);
-        }
-    }
-    cJSON_Delete(arr);
-    gr_x402_settle_rec rec;
-    memset(&rec, 0, sizeof rec);
-    gr_store_strlcpy(rec.request_id, r->id, sizeof rec.request_id);
-    snprintf(rec.payer, sizeof rec.payer, "%s", x->payer);
-    rec.chain_id = n->chain_id;
-    snprintf(rec.asset, sizeof rec.asset, "%s", u.asset);
-    snprintf(rec.amount, sizeof rec.amount, "%s", u.settled_amount);
-    rec.version = 2;
-    rec.header_b64 = gr_xstrdup(x->header_b64);
-    rec.requirement_json = req_json ? req_json : gr_xstrdup("{}");
-    rec.paid_nusd = atomic_to_nusd(&settled, n);
-    rec.cost_nusd = cost;
-    rec.created_ms = (int64_t)gr_wall_ms();
-    o->settle = rec; /* the post owns the strings until the settler takes them */
-    o->has_settle = true;
-    post(r, o);
+    close_job(r, p, x, u.settled_amount, upto_requirement(&x->up_offer, &settled), atomic_to_nusd(&settled, n), cost,
+              state, 0, &u);
 }
 
 static void finish_paid(gr_request *r, gr_ledger_row *row) {
@@ -1154,8 +1627,11 @@ static void finish_paid(gr_request *r, gr_ledger_row *row) {
     int64_t cost = r->cost_nusd;
     bool served = r->status < 400 || cost > 0;
     bool zero = x->paid_nusd == 0;
+    const char *req = x->requirement_json ? x->requirement_json : "{}";
     if (!served) { /* nothing delivered: nothing settled, credit back */
-        if (x->credit_used_nusd) {
+        if (p->settler) {
+            close_job(r, p, x, amount, gr_xstrdup(req), x->paid_nusd, cost, "skipped", x->credit_used_nusd, NULL);
+        } else if (x->credit_used_nusd) {
             x402_post *o = new_post(p, x->payer, "not served");
             o->credit_delta = x->credit_used_nusd;
             post(r, o);
@@ -1168,35 +1644,14 @@ static void finish_paid(gr_request *r, gr_ledger_row *row) {
         return;
     }
     if (zero) { /* fully covered by credit: no transfer; unused credit back */
-        if (x->credit_used_nusd - cost != 0) {
-            x402_post *o = new_post(p, x->payer, "credit-covered request");
-            o->credit_delta = x->credit_used_nusd - cost;
-            post(r, o);
-        }
+        close_job(r, p, x, amount, gr_xstrdup(req), 0, cost, "credit", x->credit_used_nusd - cost, NULL);
         row->x402_credit_delta_nusd = -(cost < x->credit_used_nusd ? cost : x->credit_used_nusd);
         GR_LEDGER_SET(row->x402_settlement, "credit");
         return;
     }
-    gr_x402_settle_rec rec;
-    memset(&rec, 0, sizeof rec);
-    gr_store_strlcpy(rec.request_id, r->id, sizeof rec.request_id);
-    snprintf(rec.payer, sizeof rec.payer, "%s", x->payer);
-    rec.chain_id = n->chain_id;
-    gr_evm_address_lower(&n->asset, rec.asset);
-    snprintf(rec.amount, sizeof rec.amount, "%s", amount);
-    rec.version = x->version;
-    rec.header_b64 = gr_xstrdup(x->header_b64);
-    rec.requirement_json = gr_xstrdup(x->requirement_json ? x->requirement_json : "{}");
-    rec.paid_nusd = x->paid_nusd;
-    rec.credit_used_nusd = x->credit_used_nusd;
-    rec.cost_nusd = cost;
-    rec.created_ms = (int64_t)gr_wall_ms();
     row->x402_credit_delta_nusd = x->paid_nusd - cost;
     GR_LEDGER_SET(row->x402_settlement, "pending");
-    x402_post *o = new_post(p, x->payer, "settlement");
-    o->settle = rec; /* the post owns the strings until the settler takes them */
-    o->has_settle = true;
-    post(r, o);
+    close_job(r, p, x, amount, gr_xstrdup(req), x->paid_nusd, cost, "pending", 0, NULL);
 }
 
 /* ---- GET /v1/x402/pricing, GET /v1/x402/credit?address= ---- */
@@ -1394,11 +1849,17 @@ void gr_pay_x402_serve(gr_request *r, const char *path, const char *query) {
 
 /* ---- registered handlers (pipeline.h) ---- */
 
-static void on_reply(gr_request *r, int status, const char *body, size_t len) {
+static bool on_reply(gr_request *r, int status, const char *body, size_t len) {
     (void)status;
     (void)body;
     (void)len;
     if (r->pay_x402 && !r->client_gone) before_reply(r);
+    return false;
+}
+
+/* settle_before_response: a non-streamed paid 200 waits for its transaction hash. */
+static bool on_reply_hold(gr_request *r, int status, const char *body, size_t len) {
+    return body && r->pay_x402 && !r->client_gone && hold_reply(r, status, body, len);
 }
 
 /* Actual cost -> settlement and credit; the x402 columns of the ledger row
@@ -1458,6 +1919,7 @@ void gr_pay_x402_register(void) {
     gr_pipeline_on_phase(GR_PHASE_AUTHENTICATE, phase_authenticate);
     gr_pipeline_on_phase(GR_PHASE_ADMIT, phase_admit);
     gr_pipeline_on_phase(GR_PHASE_ADMIT, phase_claim);
+    gr_pipeline_on_reply(GR_REPLY_HOLD, on_reply_hold);
     gr_pipeline_on_reply(GR_REPLY_PAYMENT, on_reply);
     gr_pipeline_on_finish(GR_FINISH_LEDGER_FILL, on_ledger_fill);
 }

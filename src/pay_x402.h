@@ -24,6 +24,8 @@
 #include "common.h"
 #include "config.h"
 
+#include <stdio.h>
+
 typedef struct gr_request gr_request;
 typedef struct gr_ledger_row gr_ledger_row;
 typedef struct gr_store gr_store;
@@ -37,6 +39,20 @@ void *gr_pay_x402_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err
 
 gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen);
 void gr_pay_x402_free(gr_pay_x402 *p);
+/* SIGTERM: settlement stops queueing and, at deadline_ms (wall clock),
+ * aborts its RPC in flight; what is left stays in the store for the next
+ * run or another instance. NULL-safe. */
+void gr_pay_x402_stop_by(gr_pay_x402 *p, uint64_t deadline_ms);
+/* gaterouter x402 reconcile [--all]: takes over the jobs of dead instances
+ * (all: of every instance — only when none runs) and settles or reconciles
+ * each with the chain now; prints a summary to out. 0 = nothing left pending. */
+int gr_pay_x402_reconcile_cli(const gr_config *cfg, bool all, FILE *out);
+/* --check-config: the x402 section parses and every limit is valid (err
+ * says why not). Opens nothing. */
+bool gr_pay_x402_check_config(const gr_config *cfg, char *err, size_t errlen);
+/* After the worker loops stopped and before their mailboxes go: the
+ * preflight pool finishes. NULL-safe. */
+void gr_pay_x402_quiesce(gr_pay_x402 *p);
 
 /* Registers the handlers above and this module's context slot (start-up). */
 void gr_pay_x402_register(void);

@@ -62,8 +62,10 @@ void gr_pipeline_run_finish(gr_request *r, gr_finish_stage from, gr_finish_stage
         if (g_finish.e[i].order >= (int)from && g_finish.e[i].order < (int)to) g_finish.e[i].fn.finish(r, f);
 }
 
-void gr_pipeline_run_reply(gr_request *r, int status, const char *body, size_t len) {
-    for (size_t i = 0; i < g_reply.n; i++) g_reply.e[i].fn.reply(r, status, body, len);
+bool gr_pipeline_run_reply(gr_request *r, int status, const char *body, size_t len) {
+    for (size_t i = 0; i < g_reply.n; i++)
+        if (g_reply.e[i].fn.reply(r, status, body, len)) return true;
+    return false;
 }
 
 /* ---- the phase engine ---- */

@@ -80,13 +80,16 @@ typedef void (*gr_finish_fn)(gr_request *r, gr_finish_info *f);
 /* ---- reply hooks: headers added just before the status line ---- */
 typedef enum {
     GR_REPLY_CACHE = 0,    /* a cacheable 200 body is stored */
+    GR_REPLY_HOLD,         /* a hook may take the reply over and send it later (x402 settle_before_response) */
     GR_REPLY_ROUTE,        /* what served the request and why */
     GR_REPLY_PAYMENT,      /* payment receipt headers */
     GR_REPLY_NSTAGES
 } gr_reply_stage;
 
-/* body: the whole JSON reply, or NULL when a stream starts (status 200). */
-typedef void (*gr_reply_fn)(gr_request *r, int status, const char *body, size_t len);
+/* body: the whole JSON reply, or NULL when a stream starts (status 200).
+ * true: the hook took the reply over (only for a body; it sends it later
+ * with gr_request_reply_json, and must not take it twice). */
+typedef bool (*gr_reply_fn)(gr_request *r, int status, const char *body, size_t len);
 
 /* Register (start-up only). At most GR_PIPELINE_MAX_HANDLERS per table. */
 #define GR_PIPELINE_MAX_HANDLERS 32
@@ -113,6 +116,7 @@ void gr_pipeline_continue(gr_request *r, gr_phase_rc rc);
 
 /* Walks the tables (request.c). */
 void gr_pipeline_run_finish(gr_request *r, gr_finish_stage from, gr_finish_stage to, gr_finish_info *f);
-void gr_pipeline_run_reply(gr_request *r, int status, const char *body, size_t len);
+/* true when a reply hook took the reply over (the rest did not run). */
+bool gr_pipeline_run_reply(gr_request *r, int status, const char *body, size_t len);
 
 #endif

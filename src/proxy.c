@@ -336,7 +336,7 @@ static void start_stream_reply(gr_request *r) {
     gr_request_add_header(r, "X-Accel-Buffering", "no");
     r->status = 200;
     r->reply_started = true;
-    gr_pipeline_run_reply(r, 200, NULL, 0);
+    (void)gr_pipeline_run_reply(r, 200, NULL, 0); /* no hook takes a stream over */
     if (r->req) gr_client_req_reply_start(r->req, 200, "text/event-stream; charset=utf-8");
 }
 
@@ -1171,17 +1171,17 @@ static void start_attempt(gr_request *r) {
 
 /* Headers naming what served the request and why; set just before the status
  * line goes out, so they describe the attempt that answered. */
-static void add_route_headers(gr_request *r, int status, const char *body, size_t len) {
+static bool add_route_headers(gr_request *r, int status, const char *body, size_t len) {
     (void)status;
     (void)body;
     (void)len;
-    if (!r->deployment || !r->plan || r->client_gone) return;
+    if (!r->deployment || !r->plan || r->client_gone) return false;
     gr_request_add_header(r, "x-gaterouter-model", r->model->name);
     gr_request_add_header(r, "x-gaterouter-upstream-model", r->deployment->upstream_model);
     gr_request_add_header(r, "x-gaterouter-provider", r->deployment->provider->name);
     if (r->cache_hit) { /* answered from the response cache: no upstream attempt */
         gr_request_add_header(r, "x-gaterouter-route", "cache hit");
-        return;
+        return false;
     }
     char buf[512];
     gr_route_format_header(r->plan, r->cand, r->attempts + 1, buf, sizeof(buf));
@@ -1196,14 +1196,16 @@ static void add_route_headers(gr_request *r, int status, const char *body, size_
         snprintf(a, sizeof(a), "%u", r->attempts + 1);
         gr_request_add_header(r, "x-gaterouter-attempts", a);
     }
+    return false;
 }
 
 /* ---- registered handlers (pipeline.h) ---- */
 
 /* A successful non-streamed answer fills the response cache when asked. */
-static void fill_cache(gr_request *r, int status, const char *body, size_t len) {
+static bool fill_cache(gr_request *r, int status, const char *body, size_t len) {
     if (body && status == 200 && r->cache_key[0] && !r->cache_hit && r->w->shared)
         gr_shared_cache_set(r->w->shared, r->cache_key, body, len, r->cache_ttl_s);
+    return false;
 }
 
 /* A stream cut by the client is billed for what the upstream produced. */

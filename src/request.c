@@ -149,7 +149,7 @@ const char *gr_request_presented_key(const gr_request *r) {
 
 void gr_request_reply_json(gr_request *r, int status, const char *json, size_t len) {
     r->status = status;
-    gr_pipeline_run_reply(r, status, json, len);
+    if (gr_pipeline_run_reply(r, status, json, len)) return; /* a hook took the reply over */
     if (r->req && !r->client_gone) {
         r->bytes_out += len;
         gr_client_req_reply(r->req, status, "application/json", json, len);

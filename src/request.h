@@ -165,6 +165,8 @@ typedef struct gr_request_job {
     void (*free_arg)(void *arg);
     void (*resume)(gr_request *r, void *arg, const char *err);
     void *arg;
+    gr_store_exec *exec; /* NULL = the worker's store executor; else another pool (x402 preflight) */
+    uint32_t timeout_ms; /* 0 = the executor's op_timeout_ms */
 } gr_request_job;
 GR_MUST_CHECK gr_status gr_request_store_job(gr_request *r, const gr_request_job *job);
 

@@ -35,7 +35,7 @@ static void held_free(void *arg) {
 }
 
 gr_status gr_request_store_job(gr_request *r, const gr_request_job *job) {
-    gr_store_exec *ex = r->w->exec;
+    gr_store_exec *ex = job->exec ? job->exec : r->w->exec;
     if (!ex) { /* no executor (never in the server): inline */
         job->run(NULL, job->arg);
         job->resume(r, job->arg, NULL);
@@ -45,7 +45,8 @@ gr_status gr_request_store_job(gr_request *r, const gr_request_job *job) {
     held_job *h = gr_xcalloc(1, sizeof *h);
     h->r = r;
     h->job = *job;
-    gr_store_job_spec js = {.run = held_run, .done = held_done, .late = held_late, .free_arg = held_free, .arg = h};
+    gr_store_job_spec js = {.run = held_run, .done = held_done, .late = held_late, .free_arg = held_free, .arg = h,
+                            .timeout_ms = job->timeout_ms};
     gr_status rc = gr_store_exec_submit(ex, r->w->store_mb, &js);
     if (rc != GR_OK) {
         held_free(h);

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mock_upstream.h"
+#include "pay_x402.h"
 #include "services.h"
 #include "route.h"
 #include "health.h"
@@ -212,6 +213,9 @@ static void on_terminate(evutil_socket_t sig, short what, void *arg) {
     gr_config *c = gr_config_current_acquire();
     uint32_t ms = c->server.drain_timeout_ms;
     gr_config_release(c);
+    /* Settlement gets the drain time too, less a second for an RPC in flight to notice: its
+     * jobs are in the store, the next run or another instance carries on. */
+    gr_pay_x402_stop_by(s->svc.x402, gr_wall_ms() + (ms > 1000 ? ms - 1000 : 0));
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     event_base_once(s->main_base, -1, EV_TIMEOUT, drain_timeout, s, &tv);
     event_base_loopexit(s->main_base, NULL);
@@ -336,6 +340,7 @@ out:
     /* Store jobs still queued (post-response bookkeeping: credit refunds,
      * payment records) complete before the loops and the store go away. */
     gr_store_exec_shutdown(s.svc.exec);
+    gr_pay_x402_quiesce(s.svc.x402); /* the preflight pool too, before the mailboxes go */
     for (size_t i = 0; i < s.nworkers; i++) worker_dispose(&s.workers[i]);
     free(s.workers);
     if (s.main_base) event_base_free(s.main_base);

@@ -8,6 +8,7 @@
 
 #include "curl_dl.h"
 #include "evm_tx.h"
+#include "x402_chain.h"
 #include "log.h"
 #include "metrics.h"
 #include "store.h"
@@ -25,7 +26,8 @@
 
 #define RECEIPT_TIMEOUT_MS 60000
 #define RECEIPT_POLL_MS 150
-#define HTTP_BODY_MAX (1u << 20)
+/* A job created less than this ago may still see its ledger row committed: wait for it (3 s at most). */
+#define LEDGER_WAIT_RECENT_MS 10000
 
 typedef struct net_state {
     bool chain_checked;
@@ -47,12 +49,43 @@ struct gr_x402_settler {
     size_t head, count;
     bool stopping, busy;
     CURL *curl;
-    char owner[96];        /* this instance's lease owner id: gr-<16 random hex> */
+    gr_x402_rpc rpc;       /* over curl, bounded by stop_deadline_ms */
+    char owner[96];        /* this instance's id: owner of its jobs and sending leases */
     const char *lease_job; /* request id of the job being sent (settler thread only) */
     uint64_t lease_renewed_ms;
+    gr_x402_settler_opts opt;
+    uint64_t stop_deadline_ms; /* under mu; 0 = none: past it RPCs abort and the queue is left */
+    bool unqueued_own;         /* under mu: a pending job of ours is not queued (queue full, or left pending
+                                  after its attempts): the next sweep with an idle queue takes it back */
+    pthread_t keeper;          /* heartbeat + sweeps */
+    bool keeper_started;
 };
 
-typedef enum { R_OK = 0, R_TRANSIENT, R_PERMANENT } outcome;
+/* R_EXPIRED: the authorization expired unspent (expired_unsettled). */
+typedef enum { R_OK = 0, R_TRANSIENT, R_PERMANENT, R_EXPIRED } outcome;
+
+static bool stopping_now(gr_x402_settler *s) {
+    pthread_mutex_lock(&s->mu);
+    bool st = s->stopping;
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
+/* Past the stop_by deadline: abort what is in flight, leave the rest. */
+static bool past_deadline(gr_x402_settler *s) {
+    pthread_mutex_lock(&s->mu);
+    uint64_t d = s->stop_deadline_ms;
+    pthread_mutex_unlock(&s->mu);
+    return d && gr_wall_ms() >= d;
+}
+
+static uint64_t stop_deadline(void *ud) {
+    gr_x402_settler *s = ud;
+    pthread_mutex_lock(&s->mu);
+    uint64_t d = s->stop_deadline_ms;
+    pthread_mutex_unlock(&s->mu);
+    return d;
+}
 
 /* ---- the sending lease (x402_store.h: gr_x402_store_settlement_lease) ----
  * Taken before a job's first transaction is sent, renewed before every
@@ -60,6 +93,10 @@ typedef enum { R_OK = 0, R_TRANSIENT, R_PERMANENT } outcome;
  * instance holds is left to that instance. */
 
 static bool lease(gr_x402_settler *s, const char *request_id, bool *io_error) {
+    if (past_deadline(s)) { /* stopping: send nothing new */
+        *io_error = false;
+        return false;
+    }
     bool held = false;
     uint64_t now = gr_wall_ms();
     *io_error = gr_x402_store_settlement_lease(s->store, request_id, s->owner, (int64_t)now, GR_X402_SETTLE_LEASE_MS,
@@ -84,6 +121,92 @@ static void sleep_ms(unsigned ms) {
     }
 }
 
+/* The CLOCK_REALTIME instant ms from now (pthread_cond_timedwait's deadline). */
+static struct timespec in_ms(unsigned ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+/* Sleeps up to ms, less when stopping (woken by stop_by / free). */
+static void nap(gr_x402_settler *s, unsigned ms) {
+    struct timespec ts = in_ms(ms);
+    pthread_mutex_lock(&s->mu);
+    if (!s->stop_deadline_ms) pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- waiters (settle_before_response) ---- */
+
+struct gr_x402_settle_waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;
+    bool known, ended, settled;
+    char hash[67];
+};
+
+gr_x402_settle_waiter *gr_x402_settle_waiter_new(void) {
+    gr_x402_settle_waiter *w = gr_xcalloc(1, sizeof *w);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->refs = 2;
+    return w;
+}
+
+void gr_x402_settle_waiter_release(gr_x402_settle_waiter *w) {
+    if (!w) return;
+    pthread_mutex_lock(&w->mu);
+    bool last = --w->refs == 0;
+    pthread_mutex_unlock(&w->mu);
+    if (!last) return;
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+/* The hash is known (final: the job ended, settled or not). */
+static void waiter_tell(gr_x402_settle_waiter *w, const char *tx_hash, bool final, bool settled) {
+    if (!w) return;
+    pthread_mutex_lock(&w->mu);
+    if (tx_hash && tx_hash[0] && !w->known) {
+        snprintf(w->hash, sizeof w->hash, "%s", tx_hash);
+        w->known = true;
+    }
+    if (final) {
+        w->ended = true;
+        w->settled = settled;
+    }
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void gr_x402_settle_waiter_finish(gr_x402_settle_waiter *w, const char *tx_hash, bool settled) {
+    waiter_tell(w, tx_hash, true, settled);
+    gr_x402_settle_waiter_release(w);
+}
+
+bool gr_x402_settle_waiter_wait(gr_x402_settle_waiter *w, uint64_t deadline_ms, char hash[67], bool *settled) {
+    pthread_mutex_lock(&w->mu);
+    while (!w->known && !w->ended) {
+        uint64_t now = gr_wall_ms();
+        if (now >= deadline_ms) break;
+        struct timespec ts = in_ms((unsigned)(deadline_ms - now));
+        pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+    }
+    bool known = w->known;
+    if (known) snprintf(hash, 67, "%s", w->hash);
+    *settled = w->ended && w->settled;
+    pthread_mutex_unlock(&w->mu);
+    return known;
+}
+
 static const gr_x402_network_conf *find_net(gr_x402_settler *s, uint64_t chain_id, const char *asset, size_t *idx) {
     gr_evm_address a;
     if (gr_evm_address_parse(gr_str_c(asset), false, &a) != GR_OK) return NULL;
@@ -95,110 +218,10 @@ static const gr_x402_network_conf *find_net(gr_x402_settler *s, uint64_t chain_i
     return NULL;
 }
 
-typedef struct membuf {
-    char *p;
-    size_t len;
-    bool overflow;
-} membuf;
-
-static size_t on_write(char *d, size_t sz, size_t nm, void *ud) {
-    membuf *b = ud;
-    size_t n = sz * nm;
-    if (b->len + n > HTTP_BODY_MAX) {
-        b->overflow = true;
-        return 0;
-    }
-    b->p = gr_xrealloc(b->p, b->len + n + 1);
-    memcpy(b->p + b->len, d, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
-}
-
-/* POST JSON; returns the HTTP status (0 on transport failure) and the body. */
-static long http_post_json(gr_x402_settler *s, const char *url, const char *body, long timeout_ms, membuf *out,
-                           char *err, size_t errlen) {
-    CURL *c = s->curl;
-    const gr_curl_api *cu = gr_curl();
-    cu->easy_reset(c);
-    struct curl_slist *h = cu->slist_append(NULL, "Content-Type: application/json");
-    h = cu->slist_append(h, "Accept: application/json");
-    cu->easy_setopt(c, CURLOPT_URL, url);
-    cu->easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    cu->easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    cu->easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-    cu->easy_setopt(c, CURLOPT_WRITEDATA, out);
-    cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-    cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    cu->easy_setopt(c, CURLOPT_USERAGENT, "gaterouter-x402/" GR_VERSION);
-    CURLcode rc = cu->easy_perform(c);
-    long status = 0;
-    if (rc == CURLE_OK) cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    else snprintf(err, errlen, "%s", cu->easy_strerror(rc));
-    cu->slist_free_all(h);
-    return status;
-}
-
-/* JSON-RPC call. R_OK: *result (caller deletes the returned root via *root).
- * R_TRANSIENT: transport/HTTP trouble. R_PERMANENT: an RPC error object
- * (message copied to err). */
+/* The settler's JSON-RPC calls: bounded by its stop deadline (x402_rpc.h). */
 static outcome rpc(gr_x402_settler *s, const char *url, const char *method, const char *params, cJSON **root,
                    const cJSON **result, char *err, size_t errlen) {
-    *root = NULL;
-    *result = NULL;
-    size_t n = strlen(method) + strlen(params) + 64;
-    char *body = gr_xmalloc(n);
-    snprintf(body, n, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"%s\",\"params\":%s}", method, params);
-    membuf b = {0};
-    long st = http_post_json(s, url, body, 10000, &b, err, errlen);
-    free(body);
-    outcome o = R_TRANSIENT;
-    if (st == 0) goto out;
-    if (st != 200) {
-        snprintf(err, errlen, "%s: HTTP %ld", method, st);
-        goto out;
-    }
-    cJSON *j = cJSON_Parse(b.p ? b.p : "");
-    if (!cJSON_IsObject(j)) {
-        cJSON_Delete(j);
-        snprintf(err, errlen, "%s: unparsable JSON-RPC reply", method);
-        goto out;
-    }
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");
-    if (e && !cJSON_IsNull(e)) {
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "message");
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(e, "data"); /* revert data: custom error selector */
-        snprintf(err, errlen, "%s: %s%s%.74s", method, cJSON_IsString(m) ? m->valuestring : "error",
-                 cJSON_IsString(d) ? " data=" : "", cJSON_IsString(d) ? d->valuestring : "");
-        cJSON_Delete(j);
-        o = R_PERMANENT;
-        goto out;
-    }
-    *root = j;
-    *result = cJSON_GetObjectItemCaseSensitive(j, "result");
-    o = R_OK;
-out:
-    free(b.p);
-    return o;
-}
-
-/* "0x1a" -> 26; false when not a quantity fitting 64 bits. */
-static bool parse_qty(const cJSON *v, uint64_t *out) {
-    if (!cJSON_IsString(v)) return false;
-    const char *p = v->valuestring;
-    if (p[0] != '0' || (p[1] != 'x' && p[1] != 'X') || !p[2]) return false;
-    uint64_t x = 0;
-    size_t nd = 0;
-    for (p += 2; *p; p++, nd++) {
-        int d = (*p >= '0' && *p <= '9') ? *p - '0' : (*p >= 'a' && *p <= 'f') ? *p - 'a' + 10
-              : (*p >= 'A' && *p <= 'F') ? *p - 'A' + 10 : -1;
-        if (d < 0 || nd >= 16) return false;
-        x = (x << 4) | (uint64_t)d;
-    }
-    *out = x;
-    return true;
+    return (outcome)gr_x402_rpc_call(&s->rpc, url, method, params, root, result, err, errlen);
 }
 
 static bool contains_ci(const char *hay, const char *needle) { return hay && strcasestr(hay, needle) != NULL; }
@@ -218,7 +241,7 @@ static outcome wait_receipt(gr_x402_settler *s, const gr_x402_network_conf *n, c
         outcome o = rpc(s, n->rpc_url, "eth_getTransactionReceipt", params, &root, &res, err, errlen);
         if (o == R_OK && cJSON_IsObject(res)) {
             uint64_t status = 0;
-            bool ok = parse_qty(cJSON_GetObjectItemCaseSensitive(res, "status"), &status) && status == 1;
+            bool ok = gr_x402_parse_qty(cJSON_GetObjectItemCaseSensitive(res, "status"), &status) && status == 1;
             cJSON_Delete(root);
             if (ok) return R_OK;
             snprintf(err, errlen, "transaction %s reverted", tx);
@@ -226,11 +249,8 @@ static outcome wait_receipt(gr_x402_settler *s, const gr_x402_network_conf *n, c
         }
         cJSON_Delete(root);
         lease_keep(s);
-        pthread_mutex_lock(&s->mu);
-        bool stopping = s->stopping;
-        pthread_mutex_unlock(&s->mu);
-        if (stopping && deadline > gr_now_us() + 5000000u) deadline = gr_now_us() + 5000000u; /* shutting down */
-        if (gr_now_us() >= deadline) {
+        if (stopping_now(s) && deadline > gr_now_us() + 5000000u) deadline = gr_now_us() + 5000000u; /* shutting down */
+        if (gr_now_us() >= deadline || past_deadline(s)) {
             if (o == R_OK) snprintf(err, errlen, "no receipt for %s after %u ms", tx, wait_ms);
             return R_TRANSIENT;
         }
@@ -240,15 +260,7 @@ static outcome wait_receipt(gr_x402_settler *s, const gr_x402_network_conf *n, c
 
 static outcome rpc_qty(gr_x402_settler *s, const char *url, const char *method, const char *params, uint64_t *v,
                        char *err, size_t errlen) {
-    cJSON *root;
-    const cJSON *res;
-    outcome o = rpc(s, url, method, params, &root, &res, err, errlen);
-    if (o == R_OK && !parse_qty(res, v)) {
-        snprintf(err, errlen, "%s: bad quantity", method);
-        o = R_TRANSIENT;
-    }
-    cJSON_Delete(root);
-    return o;
+    return (outcome)gr_x402_rpc_qty(&s->rpc, url, method, params, v, err, errlen);
 }
 
 /* Error code of a reverting settle() simulation (upto: Permit2 / proxy custom
@@ -272,6 +284,52 @@ static const char *exact_revert_code(const char *why) {
          : contains_ci(why, "not yet valid") || contains_ci(why, "valid after") ? "invalid_exact_evm_payload_authorization_valid_after"
          : contains_ci(why, "signature") ? "invalid_exact_evm_signature"
          : "invalid_exact_evm_transaction_simulation_failed";
+}
+
+/* ---- reconciliation with the chain (x402_chain.h) ---- */
+
+/* How far back (blocks) the spending transaction's log is looked for. */
+#define LOG_LOOKBACK_BLOCKS 50000u
+
+/* After a permanent failure (or a transaction that can never be mined):
+ * what the chain says. Spent by a transaction we can find -> R_OK with its
+ * hash in rec (settled: the authorization only ever pays payTo). Unspent and
+ * past its validity -> R_EXPIRED. Otherwise R_PERMANENT (err kept), or
+ * R_TRANSIENT when the chain could not be asked. */
+static outcome reconcile(gr_x402_settler *s, const gr_x402_network_conf *n, gr_x402_settle_rec *rec,
+                         const gr_x402_spend *r, char *err, size_t errlen) {
+    if (!n || !n->rpc_url) return R_PERMANENT; /* facilitator without an RPC: the facilitator's word stands */
+    char why[256];
+    bool spent = false;
+    if (gr_x402_chain_spent(&s->rpc, n->rpc_url, r, &spent, why, sizeof why) != GR_RPC_OK) {
+        snprintf(err + strlen(err), errlen - strlen(err), "; chain state unknown: %.120s", why);
+        return R_TRANSIENT;
+    }
+    if (!spent) {
+        if ((uint64_t)(gr_wall_ms() / 1000) >= r->valid_before) {
+            snprintf(err, errlen, "authorization expired unspent (valid before %llu)",
+                     (unsigned long long)r->valid_before);
+            return R_EXPIRED;
+        }
+        return R_PERMANENT;
+    }
+    char hash[67];
+    if (gr_x402_chain_spending_tx(&s->rpc, n->rpc_url, r, LOG_LOOKBACK_BLOCKS, hash, why, sizeof why) != GR_RPC_OK) {
+        snprintf(err + strlen(err), errlen - strlen(err), "; spent on chain, transaction not found yet: %.120s", why);
+        return R_TRANSIENT;
+    }
+    if (!hash[0]) {
+        snprintf(err + strlen(err), errlen - strlen(err),
+                 "; the authorization is spent or cancelled on chain, by no transaction found in the last %u blocks",
+                 LOG_LOOKBACK_BLOCKS);
+        return R_PERMANENT;
+    }
+    GR_INFO("x402: %s: the chain shows the payment spent by tx %s", rec->request_id, hash);
+    snprintf(rec->tx_hash, sizeof rec->tx_hash, "%s", hash);
+    free(rec->raw_tx);
+    rec->raw_tx = NULL;
+    err[0] = '\0';
+    return R_OK;
 }
 
 /* Sends `data` to contract `to` from the relayer and waits for the receipt.
@@ -300,7 +358,26 @@ static outcome settle_self(gr_x402_settler *s, size_t ni, gr_x402_settle_rec *re
             snprintf(err, errlen, "transaction %s not mined yet", rec->tx_hash);
             return R_TRANSIENT;
         }
-        rec->tx_hash[0] = '\0'; /* dropped: submit again (the authorization is still unused) */
+        if (rec->raw_tx) { /* not in the pool (never sent, or dropped): the same signed bytes again */
+            size_t plen = strlen(rec->raw_tx) + 8;
+            char *p = gr_xmalloc(plen);
+            snprintf(p, plen, "[\"%s\"]", rec->raw_tx);
+            o = rpc(s, n->rpc_url, "eth_sendRawTransaction", p, &root, &res, err, errlen);
+            free(p);
+            cJSON_Delete(root);
+            if (o == R_OK || contains_ci(err, "already known")) {
+                GR_INFO("x402: %s: broadcast its persisted transaction %s", rec->request_id, rec->tx_hash);
+                return wait_receipt(s, n, rec->tx_hash, RECEIPT_TIMEOUT_MS, err, errlen);
+            }
+            if (o == R_TRANSIENT) return R_TRANSIENT;
+            /* refused (its relayer nonce was used by another transaction): it can never be mined */
+            GR_WARN("x402: %s: its transaction %s cannot be sent again (%s); signing a new one", rec->request_id,
+                    rec->tx_hash, err);
+            st->nonce_known = false;
+        }
+        rec->tx_hash[0] = '\0'; /* a new transaction (estimateGas tells if the authorization is still unspent) */
+        free(rec->raw_tx);
+        rec->raw_tx = NULL;
     }
     if (!st->chain_checked) {
         uint64_t cid = 0;
@@ -364,27 +441,41 @@ static outcome settle_self(gr_x402_settler *s, size_t ni, gr_x402_settle_rec *re
     char *raw_hex = gr_xmalloc(2 * raw_len + 3);
     gr_evm_hex_encode(raw, raw_len, raw_hex);
     free(raw);
+    char hash_hex[67];
+    gr_evm_hex_encode(hash, 32, hash_hex);
+    /* Known before it is sent: the hash and the signed bytes are in the
+     * store first, so a crash at any point resumes from them. */
+    snprintf(rec->tx_hash, sizeof rec->tx_hash, "%s", hash_hex);
+    free(rec->raw_tx);
+    rec->raw_tx = raw_hex;
+    if (gr_x402_store_settlement_put(s->store, rec) != GR_OK) {
+        snprintf(err, errlen, "cannot persist transaction %s before sending it", hash_hex);
+        rec->tx_hash[0] = '\0';
+        free(rec->raw_tx);
+        rec->raw_tx = NULL;
+        return R_TRANSIENT;
+    }
+    waiter_tell(rec->waiter, rec->tx_hash, false, false); /* known before the broadcast */
     plen = strlen(raw_hex) + 8;
     params = gr_xmalloc(plen);
     snprintf(params, plen, "[\"%s\"]", raw_hex);
-    free(raw_hex);
     cJSON *root;
     const cJSON *res;
     o = rpc(s, n->rpc_url, "eth_sendRawTransaction", params, &root, &res, err, errlen);
     free(params);
     cJSON_Delete(root);
-    char hash_hex[67];
-    gr_evm_hex_encode(hash, 32, hash_hex);
-    if (o != R_OK) {
-        /* nonce trouble (another sender, a dropped tx): refetch and retry */
-        if (contains_ci(err, "nonce") || contains_ci(err, "already known") || contains_ci(err, "underpriced"))
-            st->nonce_known = false;
-        if (contains_ci(err, "already known")) snprintf(rec->tx_hash, sizeof rec->tx_hash, "%s", hash_hex);
+    if (o != R_OK && !contains_ci(err, "already known")) {
+        /* nonce trouble (another sender, a dropped tx): refetch; a refused tx is forgotten, one that may
+         * have reached the node (transport error) is kept and looked for on the next attempt */
+        if (contains_ci(err, "nonce") || contains_ci(err, "underpriced")) st->nonce_known = false;
+        if (o == R_PERMANENT) {
+            rec->tx_hash[0] = '\0';
+            free(rec->raw_tx);
+            rec->raw_tx = NULL;
+        }
         return R_TRANSIENT;
     }
     st->next_nonce++;
-    snprintf(rec->tx_hash, sizeof rec->tx_hash, "%s", hash_hex);
-    (void)gr_x402_store_settlement_put(s->store, rec); /* a restart resumes from the receipt */
     return wait_receipt(s, n, rec->tx_hash, RECEIPT_TIMEOUT_MS, err, errlen);
 }
 
@@ -396,37 +487,12 @@ static outcome settle_facilitator(gr_x402_settler *s, size_t ni, gr_x402_settle_
         snprintf(err, errlen, "no facilitator_url for eip155:%llu", (unsigned long long)n->chain_id);
         return R_PERMANENT;
     }
-    uint8_t *payload = NULL;
-    size_t plen = 0;
-    if (gr_evm_b64_decode(gr_str_c(rec->header_b64), GR_X402_HEADER_MAX, &payload, &plen) != GR_OK) {
-        snprintf(err, errlen, "invalid_payload");
-        return R_PERMANENT;
-    }
-    cJSON *pp = cJSON_ParseWithLength((const char *)payload, plen);
-    free(payload);
-    cJSON *req = cJSON_Parse(rec->requirement_json);
-    if (!pp || !req) {
-        cJSON_Delete(pp);
-        cJSON_Delete(req);
-        snprintf(err, errlen, "invalid_payload");
-        return R_PERMANENT;
-    }
-    cJSON *body = cJSON_CreateObject();
-    cJSON_AddNumberToObject(body, "x402Version", rec->version);
-    cJSON_AddItemToObject(body, "paymentPayload", pp);
-    cJSON_AddItemToObject(body, "paymentRequirements", req);
-    char *text = cJSON_PrintUnformatted(body);
-    cJSON_Delete(body);
-    if (!text) abort();
-    size_t ul = strlen(n->facilitator_url) + 16;
-    char *url = gr_xmalloc(ul);
-    snprintf(url, ul, "%s/settle", n->facilitator_url);
-    membuf b = {0};
-    long st = http_post_json(s, url, text, 60000, &b, err, errlen);
-    free(url);
-    free(text);
+    char *reply = NULL;
+    long st = gr_x402_facilitator_post(&s->rpc, n->facilitator_url, "settle", rec->version, rec->header_b64,
+                                       rec->requirement_json, &reply, err, errlen);
+    if (st < 0) return R_PERMANENT;
     outcome o = R_TRANSIENT;
-    cJSON *j = st ? cJSON_Parse(b.p ? b.p : "") : NULL;
+    cJSON *j = st ? cJSON_Parse(reply ? reply : "") : NULL;
     const cJSON *ok = cJSON_GetObjectItemCaseSensitive(j, "success");
     if (st == 0) {
         /* transport error: err already set */
@@ -445,21 +511,41 @@ static outcome settle_facilitator(gr_x402_settler *s, size_t ni, gr_x402_settle_
         if (st >= 400 && st < 500 && st != 429) o = R_PERMANENT;
     }
     cJSON_Delete(j);
-    free(b.p);
+    free(reply);
     return o;
 }
 
 /* ---- the job ---- */
 
-static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, bool ok, bool upto) {
-    snprintf(rec->state, sizeof rec->state, "%s", ok ? "settled" : "failed");
+static const char *outcome_state(outcome o) {
+    return o == R_OK ? "settled" : o == R_EXPIRED ? "expired_unsettled" : "failed";
+}
+
+static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, outcome o, bool upto) {
+    bool ok = o == R_OK;
+    snprintf(rec->state, sizeof rec->state, "%s", outcome_state(o));
     if (ok) rec->error[0] = '\0';
-    /* Exactly once across instances sharing the store (a job resumed by
-     * another instance's start-up may be finishing here too): only the
-     * caller that claims the job grants credit and records the outcome. */
-    bool won = false;
-    if (gr_x402_store_settlement_claim(s->store, rec->request_id, &won) != GR_OK) {
-        GR_ERROR("x402: cannot record the settlement of %s", rec->request_id);
+    /* upto settled the metered cost itself: no credit either way */
+    int64_t gain = ok && !upto ? rec->paid_nusd + rec->credit_used_nusd - rec->cost_nusd : 0;
+    int64_t delta = ok ? (upto ? 0 : rec->paid_nusd - rec->cost_nusd) : -rec->credit_used_nusd;
+    /* Exactly once across instances sharing the store, and all at once: the
+     * claim, the credit, the ledger row, the upto state and the final row are
+     * one transaction. The ledger writer commits the request's row
+     * asynchronously (~50 ms): wait for it a little (whoever sees the final
+     * state then finds it in the ledger too); the keeper's ledger sync
+     * records a row that comes later. */
+    bool won = false, in_ledger = false;
+    gr_status rc = GR_ERR_NOT_FOUND;
+    /* only a recent request's row is on its way (one lost to a crash never comes: no wait for it) */
+    bool recent = (int64_t)gr_wall_ms() - rec->created_ms < LEDGER_WAIT_RECENT_MS;
+    for (int i = 0; i < 60 && rc == GR_ERR_NOT_FOUND; i++) {
+        bool need = recent && !rec->waiter && i < 59 && !past_deadline(s); /* a held reply: no row yet */
+        rc = gr_x402_store_settlement_finish(s->store, rec, gain, upto, delta, need, &won, &in_ledger);
+        if (rc == GR_ERR_NOT_FOUND) sleep_ms(50);
+    }
+    if (rc != GR_OK) {
+        GR_ERROR("x402: cannot record the settlement of %s (%s); it stays pending and is reconciled with the "
+                 "chain when taken up again", rec->request_id, rec->state);
         return;
     }
     if (!won) {
@@ -467,187 +553,286 @@ static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, bool ok,
                 rec->request_id, rec->state);
         return;
     }
-    int64_t delta;
+    if (!in_ledger)
+        GR_INFO("x402: %s ended '%s' before its ledger entry was written (the ledger sync records it)",
+                rec->request_id, rec->state);
+    if (s->opt.payer_outcome && o != R_EXPIRED) s->opt.payer_outcome(s->opt.outcome_ud, rec->payer, ok);
     if (ok) {
-        /* upto settled the metered cost itself: no credit either way */
-        int64_t gain = upto ? 0 : rec->paid_nusd + rec->credit_used_nusd - rec->cost_nusd;
-        if (gain != 0 && gr_x402_store_credit_add(s->store, rec->payer, gain) != GR_OK)
-            GR_ERROR("x402: credit for %s not recorded (%lld nusd)", rec->payer, (long long)gain);
-        delta = upto ? 0 : rec->paid_nusd - rec->cost_nusd;
         gr_metrics_add(GR_M_X402, "event=\"settled\"", 1);
         GR_INFO("x402: settled %s: %s atomic from %s on eip155:%llu tx %s (credit %+lld nusd)", rec->request_id,
                 rec->amount, rec->payer, (unsigned long long)rec->chain_id, rec->tx_hash[0] ? rec->tx_hash : "-",
                 (long long)gain);
+    } else if (o == R_EXPIRED) {
+        gr_metrics_add(GR_M_X402, "event=\"expired_unsettled\"", 1);
+        GR_ERROR("x402: ALERT: payment %s EXPIRED UNSETTLED: %s atomic from %s on eip155:%llu was served but its "
+                 "authorization expired before it could be settled (%s)", rec->request_id, rec->amount, rec->payer,
+                 (unsigned long long)rec->chain_id, rec->error);
     } else {
-        delta = -rec->credit_used_nusd;
         gr_metrics_add(GR_M_X402, "event=\"settle_failed\"", 1);
         GR_ERROR("x402: settlement of %s FAILED after %d attempt(s): %s (payer %s, %s atomic, eip155:%llu)",
                  rec->request_id, rec->attempts, rec->error, rec->payer, rec->amount,
                  (unsigned long long)rec->chain_id);
     }
-    /* The ledger writer commits the request's row asynchronously (~50 ms):
-     * wait for it a little. */
-    bool changed = false;
-    for (int i = 0; i < 60 && !changed; i++) {
-        if (gr_x402_store_ledger_update(s->store, rec->request_id, rec->state, rec->tx_hash, delta, &changed) != GR_OK)
-            break;
-        if (!changed) sleep_ms(50);
+}
+
+/* Decodes the job's payment: the call to make when settling ourselves
+ * (exact -> token.transferWithAuthorization, upto -> proxy.settle(permit,
+ * rec->amount, owner, witness, signature)) and what it spends on chain.
+ * false with err set when it cannot be settled at all. */
+static bool job_call(gr_x402_settler *s, const gr_x402_network_conf *n, gr_x402_settle_rec *rec, bool *upto,
+                     uint8_t *data, size_t *data_len, gr_evm_address *target, gr_x402_spend *sr, char *err,
+                     size_t errlen) {
+    gr_x402_payment p;
+    gr_x402_err perr;
+    gr_x402_upto_payment up;
+    gr_x402_upto_err uerr;
+    (void)s;
+    gr_status urc = gr_x402_upto_decode(gr_str_c(rec->header_b64), &up, &uerr);
+    *upto = urc != GR_ERR_NOT_FOUND;
+    memset(sr, 0, sizeof *sr);
+    if (!n) {
+        snprintf(err, errlen, "network eip155:%llu / asset %s no longer configured", (unsigned long long)rec->chain_id,
+                 rec->asset);
+        return false;
     }
-    if (!changed) GR_WARN("x402: ledger row %s not found to record settlement '%s'", rec->request_id, rec->state);
-    if (upto && gr_x402_store_upto_state(s->store, rec->request_id, rec->state, rec->tx_hash) != GR_OK)
-        GR_ERROR("x402: cannot record the upto settlement state of %s", rec->request_id);
-    /* written last: whoever sees the final state here also finds it in the ledger */
-    if (gr_x402_store_settlement_put(s->store, rec) != GR_OK)
-        GR_ERROR("x402: cannot record the settlement of %s", rec->request_id);
+    if (*upto) {
+        if (urc != GR_OK || !n->has_upto) {
+            snprintf(err, errlen, "%s", urc != GR_OK ? gr_x402_upto_err_str(uerr) : "upto no longer configured");
+            return false;
+        }
+        gr_u256 amt;
+        *target = n->upto_proxy;
+        *data_len = GR_UPTO_SETTLE_CALLDATA_LEN;
+        gr_status crc = gr_u256_from_dec(gr_str_c(rec->amount), &amt);
+        if (crc == GR_OK) crc = gr_x402_upto_settle_calldata(&up, &amt, data);
+        if (crc != GR_OK) { /* above the signed maximum (or 0): refused by construction */
+            snprintf(err, errlen, "%s (amount %s)",
+                     crc == GR_ERR_INVALID ? gr_x402_upto_err_str(GR_UPTO_SETTLEMENT_EXCEEDS) : "invalid_payload",
+                     rec->amount);
+            return false;
+        }
+        (void)gr_x402_spend_from_header(rec->header_b64, &n->permit2, rec->amount, sr);
+        return true;
+    }
+    if (gr_x402_payment_decode(gr_str_c(rec->header_b64), &p, &perr) != GR_OK) {
+        snprintf(err, errlen, "invalid_payload");
+        return false;
+    }
+    *target = n->asset;
+    *data_len = GR_EVM_TWA_CALLDATA_LEN;
+    if (gr_evm_twa_calldata(&p.auth, p.signature, data) != GR_OK) {
+        snprintf(err, errlen, "invalid_exact_evm_signature: bad v");
+        return false;
+    }
+    (void)gr_x402_spend_from_header(rec->header_b64, NULL, NULL, sr);
+    sr->token = n->asset;
+    return true;
 }
 
 static void run_job(gr_x402_settler *s, gr_x402_settle_rec *rec) {
     char err[256] = "";
     size_t ni = 0;
     const gr_x402_network_conf *n = find_net(s, rec->chain_id, rec->asset, &ni);
-    gr_x402_payment p;
-    gr_x402_err perr;
-    gr_x402_upto_payment up;
-    gr_x402_upto_err uerr;
     outcome o = R_PERMANENT;
-    /* The call to make when settling ourselves: exact -> token.transferWithAuthorization,
-     * upto -> proxy.settle(permit, rec->amount, owner, witness, signature). */
     uint8_t data[GR_UPTO_SETTLE_CALLDATA_LEN > GR_EVM_TWA_CALLDATA_LEN ? GR_UPTO_SETTLE_CALLDATA_LEN
                                                                       : GR_EVM_TWA_CALLDATA_LEN];
     size_t data_len = 0;
     gr_evm_address target;
-    gr_status urc = gr_x402_upto_decode(gr_str_c(rec->header_b64), &up, &uerr);
-    bool upto = urc != GR_ERR_NOT_FOUND;
-    if (!n) {
-        snprintf(err, sizeof err, "network eip155:%llu / asset %s no longer configured",
-                 (unsigned long long)rec->chain_id, rec->asset);
-    } else if (upto && (urc != GR_OK || !n->has_upto)) {
-        snprintf(err, sizeof err, "%s", urc != GR_OK ? gr_x402_upto_err_str(uerr) : "upto no longer configured");
-    } else if (!upto && gr_x402_payment_decode(gr_str_c(rec->header_b64), &p, &perr) != GR_OK) {
-        snprintf(err, sizeof err, "invalid_payload");
-    } else {
-        gr_status crc = GR_OK;
-        if (upto) {
-            gr_u256 amt;
-            target = n->upto_proxy;
-            data_len = GR_UPTO_SETTLE_CALLDATA_LEN;
-            crc = gr_u256_from_dec(gr_str_c(rec->amount), &amt);
-            if (crc == GR_OK) crc = gr_x402_upto_settle_calldata(&up, &amt, data);
-            if (crc != GR_OK) /* above the signed maximum (or 0): refused by construction */
-                snprintf(err, sizeof err, "%s (amount %s)",
-                         crc == GR_ERR_INVALID ? gr_x402_upto_err_str(GR_UPTO_SETTLEMENT_EXCEEDS) : "invalid_payload",
-                         rec->amount);
-        } else {
-            target = n->asset;
-            data_len = GR_EVM_TWA_CALLDATA_LEN;
-            crc = gr_evm_twa_calldata(&p.auth, p.signature, data);
-            if (crc != GR_OK) snprintf(err, sizeof err, "invalid_exact_evm_signature: bad v");
-        }
-        unsigned backoff = 500;
-        for (; crc == GR_OK;) {
-            bool io = false;
-            if (!lease(s, rec->request_id, &io)) { /* before every send: never two senders */
-                if (io) {
-                    GR_ERROR("x402: settlement of %s: cannot take its sending lease (store error); left pending "
-                             "for the next start", rec->request_id);
-                } else {
-                    GR_INFO("x402: settlement of %s is being sent by another instance (lease held); leaving it "
-                            "to that instance", rec->request_id);
-                }
-                s->lease_job = NULL;
-                return;
-            }
-            s->lease_job = rec->request_id;
-            rec->attempts++;
-            err[0] = '\0';
-            o = s->mode == GR_X402_SETTLE_SELF ? settle_self(s, ni, rec, &target, data, data_len, upto, err, sizeof err)
-                                               : settle_facilitator(s, ni, rec, err, sizeof err);
-            if (o != R_TRANSIENT) break;
-            pthread_mutex_lock(&s->mu);
-            bool stopping = s->stopping;
-            pthread_mutex_unlock(&s->mu);
-            if (rec->attempts >= GR_X402_SETTLE_ATTEMPTS || stopping) break;
-            gr_metrics_add(GR_M_X402, "event=\"settle_retry\"", 1);
-            GR_WARN("x402: settlement of %s: attempt %d failed (%s); retrying in %u ms", rec->request_id,
-                    rec->attempts, err, backoff);
-            gr_store_strlcpy(rec->error, err, sizeof rec->error);
-            (void)gr_x402_store_settlement_put(s->store, rec);
-            sleep_ms(backoff);
-            backoff *= 2;
-        }
+    gr_x402_spend sr;
+    bool upto = false;
+    bool callable = job_call(s, n, rec, &upto, data, &data_len, &target, &sr, err, sizeof err);
+    if (callable && !upto && gr_u256_eq(&sr.amount, &(gr_u256){{0}})) {
+        /* credit paid it all (a job taken over before its request closed it): nothing to send */
+        snprintf(rec->state, sizeof rec->state, "credit");
+        bool won = false;
+        bool in_ledger = false;
+        if (gr_x402_store_settlement_finish(s->store, rec, 0, false, 0, false, &won, &in_ledger) != GR_OK)
+            GR_ERROR("x402: cannot record the settlement of %s", rec->request_id);
+        return;
     }
-    if (o == R_TRANSIENT) {
-        pthread_mutex_lock(&s->mu);
-        bool stopping = s->stopping;
-        pthread_mutex_unlock(&s->mu);
-        if (stopping && rec->attempts < GR_X402_SETTLE_ATTEMPTS) { /* shutting down: resume at next start */
-            gr_store_strlcpy(rec->error, err, sizeof rec->error);
-            (void)gr_x402_store_settlement_put(s->store, rec);
-            GR_WARN("x402: settlement of %s left pending for the next start", rec->request_id);
+    unsigned backoff = 500;
+    while (callable) {
+        bool io = false;
+        if (!lease(s, rec->request_id, &io)) { /* before every send: never two senders */
+            if (io) {
+                GR_ERROR("x402: settlement of %s: cannot take its sending lease (store error); left pending "
+                         "for a later sweep", rec->request_id);
+            } else if (!past_deadline(s)) {
+                GR_INFO("x402: settlement of %s is being sent by another instance (lease held); leaving it "
+                        "to that instance", rec->request_id);
+            }
             s->lease_job = NULL;
             return;
         }
+        s->lease_job = rec->request_id;
+        rec->attempts++;
+        err[0] = '\0';
+        o = s->mode == GR_X402_SETTLE_SELF ? settle_self(s, ni, rec, &target, data, data_len, upto, err, sizeof err)
+                                           : settle_facilitator(s, ni, rec, err, sizeof err);
+        if (o == R_PERMANENT) o = reconcile(s, n, rec, &sr, err, sizeof err); /* never failed when the chain says paid */
+        if (o == R_OK) waiter_tell(rec->waiter, rec->tx_hash, true, true); /* a held reply goes now */
+        if (o != R_TRANSIENT) break;
+        if (rec->attempts >= GR_X402_SETTLE_ATTEMPTS || stopping_now(s)) break;
+        gr_metrics_add(GR_M_X402, "event=\"settle_retry\"", 1);
+        GR_WARN("x402: settlement of %s: attempt %d failed (%s); retrying in %u ms", rec->request_id, rec->attempts,
+                err, backoff);
+        gr_store_strlcpy(rec->error, err, sizeof rec->error);
+        (void)gr_x402_store_settlement_put(s->store, rec);
+        nap(s, backoff);
+        backoff *= 2;
     }
     s->lease_job = NULL;
     gr_store_strlcpy(rec->error, err, sizeof rec->error);
-    record_outcome(s, rec, o == R_OK, upto);
+    if (o == R_TRANSIENT) {
+        /* Not known to have failed: it stays pending (a sweep or the next run takes it up again, and
+         * reconciles it with the chain). Only a payment whose authorization can no longer settle ends here. */
+        (void)gr_x402_store_settlement_put(s->store, rec);
+        GR_WARN("x402: settlement of %s left pending after %d attempt(s): %s", rec->request_id, rec->attempts, err);
+        pthread_mutex_lock(&s->mu);
+        s->unqueued_own = true; /* retried by a later sweep */
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    record_outcome(s, rec, o, upto);
 }
 
 static void *settler_main(void *arg) {
     gr_x402_settler *s = arg;
-    uint64_t last_prune = 0;
     for (;;) {
         pthread_mutex_lock(&s->mu);
-        while (s->count == 0 && !s->stopping) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 30;
-            pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-            if (s->count == 0) break; /* timeout: housekeeping below */
-        }
-        if (s->count == 0 && s->stopping) {
+        while (s->count == 0 && !s->stopping) pthread_cond_wait(&s->cv, &s->mu);
+        bool give_up = s->stop_deadline_ms && gr_wall_ms() >= s->stop_deadline_ms;
+        if (s->count == 0 || give_up) { /* stopping: the rest stays in the store */
             pthread_mutex_unlock(&s->mu);
             break;
         }
-        gr_x402_settle_rec job;
-        bool have = s->count > 0;
-        if (have) {
-            job = s->ring[s->head];
-            s->head = (s->head + 1) % GR_X402_SETTLE_QUEUE;
-            s->count--;
-            s->busy = true;
-        }
+        gr_x402_settle_rec job = s->ring[s->head];
+        s->head = (s->head + 1) % GR_X402_SETTLE_QUEUE;
+        s->count--;
+        s->busy = true;
         pthread_mutex_unlock(&s->mu);
-        if (have) {
-            run_job(s, &job);
-            gr_x402_settle_rec_dispose(&job);
-            pthread_mutex_lock(&s->mu);
-            s->busy = false;
-            pthread_mutex_unlock(&s->mu);
-        }
-        uint64_t now = gr_wall_ms();
-        if (now - last_prune > 60000) {
-            gr_x402_store_nonce_prune(s->store, (int64_t)(now / 1000) - 60);
-            last_prune = now;
-        }
+        run_job(s, &job);
+        gr_x402_settle_waiter_finish(job.waiter, job.tx_hash, !strcmp(job.state, "settled"));
+        gr_x402_settle_rec_dispose(&job);
+        pthread_mutex_lock(&s->mu);
+        s->busy = false;
+        pthread_mutex_unlock(&s->mu);
     }
+    /* stopped: replies still waiting for a job left in the queue go now (without its hash) */
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->count; i++) {
+        gr_x402_settle_rec *r = &s->ring[(s->head + i) % GR_X402_SETTLE_QUEUE];
+        gr_x402_settle_waiter_finish(r->waiter, NULL, false);
+        r->waiter = NULL;
+    }
+    pthread_mutex_unlock(&s->mu);
     return NULL;
 }
 
-static bool enqueue(gr_x402_settler *s, gr_x402_settle_rec *rec) {
+static bool enqueue_at(gr_x402_settler *s, gr_x402_settle_rec *rec, bool first) {
     pthread_mutex_lock(&s->mu);
     bool ok = s->count < GR_X402_SETTLE_QUEUE && !s->stopping;
-    if (ok) {
+    if (ok && first) { /* a waiting reply: before the backlog */
+        s->head = (s->head + GR_X402_SETTLE_QUEUE - 1) % GR_X402_SETTLE_QUEUE;
+        s->ring[s->head] = *rec;
+        s->count++;
+        pthread_cond_broadcast(&s->cv);
+    } else if (ok) {
         s->ring[(s->head + s->count) % GR_X402_SETTLE_QUEUE] = *rec;
         s->count++;
-        pthread_cond_signal(&s->cv);
+        pthread_cond_broadcast(&s->cv);
+    } else if (!s->stopping) {
+        s->unqueued_own = true;
     }
     pthread_mutex_unlock(&s->mu);
     return ok;
 }
 
+static bool enqueue(gr_x402_settler *s, gr_x402_settle_rec *rec) { return enqueue_at(s, rec, false); }
+
+/* ---- the keeper: heartbeat, sweeps ---- */
+
+/* Takes over and queues up to the queue's free room of the jobs nobody
+ * live is settling: mine = 1 also this instance's own (its previous run:
+ * only before anything is served), 2 its own pending ones (after a full
+ * queue: only when the queue is empty, so none of them is queued). */
+static size_t sweep(gr_x402_settler *s, int mine) {
+    pthread_mutex_lock(&s->mu);
+    size_t room = GR_X402_SETTLE_QUEUE - s->count;
+    pthread_mutex_unlock(&s->mu);
+    if (room == 0) return 0;
+    int limit = room > 256 ? 256 : (int)room;
+    uint64_t now = gr_wall_ms();
+    gr_x402_settle_rec *arr = NULL;
+    size_t n = 0, took = 0;
+    if (gr_x402_store_settlements_orphaned(s->store, s->owner, mine, (int64_t)(now - s->opt.dead_after_ms),
+                                           (int64_t)now, limit, &arr, &n) != GR_OK) {
+        GR_WARN("x402: sweep for orphaned settlements failed (store error)");
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        gr_x402_settle_rec *r = &arr[i];
+        if (mine == 2 && !strcmp(r->state, "open")) { /* in flight here */
+            gr_x402_settle_rec_dispose(r);
+            continue;
+        }
+        bool taken = false;
+        if (gr_x402_store_settlement_take(s->store, r, s->owner, (int64_t)now, GR_X402_SETTLE_LEASE_MS, &taken) ==
+                GR_OK &&
+            taken) {
+            if (strcmp(r->claimed_by, s->owner) != 0)
+                GR_INFO("x402: took over settlement %s (%s) from %s", r->request_id, r->state,
+                        r->claimed_by[0] ? r->claimed_by : "nobody");
+            snprintf(r->state, sizeof r->state, "pending");
+            snprintf(r->claimed_by, sizeof r->claimed_by, "%s", s->owner);
+            if (enqueue(s, r)) {
+                took++;
+                continue;
+            }
+        }
+        gr_x402_settle_rec_dispose(r);
+    }
+    free(arr);
+    return took;
+}
+
+static void *keeper_main(void *arg) {
+    gr_x402_settler *s = arg;
+    uint64_t last_sweep = 0, last_prune = 0;
+    bool beat_warned = false;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        uint64_t now = gr_wall_ms();
+        bool beat = gr_x402_store_heartbeat(s->store, s->owner, (int64_t)now) == GR_OK;
+        if (!beat && !beat_warned) GR_WARN("x402: heartbeat of %s failed (store error)", s->owner);
+        beat_warned = !beat;
+        if (now - last_sweep >= s->opt.sweep_ms) {
+            pthread_mutex_lock(&s->mu);
+            int mine = s->unqueued_own && s->count == 0 && !s->busy ? 2 : 0;
+            if (mine) s->unqueued_own = false;
+            pthread_mutex_unlock(&s->mu);
+            size_t took = sweep(s, mine);
+            if (took) GR_INFO("x402: sweep queued %zu orphaned settlement(s)", took);
+            if (gr_x402_store_ledger_sync(s->store, (int64_t)now - 600000, NULL) != GR_OK)
+                GR_WARN("x402: ledger sync of ended settlements failed (store error)");
+            last_sweep = now;
+        }
+        if (now - last_prune > 60000) {
+            gr_x402_store_nonce_prune(s->store, (int64_t)(now / 1000) - 60);
+            last_prune = now;
+        }
+        struct timespec ts = in_ms(s->opt.heartbeat_ms);
+        pthread_mutex_lock(&s->mu);
+        if (!s->stopping) pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
 gr_status gr_x402_settler_new(gr_x402_settle_mode mode, const gr_x402_network_conf *nets, size_t n,
-                              gr_x402_store *store, gr_x402_settler **out, char *err, size_t errlen) {
+                              gr_x402_store *store, const gr_x402_settler_opts *opts, gr_x402_settler **out, char *err,
+                              size_t errlen) {
     *out = NULL;
     gr_x402_settler *s = gr_xcalloc(1, sizeof *s);
     s->mode = mode;
@@ -656,11 +841,12 @@ gr_status gr_x402_settler_new(gr_x402_settle_mode mode, const gr_x402_network_co
     s->ns = gr_xcalloc(n ? n : 1, sizeof *s->ns);
     s->store = store;
     s->ring = gr_xcalloc(GR_X402_SETTLE_QUEUE, sizeof *s->ring);
-    uint8_t rnd[8] = {0};
-    if (RAND_bytes(rnd, sizeof rnd) != 1) abort(); /* no randomness: nothing else would work either */
-    char hex[17];
-    for (size_t i = 0; i < sizeof rnd; i++) snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
-    snprintf(s->owner, sizeof s->owner, "gr-%s", hex);
+    s->opt = *opts;
+    s->opt.instance_id = NULL; /* copied into owner */
+    if (!s->opt.heartbeat_ms) s->opt.heartbeat_ms = GR_X402_HEARTBEAT_MS;
+    if (!s->opt.dead_after_ms) s->opt.dead_after_ms = GR_X402_DEAD_AFTER_MS;
+    if (!s->opt.sweep_ms) s->opt.sweep_ms = GR_X402_SWEEP_MS;
+    snprintf(s->owner, sizeof s->owner, "%s", opts->instance_id ? opts->instance_id : "");
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     char why[320];
@@ -675,34 +861,63 @@ gr_status gr_x402_settler_new(gr_x402_settle_mode mode, const gr_x402_network_co
         gr_x402_settler_free(s);
         return GR_ERR_NOMEM;
     }
-    gr_x402_settle_rec *pend = NULL;
-    size_t np = 0;
-    if (gr_x402_store_settlements_pending(store, &pend, &np) == GR_OK && np) {
-        GR_INFO("x402: resuming %zu pending settlement(s) from the previous run", np);
-        for (size_t i = 0; i < np; i++)
-            if (!enqueue(s, &pend[i])) gr_x402_settle_rec_dispose(&pend[i]);
+    s->rpc = (gr_x402_rpc){.curl = s->curl, .deadline_fn = stop_deadline, .ud = s};
+    if (!s->opt.no_keeper) {
+        /* alive first, then this instance's previous run's jobs (nothing is served yet) and the dead ones' */
+        if (gr_x402_store_heartbeat(store, s->owner, (int64_t)gr_wall_ms()) != GR_OK)
+            GR_WARN("x402: heartbeat of %s failed (store error)", s->owner);
+        size_t took = sweep(s, 1);
+        if (took) GR_INFO("x402: resuming %zu settlement(s) left by a previous run or a dead instance", took);
     }
-    free(pend);
     if (pthread_create(&s->thread, NULL, settler_main, s) != 0) {
         snprintf(err, errlen, "x402: cannot start the settlement thread");
         gr_x402_settler_free(s);
         return GR_ERR_IO;
     }
     s->started = true;
+    if (!s->opt.no_keeper) {
+        if (pthread_create(&s->keeper, NULL, keeper_main, s) != 0) {
+            snprintf(err, errlen, "x402: cannot start the settlement keeper thread");
+            gr_x402_settler_free(s);
+            return GR_ERR_IO;
+        }
+        s->keeper_started = true;
+    }
+    GR_INFO("x402: settling as instance %s (heartbeat %u ms, dead after %u ms, sweep %u ms)", s->owner,
+            s->opt.heartbeat_ms, s->opt.dead_after_ms, s->opt.sweep_ms);
     *out = s;
     return GR_OK;
 }
 
+void gr_x402_settler_stop_by(gr_x402_settler *s, uint64_t deadline_ms) {
+    if (!s) return;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    if (!s->stop_deadline_ms || deadline_ms < s->stop_deadline_ms) s->stop_deadline_ms = deadline_ms ? deadline_ms : 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
 void gr_x402_settler_free(gr_x402_settler *s) {
     if (!s) return;
-    if (s->started) {
-        pthread_mutex_lock(&s->mu);
-        s->stopping = true;
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-        pthread_join(s->thread, NULL);
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (s->keeper_started) pthread_join(s->keeper, NULL);
+    if (s->started) pthread_join(s->thread, NULL);
+    if (s->count)
+        GR_INFO("x402: %zu settlement(s) left pending at exit (taken over by another instance or the next run)",
+                s->count);
+    for (size_t i = 0; i < s->count; i++) {
+        gr_x402_settle_rec *r = &s->ring[(s->head + i) % GR_X402_SETTLE_QUEUE];
+        gr_x402_settle_waiter_finish(r->waiter, NULL, false);
+        gr_x402_settle_rec_dispose(r);
     }
-    for (size_t i = 0; i < s->count; i++) gr_x402_settle_rec_dispose(&s->ring[(s->head + i) % GR_X402_SETTLE_QUEUE]);
+    /* gone: another instance takes over what is left at its next sweep */
+    if (s->keeper_started && gr_x402_store_instance_gone(s->store, s->owner) != GR_OK)
+        GR_WARN("x402: could not mark instance %s gone (its jobs are taken over once its heartbeat is stale)",
+                s->owner);
     if (s->curl) gr_curl()->easy_cleanup(s->curl);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
@@ -711,12 +926,19 @@ void gr_x402_settler_free(gr_x402_settler *s) {
     free(s);
 }
 
+const char *gr_x402_settler_owner(const gr_x402_settler *s) { return s->owner; }
+
+gr_status gr_x402_settler_submit_first(gr_x402_settler *s, gr_x402_settle_rec *rec) {
+    if (enqueue_at(s, rec, true)) return GR_OK;
+    gr_x402_settle_waiter_finish(rec->waiter, NULL, false);
+    rec->waiter = NULL;
+    return gr_x402_settler_submit(s, rec);
+}
+
 gr_status gr_x402_settler_submit(gr_x402_settler *s, gr_x402_settle_rec *rec) {
-    snprintf(rec->state, sizeof rec->state, "pending");
-    if (gr_x402_store_settlement_put(s->store, rec) != GR_OK)
-        GR_ERROR("x402: cannot persist the settlement job of %s (it is still queued)", rec->request_id);
     if (enqueue(s, rec)) return GR_OK;
-    GR_ERROR("x402: settlement queue full: %s stays pending until the next start", rec->request_id);
+    GR_WARN("x402: settlement queue full or stopping: %s stays pending in the store (a sweep or the next run "
+            "takes it)", rec->request_id);
     gr_x402_settle_rec_dispose(rec);
     return GR_ERR_TOO_LARGE;
 }
@@ -726,4 +948,38 @@ size_t gr_x402_settler_backlog(gr_x402_settler *s) {
     size_t n = s->count + (s->busy ? 1 : 0);
     pthread_mutex_unlock(&s->mu);
     return n;
+}
+
+void gr_x402_settler_reconcile(gr_x402_settler *s, bool all, size_t *settled, size_t *failed, size_t *expired,
+                               size_t *left) {
+    *settled = *failed = *expired = *left = 0;
+    uint64_t now = gr_wall_ms();
+    gr_x402_settle_rec *arr = NULL;
+    size_t n = 0;
+    /* all: every instance counts as dead (alive since the future) */
+    int64_t alive_since = all ? (int64_t)now + 1 : (int64_t)(now - s->opt.dead_after_ms);
+    if (gr_x402_store_settlements_orphaned(s->store, s->owner, 1, alive_since, (int64_t)now, 100000, &arr, &n) !=
+        GR_OK) {
+        GR_ERROR("x402 reconcile: cannot read the settlement jobs");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        gr_x402_settle_rec *r = &arr[i];
+        bool taken = false;
+        if (gr_x402_store_settlement_take(s->store, r, s->owner, (int64_t)gr_wall_ms(), GR_X402_SETTLE_LEASE_MS,
+                                          &taken) != GR_OK ||
+            !taken) {
+            (*left)++;
+            gr_x402_settle_rec_dispose(r);
+            continue;
+        }
+        snprintf(r->state, sizeof r->state, "pending");
+        run_job(s, r);
+        if (!strcmp(r->state, "settled")) (*settled)++;
+        else if (!strcmp(r->state, "expired_unsettled")) (*expired)++;
+        else if (!strcmp(r->state, "failed")) (*failed)++;
+        else (*left)++;
+        gr_x402_settle_rec_dispose(r);
+    }
+    free(arr);
 }

@@ -31,6 +31,10 @@
  * else checkpoints. Durability is unchanged: a commit is in the WAL either way. */
 #define X402_SQLITE_WAL_AUTOCHECKPOINT 16384
 
+#define SET_COLS                                                                                  \
+    "request_id,payer,chain_id,asset,amount,version,header_b64,requirement,paid_nusd,"            \
+    "credit_used_nusd,cost_nusd,state,tx_hash,attempts,error,created_ms"
+
 static const char *const sqlite_sql[GR_X402_Q_COUNT] = {
     [GR_X402_Q_NONCE_INS] = "INSERT OR IGNORE INTO x402_nonces(nonce_key,valid_before,created_ms) VALUES(?1,?2,?3)",
     [GR_X402_Q_NONCE_PRUNE] = "DELETE FROM x402_nonces WHERE valid_before < ?1",
@@ -39,22 +43,23 @@ static const char *const sqlite_sql[GR_X402_Q_COUNT] = {
                      "ON CONFLICT(payer) DO UPDATE SET nusd=MAX(nusd+?2,0),updated_ms=?3",
     [GR_X402_Q_CREDIT_TAKE] = "UPDATE x402_credit SET nusd=nusd-?2,updated_ms=?3 WHERE payer=?1 AND nusd>=?2",
     /* an upsert, not a REPLACE: the sending lease (claimed_by, lease_until) survives re-puts */
-    [GR_X402_Q_SET_PUT] = "INSERT INTO x402_settlements(request_id,payer,chain_id,asset,amount,version,"
-                  "header_b64,requirement,paid_nusd,credit_used_nusd,cost_nusd,state,tx_hash,attempts,error,"
-                  "created_ms,updated_ms) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17) "
+    [GR_X402_Q_SET_PUT] = "INSERT INTO x402_settlements(" SET_COLS ",updated_ms,raw_tx) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,"
+                  "?9,?10,?11,?12,?13,?14,?15,?16,?17,NULLIF(?18,'')) "
                   "ON CONFLICT(request_id) DO UPDATE SET payer=excluded.payer,chain_id=excluded.chain_id,"
                   "asset=excluded.asset,amount=excluded.amount,version=excluded.version,"
                   "header_b64=excluded.header_b64,requirement=excluded.requirement,paid_nusd=excluded.paid_nusd,"
                   "credit_used_nusd=excluded.credit_used_nusd,cost_nusd=excluded.cost_nusd,state=excluded.state,"
                   "tx_hash=excluded.tx_hash,attempts=excluded.attempts,error=excluded.error,"
-                  "created_ms=excluded.created_ms,updated_ms=excluded.updated_ms",
-    [GR_X402_Q_SET_PENDING] = "SELECT request_id,payer,chain_id,asset,amount,version,header_b64,requirement,paid_nusd,"
-                      "credit_used_nusd,cost_nusd,state,tx_hash,attempts,error,created_ms FROM x402_settlements "
-                      "WHERE state='pending' ORDER BY created_ms",
+                  "created_ms=excluded.created_ms,updated_ms=excluded.updated_ms,raw_tx=excluded.raw_tx",
+    [GR_X402_Q_SET_PENDING] = "SELECT " SET_COLS ",raw_tx,claimed_by FROM x402_settlements s "
+                      "WHERE s.state IN ('open','pending','finishing') AND ((s.claimed_by=?1 AND (?2=1 OR (?2=2 AND s.state<>'open'))) OR "
+                      "(COALESCE(s.claimed_by,'')<>?1 AND (NOT EXISTS(SELECT 1 FROM x402_instances i WHERE "
+                      "i.id=s.claimed_by AND i.heartbeat_ms>=?3) OR (s.state<>'open' AND "
+                      "COALESCE(s.lease_until,0)<?4)))) ORDER BY s.created_ms LIMIT ?5",
     [GR_X402_Q_SET_RECENT] = "SELECT s.request_id,s.chain_id,s.asset,s.amount,"
-                     "CASE s.state WHEN 'finishing' THEN 'pending' ELSE s.state END,s.tx_hash,s.attempts,s.error,s.paid_nusd,"
+                     "CASE WHEN s.state IN ('open','finishing') THEN 'pending' ELSE s.state END,s.tx_hash,s.attempts,s.error,s.paid_nusd,"
                      "s.cost_nusd,s.credit_used_nusd,s.created_ms,s.updated_ms,u.max_amount FROM x402_settlements s "
-                     "LEFT JOIN x402_upto u ON u.request_id=s.request_id WHERE s.payer=?1 "
+                     "LEFT JOIN x402_upto u ON u.request_id=s.request_id WHERE s.payer=?1 AND s.state NOT IN ('skipped','zero','credit') "
                      "ORDER BY s.created_ms DESC LIMIT ?2",
     [GR_X402_Q_LEDGER_UPD] = "UPDATE ledger SET x402_settlement=?2,x402_tx_hash=NULLIF(?3,''),x402_credit_delta=?4 "
                      "WHERE request_id=?1",
@@ -65,12 +70,30 @@ static const char *const sqlite_sql[GR_X402_Q_COUNT] = {
     [GR_X402_Q_SET_LEASE] = "UPDATE x402_settlements SET claimed_by=?2,lease_until=?3 WHERE request_id=?1 AND "
                     "state='pending' AND (claimed_by IS NULL OR claimed_by=?2 OR lease_until IS NULL OR lease_until<?4)",
     [GR_X402_Q_PAYMENT_GET] = "SELECT u.request_id,u.payer,u.chain_id,u.asset,u.max_amount,u.settled_amount,u.cost_nusd,"
-                      "COALESCE(CASE s.state WHEN 'finishing' THEN 'pending' ELSE s.state END,u.state),COALESCE(s.tx_hash,u.tx_hash),s.attempts,s.error,u.created_ms,"
+                      "COALESCE(CASE WHEN s.state IN ('open','finishing') THEN 'pending' ELSE s.state END,u.state),COALESCE(s.tx_hash,u.tx_hash),s.attempts,s.error,u.created_ms,"
                       "COALESCE(s.updated_ms,u.updated_ms) FROM x402_upto u "
                       "LEFT JOIN x402_settlements s ON s.request_id=u.request_id WHERE u.request_id=?1 "
-                      "UNION ALL SELECT s.request_id,s.payer,s.chain_id,s.asset,NULL,s.amount,s.cost_nusd,s.state,"
-                      "s.tx_hash,s.attempts,s.error,s.created_ms,s.updated_ms FROM x402_settlements s "
+                      "UNION ALL SELECT s.request_id,s.payer,s.chain_id,s.asset,NULL,s.amount,s.cost_nusd,"
+                      "CASE WHEN s.state IN ('open','finishing') THEN 'pending' ELSE s.state END,s.tx_hash,s.attempts,s.error,s.created_ms,s.updated_ms FROM x402_settlements s "
                       "WHERE s.request_id=?1 AND NOT EXISTS(SELECT 1 FROM x402_upto u WHERE u.request_id=?1)",
+    [GR_X402_Q_BEGIN] = "BEGIN IMMEDIATE",
+    [GR_X402_Q_COMMIT] = "COMMIT",
+    [GR_X402_Q_ROLLBACK] = "ROLLBACK",
+    [GR_X402_Q_SET_OPEN] = "INSERT INTO x402_settlements(" SET_COLS ",updated_ms,claimed_by,lease_until) VALUES(?1,?2,?3,"
+                   "?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)",
+    [GR_X402_Q_SET_CLOSE] = "UPDATE x402_settlements SET state=?2,amount=?3,requirement=?4,paid_nusd=?5,credit_used_nusd=?6,"
+                    "cost_nusd=?7,updated_ms=?8 WHERE request_id=?1 AND state='open'",
+    [GR_X402_Q_SET_TAKE] = "UPDATE x402_settlements SET claimed_by=?2,lease_until=?3,updated_ms=?4,state=CASE WHEN state IN "
+                   "('open','finishing') THEN 'pending' ELSE state END WHERE request_id=?1 AND state=?5 AND "
+                   "COALESCE(claimed_by,'')=?6",
+    [GR_X402_Q_HEARTBEAT] = "INSERT INTO x402_instances(id,heartbeat_ms) VALUES(?1,?2) ON CONFLICT(id) DO UPDATE SET "
+                    "heartbeat_ms=excluded.heartbeat_ms",
+    [GR_X402_Q_INSTANCE_DEL] = "DELETE FROM x402_instances WHERE id=?1",
+    [GR_X402_Q_LEDGER_SYNC] = "UPDATE ledger SET x402_settlement=s.state,x402_tx_hash=NULLIF(s.tx_hash,''),x402_credit_delta="
+                      "CASE WHEN EXISTS(SELECT 1 FROM x402_upto u WHERE u.request_id=s.request_id) THEN 0 WHEN "
+                      "s.state='settled' THEN s.paid_nusd-s.cost_nusd ELSE -s.credit_used_nusd END FROM "
+                      "x402_settlements s WHERE s.request_id=ledger.request_id AND s.state IN ('settled','failed',"
+                      "'expired_unsettled') AND s.updated_ms>=?1 AND ledger.x402_settlement='pending'",
 };
 
 static const char SCHEMA[] =
@@ -86,6 +109,8 @@ static const char SCHEMA[] =
     " attempts INTEGER NOT NULL, error TEXT, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS x402_settlements_payer ON x402_settlements(payer, created_ms);"
     "CREATE INDEX IF NOT EXISTS x402_settlements_state ON x402_settlements(state);"
+    /* the instances settling jobs, each with its last heartbeat (wall clock ms) */
+    "CREATE TABLE IF NOT EXISTS x402_instances(id TEXT PRIMARY KEY, heartbeat_ms INTEGER NOT NULL) WITHOUT ROWID;"
     /* upto: the authorised maximum beside the settled amount (one row per
      * admitted upto payment, also those settled at zero or not served) */
     "CREATE TABLE IF NOT EXISTS x402_upto(request_id TEXT PRIMARY KEY, payer TEXT NOT NULL,"
@@ -99,6 +124,7 @@ static const char SCHEMA[] =
 static const char *const SQLITE_ADDED[][3] = {
     {"x402_settlements", "claimed_by", "TEXT"},    /* sending lease: owner (instance id) */
     {"x402_settlements", "lease_until", "INTEGER"}, /* sending lease: expiry, wall clock ms */
+    {"x402_settlements", "raw_tx", "TEXT"},        /* self-settlement: the signed tx, persisted before it is sent */
 };
 
 static bool sqlite_has_column(sqlite3 *db, const char *table, const char *col) {
@@ -245,13 +271,41 @@ struct gr_x402_store {
     pthread_mutex_t mu;
 };
 
+/* One statement; the caller holds the store's mutex. */
+static gr_status exec_locked(gr_x402_store *s, gr_x402_q which, const gr_x402_param *p, int np, gr_x402_row_fn fn,
+                             void *ctx, int64_t *changes) {
+    return s->be->ops->exec(s->be, which, p, np, fn, ctx, changes);
+}
+
 /* One statement under the store's mutex. */
 static gr_status run(gr_x402_store *s, gr_x402_q which, const gr_x402_param *p, int np, gr_x402_row_fn fn,
                      void *ctx, int64_t *changes) {
     pthread_mutex_lock(&s->mu);
-    gr_status rc = s->be->ops->exec(s->be, which, p, np, fn, ctx, changes);
+    gr_status rc = exec_locked(s, which, p, np, fn, ctx, changes);
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+/* A write transaction: takes the mutex and begins; txn_end commits (ok) or
+ * rolls back, and releases the mutex. */
+static gr_status txn_begin(gr_x402_store *s) {
+    pthread_mutex_lock(&s->mu);
+    gr_status rc = exec_locked(s, GR_X402_Q_BEGIN, NULL, 0, NULL, NULL, NULL);
+    if (rc != GR_OK) {
+        pthread_mutex_unlock(&s->mu);
+        return GR_ERR_IO;
+    }
+    s->be->in_txn = true;
+    return GR_OK;
+}
+
+static gr_status txn_end(gr_x402_store *s, bool ok) {
+    gr_status rc = GR_ERR_IO;
+    if (ok) rc = exec_locked(s, GR_X402_Q_COMMIT, NULL, 0, NULL, NULL, NULL);
+    if (rc != GR_OK) (void)exec_locked(s, GR_X402_Q_ROLLBACK, NULL, 0, NULL, NULL, NULL);
+    s->be->in_txn = false;
+    pthread_mutex_unlock(&s->mu);
+    return ok && rc == GR_OK ? GR_OK : GR_ERR_IO;
 }
 
 /* A text parameter; NULL binds as '' like the columns' NOT NULL wants. */
@@ -344,17 +398,19 @@ void gr_x402_settle_rec_dispose(gr_x402_settle_rec *r) {
     if (!r) return;
     free(r->header_b64);
     free(r->requirement_json);
-    r->header_b64 = r->requirement_json = NULL;
+    free(r->raw_tx);
+    r->header_b64 = r->requirement_json = r->raw_tx = NULL;
 }
 
+/* The 16 settlement columns of r, in SET_PUT / SET_OPEN order, then updated_ms. */
+#define SETTLE_PARAMS(r)                                                                                       \
+    P_TEXT((r)->request_id), P_TEXT((r)->payer), P_INT((int64_t)(r)->chain_id), P_TEXT((r)->asset),          \
+        P_TEXT((r)->amount), P_INT((r)->version), P_TEXT((r)->header_b64), P_TEXT((r)->requirement_json),    \
+        P_INT((r)->paid_nusd), P_INT((r)->credit_used_nusd), P_INT((r)->cost_nusd), P_TEXT((r)->state),      \
+        P_TEXT((r)->tx_hash), P_INT((r)->attempts), P_TEXT((r)->error), P_INT((r)->created_ms), P_INT(gr_wall_ms())
+
 gr_status gr_x402_store_settlement_put(gr_x402_store *s, const gr_x402_settle_rec *r) {
-    const gr_x402_param p[] = {
-        P_TEXT(r->request_id),   P_TEXT(r->payer),      P_INT((int64_t)r->chain_id), P_TEXT(r->asset),
-        P_TEXT(r->amount),       P_INT(r->version),     P_TEXT(r->header_b64),       P_TEXT(r->requirement_json),
-        P_INT(r->paid_nusd),     P_INT(r->credit_used_nusd), P_INT(r->cost_nusd),    P_TEXT(r->state),
-        P_TEXT(r->tx_hash),      P_INT(r->attempts),    P_TEXT(r->error),            P_INT(r->created_ms),
-        P_INT(gr_wall_ms()),
-    };
+    const gr_x402_param p[] = {SETTLE_PARAMS(r), P_TEXT(r->raw_tx)};
     return run(s, GR_X402_Q_SET_PUT, p, (int)GR_ARRAY_LEN(p), NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
 }
 
@@ -387,14 +443,21 @@ static bool read_pending(const gr_x402_row *r, void *ctx) {
     e->attempts = (int)r->i64(r, 13);
     row_copy(r, 14, e->error, sizeof e->error);
     e->created_ms = r->i64(r, 15);
+    const char *raw = r->text(r, 16);
+    e->raw_tx = raw && *raw ? gr_xstrdup(raw) : NULL;
+    row_copy(r, 17, e->claimed_by, sizeof e->claimed_by);
     return true;
 }
 
-gr_status gr_x402_store_settlements_pending(gr_x402_store *s, gr_x402_settle_rec **arr, size_t *n) {
+gr_status gr_x402_store_settlements_orphaned(gr_x402_store *s, const char *me, int mine,
+                                             int64_t alive_since_ms, int64_t now_ms, int limit,
+                                             gr_x402_settle_rec **arr, size_t *n) {
     *arr = NULL;
     *n = 0;
     pending_ctx c = {0};
-    gr_status rc = run(s, GR_X402_Q_SET_PENDING, NULL, 0, read_pending, &c, NULL);
+    const gr_x402_param p[] = {P_TEXT(me), P_INT(mine), P_INT(alive_since_ms), P_INT(now_ms),
+                               P_INT(limit)};
+    gr_status rc = run(s, GR_X402_Q_SET_PENDING, p, (int)GR_ARRAY_LEN(p), read_pending, &c, NULL);
     if (rc != GR_OK) {
         for (size_t i = 0; i < c.n; i++) gr_x402_settle_rec_dispose(&c.arr[i]);
         free(c.arr);
@@ -450,13 +513,120 @@ gr_status gr_x402_store_ledger_update(gr_x402_store *s, const char *request_id, 
     return GR_OK;
 }
 
-gr_status gr_x402_store_settlement_claim(gr_x402_store *s, const char *request_id, bool *won) {
-    *won = false;
-    const gr_x402_param p[] = {P_TEXT(request_id), P_INT(gr_wall_ms())};
+static gr_status upto_put_locked(gr_x402_store *s, const gr_x402_upto_rec *r);
+
+gr_status gr_x402_store_admit(gr_x402_store *s, const char *nonce_key, int64_t valid_before, const char *payer,
+                              int64_t take, const gr_x402_settle_rec *job, const gr_x402_upto_rec *upto,
+                              const char *owner, int64_t lease_ms, gr_x402_admit_result *out) {
+    *out = GR_X402_ADMIT_REPLAY;
+    if (txn_begin(s) != GR_OK) return GR_ERR_IO;
     int64_t n = 0;
-    if (run(s, GR_X402_Q_SET_CLAIM, p, (int)GR_ARRAY_LEN(p), NULL, NULL, &n) != GR_OK) return GR_ERR_IO;
-    *won = n > 0;
+    const gr_x402_param np[] = {P_TEXT(nonce_key), P_INT(valid_before), P_INT(gr_wall_ms())};
+    bool ok = exec_locked(s, GR_X402_Q_NONCE_INS, np, 3, NULL, NULL, &n) == GR_OK;
+    if (ok && n != 1) { /* a replay: nothing to write */
+        (void)txn_end(s, false);
+        return GR_OK;
+    }
+    if (ok && take > 0) {
+        const gr_x402_param cp[] = {P_TEXT(payer), P_INT(take), P_INT(gr_wall_ms())};
+        ok = exec_locked(s, GR_X402_Q_CREDIT_TAKE, cp, 3, NULL, NULL, &n) == GR_OK;
+        if (ok && n != 1) { /* the credit is gone: neither the nonce nor anything else is kept */
+            (void)txn_end(s, false);
+            *out = GR_X402_ADMIT_NO_CREDIT;
+            return GR_OK;
+        }
+    }
+    if (ok && job) {
+        const gr_x402_param jp[] = {SETTLE_PARAMS(job), P_TEXT(owner), P_INT(gr_wall_ms() + (uint64_t)lease_ms)};
+        ok = exec_locked(s, GR_X402_Q_SET_OPEN, jp, (int)GR_ARRAY_LEN(jp), NULL, NULL, NULL) == GR_OK;
+    }
+    if (ok && upto) ok = upto_put_locked(s, upto) == GR_OK;
+    if (txn_end(s, ok) != GR_OK) return GR_ERR_IO;
+    *out = GR_X402_ADMITTED;
     return GR_OK;
+}
+
+gr_status gr_x402_store_settlement_close(gr_x402_store *s, const gr_x402_settle_rec *job, int64_t credit_delta,
+                                         const gr_x402_upto_rec *upto, bool *closed) {
+    *closed = false;
+    if (txn_begin(s) != GR_OK) return GR_ERR_IO;
+    const gr_x402_param p[] = {P_TEXT(job->request_id), P_TEXT(job->state), P_TEXT(job->amount),
+                               P_TEXT(job->requirement_json), P_INT(job->paid_nusd), P_INT(job->credit_used_nusd),
+                               P_INT(job->cost_nusd), P_INT(gr_wall_ms())};
+    int64_t n = 0;
+    bool ok = exec_locked(s, GR_X402_Q_SET_CLOSE, p, (int)GR_ARRAY_LEN(p), NULL, NULL, &n) == GR_OK;
+    if (ok && n == 1 && credit_delta) {
+        const gr_x402_param cp[] = {P_TEXT(job->payer), P_INT(credit_delta), P_INT(gr_wall_ms())};
+        ok = exec_locked(s, GR_X402_Q_CREDIT_ADD, cp, 3, NULL, NULL, NULL) == GR_OK;
+    }
+    if (ok && n == 1 && upto) ok = upto_put_locked(s, upto) == GR_OK;
+    if (txn_end(s, ok) != GR_OK) return GR_ERR_IO;
+    *closed = n == 1;
+    return GR_OK;
+}
+
+gr_status gr_x402_store_settlement_finish(gr_x402_store *s, const gr_x402_settle_rec *job, int64_t credit_gain,
+                                          bool upto, int64_t ledger_delta, bool need_ledger, bool *won, bool *in_ledger) {
+    *won = *in_ledger = false;
+    if (txn_begin(s) != GR_OK) return GR_ERR_IO;
+    const gr_x402_param cl[] = {P_TEXT(job->request_id), P_INT(gr_wall_ms())};
+    int64_t n = 0, rows = 0;
+    bool ok = exec_locked(s, GR_X402_Q_SET_CLAIM, cl, 2, NULL, NULL, &n) == GR_OK;
+    if (ok && n == 1) {
+        const gr_x402_param lp[] = {P_TEXT(job->request_id), P_TEXT(job->state), P_TEXT(job->tx_hash),
+                                    P_INT(ledger_delta)};
+        ok = exec_locked(s, GR_X402_Q_LEDGER_UPD, lp, 4, NULL, NULL, &rows) == GR_OK;
+        if (ok && rows == 0 && need_ledger) { /* the ledger writer has not committed the row yet */
+            (void)txn_end(s, false);
+            return GR_ERR_NOT_FOUND;
+        }
+    }
+    if (ok && n == 1 && credit_gain) {
+        const gr_x402_param cp[] = {P_TEXT(job->payer), P_INT(credit_gain), P_INT(gr_wall_ms())};
+        ok = exec_locked(s, GR_X402_Q_CREDIT_ADD, cp, 3, NULL, NULL, NULL) == GR_OK;
+    }
+    if (ok && n == 1 && upto) {
+        const gr_x402_param up[] = {P_TEXT(job->request_id), P_TEXT(job->state), P_TEXT(job->tx_hash),
+                                    P_INT(gr_wall_ms())};
+        ok = exec_locked(s, GR_X402_Q_UPTO_STATE, up, 4, NULL, NULL, NULL) == GR_OK;
+    }
+    if (ok && n == 1) {
+        const gr_x402_param jp[] = {SETTLE_PARAMS(job), P_TEXT(job->raw_tx)};
+        ok = exec_locked(s, GR_X402_Q_SET_PUT, jp, (int)GR_ARRAY_LEN(jp), NULL, NULL, NULL) == GR_OK;
+    }
+    if (txn_end(s, ok) != GR_OK) return GR_ERR_IO;
+    *won = n == 1;
+    *in_ledger = rows > 0;
+    return GR_OK;
+}
+
+gr_status gr_x402_store_settlement_take(gr_x402_store *s, const gr_x402_settle_rec *seen, const char *me,
+                                        int64_t now_ms, int64_t lease_ms, bool *taken) {
+    *taken = false;
+    const gr_x402_param p[] = {P_TEXT(seen->request_id), P_TEXT(me),          P_INT(now_ms + lease_ms),
+                               P_INT(now_ms),            P_TEXT(seen->state), P_TEXT(seen->claimed_by)};
+    int64_t n = 0;
+    if (run(s, GR_X402_Q_SET_TAKE, p, (int)GR_ARRAY_LEN(p), NULL, NULL, &n) != GR_OK) return GR_ERR_IO;
+    *taken = n == 1;
+    return GR_OK;
+}
+
+gr_status gr_x402_store_heartbeat(gr_x402_store *s, const char *id, int64_t now_ms) {
+    const gr_x402_param p[] = {P_TEXT(id), P_INT(now_ms)};
+    return run(s, GR_X402_Q_HEARTBEAT, p, 2, NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
+}
+
+gr_status gr_x402_store_instance_gone(gr_x402_store *s, const char *id) {
+    const gr_x402_param p[] = {P_TEXT(id)};
+    return run(s, GR_X402_Q_INSTANCE_DEL, p, 1, NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
+}
+
+gr_status gr_x402_store_ledger_sync(gr_x402_store *s, int64_t since_ms, int64_t *changed) {
+    const gr_x402_param p[] = {P_INT(since_ms)};
+    int64_t n = 0;
+    gr_status rc = run(s, GR_X402_Q_LEDGER_SYNC, p, 1, NULL, NULL, &n);
+    if (changed) *changed = rc == GR_OK ? n : 0;
+    return rc == GR_OK ? GR_OK : GR_ERR_IO;
 }
 
 gr_status gr_x402_store_settlement_lease(gr_x402_store *s, const char *request_id, const char *owner, int64_t now_ms,
@@ -469,14 +639,21 @@ gr_status gr_x402_store_settlement_lease(gr_x402_store *s, const char *request_i
     return GR_OK;
 }
 
-gr_status gr_x402_store_upto_put(gr_x402_store *s, const gr_x402_upto_rec *r) {
+static gr_status upto_put_locked(gr_x402_store *s, const gr_x402_upto_rec *r) {
     const gr_x402_param p[] = {
         P_TEXT(r->request_id), P_TEXT(r->payer),      P_INT((int64_t)r->chain_id),
         P_TEXT(r->asset),      P_TEXT(r->max_amount), P_TEXT(r->settled_amount),
         P_INT(r->cost_nusd),   P_TEXT(r->state),      GR_X402_TEXT(r->tx_hash[0] ? r->tx_hash : NULL),
         P_TEXT(r->nonce_key),  P_INT(gr_wall_ms()),
     };
-    return run(s, GR_X402_Q_UPTO_PUT, p, (int)GR_ARRAY_LEN(p), NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
+    return exec_locked(s, GR_X402_Q_UPTO_PUT, p, (int)GR_ARRAY_LEN(p), NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
+}
+
+gr_status gr_x402_store_upto_put(gr_x402_store *s, const gr_x402_upto_rec *r) {
+    pthread_mutex_lock(&s->mu);
+    gr_status rc = upto_put_locked(s, r);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
 }
 
 gr_status gr_x402_store_upto_state(gr_x402_store *s, const char *request_id, const char *state, const char *tx_hash) {

@@ -17,8 +17,12 @@ typedef enum {
     GR_X402_Q_CREDIT_GET,  /* payer -> nusd */
     GR_X402_Q_CREDIT_ADD,  /* payer, delta, now_ms (floor 0) */
     GR_X402_Q_CREDIT_TAKE, /* payer, amount, now_ms -> changes 1 = taken */
-    GR_X402_Q_SET_PUT,     /* the 16 settlement columns + updated_ms (upsert) */
-    GR_X402_Q_SET_PENDING, /* -> settlement columns (as SET_PUT, without updated_ms) */
+    GR_X402_Q_SET_PUT,     /* the 16 settlement columns + updated_ms + raw_tx ('' = NULL) (upsert) */
+    GR_X402_Q_SET_PENDING, /* me, mine (0 | 1 all of mine | 2 my pending ones), alive_since_ms, now_ms, limit -> the jobs to take over:
+                              live (open, pending, finishing) and owned by nobody, by a dead instance
+                              (no heartbeat since alive_since_ms), or (pending only) under an expired lease;
+                              with mine also this instance's own (see x402_store.h).
+                              Columns: the 16 of SET_PUT without updated_ms, then raw_tx, claimed_by */
     GR_X402_Q_SET_RECENT,  /* payer, limit -> request_id, chain_id, asset, amount, state, tx_hash,
                               attempts, error, paid, cost, credit_used, created, updated, max_amount */
     GR_X402_Q_LEDGER_UPD,  /* request_id, state, tx_hash ('' = NULL), credit_delta -> changes */
@@ -32,6 +36,22 @@ typedef enum {
     GR_X402_Q_SET_LEASE,   /* request_id, owner, lease_until_ms, now_ms -> changes: 1 = owner holds the
                               sending lease of this pending job (it was free, expired or already
                               owner's), 0 = another owner holds an unexpired one (or not pending) */
+    GR_X402_Q_BEGIN,       /* a write transaction (SQLite: BEGIN IMMEDIATE) */
+    GR_X402_Q_COMMIT,
+    GR_X402_Q_ROLLBACK,
+    GR_X402_Q_SET_OPEN,    /* the 16 settlement columns (state 'open') + updated_ms, claimed_by,
+                              lease_until: the job of an admitted payment (plain INSERT: a duplicate
+                              request id fails) */
+    GR_X402_Q_SET_CLOSE,   /* request_id, state, amount, requirement, paid, credit_used, cost, now_ms
+                              -> changes: 1 = the job was 'open' (this request's end closes it) */
+    GR_X402_Q_SET_TAKE,    /* request_id, me, lease_until, now_ms, seen_state, seen_owner ('' = none)
+                              -> changes: 1 = this instance took the job over (open/finishing become
+                              pending); 0 = someone changed it since it was seen */
+    GR_X402_Q_HEARTBEAT,   /* id, now_ms (upsert) */
+    GR_X402_Q_INSTANCE_DEL, /* id: a clean exit (survivors take its jobs over at once) */
+    GR_X402_Q_LEDGER_SYNC, /* since_ms: ledger rows still 'pending' whose job ended since then get
+                              the job's final state, tx hash and credit delta (repairs an update
+                              lost to a crash or to a late ledger writer) */
     GR_X402_Q_COUNT
 } gr_x402_q;
 
@@ -72,6 +92,7 @@ typedef struct gr_x402_backend_ops {
 
 struct gr_x402_backend {
     const gr_x402_backend_ops *ops;
+    bool in_txn; /* between BEGIN and COMMIT/ROLLBACK: nothing may be retried on a new connection */
 };
 
 #ifdef GR_HAVE_PG

@@ -47,21 +47,26 @@ static const char *const pg_sql[GR_X402_Q_COUNT] = {
                              "updated_ms=$3::bigint",
     [GR_X402_Q_CREDIT_TAKE] = "UPDATE x402_credit SET nusd=nusd-$2::bigint,updated_ms=$3::bigint"
                               " WHERE payer=$1 AND nusd>=$2::bigint",
-    [GR_X402_Q_SET_PUT] = "INSERT INTO x402_settlements(" SET_COLS ",updated_ms) VALUES($1,$2,$3::bigint,$4,$5,"
+    [GR_X402_Q_SET_PUT] = "INSERT INTO x402_settlements(" SET_COLS ",updated_ms,raw_tx) VALUES($1,$2,$3::bigint,$4,$5,"
                           "$6::integer,$7,$8,$9::bigint,$10::bigint,$11::bigint,$12,$13,$14::integer,$15,$16::bigint,"
-                          "$17::bigint) ON CONFLICT (request_id) DO UPDATE SET payer=excluded.payer,"
+                          "$17::bigint,NULLIF($18::text,'')) ON CONFLICT (request_id) DO UPDATE SET payer=excluded.payer,"
                           "chain_id=excluded.chain_id,asset=excluded.asset,amount=excluded.amount,"
                           "version=excluded.version,header_b64=excluded.header_b64,requirement=excluded.requirement,"
                           "paid_nusd=excluded.paid_nusd,credit_used_nusd=excluded.credit_used_nusd,"
                           "cost_nusd=excluded.cost_nusd,state=excluded.state,tx_hash=excluded.tx_hash,"
                           "attempts=excluded.attempts,error=excluded.error,created_ms=excluded.created_ms,"
-                          "updated_ms=excluded.updated_ms",
-    [GR_X402_Q_SET_PENDING] = "SELECT " SET_COLS " FROM x402_settlements WHERE state='pending' ORDER BY created_ms",
+                          "updated_ms=excluded.updated_ms,raw_tx=excluded.raw_tx",
+    [GR_X402_Q_SET_PENDING] = "SELECT " SET_COLS ",raw_tx,claimed_by FROM x402_settlements s"
+                              " WHERE s.state IN ('open','pending','finishing') AND ((s.claimed_by=$1 AND ($2::integer=1 OR"
+                              " ($2::integer=2 AND s.state<>'open')))"
+                              " OR (COALESCE(s.claimed_by,'')<>$1 AND (NOT EXISTS(SELECT 1 FROM x402_instances i WHERE"
+                              " i.id=s.claimed_by AND i.heartbeat_ms>=$3::bigint) OR (s.state<>'open' AND"
+                              " COALESCE(s.lease_until,0)<$4::bigint)))) ORDER BY s.created_ms LIMIT $5::bigint",
     [GR_X402_Q_SET_RECENT] = "SELECT s.request_id,s.chain_id,s.asset,s.amount,"
-                             "CASE s.state WHEN 'finishing' THEN 'pending' ELSE s.state END,s.tx_hash,s.attempts,s.error,"
+                             "CASE WHEN s.state IN ('open','finishing') THEN 'pending' ELSE s.state END,s.tx_hash,s.attempts,s.error,"
                              "s.paid_nusd,s.cost_nusd,s.credit_used_nusd,s.created_ms,s.updated_ms,u.max_amount"
                              " FROM x402_settlements s LEFT JOIN x402_upto u ON u.request_id=s.request_id"
-                             " WHERE s.payer=$1 ORDER BY s.created_ms DESC LIMIT $2::bigint",
+                             " WHERE s.payer=$1 AND s.state NOT IN ('skipped','zero','credit') ORDER BY s.created_ms DESC LIMIT $2::bigint",
     [GR_X402_Q_LEDGER_UPD] = "UPDATE ledger SET x402_settlement=$2,x402_tx_hash=NULLIF($3::text,''),"
                              "x402_credit_delta=$4::bigint WHERE request_id=$1",
     [GR_X402_Q_UPTO_PUT] = "INSERT INTO x402_upto(request_id,payer,chain_id,asset,max_amount,settled_amount,cost_nusd,"
@@ -80,12 +85,33 @@ static const char *const pg_sql[GR_X402_Q_COUNT] = {
                             " OR lease_until<$4::bigint)",
     [GR_X402_Q_PAYMENT_GET] =
         "SELECT u.request_id,u.payer,u.chain_id,u.asset,u.max_amount,u.settled_amount,u.cost_nusd,"
-        "COALESCE(CASE s.state WHEN 'finishing' THEN 'pending' ELSE s.state END,u.state),COALESCE(s.tx_hash,u.tx_hash),s.attempts,s.error,u.created_ms,"
+        "COALESCE(CASE WHEN s.state IN ('open','finishing') THEN 'pending' ELSE s.state END,u.state),COALESCE(s.tx_hash,u.tx_hash),s.attempts,s.error,u.created_ms,"
         "COALESCE(s.updated_ms,u.updated_ms) FROM x402_upto u "
         "LEFT JOIN x402_settlements s ON s.request_id=u.request_id WHERE u.request_id=$1::text "
-        "UNION ALL SELECT s.request_id,s.payer,s.chain_id,s.asset,NULL,s.amount,s.cost_nusd,s.state,"
-        "s.tx_hash,s.attempts,s.error,s.created_ms,s.updated_ms FROM x402_settlements s "
+        "UNION ALL SELECT s.request_id,s.payer,s.chain_id,s.asset,NULL,s.amount,s.cost_nusd,"
+        "CASE WHEN s.state IN ('open','finishing') THEN 'pending' ELSE s.state END,s.tx_hash,s.attempts,s.error,s.created_ms,s.updated_ms FROM x402_settlements s "
         "WHERE s.request_id=$1::text AND NOT EXISTS(SELECT 1 FROM x402_upto u WHERE u.request_id=$1::text)",
+    [GR_X402_Q_BEGIN] = "BEGIN",
+    [GR_X402_Q_COMMIT] = "COMMIT",
+    [GR_X402_Q_ROLLBACK] = "ROLLBACK",
+    [GR_X402_Q_SET_OPEN] = "INSERT INTO x402_settlements(" SET_COLS ",updated_ms,claimed_by,lease_until) VALUES($1,$2,"
+                           "$3::bigint,$4,$5,$6::integer,$7,$8,$9::bigint,$10::bigint,$11::bigint,$12,$13,$14::integer,"
+                           "$15,$16::bigint,$17::bigint,$18,$19::bigint)",
+    [GR_X402_Q_SET_CLOSE] = "UPDATE x402_settlements SET state=$2,amount=$3,requirement=$4,paid_nusd=$5::bigint,"
+                            "credit_used_nusd=$6::bigint,cost_nusd=$7::bigint,updated_ms=$8::bigint"
+                            " WHERE request_id=$1 AND state='open'",
+    [GR_X402_Q_SET_TAKE] = "UPDATE x402_settlements SET claimed_by=$2,lease_until=$3::bigint,updated_ms=$4::bigint,"
+                           "state=CASE WHEN state IN ('open','finishing') THEN 'pending' ELSE state END"
+                           " WHERE request_id=$1 AND state=$5 AND COALESCE(claimed_by,'')=$6",
+    [GR_X402_Q_HEARTBEAT] = "INSERT INTO x402_instances(id,heartbeat_ms) VALUES($1,$2::bigint) ON CONFLICT (id)"
+                            " DO UPDATE SET heartbeat_ms=excluded.heartbeat_ms",
+    [GR_X402_Q_INSTANCE_DEL] = "DELETE FROM x402_instances WHERE id=$1",
+    [GR_X402_Q_LEDGER_SYNC] = "UPDATE ledger SET x402_settlement=s.state,x402_tx_hash=NULLIF(s.tx_hash,''),"
+                              "x402_credit_delta=CASE WHEN EXISTS(SELECT 1 FROM x402_upto u WHERE u.request_id="
+                              "s.request_id) THEN 0 WHEN s.state='settled' THEN s.paid_nusd-s.cost_nusd ELSE "
+                              "-s.credit_used_nusd END FROM x402_settlements s WHERE s.request_id=ledger.request_id"
+                              " AND s.state IN ('settled','failed','expired_unsettled') AND s.updated_ms>=$1::bigint"
+                              " AND ledger.x402_settlement='pending'",
 };
 
 static const char *const pg_name[GR_X402_Q_COUNT] = {
@@ -96,6 +122,11 @@ static const char *const pg_name[GR_X402_Q_COUNT] = {
     [GR_X402_Q_LEDGER_UPD] = "gr_x402_ledger_upd",   [GR_X402_Q_UPTO_PUT] = "gr_x402_upto_put",
     [GR_X402_Q_UPTO_STATE] = "gr_x402_upto_state",   [GR_X402_Q_PAYMENT_GET] = "gr_x402_payment_get",
     [GR_X402_Q_SET_CLAIM] = "gr_x402_set_claim",     [GR_X402_Q_SET_LEASE] = "gr_x402_set_lease",
+    [GR_X402_Q_BEGIN] = "gr_x402_begin",             [GR_X402_Q_COMMIT] = "gr_x402_commit",
+    [GR_X402_Q_ROLLBACK] = "gr_x402_rollback",       [GR_X402_Q_SET_OPEN] = "gr_x402_set_open",
+    [GR_X402_Q_SET_CLOSE] = "gr_x402_set_close",     [GR_X402_Q_SET_TAKE] = "gr_x402_set_take",
+    [GR_X402_Q_HEARTBEAT] = "gr_x402_heartbeat",     [GR_X402_Q_INSTANCE_DEL] = "gr_x402_instance_del",
+    [GR_X402_Q_LEDGER_SYNC] = "gr_x402_ledger_sync",
 };
 
 /* Repeatable after a lost connection (a lost reply may hide a commit). */
@@ -104,6 +135,9 @@ static const bool pg_idempotent[GR_X402_Q_COUNT] = {
     [GR_X402_Q_SET_PENDING] = true, [GR_X402_Q_SET_RECENT] = true, [GR_X402_Q_LEDGER_UPD] = true,
     [GR_X402_Q_UPTO_PUT] = true,    [GR_X402_Q_UPTO_STATE] = true, [GR_X402_Q_PAYMENT_GET] = true,
     [GR_X402_Q_SET_LEASE] = true, /* the same owner taking its own lease again is harmless */
+    [GR_X402_Q_HEARTBEAT] = true, [GR_X402_Q_INSTANCE_DEL] = true, [GR_X402_Q_LEDGER_SYNC] = true,
+    /* never inside a transaction (x402_store.c clears the flag there): BEGIN/COMMIT/ROLLBACK are not
+     * repeated on a new connection, which would have lost the transaction */
 };
 
 /* Append-only: migrations[i] brings the x402 schema from version i to i+1.
@@ -128,6 +162,12 @@ static const char *const migrations[] = {
     " created_ms bigint NOT NULL, updated_ms bigint NOT NULL);",
     /* 1 -> 2: the sending lease of a settlement job (owner instance, expiry) */
     "ALTER TABLE x402_settlements ADD COLUMN claimed_by text, ADD COLUMN lease_until bigint;",
+    /* 2 -> 3: the signed raw tx (persisted before it is sent), the instances' heartbeats, and an
+     * index of the live jobs (open: admitted and being served; pending; finishing: older binaries) */
+    "ALTER TABLE x402_settlements ADD COLUMN raw_tx text;"
+    "CREATE TABLE x402_instances(id text COLLATE \"C\" PRIMARY KEY, heartbeat_ms bigint NOT NULL);"
+    "CREATE INDEX x402_settlements_live ON x402_settlements(created_ms)"
+    " WHERE state IN ('open', 'pending', 'finishing');",
 };
 #define X402_SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
 
@@ -168,7 +208,7 @@ static gr_status pg_exec(gr_x402_backend *base, gr_x402_q which, const gr_x402_p
     }
     gr_status rc;
     PGresult *res = gr_pg_run(&b->pg, (size_t)which, pg_name[which], pg_sql[which], np, vals,
-                              pg_idempotent[which], &rc);
+                              pg_idempotent[which] && !base->in_txn, &rc);
     if (res) {
         gr_x402_row row = {.text = pg_text, .i64 = pg_i64, .impl = res};
         int rows = gr_pq()->resultStatus(res) == PGRES_TUPLES_OK ? gr_pq()->ntuples(res) : 0;

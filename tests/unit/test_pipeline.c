@@ -397,11 +397,16 @@ static void fin_c(gr_request *r, gr_finish_info *f) {
     (void)f;
     trace(r->status == 499 ? '9' : '3');
 }
-static void reply_x(gr_request *r, int status, const char *body, size_t len) {
+static bool reply_x(gr_request *r, int status, const char *body, size_t len) {
     (void)r, (void)len;
     trace(status == 200 && body ? 'x' : '?');
+    return false;
 }
-static void reply_y(gr_request *r, int status, const char *body, size_t len) { (void)r, (void)status, (void)body, (void)len; trace('y'); }
+static bool reply_y(gr_request *r, int status, const char *body, size_t len) {
+    (void)r, (void)status, (void)body, (void)len;
+    trace('y');
+    return false;
+}
 
 /* pipe-fin.1: stages in enum order, whatever the registration order; the
  * status is final (499 for a client that left) from GR_FINISH_LOG on. */

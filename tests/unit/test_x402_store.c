@@ -168,6 +168,11 @@ static void credit_never_negative(void **st) {
     assert_int_equal(v, 0);
 }
 
+/* Every live job (none of them owned by a live instance in these tests). */
+static gr_status live_jobs(gr_x402_store *xs, gr_x402_settle_rec **arr, size_t *n) {
+    return gr_x402_store_settlements_orphaned(xs, "test-reader", 0, INT64_MAX, INT64_MAX, 1000, arr, n);
+}
+
 static void fill_settle(gr_x402_settle_rec *r, const char *id, const char *state, int64_t created) {
     memset(r, 0, sizeof *r);
     snprintf(r->request_id, sizeof r->request_id, "%s", id);
@@ -186,8 +191,8 @@ static void fill_settle(gr_x402_settle_rec *r, const char *id, const char *state
 }
 
 /* x402st-5: two instances (two handles) finishing the same job: exactly one
- * claims it (and would grant the credit); a claimed job reads as pending
- * until its final state is written, and is not resumed as pending. */
+ * wins (and grants the credit, in the same transaction); a finished job is
+ * not live any more and cannot be finished again. */
 static void settlement_claimed_once(void **st) {
     fixture *f = *st;
     gr_x402_store *other = open_x(f);
@@ -195,23 +200,136 @@ static void settlement_claimed_once(void **st) {
     gr_x402_settle_rec r;
     fill_settle(&r, "req-claim", "pending", 500);
     assert_int_equal(gr_x402_store_settlement_put(f->xs, &r), GR_OK);
-    bool a = false, b = false;
-    assert_int_equal(gr_x402_store_settlement_claim(f->xs, "req-claim", &a), GR_OK);
-    assert_int_equal(gr_x402_store_settlement_claim(other, "req-claim", &b), GR_OK);
+    snprintf(r.state, sizeof r.state, "settled");
+    bool a = false, b = false, l = false;
+    assert_int_equal(gr_x402_store_settlement_finish(f->xs, &r, 70, false, 0, true, &a, &l), GR_ERR_NOT_FOUND);
+    assert_false(a); /* no ledger row yet: nothing written, asked to retry */
+    assert_int_equal(gr_x402_store_settlement_finish(f->xs, &r, 70, false, 0, false, &a, &l), GR_OK);
+    assert_int_equal(gr_x402_store_settlement_finish(other, &r, 70, false, 0, false, &b, &l), GR_OK);
     assert_true(a != b); /* exactly one winner */
     assert_true(a);
+    int64_t credit = 0;
+    assert_int_equal(gr_x402_store_credit_get(f->xs, "0xpayer-s", &credit), GR_OK);
+    assert_int_equal(credit, 70); /* granted once */
     gr_x402_settle_rec *arr = NULL;
     size_t n = 0;
-    assert_int_equal(gr_x402_store_settlements_pending(other, &arr, &n), GR_OK);
+    assert_int_equal(live_jobs(other, &arr, &n), GR_OK);
     for (size_t i = 0; i < n; i++) {
         assert_string_not_equal(arr[i].request_id, "req-claim");
         gr_x402_settle_rec_dispose(&arr[i]);
     }
     free(arr);
-    snprintf(r.state, sizeof r.state, "settled");
-    assert_int_equal(gr_x402_store_settlement_put(f->xs, &r), GR_OK);
-    assert_int_equal(gr_x402_store_settlement_claim(other, "req-claim", &b), GR_OK);
-    assert_false(b); /* a finished job cannot be claimed again */
+    assert_int_equal(gr_x402_store_settlement_finish(other, &r, 70, false, 0, false, &b, &l), GR_OK);
+    assert_false(b); /* a finished job cannot be finished again */
+    gr_x402_store_close(other);
+}
+
+/* x402st-10: durable before served. The admission transaction keeps the
+ * nonce, the credit taken and the job together: a replay and a payer out of
+ * credit leave nothing behind (the nonce of the latter is free again). The
+ * job is open and owned by its instance: while that instance beats, nobody
+ * takes it (not even when its lease is old: its request may be streaming);
+ * once it stops beating (or is gone), another instance takes it over, once
+ * (compare-and-set), as pending; its own next run takes it at once. The
+ * request's end closes an open job (credit back with it) exactly once. */
+static void settlement_durable_admit_takeover(void **st) {
+    fixture *f = *st;
+    gr_x402_store *other = open_x(f);
+    assert_non_null(other);
+    const int64_t t = 1700000000000;
+    gr_x402_settle_rec r;
+    fill_settle(&r, "req-dur", "open", t);
+    gr_x402_admit_result res;
+    assert_int_equal(gr_x402_store_credit_add(f->xs, "0xpayer-s", 10), GR_OK);
+    assert_int_equal(gr_x402_store_admit(f->xs, "k-dur", 4000000000, "0xpayer-s", 5, &r, NULL, "inst-a", 60000, &res),
+                     GR_OK);
+    assert_int_equal(res, GR_X402_ADMITTED);
+    assert_int_equal(gr_x402_store_admit(other, "k-dur", 4000000000, "0xpayer-s", 0, &r, NULL, "inst-b", 60000, &res),
+                     GR_OK);
+    assert_int_equal(res, GR_X402_ADMIT_REPLAY);
+    fill_settle(&r, "req-poor", "open", t);
+    assert_int_equal(gr_x402_store_admit(f->xs, "k-poor", 4000000000, "0xpayer-s", 6, &r, NULL, "inst-a", 60000, &res),
+                     GR_OK);
+    assert_int_equal(res, GR_X402_ADMIT_NO_CREDIT); /* 5 left, 6 wanted */
+    assert_int_equal(gr_x402_store_nonce_reserve(f->xs, "k-poor", 4000000000), GR_OK); /* not kept */
+    int64_t credit = 0;
+    assert_int_equal(gr_x402_store_credit_get(f->xs, "0xpayer-s", &credit), GR_OK);
+    assert_int_equal(credit, 5);
+    cJSON *o = cJSON_CreateObject();
+    assert_int_equal(gr_x402_store_payment_get(f->xs, "req-poor", o), GR_ERR_NOT_FOUND);
+    assert_int_equal(gr_x402_store_payment_get(f->xs, "req-dur", o), GR_OK);
+    assert_string_equal(cJSON_GetObjectItem(o, "state")->valuestring, "pending"); /* open reads as pending */
+    cJSON_Delete(o);
+
+    /* inst-a beats: inst-b finds nothing to take, even far past the lease */
+    assert_int_equal(gr_x402_store_heartbeat(f->xs, "inst-a", t), GR_OK);
+    gr_x402_settle_rec *arr = NULL;
+    size_t n = 0;
+    assert_int_equal(gr_x402_store_settlements_orphaned(other, "inst-b", 0, t - 5000, t + 3600000, 100, &arr, &n),
+                     GR_OK);
+    assert_int_equal(n, 0);
+    free(arr);
+    /* inst-a stops beating: inst-b takes it, once */
+    assert_int_equal(gr_x402_store_settlements_orphaned(other, "inst-b", 0, t + 1, t + 10000, 100, &arr, &n), GR_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(arr[0].state, "open");
+    assert_string_equal(arr[0].claimed_by, "inst-a");
+    bool taken = false;
+    assert_int_equal(gr_x402_store_settlement_take(other, &arr[0], "inst-b", t + 10000, 60000, &taken), GR_OK);
+    assert_true(taken);
+    assert_int_equal(gr_x402_store_settlement_take(f->xs, &arr[0], "inst-c", t + 10000, 60000, &taken), GR_OK);
+    assert_false(taken); /* changed since it was seen */
+    gr_x402_settle_rec_dispose(&arr[0]);
+    free(arr);
+    /* taken over as pending: the request's late end does not reopen or change it */
+    fill_settle(&r, "req-dur", "skipped", t);
+    bool closed = true;
+    assert_int_equal(gr_x402_store_settlement_close(f->xs, &r, 5, NULL, &closed), GR_OK);
+    assert_false(closed);
+    assert_int_equal(gr_x402_store_credit_get(f->xs, "0xpayer-s", &credit), GR_OK);
+    assert_int_equal(credit, 5); /* no refund applied */
+
+    /* an open job of inst-c, closed by its request's end with credit back, once */
+    fill_settle(&r, "req-end", "open", t);
+    assert_int_equal(gr_x402_store_admit(f->xs, "k-end", 4000000000, "0xpayer-s", 0, &r, NULL, "inst-c", 60000, &res),
+                     GR_OK);
+    fill_settle(&r, "req-end", "credit", t);
+    assert_int_equal(gr_x402_store_settlement_close(f->xs, &r, 3, NULL, &closed), GR_OK);
+    assert_true(closed);
+    assert_int_equal(gr_x402_store_settlement_close(f->xs, &r, 3, NULL, &closed), GR_OK);
+    assert_false(closed);
+    assert_int_equal(gr_x402_store_credit_get(f->xs, "0xpayer-s", &credit), GR_OK);
+    assert_int_equal(credit, 8);
+
+    /* inst-d restarts: its previous run's open job is its own at once (mine = 1), not with mine = 2 */
+    fill_settle(&r, "req-mine", "open", t);
+    assert_int_equal(gr_x402_store_admit(f->xs, "k-mine", 4000000000, "0xpayer-s", 0, &r, NULL, "inst-d", 60000, &res),
+                     GR_OK);
+    assert_int_equal(gr_x402_store_heartbeat(f->xs, "inst-d", t + 20000), GR_OK);
+    assert_int_equal(gr_x402_store_settlements_orphaned(f->xs, "inst-d", 2, t + 15000, t + 20000, 100, &arr, &n), GR_OK);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_not_equal(arr[i].request_id, "req-mine");
+        gr_x402_settle_rec_dispose(&arr[i]);
+    }
+    free(arr);
+    assert_int_equal(gr_x402_store_settlements_orphaned(f->xs, "inst-d", 1, t + 15000, t + 20000, 100, &arr, &n), GR_OK);
+    bool found = false;
+    for (size_t i = 0; i < n; i++) {
+        found |= !strcmp(arr[i].request_id, "req-mine");
+        gr_x402_settle_rec_dispose(&arr[i]);
+    }
+    free(arr);
+    assert_true(found);
+    /* gone cleanly: others take its jobs at once */
+    assert_int_equal(gr_x402_store_instance_gone(f->xs, "inst-d"), GR_OK);
+    assert_int_equal(gr_x402_store_settlements_orphaned(other, "inst-b", 0, t + 15000, t + 20000, 100, &arr, &n), GR_OK);
+    found = false;
+    for (size_t i = 0; i < n; i++) {
+        found |= !strcmp(arr[i].request_id, "req-mine");
+        gr_x402_settle_rec_dispose(&arr[i]);
+    }
+    free(arr);
+    assert_true(found);
     gr_x402_store_close(other);
 }
 
@@ -323,7 +441,7 @@ static void settlements_upto_payments(void **st) {
     assert_int_equal(gr_x402_store_settlement_put(f->xs, &r), GR_OK);
     gr_x402_settle_rec *arr = NULL;
     size_t n = 0;
-    assert_int_equal(gr_x402_store_settlements_pending(f->xs, &arr, &n), GR_OK);
+    assert_int_equal(live_jobs(f->xs, &arr, &n), GR_OK);
     assert_int_equal(n, 2);
     assert_string_equal(arr[0].request_id, "req-a");
     assert_string_equal(arr[1].request_id, "req-b");
@@ -343,7 +461,7 @@ static void settlements_upto_payments(void **st) {
     snprintf(r.tx_hash, sizeof r.tx_hash, "0x%064d", 1);
     r.attempts = 1;
     assert_int_equal(gr_x402_store_settlement_put(f->xs, &r), GR_OK);
-    assert_int_equal(gr_x402_store_settlements_pending(f->xs, &arr, &n), GR_OK);
+    assert_int_equal(live_jobs(f->xs, &arr, &n), GR_OK);
     assert_int_equal(n, 1);
     assert_string_equal(arr[0].request_id, "req-b");
     gr_x402_settle_rec_dispose(&arr[0]);
@@ -451,6 +569,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(credit_never_negative, setup, teardown),
         cmocka_unit_test_setup_teardown(settlement_claimed_once, setup, teardown),
         cmocka_unit_test_setup_teardown(settlement_lease, setup, teardown),
+        cmocka_unit_test_setup_teardown(settlement_durable_admit_takeover, setup, teardown),
         cmocka_unit_test_setup_teardown(sqlite_lease_columns_added, setup, teardown),
         cmocka_unit_test_setup_teardown(sqlite_request_path_no_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(settlements_upto_payments, setup, teardown),

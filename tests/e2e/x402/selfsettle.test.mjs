@@ -237,6 +237,16 @@ test('credit: X-Payer lowers the quote; a request fully covered by credit signs 
     assert.equal(await token.balanceOf(agent.address), b.payer, 'no tokens moved');
     const c1 = BigInt((await (await fetch(`${gw.base}/v1/x402/credit?address=${agent.address}`)).json()).credit_nusd);
     assert.equal(c1, c0 - cost, 'credit spent = actual cost');
+    // GET /v1/x402/payments?id= finds a request paid from credit (its job was recorded at admission)
+    let pay;
+    for (let i = 0; i < 100; i++) {
+      pay = await (await fetch(`${gw.base}/v1/x402/payments?id=${res.headers.get('x-request-id')}`)).json();
+      if (pay.state && pay.state !== 'pending') break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(pay.state, 'credit', JSON.stringify(pay));
+    assert.equal(pay.amount, '0');
+    assert.equal(BigInt(pay.cost_nusd), cost);
   } else {
     const s = await waitSettlement(gw.base, agent.address, res.headers.get('x-request-id'));
     assert.equal(s.settlement.state, 'settled');
@@ -335,23 +345,23 @@ test('replay: a payment is served once; 50 concurrent replays of a fresh one -> 
   for (const e of ['verified', 'rejected', 'settled', 'required']) assert.match(m, new RegExp(`gaterouter_x402_payments_total\\{event="${e}"\\} [1-9]`));
 });
 
-test('settlement failure is retried/recorded, never silent: a payer with no tokens', async () => {
+test('a payer with no tokens is refused before serving (preflight): nothing served, nothing reserved', async () => {
+  // (the settlement failure of such a payer, with the preflight off: preflight.test.mjs)
   const broke = privateKeyToAccount(generatePrivateKey()); // valid signature, zero balance
   const body = chatBody('I cannot pay', { max_tokens: 16 });
   const { amount } = await quote(body);
-  const h = { 'x-payment': v1Header(await signAuth(broke, { token: token.address, to: payTo.address, value: amount })) };
-  const r = await post(body, h);
-  assert.equal(r.status, 200); // verified locally and served; settlement comes after the response
-  await r.text();
-  const { settlement, credit } = await waitSettlement(gw.base, broke.address, r.headers.get('x-request-id'));
-  assert.equal(settlement.state, 'failed');
-  assert.match(settlement.error, /invalid_exact_evm_insufficient_balance/);
-  assert.equal(credit.credit_nusd, 0);
-  const m = await (await fetch(`${gw.base}/metrics`)).text();
-  assert.match(m, /gaterouter_x402_payments_total\{event="settle_failed"\} [1-9]/);
-  assert.match(gw.logs(), /settlement of .* FAILED/);
-  const row = await ledgerRow(gw.base, r.headers.get('x-request-id'));
-  assert.equal(row.x402.settlement, 'failed');
+  const signed = await signAuth(broke, { token: token.address, to: payTo.address, value: amount });
+  const r = await post(body, { 'x-payment': v1Header(signed) });
+  assert.equal(r.status, 402);
+  assert.equal((await r.json()).error, 'insufficient_funds');
+  const pr = decodeXPaymentResponse(r.headers.get('x-payment-response'));
+  assert.equal(pr.success, false);
+  assert.equal(pr.errorReason, 'insufficient_funds');
+  const p = await fetch(`${gw.base}/v1/x402/payments?id=${r.headers.get('x-request-id')}`);
+  assert.equal(p.status, 404);
+  await p.text();
+  assert.equal(await token.authorizationState(broke.address, signed.authorization.nonce), false);
+  assert.match(gw.logs(), /refused before serving: insufficient_funds/);
 });
 
 test('restart: the replay guard and the credit survive (the store: SQLite or PostgreSQL)', async () => {

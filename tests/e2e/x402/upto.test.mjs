@@ -16,45 +16,16 @@
 // canonical domain for eip155:84532 (checked below against viem).
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { wrapFetchWithPayment, x402Client, decodePaymentResponseHeader } from '@x402/fetch';
 import { UptoEvmScheme } from '@x402/evm/upto/client';
-import { encodeDeployData, getAddress, hashDomain, parseAbi, maxUint256, toHex } from 'viem';
+import { getAddress, maxUint256 } from 'viem';
 import {
-  startAnvil, deployToken, account, accountKey, gatewayConfig, startGateway, chatBody, b64json, toB64,
+  startAnvil, deployToken, account, accountKey, gatewayConfig, startGateway, chatBody, b64json,
   assertCleanLogs, ledgerRow, usdToNusd, CHAIN_ID, TOKEN_NAME,
 } from './lib.mjs';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-
-// Canonical addresses, as hard-coded in @x402/evm (constants.ts).
-const PERMIT2 = '0x000000000022D473030F116dDEE9F6B43aC78BA3';
-const UPTO_PROXY = '0x4020A4f3b7b90ccA423B9fabCc0CE57C6C240002';
-
-const UPTO_TYPES = {
-  PermitWitnessTransferFrom: [
-    { name: 'permitted', type: 'TokenPermissions' }, { name: 'spender', type: 'address' },
-    { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }, { name: 'witness', type: 'Witness' },
-  ],
-  TokenPermissions: [{ name: 'token', type: 'address' }, { name: 'amount', type: 'uint256' }],
-  Witness: [{ name: 'to', type: 'address' }, { name: 'facilitator', type: 'address' }, { name: 'validAfter', type: 'uint256' }],
-};
-const proxyAbi = parseAbi([
-  'function settle(((address token, uint256 amount) permitted, uint256 nonce, uint256 deadline) permit, uint256 amount, address owner, (address to, address facilitator, uint256 validAfter) witness, bytes signature)',
-  'function PERMIT2() view returns (address)',
-  'error AmountExceedsPermitted()',
-]);
-const permit2Abi = parseAbi(['function DOMAIN_SEPARATOR() view returns (bytes32)',
-  'function nonceBitmap(address owner, uint256 wordPos) view returns (uint256)',
-  'error SignatureExpired(uint256 signatureDeadline)', 'error InvalidAmount(uint256 maxAmount)', 'error InvalidNonce()',
-  'error InvalidSignatureLength()', 'error InvalidSignature()', 'error InvalidSigner()']);
-// settle() and every revert it can bubble up (its own errors and Permit2's)
-const settleAbi = [...proxyAbi, ...parseAbi(['error UnauthorizedFacilitator()', 'error InvalidAmount()',
-  'error InvalidOwner()', 'error InvalidDestination()', 'error PaymentTooEarly()']), ...permit2Abi.slice(2)];
+import {
+  PERMIT2, UPTO_PROXY, proxyAbi, permit2Abi, settleAbi, deployUptoContracts, signUpto,
+} from './upto_lib.mjs';
 
 let chain, token, gw;
 const deployer = account(0), payTo = account(1), relayer = account(2);
@@ -62,73 +33,13 @@ const agents = [account(3), account(4), account(5), account(6)];
 const timings = {};
 const figures = {};
 
-// ---- compile TestPermit2 + TestUptoProxy (npm solc, as lib.mjs compileToken) ----
-
-function compileUpto() {
-  const solc = require('solc');
-  const files = ['TestPermit2.sol', 'TestUptoProxy.sol'];
-  const sources = Object.fromEntries(files.map((f) => [f, { content: readFileSync(join(here, 'contracts', f), 'utf8') }]));
-  const input = {
-    language: 'Solidity', sources,
-    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: 'paris',
-      outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } } },
-  };
-  const out = JSON.parse(solc.compile(JSON.stringify(input)));
-  const errors = (out.errors || []).filter((e) => e.severity === 'error');
-  if (errors.length) throw new Error(errors.map((e) => e.formattedMessage).join('\n'));
-  const pick = (file, name) => {
-    const c = out.contracts[file][name];
-    return { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` };
-  };
-  return { permit2: pick('TestPermit2.sol', 'TestPermit2'), proxy: pick('TestUptoProxy.sol', 'TestUptoProxy') };
-}
-
-async function rpc(method, params = []) {
-  const r = await fetch(chain.url, { method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
-  const j = await r.json();
-  if (j.error) throw new Error(`${method}: ${JSON.stringify(j.error)}`);
-  return j.result;
-}
-
-// Deploys from the deployer and returns the address; the caller copies the code.
-async function deploy(data) {
-  const chainId = Number(await rpc('eth_chainId'));
-  const nonce = Number(await rpc('eth_getTransactionCount', [deployer.address, 'pending']));
-  const gasPrice = BigInt(await rpc('eth_gasPrice'));
-  const raw = await deployer.signTransaction({ type: 'eip1559', chainId, nonce, gas: 8_000_000n, data,
-    maxFeePerGas: gasPrice * 2n, maxPriorityFeePerGas: 1n });
-  const hash = await rpc('eth_sendRawTransaction', [raw]);
-  let rc;
-  while (!(rc = await rpc('eth_getTransactionReceipt', [hash]))) await new Promise((r) => setTimeout(r, 20));
-  assert.equal(rc.status, '0x1', 'deployment reverted');
-  return rc.contractAddress;
-}
-
-async function deployUptoContracts() {
-  const { permit2, proxy } = compileUpto();
-  // TestPermit2 has no constructor state: its code works at any address.
-  const p2 = await deploy(permit2.bytecode);
-  await rpc('anvil_setCode', [PERMIT2, await rpc('eth_getCode', [p2, 'latest'])]);
-  // The proxy: PERMIT2 is an immutable constructor argument = the canonical address.
-  const px = await deploy(encodeDeployData({ abi: proxy.abi, bytecode: proxy.bytecode, args: [PERMIT2] }));
-  await rpc('anvil_setCode', [UPTO_PROXY, await rpc('eth_getCode', [px, 'latest'])]);
-  // sanity: the canonical Permit2 domain and the proxy's Permit2
-  const ds = await chain.publicClient.readContract({ address: PERMIT2, abi: permit2Abi, functionName: 'DOMAIN_SEPARATOR' });
-  const want = hashDomain({ domain: { name: 'Permit2', chainId: CHAIN_ID, verifyingContract: PERMIT2 },
-    types: { EIP712Domain: [{ name: 'name', type: 'string' }, { name: 'chainId', type: 'uint256' },
-      { name: 'verifyingContract', type: 'address' }] } });
-  assert.equal(ds, want, 'Permit2 at its canonical address has the canonical EIP-712 domain');
-  assert.equal(getAddress(await chain.publicClient.readContract({ address: UPTO_PROXY, abi: proxyAbi, functionName: 'PERMIT2' })), PERMIT2);
-}
-
 before(async () => {
   let t = Date.now();
   chain = await startAnvil();
   timings.anvil_ms = Date.now() - t;
   t = Date.now();
   token = await deployToken(chain, deployer);
-  await deployUptoContracts();
+  await deployUptoContracts(chain, deployer);
   timings.compile_deploy_ms = Date.now() - t;
   // One-time Permit2 approval per agent (Phase 1, option A of the spec).
   for (const a of agents) {
@@ -361,28 +272,6 @@ test('upto: a request that produced nothing settles nothing (no transaction)', a
 
 // ---- rejections, signed by hand with viem exactly as the spec describes ----
 
-async function signUpto(signer, accepted, over = {}) {
-  const now = Math.floor(Date.now() / 1000);
-  const a = {
-    from: signer.address,
-    permitted: { token: getAddress(over.token ?? accepted.asset), amount: String(over.amount ?? accepted.amount) },
-    spender: getAddress(over.spender ?? UPTO_PROXY),
-    nonce: over.nonce ?? BigInt(toHex(crypto.getRandomValues(new Uint8Array(32)))).toString(),
-    deadline: String(over.deadline ?? now + 300),
-    witness: { to: getAddress(over.to ?? accepted.payTo), facilitator: getAddress(over.facilitator ?? accepted.extra.facilitatorAddress),
-      validAfter: String(over.validAfter ?? 0) },
-  };
-  const signature = await (over.key ?? signer).signTypedData({
-    domain: { name: 'Permit2', chainId: CHAIN_ID, verifyingContract: PERMIT2 },
-    types: UPTO_TYPES, primaryType: 'PermitWitnessTransferFrom',
-    message: { permitted: { token: a.permitted.token, amount: BigInt(a.permitted.amount) }, spender: a.spender,
-      nonce: BigInt(a.nonce), deadline: BigInt(a.deadline),
-      witness: { ...a.witness, validAfter: BigInt(a.witness.validAfter) } },
-  });
-  const acc = { ...accepted, amount: a.permitted.amount };
-  return { header: toB64({ x402Version: 2, accepted: acc, payload: { signature, permit2Authorization: a }, extensions: {} }), auth: a, signature };
-}
-
 test('upto rejections: each with the reference facilitator code, nothing served or moved', async () => {
   const agent = agents[3];
   const body = chatBody('reject me', { max_tokens: 64 });
@@ -424,6 +313,27 @@ test('upto rejections: each with the reference facilitator code, nothing served 
   assert.equal(pay.state, 'settled');
   const a = await balances(agent);
   assert.equal(b.payer - a.payer, BigInt(pay.amount), 'only the one served request was paid');
+});
+
+test('upto preflight: a payer without a Permit2 allowance, or without the maximum, is refused before serving', async () => {
+  const body = chatBody('can I?', { max_tokens: 64 });
+  const { upto } = await quote(body);
+  const unapproved = account(7), unfunded = account(8);
+  await token.mint(unapproved.address, 10_000_000n); // tokens, but no approve(Permit2)
+  const w = chain.wallet(unfunded); // approve(Permit2), but no tokens
+  await chain.publicClient.waitForTransactionReceipt({ hash: await w.writeContract({ address: token.address,
+    abi: token.abi, functionName: 'approve', args: [PERMIT2, maxUint256] }) });
+  for (const [who, code] of [[unapproved, 'permit2_allowance_required'], [unfunded, 'permit2_insufficient_balance']]) {
+    const { header } = await signUpto(who, upto);
+    const r = await post(body, { 'payment-signature': header });
+    assert.equal(r.status, 402, code);
+    assert.equal((await r.json()).error, code);
+    assert.equal(b64json(r.headers.get('payment-response')).errorReason, code);
+    const p = await fetch(`${gw.base}/v1/x402/payments?id=${r.headers.get('x-request-id')}`);
+    assert.equal(p.status, 404, 'nothing admitted');
+    await p.text();
+  }
+  assert.equal(await token.balanceOf(unapproved.address), 10_000_000n);
 });
 
 test('settlement above the maximum is impossible: the gateway cannot build it, the proxy reverts it', async () => {

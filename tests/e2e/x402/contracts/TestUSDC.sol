@@ -3,7 +3,7 @@
 // like Circle's FiatToken v2 where the x402 "exact" scheme touches it: the
 // EIP-712 domain (name, version, chainId, verifyingContract), the
 // TransferWithAuthorization type, authorizationState(), the v/r/s entry point,
-// the revert strings, and 6 decimals. For the x402 end-to-end tests only:
+// the revert strings, cancelAuthorization, and 6 decimals. For the x402 end-to-end tests only:
 // anyone can mint.
 pragma solidity ^0.8.20;
 
@@ -26,6 +26,9 @@ contract TestUSDC {
     event Transfer(address indexed from, address indexed to, uint256 value);
     event Approval(address indexed owner, address indexed spender, uint256 value);
     event AuthorizationUsed(address indexed authorizer, bytes32 indexed nonce);
+    event AuthorizationCanceled(address indexed authorizer, bytes32 indexed nonce);
+
+    bytes32 public constant CANCEL_AUTHORIZATION_TYPEHASH = keccak256("CancelAuthorization(address authorizer,bytes32 nonce)");
 
     constructor(string memory name_, string memory version_) {
         name = name_;
@@ -80,6 +83,17 @@ contract TestUSDC {
         _authorizationStates[from][nonce] = true;
         emit AuthorizationUsed(from, nonce);
         _transfer(from, to, value);
+    }
+
+    // EIP-3009 cancelAuthorization (FiatToken v2 shape): the authorizer spends its own nonce unused.
+    function cancelAuthorization(address authorizer, bytes32 nonce, uint8 v, bytes32 r, bytes32 s) external {
+        require(!_authorizationStates[authorizer][nonce], "FiatTokenV2: authorization is used or canceled");
+        bytes32 digest = keccak256(abi.encodePacked("\x19\x01", DOMAIN_SEPARATOR(),
+                                                    keccak256(abi.encode(CANCEL_AUTHORIZATION_TYPEHASH, authorizer, nonce))));
+        address signer = ecrecover(digest, v, r, s);
+        require(signer != address(0) && signer == authorizer, "FiatTokenV2: invalid signature");
+        _authorizationStates[authorizer][nonce] = true;
+        emit AuthorizationCanceled(authorizer, nonce);
     }
 
     function _transfer(address from, address to, uint256 value) internal {
