@@ -11,8 +11,8 @@
 
 #include <stdint.h>
 
-#define GR_AUTO_PRICE_P0 0.972423
-#define GR_AUTO_PRICE_P1 0.785523
+#define GR_AUTO_PRICE_P0 0.931889
+#define GR_AUTO_PRICE_P1 0.812505
 
 typedef struct gr_auto_ability_row {
     const char *ids; /* space-separated normalised model ids */
@@ -23,51 +23,51 @@ typedef struct gr_auto_ability_row {
 } gr_auto_ability_row;
 
 static const gr_auto_ability_row gr_auto_ability_table[] = {
-    {"gpt-4-1106-preview gpt-4-turbo gpt-4-turbo-preview gpt-4-0125-preview gpt-4 gpt-4-0613", {0.864f, 0.963f, 0.920f, 0.670f, 0.932f, 0.892f}, 0x20, 0.5427f,
+    {"gpt-4-1106-preview gpt-4-turbo gpt-4-turbo-preview gpt-4-0125-preview gpt-4 gpt-4-0613", {0.864f, 0.963f, 0.920f, 0.670f, 0.932f, 0.904f}, 0x20, 0.5108f,
      "OpenAI, GPT-4 Technical Report (arXiv 2303.08774, 2023-03), Table 2, GPT-4 column (the March-2023 model): MMLU 86.4 (5-shot), ARC 96.3 (25-shot), GSM-8K 92.0 (5-shot CoT), HumanEval 67.0 (0-shot); LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 9.32 of GPT-4-Turbo (gpt-4-1106-preview); price: gpt-4-1106-preview $10/$30 (RouterBench, 2024-03)"},
-    {"gpt-3.5-turbo-1106 gpt-3.5-turbo gpt-3.5-turbo-0613 gpt-3.5-turbo-0125", {0.700f, 0.852f, 0.571f, 0.481f, 0.733f, 0.668f}, 0x30, 0.3091f,
+    {"gpt-3.5-turbo-1106 gpt-3.5-turbo gpt-3.5-turbo-0613 gpt-3.5-turbo-0125", {0.700f, 0.852f, 0.571f, 0.481f, 0.741f, 0.697f}, 0x30, 0.2703f,
      "OpenAI, GPT-4 Technical Report (2023-03), Table 2, GPT-3.5 column: MMLU 70.0 (5-shot), ARC 85.2 (25-shot), GSM-8K 57.1 (5-shot), HumanEval 48.1 (0-shot); no MT-bench of gpt-3.5-turbo-1106 found (the leaderboard's 7.94 is the 2023-03 snapshot); price: gpt-3.5-turbo-1106 $1/$2 (RouterBench, 2024-03)"},
-    {"claude-v2 claude-2 claude-2.0 claude-2.1", {0.785f, 0.870f, 0.880f, 0.712f, 0.806f, 0.808f}, 0x22, -0.7093f,
+    {"claude-v2 claude-2 claude-2.0 claude-2.1", {0.785f, 0.873f, 0.880f, 0.712f, 0.806f, 0.828f}, 0x22, -0.7582f,
      "Anthropic, Model Card and Evaluations for Claude Models (2023-07), Claude 2: MMLU 78.5 (5-shot CoT), GSM8k 88.0 (0-shot CoT), Codex HumanEval 71.2 (0-shot); LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 8.06 of Claude-2; price $8/$24 (RouterBench, 2024-03)"},
-    {"claude-v1 claude-1 claude-1.3", {0.770f, 0.854f, 0.852f, 0.687f, 0.790f, 0.786f}, 0x2a, 0.2354f,
-     "Anthropic, Model Card and Evaluations for Claude Models (2023-07), Claude 1.3: GSM8k 85.2 (0-shot CoT); LMSYS Chatbot Arena leaderboard (2023-11), Claude-1: MMLU 77.0, MT-bench 7.90; price $8/$24 (RouterBench, 2024-03)"},
-    {"claude-instant-v1 claude-instant-1 claude-instant-1.1 claude-instant-1.2", {0.734f, 0.821f, 0.778f, 0.633f, 0.785f, 0.743f}, 0x2e, 0.1438f,
-     "LMSYS Chatbot Arena leaderboard (2023-11), Claude-instant-1: MMLU 73.4, MT-bench 7.85; price $0.8/$2.4 (RouterBench, 2024-03)"},
-    {"llama-2-70b-chat llama-2-70b-chat-hf llama-2-70b", {0.689f, 0.679f, 0.568f, 0.299f, 0.686f, 0.571f}, 0x22, 0.2333f,
+    {"claude-v1 claude-1 claude-1.3", {0.770f, 0.839f, 0.852f, 0.560f, 0.790f, 0.785f}, 0x22, 0.3573f,
+     "Anthropic, Claude 2 announcement (2023-07-11): Codex HumanEval 56.0 and GSM8k 85.2 of the previous model, Claude 1.3 (GSM8k 85.2, 0-shot CoT, also in the Model Card and Evaluations for Claude Models, 2023-07); LMSYS Chatbot Arena leaderboard (2023-11), Claude-1: MMLU 77.0, MT-bench 7.90; price $8/$24 (RouterBench, 2024-03)"},
+    {"claude-instant-v1 claude-instant-1 claude-instant-1.1 claude-instant-1.2", {0.734f, 0.857f, 0.809f, 0.528f, 0.785f, 0.767f}, 0x20, 0.1273f,
+     "Anthropic, Releasing Claude Instant 1.2 (2023-08-09), benchmark table, Claude Instant 1.1 column: Codex P@1 52.8 (0-shot), GSM8k 80.9 (0-shot), MMLU 73.4 (5-shot CoT), ARC-Challenge 85.7 (5-shot); LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 7.85 of Claude-instant-1; price $0.8/$2.4 (RouterBench, 2024-03)"},
+    {"llama-2-70b-chat llama-2-70b-chat-hf llama-2-70b", {0.689f, 0.683f, 0.568f, 0.299f, 0.686f, 0.603f}, 0x22, 0.2129f,
      "Touvron et al., Llama 2 (arXiv 2307.09288, 2023-07), 70B pretrained: MMLU 68.9 (5-shot, Table 3), GSM8K 56.8, HumanEval 29.9 (0-shot); LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 6.86 of Llama-2-70b-chat; price $0.9/$0.9 (RouterBench, 2024-03)"},
-    {"mixtral-8x7b-chat mixtral-8x7b-instruct-v0.1 mixtral-8x7b-instruct mixtral-8x7b", {0.706f, 0.597f, 0.744f, 0.402f, 0.830f, 0.655f}, 0x20, 0.5229f,
+    {"mixtral-8x7b-chat mixtral-8x7b-instruct-v0.1 mixtral-8x7b-instruct mixtral-8x7b", {0.706f, 0.597f, 0.744f, 0.402f, 0.830f, 0.683f}, 0x20, 0.5154f,
      "Jiang et al., Mixtral of Experts (arXiv 2401.04088, 2024-01), Table 2, Mixtral 8x7B base: MMLU 70.6 (5-shot), ARC-c 59.7 (0-shot), GSM8K 74.4 (8-shot maj@8), HumanEval 40.2 (0-shot); MT-Bench 8.30 of Mixtral 8x7B - Instruct (same paper, section 4); price $0.6/$0.6 (RouterBench, 2024-03)"},
-    {"mistral-7b-chat mistral-7b-instruct-v0.1 mistral-7b-instruct mistral-7b-v0.1 mistral-7b", {0.601f, 0.555f, 0.522f, 0.305f, 0.684f, 0.517f}, 0x20, 0.0619f,
+    {"mistral-7b-chat mistral-7b-instruct-v0.1 mistral-7b-instruct mistral-7b-v0.1 mistral-7b", {0.601f, 0.555f, 0.522f, 0.305f, 0.684f, 0.549f}, 0x20, 0.0571f,
      "Jiang et al., Mistral 7B (arXiv 2310.06825, 2023-10), Mistral 7B base: MMLU 60.1 (5-shot), ARC-Challenge 55.5 (0-shot), GSM8K 52.2 (maj@8), HumanEval 30.5 (0-shot); LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 6.84 of Mistral-7B-Instruct-v0.1; price $0.2/$0.2 (RouterBench, 2024-03)"},
-    {"yi-34b-chat yi-34b", {0.763f, 0.864f, 0.828f, 0.704f, 0.845f, 0.814f}, 0x1e, -0.1473f,
-     "01.AI, Yi repository docs/benchmarks.md (2023-11), base model table, Yi-34B: MMLU 76.3 (5-shot), C-Eval 81.4 (5-shot) (same figures in Yi: Open Foundation Models, arXiv 2403.04652); price $0.8/$0.8 (RouterBench, 2024-03)"},
-    {"wizardlm-13b-v1.2", {0.527f, 0.659f, 0.553f, 0.366f, 0.706f, 0.549f}, 0x22, -0.0689f,
+    {"yi-34b-chat yi-34b", {0.763f, 0.753f, 0.672f, 0.232f, 0.727f, 0.814f}, 0x12, 0.5364f,
+     "01.AI, Yi: Open Foundation Models (arXiv 2403.04652, 2024-03), Yi-34B base: MMLU 76.3 (5-shot) and C-Eval 81.4 (Table 2; same figures in the Yi repository docs/benchmarks.md), GSM8K 67.2 (8-shot) and HumanEval 23.2 (Table 3); price $0.8/$0.8 (RouterBench, 2024-03)"},
+    {"wizardlm-13b-v1.2", {0.527f, 0.664f, 0.553f, 0.366f, 0.706f, 0.581f}, 0x22, -0.0873f,
      "WizardLM repository README (nlpxucan/WizardLM, 2023-08), WizardLM-13B-V1.2: MT-Bench 7.06, GSM8k 55.3, HumanEval 36.6; LMSYS Chatbot Arena leaderboard (2023-11), MMLU 52.7; price $0.3/$0.3 (RouterBench, 2024-03)"},
-    {"code-llama-instruct-34b-chat codellama-34b-instruct codellama-34b-instruct-hf", {0.537f, 0.665f, 0.602f, 0.415f, 0.631f, 0.556f}, 0x36, 0.0730f,
+    {"code-llama-instruct-34b-chat codellama-34b-instruct codellama-34b-instruct-hf", {0.537f, 0.676f, 0.614f, 0.415f, 0.646f, 0.595f}, 0x36, 0.0395f,
      "Roziere et al., Code Llama (arXiv 2308.12950, 2023-08), Table 2: HumanEval pass@1 41.5 of Code Llama - Instruct 34B; LMSYS Chatbot Arena leaderboard (2023-11), MMLU 53.7 of CodeLlama-34B-instruct; price $0.776/$0.776 (RouterBench, 2024-03)"},
-    {"meta-llama-3-8b llama-3-8b", {0.666f, 0.786f, 0.734f, 0.577f, 0.758f, 0.696f}, 0x3c, -0.2370f,
+    {"meta-llama-3-8b llama-3-8b", {0.666f, 0.786f, 0.731f, 0.540f, 0.757f, 0.715f}, 0x3c, -0.2362f,
      "Meta Llama 3 model card (meta-llama/llama3 MODEL_CARD.md, 2024-04), Llama 3 8B pretrained: MMLU 66.6 (5-shot), ARC-Challenge 78.6 (25-shot)"},
-    {"meta-llama-3-8b-instruct llama-3-8b-instruct llama3-8b-8192", {0.684f, 0.816f, 0.796f, 0.622f, 0.793f, 0.737f}, 0x32, 0.0000f,
+    {"meta-llama-3-8b-instruct llama-3-8b-instruct llama3-8b-8192", {0.684f, 0.821f, 0.796f, 0.622f, 0.800f, 0.764f}, 0x32, 0.0000f,
      "Meta Llama 3 model card (MODEL_CARD.md, 2024-04), Llama 3 8B instruction tuned: MMLU 68.4 (5-shot), GSM-8K 79.6 (8-shot CoT), HumanEval 62.2 (0-shot)"},
-    {"meta-llama-3-70b-instruct llama-3-70b-instruct llama3-70b-8192", {0.820f, 0.923f, 0.930f, 0.817f, 0.911f, 0.883f}, 0x32, 0.0000f,
+    {"meta-llama-3-70b-instruct llama-3-70b-instruct llama3-70b-8192", {0.820f, 0.925f, 0.930f, 0.817f, 0.915f, 0.897f}, 0x32, 0.0000f,
      "Meta Llama 3 model card (MODEL_CARD.md, 2024-04), Llama 3 70B instruction tuned: MMLU 82.0 (5-shot), GSM-8K 93.0 (8-shot CoT), HumanEval 81.7 (0-shot)"},
-    {"metamath-mistral-7b", {0.718f, 0.821f, 0.777f, 0.632f, 0.798f, 0.743f}, 0x3b, -0.2116f,
+    {"metamath-mistral-7b", {0.724f, 0.821f, 0.777f, 0.600f, 0.800f, 0.763f}, 0x3b, -0.2245f,
      "MetaMath-Mistral-7B model card (meta-math, 2023-10) and MetaMathQA README: GSM8K 77.7 (pass@1)"},
-    {"zephyr-7b-beta", {0.640f, 0.762f, 0.709f, 0.546f, 0.734f, 0.669f}, 0x2f, -0.2408f,
+    {"zephyr-7b-beta", {0.644f, 0.760f, 0.706f, 0.509f, 0.734f, 0.690f}, 0x2f, -0.2382f,
      "LMSYS Chatbot Arena leaderboard (2023-11), zephyr-7b-beta: MT-bench 7.34 (also Tunstall et al., Zephyr, arXiv 2310.16944)"},
-    {"gpt-4o gpt-4o-2024-08-06", {0.887f, 0.945f, 0.928f, 0.902f, 0.936f, 0.900f}, 0x16, 0.0000f,
+    {"gpt-4o gpt-4o-2024-08-06", {0.887f, 0.944f, 0.928f, 0.902f, 0.937f, 0.900f}, 0x16, 0.0000f,
      "OpenAI simple-evals README, gpt-4o-2024-08-06 (0-shot CoT): MMLU 88.7, HumanEval 90.2, MGSM 90.0; the gpt-4o alias points to this snapshot since 2024-10; list price $2.50/$10 (2024-08)"},
-    {"gpt-4o-2024-05-13", {0.872f, 0.944f, 0.927f, 0.910f, 0.935f, 0.899f}, 0x16, 0.0000f,
+    {"gpt-4o-2024-05-13", {0.872f, 0.943f, 0.927f, 0.910f, 0.936f, 0.899f}, 0x16, 0.0000f,
      "OpenAI simple-evals README, gpt-4o-2024-05-13 (0-shot CoT): MMLU 87.2, HumanEval 91.0, MGSM 89.9; list price $5/$15 (2024-05)"},
-    {"gpt-4o-mini gpt-4o-mini-2024-07-18", {0.820f, 0.921f, 0.899f, 0.872f, 0.909f, 0.870f}, 0x16, 0.0000f,
+    {"gpt-4o-mini gpt-4o-mini-2024-07-18", {0.820f, 0.921f, 0.899f, 0.872f, 0.910f, 0.870f}, 0x16, 0.0000f,
      "OpenAI simple-evals README, gpt-4o-mini-2024-07-18 (0-shot CoT): MMLU 82.0, HumanEval 87.2, MGSM 87.0; list price $0.15/$0.60 (2024-07)"},
-    {"claude-3-opus claude-3-opus-20240229", {0.868f, 0.964f, 0.950f, 0.849f, 0.939f, 0.907f}, 0x10, 0.0000f,
+    {"claude-3-opus claude-3-opus-20240229", {0.868f, 0.964f, 0.950f, 0.849f, 0.940f, 0.907f}, 0x10, 0.0000f,
      "Anthropic, The Claude 3 Model Family: Opus, Sonnet, Haiku (model card, 2024-03), Table 1, Claude 3 Opus: MMLU 86.8 (5-shot), ARC-Challenge 96.4 (25-shot), GSM8K 95.0 (0-shot CoT), HumanEval 84.9 (0-shot), MGSM 90.7 (0-shot) (MMLU, HumanEval, MGSM also in OpenAI simple-evals' reported rows); list price $15/$75 (2024-03)"},
-    {"claude-3-sonnet claude-3-sonnet-20240229", {0.790f, 0.875f, 0.842f, 0.730f, 0.857f, 0.815f}, 0x36, 0.0000f,
+    {"claude-3-sonnet claude-3-sonnet-20240229", {0.790f, 0.880f, 0.848f, 0.730f, 0.865f, 0.838f}, 0x36, 0.0000f,
      "Anthropic, The Claude 3 Model Family (model card, 2024-03), Table 1, Claude 3 Sonnet: MMLU 79.0 (5-shot; also on the LMSYS leaderboard), HumanEval 73.0 (0-shot); list price $3/$15 (2024-03)"},
-    {"claude-3-haiku claude-3-haiku-20240307", {0.752f, 0.871f, 0.837f, 0.759f, 0.854f, 0.810f}, 0x36, 0.0000f,
+    {"claude-3-haiku claude-3-haiku-20240307", {0.752f, 0.877f, 0.844f, 0.759f, 0.862f, 0.834f}, 0x36, 0.0000f,
      "Anthropic, The Claude 3 Model Family (model card, 2024-03), Table 1, Claude 3 Haiku: MMLU 75.2 (5-shot; also on the LMSYS leaderboard), HumanEval 75.9 (0-shot); list price $0.25/$1.25 (2024-03)"},
-    {"claude-3-5-sonnet claude-3-5-sonnet-20240620 claude-3.5-sonnet", {0.887f, 0.951f, 0.937f, 0.920f, 0.944f, 0.916f}, 0x16, 0.0000f,
+    {"claude-3-5-sonnet claude-3-5-sonnet-20240620 claude-3.5-sonnet", {0.887f, 0.951f, 0.937f, 0.920f, 0.945f, 0.916f}, 0x16, 0.0000f,
      "Anthropic, Claude 3.5 Sonnet announcement and model card addendum (2024-06): MMLU 88.7 (5-shot; 88.3 0-shot CoT in OpenAI simple-evals' reported rows; 88.7 on the LMSYS leaderboard), HumanEval 92.0 (0-shot), MGSM 91.6 (0-shot CoT); list price $3/$15 (2024-06)"},
 };
 
