@@ -137,21 +137,17 @@ void gr_x402_preflight_payer_outcome(void *arg, const char *payer, bool settled)
     pthread_mutex_unlock(&pf->mu);
 }
 
-bool gr_x402_preflight_needed(gr_x402_preflight *pf, const char *payer) {
-    if (!pf) return false;
-    pthread_mutex_lock(&pf->mu);
-    size_t at;
-    bool failed = failed_find(pf, payer, &at);
-    pthread_mutex_unlock(&pf->mu);
-    return pf->o.enabled || failed;
-}
-
 static bool payer_failed(gr_x402_preflight *pf, const char *payer) {
     pthread_mutex_lock(&pf->mu);
     size_t at;
     bool failed = failed_find(pf, payer, &at);
     pthread_mutex_unlock(&pf->mu);
     return failed;
+}
+
+bool gr_x402_preflight_needed(gr_x402_preflight *pf, const char *payer) {
+    if (!pf) return false;
+    return pf->o.enabled || payer_failed(pf, payer); /* enabled: no lock needed */
 }
 
 static void refuse(gr_x402_preflight_check *c, const char *code, const char *why) {
