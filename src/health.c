@@ -60,15 +60,6 @@ static pthread_mutex_t opts_mu = PTHREAD_MUTEX_INITIALIZER; /* writers only */
 
 /* ---- keys and lookup ---- */
 
-static uint64_t fnv_update(uint64_t h, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 static bool key_eq2(const struct gr_health *h, const char *a, size_t alen, const char *b,
                     size_t blen)
 {
@@ -82,10 +73,10 @@ static bool key_eq2(const struct gr_health *h, const char *a, size_t alen, const
 
 static gr_health *lookup(const char *a, size_t alen, const char *b, size_t blen)
 {
-    uint64_t hv = fnv_update(1469598103934665603ull, a, alen);
+    uint64_t hv = gr_fnv1a64(GR_FNV1A64_BASIS, a, alen);
     if (b) {
-        hv = fnv_update(hv, "/", 1);
-        hv = fnv_update(hv, b, blen);
+        hv = gr_fnv1a64(hv, "/", 1);
+        hv = gr_fnv1a64(hv, b, blen);
     }
     _Atomic(struct gr_health *) *slot = &buckets[hv & (NBUCKETS - 1)];
     struct gr_health *head = atomic_load_explicit(slot, memory_order_acquire);
