@@ -3,6 +3,7 @@
 #include "route_auto_config.h"
 #include "route.h"
 #include "route_auto_abilities.h"
+#include "route_conf.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -249,6 +250,7 @@ size_t gr_route_auto_config_notes(const gr_config *cfg, FILE *out)
 {
     const cJSON *sec = gr_route_auto_section(cfg);
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(sec, "models");
+    const gr_route_conf *rc = gr_route_conf_of(cfg);
     size_t lines = 0;
     for (size_t i = 0; cfg && i < cfg->nmodels; i++) {
         const gr_model_conf *m = &cfg->models[i];
@@ -265,7 +267,7 @@ size_t gr_route_auto_config_notes(const gr_config *cfg, FILE *out)
                 continue;
         }
         gr_auto_ability ab;
-        gr_route_auto_ability(sec, m, &ab);
+        gr_route_conf_auto_ability(rc, cfg, m, &ab); /* resolved at load (route_conf.c) */
         if (ab.from == GR_AUTO_ABILITY_TABLE || ab.from == GR_AUTO_ABILITY_CONFIG)
             continue;
         if (ab.from == GR_AUTO_ABILITY_TIER)
