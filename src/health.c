@@ -43,18 +43,13 @@ typedef struct opts_node {
     gr_health_opts o;
     struct opts_node *prev;
 } opts_node;
-static opts_node default_opts_node = {
-    .o = {
-        .consecutive_failures = 5,
-        .window = 20,
-        .min_samples = 10,
-        .error_rate = 0.5,
-        .cooldown_us = 30u * 1000000u,
-        .default_429_cooldown_us = 5u * 1000000u,
-        .max_retry_after_us = 300u * 1000000u,
-        .ewma_alpha = 0.2,
-    },
-};
+
+/* The defaults; gr_conf_health_keys declares the same values for the config. */
+#define HEALTH_OPTS_DEFAULT \
+    {.consecutive_failures = 5, .window = 20, .min_samples = 10, .error_rate = 0.5, \
+     .cooldown_us = 30u * 1000000u, .default_429_cooldown_us = 5u * 1000000u, \
+     .max_retry_after_us = 300u * 1000000u, .ewma_alpha = 0.2}
+static opts_node default_opts_node = {.o = HEALTH_OPTS_DEFAULT};
 static _Atomic(opts_node *) cur_opts = &default_opts_node;
 static pthread_mutex_t opts_mu = PTHREAD_MUTEX_INITIALIZER; /* writers only */
 
@@ -131,16 +126,7 @@ const char *gr_health_key(const gr_health *h) { return h ? h->key : ""; }
 
 void gr_health_opts_default(gr_health_opts *o)
 {
-    *o = (gr_health_opts){
-        .consecutive_failures = 5,
-        .window = 20,
-        .min_samples = 10,
-        .error_rate = 0.5,
-        .cooldown_us = 30u * 1000000u,
-        .default_429_cooldown_us = 5u * 1000000u,
-        .max_retry_after_us = 300u * 1000000u,
-        .ewma_alpha = 0.2,
-    };
+    *o = (gr_health_opts)HEALTH_OPTS_DEFAULT;
 }
 
 void gr_health_configure(const gr_health_opts *o)
