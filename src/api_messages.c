@@ -45,18 +45,15 @@ static char *print_free(cJSON *o) {
     return r;
 }
 
-char *gr_messages_error_json(int status, const char *message) {
+char *gr_messages_error_json_typed(const char *type, const char *message) {
     char *clean = gr_utf8_sanitize_dup(message ? message : ""); /* a client's bytes may be quoted in it */
-    char *s = print_free(error_obj(gr_messages_error_type(status), clean));
+    char *s = print_free(error_obj(type, clean));
     free(clean);
     return s;
 }
 
-char *gr_messages_error_json_typed(const char *type, const char *message) {
-    char *clean = gr_utf8_sanitize_dup(message ? message : "");
-    char *s = print_free(error_obj(type, clean));
-    free(clean);
-    return s;
+char *gr_messages_error_json(int status, const char *message) {
+    return gr_messages_error_json_typed(gr_messages_error_type(status), message);
 }
 
 char *gr_messages_sse_frame(const char *event, const char *data, size_t len, size_t *out_len) {

@@ -56,6 +56,20 @@ static inline bool gr_str_eq(gr_str a, gr_str b) {
 }
 static inline bool gr_str_eq_c(gr_str a, const char *c) { return gr_str_eq(a, gr_str_c(c)); }
 
+/* FNV-1a over n bytes, continuing from h (start from GR_FNV1A64_BASIS or
+ * GR_FNV1A32_BASIS): for spreading names over table slots, never for
+ * anything an attacker must not predict. */
+#define GR_FNV1A64_BASIS 1469598103934665603ull
+#define GR_FNV1A32_BASIS 2166136261u
+static inline uint64_t gr_fnv1a64(uint64_t h, const void *p, size_t n) {
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)p)[i]) * 1099511628211ull;
+    return h;
+}
+static inline uint32_t gr_fnv1a32(uint32_t h, const void *p, size_t n) {
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)p)[i]) * 16777619u;
+    return h;
+}
+
 /* Internal allocations: abort on OOM (Redis/h2o policy). */
 void *gr_xmalloc(size_t n);
 void *gr_xcalloc(size_t n, size_t m);

@@ -261,6 +261,18 @@ void gr_conf_load_keys(const cJSON *obj, const char *path, const gr_conf_key *ke
     }
 }
 
+void gr_conf_load_keys_or_url(const cJSON *obj, const char *path, const gr_conf_key *keys, void *out,
+                              gr_conf_err *e) {
+    if (!cJSON_IsString(obj)) {
+        gr_conf_load_keys(obj, path, keys, out, e);
+        return;
+    }
+    cJSON *wrap = cJSON_CreateObject();
+    cJSON_AddStringToObject(wrap, "url", obj->valuestring);
+    gr_conf_load_keys(wrap, path, keys, out, e);
+    cJSON_Delete(wrap);
+}
+
 void gr_conf_free_keys(const gr_conf_key *keys, void *out) {
     for (const gr_conf_key *k = keys; k->name; k++)
         if (k->type == GR_CONF_STRING) {

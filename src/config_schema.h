@@ -68,6 +68,11 @@ void gr_conf_check_keys(const cJSON *obj, const char *path, const gr_conf_key *k
 void gr_conf_load_keys(const cJSON *obj, const char *path, const gr_conf_key *keys, void *out,
                        gr_conf_err *e);
 
+/* gr_conf_load_keys for a section that may also be written as a bare
+ * string, which is then its "url" key (`store: sqlite://...`, `redis: redis://...`). */
+void gr_conf_load_keys_or_url(const cJSON *obj, const char *path, const gr_conf_key *keys, void *out,
+                              gr_conf_err *e);
+
 /* Free the GR_CONF_STRING fields a table filled. */
 void gr_conf_free_keys(const gr_conf_key *keys, void *out);
 
@@ -92,8 +97,8 @@ struct gr_config;
 typedef enum {
     GR_CONF_SEC_STORE,   /* store.c: gr_store_conf */
     GR_CONF_SEC_KEYS,    /* keys.c: static virtual keys, checked (the table is built at service start) */
-    GR_CONF_SEC_ROUTING, /* route.c: gr_route_conf (auto, health) */
-    GR_CONF_SEC_REDIS,   /* shared.c: gr_redis_conf */
+    GR_CONF_SEC_ROUTING, /* route_conf.c: gr_route_conf (auto, health) */
+    GR_CONF_SEC_REDIS,   /* shared.c: gr_shared (its settings; gr_shared_new copies them) */
     GR_CONF_SEC_X402,    /* pay_x402.c: validated by the same parser start-up runs */
     GR_CONF_NSECTIONS
 } gr_conf_section_id;

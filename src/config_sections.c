@@ -49,24 +49,16 @@ static const struct {
 
 /* 8388608 -> "8 MiB", 90000 -> "90 s": the largest unit that divides evenly. */
 static void human(char *out, size_t cap, double v, gr_conf_type t) {
-    static const struct { const char *unit; double mul; } bytes[] = {
-        {"TiB", 1099511627776.0}, {"GiB", 1073741824.0}, {"MiB", 1048576.0}, {"KiB", 1024.0}};
-    static const struct { const char *unit; double mul; } ms[] = {
-        {"d", 86400000.0}, {"h", 3600000.0}, {"min", 60000.0}, {"s", 1000.0}};
-    if (v != 0 && t == GR_CONF_BYTES) {
-        for (size_t i = 0; i < GR_ARRAY_LEN(bytes); i++)
-            if (v >= bytes[i].mul && v == (double)(uint64_t)(v / bytes[i].mul) * bytes[i].mul) {
-                snprintf(out, cap, "%.0f %s", v / bytes[i].mul, bytes[i].unit);
-                return;
-            }
-    }
-    if (v != 0 && t == GR_CONF_MS) {
-        for (size_t i = 0; i < GR_ARRAY_LEN(ms); i++)
-            if (v >= ms[i].mul && v == (double)(uint64_t)(v / ms[i].mul) * ms[i].mul) {
-                snprintf(out, cap, "%.0f %s", v / ms[i].mul, ms[i].unit);
-                return;
-            }
-    }
+    typedef struct { const char *unit; double mul; } unit;
+    static const unit bytes[] = {{"TiB", 1099511627776.0}, {"GiB", 1073741824.0}, {"MiB", 1048576.0}, {"KiB", 1024.0}};
+    static const unit ms[] = {{"d", 86400000.0}, {"h", 3600000.0}, {"min", 60000.0}, {"s", 1000.0}};
+    const unit *u = t == GR_CONF_BYTES ? bytes : t == GR_CONF_MS ? ms : NULL;
+    size_t nu = t == GR_CONF_BYTES ? GR_ARRAY_LEN(bytes) : t == GR_CONF_MS ? GR_ARRAY_LEN(ms) : 0;
+    for (size_t i = 0; v != 0 && i < nu; i++)
+        if (v >= u[i].mul && v == (double)(uint64_t)(v / u[i].mul) * u[i].mul) {
+            snprintf(out, cap, "%.0f %s", v / u[i].mul, u[i].unit);
+            return;
+        }
     snprintf(out, cap, t == GR_CONF_FRACTION ? "%g" : "%.0f%s", v, t == GR_CONF_MS ? " ms" : t == GR_CONF_BYTES ? " B" : "");
 }
 

@@ -43,31 +43,17 @@ typedef struct opts_node {
     gr_health_opts o;
     struct opts_node *prev;
 } opts_node;
-static opts_node default_opts_node = {
-    .o = {
-        .consecutive_failures = 5,
-        .window = 20,
-        .min_samples = 10,
-        .error_rate = 0.5,
-        .cooldown_us = 30u * 1000000u,
-        .default_429_cooldown_us = 5u * 1000000u,
-        .max_retry_after_us = 300u * 1000000u,
-        .ewma_alpha = 0.2,
-    },
-};
+
+/* The defaults; gr_conf_health_keys declares the same values for the config. */
+#define HEALTH_OPTS_DEFAULT \
+    {.consecutive_failures = 5, .window = 20, .min_samples = 10, .error_rate = 0.5, \
+     .cooldown_us = 30u * 1000000u, .default_429_cooldown_us = 5u * 1000000u, \
+     .max_retry_after_us = 300u * 1000000u, .ewma_alpha = 0.2}
+static opts_node default_opts_node = {.o = HEALTH_OPTS_DEFAULT};
 static _Atomic(opts_node *) cur_opts = &default_opts_node;
 static pthread_mutex_t opts_mu = PTHREAD_MUTEX_INITIALIZER; /* writers only */
 
 /* ---- keys and lookup ---- */
-
-static uint64_t fnv_update(uint64_t h, const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 static bool key_eq2(const struct gr_health *h, const char *a, size_t alen, const char *b,
                     size_t blen)
@@ -82,10 +68,10 @@ static bool key_eq2(const struct gr_health *h, const char *a, size_t alen, const
 
 static gr_health *lookup(const char *a, size_t alen, const char *b, size_t blen)
 {
-    uint64_t hv = fnv_update(1469598103934665603ull, a, alen);
+    uint64_t hv = gr_fnv1a64(GR_FNV1A64_BASIS, a, alen);
     if (b) {
-        hv = fnv_update(hv, "/", 1);
-        hv = fnv_update(hv, b, blen);
+        hv = gr_fnv1a64(hv, "/", 1);
+        hv = gr_fnv1a64(hv, b, blen);
     }
     _Atomic(struct gr_health *) *slot = &buckets[hv & (NBUCKETS - 1)];
     struct gr_health *head = atomic_load_explicit(slot, memory_order_acquire);
@@ -140,16 +126,7 @@ const char *gr_health_key(const gr_health *h) { return h ? h->key : ""; }
 
 void gr_health_opts_default(gr_health_opts *o)
 {
-    *o = (gr_health_opts){
-        .consecutive_failures = 5,
-        .window = 20,
-        .min_samples = 10,
-        .error_rate = 0.5,
-        .cooldown_us = 30u * 1000000u,
-        .default_429_cooldown_us = 5u * 1000000u,
-        .max_retry_after_us = 300u * 1000000u,
-        .ewma_alpha = 0.2,
-    };
+    *o = (gr_health_opts)HEALTH_OPTS_DEFAULT;
 }
 
 void gr_health_configure(const gr_health_opts *o)

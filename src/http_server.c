@@ -779,12 +779,16 @@ static void request_ended(conn *c) {
 
 /* ---- accepting ---- */
 
+/* server.max_connections (this worker's share) reached; 0 = no cap. */
+static bool at_conn_cap(const gr_http_server *s) {
+    return s->lim.max_connections && s->nconns >= s->lim.max_connections;
+}
+
 /* Accepting on or off. Off at the connection cap, while backing off after a
  * resource failure and once draining; on again when none of these holds. */
 static void set_accepting(gr_http_server *s, bool on) {
     if (!s->accept_ev) return;
-    if (on && (s->draining || s->backing_off || (s->lim.max_connections && s->nconns >= s->lim.max_connections)))
-        on = false;
+    if (on && (s->draining || s->backing_off || at_conn_cap(s))) on = false;
     if (on == s->accepting) return;
     if (on) event_add(s->accept_ev, NULL);
     else event_del(s->accept_ev);
@@ -820,7 +824,7 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg) {
     (void)what;
     gr_http_server *s = arg;
     for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
-        if (s->lim.max_connections && s->nconns >= s->lim.max_connections) {
+        if (at_conn_cap(s)) {
             set_accepting(s, false); /* the rest wait in the backlog until a connection closes */
             return;
         }

@@ -31,6 +31,7 @@ struct gr_key_entry {
     char **models; /* NULL + all_models when unrestricted */
     size_t nmodels;
     bool all_models;
+    double auto_value_usd; /* rec's metadata.auto_value_usd (>= 0); -1 = unset */
     int64_t spent_total, spent_day, spent_month, day, month;
     /* what the store had committed when last read (day/month: of e->day and
      * e->month): the seed of the cluster-wide counters in Redis (shared.h) */
@@ -130,10 +131,24 @@ static void free_models(gr_key_entry *e) {
     e->nmodels = 0;
 }
 
-/* Set rec (deep copy) and re-derive the parsed model list. Under e->mu. */
+/* metadata {"auto_value_usd": number >= 0}; -1 when unset or not a number. */
+static double metadata_auto_value_usd(const char *metadata_json) {
+    double v = -1.0;
+    if (metadata_json && strstr(metadata_json, "auto_value_usd")) {
+        cJSON *meta = cJSON_Parse(metadata_json);
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(meta, "auto_value_usd");
+        if (cJSON_IsNumber(x) && x->valuedouble >= 0) v = x->valuedouble;
+        cJSON_Delete(meta);
+    }
+    return v;
+}
+
+/* Set rec (deep copy) and re-derive the parsed model list and auto value.
+ * Under e->mu. */
 static void entry_set_record(gr_key_entry *e, const gr_key_record *rec) {
     gr_key_record_dispose(&e->rec);
     gr_key_record_copy(&e->rec, rec);
+    e->auto_value_usd = metadata_auto_value_usd(rec->metadata_json);
     free_models(e);
     e->all_models = true;
     cJSON *arr = rec->models_json ? cJSON_Parse(rec->models_json) : NULL;
@@ -218,14 +233,8 @@ gr_key_entry *gr_keys_find_id(gr_keys *t, const char *id) {
 const char *gr_keys_id(const gr_key_entry *k) { return k->id; }
 
 double gr_keys_auto_value_usd(gr_key_entry *k) {
-    double v = -1.0;
     pthread_mutex_lock(&k->mu);
-    if (k->rec.metadata_json && strstr(k->rec.metadata_json, "auto_value_usd")) {
-        cJSON *meta = cJSON_Parse(k->rec.metadata_json);
-        const cJSON *x = cJSON_GetObjectItemCaseSensitive(meta, "auto_value_usd");
-        if (cJSON_IsNumber(x) && x->valuedouble >= 0) v = x->valuedouble;
-        cJSON_Delete(meta);
-    }
+    double v = k->auto_value_usd; /* parsed when the record was set */
     pthread_mutex_unlock(&k->mu);
     return v;
 }

@@ -45,19 +45,14 @@ static struct {
     _Atomic uint64_t overflow;
 } g_metrics;
 
-static uint64_t fnv(gr_metric_id m, const char *s) {
-    uint64_t h = 1469598103934665603ull ^ (uint64_t)m;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 static series *lookup(gr_metric_id m, const char *labels) {
     if (!labels) labels = "";
-    if (strlen(labels) >= LABELS_MAX) { /* cutting it could break the exposition text */
+    size_t labels_len = strlen(labels);
+    if (labels_len >= LABELS_MAX) { /* cutting it could break the exposition text */
         atomic_fetch_add_explicit(&g_metrics.overflow, 1, memory_order_relaxed);
         return NULL;
     }
-    uint64_t h = fnv(m, labels);
+    uint64_t h = gr_fnv1a64(GR_FNV1A64_BASIS ^ (uint64_t)m, labels, labels_len);
     for (size_t probe = 0; probe < SLOTS; probe++) {
         size_t i = (h + probe) & (SLOTS - 1);
         series *s = atomic_load_explicit(&g_metrics.slot[i], memory_order_acquire);

@@ -3,16 +3,10 @@
 #include "redact.h"
 
 #include <stdlib.h>
-#include <strings.h>
 
 /* ---- which configured values are secrets ---- */
 
-static bool name_has(const char *name, const char *part) {
-    size_t pl = strlen(part);
-    for (const char *s = name; *s; s++)
-        if (!strncasecmp(s, part, pl)) return true;
-    return false;
-}
+static bool name_has(const char *name, const char *part) { return strcasestr(name, part) != NULL; }
 
 static bool credential_header(const char *name) {
     return name && (name_has(name, "auth") || name_has(name, "key") || name_has(name, "token") ||

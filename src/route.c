@@ -499,14 +499,6 @@ static void weighted_shuffle(slot *s, size_t n, gr_route_state *st)
     }
 }
 
-static uint32_t name_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; s && *s; s++)
-        h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
 /* Filter and order the deployments of model m; append to the plan.
  * Returns the number appended; *avail_out = eligible before the health check. */
 static size_t add_group(ctx *c, const gr_model_conf *m, gr_cand_kind kind, size_t *eligible_out,
@@ -584,7 +576,8 @@ static size_t add_group(ctx *c, const gr_model_conf *m, gr_cand_kind kind, size_
     } else {
         switch (strat) {
         case STRAT_ROUND_ROBIN: {
-            uint32_t *ctr = &c->st->rr[name_hash(m->name) % GR_ROUTE_RR_SLOTS];
+            const char *name = m->name ? m->name : "";
+            uint32_t *ctr = &c->st->rr[gr_fnv1a32(GR_FNV1A32_BASIS, name, strlen(name)) % GR_ROUTE_RR_SLOTS];
             size_t start = (*ctr)++ % n;
             slot tmp[MAX_GROUP];
             for (size_t i = 0; i < n; i++)

@@ -3,6 +3,7 @@
 #include "route_auto_config.h"
 #include "route.h"
 #include "route_auto_abilities.h"
+#include "route_conf.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -36,14 +37,6 @@ typedef struct {
 static id_slot id_index[ID_SLOTS];
 static pthread_once_t id_once = PTHREAD_ONCE_INIT;
 
-static uint32_t id_hash(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h;
-}
-
 static void id_build(void)
 {
     for (size_t i = 0; i < ID_SLOTS; i++)
@@ -54,7 +47,7 @@ static void id_build(void)
             const char *e = strchr(p, ' ');
             size_t l = e ? (size_t)(e - p) : strlen(p);
             if (l > 0 && l < ID_MAX) {
-                uint32_t k = id_hash(p, l) & (ID_SLOTS - 1);
+                uint32_t k = gr_fnv1a32(GR_FNV1A32_BASIS, p, l) & (ID_SLOTS - 1);
                 while (id_index[k].row >= 0)
                     k = (k + 1) & (ID_SLOTS - 1);
                 id_index[k] = (id_slot){p, (uint8_t)l, (int16_t)r};
@@ -82,7 +75,7 @@ static const gr_auto_ability_row *table_find(const char *name)
             return NULL;
         id[n] = (char)tolower((unsigned char)name[n]);
     }
-    uint32_t k = id_hash(id, n) & (ID_SLOTS - 1);
+    uint32_t k = gr_fnv1a32(GR_FNV1A32_BASIS, id, n) & (ID_SLOTS - 1);
     for (; id_index[k].row >= 0; k = (k + 1) & (ID_SLOTS - 1))
         if (id_index[k].len == n && memcmp(id_index[k].id, id, n) == 0)
             return &gr_auto_ability_table[id_index[k].row];
@@ -257,6 +250,7 @@ size_t gr_route_auto_config_notes(const gr_config *cfg, FILE *out)
 {
     const cJSON *sec = gr_route_auto_section(cfg);
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(sec, "models");
+    const gr_route_conf *rc = gr_route_conf_of(cfg);
     size_t lines = 0;
     for (size_t i = 0; cfg && i < cfg->nmodels; i++) {
         const gr_model_conf *m = &cfg->models[i];
@@ -273,7 +267,7 @@ size_t gr_route_auto_config_notes(const gr_config *cfg, FILE *out)
                 continue;
         }
         gr_auto_ability ab;
-        gr_route_auto_ability(sec, m, &ab);
+        gr_route_conf_auto_ability(rc, cfg, m, &ab); /* resolved at load (route_conf.c) */
         if (ab.from == GR_AUTO_ABILITY_TABLE || ab.from == GR_AUTO_ABILITY_CONFIG)
             continue;
         if (ab.from == GR_AUTO_ABILITY_TIER)

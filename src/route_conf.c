@@ -63,7 +63,7 @@ static void parse_auto(const cJSON *a, const gr_config *cfg, gr_route_conf *c, g
     c->auto_abilities = gr_xcalloc(cfg->nmodels ? cfg->nmodels : 1, sizeof *c->auto_abilities);
     for (size_t i = 0; i < cfg->nmodels; i++) gr_route_auto_ability(section, &cfg->models[i], &c->auto_abilities[i]);
     const cJSON *list = cJSON_IsObject(a) ? cJSON_GetObjectItemCaseSensitive(a, "models") : NULL;
-    if (!list || cJSON_IsNull(list) || e->failed) return;
+    if (!list || cJSON_IsNull(list)) return;
     if (!cJSON_IsArray(list)) {
         gr_conf_fail(e, "routing.auto.models: expected a list of model names");
         return;
@@ -89,8 +89,7 @@ void *gr_route_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e
         parse_auto(cJSON_IsObject(sec) ? cJSON_GetObjectItemCaseSensitive(sec, "auto") : NULL, cfg, c, e);
     if (!e->failed && cJSON_IsObject(sec)) {
         char err[256] = "";
-        if (!e->failed &&
-            gr_health_opts_from_json(cJSON_GetObjectItemCaseSensitive(sec, "health"), &c->health, err, sizeof err) != GR_OK)
+        if (gr_health_opts_from_json(cJSON_GetObjectItemCaseSensitive(sec, "health"), &c->health, err, sizeof err) != GR_OK)
             gr_conf_fail(e, "%s", err);
     }
     if (e->failed) {

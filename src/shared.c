@@ -225,14 +225,7 @@ void *gr_redis_conf_parse(const cJSON *r, const gr_config *cfg, gr_conf_err *e) 
     (void)cfg;
     if (!r || cJSON_IsNull(r)) return NULL;
     redis_scalars sc = {0};
-    if (cJSON_IsString(r)) { /* redis: "redis://..." */
-        cJSON *wrap = cJSON_CreateObject();
-        cJSON_AddStringToObject(wrap, "url", r->valuestring);
-        gr_conf_load_keys(wrap, "redis", gr_conf_redis_keys, &sc, e);
-        cJSON_Delete(wrap);
-    } else {
-        gr_conf_load_keys(r, "redis", gr_conf_redis_keys, &sc, e);
-    }
+    gr_conf_load_keys_or_url(r, "redis", gr_conf_redis_keys, &sc, e); /* or redis: "redis://..." */
     gr_shared *s = gr_xcalloc(1, sizeof(*s));
     s->timeout_ms = sc.timeout_ms;
     s->reconnect_ms = sc.reconnect_ms;

@@ -182,14 +182,7 @@ static const gr_store_conf default_conf = {GR_STORE_DEFAULT_URL, GR_STORE_EXEC_D
 void *gr_store_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e) {
     (void)cfg;
     gr_store_conf *c = gr_xcalloc(1, sizeof *c);
-    if (cJSON_IsString(sec)) { /* store: "sqlite://..." */
-        cJSON *wrap = cJSON_CreateObject();
-        cJSON_AddStringToObject(wrap, "url", sec->valuestring);
-        gr_conf_load_keys(wrap, "store", gr_conf_store_keys, c, e);
-        cJSON_Delete(wrap);
-    } else {
-        gr_conf_load_keys(sec, "store", gr_conf_store_keys, c, e);
-    }
+    gr_conf_load_keys_or_url(sec, "store", gr_conf_store_keys, c, e); /* or store: "sqlite://..." */
     if (!e->failed && !c->url[0]) {
         free(c->url);
         c->url = gr_xstrdup(GR_STORE_DEFAULT_URL);

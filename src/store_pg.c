@@ -35,6 +35,7 @@
  * store (x402_store_pg.c) uses the same code on a connection of its own. */
 #include "store.h"
 #include "store_pg.h"
+#include "utf8.h"
 
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -249,45 +250,19 @@ static void buf_puts(buf *b, const char *s) {
     b->len += n;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid
- * (overlong, surrogate, > U+10FFFF, truncated). */
-static size_t utf8_seq(const unsigned char *s) {
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    size_t n;
-    unsigned min, cp;
-    if (c >= 0xC2 && c <= 0xDF) n = 2, min = 0x80, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF) n = 3, min = 0x800, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4) n = 4, min = 0x10000, cp = c & 0x07;
-    else return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    return n;
-}
-
-static bool utf8_valid(const char *s) {
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t n = utf8_seq(p);
-        if (!n) return false;
-        p += n;
-    }
-    return true;
-}
-
 /* Appends s with every byte of an invalid UTF-8 sequence replaced by '?'
  * (PostgreSQL rejects invalid UTF-8; SQLite stores it; fixed-size fields may
  * also cut a multi-byte character). If `quote`, escapes for an array
  * element. */
 static void buf_put_text(buf *b, const char *s, bool quote) {
     const unsigned char *p = (const unsigned char *)s;
+    size_t left = strlen(s);
     while (*p) {
-        size_t n = utf8_seq(p);
+        size_t n = gr_utf8_seq_len(p, left);
         if (!n) {
             buf_putc(b, '?');
             p++;
+            left--;
             continue;
         }
         if (quote && (*p == '"' || *p == '\\')) buf_putc(b, '\\');
@@ -296,6 +271,7 @@ static void buf_put_text(buf *b, const char *s, bool quote) {
         b->len += n;
         b->p[b->len] = '\0';
         p += n;
+        left -= n;
     }
 }
 
@@ -303,7 +279,7 @@ static void buf_put_text(buf *b, const char *s, bool quote) {
 
 const char *gr_pg_clean_param(const char *s, char **tmp) {
     *tmp = NULL;
-    if (!s || utf8_valid(s)) return s;
+    if (!s || gr_utf8_valid(s, strlen(s))) return s;
     buf b = {0};
     buf_put_text(&b, s, false);
     *tmp = b.p;

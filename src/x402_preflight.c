@@ -98,9 +98,7 @@ struct gr_store_exec *gr_x402_preflight_exec(gr_x402_preflight *pf) { return pf-
 bool gr_x402_preflight_fail_open(const gr_x402_preflight *pf) { return pf->o.fail_open; }
 
 static size_t slot_of(const char *key, size_t n) {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (const char *p = key; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ull;
-    return (size_t)(h % n);
+    return (size_t)(gr_fnv1a64(GR_FNV1A64_BASIS, key, strlen(key)) % n);
 }
 
 /* The failed-payer memory: open addressing over FAILED_SLOTS (a full table
@@ -137,21 +135,17 @@ void gr_x402_preflight_payer_outcome(void *arg, const char *payer, bool settled)
     pthread_mutex_unlock(&pf->mu);
 }
 
-bool gr_x402_preflight_needed(gr_x402_preflight *pf, const char *payer) {
-    if (!pf) return false;
-    pthread_mutex_lock(&pf->mu);
-    size_t at;
-    bool failed = failed_find(pf, payer, &at);
-    pthread_mutex_unlock(&pf->mu);
-    return pf->o.enabled || failed;
-}
-
 static bool payer_failed(gr_x402_preflight *pf, const char *payer) {
     pthread_mutex_lock(&pf->mu);
     size_t at;
     bool failed = failed_find(pf, payer, &at);
     pthread_mutex_unlock(&pf->mu);
     return failed;
+}
+
+bool gr_x402_preflight_needed(gr_x402_preflight *pf, const char *payer) {
+    if (!pf) return false;
+    return pf->o.enabled || payer_failed(pf, payer); /* enabled: no lock needed */
 }
 
 static void refuse(gr_x402_preflight_check *c, const char *code, const char *why) {

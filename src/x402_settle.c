@@ -71,20 +71,19 @@ static bool stopping_now(gr_x402_settler *s) {
     return st;
 }
 
-/* Past the stop_by deadline: abort what is in flight, leave the rest. */
-static bool past_deadline(gr_x402_settler *s) {
-    pthread_mutex_lock(&s->mu);
-    uint64_t d = s->stop_deadline_ms;
-    pthread_mutex_unlock(&s->mu);
-    return d && gr_wall_ms() >= d;
-}
-
+/* The stop_by deadline (wall ms), 0 = none; also bounds the RPC calls (x402_rpc.h). */
 static uint64_t stop_deadline(void *ud) {
     gr_x402_settler *s = ud;
     pthread_mutex_lock(&s->mu);
     uint64_t d = s->stop_deadline_ms;
     pthread_mutex_unlock(&s->mu);
     return d;
+}
+
+/* Past the stop_by deadline: abort what is in flight, leave the rest. */
+static bool past_deadline(gr_x402_settler *s) {
+    uint64_t d = stop_deadline(s);
+    return d && gr_wall_ms() >= d;
 }
 
 /* ---- the sending lease (x402_store.h: gr_x402_store_settlement_lease) ----
@@ -218,10 +217,20 @@ static const gr_x402_network_conf *find_net(gr_x402_settler *s, uint64_t chain_i
     return NULL;
 }
 
+/* A JSON-RPC error object is a refusal: permanent for the job. */
+static outcome of_rpc(gr_rpc_outcome o) {
+    switch (o) {
+    case GR_RPC_OK: return R_OK;
+    case GR_RPC_TRANSIENT: return R_TRANSIENT;
+    case GR_RPC_REFUSED: return R_PERMANENT;
+    }
+    return R_TRANSIENT;
+}
+
 /* The settler's JSON-RPC calls: bounded by its stop deadline (x402_rpc.h). */
 static outcome rpc(gr_x402_settler *s, const char *url, const char *method, const char *params, cJSON **root,
                    const cJSON **result, char *err, size_t errlen) {
-    return (outcome)gr_x402_rpc_call(&s->rpc, url, method, params, root, result, err, errlen);
+    return of_rpc(gr_x402_rpc_call(&s->rpc, url, method, params, root, result, err, errlen));
 }
 
 static bool contains_ci(const char *hay, const char *needle) { return hay && strcasestr(hay, needle) != NULL; }
@@ -260,7 +269,7 @@ static outcome wait_receipt(gr_x402_settler *s, const gr_x402_network_conf *n, c
 
 static outcome rpc_qty(gr_x402_settler *s, const char *url, const char *method, const char *params, uint64_t *v,
                        char *err, size_t errlen) {
-    return (outcome)gr_x402_rpc_qty(&s->rpc, url, method, params, v, err, errlen);
+    return of_rpc(gr_x402_rpc_qty(&s->rpc, url, method, params, v, err, errlen));
 }
 
 /* Error code of a reverting settle() simulation (upto: Permit2 / proxy custom

@@ -87,7 +87,8 @@ test('a job another live instance is sending is not sent again by an instance re
   const a = await startGateway({ config: config(storeUrl, facUrl) });
   t.after(() => a.stop('SIGKILL'));
   const q = await fetch(`${a.base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody });
-  await q.text();
+  const quoteBody = await q.text();
+  assert.equal(q.status, 402, `the unpaid request is quoted: ${q.status} ${quoteBody}\n${a.logs().slice(-2000)}`);
   const amount = JSON.parse(Buffer.from(q.headers.get('payment-required'), 'base64').toString()).accepts[0].amount;
   const r = await fetch(`${a.base}/v1/chat/completions`, {
     method: 'POST', headers: { 'content-type': 'application/json', 'x-payment': await paymentHeader(amount) }, body: chatBody });
