@@ -833,9 +833,13 @@ static void x402_job_run(void *conn, void *arg) {
         break;
     }
     case XJ_CREDIT_VIEW:
-        j->rc = gr_x402_store_credit_get(st, j->payer, &j->credit);
+        /* Settlements first, credit second: a job's finishing commits its
+         * state and its credit together, so a settlement this view shows as
+         * settled always has its credit in the balance read after it (the
+         * other order could show "settled" beside the balance from before). */
         j->obj = cJSON_CreateArray();
-        if (j->rc == GR_OK) (void)gr_x402_store_settlements_recent(st, j->payer, 20, j->obj);
+        (void)gr_x402_store_settlements_recent(st, j->payer, 20, j->obj);
+        j->rc = gr_x402_store_credit_get(st, j->payer, &j->credit);
         break;
     case XJ_PREFLIGHT: /* run on the preflight pool (preflight_job_run, settle_wait_run), never here */
     case XJ_SETTLE_WAIT:
