@@ -309,6 +309,21 @@ static void append_event(gr_request *r, const char *data, size_t len) {
     evbuffer_add(r->out, "\n\n", 2);
 }
 
+/* A mid-stream failure: the status line is out, so the error goes in band
+ * (a `data: {"error":…}` event, no [DONE]) and the stream ends failed. */
+static void emit_midstream_error(gr_request *r, const char *message, const char *type, const char *code) {
+    char *s = gr_error_json(message, type, NULL, code);
+    append_event(r, s, strlen(s));
+    free(s);
+    r->failed_midstream = true;
+}
+
+/* The same for an adapter's error, redacted first. */
+static void emit_adapter_error(gr_request *r, gr_upstream_error *e, const char *fallback) {
+    redact_error(r, e);
+    emit_midstream_error(r, e->message[0] ? e->message : fallback, e->type ? e->type : "api_error", e->code);
+}
+
 /* Adapters (Anthropic, Gemini) emit canonical chunks; the one carrying usage
  * (sent after the adapter stored the stream's usage in r->usage) gets
  * usage.cost like an OpenAI-compatible stream's. */
@@ -361,12 +376,7 @@ static int on_sse_event(void *ud, const gr_sse_event *ev) {
     if (r->ops) {
         gr_upstream_error err = {0};
         if (r->ops->stream_event(r->st, ev, emit_chunk, r, &err) != GR_OK) {
-            redact_error(r, &err);
-            char *s = gr_error_json(err.message[0] ? err.message : "upstream stream error", err.type ? err.type : "api_error",
-                                    NULL, err.code);
-            append_event(r, s, strlen(s));
-            free(s);
-            r->failed_midstream = true;
+            emit_adapter_error(r, &err, "upstream stream error");
             r->error_type = err.type ? err.type : "api_error";
             return 1;
         }
@@ -463,11 +473,8 @@ static int relay_data(gr_request *r, const char *data, size_t len) {
     if (r->sse.comments != comments) /* upstream keep-alives (": ping") keep the client side alive too */
         evbuffer_add(r->out, ": keepalive\n\n", 13);
     if (rc == GR_ERR_TOO_LARGE || rc == GR_ERR_NOMEM) {
-        char *s = gr_error_json("upstream sent an SSE event larger than server.max_sse_event_bytes", "api_error", NULL,
-                                "upstream_event_too_large");
-        append_event(r, s, strlen(s));
-        free(s);
-        r->failed_midstream = true;
+        emit_midstream_error(r, "upstream sent an SSE event larger than server.max_sse_event_bytes", "api_error",
+                             "upstream_event_too_large");
         r->error_type = "upstream_event_too_large";
     }
     flush_out(r);
@@ -478,12 +485,7 @@ static void finish_stream(gr_request *r, const char *err) {
     if (r->ops && r->st && !r->failed_midstream) {
         gr_upstream_error e = {0};
         if (r->ops->stream_finish(r->st, emit_chunk, r, &r->usage, &e) != GR_OK) {
-            redact_error(r, &e);
-            char *s = gr_error_json(e.message[0] ? e.message : "upstream stream ended abnormally", e.type ? e.type : "api_error",
-                                    NULL, e.code);
-            append_event(r, s, strlen(s));
-            free(s);
-            r->failed_midstream = true;
+            emit_adapter_error(r, &e, "upstream stream ended abnormally");
         } else if (!err) {
             r->done_seen = true;
         }
@@ -492,11 +494,8 @@ static void finish_stream(gr_request *r, const char *err) {
         /* The upstream died mid-stream: say so in-band; the status is already sent. */
         char msg[256];
         snprintf(msg, sizeof(msg), "%s after the stream started", err);
-        char *s = gr_error_json(msg, gr_upstream_err_is_timeout(err) ? "timeout_error" : "api_error", NULL,
-                                gr_upstream_err_is_timeout(err) ? "upstream_timeout" : "upstream_error");
-        append_event(r, s, strlen(s));
-        free(s);
-        r->failed_midstream = true;
+        emit_midstream_error(r, msg, gr_upstream_err_is_timeout(err) ? "timeout_error" : "api_error",
+                             gr_upstream_err_is_timeout(err) ? "upstream_timeout" : "upstream_error");
         if (!r->error_type) r->error_type = err; /* keep a more specific cause (e.g. stream_too_long) */
     } else if (!err && !r->done_seen && !r->failed_midstream) {
         /* Clean EOF without [DONE]: some servers do this; close properly. */
