@@ -1,52 +1,5 @@
 # Area "core": HTTP server, config, upstream client, fast path, mock upstream,
 # metrics, logging. Owner: gateway core.
-add_library(gr_core OBJECT
-  src/config.c
-  src/config_sections.c
-  src/body_decode.c
-  src/cors.c
-  src/http_reply.c
-  src/http_server.c
-  src/json_edit.c
-  src/json_arena.c
-  src/metrics.c
-  src/log.c
-  src/upstream.c
-  src/upstream_h1.c
-  src/upstream_curl.c
-  src/curl_dl.c
-  src/mock_upstream.c
-  src/instance_id.c
-  src/request.c
-  src/pipeline.c
-  src/request_store_job.c
-  src/request_log.c
-  src/request_ledger.c
-  src/feature_list.c
-  src/proxy.c
-  src/admit_keys.c
-  src/redact.c
-  src/api_models.c
-  src/api_admin.c
-  src/endpoints.c
-  src/messages_native.c
-  src/auth.c
-  src/server.c
-  src/listen.c
-  src/worker.c
-  src/services.c
-  src/store_exec.c
-  src/pay_x402.c
-  src/shared.c
-  src/x402_store.c
-  src/x402_settle.c
-  src/x402_rpc.c
-  src/x402_chain.c
-  src/x402_preflight.c
-)
-target_include_directories(gr_core PUBLIC ${CMAKE_SOURCE_DIR}/src)
-target_link_libraries(gr_core PUBLIC ${GR_EXTERNAL_LIBS})
-list(APPEND GR_AREA_LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 
 # The provider-credential redactor (src/redact.c): split points, truncated keys.
 gr_add_unit_test(NAME test_redact SOURCES tests/unit/test_redact.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
