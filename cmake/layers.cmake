@@ -41,8 +41,6 @@ gr_layer(cli DEPS gr_meter)                     # the command line beside the se
 target_link_libraries(gr_store PUBLIC gr_pq_headers)
 target_compile_definitions(gr_store PUBLIC GR_HAVE_PG=1)
 
-# Known exception (issue 17): upstream.h takes gr_http_request from provider.h.
-target_include_directories(gr_net PUBLIC ${CMAKE_SOURCE_DIR}/src/provider)
 # The whole gateway (every layer), for the binary, tests, fuzzers and benches.
 # One link group: config.c still reads two tables defined above it (the section
 # table of gateway/config_sections.c, route.c's strategy names).
