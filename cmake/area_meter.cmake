@@ -1,6 +1,6 @@
-# Area "meter": cost metering, virtual API keys (budgets, RPM/TPM), the usage
+# Area "meter": the tests of cost metering, virtual API keys (budgets, RPM/TPM), the usage
 # ledger (async SQLite writer), the store interface + SQLite backend, the admin
-# API handlers and the `keys`/`usage` CLI. Owner: metering/keys.
+# API handlers and the `keys`/`usage` CLI (src/meter/, src/store/, src/cli/). Owner: metering/keys.
 
 gr_add_unit_test(NAME test_meter SOURCES tests/unit/test_meter.c LIBS gr_meter)
 gr_add_unit_test(NAME test_keys SOURCES tests/unit/test_keys.c LIBS gr_meter)

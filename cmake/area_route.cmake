@@ -1,4 +1,4 @@
-# Area "route": deployment selection strategies, health / circuit breaker,
+# Area "route": the tests of deployment selection strategies, health / circuit breaker,
 # retry and fallback planning, OpenRouter routing parameters and the measured
 # `model: "auto"` router (offline-trained weights in src/route/route_auto_weights.h).
 # Owner: routing engine.
