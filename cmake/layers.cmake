@@ -49,4 +49,3 @@ target_link_libraries(gr_core INTERFACE "$<LINK_GROUP:RESCAN,gr_cli,gr_gateway,g
 # The adapters with the mock that speaks their wire formats (tests).
 add_library(gr_providers INTERFACE)
 target_link_libraries(gr_providers INTERFACE gr_provider gr_mock)
-set(GR_AREA_LIBS gr_core)
