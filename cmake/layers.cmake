@@ -42,10 +42,13 @@ target_link_libraries(gr_store PUBLIC gr_pq_headers)
 target_compile_definitions(gr_store PUBLIC GR_HAVE_PG=1)
 
 # The whole gateway (every layer), for the binary, tests, fuzzers and benches.
-# One link group: config.c still reads two tables defined above it (the section
-# table of gateway/config_sections.c, route.c's strategy names).
+# A plain top-down link order, no link group: nothing below calls up (config.c
+# gets the section table as an argument), so one pass of the linker resolves
+# every layer. (That alone does not catch an upward call whose object an upper
+# layer already pulled in; the include paths and the layer check do.)
 add_library(gr_core INTERFACE)
-target_link_libraries(gr_core INTERFACE "$<LINK_GROUP:RESCAN,gr_cli,gr_gateway,gr_features,gr_request,gr_mock,gr_cluster,gr_x402,gr_meter,gr_route,gr_provider,gr_store,gr_net,gr_config,gr_base>")
+target_link_libraries(gr_core INTERFACE gr_cli gr_gateway gr_features gr_request gr_mock gr_cluster gr_x402 gr_meter
+                      gr_route gr_provider gr_store gr_net gr_config gr_base)
 # The adapters with the mock that speaks their wire formats (tests).
 add_library(gr_providers INTERFACE)
 target_link_libraries(gr_providers INTERFACE gr_provider gr_mock)

@@ -2,6 +2,7 @@
  * run the standalone mock upstream. */
 #include "common.h"
 #include "config.h"
+#include "config_load.h"
 #include "route_auto_config.h"
 #include "log.h"
 #include "mock_upstream.h"

@@ -757,23 +757,28 @@ static void parse_auth(gr_config *c, const cJSON *auth, const cJSON *x402, gr_co
     }
 }
 
+/* The vocabulary of models[].strategy; route.c gives each its meaning. */
+const char *const gr_route_strategy_names[GR_ROUTE_NSTRATEGY_NAMES + 1] = {
+    "weighted",   "weighted-random", "simple-shuffle", "round-robin", "least-latency",
+    "latency-based", "least-busy",   "least-cost",     "cost-based",  NULL};
+
 /* ---- the whole document ---- */
 
 static const char *const core_sections[] = {"server", "log", "auth", "providers", "models", NULL};
 
-static void check_top_keys(const cJSON *t, gr_conf_err *e) {
+static void check_top_keys(const cJSON *t, const gr_conf_section *sections, gr_conf_err *e) {
     gr_conf_key known[GR_ARRAY_LEN(core_sections) + GR_CONF_NSECTIONS];
     size_t n = 0;
     for (size_t i = 0; core_sections[i]; i++) known[n++] = (gr_conf_key){.name = core_sections[i], .type = GR_CONF_NESTED};
     for (size_t i = 0; i < GR_CONF_NSECTIONS; i++)
-        known[n++] = (gr_conf_key){.name = gr_conf_sections[i].name, .type = GR_CONF_NESTED};
+        known[n++] = (gr_conf_key){.name = sections[i].name, .type = GR_CONF_NESTED};
     known[n] = (gr_conf_key)GR_CONF_END;
     gr_conf_check_keys(t, "", known, e);
 }
 
 static void parse_all(gr_config *c, gr_conf_err *e) {
     const cJSON *t = c->tree;
-    check_top_keys(t, e);
+    check_top_keys(t, c->sections, e);
     parse_server(cJSON_GetObjectItemCaseSensitive(t, "server"), &c->server, e);
     gr_conf_load_keys(cJSON_GetObjectItemCaseSensitive(t, "log"), "log", gr_conf_log_keys, &c->log, e);
     if (!e->failed) c->log.level = gr_xstrdup(log_level_names[c->log.level_id]);
@@ -832,7 +837,7 @@ static void parse_all(gr_config *c, gr_conf_err *e) {
     if (e->failed) return;
     /* The sections other areas own: same load, same errors, typed results. */
     for (size_t i = 0; i < GR_CONF_NSECTIONS && !e->failed; i++)
-        c->section[i] = gr_conf_sections[i].parse(cJSON_GetObjectItemCaseSensitive(t, gr_conf_sections[i].name), c, e);
+        c->section[i] = c->sections[i].parse(cJSON_GetObjectItemCaseSensitive(t, c->sections[i].name), c, e);
 }
 
 /* ---- life cycle ---- */
@@ -840,7 +845,7 @@ static void parse_all(gr_config *c, gr_conf_err *e) {
 static void config_free(gr_config *c) {
     if (!c) return;
     for (size_t i = 0; i < GR_CONF_NSECTIONS; i++)
-        if (c->section[i] && gr_conf_sections[i].free) gr_conf_sections[i].free(c->section[i]);
+        if (c->section[i] && c->sections[i].free) c->sections[i].free(c->section[i]);
     free(c->path);
     cJSON_Delete(c->tree);
     gr_conf_free_keys(gr_conf_server_keys, &c->server);
@@ -879,7 +884,8 @@ static void config_free(gr_config *c) {
     free(c);
 }
 
-gr_config *gr_config_load_string(const char *yaml, size_t len, const char *origin, char *err, size_t errlen) {
+gr_config *gr_config_parse_string(const char *yaml, size_t len, const char *origin,
+                                  const gr_conf_section sections[GR_CONF_NSECTIONS], char *err, size_t errlen) {
     gr_conf_err e = {err, errlen, false};
     if (err && errlen) err[0] = '\0';
     cJSON *tree = yaml_to_json(yaml, len, &e);
@@ -887,6 +893,7 @@ gr_config *gr_config_load_string(const char *yaml, size_t len, const char *origi
     gr_config *c = gr_xcalloc(1, sizeof(*c));
     atomic_init(&c->refs, 1);
     c->tree = tree;
+    c->sections = sections;
     c->path = gr_xstrdup(origin ? origin : "<string>");
     c->loaded_at_ms = gr_wall_ms();
     parse_all(c, &e);
@@ -897,7 +904,8 @@ gr_config *gr_config_load_string(const char *yaml, size_t len, const char *origi
     return c;
 }
 
-gr_config *gr_config_load_file(const char *path, char *err, size_t errlen) {
+gr_config *gr_config_parse_file(const char *path, const gr_conf_section sections[GR_CONF_NSECTIONS], char *err,
+                                size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -921,7 +929,7 @@ gr_config *gr_config_load_file(const char *path, char *err, size_t errlen) {
     }
     fclose(f);
     char inner[768];
-    gr_config *c = gr_config_load_string(buf, len, path, inner, sizeof(inner));
+    gr_config *c = gr_config_parse_string(buf, len, path, sections, inner, sizeof(inner));
     free(buf);
     if (!c) snprintf(err, errlen, "%s: %s", path, inner);
     return c;

@@ -5,9 +5,11 @@
  * its declared key table (config_schema.h) into the typed structs below; an
  * error names the bad key by path ("models[2].provider: unknown provider
  * 'foo'", "routing.auto.qualty: unknown key (did you mean quality?)").
- * Sections owned by other areas (store, keys, routing, redis, x402) are
- * registered in config_sections.c and parsed by the same load, into
- * gr_config.section[]; --check-config, start-up and SIGHUP all run it.
+ * Sections owned by other areas (store, keys, routing, redis, x402) come as
+ * a table from the caller — the gateway's config_sections.c, through
+ * gr_config_load_file/_string (config_load.h) — and are parsed by the same
+ * load into gr_config.section[]; --check-config, start-up and SIGHUP all run
+ * it. The config layer itself never reaches up to the areas that own them.
  *
  * Life cycle and threading: a gr_config is immutable once loaded and
  * reference counted. Readers take a reference at request start
@@ -158,6 +160,7 @@ typedef struct gr_config {
     atomic_int refs;
     char *path;
     cJSON *tree; /* the whole parsed document, ENV-expanded; read at load only */
+    const gr_conf_section *sections;  /* the table it was parsed with (frees section[]) */
     void *section[GR_CONF_NSECTIONS]; /* typed structs of the registered sections (config_schema.h) */
     gr_server_conf server;
     gr_log_conf log;
@@ -173,17 +176,23 @@ typedef struct gr_config {
     uint64_t generation;
 } gr_config;
 
-/* Load and validate; on failure returns NULL and writes a message naming the
- * bad key into err. The result has one reference. */
-gr_config *gr_config_load_file(const char *path, char *err, size_t errlen);
-gr_config *gr_config_load_string(const char *yaml, size_t len, const char *origin, char *err,
-                                 size_t errlen);
+/* Load and validate against the core keys and `sections` (which must outlive
+ * the snapshot); on failure returns NULL and writes a message naming the bad
+ * key into err. The result has one reference. Callers above the config layer
+ * use gr_config_load_file/_string (config_load.h), which pass the gateway's
+ * table. */
+gr_config *gr_config_parse_file(const char *path, const gr_conf_section sections[GR_CONF_NSECTIONS], char *err,
+                                size_t errlen);
+gr_config *gr_config_parse_string(const char *yaml, size_t len, const char *origin,
+                                  const gr_conf_section sections[GR_CONF_NSECTIONS], char *err, size_t errlen);
 gr_config *gr_config_acquire(gr_config *c);
 void gr_config_release(gr_config *c);
 
-/* The strategy names `models[].strategy` accepts; owned by route.c, which
- * maps each to a selection strategy. */
-extern const char *const gr_route_strategy_names[];
+/* The strategy names `models[].strategy` accepts (NULL-terminated, in the
+ * order of gr_model_conf.strategy_id); route.c maps each id to a selection
+ * strategy. */
+#define GR_ROUTE_NSTRATEGY_NAMES 9
+extern const char *const gr_route_strategy_names[GR_ROUTE_NSTRATEGY_NAMES + 1];
 
 /* The declared keys of the sections config.c owns, for docs and tests. */
 extern const gr_conf_key gr_conf_server_keys[], gr_conf_log_keys[], gr_conf_auth_keys[],

@@ -112,11 +112,5 @@ typedef struct gr_conf_section {
     void (*free)(void *conf);
 } gr_conf_section;
 
-extern const gr_conf_section gr_conf_sections[GR_CONF_NSECTIONS];
-
-/* Writes every declared key (type, range, default, meaning) as the Markdown
- * tables docs/CONFIG.md embeds; a unit test keeps the two equal. */
-#include <stdio.h>
-void gr_conf_write_reference(FILE *f);
 
 #endif

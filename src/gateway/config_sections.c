@@ -1,10 +1,11 @@
 /* config_sections.c — the table of top-level config sections other areas own.
  * The loader (config.c) parses each at load, in this order, into
  * gr_config.section[id]; adding a section is one row here, an id in
- * config_schema.h, and the area's parse/free pair next to its code. */
-#include "config_schema.h"
+ * config_schema.h, and the area's parse/free pair next to its code. Also the
+ * loaders that pass this table down (config_load.h) and the key reference
+ * docs/CONFIG.md embeds. */
+#include "config_load.h"
 
-#include "config.h"
 #include "health.h"
 #include "keys.h"
 #include "pay_x402.h"
@@ -21,6 +22,14 @@ const gr_conf_section gr_conf_sections[GR_CONF_NSECTIONS] = {
     [GR_CONF_SEC_REDIS] = {"redis", gr_redis_conf_parse, gr_redis_conf_free},
     [GR_CONF_SEC_X402] = {"x402", gr_pay_x402_conf_parse, NULL},
 };
+
+gr_config *gr_config_load_file(const char *path, char *err, size_t errlen) {
+    return gr_config_parse_file(path, gr_conf_sections, err, errlen);
+}
+
+gr_config *gr_config_load_string(const char *yaml, size_t len, const char *origin, char *err, size_t errlen) {
+    return gr_config_parse_string(yaml, len, origin, gr_conf_sections, err, errlen);
+}
 
 /* ---- the key reference (docs/CONFIG.md, `gaterouter --config-reference`) ---- */
 

@@ -1,6 +1,7 @@
 /* server.c — workers, listeners, signals, reload and drain (requests go to
  * endpoints.c)
  * (see server.h). */
+#include "config_load.h"
 #include "server.h"
 
 #include "endpoints.h"

@@ -418,13 +418,9 @@ typedef enum {
     STRAT_LEAST_COST,
 } strategy;
 
-/* The names models[].strategy accepts (the config loader validates against
- * this list), and what each selects. */
-const char *const gr_route_strategy_names[] = {"weighted",      "weighted-random", "simple-shuffle",
-                                               "round-robin",   "least-latency",   "latency-based",
-                                               "least-busy",    "least-cost",      "cost-based",
-                                               NULL};
-static const strategy strategy_of_name[] = {STRAT_WEIGHTED,      STRAT_WEIGHTED,      STRAT_WEIGHTED,
+/* What each name models[].strategy accepts selects, in the order of
+ * gr_route_strategy_names (config.c, which validates against it). */
+static const strategy strategy_of_name[GR_ROUTE_NSTRATEGY_NAMES] = {STRAT_WEIGHTED,      STRAT_WEIGHTED,      STRAT_WEIGHTED,
                                             STRAT_ROUND_ROBIN,   STRAT_LEAST_LATENCY, STRAT_LEAST_LATENCY,
                                             STRAT_LEAST_BUSY,    STRAT_LEAST_COST,    STRAT_LEAST_COST};
 

@@ -4,6 +4,7 @@
  * provider lookups work; either way nothing leaks. */
 #include "fuzz.h"
 #include "config.h"
+#include "config_load.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char err[512];

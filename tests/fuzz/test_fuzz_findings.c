@@ -12,6 +12,7 @@
 
 #include "api_messages.h"
 #include "config.h"
+#include "config_load.h"
 #include "json_edit.h"
 #include "provider.h"
 #include "provider_native.h"

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config_load.h"
 
 static const char k_good[] =
     "server:\n  listen: 127.0.0.1:9999\n  workers: 3\n  max_body_bytes: 1MiB\n"

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config_load.h"
 #include "config_schema.h"
 #include "route_conf.h"
 

@@ -10,6 +10,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "config_load.h"
 #include "auth.h"
 #include "endpoints.h"
 #include "pipeline.h"

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config_load.h"
 #include "route_auto.h"
 #include "route_auto_config.h"
 #include "route_conf.h"
