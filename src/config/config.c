@@ -328,6 +328,8 @@ const gr_conf_key gr_conf_server_keys[] = {
      "a request's body must arrive within this of its first byte -> 408. Restart."},
     {"max_connections", GR_CONF_COUNT, S(max_connections), 0, 10000000, "10000", NULL,
      "open client connections, all workers (split per worker); 0 = no cap. Restart."},
+    {"accept_backoff_ms", GR_CONF_MS, S(accept_backoff_ms), 1, 60000, "500", NULL,
+     "accepting pauses this long when accept() fails for want of descriptors or memory (as nginx). Restart."},
     GR_CONF_END,
 };
 #undef S

@@ -147,6 +147,7 @@ typedef struct gr_server_conf {
     uint32_t upstream_keepalive_ms;       /* an idle upstream connection is closed after this */
     char *metrics_token;                  /* bearer token GET /metrics requires; NULL = open */
     uint32_t body_timeout_ms;             /* a request's first byte to the end of its body -> 408 */
+    uint32_t accept_backoff_ms;           /* accept() out of descriptors/memory -> accepting pauses this long */
     uint32_t max_connections;             /* open client connections, all workers; 0 = no cap */
 } gr_server_conf;
 

@@ -126,6 +126,7 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
                                  .max_body_bytes = cfg->server.max_body_bytes,
                                  .client_timeout_ms = cfg->server.client_timeout_ms,
                                  .body_timeout_ms = cfg->server.body_timeout_ms,
+                                 .accept_backoff_ms = cfg->server.accept_backoff_ms,
                                  /* the process-wide cap, split evenly: each worker accepts its share */
                                  .max_connections = cfg->server.max_connections
                                                         ? (uint32_t)((cfg->server.max_connections + nworkers - 1) / nworkers)

@@ -806,17 +806,18 @@ static void backoff_cb(evutil_socket_t fd, short what, void *arg) {
  * stays in the backlog and the socket stays readable, so retrying at once
  * would spin. Pause, and warn at most once a second with a count. */
 static void accept_backoff(gr_http_server *s, int err) {
+    uint32_t backoff_ms = s->lim.accept_backoff_ms ? s->lim.accept_backoff_ms : 500;
     s->accept_failures++;
     uint64_t now = gr_now_us();
     if (!s->accept_warned_us || now - s->accept_warned_us >= 1000000) {
         GR_WARN("http: accept: %s; accepting paused for %d ms (%llu failed accepts since the last warning, %zu connections open)",
-                strerror(err), GR_HTTP_ACCEPT_BACKOFF_MS, (unsigned long long)s->accept_failures, s->nconns);
+                strerror(err), backoff_ms, (unsigned long long)s->accept_failures, s->nconns);
         s->accept_failures = 0;
         s->accept_warned_us = now;
     }
     s->backing_off = true;
     set_accepting(s, false);
-    struct timeval tv = {GR_HTTP_ACCEPT_BACKOFF_MS / 1000, (GR_HTTP_ACCEPT_BACKOFF_MS % 1000) * 1000};
+    struct timeval tv = {backoff_ms / 1000, (backoff_ms % 1000) * 1000};
     evtimer_add(s->backoff_ev, &tv);
 }
 

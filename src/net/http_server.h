@@ -46,7 +46,7 @@
  * (new connections wait in the kernel's listen backlog) and resumes when one
  * closes. When accept() fails for want of resources (EMFILE, ENFILE,
  * ENOBUFS, ENOMEM: at the descriptor limit) accepting pauses for
- * GR_HTTP_ACCEPT_BACKOFF_MS instead of spinning on the still-readable
+ * accept_backoff_ms instead of spinning on the still-readable
  * listening socket, and one warning per pause says how many accepts failed
  * since the previous warning (at most one line per second). */
 #ifndef GR_HTTP_SERVER_H
@@ -59,8 +59,6 @@ struct evbuffer;
 typedef struct gr_http_server gr_http_server;
 typedef struct gr_client_req gr_client_req;
 
-#define GR_HTTP_ACCEPT_BACKOFF_MS 500 /* accepting pauses this long after EMFILE/ENFILE (nginx does the same) */
-
 typedef struct gr_http_server_limits {
     size_t max_header_bytes;    /* request line + header block */
     size_t max_body_bytes;      /* decoded request body */
@@ -68,6 +66,7 @@ typedef struct gr_http_server_limits {
     uint32_t linger_ms;         /* draining input before a close (0 = 2000) */
     uint32_t body_timeout_ms;   /* a request, first byte to end of body, must arrive within this (0 = no limit) */
     uint32_t max_connections;   /* open client connections; at the cap, accepting pauses (0 = no cap) */
+    uint32_t accept_backoff_ms; /* accepting pauses this long after EMFILE/ENFILE/ENOBUFS/ENOMEM (0 = 500, as nginx) */
 } gr_http_server_limits;
 
 /* Called once per complete request (or per request the server refuses, see

@@ -35,8 +35,8 @@ const withServer = (extra) => (port, dir) => defaultConfig(port, '', dir)
   .replace('  workers: 2\n', /workers:/.test(extra) ? '' : '  workers: 2\n')
   .replace('  max_body_bytes: 1MiB\n', `  max_body_bytes: 1MiB\n${extra}`);
 
-test('at the open-file limit accept() backs off: little CPU, a few log lines, and it serves again once fds free', async () => {
-  const gw = await startGateway({ config: withServer('  workers: 1\n') });
+test('at the open-file limit accept() backs off for server.accept_backoff_ms: little CPU, a few log lines, and it serves again once fds free', async () => {
+  const gw = await startGateway({ config: withServer('  workers: 1\n  accept_backoff_ms: 750\n') });
   const sockets = [];
   try {
     const pid = gw.proc.pid;
@@ -50,7 +50,7 @@ test('at the open-file limit accept() backs off: little CPU, a few log lines, an
     const lines = gw.logs().slice(log0).split('\n').filter((l) => /accept/.test(l));
     assert.ok(cpu < 0.5, `CPU over 3 s at the fd limit: ${cpu} s (a spinning accept loop burns ~3 s)`);
     assert.ok(lines.length >= 1 && lines.length <= 8, `accept warnings in 3 s: ${lines.length}\n${lines.slice(0, 3).join('\n')}`);
-    assert.match(lines[0], /Too many open files; accepting paused for 500 ms/);
+    assert.match(lines[0], /Too many open files; accepting paused for 750 ms/);
     for (const s of sockets) s.destroy();
     sockets.length = 0;
     execFileSync('prlimit', [`--pid=${pid}`, `--nofile=${soft0}:`]);
