@@ -1,5 +1,12 @@
 /* shared.c — cluster-wide limits, budgets and one-time claims in Redis over
- * hiredis' async API on each worker's libevent loop (see shared.h). */
+ * hiredis' async API on each worker's libevent loop (see shared.h).
+ *
+ * The Lua scripts go to Redis once per connection (SCRIPT LOAD, queued right
+ * after AUTH/SELECT) and are then called by their SHA-1 (EVALSHA), so an
+ * admission sends its arguments, not 3 KB of script. Until the digest is back
+ * (and after a NOSCRIPT: a SCRIPT FLUSH, a failover to a replica that never
+ * saw it) a call goes as EVAL with the same arguments, so no request ever
+ * fails for want of a loaded script. */
 #include "shared.h"
 
 #include "health.h"
@@ -26,13 +33,31 @@ struct gr_shared {
     bool rate_limits_fail_open;
 };
 
+enum { SCRIPT_ADMIT, SCRIPT_SETTLE, SCRIPT_RENEW, SCRIPT_COUNT };
+
+struct gr_shared_conn;
+typedef struct script_load {
+    struct gr_shared_conn *c;
+    int script;
+} script_load;
+
 struct gr_shared_conn {
     gr_shared *s;
     struct event_base *base;
     redisAsyncContext *ac;
     bool ready;
     struct event *reconnect;
+    char sha[SCRIPT_COUNT][41]; /* SCRIPT LOAD's digest on this connection; "" = call with EVAL */
+    script_load load[SCRIPT_COUNT];
 };
+
+/* A script call's arguments after the script itself (numkeys, keys, args),
+ * kept by the op so a NOSCRIPT answer can be sent again as EVAL. */
+#define SCRIPT_MAX_ARGS 24
+typedef struct script_args {
+    int argc;
+    char *argv[SCRIPT_MAX_ARGS];
+} script_args;
 
 struct gr_shared_op {
     gr_shared_conn *c;
@@ -42,6 +67,9 @@ struct gr_shared_op {
     int kind; /* 0 admit, 1 claim, 2 settle/set (no callback), 3 cache get */
     gr_shared_cache_cb cache_cb;
     bool replied, finished;
+    int script;        /* SCRIPT_* of a script call, -1 otherwise */
+    bool sent_as_eval; /* a NOSCRIPT answer is retried once, as EVAL */
+    script_args args;
 };
 
 /* ---- scripts ---- */
@@ -152,6 +180,19 @@ static const char k_settle_lua[] =
     "if tonumber(ARGV[7]) > 0 and dt ~= 0 and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('INCRBY', KEYS[2], dt) end\n"
     "return 1\n";
 
+/* KEYS: res; ARGV: instance ttl_ms. Only an instance's own, still present
+ * field is renewed (a lapsed one is re-registered by the next admission). */
+static const char k_renew_lua[] =
+    "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('HSET', KEYS[1], ARGV[1] .. ':e', now + tonumber(ARGV[2]))\n"
+    "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2])) end\n"
+    "return 1\n";
+
+static const char *const k_scripts[SCRIPT_COUNT] = {
+    [SCRIPT_ADMIT] = k_admit_lua, [SCRIPT_SETTLE] = k_settle_lua, [SCRIPT_RENEW] = k_renew_lua};
+
 /* ---- config: the `redis:` section (parsed at config load, config_sections.c) ---- */
 
 typedef struct {
@@ -261,6 +302,8 @@ bool gr_shared_rate_limits_fail_open(const gr_shared *s) { return s && s->rate_l
 /* ---- connection ---- */
 
 static void connect_now(gr_shared_conn *c);
+static void script_load_queue(gr_shared_conn *c, int script);
+static int script_send(gr_shared_op *op, bool as_eval);
 
 static void reconnect_cb(evutil_socket_t fd, short what, void *arg) { connect_now(arg); }
 
@@ -290,6 +333,21 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
     schedule_reconnect(c);
 }
 
+static void on_script_loaded(redisAsyncContext *ac, void *reply, void *privdata) {
+    script_load *l = privdata;
+    redisReply *r = reply;
+    if (!ac->data) return; /* the connection is being freed */
+    if (r && r->type == REDIS_REPLY_STRING && r->len == 40) memcpy(l->c->sha[l->script], r->str, 41);
+    else if (r) GR_WARN("redis: SCRIPT LOAD failed (%s); the script goes as EVAL", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+}
+
+/* Until its digest is back, the script is called with EVAL. */
+static void script_load_queue(gr_shared_conn *c, int script) {
+    c->sha[script][0] = '\0';
+    c->load[script] = (script_load){c, script};
+    redisAsyncCommand(c->ac, on_script_loaded, &c->load[script], "SCRIPT LOAD %s", k_scripts[script]);
+}
+
 static void connect_now(gr_shared_conn *c) {
     redisAsyncContext *ac = redisAsyncConnect(c->s->host, c->s->port);
     if (!ac || ac->err) {
@@ -305,6 +363,7 @@ static void connect_now(gr_shared_conn *c) {
     /* Commands queue until the connection is up; AUTH/SELECT go first. */
     if (c->s->password) redisAsyncCommand(ac, NULL, NULL, "AUTH %s", c->s->password);
     if (c->s->db) redisAsyncCommand(ac, NULL, NULL, "SELECT %d", c->s->db);
+    for (int i = 0; i < SCRIPT_COUNT; i++) script_load_queue(c, i);
 }
 
 gr_shared_conn *gr_shared_conn_new(gr_shared *s, struct event_base *base) {
@@ -333,11 +392,14 @@ bool gr_shared_conn_ready(const gr_shared_conn *c) { return c && c->ac; }
 
 /* ---- operations ---- */
 
+static void op_free(gr_shared_op *op) {
+    if (op->deadline) event_free(op->deadline);
+    for (int i = 0; i < op->args.argc; i++) free(op->args.argv[i]);
+    free(op);
+}
+
 static void op_free_if_done(gr_shared_op *op) {
-    if (op->replied && op->finished) {
-        if (op->deadline) event_free(op->deadline);
-        free(op);
-    }
+    if (op->replied && op->finished) op_free(op);
 }
 
 static void op_deliver(gr_shared_op *op, const gr_shared_verdict *v) {
@@ -370,6 +432,14 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
         op->finished = true;
         op_free_if_done(op);
         return;
+    }
+    if (r && r->type == REDIS_REPLY_ERROR && op->script >= 0 && !op->sent_as_eval && !strncmp(r->str, "NOSCRIPT", 8)) {
+        /* The server lost the script (SCRIPT FLUSH, failover): load it again
+         * for the next calls and send this one as EVAL, arguments unchanged. */
+        script_load_queue(op->c, op->script);
+        op->replied = false;
+        if (script_send(op, true) == REDIS_OK) return;
+        op->replied = true;
     }
     gr_shared_verdict v = {503, true, 0, "error", false};
     if (r && op->kind == 0 && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
@@ -409,6 +479,7 @@ static gr_shared_op *op_new(gr_shared_conn *c, int kind, gr_shared_cb cb, void *
     op->kind = kind;
     op->cb = cb;
     op->ud = ud;
+    op->script = -1;
     if (cb) {
         op->deadline = evtimer_new(c->base, op_deadline_cb, op);
         struct timeval tv = {c->s->timeout_ms / 1000, (c->s->timeout_ms % 1000) * 1000};
@@ -424,7 +495,44 @@ static void fail_soon(gr_shared_op *op) {
     op->replied = true;
     struct timeval zero = {0, 0};
     if (op->deadline) evtimer_add(op->deadline, &zero);
-    else free(op);
+    else op_free(op);
+}
+
+static void arg_str(script_args *a, const char *v) {
+    if (a->argc >= SCRIPT_MAX_ARGS) abort(); /* the callers' counts are fixed: a programming error */
+    a->argv[a->argc++] = gr_xstrdup(v);
+}
+
+static void arg_int(script_args *a, long long v) {
+    char b[24];
+    snprintf(b, sizeof b, "%lld", v);
+    arg_str(a, b);
+}
+
+/* EVALSHA <digest> (or EVAL <script>) followed by the op's arguments. */
+static int script_send(gr_shared_op *op, bool as_eval) {
+    gr_shared_conn *c = op->c;
+    const char *argv[SCRIPT_MAX_ARGS + 2];
+    size_t argl[SCRIPT_MAX_ARGS + 2];
+    bool sha = !as_eval && c->sha[op->script][0];
+    argv[0] = sha ? "EVALSHA" : "EVAL";
+    argv[1] = sha ? c->sha[op->script] : k_scripts[op->script];
+    op->sent_as_eval = !sha;
+    for (int i = 0; i < op->args.argc; i++) argv[i + 2] = op->args.argv[i];
+    for (int i = 0; i < op->args.argc + 2; i++) argl[i] = strlen(argv[i]);
+    return redisAsyncCommandArgv(c->ac, on_reply, op, op->args.argc + 2, argv, argl);
+}
+
+/* A script call on op: `nkeys` keys of k, then the arguments already in op->args. */
+static int script_call(gr_shared_op *op, int script, char (*k)[160], int nkeys) {
+    script_args tail = op->args;
+    op->args.argc = 0;
+    arg_int(&op->args, nkeys);
+    for (int i = 0; i < nkeys; i++) arg_str(&op->args, k[i]);
+    if (op->args.argc + tail.argc > SCRIPT_MAX_ARGS) abort();
+    for (int i = 0; i < tail.argc; i++) op->args.argv[op->args.argc++] = tail.argv[i];
+    op->script = script;
+    return script_send(op, false);
 }
 
 static void key_names(char k[6][160], const char *id, int64_t now_ms) {
@@ -456,16 +564,15 @@ gr_shared_op *gr_shared_admit(gr_shared_conn *c, const char *key_id, const gr_ke
         if (lim->spent_day_nusd > seed_d) seed_d = lim->spent_day_nusd;
         if (lim->spent_month_nusd > seed_m) seed_m = lim->spent_month_nusd;
     }
-    int64_t live = lim->live_reserved_nusd;
-    if (redisAsyncCommand(c->ac, on_reply, op,
-                          "EVAL %s 6 %s %s %s %s %s %s %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %d %s %u "
-                          "%lld %d",
-                          k_admit_lua, k[0], k[1], k[2], k[3], k[4], k[5], (long long)lim->rpm, (long long)lim->tpm,
-                          (long long)est_tokens, (long long)max_cost_nusd, (long long)lim->budget_total_nusd,
-                          (long long)lim->budget_daily_nusd, (long long)lim->budget_monthly_nusd, (long long)seed_t,
-                          (long long)seed_d, (long long)seed_m, retry, gr_instance_id_hex(),
-                          c->s->reservation_ttl_ms, (long long)live, seeds_fresh ? 1 : 0) != REDIS_OK)
-        fail_soon(op);
+    script_args *a = &op->args;
+    const long long argn[] = {lim->rpm, lim->tpm, est_tokens, max_cost_nusd, lim->budget_total_nusd,
+                              lim->budget_daily_nusd, lim->budget_monthly_nusd, seed_t, seed_d, seed_m, retry};
+    for (size_t i = 0; i < GR_ARRAY_LEN(argn); i++) arg_int(a, argn[i]);
+    arg_str(a, gr_instance_id_hex());
+    arg_int(a, c->s->reservation_ttl_ms);
+    arg_int(a, lim->live_reserved_nusd);
+    arg_int(a, seeds_fresh ? 1 : 0);
+    if (script_call(op, SCRIPT_ADMIT, k, 6) != REDIS_OK) fail_soon(op);
     return op;
 }
 
@@ -475,33 +582,24 @@ void gr_shared_settle(gr_shared_conn *c, const char *key_id, const gr_key_limits
     gr_shared_op *op = op_new(c, 2, NULL, NULL);
     char k[6][160];
     key_names(k, key_id, now_ms);
-    if (redisAsyncCommand(c->ac, on_reply, op, "EVAL %s 6 %s %s %s %s %s %s %lld %lld %lld %lld %lld %lld %lld %s %u",
-                          k_settle_lua, k[0], k[1], k[2], k[3], k[4], k[5], (long long)reserved_nusd,
-                          (long long)actual_nusd, (long long)(actual_tokens - est_tokens),
-                          (long long)lim->budget_total_nusd, (long long)lim->budget_daily_nusd,
-                          (long long)lim->budget_monthly_nusd, (long long)lim->tpm, gr_instance_id_hex(),
-                          c->s->reservation_ttl_ms) != REDIS_OK)
-        free(op);
+    const long long argn[] = {reserved_nusd,           actual_nusd,           actual_tokens - est_tokens,
+                              lim->budget_total_nusd, lim->budget_daily_nusd, lim->budget_monthly_nusd,
+                              lim->tpm};
+    for (size_t i = 0; i < GR_ARRAY_LEN(argn); i++) arg_int(&op->args, argn[i]);
+    arg_str(&op->args, gr_instance_id_hex());
+    arg_int(&op->args, c->s->reservation_ttl_ms);
+    if (script_call(op, SCRIPT_SETTLE, k, 6) != REDIS_OK) op_free(op);
 }
 
-/* KEYS: res; ARGV: instance ttl_ms. Only an instance's own, still present
- * field is renewed (a lapsed one is re-registered by the next admission). */
-static const char k_renew_lua[] =
-    "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "redis.call('HSET', KEYS[1], ARGV[1] .. ':e', now + tonumber(ARGV[2]))\n"
-    "if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2])) end\n"
-    "return 1\n";
 
 void gr_shared_renew(gr_shared_conn *c, const char *key_id) {
     if (!gr_shared_conn_ready(c)) return;
     gr_shared_op *op = op_new(c, 2, NULL, NULL);
     char k[6][160];
     key_names(k, key_id, 0);
-    if (redisAsyncCommand(c->ac, on_reply, op, "EVAL %s 1 %s %s %u", k_renew_lua, k[5], gr_instance_id_hex(),
-                          c->s->reservation_ttl_ms) != REDIS_OK)
-        free(op);
+    arg_str(&op->args, gr_instance_id_hex());
+    arg_int(&op->args, c->s->reservation_ttl_ms);
+    if (script_call(op, SCRIPT_RENEW, &k[5], 1) != REDIS_OK) op_free(op);
 }
 
 uint32_t gr_shared_reservation_ttl_ms(const gr_shared *s) { return s ? s->reservation_ttl_ms : 0; }
@@ -535,7 +633,7 @@ gr_shared_op *gr_shared_cache_get(gr_shared_conn *c, const char *key, gr_shared_
 void gr_shared_cache_set(gr_shared_conn *c, const char *key, const char *data, size_t len, uint32_t ttl_s) {
     if (!gr_shared_conn_ready(c) || !ttl_s) return;
     gr_shared_op *op = op_new(c, 2, NULL, NULL);
-    if (redisAsyncCommand(c->ac, on_reply, op, "SET gr:cache:%s %b EX %u", key, data, len, ttl_s) != REDIS_OK) free(op);
+    if (redisAsyncCommand(c->ac, on_reply, op, "SET gr:cache:%s %b EX %u", key, data, len, ttl_s) != REDIS_OK) op_free(op);
 }
 
 /* ---- circuit-breaker hints ---- */
@@ -546,7 +644,7 @@ void gr_shared_hint_open(gr_shared_conn *c, const char *dep_key, uint64_t open_m
     /* value = wall-clock end of the open period, so readers need no shared clock */
     if (redisAsyncCommand(c->ac, on_reply, op, "SET gr:hint:%s %llu PX %llu", dep_key,
                           (unsigned long long)(gr_wall_ms() + open_ms), (unsigned long long)open_ms) != REDIS_OK)
-        free(op);
+        op_free(op);
 }
 
 typedef struct hint_poll {

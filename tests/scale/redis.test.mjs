@@ -4,12 +4,13 @@
 // then recovers by itself.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import OpenAI from 'openai';
 import { startGateway, freePort, TEST_KEY } from '../compat/harness.mjs';
 
 const RPM_KEY = 'gr-sharedrpmkeysharedrpmkey000001';
 const BUDGET_KEY = 'gr-sharedbudgetkeysharedbudget0001';
+const SCRIPT_KEY = 'gr-sharedscriptkeysharedscript0001';
 let redisPort, redis, gws = [];
 
 async function startRedis() {
@@ -39,6 +40,7 @@ routing: { health: { rate_limit_cooldown_ms: 0, consecutive_failures: 1000 } }
 keys:
   - { name: shared-rpm, key: ${RPM_KEY}, rpm: 10 }
   - { name: shared-budget, key: ${BUDGET_KEY}, budget_usd: 0.001 }
+  - { name: shared-script, key: ${SCRIPT_KEY}, budget_usd: 100, rpm: 100000 }
 providers: [ { name: mock, kind: mock } ]
 models:
   - { name: m, provider: mock, model: m-1, pricing: { input: 1, output: 10 } }
@@ -107,6 +109,22 @@ test('response cache: an identical request is answered from Redis by either inst
   assert.equal((await post(1, body(unique, { stream: true }))).headers.get('x-gaterouter-cache'), null);
   const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: {} } } }];
   assert.equal((await post(1, body(unique, { tools }))).headers.get('x-gaterouter-cache'), null);
+});
+
+const redisCli = (...args) => execFileSync('redis-cli', ['-p', String(redisPort), ...args], { encoding: 'utf8' });
+const calls = (cmd) => Number((redisCli('INFO', 'commandstats').match(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`)) || [])[1] || 0);
+
+test('scripts go by digest (EVALSHA); after SCRIPT FLUSH a call falls back to EVAL and nothing fails', async () => {
+  redisCli('CONFIG', 'RESETSTAT');
+  for (let i = 0; i < 6; i++) assert.equal((await call(i % 2, SCRIPT_KEY)).status, 200);
+  assert.ok(calls('evalsha') >= 6, `admissions by digest: evalsha ${calls('evalsha')}`);
+  assert.equal(calls('eval'), 0, 'no script body sent once loaded');
+  redisCli('SCRIPT', 'FLUSH');
+  redisCli('CONFIG', 'RESETSTAT');
+  const after = await Promise.all(Array.from({ length: 24 }, (_, i) => call(i % 2, SCRIPT_KEY)));
+  assert.deepEqual(after.map((r) => r.status), after.map(() => 200), 'no request fails for a flushed script');
+  assert.ok(calls('eval') >= 1, 'NOSCRIPT answered by sending the script');
+  assert.ok(calls('script\\|load') >= 1, 'and loaded again for the calls after it');
 });
 
 test('Redis down: budgets fail closed with 503 quickly; no hang; recovery after restart', async () => {
