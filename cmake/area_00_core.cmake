@@ -28,6 +28,8 @@ add_library(gr_core OBJECT
   src/redact.c
   src/api_models.c
   src/api_admin.c
+  src/api_feedback.c
+  src/route_learn_sync.c
   src/endpoints.c
   src/messages_native.c
   src/auth.c

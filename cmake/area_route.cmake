@@ -9,6 +9,7 @@ add_library(gr_route OBJECT
   src/route_auto_explain.c
   src/health.c
   src/route_conf.c
+  src/route_learn.c
 )
 target_include_directories(gr_route PUBLIC ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(gr_route PUBLIC ${GR_EXTERNAL_LIBS})

@@ -3,6 +3,7 @@
 #include "feature_list.h"
 
 #include "admit_keys.h"
+#include "api_feedback.h"
 #include "auth.h"
 #include "pay_x402.h"
 #include "proxy.h"
@@ -17,6 +18,7 @@ static void register_all(void) {
     gr_proxy_register();         /* the model endpoints' phases, cost, settlement, route headers, response cache */
     gr_request_log_register();   /* access log, metrics */
     gr_request_ledger_register(); /* the ledger row */
+    gr_api_feedback_register();  /* the auto decision in the ledger row, for ratings (POST /v1/feedback) */
 }
 
 void gr_features_register(void) {

@@ -120,6 +120,11 @@ typedef struct gr_route_auto_cand {
     double cost_usd;  /* expected cost of this request (cheapest deployment) */
     double bar;       /* quality this model needs to be chosen over the choice at this value */
     uint8_t ability_from; /* gr_auto_ability_from (route_auto_config.h) */
+    /* routing.auto.learning (route_learn.h): the posterior mean of a good answer
+     * for this prompt's skill mixture, the ability prior it moved from, and the
+     * ratings behind it (0 = nothing learned: quality is the prior's) */
+    double learned_mean, learned_prior;
+    int64_t learned_ratings;
 } gr_route_auto_cand;
 
 typedef struct gr_route_candidate {
@@ -141,6 +146,7 @@ struct gr_route_plan {
     double score;         /* auto: predicted quality of the choice; else -1 */
     double difficulty;    /* auto: predicted difficulty (logit units) */
     double out_tokens;    /* auto: expected answer length in tokens */
+    double skill_mix[6];  /* auto: the prompt's skill mixture (route_auto.h gr_skill order), sums to 1 */
     double knob;          /* quality knob used; -1 if not auto */
     double value_usd;     /* auto: the knob in USD per good answer (inf = best); -1 if not auto */
     gr_route_auto_cand autoc[GR_ROUTE_MAX_CANDIDATES]; /* auto: every capable model */

@@ -100,6 +100,12 @@ void gr_route_auto_to_json(const struct gr_route_plan *plan, cJSON *o)
         cJSON_AddBoolToObject(e, "chosen", (int)i == plan->auto_chosen);
         cJSON_AddStringToObject(e, "abilities_from",
                                 gr_route_auto_ability_from_name((gr_auto_ability_from)ac->ability_from));
+        if (ac->learned_ratings > 0) { /* routing.auto.learning moved the prior */
+            cJSON *l = cJSON_AddObjectToObject(e, "learned");
+            cJSON_AddNumberToObject(l, "quality", ac->learned_mean);
+            cJSON_AddNumberToObject(l, "prior", ac->learned_prior);
+            cJSON_AddNumberToObject(l, "ratings", (double)ac->learned_ratings);
+        }
         cJSON_AddItemToArray(ms, e);
     }
 }
@@ -109,10 +115,14 @@ void gr_route_auto_explain_print(const struct gr_route_plan *p, FILE *out)
     fprintf(out, "auto:     skill=%s task=%s difficulty=%.2f expected output=%.0f tokens value=$%.4g per good answer\n",
             p->skill ? p->skill : "-", p->task ? p->task : "general", p->difficulty, p->out_tokens,
             p->value_usd);
-    for (size_t i = 0; i < p->nautoc; i++)
-        fprintf(out, "    %s %-24s P(good)=%.3f expected cost=$%.6f bar=%.3f (abilities: %s)\n",
-                (int)i == p->auto_chosen ? "*" : " ",
-                p->autoc[i].model->name ? p->autoc[i].model->name : "?", p->autoc[i].quality,
-                p->autoc[i].cost_usd, p->autoc[i].bar,
-                gr_route_auto_ability_from_name((gr_auto_ability_from)p->autoc[i].ability_from));
+    for (size_t i = 0; i < p->nautoc; i++) {
+        const gr_route_auto_cand *ac = &p->autoc[i];
+        fprintf(out, "    %s %-24s P(good)=%.3f expected cost=$%.6f bar=%.3f (abilities: %s)",
+                (int)i == p->auto_chosen ? "*" : " ", ac->model->name ? ac->model->name : "?", ac->quality,
+                ac->cost_usd, ac->bar, gr_route_auto_ability_from_name((gr_auto_ability_from)ac->ability_from));
+        if (ac->learned_ratings > 0)
+            fprintf(out, " learned: %.2f from %lld ratings (prior %.2f)", ac->learned_mean,
+                    (long long)ac->learned_ratings, ac->learned_prior);
+        fputc('\n', out);
+    }
 }
