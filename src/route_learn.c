@@ -61,6 +61,7 @@ void gr_route_learn_format(const char *model, const double mix[GR_LEARN_SKILLS],
 }
 
 gr_status gr_route_learn_parse(const char *text, char *model, size_t model_cap, double mix[GR_LEARN_SKILLS]) {
+    for (int k = 0; k < GR_LEARN_SKILLS; k++) mix[k] = 0.0;
     if (!text || !*text) return GR_ERR_INVALID;
     cJSON *o = cJSON_Parse(text);
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "model");
@@ -81,7 +82,7 @@ gr_status gr_route_learn_parse(const char *text, char *model, size_t model_cap, 
         }
     }
     if (rc != GR_OK)
-        for (int k = 0; k < GR_LEARN_SKILLS; k++) mix[k] = 0.0;
+        for (int k = 0; k < GR_LEARN_SKILLS; k++) mix[k] = 0.0; /* a refused mixture learns nothing */
     cJSON_Delete(o);
     return rc;
 }
