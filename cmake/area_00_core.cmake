@@ -30,6 +30,7 @@ add_library(gr_core OBJECT
   src/api_admin.c
   src/api_feedback.c
   src/route_learn_sync.c
+  src/route_learn_cli.c
   src/endpoints.c
   src/messages_native.c
   src/auth.c

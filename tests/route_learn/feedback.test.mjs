@@ -135,7 +135,7 @@ test('`route --explain` prints the learned estimate', async () => {
   const req = join(dir, 'req.json');
   writeFileSync(req, JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'Write a Python function that parses a CSV file and returns the rows as dicts, handling quoted fields.' }] }));
   const bin = process.env.GR_BIN || join(repoRoot, 'build', 'gaterouter');
-  const r = spawnSync(bin, ['--config', cfg, 'route', '--explain', req], { encoding: 'utf8' });
+  const r = spawnSync(bin, ['route', '--config', cfg, '--explain', req], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /strong .*learned: 0\.\d\d from 6 ratings \(prior 0\.85\)/);
 });
