@@ -22,8 +22,10 @@
 static void fill_route_learn(gr_request *r, gr_finish_info *f) {
     const struct gr_route_plan *p = r->plan;
     if (!f->row || !p || p->auto_chosen < 0 || !r->model || !r->model->name) return;
-    gr_route_learn_format(r->model->name, p->skill_mix, p->difficulty, f->row->route_learn,
-                          sizeof f->row->route_learn);
+    for (size_t i = 0; i < p->nautoc; i++) /* the model that answered (a fallback may have) */
+        if (p->autoc[i].model == r->model)
+            gr_route_learn_format(r->model->name, p->skill_mix, p->autoc[i].prior_quality, p->difficulty,
+                                  f->row->route_learn, sizeof f->row->route_learn);
 }
 
 void gr_api_feedback_register(void) { gr_pipeline_on_finish(GR_FINISH_LEDGER_FILL, fill_route_learn); }
@@ -55,7 +57,9 @@ static void feedback_run(void *conn, void *arg) {
     /* one rating per generation, whichever id (the gateway's or the client's) named it */
     gr_store_strlcpy(j->fb.request_id, row.request_id, sizeof j->fb.request_id);
     gr_store_strlcpy(j->fb.key_id, row.key_id, sizeof j->fb.key_id);
-    j->learned = gr_route_learn_parse(row.route_learn, j->fb.model, sizeof j->fb.model, j->fb.mix) == GR_OK;
+    j->learned = gr_route_learn_parse(row.route_learn, j->fb.model, sizeof j->fb.model, j->fb.mix, &j->fb.predicted) ==
+                 GR_OK;
+    if (!j->learned) j->fb.model[0] = '\0';
     j->rc = gr_store_feedback_put(st, &j->fb, &j->replaced);
     if (j->rc == GR_OK && j->learned) gr_route_learn_sync_kick(j->sync); /* this instance sees it at once */
 }

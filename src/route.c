@@ -1012,14 +1012,14 @@ static void plan_auto(ctx *c, gr_str policy)
     plan->out_tokens = pr.out_tokens;
     double q[GR_ROUTE_MAX_CANDIDATES], cost[GR_ROUTE_MAX_CANDIDATES];
     for (size_t i = 0; i < n; i++) {
-        gr_route_learned learned; /* ratings move the abilities toward what users saw (route_learn.h) */
-        gr_route_learn_adjust(&rc->learning, pool[i]->name, pr.skill, &ab[i], &learned);
-        q[i] = gr_route_auto_quality(&pr, ab[i].a, ab[i].bias);
+        double prior = gr_route_auto_quality(&pr, ab[i].a, ab[i].bias);
+        gr_route_learned learned; /* what users' ratings taught (route_learn.h) */
+        q[i] = gr_route_learn_adjust(&rc->learning, pool[i]->name, pr.skill, prior, &learned);
         cost[i] = gr_route_auto_expected_cost(&pr, req->prompt_tokens, req->max_output_tokens,
                                               price[i]->input_uusd_per_mtok, price[i]->output_uusd_per_mtok,
                                               price[i]->per_request_uusd);
         plan->autoc[i] = (gr_route_auto_cand){pool[i], q[i], cost[i], -1.0, (uint8_t)ab[i].from,
-                                              learned.mean, learned.prior, learned.ratings};
+                                              prior, learned.observed, learned.expected, learned.ratings};
     }
     plan->nautoc = n;
 

@@ -120,10 +120,11 @@ typedef struct gr_route_auto_cand {
     double cost_usd;  /* expected cost of this request (cheapest deployment) */
     double bar;       /* quality this model needs to be chosen over the choice at this value */
     uint8_t ability_from; /* gr_auto_ability_from (route_auto_config.h) */
-    /* routing.auto.learning (route_learn.h): the posterior mean of a good answer
-     * for this prompt's skill mixture, the ability prior it moved from, and the
-     * ratings behind it (0 = nothing learned: quality is the prior's) */
-    double learned_mean, learned_prior;
+    /* routing.auto.learning (route_learn.h): quality before learning, the
+     * rated answers' success rate in this prompt's skills against what was
+     * predicted for them, and the ratings (0 = nothing learned) */
+    double prior_quality;
+    double learned_observed, learned_expected;
     int64_t learned_ratings;
 } gr_route_auto_cand;
 

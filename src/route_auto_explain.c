@@ -102,9 +102,11 @@ void gr_route_auto_to_json(const struct gr_route_plan *plan, cJSON *o)
                                 gr_route_auto_ability_from_name((gr_auto_ability_from)ac->ability_from));
         if (ac->learned_ratings > 0) { /* routing.auto.learning moved the prior */
             cJSON *l = cJSON_AddObjectToObject(e, "learned");
-            cJSON_AddNumberToObject(l, "quality", ac->learned_mean);
-            cJSON_AddNumberToObject(l, "prior", ac->learned_prior);
+            cJSON_AddNumberToObject(l, "quality", ac->quality);
+            cJSON_AddNumberToObject(l, "prior", ac->prior_quality);
             cJSON_AddNumberToObject(l, "ratings", (double)ac->learned_ratings);
+            cJSON_AddNumberToObject(l, "rated_good", ac->learned_observed);
+            cJSON_AddNumberToObject(l, "rated_predicted", ac->learned_expected);
         }
         cJSON_AddItemToArray(ms, e);
     }
@@ -121,8 +123,9 @@ void gr_route_auto_explain_print(const struct gr_route_plan *p, FILE *out)
                 (int)i == p->auto_chosen ? "*" : " ", ac->model->name ? ac->model->name : "?", ac->quality,
                 ac->cost_usd, ac->bar, gr_route_auto_ability_from_name((gr_auto_ability_from)ac->ability_from));
         if (ac->learned_ratings > 0)
-            fprintf(out, " learned: %.2f from %lld ratings (prior %.2f)", ac->learned_mean,
-                    (long long)ac->learned_ratings, ac->learned_prior);
+            fprintf(out, " learned: %.2f from %lld ratings (prior %.2f; rated answers %.2f good where %.2f was predicted)",
+                    ac->quality, (long long)ac->learned_ratings, ac->prior_quality, ac->learned_observed,
+                    ac->learned_expected);
         fputc('\n', out);
     }
 }

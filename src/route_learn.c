@@ -47,27 +47,32 @@ double gr_route_learn_posterior(double prior, double n0, double s, double f) {
 
 /* ---- the ledger column ---- */
 
-void gr_route_learn_format(const char *model, const double mix[GR_LEARN_SKILLS], double difficulty, char *buf,
-                           size_t cap) {
+void gr_route_learn_format(const char *model, const double mix[GR_LEARN_SKILLS], double predicted, double difficulty,
+                           char *buf, size_t cap) {
     buf[0] = '\0';
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", model);
     cJSON *a = cJSON_AddArrayToObject(o, "mix");
     for (int k = 0; k < GR_LEARN_SKILLS; k++)
         cJSON_AddItemToArray(a, cJSON_CreateNumber(round(mix[k] * 1e4) / 1e4));
+    cJSON_AddNumberToObject(o, "predicted", round(predicted * 1e6) / 1e6);
     cJSON_AddNumberToObject(o, "difficulty", round(difficulty * 1e4) / 1e4);
     if (!cJSON_PrintPreallocated(o, buf, (int)(cap > 5 ? cap - 5 : 0), false)) buf[0] = '\0';
     cJSON_Delete(o);
 }
 
-gr_status gr_route_learn_parse(const char *text, char *model, size_t model_cap, double mix[GR_LEARN_SKILLS]) {
+gr_status gr_route_learn_parse(const char *text, char *model, size_t model_cap, double mix[GR_LEARN_SKILLS],
+                               double *predicted) {
     for (int k = 0; k < GR_LEARN_SKILLS; k++) mix[k] = 0.0;
     if (!text || !*text) return GR_ERR_INVALID;
     cJSON *o = cJSON_Parse(text);
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "model");
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, "mix");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "predicted");
     gr_status rc = GR_ERR_INVALID;
-    if (cJSON_IsString(m) && *m->valuestring && cJSON_IsArray(a) && cJSON_GetArraySize(a) == GR_LEARN_SKILLS) {
+    if (cJSON_IsString(m) && *m->valuestring && cJSON_IsArray(a) && cJSON_GetArraySize(a) == GR_LEARN_SKILLS &&
+        cJSON_IsNumber(p) && p->valuedouble >= 0.0 && p->valuedouble <= 1.0) {
+        *predicted = p->valuedouble;
         double total = 0.0;
         bool ok = true;
         for (int k = 0; k < GR_LEARN_SKILLS; k++) {
@@ -120,17 +125,31 @@ bool gr_route_learn_lookup(const char *model, gr_learned_rec *out) {
     return found;
 }
 
-void gr_route_learn_adjust(const gr_route_learn_conf *c, const char *model, const double mix[GR_LEARN_SKILLS],
-                           gr_auto_ability *ab, gr_route_learned *shown) {
-    *shown = (gr_route_learned){0.0, 0.0, 0};
+static double logit(double p) { return log(p / (1.0 - p)); }
+
+double gr_route_learn_adjust(const gr_route_learn_conf *c, const char *model, const double mix[GR_LEARN_SKILLS], double q,
+                             gr_route_learned *shown) {
+    *shown = (gr_route_learned){q, q, 0.0, 0.0, 0};
     gr_learned_rec rec;
-    if (!c || !c->enabled || !gr_route_learn_lookup(model, &rec)) return;
-    _Static_assert(GR_LEARN_SKILLS == GR_SKILL_COUNT_, "one learned estimate per auto skill");
+    if (!c || !c->enabled || !gr_route_learn_lookup(model, &rec)) return q;
+    double shift = 0.0, wsum = 0.0;
     for (int k = 0; k < GR_LEARN_SKILLS; k++) {
-        double post = gr_route_learn_posterior(ab->a[k], c->prior_strength, rec.s[k], rec.f[k]);
-        shown->prior += mix[k] * ab->a[k];
-        shown->mean += mix[k] * post;
-        ab->a[k] = (float)post;
+        /* sums can drift a hair below 0 after take-backs */
+        double sk = rec.s[k] > 0.0 ? rec.s[k] : 0.0, fk = rec.f[k] > 0.0 ? rec.f[k] : 0.0, n = sk + fk;
+        if (!(n > 1e-9) || !(mix[k] > 0.0)) continue; /* no ratings in this skill: the prior stands */
+        double expected = gr_route_learn_posterior(rec.e[k] / n, 0.0, 0.0, 0.0); /* clamped mean prediction */
+        double theta = gr_route_learn_posterior(expected, c->prior_strength, sk, fk);
+        shift += mix[k] * (logit(theta) - logit(expected));
+        shown->observed += mix[k] * sk / n;
+        shown->expected += mix[k] * expected;
+        wsum += mix[k];
     }
+    if (wsum > 0.0) {
+        shown->observed /= wsum;
+        shown->expected /= wsum;
+    }
+    double qc = q < 1e-9 ? 1e-9 : q > 1.0 - 1e-9 ? 1.0 - 1e-9 : q;
+    shown->quality = 1.0 / (1.0 + exp(-(logit(qc) + shift)));
     shown->ratings = rec.ratings;
+    return shown->quality;
 }

@@ -2,14 +2,21 @@
  * skill) Beta posteriors of a good answer, seeded from the model's ability
  * prior, updated by ratings (POST /v1/feedback, `gaterouter route calibrate`).
  *
- * Model. For model m and skill k the prior is Beta(n0 * a_mk, n0 * (1 - a_mk)):
- * a_mk the model's ability (route_auto_config.h), n0 = prior_strength
- * (routing.auto.learning). A rating r in [0, 1] of a generation whose prompt
- * had the skill mixture w (sums to 1) adds w_k * r successes and
- * w_k * (1 - r) failures to every skill k. The posterior mean
- *     theta_mk = (n0 * a_mk + s_mk) / (n0 + s_mk + f_mk)
- * replaces a_mk in P(good) (route_auto.h): with no ratings it is a_mk exactly
- * (shrinkage: prior and observations weighted by their counts).
+ * Model. Each rating r in [0, 1] of a generation whose prompt had the skill
+ * mixture w (sums to 1) and for which the router predicted P(good) = p before
+ * learning adds, for every skill k, w_k * r successes, w_k * (1 - r) failures
+ * and w_k * p predicted successes to the model's sums (s_k, f_k, e_k;
+ * n_k = s_k + f_k). Per (model, skill) the prior is a Beta with mean
+ * ebar_k = e_k / n_k — what the router itself expected on those prompts,
+ * i.e. the ability table through the per-prompt model — and strength
+ * n0 = prior_strength, so the posterior mean of a good answer is
+ *     theta_k = (n0 * ebar_k + s_k) / (n0 + n_k)
+ * (shrinkage: prior and observations weighted by their counts). The hook in
+ * the decision moves P(good) of a new prompt x in logit space by the
+ * mixture of the skills' corrections:
+ *     logit P'(x) = logit P(x) + sum_k w_k(x) * (logit theta_k - logit ebar_k)
+ * No ratings: no change. Many: the prompts' average P' matches the observed
+ * rate, whatever the table, its bias or the difficulty term got wrong.
  *
  * Persisted as observation sums (s, f, ratings) per model (store.h
  * gr_learned_rec), never as posteriors, so a changed prior or table applies at
@@ -23,7 +30,6 @@
 #define GR_ROUTE_LEARN_H
 
 #include "config_schema.h"
-#include "route_auto_config.h"
 #include "store.h"
 
 /* routing.auto.learning */
@@ -50,21 +56,22 @@ void gr_route_learn_conf_default(gr_route_learn_conf *c);
  * [0.005, 0.995] so its logit stays finite. */
 double gr_route_learn_posterior(double prior, double n0, double s, double f);
 
-/* One rating's contribution is added by gr_store_learned_apply (store.h):
- * s_k += sign * w_k * score, f_k += sign * w_k * (1 - score), ratings += sign
- * (sign -1 takes a replaced rating back); a mixture summing to 0 (no auto
+/* One rating's contribution is added by gr_store_learned_apply (store.h);
+ * sign -1 takes a replaced rating back. A mixture summing to 0 (no auto
  * decision) contributes nothing and counts no rating. */
 
 /* ---- the ledger column ---- */
 
-/* {"model":"<config name>","mix":[6 numbers],"difficulty":d} into buf (cap
- * bytes, NUL-terminated); "" when it does not fit. */
-void gr_route_learn_format(const char *model, const double mix[GR_LEARN_SKILLS], double difficulty, char *buf,
-                           size_t cap);
+/* {"model":"<config name>","mix":[6 numbers],"predicted":p,"difficulty":d}
+ * into buf (cap bytes, NUL-terminated); "" when it does not fit. predicted is
+ * the served model's P(good) before learning. */
+void gr_route_learn_format(const char *model, const double mix[GR_LEARN_SKILLS], double predicted, double difficulty,
+                           char *buf, size_t cap);
 /* Parses it back: GR_OK, or GR_ERR_INVALID (empty, malformed, a mixture
- * outside [0,1] or not summing to 1 +- 0.01). model gets the config name. */
+ * outside [0,1] or not summing to 1 +- 0.01, predicted outside [0,1]; mix is
+ * then all 0). model gets the config name. */
 GR_MUST_CHECK gr_status gr_route_learn_parse(const char *text, char *model, size_t model_cap,
-                                             double mix[GR_LEARN_SKILLS]);
+                                             double mix[GR_LEARN_SKILLS], double *predicted);
 
 /* ---- the process-wide snapshot ---- */
 
@@ -75,18 +82,19 @@ bool gr_route_learn_lookup(const char *model, gr_learned_rec *out);
 /* Drops the snapshot (exit, tests). */
 void gr_route_learn_clear(void);
 
-/* What the decision shows per model: the posterior mean for this prompt's
- * mixture and the ratings behind it (0 = prior only). */
+/* What the decision shows per model. */
 typedef struct gr_route_learned {
-    double mean;     /* sum_k w_k * theta_k */
-    double prior;    /* sum_k w_k * a_k (before learning) */
-    int64_t ratings;
+    double quality;  /* P'(good) for this prompt */
+    double prior;    /* P(good) before learning */
+    double observed; /* success rate of the rated answers, in this prompt's skills */
+    double expected; /* what the router had predicted for them */
+    int64_t ratings; /* 0 = nothing learned: quality == prior */
 } gr_route_learned;
 
-/* The hook in the auto decision: when learning is enabled and model has
- * ratings, replaces ab->a[k] by the posteriors and fills shown for mix;
- * otherwise leaves ab alone and shown->ratings = 0. */
-void gr_route_learn_adjust(const gr_route_learn_conf *c, const char *model, const double mix[GR_LEARN_SKILLS],
-                           gr_auto_ability *ab, gr_route_learned *shown);
+/* The hook in the auto decision: P(good) = q of model for a prompt with
+ * skill mixture mix, moved by what the ratings taught (see above) when
+ * learning is enabled and the model has ratings. Returns the adjusted P. */
+double gr_route_learn_adjust(const gr_route_learn_conf *c, const char *model, const double mix[GR_LEARN_SKILLS], double q,
+                             gr_route_learned *shown);
 
 #endif

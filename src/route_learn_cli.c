@@ -34,6 +34,7 @@
 typedef struct outcome {
     uint32_t model; /* index into cfg->models */
     float y;
+    float p; /* the router's P(good) before learning */
 } outcome;
 
 typedef struct sample {
@@ -126,7 +127,9 @@ static bool read_samples(const gr_config *cfg, const char *path, sample **out, s
                 (*unmatched)++;
                 continue;
             }
-            sm->o[sm->no++] = (outcome){(uint32_t)m, (float)y};
+            gr_auto_ability ab;
+            gr_route_conf_auto_ability(gr_route_conf_of(cfg), cfg, &cfg->models[m], &ab);
+            sm->o[sm->no++] = (outcome){(uint32_t)m, (float)y, (float)gr_route_auto_quality(&sm->pr, ab.a, ab.bias)};
         }
         cJSON_Delete(o);
     }
@@ -147,7 +150,8 @@ static void accumulate(const gr_config *cfg, const sample *s, size_t n, bool hel
     for (size_t i = 0; i < cfg->nmodels; i++) snprintf(recs[i].model, sizeof recs[i].model, "%s", cfg->models[i].name);
     for (size_t i = 0; i < n; i++) {
         if (!all && s[i].held_out != held_out) continue;
-        for (size_t k = 0; k < s[i].no; k++) gr_store_learned_apply(&recs[s[i].o[k].model], s[i].mix, s[i].o[k].y, +1);
+        for (size_t k = 0; k < s[i].no; k++)
+            gr_store_learned_apply(&recs[s[i].o[k].model], s[i].mix, s[i].o[k].y, s[i].o[k].p, +1);
     }
 }
 
@@ -159,6 +163,7 @@ static void merge(const gr_learned_rec *base, size_t nbase, gr_learned_rec *add,
                 for (int k = 0; k < GR_LEARN_SKILLS; k++) {
                     add[i].s[k] += base[b].s[k];
                     add[i].f[k] += base[b].f[k];
+                    add[i].e[k] += base[b].e[k];
                 }
                 add[i].ratings += base[b].ratings;
             }
@@ -174,16 +179,12 @@ typedef struct figures {
 /* P(good) of every held-out outcome under the published snapshot. */
 static void evaluate(const gr_config *cfg, const gr_route_learn_conf *lc, const sample *s, size_t n, figures *fg) {
     memset(fg, 0, sizeof *fg);
-    const gr_route_conf *rc = gr_route_conf_of(cfg);
     for (size_t i = 0; i < n; i++) {
         if (!s[i].held_out) continue;
         for (size_t k = 0; k < s[i].no; k++) {
             const gr_model_conf *m = &cfg->models[s[i].o[k].model];
-            gr_auto_ability ab;
             gr_route_learned shown;
-            gr_route_conf_auto_ability(rc, cfg, m, &ab);
-            gr_route_learn_adjust(lc, m->name, s[i].mix, &ab, &shown);
-            double p = gr_route_auto_quality(&s[i].pr, ab.a, ab.bias), y = s[i].o[k].y;
+            double p = gr_route_learn_adjust(lc, m->name, s[i].mix, s[i].o[k].p, &shown), y = s[i].o[k].y;
             double pc = p < 1e-6 ? 1e-6 : p > 1 - 1e-6 ? 1 - 1e-6 : p;
             fg->logloss -= y * log(pc) + (1 - y) * log(1 - pc);
             fg->brier += (p - y) * (p - y);

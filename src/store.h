@@ -131,11 +131,13 @@ typedef struct gr_usage_group {
 #define GR_LEARN_SKILLS 6 /* the auto router's skills (route_auto.h gr_skill) */
 
 /* Observation sums of one model: ratings weighted by each rated prompt's
- * skill mixture (successes s, failures f per skill). */
+ * skill mixture — successes s, failures f, and the successes the router had
+ * predicted for those prompts before learning (e) — per skill. */
 typedef struct gr_learned_rec {
     char model[128]; /* config name */
     double s[GR_LEARN_SKILLS];
     double f[GR_LEARN_SKILLS];
+    double e[GR_LEARN_SKILLS];
     int64_t ratings;
 } gr_learned_rec;
 
@@ -146,6 +148,7 @@ typedef struct gr_feedback_rec {
     char model[128];            /* config name of the model that answered; "" = not an auto decision */
     double score;               /* 0..1 */
     double mix[GR_LEARN_SKILLS]; /* the prompt's skill mixture; all 0 = not attributable */
+    double predicted;           /* the router's P(good) for it before learning */
     const char *comment;        /* may be NULL */
     int64_t at_ms;
 } gr_feedback_rec;
@@ -275,7 +278,8 @@ static inline gr_status gr_store_learned_list(gr_store *s, gr_learned_rec **out,
     return s->ops->learned_list(s, out, n);
 }
 /* gr_route_learn_add for the backends (same arithmetic; route_learn.c calls it). */
-void gr_store_learned_apply(gr_learned_rec *rec, const double mix[GR_LEARN_SKILLS], double score, int sign);
+void gr_store_learned_apply(gr_learned_rec *rec, const double mix[GR_LEARN_SKILLS], double score, double predicted,
+                            int sign);
 
 /* Backend constructors (store.c dispatches on the URL scheme). */
 gr_status gr_store_sqlite_open(const char *location, const char *options, gr_store **out,

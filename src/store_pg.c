@@ -84,7 +84,7 @@ typedef struct pg_store {
 #define LEDGER_NCOLS 26
 
 #define MIX_COLS "w0,w1,w2,w3,w4,w5"
-#define LEARNED_COLS "s0,s1,s2,s3,s4,s5,f0,f1,f2,f3,f4,f5"
+#define LEARNED_COLS "s0,s1,s2,s3,s4,s5,f0,f1,f2,f3,f4,f5,e0,e1,e2,e3,e4,e5"
 #define LEARNED_SUM(c) c "=route_learned." c "+excluded." c
 
 /* Usage summaries: ts range plus the equivalent day range (index / partition
@@ -142,18 +142,20 @@ static const char *const ps_sql[PS_COUNT] = {
     /* ratings of one generation take turns (class 18 = route_feedback), so a
      * replaced rating is always seen and taken back exactly once */
     [PS_FB_LOCK] = "SELECT pg_advisory_xact_lock(18, hashtext($1::text))",
-    [PS_FB_GET] = "SELECT model,score," MIX_COLS " FROM route_feedback WHERE request_id=$1",
-    [PS_FB_PUT] = "INSERT INTO route_feedback(request_id,key_id,model,score," MIX_COLS ",comment,created_ms,updated_ms)"
-                  " VALUES($1,NULLIF($2,''),NULLIF($3,''),$4,$5,$6,$7,$8,$9,$10,$11,$12,$12)"
+    [PS_FB_GET] = "SELECT model,score,predicted," MIX_COLS " FROM route_feedback WHERE request_id=$1",
+    [PS_FB_PUT] = "INSERT INTO route_feedback(request_id,key_id,model,score,predicted," MIX_COLS ",comment,created_ms,"
+                  "updated_ms) VALUES($1,NULLIF($2,''),NULLIF($3,''),$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$13)"
                   " ON CONFLICT(request_id) DO UPDATE SET key_id=excluded.key_id,model=excluded.model,"
-                  "score=excluded.score,w0=excluded.w0,w1=excluded.w1,w2=excluded.w2,w3=excluded.w3,"
-                  "w4=excluded.w4,w5=excluded.w5,comment=excluded.comment,updated_ms=excluded.updated_ms",
+                  "score=excluded.score,predicted=excluded.predicted,w0=excluded.w0,w1=excluded.w1,w2=excluded.w2,"
+                  "w3=excluded.w3,w4=excluded.w4,w5=excluded.w5,comment=excluded.comment,updated_ms=excluded.updated_ms",
     [PS_LEARNED_ADD] = "INSERT INTO route_learned(model," LEARNED_COLS ",ratings,updated_ms)"
-                       " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) ON CONFLICT(model) DO UPDATE SET "
+                       " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)"
+                       " ON CONFLICT(model) DO UPDATE SET "
                        LEARNED_SUM("s0") "," LEARNED_SUM("s1") "," LEARNED_SUM("s2") "," LEARNED_SUM("s3") ","
                        LEARNED_SUM("s4") "," LEARNED_SUM("s5") "," LEARNED_SUM("f0") "," LEARNED_SUM("f1") ","
                        LEARNED_SUM("f2") "," LEARNED_SUM("f3") "," LEARNED_SUM("f4") "," LEARNED_SUM("f5") ","
-                       LEARNED_SUM("ratings") ",updated_ms=excluded.updated_ms",
+                       LEARNED_SUM("e0") "," LEARNED_SUM("e1") "," LEARNED_SUM("e2") "," LEARNED_SUM("e3") ","
+                       LEARNED_SUM("e4") "," LEARNED_SUM("e5") "," LEARNED_SUM("ratings") ",updated_ms=excluded.updated_ms",
     [PS_LEARNED_LIST] = "SELECT model," LEARNED_COLS ",ratings FROM route_learned ORDER BY model",
 };
 
@@ -219,7 +221,7 @@ static const char *const migrations[] = {
     "ALTER TABLE ledger ADD COLUMN route_learn text;"
     "CREATE TABLE route_feedback("
     " request_id text COLLATE \"C\" PRIMARY KEY, key_id text COLLATE \"C\", model text COLLATE \"C\","
-    " score double precision NOT NULL, w0 double precision NOT NULL, w1 double precision NOT NULL,"
+    " score double precision NOT NULL, predicted double precision NOT NULL, w0 double precision NOT NULL, w1 double precision NOT NULL,"
     " w2 double precision NOT NULL, w3 double precision NOT NULL, w4 double precision NOT NULL,"
     " w5 double precision NOT NULL, comment text, created_ms bigint NOT NULL, updated_ms bigint NOT NULL);"
     "CREATE TABLE route_learned("
@@ -228,6 +230,8 @@ static const char *const migrations[] = {
     " s3 double precision NOT NULL, s4 double precision NOT NULL, s5 double precision NOT NULL,"
     " f0 double precision NOT NULL, f1 double precision NOT NULL, f2 double precision NOT NULL,"
     " f3 double precision NOT NULL, f4 double precision NOT NULL, f5 double precision NOT NULL,"
+    " e0 double precision NOT NULL, e1 double precision NOT NULL, e2 double precision NOT NULL,"
+    " e3 double precision NOT NULL, e4 double precision NOT NULL, e5 double precision NOT NULL,"
     " ratings bigint NOT NULL, updated_ms bigint NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
@@ -966,17 +970,18 @@ static const char *fmt_f64(char *dst, double v) {
 
 /* Adds one model's sums (a delta); inside the caller's transaction when it has one. */
 static gr_status learned_add_locked(pg_store *s, const gr_learned_rec *d, int64_t now, bool idempotent) {
-    char num[GR_LEARN_SKILLS * 2][32], r[24], t[24], *tm;
-    const char *vals[15];
+    char num[GR_LEARN_SKILLS * 3][32], r[24], t[24], *tm;
+    const char *vals[21];
     vals[0] = gr_pg_clean_param(d->model, &tm);
     for (int k = 0; k < GR_LEARN_SKILLS; k++) {
         vals[1 + k] = fmt_f64(num[k], d->s[k]);
         vals[7 + k] = fmt_f64(num[GR_LEARN_SKILLS + k], d->f[k]);
+        vals[13 + k] = fmt_f64(num[2 * GR_LEARN_SKILLS + k], d->e[k]);
     }
-    vals[13] = fmt_i64(r, d->ratings);
-    vals[14] = fmt_i64(t, now);
+    vals[19] = fmt_i64(r, d->ratings);
+    vals[20] = fmt_i64(t, now);
     gr_status rc;
-    gr_pq()->clear(run(s, PS_LEARNED_ADD, 15, vals, idempotent, &rc));
+    gr_pq()->clear(run(s, PS_LEARNED_ADD, 21, vals, idempotent, &rc));
     free(tm);
     return rc;
 }
@@ -984,7 +989,7 @@ static gr_status learned_add_locked(pg_store *s, const gr_learned_rec *d, int64_
 static gr_status op_feedback_put(gr_store *base, const gr_feedback_rec *fb, bool *replaced) {
     pg_store *s = (pg_store *)base;
     bool had = false;
-    char *t1, *t2, *t3, *t4, num[8][32], at[24];
+    char *t1, *t2, *t3, *t4, num[9][32], at[24];
     const char *id = gr_pg_clean_param(fb->request_id, &t1);
     pthread_mutex_lock(&s->mu);
     gr_status rc = ensure_conn(s);
@@ -999,21 +1004,21 @@ static gr_status op_feedback_put(gr_store *base, const gr_feedback_rec *fb, bool
         gr_learned_rec old = {0};
         double mix[GR_LEARN_SKILLS];
         col_copy(res, 0, 0, old.model, sizeof old.model);
-        double score = strtod(gr_pq()->getvalue(res, 0, 1), NULL);
-        for (int k = 0; k < GR_LEARN_SKILLS; k++) mix[k] = strtod(gr_pq()->getvalue(res, 0, 2 + k), NULL);
+        double score = strtod(gr_pq()->getvalue(res, 0, 1), NULL), pred = strtod(gr_pq()->getvalue(res, 0, 2), NULL);
+        for (int k = 0; k < GR_LEARN_SKILLS; k++) mix[k] = strtod(gr_pq()->getvalue(res, 0, 3 + k), NULL);
         if (old.model[0]) {
-            gr_store_learned_apply(&old, mix, score, -1);
+            gr_store_learned_apply(&old, mix, score, pred, -1);
             rc = learned_add_locked(s, &old, fb->at_ms, false);
         }
     }
     gr_pq()->clear(res);
     if (rc) goto rollback;
-    const char *vals[12] = {id, gr_pg_clean_param(fb->key_id, &t2), gr_pg_clean_param(fb->model, &t3),
-                            fmt_f64(num[0], fb->score)};
-    for (int k = 0; k < GR_LEARN_SKILLS; k++) vals[4 + k] = fmt_f64(num[1 + k], fb->mix[k]);
-    vals[10] = gr_pg_clean_param(fb->comment, &t4);
-    vals[11] = fmt_i64(at, fb->at_ms);
-    gr_pq()->clear(run(s, PS_FB_PUT, 12, vals, false, &rc));
+    const char *vals[13] = {id, gr_pg_clean_param(fb->key_id, &t2), gr_pg_clean_param(fb->model, &t3),
+                            fmt_f64(num[0], fb->score), fmt_f64(num[1], fb->predicted)};
+    for (int k = 0; k < GR_LEARN_SKILLS; k++) vals[5 + k] = fmt_f64(num[2 + k], fb->mix[k]);
+    vals[11] = gr_pg_clean_param(fb->comment, &t4);
+    vals[12] = fmt_i64(at, fb->at_ms);
+    gr_pq()->clear(run(s, PS_FB_PUT, 13, vals, false, &rc));
     free(t2);
     free(t3);
     free(t4);
@@ -1021,7 +1026,7 @@ static gr_status op_feedback_put(gr_store *base, const gr_feedback_rec *fb, bool
     if (fb->model[0]) {
         gr_learned_rec add = {0};
         gr_store_strlcpy(add.model, fb->model, sizeof add.model);
-        gr_store_learned_apply(&add, fb->mix, fb->score, +1);
+        gr_store_learned_apply(&add, fb->mix, fb->score, fb->predicted, +1);
         if ((rc = learned_add_locked(s, &add, fb->at_ms, false))) goto rollback;
     }
     rc = exec_sql(s, "feedback commit", "COMMIT");
@@ -1059,8 +1064,9 @@ static gr_status op_learned_list(gr_store *base, gr_learned_rec **out, size_t *n
             for (int k = 0; k < GR_LEARN_SKILLS; k++) {
                 arr[i].s[k] = strtod(gr_pq()->getvalue(res, r, 1 + k), NULL);
                 arr[i].f[k] = strtod(gr_pq()->getvalue(res, r, 7 + k), NULL);
+                arr[i].e[k] = strtod(gr_pq()->getvalue(res, r, 13 + k), NULL);
             }
-            arr[i].ratings = col_i64(res, r, 13);
+            arr[i].ratings = col_i64(res, r, 19);
         }
         *out = arr;
         *n = cnt;

@@ -55,7 +55,7 @@ typedef struct sqlite_store {
     "x402_settlement,client_request_id,tokens_cache_write,route_learn"
 
 #define MIX_COLS "w0,w1,w2,w3,w4,w5"
-#define LEARNED_COLS "s0,s1,s2,s3,s4,s5,f0,f1,f2,f3,f4,f5"
+#define LEARNED_COLS "s0,s1,s2,s3,s4,s5,f0,f1,f2,f3,f4,f5,e0,e1,e2,e3,e4,e5"
 #define LEARNED_SUM(c) c "=" c "+excluded." c
 
 static const char *const stmt_sql[ST_COUNT] = {
@@ -78,18 +78,20 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_GEN_GET] = "SELECT " LEDGER_COLS " FROM ledger WHERE request_id=?1 UNION ALL SELECT * FROM"
                    " (SELECT " LEDGER_COLS " FROM ledger WHERE client_request_id=?1 ORDER BY ts_ms DESC, seq DESC"
                    " LIMIT 1) LIMIT 1",
-    [ST_FB_GET] = "SELECT model,score," MIX_COLS " FROM route_feedback WHERE request_id=?1",
-    [ST_FB_PUT] = "INSERT INTO route_feedback(request_id,key_id,model,score," MIX_COLS ",comment,created_ms,updated_ms)"
-                  " VALUES(?1,NULLIF(?2,''),NULLIF(?3,''),?4,?5,?6,?7,?8,?9,?10,?11,?12,?12)"
+    [ST_FB_GET] = "SELECT model,score,predicted," MIX_COLS " FROM route_feedback WHERE request_id=?1",
+    [ST_FB_PUT] = "INSERT INTO route_feedback(request_id,key_id,model,score,predicted," MIX_COLS ",comment,created_ms,"
+                  "updated_ms) VALUES(?1,NULLIF(?2,''),NULLIF(?3,''),?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?13)"
                   " ON CONFLICT(request_id) DO UPDATE SET key_id=excluded.key_id,model=excluded.model,"
-                  "score=excluded.score,w0=excluded.w0,w1=excluded.w1,w2=excluded.w2,w3=excluded.w3,"
-                  "w4=excluded.w4,w5=excluded.w5,comment=excluded.comment,updated_ms=excluded.updated_ms",
+                  "score=excluded.score,predicted=excluded.predicted,w0=excluded.w0,w1=excluded.w1,w2=excluded.w2,"
+                  "w3=excluded.w3,w4=excluded.w4,w5=excluded.w5,comment=excluded.comment,updated_ms=excluded.updated_ms",
     [ST_LEARNED_ADD] = "INSERT INTO route_learned(model," LEARNED_COLS ",ratings,updated_ms)"
-                       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15) ON CONFLICT(model) DO UPDATE SET "
+                       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"
+                       " ON CONFLICT(model) DO UPDATE SET "
                        LEARNED_SUM("s0") "," LEARNED_SUM("s1") "," LEARNED_SUM("s2") "," LEARNED_SUM("s3") ","
                        LEARNED_SUM("s4") "," LEARNED_SUM("s5") "," LEARNED_SUM("f0") "," LEARNED_SUM("f1") ","
                        LEARNED_SUM("f2") "," LEARNED_SUM("f3") "," LEARNED_SUM("f4") "," LEARNED_SUM("f5") ","
-                       LEARNED_SUM("ratings") ",updated_ms=excluded.updated_ms",
+                       LEARNED_SUM("e0") "," LEARNED_SUM("e1") "," LEARNED_SUM("e2") "," LEARNED_SUM("e3") ","
+                       LEARNED_SUM("e4") "," LEARNED_SUM("e5") "," LEARNED_SUM("ratings") ",updated_ms=excluded.updated_ms",
     [ST_LEARNED_LIST] = "SELECT model," LEARNED_COLS ",ratings FROM route_learned ORDER BY model",
 };
 
@@ -133,13 +135,14 @@ static const char *const migrations[] = {
      * generation, and per model the ratings' sums */
     "ALTER TABLE ledger ADD COLUMN route_learn TEXT;"
     "CREATE TABLE route_feedback("
-    " request_id TEXT PRIMARY KEY, key_id TEXT, model TEXT, score REAL NOT NULL,"
+    " request_id TEXT PRIMARY KEY, key_id TEXT, model TEXT, score REAL NOT NULL, predicted REAL NOT NULL,"
     " w0 REAL NOT NULL, w1 REAL NOT NULL, w2 REAL NOT NULL, w3 REAL NOT NULL, w4 REAL NOT NULL, w5 REAL NOT NULL,"
     " comment TEXT, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE route_learned("
     " model TEXT PRIMARY KEY,"
     " s0 REAL NOT NULL, s1 REAL NOT NULL, s2 REAL NOT NULL, s3 REAL NOT NULL, s4 REAL NOT NULL, s5 REAL NOT NULL,"
     " f0 REAL NOT NULL, f1 REAL NOT NULL, f2 REAL NOT NULL, f3 REAL NOT NULL, f4 REAL NOT NULL, f5 REAL NOT NULL,"
+    " e0 REAL NOT NULL, e1 REAL NOT NULL, e2 REAL NOT NULL, e3 REAL NOT NULL, e4 REAL NOT NULL, e5 REAL NOT NULL,"
     " ratings INTEGER NOT NULL, updated_ms INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
@@ -600,9 +603,10 @@ static int learned_add_locked(sqlite_store *s, const gr_learned_rec *d, int64_t 
     for (int k = 0; k < GR_LEARN_SKILLS; k++) {
         sqlite3_bind_double(st, 2 + k, d->s[k]);
         sqlite3_bind_double(st, 8 + k, d->f[k]);
+        sqlite3_bind_double(st, 14 + k, d->e[k]);
     }
-    sqlite3_bind_int64(st, 14, d->ratings);
-    sqlite3_bind_int64(st, 15, now);
+    sqlite3_bind_int64(st, 20, d->ratings);
+    sqlite3_bind_int64(st, 21, now);
     int r = sqlite3_step(st);
     done(st);
     return r == SQLITE_DONE ? SQLITE_OK : r;
@@ -619,34 +623,36 @@ static gr_status op_feedback_put(gr_store *base, const gr_feedback_rec *fb, bool
     bind_text(get, 1, fb->request_id);
     int r = sqlite3_step(get);
     gr_learned_rec old = {0};
-    double old_mix[GR_LEARN_SKILLS] = {0}, old_score = 0.0;
+    double old_mix[GR_LEARN_SKILLS] = {0}, old_score = 0.0, old_pred = 0.0;
     if (r == SQLITE_ROW) {
         had = true;
         col_copy(get, 0, old.model, sizeof old.model);
         old_score = sqlite3_column_double(get, 1);
-        for (int k = 0; k < GR_LEARN_SKILLS; k++) old_mix[k] = sqlite3_column_double(get, 2 + k);
+        old_pred = sqlite3_column_double(get, 2);
+        for (int k = 0; k < GR_LEARN_SKILLS; k++) old_mix[k] = sqlite3_column_double(get, 3 + k);
     }
     done(get);
     if (r != SQLITE_ROW && r != SQLITE_DONE) goto rollback;
     int64_t now = fb->at_ms;
     if (had && old.model[0]) {
-        gr_store_learned_apply(&old, old_mix, old_score, -1);
+        gr_store_learned_apply(&old, old_mix, old_score, old_pred, -1);
         if (learned_add_locked(s, &old, now)) goto rollback;
     }
     bind_text(put, 1, fb->request_id);
     bind_text(put, 2, fb->key_id);
     bind_text(put, 3, fb->model);
     sqlite3_bind_double(put, 4, fb->score);
-    for (int k = 0; k < GR_LEARN_SKILLS; k++) sqlite3_bind_double(put, 5 + k, fb->mix[k]);
-    bind_text(put, 11, fb->comment);
-    sqlite3_bind_int64(put, 12, now);
+    sqlite3_bind_double(put, 5, fb->predicted);
+    for (int k = 0; k < GR_LEARN_SKILLS; k++) sqlite3_bind_double(put, 6 + k, fb->mix[k]);
+    bind_text(put, 12, fb->comment);
+    sqlite3_bind_int64(put, 13, now);
     r = sqlite3_step(put);
     done(put);
     if (r != SQLITE_DONE) goto rollback;
     if (fb->model[0]) {
         gr_learned_rec add = {0};
         gr_store_strlcpy(add.model, fb->model, sizeof add.model);
-        gr_store_learned_apply(&add, fb->mix, fb->score, +1);
+        gr_store_learned_apply(&add, fb->mix, fb->score, fb->predicted, +1);
         if (learned_add_locked(s, &add, now)) goto rollback;
     }
     if (exec(s, "COMMIT")) goto rollback;
@@ -691,8 +697,9 @@ static gr_status op_learned_list(gr_store *base, gr_learned_rec **out, size_t *n
         for (int k = 0; k < GR_LEARN_SKILLS; k++) {
             l->s[k] = sqlite3_column_double(st, 1 + k);
             l->f[k] = sqlite3_column_double(st, 7 + k);
+            l->e[k] = sqlite3_column_double(st, 13 + k);
         }
-        l->ratings = sqlite3_column_int64(st, 13);
+        l->ratings = sqlite3_column_int64(st, 19);
     }
     done(st);
     if (r != SQLITE_DONE) {

@@ -17,7 +17,7 @@ import { KEY_A, KEY_B, ADMIN, learnConfig, ask, rate, rateWhenLedgered, routeAut
 const dir = mkdtempSync(join(tmpdir(), 'gr-learn-'));
 const store = testStoreUrl(dir); // one store for both lives of the gateway
 const start = () => startGateway({ config: (port) => learnConfig(port, store) });
-let gw;
+let gw, strongBefore;
 const ids = [];
 
 before(async () => { gw = await start(); });
@@ -27,6 +27,7 @@ test('before any rating: auto sends the coding prompt to strong, nothing learned
   const d = await routeAuto(gw);
   assert.equal(d.chosen, 'strong');
   assert.equal(d.by.strong.learned, undefined);
+  strongBefore = d.by.strong.predicted_quality;
   for (let i = 0; i < 6; i++) {
     const g = await ask(gw);
     assert.equal(g.model, 'strong');
@@ -44,7 +45,10 @@ test('bad ratings of strong move the same prompt to cheap, and /v1/route shows w
   const l = d.by.strong.learned;
   assert.equal(l.ratings, 6);
   assert.ok(l.quality < l.prior, `learned ${l.quality} below the prior ${l.prior}`);
-  assert.ok(Math.abs(l.prior - 0.85) < 1e-6, `prior = the tier's ability 0.85, got ${l.prior}`);
+  assert.ok(Math.abs(l.prior - strongBefore) < 1e-9, `prior = the quality predicted before any rating, got ${l.prior}`);
+  assert.equal(l.quality, d.by.strong.predicted_quality);
+  assert.equal(l.rated_good, 0); // every rated answer was bad
+  assert.ok(Math.abs(l.rated_predicted - strongBefore) < 1e-4, 'what the router had predicted for the rated answers');
   assert.ok(d.by.strong.predicted_quality < d.by.strong.quality_bar);
   assert.equal(d.by.cheap.learned, undefined); // cheap was never rated
 });
@@ -137,7 +141,7 @@ test('`route --explain` prints the learned estimate', async () => {
   const bin = process.env.GR_BIN || join(repoRoot, 'build', 'gaterouter');
   const r = spawnSync(bin, ['route', '--config', cfg, '--explain', req], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /strong .*learned: 0\.\d\d from 6 ratings \(prior 0\.85\)/);
+  assert.match(r.stdout, /strong .*learned: 0\.\d\d from 6 ratings \(prior 0\.\d\d; rated answers 0\.00 good where 0\.\d\d was predicted\)/);
 });
 
 test('--check-config refuses learning settings that cannot work', () => {

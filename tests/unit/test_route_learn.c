@@ -43,22 +43,24 @@ static void test_posterior_shrinks_toward_observations(void **state) {
 static void test_rating_contribution_by_skill_mix(void **state) {
     (void)state;
     gr_learned_rec r = {0};
-    gr_store_learned_apply(&r, CODE_MIX, 0.25, +1);
+    gr_store_learned_apply(&r, CODE_MIX, 0.25, 0.6, +1);
     assert_int_equal(r.ratings, 1);
     for (int k = 0; k < GR_LEARN_SKILLS; k++) {
         NEAR(r.s[k], CODE_MIX[k] * 0.25);
         NEAR(r.f[k], CODE_MIX[k] * 0.75);
+        NEAR(r.e[k], CODE_MIX[k] * 0.6);
     }
     /* taking it back restores the sums exactly */
-    gr_store_learned_apply(&r, CODE_MIX, 0.25, -1);
+    gr_store_learned_apply(&r, CODE_MIX, 0.25, 0.6, -1);
     assert_int_equal(r.ratings, 0);
     for (int k = 0; k < GR_LEARN_SKILLS; k++) {
         NEAR(r.s[k], 0.0);
         NEAR(r.f[k], 0.0);
+        NEAR(r.e[k], 0.0);
     }
     /* no mixture (not an auto decision): nothing learned, no rating counted */
     const double none[GR_LEARN_SKILLS] = {0};
-    gr_store_learned_apply(&r, none, 1.0, +1);
+    gr_store_learned_apply(&r, none, 1.0, 0.5, +1);
     assert_int_equal(r.ratings, 0);
     NEAR(r.s[3], 0.0);
 }
@@ -66,27 +68,34 @@ static void test_rating_contribution_by_skill_mix(void **state) {
 static void test_ledger_column_round_trip(void **state) {
     (void)state;
     char buf[256], model[128];
-    double mix[GR_LEARN_SKILLS];
-    gr_route_learn_format("gpt \"4\"", CODE_MIX, 0.4321, buf, sizeof buf);
+    double mix[GR_LEARN_SKILLS], predicted = -1;
+    gr_route_learn_format("gpt \"4\"", CODE_MIX, 0.625, 0.4321, buf, sizeof buf);
     assert_non_null(strstr(buf, "\"mix\""));
-    assert_int_equal(gr_route_learn_parse(buf, model, sizeof model, mix), GR_OK);
+    assert_int_equal(gr_route_learn_parse(buf, model, sizeof model, mix, &predicted), GR_OK);
     assert_string_equal(model, "gpt \"4\"");
+    NEAR(predicted, 0.625);
     for (int k = 0; k < GR_LEARN_SKILLS; k++) NEAR(mix[k], CODE_MIX[k]);
     /* too small a buffer: empty, never a cut JSON */
     char small[16];
-    gr_route_learn_format("m", CODE_MIX, 0.1, small, sizeof small);
+    gr_route_learn_format("m", CODE_MIX, 0.5, 0.1, small, sizeof small);
     assert_string_equal(small, "");
     /* refused: empty, not JSON, wrong length, out of range, not summing to 1, no model */
-    const char *bad[] = {"", "{", "{\"model\":\"m\",\"mix\":[1]}",
-                         "{\"model\":\"m\",\"mix\":[1.5,-0.5,0,0,0,0]}",
-                         "{\"model\":\"m\",\"mix\":[0.5,0,0,0,0,0]}",
-                         "{\"model\":\"\",\"mix\":[1,0,0,0,0,0]}", "{\"mix\":[1,0,0,0,0,0]}"};
+    const char *bad[] = {"", "{", "{\"model\":\"m\",\"mix\":[1],\"predicted\":0.5}",
+                         "{\"model\":\"m\",\"mix\":[1.5,-0.5,0,0,0,0],\"predicted\":0.5}",
+                         "{\"model\":\"m\",\"mix\":[0.5,0,0,0,0,0],\"predicted\":0.5}",
+                         "{\"model\":\"\",\"mix\":[1,0,0,0,0,0],\"predicted\":0.5}",
+                         "{\"mix\":[1,0,0,0,0,0],\"predicted\":0.5}",
+                         "{\"model\":\"m\",\"mix\":[1,0,0,0,0,0]}",
+                         "{\"model\":\"m\",\"mix\":[1,0,0,0,0,0],\"predicted\":1.5}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         mix[0] = 9;
-        assert_int_equal(gr_route_learn_parse(bad[i], model, sizeof model, mix), GR_ERR_INVALID);
+        assert_int_equal(gr_route_learn_parse(bad[i], model, sizeof model, mix, &predicted), GR_ERR_INVALID);
         NEAR(mix[0], 0.0);
     }
 }
+
+static double logit(double p) { return log(p / (1 - p)); }
+static double sigmoid(double x) { return 1 / (1 + exp(-x)); }
 
 static void test_adjust_hook(void **state) {
     (void)state;
@@ -94,35 +103,46 @@ static void test_adjust_hook(void **state) {
     gr_route_learn_conf_default(&on);
     on.enabled = true;
     on.prior_strength = 10;
-    gr_auto_ability ab = {{0.8f, 0.8f, 0.8f, 0.8f, 0.8f, 0.8f}, 0.0f, GR_AUTO_ABILITY_TABLE, NULL};
     gr_route_learned shown;
-    /* nothing published: untouched */
+    /* nothing published: unchanged */
     gr_route_learn_clear();
-    gr_auto_ability a1 = ab;
-    gr_route_learn_adjust(&on, "strong", CODE_MIX, &a1, &shown);
+    NEAR(gr_route_learn_adjust(&on, "strong", CODE_MIX, 0.8, &shown), 0.8);
     assert_int_equal(shown.ratings, 0);
-    assert_true(a1.a[3] == 0.8f);
-    /* 10 bad code ratings */
+    /* 10 bad code-only ratings of answers the router had given 0.8 */
+    const double code[GR_LEARN_SKILLS] = {0, 0, 0, 1, 0, 0};
     gr_learned_rec rec = {.model = "strong"};
-    for (int i = 0; i < 10; i++) gr_store_learned_apply(&rec, CODE_MIX, 0.0, +1);
+    for (int i = 0; i < 10; i++) gr_store_learned_apply(&rec, code, 0.0, 0.8, +1);
     gr_route_learn_publish(&rec, 1);
-    gr_auto_ability a2 = ab;
-    gr_route_learn_adjust(&on, "strong", CODE_MIX, &a2, &shown);
+    /* posterior theta = (10 * 0.8 + 0) / (10 + 10) = 0.4; P moves by logit(0.4) - logit(0.8) */
+    double shift = logit(0.4) - logit(0.8);
+    NEAR(gr_route_learn_adjust(&on, "strong", code, 0.8, &shown), 0.4);
     assert_int_equal(shown.ratings, 10);
-    assert_true(fabs(a2.a[3] - 8.0 / 17.0) < 1e-6); /* (10*0.8 + 0) / (10 + 7 failures) */
-    assert_true(fabs(a2.a[1] - 0.8) < 1e-6);        /* no reasoning in the mix: no change */
-    assert_true(shown.mean < shown.prior);
-    assert_true(fabs(shown.prior - 0.8) < 1e-6); /* mix sums to 1, every ability 0.8 */
-    /* another model, or learning off: untouched */
-    gr_auto_ability a3 = ab;
-    gr_route_learn_adjust(&on, "cheap", CODE_MIX, &a3, &shown);
-    assert_int_equal(shown.ratings, 0);
-    assert_true(a3.a[3] == 0.8f);
+    NEAR(shown.prior, 0.8);
+    NEAR(shown.observed, 0.0);
+    NEAR(shown.expected, 0.8);
+    /* a harder prompt of the same skill moves by the same logit shift */
+    NEAR(gr_route_learn_adjust(&on, "strong", code, 0.6, &shown), sigmoid(logit(0.6) + shift));
+    /* a mixed prompt: only its code share moves it */
+    NEAR(gr_route_learn_adjust(&on, "strong", CODE_MIX, 0.8, &shown), sigmoid(logit(0.8) + 0.7 * shift));
+    /* a prompt with no code at all: unchanged */
+    const double math[GR_LEARN_SKILLS] = {0, 0, 1, 0, 0, 0};
+    NEAR(gr_route_learn_adjust(&on, "strong", math, 0.8, &shown), 0.8);
+    /* ratings that agree with the prediction change nothing */
+    gr_learned_rec fair = {.model = "fair"};
+    for (int i = 0; i < 10; i++) gr_store_learned_apply(&fair, code, i < 8 ? 1.0 : 0.0, 0.8, +1);
+    gr_learned_rec both[2] = {rec, fair};
+    gr_route_learn_publish(both, 2);
+    NEAR(gr_route_learn_adjust(&on, "fair", code, 0.8, &shown), 0.8);
+    /* another model, or learning off: unchanged */
+    NEAR(gr_route_learn_adjust(&on, "cheap", code, 0.7, &shown), 0.7);
     gr_route_learn_conf off = on;
     off.enabled = false;
-    gr_route_learn_adjust(&off, "strong", CODE_MIX, &a3, &shown);
+    NEAR(gr_route_learn_adjust(&off, "strong", code, 0.8, &shown), 0.8);
     assert_int_equal(shown.ratings, 0);
-    assert_true(a3.a[3] == 0.8f);
+    /* the prior's strength: a strong prior barely moves */
+    on.prior_strength = 10000;
+    double q = gr_route_learn_adjust(&on, "strong", code, 0.8, &shown);
+    assert_true(q < 0.8 && q > 0.79);
     gr_route_learn_clear();
 }
 
@@ -142,7 +162,8 @@ static const gr_learned_rec *find(const gr_learned_rec *l, size_t n, const char 
 static void test_store_replaced_rating_counts_once(void **state) {
     (void)state;
     gr_store *s = memory_store();
-    gr_feedback_rec fb = {.request_id = "req_1", .key_id = "key_a", .model = "strong", .score = 0.0, .at_ms = 1};
+    gr_feedback_rec fb = {.request_id = "req_1", .key_id = "key_a", .model = "strong", .score = 0.0, .predicted = 0.7,
+                          .at_ms = 1};
     memcpy(fb.mix, CODE_MIX, sizeof fb.mix);
     bool replaced = true;
     assert_int_equal(gr_store_feedback_put(s, &fb, &replaced), GR_OK);
@@ -161,6 +182,7 @@ static void test_store_replaced_rating_counts_once(void **state) {
     for (int k = 0; k < GR_LEARN_SKILLS; k++) {
         NEAR(st->s[k], CODE_MIX[k]);
         NEAR(st->f[k], 0.0);
+        NEAR(st->e[k], CODE_MIX[k] * 0.7);
     }
     free(l);
     /* a rating of a non-auto generation is stored but learns nothing */
@@ -193,7 +215,7 @@ static void test_ledger_row_keeps_the_decision(void **state) {
     GR_LEDGER_SET(row.model_asked, "auto");
     row.ts_ms = 1000;
     row.status = 200;
-    gr_route_learn_format("strong", CODE_MIX, 0.5, row.route_learn, sizeof row.route_learn);
+    gr_route_learn_format("strong", CODE_MIX, 0.7, 0.5, row.route_learn, sizeof row.route_learn);
     assert_int_equal(gr_store_ledger_insert(s, &row, 1), GR_OK);
     gr_ledger_row back;
     assert_int_equal(gr_store_generation_get(s, "req_9", &back), GR_OK);
