@@ -41,7 +41,8 @@ test('bad ratings of strong move the same prompt to cheap, and /v1/route shows w
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.deepEqual(r.json, { object: 'feedback', id, score: 0, replaced: false, model: 'strong', learned: true });
   }
-  const d = await routeUntil(gw, (x) => x.chosen === 'cheap', 'cheap chosen after 6 bad ratings of strong');
+  const d = await routeUntil(gw, (x) => x.by.strong.learned?.ratings === 6, 'all 6 ratings in the snapshot');
+  assert.equal(d.chosen, 'cheap');
   const l = d.by.strong.learned;
   assert.equal(l.ratings, 6);
   assert.ok(l.quality < l.prior, `learned ${l.quality} below the prior ${l.prior}`);
@@ -76,12 +77,14 @@ test('the admin key may rate any generation; a second rating replaces the first 
 
 test('replacing every bad rating with a good one takes the bad ones back: strong wins again', async () => {
   for (const id of ids) assert.equal((await rate(gw, KEY_A, { id, score: 1 })).json.replaced, true);
-  const d = await routeUntil(gw, (x) => x.chosen === 'strong' && x.by.strong.learned?.quality > x.by.strong.learned?.prior,
-    'strong chosen with a learned quality above its prior');
+  const d = await routeUntil(gw, (x) => Math.abs(x.by.strong.learned?.rated_good - 1) < 1e-9, 'every rating good in the snapshot');
+  assert.equal(d.chosen, 'strong');
+  assert.ok(d.by.strong.learned.quality > d.by.strong.learned.prior, 'learned quality above the prior');
   assert.equal(d.by.strong.learned.ratings, 6);
   // back to bad, for the restart test
   for (const id of ids) assert.equal((await rate(gw, KEY_A, { id, score: 0 })).status, 200);
-  await routeUntil(gw, (x) => x.chosen === 'cheap', 'cheap chosen again');
+  const back = await routeUntil(gw, (x) => Math.abs(x.by.strong.learned?.rated_good) < 1e-9, 'every rating bad again');
+  assert.equal(back.chosen, 'cheap');
 });
 
 test('a generation that was not an auto decision is stored but learns nothing', async () => {
