@@ -15,7 +15,7 @@ const gr_conf_key gr_conf_routing_learning_keys[] = {
     {"enabled", GR_CONF_BOOL, GR_CONF_F(gr_route_learn_conf, enabled), 0, 1, "false", NULL,
      "ratings (POST /v1/feedback, `route calibrate`) adjust auto's predicted quality"},
     {"prior_strength", GR_CONF_FRACTION, GR_CONF_F(gr_route_learn_conf, prior_strength), 0.1, 100000, "20", NULL,
-     "how many ratings the ability table's prior is worth per skill (higher = learns slower)"},
+     "how many ratings the router's own prediction is worth per skill as a prior (higher = learns slower)"},
     {"refresh_ms", GR_CONF_MS, GR_CONF_F(gr_route_learn_conf, refresh_ms), 100, 86400000, "10s", NULL,
      "how often each instance re-reads the learned estimates from the store (off the request path)"},
     {"max_comment_bytes", GR_CONF_BYTES, GR_CONF_F(gr_route_learn_conf, max_comment_bytes), 0, 65536, "4KiB", NULL,
