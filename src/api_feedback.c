@@ -106,8 +106,10 @@ static bool read_body(gr_request *r, const cJSON *o, feedback_job *j) {
     const cJSON *e;
     cJSON_ArrayForEach(e, o) {
         if (strcmp(e->string, "id") && strcmp(e->string, "score") && strcmp(e->string, "comment")) {
-            gr_request_fail(r, 400, "invalid_request_error", "unknown_parameter", e->string,
-                            "Unknown field '%.64s' (expected id, score, comment).", e->string);
+            char name[65]; /* echoed, so bounded */
+            snprintf(name, sizeof name, "%s", e->string);
+            gr_request_fail(r, 400, "invalid_request_error", "unknown_parameter", name,
+                            "Unknown field '%s' (expected id, score, comment).", name);
             return false;
         }
     }
