@@ -101,20 +101,22 @@ gr_status gr_route_learn_sync_start(const char *store_url, gr_route_learn_sync *
     return GR_OK;
 }
 
-void gr_route_learn_sync_kick(gr_route_learn_sync *s) {
-    if (!s) return;
+/* Wakes the thread: to refresh now, or to stop. */
+static void wake(gr_route_learn_sync *s, bool stop) {
     pthread_mutex_lock(&s->mu);
-    s->kicked = true;
+    if (stop) s->stop = true;
+    else s->kicked = true;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
 }
 
+void gr_route_learn_sync_kick(gr_route_learn_sync *s) {
+    if (s) wake(s, false);
+}
+
 void gr_route_learn_sync_stop(gr_route_learn_sync *s) {
     if (!s) return;
-    pthread_mutex_lock(&s->mu);
-    s->stop = true;
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
+    wake(s, true);
     pthread_join(s->thread, NULL);
     gr_store_close(s->store);
     pthread_mutex_destroy(&s->mu);

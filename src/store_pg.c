@@ -34,6 +34,7 @@
  * is exported through store_pg.h as gr_pg_*: the PostgreSQL x402 payment
  * store (x402_store_pg.c) uses the same code on a connection of its own. */
 #include "store.h"
+#include "store_learn_sql.h"
 #include "store_pg.h"
 #include "utf8.h"
 
@@ -82,10 +83,6 @@ typedef struct pg_store {
     "x402_settlement,client_request_id,tokens_cache_write,route_learn"
 
 #define LEDGER_NCOLS 26
-
-#define MIX_COLS "w0,w1,w2,w3,w4,w5"
-#define LEARNED_COLS "s0,s1,s2,s3,s4,s5,f0,f1,f2,f3,f4,f5,e0,e1,e2,e3,e4,e5"
-#define LEARNED_SUM(c) c "=route_learned." c "+excluded." c
 
 /* Usage summaries: ts range plus the equivalent day range (index / partition
  * pruning), optional key. $1 from day, $2 to day (NULL = open), $3 from ms,
@@ -142,21 +139,10 @@ static const char *const ps_sql[PS_COUNT] = {
     /* ratings of one generation take turns (class 18 = route_feedback), so a
      * replaced rating is always seen and taken back exactly once */
     [PS_FB_LOCK] = "SELECT pg_advisory_xact_lock(18, hashtext($1::text))",
-    [PS_FB_GET] = "SELECT model,score,predicted," MIX_COLS " FROM route_feedback WHERE request_id=$1",
-    [PS_FB_PUT] = "INSERT INTO route_feedback(request_id,key_id,model,score,predicted," MIX_COLS ",comment,created_ms,"
-                  "updated_ms) VALUES($1,NULLIF($2,''),NULLIF($3,''),$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$13)"
-                  " ON CONFLICT(request_id) DO UPDATE SET key_id=excluded.key_id,model=excluded.model,"
-                  "score=excluded.score,predicted=excluded.predicted,w0=excluded.w0,w1=excluded.w1,w2=excluded.w2,"
-                  "w3=excluded.w3,w4=excluded.w4,w5=excluded.w5,comment=excluded.comment,updated_ms=excluded.updated_ms",
-    [PS_LEARNED_ADD] = "INSERT INTO route_learned(model," LEARNED_COLS ",ratings,updated_ms)"
-                       " VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)"
-                       " ON CONFLICT(model) DO UPDATE SET "
-                       LEARNED_SUM("s0") "," LEARNED_SUM("s1") "," LEARNED_SUM("s2") "," LEARNED_SUM("s3") ","
-                       LEARNED_SUM("s4") "," LEARNED_SUM("s5") "," LEARNED_SUM("f0") "," LEARNED_SUM("f1") ","
-                       LEARNED_SUM("f2") "," LEARNED_SUM("f3") "," LEARNED_SUM("f4") "," LEARNED_SUM("f5") ","
-                       LEARNED_SUM("e0") "," LEARNED_SUM("e1") "," LEARNED_SUM("e2") "," LEARNED_SUM("e3") ","
-                       LEARNED_SUM("e4") "," LEARNED_SUM("e5") "," LEARNED_SUM("ratings") ",updated_ms=excluded.updated_ms",
-    [PS_LEARNED_LIST] = "SELECT model," LEARNED_COLS ",ratings FROM route_learned ORDER BY model",
+    [PS_FB_GET] = GR_SQL_FEEDBACK_GET,
+    [PS_FB_PUT] = GR_SQL_FEEDBACK_PUT,
+    [PS_LEARNED_ADD] = GR_SQL_LEARNED_ADD,
+    [PS_LEARNED_LIST] = GR_SQL_LEARNED_LIST,
 };
 
 static const char *const ps_name[PS_COUNT] = {

@@ -11,6 +11,7 @@
  * consistent. FULL fsyncs the WAL on every commit and survives power loss
  * too, at the price of one fsync per ledger batch (batches amortize it). */
 #include "store.h"
+#include "store_learn_sql.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -54,10 +55,6 @@ typedef struct sqlite_store {
     "route_reason,error_type,x402_amount,x402_credit_delta,x402_network,x402_tx_hash,"     \
     "x402_settlement,client_request_id,tokens_cache_write,route_learn"
 
-#define MIX_COLS "w0,w1,w2,w3,w4,w5"
-#define LEARNED_COLS "s0,s1,s2,s3,s4,s5,f0,f1,f2,f3,f4,f5,e0,e1,e2,e3,e4,e5"
-#define LEARNED_SUM(c) c "=" c "+excluded." c
-
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_KEY_INSERT] = "INSERT INTO keys(" KEY_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_KEY_UPDATE] = "UPDATE keys SET name=?4,models=?5,metadata=?6,budget_total=?7,"
@@ -78,21 +75,10 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_GEN_GET] = "SELECT " LEDGER_COLS " FROM ledger WHERE request_id=?1 UNION ALL SELECT * FROM"
                    " (SELECT " LEDGER_COLS " FROM ledger WHERE client_request_id=?1 ORDER BY ts_ms DESC, seq DESC"
                    " LIMIT 1) LIMIT 1",
-    [ST_FB_GET] = "SELECT model,score,predicted," MIX_COLS " FROM route_feedback WHERE request_id=?1",
-    [ST_FB_PUT] = "INSERT INTO route_feedback(request_id,key_id,model,score,predicted," MIX_COLS ",comment,created_ms,"
-                  "updated_ms) VALUES(?1,NULLIF(?2,''),NULLIF(?3,''),?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?13)"
-                  " ON CONFLICT(request_id) DO UPDATE SET key_id=excluded.key_id,model=excluded.model,"
-                  "score=excluded.score,predicted=excluded.predicted,w0=excluded.w0,w1=excluded.w1,w2=excluded.w2,"
-                  "w3=excluded.w3,w4=excluded.w4,w5=excluded.w5,comment=excluded.comment,updated_ms=excluded.updated_ms",
-    [ST_LEARNED_ADD] = "INSERT INTO route_learned(model," LEARNED_COLS ",ratings,updated_ms)"
-                       " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21)"
-                       " ON CONFLICT(model) DO UPDATE SET "
-                       LEARNED_SUM("s0") "," LEARNED_SUM("s1") "," LEARNED_SUM("s2") "," LEARNED_SUM("s3") ","
-                       LEARNED_SUM("s4") "," LEARNED_SUM("s5") "," LEARNED_SUM("f0") "," LEARNED_SUM("f1") ","
-                       LEARNED_SUM("f2") "," LEARNED_SUM("f3") "," LEARNED_SUM("f4") "," LEARNED_SUM("f5") ","
-                       LEARNED_SUM("e0") "," LEARNED_SUM("e1") "," LEARNED_SUM("e2") "," LEARNED_SUM("e3") ","
-                       LEARNED_SUM("e4") "," LEARNED_SUM("e5") "," LEARNED_SUM("ratings") ",updated_ms=excluded.updated_ms",
-    [ST_LEARNED_LIST] = "SELECT model," LEARNED_COLS ",ratings FROM route_learned ORDER BY model",
+    [ST_FB_GET] = GR_SQL_FEEDBACK_GET,
+    [ST_FB_PUT] = GR_SQL_FEEDBACK_PUT,
+    [ST_LEARNED_ADD] = GR_SQL_LEARNED_ADD,
+    [ST_LEARNED_LIST] = GR_SQL_LEARNED_LIST,
 };
 
 /* ---- schema ---- */
@@ -359,27 +345,29 @@ static gr_status op_key_get(gr_store *base, const char *id, gr_key_record *out) 
     return get_one((sqlite_store *)base, ST_KEY_GET, id, read_key_any, out);
 }
 
-static gr_status op_key_list(gr_store *base, gr_key_record **out, size_t *n) {
-    sqlite_store *s = (sqlite_store *)base;
+/* Every row of parameterless statement `which`, read by `read` into a grown
+ * array of `elem`-byte records; on failure `dispose` frees what was read. */
+static gr_status list_all(sqlite_store *s, int which, size_t elem, void (*read)(sqlite3_stmt *, void *),
+                          void (*dispose)(void *arr, size_t n), void **out, size_t *n) {
     gr_status rc = GR_ERR_IO;
-    gr_key_record *arr = NULL;
+    char *arr = NULL;
     size_t cnt = 0, cap = 0;
     *out = NULL;
     *n = 0;
     pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = stmt(s, ST_KEY_LIST);
+    sqlite3_stmt *st = stmt(s, which);
     if (!st) goto out;
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         if (cnt == cap) {
             cap = cap ? cap * 2 : 16;
-            arr = gr_xrealloc(arr, cap * sizeof *arr);
+            arr = gr_xrealloc(arr, cap * elem);
         }
-        read_key(st, &arr[cnt++]);
+        read(st, arr + elem * cnt++);
     }
     done(st);
     if (r != SQLITE_DONE) {
-        gr_key_records_free(arr, cnt);
+        dispose(arr, cnt);
         goto out;
     }
     *out = arr;
@@ -388,6 +376,12 @@ static gr_status op_key_list(gr_store *base, gr_key_record **out, size_t *n) {
 out:
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+static void dispose_keys(void *arr, size_t n) { gr_key_records_free(arr, n); }
+
+static gr_status op_key_list(gr_store *base, gr_key_record **out, size_t *n) {
+    return list_all((sqlite_store *)base, ST_KEY_LIST, sizeof **out, read_key_any, dispose_keys, (void **)out, n);
 }
 
 static gr_status op_key_spend(gr_store *base, const char *key_id, int64_t day, int64_t month,
@@ -675,43 +669,25 @@ static gr_status op_learned_add(gr_store *base, const gr_learned_rec *delta) {
     return r == SQLITE_OK ? GR_OK : GR_ERR_IO;
 }
 
+static void read_learned(sqlite3_stmt *st, void *out) {
+    gr_learned_rec *l = out;
+    memset(l, 0, sizeof *l);
+    col_copy(st, 0, l->model, sizeof l->model);
+    for (int k = 0; k < GR_LEARN_SKILLS; k++) {
+        l->s[k] = sqlite3_column_double(st, 1 + k);
+        l->f[k] = sqlite3_column_double(st, 7 + k);
+        l->e[k] = sqlite3_column_double(st, 13 + k);
+    }
+    l->ratings = sqlite3_column_int64(st, 19);
+}
+
+static void dispose_flat(void *arr, size_t n) {
+    (void)n;
+    free(arr);
+}
+
 static gr_status op_learned_list(gr_store *base, gr_learned_rec **out, size_t *n) {
-    sqlite_store *s = (sqlite_store *)base;
-    gr_status rc = GR_ERR_IO;
-    gr_learned_rec *arr = NULL;
-    size_t cnt = 0, cap = 0;
-    *out = NULL;
-    *n = 0;
-    pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = stmt(s, ST_LEARNED_LIST);
-    if (!st) goto out;
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 16;
-            arr = gr_xrealloc(arr, cap * sizeof *arr);
-        }
-        gr_learned_rec *l = &arr[cnt++];
-        memset(l, 0, sizeof *l);
-        col_copy(st, 0, l->model, sizeof l->model);
-        for (int k = 0; k < GR_LEARN_SKILLS; k++) {
-            l->s[k] = sqlite3_column_double(st, 1 + k);
-            l->f[k] = sqlite3_column_double(st, 7 + k);
-            l->e[k] = sqlite3_column_double(st, 13 + k);
-        }
-        l->ratings = sqlite3_column_int64(st, 19);
-    }
-    done(st);
-    if (r != SQLITE_DONE) {
-        free(arr);
-        goto out;
-    }
-    *out = arr;
-    *n = cnt;
-    rc = GR_OK;
-out:
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return list_all((sqlite_store *)base, ST_LEARNED_LIST, sizeof **out, read_learned, dispose_flat, (void **)out, n);
 }
 
 static const gr_store_ops sqlite_ops = {
