@@ -24,3 +24,8 @@ if(GR_NODE_FOR_LEARN)
       ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
   endif()
 endif()
+
+# test_route_learn's store cases (feedback_put, learned_*) on PostgreSQL too.
+if(COMMAND gr_add_pg_variant)
+  gr_add_pg_variant(test_route_learn)
+endif()

@@ -1,5 +1,6 @@
 /* test_route_learn.c — what the auto router learns from ratings
- * (route_learn.c, the store's feedback_put / learned_* on SQLite): the Beta
+ * (route_learn.c, the store's feedback_put / learned_* on SQLite, and on
+ * PostgreSQL as test_route_learn_pg): the Beta
  * posterior and its shrinkage, one rating's contribution and its take-back,
  * the ledger column, the snapshot hook in the decision, replaced ratings
  * counted once, and routing.auto.learning's validation. */
@@ -12,6 +13,7 @@
 
 #include "route_learn.h"
 #include "store.h"
+#include "store_test_url.h"
 
 #define NEAR(a, b) assert_true(fabs((a) - (b)) < 1e-9)
 
@@ -146,10 +148,22 @@ static void test_adjust_hook(void **state) {
     gr_route_learn_clear();
 }
 
-static gr_store *memory_store(void) {
+/* A fresh, migrated store: SQLite in a temp dir, or a fresh PostgreSQL
+ * database under GR_TEST_STORE_URL (CTest test_route_learn_pg). */
+static char g_dir[64];
+
+static gr_store *fresh_store(void) {
+    char *dir = g_dir;
+    if (!dir[0]) {
+        snprintf(dir, sizeof g_dir, "/tmp/gr_test_route_learn_XXXXXX");
+        assert_non_null(mkdtemp(dir));
+    }
+    static int n;
+    char name[32], url[512], err[256];
+    snprintf(name, sizeof name, "learn%d.db", n++);
+    gr_test_store_url(url, sizeof url, dir, name);
     gr_store *s = NULL;
-    char err[256];
-    assert_int_equal(gr_store_open_migrated("sqlite://:memory:", &s, err, sizeof err), GR_OK);
+    if (gr_store_open_migrated(url, &s, err, sizeof err) != GR_OK) fail_msg("%s", err);
     return s;
 }
 
@@ -161,7 +175,7 @@ static const gr_learned_rec *find(const gr_learned_rec *l, size_t n, const char 
 
 static void test_store_replaced_rating_counts_once(void **state) {
     (void)state;
-    gr_store *s = memory_store();
+    gr_store *s = fresh_store();
     gr_feedback_rec fb = {.request_id = "req_1", .key_id = "key_a", .model = "strong", .score = 0.0, .predicted = 0.7,
                           .at_ms = 1};
     memcpy(fb.mix, CODE_MIX, sizeof fb.mix);
@@ -209,7 +223,7 @@ static void test_store_replaced_rating_counts_once(void **state) {
 
 static void test_ledger_row_keeps_the_decision(void **state) {
     (void)state;
-    gr_store *s = memory_store();
+    gr_store *s = fresh_store();
     gr_ledger_row row = {0};
     GR_LEDGER_SET(row.request_id, "req_9");
     GR_LEDGER_SET(row.model_asked, "auto");
@@ -266,5 +280,12 @@ int main(void) {
         cmocka_unit_test(test_ledger_row_keeps_the_decision),
         cmocka_unit_test(test_conf_validation),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name(gr_test_store_backend(), tests, NULL, NULL);
+    gr_test_store_cleanup();
+    if (g_dir[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dir);
+    }
+    return failed;
 }
