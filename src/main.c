@@ -9,6 +9,7 @@
 #include "server.h"
 #include "cli_admin.h"
 #include "route.h"
+#include "route_learn.h"
 #include "route_learn_cli.h"
 #include "store.h"
 
@@ -140,6 +141,7 @@ int main(int argc, char **argv) {
         }
         gr_route_learn_cli_load(cfg, stderr); /* the estimates the gateway would use */
         int rc = gr_route_explain_cli(cfg, file, stdout);
+        gr_route_learn_clear();
         gr_config_release(cfg);
         return rc;
     }
