@@ -6,9 +6,10 @@
 find_program(GR_NODE_FOR_LEARN node)
 if(GR_NODE_FOR_LEARN)
   # One gateway (SQLite): ratings change the decision, key isolation,
-  # idempotence, validation, restart, --check-config refusals.
+  # idempotence, validation, restart, --check-config refusals; route calibrate.
   add_test(NAME route_learn_feedback
     COMMAND ${GR_NODE_FOR_LEARN} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/route_learn/feedback.test.mjs
+            ${CMAKE_SOURCE_DIR}/tests/route_learn/calibrate.test.mjs
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(route_learn_feedback PROPERTIES LABELS "route;e2e" TIMEOUT 180
     ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
@@ -17,7 +18,7 @@ if(GR_NODE_FOR_LEARN)
     add_test(NAME route_learn_feedback_pg
       COMMAND ${CMAKE_SOURCE_DIR}/tests/pg/with_pg.sh ${GR_PG_STATE_DIR}
               ${GR_NODE_FOR_LEARN} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/route_learn/feedback.test.mjs
-              ${CMAKE_SOURCE_DIR}/tests/route_learn/cluster_pg.test.mjs
+              ${CMAKE_SOURCE_DIR}/tests/route_learn/calibrate.test.mjs ${CMAKE_SOURCE_DIR}/tests/route_learn/cluster_pg.test.mjs
       WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
     set_tests_properties(route_learn_feedback_pg PROPERTIES
       FIXTURES_REQUIRED pg_server RESOURCE_LOCK gr_pg_server LABELS "route;e2e;pg" TIMEOUT 300
