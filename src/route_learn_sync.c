@@ -38,30 +38,38 @@ static uint64_t current_period_ms(void) {
     return ms;
 }
 
+/* Waits on cv until stop, a kick, or ms milliseconds (with mu held). */
+static void wait_ms(gr_route_learn_sync *s, uint64_t ms) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += (time_t)(ms / 1000);
+    until.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    int w = 0;
+    while (!s->stop && !s->kicked && w != ETIMEDOUT) w = pthread_cond_timedwait(&s->cv, &s->mu, &until);
+}
+
+/* Refreshes when kicked or when a period (read from the current config each
+ * second, so a reload applies within one) has passed since the last read. */
 static void *sync_main(void *arg) {
     gr_route_learn_sync *s = arg;
+    uint64_t last_us = gr_now_us();
     pthread_mutex_lock(&s->mu);
     while (!s->stop) {
-        uint64_t period = current_period_ms();
-        if (!s->kicked) {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            uint64_t wait_ms = period ? period : 1000; /* learning off: look at the config again each second */
-            until.tv_sec += (time_t)(wait_ms / 1000);
-            until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-            if (until.tv_nsec >= 1000000000L) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000L;
-            }
-            int w = 0;
-            while (!s->stop && !s->kicked && w != ETIMEDOUT) w = pthread_cond_timedwait(&s->cv, &s->mu, &until);
+        uint64_t period = current_period_ms(), since_ms = (gr_now_us() - last_us) / 1000;
+        bool due = period && since_ms >= period;
+        if (!s->kicked && !due) {
+            uint64_t left = period ? period - since_ms : 1000;
+            wait_ms(s, left < 1000 ? left : 1000);
+            continue;
         }
-        if (s->stop) break;
-        bool kicked = s->kicked;
         s->kicked = false;
-        if (!period && !kicked) continue;
         pthread_mutex_unlock(&s->mu);
         gr_status rc = gr_route_learn_sync_once(s->store);
+        last_us = gr_now_us();
         pthread_mutex_lock(&s->mu);
         if (rc != GR_OK && !s->failing)
             GR_WARN("routing.auto.learning: cannot re-read the learned estimates (%s); keeping the last ones",

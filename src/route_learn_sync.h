@@ -1,8 +1,8 @@
 /* route_learn_sync.h — keeps the process's learned-estimates snapshot
  * (route_learn.h) in step with the store: one thread with its own store
  * connection re-reads every model's observation sums each
- * routing.auto.learning.refresh_ms (read from the current config snapshot,
- * so SIGHUP changes it) and publishes them whole. The request path never
+ * routing.auto.learning.refresh_ms (read from the current config snapshot
+ * every second, so SIGHUP changes it within one) and publishes them whole. The request path never
  * reads the store for them. With PostgreSQL every instance sharing the
  * database sees the others' ratings within one period.
  *
