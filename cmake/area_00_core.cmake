@@ -31,6 +31,8 @@ add_library(gr_core OBJECT
   src/api_feedback.c
   src/route_learn_sync.c
   src/route_learn_cli.c
+  src/route_embed_call.c
+  src/route_embed_cli.c
   src/endpoints.c
   src/messages_native.c
   src/auth.c

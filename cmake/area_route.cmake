@@ -10,6 +10,7 @@ add_library(gr_route OBJECT
   src/health.c
   src/route_conf.c
   src/route_learn.c
+  src/route_embed.c
 )
 target_include_directories(gr_route PUBLIC ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(gr_route PUBLIC ${GR_EXTERNAL_LIBS})

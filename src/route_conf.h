@@ -7,6 +7,7 @@
 #include "config.h"
 #include "health.h"
 #include "route_auto_config.h"
+#include "route_embed.h"
 #include "route_learn.h"
 
 typedef struct gr_route_conf {
@@ -18,6 +19,7 @@ typedef struct gr_route_conf {
     bool has_auto_models; /* false: every model with a quality is eligible */
     gr_health_opts health; /* routing.health */
     gr_route_learn_conf learning; /* routing.auto.learning */
+    gr_route_embed_conf embed;    /* routing.auto.embeddings (its bank included) */
 } gr_route_conf;
 
 /* The declared keys of `routing` and `routing.auto` (routing.health: health.h). */
