@@ -6,10 +6,11 @@
 find_program(GR_NODE_FOR_LEARN node)
 if(GR_NODE_FOR_LEARN)
   # One gateway (SQLite): ratings change the decision, key isolation,
-  # idempotence, validation, restart, --check-config refusals; route calibrate.
+  # idempotence, validation, restart, --check-config refusals; route calibrate;
+  # the embeddings signal (route train, neighbours, cache, timeout, errors).
   add_test(NAME route_learn_feedback
     COMMAND ${GR_NODE_FOR_LEARN} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/route_learn/feedback.test.mjs
-            ${CMAKE_SOURCE_DIR}/tests/route_learn/calibrate.test.mjs
+            ${CMAKE_SOURCE_DIR}/tests/route_learn/calibrate.test.mjs ${CMAKE_SOURCE_DIR}/tests/route_learn/embeddings.test.mjs
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(route_learn_feedback PROPERTIES LABELS "route;e2e" TIMEOUT 180
     ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
