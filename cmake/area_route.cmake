@@ -50,3 +50,5 @@ endif()
 
 # What auto learns from ratings (src/route_learn.c; the store's feedback_put / learned_* on SQLite).
 gr_add_unit_test(NAME test_route_learn SOURCES tests/unit/test_route_learn.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+# The embeddings signal's bank, nearest neighbours and blend (src/route_embed.c).
+gr_add_unit_test(NAME test_route_embed SOURCES tests/unit/test_route_embed.c LIBS gr_route)
