@@ -21,6 +21,7 @@
 #include "route.h"
 #include "route_auto.h"
 #include "route_conf.h"
+#include "route_embed.h"
 #include "route_learn.h"
 #include "store.h"
 
@@ -44,34 +45,6 @@ typedef struct sample {
     size_t no;
     bool held_out;
 } sample;
-
-/* "Org/Model-ID" -> "model-id" (cap bytes). */
-static void norm_id(const char *s, char *out, size_t cap) {
-    const char *slash = strrchr(s, '/');
-    if (slash) s = slash + 1;
-    size_t n = 0;
-    for (; s[n] && n + 1 < cap; n++) out[n] = (char)tolower((unsigned char)s[n]);
-    out[n] = '\0';
-}
-
-static int match_model(const gr_config *cfg, const char *name) {
-    char want[128], have[128];
-    norm_id(name, want, sizeof want);
-    for (size_t i = 0; i < cfg->nmodels; i++) {
-        const gr_model_conf *m = &cfg->models[i];
-        norm_id(m->name, have, sizeof have);
-        if (!strcmp(have, want)) return (int)i;
-        for (size_t a = 0; a < m->naliases; a++) {
-            norm_id(m->aliases[a], have, sizeof have);
-            if (!strcmp(have, want)) return (int)i;
-        }
-        for (size_t d = 0; d < m->ndeployments; d++) {
-            norm_id(m->deployments[d].upstream_model, have, sizeof have);
-            if (!strcmp(have, want)) return (int)i;
-        }
-    }
-    return -1;
-}
 
 /* Reads FILE into samples; false (message printed) on an unreadable file or a bad line. */
 static bool read_samples(const gr_config *cfg, const char *path, sample **out, size_t *nout, size_t *unmatched,
@@ -122,7 +95,7 @@ static bool read_samples(const gr_config *cfg, const char *path, sample **out, s
                 ok = false;
                 break;
             }
-            int m = match_model(cfg, e->string);
+            int m = gr_route_embed_match_model(cfg, e->string);
             if (m < 0) {
                 (*unmatched)++;
                 continue;
