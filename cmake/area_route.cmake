@@ -34,3 +34,8 @@ if(GR_NODE)
   set_tests_properties(route_eval_fixture_pass route_eval_fixture_fail PROPERTIES LABELS "route;eval" TIMEOUT 60)
   set_tests_properties(route_eval_fixture_fail PROPERTIES WILL_FAIL TRUE)
 endif()
+
+# What auto learns from ratings (src/route/route_learn.c; the store's feedback_put / learned_* on SQLite).
+gr_add_unit_test(NAME test_route_learn SOURCES tests/unit/test_route_learn.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+# The embeddings signal's bank, nearest neighbours and blend (src/route/route_embed.c).
+gr_add_unit_test(NAME test_route_embed SOURCES tests/unit/test_route_embed.c LIBS gr_route)

@@ -28,7 +28,7 @@ gr_layer(config DEPS gr_base)                   # the config snapshot and its ty
 gr_layer(net DEPS gr_config)                    # client-facing HTTP server, upstream client, dlopen'd libcurl
 gr_layer(store DEPS gr_config)                  # SQLite/PostgreSQL store, the store executor
 gr_layer(provider DEPS gr_net)                  # adapters: OpenAI-native, Anthropic, Gemini; redactor
-gr_layer(route DEPS gr_config)                  # router, auto-router, health
+gr_layer(route DEPS gr_store)                   # router, auto-router, health
 gr_layer(meter DEPS gr_provider gr_store)       # cost, virtual keys, usage ledger, admin API
 gr_layer(x402 DEPS gr_net gr_store)             # x402 payments: EVM crypto, payment store, settlement
 gr_layer(cluster DEPS gr_meter gr_route)        # the Redis cluster state
@@ -36,7 +36,7 @@ gr_layer(mock DEPS gr_provider)                 # the built-in mock upstream
 gr_layer(request DEPS gr_cluster gr_x402)       # one request: pipeline, phases, worker
 gr_layer(features DEPS gr_request gr_mock)      # the isolated features that register handlers
 gr_layer(gateway DEPS gr_features)              # endpoint table, feature list, services, server
-gr_layer(cli DEPS gr_meter)                     # the command line beside the server
+gr_layer(cli DEPS gr_meter gr_route)            # the command line beside the server
 
 target_link_libraries(gr_store PUBLIC gr_pq_headers)
 target_compile_definitions(gr_store PUBLIC GR_HAVE_PG=1)

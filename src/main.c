@@ -10,6 +10,10 @@
 #include "server.h"
 #include "cli_admin.h"
 #include "route.h"
+#include "route_embed.h"
+#include "route_embed_cli.h"
+#include "route_learn.h"
+#include "route_learn_cli.h"
 #include "store.h"
 
 #include <stdio.h>
@@ -31,6 +35,10 @@ static void usage(FILE *f) {
             "                                       usage summaries from the ledger (gaterouter usage --help)\n"
             "  gaterouter route [--config FILE] --explain REQUEST.json\n"
             "                                       explain a routing decision (no upstream call)\n"
+            "  gaterouter route [--config FILE] calibrate FILE.jsonl [--dry-run]\n"
+            "                                       learn auto's estimates from prompts with per-model outcomes\n"
+            "  gaterouter route [--config FILE] train FILE.jsonl [--base-url URL] [--out BANK]\n"
+            "                                       build routing.auto.embeddings' labelled bank\n"
             "  gaterouter migrate [--config FILE]   apply store schema migrations\n"
             "  gaterouter x402 reconcile [--config FILE] [--all]\n"
             "                                       settle or reconcile with the chain the x402 payments\n"
@@ -55,7 +63,10 @@ static int command_help(const char *cmd) {
     else if (!strcmp(cmd, "usage")) gr_cli_usage_help(stdout);
     else if (!strcmp(cmd, "mock"))
         puts("usage: gaterouter mock [--port N] [--host H] [--latency-ms N] [--tokens-per-sec N]");
-    else if (!strcmp(cmd, "route")) puts("usage: gaterouter route [--config FILE] --explain REQUEST.json");
+    else if (!strcmp(cmd, "route"))
+        puts("usage: gaterouter route [--config FILE] --explain REQUEST.json\n"
+             "       gaterouter route [--config FILE] calibrate FILE.jsonl [--dry-run]\n"
+             "       gaterouter route [--config FILE] train FILE.jsonl [--base-url URL] [--out BANK]");
     else puts("usage: gaterouter migrate [--config FILE]");
     return 0;
 }
@@ -113,18 +124,40 @@ int main(int argc, char **argv) {
         return command_help(argv[1]);
     if (argc > 1 && !strcmp(argv[1], "mock")) return run_mock(argc, argv);
     if (argc > 1 && !strcmp(argv[1], "route")) {
-        const char *file = NULL;
-        for (int i = 2; i + 1 < argc; i++) {
-            if (!strcmp(argv[i], "--config")) config = argv[++i];
+        const char *file = NULL, *calibrate = NULL, *train = NULL, *base_url = NULL, *out = NULL;
+        bool dry_run = false;
+        for (int i = 2; i < argc; i++) {
+            if (!strcmp(argv[i], "--dry-run")) dry_run = true;
+            else if (i + 1 >= argc) break;
+            else if (!strcmp(argv[i], "--config")) config = argv[++i];
             else if (!strcmp(argv[i], "--explain")) file = argv[++i];
+            else if (!strcmp(argv[i], "calibrate")) calibrate = argv[++i];
+            else if (!strcmp(argv[i], "train")) train = argv[++i];
+            else if (!strcmp(argv[i], "--base-url")) base_url = argv[++i];
+            else if (!strcmp(argv[i], "--out")) out = argv[++i];
         }
-        if (!file) {
-            fprintf(stderr, "usage: gaterouter route [--config FILE] --explain REQUEST.json\n");
+        if ((file != NULL) + (calibrate != NULL) + (train != NULL) != 1) {
+            fprintf(stderr, "usage: gaterouter route [--config FILE] --explain REQUEST.json\n"
+                            "       gaterouter route [--config FILE] calibrate FILE.jsonl [--dry-run]\n"
+                            "       gaterouter route [--config FILE] train FILE.jsonl [--base-url URL] [--out BANK]\n");
             return 2;
         }
+        if (train) gr_route_embed_bank_optional(true); /* the bank is what train writes */
         gr_config *cfg = load_config(config);
         if (!cfg) return 1;
+        if (train) {
+            int rc = gr_route_embed_train_cli(cfg, train, base_url, out, stdout, stderr);
+            gr_config_release(cfg);
+            return rc;
+        }
+        if (calibrate) {
+            int rc = gr_route_learn_calibrate_cli(cfg, calibrate, dry_run, stdout, stderr);
+            gr_config_release(cfg);
+            return rc;
+        }
+        gr_route_learn_cli_load(cfg, stderr); /* the estimates the gateway would use */
         int rc = gr_route_explain_cli(cfg, file, stdout);
+        gr_route_learn_clear();
         gr_config_release(cfg);
         return rc;
     }

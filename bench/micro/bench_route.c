@@ -5,7 +5,9 @@
  * them; and the auto decision for a 2 KB prompt (target: <= 20 us, no
  * embeddings): features + skill/difficulty/length model + per-model expected value. */
 #include "bench_common.h"
+#include "route_conf.h"
 #include "route_fixture.h"
+#include "route_learn.h"
 
 #include <cjson/cJSON.h>
 
@@ -24,6 +26,14 @@ static void plan(void *p) {
     (void)gr_route_plan(c->cfg, &req, &c->st, &out);
     if (out.result != GR_ROUTE_OK) bench_fail(out.error);
     bench_sink += out.ncand;
+}
+
+/* The learning hook alone, as the auto decision calls it for 3 models. */
+static void adjust3(void *p) {
+    static const char *const names[] = {"small", "medium", "large"};
+    static const double mix[GR_LEARN_SKILLS] = {0.1, 0.1, 0.1, 0.5, 0.1, 0.1};
+    gr_route_learned shown;
+    for (int i = 0; i < 3; i++) bench_sink += (uint64_t)(1e6 * gr_route_learn_adjust(p, names[i], mix, 0.6, &shown));
 }
 
 int main(void) {
@@ -76,6 +86,27 @@ int main(void) {
     ctx_t auto2k = {&f.cfg, big, {{0}, {0}}};
     gr_route_state_init(&auto2k.st, 1);
     bench_run("route_plan_auto_2kb_prompt_3_models", plan, &auto2k);
+
+    /* the same with routing.auto.learning on and every model rated
+     * (route_learn.h: a snapshot lookup and a logit shift per model) */
+    static gr_route_conf learning;
+    learning = *gr_route_conf_of(NULL);
+    learning.learning.enabled = true;
+    f.cfg.section[GR_CONF_SEC_ROUTING] = &learning;
+    gr_learned_rec rated[3] = {{.model = "small"}, {.model = "medium"}, {.model = "large"}};
+    for (int i = 0; i < 3; i++) { /* 40 ratings each, 2 in 3 good, 0.7 predicted */
+        for (int k = 0; k < GR_LEARN_SKILLS; k++) {
+            rated[i].s[k] = 40.0 / GR_LEARN_SKILLS * 2 / 3;
+            rated[i].f[k] = 40.0 / GR_LEARN_SKILLS / 3;
+            rated[i].e[k] = 40.0 / GR_LEARN_SKILLS * 0.7;
+        }
+        rated[i].ratings = 40;
+    }
+    gr_route_learn_publish(rated, 3);
+    bench_run("route_plan_auto_2kb_prompt_3_models_learned", plan, &auto2k);
+    bench_run("route_learn_adjust_3_models", adjust3, &learning.learning);
+    gr_route_learn_clear();
+    f.cfg.section[GR_CONF_SEC_ROUTING] = NULL;
     cJSON_Delete(big);
     cJSON_Delete(named.body);
     cJSON_Delete(autom.body);

@@ -955,6 +955,7 @@ static gr_phase_rc phase_route(gr_request *r) {
     r->est_prompt_tokens = r->ep == GR_EP_CHAT ? gr_meter_estimate_request(r->body) : (int64_t)(len / 4);
     gr_messages_stream_set_input_estimate(r->msg_stream, r->est_prompt_tokens); /* message_start's input_tokens */
     if (!rq.prompt_tokens) rq.prompt_tokens = (uint32_t)(r->est_prompt_tokens > UINT32_MAX ? UINT32_MAX : r->est_prompt_tokens);
+    rq.embed = r->route_embed; /* routing.auto.embeddings, from an earlier ROUTE handler */
     r->plan = gr_pool_calloc(r->pool, sizeof(*r->plan));
     (void)gr_route_plan(r->cfg, &rq, r->w->route_state, r->plan);
     char mlabels[GR_METRICS_LABELS_CAP];

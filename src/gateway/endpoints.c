@@ -3,6 +3,7 @@
 #include "endpoints.h"
 
 #include "api_admin.h"
+#include "api_feedback.h"
 #include "api_models.h"
 #include "body_decode.h"
 #include "cors.h"
@@ -92,6 +93,11 @@ static void serve_admin(gr_request *r, const gr_endpoint_row *row) {
     gr_api_admin_handle(r, r->path, query_of(r));
 }
 
+static void serve_feedback(gr_request *r, const gr_endpoint_row *row) {
+    (void)row;
+    gr_api_feedback_handle(r);
+}
+
 static void serve_models(gr_request *r, const gr_endpoint_row *row) {
     char *id = row->prefix ? evhttp_uridecode(r->path + strlen(row->path), 0, NULL) : NULL;
     gr_models_handle(r, id);
@@ -139,6 +145,7 @@ static const gr_endpoint_row k_endpoints[] = {
     {"/v1/models",            false, GET,  CLIENT, GR_EP_OTHER,       OAI, "/v1/models",            serve_models},
     {"/v1/key",               false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/v1/key",               serve_admin},
     {"/v1/generation",        false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/v1/generation",        serve_admin},
+    {"/v1/feedback",          false, POST, OPEN,   GR_EP_OTHER,       OAI, "/v1/feedback",          serve_feedback}, /* authenticates itself: admin key or a client key */
     {"/v1/x402/pricing",      false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/v1/x402/pricing",      serve_x402},
     {"/v1/x402/credit",       false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/v1/x402/credit",       serve_x402},
     {"/v1/models/",           true,  GET,  CLIENT, GR_EP_OTHER,       OAI, "/v1/models/{id}",       serve_models},

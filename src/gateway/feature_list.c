@@ -3,6 +3,8 @@
 #include "feature_list.h"
 
 #include "admit_keys.h"
+#include "api_feedback.h"
+#include "route_embed_call.h"
 #include "auth.h"
 #include "pay_x402.h"
 #include "proxy.h"
@@ -14,9 +16,11 @@ static void register_all(void) {
     gr_pay_x402_register();      /* pays instead of a key: authenticates first; admission, receipts, settlement */
     gr_auth_register();          /* static and virtual keys, auth.mode: the last authenticator */
     gr_admit_keys_register();    /* a virtual key's budgets and limits, here and cluster-wide */
+    gr_route_embed_call_register(); /* auto's embeddings signal: a ROUTE handler before the decision's */
     gr_proxy_register();         /* the model endpoints' phases, cost, settlement, route headers, response cache */
     gr_request_log_register();   /* access log, metrics */
     gr_request_ledger_register(); /* the ledger row */
+    gr_api_feedback_register();  /* the auto decision in the ledger row, for ratings (POST /v1/feedback) */
 }
 
 void gr_features_register(void) {

@@ -6,6 +6,8 @@
 #include "log.h"
 #include "pay_x402.h"
 #include "route_conf.h"
+#include "route_learn.h"
+#include "route_learn_sync.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +78,8 @@ gr_status gr_services_open(gr_services *s, const gr_config *cfg, char *err, size
     s->store_url = gr_xstrdup(url);
     rc = gr_store_exec_new(&eo, conns_open, conns_close, s, &s->exec, err, errlen);
     if (rc) goto fail;
+    rc = gr_route_learn_sync_start(url, &s->learn_sync, err, errlen);
+    if (rc) goto fail;
     char shown[512];
     gr_store_url_redact(url, shown, sizeof(shown)); /* never log a password */
     GR_INFO("store %s open; %zu keys loaded", shown, gr_keys_count(s->keys));
@@ -96,6 +100,9 @@ void gr_services_reload(gr_services *s, const gr_config *cfg) {
 
 void gr_services_close(gr_services *s) {
     gr_store_exec_free(s->exec); /* drains: bookkeeping still queued completes first */
+    gr_route_learn_sync_stop(s->learn_sync); /* after the executor: a draining rating may kick it */
+    s->learn_sync = NULL;
+    gr_route_learn_clear();
     gr_pay_x402_free(s->x402);
     gr_shared_free(s->shared);
     gr_ledger_free(s->ledger); /* drains the queue first */

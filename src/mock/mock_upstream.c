@@ -2,6 +2,7 @@
  * Anthropic's / Gemini's native ones (see mock_upstream.h). Deterministic
  * output derived from the request. */
 #include "mock_upstream.h"
+
 #include "listen.h"
 
 #include "http_reply.h"
@@ -10,6 +11,7 @@
 #include "mock_native.h"
 
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h> /* evhttp_uridecode */
@@ -828,16 +830,35 @@ static bool gemini_route(const char *path, const char *query, char **model, bool
     return true;
 }
 
-static void embed_one(cJSON *data, int index, const char *text, size_t len, int dims, bool b64) {
+/* A bag of hashed word unigrams and bigrams (lower-cased letters and digits),
+ * signed by a second hash: texts sharing words get similar vectors. */
+static void embed_ngrams(float *v, const char *text, size_t len, int dims) {
+    memset(v, 0, sizeof(float) * (size_t)dims);
+    uint64_t prev = 0;
+    for (size_t i = 0; i < len;) {
+        while (i < len && !isalnum((unsigned char)text[i])) i++;
+        uint64_t w = 1469598103934665603ull;
+        size_t start = i;
+        for (; i < len && isalnum((unsigned char)text[i]); i++) w = (w ^ (unsigned char)tolower((unsigned char)text[i])) * 1099511628211ull;
+        if (i == start) break;
+        uint64_t grams[2] = {w, prev ? (prev * 0x9E3779B97F4A7C15ull) ^ w : 0};
+        for (int g = 0; g < 2; g++)
+            if (grams[g]) v[(grams[g] >> 7) % (uint64_t)dims] += (grams[g] >> 63) ? -1.0f : 1.0f;
+        prev = w;
+    }
+}
+
+static void embed_one(cJSON *data, int index, const char *text, size_t len, int dims, bool b64, bool ngrams) {
     float *v = gr_xmalloc(sizeof(float) * (size_t)dims);
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)text[i]) * 1099511628211ull;
     double norm = 0;
+    if (ngrams) embed_ngrams(v, text, len, dims);
     for (int i = 0; i < dims; i++) {
         h ^= h << 13;
         h ^= h >> 7;
         h ^= h << 17;
-        v[i] = (float)((double)(h % 2000) / 1000.0 - 1.0);
+        if (!ngrams) v[i] = (float)((double)(h % 2000) / 1000.0 - 1.0);
         norm += (double)v[i] * v[i];
     }
     norm = norm > 0 ? 1.0 / __builtin_sqrt(norm) : 1;
@@ -877,23 +898,26 @@ static void handle_embeddings(gr_mock *mk, gr_client_req *req) {
         return;
     }
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(body, "dimensions");
-    int dims = cJSON_IsNumber(d) && d->valueint > 0 && d->valueint <= 4096 ? d->valueint : 16;
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
+    /* a model id with "ngram" in it: hashed word n-grams (similar texts, similar
+     * vectors; 256 dimensions by default); otherwise a hash of the whole text */
+    bool ngrams = cJSON_IsString(model) && strstr(model->valuestring, "ngram");
+    int dims = cJSON_IsNumber(d) && d->valueint > 0 && d->valueint <= 4096 ? d->valueint : ngrams ? 256 : 16;
     const cJSON *ef = cJSON_GetObjectItemCaseSensitive(body, "encoding_format");
     bool b64 = cJSON_IsString(ef) && !strcmp(ef->valuestring, "base64");
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(body, "model");
     cJSON *r = cJSON_CreateObject();
     cJSON_AddStringToObject(r, "object", "list");
     cJSON *data = cJSON_AddArrayToObject(r, "data");
     int64_t tokens = 0;
     if (cJSON_IsString(input)) {
-        embed_one(data, 0, input->valuestring, strlen(input->valuestring), dims, b64);
+        embed_one(data, 0, input->valuestring, strlen(input->valuestring), dims, b64, ngrams);
         tokens += (int64_t)strlen(input->valuestring) / 4 + 1;
     } else {
         int i = 0;
         const cJSON *it;
         cJSON_ArrayForEach(it, input) {
             char *txt = cJSON_IsString(it) ? gr_xstrdup(it->valuestring) : cJSON_PrintUnformatted(it);
-            embed_one(data, i++, txt, strlen(txt), dims, b64);
+            embed_one(data, i++, txt, strlen(txt), dims, b64, ngrams);
             tokens += (int64_t)strlen(txt) / 4 + 1;
             if (cJSON_IsString(it)) free(txt);
             else cJSON_free(txt);

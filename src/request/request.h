@@ -63,6 +63,7 @@ typedef struct gr_request {
     gr_key_entry *key;          /* virtual key with limits, or NULL */
     gr_prices prices;           /* resolved for the served deployment */
     struct gr_route_plan *plan; /* candidates in order (pool memory) */
+    const struct gr_route_embed_signal *route_embed; /* auto: the embeddings signal, when one was sought */
     unsigned cand, attempts;    /* current candidate index; attempts made - 1 */
     const char *last_failure;   /* "provider/model:reason" of the last failed attempt */
     const char *body_text;      /* the canonical body the attempts rebuild from */

@@ -25,6 +25,8 @@
 #include "store_exec.h"
 #include "x402_store.h"
 
+struct gr_route_learn_sync; /* route_learn_sync.h */
+
 typedef struct gr_pay_x402 gr_pay_x402; /* pay_x402.h: services.c opens it, the request path reads it */
 
 /* One executor thread's own connections (never shared between threads). */
@@ -44,6 +46,7 @@ typedef struct gr_services {
     char *admin_key; /* copy: the admin context outlives config snapshots */
     gr_store_exec *exec; /* store calls of the request path run here */
     char *store_url;     /* copy, for the executor's per-thread connections */
+    struct gr_route_learn_sync *learn_sync; /* keeps auto's learned estimates in step with the store */
 } gr_services;
 
 GR_MUST_CHECK gr_status gr_services_open(gr_services *s, const gr_config *cfg, char *err, size_t errlen);

@@ -1000,19 +1000,27 @@ static void plan_auto(ctx *c, gr_str policy)
         gr_route_auto_features_text("", 0, &f);
     gr_auto_prediction pr;
     gr_route_auto_predict(&f, &pr);
+    _Static_assert(GR_ARRAY_LEN(plan->skill_mix) == GR_SKILL_COUNT_, "one mixture weight per skill");
+    memcpy(plan->skill_mix, pr.skill, sizeof plan->skill_mix);
     plan->task = gr_route_auto_task_name(f.task);
     plan->skill = gr_route_auto_skill_name(pr.top);
     plan->difficulty = pr.difficulty;
     plan->out_tokens = pr.out_tokens;
     double q[GR_ROUTE_MAX_CANDIDATES], cost[GR_ROUTE_MAX_CANDIDATES];
     for (size_t i = 0; i < n; i++) {
-        q[i] = gr_route_auto_quality(&pr, ab[i].a, ab[i].bias);
+        double prior = gr_route_auto_quality(&pr, ab[i].a, ab[i].bias);
+        gr_route_learned learned; /* what users' ratings taught (route_learn.h) */
+        q[i] = gr_route_learn_adjust(&rc->learning, pool[i]->name, pr.skill, prior, &learned);
+        double knn = req->embed && req->embed->quality ? req->embed->quality[pool[i] - cfg->models] : NAN;
+        q[i] = gr_route_embed_blend(q[i], knn, req->embed ? req->embed->weight : 0.0); /* the neighbours' view */
         cost[i] = gr_route_auto_expected_cost(&pr, req->prompt_tokens, req->max_output_tokens,
                                               price[i]->input_uusd_per_mtok, price[i]->output_uusd_per_mtok,
                                               price[i]->per_request_uusd);
-        plan->autoc[i] = (gr_route_auto_cand){pool[i], q[i], cost[i], -1.0, (uint8_t)ab[i].from};
+        plan->autoc[i] = (gr_route_auto_cand){pool[i], q[i], cost[i], -1.0, (uint8_t)ab[i].from,
+                                              prior, learned.observed, learned.expected, learned.ratings, knn};
     }
     plan->nautoc = n;
+    plan->embed = req->embed;
 
     /* Choose among models that still have an available, allowed deployment: the
      * expected-value choice; if its group is empty (health/provider/price), drop

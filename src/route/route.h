@@ -87,6 +87,7 @@ typedef struct gr_route_request {
     const char *default_policy;          /* per-key default for plain "auto"; NULL */
     double default_value_usd;            /* per-key default value for plain "auto"; < 0 = unset */
     const cJSON *body;                   /* for the auto router; may be NULL */
+    const struct gr_route_embed_signal *embed; /* auto: the embeddings signal; NULL = none */
     const gr_route_access *access;       /* NULL = every model */
     uint64_t now_us;                     /* 0 = gr_now_us() */
 } gr_route_request;
@@ -113,6 +114,15 @@ typedef enum {
     GR_CAND_AUTO_ALT,    /* auto: next-best model */
 } gr_cand_kind;
 
+/* auto: the embeddings signal of one request (route_embed.h), filled by the
+ * request path (route_embed_call.c) before the decision. */
+typedef struct gr_route_embed_signal {
+    const char *status;     /* "ok", "cached", "timeout", "error" */
+    double wait_ms;         /* time the request waited for the embedding */
+    const double *quality;  /* per cfg->models index, NAN = no neighbour outcome; NULL unless ok/cached */
+    double weight;          /* routing.auto.embeddings.weight */
+} gr_route_embed_signal;
+
 /* auto: one capable model as the expected-value choice saw it. */
 typedef struct gr_route_auto_cand {
     const gr_model_conf *model;
@@ -120,6 +130,13 @@ typedef struct gr_route_auto_cand {
     double cost_usd;  /* expected cost of this request (cheapest deployment) */
     double bar;       /* quality this model needs to be chosen over the choice at this value */
     uint8_t ability_from; /* gr_auto_ability_from (route_auto_config.h) */
+    /* routing.auto.learning (route_learn.h): quality before learning, the
+     * rated answers' success rate in this prompt's skills against what was
+     * predicted for them, and the ratings (0 = nothing learned) */
+    double prior_quality;
+    double learned_observed, learned_expected;
+    int64_t learned_ratings;
+    double embed_quality; /* routing.auto.embeddings: the neighbours' estimate; NAN = none */
 } gr_route_auto_cand;
 
 typedef struct gr_route_candidate {
@@ -141,11 +158,13 @@ struct gr_route_plan {
     double score;         /* auto: predicted quality of the choice; else -1 */
     double difficulty;    /* auto: predicted difficulty (logit units) */
     double out_tokens;    /* auto: expected answer length in tokens */
+    double skill_mix[6];  /* auto: the prompt's skill mixture (route_auto.h gr_skill order), sums to 1 */
     double knob;          /* quality knob used; -1 if not auto */
     double value_usd;     /* auto: the knob in USD per good answer (inf = best); -1 if not auto */
     gr_route_auto_cand autoc[GR_ROUTE_MAX_CANDIDATES]; /* auto: every capable model */
     size_t nautoc;
     int auto_chosen;      /* index into autoc of the first choice; -1 */
+    const gr_route_embed_signal *embed; /* auto: the embeddings signal used, or NULL */
     uint32_t considered;  /* deployments examined */
     uint32_t rej_caps, rej_ctx, rej_provider, rej_price, rej_health, rej_access;
     gr_route_refusal refusal; /* GR_ROUTE_FORBIDDEN: why */

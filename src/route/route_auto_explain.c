@@ -58,6 +58,10 @@ void gr_route_auto_reason(const struct gr_route_plan *p, char *buf, size_t cap)
     append(buf, cap, p->skill ? p->skill : "-");
     append(buf, cap, " task=");
     append(buf, cap, p->task ? p->task : "-");
+    if (p->embed) { /* routing.auto.embeddings: ok, cached, timeout, error */
+        append(buf, cap, " emb=");
+        append(buf, cap, p->embed->status ? p->embed->status : "-");
+    }
     append(buf, cap, " est=");
     for (size_t k = 0; k < p->nautoc; k++) {
         size_t i = p->auto_chosen >= 0 ? (k == 0 ? (size_t)p->auto_chosen
@@ -89,6 +93,12 @@ void gr_route_auto_to_json(const struct gr_route_plan *plan, cJSON *o)
         cJSON_AddStringToObject(a, "value_usd_per_good_answer", "inf");
     else
         cJSON_AddNumberToObject(a, "value_usd_per_good_answer", plan->value_usd);
+    if (plan->embed) {
+        cJSON *em = cJSON_AddObjectToObject(a, "embeddings");
+        cJSON_AddStringToObject(em, "status", plan->embed->status ? plan->embed->status : "");
+        cJSON_AddNumberToObject(em, "wait_ms", plan->embed->wait_ms);
+        cJSON_AddNumberToObject(em, "weight", plan->embed->weight);
+    }
     cJSON *ms = cJSON_AddArrayToObject(a, "models");
     for (size_t i = 0; i < plan->nautoc; i++) {
         const gr_route_auto_cand *ac = &plan->autoc[i];
@@ -100,6 +110,16 @@ void gr_route_auto_to_json(const struct gr_route_plan *plan, cJSON *o)
         cJSON_AddBoolToObject(e, "chosen", (int)i == plan->auto_chosen);
         cJSON_AddStringToObject(e, "abilities_from",
                                 gr_route_auto_ability_from_name((gr_auto_ability_from)ac->ability_from));
+        if (!isnan(ac->embed_quality)) /* the neighbours' estimate blended in */
+            cJSON_AddNumberToObject(e, "embedding_quality", ac->embed_quality);
+        if (ac->learned_ratings > 0) { /* routing.auto.learning moved the prior */
+            cJSON *l = cJSON_AddObjectToObject(e, "learned");
+            cJSON_AddNumberToObject(l, "quality", ac->quality);
+            cJSON_AddNumberToObject(l, "prior", ac->prior_quality);
+            cJSON_AddNumberToObject(l, "ratings", (double)ac->learned_ratings);
+            cJSON_AddNumberToObject(l, "rated_good", ac->learned_observed);
+            cJSON_AddNumberToObject(l, "rated_predicted", ac->learned_expected);
+        }
         cJSON_AddItemToArray(ms, e);
     }
 }
@@ -109,10 +129,16 @@ void gr_route_auto_explain_print(const struct gr_route_plan *p, FILE *out)
     fprintf(out, "auto:     skill=%s task=%s difficulty=%.2f expected output=%.0f tokens value=$%.4g per good answer\n",
             p->skill ? p->skill : "-", p->task ? p->task : "general", p->difficulty, p->out_tokens,
             p->value_usd);
-    for (size_t i = 0; i < p->nautoc; i++)
-        fprintf(out, "    %s %-24s P(good)=%.3f expected cost=$%.6f bar=%.3f (abilities: %s)\n",
-                (int)i == p->auto_chosen ? "*" : " ",
-                p->autoc[i].model->name ? p->autoc[i].model->name : "?", p->autoc[i].quality,
-                p->autoc[i].cost_usd, p->autoc[i].bar,
-                gr_route_auto_ability_from_name((gr_auto_ability_from)p->autoc[i].ability_from));
+    for (size_t i = 0; i < p->nautoc; i++) {
+        const gr_route_auto_cand *ac = &p->autoc[i];
+        fprintf(out, "    %s %-24s P(good)=%.3f expected cost=$%.6f bar=%.3f (abilities: %s)",
+                (int)i == p->auto_chosen ? "*" : " ", ac->model->name ? ac->model->name : "?", ac->quality,
+                ac->cost_usd, ac->bar, gr_route_auto_ability_from_name((gr_auto_ability_from)ac->ability_from));
+        if (!isnan(ac->embed_quality)) fprintf(out, " neighbours: %.2f", ac->embed_quality);
+        if (ac->learned_ratings > 0)
+            fprintf(out, " learned: %.2f from %lld ratings (prior %.2f; rated answers %.2f good where %.2f was predicted)",
+                    ac->quality, (long long)ac->learned_ratings, ac->prior_quality, ac->learned_observed,
+                    ac->learned_expected);
+        fputc('\n', out);
+    }
 }

@@ -23,6 +23,10 @@ const gr_conf_key gr_conf_routing_auto_keys[] = {
      "USD one more good answer is worth to plain \"auto\" (0..1000 or inf); exclusive with quality"},
     {"abilities", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
      "per model: {knowledge, reasoning, math, code, instruction, language: 0..1}, overrides the bundled table"},
+    {"embeddings", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "the embeddings signal: nearest neighbours in a labelled bank (`route train`); see routing.auto.embeddings"},
+    {"learning", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "what auto learns from ratings (POST /v1/feedback, `route calibrate`); see routing.auto.learning"},
     GR_CONF_END,
 };
 
@@ -39,6 +43,7 @@ static pthread_once_t g_defaults_once = PTHREAD_ONCE_INIT;
 static void defaults_init(void) {
     g_defaults.auto_value_usd = -1.0;
     gr_health_opts_default(&g_defaults.health);
+    gr_route_learn_conf_default(&g_defaults.learning);
 }
 
 static gr_route_conf *conf_new(void) {
@@ -58,6 +63,10 @@ static void parse_auto(const cJSON *a, const gr_config *cfg, gr_route_conf *c, g
         return;
     }
     const cJSON *section = cJSON_IsObject(a) ? a : NULL;
+    gr_route_learn_conf_parse(section ? cJSON_GetObjectItemCaseSensitive(section, "learning") : NULL, &c->learning, e);
+    if (e->failed) return;
+    gr_route_embed_conf_parse(section ? cJSON_GetObjectItemCaseSensitive(section, "embeddings") : NULL, cfg, &c->embed, e);
+    if (e->failed) return;
     c->auto_value_usd = gr_route_auto_config_value_usd(section);
     c->nauto_abilities = cfg->nmodels;
     c->auto_abilities = gr_xcalloc(cfg->nmodels ? cfg->nmodels : 1, sizeof *c->auto_abilities);
@@ -105,6 +114,7 @@ void gr_route_conf_free(void *conf) {
     for (size_t i = 0; i < c->nauto_models; i++) free(c->auto_models[i]);
     free(c->auto_models);
     free(c->auto_abilities);
+    gr_route_embed_conf_dispose(&c->embed);
     free(c);
 }
 

@@ -7,6 +7,8 @@
 #include "config.h"
 #include "health.h"
 #include "route_auto_config.h"
+#include "route_embed.h"
+#include "route_learn.h"
 
 typedef struct gr_route_conf {
     double auto_value_usd; /* USD per good answer of plain "auto" (value_usd or quality); -1 = unset */
@@ -16,10 +18,13 @@ typedef struct gr_route_conf {
     size_t nauto_models;
     bool has_auto_models; /* false: every model with a quality is eligible */
     gr_health_opts health; /* routing.health */
+    gr_route_learn_conf learning; /* routing.auto.learning */
+    gr_route_embed_conf embed;    /* routing.auto.embeddings (its bank included) */
 } gr_route_conf;
 
 /* The declared keys of `routing` and `routing.auto` (routing.health: health.h). */
 extern const gr_conf_key gr_conf_routing_keys[], gr_conf_routing_auto_keys[];
+/* routing.auto.learning: route_learn.h gr_conf_routing_learning_keys. */
 
 void *gr_route_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e);
 void gr_route_conf_free(void *conf);

@@ -43,6 +43,19 @@ void gr_key_records_free(gr_key_record *arr, size_t n) {
     free(arr);
 }
 
+void gr_store_learned_apply(gr_learned_rec *rec, const double mix[GR_LEARN_SKILLS], double score, double predicted,
+                            int sign) {
+    double total = 0.0;
+    for (int k = 0; k < GR_LEARN_SKILLS; k++) total += mix[k];
+    if (!(total > 0.0)) return; /* not attributable: stored, learns nothing */
+    for (int k = 0; k < GR_LEARN_SKILLS; k++) {
+        rec->s[k] += sign * mix[k] * score;
+        rec->f[k] += sign * mix[k] * (1.0 - score);
+        rec->e[k] += sign * mix[k] * predicted;
+    }
+    rec->ratings += sign;
+}
+
 size_t gr_store_strlcpy(char *dst, const char *src, size_t cap) {
     if (cap == 0) return 0;
     size_t n = src ? strlen(src) : 0;

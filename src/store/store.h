@@ -91,6 +91,10 @@ typedef struct gr_ledger_row {
     char x402_network[32];
     char x402_tx_hash[80];
     char x402_settlement[24];     /* "", "verified", "settled", "failed" */
+    /* auto decisions: the served model's config name, the prompt's skill
+     * mixture and difficulty, so a later rating can be attributed
+     * (route_learn.h gr_route_learn_format); "" otherwise */
+    char route_learn[256];
 } gr_ledger_row;
 
 /* Copy a C string into a fixed ledger field, truncating. */
@@ -122,6 +126,33 @@ typedef struct gr_usage_group {
     int64_t estimated; /* rows whose tokens were estimated */
 } gr_usage_group;
 
+/* ---- ratings and what the router learns from them (route_learn.h) ---- */
+
+#define GR_LEARN_SKILLS 6 /* the auto router's skills (route_auto.h gr_skill) */
+
+/* Observation sums of one model: ratings weighted by each rated prompt's
+ * skill mixture — successes s, failures f, and the successes the router had
+ * predicted for those prompts before learning (e) — per skill. */
+typedef struct gr_learned_rec {
+    char model[128]; /* config name */
+    double s[GR_LEARN_SKILLS];
+    double f[GR_LEARN_SKILLS];
+    double e[GR_LEARN_SKILLS];
+    int64_t ratings;
+} gr_learned_rec;
+
+/* One rating of one generation (POST /v1/feedback). */
+typedef struct gr_feedback_rec {
+    char request_id[64];
+    char key_id[GR_KEY_ID_MAX]; /* the rated generation's key */
+    char model[128];            /* config name of the model that answered; "" = not an auto decision */
+    double score;               /* 0..1 */
+    double mix[GR_LEARN_SKILLS]; /* the prompt's skill mixture; all 0 = not attributable */
+    double predicted;           /* the router's P(good) for it before learning */
+    const char *comment;        /* may be NULL */
+    int64_t at_ms;
+} gr_feedback_rec;
+
 /* ---- backend vtable ---- */
 
 typedef struct gr_store gr_store;
@@ -150,6 +181,15 @@ typedef struct gr_store_ops {
                                size_t *n);
     gr_status (*ledger_count)(gr_store *s, int64_t *n);
     gr_status (*integrity_check)(gr_store *s, char *msg, size_t msglen);
+    /* In one transaction: stores fb (one row per request id: a second rating
+     * replaces the first), takes the replaced rating's contribution back out
+     * of its model's sums and adds fb's (route_learn.h gr_route_learn_add).
+     * *replaced (may be NULL) says whether a rating existed. */
+    gr_status (*feedback_put)(gr_store *s, const gr_feedback_rec *fb, bool *replaced);
+    /* Adds delta's sums to its model's row (`route calibrate`). */
+    gr_status (*learned_add)(gr_store *s, const gr_learned_rec *delta);
+    /* Every model's sums; *out is heap (free()). */
+    gr_status (*learned_list)(gr_store *s, gr_learned_rec **out, size_t *n);
 } gr_store_ops;
 
 struct gr_store {
@@ -227,6 +267,19 @@ static inline gr_status gr_store_ledger_count(gr_store *s, int64_t *n) {
 static inline gr_status gr_store_integrity_check(gr_store *s, char *msg, size_t len) {
     return s->ops->integrity_check(s, msg, len);
 }
+
+static inline gr_status gr_store_feedback_put(gr_store *s, const gr_feedback_rec *fb, bool *replaced) {
+    return s->ops->feedback_put(s, fb, replaced);
+}
+static inline gr_status gr_store_learned_add(gr_store *s, const gr_learned_rec *delta) {
+    return s->ops->learned_add(s, delta);
+}
+static inline gr_status gr_store_learned_list(gr_store *s, gr_learned_rec **out, size_t *n) {
+    return s->ops->learned_list(s, out, n);
+}
+/* gr_route_learn_add for the backends (same arithmetic; route_learn.c calls it). */
+void gr_store_learned_apply(gr_learned_rec *rec, const double mix[GR_LEARN_SKILLS], double score, double predicted,
+                            int sign);
 
 /* Backend constructors (store.c dispatches on the URL scheme). */
 gr_status gr_store_sqlite_open(const char *location, const char *options, gr_store **out,

@@ -34,6 +34,7 @@
  * is exported through store_pg.h as gr_pg_*: the PostgreSQL x402 payment
  * store (x402_store_pg.c) uses the same code on a connection of its own. */
 #include "store.h"
+#include "store_learn_sql.h"
 #include "store_pg.h"
 #include "utf8.h"
 
@@ -56,6 +57,11 @@ enum {
     PS_USAGE_BY_PROVIDER,
     PS_USAGE_BY_DAY,
     PS_LEDGER_COUNT,
+    PS_FB_LOCK,
+    PS_FB_GET,
+    PS_FB_PUT,
+    PS_LEARNED_ADD,
+    PS_LEARNED_LIST,
     PS_COUNT
 };
 
@@ -74,9 +80,9 @@ typedef struct pg_store {
     "request_id,ts_ms,key_id,payer,model_asked,model_served,provider,tokens_in,tokens_out," \
     "tokens_cached,tokens_reasoning,cost_nusd,estimated,latency_us,ttft_us,status,"        \
     "route_reason,error_type,x402_amount,x402_credit_delta,x402_network,x402_tx_hash,"     \
-    "x402_settlement,client_request_id,tokens_cache_write"
+    "x402_settlement,client_request_id,tokens_cache_write,route_learn"
 
-#define LEDGER_NCOLS 25
+#define LEDGER_NCOLS 26
 
 /* Usage summaries: ts range plus the equivalent day range (index / partition
  * pruning), optional key. $1 from day, $2 to day (NULL = open), $3 from ms,
@@ -109,7 +115,7 @@ static const char *const ps_sql[PS_COUNT] = {
         "$5::text[],$6::text[],$7::text[],$8::bigint[],$9::bigint[],$10::bigint[],"
         "$11::bigint[],$12::bigint[],$13::boolean[],$14::bigint[],$15::bigint[],"
         "$16::integer[],$17::text[],$18::text[],$19::text[],$20::bigint[],$21::text[],"
-        "$22::text[],$23::text[],$24::text[],$25::bigint[],$26::integer[]) AS u(" LEDGER_COLS ",day)),"
+        "$22::text[],$23::text[],$24::text[],$25::bigint[],$26::text[],$27::integer[]) AS u(" LEDGER_COLS ",day)),"
         " ins AS (INSERT INTO ledger(" LEDGER_COLS ",day) SELECT " LEDGER_COLS ",day FROM r"
         " ON CONFLICT (request_id) DO NOTHING RETURNING key_id, day, cost_nusd),"
         " sp AS (INSERT INTO key_spend(key_id,kind,bucket,nusd,requests)"
@@ -130,6 +136,13 @@ static const char *const ps_sql[PS_COUNT] = {
     [PS_USAGE_BY_PROVIDER] = USAGE_SQL("COALESCE(provider, '(none)')"),
     [PS_USAGE_BY_DAY] = USAGE_SQL("to_char(date '1970-01-01' + day, 'YYYY-MM-DD')"),
     [PS_LEDGER_COUNT] = "SELECT count(*) FROM ledger",
+    /* ratings of one generation take turns (class 18 = route_feedback), so a
+     * replaced rating is always seen and taken back exactly once */
+    [PS_FB_LOCK] = "SELECT pg_advisory_xact_lock(18, hashtext($1::text))",
+    [PS_FB_GET] = GR_SQL_FEEDBACK_GET,
+    [PS_FB_PUT] = GR_SQL_FEEDBACK_PUT,
+    [PS_LEARNED_ADD] = GR_SQL_LEARNED_ADD,
+    [PS_LEARNED_LIST] = GR_SQL_LEARNED_LIST,
 };
 
 static const char *const ps_name[PS_COUNT] = {
@@ -139,6 +152,9 @@ static const char *const ps_name[PS_COUNT] = {
     [PS_GEN_GET] = "gr_gen_get",             [PS_USAGE_BY_KEY] = "gr_usage_key",
     [PS_USAGE_BY_MODEL] = "gr_usage_model",  [PS_USAGE_BY_PROVIDER] = "gr_usage_provider",
     [PS_USAGE_BY_DAY] = "gr_usage_day",      [PS_LEDGER_COUNT] = "gr_ledger_count",
+    [PS_FB_LOCK] = "gr_fb_lock",             [PS_FB_GET] = "gr_fb_get",
+    [PS_FB_PUT] = "gr_fb_put",               [PS_LEARNED_ADD] = "gr_learned_add",
+    [PS_LEARNED_LIST] = "gr_learned_list",
 };
 
 /* ---- schema ---- */
@@ -187,6 +203,22 @@ static const char *const migrations[] = {
     "CREATE INDEX ledger_client_request_id ON ledger(client_request_id);",
     /* 2 -> 3: prompt-cache writes (Anthropic cache_creation_input_tokens) */
     "ALTER TABLE ledger ADD COLUMN tokens_cache_write bigint NOT NULL DEFAULT 0;",
+    /* 3 -> 4: what the auto router learns from ratings (route_learn.h), as in store_sqlite.c */
+    "ALTER TABLE ledger ADD COLUMN route_learn text;"
+    "CREATE TABLE route_feedback("
+    " request_id text COLLATE \"C\" PRIMARY KEY, key_id text COLLATE \"C\", model text COLLATE \"C\","
+    " score double precision NOT NULL, predicted double precision NOT NULL, w0 double precision NOT NULL, w1 double precision NOT NULL,"
+    " w2 double precision NOT NULL, w3 double precision NOT NULL, w4 double precision NOT NULL,"
+    " w5 double precision NOT NULL, comment text, created_ms bigint NOT NULL, updated_ms bigint NOT NULL);"
+    "CREATE TABLE route_learned("
+    " model text COLLATE \"C\" PRIMARY KEY,"
+    " s0 double precision NOT NULL, s1 double precision NOT NULL, s2 double precision NOT NULL,"
+    " s3 double precision NOT NULL, s4 double precision NOT NULL, s5 double precision NOT NULL,"
+    " f0 double precision NOT NULL, f1 double precision NOT NULL, f2 double precision NOT NULL,"
+    " f3 double precision NOT NULL, f4 double precision NOT NULL, f5 double precision NOT NULL,"
+    " e0 double precision NOT NULL, e1 double precision NOT NULL, e2 double precision NOT NULL,"
+    " e3 double precision NOT NULL, e4 double precision NOT NULL, e5 double precision NOT NULL,"
+    " ratings bigint NOT NULL, updated_ms bigint NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
 
@@ -730,7 +762,8 @@ static gr_status op_ledger_insert(gr_store *base, const gr_ledger_row *rows, siz
         arr_text(&col[22], i, r->x402_settlement, true);
         arr_text(&col[23], i, r->client_request_id, true);
         arr_i64(&col[24], i, r->tokens_cache_write);
-        arr_i64(&col[25], i, gr_store_utc_day(r->ts_ms));
+        arr_text(&col[25], i, r->route_learn, true);
+        arr_i64(&col[26], i, gr_store_utc_day(r->ts_ms));
     }
     const char *vals[LEDGER_NCOLS + 1];
     for (int c = 0; c <= LEDGER_NCOLS; c++) {
@@ -779,6 +812,7 @@ static void read_row(const PGresult *res, int row, gr_ledger_row *r) {
     col_copy(res, row, 22, r->x402_settlement, sizeof r->x402_settlement);
     col_copy(res, row, 23, r->client_request_id, sizeof r->client_request_id);
     r->tokens_cache_write = col_i64(res, row, 24);
+    col_copy(res, row, 25, r->route_learn, sizeof r->route_learn);
 }
 
 static gr_status op_generation_get(gr_store *base, const char *request_id, gr_ledger_row *out) {
@@ -913,6 +947,121 @@ out:
     return rc;
 }
 
+/* ---- ratings (route_learn.h) ---- */
+
+static const char *fmt_f64(char *dst, double v) {
+    snprintf(dst, 32, "%.17g", v);
+    return dst;
+}
+
+/* Adds one model's sums (a delta); inside the caller's transaction when it has one. */
+static gr_status learned_add_locked(pg_store *s, const gr_learned_rec *d, int64_t now, bool idempotent) {
+    char num[GR_LEARN_SKILLS * 3][32], r[24], t[24], *tm;
+    const char *vals[21];
+    vals[0] = gr_pg_clean_param(d->model, &tm);
+    for (int k = 0; k < GR_LEARN_SKILLS; k++) {
+        vals[1 + k] = fmt_f64(num[k], d->s[k]);
+        vals[7 + k] = fmt_f64(num[GR_LEARN_SKILLS + k], d->f[k]);
+        vals[13 + k] = fmt_f64(num[2 * GR_LEARN_SKILLS + k], d->e[k]);
+    }
+    vals[19] = fmt_i64(r, d->ratings);
+    vals[20] = fmt_i64(t, now);
+    gr_status rc;
+    gr_pq()->clear(run(s, PS_LEARNED_ADD, 21, vals, idempotent, &rc));
+    free(tm);
+    return rc;
+}
+
+static gr_status op_feedback_put(gr_store *base, const gr_feedback_rec *fb, bool *replaced) {
+    pg_store *s = (pg_store *)base;
+    bool had = false;
+    char *t1, *t2, *t3, *t4, num[9][32], at[24];
+    const char *id = gr_pg_clean_param(fb->request_id, &t1);
+    pthread_mutex_lock(&s->mu);
+    gr_status rc = ensure_conn(s);
+    if (rc || (rc = exec_sql(s, "feedback", "BEGIN"))) goto out;
+    const char *key[1] = {id};
+    gr_pq()->clear(run(s, PS_FB_LOCK, 1, key, false, &rc));
+    if (rc) goto rollback;
+    PGresult *res = run(s, PS_FB_GET, 1, key, false, &rc);
+    if (rc) goto rollback;
+    if (gr_pq()->ntuples(res) > 0) { /* take the replaced rating back out of its model's sums */
+        had = true;
+        gr_learned_rec old = {0};
+        double mix[GR_LEARN_SKILLS];
+        col_copy(res, 0, 0, old.model, sizeof old.model);
+        double score = strtod(gr_pq()->getvalue(res, 0, 1), NULL), pred = strtod(gr_pq()->getvalue(res, 0, 2), NULL);
+        for (int k = 0; k < GR_LEARN_SKILLS; k++) mix[k] = strtod(gr_pq()->getvalue(res, 0, 3 + k), NULL);
+        if (old.model[0]) {
+            gr_store_learned_apply(&old, mix, score, pred, -1);
+            rc = learned_add_locked(s, &old, fb->at_ms, false);
+        }
+    }
+    gr_pq()->clear(res);
+    if (rc) goto rollback;
+    const char *vals[13] = {id, gr_pg_clean_param(fb->key_id, &t2), gr_pg_clean_param(fb->model, &t3),
+                            fmt_f64(num[0], fb->score), fmt_f64(num[1], fb->predicted)};
+    for (int k = 0; k < GR_LEARN_SKILLS; k++) vals[5 + k] = fmt_f64(num[2 + k], fb->mix[k]);
+    vals[11] = gr_pg_clean_param(fb->comment, &t4);
+    vals[12] = fmt_i64(at, fb->at_ms);
+    gr_pq()->clear(run(s, PS_FB_PUT, 13, vals, false, &rc));
+    free(t2);
+    free(t3);
+    free(t4);
+    if (rc) goto rollback;
+    if (fb->model[0]) {
+        gr_learned_rec add = {0};
+        gr_store_strlcpy(add.model, fb->model, sizeof add.model);
+        gr_store_learned_apply(&add, fb->mix, fb->score, fb->predicted, +1);
+        if ((rc = learned_add_locked(s, &add, fb->at_ms, false))) goto rollback;
+    }
+    rc = exec_sql(s, "feedback commit", "COMMIT");
+    goto out;
+rollback:
+    gr_pq()->clear(gr_pq()->exec(s->pg.conn, "ROLLBACK"));
+out:
+    pthread_mutex_unlock(&s->mu);
+    free(t1);
+    if (replaced) *replaced = had;
+    return rc;
+}
+
+static gr_status op_learned_add(gr_store *base, const gr_learned_rec *delta) {
+    pg_store *s = (pg_store *)base;
+    pthread_mutex_lock(&s->mu);
+    gr_status rc = learned_add_locked(s, delta, (int64_t)gr_wall_ms(), false); /* adds: never retried */
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static gr_status op_learned_list(gr_store *base, gr_learned_rec **out, size_t *n) {
+    pg_store *s = (pg_store *)base;
+    gr_status rc;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    PGresult *res = run(s, PS_LEARNED_LIST, 0, NULL, true, &rc);
+    if (res) {
+        size_t cnt = (size_t)gr_pq()->ntuples(res);
+        gr_learned_rec *arr = cnt ? gr_xcalloc(cnt, sizeof *arr) : NULL;
+        for (size_t i = 0; i < cnt; i++) {
+            int r = (int)i;
+            col_copy(res, r, 0, arr[i].model, sizeof arr[i].model);
+            for (int k = 0; k < GR_LEARN_SKILLS; k++) {
+                arr[i].s[k] = strtod(gr_pq()->getvalue(res, r, 1 + k), NULL);
+                arr[i].f[k] = strtod(gr_pq()->getvalue(res, r, 7 + k), NULL);
+                arr[i].e[k] = strtod(gr_pq()->getvalue(res, r, 13 + k), NULL);
+            }
+            arr[i].ratings = col_i64(res, r, 19);
+        }
+        *out = arr;
+        *n = cnt;
+    }
+    gr_pq()->clear(res);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 static const gr_store_ops pg_ops = {
     .scheme = "postgres",
     .close = op_close,
@@ -927,6 +1076,9 @@ static const gr_store_ops pg_ops = {
     .usage_summary = op_usage_summary,
     .ledger_count = op_ledger_count,
     .integrity_check = op_integrity_check,
+    .feedback_put = op_feedback_put,
+    .learned_add = op_learned_add,
+    .learned_list = op_learned_list,
 };
 
 /* ---- open ---- */

@@ -11,6 +11,7 @@
  * consistent. FULL fsyncs the WAL on every commit and survives power loss
  * too, at the price of one fsync per ledger batch (batches amortize it). */
 #include "store.h"
+#include "store_learn_sql.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -30,6 +31,10 @@ enum {
     ST_LEDGER_INSERT,
     ST_SPEND_ADD,
     ST_GEN_GET,
+    ST_FB_GET,
+    ST_FB_PUT,
+    ST_LEARNED_ADD,
+    ST_LEARNED_LIST,
     ST_COUNT
 };
 
@@ -48,7 +53,7 @@ typedef struct sqlite_store {
     "request_id,ts_ms,key_id,payer,model_asked,model_served,provider,tokens_in,tokens_out," \
     "tokens_cached,tokens_reasoning,cost_nusd,estimated,latency_us,ttft_us,status,"        \
     "route_reason,error_type,x402_amount,x402_credit_delta,x402_network,x402_tx_hash,"     \
-    "x402_settlement,client_request_id,tokens_cache_write"
+    "x402_settlement,client_request_id,tokens_cache_write,route_learn"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_KEY_INSERT] = "INSERT INTO keys(" KEY_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -63,13 +68,17 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "NULLIF(?1,''),?2,NULLIF(?3,''),NULLIF(?4,''),?5,NULLIF(?6,''),"
                          "NULLIF(?7,''),?8,?9,?10,?11,?12,?13,?14,?15,?16,NULLIF(?17,''),"
                          "NULLIF(?18,''),NULLIF(?19,''),?20,NULLIF(?21,''),NULLIF(?22,''),"
-                         "NULLIF(?23,''),NULLIF(?24,''),?25)",
+                         "NULLIF(?23,''),NULLIF(?24,''),?25,NULLIF(?26,''))",
     [ST_SPEND_ADD] = "INSERT INTO key_spend(key_id,kind,bucket,nusd,requests) VALUES(?,?,?,?,1) "
                      "ON CONFLICT(key_id,kind,bucket) DO UPDATE SET nusd=nusd+excluded.nusd,"
                      "requests=requests+1",
     [ST_GEN_GET] = "SELECT " LEDGER_COLS " FROM ledger WHERE request_id=?1 UNION ALL SELECT * FROM"
                    " (SELECT " LEDGER_COLS " FROM ledger WHERE client_request_id=?1 ORDER BY ts_ms DESC, seq DESC"
                    " LIMIT 1) LIMIT 1",
+    [ST_FB_GET] = GR_SQL_FEEDBACK_GET,
+    [ST_FB_PUT] = GR_SQL_FEEDBACK_PUT,
+    [ST_LEARNED_ADD] = GR_SQL_LEARNED_ADD,
+    [ST_LEARNED_LIST] = GR_SQL_LEARNED_LIST,
 };
 
 /* ---- schema ---- */
@@ -107,6 +116,20 @@ static const char *const migrations[] = {
     "CREATE INDEX ledger_client_request_id ON ledger(client_request_id);",
     /* 2 -> 3: prompt-cache writes (Anthropic cache_creation_input_tokens) */
     "ALTER TABLE ledger ADD COLUMN tokens_cache_write INTEGER NOT NULL DEFAULT 0;",
+    /* 3 -> 4: what the auto router learns from ratings (route_learn.h): the
+     * skill mixture of an auto decision with its ledger row, one rating per
+     * generation, and per model the ratings' sums */
+    "ALTER TABLE ledger ADD COLUMN route_learn TEXT;"
+    "CREATE TABLE route_feedback("
+    " request_id TEXT PRIMARY KEY, key_id TEXT, model TEXT, score REAL NOT NULL, predicted REAL NOT NULL,"
+    " w0 REAL NOT NULL, w1 REAL NOT NULL, w2 REAL NOT NULL, w3 REAL NOT NULL, w4 REAL NOT NULL, w5 REAL NOT NULL,"
+    " comment TEXT, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE route_learned("
+    " model TEXT PRIMARY KEY,"
+    " s0 REAL NOT NULL, s1 REAL NOT NULL, s2 REAL NOT NULL, s3 REAL NOT NULL, s4 REAL NOT NULL, s5 REAL NOT NULL,"
+    " f0 REAL NOT NULL, f1 REAL NOT NULL, f2 REAL NOT NULL, f3 REAL NOT NULL, f4 REAL NOT NULL, f5 REAL NOT NULL,"
+    " e0 REAL NOT NULL, e1 REAL NOT NULL, e2 REAL NOT NULL, e3 REAL NOT NULL, e4 REAL NOT NULL, e5 REAL NOT NULL,"
+    " ratings INTEGER NOT NULL, updated_ms INTEGER NOT NULL) WITHOUT ROWID;",
 };
 #define SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
 
@@ -219,6 +242,7 @@ static void read_row(sqlite3_stmt *st, gr_ledger_row *r) {
     col_copy(st, 22, r->x402_settlement, sizeof r->x402_settlement);
     col_copy(st, 23, r->client_request_id, sizeof r->client_request_id);
     r->tokens_cache_write = sqlite3_column_int64(st, 24);
+    col_copy(st, 25, r->route_learn, sizeof r->route_learn);
 }
 
 /* ---- operations ---- */
@@ -321,27 +345,29 @@ static gr_status op_key_get(gr_store *base, const char *id, gr_key_record *out) 
     return get_one((sqlite_store *)base, ST_KEY_GET, id, read_key_any, out);
 }
 
-static gr_status op_key_list(gr_store *base, gr_key_record **out, size_t *n) {
-    sqlite_store *s = (sqlite_store *)base;
+/* Every row of parameterless statement `which`, read by `read` into a grown
+ * array of `elem`-byte records; on failure `dispose` frees what was read. */
+static gr_status list_all(sqlite_store *s, int which, size_t elem, void (*read)(sqlite3_stmt *, void *),
+                          void (*dispose)(void *arr, size_t n), void **out, size_t *n) {
     gr_status rc = GR_ERR_IO;
-    gr_key_record *arr = NULL;
+    char *arr = NULL;
     size_t cnt = 0, cap = 0;
     *out = NULL;
     *n = 0;
     pthread_mutex_lock(&s->mu);
-    sqlite3_stmt *st = stmt(s, ST_KEY_LIST);
+    sqlite3_stmt *st = stmt(s, which);
     if (!st) goto out;
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         if (cnt == cap) {
             cap = cap ? cap * 2 : 16;
-            arr = gr_xrealloc(arr, cap * sizeof *arr);
+            arr = gr_xrealloc(arr, cap * elem);
         }
-        read_key(st, &arr[cnt++]);
+        read(st, arr + elem * cnt++);
     }
     done(st);
     if (r != SQLITE_DONE) {
-        gr_key_records_free(arr, cnt);
+        dispose(arr, cnt);
         goto out;
     }
     *out = arr;
@@ -350,6 +376,12 @@ static gr_status op_key_list(gr_store *base, gr_key_record **out, size_t *n) {
 out:
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+static void dispose_keys(void *arr, size_t n) { gr_key_records_free(arr, n); }
+
+static gr_status op_key_list(gr_store *base, gr_key_record **out, size_t *n) {
+    return list_all((sqlite_store *)base, ST_KEY_LIST, sizeof **out, read_key_any, dispose_keys, (void **)out, n);
 }
 
 static gr_status op_key_spend(gr_store *base, const char *key_id, int64_t day, int64_t month,
@@ -410,6 +442,7 @@ static int insert_one(sqlite_store *s, sqlite3_stmt *ins, sqlite3_stmt *sp,
     bind_text(ins, 23, r->x402_settlement);
     bind_text(ins, 24, r->client_request_id);
     sqlite3_bind_int64(ins, 25, r->tokens_cache_write);
+    bind_text(ins, 26, r->route_learn);
     int rc = sqlite3_step(ins);
     bool inserted = rc == SQLITE_DONE && sqlite3_changes(s->db) == 1;
     done(ins);
@@ -554,6 +587,109 @@ static gr_status op_integrity_check(gr_store *base, char *msg, size_t msglen) {
     return rc;
 }
 
+/* ---- ratings (route_learn.h) ---- */
+
+/* Adds one model's sums (a delta) inside the caller's transaction. */
+static int learned_add_locked(sqlite_store *s, const gr_learned_rec *d, int64_t now) {
+    sqlite3_stmt *st = stmt(s, ST_LEARNED_ADD);
+    if (!st) return SQLITE_ERROR;
+    bind_text(st, 1, d->model);
+    for (int k = 0; k < GR_LEARN_SKILLS; k++) {
+        sqlite3_bind_double(st, 2 + k, d->s[k]);
+        sqlite3_bind_double(st, 8 + k, d->f[k]);
+        sqlite3_bind_double(st, 14 + k, d->e[k]);
+    }
+    sqlite3_bind_int64(st, 20, d->ratings);
+    sqlite3_bind_int64(st, 21, now);
+    int r = sqlite3_step(st);
+    done(st);
+    return r == SQLITE_DONE ? SQLITE_OK : r;
+}
+
+static gr_status op_feedback_put(gr_store *base, const gr_feedback_rec *fb, bool *replaced) {
+    sqlite_store *s = (sqlite_store *)base;
+    gr_status rc = GR_ERR_IO;
+    bool had = false;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *get = stmt(s, ST_FB_GET), *put = stmt(s, ST_FB_PUT);
+    if (!get || !put || exec(s, "BEGIN IMMEDIATE")) goto out;
+    /* take the replaced rating back out of its model's sums */
+    bind_text(get, 1, fb->request_id);
+    int r = sqlite3_step(get);
+    gr_learned_rec old = {0};
+    double old_mix[GR_LEARN_SKILLS] = {0}, old_score = 0.0, old_pred = 0.0;
+    if (r == SQLITE_ROW) {
+        had = true;
+        col_copy(get, 0, old.model, sizeof old.model);
+        old_score = sqlite3_column_double(get, 1);
+        old_pred = sqlite3_column_double(get, 2);
+        for (int k = 0; k < GR_LEARN_SKILLS; k++) old_mix[k] = sqlite3_column_double(get, 3 + k);
+    }
+    done(get);
+    if (r != SQLITE_ROW && r != SQLITE_DONE) goto rollback;
+    int64_t now = fb->at_ms;
+    if (had && old.model[0]) {
+        gr_store_learned_apply(&old, old_mix, old_score, old_pred, -1);
+        if (learned_add_locked(s, &old, now)) goto rollback;
+    }
+    bind_text(put, 1, fb->request_id);
+    bind_text(put, 2, fb->key_id);
+    bind_text(put, 3, fb->model);
+    sqlite3_bind_double(put, 4, fb->score);
+    sqlite3_bind_double(put, 5, fb->predicted);
+    for (int k = 0; k < GR_LEARN_SKILLS; k++) sqlite3_bind_double(put, 6 + k, fb->mix[k]);
+    bind_text(put, 12, fb->comment);
+    sqlite3_bind_int64(put, 13, now);
+    r = sqlite3_step(put);
+    done(put);
+    if (r != SQLITE_DONE) goto rollback;
+    if (fb->model[0]) {
+        gr_learned_rec add = {0};
+        gr_store_strlcpy(add.model, fb->model, sizeof add.model);
+        gr_store_learned_apply(&add, fb->mix, fb->score, fb->predicted, +1);
+        if (learned_add_locked(s, &add, now)) goto rollback;
+    }
+    if (exec(s, "COMMIT")) goto rollback;
+    rc = GR_OK;
+    goto out;
+rollback:
+    fprintf(stderr, "gaterouter: store: feedback: %s\n", sqlite3_errmsg(s->db));
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    pthread_mutex_unlock(&s->mu);
+    if (replaced) *replaced = had;
+    return rc;
+}
+
+static gr_status op_learned_add(gr_store *base, const gr_learned_rec *delta) {
+    sqlite_store *s = (sqlite_store *)base;
+    pthread_mutex_lock(&s->mu);
+    int r = learned_add_locked(s, delta, (int64_t)gr_wall_ms());
+    pthread_mutex_unlock(&s->mu);
+    return r == SQLITE_OK ? GR_OK : GR_ERR_IO;
+}
+
+static void read_learned(sqlite3_stmt *st, void *out) {
+    gr_learned_rec *l = out;
+    memset(l, 0, sizeof *l);
+    col_copy(st, 0, l->model, sizeof l->model);
+    for (int k = 0; k < GR_LEARN_SKILLS; k++) {
+        l->s[k] = sqlite3_column_double(st, 1 + k);
+        l->f[k] = sqlite3_column_double(st, 7 + k);
+        l->e[k] = sqlite3_column_double(st, 13 + k);
+    }
+    l->ratings = sqlite3_column_int64(st, 19);
+}
+
+static void dispose_flat(void *arr, size_t n) {
+    (void)n;
+    free(arr);
+}
+
+static gr_status op_learned_list(gr_store *base, gr_learned_rec **out, size_t *n) {
+    return list_all((sqlite_store *)base, ST_LEARNED_LIST, sizeof **out, read_learned, dispose_flat, (void **)out, n);
+}
+
 static const gr_store_ops sqlite_ops = {
     .scheme = "sqlite",
     .close = op_close,
@@ -568,6 +704,9 @@ static const gr_store_ops sqlite_ops = {
     .usage_summary = op_usage_summary,
     .ledger_count = op_ledger_count,
     .integrity_check = op_integrity_check,
+    .feedback_put = op_feedback_put,
+    .learned_add = op_learned_add,
+    .learned_list = op_learned_list,
 };
 
 /* ---- open ---- */
