@@ -24,6 +24,7 @@ typedef struct gr_usage {
     int64_t completion_tokens;  /* includes reasoning tokens */
     int64_t cached_tokens;      /* prompt tokens read from cache */
     int64_t cache_write_tokens; /* prompt tokens written to cache (Anthropic) */
+    int64_t cache_write_1h_tokens; /* of which written to the 1-hour cache (priced apart) */
     int64_t reasoning_tokens;
     bool present;   /* the upstream reported usage */
     bool estimated; /* counted by the gateway's estimate instead */

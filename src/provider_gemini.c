@@ -826,3 +826,9 @@ static gr_status stream_finish(gr_stream_translator *st, gr_chunk_emit_fn emit, 
     return gr_provider_stream_end(&s->ctx, &s->usage, s->failed, s->finished, "Gemini stream failed", "Gemini stream ended before a finishReason", s->resp_id, s->model,
                                   emit, ud, usage, err);
 }
+
+int64_t gr_gemini_thinking_budget(const cJSON *req) {
+    static const gr_reasoning_level levels[] = {
+        {"none", 0}, {"minimal", 512}, {"low", 1024}, {"medium", 8192}, {"high", 24576}, {NULL, 0}};
+    return gr_provider_reasoning_budget(req, levels, 1);
+}

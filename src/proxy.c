@@ -15,6 +15,7 @@
 #include "log.h"
 #include "messages_native.h"
 #include "meter.h"
+#include "meter_defaults.h"
 #include "route.h"
 #include "route_auto_config.h"
 #include "shared.h"
@@ -196,9 +197,10 @@ static char *azure_url(gr_request *r, const gr_provider_conf *p) {
                                      r->deployment->upstream_model, endpoint_path(r->ep), version));
 }
 
-static void add_common_headers(gr_request *r, gr_http_request *h) {
-    const gr_provider_conf *p = r->deployment->provider;
-    for (size_t i = 0; i < p->nheaders; i++) gr_http_request_add_header(h, "%s: %s", p->headers[i].name, p->headers[i].value);
+/* The provider's configured headers (conf_headers: false on the adapter
+ * path, whose build_chat_request added them already) and the request id. */
+static void add_common_headers(gr_request *r, gr_http_request *h, bool conf_headers) {
+    if (conf_headers) gr_provider_add_conf_headers(r->deployment->provider, h);
     gr_http_request_add_header(h, "X-Request-Id: %s", gr_request_echo_id(r));
 }
 
@@ -226,7 +228,7 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
         size_t nlen = r->messages_len;
         const char *nb = apply_token_cap(r, r->messages_body, r->messages_text, &nlen);
         gr_messages_native_request(r->req, p, r->count_tokens, h);
-        add_common_headers(r, h);
+        add_common_headers(r, h, true);
         h->body = build_fast_body(r, r->messages_body, false, nb, nlen, &h->body_len);
         return true;
     }
@@ -238,7 +240,7 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
                             NULL, "%s", err.message[0] ? err.message : "request cannot be translated for this provider");
             return false;
         }
-        add_common_headers(r, h);
+        add_common_headers(r, h, false);
         return true;
     }
     if (p->kind == GR_PROVIDER_AZURE) {
@@ -250,7 +252,7 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
     }
     gr_http_request_add_header(h, "Content-Type: application/json");
     if (r->stream) gr_http_request_add_header(h, "Accept: text/event-stream");
-    add_common_headers(r, h);
+    add_common_headers(r, h, true);
     h->body = build_fast_body(r, r->body, true, body, len, &h->body_len);
     return true;
 }
@@ -816,7 +818,7 @@ static gr_route_refusal key_refuses(const gr_model_conf *m, gr_str auto_policy, 
     for (size_t i = 0; ka->budget && i < m->ndeployments; i++) { /* never served free under a budget */
         const gr_deployment *d = &m->deployments[i];
         gr_prices pr;
-        gr_meter_resolve_prices(&d->prices, &m->prices, d->upstream_model, m->name, &pr);
+        gr_meter_deployment_prices(d, m, &pr);
         if (!pr.set) return GR_ROUTE_NOT_PRICED;
     }
     return GR_ROUTE_ALLOWED;
@@ -1006,8 +1008,7 @@ static gr_phase_rc phase_route(gr_request *r) {
     r->cand = 0;
     r->model = r->plan->cand[0].model;
     r->deployment = r->plan->cand[0].dep;
-    gr_meter_resolve_prices(&r->deployment->prices, &r->model->prices, r->deployment->upstream_model, r->model->name,
-                            &r->prices);
+    gr_meter_deployment_prices(r->deployment, r->model, &r->prices);
     return GR_PHASE_NEXT;
 }
 
@@ -1121,8 +1122,7 @@ static void start_attempt(gr_request *r) {
     const gr_route_candidate *c = &r->plan->cand[r->cand];
     r->model = c->model;
     r->deployment = c->dep;
-    gr_meter_resolve_prices(&r->deployment->prices, &r->model->prices, r->deployment->upstream_model, r->model->name,
-                            &r->prices);
+    gr_meter_deployment_prices(r->deployment, r->model, &r->prices);
     const gr_provider_conf *prov = r->deployment->provider;
     r->ops = gr_provider_ops_for(prov->kind);
     r->native = r->messages_body && prov->kind == GR_PROVIDER_ANTHROPIC; /* Anthropic in, Anthropic up */

@@ -1,7 +1,8 @@
 // anthropic_fake.mjs — a recording upstream that speaks Anthropic's Messages
 // API wire format (POST /v1/messages, streamed or not, and
 // /v1/messages/count_tokens). Every request is recorded byte for byte
-// (method, url, headers, raw body); every reply's exact bytes are kept too,
+// (method, url, headers, rawHeaders — to count repeated headers —, raw body);
+// every reply's exact bytes are kept too,
 // so a test can assert that the gateway relayed both ways unchanged.
 // `script(req, parsedBody)` returns the Anthropic message to answer with
 // (or { status, body } for an error); the stream form is generated from it
@@ -43,7 +44,7 @@ export async function startAnthropicFake(script) {
     req.on('data', (d) => chunks.push(d));
     req.on('end', () => {
       const raw = Buffer.concat(chunks).toString('utf8');
-      const rec = { method: req.method, url: req.url, headers: req.headers, raw, reply: null };
+      const rec = { method: req.method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders, raw, reply: null };
       requests.push(rec);
       let body = null;
       try { body = JSON.parse(raw); } catch { /* recorded as is */ }

@@ -1,0 +1,139 @@
+// money.test.mjs — what a request can cost is reserved before it runs.
+// Against a recording Anthropic-format upstream (anthropic_fake.mjs) that
+// reports the worst usage the request allows: every prompt token written to
+// the prompt cache the request asks for (5-minute: 1.25 x input; 1-hour:
+// 2 x input) and every output token the adapter allows (max_tokens plus the
+// thinking budget it adds for reasoning_effort). A key whose budget covers the
+// old hold (prompt at the input price, max_tokens only) but not that charge is
+// refused up front and the upstream is never called; the x402 quote for the
+// same request is at least the charge. Also: the provider's configured
+// headers reach the upstream once on the adapter path.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway } from './harness.mjs';
+import { startAnthropicFake, message } from './anthropic_fake.mjs';
+
+const RICH = 'gr-money-rich-key-0000000000000001';
+const TIGHT_5M = 'gr-money-tight-5m-000000000000001';
+const TIGHT_1H = 'gr-money-tight-1h-000000000000001';
+const TIGHT_THINK = 'gr-money-tight-think-0000000000001';
+const TIGHT_NATIVE = 'gr-money-tight-native-000000000001';
+
+// $1 per Mtok in and out: one token is one micro-USD.
+const PROMPT_TOKENS = 10000; // the fake says all of them were written to the cache
+const BIG = 'a'.repeat(4 * PROMPT_TOKENS); // the gateway estimates ~10000 tokens for it
+
+let fake, gw;
+before(async () => {
+  fake = await startAnthropicFake((rec, body) => {
+    const ttl1h = rec.raw.includes('"ttl":"1h"');
+    const cached = rec.raw.includes('cache_control');
+    const usage = {
+      input_tokens: cached ? 0 : 10,
+      cache_creation_input_tokens: cached ? PROMPT_TOKENS : 0,
+      cache_read_input_tokens: 0,
+      output_tokens: body.max_tokens, // the worst case: every token it was allowed
+    };
+    if (cached) usage.cache_creation = { ephemeral_5m_input_tokens: ttl1h ? 0 : PROMPT_TOKENS, ephemeral_1h_input_tokens: ttl1h ? PROMPT_TOKENS : 0 };
+    return message(body.model, [{ type: 'text', text: 'ok' }], { usage });
+  });
+  gw = await startGateway({
+    config: (port, dir) => `
+store: "sqlite://${dir}/gaterouter.db"
+server: { listen: 127.0.0.1:${port}, workers: 1 }
+log: { access_log: "off", level: info }
+auth: { keys: [] }
+keys:
+    - { name: rich, key: ${RICH}, budget_usd: 10 }
+    - { name: tight-5m, key: ${TIGHT_5M}, budget_usd: 0.0115 }
+    - { name: tight-1h, key: ${TIGHT_1H}, budget_usd: 0.015 }
+    - { name: tight-think, key: ${TIGHT_THINK}, budget_usd: 0.02 }
+    - { name: tight-native, key: ${TIGHT_NATIVE}, budget_usd: 0.015 }
+x402:
+  settle: none
+  networks:
+    - { network: base-sepolia, asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e", name: USDC, version: "2", pay_to: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C" }
+providers:
+  - name: anth
+    kind: anthropic
+    base_url: http://127.0.0.1:${fake.port}/v1
+    api_key: sk-ant-fake
+    headers: { x-team: money }
+models:
+  - { name: claude-money, provider: anth, model: claude-money-1, pricing: { input: 1, output: 1 }, capabilities: [chat, tools, stream] }
+`,
+  });
+});
+after(async () => { await gw?.stop(); await fake?.close(); });
+
+async function post(path, body, key) {
+  const headers = { 'content-type': 'application/json' };
+  if (key) headers.authorization = `Bearer ${key}`;
+  const r = await fetch(`${gw.base}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+  const text = await r.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* kept as text */ }
+  return { status: r.status, headers: r.headers, text, json };
+}
+
+const system = (cache_control) => [{ type: 'text', text: BIG, cache_control }];
+const chat5m = { model: 'claude-money', max_tokens: 100, messages: [{ role: 'system', content: system({ type: 'ephemeral' }) }, { role: 'user', content: 'hi' }] };
+const chat1h = { model: 'claude-money', max_tokens: 100, messages: [{ role: 'system', content: system({ type: 'ephemeral', ttl: '1h' }) }, { role: 'user', content: 'hi' }] };
+const chatThink = { model: 'claude-money', max_tokens: 100, reasoning_effort: 'high', messages: [{ role: 'user', content: 'think hard' }] };
+const native1h = { model: 'claude-money', max_tokens: 100, system: system({ type: 'ephemeral', ttl: '1h' }), messages: [{ role: 'user', content: 'hi' }] };
+
+// The charge the fake's worst-case usage must come to (USD), checked with an ample key.
+const cases = [
+  ['chat, 5-minute cache write', '/v1/chat/completions', chat5m, TIGHT_5M, (PROMPT_TOKENS * 1.25 + 100) / 1e6],
+  ['chat, 1-hour cache write', '/v1/chat/completions', chat1h, TIGHT_1H, (PROMPT_TOKENS * 2 + 100) / 1e6],
+  ['chat, reasoning_effort high', '/v1/chat/completions', chatThink, TIGHT_THINK, null],
+  ['/v1/messages relayed, 1-hour cache write', '/v1/messages', native1h, TIGHT_NATIVE, (PROMPT_TOKENS * 2 + 100) / 1e6],
+];
+
+const costOf = (r) => Number(r.headers.get('x-gaterouter-cost'));
+
+for (const [name, path, body, tightKey, want] of cases) {
+  test(`${name}: charged at its real price; a budget short of it refuses up front; the x402 quote covers it`, async () => {
+    const served = await post(path, body, RICH);
+    assert.equal(served.status, 200, served.text);
+    const cost = costOf(served);
+    if (want !== null) assert.ok(Math.abs(cost - want) < 1e-9, `${name}: cost ${cost}, want ${want}`);
+    else assert.ok(cost > 24576 / 1e6, `${name}: the thinking budget is billed (cost ${cost})`);
+
+    const calls = fake.requests.length;
+    const refused = await post(path, body, tightKey);
+    assert.equal(refused.status, 402, `${name}: a budget below the worst case must be refused, got ${refused.status} ${refused.text}`);
+    if (path === '/v1/messages') assert.equal(refused.json?.type, 'error', refused.text);
+    else assert.equal(refused.json?.error?.code, 'budget_exceeded', refused.text);
+    assert.equal(fake.requests.length, calls, 'the upstream was never called');
+    const me = await (await fetch(`${gw.baseURL}/key`, { headers: { authorization: `Bearer ${tightKey}` } })).json();
+    assert.ok(!(me.spent_usd > 0) && !(me.data?.spent_usd > 0), `nothing spent: ${JSON.stringify(me)}`);
+
+    const quote = await post(path, body, null);
+    assert.equal(quote.status, 402, quote.text);
+    const atomic = Number(quote.json.accepts[0].maxAmountRequired); // USDC: 6 decimals
+    assert.ok(atomic / 1e6 >= cost, `${name}: x402 quote ${atomic / 1e6} USD below the charge ${cost} USD`);
+  });
+}
+
+test('the thinking budget the adapter adds is what the upstream was allowed', async () => {
+  const r = await post('/v1/chat/completions', chatThink, RICH);
+  assert.equal(r.status, 200, r.text);
+  const sent = JSON.parse(fake.requests.at(-1).raw);
+  assert.equal(sent.thinking.budget_tokens, 24576);
+  assert.equal(sent.max_tokens, 24576 + 100);
+  assert.ok(Math.abs(r.json.usage.cost - (sent.max_tokens + r.json.usage.prompt_tokens) / 1e6) < 1e-9, JSON.stringify(r.json.usage));
+});
+
+test('provider headers reach the upstream once, on the adapter path and on the relay', async () => {
+  for (const [path, body] of [['/v1/chat/completions', { model: 'claude-money', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }],
+    ['/v1/messages', { model: 'claude-money', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] }]]) {
+    const r = await post(path, body, RICH);
+    assert.equal(r.status, 200, r.text);
+    const raw = fake.requests.at(-1).rawHeaders;
+    const count = (name) => raw.filter((h, i) => i % 2 === 0 && h.toLowerCase() === name).length;
+    assert.equal(count('x-team'), 1, `${path}: x-team sent ${count('x-team')} times: ${JSON.stringify(raw)}`);
+    assert.equal(count('x-api-key'), 1, path);
+    assert.equal(count('anthropic-version'), 1, path);
+  }
+});
