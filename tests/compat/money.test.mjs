@@ -10,7 +10,9 @@
 // headers reach the upstream once on the adapter path.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway } from './harness.mjs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { startGateway, repoRoot } from './harness.mjs';
 import { startAnthropicFake, message } from './anthropic_fake.mjs';
 
 const RICH = 'gr-money-rich-key-0000000000000001';
@@ -26,6 +28,9 @@ const BIG = 'a'.repeat(4 * PROMPT_TOKENS); // the gateway estimates ~10000 token
 let fake, gw;
 before(async () => {
   fake = await startAnthropicFake((rec, body) => {
+    if (rec.raw.includes('READ THE CACHE')) { // a cache hit: 8000 prompt tokens read from the cache
+      return message(body.model, [{ type: 'text', text: 'ok' }], { usage: { input_tokens: 10, cache_creation_input_tokens: 0, cache_read_input_tokens: 8000, output_tokens: 20 } });
+    }
     const ttl1h = rec.raw.includes('"ttl":"1h"');
     const cached = rec.raw.includes('cache_control');
     const usage = {
@@ -61,6 +66,7 @@ providers:
     headers: { x-team: money }
 models:
   - { name: claude-money, provider: anth, model: claude-money-1, pricing: { input: 1, output: 1 }, capabilities: [chat, tools, stream] }
+  - { name: claude-priced, provider: anth, model: claude-priced-1, pricing: { input: 1, output: 1, cached_input: 0.5 }, capabilities: [chat, tools, stream] }
 `,
   });
 });
@@ -136,4 +142,19 @@ test('provider headers reach the upstream once, on the adapter path and on the r
     assert.equal(count('x-api-key'), 1, path);
     assert.equal(count('anthropic-version'), 1, path);
   }
+});
+
+test('cache reads without a cached_input price are billed at the provider kind\'s documented ratio (Anthropic 0.1 x); an explicit price wins; --check-config says so', async () => {
+  const ask = (model) => post('/v1/chat/completions', { model, max_tokens: 20, messages: [{ role: 'user', content: 'READ THE CACHE' }] }, RICH);
+  const dflt = await ask('claude-money');
+  assert.equal(dflt.status, 200, dflt.text);
+  assert.equal(dflt.json.usage.prompt_tokens_details.cached_tokens, 8000);
+  assert.ok(Math.abs(costOf(dflt) - (10 + 8000 * 0.1 + 20) / 1e6) < 1e-9, `default ratio: cost ${costOf(dflt)}`);
+  const explicit = await ask('claude-priced');
+  assert.ok(Math.abs(costOf(explicit) - (10 + 8000 * 0.5 + 20) / 1e6) < 1e-9, `explicit cached_input: cost ${costOf(explicit)}`);
+  const bin = process.env.GR_BIN || join(repoRoot, 'build', 'gaterouter');
+  const check = spawnSync(bin, ['--check-config', join(gw.dir, 'config.yaml')], { encoding: 'utf8' });
+  assert.equal(check.status, 0, check.stderr);
+  assert.match(check.stdout, /note: pricing: model 'claude-money' on provider 'anth' has no cached_input price; prompt-cache reads are billed at 0\.1 USD per 1M tokens \(Anthropic's cache-hit price, 0\.1 x input\)/);
+  assert.doesNotMatch(check.stdout, /note: pricing: model 'claude-priced'/);
 });
