@@ -225,6 +225,12 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
     const gr_provider_conf *p = r->deployment->provider;
     gr_http_request *h = &r->up_req;
     if (r->native) { /* the client's own Anthropic request, `model` rewritten */
+        if (gr_messages_native_drop_foreign_thinking(r->messages_body)) { /* thinking Anthropic did not sign */
+            char *txt = cJSON_PrintUnformatted(r->messages_body);
+            r->messages_text = gr_pool_strdup(r->pool, txt);
+            r->messages_len = strlen(r->messages_text);
+            cJSON_free(txt);
+        }
         size_t nlen = r->messages_len;
         const char *nb = apply_token_cap(r, r->messages_body, r->messages_text, &nlen);
         gr_messages_native_request(r->req, p, r->count_tokens, h);

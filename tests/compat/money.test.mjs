@@ -158,3 +158,22 @@ test('cache reads without a cached_input price are billed at the provider kind\'
   assert.match(check.stdout, /note: pricing: model 'claude-money' on provider 'anth' has no cached_input price; prompt-cache reads are billed at 0\.1 USD per 1M tokens \(Anthropic's cache-hit price, 0\.1 x input\)/);
   assert.doesNotMatch(check.stdout, /note: pricing: model 'claude-priced'/);
 });
+
+test('/v1/messages relayed to Anthropic: thinking blocks Anthropic did not sign (another upstream\'s, a carried Gemini signature) are left out; signed ones pass', async () => {
+  const signed = { type: 'thinking', thinking: 'genuine', signature: 'EqQBCkgIARABGAIiQGenuineAnthropicSignature' };
+  const body = { model: 'claude-money', max_tokens: 5, messages: [
+    { role: 'user', content: 'hi' },
+    { role: 'assistant', content: [{ type: 'thinking', thinking: 'from an OpenAI-format upstream', signature: '' },
+      { type: 'thinking', thinking: '', signature: 'gaterouter.gemini.c2ln' }, { type: 'text', text: 'hello' }] },
+    { role: 'assistant', content: [signed, { type: 'text', text: 'again' }] },
+    { role: 'user', content: 'and?' }] };
+  const r = await post('/v1/messages', body, RICH);
+  assert.equal(r.status, 200, r.text);
+  const sent = JSON.parse(fake.requests.at(-1).raw);
+  assert.deepEqual(sent.messages[1].content, [{ type: 'text', text: 'hello' }]);
+  assert.deepEqual(sent.messages[2].content, [signed, { type: 'text', text: 'again' }]);
+  // a body without such blocks is relayed byte for byte (only `model` rewritten)
+  const plain = { model: 'claude-money', max_tokens: 5, messages: [{ role: 'assistant', content: [signed] }, { role: 'user', content: 'x' }] };
+  await post('/v1/messages', plain, RICH);
+  assert.equal(fake.requests.at(-1).raw, JSON.stringify({ ...plain, model: 'claude-money-1' }));
+});
