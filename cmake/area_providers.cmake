@@ -4,6 +4,7 @@ add_library(gr_providers OBJECT
   src/provider.c
   src/provider_anthropic.c
   src/provider_gemini.c
+  src/provider_gemini_embed.c
   src/api_messages.c
   src/mock_native.c
 )

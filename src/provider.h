@@ -40,6 +40,7 @@ typedef struct gr_adapter_ctx {
     bool stream;
     bool include_usage;         /* client asked for stream_options.include_usage */
     bool exclude_reasoning;     /* reasoning.exclude: think, but return no reasoning_content */
+    bool embeddings_base64;     /* /v1/embeddings with encoding_format: base64 */
 } gr_adapter_ctx;
 
 /* An upstream HTTP request to send. */
@@ -86,6 +87,12 @@ typedef struct gr_provider_ops {
     gr_status (*stream_finish)(gr_stream_translator *st, gr_chunk_emit_fn emit, void *ud,
                                gr_usage *usage, gr_upstream_error *err);
     void (*stream_free)(gr_stream_translator *st);
+    /* /v1/embeddings (NULL: the provider kind has none here): canonical
+     * request -> upstream request, upstream 2xx body -> OpenAI embedding list */
+    gr_status (*build_embeddings_request)(const gr_adapter_ctx *ctx, const cJSON *canonical,
+                                          gr_http_request *out, gr_upstream_error *err);
+    gr_status (*parse_embeddings_response)(const gr_adapter_ctx *ctx, const char *body, size_t len,
+                                           cJSON **out, gr_usage *usage, gr_upstream_error *err);
     /* non-2xx upstream response -> client error (message preserved) */
     void (*map_error)(const gr_adapter_ctx *ctx, int status, const char *body, size_t len,
                       gr_upstream_error *err);

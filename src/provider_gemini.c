@@ -30,6 +30,8 @@ const gr_provider_ops gr_gemini_ops = {
     .stream_event = stream_event,
     .stream_finish = stream_finish,
     .stream_free = stream_free,
+    .build_embeddings_request = gr_gemini_build_embeddings_request,
+    .parse_embeddings_response = gr_gemini_parse_embeddings_response,
     .map_error = map_error,
 };
 

@@ -37,6 +37,12 @@ int64_t gr_anthropic_thinking_budget(const cJSON *req);
  * -1 for an unknown effort. */
 int64_t gr_gemini_thinking_budget(const cJSON *req);
 
+/* Gemini embeddings (provider_gemini_embed.c), the ops of /v1/embeddings. */
+gr_status gr_gemini_build_embeddings_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
+                                             gr_upstream_error *err);
+gr_status gr_gemini_parse_embeddings_response(const gr_adapter_ctx *ctx, const char *body, size_t len, cJSON **out,
+                                              gr_usage *usage, gr_upstream_error *err);
+
 /* One row of an effort -> budget table (ends with effort NULL). */
 typedef struct gr_reasoning_level {
     const char *effort;

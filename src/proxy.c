@@ -241,7 +241,9 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
     body = apply_token_cap(r, r->body, body, &len);
     if (r->ops) {
         gr_upstream_error err = {0};
-        if (r->ops->build_chat_request(&r->actx, r->body, h, &err) != GR_OK) {
+        gr_status brc = r->ep == GR_EP_EMBEDDINGS ? r->ops->build_embeddings_request(&r->actx, r->body, h, &err)
+                                                  : r->ops->build_chat_request(&r->actx, r->body, h, &err);
+        if (brc != GR_OK) {
             gr_request_fail(r, err.status ? err.status : 400, err.type ? err.type : "invalid_request_error", err.code,
                             NULL, "%s", err.message[0] ? err.message : "request cannot be translated for this provider");
             return false;
@@ -642,12 +644,22 @@ static void reply_non_stream(gr_request *r) {
     if (r->ops) {
         cJSON *out = NULL;
         gr_upstream_error e = {0};
-        if (r->ops->parse_chat_response(&r->actx, body, len, &out, &r->usage, &e) != GR_OK || !out) {
+        bool embed = r->ep == GR_EP_EMBEDDINGS;
+        gr_status prc = embed ? r->ops->parse_embeddings_response(&r->actx, body, len, &out, &r->usage, &e)
+                              : r->ops->parse_chat_response(&r->actx, body, len, &out, &r->usage, &e);
+        if (prc != GR_OK || !out) {
             cJSON_Delete(out);
             redact_error(r, &e);
             gr_request_fail(r, e.status ? e.status : 502, e.type ? e.type : "api_error", e.code, NULL, "%s",
                             e.message[0] ? e.message : "upstream response could not be translated");
             return;
+        }
+        if (embed && !r->usage.present) { /* Gemini's embed replies carry no token count: the estimate */
+            r->usage.prompt_tokens = r->est_prompt_tokens;
+            r->usage.estimated = true;
+            cJSON *u = cJSON_GetObjectItemCaseSensitive(out, "usage");
+            cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens"), (double)r->est_prompt_tokens);
+            cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(u, "total_tokens"), (double)r->est_prompt_tokens);
         }
         compute_cost(r);
         reply_costed(r, out);
@@ -1137,9 +1149,9 @@ static void start_attempt(gr_request *r) {
         reply_token_estimate(r);
         return;
     }
-    if (r->ops && r->ep != GR_EP_CHAT) {
+    if (r->ops && r->ep != GR_EP_CHAT && !(r->ep == GR_EP_EMBEDDINGS && r->ops->build_embeddings_request)) {
         gr_request_fail(r, 400, "invalid_request_error", "unsupported_endpoint", "model",
-                        "The model `%s` is served by a %s provider, which supports only chat completions here.",
+                        "The model `%s` is served by a %s provider, which does not support this endpoint here.",
                         r->model->name, gr_provider_kind_name(prov->kind));
         return;
     }
@@ -1165,6 +1177,9 @@ static void start_attempt(gr_request *r) {
         .include_usage = r->include_usage_asked,
         .exclude_reasoning = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(r->body, "reasoning"), "exclude")),
+        .embeddings_base64 = r->ep == GR_EP_EMBEDDINGS &&
+                             cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r->body, "encoding_format")) &&
+                             !strcmp(cJSON_GetObjectItemCaseSensitive(r->body, "encoding_format")->valuestring, "base64"),
     };
     if (!build_upstream_request(r, r->body_text, r->body_len)) return;
     r->attempt_start_us = gr_now_us();

@@ -4,8 +4,9 @@
 // thoughtSignatures go back to Gemini on the next turn — through the official
 // `openai` SDK (tool_calls[].extra_content.google.thought_signature) and the
 // official `@anthropic-ai/sdk` on /v1/messages (a thinking block's
-// signature) —, safetySettings pass through, and the thinking budget is
-// reserved by budget holds and x402 quotes.
+// signature) —, safetySettings pass through, the thinking budget is reserved
+// by budget holds and x402 quotes, and /v1/embeddings reaches embedContent /
+// batchEmbedContents.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -23,6 +24,8 @@ const lastTurn = (body) => body.contents.at(-1);
 
 before(async () => {
   fake = await startGeminiFake((rec, body) => {
+    if (rec.url.includes(':batchEmbedContents')) return { embeddings: body.requests.map((r, i) => ({ values: [i + 0.5, -0.25, r.content.parts[0].text.length] })) };
+    if (rec.url.includes(':embedContent')) return { embedding: { values: [0.125, 0.5, -1] } };
     const gc = body.generationConfig || {};
     const thinking = gc.thinkingConfig?.thinkingBudget || 0;
     if (lastTurn(body).parts.some((p) => p.functionResponse)) return generated([{ text: 'It is 3 C in Oslo.' }]);
@@ -53,6 +56,7 @@ providers:
   - { name: gem, kind: gemini, base_url: "http://127.0.0.1:${fake.port}/v1beta", api_key: gemini-fake-key }
 models:
   - { name: gemini-fake, provider: gem, model: gemini-2.5-flash, pricing: { input: 1, output: 1 }, capabilities: [chat, tools, stream] }
+  - { name: gemini-embed, provider: gem, model: gemini-embedding-001, pricing: { input: 1, output: 0 }, capabilities: [embeddings] }
 `,
   });
   openai = new OpenAI({ baseURL: gw.baseURL, apiKey: RICH, maxRetries: 0 });
@@ -129,4 +133,22 @@ test('the thinking budget is reserved: a budget short of it refuses up front; th
   assert.equal(fake.requests.length, calls, 'the upstream was never called');
   const quote = await (await post(null)).json();
   assert.ok(Number(quote.accepts[0].maxAmountRequired) / 1e6 >= cost, `quote ${quote.accepts[0].maxAmountRequired} below ${cost}`);
+});
+
+test('embeddings: a list -> batchEmbedContents, one text -> embedContent; vectors as the SDK expects (base64 by default), billed on the estimate', async () => {
+  const many = await openai.embeddings.create({ model: 'gemini-embed', input: ['hello', 'hi'], dimensions: 3 }).withResponse();
+  const sent = fake.requests.at(-1);
+  assert.match(sent.url, /\/v1beta\/models\/gemini-embedding-001:batchEmbedContents$/);
+  assert.deepEqual(sent.body, { requests: ['hello', 'hi'].map((t) => ({ model: 'models/gemini-embedding-001', content: { parts: [{ text: t }] }, outputDimensionality: 3 })) });
+  assert.equal(sent.headers['x-goog-api-key'], 'gemini-fake-key');
+  // the SDK asked for base64 and decoded it: float32 of what Gemini sent
+  assert.deepEqual(many.data.data.map((d) => d.embedding), [[0.5, -0.25, 5], [1.5, -0.25, 2]]);
+  assert.equal(many.data.model, 'gemini-embed');
+  assert.ok(many.data.usage.prompt_tokens > 0, 'Gemini reports no tokens: the gateway\'s estimate');
+  assert.equal(many.data.usage.cost_estimated, true);
+  assert.ok(Number(many.response.headers.get('x-gaterouter-cost')) > 0);
+  const one = await openai.embeddings.create({ model: 'gemini-embed', input: 'hello', encoding_format: 'float' });
+  assert.match(fake.requests.at(-1).url, /:embedContent$/);
+  assert.deepEqual(one.data[0].embedding, [0.125, 0.5, -1]);
+  await assert.rejects(openai.embeddings.create({ model: 'gemini-embed', input: [[1, 2, 3]] }), (e) => e.status === 400 && /take text/.test(e.message));
 });
