@@ -21,8 +21,10 @@
  *              open-weight models have no single list price — override per
  *              deployment in config.
  * Prices change: config (models[].prices / deployments[].prices) always wins.
- * Long-context tiers (Gemini >200k) and cache-write surcharges are not
- * modelled. Keep docs/KEYS.md in step with this table. */
+ * Long-context tiers (Gemini >200k) are not modelled; cache writes use the
+ * multipliers in gr_meter_cache_write_price, and a row without a cached price
+ * gets the provider kind's ratio (meter_defaults.c). Keep docs/KEYS.md in
+ * step with this table. */
 typedef struct {
     const char *name;
     int64_t in, out, cached;

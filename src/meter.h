@@ -52,9 +52,10 @@ int64_t gr_meter_cost(const gr_prices *p, const gr_usage *u);
 int64_t gr_meter_cache_write_price(const gr_prices *p, bool one_hour);
 int64_t gr_meter_cached_price(const gr_prices *p);
 
-/* Upper bound of a request's cost before it runs: every prompt token at the
- * (uncached) input price, max_output_tokens at the output price, plus the
- * per-request price. Used for budget reservations and x402 quotes. */
+/* Every prompt token at the input price, max_output_tokens at the output
+ * price, plus the per-request price. Budget holds and x402 quotes use
+ * gr_meter_hold_cost (meter_hold.h), which builds on this with the dearest
+ * prompt price and the thinking budget. */
 int64_t gr_meter_max_cost(const gr_prices *p, int64_t prompt_tokens, int64_t max_output_tokens);
 
 /* Token estimates (see the heuristic above). */
