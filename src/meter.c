@@ -139,7 +139,10 @@ static int64_t finish(__int128 num, int64_t per_request_uusd) {
 
 int64_t gr_meter_cache_write_price(const gr_prices *p, bool one_hour) {
     int64_t pin = CLAMP62(nonneg(p->input_uusd_per_mtok));
-    if (one_hour) return p->cache_write_1h_uusd_per_mtok > 0 ? CLAMP62(p->cache_write_1h_uusd_per_mtok) : 2 * pin;
+    if (one_hour) {
+        if (p->cache_write_1h_uusd_per_mtok > 0) return CLAMP62(p->cache_write_1h_uusd_per_mtok);
+        return pin > (INT64_C(1) << 61) ? (INT64_C(1) << 62) : 2 * pin; /* 2 x input, within the clamp */
+    }
     return p->cache_write_uusd_per_mtok > 0 ? CLAMP62(p->cache_write_uusd_per_mtok) : pin + pin / 4;
 }
 
