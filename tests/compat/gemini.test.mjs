@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
 import { startGateway } from './harness.mjs';
+import { paidConfig } from './paid_config.mjs';
 import { startGeminiFake, generated } from './gemini_fake.mjs';
 
 const RICH = 'gr-gemini-rich-key-000000000000001';
@@ -40,24 +41,13 @@ before(async () => {
     return generated([{ text: 'hello' }], { usage: { promptTokenCount: 5, candidatesTokenCount: out, thoughtsTokenCount: thinking, totalTokenCount: 5 + out + thinking } });
   });
   gw = await startGateway({
-    config: (port, dir) => `
-store: "sqlite://${dir}/gaterouter.db"
-server: { listen: 127.0.0.1:${port}, workers: 1 }
-log: { access_log: "off", level: info }
-auth: { keys: [] }
-keys:
-  - { name: rich, key: ${RICH}, budget_usd: 10 }
-  - { name: tight, key: ${TIGHT}, budget_usd: 0.02 }
-x402:
-  settle: none
-  networks:
-    - { network: base-sepolia, asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e", name: USDC, version: "2", pay_to: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C" }
+    config: (port, dir) => paidConfig(port, dir, { rich: [RICH, 10], tight: [TIGHT, 0.02] }, `
 providers:
   - { name: gem, kind: gemini, base_url: "http://127.0.0.1:${fake.port}/v1beta", api_key: gemini-fake-key }
 models:
   - { name: gemini-fake, provider: gem, model: gemini-2.5-flash, pricing: { input: 1, output: 1 }, capabilities: [chat, tools, stream] }
   - { name: gemini-embed, provider: gem, model: gemini-embedding-001, pricing: { input: 1, output: 0 }, capabilities: [embeddings] }
-`,
+`),
   });
   openai = new OpenAI({ baseURL: gw.baseURL, apiKey: RICH, maxRetries: 0 });
   anthropic = new Anthropic({ baseURL: gw.base, apiKey: RICH, maxRetries: 0 });

@@ -6,7 +6,7 @@
 // url, headers, rawHeaders, raw body, parsed body). `script(rec, body)` returns
 // the GenerateContentResponse (or the embed response) to answer with, or
 // { status, body } for an error.
-import http from 'node:http';
+import { startRecordingServer } from './recording_server.mjs';
 
 export function streamBytes(resp) {
   const [cand] = resp.candidates;
@@ -25,31 +25,16 @@ export function streamBytes(resp) {
 }
 
 export async function startGeminiFake(script) {
-  const requests = [];
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (d) => chunks.push(d));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      let body = null;
-      try { body = JSON.parse(raw); } catch { /* recorded as is */ }
-      const rec = { method: req.method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders, raw, body };
-      requests.push(rec);
-      const answer = script(rec, body);
-      if (answer.status) {
-        res.writeHead(answer.status, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify(answer.body));
-      }
-      if (req.url.includes(':streamGenerateContent')) {
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        return res.end(streamBytes(answer));
-      }
-      res.writeHead(200, { 'content-type': 'application/json; charset=UTF-8' });
-      res.end(JSON.stringify(answer));
-    });
+  return startRecordingServer((rec, res) => {
+    const answer = script(rec, rec.body);
+    if (answer.status) {
+      res.writeHead(answer.status, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify(answer.body));
+    }
+    const stream = rec.url.includes(':streamGenerateContent');
+    res.writeHead(200, { 'content-type': stream ? 'text/event-stream' : 'application/json; charset=UTF-8' });
+    res.end(stream ? streamBytes(answer) : JSON.stringify(answer));
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { port: server.address().port, requests, close: () => new Promise((r) => server.close(r)) };
 }
 
 // A GenerateContentResponse with one candidate.

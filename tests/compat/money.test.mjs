@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startGateway, repoRoot } from './harness.mjs';
+import { paidConfig } from './paid_config.mjs';
 import { startAnthropicFake, message } from './anthropic_fake.mjs';
 
 const RICH = 'gr-money-rich-key-0000000000000001';
@@ -43,21 +44,8 @@ before(async () => {
     return message(body.model, [{ type: 'text', text: 'ok' }], { usage });
   });
   gw = await startGateway({
-    config: (port, dir) => `
-store: "sqlite://${dir}/gaterouter.db"
-server: { listen: 127.0.0.1:${port}, workers: 1 }
-log: { access_log: "off", level: info }
-auth: { keys: [] }
-keys:
-    - { name: rich, key: ${RICH}, budget_usd: 10 }
-    - { name: tight-5m, key: ${TIGHT_5M}, budget_usd: 0.0115 }
-    - { name: tight-1h, key: ${TIGHT_1H}, budget_usd: 0.015 }
-    - { name: tight-think, key: ${TIGHT_THINK}, budget_usd: 0.02 }
-    - { name: tight-native, key: ${TIGHT_NATIVE}, budget_usd: 0.015 }
-x402:
-  settle: none
-  networks:
-    - { network: base-sepolia, asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e", name: USDC, version: "2", pay_to: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C" }
+    config: (port, dir) => paidConfig(port, dir, { rich: [RICH, 10], 'tight-5m': [TIGHT_5M, 0.0115], 'tight-1h': [TIGHT_1H, 0.015],
+      'tight-think': [TIGHT_THINK, 0.02], 'tight-native': [TIGHT_NATIVE, 0.015] }, `
 providers:
   - name: anth
     kind: anthropic
@@ -67,7 +55,7 @@ providers:
 models:
   - { name: claude-money, provider: anth, model: claude-money-1, pricing: { input: 1, output: 1 }, capabilities: [chat, tools, stream] }
   - { name: claude-priced, provider: anth, model: claude-priced-1, pricing: { input: 1, output: 1, cached_input: 0.5 }, capabilities: [chat, tools, stream] }
-`,
+`),
   });
 });
 after(async () => { await gw?.stop(); await fake?.close(); });
