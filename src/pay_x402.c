@@ -592,11 +592,19 @@ static const char *describe(gr_request *r, int64_t max_out, int64_t max_cost) {
     usd_per_mtok(r->prices.input_uusd_per_mtok, in);
     usd_per_mtok(r->prices.output_uusd_per_mtok, out);
     gr_meter_format_usd(max_cost, tot, sizeof tot);
+    /* what the worst case adds to list prices (meter_hold.h), said in words */
+    gr_provider_kind kind = r->deployment ? r->deployment->provider->kind : GR_PROVIDER_OPENAI;
+    gr_hold_request q = {.body = r->body, .native_body = r->messages_body, .max_output = max_out, .outputs = 1};
+    int64_t thinking = gr_meter_hold_output(kind, &q) - max_out;
+    bool writes = gr_meter_hold_cache_writes(r->messages_body && kind == GR_PROVIDER_ANTHROPIC ? r->messages_body : r->body) > 0;
     return gr_pool_printf(r->pool,
-                          "GateRouter %s %s: max cost $%s = ~%lld prompt tokens x $%s/Mtok input + %lld max output "
-                          "tokens x $%s/Mtok output; unused value becomes credit for the payer",
+                          "GateRouter %s %s: max cost $%s = ~%lld prompt tokens x $%s/Mtok input%s + %lld max output "
+                          "tokens%s x $%s/Mtok output; unused value becomes credit for the payer",
                           r->model ? r->model->name : "", r->path, tot, (long long)r->est_prompt_tokens, in,
-                          (long long)max_out, out);
+                          writes ? " (or the prompt-cache write price: the request sets cache_control)" : "",
+                          (long long)(max_out + (thinking > 0 ? thinking : 0)),
+                          thinking > 0 ? gr_pool_printf(r->pool, " (%lld of them thinking budget)", (long long)thinking) : "",
+                          out);
 }
 
 /* Output-token cap of the request: what it asked for, else the configured

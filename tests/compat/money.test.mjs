@@ -107,6 +107,9 @@ for (const [name, path, body, tightKey, want] of cases) {
     assert.equal(quote.status, 402, quote.text);
     const atomic = Number(quote.json.accepts[0].maxAmountRequired); // USDC: 6 decimals
     assert.ok(atomic / 1e6 >= cost, `${name}: x402 quote ${atomic / 1e6} USD below the charge ${cost} USD`);
+    const said = quote.json.accepts[0].description;
+    if (/cache/.test(name)) assert.match(said, /the prompt-cache write price: the request sets cache_control/);
+    else assert.match(said, /24676 max output tokens \(24576 of them thinking budget\)/);
   });
 }
 
