@@ -10,7 +10,10 @@
 /* Depth-first over every object of the body: a `cache_control` member anywhere
  * (message, content part, tool, system block) is a breakpoint. */
 static int cache_writes_in(const cJSON *j, int depth) {
-    if (!j || depth > 64) return 0; /* the body parser bounds nesting well below this */
+    /* Providers honour breakpoints a few levels deep at most (a tool_result's
+     * blocks: messages[].content[].content[].cache_control is the deepest);
+     * deeper nesting is not a breakpoint, and the walk stays bounded. */
+    if (!j || depth > 64) return 0;
     int worst = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, j) {
