@@ -168,3 +168,13 @@ test('/v1/messages relayed to Anthropic: thinking blocks Anthropic did not sign 
   await post('/v1/messages', plain, RICH);
   assert.equal(fake.requests.at(-1).raw, JSON.stringify({ ...plain, model: 'claude-money-1' }));
 });
+
+test('a streamed reply bills its 1-hour cache writes at the 1-hour price (usage from message_start)', async () => {
+  const r = await fetch(`${gw.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${RICH}` },
+    body: JSON.stringify({ ...chat1h, stream: true, stream_options: { include_usage: true } }) });
+  assert.equal(r.status, 200);
+  const text = await r.text();
+  const usage = text.split('\n').filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6))).find((c) => c.usage)?.usage;
+  assert.ok(usage, text);
+  assert.ok(Math.abs(usage.cost - (PROMPT_TOKENS * 2 + 100) / 1e6) < 1e-9, JSON.stringify(usage));
+});
