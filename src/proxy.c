@@ -583,6 +583,7 @@ static void reply_costed(gr_request *r, cJSON *resp) {
     char usd[48];
     gr_meter_format_usd(r->cost_nusd, usd, sizeof(usd));
     gr_request_add_header(r, "x-gaterouter-cost", usd);
+    if (r->usage.estimated) gr_request_add_header(r, "x-gaterouter-cost-estimated", "true"); /* as KEYS.md says */
     if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(resp, "usage")) || r->ep != GR_EP_EMBEDDINGS)
         gr_meter_annotate_response(resp, r->cost_nusd, r->usage.estimated);
     if (r->anthropic_out) {

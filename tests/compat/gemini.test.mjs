@@ -136,6 +136,7 @@ test('embeddings: a list -> batchEmbedContents, one text -> embedContent; vector
   assert.equal(many.data.model, 'gemini-embed');
   assert.ok(many.data.usage.prompt_tokens > 0, 'Gemini reports no tokens: the gateway\'s estimate');
   assert.equal(many.data.usage.cost_estimated, true);
+  assert.equal(many.response.headers.get('x-gaterouter-cost-estimated'), 'true');
   assert.ok(Number(many.response.headers.get('x-gaterouter-cost')) > 0);
   const one = await openai.embeddings.create({ model: 'gemini-embed', input: 'hello', encoding_format: 'float' });
   assert.match(fake.requests.at(-1).url, /:embedContent$/);
