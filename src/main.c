@@ -3,6 +3,7 @@
 #include "common.h"
 #include "config.h"
 #include "config_load.h"
+#include "meter_defaults.h"
 #include "route_auto_config.h"
 #include "log.h"
 #include "mock_upstream.h"
@@ -240,6 +241,7 @@ int main(int argc, char **argv) {
         printf("%s: OK (%zu providers, %zu models, %zu keys, auth.mode %s)\n", config, cfg->nproviders, cfg->nmodels,
                cfg->nkeys, cfg->auth_mode == GR_AUTH_OPEN ? "open" : "keys");
         (void)gr_route_auto_config_notes(cfg, stdout);
+        (void)gr_meter_price_notes(cfg, stdout);
         gr_config_release(cfg);
         return 0;
     }

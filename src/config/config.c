@@ -536,7 +536,9 @@ const gr_conf_key gr_conf_price_keys[] = {
     {"output", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "USD per 1M output tokens"},
     {"cached_input", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "USD per 1M cached input tokens"},
     {"cache_write_input", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
-     "USD per 1M input tokens written to a prompt cache (Anthropic); default 1.25 x input"},
+     "USD per 1M input tokens written to the 5-minute prompt cache (Anthropic); default 1.25 x input"},
+    {"cache_write_1h_input", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "USD per 1M input tokens written to the 1-hour prompt cache (Anthropic); default 2 x input"},
     {"per_request", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "USD per request"},
     GR_CONF_END,
 };
@@ -544,15 +546,19 @@ const gr_conf_key gr_conf_price_keys[] = {
 static void parse_prices(const cJSON *j, gr_prices *o, const char *path, gr_conf_err *e) {
     if (!j || cJSON_IsNull(j)) return;
     if (!cJSON_IsObject(j)) {
-        gr_conf_fail(e, "%s: expected a mapping of input/output/cached_input/cache_write_input/per_request (USD per 1M tokens)",
+        gr_conf_fail(e, "%s: expected a mapping of input/output/cached_input/cache_write_input/cache_write_1h_input/per_request (USD per 1M tokens)",
                      path);
         return;
     }
     gr_conf_check_keys(j, path, gr_conf_price_keys, e);
     o->input_uusd_per_mtok = get_price(j, "input", path, e, &o->set);
     o->output_uusd_per_mtok = get_price(j, "output", path, e, &o->set);
-    o->cached_input_uusd_per_mtok = get_price(j, "cached_input", path, e, &o->set);
+    bool cached_set = false;
+    o->cached_input_uusd_per_mtok = get_price(j, "cached_input", path, e, &cached_set);
+    o->cached_input_set = cached_set;
+    o->set = o->set || cached_set;
     o->cache_write_uusd_per_mtok = get_price(j, "cache_write_input", path, e, &o->set);
+    o->cache_write_1h_uusd_per_mtok = get_price(j, "cache_write_1h_input", path, e, &o->set);
     o->per_request_uusd = get_price(j, "per_request", path, e, &o->set);
 }
 
@@ -605,7 +611,7 @@ const gr_conf_key gr_conf_model_keys[] = {
     {"fallbacks", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "ordered public model names; each must exist"},
     {"strategy", GR_CONF_ENUM, M(strategy_id), 0, 0, "weighted", gr_route_strategy_names,
      "deployment selection strategy"},
-    {"pricing", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "input, output, cached_input, cache_write_input, per_request"},
+    {"pricing", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "input, output, cached_input, cache_write_input, cache_write_1h_input, per_request"},
     {"context_window", GR_CONF_COUNT, M(context_window), 0, 100000000, "128000", NULL, "tokens"},
     {"max_output_tokens", GR_CONF_COUNT, M(max_output_tokens), 0, 10000000, "4096", NULL,
      "used for the cost reservation when a request has no max_tokens"},

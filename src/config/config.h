@@ -67,8 +67,10 @@ typedef struct gr_prices {
     int64_t input_uusd_per_mtok;
     int64_t output_uusd_per_mtok;
     int64_t cached_input_uusd_per_mtok;
-    int64_t cache_write_uusd_per_mtok; /* 0 = 1.25 x input (Anthropic's 5-minute cache write) */
+    int64_t cache_write_uusd_per_mtok;    /* 0 = 1.25 x input (Anthropic's 5-minute cache write) */
+    int64_t cache_write_1h_uusd_per_mtok; /* 0 = 2 x input (Anthropic's 1-hour cache write) */
     int64_t per_request_uusd;
+    bool cached_input_set; /* cached_input was given (else the provider kind's default ratio applies) */
     bool set;
 } gr_prices;
 

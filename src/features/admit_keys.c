@@ -7,6 +7,8 @@
 #include "admit_keys.h"
 
 #include "meter.h"
+#include "meter_defaults.h"
+#include "meter_hold.h"
 #include "pipeline.h"
 #include "route.h"
 #include "services.h"
@@ -36,16 +38,20 @@ static gr_phase_rc phase_key_admit(gr_request *r) {
         r->ctx[g_ctx_slot] = ka;
         /* Reserve the worst case over every candidate a fallback could reach. */
         r->max_cost_nusd = 0;
+        int64_t out_tokens = 0;
         for (size_t i = 0; i < r->plan->ncand; i++) {
             const gr_route_candidate *c = &r->plan->cand[i];
             gr_prices pr;
-            gr_meter_resolve_prices(&c->dep->prices, &c->model->prices, c->dep->upstream_model, c->model->name, &pr);
-            int64_t mo = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, c->model->max_output_tokens);
-            int64_t mc = gr_meter_max_cost(&pr, r->est_prompt_tokens, gr_meter_mul_sat(mo, r->outputs)); /* n choices: n outputs */
+            gr_meter_deployment_prices(c->dep, c->model, &pr);
+            /* n choices: n outputs; cache writes and thinking budgets counted (meter_hold.h) */
+            gr_hold_request q = {.body = r->body, .native_body = r->messages_body, .prompt_tokens = r->est_prompt_tokens,
+                                 .outputs = r->outputs,
+                                 .max_output = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, c->model->max_output_tokens)};
+            int64_t mc = gr_meter_hold_cost(&pr, c->dep->provider->kind, &q);
             if (mc > r->max_cost_nusd) r->max_cost_nusd = mc;
+            int64_t ot = gr_meter_mul_sat(gr_meter_hold_output(c->dep->provider->kind, &q), r->outputs);
+            if (ot > out_tokens) out_tokens = ot;
         }
-        int64_t max_out = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, r->model->max_output_tokens);
-        int64_t out_tokens = gr_meter_mul_sat(max_out, r->outputs);
         KA(r)->est_total_tokens = out_tokens > INT64_MAX - r->est_prompt_tokens ? INT64_MAX : r->est_prompt_tokens + out_tokens;
         gr_key_verdict v = {0};
         /* the router checked every candidate against the key's models list (key_refuses) */

@@ -36,6 +36,8 @@
 #include "http_server.h"
 #include "log.h"
 #include "meter.h"
+#include "meter_defaults.h"
+#include "meter_hold.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "request.h"
@@ -590,11 +592,19 @@ static const char *describe(gr_request *r, int64_t max_out, int64_t max_cost) {
     usd_per_mtok(r->prices.input_uusd_per_mtok, in);
     usd_per_mtok(r->prices.output_uusd_per_mtok, out);
     gr_meter_format_usd(max_cost, tot, sizeof tot);
+    /* what the worst case adds to list prices (meter_hold.h), said in words */
+    gr_provider_kind kind = r->deployment ? r->deployment->provider->kind : GR_PROVIDER_OPENAI;
+    gr_hold_request q = {.body = r->body, .native_body = r->messages_body, .max_output = max_out, .outputs = 1};
+    int64_t thinking = gr_meter_hold_output(kind, &q) - max_out;
+    bool writes = gr_meter_hold_cache_writes(r->messages_body && kind == GR_PROVIDER_ANTHROPIC ? r->messages_body : r->body) > 0;
     return gr_pool_printf(r->pool,
-                          "GateRouter %s %s: max cost $%s = ~%lld prompt tokens x $%s/Mtok input + %lld max output "
-                          "tokens x $%s/Mtok output; unused value becomes credit for the payer",
+                          "GateRouter %s %s: max cost $%s = ~%lld prompt tokens x $%s/Mtok input%s + %lld max output "
+                          "tokens%s x $%s/Mtok output; unused value becomes credit for the payer",
                           r->model ? r->model->name : "", r->path, tot, (long long)r->est_prompt_tokens, in,
-                          (long long)max_out, out);
+                          writes ? " (or the prompt-cache write price: the request sets cache_control)" : "",
+                          (long long)(max_out + (thinking > 0 ? thinking : 0)),
+                          thinking > 0 ? gr_pool_printf(r->pool, " (%lld of them thinking budget)", (long long)thinking) : "",
+                          out);
 }
 
 /* Output-token cap of the request: what it asked for, else the configured
@@ -613,14 +623,16 @@ static int64_t request_max_out(gr_request *r, gr_pay_x402 *p) {
 /* Worst case over the route's candidates (a fallback may cost more), every
  * output the request asks for (n, best_of: r->outputs) counted. */
 static int64_t request_max_cost(gr_request *r, int64_t max_out) {
-    max_out = gr_meter_mul_sat(max_out, r->outputs > 0 ? r->outputs : 1);
-    int64_t mc = gr_meter_max_cost(&r->prices, r->est_prompt_tokens, max_out);
+    gr_hold_request q = {.body = r->body, .native_body = r->messages_body, .prompt_tokens = r->est_prompt_tokens,
+                         .max_output = max_out, .outputs = r->outputs};
+    /* cache writes and the thinking budget an adapter adds counted (meter_hold.h) */
+    int64_t mc = gr_meter_hold_cost(&r->prices, r->deployment ? r->deployment->provider->kind : GR_PROVIDER_OPENAI, &q);
     if (!r->plan) return mc;
     for (size_t i = 0; i < r->plan->ncand; i++) {
         const gr_route_candidate *c = &r->plan->cand[i];
         gr_prices pr;
-        gr_meter_resolve_prices(&c->dep->prices, &c->model->prices, c->dep->upstream_model, c->model->name, &pr);
-        int64_t m = gr_meter_max_cost(&pr, r->est_prompt_tokens, max_out);
+        gr_meter_deployment_prices(c->dep, c->model, &pr);
+        int64_t m = gr_meter_hold_cost(&pr, c->dep->provider->kind, &q);
         if (m > mc) mc = m;
     }
     return mc;
@@ -1739,7 +1751,7 @@ static void serve_pricing(gr_request *r, gr_pay_x402 *p) {
         if (!m->ndeployments) continue;
         gr_prices pr;
         const gr_deployment *d = &m->deployments[0];
-        gr_meter_resolve_prices(&d->prices, &m->prices, d->upstream_model, m->name, &pr);
+        gr_meter_deployment_prices(d, m, &pr);
         if (!pr.input_uusd_per_mtok && !pr.output_uusd_per_mtok && !pr.per_request_uusd) continue;
         cJSON *e = cJSON_CreateObject();
         cJSON_AddItemToArray(models, e);

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "messages_native.h"
 #include "meter.h"
+#include "meter_defaults.h"
 #include "route.h"
 #include "route_auto_config.h"
 #include "shared.h"
@@ -196,9 +197,10 @@ static char *azure_url(gr_request *r, const gr_provider_conf *p) {
                                      r->deployment->upstream_model, endpoint_path(r->ep), version));
 }
 
-static void add_common_headers(gr_request *r, gr_http_request *h) {
-    const gr_provider_conf *p = r->deployment->provider;
-    for (size_t i = 0; i < p->nheaders; i++) gr_http_request_add_header(h, "%s: %s", p->headers[i].name, p->headers[i].value);
+/* The provider's configured headers (conf_headers: false on the adapter
+ * path, whose build_chat_request added them already) and the request id. */
+static void add_common_headers(gr_request *r, gr_http_request *h, bool conf_headers) {
+    if (conf_headers) gr_provider_add_conf_headers(r->deployment->provider, h);
     gr_http_request_add_header(h, "X-Request-Id: %s", gr_request_echo_id(r));
 }
 
@@ -223,22 +225,30 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
     const gr_provider_conf *p = r->deployment->provider;
     gr_http_request *h = &r->up_req;
     if (r->native) { /* the client's own Anthropic request, `model` rewritten */
+        if (gr_messages_native_drop_foreign_thinking(r->messages_body)) { /* thinking Anthropic did not sign */
+            char *txt = cJSON_PrintUnformatted(r->messages_body);
+            r->messages_text = gr_pool_strdup(r->pool, txt);
+            r->messages_len = strlen(r->messages_text);
+            cJSON_free(txt);
+        }
         size_t nlen = r->messages_len;
         const char *nb = apply_token_cap(r, r->messages_body, r->messages_text, &nlen);
         gr_messages_native_request(r->req, p, r->count_tokens, h);
-        add_common_headers(r, h);
+        add_common_headers(r, h, true);
         h->body = build_fast_body(r, r->messages_body, false, nb, nlen, &h->body_len);
         return true;
     }
     body = apply_token_cap(r, r->body, body, &len);
     if (r->ops) {
         gr_upstream_error err = {0};
-        if (r->ops->build_chat_request(&r->actx, r->body, h, &err) != GR_OK) {
+        gr_status brc = r->ep == GR_EP_EMBEDDINGS ? r->ops->build_embeddings_request(&r->actx, r->body, h, &err)
+                                                  : r->ops->build_chat_request(&r->actx, r->body, h, &err);
+        if (brc != GR_OK) {
             gr_request_fail(r, err.status ? err.status : 400, err.type ? err.type : "invalid_request_error", err.code,
                             NULL, "%s", err.message[0] ? err.message : "request cannot be translated for this provider");
             return false;
         }
-        add_common_headers(r, h);
+        add_common_headers(r, h, false);
         return true;
     }
     if (p->kind == GR_PROVIDER_AZURE) {
@@ -250,7 +260,7 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
     }
     gr_http_request_add_header(h, "Content-Type: application/json");
     if (r->stream) gr_http_request_add_header(h, "Accept: text/event-stream");
-    add_common_headers(r, h);
+    add_common_headers(r, h, true);
     h->body = build_fast_body(r, r->body, true, body, len, &h->body_len);
     return true;
 }
@@ -573,6 +583,7 @@ static void reply_costed(gr_request *r, cJSON *resp) {
     char usd[48];
     gr_meter_format_usd(r->cost_nusd, usd, sizeof(usd));
     gr_request_add_header(r, "x-gaterouter-cost", usd);
+    if (r->usage.estimated) gr_request_add_header(r, "x-gaterouter-cost-estimated", "true"); /* as KEYS.md says */
     if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(resp, "usage")) || r->ep != GR_EP_EMBEDDINGS)
         gr_meter_annotate_response(resp, r->cost_nusd, r->usage.estimated);
     if (r->anthropic_out) {
@@ -634,12 +645,22 @@ static void reply_non_stream(gr_request *r) {
     if (r->ops) {
         cJSON *out = NULL;
         gr_upstream_error e = {0};
-        if (r->ops->parse_chat_response(&r->actx, body, len, &out, &r->usage, &e) != GR_OK || !out) {
+        bool embed = r->ep == GR_EP_EMBEDDINGS;
+        gr_status prc = embed ? r->ops->parse_embeddings_response(&r->actx, body, len, &out, &r->usage, &e)
+                              : r->ops->parse_chat_response(&r->actx, body, len, &out, &r->usage, &e);
+        if (prc != GR_OK || !out) {
             cJSON_Delete(out);
             redact_error(r, &e);
             gr_request_fail(r, e.status ? e.status : 502, e.type ? e.type : "api_error", e.code, NULL, "%s",
                             e.message[0] ? e.message : "upstream response could not be translated");
             return;
+        }
+        if (embed && !r->usage.present) { /* Gemini's embed replies carry no token count: the estimate */
+            r->usage.prompt_tokens = r->est_prompt_tokens;
+            r->usage.estimated = true;
+            cJSON *u = cJSON_GetObjectItemCaseSensitive(out, "usage");
+            cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens"), (double)r->est_prompt_tokens);
+            cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(u, "total_tokens"), (double)r->est_prompt_tokens);
         }
         compute_cost(r);
         reply_costed(r, out);
@@ -816,7 +837,7 @@ static gr_route_refusal key_refuses(const gr_model_conf *m, gr_str auto_policy, 
     for (size_t i = 0; ka->budget && i < m->ndeployments; i++) { /* never served free under a budget */
         const gr_deployment *d = &m->deployments[i];
         gr_prices pr;
-        gr_meter_resolve_prices(&d->prices, &m->prices, d->upstream_model, m->name, &pr);
+        gr_meter_deployment_prices(d, m, &pr);
         if (!pr.set) return GR_ROUTE_NOT_PRICED;
     }
     return GR_ROUTE_ALLOWED;
@@ -1007,8 +1028,7 @@ static gr_phase_rc phase_route(gr_request *r) {
     r->cand = 0;
     r->model = r->plan->cand[0].model;
     r->deployment = r->plan->cand[0].dep;
-    gr_meter_resolve_prices(&r->deployment->prices, &r->model->prices, r->deployment->upstream_model, r->model->name,
-                            &r->prices);
+    gr_meter_deployment_prices(r->deployment, r->model, &r->prices);
     return GR_PHASE_NEXT;
 }
 
@@ -1122,8 +1142,7 @@ static void start_attempt(gr_request *r) {
     const gr_route_candidate *c = &r->plan->cand[r->cand];
     r->model = c->model;
     r->deployment = c->dep;
-    gr_meter_resolve_prices(&r->deployment->prices, &r->model->prices, r->deployment->upstream_model, r->model->name,
-                            &r->prices);
+    gr_meter_deployment_prices(r->deployment, r->model, &r->prices);
     const gr_provider_conf *prov = r->deployment->provider;
     r->ops = gr_provider_ops_for(prov->kind);
     r->native = r->messages_body && prov->kind == GR_PROVIDER_ANTHROPIC; /* Anthropic in, Anthropic up */
@@ -1132,9 +1151,9 @@ static void start_attempt(gr_request *r) {
         reply_token_estimate(r);
         return;
     }
-    if (r->ops && r->ep != GR_EP_CHAT) {
+    if (r->ops && r->ep != GR_EP_CHAT && !(r->ep == GR_EP_EMBEDDINGS && r->ops->build_embeddings_request)) {
         gr_request_fail(r, 400, "invalid_request_error", "unsupported_endpoint", "model",
-                        "The model `%s` is served by a %s provider, which supports only chat completions here.",
+                        "The model `%s` is served by a %s provider, which does not support this endpoint here.",
                         r->model->name, gr_provider_kind_name(prov->kind));
         return;
     }
@@ -1160,6 +1179,9 @@ static void start_attempt(gr_request *r) {
         .include_usage = r->include_usage_asked,
         .exclude_reasoning = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(r->body, "reasoning"), "exclude")),
+        .embeddings_base64 = r->ep == GR_EP_EMBEDDINGS &&
+                             cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r->body, "encoding_format")) &&
+                             !strcmp(cJSON_GetObjectItemCaseSensitive(r->body, "encoding_format")->valuestring, "base64"),
     };
     if (!build_upstream_request(r, r->body_text, r->body_len)) return;
     r->attempt_start_us = gr_now_us();

@@ -21,8 +21,10 @@
  *              open-weight models have no single list price — override per
  *              deployment in config.
  * Prices change: config (models[].prices / deployments[].prices) always wins.
- * Long-context tiers (Gemini >200k) and cache-write surcharges are not
- * modelled. Keep docs/KEYS.md in step with this table. */
+ * Long-context tiers (Gemini >200k) are not modelled; cache writes use the
+ * multipliers in gr_meter_cache_write_price, and a row without a cached price
+ * gets the provider kind's ratio (meter_defaults.c). Keep docs/KEYS.md in
+ * step with this table. */
 typedef struct {
     const char *name;
     int64_t in, out, cached;
@@ -70,6 +72,9 @@ static void row_to_prices(const price_row *r, gr_prices *out) {
     out->input_uusd_per_mtok = r->in;
     out->output_uusd_per_mtok = r->out;
     out->cached_input_uusd_per_mtok = r->cached;
+    out->cached_input_set = r->cached > 0; /* else the provider kind's default ratio (meter_defaults.c) */
+    out->cache_write_uusd_per_mtok = 0;
+    out->cache_write_1h_uusd_per_mtok = 0;
     out->per_request_uusd = 0;
     out->set = true;
 }
@@ -132,25 +137,34 @@ static int64_t finish(__int128 num, int64_t per_request_uusd) {
     return saturate(c);
 }
 
-/* The cache-write price: configured, else Anthropic's multiplier for the
- * 5-minute cache (1.25 x input; its 1-hour cache, 2 x, needs the price set). */
-static int64_t cache_write_price(const gr_prices *p) {
+int64_t gr_meter_cache_write_price(const gr_prices *p, bool one_hour) {
     int64_t pin = CLAMP62(nonneg(p->input_uusd_per_mtok));
+    if (one_hour) {
+        if (p->cache_write_1h_uusd_per_mtok > 0) return CLAMP62(p->cache_write_1h_uusd_per_mtok);
+        return pin > (INT64_C(1) << 61) ? (INT64_C(1) << 62) : 2 * pin; /* 2 x input, within the clamp */
+    }
     return p->cache_write_uusd_per_mtok > 0 ? CLAMP62(p->cache_write_uusd_per_mtok) : pin + pin / 4;
+}
+
+int64_t gr_meter_cached_price(const gr_prices *p) {
+    int64_t pin = CLAMP62(nonneg(p->input_uusd_per_mtok));
+    return p->cached_input_uusd_per_mtok > 0 ? CLAMP62(p->cached_input_uusd_per_mtok) : pin;
 }
 
 int64_t gr_meter_cost(const gr_prices *p, const gr_usage *u) {
     int64_t prompt = CLAMP62(nonneg(u->prompt_tokens));
     int64_t cached = CLAMP62(nonneg(u->cached_tokens));
     int64_t written = CLAMP62(nonneg(u->cache_write_tokens));
+    int64_t written_1h = CLAMP62(nonneg(u->cache_write_1h_tokens));
     int64_t out = CLAMP62(nonneg(u->completion_tokens));
     if (cached > prompt) cached = prompt;
     if (written > prompt - cached) written = prompt - cached;
+    if (written_1h > written) written_1h = written;
     int64_t pin = CLAMP62(nonneg(p->input_uusd_per_mtok));
     int64_t pout = CLAMP62(nonneg(p->output_uusd_per_mtok));
-    int64_t pc = p->cached_input_uusd_per_mtok > 0 ? CLAMP62(p->cached_input_uusd_per_mtok) : pin;
-    __int128 num = (__int128)(prompt - cached - written) * pin + (__int128)cached * pc +
-                   (__int128)written * cache_write_price(p) + (__int128)out * pout;
+    __int128 num = (__int128)(prompt - cached - written) * pin + (__int128)cached * gr_meter_cached_price(p) +
+                   (__int128)(written - written_1h) * gr_meter_cache_write_price(p, false) +
+                   (__int128)written_1h * gr_meter_cache_write_price(p, true) + (__int128)out * pout;
     return finish(num, p->per_request_uusd);
 }
 

@@ -12,9 +12,12 @@
  * anywhere: the same usage always yields the same nusd on every platform.
  *
  * Cached input tokens (prompt tokens read from a provider cache) are billed at
- * cached_input_uusd_per_mtok, or at the input price when that is 0. Cache
- * WRITE tokens (Anthropic; inside prompt_tokens) are billed at
- * cache_write_uusd_per_mtok, or 1.25 x the input price when that is 0.
+ * cached_input_uusd_per_mtok, or at the input price when that is 0 (the
+ * provider kind's documented ratio fills it when the config gives none:
+ * meter_defaults.h). Cache WRITE tokens (Anthropic; inside prompt_tokens) are
+ * billed at cache_write_uusd_per_mtok (5-minute cache), or 1.25 x the input
+ * price when that is 0; the 1-hour part of them (cache_write_1h_tokens) at
+ * cache_write_1h_uusd_per_mtok, or 2 x the input price when that is 0.
  * Reasoning tokens are inside completion_tokens, billed at the output price.
  *
  * Estimates. When a stream ends without usage, the caller estimates with
@@ -44,9 +47,15 @@
 /* Exact cost of a finished request (nano-USD, >= 0, saturating). */
 int64_t gr_meter_cost(const gr_prices *p, const gr_usage *u);
 
-/* Upper bound of a request's cost before it runs: every prompt token at the
- * (uncached) input price, max_output_tokens at the output price, plus the
- * per-request price. Used for budget reservations and x402 quotes. */
+/* Per-Mtok prices of prompt-cache writes (one_hour: the 1-hour cache) and
+ * reads, defaults applied (see above). */
+int64_t gr_meter_cache_write_price(const gr_prices *p, bool one_hour);
+int64_t gr_meter_cached_price(const gr_prices *p);
+
+/* Every prompt token at the input price, max_output_tokens at the output
+ * price, plus the per-request price. Budget holds and x402 quotes use
+ * gr_meter_hold_cost (meter_hold.h), which builds on this with the dearest
+ * prompt price and the thinking budget. */
 int64_t gr_meter_max_cost(const gr_prices *p, int64_t prompt_tokens, int64_t max_output_tokens);
 
 /* Token estimates (see the heuristic above). */

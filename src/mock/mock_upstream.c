@@ -797,8 +797,9 @@ static void handle_native(gr_mock *mk, gr_client_req *req, gr_provider_kind kind
 }
 
 /* Gemini: "/models/<model>:<method>" (after any version prefix). Returns false
- * if path is not a Gemini generate call. */
-static bool gemini_route(const char *path, const char *query, char **model, bool *stream, bool *bad_alt) {
+ * if path is not a Gemini generate or embed call; *embed: 1 embedContent,
+ * 2 batchEmbedContents, 0 a generate call. */
+static bool gemini_route(const char *path, const char *query, char **model, bool *stream, bool *bad_alt, int *embed) {
     const char *m = strstr(path, "/models/");
     if (!m || (m != path && strncmp(path, "/v1beta/", 8) && strncmp(path, "/v1/", 4) && strncmp(path, "/v1alpha/", 9)))
         return false;
@@ -806,7 +807,9 @@ static bool gemini_route(const char *path, const char *query, char **model, bool
     const char *colon = strrchr(m, ':');
     if (!colon || colon == m) return false;
     const char *method = colon + 1;
-    if (!strcmp(method, "generateContent")) *stream = false;
+    *embed = !strcmp(method, "embedContent") ? 1 : !strcmp(method, "batchEmbedContents") ? 2 : 0;
+    if (*embed) *stream = false;
+    else if (!strcmp(method, "generateContent")) *stream = false;
     else if (!strcmp(method, "streamGenerateContent")) *stream = true;
     else return false;
     *bad_alt = false;
@@ -889,6 +892,47 @@ static void embed_one(cJSON *data, int index, const char *text, size_t len, int 
     free(v);
 }
 
+/* Gemini embedContent (batch false) / batchEmbedContents: the same vectors as
+ * /v1/embeddings gives for the same text, in Gemini's shape, without token
+ * counts (as Gemini answers). */
+static void handle_gemini_embed(gr_client_req *req, bool batch) {
+    if (!gr_client_req_header(req, "x-goog-api-key") && !strstr(gr_client_req_uri(req), "key=")) {
+        reply_wire_error(req, GR_PROVIDER_GEMINI, 403, NULL, NULL, "Method doesn't allow unregistered callers.");
+        return;
+    }
+    cJSON *body = parse_body(req);
+    const cJSON *reqs = batch ? cJSON_GetObjectItemCaseSensitive(body, "requests") : NULL;
+    if (!cJSON_IsObject(body) || (batch && !cJSON_IsArray(reqs))) {
+        reply_wire_error(req, GR_PROVIDER_GEMINI, 400, NULL, NULL, "mock: invalid embed request");
+        cJSON_Delete(body);
+        return;
+    }
+    cJSON *vectors = cJSON_CreateArray(); /* OpenAI-shaped, then moved into Gemini's */
+    const cJSON *one = body;
+    const cJSON *it = batch ? reqs->child : one;
+    for (int i = 0; it; it = batch ? it->next : NULL, i++) {
+        const cJSON *part = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(it, "content"), "parts"), 0);
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(it, "outputDimensionality");
+        int dims = cJSON_IsNumber(d) && d->valueint > 0 && d->valueint <= 4096 ? d->valueint : 16;
+        const char *t = cJSON_IsString(text) ? text->valuestring : "";
+        embed_one(vectors, i, t, strlen(t), dims, false, strstr(gr_client_req_uri(req), "ngram") != NULL);
+    }
+    cJSON *r = cJSON_CreateObject();
+    cJSON *list = batch ? cJSON_AddArrayToObject(r, "embeddings") : NULL;
+    cJSON *v;
+    cJSON_ArrayForEach(v, vectors) {
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddItemToObject(e, "values", cJSON_DetachItemFromObjectCaseSensitive(v, "embedding"));
+        if (batch) cJSON_AddItemToArray(list, e);
+        else cJSON_AddItemToObject(r, "embedding", e);
+    }
+    gr_reply_json(req, 200, r);
+    cJSON_Delete(r);
+    cJSON_Delete(vectors);
+    cJSON_Delete(body);
+}
+
 static void handle_embeddings(gr_mock *mk, gr_client_req *req) {
     cJSON *body = parse_body(req);
     const cJSON *input = cJSON_GetObjectItemCaseSensitive(body, "input");
@@ -957,9 +1001,11 @@ static void handle_request(gr_client_req *req, void *arg) {
     if (!strncmp(p, "/v1/", 4)) p += 3; /* accept with or without /v1 */
     char *gmodel = NULL;
     bool gstream = false, bad_alt = false;
+    int gembed = 0;
     if (post && !strcmp(p, "/messages")) handle_native(mk, req, GR_PROVIDER_ANTHROPIC, NULL, false);
-    else if (post && gemini_route(path, query, &gmodel, &gstream, &bad_alt)) {
-        if (bad_alt)
+    else if (post && gemini_route(path, query, &gmodel, &gstream, &bad_alt, &gembed)) {
+        if (gembed) handle_gemini_embed(req, gembed == 2);
+        else if (bad_alt)
             reply_wire_error(req, GR_PROVIDER_GEMINI, 400, NULL, NULL,
                              "mock: streamGenerateContent is only served with ?alt=sse");
         else handle_native(mk, req, GR_PROVIDER_GEMINI, gmodel, gstream);

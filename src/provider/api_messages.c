@@ -183,10 +183,15 @@ static gr_status assistant_turn(const cJSON *content, cJSON *out, gr_upstream_er
     char *text = NULL;
     size_t tl = 0;
     cJSON *tcs = NULL;
+    const char *pending_sig = NULL; /* a carried Gemini signature for the next tool_use */
     const cJSON *b;
+    size_t plen = strlen(GR_MESSAGES_GEMINI_SIG_PREFIX);
     cJSON_ArrayForEach(b, content) {
         const char *bt = gr_provider_get_str(b, "type");
-        if (bt && strcmp(bt, "text") == 0 && gr_provider_get_str(b, "text")) {
+        const char *bsig = gr_provider_get_str(b, "signature");
+        if (bt && strcmp(bt, "thinking") == 0 && bsig && !strncmp(bsig, GR_MESSAGES_GEMINI_SIG_PREFIX, plen)) {
+            pending_sig = bsig + plen;
+        } else if (bt && strcmp(bt, "text") == 0 && gr_provider_get_str(b, "text")) {
             const char *t = gr_provider_get_str(b, "text");
             size_t n = strlen(t);
             text = gr_xrealloc(text, tl + n + 1);
@@ -211,9 +216,14 @@ static gr_status assistant_turn(const cJSON *content, cJSON *out, gr_upstream_er
             char *args = input ? cJSON_PrintUnformatted(input) : NULL;
             cJSON_AddStringToObject(fn, "arguments", args ? args : "{}");
             if (args) cJSON_free(args);
+            if (pending_sig) {
+                cJSON *g = cJSON_AddObjectToObject(cJSON_AddObjectToObject(tc, "extra_content"), "google");
+                cJSON_AddStringToObject(g, "thought_signature", pending_sig);
+                pending_sig = NULL;
+            }
             cJSON_AddItemToArray(tcs, tc);
         }
-        /* thinking / redacted_thinking: dropped (no canonical input field) */
+        /* other thinking / redacted_thinking: dropped (no canonical input field) */
     }
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "role", "assistant");
@@ -402,6 +412,32 @@ static cJSON *anth_usage(const gr_usage *u, bool with_input) {
     return o;
 }
 
+/* Gemini's thoughtSignature for a tool call (canonical
+ * tool_calls[].extra_content.google.thought_signature), or NULL. */
+static const char *gemini_signature(const cJSON *tc) {
+    return gr_provider_get_str(gr_provider_get(gr_provider_get(tc, "extra_content"), "google"), "thought_signature");
+}
+
+/* The thinking block that carries a Gemini signature through an Anthropic
+ * client: it precedes its tool_use block, and the client echoes both back
+ * on the next turn (assistant_turn() restores the signature). */
+static char *carried_signature(const char *sig) {
+    size_t n = strlen(GR_MESSAGES_GEMINI_SIG_PREFIX) + strlen(sig) + 1;
+    char *out = gr_xmalloc(n);
+    snprintf(out, n, "%s%s", GR_MESSAGES_GEMINI_SIG_PREFIX, sig);
+    return out;
+}
+
+static cJSON *signature_block(const char *sig) {
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "type", "thinking");
+    cJSON_AddStringToObject(b, "thinking", "");
+    char *carried = carried_signature(sig);
+    cJSON_AddStringToObject(b, "signature", carried);
+    free(carried);
+    return b;
+}
+
 static cJSON *tool_use_block(const cJSON *tc) {
     const cJSON *fn = gr_provider_get(tc, "function");
     const char *args = gr_provider_get_str(fn, "arguments");
@@ -457,8 +493,11 @@ gr_status gr_messages_from_canonical(const cJSON *resp, const char *model, cJSON
     }
     free(text);
     const cJSON *tc;
-    cJSON_ArrayForEach(tc, gr_provider_get(msg, "tool_calls"))
+    cJSON_ArrayForEach(tc, gr_provider_get(msg, "tool_calls")) {
+        const char *sig = gemini_signature(tc);
+        if (sig) cJSON_AddItemToArray(content, signature_block(sig));
         cJSON_AddItemToArray(content, tool_use_block(tc));
+    }
     cJSON_AddStringToObject(o, "stop_reason",
                             stop_reason_for(gr_provider_get_str(ch, "finish_reason")));
     cJSON_AddNullToObject(o, "stop_sequence");
@@ -636,6 +675,14 @@ gr_status gr_messages_stream_chunk_json(gr_messages_stream *s, const cJSON *chun
         const cJSON *ti = gr_provider_get(tc, "index");
         int tix = cJSON_IsNumber(ti) ? ti->valueint : 0; /* saturated, never UB */
         if (s->open != BLK_TOOL || s->open_tool != tix) {
+            const char *sig = gemini_signature(tc);
+            if (sig) { /* its own thinking block, before the tool_use (see signature_block) */
+                if ((rc = open_block(s, BLK_THINKING, NULL, emit, ud))) return rc;
+                char *carried = carried_signature(sig);
+                rc = block_delta(s, "signature_delta", "signature", carried, emit, ud);
+                free(carried);
+                if (rc) return rc;
+            }
             if ((rc = open_block(s, BLK_TOOL, tc, emit, ud))) return rc;
             s->open_tool = tix;
         }

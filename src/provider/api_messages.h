@@ -66,4 +66,10 @@ char *gr_messages_error_json_typed(const char *type, const char *message);
 /* "event: <name>\ndata: <data>\n\n" (free()); *out_len gets its length. */
 char *gr_messages_sse_frame(const char *event, const char *data, size_t len, size_t *out_len);
 
+/* A Gemini thoughtSignature travels to an Anthropic-format client as the
+ * signature of an empty thinking block placed before its tool_use block:
+ * this prefix + the signature. On the next turn, such a block gives the
+ * tool_use after it its canonical extra_content.google.thought_signature. */
+#define GR_MESSAGES_GEMINI_SIG_PREFIX "gaterouter.gemini."
+
 #endif

@@ -2,6 +2,7 @@
  * upstream request's URL and headers, and usage read off the upstream's
  * events as they pass through untouched (see messages_native.h). */
 #include "messages_native.h"
+#include "api_messages.h"
 #include "provider_native.h"
 
 #include <event2/buffer.h>
@@ -23,6 +24,30 @@ void gr_messages_native_request(const gr_client_req *client, const gr_provider_c
         if (v) gr_http_request_add_header(h, "%s: %s", gr_messages_native_forwarded[i], v);
     }
     if (!count_tokens) gr_http_request_add_header(h, "accept: text/event-stream, application/json");
+}
+
+static bool foreign_thinking(const cJSON *block) {
+    const char *type = gr_provider_get_str(block, "type");
+    if (!type || strcmp(type, "thinking")) return false;
+    const char *sig = gr_provider_get_str(block, "signature");
+    return !sig || !sig[0] || !strncmp(sig, GR_MESSAGES_GEMINI_SIG_PREFIX, strlen(GR_MESSAGES_GEMINI_SIG_PREFIX));
+}
+
+bool gr_messages_native_drop_foreign_thinking(cJSON *body) {
+    bool changed = false;
+    cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(body, "messages")) {
+        const char *role = gr_provider_get_str(m, "role");
+        cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+        if (!role || strcmp(role, "assistant") || !cJSON_IsArray(content)) continue;
+        for (cJSON *b = content->child, *next; b; b = next) {
+            next = b->next;
+            if (!foreign_thinking(b)) continue;
+            cJSON_Delete(cJSON_DetachItemViaPointer(content, b));
+            changed = true;
+        }
+    }
+    return changed;
 }
 
 static bool named(const gr_sse_event *ev, const char *name) {

@@ -19,6 +19,15 @@ extern const char *const gr_messages_native_forwarded[];
 void gr_messages_native_request(const gr_client_req *client, const gr_provider_conf *p, bool count_tokens,
                                 gr_http_request *h);
 
+/* Removes from the assistant turns of a /v1/messages body the thinking
+ * blocks Anthropic did not sign: an empty signature (the gateway's
+ * translation of another upstream's reasoning) or one the gateway carries for
+ * Gemini (GR_MESSAGES_GEMINI_SIG_PREFIX). Anthropic would refuse them (it
+ * verifies signatures), and they mean nothing to it. Returns true when the
+ * body changed (then it must be re-rendered); a body without such blocks is
+ * left as it is, byte for byte. */
+bool gr_messages_native_drop_foreign_thinking(cJSON *body);
+
 /* What one upstream stream event means to the gateway. */
 typedef enum {
     GR_NATIVE_EV_OTHER = 0,

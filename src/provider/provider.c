@@ -315,3 +315,18 @@ bool gr_provider_set_body(gr_http_request *out, const cJSON *body) {
     cJSON_free(s);
     return true;
 }
+
+int64_t gr_provider_reasoning_budget(const cJSON *req, const gr_reasoning_level *levels, int64_t min_budget) {
+    const cJSON *reasoning = gr_provider_get(req, "reasoning");
+    const cJSON *mt = gr_provider_get(reasoning, "max_tokens");
+    if (cJSON_IsFalse(gr_provider_get(reasoning, "enabled"))) return 0;
+    if (cJSON_IsNumber(mt) && mt->valuedouble >= 1)
+        return mt->valuedouble < (double)min_budget ? min_budget : mt->valuedouble > 1e9 ? 1000000000 : (int64_t)mt->valuedouble;
+    const char *effort = gr_provider_get_str(reasoning, "effort");
+    if (!effort) effort = gr_provider_get_str(req, "reasoning_effort");
+    if (!effort && !cJSON_IsObject(reasoning)) return 0;
+    if (!effort) effort = "medium"; /* `reasoning: {}` turns it on */
+    for (size_t i = 0; levels[i].effort; i++)
+        if (!strcmp(effort, levels[i].effort)) return levels[i].budget;
+    return -1;
+}

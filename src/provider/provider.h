@@ -25,6 +25,7 @@ typedef struct gr_usage {
     int64_t completion_tokens;  /* includes reasoning tokens */
     int64_t cached_tokens;      /* prompt tokens read from cache */
     int64_t cache_write_tokens; /* prompt tokens written to cache (Anthropic) */
+    int64_t cache_write_1h_tokens; /* of which written to the 1-hour cache (priced apart) */
     int64_t reasoning_tokens;
     bool present;   /* the upstream reported usage */
     bool estimated; /* counted by the gateway's estimate instead */
@@ -40,6 +41,7 @@ typedef struct gr_adapter_ctx {
     bool stream;
     bool include_usage;         /* client asked for stream_options.include_usage */
     bool exclude_reasoning;     /* reasoning.exclude: think, but return no reasoning_content */
+    bool embeddings_base64;     /* /v1/embeddings with encoding_format: base64 */
 } gr_adapter_ctx;
 
 /* An upstream error mapped to the client-facing OpenAI error shape. */
@@ -73,6 +75,12 @@ typedef struct gr_provider_ops {
     gr_status (*stream_finish)(gr_stream_translator *st, gr_chunk_emit_fn emit, void *ud,
                                gr_usage *usage, gr_upstream_error *err);
     void (*stream_free)(gr_stream_translator *st);
+    /* /v1/embeddings (NULL: the provider kind has none here): canonical
+     * request -> upstream request, upstream 2xx body -> OpenAI embedding list */
+    gr_status (*build_embeddings_request)(const gr_adapter_ctx *ctx, const cJSON *canonical,
+                                          gr_http_request *out, gr_upstream_error *err);
+    gr_status (*parse_embeddings_response)(const gr_adapter_ctx *ctx, const char *body, size_t len,
+                                           cJSON **out, gr_usage *usage, gr_upstream_error *err);
     /* non-2xx upstream response -> client error (message preserved) */
     void (*map_error)(const gr_adapter_ctx *ctx, int status, const char *body, size_t len,
                       gr_upstream_error *err);

@@ -295,21 +295,9 @@ static cJSON *convert_tool_choice(const cJSON *tc, bool no_parallel, gr_upstream
 }
 
 int64_t gr_anthropic_thinking_budget(const cJSON *req) {
-    static const struct {
-        const char *effort;
-        int64_t budget;
-    } levels[] = {{"none", 0}, {"minimal", 1024}, {"low", 2048}, {"medium", 8192}, {"high", 24576}};
-    const cJSON *reasoning = gr_provider_get(req, "reasoning");
-    const cJSON *mt = gr_provider_get(reasoning, "max_tokens");
-    if (cJSON_IsFalse(gr_provider_get(reasoning, "enabled"))) return 0;
-    if (cJSON_IsNumber(mt) && mt->valuedouble >= 1) /* Anthropic's minimum budget is 1024 */
-        return mt->valuedouble < 1024 ? 1024 : mt->valuedouble > 1e9 ? 1000000000 : (int64_t)mt->valuedouble;
-    const char *effort = gr_provider_get_str(reasoning, "effort");
-    if (!effort) effort = gr_provider_get_str(req, "reasoning_effort");
-    if (!effort) return cJSON_IsObject(reasoning) ? 8192 : 0; /* `reasoning: {}` turns it on (medium) */
-    for (size_t i = 0; i < GR_ARRAY_LEN(levels); i++)
-        if (!strcmp(effort, levels[i].effort)) return levels[i].budget;
-    return -1;
+    static const gr_reasoning_level levels[] = {
+        {"none", 0}, {"minimal", 1024}, {"low", 2048}, {"medium", 8192}, {"high", 24576}, {NULL, 0}};
+    return gr_provider_reasoning_budget(req, levels, 1024); /* Anthropic's minimum budget is 1024 */
 }
 
 /* Append blocks to the last message when it has the same role, else add one. */
@@ -552,6 +540,9 @@ void gr_anthropic_usage_merge(const cJSON *au, gr_usage *u) {
         u->cache_write_tokens = num0(au, "cache_creation_input_tokens");
         u->prompt_tokens = in + u->cached_tokens + u->cache_write_tokens;
     }
+    /* the split of the writes by cache lifetime: the 1-hour ones cost more */
+    const cJSON *cc = gr_provider_get(au, "cache_creation");
+    if (cJSON_IsObject(cc)) u->cache_write_1h_tokens = num0(cc, "ephemeral_1h_input_tokens");
     if (gr_provider_get(au, "output_tokens")) u->completion_tokens = num0(au, "output_tokens");
     u->present = true;
 }

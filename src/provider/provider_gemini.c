@@ -30,6 +30,8 @@ const gr_provider_ops gr_gemini_ops = {
     .stream_event = stream_event,
     .stream_finish = stream_finish,
     .stream_free = stream_free,
+    .build_embeddings_request = gr_gemini_build_embeddings_request,
+    .parse_embeddings_response = gr_gemini_parse_embeddings_response,
     .map_error = map_error,
 };
 
@@ -372,6 +374,10 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
                 cJSON *fc = cJSON_AddObjectToObject(p, "functionCall");
                 cJSON_AddStringToObject(fc, "name", name);
                 cJSON_AddItemToObject(fc, "args", a);
+                /* the signature Gemini gave this call, echoed back as it asks */
+                const char *sig = gr_provider_get_str(
+                    gr_provider_get(gr_provider_get(tc, "extra_content"), "google"), "thought_signature");
+                if (sig) cJSON_AddStringToObject(p, "thoughtSignature", sig);
                 cJSON_AddItemToArray(parts, p);
             }
         } else if (strcmp(role, "tool") == 0) {
@@ -443,7 +449,22 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
     copy_num(gc, "topK", req, "top_k");
     const cJSON *mt = gr_provider_get(req, "max_completion_tokens");
     if (!cJSON_IsNumber(mt)) mt = gr_provider_get(req, "max_tokens");
-    if (cJSON_IsNumber(mt)) cJSON_AddNumberToObject(gc, "maxOutputTokens", mt->valuedouble);
+    const cJSON *reasoning = gr_provider_get(req, "reasoning");
+    bool reasoning_asked = cJSON_IsObject(reasoning) || gr_provider_get_str(req, "reasoning_effort");
+    int64_t budget = reasoning_asked ? gr_gemini_thinking_budget(req) : 0;
+    if (budget < 0) {
+        cJSON_Delete(gc);
+        gr_provider_error_set(err, 400, "invalid_request_error",
+                              "reasoning_effort / reasoning.effort must be one of none, minimal, low, medium, high");
+        goto out;
+    }
+    if (reasoning_asked) { /* else the model's own default thinking */
+        cJSON *tc = cJSON_AddObjectToObject(gc, "thinkingConfig");
+        cJSON_AddNumberToObject(tc, "thinkingBudget", (double)budget);
+        if (budget > 0 && !cJSON_IsTrue(gr_provider_get(reasoning, "exclude"))) cJSON_AddTrueToObject(tc, "includeThoughts");
+    }
+    /* thoughts may count against maxOutputTokens: room for the budget and the answer */
+    if (cJSON_IsNumber(mt)) cJSON_AddNumberToObject(gc, "maxOutputTokens", mt->valuedouble + (double)budget);
     const cJSON *n = gr_provider_get(req, "n");
     if (cJSON_IsNumber(n) && n->valuedouble > 1) {
         if (n->valuedouble > MAX_CANDIDATES) {
@@ -467,6 +488,9 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
     }
     if (gc->child) cJSON_AddItemToObject(body, "generationConfig", gc);
     else cJSON_Delete(gc);
+    const cJSON *safety = gr_provider_get(req, "safetySettings"); /* Gemini's own field, passed through */
+    if (!safety) safety = gr_provider_get(req, "safety_settings");
+    if (cJSON_IsArray(safety)) cJSON_AddItemToObject(body, "safetySettings", cJSON_Duplicate(safety, 1));
 
     if (!gr_provider_set_body(out, body)) {
         gr_provider_error_set(err, 500, "api_error", "could not serialize the Gemini request");
@@ -575,6 +599,11 @@ static void collect_parts(const cJSON *cand, cand_parts *cp, int *tool_index, in
             char *a = args ? cJSON_PrintUnformatted(args) : NULL;
             cJSON_AddStringToObject(fn, "arguments", a ? a : "{}");
             if (a) cJSON_free(a);
+            const char *sig = gr_provider_get_str(p, "thoughtSignature"); /* to be echoed back next turn */
+            if (sig) {
+                cJSON *g = cJSON_AddObjectToObject(cJSON_AddObjectToObject(tc, "extra_content"), "google");
+                cJSON_AddStringToObject(g, "thought_signature", sig);
+            }
             cJSON_AddItemToArray(cp->tool_calls, tc);
         }
     }
@@ -653,7 +682,7 @@ static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body
         cJSON_AddStringToObject(msg, "role", "assistant");
         if (cp.text) cJSON_AddStringToObject(msg, "content", cp.text);
         else cJSON_AddNullToObject(msg, "content");
-        if (cp.thought) cJSON_AddStringToObject(msg, "reasoning_content", cp.thought);
+        if (cp.thought && !(ctx && ctx->exclude_reasoning)) cJSON_AddStringToObject(msg, "reasoning_content", cp.thought);
         if (cp.tool_calls) {
             cJSON_AddItemToObject(msg, "tool_calls", cp.tool_calls);
             cp.tool_calls = NULL;
@@ -730,6 +759,10 @@ static gr_status on_candidate(gemini_stream *s, const cJSON *root, const cJSON *
     }
     cand_parts cp = {0};
     collect_parts(cand, &cp, &s->ntools[index], &s->id_counter, true);
+    if (s->ctx.exclude_reasoning) { /* reasoning.exclude: thought, billed, not returned */
+        free(cp.thought);
+        cp.thought = NULL;
+    }
     gr_status rc = GR_OK;
     cJSON *delta;
     if (cp.text || cp.thought || cp.tool_calls) {
@@ -825,4 +858,10 @@ static gr_status stream_finish(gr_stream_translator *st, gr_chunk_emit_fn emit, 
     if (!s) return GR_ERR_INVALID;
     return gr_provider_stream_end(&s->ctx, &s->usage, s->failed, s->finished, "Gemini stream failed", "Gemini stream ended before a finishReason", s->resp_id, s->model,
                                   emit, ud, usage, err);
+}
+
+int64_t gr_gemini_thinking_budget(const cJSON *req) {
+    static const gr_reasoning_level levels[] = {
+        {"none", 0}, {"minimal", 512}, {"low", 1024}, {"medium", 8192}, {"high", 24576}, {NULL, 0}};
+    return gr_provider_reasoning_budget(req, levels, 1);
 }

@@ -30,6 +30,31 @@ void gr_anthropic_usage_merge(const cJSON *au, gr_usage *u);
  * reasoning.enabled:false is 0. Returns -1 for an unknown effort. */
 int64_t gr_anthropic_thinking_budget(const cJSON *req);
 
+/* Gemini generationConfig.thinkingConfig.thinkingBudget for the same
+ * controls: reasoning.max_tokens as is, else effort none 0, minimal 512,
+ * low 1024, medium 8192, high 24576 (Gemini's OpenAI-compatibility mapping),
+ * else 8192 for a bare `reasoning` object, else 0 (the model's default);
+ * -1 for an unknown effort. */
+int64_t gr_gemini_thinking_budget(const cJSON *req);
+
+/* Gemini embeddings (provider_gemini_embed.c), the ops of /v1/embeddings. */
+gr_status gr_gemini_build_embeddings_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
+                                             gr_upstream_error *err);
+gr_status gr_gemini_parse_embeddings_response(const gr_adapter_ctx *ctx, const char *body, size_t len, cJSON **out,
+                                              gr_usage *usage, gr_upstream_error *err);
+
+/* One row of an effort -> budget table (ends with effort NULL). */
+typedef struct gr_reasoning_level {
+    const char *effort;
+    int64_t budget;
+} gr_reasoning_level;
+/* The budget an OpenAI-format request's reasoning controls ask for:
+ * reasoning.enabled:false 0; reasoning.max_tokens (at least min_budget, at
+ * most 1e9); reasoning.effort or reasoning_effort looked up in levels (-1
+ * when not there); a `reasoning` object without either: the "medium" row;
+ * nothing: 0. */
+int64_t gr_provider_reasoning_budget(const cJSON *req, const gr_reasoning_level *levels, int64_t min_budget);
+
 /* ---- errors ---- */
 void gr_provider_error_set(gr_upstream_error *err, int status, const char *type,
                            const char *fmt, ...) GR_PRINTF(4, 5);

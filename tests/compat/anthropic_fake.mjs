@@ -1,14 +1,15 @@
 // anthropic_fake.mjs — a recording upstream that speaks Anthropic's Messages
 // API wire format (POST /v1/messages, streamed or not, and
 // /v1/messages/count_tokens). Every request is recorded byte for byte
-// (method, url, headers, raw body); every reply's exact bytes are kept too,
+// (method, url, headers, rawHeaders — to count repeated headers —, raw body);
+// every reply's exact bytes are kept too,
 // so a test can assert that the gateway relayed both ways unchanged.
 // `script(req, parsedBody)` returns the Anthropic message to answer with
 // (or { status, body } for an error); the stream form is generated from it
 // the way Anthropic streams: message_start, ping, content blocks (text_delta,
 // thinking_delta + signature_delta, input_json_delta), message_delta,
 // message_stop.
-import http from 'node:http';
+import { startRecordingServer } from './recording_server.mjs';
 
 const frame = (event, data) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 
@@ -37,30 +38,18 @@ export function streamBytes(msg) {
 }
 
 export async function startAnthropicFake(script) {
-  const requests = [];
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (d) => chunks.push(d));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks).toString('utf8');
-      const rec = { method: req.method, url: req.url, headers: req.headers, raw, reply: null };
-      requests.push(rec);
-      let body = null;
-      try { body = JSON.parse(raw); } catch { /* recorded as is */ }
-      const send = (status, type, bytes) => {
-        rec.reply = bytes;
-        res.writeHead(status, { 'content-type': type, 'request-id': `req_fake_${requests.length}` });
-        res.end(bytes);
-      };
-      if (req.url.startsWith('/v1/messages/count_tokens')) return send(200, 'application/json', JSON.stringify({ input_tokens: 4321 }));
-      const answer = script(rec, body);
-      if (answer.status) return send(answer.status, 'application/json', JSON.stringify(answer.body));
-      if (body && body.stream) return send(200, 'text/event-stream; charset=utf-8', streamBytes(answer));
-      return send(200, 'application/json', JSON.stringify(answer));
-    });
+  return startRecordingServer((rec, res) => {
+    const send = (status, type, bytes) => {
+      rec.reply = bytes;
+      res.writeHead(status, { 'content-type': type, 'request-id': `req_fake_${rec.seq}` });
+      res.end(bytes);
+    };
+    if (rec.url.startsWith('/v1/messages/count_tokens')) return send(200, 'application/json', JSON.stringify({ input_tokens: 4321 }));
+    const answer = script(rec, rec.body);
+    if (answer.status) return send(answer.status, 'application/json', JSON.stringify(answer.body));
+    if (rec.body && rec.body.stream) return send(200, 'text/event-stream; charset=utf-8', streamBytes(answer));
+    return send(200, 'application/json', JSON.stringify(answer));
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { port: server.address().port, requests, close: () => new Promise((r) => server.close(r)) };
 }
 
 // A message as Anthropic returns it.

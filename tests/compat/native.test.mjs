@@ -57,6 +57,7 @@ before(async () => {
   # circuit breaker and must not cool down the deployments other tests use.
   - { name: claude-faults, provider: anth, model: claude-faults-1, capabilities: [chat, tools, stream] }
   - { name: gemini-faults, provider: gem, model: gemini-faults-1, capabilities: [chat, tools, stream] }
+  - { name: gemini-embed-mock, provider: gem, model: gemini-embed-mock-1, capabilities: [embeddings] }
 `, dir).replace(`providers:
   - name: mock
     kind: mock
@@ -453,4 +454,16 @@ test('[anthropic sdk -> /v1/messages] unknown model -> NotFoundError', async () 
   await assert.rejects(anthropic.messages.create({ model: 'no-such-model', max_tokens: 16,
     messages: [{ role: 'user', content: 'x' }] }),
   (e) => e instanceof Anthropic.NotFoundError && e.error?.type === 'error');
+});
+
+test('gemini embeddings through the mock (embedContent / batchEmbedContents): the same vectors the mock gives on /v1/embeddings', async () => {
+  const gem = await client.embeddings.create({ model: 'gemini-embed-mock', input: ['alpha', 'beta'] });
+  const ref = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['alpha', 'beta'] });
+  assert.equal(gem.data.length, 2);
+  for (let i = 0; i < 2; i++) {
+    assert.equal(gem.data[i].embedding.length, 16);
+    gem.data[i].embedding.forEach((x, j) => assert.ok(Math.abs(x - ref.data[i].embedding[j]) < 1e-6, `${i}/${j}`));
+  }
+  const one = await client.embeddings.create({ model: 'gemini-embed-mock', input: 'alpha', dimensions: 4, encoding_format: 'float' });
+  assert.equal(one.data[0].embedding.length, 4);
 });

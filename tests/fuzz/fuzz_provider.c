@@ -1,7 +1,9 @@
 /* fuzz_provider.c — a native adapter's response side, compiled once per
  * provider (GR_FUZZ_KIND = GR_PROVIDER_ANTHROPIC / GR_PROVIDER_GEMINI):
  *   byte 0 bit 0 = 0: the rest is a non-streamed 2xx body -> parse_chat_response,
- *                     and the same bytes as an error body -> map_error(status)
+ *                     (and parse_embeddings_response when the adapter has
+ *                     one; byte 0 bit 2: base64), and the same bytes as an
+ *                     error body -> map_error(status)
  *   byte 0 bit 0 = 1: the rest is an SSE stream, framed by gr_sse_feed split at
  *                     a data-derived offset -> stream_event per event ->
  *                     stream_finish (also after a framing/adapter error, as
@@ -91,6 +93,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             check_err(&err);
         }
         cJSON_Delete(out);
+        if (ops->parse_embeddings_response) { /* the same bytes as an embeddings reply */
+            out = NULL;
+            memset(&u, 0, sizeof u);
+            memset(&err, 0, sizeof err);
+            ctx.embeddings_base64 = (data[0] & 4) != 0;
+            if (ops->parse_embeddings_response(&ctx, copy, len, &out, &u, &err) == GR_OK) {
+                GR_FUZZ_ASSERT(out && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(out, "data")));
+                check_usage(&u);
+            } else {
+                check_err(&err);
+            }
+            cJSON_Delete(out);
+        }
         static const int statuses[8] = {400, 401, 403, 404, 429, 500, 529, 302};
         memset(&err, 0, sizeof err);
         ops->map_error(&ctx, statuses[data[1] & 7], copy, len, &err);

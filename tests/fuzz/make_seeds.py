@@ -69,6 +69,8 @@ for prov in ('anthropic', 'gemini'):
             p = os.path.join(d, name)
             if os.path.exists(p):
                 put(f'provider_{prov}', b'\x00\x05' + rd(p))
+                if 'embeddings' in d:  # byte0 bit2: embeddings as base64
+                    put(f'provider_{prov}', b'\x04\x05' + rd(p))
         p = os.path.join(d, 'upstream_response.sse')
         if os.path.exists(p):
             put(f'provider_{prov}', b'\x01\x00' + rd(p))

@@ -207,6 +207,9 @@ static void provider_case(void **state) {
     };
     const char *model = cJSON_GetStringValue(cJSON_GetObjectItem(req, "model"));
     bool stream = cJSON_IsTrue(cJSON_GetObjectItem(req, "stream"));
+    /* a request with `input` is an /v1/embeddings case */
+    bool embed = cJSON_GetObjectItem(req, "input") != NULL;
+    const cJSON *ef = cJSON_GetObjectItem(req, "encoding_format");
     gr_adapter_ctx ctx = {
         .provider = &pc,
         .upstream_model = model,
@@ -217,12 +220,18 @@ static void provider_case(void **state) {
         .include_usage = cJSON_IsTrue(
             cJSON_GetObjectItem(cJSON_GetObjectItem(req, "stream_options"), "include_usage")),
         .exclude_reasoning = cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(req, "reasoning"), "exclude")),
+        .embeddings_base64 = cJSON_IsString(ef) && !strcmp(ef->valuestring, "base64"),
     };
+    if (embed) assert_non_null(ops->build_embeddings_request);
+    gr_status (*build)(const gr_adapter_ctx *, const cJSON *, gr_http_request *, gr_upstream_error *) =
+        embed ? ops->build_embeddings_request : ops->build_chat_request;
+    gr_status (*parse)(const gr_adapter_ctx *, const char *, size_t, cJSON **, gr_usage *, gr_upstream_error *) =
+        embed ? ops->parse_embeddings_response : ops->parse_chat_response;
 
     /* 1. canonical -> upstream request */
     gr_http_request hr;
     gr_upstream_error err = {0};
-    gr_status rc = ops->build_chat_request(&ctx, req, &hr, &err);
+    gr_status rc = build(&ctx, req, &hr, &err);
     const cJSON *want_req_err = cJSON_GetObjectItem(expected, "request_error");
     if (want_req_err) {
         assert_int_not_equal(rc, GR_OK);
@@ -244,7 +253,8 @@ static void provider_case(void **state) {
     else
         snprintf(want_url, sizeof(want_url),
                  "https://generativelanguage.googleapis.com/v1beta/models/%s:%s", model,
-                 stream ? "streamGenerateContent?alt=sse" : "generateContent");
+                 embed ? (cJSON_IsArray(cJSON_GetObjectItem(req, "input")) ? "batchEmbedContents" : "embedContent")
+                 : stream ? "streamGenerateContent?alt=sse" : "generateContent");
     if (strcmp(hr.url, want_url) != 0) fail_msg("%s: url %s != %s", dir, hr.url, want_url);
     check_headers(dir, &hr, "content-type: application/json");
     if (anth) {
@@ -298,14 +308,14 @@ static void provider_case(void **state) {
             cJSON *partial = NULL;
             gr_upstream_error perr = {0};
             gr_usage pu;
-            if (ops->parse_chat_response(&ctx, body, cut, &partial, &pu, &perr) == GR_OK)
+            if (parse(&ctx, body, cut, &partial, &pu, &perr) == GR_OK)
                 assert_non_null(partial);
             else
                 assert_true(perr.status >= 400 && perr.message[0]);
             cJSON_Delete(partial);
         }
         cJSON *resp = NULL;
-        rc = ops->parse_chat_response(&ctx, body, blen, &resp, &usage, &err);
+        rc = parse(&ctx, body, blen, &resp, &usage, &err);
         if (rc == GR_OK) cJSON_AddItemToObject(got, "response", resp);
         else cJSON_AddItemToObject(got, "error", error_json(&err));
     }
