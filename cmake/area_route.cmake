@@ -9,6 +9,8 @@ add_library(gr_route OBJECT
   src/route_auto_explain.c
   src/health.c
   src/route_conf.c
+  src/route_verify.c
+  src/verify_agree.c
 )
 target_include_directories(gr_route PUBLIC ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(gr_route PUBLIC ${GR_EXTERNAL_LIBS})
@@ -17,12 +19,18 @@ list(APPEND GR_AREA_LIBS gr_route)
 gr_add_unit_test(NAME test_route SOURCES tests/unit/test_route.c LIBS gr_route)
 gr_add_unit_test(NAME test_health SOURCES tests/unit/test_health.c LIBS gr_route)
 gr_add_unit_test(NAME test_retry SOURCES tests/unit/test_retry.c LIBS gr_route)
+# The auto:verify accept rule (src/verify_agree.c): final answers and agreement.
+gr_add_unit_test(NAME test_verify_agree SOURCES tests/unit/test_verify_agree.c LIBS gr_route)
 gr_add_unit_test(NAME test_route_auto SOURCES tests/unit/test_route_auto.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 
 # The C feature extractor used by tools/route/train.mjs and eval.mjs (train/serve parity).
 add_executable(route_features tools/route/route_features.c)
 target_include_directories(route_features PRIVATE ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(route_features PRIVATE gr_route gr_base ${GR_EXTERNAL_LIBS})
+# The C answer normaliser used by tools/route/verify_eval.mjs (the auto:verify measurement).
+add_executable(verify_answers tools/route/verify_answers.c)
+target_include_directories(verify_answers PRIVATE ${CMAKE_SOURCE_DIR}/src)
+target_link_libraries(verify_answers PRIVATE gr_route gr_base ${GR_EXTERNAL_LIBS})
 
 # The eval tool: a small RouterBench slice with the compiled-in model (fails when the C and JS
 # predictions disagree: train/serve parity), and two fixtures: one consistent with the ability

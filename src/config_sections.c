@@ -41,6 +41,7 @@ static const struct {
     {"store", "`store` (or a URL string: the `url`)", gr_conf_store_keys},
     {"routing", NULL, gr_conf_routing_keys},
     {"routing.auto", NULL, gr_conf_routing_auto_keys},
+    {"routing.auto.verify", NULL, gr_conf_routing_auto_verify_keys},
     {"routing.health", NULL, gr_conf_health_keys},
     {"redis", "`redis` (or a URL string: the `url`)", gr_conf_redis_keys},
     {"x402", NULL, gr_conf_x402_keys},

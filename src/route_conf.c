@@ -23,6 +23,7 @@ const gr_conf_key gr_conf_routing_auto_keys[] = {
      "USD one more good answer is worth to plain \"auto\" (0..1000 or inf); exclusive with quality"},
     {"abilities", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
      "per model: {knowledge, reasoning, math, code, instruction, language: 0..1}, overrides the bundled table"},
+    {"verify", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "the auto:verify cascade (routing.auto.verify)"},
     GR_CONF_END,
 };
 
@@ -39,6 +40,8 @@ static pthread_once_t g_defaults_once = PTHREAD_ONCE_INIT;
 static void defaults_init(void) {
     g_defaults.auto_value_usd = -1.0;
     gr_health_opts_default(&g_defaults.health);
+    gr_conf_err e = {0};
+    gr_verify_conf_parse(NULL, NULL, &g_defaults.verify, &e); /* the declared defaults */
 }
 
 static gr_route_conf *conf_new(void) {
@@ -58,6 +61,8 @@ static void parse_auto(const cJSON *a, const gr_config *cfg, gr_route_conf *c, g
         return;
     }
     const cJSON *section = cJSON_IsObject(a) ? a : NULL;
+    gr_verify_conf_parse(section ? cJSON_GetObjectItemCaseSensitive(section, "verify") : NULL, cfg, &c->verify, e);
+    if (e->failed) return;
     c->auto_value_usd = gr_route_auto_config_value_usd(section);
     c->nauto_abilities = cfg->nmodels;
     c->auto_abilities = gr_xcalloc(cfg->nmodels ? cfg->nmodels : 1, sizeof *c->auto_abilities);
@@ -105,6 +110,7 @@ void gr_route_conf_free(void *conf) {
     for (size_t i = 0; i < c->nauto_models; i++) free(c->auto_models[i]);
     free(c->auto_models);
     free(c->auto_abilities);
+    gr_verify_conf_dispose(&c->verify);
     free(c);
 }
 

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "health.h"
 #include "route_auto_config.h"
+#include "route_verify.h"
 
 typedef struct gr_route_conf {
     double auto_value_usd; /* USD per good answer of plain "auto" (value_usd or quality); -1 = unset */
@@ -16,6 +17,7 @@ typedef struct gr_route_conf {
     size_t nauto_models;
     bool has_auto_models; /* false: every model with a quality is eligible */
     gr_health_opts health; /* routing.health */
+    gr_verify_conf verify; /* routing.auto.verify */
 } gr_route_conf;
 
 /* The declared keys of `routing` and `routing.auto` (routing.health: health.h). */
