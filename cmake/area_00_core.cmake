@@ -24,6 +24,7 @@ add_library(gr_core OBJECT
   src/request_ledger.c
   src/feature_list.c
   src/proxy.c
+  src/verify_cascade.c
   src/admit_keys.c
   src/redact.c
   src/api_models.c

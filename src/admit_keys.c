@@ -9,6 +9,7 @@
 #include "meter.h"
 #include "pipeline.h"
 #include "route.h"
+#include "route_verify.h"
 #include "services.h"
 #include "shared.h"
 #include "store.h"
@@ -30,20 +31,27 @@ static int g_ctx_slot = -1;
 static bool admit_shared(gr_request *r, bool seeds_fresh);
 static void on_shared_admit(void *ud, const gr_shared_verdict *v);
 
+/* One call's worst case on candidate c (route_verify.h): the request's
+ * prompt (+ extra_in), its output cap (or out_cap) times its outputs. */
+static int64_t call_max_cost(const gr_route_candidate *c, int64_t extra_in, int64_t out_cap, void *arg) {
+    gr_request *r = arg;
+    gr_prices pr;
+    gr_meter_resolve_prices(&c->dep->prices, &c->model->prices, c->dep->upstream_model, c->model->name, &pr);
+    int64_t mo = out_cap > 0 ? out_cap
+                 : r->ep == GR_EP_EMBEDDINGS ? 0
+                                             : gr_meter_mul_sat(gr_meter_request_max_output(r->body, c->model->max_output_tokens),
+                                                                r->outputs); /* n choices: n outputs */
+    return gr_meter_max_cost(&pr, r->est_prompt_tokens + extra_in, mo);
+}
+
 static gr_phase_rc phase_key_admit(gr_request *r) {
     if (r->key) {
         key_admission *ka = gr_pool_calloc(r->pool, sizeof *ka);
         r->ctx[g_ctx_slot] = ka;
-        /* Reserve the worst case over every candidate a fallback could reach. */
-        r->max_cost_nusd = 0;
-        for (size_t i = 0; i < r->plan->ncand; i++) {
-            const gr_route_candidate *c = &r->plan->cand[i];
-            gr_prices pr;
-            gr_meter_resolve_prices(&c->dep->prices, &c->model->prices, c->dep->upstream_model, c->model->name, &pr);
-            int64_t mo = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, c->model->max_output_tokens);
-            int64_t mc = gr_meter_max_cost(&pr, r->est_prompt_tokens, gr_meter_mul_sat(mo, r->outputs)); /* n choices: n outputs */
-            if (mc > r->max_cost_nusd) r->max_cost_nusd = mc;
-        }
+        /* Reserve the worst case over every candidate a fallback could reach,
+         * plus every call an auto:verify cascade makes before it. */
+        int64_t answer_max = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, 0);
+        r->max_cost_nusd = gr_route_plan_max_cost(r->plan, answer_max, call_max_cost, r);
         int64_t max_out = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, r->model->max_output_tokens);
         int64_t out_tokens = gr_meter_mul_sat(max_out, r->outputs);
         KA(r)->est_total_tokens = out_tokens > INT64_MAX - r->est_prompt_tokens ? INT64_MAX : r->est_prompt_tokens + out_tokens;

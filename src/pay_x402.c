@@ -40,6 +40,7 @@
 #include "pipeline.h"
 #include "request.h"
 #include "route.h"
+#include "route_verify.h"
 #include "services.h"
 #include "shared.h"
 #include "store_exec.h"
@@ -612,18 +613,28 @@ static int64_t request_max_out(gr_request *r, gr_pay_x402 *p) {
 
 /* Worst case over the route's candidates (a fallback may cost more), every
  * output the request asks for (n, best_of: r->outputs) counted. */
+typedef struct call_max_arg {
+    gr_request *r;
+    int64_t max_out; /* the request's output cap times its outputs */
+} call_max_arg;
+
+/* One call's worst case on candidate c (route_verify.h). */
+static int64_t call_max_cost(const gr_route_candidate *c, int64_t extra_in, int64_t out_cap, void *arg) {
+    const call_max_arg *a = arg;
+    gr_prices pr;
+    gr_meter_resolve_prices(&c->dep->prices, &c->model->prices, c->dep->upstream_model, c->model->name, &pr);
+    return gr_meter_max_cost(&pr, a->r->est_prompt_tokens + extra_in, out_cap > 0 ? out_cap : a->max_out);
+}
+
+/* ... plus every call an auto:verify cascade makes before the answer. */
 static int64_t request_max_cost(gr_request *r, int64_t max_out) {
+    int64_t answer_max = max_out;
     max_out = gr_meter_mul_sat(max_out, r->outputs > 0 ? r->outputs : 1);
     int64_t mc = gr_meter_max_cost(&r->prices, r->est_prompt_tokens, max_out);
     if (!r->plan) return mc;
-    for (size_t i = 0; i < r->plan->ncand; i++) {
-        const gr_route_candidate *c = &r->plan->cand[i];
-        gr_prices pr;
-        gr_meter_resolve_prices(&c->dep->prices, &c->model->prices, c->dep->upstream_model, c->model->name, &pr);
-        int64_t m = gr_meter_max_cost(&pr, r->est_prompt_tokens, max_out);
-        if (m > mc) mc = m;
-    }
-    return mc;
+    call_max_arg a = {r, max_out};
+    int64_t m = gr_route_plan_max_cost(r->plan, answer_max, call_max_cost, &a);
+    return m > mc ? m : mc;
 }
 
 /* The offer: one requirement per configured network/asset, each asking
