@@ -52,4 +52,10 @@ if(GR_NODE)
             --features $<TARGET_FILE:route_features>)
   set_tests_properties(route_eval_fixture_pass route_eval_fixture_fail PROPERTIES LABELS "route;eval" TIMEOUT 60)
   set_tests_properties(route_eval_fixture_fail PROPERTIES WILL_FAIL TRUE)
+  # The auto:verify measurement on RouterBench with the serving normaliser; fails when
+  # the accept rule stops reading ARC answers as choice letters (needs ../shared/routing-data).
+  add_test(NAME route_verify_eval
+    COMMAND ${GR_NODE} ${CMAKE_SOURCE_DIR}/tools/route/verify_eval.mjs --answers $<TARGET_FILE:verify_answers>
+            --min-choice-rate 0.96)
+  set_tests_properties(route_verify_eval PROPERTIES LABELS "route;eval" TIMEOUT 120)
 endif()

@@ -114,6 +114,8 @@ static bool as_choice(span s, char *out, size_t cap) {
     if (up < 'A' || up > 'J') return false;
     bool lone = i == s.n;
     bool closes = i < s.n && (s.p[i] == ')' || s.p[i] == ']' || s.p[i] == '.' || s.p[i] == ':' || s.p[i] == ',');
+    if (!closes && letter == up && i + 1 < s.n && s.p[i] == ' ' && (s.p[i + 1] == '(' || s.p[i + 1] == '-'))
+        closes = true; /* "D (ammonia)", "B - photosynthesis" */
     if (opened && !(i < s.n && (s.p[i] == ')' || s.p[i] == ']'))) return false;
     if (!lone && !closes) return false;
     if (!opened && letter != up && !lone) return false; /* "a." is a word, "a" alone or "(a)" is a choice */

@@ -24,6 +24,8 @@ static const answer_case k_answers[] = {
     {"choice-5", "The correct answer is C.", GR_ANSWER_CHOICE, "C"},
     {"choice-6", "[A]", GR_ANSWER_CHOICE, "A"},
     {"choice-7", "a", GR_ANSWER_CHOICE, "A"},
+    {"choice-8", "D (ammonia)", GR_ANSWER_CHOICE, "D"},
+    {"not-choice-3", "I do not know", GR_ANSWER_TEXT, "i do not know"},
     {"not-choice-1", "A car moving fast", GR_ANSWER_TEXT, "a car moving fast"},
     {"not-choice-2", "a. b. c.", GR_ANSWER_TEXT, "a b c"},
     {"number-1", "She has 3 apples and buys 4 more, so 7 in total.\n#### 7", GR_ANSWER_NUMBER, "7"},
