@@ -219,7 +219,8 @@ static void build_plan(gr_mock *mk, const cJSON *req, plan *p, bool chat) {
     }
     char status_v[16];
     p->status = model_directive(last_text, "status", p->model, status_v, sizeof(status_v)) ? (int)strtoul(status_v, NULL, 10) : 200;
-    p->delay_ms = directive(last_text, "delay_ms", p->delay_ms);
+    char delay_v[16];
+    if (model_directive(last_text, "delay_ms", p->model, delay_v, sizeof(delay_v))) p->delay_ms = (uint32_t)strtoul(delay_v, NULL, 10);
     p->tps = directive(last_text, "tps", p->tps);
     p->cut = has_flag(last_text, "cut");
     p->parallel_tools = has_flag(last_text, "parallel_tools");

@@ -67,6 +67,7 @@ static int g_slot = -1;
 #define CS(r) ((cascade *)(r)->ctx[g_slot])
 
 static void decide(cascade *cs);
+static void escalate(cascade *cs, const char *why);
 static void on_call_headers(void *ud, int status, const char *ctype, int retry_after_s);
 static int on_call_data(void *ud, const char *data, size_t len);
 static void on_call_done(void *ud, const char *err, int status);
@@ -301,7 +302,7 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg) {
     if (cs->decided || cs->r->finished) return;
     for (size_t i = 0; i < cs->ncalls; i++) stop_call(&cs->calls[i], "timeout");
     cs->pending = 0;
-    decide(cs);
+    escalate(cs, "timeout"); /* routing.auto.verify.timeout_ms */
 }
 
 /* ---- outcome ---- */

@@ -215,3 +215,56 @@ test('routing.auto.verify is validated at load: a good section passes, bad value
   assert.match(check('{ agree: fuzzy }'), /routing\.auto\.verify\.agree/);
   assert.match(check('{ timeout_ms: 10 }'), /routing\.auto\.verify\.timeout_ms/);
 });
+
+test('the cheap phase has a deadline (timeout_ms): a slow cheap model escalates; a client leaving mid-cascade is harmless', async () => {
+  const gw2 = await startGateway({
+    config: (port, dir) => `
+server: { listen: 127.0.0.1:${port}, workers: 1 }
+store: "sqlite://${dir}/gaterouter.db"
+log: { access_log: "-", level: info }
+auth: { keys: [ { name: test, key: ${TEST_KEY} } ] }
+${ROUTING.replace('timeout_ms: 10s', 'timeout_ms: 300ms')}${MODELS}`,
+  });
+  try {
+    const c2 = new OpenAI({ baseURL: gw2.baseURL, apiKey: TEST_KEY, maxRetries: 0 });
+    const t0 = Date.now();
+    const { data, response } = await c2.chat.completions
+      .create({ model: 'auto:verify', messages: [{ role: 'user', content: 'Pick. [[mock:delay_ms:small-1=3000]] [[mock:answer=B]]' }] })
+      .withResponse();
+    assert.ok(Date.now() - t0 < 2500, 'did not wait for the slow cheap model');
+    assert.equal(response.headers.get('x-gaterouter-model'), 'big');
+    assert.match(response.headers.get('x-gaterouter-route'), /verify=escalated:timeout .*small:.*\/timeout/);
+    const small = data.usage.verify.calls.find((c) => c.model === 'small');
+    assert.equal(small.result, 'timeout');
+    assert.equal(small.cost_estimated, true, 'a stopped call is billed its prompt, marked estimated');
+    near(usd(data.usage.cost), data.usage.verify.calls.reduce((s, c) => s + usd(c.cost), 0), 'usage.cost');
+    // the client leaves while both cheap calls are pending: the gateway stays up and serves the next request
+    const ac = new AbortController();
+    const gone = fetch(`${gw2.baseURL}/chat/completions`, {
+      method: 'POST', signal: ac.signal, headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'auto:verify', stream: true, messages: [{ role: 'user', content: 'x [[mock:delay_ms=250]]' }] }),
+    }).catch((e) => e);
+    await new Promise((r) => setTimeout(r, 80));
+    ac.abort();
+    await gone;
+    await new Promise((r) => setTimeout(r, 400));
+    const after = await c2.chat.completions.create({ model: 'auto:verify', messages: [{ role: 'user', content: 'again [[mock:answer=7]]' }] });
+    assert.equal(after.choices[0].message.content, '7');
+  } finally {
+    await gw2.stop();
+  }
+});
+
+test('a Messages (Anthropic) client gets the accepted cheap answer as its own stream events', async () => {
+  const r = await fetch(`${gw.base}/v1/messages`, {
+    method: 'POST',
+    headers: { 'x-api-key': LEDGER_KEY, 'anthropic-version': '2023-06-01', 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'auto:verify', max_tokens: 64, stream: true, messages: [{ role: 'user', content: 'Sky colour? [[mock:answer=Blue.]]' }] }),
+  });
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('x-gaterouter-route'), /verify=accepted:same-text-'blue'/);
+  const sse = await r.text();
+  assert.match(sse, /event: message_start/);
+  assert.match(sse, /"text_delta","text":"Blue\."/);
+  assert.match(sse, /event: message_stop/);
+});
