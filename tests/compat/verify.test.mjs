@@ -49,7 +49,12 @@ ${ROUTING}${MODELS}`,
   });
   client = new OpenAI({ baseURL: gw.baseURL, apiKey: LEDGER_KEY, maxRetries: 0 });
 });
-after(async () => { await gw.stop(); });
+// A clean exit: no sanitizer report (ASan build), no leak at exit.
+after(async () => {
+  const code = await gw.stop();
+  assert.doesNotMatch(gw.logs(), /AddressSanitizer|LeakSanitizer|runtime error:/, 'sanitizer report');
+  assert.equal(code, 0, `gateway exit ${code}`);
+});
 
 const ask = (content, extra = {}, model = 'auto:verify') =>
   client.chat.completions.create({ model, messages: [{ role: 'user', content }], ...extra }).withResponse();
@@ -251,7 +256,9 @@ ${ROUTING.replace('timeout_ms: 10s', 'timeout_ms: 300ms')}${MODELS}`,
     const after = await c2.chat.completions.create({ model: 'auto:verify', messages: [{ role: 'user', content: 'again [[mock:answer=7]]' }] });
     assert.equal(after.choices[0].message.content, '7');
   } finally {
-    await gw2.stop();
+    const code = await gw2.stop();
+    assert.doesNotMatch(gw2.logs(), /AddressSanitizer|LeakSanitizer|runtime error:/, 'sanitizer report');
+    assert.equal(code, 0, `gateway exit ${code}`);
   }
 });
 
