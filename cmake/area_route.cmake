@@ -21,6 +21,8 @@ gr_add_unit_test(NAME test_health SOURCES tests/unit/test_health.c LIBS gr_route
 gr_add_unit_test(NAME test_retry SOURCES tests/unit/test_retry.c LIBS gr_route)
 # The auto:verify accept rule (src/verify_agree.c): final answers and agreement.
 gr_add_unit_test(NAME test_verify_agree SOURCES tests/unit/test_verify_agree.c LIBS gr_route)
+# The auto:verify plan (src/route_verify.c): cheap models, checker, worst case, explanation, config.
+gr_add_unit_test(NAME test_route_verify SOURCES tests/unit/test_route_verify.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_route_auto SOURCES tests/unit/test_route_auto.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 
 # The C feature extractor used by tools/route/train.mjs and eval.mjs (train/serve parity).
