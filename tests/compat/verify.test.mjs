@@ -275,3 +275,37 @@ test('a Messages (Anthropic) client gets the accepted cheap answer as its own st
   assert.match(sse, /"text_delta","text":"Blue\."/);
   assert.match(sse, /event: message_stop/);
 });
+
+test('an x402 quote covers the worst case too: every cheap call and the check on top of the escalation', async () => {
+  const gw3 = await startGateway({
+    config: (port, dir) => `
+server: { listen: 127.0.0.1:${port}, workers: 1 }
+store: "sqlite://${dir}/gaterouter.db"
+log: { access_log: "off", level: info }
+auth: { keys: [] }
+x402:
+  settle: none
+  networks:
+    - { network: base-sepolia, asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e", name: USDC, version: "2", pay_to: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C" }
+routing:
+  auto: { models: [tiny, small, big] }
+${MODELS}`,
+  });
+  try {
+    const quote = async (model) => {
+      const r = await fetch(`${gw3.baseURL}/chat/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, max_tokens: 1000, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      assert.equal(r.status, 402);
+      return Number((await r.json()).accepts[0].maxAmountRequired); // USDC atomic units (1e-6 USD)
+    };
+    const best = await quote('auto:best'), verify = await quote('auto:verify');
+    // tiny 1000 x $0.2/M + small 1000 x $0.4/M + the check on tiny ((1000 + 120) x $0.1/M in, 16 x $0.2/M out)
+    // = 200 + 400 + 112 + 3.2 units, plus a few units for the prompt
+    const extra = verify - best;
+    assert.ok(extra >= 715 && extra < 760, `auto:verify quoted ${verify}, auto:best ${best}`);
+  } finally {
+    await gw3.stop();
+  }
+});
