@@ -467,9 +467,23 @@ static void decide(cascade *cs) {
 
 /* ---- pipeline ---- */
 
+/* The planned token when no cascade runs after all (completions, token counts): says so. */
+static void reason_off(gr_request *r, const char *why) {
+    char *reason = r->plan->reason, *at = strstr(reason, " verify=plan:");
+    if (!at) return;
+    char *end = strchr(at + 1, ' ');
+    char rest[sizeof r->plan->reason];
+    snprintf(rest, sizeof rest, "%s", end ? end : "");
+    snprintf(at, sizeof r->plan->reason - (size_t)(at - reason), " verify=off:%s%s", why, rest);
+}
+
 static gr_phase_rc phase_cascade(gr_request *r) {
     const gr_route_verify_plan *v = r->plan ? &r->plan->verify : NULL;
-    if (!v || !v->on || r->ep != GR_EP_CHAT || r->count_tokens || r->cache_hit) return GR_PHASE_NEXT;
+    if (!v || !v->on || r->cache_hit) return GR_PHASE_NEXT;
+    if (r->ep != GR_EP_CHAT || r->count_tokens) { /* only chat answers can be compared */
+        reason_off(r, r->count_tokens ? "token-count" : "not-chat");
+        return GR_PHASE_NEXT;
+    }
     cascade *cs = gr_pool_calloc(r->pool, sizeof *cs);
     cs->r = r;
     cs->served = -1;

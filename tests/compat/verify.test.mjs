@@ -309,3 +309,35 @@ ${MODELS}`,
     await gw3.stop();
   }
 });
+
+test('max_cheap 1 without a verifier: the cheap model checks its own answer (PASS accepts, anything else escalates); completions are not cascaded', async () => {
+  const gw4 = await startGateway({
+    config: (port, dir) => `
+server: { listen: 127.0.0.1:${port}, workers: 1 }
+store: "sqlite://${dir}/gaterouter.db"
+log: { access_log: "off", level: info }
+auth: { keys: [ { name: test, key: ${TEST_KEY} } ] }
+routing:
+  auto: { models: [tiny, small, big], verify: { max_cheap: 1 } }
+${MODELS.replace(/pricing/g, 'capabilities: [chat, completions], pricing')}`,
+  });
+  try {
+    const c4 = new OpenAI({ baseURL: gw4.baseURL, apiKey: TEST_KEY, maxRetries: 0 });
+    // the mock answers the check call like the question (same directive): "PASS" passes its own check
+    const pass = await c4.chat.completions.create({ model: 'auto:verify', messages: [{ role: 'user', content: 'Say PASS. [[mock:answer:tiny-1=PASS]]' }] }).withResponse();
+    assert.equal(pass.response.headers.get('x-gaterouter-model'), 'tiny');
+    assert.match(pass.response.headers.get('x-gaterouter-route'), /verify=accepted:self-check-pass calls=tiny:.*\/answered,check@tiny:.*\/pass/);
+    assert.deepEqual(pass.data.usage.verify.calls.map((c) => [c.model, c.role]), [['tiny', 'cheap'], ['tiny', 'check']]);
+    const fail = await c4.chat.completions.create({ model: 'auto:verify', messages: [{ role: 'user', content: 'Sum? [[mock:answer:tiny-1=42]] [[mock:answer:big-1=43]]' }] }).withResponse();
+    assert.equal(fail.data.choices[0].message.content, '43');
+    assert.match(fail.response.headers.get('x-gaterouter-route'), /verify=escalated:check-fail calls=tiny:.*\/answered,check@tiny:.*\/fail then=big/);
+    const comp = await fetch(`${gw4.baseURL}/completions`, {
+      method: 'POST', headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'auto:verify', prompt: 'hello' }),
+    });
+    assert.equal(comp.status, 200, await comp.clone().text());
+    assert.match(comp.headers.get('x-gaterouter-route'), /verify=off:not-chat/);
+  } finally {
+    await gw4.stop();
+  }
+});
