@@ -682,7 +682,7 @@ static void reply_non_stream(gr_request *r) {
     size_t us, ue;
     const cJSON *uobj = cJSON_GetObjectItemCaseSensitive(j, "usage");
     if (!r->anthropic_out && r->usage.present && cJSON_IsObject(uobj) && !cJSON_GetObjectItemCaseSensitive(uobj, "cost") &&
-        !gr_verify_cascade_prior_cost(r) && /* a cascade itemises its calls in usage: re-rendered below */
+        !gr_verify_cascade_ran(r) && /* a cascade itemises its calls in usage: re-rendered below */
         gr_json_find_top_level(body, len, "usage", &us, &ue) && ue > us + 1 && body[ue - 1] == '}') {
         char usd[48], ins[64];
         gr_meter_format_usd(r->cost_nusd, usd, sizeof(usd));

@@ -505,6 +505,8 @@ static gr_phase_rc phase_cascade(gr_request *r) {
     return GR_PHASE_STOP; /* decide() replies or continues the pipeline */
 }
 
+bool gr_verify_cascade_ran(const gr_request *r) { return g_slot >= 0 && CS(r) != NULL; }
+
 int64_t gr_verify_cascade_prior_cost(const gr_request *r) {
     if (g_slot < 0 || !CS(r)) return 0;
     const cascade *cs = CS(r);

@@ -23,6 +23,9 @@
 /* Registers the UPSTREAM handler and the finish handlers (from gr_proxy_register, before its UPSTREAM handler). */
 void gr_verify_cascade_register(void);
 
+/* true when r ran a cascade (usage.verify then itemises its calls). */
+bool gr_verify_cascade_ran(const gr_request *r);
+
 /* nano-USD of r's cascade calls other than the one being served (0 without a cascade). */
 int64_t gr_verify_cascade_prior_cost(const gr_request *r);
 

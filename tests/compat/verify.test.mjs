@@ -157,6 +157,12 @@ test('a cheap model failing escalates; the failed call costs nothing, the other 
   assert.equal(usd(small.cost), 0);
   assert.ok(usd(tiny.cost) > 0 && usd(big.cost) > 0);
   near(usd(data.usage.cost), usd(tiny.cost) + usd(big.cost), 'billed: tiny + big');
+  // both fail: only the escalation is billed, and usage still itemises the calls
+  const both = await ask('Pick. [[mock:status:tiny-1=500]] [[mock:status:small-1=503]] [[mock:answer=B]]');
+  assert.equal(both.data.choices[0].message.content, 'B');
+  assert.deepEqual(both.data.usage.verify.calls.map((c) => [c.model, c.result, usd(c.cost)]).slice(0, 2),
+    [['tiny', 'failed:HTTP-500', 0], ['small', 'failed:HTTP-503', 0]]);
+  near(usd(both.data.usage.cost), usd(both.data.usage.verify.calls[2].cost), 'billed: big only');
 });
 
 test('code: agreement is not enough; the configured verifier checks it (PASS accepts, FAIL escalates)', async () => {
