@@ -54,7 +54,7 @@ static gr_phase_rc phase_key_admit(gr_request *r) {
         r->max_cost_nusd = gr_route_plan_max_cost(r->plan, answer_max, call_max_cost, r);
         int64_t max_out = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, r->model->max_output_tokens);
         int64_t out_tokens = gr_meter_mul_sat(max_out, r->outputs);
-        KA(r)->est_total_tokens = out_tokens > INT64_MAX - r->est_prompt_tokens ? INT64_MAX : r->est_prompt_tokens + out_tokens;
+        KA(r)->est_total_tokens = gr_route_plan_max_tokens(r->plan, r->est_prompt_tokens, out_tokens); /* + a cascade's calls */
         gr_key_verdict v = {0};
         /* the router checked every candidate against the key's models list (key_refuses) */
         if (!gr_keys_admit(r->key, gr_keys_models_checked, r->max_cost_nusd, KA(r)->est_total_tokens, (int64_t)gr_wall_ms(),
@@ -181,14 +181,14 @@ static void finish_settle(gr_request *r, gr_finish_info *f) {
     (void)f;
     if (!KA(r)) return;
     if (KA(r)->reservation.active)
-        gr_keys_settle(&KA(r)->reservation, r->cost_nusd, r->usage.prompt_tokens + r->usage.completion_tokens,
+        gr_keys_settle(&KA(r)->reservation, r->cost_nusd, r->usage.prompt_tokens + r->usage.completion_tokens + r->side_tokens,
                        (int64_t)gr_wall_ms());
     if (KA(r)->shared_reserved && r->key && r->w->shared) {
         gr_keys_note_shared(r->key, -r->max_cost_nusd);
         gr_key_limits lim;
         gr_keys_limits(r->key, &lim);
         gr_shared_settle(r->w->shared, gr_keys_id(r->key), &lim, KA(r)->shared_reserved, r->cost_nusd, KA(r)->est_total_tokens,
-                         r->usage.prompt_tokens + r->usage.completion_tokens, (int64_t)gr_wall_ms());
+                         r->usage.prompt_tokens + r->usage.completion_tokens + r->side_tokens, (int64_t)gr_wall_ms());
     }
 }
 

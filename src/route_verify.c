@@ -162,6 +162,16 @@ int64_t gr_route_plan_max_cost(const struct gr_route_plan *plan, int64_t answer_
     return worst;
 }
 
+int64_t gr_route_plan_max_tokens(const struct gr_route_plan *plan, int64_t prompt, int64_t out_max) {
+    int64_t one = add_sat(prompt > 0 ? prompt : 0, out_max > 0 ? out_max : 0);
+    if (!plan || !plan->verify.on) return one;
+    int64_t total = one;
+    for (uint8_t i = 0; i < plan->verify.ncheap; i++) total = add_sat(total, one);
+    if (plan->verify.checker >= 0) /* the question, the answer, the instructions, the verdict */
+        total = add_sat(total, add_sat(one, GR_VERIFY_CHECK_PROMPT_TOKENS + (int64_t)plan->verify.check_max_tokens));
+    return total;
+}
+
 /* ---- explain ---- */
 
 static void appendf(char *buf, size_t cap, const char *fmt, ...) GR_PRINTF(3, 4);

@@ -59,6 +59,10 @@ typedef int64_t (*gr_route_call_max_fn)(const gr_route_candidate *c, int64_t ext
 int64_t gr_route_plan_max_cost(const struct gr_route_plan *plan, int64_t answer_max, gr_route_call_max_fn fn,
                                void *arg);
 
+/* The most tokens the plan's calls may use: one call of prompt + out_max
+ * tokens, plus for a cascade every cheap call and the check call. */
+int64_t gr_route_plan_max_tokens(const struct gr_route_plan *plan, int64_t prompt, int64_t out_max);
+
 /* Appends " verify=..." (the plan, or why it is off) to buf. */
 void gr_route_verify_reason(const struct gr_route_plan *plan, char *buf, size_t cap);
 /* Adds the "verify" object (cheap models, checker, escalation, expected costs) to a plan's JSON. */

@@ -556,7 +556,19 @@ void gr_verify_cascade_annotate(gr_request *r, cJSON *usage) {
     }
 }
 
-/* The transfers and the timer stop with the request. */
+/* Before the cost is settled: calls still running stop (billed their
+ * prompt), and the other calls' tokens count for the key's TPM. */
+static void finish_meter(gr_request *r, gr_finish_info *f) {
+    (void)f;
+    cascade *cs = CS(r);
+    if (!cs) return;
+    for (size_t i = 0; i < cs->ncalls; i++) stop_call(&cs->calls[i], "stopped");
+    r->side_tokens = 0;
+    for (size_t i = 0; i < cs->ncalls; i++)
+        if ((int)i != cs->served) r->side_tokens += cs->calls[i].usage.prompt_tokens + cs->calls[i].usage.completion_tokens;
+}
+
+/* The timer stops with the request (the transfers did at METER). */
 static void finish_upstream(gr_request *r, gr_finish_info *f) {
     (void)f;
     cascade *cs = CS(r);
@@ -630,6 +642,7 @@ static void finish_release(gr_request *r, gr_finish_info *f) {
 void gr_verify_cascade_register(void) {
     g_slot = gr_pipeline_ctx_slot();
     gr_pipeline_on_phase(GR_PHASE_UPSTREAM, phase_cascade);
+    gr_pipeline_on_finish(GR_FINISH_METER, finish_meter); /* before the proxy's, which adds the prior cost */
     gr_pipeline_on_finish(GR_FINISH_UPSTREAM, finish_upstream);
     gr_pipeline_on_finish(GR_FINISH_LEDGER_FILL, ledger_fill);
     gr_pipeline_on_finish(GR_FINISH_LEDGER_SUBMIT, ledger_rows);

@@ -17,6 +17,7 @@ import { startGateway, TEST_KEY, repoRoot } from './harness.mjs';
 
 const TIGHT_KEY = 'gr-tightbudgetkeytightbudget0001';
 const LEDGER_KEY = 'gr-ledgerkeyledgerkeyledgerkey01'; // a virtual key: /v1/generation serves its rows
+const TPM_KEY = 'gr-tpmkeytpmkeytpmkeytpmkeytpm01';
 const MODELS = `
 providers:
   - { name: mock, kind: mock }
@@ -45,6 +46,7 @@ auth: { keys: [ { name: test, key: ${TEST_KEY} } ] }
 keys:
   - { name: tight, key: ${TIGHT_KEY}, budget_usd: 0.305 }
   - { name: ledger, key: ${LEDGER_KEY} }
+  - { name: tpm, key: ${TPM_KEY}, tpm: 3000 }
 ${ROUTING}${MODELS}`,
   });
   client = new OpenAI({ baseURL: gw.baseURL, apiKey: LEDGER_KEY, maxRetries: 0 });
@@ -186,6 +188,14 @@ test('a key budget must hold the worst case: every cheap call, the check and the
   await assert.rejects(tight.chat.completions.create(body('auto:verify')), (e) => e.status === 402 && /budget/i.test(e.message));
   const best = await tight.chat.completions.create(body('auto:best'));
   assert.equal(best.choices[0].message.content, 'B');
+});
+
+test('a key TPM limit must hold every call the cascade may make', async () => {
+  const k = new OpenAI({ baseURL: gw.baseURL, apiKey: TPM_KEY, maxRetries: 0 });
+  const body = (model) => ({ model, max_tokens: 1000, messages: [{ role: 'user', content: 'hi [[mock:answer=B]]' }] });
+  // one call reserves ~1000 tokens, the cascade ~4 calls' worth: over the 3000 tokens a minute
+  await assert.rejects(k.chat.completions.create(body('auto:verify')), (e) => e.status === 429);
+  assert.equal((await k.chat.completions.create(body('auto:best'))).choices[0].message.content, 'B');
 });
 
 test('/v1/route explains the cascade with numbers', async () => {

@@ -134,6 +134,10 @@ static void test_worst_case(void **state) {
     calls = 0;
     assert_int_equal(gr_route_plan_max_cost(&p, 500, fake_call_max, &calls), 100000);
     assert_int_equal(gr_route_plan_max_cost(NULL, 500, fake_call_max, &calls), 0);
+    /* tokens: one call for auto:best; for the cascade the cheap calls and the check too */
+    assert_int_equal(gr_route_plan_max_tokens(&p, 30, 1000), 1030);
+    plan(cfg, "auto:verify", &p);
+    assert_int_equal(gr_route_plan_max_tokens(&p, 30, 1000), 4 * 1030 + GR_VERIFY_CHECK_PROMPT_TOKENS + 16);
     gr_config_release(cfg);
 }
 
