@@ -231,11 +231,12 @@ void gr_route_verify_to_json(const struct gr_route_plan *plan, cJSON *o) {
     cJSON_AddStringToObject(j, "agree", v->agree == GR_AGREE_EXACT ? "exact" : "normalised");
     cJSON_AddNumberToObject(j, "timeout_ms", v->timeout_ms);
     cJSON *cheap = cJSON_AddArrayToObject(j, "cheap");
-    double cheap_cost = 0;
+    double cheap_cost = 0, p_accept = 1;
     for (uint8_t i = 0; i < v->ncheap; i++) {
         cJSON_AddItemToArray(cheap, model_json(plan, v->cheap[i]));
         const gr_route_auto_cand *a = autoc_of(plan, plan->cand[v->cheap[i]].model);
         if (a) cheap_cost += a->cost_usd;
+        p_accept *= a ? a->quality : 0; /* every cheap answer good (agreement on a wrong answer ignored) */
     }
     cJSON *esc = model_json(plan, 0);
     cJSON_AddItemToObject(j, "escalate_to", esc);
@@ -248,4 +249,7 @@ void gr_route_verify_to_json(const struct gr_route_plan *plan, cJSON *o) {
     cJSON_AddNumberToObject(j, "expected_cost_if_accepted_usd", cheap_cost);
     cJSON_AddNumberToObject(j, "expected_cost_if_escalated_usd", cheap_cost + (s ? s->cost_usd : 0));
     cJSON_AddNumberToObject(j, "expected_cost_direct_usd", s ? s->cost_usd : 0);
+    /* a rough expectation from the predicted qualities: the cheap answers are all good that often */
+    cJSON_AddNumberToObject(j, "p_accept_estimate", p_accept);
+    cJSON_AddNumberToObject(j, "expected_cost_usd", cheap_cost + (1 - p_accept) * (s ? s->cost_usd : 0));
 }

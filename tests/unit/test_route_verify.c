@@ -162,6 +162,11 @@ static void test_explain(void **state) {
     assert_true(acc == c0 + c1);
     assert_true(esc == acc + direct);
     assert_true(acc < direct);
+    double pa = cJSON_GetObjectItemCaseSensitive(v, "p_accept_estimate")->valuedouble;
+    double q0 = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cheap, 0), "predicted_quality")->valuedouble;
+    double q1 = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cheap, 1), "predicted_quality")->valuedouble;
+    assert_true(pa == q0 * q1 && pa > 0 && pa < 1);
+    assert_true(cJSON_GetObjectItemCaseSensitive(v, "expected_cost_usd")->valuedouble == acc + (1 - pa) * direct);
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(v, "code_check"), "role")->valuestring,
                         "self-check");
     cJSON_Delete(o);
