@@ -186,6 +186,7 @@ static bool as_text(span s, char *out, size_t cap) {
             gap = true;
         }
     }
+    while (len && out[len - 1] == ' ') out[--len] = '\0'; /* cut at the cap right after a gap */
     return len > 0;
 }
 

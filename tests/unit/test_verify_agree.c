@@ -72,6 +72,13 @@ static void test_final_answer_cap(void **state) {
     assert_int_equal(gr_verify_final_answer(text, strlen(text), out, sizeof out), GR_ANSWER_TEXT);
     assert_true(strlen(out) == GR_VERIFY_ANSWER_MAX - 1 || strlen(out) == GR_VERIFY_ANSWER_MAX - 2); /* at the cap */
     assert_int_equal(out[GR_VERIFY_ANSWER_MAX], 'X'); /* nothing written past it */
+    /* cut right after a gap: no trailing space (fuzz finding, regress/verify_agree/text-cut-after-gap) */
+    char gap[GR_VERIFY_ANSWER_MAX + 8];
+    memset(gap, 'w', GR_VERIFY_ANSWER_MAX - 2);
+    snprintf(gap + GR_VERIFY_ANSWER_MAX - 2, 8, " xyz");
+    assert_int_equal(gr_verify_final_answer(gap, strlen(gap), out, sizeof out), GR_ANSWER_TEXT);
+    assert_int_equal(strlen(out), GR_VERIFY_ANSWER_MAX - 2);
+    assert_true(out[strlen(out) - 1] == 'w');
     char tiny[2];
     assert_int_equal(gr_verify_final_answer("B", 1, tiny, sizeof tiny), GR_ANSWER_CHOICE);
     assert_string_equal(tiny, "B");
