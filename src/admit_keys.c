@@ -50,7 +50,11 @@ static gr_phase_rc phase_key_admit(gr_request *r) {
         r->ctx[g_ctx_slot] = ka;
         /* Reserve the worst case over every candidate a fallback could reach,
          * plus every call an auto:verify cascade makes before it. */
-        int64_t answer_max = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, 0);
+        int64_t answer_max = 0; /* the longest cheap answer a check call may quote */
+        for (uint8_t i = 0; r->ep != GR_EP_EMBEDDINGS && i < r->plan->verify.ncheap; i++) {
+            int64_t mo = gr_meter_request_max_output(r->body, r->plan->cand[r->plan->verify.cheap[i]].model->max_output_tokens);
+            if (mo > answer_max) answer_max = mo;
+        }
         r->max_cost_nusd = gr_route_plan_max_cost(r->plan, answer_max, call_max_cost, r);
         int64_t max_out = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, r->model->max_output_tokens);
         int64_t out_tokens = gr_meter_mul_sat(max_out, r->outputs);
