@@ -121,6 +121,19 @@ for (const [name, its] of Object.entries(groups)) {
     target_met: c.quality >= s.quality && c.usdPer1k <= 0.5 * s.usdPer1k,
   };
 }
+// The ceiling of the code path: one cheap answer and a perfect, free check
+// (its real outcome) — what no verifier beats; the data has no verdicts of a real one.
+function perfectCheck(items, a, strong) {
+  let q = 0, cost = 0;
+  for (const it of items) {
+    cost += it.cost[a];
+    if (it.outcome[a] >= 1) q += it.outcome[a];
+    else { q += it.outcome[strong]; cost += it.cost[strong]; }
+  }
+  return { quality: q / items.length, usdPer1k: (cost / items.length) * 1000 };
+}
+report.mbpp_perfect_check = Object.fromEntries(byCost.slice(0, 4).map(([m]) => [m, perfectCheck(groups.mbpp, m, STRONG)]));
+
 if (args.includes('--pairs')) { // every cheap pair, best quality first (information, not the default rule)
   const pairs = [];
   for (let i = 0; i < models.length; i++) for (let j = i + 1; j < models.length; j++) {
@@ -151,6 +164,9 @@ if (args.includes('--json')) {
   console.log('task     prompts  cascade q  $/1k    accept  acc(accepted)  strong q  $/1k    q/strong  cost/strong  target(>=100% q, <=50% cost)');
   for (const [name, t] of Object.entries(report.tasks))
     console.log(`${name.padEnd(8)} ${String(t.prompts).padStart(7)}  ${f(t.cascade.quality).padStart(9)}  ${f(t.cascade.usdPer1k, 2).padStart(6)}  ${f(t.cascade.acceptRate).padStart(6)}  ${f(t.cascade.acceptedAccuracy).padStart(13)}  ${f(t.strong.quality).padStart(8)}  ${f(t.strong.usdPer1k, 2).padStart(6)}  ${f(t.quality_vs_strong).padStart(8)}  ${f(t.cost_vs_strong).padStart(11)}  ${t.target_met ? 'met' : 'not met'}`);
+  console.log(`\nMBPP ceiling, one cheap answer + a perfect free check (else ${STRONG}):`);
+  for (const [m, v] of Object.entries(report.mbpp_perfect_check))
+    console.log(`  ${m.padEnd(30)} ${f(v.quality)} at $${f(v.usdPer1k, 2)}/1k (${f(v.quality / report.tasks.mbpp.strong.quality)} of its quality, ${f(v.usdPer1k / report.tasks.mbpp.strong.usdPer1k)} of its cost)`);
   if (report.pairs) {
     console.log('\ncheap pairs (ARC), best quality first: pair  arc q  arc $/1k  accept  overall q  overall $/1k');
     for (const p of report.pairs.slice(0, 12))
