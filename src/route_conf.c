@@ -69,22 +69,26 @@ static void parse_auto(const cJSON *a, const gr_config *cfg, gr_route_conf *c, g
     for (size_t i = 0; i < cfg->nmodels; i++) gr_route_auto_ability(section, &cfg->models[i], &c->auto_abilities[i]);
     const cJSON *list = cJSON_IsObject(a) ? cJSON_GetObjectItemCaseSensitive(a, "models") : NULL;
     if (!list || cJSON_IsNull(list)) return;
-    if (!cJSON_IsArray(list)) {
-        gr_conf_fail(e, "routing.auto.models: expected a list of model names");
-        return;
+    c->has_auto_models = gr_route_conf_model_list(list, cfg, "routing.auto.models", &c->auto_models, &c->nauto_models, e);
+}
+
+bool gr_route_conf_model_list(const cJSON *list, const gr_config *cfg, const char *path, char ***out, size_t *n,
+                              gr_conf_err *e) {
+    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0) {
+        gr_conf_fail(e, "%s: expected a non-empty list of model names", path);
+        return false;
     }
-    c->has_auto_models = true;
-    c->auto_models = gr_xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(char *));
+    *out = gr_xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(char *));
     const cJSON *it;
     cJSON_ArrayForEach(it, list) {
         const gr_model_conf *m = cJSON_IsString(it) ? find_model(cfg, it->valuestring) : NULL;
         if (!m) {
-            gr_conf_fail(e, "routing.auto.models[%zu]: unknown model '%s'", c->nauto_models,
-                         cJSON_IsString(it) ? it->valuestring : "(not a string)");
-            return;
+            gr_conf_fail(e, "%s[%zu]: unknown model '%s'", path, *n, cJSON_IsString(it) ? it->valuestring : "(not a string)");
+            return false;
         }
-        c->auto_models[c->nauto_models++] = gr_xstrdup(m->name); /* an alias counts as its model */
+        (*out)[(*n)++] = gr_xstrdup(m->name); /* an alias counts as its model */
     }
+    return true;
 }
 
 void *gr_route_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e) {

@@ -26,6 +26,12 @@ extern const gr_conf_key gr_conf_routing_keys[], gr_conf_routing_auto_keys[];
 void *gr_route_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e);
 void gr_route_conf_free(void *conf);
 
+/* A config list of model names or aliases (path names it in errors) as
+ * canonical names: *out (owned, each entry and the array) and *n, also
+ * when it fails; false with e set on an empty list or an unknown name. */
+bool gr_route_conf_model_list(const cJSON *list, const gr_config *cfg, const char *path, char ***out, size_t *n,
+                              gr_conf_err *e);
+
 /* The snapshot's routing settings (defaults when the section is absent). */
 const gr_route_conf *gr_route_conf_of(const gr_config *cfg);
 

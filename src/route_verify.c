@@ -49,22 +49,9 @@ void gr_verify_conf_parse(const cJSON *sec, const gr_config *cfg, gr_verify_conf
         out->verifier = gr_xstrdup(m->name);
     }
     const cJSON *list = cJSON_IsObject(sec) ? cJSON_GetObjectItemCaseSensitive(sec, "cheap_models") : NULL;
-    if (!list || cJSON_IsNull(list)) return;
-    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0) {
-        gr_conf_fail(e, "routing.auto.verify.cheap_models: expected a non-empty list of model names");
-        return;
-    }
-    out->cheap_models = gr_xcalloc((size_t)cJSON_GetArraySize(list), sizeof(char *));
-    const cJSON *it;
-    cJSON_ArrayForEach(it, list) {
-        const gr_model_conf *m = cJSON_IsString(it) ? find_model(cfg, it->valuestring) : NULL;
-        if (!m) {
-            gr_conf_fail(e, "routing.auto.verify.cheap_models[%zu]: unknown model '%s'", out->ncheap_models,
-                         cJSON_IsString(it) ? it->valuestring : "(not a string)");
-            return;
-        }
-        out->cheap_models[out->ncheap_models++] = gr_xstrdup(m->name);
-    }
+    if (list && !cJSON_IsNull(list))
+        (void)gr_route_conf_model_list(list, cfg, "routing.auto.verify.cheap_models", &out->cheap_models,
+                                       &out->ncheap_models, e);
 }
 
 void gr_verify_conf_dispose(gr_verify_conf *c) {
