@@ -1188,7 +1188,8 @@ static bool add_route_headers(gr_request *r, int status, const char *body, size_
         return false;
     }
     char buf[512];
-    gr_route_format_header(r->plan, r->cand, r->attempts + 1, buf, sizeof(buf));
+    /* an accepted auto:verify answer is no fallback: its verify= token names the calls */
+    gr_route_format_header(r->plan, gr_verify_cascade_accepted(r) ? -1 : (int)r->cand, r->attempts + 1, buf, sizeof(buf));
     if (r->last_failure) {
         size_t n = strlen(buf);
         snprintf(buf + n, sizeof(buf) - n, "; after %s", r->last_failure);

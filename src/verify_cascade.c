@@ -507,6 +507,8 @@ static gr_phase_rc phase_cascade(gr_request *r) {
 
 bool gr_verify_cascade_ran(const gr_request *r) { return g_slot >= 0 && CS(r) != NULL; }
 
+bool gr_verify_cascade_accepted(const gr_request *r) { return gr_verify_cascade_ran(r) && CS(r)->served >= 0; }
+
 int64_t gr_verify_cascade_prior_cost(const gr_request *r) {
     if (g_slot < 0 || !CS(r)) return 0;
     const cascade *cs = CS(r);

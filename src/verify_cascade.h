@@ -25,6 +25,8 @@ void gr_verify_cascade_register(void);
 
 /* true when r ran a cascade (usage.verify then itemises its calls). */
 bool gr_verify_cascade_ran(const gr_request *r);
+/* true when a cheap answer was accepted (r->cand is that cheap call's candidate). */
+bool gr_verify_cascade_accepted(const gr_request *r);
 
 /* nano-USD of r's cascade calls other than the one being served (0 without a cascade). */
 int64_t gr_verify_cascade_prior_cost(const gr_request *r);

@@ -94,6 +94,7 @@ test('cheap answers that agree are returned: cheapest model serves, both calls b
   assert.equal(response.headers.get('x-gaterouter-model'), 'tiny');
   const route = response.headers.get('x-gaterouter-route');
   assert.match(route, /policy=auto:verify verify=accepted:same-choice-'B' calls=tiny:\d+\+\d+tok\/\$[0-9.e-]+\/agreed,small:\d+\+\d+tok\/\$[0-9.e-]+\/agreed/, route);
+  assert.doesNotMatch(route, /fallback=/, 'an accepted cheap answer is not a fallback');
   const v = data.usage.verify;
   assert.equal(v.outcome, 'accepted');
   assert.deepEqual(v.calls.map((c) => [c.model, c.role, c.result, c.served]), [['tiny', 'cheap', 'agreed', true], ['small', 'cheap', 'agreed', false]]);
