@@ -6,12 +6,20 @@
 gr_add_unit_test(NAME test_route SOURCES tests/unit/test_route.c LIBS gr_route)
 gr_add_unit_test(NAME test_health SOURCES tests/unit/test_health.c LIBS gr_route)
 gr_add_unit_test(NAME test_retry SOURCES tests/unit/test_retry.c LIBS gr_route)
+# The auto:verify accept rule (src/route/verify_agree.c): final answers and agreement.
+gr_add_unit_test(NAME test_verify_agree SOURCES tests/unit/test_verify_agree.c LIBS gr_route)
+# The auto:verify plan (src/route/route_verify.c): cheap models, checker, worst case, explanation, config.
+gr_add_unit_test(NAME test_route_verify SOURCES tests/unit/test_route_verify.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_route_auto SOURCES tests/unit/test_route_auto.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 
 # The C feature extractor used by tools/route/train.mjs and eval.mjs (train/serve parity).
 add_executable(route_features tools/route/route_features.c)
 target_include_directories(route_features PRIVATE ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(route_features PRIVATE gr_route gr_base ${GR_EXTERNAL_LIBS})
+# The C answer normaliser used by tools/route/verify_eval.mjs (the auto:verify measurement).
+add_executable(verify_answers tools/route/verify_answers.c)
+target_include_directories(verify_answers PRIVATE ${CMAKE_SOURCE_DIR}/src)
+target_link_libraries(verify_answers PRIVATE gr_route gr_base ${GR_EXTERNAL_LIBS})
 
 # The eval tool: a small RouterBench slice with the compiled-in model (fails when the C and JS
 # predictions disagree: train/serve parity), and two fixtures: one consistent with the ability
@@ -33,6 +41,12 @@ if(GR_NODE)
             --features $<TARGET_FILE:route_features>)
   set_tests_properties(route_eval_fixture_pass route_eval_fixture_fail PROPERTIES LABELS "route;eval" TIMEOUT 60)
   set_tests_properties(route_eval_fixture_fail PROPERTIES WILL_FAIL TRUE)
+  # The auto:verify measurement on RouterBench with the serving normaliser; fails when
+  # the accept rule stops reading ARC answers as choice letters (needs ../shared/routing-data).
+  add_test(NAME route_verify_eval
+    COMMAND ${GR_NODE} ${CMAKE_SOURCE_DIR}/tools/route/verify_eval.mjs --answers $<TARGET_FILE:verify_answers>
+            --min-choice-rate 0.96)
+  set_tests_properties(route_verify_eval PROPERTIES LABELS "route;eval" TIMEOUT 120)
 endif()
 
 # What auto learns from ratings (src/route/route_learn.c; the store's feedback_put / learned_* on SQLite).

@@ -19,6 +19,16 @@ if(NODE_EXECUTABLE AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/openai)
     ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endif()
 
+# The auto:verify cascade under valgrind (release builds only): its side calls,
+# timers and cancellations must leave no memory error or leak at exit.
+if(NODE_EXECUTABLE AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/openai AND GR_VALGRIND AND NOT GR_SANITIZE)
+  add_test(NAME vg_compat_verify
+    COMMAND ${NODE_EXECUTABLE} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/compat/verify.test.mjs
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(vg_compat_verify PROPERTIES LABELS "valgrind;compat" TIMEOUT 900 RUN_SERIAL TRUE
+    ENVIRONMENT "GR_BIN=${CMAKE_SOURCE_DIR}/tests/valgrind/gaterouter-vg.sh;GR_REAL_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endif()
+
 # The official-SDK suite against the gateway running under valgrind (release
 # builds only): memory errors or leaks at exit fail the suite.
 if(NODE_EXECUTABLE AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/openai AND GR_VALGRIND AND NOT GR_SANITIZE)

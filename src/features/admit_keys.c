@@ -11,6 +11,7 @@
 #include "meter_hold.h"
 #include "pipeline.h"
 #include "route.h"
+#include "route_verify.h"
 #include "services.h"
 #include "shared.h"
 #include "store.h"
@@ -32,27 +33,50 @@ static int g_ctx_slot = -1;
 static bool admit_shared(gr_request *r, bool seeds_fresh);
 static void on_shared_admit(void *ud, const gr_shared_verdict *v);
 
+/* What a hold prices for one call on candidate c: the request's prompt (+
+ * extra_in), its output cap (or out_cap, one output) times its outputs. */
+static gr_hold_request hold_request(const gr_request *r, const gr_route_candidate *c, int64_t extra_in, int64_t out_cap) {
+    return (gr_hold_request){
+        .body = r->body,
+        .native_body = r->messages_body,
+        .prompt_tokens = r->est_prompt_tokens + extra_in,
+        .outputs = out_cap > 0 ? 1 : r->outputs, /* n choices: n outputs */
+        .max_output = out_cap > 0                  ? out_cap
+                      : r->ep == GR_EP_EMBEDDINGS ? 0
+                                                  : gr_meter_request_max_output(r->body, c->model->max_output_tokens)};
+}
+
+/* One call's worst case on candidate c (route_verify.h), cache writes and
+ * the thinking budget an adapter adds included (meter_hold.h). */
+static int64_t call_max_cost(const gr_route_candidate *c, int64_t extra_in, int64_t out_cap, void *arg) {
+    const gr_request *r = arg;
+    gr_prices pr;
+    gr_meter_deployment_prices(c->dep, c->model, &pr);
+    gr_hold_request q = hold_request(r, c, extra_in, out_cap);
+    return gr_meter_hold_cost(&pr, c->dep->provider->kind, &q);
+}
+
 static gr_phase_rc phase_key_admit(gr_request *r) {
     if (r->key) {
         key_admission *ka = gr_pool_calloc(r->pool, sizeof *ka);
         r->ctx[g_ctx_slot] = ka;
-        /* Reserve the worst case over every candidate a fallback could reach. */
-        r->max_cost_nusd = 0;
+        /* Reserve the worst case over every candidate a fallback could reach,
+         * plus every call an auto:verify cascade makes before it; cache writes
+         * and thinking budgets counted (meter_hold.h). */
+        int64_t answer_max = 0; /* the longest cheap answer a check call may quote */
+        for (uint8_t i = 0; r->ep != GR_EP_EMBEDDINGS && i < r->plan->verify.ncheap; i++) {
+            int64_t mo = gr_meter_request_max_output(r->body, r->plan->cand[r->plan->verify.cheap[i]].model->max_output_tokens);
+            if (mo > answer_max) answer_max = mo;
+        }
+        r->max_cost_nusd = gr_route_plan_max_cost(r->plan, answer_max, call_max_cost, r);
         int64_t out_tokens = 0;
         for (size_t i = 0; i < r->plan->ncand; i++) {
             const gr_route_candidate *c = &r->plan->cand[i];
-            gr_prices pr;
-            gr_meter_deployment_prices(c->dep, c->model, &pr);
-            /* n choices: n outputs; cache writes and thinking budgets counted (meter_hold.h) */
-            gr_hold_request q = {.body = r->body, .native_body = r->messages_body, .prompt_tokens = r->est_prompt_tokens,
-                                 .outputs = r->outputs,
-                                 .max_output = r->ep == GR_EP_EMBEDDINGS ? 0 : gr_meter_request_max_output(r->body, c->model->max_output_tokens)};
-            int64_t mc = gr_meter_hold_cost(&pr, c->dep->provider->kind, &q);
-            if (mc > r->max_cost_nusd) r->max_cost_nusd = mc;
-            int64_t ot = gr_meter_mul_sat(gr_meter_hold_output(c->dep->provider->kind, &q), r->outputs);
+            gr_hold_request q = hold_request(r, c, 0, 0);
+            int64_t ot = gr_meter_mul_sat(gr_meter_hold_output(c->dep->provider->kind, &q), q.outputs);
             if (ot > out_tokens) out_tokens = ot;
         }
-        KA(r)->est_total_tokens = out_tokens > INT64_MAX - r->est_prompt_tokens ? INT64_MAX : r->est_prompt_tokens + out_tokens;
+        KA(r)->est_total_tokens = gr_route_plan_max_tokens(r->plan, r->est_prompt_tokens, out_tokens); /* + a cascade's calls */
         gr_key_verdict v = {0};
         /* the router checked every candidate against the key's models list (key_refuses) */
         if (!gr_keys_admit(r->key, gr_keys_models_checked, r->max_cost_nusd, KA(r)->est_total_tokens, (int64_t)gr_wall_ms(),
@@ -179,14 +203,14 @@ static void finish_settle(gr_request *r, gr_finish_info *f) {
     (void)f;
     if (!KA(r)) return;
     if (KA(r)->reservation.active)
-        gr_keys_settle(&KA(r)->reservation, r->cost_nusd, r->usage.prompt_tokens + r->usage.completion_tokens,
+        gr_keys_settle(&KA(r)->reservation, r->cost_nusd, r->usage.prompt_tokens + r->usage.completion_tokens + r->side_tokens,
                        (int64_t)gr_wall_ms());
     if (KA(r)->shared_reserved && r->key && r->w->shared) {
         gr_keys_note_shared(r->key, -r->max_cost_nusd);
         gr_key_limits lim;
         gr_keys_limits(r->key, &lim);
         gr_shared_settle(r->w->shared, gr_keys_id(r->key), &lim, KA(r)->shared_reserved, r->cost_nusd, KA(r)->est_total_tokens,
-                         r->usage.prompt_tokens + r->usage.completion_tokens, (int64_t)gr_wall_ms());
+                         r->usage.prompt_tokens + r->usage.completion_tokens + r->side_tokens, (int64_t)gr_wall_ms());
     }
 }
 

@@ -42,6 +42,7 @@
 #include "pipeline.h"
 #include "request.h"
 #include "route.h"
+#include "route_verify.h"
 #include "services.h"
 #include "shared.h"
 #include "store_exec.h"
@@ -621,21 +622,38 @@ static int64_t request_max_out(gr_request *r, gr_pay_x402 *p) {
 }
 
 /* Worst case over the route's candidates (a fallback may cost more), every
- * output the request asks for (n, best_of: r->outputs) counted. */
+ * output the request asks for (n, best_of: r->outputs) counted, cache writes
+ * and the thinking budget an adapter adds included (meter_hold.h). */
+typedef struct call_max_arg {
+    gr_request *r;
+    int64_t max_out; /* the request's output cap per output */
+} call_max_arg;
+
+static gr_hold_request hold_request(const call_max_arg *a, int64_t extra_in, int64_t out_cap) {
+    const gr_request *r = a->r;
+    return (gr_hold_request){.body = r->body,
+                             .native_body = r->messages_body,
+                             .prompt_tokens = r->est_prompt_tokens + extra_in,
+                             .max_output = out_cap > 0 ? out_cap : a->max_out,
+                             .outputs = out_cap > 0 ? 1 : r->outputs > 0 ? r->outputs : 1};
+}
+
+/* One call's worst case on candidate c (route_verify.h). */
+static int64_t call_max_cost(const gr_route_candidate *c, int64_t extra_in, int64_t out_cap, void *arg) {
+    gr_prices pr;
+    gr_meter_deployment_prices(c->dep, c->model, &pr);
+    gr_hold_request q = hold_request(arg, extra_in, out_cap);
+    return gr_meter_hold_cost(&pr, c->dep->provider->kind, &q);
+}
+
+/* ... plus every call an auto:verify cascade makes before the answer. */
 static int64_t request_max_cost(gr_request *r, int64_t max_out) {
-    gr_hold_request q = {.body = r->body, .native_body = r->messages_body, .prompt_tokens = r->est_prompt_tokens,
-                         .max_output = max_out, .outputs = r->outputs};
-    /* cache writes and the thinking budget an adapter adds counted (meter_hold.h) */
+    call_max_arg a = {r, max_out};
+    gr_hold_request q = hold_request(&a, 0, 0);
     int64_t mc = gr_meter_hold_cost(&r->prices, r->deployment ? r->deployment->provider->kind : GR_PROVIDER_OPENAI, &q);
     if (!r->plan) return mc;
-    for (size_t i = 0; i < r->plan->ncand; i++) {
-        const gr_route_candidate *c = &r->plan->cand[i];
-        gr_prices pr;
-        gr_meter_deployment_prices(c->dep, c->model, &pr);
-        int64_t m = gr_meter_hold_cost(&pr, c->dep->provider->kind, &q);
-        if (m > mc) mc = m;
-    }
-    return mc;
+    int64_t m = gr_route_plan_max_cost(r->plan, max_out, call_max_cost, &a);
+    return m > mc ? m : mc;
 }
 
 /* The offer: one requirement per configured network/asset, each asking

@@ -8,6 +8,7 @@
  * features that register ADMIT handlers (pay_x402.c, admit_keys.c). */
 #include "proxy.h"
 #include "pipeline.h"
+#include "verify_cascade.h"
 
 #include "http_reply.h"
 #include "http_server.h"
@@ -83,7 +84,7 @@ static void compute_cost(gr_request *r) {
         r->usage.completion_tokens = (int64_t)(content / 4);
         r->usage.estimated = true;
     }
-    r->cost_nusd = gr_meter_cost(&r->prices, &r->usage);
+    r->cost_nusd = gr_meter_cost(&r->prices, &r->usage) + gr_verify_cascade_prior_cost(r); /* + an auto:verify cascade's earlier calls */
 }
 
 static char *json_quote(const char *s) {
@@ -184,7 +185,7 @@ static char *build_fast_body(gr_request *r, const cJSON *tree, bool ask_usage, c
  *   https://R.openai.azure.com/openai/deployments/D     -> <base>/<ep>?api-version=V (D is the deployment)
  *   https://R.openai.azure.com/openai/v1                -> <base>/<ep> (the v1 API: no api-version, model in the body)
  * The key goes in the api-key header either way. */
-static char *azure_url(gr_request *r, const gr_provider_conf *p) {
+static char *azure_url(gr_request *r, const gr_provider_conf *p, const gr_deployment *dep) {
     const char *version = p->api_version ? p->api_version : "2024-10-21";
     const char *base = p->base_url;
     size_t bl = strlen(base);
@@ -194,13 +195,13 @@ static char *azure_url(gr_request *r, const gr_provider_conf *p) {
         return gr_xstrdup(gr_pool_printf(r->pool, "%s%s", base, endpoint_path(r->ep)));
     bool has_openai = bl >= 7 && !strcmp(base + bl - 7, "/openai");
     return gr_xstrdup(gr_pool_printf(r->pool, "%s%s/deployments/%s%s?api-version=%s", base, has_openai ? "" : "/openai",
-                                     r->deployment->upstream_model, endpoint_path(r->ep), version));
+                                     dep->upstream_model, endpoint_path(r->ep), version));
 }
 
 /* The provider's configured headers (conf_headers: false on the adapter
  * path, whose build_chat_request added them already) and the request id. */
-static void add_common_headers(gr_request *r, gr_http_request *h, bool conf_headers) {
-    if (conf_headers) gr_provider_add_conf_headers(r->deployment->provider, h);
+static void add_common_headers(gr_request *r, const gr_provider_conf *p, gr_http_request *h, bool conf_headers) {
+    if (conf_headers) gr_provider_add_conf_headers(p, h);
     gr_http_request_add_header(h, "X-Request-Id: %s", gr_request_echo_id(r));
 }
 
@@ -234,7 +235,7 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
         size_t nlen = r->messages_len;
         const char *nb = apply_token_cap(r, r->messages_body, r->messages_text, &nlen);
         gr_messages_native_request(r->req, p, r->count_tokens, h);
-        add_common_headers(r, h, true);
+        add_common_headers(r, r->deployment->provider, h, true);
         h->body = build_fast_body(r, r->messages_body, false, nb, nlen, &h->body_len);
         return true;
     }
@@ -248,11 +249,11 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
                             NULL, "%s", err.message[0] ? err.message : "request cannot be translated for this provider");
             return false;
         }
-        add_common_headers(r, h, false);
+        add_common_headers(r, r->deployment->provider, h, false);
         return true;
     }
     if (p->kind == GR_PROVIDER_AZURE) {
-        h->url = azure_url(r, p);
+        h->url = azure_url(r, p, r->deployment);
         if (p->api_key) gr_http_request_add_header(h, "api-key: %s", p->api_key);
     } else {
         h->url = gr_xstrdup(gr_pool_printf(r->pool, "%s%s", p->base_url, endpoint_path(r->ep)));
@@ -260,7 +261,7 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
     }
     gr_http_request_add_header(h, "Content-Type: application/json");
     if (r->stream) gr_http_request_add_header(h, "Accept: text/event-stream");
-    add_common_headers(r, h, true);
+    add_common_headers(r, r->deployment->provider, h, true);
     h->body = build_fast_body(r, r->body, true, body, len, &h->body_len);
     return true;
 }
@@ -344,6 +345,7 @@ static int emit_chunk(void *ud, const char *data, size_t len) {
         if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(j, "usage"))) {
             compute_cost(r);
             gr_meter_annotate_response(j, r->cost_nusd, r->usage.estimated);
+            gr_verify_cascade_annotate(r, cJSON_GetObjectItemCaseSensitive(j, "usage"));
             char *s = cJSON_PrintUnformatted(j);
             append_event(r, s, strlen(s));
             cJSON_free(s);
@@ -414,6 +416,7 @@ static int on_sse_event(void *ud, const gr_sse_event *ev) {
                 if (!skip) { /* the client sees what the call cost */
                     compute_cost(r);
                     gr_meter_annotate_response(j, r->cost_nusd, r->usage.estimated);
+                    gr_verify_cascade_annotate(r, cJSON_GetObjectItemCaseSensitive(j, "usage"));
                     char *s = cJSON_PrintUnformatted(j);
                     append_event(r, s, strlen(s));
                     cJSON_free(s);
@@ -584,8 +587,10 @@ static void reply_costed(gr_request *r, cJSON *resp) {
     gr_meter_format_usd(r->cost_nusd, usd, sizeof(usd));
     gr_request_add_header(r, "x-gaterouter-cost", usd);
     if (r->usage.estimated) gr_request_add_header(r, "x-gaterouter-cost-estimated", "true"); /* as KEYS.md says */
-    if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(resp, "usage")) || r->ep != GR_EP_EMBEDDINGS)
+    if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(resp, "usage")) || r->ep != GR_EP_EMBEDDINGS) {
         gr_meter_annotate_response(resp, r->cost_nusd, r->usage.estimated);
+        gr_verify_cascade_annotate(r, cJSON_GetObjectItemCaseSensitive(resp, "usage"));
+    }
     if (r->anthropic_out) {
         cJSON *msg = NULL;
         gr_upstream_error e = {0};
@@ -699,6 +704,7 @@ static void reply_non_stream(gr_request *r) {
     size_t us, ue;
     const cJSON *uobj = cJSON_GetObjectItemCaseSensitive(j, "usage");
     if (!r->anthropic_out && r->usage.present && cJSON_IsObject(uobj) && !cJSON_GetObjectItemCaseSensitive(uobj, "cost") &&
+        !gr_verify_cascade_ran(r) && /* a cascade itemises its calls in usage: re-rendered below */
         gr_json_find_top_level(body, len, "usage", &us, &ue) && ue > us + 1 && body[ue - 1] == '}') {
         char usd[48], ins[64];
         gr_meter_format_usd(r->cost_nusd, usd, sizeof(usd));
@@ -1206,7 +1212,8 @@ static bool add_route_headers(gr_request *r, int status, const char *body, size_
         return false;
     }
     char buf[512];
-    gr_route_format_header(r->plan, r->cand, r->attempts + 1, buf, sizeof(buf));
+    /* an accepted auto:verify answer is no fallback: its verify= token names the calls */
+    gr_route_format_header(r->plan, gr_verify_cascade_accepted(r) ? -1 : (int)r->cand, r->attempts + 1, buf, sizeof(buf));
     if (r->last_failure) {
         size_t n = strlen(buf);
         snprintf(buf + n, sizeof(buf) - n, "; after %s", r->last_failure);
@@ -1219,6 +1226,87 @@ static bool add_route_headers(gr_request *r, int status, const char *body, size_
         gr_request_add_header(r, "x-gaterouter-attempts", a);
     }
     return false;
+}
+
+/* ---- for the auto:verify cascade (verify_cascade.c, proxy.h) ---- */
+
+bool gr_proxy_build_call(gr_request *r, const gr_deployment *dep, const gr_model_conf *m, const cJSON *body,
+                         gr_adapter_ctx *actx, const gr_provider_ops **ops, gr_http_request *h, gr_upstream_error *err) {
+    const gr_provider_conf *p = dep->provider;
+    *ops = gr_provider_ops_for(p->kind);
+    *actx = (gr_adapter_ctx){
+        .provider = p,
+        .upstream_model = dep->upstream_model,
+        .public_model = m->name,
+        .request_id = gr_pool_printf(r->pool, "chatcmpl-%s", r->id),
+        .created = (int64_t)(gr_wall_ms() / 1000),
+        .stream = false,
+    };
+    if (*ops) {
+        if ((*ops)->build_chat_request(actx, body, h, err) != GR_OK) return false;
+        add_common_headers(r, p, h, false); /* the adapter added the provider's headers */
+        return true;
+    }
+    if (p->kind == GR_PROVIDER_AZURE) {
+        h->url = azure_url(r, p, dep);
+        if (p->api_key) gr_http_request_add_header(h, "api-key: %s", p->api_key);
+    } else {
+        h->url = gr_xstrdup(gr_pool_printf(r->pool, "%s%s", p->base_url, endpoint_path(r->ep)));
+        if (p->api_key) gr_http_request_add_header(h, "Authorization: Bearer %s", p->api_key);
+    }
+    gr_http_request_add_header(h, "Content-Type: application/json");
+    add_common_headers(r, p, h, true);
+    cJSON *copy = cJSON_Duplicate(body, 1);
+    for (size_t i = 0; gr_route_gateway_fields[i]; i++) cJSON_DeleteItemFromObjectCaseSensitive(copy, gr_route_gateway_fields[i]);
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "model");
+    cJSON_AddStringToObject(copy, "model", dep->upstream_model);
+    char *txt = cJSON_PrintUnformatted(copy);
+    cJSON_Delete(copy);
+    if (!txt) abort();
+    h->body = gr_xstrdup(txt);
+    h->body_len = strlen(txt);
+    cJSON_free(txt);
+    return true;
+}
+
+gr_status gr_proxy_parse_call(gr_request *r, const gr_provider_ops *ops, gr_adapter_ctx *actx, const char *body,
+                              size_t len, cJSON **out, gr_usage *usage, gr_upstream_error *err) {
+    *out = NULL;
+    if (ops) return ops->parse_chat_response(actx, body, len, out, usage, err);
+    cJSON *j = cJSON_ParseWithLength(body, len);
+    if (!cJSON_IsObject(j) || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "choices"))) {
+        cJSON_Delete(j);
+        snprintf(err->message, sizeof err->message, "upstream answer is not a chat completion");
+        return GR_ERR_PARSE;
+    }
+    read_usage(cJSON_GetObjectItemCaseSensitive(j, "usage"), usage);
+    if (!usage->present) {
+        usage->prompt_tokens = r->est_prompt_tokens;
+        const cJSON *msg = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0), "message");
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(msg, "content");
+        if (cJSON_IsString(content)) usage->completion_tokens = gr_meter_estimate_text(content->valuestring, strlen(content->valuestring));
+        usage->estimated = true;
+    }
+    *out = j;
+    return GR_OK;
+}
+
+void gr_proxy_reply_response(gr_request *r, cJSON *resp) { reply_costed(r, resp); }
+
+void gr_proxy_stream_begin(gr_request *r) {
+    r->streaming = true;
+    if (!r->out) r->out = evbuffer_new();
+    start_stream_reply(r);
+}
+
+void gr_proxy_stream_event(gr_request *r, const char *data, size_t len) {
+    append_event(r, data, len);
+    flush_out(r);
+}
+
+void gr_proxy_stream_end(gr_request *r) {
+    r->done_seen = true;
+    finish_stream(r, NULL);
 }
 
 /* ---- registered handlers (pipeline.h) ---- */
@@ -1234,6 +1322,7 @@ static bool fill_cache(gr_request *r, int status, const char *body, size_t len) 
 static void finish_meter(gr_request *r, gr_finish_info *f) {
     (void)f;
     if (r->deployment && !r->cost_nusd && (r->usage.present || r->stream_data_bytes)) compute_cost(r);
+    if (!r->cost_nusd) r->cost_nusd = gr_verify_cascade_prior_cost(r); /* billed even when the escalation failed */
 }
 
 /* A Redis call still pending for r (cluster admission, claim, cache) is
@@ -1275,6 +1364,7 @@ void gr_proxy_register(void) {
     gr_pipeline_on_phase(GR_PHASE_PARSE, phase_parse);
     gr_pipeline_on_phase(GR_PHASE_ROUTE, phase_route);
     gr_pipeline_on_phase(GR_PHASE_CACHE, phase_cache);
+    gr_verify_cascade_register(); /* auto:verify: its cheap calls run before phase_upstream, which escalates */
     gr_pipeline_on_phase(GR_PHASE_UPSTREAM, phase_upstream);
     gr_pipeline_on_reply(GR_REPLY_CACHE, fill_cache);
     gr_pipeline_on_reply(GR_REPLY_ROUTE, add_route_headers);

@@ -15,4 +15,23 @@ void gr_proxy_handle(gr_request *r);
  * ADMIT, CACHE, UPSTREAM), reply hooks and finish handlers. */
 void gr_proxy_register(void);
 
+/* ---- for the auto:verify cascade (verify_cascade.c, the same feature) ---- */
+/* A non-streamed chat call of r's canonical body to dep (model m): the
+ * adapter's request, or the OpenAI-compatible one with `model` set and the
+ * gateway's own fields removed. false: err says why (adapter refusal). */
+bool gr_proxy_build_call(gr_request *r, const gr_deployment *dep, const gr_model_conf *m, const cJSON *body,
+                         gr_adapter_ctx *actx, const gr_provider_ops **ops, gr_http_request *h, gr_upstream_error *err);
+/* Its redacted answer as a canonical chat.completion (*out owned by the
+ * caller) and usage (estimated when the upstream reported none). */
+GR_MUST_CHECK gr_status gr_proxy_parse_call(gr_request *r, const gr_provider_ops *ops, gr_adapter_ctx *actx,
+                                            const char *body, size_t len, cJSON **out, gr_usage *usage,
+                                            gr_upstream_error *err);
+/* Replies a canonical chat.completion with r->cost_nusd in usage (in the client's format) and finishes r. */
+void gr_proxy_reply_response(gr_request *r, cJSON *resp);
+/* A stream made by the gateway: begin (status line and headers), events
+ * (canonical chunks, translated for a Messages client), end ([DONE], finish). */
+void gr_proxy_stream_begin(gr_request *r);
+void gr_proxy_stream_event(gr_request *r, const char *data, size_t len);
+void gr_proxy_stream_end(gr_request *r);
+
 #endif

@@ -52,6 +52,7 @@ static const struct {
     {"routing.auto", NULL, gr_conf_routing_auto_keys},
     {"routing.auto.learning", NULL, gr_conf_routing_learning_keys},
     {"routing.auto.embeddings", "`routing.auto.embeddings` (or the model's name: its `model`)", gr_conf_routing_embeddings_keys},
+    {"routing.auto.verify", NULL, gr_conf_routing_auto_verify_keys},
     {"routing.health", NULL, gr_conf_health_keys},
     {"redis", "`redis` (or a URL string: the `url`)", gr_conf_redis_keys},
     {"x402", NULL, gr_conf_x402_keys},

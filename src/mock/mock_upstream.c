@@ -85,6 +85,30 @@ static bool has_flag(const char *text, const char *name) {
     return text && strstr(text, pat);
 }
 
+/* [[mock:NAME:MODEL=VALUE]] for this upstream model, else [[mock:NAME=VALUE]]:
+ * VALUE (up to "]]", newlines included) into out. */
+static bool model_directive(const char *text, const char *name, const char *model, char *out, size_t cap) {
+    char pat[192];
+    const char *p = NULL;
+    if (!text) return false;
+    if (model) {
+        snprintf(pat, sizeof(pat), "[[mock:%s:%s=", name, model);
+        p = strstr(text, pat);
+    }
+    if (!p) {
+        snprintf(pat, sizeof(pat), "[[mock:%s=", name);
+        p = strstr(text, pat);
+    }
+    if (!p) return false;
+    p += strlen(pat);
+    const char *e = strstr(p, "]]");
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    if (n >= cap) n = cap - 1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
 static void add_token(plan *p, const char *s, size_t n) {
     if (p->ntokens == p->tokens_cap) {
         p->tokens_cap = p->tokens_cap ? p->tokens_cap * 2 : 16;
@@ -196,8 +220,10 @@ static void build_plan(gr_mock *mk, const cJSON *req, plan *p, bool chat) {
         if (cJSON_IsString(pr)) last_text = pr->valuestring;
         p->prompt_tokens = (int64_t)strlen(last_text) / 4 + 1;
     }
-    p->status = (int)directive(last_text, "status", 200);
-    p->delay_ms = directive(last_text, "delay_ms", p->delay_ms);
+    char status_v[16];
+    p->status = model_directive(last_text, "status", p->model, status_v, sizeof(status_v)) ? (int)strtoul(status_v, NULL, 10) : 200;
+    char delay_v[16];
+    if (model_directive(last_text, "delay_ms", p->model, delay_v, sizeof(delay_v))) p->delay_ms = (uint32_t)strtoul(delay_v, NULL, 10);
     p->tps = directive(last_text, "tps", p->tps);
     p->cut = has_flag(last_text, "cut");
     p->parallel_tools = has_flag(last_text, "parallel_tools");
@@ -248,6 +274,10 @@ static void build_plan(gr_mock *mk, const cJSON *req, plan *p, bool chat) {
     }
 
     char text[1024];
+    if (chat && model_directive(last_text, "answer", p->model, text, sizeof(text))) { /* a scripted reply */
+        tokenize_into(p, text, max_tokens);
+        return;
+    }
     if (ntok) {
         static const char *const words[] = {"lorem ", "ipsum ", "dolor ", "sit ", "amet ", "consectetur ",
                                             "adipiscing ", "elit "};

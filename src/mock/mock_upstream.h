@@ -29,6 +29,10 @@
  *                           and close in one burst each, like the real services)
  *   [[mock:cut]]            drop the connection half-way through a stream
  *   [[mock:parallel_tools]] call every offered tool at once
+ *   [[mock:answer=TEXT]]    reply TEXT (chat; up to "]]", newlines kept)
+ * status, delay_ms and answer also take a model: [[mock:answer:UPSTREAM_MODEL=TEXT]],
+ * [[mock:status:UPSTREAM_MODEL=500]] apply to that upstream model only and win
+ * over the plain form (the auto:verify tests script each model's answer).
  * GET /mock/stats reports streams started/completed/cancelled (the cancelled
  * count proves a client abort reached the upstream). */
 #ifndef GR_MOCK_UPSTREAM_H

@@ -77,6 +77,7 @@ typedef struct gr_request {
     bool cache_hit;
     int64_t est_prompt_tokens, max_cost_nusd, cost_nusd;
     int64_t outputs;            /* outputs the upstream generates (n, best_of, prompts): gr_meter_request_outputs */
+    int64_t side_tokens;        /* tokens of the calls made for r besides the served one (auto:verify), set at METER */
     uint64_t stream_data_bytes; /* for the usage estimate when a stream reports none */
     bool pay_x402;              /* paid per request over x402 (no API key) */
     int64_t cap_max_tokens;     /* > 0: generation capped (e.g. to what was paid) */

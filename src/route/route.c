@@ -879,6 +879,10 @@ static double policy_knob(gr_str policy, const char *default_policy, const char 
         *name = "auto:best";
         return 1.0;
     }
+    if (gr_str_eq_c(policy, "auto:verify")) { /* escalates to what auto:best picks (route_verify.h) */
+        *name = "auto:verify";
+        return 1.0;
+    }
     if (default_policy && depth == 0 && strncmp(default_policy, "auto:", 5) == 0)
         return policy_knob(gr_str_c(default_policy), NULL, name, 1);
     *name = "auto";
@@ -1122,6 +1126,8 @@ gr_status gr_route_plan(const gr_config *cfg, const gr_route_request *req, gr_ro
     }
     if (is_auto(model) && !gr_route_find_model(cfg, model.ptr, model.len)) {
         plan_auto(&c, model);
+        if (!strncmp(out->policy, "auto:verify", 11))
+            gr_route_verify_choose(cfg, out);
     } else {
         snprintf(out->policy, sizeof out->policy, "model");
         plan_models(&c, model);
@@ -1136,6 +1142,7 @@ done:
         snprintf(head, sizeof head, "%s", out->reason); /* e.g. "ctx-upgrade " */
         out->reason[0] = '\0';
         appendf(out->reason, sizeof out->reason, "policy=%s", out->policy[0] ? out->policy : "-");
+        gr_route_verify_reason(out, out->reason, sizeof out->reason);
         if (out->value_usd >= 0)
             gr_route_auto_reason(out, out->reason, sizeof out->reason);
         if (c.sort != GR_ROUTE_SORT_NONE)
@@ -1445,6 +1452,7 @@ cJSON *gr_route_plan_to_json(const struct gr_route_plan *plan)
         cJSON_AddStringToObject(o, "strategy", plan->strategy);
     if (plan->value_usd >= 0)
         gr_route_auto_to_json(plan, o);
+    gr_route_verify_to_json(plan, o);
     cJSON_AddNumberToObject(o, "considered", plan->considered);
     cJSON *rj = cJSON_AddObjectToObject(o, "skipped");
     cJSON_AddNumberToObject(rj, "capabilities", plan->rej_caps);

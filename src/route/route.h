@@ -139,6 +139,22 @@ typedef struct gr_route_auto_cand {
     double embed_quality; /* routing.auto.embeddings: the neighbours' estimate; NAN = none */
 } gr_route_auto_cand;
 
+/* auto:verify: the cascade planned by route_verify.c — cheap calls first
+ * (indexes into cand), escalation to cand[0] when their answers disagree. */
+#define GR_ROUTE_VERIFY_MAX_CHEAP 2
+typedef struct gr_route_verify_plan {
+    bool asked;        /* the policy is auto:verify */
+    bool on;           /* a cascade will run (asked, and a cheaper capable model exists) */
+    uint8_t ncheap;
+    int8_t cheap[GR_ROUTE_VERIFY_MAX_CHEAP];
+    int8_t checker;    /* cand index of the code check: the configured verifier, else cheap[0] */
+    bool checker_is_verifier;
+    uint32_t check_max_tokens; /* output cap of the check call */
+    uint32_t timeout_ms;       /* of the cheap phase */
+    uint8_t agree;             /* gr_agree_mode (verify_agree.h) */
+    const char *off;   /* asked but off: why */
+} gr_route_verify_plan;
+
 typedef struct gr_route_candidate {
     const gr_model_conf *model; /* public model this deployment belongs to */
     const gr_deployment *dep;
@@ -172,6 +188,7 @@ struct gr_route_plan {
     char reason[512];     /* x-gaterouter-route */
     char error[256];      /* client-facing message when result != OK */
     uint32_t ctx_limit;   /* GR_ROUTE_NO_CAPABLE for the context: the window that was too small, else 0 */
+    gr_route_verify_plan verify; /* auto:verify (route_verify.h) */
 };
 
 /* ---- setup ---- */

@@ -177,7 +177,7 @@ gr_status gr_route_auto_config_check(const gr_config *cfg, char *err, size_t err
         return GR_OK;
     if (!cJSON_IsObject(sec))
         FAIL("routing.auto: expected a mapping");
-    static const char *const keys[] = {"models", "quality", "value_usd", "abilities", "learning", "embeddings"};
+    static const char *const keys[] = {"models", "quality", "value_usd", "abilities", "learning", "embeddings", "verify"};
     const cJSON *e;
     cJSON_ArrayForEach(e, sec)
     {
@@ -185,7 +185,7 @@ gr_status gr_route_auto_config_check(const gr_config *cfg, char *err, size_t err
         for (size_t i = 0; i < GR_ARRAY_LEN(keys); i++)
             known = known || (e->string && strcmp(e->string, keys[i]) == 0);
         if (!known)
-            FAIL("routing.auto.%s: unknown key (known: models, quality, value_usd, abilities, learning, embeddings)",
+            FAIL("routing.auto.%s: unknown key (known: models, quality, value_usd, abilities, learning, embeddings, verify)",
                  e->string ? e->string : "?");
     }
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(sec, "models");

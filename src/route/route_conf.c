@@ -27,6 +27,7 @@ const gr_conf_key gr_conf_routing_auto_keys[] = {
      "the embeddings signal: nearest neighbours in a labelled bank (`route train`); see routing.auto.embeddings"},
     {"learning", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
      "what auto learns from ratings (POST /v1/feedback, `route calibrate`); see routing.auto.learning"},
+    {"verify", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "the auto:verify cascade (routing.auto.verify)"},
     GR_CONF_END,
 };
 
@@ -44,6 +45,8 @@ static void defaults_init(void) {
     g_defaults.auto_value_usd = -1.0;
     gr_health_opts_default(&g_defaults.health);
     gr_route_learn_conf_default(&g_defaults.learning);
+    gr_conf_err e = {0};
+    gr_verify_conf_parse(NULL, NULL, &g_defaults.verify, &e); /* the declared defaults */
 }
 
 static gr_route_conf *conf_new(void) {
@@ -67,28 +70,34 @@ static void parse_auto(const cJSON *a, const gr_config *cfg, gr_route_conf *c, g
     if (e->failed) return;
     gr_route_embed_conf_parse(section ? cJSON_GetObjectItemCaseSensitive(section, "embeddings") : NULL, cfg, &c->embed, e);
     if (e->failed) return;
+    gr_verify_conf_parse(section ? cJSON_GetObjectItemCaseSensitive(section, "verify") : NULL, cfg, &c->verify, e);
+    if (e->failed) return;
     c->auto_value_usd = gr_route_auto_config_value_usd(section);
     c->nauto_abilities = cfg->nmodels;
     c->auto_abilities = gr_xcalloc(cfg->nmodels ? cfg->nmodels : 1, sizeof *c->auto_abilities);
     for (size_t i = 0; i < cfg->nmodels; i++) gr_route_auto_ability(section, &cfg->models[i], &c->auto_abilities[i]);
     const cJSON *list = cJSON_IsObject(a) ? cJSON_GetObjectItemCaseSensitive(a, "models") : NULL;
     if (!list || cJSON_IsNull(list)) return;
-    if (!cJSON_IsArray(list)) {
-        gr_conf_fail(e, "routing.auto.models: expected a list of model names");
-        return;
+    c->has_auto_models = gr_route_conf_model_list(list, cfg, "routing.auto.models", &c->auto_models, &c->nauto_models, e);
+}
+
+bool gr_route_conf_model_list(const cJSON *list, const gr_config *cfg, const char *path, char ***out, size_t *n,
+                              gr_conf_err *e) {
+    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) == 0) {
+        gr_conf_fail(e, "%s: expected a non-empty list of model names", path);
+        return false;
     }
-    c->has_auto_models = true;
-    c->auto_models = gr_xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(char *));
+    *out = gr_xcalloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(char *));
     const cJSON *it;
     cJSON_ArrayForEach(it, list) {
         const gr_model_conf *m = cJSON_IsString(it) ? find_model(cfg, it->valuestring) : NULL;
         if (!m) {
-            gr_conf_fail(e, "routing.auto.models[%zu]: unknown model '%s'", c->nauto_models,
-                         cJSON_IsString(it) ? it->valuestring : "(not a string)");
-            return;
+            gr_conf_fail(e, "%s[%zu]: unknown model '%s'", path, *n, cJSON_IsString(it) ? it->valuestring : "(not a string)");
+            return false;
         }
-        c->auto_models[c->nauto_models++] = gr_xstrdup(m->name); /* an alias counts as its model */
+        (*out)[(*n)++] = gr_xstrdup(m->name); /* an alias counts as its model */
     }
+    return true;
 }
 
 void *gr_route_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e) {
@@ -115,6 +124,7 @@ void gr_route_conf_free(void *conf) {
     free(c->auto_models);
     free(c->auto_abilities);
     gr_route_embed_conf_dispose(&c->embed);
+    gr_verify_conf_dispose(&c->verify);
     free(c);
 }
 

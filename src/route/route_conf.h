@@ -9,6 +9,7 @@
 #include "route_auto_config.h"
 #include "route_embed.h"
 #include "route_learn.h"
+#include "route_verify.h"
 
 typedef struct gr_route_conf {
     double auto_value_usd; /* USD per good answer of plain "auto" (value_usd or quality); -1 = unset */
@@ -20,6 +21,7 @@ typedef struct gr_route_conf {
     gr_health_opts health; /* routing.health */
     gr_route_learn_conf learning; /* routing.auto.learning */
     gr_route_embed_conf embed;    /* routing.auto.embeddings (its bank included) */
+    gr_verify_conf verify; /* routing.auto.verify */
 } gr_route_conf;
 
 /* The declared keys of `routing` and `routing.auto` (routing.health: health.h). */
@@ -28,6 +30,12 @@ extern const gr_conf_key gr_conf_routing_keys[], gr_conf_routing_auto_keys[];
 
 void *gr_route_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e);
 void gr_route_conf_free(void *conf);
+
+/* A config list of model names or aliases (path names it in errors) as
+ * canonical names: *out (owned, each entry and the array) and *n, also
+ * when it fails; false with e set on an empty list or an unknown name. */
+bool gr_route_conf_model_list(const cJSON *list, const gr_config *cfg, const char *path, char ***out, size_t *n,
+                              gr_conf_err *e);
 
 /* The snapshot's routing settings (defaults when the section is absent). */
 const gr_route_conf *gr_route_conf_of(const gr_config *cfg);
