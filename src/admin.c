@@ -95,6 +95,12 @@ static const char *strip_bearer(const char *b, size_t *len) {
     return b;
 }
 
+bool gr_admin_query_get(const char *query, const char *name, char *buf, size_t cap) {
+    return query_get(query, name, buf, cap);
+}
+
+const char *gr_admin_strip_bearer(const char *bearer, size_t *len) { return strip_bearer(bearer, len); }
+
 gr_status gr_admin_parse_time(const char *s, bool end_of_day, int64_t *ms) {
     *ms = 0;
     if (!s || !*s) return GR_OK;
@@ -232,6 +238,8 @@ static int store_error(char **out, gr_status rc) {
     return fail(out, 500, "api_error", "store_error", NULL, "The key store failed: %s.",
                 gr_status_str(rc));
 }
+
+int gr_admin_store_error(char **out, gr_status rc) { return store_error(out, rc); }
 
 static int parse_body(const char *body, size_t len, cJSON **obj, char **out) {
     *obj = NULL;

@@ -122,6 +122,18 @@ typedef struct gr_usage_group {
     int64_t estimated; /* rows whose tokens were estimated */
 } gr_usage_group;
 
+/* A read of raw ledger rows, newest first (the console's reports and
+ * exports, admin_report.c). */
+typedef struct gr_ledger_scan {
+    int64_t from_ms;    /* inclusive; 0 = beginning */
+    int64_t to_ms;      /* exclusive; 0 = no end */
+    const char *key_id; /* NULL = all keys */
+    int64_t limit;      /* at most this many rows (> 0) */
+} gr_ledger_scan;
+
+/* Called once per row; false stops the scan. */
+typedef bool (*gr_ledger_scan_fn)(const gr_ledger_row *row, void *arg);
+
 /* ---- backend vtable ---- */
 
 typedef struct gr_store gr_store;
@@ -149,6 +161,8 @@ typedef struct gr_store_ops {
     gr_status (*usage_summary)(gr_store *s, const gr_usage_query *q, gr_usage_group **out,
                                size_t *n);
     gr_status (*ledger_count)(gr_store *s, int64_t *n);
+    /* Rows in [from, to) (of key_id), newest first, at most limit. */
+    gr_status (*ledger_scan)(gr_store *s, const gr_ledger_scan *q, gr_ledger_scan_fn fn, void *arg);
     gr_status (*integrity_check)(gr_store *s, char *msg, size_t msglen);
 } gr_store_ops;
 
@@ -223,6 +237,10 @@ static inline gr_status gr_store_usage_summary(gr_store *s, const gr_usage_query
 }
 static inline gr_status gr_store_ledger_count(gr_store *s, int64_t *n) {
     return s->ops->ledger_count(s, n);
+}
+static inline gr_status gr_store_ledger_scan(gr_store *s, const gr_ledger_scan *q, gr_ledger_scan_fn fn,
+                                             void *arg) {
+    return s->ops->ledger_scan(s, q, fn, arg);
 }
 static inline gr_status gr_store_integrity_check(gr_store *s, char *msg, size_t len) {
     return s->ops->integrity_check(s, msg, len);

@@ -56,6 +56,7 @@ enum {
     PS_USAGE_BY_PROVIDER,
     PS_USAGE_BY_DAY,
     PS_LEDGER_COUNT,
+    PS_LEDGER_SCAN,
     PS_COUNT
 };
 
@@ -130,6 +131,11 @@ static const char *const ps_sql[PS_COUNT] = {
     [PS_USAGE_BY_PROVIDER] = USAGE_SQL("COALESCE(provider, '(none)')"),
     [PS_USAGE_BY_DAY] = USAGE_SQL("to_char(date '1970-01-01' + day, 'YYYY-MM-DD')"),
     [PS_LEDGER_COUNT] = "SELECT count(*) FROM ledger",
+    [PS_LEDGER_SCAN] = "SELECT " LEDGER_COLS " FROM ledger"
+                       " WHERE day >= $1::bigint AND ($2::bigint IS NULL OR day <= $2::bigint)"
+                       " AND ts_ms >= $3::bigint AND ($4::bigint = 0 OR ts_ms < $4::bigint)"
+                       " AND ($5::text IS NULL OR key_id = $5::text) ORDER BY ts_ms DESC, request_id DESC"
+                       " LIMIT $6::bigint",
 };
 
 static const char *const ps_name[PS_COUNT] = {
@@ -139,6 +145,7 @@ static const char *const ps_name[PS_COUNT] = {
     [PS_GEN_GET] = "gr_gen_get",             [PS_USAGE_BY_KEY] = "gr_usage_key",
     [PS_USAGE_BY_MODEL] = "gr_usage_model",  [PS_USAGE_BY_PROVIDER] = "gr_usage_provider",
     [PS_USAGE_BY_DAY] = "gr_usage_day",      [PS_LEDGER_COUNT] = "gr_ledger_count",
+    [PS_LEDGER_SCAN] = "gr_ledger_scan",
 };
 
 /* ---- schema ---- */
@@ -845,6 +852,35 @@ static gr_status op_usage_summary(gr_store *base, const gr_usage_query *q, gr_us
     return rc;
 }
 
+static gr_status op_ledger_scan(gr_store *base, const gr_ledger_scan *q, gr_ledger_scan_fn fn, void *arg) {
+    pg_store *s = (pg_store *)base;
+    char from_day[24], to_day[24], from_ms[24], to_ms[24], limit[24], *t;
+    const char *vals[6] = {
+        fmt_i64(from_day, gr_store_utc_day(q->from_ms)),
+        q->to_ms ? fmt_i64(to_day, gr_store_utc_day(q->to_ms - 1)) : NULL,
+        fmt_i64(from_ms, q->from_ms),
+        fmt_i64(to_ms, q->to_ms),
+        gr_pg_clean_param(q->key_id, &t),
+        fmt_i64(limit, q->limit),
+    };
+    gr_status rc;
+    pthread_mutex_lock(&s->mu);
+    PGresult *res = run(s, PS_LEDGER_SCAN, 6, vals, true, &rc);
+    pthread_mutex_unlock(&s->mu);
+    free(t);
+    if (res) { /* the rows are this thread's now: no lock while the caller reads them */
+        gr_ledger_row *row = gr_xmalloc(sizeof *row);
+        int cnt = gr_pq()->ntuples(res);
+        for (int i = 0; i < cnt; i++) {
+            read_row(res, i, row);
+            if (!fn(row, arg)) break;
+        }
+        free(row);
+    }
+    gr_pq()->clear(res);
+    return rc;
+}
+
 static gr_status op_ledger_count(gr_store *base, int64_t *n) {
     pg_store *s = (pg_store *)base;
     gr_status rc;
@@ -925,6 +961,7 @@ static const gr_store_ops pg_ops = {
     .ledger_insert = op_ledger_insert,
     .generation_get = op_generation_get,
     .usage_summary = op_usage_summary,
+    .ledger_scan = op_ledger_scan,
     .ledger_count = op_ledger_count,
     .integrity_check = op_integrity_check,
 };

@@ -30,6 +30,7 @@ enum {
     ST_LEDGER_INSERT,
     ST_SPEND_ADD,
     ST_GEN_GET,
+    ST_LEDGER_SCAN,
     ST_COUNT
 };
 
@@ -70,6 +71,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_GEN_GET] = "SELECT " LEDGER_COLS " FROM ledger WHERE request_id=?1 UNION ALL SELECT * FROM"
                    " (SELECT " LEDGER_COLS " FROM ledger WHERE client_request_id=?1 ORDER BY ts_ms DESC, seq DESC"
                    " LIMIT 1) LIMIT 1",
+    [ST_LEDGER_SCAN] = "SELECT " LEDGER_COLS " FROM ledger WHERE ts_ms >= ?1 AND (?2 = 0 OR ts_ms < ?2)"
+                       " AND (?3 IS NULL OR key_id = ?3) ORDER BY ts_ms DESC, seq DESC LIMIT ?4",
 };
 
 /* ---- schema ---- */
@@ -521,6 +524,33 @@ out:
     return rc;
 }
 
+static gr_status op_ledger_scan(gr_store *base, const gr_ledger_scan *q, gr_ledger_scan_fn fn, void *arg) {
+    sqlite_store *s = (sqlite_store *)base;
+    gr_status rc = GR_ERR_IO;
+    gr_ledger_row *row = gr_xmalloc(sizeof *row);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = stmt(s, ST_LEDGER_SCAN);
+    if (!st) goto out;
+    sqlite3_bind_int64(st, 1, q->from_ms);
+    sqlite3_bind_int64(st, 2, q->to_ms);
+    bind_text(st, 3, q->key_id);
+    sqlite3_bind_int64(st, 4, q->limit);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        read_row(st, row);
+        if (!fn(row, arg)) {
+            r = SQLITE_DONE;
+            break;
+        }
+    }
+    if (r == SQLITE_DONE) rc = GR_OK;
+    done(st);
+out:
+    pthread_mutex_unlock(&s->mu);
+    free(row);
+    return rc;
+}
+
 static gr_status op_ledger_count(gr_store *base, int64_t *n) {
     sqlite_store *s = (sqlite_store *)base;
     gr_status rc = GR_ERR_IO;
@@ -566,6 +596,7 @@ static const gr_store_ops sqlite_ops = {
     .ledger_insert = op_ledger_insert,
     .generation_get = op_generation_get,
     .usage_summary = op_usage_summary,
+    .ledger_scan = op_ledger_scan,
     .ledger_count = op_ledger_count,
     .integrity_check = op_integrity_check,
 };

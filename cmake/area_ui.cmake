@@ -1,0 +1,36 @@
+# Area "ui" (named to sort after core and meter, whose libraries it adds
+# to): the web console at /ui (src/console*.c) and the report
+# endpoints its pages read (src/admin_report.c, src/csv.c). The console's
+# files (console/) and the pinned charting library (node_modules/uplot,
+# package-lock.json) are compiled into the binary by tools/embed: no Node
+# and no file access at run time. Owner: console.
+set(GR_CONSOLE_FILES
+  /ui/index.html=${CMAKE_SOURCE_DIR}/console/index.html
+  /ui/app.js=${CMAKE_SOURCE_DIR}/console/app.js
+  /ui/app.css=${CMAKE_SOURCE_DIR}/console/app.css
+  /ui/favicon.svg=${CMAKE_SOURCE_DIR}/console/favicon.svg
+  /ui/uplot.js=${CMAKE_SOURCE_DIR}/node_modules/uplot/dist/uPlot.iife.min.js
+  /ui/uplot.css=${CMAKE_SOURCE_DIR}/node_modules/uplot/dist/uPlot.min.css
+)
+set(GR_CONSOLE_DEPS "")
+foreach(pair ${GR_CONSOLE_FILES})
+  string(REGEX REPLACE "^[^=]*=" "" file "${pair}")
+  if(NOT EXISTS "${file}")
+    message(FATAL_ERROR "console: ${file} is missing (run `npm ci` for node_modules/uplot)")
+  endif()
+  list(APPEND GR_CONSOLE_DEPS "${file}")
+endforeach()
+
+add_executable(embed_assets tools/embed/embed_assets.c)
+target_link_libraries(embed_assets PRIVATE ${GR_EXTERNAL_LIBS})
+add_custom_command(
+  OUTPUT ${CMAKE_BINARY_DIR}/console_assets.c
+  COMMAND embed_assets ${CMAKE_BINARY_DIR}/console_assets.c ${GR_CONSOLE_FILES}
+  DEPENDS embed_assets ${GR_CONSOLE_DEPS}
+  COMMENT "Embedding the web console's files"
+  VERBATIM)
+
+# In gr_core (endpoints.c serves /ui), so every test that links the core has it.
+target_sources(gr_core PRIVATE src/console.c ${CMAKE_BINARY_DIR}/console_assets.c)
+# The reports read the x402 store too (in gr_core), so they live there.
+target_sources(gr_core PRIVATE src/console_conf.c src/admin_report.c src/csv.c)
