@@ -31,6 +31,6 @@ add_custom_command(
   VERBATIM)
 
 # In gr_core (endpoints.c serves /ui), so every test that links the core has it.
-target_sources(gr_core PRIVATE src/console.c ${CMAKE_BINARY_DIR}/console_assets.c)
+target_sources(gr_core PRIVATE src/console.c src/console_config.c src/config_reload.c ${CMAKE_BINARY_DIR}/console_assets.c)
 # The reports read the x402 store too (in gr_core), so they live there.
 target_sources(gr_core PRIVATE src/console_conf.c src/admin_report.c src/csv.c)
