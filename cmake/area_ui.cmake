@@ -34,3 +34,15 @@ add_custom_command(
 target_sources(gr_core PRIVATE src/console.c src/console_config.c src/config_reload.c ${CMAKE_BINARY_DIR}/console_assets.c)
 # The reports read the x402 store too (in gr_core), so they live there.
 target_sources(gr_core PRIVATE src/console_conf.c src/admin_report.c src/csv.c)
+
+# The console's server side (tests/console/api.test.mjs) and its pages in a
+# headless Chromium (tests/console/browser.test.mjs: playwright-core driving
+# Debian's `chromium`, with x402 payments on a local anvil chain).
+find_program(GR_UI_NODE node)
+if(GR_UI_NODE)
+  add_test(NAME console_api
+    COMMAND ${GR_UI_NODE} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/console/api.test.mjs
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(console_api PROPERTIES LABELS "console" TIMEOUT 300
+    ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endif()
