@@ -46,3 +46,12 @@ if(GR_UI_NODE)
   set_tests_properties(console_api PROPERTIES LABELS "console" TIMEOUT 300
     ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endif()
+if(GR_UI_NODE AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/playwright-core AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/viem)
+  add_test(NAME console_browser
+    COMMAND ${GR_UI_NODE} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/console/browser.test.mjs
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(console_browser PROPERTIES LABELS "console;browser;e2e" TIMEOUT 600
+    ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+else()
+  message(WARNING "node or node_modules missing: run `npm ci` to enable the console's browser suite")
+endif()

@@ -151,7 +151,7 @@ function keyForm(k, onDone) {
 
 function keyDetail(k) {
   const sp = k.spend || {}, rem = k.remaining || {}, lim = k.limits || {};
-  return el('dl', { class: 'kv' },
+  return el('dl', { class: 'kv' }, [
     ['id', k.id], ['name', k.name], ['prefix', k.key_prefix], ['status', k.status], ['created', when(k.created_at)],
     ['models', (k.models || ['all']).join(', ')], ['metadata', k.metadata ? JSON.stringify(k.metadata) : '—'],
     ['spend total / budget', `${usd(sp.total_usd)} / ${limitText(lim.budget_usd, 1)}`],
@@ -347,6 +347,7 @@ async function show() {
   const name = (location.hash.match(/^#\/(\w+)/) || [])[1] || 'overview';
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === name);
   clear(page);
+  delete document.body.dataset.shown; // set again once the page is complete (tests wait for it)
   const fn = pages[name];
   if (!fn) { page.append(el('p', { class: 'error' }, 'No such page.')); return; }
   try {
@@ -354,6 +355,7 @@ async function show() {
   } catch (e) {
     page.append(el('p', { class: 'error' }, e.status === 403 ? 'This page needs the admin key.' : e.message));
   }
+  document.body.dataset.shown = location.hash || '#/overview';
 }
 
 async function signIn(token) {

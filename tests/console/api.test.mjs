@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
 import { startGateway, testStoreUrl } from '../compat/harness.mjs';
+import { parseCsv } from './csv.mjs';
 
 const ADMIN = 'adm-console-test-0001';
 const STATIC = 'sk-console-static-0001';
@@ -40,23 +41,6 @@ async function waitRows(n) {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('ledger rows did not appear');
-}
-
-// A small RFC 4180 reader (quoted cells, doubled quotes, CRLF).
-export function parseCsv(text) {
-  const rows = [];
-  let row = [], cell = '', q = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (q) {
-      if (c === '"' && text[i + 1] === '"') { cell += '"'; i++; } else if (c === '"') q = false; else cell += c;
-    } else if (c === '"') q = true;
-    else if (c === ',') { row.push(cell); cell = ''; }
-    else if (c === '\r' && text[i + 1] === '\n') { row.push(cell); rows.push(row); row = []; cell = ''; i++; }
-    else cell += c;
-  }
-  if (cell || row.length) { row.push(cell); rows.push(row); }
-  return rows;
 }
 
 before(async () => {
