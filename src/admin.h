@@ -9,6 +9,8 @@
  *   GET    /admin/keys/{id}       show
  *   PATCH  /admin/keys/{id}       update name/models/metadata/limits/expiry
  *   DELETE /admin/keys/{id}       revoke (the record stays, status "revoked")
+ *   POST   /admin/keys/{id}/rotate  new secret (200 with "key", once); the old one
+ *                                 works for grace_seconds more
  *   GET    /admin/usage?group_by=key|model|provider|day&from=&to=&key_id=
  *   GET    /admin/generation?id=  any request's ledger row
  *   GET    /v1/key                the caller's own key: limits, spend, remaining
@@ -40,6 +42,7 @@ typedef struct gr_admin_ctx {
     gr_x402_store *x402;    /* the payments page's credit and settlements; NULL = x402 off */
     int64_t report_max_rows; /* console.max_report_rows: ledger rows one report reads (0 = default) */
     const char *explorer_tx_url; /* console.explorer_tx_url ("{tx}" = the hash), or NULL */
+    int64_t rotation_grace_ms; /* console.key_rotation_grace: the old secret's default grace on rotate */
 } gr_admin_ctx;
 
 /* Returns the HTTP status; *out_json is a malloc'd JSON body (always set).

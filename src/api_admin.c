@@ -56,10 +56,23 @@ static void admin_run(void *conn, void *arg) {
 
 /* Ran after its deadline: the caller got 503. A key created then was never
  * shown to anyone (the plaintext is gone): revoke it rather than leave a
- * live key nobody holds. Updates and revocations that land late stand. */
+ * live key nobody holds; a rotation then is undone (its new secret is gone
+ * too). Updates and revocations that land late stand. */
 static void admin_late(void *conn, void *arg) {
     (void)conn;
     admin_job *a = arg;
+    size_t plen = strlen(a->path);
+    if (a->status == 200 && !strcmp(a->method, "POST") && !strncmp(a->path, "/admin/keys/", 12) && plen > 19 &&
+        !strcmp(a->path + plen - 7, "/rotate")) { /* the new secret was never shown: the old one stays */
+        char id[GR_KEY_ID_MAX];
+        snprintf(id, sizeof id, "%.*s", (int)(plen - 19), a->path + 12);
+        if (gr_keys_rotate_revert(a->ctx.keys, id, (int64_t)gr_wall_ms()) == GR_OK)
+            GR_WARN("admin: key %s was rotated after the caller had been answered 503; its old secret is back", id);
+        else
+            GR_WARN("admin: key %s was rotated after the caller had been answered 503 and had no grace; "
+                    "rotate it again", id);
+        return;
+    }
     if (a->status != 201 || strcmp(a->method, "POST") || strcmp(a->path, "/admin/keys") || !a->json) return;
     cJSON *o = cJSON_Parse(a->json);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
@@ -105,6 +118,7 @@ static void admin_submit(gr_request *r, const char *path, const char *query, con
     a->ctx = svc->admin;
     const gr_console_conf *cc = gr_console_conf_of(r->cfg);
     a->ctx.report_max_rows = (int64_t)cc->max_report_rows;
+    a->ctx.rotation_grace_ms = (int64_t)cc->key_rotation_grace_ms;
     a->explorer_tx_url = cc->explorer_tx_url ? gr_xstrdup(cc->explorer_tx_url) : NULL;
     a->ctx.explorer_tx_url = a->explorer_tx_url;
     a->method = gr_xstrdup(r->method);

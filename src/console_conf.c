@@ -11,10 +11,13 @@ const gr_conf_key gr_conf_console_keys[] = {
     {"explorer_tx_url", GR_CONF_STRING, GR_CONF_F(gr_console_conf, explorer_tx_url), 0, 0, NULL, NULL,
      "block explorer link for a settlement's transaction, `{tx}` replaced by its hash (e.g. "
      "`https://sepolia.basescan.org/tx/{tx}`); absent = no link"},
+    {"key_rotation_grace", GR_CONF_MS, GR_CONF_F(gr_console_conf, key_rotation_grace_ms), 0, 2592000000.0, "1h", NULL,
+     "how long a rotated key's old secret keeps working when `POST /admin/keys/{id}/rotate` names no "
+     "`grace_seconds` (0 = it stops at once; at most 30 days)"},
     GR_CONF_END,
 };
 
-static const gr_console_conf default_conf = {100000, NULL};
+static const gr_console_conf default_conf = {100000, NULL, 3600000};
 
 void *gr_console_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err *e) {
     (void)cfg;

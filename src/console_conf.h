@@ -9,6 +9,7 @@
 typedef struct gr_console_conf {
     uint32_t max_report_rows; /* ledger rows one report or export reads at most */
     char *explorer_tx_url;    /* "https://…/tx/{tx}" or NULL: settlements link their transaction */
+    uint32_t key_rotation_grace_ms; /* default grace of a rotated key's old secret */
 } gr_console_conf;
 
 struct gr_config;

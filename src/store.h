@@ -46,6 +46,10 @@ typedef struct gr_key_record {
     int64_t created_at_ms;
     int64_t updated_at_ms;
     int64_t revoked_at_ms;
+    /* the secret before the last rotation, accepted until prev_until_ms
+     * (POST /admin/keys/{id}/rotate); "" / 0 = none */
+    char prev_hash[GR_KEY_HASH_HEX];
+    int64_t prev_until_ms;
 } gr_key_record;
 
 void gr_key_record_init(gr_key_record *k); /* zero + "unlimited" budgets */

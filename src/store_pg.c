@@ -69,7 +69,7 @@ typedef struct pg_store {
 
 #define KEY_COLS                                                                            \
     "id,hash,prefix,name,models,metadata,budget_total,budget_daily,budget_monthly,rpm,tpm," \
-    "expires_at,created_at,updated_at,revoked_at"
+    "expires_at,created_at,updated_at,revoked_at,prev_hash,prev_until"
 
 #define LEDGER_COLS                                                                        \
     "request_id,ts_ms,key_id,payer,model_asked,model_served,provider,tokens_in,tokens_out," \
@@ -92,10 +92,11 @@ typedef struct pg_store {
 
 static const char *const ps_sql[PS_COUNT] = {
     [PS_KEY_INSERT] = "INSERT INTO keys(" KEY_COLS ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
-                      "$11,$12,$13,$14,$15)",
+                      "$11,$12,$13,$14,$15,$16,$17)",
     [PS_KEY_UPDATE] = "UPDATE keys SET name=$2,models=$3,metadata=$4,budget_total=$5,"
                       "budget_daily=$6,budget_monthly=$7,rpm=$8,tpm=$9,expires_at=$10,"
-                      "updated_at=$11,revoked_at=$12 WHERE id=$1",
+                      "updated_at=$11,revoked_at=$12,hash=$13,prefix=$14,prev_hash=$15,prev_until=$16"
+                      " WHERE id=$1",
     [PS_KEY_GET] = "SELECT " KEY_COLS " FROM keys WHERE id=$1",
     [PS_KEY_LIST] = "SELECT " KEY_COLS " FROM keys ORDER BY created_at, id",
     [PS_SPEND_GET] = "SELECT kind,nusd,requests FROM key_spend WHERE key_id=$1 AND "
@@ -194,6 +195,9 @@ static const char *const migrations[] = {
     "CREATE INDEX ledger_client_request_id ON ledger(client_request_id);",
     /* 2 -> 3: prompt-cache writes (Anthropic cache_creation_input_tokens) */
     "ALTER TABLE ledger ADD COLUMN tokens_cache_write bigint NOT NULL DEFAULT 0;",
+    /* 3 -> 4: key rotation: the previous secret's hash, valid until prev_until (ms) */
+    "ALTER TABLE keys ADD COLUMN prev_hash text COLLATE \"C\";"
+    "ALTER TABLE keys ADD COLUMN prev_until bigint NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
 
@@ -543,9 +547,9 @@ static const char *fmt_i64(char *dst, int64_t v) {
 
 static gr_status op_key_insert(gr_store *base, const gr_key_record *k) {
     pg_store *s = (pg_store *)base;
-    char n[9][24];
+    char n[10][24];
     char *t1, *t2, *t3;
-    const char *vals[15] = {
+    const char *vals[17] = {
         k->id,
         k->hash,
         k->prefix,
@@ -561,10 +565,12 @@ static gr_status op_key_insert(gr_store *base, const gr_key_record *k) {
         fmt_i64(n[6], k->created_at_ms),
         fmt_i64(n[7], k->updated_at_ms),
         fmt_i64(n[8], k->revoked_at_ms),
+        k->prev_hash[0] ? k->prev_hash : NULL,
+        fmt_i64(n[9], k->prev_until_ms),
     };
     gr_status rc;
     pthread_mutex_lock(&s->mu);
-    gr_pq()->clear(run(s, PS_KEY_INSERT, 15, vals, false, &rc));
+    gr_pq()->clear(run(s, PS_KEY_INSERT, 17, vals, false, &rc));
     pthread_mutex_unlock(&s->mu);
     free(t1);
     free(t2);
@@ -576,7 +582,7 @@ static gr_status op_key_update(gr_store *base, const gr_key_record *k) {
     pg_store *s = (pg_store *)base;
     char n[9][24];
     char *t1, *t2, *t3;
-    const char *vals[12] = {
+    const char *vals[16] = {
         k->id,
         gr_pg_clean_param(k->name, &t1),
         gr_pg_clean_param(k->models_json, &t2),
@@ -589,10 +595,14 @@ static gr_status op_key_update(gr_store *base, const gr_key_record *k) {
         fmt_i64(n[5], k->expires_at_ms),
         fmt_i64(n[6], k->updated_at_ms),
         fmt_i64(n[7], k->revoked_at_ms),
+        k->hash,
+        k->prefix,
+        k->prev_hash[0] ? k->prev_hash : NULL,
+        fmt_i64(n[8], k->prev_until_ms),
     };
     gr_status rc;
     pthread_mutex_lock(&s->mu);
-    PGresult *res = run(s, PS_KEY_UPDATE, 12, vals, true, &rc);
+    PGresult *res = run(s, PS_KEY_UPDATE, 16, vals, true, &rc);
     if (res && strcmp(gr_pq()->cmdTuples(res), "0") == 0) rc = GR_ERR_NOT_FOUND;
     gr_pq()->clear(res);
     pthread_mutex_unlock(&s->mu);
@@ -619,6 +629,8 @@ static void read_key(const PGresult *res, int row, gr_key_record *k) {
     k->created_at_ms = col_i64(res, row, 12);
     k->updated_at_ms = col_i64(res, row, 13);
     k->revoked_at_ms = col_i64(res, row, 14);
+    col_copy(res, row, 15, k->prev_hash, sizeof k->prev_hash);
+    k->prev_until_ms = col_i64(res, row, 16);
 }
 
 static gr_status op_key_get(gr_store *base, const char *id, gr_key_record *out) {

@@ -43,7 +43,7 @@ typedef struct sqlite_store {
 
 #define KEY_COLS                                                                            \
     "id,hash,prefix,name,models,metadata,budget_total,budget_daily,budget_monthly,rpm,tpm," \
-    "expires_at,created_at,updated_at,revoked_at"
+    "expires_at,created_at,updated_at,revoked_at,prev_hash,prev_until"
 
 #define LEDGER_COLS                                                                        \
     "request_id,ts_ms,key_id,payer,model_asked,model_served,provider,tokens_in,tokens_out," \
@@ -52,10 +52,11 @@ typedef struct sqlite_store {
     "x402_settlement,client_request_id,tokens_cache_write"
 
 static const char *const stmt_sql[ST_COUNT] = {
-    [ST_KEY_INSERT] = "INSERT INTO keys(" KEY_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_KEY_INSERT] = "INSERT INTO keys(" KEY_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULLIF(?16,''),?17)",
     [ST_KEY_UPDATE] = "UPDATE keys SET name=?4,models=?5,metadata=?6,budget_total=?7,"
                       "budget_daily=?8,budget_monthly=?9,rpm=?10,tpm=?11,expires_at=?12,"
-                      "updated_at=?14,revoked_at=?15 WHERE id=?1",
+                      "updated_at=?14,revoked_at=?15,hash=?2,prefix=?3,prev_hash=NULLIF(?16,''),"
+                      "prev_until=?17 WHERE id=?1",
     [ST_KEY_GET] = "SELECT " KEY_COLS " FROM keys WHERE id=?",
     [ST_KEY_LIST] = "SELECT " KEY_COLS " FROM keys ORDER BY created_at, id",
     [ST_SPEND_GET] = "SELECT kind,nusd,requests FROM key_spend WHERE key_id=?1 AND "
@@ -110,6 +111,9 @@ static const char *const migrations[] = {
     "CREATE INDEX ledger_client_request_id ON ledger(client_request_id);",
     /* 2 -> 3: prompt-cache writes (Anthropic cache_creation_input_tokens) */
     "ALTER TABLE ledger ADD COLUMN tokens_cache_write INTEGER NOT NULL DEFAULT 0;",
+    /* 3 -> 4: key rotation: the previous secret's hash, valid until prev_until (ms) */
+    "ALTER TABLE keys ADD COLUMN prev_hash TEXT;"
+    "ALTER TABLE keys ADD COLUMN prev_until INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
 
@@ -174,6 +178,8 @@ static void bind_key(sqlite3_stmt *st, const gr_key_record *k) {
     sqlite3_bind_int64(st, 13, k->created_at_ms);
     sqlite3_bind_int64(st, 14, k->updated_at_ms);
     sqlite3_bind_int64(st, 15, k->revoked_at_ms);
+    bind_text(st, 16, k->prev_hash);
+    sqlite3_bind_int64(st, 17, k->prev_until_ms);
 }
 
 static void read_key(sqlite3_stmt *st, gr_key_record *k) {
@@ -193,6 +199,8 @@ static void read_key(sqlite3_stmt *st, gr_key_record *k) {
     k->created_at_ms = sqlite3_column_int64(st, 12);
     k->updated_at_ms = sqlite3_column_int64(st, 13);
     k->revoked_at_ms = sqlite3_column_int64(st, 14);
+    col_copy(st, 15, k->prev_hash, sizeof k->prev_hash);
+    k->prev_until_ms = sqlite3_column_int64(st, 16);
 }
 
 static void read_row(sqlite3_stmt *st, gr_ledger_row *r) {

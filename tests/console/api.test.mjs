@@ -206,3 +206,38 @@ test('--check-config of an upload: a good file passes, a bad one names the key; 
   assert.equal(last?.ok, true, JSON.stringify(last));
   assert.equal((await fetch(`${gw.base}/admin/config/reload`, { method: 'POST' })).status, 401);
 });
+
+test('key rotation: a new secret, the old one valid for the grace period, then refused; same id, limits and spend', async () => {
+  const made = await (await admin('/admin/keys', { method: 'POST', body: JSON.stringify({ name: 'rot', rpm: 50 }) })).json();
+  assert.equal((await chat(made.key, 'mock-gpt')).status, 200);
+  const r = await admin(`/admin/keys/${made.id}/rotate`, { method: 'POST', body: JSON.stringify({ grace_seconds: 1 }) });
+  assert.equal(r.status, 200);
+  const rot = await r.json();
+  assert.equal(rot.id, made.id);
+  assert.match(rot.key, /^gr-[A-Za-z0-9]{32}$/);
+  assert.notEqual(rot.key, made.key);
+  assert.equal(rot.limits.rpm, 50);
+  assert.ok(rot.previous_key_valid_until > Date.now());
+  assert.equal((await chat(rot.key, 'mock-gpt')).status, 200, 'the new secret serves');
+  assert.equal((await chat(made.key, 'mock-gpt')).status, 200, 'the old secret still serves within the grace');
+  const me = await (await as(rot.key, '/v1/key')).json();
+  assert.equal(me.data.id, made.id);
+  await new Promise((res) => setTimeout(res, 1200));
+  const late = await chat(made.key, 'mock-gpt');
+  assert.equal(late.status, 401, 'the old secret is refused after the grace');
+  assert.match((await late.json()).error.message, /rotated/);
+  assert.equal((await chat(rot.key, 'mock-gpt')).status, 200);
+  // no grace: the old secret stops at once
+  const again = await (await admin(`/admin/keys/${made.id}/rotate`, { method: 'POST', body: JSON.stringify({ grace_seconds: 0 }) })).json();
+  assert.equal((await chat(rot.key, 'mock-gpt')).status, 401);
+  assert.equal((await chat(again.key, 'mock-gpt')).status, 200);
+  // refused: bad grace, a virtual key, a revoked key, an unknown key
+  assert.equal((await admin(`/admin/keys/${made.id}/rotate`, { method: 'POST', body: '{"grace_seconds":-1}' })).status, 400);
+  assert.equal((await admin(`/admin/keys/${made.id}/rotate`, { method: 'POST', body: '{"grace_seconds":99999999}' })).status, 400);
+  assert.equal((await as(again.key, `/admin/keys/${made.id}/rotate`, { method: 'POST' })).status, 401);
+  assert.equal((await admin(`/admin/keys/${made.id}/rotate`)).status, 405);
+  assert.equal((await admin('/admin/keys/key_nope/rotate', { method: 'POST' })).status, 404);
+  assert.equal((await admin(`/admin/keys/${made.id}`, { method: 'DELETE' })).status, 200);
+  assert.equal((await admin(`/admin/keys/${made.id}/rotate`, { method: 'POST' })).status, 409);
+  assert.equal((await chat(again.key, 'mock-gpt')).status, 401);
+});

@@ -350,7 +350,7 @@ static void usage_queries(void **st) {
     gr_store_close(s);
 }
 
-/* Schema 1 -> 2 (-> 3: tokens_cache_write, default 0) keeps every row; request_id (the gateway's) stays unique,
+/* Schema 1 -> 2 (-> 3: tokens_cache_write, default 0; -> 4: keys' prev_hash, prev_until) keeps every row; request_id (the gateway's) stays unique,
  * client_request_id is not; a duplicate request_id is counted. */
 static void client_request_id(void **st) {
     (void)st;
@@ -363,10 +363,14 @@ static void client_request_id(void **st) {
     bool pg = gr_test_store_is_pg();
     assert_int_equal(gr_test_store_exec(url, pg ? "ALTER TABLE ledger DROP COLUMN client_request_id;"
                                                   "ALTER TABLE ledger DROP COLUMN tokens_cache_write;"
+                                                  "ALTER TABLE keys DROP COLUMN prev_hash;"
+                                                  "ALTER TABLE keys DROP COLUMN prev_until;"
                                                   "DELETE FROM schema_version WHERE version > 1"
                                                 : "DROP INDEX ledger_client_request_id;"
                                                   "ALTER TABLE ledger DROP COLUMN client_request_id;"
                                                   "ALTER TABLE ledger DROP COLUMN tokens_cache_write;"
+                                                  "ALTER TABLE keys DROP COLUMN prev_hash;"
+                                                  "ALTER TABLE keys DROP COLUMN prev_until;"
                                                   "UPDATE schema_version SET version=1"),
                      0);
     assert_int_equal(gr_test_store_exec(url, pg ? "INSERT INTO ledger(request_id,day,ts_ms,key_id,tokens_in,tokens_out,"
