@@ -55,3 +55,13 @@ if(GR_UI_NODE AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/playwright-core AND EX
 else()
   message(WARNING "node or node_modules missing: run `npm ci` to enable the console's browser suite")
 endif()
+# The same API suite on PostgreSQL (the pg_server fixture of area_pg.cmake).
+if(GR_UI_NODE AND TEST pg_server_start)
+  add_test(NAME console_api_pg
+    COMMAND ${CMAKE_SOURCE_DIR}/tests/pg/with_pg.sh ${GR_PG_STATE_DIR}
+            ${GR_UI_NODE} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/console/api.test.mjs
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(console_api_pg PROPERTIES
+    FIXTURES_REQUIRED pg_server RESOURCE_LOCK gr_pg_server LABELS "console;pg" TIMEOUT 300
+    ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endif()
