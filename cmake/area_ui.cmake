@@ -65,3 +65,5 @@ if(GR_UI_NODE AND TEST pg_server_start)
     FIXTURES_REQUIRED pg_server RESOURCE_LOCK gr_pg_server LABELS "console;pg" TIMEOUT 300
     ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endif()
+# CSV cells (src/csv.c): quoting and the formula guard.
+gr_add_unit_test(NAME test_csv SOURCES tests/unit/test_csv.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
