@@ -33,11 +33,17 @@ static int fail(char **out, int status, const char *type, const char *code, cons
                 const char *fmt, ...) GR_PRINTF(6, 7);
 static int fail(char **out, int status, const char *type, const char *code, const char *param,
                 const char *fmt, ...) {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    gr_admin_vfail(out, status, type, code, param, fmt, ap);
     va_end(ap);
+    return status;
+}
+
+int gr_admin_vfail(char **out, int status, const char *type, const char *code, const char *param, const char *fmt,
+                   va_list ap) {
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
     *out = gr_admin_error_json(msg, type, param, code);
     return status;
 }

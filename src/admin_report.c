@@ -19,12 +19,10 @@ static int fail(char **out, size_t *len, int status, const char *type, const cha
                 const char *fmt, ...) GR_PRINTF(7, 8);
 static int fail(char **out, size_t *len, int status, const char *type, const char *code, const char *param,
                 const char *fmt, ...) {
-    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    gr_admin_vfail(out, status, type, code, param, fmt, ap);
     va_end(ap);
-    *out = gr_admin_error_json(msg, type, param, code);
     *len = strlen(*out);
     return status;
 }

@@ -424,14 +424,25 @@ out:
     return rc;
 }
 
-gr_status gr_keys_update(gr_keys *t, const gr_key_record *in, int64_t now_ms) {
-    gr_key_entry *e = gr_keys_find_id(t, in->id);
-    if (!e) return GR_ERR_NOT_FOUND;
-    if (e->is_static) return GR_ERR_UNSUPPORTED;
-    gr_key_record rec;
+/* Virtual key id's entry and a copy of its record, for a change; NULL with
+ * *rc = GR_ERR_NOT_FOUND, or GR_ERR_UNSUPPORTED for a config key. */
+static gr_key_entry *entry_for_change(gr_keys *t, const char *id, gr_key_record *rec, gr_status *rc) {
+    gr_key_entry *e = gr_keys_find_id(t, id);
+    if (!e || e->is_static) {
+        *rc = e ? GR_ERR_UNSUPPORTED : GR_ERR_NOT_FOUND;
+        return NULL;
+    }
     pthread_mutex_lock(&e->mu);
-    gr_key_record_copy(&rec, &e->rec);
+    gr_key_record_copy(rec, &e->rec);
     pthread_mutex_unlock(&e->mu);
+    return e;
+}
+
+gr_status gr_keys_update(gr_keys *t, const gr_key_record *in, int64_t now_ms) {
+    gr_key_record rec;
+    gr_status rc;
+    gr_key_entry *e = entry_for_change(t, in->id, &rec, &rc);
+    if (!e) return rc;
     /* mutable fields only */
     free(rec.name);
     free(rec.models_json);
@@ -446,7 +457,7 @@ gr_status gr_keys_update(gr_keys *t, const gr_key_record *in, int64_t now_ms) {
     rec.tpm = in->tpm;
     rec.expires_at_ms = in->expires_at_ms;
     rec.updated_at_ms = now_ms;
-    gr_status rc = t->store ? gr_store_key_update(t->store, &rec) : GR_OK;
+    rc = t->store ? gr_store_key_update(t->store, &rec) : GR_OK;
     if (rc == GR_OK) {
         pthread_mutex_lock(&e->mu);
         entry_set_record(e, &rec);
@@ -457,16 +468,13 @@ gr_status gr_keys_update(gr_keys *t, const gr_key_record *in, int64_t now_ms) {
 }
 
 gr_status gr_keys_revoke(gr_keys *t, const char *id, int64_t now_ms) {
-    gr_key_entry *e = gr_keys_find_id(t, id);
-    if (!e) return GR_ERR_NOT_FOUND;
-    if (e->is_static) return GR_ERR_UNSUPPORTED;
     gr_key_record rec;
-    pthread_mutex_lock(&e->mu);
-    gr_key_record_copy(&rec, &e->rec);
-    pthread_mutex_unlock(&e->mu);
+    gr_status rc;
+    gr_key_entry *e = entry_for_change(t, id, &rec, &rc);
+    if (!e) return rc;
     if (!rec.revoked_at_ms) rec.revoked_at_ms = now_ms;
     rec.updated_at_ms = now_ms;
-    gr_status rc = t->store ? gr_store_key_update(t->store, &rec) : GR_OK;
+    rc = t->store ? gr_store_key_update(t->store, &rec) : GR_OK;
     if (rc == GR_OK) {
         pthread_mutex_lock(&e->mu);
         e->rec.revoked_at_ms = rec.revoked_at_ms;
@@ -479,14 +487,11 @@ gr_status gr_keys_revoke(gr_keys *t, const char *id, int64_t now_ms) {
 
 gr_status gr_keys_rotate(gr_keys *t, const char *id, int64_t grace_ms, int64_t now_ms,
                          char plaintext[GR_KEY_PLAINTEXT_SIZE]) {
-    gr_key_entry *e = gr_keys_find_id(t, id);
-    if (!e) return GR_ERR_NOT_FOUND;
-    if (e->is_static) return GR_ERR_UNSUPPORTED;
     gr_key_record rec;
-    pthread_mutex_lock(&e->mu);
-    gr_key_record_copy(&rec, &e->rec);
-    pthread_mutex_unlock(&e->mu);
-    gr_status rc = GR_ERR_INVALID;
+    gr_status rc;
+    gr_key_entry *e = entry_for_change(t, id, &rec, &rc);
+    if (!e) return rc;
+    rc = GR_ERR_INVALID;
     if (rec.revoked_at_ms) goto out; /* a revoked key stays revoked */
     char old_hash[GR_KEY_HASH_HEX];
     gr_store_strlcpy(old_hash, rec.hash, sizeof old_hash);
@@ -509,13 +514,10 @@ out:
 }
 
 gr_status gr_keys_rotate_revert(gr_keys *t, const char *id, int64_t now_ms) {
-    gr_key_entry *e = gr_keys_find_id(t, id);
-    if (!e || e->is_static) return GR_ERR_NOT_FOUND;
     gr_key_record rec;
-    pthread_mutex_lock(&e->mu);
-    gr_key_record_copy(&rec, &e->rec);
-    pthread_mutex_unlock(&e->mu);
-    gr_status rc = GR_ERR_INVALID;
+    gr_status rc;
+    if (!entry_for_change(t, id, &rec, &rc)) return rc;
+    rc = GR_ERR_INVALID;
     if (!rec.prev_hash[0]) goto out; /* rotated without grace: the old secret is gone */
     gr_store_strlcpy(rec.hash, rec.prev_hash, sizeof rec.hash);
     rec.prev_hash[0] = '\0';
