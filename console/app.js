@@ -258,6 +258,7 @@ pages.requests = async (root) => {
     { title: 'time', get: (r) => when(r.created_at) }, { title: 'status', num: 1, get: (r) => r.status },
     { title: 'model', get: (r) => r.model }, { title: 'served', get: (r) => r.model_served }, { title: 'provider', get: (r) => r.provider },
     { title: 'route', get: (r) => el('span', { class: 'clip', title: r.route_reason || '' }, r.route_reason || '') },
+    { title: 'attempts', num: 1, get: (r) => r.attempts },
     { title: 'latency', num: 1, get: (r) => ms(r.latency_ms) }, { title: 'tokens', num: 1, get: (r) => num(r.tokens_prompt + r.tokens_completion) },
     { title: 'cost', num: 1, get: (r) => usd(r.total_cost) }], d.data, async (r) => {
     const path = state.who.role === 'admin' ? '/admin/generation' : '/v1/generation';

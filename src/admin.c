@@ -165,6 +165,7 @@ cJSON *gr_admin_generation_json(const gr_ledger_row *r) {
     if (r->ttft_us > 0) cJSON_AddNumberToObject(d, "ttft_ms", (double)r->ttft_us / 1000.0);
     else cJSON_AddNullToObject(d, "ttft_ms");
     cJSON_AddNumberToObject(d, "status", r->status);
+    cJSON_AddNumberToObject(d, "attempts", r->attempts);
     add_str_opt(d, "route_reason", r->route_reason);
     add_str_opt(d, "error_type", r->error_type);
     if (r->x402_settlement[0] || r->x402_amount_atomic[0]) {

@@ -374,7 +374,7 @@ typedef struct rows_report {
 static const char *const row_cols[] = {
     "request_id", "client_request_id", "ts_ms", "key_id", "payer", "model_asked", "model_served", "provider",
     "tokens_prompt", "tokens_completion", "tokens_cached", "tokens_cache_write", "tokens_reasoning", "cost_usd",
-    "cost_nusd", "usage_estimated", "latency_us", "ttft_us", "status", "route_reason", "error_type",
+    "cost_nusd", "usage_estimated", "latency_us", "ttft_us", "status", "attempts", "route_reason", "error_type",
     "x402_amount_atomic", "x402_credit_delta_nusd", "x402_network", "x402_tx_hash", "x402_settlement"};
 
 static void row_csv(gr_csv *c, const gr_ledger_row *r) {
@@ -397,6 +397,7 @@ static void row_csv(gr_csv *c, const gr_ledger_row *r) {
     gr_csv_num(c, r->latency_us);
     gr_csv_num(c, r->ttft_us);
     gr_csv_num(c, r->status);
+    gr_csv_num(c, r->attempts);
     gr_csv_text(c, r->route_reason);
     gr_csv_text(c, r->error_type);
     gr_csv_text(c, r->x402_amount_atomic);

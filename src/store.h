@@ -87,6 +87,7 @@ typedef struct gr_ledger_row {
     int64_t latency_us;
     int64_t ttft_us;          /* 0 = not streamed / no token */
     int status;               /* HTTP status returned to the client */
+    int attempts;             /* upstream attempts made (retries and fallbacks included); 0 = none */
     char route_reason[256];
     char error_type[64];
     /* x402 (filled by the x402 module; empty/0 otherwise) */

@@ -75,9 +75,9 @@ typedef struct pg_store {
     "request_id,ts_ms,key_id,payer,model_asked,model_served,provider,tokens_in,tokens_out," \
     "tokens_cached,tokens_reasoning,cost_nusd,estimated,latency_us,ttft_us,status,"        \
     "route_reason,error_type,x402_amount,x402_credit_delta,x402_network,x402_tx_hash,"     \
-    "x402_settlement,client_request_id,tokens_cache_write"
+    "x402_settlement,client_request_id,tokens_cache_write,attempts"
 
-#define LEDGER_NCOLS 25
+#define LEDGER_NCOLS 26
 
 /* Usage summaries: ts range plus the equivalent day range (index / partition
  * pruning), optional key. $1 from day, $2 to day (NULL = open), $3 from ms,
@@ -111,7 +111,7 @@ static const char *const ps_sql[PS_COUNT] = {
         "$5::text[],$6::text[],$7::text[],$8::bigint[],$9::bigint[],$10::bigint[],"
         "$11::bigint[],$12::bigint[],$13::boolean[],$14::bigint[],$15::bigint[],"
         "$16::integer[],$17::text[],$18::text[],$19::text[],$20::bigint[],$21::text[],"
-        "$22::text[],$23::text[],$24::text[],$25::bigint[],$26::integer[]) AS u(" LEDGER_COLS ",day)),"
+        "$22::text[],$23::text[],$24::text[],$25::bigint[],$26::integer[],$27::integer[]) AS u(" LEDGER_COLS ",day)),"
         " ins AS (INSERT INTO ledger(" LEDGER_COLS ",day) SELECT " LEDGER_COLS ",day FROM r"
         " ON CONFLICT (request_id) DO NOTHING RETURNING key_id, day, cost_nusd),"
         " sp AS (INSERT INTO key_spend(key_id,kind,bucket,nusd,requests)"
@@ -195,9 +195,11 @@ static const char *const migrations[] = {
     "CREATE INDEX ledger_client_request_id ON ledger(client_request_id);",
     /* 2 -> 3: prompt-cache writes (Anthropic cache_creation_input_tokens) */
     "ALTER TABLE ledger ADD COLUMN tokens_cache_write bigint NOT NULL DEFAULT 0;",
-    /* 3 -> 4: key rotation: the previous secret's hash, valid until prev_until (ms) */
+    /* 3 -> 4: key rotation: the previous secret's hash, valid until prev_until (ms), */
     "ALTER TABLE keys ADD COLUMN prev_hash text COLLATE \"C\";"
-    "ALTER TABLE keys ADD COLUMN prev_until bigint NOT NULL DEFAULT 0;",
+    "ALTER TABLE keys ADD COLUMN prev_until bigint NOT NULL DEFAULT 0;"
+    /* and the upstream attempts of a request (the console's Requests page); older rows say 1 */
+    "ALTER TABLE ledger ADD COLUMN attempts integer NOT NULL DEFAULT 1;",
 };
 #define SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
 
@@ -749,7 +751,8 @@ static gr_status op_ledger_insert(gr_store *base, const gr_ledger_row *rows, siz
         arr_text(&col[22], i, r->x402_settlement, true);
         arr_text(&col[23], i, r->client_request_id, true);
         arr_i64(&col[24], i, r->tokens_cache_write);
-        arr_i64(&col[25], i, gr_store_utc_day(r->ts_ms));
+        arr_i64(&col[25], i, r->attempts);
+        arr_i64(&col[26], i, gr_store_utc_day(r->ts_ms));
     }
     const char *vals[LEDGER_NCOLS + 1];
     for (int c = 0; c <= LEDGER_NCOLS; c++) {
@@ -798,6 +801,7 @@ static void read_row(const PGresult *res, int row, gr_ledger_row *r) {
     col_copy(res, row, 22, r->x402_settlement, sizeof r->x402_settlement);
     col_copy(res, row, 23, r->client_request_id, sizeof r->client_request_id);
     r->tokens_cache_write = col_i64(res, row, 24);
+    r->attempts = (int)col_i64(res, row, 25);
 }
 
 static gr_status op_generation_get(gr_store *base, const char *request_id, gr_ledger_row *out) {

@@ -49,7 +49,7 @@ typedef struct sqlite_store {
     "request_id,ts_ms,key_id,payer,model_asked,model_served,provider,tokens_in,tokens_out," \
     "tokens_cached,tokens_reasoning,cost_nusd,estimated,latency_us,ttft_us,status,"        \
     "route_reason,error_type,x402_amount,x402_credit_delta,x402_network,x402_tx_hash,"     \
-    "x402_settlement,client_request_id,tokens_cache_write"
+    "x402_settlement,client_request_id,tokens_cache_write,attempts"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_KEY_INSERT] = "INSERT INTO keys(" KEY_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULLIF(?16,''),?17)",
@@ -65,7 +65,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "NULLIF(?1,''),?2,NULLIF(?3,''),NULLIF(?4,''),?5,NULLIF(?6,''),"
                          "NULLIF(?7,''),?8,?9,?10,?11,?12,?13,?14,?15,?16,NULLIF(?17,''),"
                          "NULLIF(?18,''),NULLIF(?19,''),?20,NULLIF(?21,''),NULLIF(?22,''),"
-                         "NULLIF(?23,''),NULLIF(?24,''),?25)",
+                         "NULLIF(?23,''),NULLIF(?24,''),?25,?26)",
     [ST_SPEND_ADD] = "INSERT INTO key_spend(key_id,kind,bucket,nusd,requests) VALUES(?,?,?,?,1) "
                      "ON CONFLICT(key_id,kind,bucket) DO UPDATE SET nusd=nusd+excluded.nusd,"
                      "requests=requests+1",
@@ -111,9 +111,11 @@ static const char *const migrations[] = {
     "CREATE INDEX ledger_client_request_id ON ledger(client_request_id);",
     /* 2 -> 3: prompt-cache writes (Anthropic cache_creation_input_tokens) */
     "ALTER TABLE ledger ADD COLUMN tokens_cache_write INTEGER NOT NULL DEFAULT 0;",
-    /* 3 -> 4: key rotation: the previous secret's hash, valid until prev_until (ms) */
+    /* 3 -> 4: key rotation: the previous secret's hash, valid until prev_until (ms), */
     "ALTER TABLE keys ADD COLUMN prev_hash TEXT;"
-    "ALTER TABLE keys ADD COLUMN prev_until INTEGER NOT NULL DEFAULT 0;",
+    "ALTER TABLE keys ADD COLUMN prev_until INTEGER NOT NULL DEFAULT 0;"
+    /* and the upstream attempts of a request (the console's Requests page); older rows say 1 */
+    "ALTER TABLE ledger ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;",
 };
 #define SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
 
@@ -230,6 +232,7 @@ static void read_row(sqlite3_stmt *st, gr_ledger_row *r) {
     col_copy(st, 22, r->x402_settlement, sizeof r->x402_settlement);
     col_copy(st, 23, r->client_request_id, sizeof r->client_request_id);
     r->tokens_cache_write = sqlite3_column_int64(st, 24);
+    r->attempts = sqlite3_column_int(st, 25);
 }
 
 /* ---- operations ---- */
@@ -421,6 +424,7 @@ static int insert_one(sqlite_store *s, sqlite3_stmt *ins, sqlite3_stmt *sp,
     bind_text(ins, 23, r->x402_settlement);
     bind_text(ins, 24, r->client_request_id);
     sqlite3_bind_int64(ins, 25, r->tokens_cache_write);
+    sqlite3_bind_int(ins, 26, r->attempts);
     int rc = sqlite3_step(ins);
     bool inserted = rc == SQLITE_DONE && sqlite3_changes(s->db) == 1;
     done(ins);

@@ -27,6 +27,7 @@ providers:
 models:
   - { name: mock-gpt, aliases: ["x-*", "=*"], provider: mock, model: mock-gpt-1, pricing: { input: 2.5, output: 10 }, capabilities: [chat, stream] }
   - { name: mock-mini, provider: mock, model: mock-mini-1, pricing: { input: 0.15, output: 0.6 }, capabilities: [chat, stream] }
+  - { name: flaky, provider: other, model: flaky-1, fallbacks: [mock-mini], pricing: { input: 1, output: 1 } }
 `;
 
 const admin = (path, opts = {}) => fetch(`${gw.base}${path}`, { ...opts, headers: { authorization: `Bearer ${ADMIN}`, ...(opts.headers || {}) } });
@@ -240,4 +241,22 @@ test('key rotation: a new secret, the old one valid for the grace period, then r
   assert.equal((await admin(`/admin/keys/${made.id}`, { method: 'DELETE' })).status, 200);
   assert.equal((await admin(`/admin/keys/${made.id}/rotate`, { method: 'POST' })).status, 409);
   assert.equal((await chat(again.key, 'mock-gpt')).status, 401);
+});
+
+test('the ledger counts upstream attempts as the response header does: retries and the fallback', async () => {
+  const r = await chat(keyB, 'flaky');
+  assert.equal(r.status, 200);
+  const id = r.headers.get('x-gaterouter-request-id');
+  const attempts = Number(r.headers.get('x-gaterouter-attempts'));
+  assert.ok(attempts >= 2, `attempts ${attempts}`);
+  let row;
+  for (let i = 0; i < 100 && !row; i++) {
+    row = (await (await admin('/admin/report/rows?limit=1000')).json()).data.find((x) => x.id === id);
+    if (!row) await new Promise((res) => setTimeout(res, 50));
+  }
+  assert.equal(row.attempts, attempts, JSON.stringify(row));
+  assert.equal(row.model_served, 'mock-mini-1');
+  const csv = parseCsv(await (await admin('/admin/report/rows?format=csv')).text());
+  const line = csv.find((c) => c[0] === id);
+  assert.equal(line[csv[0].indexOf('attempts')], String(attempts));
 });

@@ -365,12 +365,14 @@ static void client_request_id(void **st) {
                                                   "ALTER TABLE ledger DROP COLUMN tokens_cache_write;"
                                                   "ALTER TABLE keys DROP COLUMN prev_hash;"
                                                   "ALTER TABLE keys DROP COLUMN prev_until;"
+                                                  "ALTER TABLE ledger DROP COLUMN attempts;"
                                                   "DELETE FROM schema_version WHERE version > 1"
                                                 : "DROP INDEX ledger_client_request_id;"
                                                   "ALTER TABLE ledger DROP COLUMN client_request_id;"
                                                   "ALTER TABLE ledger DROP COLUMN tokens_cache_write;"
                                                   "ALTER TABLE keys DROP COLUMN prev_hash;"
                                                   "ALTER TABLE keys DROP COLUMN prev_until;"
+                                                  "ALTER TABLE ledger DROP COLUMN attempts;"
                                                   "UPDATE schema_version SET version=1"),
                      0);
     assert_int_equal(gr_test_store_exec(url, pg ? "INSERT INTO ledger(request_id,day,ts_ms,key_id,tokens_in,tokens_out,"
