@@ -9,6 +9,8 @@ set(GR_CONSOLE_FILES
   /ui/app.js=${CMAKE_SOURCE_DIR}/console/app.js
   /ui/app.css=${CMAKE_SOURCE_DIR}/console/app.css
   /ui/favicon.svg=${CMAKE_SOURCE_DIR}/console/favicon.svg
+  # the auto router's quality/cost curve from the last evaluation (tools/route/eval.mjs)
+  /ui/route_eval.svg=${CMAKE_SOURCE_DIR}/docs/route_eval.svg
   /ui/uplot.js=${CMAKE_SOURCE_DIR}/node_modules/uplot/dist/uPlot.iife.min.js
   /ui/uplot.css=${CMAKE_SOURCE_DIR}/node_modules/uplot/dist/uPlot.min.css
 )

@@ -276,6 +276,9 @@ pages.routing = async (root) => {
       { title: 'share', get: (s) => { const b = el('span', { class: 'bar' }); b.style.width = `${Math.round(s.share * 200)}px`; return el('span', {}, b, ` ${(s.share * 100).toFixed(1)}%`); } },
       { title: 'requests', num: 1, get: (s) => num(s.requests) }, { title: 'errors', num: 1, get: (s) => num(s.errors) },
       { title: 'spend', num: 1, get: (s) => usd(s.cost_usd) }], d.share),
+    el('h2', {}, 'Quality and cost of auto from the last evaluation'),
+    el('p', { class: 'muted' }, 'Offline, on held-out public benchmark prompts (tools/route/eval.mjs; docs/route_eval.md): auto with its value knob swept against single models and their frontier.'),
+    el('img', { src: '/ui/route_eval.svg', alt: 'auto vs single models: quality against cost', class: 'eval' }),
     el('h2', {}, 'Recent decisions'),
     table([{ title: 'time', get: (r) => when(r.created_at) }, { title: 'asked', get: (r) => r.model }, { title: 'chose', get: (r) => r.model_served },
       { title: 'status', num: 1, get: (r) => r.status }, { title: 'reason', get: (r) => r.route_reason }, { title: 'cost', num: 1, get: (r) => usd(r.cost_usd) }], d.recent));

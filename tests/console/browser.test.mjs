@@ -110,6 +110,9 @@ test('every page loads with no console error; first paint is fast', async () => 
     await open(page, name);
     assert.equal(await page.locator('#page .error').count(), 0, `${name}: ${await page.locator('#page').innerText()}`);
     if (name === 'overview') assert.ok(await page.locator('.uplot').count() >= 5, 'the overview draws its charts');
+    await page.waitForFunction(() => [...document.images].every((i) => i.complete));
+    if (name === 'routing')
+      assert.ok(await page.evaluate(() => document.querySelector('img.eval').naturalWidth > 0), 'the evaluation curve loads');
     if (shots) await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
   }
   await open(page, 'payments');
@@ -118,16 +121,22 @@ test('every page loads with no console error; first paint is fast', async () => 
   assert.match(await page.locator('#page').innerText(), /settled/);
   await open(page, 'routing');
   assert.match(await page.locator('#page').innerText(), /3 requests asked for auto/);
-  const fresh = await ctx.newPage();
-  await fresh.goto(`${gw.base}/ui`);
-  const paint = await fresh.evaluate(() => new Promise((resolve) => {
-    new PerformanceObserver((list) => {
-      const e = list.getEntries().find((x) => x.name === 'first-contentful-paint');
-      if (e) resolve(e.startTime);
-    }).observe({ type: 'paint', buffered: true });
-  }));
-  console.log(`# first contentful paint of /ui: ${paint?.toFixed(1)} ms`);
-  assert.ok(paint > 0 && paint < 1000, `first paint ${paint} ms`);
+  const paints = []; // first contentful paint of a fresh /ui, five times (the machine is shared: take the median)
+  for (let i = 0; i < 5; i++) {
+    const fresh = await ctx.newPage();
+    await fresh.goto(`${gw.base}/ui`);
+    paints.push(await fresh.evaluate(() => new Promise((resolve) => {
+      new PerformanceObserver((list) => {
+        const e = list.getEntries().find((x) => x.name === 'first-contentful-paint');
+        if (e) resolve(e.startTime);
+      }).observe({ type: 'paint', buffered: true });
+    })));
+    await fresh.close();
+  }
+  paints.sort((a, b) => a - b);
+  const median = paints[2];
+  console.log(`# first contentful paint of /ui: median ${median.toFixed(1)} ms, min ${paints[0].toFixed(1)}, max ${paints[4].toFixed(1)}`);
+  assert.ok(median > 0 && median < 1000, `first paint ${median} ms`);
   assert.deepEqual(errors, []);
   await ctx.close();
 });
