@@ -294,6 +294,7 @@ pages.payments = async (root) => {
   root.append(el('h1', {}, 'Payments (x402)'));
   const d = await api('/admin/report/payments');
   if (!d.x402) root.append(el('p', { class: 'muted' }, 'x402 is not enabled in this config; rows below come from the ledger.'));
+  root.append(el('p', { id: 'quotes' }, `${num(d.quotes)} quotes (402 answers to unpaid requests), ${num(d.payers.length)} payers.`));
   const pending = d.settlements.filter((s) => s.state === 'pending' || s.state === 'failed' || s.state === 'expired_unsettled');
   root.append(el('h2', {}, 'Payers'), table([
     { title: 'payer', get: (p) => p.payer }, { title: 'requests', num: 1, get: (p) => num(p.requests) },

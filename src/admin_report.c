@@ -684,6 +684,7 @@ typedef struct pay_sums {
 
 typedef struct payments_report {
     group_map payers, days;
+    int64_t quotes; /* 402 answers: a price quoted to a client that had not paid yet */
 } payments_report;
 
 static unsigned __int128 parse_atomic(const char *s) {
@@ -717,6 +718,8 @@ static void pay_add(group *g, const gr_ledger_row *r) {
 
 static bool payments_row(scan_state *st, const gr_ledger_row *r) {
     payments_report *p = st->report;
+    if (r->status == 402 && !r->payer[0] && (!r->key_id[0] || !strcmp(r->key_id, "x402"))) /* not a key's budget */
+        p->quotes++;
     if (!r->payer[0]) return true;
     pay_add(map_get(&p->payers, r->payer), r);
     char day[11];
@@ -738,7 +741,7 @@ static void pay_json(cJSON *o, const group *g) {
 }
 
 static int report_payments(report_req *q, char **out, size_t *len) {
-    payments_report p;
+    payments_report p = {.quotes = 0};
     map_init(&p.payers);
     map_init(&p.days);
     scan_state st = {.row = payments_row, .report = &p};
@@ -753,6 +756,7 @@ static int report_payments(report_req *q, char **out, size_t *len) {
     cJSON *root = cJSON_CreateObject();
     add_scan_info(root, q, &st);
     cJSON_AddBoolToObject(root, "x402", q->ctx->x402 != NULL);
+    cJSON_AddNumberToObject(root, "quotes", (double)p.quotes);
     if (q->ctx->explorer_tx_url && *q->ctx->explorer_tx_url)
         cJSON_AddStringToObject(root, "explorer_tx_url", q->ctx->explorer_tx_url);
     else cJSON_AddNullToObject(root, "explorer_tx_url");

@@ -12,8 +12,8 @@
  *                                  latency and TTFT, tokens, spend per bucket, spend by model
  *                                  and provider
  *   GET /admin/report/routing      ?from&to: share per model under `auto`, recent decisions
- *   GET /admin/report/payments     ?from&to: x402 payments by payer, settlements, credit,
- *                                  revenue per day (admin only)
+ *   GET /admin/report/payments     ?from&to: x402 quotes (402 answers), payments by payer,
+ *                                  settlements, credit, revenue per day (admin only)
  *
  * Who may read: the admin key reads everything; a virtual key reads its own
  * rows only (its key_id is forced; asking for another key's is 403), and

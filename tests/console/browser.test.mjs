@@ -119,6 +119,7 @@ test('every page loads with no console error; first paint is fast', async () => 
   const tx = page.locator('a[href^="https://sepolia.basescan.org/tx/0x"]');
   assert.ok(await tx.count() >= 1, 'the settled payment links its transaction');
   assert.match(await page.locator('#page').innerText(), /settled/);
+  assert.match(await page.locator('#quotes').innerText(), /^1 quotes .*, 1 payers/, 'the client asked once unpaid, then paid');
   await open(page, 'routing');
   assert.match(await page.locator('#page').innerText(), /3 requests asked for auto/);
   const paints = []; // first contentful paint of a fresh /ui, five times (the machine is shared: take the median)
