@@ -69,3 +69,8 @@ if(GR_UI_NODE AND TEST pg_server_start)
 endif()
 # CSV cells (src/csv.c): quoting and the formula guard.
 gr_add_unit_test(NAME test_csv SOURCES tests/unit/test_csv.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+# The reports (src/admin_report.c) on a real store: sums, percentiles, the row cap, who reads what.
+gr_add_unit_test(NAME test_admin_report SOURCES tests/unit/test_admin_report.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+if(COMMAND gr_add_pg_variant)
+  gr_add_pg_variant(test_admin_report)
+endif()
