@@ -29,8 +29,8 @@ gr_layer(net DEPS gr_config)                    # client-facing HTTP server, ups
 gr_layer(store DEPS gr_config)                  # SQLite/PostgreSQL store, the store executor
 gr_layer(provider DEPS gr_net)                  # adapters: OpenAI-native, Anthropic, Gemini; redactor
 gr_layer(route DEPS gr_store)                   # router, auto-router, health
-gr_layer(meter DEPS gr_provider gr_store)       # cost, virtual keys, usage ledger, admin API
 gr_layer(x402 DEPS gr_net gr_store)             # x402 payments: EVM crypto, payment store, settlement
+gr_layer(meter DEPS gr_provider gr_x402)        # cost, virtual keys, usage ledger, admin API and its reports
 gr_layer(cluster DEPS gr_meter gr_route)        # the Redis cluster state
 gr_layer(mock DEPS gr_provider)                 # the built-in mock upstream
 gr_layer(request DEPS gr_cluster gr_x402)       # one request: pipeline, phases, worker
@@ -47,7 +47,7 @@ target_compile_definitions(gr_store PUBLIC GR_HAVE_PG=1)
 # every layer. (That alone does not catch an upward call whose object an upper
 # layer already pulled in; the include paths and the layer check do.)
 add_library(gr_core INTERFACE)
-target_link_libraries(gr_core INTERFACE gr_cli gr_gateway gr_features gr_request gr_mock gr_cluster gr_x402 gr_meter
+target_link_libraries(gr_core INTERFACE gr_cli gr_gateway gr_features gr_request gr_mock gr_cluster gr_meter gr_x402
                       gr_route gr_provider gr_store gr_net gr_config gr_base)
 # The adapters with the mock that speaks their wire formats (tests).
 add_library(gr_providers INTERFACE)

@@ -3,6 +3,8 @@
  * the store executor. */
 #include "api_admin.h"
 
+#include "admin_report.h"
+#include "console_conf.h"
 #include "http_server.h"
 #include "log.h"
 #include "services.h"
@@ -18,9 +20,12 @@
 typedef struct admin_job {
     gr_admin_ctx ctx;
     char *method, *path, *query, *body, *authz;
+    char *explorer_tx_url; /* copy: the job may outlive the request's config */
     size_t blen;
     int status;
-    char *json;
+    char *json;              /* the reply body (JSON, or CSV for a report) */
+    size_t json_len;
+    const char *ctype;       /* NULL = application/json */
 } admin_job;
 
 static void admin_job_free(void *arg) {
@@ -30,6 +35,7 @@ static void admin_job_free(void *arg) {
     free(a->query);
     free(a->body);
     free(a->authz);
+    free(a->explorer_tx_url);
     free(a->json);
     free(a);
 }
@@ -38,15 +44,35 @@ static void admin_run(void *conn, void *arg) {
     admin_job *a = arg;
     gr_store_conns *c = conn;
     if (c && c->store) a->ctx.store = c->store; /* this thread's own connection */
+    if (c) a->ctx.x402 = c->x402;
+    if (gr_admin_report_owns(a->path)) {
+        a->status = gr_admin_report_handle(&a->ctx, a->method, a->path, a->query, a->authz, &a->json, &a->json_len,
+                                           &a->ctype);
+        return;
+    }
     a->status = gr_admin_handle(&a->ctx, a->method, a->path, a->query, a->body, a->blen, a->authz, &a->json);
+    a->json_len = a->json ? strlen(a->json) : 0;
 }
 
 /* Ran after its deadline: the caller got 503. A key created then was never
  * shown to anyone (the plaintext is gone): revoke it rather than leave a
- * live key nobody holds. Updates and revocations that land late stand. */
+ * live key nobody holds; a rotation then is undone (its new secret is gone
+ * too). Updates and revocations that land late stand. */
 static void admin_late(void *conn, void *arg) {
     (void)conn;
     admin_job *a = arg;
+    size_t plen = strlen(a->path);
+    if (a->status == 200 && !strcmp(a->method, "POST") && !strncmp(a->path, "/admin/keys/", 12) && plen > 19 &&
+        !strcmp(a->path + plen - 7, "/rotate")) { /* the new secret was never shown: the old one stays */
+        char id[GR_KEY_ID_MAX];
+        snprintf(id, sizeof id, "%.*s", (int)(plen - 19), a->path + 12);
+        if (gr_keys_rotate_revert(a->ctx.keys, id, (int64_t)gr_wall_ms()) == GR_OK)
+            GR_WARN("admin: key %s was rotated after the caller had been answered 503; its old secret is back", id);
+        else
+            GR_WARN("admin: key %s was rotated after the caller had been answered 503 and had no grace; "
+                    "rotate it again", id);
+        return;
+    }
     if (a->status != 201 || strcmp(a->method, "POST") || strcmp(a->path, "/admin/keys") || !a->json) return;
     cJSON *o = cJSON_Parse(a->json);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
@@ -72,7 +98,17 @@ static void admin_resume(gr_request *r, void *arg, const char *err) {
         admin_reply_unavailable(r, msg);
         return;
     }
-    gr_request_reply_json(r, a->status, a->json ? a->json : "{}", a->json ? strlen(a->json) : 2);
+    if (a->ctype && strcmp(a->ctype, "application/json")) { /* a CSV export */
+        r->status = a->status;
+        r->bytes_out += a->json_len;
+        gr_client_req_add_header(r->req, "Content-Disposition", "attachment; filename=\"gaterouter-report.csv\"");
+        gr_client_req_add_header(r->req, "X-Content-Type-Options", "nosniff");
+        gr_client_req_reply(r->req, a->status, a->ctype, a->json, a->json_len);
+        r->req = NULL;
+        gr_request_finish(r);
+        return;
+    }
+    gr_request_reply_json(r, a->status, a->json ? a->json : "{}", a->json ? a->json_len : 2);
 }
 
 static void admin_submit(gr_request *r, const char *path, const char *query, const char *body, size_t blen,
@@ -80,6 +116,11 @@ static void admin_submit(gr_request *r, const char *path, const char *query, con
     gr_services *svc = r->w->svc;
     admin_job *a = gr_xcalloc(1, sizeof *a);
     a->ctx = svc->admin;
+    const gr_console_conf *cc = gr_console_conf_of(r->cfg);
+    a->ctx.report_max_rows = (int64_t)cc->max_report_rows;
+    a->ctx.rotation_grace_ms = (int64_t)cc->key_rotation_grace_ms;
+    a->explorer_tx_url = cc->explorer_tx_url ? gr_xstrdup(cc->explorer_tx_url) : NULL;
+    a->ctx.explorer_tx_url = a->explorer_tx_url;
     a->method = gr_xstrdup(r->method);
     a->path = gr_xstrdup(path);
     a->query = gr_xstrdup(query);

@@ -34,6 +34,7 @@ static void build_row(gr_request *r, gr_finish_info *f) {
     row->latency_us = (int64_t)(r->end_us - r->start_us);
     row->ttft_us = r->first_token_us ? (int64_t)(r->first_token_us - r->start_us) : 0;
     row->status = r->status;
+    row->attempts = r->deployment ? (int)r->attempts + 1 : 0;
     GR_LEDGER_SET(row->route_reason, r->route_reason ? r->route_reason : "");
     GR_LEDGER_SET(row->error_type, r->error_type ? r->error_type : "");
 }

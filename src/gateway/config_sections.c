@@ -6,6 +6,8 @@
  * docs/CONFIG.md embeds. */
 #include "config_load.h"
 
+#include "config.h"
+#include "console_conf.h"
 #include "health.h"
 #include "keys.h"
 #include "pay_x402.h"
@@ -21,6 +23,7 @@ const gr_conf_section gr_conf_sections[GR_CONF_NSECTIONS] = {
     [GR_CONF_SEC_ROUTING] = {"routing", gr_route_conf_parse, gr_route_conf_free},
     [GR_CONF_SEC_REDIS] = {"redis", gr_redis_conf_parse, gr_redis_conf_free},
     [GR_CONF_SEC_X402] = {"x402", gr_pay_x402_conf_parse, NULL},
+    [GR_CONF_SEC_CONSOLE] = {"console", gr_console_conf_parse, gr_console_conf_free},
 };
 
 gr_config *gr_config_load_file(const char *path, char *err, size_t errlen) {
@@ -57,6 +60,7 @@ static const struct {
     {"redis", "`redis` (or a URL string: the `url`)", gr_conf_redis_keys},
     {"x402", NULL, gr_conf_x402_keys},
     {"x402.networks[]", NULL, gr_conf_x402_network_keys},
+    {"console", NULL, gr_conf_console_keys},
 };
 
 /* 8388608 -> "8 MiB", 90000 -> "90 s": the largest unit that divides evenly. */

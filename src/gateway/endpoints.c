@@ -6,6 +6,8 @@
 #include "api_feedback.h"
 #include "api_models.h"
 #include "body_decode.h"
+#include "console.h"
+#include "console_config.h"
 #include "cors.h"
 #include "http_server.h"
 #include "metrics.h"
@@ -104,6 +106,16 @@ static void serve_models(gr_request *r, const gr_endpoint_row *row) {
     free(id);
 }
 
+static void serve_console(gr_request *r, const gr_endpoint_row *row) {
+    (void)row;
+    gr_console_serve(r, r->path);
+}
+
+static void serve_console_config(gr_request *r, const gr_endpoint_row *row) {
+    (void)row;
+    gr_console_config_handle(r, r->path);
+}
+
 static void serve_model_api(gr_request *r, const gr_endpoint_row *row) {
     (void)row;
     gr_proxy_handle(r);
@@ -148,9 +160,14 @@ static const gr_endpoint_row k_endpoints[] = {
     {"/v1/feedback",          false, POST, OPEN,   GR_EP_OTHER,       OAI, "/v1/feedback",          serve_feedback}, /* authenticates itself: admin key or a client key */
     {"/v1/x402/pricing",      false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/v1/x402/pricing",      serve_x402},
     {"/v1/x402/credit",       false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/v1/x402/credit",       serve_x402},
+    {"/ui",                   false, GET,  OPEN,   GR_EP_OTHER,       OAI, "/ui/*",                 serve_console}, /* the web console (console.c) */
+    {"/admin/config",         false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/admin/*",              serve_console_config},
+    {"/admin/config/check",   false, POST, OPEN,   GR_EP_OTHER,       OAI, "/admin/*",              serve_console_config},
+    {"/admin/config/reload",  false, POST, OPEN,   GR_EP_OTHER,       OAI, "/admin/*",              serve_console_config},
     {"/v1/models/",           true,  GET,  CLIENT, GR_EP_OTHER,       OAI, "/v1/models/{id}",       serve_models},
     {"/v1/x402/",             true,  0,    OPEN,   GR_EP_OTHER,       OAI, NULL,                    serve_x402},
     {"/admin/",               true,  0,    OPEN,   GR_EP_OTHER,       OAI, "/admin/*",              serve_admin},
+    {"/ui/",                  true,  GET,  OPEN,   GR_EP_OTHER,       OAI, "/ui/*",                 serve_console},
 };
 
 #undef GET

@@ -4,6 +4,7 @@
 #include "config_load.h"
 #include "server.h"
 
+#include "config_reload.h"
 #include "endpoints.h"
 #include "feature_list.h"
 #include "http_reply.h"
@@ -169,6 +170,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg) {
     if (!c) {
         GR_ERROR("reload failed, keeping the running config: %s", err);
         gr_metrics_add(GR_M_CONFIG_RELOADS, "result=\"error\"", 1);
+        gr_config_reload_note(false, err);
         return;
     }
     gr_server_patch_mock_urls(c, s->mock_port);
@@ -177,6 +179,7 @@ static void on_reload(evutil_socket_t sig, short what, void *arg) {
     if (!gr_access_log_open(c->log.access_log)) GR_WARN("log.access_log: cannot open %s; keeping the old target", c->log.access_log);
     gr_config_current_set(c);
     gr_metrics_add(GR_M_CONFIG_RELOADS, "result=\"ok\"", 1);
+    gr_config_reload_note(true, NULL);
     GR_INFO("config reloaded from %s: %zu providers, %zu models", s->config_path, c->nproviders, c->nmodels);
 }
 

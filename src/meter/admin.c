@@ -33,11 +33,17 @@ static int fail(char **out, int status, const char *type, const char *code, cons
                 const char *fmt, ...) GR_PRINTF(6, 7);
 static int fail(char **out, int status, const char *type, const char *code, const char *param,
                 const char *fmt, ...) {
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    gr_admin_vfail(out, status, type, code, param, fmt, ap);
     va_end(ap);
+    return status;
+}
+
+int gr_admin_vfail(char **out, int status, const char *type, const char *code, const char *param, const char *fmt,
+                   va_list ap) {
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
     *out = gr_admin_error_json(msg, type, param, code);
     return status;
 }
@@ -94,6 +100,12 @@ static const char *strip_bearer(const char *b, size_t *len) {
     *len = n;
     return b;
 }
+
+bool gr_admin_query_get(const char *query, const char *name, char *buf, size_t cap) {
+    return query_get(query, name, buf, cap);
+}
+
+const char *gr_admin_strip_bearer(const char *bearer, size_t *len) { return strip_bearer(bearer, len); }
 
 gr_status gr_admin_parse_time(const char *s, bool end_of_day, int64_t *ms) {
     *ms = 0;
@@ -153,6 +165,7 @@ cJSON *gr_admin_generation_json(const gr_ledger_row *r) {
     if (r->ttft_us > 0) cJSON_AddNumberToObject(d, "ttft_ms", (double)r->ttft_us / 1000.0);
     else cJSON_AddNullToObject(d, "ttft_ms");
     cJSON_AddNumberToObject(d, "status", r->status);
+    cJSON_AddNumberToObject(d, "attempts", r->attempts);
     add_str_opt(d, "route_reason", r->route_reason);
     add_str_opt(d, "error_type", r->error_type);
     if (r->x402_settlement[0] || r->x402_amount_atomic[0]) {
@@ -232,6 +245,8 @@ static int store_error(char **out, gr_status rc) {
     return fail(out, 500, "api_error", "store_error", NULL, "The key store failed: %s.",
                 gr_status_str(rc));
 }
+
+int gr_admin_store_error(char **out, gr_status rc) { return store_error(out, rc); }
 
 static int parse_body(const char *body, size_t len, cJSON **obj, char **out) {
     *obj = NULL;
@@ -319,6 +334,49 @@ static int keys_patch(gr_admin_ctx *c, gr_key_entry *e, const char *body, size_t
     return key_info_reply(c, e, now, 200, NULL, out);
 }
 
+#define MAX_ROTATE_GRACE_S (30LL * 86400)
+
+/* POST /admin/keys/{id}/rotate {"grace_seconds": N}: a new secret, shown
+ * once; the old one works for N more seconds (default: the configured
+ * console.key_rotation_grace). */
+static int keys_rotate(gr_admin_ctx *c, const char *id, const char *body, size_t len, int64_t now, char **out) {
+    cJSON *obj;
+    int st = parse_body(body, len, &obj, out);
+    if (st) return st;
+    int64_t grace_ms = c->rotation_grace_ms;
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(obj, "grace_seconds");
+    if (g && !cJSON_IsNull(g)) {
+        if (!cJSON_IsNumber(g) || g->valuedouble < 0 || g->valuedouble > (double)MAX_ROTATE_GRACE_S ||
+            g->valuedouble != (double)(int64_t)g->valuedouble) {
+            cJSON_Delete(obj);
+            return fail(out, 400, "invalid_request_error", "invalid_grace", "grace_seconds",
+                        "grace_seconds must be a whole number of seconds from 0 to %lld (30 days).",
+                        (long long)MAX_ROTATE_GRACE_S);
+        }
+        grace_ms = (int64_t)g->valuedouble * 1000;
+    }
+    cJSON_Delete(obj);
+    gr_key_entry *e = gr_keys_find_id(c->keys, id);
+    if (!e) return fail(out, 404, "invalid_request_error", "key_not_found", NULL, "No key with id '%.64s'.", id);
+    char plaintext[GR_KEY_PLAINTEXT_SIZE];
+    gr_status rc = gr_keys_rotate(c->keys, id, grace_ms, now, plaintext);
+    if (rc == GR_ERR_UNSUPPORTED)
+        return fail(out, 409, "invalid_request_error", "static_key", NULL,
+                    "Keys defined in the config file are changed in the config file.");
+    if (rc == GR_ERR_INVALID)
+        return fail(out, 409, "invalid_request_error", "key_revoked", NULL, "A revoked key cannot be rotated.");
+    if (rc) return store_error(out, rc);
+    gr_key_info info;
+    gr_keys_info(e, now, &info);
+    cJSON *o = gr_keys_info_json(&info, now);
+    gr_key_record_dispose(&info.rec);
+    cJSON_AddStringToObject(o, "key", plaintext);
+    if (grace_ms > 0) cJSON_AddNumberToObject(o, "previous_key_valid_until", (double)(now + grace_ms));
+    else cJSON_AddNullToObject(o, "previous_key_valid_until");
+    memset(plaintext, 0, sizeof plaintext);
+    return reply(out, 200, o);
+}
+
 static int usage(gr_admin_ctx *c, const char *query, char **out) {
     char buf[128];
     gr_usage_query q = {.by = GR_USAGE_BY_MODEL};
@@ -376,6 +434,18 @@ static int handle_admin(gr_admin_ctx *c, const char *method, const char *path, c
         if (strcmp(method, "GET") == 0) return keys_list(c, now, out);
         return fail(out, 405, "invalid_request_error", "method_not_allowed", NULL,
                     "Use GET or POST on /admin/keys.");
+    }
+    if (strncmp(path, "/admin/keys/", 12) == 0 && strlen(path) > 19 && !strcmp(path + strlen(path) - 7, "/rotate")) {
+        if (strcmp(method, "POST") != 0)
+            return fail(out, 405, "invalid_request_error", "method_not_allowed", NULL,
+                        "Use POST on /admin/keys/{id}/rotate.");
+        char id[GR_KEY_ID_MAX];
+        size_t idlen = strlen(path) - 12 - 7;
+        if (idlen >= sizeof id)
+            return fail(out, 404, "invalid_request_error", "key_not_found", NULL, "No such key.");
+        memcpy(id, path + 12, idlen);
+        id[idlen] = '\0';
+        return keys_rotate(c, id, body, body_len, now, out);
     }
     if (strncmp(path, "/admin/keys/", 12) == 0) {
         const char *id = path + 12;

@@ -9,6 +9,8 @@
  *   GET    /admin/keys/{id}       show
  *   PATCH  /admin/keys/{id}       update name/models/metadata/limits/expiry
  *   DELETE /admin/keys/{id}       revoke (the record stays, status "revoked")
+ *   POST   /admin/keys/{id}/rotate  new secret (200 with "key", once); the old one
+ *                                 works for grace_seconds more
  *   GET    /admin/usage?group_by=key|model|provider|day&from=&to=&key_id=
  *   GET    /admin/generation?id=  any request's ledger row
  *   GET    /v1/key                the caller's own key: limits, spend, remaining
@@ -28,13 +30,21 @@
 
 #include "common.h"
 #include "keys.h"
+
+#include <stdarg.h>
 #include "store.h"
+#include "x402_store.h"
 
 typedef struct gr_admin_ctx {
     gr_keys *keys;          /* live key table (shared with the request path) */
     gr_store *store;        /* for usage and generation queries */
     const char *admin_key;  /* NULL or "" = admin API off */
     int64_t (*now_ms)(void); /* NULL = wall clock; tests inject */
+    /* the console's reports (admin_report.h); set per call by api_admin.c: */
+    gr_x402_store *x402;    /* the payments page's credit and settlements; NULL = x402 off */
+    int64_t report_max_rows; /* console.max_report_rows: ledger rows one report reads (0 = default) */
+    const char *explorer_tx_url; /* console.explorer_tx_url ("{tx}" = the hash), or NULL */
+    int64_t rotation_grace_ms; /* console.key_rotation_grace: the old secret's default grace on rotate */
 } gr_admin_ctx;
 
 /* Returns the HTTP status; *out_json is a malloc'd JSON body (always set).
@@ -53,6 +63,16 @@ char *gr_admin_error_json(const char *message, const char *type, const char *par
 /* Parse a time for usage queries: unix seconds or ms, or "YYYY-MM-DD"
  * (end_of_day: the day's end, for inclusive "to" dates). 0 when empty. */
 GR_MUST_CHECK gr_status gr_admin_parse_time(const char *s, bool end_of_day, int64_t *ms);
+
+/* An error reply: *out = the {"error":{...}} body of the formatted message; returns status. */
+int gr_admin_vfail(char **out, int status, const char *type, const char *code, const char *param, const char *fmt,
+                   va_list ap);
+/* name=value of a query string, URL-decoded into buf (false: absent). */
+bool gr_admin_query_get(const char *query, const char *name, char *buf, size_t cap);
+/* The token of an Authorization value ("Bearer " and blanks stripped). */
+const char *gr_admin_strip_bearer(const char *bearer, size_t *len);
+/* A store failure as the admin API answers it (404, 503 or 500). */
+int gr_admin_store_error(char **out, gr_status rc);
 
 /* Usage summary -> JSON (also used by the CLI's --json). Caller frees. */
 char *gr_admin_usage_json(const gr_usage_query *q, const gr_usage_group *g, size_t n);

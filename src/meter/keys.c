@@ -24,8 +24,12 @@ struct gr_key_entry {
     pthread_mutex_t mu;
     /* immutable after insertion: */
     char id[GR_KEY_ID_MAX];
-    char hash[GR_KEY_HASH_HEX];
     bool is_static;
+    /* the table's index (under the table lock; a rotation changes them):
+     * the current secret's hash and the previous one's, valid until prev_until */
+    char hash[GR_KEY_HASH_HEX];
+    char prev_hash[GR_KEY_HASH_HEX];
+    int64_t prev_until;
     /* under mu: */
     gr_key_record rec;
     char **models; /* NULL + all_models when unrestricted */
@@ -43,10 +47,16 @@ struct gr_key_entry {
     struct gr_key_entry *next_all; /* list of every entry (under table lock) */
 };
 
+/* One index slot: an entry under its current or its previous hash. */
+typedef struct key_slot {
+    gr_key_entry *e;
+    bool prev;
+} key_slot;
+
 struct gr_keys {
     gr_store *store;
-    pthread_rwlock_t lock; /* guards slots/nslots/count/all (not entry state) */
-    gr_key_entry **slots;  /* open addressing by hash */
+    pthread_rwlock_t lock; /* guards slots/nslots/count/all and the entries' index hashes */
+    key_slot *slots;       /* open addressing by hash */
     size_t nslots, count;
     gr_key_entry *all;
 };
@@ -170,6 +180,8 @@ static gr_key_entry *entry_new(const gr_key_record *rec) {
     pthread_mutex_init(&e->mu, NULL);
     gr_store_strlcpy(e->id, rec->id, sizeof e->id);
     gr_store_strlcpy(e->hash, rec->hash, sizeof e->hash);
+    gr_store_strlcpy(e->prev_hash, rec->prev_hash, sizeof e->prev_hash);
+    e->prev_until = rec->prev_until_ms;
     gr_key_record_init(&e->rec);
     entry_set_record(e, rec);
     return e;
@@ -188,37 +200,68 @@ static size_t hash_slot(const char *hex, size_t nslots) {
     return (size_t)(h & (nslots - 1));
 }
 
+static const char *slot_hash(const key_slot *s) { return s->prev ? s->e->prev_hash : s->e->hash; }
+
 /* Under write lock. */
-static void slots_put(gr_keys *t, gr_key_entry *e) {
-    size_t i = hash_slot(e->hash, t->nslots);
-    while (t->slots[i]) i = (i + 1) & (t->nslots - 1);
-    t->slots[i] = e;
+static void slots_put(gr_keys *t, gr_key_entry *e, bool prev) {
+    size_t i = hash_slot(prev ? e->prev_hash : e->hash, t->nslots);
+    while (t->slots[i].e) i = (i + 1) & (t->nslots - 1);
+    t->slots[i] = (key_slot){e, prev};
+}
+
+/* Under write lock: the index rebuilt from the entry list, with room for
+ * every entry under two hashes (a rotation adds one without a rebuild of its
+ * own being needed for space). Rare: growth and rotations only. */
+static void slots_rebuild_locked(gr_keys *t) {
+    size_t n = 64;
+    while (n < (t->count + 1) * 4) n *= 2;
+    free(t->slots);
+    t->nslots = n;
+    t->slots = gr_xcalloc(n, sizeof *t->slots);
+    for (gr_key_entry *e = t->all; e; e = e->next_all) {
+        slots_put(t, e, false);
+        if (e->prev_hash[0]) slots_put(t, e, true);
+    }
 }
 
 static void table_insert_locked(gr_keys *t, gr_key_entry *e) {
-    if ((t->count + 1) * 2 > t->nslots) {
-        size_t old_n = t->nslots;
-        gr_key_entry **old = t->slots;
-        t->nslots = old_n ? old_n * 2 : 64;
-        t->slots = gr_xcalloc(t->nslots, sizeof *t->slots);
-        for (size_t i = 0; i < old_n; i++)
-            if (old[i]) slots_put(t, old[i]);
-        free(old);
-    }
-    slots_put(t, e);
     t->count++;
     e->next_all = t->all;
     t->all = e;
+    if ((t->count + 1) * 4 > t->nslots) {
+        slots_rebuild_locked(t);
+        return;
+    }
+    slots_put(t, e, false);
+    if (e->prev_hash[0]) slots_put(t, e, true);
 }
 
-static gr_key_entry *lookup_hash_locked(gr_keys *t, const char *hex) {
+/* The entry whose current (or, *via_prev, previous) secret hashes to hex. */
+static gr_key_entry *lookup_hash_locked(gr_keys *t, const char *hex, bool *via_prev) {
+    *via_prev = false;
     if (!t->nslots) return NULL;
     size_t i = hash_slot(hex, t->nslots);
-    while (t->slots[i]) {
-        if (gr_secret_eq(t->slots[i]->hash, 64, hex, 64)) return t->slots[i];
+    while (t->slots[i].e) {
+        if (gr_secret_eq(slot_hash(&t->slots[i]), 64, hex, 64)) {
+            *via_prev = t->slots[i].prev;
+            return t->slots[i].e;
+        }
         i = (i + 1) & (t->nslots - 1);
     }
     return NULL;
+}
+
+/* A record whose secrets differ from e's index (a rotation here or on
+ * another instance sharing the store): the index follows it. */
+static void index_follow(gr_keys *t, gr_key_entry *e, const gr_key_record *rec) {
+    pthread_rwlock_wrlock(&t->lock);
+    if (strcmp(e->hash, rec->hash) || strcmp(e->prev_hash, rec->prev_hash) || e->prev_until != rec->prev_until_ms) {
+        gr_store_strlcpy(e->hash, rec->hash, sizeof e->hash);
+        gr_store_strlcpy(e->prev_hash, rec->prev_hash, sizeof e->prev_hash);
+        e->prev_until = rec->prev_until_ms;
+        slots_rebuild_locked(t);
+    }
+    pthread_rwlock_unlock(&t->lock);
 }
 
 gr_key_entry *gr_keys_find_id(gr_keys *t, const char *id) {
@@ -280,6 +323,7 @@ static gr_status upsert_record(gr_keys *t, const gr_key_record *rec, int64_t now
                                bool is_static) {
     gr_key_entry *e = gr_keys_find_id(t, rec->id);
     if (e) {
+        if (!e->is_static) index_follow(t, e, rec);
         pthread_mutex_lock(&e->mu);
         entry_set_record(e, rec);
         pthread_mutex_unlock(&e->mu);
@@ -380,14 +424,25 @@ out:
     return rc;
 }
 
-gr_status gr_keys_update(gr_keys *t, const gr_key_record *in, int64_t now_ms) {
-    gr_key_entry *e = gr_keys_find_id(t, in->id);
-    if (!e) return GR_ERR_NOT_FOUND;
-    if (e->is_static) return GR_ERR_UNSUPPORTED;
-    gr_key_record rec;
+/* Virtual key id's entry and a copy of its record, for a change; NULL with
+ * *rc = GR_ERR_NOT_FOUND, or GR_ERR_UNSUPPORTED for a config key. */
+static gr_key_entry *entry_for_change(gr_keys *t, const char *id, gr_key_record *rec, gr_status *rc) {
+    gr_key_entry *e = gr_keys_find_id(t, id);
+    if (!e || e->is_static) {
+        *rc = e ? GR_ERR_UNSUPPORTED : GR_ERR_NOT_FOUND;
+        return NULL;
+    }
     pthread_mutex_lock(&e->mu);
-    gr_key_record_copy(&rec, &e->rec);
+    gr_key_record_copy(rec, &e->rec);
     pthread_mutex_unlock(&e->mu);
+    return e;
+}
+
+gr_status gr_keys_update(gr_keys *t, const gr_key_record *in, int64_t now_ms) {
+    gr_key_record rec;
+    gr_status rc;
+    gr_key_entry *e = entry_for_change(t, in->id, &rec, &rc);
+    if (!e) return rc;
     /* mutable fields only */
     free(rec.name);
     free(rec.models_json);
@@ -402,7 +457,7 @@ gr_status gr_keys_update(gr_keys *t, const gr_key_record *in, int64_t now_ms) {
     rec.tpm = in->tpm;
     rec.expires_at_ms = in->expires_at_ms;
     rec.updated_at_ms = now_ms;
-    gr_status rc = t->store ? gr_store_key_update(t->store, &rec) : GR_OK;
+    rc = t->store ? gr_store_key_update(t->store, &rec) : GR_OK;
     if (rc == GR_OK) {
         pthread_mutex_lock(&e->mu);
         entry_set_record(e, &rec);
@@ -413,22 +468,64 @@ gr_status gr_keys_update(gr_keys *t, const gr_key_record *in, int64_t now_ms) {
 }
 
 gr_status gr_keys_revoke(gr_keys *t, const char *id, int64_t now_ms) {
-    gr_key_entry *e = gr_keys_find_id(t, id);
-    if (!e) return GR_ERR_NOT_FOUND;
-    if (e->is_static) return GR_ERR_UNSUPPORTED;
     gr_key_record rec;
-    pthread_mutex_lock(&e->mu);
-    gr_key_record_copy(&rec, &e->rec);
-    pthread_mutex_unlock(&e->mu);
+    gr_status rc;
+    gr_key_entry *e = entry_for_change(t, id, &rec, &rc);
+    if (!e) return rc;
     if (!rec.revoked_at_ms) rec.revoked_at_ms = now_ms;
     rec.updated_at_ms = now_ms;
-    gr_status rc = t->store ? gr_store_key_update(t->store, &rec) : GR_OK;
+    rc = t->store ? gr_store_key_update(t->store, &rec) : GR_OK;
     if (rc == GR_OK) {
         pthread_mutex_lock(&e->mu);
         e->rec.revoked_at_ms = rec.revoked_at_ms;
         e->rec.updated_at_ms = now_ms;
         pthread_mutex_unlock(&e->mu);
     }
+    gr_key_record_dispose(&rec);
+    return rc;
+}
+
+gr_status gr_keys_rotate(gr_keys *t, const char *id, int64_t grace_ms, int64_t now_ms,
+                         char plaintext[GR_KEY_PLAINTEXT_SIZE]) {
+    gr_key_record rec;
+    gr_status rc;
+    gr_key_entry *e = entry_for_change(t, id, &rec, &rc);
+    if (!e) return rc;
+    rc = GR_ERR_INVALID;
+    if (rec.revoked_at_ms) goto out; /* a revoked key stays revoked */
+    char old_hash[GR_KEY_HASH_HEX];
+    gr_store_strlcpy(old_hash, rec.hash, sizeof old_hash);
+    if ((rc = gr_keys_generate(plaintext, &rec)) != GR_OK) goto out;
+    gr_store_strlcpy(rec.id, e->id, sizeof rec.id); /* the same key: only its secret changes */
+    if (grace_ms > 0) {
+        gr_store_strlcpy(rec.prev_hash, old_hash, sizeof rec.prev_hash);
+        rec.prev_until_ms = now_ms + grace_ms;
+    } else {
+        rec.prev_hash[0] = '\0';
+        rec.prev_until_ms = 0;
+    }
+    rec.updated_at_ms = now_ms;
+    if (t->store && (rc = gr_store_key_update(t->store, &rec)) != GR_OK) goto out;
+    rc = upsert_record(t, &rec, now_ms, false);
+out:
+    if (rc) memset(plaintext, 0, GR_KEY_PLAINTEXT_SIZE);
+    gr_key_record_dispose(&rec);
+    return rc;
+}
+
+gr_status gr_keys_rotate_revert(gr_keys *t, const char *id, int64_t now_ms) {
+    gr_key_record rec;
+    gr_status rc;
+    if (!entry_for_change(t, id, &rec, &rc)) return rc;
+    rc = GR_ERR_INVALID;
+    if (!rec.prev_hash[0]) goto out; /* rotated without grace: the old secret is gone */
+    gr_store_strlcpy(rec.hash, rec.prev_hash, sizeof rec.hash);
+    rec.prev_hash[0] = '\0';
+    rec.prev_until_ms = 0;
+    rec.updated_at_ms = now_ms;
+    if (t->store && (rc = gr_store_key_update(t->store, &rec)) != GR_OK) goto out;
+    rc = upsert_record(t, &rec, now_ms, false);
+out:
     gr_key_record_dispose(&rec);
     return rc;
 }
@@ -570,9 +667,16 @@ bool gr_keys_authenticate(gr_keys *t, const char *bearer, size_t len, int64_t no
     }
     char hex[GR_KEY_HASH_HEX];
     gr_keys_hash(bearer, len, hex);
+    bool via_prev = false, prev_expired = false;
     pthread_rwlock_rdlock(&t->lock);
-    gr_key_entry *e = lookup_hash_locked(t, hex);
+    gr_key_entry *e = lookup_hash_locked(t, hex, &via_prev);
+    if (e && via_prev && now_ms >= e->prev_until) prev_expired = true;
     pthread_rwlock_unlock(&t->lock);
+    if (prev_expired) {
+        verdict(v, 401, "invalid_request_error", "key_rotated", 0,
+                "This API key was rotated and its grace period has ended; use the new key.");
+        return false;
+    }
     if (!e) {
         verdict(v, 401, "invalid_request_error", "invalid_api_key", 0,
                 "Incorrect API key provided.");

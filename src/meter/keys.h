@@ -119,6 +119,16 @@ GR_MUST_CHECK gr_status gr_keys_create(gr_keys *t, const gr_key_record *spec, in
  * expiry); persists first, then updates the live entry. */
 GR_MUST_CHECK gr_status gr_keys_update(gr_keys *t, const gr_key_record *rec, int64_t now_ms);
 GR_MUST_CHECK gr_status gr_keys_revoke(gr_keys *t, const char *id, int64_t now_ms);
+/* A new secret for key id (same id, limits and spend): written to plaintext
+ * (shown once); the old secret keeps working for grace_ms more (0 = stops at
+ * once), then answers 401. GR_ERR_INVALID for a revoked key,
+ * GR_ERR_UNSUPPORTED for a config key, GR_ERR_NOT_FOUND. */
+GR_MUST_CHECK gr_status gr_keys_rotate(gr_keys *t, const char *id, int64_t grace_ms, int64_t now_ms,
+                                       char plaintext[GR_KEY_PLAINTEXT_SIZE]);
+/* Undoes a rotation nobody saw (its answer was lost): the previous secret
+ * becomes the key's secret again, for good. GR_ERR_INVALID when there is no
+ * previous secret (rotated with no grace). */
+GR_MUST_CHECK gr_status gr_keys_rotate_revert(gr_keys *t, const char *id, int64_t now_ms);
 
 /* Register a key whose plaintext comes from the config file (keys: section);
  * kept in memory only, id "cfg_<name>". */

@@ -1031,7 +1031,7 @@ static size_t head_into(conn *c, char *buf, size_t cap, int status, const char *
         o = gr_out_str(buf, o, cap, ctype);
         o = GR_OUT_LIT(buf, o, cap, "\r\n");
     }
-    if (status == 204) { /* RFC 9110 §8.6: no Content-Length on a 204 */
+    if (status == 204 || status == 304) { /* RFC 9110 §8.6: no Content-Length on a 204; a 304 has no body */
     } else if (body_len >= 0) {
         o = GR_OUT_LIT(buf, o, cap, "Content-Length: ");
         o = gr_out_u64(buf, o, cap, (uint64_t)body_len);

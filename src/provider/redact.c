@@ -13,6 +13,11 @@ static bool credential_header(const char *name) {
                     name_has(name, "secret") || name_has(name, "cookie") || name_has(name, "signature"));
 }
 
+bool gr_redact_credential_name(const char *name) {
+    return credential_header(name) || (name && (name_has(name, "password") || name_has(name, "private") ||
+                                                name_has(name, "mnemonic")));
+}
+
 static void add_secret(gr_redactor *rd, const char *s) {
     size_t n = s ? strlen(s) : 0;
     if (n < GR_REDACT_MIN_LEN || rd->n == GR_REDACT_MAX_SECRETS) return;

@@ -65,4 +65,9 @@ void gr_redactor_finish(gr_redactor *rd, const char **out, size_t *out_len);
  * a string end counts as the end of the stream. */
 void gr_redact_str(const gr_redactor *rd, char *s, size_t cap);
 
+/* Whether a config or header name says its value is a credential (the
+ * header rule above, plus password, private and mnemonic): the console's
+ * config view masks such values (console_config.c). */
+bool gr_redact_credential_name(const char *name);
+
 #endif

@@ -46,6 +46,10 @@ typedef struct gr_key_record {
     int64_t created_at_ms;
     int64_t updated_at_ms;
     int64_t revoked_at_ms;
+    /* the secret before the last rotation, accepted until prev_until_ms
+     * (POST /admin/keys/{id}/rotate); "" / 0 = none */
+    char prev_hash[GR_KEY_HASH_HEX];
+    int64_t prev_until_ms;
 } gr_key_record;
 
 void gr_key_record_init(gr_key_record *k); /* zero + "unlimited" budgets */
@@ -83,6 +87,7 @@ typedef struct gr_ledger_row {
     int64_t latency_us;
     int64_t ttft_us;          /* 0 = not streamed / no token */
     int status;               /* HTTP status returned to the client */
+    int attempts;             /* upstream attempts made (retries and fallbacks included); 0 = none */
     char route_reason[256];
     char error_type[64];
     /* x402 (filled by the x402 module; empty/0 otherwise) */
@@ -152,6 +157,17 @@ typedef struct gr_feedback_rec {
     const char *comment;        /* may be NULL */
     int64_t at_ms;
 } gr_feedback_rec;
+/* A read of raw ledger rows, newest first (the console's reports and
+ * exports, admin_report.c). */
+typedef struct gr_ledger_scan {
+    int64_t from_ms;    /* inclusive; 0 = beginning */
+    int64_t to_ms;      /* exclusive; 0 = no end */
+    const char *key_id; /* NULL = all keys */
+    int64_t limit;      /* at most this many rows (> 0) */
+} gr_ledger_scan;
+
+/* Called once per row; false stops the scan. */
+typedef bool (*gr_ledger_scan_fn)(const gr_ledger_row *row, void *arg);
 
 /* ---- backend vtable ---- */
 
@@ -180,6 +196,8 @@ typedef struct gr_store_ops {
     gr_status (*usage_summary)(gr_store *s, const gr_usage_query *q, gr_usage_group **out,
                                size_t *n);
     gr_status (*ledger_count)(gr_store *s, int64_t *n);
+    /* Rows in [from, to) (of key_id), newest first, at most limit. */
+    gr_status (*ledger_scan)(gr_store *s, const gr_ledger_scan *q, gr_ledger_scan_fn fn, void *arg);
     gr_status (*integrity_check)(gr_store *s, char *msg, size_t msglen);
     /* In one transaction: stores fb (one row per request id: a second rating
      * replaces the first), takes the replaced rating's contribution back out
@@ -263,6 +281,10 @@ static inline gr_status gr_store_usage_summary(gr_store *s, const gr_usage_query
 }
 static inline gr_status gr_store_ledger_count(gr_store *s, int64_t *n) {
     return s->ops->ledger_count(s, n);
+}
+static inline gr_status gr_store_ledger_scan(gr_store *s, const gr_ledger_scan *q, gr_ledger_scan_fn fn,
+                                             void *arg) {
+    return s->ops->ledger_scan(s, q, fn, arg);
 }
 static inline gr_status gr_store_integrity_check(gr_store *s, char *msg, size_t len) {
     return s->ops->integrity_check(s, msg, len);

@@ -62,6 +62,7 @@ enum {
     PS_FB_PUT,
     PS_LEARNED_ADD,
     PS_LEARNED_LIST,
+    PS_LEDGER_SCAN,
     PS_COUNT
 };
 
@@ -74,15 +75,15 @@ typedef struct pg_store {
 
 #define KEY_COLS                                                                            \
     "id,hash,prefix,name,models,metadata,budget_total,budget_daily,budget_monthly,rpm,tpm," \
-    "expires_at,created_at,updated_at,revoked_at"
+    "expires_at,created_at,updated_at,revoked_at,prev_hash,prev_until"
 
 #define LEDGER_COLS                                                                        \
     "request_id,ts_ms,key_id,payer,model_asked,model_served,provider,tokens_in,tokens_out," \
     "tokens_cached,tokens_reasoning,cost_nusd,estimated,latency_us,ttft_us,status,"        \
     "route_reason,error_type,x402_amount,x402_credit_delta,x402_network,x402_tx_hash,"     \
-    "x402_settlement,client_request_id,tokens_cache_write,route_learn"
+    "x402_settlement,client_request_id,tokens_cache_write,route_learn,attempts"
 
-#define LEDGER_NCOLS 26
+#define LEDGER_NCOLS 27
 
 /* Usage summaries: ts range plus the equivalent day range (index / partition
  * pruning), optional key. $1 from day, $2 to day (NULL = open), $3 from ms,
@@ -97,10 +98,11 @@ typedef struct pg_store {
 
 static const char *const ps_sql[PS_COUNT] = {
     [PS_KEY_INSERT] = "INSERT INTO keys(" KEY_COLS ") VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,"
-                      "$11,$12,$13,$14,$15)",
+                      "$11,$12,$13,$14,$15,$16,$17)",
     [PS_KEY_UPDATE] = "UPDATE keys SET name=$2,models=$3,metadata=$4,budget_total=$5,"
                       "budget_daily=$6,budget_monthly=$7,rpm=$8,tpm=$9,expires_at=$10,"
-                      "updated_at=$11,revoked_at=$12 WHERE id=$1",
+                      "updated_at=$11,revoked_at=$12,hash=$13,prefix=$14,prev_hash=$15,prev_until=$16"
+                      " WHERE id=$1",
     [PS_KEY_GET] = "SELECT " KEY_COLS " FROM keys WHERE id=$1",
     [PS_KEY_LIST] = "SELECT " KEY_COLS " FROM keys ORDER BY created_at, id",
     [PS_SPEND_GET] = "SELECT kind,nusd,requests FROM key_spend WHERE key_id=$1 AND "
@@ -115,7 +117,7 @@ static const char *const ps_sql[PS_COUNT] = {
         "$5::text[],$6::text[],$7::text[],$8::bigint[],$9::bigint[],$10::bigint[],"
         "$11::bigint[],$12::bigint[],$13::boolean[],$14::bigint[],$15::bigint[],"
         "$16::integer[],$17::text[],$18::text[],$19::text[],$20::bigint[],$21::text[],"
-        "$22::text[],$23::text[],$24::text[],$25::bigint[],$26::text[],$27::integer[]) AS u(" LEDGER_COLS ",day)),"
+        "$22::text[],$23::text[],$24::text[],$25::bigint[],$26::text[],$27::integer[],$28::integer[]) AS u(" LEDGER_COLS ",day)),"
         " ins AS (INSERT INTO ledger(" LEDGER_COLS ",day) SELECT " LEDGER_COLS ",day FROM r"
         " ON CONFLICT (request_id) DO NOTHING RETURNING key_id, day, cost_nusd),"
         " sp AS (INSERT INTO key_spend(key_id,kind,bucket,nusd,requests)"
@@ -143,6 +145,11 @@ static const char *const ps_sql[PS_COUNT] = {
     [PS_FB_PUT] = GR_SQL_FEEDBACK_PUT,
     [PS_LEARNED_ADD] = GR_SQL_LEARNED_ADD,
     [PS_LEARNED_LIST] = GR_SQL_LEARNED_LIST,
+    [PS_LEDGER_SCAN] = "SELECT " LEDGER_COLS " FROM ledger"
+                       " WHERE day >= $1::bigint AND ($2::bigint IS NULL OR day <= $2::bigint)"
+                       " AND ts_ms >= $3::bigint AND ($4::bigint = 0 OR ts_ms < $4::bigint)"
+                       " AND ($5::text IS NULL OR key_id = $5::text) ORDER BY ts_ms DESC, request_id DESC"
+                       " LIMIT $6::bigint",
 };
 
 static const char *const ps_name[PS_COUNT] = {
@@ -155,6 +162,7 @@ static const char *const ps_name[PS_COUNT] = {
     [PS_FB_LOCK] = "gr_fb_lock",             [PS_FB_GET] = "gr_fb_get",
     [PS_FB_PUT] = "gr_fb_put",               [PS_LEARNED_ADD] = "gr_learned_add",
     [PS_LEARNED_LIST] = "gr_learned_list",
+    [PS_LEDGER_SCAN] = "gr_ledger_scan",
 };
 
 /* ---- schema ---- */
@@ -219,6 +227,11 @@ static const char *const migrations[] = {
     " e0 double precision NOT NULL, e1 double precision NOT NULL, e2 double precision NOT NULL,"
     " e3 double precision NOT NULL, e4 double precision NOT NULL, e5 double precision NOT NULL,"
     " ratings bigint NOT NULL, updated_ms bigint NOT NULL);",
+    /* 4 -> 5: key rotation: the previous secret's hash, valid until prev_until (ms), */
+    "ALTER TABLE keys ADD COLUMN prev_hash text COLLATE \"C\";"
+    "ALTER TABLE keys ADD COLUMN prev_until bigint NOT NULL DEFAULT 0;"
+    /* and the upstream attempts of a request (the console's Requests page); older rows say 1 */
+    "ALTER TABLE ledger ADD COLUMN attempts integer NOT NULL DEFAULT 1;",
 };
 #define SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
 
@@ -568,9 +581,9 @@ static const char *fmt_i64(char *dst, int64_t v) {
 
 static gr_status op_key_insert(gr_store *base, const gr_key_record *k) {
     pg_store *s = (pg_store *)base;
-    char n[9][24];
+    char n[10][24];
     char *t1, *t2, *t3;
-    const char *vals[15] = {
+    const char *vals[17] = {
         k->id,
         k->hash,
         k->prefix,
@@ -586,10 +599,12 @@ static gr_status op_key_insert(gr_store *base, const gr_key_record *k) {
         fmt_i64(n[6], k->created_at_ms),
         fmt_i64(n[7], k->updated_at_ms),
         fmt_i64(n[8], k->revoked_at_ms),
+        k->prev_hash[0] ? k->prev_hash : NULL,
+        fmt_i64(n[9], k->prev_until_ms),
     };
     gr_status rc;
     pthread_mutex_lock(&s->mu);
-    gr_pq()->clear(run(s, PS_KEY_INSERT, 15, vals, false, &rc));
+    gr_pq()->clear(run(s, PS_KEY_INSERT, 17, vals, false, &rc));
     pthread_mutex_unlock(&s->mu);
     free(t1);
     free(t2);
@@ -601,7 +616,7 @@ static gr_status op_key_update(gr_store *base, const gr_key_record *k) {
     pg_store *s = (pg_store *)base;
     char n[9][24];
     char *t1, *t2, *t3;
-    const char *vals[12] = {
+    const char *vals[16] = {
         k->id,
         gr_pg_clean_param(k->name, &t1),
         gr_pg_clean_param(k->models_json, &t2),
@@ -614,10 +629,14 @@ static gr_status op_key_update(gr_store *base, const gr_key_record *k) {
         fmt_i64(n[5], k->expires_at_ms),
         fmt_i64(n[6], k->updated_at_ms),
         fmt_i64(n[7], k->revoked_at_ms),
+        k->hash,
+        k->prefix,
+        k->prev_hash[0] ? k->prev_hash : NULL,
+        fmt_i64(n[8], k->prev_until_ms),
     };
     gr_status rc;
     pthread_mutex_lock(&s->mu);
-    PGresult *res = run(s, PS_KEY_UPDATE, 12, vals, true, &rc);
+    PGresult *res = run(s, PS_KEY_UPDATE, 16, vals, true, &rc);
     if (res && strcmp(gr_pq()->cmdTuples(res), "0") == 0) rc = GR_ERR_NOT_FOUND;
     gr_pq()->clear(res);
     pthread_mutex_unlock(&s->mu);
@@ -644,6 +663,8 @@ static void read_key(const PGresult *res, int row, gr_key_record *k) {
     k->created_at_ms = col_i64(res, row, 12);
     k->updated_at_ms = col_i64(res, row, 13);
     k->revoked_at_ms = col_i64(res, row, 14);
+    col_copy(res, row, 15, k->prev_hash, sizeof k->prev_hash);
+    k->prev_until_ms = col_i64(res, row, 16);
 }
 
 static gr_status op_key_get(gr_store *base, const char *id, gr_key_record *out) {
@@ -763,7 +784,8 @@ static gr_status op_ledger_insert(gr_store *base, const gr_ledger_row *rows, siz
         arr_text(&col[23], i, r->client_request_id, true);
         arr_i64(&col[24], i, r->tokens_cache_write);
         arr_text(&col[25], i, r->route_learn, true);
-        arr_i64(&col[26], i, gr_store_utc_day(r->ts_ms));
+        arr_i64(&col[26], i, r->attempts);
+        arr_i64(&col[27], i, gr_store_utc_day(r->ts_ms));
     }
     const char *vals[LEDGER_NCOLS + 1];
     for (int c = 0; c <= LEDGER_NCOLS; c++) {
@@ -813,6 +835,7 @@ static void read_row(const PGresult *res, int row, gr_ledger_row *r) {
     col_copy(res, row, 23, r->client_request_id, sizeof r->client_request_id);
     r->tokens_cache_write = col_i64(res, row, 24);
     col_copy(res, row, 25, r->route_learn, sizeof r->route_learn);
+    r->attempts = (int)col_i64(res, row, 26);
 }
 
 static gr_status op_generation_get(gr_store *base, const char *request_id, gr_ledger_row *out) {
@@ -876,6 +899,35 @@ static gr_status op_usage_summary(gr_store *base, const gr_usage_query *q, gr_us
     gr_pq()->clear(res);
     pthread_mutex_unlock(&s->mu);
     free(t);
+    return rc;
+}
+
+static gr_status op_ledger_scan(gr_store *base, const gr_ledger_scan *q, gr_ledger_scan_fn fn, void *arg) {
+    pg_store *s = (pg_store *)base;
+    char from_day[24], to_day[24], from_ms[24], to_ms[24], limit[24], *t;
+    const char *vals[6] = {
+        fmt_i64(from_day, gr_store_utc_day(q->from_ms)),
+        q->to_ms ? fmt_i64(to_day, gr_store_utc_day(q->to_ms - 1)) : NULL,
+        fmt_i64(from_ms, q->from_ms),
+        fmt_i64(to_ms, q->to_ms),
+        gr_pg_clean_param(q->key_id, &t),
+        fmt_i64(limit, q->limit),
+    };
+    gr_status rc;
+    pthread_mutex_lock(&s->mu);
+    PGresult *res = run(s, PS_LEDGER_SCAN, 6, vals, true, &rc);
+    pthread_mutex_unlock(&s->mu);
+    free(t);
+    if (res) { /* the rows are this thread's now: no lock while the caller reads them */
+        gr_ledger_row *row = gr_xmalloc(sizeof *row);
+        int cnt = gr_pq()->ntuples(res);
+        for (int i = 0; i < cnt; i++) {
+            read_row(res, i, row);
+            if (!fn(row, arg)) break;
+        }
+        free(row);
+    }
+    gr_pq()->clear(res);
     return rc;
 }
 
@@ -1074,6 +1126,7 @@ static const gr_store_ops pg_ops = {
     .ledger_insert = op_ledger_insert,
     .generation_get = op_generation_get,
     .usage_summary = op_usage_summary,
+    .ledger_scan = op_ledger_scan,
     .ledger_count = op_ledger_count,
     .integrity_check = op_integrity_check,
     .feedback_put = op_feedback_put,

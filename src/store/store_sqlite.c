@@ -35,6 +35,7 @@ enum {
     ST_FB_PUT,
     ST_LEARNED_ADD,
     ST_LEARNED_LIST,
+    ST_LEDGER_SCAN,
     ST_COUNT
 };
 
@@ -47,19 +48,20 @@ typedef struct sqlite_store {
 
 #define KEY_COLS                                                                            \
     "id,hash,prefix,name,models,metadata,budget_total,budget_daily,budget_monthly,rpm,tpm," \
-    "expires_at,created_at,updated_at,revoked_at"
+    "expires_at,created_at,updated_at,revoked_at,prev_hash,prev_until"
 
 #define LEDGER_COLS                                                                        \
     "request_id,ts_ms,key_id,payer,model_asked,model_served,provider,tokens_in,tokens_out," \
     "tokens_cached,tokens_reasoning,cost_nusd,estimated,latency_us,ttft_us,status,"        \
     "route_reason,error_type,x402_amount,x402_credit_delta,x402_network,x402_tx_hash,"     \
-    "x402_settlement,client_request_id,tokens_cache_write,route_learn"
+    "x402_settlement,client_request_id,tokens_cache_write,route_learn,attempts"
 
 static const char *const stmt_sql[ST_COUNT] = {
-    [ST_KEY_INSERT] = "INSERT INTO keys(" KEY_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_KEY_INSERT] = "INSERT INTO keys(" KEY_COLS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULLIF(?16,''),?17)",
     [ST_KEY_UPDATE] = "UPDATE keys SET name=?4,models=?5,metadata=?6,budget_total=?7,"
                       "budget_daily=?8,budget_monthly=?9,rpm=?10,tpm=?11,expires_at=?12,"
-                      "updated_at=?14,revoked_at=?15 WHERE id=?1",
+                      "updated_at=?14,revoked_at=?15,hash=?2,prefix=?3,prev_hash=NULLIF(?16,''),"
+                      "prev_until=?17 WHERE id=?1",
     [ST_KEY_GET] = "SELECT " KEY_COLS " FROM keys WHERE id=?",
     [ST_KEY_LIST] = "SELECT " KEY_COLS " FROM keys ORDER BY created_at, id",
     [ST_SPEND_GET] = "SELECT kind,nusd,requests FROM key_spend WHERE key_id=?1 AND "
@@ -68,7 +70,7 @@ static const char *const stmt_sql[ST_COUNT] = {
                          "NULLIF(?1,''),?2,NULLIF(?3,''),NULLIF(?4,''),?5,NULLIF(?6,''),"
                          "NULLIF(?7,''),?8,?9,?10,?11,?12,?13,?14,?15,?16,NULLIF(?17,''),"
                          "NULLIF(?18,''),NULLIF(?19,''),?20,NULLIF(?21,''),NULLIF(?22,''),"
-                         "NULLIF(?23,''),NULLIF(?24,''),?25,NULLIF(?26,''))",
+                          "NULLIF(?23,''),NULLIF(?24,''),?25,NULLIF(?26,''),?27)",
     [ST_SPEND_ADD] = "INSERT INTO key_spend(key_id,kind,bucket,nusd,requests) VALUES(?,?,?,?,1) "
                      "ON CONFLICT(key_id,kind,bucket) DO UPDATE SET nusd=nusd+excluded.nusd,"
                      "requests=requests+1",
@@ -79,6 +81,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_FB_PUT] = GR_SQL_FEEDBACK_PUT,
     [ST_LEARNED_ADD] = GR_SQL_LEARNED_ADD,
     [ST_LEARNED_LIST] = GR_SQL_LEARNED_LIST,
+    [ST_LEDGER_SCAN] = "SELECT " LEDGER_COLS " FROM ledger WHERE ts_ms >= ?1 AND (?2 = 0 OR ts_ms < ?2)"
+                       " AND (?3 IS NULL OR key_id = ?3) ORDER BY ts_ms DESC, seq DESC LIMIT ?4",
 };
 
 /* ---- schema ---- */
@@ -130,6 +134,11 @@ static const char *const migrations[] = {
     " f0 REAL NOT NULL, f1 REAL NOT NULL, f2 REAL NOT NULL, f3 REAL NOT NULL, f4 REAL NOT NULL, f5 REAL NOT NULL,"
     " e0 REAL NOT NULL, e1 REAL NOT NULL, e2 REAL NOT NULL, e3 REAL NOT NULL, e4 REAL NOT NULL, e5 REAL NOT NULL,"
     " ratings INTEGER NOT NULL, updated_ms INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 4 -> 5: key rotation: the previous secret's hash, valid until prev_until (ms), */
+    "ALTER TABLE keys ADD COLUMN prev_hash TEXT;"
+    "ALTER TABLE keys ADD COLUMN prev_until INTEGER NOT NULL DEFAULT 0;"
+    /* and the upstream attempts of a request (the console's Requests page); older rows say 1 */
+    "ALTER TABLE ledger ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;",
 };
 #define SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
 
@@ -194,6 +203,8 @@ static void bind_key(sqlite3_stmt *st, const gr_key_record *k) {
     sqlite3_bind_int64(st, 13, k->created_at_ms);
     sqlite3_bind_int64(st, 14, k->updated_at_ms);
     sqlite3_bind_int64(st, 15, k->revoked_at_ms);
+    bind_text(st, 16, k->prev_hash);
+    sqlite3_bind_int64(st, 17, k->prev_until_ms);
 }
 
 static void read_key(sqlite3_stmt *st, gr_key_record *k) {
@@ -213,6 +224,8 @@ static void read_key(sqlite3_stmt *st, gr_key_record *k) {
     k->created_at_ms = sqlite3_column_int64(st, 12);
     k->updated_at_ms = sqlite3_column_int64(st, 13);
     k->revoked_at_ms = sqlite3_column_int64(st, 14);
+    col_copy(st, 15, k->prev_hash, sizeof k->prev_hash);
+    k->prev_until_ms = sqlite3_column_int64(st, 16);
 }
 
 static void read_row(sqlite3_stmt *st, gr_ledger_row *r) {
@@ -243,6 +256,7 @@ static void read_row(sqlite3_stmt *st, gr_ledger_row *r) {
     col_copy(st, 23, r->client_request_id, sizeof r->client_request_id);
     r->tokens_cache_write = sqlite3_column_int64(st, 24);
     col_copy(st, 25, r->route_learn, sizeof r->route_learn);
+    r->attempts = sqlite3_column_int(st, 26);
 }
 
 /* ---- operations ---- */
@@ -443,6 +457,7 @@ static int insert_one(sqlite_store *s, sqlite3_stmt *ins, sqlite3_stmt *sp,
     bind_text(ins, 24, r->client_request_id);
     sqlite3_bind_int64(ins, 25, r->tokens_cache_write);
     bind_text(ins, 26, r->route_learn);
+    sqlite3_bind_int(ins, 27, r->attempts);
     int rc = sqlite3_step(ins);
     bool inserted = rc == SQLITE_DONE && sqlite3_changes(s->db) == 1;
     done(ins);
@@ -551,6 +566,33 @@ static gr_status op_usage_summary(gr_store *base, const gr_usage_query *q, gr_us
 out:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static gr_status op_ledger_scan(gr_store *base, const gr_ledger_scan *q, gr_ledger_scan_fn fn, void *arg) {
+    sqlite_store *s = (sqlite_store *)base;
+    gr_status rc = GR_ERR_IO;
+    gr_ledger_row *row = gr_xmalloc(sizeof *row);
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = stmt(s, ST_LEDGER_SCAN);
+    if (!st) goto out;
+    sqlite3_bind_int64(st, 1, q->from_ms);
+    sqlite3_bind_int64(st, 2, q->to_ms);
+    bind_text(st, 3, q->key_id);
+    sqlite3_bind_int64(st, 4, q->limit);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        read_row(st, row);
+        if (!fn(row, arg)) {
+            r = SQLITE_DONE;
+            break;
+        }
+    }
+    if (r == SQLITE_DONE) rc = GR_OK;
+    done(st);
+out:
+    pthread_mutex_unlock(&s->mu);
+    free(row);
     return rc;
 }
 
@@ -702,6 +744,7 @@ static const gr_store_ops sqlite_ops = {
     .ledger_insert = op_ledger_insert,
     .generation_get = op_generation_get,
     .usage_summary = op_usage_summary,
+    .ledger_scan = op_ledger_scan,
     .ledger_count = op_ledger_count,
     .integrity_check = op_integrity_check,
     .feedback_put = op_feedback_put,

@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     row.status = 200;
     if (store->ops->ledger_insert(store, &row, 1, NULL) != GR_OK) abort();
     gr_keys *keys = gr_keys_new(store);
-    gr_admin_ctx ctx = {keys, store, ADMIN, fixed_now};
+    gr_admin_ctx ctx = {.keys = keys, .store = store, .admin_key = ADMIN, .now_ms = fixed_now};
 
     char last_id[128] = "none", last_key[256] = "none";
     const char *s = (const char *)data, *end = s + size;

@@ -35,7 +35,7 @@ static int setup(void **st) {
     char err[256];
     if (gr_store_open_migrated(f->url, &f->store, err, sizeof err)) return -1;
     f->keys = gr_keys_new(f->store);
-    f->ctx = (gr_admin_ctx){f->keys, f->store, ADMIN, fake_now};
+    f->ctx = (gr_admin_ctx){.keys = f->keys, .store = f->store, .admin_key = ADMIN, .now_ms = fake_now};
     *st = f;
     return 0;
 }

@@ -441,6 +441,74 @@ static void persistence(void **st) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* Rotation: same id and spend, a new secret; the old one works for the
+ * grace only; both persist (a second table sharing the store sees them, as
+ * another instance would after its keys refresh); a revert brings the old
+ * secret back; a revoked key is not rotated. */
+static void rotation(void **st) {
+    (void)st;
+    char dir[] = "/tmp/gr_test_keys_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char url[300], err[256];
+    gr_test_store_url(url, sizeof url, dir, "rot.db");
+    gr_store *s;
+    assert_int_equal(gr_store_open_migrated(url, &s, err, sizeof err), GR_OK);
+    gr_keys *t = gr_keys_new(s), *other = gr_keys_new(s);
+    gr_key_record spec;
+    gr_key_record_init(&spec);
+    spec.rpm = 7;
+    char old[GR_KEY_PLAINTEXT_SIZE], fresh[GR_KEY_PLAINTEXT_SIZE];
+    gr_key_record created;
+    assert_int_equal(gr_keys_create(t, &spec, T0, old, &created), GR_OK);
+    for (int i = 0; i < 40; i++) { /* enough keys that the index grows while a rotated one sits in it */
+        char pt[GR_KEY_PLAINTEXT_SIZE];
+        assert_int_equal(gr_keys_create(t, &spec, T0, pt, NULL), GR_OK);
+    }
+    assert_int_equal(gr_keys_rotate(t, created.id, 60000, T0 + 1000, fresh), GR_OK);
+    assert_string_not_equal(old, fresh);
+    assert_int_equal(gr_keys_load(other, T0 + 1000), GR_OK);
+    gr_keys *both[2] = {t, other};
+    for (int i = 0; i < 2; i++) {
+        gr_key_entry *e;
+        gr_key_verdict v;
+        assert_true(gr_keys_authenticate(both[i], fresh, strlen(fresh), T0 + 2000, &e, &v));
+        assert_string_equal(gr_keys_id(e), created.id);
+        assert_true(gr_keys_authenticate(both[i], old, strlen(old), T0 + 60999, &e, &v));
+        assert_string_equal(gr_keys_id(e), created.id);
+        assert_false(gr_keys_authenticate(both[i], old, strlen(old), T0 + 61000, &e, &v));
+        assert_string_equal(v.code, "key_rotated");
+        assert_true(gr_keys_authenticate(both[i], fresh, strlen(fresh), T0 + 61000, &e, &v));
+        gr_key_limits lim;
+        gr_keys_limits(e, &lim);
+        assert_int_equal(lim.rpm, 7);
+    }
+    /* the rotation nobody saw is undone: the old secret is the key's again, for good */
+    assert_int_equal(gr_keys_rotate_revert(t, created.id, T0 + 3000), GR_OK);
+    gr_key_entry *e;
+    gr_key_verdict v;
+    assert_true(gr_keys_authenticate(t, old, strlen(old), T0 + 999999, &e, &v));
+    assert_false(gr_keys_authenticate(t, fresh, strlen(fresh), T0 + 3001, &e, &v));
+    assert_int_equal(gr_keys_reload(other, T0 + 3002), GR_OK);
+    assert_true(gr_keys_authenticate(other, old, strlen(old), T0 + 999999, &e, &v));
+    assert_false(gr_keys_authenticate(other, fresh, strlen(fresh), T0 + 3003, &e, &v));
+    /* no grace: at once; nothing to revert to */
+    assert_int_equal(gr_keys_rotate(t, created.id, 0, T0 + 4000, fresh), GR_OK);
+    assert_false(gr_keys_authenticate(t, old, strlen(old), T0 + 4000, &e, &v));
+    assert_int_equal(gr_keys_rotate_revert(t, created.id, T0 + 4001), GR_ERR_INVALID);
+    assert_int_equal(gr_keys_revoke(t, created.id, T0 + 5000), GR_OK);
+    assert_int_equal(gr_keys_rotate(t, created.id, 1000, T0 + 6000, fresh), GR_ERR_INVALID);
+    assert_int_equal(gr_keys_rotate(t, "key_nope", 1000, T0 + 6000, fresh), GR_ERR_NOT_FOUND);
+    gr_keys_free(other);
+    gr_keys_free(t);
+    gr_store_close(s);
+    gr_key_record_dispose(&created);
+    gr_key_record_dispose(&spec);
+    gr_test_store_cleanup();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void config_keys(void **st) {
     (void)st;
     gr_keys *t = gr_keys_new(NULL);
@@ -474,6 +542,7 @@ int main(void) {
         cmocka_unit_test(monthly_reset),  cmocka_unit_test(rpm_window),
         cmocka_unit_test(tpm_window),     cmocka_unit_test(spec_parsing),
         cmocka_unit_test(persistence),    cmocka_unit_test(config_keys),
+        cmocka_unit_test(rotation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -350,7 +350,7 @@ static void usage_queries(void **st) {
     gr_store_close(s);
 }
 
-/* Schema 1 -> 2 (-> 3: tokens_cache_write, default 0; -> 4: route_learn and the ratings tables) keeps every row; request_id (the gateway's) stays unique,
+/* Schema 1 -> 2 (-> 3: tokens_cache_write, default 0; -> 4: route_learn and the ratings tables; -> 5: keys' prev_hash, prev_until, ledger attempts) keeps every row; request_id (the gateway's) stays unique,
  * client_request_id is not; a duplicate request_id is counted. */
 static void client_request_id(void **st) {
     (void)st;
@@ -363,12 +363,18 @@ static void client_request_id(void **st) {
     bool pg = gr_test_store_is_pg();
     assert_int_equal(gr_test_store_exec(url, pg ? "ALTER TABLE ledger DROP COLUMN client_request_id;"
                                                   "ALTER TABLE ledger DROP COLUMN tokens_cache_write;"
+                                                  "ALTER TABLE keys DROP COLUMN prev_hash;"
+                                                  "ALTER TABLE keys DROP COLUMN prev_until;"
+                                                  "ALTER TABLE ledger DROP COLUMN attempts;"
                                                   "ALTER TABLE ledger DROP COLUMN route_learn;"
                                                   "DROP TABLE route_feedback; DROP TABLE route_learned;"
                                                   "DELETE FROM schema_version WHERE version > 1"
                                                 : "DROP INDEX ledger_client_request_id;"
                                                   "ALTER TABLE ledger DROP COLUMN client_request_id;"
                                                   "ALTER TABLE ledger DROP COLUMN tokens_cache_write;"
+                                                  "ALTER TABLE keys DROP COLUMN prev_hash;"
+                                                  "ALTER TABLE keys DROP COLUMN prev_until;"
+                                                  "ALTER TABLE ledger DROP COLUMN attempts;"
                                                   "ALTER TABLE ledger DROP COLUMN route_learn;"
                                                   "DROP TABLE route_feedback; DROP TABLE route_learned;"
                                                   "UPDATE schema_version SET version=1"),
