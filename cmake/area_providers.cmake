@@ -6,6 +6,7 @@ add_library(gr_providers OBJECT
   src/provider_gemini.c
   src/api_messages.c
   src/mock_native.c
+  src/aws_sigv4.c
 )
 target_include_directories(gr_providers PUBLIC ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(gr_providers PUBLIC ${GR_EXTERNAL_LIBS})
@@ -13,3 +14,4 @@ list(APPEND GR_AREA_LIBS gr_providers)
 
 gr_add_unit_test(NAME test_provider_fixtures SOURCES tests/unit/test_provider_fixtures.c LIBS gr_providers)
 gr_add_unit_test(NAME test_provider_mock_native SOURCES tests/unit/test_mock_native.c LIBS gr_providers)
+gr_add_unit_test(NAME test_aws_sigv4 SOURCES tests/unit/test_aws_sigv4.c LIBS gr_providers)
