@@ -455,9 +455,10 @@ const gr_conf_key gr_conf_timeout_keys[] = {
 };
 #undef T
 
-static const char *const kind_names[] = {"openai", "openai-compatible", "anthropic", "gemini", "azure", "mock", NULL};
+static const char *const kind_names[] = {"openai", "openai-compatible", "anthropic", "gemini", "azure", "mock", "bedrock", NULL};
 static const gr_provider_kind kind_of_name[] = {GR_PROVIDER_OPENAI, GR_PROVIDER_OPENAI, GR_PROVIDER_ANTHROPIC,
-                                                GR_PROVIDER_GEMINI, GR_PROVIDER_AZURE, GR_PROVIDER_MOCK};
+                                                GR_PROVIDER_GEMINI, GR_PROVIDER_AZURE, GR_PROVIDER_MOCK,
+                                                GR_PROVIDER_BEDROCK};
 
 const char *gr_provider_kind_name(gr_provider_kind k) {
     switch (k) {
@@ -466,6 +467,7 @@ const char *gr_provider_kind_name(gr_provider_kind k) {
     case GR_PROVIDER_GEMINI: return "gemini";
     case GR_PROVIDER_AZURE: return "azure";
     case GR_PROVIDER_MOCK: return "mock";
+    case GR_PROVIDER_BEDROCK: return "bedrock";
     }
     return "unknown";
 }
@@ -474,9 +476,17 @@ const char *gr_provider_kind_name(gr_provider_kind k) {
 const gr_conf_key gr_conf_provider_keys[] = {
     {"name", GR_CONF_STRING, P(name), 0, 0, NULL, NULL, "required; referenced by models[].provider"},
     {"kind", GR_CONF_ENUM, P(kind_id), 0, 0, "openai", kind_names, "wire protocol"},
-    {"base_url", GR_CONF_STRING, P(base_url), 0, 0, NULL, NULL, "http:// or https:// URL; required except for mock"},
+    {"base_url", GR_CONF_STRING, P(base_url), 0, 0, NULL, NULL,
+     "http:// or https:// URL; required except for mock and bedrock (default https://bedrock-runtime.<region>.amazonaws.com)"},
     {"api_key", GR_CONF_STRING, P(api_key), 0, 0, NULL, NULL, "upstream credential; never logged"},
     {"api_version", GR_CONF_STRING, P(api_version), 0, 0, NULL, NULL, "anthropic-version / Azure api-version"},
+    {"region", GR_CONF_STRING, P(region), 0, 0, NULL, NULL, "bedrock: AWS region (else AWS_REGION / AWS_DEFAULT_REGION)"},
+    {"access_key_id", GR_CONF_STRING, P(access_key_id), 0, 0, NULL, NULL,
+     "bedrock: AWS access key id (else AWS_ACCESS_KEY_ID, with the two below from the environment too)"},
+    {"secret_access_key", GR_CONF_STRING, P(secret_access_key), 0, 0, NULL, NULL,
+     "bedrock: AWS secret access key (else AWS_SECRET_ACCESS_KEY); never logged"},
+    {"session_token", GR_CONF_STRING, P(session_token), 0, 0, NULL, NULL,
+     "bedrock: temporary-credential session token, sent as X-Amz-Security-Token (else AWS_SESSION_TOKEN); never logged"},
     {"headers", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "extra upstream headers, name: value"},
     {"timeouts", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "connect_ms, first_byte_ms, idle_ms, total_ms"},
     {"latency_ms", GR_CONF_MS, P(mock_latency_ms), 0, 600000, "0", NULL, "mock only: delay before the first token"},
@@ -485,6 +495,40 @@ const gr_conf_key gr_conf_provider_keys[] = {
     GR_CONF_END,
 };
 #undef P
+
+static char *env_dup(const char *name) {
+    const char *v = getenv(name);
+    return v && v[0] ? gr_xstrdup(v) : NULL;
+}
+
+/* kind bedrock: credentials from the config, else (as a set, as the AWS SDKs
+ * read them) from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+ * AWS_SESSION_TOKEN; the region from the config, AWS_REGION or
+ * AWS_DEFAULT_REGION; the endpoint defaults to the region's bedrock-runtime. */
+static void aws_credentials(gr_provider_conf *o, const char *path, gr_conf_err *e) {
+    if (!o->access_key_id && !o->secret_access_key) {
+        o->access_key_id = env_dup("AWS_ACCESS_KEY_ID");
+        o->secret_access_key = env_dup("AWS_SECRET_ACCESS_KEY");
+        if (!o->session_token) o->session_token = env_dup("AWS_SESSION_TOKEN");
+    }
+    if (!o->region) o->region = env_dup("AWS_REGION");
+    if (!o->region) o->region = env_dup("AWS_DEFAULT_REGION");
+    if (!o->access_key_id || !o->access_key_id[0] || !o->secret_access_key || !o->secret_access_key[0]) {
+        gr_conf_fail(e, "%s: kind bedrock needs access_key_id and secret_access_key (or AWS_ACCESS_KEY_ID and "
+                        "AWS_SECRET_ACCESS_KEY in the environment)", path);
+        return;
+    }
+    if (!o->region || !o->region[0] || strlen(o->region) > 32 || strspn(o->region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(o->region)) {
+        gr_conf_fail(e, "%s.region: kind bedrock needs an AWS region such as us-east-1 (or AWS_REGION in the environment)",
+                     path);
+        return;
+    }
+    if (!o->base_url) {
+        char url[160];
+        snprintf(url, sizeof url, "https://bedrock-runtime.%s.amazonaws.com", o->region);
+        o->base_url = gr_xstrdup(url);
+    }
+}
 
 static void parse_provider(const cJSON *j, gr_provider_conf *o, const char *path, gr_conf_err *e) {
     if (!cJSON_IsObject(j)) {
@@ -495,6 +539,7 @@ static void parse_provider(const cJSON *j, gr_provider_conf *o, const char *path
     if (e->failed) return;
     o->kind = kind_of_name[o->kind_id];
     if (!o->name || !o->name[0]) gr_conf_fail(e, "%s.name: required", path);
+    if (o->kind == GR_PROVIDER_BEDROCK) aws_credentials(o, path, e);
     if (o->kind != GR_PROVIDER_MOCK) {
         if (!o->base_url || !o->base_url[0])
             gr_conf_fail(e, "%s.base_url: required for kind %s", path, gr_provider_kind_name(o->kind));

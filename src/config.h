@@ -28,6 +28,7 @@ typedef enum {
     GR_PROVIDER_GEMINI,
     GR_PROVIDER_AZURE,
     GR_PROVIDER_MOCK, /* built-in mock upstream, started in-process */
+    GR_PROVIDER_BEDROCK, /* AWS Bedrock Converse API, SigV4-signed */
 } gr_provider_kind;
 
 const char *gr_provider_kind_name(gr_provider_kind k);
@@ -53,6 +54,11 @@ typedef struct gr_provider_conf {
     gr_header_kv *headers;
     size_t nheaders;
     gr_timeouts timeouts;
+    /* AWS (kind bedrock): from the config, else the AWS_* environment at load; never logged */
+    char *region;
+    char *access_key_id;
+    char *secret_access_key;
+    char *session_token;
     /* mock provider knobs */
     uint32_t mock_latency_ms;    /* delay before the first token */
     uint32_t mock_tokens_per_sec; /* 0 = as fast as possible */

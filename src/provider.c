@@ -59,6 +59,8 @@ const gr_provider_ops *gr_provider_ops_for(gr_provider_kind kind) {
         return &gr_anthropic_ops;
     case GR_PROVIDER_GEMINI:
         return &gr_gemini_ops;
+    case GR_PROVIDER_BEDROCK:
+        return &gr_bedrock_ops;
     }
     return NULL;
 }
@@ -336,4 +338,22 @@ bool gr_provider_set_body(gr_http_request *out, const cJSON *body) {
     out->body = gr_xstrndup(s, out->body_len); /* body is freed with free() */
     cJSON_free(s);
     return true;
+}
+
+char *gr_provider_json_mode_instruction(const cJSON *req) {
+    const cJSON *rf = gr_provider_get(req, "response_format");
+    const char *rft = gr_provider_get_str(rf, "type");
+    if (!rft) return NULL;
+    static const char base[] = "Respond only with a single valid JSON object, no other text";
+    if (strcmp(rft, "json_object") == 0) return gr_xstrdup("Respond only with a single valid JSON object, no other text.");
+    if (strcmp(rft, "json_schema") != 0) return NULL;
+    const cJSON *schema = gr_provider_get(gr_provider_get(rf, "json_schema"), "schema");
+    char *ss = schema ? cJSON_PrintUnformatted(schema) : NULL;
+    static const char mid[] = ", that conforms to this JSON Schema: ";
+    const char *sch = ss ? ss : "{}";
+    size_t n = sizeof(base) - 1 + sizeof(mid) - 1 + strlen(sch);
+    char *out = gr_xmalloc(n + 1);
+    snprintf(out, n + 1, "%s%s%s", base, mid, sch);
+    if (ss) cJSON_free(ss);
+    return out;
 }

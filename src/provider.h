@@ -16,6 +16,7 @@
 #include "common.h"
 #include "config.h"
 #include "sse.h"
+#include "stream_frames.h"
 #include <cjson/cJSON.h>
 
 /* Token usage as reported by (or estimated for) one response. */
@@ -70,6 +71,7 @@ typedef struct gr_stream_translator gr_stream_translator;
 
 typedef struct gr_provider_ops {
     const char *kind;
+    gr_stream_framing framing; /* how the upstream frames a stream (SSE unless said) */
     /* canonical request -> upstream request */
     gr_status (*build_chat_request)(const gr_adapter_ctx *ctx, const cJSON *canonical,
                                     gr_http_request *out, gr_upstream_error *err);

@@ -408,21 +408,9 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
     }
     size_t sys_msgs_len = sys_len;
     /* JSON mode: Anthropic has no response_format; instruct through the system prompt. */
-    const cJSON *rf = gr_provider_get(req, "response_format");
-    const char *rft = gr_provider_get_str(rf, "type");
-    if (rft && strcmp(rft, "json_object") == 0) {
-        sb_append(&sys, &sys_len, "Respond only with a single valid JSON object, no other text.",
-                  "\n\n");
-    } else if (rft && strcmp(rft, "json_schema") == 0) {
-        const cJSON *schema = gr_provider_get(gr_provider_get(rf, "json_schema"), "schema");
-        char *ss = schema ? cJSON_PrintUnformatted(schema) : NULL;
-        sb_append(&sys, &sys_len,
-                  "Respond only with a single valid JSON object, no other text, that conforms "
-                  "to this JSON Schema: ",
-                  "\n\n");
-        sb_append(&sys, &sys_len, ss ? ss : "{}", NULL);
-        if (ss) cJSON_free(ss);
-    }
+    char *json_mode = gr_provider_json_mode_instruction(req);
+    if (json_mode) sb_append(&sys, &sys_len, json_mode, "\n\n");
+    free(json_mode);
     bool sys_cached = false;
     const cJSON *sb;
     cJSON_ArrayForEach(sb, sys_blocks) sys_cached = sys_cached || gr_provider_get(sb, "cache_control");

@@ -14,6 +14,7 @@
 
 extern const gr_provider_ops gr_anthropic_ops;
 extern const gr_provider_ops gr_gemini_ops;
+extern const gr_provider_ops gr_bedrock_ops;
 
 #define GR_ANTHROPIC_DEFAULT_VERSION "2023-06-01"
 #define GR_ANTHROPIC_DEFAULT_MAX_TOKENS 4096
@@ -88,6 +89,10 @@ gr_status gr_provider_stream_end(const gr_adapter_ctx *ctx, const gr_usage *stre
                                  const char *failed_msg, const char *incomplete_msg, const char *id,
                                  const char *model, gr_chunk_emit_fn emit, void *ud, gr_usage *usage,
                                  gr_upstream_error *err);
+/* JSON mode for an upstream without one (Anthropic, Bedrock): the instruction
+ * to append to the system prompt for response_format json_object /
+ * json_schema (the schema's text included), heap; NULL for any other format. */
+char *gr_provider_json_mode_instruction(const cJSON *req);
 /* Add the provider's configured extra headers. */
 void gr_provider_add_conf_headers(const gr_provider_conf *p, gr_http_request *out);
 /* Serialize body into out->body / body_len; false if printing failed. */

@@ -430,9 +430,10 @@ static void on_headers(void *ud, int status, const char *ctype, int retry_after_
     size_t n = strnlen(full, sizeof(r->up_content_type) - 1);
     memcpy(r->up_content_type, full, n);
     r->up_content_type[n] = '\0';
-    if (r->stream && status >= 200 && status < 300 && strstr(r->up_content_type, "event-stream")) {
+    gr_stream_framing framing = r->ops ? r->ops->framing : GR_FRAMING_SSE;
+    if (r->stream && status >= 200 && status < 300 && gr_frames_is_stream_type(framing, r->up_content_type)) {
         r->streaming = true;
-        gr_sse_init(&r->sse, r->cfg->server.max_sse_event_bytes);
+        gr_frames_init(&r->frames, framing, r->cfg->server.max_sse_event_bytes);
         r->sse_ready = true;
         r->out = evbuffer_new();
         if (r->ops) r->st = r->ops->stream_new(&r->actx);
@@ -468,14 +469,17 @@ static int relay_data(gr_request *r, const char *data, size_t len) {
         r->error_type = "stream_too_long";
         return -1;
     }
-    uint64_t comments = r->sse.comments;
-    gr_status rc = gr_sse_feed(&r->sse, data, len, on_sse_event, r);
-    if (r->sse.comments != comments) /* upstream keep-alives (": ping") keep the client side alive too */
+    uint64_t comments = gr_frames_comments(&r->frames);
+    gr_status rc = gr_frames_feed(&r->frames, data, len, on_sse_event, r);
+    if (gr_frames_comments(&r->frames) != comments) /* upstream keep-alives (": ping") keep the client side alive too */
         evbuffer_add(r->out, ": keepalive\n\n", 13);
     if (rc == GR_ERR_TOO_LARGE || rc == GR_ERR_NOMEM) {
         emit_midstream_error(r, "upstream sent an SSE event larger than server.max_sse_event_bytes", "api_error",
                              "upstream_event_too_large");
         r->error_type = "upstream_event_too_large";
+    } else if (rc == GR_ERR_PARSE && !r->failed_midstream) { /* a damaged binary frame (bad CRC or length) */
+        emit_midstream_error(r, "upstream sent a malformed event-stream frame", "api_error", "upstream_bad_frame");
+        r->error_type = "upstream_bad_frame";
     }
     flush_out(r);
     return r->failed_midstream ? -1 : 0;
@@ -1237,7 +1241,7 @@ static void finish_release(gr_request *r, gr_finish_info *f) {
     (void)f;
     if (r->st && r->ops) r->ops->stream_free(r->st);
     gr_messages_stream_free(r->msg_stream);
-    if (r->sse_ready) gr_sse_dispose(&r->sse);
+    if (r->sse_ready) gr_frames_dispose(&r->frames);
     if (r->up_body) evbuffer_free(r->up_body);
     if (r->out) evbuffer_free(r->out);
     gr_http_request_free(&r->up_req);

@@ -16,7 +16,7 @@
 #include "config.h"
 #include "pool.h"
 #include "provider.h"
-#include "sse.h"
+#include "stream_frames.h"
 #include "worker.h"
 #include "keys.h"
 #include "api_messages.h"
@@ -107,7 +107,7 @@ typedef struct gr_request {
     gr_redactor redact;         /* the provider's credentials out of every upstream byte (redact.h) */
     struct evbuffer *up_body;   /* non-streamed body or error body */
     struct evbuffer *out;       /* SSE events batched for one write */
-    gr_sse_parser sse;
+    gr_frames frames; /* the upstream stream's framing (SSE or AWS event stream) */
     bool sse_ready, streaming, reply_started, done_seen, paused, failed_midstream;
     uint64_t bytes_out, chunks_out;
     gr_usage usage;
