@@ -10,6 +10,7 @@ add_library(gr_providers OBJECT
   src/aws_eventstream.c
   src/stream_frames.c
   src/provider_bedrock.c
+  src/provider_bedrock_embed.c
 )
 target_include_directories(gr_providers PUBLIC ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(gr_providers PUBLIC ${GR_EXTERNAL_LIBS})

@@ -90,6 +90,13 @@ typedef struct gr_provider_ops {
     /* non-2xx upstream response -> client error (message preserved) */
     void (*map_error)(const gr_adapter_ctx *ctx, int status, const char *body, size_t len,
                       gr_upstream_error *err);
+    /* optional, /v1/embeddings (NULL: the provider kind serves chat only):
+     * canonical embeddings request -> upstream request, and its 2xx body ->
+     * OpenAI's {"object":"list","data":[…],"usage":…} (caller frees *out) */
+    gr_status (*build_embeddings_request)(const gr_adapter_ctx *ctx, const cJSON *canonical,
+                                          gr_http_request *out, gr_upstream_error *err);
+    gr_status (*parse_embeddings_response)(const gr_adapter_ctx *ctx, const cJSON *canonical, const char *body,
+                                           size_t len, cJSON **out, gr_usage *usage, gr_upstream_error *err);
 } gr_provider_ops;
 
 /* Adapter for a provider kind; NULL for the OpenAI-compatible fast path. */

@@ -6,7 +6,7 @@
  * stream exceptions -> client errors. Mapping decisions are documented in
  * docs/PROVIDERS.md ("AWS Bedrock"). */
 #include "aws_sigv4.h"
-#include "provider_native.h"
+#include "provider_bedrock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,22 +35,25 @@ const gr_provider_ops gr_bedrock_ops = {
     .stream_finish = stream_finish,
     .stream_free = stream_free,
     .map_error = map_error,
+    .build_embeddings_request = gr_bedrock_build_embeddings,
+    .parse_embeddings_response = gr_bedrock_parse_embeddings,
 };
 
 #define BEDROCK_SERVICE "bedrock"
 
 /* ---- errors ---- */
 
-/* Bedrock exception name -> client status (the HTTP status Bedrock uses for
- * it, then the gateway's mapping of upstream statuses). */
+/* Bedrock exception name -> the HTTP status Bedrock uses for it (then mapped
+ * by client_status). A body without __type is named by its status: the first
+ * row with that status, so the most common exception comes first. */
 static const struct {
     const char *name;
     int status;
 } bedrock_errors[] = {
-    {"ValidationException", 400},         {"AccessDeniedException", 403},  {"ResourceNotFoundException", 404},
-    {"ModelTimeoutException", 408},       {"ModelNotReadyException", 429}, {"ServiceQuotaExceededException", 429},
-    {"ThrottlingException", 429},         {"ModelErrorException", 424},    {"ModelStreamErrorException", 424},
-    {"InternalServerException", 500},     {"ServiceUnavailableException", 503},
+    {"ValidationException", 400},       {"AccessDeniedException", 403},         {"ResourceNotFoundException", 404},
+    {"ModelTimeoutException", 408},     {"ThrottlingException", 429},           {"ModelNotReadyException", 429},
+    {"ServiceQuotaExceededException", 429}, {"ModelErrorException", 424},       {"ModelStreamErrorException", 424},
+    {"InternalServerException", 500},   {"ServiceUnavailableException", 503},
 };
 
 /* "throttlingException" (stream exception header) or
@@ -385,6 +388,27 @@ static bool sign_request(const gr_adapter_ctx *ctx, gr_http_request *out, const 
     return auth != NULL;
 }
 
+bool gr_bedrock_finish_request(const gr_adapter_ctx *ctx, const char *model, const char *operation,
+                               const char *accept, gr_http_request *out, gr_upstream_error *err) {
+    const gr_provider_conf *pc = ctx ? ctx->provider : NULL;
+    if (!pc || !pc->access_key_id || !pc->secret_access_key || !pc->base_url) {
+        gr_provider_error_set(err, 500, "api_error", "the Bedrock provider has no AWS credentials");
+        return false;
+    }
+    char *model_path = encode_model_id(model ? model : "");
+    size_t n = strlen(model_path) + strlen(operation) + 9;
+    char *suffix = gr_xmalloc(n);
+    snprintf(suffix, n, "/model/%s/%s", model_path, operation);
+    out->url = gr_provider_url(pc->base_url, suffix);
+    free(suffix);
+    free(model_path);
+    if (!sign_request(ctx, out, accept)) {
+        gr_provider_error_set(err, 500, "api_error", "could not sign the Bedrock request");
+        return false;
+    }
+    return true;
+}
+
 static void copy_num(cJSON *dst, const char *dkey, const cJSON *src, const char *skey) {
     const cJSON *v = gr_provider_get(src, skey);
     if (cJSON_IsNumber(v)) cJSON_AddNumberToObject(dst, dkey, v->valuedouble);
@@ -453,12 +477,6 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
     gr_status rc = GR_ERR_INVALID;
     memset(out, 0, sizeof(*out));
     cJSON *body = cJSON_CreateObject();
-    char *model_path = NULL;
-    const gr_provider_conf *pc = ctx ? ctx->provider : NULL;
-    if (!pc || !pc->access_key_id || !pc->secret_access_key || !pc->base_url) {
-        gr_provider_error_set(err, 500, "api_error", "the Bedrock provider has no AWS credentials");
-        goto out;
-    }
     const cJSON *messages = gr_provider_get(req, "messages");
     if (!cJSON_IsArray(messages)) {
         gr_provider_error_set(err, 400, "invalid_request_error", "'messages' must be an array");
@@ -550,18 +568,12 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
         goto out;
     }
     bool stream = ctx->stream || cJSON_IsTrue(gr_provider_get(req, "stream"));
-    model_path = encode_model_id(model ? model : "");
-    char suffix[1024];
-    snprintf(suffix, sizeof suffix, "/model/%.900s/%s", model_path, stream ? "converse-stream" : "converse");
-    out->url = gr_provider_url(pc->base_url, suffix);
-    if (!sign_request(ctx, out, stream ? "application/vnd.amazon.eventstream" : "application/json")) {
-        gr_provider_error_set(err, 500, "api_error", "could not sign the Bedrock request");
+    if (!gr_bedrock_finish_request(ctx, model, stream ? "converse-stream" : "converse",
+                                   stream ? "application/vnd.amazon.eventstream" : "application/json", out, err))
         goto out;
-    }
     rc = GR_OK;
 out:
     if (rc != GR_OK) gr_http_request_free(out);
-    free(model_path);
     cJSON_Delete(body);
     return rc;
 }

@@ -233,7 +233,9 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
     body = apply_token_cap(r, r->body, body, &len);
     if (r->ops) {
         gr_upstream_error err = {0};
-        if (r->ops->build_chat_request(&r->actx, r->body, h, &err) != GR_OK) {
+        gr_status rc = r->ep == GR_EP_EMBEDDINGS ? r->ops->build_embeddings_request(&r->actx, r->body, h, &err)
+                                                 : r->ops->build_chat_request(&r->actx, r->body, h, &err);
+        if (rc != GR_OK) {
             gr_request_fail(r, err.status ? err.status : 400, err.type ? err.type : "invalid_request_error", err.code,
                             NULL, "%s", err.message[0] ? err.message : "request cannot be translated for this provider");
             return false;
@@ -638,12 +640,23 @@ static void reply_non_stream(gr_request *r) {
     if (r->ops) {
         cJSON *out = NULL;
         gr_upstream_error e = {0};
-        if (r->ops->parse_chat_response(&r->actx, body, len, &out, &r->usage, &e) != GR_OK || !out) {
+        gr_status rc = r->ep == GR_EP_EMBEDDINGS
+                           ? r->ops->parse_embeddings_response(&r->actx, r->body, body, len, &out, &r->usage, &e)
+                           : r->ops->parse_chat_response(&r->actx, body, len, &out, &r->usage, &e);
+        if (rc != GR_OK || !out) {
             cJSON_Delete(out);
             redact_error(r, &e);
             gr_request_fail(r, e.status ? e.status : 502, e.type ? e.type : "api_error", e.code, NULL, "%s",
                             e.message[0] ? e.message : "upstream response could not be translated");
             return;
+        }
+        if (!r->usage.present && r->ep == GR_EP_EMBEDDINGS) { /* no count upstream (Cohere): the estimate */
+            r->usage.prompt_tokens = r->est_prompt_tokens;
+            r->usage.estimated = true;
+            cJSON_DeleteItemFromObjectCaseSensitive(out, "usage");
+            cJSON *u = cJSON_AddObjectToObject(out, "usage");
+            cJSON_AddNumberToObject(u, "prompt_tokens", (double)r->est_prompt_tokens);
+            cJSON_AddNumberToObject(u, "total_tokens", (double)r->est_prompt_tokens);
         }
         compute_cost(r);
         reply_costed(r, out);
@@ -1135,7 +1148,7 @@ static void start_attempt(gr_request *r) {
         reply_token_estimate(r);
         return;
     }
-    if (r->ops && r->ep != GR_EP_CHAT) {
+    if (r->ops && r->ep != GR_EP_CHAT && !(r->ep == GR_EP_EMBEDDINGS && r->ops->build_embeddings_request)) {
         gr_request_fail(r, 400, "invalid_request_error", "unsupported_endpoint", "model",
                         "The model `%s` is served by a %s provider, which supports only chat completions here.",
                         r->model->name, gr_provider_kind_name(prov->kind));
