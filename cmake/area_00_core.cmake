@@ -14,6 +14,7 @@ add_library(gr_core OBJECT
   src/upstream.c
   src/upstream_h1.c
   src/upstream_curl.c
+  src/vertex_token.c
   src/curl_dl.c
   src/mock_upstream.c
   src/instance_id.c

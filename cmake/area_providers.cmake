@@ -11,6 +11,8 @@ add_library(gr_providers OBJECT
   src/stream_frames.c
   src/provider_bedrock.c
   src/provider_bedrock_embed.c
+  src/provider_vertex.c
+  src/gcp_service_account.c
 )
 target_include_directories(gr_providers PUBLIC ${CMAKE_SOURCE_DIR}/src)
 target_link_libraries(gr_providers PUBLIC ${GR_EXTERNAL_LIBS})

@@ -61,6 +61,8 @@ const gr_provider_ops *gr_provider_ops_for(gr_provider_kind kind) {
         return &gr_gemini_ops;
     case GR_PROVIDER_BEDROCK:
         return &gr_bedrock_ops;
+    case GR_PROVIDER_VERTEX:
+        return &gr_vertex_ops;
     }
     return NULL;
 }

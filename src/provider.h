@@ -40,6 +40,7 @@ typedef struct gr_adapter_ctx {
     bool stream;
     bool include_usage;         /* client asked for stream_options.include_usage */
     bool exclude_reasoning;     /* reasoning.exclude: think, but return no reasoning_content */
+    const char *bearer_token;   /* an access token the caller obtained for the provider (Vertex), else NULL */
 } gr_adapter_ctx;
 
 /* An upstream HTTP request to send. */

@@ -15,6 +15,9 @@
 extern const gr_provider_ops gr_anthropic_ops;
 extern const gr_provider_ops gr_gemini_ops;
 extern const gr_provider_ops gr_bedrock_ops;
+extern const gr_provider_ops gr_vertex_ops;
+
+#define GR_VERTEX_ANTHROPIC_VERSION "vertex-2023-10-16"
 
 #define GR_ANTHROPIC_DEFAULT_VERSION "2023-06-01"
 #define GR_ANTHROPIC_DEFAULT_MAX_TOKENS 4096

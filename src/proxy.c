@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "upstream.h"
 #include "provider_native.h"
+#include "vertex_token.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -1131,6 +1132,51 @@ static void reply_token_estimate(gr_request *r) {
     gr_request_reply_json(r, 200, buf, (size_t)n);
 }
 
+static void token_timer_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    gr_request *r = arg;
+    if (!r->finished && !r->client_gone) start_attempt(r);
+}
+
+#define TOKEN_POLL_MS 10
+
+/* Vertex: the provider's access token into r->actx.bearer_token. The token
+ * cache refreshes ahead of expiry, so this is normally immediate; with no
+ * valid token yet the attempt is retried from a timer until one arrives, the
+ * token endpoint fails (502 with its error) or token_timeout_ms passes (504).
+ * False when the attempt does not go on now. */
+static bool attempt_token(gr_request *r, const gr_provider_conf *prov) {
+    if (prov->kind != GR_PROVIDER_VERTEX) return true;
+    gr_vertex_token_src src = {.sa = prov->gcp_sa, .token_url = prov->token_url, .timeout_ms = prov->token_timeout_ms,
+                               .refresh_before_ms = prov->token_refresh_before_ms};
+    char *token = NULL, err[320] = "";
+    gr_status st = gr_vertex_token_get(&src, &token, err, sizeof err);
+    if (st == GR_OK) {
+        r->actx.bearer_token = gr_pool_strdup(r->pool, token);
+        free(token);
+        r->token_deadline_us = 0;
+        return true;
+    }
+    uint64_t now = gr_now_us();
+    if (!r->token_deadline_us) r->token_deadline_us = now + (uint64_t)prov->token_timeout_ms * 1000u;
+    if (st == GR_AGAIN && now < r->token_deadline_us) {
+        if (!r->token_ev) r->token_ev = evtimer_new(r->w->base, token_timer_cb, r);
+        struct timeval tv = {0, TOKEN_POLL_MS * 1000};
+        evtimer_add(r->token_ev, &tv);
+        return false;
+    }
+    r->token_deadline_us = 0;
+    if (st == GR_AGAIN)
+        gr_request_fail(r, 504, "timeout_error", "upstream_auth_timeout", NULL,
+                        "provider %s: no Vertex AI access token within token_timeout_ms (%u ms)", prov->name,
+                        prov->token_timeout_ms);
+    else
+        gr_request_fail(r, 502, "api_error", "upstream_auth_failed", NULL,
+                        "provider %s: no Vertex AI access token: %s", prov->name, err);
+    return false;
+}
+
 /* One upstream attempt on plan->cand[r->cand]. Per-attempt state is reset;
  * what the client sees is decided only once an attempt succeeds or the plan
  * is exhausted. */
@@ -1177,6 +1223,7 @@ static void start_attempt(gr_request *r) {
         .exclude_reasoning = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(r->body, "reasoning"), "exclude")),
     };
+    if (!attempt_token(r, prov)) return;
     if (!build_upstream_request(r, r->body_text, r->body_len)) return;
     r->attempt_start_us = gr_now_us();
     if (!r->upstream_start_us) r->upstream_start_us = r->attempt_start_us;
@@ -1248,6 +1295,8 @@ static void finish_upstream(gr_request *r, gr_finish_info *f) {
     }
     if (r->retry_ev) event_free(r->retry_ev);
     r->retry_ev = NULL;
+    if (r->token_ev) event_free(r->token_ev);
+    r->token_ev = NULL;
 }
 
 static void finish_release(gr_request *r, gr_finish_info *f) {

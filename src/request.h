@@ -70,6 +70,8 @@ typedef struct gr_request {
     uint64_t attempt_start_us, attempt_first_byte_us;
     int retry_after_s;
     struct event *retry_ev;
+    struct event *token_ev;   /* Vertex: polling for a first access token */
+    uint64_t token_deadline_us;
     struct gr_shared_op *shared_op; /* pending cluster-wide admission */
     char cache_key[65];         /* exact-match response cache key (hex), "" = not cached */
     uint32_t cache_ttl_s;

@@ -2,6 +2,7 @@
  * endpoints.c)
  * (see server.h). */
 #include "server.h"
+#include "vertex_token.h"
 
 #include "endpoints.h"
 #include "feature_list.h"
@@ -348,6 +349,7 @@ out:
     gr_services_close(&s.svc);
     gr_config_current_set(NULL);
     free(s.config_path);
+    gr_vertex_tokens_shutdown(); /* the token refresher, before libcurl goes */
     gr_upstream_global_cleanup();
     libevent_global_shutdown();
     return rc;
