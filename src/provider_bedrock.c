@@ -227,12 +227,7 @@ static bool tool_calls_to_blocks(const cJSON *tcs, cJSON *arr, gr_upstream_error
             gr_provider_error_set(err, 400, "invalid_request_error", "tool_calls entries need an id and function.name");
             return false;
         }
-        const char *args = gr_provider_get_str(fn, "arguments");
-        cJSON *input = args ? cJSON_Parse(args) : NULL;
-        if (!cJSON_IsObject(input)) { /* a model's bad JSON must not break the next turn */
-            cJSON_Delete(input);
-            input = cJSON_CreateObject();
-        }
+        cJSON *input = gr_provider_tool_input(gr_provider_get_str(fn, "arguments"));
         cJSON *b = cJSON_CreateObject();
         cJSON *tu = cJSON_AddObjectToObject(b, "toolUse");
         cJSON_AddStringToObject(tu, "toolUseId", id);
@@ -635,41 +630,18 @@ static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body
             char *args = input ? cJSON_PrintUnformatted(input) : NULL;
             const char *id = gr_provider_get_str(tu, "toolUseId");
             const char *name = gr_provider_get_str(tu, "name");
-            cJSON *tc = cJSON_CreateObject();
-            cJSON_AddStringToObject(tc, "id", id ? id : "");
-            cJSON_AddStringToObject(tc, "type", "function");
-            cJSON *fn = cJSON_AddObjectToObject(tc, "function");
-            cJSON_AddStringToObject(fn, "name", name ? name : "");
-            cJSON_AddStringToObject(fn, "arguments", args ? args : "{}");
+            cJSON_AddItemToArray(tool_calls, gr_provider_tool_call(-1, id ? id : "", name ? name : "", args ? args : "{}"));
             if (args) cJSON_free(args);
-            cJSON_AddItemToArray(tool_calls, tc);
         } else if (cJSON_IsObject(rc)) {
             const char *rt = gr_provider_get_str(gr_provider_get(rc, "reasoningText"), "text");
             if (rt) sb_append(&reasoning, &rlen, rt);
         }
         /* image, document, guardContent, citations: nothing canonical to map to */
     }
-    cJSON *resp = cJSON_CreateObject();
-    cJSON_AddStringToObject(resp, "id", ctx && ctx->request_id ? ctx->request_id : "chatcmpl-gaterouter");
-    cJSON_AddStringToObject(resp, "object", "chat.completion");
-    cJSON_AddNumberToObject(resp, "created", ctx ? (double)ctx->created : 0);
-    const char *model = ctx && ctx->public_model ? ctx->public_model : ctx && ctx->upstream_model ? ctx->upstream_model : "";
-    cJSON_AddStringToObject(resp, "model", model);
-    cJSON *ch = cJSON_CreateObject();
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(resp, "choices"), ch);
-    cJSON_AddNumberToObject(ch, "index", 0);
-    cJSON *msg = cJSON_AddObjectToObject(ch, "message");
-    cJSON_AddStringToObject(msg, "role", "assistant");
-    if (text) cJSON_AddStringToObject(msg, "content", text);
-    else cJSON_AddNullToObject(msg, "content");
-    if (reasoning && !(ctx && ctx->exclude_reasoning)) cJSON_AddStringToObject(msg, "reasoning_content", reasoning);
-    if (cJSON_GetArraySize(tool_calls) > 0) cJSON_AddItemToObject(msg, "tool_calls", tool_calls);
-    else cJSON_Delete(tool_calls);
-    cJSON_AddNullToObject(ch, "logprobs");
-    cJSON_AddStringToObject(ch, "finish_reason", finish_reason_for(gr_provider_get_str(root, "stopReason")));
     gr_usage u = {0};
     usage_merge(gr_provider_get(root, "usage"), &u);
-    cJSON_AddItemToObject(resp, "usage", gr_provider_usage_json(&u));
+    cJSON *resp = gr_provider_completion(ctx, NULL, NULL, text, reasoning, tool_calls,
+                                         finish_reason_for(gr_provider_get_str(root, "stopReason")), &u);
     if (usage) *usage = u;
     free(text);
     free(reasoning);
@@ -722,27 +694,15 @@ static gr_status on_block_start(bedrock_stream *s, const cJSON *data, gr_chunk_e
         gr_provider_bad_upstream(err, "Bedrock sent a malformed contentBlockStart event");
         return GR_ERR_PARSE;
     }
-    if (bi >= s->nblocks) {
-        s->block_tool = gr_xrealloc(s->block_tool, (size_t)(bi + 1) * sizeof(int));
-        for (int i = s->nblocks; i <= bi; i++) s->block_tool[i] = -1;
-        s->nblocks = bi + 1;
-    }
+    gr_provider_block_map_grow(&s->block_tool, &s->nblocks, bi);
     if (!cJSON_IsObject(tu)) return GR_OK;
     int ti = s->ntools++;
     s->block_tool[bi] = ti;
-    cJSON *delta;
-    cJSON *c = new_chunk(s, &delta);
-    cJSON *tc = cJSON_CreateObject();
-    cJSON_AddNumberToObject(tc, "index", ti);
     const char *id = gr_provider_get_str(tu, "toolUseId");
     const char *name = gr_provider_get_str(tu, "name");
-    cJSON_AddStringToObject(tc, "id", id ? id : "");
-    cJSON_AddStringToObject(tc, "type", "function");
-    cJSON *fn = cJSON_AddObjectToObject(tc, "function");
-    cJSON_AddStringToObject(fn, "name", name ? name : "");
-    cJSON_AddStringToObject(fn, "arguments", "");
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "tool_calls"), tc);
-    return gr_provider_emit_chunk(c, emit, ud, err);
+    return gr_provider_emit_chunk(
+        gr_provider_tool_chunk(&s->ctx, NULL, NULL, gr_provider_tool_call(ti, id ? id : "", name ? name : "", "")), emit,
+        ud, err);
 }
 
 static gr_status on_block_delta(bedrock_stream *s, const cJSON *data, gr_chunk_emit_fn emit, void *ud,
@@ -776,12 +736,9 @@ static gr_status on_block_delta(bedrock_stream *s, const cJSON *data, gr_chunk_e
         }
         const char *in = gr_provider_get_str(tu, "input");
         if (!in || !in[0]) return GR_OK;
-        cJSON *c = new_chunk(s, &delta);
-        cJSON *tc = cJSON_CreateObject();
-        cJSON_AddNumberToObject(tc, "index", s->block_tool[bi]);
-        cJSON_AddStringToObject(cJSON_AddObjectToObject(tc, "function"), "arguments", in);
-        cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "tool_calls"), tc);
-        return gr_provider_emit_chunk(c, emit, ud, err);
+        return gr_provider_emit_chunk(
+            gr_provider_tool_chunk(&s->ctx, NULL, NULL, gr_provider_tool_call(s->block_tool[bi], NULL, NULL, in)), emit, ud,
+            err);
     }
     return GR_OK; /* reasoning signature / redactedContent, citations: no canonical equivalent */
 }
@@ -836,11 +793,9 @@ static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev, 
     } else if (gr_str_eq_c(ev->event, "messageStop")) {
         if (!s->finished) {
             s->finished = true;
-            cJSON *c = new_chunk(s, &delta);
-            cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c, "choices"), 0);
-            cJSON_ReplaceItemInObjectCaseSensitive(
-                ch, "finish_reason", cJSON_CreateString(finish_reason_for(gr_provider_get_str(data, "stopReason"))));
-            rc = gr_provider_emit_chunk(c, emit, ud, err);
+            rc = gr_provider_emit_chunk(
+                gr_provider_finish_chunk(&s->ctx, NULL, NULL, finish_reason_for(gr_provider_get_str(data, "stopReason"))),
+                emit, ud, err);
         }
     } else if (gr_str_eq_c(ev->event, "metadata")) {
         usage_merge(gr_provider_get(data, "usage"), &s->usage);

@@ -84,6 +84,31 @@ char *gr_provider_strdup_or_null(const char *s);
  * {"role": role, <items_key>: items}. Empty `items` adds nothing. */
 void gr_provider_push_turn(cJSON *turns, const char *role, const char *items_key, cJSON *items);
 
+/* ---- tool calls and whole responses, as the block-based adapters (Anthropic,
+ * Bedrock) build them ---- */
+/* A tool call {"id","type":"function","function":{"name","arguments"}}; with
+ * index >= 0 an "index" first (a stream delta); id and name are left out when
+ * NULL (a later arguments fragment). */
+cJSON *gr_provider_tool_call(int index, const char *id, const char *name, const char *arguments);
+/* A tool call's arguments text as the native input object: parsed, or {} when
+ * it is not a JSON object (models emit bad JSON; the next turn must stay valid). */
+cJSON *gr_provider_tool_input(const char *arguments);
+/* A chunk whose delta carries this one tool call (consumed). */
+cJSON *gr_provider_tool_chunk(const gr_adapter_ctx *ctx, const char *fallback_id, const char *fallback_model,
+                              cJSON *tool_call);
+/* A chunk with an empty delta and finish_reason set. */
+cJSON *gr_provider_finish_chunk(const gr_adapter_ctx *ctx, const char *fallback_id, const char *fallback_model,
+                                const char *finish_reason);
+/* The chat.completion of one choice: content (NULL -> null), reasoning_content
+ * when given and not excluded, tool_calls when the array (consumed) is not
+ * empty, finish_reason and usage. */
+cJSON *gr_provider_completion(const gr_adapter_ctx *ctx, const char *fallback_id, const char *fallback_model,
+                              const char *text, const char *reasoning, cJSON *tool_calls, const char *finish_reason,
+                              const gr_usage *u);
+/* Stream block index -> tool_calls index map: grows *map to hold block bi
+ * (new slots -1, "not a tool"). */
+void gr_provider_block_map_grow(int **map, int *n, int bi);
+
 /* Emits one chunk and frees it; a nonzero emit (client gone) -> GR_ERR_IO. */
 gr_status gr_provider_emit_chunk(cJSON *c, gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err);
 /* The end of a translated stream, the same for every adapter: report usage,
