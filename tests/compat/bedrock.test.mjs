@@ -5,8 +5,9 @@
 // Covered: chat, streaming (usage and cost on the last chunk), tools over
 // three turns, reasoning, embeddings (Titan and Cohere, floats and base64),
 // credentials from the environment, ThrottlingException -> 429,
-// ValidationException -> 400, a mid-stream exception -> in-band error, a
-// rejected signature -> 502 with none of the credentials in the reply, and
+// ValidationException -> 400, AccessDeniedException and a rejected
+// signature -> 502 with none of the credentials in the reply, a mid-stream
+// exception -> in-band error, and
 // --check-config refusing a bedrock provider without credentials or region.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,6 +56,10 @@ async function script(rec, body) {
   const text = lastUserText(body);
   if (text === 'THROTTLE') return { status: 429, type: 'ThrottlingException', message: 'Too many requests, please wait before trying again.' };
   if (text === 'INVALID') return { status: 400, type: 'ValidationException', message: 'The provided model identifier is invalid.' };
+  if (text === 'DENIED') { // as AWS words it, here also echoing what the gateway sent
+    return { status: 403, type: 'AccessDeniedException',
+      message: `User: arn:aws:sts::123456789012:assumed-role/gr/${rec.headers['x-amz-security-token']} is not authorized to perform: bedrock:InvokeModel (${rec.headers.authorization})` };
+  }
   if (text === 'STREAMFAIL') {
     return { events: [
       { event: 'messageStart', payload: { role: 'assistant' } },
@@ -273,6 +278,14 @@ test('ThrottlingException -> 429, ValidationException -> 400, message kept', asy
     (e) => e.status === 429 && e.error?.type === 'rate_limit_error' && e.error?.code === 'ThrottlingException' && /Too many requests/.test(e.message));
   await assert.rejects(client.chat.completions.create({ model: 'claude-br', messages: [{ role: 'user', content: 'INVALID' }] }),
     (e) => e.status === 400 && e.error?.code === 'ValidationException' && /model identifier is invalid/.test(e.message));
+});
+
+test('AccessDeniedException -> 502 naming the provider, the echoed session token and key id redacted', async () => {
+  const e = await client.chat.completions.create({ model: 'claude-br', messages: [{ role: 'user', content: 'DENIED' }] }).catch((x) => x);
+  assert.equal(e.status, 502);
+  assert.match(e.message, /provider bedrock rejected the gateway's credentials: .*is not authorized to perform: bedrock:InvokeModel/);
+  assert.match(e.message, /\[redacted\]/);
+  for (const secret of [CREDS.sessionToken, CREDS.accessKeyId]) assert.ok(!e.message.includes(secret.slice(0, 16)), e.message);
 });
 
 test('a stream exception mid-stream ends the stream with an in-band error', async () => {

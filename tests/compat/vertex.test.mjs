@@ -4,9 +4,10 @@
 // bearer tokens it issued. Covered: Gemini on Vertex (generateContent,
 // streamGenerateContent), Claude on Vertex (rawPredict, streamRawPredict:
 // anthropic_version in the body, no model), one token for many requests,
-// the refresh ahead of expiry with no request waiting, a failing token
-// endpoint (clear 502) and a silent one (504 after token_timeout_ms, no
-// hang), and --check-config refusing bad service accounts.
+// the refresh ahead of expiry with no request waiting, an expired token
+// never used when refreshes fail (502) and recovery after the backoff, a
+// failing token endpoint (clear 502) and a silent one (504 after
+// token_timeout_ms, no hang), and --check-config refusing bad service accounts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -45,6 +46,7 @@ before(async () => {
   fakes.short = await fakeWithSa({ expiresIn: 4 });
   fakes.fail = await fakeWithSa();
   fakes.fail.tokenFail = 500;
+  fakes.expire = await fakeWithSa({ expiresIn: 2 });
   fakes.hang = await fakeWithSa();
   fakes.hang.tokenFail = 'hang';
   const saPath = join(dir, 'sa.json');
@@ -63,6 +65,7 @@ ${extra}
   - { name: gem-short, provider: vx-short, model: gemini-2.0-flash, capabilities: [chat, stream] }
   - { name: gem-fail, provider: vx-fail, model: gemini-2.0-flash, capabilities: [chat, stream] }
   - { name: gem-hang, provider: vx-hang, model: gemini-2.0-flash, capabilities: [chat, stream] }
+  - { name: gem-expire, provider: vx-expire, model: gemini-2.0-flash, capabilities: [chat, stream] }
 `, d).replace(`providers:
   - name: mock
     kind: mock
@@ -70,7 +73,8 @@ ${extra}
   - name: mock
     kind: mock
 ${prov('vx', fakes.main, `    service_account: ${saPath}`)}${prov('vx-short', fakes.short, `    service_account: \${GR_TEST_VERTEX_SA}
-    token_refresh_before_ms: 3000`)}${prov('vx-fail', fakes.fail, `    service_account: '${JSON.stringify(fakes.fail.sa)}'`)}${prov('vx-hang', fakes.hang, `    service_account: '${JSON.stringify(fakes.hang.sa)}'
+    token_refresh_before_ms: 3000`)}${prov('vx-fail', fakes.fail, `    service_account: '${JSON.stringify(fakes.fail.sa)}'`)}${prov('vx-expire', fakes.expire, `    service_account: '${JSON.stringify(fakes.expire.sa)}'
+    token_refresh_before_ms: 1000`)}${prov('vx-hang', fakes.hang, `    service_account: '${JSON.stringify(fakes.hang.sa)}'
     token_timeout_ms: 1500`)}`),
   });
   client = new OpenAI({ baseURL: gw.baseURL, apiKey: TEST_KEY, maxRetries: 0 });
@@ -160,6 +164,26 @@ test('a failing token endpoint -> a clear 502, fast', async () => {
   const calls = fakes.fail.tokenCalls;
   await assert.rejects(client.chat.completions.create({ model: 'gem-fail', messages: [{ role: 'user', content: 'Hi' }] }), (e) => e.status === 502);
   assert.equal(fakes.fail.tokenCalls, calls);
+});
+
+test('a token that expires while every refresh fails is not used: 502, no call with a stale bearer', async () => {
+  const f = fakes.expire; // tokens live 2 s, refreshed 1 s ahead
+  await client.chat.completions.create({ model: 'gem-expire', messages: [{ role: 'user', content: 'Hi' }] });
+  assert.equal(last(f).tokenOk, true);
+  f.tokenFail = 500; // the refreshes from now on fail
+  await new Promise((r) => setTimeout(r, 2300)); // past the expiry
+  const calls = f.requests.length;
+  await assert.rejects(client.chat.completions.create({ model: 'gem-expire', messages: [{ role: 'user', content: 'Hi' }] }),
+    (e) => e.status === 502 && /token endpoint .* returned HTTP 500/.test(e.message));
+  assert.equal(f.requests.length, calls, 'a model call was made with an expired token');
+  f.tokenFail = null; // the endpoint recovers: after the backoff a new token serves again
+  let ok = null;
+  for (let i = 0; i < 40 && !ok; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    ok = await client.chat.completions.create({ model: 'gem-expire', messages: [{ role: 'user', content: 'Hi' }] }).catch(() => null);
+  }
+  assert.ok(ok, 'no recovery after the token endpoint came back');
+  assert.equal(last(f).tokenOk, true);
 });
 
 test('a token endpoint that never answers -> 504 after token_timeout_ms, no hang', async () => {
