@@ -1,57 +1,11 @@
-# Area "core": HTTP server, config, upstream client, fast path, mock upstream,
-# metrics, logging. Owner: gateway core.
-add_library(gr_core OBJECT
-  src/config.c
-  src/config_sections.c
-  src/body_decode.c
-  src/cors.c
-  src/http_reply.c
-  src/http_server.c
-  src/json_edit.c
-  src/json_arena.c
-  src/metrics.c
-  src/log.c
-  src/upstream.c
-  src/upstream_h1.c
-  src/upstream_curl.c
-  src/vertex_token.c
-  src/curl_dl.c
-  src/mock_upstream.c
-  src/instance_id.c
-  src/request.c
-  src/pipeline.c
-  src/request_store_job.c
-  src/request_log.c
-  src/request_ledger.c
-  src/feature_list.c
-  src/proxy.c
-  src/admit_keys.c
-  src/redact.c
-  src/api_models.c
-  src/api_admin.c
-  src/endpoints.c
-  src/messages_native.c
-  src/auth.c
-  src/server.c
-  src/listen.c
-  src/worker.c
-  src/services.c
-  src/store_exec.c
-  src/pay_x402.c
-  src/shared.c
-  src/x402_store.c
-  src/x402_settle.c
-  src/x402_rpc.c
-  src/x402_chain.c
-  src/x402_preflight.c
-)
-target_include_directories(gr_core PUBLIC ${CMAKE_SOURCE_DIR}/src)
-target_link_libraries(gr_core PUBLIC ${GR_EXTERNAL_LIBS})
-list(APPEND GR_AREA_LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+# Area "core": the tests of the HTTP server, config, upstream client, fast
+# path, mock upstream, metrics, logging and the request pipeline (the code is in
+# the folders of src/, one library each: cmake/layers.cmake). gr_core links the
+# whole gateway. Owner: gateway core.
 
-# The provider-credential redactor (src/redact.c): split points, truncated keys.
+# The provider-credential redactor (src/provider/redact.c): split points, truncated keys.
 gr_add_unit_test(NAME test_redact SOURCES tests/unit/test_redact.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
-# Metric labels (src/metrics.c): escaping and cutting per the exposition format.
+# Metric labels (src/base/metrics.c): escaping and cutting per the exposition format.
 gr_add_unit_test(NAME test_metrics SOURCES tests/unit/test_metrics.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_sse SOURCES tests/unit/test_sse.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_config SOURCES tests/unit/test_config.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
@@ -65,21 +19,21 @@ gr_add_unit_test(NAME test_errors SOURCES tests/unit/test_errors.c LIBS gr_core 
 gr_add_unit_test(NAME test_pool SOURCES tests/unit/test_pool.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_text_out SOURCES tests/unit/test_text_out.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_upstream SOURCES tests/unit/test_upstream.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
-# The client-facing HTTP/1.1 server (src/http_server.c) against raw loopback
+# The client-facing HTTP/1.1 server (src/net/http_server.c) against raw loopback
 # clients; its timeouts are small (200 ms), the whole suite runs in seconds.
 gr_add_unit_test(NAME test_http_server SOURCES tests/unit/test_http_server.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 set_tests_properties(test_http_server PROPERTIES TIMEOUT 120)
-# The x402 payment store (src/x402_store.c) on SQLite; its PostgreSQL variant
+# The x402 payment store (src/x402/x402_store.c) on SQLite; its PostgreSQL variant
 # test_x402_store_pg is registered in area_pg.cmake.
 gr_add_unit_test(NAME test_x402_store SOURCES tests/unit/test_x402_store.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 set_tests_properties(test_x402_store PROPERTIES TIMEOUT 120)
 
-# The store executor (src/store_exec.c): store calls off the worker loops.
+# The store executor (src/store/store_exec.c): store calls off the worker loops.
 gr_add_unit_test(NAME test_store_exec SOURCES tests/unit/test_store_exec.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 set_tests_properties(test_store_exec PROPERTIES TIMEOUT 60)
 # The built-in mock upstream on its HTTP server: backpressure, cancel, stop.
 gr_add_unit_test(NAME test_mock_upstream SOURCES tests/unit/test_mock_upstream.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
-# The request pipeline with a fake worker, no sockets (src/pipeline.c, request.c,
+# The request pipeline with a fake worker, no sockets (src/request/pipeline.c, request.c,
 # request_store_job.c, endpoints.c): phases, suspend/resume, finish and reply tables.
 gr_add_unit_test(NAME test_pipeline SOURCES tests/unit/test_pipeline.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 set_tests_properties(test_pipeline PROPERTIES TIMEOUT 60)

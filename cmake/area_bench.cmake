@@ -11,15 +11,12 @@
 add_executable(bench_sse_load bench/tools/sse_load.c)
 
 function(gr_bench_declare_all)
-  # gr_core's objects reference every other area, so a bench that needs one of
-  # its files (json_edit.c) links all area libraries, like the gaterouter binary.
-  set(_all ${GR_AREA_LIBS})
-  list(REMOVE_DUPLICATES _all)
-  string(REPLACE ";" " " _all "${_all}")
+  # Each bench links the one library (layer) it measures; the layers below
+  # come along (cmake/layers.cmake).
   set(_micro
-    "bench_json_rewrite|${_all}"
-    "bench_sse|gr_providers"
-    "bench_redact|${_all}"
+    "bench_json_rewrite|gr_base"
+    "bench_sse|gr_provider"
+    "bench_redact|gr_provider"
     "bench_x402|gr_x402"
     "bench_route|gr_route"
     "bench_meter|gr_meter")

@@ -1,5 +1,5 @@
-# Area "pg": the PostgreSQL store backend (src/store_pg.c, libpq) added to
-# gr_meter, and the PostgreSQL variants of the store-dependent tests.
+# Area "pg": the PostgreSQL variants of the store-dependent tests (the backend,
+# src/store/store_pg.c and src/x402/x402_store_pg.c, is built in cmake/layers.cmake).
 #
 # Every store-dependent unit test runs twice: as declared in area_meter.cmake
 # (SQLite in a temp dir) and here as <name>_pg (label `pg`) against a
@@ -10,17 +10,6 @@
 # exports GR_TEST_STORE_URL; when the server could not be started the
 # variants FAIL (the fixture's setup test fails, and with_pg.sh exits 1), they
 # are never skipped. Owner: metering/keys (store).
-#
-# libpq is not linked: src/pq_dl.c dlopen()s it when a postgres:// store is
-# opened, so a gateway on SQLite does not map it and its dependencies
-# (libssl, krb5, LDAP, ...) at exec. Headers only (gr_pq_headers).
-pkg_check_modules(PQ REQUIRED libpq)
-add_library(gr_pq_headers INTERFACE)
-target_include_directories(gr_pq_headers INTERFACE ${PQ_INCLUDE_DIRS})
-target_compile_options(gr_pq_headers INTERFACE ${PQ_CFLAGS_OTHER})
-target_sources(gr_meter PRIVATE src/store_pg.c src/pq_dl.c src/dl_table.c)
-target_link_libraries(gr_meter PUBLIC gr_pq_headers)
-target_compile_definitions(gr_meter PUBLIC GR_HAVE_PG=1)
 
 set(GR_PG_STATE_DIR ${CMAKE_BINARY_DIR}/pg)
 
@@ -93,12 +82,6 @@ if(GR_NODE_FOR_PG)
     FIXTURES_REQUIRED pg_server RESOURCE_LOCK gr_pg_server LABELS "scale;pg" TIMEOUT 180
     ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endif()
-
-# The x402 payment store on PostgreSQL (src/x402_store_pg.c): x402_store.c in
-# gr_core picks the backend from the store URL. Owner: x402.
-target_sources(gr_core PRIVATE src/x402_store_pg.c)
-target_compile_definitions(gr_core PRIVATE GR_HAVE_PG)
-target_link_libraries(gr_core PUBLIC gr_pq_headers)
 
 # The whole x402 end-to-end suite (tests/e2e/x402/) against gateways on
 # PostgreSQL: gatewayConfig (lib.mjs) gives each gateway a fresh database.

@@ -1,18 +1,7 @@
-# Area "route": deployment selection strategies, health / circuit breaker,
+# Area "route": the tests of deployment selection strategies, health / circuit breaker,
 # retry and fallback planning, OpenRouter routing parameters and the measured
-# `model: "auto"` router (offline-trained weights in src/route_auto_weights.h).
+# `model: "auto"` router (offline-trained weights in src/route/route_auto_weights.h).
 # Owner: routing engine.
-add_library(gr_route OBJECT
-  src/route.c
-  src/route_auto.c
-  src/route_auto_config.c
-  src/route_auto_explain.c
-  src/health.c
-  src/route_conf.c
-)
-target_include_directories(gr_route PUBLIC ${CMAKE_SOURCE_DIR}/src)
-target_link_libraries(gr_route PUBLIC ${GR_EXTERNAL_LIBS})
-list(APPEND GR_AREA_LIBS gr_route)
 
 gr_add_unit_test(NAME test_route SOURCES tests/unit/test_route.c LIBS gr_route)
 gr_add_unit_test(NAME test_health SOURCES tests/unit/test_health.c LIBS gr_route)

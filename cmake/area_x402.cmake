@@ -1,19 +1,8 @@
-# Area "x402": cryptographic and protocol core of x402 payments — Keccak-256,
+# Area "x402": the tests of the cryptographic and protocol core of x402 payments — Keccak-256,
 # EVM value codecs + secp256k1 sign/recover, EIP-712 / EIP-3009 hashing, and the
 # x402 v1/v2 codec with local verification, EIP-1559 tx encoding/signing for
 # self-settlement (evm_tx), and the `upto` scheme (x402_upto: Permit2 witness
-# digest, verification, settle calldata). Pure functions, no HTTP.
-add_library(gr_x402 OBJECT
-  src/keccak.c
-  src/evm.c
-  src/eip712.c
-  src/x402.c
-  src/evm_tx.c
-  src/x402_upto.c
-)
-target_include_directories(gr_x402 PUBLIC ${CMAKE_SOURCE_DIR}/src)
-target_link_libraries(gr_x402 PUBLIC ${GR_EXTERNAL_LIBS})
-list(APPEND GR_AREA_LIBS gr_x402)
+# digest, verification, settle calldata). Pure functions, no HTTP (src/x402/).
 
 gr_add_unit_test(NAME test_keccak SOURCES tests/unit/test_keccak.c LIBS gr_x402)
 gr_add_unit_test(NAME test_eip712 SOURCES tests/unit/test_eip712.c LIBS gr_x402)

@@ -1,5 +1,5 @@
 /* bench_redact.c — what redacting the provider's credentials costs per
- * upstream read (gr_redactor_feed, src/redact.c): a typical 250-byte
+ * upstream read (gr_redactor_feed, src/provider/redact.c): a typical 250-byte
  * chat.completion.chunk event with nothing to redact (the fast path: one
  * memmem per secret, the piece passed on uncopied) with two secrets and with
  * the api_key alone, a 16 KiB read of a

@@ -1,4 +1,4 @@
-/* fuzz_http_server.c — the client-facing HTTP/1.1 server (src/http_server.c)
+/* fuzz_http_server.c — the client-facing HTTP/1.1 server (src/net/http_server.c)
  * fed arbitrary bytes by a raw client over loopback TCP, one fresh event_base,
  * listener and server per input.
  *

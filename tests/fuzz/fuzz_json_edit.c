@@ -1,4 +1,4 @@
-/* fuzz_json_edit.c — the fast path's byte-level JSON edits (src/json_edit.c),
+/* fuzz_json_edit.c — the fast path's byte-level JSON edits (src/base/json_edit.c),
  * on inputs cJSON accepts (the handler parses every body before editing).
  * For the keys the fast path edits ("model", "stream_options") and one chosen
  * from the input:

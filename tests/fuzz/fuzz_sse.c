@@ -1,4 +1,4 @@
-/* fuzz_sse.c — the incremental SSE framer (src/sse.c).
+/* fuzz_sse.c — the incremental SSE framer (src/base/sse.c).
  *
  * Input: byte 0 picks max_event (small caps reach GR_ERR_TOO_LARGE), bytes 1-2
  * a split offset; the rest is the stream. The stream is framed four ways —

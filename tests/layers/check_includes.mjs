@@ -2,24 +2,31 @@
 // point at the same or a lower layer of the map in docs/ARCHITECTURE.md
 // (section "Layers"), and in an isolated layer never at another unit of that
 // layer. Fails on: an upward or lateral include not listed as a known
-// exception, a file of src/ the map does not place, and an exception that no
-// longer occurs (the list only shrinks). Node only, no dependencies.
+// exception, a file of src/ the map does not place, a file named in one layer
+// but kept in the folder of another, two files of src/ with one name (includes
+// are by bare name), and an exception that no longer occurs (the list only
+// shrinks). The build enforces the layers between folders too (each folder is
+// a library that sees only the folders below, cmake/layers.cmake); this check
+// also sees the lateral includes inside a folder. Node only, no dependencies.
 //   node tests/layers/check_includes.mjs [repo-root]     check the tree
 //   node tests/layers/check_includes.mjs --self-test     prove the checker fails
 import { readFileSync, readdirSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { join, dirname, basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const moduleOf = (file) => file.replace(/\.(c|h)$/, '');
+const folderOf = (path) => (path.includes('/') ? path.slice(0, path.lastIndexOf('/') + 1) : '');
 
 // The map: the lines between "<!-- layer-map:begin -->" and "<!-- layer-map:end -->".
-//   L<n> <name> [isolated]: unit | unit ...   (a unit: module names — a file's name
-//   without .c/.h — space separated; a name with its extension places that file alone)
-//   except <file> -> <header>  (reason)
+//   L<n> <name> [isolated]: unit | unit ...   (a unit: names, space separated, each
+//   a folder of src/ with its slash (`net/`: every file in it), a module — a file's
+//   name without .c/.h, bare or with its folder (`features/auth`) — or a file
+//   name with its extension, which places that file alone)
+//   except <file> -> <header>  (reason; bare file names)
 export function parseMap(text) {
   const m = text.split('<!-- layer-map:begin -->')[1]?.split('<!-- layer-map:end -->')[0];
   if (!m) throw new Error('docs/ARCHITECTURE.md has no layer map (<!-- layer-map:begin --> … end)');
-  const where = new Map(); // module -> {layer, name, unit, isolated}
+  const where = new Map(); // name -> {layer, name, unit, isolated}
   const exceptions = new Map(); // "file -> header" -> reason
   for (const raw of m.split('\n')) {
     const line = raw.trim();
@@ -39,22 +46,37 @@ export function parseMap(text) {
   return { where, exceptions };
 }
 
-// files: Map name -> text. Returns a list of problems (empty = clean).
+// files: Map path under src/ ("net/upstream.h") -> text. Returns a list of
+// problems (empty = clean).
 export function check(files, mapText) {
   const { where, exceptions } = parseMap(mapText);
   const problems = [];
   const used = new Set();
-  const place = (file) => where.get(file) || where.get(moduleOf(file));
-  for (const [file, text] of files) {
-    const from = place(file);
+  const byName = new Map(); // bare file name -> path (what an #include names)
+  for (const path of files.keys()) {
+    const name = basename(path);
+    if (byName.has(name)) problems.push(`${path}: same name as ${byName.get(name)} (includes are by bare name): rename one`);
+    else byName.set(name, path);
+  }
+  const byNameOf = (path) => {
+    const name = basename(path);
+    return where.get(path) || where.get(moduleOf(path)) || where.get(name) || where.get(moduleOf(name));
+  };
+  const place = (path) => byNameOf(path) || where.get(folderOf(path));
+  for (const [path, text] of files) {
+    const file = basename(path);
+    const from = place(path);
     if (!from) {
-      problems.push(`${file}: not in the layer map (docs/ARCHITECTURE.md, Layers): place it in a layer`);
+      problems.push(`${path}: not in the layer map (docs/ARCHITECTURE.md, Layers): place it in a layer`);
       continue;
     }
+    const folder = where.get(folderOf(path));
+    if (byNameOf(path) && folder && folder.layer !== from.layer)
+      problems.push(`${path}: the map places it in L${from.layer} ${from.name} but it sits in the folder of L${folder.layer} ${folder.name}`);
     for (const inc of text.matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)) {
       const header = inc[1];
-      if (!files.has(header)) continue; // a system or generated header
-      const to = place(header);
+      if (!byName.has(header)) continue; // a system or generated header
+      const to = place(byName.get(header));
       if (!to) continue; // reported once as an unmapped file
       const key = `${file} -> ${header}`;
       let why = null;
@@ -73,21 +95,25 @@ export function check(files, mapText) {
 
 function selfTest() {
   const map = `<!-- layer-map:begin -->
-L0 base: low split.h
-L1 mid isolated: a | b
-L2 top: high split.c
+L0 base: low/ split.h
+L1 mid isolated: mid/a | mid/b
+L2 top: top/ split.c
 except b.c -> a.h  (known)
 <!-- layer-map:end -->`;
-  const clean = new Map([['low.h', ''], ['a.h', '#include "low.h"'], ['b.h', ''], ['b.c', '#include "a.h"\n'],
-    ['a.c', '#include "a.h"\n#include "low.h"'], ['high.c', '#include "a.h"\n#include "b.h"']]);
+  const clean = new Map([['low/low.h', ''], ['mid/a.h', '#include "low.h"'], ['mid/b.h', ''], ['mid/b.c', '#include "a.h"\n'],
+    ['mid/a.c', '#include "a.h"\n#include "low.h"'], ['top/high.c', '#include "a.h"\n#include "b.h"']]);
   const cases = [
     ['clean tree', clean, 0],
-    ['upward include', new Map([...clean, ['low.c', '#include "high.h"'], ['high.h', '']]), 1],
-    ['lateral include in an isolated layer', new Map([...clean, ['a.c', '#include "b.h"']]), 1],
+    ['upward include', new Map([...clean, ['low/low.c', '#include "high.h"'], ['top/high.h', '']]), 1],
+    ['lateral include in an isolated layer', new Map([...clean, ['mid/a.c', '#include "b.h"']]), 1],
     ['unmapped file', new Map([...clean, ['new_feature.c', '']]), 1],
-    ['stale exception', new Map([...clean, ['b.c', '']]), 1],
-    ['a file placed apart from its header', new Map([...clean, ['split.h', ''], ['split.c', '#include "high.h"'], ['high.h', '']]), 0],
-    ['a header below its own .c', new Map([...clean, ['split.h', '#include "high.h"'], ['high.h', '']]), 1],
+    ['a new file in an isolated layer\'s folder, not named as a unit', new Map([...clean, ['mid/c.c', '']]), 1],
+    ['a file in a mapped folder', new Map([...clean, ['top/new.c', '#include "low.h"']]), 0],
+    ['a file named in one layer kept in the folder of another', new Map([...clean, ['top/split.h', '']]), 1],
+    ['two files with one name', new Map([...clean, ['top/low.h', '']]), 1],
+    ['stale exception', new Map([...clean, ['mid/b.c', '']]), 1],
+    ['a file placed apart from its header', new Map([...clean, ['low/split.h', ''], ['top/split.c', '#include "high.h"'], ['top/high.h', '']]), 0],
+    ['a header below its own .c', new Map([...clean, ['low/split.h', '#include "high.h"'], ['top/high.h', '']]), 1],
   ];
   let bad = 0;
   for (const [name, files, want] of cases) {
@@ -104,7 +130,13 @@ function main() {
   const root = process.argv[2] || join(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const src = join(root, 'src');
   const files = new Map();
-  for (const f of readdirSync(src)) if (/\.(c|h)$/.test(f)) files.set(f, readFileSync(join(src, f), 'utf8'));
+  const walk = (dir, prefix) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(dir, e.name), `${prefix}${e.name}/`);
+      else if (/\.(c|h)$/.test(e.name)) files.set(prefix + e.name, readFileSync(join(dir, e.name), 'utf8'));
+    }
+  };
+  walk(src, '');
   const problems = check(files, readFileSync(join(root, 'docs', 'ARCHITECTURE.md'), 'utf8'));
   for (const p of problems) console.error(`layers: ${p}`);
   if (problems.length) process.exit(1);

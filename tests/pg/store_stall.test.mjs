@@ -15,7 +15,8 @@
 // that lands late also gives back the credit it took, once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { privateKeyToAccount } from 'viem/accounts';
 import { startGateway, testStoreUrl } from '../compat/harness.mjs';
@@ -114,6 +115,16 @@ async function adminUsage(base) {
   return { status: r.status, body, ms: performance.now() - t0 };
 }
 
+// Wait (bounded) until the nonce's reservation row is in x402_nonces.
+async function nonceLanded(url, nonceHex) {
+  const sql = `SELECT count(*) FROM x402_nonces WHERE lower(nonce_key) LIKE '%${nonceHex.toLowerCase()}%'`;
+  for (let i = 0; i < 200; i++) {
+    if (execFileSync('psql', ['-X', '-qtA', url, '-c', sql], { encoding: 'utf8' }).trim() === '1') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail('the late reservation of the stalled request never reached x402_nonces');
+}
+
 // Another session takes the locks and holds them for holdS seconds; resolves
 // once they are granted.
 function holdLocks(url, holdS) {
@@ -148,7 +159,8 @@ test('a stalled PostgreSQL store: paid and admin calls fail fast, chat on the sa
 
   const lock = holdLocks(storeUrl, 4);
   await lock.locked;
-  const stalledHeader = await paymentHeader(amount);
+  const stalledNonce = `0x${randomBytes(32).toString('hex')}`;
+  const stalledHeader = await paymentHeader(amount, stalledNonce);
   const t0 = performance.now();
   // This one's reservation is certainly running (blocked on the lock) when
   // its deadline passes; the three after it may wait in the queue instead.
@@ -182,8 +194,12 @@ test('a stalled PostgreSQL store: paid and admin calls fail fast, chat on the sa
   assert.ok(pct(during, 50) < Math.max(5 * pct(before, 50), 25), `chat p50 during the stall ${pct(during, 50).toFixed(1)} ms`);
   assert.ok(Math.max(...during) < OP_TIMEOUT_MS, `a chat request waited ${Math.max(...during).toFixed(0)} ms during the stall`);
 
-  // The lock goes away: the late reservation landed, the nonce stays spent.
+  // The lock goes away: the late reservation lands, the nonce stays spent.
+  // Wait until it has landed: a replay sent while it is still finishing would
+  // race it for the nonce on the other store thread, and either winner is
+  // correct (served once) — this checks the late one keeps it spent.
   await lock.done;
+  await nonceLanded(storeUrl, stalledNonce.slice(2));
   let replay;
   for (let i = 0; i < 50; i++) { // the late job may still be finishing
     replay = await paid(gw.base, stalledHeader);

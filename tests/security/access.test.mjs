@@ -170,6 +170,24 @@ test('allow-list: "auto" and "auto:*" are permissions', async () => {
   assert.equal(star.headers.get('x-gaterouter-model'), 'pricey');
 });
 
+test('allow-list: /v1/models lists only what the key may call; another model is 404 to it', async () => {
+  const list = async (key, headers = {}) => {
+    const r = await fetch(gw.base + '/v1/models', { headers: { authorization: `Bearer ${key}`, ...headers } });
+    assert.equal(r.status, 200);
+    return (await r.json()).data.map((m) => m.id).sort();
+  };
+  assert.deepEqual(await list(K.cheap), ['cheap', 'cheap-alias']);
+  assert.deepEqual(await list(K.alias), ['cheap', 'cheap-alias'], 'an alias entry shows the model under all its names');
+  assert.deepEqual(await list(K.cheap, { 'anthropic-version': '2023-06-01' }), ['cheap', 'cheap-alias']);
+  const all = await list(OPEN_KEY); // a key without a list sees every model
+  for (const m of ['cheap', 'pricey', 'embed-pricey', 'ant']) assert.ok(all.includes(m), m);
+  const one = await fetch(gw.base + '/v1/models/pricey', { headers: { authorization: `Bearer ${K.cheap}` } });
+  assert.equal(one.status, 404);
+  assert.equal((await one.json()).error.code, 'model_not_found');
+  const own = await fetch(gw.base + '/v1/models/cheap-alias', { headers: { authorization: `Bearer ${K.cheap}` } });
+  assert.equal(own.status, 200);
+});
+
 // ---- 2. budgets reserve the true worst case ----
 
 test('budget: n multiplies the reservation — n:128 on a $0.05 budget is refused before any upstream call', async () => {

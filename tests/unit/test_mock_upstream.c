@@ -1,4 +1,4 @@
-/* test_mock_upstream.c — the built-in mock upstream (src/mock_upstream.c) on
+/* test_mock_upstream.c — the built-in mock upstream (src/mock/mock_upstream.c) on
  * its HTTP server, from raw loopback clients: a stream whose client stops
  * reading resumes and completes (backpressure), the connection is reused
  * afterwards (keep-alive), a client leaving cancels its stream, and stopping

@@ -1,4 +1,4 @@
-/* test_store_exec.c — the store executor (src/store_exec.c): jobs run on its
+/* test_store_exec.c — the store executor (src/store/store_exec.c): jobs run on its
  * threads with their own connection, completions come back on the loop that
  * submitted them, deadlines answer first and the late result is compensated,
  * a full queue refuses at once, shutdown drains every queued job, and every

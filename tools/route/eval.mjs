@@ -31,7 +31,7 @@ const TOL = 0.005;
 
 // ---- the compiled-in weights, parsed from the generated header (parity check) ----
 function headerWeights() {
-  const t = fs.readFileSync(path.join(REPO, 'src', 'route_auto_weights.h'), 'utf8');
+  const t = fs.readFileSync(path.join(REPO, 'src', 'route', 'route_auto_weights.h'), 'utf8');
   const nums = (s) => (s.match(/-?\d+(\.\d+)?(e-?\d+)?/g) || []).map(Number);
   const block = (name) => { const i = t.indexOf(name); const j = t.indexOf('};', i); return t.slice(t.indexOf('=', i) + 1, j); };
   const alpha = Number(t.match(/gr_auto_alpha = ([^f;]+)f?;/)[1]);
@@ -40,7 +40,7 @@ function headerWeights() {
   const q = nums(block('gr_auto_hash_w['));
   const hash = new Float64Array(NHASH * NOUT);
   for (let b = 0; b < NHASH; b++) for (let o = 0; o < NOUT; o++) hash[b * NOUT + o] = q[b * NOUT + o] * scale[o];
-  const ah = fs.readFileSync(path.join(REPO, 'src', 'route_auto_abilities.h'), 'utf8');
+  const ah = fs.readFileSync(path.join(REPO, 'src', 'route', 'route_auto_abilities.h'), 'utf8');
   const bias = [...ah.matchAll(/0x[0-9a-f]{2}, (-?[0-9.]+)f,/g)].map((m) => Number(m[1]));
   return { alpha, dense, hash, bias };
 }

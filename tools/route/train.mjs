@@ -2,8 +2,8 @@
 // train.mjs — trains the auto router's per-prompt model (skill mixture, difficulty,
 // answer length; tools/route/model.mjs) on every labelled set in ../shared/routing-data
 // (RouteLLM, RouterBench, RouterDC; data.mjs) using the C feature extractor, and writes
-//   src/route_auto_weights.h    the weights (hashed part int8 with a scale per output)
-//   src/route_auto_abilities.h  the ability table from tools/route/abilities.json, filled
+//   src/route/route_auto_weights.h    the weights (hashed part int8 with a scale per output)
+//   src/route/route_auto_abilities.h  the ability table from tools/route/abilities.json, filled
 // Usage: node tools/route/train.mjs [--features PATH] [--data DIR] [--cap N] [--except TASK,...]
 // Then rebuild (the weights are compiled in) and run tools/route/eval.mjs.
 import fs from 'node:fs';
@@ -98,7 +98,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(im
   const F = extract(tool, items);
   const W = train(items, F, table, { log: (s) => console.log(s) });
   console.log(`trained in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  writeWeights(path.join(REPO, 'src', 'route_auto_weights.h'), W, [
+  writeWeights(path.join(REPO, 'src', 'route', 'route_auto_weights.h'), W, [
     `Trained on ${items.length} prompts (at most ${cap} per set/task, seed "${TRAIN_SEED}"): ${JSON.stringify(count)}`,
     'Data: RouteLLM eval set (lm-sys/RouteLLM 0b64fdaf, Apache-2.0; Ong et al. 2024, arXiv 2406.18665),',
     'RouterBench 0-shot train split (withmartian/routerbench via shuhao02/RouterDC 0e63989; Hu et al. 2024,',
@@ -106,6 +106,6 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(im
     'Outcomes of models with a row in route_auto_abilities.h train the difficulty; held-out-by-task',
     `evaluation: tools/route/eval.mjs (docs/ROUTING.md). alpha = ${W.alpha.toFixed(4)}.`,
   ]);
-  writeAbilities(path.join(REPO, 'src', 'route_auto_abilities.h'), table, W.bias);
-  console.log('wrote src/route_auto_weights.h, src/route_auto_abilities.h');
+  writeAbilities(path.join(REPO, 'src', 'route', 'route_auto_abilities.h'), table, W.bias);
+  console.log('wrote src/route/route_auto_weights.h, src/route/route_auto_abilities.h');
 }

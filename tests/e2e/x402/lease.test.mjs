@@ -1,5 +1,5 @@
 // lease.test.mjs — a settlement job is sent by one instance at a time (the
-// sending lease, src/x402_settle.c). Instance A admits a payment and starts
+// sending lease, src/x402/x402_settle.c). Instance A admits a payment and starts
 // settling it through a stand-in facilitator that holds the /settle call
 // open. Instance B starts on the same store meanwhile and, as every instance
 // does at start and in its sweeps, looks for jobs to take over: it must leave

@@ -1,4 +1,4 @@
-// preflight.test.mjs — the payer preflight (src/x402_preflight.c): before a
+// preflight.test.mjs — the payer preflight (src/x402/x402_preflight.c): before a
 // paid request is served, the chain is asked whether the payer can pay.
 // Unfunded payers and cancelled authorizations are refused before serving
 // (402, nothing served, no job, no tokens moved); a payer whose settlement

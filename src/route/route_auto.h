@@ -2,7 +2,7 @@
  * a canonical OpenAI chat request (the last user question, few-shot scaffolding
  * stripped), a per-skill mixture, a difficulty and an expected answer length
  * predicted by linear models whose weights are trained offline
- * (tools/route/train.mjs -> src/route_auto_weights.h), and the per-model
+ * (tools/route/train.mjs -> src/route/route_auto_weights.h), and the per-model
  * success probability built from a model's per-skill abilities
  * (route_auto_abilities.h, overridable in config, see route_auto_config.h).
  *

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "sse.h"
 #include "stream_frames.h"
+#include "upstream_request.h" /* gr_http_request: what an adapter builds */
 #include <cjson/cJSON.h>
 
 /* Token usage as reported by (or estimated for) one response. */
@@ -42,19 +43,6 @@ typedef struct gr_adapter_ctx {
     bool exclude_reasoning;     /* reasoning.exclude: think, but return no reasoning_content */
     const char *bearer_token;   /* an access token the caller obtained for the provider (Vertex), else NULL */
 } gr_adapter_ctx;
-
-/* An upstream HTTP request to send. */
-#define GR_MAX_UPSTREAM_HEADERS 24
-typedef struct gr_http_request {
-    char *url;  /* full URL */
-    char *body; /* request body (JSON) */
-    size_t body_len;
-    char *headers[GR_MAX_UPSTREAM_HEADERS]; /* "Name: value" lines */
-    size_t nheaders;
-} gr_http_request;
-
-void gr_http_request_free(gr_http_request *r); /* frees members, not r itself */
-void gr_http_request_add_header(gr_http_request *r, const char *fmt, ...) GR_PRINTF(2, 3);
 
 /* An upstream error mapped to the client-facing OpenAI error shape. */
 typedef struct gr_upstream_error {

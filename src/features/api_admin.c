@@ -3,10 +3,10 @@
  * the store executor. */
 #include "api_admin.h"
 
-#include "auth.h"
 #include "http_server.h"
 #include "log.h"
 #include "services.h"
+#include "static_keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,7 +121,7 @@ static void static_key_info(gr_request *r, const gr_api_key *k) {
 void gr_api_admin_handle(gr_request *r, const char *path, const char *query) {
     const gr_api_key *sk = NULL;
     if (!strcmp(path, "/v1/key") && (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD")) &&
-        (sk = gr_auth_static_key(r->cfg, gr_request_presented_key(r)))) {
+        (sk = gr_config_static_key(r->cfg, gr_request_presented_key(r)))) {
         static_key_info(r, sk);
         return;
     }

@@ -13,6 +13,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h> /* evhttp_uridecode */
+#include <event2/thread.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1005,6 +1006,12 @@ static void *mock_thread(void *arg) {
 }
 
 gr_mock *gr_mock_start(const gr_mock_options *opt) {
+    /* gr_mock_stop's loopexit comes from another thread: only a base made
+     * after evthread_use_pthreads() has the lock and the notify pipe that let
+     * it reach (and wake) a loop asleep in epoll_wait. Without them the exit
+     * timer waited for the next socket event, and the join stalled now and
+     * then in test_mock_upstream. Idempotent; the server calls it too. */
+    evthread_use_pthreads();
     gr_mock *mk = gr_xcalloc(1, sizeof(*mk));
     mk->opt = *opt;
     if (!mock_bind(mk)) {

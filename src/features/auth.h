@@ -14,7 +14,5 @@
  * virtual key) or an open gateway, else answers 401 (429/402/403 for a
  * known key that may not be used now). */
 void gr_auth_register(void);
-/* The `auth.keys` entry whose key is `presented` (constant time), or NULL. */
-const gr_api_key *gr_auth_static_key(const gr_config *c, const char *presented);
 
 #endif

@@ -8,19 +8,11 @@
 
 #include "pipeline.h"
 #include "services.h"
+#include "static_keys.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-
-const gr_api_key *gr_auth_static_key(const gr_config *c, const char *presented) {
-    if (!presented) return NULL;
-    size_t klen = strlen(presented);
-    const gr_api_key *match = NULL;
-    for (size_t i = 0; i < c->nkeys; i++) /* no early exit: constant work per key */
-        if (gr_secret_eq(presented, klen, c->keys[i].key, strlen(c->keys[i].key))) match = &c->keys[i];
-    return match;
-}
 
 static void mask(const char *k, char *out, size_t cap) {
     size_t n = strlen(k);
@@ -47,7 +39,7 @@ static gr_phase_rc phase_authenticate(gr_request *r) {
         return GR_PHASE_STOP;
     }
     size_t klen = strlen(k);
-    const gr_api_key *match = gr_auth_static_key(c, k);
+    const gr_api_key *match = gr_config_static_key(c, k);
     if (match) {
         r->key_name = match->name;
         return GR_PHASE_DONE;

@@ -25,7 +25,7 @@
 
 #include "common.h"
 #include "config.h"
-#include "provider.h"
+#include "upstream_request.h"
 
 struct event_base;
 typedef struct gr_upstream gr_upstream;

@@ -1,9 +1,12 @@
 /* api_models.c — GET /v1/models and GET /v1/models/{id}, listing configured
  * models and their aliases: in OpenAI's shape, or in Anthropic's when the
- * request carries an anthropic-version header (Anthropic's SDKs always do). */
+ * request carries an anthropic-version header (Anthropic's SDKs always do).
+ * A virtual key with a `models` allow-list sees only the models it may call;
+ * another model is "not found" to it, as it would be on the provider. */
 #include "api_models.h"
 
 #include "http_server.h"
+#include "keys.h"
 #include "provider_native.h"
 
 #include <stdlib.h>
@@ -38,6 +41,12 @@ static bool listable(const char *alias) {
     return !n || alias[n - 1] != '*';
 }
 
+/* May the request's key call this model? (No key or no list: every model.) */
+static bool visible(const gr_request *r, const gr_model_conf *m) {
+    if (!r->key || !gr_keys_restricted(r->key)) return true;
+    return gr_keys_model_allowed(r->key, m->name, (const char *const *)m->aliases, m->naliases);
+}
+
 void gr_models_handle(gr_request *r, const char *model_id) {
     bool anthropic = gr_client_req_header(r->req, "anthropic-version") != NULL;
     if (anthropic) r->anthropic_out = true; /* errors in Anthropic's shape too */
@@ -45,7 +54,7 @@ void gr_models_handle(gr_request *r, const char *model_id) {
     cJSON *out;
     if (model_id) {
         const gr_model_conf *m = gr_config_find_model(r->cfg, model_id, strlen(model_id));
-        if (!m) {
+        if (!m || !visible(r, m)) {
             gr_request_fail(r, 404, "invalid_request_error", "model_not_found", "model",
                             "The model `%s` does not exist or you do not have access to it.", model_id);
             return;
@@ -57,6 +66,7 @@ void gr_models_handle(gr_request *r, const char *model_id) {
         cJSON *data = cJSON_AddArrayToObject(out, "data");
         for (size_t i = 0; i < r->cfg->nmodels; i++) {
             const gr_model_conf *m = &r->cfg->models[i];
+            if (!visible(r, m)) continue;
             cJSON_AddItemToArray(data, render(m, m->name));
             for (size_t a = 0; a < m->naliases; a++)
                 if (listable(m->aliases[a])) cJSON_AddItemToArray(data, render(m, m->aliases[a]));
