@@ -226,9 +226,14 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
     if (r->native) { /* the client's own Anthropic request, `model` rewritten */
         size_t nlen = r->messages_len;
         const char *nb = apply_token_cap(r, r->messages_body, r->messages_text, &nlen);
-        gr_messages_native_request(r->req, p, r->count_tokens, h);
+        bool vertex = p->kind == GR_PROVIDER_VERTEX; /* Claude on Vertex: `model` in the URL instead */
+        if (vertex)
+            gr_messages_native_vertex_request(r->req, p, r->deployment->upstream_model, r->stream, r->actx.bearer_token, h);
+        else
+            gr_messages_native_request(r->req, p, r->count_tokens, h);
         add_common_headers(r, h);
         h->body = build_fast_body(r, r->messages_body, false, nb, nlen, &h->body_len);
+        if (vertex) gr_messages_native_vertex_body(h);
         return true;
     }
     body = apply_token_cap(r, r->body, body, &len);
@@ -1188,7 +1193,9 @@ static void start_attempt(gr_request *r) {
                             &r->prices);
     const gr_provider_conf *prov = r->deployment->provider;
     r->ops = gr_provider_ops_for(prov->kind);
-    r->native = r->messages_body && prov->kind == GR_PROVIDER_ANTHROPIC; /* Anthropic in, Anthropic up */
+    r->native = r->messages_body && (prov->kind == GR_PROVIDER_ANTHROPIC || /* Anthropic in, Anthropic up */
+                                     (!r->count_tokens &&
+                                      gr_messages_native_is_vertex_claude(prov, r->deployment->upstream_model)));
     if (r->native) r->ops = NULL;
     if (r->count_tokens && !r->native) {
         reply_token_estimate(r);

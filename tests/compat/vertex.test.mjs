@@ -3,7 +3,8 @@
 // tokens for a service account's RS256-signed JWT and accepts only the
 // bearer tokens it issued. Covered: Gemini on Vertex (generateContent,
 // streamGenerateContent), Claude on Vertex (rawPredict, streamRawPredict:
-// anthropic_version in the body, no model), one token for many requests,
+// anthropic_version in the body, no model; /v1/messages relayed natively
+// with thinking, cache_control and anthropic-beta untouched), one token for many requests,
 // the refresh ahead of expiry with no request waiting, an expired token
 // never used when refreshes fail (502) and recovery after the backoff, a
 // failing token endpoint (clear 502) and a silent one (504 after
@@ -15,12 +16,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
+import Anthropic from '@anthropic-ai/sdk';
 import { startGateway, defaultConfig, repoRoot, TEST_KEY } from './harness.mjs';
 import { makeServiceAccount, startVertexFake } from './vertex_fake.mjs';
 
 const BIN = process.env.GR_BIN || join(repoRoot, 'build', 'gaterouter');
 const dir = mkdtempSync(join(tmpdir(), 'gr-vertex-'));
-let fakes = {}, gw, client;
+let fakes = {}, gw, client, anthropic;
 
 const geminiAnswer = (text) => ({
   candidates: [{ content: { role: 'model', parts: [{ text }] }, finishReason: 'STOP', index: 0 }],
@@ -61,7 +63,7 @@ ${extra}
     env: { GR_TEST_VERTEX_SA: JSON.stringify(fakes.short.sa) },
     config: (port, d) => defaultConfig(port, `
   - { name: gem-vx, provider: vx, model: gemini-2.0-flash, pricing: { input: 0.1, output: 0.4 }, capabilities: [chat, stream] }
-  - { name: claude-vx, provider: vx, model: "claude-3-5-sonnet-v2@20241022", pricing: { input: 3, output: 15 }, capabilities: [chat, stream] }
+  - { name: claude-vx, provider: vx, model: "claude-3-5-sonnet-v2@20241022", pricing: { input: 3, output: 15 }, capabilities: [chat, tools, stream] }
   - { name: gem-short, provider: vx-short, model: gemini-2.0-flash, capabilities: [chat, stream] }
   - { name: gem-fail, provider: vx-fail, model: gemini-2.0-flash, capabilities: [chat, stream] }
   - { name: gem-hang, provider: vx-hang, model: gemini-2.0-flash, capabilities: [chat, stream] }
@@ -78,6 +80,7 @@ ${prov('vx', fakes.main, `    service_account: ${saPath}`)}${prov('vx-short', fa
     token_timeout_ms: 1500`)}`),
   });
   client = new OpenAI({ baseURL: gw.baseURL, apiKey: TEST_KEY, maxRetries: 0 });
+  anthropic = new Anthropic({ baseURL: gw.base, apiKey: TEST_KEY, maxRetries: 0 });
 });
 
 after(async () => {
@@ -126,6 +129,33 @@ test('Claude on Vertex: rawPredict / streamRawPredict, anthropic_version in the 
   const stream = await client.chat.completions.create({ model: 'claude-vx', stream: true, messages: [{ role: 'user', content: 'Hi' }] });
   let text = '';
   for await (const c of stream) text += c.choices[0]?.delta?.content || '';
+  rec = last();
+  assert.match(rec.url, /:streamRawPredict$/);
+  assert.equal(rec.body.stream, true);
+  assert.equal(text, 'Claude on Vertex.');
+});
+
+test('/v1/messages to Claude on Vertex is relayed natively: thinking, cache_control, anthropic-beta untouched', async () => {
+  const req = {
+    model: 'claude-vx', max_tokens: 2048, thinking: { type: 'enabled', budget_tokens: 1024 }, top_k: 5,
+    system: [{ type: 'text', text: 'You are Claude Code.', cache_control: { type: 'ephemeral' } }],
+    messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi', cache_control: { type: 'ephemeral' } }] }],
+    tools: [{ name: 'Read', description: 'read a file', input_schema: { type: 'object', properties: { path: { type: 'string' } } } }],
+  };
+  const msg = await anthropic.messages.create(req, { headers: { 'anthropic-beta': 'interleaved-thinking-2025-05-14' } });
+  let rec = last();
+  assert.equal(rec.tokenOk, true);
+  assert.match(rec.url, /\/publishers\/anthropic\/models\/claude-3-5-sonnet-v2@20241022:rawPredict$/);
+  const { model, ...rest } = req;
+  assert.deepEqual(rec.body, { anthropic_version: 'vertex-2023-10-16', ...rest });
+  assert.ok(rec.raw.startsWith('{"anthropic_version":"vertex-2023-10-16",'), rec.raw.slice(0, 60));
+  assert.equal(rec.headers['anthropic-beta'], 'interleaved-thinking-2025-05-14');
+  assert.equal(rec.headers['anthropic-version'], undefined);
+  assert.equal(msg.content[0].text, 'Claude on Vertex.');
+  assert.equal(msg.id, 'msg_vx'); // the upstream's own message, relayed
+  const stream = await anthropic.messages.create({ ...req, stream: true });
+  let text = '';
+  for await (const ev of stream) if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') text += ev.delta.text;
   rec = last();
   assert.match(rec.url, /:streamRawPredict$/);
   assert.equal(rec.body.stream, true);
