@@ -17,7 +17,7 @@
 # (tests/durability, label "durability") against the real binary.
 option(GR_LIBFUZZER "Build the fuzz targets as libFuzzer binaries (clang only)" OFF)
 
-set(GR_FUZZ_TARGETS sse config chat_request provider_anthropic provider_gemini x402 admin json_edit http_server verify_agree)
+set(GR_FUZZ_TARGETS sse config chat_request provider_anthropic provider_gemini x402 admin json_edit http_server verify_agree aws_eventstream provider_bedrock)
 
 function(gr_fuzz_define)
   # Deferred to the end of the top-level CMakeLists so every area library and
@@ -40,6 +40,9 @@ function(gr_fuzz_define)
     elseif(t STREQUAL "provider_gemini")
       set(src tests/fuzz/fuzz_provider.c)
       set(defs GR_FUZZ_KIND=GR_PROVIDER_GEMINI)
+    elseif(t STREQUAL "provider_bedrock")
+      set(src tests/fuzz/fuzz_provider.c)
+      set(defs GR_FUZZ_KIND=GR_PROVIDER_BEDROCK)
     endif()
     if(GR_LIBFUZZER)
       add_executable(fuzz_${t} ${src})

@@ -1,6 +1,7 @@
 /* config.c — YAML -> cJSON tree (with ${ENV} expansion) -> validated, typed,
  * reference-counted configuration snapshot; the process-wide current pointer. */
 #include "config.h"
+#include "gcp_service_account.h"
 #include "config_schema.h"
 
 #include <errno.h>
@@ -457,9 +458,10 @@ const gr_conf_key gr_conf_timeout_keys[] = {
 };
 #undef T
 
-static const char *const kind_names[] = {"openai", "openai-compatible", "anthropic", "gemini", "azure", "mock", NULL};
+static const char *const kind_names[] = {"openai", "openai-compatible", "anthropic", "gemini", "azure", "mock", "bedrock", "vertex", NULL};
 static const gr_provider_kind kind_of_name[] = {GR_PROVIDER_OPENAI, GR_PROVIDER_OPENAI, GR_PROVIDER_ANTHROPIC,
-                                                GR_PROVIDER_GEMINI, GR_PROVIDER_AZURE, GR_PROVIDER_MOCK};
+                                                GR_PROVIDER_GEMINI, GR_PROVIDER_AZURE, GR_PROVIDER_MOCK,
+                                                GR_PROVIDER_BEDROCK, GR_PROVIDER_VERTEX};
 
 const char *gr_provider_kind_name(gr_provider_kind k) {
     switch (k) {
@@ -468,6 +470,8 @@ const char *gr_provider_kind_name(gr_provider_kind k) {
     case GR_PROVIDER_GEMINI: return "gemini";
     case GR_PROVIDER_AZURE: return "azure";
     case GR_PROVIDER_MOCK: return "mock";
+    case GR_PROVIDER_BEDROCK: return "bedrock";
+    case GR_PROVIDER_VERTEX: return "vertex";
     }
     return "unknown";
 }
@@ -476,9 +480,27 @@ const char *gr_provider_kind_name(gr_provider_kind k) {
 const gr_conf_key gr_conf_provider_keys[] = {
     {"name", GR_CONF_STRING, P(name), 0, 0, NULL, NULL, "required; referenced by models[].provider"},
     {"kind", GR_CONF_ENUM, P(kind_id), 0, 0, "openai", kind_names, "wire protocol"},
-    {"base_url", GR_CONF_STRING, P(base_url), 0, 0, NULL, NULL, "http:// or https:// URL; required except for mock"},
+    {"base_url", GR_CONF_STRING, P(base_url), 0, 0, NULL, NULL,
+     "http:// or https:// URL; required except for mock, bedrock (default https://bedrock-runtime.<region>.amazonaws.com) "
+     "and vertex (default https://<location>-aiplatform.googleapis.com)"},
     {"api_key", GR_CONF_STRING, P(api_key), 0, 0, NULL, NULL, "upstream credential; never logged"},
     {"api_version", GR_CONF_STRING, P(api_version), 0, 0, NULL, NULL, "anthropic-version / Azure api-version"},
+    {"region", GR_CONF_STRING, P(region), 0, 0, NULL, NULL, "bedrock: AWS region (else AWS_REGION / AWS_DEFAULT_REGION)"},
+    {"access_key_id", GR_CONF_STRING, P(access_key_id), 0, 0, NULL, NULL,
+     "bedrock: AWS access key id (else AWS_ACCESS_KEY_ID, with the two below from the environment too)"},
+    {"secret_access_key", GR_CONF_STRING, P(secret_access_key), 0, 0, NULL, NULL,
+     "bedrock: AWS secret access key (else AWS_SECRET_ACCESS_KEY); never logged"},
+    {"session_token", GR_CONF_STRING, P(session_token), 0, 0, NULL, NULL,
+     "bedrock: temporary-credential session token, sent as X-Amz-Security-Token (else AWS_SESSION_TOKEN); never logged"},
+    {"service_account", GR_CONF_STRING, P(service_account), 0, 0, NULL, NULL,
+     "vertex: service-account key file path, or the key's JSON inline (else GOOGLE_APPLICATION_CREDENTIALS); never logged"},
+    {"project", GR_CONF_STRING, P(project), 0, 0, NULL, NULL, "vertex: Google Cloud project (else the key's project_id)"},
+    {"location", GR_CONF_STRING, P(location), 0, 0, NULL, NULL, "vertex: region such as us-central1, or global; required"},
+    {"token_url", GR_CONF_STRING, P(token_url), 0, 0, NULL, NULL, "vertex: OAuth token endpoint (else the key's token_uri)"},
+    {"token_timeout_ms", GR_CONF_MS, P(token_timeout_ms), 1, 600000, "10000", NULL,
+     "vertex: one token call, and the longest a request waits when there is no valid token yet"},
+    {"token_refresh_before_ms", GR_CONF_MS, P(token_refresh_before_ms), 0, 3600000, "300000", NULL,
+     "vertex: the token is refreshed in the background this long before it expires"},
     {"headers", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "extra upstream headers, name: value"},
     {"timeouts", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "connect_ms, first_byte_ms, idle_ms, total_ms"},
     {"latency_ms", GR_CONF_MS, P(mock_latency_ms), 0, 600000, "0", NULL, "mock only: delay before the first token"},
@@ -487,6 +509,80 @@ const gr_conf_key gr_conf_provider_keys[] = {
     GR_CONF_END,
 };
 #undef P
+
+static char *env_dup(const char *name) {
+    const char *v = getenv(name);
+    return v && v[0] ? gr_xstrdup(v) : NULL;
+}
+
+/* kind bedrock: credentials from the config, else (as a set, as the AWS SDKs
+ * read them) from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+ * AWS_SESSION_TOKEN; the region from the config, AWS_REGION or
+ * AWS_DEFAULT_REGION; the endpoint defaults to the region's bedrock-runtime. */
+static void aws_credentials(gr_provider_conf *o, const char *path, gr_conf_err *e) {
+    if (!o->access_key_id && !o->secret_access_key) {
+        o->access_key_id = env_dup("AWS_ACCESS_KEY_ID");
+        o->secret_access_key = env_dup("AWS_SECRET_ACCESS_KEY");
+        if (!o->session_token) o->session_token = env_dup("AWS_SESSION_TOKEN");
+    }
+    if (!o->region) o->region = env_dup("AWS_REGION");
+    if (!o->region) o->region = env_dup("AWS_DEFAULT_REGION");
+    if (!o->access_key_id || !o->access_key_id[0] || !o->secret_access_key || !o->secret_access_key[0]) {
+        gr_conf_fail(e, "%s: kind bedrock needs access_key_id and secret_access_key (or AWS_ACCESS_KEY_ID and "
+                        "AWS_SECRET_ACCESS_KEY in the environment)", path);
+        return;
+    }
+    if (!o->region || !o->region[0] || strlen(o->region) > 32 || strspn(o->region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(o->region)) {
+        gr_conf_fail(e, "%s.region: kind bedrock needs an AWS region such as us-east-1 (or AWS_REGION in the environment)",
+                     path);
+        return;
+    }
+    if (!o->base_url) {
+        char url[160];
+        snprintf(url, sizeof url, "https://bedrock-runtime.%s.amazonaws.com", o->region);
+        o->base_url = gr_xstrdup(url);
+    }
+}
+
+static bool dns_label_ok(const char *s) {
+    return s && s[0] && strlen(s) <= 63 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789-") == strlen(s);
+}
+
+/* kind vertex: the service-account key loaded and checked now (so
+ * --check-config refuses an unreadable or malformed one), the project and
+ * location known, the endpoint defaulted from the location. */
+static void vertex_credentials(gr_provider_conf *o, const char *path, gr_conf_err *e) {
+    if (!o->service_account) o->service_account = env_dup("GOOGLE_APPLICATION_CREDENTIALS");
+    if (!o->service_account) {
+        gr_conf_fail(e, "%s.service_account: kind vertex needs a service-account key (a file path or the JSON inline, or "
+                        "GOOGLE_APPLICATION_CREDENTIALS in the environment)", path);
+        return;
+    }
+    char err[256];
+    if (gr_gcp_sa_load(o->service_account, &o->gcp_sa, err, sizeof err) != GR_OK) {
+        gr_conf_fail(e, "%s.service_account: %s", path, err);
+        return;
+    }
+    if (!o->project && gr_gcp_sa_project_id(o->gcp_sa)) o->project = gr_xstrdup(gr_gcp_sa_project_id(o->gcp_sa));
+    if (!o->project || !o->project[0] || strpbrk(o->project, "/?#% ")) {
+        gr_conf_fail(e, "%s.project: kind vertex needs a Google Cloud project id (the key file has no project_id)", path);
+        return;
+    }
+    if (!dns_label_ok(o->location)) {
+        gr_conf_fail(e, "%s.location: kind vertex needs a location such as us-central1 or global", path);
+        return;
+    }
+    if (o->token_url && strncmp(o->token_url, "http://", 7) && strncmp(o->token_url, "https://", 8)) {
+        gr_conf_fail(e, "%s.token_url: must start with http:// or https://", path);
+        return;
+    }
+    if (!o->base_url) {
+        char url[128];
+        if (!strcmp(o->location, "global")) snprintf(url, sizeof url, "https://aiplatform.googleapis.com");
+        else snprintf(url, sizeof url, "https://%s-aiplatform.googleapis.com", o->location);
+        o->base_url = gr_xstrdup(url);
+    }
+}
 
 static void parse_provider(const cJSON *j, gr_provider_conf *o, const char *path, gr_conf_err *e) {
     if (!cJSON_IsObject(j)) {
@@ -497,6 +593,8 @@ static void parse_provider(const cJSON *j, gr_provider_conf *o, const char *path
     if (e->failed) return;
     o->kind = kind_of_name[o->kind_id];
     if (!o->name || !o->name[0]) gr_conf_fail(e, "%s.name: required", path);
+    if (o->kind == GR_PROVIDER_BEDROCK) aws_credentials(o, path, e);
+    if (o->kind == GR_PROVIDER_VERTEX) vertex_credentials(o, path, e);
     if (o->kind != GR_PROVIDER_MOCK) {
         if (!o->base_url || !o->base_url[0])
             gr_conf_fail(e, "%s.base_url: required for kind %s", path, gr_provider_kind_name(o->kind));
@@ -869,6 +967,7 @@ static void config_free(gr_config *c) {
     for (size_t i = 0; i < c->nproviders; i++) {
         gr_provider_conf *p = &c->providers[i];
         gr_conf_free_keys(gr_conf_provider_keys, p);
+        gr_gcp_sa_free(p->gcp_sa);
         for (size_t h = 0; h < p->nheaders; h++) {
             free(p->headers[h].name);
             free(p->headers[h].value);

@@ -30,6 +30,8 @@ typedef enum {
     GR_PROVIDER_GEMINI,
     GR_PROVIDER_AZURE,
     GR_PROVIDER_MOCK, /* built-in mock upstream, started in-process */
+    GR_PROVIDER_BEDROCK, /* AWS Bedrock Converse API, SigV4-signed */
+    GR_PROVIDER_VERTEX,  /* Google Vertex AI (Gemini, Anthropic), OAuth from a service account */
 } gr_provider_kind;
 
 const char *gr_provider_kind_name(gr_provider_kind k);
@@ -55,6 +57,18 @@ typedef struct gr_provider_conf {
     gr_header_kv *headers;
     size_t nheaders;
     gr_timeouts timeouts;
+    /* AWS (kind bedrock): from the config, else the AWS_* environment at load; never logged */
+    char *region;
+    char *access_key_id;
+    char *secret_access_key;
+    char *session_token;
+    /* Google Vertex AI (kind vertex) */
+    char *service_account;           /* key file path or inline JSON (else GOOGLE_APPLICATION_CREDENTIALS) */
+    char *project, *location;        /* project: else the key's project_id */
+    char *token_url;                 /* else the key's token_uri */
+    uint32_t token_timeout_ms;       /* one token call, and the longest a request waits for a first token */
+    uint32_t token_refresh_before_ms; /* refresh this long before the token expires */
+    struct gr_gcp_sa *gcp_sa;        /* the loaded key (gcp_service_account.h), one reference */
     /* mock provider knobs */
     uint32_t mock_latency_ms;    /* delay before the first token */
     uint32_t mock_tokens_per_sec; /* 0 = as fast as possible */

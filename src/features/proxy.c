@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "upstream.h"
 #include "provider_native.h"
+#include "vertex_token.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -234,9 +235,14 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
         }
         size_t nlen = r->messages_len;
         const char *nb = apply_token_cap(r, r->messages_body, r->messages_text, &nlen);
-        gr_messages_native_request(r->req, p, r->count_tokens, h);
+        bool vertex = p->kind == GR_PROVIDER_VERTEX; /* Claude on Vertex: `model` in the URL instead */
+        if (vertex)
+            gr_messages_native_vertex_request(r->req, p, r->deployment->upstream_model, r->stream, r->actx.bearer_token, h);
+        else
+            gr_messages_native_request(r->req, p, r->count_tokens, h);
         add_common_headers(r, r->deployment->provider, h, true);
         h->body = build_fast_body(r, r->messages_body, false, nb, nlen, &h->body_len);
+        if (vertex) gr_messages_native_vertex_body(h);
         return true;
     }
     body = apply_token_cap(r, r->body, body, &len);
@@ -443,9 +449,10 @@ static void on_headers(void *ud, int status, const char *ctype, int retry_after_
     size_t n = strnlen(full, sizeof(r->up_content_type) - 1);
     memcpy(r->up_content_type, full, n);
     r->up_content_type[n] = '\0';
-    if (r->stream && status >= 200 && status < 300 && strstr(r->up_content_type, "event-stream")) {
+    gr_stream_framing framing = r->ops ? r->ops->framing : GR_FRAMING_SSE;
+    if (r->stream && status >= 200 && status < 300 && gr_frames_is_stream_type(framing, r->up_content_type)) {
         r->streaming = true;
-        gr_sse_init(&r->sse, r->cfg->server.max_sse_event_bytes);
+        gr_frames_init(&r->frames, framing, r->cfg->server.max_sse_event_bytes);
         r->sse_ready = true;
         r->out = evbuffer_new();
         if (r->ops) r->st = r->ops->stream_new(&r->actx);
@@ -481,14 +488,17 @@ static int relay_data(gr_request *r, const char *data, size_t len) {
         r->error_type = "stream_too_long";
         return -1;
     }
-    uint64_t comments = r->sse.comments;
-    gr_status rc = gr_sse_feed(&r->sse, data, len, on_sse_event, r);
-    if (r->sse.comments != comments) /* upstream keep-alives (": ping") keep the client side alive too */
+    uint64_t comments = gr_frames_comments(&r->frames);
+    gr_status rc = gr_frames_feed(&r->frames, data, len, on_sse_event, r);
+    if (gr_frames_comments(&r->frames) != comments) /* upstream keep-alives (": ping") keep the client side alive too */
         evbuffer_add(r->out, ": keepalive\n\n", 13);
     if (rc == GR_ERR_TOO_LARGE || rc == GR_ERR_NOMEM) {
         emit_midstream_error(r, "upstream sent an SSE event larger than server.max_sse_event_bytes", "api_error",
                              "upstream_event_too_large");
         r->error_type = "upstream_event_too_large";
+    } else if (rc == GR_ERR_PARSE && !r->failed_midstream) { /* a damaged binary frame (bad CRC or length) */
+        emit_midstream_error(r, "upstream sent a malformed event-stream frame", "api_error", "upstream_bad_frame");
+        r->error_type = "upstream_bad_frame";
     }
     flush_out(r);
     return r->failed_midstream ? -1 : 0;
@@ -650,22 +660,23 @@ static void reply_non_stream(gr_request *r) {
     if (r->ops) {
         cJSON *out = NULL;
         gr_upstream_error e = {0};
-        bool embed = r->ep == GR_EP_EMBEDDINGS;
-        gr_status prc = embed ? r->ops->parse_embeddings_response(&r->actx, body, len, &out, &r->usage, &e)
-                              : r->ops->parse_chat_response(&r->actx, body, len, &out, &r->usage, &e);
-        if (prc != GR_OK || !out) {
+        gr_status rc = r->ep == GR_EP_EMBEDDINGS
+                           ? r->ops->parse_embeddings_response(&r->actx, r->body, body, len, &out, &r->usage, &e)
+                           : r->ops->parse_chat_response(&r->actx, body, len, &out, &r->usage, &e);
+        if (rc != GR_OK || !out) {
             cJSON_Delete(out);
             redact_error(r, &e);
             gr_request_fail(r, e.status ? e.status : 502, e.type ? e.type : "api_error", e.code, NULL, "%s",
                             e.message[0] ? e.message : "upstream response could not be translated");
             return;
         }
-        if (embed && !r->usage.present) { /* Gemini's embed replies carry no token count: the estimate */
+        if (!r->usage.present && r->ep == GR_EP_EMBEDDINGS) { /* no count upstream (Gemini, Cohere): the estimate */
             r->usage.prompt_tokens = r->est_prompt_tokens;
             r->usage.estimated = true;
-            cJSON *u = cJSON_GetObjectItemCaseSensitive(out, "usage");
-            cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens"), (double)r->est_prompt_tokens);
-            cJSON_SetNumberValue(cJSON_GetObjectItemCaseSensitive(u, "total_tokens"), (double)r->est_prompt_tokens);
+            cJSON_DeleteItemFromObjectCaseSensitive(out, "usage");
+            cJSON *u = cJSON_AddObjectToObject(out, "usage");
+            cJSON_AddNumberToObject(u, "prompt_tokens", (double)r->est_prompt_tokens);
+            cJSON_AddNumberToObject(u, "total_tokens", (double)r->est_prompt_tokens);
         }
         compute_cost(r);
         reply_costed(r, out);
@@ -1141,6 +1152,51 @@ static void reply_token_estimate(gr_request *r) {
     gr_request_reply_json(r, 200, buf, (size_t)n);
 }
 
+static void token_timer_cb(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    gr_request *r = arg;
+    if (!r->finished && !r->client_gone) start_attempt(r);
+}
+
+#define TOKEN_POLL_MS 10
+
+/* Vertex: the provider's access token into r->actx.bearer_token. The token
+ * cache refreshes ahead of expiry, so this is normally immediate; with no
+ * valid token yet the attempt is retried from a timer until one arrives, the
+ * token endpoint fails (502 with its error) or token_timeout_ms passes (504).
+ * False when the attempt does not go on now. */
+static bool attempt_token(gr_request *r, const gr_provider_conf *prov) {
+    if (prov->kind != GR_PROVIDER_VERTEX) return true;
+    gr_vertex_token_src src = {.sa = prov->gcp_sa, .token_url = prov->token_url, .timeout_ms = prov->token_timeout_ms,
+                               .refresh_before_ms = prov->token_refresh_before_ms};
+    char *token = NULL, err[320] = "";
+    gr_status st = gr_vertex_token_get(&src, &token, err, sizeof err);
+    if (st == GR_OK) {
+        r->actx.bearer_token = gr_pool_strdup(r->pool, token);
+        free(token);
+        r->token_deadline_us = 0;
+        return true;
+    }
+    uint64_t now = gr_now_us();
+    if (!r->token_deadline_us) r->token_deadline_us = now + (uint64_t)prov->token_timeout_ms * 1000u;
+    if (st == GR_AGAIN && now < r->token_deadline_us) {
+        if (!r->token_ev) r->token_ev = evtimer_new(r->w->base, token_timer_cb, r);
+        struct timeval tv = {0, TOKEN_POLL_MS * 1000};
+        evtimer_add(r->token_ev, &tv);
+        return false;
+    }
+    r->token_deadline_us = 0;
+    if (st == GR_AGAIN)
+        gr_request_fail(r, 504, "timeout_error", "upstream_auth_timeout", NULL,
+                        "provider %s: no Vertex AI access token within token_timeout_ms (%u ms)", prov->name,
+                        prov->token_timeout_ms);
+    else
+        gr_request_fail(r, 502, "api_error", "upstream_auth_failed", NULL,
+                        "provider %s: no Vertex AI access token: %s", prov->name, err);
+    return false;
+}
+
 /* One upstream attempt on plan->cand[r->cand]. Per-attempt state is reset;
  * what the client sees is decided only once an attempt succeeds or the plan
  * is exhausted. */
@@ -1151,7 +1207,9 @@ static void start_attempt(gr_request *r) {
     gr_meter_deployment_prices(r->deployment, r->model, &r->prices);
     const gr_provider_conf *prov = r->deployment->provider;
     r->ops = gr_provider_ops_for(prov->kind);
-    r->native = r->messages_body && prov->kind == GR_PROVIDER_ANTHROPIC; /* Anthropic in, Anthropic up */
+    r->native = r->messages_body && (prov->kind == GR_PROVIDER_ANTHROPIC || /* Anthropic in, Anthropic up */
+                                     (!r->count_tokens &&
+                                      gr_messages_native_is_vertex_claude(prov, r->deployment->upstream_model)));
     if (r->native) r->ops = NULL;
     if (r->count_tokens && !r->native) {
         reply_token_estimate(r);
@@ -1189,6 +1247,7 @@ static void start_attempt(gr_request *r) {
                              cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r->body, "encoding_format")) &&
                              !strcmp(cJSON_GetObjectItemCaseSensitive(r->body, "encoding_format")->valuestring, "base64"),
     };
+    if (!attempt_token(r, prov)) return;
     if (!build_upstream_request(r, r->body_text, r->body_len)) return;
     r->attempt_start_us = gr_now_us();
     if (!r->upstream_start_us) r->upstream_start_us = r->attempt_start_us;
@@ -1343,13 +1402,15 @@ static void finish_upstream(gr_request *r, gr_finish_info *f) {
     }
     if (r->retry_ev) event_free(r->retry_ev);
     r->retry_ev = NULL;
+    if (r->token_ev) event_free(r->token_ev);
+    r->token_ev = NULL;
 }
 
 static void finish_release(gr_request *r, gr_finish_info *f) {
     (void)f;
     if (r->st && r->ops) r->ops->stream_free(r->st);
     gr_messages_stream_free(r->msg_stream);
-    if (r->sse_ready) gr_sse_dispose(&r->sse);
+    if (r->sse_ready) gr_frames_dispose(&r->frames);
     if (r->up_body) evbuffer_free(r->up_body);
     if (r->out) evbuffer_free(r->out);
     gr_http_request_free(&r->up_req);

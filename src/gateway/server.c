@@ -3,6 +3,7 @@
  * (see server.h). */
 #include "config_load.h"
 #include "server.h"
+#include "vertex_token.h"
 
 #include "config_reload.h"
 #include "endpoints.h"
@@ -353,6 +354,7 @@ out:
     gr_services_close(&s.svc);
     gr_config_current_set(NULL);
     free(s.config_path);
+    gr_vertex_tokens_shutdown(); /* the token refresher, before libcurl goes */
     gr_upstream_global_cleanup();
     libevent_global_shutdown();
     return rc;

@@ -5,8 +5,13 @@
 #include "api_messages.h"
 #include "provider_native.h"
 
+#include "json_edit.h"
+
 #include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char *const gr_messages_native_forwarded[] = {"anthropic-beta", NULL};
 
@@ -48,6 +53,44 @@ bool gr_messages_native_drop_foreign_thinking(cJSON *body) {
         }
     }
     return changed;
+}
+
+bool gr_messages_native_is_vertex_claude(const gr_provider_conf *p, const char *upstream_model) {
+    return p && p->kind == GR_PROVIDER_VERTEX && upstream_model && !strncasecmp(upstream_model, "claude", 6);
+}
+
+void gr_messages_native_vertex_request(const gr_client_req *client, const gr_provider_conf *p, const char *upstream_model,
+                                       bool stream, const char *bearer, gr_http_request *h) {
+    size_t n = strlen(p->base_url) + strlen(p->project) + strlen(p->location) + strlen(upstream_model) + 96;
+    h->url = gr_xmalloc(n);
+    snprintf(h->url, n, "%s/v1/projects/%s/locations/%s/publishers/anthropic/models/%s:%s", p->base_url, p->project,
+             p->location, upstream_model, stream ? "streamRawPredict" : "rawPredict");
+    gr_http_request_add_header(h, "content-type: application/json");
+    gr_http_request_add_header(h, "authorization: Bearer %s", bearer ? bearer : "");
+    for (size_t i = 0; client && gr_messages_native_forwarded[i]; i++) {
+        const char *v = gr_client_req_header(client, gr_messages_native_forwarded[i]);
+        if (v) gr_http_request_add_header(h, "%s: %s", gr_messages_native_forwarded[i], v);
+    }
+    gr_http_request_add_header(h, "accept: text/event-stream, application/json");
+}
+
+void gr_messages_native_vertex_body(gr_http_request *h) {
+    size_t len = h->body_len;
+    char *without = gr_json_remove_top_level(h->body, len, "model", &len);
+    const char *src = without ? without : h->body;
+    size_t out_len;
+    char *with = gr_json_insert_first(src, len, "anthropic_version", "\"" GR_VERTEX_ANTHROPIC_VERSION "\"", &out_len);
+    if (with) {
+        free(h->body);
+        h->body = with;
+        h->body_len = out_len;
+    } else if (without) {
+        free(h->body);
+        h->body = without;
+        h->body_len = len;
+        without = NULL;
+    }
+    free(without);
 }
 
 static bool named(const gr_sse_event *ev, const char *name) {

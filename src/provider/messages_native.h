@@ -27,6 +27,17 @@ void gr_messages_native_request(const gr_client_req *client, const gr_provider_c
  * body changed (then it must be re-rendered); a body without such blocks is
  * left as it is, byte for byte. */
 bool gr_messages_native_drop_foreign_thinking(cJSON *body);
+/* Claude on Vertex AI (kind vertex, a claude* model) speaks Anthropic too:
+ * the relay goes to <base_url>/v1/projects/<p>/locations/<l>/publishers/
+ * anthropic/models/<model>:rawPredict (stream: :streamRawPredict) with the
+ * access token as Bearer and the client's anthropic-beta; no x-api-key or
+ * anthropic-version header (the version is in the body). */
+bool gr_messages_native_is_vertex_claude(const gr_provider_conf *p, const char *upstream_model);
+void gr_messages_native_vertex_request(const gr_client_req *client, const gr_provider_conf *p, const char *upstream_model,
+                                       bool stream, const char *bearer, gr_http_request *h);
+/* The relayed body as Vertex wants it: `model` removed (it is in the URL) and
+ * "anthropic_version":"vertex-2023-10-16" first; every other byte as it was. */
+void gr_messages_native_vertex_body(gr_http_request *h);
 
 /* What one upstream stream event means to the gateway. */
 typedef enum {

@@ -59,6 +59,10 @@ const gr_provider_ops *gr_provider_ops_for(gr_provider_kind kind) {
         return &gr_anthropic_ops;
     case GR_PROVIDER_GEMINI:
         return &gr_gemini_ops;
+    case GR_PROVIDER_BEDROCK:
+        return &gr_bedrock_ops;
+    case GR_PROVIDER_VERTEX:
+        return &gr_vertex_ops;
     }
     return NULL;
 }
@@ -329,4 +333,92 @@ int64_t gr_provider_reasoning_budget(const cJSON *req, const gr_reasoning_level 
     for (size_t i = 0; levels[i].effort; i++)
         if (!strcmp(effort, levels[i].effort)) return levels[i].budget;
     return -1;
+}
+
+char *gr_provider_json_mode_instruction(const cJSON *req) {
+    const cJSON *rf = gr_provider_get(req, "response_format");
+    const char *rft = gr_provider_get_str(rf, "type");
+    if (!rft) return NULL;
+    static const char base[] = "Respond only with a single valid JSON object, no other text";
+    if (strcmp(rft, "json_object") == 0) return gr_xstrdup("Respond only with a single valid JSON object, no other text.");
+    if (strcmp(rft, "json_schema") != 0) return NULL;
+    const cJSON *schema = gr_provider_get(gr_provider_get(rf, "json_schema"), "schema");
+    char *ss = schema ? cJSON_PrintUnformatted(schema) : NULL;
+    static const char mid[] = ", that conforms to this JSON Schema: ";
+    const char *sch = ss ? ss : "{}";
+    size_t n = sizeof(base) - 1 + sizeof(mid) - 1 + strlen(sch);
+    char *out = gr_xmalloc(n + 1);
+    snprintf(out, n + 1, "%s%s%s", base, mid, sch);
+    if (ss) cJSON_free(ss);
+    return out;
+}
+
+cJSON *gr_provider_tool_call(int index, const char *id, const char *name, const char *arguments) {
+    cJSON *tc = cJSON_CreateObject();
+    if (index >= 0) cJSON_AddNumberToObject(tc, "index", index);
+    if (id) cJSON_AddStringToObject(tc, "id", id);
+    if (id || name) cJSON_AddStringToObject(tc, "type", "function");
+    cJSON *fn = cJSON_AddObjectToObject(tc, "function");
+    if (name) cJSON_AddStringToObject(fn, "name", name);
+    cJSON_AddStringToObject(fn, "arguments", arguments ? arguments : "");
+    return tc;
+}
+
+cJSON *gr_provider_tool_input(const char *arguments) {
+    cJSON *input = arguments ? cJSON_Parse(arguments) : NULL;
+    if (cJSON_IsObject(input)) return input;
+    cJSON_Delete(input);
+    return cJSON_CreateObject();
+}
+
+cJSON *gr_provider_tool_chunk(const gr_adapter_ctx *ctx, const char *fallback_id, const char *fallback_model,
+                              cJSON *tool_call) {
+    cJSON *delta;
+    cJSON *c = gr_provider_chunk_new(ctx, fallback_id, fallback_model, 0, &delta);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(delta, "tool_calls"), tool_call);
+    return c;
+}
+
+cJSON *gr_provider_finish_chunk(const gr_adapter_ctx *ctx, const char *fallback_id, const char *fallback_model,
+                                const char *finish_reason) {
+    cJSON *delta;
+    cJSON *c = gr_provider_chunk_new(ctx, fallback_id, fallback_model, 0, &delta);
+    cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c, "choices"), 0);
+    cJSON_ReplaceItemInObjectCaseSensitive(ch, "finish_reason", cJSON_CreateString(finish_reason));
+    return c;
+}
+
+cJSON *gr_provider_completion(const gr_adapter_ctx *ctx, const char *fallback_id, const char *fallback_model,
+                              const char *text, const char *reasoning, cJSON *tool_calls, const char *finish_reason,
+                              const gr_usage *u) {
+    cJSON *resp = cJSON_CreateObject();
+    const char *id = ctx && ctx->request_id ? ctx->request_id : fallback_id;
+    const char *model = ctx && ctx->public_model ? ctx->public_model
+                        : ctx && ctx->upstream_model ? ctx->upstream_model
+                                                     : fallback_model;
+    cJSON_AddStringToObject(resp, "id", id ? id : "chatcmpl-gaterouter");
+    cJSON_AddStringToObject(resp, "object", "chat.completion");
+    cJSON_AddNumberToObject(resp, "created", ctx ? (double)ctx->created : 0);
+    cJSON_AddStringToObject(resp, "model", model ? model : "");
+    cJSON *ch = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(resp, "choices"), ch);
+    cJSON_AddNumberToObject(ch, "index", 0);
+    cJSON *msg = cJSON_AddObjectToObject(ch, "message");
+    cJSON_AddStringToObject(msg, "role", "assistant");
+    if (text) cJSON_AddStringToObject(msg, "content", text);
+    else cJSON_AddNullToObject(msg, "content");
+    if (reasoning && !(ctx && ctx->exclude_reasoning)) cJSON_AddStringToObject(msg, "reasoning_content", reasoning);
+    if (cJSON_GetArraySize(tool_calls) > 0) cJSON_AddItemToObject(msg, "tool_calls", tool_calls);
+    else cJSON_Delete(tool_calls);
+    cJSON_AddNullToObject(ch, "logprobs");
+    cJSON_AddStringToObject(ch, "finish_reason", finish_reason);
+    cJSON_AddItemToObject(resp, "usage", gr_provider_usage_json(u));
+    return resp;
+}
+
+void gr_provider_block_map_grow(int **map, int *n, int bi) {
+    if (bi < *n) return;
+    *map = gr_xrealloc(*map, (size_t)(bi + 1) * sizeof(int));
+    for (int i = *n; i <= bi; i++) (*map)[i] = -1;
+    *n = bi + 1;
 }

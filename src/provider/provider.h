@@ -16,6 +16,7 @@
 #include "common.h"
 #include "config.h"
 #include "sse.h"
+#include "stream_frames.h"
 #include "upstream_request.h" /* gr_http_request: what an adapter builds */
 #include <cjson/cJSON.h>
 
@@ -42,6 +43,7 @@ typedef struct gr_adapter_ctx {
     bool include_usage;         /* client asked for stream_options.include_usage */
     bool exclude_reasoning;     /* reasoning.exclude: think, but return no reasoning_content */
     bool embeddings_base64;     /* /v1/embeddings with encoding_format: base64 */
+    const char *bearer_token;   /* an access token the caller obtained for the provider (Vertex), else NULL */
 } gr_adapter_ctx;
 
 /* An upstream error mapped to the client-facing OpenAI error shape. */
@@ -60,6 +62,7 @@ typedef struct gr_stream_translator gr_stream_translator;
 
 typedef struct gr_provider_ops {
     const char *kind;
+    gr_stream_framing framing; /* how the upstream frames a stream (SSE unless said) */
     /* canonical request -> upstream request */
     gr_status (*build_chat_request)(const gr_adapter_ctx *ctx, const cJSON *canonical,
                                     gr_http_request *out, gr_upstream_error *err);
@@ -75,15 +78,16 @@ typedef struct gr_provider_ops {
     gr_status (*stream_finish)(gr_stream_translator *st, gr_chunk_emit_fn emit, void *ud,
                                gr_usage *usage, gr_upstream_error *err);
     void (*stream_free)(gr_stream_translator *st);
-    /* /v1/embeddings (NULL: the provider kind has none here): canonical
-     * request -> upstream request, upstream 2xx body -> OpenAI embedding list */
-    gr_status (*build_embeddings_request)(const gr_adapter_ctx *ctx, const cJSON *canonical,
-                                          gr_http_request *out, gr_upstream_error *err);
-    gr_status (*parse_embeddings_response)(const gr_adapter_ctx *ctx, const char *body, size_t len,
-                                           cJSON **out, gr_usage *usage, gr_upstream_error *err);
     /* non-2xx upstream response -> client error (message preserved) */
     void (*map_error)(const gr_adapter_ctx *ctx, int status, const char *body, size_t len,
                       gr_upstream_error *err);
+    /* optional, /v1/embeddings (NULL: the provider kind serves chat only):
+     * canonical embeddings request -> upstream request, and its 2xx body ->
+     * OpenAI's {"object":"list","data":[…],"usage":…} (caller frees *out) */
+    gr_status (*build_embeddings_request)(const gr_adapter_ctx *ctx, const cJSON *canonical,
+                                          gr_http_request *out, gr_upstream_error *err);
+    gr_status (*parse_embeddings_response)(const gr_adapter_ctx *ctx, const cJSON *canonical, const char *body,
+                                           size_t len, cJSON **out, gr_usage *usage, gr_upstream_error *err);
 } gr_provider_ops;
 
 /* Adapter for a provider kind; NULL for the OpenAI-compatible fast path. */

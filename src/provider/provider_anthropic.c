@@ -200,12 +200,7 @@ static bool tool_calls_to_blocks(const cJSON *tcs, cJSON *arr, gr_upstream_error
                                   "tool_calls entries need an id and function.name");
             return false;
         }
-        const char *args = gr_provider_get_str(fn, "arguments");
-        cJSON *input = args ? cJSON_Parse(args) : NULL;
-        if (!cJSON_IsObject(input)) { /* models sometimes emit bad JSON; keep the turn valid */
-            cJSON_Delete(input);
-            input = cJSON_CreateObject();
-        }
+        cJSON *input = gr_provider_tool_input(gr_provider_get_str(fn, "arguments"));
         cJSON *b = cJSON_CreateObject();
         cJSON_AddStringToObject(b, "type", "tool_use");
         cJSON_AddStringToObject(b, "id", id);
@@ -396,21 +391,9 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
     }
     size_t sys_msgs_len = sys_len;
     /* JSON mode: Anthropic has no response_format; instruct through the system prompt. */
-    const cJSON *rf = gr_provider_get(req, "response_format");
-    const char *rft = gr_provider_get_str(rf, "type");
-    if (rft && strcmp(rft, "json_object") == 0) {
-        sb_append(&sys, &sys_len, "Respond only with a single valid JSON object, no other text.",
-                  "\n\n");
-    } else if (rft && strcmp(rft, "json_schema") == 0) {
-        const cJSON *schema = gr_provider_get(gr_provider_get(rf, "json_schema"), "schema");
-        char *ss = schema ? cJSON_PrintUnformatted(schema) : NULL;
-        sb_append(&sys, &sys_len,
-                  "Respond only with a single valid JSON object, no other text, that conforms "
-                  "to this JSON Schema: ",
-                  "\n\n");
-        sb_append(&sys, &sys_len, ss ? ss : "{}", NULL);
-        if (ss) cJSON_free(ss);
-    }
+    char *json_mode = gr_provider_json_mode_instruction(req);
+    if (json_mode) sb_append(&sys, &sys_len, json_mode, "\n\n");
+    free(json_mode);
     bool sys_cached = false;
     const cJSON *sb;
     cJSON_ArrayForEach(sb, sys_blocks) sys_cached = sys_cached || gr_provider_get(sb, "cache_control");
@@ -584,46 +567,16 @@ static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body
             const char *name = gr_provider_get_str(b, "name");
             const cJSON *input = gr_provider_get(b, "input");
             char *args = input ? cJSON_PrintUnformatted(input) : NULL;
-            cJSON *tc = cJSON_CreateObject();
-            cJSON_AddStringToObject(tc, "id", id ? id : "");
-            cJSON_AddStringToObject(tc, "type", "function");
-            cJSON *fn = cJSON_AddObjectToObject(tc, "function");
-            cJSON_AddStringToObject(fn, "name", name ? name : "");
-            cJSON_AddStringToObject(fn, "arguments", args ? args : "{}");
+            cJSON_AddItemToArray(tool_calls, gr_provider_tool_call(-1, id ? id : "", name ? name : "", args ? args : "{}"));
             if (args) cJSON_free(args);
-            cJSON_AddItemToArray(tool_calls, tc);
         }
         /* redacted_thinking, server tool blocks: nothing canonical to map to */
     }
-    const char *msg_id = gr_provider_get_str(root, "id");
-    const char *up_model = gr_provider_get_str(root, "model");
-    cJSON *resp = cJSON_CreateObject();
-    cJSON_AddStringToObject(resp, "id", ctx && ctx->request_id ? ctx->request_id
-                                        : msg_id                ? msg_id
-                                                                : "chatcmpl-gaterouter");
-    cJSON_AddStringToObject(resp, "object", "chat.completion");
-    cJSON_AddNumberToObject(resp, "created", ctx ? (double)ctx->created : 0);
-    const char *model = ctx && ctx->public_model ? ctx->public_model
-                        : ctx && ctx->upstream_model ? ctx->upstream_model
-                                                     : up_model;
-    cJSON_AddStringToObject(resp, "model", model ? model : "");
-    cJSON *choices = cJSON_AddArrayToObject(resp, "choices");
-    cJSON *ch = cJSON_CreateObject();
-    cJSON_AddItemToArray(choices, ch);
-    cJSON_AddNumberToObject(ch, "index", 0);
-    cJSON *msg = cJSON_AddObjectToObject(ch, "message");
-    cJSON_AddStringToObject(msg, "role", "assistant");
-    if (text) cJSON_AddStringToObject(msg, "content", text);
-    else cJSON_AddNullToObject(msg, "content");
-    if (thinking && !(ctx && ctx->exclude_reasoning)) cJSON_AddStringToObject(msg, "reasoning_content", thinking);
-    if (cJSON_GetArraySize(tool_calls) > 0) cJSON_AddItemToObject(msg, "tool_calls", tool_calls);
-    else cJSON_Delete(tool_calls);
-    cJSON_AddNullToObject(ch, "logprobs");
-    cJSON_AddStringToObject(ch, "finish_reason",
-                            finish_reason_for(gr_provider_get_str(root, "stop_reason")));
     gr_usage u = {0};
     gr_anthropic_usage_merge(gr_provider_get(root, "usage"), &u);
-    cJSON_AddItemToObject(resp, "usage", gr_provider_usage_json(&u));
+    cJSON *resp = gr_provider_completion(ctx, gr_provider_get_str(root, "id"), gr_provider_get_str(root, "model"), text,
+                                         thinking, tool_calls,
+                                         finish_reason_for(gr_provider_get_str(root, "stop_reason")), &u);
     if (usage) *usage = u;
     free(text);
     free(thinking);
@@ -678,28 +631,16 @@ static gr_status on_block_start(anth_stream *s, const cJSON *data, gr_chunk_emit
         return GR_ERR_PARSE;
     }
     int bi = (int)ix->valuedouble;
-    if (bi >= s->nblocks) {
-        s->block_tool = gr_xrealloc(s->block_tool, (size_t)(bi + 1) * sizeof(int));
-        for (int i = s->nblocks; i <= bi; i++) s->block_tool[i] = -1;
-        s->nblocks = bi + 1;
-    }
+    gr_provider_block_map_grow(&s->block_tool, &s->nblocks, bi);
     cJSON *delta;
     if (strcmp(bt, "tool_use") == 0) {
         int ti = s->ntools++;
         s->block_tool[bi] = ti;
-        cJSON *c = new_chunk(s, &delta);
-        cJSON *tcs = cJSON_AddArrayToObject(delta, "tool_calls");
-        cJSON *tc = cJSON_CreateObject();
-        cJSON_AddNumberToObject(tc, "index", ti);
         const char *id = gr_provider_get_str(cb, "id");
         const char *name = gr_provider_get_str(cb, "name");
-        cJSON_AddStringToObject(tc, "id", id ? id : "");
-        cJSON_AddStringToObject(tc, "type", "function");
-        cJSON *fn = cJSON_AddObjectToObject(tc, "function");
-        cJSON_AddStringToObject(fn, "name", name ? name : "");
-        cJSON_AddStringToObject(fn, "arguments", "");
-        cJSON_AddItemToArray(tcs, tc);
-        return gr_provider_emit_chunk(c, emit, ud, err);
+        return gr_provider_emit_chunk(gr_provider_tool_chunk(&s->ctx, s->msg_id, s->model,
+                                                             gr_provider_tool_call(ti, id ? id : "", name ? name : "", "")),
+                                      emit, ud, err);
     }
     const char *key = strcmp(bt, "text") == 0       ? "text"
                       : strcmp(bt, "thinking") == 0 ? "thinking"
@@ -742,14 +683,9 @@ static gr_status on_block_delta(anth_stream *s, const cJSON *data, gr_chunk_emit
         }
         const char *pj = gr_provider_get_str(d, "partial_json");
         if (!pj || !pj[0]) return GR_OK;
-        cJSON *c = new_chunk(s, &delta);
-        cJSON *tcs = cJSON_AddArrayToObject(delta, "tool_calls");
-        cJSON *tc = cJSON_CreateObject();
-        cJSON_AddNumberToObject(tc, "index", s->block_tool[bi]);
-        cJSON *fn = cJSON_AddObjectToObject(tc, "function");
-        cJSON_AddStringToObject(fn, "arguments", pj);
-        cJSON_AddItemToArray(tcs, tc);
-        return gr_provider_emit_chunk(c, emit, ud, err);
+        return gr_provider_emit_chunk(
+            gr_provider_tool_chunk(&s->ctx, s->msg_id, s->model, gr_provider_tool_call(s->block_tool[bi], NULL, NULL, pj)),
+            emit, ud, err);
     }
     return GR_OK; /* signature_delta, citations_delta: no canonical equivalent */
 }
@@ -793,11 +729,8 @@ static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev,
         const char *sr = gr_provider_get_str(gr_provider_get(data, "delta"), "stop_reason");
         if (sr && !s->finished) {
             s->finished = true;
-            cJSON *c = new_chunk(s, &delta);
-            cJSON *ch = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c, "choices"), 0);
-            cJSON_ReplaceItemInObjectCaseSensitive(ch, "finish_reason",
-                                                   cJSON_CreateString(finish_reason_for(sr)));
-            rc = gr_provider_emit_chunk(c, emit, ud, err);
+            rc = gr_provider_emit_chunk(gr_provider_finish_chunk(&s->ctx, s->msg_id, s->model, finish_reason_for(sr)), emit,
+                                        ud, err);
         }
     } else if (strcmp(type, "error") == 0) {
         s->failed = true;

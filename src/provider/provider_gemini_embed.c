@@ -110,8 +110,9 @@ static bool numbers(const cJSON *values) {
     return true;
 }
 
-gr_status gr_gemini_parse_embeddings_response(const gr_adapter_ctx *ctx, const char *body, size_t len, cJSON **out,
+gr_status gr_gemini_parse_embeddings_response(const gr_adapter_ctx *ctx, const cJSON *canonical, const char *body, size_t len, cJSON **out,
                                               gr_usage *usage, gr_upstream_error *err) {
+    (void)canonical; /* the reply carries all it needs; base64 is in ctx */
     *out = NULL;
     cJSON *root = gr_provider_parse_json(body, len);
     const cJSON *one = gr_provider_get(root, "embedding");

@@ -14,6 +14,10 @@
 
 extern const gr_provider_ops gr_anthropic_ops;
 extern const gr_provider_ops gr_gemini_ops;
+extern const gr_provider_ops gr_bedrock_ops;
+extern const gr_provider_ops gr_vertex_ops;
+
+#define GR_VERTEX_ANTHROPIC_VERSION "vertex-2023-10-16"
 
 #define GR_ANTHROPIC_DEFAULT_VERSION "2023-06-01"
 #define GR_ANTHROPIC_DEFAULT_MAX_TOKENS 4096
@@ -40,7 +44,7 @@ int64_t gr_gemini_thinking_budget(const cJSON *req);
 /* Gemini embeddings (provider_gemini_embed.c), the ops of /v1/embeddings. */
 gr_status gr_gemini_build_embeddings_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
                                              gr_upstream_error *err);
-gr_status gr_gemini_parse_embeddings_response(const gr_adapter_ctx *ctx, const char *body, size_t len, cJSON **out,
+gr_status gr_gemini_parse_embeddings_response(const gr_adapter_ctx *ctx, const cJSON *canonical, const char *body, size_t len, cJSON **out,
                                               gr_usage *usage, gr_upstream_error *err);
 
 /* One row of an effort -> budget table (ends with effort NULL). */
@@ -105,6 +109,31 @@ char *gr_provider_strdup_or_null(const char *s);
  * {"role": role, <items_key>: items}. Empty `items` adds nothing. */
 void gr_provider_push_turn(cJSON *turns, const char *role, const char *items_key, cJSON *items);
 
+/* ---- tool calls and whole responses, as the block-based adapters (Anthropic,
+ * Bedrock) build them ---- */
+/* A tool call {"id","type":"function","function":{"name","arguments"}}; with
+ * index >= 0 an "index" first (a stream delta); id and name are left out when
+ * NULL (a later arguments fragment). */
+cJSON *gr_provider_tool_call(int index, const char *id, const char *name, const char *arguments);
+/* A tool call's arguments text as the native input object: parsed, or {} when
+ * it is not a JSON object (models emit bad JSON; the next turn must stay valid). */
+cJSON *gr_provider_tool_input(const char *arguments);
+/* A chunk whose delta carries this one tool call (consumed). */
+cJSON *gr_provider_tool_chunk(const gr_adapter_ctx *ctx, const char *fallback_id, const char *fallback_model,
+                              cJSON *tool_call);
+/* A chunk with an empty delta and finish_reason set. */
+cJSON *gr_provider_finish_chunk(const gr_adapter_ctx *ctx, const char *fallback_id, const char *fallback_model,
+                                const char *finish_reason);
+/* The chat.completion of one choice: content (NULL -> null), reasoning_content
+ * when given and not excluded, tool_calls when the array (consumed) is not
+ * empty, finish_reason and usage. */
+cJSON *gr_provider_completion(const gr_adapter_ctx *ctx, const char *fallback_id, const char *fallback_model,
+                              const char *text, const char *reasoning, cJSON *tool_calls, const char *finish_reason,
+                              const gr_usage *u);
+/* Stream block index -> tool_calls index map: grows *map to hold block bi
+ * (new slots -1, "not a tool"). */
+void gr_provider_block_map_grow(int **map, int *n, int bi);
+
 /* Emits one chunk and frees it; a nonzero emit (client gone) -> GR_ERR_IO. */
 gr_status gr_provider_emit_chunk(cJSON *c, gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err);
 /* The end of a translated stream, the same for every adapter: report usage,
@@ -113,6 +142,10 @@ gr_status gr_provider_stream_end(const gr_adapter_ctx *ctx, const gr_usage *stre
                                  const char *failed_msg, const char *incomplete_msg, const char *id,
                                  const char *model, gr_chunk_emit_fn emit, void *ud, gr_usage *usage,
                                  gr_upstream_error *err);
+/* JSON mode for an upstream without one (Anthropic, Bedrock): the instruction
+ * to append to the system prompt for response_format json_object /
+ * json_schema (the schema's text included), heap; NULL for any other format. */
+char *gr_provider_json_mode_instruction(const cJSON *req);
 /* Add the provider's configured extra headers. */
 void gr_provider_add_conf_headers(const gr_provider_conf *p, gr_http_request *out);
 /* Serialize body into out->body / body_len; false if printing failed. */

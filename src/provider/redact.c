@@ -31,6 +31,11 @@ void gr_redactor_init(gr_redactor *rd, const gr_provider_conf *p) {
     memset(rd, 0, sizeof(*rd));
     if (!p) return;
     add_secret(rd, p->api_key);
+    /* AWS (bedrock): the secret key is never sent, but an echo of the signing
+     * material must not reach a client either; the session token is sent */
+    add_secret(rd, p->secret_access_key);
+    add_secret(rd, p->session_token);
+    add_secret(rd, p->access_key_id);
     for (size_t i = 0; i < p->nheaders; i++) {
         const char *v = p->headers[i].value;
         if (!v || !credential_header(p->headers[i].name)) continue;

@@ -10,7 +10,8 @@
  * every later cut or log line only ever see "[redacted]". Strings decoded
  * from the bytes (JSON escapes) are redacted again with gr_redact_str.
  *
- * The secrets of a provider: its api_key, and the values of its configured
+ * The secrets of a provider: its api_key, its AWS access key id, secret
+ * access key and session token (kind bedrock), and the values of its configured
  * headers whose names say they carry a credential (authorization, *key*,
  * *token*, *secret*, *signature*, cookie), and of such a value also the
  * part after its first space (the token of "Bearer <token>"). Secrets

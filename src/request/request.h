@@ -16,7 +16,7 @@
 #include "config.h"
 #include "pool.h"
 #include "provider.h"
-#include "sse.h"
+#include "stream_frames.h"
 #include "worker.h"
 #include "keys.h"
 #include "api_messages.h"
@@ -71,6 +71,8 @@ typedef struct gr_request {
     uint64_t attempt_start_us, attempt_first_byte_us;
     int retry_after_s;
     struct event *retry_ev;
+    struct event *token_ev;   /* Vertex: polling for a first access token */
+    uint64_t token_deadline_us;
     struct gr_shared_op *shared_op; /* pending cluster-wide admission */
     char cache_key[65];         /* exact-match response cache key (hex), "" = not cached */
     uint32_t cache_ttl_s;
@@ -109,7 +111,7 @@ typedef struct gr_request {
     gr_redactor redact;         /* the provider's credentials out of every upstream byte (redact.h) */
     struct evbuffer *up_body;   /* non-streamed body or error body */
     struct evbuffer *out;       /* SSE events batched for one write */
-    gr_sse_parser sse;
+    gr_frames frames; /* the upstream stream's framing (SSE or AWS event stream) */
     bool sse_ready, streaming, reply_started, done_seen, paused, failed_midstream;
     uint64_t bytes_out, chunks_out;
     gr_usage usage;

@@ -1,10 +1,11 @@
 /* fuzz_provider.c — a native adapter's response side, compiled once per
- * provider (GR_FUZZ_KIND = GR_PROVIDER_ANTHROPIC / GR_PROVIDER_GEMINI):
+ * provider (GR_FUZZ_KIND = GR_PROVIDER_ANTHROPIC / GR_PROVIDER_GEMINI /
+ * GR_PROVIDER_BEDROCK, whose stream is AWS event-stream frames, not SSE):
  *   byte 0 bit 0 = 0: the rest is a non-streamed 2xx body -> parse_chat_response,
  *                     (and parse_embeddings_response when the adapter has
  *                     one; byte 0 bit 2: base64), and the same bytes as an
  *                     error body -> map_error(status)
- *   byte 0 bit 0 = 1: the rest is an SSE stream, framed by gr_sse_feed split at
+ *   byte 0 bit 0 = 1: the rest is a stream, framed by gr_frames_feed split at
  *                     a data-derived offset -> stream_event per event ->
  *                     stream_finish (also after a framing/adapter error, as
  *                     proxy.c does) -> stream_free
@@ -98,7 +99,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             memset(&u, 0, sizeof u);
             memset(&err, 0, sizeof err);
             ctx.embeddings_base64 = (data[0] & 4) != 0;
-            if (ops->parse_embeddings_response(&ctx, copy, len, &out, &u, &err) == GR_OK) {
+            cJSON *canon = cJSON_Parse(ctx.embeddings_base64 ? "{\"input\":[\"a\",\"b\"],\"encoding_format\":\"base64\"}"
+                                                             : "{\"input\":[\"a\",\"b\"]}");
+            gr_status erc = ops->parse_embeddings_response(&ctx, canon, copy, len, &out, &u, &err);
+            cJSON_Delete(canon);
+            if (erc == GR_OK) {
                 GR_FUZZ_ASSERT(out && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(out, "data")));
                 check_usage(&u);
             } else {
@@ -119,12 +124,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     r.ops = ops;
     r.st = ops->stream_new(&ctx);
     GR_FUZZ_ASSERT(r.st != NULL);
-    gr_sse_parser p;
-    gr_sse_init(&p, 1 << 16);
+    gr_frames p; /* SSE, or the AWS event stream for Bedrock */
+    gr_frames_init(&p, ops->framing, 1 << 16);
     size_t cut = len ? ((size_t)data[1] * 37) % (len + 1) : 0;
-    gr_status rc = gr_sse_feed(&p, body, cut, on_event, &r);
+    gr_status rc = gr_frames_feed(&p, body, cut, on_event, &r);
     if (!r.failed && (rc == GR_OK || rc == GR_AGAIN))
-        rc = gr_sse_feed(&p, body + cut, len - cut, on_event, &r);
+        rc = gr_frames_feed(&p, body + cut, len - cut, on_event, &r);
     if (rc != GR_OK && rc != GR_AGAIN && !r.failed) {
         r.failed = true;
         gr_provider_bad_upstream(&r.err, "SSE framing error: %s", gr_status_str(rc));
@@ -132,7 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     gr_usage u;
     memset(&u, 0, sizeof u);
     if (!r.failed) {
-        (void)gr_sse_finish(&p);
+        (void)gr_frames_finish(&p);
         if (ops->stream_finish(r.st, on_chunk, &r, &u, &r.err) != GR_OK) r.failed = true;
         else check_usage(&u);
     } else {
@@ -142,6 +147,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (r.failed) check_err(&r.err);
     ops->stream_free(r.st);
-    gr_sse_dispose(&p);
+    gr_frames_dispose(&p);
     return 0;
 }

@@ -121,4 +121,25 @@ http_reqs = [
 ]
 for flags, r in http_reqs:
     put('http_server', bytes([flags]) + r.encode())
+
+# AWS event stream (Bedrock): byte 0 cap selector, bytes 1-2 split offset + frames
+sys.dont_write_bytecode = True  # no __pycache__ among the fixture cases
+sys.path.insert(0, os.path.join(fx, 'bedrock'))
+import eventstream as es
+es_streams = [rd(p) for p in glob.glob(f'{fx}/bedrock/*/upstream_response.eventstream')]
+es_streams += [es.event('messageStart', {'role': 'assistant'}) + es.event('messageStop', {'stopReason': 'end_turn'}),
+               es.exception('throttlingException', {'message': 'slow down'}), es.error('InternalFailure', 'boom'),
+               es.message([(':message-type', 'event')], b''), es.event('x', 'y' * 300)[:-2]]
+for i, s_ in enumerate(es_streams):
+    put('aws_eventstream', bytes([3, 0, (i * 13) % 256]) + s_)
+    put('aws_eventstream', bytes([i % 3, 0, 7]) + s_[:600])
+# the Bedrock adapter: as the other providers, with the stream in event-stream frames
+for d in glob.glob(f'{fx}/bedrock/*'):
+    p = os.path.join(d, 'upstream_response.json')
+    if os.path.exists(p):
+        put('provider_bedrock', b'\x00\x05' + rd(p))
+    p = os.path.join(d, 'upstream_response.eventstream')
+    if os.path.exists(p):
+        put('provider_bedrock', b'\x01\x00' + rd(p))
+        put('provider_bedrock', b'\x03\x11' + rd(p))
 print(out)

@@ -138,21 +138,21 @@ static void run_stream(run *r, const gr_provider_ops *ops, const gr_adapter_ctx 
     r->ops = ops;
     r->st = ops->stream_new(ctx);
     r->chunks = cJSON_CreateArray();
-    gr_sse_parser p;
-    gr_sse_init(&p, 1 << 20);
+    gr_frames p; /* SSE, or AWS event-stream frames for Bedrock */
+    gr_frames_init(&p, ops->framing, 1 << 20);
     size_t prev = 0;
     for (size_t i = 0; i <= ncuts && !r->failed; i++) {
         size_t end = i < ncuts ? cuts[i] : len;
-        gr_status rc = gr_sse_feed(&p, bytes + prev, end - prev, on_event, r);
+        gr_status rc = gr_frames_feed(&p, bytes + prev, end - prev, on_event, r);
         if (rc != GR_OK && rc != GR_AGAIN && !r->failed) {
             r->failed = true;
-            gr_provider_bad_upstream(&r->err, "SSE framing error: %s", gr_status_str(rc));
+            gr_provider_bad_upstream(&r->err, "stream framing error: %s", gr_status_str(rc));
         }
         prev = end;
     }
     gr_usage u = {0};
     if (!r->failed) {
-        (void)gr_sse_finish(&p); /* a cut-off partial event is discarded, per spec */
+        (void)gr_frames_finish(&p); /* a cut-off partial event is discarded, per spec */
         if (ops->stream_finish(r->st, on_chunk, r, &u, &r->err) != GR_OK) r->failed = true;
     } else {
         gr_upstream_error ignored;
@@ -166,7 +166,7 @@ static void run_stream(run *r, const gr_provider_ops *ops, const gr_adapter_ctx 
     }
     if (usage) *usage = u;
     ops->stream_free(r->st);
-    gr_sse_dispose(&p);
+    gr_frames_dispose(&p);
 }
 
 static void run_dispose(run *r) {
@@ -178,7 +178,7 @@ static void run_dispose(run *r) {
 
 typedef struct fixture {
     char dir[768];
-    const char *provider; /* "anthropic" | "gemini" | "messages" */
+    const char *provider; /* "anthropic" | "gemini" | "bedrock" | "messages" */
 } fixture;
 
 static void check_headers(const char *dir, const gr_http_request *hr, const char *must) {
@@ -187,12 +187,20 @@ static void check_headers(const char *dir, const gr_http_request *hr, const char
     fail_msg("%s: upstream header '%s' missing", dir, must);
 }
 
+/* A 2xx reply through the adapter's chat or embeddings parser. */
+static gr_status parse_reply(const gr_provider_ops *ops, bool embed, const gr_adapter_ctx *ctx, const cJSON *req,
+                             const char *body, size_t len, cJSON **out, gr_usage *usage, gr_upstream_error *err) {
+    return embed ? ops->parse_embeddings_response(ctx, req, body, len, out, usage, err)
+                 : ops->parse_chat_response(ctx, body, len, out, usage, err);
+}
+
 static void provider_case(void **state) {
     const fixture *fx = *state;
     const char *dir = fx->dir;
     bool anth = strcmp(fx->provider, "anthropic") == 0;
-    const gr_provider_ops *ops =
-        gr_provider_ops_for(anth ? GR_PROVIDER_ANTHROPIC : GR_PROVIDER_GEMINI);
+    bool bedrock = strcmp(fx->provider, "bedrock") == 0;
+    gr_provider_kind kind = anth ? GR_PROVIDER_ANTHROPIC : bedrock ? GR_PROVIDER_BEDROCK : GR_PROVIDER_GEMINI;
+    const gr_provider_ops *ops = gr_provider_ops_for(kind);
     assert_non_null(ops);
     cJSON *req = read_json(dir, "request.json");
     cJSON *expected = read_json(dir, "expected.json");
@@ -200,10 +208,15 @@ static void provider_case(void **state) {
     assert_non_null(expected);
     gr_provider_conf pc = {
         .name = (char *)fx->provider,
-        .kind = anth ? GR_PROVIDER_ANTHROPIC : GR_PROVIDER_GEMINI,
-        .base_url = anth ? "https://api.anthropic.com/v1"
-                         : "https://generativelanguage.googleapis.com/v1beta",
-        .api_key = "test-key",
+        .kind = kind,
+        .base_url = anth      ? "https://api.anthropic.com/v1"
+                    : bedrock ? "https://bedrock-runtime.us-east-1.amazonaws.com"
+                              : "https://generativelanguage.googleapis.com/v1beta",
+        .api_key = bedrock ? NULL : "test-key",
+        .region = "us-east-1",
+        .access_key_id = "AKIDEXAMPLE",
+        .secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        .session_token = "test-session-token",
     };
     const char *model = cJSON_GetStringValue(cJSON_GetObjectItem(req, "model"));
     bool stream = cJSON_IsTrue(cJSON_GetObjectItem(req, "stream"));
@@ -225,8 +238,6 @@ static void provider_case(void **state) {
     if (embed) assert_non_null(ops->build_embeddings_request);
     gr_status (*build)(const gr_adapter_ctx *, const cJSON *, gr_http_request *, gr_upstream_error *) =
         embed ? ops->build_embeddings_request : ops->build_chat_request;
-    gr_status (*parse)(const gr_adapter_ctx *, const char *, size_t, cJSON **, gr_usage *, gr_upstream_error *) =
-        embed ? ops->parse_embeddings_response : ops->parse_chat_response;
 
     /* 1. canonical -> upstream request */
     gr_http_request hr;
@@ -250,6 +261,10 @@ static void provider_case(void **state) {
     char want_url[512];
     if (anth)
         snprintf(want_url, sizeof(want_url), "https://api.anthropic.com/v1/messages");
+    else if (bedrock) /* the fixtures' model ids have one ':' (sent as %3A) */
+        snprintf(want_url, sizeof(want_url), "https://bedrock-runtime.us-east-1.amazonaws.com/model/%.*s%%3A%s/%s",
+                 (int)(strchr(model, ':') ? strchr(model, ':') - model : (long)strlen(model)), model,
+                 strchr(model, ':') ? strchr(model, ':') + 1 : "", stream ? "converse-stream" : "converse");
     else
         snprintf(want_url, sizeof(want_url),
                  "https://generativelanguage.googleapis.com/v1beta/models/%s:%s", model,
@@ -260,6 +275,17 @@ static void provider_case(void **state) {
     if (anth) {
         check_headers(dir, &hr, "x-api-key: test-key");
         check_headers(dir, &hr, "anthropic-version: 2023-06-01");
+    } else if (bedrock) { /* SigV4 at the context's time (1700000000 = 2023-11-14T22:13:20Z) */
+        check_headers(dir, &hr, "x-amz-date: 20231114T221320Z");
+        check_headers(dir, &hr, "x-amz-security-token: test-session-token");
+        check_headers(dir, &hr, stream ? "accept: application/vnd.amazon.eventstream" : "accept: application/json");
+        static const char want_auth[] = "authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20231114/us-east-1/"
+                                        "bedrock/aws4_request, SignedHeaders=accept;content-type;host;x-amz-date;"
+                                        "x-amz-security-token, Signature=";
+        bool signed_ok = false;
+        for (size_t i = 0; i < hr.nheaders; i++)
+            signed_ok = signed_ok || !strncmp(hr.headers[i], want_auth, sizeof want_auth - 1);
+        if (!signed_ok) fail_msg("%s: no SigV4 authorization header", dir);
     } else {
         check_headers(dir, &hr, "x-goog-api-key: test-key");
     }
@@ -270,7 +296,8 @@ static void provider_case(void **state) {
     int status = st ? atoi(st) : 200;
     free(st);
     size_t blen = 0;
-    char *body = read_file(dir, stream ? "upstream_response.sse" : "upstream_response.json", &blen);
+    char *body = read_file(dir, stream ? (bedrock ? "upstream_response.eventstream" : "upstream_response.sse")
+                                       : "upstream_response.json", &blen);
     if (!body) body = read_file(dir, "upstream_response.json", &blen);
     if (!body) body = read_file(dir, "upstream_response.txt", &blen);
     assert_non_null(body);
@@ -308,14 +335,14 @@ static void provider_case(void **state) {
             cJSON *partial = NULL;
             gr_upstream_error perr = {0};
             gr_usage pu;
-            if (parse(&ctx, body, cut, &partial, &pu, &perr) == GR_OK)
+            if (parse_reply(ops, embed, &ctx, req, body, cut, &partial, &pu, &perr) == GR_OK)
                 assert_non_null(partial);
             else
                 assert_true(perr.status >= 400 && perr.message[0]);
             cJSON_Delete(partial);
         }
         cJSON *resp = NULL;
-        rc = parse(&ctx, body, blen, &resp, &usage, &err);
+        rc = parse_reply(ops, embed, &ctx, req, body, blen, &resp, &usage, &err);
         if (rc == GR_OK) cJSON_AddItemToObject(got, "response", resp);
         else cJSON_AddItemToObject(got, "error", error_json(&err));
     }
@@ -455,6 +482,7 @@ int main(void) {
     size_t n = 0;
     n = collect(root, "anthropic", &fxs, n);
     n = collect(root, "gemini", &fxs, n);
+    n = collect(root, "bedrock", &fxs, n);
     n = collect(root, "messages", &fxs, n);
     if (n == 0) {
         fprintf(stderr, "no fixtures found under %s/tests/fixtures\n", root);
