@@ -29,7 +29,7 @@ const args = process.argv.slice(2);
 const opt = (k) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : undefined; };
 const has = (k) => args.includes(k);
 const tool = findFeatureTool(opt('--features'));
-const table = loadAbilityTable();
+const table = opt('--abilities') ? loadAbilityTable(opt('--abilities')) : loadAbilityTable(); // --abilities FILE: another table
 const fixture = opt('--fixture');
 const quick = has('--quick');
 const write = !has('--no-write') && !fixture && !quick;
