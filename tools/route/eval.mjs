@@ -276,6 +276,12 @@ L.push('Single models per held-out task (quality, USD per 1k prompts):');
 L.push('');
 for (const r of results.filter((x) => x.task !== 'routerbench overall')) L.push(`* ${r.task}: ${r.single.slice().sort((a, b) => a.c - b.c).map((s) => `${s.m} ${s.q.toFixed(3)} $${s.c.toFixed(2)}`).join('; ')}`);
 L.push('');
+L.push('Held-out calibration of P(good) over every (prompt, model): ECE, Brier, reliability (mean predicted → observed, count per bin) and each model\'s mean predicted / real quality:');
+L.push('');
+L.push('| held-out task | ECE | Brier | reliability | mean predicted / real per model |');
+L.push('|---|---|---|---|---|');
+for (const r of results) L.push(`| ${r.task} | ${r.cal.ece.toFixed(3)} | ${r.cal.brier.toFixed(3)} | ${r.cal.bins.filter((b) => b.n).map((b) => `${(b.p / b.n).toFixed(2)}→${(b.y / b.n).toFixed(2)} (${b.n})`).join(', ')} | ${r.cal.per.map((x) => `${x.m} ${x.p.toFixed(2)}/${x.y.toFixed(2)}`).join('; ')} |`);
+L.push('');
 const md = L.join('\n') + '\n';
 console.log('\n' + md);
 if (write) {
