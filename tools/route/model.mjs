@@ -191,7 +191,7 @@ export function train(items, F, table, { iters = 150, log = () => {}, opts = {} 
   // tasks labelled with that skill (a model's measured success on that skill's training tasks),
   // shrunk to the published figure by SKILL_L2; at serving time it enters through the prompt's
   // skill mixture (folded into the ability, learnedTable).
-  const R = table.rows.length, BIAS_L2 = 0.05, useGeneral = opts.generalBias !== false, SKILL_L2 = opts.skillL2 ?? 0.05;
+  const R = table.rows.length, BIAS_L2 = opts.biasL2 ?? 0.05, useGeneral = opts.generalBias !== false, SKILL_L2 = opts.skillL2 ?? 0.05;
   const useSkill = opts.skillBias !== false;
   const lab2 = items.map(skillOf);
   // Gauge: a shift shared by every model of a skill is the same as a shift of the difficulty, and
