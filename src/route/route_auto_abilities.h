@@ -5,14 +5,17 @@
  * skill offset over the table (filled_mask bit k set). A model not in the table is placed
  * from its quality tier (ability = tier/100), else from its output price:
  * mean ability logit = GR_AUTO_PRICE_P0 + GR_AUTO_PRICE_P1 * log10(USD per Mtok output).
+ * a[]: the published figure of each skill moved by what the training outcomes measured on
+ * the tasks of that skill (logit correction, L2-shrunk to the published figure; skills without
+ * training outcomes keep it); the published figures are in the comment above each row.
  * bias: per-model logit calibration fitted on the training outcomes (L2-shrunk to 0). */
 #ifndef GR_ROUTE_AUTO_ABILITIES_H
 #define GR_ROUTE_AUTO_ABILITIES_H
 
 #include <stdint.h>
 
-#define GR_AUTO_PRICE_P0 0.931889
-#define GR_AUTO_PRICE_P1 0.812505
+#define GR_AUTO_PRICE_P0 0.931260
+#define GR_AUTO_PRICE_P1 0.833718
 
 typedef struct gr_auto_ability_row {
     const char *ids; /* space-separated normalised model ids */
@@ -23,51 +26,69 @@ typedef struct gr_auto_ability_row {
 } gr_auto_ability_row;
 
 static const gr_auto_ability_row gr_auto_ability_table[] = {
-    {"gpt-4-1106-preview gpt-4-turbo gpt-4-turbo-preview gpt-4-0125-preview gpt-4 gpt-4-0613", {0.864f, 0.963f, 0.920f, 0.670f, 0.932f, 0.904f}, 0x20, 0.5108f,
+    /* published: 0.864 0.963 0.920 0.854 0.932 0.921 */
+    {"gpt-4-1106-preview gpt-4-turbo-preview", {0.9900f, 0.9900f, 0.9832f, 0.8268f, 0.9135f, 0.9210f}, 0x20, -0.3549f,
+     "code: EvalPlus leaderboard (evalplus.github.io, 2024-06-02 snapshot, copied at openlm.ai/coder-evalplus), GPT-4-Turbo (Nov 2023) = gpt-4-1106-preview: HumanEval 85.4 (base tests, greedy pass@1); other skills: OpenAI, GPT-4 Technical Report (2023-03), Table 2 (the March-2023 model; no report of these for the 1106 snapshot found): MMLU 86.4, ARC 96.3, GSM-8K 92.0; LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 9.32 of GPT-4-Turbo; price $10/$30 (RouterBench, 2024-03)"},
+    /* published: 0.700 0.852 0.571 0.768 0.795 0.761 */
+    {"gpt-3.5-turbo-1106", {0.7000f, 0.9651f, 0.5710f, 0.7715f, 0.7952f, 0.7606f}, 0x30, -0.3012f,
+     "code: EvalPlus leaderboard (2024-06-02 snapshot, copied at openlm.ai/coder-evalplus), GPT-3.5-Turbo (Nov 2023) = gpt-3.5-turbo-1106: HumanEval 76.8 (base tests, greedy pass@1); other skills: OpenAI, GPT-4 Technical Report (2023-03), Table 2, GPT-3.5 column (the 2023-03 model): MMLU 70.0, ARC 85.2, GSM-8K 57.1; no MT-bench of the 1106 snapshot found; price $1/$2 (RouterBench, 2024-03)"},
+    {"gpt-4-turbo gpt-4-0125-preview gpt-4 gpt-4-0613", {0.8640f, 0.9630f, 0.9200f, 0.6700f, 0.9320f, 0.9041f}, 0x20, 0.0000f,
      "OpenAI, GPT-4 Technical Report (arXiv 2303.08774, 2023-03), Table 2, GPT-4 column (the March-2023 model): MMLU 86.4 (5-shot), ARC 96.3 (25-shot), GSM-8K 92.0 (5-shot CoT), HumanEval 67.0 (0-shot); LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 9.32 of GPT-4-Turbo (gpt-4-1106-preview); price: gpt-4-1106-preview $10/$30 (RouterBench, 2024-03)"},
-    {"gpt-3.5-turbo-1106 gpt-3.5-turbo gpt-3.5-turbo-0613 gpt-3.5-turbo-0125", {0.700f, 0.852f, 0.571f, 0.481f, 0.741f, 0.697f}, 0x30, 0.2703f,
+    {"gpt-3.5-turbo gpt-3.5-turbo-0613 gpt-3.5-turbo-0125", {0.7000f, 0.8520f, 0.5710f, 0.4810f, 0.7385f, 0.6980f}, 0x30, 0.0000f,
      "OpenAI, GPT-4 Technical Report (2023-03), Table 2, GPT-3.5 column: MMLU 70.0 (5-shot), ARC 85.2 (25-shot), GSM-8K 57.1 (5-shot), HumanEval 48.1 (0-shot); no MT-bench of gpt-3.5-turbo-1106 found (the leaderboard's 7.94 is the 2023-03 snapshot); price: gpt-3.5-turbo-1106 $1/$2 (RouterBench, 2024-03)"},
-    {"claude-v2 claude-2 claude-2.0 claude-2.1", {0.785f, 0.873f, 0.880f, 0.712f, 0.806f, 0.828f}, 0x22, -0.7582f,
+    /* published: 0.785 0.881 0.880 0.712 0.806 0.831 */
+    {"claude-v2 claude-2 claude-2.0 claude-2.1", {0.7850f, 0.9038f, 0.8800f, 0.8357f, 0.8060f, 0.8311f}, 0x22, -0.7727f,
      "Anthropic, Model Card and Evaluations for Claude Models (2023-07), Claude 2: MMLU 78.5 (5-shot CoT), GSM8k 88.0 (0-shot CoT), Codex HumanEval 71.2 (0-shot); LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 8.06 of Claude-2; price $8/$24 (RouterBench, 2024-03)"},
-    {"claude-v1 claude-1 claude-1.3", {0.770f, 0.839f, 0.852f, 0.560f, 0.790f, 0.785f}, 0x22, 0.3573f,
+    /* published: 0.770 0.850 0.852 0.560 0.790 0.789 */
+    {"claude-v1 claude-1 claude-1.3", {0.7700f, 0.9767f, 0.8520f, 0.6108f, 0.7900f, 0.7892f}, 0x22, -0.0349f,
      "Anthropic, Claude 2 announcement (2023-07-11): Codex HumanEval 56.0 and GSM8k 85.2 of the previous model, Claude 1.3 (GSM8k 85.2, 0-shot CoT, also in the Model Card and Evaluations for Claude Models, 2023-07); LMSYS Chatbot Arena leaderboard (2023-11), Claude-1: MMLU 77.0, MT-bench 7.90; price $8/$24 (RouterBench, 2024-03)"},
-    {"claude-instant-v1 claude-instant-1 claude-instant-1.1 claude-instant-1.2", {0.734f, 0.857f, 0.809f, 0.528f, 0.785f, 0.767f}, 0x20, 0.1273f,
+    /* published: 0.734 0.857 0.809 0.528 0.785 0.769 */
+    {"claude-instant-v1 claude-instant-1 claude-instant-1.1 claude-instant-1.2", {0.7340f, 0.9609f, 0.8090f, 0.6746f, 0.7850f, 0.7685f}, 0x20, -0.2374f,
      "Anthropic, Releasing Claude Instant 1.2 (2023-08-09), benchmark table, Claude Instant 1.1 column: Codex P@1 52.8 (0-shot), GSM8k 80.9 (0-shot), MMLU 73.4 (5-shot CoT), ARC-Challenge 85.7 (5-shot); LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 7.85 of Claude-instant-1; price $0.8/$2.4 (RouterBench, 2024-03)"},
-    {"llama-2-70b-chat llama-2-70b-chat-hf llama-2-70b", {0.689f, 0.683f, 0.568f, 0.299f, 0.686f, 0.603f}, 0x22, 0.2129f,
+    /* published: 0.689 0.701 0.568 0.299 0.686 0.608 */
+    {"llama-2-70b-chat llama-2-70b-chat-hf llama-2-70b", {0.6890f, 0.9354f, 0.5680f, 0.2870f, 0.6860f, 0.6079f}, 0x22, -0.1809f,
      "Touvron et al., Llama 2 (arXiv 2307.09288, 2023-07), 70B pretrained: MMLU 68.9 (5-shot, Table 3), GSM8K 56.8, HumanEval 29.9 (0-shot); LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 6.86 of Llama-2-70b-chat; price $0.9/$0.9 (RouterBench, 2024-03)"},
-    {"mixtral-8x7b-chat mixtral-8x7b-instruct-v0.1 mixtral-8x7b-instruct mixtral-8x7b", {0.706f, 0.597f, 0.744f, 0.402f, 0.830f, 0.683f}, 0x20, 0.5154f,
+    /* published: 0.706 0.597 0.744 0.402 0.830 0.684 */
+    {"mixtral-8x7b-chat mixtral-8x7b-instruct-v0.1 mixtral-8x7b-instruct mixtral-8x7b", {0.9699f, 0.9617f, 0.9264f, 0.6582f, 0.9164f, 0.6843f}, 0x20, -0.5231f,
      "Jiang et al., Mixtral of Experts (arXiv 2401.04088, 2024-01), Table 2, Mixtral 8x7B base: MMLU 70.6 (5-shot), ARC-c 59.7 (0-shot), GSM8K 74.4 (8-shot maj@8), HumanEval 40.2 (0-shot); MT-Bench 8.30 of Mixtral 8x7B - Instruct (same paper, section 4); price $0.6/$0.6 (RouterBench, 2024-03)"},
-    {"mistral-7b-chat mistral-7b-instruct-v0.1 mistral-7b-instruct mistral-7b-v0.1 mistral-7b", {0.601f, 0.555f, 0.522f, 0.305f, 0.684f, 0.549f}, 0x20, 0.0571f,
+    /* published: 0.601 0.555 0.522 0.305 0.684 0.550 */
+    {"mistral-7b-chat mistral-7b-instruct-v0.1 mistral-7b-instruct mistral-7b-v0.1 mistral-7b", {0.3530f, 0.4523f, 0.5373f, 0.3321f, 0.6840f, 0.7074f}, 0x20, 0.1105f,
      "Jiang et al., Mistral 7B (arXiv 2310.06825, 2023-10), Mistral 7B base: MMLU 60.1 (5-shot), ARC-Challenge 55.5 (0-shot), GSM8K 52.2 (maj@8), HumanEval 30.5 (0-shot); LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 6.84 of Mistral-7B-Instruct-v0.1; price $0.2/$0.2 (RouterBench, 2024-03)"},
-    {"yi-34b-chat yi-34b", {0.763f, 0.753f, 0.672f, 0.232f, 0.727f, 0.814f}, 0x12, 0.5364f,
+    /* published: 0.763 0.767 0.672 0.232 0.727 0.814 */
+    {"yi-34b-chat yi-34b", {0.7630f, 0.9661f, 0.6720f, 0.2803f, 0.7273f, 0.8140f}, 0x12, 0.0672f,
      "01.AI, Yi: Open Foundation Models (arXiv 2403.04652, 2024-03), Yi-34B base: MMLU 76.3 (5-shot) and C-Eval 81.4 (Table 2; same figures in the Yi repository docs/benchmarks.md), GSM8K 67.2 (8-shot) and HumanEval 23.2 (Table 3); price $0.8/$0.8 (RouterBench, 2024-03)"},
-    {"wizardlm-13b-v1.2", {0.527f, 0.664f, 0.553f, 0.366f, 0.706f, 0.581f}, 0x22, -0.0873f,
+    /* published: 0.527 0.682 0.553 0.366 0.706 0.587 */
+    {"wizardlm-13b-v1.2", {0.5270f, 0.8877f, 0.5530f, 0.4068f, 0.7060f, 0.5868f}, 0x22, -0.3853f,
      "WizardLM repository README (nlpxucan/WizardLM, 2023-08), WizardLM-13B-V1.2: MT-Bench 7.06, GSM8k 55.3, HumanEval 36.6; LMSYS Chatbot Arena leaderboard (2023-11), MMLU 52.7; price $0.3/$0.3 (RouterBench, 2024-03)"},
-    {"code-llama-instruct-34b-chat codellama-34b-instruct codellama-34b-instruct-hf", {0.537f, 0.676f, 0.614f, 0.415f, 0.646f, 0.595f}, 0x36, 0.0395f,
+    /* published: 0.537 0.689 0.596 0.415 0.642 0.595 */
+    {"code-llama-instruct-34b-chat codellama-34b-instruct codellama-34b-instruct-hf", {0.5370f, 0.8802f, 0.5959f, 0.5824f, 0.6419f, 0.5946f}, 0x36, -0.3146f,
      "Roziere et al., Code Llama (arXiv 2308.12950, 2023-08), Table 2: HumanEval pass@1 41.5 of Code Llama - Instruct 34B; LMSYS Chatbot Arena leaderboard (2023-11), MMLU 53.7 of CodeLlama-34B-instruct; price $0.776/$0.776 (RouterBench, 2024-03)"},
-    {"meta-llama-3-8b llama-3-8b", {0.666f, 0.786f, 0.731f, 0.540f, 0.757f, 0.715f}, 0x3c, -0.2362f,
+    /* published: 0.666 0.786 0.713 0.544 0.752 0.712 */
+    {"meta-llama-3-8b llama-3-8b", {0.2225f, 0.0101f, 0.4321f, 0.2771f, 0.7515f, 0.5810f}, 0x3c, 0.8066f,
      "Meta Llama 3 model card (meta-llama/llama3 MODEL_CARD.md, 2024-04), Llama 3 8B pretrained: MMLU 66.6 (5-shot), ARC-Challenge 78.6 (25-shot)"},
-    {"meta-llama-3-8b-instruct llama-3-8b-instruct llama3-8b-8192", {0.684f, 0.821f, 0.796f, 0.622f, 0.800f, 0.764f}, 0x32, 0.0000f,
+    {"meta-llama-3-8b-instruct llama-3-8b-instruct llama3-8b-8192", {0.6840f, 0.8331f, 0.7960f, 0.6220f, 0.8016f, 0.7678f}, 0x32, 0.0000f,
      "Meta Llama 3 model card (MODEL_CARD.md, 2024-04), Llama 3 8B instruction tuned: MMLU 68.4 (5-shot), GSM-8K 79.6 (8-shot CoT), HumanEval 62.2 (0-shot)"},
-    {"meta-llama-3-70b-instruct llama-3-70b-instruct llama3-70b-8192", {0.820f, 0.925f, 0.930f, 0.817f, 0.915f, 0.897f}, 0x32, 0.0000f,
+    {"meta-llama-3-70b-instruct llama-3-70b-instruct llama3-70b-8192", {0.8200f, 0.9307f, 0.9300f, 0.8170f, 0.9157f, 0.8989f}, 0x32, 0.0000f,
      "Meta Llama 3 model card (MODEL_CARD.md, 2024-04), Llama 3 70B instruction tuned: MMLU 82.0 (5-shot), GSM-8K 93.0 (8-shot CoT), HumanEval 81.7 (0-shot)"},
-    {"metamath-mistral-7b", {0.724f, 0.821f, 0.777f, 0.600f, 0.800f, 0.763f}, 0x3b, -0.2245f,
+    /* published: 0.733 0.840 0.777 0.626 0.809 0.776 */
+    {"metamath-mistral-7b", {0.2212f, 0.0108f, 0.5625f, 0.2581f, 0.8090f, 0.5780f}, 0x3b, 0.8886f,
      "MetaMath-Mistral-7B model card (meta-math, 2023-10) and MetaMathQA README: GSM8K 77.7 (pass@1)"},
-    {"zephyr-7b-beta", {0.644f, 0.760f, 0.706f, 0.509f, 0.734f, 0.690f}, 0x2f, -0.2382f,
+    /* published: 0.641 0.773 0.694 0.522 0.734 0.693 */
+    {"zephyr-7b-beta", {0.1981f, 0.0100f, 0.3189f, 0.1744f, 0.7340f, 0.5457f}, 0x2f, 0.9254f,
      "LMSYS Chatbot Arena leaderboard (2023-11), zephyr-7b-beta: MT-bench 7.34 (also Tunstall et al., Zephyr, arXiv 2310.16944)"},
-    {"gpt-4o gpt-4o-2024-08-06", {0.887f, 0.944f, 0.928f, 0.902f, 0.937f, 0.900f}, 0x16, 0.0000f,
+    {"gpt-4o gpt-4o-2024-08-06", {0.8870f, 0.9474f, 0.9231f, 0.9020f, 0.9358f, 0.9000f}, 0x16, 0.0000f,
      "OpenAI simple-evals README, gpt-4o-2024-08-06 (0-shot CoT): MMLU 88.7, HumanEval 90.2, MGSM 90.0; the gpt-4o alias points to this snapshot since 2024-10; list price $2.50/$10 (2024-08)"},
-    {"gpt-4o-2024-05-13", {0.872f, 0.943f, 0.927f, 0.910f, 0.936f, 0.899f}, 0x16, 0.0000f,
+    {"gpt-4o-2024-05-13", {0.8720f, 0.9464f, 0.9217f, 0.9100f, 0.9346f, 0.8990f}, 0x16, 0.0000f,
      "OpenAI simple-evals README, gpt-4o-2024-05-13 (0-shot CoT): MMLU 87.2, HumanEval 91.0, MGSM 89.9; list price $5/$15 (2024-05)"},
-    {"gpt-4o-mini gpt-4o-mini-2024-07-18", {0.820f, 0.921f, 0.899f, 0.872f, 0.910f, 0.870f}, 0x16, 0.0000f,
+    {"gpt-4o-mini gpt-4o-mini-2024-07-18", {0.8200f, 0.9249f, 0.8913f, 0.8720f, 0.9088f, 0.8700f}, 0x16, 0.0000f,
      "OpenAI simple-evals README, gpt-4o-mini-2024-07-18 (0-shot CoT): MMLU 82.0, HumanEval 87.2, MGSM 87.0; list price $0.15/$0.60 (2024-07)"},
-    {"claude-3-opus claude-3-opus-20240229", {0.868f, 0.964f, 0.950f, 0.849f, 0.940f, 0.907f}, 0x10, 0.0000f,
+    {"claude-3-opus claude-3-opus-20240229", {0.8680f, 0.9640f, 0.9500f, 0.8490f, 0.9390f, 0.9070f}, 0x10, 0.0000f,
      "Anthropic, The Claude 3 Model Family: Opus, Sonnet, Haiku (model card, 2024-03), Table 1, Claude 3 Opus: MMLU 86.8 (5-shot), ARC-Challenge 96.4 (25-shot), GSM8K 95.0 (0-shot CoT), HumanEval 84.9 (0-shot), MGSM 90.7 (0-shot) (MMLU, HumanEval, MGSM also in OpenAI simple-evals' reported rows); list price $15/$75 (2024-03)"},
-    {"claude-3-sonnet claude-3-sonnet-20240229", {0.790f, 0.880f, 0.848f, 0.730f, 0.865f, 0.838f}, 0x36, 0.0000f,
+    {"claude-3-sonnet claude-3-sonnet-20240229", {0.7900f, 0.8862f, 0.8383f, 0.7300f, 0.8630f, 0.8376f}, 0x36, 0.0000f,
      "Anthropic, The Claude 3 Model Family (model card, 2024-03), Table 1, Claude 3 Sonnet: MMLU 79.0 (5-shot; also on the LMSYS leaderboard), HumanEval 73.0 (0-shot); list price $3/$15 (2024-03)"},
-    {"claude-3-haiku claude-3-haiku-20240307", {0.752f, 0.877f, 0.844f, 0.759f, 0.862f, 0.834f}, 0x36, 0.0000f,
+    {"claude-3-haiku claude-3-haiku-20240307", {0.7520f, 0.8830f, 0.8340f, 0.7590f, 0.8593f, 0.8333f}, 0x36, 0.0000f,
      "Anthropic, The Claude 3 Model Family (model card, 2024-03), Table 1, Claude 3 Haiku: MMLU 75.2 (5-shot; also on the LMSYS leaderboard), HumanEval 75.9 (0-shot); list price $0.25/$1.25 (2024-03)"},
-    {"claude-3-5-sonnet claude-3-5-sonnet-20240620 claude-3.5-sonnet", {0.887f, 0.951f, 0.937f, 0.920f, 0.945f, 0.916f}, 0x16, 0.0000f,
+    {"claude-3-5-sonnet claude-3-5-sonnet-20240620 claude-3.5-sonnet", {0.8870f, 0.9539f, 0.9323f, 0.9200f, 0.9437f, 0.9160f}, 0x16, 0.0000f,
      "Anthropic, Claude 3.5 Sonnet announcement and model card addendum (2024-06): MMLU 88.7 (5-shot; 88.3 0-shot CoT in OpenAI simple-evals' reported rows; 88.7 on the LMSYS leaderboard), HumanEval 92.0 (0-shot), MGSM 91.6 (0-shot CoT); list price $3/$15 (2024-06)"},
 };
 

@@ -159,6 +159,17 @@ test('model "auto": trivial chat is predicted easier than hard work; auto:best s
   assert.equal(hard.response.headers.get('x-gaterouter-model'), 'strong');
 });
 
+test('model "auto": small talk and formatting asks are instruction following, not math (/v1/route skill and the route header)', async () => {
+  for (const content of ['hi how are you', 'thanks a lot, bye!', 'Please make this a bulleted list: milk, eggs, flour']) {
+    const r = await fetch(`${gw.baseURL}/route`, { method: 'POST', headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content }] }) });
+    assert.equal(r.status, 200);
+    const plan = await r.json();
+    assert.equal(plan.auto.skill, 'instruction', `${content}: ${JSON.stringify(plan.auto)}`);
+    assert.match(plan.reason, /skill=instruction /, plan.reason);
+  }
+});
+
 test('auto respects capabilities: an image goes only to a vision model', async () => {
   const { response } = await client.chat.completions.create({ model: 'auto:cheap', messages: [{ role: 'user', content: [
     { type: 'text', text: 'what is in this picture?' },

@@ -1,7 +1,8 @@
 /* test_route_auto.c — the auto router's expected-value decision: price
  * changes the choice, the money knob is monotonic, restricted candidate sets
  * (routing.auto.models, capabilities) are honoured, few-shot scaffolding is
- * stripped, hand-labelled easy prompts look easier than hard ones, and
+ * stripped, hand-labelled easy prompts look easier than hard ones, small
+ * talk is instruction following (not math) and easier than a proof ask, and
  * routing.auto is validated at load. (Decision time: bench/micro/bench_route.c.) */
 #include <stdarg.h>
 #include <stddef.h>
@@ -269,6 +270,34 @@ static void test_question_and_difficulty(void **state)
     assert_int_equal(pa.top, GR_SKILL_CODE);
 }
 
+/* Small talk and simple formatting asks are instruction following, not math (the benchmark sets
+ * have none; tools/route/smalltalk.jsonl teaches it), and are predicted easier than proof asks.
+ * None of these prompts is in the training slice. */
+static void test_small_talk_is_not_math(void **state)
+{
+    (void)state;
+    static const char *const chat[] = {"hi how are you", "Hello!", "thanks a lot, bye", "good morning, how was your night?",
+                                       "Please make this a bulleted list: milk, eggs, flour"};
+    gr_auto_features f;
+    gr_auto_prediction p;
+    double chat_diff = 0.0;
+    for (size_t i = 0; i < GR_ARRAY_LEN(chat); i++) {
+        gr_route_auto_features_text(chat[i], strlen(chat[i]), &f);
+        gr_route_auto_predict(&f, &p);
+        printf("%-50s top skill %s (math %.2f, instruction %.2f) difficulty %.2f\n", chat[i],
+               gr_route_auto_skill_name(p.top), p.skill[GR_SKILL_MATH], p.skill[GR_SKILL_INSTRUCTION], p.difficulty);
+        assert_int_equal(p.top, GR_SKILL_INSTRUCTION);
+        assert_true(p.skill[GR_SKILL_MATH] < 0.2);
+        chat_diff += p.difficulty / (double)GR_ARRAY_LEN(chat);
+    }
+    /* the probes: a famous proof is harder than any greeting */
+    const char *proof = "Prove that x^3 + y^3 = z^3 has no positive integer solutions.";
+    gr_route_auto_features_text(proof, strlen(proof), &f);
+    gr_route_auto_predict(&f, &p);
+    printf("proof difficulty %.2f, mean small-talk difficulty %.2f\n", p.difficulty, chat_diff);
+    assert_true(p.difficulty > chat_diff + 1.0);
+}
+
 static gr_status check(const char *yaml, char *err, size_t errlen)
 {
     gr_config *cfg = gr_config_load_string(yaml, strlen(yaml), "test", err, errlen);
@@ -333,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_knob_is_monotonic),
         cmocka_unit_test(test_restricted_candidates),
         cmocka_unit_test(test_question_and_difficulty),
+        cmocka_unit_test(test_small_talk_is_not_math),
         cmocka_unit_test(test_config_validated_at_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

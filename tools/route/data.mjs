@@ -116,8 +116,24 @@ function loadRouterDC(dir) {
   return items;
 }
 
+// Our own small-talk / simple-instruction slice (tools/route/smalltalk.jsonl, written for this
+// project: greetings, thanks, chit-chat, formatting requests, one-line asks). The benchmark sets
+// have no such prompts, so without it a greeting's skill mixture is whatever the n-grams of exam
+// questions say. Labels: skill 'instruction'; outcome 1 for every RouterBench / RouteLLM model —
+// an assumption (any chat model answers these acceptably), so these items train the skill
+// mixture and the difficulty only, never alpha or a model's calibration (assumed: true).
+export const SMALLTALK_FILE = path.join(path.dirname(new URL(import.meta.url).pathname), 'smalltalk.jsonl');
+export function loadSmallTalk() {
+  const models = [...Object.keys(RB_PRICES), ...Object.keys(RL_PRICES)];
+  return fs.readFileSync(SMALLTALK_FILE, 'utf8').split('\n').filter((l) => l.trim()).map((l, k) => {
+    const o = JSON.parse(l);
+    return { task: 'smalltalk', set: 'gaterouter', id: `smalltalk-${k}`, prompt: o.prompt, turns: [o.prompt], cat: o.kind,
+      outcomes: Object.fromEntries(models.map((m) => [m, 1])), cost: null, outTokens: null, assumed: true };
+  });
+}
+
 export function loadEverything(dir) {
-  return [...loadRouteLLM(dir), ...loadRouterBench(dir), ...loadRouterDC(dir)];
+  return [...loadRouteLLM(dir), ...loadRouterBench(dir), ...loadRouterDC(dir), ...loadSmallTalk()];
 }
 
 // The chat request the gateway would see for an item.

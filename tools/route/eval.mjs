@@ -7,27 +7,37 @@
 // MT-Bench; list prices). Reports auto's quality-per-cost curve (the value knob swept) against
 // every single model, their frontier and random two-model splits, the named policies, the
 // targets, and within-task AUC of the difficulty signal; writes docs/route_eval.{md,svg}.
+// Also reports the held-out calibration of P(good) (reliability bins, ECE, Brier, each model's mean
+// prediction against its real quality).
 // Usage: node tools/route/eval.mjs [--features PATH] [--data DIR] [--no-write] [--assert]
+//          [--tasks arc,mbpp]       only these folds
+//          [--opts JSON]            training variant (model.mjs train opts: skillBias, generalBias,
+//                                   center, skillL2), for the comparisons in docs/ROUTING.md
 //          [--fixture FILE.jsonl]   evaluate the compiled-in model on a small fixture
-//          [--quick]                CI slice: compiled-in model on 300 RouterBench prompts
+//          [--quick]                CI slice: compiled-in model on 300 RouterBench prompts (and
+//                                   C/JS parity also over the small-talk slice)
 // --assert: exit 1 unless every point of auto's curve is on/above the single-model frontier at
 // its cost (tolerance 0.005) — the tests use it on fixtures built to pass and to fail.
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO, findDataDir, findFeatureTool } from './lib.mjs';
-import { RB_PRICES, RL_PRICES, loadEverything, normId } from './data.mjs';
-import { NHASH, NOUT, abilityOf, choose, extract, knobToUsd, loadAbilityTable, predictOne, quality, train } from './model.mjs';
+import { RB_PRICES, RL_PRICES, loadEverything, loadSmallTalk, normId } from './data.mjs';
+import { NHASH, NOUT, abilityOf, choose, extract, knobToUsd, learnedTable, loadAbilityTable, predictOne, quality, train } from './model.mjs';
 import { CAP, capItems } from './train.mjs';
 
 const args = process.argv.slice(2);
 const opt = (k) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : undefined; };
 const has = (k) => args.includes(k);
 const tool = findFeatureTool(opt('--features'));
-const table = loadAbilityTable();
+const table = opt('--abilities') ? loadAbilityTable(opt('--abilities')) : loadAbilityTable(); // --abilities FILE: another table
 const fixture = opt('--fixture');
 const quick = has('--quick');
 const write = !has('--no-write') && !fixture && !quick;
 const TOL = 0.005;
+// --opts '{"skillBias":false}': training variants (model.mjs train opts), for the measured comparisons
+const trainOpts = opt('--opts') ? JSON.parse(opt('--opts')) : {};
+// --tasks arc,mbpp: only these held-out folds
+const onlyTasks = opt('--tasks') ? opt('--tasks').split(',') : null;
 
 // ---- the compiled-in weights, parsed from the generated header (parity check) ----
 function headerWeights() {
@@ -41,8 +51,9 @@ function headerWeights() {
   const hash = new Float64Array(NHASH * NOUT);
   for (let b = 0; b < NHASH; b++) for (let o = 0; o < NOUT; o++) hash[b * NOUT + o] = q[b * NOUT + o] * scale[o];
   const ah = fs.readFileSync(path.join(REPO, 'src', 'route', 'route_auto_abilities.h'), 'utf8');
-  const bias = [...ah.matchAll(/0x[0-9a-f]{2}, (-?[0-9.]+)f,/g)].map((m) => Number(m[1]));
-  return { alpha, dense, hash, bias };
+  const rows = [...ah.matchAll(/\{"([^"]*)", \{([^}]*)\}, 0x[0-9a-f]{2}, (-?[0-9.]+)f,/g)];
+  const tab = { ...table, rows: rows.map((m) => ({ ids: m[1].split(' '), a: m[2].split(',').map((v) => parseFloat(v)) })), bias: rows.map((m) => Number(m[3])) };
+  return { alpha, dense, hash, tab };
 }
 
 // ---- one evaluation set: items with outcomes + costs of the same models ----
@@ -57,9 +68,24 @@ function evaluate(name, items, preds, prices) {
   const Q = [], C = [];
   items.forEach((it, i) => {
     const pt = Buffer.byteLength(it.turns.join('')) / 4;
-    Q.push(models.map((m, k) => quality(preds.W, preds.p[i], ab[k].a, ab[k].row !== undefined ? (preds.p[i].bias || preds.W.bias || [])[ab[k].row] || 0 : 0)));
+    const tab = preds.p[i].tab || table; // the fold's learned abilities and biases
+    Q.push(models.map((m) => { const a = abilityOf(tab, m, { outPrice: prices[m] ? prices[m][1] : 0 }); return quality(preds.W, preds.p[i], a.a, a.bias); }));
     C.push(models.map((m) => (pt * prices[m][0] + preds.p[i].out * prices[m][1]) / 1e6));
   });
+  // held-out calibration of P(good): reliability bins over every (prompt, model), ECE, Brier,
+  // and each model's mean prediction against its real mean quality
+  const cal = (() => {
+    const bins = Array.from({ length: 10 }, () => ({ n: 0, p: 0, y: 0 }));
+    const per = models.map((m) => ({ m, p: 0, y: 0 }));
+    let brier = 0;
+    items.forEach((it, i) => models.forEach((m, k) => {
+      const p = Q[i][k], y = it.outcomes[m], b = bins[Math.min(9, Math.floor(p * 10))];
+      b.n++; b.p += p; b.y += y; brier += (p - y) ** 2; per[k].p += p / n; per[k].y += y / n;
+    }));
+    const N = n * models.length;
+    return { bins, per, brier: brier / N, ece: bins.reduce((a, b) => a + Math.abs(b.p - b.y), 0) / N,
+      worst: per.reduce((a, b) => (Math.abs(b.p - b.y) > Math.abs(a.p - a.y) ? b : a)) };
+  })();
   const pointAt = (v) => {
     let q = 0, c = 0; const share = new Array(models.length).fill(0);
     items.forEach((it, i) => { const k = choose(Q[i], C[i], v); q += it.outcomes[models[k]]; c += it.cost[models[k]]; share[k]++; });
@@ -116,7 +142,7 @@ function evaluate(name, items, preds, prices) {
   const named = Object.fromEntries([['cheap', 0.25], ['balanced', 0.5], ['best', 1]].map(([k, v]) => [k, pointAt(knobToUsd(v))]));
   return { name, n, models, ab: ab.map((a) => a.how), single, curve, oracle, strongest, stepMargin, hullMargins, grid,
     hullAbove: hullMargins.filter((m) => m >= -TOL).length / grid.length, minHull: Math.min(...hullMargins),
-    at20: A(0.2 * strongest.c) / strongest.q, at50: A(0.5 * strongest.c) / strongest.q, aucGap, aucHard, named };
+    at20: A(0.2 * strongest.c) / strongest.q, at50: A(0.5 * strongest.c) / strongest.q, aucGap, aucHard, named, cal };
 }
 
 function report(r) {
@@ -127,10 +153,12 @@ function report(r) {
   for (const [k, p] of Object.entries(r.named)) console.log(`   auto:${k.padEnd(9)} quality ${p.q.toFixed(3)} at $${p.c.toFixed(3)}/1k`);
   console.log(`   min margin of auto's points over the single-model frontier at the same cost: ${r.stepMargin.toFixed(4)}; at/above random splits at ${pct(r.hullAbove)} of 40 budgets (min margin ${r.minHull.toFixed(4)})`);
   console.log(`   best quality at <=20% of ${r.strongest.m}'s cost: ${pct(r.at20)} of its quality; at <=50%: ${pct(r.at50)}`);
+  console.log(`   calibration (held out): ECE ${r.cal.ece.toFixed(3)}, Brier ${r.cal.brier.toFixed(3)}; reliability ${r.cal.bins.filter((b) => b.n).map((b) => `${(b.p / b.n).toFixed(2)}->${(b.y / b.n).toFixed(2)} (${b.n})`).join(', ')}`);
+  console.log(`   mean predicted vs real quality: ${r.cal.per.map((x) => `${x.m} ${x.p.toFixed(2)}/${x.y.toFixed(2)}`).join('; ')}`);
   console.log(`   within-task AUC of difficulty: strong-right-and-cheapest-wrong ${r.aucGap.toFixed(3)}, most-models-wrong ${r.aucHard.toFixed(3)}`);
 }
 
-function predsOf(W, F) { return { W, p: F.map((f) => ({ ...predictOne(W, f), alpha: W.alpha, bias: W.bias })) }; }
+function predsOf(W, F, tab) { return { W, p: F.map((f) => ({ ...predictOne(W, f), alpha: W.alpha, tab })) }; }
 
 // ---- fixture / quick: the compiled-in model ----
 if (fixture || quick) {
@@ -146,10 +174,17 @@ if (fixture || quick) {
   }
   const F = extract(tool, items);
   const W = headerWeights();
-  const preds = predsOf(W, F);
+  const preds = predsOf(W, F, W.tab);
+  // train/serve parity on the evaluated prompts plus a fixed set unlike them (our small-talk slice:
+  // greetings, formatting asks), where a feature the two sides compute differently would show
+  const extra = loadSmallTalk();
+  const FX = extract(tool, extra), PX = predsOf(W, FX, W.tab);
   let parity = 0;
-  F.forEach((f, i) => { parity = Math.max(parity, Math.abs(f.c.difficulty - preds.p[i].difficulty), ...f.c.skill.map((v, k) => Math.abs(v - preds.p[i].skill[k]))); });
-  console.log(`train/serve parity: max |C - JS| prediction difference ${parity.toExponential(2)}`);
+  [[F, preds], [FX, PX]].forEach(([FF, PP]) => FF.forEach((f, i) => {
+    parity = Math.max(parity, Math.abs(f.c.difficulty - PP.p[i].difficulty), Math.abs(f.c.out - PP.p[i].out) / Math.max(1, f.c.out),
+      ...f.c.skill.map((v, k) => Math.abs(v - PP.p[i].skill[k])));
+  }));
+  console.log(`train/serve parity over ${F.length + FX.length} prompts: max |C - JS| prediction difference ${parity.toExponential(2)}`);
   const r = evaluate(fixture ? path.basename(fixture) : 'routerbench quick slice', items, preds, prices);
   report(r);
   const fail = [];
@@ -161,24 +196,25 @@ if (fixture || quick) {
 }
 
 // ---- full held-out-by-task evaluation ----
-const all = loadEverything(findDataDir(opt('--data')));
+const all = loadEverything(findDataDir(opt('--data'))).filter((it) => !(trainOpts.noSmalltalk && it.assumed));
 const FOLDS = [['arc', 'routerbench', RB_PRICES], ['mbpp', 'routerbench', RB_PRICES], ['gsm8k', 'routellm', RL_PRICES],
   ['mmlu', 'routellm', RL_PRICES], ['mtbench', 'routellm', RL_PRICES]];
 const results = [];
 const rbParts = [];
 for (const [task, set, prices] of FOLDS) {
+  if (onlyTasks && !onlyTasks.includes(task)) continue;
   const trainItems = capItems(all.filter((it) => it.task !== task), CAP);
   const evalItems = capItems(all.filter((it) => it.task === task && it.set === set), 3000);
   const t0 = Date.now();
-  const W = train(trainItems, extract(tool, trainItems), table);
-  const preds = predsOf(W, extract(tool, evalItems));
+  const W = train(trainItems, extract(tool, trainItems), table, { opts: trainOpts });
+  const preds = predsOf(W, extract(tool, evalItems), learnedTable(table, W));
   const r = evaluate(`${task} (${set}, trained without ${task})`, evalItems, preds, prices);
   r.task = task; r.trainN = trainItems.length; r.secs = (Date.now() - t0) / 1000;
   report(r);
   results.push(r);
   if (set === 'routerbench') rbParts.push({ evalItems, preds });
 }
-{ // RouterBench overall: both held-out tasks pooled under one knob; each prompt keeps its fold's model
+if (rbParts.length === 2) { // RouterBench overall: both held-out tasks pooled under one knob; each prompt keeps its fold's model
   const items = rbParts.flatMap((p) => p.evalItems);
   const r = evaluate('routerbench overall (arc + mbpp, each held out)', items, { W: {}, p: rbParts.flatMap((p) => p.preds.p) }, RB_PRICES);
   r.task = 'routerbench overall';
@@ -239,6 +275,12 @@ L.push('');
 L.push('Single models per held-out task (quality, USD per 1k prompts):');
 L.push('');
 for (const r of results.filter((x) => x.task !== 'routerbench overall')) L.push(`* ${r.task}: ${r.single.slice().sort((a, b) => a.c - b.c).map((s) => `${s.m} ${s.q.toFixed(3)} $${s.c.toFixed(2)}`).join('; ')}`);
+L.push('');
+L.push('Held-out calibration of P(good) over every (prompt, model): ECE, Brier, reliability (mean predicted → observed, count per bin) and each model\'s mean predicted / real quality:');
+L.push('');
+L.push('| held-out task | ECE | Brier | reliability | mean predicted / real per model |');
+L.push('|---|---|---|---|---|');
+for (const r of results) L.push(`| ${r.task} | ${r.cal.ece.toFixed(3)} | ${r.cal.brier.toFixed(3)} | ${r.cal.bins.filter((b) => b.n).map((b) => `${(b.p / b.n).toFixed(2)}→${(b.y / b.n).toFixed(2)} (${b.n})`).join(', ')} | ${r.cal.per.map((x) => `${x.m} ${x.p.toFixed(2)}/${x.y.toFixed(2)}`).join('; ')} |`);
 L.push('');
 const md = L.join('\n') + '\n';
 console.log('\n' + md);

@@ -3,14 +3,15 @@
 // answer length; tools/route/model.mjs) on every labelled set in ../shared/routing-data
 // (RouteLLM, RouterBench, RouterDC; data.mjs) using the C feature extractor, and writes
 //   src/route/route_auto_weights.h    the weights (hashed part int8 with a scale per output)
-//   src/route/route_auto_abilities.h  the ability table from tools/route/abilities.json, filled
+//   src/route/route_auto_abilities.h  the ability table from tools/route/abilities.json, filled, with
+//                               each row's per-skill corrections learned from the outcomes folded in
 // Usage: node tools/route/train.mjs [--features PATH] [--data DIR] [--cap N] [--except TASK,...]
 // Then rebuild (the weights are compiled in) and run tools/route/eval.mjs.
 import fs from 'node:fs';
 import path from 'node:path';
 import { REPO, findDataDir, findFeatureTool } from './lib.mjs';
 import { loadEverything } from './data.mjs';
-import { NHASH, NOUT, SKILLS, extract, loadAbilityTable, train } from './model.mjs';
+import { NHASH, NOUT, SKILLS, extract, learnedTable, loadAbilityTable, train } from './model.mjs';
 
 export const TRAIN_SEED = 'gaterouter-route-v2';
 // At most this many prompts per (set, task) are used: balance and training time.
@@ -67,6 +68,9 @@ export function writeAbilities(file, table, bias) {
   L.push(' * skill offset over the table (filled_mask bit k set). A model not in the table is placed');
   L.push(' * from its quality tier (ability = tier/100), else from its output price:');
   L.push(' * mean ability logit = GR_AUTO_PRICE_P0 + GR_AUTO_PRICE_P1 * log10(USD per Mtok output).');
+  L.push(' * a[]: the published figure of each skill moved by what the training outcomes measured on');
+  L.push(' * the tasks of that skill (logit correction, L2-shrunk to the published figure; skills without');
+  L.push(' * training outcomes keep it); the published figures are in the comment above each row.');
   L.push(' * bias: per-model logit calibration fitted on the training outcomes (L2-shrunk to 0). */');
   L.push('#ifndef GR_ROUTE_AUTO_ABILITIES_H', '#define GR_ROUTE_AUTO_ABILITIES_H', '', '#include <stdint.h>', '');
   L.push(`#define GR_AUTO_PRICE_P0 ${table.price[0].toFixed(6)}`, `#define GR_AUTO_PRICE_P1 ${table.price[1].toFixed(6)}`, '');
@@ -75,7 +79,9 @@ export function writeAbilities(file, table, bias) {
   L.push('static const gr_auto_ability_row gr_auto_ability_table[] = {');
   table.rows.forEach((r, i) => {
     const mask = r.filled.reduce((m, f, k) => m | (f ? 1 << k : 0), 0);
-    L.push(`    {"${r.ids.join(' ')}", {${r.a.map((v) => v.toFixed(3) + 'f').join(', ')}}, 0x${mask.toString(16).padStart(2, '0')}, ${(bias[i] || 0).toFixed(4)}f,`);
+    if (r.published && r.published.some((v, k) => Math.abs(v - r.a[k]) >= 5e-4))
+      L.push(`    /* published: ${r.published.map((v) => v.toFixed(3)).join(' ')} */`);
+    L.push(`    {"${r.ids.join(' ')}", {${r.a.map((v) => v.toFixed(4) + 'f').join(', ')}}, 0x${mask.toString(16).padStart(2, '0')}, ${(bias[i] || 0).toFixed(4)}f,`);
     L.push(`     "${r.source.replace(/"/g, "'")}"},`);
   });
   L.push('};', '', '#endif', '');
@@ -102,10 +108,11 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(im
     `Trained on ${items.length} prompts (at most ${cap} per set/task, seed "${TRAIN_SEED}"): ${JSON.stringify(count)}`,
     'Data: RouteLLM eval set (lm-sys/RouteLLM 0b64fdaf, Apache-2.0; Ong et al. 2024, arXiv 2406.18665),',
     'RouterBench 0-shot train split (withmartian/routerbench via shuhao02/RouterDC 0e63989; Hu et al. 2024,',
-    'arXiv 2403.12031) and RouterDC split2_model7 (shuhao02/RouterDC; Chen et al. 2024): weights only, no data.',
+    'arXiv 2403.12031) and RouterDC split2_model7 (shuhao02/RouterDC; Chen et al. 2024): weights only, no data;',
+    'plus our small-talk slice (tools/route/smalltalk.jsonl: skill mixture and difficulty only).',
     'Outcomes of models with a row in route_auto_abilities.h train the difficulty; held-out-by-task',
     `evaluation: tools/route/eval.mjs (docs/ROUTING.md). alpha = ${W.alpha.toFixed(4)}.`,
   ]);
-  writeAbilities(path.join(REPO, 'src', 'route', 'route_auto_abilities.h'), table, W.bias);
+  writeAbilities(path.join(REPO, 'src', 'route', 'route_auto_abilities.h'), learnedTable(table, W), W.bias);
   console.log('wrote src/route/route_auto_weights.h, src/route/route_auto_abilities.h');
 }
