@@ -37,6 +37,9 @@ static const struct {
     [GR_M_ROUTE_DECISIONS] = {"gaterouter_route_decisions_total", "Routing decisions by policy and chosen model.", "counter"},
     [GR_M_X402] = {"gaterouter_x402_payments_total", "x402 payment events.", "counter"},
     [GR_M_LEDGER_DROPPED] = {"gaterouter_ledger_dropped_total", "Ledger rows dropped (queue full).", "counter"},
+    [GR_M_EXPORT_RECORDS] = {"gaterouter_export_records_total",
+                             "Records of the exporters (trace spans) by sink and result: exported, dropped, failed.",
+                             "counter"},
 };
 
 /* The process-wide registry. */

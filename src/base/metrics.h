@@ -31,6 +31,7 @@ typedef enum {
     GR_M_ROUTE_DECISIONS,     /* counter {policy,model} */
     GR_M_X402,                /* counter {event} */
     GR_M_LEDGER_DROPPED,      /* counter {} */
+    GR_M_EXPORT_RECORDS,      /* counter {sink,result}: http_sink.h */
     GR_M__COUNT
 } gr_metric_id;
 

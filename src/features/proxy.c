@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "upstream.h"
 #include "provider_native.h"
+#include "trace.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -200,6 +201,12 @@ static void add_common_headers(gr_request *r, gr_http_request *h) {
     const gr_provider_conf *p = r->deployment->provider;
     for (size_t i = 0; i < p->nheaders; i++) gr_http_request_add_header(h, "%s: %s", p->headers[i].name, p->headers[i].value);
     gr_http_request_add_header(h, "X-Request-Id: %s", gr_request_echo_id(r));
+    char traceparent[56];
+    const char *tracestate = NULL;
+    if (gr_trace_attempt_begin(r, traceparent, &tracestate)) { /* W3C trace context: this attempt's span */
+        gr_http_request_add_header(h, "traceparent: %s", traceparent);
+        if (tracestate) gr_http_request_add_header(h, "tracestate: %s", tracestate);
+    }
 }
 
 /* Caps generation (e.g. at what an x402 payment covers): the canonical body
@@ -742,6 +749,7 @@ static bool settle_attempt(gr_request *r, const char *err, bool ok, int retry_af
         o.err_class = gr_route_request_fault(r->up_status, b, len, &o.request_fault);
     }
     if (!ok) count_upstream_error(r, c, err);
+    gr_trace_attempt_end(r, err, ok);
     uint64_t ttft = r->attempt_first_byte_us ? r->attempt_first_byte_us - r->attempt_start_us : 0;
     gr_health_on_result(c->health, &o, ttft, now - r->attempt_start_us,
                         (uint64_t)(r->usage.completion_tokens > 0 ? r->usage.completion_tokens : 0),

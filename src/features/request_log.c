@@ -3,51 +3,11 @@
  * cost). Registered at GR_FINISH_LOG (pipeline.h). */
 #include "request_log.h"
 
+#include "json_out.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "text_out.h"
-#include "utf8.h"
-
-#include <stdio.h>
-
-/* Appends s as a JSON string literal (escaped) to the log line buffer. */
-static size_t json_str(char *buf, size_t off, size_t cap, const char *s) {
-    if (off + 2 >= cap) return off;
-    if (!s) {
-        if (off + 4 < cap) {
-            memcpy(buf + off, "null", 4);
-            return off + 4;
-        }
-        return off;
-    }
-    buf[off++] = '"';
-    size_t left = strlen(s);
-    for (; *s && off + 7 < cap; s++, left--) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            buf[off++] = '\\';
-            buf[off++] = (char)c;
-        } else if (c < 0x20) {
-            off += (size_t)snprintf(buf + off, cap - off, "\\u%04x", c);
-        } else if (c < 0x80) {
-            buf[off++] = (char)c;
-        } else { /* a whole valid sequence, or \ufffd for a byte that is not UTF-8 */
-            size_t n = gr_utf8_seq_len((const unsigned char *)s, left);
-            if (!n) {
-                memcpy(buf + off, "\\ufffd", 6);
-                off += 6;
-                continue;
-            }
-            memcpy(buf + off, s, n);
-            off += n;
-            s += n - 1;
-            left -= n - 1;
-        }
-    }
-    buf[off++] = '"';
-    return off;
-}
 
 static void write_access_log(gr_request *r) {
     if (!gr_access_log_enabled()) return;
@@ -56,25 +16,25 @@ static void write_access_log(gr_request *r) {
     o = GR_OUT_LIT(line, o, cap, "{\"ts\":");
     o = gr_out_u64(line, o, cap, gr_wall_ms());
     o = GR_OUT_LIT(line, o, cap, ",\"id\":");
-    o = json_str(line, o, cap, r->id);
+    o = gr_out_json_str(line, o, cap, r->id);
     if (r->client_id[0]) {
         o = GR_OUT_LIT(line, o, cap, ",\"client_request_id\":");
-        o = json_str(line, o, cap, r->client_id);
+        o = gr_out_json_str(line, o, cap, r->client_id);
     }
     o = GR_OUT_LIT(line, o, cap, ",\"method\":");
-    o = json_str(line, o, cap, r->method);
+    o = gr_out_json_str(line, o, cap, r->method);
     o = GR_OUT_LIT(line, o, cap, ",\"path\":");
-    o = json_str(line, o, cap, r->path);
+    o = gr_out_json_str(line, o, cap, r->path);
     o = GR_OUT_LIT(line, o, cap, ",\"status\":");
     o = gr_out_i64(line, o, cap, r->status);
     o = GR_OUT_LIT(line, o, cap, ",\"key\":");
-    o = json_str(line, o, cap, r->key_name);
+    o = gr_out_json_str(line, o, cap, r->key_name);
     o = GR_OUT_LIT(line, o, cap, ",\"model\":");
-    o = json_str(line, o, cap, r->model_asked);
+    o = gr_out_json_str(line, o, cap, r->model_asked);
     o = GR_OUT_LIT(line, o, cap, ",\"served_model\":");
-    o = json_str(line, o, cap, r->deployment ? r->deployment->upstream_model : NULL);
+    o = gr_out_json_str(line, o, cap, r->deployment ? r->deployment->upstream_model : NULL);
     o = GR_OUT_LIT(line, o, cap, ",\"provider\":");
-    o = json_str(line, o, cap, r->deployment ? r->deployment->provider->name : NULL);
+    o = gr_out_json_str(line, o, cap, r->deployment ? r->deployment->provider->name : NULL);
     /* Decimals from integers (exact, and no floating-point formatting on the
      * hot path): nano-USD -> USD with 9 places, µs -> ms with 3. */
     o = r->stream ? GR_OUT_LIT(line, o, cap, ",\"stream\":true") : GR_OUT_LIT(line, o, cap, ",\"stream\":false");
@@ -100,9 +60,9 @@ static void write_access_log(gr_request *r) {
     o = gr_out_u64(line, o, cap, r->bytes_out);
     o = r->client_gone ? GR_OUT_LIT(line, o, cap, ",\"client_gone\":true") : GR_OUT_LIT(line, o, cap, ",\"client_gone\":false");
     o = GR_OUT_LIT(line, o, cap, ",\"route\":");
-    o = json_str(line, o, cap, r->route_reason);
+    o = gr_out_json_str(line, o, cap, r->route_reason);
     o = GR_OUT_LIT(line, o, cap, ",\"error\":");
-    o = json_str(line, o, cap, r->error_type);
+    o = gr_out_json_str(line, o, cap, r->error_type);
     line[o++] = '}';
     gr_access_log_write(line, o);
 }

@@ -4,6 +4,7 @@
 
 #include "admit_keys.h"
 #include "auth.h"
+#include "otel_trace.h"
 #include "pay_x402.h"
 #include "proxy.h"
 #include "request_log.h"
@@ -16,6 +17,7 @@ static void register_all(void) {
     gr_admit_keys_register();    /* a virtual key's budgets and limits, here and cluster-wide */
     gr_proxy_register();         /* the model endpoints' phases, cost, settlement, route headers, response cache */
     gr_request_log_register();   /* access log, metrics */
+    gr_otel_trace_register();    /* OpenTelemetry spans to the OTLP exporter */
     gr_request_ledger_register(); /* the ledger row */
 }
 

@@ -5,6 +5,7 @@
 
 #include "endpoints.h"
 #include "feature_list.h"
+#include "otel_trace.h"
 #include "http_reply.h"
 #include "http_server.h"
 #include "listen.h"
@@ -272,6 +273,13 @@ int gr_server_run(gr_config *cfg) {
         gr_config_release(cfg);
         return 1;
     }
+    if (gr_otel_trace_start(cfg, err, sizeof(err)) != GR_OK) {
+        GR_ERROR("tracing: %s", err);
+        gr_services_close(&s.svc);
+        gr_mock_stop(s.mock);
+        gr_config_release(cfg);
+        return 1;
+    }
     if (cfg->auth_mode == GR_AUTH_OPEN)
         GR_WARN("auth.mode is open: the gateway is OPEN to anyone who can reach %s:%u", cfg->server.host, cfg->server.port);
     else if (cfg->nkeys == 0 && gr_keys_count(s.svc.keys) == 0 && !s.svc.x402)
@@ -345,6 +353,7 @@ out:
     free(s.workers);
     if (s.main_base) event_base_free(s.main_base);
     gr_mock_stop(s.mock);
+    gr_otel_trace_stop(); /* after the workers: the last spans are flushed */
     gr_services_close(&s.svc);
     gr_config_current_set(NULL);
     free(s.config_path);
