@@ -4,9 +4,11 @@
 #   observability_otel   OTLP/HTTP traces: span tree, GenAI attributes, W3C
 #                        trace context client → gateway → upstream, sampling,
 #                        OTEL_* environment, dead and hung collectors
+#   observability_metrics series bounded under junk, gateway-added latency,
+#                        queue depths and latencies, breaker state
 find_program(GR_OBS_NODE node)
 if(GR_OBS_NODE)
-  foreach(suite otel)
+  foreach(suite otel metrics)
     add_test(NAME observability_${suite}
       COMMAND ${GR_OBS_NODE} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/observability/${suite}.test.mjs
       WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})

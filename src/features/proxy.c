@@ -750,6 +750,7 @@ static bool settle_attempt(gr_request *r, const char *err, bool ok, int retry_af
     }
     if (!ok) count_upstream_error(r, c, err);
     gr_trace_attempt_end(r, err, ok);
+    r->upstream_wait_us += now - r->attempt_start_us;
     uint64_t ttft = r->attempt_first_byte_us ? r->attempt_first_byte_us - r->attempt_start_us : 0;
     gr_health_on_result(c->health, &o, ttft, now - r->attempt_start_us,
                         (uint64_t)(r->usage.completion_tokens > 0 ? r->usage.completion_tokens : 0),
@@ -1063,11 +1064,13 @@ static void on_cache(void *ud, bool hit, const char *data, size_t len) {
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         gr_request_add_header(r, "x-gaterouter-cache", "miss");
+        gr_metrics_add(GR_M_CACHE, "result=\"miss\"", 1);
         gr_pipeline_continue(r, GR_PHASE_NEXT);
         return;
     }
     /* A hit costs nothing upstream: usage.cost is 0 and the ledger says so. */
     r->cache_hit = true;
+    gr_metrics_add(GR_M_CACHE, "result=\"hit\"", 1);
     r->route_reason = "cache hit";
     r->usage = (gr_usage){0};
     r->cost_nusd = 0;

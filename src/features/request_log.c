@@ -74,17 +74,37 @@ static const char *labels2(char *buf, size_t cap, const char *k1, const char *v1
     return buf;
 }
 
+/* The `status` label: the codes the gateway itself answers with, exactly;
+ * any other (an upstream's status relayed as is) folded into its class
+ * ("4xx"), so an upstream inventing codes cannot multiply the series. */
+static void status_label(int status, char out[12]) {
+    static const int own[] = {200, 400, 401, 402, 403, 404, 405, 408, 409, 413, 415, 422,
+                              429, 431, 499, 500, 501, 502, 503, 504};
+    for (size_t i = 0; i < GR_ARRAY_LEN(own); i++)
+        if (own[i] == status) {
+            out[gr_out_i64(out, 0, 11, status)] = '\0';
+            return;
+        }
+    int cls = status >= 100 && status <= 599 ? status / 100 : 5;
+    out[0] = (char)('0' + cls), out[1] = 'x', out[2] = 'x', out[3] = '\0';
+}
+
 static void record_metrics(gr_request *r) {
     char labels[GR_METRICS_LABELS_CAP], status[12];
     const char *model = r->model ? r->model->name : "";
     const char *route = r->route_template ? r->route_template : "other";
-    status[gr_out_i64(status, 0, sizeof status - 1, r->status)] = '\0';
+    status_label(r->status, status);
     size_t o = strlen(labels2(labels, sizeof labels, "route", route, "status", status));
     o = gr_metrics_label(labels, o, sizeof labels, "model", model);
     gr_metrics_label(labels, o, sizeof labels, "provider", r->deployment ? r->deployment->provider->name : "");
     gr_metrics_add(GR_M_REQUESTS, labels, 1);
     gr_metrics_observe_us(GR_M_REQUEST_SECONDS, labels2(labels, sizeof labels, "route", route, NULL, NULL),
                           r->end_us - r->start_us);
+    /* gateway-added: the whole request minus its upstream attempts (an attempt still
+     * running at the end, e.g. a stream the client left, counts from the first send) */
+    uint64_t total = r->end_us - r->start_us, upstream = r->upstream_wait_us;
+    if (!upstream && r->upstream_start_us) upstream = r->end_us - r->upstream_start_us;
+    gr_metrics_observe_us(GR_M_GATEWAY_SECONDS, labels, upstream < total ? total - upstream : 0);
     if (r->deployment) {
         labels2(labels, sizeof labels, "provider", r->deployment->provider->name, "model", model);
         if (r->upstream_start_us) gr_metrics_observe_us(GR_M_UPSTREAM_SECONDS, labels, r->end_us - r->upstream_start_us);

@@ -15,6 +15,7 @@
 #include "mock_upstream.h"
 #include "pay_x402.h"
 #include "services.h"
+#include "service_metrics.h"
 #include "route.h"
 #include "health.h"
 #include "instance_id.h"
@@ -273,8 +274,10 @@ int gr_server_run(gr_config *cfg) {
         gr_config_release(cfg);
         return 1;
     }
+    gr_service_metrics_start(&s.svc);
     if (gr_otel_trace_start(cfg, err, sizeof(err)) != GR_OK) {
         GR_ERROR("tracing: %s", err);
+        gr_service_metrics_stop(&s.svc);
         gr_services_close(&s.svc);
         gr_mock_stop(s.mock);
         gr_config_release(cfg);
@@ -354,6 +357,7 @@ out:
     if (s.main_base) event_base_free(s.main_base);
     gr_mock_stop(s.mock);
     gr_otel_trace_stop(); /* after the workers: the last spans are flushed */
+    gr_service_metrics_stop(&s.svc);
     gr_services_close(&s.svc);
     gr_config_current_set(NULL);
     free(s.config_path);

@@ -69,6 +69,7 @@ typedef struct gr_request {
     const char *body_text;      /* the canonical body the attempts rebuild from */
     size_t body_len;
     uint64_t attempt_start_us, attempt_first_byte_us;
+    uint64_t upstream_wait_us;  /* time spent in upstream attempts, send to end (for the gateway-added latency) */
     int retry_after_s;
     struct event *retry_ev;
     struct gr_shared_op *shared_op; /* pending cluster-wide admission */
