@@ -15,6 +15,12 @@ size_t gr_out_json_str(char *buf, size_t off, size_t cap, const char *s) {
         return off;
     }
     buf[off++] = '"';
+    off = gr_out_json_chars(buf, off, cap, s);
+    buf[off++] = '"';
+    return off;
+}
+
+size_t gr_out_json_chars(char *buf, size_t off, size_t cap, const char *s) {
     size_t left = strlen(s);
     for (; *s && off + 7 < cap; s++, left--) {
         unsigned char c = (unsigned char)*s;
@@ -38,6 +44,5 @@ size_t gr_out_json_str(char *buf, size_t off, size_t cap, const char *s) {
             left -= n - 1;
         }
     }
-    buf[off++] = '"';
     return off;
 }

@@ -13,5 +13,7 @@
  * closing quote may then be missing: a caller that must produce valid JSON
  * checks that it stayed below cap. */
 size_t gr_out_json_str(char *buf, size_t off, size_t cap, const char *s);
+/* The same escaped characters without the quotes (one string from parts). */
+size_t gr_out_json_chars(char *buf, size_t off, size_t cap, const char *s);
 
 #endif

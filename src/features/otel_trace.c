@@ -86,8 +86,9 @@ static void attr_usd(enc *e, bool *first, const char *k, int64_t nusd) {
 
 /* ---- spans ---- */
 
-static void span_open(enc *e, bool *first_span, uint64_t id, uint64_t parent, const char *name, gr_span_kind kind,
-                      uint64_t start_us, uint64_t end_us) {
+/* name2: appended to name after a space when not NULL (no formatting on the hot path). */
+static void span_open(enc *e, bool *first_span, uint64_t id, uint64_t parent, const char *name, const char *name2,
+                      gr_span_kind kind, uint64_t start_us, uint64_t end_us) {
     if (!*first_span) LIT(e, ",");
     *first_span = false;
     LIT(e, "{\"traceId\":\"");
@@ -102,7 +103,13 @@ static void span_open(enc *e, bool *first_span, uint64_t id, uint64_t parent, co
         LIT(e, "\"");
     }
     LIT(e, ",\"name\":");
-    str(e, name);
+    if (name2) { /* both parts in one string */
+        LIT(e, "\"");
+        e->o = gr_out_json_chars(e->buf, e->o, e->cap, name);
+        LIT(e, " ");
+        e->o = gr_out_json_chars(e->buf, e->o, e->cap, name2);
+        LIT(e, "\"");
+    } else str(e, name);
     LIT(e, ",\"kind\":");
     u64(e, (uint64_t)kind);
     LIT(e, ",\"startTimeUnixNano\":");
@@ -140,9 +147,8 @@ static const char *genai_provider(const char *kind) {
 static void root_span(enc *e, bool *first_span, gr_request *r) {
     const gr_trace *t = e->t;
     const char *route = r->route_template ? r->route_template : "other";
-    char name[160];
-    snprintf(name, sizeof name, "%s %s", r->method ? r->method : "?", route);
-    span_open(e, first_span, t->root_id, t->parent_id, name, GR_SPAN_SERVER, r->start_us, r->end_us);
+    span_open(e, first_span, t->root_id, t->parent_id, r->method ? r->method : "?", route, GR_SPAN_SERVER, r->start_us,
+              r->end_us);
     if (t->tracestate) {
         LIT(e, ",\"traceState\":");
         str(e, t->tracestate);
@@ -194,20 +200,20 @@ static void phase_span(enc *e, bool *first_span, gr_request *r, gr_phase p, cons
     if (!start) return;
     /* a derived id: stable per request and phase, never 0 */
     uint64_t id = (e->t->root_id ^ (0x9e3779b97f4a7c15ull * ((uint64_t)p + 1))) | 1u;
-    span_open(e, first_span, id, e->t->root_id, name, GR_SPAN_INTERNAL, start, phase_end(r, p));
+    span_open(e, first_span, id, e->t->root_id, name, NULL, GR_SPAN_INTERNAL, start, phase_end(r, p));
     span_close(e, NULL);
 }
 
 static void child_span(enc *e, bool *first_span, gr_request *r, const gr_span *s) {
     uint64_t end = s->end_us ? s->end_us : r->end_us;
-    span_open(e, first_span, s->id, e->t->root_id, s->name, s->kind, s->start_us, end);
+    const char *op = operation_of(r);
+    if (s->name) span_open(e, first_span, s->id, e->t->root_id, s->name, NULL, s->kind, s->start_us, end);
+    else span_open(e, first_span, s->id, e->t->root_id, op ? op : "chat", s->model, s->kind, s->start_us, end);
     const char *error = s->error;
     if (s->kind == GR_SPAN_CLIENT) {
         if (!s->end_us && r->client_gone) error = "client_gone";
         LIT(e, ",\"attributes\":[");
         bool f = true;
-        const char *op = operation_of(r);
-        if (op) attr_str(e, &f, "gen_ai.operation.name", op);
         attr_str(e, &f, "gen_ai.provider.name", genai_provider(s->provider_kind));
         attr_str(e, &f, "gen_ai.request.model", s->model);
         attr_str(e, &f, "gaterouter.provider", s->provider);
@@ -228,7 +234,7 @@ static void child_span(enc *e, bool *first_span, gr_request *r, const gr_span *s
 static void relay_span(enc *e, bool *first_span, gr_request *r) {
     if (!r->attempt_first_byte_us || r->cache_hit) return;
     uint64_t id = (e->t->root_id ^ 0xd1b54a32d192ed03ull) | 1u;
-    span_open(e, first_span, id, e->t->root_id, "gaterouter.relay", GR_SPAN_INTERNAL, r->attempt_first_byte_us,
+    span_open(e, first_span, id, e->t->root_id, "gaterouter.relay", NULL, GR_SPAN_INTERNAL, r->attempt_first_byte_us,
               r->end_us);
     LIT(e, ",\"attributes\":[");
     bool f = true;

@@ -57,7 +57,8 @@ const gr_conf_key gr_conf_tracing_keys[] = {
      "a trace waits at most this long for its batch; default OTEL_BSP_SCHEDULE_DELAY, else 5 s"},
     {"export_timeout_ms", GR_CONF_MS, T(export_timeout_ms), 1, 600000, NULL, NULL,
      "one export POST, connect included; default OTEL_EXPORTER_OTLP_TRACES_TIMEOUT / _TIMEOUT, else 10 s"},
-    {"max_spans", GR_CONF_COUNT, T(max_spans), 4, 256, "32", NULL, "spans recorded per request at most"},
+    {"max_spans", GR_CONF_COUNT, T(max_spans), 4, 256, "16", NULL,
+     "child spans recorded per request at most (upstream attempts, x402 steps); the rest are not recorded"},
     GR_CONF_END,
 };
 #undef T
@@ -429,10 +430,7 @@ bool gr_trace_attempt_begin(gr_request *r, char traceparent[56], const char **tr
     uint64_t id;
     if (i >= 0) {
         gr_span *s = &t->spans[i];
-        s->kind = GR_SPAN_CLIENT;
-        s->name = gr_pool_printf(r->pool, "%s %s",
-                                 r->ep == GR_EP_EMBEDDINGS ? "embeddings" : r->ep == GR_EP_COMPLETIONS ? "text_completion" : "chat",
-                                 r->deployment->upstream_model);
+        s->kind = GR_SPAN_CLIENT; /* named "{operation} {model}" by the exporter */
         s->provider = r->deployment->provider->name;
         s->provider_kind = gr_provider_kind_name(r->deployment->provider->kind);
         s->model = r->deployment->upstream_model;

@@ -64,7 +64,7 @@ const gr_trace_conf *gr_trace_conf_of(const struct gr_config *c);
 typedef enum { GR_SPAN_INTERNAL = 1, GR_SPAN_SERVER = 2, GR_SPAN_CLIENT = 3 } gr_span_kind;
 
 typedef struct gr_span {
-    const char *name;
+    const char *name;  /* NULL for an upstream attempt: "{gen_ai.operation.name} {model}" */
     gr_span_kind kind;
     uint64_t id;
     uint64_t start_us, end_us, first_byte_us; /* monotonic (gr_now_us); first_byte_us: an attempt's TTFT, 0 = none */
