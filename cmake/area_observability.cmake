@@ -6,9 +6,10 @@
 #                        OTEL_* environment, dead and hung collectors
 #   observability_metrics series bounded under junk, gateway-added latency,
 #                        queue depths and latencies, breaker state
+#   observability_ready  /ready follows Redis (and the store, the ledger writer)
 find_program(GR_OBS_NODE node)
 if(GR_OBS_NODE)
-  foreach(suite otel metrics)
+  foreach(suite otel metrics ready)
     add_test(NAME observability_${suite}
       COMMAND ${GR_OBS_NODE} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/observability/${suite}.test.mjs
       WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
