@@ -3,6 +3,7 @@
 #include "trace.h"
 
 #include "config.h"
+#include "conf_kv.h"
 #include "json_out.h"
 #include "request.h"
 #include "text_out.h"
@@ -89,77 +90,6 @@ static void env_uint(const cJSON *sec, const char *key, const char *var, uint64_
     *out = (uint32_t)n;
 }
 
-static int hexval(char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* A `k=v,k2=v2` list (W3C baggage style, values %-encoded, as the OTEL_*
- * variables write it) as pairs in the pool-less form: keys[i], vals[i]
- * (malloc'd). Returns the count, or -1 with e set. */
-#define KV_MAX 64
-static int parse_kv(const char *text, const char *what, char **keys, char **vals, int n, gr_conf_err *e) {
-    const char *p = text;
-    while (p && *p) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        const char *eq = memchr(p, '=', len);
-        while (len && (*p == ' ' || *p == '\t')) p++, len--;
-        if (len) {
-            if (!eq || eq == p) {
-                gr_conf_fail(e, "%s: '%.*s' is not key=value", what, (int)len, p);
-                return -1;
-            }
-            size_t kl = (size_t)(eq - p), vl = len - kl - 1;
-            while (kl && (p[kl - 1] == ' ' || p[kl - 1] == '\t')) kl--;
-            char *k = gr_xmalloc(kl + 1), *v = gr_xmalloc(vl + 1);
-            memcpy(k, p, kl);
-            k[kl] = '\0';
-            size_t o = 0;
-            for (size_t i = 0; i < vl; i++) {
-                const char *s = eq + 1 + i;
-                if (*s == '%' && i + 2 < vl && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-                    v[o++] = (char)(hexval(s[1]) * 16 + hexval(s[2]));
-                    i += 2;
-                } else v[o++] = *s;
-            }
-            v[o] = '\0';
-            while (o && (v[o - 1] == ' ' || v[o - 1] == '\t')) v[--o] = '\0';
-            char *vs = v;
-            while (*vs == ' ' || *vs == '\t') vs++;
-            if (vs != v) memmove(v, vs, strlen(vs) + 1);
-            bool bad = !k[0];
-            for (const char *c = k; *c; c++) bad |= (unsigned char)*c < 0x21 || *c == ':' || *c == 0x7f;
-            for (const char *c = v; *c; c++) bad |= *c == '\r' || *c == '\n';
-            if (bad || n == KV_MAX) {
-                gr_conf_fail(e, "%s: '%s' %s", what, k, n == KV_MAX ? "is one entry too many (64 at most)" : "is not a valid name or value");
-                free(k), free(v);
-                return -1;
-            }
-            int i = 0;
-            while (i < n && strcmp(keys[i], k)) i++;
-            if (i < n) { /* a later entry overrides an earlier one */
-                free(keys[i]), free(vals[i]);
-            } else n++;
-            keys[i] = k, vals[i] = v;
-        }
-        p = end ? end + 1 : NULL;
-    }
-    return n;
-}
-
-static void free_kv(char **keys, char **vals, int n) {
-    for (int i = 0; i < n; i++) free(keys[i]), free(vals[i]);
-}
-
-static char *render_headers(char **keys, char **vals, int n) {
-    size_t len = 1;
-    for (int i = 0; i < n; i++) len += strlen(keys[i]) + strlen(vals[i]) + 3;
-    char *out = gr_xmalloc(len), *o = out;
-    for (int i = 0; i < n; i++) o += snprintf(o, len - (size_t)(o - out), "%s: %s\n", keys[i], vals[i]);
-    *o = '\0';
-    return out;
-}
-
 static char *render_resource(const char *service, char **keys, char **vals, int n) {
     size_t cap = 256 + strlen(service) * 6;
     for (int i = 0; i < n; i++) cap += (strlen(keys[i]) + strlen(vals[i])) * 6 + 64;
@@ -193,7 +123,7 @@ void *gr_trace_conf_parse(const cJSON *sec, const struct gr_config *c, gr_conf_e
     tracing_scalars sc = {0};
     gr_conf_load_keys(sec, "tracing", gr_conf_tracing_keys, &sc, e);
     gr_trace_conf *t = NULL;
-    char *hk[KV_MAX], *hv[KV_MAX], *rk[KV_MAX], *rv[KV_MAX];
+    char *hk[GR_CONF_KV_MAX], *hv[GR_CONF_KV_MAX], *rk[GR_CONF_KV_MAX], *rv[GR_CONF_KV_MAX];
     int nh = 0, nr = 0;
     if (e->failed || !sc.enabled) goto out;
     /* the endpoint: the section, else the traces variable as is, else the base + /v1/traces */
@@ -223,17 +153,17 @@ void *gr_trace_conf_parse(const cJSON *sec, const struct gr_config *c, gr_conf_e
     /* headers: the environment's, then the section's (which override) */
     const char *eh = env("OTEL_EXPORTER_OTLP_TRACES_HEADERS") ? env("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
                                                               : env("OTEL_EXPORTER_OTLP_HEADERS");
-    if (!has_key(sec, "headers") && eh && (nh = parse_kv(eh, "tracing.headers (OTEL_EXPORTER_OTLP_HEADERS)", hk, hv, 0, e)) < 0)
+    if (!has_key(sec, "headers") && eh && (nh = gr_conf_parse_kv(eh, "tracing.headers (OTEL_EXPORTER_OTLP_HEADERS)", hk, hv, 0, e)) < 0)
         goto out;
-    if (sc.headers && (nh = parse_kv(sc.headers, "tracing.headers", hk, hv, nh, e)) < 0) goto out;
-    t->headers = render_headers(hk, hv, nh);
+    if (sc.headers && (nh = gr_conf_parse_kv(sc.headers, "tracing.headers", hk, hv, nh, e)) < 0) goto out;
+    t->headers = gr_conf_render_headers(hk, hv, nh);
     /* resource: OTEL_RESOURCE_ATTRIBUTES, then the section's on top */
     if (env("OTEL_RESOURCE_ATTRIBUTES") &&
-        (nr = parse_kv(env("OTEL_RESOURCE_ATTRIBUTES"), "tracing.resource_attributes (OTEL_RESOURCE_ATTRIBUTES)", rk, rv,
+        (nr = gr_conf_parse_kv(env("OTEL_RESOURCE_ATTRIBUTES"), "tracing.resource_attributes (OTEL_RESOURCE_ATTRIBUTES)", rk, rv,
                        0, e)) < 0)
         goto out;
     if (sc.resource_attributes &&
-        (nr = parse_kv(sc.resource_attributes, "tracing.resource_attributes", rk, rv, nr, e)) < 0)
+        (nr = gr_conf_parse_kv(sc.resource_attributes, "tracing.resource_attributes", rk, rv, nr, e)) < 0)
         goto out;
     const char *service = sc.service_name && *sc.service_name ? sc.service_name : env("OTEL_SERVICE_NAME");
     for (int i = 0; !service && i < nr; i++)
@@ -280,8 +210,8 @@ void *gr_trace_conf_parse(const cJSON *sec, const struct gr_config *c, gr_conf_e
         gr_conf_fail(e, "tracing.batch_max: %u is more than tracing.queue_max (%u)", t->batch_max, t->queue_max);
     t->max_spans = sc.max_spans;
 out:
-    free_kv(hk, hv, nh > 0 ? nh : 0);
-    free_kv(rk, rv, nr > 0 ? nr : 0);
+    gr_conf_free_kv(hk, hv, nh > 0 ? nh : 0);
+    gr_conf_free_kv(rk, rv, nr > 0 ? nr : 0);
     gr_conf_free_keys(gr_conf_tracing_keys, &sc);
     if (e->failed) {
         conf_free(t);
