@@ -7,6 +7,7 @@
 #include "config.h"
 #include "health.h"
 #include "keys.h"
+#include "log_sink.h"
 #include "pay_x402.h"
 #include "route_conf.h"
 #include "shared.h"
@@ -22,6 +23,7 @@ const gr_conf_section gr_conf_sections[GR_CONF_NSECTIONS] = {
     [GR_CONF_SEC_REDIS] = {"redis", gr_redis_conf_parse, gr_redis_conf_free},
     [GR_CONF_SEC_X402] = {"x402", gr_pay_x402_conf_parse, NULL},
     [GR_CONF_SEC_TRACING] = {"tracing", gr_trace_conf_parse, gr_trace_conf_free},
+    [GR_CONF_SEC_LOG_SINK] = {"log_sink", gr_log_sink_conf_parse, gr_log_sink_conf_free},
 };
 
 /* ---- the key reference (docs/CONFIG.md, `gaterouter --config-reference`) ---- */
@@ -48,6 +50,7 @@ static const struct {
     {"x402", NULL, gr_conf_x402_keys},
     {"x402.networks[]", NULL, gr_conf_x402_network_keys},
     {"tracing", NULL, gr_conf_tracing_keys},
+    {"log_sink", NULL, gr_conf_log_sink_keys},
 };
 
 /* 8388608 -> "8 MiB", 90000 -> "90 s": the largest unit that divides evenly. */

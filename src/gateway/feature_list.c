@@ -4,6 +4,7 @@
 
 #include "admit_keys.h"
 #include "auth.h"
+#include "log_sink.h"
 #include "otel_trace.h"
 #include "pay_x402.h"
 #include "proxy.h"
@@ -18,6 +19,7 @@ static void register_all(void) {
     gr_proxy_register();         /* the model endpoints' phases, cost, settlement, route headers, response cache */
     gr_request_log_register();   /* access log, metrics */
     gr_otel_trace_register();    /* OpenTelemetry spans to the OTLP exporter */
+    gr_log_sink_register();      /* request records to an HTTP endpoint / Langfuse */
     gr_request_ledger_register(); /* the ledger row */
 }
 

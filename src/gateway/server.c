@@ -5,6 +5,7 @@
 
 #include "endpoints.h"
 #include "feature_list.h"
+#include "log_sink.h"
 #include "otel_trace.h"
 #include "http_reply.h"
 #include "http_server.h"
@@ -275,8 +276,9 @@ int gr_server_run(gr_config *cfg) {
         return 1;
     }
     gr_service_metrics_start(&s.svc);
-    if (gr_otel_trace_start(cfg, err, sizeof(err)) != GR_OK) {
-        GR_ERROR("tracing: %s", err);
+    if (gr_otel_trace_start(cfg, err, sizeof(err)) != GR_OK || gr_log_sink_start(cfg, err, sizeof(err)) != GR_OK) {
+        GR_ERROR("exporter: %s", err);
+        gr_otel_trace_stop();
         gr_service_metrics_stop(&s.svc);
         gr_services_close(&s.svc);
         gr_mock_stop(s.mock);
@@ -356,7 +358,8 @@ out:
     free(s.workers);
     if (s.main_base) event_base_free(s.main_base);
     gr_mock_stop(s.mock);
-    gr_otel_trace_stop(); /* after the workers: the last spans are flushed */
+    gr_otel_trace_stop(); /* after the workers: the last spans and records are flushed */
+    gr_log_sink_stop();
     gr_service_metrics_stop(&s.svc);
     gr_services_close(&s.svc);
     gr_config_current_set(NULL);

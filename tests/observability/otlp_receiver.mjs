@@ -97,3 +97,28 @@ export function attrs(span) {
   }
   return o;
 }
+
+// A log-sink endpoint: every POST body parsed as JSON and kept.
+export async function startJsonCollector() {
+  const bodies = [], headers = [], errors = [];
+  const server = http.createServer((req, res) => {
+    let data = '';
+    req.on('data', (d) => { data += d; });
+    req.on('end', () => {
+      headers.push(req.headers);
+      try { bodies.push(JSON.parse(data)); } catch (e) { errors.push(`${e.message}: ${data.slice(0, 200)}`); }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+    });
+  });
+  const port = await listen(server);
+  return {
+    port, bodies, headers, errors, url: `http://127.0.0.1:${port}/ingest`,
+    async waitFor(pred, ms = 5000) {
+      const end = Date.now() + ms;
+      while (!pred(bodies) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+      return bodies;
+    },
+    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
+  };
+}
