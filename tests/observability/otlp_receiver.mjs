@@ -7,9 +7,9 @@ function listen(server) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
 }
 
-// POST /v1/traces: each body is parsed and kept; spans() flattens them with
-// their resource. A body that is not OTLP/JSON is a test failure (kept in errors).
-export async function startOtlpReceiver() {
+// A JSON endpoint: every POST body goes through check(req, doc) and is kept;
+// a body that does not parse or check is a test failure (kept in errors).
+async function startCollector(path, check) {
   const bodies = [], headers = [], errors = [];
   const server = http.createServer((req, res) => {
     let data = '';
@@ -17,10 +17,10 @@ export async function startOtlpReceiver() {
     req.on('end', () => {
       headers.push(req.headers);
       try {
-        if (req.method !== 'POST' || req.url !== '/v1/traces') throw new Error(`unexpected ${req.method} ${req.url}`);
+        if (req.method !== 'POST' || req.url !== path) throw new Error(`unexpected ${req.method} ${req.url}`);
         if (!/^application\/json/.test(req.headers['content-type'] || '')) throw new Error(`content-type ${req.headers['content-type']}`);
         const doc = JSON.parse(data);
-        if (!Array.isArray(doc.resourceSpans)) throw new Error('no resourceSpans');
+        check(doc);
         bodies.push(doc);
       } catch (e) { errors.push(`${e.message}: ${data.slice(0, 200)}`); }
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -29,27 +29,43 @@ export async function startOtlpReceiver() {
   });
   const port = await listen(server);
   return {
-    port, bodies, headers, errors,
-    url: `http://127.0.0.1:${port}/v1/traces`,
+    port, bodies, headers, errors, url: `http://127.0.0.1:${port}${path}`,
+    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
+  };
+}
+
+async function poll(get, pred, ms) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const got = get();
+    if (pred(got) || Date.now() > end) return got;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+// POST /v1/traces (OTLP/JSON): spans() flattens the bodies with their resource.
+export async function startOtlpReceiver() {
+  const c = await startCollector('/v1/traces', (doc) => {
+    if (!Array.isArray(doc.resourceSpans)) throw new Error('no resourceSpans');
+  });
+  return {
+    ...c,
     spans() {
       const out = [];
-      for (const b of bodies)
+      for (const b of c.bodies)
         for (const rs of b.resourceSpans)
           for (const ss of rs.scopeSpans)
             for (const s of ss.spans) out.push({ ...s, resource: rs.resource, scope: ss.scope });
       return out;
     },
-    async waitFor(pred, ms = 5000) {
-      const end = Date.now() + ms;
-      for (;;) {
-        const got = this.spans();
-        if (pred(got)) return got;
-        if (Date.now() > end) return got;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    },
-    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
+    waitFor(pred, ms = 5000) { return poll(() => this.spans(), pred, ms); },
   };
+}
+
+// A log-sink endpoint (POST /ingest): every JSON body kept.
+export async function startJsonCollector() {
+  const c = await startCollector('/ingest', () => {});
+  return { ...c, waitFor: (pred, ms = 5000) => poll(() => c.bodies, pred, ms) };
 }
 
 // An OpenAI-compatible upstream: answers chat completions (status from the
@@ -98,27 +114,3 @@ export function attrs(span) {
   return o;
 }
 
-// A log-sink endpoint: every POST body parsed as JSON and kept.
-export async function startJsonCollector() {
-  const bodies = [], headers = [], errors = [];
-  const server = http.createServer((req, res) => {
-    let data = '';
-    req.on('data', (d) => { data += d; });
-    req.on('end', () => {
-      headers.push(req.headers);
-      try { bodies.push(JSON.parse(data)); } catch (e) { errors.push(`${e.message}: ${data.slice(0, 200)}`); }
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{}');
-    });
-  });
-  const port = await listen(server);
-  return {
-    port, bodies, headers, errors, url: `http://127.0.0.1:${port}/ingest`,
-    async waitFor(pred, ms = 5000) {
-      const end = Date.now() + ms;
-      while (!pred(bodies) && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
-      return bodies;
-    },
-    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
-  };
-}
