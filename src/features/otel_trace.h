@@ -13,8 +13,8 @@
  *
  * The exporter is started once with the start-up config (gr_otel_trace_start,
  * before the workers) and stopped after they are joined (gr_otel_trace_stop:
- * one last flush). Its endpoint and limits need a restart to change; the
- * sampler and resource follow the snapshot of each request. */
+ * one last flush). Its endpoint, headers, limits and resource need a restart
+ * to change; the sampler follows the snapshot of each request. */
 #ifndef GR_OTEL_TRACE_H
 #define GR_OTEL_TRACE_H
 
