@@ -8,6 +8,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "text_out.h"
+#include "thread_scratch.h"
 
 #include <event2/buffer.h>
 
@@ -274,9 +275,8 @@ static void langfuse_record(enc *e, const gr_request *r, uint64_t end_ms) {
 static void on_finish(gr_request *r, gr_finish_info *f) {
     (void)f;
     if (!g_sink || r->ep == GR_EP_OTHER) return; /* model requests only: probes and admin calls are not LLM logs */
-    static _Thread_local char *scratch;
-    if (!scratch) scratch = gr_xmalloc(ENCODE_CAP); /* one per worker for the process's life */
-    enc e = {scratch, 0, ENCODE_CAP};
+    static gr_thread_scratch scratch = GR_THREAD_SCRATCH_INIT(ENCODE_CAP); /* one per worker */
+    enc e = {gr_thread_scratch_get(&scratch), 0, ENCODE_CAP};
     uint64_t end_ms = gr_wall_ms();
     if (g_conf->format == FORMAT_LANGFUSE) langfuse_record(&e, r, end_ms);
     else generic_record(&e, r, end_ms);

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "text_out.h"
+#include "thread_scratch.h"
 #include "trace.h"
 
 #include <stdio.h>
@@ -247,9 +248,8 @@ static void relay_span(enc *e, bool *first_span, gr_request *r) {
 static void on_finish(gr_request *r, gr_finish_info *f) {
     (void)f;
     if (!g_sink || !gr_trace_export_wanted(r)) return;
-    static _Thread_local char *scratch;
-    if (!scratch) scratch = gr_xmalloc(ENCODE_CAP); /* one per worker for the process's life */
-    enc e = {scratch, 0, ENCODE_CAP, r->trace};
+    static gr_thread_scratch scratch = GR_THREAD_SCRATCH_INIT(ENCODE_CAP); /* one per worker */
+    enc e = {gr_thread_scratch_get(&scratch), 0, ENCODE_CAP, r->trace};
     bool first = true;
     root_span(&e, &first, r);
     phase_span(&e, &first, r, GR_PHASE_ROUTE, "gaterouter.route");
