@@ -12,6 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, testStoreUrl, TEST_KEY, freePort, repoRoot } from '../compat/harness.mjs';
 import { startOtlpReceiver, startRecordingUpstream, startBlackHole, attrs } from './otlp_receiver.mjs';
+import { randomBytes } from 'node:crypto';
+import { privateKeyToAccount } from 'viem/accounts';
+import { signAuth, v1Header } from '../e2e/x402/lib.mjs';
 
 const BIN = process.env.GR_BIN || join(repoRoot, 'build', 'gaterouter');
 
@@ -287,4 +290,47 @@ test('--check-config refuses what cannot work', () => {
   assert.match(check(write(''), { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://x:4318', OTEL_TRACES_SAMPLER_ARG: '2' }), /OTEL_TRACES_SAMPLER_ARG/);
   assert.match(check(write(''), { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://x:4318', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }), /grpc/);
   assert.match(check(write(`tracing:\n  endpoint: ${rx.url}\n  headers: "novalue"\n`)), /tracing.headers/);
+});
+
+test('x402: verification and the payment-store jobs are child spans of the request', async () => {
+  const TOKEN = '0x036CbD53842c5426634e7929541eC2318f3dCF7e', PAY_TO = '0x1111111111111111111111111111111111111111';
+  const payer = privateKeyToAccount('0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d');
+  const gw = await startGateway({
+    config: (port, dir) => `${config(up.baseURL, `tracing:\n  endpoint: ${rx.url}\n  batch_delay_ms: 50\n`)(port, dir).replace(/auth:\n.*\n/, 'auth: { keys: [] }\n')}
+x402:
+  settle: none
+  default_max_tokens: 100
+  preflight: { enabled: false }
+  networks:
+    - { network: base-sepolia, asset: "${TOKEN}", name: USDC, version: "2", pay_to: "${PAY_TO}", max_timeout_seconds: 300 }
+`,
+  });
+  try {
+    const body = JSON.stringify({ model: 'm1', messages: [{ role: 'user', content: 'hello' }], max_tokens: 20 });
+    const q = await fetch(`${gw.baseURL}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    await q.text();
+    assert.equal(q.status, 402);
+    const amount = JSON.parse(Buffer.from(q.headers.get('payment-required'), 'base64').toString()).accepts[0].amount;
+    const now = Math.floor(Date.now() / 1000);
+    const payload = await signAuth(payer, { token: TOKEN, to: PAY_TO, value: amount, validBefore: now + 280, nonce: `0x${randomBytes(32).toString('hex')}` });
+    const tid = 'dddddddddddddddd000000000000000a';
+    const r = await fetch(`${gw.baseURL}/chat/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'x-payment': v1Header(payload), traceparent: `00-${tid}-${PARENT}-01` }, body,
+    });
+    const text = await r.text();
+    assert.equal(r.status, 200, text);
+    const spans = (await rx.waitFor((s) => s.some((x) => x.traceId === tid && x.kind === 3))).filter((s) => s.traceId === tid);
+    const root = spans.find((s) => s.kind === 2);
+    for (const n of ['x402.verify', 'x402.credit', 'x402.reserve']) {
+      const s = spans.find((x) => x.name === n);
+      assert.ok(s, `${n} in ${spans.map((x) => x.name)}`);
+      assert.equal(s.parentSpanId, root.spanId);
+      assert.deepEqual(s.status, {}, `${n} ok`);
+    }
+    const admission = spans.find((s) => s.name === 'gaterouter.admission');
+    const verify = spans.find((s) => s.name === 'x402.verify');
+    assert.ok(BigInt(verify.startTimeUnixNano) >= BigInt(admission.startTimeUnixNano), 'verification inside admission');
+  } finally {
+    await gw.stop();
+  }
 });
