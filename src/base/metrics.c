@@ -1,6 +1,7 @@
 /* metrics.c — lock-free labelled metrics registry and Prometheus rendering. */
 #include "metrics.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -37,6 +38,18 @@ static const struct {
     [GR_M_ROUTE_DECISIONS] = {"gaterouter_route_decisions_total", "Routing decisions by policy and chosen model.", "counter"},
     [GR_M_X402] = {"gaterouter_x402_payments_total", "x402 payment events.", "counter"},
     [GR_M_LEDGER_DROPPED] = {"gaterouter_ledger_dropped_total", "Ledger rows dropped (queue full).", "counter"},
+    [GR_M_GATEWAY_SECONDS] = {"gaterouter_gateway_duration_seconds",
+                              "Request time not spent waiting on an upstream (gateway-added latency).", "histogram"},
+    [GR_M_CACHE] = {"gaterouter_cache_lookups_total", "Response-cache lookups by result.", "counter"},
+    [GR_M_STORE_JOB_SECONDS] = {"gaterouter_store_job_duration_seconds",
+                                "Store-executor jobs: time queued (stage=wait) and running (stage=run).", "histogram"},
+    [GR_M_LEDGER_BATCH_SECONDS] = {"gaterouter_ledger_batch_duration_seconds",
+                                   "One ledger batch from taken off the queue to committed.", "histogram"},
+    [GR_M_X402_SETTLE_SECONDS] = {"gaterouter_x402_settlement_duration_seconds",
+                                  "x402 settlement from queued to final, by result.", "histogram"},
+    [GR_M_EXPORT_RECORDS] = {"gaterouter_export_records_total",
+                             "Records of the exporters (trace spans) by sink and result: exported, dropped, failed.",
+                             "counter"},
 };
 
 /* The process-wide registry. */
@@ -128,10 +141,19 @@ void gr_metrics_observe_us(gr_metric_id m, const char *labels, uint64_t us) {
     atomic_fetch_add_explicit(&s->value, 1, memory_order_relaxed);
 }
 
-typedef struct {
+typedef struct gr_metrics_text {
     char *buf;
     size_t len, cap;
 } sbuf;
+
+static struct {
+    pthread_mutex_t mu;
+    size_t n;
+    struct {
+        gr_metrics_collector fn;
+        void *ud;
+    } c[GR_METRICS_MAX_COLLECTORS];
+} g_collectors = {PTHREAD_MUTEX_INITIALIZER, 0, {{NULL, NULL}}};
 
 static void emit(sbuf *b, const char *fmt, ...) GR_PRINTF(2, 3);
 static void emit(sbuf *b, const char *fmt, ...) {
@@ -195,6 +217,40 @@ char *gr_metrics_render(size_t *len) {
     emit(&b, "# HELP gaterouter_metrics_overflow_total Updates dropped because the series table is full.\n"
              "# TYPE gaterouter_metrics_overflow_total counter\ngaterouter_metrics_overflow_total %llu\n",
          (unsigned long long)atomic_load(&g_metrics.overflow));
+    pthread_mutex_lock(&g_collectors.mu);
+    for (size_t i = 0; i < g_collectors.n; i++) g_collectors.c[i].fn(&b, g_collectors.c[i].ud);
+    pthread_mutex_unlock(&g_collectors.mu);
     *len = b.len;
     return b.buf;
+}
+
+void gr_metrics_collector_add(gr_metrics_collector fn, void *ud) {
+    pthread_mutex_lock(&g_collectors.mu);
+    if (g_collectors.n == GR_METRICS_MAX_COLLECTORS) {
+        fprintf(stderr, "gaterouter: more than %d metrics collectors\n", GR_METRICS_MAX_COLLECTORS);
+        abort(); /* a build-time mistake, found at start-up */
+    }
+    g_collectors.c[g_collectors.n].fn = fn;
+    g_collectors.c[g_collectors.n++].ud = ud;
+    pthread_mutex_unlock(&g_collectors.mu);
+}
+
+void gr_metrics_collector_remove(gr_metrics_collector fn, void *ud) {
+    pthread_mutex_lock(&g_collectors.mu);
+    for (size_t i = 0; i < g_collectors.n; i++)
+        if (g_collectors.c[i].fn == fn && g_collectors.c[i].ud == ud) {
+            g_collectors.c[i] = g_collectors.c[--g_collectors.n];
+            break;
+        }
+    pthread_mutex_unlock(&g_collectors.mu);
+}
+
+void gr_metrics_text_family(gr_metrics_text *out, const char *name, const char *type, const char *help) {
+    emit(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void gr_metrics_text_sample(gr_metrics_text *out, const char *name, const char *labels, double value) {
+    emit(out, "%s", name);
+    labels_with(out, labels ? labels : "", NULL);
+    emit(out, " %.17g\n", value);
 }

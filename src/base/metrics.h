@@ -31,6 +31,12 @@ typedef enum {
     GR_M_ROUTE_DECISIONS,     /* counter {policy,model} */
     GR_M_X402,                /* counter {event} */
     GR_M_LEDGER_DROPPED,      /* counter {} */
+    GR_M_EXPORT_RECORDS,      /* counter {sink,result}: http_sink.h */
+    GR_M_GATEWAY_SECONDS,     /* histogram {route}: request time not spent waiting on an upstream */
+    GR_M_CACHE,               /* counter {result}: response-cache lookups, hit | miss */
+    GR_M_STORE_JOB_SECONDS,   /* histogram {pool,stage}: executor jobs, queue wait | run */
+    GR_M_LEDGER_BATCH_SECONDS,/* histogram {}: one ledger batch, taken to committed */
+    GR_M_X402_SETTLE_SECONDS, /* histogram {result}: x402 settlement, queued to final */
     GR_M__COUNT
 } gr_metric_id;
 
@@ -43,7 +49,21 @@ typedef enum {
 size_t gr_metrics_label(char *buf, size_t o, size_t cap, const char *name, const char *value);
 void gr_metrics_add(gr_metric_id m, const char *labels, int64_t delta);
 void gr_metrics_observe_us(gr_metric_id m, const char *labels, uint64_t us);
-/* Renders the exposition text; caller frees. */
+/* Renders the exposition text (the registry, then the collectors); caller frees. */
 char *gr_metrics_render(size_t *len);
+
+/* ---- collectors: values read at scrape time (queue depths, breaker states) ----
+ * A collector writes whole families with gr_metrics_text_*; it is registered
+ * at start-up (before the workers) and removed before what it reads is
+ * freed. At most GR_METRICS_MAX_COLLECTORS. Registration and rendering are
+ * serialised by one mutex: a collector must not call back into the registry. */
+#define GR_METRICS_MAX_COLLECTORS 8
+typedef struct gr_metrics_text gr_metrics_text;
+typedef void (*gr_metrics_collector)(gr_metrics_text *out, void *ud);
+void gr_metrics_collector_add(gr_metrics_collector fn, void *ud);
+void gr_metrics_collector_remove(gr_metrics_collector fn, void *ud);
+/* `# HELP` and `# TYPE` of a family, then its samples (labels: gr_metrics_label text or NULL). */
+void gr_metrics_text_family(gr_metrics_text *out, const char *name, const char *type, const char *help);
+void gr_metrics_text_sample(gr_metrics_text *out, const char *name, const char *labels, double value);
 
 #endif

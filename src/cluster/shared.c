@@ -389,6 +389,7 @@ void gr_shared_conn_free(gr_shared_conn *c) {
 /* Commands may be queued while the connection is being made: hiredis sends
  * them once it is up, and the deadline covers a connect that never succeeds. */
 bool gr_shared_conn_ready(const gr_shared_conn *c) { return c && c->ac; }
+bool gr_shared_conn_connected(const gr_shared_conn *c) { return c && c->ac && c->ready; }
 
 /* ---- operations ---- */
 

@@ -53,6 +53,8 @@ bool gr_shared_rate_limits_fail_open(const gr_shared *s);
 gr_shared_conn *gr_shared_conn_new(gr_shared *s, struct event_base *base);
 void gr_shared_conn_free(gr_shared_conn *c);
 bool gr_shared_conn_ready(const gr_shared_conn *c);
+/* Connected (not merely connecting): what /ready reports. */
+bool gr_shared_conn_connected(const gr_shared_conn *c);
 
 /* redis.reservation_ttl_ms (default 60 s, gr_conf_redis_keys): how long an
  * instance's reservations outlive its last admission, settlement or renewal

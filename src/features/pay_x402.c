@@ -46,6 +46,7 @@
 #include "services.h"
 #include "shared.h"
 #include "store_exec.h"
+#include "trace.h"
 #include "x402.h"
 #include "x402_preflight.h"
 #include "x402_settle.h"
@@ -815,6 +816,7 @@ struct x402_job {
     xjob_kind kind;
     gr_pay_x402 *p;
     void (*next)(gr_request *r, x402_job *j); /* on the loop, with the result */
+    int span;                                 /* its trace span (trace.h), -1 = none */
     char payer[GR_EVM_ADDR_STR_LEN + 1];
     char key[200];
     char rid[64];
@@ -935,6 +937,7 @@ static void finish_paid(gr_request *r, gr_ledger_row *row);
 
 static void x402_job_resume(gr_request *r, void *arg, const char *err) {
     x402_job *j = arg;
+    gr_trace_span_end(r, j->span, err);
     if (err && j->kind == XJ_PREFLIGHT) { /* no answer in time (the check itself may still be running) */
         preflight_unknown(r, j, "no answer in time");
         return;
@@ -966,13 +969,23 @@ static x402_job *new_job(gr_request *r, gr_pay_x402 *p, xjob_kind kind, void (*n
     j->kind = kind;
     j->p = p;
     j->next = next;
+    j->span = -1;
     return j;
+}
+
+/* A job's span in r's trace: from its submission to its resume. */
+static void job_span(gr_request *r, x402_job *j) {
+    static const char *const names[] = {[XJ_CREDIT_GET] = "x402.credit", [XJ_RESERVE] = "x402.reserve",
+                                        [XJ_CREDIT_VIEW] = "x402.credit_view", [XJ_PAYMENT_GET] = "x402.payment_get",
+                                        [XJ_PREFLIGHT] = "x402.preflight", [XJ_SETTLE_WAIT] = "x402.settle"};
+    j->span = gr_trace_span_begin(r, names[j->kind]);
 }
 
 /* Runs j on the store executor with r suspended; r continues in j->next. */
 static void submit_job(gr_request *r, x402_job *j) {
     gr_request_job job = {.run = x402_job_run, .late = x402_job_late, .free_arg = x402_job_free,
                           .resume = x402_job_resume, .arg = j};
+    job_span(r, j);
     if (gr_request_store_job(r, &job) != GR_OK) store_unavailable(r, "is overloaded (store.queue_max calls waiting)");
 }
 
@@ -1035,6 +1048,7 @@ static void preflight_then(gr_request *r, gr_pay_x402 *p, x402_req *x, x402_job 
                                          .requirement = j->check_requirement};
     gr_request_job job = {.run = preflight_job_run, .free_arg = x402_job_free, .resume = x402_job_resume, .arg = j,
                           .exec = gr_x402_preflight_exec(p->preflight)};
+    job_span(r, j);
     if (gr_request_store_job(r, &job) != GR_OK) { /* j was freed; else continues in x402_job_resume */
         gr_metrics_add(GR_M_X402, "event=\"preflight_unavailable\"", 1);
         gr_request_fail(r, 503, "api_error", "x402_preflight_unavailable", NULL,
@@ -1098,6 +1112,7 @@ static bool hold_reply(gr_request *r, int status, const char *json, size_t len) 
     }
     gr_request_job job = {.run = settle_wait_run, .free_arg = x402_job_free, .resume = x402_job_resume, .arg = j,
                           .exec = gr_x402_preflight_exec(p->preflight), .timeout_ms = p->settle_before_response_ms + 200};
+    job_span(r, j);
     if (gr_request_store_job(r, &job) != GR_OK) return false; /* j was freed: reply now, without the hash */
     return true; /* continues in x402_job_resume */
 }
@@ -1221,7 +1236,10 @@ static void admit_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_status urc
         return;
     }
     gr_x402_upto_result res;
-    if (gr_x402_upto_verify(offers, nu, &x->up, (uint64_t)(gr_wall_ms() / 1000), &res) != GR_OK) {
+    int vspan = gr_trace_span_begin(r, "x402.verify");
+    gr_status vrc = gr_x402_upto_verify(offers, nu, &x->up, (uint64_t)(gr_wall_ms() / 1000), &res);
+    gr_trace_span_end(r, vspan, vrc != GR_OK ? gr_x402_upto_err_str(res.err) : NULL);
+    if (vrc != GR_OK) {
         reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets, gr_x402_upto_err_str(res.err));
         return;
     }
@@ -1365,7 +1383,10 @@ static void exact_with_credit(gr_request *r, x402_job *cj) {
                 gr_u256_cmp(&x->pay.accepted.amount, &reqs[i].amount) > 0)
                 reqs[i].amount = x->pay.accepted.amount;
     gr_x402_result res;
-    if (gr_x402_verify(reqs, p->nnets, &x->pay, (uint64_t)(gr_wall_ms() / 1000), &res) != GR_OK) {
+    int vspan = gr_trace_span_begin(r, "x402.verify");
+    gr_status vrc = gr_x402_verify(reqs, p->nnets, &x->pay, (uint64_t)(gr_wall_ms() / 1000), &res);
+    gr_trace_span_end(r, vspan, vrc != GR_OK ? gr_x402_err_str(res.err, x->version) : NULL);
+    if (vrc != GR_OK) {
         reject(r, x, build_reqs(r, p, max_cost, desc), p->nnets, gr_x402_err_str(res.err, x->version));
         return;
     }

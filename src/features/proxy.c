@@ -24,6 +24,7 @@
 #include "upstream.h"
 #include "provider_native.h"
 #include "vertex_token.h"
+#include "trace.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -204,6 +205,12 @@ static char *azure_url(gr_request *r, const gr_provider_conf *p, const gr_deploy
 static void add_common_headers(gr_request *r, const gr_provider_conf *p, gr_http_request *h, bool conf_headers) {
     if (conf_headers) gr_provider_add_conf_headers(p, h);
     gr_http_request_add_header(h, "X-Request-Id: %s", gr_request_echo_id(r));
+    char traceparent[56];
+    const char *tracestate = NULL;
+    if (gr_trace_attempt_begin(r, traceparent, &tracestate)) { /* W3C trace context: this attempt's span */
+        gr_http_request_add_header(h, "traceparent: %s", traceparent);
+        if (tracestate) gr_http_request_add_header(h, "tracestate: %s", tracestate);
+    }
 }
 
 /* Caps generation (e.g. at what an x402 payment covers): the canonical body
@@ -780,6 +787,8 @@ static bool settle_attempt(gr_request *r, const char *err, bool ok, int retry_af
         o.err_class = gr_route_request_fault(r->up_status, b, len, &o.request_fault);
     }
     if (!ok) count_upstream_error(r, c, err);
+    gr_trace_attempt_end(r, err, ok);
+    r->upstream_wait_us += now - r->attempt_start_us;
     uint64_t ttft = r->attempt_first_byte_us ? r->attempt_first_byte_us - r->attempt_start_us : 0;
     gr_health_on_result(c->health, &o, ttft, now - r->attempt_start_us,
                         (uint64_t)(r->usage.completion_tokens > 0 ? r->usage.completion_tokens : 0),
@@ -1093,11 +1102,13 @@ static void on_cache(void *ud, bool hit, const char *data, size_t len) {
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
         gr_request_add_header(r, "x-gaterouter-cache", "miss");
+        gr_metrics_add(GR_M_CACHE, "result=\"miss\"", 1);
         gr_pipeline_continue(r, GR_PHASE_NEXT);
         return;
     }
     /* A hit costs nothing upstream: usage.cost is 0 and the ledger says so. */
     r->cache_hit = true;
+    gr_metrics_add(GR_M_CACHE, "result=\"hit\"", 1);
     r->route_reason = "cache hit";
     r->usage = (gr_usage){0};
     r->cost_nusd = 0;

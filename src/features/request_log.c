@@ -3,51 +3,11 @@
  * cost). Registered at GR_FINISH_LOG (pipeline.h). */
 #include "request_log.h"
 
+#include "json_out.h"
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
 #include "text_out.h"
-#include "utf8.h"
-
-#include <stdio.h>
-
-/* Appends s as a JSON string literal (escaped) to the log line buffer. */
-static size_t json_str(char *buf, size_t off, size_t cap, const char *s) {
-    if (off + 2 >= cap) return off;
-    if (!s) {
-        if (off + 4 < cap) {
-            memcpy(buf + off, "null", 4);
-            return off + 4;
-        }
-        return off;
-    }
-    buf[off++] = '"';
-    size_t left = strlen(s);
-    for (; *s && off + 7 < cap; s++, left--) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            buf[off++] = '\\';
-            buf[off++] = (char)c;
-        } else if (c < 0x20) {
-            off += (size_t)snprintf(buf + off, cap - off, "\\u%04x", c);
-        } else if (c < 0x80) {
-            buf[off++] = (char)c;
-        } else { /* a whole valid sequence, or \ufffd for a byte that is not UTF-8 */
-            size_t n = gr_utf8_seq_len((const unsigned char *)s, left);
-            if (!n) {
-                memcpy(buf + off, "\\ufffd", 6);
-                off += 6;
-                continue;
-            }
-            memcpy(buf + off, s, n);
-            off += n;
-            s += n - 1;
-            left -= n - 1;
-        }
-    }
-    buf[off++] = '"';
-    return off;
-}
 
 static void write_access_log(gr_request *r) {
     if (!gr_access_log_enabled()) return;
@@ -56,25 +16,25 @@ static void write_access_log(gr_request *r) {
     o = GR_OUT_LIT(line, o, cap, "{\"ts\":");
     o = gr_out_u64(line, o, cap, gr_wall_ms());
     o = GR_OUT_LIT(line, o, cap, ",\"id\":");
-    o = json_str(line, o, cap, r->id);
+    o = gr_out_json_str(line, o, cap, r->id);
     if (r->client_id[0]) {
         o = GR_OUT_LIT(line, o, cap, ",\"client_request_id\":");
-        o = json_str(line, o, cap, r->client_id);
+        o = gr_out_json_str(line, o, cap, r->client_id);
     }
     o = GR_OUT_LIT(line, o, cap, ",\"method\":");
-    o = json_str(line, o, cap, r->method);
+    o = gr_out_json_str(line, o, cap, r->method);
     o = GR_OUT_LIT(line, o, cap, ",\"path\":");
-    o = json_str(line, o, cap, r->path);
+    o = gr_out_json_str(line, o, cap, r->path);
     o = GR_OUT_LIT(line, o, cap, ",\"status\":");
     o = gr_out_i64(line, o, cap, r->status);
     o = GR_OUT_LIT(line, o, cap, ",\"key\":");
-    o = json_str(line, o, cap, r->key_name);
+    o = gr_out_json_str(line, o, cap, r->key_name);
     o = GR_OUT_LIT(line, o, cap, ",\"model\":");
-    o = json_str(line, o, cap, r->model_asked);
+    o = gr_out_json_str(line, o, cap, r->model_asked);
     o = GR_OUT_LIT(line, o, cap, ",\"served_model\":");
-    o = json_str(line, o, cap, r->deployment ? r->deployment->upstream_model : NULL);
+    o = gr_out_json_str(line, o, cap, r->deployment ? r->deployment->upstream_model : NULL);
     o = GR_OUT_LIT(line, o, cap, ",\"provider\":");
-    o = json_str(line, o, cap, r->deployment ? r->deployment->provider->name : NULL);
+    o = gr_out_json_str(line, o, cap, r->deployment ? r->deployment->provider->name : NULL);
     /* Decimals from integers (exact, and no floating-point formatting on the
      * hot path): nano-USD -> USD with 9 places, µs -> ms with 3. */
     o = r->stream ? GR_OUT_LIT(line, o, cap, ",\"stream\":true") : GR_OUT_LIT(line, o, cap, ",\"stream\":false");
@@ -100,9 +60,9 @@ static void write_access_log(gr_request *r) {
     o = gr_out_u64(line, o, cap, r->bytes_out);
     o = r->client_gone ? GR_OUT_LIT(line, o, cap, ",\"client_gone\":true") : GR_OUT_LIT(line, o, cap, ",\"client_gone\":false");
     o = GR_OUT_LIT(line, o, cap, ",\"route\":");
-    o = json_str(line, o, cap, r->route_reason);
+    o = gr_out_json_str(line, o, cap, r->route_reason);
     o = GR_OUT_LIT(line, o, cap, ",\"error\":");
-    o = json_str(line, o, cap, r->error_type);
+    o = gr_out_json_str(line, o, cap, r->error_type);
     line[o++] = '}';
     gr_access_log_write(line, o);
 }
@@ -114,17 +74,37 @@ static const char *labels2(char *buf, size_t cap, const char *k1, const char *v1
     return buf;
 }
 
+/* The `status` label: the codes the gateway itself answers with, exactly;
+ * any other (an upstream's status relayed as is) folded into its class
+ * ("4xx"), so an upstream inventing codes cannot multiply the series. */
+static void status_label(int status, char out[12]) {
+    static const int own[] = {200, 400, 401, 402, 403, 404, 405, 408, 409, 413, 415, 422,
+                              429, 431, 499, 500, 501, 502, 503, 504};
+    for (size_t i = 0; i < GR_ARRAY_LEN(own); i++)
+        if (own[i] == status) {
+            out[gr_out_i64(out, 0, 11, status)] = '\0';
+            return;
+        }
+    int cls = status >= 100 && status <= 599 ? status / 100 : 5;
+    out[0] = (char)('0' + cls), out[1] = 'x', out[2] = 'x', out[3] = '\0';
+}
+
 static void record_metrics(gr_request *r) {
     char labels[GR_METRICS_LABELS_CAP], status[12];
     const char *model = r->model ? r->model->name : "";
     const char *route = r->route_template ? r->route_template : "other";
-    status[gr_out_i64(status, 0, sizeof status - 1, r->status)] = '\0';
+    status_label(r->status, status);
     size_t o = strlen(labels2(labels, sizeof labels, "route", route, "status", status));
     o = gr_metrics_label(labels, o, sizeof labels, "model", model);
     gr_metrics_label(labels, o, sizeof labels, "provider", r->deployment ? r->deployment->provider->name : "");
     gr_metrics_add(GR_M_REQUESTS, labels, 1);
     gr_metrics_observe_us(GR_M_REQUEST_SECONDS, labels2(labels, sizeof labels, "route", route, NULL, NULL),
                           r->end_us - r->start_us);
+    /* gateway-added: the whole request minus its upstream attempts (an attempt still
+     * running at the end, e.g. a stream the client left, counts from the first send) */
+    uint64_t total = r->end_us - r->start_us, upstream = r->upstream_wait_us;
+    if (!upstream && r->upstream_start_us) upstream = r->end_us - r->upstream_start_us;
+    gr_metrics_observe_us(GR_M_GATEWAY_SECONDS, labels, upstream < total ? total - upstream : 0);
     if (r->deployment) {
         labels2(labels, sizeof labels, "provider", r->deployment->provider->name, "model", model);
         if (r->upstream_start_us) gr_metrics_observe_us(GR_M_UPSTREAM_SECONDS, labels, r->end_us - r->upstream_start_us);

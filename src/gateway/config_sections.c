@@ -10,10 +10,12 @@
 #include "console_conf.h"
 #include "health.h"
 #include "keys.h"
+#include "log_sink.h"
 #include "pay_x402.h"
 #include "route_conf.h"
 #include "shared.h"
 #include "store.h"
+#include "trace.h"
 
 #include <stdio.h>
 
@@ -24,6 +26,8 @@ const gr_conf_section gr_conf_sections[GR_CONF_NSECTIONS] = {
     [GR_CONF_SEC_REDIS] = {"redis", gr_redis_conf_parse, gr_redis_conf_free},
     [GR_CONF_SEC_X402] = {"x402", gr_pay_x402_conf_parse, NULL},
     [GR_CONF_SEC_CONSOLE] = {"console", gr_console_conf_parse, gr_console_conf_free},
+    [GR_CONF_SEC_TRACING] = {"tracing", gr_trace_conf_parse, gr_trace_conf_free},
+    [GR_CONF_SEC_LOG_SINK] = {"log_sink", gr_log_sink_conf_parse, gr_log_sink_conf_free},
 };
 
 gr_config *gr_config_load_file(const char *path, char *err, size_t errlen) {
@@ -61,6 +65,8 @@ static const struct {
     {"x402", NULL, gr_conf_x402_keys},
     {"x402.networks[]", NULL, gr_conf_x402_network_keys},
     {"console", NULL, gr_conf_console_keys},
+    {"tracing", NULL, gr_conf_tracing_keys},
+    {"log_sink", NULL, gr_conf_log_sink_keys},
 };
 
 /* 8388608 -> "8 MiB", 90000 -> "90 s": the largest unit that divides evenly. */

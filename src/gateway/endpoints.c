@@ -35,11 +35,23 @@ static void serve_health(gr_request *r, const gr_endpoint_row *row) {
     reply_text(r, 200, "application/json", "{\"status\":\"ok\"}\n", 16);
 }
 
+/* Is the ledger writer keeping up? Not when its queue is full: new rows are dropped. */
+static bool ledger_keeps_up(const gr_request *r) {
+    if (!r->w->svc || !r->w->svc->ledger) return true;
+    gr_ledger_stats ls;
+    gr_ledger_stats_get(r->w->svc->ledger, &ls);
+    return ls.depth < ls.capacity;
+}
+
 static void serve_ready(gr_request *r, const gr_endpoint_row *row) {
     (void)row;
     if (atomic_load(&r->w->draining)) reply_text(r, 503, "application/json", "{\"status\":\"draining\"}\n", 22);
     else if (!gr_store_health_up()) /* as last seen by the ledger, the admin API or the keys refresh */
         reply_text(r, 503, "application/json", "{\"status\":\"store_unavailable\"}\n", 31);
+    else if (r->w->shared && !gr_shared_conn_connected(r->w->shared)) /* this worker's Redis connection is down */
+        reply_text(r, 503, "application/json", "{\"status\":\"redis_unavailable\"}\n", 31);
+    else if (!ledger_keeps_up(r))
+        reply_text(r, 503, "application/json", "{\"status\":\"ledger_behind\"}\n", 27);
     else reply_text(r, 200, "application/json", "{\"status\":\"ready\"}\n", 19);
 }
 

@@ -6,6 +6,8 @@
 #include "api_feedback.h"
 #include "route_embed_call.h"
 #include "auth.h"
+#include "log_sink.h"
+#include "otel_trace.h"
 #include "pay_x402.h"
 #include "proxy.h"
 #include "request_log.h"
@@ -19,6 +21,8 @@ static void register_all(void) {
     gr_route_embed_call_register(); /* auto's embeddings signal: a ROUTE handler before the decision's */
     gr_proxy_register();         /* the model endpoints' phases, cost, settlement, route headers, response cache */
     gr_request_log_register();   /* access log, metrics */
+    gr_otel_trace_register();    /* OpenTelemetry spans to the OTLP exporter */
+    gr_log_sink_register();      /* request records to an HTTP endpoint / Langfuse */
     gr_request_ledger_register(); /* the ledger row */
     gr_api_feedback_register();  /* the auto decision in the ledger row, for ratings (POST /v1/feedback) */
 }

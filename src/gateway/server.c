@@ -8,6 +8,8 @@
 #include "config_reload.h"
 #include "endpoints.h"
 #include "feature_list.h"
+#include "log_sink.h"
+#include "otel_trace.h"
 #include "http_reply.h"
 #include "http_server.h"
 #include "listen.h"
@@ -17,6 +19,7 @@
 #include "mock_upstream.h"
 #include "pay_x402.h"
 #include "services.h"
+#include "service_metrics.h"
 #include "route.h"
 #include "health.h"
 #include "instance_id.h"
@@ -278,6 +281,16 @@ int gr_server_run(gr_config *cfg) {
         gr_config_release(cfg);
         return 1;
     }
+    gr_service_metrics_start(&s.svc);
+    if (gr_otel_trace_start(cfg, err, sizeof(err)) != GR_OK || gr_log_sink_start(cfg, err, sizeof(err)) != GR_OK) {
+        GR_ERROR("exporter: %s", err);
+        gr_otel_trace_stop();
+        gr_service_metrics_stop(&s.svc);
+        gr_services_close(&s.svc);
+        gr_mock_stop(s.mock);
+        gr_config_release(cfg);
+        return 1;
+    }
     if (cfg->auth_mode == GR_AUTH_OPEN)
         GR_WARN("auth.mode is open: the gateway is OPEN to anyone who can reach %s:%u", cfg->server.host, cfg->server.port);
     else if (cfg->nkeys == 0 && gr_keys_count(s.svc.keys) == 0 && !s.svc.x402)
@@ -351,6 +364,9 @@ out:
     free(s.workers);
     if (s.main_base) event_base_free(s.main_base);
     gr_mock_stop(s.mock);
+    gr_otel_trace_stop(); /* after the workers: the last spans and records are flushed */
+    gr_log_sink_stop();
+    gr_service_metrics_stop(&s.svc);
     gr_services_close(&s.svc);
     gr_config_current_set(NULL);
     free(s.config_path);

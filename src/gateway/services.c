@@ -74,7 +74,7 @@ gr_status gr_services_open(gr_services *s, const gr_config *cfg, char *err, size
     s->admin_key = cfg->admin_key ? gr_xstrdup(cfg->admin_key) : NULL;
     s->admin = (gr_admin_ctx){.keys = s->keys, .store = s->admin_store, .admin_key = s->admin_key};
     const gr_store_conf *sc = gr_store_conf_of(cfg);
-    gr_store_exec_opts eo = {sc->threads, sc->queue_max, sc->op_timeout_ms};
+    gr_store_exec_opts eo = {sc->threads, sc->queue_max, sc->op_timeout_ms, "store"};
     s->store_url = gr_xstrdup(url);
     rc = gr_store_exec_new(&eo, conns_open, conns_close, s, &s->exec, err, errlen);
     if (rc) goto fail;

@@ -3,6 +3,7 @@
  * with are kept (up to LEDGER_SPARE_MAX) and handed back to submitters, so a
  * row costs no malloc/free pair — and no free on another thread's arena. */
 #include "ledger.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -219,7 +220,10 @@ static void *writer_main(void *arg) {
         pthread_mutex_unlock(&l->mu);
 
         for (size_t i = 0; i < n; i++) batch[i] = *taken[i];
-        if (write_batch(l, batch, n)) {
+        uint64_t t0 = gr_now_us();
+        bool wrote = write_batch(l, batch, n);
+        gr_metrics_observe_us(GR_M_LEDGER_BATCH_SECONDS, NULL, gr_now_us() - t0);
+        if (wrote) {
             atomic_fetch_add(&l->written, n);
             atomic_fetch_add(&l->batches, 1);
         } else {

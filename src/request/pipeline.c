@@ -2,6 +2,7 @@
 #include "pipeline.h"
 
 #include "request.h"
+#include "trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,7 @@ static size_t past_phase(gr_request *r, size_t i) {
 static bool run_from(gr_request *r, size_t i) {
     while (i < g_phase.n && (gr_phase)g_phase.e[i].order < r->phase_end) {
         r->phase_at = i;
+        gr_trace_phase(r->trace, (gr_phase)g_phase.e[i].order);
         gr_phase_rc rc = g_phase.e[i].fn.phase(r);
         if (rc == GR_PHASE_STOP) return false; /* r may be gone: not touched again */
         i = rc == GR_PHASE_DONE ? past_phase(r, i) : i + 1;

@@ -7,6 +7,7 @@
 #include "instance_id.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "trace.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -53,6 +54,7 @@ gr_request *gr_request_new(gr_worker *w, gr_client_req *req) {
     if (rid && sane_request_id(rid)) snprintf(r->client_id, sizeof(r->client_id), "%s", rid);
     gr_client_req_add_header(req, "x-request-id", gr_request_echo_id(r));
     gr_client_req_add_header(req, "x-gaterouter-request-id", r->id);
+    r->trace = gr_trace_begin(r, gr_client_req_header(req, "traceparent"), gr_client_req_header(req, "tracestate"));
     atomic_fetch_add_explicit(&w->inflight, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&w->unflushed, 1, memory_order_relaxed);
     gr_client_req_on_done(req, on_reply_done, w);

@@ -31,6 +31,7 @@ typedef struct gr_client_req gr_client_req;
 typedef struct gr_transfer gr_transfer;
 struct gr_route_plan;
 struct event;
+struct gr_trace;
 
 typedef enum {
     GR_EP_OTHER = 0,
@@ -69,6 +70,7 @@ typedef struct gr_request {
     const char *body_text;      /* the canonical body the attempts rebuild from */
     size_t body_len;
     uint64_t attempt_start_us, attempt_first_byte_us;
+    uint64_t upstream_wait_us;  /* time spent in upstream attempts, send to end (for the gateway-added latency) */
     int retry_after_s;
     struct event *retry_ev;
     struct event *token_ev;   /* Vertex: polling for a first access token */
@@ -121,6 +123,7 @@ typedef struct gr_request {
     size_t phase_at;         /* the phase handler running, or that suspended r */
     gr_phase phase_end;      /* the running range ends before this phase */
     bool authenticated;
+    struct gr_trace *trace;  /* trace context and spans (trace.h), NULL = tracing off */
 
     bool client_gone, finished;
     unsigned suspended;    /* async jobs whose completion will come back to r (gr_request_suspend) */

@@ -371,6 +371,13 @@ void gr_health_snapshot_get(gr_health *h, gr_health_snapshot *out)
 
 /* ---- maintenance ---- */
 
+void gr_health_each(void (*fn)(gr_health *h, void *ud), void *ud)
+{
+    for (size_t i = 0; i < NBUCKETS; i++)
+        for (struct gr_health *e = atomic_load(&buckets[i]); e; e = e->next)
+            fn(e, ud);
+}
+
 void gr_health_reset_all(void)
 {
     for (size_t i = 0; i < NBUCKETS; i++) {

@@ -127,6 +127,9 @@ const char *gr_breaker_state_name(gr_breaker_state s);
 /* Is this outcome a failure of the upstream (for breaker and retry)? */
 bool gr_health_outcome_is_failure(const gr_outcome *o);
 
+/* Calls fn for every record (deployments seen since start), in no set order. */
+void gr_health_each(void (*fn)(gr_health *h, void *ud), void *ud);
+
 /* Forget all statistics (records stay allocated); for tests. */
 void gr_health_reset_all(void);
 /* Free every record; only when no other thread can touch them (exit, tests). */

@@ -4,6 +4,7 @@
 #include "store_exec.h"
 
 #include "log.h"
+#include "metrics.h"
 
 #include <event2/event.h>
 #include <pthread.h>
@@ -25,6 +26,7 @@ typedef struct job {
     atomic_int state;
     atomic_int refs; /* 2 for a submitted job (loop side + executor side), 1 for a post */
     uint64_t seq;    /* order of enqueueing */
+    uint64_t queued_us; /* when it was queued (gr_now_us), for the wait/run histograms */
 } job;
 
 struct gr_store_mailbox {
@@ -57,6 +59,7 @@ struct gr_store_exec {
     bool stopping, shut;
     pthread_mutex_t inline_mu; /* posts run inline after shutdown, one at a time */
     atomic_uint_least64_t submitted, posted, rejected, delivered, timed_out, late, skipped;
+    char labels_wait[GR_METRICS_LABELS_CAP], labels_run[GR_METRICS_LABELS_CAP];
 };
 
 /* ---- jobs ---- */
@@ -140,10 +143,18 @@ static void mailbox_put(gr_store_mailbox *mb, job *j) {
 
 /* ---- executor threads ---- */
 
+/* The job's run, timed: gaterouter_store_job_duration_seconds{stage}. */
+static void run_timed(exec_thread *t, job *j) {
+    uint64_t start = gr_now_us();
+    gr_metrics_observe_us(GR_M_STORE_JOB_SECONDS, t->ex->labels_wait, start - j->queued_us);
+    j->spec.run(t->conn, j->spec.arg);
+    gr_metrics_observe_us(GR_M_STORE_JOB_SECONDS, t->ex->labels_run, gr_now_us() - start);
+}
+
 static void run_one(exec_thread *t, job *j) {
     gr_store_exec *ex = t->ex;
     if (!j->mb) { /* fire and forget */
-        j->spec.run(t->conn, j->spec.arg);
+        run_timed(t, j);
         job_release(j, 1);
         return;
     }
@@ -152,7 +163,7 @@ static void run_one(exec_thread *t, job *j) {
         job_release(j, 1);
         return;
     }
-    j->spec.run(t->conn, j->spec.arg);
+    run_timed(t, j);
     int expect = JOB_PENDING;
     if (atomic_compare_exchange_strong(&j->state, &expect, JOB_DONE)) {
         atomic_fetch_add(&ex->delivered, 1);
@@ -214,6 +225,11 @@ gr_status gr_store_exec_new(const gr_store_exec_opts *o, gr_store_exec_open_fn o
     }
     gr_store_exec *ex = gr_xcalloc(1, sizeof *ex);
     ex->o = *o;
+    const char *pool = o->pool ? o->pool : "store";
+    size_t lo = gr_metrics_label(ex->labels_wait, 0, sizeof ex->labels_wait, "pool", pool);
+    gr_metrics_label(ex->labels_wait, lo, sizeof ex->labels_wait, "stage", "wait");
+    gr_metrics_label(ex->labels_run, gr_metrics_label(ex->labels_run, 0, sizeof ex->labels_run, "pool", pool),
+                     sizeof ex->labels_run, "stage", "run");
     ex->close = close;
     ex->ctx = ctx;
     pthread_mutex_init(&ex->mu, NULL);
@@ -285,6 +301,7 @@ void gr_store_exec_free(gr_store_exec *ex) {
 static void enqueue_locked(gr_store_exec *ex, job *j) {
     j->next = NULL;
     j->seq = ++ex->seq;
+    j->queued_us = gr_now_us();
     if (ex->tail) ex->tail->next = j;
     else ex->head = j;
     ex->tail = j;

@@ -70,6 +70,7 @@ typedef struct gr_store_exec_opts {
     unsigned threads;       /* 1..64 */
     unsigned queue_max;     /* waiting jobs beyond which submit refuses */
     uint32_t op_timeout_ms; /* default deadline of a submitted job; 0 = none */
+    const char *pool;       /* the `pool` label of its metrics (a constant); NULL = "store" */
 } gr_store_exec_opts;
 
 /* Opens one thread's connection context (called `threads` times). */

@@ -72,7 +72,8 @@ gr_status gr_x402_preflight_new(const gr_x402_preflight_opts *o, gr_x402_preflig
     gr_x402_preflight *pf = gr_xcalloc(1, sizeof *pf);
     pf->o = *o;
     pthread_mutex_init(&pf->mu, NULL);
-    gr_store_exec_opts eo = {.threads = o->threads, .queue_max = o->queue_max, .op_timeout_ms = o->timeout_ms};
+    gr_store_exec_opts eo = {.threads = o->threads, .queue_max = o->queue_max, .op_timeout_ms = o->timeout_ms,
+                             .pool = "x402_preflight"};
     gr_status rc = gr_store_exec_new(&eo, conn_open, conn_close, pf, &pf->exec, err, errlen);
     if (rc != GR_OK) {
         pthread_mutex_destroy(&pf->mu);

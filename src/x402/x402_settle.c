@@ -566,6 +566,10 @@ static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, outcome 
         GR_INFO("x402: %s ended '%s' before its ledger entry was written (the ledger sync records it)",
                 rec->request_id, rec->state);
     if (s->opt.payer_outcome && o != R_EXPIRED) s->opt.payer_outcome(s->opt.outcome_ud, rec->payer, ok);
+    int64_t age_ms = (int64_t)gr_wall_ms() - rec->created_ms;
+    gr_metrics_observe_us(GR_M_X402_SETTLE_SECONDS,
+                          ok ? "result=\"settled\"" : o == R_EXPIRED ? "result=\"expired_unsettled\"" : "result=\"failed\"",
+                          age_ms > 0 ? (uint64_t)age_ms * 1000u : 0);
     if (ok) {
         gr_metrics_add(GR_M_X402, "event=\"settled\"", 1);
         GR_INFO("x402: settled %s: %s atomic from %s on eip155:%llu tx %s (credit %+lld nusd)", rec->request_id,

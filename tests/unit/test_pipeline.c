@@ -307,7 +307,7 @@ typedef struct exec_fixture {
 
 static void exec_start(exec_fixture *f, uint32_t timeout_ms) {
     f->base = event_base_new();
-    gr_store_exec_opts o = {1, 4, timeout_ms};
+    gr_store_exec_opts o = {1, 4, timeout_ms, NULL};
     char err[128];
     assert_int_equal(gr_store_exec_new(&o, open_conn, close_conn, NULL, &f->ex, err, sizeof err), GR_OK);
     g_w.exec = f->ex;

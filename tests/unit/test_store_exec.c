@@ -130,7 +130,7 @@ static int reset(void **state) {
 }
 
 static gr_store_exec *make(unsigned threads, unsigned qmax, uint32_t timeout_ms) {
-    gr_store_exec_opts o = {threads, qmax, timeout_ms};
+    gr_store_exec_opts o = {threads, qmax, timeout_ms, NULL};
     gr_store_exec *ex = NULL;
     char err[128];
     assert_int_equal(gr_store_exec_new(&o, open_conn, close_conn, NULL, &ex, err, sizeof err), GR_OK);
@@ -386,7 +386,7 @@ static void test_post_then_read(void **state) {
 
 static void test_bad_options(void **state) {
     (void)state;
-    gr_store_exec_opts o = {0, 10, 0};
+    gr_store_exec_opts o = {0, 10, 0, NULL};
     gr_store_exec *ex = (gr_store_exec *)1;
     char err[128];
     assert_int_equal(gr_store_exec_new(&o, open_conn, close_conn, NULL, &ex, err, sizeof err), GR_ERR_INVALID);

@@ -1,0 +1,21 @@
+# Area "observability" (issue 23): what operators' tools receive from the
+# gateway, checked against local stand-ins (tests/observability/, label
+# "observability"), in the release and the ASan build.
+#   observability_otel   OTLP/HTTP traces: span tree, GenAI attributes, W3C
+#                        trace context client → gateway → upstream, sampling,
+#                        OTEL_* environment, dead and hung collectors
+#   observability_metrics series bounded under junk, gateway-added latency,
+#                        queue depths and latencies, breaker state
+#   observability_ready  /ready follows Redis (and the store, the ledger writer)
+#   observability_log_sink request records: generic and Langfuse shapes, content
+#                        modes, a hung endpoint
+find_program(GR_OBS_NODE node)
+if(GR_OBS_NODE)
+  foreach(suite otel metrics ready log_sink)
+    add_test(NAME observability_${suite}
+      COMMAND ${GR_OBS_NODE} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/observability/${suite}.test.mjs
+      WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+    set_tests_properties(observability_${suite} PROPERTIES LABELS observability TIMEOUT 300
+      ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+  endforeach()
+endif()
