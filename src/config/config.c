@@ -1,6 +1,7 @@
 /* config.c — YAML -> cJSON tree (with ${ENV} expansion) -> validated, typed,
  * reference-counted configuration snapshot; the process-wide current pointer. */
 #include "config.h"
+#include "provider_preset.h"
 #include "config_schema.h"
 
 #include <errno.h>
@@ -476,7 +477,9 @@ const char *gr_provider_kind_name(gr_provider_kind k) {
 const gr_conf_key gr_conf_provider_keys[] = {
     {"name", GR_CONF_STRING, P(name), 0, 0, NULL, NULL, "required; referenced by models[].provider"},
     {"kind", GR_CONF_ENUM, P(kind_id), 0, 0, "openai", kind_names, "wire protocol"},
-    {"base_url", GR_CONF_STRING, P(base_url), 0, 0, NULL, NULL, "http:// or https:// URL; required except for mock"},
+    {"preset", GR_CONF_ENUM, P(preset_id), 0, 0, "none", gr_provider_preset_names,
+     "a known OpenAI-compatible service: default base_url, its refused/renamed fields (docs/PROVIDERS.md)"},
+    {"base_url", GR_CONF_STRING, P(base_url), 0, 0, NULL, NULL, "http:// or https:// URL; required except for mock and presets"},
     {"api_key", GR_CONF_STRING, P(api_key), 0, 0, NULL, NULL, "upstream credential; never logged"},
     {"api_version", GR_CONF_STRING, P(api_version), 0, 0, NULL, NULL, "anthropic-version / Azure api-version"},
     {"headers", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "extra upstream headers, name: value"},
@@ -488,6 +491,24 @@ const gr_conf_key gr_conf_provider_keys[] = {
 };
 #undef P
 
+/* preset: only on the OpenAI wire protocol; fills base_url when absent; a
+ * hosted service without api_key cannot work, so the load refuses it. */
+static void apply_preset(gr_provider_conf *o, const char *path, gr_conf_err *e) {
+    o->preset = gr_provider_preset_at(o->preset_id);
+    if (!o->preset) return;
+    if (o->kind != GR_PROVIDER_OPENAI) {
+        gr_conf_fail(e, "%s.preset: %s is an OpenAI-compatible service; kind must be openai (is %s)", path,
+                     o->preset->name, gr_provider_kind_name(o->kind));
+        return;
+    }
+    if (!o->base_url || !o->base_url[0]) {
+        free(o->base_url);
+        o->base_url = gr_xstrdup(o->preset->base_url);
+    }
+    if (o->preset->key_required && (!o->api_key || !o->api_key[0]))
+        gr_conf_fail(e, "%s.api_key: required for preset %s (sent as Authorization: Bearer)", path, o->preset->name);
+}
+
 static void parse_provider(const cJSON *j, gr_provider_conf *o, const char *path, gr_conf_err *e) {
     if (!cJSON_IsObject(j)) {
         gr_conf_fail(e, "%s: expected a mapping", path);
@@ -497,6 +518,7 @@ static void parse_provider(const cJSON *j, gr_provider_conf *o, const char *path
     if (e->failed) return;
     o->kind = kind_of_name[o->kind_id];
     if (!o->name || !o->name[0]) gr_conf_fail(e, "%s.name: required", path);
+    apply_preset(o, path, e);
     if (o->kind != GR_PROVIDER_MOCK) {
         if (!o->base_url || !o->base_url[0])
             gr_conf_fail(e, "%s.base_url: required for kind %s", path, gr_provider_kind_name(o->kind));

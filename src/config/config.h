@@ -59,6 +59,8 @@ typedef struct gr_provider_conf {
     uint32_t mock_latency_ms;    /* delay before the first token */
     uint32_t mock_tokens_per_sec; /* 0 = as fast as possible */
     int kind_id;                  /* index in the `kind` choices (config.c) */
+    int preset_id;                /* index in gr_provider_preset_names (0 = none) */
+    const struct gr_provider_preset *preset; /* quirks of a known OpenAI-compatible service, or NULL */
 } gr_provider_conf;
 
 /* Prices are exact integers: micro-USD per 1M tokens (0.15 USD/Mtok = 150000),

@@ -22,6 +22,7 @@
 #include "metrics.h"
 #include "upstream.h"
 #include "provider_native.h"
+#include "preset_quirks.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -101,8 +102,7 @@ static char *json_quote(const char *s) {
  * first of any duplicate top-level key (the one that was validated, routed
  * and priced), without the gateway's own fields, with `model` and
  * stream_options set like the fast path. */
-static char *build_tree_body(gr_request *r, const cJSON *tree, bool ask_usage, size_t *out_len) {
-    cJSON *copy = cJSON_Duplicate(tree, 1);
+static void drop_duplicate_keys(cJSON *copy) {
     for (cJSON *it = copy ? copy->child : NULL; it;) {
         cJSON *next = it->next;
         for (cJSON *prev = copy->child; prev != it; prev = prev->next)
@@ -112,6 +112,11 @@ static char *build_tree_body(gr_request *r, const cJSON *tree, bool ask_usage, s
             }
         it = next;
     }
+}
+
+static char *build_tree_body(gr_request *r, const cJSON *tree, bool ask_usage, size_t *out_len) {
+    cJSON *copy = cJSON_Duplicate(tree, 1);
+    drop_duplicate_keys(copy);
     for (size_t i = 0; gr_route_gateway_fields[i]; i++)
         cJSON_DeleteItemFromObjectCaseSensitive(copy, gr_route_gateway_fields[i]);
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "model");
@@ -221,6 +226,27 @@ static const char *apply_token_cap(gr_request *r, cJSON *tree, const char *body,
     return copy;
 }
 
+/* A preset's quirks (preset_quirks.c) applied to a copy of the canonical
+ * body, whose rendering becomes the body sent; NULL after failing the request. */
+static cJSON *preset_body(gr_request *r, const gr_provider_conf *p, const char **body, size_t *len) {
+    cJSON *copy = cJSON_Duplicate(r->body, 1);
+    drop_duplicate_keys(copy);
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "model"); /* the rules may depend on the upstream's model id */
+    cJSON_AddStringToObject(copy, "model", r->deployment->upstream_model);
+    gr_upstream_error err = {0};
+    if (gr_preset_rewrite(p->preset, copy, &err) != GR_OK) {
+        cJSON_Delete(copy);
+        gr_request_fail(r, err.status, err.type, err.code, NULL, "%s", err.message);
+        return NULL;
+    }
+    char *txt = cJSON_PrintUnformatted(copy);
+    if (!txt) abort();
+    *body = gr_pool_strdup(r->pool, txt);
+    *len = strlen(*body);
+    cJSON_free(txt);
+    return copy;
+}
+
 static bool build_upstream_request(gr_request *r, const char *body, size_t len) {
     const gr_provider_conf *p = r->deployment->provider;
     gr_http_request *h = &r->up_req;
@@ -261,7 +287,11 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
     gr_http_request_add_header(h, "Content-Type: application/json");
     if (r->stream) gr_http_request_add_header(h, "Accept: text/event-stream");
     add_common_headers(r, h, true);
-    h->body = build_fast_body(r, r->body, true, body, len, &h->body_len);
+    cJSON *rewritten = NULL;
+    if (p->preset && r->ep == GR_EP_CHAT && !(rewritten = preset_body(r, p, &body, &len))) return false;
+    h->body = build_fast_body(r, rewritten ? rewritten : r->body, !p->preset || p->preset->stream_options, body, len,
+                              &h->body_len);
+    cJSON_Delete(rewritten);
     return true;
 }
 
