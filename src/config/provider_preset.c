@@ -15,7 +15,7 @@ static const char *const deepseek_drop[] = {"logprobs", "top_logprobs", NULL};
 /* Mistral validates strictly (422 "Extra inputs are not permitted"): everything
  * OpenAI-only goes; seed is random_seed there. */
 static const char *const mistral_drop[] = {"logprobs", "top_logprobs", "logit_bias", "user", "service_tier", "store",
-                                           "metadata", "reasoning_effort", "modalities", "audio", "prediction", NULL};
+                                           "metadata", "reasoning_effort", "modalities", "audio", NULL};
 static const gr_field_rename mistral_renames[] = {
     {"max_completion_tokens", "max_tokens"}, {"seed", "random_seed"}, {NULL, NULL}};
 

@@ -1,0 +1,280 @@
+// presets.test.mjs — the OpenAI-compatible presets (`providers[].preset`)
+// against recording fakes that refuse what each real service refuses
+// (preset_fakes.mjs): for every preset a chat, a stream with usage, a tool
+// round trip and JSON mode pass through; then each quirk the gateway
+// translates (DeepSeek reasoning_content, Mistral's tool-call ids and strict
+// schema, Groq's unsupported fields and n, xAI's reasoning models,
+// OpenRouter's usage object, max_completion_tokens renames), a stream relayed
+// byte by byte, and --check-config refusing a preset without its key.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { startGateway, TEST_KEY, repoRoot } from './harness.mjs';
+import { startPresetFake } from './preset_fakes.mjs';
+
+// preset -> [upstream model, needs a key]
+const PRESETS = {
+  deepseek: ['deepseek-reasoner', true],
+  mistral: ['mistral-small-latest', true],
+  groq: ['llama-3.3-70b-versatile', true],
+  together: ['meta-llama/Llama-3.3-70B-Instruct-Turbo', true],
+  fireworks: ['accounts/fireworks/models/llama-v3p1-8b-instruct', true],
+  xai: ['grok-4', true],
+  openrouter: ['anthropic/claude-sonnet-4', true],
+  vllm: ['qwen-think', false],
+  ollama: ['llama3.2', false],
+  llamacpp: ['deepseek-r1-think', false],
+  lmstudio: ['qwen3-think', false],
+};
+const KEY = (p) => `sk-${p}-upstream-key-0001`;
+
+let fake, slow, gw, client;
+before(async () => {
+  fake = await startPresetFake();
+  slow = await startPresetFake({ byteByByte: true });
+  const providers = Object.entries(PRESETS).map(([p, [, keyed]]) =>
+    `  - { name: ${p}, preset: ${p}, base_url: "http://127.0.0.1:${fake.port}/${p}/v1"${keyed ? `, api_key: ${KEY(p)}` : ''} }`);
+  providers.push(`  - { name: slow-deepseek, preset: deepseek, base_url: "http://127.0.0.1:${slow.port}/deepseek/v1", api_key: ${KEY('deepseek')} }`);
+  providers.push(`  - { name: slow-mistral, preset: mistral, base_url: "http://127.0.0.1:${slow.port}/mistral/v1", api_key: ${KEY('mistral')} }`);
+  const models = Object.entries(PRESETS).map(([p, [m]]) =>
+    `  - { name: ${p}-m, provider: ${p}, model: "${m}", pricing: { input: 1, output: 2 }, capabilities: [chat, tools, json, stream] }`);
+  models.push('  - { name: grok-mini, provider: xai, model: grok-3-mini, pricing: { input: 1, output: 2 } }');
+  models.push('  - { name: slow-deepseek-m, provider: slow-deepseek, model: deepseek-reasoner, pricing: { input: 1, output: 2 } }');
+  models.push('  - { name: slow-mistral-m, provider: slow-mistral, model: mistral-small-latest, pricing: { input: 1, output: 2 } }');
+  gw = await startGateway({
+    config: (port, dir) => `
+server: { listen: 127.0.0.1:${port}, workers: 1 }
+store: "sqlite://${dir}/gaterouter.db"
+log: { access_log: "-", level: info }
+auth: { keys: [ { name: test, key: ${TEST_KEY} } ] }
+routing: { health: { rate_limit_cooldown_ms: 0, consecutive_failures: 1000 } }
+providers:
+${providers.join('\n')}
+models:
+${models.join('\n')}
+`,
+  });
+  client = new OpenAI({ baseURL: gw.baseURL, apiKey: TEST_KEY, maxRetries: 0 });
+});
+after(async () => {
+  await gw?.stop();
+  await fake?.close();
+  await slow?.close();
+});
+
+// The requests the fake received for `preset` since `from`.
+const seen = (preset, from) => fake.requests.slice(from).filter((r) => r.preset === preset);
+const TOOLS = [{ type: 'function', function: { name: 'weather', description: 'weather in a city',
+  parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+
+for (const [preset, [upstreamModel, keyed]] of Object.entries(PRESETS)) {
+  test(`${preset}: chat, stream with usage, tool round trip and JSON mode pass through`, async () => {
+    const model = `${preset}-m`;
+    const from = fake.requests.length;
+
+    const chat = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 50 });
+    assert.equal(chat.choices[0].message.content, `hello from ${preset}`);
+    assert.equal(chat.usage.prompt_tokens, 11);
+
+    const stream = await client.chat.completions.create({ model, stream: true, stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'hi' }] });
+    let text = '', usage = null;
+    for await (const c of stream) {
+      text += c.choices[0]?.delta?.content || '';
+      if (c.usage) usage = c.usage;
+    }
+    assert.equal(text, `hello from ${preset}`);
+    assert.ok(usage, 'the stream carries usage');
+    assert.equal(usage.completion_tokens, 7);
+
+    const first = await client.chat.completions.create({ model, tools: TOOLS, messages: [{ role: 'user', content: 'weather in Paris?' }] });
+    const call = first.choices[0].message.tool_calls[0];
+    assert.equal(call.function.name, 'weather');
+    const second = await client.chat.completions.create({ model, tools: TOOLS, messages: [
+      { role: 'user', content: 'weather in Paris?' },
+      { role: 'assistant', content: null, tool_calls: [call] },
+      { role: 'tool', tool_call_id: call.id, content: 'sunny' }] });
+    assert.equal(second.choices[0].message.content, 'done: sunny');
+
+    const json = await client.chat.completions.create({ model, response_format: { type: 'json_object' },
+      messages: [{ role: 'user', content: 'reply in JSON' }] });
+    assert.deepEqual(JSON.parse(json.choices[0].message.content), { ok: true });
+
+    const recs = seen(preset, from);
+    assert.equal(recs.length, 5);
+    for (const r of recs) {
+      assert.equal(r.reply, 200, `${preset} accepted ${r.raw}`);
+      assert.equal(r.body.model, upstreamModel);
+      assert.equal(r.headers.authorization, keyed ? `Bearer ${KEY(preset)}` : undefined);
+    }
+    // max_completion_tokens reaches every preset under a name it honours
+    const limit = recs[0].body;
+    assert.equal(limit.max_tokens ?? limit.max_completion_tokens, 50);
+  });
+}
+
+test('defaults: a preset without base_url gets the service URL (seen by --check-config as valid)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gr-preset-'));
+  const bin = process.env.GR_BIN || join(repoRoot, 'build', 'gaterouter');
+  const check = (providers) => {
+    const path = join(dir, 'c.yaml');
+    writeFileSync(path, `server: { listen: 127.0.0.1:0 }\nproviders:\n${providers}\nmodels:\n  - { name: m, provider: p, model: x }\n`);
+    try {
+      return { code: 0, out: execFileSync(bin, ['--check-config', path], { stdio: 'pipe' }).toString() };
+    } catch (e) {
+      return { code: e.status, out: `${e.stdout}${e.stderr}` };
+    }
+  };
+  assert.equal(check('  - { name: p, preset: ollama }').code, 0);
+  assert.equal(check('  - { name: p, preset: groq, api_key: k }').code, 0);
+  const nokey = check('  - { name: p, preset: groq }');
+  assert.equal(nokey.code, 1);
+  assert.match(nokey.out, /providers\[0\]\.api_key: required for preset groq/);
+  const wrongKind = check('  - { name: p, preset: mistral, kind: anthropic, api_key: k }');
+  assert.equal(wrongKind.code, 1);
+  assert.match(wrongKind.out, /preset: mistral is an OpenAI-compatible service; kind must be openai/);
+  const typo = check('  - { name: p, preset: mistrall, api_key: k }');
+  assert.equal(typo.code, 1);
+  assert.match(typo.out, /did you mean mistral\?/);
+});
+
+test('deepseek: reasoning_content comes back on chat, streams and /v1/messages; logprobs (refused in thinking mode) are dropped', async () => {
+  const from = fake.requests.length;
+  const chat = await client.chat.completions.create({ model: 'deepseek-m', logprobs: true, top_logprobs: 2,
+    messages: [{ role: 'user', content: 'hi' }] });
+  assert.equal(chat.choices[0].message.reasoning_content, 'Let me think.');
+  let reasoning = '';
+  for await (const c of await client.chat.completions.create({ model: 'deepseek-m', stream: true,
+    messages: [{ role: 'user', content: 'hi' }] })) reasoning += c.choices[0]?.delta?.reasoning_content || '';
+  assert.equal(reasoning, 'Let me think.');
+  const msg = await fetch(`${gw.base}/v1/messages`, { method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': TEST_KEY, 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'deepseek-m', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }) });
+  assert.equal(msg.status, 200);
+  const m = await msg.json();
+  assert.deepEqual(m.content.map((b) => b.type), ['thinking', 'text']);
+  assert.equal(m.content[0].thinking, 'Let me think.');
+  const recs = seen('deepseek', from);
+  assert.ok(recs.every((r) => r.reply === 200 && !('logprobs' in r.body) && !('top_logprobs' in r.body)));
+});
+
+test('mistral: tool-call ids from another provider are mapped to 9 characters, consistently; seed, stream_options, user, reasoning_content fixed', async () => {
+  const from = fake.requests.length;
+  const foreign = 'call_9f2c1e7d4b8a4c6e';
+  const res = await client.chat.completions.create({ model: 'mistral-m', tools: TOOLS, seed: 7, user: 'u1',
+    max_completion_tokens: 40, parallel_tool_calls: false, messages: [
+      { role: 'user', content: 'weather in Paris?' },
+      { role: 'assistant', content: null, reasoning_content: 'thought elsewhere',
+        tool_calls: [{ id: foreign, type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } },
+          { id: 'toolu_01A', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } }] },
+      { role: 'tool', tool_call_id: foreign, content: 'sunny' },
+      { role: 'tool', tool_call_id: 'toolu_01A', content: 'rain' }] });
+  assert.equal(res.choices[0].message.content, 'done: rain');
+  const [r] = seen('mistral', from);
+  assert.equal(r.reply, 200);
+  const ids = r.body.messages[1].tool_calls.map((c) => c.id);
+  assert.ok(ids.every((id) => /^[a-zA-Z0-9]{9}$/.test(id)), ids.join());
+  assert.notEqual(ids[0], ids[1]);
+  assert.deepEqual([r.body.messages[2].tool_call_id, r.body.messages[3].tool_call_id], ids);
+  assert.equal(r.body.random_seed, 7);
+  assert.equal(r.body.max_tokens, 40);
+  assert.equal(r.body.parallel_tool_calls, false);
+  assert.ok(!('seed' in r.body) && !('user' in r.body) && !('reasoning_content' in r.body.messages[1]));
+
+  // the same conversation twice maps to the same ids (no state in the gateway)
+  await client.chat.completions.create({ model: 'mistral-m', tools: TOOLS, messages: [
+    { role: 'user', content: 'weather in Paris?' },
+    { role: 'assistant', content: null, tool_calls: [{ id: foreign, type: 'function', function: { name: 'weather', arguments: '{}' } }] },
+    { role: 'tool', tool_call_id: foreign, content: 'sunny' }] });
+  const again = seen('mistral', from)[1];
+  assert.equal(again.body.messages[1].tool_calls[0].id, ids[0]);
+
+  // a stream: stream_options (refused) is not sent, usage still arrives
+  const from2 = fake.requests.length;
+  let usage = null;
+  for await (const c of await client.chat.completions.create({ model: 'mistral-m', stream: true,
+    messages: [{ role: 'user', content: 'hi' }] })) if (c.usage) usage = c.usage;
+  const s = seen('mistral', from2)[0];
+  assert.equal(s.reply, 200);
+  assert.ok(!('stream_options' in s.body));
+  assert.equal(usage?.completion_tokens, 7);
+});
+
+test('groq: n > 1 is refused by the gateway (400, upstream never called); logprobs, logit_bias, names and reasoning_content dropped', async () => {
+  const from = fake.requests.length;
+  await assert.rejects(client.chat.completions.create({ model: 'groq-m', n: 2, messages: [{ role: 'user', content: 'hi' }] }),
+    (e) => e.status === 400 && /n must be 1/.test(e.message));
+  assert.equal(seen('groq', from).length, 0);
+  const res = await client.chat.completions.create({ model: 'groq-m', n: 1, logprobs: true, top_logprobs: 3, logit_bias: { 50256: -100 },
+    messages: [{ role: 'user', name: 'alice', content: 'hi' },
+      { role: 'assistant', content: 'hello', reasoning_content: 'hm' }, { role: 'user', content: 'again' }] });
+  assert.equal(res.choices[0].message.content, 'hello from groq');
+  const [r] = seen('groq', from);
+  assert.equal(r.reply, 200);
+  assert.equal(r.body.n, 1);
+  assert.ok(!('name' in r.body.messages[0]) && !('reasoning_content' in r.body.messages[1]));
+});
+
+test('xai: grok-4 gets no reasoning_effort, penalties or stop; grok-3-mini gets effort low|high', async () => {
+  const from = fake.requests.length;
+  const a = await client.chat.completions.create({ model: 'xai-m', reasoning_effort: 'high', stop: ['\n\n'],
+    presence_penalty: 0.5, frequency_penalty: 0.5, messages: [{ role: 'user', content: 'hi' }] });
+  assert.equal(a.choices[0].message.content, 'hello from xai');
+  const b = await client.chat.completions.create({ model: 'grok-mini', reasoning_effort: 'medium',
+    messages: [{ role: 'user', content: 'hi' }] });
+  assert.equal(b.choices[0].message.reasoning_content, 'Let me think.');
+  const [ra, rb] = seen('xai', from);
+  assert.equal(ra.reply, 200);
+  assert.ok(!['reasoning_effort', 'stop', 'presence_penalty', 'frequency_penalty'].some((k) => k in ra.body));
+  assert.equal(rb.reply, 200);
+  assert.equal(rb.body.reasoning_effort, 'high');
+});
+
+test('openrouter: usage:{include:true} is asked; the client is billed at the gateway price, not OpenRouter\'s', async () => {
+  const from = fake.requests.length;
+  const res = await client.chat.completions.create({ model: 'openrouter-m', messages: [{ role: 'user', content: 'hi' }] });
+  const [r] = seen('openrouter', from);
+  assert.deepEqual(r.body.usage, { include: true });
+  // 11 prompt tokens at 1 USD/Mtok + 7 completion tokens at 2 USD/Mtok (pricing of openrouter-m)
+  assert.equal(res.usage.cost, 0.000025);
+  // a client's own usage object is left as sent
+  const from2 = fake.requests.length;
+  await client.chat.completions.create({ model: 'openrouter-m', usage: { include: false }, messages: [{ role: 'user', content: 'hi' }] });
+  assert.deepEqual(seen('openrouter', from2)[0].body.usage, { include: false });
+});
+
+test('money: with max_tokens and max_completion_tokens both sent, the smaller one reaches a max_tokens-only service', async () => {
+  const from = fake.requests.length;
+  await client.chat.completions.create({ model: 'together-m', max_tokens: 500, max_completion_tokens: 20,
+    messages: [{ role: 'user', content: 'hi' }] });
+  const [r] = seen('together', from);
+  assert.equal(r.body.max_tokens, 20);
+  assert.ok(!('max_completion_tokens' in r.body));
+});
+
+test('streams relayed byte by byte: DeepSeek reasoning deltas and Mistral usage-on-the-last-chunk arrive whole', async () => {
+  let reasoning = '', text = '', usage = null;
+  for await (const c of await client.chat.completions.create({ model: 'slow-deepseek-m', stream: true,
+    stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] })) {
+    reasoning += c.choices[0]?.delta?.reasoning_content || '';
+    text += c.choices[0]?.delta?.content || '';
+    if (c.usage) usage = c.usage;
+  }
+  assert.equal(reasoning, 'Let me think.');
+  assert.equal(text, 'hello from deepseek');
+  assert.equal(usage?.total_tokens, 18);
+  text = '';
+  usage = null;
+  for await (const c of await client.chat.completions.create({ model: 'slow-mistral-m', stream: true,
+    stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] })) {
+    text += c.choices[0]?.delta?.content || '';
+    if (c.usage) usage = c.usage;
+  }
+  assert.equal(text, 'hello from mistral');
+  assert.equal(usage?.prompt_tokens, 11);
+  assert.ok(slow.requests.every((r) => r.reply === 200));
+});
