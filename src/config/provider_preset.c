@@ -28,7 +28,7 @@ static const char *const reasoning_message_drop[] = {"reasoning_content", NULL};
 
 static const gr_provider_preset presets[] = {
     {.name = "deepseek", .base_url = "https://api.deepseek.com/v1", .key_required = true, .stream_options = true,
-     .stream_usage = true, .drop_fields = deepseek_drop, .renames = max_tokens_only},
+     .stream_usage = true, .drop_fields = deepseek_drop, .renames = max_tokens_only, .reasoning_echo = true},
     {.name = "mistral", .base_url = "https://api.mistral.ai/v1", .key_required = true, .stream_options = false,
      .stream_usage = true, .short_tool_ids = true, .drop_fields = mistral_drop, .renames = mistral_renames,
      .drop_message_fields = reasoning_message_drop},

@@ -30,6 +30,8 @@ typedef struct gr_provider_preset {
     bool single_choice;             /* n > 1 refused (400 from the gateway, not the provider) */
     bool short_tool_ids;            /* tool-call ids must be 9 characters [a-zA-Z0-9] (Mistral) */
     bool ask_usage_object;          /* send usage:{include:true} (OpenRouter: usage with cost) */
+    bool reasoning_echo;            /* wants assistant reasoning_content back (DeepSeek tool-call turns); the
+                                       thinking of a translated /v1/messages turn goes to no one else */
     const char *const *drop_fields; /* top-level request fields removed; NULL-terminated */
     const gr_field_rename *renames; /* top-level renames; {NULL, NULL}-terminated */
     const char *const *drop_message_fields; /* fields removed from every message */

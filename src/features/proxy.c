@@ -227,13 +227,18 @@ static const char *apply_token_cap(gr_request *r, cJSON *tree, const char *body,
 }
 
 /* A preset's quirks (preset_quirks.c) applied to a copy of the canonical
- * body, whose rendering becomes the body sent; NULL after failing the request. */
+ * body, whose rendering becomes the body sent; NULL after failing the request.
+ * Also for a translated /v1/messages request without a preset (its thinking
+ * blocks, carried as reasoning_content, are removed). */
 static cJSON *preset_body(gr_request *r, const gr_provider_conf *p, const char **body, size_t *len) {
     cJSON *copy = cJSON_Duplicate(r->body, 1);
     drop_duplicate_keys(copy);
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "model"); /* the rules may depend on the upstream's model id */
     cJSON_AddStringToObject(copy, "model", r->deployment->upstream_model);
     gr_upstream_error err = {0};
+    /* the thinking of a translated /v1/messages turn: back only to who asks for it */
+    if (r->anthropic_out && !(p->preset && p->preset->reasoning_echo))
+        gr_preset_drop_message_field(copy, "reasoning_content");
     if (gr_preset_rewrite(p->preset, copy, &err) != GR_OK) {
         cJSON_Delete(copy);
         gr_request_fail(r, err.status, err.type, err.code, NULL, "%s", err.message);
@@ -288,7 +293,8 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
     if (r->stream) gr_http_request_add_header(h, "Accept: text/event-stream");
     add_common_headers(r, h, true);
     cJSON *rewritten = NULL;
-    if (p->preset && r->ep == GR_EP_CHAT && !(rewritten = preset_body(r, p, &body, &len))) return false;
+    if ((p->preset || r->anthropic_out) && r->ep == GR_EP_CHAT && !(rewritten = preset_body(r, p, &body, &len)))
+        return false;
     h->body = build_fast_body(r, rewritten ? rewritten : r->body, !p->preset || p->preset->stream_options, body, len,
                               &h->body_len);
     cJSON_Delete(rewritten);

@@ -80,6 +80,12 @@ static void xai_reasoning(cJSON *body) {
         cJSON_SetValuestring(effort, "high");
 }
 
+void gr_preset_drop_message_field(cJSON *body, const char *field) {
+    cJSON *msg;
+    cJSON_ArrayForEach(msg, cJSON_GetObjectItemCaseSensitive(body, "messages"))
+        if (cJSON_IsObject(msg)) cJSON_DeleteItemFromObjectCaseSensitive(msg, field);
+}
+
 gr_status gr_preset_rewrite(const gr_provider_preset *p, cJSON *body, gr_upstream_error *err) {
     if (!p || !cJSON_IsObject(body)) return GR_OK;
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(body, "n");

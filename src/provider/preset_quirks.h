@@ -15,6 +15,9 @@
  * set (400 invalid_request_error) for a request the service cannot serve. */
 gr_status gr_preset_rewrite(const gr_provider_preset *p, cJSON *body, gr_upstream_error *err);
 
+/* Removes `field` from every message of `body` (e.g. reasoning_content). */
+void gr_preset_drop_message_field(cJSON *body, const char *field);
+
 /* Mistral's tool-call id for `id` (out: 10 bytes): `id` itself when it is
  * already 9 characters of [a-zA-Z0-9], else 9 such characters derived from a
  * hash of it — the same id always maps to the same one, so an assistant

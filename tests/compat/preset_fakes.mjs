@@ -3,7 +3,8 @@
 // (`/<preset>/v1/chat/completions`). Each prefix refuses what the real
 // service refuses, with the status and error body that service sends
 // (sources in docs/PROVIDERS.md, "Presets"):
-//   deepseek  logprobs / top_logprobs (400, thinking mode)
+//   deepseek  logprobs / top_logprobs (400, thinking mode); a reasoner's
+//             assistant tool-call turn without its reasoning_content (400)
 //   mistral   any field outside its schema (422 extra_forbidden), tool-call ids
 //             that are not 9 characters [a-zA-Z0-9] (400)
 //   groq      logprobs, logit_bias, top_logprobs, messages[].name, n != 1,
@@ -31,6 +32,10 @@ function refusal(preset, b) {
   case 'deepseek':
     for (const k of ['logprobs', 'top_logprobs'])
       if (k in b) return openaiError(400, `${k} is not supported in thinking mode`);
+    // thinking mode: a tool-call turn's reasoning_content must come back
+    for (const [i, m] of msgs.entries())
+      if (/reasoner/.test(b.model) && m.role === 'assistant' && m.tool_calls && !('reasoning_content' in m))
+        return openaiError(400, `Missing \`reasoning_content\` field in the assistant message at message index ${i}`);
     return null;
   case 'mistral': {
     const extra = Object.keys(b).filter((k) => !MISTRAL_FIELDS.has(k));

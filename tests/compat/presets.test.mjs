@@ -38,10 +38,12 @@ before(async () => {
   slow = await startPresetFake({ byteByByte: true });
   const providers = Object.entries(PRESETS).map(([p, [, keyed]]) =>
     `  - { name: ${p}, preset: ${p}, base_url: "http://127.0.0.1:${fake.port}/${p}/v1"${keyed ? `, api_key: ${KEY(p)}` : ''} }`);
+  providers.push(`  - { name: plain, kind: openai, base_url: "http://127.0.0.1:${fake.port}/plain/v1", api_key: k }`);
   providers.push(`  - { name: slow-deepseek, preset: deepseek, base_url: "http://127.0.0.1:${slow.port}/deepseek/v1", api_key: ${KEY('deepseek')} }`);
   providers.push(`  - { name: slow-mistral, preset: mistral, base_url: "http://127.0.0.1:${slow.port}/mistral/v1", api_key: ${KEY('mistral')} }`);
   const models = Object.entries(PRESETS).map(([p, [m]]) =>
     `  - { name: ${p}-m, provider: ${p}, model: "${m}", pricing: { input: 1, output: 2 }, capabilities: [chat, tools, json, stream] }`);
+  models.push('  - { name: plain-m, provider: plain, model: gpt-4o, pricing: { input: 1, output: 2 } }');
   models.push('  - { name: grok-mini, provider: xai, model: grok-3-mini, pricing: { input: 1, output: 2 } }');
   models.push('  - { name: slow-deepseek-m, provider: slow-deepseek, model: deepseek-reasoner, pricing: { input: 1, output: 2 } }');
   models.push('  - { name: slow-mistral-m, provider: slow-mistral, model: mistral-small-latest, pricing: { input: 1, output: 2 } }');
@@ -96,7 +98,9 @@ for (const [preset, [upstreamModel, keyed]] of Object.entries(PRESETS)) {
     assert.equal(call.function.name, 'weather');
     const second = await client.chat.completions.create({ model, tools: TOOLS, messages: [
       { role: 'user', content: 'weather in Paris?' },
-      { role: 'assistant', content: null, tool_calls: [call] },
+      // what a client gets back, it sends back (DeepSeek refuses a tool turn without it)
+      { role: 'assistant', content: null, tool_calls: [call], ...(first.choices[0].message.reasoning_content
+        ? { reasoning_content: first.choices[0].message.reasoning_content } : {}) },
       { role: 'tool', tool_call_id: call.id, content: 'sunny' }] });
     assert.equal(second.choices[0].message.content, 'done: sunny');
 
@@ -160,6 +164,42 @@ test('deepseek: reasoning_content comes back on chat, streams and /v1/messages; 
   assert.equal(m.content[0].thinking, 'Let me think.');
   const recs = seen('deepseek', from);
   assert.ok(recs.every((r) => r.reply === 200 && !('logprobs' in r.body) && !('top_logprobs' in r.body)));
+});
+
+test('deepseek over /v1/messages: the thinking of a tool-use turn goes back as reasoning_content (required); to Groq it is not sent', async () => {
+  const post = (model, messages) => fetch(`${gw.base}/v1/messages`, { method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': TEST_KEY, 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model, max_tokens: 200, messages,
+      tools: [{ name: 'weather', description: 'weather in a city', input_schema: TOOLS[0].function.parameters }] }) });
+  const from = fake.requests.length;
+  const ask = [{ role: 'user', content: 'weather in Paris?' }];
+  const r1 = await post('deepseek-m', ask);
+  assert.equal(r1.status, 200);
+  const m1 = await r1.json();
+  assert.deepEqual(m1.content.map((b) => b.type), ['thinking', 'tool_use']);
+  const use = m1.content[1];
+  const turn2 = [...ask, { role: 'assistant', content: m1.content },
+    { role: 'user', content: [{ type: 'tool_result', tool_use_id: use.id, content: 'sunny' }] }];
+  const r2 = await post('deepseek-m', turn2);
+  assert.equal(r2.status, 200, await r2.clone().text());
+  const m2 = await r2.json();
+  assert.equal(m2.content.at(-1).text, 'done: sunny');
+  const sent = seen('deepseek', from)[1].body.messages[1];
+  assert.equal(sent.reasoning_content, 'Let me think.');
+  assert.equal(sent.tool_calls[0].id, use.id);
+  // the same conversation to a service that refuses the field
+  const from2 = fake.requests.length;
+  const r3 = await post('groq-m', turn2);
+  assert.equal(r3.status, 200, await r3.clone().text());
+  const g = seen('groq', from2)[0];
+  assert.equal(g.reply, 200);
+  assert.ok(!('reasoning_content' in g.body.messages[1]));
+  // nor to an OpenAI-compatible upstream without a preset
+  const from3 = fake.requests.length;
+  const r4 = await post('plain-m', turn2);
+  assert.equal(r4.status, 200, await r4.clone().text());
+  const plain = seen('plain', from3)[0].body.messages[1];
+  assert.ok(plain.tool_calls && !('reasoning_content' in plain));
 });
 
 test('mistral: tool-call ids from another provider are mapped to 9 characters, consistently; seed, stream_options, user, reasoning_content fixed', async () => {
