@@ -23,15 +23,16 @@ static const gr_field_rename mistral_renames[] = {
 static const char *const groq_drop[] = {"logprobs", "logit_bias", "top_logprobs", NULL};
 static const char *const groq_message_drop[] = {"name", "reasoning_content", NULL};
 
-/* Strict validators refuse reasoning_content echoed back in an assistant turn. */
-static const char *const reasoning_message_drop[] = {"reasoning_content", NULL};
+/* Mistral's message schemas have no reasoning_content, and `name` only on tool
+ * messages (where it is optional): both go. */
+static const char *const mistral_message_drop[] = {"reasoning_content", "name", NULL};
 
 static const gr_provider_preset presets[] = {
     {.name = "deepseek", .base_url = "https://api.deepseek.com/v1", .key_required = true, .stream_options = true,
      .stream_usage = true, .drop_fields = deepseek_drop, .renames = max_tokens_only, .reasoning_echo = true},
     {.name = "mistral", .base_url = "https://api.mistral.ai/v1", .key_required = true, .stream_options = false,
      .stream_usage = true, .short_tool_ids = true, .drop_fields = mistral_drop, .renames = mistral_renames,
-     .drop_message_fields = reasoning_message_drop},
+     .drop_message_fields = mistral_message_drop},
     {.name = "groq", .base_url = "https://api.groq.com/openai/v1", .key_required = true, .stream_options = true,
      .stream_usage = true, .single_choice = true, .drop_fields = groq_drop, .drop_message_fields = groq_message_drop},
     {.name = "together", .base_url = "https://api.together.xyz/v1", .key_required = true, .stream_options = true,

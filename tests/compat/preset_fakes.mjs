@@ -39,7 +39,7 @@ function refusal(preset, b) {
     return null;
   case 'mistral': {
     const extra = Object.keys(b).filter((k) => !MISTRAL_FIELDS.has(k));
-    msgs.forEach((m, i) => Object.keys(m).filter((k) => !MISTRAL_MESSAGE_FIELDS.has(k))
+    msgs.forEach((m, i) => Object.keys(m).filter((k) => !MISTRAL_MESSAGE_FIELDS.has(k) || (k === 'name' && m.role !== 'tool'))
       .forEach((k) => extra.push(`messages.${i}.${k}`)));
     if (extra.length)
       return { status: 422, body: { object: 'error', type: 'invalid_request_error', param: null, code: null,

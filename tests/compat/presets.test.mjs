@@ -202,12 +202,12 @@ test('deepseek over /v1/messages: the thinking of a tool-use turn goes back as r
   assert.ok(plain.tool_calls && !('reasoning_content' in plain));
 });
 
-test('mistral: tool-call ids from another provider are mapped to 9 characters, consistently; seed, stream_options, user, reasoning_content fixed', async () => {
+test('mistral: tool-call ids from another provider are mapped to 9 characters, consistently; seed, stream_options, user, names, reasoning_content fixed', async () => {
   const from = fake.requests.length;
   const foreign = 'call_9f2c1e7d4b8a4c6e';
   const res = await client.chat.completions.create({ model: 'mistral-m', tools: TOOLS, seed: 7, user: 'u1',
     max_completion_tokens: 40, parallel_tool_calls: false, messages: [
-      { role: 'user', content: 'weather in Paris?' },
+      { role: 'user', name: 'alice', content: 'weather in Paris?' },
       { role: 'assistant', content: null, reasoning_content: 'thought elsewhere',
         tool_calls: [{ id: foreign, type: 'function', function: { name: 'weather', arguments: '{"city":"Paris"}' } },
           { id: 'toolu_01A', type: 'function', function: { name: 'weather', arguments: '{"city":"Rome"}' } }] },
@@ -223,7 +223,7 @@ test('mistral: tool-call ids from another provider are mapped to 9 characters, c
   assert.equal(r.body.random_seed, 7);
   assert.equal(r.body.max_tokens, 40);
   assert.equal(r.body.parallel_tool_calls, false);
-  assert.ok(!('seed' in r.body) && !('user' in r.body) && !('reasoning_content' in r.body.messages[1]));
+  assert.ok(!('seed' in r.body) && !('user' in r.body) && !('reasoning_content' in r.body.messages[1]) && !('name' in r.body.messages[0]));
 
   // the same conversation twice maps to the same ids (no state in the gateway)
   await client.chat.completions.create({ model: 'mistral-m', tools: TOOLS, messages: [
