@@ -179,6 +179,14 @@ static gr_status user_turn(const cJSON *content, cJSON *out, gr_upstream_error *
     return GR_OK;
 }
 
+/* Appends `t` to the heap string *buf of length *len. */
+static void append_text(char **buf, size_t *len, const char *t) {
+    size_t n = strlen(t);
+    *buf = gr_xrealloc(*buf, *len + n + 1);
+    memcpy(*buf + *len, t, n + 1);
+    *len += n;
+}
+
 static gr_status assistant_turn(const cJSON *content, cJSON *out, gr_upstream_error *err) {
     char *text = NULL, *reasoning = NULL;
     size_t tl = 0, rl = 0;
@@ -194,17 +202,9 @@ static gr_status assistant_turn(const cJSON *content, cJSON *out, gr_upstream_er
         } else if (bt && strcmp(bt, "thinking") == 0 && gr_provider_get_str(b, "thinking")) {
             /* the turn's reasoning, as reasoning_content: what DeepSeek wants back on
              * tool-call turns; the fast path removes it for every other upstream */
-            const char *t = gr_provider_get_str(b, "thinking");
-            size_t n = strlen(t);
-            reasoning = gr_xrealloc(reasoning, rl + n + 1);
-            memcpy(reasoning + rl, t, n + 1);
-            rl += n;
+            append_text(&reasoning, &rl, gr_provider_get_str(b, "thinking"));
         } else if (bt && strcmp(bt, "text") == 0 && gr_provider_get_str(b, "text")) {
-            const char *t = gr_provider_get_str(b, "text");
-            size_t n = strlen(t);
-            text = gr_xrealloc(text, tl + n + 1);
-            memcpy(text + tl, t, n + 1);
-            tl += n;
+            append_text(&text, &tl, gr_provider_get_str(b, "text"));
         } else if (bt && strcmp(bt, "tool_use") == 0) {
             const char *id = gr_provider_get_str(b, "id");
             const char *name = gr_provider_get_str(b, "name");

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixture_files.h"
 #include "preset_quirks.h"
 
 typedef struct {
@@ -23,28 +24,16 @@ typedef struct {
     const gr_provider_preset *preset;
 } fixture;
 
-static cJSON *read_json(const char *dir, const char *name) {
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("%s: missing", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    b[got] = '\0';
-    cJSON *j = cJSON_Parse(b);
-    free(b);
-    if (!j) fail_msg("%s: invalid JSON", path);
+static cJSON *must_read_json(const char *dir, const char *name) {
+    cJSON *j = read_json(dir, name);
+    if (!j) fail_msg("%s/%s: missing", dir, name);
     return j;
 }
 
 static void preset_case(void **state) {
     const fixture *fx = *state;
-    cJSON *req = read_json(fx->dir, "request.json");
-    cJSON *exp = read_json(fx->dir, "expected.json");
+    cJSON *req = must_read_json(fx->dir, "request.json");
+    cJSON *exp = must_read_json(fx->dir, "expected.json");
     gr_upstream_error err = {0};
     gr_status rc = gr_preset_rewrite(fx->preset, req, &err);
     const cJSON *want_req = cJSON_GetObjectItemCaseSensitive(exp, "upstream_request");
