@@ -14,7 +14,7 @@
 // and answers in its dialect: DeepSeek/vLLM/llama.cpp/LM Studio reasoning
 // models return `reasoning_content`; Mistral puts usage on the last content
 // chunk unasked; Groq adds `x_groq`; OpenRouter returns `usage.cost` when
-// asked with usage:{include:true}. `byteByByte` streams one byte per write.
+// asked with usage:{include:true}.
 import { startRecordingServer } from './recording_server.mjs';
 
 const MISTRAL_FIELDS = new Set(['model', 'messages', 'temperature', 'top_p', 'max_tokens', 'stream', 'stop',
@@ -137,7 +137,11 @@ function streamText(preset, b) {
   return out + 'data: [DONE]\n\n';
 }
 
-export async function startPresetFake({ byteByByte = false } = {}) {
+// byteByByte: streams go one byte per write. splitEvery: the n-th streamed
+// answer of each preset goes in two writes split at byte n (1, 2, …), its
+// length recorded as rec.streamLength so a test knows when every offset ran.
+export async function startPresetFake({ byteByByte = false, splitEvery = false } = {}) {
+  const streamed = {};
   return startRecordingServer(async (rec, res) => {
     const m = /^\/([a-z]+)\/v1\/chat\/completions$/.exec(rec.url);
     const preset = m ? m[1] : null;
@@ -159,8 +163,16 @@ export async function startPresetFake({ byteByByte = false } = {}) {
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const text = Buffer.from(streamText(preset, rec.body));
-    if (!byteByByte) return res.end(text);
+    rec.streamLength = text.length;
     res.socket.setNoDelay(true);
+    if (splitEvery) {
+      const at = Math.min((streamed[preset] = (streamed[preset] || 0) + 1), text.length - 1);
+      rec.splitAt = at;
+      res.write(text.subarray(0, at));
+      await new Promise((r) => setTimeout(r, 1));
+      return res.end(text.subarray(at));
+    }
+    if (!byteByByte) return res.end(text);
     for (let i = 0; i < text.length; i++) {
       res.write(text.subarray(i, i + 1));
       await new Promise((r) => setImmediate(r));

@@ -32,20 +32,26 @@ const PRESETS = {
 };
 const KEY = (p) => `sk-${p}-upstream-key-0001`;
 
-let fake, slow, gw, client;
+let fake, slow, split, gw, client;
 before(async () => {
   fake = await startPresetFake();
   slow = await startPresetFake({ byteByByte: true });
+  split = await startPresetFake({ splitEvery: true });
   const providers = Object.entries(PRESETS).map(([p, [, keyed]]) =>
     `  - { name: ${p}, preset: ${p}, base_url: "http://127.0.0.1:${fake.port}/${p}/v1"${keyed ? `, api_key: ${KEY(p)}` : ''} }`);
   providers.push(`  - { name: plain, kind: openai, base_url: "http://127.0.0.1:${fake.port}/plain/v1", api_key: k }`);
   providers.push(`  - { name: slow-deepseek, preset: deepseek, base_url: "http://127.0.0.1:${slow.port}/deepseek/v1", api_key: ${KEY('deepseek')} }`);
+  for (const p of ['deepseek', 'mistral', 'groq'])
+    providers.push(`  - { name: split-${p}, preset: ${p}, base_url: "http://127.0.0.1:${split.port}/${p}/v1", api_key: ${KEY(p)} }`);
   providers.push(`  - { name: slow-mistral, preset: mistral, base_url: "http://127.0.0.1:${slow.port}/mistral/v1", api_key: ${KEY('mistral')} }`);
   const models = Object.entries(PRESETS).map(([p, [m]]) =>
     `  - { name: ${p}-m, provider: ${p}, model: "${m}", pricing: { input: 1, output: 2 }, capabilities: [chat, tools, json, stream] }`);
   models.push('  - { name: plain-m, provider: plain, model: gpt-4o, pricing: { input: 1, output: 2 } }');
   models.push('  - { name: grok-mini, provider: xai, model: grok-3-mini, pricing: { input: 1, output: 2 } }');
   models.push('  - { name: slow-deepseek-m, provider: slow-deepseek, model: deepseek-reasoner, pricing: { input: 1, output: 2 } }');
+  models.push('  - { name: split-deepseek-m, provider: split-deepseek, model: deepseek-reasoner, pricing: { input: 1, output: 2 } }');
+  models.push('  - { name: split-mistral-m, provider: split-mistral, model: mistral-small-latest, pricing: { input: 1, output: 2 } }');
+  models.push('  - { name: split-groq-m, provider: split-groq, model: llama-3.3-70b-versatile, pricing: { input: 1, output: 2 } }');
   models.push('  - { name: slow-mistral-m, provider: slow-mistral, model: mistral-small-latest, pricing: { input: 1, output: 2 } }');
   gw = await startGateway({
     config: (port, dir) => `
@@ -66,6 +72,7 @@ after(async () => {
   await gw?.stop();
   await fake?.close();
   await slow?.close();
+  await split?.close();
 });
 
 // The requests the fake received for `preset` since `from`.
@@ -317,4 +324,40 @@ test('streams relayed byte by byte: DeepSeek reasoning deltas and Mistral usage-
   assert.equal(text, 'hello from mistral');
   assert.equal(usage?.prompt_tokens, 11);
   assert.ok(slow.requests.every((r) => r.reply === 200));
+});
+
+// One stream, read back as the client sees it: content, reasoning, tool-call
+// arguments and the usage chunk.
+async function readStream(model, extra = {}) {
+  const out = { text: '', reasoning: '', args: '', usage: null, finish: null };
+  for await (const c of await client.chat.completions.create({ model, stream: true,
+    stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }], ...extra })) {
+    const d = c.choices[0]?.delta;
+    out.text += d?.content || '';
+    out.reasoning += d?.reasoning_content || '';
+    out.args += d?.tool_calls?.[0]?.function?.arguments || '';
+    if (c.choices[0]?.finish_reason) out.finish = c.choices[0].finish_reason;
+    if (c.usage) out.usage = { prompt: c.usage.prompt_tokens, completion: c.usage.completion_tokens };
+  }
+  return out;
+}
+
+test('streams that differ (DeepSeek reasoning, Mistral usage on the last chunk, Groq x_groq, a tool call) replayed split at every byte offset', async () => {
+  const cases = [
+    ['deepseek', 'split-deepseek-m', {}, { text: 'hello from deepseek', reasoning: 'Let me think.', args: '', finish: 'stop' }],
+    ['mistral', 'split-mistral-m', {}, { text: 'hello from mistral', reasoning: '', args: '', finish: 'stop' }],
+    ['groq', 'split-groq-m', { tools: TOOLS }, { text: '', reasoning: '', args: '{"city":"Paris"}', finish: 'tool_calls' }],
+  ];
+  for (const [preset, model, extra, want] of cases) {
+    let offsets = 0;
+    for (;;) {
+      const got = await readStream(model, extra);
+      assert.deepEqual(got, { ...want, usage: { prompt: 11, completion: 7 } }, `${preset} split at ${offsets + 1}`);
+      offsets++;
+      const rec = split.requests.filter((r) => r.preset === preset).at(-1);
+      assert.equal(rec.reply, 200);
+      if (rec.splitAt >= rec.streamLength - 1) break;
+    }
+    assert.ok(offsets > 500, `${preset}: ${offsets} offsets`);
+  }
 });
