@@ -484,6 +484,9 @@ const gr_conf_key gr_conf_provider_keys[] = {
     {"api_version", GR_CONF_STRING, P(api_version), 0, 0, NULL, NULL, "anthropic-version / Azure api-version"},
     {"headers", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "extra upstream headers, name: value"},
     {"timeouts", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "connect_ms, first_byte_ms, idle_ms, total_ms"},
+    {"openrouter_provider", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "preset openrouter only: OpenRouter's provider-routing object (order, only, ignore, allow_fallbacks, "
+     "data_collection, sort, …) sent as `provider` on every request"},
     {"latency_ms", GR_CONF_MS, P(mock_latency_ms), 0, 600000, "0", NULL, "mock only: delay before the first token"},
     {"tokens_per_sec", GR_CONF_COUNT, P(mock_tokens_per_sec), 0, 1000000, "0", NULL,
      "mock only: stream pace; 0 = as fast as possible"},
@@ -509,6 +512,26 @@ static void apply_preset(gr_provider_conf *o, const char *path, gr_conf_err *e) 
         gr_conf_fail(e, "%s.api_key: required for preset %s (sent as Authorization: Bearer)", path, o->preset->name);
 }
 
+/* openrouter_provider: an object, only where the upstream is OpenRouter
+ * (the gateway reads a client's own `provider` as its routing preferences
+ * and never forwards it, so this is how OpenRouter's routing is asked). */
+static void parse_openrouter_provider(const cJSON *j, gr_provider_conf *o, const char *path, gr_conf_err *e) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "openrouter_provider");
+    if (!v || cJSON_IsNull(v)) return;
+    if (!o->preset || strcmp(o->preset->name, "openrouter")) {
+        gr_conf_fail(e, "%s.openrouter_provider: only with preset: openrouter", path);
+        return;
+    }
+    if (!cJSON_IsObject(v)) {
+        gr_conf_fail(e, "%s.openrouter_provider: expected a mapping (OpenRouter's provider-routing object)", path);
+        return;
+    }
+    char *txt = cJSON_PrintUnformatted(v);
+    if (!txt) abort();
+    o->openrouter_provider = gr_xstrdup(txt);
+    cJSON_free(txt);
+}
+
 static void parse_provider(const cJSON *j, gr_provider_conf *o, const char *path, gr_conf_err *e) {
     if (!cJSON_IsObject(j)) {
         gr_conf_fail(e, "%s: expected a mapping", path);
@@ -519,6 +542,7 @@ static void parse_provider(const cJSON *j, gr_provider_conf *o, const char *path
     o->kind = kind_of_name[o->kind_id];
     if (!o->name || !o->name[0]) gr_conf_fail(e, "%s.name: required", path);
     apply_preset(o, path, e);
+    parse_openrouter_provider(j, o, path, e);
     if (o->kind != GR_PROVIDER_MOCK) {
         if (!o->base_url || !o->base_url[0])
             gr_conf_fail(e, "%s.base_url: required for kind %s", path, gr_provider_kind_name(o->kind));
@@ -891,6 +915,7 @@ static void config_free(gr_config *c) {
     for (size_t i = 0; i < c->nproviders; i++) {
         gr_provider_conf *p = &c->providers[i];
         gr_conf_free_keys(gr_conf_provider_keys, p);
+        free(p->openrouter_provider);
         for (size_t h = 0; h < p->nheaders; h++) {
             free(p->headers[h].name);
             free(p->headers[h].value);

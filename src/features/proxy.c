@@ -298,6 +298,15 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
     h->body = build_fast_body(r, rewritten ? rewritten : r->body, !p->preset || p->preset->stream_options, body, len,
                               &h->body_len);
     cJSON_Delete(rewritten);
+    if (p->openrouter_provider && r->ep == GR_EP_CHAT) { /* after the gateway's own `provider` was removed */
+        size_t n;
+        char *with = gr_json_insert_first(h->body, h->body_len, "provider", p->openrouter_provider, &n);
+        if (with) {
+            free(h->body);
+            h->body = with;
+            h->body_len = n;
+        }
+    }
     return true;
 }
 

@@ -38,7 +38,8 @@ before(async () => {
   slow = await startPresetFake({ byteByByte: true });
   split = await startPresetFake({ splitEvery: true });
   const providers = Object.entries(PRESETS).map(([p, [, keyed]]) =>
-    `  - { name: ${p}, preset: ${p}, base_url: "http://127.0.0.1:${fake.port}/${p}/v1"${keyed ? `, api_key: ${KEY(p)}` : ''} }`);
+    `  - { name: ${p}, preset: ${p}, base_url: "http://127.0.0.1:${fake.port}/${p}/v1"${keyed ? `, api_key: ${KEY(p)}` : ''}${
+      p === 'openrouter' ? ', openrouter_provider: { order: [anthropic, amazon-bedrock], allow_fallbacks: false }' : ''} }`);
   providers.push(`  - { name: plain, kind: openai, base_url: "http://127.0.0.1:${fake.port}/plain/v1", api_key: k }`);
   providers.push(`  - { name: slow-deepseek, preset: deepseek, base_url: "http://127.0.0.1:${slow.port}/deepseek/v1", api_key: ${KEY('deepseek')} }`);
   for (const p of ['deepseek', 'mistral', 'groq'])
@@ -148,6 +149,10 @@ test('defaults: a preset without base_url gets the service URL (seen by --check-
   const wrongKind = check('  - { name: p, preset: mistral, kind: anthropic, api_key: k }');
   assert.equal(wrongKind.code, 1);
   assert.match(wrongKind.out, /preset: mistral is an OpenAI-compatible service; kind must be openai/);
+  const misplaced = check('  - { name: p, preset: groq, api_key: k, openrouter_provider: { order: [a] } }');
+  assert.equal(misplaced.code, 1);
+  assert.match(misplaced.out, /openrouter_provider: only with preset: openrouter/);
+  assert.equal(check('  - { name: p, preset: openrouter, api_key: k, openrouter_provider: [a] }').code, 1);
   const typo = check('  - { name: p, preset: mistrall, api_key: k }');
   assert.equal(typo.code, 1);
   assert.match(typo.out, /did you mean mistral\?/);
@@ -281,7 +286,7 @@ test('xai: grok-4 gets no reasoning_effort, penalties or stop; grok-3-mini gets 
   assert.equal(rb.body.reasoning_effort, 'high');
 });
 
-test('openrouter: usage:{include:true} is asked; the client is billed at the gateway price, not OpenRouter\'s', async () => {
+test('openrouter: usage:{include:true} is asked, openrouter_provider is sent as provider; the client is billed at the gateway price', async () => {
   const from = fake.requests.length;
   const res = await client.chat.completions.create({ model: 'openrouter-m', messages: [{ role: 'user', content: 'hi' }] });
   const [r] = seen('openrouter', from);
@@ -292,6 +297,14 @@ test('openrouter: usage:{include:true} is asked; the client is billed at the gat
   const from2 = fake.requests.length;
   await client.chat.completions.create({ model: 'openrouter-m', usage: { include: false }, messages: [{ role: 'user', content: 'hi' }] });
   assert.deepEqual(seen('openrouter', from2)[0].body.usage, { include: false });
+  // OpenRouter's provider routing: the operator's object; a client's `provider` is the gateway's own
+  const from3 = fake.requests.length;
+  await client.chat.completions.create({ model: 'openrouter-m', provider: { sort: 'price' }, messages: [{ role: 'user', content: 'hi' }] });
+  for (const rec of seen('openrouter', from)) {
+    assert.deepEqual(rec.body.provider, { order: ['anthropic', 'amazon-bedrock'], allow_fallbacks: false });
+    assert.equal(rec.raw.match(/"provider"/g).length, 1);
+  }
+  assert.equal(seen('openrouter', from3).length, 1);
 });
 
 test('money: with max_tokens and max_completion_tokens both sent, the smaller one reaches a max_tokens-only service', async () => {
