@@ -95,13 +95,8 @@ static char *json_quote(const char *s) {
     return q;
 }
 
-/* The OpenAI-compatible fast path: forward the client's bytes with `model`
- * rewritten, the gateway's own fields (gr_route_gateway_fields) removed and,
- * for streams, usage requested so the gateway can meter. */
-/* The slow, safe variant: render from the parsed tree, keeping only the
- * first of any duplicate top-level key (the one that was validated, routed
- * and priced), without the gateway's own fields, with `model` and
- * stream_options set like the fast path. */
+/* Keeps only the first of any duplicate top-level key of `copy` (the one
+ * that was validated, routed and priced). */
 static void drop_duplicate_keys(cJSON *copy) {
     for (cJSON *it = copy ? copy->child : NULL; it;) {
         cJSON *next = it->next;
@@ -114,6 +109,12 @@ static void drop_duplicate_keys(cJSON *copy) {
     }
 }
 
+/* The OpenAI-compatible fast path: forward the client's bytes with `model`
+ * rewritten, the gateway's own fields (gr_route_gateway_fields) removed and,
+ * for streams, usage requested so the gateway can meter. */
+/* The slow, safe variant: render from the parsed tree, keeping only the
+ * first of any duplicate top-level key, without the gateway's own fields,
+ * with `model` and stream_options set like the fast path. */
 static char *build_tree_body(gr_request *r, const cJSON *tree, bool ask_usage, size_t *out_len) {
     cJSON *copy = cJSON_Duplicate(tree, 1);
     drop_duplicate_keys(copy);

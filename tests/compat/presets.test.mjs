@@ -254,6 +254,19 @@ test('mistral: tool-call ids from another provider are mapped to 9 characters, c
   assert.equal(s.reply, 200);
   assert.ok(!('stream_options' in s.body));
   assert.equal(usage?.completion_tokens, 7);
+
+  // /v1/messages streamed to Mistral: its unasked usage reaches message_delta
+  const from3 = fake.requests.length;
+  const ev = await fetch(`${gw.base}/v1/messages`, { method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': TEST_KEY, 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'mistral-m', max_tokens: 50, stream: true, messages: [{ role: 'user', content: 'hi' }] }) });
+  const events = (await ev.text()).split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+  const delta = events.find((e) => e.type === 'message_delta');
+  assert.equal(delta.usage.output_tokens, 7);
+  assert.equal(events.filter((e) => e.type === 'content_block_delta').map((e) => e.delta.text).join(''), 'hello from mistral');
+  const m = seen('mistral', from3)[0];
+  assert.equal(m.reply, 200);
+  assert.ok(!('stream_options' in m.body));
 });
 
 test('groq: n > 1 is refused by the gateway (400, upstream never called); logprobs, logit_bias, names and reasoning_content dropped', async () => {
