@@ -30,6 +30,7 @@ typedef struct gr_provider_preset {
     bool single_choice;             /* n > 1 refused (400 from the gateway, not the provider) */
     bool short_tool_ids;            /* tool-call ids must be 9 characters [a-zA-Z0-9] (Mistral) */
     bool ask_usage_object;          /* send usage:{include:true} (OpenRouter: usage with cost) */
+    bool reasoning_alias;           /* answers name the reasoning `reasoning`: renamed reasoning_content */
     bool reasoning_echo;            /* wants assistant reasoning_content back (DeepSeek tool-call turns); the
                                        thinking of a translated /v1/messages turn goes to no one else */
     const char *const *drop_fields; /* top-level request fields removed; NULL-terminated */

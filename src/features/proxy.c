@@ -426,6 +426,25 @@ static int relay_native_event(gr_request *r, const gr_sse_event *ev) {
     return 0;
 }
 
+static int relay_openai_event(gr_request *r, const char *d, size_t n);
+
+/* A preset whose service names the reasoning `reasoning` (Ollama, newer
+ * vLLM): the chunk re-rendered with `reasoning_content`, or NULL (as is). */
+static char *aliased_reasoning_chunk(gr_request *r, const char *d, size_t n) {
+    const gr_provider_preset *ps = r->deployment->provider->preset;
+    if (!ps || !ps->reasoning_alias || !memmem(d, n, "\"reasoning\"", 11)) return NULL;
+    cJSON *j = cJSON_ParseWithLength(d, n);
+    char *out = NULL;
+    if (j && gr_preset_alias_reasoning(j)) {
+        char *txt = cJSON_PrintUnformatted(j);
+        if (!txt) abort();
+        out = gr_xstrdup(txt);
+        cJSON_free(txt);
+    }
+    cJSON_Delete(j);
+    return out;
+}
+
 static int on_sse_event(void *ud, const gr_sse_event *ev) {
     gr_request *r = ud;
     if (r->native) return relay_native_event(r, ev);
@@ -438,8 +457,14 @@ static int on_sse_event(void *ud, const gr_sse_event *ev) {
         }
         return 0;
     }
-    const char *d = ev->data.ptr;
-    size_t n = ev->data.len;
+    char *aliased = aliased_reasoning_chunk(r, ev->data.ptr, ev->data.len);
+    int rc = aliased ? relay_openai_event(r, aliased, strlen(aliased)) : relay_openai_event(r, ev->data.ptr, ev->data.len);
+    free(aliased);
+    return rc;
+}
+
+/* One chunk of an OpenAI-compatible stream: relayed, usage picked off. */
+static int relay_openai_event(gr_request *r, const char *d, size_t n) {
     if (n == 6 && !memcmp(d, "[DONE]", 6)) {
         r->done_seen = true;
         return 0;
@@ -731,6 +756,8 @@ static void reply_non_stream(gr_request *r) {
         gr_request_fail(r, 502, "api_error", "upstream_error_in_success", NULL, "%s", e.message);
         return;
     }
+    const gr_provider_preset *ps = r->deployment->provider->preset;
+    bool aliased = ps && ps->reasoning_alias && gr_preset_alias_reasoning(j); /* then re-rendered below */
     read_usage(cJSON_GetObjectItemCaseSensitive(j, "usage"), &r->usage);
     if (!r->usage.present) {
         r->usage.prompt_tokens = r->est_prompt_tokens;
@@ -744,7 +771,8 @@ static void reply_non_stream(gr_request *r) {
      * "cost" spliced into the usage object (no re-rendering of the body). */
     size_t us, ue;
     const cJSON *uobj = cJSON_GetObjectItemCaseSensitive(j, "usage");
-    if (!r->anthropic_out && r->usage.present && cJSON_IsObject(uobj) && !cJSON_GetObjectItemCaseSensitive(uobj, "cost") &&
+    if (!aliased && !r->anthropic_out && r->usage.present && cJSON_IsObject(uobj) &&
+        !cJSON_GetObjectItemCaseSensitive(uobj, "cost") &&
         gr_json_find_top_level(body, len, "usage", &us, &ue) && ue > us + 1 && body[ue - 1] == '}') {
         char usd[48], ins[64];
         gr_meter_format_usd(r->cost_nusd, usd, sizeof(usd));

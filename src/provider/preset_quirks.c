@@ -80,6 +80,24 @@ static void xai_reasoning(cJSON *body) {
         cJSON_SetValuestring(effort, "high");
 }
 
+bool gr_preset_alias_reasoning(cJSON *response) {
+    bool changed = false;
+    cJSON *choice;
+    cJSON_ArrayForEach(choice, cJSON_GetObjectItemCaseSensitive(response, "choices")) {
+        static const char *const holders[] = {"message", "delta"};
+        for (size_t i = 0; i < 2; i++) {
+            cJSON *h = cJSON_GetObjectItemCaseSensitive(choice, holders[i]);
+            cJSON *v = cJSON_GetObjectItemCaseSensitive(h, "reasoning");
+            if (!cJSON_IsString(v)) continue;
+            cJSON_DetachItemViaPointer(h, v);
+            if (cJSON_GetObjectItemCaseSensitive(h, "reasoning_content")) cJSON_Delete(v);
+            else cJSON_AddItemToObject(h, "reasoning_content", v);
+            changed = true;
+        }
+    }
+    return changed;
+}
+
 void gr_preset_drop_message_field(cJSON *body, const char *field) {
     cJSON *msg;
     cJSON_ArrayForEach(msg, cJSON_GetObjectItemCaseSensitive(body, "messages"))

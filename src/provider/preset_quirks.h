@@ -15,6 +15,12 @@
  * set (400 invalid_request_error) for a request the service cannot serve. */
 gr_status gr_preset_rewrite(const gr_provider_preset *p, cJSON *body, gr_upstream_error *err);
 
+/* Response side of reasoning_alias: in every choice's `message` and `delta`
+ * of a chat completion (or chunk), a string `reasoning` becomes
+ * `reasoning_content` (dropped when that is there already). Returns whether
+ * anything changed. */
+bool gr_preset_alias_reasoning(cJSON *response);
+
 /* Removes `field` from every message of `body` (e.g. reasoning_content). */
 void gr_preset_drop_message_field(cJSON *body, const char *field);
 

@@ -11,8 +11,8 @@
 //             messages[].reasoning_content (400)
 //   xai       grok-4: reasoning_effort, presence_penalty, frequency_penalty,
 //             stop (400); grok-3-mini: reasoning_effort other than low|high (400)
-// and answers in its dialect: DeepSeek/vLLM/llama.cpp/LM Studio reasoning
-// models return `reasoning_content`; Mistral puts usage on the last content
+// and answers in its dialect: DeepSeek/llama.cpp/LM Studio/xAI reasoning
+// models return `reasoning_content`, Ollama and vLLM `reasoning`; Mistral puts usage on the last content
 // chunk unasked; Groq adds `x_groq`; OpenRouter returns `usage.cost` when
 // asked with usage:{include:true}.
 import { startRecordingServer } from './recording_server.mjs';
@@ -80,7 +80,9 @@ function refusal(preset, b) {
   }
 }
 
-const REASONING_PRESETS = new Set(['deepseek', 'vllm', 'llamacpp', 'lmstudio', 'xai']);
+const REASONING_PRESETS = new Set(['deepseek', 'vllm', 'llamacpp', 'lmstudio', 'xai', 'ollama']);
+// Ollama and vLLM (0.9 on) name the field `reasoning`
+const reasoningField = (preset) => (['ollama', 'vllm'].includes(preset) ? 'reasoning' : 'reasoning_content');
 const toolId = (preset) => (preset === 'mistral' ? 'Ab3dE6gH9' : `call_${preset}_1`);
 
 // The answer a request gets: a tool call when tools are offered and the last
@@ -108,7 +110,9 @@ function answer(preset, b) {
 }
 
 function completion(preset, b) {
-  const { message, finish, usage } = answer(preset, b);
+  const { message: m, finish, usage } = answer(preset, b);
+  const { reasoning_content: thought, ...rest } = m;
+  const message = thought ? { ...rest, [reasoningField(preset)]: thought } : rest;
   return { id: `${preset}-1`, object: 'chat.completion', created: 1700000000, model: b.model,
     choices: [{ index: 0, message, finish_reason: finish, logprobs: null }], usage };
 }
@@ -118,7 +122,8 @@ function streamText(preset, b) {
   const base = { id: `${preset}-1`, object: 'chat.completion.chunk', created: 1700000000, model: b.model };
   const chunk = (delta, extra = {}) => `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, finish_reason: null }], ...extra })}\n\n`;
   let out = chunk({ role: 'assistant', content: '' });
-  if (message.reasoning_content) out += chunk({ reasoning_content: 'Let me ' }) + chunk({ reasoning_content: 'think.' });
+  const rf = reasoningField(preset);
+  if (message.reasoning_content) out += chunk({ [rf]: 'Let me ' }) + chunk({ [rf]: 'think.' });
   if (message.tool_calls) {
     const c = message.tool_calls[0];
     out += chunk({ tool_calls: [{ index: 0, id: c.id, type: 'function', function: { name: c.function.name, arguments: '' } }] });

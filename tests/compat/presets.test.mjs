@@ -26,7 +26,7 @@ const PRESETS = {
   xai: ['grok-4', true],
   openrouter: ['anthropic/claude-sonnet-4', true],
   vllm: ['qwen-think', false],
-  ollama: ['llama3.2', false],
+  ollama: ['qwen3:8b-think', false],
   llamacpp: ['deepseek-r1-think', false],
   lmstudio: ['qwen3-think', false],
 };
@@ -212,6 +212,26 @@ test('deepseek over /v1/messages: the thinking of a tool-use turn goes back as r
   assert.equal(r4.status, 200, await r4.clone().text());
   const plain = seen('plain', from3)[0].body.messages[1];
   assert.ok(plain.tool_calls && !('reasoning_content' in plain));
+});
+
+test('ollama and vllm: their `reasoning` comes back as reasoning_content (chat and stream) and as thinking on /v1/messages', async () => {
+  for (const model of ['ollama-m', 'vllm-m']) {
+    const chat = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(chat.choices[0].message.reasoning_content, 'Let me think.', model);
+    assert.ok(!('reasoning' in chat.choices[0].message));
+    let reasoning = '', other = 0;
+    for await (const c of await client.chat.completions.create({ model, stream: true, messages: [{ role: 'user', content: 'hi' }] })) {
+      reasoning += c.choices[0]?.delta?.reasoning_content || '';
+      if (c.choices[0]?.delta && 'reasoning' in c.choices[0].delta) other++;
+    }
+    assert.equal(reasoning, 'Let me think.', model);
+    assert.equal(other, 0);
+    const msg = await fetch(`${gw.base}/v1/messages`, { method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': TEST_KEY, 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model, max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }) });
+    const m = await msg.json();
+    assert.deepEqual(m.content.map((b) => [b.type, b.thinking ?? b.text]), [['thinking', 'Let me think.'], ['text', `hello from ${model.split('-')[0]}`]]);
+  }
 });
 
 test('mistral: tool-call ids from another provider are mapped to 9 characters, consistently; seed, stream_options, user, names, reasoning_content fixed', async () => {

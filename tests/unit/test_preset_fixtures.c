@@ -4,7 +4,7 @@
  * expected.json: {"upstream_request": …} compared exactly, or
  * {"request_error": {status, type, message}} with `message` a substring.
  * Also: Mistral's short ids are 9 characters of [a-zA-Z0-9], stable, and
- * ids already in that form are kept. */
+ * ids already in that form are kept; the response-side `reasoning` alias. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -74,6 +74,31 @@ static void short_ids(void **state) {
     assert_int_equal(strlen(a), 9);
 }
 
+static void alias_reasoning(void **state) {
+    (void)state;
+    static const struct {
+        const char *in, *out;
+        bool changed;
+    } cases[] = {
+        {"{\"choices\":[{\"message\":{\"content\":\"x\",\"reasoning\":\"r\"}}]}",
+         "{\"choices\":[{\"message\":{\"content\":\"x\",\"reasoning_content\":\"r\"}}]}", true},
+        {"{\"choices\":[{\"delta\":{\"reasoning\":\"a\"}},{\"delta\":{\"content\":\"b\"}}]}",
+         "{\"choices\":[{\"delta\":{\"reasoning_content\":\"a\"}},{\"delta\":{\"content\":\"b\"}}]}", true},
+        {"{\"choices\":[{\"delta\":{\"reasoning_content\":\"a\",\"reasoning\":\"a\"}}]}",
+         "{\"choices\":[{\"delta\":{\"reasoning_content\":\"a\"}}]}", true},
+        {"{\"choices\":[{\"delta\":{\"reasoning\":{\"effort\":\"high\"}}}],\"usage\":{\"reasoning\":\"x\"}}",
+         "{\"choices\":[{\"delta\":{\"reasoning\":{\"effort\":\"high\"}}}],\"usage\":{\"reasoning\":\"x\"}}", false},
+        {"{\"choices\":[],\"usage\":{\"prompt_tokens\":1}}", "{\"choices\":[],\"usage\":{\"prompt_tokens\":1}}", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cJSON *j = cJSON_Parse(cases[i].in), *want = cJSON_Parse(cases[i].out);
+        assert_int_equal(gr_preset_alias_reasoning(j), cases[i].changed);
+        assert_true(cJSON_Compare(want, j, 1));
+        cJSON_Delete(j);
+        cJSON_Delete(want);
+    }
+}
+
 static int cmp_names(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
 
 int main(void) {
@@ -119,7 +144,7 @@ int main(void) {
             fxs[j] = fxs[j - 1];
             fxs[j - 1] = f;
         }
-    struct CMUnitTest *tests = calloc(n + 1, sizeof *tests);
+    struct CMUnitTest *tests = calloc(n + 2, sizeof *tests);
     for (size_t i = 0; i < n; i++) {
         tests[i].name = names[i];
         tests[i].test_func = preset_case;
@@ -127,7 +152,9 @@ int main(void) {
     }
     tests[n].name = "short_tool_ids";
     tests[n].test_func = short_ids;
-    int rc = _cmocka_run_group_tests("preset_fixtures", tests, n + 1, NULL, NULL);
+    tests[n + 1].name = "alias_reasoning";
+    tests[n + 1].test_func = alias_reasoning;
+    int rc = _cmocka_run_group_tests("preset_fixtures", tests, n + 2, NULL, NULL);
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
     free(tests);
