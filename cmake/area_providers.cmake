@@ -9,3 +9,4 @@ gr_add_unit_test(NAME test_provider_mock_native SOURCES tests/unit/test_mock_nat
 gr_add_unit_test(NAME test_aws_sigv4 SOURCES tests/unit/test_aws_sigv4.c LIBS gr_providers)
 gr_add_unit_test(NAME test_aws_eventstream SOURCES tests/unit/test_aws_eventstream.c LIBS gr_providers)
 gr_add_unit_test(NAME test_gcp_service_account SOURCES tests/unit/test_gcp_service_account.c LIBS gr_providers)
+gr_add_unit_test(NAME test_preset_fixtures SOURCES tests/unit/test_preset_fixtures.c LIBS gr_providers)

@@ -2,6 +2,7 @@
  * reference-counted configuration snapshot; the process-wide current pointer. */
 #include "config.h"
 #include "gcp_service_account.h"
+#include "provider_preset.h"
 #include "config_schema.h"
 
 #include <errno.h>
@@ -480,9 +481,11 @@ const char *gr_provider_kind_name(gr_provider_kind k) {
 const gr_conf_key gr_conf_provider_keys[] = {
     {"name", GR_CONF_STRING, P(name), 0, 0, NULL, NULL, "required; referenced by models[].provider"},
     {"kind", GR_CONF_ENUM, P(kind_id), 0, 0, "openai", kind_names, "wire protocol"},
+    {"preset", GR_CONF_ENUM, P(preset_id), 0, 0, "none", gr_provider_preset_names,
+     "a known OpenAI-compatible service: default base_url, its refused/renamed fields (docs/PROVIDERS.md)"},
     {"base_url", GR_CONF_STRING, P(base_url), 0, 0, NULL, NULL,
-     "http:// or https:// URL; required except for mock, bedrock (default https://bedrock-runtime.<region>.amazonaws.com) "
-     "and vertex (default https://<location>-aiplatform.googleapis.com)"},
+     "http:// or https:// URL; required except for mock, presets, bedrock (default "
+     "https://bedrock-runtime.<region>.amazonaws.com) and vertex (default https://<location>-aiplatform.googleapis.com)"},
     {"api_key", GR_CONF_STRING, P(api_key), 0, 0, NULL, NULL, "upstream credential; never logged"},
     {"api_version", GR_CONF_STRING, P(api_version), 0, 0, NULL, NULL, "anthropic-version / Azure api-version"},
     {"region", GR_CONF_STRING, P(region), 0, 0, NULL, NULL, "bedrock: AWS region (else AWS_REGION / AWS_DEFAULT_REGION)"},
@@ -503,6 +506,9 @@ const gr_conf_key gr_conf_provider_keys[] = {
      "vertex: the token is refreshed in the background this long before it expires"},
     {"headers", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "extra upstream headers, name: value"},
     {"timeouts", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "connect_ms, first_byte_ms, idle_ms, total_ms"},
+    {"openrouter_provider", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "preset openrouter only: OpenRouter's provider-routing object (order, only, ignore, allow_fallbacks, "
+     "data_collection, sort, …) sent as `provider` on every request"},
     {"latency_ms", GR_CONF_MS, P(mock_latency_ms), 0, 600000, "0", NULL, "mock only: delay before the first token"},
     {"tokens_per_sec", GR_CONF_COUNT, P(mock_tokens_per_sec), 0, 1000000, "0", NULL,
      "mock only: stream pace; 0 = as fast as possible"},
@@ -584,6 +590,44 @@ static void vertex_credentials(gr_provider_conf *o, const char *path, gr_conf_er
     }
 }
 
+/* preset: only on the OpenAI wire protocol; fills base_url when absent; a
+ * hosted service without api_key cannot work, so the load refuses it. */
+static void apply_preset(gr_provider_conf *o, const char *path, gr_conf_err *e) {
+    o->preset = gr_provider_preset_at(o->preset_id);
+    if (!o->preset) return;
+    if (o->kind != GR_PROVIDER_OPENAI) {
+        gr_conf_fail(e, "%s.preset: %s is an OpenAI-compatible service; kind must be openai (is %s)", path,
+                     o->preset->name, gr_provider_kind_name(o->kind));
+        return;
+    }
+    if (!o->base_url || !o->base_url[0]) {
+        free(o->base_url);
+        o->base_url = gr_xstrdup(o->preset->base_url);
+    }
+    if (o->preset->key_required && (!o->api_key || !o->api_key[0]))
+        gr_conf_fail(e, "%s.api_key: required for preset %s (sent as Authorization: Bearer)", path, o->preset->name);
+}
+
+/* openrouter_provider: an object, only where the upstream is OpenRouter
+ * (the gateway reads a client's own `provider` as its routing preferences
+ * and never forwards it, so this is how OpenRouter's routing is asked). */
+static void parse_openrouter_provider(const cJSON *j, gr_provider_conf *o, const char *path, gr_conf_err *e) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "openrouter_provider");
+    if (!v || cJSON_IsNull(v)) return;
+    if (!o->preset || strcmp(o->preset->name, "openrouter")) {
+        gr_conf_fail(e, "%s.openrouter_provider: only with preset: openrouter", path);
+        return;
+    }
+    if (!cJSON_IsObject(v)) {
+        gr_conf_fail(e, "%s.openrouter_provider: expected a mapping (OpenRouter's provider-routing object)", path);
+        return;
+    }
+    char *txt = cJSON_PrintUnformatted(v);
+    if (!txt) abort();
+    o->openrouter_provider = gr_xstrdup(txt);
+    cJSON_free(txt);
+}
+
 static void parse_provider(const cJSON *j, gr_provider_conf *o, const char *path, gr_conf_err *e) {
     if (!cJSON_IsObject(j)) {
         gr_conf_fail(e, "%s: expected a mapping", path);
@@ -595,6 +639,8 @@ static void parse_provider(const cJSON *j, gr_provider_conf *o, const char *path
     if (!o->name || !o->name[0]) gr_conf_fail(e, "%s.name: required", path);
     if (o->kind == GR_PROVIDER_BEDROCK) aws_credentials(o, path, e);
     if (o->kind == GR_PROVIDER_VERTEX) vertex_credentials(o, path, e);
+    apply_preset(o, path, e);
+    parse_openrouter_provider(j, o, path, e);
     if (o->kind != GR_PROVIDER_MOCK) {
         if (!o->base_url || !o->base_url[0])
             gr_conf_fail(e, "%s.base_url: required for kind %s", path, gr_provider_kind_name(o->kind));
@@ -968,6 +1014,7 @@ static void config_free(gr_config *c) {
         gr_provider_conf *p = &c->providers[i];
         gr_conf_free_keys(gr_conf_provider_keys, p);
         gr_gcp_sa_free(p->gcp_sa);
+        free(p->openrouter_provider);
         for (size_t h = 0; h < p->nheaders; h++) {
             free(p->headers[h].name);
             free(p->headers[h].value);

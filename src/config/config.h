@@ -73,6 +73,9 @@ typedef struct gr_provider_conf {
     uint32_t mock_latency_ms;    /* delay before the first token */
     uint32_t mock_tokens_per_sec; /* 0 = as fast as possible */
     int kind_id;                  /* index in the `kind` choices (config.c) */
+    int preset_id;                /* index in gr_provider_preset_names (0 = none) */
+    const struct gr_provider_preset *preset; /* quirks of a known OpenAI-compatible service, or NULL */
+    char *openrouter_provider; /* preset openrouter: JSON object sent as the body's `provider`, or NULL */
 } gr_provider_conf;
 
 /* Prices are exact integers: micro-USD per 1M tokens (0.15 USD/Mtok = 150000),

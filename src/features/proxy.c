@@ -25,6 +25,7 @@
 #include "provider_native.h"
 #include "vertex_token.h"
 #include "trace.h"
+#include "preset_quirks.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -97,15 +98,9 @@ static char *json_quote(const char *s) {
     return q;
 }
 
-/* The OpenAI-compatible fast path: forward the client's bytes with `model`
- * rewritten, the gateway's own fields (gr_route_gateway_fields) removed and,
- * for streams, usage requested so the gateway can meter. */
-/* The slow, safe variant: render from the parsed tree, keeping only the
- * first of any duplicate top-level key (the one that was validated, routed
- * and priced), without the gateway's own fields, with `model` and
- * stream_options set like the fast path. */
-static char *build_tree_body(gr_request *r, const cJSON *tree, bool ask_usage, size_t *out_len) {
-    cJSON *copy = cJSON_Duplicate(tree, 1);
+/* Keeps only the first of any duplicate top-level key of `copy` (the one
+ * that was validated, routed and priced). */
+static void drop_duplicate_keys(cJSON *copy) {
     for (cJSON *it = copy ? copy->child : NULL; it;) {
         cJSON *next = it->next;
         for (cJSON *prev = copy->child; prev != it; prev = prev->next)
@@ -115,6 +110,17 @@ static char *build_tree_body(gr_request *r, const cJSON *tree, bool ask_usage, s
             }
         it = next;
     }
+}
+
+/* The OpenAI-compatible fast path: forward the client's bytes with `model`
+ * rewritten, the gateway's own fields (gr_route_gateway_fields) removed and,
+ * for streams, usage requested so the gateway can meter. */
+/* The slow, safe variant: render from the parsed tree, keeping only the
+ * first of any duplicate top-level key, without the gateway's own fields,
+ * with `model` and stream_options set like the fast path. */
+static char *build_tree_body(gr_request *r, const cJSON *tree, bool ask_usage, size_t *out_len) {
+    cJSON *copy = cJSON_Duplicate(tree, 1);
+    drop_duplicate_keys(copy);
     for (size_t i = 0; gr_route_gateway_fields[i]; i++)
         cJSON_DeleteItemFromObjectCaseSensitive(copy, gr_route_gateway_fields[i]);
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "model");
@@ -230,6 +236,32 @@ static const char *apply_token_cap(gr_request *r, cJSON *tree, const char *body,
     return copy;
 }
 
+/* A preset's quirks (preset_quirks.c) applied to a copy of the canonical
+ * body, whose rendering becomes the body sent; NULL after failing the request.
+ * Also for a translated /v1/messages request without a preset (its thinking
+ * blocks, carried as reasoning_content, are removed). */
+static cJSON *preset_body(gr_request *r, const gr_provider_conf *p, const char **body, size_t *len) {
+    cJSON *copy = cJSON_Duplicate(r->body, 1);
+    drop_duplicate_keys(copy);
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "model"); /* the rules may depend on the upstream's model id */
+    cJSON_AddStringToObject(copy, "model", r->deployment->upstream_model);
+    gr_upstream_error err = {0};
+    /* the thinking of a translated /v1/messages turn: back only to who asks for it */
+    if (r->anthropic_out && !(p->preset && p->preset->reasoning_echo))
+        gr_preset_drop_message_field(copy, "reasoning_content");
+    if (gr_preset_rewrite(p->preset, copy, &err) != GR_OK) {
+        cJSON_Delete(copy);
+        gr_request_fail(r, err.status, err.type, err.code, NULL, "%s", err.message);
+        return NULL;
+    }
+    char *txt = cJSON_PrintUnformatted(copy);
+    if (!txt) abort();
+    *body = gr_pool_strdup(r->pool, txt);
+    *len = strlen(*body);
+    cJSON_free(txt);
+    return copy;
+}
+
 static bool build_upstream_request(gr_request *r, const char *body, size_t len) {
     const gr_provider_conf *p = r->deployment->provider;
     gr_http_request *h = &r->up_req;
@@ -275,7 +307,21 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
     gr_http_request_add_header(h, "Content-Type: application/json");
     if (r->stream) gr_http_request_add_header(h, "Accept: text/event-stream");
     add_common_headers(r, r->deployment->provider, h, true);
-    h->body = build_fast_body(r, r->body, true, body, len, &h->body_len);
+    cJSON *rewritten = NULL;
+    if ((p->preset || r->anthropic_out) && r->ep == GR_EP_CHAT && !(rewritten = preset_body(r, p, &body, &len)))
+        return false;
+    h->body = build_fast_body(r, rewritten ? rewritten : r->body, !p->preset || p->preset->stream_options, body, len,
+                              &h->body_len);
+    cJSON_Delete(rewritten);
+    if (p->openrouter_provider && r->ep == GR_EP_CHAT) { /* after the gateway's own `provider` was removed */
+        size_t n;
+        char *with = gr_json_insert_first(h->body, h->body_len, "provider", p->openrouter_provider, &n);
+        if (with) {
+            free(h->body);
+            h->body = with;
+            h->body_len = n;
+        }
+    }
     return true;
 }
 
@@ -395,6 +441,25 @@ static int relay_native_event(gr_request *r, const gr_sse_event *ev) {
     return 0;
 }
 
+static int relay_openai_event(gr_request *r, const char *d, size_t n);
+
+/* A preset whose service names the reasoning `reasoning` (Ollama, newer
+ * vLLM): the chunk re-rendered with `reasoning_content`, or NULL (as is). */
+static char *aliased_reasoning_chunk(gr_request *r, const char *d, size_t n) {
+    const gr_provider_preset *ps = r->deployment->provider->preset;
+    if (!ps || !ps->reasoning_alias || !memmem(d, n, "\"reasoning\"", 11)) return NULL;
+    cJSON *j = cJSON_ParseWithLength(d, n);
+    char *out = NULL;
+    if (j && gr_preset_alias_reasoning(j)) {
+        char *txt = cJSON_PrintUnformatted(j);
+        if (!txt) abort();
+        out = gr_xstrdup(txt);
+        cJSON_free(txt);
+    }
+    cJSON_Delete(j);
+    return out;
+}
+
 static int on_sse_event(void *ud, const gr_sse_event *ev) {
     gr_request *r = ud;
     if (r->native) return relay_native_event(r, ev);
@@ -407,8 +472,14 @@ static int on_sse_event(void *ud, const gr_sse_event *ev) {
         }
         return 0;
     }
-    const char *d = ev->data.ptr;
-    size_t n = ev->data.len;
+    char *aliased = aliased_reasoning_chunk(r, ev->data.ptr, ev->data.len);
+    int rc = aliased ? relay_openai_event(r, aliased, strlen(aliased)) : relay_openai_event(r, ev->data.ptr, ev->data.len);
+    free(aliased);
+    return rc;
+}
+
+/* One chunk of an OpenAI-compatible stream: relayed, usage picked off. */
+static int relay_openai_event(gr_request *r, const char *d, size_t n) {
     if (n == 6 && !memcmp(d, "[DONE]", 6)) {
         r->done_seen = true;
         return 0;
@@ -708,6 +779,8 @@ static void reply_non_stream(gr_request *r) {
         gr_request_fail(r, 502, "api_error", "upstream_error_in_success", NULL, "%s", e.message);
         return;
     }
+    const gr_provider_preset *ps = r->deployment->provider->preset;
+    bool aliased = ps && ps->reasoning_alias && gr_preset_alias_reasoning(j); /* then re-rendered below */
     read_usage(cJSON_GetObjectItemCaseSensitive(j, "usage"), &r->usage);
     if (!r->usage.present) {
         r->usage.prompt_tokens = r->est_prompt_tokens;
@@ -721,7 +794,8 @@ static void reply_non_stream(gr_request *r) {
      * "cost" spliced into the usage object (no re-rendering of the body). */
     size_t us, ue;
     const cJSON *uobj = cJSON_GetObjectItemCaseSensitive(j, "usage");
-    if (!r->anthropic_out && r->usage.present && cJSON_IsObject(uobj) && !cJSON_GetObjectItemCaseSensitive(uobj, "cost") &&
+    if (!aliased && !r->anthropic_out && r->usage.present && cJSON_IsObject(uobj) &&
+        !cJSON_GetObjectItemCaseSensitive(uobj, "cost") &&
         !gr_verify_cascade_ran(r) && /* a cascade itemises its calls in usage: re-rendered below */
         gr_json_find_top_level(body, len, "usage", &us, &ue) && ue > us + 1 && body[ue - 1] == '}') {
         char usd[48], ins[64];
@@ -1330,6 +1404,10 @@ bool gr_proxy_build_call(gr_request *r, const gr_deployment *dep, const gr_model
     for (size_t i = 0; gr_route_gateway_fields[i]; i++) cJSON_DeleteItemFromObjectCaseSensitive(copy, gr_route_gateway_fields[i]);
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "model");
     cJSON_AddStringToObject(copy, "model", dep->upstream_model);
+    if (p->preset && gr_preset_rewrite(p->preset, copy, err) != GR_OK) { /* the service's quirks, as on the main path */
+        cJSON_Delete(copy);
+        return false;
+    }
     char *txt = cJSON_PrintUnformatted(copy);
     cJSON_Delete(copy);
     if (!txt) abort();

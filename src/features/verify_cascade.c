@@ -6,6 +6,7 @@
 #include "health.h"
 #include "ledger.h"
 #include "meter.h"
+#include "meter_defaults.h"
 #include "metrics.h"
 #include "proxy.h"
 #include "route.h"
@@ -156,7 +157,7 @@ static bool start_call(cascade *cs, call_role role, int cand, const cJSON *body)
     c->cand = cand;
     c->model = r->plan->cand[cand].model;
     c->dep = r->plan->cand[cand].dep;
-    gr_meter_resolve_prices(&c->dep->prices, &c->model->prices, c->dep->upstream_model, c->model->name, &c->prices);
+    gr_meter_deployment_prices(c->dep, c->model, &c->prices); /* the same prices (and defaults) as the main call */
     gr_upstream_error err = {0};
     if (!gr_proxy_build_call(r, c->dep, c->model, body, &c->actx, &c->ops, &c->req, &err)) {
         c->done = true;

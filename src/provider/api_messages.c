@@ -179,9 +179,17 @@ static gr_status user_turn(const cJSON *content, cJSON *out, gr_upstream_error *
     return GR_OK;
 }
 
+/* Appends `t` to the heap string *buf of length *len. */
+static void append_text(char **buf, size_t *len, const char *t) {
+    size_t n = strlen(t);
+    *buf = gr_xrealloc(*buf, *len + n + 1);
+    memcpy(*buf + *len, t, n + 1);
+    *len += n;
+}
+
 static gr_status assistant_turn(const cJSON *content, cJSON *out, gr_upstream_error *err) {
-    char *text = NULL;
-    size_t tl = 0;
+    char *text = NULL, *reasoning = NULL;
+    size_t tl = 0, rl = 0;
     cJSON *tcs = NULL;
     const char *pending_sig = NULL; /* a carried Gemini signature for the next tool_use */
     const cJSON *b;
@@ -191,17 +199,18 @@ static gr_status assistant_turn(const cJSON *content, cJSON *out, gr_upstream_er
         const char *bsig = gr_provider_get_str(b, "signature");
         if (bt && strcmp(bt, "thinking") == 0 && bsig && !strncmp(bsig, GR_MESSAGES_GEMINI_SIG_PREFIX, plen)) {
             pending_sig = bsig + plen;
+        } else if (bt && strcmp(bt, "thinking") == 0 && gr_provider_get_str(b, "thinking")) {
+            /* the turn's reasoning, as reasoning_content: what DeepSeek wants back on
+             * tool-call turns; the fast path removes it for every other upstream */
+            append_text(&reasoning, &rl, gr_provider_get_str(b, "thinking"));
         } else if (bt && strcmp(bt, "text") == 0 && gr_provider_get_str(b, "text")) {
-            const char *t = gr_provider_get_str(b, "text");
-            size_t n = strlen(t);
-            text = gr_xrealloc(text, tl + n + 1);
-            memcpy(text + tl, t, n + 1);
-            tl += n;
+            append_text(&text, &tl, gr_provider_get_str(b, "text"));
         } else if (bt && strcmp(bt, "tool_use") == 0) {
             const char *id = gr_provider_get_str(b, "id");
             const char *name = gr_provider_get_str(b, "name");
             if (!id || !name) {
                 free(text);
+                free(reasoning);
                 cJSON_Delete(tcs);
                 bad(err, "tool_use block needs id and name%s", NULL);
                 return GR_ERR_INVALID;
@@ -223,15 +232,17 @@ static gr_status assistant_turn(const cJSON *content, cJSON *out, gr_upstream_er
             }
             cJSON_AddItemToArray(tcs, tc);
         }
-        /* other thinking / redacted_thinking: dropped (no canonical input field) */
+        /* redacted_thinking: dropped (no canonical input field) */
     }
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "role", "assistant");
     if (text) cJSON_AddStringToObject(m, "content", text);
     else cJSON_AddNullToObject(m, "content");
+    if (rl) cJSON_AddStringToObject(m, "reasoning_content", reasoning);
     if (tcs) cJSON_AddItemToObject(m, "tool_calls", tcs);
     cJSON_AddItemToArray(out, m);
     free(text);
+    free(reasoning);
     return GR_OK;
 }
 

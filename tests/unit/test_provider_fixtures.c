@@ -19,32 +19,7 @@
 #include "provider_native.h"
 #include "sse.h"
 
-/* ---- file helpers ---- */
-
-static char *read_file(const char *dir, const char *name, size_t *len) {
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    b[got] = '\0';
-    if (len) *len = got;
-    return b;
-}
-
-static cJSON *read_json(const char *dir, const char *name) {
-    char *s = read_file(dir, name, NULL);
-    if (!s) return NULL;
-    cJSON *j = cJSON_Parse(s);
-    if (!j) fail_msg("%s/%s: invalid JSON", dir, name);
-    free(s);
-    return j;
-}
+#include "fixture_files.h"
 
 static void assert_json_eq(const char *what, const char *dir, const cJSON *want, const cJSON *got) {
     if (cJSON_Compare(want, got, 1)) return;
