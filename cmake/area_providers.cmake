@@ -5,6 +5,7 @@ add_library(gr_providers OBJECT
   src/provider_anthropic.c
   src/provider_gemini.c
   src/api_messages.c
+  src/api_responses.c
   src/mock_native.c
 )
 target_include_directories(gr_providers PUBLIC ${CMAKE_SOURCE_DIR}/src)

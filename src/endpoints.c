@@ -135,6 +135,8 @@ static const gr_endpoint_row k_endpoints[] = {
     {"/embeddings",           false, POST, CLIENT, GR_EP_EMBEDDINGS,  OAI, "/v1/embeddings",        serve_model_api},
     {"/v1/messages",          false, POST, CLIENT, GR_EP_MESSAGES,    ANT, "/v1/messages",          serve_model_api},
     {"/v1/messages/count_tokens", false, POST, CLIENT, GR_EP_MESSAGES, ANT, "/v1/messages/count_tokens", serve_count_tokens},
+    {"/v1/responses",         false, POST, CLIENT, GR_EP_RESPONSES,   OAI, "/v1/responses",         serve_model_api},
+    {"/responses",            false, POST, CLIENT, GR_EP_RESPONSES,   OAI, "/v1/responses",         serve_model_api},
     {"/v1/route",             false, POST, CLIENT, GR_EP_ROUTE,       OAI, "/v1/route",             serve_model_api},
     {"/v1/models",            false, GET,  CLIENT, GR_EP_OTHER,       OAI, "/v1/models",            serve_models},
     {"/v1/key",               false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/v1/key",               serve_admin},

@@ -291,7 +291,28 @@ static int emit_anthropic_event(void *ud, const char *event, const char *data, s
     return 0;
 }
 
+static int emit_responses_event(void *ud, const char *event, const char *data, size_t len) {
+    return emit_anthropic_event(ud, event, data, len); /* the same framing: event + data */
+}
+
+/* Canonical chunk (or error) -> Responses events. */
+static void append_responses_event(gr_request *r, const char *data, size_t len) {
+    gr_status rc;
+    if (len > 9 && !memcmp(data, "{\"error\":", 9)) {
+        gr_upstream_error e = {.status = 502, .type = "api_error"};
+        gr_map_openai_error(502, data, len, &e);
+        rc = gr_responses_stream_fail(r->resp_stream, e.code ? e.code : "server_error", e.message, emit_responses_event, r);
+    } else {
+        rc = gr_responses_stream_chunk(r->resp_stream, data, len, emit_responses_event, r);
+    }
+    if (rc != GR_OK) r->error_type = "translation_error";
+}
+
 static void append_event(gr_request *r, const char *data, size_t len) {
+    if (r->responses_out) {
+        append_responses_event(r, data, len);
+        return;
+    }
     if (r->anthropic_out) { /* canonical chunk (or error) -> Anthropic events */
         gr_status rc = GR_OK;
         if (len > 9 && !memcmp(data, "{\"error\":", 9)) {
@@ -400,7 +421,7 @@ static int on_sse_event(void *ud, const gr_sse_event *ev) {
                 read_usage(cJSON_GetObjectItemCaseSensitive(j, "usage"), &r->usage);
                 const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "choices");
                 /* The usage-only chunk exists because we asked for it. */
-                if (r->injected_usage && !r->anthropic_out && cJSON_IsArray(ch) && cJSON_GetArraySize(ch) == 0) skip = true;
+                if (r->injected_usage && !r->anthropic_out && !r->responses_out && cJSON_IsArray(ch) && cJSON_GetArraySize(ch) == 0) skip = true;
                 if (!skip) { /* the client sees what the call cost */
                     compute_cost(r);
                     gr_meter_annotate_response(j, r->cost_nusd, r->usage.estimated);
@@ -481,6 +502,13 @@ static int relay_data(gr_request *r, const char *data, size_t len) {
     return r->failed_midstream ? -1 : 0;
 }
 
+/* The Response as answered, for the response store (only when `store`). */
+static void keep_response(gr_request *r, const cJSON *resp) {
+    if (!resp || cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r->responses_body, "store"))) return;
+    cJSON_Delete(r->responses_final);
+    r->responses_final = cJSON_Duplicate(resp, 1);
+}
+
 static void finish_stream(gr_request *r, const char *err) {
     if (r->ops && r->st && !r->failed_midstream) {
         gr_upstream_error e = {0};
@@ -505,6 +533,9 @@ static void finish_stream(gr_request *r, const char *err) {
     if (r->done_seen && !r->failed_midstream && !r->native) { /* a relayed stream carries its own end */
         if (r->anthropic_out) {
             if (gr_messages_stream_finish(r->msg_stream, emit_anthropic_event, r) != GR_OK) r->error_type = "translation_error";
+        } else if (r->responses_out) {
+            if (gr_responses_stream_finish(r->resp_stream, emit_responses_event, r) != GR_OK) r->error_type = "translation_error";
+            else keep_response(r, gr_responses_stream_response(r->resp_stream));
         }
         else evbuffer_add(r->out, "data: [DONE]\n\n", 14);
     }
@@ -568,6 +599,28 @@ static void reply_upstream_error(gr_request *r) {
     gr_request_fail(r, status, type, e.code, NULL, "%s%s", prefix, e.message);
 }
 
+static gr_responses_call responses_call(gr_request *r) {
+    return (gr_responses_call){.request = r->responses_body, .id = r->response_id, .model = r->model_asked,
+                               .created_at = r->response_created_at};
+}
+
+/* A canonical chat.completion (usage.cost set) answered as a Response. */
+static void reply_response_object(gr_request *r, const cJSON *resp) {
+    cJSON *out = NULL;
+    gr_upstream_error e = {0};
+    gr_responses_call call = responses_call(r);
+    if (gr_responses_from_canonical(resp, &call, &out, &e) != GR_OK) {
+        cJSON_Delete(out);
+        gr_request_fail(r, 502, "api_error", NULL, NULL, "%s", e.message[0] ? e.message : "response could not be translated");
+        return;
+    }
+    keep_response(r, out);
+    char *m = cJSON_PrintUnformatted(out);
+    cJSON_Delete(out);
+    gr_request_reply_json(r, 200, m, strlen(m));
+    cJSON_free(m);
+}
+
 /* Replies with `usage.cost` added and the x-gaterouter-cost header. */
 static void reply_costed(gr_request *r, cJSON *resp) {
     char usd[48];
@@ -575,6 +628,10 @@ static void reply_costed(gr_request *r, cJSON *resp) {
     gr_request_add_header(r, "x-gaterouter-cost", usd);
     if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(resp, "usage")) || r->ep != GR_EP_EMBEDDINGS)
         gr_meter_annotate_response(resp, r->cost_nusd, r->usage.estimated);
+    if (r->responses_out) {
+        reply_response_object(r, resp);
+        return;
+    }
     if (r->anthropic_out) {
         cJSON *msg = NULL;
         gr_upstream_error e = {0};
@@ -677,7 +734,7 @@ static void reply_non_stream(gr_request *r) {
      * "cost" spliced into the usage object (no re-rendering of the body). */
     size_t us, ue;
     const cJSON *uobj = cJSON_GetObjectItemCaseSensitive(j, "usage");
-    if (!r->anthropic_out && r->usage.present && cJSON_IsObject(uobj) && !cJSON_GetObjectItemCaseSensitive(uobj, "cost") &&
+    if (!r->anthropic_out && !r->responses_out && r->usage.present && cJSON_IsObject(uobj) && !cJSON_GetObjectItemCaseSensitive(uobj, "cost") &&
         gr_json_find_top_level(body, len, "usage", &us, &ue) && ue > us + 1 && body[ue - 1] == '}') {
         char usd[48], ins[64];
         gr_meter_format_usd(r->cost_nusd, usd, sizeof(usd));
@@ -884,6 +941,25 @@ static gr_phase_rc phase_parse(gr_request *r) {
         len = strlen(body);
         cJSON_free(canon_text);
         r->ep = GR_EP_CHAT;
+    } else if (r->ep == GR_EP_RESPONSES) { /* Responses in: translate, then the chat pipeline */
+        r->responses_out = true;
+        cJSON *canon = NULL;
+        gr_upstream_error e = {0};
+        if (gr_responses_to_canonical(r->body, NULL, &canon, &e) != GR_OK || !canon) {
+            cJSON_Delete(canon);
+            gr_request_fail(r, e.status ? e.status : 400, "invalid_request_error", NULL, e.code, "%s",
+                            e.message[0] ? e.message : "invalid Responses request");
+            return GR_PHASE_STOP;
+        }
+        r->responses_body = r->body;
+        r->body = canon;
+        canon_text = cJSON_PrintUnformatted(canon);
+        body = gr_pool_strdup(r->pool, canon_text);
+        len = strlen(body);
+        cJSON_free(canon_text);
+        r->ep = GR_EP_CHAT;
+        snprintf(r->response_id, sizeof(r->response_id), "resp_%s", strncmp(r->id, "req_", 4) ? r->id : r->id + 4);
+        r->response_created_at = (int64_t)(gr_wall_ms() / 1000);
     }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(r->body, "model");
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(r->body, "models");
@@ -925,6 +1001,10 @@ static gr_phase_rc phase_parse(gr_request *r) {
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(r->body, "stream_options");
     r->include_usage_asked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
     if (r->anthropic_out && r->stream) r->msg_stream = gr_messages_stream_new(r->model_asked);
+    if (r->responses_out && r->stream) {
+        gr_responses_call call = responses_call(r);
+        r->resp_stream = gr_responses_stream_new(&call);
+    }
     r->body_text = body;
     r->body_len = len;
     return GR_PHASE_NEXT;
@@ -1017,7 +1097,8 @@ static gr_phase_rc phase_route(gr_request *r) {
  * (`off`/`0` opts out). Never streams, paid (x402) requests, or requests
  * offering tools unless the header asks (a tool call may have side effects). */
 static void cache_decide(gr_request *r) {
-    if (!r->w->shared || r->stream || r->pay_x402 || !r->model || r->count_tokens) return;
+    /* Responses: every answer has its own id and may be stored: never from the cache */
+    if (!r->w->shared || r->stream || r->pay_x402 || !r->model || r->count_tokens || r->responses_out) return;
     const char *h = gr_client_req_header(r->req, "x-gaterouter-cache");
     uint32_t ttl = r->model->cache_ttl_s;
     bool asked = false;
@@ -1246,6 +1327,12 @@ static void finish_release(gr_request *r, gr_finish_info *f) {
     r->body = NULL;
     cJSON_Delete(r->messages_body);
     r->messages_body = NULL;
+    gr_responses_stream_free(r->resp_stream);
+    r->resp_stream = NULL;
+    cJSON_Delete(r->responses_body);
+    r->responses_body = NULL;
+    cJSON_Delete(r->responses_final);
+    r->responses_final = NULL;
 }
 
 void gr_proxy_register(void) {
