@@ -39,6 +39,8 @@ add_library(gr_core OBJECT
   src/pay_x402.c
   src/shared.c
   src/x402_store.c
+  src/responses_store.c
+  src/responses_state.c
   src/x402_settle.c
   src/x402_rpc.c
   src/x402_chain.c

@@ -97,6 +97,8 @@ endif()
 # The x402 payment store on PostgreSQL (src/x402_store_pg.c): x402_store.c in
 # gr_core picks the backend from the store URL. Owner: x402.
 target_sources(gr_core PRIVATE src/x402_store_pg.c)
+# The response store on PostgreSQL (src/responses_store_pg.c), likewise. Owner: responses.
+target_sources(gr_core PRIVATE src/responses_store_pg.c)
 target_compile_definitions(gr_core PRIVATE GR_HAVE_PG)
 target_link_libraries(gr_core PUBLIC gr_pq_headers)
 

@@ -100,6 +100,7 @@ typedef enum {
     GR_CONF_SEC_ROUTING, /* route_conf.c: gr_route_conf (auto, health) */
     GR_CONF_SEC_REDIS,   /* shared.c: gr_shared (its settings; gr_shared_new copies them) */
     GR_CONF_SEC_X402,    /* pay_x402.c: validated by the same parser start-up runs */
+    GR_CONF_SEC_RESPONSES, /* responses_store.c: gr_responses_conf */
     GR_CONF_NSECTIONS
 } gr_conf_section_id;
 

@@ -8,6 +8,7 @@
 #include "health.h"
 #include "keys.h"
 #include "pay_x402.h"
+#include "responses_store.h"
 #include "route_conf.h"
 #include "shared.h"
 #include "store.h"
@@ -20,6 +21,7 @@ const gr_conf_section gr_conf_sections[GR_CONF_NSECTIONS] = {
     [GR_CONF_SEC_ROUTING] = {"routing", gr_route_conf_parse, gr_route_conf_free},
     [GR_CONF_SEC_REDIS] = {"redis", gr_redis_conf_parse, gr_redis_conf_free},
     [GR_CONF_SEC_X402] = {"x402", gr_pay_x402_conf_parse, NULL},
+    [GR_CONF_SEC_RESPONSES] = {"responses", gr_responses_conf_parse, gr_responses_conf_free},
 };
 
 /* ---- the key reference (docs/CONFIG.md, `gaterouter --config-reference`) ---- */
@@ -45,6 +47,7 @@ static const struct {
     {"redis", "`redis` (or a URL string: the `url`)", gr_conf_redis_keys},
     {"x402", NULL, gr_conf_x402_keys},
     {"x402.networks[]", NULL, gr_conf_x402_network_keys},
+    {"responses", NULL, gr_conf_responses_keys},
 };
 
 /* 8388608 -> "8 MiB", 90000 -> "90 s": the largest unit that divides evenly. */

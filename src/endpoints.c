@@ -10,6 +10,7 @@
 #include "metrics.h"
 #include "pay_x402.h"
 #include "proxy.h"
+#include "responses_state.h"
 #include "services.h"
 
 #include <event2/http.h> /* evhttp_uridecode */
@@ -103,6 +104,11 @@ static void serve_model_api(gr_request *r, const gr_endpoint_row *row) {
     gr_proxy_handle(r);
 }
 
+static void serve_responses_state(gr_request *r, const gr_endpoint_row *row) {
+    (void)row;
+    gr_responses_state_serve(r);
+}
+
 /* POST /v1/messages/count_tokens: the Messages pipeline, answered with the
  * count (an Anthropic upstream's, else the gateway's estimate). */
 static void serve_count_tokens(gr_request *r, const gr_endpoint_row *row) {
@@ -143,6 +149,7 @@ static const gr_endpoint_row k_endpoints[] = {
     {"/v1/generation",        false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/v1/generation",        serve_admin},
     {"/v1/x402/pricing",      false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/v1/x402/pricing",      serve_x402},
     {"/v1/x402/credit",       false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/v1/x402/credit",       serve_x402},
+    {"/v1/responses/",        true,  0,    CLIENT, GR_EP_OTHER,       OAI, "/v1/responses/{id}",    serve_responses_state},
     {"/v1/models/",           true,  GET,  CLIENT, GR_EP_OTHER,       OAI, "/v1/models/{id}",       serve_models},
     {"/v1/x402/",             true,  0,    OPEN,   GR_EP_OTHER,       OAI, NULL,                    serve_x402},
     {"/admin/",               true,  0,    OPEN,   GR_EP_OTHER,       OAI, "/admin/*",              serve_admin},

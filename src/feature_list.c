@@ -7,6 +7,7 @@
 #include "pay_x402.h"
 #include "proxy.h"
 #include "request_log.h"
+#include "responses_state.h"
 
 #include <pthread.h>
 
@@ -15,6 +16,7 @@ static void register_all(void) {
     gr_auth_register();          /* static and virtual keys, auth.mode: the last authenticator */
     gr_admit_keys_register();    /* a virtual key's budgets and limits, here and cluster-wide */
     gr_proxy_register();         /* the model endpoints' phases, cost, settlement, route headers, response cache */
+    gr_responses_state_register(); /* /v1/responses: previous_response_id after PARSE, `store`, GET/DELETE */
     gr_request_log_register();   /* access log, metrics */
     gr_request_ledger_register(); /* the ledger row */
 }

@@ -59,12 +59,14 @@ typedef struct plan {
     cJSON *tool_calls; /* array of {id,type,function:{name,arguments}} or NULL */
     const char *finish;
     int64_t prompt_tokens;
+    char *reasoning; /* [[mock:reasoning]]: reasoning_content before the answer */
 } plan;
 
 static void plan_free(plan *p) {
     for (size_t i = 0; i < p->ntokens; i++) free(p->tokens[i]);
     free(p->tokens);
     free(p->model);
+    free(p->reasoning);
     cJSON_Delete(p->tool_calls);
 }
 
@@ -199,12 +201,27 @@ static void build_plan(gr_mock *mk, const cJSON *req, plan *p, bool chat) {
     p->cut = has_flag(last_text, "cut");
     p->parallel_tools = has_flag(last_text, "parallel_tools");
     uint32_t ntok = directive(last_text, "tokens", 0);
+    if (has_flag(last_text, "reasoning")) {
+        char rb[160];
+        snprintf(rb, sizeof(rb), "Reasoning about the request: %.80s", last_text);
+        p->reasoning = gr_xstrdup(rb);
+    }
 
     /* Tool calls: offered tools, last turn from the user, tool_choice not "none". */
     const cJSON *tools = cJSON_GetObjectItemCaseSensitive(req, "tools");
     const cJSON *tc = cJSON_GetObjectItemCaseSensitive(req, "tool_choice");
     const cJSON *last_role = cJSON_GetObjectItemCaseSensitive(last, "role");
     bool last_is_user = cJSON_IsString(last_role) && !strcmp(last_role->valuestring, "user");
+    uint32_t tool_turns = directive(last_text, "tool_turns", 0); /* an agent loop: call tools until N results */
+    if (tool_turns && chat) {
+        uint32_t results = 0;
+        const cJSON *m;
+        cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(req, "messages")) {
+            const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+            if (cJSON_IsString(role) && !strcmp(role->valuestring, "tool")) results++;
+        }
+        if (results < tool_turns) last_is_user = true;
+    }
     if (chat && cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0 && last_is_user &&
         !(cJSON_IsString(tc) && !strcmp(tc->valuestring, "none"))) {
         const char *forced = NULL;
@@ -313,9 +330,14 @@ static cJSON *usage_json(const plan *p) {
     cJSON *u = cJSON_CreateObject();
     int64_t completion = (int64_t)p->ntokens * p->n;
     if (p->tool_calls) completion = 10 * cJSON_GetArraySize(p->tool_calls);
+    int64_t reasoning = p->reasoning ? (int64_t)strlen(p->reasoning) / 4 : 0;
+    completion += reasoning;
     cJSON_AddNumberToObject(u, "prompt_tokens", (double)p->prompt_tokens);
     cJSON_AddNumberToObject(u, "completion_tokens", (double)completion);
     cJSON_AddNumberToObject(u, "total_tokens", (double)(p->prompt_tokens + completion));
+    if (reasoning)
+        cJSON_AddNumberToObject(cJSON_AddObjectToObject(u, "completion_tokens_details"), "reasoning_tokens",
+                                (double)reasoning);
     return u;
 }
 
@@ -359,6 +381,7 @@ static cJSON *render_completion(gr_mock *mk, const plan *p, bool chat) {
         if (chat) {
             cJSON *m = cJSON_AddObjectToObject(c, "message");
             cJSON_AddStringToObject(m, "role", "assistant");
+            if (p->reasoning) cJSON_AddStringToObject(m, "reasoning_content", p->reasoning);
             if (p->tool_calls) {
                 cJSON_AddNullToObject(m, "content");
                 cJSON_AddItemToObject(m, "tool_calls", cJSON_Duplicate(p->tool_calls, 1));
@@ -546,11 +569,27 @@ static void emit_tool_call_chunks(mstream *s) {
     }
 }
 
+/* [[mock:reasoning]]: the reasoning in one chunk, before anything else. */
+static void emit_reasoning_chunk(mstream *s) {
+    cJSON *c = chunk_base(s);
+    cJSON *choice = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(c, "choices"), choice);
+    cJSON_AddNumberToObject(choice, "index", 0);
+    cJSON *delta = cJSON_AddObjectToObject(choice, "delta");
+    cJSON_AddStringToObject(delta, "role", "assistant");
+    cJSON_AddStringToObject(delta, "reasoning_content", s->p.reasoning);
+    cJSON_AddNullToObject(choice, "finish_reason");
+    send_chunk_json(s, c);
+    cJSON_Delete(c);
+    s->role_sent = true;
+}
+
 /* States: next < ntokens: one content token; next == ntokens: the finish
  * chunk; next == ntokens + 1: usage chunk (if asked) and [DONE]. */
 static void emit_step(mstream *s) {
     plan *p = &s->p;
     if (s->next <= p->ntokens) {
+        if (s->next == 0 && s->chat && p->reasoning) emit_reasoning_chunk(s);
         if (s->next == 0 && p->tool_calls) emit_tool_call_chunks(s);
         for (int ci = 0; ci < p->n; ci++) {
             cJSON *c = chunk_base(s);

@@ -97,7 +97,6 @@ typedef struct gr_request {
     bool count_tokens;              /* POST /v1/messages/count_tokens */
     bool responses_out;             /* client spoke the Responses API (/v1/responses) */
     cJSON *responses_body;          /* /v1/responses: the client's own request tree (owned) */
-    const cJSON *responses_history; /* previous_response_id's stored items (owned by whoever loaded them) */
     char response_id[80];           /* "resp_..." */
     int64_t response_created_at;    /* unix seconds */
     gr_responses_stream *resp_stream; /* canonical chunks -> Responses events */
