@@ -30,6 +30,7 @@ add_library(gr_core OBJECT
   src/api_admin.c
   src/endpoints.c
   src/messages_native.c
+  src/responses_native.c
   src/auth.c
   src/server.c
   src/listen.c

@@ -57,6 +57,7 @@ typedef struct gr_provider_conf {
     uint32_t mock_latency_ms;    /* delay before the first token */
     uint32_t mock_tokens_per_sec; /* 0 = as fast as possible */
     int kind_id;                  /* index in the `kind` choices (config.c) */
+    bool responses_api;           /* the upstream serves POST /responses (OpenAI's Responses API) */
 } gr_provider_conf;
 
 /* Prices are exact integers: micro-USD per 1M tokens (0.15 USD/Mtok = 150000),

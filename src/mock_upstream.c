@@ -8,6 +8,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "mock_native.h"
+#include "api_responses.h"
 
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
@@ -454,6 +455,7 @@ typedef struct mstream {
     char *id;
     bool chat;
     gr_mock_stream *enc; /* native encoder; NULL = OpenAI "data: {...}" framing */
+    gr_responses_stream *renc; /* POST /v1/responses: canonical chunks -> Responses events */
     size_t next;         /* next token index; ntokens = finish chunk, +1 = usage + end */
     int64_t created;
     bool role_sent;
@@ -466,6 +468,7 @@ static void mstream_dispose(pending *pj) {
     pending_dispose(pj);
     plan_free(&s->p);
     gr_mock_native_stream_free(s->enc);
+    gr_responses_stream_free(s->renc);
     evbuffer_free(s->out);
     free(s->id);
     free(s);
@@ -489,8 +492,21 @@ static void stream_write(mstream *s, const char *data, size_t len) {
     stream_send(s);
 }
 
+static int emit_responses_event(void *ud, const char *event, const char *data, size_t len) {
+    mstream *s = ud;
+    evbuffer_add_printf(s->out, "event: %s\ndata: %.*s\n\n", event, (int)len, data);
+    stream_send(s);
+    return 0;
+}
+
 /* One canonical chunk out, encoded for the stream's wire. */
 static void send_chunk_json(mstream *s, const cJSON *obj) {
+    if (s->renc) {
+        char *js = cJSON_PrintUnformatted(obj);
+        if (gr_responses_stream_chunk(s->renc, js, strlen(js), emit_responses_event, s) != GR_OK) abort();
+        cJSON_free(js);
+        return;
+    }
     if (s->enc) {
         size_t n = 0;
         char *bytes = gr_mock_native_stream_chunk(s->enc, obj, &n);
@@ -515,7 +531,9 @@ static cJSON *chunk_base(mstream *s) {
 }
 
 static void stream_finish(mstream *s) {
-    if (s->enc) {
+    if (s->renc) {
+        if (gr_responses_stream_finish(s->renc, emit_responses_event, s) != GR_OK) abort();
+    } else if (s->enc) {
         size_t n = 0;
         char *bytes = gr_mock_native_stream_finish(s->enc, &n);
         stream_write(s, bytes, n);
@@ -724,12 +742,18 @@ static cJSON *parse_body(gr_client_req *req) {
     return cJSON_ParseWithLength(data, len);
 }
 
-/* Serve a plan on a wire: the status directive, a stream, or a whole body.
+/* Serve a plan on a wire: the status directive, a stream, or a whole body;
+ * resp_req: the Responses request when the plan answers POST /v1/responses.
  * Takes ownership of *p. */
-static void serve_plan(gr_mock *mk, gr_client_req *req, plan *p, bool chat, gr_provider_kind wire) {
+static void serve_plan(gr_mock *mk, gr_client_req *req, plan *p, bool chat, gr_provider_kind wire,
+                       const cJSON *resp_req) {
+    char *resp_id = resp_req ? make_id(mk, "resp_mock") : NULL;
+    gr_responses_call call = {.request = resp_req, .id = resp_id, .model = p->model,
+                              .created_at = (int64_t)(gr_wall_ms() / 1000)};
     if (p->status != 200) {
         reply_later(mk, req, wire, p->status, NULL, p->delay_ms);
         plan_free(p);
+        free(resp_id);
         return;
     }
     if (p->stream) {
@@ -741,6 +765,8 @@ static void serve_plan(gr_mock *mk, gr_client_req *req, plan *p, bool chat, gr_p
         s->out = evbuffer_new();
         if (!s->out) abort();
         if (wire != GR_PROVIDER_OPENAI) s->enc = gr_mock_native_stream_new(wire, p->model);
+        if (resp_req) s->renc = gr_responses_stream_new(&call);
+        free(resp_id);
         pending_init(mk, &s->pj, req, stream_tick, mstream_dispose);
         atomic_fetch_add(&mk->streams_started, 1);
         gr_client_req_add_header(req, "Cache-Control", "no-cache");
@@ -751,7 +777,15 @@ static void serve_plan(gr_mock *mk, gr_client_req *req, plan *p, bool chat, gr_p
     }
     cJSON *r = render_completion(mk, p, chat);
     char *out;
-    if (wire == GR_PROVIDER_OPENAI) {
+    if (resp_req) {
+        cJSON *resp = NULL;
+        gr_upstream_error e = {0};
+        if (gr_responses_from_canonical(r, &call, &resp, &e) != GR_OK) abort();
+        char *js = cJSON_PrintUnformatted(resp);
+        out = gr_xstrdup(js);
+        cJSON_free(js);
+        cJSON_Delete(resp);
+    } else if (wire == GR_PROVIDER_OPENAI) {
         char *js = cJSON_PrintUnformatted(r);
         out = gr_xstrdup(js);
         cJSON_free(js);
@@ -759,6 +793,7 @@ static void serve_plan(gr_mock *mk, gr_client_req *req, plan *p, bool chat, gr_p
         out = gr_mock_native_response(wire, r, NULL);
     }
     cJSON_Delete(r);
+    free(resp_id);
     uint32_t delay = p->delay_ms;
     plan_free(p);
     if (!out) {
@@ -778,7 +813,28 @@ static void handle_generate(gr_mock *mk, gr_client_req *req, bool chat) {
     plan p;
     build_plan(mk, body, &p, chat);
     cJSON_Delete(body);
-    serve_plan(mk, req, &p, chat, GR_PROVIDER_OPENAI);
+    serve_plan(mk, req, &p, chat, GR_PROVIDER_OPENAI, NULL);
+}
+
+/* POST /v1/responses: OpenAI's Responses API, planned like the chat request
+ * it translates to (api_responses.c) and answered as a Response or its
+ * event stream; ids start with resp_mock. */
+static void handle_responses(gr_mock *mk, gr_client_req *req) {
+    cJSON *body = parse_body(req);
+    cJSON *canon = NULL;
+    gr_upstream_error e = {0};
+    if (!cJSON_IsObject(body) || gr_responses_to_canonical(body, NULL, &canon, &e) != GR_OK) {
+        gr_reply_error(req, 400, "invalid_request_error", NULL, NULL, "mock: %s",
+                       e.message[0] ? e.message : "invalid request body");
+        cJSON_Delete(canon);
+        cJSON_Delete(body);
+        return;
+    }
+    plan p;
+    build_plan(mk, canon, &p, true);
+    cJSON_Delete(canon);
+    serve_plan(mk, req, &p, true, GR_PROVIDER_OPENAI, body);
+    cJSON_Delete(body);
 }
 
 /* Native endpoints: Anthropic POST /v1/messages, Gemini POST
@@ -829,7 +885,7 @@ static void handle_native(gr_mock *mk, gr_client_req *req, gr_provider_kind kind
     plan p;
     build_plan(mk, canonical, &p, true);
     cJSON_Delete(canonical);
-    serve_plan(mk, req, &p, true, kind);
+    serve_plan(mk, req, &p, true, kind, NULL);
 }
 
 /* Gemini: "/models/<model>:<method>" (after any version prefix). Returns false
@@ -979,6 +1035,7 @@ static void handle_request(gr_client_req *req, void *arg) {
         else handle_native(mk, req, GR_PROVIDER_GEMINI, gmodel, gstream);
         free(gmodel);
     } else if (post && !strcmp(p, "/chat/completions")) handle_generate(mk, req, true);
+    else if (post && !strcmp(p, "/responses")) handle_responses(mk, req);
     else if (post && !strcmp(p, "/completions")) handle_generate(mk, req, false);
     else if (post && !strcmp(p, "/embeddings")) handle_embeddings(mk, req);
     else if (get && !strcmp(p, "/models")) {

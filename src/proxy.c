@@ -14,6 +14,7 @@
 #include "json_edit.h"
 #include "log.h"
 #include "messages_native.h"
+#include "responses_native.h"
 #include "meter.h"
 #include "route.h"
 #include "route_auto_config.h"
@@ -230,6 +231,25 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
         h->body = build_fast_body(r, r->messages_body, false, nb, nlen, &h->body_len);
         return true;
     }
+    if (r->responses_native) { /* the client's own Responses request, `model` rewritten */
+        const char *rb = r->responses_text;
+        size_t rlen = r->responses_len;
+        if (r->cap_max_tokens > 0) { /* max_output_tokens no larger than the cap */
+            cJSON *cur = cJSON_GetObjectItemCaseSensitive(r->responses_body, "max_output_tokens");
+            if (!cJSON_IsNumber(cur) || cur->valuedouble <= 0 || cur->valuedouble > (double)r->cap_max_tokens) {
+                cJSON_DeleteItemFromObjectCaseSensitive(r->responses_body, "max_output_tokens");
+                cJSON_AddNumberToObject(r->responses_body, "max_output_tokens", (double)r->cap_max_tokens);
+                char *txt = cJSON_PrintUnformatted(r->responses_body);
+                rb = gr_pool_strdup(r->pool, txt);
+                rlen = strlen(rb);
+                cJSON_free(txt);
+            }
+        }
+        gr_responses_native_request(p, r->stream, h);
+        add_common_headers(r, h);
+        h->body = build_fast_body(r, r->responses_body, false, rb, rlen, &h->body_len);
+        return true;
+    }
     body = apply_token_cap(r, r->body, body, &len);
     if (r->ops) {
         gr_upstream_error err = {0};
@@ -301,6 +321,18 @@ static void append_responses_event(gr_request *r, const char *data, size_t len) 
     if (len > 9 && !memcmp(data, "{\"error\":", 9)) {
         gr_upstream_error e = {.status = 502, .type = "api_error"};
         gr_map_openai_error(502, data, len, &e);
+        if (r->responses_native) { /* a relayed stream: the gateway's failure as the API's error event */
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "type", "error");
+            cJSON_AddStringToObject(o, "code", e.code ? e.code : "server_error");
+            cJSON_AddStringToObject(o, "message", e.message);
+            cJSON_AddNullToObject(o, "param");
+            char *t = cJSON_PrintUnformatted(o);
+            cJSON_Delete(o);
+            emit_responses_event(r, "error", t, strlen(t));
+            cJSON_free(t);
+            return;
+        }
         rc = gr_responses_stream_fail(r->resp_stream, e.code ? e.code : "server_error", e.message, emit_responses_event, r);
     } else {
         rc = gr_responses_stream_chunk(r->resp_stream, data, len, emit_responses_event, r);
@@ -391,9 +423,37 @@ static int relay_native_event(gr_request *r, const gr_sse_event *ev) {
     return 0;
 }
 
+/* Responses upstream, Responses client: the event goes out as it came; the
+ * final one gets usage.cost (its usage is the stream's). */
+static int relay_responses_event(gr_request *r, const gr_sse_event *ev) {
+    cJSON *j = NULL;
+    gr_resp_event_kind k = gr_responses_native_event(ev, &r->usage, &j);
+    r->stream_data_bytes += ev->data.len;
+    cJSON *resp = cJSON_GetObjectItemCaseSensitive(j, "response");
+    if (k == GR_RESP_EV_OTHER || !cJSON_IsObject(resp)) {
+        gr_messages_native_frame(r->out, ev);
+    } else {
+        compute_cost(r);
+        gr_meter_annotate_response(resp, r->cost_nusd, r->usage.estimated);
+        char *s = cJSON_PrintUnformatted(j);
+        gr_sse_event out = {.event = ev->event, .data = {s, strlen(s)}};
+        gr_messages_native_frame(r->out, &out);
+        cJSON_free(s);
+    }
+    cJSON_Delete(j);
+    if (k == GR_RESP_EV_END) r->done_seen = true;
+    if (k == GR_RESP_EV_FAILED) {
+        r->failed_midstream = true;
+        r->error_type = "api_error";
+        return 1;
+    }
+    return 0;
+}
+
 static int on_sse_event(void *ud, const gr_sse_event *ev) {
     gr_request *r = ud;
     if (r->native) return relay_native_event(r, ev);
+    if (r->responses_native) return relay_responses_event(r, ev);
     if (r->ops) {
         gr_upstream_error err = {0};
         if (r->ops->stream_event(r->st, ev, emit_chunk, r, &err) != GR_OK) {
@@ -530,7 +590,7 @@ static void finish_stream(gr_request *r, const char *err) {
         r->done_seen = true;
     }
     if (!r->cost_nusd) compute_cost(r);
-    if (r->done_seen && !r->failed_midstream && !r->native) { /* a relayed stream carries its own end */
+    if (r->done_seen && !r->failed_midstream && !r->native && !r->responses_native) { /* a relayed stream carries its own end */
         if (r->anthropic_out) {
             if (gr_messages_stream_finish(r->msg_stream, emit_anthropic_event, r) != GR_OK) r->error_type = "translation_error";
         } else if (r->responses_out) {
@@ -675,11 +735,42 @@ static void reply_native(gr_request *r, const char *body, size_t len) {
     gr_request_reply_json(r, 200, body, len);
 }
 
+/* Responses upstream, Responses client: the Response as it came, with
+ * usage.cost added. */
+static void reply_responses_native(gr_request *r, const char *body, size_t len) {
+    cJSON *j = gr_provider_parse_json(body, len);
+    const char *obj = gr_provider_get_str(j, "object");
+    if (!cJSON_IsObject(j) || !obj || strcmp(obj, "response")) {
+        cJSON_Delete(j);
+        gr_request_fail(r, 502, "api_error", "upstream_invalid_json", NULL,
+                        "upstream returned HTTP %d with a body that is not a Response", r->up_status);
+        return;
+    }
+    gr_responses_native_usage(gr_provider_get(j, "usage"), &r->usage);
+    if (!r->usage.present) {
+        r->usage.prompt_tokens = r->est_prompt_tokens;
+        r->usage.estimated = true;
+    }
+    compute_cost(r);
+    char usd[48];
+    gr_meter_format_usd(r->cost_nusd, usd, sizeof(usd));
+    gr_request_add_header(r, "x-gaterouter-cost", usd);
+    gr_meter_annotate_response(j, r->cost_nusd, r->usage.estimated);
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    gr_request_reply_json(r, 200, s, strlen(s));
+    cJSON_free(s);
+}
+
 static void reply_non_stream(gr_request *r) {
     size_t len = evbuffer_get_length(r->up_body);
     const char *body = (const char *)evbuffer_pullup(r->up_body, -1);
     if (r->native && !r->stream) {
         reply_native(r, body, len);
+        return;
+    }
+    if (r->responses_native && !r->stream) {
+        reply_responses_native(r, body, len);
         return;
     }
     if (r->stream) {
@@ -952,6 +1043,8 @@ static gr_phase_rc phase_parse(gr_request *r) {
             return GR_PHASE_STOP;
         }
         r->responses_body = r->body;
+        r->responses_text = body;
+        r->responses_len = len;
         r->body = canon;
         canon_text = cJSON_PrintUnformatted(canon);
         body = gr_pool_strdup(r->pool, canon_text);
@@ -1207,7 +1300,11 @@ static void start_attempt(gr_request *r) {
     const gr_provider_conf *prov = r->deployment->provider;
     r->ops = gr_provider_ops_for(prov->kind);
     r->native = r->messages_body && prov->kind == GR_PROVIDER_ANTHROPIC; /* Anthropic in, Anthropic up */
-    if (r->native) r->ops = NULL;
+    /* Responses in, Responses up: only requests the gateway keeps no state for */
+    r->responses_native = r->responses_out && prov->responses_api &&
+                          cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r->responses_body, "store")) &&
+                          !cJSON_GetObjectItemCaseSensitive(r->responses_body, "previous_response_id");
+    if (r->native || r->responses_native) r->ops = NULL;
     if (r->count_tokens && !r->native) {
         reply_token_estimate(r);
         return;

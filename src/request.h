@@ -97,6 +97,9 @@ typedef struct gr_request {
     bool count_tokens;              /* POST /v1/messages/count_tokens */
     bool responses_out;             /* client spoke the Responses API (/v1/responses) */
     cJSON *responses_body;          /* /v1/responses: the client's own request tree (owned) */
+    const char *responses_text;     /* ... and its bytes, relayed to upstreams that speak Responses */
+    size_t responses_len;
+    bool responses_native;          /* this attempt relays /v1/responses as is (provider responses_api) */
     char response_id[80];           /* "resp_..." */
     int64_t response_created_at;    /* unix seconds */
     gr_responses_stream *resp_stream; /* canonical chunks -> Responses events */

@@ -2,7 +2,9 @@
 // end with the official `openai` SDK, against three upstream wires: the
 // built-in mock speaking OpenAI chat completions (`mock-gpt`), and a
 // standalone `gaterouter mock` reached through the Anthropic (`claude-mock`)
-// and Gemini (`gemini-mock`) adapters. Every case runs on each of them.
+// and Gemini (`gemini-mock`) adapters, and a mock provider that speaks the
+// Responses API itself (`mock-responses`, `responses_api: true`: stateless
+// requests are relayed, the others translated). Every case runs on each.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,7 +13,7 @@ import OpenAI from 'openai';
 import { startGateway, freePort, defaultConfig, repoRoot, TEST_KEY } from './harness.mjs';
 
 const BIN = process.env.GR_BIN || join(repoRoot, 'build', 'gaterouter');
-const MODELS = ['mock-gpt', 'claude-mock', 'gemini-mock'];
+const MODELS = ['mock-gpt', 'claude-mock', 'gemini-mock', 'mock-responses'];
 const OTHER_KEY = 'sk-gaterouter-test-key-0002';
 
 let mock, mockPort, mockLogs = '', gw, client;
@@ -38,6 +40,7 @@ before(async () => {
     config: (port, dir) => defaultConfig(port, `
   - { name: claude-mock, provider: anth, model: claude-mock-1, pricing: { input: 3, output: 15 }, capabilities: [chat, tools, json, stream, vision] }
   - { name: gemini-mock, provider: gem, model: gemini-mock-1, pricing: { input: 1, output: 2 }, capabilities: [chat, tools, json, stream, vision] }
+  - { name: mock-responses, provider: mockr, model: mock-resp-1, pricing: { input: 2, output: 8 }, capabilities: [chat, tools, json, stream, vision] }
 `, dir).replace('capabilities: [chat, tools, json, stream, completions]', 'capabilities: [chat, tools, json, stream, completions, vision]')
       .replace(`keys: [ { name: test, key: ${TEST_KEY} } ]`, `keys: [ { name: test, key: ${TEST_KEY} }, { name: other, key: ${OTHER_KEY} } ]`)
       .replace(`providers:
@@ -46,6 +49,9 @@ before(async () => {
 `, `providers:
   - name: mock
     kind: mock
+  - name: mockr
+    kind: mock
+    responses_api: true
   - name: anth
     kind: anthropic
     base_url: http://127.0.0.1:${mockPort}/v1
@@ -358,4 +364,36 @@ test('GET /v1/responses/{id}: bad methods and paths', async () => {
   assert.equal(bad.status, 404, 'an unknown response is 404 before its query is read');
   const noauth = await fetch(`${gw.baseURL}/responses/resp_x`);
   assert.equal(noauth.status, 401);
+});
+
+test('[mock-responses] stateless requests are relayed to an upstream that speaks Responses, metered', async () => {
+  const { data: r, response } = await client.responses
+    .create({ model: 'mock-responses', input: 'relay me', store: false, tools: [{ type: 'web_search' }] })
+    .withResponse();
+  assert.match(r.id, /^resp_mock/, 'the upstream\'s own Response');
+  assert.match(r.output_text, /mock-resp-1\. You said: relay me/);
+  assertUsage(r.usage, 'relayed');
+  assert.equal(Number(response.headers.get('x-gaterouter-cost')), r.usage.cost);
+  assert.equal(response.headers.get('x-gaterouter-provider'), 'mockr');
+  const { events, final } = await collect({ model: 'mock-responses', input: 'relay me', store: false });
+  assert.match(final.id, /^resp_mock/);
+  assert.equal(final.output_text, r.output_text);
+  assertUsage(final.usage, 'relayed stream');
+  assert.equal(events.at(-1).type, 'response.completed');
+  // with gateway state (store, the default) the same model is served through chat completions
+  const kept = await client.responses.create({ model: 'mock-responses', input: 'relay me' });
+  assert.doesNotMatch(kept.id, /^resp_mock/);
+  assert.equal(kept.output_text, r.output_text);
+});
+
+test('[mock-responses] a relayed stream whose upstream dies ends with an error event', async () => {
+  const res = await fetch(`${gw.baseURL}/responses`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_KEY}` },
+    body: JSON.stringify({ model: 'mock-responses', input: 'cut [[mock:tokens=40]] [[mock:cut]]', stream: true, store: false }),
+  });
+  const text = await res.text();
+  const types = [...text.matchAll(/^event: (\S+)$/gm)].map((m) => m[1]);
+  assert.equal(types[0], 'response.created');
+  assert.equal(types.at(-1), 'error', types.join(','));
+  assert.ok(!types.includes('response.completed'));
 });
