@@ -143,6 +143,32 @@ static void fill_args(cJSON *args, const cJSON *params) {
     }
 }
 
+/* [[mock:args={...}]]: the arguments of the tool call, as given (a JSON
+ * object up to the closing brackets); NULL when absent or not an object. */
+static cJSON *directive_args(const char *text) {
+    static const char pat[] = "[[mock:args=";
+    const char *p = text ? strstr(text, pat) : NULL;
+    const char *e = p ? strstr(p, "]]") : NULL;
+    while (e && e[2] == ']') e++; /* the JSON may end in ']' */
+    if (!e) return NULL;
+    p += sizeof(pat) - 1;
+    cJSON *j = cJSON_ParseWithLength(p, (size_t)(e - p));
+    if (cJSON_IsObject(j)) return j;
+    cJSON_Delete(j);
+    return NULL;
+}
+
+/* [[mock:tool=NAME]]: the tool to call (like a forced tool_choice). */
+static bool directive_tool(const char *text, char *out, size_t cap) {
+    static const char pat[] = "[[mock:tool=";
+    const char *p = text ? strstr(text, pat) : NULL;
+    const char *e = p ? strstr(p, "]]") : NULL;
+    if (!e) return false;
+    p += sizeof(pat) - 1;
+    snprintf(out, cap, "%.*s", (int)(e - p), p);
+    return true;
+}
+
 static int64_t estimate_prompt_tokens(const cJSON *messages) {
     int64_t chars = 0, n = 0;
     const cJSON *m;
@@ -228,6 +254,8 @@ static void build_plan(gr_mock *mk, const cJSON *req, plan *p, bool chat) {
         const char *forced = NULL;
         const cJSON *fn = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(tc, "function"), "name");
         if (cJSON_IsString(fn)) forced = fn->valuestring;
+        char named[128];
+        if (directive_tool(last_text, named, sizeof(named))) forced = named;
         p->tool_calls = cJSON_CreateArray();
         const cJSON *tool;
         int idx = 0;
@@ -243,8 +271,11 @@ static void build_plan(gr_mock *mk, const cJSON *req, plan *p, bool chat) {
             cJSON_AddStringToObject(call, "type", "function");
             cJSON *cf = cJSON_AddObjectToObject(call, "function");
             cJSON_AddStringToObject(cf, "name", name->valuestring);
-            cJSON *args = cJSON_CreateObject();
-            fill_args(args, cJSON_GetObjectItemCaseSensitive(f, "parameters"));
+            cJSON *args = directive_args(last_text);
+            if (!args) {
+                args = cJSON_CreateObject();
+                fill_args(args, cJSON_GetObjectItemCaseSensitive(f, "parameters"));
+            }
             char *as = cJSON_PrintUnformatted(args);
             cJSON_AddStringToObject(cf, "arguments", as);
             cJSON_free(as);

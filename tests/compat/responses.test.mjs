@@ -7,59 +7,26 @@
 // requests are relayed, the others translated). Every case runs on each.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import OpenAI from 'openai';
-import { startGateway, freePort, defaultConfig, repoRoot, TEST_KEY } from './harness.mjs';
+import { startGateway, startStandaloneMock, withNativeProviders, defaultConfig, TEST_KEY } from './harness.mjs';
 
-const BIN = process.env.GR_BIN || join(repoRoot, 'build', 'gaterouter');
 const MODELS = ['mock-gpt', 'claude-mock', 'gemini-mock', 'mock-responses'];
 const OTHER_KEY = 'sk-gaterouter-test-key-0002';
 
-let mock, mockPort, mockLogs = '', gw, client;
-
-async function startMock() {
-  mockPort = await freePort();
-  mock = spawn(BIN, ['mock', '--port', String(mockPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  mock.stdout.on('data', (d) => { mockLogs += d; });
-  mock.stderr.on('data', (d) => { mockLogs += d; });
-  const deadline = Date.now() + 10000;
-  for (;;) {
-    if (mock.exitCode !== null) throw new Error(`mock exited early (${mock.exitCode}):\n${mockLogs}`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${mockPort}/mock/stats`)).ok) return;
-    } catch { /* not up yet */ }
-    if (Date.now() > deadline) { mock.kill('SIGKILL'); throw new Error(`mock did not come up:\n${mockLogs}`); }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+let mock, gw, client;
 
 before(async () => {
-  await startMock();
+  mock = await startStandaloneMock();
   gw = await startGateway({
-    config: (port, dir) => defaultConfig(port, `
+    config: (port, dir) => withNativeProviders(defaultConfig(port, `
   - { name: claude-mock, provider: anth, model: claude-mock-1, pricing: { input: 3, output: 15 }, capabilities: [chat, tools, json, stream, vision] }
   - { name: gemini-mock, provider: gem, model: gemini-mock-1, pricing: { input: 1, output: 2 }, capabilities: [chat, tools, json, stream, vision] }
   - { name: mock-responses, provider: mockr, model: mock-resp-1, pricing: { input: 2, output: 8 }, capabilities: [chat, tools, json, stream, vision] }
 `, dir).replace('capabilities: [chat, tools, json, stream, completions]', 'capabilities: [chat, tools, json, stream, completions, vision]')
-      .replace(`keys: [ { name: test, key: ${TEST_KEY} } ]`, `keys: [ { name: test, key: ${TEST_KEY} }, { name: other, key: ${OTHER_KEY} } ]`)
-      .replace(`providers:
-  - name: mock
-    kind: mock
-`, `providers:
-  - name: mock
-    kind: mock
-  - name: mockr
+      .replace(`keys: [ { name: test, key: ${TEST_KEY} } ]`, `keys: [ { name: test, key: ${TEST_KEY} }, { name: other, key: ${OTHER_KEY} } ]`),
+    mock.port, `  - name: mockr
     kind: mock
     responses_api: true
-  - name: anth
-    kind: anthropic
-    base_url: http://127.0.0.1:${mockPort}/v1
-    api_key: sk-ant-mock
-  - name: gem
-    kind: gemini
-    base_url: http://127.0.0.1:${mockPort}/v1beta
-    api_key: gemini-mock-key
 `),
   });
   client = new OpenAI({ baseURL: gw.baseURL, apiKey: TEST_KEY, maxRetries: 0 });
@@ -67,11 +34,7 @@ before(async () => {
 
 after(async () => {
   if (gw) assert.equal(await gw.stop(), 0, 'gateway drains and exits 0 on SIGTERM');
-  if (mock && mock.exitCode === null) {
-    mock.kill('SIGTERM');
-    const code = await new Promise((resolve) => mock.on('exit', (c, sig) => resolve(c ?? sig)));
-    assert.equal(code, 0, `mock exits 0 on SIGTERM\n${mockLogs}`);
-  }
+  if (mock) assert.equal(await mock.stop(), 0, `mock exits 0 on SIGTERM\n${mock.logs()}`);
 });
 
 const weather = {
