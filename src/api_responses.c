@@ -82,10 +82,23 @@ static cJSON *content_part(const cJSON *p, gr_upstream_error *err) {
     return NULL;
 }
 
-/* The text of a function_call_output's output (a string, or parts). */
+/* The text of a function_call_output's output: a string, or parts whose
+ * texts (input_text / output_text) are joined; other parts (images, files)
+ * have no place in a canonical tool message and are left out. */
 static char *output_text_of(const cJSON *output) {
     if (cJSON_IsString(output)) return gr_xstrdup(output->valuestring);
-    return gr_provider_content_text(output);
+    size_t len = 0;
+    char *out = gr_xstrdup("");
+    const cJSON *p;
+    cJSON_ArrayForEach(p, output) {
+        const char *t = gr_provider_get_str(p, "text");
+        if (!t) continue;
+        size_t n = strlen(t);
+        out = gr_xrealloc(out, len + n + 1);
+        memcpy(out + len, t, n + 1);
+        len += n;
+    }
+    return out;
 }
 
 /* The assistant message that function_call items attach to: the last
@@ -547,6 +560,9 @@ gr_status gr_responses_from_canonical(const cJSON *chat, const gr_responses_call
         free(id);
     }
     set_outcome(o, gr_provider_get_str(ch, "finish_reason"));
+    if (!strcmp(gr_provider_get_str(o, "status"), "incomplete")) /* the cut message too */
+        cJSON_ArrayForEach(tc, output) if (!strcmp(gr_provider_get_str(tc, "type"), "message"))
+            cJSON_ReplaceItemInObjectCaseSensitive((cJSON *)tc, "status", cJSON_CreateString("incomplete"));
     cJSON_ReplaceItemInObjectCaseSensitive(o, "usage", usage_json(gr_provider_get(chat, "usage")));
     *response = o;
     return GR_OK;
@@ -668,8 +684,10 @@ static gr_status close_item(gr_responses_stream *s, gr_responses_emit_fn emit, v
         cJSON_AddStringToObject(d, "arguments", gr_provider_get_str(item, "arguments"));
         if ((rc = send(s, "response.function_call_arguments.done", d, emit, ud))) return rc;
     }
+    /* a message cut by the token limit or a filter is incomplete, like its response */
+    bool cut = kind == ITEM_MESSAGE && s->finish && strcmp(s->finish, "stop");
     if (cJSON_GetObjectItemCaseSensitive(item, "status"))
-        cJSON_ReplaceItemInObjectCaseSensitive(item, "status", cJSON_CreateString("completed"));
+        cJSON_ReplaceItemInObjectCaseSensitive(item, "status", cJSON_CreateString(cut ? "incomplete" : "completed"));
     cJSON *d = cJSON_CreateObject();
     cJSON_AddNumberToObject(d, "output_index", idx);
     cJSON_AddItemToObject(d, "item", cJSON_Duplicate(item, 1));
