@@ -29,6 +29,46 @@ static gr_status bad(gr_upstream_error *err, const char *param, const char *fmt,
     return GR_ERR_INVALID;
 }
 
+/* ---- reasoning carried through the client: encrypted_content ----
+ * "gr1:" + {"t": the reasoning text, "s": the provider's signature (Anthropic
+ * thinking), when it gave one}. Opaque to clients; the gateway reads it back
+ * when the item returns in `input` (Codex sends every item back, store: false). */
+
+#define ENC_PREFIX "gr1:"
+
+static char *pack_reasoning(const char *text, const char *sig) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "t", text ? text : "");
+    if (sig && sig[0]) cJSON_AddStringToObject(o, "s", sig);
+    char *j = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    size_t n = strlen(ENC_PREFIX) + strlen(j) + 1;
+    char *out = gr_xmalloc(n);
+    snprintf(out, n, "%s%s", ENC_PREFIX, j);
+    cJSON_free(j);
+    return out;
+}
+
+/* The reasoning a returning item carries, attached to the assistant turn it
+ * preceded (reasoning_content + reasoning_signature); foreign content
+ * (another service's encrypted_content) is ignored. */
+static void attach_reasoning(const cJSON *item, cJSON *assistant) {
+    const char *enc = gr_provider_get_str(item, "encrypted_content");
+    if (!enc || strncmp(enc, ENC_PREFIX, strlen(ENC_PREFIX)) || gr_provider_get(assistant, "reasoning_content")) return;
+    cJSON *o = cJSON_Parse(enc + strlen(ENC_PREFIX));
+    const char *t = gr_provider_get_str(o, "t"), *sig = gr_provider_get_str(o, "s");
+    if (t) cJSON_AddStringToObject(assistant, "reasoning_content", t);
+    if (t && sig) cJSON_AddStringToObject(assistant, "reasoning_signature", sig);
+    cJSON_Delete(o);
+}
+
+bool gr_responses_wants_encrypted_reasoning(const cJSON *req) {
+    const cJSON *it;
+    cJSON_ArrayForEach(it, gr_provider_get(req, "include"))
+        if (cJSON_IsString(it) && !strcmp(it->valuestring, "reasoning.encrypted_content")) return true;
+    return false;
+}
+
 /* ---- request: Responses -> canonical ---- */
 
 static cJSON *text_part(const char *t) {
@@ -193,10 +233,19 @@ static gr_status item_to_messages(const cJSON *it, cJSON *msgs, gr_upstream_erro
 }
 
 static gr_status items_to_messages(const cJSON *items, cJSON *msgs, gr_upstream_error *err) {
-    const cJSON *it;
+    const cJSON *it, *reasoning = NULL; /* the reasoning item before the assistant turn it belongs to */
     cJSON_ArrayForEach(it, items) {
         gr_status rc = item_to_messages(it, msgs, err);
         if (rc != GR_OK) return rc;
+        const char *type = gr_provider_get_str(it, "type");
+        const char *role = gr_provider_get_str(it, "role");
+        if (type && !strcmp(type, "reasoning")) {
+            reasoning = it;
+            continue;
+        }
+        bool assistant = (type && !strcmp(type, "function_call")) || (role && !strcmp(role, "assistant"));
+        if (reasoning && assistant) attach_reasoning(reasoning, cJSON_GetArrayItem(msgs, cJSON_GetArraySize(msgs) - 1));
+        reasoning = NULL;
     }
     return GR_OK;
 }
@@ -526,10 +575,17 @@ gr_status gr_responses_from_canonical(const cJSON *chat, const gr_responses_call
     cJSON *o = response_skeleton(call, "completed");
     cJSON *output = cJSON_GetObjectItemCaseSensitive(o, "output");
     const char *reasoning = gr_provider_get_str(msg, "reasoning_content");
-    if (reasoning && reasoning[0] && wants_summary(call->request)) {
+    bool summary = wants_summary(call->request), enc = gr_responses_wants_encrypted_reasoning(call->request);
+    if (reasoning && reasoning[0] && (summary || enc)) {
         char *id = item_id(call->id, "rs", -1);
-        cJSON_AddItemToArray(output, reasoning_item(id, reasoning));
+        cJSON *item = reasoning_item(id, summary ? reasoning : NULL);
         free(id);
+        if (enc) {
+            char *packed = pack_reasoning(reasoning, gr_provider_get_str(msg, "reasoning_signature"));
+            cJSON_AddStringToObject(item, "encrypted_content", packed);
+            free(packed);
+        }
+        cJSON_AddItemToArray(output, item);
     }
     char *text = gr_provider_content_text(gr_provider_get(msg, "content"));
     const char *refusal = gr_provider_get_str(msg, "refusal");
@@ -578,6 +634,8 @@ struct gr_responses_stream {
     cJSON *resp;   /* the Response being built (its output grows) */
     char *id;
     bool summary;  /* reasoning.summary asked: reasoning items are shown */
+    bool encrypted; /* include: reasoning.encrypted_content: reasoning items carry it */
+    char *rtext, *rsig; /* the open reasoning item's text and signature (for encrypted_content) */
     bool started, ended;
     int64_t seq;
     int open, open_index; /* the open item's kind and output_index */
@@ -592,6 +650,7 @@ gr_responses_stream *gr_responses_stream_new(const gr_responses_call *call) {
     s->resp = response_skeleton(call, "in_progress");
     s->id = gr_xstrdup(call->id);
     s->summary = wants_summary(call->request);
+    s->encrypted = gr_responses_wants_encrypted_reasoning(call->request);
     s->open_tool = -1;
     s->open_index = -1;
     return s;
@@ -601,6 +660,8 @@ void gr_responses_stream_free(gr_responses_stream *s) {
     if (!s) return;
     cJSON_Delete(s->resp);
     cJSON_Delete(s->usage);
+    free(s->rtext);
+    free(s->rsig);
     free(s->id);
     free(s);
 }
@@ -668,6 +729,8 @@ static gr_status close_item(gr_responses_stream *s, gr_responses_emit_fn emit, v
         cJSON_AddNumberToObject(d, "content_index", 0);
         cJSON_AddItemToObject(d, "part", cJSON_Duplicate(part, 1));
         if ((rc = send(s, "response.content_part.done", d, emit, ud))) return rc;
+    } else if (kind == ITEM_REASONING && !s->summary) {
+        /* encrypted_content alone: no summary events */
     } else if (kind == ITEM_REASONING) {
         cJSON *part = cJSON_GetArrayItem(gr_provider_get(item, "summary"), 0);
         cJSON *d = event_at(s, idx);
@@ -684,6 +747,14 @@ static gr_status close_item(gr_responses_stream *s, gr_responses_emit_fn emit, v
         cJSON_AddStringToObject(d, "arguments", gr_provider_get_str(item, "arguments"));
         if ((rc = send(s, "response.function_call_arguments.done", d, emit, ud))) return rc;
     }
+    if (kind == ITEM_REASONING && s->encrypted) {
+        char *packed = pack_reasoning(s->rtext, s->rsig);
+        cJSON_AddStringToObject(item, "encrypted_content", packed);
+        free(packed);
+    }
+    free(s->rtext);
+    free(s->rsig);
+    s->rtext = s->rsig = NULL;
     /* a message cut by the token limit or a filter is incomplete, like its response */
     bool cut = kind == ITEM_MESSAGE && s->finish && strcmp(s->finish, "stop");
     if (cJSON_GetObjectItemCaseSensitive(item, "status"))
@@ -717,7 +788,7 @@ static gr_status open_item(gr_responses_stream *s, int kind, cJSON *item, gr_res
                              output_text_part(""));
         return send(s, "response.content_part.added", d, emit, ud);
     }
-    if (kind == ITEM_REASONING) {
+    if (kind == ITEM_REASONING && s->summary) {
         cJSON *part = cJSON_CreateObject();
         cJSON_AddStringToObject(part, "type", "summary_text");
         cJSON_AddStringToObject(part, "text", "");
@@ -728,6 +799,13 @@ static gr_status open_item(gr_responses_stream *s, int kind, cJSON *item, gr_res
         return send(s, "response.reasoning_summary_part.added", d, emit, ud);
     }
     return GR_OK;
+}
+
+/* Appends t to a heap string (NULL = empty). */
+static void append_heap(char **dst, const char *t) {
+    size_t a = *dst ? strlen(*dst) : 0, b = strlen(t);
+    *dst = gr_xrealloc(*dst, a + b + 1);
+    memcpy(*dst + a, t, b + 1);
 }
 
 /* Appends t to the string member key of o. */
@@ -758,6 +836,11 @@ static gr_status text_delta(gr_responses_stream *s, int kind, const char *t, gr_
         cJSON_AddStringToObject(d, "delta", t);
         cJSON_AddArrayToObject(d, "logprobs");
         return send(s, "response.output_text.delta", d, emit, ud);
+    }
+    append_heap(&s->rtext, t);
+    if (!s->summary) {
+        cJSON_Delete(d);
+        return GR_OK;
     }
     append_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(item, "summary"), 0), "text", t);
     cJSON_AddNumberToObject(d, "summary_index", 0);
@@ -826,8 +909,11 @@ static gr_status chunk_json(gr_responses_stream *s, const cJSON *chunk, gr_respo
     const cJSON *ix = gr_provider_get(ch, "index");
     if (!ch || (cJSON_IsNumber(ix) && ix->valuedouble != 0)) return GR_OK; /* choice 0 only */
     const cJSON *delta = gr_provider_get(ch, "delta");
-    if (s->summary && (rc = text_delta(s, ITEM_REASONING, gr_provider_get_str(delta, "reasoning_content"), emit, ud)))
+    if ((s->summary || s->encrypted) &&
+        (rc = text_delta(s, ITEM_REASONING, gr_provider_get_str(delta, "reasoning_content"), emit, ud)))
         return rc;
+    const char *sig = gr_provider_get_str(delta, "reasoning_signature");
+    if (sig && s->open == ITEM_REASONING) append_heap(&s->rsig, sig);
     if ((rc = text_delta(s, ITEM_MESSAGE, gr_provider_get_str(delta, "content"), emit, ud))) return rc;
     if ((rc = text_delta(s, ITEM_MESSAGE, gr_provider_get_str(delta, "refusal"), emit, ud))) return rc;
     const cJSON *tc;

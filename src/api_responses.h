@@ -43,6 +43,11 @@ GR_MUST_CHECK gr_status gr_responses_to_canonical(const cJSON *req, const cJSON 
  * NULL when input is neither a string nor an array. */
 cJSON *gr_responses_input_items(const cJSON *req, const char *id_prefix);
 
+/* include carries "reasoning.encrypted_content": reasoning items then carry
+ * the reasoning (and Anthropic's thinking signature) in encrypted_content,
+ * read back when they return in `input`, so thinking round-trips. */
+bool gr_responses_wants_encrypted_reasoning(const cJSON *req);
+
 /* Canonical chat.completion -> Response object (usage.cost copied when the
  * completion's usage carries one). Only choices[0] is rendered. */
 GR_MUST_CHECK gr_status gr_responses_from_canonical(const cJSON *chat, const gr_responses_call *call,

@@ -39,6 +39,8 @@ typedef struct gr_adapter_ctx {
     bool stream;
     bool include_usage;         /* client asked for stream_options.include_usage */
     bool exclude_reasoning;     /* reasoning.exclude: think, but return no reasoning_content */
+    bool reasoning_signature;   /* also return Anthropic's thinking signature as `reasoning_signature`
+                                 * (message / delta): the Responses API carries it back as encrypted_content */
 } gr_adapter_ctx;
 
 /* An upstream HTTP request to send. */

@@ -1337,6 +1337,7 @@ static void start_attempt(gr_request *r) {
         .include_usage = r->include_usage_asked,
         .exclude_reasoning = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
             cJSON_GetObjectItemCaseSensitive(r->body, "reasoning"), "exclude")),
+        .reasoning_signature = r->responses_out && gr_responses_wants_encrypted_reasoning(r->responses_body),
     };
     if (!build_upstream_request(r, r->body_text, r->body_len)) return;
     r->attempt_start_us = gr_now_us();

@@ -28,8 +28,7 @@ void gr_stored_response_dispose(gr_stored_response *r) {
     "CREATE INDEX IF NOT EXISTS responses_expires ON responses(expires_ms);"
 
 static const char *const sqlite_sql[GR_RESP_Q_COUNT] = {
-    [GR_RESP_Q_PUT] = "INSERT OR REPLACE INTO responses(id,owner,created_ms,expires_ms,response,input_items,context)"
-                      " VALUES(?1,?2,?3,?4,?5,?6,?7)",
+    [GR_RESP_Q_PUT] = "INSERT OR REPLACE INTO responses(id,owner,created_ms,expires_ms,response,input_items,context) VALUES(?1,?2,?3,?4,?5,?6,?7)",
     [GR_RESP_Q_GET] = "SELECT response,input_items,context FROM responses WHERE id=?1 AND owner=?2 AND expires_ms>?3",
     [GR_RESP_Q_DEL] = "DELETE FROM responses WHERE id=?1 AND owner=?2 AND expires_ms>?3",
     [GR_RESP_Q_PRUNE] = "DELETE FROM responses WHERE expires_ms<=?1",

@@ -13,12 +13,12 @@
 #include <stdlib.h>
 
 static const char *const pg_sql[GR_RESP_Q_COUNT] = {
-    [GR_RESP_Q_PUT] = "INSERT INTO responses(id,owner,created_ms,expires_ms,response,input_items,context)"
+    [GR_RESP_Q_PUT] = ("INSERT INTO responses(id,owner,created_ms,expires_ms,response,input_items,context)"
                       " VALUES($1,$2,$3::bigint,$4::bigint,$5,$6,$7) ON CONFLICT (id) DO UPDATE SET"
                       " owner=excluded.owner,created_ms=excluded.created_ms,expires_ms=excluded.expires_ms,"
-                      "response=excluded.response,input_items=excluded.input_items,context=excluded.context",
-    [GR_RESP_Q_GET] = "SELECT response,input_items,context FROM responses WHERE id=$1 AND owner=$2"
-                      " AND expires_ms>$3::bigint",
+                      "response=excluded.response,input_items=excluded.input_items,context=excluded.context"),
+    [GR_RESP_Q_GET] = ("SELECT response,input_items,context FROM responses WHERE id=$1 AND owner=$2"
+                      " AND expires_ms>$3::bigint"),
     [GR_RESP_Q_DEL] = "DELETE FROM responses WHERE id=$1 AND owner=$2 AND expires_ms>$3::bigint",
     [GR_RESP_Q_PRUNE] = "DELETE FROM responses WHERE expires_ms<=$1::bigint",
 };

@@ -498,7 +498,8 @@ static void resp_stream_case(const char *dir, const gr_responses_call *call, con
     const gr_provider_ops *ops = NULL;
     gr_provider_conf pc = {.name = "up", .api_key = "test-key"};
     gr_adapter_ctx ctx = {.provider = &pc, .upstream_model = call->model, .public_model = call->model,
-                          .request_id = "chatcmpl-test", .created = 1700000000, .stream = true, .include_usage = true};
+                          .request_id = "chatcmpl-test", .created = 1700000000, .stream = true, .include_usage = true,
+                          .reasoning_signature = gr_responses_wants_encrypted_reasoning(call->request)};
     if (kind) { /* upstream bytes in the provider's own format, through its adapter first */
         pc.kind = strncmp(kind, "anthropic", 9) == 0 ? GR_PROVIDER_ANTHROPIC : GR_PROVIDER_GEMINI;
         ops = gr_provider_ops_for(pc.kind);
