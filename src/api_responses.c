@@ -227,6 +227,10 @@ static gr_status item_to_messages(const cJSON *it, cJSON *msgs, gr_upstream_erro
         return GR_OK;
     }
     if (!strcmp(type, "reasoning")) return GR_OK; /* no canonical input field: the model reasons anew */
+    /* Codex, for OpenAI's own newest models, offers its tools in an input item
+     * (custom / freeform tools in namespaces): nothing an upstream here can be
+     * offered, so dropped knowingly like hosted tools in `tools` */
+    if (!strcmp(type, "additional_tools")) return GR_OK;
     if (!strcmp(type, "item_reference"))
         return bad(err, "input", "item_reference items are not supported: use previous_response_id%s", NULL);
     return bad(err, "input", "input item type '%s' is not supported", type);
