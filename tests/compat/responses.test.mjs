@@ -12,6 +12,7 @@ import { startGateway, startStandaloneMock, withNativeProviders, defaultConfig, 
 
 const MODELS = ['mock-gpt', 'claude-mock', 'gemini-mock', 'mock-responses'];
 const OTHER_KEY = 'sk-gaterouter-test-key-0002';
+const BUDGET_KEY = 'gr-respbudgetrespbudgetrespbudget01';
 
 let mock, gw, client;
 
@@ -22,11 +23,18 @@ before(async () => {
   - { name: claude-mock, provider: anth, model: claude-mock-1, pricing: { input: 3, output: 15 }, capabilities: [chat, tools, json, stream, vision] }
   - { name: gemini-mock, provider: gem, model: gemini-mock-1, pricing: { input: 1, output: 2 }, capabilities: [chat, tools, json, stream, vision] }
   - { name: mock-responses, provider: mockr, model: mock-resp-1, pricing: { input: 2, output: 8 }, capabilities: [chat, tools, json, stream, vision] }
+  - { name: dead-gpt, provider: dead, model: dead-1, fallbacks: [mock-gpt], pricing: { input: 1, output: 1 }, capabilities: [chat, tools, stream] }
+keys:
+  - { name: tiny-budget, key: ${BUDGET_KEY}, budget_usd: 0.0001 }
 `, dir).replace('capabilities: [chat, tools, json, stream, completions]', 'capabilities: [chat, tools, json, stream, completions, vision]')
       .replace(`keys: [ { name: test, key: ${TEST_KEY} } ]`, `keys: [ { name: test, key: ${TEST_KEY} }, { name: other, key: ${OTHER_KEY} } ]`),
     mock.port, `  - name: mockr
     kind: mock
     responses_api: true
+  - name: dead
+    kind: openai
+    base_url: http://127.0.0.1:1/v1
+    timeouts: { connect_ms: 300 }
 `),
   });
   client = new OpenAI({ baseURL: gw.baseURL, apiKey: TEST_KEY, maxRetries: 0 });
@@ -359,4 +367,30 @@ test('[mock-responses] a relayed stream whose upstream dies ends with an error e
   assert.equal(types[0], 'response.created');
   assert.equal(types.at(-1), 'error', types.join(','));
   assert.ok(!types.includes('response.completed'));
+});
+
+test('metering, budgets and routing work as on chat completions', async () => {
+  // cost at the configured prices (mock-gpt: 0.15 / 0.60 USD per 1M tokens)
+  const r = await client.responses.create({ model: 'mock-gpt', input: 'price me' });
+  const want = (r.usage.input_tokens * 0.15 + r.usage.output_tokens * 0.60) / 1e6;
+  assert.ok(Math.abs(r.usage.cost - want) < 1e-12, `cost ${r.usage.cost} vs ${want}`);
+  // a dead primary: the configured fallback serves, the headers say so
+  const { data: fb, response } = await client.responses.create({ model: 'dead-gpt', input: 'fall back' }).withResponse();
+  assert.match(fb.output_text, /mock-gpt-1/);
+  assert.equal(response.headers.get('x-gaterouter-model'), 'mock-gpt');
+  assert.ok(Number(response.headers.get('x-gaterouter-attempts')) >= 2, 'the dead primary was tried first');
+  assert.match(response.headers.get('x-gaterouter-route'), /after dead/);
+  // model: auto is routed like a chat request
+  const { response: autoRes } = await client.responses.create({ model: 'auto', input: 'route me' }).withResponse();
+  assert.ok(autoRes.headers.get('x-gaterouter-model'));
+  // a key's budget stops it with the typed 402
+  const b = new OpenAI({ baseURL: gw.baseURL, apiKey: BUDGET_KEY, maxRetries: 0 });
+  let ok = 0, err;
+  for (let i = 0; i < 50 && !err; i++) {
+    try { await b.responses.create({ model: 'mock-gpt', input: '[[mock:tokens=20]]', max_output_tokens: 20 }); ok++; } catch (e) { err = e; }
+  }
+  assert.ok(err instanceof OpenAI.APIError, String(err));
+  assert.equal(err.status, 402);
+  assert.equal(err.code, 'budget_exceeded');
+  assert.ok(ok >= 1 && ok < 50, `served ${ok} before the budget stopped it`);
 });
