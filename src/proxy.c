@@ -979,6 +979,17 @@ void gr_proxy_handle(gr_request *r) {
 
 /* ---- PARSE: the body ---- */
 
+/* A translated request (/v1/messages, /v1/responses) becomes the one the
+ * chat pipeline serves: r->body is the canonical tree, *body / *len its text. */
+static void serve_canonical(gr_request *r, cJSON *canon, const char **body, size_t *len) {
+    r->body = canon;
+    char *text = cJSON_PrintUnformatted(canon);
+    *body = gr_pool_strdup(r->pool, text);
+    *len = strlen(*body);
+    cJSON_free(text);
+    r->ep = GR_EP_CHAT;
+}
+
 static gr_phase_rc phase_parse(gr_request *r) {
     size_t len = 0;
     const char *body = gr_client_req_body(r->req, &len);
@@ -1012,7 +1023,6 @@ static gr_phase_rc phase_parse(gr_request *r) {
                         "Unexpected data after the JSON body at byte %zu. The body must be one JSON object.", used);
         return GR_PHASE_STOP;
     }
-    char *canon_text = NULL;
     if (r->ep == GR_EP_MESSAGES) { /* Anthropic in: translate once, then the chat pipeline */
         r->anthropic_out = true;
         cJSON *canon = NULL;
@@ -1026,12 +1036,7 @@ static gr_phase_rc phase_parse(gr_request *r) {
         r->messages_body = r->body; /* relayed as is to Anthropic upstreams */
         r->messages_text = body;
         r->messages_len = len;
-        r->body = canon;
-        canon_text = cJSON_PrintUnformatted(canon);
-        body = gr_pool_strdup(r->pool, canon_text);
-        len = strlen(body);
-        cJSON_free(canon_text);
-        r->ep = GR_EP_CHAT;
+        serve_canonical(r, canon, &body, &len);
     } else if (r->ep == GR_EP_RESPONSES) { /* Responses in: translate, then the chat pipeline */
         r->responses_out = true;
         cJSON *canon = NULL;
@@ -1042,15 +1047,10 @@ static gr_phase_rc phase_parse(gr_request *r) {
                             e.message[0] ? e.message : "invalid Responses request");
             return GR_PHASE_STOP;
         }
-        r->responses_body = r->body;
+        r->responses_body = r->body; /* relayed as is to upstreams that speak Responses */
         r->responses_text = body;
         r->responses_len = len;
-        r->body = canon;
-        canon_text = cJSON_PrintUnformatted(canon);
-        body = gr_pool_strdup(r->pool, canon_text);
-        len = strlen(body);
-        cJSON_free(canon_text);
-        r->ep = GR_EP_CHAT;
+        serve_canonical(r, canon, &body, &len);
         snprintf(r->response_id, sizeof(r->response_id), "resp_%s", strncmp(r->id, "req_", 4) ? r->id : r->id + 4);
         r->response_created_at = (int64_t)(gr_wall_ms() / 1000);
     }
