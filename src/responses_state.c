@@ -139,6 +139,11 @@ static gr_phase_rc phase_previous(gr_request *r) {
     if (!r->responses_out) return GR_PHASE_NEXT;
     const cJSON *prev = cJSON_GetObjectItemCaseSensitive(r->responses_body, "previous_response_id");
     if (!prev || cJSON_IsNull(prev)) return GR_PHASE_NEXT;
+    if (r->pay_x402) { /* a payer has no identity to scope stored responses to: none are kept */
+        gr_request_fail(r, 400, "invalid_request_error", "unsupported_parameter", "previous_response_id",
+                        "previous_response_id needs an API key: responses paid with x402 are not stored.");
+        return GR_PHASE_STOP;
+    }
     if (!cJSON_IsString(prev) || !prev->valuestring[0] || strlen(prev->valuestring) > MAX_ID_LEN) {
         gr_request_fail(r, 400, "invalid_request_error", "invalid_value", "previous_response_id",
                         "'previous_response_id' must be a response id (at most %d characters).", MAX_ID_LEN);
@@ -184,7 +189,7 @@ static char *print_dup(const cJSON *j) {
 static void store_response(gr_request *r) {
     state_ctx *c = ctx_of(r);
     const gr_responses_conf *rc = gr_responses_conf_of(r->cfg);
-    if (c->stored || !r->responses_final || !rc->store_ttl_ms || !r->w->exec) return;
+    if (c->stored || !r->responses_final || !rc->store_ttl_ms || !r->w->exec || r->pay_x402) return;
     c->stored = true;
     char prefix[128];
     snprintf(prefix, sizeof prefix, "msg_%s_in", r->response_id + 5);
