@@ -632,8 +632,6 @@ gr_status gr_responses_from_canonical(const cJSON *chat, const gr_responses_call
 
 enum { ITEM_NONE, ITEM_REASONING, ITEM_MESSAGE, ITEM_TOOL };
 
-#define MAX_STREAM_TOOLS 128
-
 struct gr_responses_stream {
     cJSON *resp;   /* the Response being built (its output grows) */
     char *id;
@@ -858,7 +856,6 @@ static gr_status tool_delta(gr_responses_stream *s, const cJSON *tc, gr_response
     const cJSON *fn = gr_provider_get(tc, "function");
     gr_status rc;
     if (s->open != ITEM_TOOL || s->open_tool != tix) {
-        if (s->ntools >= MAX_STREAM_TOOLS) return GR_ERR_TOO_LARGE;
         char *id = item_id(s->id, "fc", s->ntools++);
         cJSON *item = function_call_item(id, "in_progress", gr_provider_get_str(tc, "id"),
                                          gr_provider_get_str(fn, "name"), "");
