@@ -15,6 +15,7 @@
 #include "log.h"
 #include "messages_native.h"
 #include "responses_native.h"
+#include "responses_state.h"
 #include "meter.h"
 #include "route.h"
 #include "route_auto_config.h"
@@ -567,6 +568,7 @@ static void keep_response(gr_request *r, const cJSON *resp) {
     if (!resp || cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r->responses_body, "store"))) return;
     cJSON_Delete(r->responses_final);
     r->responses_final = cJSON_Duplicate(resp, 1);
+    gr_responses_state_keep(r); /* queued before the bytes go out */
 }
 
 static void finish_stream(gr_request *r, const char *err) {

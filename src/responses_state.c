@@ -183,10 +183,8 @@ static char *print_dup(const cJSON *j) {
     return s;
 }
 
-/* Queues the write of r's Response (once), before its bytes reach the client
- * when it can: a store job submitted after it (the client's next turn) is
- * ordered after it by the executor. */
-static void store_response(gr_request *r) {
+void gr_responses_state_keep(gr_request *r) {
+    if (g_slot < 0 || !r->responses_out) return; /* not registered (unit tests) */
     state_ctx *c = ctx_of(r);
     const gr_responses_conf *rc = gr_responses_conf_of(r->cfg);
     if (c->stored || !r->responses_final || !rc->store_ttl_ms || !r->w->exec || r->pay_x402) return;
@@ -217,18 +215,6 @@ static void store_response(gr_request *r) {
     j->created_ms = (int64_t)gr_wall_ms();
     j->expires_ms = j->created_ms + (int64_t)rc->store_ttl_ms;
     gr_store_exec_post(r->w->exec, put_run, put_free, j);
-}
-
-static bool reply_store(gr_request *r, int status, const char *body, size_t len) {
-    (void)body;
-    (void)len;
-    if (status == 200 && body && r->responses_out) store_response(r);
-    return false;
-}
-
-static void finish_store(gr_request *r, gr_finish_info *f) {
-    (void)f;
-    if (r->responses_out && r->status == 200 && !r->client_gone) store_response(r); /* streams */
 }
 
 static void finish_release(gr_request *r, gr_finish_info *f) {
@@ -364,7 +350,5 @@ void gr_responses_state_serve(gr_request *r) {
 void gr_responses_state_register(void) {
     g_slot = gr_pipeline_ctx_slot();
     gr_pipeline_on_phase(GR_PHASE_PARSE, phase_previous);
-    gr_pipeline_on_reply(GR_REPLY_CACHE, reply_store);
-    gr_pipeline_on_finish(GR_FINISH_LEDGER, finish_store);
     gr_pipeline_on_finish(GR_FINISH_RELEASE, finish_release);
 }
