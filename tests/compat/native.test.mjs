@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { startGateway, startStandaloneMock, defaultConfig, TEST_KEY } from './harness.mjs';
+import { startGateway, startStandaloneMock, withNativeProviders, defaultConfig, TEST_KEY } from './harness.mjs';
 
 
 let mock, mockPort, gw, client, anthropic;
@@ -29,7 +29,7 @@ before(async () => {
   await startMock();
   gw = await startGateway({
     // its own temp dir: the store must not be /tmp/gaterouter.db, shared by every run on the machine
-    config: (port, dir) => defaultConfig(port, `
+    config: (port, dir) => withNativeProviders(defaultConfig(port, `
   - name: claude-mock
     provider: anth
     model: claude-mock-1
@@ -42,21 +42,7 @@ before(async () => {
   # circuit breaker and must not cool down the deployments other tests use.
   - { name: claude-faults, provider: anth, model: claude-faults-1, capabilities: [chat, tools, stream] }
   - { name: gemini-faults, provider: gem, model: gemini-faults-1, capabilities: [chat, tools, stream] }
-`, dir).replace(`providers:
-  - name: mock
-    kind: mock
-`, `providers:
-  - name: mock
-    kind: mock
-  - name: anth
-    kind: anthropic
-    base_url: http://127.0.0.1:${mockPort}/v1
-    api_key: sk-ant-mock
-  - name: gem
-    kind: gemini
-    base_url: http://127.0.0.1:${mockPort}/v1beta
-    api_key: gemini-mock-key
-`),
+`, dir), mockPort),
   });
   client = new OpenAI({ baseURL: gw.baseURL, apiKey: TEST_KEY, maxRetries: 0 });
   // The Anthropic SDK appends /v1/messages to baseURL and sends x-api-key.
