@@ -54,6 +54,15 @@ if(GR_NODE_FOR_PG AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/openai)
   set_tests_properties(compat_metering_pg PROPERTIES
     FIXTURES_REQUIRED pg_server RESOURCE_LOCK gr_pg_server LABELS "compat;pg" TIMEOUT 600
     ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+  # the Responses API's state (store, previous_response_id, GET/DELETE) on PostgreSQL
+  add_test(NAME compat_responses_pg
+    COMMAND ${CMAKE_SOURCE_DIR}/tests/pg/with_pg.sh ${GR_PG_STATE_DIR}
+            ${GR_NODE_FOR_PG} --test --test-concurrency=1
+            ${CMAKE_SOURCE_DIR}/tests/compat/responses.test.mjs
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(compat_responses_pg PROPERTIES
+    FIXTURES_REQUIRED pg_server RESOURCE_LOCK gr_pg_server LABELS "compat;pg" TIMEOUT 600
+    ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 else()
   message(WARNING "node or node_modules missing: compat_metering_pg not registered (npm ci)")
 endif()

@@ -37,4 +37,10 @@ if(NODE_EXECUTABLE AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/openai AND GR_VAL
     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
   set_tests_properties(vg_compat_openai PROPERTIES LABELS "valgrind;compat" TIMEOUT 900 RUN_SERIAL TRUE
     ENVIRONMENT "GR_BIN=${CMAKE_SOURCE_DIR}/tests/valgrind/gaterouter-vg.sh;GR_REAL_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+  # the Responses API suite likewise (its mock runs under valgrind too)
+  add_test(NAME vg_compat_responses
+    COMMAND ${NODE_EXECUTABLE} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/compat/responses.test.mjs
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(vg_compat_responses PROPERTIES LABELS "valgrind;compat" TIMEOUT 900 RUN_SERIAL TRUE
+    ENVIRONMENT "GR_BIN=${CMAKE_SOURCE_DIR}/tests/valgrind/gaterouter-vg.sh;GR_REAL_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endif()

@@ -512,6 +512,9 @@ const gr_conf_key gr_conf_provider_keys[] = {
     {"latency_ms", GR_CONF_MS, P(mock_latency_ms), 0, 600000, "0", NULL, "mock only: delay before the first token"},
     {"tokens_per_sec", GR_CONF_COUNT, P(mock_tokens_per_sec), 0, 1000000, "0", NULL,
      "mock only: stream pace; 0 = as fast as possible"},
+    {"responses_api", GR_CONF_BOOL, P(responses_api), 0, 0, "false", NULL,
+     "kind openai or mock: the upstream serves POST /responses; /v1/responses requests that keep no "
+     "gateway state (store: false, no previous_response_id) are relayed to it with only `model` rewritten"},
     GR_CONF_END,
 };
 #undef P
@@ -647,6 +650,8 @@ static void parse_provider(const cJSON *j, gr_provider_conf *o, const char *path
         else if (strncmp(o->base_url, "http://", 7) && strncmp(o->base_url, "https://", 8))
             gr_conf_fail(e, "%s.base_url: must start with http:// or https://", path);
     }
+    if (o->responses_api && o->kind != GR_PROVIDER_OPENAI && o->kind != GR_PROVIDER_MOCK)
+        gr_conf_fail(e, "%s.responses_api: only kind openai (or mock) speaks the Responses API", path);
     if (o->base_url) { /* normalise: no trailing slash */
         size_t n = strlen(o->base_url);
         while (n && o->base_url[n - 1] == '/') o->base_url[--n] = '\0';

@@ -76,6 +76,7 @@ typedef struct gr_provider_conf {
     int preset_id;                /* index in gr_provider_preset_names (0 = none) */
     const struct gr_provider_preset *preset; /* quirks of a known OpenAI-compatible service, or NULL */
     char *openrouter_provider; /* preset openrouter: JSON object sent as the body's `provider`, or NULL */
+    bool responses_api;           /* the upstream serves POST /responses (OpenAI's Responses API) */
 } gr_provider_conf;
 
 /* Prices are exact integers: micro-USD per 1M tokens (0.15 USD/Mtok = 150000),

@@ -15,6 +15,8 @@
 #include "json_edit.h"
 #include "log.h"
 #include "messages_native.h"
+#include "responses_native.h"
+#include "responses_state.h"
 #include "meter.h"
 #include "meter_defaults.h"
 #include "route.h"
@@ -284,6 +286,25 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
         if (vertex) gr_messages_native_vertex_body(h);
         return true;
     }
+    if (r->responses_native) { /* the client's own Responses request, `model` rewritten */
+        const char *rb = r->responses_text;
+        size_t rlen = r->responses_len;
+        if (r->cap_max_tokens > 0) { /* max_output_tokens no larger than the cap */
+            cJSON *cur = cJSON_GetObjectItemCaseSensitive(r->responses_body, "max_output_tokens");
+            if (!cJSON_IsNumber(cur) || cur->valuedouble <= 0 || cur->valuedouble > (double)r->cap_max_tokens) {
+                cJSON_DeleteItemFromObjectCaseSensitive(r->responses_body, "max_output_tokens");
+                cJSON_AddNumberToObject(r->responses_body, "max_output_tokens", (double)r->cap_max_tokens);
+                char *txt = cJSON_PrintUnformatted(r->responses_body);
+                rb = gr_pool_strdup(r->pool, txt);
+                rlen = strlen(rb);
+                cJSON_free(txt);
+            }
+        }
+        gr_responses_native_request(p, r->stream, h);
+        add_common_headers(r, r->deployment->provider, h, true);
+        h->body = build_fast_body(r, r->responses_body, false, rb, rlen, &h->body_len);
+        return true;
+    }
     body = apply_token_cap(r, r->body, body, &len);
     if (r->ops) {
         gr_upstream_error err = {0};
@@ -361,7 +382,40 @@ static int emit_anthropic_event(void *ud, const char *event, const char *data, s
     return 0;
 }
 
+static int emit_responses_event(void *ud, const char *event, const char *data, size_t len) {
+    return emit_anthropic_event(ud, event, data, len); /* the same framing: event + data */
+}
+
+/* Canonical chunk (or error) -> Responses events. */
+static void append_responses_event(gr_request *r, const char *data, size_t len) {
+    gr_status rc;
+    if (len > 9 && !memcmp(data, "{\"error\":", 9)) {
+        gr_upstream_error e = {.status = 502, .type = "api_error"};
+        gr_map_openai_error(502, data, len, &e);
+        if (r->responses_native) { /* a relayed stream: the gateway's failure as the API's error event */
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "type", "error");
+            cJSON_AddStringToObject(o, "code", e.code ? e.code : "server_error");
+            cJSON_AddStringToObject(o, "message", e.message);
+            cJSON_AddNullToObject(o, "param");
+            char *t = cJSON_PrintUnformatted(o);
+            cJSON_Delete(o);
+            emit_responses_event(r, "error", t, strlen(t));
+            cJSON_free(t);
+            return;
+        }
+        rc = gr_responses_stream_fail(r->resp_stream, e.code ? e.code : "server_error", e.message, emit_responses_event, r);
+    } else {
+        rc = gr_responses_stream_chunk(r->resp_stream, data, len, emit_responses_event, r);
+    }
+    if (rc != GR_OK) r->error_type = "translation_error";
+}
+
 static void append_event(gr_request *r, const char *data, size_t len) {
+    if (r->responses_out) {
+        append_responses_event(r, data, len);
+        return;
+    }
     if (r->anthropic_out) { /* canonical chunk (or error) -> Anthropic events */
         gr_status rc = GR_OK;
         if (len > 9 && !memcmp(data, "{\"error\":", 9)) {
@@ -460,9 +514,37 @@ static char *aliased_reasoning_chunk(gr_request *r, const char *d, size_t n) {
     return out;
 }
 
+/* Responses upstream, Responses client: the event goes out as it came; the
+ * final one gets usage.cost (its usage is the stream's). */
+static int relay_responses_event(gr_request *r, const gr_sse_event *ev) {
+    cJSON *j = NULL;
+    gr_resp_event_kind k = gr_responses_native_event(ev, &r->usage, &j);
+    r->stream_data_bytes += ev->data.len;
+    cJSON *resp = cJSON_GetObjectItemCaseSensitive(j, "response");
+    if (k == GR_RESP_EV_OTHER || !cJSON_IsObject(resp)) {
+        gr_messages_native_frame(r->out, ev);
+    } else {
+        compute_cost(r);
+        gr_meter_annotate_response(resp, r->cost_nusd, r->usage.estimated);
+        char *s = cJSON_PrintUnformatted(j);
+        gr_sse_event out = {.event = ev->event, .data = {s, strlen(s)}};
+        gr_messages_native_frame(r->out, &out);
+        cJSON_free(s);
+    }
+    cJSON_Delete(j);
+    if (k == GR_RESP_EV_END) r->done_seen = true;
+    if (k == GR_RESP_EV_FAILED) {
+        r->failed_midstream = true;
+        r->error_type = "api_error";
+        return 1;
+    }
+    return 0;
+}
+
 static int on_sse_event(void *ud, const gr_sse_event *ev) {
     gr_request *r = ud;
     if (r->native) return relay_native_event(r, ev);
+    if (r->responses_native) return relay_responses_event(r, ev);
     if (r->ops) {
         gr_upstream_error err = {0};
         if (r->ops->stream_event(r->st, ev, emit_chunk, r, &err) != GR_OK) {
@@ -496,7 +578,7 @@ static int relay_openai_event(gr_request *r, const char *d, size_t n) {
                 read_usage(cJSON_GetObjectItemCaseSensitive(j, "usage"), &r->usage);
                 const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "choices");
                 /* The usage-only chunk exists because we asked for it. */
-                if (r->injected_usage && !r->anthropic_out && cJSON_IsArray(ch) && cJSON_GetArraySize(ch) == 0) skip = true;
+                if (r->injected_usage && !r->anthropic_out && !r->responses_out && cJSON_IsArray(ch) && cJSON_GetArraySize(ch) == 0) skip = true;
                 if (!skip) { /* the client sees what the call cost */
                     compute_cost(r);
                     gr_meter_annotate_response(j, r->cost_nusd, r->usage.estimated);
@@ -582,6 +664,14 @@ static int relay_data(gr_request *r, const char *data, size_t len) {
     return r->failed_midstream ? -1 : 0;
 }
 
+/* The Response as answered, for the response store (only when `store`). */
+static void keep_response(gr_request *r, const cJSON *resp) {
+    if (!resp || cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r->responses_body, "store"))) return;
+    cJSON_Delete(r->responses_final);
+    r->responses_final = cJSON_Duplicate(resp, 1);
+    gr_responses_state_keep(r); /* queued before the bytes go out */
+}
+
 static void finish_stream(gr_request *r, const char *err) {
     if (r->ops && r->st && !r->failed_midstream) {
         gr_upstream_error e = {0};
@@ -603,9 +693,12 @@ static void finish_stream(gr_request *r, const char *err) {
         r->done_seen = true;
     }
     if (!r->cost_nusd) compute_cost(r);
-    if (r->done_seen && !r->failed_midstream && !r->native) { /* a relayed stream carries its own end */
+    if (r->done_seen && !r->failed_midstream && !r->native && !r->responses_native) { /* a relayed stream carries its own end */
         if (r->anthropic_out) {
             if (gr_messages_stream_finish(r->msg_stream, emit_anthropic_event, r) != GR_OK) r->error_type = "translation_error";
+        } else if (r->responses_out) {
+            if (gr_responses_stream_finish(r->resp_stream, emit_responses_event, r) != GR_OK) r->error_type = "translation_error";
+            else keep_response(r, gr_responses_stream_response(r->resp_stream));
         }
         else evbuffer_add(r->out, "data: [DONE]\n\n", 14);
     }
@@ -669,6 +762,28 @@ static void reply_upstream_error(gr_request *r) {
     gr_request_fail(r, status, type, e.code, NULL, "%s%s", prefix, e.message);
 }
 
+static gr_responses_call responses_call(gr_request *r) {
+    return (gr_responses_call){.request = r->responses_body, .id = r->response_id, .model = r->model_asked,
+                               .created_at = r->response_created_at};
+}
+
+/* A canonical chat.completion (usage.cost set) answered as a Response. */
+static void reply_response_object(gr_request *r, const cJSON *resp) {
+    cJSON *out = NULL;
+    gr_upstream_error e = {0};
+    gr_responses_call call = responses_call(r);
+    if (gr_responses_from_canonical(resp, &call, &out, &e) != GR_OK) {
+        cJSON_Delete(out);
+        gr_request_fail(r, 502, "api_error", NULL, NULL, "%s", e.message[0] ? e.message : "response could not be translated");
+        return;
+    }
+    keep_response(r, out);
+    char *m = cJSON_PrintUnformatted(out);
+    cJSON_Delete(out);
+    gr_request_reply_json(r, 200, m, strlen(m));
+    cJSON_free(m);
+}
+
 /* Replies with `usage.cost` added and the x-gaterouter-cost header. */
 static void reply_costed(gr_request *r, cJSON *resp) {
     char usd[48];
@@ -678,6 +793,10 @@ static void reply_costed(gr_request *r, cJSON *resp) {
     if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(resp, "usage")) || r->ep != GR_EP_EMBEDDINGS) {
         gr_meter_annotate_response(resp, r->cost_nusd, r->usage.estimated);
         gr_verify_cascade_annotate(r, cJSON_GetObjectItemCaseSensitive(resp, "usage"));
+    }
+    if (r->responses_out) {
+        reply_response_object(r, resp);
+        return;
     }
     if (r->anthropic_out) {
         cJSON *msg = NULL;
@@ -722,11 +841,42 @@ static void reply_native(gr_request *r, const char *body, size_t len) {
     gr_request_reply_json(r, 200, body, len);
 }
 
+/* Responses upstream, Responses client: the Response as it came, with
+ * usage.cost added. */
+static void reply_responses_native(gr_request *r, const char *body, size_t len) {
+    cJSON *j = gr_provider_parse_json(body, len);
+    const char *obj = gr_provider_get_str(j, "object");
+    if (!cJSON_IsObject(j) || !obj || strcmp(obj, "response")) {
+        cJSON_Delete(j);
+        gr_request_fail(r, 502, "api_error", "upstream_invalid_json", NULL,
+                        "upstream returned HTTP %d with a body that is not a Response", r->up_status);
+        return;
+    }
+    gr_responses_native_usage(gr_provider_get(j, "usage"), &r->usage);
+    if (!r->usage.present) {
+        r->usage.prompt_tokens = r->est_prompt_tokens;
+        r->usage.estimated = true;
+    }
+    compute_cost(r);
+    char usd[48];
+    gr_meter_format_usd(r->cost_nusd, usd, sizeof(usd));
+    gr_request_add_header(r, "x-gaterouter-cost", usd);
+    gr_meter_annotate_response(j, r->cost_nusd, r->usage.estimated);
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    gr_request_reply_json(r, 200, s, strlen(s));
+    cJSON_free(s);
+}
+
 static void reply_non_stream(gr_request *r) {
     size_t len = evbuffer_get_length(r->up_body);
     const char *body = (const char *)evbuffer_pullup(r->up_body, -1);
     if (r->native && !r->stream) {
         reply_native(r, body, len);
+        return;
+    }
+    if (r->responses_native && !r->stream) {
+        reply_responses_native(r, body, len);
         return;
     }
     if (r->stream) {
@@ -794,7 +944,7 @@ static void reply_non_stream(gr_request *r) {
      * "cost" spliced into the usage object (no re-rendering of the body). */
     size_t us, ue;
     const cJSON *uobj = cJSON_GetObjectItemCaseSensitive(j, "usage");
-    if (!aliased && !r->anthropic_out && r->usage.present && cJSON_IsObject(uobj) &&
+    if (!aliased && !r->anthropic_out && !r->responses_out && r->usage.present && cJSON_IsObject(uobj) &&
         !cJSON_GetObjectItemCaseSensitive(uobj, "cost") &&
         !gr_verify_cascade_ran(r) && /* a cascade itemises its calls in usage: re-rendered below */
         gr_json_find_top_level(body, len, "usage", &us, &ue) && ue > us + 1 && body[ue - 1] == '}') {
@@ -952,6 +1102,17 @@ void gr_proxy_handle(gr_request *r) {
 
 /* ---- PARSE: the body ---- */
 
+/* A translated request (/v1/messages, /v1/responses) becomes the one the
+ * chat pipeline serves: r->body is the canonical tree, *body / *len its text. */
+static void serve_canonical(gr_request *r, cJSON *canon, const char **body, size_t *len) {
+    r->body = canon;
+    char *text = cJSON_PrintUnformatted(canon);
+    *body = gr_pool_strdup(r->pool, text);
+    *len = strlen(*body);
+    cJSON_free(text);
+    r->ep = GR_EP_CHAT;
+}
+
 static gr_phase_rc phase_parse(gr_request *r) {
     size_t len = 0;
     const char *body = gr_client_req_body(r->req, &len);
@@ -985,7 +1146,6 @@ static gr_phase_rc phase_parse(gr_request *r) {
                         "Unexpected data after the JSON body at byte %zu. The body must be one JSON object.", used);
         return GR_PHASE_STOP;
     }
-    char *canon_text = NULL;
     if (r->ep == GR_EP_MESSAGES) { /* Anthropic in: translate once, then the chat pipeline */
         r->anthropic_out = true;
         cJSON *canon = NULL;
@@ -999,12 +1159,23 @@ static gr_phase_rc phase_parse(gr_request *r) {
         r->messages_body = r->body; /* relayed as is to Anthropic upstreams */
         r->messages_text = body;
         r->messages_len = len;
-        r->body = canon;
-        canon_text = cJSON_PrintUnformatted(canon);
-        body = gr_pool_strdup(r->pool, canon_text);
-        len = strlen(body);
-        cJSON_free(canon_text);
-        r->ep = GR_EP_CHAT;
+        serve_canonical(r, canon, &body, &len);
+    } else if (r->ep == GR_EP_RESPONSES) { /* Responses in: translate, then the chat pipeline */
+        r->responses_out = true;
+        cJSON *canon = NULL;
+        gr_upstream_error e = {0};
+        if (gr_responses_to_canonical(r->body, NULL, &canon, &e) != GR_OK || !canon) {
+            cJSON_Delete(canon);
+            gr_request_fail(r, e.status ? e.status : 400, "invalid_request_error", NULL, e.code, "%s",
+                            e.message[0] ? e.message : "invalid Responses request");
+            return GR_PHASE_STOP;
+        }
+        r->responses_body = r->body; /* relayed as is to upstreams that speak Responses */
+        r->responses_text = body;
+        r->responses_len = len;
+        serve_canonical(r, canon, &body, &len);
+        snprintf(r->response_id, sizeof(r->response_id), "resp_%s", strncmp(r->id, "req_", 4) ? r->id : r->id + 4);
+        r->response_created_at = (int64_t)(gr_wall_ms() / 1000);
     }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(r->body, "model");
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(r->body, "models");
@@ -1046,6 +1217,10 @@ static gr_phase_rc phase_parse(gr_request *r) {
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(r->body, "stream_options");
     r->include_usage_asked = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(so, "include_usage"));
     if (r->anthropic_out && r->stream) r->msg_stream = gr_messages_stream_new(r->model_asked);
+    if (r->responses_out && r->stream) {
+        gr_responses_call call = responses_call(r);
+        r->resp_stream = gr_responses_stream_new(&call);
+    }
     r->body_text = body;
     r->body_len = len;
     return GR_PHASE_NEXT;
@@ -1138,7 +1313,8 @@ static gr_phase_rc phase_route(gr_request *r) {
  * (`off`/`0` opts out). Never streams, paid (x402) requests, or requests
  * offering tools unless the header asks (a tool call may have side effects). */
 static void cache_decide(gr_request *r) {
-    if (!r->w->shared || r->stream || r->pay_x402 || !r->model || r->count_tokens) return;
+    /* Responses: every answer has its own id and may be stored: never from the cache */
+    if (!r->w->shared || r->stream || r->pay_x402 || !r->model || r->count_tokens || r->responses_out) return;
     const char *h = gr_client_req_header(r->req, "x-gaterouter-cache");
     uint32_t ttl = r->model->cache_ttl_s;
     bool asked = false;
@@ -1295,7 +1471,11 @@ static void start_attempt(gr_request *r) {
     r->native = r->messages_body && (prov->kind == GR_PROVIDER_ANTHROPIC || /* Anthropic in, Anthropic up */
                                      (!r->count_tokens &&
                                       gr_messages_native_is_vertex_claude(prov, r->deployment->upstream_model)));
-    if (r->native) r->ops = NULL;
+    /* Responses in, Responses up: only requests the gateway keeps no state for */
+    r->responses_native = r->responses_out && prov->responses_api &&
+                          cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r->responses_body, "store")) &&
+                          !cJSON_GetObjectItemCaseSensitive(r->responses_body, "previous_response_id");
+    if (r->native || r->responses_native) r->ops = NULL;
     if (r->count_tokens && !r->native) {
         reply_token_estimate(r);
         return;
@@ -1331,6 +1511,7 @@ static void start_attempt(gr_request *r) {
         .embeddings_base64 = r->ep == GR_EP_EMBEDDINGS &&
                              cJSON_IsString(cJSON_GetObjectItemCaseSensitive(r->body, "encoding_format")) &&
                              !strcmp(cJSON_GetObjectItemCaseSensitive(r->body, "encoding_format")->valuestring, "base64"),
+        .reasoning_signature = r->responses_out && gr_responses_wants_encrypted_reasoning(r->responses_body),
     };
     if (!attempt_token(r, prov)) return;
     if (!build_upstream_request(r, r->body_text, r->body_len)) return;
@@ -1508,6 +1689,12 @@ static void finish_release(gr_request *r, gr_finish_info *f) {
     r->body = NULL;
     cJSON_Delete(r->messages_body);
     r->messages_body = NULL;
+    gr_responses_stream_free(r->resp_stream);
+    r->resp_stream = NULL;
+    cJSON_Delete(r->responses_body);
+    r->responses_body = NULL;
+    cJSON_Delete(r->responses_final);
+    r->responses_final = NULL;
 }
 
 void gr_proxy_register(void) {

@@ -12,6 +12,7 @@
 #include "keys.h"
 #include "log_sink.h"
 #include "pay_x402.h"
+#include "responses_store.h"
 #include "route_conf.h"
 #include "shared.h"
 #include "store.h"
@@ -28,6 +29,7 @@ const gr_conf_section gr_conf_sections[GR_CONF_NSECTIONS] = {
     [GR_CONF_SEC_CONSOLE] = {"console", gr_console_conf_parse, gr_console_conf_free},
     [GR_CONF_SEC_TRACING] = {"tracing", gr_trace_conf_parse, gr_trace_conf_free},
     [GR_CONF_SEC_LOG_SINK] = {"log_sink", gr_log_sink_conf_parse, gr_log_sink_conf_free},
+    [GR_CONF_SEC_RESPONSES] = {"responses", gr_responses_conf_parse, gr_responses_conf_free},
 };
 
 gr_config *gr_config_load_file(const char *path, char *err, size_t errlen) {
@@ -67,6 +69,7 @@ static const struct {
     {"console", NULL, gr_conf_console_keys},
     {"tracing", NULL, gr_conf_tracing_keys},
     {"log_sink", NULL, gr_conf_log_sink_keys},
+    {"responses", NULL, gr_conf_responses_keys},
 };
 
 /* 8388608 -> "8 MiB", 90000 -> "90 s": the largest unit that divides evenly. */

@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "pay_x402.h"
 #include "proxy.h"
+#include "responses_state.h"
 #include "services.h"
 
 #include <event2/http.h> /* evhttp_uridecode */
@@ -133,6 +134,11 @@ static void serve_model_api(gr_request *r, const gr_endpoint_row *row) {
     gr_proxy_handle(r);
 }
 
+static void serve_responses_state(gr_request *r, const gr_endpoint_row *row) {
+    (void)row;
+    gr_responses_state_serve(r);
+}
+
 /* POST /v1/messages/count_tokens: the Messages pipeline, answered with the
  * count (an Anthropic upstream's, else the gateway's estimate). */
 static void serve_count_tokens(gr_request *r, const gr_endpoint_row *row) {
@@ -165,6 +171,8 @@ static const gr_endpoint_row k_endpoints[] = {
     {"/embeddings",           false, POST, CLIENT, GR_EP_EMBEDDINGS,  OAI, "/v1/embeddings",        serve_model_api},
     {"/v1/messages",          false, POST, CLIENT, GR_EP_MESSAGES,    ANT, "/v1/messages",          serve_model_api},
     {"/v1/messages/count_tokens", false, POST, CLIENT, GR_EP_MESSAGES, ANT, "/v1/messages/count_tokens", serve_count_tokens},
+    {"/v1/responses",         false, POST, CLIENT, GR_EP_RESPONSES,   OAI, "/v1/responses",         serve_model_api},
+    {"/responses",            false, POST, CLIENT, GR_EP_RESPONSES,   OAI, "/v1/responses",         serve_model_api},
     {"/v1/route",             false, POST, CLIENT, GR_EP_ROUTE,       OAI, "/v1/route",             serve_model_api},
     {"/v1/models",            false, GET,  CLIENT, GR_EP_OTHER,       OAI, "/v1/models",            serve_models},
     {"/v1/key",               false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/v1/key",               serve_admin},
@@ -176,6 +184,7 @@ static const gr_endpoint_row k_endpoints[] = {
     {"/admin/config",         false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/admin/*",              serve_console_config},
     {"/admin/config/check",   false, POST, OPEN,   GR_EP_OTHER,       OAI, "/admin/*",              serve_console_config},
     {"/admin/config/reload",  false, POST, OPEN,   GR_EP_OTHER,       OAI, "/admin/*",              serve_console_config},
+    {"/v1/responses/",        true,  0,    CLIENT, GR_EP_OTHER,       OAI, "/v1/responses/{id}",    serve_responses_state},
     {"/v1/models/",           true,  GET,  CLIENT, GR_EP_OTHER,       OAI, "/v1/models/{id}",       serve_models},
     {"/v1/x402/",             true,  0,    OPEN,   GR_EP_OTHER,       OAI, NULL,                    serve_x402},
     {"/admin/",               true,  0,    OPEN,   GR_EP_OTHER,       OAI, "/admin/*",              serve_admin},

@@ -11,6 +11,7 @@
 #include "pay_x402.h"
 #include "proxy.h"
 #include "request_log.h"
+#include "responses_state.h"
 
 #include <pthread.h>
 
@@ -20,6 +21,7 @@ static void register_all(void) {
     gr_admit_keys_register();    /* a virtual key's budgets and limits, here and cluster-wide */
     gr_route_embed_call_register(); /* auto's embeddings signal: a ROUTE handler before the decision's */
     gr_proxy_register();         /* the model endpoints' phases, cost, settlement, route headers, response cache */
+    gr_responses_state_register(); /* /v1/responses: previous_response_id after PARSE, `store`, GET/DELETE */
     gr_request_log_register();   /* access log, metrics */
     gr_otel_trace_register();    /* OpenTelemetry spans to the OTLP exporter */
     gr_log_sink_register();      /* request records to an HTTP endpoint / Langfuse */

@@ -20,6 +20,7 @@ static void conns_close(void *ctx, void *conn) {
     (void)ctx;
     gr_store_conns *c = conn;
     gr_x402_store_close(c->x402);
+    gr_responses_store_close(c->responses);
     gr_store_close(c->store);
     free(c);
 }
@@ -29,6 +30,7 @@ static gr_status conns_open(void *ctx, void **out, char *err, size_t errlen) {
     gr_store_conns *c = gr_xcalloc(1, sizeof *c);
     gr_status rc = gr_store_open(s->store_url, &c->store, err, errlen);
     if (rc == GR_OK && s->x402) rc = gr_x402_store_open(s->store_url, &c->x402, err, errlen);
+    if (rc == GR_OK) rc = gr_responses_store_open(s->store_url, &c->responses, err, errlen);
     if (rc != GR_OK) {
         conns_close(NULL, c);
         return rc;

@@ -562,7 +562,16 @@ static gr_status gemini_request(const cJSON *req, const char *model, bool stream
 gr_status gr_mock_native_request(gr_provider_kind kind, const cJSON *native_req, const char *model,
                                  bool stream, cJSON **canonical, gr_upstream_error *err) {
     *canonical = NULL;
-    if (kind == GR_PROVIDER_ANTHROPIC) return gr_messages_to_canonical(native_req, canonical, err);
+    if (kind == GR_PROVIDER_ANTHROPIC) {
+        gr_status rc = gr_messages_to_canonical(native_req, canonical, err);
+        /* JSON mode reaches Anthropic as the adapter's system instruction: the
+         * mock follows it like a model would */
+        const cJSON *first = cJSON_GetArrayItem(gr_provider_get(*canonical, "messages"), 0);
+        const char *sys = gr_provider_get_str(first, "content");
+        if (rc == GR_OK && sys && strstr(sys, "Respond only with a single valid JSON object"))
+            cJSON_AddStringToObject(cJSON_AddObjectToObject(*canonical, "response_format"), "type", "json_object");
+        return rc;
+    }
     if (kind == GR_PROVIDER_GEMINI) return gemini_request(native_req, model, stream, canonical, err);
     gr_provider_error_set(err, 400, "invalid_request_error", "no native format for this provider");
     return GR_ERR_UNSUPPORTED;

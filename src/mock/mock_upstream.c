@@ -9,6 +9,7 @@
 #include "http_server.h"
 #include "log.h"
 #include "mock_native.h"
+#include "api_responses.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -62,12 +63,14 @@ typedef struct plan {
     cJSON *tool_calls; /* array of {id,type,function:{name,arguments}} or NULL */
     const char *finish;
     int64_t prompt_tokens;
+    char *reasoning; /* [[mock:reasoning]]: reasoning_content before the answer */
 } plan;
 
 static void plan_free(plan *p) {
     for (size_t i = 0; i < p->ntokens; i++) free(p->tokens[i]);
     free(p->tokens);
     free(p->model);
+    free(p->reasoning);
     cJSON_Delete(p->tool_calls);
 }
 
@@ -167,6 +170,32 @@ static void fill_args(cJSON *args, const cJSON *params) {
     }
 }
 
+/* [[mock:args={...}]]: the arguments of the tool call, as given (a JSON
+ * object up to the closing brackets); NULL when absent or not an object. */
+static cJSON *directive_args(const char *text) {
+    static const char pat[] = "[[mock:args=";
+    const char *p = text ? strstr(text, pat) : NULL;
+    const char *e = p ? strstr(p, "]]") : NULL;
+    while (e && e[2] == ']') e++; /* the JSON may end in ']' */
+    if (!e) return NULL;
+    p += sizeof(pat) - 1;
+    cJSON *j = cJSON_ParseWithLength(p, (size_t)(e - p));
+    if (cJSON_IsObject(j)) return j;
+    cJSON_Delete(j);
+    return NULL;
+}
+
+/* [[mock:tool=NAME]]: the tool to call (like a forced tool_choice). */
+static bool directive_tool(const char *text, char *out, size_t cap) {
+    static const char pat[] = "[[mock:tool=";
+    const char *p = text ? strstr(text, pat) : NULL;
+    const char *e = p ? strstr(p, "]]") : NULL;
+    if (!e) return false;
+    p += sizeof(pat) - 1;
+    snprintf(out, cap, "%.*s", (int)(e - p), p);
+    return true;
+}
+
 static int64_t estimate_prompt_tokens(const cJSON *messages) {
     int64_t chars = 0, n = 0;
     const cJSON *m;
@@ -228,17 +257,34 @@ static void build_plan(gr_mock *mk, const cJSON *req, plan *p, bool chat) {
     p->cut = has_flag(last_text, "cut");
     p->parallel_tools = has_flag(last_text, "parallel_tools");
     uint32_t ntok = directive(last_text, "tokens", 0);
+    if (has_flag(last_text, "reasoning")) {
+        char rb[160];
+        snprintf(rb, sizeof(rb), "Reasoning about the request: %.80s", last_text);
+        p->reasoning = gr_xstrdup(rb);
+    }
 
     /* Tool calls: offered tools, last turn from the user, tool_choice not "none". */
     const cJSON *tools = cJSON_GetObjectItemCaseSensitive(req, "tools");
     const cJSON *tc = cJSON_GetObjectItemCaseSensitive(req, "tool_choice");
     const cJSON *last_role = cJSON_GetObjectItemCaseSensitive(last, "role");
     bool last_is_user = cJSON_IsString(last_role) && !strcmp(last_role->valuestring, "user");
+    uint32_t tool_turns = directive(last_text, "tool_turns", 0); /* an agent loop: call tools until N results */
+    if (tool_turns && chat) {
+        uint32_t results = 0;
+        const cJSON *m;
+        cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(req, "messages")) {
+            const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+            if (cJSON_IsString(role) && !strcmp(role->valuestring, "tool")) results++;
+        }
+        if (results < tool_turns) last_is_user = true;
+    }
     if (chat && cJSON_IsArray(tools) && cJSON_GetArraySize(tools) > 0 && last_is_user &&
         !(cJSON_IsString(tc) && !strcmp(tc->valuestring, "none"))) {
         const char *forced = NULL;
         const cJSON *fn = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(tc, "function"), "name");
         if (cJSON_IsString(fn)) forced = fn->valuestring;
+        char named[128];
+        if (directive_tool(last_text, named, sizeof(named))) forced = named;
         p->tool_calls = cJSON_CreateArray();
         const cJSON *tool;
         int idx = 0;
@@ -254,8 +300,11 @@ static void build_plan(gr_mock *mk, const cJSON *req, plan *p, bool chat) {
             cJSON_AddStringToObject(call, "type", "function");
             cJSON *cf = cJSON_AddObjectToObject(call, "function");
             cJSON_AddStringToObject(cf, "name", name->valuestring);
-            cJSON *args = cJSON_CreateObject();
-            fill_args(args, cJSON_GetObjectItemCaseSensitive(f, "parameters"));
+            cJSON *args = directive_args(last_text);
+            if (!args) {
+                args = cJSON_CreateObject();
+                fill_args(args, cJSON_GetObjectItemCaseSensitive(f, "parameters"));
+            }
             char *as = cJSON_PrintUnformatted(args);
             cJSON_AddStringToObject(cf, "arguments", as);
             cJSON_free(as);
@@ -346,9 +395,14 @@ static cJSON *usage_json(const plan *p) {
     cJSON *u = cJSON_CreateObject();
     int64_t completion = (int64_t)p->ntokens * p->n;
     if (p->tool_calls) completion = 10 * cJSON_GetArraySize(p->tool_calls);
+    int64_t reasoning = p->reasoning ? (int64_t)strlen(p->reasoning) / 4 : 0;
+    completion += reasoning;
     cJSON_AddNumberToObject(u, "prompt_tokens", (double)p->prompt_tokens);
     cJSON_AddNumberToObject(u, "completion_tokens", (double)completion);
     cJSON_AddNumberToObject(u, "total_tokens", (double)(p->prompt_tokens + completion));
+    if (reasoning)
+        cJSON_AddNumberToObject(cJSON_AddObjectToObject(u, "completion_tokens_details"), "reasoning_tokens",
+                                (double)reasoning);
     return u;
 }
 
@@ -392,6 +446,7 @@ static cJSON *render_completion(gr_mock *mk, const plan *p, bool chat) {
         if (chat) {
             cJSON *m = cJSON_AddObjectToObject(c, "message");
             cJSON_AddStringToObject(m, "role", "assistant");
+            if (p->reasoning) cJSON_AddStringToObject(m, "reasoning_content", p->reasoning);
             if (p->tool_calls) {
                 cJSON_AddNullToObject(m, "content");
                 cJSON_AddItemToObject(m, "tool_calls", cJSON_Duplicate(p->tool_calls, 1));
@@ -464,6 +519,7 @@ typedef struct mstream {
     char *id;
     bool chat;
     gr_mock_stream *enc; /* native encoder; NULL = OpenAI "data: {...}" framing */
+    gr_responses_stream *renc; /* POST /v1/responses: canonical chunks -> Responses events */
     size_t next;         /* next token index; ntokens = finish chunk, +1 = usage + end */
     int64_t created;
     bool role_sent;
@@ -476,6 +532,7 @@ static void mstream_dispose(pending *pj) {
     pending_dispose(pj);
     plan_free(&s->p);
     gr_mock_native_stream_free(s->enc);
+    gr_responses_stream_free(s->renc);
     evbuffer_free(s->out);
     free(s->id);
     free(s);
@@ -499,8 +556,21 @@ static void stream_write(mstream *s, const char *data, size_t len) {
     stream_send(s);
 }
 
+static int emit_responses_event(void *ud, const char *event, const char *data, size_t len) {
+    mstream *s = ud;
+    evbuffer_add_printf(s->out, "event: %s\ndata: %.*s\n\n", event, (int)len, data);
+    stream_send(s);
+    return 0;
+}
+
 /* One canonical chunk out, encoded for the stream's wire. */
 static void send_chunk_json(mstream *s, const cJSON *obj) {
+    if (s->renc) {
+        char *js = cJSON_PrintUnformatted(obj);
+        if (gr_responses_stream_chunk(s->renc, js, strlen(js), emit_responses_event, s) != GR_OK) abort();
+        cJSON_free(js);
+        return;
+    }
     if (s->enc) {
         size_t n = 0;
         char *bytes = gr_mock_native_stream_chunk(s->enc, obj, &n);
@@ -525,7 +595,9 @@ static cJSON *chunk_base(mstream *s) {
 }
 
 static void stream_finish(mstream *s) {
-    if (s->enc) {
+    if (s->renc) {
+        if (gr_responses_stream_finish(s->renc, emit_responses_event, s) != GR_OK) abort();
+    } else if (s->enc) {
         size_t n = 0;
         char *bytes = gr_mock_native_stream_finish(s->enc, &n);
         stream_write(s, bytes, n);
@@ -579,11 +651,27 @@ static void emit_tool_call_chunks(mstream *s) {
     }
 }
 
+/* [[mock:reasoning]]: the reasoning in one chunk, before anything else. */
+static void emit_reasoning_chunk(mstream *s) {
+    cJSON *c = chunk_base(s);
+    cJSON *choice = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(c, "choices"), choice);
+    cJSON_AddNumberToObject(choice, "index", 0);
+    cJSON *delta = cJSON_AddObjectToObject(choice, "delta");
+    cJSON_AddStringToObject(delta, "role", "assistant");
+    cJSON_AddStringToObject(delta, "reasoning_content", s->p.reasoning);
+    cJSON_AddNullToObject(choice, "finish_reason");
+    send_chunk_json(s, c);
+    cJSON_Delete(c);
+    s->role_sent = true;
+}
+
 /* States: next < ntokens: one content token; next == ntokens: the finish
  * chunk; next == ntokens + 1: usage chunk (if asked) and [DONE]. */
 static void emit_step(mstream *s) {
     plan *p = &s->p;
     if (s->next <= p->ntokens) {
+        if (s->next == 0 && s->chat && p->reasoning) emit_reasoning_chunk(s);
         if (s->next == 0 && p->tool_calls) emit_tool_call_chunks(s);
         for (int ci = 0; ci < p->n; ci++) {
             cJSON *c = chunk_base(s);
@@ -718,12 +806,18 @@ static cJSON *parse_body(gr_client_req *req) {
     return cJSON_ParseWithLength(data, len);
 }
 
-/* Serve a plan on a wire: the status directive, a stream, or a whole body.
+/* Serve a plan on a wire: the status directive, a stream, or a whole body;
+ * resp_req: the Responses request when the plan answers POST /v1/responses.
  * Takes ownership of *p. */
-static void serve_plan(gr_mock *mk, gr_client_req *req, plan *p, bool chat, gr_provider_kind wire) {
+static void serve_plan(gr_mock *mk, gr_client_req *req, plan *p, bool chat, gr_provider_kind wire,
+                       const cJSON *resp_req) {
+    char *resp_id = resp_req ? make_id(mk, "resp_mock") : NULL;
+    gr_responses_call call = {.request = resp_req, .id = resp_id, .model = p->model,
+                              .created_at = (int64_t)(gr_wall_ms() / 1000)};
     if (p->status != 200) {
         reply_later(mk, req, wire, p->status, NULL, p->delay_ms);
         plan_free(p);
+        free(resp_id);
         return;
     }
     if (p->stream) {
@@ -735,6 +829,8 @@ static void serve_plan(gr_mock *mk, gr_client_req *req, plan *p, bool chat, gr_p
         s->out = evbuffer_new();
         if (!s->out) abort();
         if (wire != GR_PROVIDER_OPENAI) s->enc = gr_mock_native_stream_new(wire, p->model);
+        if (resp_req) s->renc = gr_responses_stream_new(&call);
+        free(resp_id);
         pending_init(mk, &s->pj, req, stream_tick, mstream_dispose);
         atomic_fetch_add(&mk->streams_started, 1);
         gr_client_req_add_header(req, "Cache-Control", "no-cache");
@@ -745,7 +841,15 @@ static void serve_plan(gr_mock *mk, gr_client_req *req, plan *p, bool chat, gr_p
     }
     cJSON *r = render_completion(mk, p, chat);
     char *out;
-    if (wire == GR_PROVIDER_OPENAI) {
+    if (resp_req) {
+        cJSON *resp = NULL;
+        gr_upstream_error e = {0};
+        if (gr_responses_from_canonical(r, &call, &resp, &e) != GR_OK) abort();
+        char *js = cJSON_PrintUnformatted(resp);
+        out = gr_xstrdup(js);
+        cJSON_free(js);
+        cJSON_Delete(resp);
+    } else if (wire == GR_PROVIDER_OPENAI) {
         char *js = cJSON_PrintUnformatted(r);
         out = gr_xstrdup(js);
         cJSON_free(js);
@@ -753,6 +857,7 @@ static void serve_plan(gr_mock *mk, gr_client_req *req, plan *p, bool chat, gr_p
         out = gr_mock_native_response(wire, r, NULL);
     }
     cJSON_Delete(r);
+    free(resp_id);
     uint32_t delay = p->delay_ms;
     plan_free(p);
     if (!out) {
@@ -772,7 +877,28 @@ static void handle_generate(gr_mock *mk, gr_client_req *req, bool chat) {
     plan p;
     build_plan(mk, body, &p, chat);
     cJSON_Delete(body);
-    serve_plan(mk, req, &p, chat, GR_PROVIDER_OPENAI);
+    serve_plan(mk, req, &p, chat, GR_PROVIDER_OPENAI, NULL);
+}
+
+/* POST /v1/responses: OpenAI's Responses API, planned like the chat request
+ * it translates to (api_responses.c) and answered as a Response or its
+ * event stream; ids start with resp_mock. */
+static void handle_responses(gr_mock *mk, gr_client_req *req) {
+    cJSON *body = parse_body(req);
+    cJSON *canon = NULL;
+    gr_upstream_error e = {0};
+    if (!cJSON_IsObject(body) || gr_responses_to_canonical(body, NULL, &canon, &e) != GR_OK) {
+        gr_reply_error(req, 400, "invalid_request_error", NULL, NULL, "mock: %s",
+                       e.message[0] ? e.message : "invalid request body");
+        cJSON_Delete(canon);
+        cJSON_Delete(body);
+        return;
+    }
+    plan p;
+    build_plan(mk, canon, &p, true);
+    cJSON_Delete(canon);
+    serve_plan(mk, req, &p, true, GR_PROVIDER_OPENAI, body);
+    cJSON_Delete(body);
 }
 
 /* Native endpoints: Anthropic POST /v1/messages, Gemini POST
@@ -823,7 +949,7 @@ static void handle_native(gr_mock *mk, gr_client_req *req, gr_provider_kind kind
     plan p;
     build_plan(mk, canonical, &p, true);
     cJSON_Delete(canonical);
-    serve_plan(mk, req, &p, true, kind);
+    serve_plan(mk, req, &p, true, kind, NULL);
 }
 
 /* Gemini: "/models/<model>:<method>" (after any version prefix). Returns false
@@ -1041,6 +1167,7 @@ static void handle_request(gr_client_req *req, void *arg) {
         else handle_native(mk, req, GR_PROVIDER_GEMINI, gmodel, gstream);
         free(gmodel);
     } else if (post && !strcmp(p, "/chat/completions")) handle_generate(mk, req, true);
+    else if (post && !strcmp(p, "/responses")) handle_responses(mk, req);
     else if (post && !strcmp(p, "/completions")) handle_generate(mk, req, false);
     else if (post && !strcmp(p, "/embeddings")) handle_embeddings(mk, req);
     else if (get && !strcmp(p, "/models")) {

@@ -44,6 +44,8 @@ typedef struct gr_adapter_ctx {
     bool exclude_reasoning;     /* reasoning.exclude: think, but return no reasoning_content */
     bool embeddings_base64;     /* /v1/embeddings with encoding_format: base64 */
     const char *bearer_token;   /* an access token the caller obtained for the provider (Vertex), else NULL */
+    bool reasoning_signature;   /* also return Anthropic's thinking signature as `reasoning_signature`
+                                 * (message / delta): the Responses API carries it back as encrypted_content */
 } gr_adapter_ctx;
 
 /* An upstream error mapped to the client-facing OpenAI error shape. */

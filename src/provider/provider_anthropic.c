@@ -360,6 +360,17 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
             ok = content_to_blocks(content, blocks, err);
         } else if (strcmp(role, "assistant") == 0) {
             arole = "assistant";
+            /* thinking that came back signed (reasoning_signature) opens the turn again, as Anthropic
+             * requires before the turn's tool_use when thinking is on */
+            const char *th = gr_provider_get_str(m, "reasoning_content");
+            const char *sig = gr_provider_get_str(m, "reasoning_signature");
+            if (th && sig && sig[0]) {
+                cJSON *b = cJSON_CreateObject();
+                cJSON_AddStringToObject(b, "type", "thinking");
+                cJSON_AddStringToObject(b, "thinking", th);
+                cJSON_AddStringToObject(b, "signature", sig);
+                cJSON_AddItemToArray(blocks, b);
+            }
             char *t = gr_provider_content_text(content);
             if (t && t[0]) {
                 cJSON *b = cJSON_CreateObject();
@@ -552,6 +563,7 @@ static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body
         return GR_ERR_PARSE;
     }
     char *text = NULL, *thinking = NULL;
+    const char *signature = NULL;
     size_t tlen = 0, thlen = 0;
     cJSON *tool_calls = cJSON_CreateArray();
     const cJSON *b;
@@ -562,6 +574,7 @@ static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body
             sb_append(&text, &tlen, gr_provider_get_str(b, "text"), NULL);
         } else if (strcmp(bt, "thinking") == 0 && gr_provider_get_str(b, "thinking")) {
             sb_append(&thinking, &thlen, gr_provider_get_str(b, "thinking"), NULL);
+            if (gr_provider_get_str(b, "signature")) signature = gr_provider_get_str(b, "signature");
         } else if (strcmp(bt, "tool_use") == 0) {
             const char *id = gr_provider_get_str(b, "id");
             const char *name = gr_provider_get_str(b, "name");
@@ -577,6 +590,12 @@ static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body
     cJSON *resp = gr_provider_completion(ctx, gr_provider_get_str(root, "id"), gr_provider_get_str(root, "model"), text,
                                          thinking, tool_calls,
                                          finish_reason_for(gr_provider_get_str(root, "stop_reason")), &u);
+    if (thinking && signature && ctx && ctx->reasoning_signature && !ctx->exclude_reasoning) {
+        /* the Responses API carries it back as encrypted_content */
+        cJSON *msg = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(resp, "choices"), 0), "message");
+        cJSON_AddStringToObject(msg, "reasoning_signature", signature);
+    }
     if (usage) *usage = u;
     free(text);
     free(thinking);
@@ -687,7 +706,14 @@ static gr_status on_block_delta(anth_stream *s, const cJSON *data, gr_chunk_emit
             gr_provider_tool_chunk(&s->ctx, s->msg_id, s->model, gr_provider_tool_call(s->block_tool[bi], NULL, NULL, pj)),
             emit, ud, err);
     }
-    return GR_OK; /* signature_delta, citations_delta: no canonical equivalent */
+    if (strcmp(dt, "signature_delta") == 0 && s->ctx.reasoning_signature && !s->ctx.exclude_reasoning) {
+        const char *sig = gr_provider_get_str(d, "signature");
+        if (!sig || !sig[0]) return GR_OK;
+        cJSON *c = new_chunk(s, &delta);
+        cJSON_AddStringToObject(delta, "reasoning_signature", sig);
+        return gr_provider_emit_chunk(c, emit, ud, err);
+    }
+    return GR_OK; /* citations_delta (and signatures nobody asked for): no canonical equivalent */
 }
 
 static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev,

@@ -20,6 +20,7 @@
 #include "worker.h"
 #include "keys.h"
 #include "api_messages.h"
+#include "api_responses.h"
 #include "json_arena.h"
 #include "redact.h"
 #include "pipeline.h"
@@ -40,6 +41,7 @@ typedef enum {
     GR_EP_EMBEDDINGS,
     GR_EP_MESSAGES,
     GR_EP_ROUTE,
+    GR_EP_RESPONSES,
 } gr_endpoint;
 
 /* The shape of an error body (endpoints.h's table says which per path). */
@@ -99,6 +101,15 @@ typedef struct gr_request {
     size_t messages_len;
     bool native;                    /* this attempt relays /v1/messages to an Anthropic upstream as is */
     bool count_tokens;              /* POST /v1/messages/count_tokens */
+    bool responses_out;             /* client spoke the Responses API (/v1/responses) */
+    cJSON *responses_body;          /* /v1/responses: the client's own request tree (owned) */
+    const char *responses_text;     /* ... and its bytes, relayed to upstreams that speak Responses */
+    size_t responses_len;
+    bool responses_native;          /* this attempt relays /v1/responses as is (provider responses_api) */
+    char response_id[80];           /* "resp_..." */
+    int64_t response_created_at;    /* unix seconds */
+    gr_responses_stream *resp_stream; /* canonical chunks -> Responses events */
+    cJSON *responses_final;         /* the Response as answered (owned; kept when `store`) */
 
     /* proxy state */
     gr_json_arena json_arena; /* blocks of the trees parsed on the hot path (json_arena.h) */

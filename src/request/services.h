@@ -24,6 +24,7 @@
 #include "shared.h"
 #include "store_exec.h"
 #include "x402_store.h"
+#include "responses_store.h"
 
 struct gr_route_learn_sync; /* route_learn_sync.h */
 
@@ -33,6 +34,7 @@ typedef struct gr_pay_x402 gr_pay_x402; /* pay_x402.h: services.c opens it, the 
 typedef struct gr_store_conns {
     gr_store *store;     /* admin queries and usage */
     gr_x402_store *x402; /* x402 tables; NULL when x402 is off */
+    gr_responses_store *responses; /* stored Responses (/v1/responses) */
 } gr_store_conns;
 
 typedef struct gr_services {

@@ -132,3 +132,52 @@ async function startGatewayOnce({ config, env = {} } = {}) {
     },
   };
 }
+
+// A standalone `gaterouter mock` on a free port (it speaks OpenAI, Anthropic
+// Messages and Gemini natively), for gateways whose providers reach it
+// through the native adapters. stop() returns its exit code.
+export async function startStandaloneMock() {
+  const port = await freePort();
+  const bin = process.env.GR_BIN || join(repoRoot, 'build', 'gaterouter');
+  const proc = spawn(bin, ['mock', '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let logs = '';
+  proc.stdout.on('data', (d) => { logs += d; });
+  proc.stderr.on('data', (d) => { logs += d; });
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`mock exited early (${proc.exitCode}):\n${logs}`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/mock/stats`)).ok) break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error(`mock did not come up:\n${logs}`); }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port, logs: () => logs,
+    async stop() {
+      if (proc.exitCode !== null) return proc.exitCode;
+      proc.kill('SIGTERM');
+      return await new Promise((resolve) => proc.on('exit', (c, sig) => resolve(c ?? sig)));
+    },
+  };
+}
+
+// defaultConfig's providers plus `anth` (kind anthropic) and `gem` (kind
+// gemini) on a standalone mock, and `extraProviders` (YAML list entries).
+export function withNativeProviders(config, mockPort, extraProviders = '') {
+  return config.replace(`providers:
+  - name: mock
+    kind: mock
+`, `providers:
+  - name: mock
+    kind: mock
+${extraProviders}  - name: anth
+    kind: anthropic
+    base_url: http://127.0.0.1:${mockPort}/v1
+    api_key: sk-ant-mock
+  - name: gem
+    kind: gemini
+    base_url: http://127.0.0.1:${mockPort}/v1beta
+    api_key: gemini-mock-key
+`);
+}

@@ -10,31 +10,16 @@
 // and killed in after().
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
-import { startGateway, freePort, defaultConfig, repoRoot, TEST_KEY } from './harness.mjs';
+import { startGateway, startStandaloneMock, withNativeProviders, defaultConfig, TEST_KEY } from './harness.mjs';
 
-const BIN = process.env.GR_BIN || join(repoRoot, 'build', 'gaterouter');
 
-let mock, mockPort, mockLogs = '', gw, client, anthropic;
+let mock, mockPort, gw, client, anthropic;
 
 async function startMock() {
-  mockPort = await freePort();
-  mock = spawn(BIN, ['mock', '--port', String(mockPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  mock.stdout.on('data', (d) => { mockLogs += d; });
-  mock.stderr.on('data', (d) => { mockLogs += d; });
-  const deadline = Date.now() + 10000;
-  for (;;) {
-    if (mock.exitCode !== null) throw new Error(`mock exited early (${mock.exitCode}):\n${mockLogs}`);
-    try {
-      const r = await fetch(`http://127.0.0.1:${mockPort}/mock/stats`);
-      if (r.ok) return;
-    } catch { /* not up yet */ }
-    if (Date.now() > deadline) { mock.kill('SIGKILL'); throw new Error(`mock did not come up:\n${mockLogs}`); }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  mock = await startStandaloneMock();
+  mockPort = mock.port;
 }
 
 const faults = (model) => model.replace('-mock', '-faults');
@@ -44,7 +29,7 @@ before(async () => {
   await startMock();
   gw = await startGateway({
     // its own temp dir: the store must not be /tmp/gaterouter.db, shared by every run on the machine
-    config: (port, dir) => defaultConfig(port, `
+    config: (port, dir) => withNativeProviders(defaultConfig(port, `
   - name: claude-mock
     provider: anth
     model: claude-mock-1
@@ -58,21 +43,7 @@ before(async () => {
   - { name: claude-faults, provider: anth, model: claude-faults-1, capabilities: [chat, tools, stream] }
   - { name: gemini-faults, provider: gem, model: gemini-faults-1, capabilities: [chat, tools, stream] }
   - { name: gemini-embed-mock, provider: gem, model: gemini-embed-mock-1, capabilities: [embeddings] }
-`, dir).replace(`providers:
-  - name: mock
-    kind: mock
-`, `providers:
-  - name: mock
-    kind: mock
-  - name: anth
-    kind: anthropic
-    base_url: http://127.0.0.1:${mockPort}/v1
-    api_key: sk-ant-mock
-  - name: gem
-    kind: gemini
-    base_url: http://127.0.0.1:${mockPort}/v1beta
-    api_key: gemini-mock-key
-`),
+`, dir), mockPort),
   });
   client = new OpenAI({ baseURL: gw.baseURL, apiKey: TEST_KEY, maxRetries: 0 });
   // The Anthropic SDK appends /v1/messages to baseURL and sends x-api-key.
@@ -84,12 +55,11 @@ after(async () => {
     const code = await gw.stop();
     assert.equal(code, 0, 'gateway drains and exits 0 on SIGTERM');
   }
-  if (mock && mock.exitCode === null) {
-    mock.kill('SIGTERM');
-    const code = await new Promise((resolve) => mock.on('exit', (c, sig) => resolve(c ?? sig)));
-    assert.equal(code, 0, `mock exits 0 on SIGTERM (sanitizer builds: no leak report)\n${mockLogs}`);
+  if (mock) {
+    const code = await mock.stop();
+    assert.equal(code, 0, `mock exits 0 on SIGTERM (sanitizer builds: no leak report)\n${mock.logs()}`);
+    assert.doesNotMatch(mock.logs(), /AddressSanitizer|LeakSanitizer|runtime error/, mock.logs());
   }
-  assert.doesNotMatch(mockLogs, /AddressSanitizer|LeakSanitizer|runtime error/, mockLogs);
 });
 
 const weatherTool = { type: 'function', function: { name: 'get_weather', description: 'Weather for a city',

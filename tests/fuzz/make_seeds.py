@@ -62,6 +62,14 @@ for r in reqs:
     put('chat_request', r)
     put('json_edit', r)
 
+# Responses API bodies (requests, canonical replies, chunks as `chunks`)
+for pat in ('responses/*/responses_request.json', 'responses/*/canonical_response.json', 'responses/*/history.json'):
+    for p in glob.glob(f'{fx}/{pat}'):
+        put('responses_request', rd(p))
+for p in glob.glob(f'{fx}/responses/*/stream.sse'):
+    chunks = [l[6:] for l in rd(p).decode().splitlines() if l.startswith('data: {')]
+    put('responses_request', ('{"model":"m","input":"x","chunks":[' + ','.join(chunks) + ']}').encode())
+
 # provider response parsers: byte0 bit0 stream, bit1 include_usage; byte1 split/status
 for prov in ('anthropic', 'gemini'):
     for d in glob.glob(f'{fx}/{prov}/*'):

@@ -1,6 +1,7 @@
 /* test_provider_fixtures.c — data-driven translation tests for the native
- * adapters (tests/fixtures/anthropic|gemini/<case>/) and the inbound Anthropic
- * Messages endpoint (tests/fixtures/messages/<case>/). File layout and the
+ * adapters (tests/fixtures/anthropic|gemini/<case>/), the inbound Anthropic
+ * Messages endpoint (tests/fixtures/messages/<case>/) and the inbound
+ * Responses endpoint (tests/fixtures/responses/<case>/). File layout and the
  * expected.json envelope: tests/fixtures/README.md. Every streaming case is
  * also fed through gr_sse_feed split at every byte offset (two pieces) and
  * byte by byte; the output must be identical to the one-piece run. */
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "api_messages.h"
+#include "api_responses.h"
 #include "provider_native.h"
 #include "sse.h"
 
@@ -423,6 +425,184 @@ static void messages_case(void **state) {
     if (!checked) fail_msg("%s: no recognised input file", dir);
 }
 
+/* ---- inbound Responses cases ---- */
+
+typedef struct resp_run {
+    gr_responses_stream *rs;
+    const gr_provider_ops *ops; /* NULL: the SSE events are canonical chunks */
+    gr_stream_translator *st;
+    cJSON *events;
+    char *trace;
+    size_t trace_len;
+} resp_run;
+
+static int on_resp_event(void *ud, const char *event, const char *data, size_t len) {
+    resp_run *r = ud;
+    cJSON *d = cJSON_ParseWithLength(data, len);
+    assert_non_null(d); /* valid JSON, always */
+    const cJSON *type = cJSON_GetObjectItem(d, "type");
+    if (!cJSON_IsString(type) || strcmp(type->valuestring, event) != 0)
+        fail_msg("event %s carries type %s", event, cJSON_IsString(type) ? type->valuestring : "(none)");
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "event", event);
+    cJSON_AddItemToObject(e, "data", d);
+    cJSON_AddItemToArray(r->events, e);
+    r->trace = realloc(r->trace, r->trace_len + len + 2);
+    memcpy(r->trace + r->trace_len, data, len);
+    r->trace_len += len;
+    r->trace[r->trace_len++] = '\n';
+    r->trace[r->trace_len] = '\0';
+    return 0;
+}
+
+/* A canonical chunk (from the SSE bytes or from an adapter) into the
+ * Responses translator; an unparseable one fails the response. */
+static int on_resp_chunk(void *ud, const char *data, size_t len) {
+    resp_run *r = ud;
+    gr_status rc = gr_responses_stream_chunk(r->rs, data, len, on_resp_event, r);
+    if (rc == GR_ERR_PARSE) rc = gr_responses_stream_fail(r->rs, "upstream_error", "malformed upstream chunk", on_resp_event, r);
+    assert_int_equal(rc, GR_OK);
+    return 0;
+}
+
+static int on_resp_sse(void *ud, const gr_sse_event *ev) {
+    resp_run *r = ud;
+    if (!r->ops) return on_resp_chunk(r, ev->data.ptr, ev->data.len);
+    gr_upstream_error err = {0};
+    if (r->ops->stream_event(r->st, ev, on_resp_chunk, r, &err) != GR_OK) {
+        assert_int_equal(gr_responses_stream_fail(r->rs, "upstream_error", err.message, on_resp_event, r), GR_OK);
+        return 1;
+    }
+    return 0;
+}
+
+static void resp_stream(resp_run *r, const gr_responses_call *call, const gr_provider_ops *ops,
+                        const gr_adapter_ctx *ctx, const char *bytes, size_t len, const size_t *cuts, size_t ncuts) {
+    memset(r, 0, sizeof *r);
+    r->rs = gr_responses_stream_new(call);
+    r->ops = ops;
+    r->st = ops ? ops->stream_new(ctx) : NULL;
+    r->events = cJSON_CreateArray();
+    gr_sse_parser p;
+    gr_sse_init(&p, 1 << 20);
+    size_t prev = 0;
+    for (size_t i = 0; i <= ncuts; i++) {
+        size_t end = i < ncuts ? cuts[i] : len;
+        gr_status rc = gr_sse_feed(&p, bytes + prev, end - prev, on_resp_sse, r);
+        prev = end;
+        if (rc != GR_OK && rc != GR_AGAIN) break;
+    }
+    (void)gr_sse_finish(&p);
+    if (ops) {
+        gr_usage u = {0};
+        gr_upstream_error err = {0};
+        if (ops->stream_finish(r->st, on_resp_chunk, r, &u, &err) != GR_OK)
+            assert_int_equal(gr_responses_stream_fail(r->rs, "upstream_error", err.message, on_resp_event, r), GR_OK);
+        ops->stream_free(r->st);
+    }
+    assert_int_equal(gr_responses_stream_finish(r->rs, on_resp_event, r), GR_OK);
+    gr_responses_stream_free(r->rs);
+    gr_sse_dispose(&p);
+}
+
+static void resp_stream_case(const char *dir, const gr_responses_call *call, const char *bytes, size_t len) {
+    char *kind = read_file(dir, "upstream_kind", NULL);
+    const gr_provider_ops *ops = NULL;
+    gr_provider_conf pc = {.name = "up", .api_key = "test-key"};
+    gr_adapter_ctx ctx = {.provider = &pc, .upstream_model = call->model, .public_model = call->model,
+                          .request_id = "chatcmpl-test", .created = 1700000000, .stream = true, .include_usage = true,
+                          .reasoning_signature = gr_responses_wants_encrypted_reasoning(call->request)};
+    if (kind) { /* upstream bytes in the provider's own format, through its adapter first */
+        pc.kind = strncmp(kind, "anthropic", 9) == 0 ? GR_PROVIDER_ANTHROPIC : GR_PROVIDER_GEMINI;
+        ops = gr_provider_ops_for(pc.kind);
+        free(kind);
+    }
+    resp_run whole;
+    resp_stream(&whole, call, ops, &ctx, bytes, len, NULL, 0);
+    cJSON *want = read_json(dir, "expected_events.json");
+    assert_json_eq("responses events", dir, want, whole.events);
+    cJSON_Delete(want);
+    for (size_t cut = 1; cut < len; cut++) {
+        resp_run r;
+        resp_stream(&r, call, ops, &ctx, bytes, len, &cut, 1);
+        if (r.trace_len != whole.trace_len || memcmp(r.trace, whole.trace, r.trace_len) != 0)
+            fail_msg("%s: events differ when split at byte %zu", dir, cut);
+        cJSON_Delete(r.events);
+        free(r.trace);
+    }
+    size_t *cuts = malloc(len * sizeof(size_t));
+    for (size_t i = 0; i + 1 < len; i++) cuts[i] = i + 1;
+    resp_run r;
+    resp_stream(&r, call, ops, &ctx, bytes, len, cuts, len ? len - 1 : 0);
+    free(cuts);
+    if (r.trace_len != whole.trace_len || memcmp(r.trace, whole.trace, r.trace_len) != 0)
+        fail_msg("%s: events differ when fed byte by byte", dir);
+    cJSON_Delete(r.events);
+    free(r.trace);
+    cJSON_Delete(whole.events);
+    free(whole.trace);
+}
+
+static void responses_case(void **state) {
+    const fixture *fx = *state;
+    const char *dir = fx->dir;
+    int checked = 0;
+    gr_upstream_error err = {0};
+    cJSON *req = read_json(dir, "responses_request.json");
+    if (!req) req = cJSON_CreateObject();
+    cJSON *history = read_json(dir, "history.json");
+    const gr_responses_call call = {.request = req, .id = "resp_test", .model = "test-model", .created_at = 1700000000};
+    cJSON *want = read_json(dir, "expected_canonical.json");
+    cJSON *werr = read_json(dir, "expected_error.json");
+    if (want || werr) {
+        cJSON *canon = NULL;
+        gr_status rc = gr_responses_to_canonical(req, history, &canon, &err);
+        if (werr) {
+            assert_int_not_equal(rc, GR_OK);
+            cJSON *g = error_json(&err);
+            assert_subset("error", dir, werr, g);
+            cJSON_Delete(g);
+        } else {
+            if (rc != GR_OK) fail_msg("%s: to_canonical failed: %s", dir, err.message);
+            assert_json_eq("canonical request", dir, want, canon);
+        }
+        cJSON_Delete(canon);
+        checked++;
+    }
+    cJSON_Delete(want);
+    cJSON_Delete(werr);
+    cJSON *witems = read_json(dir, "expected_input_items.json");
+    if (witems) {
+        cJSON *items = gr_responses_input_items(req, "msg_in");
+        assert_json_eq("input items", dir, witems, items);
+        cJSON_Delete(items);
+        cJSON_Delete(witems);
+        checked++;
+    }
+    cJSON *cresp = read_json(dir, "canonical_response.json");
+    if (cresp) {
+        cJSON *out = NULL;
+        gr_status rc = gr_responses_from_canonical(cresp, &call, &out, &err);
+        if (rc != GR_OK) fail_msg("%s: from_canonical failed: %s", dir, err.message);
+        cJSON *w = read_json(dir, "expected_response.json");
+        assert_json_eq("response", dir, w, out);
+        cJSON_Delete(w);
+        cJSON_Delete(out);
+        cJSON_Delete(cresp);
+        checked++;
+    }
+    size_t len = 0;
+    char *sse = read_file(dir, "stream.sse", &len);
+    if (sse) {
+        resp_stream_case(dir, &call, sse, len);
+        free(sse);
+        checked++;
+    }
+    cJSON_Delete(history);
+    cJSON_Delete(req);
+    if (!checked) fail_msg("%s: no recognised input file", dir);
+}
+
 /* ---- discovery ---- */
 
 static int cmp_names(const void *a, const void *b) {
@@ -459,6 +639,7 @@ int main(void) {
     n = collect(root, "gemini", &fxs, n);
     n = collect(root, "bedrock", &fxs, n);
     n = collect(root, "messages", &fxs, n);
+    n = collect(root, "responses", &fxs, n);
     if (n == 0) {
         fprintf(stderr, "no fixtures found under %s/tests/fixtures\n", root);
         return 1;
@@ -471,7 +652,9 @@ int main(void) {
         names[i] = malloc(l);
         snprintf(names[i], l, "%s/%s", fxs[i].provider, leaf);
         tests[i].name = names[i];
-        tests[i].test_func = strcmp(fxs[i].provider, "messages") == 0 ? messages_case : provider_case;
+        tests[i].test_func = !strcmp(fxs[i].provider, "messages")    ? messages_case
+                             : !strcmp(fxs[i].provider, "responses") ? responses_case
+                                                                     : provider_case;
         tests[i].initial_state = &fxs[i];
     }
     int rc = _cmocka_run_group_tests("provider_fixtures", tests, n, NULL, NULL);
