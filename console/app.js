@@ -281,7 +281,13 @@ pages.routing = async (root) => {
     el('img', { src: '/ui/route_eval.svg', alt: 'auto vs single models: quality against cost', class: 'eval' }),
     el('h2', {}, 'Recent decisions'),
     table([{ title: 'time', get: (r) => when(r.created_at) }, { title: 'asked', get: (r) => r.model }, { title: 'chose', get: (r) => r.model_served },
-      { title: 'status', num: 1, get: (r) => r.status }, { title: 'reason', get: (r) => r.route_reason }, { title: 'cost', num: 1, get: (r) => usd(r.cost_usd) }], d.recent));
+      { title: 'status', num: 1, get: (r) => r.status }, { title: 'reason', get: (r) => r.route_reason }, { title: 'cost', num: 1, get: (r) => usd(r.cost_usd) }], d.recent),
+    el('h2', {}, 'Feedback received'),
+    el('p', { class: 'muted' }, 'Ratings of auto decisions (POST /v1/feedback, gaterouter route calibrate), per model: the share rated good against what the router had predicted for the same prompts.'),
+    d.feedback === null ? el('p', { class: 'muted' }, 'The store could not be read.')
+      : table([{ title: 'model', get: (f) => f.model }, { title: 'ratings', num: 1, get: (f) => num(f.ratings) },
+        { title: 'rated good', num: 1, get: (f) => `${(f.rated_good * 100).toFixed(1)}%` },
+        { title: 'predicted', num: 1, get: (f) => `${(f.predicted_good * 100).toFixed(1)}%` }], d.feedback));
 };
 
 function txLink(tpl, tx) {

@@ -643,6 +643,36 @@ static bool routing_row(scan_state *st, const gr_ledger_row *r) {
     return true;
 }
 
+/* The ratings received (POST /v1/feedback, route calibrate), per model: how
+ * many, the share rated good and what the router had predicted for them (the
+ * learned sums, summed over skills). "feedback": null when the store cannot
+ * say; a model nobody rated is absent. */
+static void add_feedback(cJSON *root, gr_store *store) {
+    gr_learned_rec *recs = NULL;
+    size_t n = 0;
+    if (!store || gr_store_learned_list(store, &recs, &n) != GR_OK) {
+        cJSON_AddNullToObject(root, "feedback");
+        return;
+    }
+    cJSON *arr = cJSON_AddArrayToObject(root, "feedback");
+    for (size_t i = 0; i < n; i++) {
+        double good = 0, bad = 0, predicted = 0;
+        for (int k = 0; k < GR_LEARN_SKILLS; k++) {
+            good += recs[i].s[k];
+            bad += recs[i].f[k];
+            predicted += recs[i].e[k];
+        }
+        if (recs[i].ratings <= 0 || good + bad <= 0) continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "model", recs[i].model);
+        cJSON_AddNumberToObject(o, "ratings", (double)recs[i].ratings);
+        cJSON_AddNumberToObject(o, "rated_good", good / (good + bad));
+        cJSON_AddNumberToObject(o, "predicted_good", predicted / (good + bad));
+        cJSON_AddItemToArray(arr, o);
+    }
+    free(recs);
+}
+
 static int report_routing(report_req *q, char **out, size_t *len) {
     routing_report rr = {.recent = cJSON_CreateArray()};
     map_init(&rr.share);
@@ -668,6 +698,7 @@ static int report_routing(report_req *q, char **out, size_t *len) {
     }
     cJSON_AddItemToObject(root, "recent", rr.recent);
     map_free(&rr.share);
+    add_feedback(root, q->ctx->store);
     return reply_json(out, len, root);
 }
 

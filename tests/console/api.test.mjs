@@ -260,3 +260,27 @@ test('the ledger counts upstream attempts as the response header does: retries a
   const line = csv.find((c) => c[0] === id);
   assert.equal(line[csv[0].indexOf('attempts')], String(attempts));
 });
+
+test('routing report: feedback received per model, from the ratings of auto decisions', async () => {
+  const r = await chat(keyA, 'auto', 'What is 2 + 2? Answer with a number.');
+  assert.equal(r.status, 200);
+  const id = r.headers.get('x-gaterouter-request-id');
+  const served = r.headers.get('x-gaterouter-model');
+  assert.ok(id && served);
+  let fb;
+  for (let i = 0; i < 100; i++) { // the ledger row appears within ~50 ms
+    fb = await as(keyA, '/v1/feedback', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, score: 0 }) });
+    if (fb.status !== 404) break;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+  const fj = await fb.json();
+  assert.equal(fb.status, 200, JSON.stringify(fj));
+  assert.equal(fj.learned, true, JSON.stringify(fj));
+  const rep = await (await admin('/admin/report/routing')).json();
+  const row = rep.feedback.find((f) => f.model === fj.model);
+  assert.ok(row, JSON.stringify(rep.feedback));
+  assert.equal(row.ratings, 1);
+  assert.equal(row.rated_good, 0);
+  assert.ok(row.predicted_good > 0 && row.predicted_good < 1, JSON.stringify(row));
+  assert.equal((await as(keyB, '/admin/report/routing')).status, 403, 'admin only, as the rest of the report');
+});
