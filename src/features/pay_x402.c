@@ -45,6 +45,7 @@
 #include "services.h"
 #include "shared.h"
 #include "store_exec.h"
+#include "keccak.h"
 #include "x402.h"
 #include "x402_preflight.h"
 #include "x402_settle.h"
@@ -61,6 +62,11 @@
 #define GR_X402_INSTANCE_ID_MAX 90
 #define DEFAULT_TIMEOUT_S 300
 #define PAYER_HINT_HEADER "X-Payer"
+/* payment-identifier: the extension's key and the id's length bounds (its spec) */
+#define GR_X402_PAY_ID_EXT "payment-identifier"
+#define GR_X402_PAY_ID_MIN 16
+#define GR_X402_PAY_ID_MAX 128
+#define PAY_ID_REPLAY_HEADER "x-gaterouter-x402-replay"
 
 struct gr_pay_x402 {
     gr_x402_settle_mode mode;
@@ -74,9 +80,11 @@ struct gr_pay_x402 {
     gr_x402_preflight *preflight; /* can the payer pay? (NULL: settle none) */
     bool settle_before_response;  /* hold a non-streamed paid reply until its tx hash is known */
     uint32_t settle_before_response_ms;
+    int64_t payment_id_ttl_ms;          /* payment-identifier: how long an id and its reply are kept */
+    size_t payment_id_max_reply_bytes;  /* a larger reply is not kept (its retries get 409) */
 };
 
-typedef enum { XS_NONE = 0, XS_QUOTED, XS_REJECTED, XS_ADMITTED } x402_phase;
+typedef enum { XS_NONE = 0, XS_QUOTED, XS_REJECTED, XS_ADMITTED, XS_REPLAYED } x402_phase;
 
 /* Per-request state (r->ctx[g_ctx_slot]), in the request's pool. */
 typedef struct x402_req {
@@ -104,6 +112,15 @@ typedef struct x402_req {
     gr_x402_settle_waiter *waiter_for_close; /* handed to the close at hold time */
     char tx_hash[67];            /* known before the reply: goes into the settlement header */
     bool tx_settled;
+    /* payment-identifier (idempotent retries) */
+    const char *pay_id;          /* the client's id, or NULL */
+    char pay_id_fp[2 * GR_KECCAK256_LEN + 1]; /* fingerprint of method, path and body */
+    bool pay_id_held;            /* this request took the id: its end records the reply or frees it */
+    bool pay_id_has_spend;
+    gr_x402_spend pay_id_spend;  /* for the preflight after the id is taken */
+    const char *pay_id_settlement; /* the settlement header sent */
+    const char *pay_id_body;     /* the 200 reply sent (pool), NULL: none or too large */
+    bool pay_id_replied, pay_id_too_large;
 } x402_req;
 
 /* ---- config ---- */
@@ -251,6 +268,10 @@ const gr_conf_key gr_conf_x402_keys[] = {
     {"sweep_interval_ms", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "how often orphaned jobs are looked for, 50..3600000"},
     {"preflight", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
      "payer check before serving: enabled, timeout_ms, cache_ms, threads, queue_max, fail_open"},
+    {"payment_id_ttl_s", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "payment-identifier: how long an id and its stored reply are kept, 60..2592000 (default 86400)"},
+    {"payment_id_max_reply_bytes", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "payment-identifier: largest reply kept for retries, 1024..67108864 (default 1048576)"},
     GR_CONF_END,
 };
 
@@ -446,6 +467,12 @@ static gr_pay_x402 *pay_new(const gr_config *cfg, pay_use use, char *err, size_t
                        &v, err, errlen))
         goto fail;
     p->settle_before_response_ms = (uint32_t)v;
+    if (!bounded_field(x, "payment_id_ttl_s", "payment_id_ttl_s", 86400, 60, 2592000, &v, err, errlen)) goto fail;
+    p->payment_id_ttl_ms = (int64_t)v * 1000;
+    if (!bounded_field(x, "payment_id_max_reply_bytes", "payment_id_max_reply_bytes", 1048576, 1024, 67108864, &v, err,
+                       errlen))
+        goto fail;
+    p->payment_id_max_reply_bytes = (size_t)v;
     const cJSON *nets = cJSON_GetObjectItemCaseSensitive(x, "networks");
     int nn = cJSON_GetArraySize(nets);
     if (!cJSON_IsArray(nets) || nn == 0) {
@@ -693,12 +720,35 @@ static const gr_x402_network_conf *net_of(gr_pay_x402 *p, uint64_t chain_id, con
     return NULL;
 }
 
+/* The payment-identifier extension in a PaymentRequired (root): optional
+ * for the client; its schema as the extension's spec gives it. */
+static gr_status pay_id_advertise(cJSON *root) {
+    cJSON *ext = cJSON_GetObjectItemCaseSensitive(root, "extensions");
+    if (!ext) ext = cJSON_AddObjectToObject(root, "extensions");
+    cJSON *pid = ext ? cJSON_AddObjectToObject(ext, GR_X402_PAY_ID_EXT) : NULL;
+    cJSON *info = pid ? cJSON_AddObjectToObject(pid, "info") : NULL;
+    cJSON *schema = pid ? cJSON_AddObjectToObject(pid, "schema") : NULL;
+    cJSON *props = schema ? cJSON_AddObjectToObject(schema, "properties") : NULL;
+    cJSON *req = props ? cJSON_AddObjectToObject(props, "required") : NULL;
+    cJSON *id = props ? cJSON_AddObjectToObject(props, "id") : NULL;
+    if (!info || !req || !id) return GR_ERR_NOMEM;
+    cJSON_AddFalseToObject(info, "required");
+    cJSON_AddStringToObject(schema, "$schema", "https://json-schema.org/draft/2020-12/schema");
+    cJSON_AddStringToObject(schema, "type", "object");
+    cJSON_AddStringToObject(req, "type", "boolean");
+    cJSON_AddStringToObject(id, "type", "string");
+    cJSON_AddNumberToObject(id, "minLength", GR_X402_PAY_ID_MIN);
+    cJSON_AddNumberToObject(id, "maxLength", GR_X402_PAY_ID_MAX);
+    cJSON_AddStringToObject(id, "pattern", "^[A-Za-z0-9_-]+$");
+    return GR_OK;
+}
+
 /* v2 PaymentRequired JSON: the exact requirements followed by the upto offers. */
 static gr_status render_v2(const gr_x402_requirements *reqs, size_t n, const gr_x402_upto_offer *up, size_t nu,
-                           const char *code, char **out) {
+                           const char *code, bool offer_pay_id, char **out) {
     char *json = NULL;
     gr_status rc = gr_x402_render_payment_required(2, reqs, n, code, &json);
-    if (rc != GR_OK || nu == 0) {
+    if (rc != GR_OK || (nu == 0 && !offer_pay_id)) {
         *out = json;
         return rc;
     }
@@ -707,6 +757,7 @@ static gr_status render_v2(const gr_x402_requirements *reqs, size_t n, const gr_
     cJSON *acc = cJSON_GetObjectItemCaseSensitive(root, "accepts");
     rc = cJSON_IsArray(acc) ? GR_OK : GR_ERR_NOMEM;
     for (size_t i = 0; i < nu && rc == GR_OK; i++) rc = gr_x402_upto_render_requirement(&up[i], NULL, acc);
+    if (rc == GR_OK && offer_pay_id) rc = pay_id_advertise(root);
     char *t = rc == GR_OK ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     if (!t) return GR_ERR_NOMEM;
@@ -732,12 +783,12 @@ static void reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, si
     for (size_t i = 0; i < n; i++)
         if (gr_x402_network_v1_name(reqs[i].chain_id)) v1[n1++] = reqs[i];
     if (version == 2 || n1 == 0) {
-        if (render_v2(reqs, n, up, nu, code, &body) != GR_OK) body = NULL;
+        if (render_v2(reqs, n, up, nu, code, !r->stream, &body) != GR_OK) body = NULL;
     } else if (gr_x402_render_payment_required(1, v1, n1, code, &body) != GR_OK) {
         body = NULL;
     }
     char *v2json = NULL;
-    if (render_v2(reqs, n, up, nu, code, &v2json) == GR_OK) {
+    if (render_v2(reqs, n, up, nu, code, !r->stream, &v2json) == GR_OK) {
         hdr = gr_evm_b64_encode((const uint8_t *)v2json, strlen(v2json), NULL);
         free(v2json);
         gr_request_add_header(r, "PAYMENT-REQUIRED", hdr);
@@ -790,7 +841,10 @@ static bool reject(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_
  * in order of submission per thread, drained at shutdown before the store
  * closes. */
 
-typedef enum { XJ_CREDIT_GET = 0, XJ_RESERVE, XJ_CREDIT_VIEW, XJ_PAYMENT_GET, XJ_PREFLIGHT, XJ_SETTLE_WAIT } xjob_kind;
+typedef enum {
+    XJ_CREDIT_GET = 0, XJ_RESERVE, XJ_CREDIT_VIEW, XJ_PAYMENT_GET, XJ_PREFLIGHT, XJ_SETTLE_WAIT,
+    XJ_PAY_ID, /* take the payment-identifier, or read its stored reply */
+} xjob_kind;
 
 typedef struct x402_job x402_job;
 struct x402_job {
@@ -799,7 +853,7 @@ struct x402_job {
     void (*next)(gr_request *r, x402_job *j); /* on the loop, with the result */
     char payer[GR_EVM_ADDR_STR_LEN + 1];
     char key[200];
-    char rid[64];
+    char rid[80];
     int64_t valid_before, take;
     /* XJ_RESERVE: the payment's settlement job (and upto record), committed with the reservation */
     bool has_intent, has_upto;
@@ -817,6 +871,9 @@ struct x402_job {
     size_t held_len;
     char hash[67];
     bool settled;
+    /* XJ_PAY_ID: key = the id; the request that takes it (rid), its fingerprint; the row found */
+    char fingerprint[2 * GR_KECCAK256_LEN + 1];
+    gr_x402_pid_rec pid;
     /* results */
     gr_status rc, take_rc;
     int64_t credit;
@@ -853,6 +910,9 @@ static void x402_job_run(void *conn, void *arg) {
         (void)gr_x402_store_settlements_recent(st, j->payer, 20, j->obj);
         j->rc = gr_x402_store_credit_get(st, j->payer, &j->credit);
         break;
+    case XJ_PAY_ID:
+        j->rc = gr_x402_store_pid_begin(st, j->key, j->payer, j->fingerprint, j->rid, j->p->payment_id_ttl_ms, &j->pid);
+        break;
     case XJ_PREFLIGHT: /* run on the preflight pool (preflight_job_run, settle_wait_run), never here */
     case XJ_SETTLE_WAIT:
         break;
@@ -873,6 +933,11 @@ static void x402_job_run(void *conn, void *arg) {
 /* The request was answered 503 before this job ended. */
 static void x402_job_late(void *conn, void *arg) {
     x402_job *j = arg;
+    if (j->kind == XJ_PAY_ID && j->rc == GR_OK && j->pid.state == GR_X402_PID_NEW) { /* nothing served: free the id */
+        if (gr_x402_store_pid_drop(job_store(conn, j->p), j->key, j->rid) != GR_OK)
+            GR_ERROR("x402: payment id %s, taken after its request timed out, stays taken until it expires", j->key);
+        return;
+    }
     if (j->kind != XJ_RESERVE || j->rc != GR_OK) return;
     GR_WARN("x402: nonce %s reserved after its request timed out: it stays spent (the client was told to sign anew)",
             j->key);
@@ -901,6 +966,7 @@ static void x402_job_free(void *arg) {
     free(j->check_header);
     free(j->check_requirement);
     gr_x402_settle_rec_dispose(&j->intent);
+    gr_x402_pid_rec_dispose(&j->pid);
     cJSON_Delete(j->obj);
     free(j);
 }
@@ -1024,6 +1090,188 @@ static void preflight_then(gr_request *r, gr_pay_x402 *p, x402_req *x, x402_job 
                         "served. Retry with a new authorization.");
         return;
     }
+}
+
+/* ---- payment-identifier: idempotent retries (docs/X402.md) ----
+ * A v2 payment may carry the extension's `id`. Once the payment verifies
+ * (the payer is known), one store job takes the id for this request or finds
+ * its row: the same payer and request (method, path, body) replayed after a
+ * success gets the stored reply — no reservation, no upstream call, no
+ * charge; a different request or payer gets 409; a request still running
+ * with that id gets 409 (the client retries later). The request that took
+ * the id records its 200 reply at its end, or frees the id when it did not
+ * succeed. Streams are not idempotent: a stream carrying an id gets 400. */
+
+/* The id in a PaymentPayload's extensions (NULL: none). *bad: an id that is
+ * not a string of 16..128 [A-Za-z0-9_-]. */
+static const char *pay_id_of(gr_request *r, const char *header_b64, bool *bad) {
+    *bad = false;
+    uint8_t *raw = NULL;
+    size_t n = 0;
+    if (gr_evm_b64_decode(gr_str_c(header_b64), GR_X402_HEADER_MAX, &raw, &n) != GR_OK) return NULL;
+    cJSON *root = cJSON_ParseWithLength((const char *)raw, n);
+    free(raw);
+    const cJSON *ext = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "extensions"),
+                                                        GR_X402_PAY_ID_EXT);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ext, "info"), "id");
+    const char *out = NULL;
+    if (id) {
+        const char *v = cJSON_GetStringValue(id);
+        size_t len = v ? strlen(v) : 0;
+        *bad = len < GR_X402_PAY_ID_MIN || len > GR_X402_PAY_ID_MAX || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                                                 "abcdefghijklmnopqrstuvwxyz"
+                                                                                 "0123456789_-") != len;
+        if (!*bad) out = gr_pool_strdup(r->pool, v);
+    }
+    cJSON_Delete(root);
+    return out;
+}
+
+/* keccak256(method \n path \n body), hex: what "the same request" means. */
+static void pay_id_fingerprint(gr_request *r, char out[2 * GR_KECCAK256_LEN + 1]) {
+    size_t len = r->body_len;
+    const char *body = r->body_text;
+    if (!body && r->req) body = gr_client_req_body(r->req, &len);
+    gr_keccak_ctx c;
+    uint8_t h[GR_KECCAK256_LEN];
+    gr_keccak_init(&c);
+    gr_keccak_update(&c, r->method ? r->method : "", r->method ? strlen(r->method) : 0);
+    gr_keccak_update(&c, "\n", 1);
+    gr_keccak_update(&c, r->path, strlen(r->path));
+    gr_keccak_update(&c, "\n", 1);
+    if (body) gr_keccak_update(&c, body, len);
+    gr_keccak_final(&c, h);
+    for (size_t i = 0; i < sizeof h; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+static void pay_id_conflict(gr_request *r, const char *code, const char *why) {
+    gr_metrics_add(GR_M_X402, "event=\"payment_id_conflict\"", 1);
+    gr_request_fail(r, 409, "invalid_request_error", code, NULL, "%s", why);
+}
+
+/* The stored reply of a retry: as first sent, marked with the request that paid for it. */
+static void pay_id_replay(gr_request *r, x402_req *x, const gr_x402_pid_rec *rec) {
+    if (!rec->body) {
+        pay_id_conflict(r, "x402_payment_id_reply_not_kept",
+                        "This payment id was served, but its reply was larger than x402.payment_id_max_reply_bytes "
+                        "and was not kept; it is not charged again. Use a new id for a new request.");
+        return;
+    }
+    x->phase = XS_REPLAYED;
+    gr_metrics_add(GR_M_X402, "event=\"payment_id_replayed\"", 1);
+    GR_INFO("x402: %s: payment id %s replays the reply of %s (payer %s), nothing charged", r->id, x->pay_id,
+            rec->request_id, x->payer);
+    if (rec->settlement) gr_request_add_header(r, x->version == 2 ? "PAYMENT-RESPONSE" : "X-PAYMENT-RESPONSE",
+                                               rec->settlement);
+    gr_request_add_header(r, PAY_ID_REPLAY_HEADER, rec->request_id);
+    gr_request_add_header(r, "x-gaterouter-x402-payer", x->payer);
+    gr_request_reply_json(r, rec->status ? rec->status : 200, rec->body, strlen(rec->body));
+}
+
+static void pay_id_taken(gr_request *r, x402_job *j) {
+    x402_req *x = XREQ(r);
+    gr_pay_x402 *p = j->p;
+    if (j->rc != GR_OK) {
+        store_unavailable(r, "could not look up the payment id");
+        return;
+    }
+    const gr_x402_pid_rec *rec = &j->pid;
+    if (rec->state != GR_X402_PID_NEW) {
+        if (strcmp(rec->payer, x->payer) || strcmp(rec->fingerprint, x->pay_id_fp))
+            pay_id_conflict(r, "x402_payment_id_conflict",
+                            "This payment id was already used for a different request; use a new id.");
+        else if (rec->state == GR_X402_PID_PENDING)
+            pay_id_conflict(r, "x402_payment_id_in_progress",
+                            "A request with this payment id is still being served; retry it once that one ended.");
+        else pay_id_replay(r, x, rec);
+        return;
+    }
+    x->pay_id_held = true;
+    x402_job *then = j->then;
+    j->then = NULL;
+    if (x->pay_id_has_spend) preflight_then(r, p, x, then, &x->pay_id_spend);
+    else submit_job(r, then);
+}
+
+/* Admission's last step before the reservation `then`: without an id, the
+ * preflight (spend != NULL) or the reservation itself; with one, first the
+ * id (pay_id_taken continues). */
+static void reserve_after_pay_id(gr_request *r, gr_pay_x402 *p, x402_req *x, x402_job *then,
+                                 const gr_x402_spend *spend) {
+    bool bad = false;
+    x->pay_id = x->version == 2 ? pay_id_of(r, x->header_b64, &bad) : NULL;
+    if (bad || (x->pay_id && r->stream)) {
+        x402_job_free(then);
+        gr_request_fail(r, 400, "invalid_request_error", "x402_invalid_payment_id", "payment-identifier",
+                        bad ? "The payment-identifier id must be %d to %d characters of A-Z, a-z, 0-9, _ and -."
+                            : "A streamed request cannot carry a payment-identifier id (replies of streams are not "
+                              "kept); send it without one, or without stream.",
+                        GR_X402_PAY_ID_MIN, GR_X402_PAY_ID_MAX);
+        return;
+    }
+    if (!x->pay_id) {
+        if (spend) preflight_then(r, p, x, then, spend);
+        else submit_job(r, then);
+        return;
+    }
+    if (spend) x->pay_id_spend = *spend;
+    x->pay_id_has_spend = spend != NULL;
+    pay_id_fingerprint(r, x->pay_id_fp);
+    x402_job *j = new_job(r, p, XJ_PAY_ID, pay_id_taken);
+    snprintf(j->key, sizeof j->key, "%s", x->pay_id);
+    snprintf(j->payer, sizeof j->payer, "%s", x->payer);
+    snprintf(j->rid, sizeof j->rid, "%s", r->id);
+    snprintf(j->fingerprint, sizeof j->fingerprint, "%s", x->pay_id_fp);
+    j->then = then;
+    submit_job(r, j);
+}
+
+/* The record of the id this request took, after its end. */
+typedef struct pay_id_post {
+    gr_pay_x402 *p;
+    char id[GR_X402_PAY_ID_MAX + 1], rid[80];
+    bool done;
+    int status;
+    char *settlement, *body;
+} pay_id_post;
+
+static void pay_id_post_run(void *conn, void *arg) {
+    pay_id_post *o = arg;
+    gr_x402_store *st = job_store(conn, o->p);
+    if (o->done ? gr_x402_store_pid_done(st, o->id, o->rid, o->status, o->settlement, o->body) != GR_OK
+                : gr_x402_store_pid_drop(st, o->id, o->rid) != GR_OK)
+        GR_ERROR("x402: cannot record the end of payment id %s (request %s): its retries get 409 in progress until "
+                 "it expires", o->id, o->rid);
+}
+
+static void pay_id_post_free(void *arg) {
+    pay_id_post *o = arg;
+    free(o->settlement);
+    free(o->body);
+    free(o);
+}
+
+/* Request end: a served 200 is kept for the retries (its body unless too
+ * large); anything else frees the id. */
+static void pay_id_finish(gr_request *r, gr_pay_x402 *p, x402_req *x) {
+    pay_id_post *o = gr_xcalloc(1, sizeof *o);
+    o->p = p;
+    snprintf(o->id, sizeof o->id, "%s", x->pay_id);
+    snprintf(o->rid, sizeof o->rid, "%s", r->id);
+    o->done = x->phase == XS_ADMITTED && x->pay_id_replied && r->status == 200;
+    o->status = 200;
+    o->settlement = o->done && x->pay_id_settlement ? gr_xstrdup(x->pay_id_settlement) : NULL;
+    o->body = o->done && x->pay_id_body ? gr_xstrdup(x->pay_id_body) : NULL;
+    if (o->done && x->pay_id_too_large)
+        GR_WARN("x402: %s: reply larger than x402.payment_id_max_reply_bytes: payment id %s is kept without it",
+                r->id, x->pay_id);
+    gr_store_exec *ex = r->w->exec;
+    if (!ex) {
+        pay_id_post_run(NULL, o);
+        pay_id_post_free(o);
+        return;
+    }
+    gr_store_exec_post(ex, pay_id_post_run, pay_id_post_free, o);
 }
 
 /* ---- settle_before_response ----
@@ -1228,10 +1476,10 @@ static void admit_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_status urc
     }
     gr_x402_spend spend;
     if (!gr_x402_spend_from_header(x->header_b64, &n->permit2, NULL, &spend)) {
-        submit_job(r, j);
+        reserve_after_pay_id(r, p, x, j, NULL);
         return;
     }
-    preflight_then(r, p, x, j, &spend);
+    reserve_after_pay_id(r, p, x, j, &spend);
 }
 
 static void upto_reserved(gr_request *r, x402_job *j) {
@@ -1389,11 +1637,11 @@ static void exact_with_credit(gr_request *r, x402_job *cj) {
     gr_x402_spend spend;
     bool zero = gr_u256_eq(&x->value, &(gr_u256){{0}}); /* credit pays it all: nothing moves on chain */
     if (zero || !gr_x402_spend_from_header(x->header_b64, NULL, NULL, &spend)) {
-        submit_job(r, j);
+        reserve_after_pay_id(r, p, x, j, NULL);
         return;
     }
     spend.token = n->asset;
-    preflight_then(r, p, x, j, &spend);
+    reserve_after_pay_id(r, p, x, j, &spend);
 }
 
 static void exact_reserved(gr_request *r, x402_job *j) {
@@ -1473,6 +1721,7 @@ static void before_reply(gr_request *r) {
         char *hu = NULL;
         if (gr_x402_render_settlement(2, &su, &hu) == GR_OK) {
             gr_request_add_header(r, "PAYMENT-RESPONSE", hu);
+            if (x->pay_id_held) x->pay_id_settlement = gr_pool_strdup(r->pool, hu);
             free(hu);
         }
         char mx[GR_U256_DEC_MAX + 1];
@@ -1500,6 +1749,7 @@ static void before_reply(gr_request *r) {
     if (!sh && v == 1 && gr_x402_render_settlement(2, &s, &sh) != GR_OK) sh = NULL; /* chain without a v1 name */
     if (sh) {
         gr_request_add_header(r, v == 2 ? "PAYMENT-RESPONSE" : "X-PAYMENT-RESPONSE", sh);
+        if (x->pay_id_held) x->pay_id_settlement = gr_pool_strdup(r->pool, sh);
         free(sh);
     }
     bool zero = gr_u256_cmp(&x->value, &(gr_u256){{0}}) == 0;
@@ -1866,11 +2116,21 @@ void gr_pay_x402_serve(gr_request *r, const char *path, const char *query) {
 /* ---- registered handlers (pipeline.h) ---- */
 
 static bool on_reply(gr_request *r, int status, const char *body, size_t len) {
-    (void)status;
-    (void)body;
-    (void)len;
     if (r->pay_x402 && !r->client_gone) before_reply(r);
+    x402_req *x = r->pay_x402 && px(r) ? XREQ(r) : NULL;
+    if (x && x->pay_id_held && x->phase == XS_ADMITTED && status == 200 && body) { /* kept for the retries */
+        x->pay_id_replied = true;
+        x->pay_id_too_large = len > px(r)->payment_id_max_reply_bytes;
+        x->pay_id_body = x->pay_id_too_large ? NULL : gr_pool_strndup(r->pool, body, len);
+    }
     return false;
+}
+
+/* payment-identifier: the id this request took records its reply, or is freed. */
+static void on_release(gr_request *r, gr_finish_info *f) {
+    (void)f;
+    x402_req *x = r->pay_x402 && px(r) ? XREQ(r) : NULL;
+    if (x && x->pay_id_held) pay_id_finish(r, px(r), x);
 }
 
 /* settle_before_response: a non-streamed paid 200 waits for its transaction hash. */
@@ -1938,4 +2198,5 @@ void gr_pay_x402_register(void) {
     gr_pipeline_on_reply(GR_REPLY_HOLD, on_reply_hold);
     gr_pipeline_on_reply(GR_REPLY_PAYMENT, on_reply);
     gr_pipeline_on_finish(GR_FINISH_LEDGER_FILL, on_ledger_fill);
+    gr_pipeline_on_finish(GR_FINISH_RELEASE, on_release);
 }
