@@ -47,6 +47,8 @@
 #include "store_exec.h"
 #include "keccak.h"
 #include "x402.h"
+#include "x402_discovery.h"
+#include "doc_cache.h"
 #include "x402_preflight.h"
 #include "x402_settle.h"
 #include "x402_store.h"
@@ -744,20 +746,28 @@ static gr_status pay_id_advertise(cJSON *root) {
 }
 
 /* v2 PaymentRequired JSON: the exact requirements followed by the upto offers. */
-static gr_status render_v2(const gr_x402_requirements *reqs, size_t n, const gr_x402_upto_offer *up, size_t nu,
-                           const char *code, bool offer_pay_id, char **out) {
+static gr_status render_v2(gr_request *r, const gr_x402_requirements *reqs, size_t n, const gr_x402_upto_offer *up,
+                           size_t nu, const char *code, char **out) {
     char *json = NULL;
     gr_status rc = gr_x402_render_payment_required(2, reqs, n, code, &json);
-    if (rc != GR_OK || (nu == 0 && !offer_pay_id)) {
+    if (rc != GR_OK) {
         *out = json;
         return rc;
     }
+    bool offer_pay_id = !r->stream;
     cJSON *root = cJSON_Parse(json);
     free(json);
     cJSON *acc = cJSON_GetObjectItemCaseSensitive(root, "accepts");
     rc = cJSON_IsArray(acc) ? GR_OK : GR_ERR_NOMEM;
     for (size_t i = 0; i < nu && rc == GR_OK; i++) rc = gr_x402_upto_render_requirement(&up[i], NULL, acc);
     if (rc == GR_OK && offer_pay_id) rc = pay_id_advertise(root);
+    if (rc == GR_OK) { /* what this endpoint takes and returns (bazaar) */
+        cJSON *ext = cJSON_GetObjectItemCaseSensitive(root, "extensions");
+        if (!ext) ext = cJSON_AddObjectToObject(root, "extensions");
+        x402_req *x = XREQ(r);
+        gr_endpoint ep = r->anthropic_out ? GR_EP_MESSAGES : r->ep; /* /v1/messages runs as chat inside */
+        (void)gr_x402_bazaar_add(ext, ep, r->model ? r->model->name : r->model_asked, x ? x->max_out : 0);
+    }
     char *t = rc == GR_OK ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     if (!t) return GR_ERR_NOMEM;
@@ -783,12 +793,12 @@ static void reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, si
     for (size_t i = 0; i < n; i++)
         if (gr_x402_network_v1_name(reqs[i].chain_id)) v1[n1++] = reqs[i];
     if (version == 2 || n1 == 0) {
-        if (render_v2(reqs, n, up, nu, code, !r->stream, &body) != GR_OK) body = NULL;
+        if (render_v2(r, reqs, n, up, nu, code, &body) != GR_OK) body = NULL;
     } else if (gr_x402_render_payment_required(1, v1, n1, code, &body) != GR_OK) {
         body = NULL;
     }
     char *v2json = NULL;
-    if (render_v2(reqs, n, up, nu, code, !r->stream, &v2json) == GR_OK) {
+    if (render_v2(r, reqs, n, up, nu, code, &v2json) == GR_OK) {
         hdr = gr_evm_b64_encode((const uint8_t *)v2json, strlen(v2json), NULL);
         free(v2json);
         gr_request_add_header(r, "PAYMENT-REQUIRED", hdr);
@@ -1936,7 +1946,23 @@ static void reply_obj(gr_request *r, int status, cJSON *o) {
     cJSON_free(s);
 }
 
-static void serve_pricing(gr_request *r, gr_pay_x402 *p) {
+/* The base URL of the discovery documents: x402.public_url, else from the
+ * request's Host (pool). */
+static const char *public_base(gr_request *r, gr_pay_x402 *p) {
+    if (p->public_url) return p->public_url;
+    const char *host = in_header(r, "Host");
+    const char *proto = in_header(r, "X-Forwarded-Proto");
+    if (!host || !*host || strpbrk(host, " \"<>\\")) host = "localhost";
+    return gr_pool_printf(r->pool, "%s://%s", proto && !strcmp(proto, "https") ? "https" : "http", host);
+}
+
+/* What the gateway offers, from the running config (no secrets): versions,
+ * schemes, settlement, networks and assets, extensions, the paid resources
+ * under base, and per priced model its prices and the most a request of
+ * prompt_tokens and max_tokens (capped by the model's max output) can be
+ * charged, in USD and in each asset's atomic units. */
+static cJSON *offer_obj(const gr_config *cfg, gr_pay_x402 *p, const char *base, int64_t max_tokens,
+                        int64_t prompt_tokens) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "object", "x402.pricing");
     cJSON *vers = cJSON_AddArrayToObject(o, "x402Versions");
@@ -1984,20 +2010,34 @@ static void serve_pricing(gr_request *r, gr_pay_x402 *p) {
             cJSON_AddStringToObject(u, "facilitatorAddress", addr);
         }
     }
-    const char *base = p->public_url ? p->public_url : "";
+    cJSON *schemes = cJSON_AddArrayToObject(o, "schemes");
+    cJSON_AddItemToArray(schemes, cJSON_CreateString("exact"));
+    for (size_t i = 0; i < p->nnets; i++)
+        if (p->nets[i].has_upto) {
+            cJSON_AddItemToArray(schemes, cJSON_CreateString("upto"));
+            break;
+        }
+    cJSON *exts = cJSON_AddArrayToObject(o, "extensions");
+    cJSON_AddItemToArray(exts, cJSON_CreateString(GR_X402_PAY_ID_EXT));
+    cJSON_AddItemToArray(exts, cJSON_CreateString("bazaar"));
     cJSON *res = cJSON_AddArrayToObject(o, "resources");
-    static const char *const paths[] = {"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/messages"};
-    for (size_t i = 0; i < GR_ARRAY_LEN(paths); i++) {
+    size_t npaid = 0;
+    const gr_x402_paid_endpoint *paid = gr_x402_paid_endpoints(&npaid);
+    for (size_t i = 0; i < npaid; i++) {
         cJSON *e = cJSON_CreateObject();
         cJSON_AddItemToArray(res, e);
-        cJSON_AddStringToObject(e, "resource", gr_pool_printf(r->pool, "%s%s", base, paths[i]));
+        size_t ulen = strlen(base) + strlen(paid[i].path) + 1;
+        char *url = gr_xmalloc(ulen);
+        snprintf(url, ulen, "%s%s", base, paid[i].path);
+        cJSON_AddStringToObject(e, "resource", url);
+        free(url);
         cJSON_AddStringToObject(e, "type", "http");
         cJSON_AddStringToObject(e, "method", "POST");
         cJSON_AddStringToObject(e, "mimeType", "application/json");
     }
     cJSON *models = cJSON_AddArrayToObject(o, "models");
-    for (size_t i = 0; i < r->cfg->nmodels; i++) {
-        const gr_model_conf *m = &r->cfg->models[i];
+    for (size_t i = 0; i < cfg->nmodels; i++) {
+        const gr_model_conf *m = &cfg->models[i];
         if (!m->ndeployments) continue;
         gr_prices pr;
         const gr_deployment *d = &m->deployments[0];
@@ -2010,12 +2050,111 @@ static void serve_pricing(gr_request *r, gr_pay_x402 *p) {
         add_usd(e, "output_usd_per_mtok", pr.output_uusd_per_mtok * 1000);
         if (pr.per_request_uusd) add_usd(e, "per_request_usd", pr.per_request_uusd * 1000);
         if (m->max_output_tokens) cJSON_AddNumberToObject(e, "max_output_tokens", m->max_output_tokens);
-        int64_t mo = p->default_max_tokens;
+        int64_t mo = max_tokens;
         if (m->max_output_tokens && mo > (int64_t)m->max_output_tokens) mo = m->max_output_tokens;
-        /* example: a 100-token prompt with the default output cap */
-        add_usd(e, "example_max_cost_usd_100_prompt_default_cap", gr_meter_max_cost(&pr, 100, mo));
+        /* the most a plain request of this size is charged (thinking budgets and cache writes add: the 402 names
+         * the request's own maximum) */
+        int64_t most = gr_meter_max_cost(&pr, prompt_tokens, mo);
+        cJSON *mc = cJSON_AddObjectToObject(e, "max_charge");
+        cJSON_AddNumberToObject(mc, "prompt_tokens", (double)prompt_tokens);
+        cJSON_AddNumberToObject(mc, "max_tokens", (double)mo);
+        add_usd(mc, "usd", most);
+        cJSON *atomic = cJSON_AddArrayToObject(mc, "amounts");
+        for (size_t k = 0; k < p->nnets; k++) {
+            char net[GR_X402_NETWORK_STR_MAX], addr[GR_EVM_ADDR_STR_LEN + 1], amt[32];
+            gr_x402_network_caip2(p->nets[k].chain_id, net);
+            gr_evm_address_checksum(&p->nets[k].asset, addr);
+            snprintf(amt, sizeof amt, "%llu", (unsigned long long)atomic_ceil(most, &p->nets[k]));
+            cJSON *a = cJSON_CreateObject();
+            cJSON_AddItemToArray(atomic, a);
+            cJSON_AddStringToObject(a, "network", net);
+            cJSON_AddStringToObject(a, "asset", addr);
+            cJSON_AddStringToObject(a, "amount", amt);
+        }
     }
-    reply_obj(r, 200, o);
+    return o;
+}
+
+/* ?max_tokens=N&prompt_tokens=M (defaults: x402.default_max_tokens, 0). */
+#define PRICING_TOKENS_MAX 100000000
+static bool pricing_query(const char *query, const char *name, int64_t def, int64_t *out) {
+    *out = def;
+    size_t nl = strlen(name);
+    for (const char *q = query; q && *q;) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        if (len > nl && !strncmp(q, name, nl) && q[nl] == '=') {
+            char buf[24];
+            size_t vl = len - nl - 1;
+            if (vl == 0 || vl >= sizeof buf) return false;
+            memcpy(buf, q + nl + 1, vl);
+            buf[vl] = 0;
+            char *end = NULL;
+            long long v = strtoll(buf, &end, 10);
+            if (*end || v < 0 || v > PRICING_TOKENS_MAX) return false;
+            *out = v;
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+    return true;
+}
+
+static gr_doc_cache g_pricing_cache = GR_DOC_CACHE_INIT, g_well_known_cache = GR_DOC_CACHE_INIT;
+
+static void reply_cached(gr_request *r, char *text) {
+    gr_request_add_header(r, "Cache-Control", "public, max-age=60");
+    gr_request_reply_json(r, 200, text, strlen(text));
+    free(text);
+}
+
+static void serve_pricing(gr_request *r, gr_pay_x402 *p, const char *query) {
+    int64_t max_tokens, prompt_tokens;
+    if (!pricing_query(query, "max_tokens", p->default_max_tokens, &max_tokens) || max_tokens == 0 ||
+        !pricing_query(query, "prompt_tokens", 0, &prompt_tokens)) {
+        gr_request_fail(r, 400, "invalid_request_error", "invalid_value", "max_tokens",
+                        "max_tokens (1..%d) and prompt_tokens (0..%d) must be integers", PRICING_TOKENS_MAX,
+                        PRICING_TOKENS_MAX);
+        return;
+    }
+    const char *base = public_base(r, p);
+    bool plain = !*query; /* the default document is cached per config snapshot */
+    char *text = plain ? gr_doc_cache_get(&g_pricing_cache, r->cfg->generation, base) : NULL;
+    if (!text) {
+        cJSON *o = offer_obj(r->cfg, p, base, max_tokens, prompt_tokens);
+        char *t = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (!t) abort();
+        text = gr_xstrdup(t);
+        cJSON_free(t);
+        if (plain) gr_doc_cache_put(&g_pricing_cache, r->cfg->generation, base, text);
+    }
+    reply_cached(r, text);
+}
+
+/* GET /.well-known/x402: the resources with their bazaar metadata and the
+ * offer, cached per config snapshot. */
+static void serve_well_known(gr_request *r, gr_pay_x402 *p) {
+    const char *base = public_base(r, p);
+    char *text = gr_doc_cache_get(&g_well_known_cache, r->cfg->generation, base);
+    if (!text) {
+        const char *example = "";
+        for (size_t i = 0; i < r->cfg->nmodels && !*example; i++) {
+            gr_prices pr;
+            const gr_model_conf *m = &r->cfg->models[i];
+            if (!m->ndeployments) continue;
+            gr_meter_deployment_prices(&m->deployments[0], m, &pr);
+            if (pr.input_uusd_per_mtok || pr.output_uusd_per_mtok || pr.per_request_uusd) example = m->name;
+        }
+        cJSON *o = gr_x402_well_known(offer_obj(r->cfg, p, base, p->default_max_tokens, 0), base, example,
+                                      p->default_max_tokens);
+        char *t = cJSON_PrintUnformatted(o);
+        cJSON_Delete(o);
+        if (!t) abort();
+        text = gr_xstrdup(t);
+        cJSON_free(t);
+        gr_doc_cache_put(&g_well_known_cache, r->cfg->generation, base, text);
+    }
+    reply_cached(r, text);
 }
 
 static void credit_view(gr_request *r, x402_job *j) {
@@ -2100,14 +2239,15 @@ void gr_pay_x402_serve(gr_request *r, const char *path, const char *query) {
     }
     bool get = r->method && (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"));
     bool known = !strcmp(path, "/v1/x402/pricing") || !strcmp(path, "/v1/x402/credit") ||
-                 !strcmp(path, "/v1/x402/payments");
+                 !strcmp(path, "/v1/x402/payments") || !strcmp(path, "/.well-known/x402");
     if (known && !get) {
         gr_request_add_header(r, "Allow", "GET, HEAD");
         gr_request_fail(r, 405, "invalid_request_error", "method_not_allowed", NULL, "Method %s is not allowed for %s",
                         r->method, path);
         return;
     }
-    if (!strcmp(path, "/v1/x402/pricing")) serve_pricing(r, p);
+    if (!strcmp(path, "/v1/x402/pricing")) serve_pricing(r, p, query ? query : "");
+    else if (!strcmp(path, "/.well-known/x402")) serve_well_known(r, p);
     else if (!strcmp(path, "/v1/x402/credit")) serve_credit(r, p, query ? query : "");
     else if (!strcmp(path, "/v1/x402/payments")) serve_payment(r, p, query ? query : "");
     else gr_request_fail(r, 404, "invalid_request_error", "unknown_url", NULL, "Invalid URL (%s %s)", r->method, path);
