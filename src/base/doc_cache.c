@@ -23,6 +23,16 @@ void gr_doc_cache_put(gr_doc_cache *c, uint64_t generation, const char *base, co
     free(ot);
 }
 
+char *gr_doc_cache_render(gr_doc_cache *c, uint64_t generation, const char *base, cJSON *doc) {
+    char *t = cJSON_PrintUnformatted(doc);
+    cJSON_Delete(doc);
+    if (!t) abort();
+    char *text = gr_xstrdup(t);
+    cJSON_free(t);
+    if (c) gr_doc_cache_put(c, generation, base, text);
+    return text;
+}
+
 void gr_doc_cache_clear(gr_doc_cache *c) {
     pthread_mutex_lock(&c->mu);
     free(c->base);

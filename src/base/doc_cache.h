@@ -9,6 +9,8 @@
 
 #include "common.h"
 
+#include <cjson/cJSON.h>
+
 #include <pthread.h>
 
 typedef struct gr_doc_cache {
@@ -24,6 +26,9 @@ typedef struct gr_doc_cache {
 char *gr_doc_cache_get(gr_doc_cache *c, uint64_t generation, const char *base);
 /* Keeps a copy of text for (generation, base), replacing the entry. */
 void gr_doc_cache_put(gr_doc_cache *c, uint64_t generation, const char *base, const char *text);
+/* Renders doc (taken over) unformatted, keeps it for (generation, base)
+ * when c is not NULL, and returns the text (malloc'd; aborts on OOM). */
+char *gr_doc_cache_render(gr_doc_cache *c, uint64_t generation, const char *base, cJSON *doc);
 /* Frees the entry (tests, exit). */
 void gr_doc_cache_clear(gr_doc_cache *c);
 

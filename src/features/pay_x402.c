@@ -2119,15 +2119,9 @@ static void serve_pricing(gr_request *r, gr_pay_x402 *p, const char *query) {
     const char *base = public_base(r, p);
     bool plain = !*query; /* the default document is cached per config snapshot */
     char *text = plain ? gr_doc_cache_get(&g_pricing_cache, r->cfg->generation, base) : NULL;
-    if (!text) {
-        cJSON *o = offer_obj(r->cfg, p, base, max_tokens, prompt_tokens);
-        char *t = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-        if (!t) abort();
-        text = gr_xstrdup(t);
-        cJSON_free(t);
-        if (plain) gr_doc_cache_put(&g_pricing_cache, r->cfg->generation, base, text);
-    }
+    if (!text)
+        text = gr_doc_cache_render(plain ? &g_pricing_cache : NULL, r->cfg->generation, base,
+                                   offer_obj(r->cfg, p, base, max_tokens, prompt_tokens));
     reply_cached(r, text);
 }
 
@@ -2147,12 +2141,7 @@ static void serve_well_known(gr_request *r, gr_pay_x402 *p) {
         }
         cJSON *o = gr_x402_well_known(offer_obj(r->cfg, p, base, p->default_max_tokens, 0), base, example,
                                       p->default_max_tokens);
-        char *t = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-        if (!t) abort();
-        text = gr_xstrdup(t);
-        cJSON_free(t);
-        gr_doc_cache_put(&g_well_known_cache, r->cfg->generation, base, text);
+        text = gr_doc_cache_render(&g_well_known_cache, r->cfg->generation, base, o);
     }
     reply_cached(r, text);
 }

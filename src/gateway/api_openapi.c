@@ -183,15 +183,7 @@ void gr_api_openapi_serve(gr_request *r) {
     bool x402 = r->w && r->w->svc && r->w->svc->x402;
     const char *variant = x402 ? "x402" : "";
     char *text = gr_doc_cache_get(&g_openapi_cache, r->cfg->generation, variant);
-    if (!text) {
-        cJSON *doc = gr_api_openapi(x402);
-        char *t = cJSON_PrintUnformatted(doc);
-        cJSON_Delete(doc);
-        if (!t) abort();
-        text = gr_xstrdup(t);
-        cJSON_free(t);
-        gr_doc_cache_put(&g_openapi_cache, r->cfg->generation, variant, text);
-    }
+    if (!text) text = gr_doc_cache_render(&g_openapi_cache, r->cfg->generation, variant, gr_api_openapi(x402));
     gr_request_add_header(r, "Cache-Control", "public, max-age=60");
     gr_request_reply_json(r, 200, text, strlen(text));
     free(text);

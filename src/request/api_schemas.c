@@ -22,15 +22,20 @@ static void prop(cJSON *schema, const char *name, cJSON *sub) {
     cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(schema, "properties"), name, sub);
 }
 
+/* a string or an array of them (prompt, input, content) */
+static cJSON *string_or_array(void) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON *any = cJSON_AddArrayToObject(o, "oneOf");
+    cJSON_AddItemToArray(any, typed("string"));
+    cJSON_AddItemToArray(any, typed("array"));
+    return o;
+}
+
 static cJSON *messages_schema(void) {
     static const char *const req[] = {"role", "content", NULL};
     cJSON *item = object_schema(req);
     prop(item, "role", typed("string"));
-    cJSON *content = cJSON_CreateObject();
-    cJSON *any = cJSON_AddArrayToObject(content, "oneOf");
-    cJSON_AddItemToArray(any, typed("string"));
-    cJSON_AddItemToArray(any, typed("array"));
-    prop(item, "content", content);
+    prop(item, "content", string_or_array());
     cJSON *arr = typed("array");
     cJSON_AddNumberToObject(arr, "minItems", 1);
     cJSON_AddItemToObject(arr, "items", item);
@@ -56,26 +61,16 @@ cJSON *gr_api_request_schema(gr_endpoint ep) {
         prop(s, "max_tokens", max_tokens_schema());
         prop(s, "stream", typed("boolean"));
         break;
-    case GR_EP_COMPLETIONS: {
+    case GR_EP_COMPLETIONS:
         s = object_schema(comp);
-        cJSON *p = cJSON_CreateObject();
-        cJSON *any = cJSON_AddArrayToObject(p, "oneOf");
-        cJSON_AddItemToArray(any, typed("string"));
-        cJSON_AddItemToArray(any, typed("array"));
-        prop(s, "prompt", p);
+        prop(s, "prompt", string_or_array());
         prop(s, "max_tokens", max_tokens_schema());
         prop(s, "stream", typed("boolean"));
         break;
-    }
-    case GR_EP_EMBEDDINGS: {
+    case GR_EP_EMBEDDINGS:
         s = object_schema(emb);
-        cJSON *in = cJSON_CreateObject();
-        cJSON *any = cJSON_AddArrayToObject(in, "oneOf");
-        cJSON_AddItemToArray(any, typed("string"));
-        cJSON_AddItemToArray(any, typed("array"));
-        prop(s, "input", in);
+        prop(s, "input", string_or_array());
         break;
-    }
     case GR_EP_MESSAGES:
         s = object_schema(msgs);
         prop(s, "messages", messages_schema());
