@@ -776,6 +776,35 @@ static gr_status render_v2(gr_request *r, const gr_x402_requirements *reqs, size
     return GR_OK;
 }
 
+static void add_usd(cJSON *o, const char *k, int64_t nusd);
+
+/* The 402 body's `quote`: the most this request can be charged and why, as
+ * data (the description says the same in words): the model, the estimated
+ * prompt and the output cap, the prices, the maximum. */
+static void add_quote(gr_request *r, const x402_req *x, char **body) {
+    cJSON *root = cJSON_Parse(*body);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return;
+    }
+    cJSON *q = cJSON_AddObjectToObject(root, "quote");
+    cJSON_AddStringToObject(q, "model", r->model ? r->model->name : r->model_asked ? r->model_asked : "");
+    cJSON_AddNumberToObject(q, "prompt_tokens_estimated", (double)r->est_prompt_tokens);
+    cJSON_AddNumberToObject(q, "max_output_tokens", (double)x->max_out);
+    if (r->outputs > 1) cJSON_AddNumberToObject(q, "outputs", (double)r->outputs);
+    add_usd(q, "input_usd_per_mtok", r->prices.input_uusd_per_mtok * 1000);
+    add_usd(q, "output_usd_per_mtok", r->prices.output_uusd_per_mtok * 1000);
+    if (r->prices.per_request_uusd) add_usd(q, "per_request_usd", r->prices.per_request_uusd * 1000);
+    add_usd(q, "max_cost_usd", x->max_cost_nusd);
+    cJSON_AddStringToObject(q, "unused", "becomes credit for the payer (exact) or is not charged (upto)");
+    char *t = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!t) return;
+    free(*body);
+    *body = gr_xstrdup(t);
+    cJSON_free(t);
+}
+
 /* Answers 402: v1 JSON body (or v2 when the client spoke v2) + the v2
  * PAYMENT-REQUIRED header; on a failed payment also the settlement header
  * with success:false. */
@@ -816,6 +845,7 @@ static void reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, si
         }
     }
     r->error_type = code ? code : "payment_required";
+    if (body && x->max_cost_nusd > 0) add_quote(r, x, &body);
     if (!body) {
         gr_request_fail(r, 500, "api_error", "x402_render_failed", NULL, "could not render the payment requirements");
         return;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { x402Client, x402HTTPClient } from '@x402/core/client';
 import { PaymentRequiredV2Schema } from '@x402/core/schemas';
 import {
-  startAnvil, deployToken, account, accountKey, gatewayConfig, startGateway, chatBody, assertCleanLogs,
+  startAnvil, deployToken, account, accountKey, gatewayConfig, startGateway, chatBody, assertCleanLogs, usdToNusd,
 } from './lib.mjs';
 
 let chain, token, gw;
@@ -167,6 +167,23 @@ test('GET /openapi.json: OpenAPI 3.1 of the public API, from the endpoint table'
   const schema = chat.requestBody.content['application/json'].schema;
   assert.deepEqual(check(schema, JSON.parse(chatBody('hi'))), []);
   assert.ok(check(schema, {}).length > 0);
+});
+
+test('the 402 names the most it can charge and why: model, prompt estimate, output cap, prices', async () => {
+  const r = await fetch(`${gw.base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: chatBody('how much at most?', { max_tokens: 64 }) });
+  assert.equal(r.status, 402);
+  const b = await r.json();
+  const q = b.quote;
+  assert.equal(q.model, 'mock-gpt');
+  assert.equal(q.max_output_tokens, 64);
+  assert.equal(q.input_usd_per_mtok, '2.5');
+  assert.equal(q.output_usd_per_mtok, '10');
+  assert.ok(q.prompt_tokens_estimated > 0);
+  const max = usdToNusd(q.max_cost_usd);
+  assert.equal(max, BigInt(q.prompt_tokens_estimated) * 2500n + 64n * 10000n, 'prompt x input + cap x output');
+  assert.equal(BigInt(b.accepts[0].maxAmountRequired), (max + 999n) / 1000n, 'the amount asked is that maximum');
+  assert.match(b.accepts[0].description, /max cost \$0\.\d+ = ~\d+ prompt tokens x \$2\.5\/Mtok input \+ 64 max output tokens x \$10\/Mtok output/);
 });
 
 test('the documents follow a config reload (cached per config snapshot)', async () => {
