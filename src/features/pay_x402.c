@@ -914,6 +914,8 @@ struct x402_job {
     /* XJ_PAY_ID: key = the id; the request that takes it (rid), its fingerprint; the row found */
     char fingerprint[2 * GR_KECCAK256_LEN + 1];
     gr_x402_pid_rec pid;
+    bool pid_ran, pid_settled; /* took the id; its request continued with it (or the late step freed it) */
+    gr_store_exec *exec;       /* to free an id taken for a request that left meanwhile */
     /* results */
     gr_status rc, take_rc;
     int64_t credit;
@@ -952,6 +954,7 @@ static void x402_job_run(void *conn, void *arg) {
         break;
     case XJ_PAY_ID:
         j->rc = gr_x402_store_pid_begin(st, j->key, j->payer, j->fingerprint, j->rid, j->p->payment_id_ttl_ms, &j->pid);
+        j->pid_ran = true;
         break;
     case XJ_PREFLIGHT: /* run on the preflight pool (preflight_job_run, settle_wait_run), never here */
     case XJ_SETTLE_WAIT:
@@ -976,6 +979,7 @@ static void x402_job_late(void *conn, void *arg) {
     if (j->kind == XJ_PAY_ID && j->rc == GR_OK && j->pid.state == GR_X402_PID_NEW) { /* nothing served: free the id */
         if (gr_x402_store_pid_drop(job_store(conn, j->p), j->key, j->rid) != GR_OK)
             GR_ERROR("x402: payment id %s, taken after its request timed out, stays taken until it expires", j->key);
+        j->pid_settled = true;
         return;
     }
     if (j->kind != XJ_RESERVE || j->rc != GR_OK) return;
@@ -999,8 +1003,12 @@ static void x402_job_late(void *conn, void *arg) {
     }
 }
 
+static void pay_id_release_orphan(x402_job *j);
+
 static void x402_job_free(void *arg) {
     x402_job *j = arg;
+    if (j->kind == XJ_PAY_ID && j->pid_ran && j->rc == GR_OK && j->pid.state == GR_X402_PID_NEW && !j->pid_settled)
+        pay_id_release_orphan(j); /* its request left (client gone) before it could continue */
     gr_x402_settle_waiter_release(j->waiter);
     if (j->then) x402_job_free(j->then);
     free(j->check_header);
@@ -1211,6 +1219,7 @@ static void pay_id_replay(gr_request *r, x402_req *x, const gr_x402_pid_rec *rec
 static void pay_id_taken(gr_request *r, x402_job *j) {
     x402_req *x = XREQ(r);
     gr_pay_x402 *p = j->p;
+    j->pid_settled = true; /* from here the request frees or completes the id (on_release) */
     if (j->rc != GR_OK) {
         store_unavailable(r, "could not look up the payment id");
         return;
@@ -1263,13 +1272,14 @@ static void reserve_after_pay_id(gr_request *r, gr_pay_x402 *p, x402_req *x, x40
     snprintf(j->rid, sizeof j->rid, "%s", r->id);
     snprintf(j->fingerprint, sizeof j->fingerprint, "%s", x->pay_id_fp);
     j->then = then;
+    j->exec = r->w->exec;
     submit_job(r, j);
 }
 
 /* The record of the id this request took, after its end. */
 typedef struct pay_id_post {
     gr_pay_x402 *p;
-    char id[GR_X402_PAY_ID_MAX + 1], rid[80];
+    char id[200], rid[80]; /* id: as the job key (at most GR_X402_PAY_ID_MAX used) */
     bool done;
     int status;
     char *settlement, *body;
@@ -1289,6 +1299,20 @@ static void pay_id_post_free(void *arg) {
     free(o->settlement);
     free(o->body);
     free(o);
+}
+
+/* An id taken for a request that was gone before it could go on: freed. */
+static void pay_id_release_orphan(x402_job *j) {
+    pay_id_post *o = gr_xcalloc(1, sizeof *o);
+    o->p = j->p;
+    snprintf(o->id, sizeof o->id, "%s", j->key);
+    snprintf(o->rid, sizeof o->rid, "%s", j->rid);
+    if (!j->exec) {
+        pay_id_post_run(NULL, o);
+        pay_id_post_free(o);
+        return;
+    }
+    gr_store_exec_post(j->exec, pay_id_post_run, pay_id_post_free, o);
 }
 
 /* Request end: a served 200 is kept for the retries (its body unless too
