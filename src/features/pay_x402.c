@@ -48,6 +48,7 @@
 #include "keccak.h"
 #include "x402.h"
 #include "x402_discovery.h"
+#include "x402_receipt.h"
 #include "doc_cache.h"
 #include "x402_preflight.h"
 #include "x402_settle.h"
@@ -84,6 +85,9 @@ struct gr_pay_x402 {
     uint32_t settle_before_response_ms;
     int64_t payment_id_ttl_ms;          /* payment-identifier: how long an id and its reply are kept */
     size_t payment_id_max_reply_bytes;  /* a larger reply is not kept (its retries get 409) */
+    bool has_receipt_key;               /* offer-receipt: paid replies carry a signed receipt */
+    uint8_t receipt_key[32];
+    gr_evm_address receipt_signer;
 };
 
 typedef enum { XS_NONE = 0, XS_QUOTED, XS_REJECTED, XS_ADMITTED, XS_REPLAYED } x402_phase;
@@ -274,6 +278,8 @@ const gr_conf_key gr_conf_x402_keys[] = {
      "payment-identifier: how long an id and its stored reply are kept, 60..2592000 (default 86400)"},
     {"payment_id_max_reply_bytes", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
      "payment-identifier: largest reply kept for retries, 1024..67108864 (default 1048576)"},
+    {"receipt_key", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "32-byte hex private key that signs offer-receipt receipts of paid replies (optional)"},
     GR_CONF_END,
 };
 
@@ -475,6 +481,21 @@ static gr_pay_x402 *pay_new(const gr_config *cfg, pay_use use, char *err, size_t
                        errlen))
         goto fail;
     p->payment_id_max_reply_bytes = (size_t)v;
+    const char *rk = scalar(x, "receipt_key");
+    if (rk && *rk) {
+        gr_str ks = gr_str_c(rk);
+        char buf[67];
+        if (ks.len == 64) { /* accept bare hex */
+            snprintf(buf, sizeof buf, "0x%s", rk);
+            ks = gr_str_c(buf);
+        }
+        if (gr_evm_hex_decode(ks, p->receipt_key, 32) != GR_OK ||
+            gr_evm_privkey_to_address(p->receipt_key, &p->receipt_signer) != GR_OK) {
+            snprintf(err, errlen, "x402.receipt_key: want a 32-byte hex private key");
+            goto fail;
+        }
+        p->has_receipt_key = true;
+    }
     const cJSON *nets = cJSON_GetObjectItemCaseSensitive(x, "networks");
     int nn = cJSON_GetArraySize(nets);
     if (!cJSON_IsArray(nets) || nn == 0) {
@@ -569,6 +590,7 @@ void gr_pay_x402_free(gr_pay_x402 *p) {
     gr_x402_store_close(p->store);
     free_nets(p);
     free(p->public_url);
+    memset(p->receipt_key, 0, sizeof p->receipt_key);
     free(p);
 }
 
@@ -1770,6 +1792,28 @@ static void reject_replay(gr_request *r) {
            : x->version == 2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement");
 }
 
+/* offer-receipt: the settlement header (base64 JSON, malloc'd) with a
+ * signed receipt added; b64 itself when there is no receipt key or it
+ * cannot be added. */
+static char *with_receipt(gr_request *r, gr_pay_x402 *p, x402_req *x, uint64_t chain_id, char *b64) {
+    if (!p->has_receipt_key || !b64) return b64;
+    uint8_t *raw = NULL;
+    size_t n = 0;
+    if (gr_evm_b64_decode(gr_str_c(b64), GR_X402_HEADER_MAX, &raw, &n) != GR_OK) return b64;
+    cJSON *s = cJSON_ParseWithLength((const char *)raw, n);
+    free(raw);
+    gr_x402_receipt rc = {.chain_id = chain_id, .resource_url = resource_url(r, p), .payer = x->payer,
+                          .issued_at = (uint64_t)(gr_wall_ms() / 1000), .transaction = x->tx_hash};
+    char *t = cJSON_IsObject(s) && gr_x402_receipt_add(s, &rc, p->receipt_key) == GR_OK ? cJSON_PrintUnformatted(s)
+                                                                                      : NULL;
+    cJSON_Delete(s);
+    if (!t) return b64;
+    char *out = gr_evm_b64_encode((const uint8_t *)t, strlen(t), NULL);
+    cJSON_free(t);
+    free(b64);
+    return out;
+}
+
 static void before_reply(gr_request *r) {
     gr_pay_x402 *p = px(r);
     x402_req *x = XREQ(r);
@@ -1784,6 +1828,7 @@ static void before_reply(gr_request *r) {
         if (su.has_amount) (void)gr_x402_upto_settle_amount(r->cost_nusd, n->decimals, &x->value, &su.amount);
         char *hu = NULL;
         if (gr_x402_render_settlement(2, &su, &hu) == GR_OK) {
+            hu = with_receipt(r, p, x, x->up.chain_id, hu);
             gr_request_add_header(r, "PAYMENT-RESPONSE", hu);
             if (x->pay_id_held) x->pay_id_settlement = gr_pool_strdup(r->pool, hu);
             free(hu);
@@ -1812,6 +1857,7 @@ static void before_reply(gr_request *r) {
     if (gr_x402_render_settlement(v, &s, &sh) != GR_OK) sh = NULL;
     if (!sh && v == 1 && gr_x402_render_settlement(2, &s, &sh) != GR_OK) sh = NULL; /* chain without a v1 name */
     if (sh) {
+        sh = with_receipt(r, p, x, x->pay.chain_id, sh);
         gr_request_add_header(r, v == 2 ? "PAYMENT-RESPONSE" : "X-PAYMENT-RESPONSE", sh);
         if (x->pay_id_held) x->pay_id_settlement = gr_pool_strdup(r->pool, sh);
         free(sh);
@@ -2074,6 +2120,12 @@ static cJSON *offer_obj(const gr_config *cfg, gr_pay_x402 *p, const char *base, 
     cJSON *exts = cJSON_AddArrayToObject(o, "extensions");
     cJSON_AddItemToArray(exts, cJSON_CreateString(GR_X402_PAY_ID_EXT));
     cJSON_AddItemToArray(exts, cJSON_CreateString("bazaar"));
+    if (p->has_receipt_key) {
+        char signer[GR_EVM_ADDR_STR_LEN + 1];
+        cJSON_AddItemToArray(exts, cJSON_CreateString(GR_X402_RECEIPT_EXT));
+        gr_evm_address_checksum(&p->receipt_signer, signer);
+        cJSON_AddStringToObject(o, "receipt_signer", signer);
+    }
     cJSON *res = cJSON_AddArrayToObject(o, "resources");
     size_t npaid = 0;
     const gr_x402_paid_endpoint *paid = gr_x402_paid_endpoints(&npaid);
