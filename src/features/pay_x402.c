@@ -180,6 +180,17 @@ static void free_nets(gr_pay_x402 *p) {
     p->nnets = 0;
 }
 
+/* A 32-byte private key in hex (0x-prefixed or bare) and its address. */
+static bool parse_privkey(const char *hex, uint8_t key[32], gr_evm_address *addr) {
+    gr_str ks = gr_str_c(hex);
+    char buf[67];
+    if (ks.len == 64) { /* accept bare hex */
+        snprintf(buf, sizeof buf, "0x%s", hex);
+        ks = gr_str_c(buf);
+    }
+    return gr_evm_hex_decode(ks, key, 32) == GR_OK && gr_evm_privkey_to_address(key, addr) == GR_OK;
+}
+
 static bool parse_network(const cJSON *o, size_t i, gr_x402_network_conf *n, char *err, size_t errlen) {
     const char *net = scalar(o, "network"), *asset = scalar(o, "asset"), *pay_to = scalar(o, "pay_to");
     const char *name = scalar(o, "name"), *version = scalar(o, "version");
@@ -224,14 +235,7 @@ static bool parse_network(const cJSON *o, size_t i, gr_x402_network_conf *n, cha
     n->decimals = (uint32_t)v;
     const char *key = scalar(o, "relayer_key");
     if (key && *key) {
-        gr_str ks = gr_str_c(key);
-        char buf[67];
-        if (ks.len == 64) { /* accept bare hex */
-            snprintf(buf, sizeof buf, "0x%s", key);
-            ks = gr_str_c(buf);
-        }
-        if (gr_evm_hex_decode(ks, n->relayer_key, 32) != GR_OK ||
-            gr_evm_privkey_to_address(n->relayer_key, &n->relayer) != GR_OK) {
+        if (!parse_privkey(key, n->relayer_key, &n->relayer)) {
             snprintf(err, errlen, "x402.networks[%zu].relayer_key: want a 32-byte hex private key", i);
             return false;
         }
@@ -483,14 +487,7 @@ static gr_pay_x402 *pay_new(const gr_config *cfg, pay_use use, char *err, size_t
     p->payment_id_max_reply_bytes = (size_t)v;
     const char *rk = scalar(x, "receipt_key");
     if (rk && *rk) {
-        gr_str ks = gr_str_c(rk);
-        char buf[67];
-        if (ks.len == 64) { /* accept bare hex */
-            snprintf(buf, sizeof buf, "0x%s", rk);
-            ks = gr_str_c(buf);
-        }
-        if (gr_evm_hex_decode(ks, p->receipt_key, 32) != GR_OK ||
-            gr_evm_privkey_to_address(p->receipt_key, &p->receipt_signer) != GR_OK) {
+        if (!parse_privkey(rk, p->receipt_key, &p->receipt_signer)) {
             snprintf(err, errlen, "x402.receipt_key: want a 32-byte hex private key");
             goto fail;
         }

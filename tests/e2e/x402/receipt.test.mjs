@@ -85,3 +85,27 @@ test('v1 (X-PAYMENT): the receipt is in X-PAYMENT-RESPONSE too', async () => {
   assert.equal(r.payload.network, 'eip155:84532', 'CAIP-2 even for v1');
   assert.equal(await recover(r), receiptSigner.address);
 });
+
+test('--check-config: the new x402 limits and the receipt key are validated at load', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'gr-x402-check-'));
+  const base = gatewayConfig({ token: token.address, payTo: payTo.address, rpcUrl: chain.url, relayerKey: accountKey(2) });
+  const check = (lines) => {
+    const path = join(dir, 'c.yaml');
+    writeFileSync(path, base(1, dir).replace('x402:\n', `x402:\n${lines}`));
+    const r = spawnSync(process.env.GR_BIN || 'build/gaterouter', ['--check-config', path], { encoding: 'utf8' });
+    return { code: r.status, out: r.stdout + r.stderr };
+  };
+  const ok = check(`  receipt_key: "${accountKey(9)}"\n  payment_id_ttl_s: 60\n  payment_id_max_reply_bytes: 1024\n`);
+  assert.equal(ok.code, 0, ok.out);
+  for (const [line, want] of [['  receipt_key: "0x1234"\n', /receipt_key/], ['  payment_id_ttl_s: 59\n', /payment_id_ttl_s/],
+    ['  payment_id_ttl_s: 2592001\n', /payment_id_ttl_s/], ['  payment_id_max_reply_bytes: 1023\n', /payment_id_max_reply_bytes/]]) {
+    const r = check(line);
+    assert.notEqual(r.code, 0, line);
+    assert.match(r.out, want);
+    assert.ok(!r.out.includes(accountKey(9).slice(2)), 'the key is not echoed');
+  }
+});
