@@ -1084,6 +1084,16 @@ static x402_job *new_job(gr_request *r, gr_pay_x402 *p, xjob_kind kind, void (*n
     return j;
 }
 
+/* Fire-and-forget work on the store executor ex (inline without one: tests). */
+static void post_to(gr_store_exec *ex, void (*run)(void *conn, void *arg), void (*free_arg)(void *arg), void *arg) {
+    if (!ex) {
+        run(NULL, arg);
+        free_arg(arg);
+        return;
+    }
+    gr_store_exec_post(ex, run, free_arg, arg);
+}
+
 /* Runs j on the store executor with r suspended; r continues in j->next. */
 static void submit_job(gr_request *r, x402_job *j) {
     gr_request_job job = {.run = x402_job_run, .late = x402_job_late, .free_arg = x402_job_free,
@@ -1326,12 +1336,7 @@ static void pay_id_release_orphan(x402_job *j) {
     o->p = j->p;
     snprintf(o->id, sizeof o->id, "%s", j->key);
     snprintf(o->rid, sizeof o->rid, "%s", j->rid);
-    if (!j->exec) {
-        pay_id_post_run(NULL, o);
-        pay_id_post_free(o);
-        return;
-    }
-    gr_store_exec_post(j->exec, pay_id_post_run, pay_id_post_free, o);
+    post_to(j->exec, pay_id_post_run, pay_id_post_free, o);
 }
 
 /* Request end: a served 200 is kept for the retries (its body unless too
@@ -1348,13 +1353,7 @@ static void pay_id_finish(gr_request *r, gr_pay_x402 *p, x402_req *x) {
     if (o->done && x->pay_id_too_large)
         GR_WARN("x402: %s: reply larger than x402.payment_id_max_reply_bytes: payment id %s is kept without it",
                 r->id, x->pay_id);
-    gr_store_exec *ex = r->w->exec;
-    if (!ex) {
-        pay_id_post_run(NULL, o);
-        pay_id_post_free(o);
-        return;
-    }
-    gr_store_exec_post(ex, pay_id_post_run, pay_id_post_free, o);
+    post_to(r->w->exec, pay_id_post_run, pay_id_post_free, o);
 }
 
 /* ---- settle_before_response ----
@@ -1474,15 +1473,7 @@ static x402_post *new_post(gr_pay_x402 *p, const char *payer, const char *what) 
     return o;
 }
 
-static void post(gr_request *r, x402_post *o) {
-    gr_store_exec *ex = r->w->exec;
-    if (!ex) {
-        x402_post_run(NULL, o);
-        x402_post_free(o);
-        return;
-    }
-    gr_store_exec_post(ex, x402_post_run, x402_post_free, o);
-}
+static void post(gr_request *r, x402_post *o) { post_to(r->w->exec, x402_post_run, x402_post_free, o); }
 
 static char *upto_requirement(const gr_x402_upto_offer *offer, const gr_u256 *amount);
 static void fill_upto_rec(gr_request *r, const x402_req *x, const gr_x402_network_conf *n, const gr_u256 *settled,
