@@ -47,7 +47,11 @@
 #include "shared.h"
 #include "store_exec.h"
 #include "trace.h"
+#include "keccak.h"
 #include "x402.h"
+#include "x402_discovery.h"
+#include "x402_receipt.h"
+#include "doc_cache.h"
 #include "x402_preflight.h"
 #include "x402_settle.h"
 #include "x402_store.h"
@@ -63,6 +67,11 @@
 #define GR_X402_INSTANCE_ID_MAX 90
 #define DEFAULT_TIMEOUT_S 300
 #define PAYER_HINT_HEADER "X-Payer"
+/* payment-identifier: the extension's key and the id's length bounds (its spec) */
+#define GR_X402_PAY_ID_EXT "payment-identifier"
+#define GR_X402_PAY_ID_MIN 16
+#define GR_X402_PAY_ID_MAX 128
+#define PAY_ID_REPLAY_HEADER "x-gaterouter-x402-replay"
 
 struct gr_pay_x402 {
     gr_x402_settle_mode mode;
@@ -76,9 +85,14 @@ struct gr_pay_x402 {
     gr_x402_preflight *preflight; /* can the payer pay? (NULL: settle none) */
     bool settle_before_response;  /* hold a non-streamed paid reply until its tx hash is known */
     uint32_t settle_before_response_ms;
+    int64_t payment_id_ttl_ms;          /* payment-identifier: how long an id and its reply are kept */
+    size_t payment_id_max_reply_bytes;  /* a larger reply is not kept (its retries get 409) */
+    bool has_receipt_key;               /* offer-receipt: paid replies carry a signed receipt */
+    uint8_t receipt_key[32];
+    gr_evm_address receipt_signer;
 };
 
-typedef enum { XS_NONE = 0, XS_QUOTED, XS_REJECTED, XS_ADMITTED } x402_phase;
+typedef enum { XS_NONE = 0, XS_QUOTED, XS_REJECTED, XS_ADMITTED, XS_REPLAYED } x402_phase;
 
 /* Per-request state (r->ctx[g_ctx_slot]), in the request's pool. */
 typedef struct x402_req {
@@ -106,6 +120,15 @@ typedef struct x402_req {
     gr_x402_settle_waiter *waiter_for_close; /* handed to the close at hold time */
     char tx_hash[67];            /* known before the reply: goes into the settlement header */
     bool tx_settled;
+    /* payment-identifier (idempotent retries) */
+    const char *pay_id;          /* the client's id, or NULL */
+    char pay_id_fp[2 * GR_KECCAK256_LEN + 1]; /* fingerprint of method, path and body */
+    bool pay_id_held;            /* this request took the id: its end records the reply or frees it */
+    bool pay_id_has_spend;
+    gr_x402_spend pay_id_spend;  /* for the preflight after the id is taken */
+    const char *pay_id_settlement; /* the settlement header sent */
+    const char *pay_id_body;     /* the 200 reply sent (pool), NULL: none or too large */
+    bool pay_id_replied, pay_id_too_large;
 } x402_req;
 
 /* ---- config ---- */
@@ -159,6 +182,17 @@ static void free_nets(gr_pay_x402 *p) {
     p->nnets = 0;
 }
 
+/* A 32-byte private key in hex (0x-prefixed or bare) and its address. */
+static bool parse_privkey(const char *hex, uint8_t key[32], gr_evm_address *addr) {
+    gr_str ks = gr_str_c(hex);
+    char buf[67];
+    if (ks.len == 64) { /* accept bare hex */
+        snprintf(buf, sizeof buf, "0x%s", hex);
+        ks = gr_str_c(buf);
+    }
+    return gr_evm_hex_decode(ks, key, 32) == GR_OK && gr_evm_privkey_to_address(key, addr) == GR_OK;
+}
+
 static bool parse_network(const cJSON *o, size_t i, gr_x402_network_conf *n, char *err, size_t errlen) {
     const char *net = scalar(o, "network"), *asset = scalar(o, "asset"), *pay_to = scalar(o, "pay_to");
     const char *name = scalar(o, "name"), *version = scalar(o, "version");
@@ -203,14 +237,7 @@ static bool parse_network(const cJSON *o, size_t i, gr_x402_network_conf *n, cha
     n->decimals = (uint32_t)v;
     const char *key = scalar(o, "relayer_key");
     if (key && *key) {
-        gr_str ks = gr_str_c(key);
-        char buf[67];
-        if (ks.len == 64) { /* accept bare hex */
-            snprintf(buf, sizeof buf, "0x%s", key);
-            ks = gr_str_c(buf);
-        }
-        if (gr_evm_hex_decode(ks, n->relayer_key, 32) != GR_OK ||
-            gr_evm_privkey_to_address(n->relayer_key, &n->relayer) != GR_OK) {
+        if (!parse_privkey(key, n->relayer_key, &n->relayer)) {
             snprintf(err, errlen, "x402.networks[%zu].relayer_key: want a 32-byte hex private key", i);
             return false;
         }
@@ -253,6 +280,12 @@ const gr_conf_key gr_conf_x402_keys[] = {
     {"sweep_interval_ms", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "how often orphaned jobs are looked for, 50..3600000"},
     {"preflight", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
      "payer check before serving: enabled, timeout_ms, cache_ms, threads, queue_max, fail_open"},
+    {"payment_id_ttl_s", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "payment-identifier: how long an id and its stored reply are kept, 60..2592000 (default 86400)"},
+    {"payment_id_max_reply_bytes", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "payment-identifier: largest reply kept for retries, 1024..67108864 (default 1048576)"},
+    {"receipt_key", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "32-byte hex private key that signs offer-receipt receipts of paid replies (optional)"},
     GR_CONF_END,
 };
 
@@ -448,6 +481,20 @@ static gr_pay_x402 *pay_new(const gr_config *cfg, pay_use use, char *err, size_t
                        &v, err, errlen))
         goto fail;
     p->settle_before_response_ms = (uint32_t)v;
+    if (!bounded_field(x, "payment_id_ttl_s", "payment_id_ttl_s", 86400, 60, 2592000, &v, err, errlen)) goto fail;
+    p->payment_id_ttl_ms = (int64_t)v * 1000;
+    if (!bounded_field(x, "payment_id_max_reply_bytes", "payment_id_max_reply_bytes", 1048576, 1024, 67108864, &v, err,
+                       errlen))
+        goto fail;
+    p->payment_id_max_reply_bytes = (size_t)v;
+    const char *rk = scalar(x, "receipt_key");
+    if (rk && *rk) {
+        if (!parse_privkey(rk, p->receipt_key, &p->receipt_signer)) {
+            snprintf(err, errlen, "x402.receipt_key: want a 32-byte hex private key");
+            goto fail;
+        }
+        p->has_receipt_key = true;
+    }
     const cJSON *nets = cJSON_GetObjectItemCaseSensitive(x, "networks");
     int nn = cJSON_GetArraySize(nets);
     if (!cJSON_IsArray(nets) || nn == 0) {
@@ -542,6 +589,7 @@ void gr_pay_x402_free(gr_pay_x402 *p) {
     gr_x402_store_close(p->store);
     free_nets(p);
     free(p->public_url);
+    memset(p->receipt_key, 0, sizeof p->receipt_key);
     free(p);
 }
 
@@ -712,26 +760,87 @@ static const gr_x402_network_conf *net_of(gr_pay_x402 *p, uint64_t chain_id, con
     return NULL;
 }
 
+/* The payment-identifier extension in a PaymentRequired (root): optional
+ * for the client; its schema as the extension's spec gives it. */
+static gr_status pay_id_advertise(cJSON *root) {
+    cJSON *ext = cJSON_GetObjectItemCaseSensitive(root, "extensions");
+    if (!ext) ext = cJSON_AddObjectToObject(root, "extensions");
+    cJSON *pid = ext ? cJSON_AddObjectToObject(ext, GR_X402_PAY_ID_EXT) : NULL;
+    cJSON *info = pid ? cJSON_AddObjectToObject(pid, "info") : NULL;
+    cJSON *schema = pid ? cJSON_AddObjectToObject(pid, "schema") : NULL;
+    cJSON *props = schema ? cJSON_AddObjectToObject(schema, "properties") : NULL;
+    cJSON *req = props ? cJSON_AddObjectToObject(props, "required") : NULL;
+    cJSON *id = props ? cJSON_AddObjectToObject(props, "id") : NULL;
+    if (!info || !req || !id) return GR_ERR_NOMEM;
+    cJSON_AddFalseToObject(info, "required");
+    cJSON_AddStringToObject(schema, "$schema", "https://json-schema.org/draft/2020-12/schema");
+    cJSON_AddStringToObject(schema, "type", "object");
+    cJSON_AddStringToObject(req, "type", "boolean");
+    cJSON_AddStringToObject(id, "type", "string");
+    cJSON_AddNumberToObject(id, "minLength", GR_X402_PAY_ID_MIN);
+    cJSON_AddNumberToObject(id, "maxLength", GR_X402_PAY_ID_MAX);
+    cJSON_AddStringToObject(id, "pattern", "^[A-Za-z0-9_-]+$");
+    return GR_OK;
+}
+
 /* v2 PaymentRequired JSON: the exact requirements followed by the upto offers. */
-static gr_status render_v2(const gr_x402_requirements *reqs, size_t n, const gr_x402_upto_offer *up, size_t nu,
-                           const char *code, char **out) {
+static gr_status render_v2(gr_request *r, const gr_x402_requirements *reqs, size_t n, const gr_x402_upto_offer *up,
+                           size_t nu, const char *code, char **out) {
     char *json = NULL;
     gr_status rc = gr_x402_render_payment_required(2, reqs, n, code, &json);
-    if (rc != GR_OK || nu == 0) {
+    if (rc != GR_OK) {
         *out = json;
         return rc;
     }
+    bool offer_pay_id = !r->stream;
     cJSON *root = cJSON_Parse(json);
     free(json);
     cJSON *acc = cJSON_GetObjectItemCaseSensitive(root, "accepts");
     rc = cJSON_IsArray(acc) ? GR_OK : GR_ERR_NOMEM;
     for (size_t i = 0; i < nu && rc == GR_OK; i++) rc = gr_x402_upto_render_requirement(&up[i], NULL, acc);
+    if (rc == GR_OK && offer_pay_id) rc = pay_id_advertise(root);
+    if (rc == GR_OK) { /* what this endpoint takes and returns (bazaar) */
+        cJSON *ext = cJSON_GetObjectItemCaseSensitive(root, "extensions");
+        if (!ext) ext = cJSON_AddObjectToObject(root, "extensions");
+        x402_req *x = XREQ(r);
+        gr_endpoint ep = r->anthropic_out ? GR_EP_MESSAGES : r->ep; /* /v1/messages runs as chat inside */
+        (void)gr_x402_bazaar_add(ext, ep, r->model ? r->model->name : r->model_asked, x ? x->max_out : 0);
+    }
     char *t = rc == GR_OK ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     if (!t) return GR_ERR_NOMEM;
     *out = gr_xstrdup(t);
     cJSON_free(t);
     return GR_OK;
+}
+
+static void add_usd(cJSON *o, const char *k, int64_t nusd);
+
+/* The 402 body's `quote`: the most this request can be charged and why, as
+ * data (the description says the same in words): the model, the estimated
+ * prompt and the output cap, the prices, the maximum. */
+static void add_quote(gr_request *r, const x402_req *x, char **body) {
+    cJSON *root = cJSON_Parse(*body);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return;
+    }
+    cJSON *q = cJSON_AddObjectToObject(root, "quote");
+    cJSON_AddStringToObject(q, "model", r->model ? r->model->name : r->model_asked ? r->model_asked : "");
+    cJSON_AddNumberToObject(q, "prompt_tokens_estimated", (double)r->est_prompt_tokens);
+    cJSON_AddNumberToObject(q, "max_output_tokens", (double)x->max_out);
+    if (r->outputs > 1) cJSON_AddNumberToObject(q, "outputs", (double)r->outputs);
+    add_usd(q, "input_usd_per_mtok", r->prices.input_uusd_per_mtok * 1000);
+    add_usd(q, "output_usd_per_mtok", r->prices.output_uusd_per_mtok * 1000);
+    if (r->prices.per_request_uusd) add_usd(q, "per_request_usd", r->prices.per_request_uusd * 1000);
+    add_usd(q, "max_cost_usd", x->max_cost_nusd);
+    cJSON_AddStringToObject(q, "unused", "becomes credit for the payer (exact) or is not charged (upto)");
+    char *t = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!t) return;
+    free(*body);
+    *body = gr_xstrdup(t);
+    cJSON_free(t);
 }
 
 /* Answers 402: v1 JSON body (or v2 when the client spoke v2) + the v2
@@ -751,12 +860,12 @@ static void reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, si
     for (size_t i = 0; i < n; i++)
         if (gr_x402_network_v1_name(reqs[i].chain_id)) v1[n1++] = reqs[i];
     if (version == 2 || n1 == 0) {
-        if (render_v2(reqs, n, up, nu, code, &body) != GR_OK) body = NULL;
+        if (render_v2(r, reqs, n, up, nu, code, &body) != GR_OK) body = NULL;
     } else if (gr_x402_render_payment_required(1, v1, n1, code, &body) != GR_OK) {
         body = NULL;
     }
     char *v2json = NULL;
-    if (render_v2(reqs, n, up, nu, code, &v2json) == GR_OK) {
+    if (render_v2(r, reqs, n, up, nu, code, &v2json) == GR_OK) {
         hdr = gr_evm_b64_encode((const uint8_t *)v2json, strlen(v2json), NULL);
         free(v2json);
         gr_request_add_header(r, "PAYMENT-REQUIRED", hdr);
@@ -774,6 +883,7 @@ static void reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, si
         }
     }
     r->error_type = code ? code : "payment_required";
+    if (body && x->max_cost_nusd > 0) add_quote(r, x, &body);
     if (!body) {
         gr_request_fail(r, 500, "api_error", "x402_render_failed", NULL, "could not render the payment requirements");
         return;
@@ -809,7 +919,10 @@ static bool reject(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_
  * in order of submission per thread, drained at shutdown before the store
  * closes. */
 
-typedef enum { XJ_CREDIT_GET = 0, XJ_RESERVE, XJ_CREDIT_VIEW, XJ_PAYMENT_GET, XJ_PREFLIGHT, XJ_SETTLE_WAIT } xjob_kind;
+typedef enum {
+    XJ_CREDIT_GET = 0, XJ_RESERVE, XJ_CREDIT_VIEW, XJ_PAYMENT_GET, XJ_PREFLIGHT, XJ_SETTLE_WAIT,
+    XJ_PAY_ID, /* take the payment-identifier, or read its stored reply */
+} xjob_kind;
 
 typedef struct x402_job x402_job;
 struct x402_job {
@@ -819,7 +932,7 @@ struct x402_job {
     int span;                                 /* its trace span (trace.h), -1 = none */
     char payer[GR_EVM_ADDR_STR_LEN + 1];
     char key[200];
-    char rid[64];
+    char rid[80];
     int64_t valid_before, take;
     /* XJ_RESERVE: the payment's settlement job (and upto record), committed with the reservation */
     bool has_intent, has_upto;
@@ -837,6 +950,11 @@ struct x402_job {
     size_t held_len;
     char hash[67];
     bool settled;
+    /* XJ_PAY_ID: key = the id; the request that takes it (rid), its fingerprint; the row found */
+    char fingerprint[2 * GR_KECCAK256_LEN + 1];
+    gr_x402_pid_rec pid;
+    bool pid_ran, pid_settled; /* took the id; its request continued with it (or the late step freed it) */
+    gr_store_exec *exec;       /* to free an id taken for a request that left meanwhile */
     /* results */
     gr_status rc, take_rc;
     int64_t credit;
@@ -873,6 +991,10 @@ static void x402_job_run(void *conn, void *arg) {
         (void)gr_x402_store_settlements_recent(st, j->payer, 20, j->obj);
         j->rc = gr_x402_store_credit_get(st, j->payer, &j->credit);
         break;
+    case XJ_PAY_ID:
+        j->rc = gr_x402_store_pid_begin(st, j->key, j->payer, j->fingerprint, j->rid, j->p->payment_id_ttl_ms, &j->pid);
+        j->pid_ran = true;
+        break;
     case XJ_PREFLIGHT: /* run on the preflight pool (preflight_job_run, settle_wait_run), never here */
     case XJ_SETTLE_WAIT:
         break;
@@ -893,6 +1015,12 @@ static void x402_job_run(void *conn, void *arg) {
 /* The request was answered 503 before this job ended. */
 static void x402_job_late(void *conn, void *arg) {
     x402_job *j = arg;
+    if (j->kind == XJ_PAY_ID && j->rc == GR_OK && j->pid.state == GR_X402_PID_NEW) { /* nothing served: free the id */
+        if (gr_x402_store_pid_drop(job_store(conn, j->p), j->key, j->rid) != GR_OK)
+            GR_ERROR("x402: payment id %s, taken after its request timed out, stays taken until it expires", j->key);
+        j->pid_settled = true;
+        return;
+    }
     if (j->kind != XJ_RESERVE || j->rc != GR_OK) return;
     GR_WARN("x402: nonce %s reserved after its request timed out: it stays spent (the client was told to sign anew)",
             j->key);
@@ -914,13 +1042,18 @@ static void x402_job_late(void *conn, void *arg) {
     }
 }
 
+static void pay_id_release_orphan(x402_job *j);
+
 static void x402_job_free(void *arg) {
     x402_job *j = arg;
+    if (j->kind == XJ_PAY_ID && j->pid_ran && j->rc == GR_OK && j->pid.state == GR_X402_PID_NEW && !j->pid_settled)
+        pay_id_release_orphan(j); /* its request left (client gone) before it could continue */
     gr_x402_settle_waiter_release(j->waiter);
     if (j->then) x402_job_free(j->then);
     free(j->check_header);
     free(j->check_requirement);
     gr_x402_settle_rec_dispose(&j->intent);
+    gr_x402_pid_rec_dispose(&j->pid);
     cJSON_Delete(j->obj);
     free(j);
 }
@@ -979,6 +1112,16 @@ static void job_span(gr_request *r, x402_job *j) {
                                         [XJ_CREDIT_VIEW] = "x402.credit_view", [XJ_PAYMENT_GET] = "x402.payment_get",
                                         [XJ_PREFLIGHT] = "x402.preflight", [XJ_SETTLE_WAIT] = "x402.settle"};
     j->span = gr_trace_span_begin(r, names[j->kind]);
+}
+
+/* Fire-and-forget work on the store executor ex (inline without one: tests). */
+static void post_to(gr_store_exec *ex, void (*run)(void *conn, void *arg), void (*free_arg)(void *arg), void *arg) {
+    if (!ex) {
+        run(NULL, arg);
+        free_arg(arg);
+        return;
+    }
+    gr_store_exec_post(ex, run, free_arg, arg);
 }
 
 /* Runs j on the store executor with r suspended; r continues in j->next. */
@@ -1056,6 +1199,193 @@ static void preflight_then(gr_request *r, gr_pay_x402 *p, x402_req *x, x402_job 
                         "served. Retry with a new authorization.");
         return;
     }
+}
+
+/* ---- payment-identifier: idempotent retries (docs/X402.md) ----
+ * A v2 payment may carry the extension's `id`. Once the payment verifies
+ * (the payer is known), one store job takes the id for this request or finds
+ * its row: the same payer and request (method, path, body) replayed after a
+ * success gets the stored reply — no reservation, no upstream call, no
+ * charge; a different request or payer gets 409; a request still running
+ * with that id gets 409 (the client retries later). The request that took
+ * the id records its 200 reply at its end, or frees the id when it did not
+ * succeed. Streams are not idempotent: a stream carrying an id gets 400. */
+
+/* The id in a PaymentPayload's extensions (NULL: none). *bad: an id that is
+ * not a string of 16..128 [A-Za-z0-9_-]. */
+static const char *pay_id_of(gr_request *r, const char *header_b64, bool *bad) {
+    *bad = false;
+    uint8_t *raw = NULL;
+    size_t n = 0;
+    if (gr_evm_b64_decode(gr_str_c(header_b64), GR_X402_HEADER_MAX, &raw, &n) != GR_OK) return NULL;
+    cJSON *root = cJSON_ParseWithLength((const char *)raw, n);
+    free(raw);
+    const cJSON *ext = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(root, "extensions"),
+                                                        GR_X402_PAY_ID_EXT);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ext, "info"), "id");
+    const char *out = NULL;
+    if (id) {
+        const char *v = cJSON_GetStringValue(id);
+        size_t len = v ? strlen(v) : 0;
+        *bad = len < GR_X402_PAY_ID_MIN || len > GR_X402_PAY_ID_MAX || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                                                 "abcdefghijklmnopqrstuvwxyz"
+                                                                                 "0123456789_-") != len;
+        if (!*bad) out = gr_pool_strdup(r->pool, v);
+    }
+    cJSON_Delete(root);
+    return out;
+}
+
+/* keccak256(method \n path \n body), hex: what "the same request" means. */
+static void pay_id_fingerprint(gr_request *r, char out[2 * GR_KECCAK256_LEN + 1]) {
+    size_t len = r->body_len;
+    const char *body = r->body_text;
+    if (!body && r->req) body = gr_client_req_body(r->req, &len);
+    gr_keccak_ctx c;
+    uint8_t h[GR_KECCAK256_LEN];
+    gr_keccak_init(&c);
+    gr_keccak_update(&c, r->method ? r->method : "", r->method ? strlen(r->method) : 0);
+    gr_keccak_update(&c, "\n", 1);
+    gr_keccak_update(&c, r->path, strlen(r->path));
+    gr_keccak_update(&c, "\n", 1);
+    if (body) gr_keccak_update(&c, body, len);
+    gr_keccak_final(&c, h);
+    for (size_t i = 0; i < sizeof h; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+static void pay_id_conflict(gr_request *r, const char *code, const char *why) {
+    gr_metrics_add(GR_M_X402, "event=\"payment_id_conflict\"", 1);
+    gr_request_fail(r, 409, "invalid_request_error", code, NULL, "%s", why);
+}
+
+/* The stored reply of a retry: as first sent, marked with the request that paid for it. */
+static void pay_id_replay(gr_request *r, x402_req *x, const gr_x402_pid_rec *rec) {
+    if (!rec->body) {
+        pay_id_conflict(r, "x402_payment_id_reply_not_kept",
+                        "This payment id was served, but its reply was larger than x402.payment_id_max_reply_bytes "
+                        "and was not kept; it is not charged again. Use a new id for a new request.");
+        return;
+    }
+    x->phase = XS_REPLAYED;
+    gr_metrics_add(GR_M_X402, "event=\"payment_id_replayed\"", 1);
+    GR_INFO("x402: %s: payment id %s replays the reply of %s (payer %s), nothing charged", r->id, x->pay_id,
+            rec->request_id, x->payer);
+    if (rec->settlement) gr_request_add_header(r, x->version == 2 ? "PAYMENT-RESPONSE" : "X-PAYMENT-RESPONSE",
+                                               rec->settlement);
+    gr_request_add_header(r, PAY_ID_REPLAY_HEADER, rec->request_id);
+    gr_request_add_header(r, "x-gaterouter-x402-payer", x->payer);
+    gr_request_reply_json(r, rec->status ? rec->status : 200, rec->body, strlen(rec->body));
+}
+
+static void pay_id_taken(gr_request *r, x402_job *j) {
+    x402_req *x = XREQ(r);
+    gr_pay_x402 *p = j->p;
+    j->pid_settled = true; /* from here the request frees or completes the id (on_release) */
+    if (j->rc != GR_OK) {
+        store_unavailable(r, "could not look up the payment id");
+        return;
+    }
+    const gr_x402_pid_rec *rec = &j->pid;
+    if (rec->state != GR_X402_PID_NEW) {
+        if (strcmp(rec->payer, x->payer) || strcmp(rec->fingerprint, x->pay_id_fp))
+            pay_id_conflict(r, "x402_payment_id_conflict",
+                            "This payment id was already used for a different request; use a new id.");
+        else if (rec->state == GR_X402_PID_PENDING)
+            pay_id_conflict(r, "x402_payment_id_in_progress",
+                            "A request with this payment id is still being served; retry it once that one ended.");
+        else pay_id_replay(r, x, rec);
+        return;
+    }
+    x->pay_id_held = true;
+    x402_job *then = j->then;
+    j->then = NULL;
+    if (x->pay_id_has_spend) preflight_then(r, p, x, then, &x->pay_id_spend);
+    else submit_job(r, then);
+}
+
+/* Admission's last step before the reservation `then`: without an id, the
+ * preflight (spend != NULL) or the reservation itself; with one, first the
+ * id (pay_id_taken continues). */
+static void reserve_after_pay_id(gr_request *r, gr_pay_x402 *p, x402_req *x, x402_job *then,
+                                 const gr_x402_spend *spend) {
+    bool bad = false;
+    x->pay_id = x->version == 2 ? pay_id_of(r, x->header_b64, &bad) : NULL;
+    if (bad || (x->pay_id && r->stream)) {
+        x402_job_free(then);
+        gr_request_fail(r, 400, "invalid_request_error", "x402_invalid_payment_id", "payment-identifier",
+                        bad ? "The payment-identifier id must be %d to %d characters of A-Z, a-z, 0-9, _ and -."
+                            : "A streamed request cannot carry a payment-identifier id (replies of streams are not "
+                              "kept); send it without one, or without stream.",
+                        GR_X402_PAY_ID_MIN, GR_X402_PAY_ID_MAX);
+        return;
+    }
+    if (!x->pay_id) {
+        if (spend) preflight_then(r, p, x, then, spend);
+        else submit_job(r, then);
+        return;
+    }
+    if (spend) x->pay_id_spend = *spend;
+    x->pay_id_has_spend = spend != NULL;
+    pay_id_fingerprint(r, x->pay_id_fp);
+    x402_job *j = new_job(r, p, XJ_PAY_ID, pay_id_taken);
+    snprintf(j->key, sizeof j->key, "%s", x->pay_id);
+    snprintf(j->payer, sizeof j->payer, "%s", x->payer);
+    snprintf(j->rid, sizeof j->rid, "%s", r->id);
+    snprintf(j->fingerprint, sizeof j->fingerprint, "%s", x->pay_id_fp);
+    j->then = then;
+    j->exec = r->w->exec;
+    submit_job(r, j);
+}
+
+/* The record of the id this request took, after its end. */
+typedef struct pay_id_post {
+    gr_pay_x402 *p;
+    char id[200], rid[80]; /* id: as the job key (at most GR_X402_PAY_ID_MAX used) */
+    bool done;
+    int status;
+    char *settlement, *body;
+} pay_id_post;
+
+static void pay_id_post_run(void *conn, void *arg) {
+    pay_id_post *o = arg;
+    gr_x402_store *st = job_store(conn, o->p);
+    if (o->done ? gr_x402_store_pid_done(st, o->id, o->rid, o->status, o->settlement, o->body) != GR_OK
+                : gr_x402_store_pid_drop(st, o->id, o->rid) != GR_OK)
+        GR_ERROR("x402: cannot record the end of payment id %s (request %s): its retries get 409 in progress until "
+                 "it expires", o->id, o->rid);
+}
+
+static void pay_id_post_free(void *arg) {
+    pay_id_post *o = arg;
+    free(o->settlement);
+    free(o->body);
+    free(o);
+}
+
+/* An id taken for a request that was gone before it could go on: freed. */
+static void pay_id_release_orphan(x402_job *j) {
+    pay_id_post *o = gr_xcalloc(1, sizeof *o);
+    o->p = j->p;
+    snprintf(o->id, sizeof o->id, "%s", j->key);
+    snprintf(o->rid, sizeof o->rid, "%s", j->rid);
+    post_to(j->exec, pay_id_post_run, pay_id_post_free, o);
+}
+
+/* Request end: a served 200 is kept for the retries (its body unless too
+ * large); anything else frees the id. */
+static void pay_id_finish(gr_request *r, gr_pay_x402 *p, x402_req *x) {
+    pay_id_post *o = gr_xcalloc(1, sizeof *o);
+    o->p = p;
+    snprintf(o->id, sizeof o->id, "%s", x->pay_id);
+    snprintf(o->rid, sizeof o->rid, "%s", r->id);
+    o->done = x->phase == XS_ADMITTED && x->pay_id_replied && r->status == 200;
+    o->status = 200;
+    o->settlement = o->done && x->pay_id_settlement ? gr_xstrdup(x->pay_id_settlement) : NULL;
+    o->body = o->done && x->pay_id_body ? gr_xstrdup(x->pay_id_body) : NULL;
+    if (o->done && x->pay_id_too_large)
+        GR_WARN("x402: %s: reply larger than x402.payment_id_max_reply_bytes: payment id %s is kept without it",
+                r->id, x->pay_id);
+    post_to(r->w->exec, pay_id_post_run, pay_id_post_free, o);
 }
 
 /* ---- settle_before_response ----
@@ -1176,15 +1506,7 @@ static x402_post *new_post(gr_pay_x402 *p, const char *payer, const char *what) 
     return o;
 }
 
-static void post(gr_request *r, x402_post *o) {
-    gr_store_exec *ex = r->w->exec;
-    if (!ex) {
-        x402_post_run(NULL, o);
-        x402_post_free(o);
-        return;
-    }
-    gr_store_exec_post(ex, x402_post_run, x402_post_free, o);
-}
+static void post(gr_request *r, x402_post *o) { post_to(r->w->exec, x402_post_run, x402_post_free, o); }
 
 static char *upto_requirement(const gr_x402_upto_offer *offer, const gr_u256 *amount);
 static void fill_upto_rec(gr_request *r, const x402_req *x, const gr_x402_network_conf *n, const gr_u256 *settled,
@@ -1264,10 +1586,10 @@ static void admit_upto(gr_request *r, gr_pay_x402 *p, x402_req *x, gr_status urc
     }
     gr_x402_spend spend;
     if (!gr_x402_spend_from_header(x->header_b64, &n->permit2, NULL, &spend)) {
-        submit_job(r, j);
+        reserve_after_pay_id(r, p, x, j, NULL);
         return;
     }
-    preflight_then(r, p, x, j, &spend);
+    reserve_after_pay_id(r, p, x, j, &spend);
 }
 
 static void upto_reserved(gr_request *r, x402_job *j) {
@@ -1428,11 +1750,11 @@ static void exact_with_credit(gr_request *r, x402_job *cj) {
     gr_x402_spend spend;
     bool zero = gr_u256_eq(&x->value, &(gr_u256){{0}}); /* credit pays it all: nothing moves on chain */
     if (zero || !gr_x402_spend_from_header(x->header_b64, NULL, NULL, &spend)) {
-        submit_job(r, j);
+        reserve_after_pay_id(r, p, x, j, NULL);
         return;
     }
     spend.token = n->asset;
-    preflight_then(r, p, x, j, &spend);
+    reserve_after_pay_id(r, p, x, j, &spend);
 }
 
 static void exact_reserved(gr_request *r, x402_job *j) {
@@ -1497,6 +1819,28 @@ static void reject_replay(gr_request *r) {
            : x->version == 2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement");
 }
 
+/* offer-receipt: the settlement header (base64 JSON, malloc'd) with a
+ * signed receipt added; b64 itself when there is no receipt key or it
+ * cannot be added. */
+static char *with_receipt(gr_request *r, gr_pay_x402 *p, x402_req *x, uint64_t chain_id, char *b64) {
+    if (!p->has_receipt_key || !b64) return b64;
+    uint8_t *raw = NULL;
+    size_t n = 0;
+    if (gr_evm_b64_decode(gr_str_c(b64), GR_X402_HEADER_MAX, &raw, &n) != GR_OK) return b64;
+    cJSON *s = cJSON_ParseWithLength((const char *)raw, n);
+    free(raw);
+    gr_x402_receipt rc = {.chain_id = chain_id, .resource_url = resource_url(r, p), .payer = x->payer,
+                          .issued_at = (uint64_t)(gr_wall_ms() / 1000), .transaction = x->tx_hash};
+    char *t = cJSON_IsObject(s) && gr_x402_receipt_add(s, &rc, p->receipt_key) == GR_OK ? cJSON_PrintUnformatted(s)
+                                                                                      : NULL;
+    cJSON_Delete(s);
+    if (!t) return b64;
+    char *out = gr_evm_b64_encode((const uint8_t *)t, strlen(t), NULL);
+    cJSON_free(t);
+    free(b64);
+    return out;
+}
+
 static void before_reply(gr_request *r) {
     gr_pay_x402 *p = px(r);
     x402_req *x = XREQ(r);
@@ -1511,7 +1855,9 @@ static void before_reply(gr_request *r) {
         if (su.has_amount) (void)gr_x402_upto_settle_amount(r->cost_nusd, n->decimals, &x->value, &su.amount);
         char *hu = NULL;
         if (gr_x402_render_settlement(2, &su, &hu) == GR_OK) {
+            hu = with_receipt(r, p, x, x->up.chain_id, hu);
             gr_request_add_header(r, "PAYMENT-RESPONSE", hu);
+            if (x->pay_id_held) x->pay_id_settlement = gr_pool_strdup(r->pool, hu);
             free(hu);
         }
         char mx[GR_U256_DEC_MAX + 1];
@@ -1538,7 +1884,9 @@ static void before_reply(gr_request *r) {
     if (gr_x402_render_settlement(v, &s, &sh) != GR_OK) sh = NULL;
     if (!sh && v == 1 && gr_x402_render_settlement(2, &s, &sh) != GR_OK) sh = NULL; /* chain without a v1 name */
     if (sh) {
+        sh = with_receipt(r, p, x, x->pay.chain_id, sh);
         gr_request_add_header(r, v == 2 ? "PAYMENT-RESPONSE" : "X-PAYMENT-RESPONSE", sh);
+        if (x->pay_id_held) x->pay_id_settlement = gr_pool_strdup(r->pool, sh);
         free(sh);
     }
     bool zero = gr_u256_cmp(&x->value, &(gr_u256){{0}}) == 0;
@@ -1725,7 +2073,23 @@ static void reply_obj(gr_request *r, int status, cJSON *o) {
     cJSON_free(s);
 }
 
-static void serve_pricing(gr_request *r, gr_pay_x402 *p) {
+/* The base URL of the discovery documents: x402.public_url, else from the
+ * request's Host (pool). */
+static const char *public_base(gr_request *r, gr_pay_x402 *p) {
+    if (p->public_url) return p->public_url;
+    const char *host = in_header(r, "Host");
+    const char *proto = in_header(r, "X-Forwarded-Proto");
+    if (!host || !*host || strpbrk(host, " \"<>\\")) host = "localhost";
+    return gr_pool_printf(r->pool, "%s://%s", proto && !strcmp(proto, "https") ? "https" : "http", host);
+}
+
+/* What the gateway offers, from the running config (no secrets): versions,
+ * schemes, settlement, networks and assets, extensions, the paid resources
+ * under base, and per priced model its prices and the most a request of
+ * prompt_tokens and max_tokens (capped by the model's max output) can be
+ * charged, in USD and in each asset's atomic units. */
+static cJSON *offer_obj(const gr_config *cfg, gr_pay_x402 *p, const char *base, int64_t max_tokens,
+                        int64_t prompt_tokens) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "object", "x402.pricing");
     cJSON *vers = cJSON_AddArrayToObject(o, "x402Versions");
@@ -1773,20 +2137,40 @@ static void serve_pricing(gr_request *r, gr_pay_x402 *p) {
             cJSON_AddStringToObject(u, "facilitatorAddress", addr);
         }
     }
-    const char *base = p->public_url ? p->public_url : "";
+    cJSON *schemes = cJSON_AddArrayToObject(o, "schemes");
+    cJSON_AddItemToArray(schemes, cJSON_CreateString("exact"));
+    for (size_t i = 0; i < p->nnets; i++)
+        if (p->nets[i].has_upto) {
+            cJSON_AddItemToArray(schemes, cJSON_CreateString("upto"));
+            break;
+        }
+    cJSON *exts = cJSON_AddArrayToObject(o, "extensions");
+    cJSON_AddItemToArray(exts, cJSON_CreateString(GR_X402_PAY_ID_EXT));
+    cJSON_AddItemToArray(exts, cJSON_CreateString("bazaar"));
+    if (p->has_receipt_key) {
+        char signer[GR_EVM_ADDR_STR_LEN + 1];
+        cJSON_AddItemToArray(exts, cJSON_CreateString(GR_X402_RECEIPT_EXT));
+        gr_evm_address_checksum(&p->receipt_signer, signer);
+        cJSON_AddStringToObject(o, "receipt_signer", signer);
+    }
     cJSON *res = cJSON_AddArrayToObject(o, "resources");
-    static const char *const paths[] = {"/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/messages"};
-    for (size_t i = 0; i < GR_ARRAY_LEN(paths); i++) {
+    size_t npaid = 0;
+    const gr_x402_paid_endpoint *paid = gr_x402_paid_endpoints(&npaid);
+    for (size_t i = 0; i < npaid; i++) {
         cJSON *e = cJSON_CreateObject();
         cJSON_AddItemToArray(res, e);
-        cJSON_AddStringToObject(e, "resource", gr_pool_printf(r->pool, "%s%s", base, paths[i]));
+        size_t ulen = strlen(base) + strlen(paid[i].path) + 1;
+        char *url = gr_xmalloc(ulen);
+        snprintf(url, ulen, "%s%s", base, paid[i].path);
+        cJSON_AddStringToObject(e, "resource", url);
+        free(url);
         cJSON_AddStringToObject(e, "type", "http");
         cJSON_AddStringToObject(e, "method", "POST");
         cJSON_AddStringToObject(e, "mimeType", "application/json");
     }
     cJSON *models = cJSON_AddArrayToObject(o, "models");
-    for (size_t i = 0; i < r->cfg->nmodels; i++) {
-        const gr_model_conf *m = &r->cfg->models[i];
+    for (size_t i = 0; i < cfg->nmodels; i++) {
+        const gr_model_conf *m = &cfg->models[i];
         if (!m->ndeployments) continue;
         gr_prices pr;
         const gr_deployment *d = &m->deployments[0];
@@ -1799,12 +2183,100 @@ static void serve_pricing(gr_request *r, gr_pay_x402 *p) {
         add_usd(e, "output_usd_per_mtok", pr.output_uusd_per_mtok * 1000);
         if (pr.per_request_uusd) add_usd(e, "per_request_usd", pr.per_request_uusd * 1000);
         if (m->max_output_tokens) cJSON_AddNumberToObject(e, "max_output_tokens", m->max_output_tokens);
-        int64_t mo = p->default_max_tokens;
+        int64_t mo = max_tokens;
         if (m->max_output_tokens && mo > (int64_t)m->max_output_tokens) mo = m->max_output_tokens;
-        /* example: a 100-token prompt with the default output cap */
-        add_usd(e, "example_max_cost_usd_100_prompt_default_cap", gr_meter_max_cost(&pr, 100, mo));
+        /* the most a plain request of this size is charged (thinking budgets and cache writes add: the 402 names
+         * the request's own maximum) */
+        int64_t most = gr_meter_max_cost(&pr, prompt_tokens, mo);
+        cJSON *mc = cJSON_AddObjectToObject(e, "max_charge");
+        cJSON_AddNumberToObject(mc, "prompt_tokens", (double)prompt_tokens);
+        cJSON_AddNumberToObject(mc, "max_tokens", (double)mo);
+        add_usd(mc, "usd", most);
+        cJSON *atomic = cJSON_AddArrayToObject(mc, "amounts");
+        for (size_t k = 0; k < p->nnets; k++) {
+            char net[GR_X402_NETWORK_STR_MAX], addr[GR_EVM_ADDR_STR_LEN + 1], amt[32];
+            gr_x402_network_caip2(p->nets[k].chain_id, net);
+            gr_evm_address_checksum(&p->nets[k].asset, addr);
+            snprintf(amt, sizeof amt, "%llu", (unsigned long long)atomic_ceil(most, &p->nets[k]));
+            cJSON *a = cJSON_CreateObject();
+            cJSON_AddItemToArray(atomic, a);
+            cJSON_AddStringToObject(a, "network", net);
+            cJSON_AddStringToObject(a, "asset", addr);
+            cJSON_AddStringToObject(a, "amount", amt);
+        }
     }
-    reply_obj(r, 200, o);
+    return o;
+}
+
+/* ?max_tokens=N&prompt_tokens=M (defaults: x402.default_max_tokens, 0). */
+#define PRICING_TOKENS_MAX 100000000
+static bool pricing_query(const char *query, const char *name, int64_t def, int64_t *out) {
+    *out = def;
+    size_t nl = strlen(name);
+    for (const char *q = query; q && *q;) {
+        const char *amp = strchr(q, '&');
+        size_t len = amp ? (size_t)(amp - q) : strlen(q);
+        if (len > nl && !strncmp(q, name, nl) && q[nl] == '=') {
+            char buf[24];
+            size_t vl = len - nl - 1;
+            if (vl == 0 || vl >= sizeof buf) return false;
+            memcpy(buf, q + nl + 1, vl);
+            buf[vl] = 0;
+            char *end = NULL;
+            long long v = strtoll(buf, &end, 10);
+            if (*end || v < 0 || v > PRICING_TOKENS_MAX) return false;
+            *out = v;
+        }
+        q = amp ? amp + 1 : NULL;
+    }
+    return true;
+}
+
+static gr_doc_cache g_pricing_cache = GR_DOC_CACHE_INIT, g_well_known_cache = GR_DOC_CACHE_INIT;
+
+static void reply_cached(gr_request *r, char *text) {
+    gr_request_add_header(r, "Cache-Control", "public, max-age=60");
+    gr_request_reply_json(r, 200, text, strlen(text));
+    free(text);
+}
+
+static void serve_pricing(gr_request *r, gr_pay_x402 *p, const char *query) {
+    int64_t max_tokens, prompt_tokens;
+    if (!pricing_query(query, "max_tokens", p->default_max_tokens, &max_tokens) || max_tokens == 0 ||
+        !pricing_query(query, "prompt_tokens", 0, &prompt_tokens)) {
+        gr_request_fail(r, 400, "invalid_request_error", "invalid_value", "max_tokens",
+                        "max_tokens (1..%d) and prompt_tokens (0..%d) must be integers", PRICING_TOKENS_MAX,
+                        PRICING_TOKENS_MAX);
+        return;
+    }
+    const char *base = public_base(r, p);
+    bool plain = !*query; /* the default document is cached per config snapshot */
+    char *text = plain ? gr_doc_cache_get(&g_pricing_cache, r->cfg->generation, base) : NULL;
+    if (!text)
+        text = gr_doc_cache_render(plain ? &g_pricing_cache : NULL, r->cfg->generation, base,
+                                   offer_obj(r->cfg, p, base, max_tokens, prompt_tokens));
+    reply_cached(r, text);
+}
+
+/* GET /.well-known/x402: the resources with their bazaar metadata and the
+ * offer, cached per config snapshot. */
+static void serve_well_known(gr_request *r, gr_pay_x402 *p) {
+    const char *base = public_base(r, p);
+    char *text = gr_doc_cache_get(&g_well_known_cache, r->cfg->generation, base);
+    if (!text) {
+        const char *example = "";
+        for (size_t i = 0; i < r->cfg->nmodels && !*example; i++) {
+            gr_prices pr;
+            const gr_model_conf *m = &r->cfg->models[i];
+            if (!m->ndeployments) continue;
+            gr_meter_deployment_prices(&m->deployments[0], m, &pr);
+            if (pr.input_uusd_per_mtok || pr.output_uusd_per_mtok || pr.per_request_uusd) example = m->name;
+        }
+        cJSON *o = gr_x402_well_known(offer_obj(r->cfg, p, base, p->default_max_tokens, 0), base, example,
+                                      p->default_max_tokens);
+        text = gr_doc_cache_render(&g_well_known_cache, r->cfg->generation, base, o);
+    }
+    reply_cached(r, text);
 }
 
 static void credit_view(gr_request *r, x402_job *j) {
@@ -1889,14 +2361,15 @@ void gr_pay_x402_serve(gr_request *r, const char *path, const char *query) {
     }
     bool get = r->method && (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"));
     bool known = !strcmp(path, "/v1/x402/pricing") || !strcmp(path, "/v1/x402/credit") ||
-                 !strcmp(path, "/v1/x402/payments");
+                 !strcmp(path, "/v1/x402/payments") || !strcmp(path, "/.well-known/x402");
     if (known && !get) {
         gr_request_add_header(r, "Allow", "GET, HEAD");
         gr_request_fail(r, 405, "invalid_request_error", "method_not_allowed", NULL, "Method %s is not allowed for %s",
                         r->method, path);
         return;
     }
-    if (!strcmp(path, "/v1/x402/pricing")) serve_pricing(r, p);
+    if (!strcmp(path, "/v1/x402/pricing")) serve_pricing(r, p, query ? query : "");
+    else if (!strcmp(path, "/.well-known/x402")) serve_well_known(r, p);
     else if (!strcmp(path, "/v1/x402/credit")) serve_credit(r, p, query ? query : "");
     else if (!strcmp(path, "/v1/x402/payments")) serve_payment(r, p, query ? query : "");
     else gr_request_fail(r, 404, "invalid_request_error", "unknown_url", NULL, "Invalid URL (%s %s)", r->method, path);
@@ -1905,11 +2378,21 @@ void gr_pay_x402_serve(gr_request *r, const char *path, const char *query) {
 /* ---- registered handlers (pipeline.h) ---- */
 
 static bool on_reply(gr_request *r, int status, const char *body, size_t len) {
-    (void)status;
-    (void)body;
-    (void)len;
     if (r->pay_x402 && !r->client_gone) before_reply(r);
+    x402_req *x = r->pay_x402 && px(r) ? XREQ(r) : NULL;
+    if (x && x->pay_id_held && x->phase == XS_ADMITTED && status == 200 && body) { /* kept for the retries */
+        x->pay_id_replied = true;
+        x->pay_id_too_large = len > px(r)->payment_id_max_reply_bytes;
+        x->pay_id_body = x->pay_id_too_large ? NULL : gr_pool_strndup(r->pool, body, len);
+    }
     return false;
+}
+
+/* payment-identifier: the id this request took records its reply, or is freed. */
+static void on_release(gr_request *r, gr_finish_info *f) {
+    (void)f;
+    x402_req *x = r->pay_x402 && px(r) ? XREQ(r) : NULL;
+    if (x && x->pay_id_held) pay_id_finish(r, px(r), x);
 }
 
 /* settle_before_response: a non-streamed paid 200 waits for its transaction hash. */
@@ -1977,4 +2460,5 @@ void gr_pay_x402_register(void) {
     gr_pipeline_on_reply(GR_REPLY_HOLD, on_reply_hold);
     gr_pipeline_on_reply(GR_REPLY_PAYMENT, on_reply);
     gr_pipeline_on_finish(GR_FINISH_LEDGER_FILL, on_ledger_fill);
+    gr_pipeline_on_finish(GR_FINISH_RELEASE, on_release);
 }

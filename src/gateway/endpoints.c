@@ -5,6 +5,7 @@
 #include "api_admin.h"
 #include "api_feedback.h"
 #include "api_models.h"
+#include "api_openapi.h"
 #include "body_decode.h"
 #include "console.h"
 #include "console_config.h"
@@ -103,6 +104,11 @@ static void serve_x402(gr_request *r, const gr_endpoint_row *row) {
     gr_pay_x402_serve(r, r->path, query_of(r));
 }
 
+static void serve_openapi(gr_request *r, const gr_endpoint_row *row) {
+    (void)row;
+    gr_api_openapi_serve(r);
+}
+
 static void serve_admin(gr_request *r, const gr_endpoint_row *row) {
     (void)row;
     gr_api_admin_handle(r, r->path, query_of(r));
@@ -179,6 +185,8 @@ static const gr_endpoint_row k_endpoints[] = {
     {"/v1/generation",        false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/v1/generation",        serve_admin},
     {"/v1/feedback",          false, POST, OPEN,   GR_EP_OTHER,       OAI, "/v1/feedback",          serve_feedback}, /* authenticates itself: admin key or a client key */
     {"/v1/x402/pricing",      false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/v1/x402/pricing",      serve_x402},
+    {"/.well-known/x402",     false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/.well-known/x402",     serve_x402},
+    {"/openapi.json",         false, GET,  OPEN,   GR_EP_OTHER,       OAI, "/openapi.json",         serve_openapi},
     {"/v1/x402/credit",       false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/v1/x402/credit",       serve_x402},
     {"/ui",                   false, GET,  OPEN,   GR_EP_OTHER,       OAI, "/ui/*",                 serve_console}, /* the web console (console.c) */
     {"/admin/config",         false, 0,    OPEN,   GR_EP_OTHER,       OAI, "/admin/*",              serve_console_config},
@@ -197,6 +205,11 @@ static const gr_endpoint_row k_endpoints[] = {
 #undef CLIENT
 #undef OAI
 #undef ANT
+
+const gr_endpoint_row *gr_endpoints_rows(size_t *n) {
+    *n = GR_ARRAY_LEN(k_endpoints);
+    return k_endpoints;
+}
 
 const gr_endpoint_row *gr_endpoints_find(const char *path) {
     for (size_t i = 0; i < GR_ARRAY_LEN(k_endpoints); i++) {

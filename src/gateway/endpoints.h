@@ -36,6 +36,8 @@ struct gr_endpoint_row {
     void (*handler)(gr_request *r, const gr_endpoint_row *row);
 };
 
+/* Every row, in order (the OpenAPI document reads them). */
+const gr_endpoint_row *gr_endpoints_rows(size_t *n);
 /* The row serving path, or NULL. */
 const gr_endpoint_row *gr_endpoints_find(const char *path);
 /* The `Allow` header value for a row's methods. */

@@ -94,6 +94,15 @@ static const char *const sqlite_sql[GR_X402_Q_COUNT] = {
                       "s.state='settled' THEN s.paid_nusd-s.cost_nusd ELSE -s.credit_used_nusd END FROM "
                       "x402_settlements s WHERE s.request_id=ledger.request_id AND s.state IN ('settled','failed',"
                       "'expired_unsettled') AND s.updated_ms>=?1 AND ledger.x402_settlement='pending'",
+    [GR_X402_Q_PID_EXPIRE] = "DELETE FROM x402_payment_ids WHERE id=?1 AND expires_ms<?2",
+    [GR_X402_Q_PID_INS] = "INSERT OR IGNORE INTO x402_payment_ids(id,payer,fingerprint,request_id,state,created_ms,"
+                          "expires_ms) VALUES(?1,?2,?3,?4,'pending',?5,?6)",
+    [GR_X402_Q_PID_GET] = "SELECT payer,fingerprint,state,request_id,status,settlement,body FROM x402_payment_ids "
+                          "WHERE id=?1",
+    [GR_X402_Q_PID_DONE] = "UPDATE x402_payment_ids SET state='done',status=?3,settlement=NULLIF(?4,''),"
+                           "body=NULLIF(?5,''),updated_ms=?6 WHERE id=?1 AND request_id=?2 AND state='pending'",
+    [GR_X402_Q_PID_DEL] = "DELETE FROM x402_payment_ids WHERE id=?1 AND request_id=?2 AND state='pending'",
+    [GR_X402_Q_PID_PRUNE] = "DELETE FROM x402_payment_ids WHERE expires_ms<?1",
 };
 
 static const char SCHEMA[] =
@@ -116,7 +125,13 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS x402_upto(request_id TEXT PRIMARY KEY, payer TEXT NOT NULL,"
     " chain_id INTEGER NOT NULL, asset TEXT NOT NULL, max_amount TEXT NOT NULL, settled_amount TEXT NOT NULL,"
     " cost_nusd INTEGER NOT NULL, state TEXT NOT NULL, tx_hash TEXT, nonce_key TEXT NOT NULL,"
-    " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);";
+    " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+    /* payment-identifier: one row per idempotency id (pending while its request runs, then its reply) */
+    "CREATE TABLE IF NOT EXISTS x402_payment_ids(id TEXT PRIMARY KEY, payer TEXT NOT NULL,"
+    " fingerprint TEXT NOT NULL, request_id TEXT NOT NULL, state TEXT NOT NULL, status INTEGER,"
+    " settlement TEXT, body TEXT, created_ms INTEGER NOT NULL, updated_ms INTEGER,"
+    " expires_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS x402_payment_ids_exp ON x402_payment_ids(expires_ms);";
 
 /* Columns added after the first release, as (table, column, type): added by
  * ALTER TABLE when missing, under one write transaction (processes sharing
@@ -365,6 +380,8 @@ gr_status gr_x402_store_nonce_reserve(gr_x402_store *s, const char *key, int64_t
 void gr_x402_store_nonce_prune(gr_x402_store *s, int64_t now_unix) {
     const gr_x402_param p[] = {P_INT(now_unix)};
     (void)run(s, GR_X402_Q_NONCE_PRUNE, p, 1, NULL, NULL, NULL);
+    const gr_x402_param pp[] = {P_INT(gr_wall_ms())};
+    (void)run(s, GR_X402_Q_PID_PRUNE, pp, 1, NULL, NULL, NULL);
 }
 
 static bool read_i64(const gr_x402_row *r, void *ctx) {
@@ -380,6 +397,57 @@ gr_status gr_x402_store_credit_get(gr_x402_store *s, const char *payer, int64_t 
     if (rc != GR_OK) return GR_ERR_IO;
     *nusd = v;
     return GR_OK;
+}
+
+void gr_x402_pid_rec_dispose(gr_x402_pid_rec *r) {
+    if (!r) return;
+    free(r->settlement);
+    free(r->body);
+    r->settlement = r->body = NULL;
+}
+
+static bool read_pid(const gr_x402_row *r, void *ctx) {
+    gr_x402_pid_rec *o = ctx;
+    const char *state = r->text(r, 2);
+    snprintf(o->payer, sizeof o->payer, "%s", r->text(r, 0) ? r->text(r, 0) : "");
+    snprintf(o->fingerprint, sizeof o->fingerprint, "%s", r->text(r, 1) ? r->text(r, 1) : "");
+    o->state = state && !strcmp(state, "done") ? GR_X402_PID_DONE : GR_X402_PID_PENDING;
+    snprintf(o->request_id, sizeof o->request_id, "%s", r->text(r, 3) ? r->text(r, 3) : "");
+    o->status = (int)r->i64(r, 4);
+    o->settlement = r->text(r, 5) ? gr_xstrdup(r->text(r, 5)) : NULL;
+    o->body = r->text(r, 6) ? gr_xstrdup(r->text(r, 6)) : NULL;
+    return false;
+}
+
+gr_status gr_x402_store_pid_begin(gr_x402_store *s, const char *id, const char *payer, const char *fingerprint,
+                                  const char *request_id, int64_t ttl_ms, gr_x402_pid_rec *rec) {
+    *rec = (gr_x402_pid_rec){.state = GR_X402_PID_NEW};
+    if (txn_begin(s) != GR_OK) return GR_ERR_IO;
+    int64_t now = (int64_t)gr_wall_ms(), n = 0;
+    const gr_x402_param ep[] = {P_TEXT(id), P_INT(now)};
+    const gr_x402_param ip[] = {P_TEXT(id), P_TEXT(payer), P_TEXT(fingerprint), P_TEXT(request_id), P_INT(now),
+                                P_INT(now + ttl_ms)};
+    const gr_x402_param gp[] = {P_TEXT(id)};
+    bool ok = exec_locked(s, GR_X402_Q_PID_EXPIRE, ep, 2, NULL, NULL, NULL) == GR_OK &&
+              exec_locked(s, GR_X402_Q_PID_INS, ip, 6, NULL, NULL, &n) == GR_OK;
+    if (ok && n != 1) ok = exec_locked(s, GR_X402_Q_PID_GET, gp, 1, read_pid, rec, NULL) == GR_OK;
+    if (txn_end(s, ok) != GR_OK) {
+        gr_x402_pid_rec_dispose(rec);
+        return GR_ERR_IO;
+    }
+    return GR_OK;
+}
+
+gr_status gr_x402_store_pid_done(gr_x402_store *s, const char *id, const char *request_id, int status,
+                                 const char *settlement, const char *body) {
+    const gr_x402_param p[] = {P_TEXT(id), P_TEXT(request_id), P_INT(status), P_TEXT(settlement ? settlement : ""),
+                               P_TEXT(body ? body : ""), P_INT(gr_wall_ms())};
+    return run(s, GR_X402_Q_PID_DONE, p, 6, NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
+}
+
+gr_status gr_x402_store_pid_drop(gr_x402_store *s, const char *id, const char *request_id) {
+    const gr_x402_param p[] = {P_TEXT(id), P_TEXT(request_id)};
+    return run(s, GR_X402_Q_PID_DEL, p, 2, NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
 }
 
 gr_status gr_x402_store_credit_add(gr_x402_store *s, const char *payer, int64_t delta) {

@@ -47,8 +47,37 @@ void gr_x402_store_close(gr_x402_store *s); /* NULL-safe */
 
 /* GR_OK: reserved now. GR_ERR_INVALID: already reserved (a replay). */
 GR_MUST_CHECK gr_status gr_x402_store_nonce_reserve(gr_x402_store *s, const char *key, int64_t valid_before);
-/* Drops reservations whose validBefore is older than now_unix. */
+/* Drops reservations whose validBefore is older than now_unix (and expired payment ids). */
 void gr_x402_store_nonce_prune(gr_x402_store *s, int64_t now_unix);
+
+/* ---- payment-identifier: idempotent retries (docs/X402.md) ---- */
+typedef enum {
+    GR_X402_PID_NEW = 0,  /* the id was free: now 'pending' for this request */
+    GR_X402_PID_PENDING,  /* another request with this id is running */
+    GR_X402_PID_DONE,     /* served before: rec holds its reply */
+} gr_x402_pid_state;
+
+/* The stored row of an id (strings malloc'd; gr_x402_pid_rec_dispose). */
+typedef struct gr_x402_pid_rec {
+    gr_x402_pid_state state;
+    char payer[64], fingerprint[80], request_id[80];
+    int status;
+    char *settlement; /* the settlement header's value, or NULL */
+    char *body;       /* the reply's body, or NULL (not kept: too large) */
+} gr_x402_pid_rec;
+void gr_x402_pid_rec_dispose(gr_x402_pid_rec *r);
+
+/* One transaction: an expired row of id is dropped; then the id is taken
+ * for request_id (state NEW, until now_ms + ttl_ms) or the row found is
+ * returned in *rec. */
+GR_MUST_CHECK gr_status gr_x402_store_pid_begin(gr_x402_store *s, const char *id, const char *payer,
+                                                const char *fingerprint, const char *request_id, int64_t ttl_ms,
+                                                gr_x402_pid_rec *rec);
+/* The request that holds id was served: its reply (body NULL: not kept). */
+GR_MUST_CHECK gr_status gr_x402_store_pid_done(gr_x402_store *s, const char *id, const char *request_id, int status,
+                                               const char *settlement, const char *body);
+/* The request that holds id did not succeed: the id is free again. */
+GR_MUST_CHECK gr_status gr_x402_store_pid_drop(gr_x402_store *s, const char *id, const char *request_id);
 
 /* Credit in nano-USD (0 when the payer has none). */
 GR_MUST_CHECK gr_status gr_x402_store_credit_get(gr_x402_store *s, const char *payer, int64_t *nusd);

@@ -52,6 +52,14 @@ typedef enum {
     GR_X402_Q_LEDGER_SYNC, /* since_ms: ledger rows still 'pending' whose job ended since then get
                               the job's final state, tx hash and credit delta (repairs an update
                               lost to a crash or to a late ledger writer) */
+    /* payment-identifier (idempotent retries) */
+    GR_X402_Q_PID_EXPIRE,  /* id, now_ms: drops that id's row when it expired */
+    GR_X402_Q_PID_INS,     /* id, payer, fingerprint, request_id, now_ms, expires_ms -> changes 1 = new
+                              ('pending'), 0 = the id is taken */
+    GR_X402_Q_PID_GET,     /* id -> payer, fingerprint, state, request_id, status, settlement, body */
+    GR_X402_Q_PID_DONE,    /* id, request_id, status, settlement, body ('' = none), now_ms -> changes */
+    GR_X402_Q_PID_DEL,     /* id, request_id: a pending id whose request did not succeed */
+    GR_X402_Q_PID_PRUNE,   /* now_ms: every expired id */
     GR_X402_Q_COUNT
 } gr_x402_q;
 

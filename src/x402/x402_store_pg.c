@@ -112,6 +112,16 @@ static const char *const pg_sql[GR_X402_Q_COUNT] = {
                               "-s.credit_used_nusd END FROM x402_settlements s WHERE s.request_id=ledger.request_id"
                               " AND s.state IN ('settled','failed','expired_unsettled') AND s.updated_ms>=$1::bigint"
                               " AND ledger.x402_settlement='pending'",
+    [GR_X402_Q_PID_EXPIRE] = "DELETE FROM x402_payment_ids WHERE id=$1 AND expires_ms<$2::bigint",
+    [GR_X402_Q_PID_INS] = "INSERT INTO x402_payment_ids(id,payer,fingerprint,request_id,state,created_ms,expires_ms)"
+                          " VALUES($1,$2,$3,$4,'pending',$5::bigint,$6::bigint) ON CONFLICT (id) DO NOTHING",
+    [GR_X402_Q_PID_GET] = "SELECT payer,fingerprint,state,request_id,status,settlement,body FROM x402_payment_ids"
+                          " WHERE id=$1",
+    [GR_X402_Q_PID_DONE] = "UPDATE x402_payment_ids SET state='done',status=$3::integer,settlement=NULLIF($4::text,''),"
+                           "body=NULLIF($5::text,''),updated_ms=$6::bigint WHERE id=$1 AND request_id=$2 AND"
+                           " state='pending'",
+    [GR_X402_Q_PID_DEL] = "DELETE FROM x402_payment_ids WHERE id=$1 AND request_id=$2 AND state='pending'",
+    [GR_X402_Q_PID_PRUNE] = "DELETE FROM x402_payment_ids WHERE expires_ms<$1::bigint",
 };
 
 static const char *const pg_name[GR_X402_Q_COUNT] = {
@@ -127,6 +137,9 @@ static const char *const pg_name[GR_X402_Q_COUNT] = {
     [GR_X402_Q_SET_CLOSE] = "gr_x402_set_close",     [GR_X402_Q_SET_TAKE] = "gr_x402_set_take",
     [GR_X402_Q_HEARTBEAT] = "gr_x402_heartbeat",     [GR_X402_Q_INSTANCE_DEL] = "gr_x402_instance_del",
     [GR_X402_Q_LEDGER_SYNC] = "gr_x402_ledger_sync",
+    [GR_X402_Q_PID_EXPIRE] = "gr_x402_pid_expire",   [GR_X402_Q_PID_INS] = "gr_x402_pid_ins",
+    [GR_X402_Q_PID_GET] = "gr_x402_pid_get",         [GR_X402_Q_PID_DONE] = "gr_x402_pid_done",
+    [GR_X402_Q_PID_DEL] = "gr_x402_pid_del",         [GR_X402_Q_PID_PRUNE] = "gr_x402_pid_prune",
 };
 
 /* Repeatable after a lost connection (a lost reply may hide a commit). */
@@ -136,6 +149,8 @@ static const bool pg_idempotent[GR_X402_Q_COUNT] = {
     [GR_X402_Q_UPTO_PUT] = true,    [GR_X402_Q_UPTO_STATE] = true, [GR_X402_Q_PAYMENT_GET] = true,
     [GR_X402_Q_SET_LEASE] = true, /* the same owner taking its own lease again is harmless */
     [GR_X402_Q_HEARTBEAT] = true, [GR_X402_Q_INSTANCE_DEL] = true, [GR_X402_Q_LEDGER_SYNC] = true,
+    [GR_X402_Q_PID_EXPIRE] = true, [GR_X402_Q_PID_GET] = true, [GR_X402_Q_PID_DONE] = true,
+    [GR_X402_Q_PID_DEL] = true, [GR_X402_Q_PID_PRUNE] = true,
     /* never inside a transaction (x402_store.c clears the flag there): BEGIN/COMMIT/ROLLBACK are not
      * repeated on a new connection, which would have lost the transaction */
 };
@@ -168,6 +183,11 @@ static const char *const migrations[] = {
     "CREATE TABLE x402_instances(id text COLLATE \"C\" PRIMARY KEY, heartbeat_ms bigint NOT NULL);"
     "CREATE INDEX x402_settlements_live ON x402_settlements(created_ms)"
     " WHERE state IN ('open', 'pending', 'finishing');",
+    /* 3 -> 4: payment-identifier (idempotent retries): one row per id, its reply once served */
+    "CREATE TABLE x402_payment_ids(id text COLLATE \"C\" PRIMARY KEY, payer text COLLATE \"C\" NOT NULL,"
+    " fingerprint text NOT NULL, request_id text NOT NULL, state text NOT NULL, status integer,"
+    " settlement text, body text, created_ms bigint NOT NULL, updated_ms bigint, expires_ms bigint NOT NULL);"
+    "CREATE INDEX x402_payment_ids_exp ON x402_payment_ids(expires_ms);",
 };
 #define X402_SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
 

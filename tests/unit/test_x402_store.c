@@ -2,7 +2,8 @@
  * backend: nonce reservation (once, and exactly one winner among 20 threads
  * on 20 connections), pruning, credit that never goes negative under
  * concurrent takes, settlement jobs, upto records, payment lookups and the
- * ledger update, the sending lease of a settlement job. SQLite by default, PostgreSQL when GR_TEST_STORE_URL is set
+ * ledger update, the sending lease of a settlement job, payment-identifier
+ * ids (taken once among 20 threads, the kept reply, freed, expired). SQLite by default, PostgreSQL when GR_TEST_STORE_URL is set
  * (test_x402_store_pg, store_test_url.h). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -562,6 +563,101 @@ static void bad_urls(void **st) {
 #endif
 }
 
+/* payment-identifier: an id is taken once (one winner among NTHREADS
+ * connections), the others see it pending; done keeps the reply for the same
+ * id and request only; drop frees only a pending id of its own request; an
+ * expired id is free again. */
+typedef struct pid_race {
+    const fixture *f;
+    int idx;
+    gr_x402_pid_state state;
+} pid_race;
+
+static void *pid_racer(void *arg) {
+    pid_race *a = arg;
+    gr_x402_store *xs = open_x(a->f);
+    char rid[32];
+    snprintf(rid, sizeof rid, "req-%d", a->idx);
+    gr_x402_pid_rec rec;
+    a->state = GR_X402_PID_DONE; /* a failure shows as neither NEW nor PENDING */
+    if (xs && gr_x402_store_pid_begin(xs, "pay_race_0123456789", "0xpayer", "fp", rid, 60000, &rec) == GR_OK)
+        a->state = rec.state;
+    gr_x402_pid_rec_dispose(&rec);
+    gr_x402_store_close(xs);
+    return NULL;
+}
+
+static void payment_ids(void **st) {
+    fixture *f = *st;
+    gr_x402_store *xs = f->xs;
+    gr_x402_pid_rec rec;
+    assert_int_equal(gr_x402_store_pid_begin(xs, "pay_aaaaaaaaaaaaaaaa", "0xp", "fp1", "r1", 60000, &rec), GR_OK);
+    assert_int_equal(rec.state, GR_X402_PID_NEW);
+    gr_x402_pid_rec_dispose(&rec);
+    assert_int_equal(gr_x402_store_pid_begin(xs, "pay_aaaaaaaaaaaaaaaa", "0xq", "fp2", "r2", 60000, &rec), GR_OK);
+    assert_int_equal(rec.state, GR_X402_PID_PENDING);
+    assert_string_equal(rec.payer, "0xp"); /* the row of the first, not the asker's */
+    assert_string_equal(rec.fingerprint, "fp1");
+    assert_string_equal(rec.request_id, "r1");
+    gr_x402_pid_rec_dispose(&rec);
+    /* another request cannot complete or free it */
+    assert_int_equal(gr_x402_store_pid_done(xs, "pay_aaaaaaaaaaaaaaaa", "r2", 200, "s", "{\"x\":2}"), GR_OK);
+    assert_int_equal(gr_x402_store_pid_drop(xs, "pay_aaaaaaaaaaaaaaaa", "r2"), GR_OK);
+    assert_int_equal(gr_x402_store_pid_begin(xs, "pay_aaaaaaaaaaaaaaaa", "0xp", "fp1", "r3", 60000, &rec), GR_OK);
+    assert_int_equal(rec.state, GR_X402_PID_PENDING);
+    gr_x402_pid_rec_dispose(&rec);
+    /* its own request completes it: the reply is kept */
+    assert_int_equal(gr_x402_store_pid_done(xs, "pay_aaaaaaaaaaaaaaaa", "r1", 200, "settle-b64", "{\"x\":1}"), GR_OK);
+    assert_int_equal(gr_x402_store_pid_begin(xs, "pay_aaaaaaaaaaaaaaaa", "0xp", "fp1", "r4", 60000, &rec), GR_OK);
+    assert_int_equal(rec.state, GR_X402_PID_DONE);
+    assert_int_equal(rec.status, 200);
+    assert_string_equal(rec.settlement, "settle-b64");
+    assert_string_equal(rec.body, "{\"x\":1}");
+    gr_x402_pid_rec_dispose(&rec);
+    /* a done id is not freed by a drop */
+    assert_int_equal(gr_x402_store_pid_drop(xs, "pay_aaaaaaaaaaaaaaaa", "r1"), GR_OK);
+    assert_int_equal(gr_x402_store_pid_begin(xs, "pay_aaaaaaaaaaaaaaaa", "0xp", "fp1", "r5", 60000, &rec), GR_OK);
+    assert_int_equal(rec.state, GR_X402_PID_DONE);
+    gr_x402_pid_rec_dispose(&rec);
+    /* done without a body (too large): kept as done, body NULL */
+    assert_int_equal(gr_x402_store_pid_begin(xs, "pay_bbbbbbbbbbbbbbbb", "0xp", "fp", "r6", 60000, &rec), GR_OK);
+    gr_x402_pid_rec_dispose(&rec);
+    assert_int_equal(gr_x402_store_pid_done(xs, "pay_bbbbbbbbbbbbbbbb", "r6", 200, NULL, NULL), GR_OK);
+    assert_int_equal(gr_x402_store_pid_begin(xs, "pay_bbbbbbbbbbbbbbbb", "0xp", "fp", "r7", 60000, &rec), GR_OK);
+    assert_int_equal(rec.state, GR_X402_PID_DONE);
+    assert_null(rec.body);
+    assert_null(rec.settlement);
+    gr_x402_pid_rec_dispose(&rec);
+    /* a pending id freed by its request is new again */
+    assert_int_equal(gr_x402_store_pid_begin(xs, "pay_cccccccccccccccc", "0xp", "fp", "r8", 60000, &rec), GR_OK);
+    gr_x402_pid_rec_dispose(&rec);
+    assert_int_equal(gr_x402_store_pid_drop(xs, "pay_cccccccccccccccc", "r8"), GR_OK);
+    assert_int_equal(gr_x402_store_pid_begin(xs, "pay_cccccccccccccccc", "0xz", "other", "r9", 60000, &rec), GR_OK);
+    assert_int_equal(rec.state, GR_X402_PID_NEW);
+    gr_x402_pid_rec_dispose(&rec);
+    /* an expired id is free again (ttl < 0: expired at once) */
+    assert_int_equal(gr_x402_store_pid_begin(xs, "pay_dddddddddddddddd", "0xp", "fp", "r10", -1000, &rec), GR_OK);
+    gr_x402_pid_rec_dispose(&rec);
+    assert_int_equal(gr_x402_store_pid_begin(xs, "pay_dddddddddddddddd", "0xq", "fp2", "r11", 60000, &rec), GR_OK);
+    assert_int_equal(rec.state, GR_X402_PID_NEW);
+    gr_x402_pid_rec_dispose(&rec);
+    /* one winner among NTHREADS connections */
+    pthread_t th[NTHREADS];
+    pid_race a[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++) {
+        a[i] = (pid_race){.f = f, .idx = i};
+        assert_int_equal(pthread_create(&th[i], NULL, pid_racer, &a[i]), 0);
+    }
+    int won = 0, pending = 0;
+    for (int i = 0; i < NTHREADS; i++) {
+        pthread_join(th[i], NULL);
+        won += a[i].state == GR_X402_PID_NEW;
+        pending += a[i].state == GR_X402_PID_PENDING;
+    }
+    assert_int_equal(won, 1);
+    assert_int_equal(pending, NTHREADS - 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(nonce_once, setup, teardown),
@@ -573,6 +669,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(sqlite_lease_columns_added, setup, teardown),
         cmocka_unit_test_setup_teardown(sqlite_request_path_no_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(settlements_upto_payments, setup, teardown),
+        cmocka_unit_test_setup_teardown(payment_ids, setup, teardown),
         cmocka_unit_test(bad_urls),
     };
     fprintf(stderr, "x402 store backend: %s\n", gr_test_store_backend());

@@ -396,3 +396,34 @@ test('the stand-in contracts enforce on chain what the gateway checks locally', 
   assert.equal((word >> (nonce & 0xffn)) & 1n, 1n, 'nonce bit spent');
   await assert.rejects(sim(argsOf(good)), /InvalidNonce/);
 });
+
+test('upto + payment-identifier: a retry with the same id gets the stored reply and settles nothing more', async () => {
+  const agent = agents[3];
+  const id = `pay_${crypto.randomUUID().replaceAll('-', '')}`;
+  const client = new x402Client();
+  client.register(`eip155:${CHAIN_ID}`, new UptoEvmScheme(agent));
+  client.setSpendControls({ allowedAssets: [{ network: `eip155:${CHAIN_ID}`, asset: token.address, maxAmountPerPayment: '1000000' }] });
+  client.onBeforePaymentCreation(async ({ paymentRequired }) => {
+    paymentRequired.extensions['payment-identifier'].info.id = id;
+  });
+  const fetchPay = wrapFetchWithPayment(fetch, client);
+  const body = chatBody('metered once', { max_tokens: 64 });
+  const b = await balances(agent);
+  const first = await fetchPay(chatURL(), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  assert.equal(first.status, 200);
+  assert.equal(first.headers.get('x-gaterouter-x402-scheme'), 'upto');
+  const text = await first.text();
+  const pay = await waitPayment(first.headers.get('x-request-id'));
+  assert.equal(pay.state, 'settled');
+  const paid = b.payer - (await balances(agent)).payer;
+  assert.equal(paid, BigInt(pay.amount));
+  const again = await fetchPay(chatURL(), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  assert.equal(again.status, 200);
+  assert.equal(await again.text(), text);
+  assert.equal(again.headers.get('x-gaterouter-x402-replay'), first.headers.get('x-request-id'));
+  const p2 = await fetch(`${gw.base}/v1/x402/payments?id=${again.headers.get('x-request-id')}`);
+  assert.equal(p2.status, 404, 'the retry has no payment of its own');
+  await p2.text();
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(b.payer - (await balances(agent)).payer, paid, 'the payer paid once');
+});
