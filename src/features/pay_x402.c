@@ -803,7 +803,8 @@ static gr_status render_v2(gr_request *r, const gr_x402_requirements *reqs, size
         cJSON *ext = cJSON_GetObjectItemCaseSensitive(root, "extensions");
         if (!ext) ext = cJSON_AddObjectToObject(root, "extensions");
         x402_req *x = XREQ(r);
-        gr_endpoint ep = r->anthropic_out ? GR_EP_MESSAGES : r->ep; /* /v1/messages runs as chat inside */
+        /* /v1/messages and /v1/responses run as chat inside */
+        gr_endpoint ep = r->anthropic_out ? GR_EP_MESSAGES : r->responses_out ? GR_EP_RESPONSES : r->ep;
         (void)gr_x402_bazaar_add(ext, ep, r->model ? r->model->name : r->model_asked, x ? x->max_out : 0);
     }
     char *t = rc == GR_OK ? cJSON_PrintUnformatted(root) : NULL;

@@ -69,7 +69,8 @@ test('the schema check can fail', () => {
 test('every 402 carries bazaar metadata, read by the official client; the example is served as described', async () => {
   for (const [path, body] of [['/v1/chat/completions', chatBody('hi', { max_tokens: 64 })],
     ['/v1/completions', JSON.stringify({ model: 'mock-gpt', prompt: 'hi', max_tokens: 64 })],
-    ['/v1/messages', JSON.stringify({ model: 'mock-gpt', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] })]]) {
+    ['/v1/messages', JSON.stringify({ model: 'mock-gpt', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] })],
+    ['/v1/responses', JSON.stringify({ model: 'mock-gpt', max_output_tokens: 64, input: 'hi' })]]) {
     const r = await fetch(`${gw.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     assert.equal(r.status, 402, `${path}: ${r.status === 402 ? '' : await r.clone().text()}`);
     const pr = new x402HTTPClient(new x402Client()).getPaymentRequiredResponse((n) => r.headers.get(n), await r.json());
@@ -100,7 +101,7 @@ test('GET /.well-known/x402: the paid resources, their bazaar metadata, networks
   assert.equal(r.status, 200);
   const w = await r.json();
   assert.equal(w.version, 1);
-  assert.deepEqual(w.resources, ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/messages']
+  assert.deepEqual(w.resources, ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/messages', '/v1/responses']
     .map((p) => `${gw.base}${p}`));
   assert.equal(w.items.length, w.resources.length);
   for (const it of w.items) {
@@ -145,7 +146,7 @@ test('GET /openapi.json: OpenAPI 3.1 of the public API, from the endpoint table'
   assert.equal(r.status, 200);
   const doc = await r.json();
   assert.equal(doc.openapi, '3.1.0');
-  for (const p of ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/messages', '/v1/models',
+  for (const p of ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/messages', '/v1/responses', '/v1/models',
     '/v1/x402/pricing', '/.well-known/x402', '/openapi.json', '/health']) assert.ok(doc.paths[p], p);
   assert.ok(!Object.keys(doc.paths).some((p) => p.startsWith('/admin')), 'the admin API is not public');
   const chat = doc.paths['/v1/chat/completions'].post;
