@@ -1111,8 +1111,11 @@ static x402_job *new_job(gr_request *r, gr_pay_x402 *p, xjob_kind kind, void (*n
 static void job_span(gr_request *r, x402_job *j) {
     static const char *const names[] = {[XJ_CREDIT_GET] = "x402.credit", [XJ_RESERVE] = "x402.reserve",
                                         [XJ_CREDIT_VIEW] = "x402.credit_view", [XJ_PAYMENT_GET] = "x402.payment_get",
-                                        [XJ_PREFLIGHT] = "x402.preflight", [XJ_SETTLE_WAIT] = "x402.settle"};
-    j->span = gr_trace_span_begin(r, names[j->kind]);
+                                        [XJ_PREFLIGHT] = "x402.preflight", [XJ_SETTLE_WAIT] = "x402.settle",
+                                        [XJ_PAY_ID] = "x402.payment_id"};
+    /* a kind added without a name still gets a span, never a read past the table */
+    const char *name = (size_t)j->kind < GR_ARRAY_LEN(names) && names[j->kind] ? names[j->kind] : "x402.job";
+    j->span = gr_trace_span_begin(r, name);
 }
 
 /* Fire-and-forget work on the store executor ex (inline without one: tests). */
