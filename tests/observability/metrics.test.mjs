@@ -112,8 +112,14 @@ async function floodCheck() {
 
 test('gateway-added latency excludes the upstream wait', async () => {
   for (let i = 0; i < 6; i++) assert.equal(await chat('slow'), 200);
-  const text = await scrape();
   const route = 'route="/v1/chat/completions"';
+  // a request is counted when it finishes, just after its reply went out: poll (bounded) for the last one
+  const counted = (t) => value(t, new RegExp(`gaterouter_gateway_duration_seconds_count\\{${route}\\} (\\d+)`));
+  let text = await scrape();
+  for (let i = 0; i < 40 && !(counted(text) >= 6); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    text = await scrape();
+  }
   const total = value(text, new RegExp(`gaterouter_request_duration_seconds_sum\\{${route}\\} ([0-9.e+-]+)`));
   const added = value(text, new RegExp(`gaterouter_gateway_duration_seconds_sum\\{${route}\\} ([0-9.e+-]+)`));
   const count = value(text, new RegExp(`gaterouter_gateway_duration_seconds_count\\{${route}\\} (\\d+)`));
