@@ -10,7 +10,7 @@
 #include "proxy.h"
 #include "verify_cascade.h"
 
-#include "shared.h"
+#include "cluster_state.h"
 #include "upstream.h"
 
 #include <event2/buffer.h>

@@ -7,7 +7,7 @@
 #include "messages_native.h"
 #include "meter_defaults.h"
 #include "route.h"
-#include "shared.h"
+#include "cluster_state.h"
 #include "metrics.h"
 #include "upstream.h"
 #include "vertex_token.h"

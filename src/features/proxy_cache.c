@@ -3,7 +3,7 @@
 #include "proxy_internal.h"
 
 #include "messages_native.h"
-#include "shared.h"
+#include "cluster_state.h"
 #include "metrics.h"
 
 #include <openssl/evp.h>
