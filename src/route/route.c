@@ -7,17 +7,11 @@
  * classes), route_explain.c (the route header, /v1/route, `route explain`). */
 #include "route_internal.h"
 #include "route.h"
-#include "route_auto.h"
-#include "route_auto_config.h"
 #include "route_auto_explain.h"
 #include "route_conf.h"
 
 #include <ctype.h>
 #include <stdarg.h>
-#include <strings.h>
-#include <errno.h>
-#include <math.h>
-#include <stdlib.h>
 #include <time.h>
 
 /* ---- prototypes (table of contents) ---- */

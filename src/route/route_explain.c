@@ -1,19 +1,10 @@
 /* route_explain.c — route explanations: the x-gaterouter-route header, the
  * plan as JSON (/v1/route) and the `route explain` command. */
 #include "route_internal.h"
-#include "route.h"
-#include "route_auto.h"
-#include "route_auto_config.h"
 #include "route_auto_explain.h"
 #include "route_conf.h"
 
-#include <ctype.h>
-#include <stdarg.h>
-#include <strings.h>
-#include <errno.h>
-#include <math.h>
 #include <stdlib.h>
-#include <time.h>
 
 /* ---- explanations ---- */
 

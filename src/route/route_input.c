@@ -2,19 +2,10 @@
  * parameters and the gateway's own fields parsed from the body into a
  * gr_route_request, the prompt-token estimate, the quality header. */
 #include "route_internal.h"
-#include "route.h"
-#include "route_auto.h"
-#include "route_auto_config.h"
-#include "route_auto_explain.h"
-#include "route_conf.h"
 
-#include <ctype.h>
-#include <stdarg.h>
-#include <strings.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
-#include <time.h>
 
 /* ---- inputs ---- */
 

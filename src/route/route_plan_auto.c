@@ -2,19 +2,9 @@
  * pool of models it may choose from, and the candidates route_auto.c ranks
  * turned into the plan's order. */
 #include "route_internal.h"
-#include "route.h"
-#include "route_auto.h"
-#include "route_auto_config.h"
-#include "route_auto_explain.h"
 #include "route_conf.h"
 
-#include <ctype.h>
-#include <stdarg.h>
-#include <strings.h>
-#include <errno.h>
 #include <math.h>
-#include <stdlib.h>
-#include <time.h>
 
 /* ---- auto ---- */
 

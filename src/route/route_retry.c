@@ -2,19 +2,8 @@
  * backoff, the next candidate, and the classes of upstream errors (whose
  * fault, retryable or not). */
 #include "route_internal.h"
-#include "route.h"
-#include "route_auto.h"
-#include "route_auto_config.h"
-#include "route_auto_explain.h"
-#include "route_conf.h"
 
 #include <ctype.h>
-#include <stdarg.h>
-#include <strings.h>
-#include <errno.h>
-#include <math.h>
-#include <stdlib.h>
-#include <time.h>
 
 /* ---- retries ---- */
 
