@@ -85,7 +85,6 @@ typedef struct x402_req {
     bool pay_id_replied, pay_id_too_large;
 } x402_req;
 
-
 typedef enum {
     XJ_CREDIT_GET = 0, XJ_RESERVE, XJ_CREDIT_VIEW, XJ_PAYMENT_GET, XJ_PREFLIGHT, XJ_SETTLE_WAIT,
     XJ_PAY_ID, /* take the payment-identifier, or read its stored reply */
@@ -127,7 +126,6 @@ struct x402_job {
     int64_t credit;
     cJSON *obj; /* XJ_CREDIT_VIEW: the settlements array; XJ_PAYMENT_GET: the payment */
 };
-
 
 /* Post-response bookkeeping: fire and forget, never lost. */
 typedef struct x402_post {

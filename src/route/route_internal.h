@@ -31,7 +31,6 @@ typedef struct {
     gr_route_sort sort;
 } ctx;
 
-
 /* ---- shared between the files ---- */
 uint64_t route_mono_ns(void);
 uint32_t route_model_caps(const gr_model_conf *m);
