@@ -16,6 +16,8 @@ gr_add_unit_test(NAME test_body_decode SOURCES tests/unit/test_body_decode.c LIB
 gr_add_unit_test(NAME test_config_schema SOURCES tests/unit/test_config_schema.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_json_edit SOURCES tests/unit/test_json_edit.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_errors SOURCES tests/unit/test_errors.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+# The error catalogue (error_catalogue.def): rows complete, the Anthropic column true, docs/ERRORS.md current.
+gr_add_unit_test(NAME test_error_catalogue SOURCES tests/unit/test_error_catalogue.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_pool SOURCES tests/unit/test_pool.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_text_out SOURCES tests/unit/test_text_out.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_upstream SOURCES tests/unit/test_upstream.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)

@@ -3,6 +3,7 @@
 #include "common.h"
 #include "config.h"
 #include "config_load.h"
+#include "error_catalogue.h"
 #include "meter_defaults.h"
 #include "route_auto_config.h"
 #include "log.h"
@@ -45,6 +46,7 @@ static void usage(FILE *f) {
             "                                       settle or reconcile with the chain the x402 payments\n"
             "                                       of dead instances (--all: of every instance)\n"
             "  gaterouter --config-reference        print every config key with its type, range and default\n"
+            "  gaterouter --error-catalogue         print every error the gateway answers with (status, type, code)\n"
             "  gaterouter --version|-V | --help|-h\n\n"
             "Signals: SIGHUP reloads the config (an invalid one is logged and the running one kept);\n"
             "SIGTERM drains and exits.\n",
@@ -216,6 +218,10 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(argv[i], "--config-reference")) { /* the key tables, as docs/CONFIG.md embeds them */
             gr_conf_write_reference(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--error-catalogue")) { /* the error table, as docs/ERRORS.md embeds it */
+            gr_error_catalogue_write_reference(stdout);
             return 0;
         }
         if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {

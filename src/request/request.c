@@ -174,6 +174,22 @@ static void note_what_was_asked(gr_request *r) {
     cJSON_Delete(j);
 }
 
+/* Every error reply goes through here: the OpenAI shape, or Anthropic's with
+ * anthropic_type (NULL: the type of the status) on /v1/messages. */
+static void fail_with(gr_request *r, int status, const char *type, const char *anthropic_type, const char *code,
+                      const char *param, const char *msg) {
+    r->error_type = type;
+    note_what_was_asked(r);
+    /* in the endpoint's shape from the first error on (auth, limits, parsing); a
+     * handler may switch to Anthropic's (anthropic_out: GET /v1/models with anthropic-version) */
+    bool anthropic = r->errors == GR_ERRORS_ANTHROPIC || r->anthropic_out;
+    char *s = !anthropic      ? gr_error_json(msg, type, param, code)
+              : anthropic_type ? gr_messages_error_json_typed(anthropic_type, msg)
+                               : gr_messages_error_json(status, msg);
+    gr_request_reply_json(r, status, s, strlen(s));
+    free(s);
+}
+
 void gr_request_fail(gr_request *r, int status, const char *type, const char *code, const char *param,
                      const char *fmt, ...) {
     char msg[1024];
@@ -181,12 +197,15 @@ void gr_request_fail(gr_request *r, int status, const char *type, const char *co
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    r->error_type = type;
-    note_what_was_asked(r);
-    /* in the endpoint's shape from the first error on (auth, limits, parsing); a
-     * handler may switch to Anthropic's (anthropic_out: GET /v1/models with anthropic-version) */
-    bool anthropic = r->errors == GR_ERRORS_ANTHROPIC || r->anthropic_out;
-    char *s = anthropic ? gr_messages_error_json(status, msg) : gr_error_json(msg, type, param, code);
-    gr_request_reply_json(r, status, s, strlen(s));
-    free(s);
+    fail_with(r, status, type, NULL, code, param, msg);
+}
+
+void gr_request_fail_code(gr_request *r, gr_error_code ec, const char *param, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    const gr_error_row *e = gr_error_catalogue_row(ec);
+    fail_with(r, e->status, e->type, e->anthropic_type, e->code, param, msg);
 }

@@ -13,6 +13,7 @@
 #define GR_REQUEST_H
 
 #include "common.h"
+#include "error_catalogue.h"
 #include "config.h"
 #include "pool.h"
 #include "provider.h"
@@ -143,7 +144,13 @@ typedef struct gr_request {
 
 gr_request *gr_request_new(gr_worker *w, gr_client_req *req);
 void gr_request_finish(gr_request *r);
-/* Sends an OpenAI-shaped error and finishes the request. */
+/* Sends the gateway's own error ec (error_catalogue.def: status, type, code)
+ * in the endpoint's shape (OpenAI, or Anthropic's on /v1/messages) and
+ * finishes the request. param: the OpenAI error.param, or NULL. */
+void gr_request_fail_code(gr_request *r, gr_error_code ec, const char *param, const char *fmt, ...) GR_PRINTF(4, 5);
+/* The same with status, type and code given: only for an error whose fields
+ * come from elsewhere (an upstream's, an adapter's, a key verdict), never with
+ * literals (tests/errors/check_error_literals.mjs). */
 void gr_request_fail(gr_request *r, int status, const char *type, const char *code, const char *param,
                      const char *fmt, ...) GR_PRINTF(6, 7);
 /* Sends a JSON body with status and finishes. */
