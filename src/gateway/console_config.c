@@ -95,8 +95,7 @@ static void check(gr_request *r) {
     size_t len = 0;
     const char *body = gr_client_req_body(r->req, &len);
     if (!len) {
-        gr_request_fail(r, 400, "invalid_request_error", "missing_body", NULL,
-                        "Send the config file (YAML or JSON) as the request body.");
+        gr_request_fail_code(r, GR_EC_MISSING_BODY, NULL, "Send the config file (YAML or JSON) as the request body.");
         return;
     }
     char err[1024] = "";
@@ -122,7 +121,7 @@ static void reload(gr_request *r) {
     gr_config_reload_result lr;
     gr_config_reload_last(&lr);
     if (kill(getpid(), SIGHUP) != 0) {
-        gr_request_fail(r, 500, "api_error", "reload_failed", NULL, "Could not signal the reload.");
+        gr_request_fail_code(r, GR_EC_RELOAD_FAILED, NULL, "Could not signal the reload.");
         return;
     }
     cJSON *root = cJSON_CreateObject();
@@ -135,15 +134,14 @@ void gr_console_config_handle(gr_request *r, const char *path) {
     const char *want = r->cfg->admin_key;
     r->key_name = "admin";
     if (!want || !*want) {
-        gr_request_fail(r, 404, "invalid_request_error", "not_found", NULL,
-                        "The admin API is disabled (no admin_key configured).");
+        gr_request_fail_code(r, GR_EC_NOT_FOUND, NULL, "The admin API is disabled (no admin_key configured).");
         return;
     }
     const char *authz = gr_client_req_header(r->req, "Authorization");
     const char *tok = authz && !strncasecmp(authz, "Bearer ", 7) ? authz + 7 : NULL;
     if (!tok || !gr_secret_eq(tok, strlen(tok), want, strlen(want))) {
-        gr_request_fail(r, 401, "invalid_request_error", "invalid_admin_key", NULL,
-                        "The admin API needs 'Authorization: Bearer <admin key>'.");
+        gr_request_fail_code(r, GR_EC_INVALID_ADMIN_KEY, NULL,
+                             "The admin API needs 'Authorization: Bearer <admin key>'.");
         return;
     }
     bool get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"), post = !strcmp(r->method, "POST");
@@ -151,6 +149,6 @@ void gr_console_config_handle(gr_request *r, const char *path) {
     else if (!strcmp(path, "/admin/config/check") && post) check(r);
     else if (!strcmp(path, "/admin/config/reload") && post) reload(r);
     else
-        gr_request_fail(r, 405, "invalid_request_error", "method_not_allowed", NULL,
-                        "Use GET /admin/config, POST /admin/config/check or POST /admin/config/reload.");
+        gr_request_fail_code(r, GR_EC_METHOD_NOT_ALLOWED, NULL,
+                             "Use GET /admin/config, POST /admin/config/check or POST /admin/config/reload.");
 }

@@ -66,8 +66,8 @@ static void serve_metrics(gr_request *r, const gr_endpoint_row *row) {
         const char *tok = authz && !strncasecmp(authz, "Bearer ", 7) ? authz + 7 : NULL;
         if (!tok || !gr_secret_eq(tok, strlen(tok), want, strlen(want))) {
             gr_request_add_header(r, "WWW-Authenticate", "Bearer realm=\"metrics\"");
-            gr_request_fail(r, 401, "invalid_request_error", "invalid_metrics_token", NULL,
-                            "GET /metrics needs `Authorization: Bearer <server.metrics_token>`.");
+            gr_request_fail_code(r, GR_EC_INVALID_METRICS_TOKEN, NULL,
+                                 "GET /metrics needs `Authorization: Bearer <server.metrics_token>`.");
             return;
         }
     }
@@ -243,9 +243,9 @@ static bool decode_body(gr_request *r, gr_client_req *req) {
     gr_body_encoding enc = gr_body_encoding_of(gr_client_req_header(req, "Content-Encoding"));
     if (enc == GR_BODY_IDENTITY) return true;
     if (enc == GR_BODY_UNSUPPORTED) {
-        gr_request_fail(r, 415, "invalid_request_error", "unsupported_content_encoding", NULL,
-                        "Content-Encoding '%s' is not supported: send gzip, deflate or identity.",
-                        gr_client_req_header(req, "Content-Encoding"));
+        gr_request_fail_code(r, GR_EC_UNSUPPORTED_CONTENT_ENCODING, NULL,
+                             "Content-Encoding '%s' is not supported: send gzip, deflate or identity.",
+                             gr_client_req_header(req, "Content-Encoding"));
         return false;
     }
     size_t len = 0, out_len = 0;
@@ -255,14 +255,14 @@ static bool decode_body(gr_request *r, gr_client_req *req) {
     uint64_t max = r->cfg->server.max_decompressed_body_bytes;
     gr_status rc = gr_body_inflate(body, len, enc, (size_t)max, &out, &out_len);
     if (rc == GR_ERR_TOO_LARGE) {
-        gr_request_fail(r, 413, "invalid_request_error", "request_too_large", NULL,
-                        "The request body inflates to more than %llu bytes (server.max_decompressed_body_bytes).",
-                        (unsigned long long)max);
+        gr_request_fail_code(r, GR_EC_REQUEST_TOO_LARGE, NULL,
+                             "The request body inflates to more than %llu bytes (server.max_decompressed_body_bytes).",
+                             (unsigned long long)max);
         return false;
     }
     if (rc != GR_OK) {
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_content_encoding", NULL,
-                        "The request body is not valid %s data.", enc == GR_BODY_GZIP ? "gzip" : "deflate");
+        gr_request_fail_code(r, GR_EC_INVALID_CONTENT_ENCODING, NULL, "The request body is not valid %s data.",
+                             enc == GR_BODY_GZIP ? "gzip" : "deflate");
         return false;
     }
     gr_client_req_set_body(req, out, out_len);
@@ -285,26 +285,26 @@ void gr_endpoints_dispatch(gr_client_req *req, void *arg) {
         r->errors = row->errors; /* every error from here on in the endpoint's shape */
         r->ep = row->ep;
     }
-    const char *code = NULL, *why = NULL;
-    int refused = gr_client_req_error(req, &code, &why);
-    if (refused) { /* malformed, or over a limit: answered in the API's error shape, then closed */
-        gr_request_fail(r, refused, "invalid_request_error", code, NULL, "%s", why);
+    gr_error_code refusal = GR_EC_INVALID_HTTP;
+    const char *why = NULL;
+    if (gr_client_req_error(req, &refusal,
+                            &why)) { /* malformed, or over a limit: answered in the API's error shape, then closed */
+        gr_request_fail_code(r, refusal, NULL, "%s", why);
         return;
     }
     if (gr_cors_handle(r)) return; /* a preflight from an allowed origin */
     if (!decode_body(r, req)) return;
     if (!path_fits || !row) { /* a cut path must never match a shorter route */
         if (path_fits)
-            gr_request_fail(r, 404, "invalid_request_error", "unknown_url", NULL, "Invalid URL (%s %s)", r->method, r->path);
+            gr_request_fail_code(r, GR_EC_UNKNOWN_URL, NULL, "Invalid URL (%s %s)", r->method, r->path);
         else
-            gr_request_fail(r, 404, "invalid_request_error", "unknown_url", NULL,
-                            "Invalid URL (%s %s...): no route is this long", r->method, r->path);
+            gr_request_fail_code(r, GR_EC_UNKNOWN_URL, NULL, "Invalid URL (%s %s...): no route is this long", r->method,
+                                 r->path);
         return;
     }
     if (!method_allowed(row, r->method)) {
         gr_request_add_header(r, "Allow", gr_endpoints_allow(row));
-        gr_request_fail(r, 405, "invalid_request_error", "method_not_allowed", NULL, "Method %s is not allowed for %s",
-                        r->method, r->path);
+        gr_request_fail_code(r, GR_EC_METHOD_NOT_ALLOWED, NULL, "Method %s is not allowed for %s", r->method, r->path);
         return;
     }
     if (row->auth == GR_ENDPOINT_CLIENT && !gr_pipeline_run(r, GR_PHASE_AUTHENTICATE, GR_PHASE_PARSE)) return;

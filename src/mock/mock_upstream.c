@@ -1134,10 +1134,12 @@ static void handle_embeddings(gr_mock *mk, gr_client_req *req) {
 
 static void handle_request(gr_client_req *req, void *arg) {
     gr_mock *mk = arg;
-    const char *code = NULL, *why = NULL;
-    int refused = gr_client_req_error(req, &code, &why);
+    gr_error_code refusal = GR_EC_INVALID_HTTP;
+    const char *why = NULL;
+    int refused = gr_client_req_error(req, &refusal, &why);
     if (refused) { /* malformed or over a limit: the connection closes after this */
-        gr_reply_error(req, refused, "invalid_request_error", code, NULL, "mock: %s", why);
+        const gr_error_row *e = gr_error_catalogue_row(refusal);
+        gr_reply_error(req, refused, e->type, e->code, NULL, "mock: %s", why);
         return;
     }
     const char *method = gr_client_req_method(req);

@@ -89,7 +89,8 @@ struct conn {
     struct evbuffer *out;
 
     int err_status;
-    const char *err_code, *err_msg;
+    gr_error_code err_code; /* why it was refused (err_status != 0) */
+    const char *err_msg;
 
     gr_client_req req;
     void (*close_cb)(gr_client_req *, void *);
@@ -242,13 +243,13 @@ static uint64_t body_deadline_us(const conn *c) {
 }
 
 static void dispatch(conn *c);
-static void refuse(conn *c, int status, const char *code, const char *msg);
+static void refuse(conn *c, gr_error_code ec, const char *msg);
 
 /* The body did not arrive in time: a 408 the application answers in the
  * API's shape, then the connection closes (the rest of the body is drained
  * while lingering). */
 static void body_timed_out(conn *c) {
-    refuse(c, 408, "request_timeout", "The request body was not received within server.body_timeout_ms.");
+    refuse(c, GR_EC_REQUEST_TIMEOUT, "The request body was not received within server.body_timeout_ms.");
     c->refused = true;
     c->body_len = 0;
     dispatch(c);
@@ -420,10 +421,10 @@ static void write_cb(evutil_socket_t fd, short what, void *arg) {
 
 static conn *of(http_parser *p) { return p->data; }
 
-static void refuse(conn *c, int status, const char *code, const char *msg) {
+static void refuse(conn *c, gr_error_code ec, const char *msg) {
     if (!c->err_status) {
-        c->err_status = status;
-        c->err_code = code;
+        c->err_status = gr_error_catalogue_row(ec)->status;
+        c->err_code = ec;
         c->err_msg = msg;
         c->line_ok = c->msg_begun && !c->in_headers; /* method and target known */
     }
@@ -433,7 +434,7 @@ static void refuse(conn *c, int status, const char *code, const char *msg) {
 static int count_header_bytes(conn *c, size_t n) {
     c->header_bytes += n;
     if (c->srv && c->header_bytes > c->srv->lim.max_header_bytes) {
-        refuse(c, 431, "request_header_fields_too_large", "The request line and headers exceed server.max_header_bytes.");
+        refuse(c, GR_EC_HEADERS_TOO_LARGE, "The request line and headers exceed server.max_header_bytes.");
         return -1;
     }
     return 0;
@@ -528,13 +529,13 @@ static int on_headers_complete(http_parser *p) {
     size_t hosts = 0;
     for (size_t i = 0; i < c->nhdrs; i++) hosts += !strcasecmp(arena_str(c, c->hdrs[i].name), "Host");
     if (hosts > 1 || (hosts == 0 && p->http_major == 1 && p->http_minor >= 1)) {
-        refuse(c, 400, "invalid_host_header",
+        refuse(c, GR_EC_INVALID_HOST_HEADER,
                hosts ? "The request has more than one Host header." : "HTTP/1.1 requests must carry a Host header.");
         return -1;
     }
     const gr_http_server_limits *lim = c->srv ? &c->srv->lim : NULL;
     if (lim && (p->flags & F_CONTENTLENGTH) && p->content_length > lim->max_body_bytes) {
-        refuse(c, 413, "request_too_large", "The request body exceeds server.max_body_bytes.");
+        refuse(c, GR_EC_REQUEST_TOO_LARGE, "The request body exceeds server.max_body_bytes.");
         return -1; /* the body is not read: the connection closes after the 413 */
     }
     const char *expect = find_header(c, "Expect");
@@ -549,7 +550,7 @@ static int on_headers_complete(http_parser *p) {
 static int on_body(http_parser *p, const char *at, size_t n) {
     conn *c = of(p);
     if (c->srv && c->body_len + n > c->srv->lim.max_body_bytes) {
-        refuse(c, 413, "request_too_large", "The request body exceeds server.max_body_bytes.");
+        refuse(c, GR_EC_REQUEST_TOO_LARGE, "The request body exceeds server.max_body_bytes.");
         return -1;
     }
     grow(&c->body, &c->body_cap, c->body_len + n + 1);
@@ -601,9 +602,9 @@ static size_t parse(conn *c, const char *data, size_t len) {
         if (err != HPE_OK) {
             if (!c->err_status) {
                 if (err == HPE_HEADER_OVERFLOW)
-                    refuse(c, 431, "request_header_fields_too_large",
-                           "The request line and headers exceed the server's limit.");
-                else refuse(c, 400, "invalid_request", "The request is not valid HTTP/1.1.");
+                    refuse(c, GR_EC_HEADERS_TOO_LARGE, "The request line and headers exceed the server's limit.");
+                else
+                    refuse(c, GR_EC_INVALID_HTTP, "The request is not valid HTTP/1.1.");
             }
             c->refused = true;
             if (!c->line_ok) arena_reset(c), arena_end_piece(c);
@@ -964,10 +965,10 @@ void gr_client_req_set_body(gr_client_req *req, char *body, size_t len) {
     c->body_cap = len + 1;
 }
 
-int gr_client_req_error(const gr_client_req *req, const char **code, const char **message) {
+int gr_client_req_error(const gr_client_req *req, gr_error_code *ec, const char **message) {
     const conn *c = req->c;
     if (!c->refused) return 0;
-    if (code) *code = c->err_code;
+    if (ec) *ec = c->err_code;
     if (message) *message = c->err_msg;
     return c->err_status;
 }

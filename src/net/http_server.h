@@ -53,6 +53,7 @@
 #define GR_HTTP_SERVER_H
 
 #include "common.h"
+#include "error_catalogue.h"
 
 struct event_base;
 struct evbuffer;
@@ -105,9 +106,10 @@ const char *gr_client_req_body(const gr_client_req *req, size_t *len);
  * owns, e.g. after decoding a Content-Encoding. */
 void gr_client_req_set_body(gr_client_req *req, char *body, size_t len);
 /* Non-zero for a request the server refused: 400 (malformed), 408 (not
- * received within body_timeout_ms), 413 (body too large) or 431 (headers too large); *code and *message (static strings) say
- * why. The application answers it (the connection closes after the reply). */
-int gr_client_req_error(const gr_client_req *req, const char **code, const char **message);
+ * received within body_timeout_ms), 413 (body too large) or 431 (headers too large); *ec (the
+ * catalogue's row, error_catalogue.def) and *message (a static string) say why. The
+ * application answers it (the connection closes after the reply). */
+int gr_client_req_error(const gr_client_req *req, gr_error_code *ec, const char **message);
 /* False once the client has gone (the close callback has run or is due). */
 bool gr_client_req_connected(const gr_client_req *req);
 

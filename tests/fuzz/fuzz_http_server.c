@@ -114,8 +114,10 @@ static void answer(frec *r, int err, int how) {
 static void on_request(gr_client_req *req, void *arg) {
     fctx *x = arg;
     x->events++;
+    gr_error_code ec = GR_EC_COUNT;
     const char *code = NULL, *msg = NULL;
-    int err = gr_client_req_error(req, &code, &msg);
+    int err = gr_client_req_error(req, &ec, &msg);
+    if (err) code = gr_error_catalogue_row(ec)->code;
     const char *method = gr_client_req_method(req), *uri = gr_client_req_uri(req);
     GR_FUZZ_ASSERT(method && uri);
     if (err) {

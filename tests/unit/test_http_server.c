@@ -259,8 +259,10 @@ static void on_request(gr_client_req *req, void *arg) {
     r->body = fx_track(f, malloc(bl + 1));
     if (b && bl) memcpy(r->body, b, bl);
     r->body[b ? bl : 0] = '\0';
-    const char *code = NULL, *msg = NULL;
-    r->err = gr_client_req_error(req, &code, &msg);
+    gr_error_code ec = GR_EC_COUNT;
+    const char *msg = NULL, *code = NULL;
+    r->err = gr_client_req_error(req, &ec, &msg);
+    if (r->err) code = gr_error_catalogue_row(ec)->code;
     r->err_strings = code && msg && code[0] && msg[0];
     r->connected0 = gr_client_req_connected(req);
     gr_client_req_on_close(req, on_close_cb, r);
