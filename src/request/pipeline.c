@@ -93,7 +93,7 @@ static bool run_from(gr_request *r, size_t i) {
 
 /* Every authenticator declined: fail closed. */
 static bool unauthenticated(gr_request *r) {
-    gr_request_fail(r, 401, "invalid_request_error", "missing_api_key", NULL,
+    gr_request_fail_code(r, GR_EC_MISSING_API_KEY, NULL,
                     "You didn't provide an API key. You need to provide your API key in an Authorization header "
                     "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
     return false;
@@ -115,5 +115,5 @@ bool gr_pipeline_run(gr_request *r, gr_phase from, gr_phase to) {
 void gr_pipeline_continue(gr_request *r, gr_phase_rc rc) {
     if (rc == GR_PHASE_STOP) return;
     if (!run_from(r, rc == GR_PHASE_DONE ? past_phase(r, r->phase_at) : r->phase_at + 1)) return;
-    gr_request_fail(r, 500, "api_error", "pipeline_incomplete", NULL, "No handler answered the request.");
+    gr_request_fail_code(r, GR_EC_PIPELINE_INCOMPLETE, NULL, "No handler answered the request.");
 }
