@@ -86,7 +86,7 @@ static gr_phase_rc phase_key_admit(gr_request *r) {
                 snprintf(ra, sizeof(ra), "%lld", (long long)v.retry_after_s);
                 gr_request_add_header(r, "Retry-After", ra);
             }
-            gr_request_fail(r, v.status, v.type, v.code, NULL, "%s", v.message);
+            gr_request_fail_code(r, v.error, NULL, "%s", v.message);
             return GR_PHASE_STOP;
         }
     }
@@ -131,8 +131,9 @@ static void seed_run(void *conn, void *arg) {
 
 static void seed_fail(gr_request *r, const char *why) {
     gr_keys_cancel(&KA(r)->reservation);
-    gr_request_fail(r, 503, "api_error", "store_unavailable", NULL,
-                    "This key's cluster-wide spend could not be read from the store (%s); nothing was served.", why);
+    gr_request_fail_code(r, GR_EC_STORE_UNAVAILABLE, NULL,
+                         "This key's cluster-wide spend could not be read from the store (%s); nothing was served.",
+                         why);
 }
 
 static void seed_resume(gr_request *r, void *arg, const char *err) {
@@ -181,8 +182,9 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
             return;
         }
         gr_keys_cancel(&KA(r)->reservation); /* a refused request consumes nothing (KEYS.md) */
-        gr_request_fail(r, 503, "api_error", "shared_store_unavailable", NULL,
-                        "The shared limit store (Redis) is unavailable (%s); requests with budgets fail closed.", v->reason);
+        gr_request_fail_code(r, GR_EC_SHARED_STORE_UNAVAILABLE, NULL,
+                             "The shared limit store (Redis) is unavailable (%s); requests with budgets fail closed.",
+                             v->reason);
         return;
     }
     gr_keys_cancel(&KA(r)->reservation); /* a refused request consumes nothing (KEYS.md) */
@@ -190,12 +192,13 @@ static void on_shared_admit(void *ud, const gr_shared_verdict *v) {
         char ra[16];
         snprintf(ra, sizeof(ra), "%d", v->retry_after_s > 0 ? v->retry_after_s : 1);
         gr_request_add_header(r, "Retry-After", ra);
-        gr_request_fail(r, 429, "rate_limit_error", "rate_limit_exceeded", NULL,
-                        "Rate limit reached for this key across all instances (%s); retry after %s s.", v->reason, ra);
+        gr_request_fail_code(r, GR_EC_RATE_LIMIT_EXCEEDED, NULL,
+                             "Rate limit reached for this key across all instances (%s); retry after %s s.", v->reason,
+                             ra);
         return;
     }
-    gr_request_fail(r, 402, "insufficient_quota", "budget_exceeded", NULL,
-                    "This key's budget is exhausted across all instances (%s).", v->reason);
+    gr_request_fail_code(r, GR_EC_BUDGET_EXCEEDED, NULL, "This key's budget is exhausted across all instances (%s).",
+                         v->reason);
 }
 
 /* Reservations settle at the actual cost, here and in Redis. */

@@ -67,19 +67,20 @@ static void feedback_run(void *conn, void *arg) {
 static void feedback_resume(gr_request *r, void *arg, const char *err) {
     feedback_job *j = arg;
     if (err) {
-        gr_request_fail(r, 503, "api_error", "store_unavailable", NULL,
-                        "The store did not answer within %u ms; retry later.", gr_store_exec_op_timeout_ms(r->w->exec));
+        gr_request_fail_code(r, GR_EC_STORE_UNAVAILABLE, NULL, "The store did not answer within %u ms; retry later.",
+                             gr_store_exec_op_timeout_ms(r->w->exec));
         return;
     }
     if (j->rc == GR_ERR_NOT_FOUND) {
-        gr_request_fail(r, 404, "invalid_request_error", "generation_not_found", "id",
-                        "No generation with id '%s' for this key (rows appear shortly after the request completes).",
-                        j->fb.request_id);
+        gr_request_fail_code(
+                r, GR_EC_GENERATION_NOT_FOUND, "id",
+                "No generation with id '%s' for this key (rows appear shortly after the request completes).",
+                j->fb.request_id);
         return;
     }
     if (j->rc != GR_OK) {
-        gr_request_fail(r, j->rc == GR_ERR_UNAVAILABLE ? 503 : 500, "api_error", "store_error", NULL,
-                        "The rating could not be stored (%s); retry later.", gr_status_str(j->rc));
+        gr_request_fail_code(r, j->rc == GR_ERR_UNAVAILABLE ? GR_EC_STORE_ERROR_UNAVAILABLE : GR_EC_STORE_ERROR, NULL,
+                             "The rating could not be stored (%s); retry later.", gr_status_str(j->rc));
         return;
     }
     cJSON *o = cJSON_CreateObject();
@@ -99,8 +100,9 @@ static void feedback_resume(gr_request *r, void *arg, const char *err) {
 /* Validates the body into j; false = answered 400. */
 static bool read_body(gr_request *r, const cJSON *o, feedback_job *j) {
     if (!cJSON_IsObject(o)) {
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_json", NULL,
-                        "The body must be a JSON object: {\"id\": \"<generation id>\", \"score\": 0..1, \"comment\"?: string}.");
+        gr_request_fail_code(r, GR_EC_INVALID_JSON, NULL,
+                             "The body must be a JSON object: {\"id\": \"<generation id>\", \"score\": 0..1, "
+                             "\"comment\"?: string}.");
         return false;
     }
     const cJSON *e;
@@ -108,30 +110,32 @@ static bool read_body(gr_request *r, const cJSON *o, feedback_job *j) {
         if (strcmp(e->string, "id") && strcmp(e->string, "score") && strcmp(e->string, "comment")) {
             char name[65]; /* echoed, so bounded */
             snprintf(name, sizeof name, "%s", e->string);
-            gr_request_fail(r, 400, "invalid_request_error", "unknown_parameter", name,
-                            "Unknown field '%s' (expected id, score, comment).", name);
+            gr_request_fail_code(r, GR_EC_UNKNOWN_PARAMETER, name, "Unknown field '%s' (expected id, score, comment).",
+                                 name);
             return false;
         }
     }
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
     if (!cJSON_IsString(id) || !id->valuestring[0] || strlen(id->valuestring) >= sizeof j->fb.request_id) {
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_id", "id",
-                        "id must be the generation's id (x-gaterouter-request-id or your X-Request-Id), 1..%zu characters.",
-                        sizeof j->fb.request_id - 1);
+        gr_request_fail_code(
+                r, GR_EC_INVALID_ID, "id",
+                "id must be the generation's id (x-gaterouter-request-id or your X-Request-Id), 1..%zu characters.",
+                sizeof j->fb.request_id - 1);
         return false;
     }
     const cJSON *score = cJSON_GetObjectItemCaseSensitive(o, "score");
     if (!cJSON_IsNumber(score) || !isfinite(score->valuedouble) || score->valuedouble < 0.0 || score->valuedouble > 1.0) {
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_score", "score",
-                        "score must be a number from 0 (bad answer) to 1 (good answer).");
+        gr_request_fail_code(r, GR_EC_INVALID_SCORE, "score",
+                             "score must be a number from 0 (bad answer) to 1 (good answer).");
         return false;
     }
     const cJSON *comment = cJSON_GetObjectItemCaseSensitive(o, "comment");
     uint64_t cap = gr_route_conf_of(r->cfg)->learning.max_comment_bytes;
     if (comment && !cJSON_IsNull(comment) && (!cJSON_IsString(comment) || strlen(comment->valuestring) > cap)) {
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_comment", "comment",
-                        "comment must be a string of at most %llu bytes (routing.auto.learning.max_comment_bytes).",
-                        (unsigned long long)cap);
+        gr_request_fail_code(
+                r, GR_EC_INVALID_COMMENT, "comment",
+                "comment must be a string of at most %llu bytes (routing.auto.learning.max_comment_bytes).",
+                (unsigned long long)cap);
         return false;
     }
     gr_store_strlcpy(j->fb.request_id, id->valuestring, sizeof j->fb.request_id);
@@ -153,8 +157,8 @@ static bool identify(gr_request *r, feedback_job *j) {
     }
     if (!gr_pipeline_run(r, GR_PHASE_AUTHENTICATE, GR_PHASE_PARSE)) return false;
     if (r->pay_x402 || !r->key_name) { /* a payment is not an identity generations are filed under */
-        gr_request_fail(r, 403, "permission_error", "feedback_needs_key", NULL,
-                        "Rating a generation needs the API key that made it (or the admin key).");
+        gr_request_fail_code(r, GR_EC_FEEDBACK_NEEDS_KEY, NULL,
+                             "Rating a generation needs the API key that made it (or the admin key).");
         return false;
     }
     snprintf(j->owner, sizeof j->owner, "%s", r->key ? gr_keys_id(r->key) : r->key_name);
@@ -179,6 +183,6 @@ void gr_api_feedback_handle(gr_request *r) {
     j->sync = r->w->svc ? r->w->svc->learn_sync : NULL;
     gr_request_job job = {.run = feedback_run, .free_arg = feedback_job_free, .resume = feedback_resume, .arg = j};
     if (gr_request_store_job(r, &job) != GR_OK) /* continues in feedback_resume; j is freed either way */
-        gr_request_fail(r, 503, "api_error", "store_unavailable",
-                        NULL, "The store is overloaded (store.queue_max jobs waiting); retry later.");
+        gr_request_fail_code(r, GR_EC_STORE_UNAVAILABLE, NULL,
+                             "The store is overloaded (store.queue_max jobs waiting); retry later.");
 }

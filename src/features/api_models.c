@@ -55,8 +55,8 @@ void gr_models_handle(gr_request *r, const char *model_id) {
     if (model_id) {
         const gr_model_conf *m = gr_config_find_model(r->cfg, model_id, strlen(model_id));
         if (!m || !visible(r, m)) {
-            gr_request_fail(r, 404, "invalid_request_error", "model_not_found", "model",
-                            "The model `%s` does not exist or you do not have access to it.", model_id);
+            gr_request_fail_code(r, GR_EC_MODEL_NOT_FOUND, "model",
+                                 "The model `%s` does not exist or you do not have access to it.", model_id);
             return;
         }
         out = render(m, model_id);

@@ -33,9 +33,10 @@ static gr_phase_rc phase_authenticate(gr_request *r) {
             r->key_name = "open";
             return GR_PHASE_DONE;
         }
-        gr_request_fail(r, 401, "invalid_request_error", "missing_api_key", NULL,
-                        "You didn't provide an API key. You need to provide your API key in an Authorization header "
-                        "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
+        gr_request_fail_code(
+                r, GR_EC_MISSING_API_KEY, NULL,
+                "You didn't provide an API key. You need to provide your API key in an Authorization header "
+                "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
         return GR_PHASE_STOP;
     }
     size_t klen = strlen(k);
@@ -55,8 +56,8 @@ static gr_phase_rc phase_authenticate(gr_request *r) {
         }
         /* a known key that may not be used: revoked or expired (401 with its
          * own code), over a limit (429/402)... — say which */
-        if (v.status && (v.status != 401 || (v.code && strcmp(v.code, "invalid_api_key")))) {
-            gr_request_fail(r, v.status, v.type, v.code, NULL, "%s", v.message);
+        if (v.status && (v.status != 401 || v.error != GR_EC_INVALID_API_KEY)) {
+            gr_request_fail_code(r, v.error, NULL, "%s", v.message);
             return GR_PHASE_STOP;
         }
     }
@@ -66,7 +67,7 @@ static gr_phase_rc phase_authenticate(gr_request *r) {
     }
     char masked[32];
     mask(k, masked, sizeof(masked));
-    gr_request_fail(r, 401, "invalid_request_error", "invalid_api_key", NULL, "Incorrect API key provided: %s.", masked);
+    gr_request_fail_code(r, GR_EC_INVALID_API_KEY, NULL, "Incorrect API key provided: %s.", masked);
     return GR_PHASE_STOP;
 }
 

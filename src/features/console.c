@@ -52,7 +52,7 @@ static void finish_reply(gr_request *r, int status, const char *ctype, const voi
 void gr_console_serve(gr_request *r, const char *path) {
     const gr_console_asset *a = find_asset(path);
     if (!a) {
-        gr_request_fail(r, 404, "invalid_request_error", "unknown_url", NULL, "No console file at %s.", path);
+        gr_request_fail_code(r, GR_EC_UNKNOWN_URL, NULL, "No console file at %s.", path);
         return;
     }
     gr_request_add_header(r, "Content-Security-Policy", GR_CONSOLE_CSP);

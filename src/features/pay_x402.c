@@ -106,8 +106,10 @@ static void on_claim(void *ud, const gr_shared_verdict *v) {
         return;
     }
     /* Payments fail closed: without the shared guard a replay could be served twice. */
-    gr_request_fail(r, 503, "api_error", "shared_store_unavailable", NULL,
-                    "The payment replay guard (Redis) is unavailable (%s); nothing was served. Retry with a new authorization.", v->reason);
+    gr_request_fail_code(
+            r, GR_EC_SHARED_STORE_UNAVAILABLE, NULL,
+            "The payment replay guard (Redis) is unavailable (%s); nothing was served. Retry with a new authorization.",
+            v->reason);
 }
 
 /* ADMIT, second: with several instances (Redis), the payment's nonce is

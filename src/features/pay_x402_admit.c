@@ -121,9 +121,9 @@ void pay_admit(gr_request *r) {
     x->max_out = max_out;
     x->max_cost_nusd = max_cost;
     if (max_cost <= 0) {
-        gr_request_fail(r, 402, "invalid_request_error", "x402_model_not_priced", "model",
-                        "The model `%s` has no price, so it cannot be paid for with x402; use an API key.",
-                        r->model ? r->model->name : "");
+        gr_request_fail_code(r, GR_EC_X402_MODEL_NOT_PRICED, "model",
+                             "The model `%s` has no price, so it cannot be paid for with x402; use an API key.",
+                             r->model ? r->model->name : "");
         return;
     }
     const char *desc = pay_describe(r, max_out, max_cost);

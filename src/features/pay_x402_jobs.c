@@ -124,8 +124,8 @@ void pay_x402_job_free(void *arg) {
 }
 
 void pay_store_unavailable(gr_request *r, const char *why) {
-    gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL,
-                    "The payment store %s; nothing was served. Retry with a new authorization.", why);
+    gr_request_fail_code(r, GR_EC_X402_STORE_UNAVAILABLE, NULL,
+                         "The payment store %s; nothing was served. Retry with a new authorization.", why);
 }
 
 
@@ -145,8 +145,8 @@ void pay_x402_job_resume(gr_request *r, void *arg, const char *err) {
         if (j->next == pay_quote_reply) { /* a quote without the hinted payer's credit is still a valid quote */
             pay_quote_reply(r, NULL);
         } else if (j->kind == XJ_CREDIT_VIEW || j->kind == XJ_PAYMENT_GET) {
-            gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL,
-                            "The payment store did not answer within %u ms.", ms);
+            gr_request_fail_code(r, GR_EC_X402_STORE_UNAVAILABLE, NULL,
+                                 "The payment store did not answer within %u ms.", ms);
         } else {
             char why[96];
             snprintf(why, sizeof why, "did not answer within %u ms", ms);

@@ -60,15 +60,15 @@ static void pay_id_fingerprint(gr_request *r, char out[2 * GR_KECCAK256_LEN + 1]
     for (size_t i = 0; i < sizeof h; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
 }
 
-static void pay_id_conflict(gr_request *r, const char *code, const char *why) {
+static void pay_id_conflict(gr_request *r, gr_error_code ec, const char *why) {
     gr_metrics_add(GR_M_X402, "event=\"payment_id_conflict\"", 1);
-    gr_request_fail(r, 409, "invalid_request_error", code, NULL, "%s", why);
+    gr_request_fail_code(r, ec, NULL, "%s", why);
 }
 
 /* The stored reply of a retry: as first sent, marked with the request that paid for it. */
 static void pay_id_replay(gr_request *r, x402_req *x, const gr_x402_pid_rec *rec) {
     if (!rec->body) {
-        pay_id_conflict(r, "x402_payment_id_reply_not_kept",
+        pay_id_conflict(r, GR_EC_X402_PAYMENT_ID_REPLY_NOT_KEPT,
                         "This payment id was served, but its reply was larger than x402.payment_id_max_reply_bytes "
                         "and was not kept; it is not charged again. Use a new id for a new request.");
         return;
@@ -95,10 +95,10 @@ static void pay_id_taken(gr_request *r, x402_job *j) {
     const gr_x402_pid_rec *rec = &j->pid;
     if (rec->state != GR_X402_PID_NEW) {
         if (strcmp(rec->payer, x->payer) || strcmp(rec->fingerprint, x->pay_id_fp))
-            pay_id_conflict(r, "x402_payment_id_conflict",
+            pay_id_conflict(r, GR_EC_X402_PAYMENT_ID_CONFLICT,
                             "This payment id was already used for a different request; use a new id.");
         else if (rec->state == GR_X402_PID_PENDING)
-            pay_id_conflict(r, "x402_payment_id_in_progress",
+            pay_id_conflict(r, GR_EC_X402_PAYMENT_ID_IN_PROGRESS,
                             "A request with this payment id is still being served; retry it once that one ended.");
         else pay_id_replay(r, x, rec);
         return;
@@ -119,11 +119,12 @@ void pay_reserve_after_pay_id(gr_request *r, gr_pay_x402 *p, x402_req *x, x402_j
     x->pay_id = x->version == 2 ? pay_id_of(r, x->header_b64, &bad) : NULL;
     if (bad || (x->pay_id && r->stream)) {
         pay_x402_job_free(then);
-        gr_request_fail(r, 400, "invalid_request_error", "x402_invalid_payment_id", "payment-identifier",
-                        bad ? "The payment-identifier id must be %d to %d characters of A-Z, a-z, 0-9, _ and -."
-                            : "A streamed request cannot carry a payment-identifier id (replies of streams are not "
-                              "kept); send it without one, or without stream.",
-                        GR_X402_PAY_ID_MIN, GR_X402_PAY_ID_MAX);
+        gr_request_fail_code(
+                r, GR_EC_X402_INVALID_PAYMENT_ID, "payment-identifier",
+                bad ? "The payment-identifier id must be %d to %d characters of A-Z, a-z, 0-9, _ and -."
+                    : "A streamed request cannot carry a payment-identifier id (replies of streams are not "
+                      "kept); send it without one, or without stream.",
+                GR_X402_PAY_ID_MIN, GR_X402_PAY_ID_MAX);
         return;
     }
     if (!x->pay_id) {

@@ -28,9 +28,10 @@ void pay_preflight_unknown(gr_request *r, x402_job *j, const char *why) {
     }
     gr_metrics_add(GR_M_X402, "event=\"preflight_unavailable\"", 1);
     GR_WARN("x402: %s: payer preflight gave no answer (%s): refused with 503", r->id, why);
-    gr_request_fail(r, 503, "api_error", "x402_preflight_unavailable", NULL,
-                    "Whether the payer can pay could not be checked (%s); nothing was served. Retry with a new "
-                    "authorization.", why);
+    gr_request_fail_code(r, GR_EC_X402_PREFLIGHT_UNAVAILABLE, NULL,
+                         "Whether the payer can pay could not be checked (%s); nothing was served. Retry with a new "
+                         "authorization.",
+                         why);
 }
 
 static void preflighted(gr_request *r, x402_job *j) {
@@ -68,9 +69,9 @@ void pay_preflight_then(gr_request *r, gr_pay_x402 *p, x402_req *x, x402_job *th
     pay_job_span(r, j);
     if (gr_request_store_job(r, &job) != GR_OK) { /* j was freed; else continues in x402_job_resume */
         gr_metrics_add(GR_M_X402, "event=\"preflight_unavailable\"", 1);
-        gr_request_fail(r, 503, "api_error", "x402_preflight_unavailable", NULL,
-                        "The payer preflight is overloaded (x402.preflight.queue_max checks waiting); nothing was "
-                        "served. Retry with a new authorization.");
+        gr_request_fail_code(r, GR_EC_X402_PREFLIGHT_UNAVAILABLE, NULL,
+                             "The payer preflight is overloaded (x402.preflight.queue_max checks waiting); nothing was "
+                             "served. Retry with a new authorization.");
         return;
     }
 }

@@ -301,7 +301,7 @@ void pay_reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_
     r->error_type = code ? code : "payment_required";
     if (body && x->max_cost_nusd > 0) add_quote(r, x, &body);
     if (!body) {
-        gr_request_fail(r, 500, "api_error", "x402_render_failed", NULL, "could not render the payment requirements");
+        gr_request_fail_code(r, GR_EC_X402_RENDER_FAILED, NULL, "could not render the payment requirements");
         return;
     }
     gr_request_reply_json(r, 402, body, strlen(body));

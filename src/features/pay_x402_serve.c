@@ -200,9 +200,9 @@ static void serve_pricing(gr_request *r, gr_pay_x402 *p, const char *query) {
     int64_t max_tokens, prompt_tokens;
     if (!pricing_query(query, "max_tokens", p->default_max_tokens, &max_tokens) || max_tokens == 0 ||
         !pricing_query(query, "prompt_tokens", 0, &prompt_tokens)) {
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_value", "max_tokens",
-                        "max_tokens (1..%d) and prompt_tokens (0..%d) must be integers", PRICING_TOKENS_MAX,
-                        PRICING_TOKENS_MAX);
+        gr_request_fail_code(r, GR_EC_INVALID_VALUE, "max_tokens",
+                             "max_tokens (1..%d) and prompt_tokens (0..%d) must be integers", PRICING_TOKENS_MAX,
+                             PRICING_TOKENS_MAX);
         return;
     }
     const char *base = public_base(r, p);
@@ -237,7 +237,7 @@ static void serve_well_known(gr_request *r, gr_pay_x402 *p) {
 
 static void credit_view(gr_request *r, x402_job *j) {
     if (j->rc != GR_OK) {
-        gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL, "The credit store is unavailable.");
+        gr_request_fail_code(r, GR_EC_X402_STORE_UNAVAILABLE, NULL, "The credit store is unavailable.");
         return;
     }
     gr_evm_address addr;
@@ -262,8 +262,7 @@ static void serve_credit(gr_request *r, gr_pay_x402 *p, const char *query) {
     gr_evm_address addr;
     if (!a || gr_evm_address_parse(gr_str_c(a), false, &addr) != GR_OK) {
         evhttp_clear_headers(&q);
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_address", "address",
-                        "Pass ?address=0x… (an EVM address, 40 hex digits).");
+        gr_request_fail_code(r, GR_EC_INVALID_ADDRESS, "address", "Pass ?address=0x… (an EVM address, 40 hex digits).");
         return;
     }
     evhttp_clear_headers(&q);
@@ -274,12 +273,11 @@ static void serve_credit(gr_request *r, gr_pay_x402 *p, const char *query) {
 
 static void payment_view(gr_request *r, x402_job *j) {
     if (j->rc == GR_ERR_NOT_FOUND) {
-        gr_request_fail(r, 404, "invalid_request_error", "payment_not_found", "id", "No x402 payment for request %s.",
-                        j->rid);
+        gr_request_fail_code(r, GR_EC_PAYMENT_NOT_FOUND, "id", "No x402 payment for request %s.", j->rid);
         return;
     }
     if (j->rc != GR_OK) {
-        gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL, "The payment store is unavailable.");
+        gr_request_fail_code(r, GR_EC_X402_STORE_UNAVAILABLE, NULL, "The payment store is unavailable.");
         return;
     }
     cJSON *o = j->obj;
@@ -297,9 +295,9 @@ static void serve_payment(gr_request *r, gr_pay_x402 *p, const char *query) {
     const char *id = evhttp_find_header(&q, "id");
     if (!id || !*id || strlen(id) >= 64) {
         evhttp_clear_headers(&q);
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_id", "id",
-                        "Pass ?id=<request id> (the x-gaterouter-request-id of the paid request, or the "
-                        "x-request-id it was sent with).");
+        gr_request_fail_code(r, GR_EC_INVALID_ID, "id",
+                             "Pass ?id=<request id> (the x-gaterouter-request-id of the paid request, or the "
+                             "x-request-id it was sent with).");
         return;
     }
     x402_job *j = pay_new_job(r, p, XJ_PAYMENT_GET, payment_view);
@@ -312,7 +310,7 @@ void gr_pay_x402_serve(gr_request *r, const char *path, const char *query) {
     gr_pay_x402 *p = px(r);
     r->key_name = "x402";
     if (!p) {
-        gr_request_fail(r, 404, "invalid_request_error", "x402_disabled", NULL, "x402 payments are not enabled here.");
+        gr_request_fail_code(r, GR_EC_X402_DISABLED, NULL, "x402 payments are not enabled here.");
         return;
     }
     bool get = r->method && (!strcmp(r->method, "GET") || !strcmp(r->method, "HEAD"));
@@ -320,13 +318,13 @@ void gr_pay_x402_serve(gr_request *r, const char *path, const char *query) {
                  !strcmp(path, "/v1/x402/payments") || !strcmp(path, "/.well-known/x402");
     if (known && !get) {
         gr_request_add_header(r, "Allow", "GET, HEAD");
-        gr_request_fail(r, 405, "invalid_request_error", "method_not_allowed", NULL, "Method %s is not allowed for %s",
-                        r->method, path);
+        gr_request_fail_code(r, GR_EC_METHOD_NOT_ALLOWED, NULL, "Method %s is not allowed for %s", r->method, path);
         return;
     }
     if (!strcmp(path, "/v1/x402/pricing")) serve_pricing(r, p, query ? query : "");
     else if (!strcmp(path, "/.well-known/x402")) serve_well_known(r, p);
     else if (!strcmp(path, "/v1/x402/credit")) serve_credit(r, p, query ? query : "");
     else if (!strcmp(path, "/v1/x402/payments")) serve_payment(r, p, query ? query : "");
-    else gr_request_fail(r, 404, "invalid_request_error", "unknown_url", NULL, "Invalid URL (%s %s)", r->method, path);
+    else
+        gr_request_fail_code(r, GR_EC_UNKNOWN_URL, NULL, "Invalid URL (%s %s)", r->method, path);
 }

@@ -20,7 +20,7 @@
 
 void gr_proxy_handle(gr_request *r) {
     if (gr_pipeline_run(r, GR_PHASE_PARSE, GR_PHASE_COUNT)) /* every phase declined: nobody answered */
-        gr_request_fail(r, 500, "api_error", "pipeline_incomplete", NULL, "No handler answered the request.");
+        gr_request_fail_code(r, GR_EC_PIPELINE_INCOMPLETE, NULL, "No handler answered the request.");
 }
 
 /* ---- registered handlers (pipeline.h) ---- */

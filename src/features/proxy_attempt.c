@@ -113,15 +113,14 @@ static void on_done(void *ud, const char *err, int status) {
     if (settle_attempt(r, err, ok, r->retry_after_s)) return;
     if (err) {
         if (r->error_type && !strcmp(r->error_type, "upstream_response_too_large")) {
-            gr_request_fail(r, 502, "api_error", "upstream_response_too_large", NULL,
-                            "upstream response exceeded server.max_upstream_response_bytes (%llu)",
-                            (unsigned long long)r->cfg->server.max_upstream_response_bytes);
+            gr_request_fail_code(r, GR_EC_UPSTREAM_RESPONSE_TOO_LARGE, NULL,
+                                 "upstream response exceeded server.max_upstream_response_bytes (%llu)",
+                                 (unsigned long long)r->cfg->server.max_upstream_response_bytes);
             return;
         }
         bool timeout = gr_upstream_err_is_timeout(err);
-        gr_request_fail(r, timeout ? 504 : 502, timeout ? "timeout_error" : "api_error",
-                        timeout ? "upstream_timeout" : "upstream_unavailable", NULL, "%s (provider %s)", err,
-                        r->deployment->provider->name);
+        gr_request_fail_code(r, timeout ? GR_EC_UPSTREAM_TIMEOUT : GR_EC_UPSTREAM_UNAVAILABLE, NULL, "%s (provider %s)",
+                             err, r->deployment->provider->name);
         return;
     }
     if (ok) proxy_reply_non_stream(r);
@@ -194,12 +193,12 @@ static bool attempt_token(gr_request *r, const gr_provider_conf *prov) {
     }
     r->token_deadline_us = 0;
     if (st == GR_AGAIN)
-        gr_request_fail(r, 504, "timeout_error", "upstream_auth_timeout", NULL,
-                        "provider %s: no Vertex AI access token within token_timeout_ms (%u ms)", prov->name,
-                        prov->token_timeout_ms);
+        gr_request_fail_code(r, GR_EC_UPSTREAM_AUTH_TIMEOUT, NULL,
+                             "provider %s: no Vertex AI access token within token_timeout_ms (%u ms)", prov->name,
+                             prov->token_timeout_ms);
     else
-        gr_request_fail(r, 502, "api_error", "upstream_auth_failed", NULL,
-                        "provider %s: no Vertex AI access token: %s", prov->name, err);
+        gr_request_fail_code(r, GR_EC_UPSTREAM_AUTH_FAILED, NULL, "provider %s: no Vertex AI access token: %s",
+                             prov->name, err);
     return false;
 }
 
@@ -226,9 +225,9 @@ static void start_attempt(gr_request *r) {
         return;
     }
     if (r->ops && r->ep != GR_EP_CHAT && !(r->ep == GR_EP_EMBEDDINGS && r->ops->build_embeddings_request)) {
-        gr_request_fail(r, 400, "invalid_request_error", "unsupported_endpoint", "model",
-                        "The model `%s` is served by a %s provider, which does not support this endpoint here.",
-                        r->model->name, gr_provider_kind_name(prov->kind));
+        gr_request_fail_code(r, GR_EC_UNSUPPORTED_ENDPOINT, "model",
+                             "The model `%s` is served by a %s provider, which does not support this endpoint here.",
+                             r->model->name, gr_provider_kind_name(prov->kind));
         return;
     }
     /* reset what a previous attempt left */
@@ -264,5 +263,5 @@ static void start_attempt(gr_request *r) {
     if (!r->upstream_start_us) r->upstream_start_us = r->attempt_start_us;
     gr_health_on_start(c->health, r->attempt_start_us);
     r->xfer = gr_transfer_start(r->w->up, &r->up_req, &prov->timeouts, &k_proxy_cbs, r);
-    if (!r->xfer) gr_request_fail(r, 502, "api_error", "upstream_unavailable", NULL, "could not start the upstream request");
+    if (!r->xfer) gr_request_fail_code(r, GR_EC_UPSTREAM_UNAVAILABLE, NULL, "could not start the upstream request");
 }

@@ -9,6 +9,11 @@
 
 /* ---- the phase handlers and reply hooks gr_proxy_register registers ---- */
 gr_phase_rc proxy_phase_parse(gr_request *r);    /* proxy_parse.c */
+/* A request an adapter cannot translate: the adapter's status, type and
+ * message where it gave them, else the catalogue's untranslatable_request
+ * (400) and fallback_msg. proxy_parse.c */
+void proxy_fail_untranslatable(gr_request *r, const gr_upstream_error *e, const char *code, const char *param,
+                               const char *fallback_msg);
 gr_phase_rc proxy_phase_route(gr_request *r);    /* proxy_route.c */
 gr_phase_rc proxy_phase_cache(gr_request *r);    /* proxy_cache.c */
 gr_phase_rc proxy_phase_upstream(gr_request *r); /* proxy_attempt.c */

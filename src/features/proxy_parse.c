@@ -21,37 +21,45 @@ static void serve_canonical(gr_request *r, cJSON *canon, const char **body, size
     r->ep = GR_EP_CHAT;
 }
 
+void proxy_fail_untranslatable(gr_request *r, const gr_upstream_error *e, const char *code, const char *param,
+                               const char *fallback_msg) {
+    const gr_error_row *d = gr_error_catalogue_row(GR_EC_UNTRANSLATABLE_REQUEST);
+    gr_request_fail(r, e->status ? e->status : d->status, e->type ? e->type : d->type, code, param, "%s",
+                    e->message[0] ? e->message : fallback_msg);
+}
+
 gr_phase_rc proxy_phase_parse(gr_request *r) {
     size_t len = 0;
     const char *body = gr_client_req_body(r->req, &len);
     if (len == 0) {
-        gr_request_fail(r, 400, "invalid_request_error", "missing_body", NULL,
-                        "The request body is empty: send a JSON object.");
+        gr_request_fail_code(r, GR_EC_MISSING_BODY, NULL, "The request body is empty: send a JSON object.");
         return GR_PHASE_STOP;
     }
     if (len > r->cfg->server.max_body_bytes) {
-        gr_request_fail(r, 413, "invalid_request_error", "request_too_large", NULL,
-                        "The request body is %zu bytes; the limit is %llu (server.max_body_bytes).", len,
-                        (unsigned long long)r->cfg->server.max_body_bytes);
+        gr_request_fail_code(r, GR_EC_REQUEST_TOO_LARGE, NULL,
+                             "The request body is %zu bytes; the limit is %llu (server.max_body_bytes).", len,
+                             (unsigned long long)r->cfg->server.max_body_bytes);
         return GR_PHASE_STOP;
     }
     const char *endp = NULL;
     r->body = gr_json_arena_parse(&r->json_arena, r->w->json_shard, body, len, &endp);
     if (!r->body) {
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_json", NULL,
-                        "We could not parse the JSON body of your request near byte %zu. The body must be valid JSON.",
-                        endp ? (size_t)(endp - body) : (size_t)0);
+        gr_request_fail_code(
+                r, GR_EC_INVALID_JSON, NULL,
+                "We could not parse the JSON body of your request near byte %zu. The body must be valid JSON.",
+                endp ? (size_t)(endp - body) : (size_t)0);
         return GR_PHASE_STOP;
     }
     if (!cJSON_IsObject(r->body)) {
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_json", NULL, "The request body must be a JSON object.");
+        gr_request_fail_code(r, GR_EC_INVALID_JSON, NULL, "The request body must be a JSON object.");
         return GR_PHASE_STOP;
     }
     size_t used = endp ? (size_t)(endp - body) : len;
     while (used < len && (body[used] == ' ' || body[used] == '\t' || body[used] == '\r' || body[used] == '\n')) used++;
     if (used < len) { /* a second document or junk: which one was meant is not ours to guess */
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_json", NULL,
-                        "Unexpected data after the JSON body at byte %zu. The body must be one JSON object.", used);
+        gr_request_fail_code(r, GR_EC_INVALID_JSON, NULL,
+                             "Unexpected data after the JSON body at byte %zu. The body must be one JSON object.",
+                             used);
         return GR_PHASE_STOP;
     }
     if (r->ep == GR_EP_MESSAGES) { /* Anthropic in: translate once, then the chat pipeline */
@@ -60,8 +68,7 @@ gr_phase_rc proxy_phase_parse(gr_request *r) {
         gr_upstream_error e = {0};
         if (gr_messages_to_canonical(r->body, &canon, &e) != GR_OK || !canon) {
             cJSON_Delete(canon);
-            gr_request_fail(r, e.status ? e.status : 400, "invalid_request_error", e.code, NULL, "%s",
-                            e.message[0] ? e.message : "invalid Messages request");
+            proxy_fail_untranslatable(r, &e, NULL, e.code, "invalid Messages request");
             return GR_PHASE_STOP;
         }
         r->messages_body = r->body; /* relayed as is to Anthropic upstreams */
@@ -74,8 +81,7 @@ gr_phase_rc proxy_phase_parse(gr_request *r) {
         gr_upstream_error e = {0};
         if (gr_responses_to_canonical(r->body, NULL, &canon, &e) != GR_OK || !canon) {
             cJSON_Delete(canon);
-            gr_request_fail(r, e.status ? e.status : 400, "invalid_request_error", NULL, e.code, "%s",
-                            e.message[0] ? e.message : "invalid Responses request");
+            proxy_fail_untranslatable(r, &e, e.code, NULL, "invalid Responses request");
             return GR_PHASE_STOP;
         }
         r->responses_body = r->body; /* relayed as is to upstreams that speak Responses */
@@ -90,36 +96,33 @@ gr_phase_rc proxy_phase_parse(gr_request *r) {
     if ((!model || cJSON_IsNull(model)) && cJSON_IsArray(models))
         model = cJSON_GetArrayItem(models, 0); /* ROUTING.md: without `model`, models[0] is primary */
     if (!cJSON_IsString(model) || !model->valuestring[0]) {
-        gr_request_fail(r, 400, "invalid_request_error", "missing_model", "model",
-                        "you must provide a model parameter");
+        gr_request_fail_code(r, GR_EC_MISSING_MODEL, "model", "you must provide a model parameter");
         return GR_PHASE_STOP;
     }
     r->model_asked = model->valuestring;
     if (r->ep == GR_EP_CHAT) {
         const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(r->body, "messages");
         if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0) {
-            gr_request_fail(r, 400, "invalid_request_error", "missing_messages", "messages",
-                            "'messages' must be a non-empty array");
+            gr_request_fail_code(r, GR_EC_MISSING_MESSAGES, "messages", "'messages' must be a non-empty array");
             return GR_PHASE_STOP;
         }
     } else if (r->ep == GR_EP_COMPLETIONS && !cJSON_GetObjectItemCaseSensitive(r->body, "prompt")) {
-        gr_request_fail(r, 400, "invalid_request_error", "missing_prompt", "prompt", "'prompt' is required");
+        gr_request_fail_code(r, GR_EC_MISSING_PROMPT, "prompt", "'prompt' is required");
         return GR_PHASE_STOP;
     } else if (r->ep == GR_EP_EMBEDDINGS && !cJSON_GetObjectItemCaseSensitive(r->body, "input")) {
-        gr_request_fail(r, 400, "invalid_request_error", "missing_input", "input", "'input' is required");
+        gr_request_fail_code(r, GR_EC_MISSING_INPUT, "input", "'input' is required");
         return GR_PHASE_STOP;
     }
     const cJSON *stream = cJSON_GetObjectItemCaseSensitive(r->body, "stream");
     if (stream && !cJSON_IsBool(stream) && !cJSON_IsNull(stream)) {
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_type", "stream", "'stream' must be a boolean");
+        gr_request_fail_code(r, GR_EC_INVALID_TYPE, "stream", "'stream' must be a boolean");
         return GR_PHASE_STOP;
     }
     r->stream = cJSON_IsTrue(stream) && r->ep != GR_EP_EMBEDDINGS;
     const char *bad_count = NULL;
     r->outputs = r->ep == GR_EP_EMBEDDINGS ? 1 : gr_meter_request_outputs(r->body, r->ep == GR_EP_COMPLETIONS, &bad_count);
     if (!r->outputs) {
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_value", bad_count, "'%s' must be an integer >= 1",
-                        bad_count);
+        gr_request_fail_code(r, GR_EC_INVALID_VALUE, bad_count, "'%s' must be an integer >= 1", bad_count);
         return GR_PHASE_STOP;
     }
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(r->body, "stream_options");

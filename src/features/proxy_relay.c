@@ -426,13 +426,13 @@ void proxy_reply_upstream_error(gr_request *r) {
     if (status == 401 || status == 403) {
         /* The provider rejected OUR credentials: not the client's fault, and
          * not an authentication error the client could fix. */
-        snprintf(prefix, sizeof(prefix), "provider %s rejected the gateway's credentials: ", r->deployment->provider->name);
-        status = 502;
-        type = "api_error";
+        snprintf(prefix, sizeof(prefix),
+                 "provider %s rejected the gateway's credentials: ", r->deployment->provider->name);
     }
-    if (status < 400 || status > 599) {
-        status = 502;
-        type = "api_error";
+    if (prefix[0] || status < 400 || status > 599) {
+        const gr_error_row *replaced = gr_error_catalogue_row(GR_EC_UPSTREAM_STATUS_REPLACED);
+        status = replaced->status;
+        type = replaced->type;
     }
     gr_request_fail(r, status, type, e.code, NULL, "%s%s", prefix, e.message);
 }
@@ -449,7 +449,8 @@ static void reply_response_object(gr_request *r, const cJSON *resp) {
     gr_responses_call call = proxy_responses_call(r);
     if (gr_responses_from_canonical(resp, &call, &out, &e) != GR_OK) {
         cJSON_Delete(out);
-        gr_request_fail(r, 502, "api_error", NULL, NULL, "%s", e.message[0] ? e.message : "response could not be translated");
+        gr_request_fail_code(r, GR_EC_UNTRANSLATABLE_RESPONSE, NULL, "%s",
+                             e.message[0] ? e.message : "response could not be translated");
         return;
     }
     keep_response(r, out);
@@ -478,7 +479,8 @@ void proxy_reply_costed(gr_request *r, cJSON *resp) {
         gr_upstream_error e = {0};
         if (gr_messages_from_canonical(resp, r->model_asked, &msg, &e) != GR_OK) {
             cJSON_Delete(msg);
-            gr_request_fail(r, 502, "api_error", NULL, NULL, "%s", e.message[0] ? e.message : "response could not be translated");
+            gr_request_fail_code(r, GR_EC_UNTRANSLATABLE_RESPONSE, NULL, "%s",
+                                 e.message[0] ? e.message : "response could not be translated");
             return;
         }
         char *m = cJSON_PrintUnformatted(msg);
@@ -500,9 +502,9 @@ static void reply_native(gr_request *r, const char *body, size_t len) {
     const char *type = gr_provider_get_str(j, "type");
     if (!cJSON_IsObject(j) || (type && !strcmp(type, "error"))) {
         cJSON_Delete(j);
-        gr_request_fail(r, 502, "api_error", "upstream_invalid_json", NULL,
-                        "upstream returned HTTP %d with a body that is not an Anthropic %s", r->up_status,
-                        r->count_tokens ? "token count" : "message");
+        gr_request_fail_code(r, GR_EC_UPSTREAM_INVALID_JSON, NULL,
+                             "upstream returned HTTP %d with a body that is not an Anthropic %s", r->up_status,
+                             r->count_tokens ? "token count" : "message");
         return;
     }
     if (!r->count_tokens) {
@@ -523,8 +525,8 @@ static void reply_responses_native(gr_request *r, const char *body, size_t len) 
     const char *obj = gr_provider_get_str(j, "object");
     if (!cJSON_IsObject(j) || !obj || strcmp(obj, "response")) {
         cJSON_Delete(j);
-        gr_request_fail(r, 502, "api_error", "upstream_invalid_json", NULL,
-                        "upstream returned HTTP %d with a body that is not a Response", r->up_status);
+        gr_request_fail_code(r, GR_EC_UPSTREAM_INVALID_JSON, NULL,
+                             "upstream returned HTTP %d with a body that is not a Response", r->up_status);
         return;
     }
     gr_responses_native_usage(gr_provider_get(j, "usage"), &r->usage);
@@ -555,9 +557,10 @@ void proxy_reply_non_stream(gr_request *r) {
         return;
     }
     if (r->stream) {
-        gr_request_fail(r, 502, "api_error", "upstream_not_streaming", NULL,
-                        "upstream answered a streaming request with content-type '%s' instead of text/event-stream",
-                        r->up_content_type);
+        gr_request_fail_code(
+                r, GR_EC_UPSTREAM_NOT_STREAMING, NULL,
+                "upstream answered a streaming request with content-type '%s' instead of text/event-stream",
+                r->up_content_type);
         return;
     }
     if (r->ops) {
@@ -569,7 +572,8 @@ void proxy_reply_non_stream(gr_request *r) {
         if (rc != GR_OK || !out) {
             cJSON_Delete(out);
             redact_error(r, &e);
-            gr_request_fail(r, e.status ? e.status : 502, e.type ? e.type : "api_error", e.code, NULL, "%s",
+            const gr_error_row *d = gr_error_catalogue_row(GR_EC_UNTRANSLATABLE_RESPONSE);
+            gr_request_fail(r, e.status ? e.status : d->status, e.type ? e.type : d->type, e.code, NULL, "%s",
                             e.message[0] ? e.message : "upstream response could not be translated");
             return;
         }
@@ -589,8 +593,8 @@ void proxy_reply_non_stream(gr_request *r) {
     cJSON *j = gr_json_arena_parse(&r->json_arena, r->w->json_shard, body, len, NULL);
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
-        gr_request_fail(r, 502, "api_error", "upstream_invalid_json", NULL,
-                        "upstream returned HTTP %d with a body that is not a JSON object", r->up_status);
+        gr_request_fail_code(r, GR_EC_UPSTREAM_INVALID_JSON, NULL,
+                             "upstream returned HTTP %d with a body that is not a JSON object", r->up_status);
         return;
     }
     const cJSON *upstream_err = cJSON_GetObjectItemCaseSensitive(j, "error");
@@ -601,7 +605,7 @@ void proxy_reply_non_stream(gr_request *r) {
         gr_map_openai_error(502, body, len, &e);
         redact_error(r, &e);
         cJSON_Delete(j);
-        gr_request_fail(r, 502, "api_error", "upstream_error_in_success", NULL, "%s", e.message);
+        gr_request_fail_code(r, GR_EC_UPSTREAM_ERROR_IN_SUCCESS, NULL, "%s", e.message);
         return;
     }
     const gr_provider_preset *ps = r->deployment->provider->preset;

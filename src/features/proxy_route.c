@@ -40,7 +40,7 @@ gr_phase_rc proxy_phase_route(gr_request *r) {
     gr_route_request rq;
     char rerr[256];
     if (gr_route_request_from_json(r->body, &rq, rerr, sizeof(rerr)) != GR_OK) {
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_routing", NULL, "%s", rerr);
+        gr_request_fail_code(r, GR_EC_INVALID_ROUTING, NULL, "%s", rerr);
         return GR_PHASE_STOP;
     }
     rq.need_caps |= r->ep == GR_EP_EMBEDDINGS ? GR_CAP_EMBEDDINGS : r->ep == GR_EP_COMPLETIONS ? GR_CAP_COMPLETIONS : GR_CAP_CHAT;
@@ -79,31 +79,33 @@ gr_phase_rc proxy_phase_route(gr_request *r) {
         char ra[24];
         snprintf(ra, sizeof(ra), "%u", proxy_rate_limited_for(r));
         gr_request_add_header(r, "Retry-After", ra);
-        gr_request_fail(r, 429, "rate_limit_error", "upstream_rate_limited", NULL,
-                        "Every deployment of `%s` is rate-limited by its provider; retry after %s s.", r->model_asked, ra);
+        gr_request_fail_code(r, GR_EC_UPSTREAM_RATE_LIMITED, NULL,
+                             "Every deployment of `%s` is rate-limited by its provider; retry after %s s.",
+                             r->model_asked, ra);
         return GR_PHASE_STOP;
     }
     if (r->plan->result == GR_ROUTE_FORBIDDEN) {
-        gr_request_fail(r, 403, "permission_error",
-                        r->plan->refusal == GR_ROUTE_NOT_PRICED ? "model_not_priced" : "model_not_allowed", "model", "%s",
-                        r->plan->error);
+        gr_request_fail_code(r,
+                             r->plan->refusal == GR_ROUTE_NOT_PRICED ? GR_EC_MODEL_NOT_PRICED : GR_EC_MODEL_NOT_ALLOWED,
+                             "model", "%s", r->plan->error);
         return GR_PHASE_STOP;
     }
     if (r->plan->result == GR_ROUTE_NO_CAPABLE && r->plan->ctx_limit && r->anthropic_out) {
         /* Anthropic's own wording: Claude Code reads the numbers from it and
          * retries with a max_tokens that fits */
-        gr_request_fail(r, 400, "invalid_request_error", "context_length_exceeded", NULL,
-                        "input length and `max_tokens` exceed context limit: %u + %u > %u, decrease input length or "
-                        "`max_tokens` and try again",
-                        rq.prompt_tokens, rq.max_output_tokens, r->plan->ctx_limit);
+        gr_request_fail_code(
+                r, GR_EC_CONTEXT_LENGTH_EXCEEDED, NULL,
+                "input length and `max_tokens` exceed context limit: %u + %u > %u, decrease input length or "
+                "`max_tokens` and try again",
+                rq.prompt_tokens, rq.max_output_tokens, r->plan->ctx_limit);
         return GR_PHASE_STOP;
     }
     if (r->plan->result != GR_ROUTE_OK) {
-        int st = gr_route_result_http_status(r->plan->result);
-        const char *code = r->plan->result == GR_ROUTE_NOT_FOUND ? "model_not_found"
-                         : r->plan->result == GR_ROUTE_UNAVAILABLE ? "no_healthy_deployment" : "no_capable_model";
-        gr_request_fail(r, st, st == 503 ? "api_error" : "invalid_request_error", code,
-                        r->plan->result == GR_ROUTE_NOT_FOUND ? "model" : NULL, "%s", r->plan->error);
+        /* NO_CAPABLE and INVALID: 400 no_capable_model (gr_route_result_http_status agrees) */
+        gr_error_code ec = r->plan->result == GR_ROUTE_NOT_FOUND     ? GR_EC_MODEL_NOT_FOUND
+                           : r->plan->result == GR_ROUTE_UNAVAILABLE ? GR_EC_NO_HEALTHY_DEPLOYMENT
+                                                                     : GR_EC_NO_CAPABLE_MODEL;
+        gr_request_fail_code(r, ec, r->plan->result == GR_ROUTE_NOT_FOUND ? "model" : NULL, "%s", r->plan->error);
         return GR_PHASE_STOP;
     }
     r->route_reason = r->plan->reason;

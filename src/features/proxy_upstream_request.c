@@ -284,8 +284,7 @@ bool proxy_build_upstream_request(gr_request *r, const char *body, size_t len) {
         gr_status brc = r->ep == GR_EP_EMBEDDINGS ? r->ops->build_embeddings_request(&r->actx, r->body, h, &err)
                                                   : r->ops->build_chat_request(&r->actx, r->body, h, &err);
         if (brc != GR_OK) {
-            gr_request_fail(r, err.status ? err.status : 400, err.type ? err.type : "invalid_request_error", err.code,
-                            NULL, "%s", err.message[0] ? err.message : "request cannot be translated for this provider");
+            proxy_fail_untranslatable(r, &err, err.code, NULL, "request cannot be translated for this provider");
             return false;
         }
         proxy_add_common_headers(r, r->deployment->provider, h, false);

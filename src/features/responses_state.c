@@ -70,12 +70,12 @@ static void load_run(void *conn, void *arg) {
 }
 
 static void reply_store_down(gr_request *r, const char *why) {
-    gr_request_fail(r, 503, "api_error", "store_unavailable", NULL, "%s", why);
+    gr_request_fail_code(r, GR_EC_STORE_UNAVAILABLE, NULL, "%s", why);
 }
 
 static void reply_not_found(gr_request *r, const char *id, const char *param) {
-    gr_request_fail(r, 404, "invalid_request_error", "not_found", param,
-                    param ? "Previous response with id '%s' not found." : "Response with id '%s' not found.", id);
+    gr_request_fail_code(r, GR_EC_NOT_FOUND, param,
+                         param ? "Previous response with id '%s' not found." : "Response with id '%s' not found.", id);
 }
 
 static bool submit(gr_request *r, const char *id, bool del, void (*resume)(gr_request *, void *, const char *)) {
@@ -100,8 +100,8 @@ static gr_status rebuild(gr_request *r, const cJSON *history) {
     gr_upstream_error e = {0};
     if (gr_responses_to_canonical(r->responses_body, history, &canon, &e) != GR_OK || !canon) {
         cJSON_Delete(canon);
-        gr_request_fail(r, 400, "invalid_request_error", NULL, "previous_response_id", "%s",
-                        e.message[0] ? e.message : "the stored conversation cannot be continued");
+        gr_request_fail_code(r, GR_EC_CONVERSATION_NOT_CONTINUABLE, "previous_response_id", "%s",
+                             e.message[0] ? e.message : "the stored conversation cannot be continued");
         return GR_ERR_INVALID;
     }
     cJSON *msgs = cJSON_DetachItemFromObjectCaseSensitive(canon, "messages");
@@ -140,13 +140,13 @@ static gr_phase_rc phase_previous(gr_request *r) {
     const cJSON *prev = cJSON_GetObjectItemCaseSensitive(r->responses_body, "previous_response_id");
     if (!prev || cJSON_IsNull(prev)) return GR_PHASE_NEXT;
     if (r->pay_x402) { /* a payer has no identity to scope stored responses to: none are kept */
-        gr_request_fail(r, 400, "invalid_request_error", "unsupported_parameter", "previous_response_id",
-                        "previous_response_id needs an API key: responses paid with x402 are not stored.");
+        gr_request_fail_code(r, GR_EC_UNSUPPORTED_PARAMETER, "previous_response_id",
+                             "previous_response_id needs an API key: responses paid with x402 are not stored.");
         return GR_PHASE_STOP;
     }
     if (!cJSON_IsString(prev) || !prev->valuestring[0] || strlen(prev->valuestring) > MAX_ID_LEN) {
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_value", "previous_response_id",
-                        "'previous_response_id' must be a response id (at most %d characters).", MAX_ID_LEN);
+        gr_request_fail_code(r, GR_EC_INVALID_VALUE, "previous_response_id",
+                             "'previous_response_id' must be a response id (at most %d characters).", MAX_ID_LEN);
         return GR_PHASE_STOP;
     }
     submit(r, prev->valuestring, false, previous_resume);
@@ -251,7 +251,7 @@ static void reply_input_items(gr_request *r, const char *items_json) {
     struct evkeyvalq q;
     memset(&q, 0, sizeof q);
     if (evhttp_parse_query_str(query_of(r), &q) != 0) {
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_query", NULL, "The query string is malformed.");
+        gr_request_fail_code(r, GR_EC_INVALID_QUERY, NULL, "The query string is malformed.");
         return;
     }
     const char *limit_s = evhttp_find_header(&q, "limit"), *order = evhttp_find_header(&q, "order");
@@ -265,8 +265,9 @@ static void reply_input_items(gr_request *r, const char *items_json) {
     if (after) snprintf(after_id, sizeof after_id, "%s", after);
     evhttp_clear_headers(&q);
     if (bad_limit || bad_order) {
-        gr_request_fail(r, 400, "invalid_request_error", "invalid_value", bad_limit ? "limit" : "order", "%s",
-                        bad_limit ? "'limit' must be an integer from 1 to 100." : "'order' must be 'asc' or 'desc'.");
+        gr_request_fail_code(r, GR_EC_INVALID_VALUE, bad_limit ? "limit" : "order", "%s",
+                             bad_limit ? "'limit' must be an integer from 1 to 100."
+                                       : "'order' must be 'asc' or 'desc'.");
         return;
     }
     cJSON *items = cJSON_Parse(items_json);
@@ -281,8 +282,8 @@ static void reply_input_items(gr_request *r, const char *items_json) {
         }
         if (start < 0) {
             cJSON_Delete(items);
-            gr_request_fail(r, 400, "invalid_request_error", "invalid_value", "after",
-                            "No input item with id '%s' in this response.", after_id);
+            gr_request_fail_code(r, GR_EC_INVALID_VALUE, "after", "No input item with id '%s' in this response.",
+                                 after_id);
             return;
         }
     }
@@ -333,15 +334,14 @@ static void api_resume(gr_request *r, void *arg, const char *err) {
 void gr_responses_state_serve(gr_request *r) {
     path_parts p;
     if (!parse_path(r->path, &p)) {
-        gr_request_fail(r, 404, "invalid_request_error", "unknown_url", NULL, "Invalid URL (%s %s)", r->method, r->path);
+        gr_request_fail_code(r, GR_EC_UNKNOWN_URL, NULL, "Invalid URL (%s %s)", r->method, r->path);
         return;
     }
     bool get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
     bool del = !strcmp(r->method, "DELETE") && !p.input_items;
     if (!get && !del) {
         gr_request_add_header(r, "Allow", p.input_items ? "GET, HEAD" : "GET, HEAD, DELETE");
-        gr_request_fail(r, 405, "invalid_request_error", "method_not_allowed", NULL, "Method %s is not allowed for %s",
-                        r->method, r->path);
+        gr_request_fail_code(r, GR_EC_METHOD_NOT_ALLOWED, NULL, "Method %s is not allowed for %s", r->method, r->path);
         return;
     }
     submit(r, p.id, del, api_resume); /* answers in api_resume */

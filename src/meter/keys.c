@@ -625,14 +625,14 @@ static void verdict_ok(gr_key_verdict *v) {
     v->status = 200;
 }
 
-static void verdict(gr_key_verdict *v, int status, const char *type, const char *code,
-                    int64_t retry_after, const char *fmt, ...) GR_PRINTF(6, 7);
+static void verdict(gr_key_verdict *v, gr_error_code ec, int64_t retry_after, const char *fmt, ...) GR_PRINTF(4, 5);
 
-static void verdict(gr_key_verdict *v, int status, const char *type, const char *code,
-                    int64_t retry_after, const char *fmt, ...) {
-    v->status = status;
-    v->type = type;
-    v->code = code;
+static void verdict(gr_key_verdict *v, gr_error_code ec, int64_t retry_after, const char *fmt, ...) {
+    const gr_error_row *e = gr_error_catalogue_row(ec);
+    v->error = ec;
+    v->status = e->status;
+    v->type = e->type;
+    v->code = e->code;
     v->retry_after_s = retry_after;
     va_list ap;
     va_start(ap, fmt);
@@ -643,13 +643,11 @@ static void verdict(gr_key_verdict *v, int status, const char *type, const char 
 /* 401 checks; under e->mu. */
 static bool check_active(gr_key_entry *e, int64_t now_ms, gr_key_verdict *v) {
     if (e->rec.revoked_at_ms) {
-        verdict(v, 401, "invalid_request_error", "key_revoked", 0,
-                "This API key (%s...) has been revoked.", e->rec.prefix);
+        verdict(v, GR_EC_KEY_REVOKED, 0, "This API key (%s...) has been revoked.", e->rec.prefix);
         return false;
     }
     if (e->rec.expires_at_ms && now_ms >= e->rec.expires_at_ms) {
-        verdict(v, 401, "invalid_request_error", "key_expired", 0,
-                "This API key (%s...) expired at %lld ms since the epoch.", e->rec.prefix,
+        verdict(v, GR_EC_KEY_EXPIRED, 0, "This API key (%s...) expired at %lld ms since the epoch.", e->rec.prefix,
                 (long long)e->rec.expires_at_ms);
         return false;
     }
@@ -661,8 +659,7 @@ bool gr_keys_authenticate(gr_keys *t, const char *bearer, size_t len, int64_t no
     *handle = NULL;
     verdict_ok(v);
     if (!bearer || len == 0 || len > 512) {
-        verdict(v, 401, "invalid_request_error", "invalid_api_key", 0,
-                "Missing API key. Send it as 'Authorization: Bearer gr-...'.");
+        verdict(v, GR_EC_INVALID_API_KEY, 0, "Missing API key. Send it as 'Authorization: Bearer gr-...'.");
         return false;
     }
     char hex[GR_KEY_HASH_HEX];
@@ -673,13 +670,11 @@ bool gr_keys_authenticate(gr_keys *t, const char *bearer, size_t len, int64_t no
     if (e && via_prev && now_ms >= e->prev_until) prev_expired = true;
     pthread_rwlock_unlock(&t->lock);
     if (prev_expired) {
-        verdict(v, 401, "invalid_request_error", "key_rotated", 0,
-                "This API key was rotated and its grace period has ended; use the new key.");
+        verdict(v, GR_EC_KEY_ROTATED, 0, "This API key was rotated and its grace period has ended; use the new key.");
         return false;
     }
     if (!e) {
-        verdict(v, 401, "invalid_request_error", "invalid_api_key", 0,
-                "Incorrect API key provided.");
+        verdict(v, GR_EC_INVALID_API_KEY, 0, "Incorrect API key provided.");
         return false;
     }
     pthread_mutex_lock(&e->mu);
@@ -750,11 +745,10 @@ static bool check_budget(gr_key_entry *e, const char *label, int64_t budget, int
     gr_meter_format_usd(max_cost, m, sizeof m);
     int64_t retry = reset_ms ? secs_until(now_ms, reset_ms) : 0;
     if (spent >= budget)
-        verdict(v, 402, "insufficient_quota", "budget_exceeded", retry,
-                "Budget exhausted for this API key: %s budget $%s, spent $%s.%s", label, b, s,
-                reset_ms ? " It resets at the start of the next UTC period." : "");
+        verdict(v, GR_EC_BUDGET_EXCEEDED, retry, "Budget exhausted for this API key: %s budget $%s, spent $%s.%s",
+                label, b, s, reset_ms ? " It resets at the start of the next UTC period." : "");
     else
-        verdict(v, 402, "insufficient_quota", "budget_exceeded", retry,
+        verdict(v, GR_EC_BUDGET_EXCEEDED, retry,
                 "Insufficient budget for this request: %s budget $%s, spent $%s, reserved by "
                 "in-flight requests $%s, this request may cost up to $%s. Lower max_tokens or "
                 "raise the budget.",
@@ -773,8 +767,7 @@ bool gr_keys_admit(gr_key_entry *e, const char *model, int64_t max_cost, int64_t
     pthread_mutex_lock(&e->mu);
     if (!check_active(e, now_ms, v)) goto out;
     if (!model_allowed(e, model)) {
-        verdict(v, 403, "permission_error", "model_not_allowed", 0,
-                "This API key is not allowed to use model '%s'.", model ? model : "");
+        verdict(v, GR_EC_MODEL_NOT_ALLOWED, 0, "This API key is not allowed to use model '%s'.", model ? model : "");
         goto out;
     }
     roll_periods(e, now_ms);
@@ -788,25 +781,21 @@ bool gr_keys_admit(gr_key_entry *e, const char *model, int64_t max_cost, int64_t
                       next_month_ms, now_ms, v))
         goto out;
     if (e->rec.rpm > 0 && window_sum(&e->rpm, now_s) + 1 > e->rec.rpm) {
-        verdict(v, 429, "rate_limit_error", "rate_limit_exceeded",
-                window_retry(&e->rpm, now_s, 1, e->rec.rpm),
-                "Rate limit reached for this API key: %lld requests per minute.",
-                (long long)e->rec.rpm);
+        verdict(v, GR_EC_RATE_LIMIT_EXCEEDED, window_retry(&e->rpm, now_s, 1, e->rec.rpm),
+                "Rate limit reached for this API key: %lld requests per minute.", (long long)e->rec.rpm);
         goto out;
     }
     if (e->rec.tpm > 0) {
         if (est_tokens > e->rec.tpm) {
-            verdict(v, 429, "rate_limit_error", "tokens_exceed_limit", 0,
+            verdict(v, GR_EC_TOKENS_EXCEED_LIMIT, 0,
                     "This request needs about %lld tokens, more than this API key's limit of "
                     "%lld tokens per minute. Shorten the prompt or lower max_tokens.",
                     (long long)est_tokens, (long long)e->rec.tpm);
             goto out;
         }
         if (window_sum(&e->tpm, now_s) + est_tokens > e->rec.tpm) {
-            verdict(v, 429, "rate_limit_error", "rate_limit_exceeded",
-                    window_retry(&e->tpm, now_s, est_tokens, e->rec.tpm),
-                    "Rate limit reached for this API key: %lld tokens per minute.",
-                    (long long)e->rec.tpm);
+            verdict(v, GR_EC_RATE_LIMIT_EXCEEDED, window_retry(&e->tpm, now_s, est_tokens, e->rec.tpm),
+                    "Rate limit reached for this API key: %lld tokens per minute.", (long long)e->rec.tpm);
             goto out;
         }
     }

@@ -38,6 +38,7 @@
 #define GR_KEYS_H
 
 #include "common.h"
+#include "error_catalogue.h"
 #include "store.h"
 #include <cjson/cJSON.h>
 
@@ -48,6 +49,7 @@ typedef struct gr_keys gr_keys;
 typedef struct gr_key_entry gr_key_entry; /* handle; valid for the table's life */
 
 typedef struct gr_key_verdict {
+    gr_error_code error;  /* when refused (status != 200): the catalogue's row; status, type, code are its */
     int status;           /* 200 admitted; 401, 402, 403, 429 */
     const char *type;     /* OpenAI error type */
     const char *code;     /* OpenAI error code */
