@@ -83,9 +83,10 @@ static void admin_late(void *conn, void *arg) {
 }
 
 static void admin_reply_unavailable(gr_request *r, const char *why) {
-    char *json = gr_admin_error_json(why, "api_error", NULL, "store_unavailable");
-    r->error_type = "api_error";
-    gr_request_reply_json(r, 503, json, strlen(json));
+    const gr_error_row *e = gr_error_catalogue_row(GR_EC_STORE_UNAVAILABLE);
+    char *json = gr_admin_error_json(why, e->type, NULL, e->code);
+    r->error_type = e->type;
+    gr_request_reply_json(r, e->status, json, strlen(json));
     free(json);
 }
 

@@ -29,23 +29,21 @@ char *gr_admin_error_json(const char *message, const char *type, const char *par
     return s;
 }
 
-static int fail(char **out, int status, const char *type, const char *code, const char *param,
-                const char *fmt, ...) GR_PRINTF(6, 7);
-static int fail(char **out, int status, const char *type, const char *code, const char *param,
-                const char *fmt, ...) {
+static int fail(char **out, gr_error_code ec, const char *param, const char *fmt, ...) GR_PRINTF(4, 5);
+static int fail(char **out, gr_error_code ec, const char *param, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    gr_admin_vfail(out, status, type, code, param, fmt, ap);
+    int status = gr_admin_vfail(out, ec, param, fmt, ap);
     va_end(ap);
     return status;
 }
 
-int gr_admin_vfail(char **out, int status, const char *type, const char *code, const char *param, const char *fmt,
-                   va_list ap) {
+int gr_admin_vfail(char **out, gr_error_code ec, const char *param, const char *fmt, va_list ap) {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    *out = gr_admin_error_json(msg, type, param, code);
-    return status;
+    const gr_error_row *e = gr_error_catalogue_row(ec);
+    *out = gr_admin_error_json(msg, e->type, param, e->code);
+    return e->status;
 }
 
 static int reply(char **out, int status, cJSON *body) {
@@ -237,13 +235,11 @@ static int key_info_reply(gr_admin_ctx *c, gr_key_entry *e, int64_t now, int sta
 
 static int store_error(char **out, gr_status rc) {
     gr_store_health_note(rc);
-    if (rc == GR_ERR_NOT_FOUND)
-        return fail(out, 404, "invalid_request_error", "not_found", NULL, "Not found.");
+    if (rc == GR_ERR_NOT_FOUND) return fail(out, GR_EC_NOT_FOUND, NULL, "Not found.");
     if (rc == GR_ERR_UNAVAILABLE) /* a networked store that is down: retry later (SCALING.md) */
-        return fail(out, 503, "api_error", "store_unavailable", NULL,
+        return fail(out, GR_EC_STORE_UNAVAILABLE, NULL,
                     "The store cannot be reached; nothing was changed. Retry later.");
-    return fail(out, 500, "api_error", "store_error", NULL, "The key store failed: %s.",
-                gr_status_str(rc));
+    return fail(out, GR_EC_STORE_ERROR, NULL, "The key store failed: %s.", gr_status_str(rc));
 }
 
 int gr_admin_store_error(char **out, gr_status rc) { return store_error(out, rc); }
@@ -251,8 +247,7 @@ int gr_admin_store_error(char **out, gr_status rc) { return store_error(out, rc)
 static int parse_body(const char *body, size_t len, cJSON **obj, char **out) {
     *obj = NULL;
     if (len > MAX_ADMIN_BODY)
-        return fail(out, 413, "invalid_request_error", "body_too_large", NULL,
-                    "Request body larger than %d bytes.", MAX_ADMIN_BODY);
+        return fail(out, GR_EC_ADMIN_BODY_TOO_LARGE, NULL, "Request body larger than %d bytes.", MAX_ADMIN_BODY);
     const char *text = body && len ? body : "{}", *endp = NULL;
     size_t tlen = body && len ? len : 2;
     *obj = cJSON_ParseWithLengthOpts(text, tlen, &endp, 0);
@@ -262,14 +257,12 @@ static int parse_body(const char *body, size_t len, cJSON **obj, char **out) {
     if (*obj && used < tlen) { /* trailing bytes after the object */
         cJSON_Delete(*obj);
         *obj = NULL;
-        return fail(out, 400, "invalid_request_error", "invalid_json", NULL,
-                    "Unexpected data after the JSON body at byte %zu.", used);
+        return fail(out, GR_EC_INVALID_JSON, NULL, "Unexpected data after the JSON body at byte %zu.", used);
     }
     if (!cJSON_IsObject(*obj)) {
         cJSON_Delete(*obj);
         *obj = NULL;
-        return fail(out, 400, "invalid_request_error", "invalid_json", NULL,
-                    "The request body must be a JSON object.");
+        return fail(out, GR_EC_INVALID_JSON, NULL, "The request body must be a JSON object.");
     }
     return 0;
 }
@@ -284,7 +277,7 @@ static int keys_create(gr_admin_ctx *c, const char *body, size_t len, int64_t no
     if (gr_keys_spec_from_json(obj, false, now, &spec, err, sizeof err) != GR_OK) {
         cJSON_Delete(obj);
         gr_key_record_dispose(&spec);
-        return fail(out, 400, "invalid_request_error", "invalid_key_spec", NULL, "%s", err);
+        return fail(out, GR_EC_INVALID_KEY_SPEC, NULL, "%s", err);
     }
     cJSON_Delete(obj);
     char plaintext[GR_KEY_PLAINTEXT_SIZE];
@@ -323,13 +316,12 @@ static int keys_patch(gr_admin_ctx *c, gr_key_entry *e, const char *body, size_t
     cJSON_Delete(obj);
     if (rc) {
         gr_key_record_dispose(&info.rec);
-        return fail(out, 400, "invalid_request_error", "invalid_key_spec", NULL, "%s", err);
+        return fail(out, GR_EC_INVALID_KEY_SPEC, NULL, "%s", err);
     }
     rc = gr_keys_update(c->keys, &info.rec, now);
     gr_key_record_dispose(&info.rec);
     if (rc == GR_ERR_UNSUPPORTED)
-        return fail(out, 409, "invalid_request_error", "static_key", NULL,
-                    "Keys defined in the config file are changed in the config file.");
+        return fail(out, GR_EC_STATIC_KEY, NULL, "Keys defined in the config file are changed in the config file.");
     if (rc) return store_error(out, rc);
     return key_info_reply(c, e, now, 200, NULL, out);
 }
@@ -349,7 +341,7 @@ static int keys_rotate(gr_admin_ctx *c, const char *id, const char *body, size_t
         if (!cJSON_IsNumber(g) || g->valuedouble < 0 || g->valuedouble > (double)MAX_ROTATE_GRACE_S ||
             g->valuedouble != (double)(int64_t)g->valuedouble) {
             cJSON_Delete(obj);
-            return fail(out, 400, "invalid_request_error", "invalid_grace", "grace_seconds",
+            return fail(out, GR_EC_INVALID_GRACE, "grace_seconds",
                         "grace_seconds must be a whole number of seconds from 0 to %lld (30 days).",
                         (long long)MAX_ROTATE_GRACE_S);
         }
@@ -357,14 +349,12 @@ static int keys_rotate(gr_admin_ctx *c, const char *id, const char *body, size_t
     }
     cJSON_Delete(obj);
     gr_key_entry *e = gr_keys_find_id(c->keys, id);
-    if (!e) return fail(out, 404, "invalid_request_error", "key_not_found", NULL, "No key with id '%.64s'.", id);
+    if (!e) return fail(out, GR_EC_KEY_NOT_FOUND, NULL, "No key with id '%.64s'.", id);
     char plaintext[GR_KEY_PLAINTEXT_SIZE];
     gr_status rc = gr_keys_rotate(c->keys, id, grace_ms, now, plaintext);
     if (rc == GR_ERR_UNSUPPORTED)
-        return fail(out, 409, "invalid_request_error", "static_key", NULL,
-                    "Keys defined in the config file are changed in the config file.");
-    if (rc == GR_ERR_INVALID)
-        return fail(out, 409, "invalid_request_error", "key_revoked", NULL, "A revoked key cannot be rotated.");
+        return fail(out, GR_EC_STATIC_KEY, NULL, "Keys defined in the config file are changed in the config file.");
+    if (rc == GR_ERR_INVALID) return fail(out, GR_EC_KEY_ALREADY_REVOKED, NULL, "A revoked key cannot be rotated.");
     if (rc) return store_error(out, rc);
     gr_key_info info;
     gr_keys_info(e, now, &info);
@@ -385,18 +375,15 @@ static int usage(gr_admin_ctx *c, const char *query, char **out) {
         for (i = 0; i < GR_ARRAY_LEN(group_names); i++)
             if (strcmp(buf, group_names[i]) == 0) break;
         if (i == GR_ARRAY_LEN(group_names))
-            return fail(out, 400, "invalid_request_error", "invalid_group_by", "group_by",
-                        "group_by must be one of key, model, provider, day.");
+            return fail(out, GR_EC_INVALID_GROUP_BY, "group_by", "group_by must be one of key, model, provider, day.");
         q.by = (gr_usage_group_by)i;
     }
     query_get(query, "from", buf, sizeof buf);
     if (gr_admin_parse_time(buf, false, &q.from_ms))
-        return fail(out, 400, "invalid_request_error", "invalid_time", "from",
-                    "from must be unix seconds/ms or YYYY-MM-DD.");
+        return fail(out, GR_EC_INVALID_TIME, "from", "from must be unix seconds/ms or YYYY-MM-DD.");
     query_get(query, "to", buf, sizeof buf);
     if (gr_admin_parse_time(buf, true, &q.to_ms))
-        return fail(out, 400, "invalid_request_error", "invalid_time", "to",
-                    "to must be unix seconds/ms or YYYY-MM-DD (inclusive day).");
+        return fail(out, GR_EC_INVALID_TIME, "to", "to must be unix seconds/ms or YYYY-MM-DD (inclusive day).");
     char key_id[GR_KEY_ID_MAX];
     if (query_get(query, "key_id", key_id, sizeof key_id) && key_id[0]) q.key_id = key_id;
     gr_usage_group *g;
@@ -411,13 +398,12 @@ static int usage(gr_admin_ctx *c, const char *query, char **out) {
 static int generation(gr_admin_ctx *c, const char *query, const char *owner_id, char **out) {
     char id[96];
     if (!query_get(query, "id", id, sizeof id) || !id[0])
-        return fail(out, 400, "invalid_request_error", "missing_id", "id",
-                    "Pass the request id: /v1/generation?id=...");
+        return fail(out, GR_EC_MISSING_ID, "id", "Pass the request id: /v1/generation?id=...");
     gr_ledger_row row;
     gr_status rc = gr_store_generation_get(c->store, id, &row);
     if (rc == GR_OK && owner_id && strcmp(row.key_id, owner_id) != 0) rc = GR_ERR_NOT_FOUND;
     if (rc == GR_ERR_NOT_FOUND)
-        return fail(out, 404, "invalid_request_error", "generation_not_found", "id",
+        return fail(out, GR_EC_GENERATION_NOT_FOUND, "id",
                     "No generation with id '%s' for this key (rows appear shortly after the "
                     "request completes).",
                     id);
@@ -432,17 +418,14 @@ static int handle_admin(gr_admin_ctx *c, const char *method, const char *path, c
     if (strcmp(path, "/admin/keys") == 0) {
         if (strcmp(method, "POST") == 0) return keys_create(c, body, body_len, now, out);
         if (strcmp(method, "GET") == 0) return keys_list(c, now, out);
-        return fail(out, 405, "invalid_request_error", "method_not_allowed", NULL,
-                    "Use GET or POST on /admin/keys.");
+        return fail(out, GR_EC_METHOD_NOT_ALLOWED, NULL, "Use GET or POST on /admin/keys.");
     }
     if (strncmp(path, "/admin/keys/", 12) == 0 && strlen(path) > 19 && !strcmp(path + strlen(path) - 7, "/rotate")) {
         if (strcmp(method, "POST") != 0)
-            return fail(out, 405, "invalid_request_error", "method_not_allowed", NULL,
-                        "Use POST on /admin/keys/{id}/rotate.");
+            return fail(out, GR_EC_METHOD_NOT_ALLOWED, NULL, "Use POST on /admin/keys/{id}/rotate.");
         char id[GR_KEY_ID_MAX];
         size_t idlen = strlen(path) - 12 - 7;
-        if (idlen >= sizeof id)
-            return fail(out, 404, "invalid_request_error", "key_not_found", NULL, "No such key.");
+        if (idlen >= sizeof id) return fail(out, GR_EC_KEY_NOT_FOUND, NULL, "No such key.");
         memcpy(id, path + 12, idlen);
         id[idlen] = '\0';
         return keys_rotate(c, id, body, body_len, now, out);
@@ -450,31 +433,26 @@ static int handle_admin(gr_admin_ctx *c, const char *method, const char *path, c
     if (strncmp(path, "/admin/keys/", 12) == 0) {
         const char *id = path + 12;
         gr_key_entry *e = *id && !strchr(id, '/') ? gr_keys_find_id(c->keys, id) : NULL;
-        if (!e)
-            return fail(out, 404, "invalid_request_error", "key_not_found", NULL,
-                        "No key with id '%.64s'.", id);
+        if (!e) return fail(out, GR_EC_KEY_NOT_FOUND, NULL, "No key with id '%.64s'.", id);
         if (strcmp(method, "GET") == 0) return key_info_reply(c, e, now, 200, NULL, out);
         if (strcmp(method, "PATCH") == 0) return keys_patch(c, e, body, body_len, now, out);
         if (strcmp(method, "DELETE") == 0) {
             gr_status rc = gr_keys_revoke(c->keys, id, now);
             if (rc == GR_ERR_UNSUPPORTED)
-                return fail(out, 409, "invalid_request_error", "static_key", NULL,
+                return fail(out, GR_EC_STATIC_KEY, NULL,
                             "Keys defined in the config file are removed from the config file.");
             if (rc) return store_error(out, rc);
             return key_info_reply(c, e, now, 200, NULL, out);
         }
-        return fail(out, 405, "invalid_request_error", "method_not_allowed", NULL,
-                    "Use GET, PATCH or DELETE on /admin/keys/{id}.");
+        return fail(out, GR_EC_METHOD_NOT_ALLOWED, NULL, "Use GET, PATCH or DELETE on /admin/keys/{id}.");
     }
     if (strcmp(path, "/admin/usage") == 0) {
-        if (strcmp(method, "GET") != 0)
-            return fail(out, 405, "invalid_request_error", "method_not_allowed", NULL,
-                        "Use GET on /admin/usage.");
+        if (strcmp(method, "GET") != 0) return fail(out, GR_EC_METHOD_NOT_ALLOWED, NULL, "Use GET on /admin/usage.");
         return usage(c, query, out);
     }
     if (strcmp(path, "/admin/generation") == 0 && strcmp(method, "GET") == 0)
         return generation(c, query, NULL, out);
-    return fail(out, 404, "invalid_request_error", "not_found", NULL, "Unknown admin endpoint.");
+    return fail(out, GR_EC_NOT_FOUND, NULL, "Unknown admin endpoint.");
 }
 
 int gr_admin_handle(gr_admin_ctx *c, const char *method, const char *path, const char *query,
@@ -485,17 +463,13 @@ int gr_admin_handle(gr_admin_ctx *c, const char *method, const char *path, const
     const char *tok = strip_bearer(bearer, &blen);
     if (strncmp(path, "/admin/", 7) == 0 || strcmp(path, "/admin") == 0) {
         if (!c->admin_key || !*c->admin_key)
-            return fail(out, 404, "invalid_request_error", "not_found", NULL,
-                        "The admin API is disabled (no admin_key configured).");
+            return fail(out, GR_EC_NOT_FOUND, NULL, "The admin API is disabled (no admin_key configured).");
         if (!tok || !gr_secret_eq(tok, blen, c->admin_key, strlen(c->admin_key)))
-            return fail(out, 401, "invalid_request_error", "invalid_admin_key", NULL,
-                        "The admin API needs 'Authorization: Bearer <admin key>'.");
+            return fail(out, GR_EC_INVALID_ADMIN_KEY, NULL, "The admin API needs 'Authorization: Bearer <admin key>'.");
         return handle_admin(c, method, path, query, body, body_len, now, out);
     }
     if (strcmp(path, "/v1/key") == 0 || strcmp(path, "/v1/generation") == 0) {
-        if (strcmp(method, "GET") != 0)
-            return fail(out, 405, "invalid_request_error", "method_not_allowed", NULL,
-                        "Use GET on %s.", path);
+        if (strcmp(method, "GET") != 0) return fail(out, GR_EC_METHOD_NOT_ALLOWED, NULL, "Use GET on %s.", path);
         gr_key_entry *e = NULL;
         gr_key_verdict v;
         if (!gr_keys_authenticate(c->keys, tok, blen, now, &e, &v)) {
@@ -512,5 +486,5 @@ int gr_admin_handle(gr_admin_ctx *c, const char *method, const char *path, const
         }
         return generation(c, query, gr_keys_id(e), out);
     }
-    return fail(out, 404, "invalid_request_error", "not_found", NULL, "Unknown endpoint.");
+    return fail(out, GR_EC_NOT_FOUND, NULL, "Unknown endpoint.");
 }

@@ -29,6 +29,7 @@
 #define GR_ADMIN_H
 
 #include "common.h"
+#include "error_catalogue.h"
 #include "keys.h"
 
 #include <stdarg.h>
@@ -64,9 +65,9 @@ char *gr_admin_error_json(const char *message, const char *type, const char *par
  * (end_of_day: the day's end, for inclusive "to" dates). 0 when empty. */
 GR_MUST_CHECK gr_status gr_admin_parse_time(const char *s, bool end_of_day, int64_t *ms);
 
-/* An error reply: *out = the {"error":{...}} body of the formatted message; returns status. */
-int gr_admin_vfail(char **out, int status, const char *type, const char *code, const char *param, const char *fmt,
-                   va_list ap);
+/* An error reply: *out = the {"error":{...}} body of the catalogue's error ec
+ * (error_catalogue.def) with the formatted message; returns its status. */
+int gr_admin_vfail(char **out, gr_error_code ec, const char *param, const char *fmt, va_list ap);
 /* name=value of a query string, URL-decoded into buf (false: absent). */
 bool gr_admin_query_get(const char *query, const char *name, char *buf, size_t cap);
 /* The token of an Authorization value ("Bearer " and blanks stripped). */

@@ -15,13 +15,11 @@ static const char CT_CSV[] = "text/csv; charset=utf-8";
 
 /* ---- replies ---- */
 
-static int fail(char **out, size_t *len, int status, const char *type, const char *code, const char *param,
-                const char *fmt, ...) GR_PRINTF(7, 8);
-static int fail(char **out, size_t *len, int status, const char *type, const char *code, const char *param,
-                const char *fmt, ...) {
+static int fail(char **out, size_t *len, gr_error_code ec, const char *param, const char *fmt, ...) GR_PRINTF(5, 6);
+static int fail(char **out, size_t *len, gr_error_code ec, const char *param, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    gr_admin_vfail(out, status, type, code, param, fmt, ap);
+    int status = gr_admin_vfail(out, ec, param, fmt, ap);
     va_end(ap);
     *len = strlen(*out);
     return status;
@@ -65,26 +63,23 @@ static int parse_filters(report_req *q, char **out, size_t *len) {
     char buf[128];
     gr_admin_query_get(q->query, "from", buf, sizeof buf);
     if (gr_admin_parse_time(buf, false, &q->scan.from_ms))
-        return fail(out, len, 400, "invalid_request_error", "invalid_time", "from",
-                    "from must be unix seconds/ms or YYYY-MM-DD.");
+        return fail(out, len, GR_EC_INVALID_TIME, "from", "from must be unix seconds/ms or YYYY-MM-DD.");
     gr_admin_query_get(q->query, "to", buf, sizeof buf);
     if (gr_admin_parse_time(buf, true, &q->scan.to_ms))
-        return fail(out, len, 400, "invalid_request_error", "invalid_time", "to",
-                    "to must be unix seconds/ms or YYYY-MM-DD (inclusive day).");
+        return fail(out, len, GR_EC_INVALID_TIME, "to", "to must be unix seconds/ms or YYYY-MM-DD (inclusive day).");
     gr_admin_query_get(q->query, "key_id", q->key_id, sizeof q->key_id);
     if (q->scope && q->key_id[0] && strcmp(q->key_id, q->scope) != 0)
-        return fail(out, len, 403, "permission_error", "not_your_key", "key_id",
-                    "A virtual key can read its own usage only.");
+        return fail(out, len, GR_EC_NOT_YOUR_KEY, "key_id", "A virtual key can read its own usage only.");
     if (q->scope) gr_store_strlcpy(q->key_id, q->scope, sizeof q->key_id);
     q->scan.key_id = q->key_id[0] ? q->key_id : NULL;
     gr_admin_query_get(q->query, "model", q->model, sizeof q->model);
     gr_admin_query_get(q->query, "provider", q->provider, sizeof q->provider);
     gr_admin_query_get(q->query, "status", q->status, sizeof q->status);
     if (q->status[0] && strcmp(q->status, "ok") && strcmp(q->status, "error"))
-        return fail(out, len, 400, "invalid_request_error", "invalid_status", "status", "status must be ok or error.");
+        return fail(out, len, GR_EC_INVALID_STATUS, "status", "status must be ok or error.");
     gr_admin_query_get(q->query, "format", buf, sizeof buf);
     if (buf[0] && strcmp(buf, "json") && strcmp(buf, "csv"))
-        return fail(out, len, 400, "invalid_request_error", "invalid_format", "format", "format must be json or csv.");
+        return fail(out, len, GR_EC_INVALID_FORMAT, "format", "format must be json or csv.");
     q->csv = !strcmp(buf, "csv");
     q->scan.limit = q->ctx->report_max_rows > 0 ? q->ctx->report_max_rows : GR_ADMIN_REPORT_DEFAULT_MAX_ROWS;
     return 0;
@@ -280,7 +275,7 @@ static int parse_dims(usage_report *u, const char *query, char **out, size_t *le
         int d = 0;
         while (d < NDIMS && strcmp(tok, dim_names[d])) d++;
         if (d == NDIMS || u->ndims == 2 || (u->ndims == 1 && u->dims[0] == d))
-            return fail(out, len, 400, "invalid_request_error", "invalid_group_by", "by",
+            return fail(out, len, GR_EC_INVALID_GROUP_BY, "by",
                         "by must be one or two different names of key, model, provider, day (e.g. by=key,model).");
         u->dims[u->ndims++] = d;
     }
@@ -422,9 +417,8 @@ static int report_rows(report_req *q, char **out, size_t *len, const char **ctyp
         char *end;
         long long v = strtoll(buf, &end, 10);
         if (*end || v < 1 || v > q->scan.limit)
-            return fail(out, len, 400, "invalid_request_error", "invalid_limit", "limit",
-                        "limit must be an integer from 1 to %lld (console.max_report_rows).",
-                        (long long)q->scan.limit);
+            return fail(out, len, GR_EC_INVALID_LIMIT, "limit",
+                        "limit must be an integer from 1 to %lld (console.max_report_rows).", (long long)q->scan.limit);
         rr.limit = v;
     }
     cJSON *root = NULL;
@@ -565,8 +559,7 @@ static int report_timeseries(report_req *q, char **out, size_t *len) {
     else if (!strcmp(range, "month")) t->step = 86400000, t->n = 30;
     else {
         free(t);
-        return fail(out, len, 400, "invalid_request_error", "invalid_range", "range",
-                    "range must be hour, day or month (the last 30 days).");
+        return fail(out, len, GR_EC_INVALID_RANGE, "range", "range must be hour, day or month (the last 30 days).");
     }
     int64_t end = (q->now / t->step + 1) * t->step; /* the current bucket is the last one */
     t->start = end - t->step * t->n;
@@ -853,7 +846,7 @@ int gr_admin_report_handle(gr_admin_ctx *ctx, const char *method, const char *pa
         q.scope = gr_keys_id(key);
     }
     if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-        return fail(out, out_len, 405, "invalid_request_error", "method_not_allowed", NULL, "Use GET on %s.", path);
+        return fail(out, out_len, GR_EC_METHOD_NOT_ALLOWED, NULL, "Use GET on %s.", path);
     const char *what = path + 14;
     if (!strcmp(what, "whoami")) {
         cJSON *root = cJSON_CreateObject();
@@ -868,11 +861,9 @@ int gr_admin_report_handle(gr_admin_ctx *ctx, const char *method, const char *pa
     }
     bool admin_only = !strcmp(what, "routing") || !strcmp(what, "payments");
     bool known = admin_only || !strcmp(what, "usage") || !strcmp(what, "rows") || !strcmp(what, "timeseries");
-    if (!known)
-        return fail(out, out_len, 404, "invalid_request_error", "not_found", NULL, "Unknown report %.40s.", what);
+    if (!known) return fail(out, out_len, GR_EC_NOT_FOUND, NULL, "Unknown report %.40s.", what);
     if (admin_only && !admin)
-        return fail(out, out_len, 403, "permission_error", "admin_only", NULL,
-                    "The %s report needs the admin key.", what);
+        return fail(out, out_len, GR_EC_ADMIN_ONLY, NULL, "The %s report needs the admin key.", what);
     int code = parse_filters(&q, out, out_len);
     if (code) return code;
     if (!strcmp(what, "usage")) return report_usage(&q, out, out_len, ctype);
