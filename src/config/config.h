@@ -180,7 +180,7 @@ typedef struct gr_log_conf {
 typedef struct gr_config {
     atomic_int refs;
     char *path;
-    cJSON *tree; /* the whole parsed document, ENV-expanded; read at load only */
+    cJSON *tree; /* the whole parsed document, ENV-expanded: read by the section parsers at load, and shown (masked) by GET /admin/config; never read to serve a request */
     const gr_conf_section *sections;  /* the table it was parsed with (frees section[]) */
     void *section[GR_CONF_NSECTIONS]; /* typed structs of the registered sections (config_schema.h) */
     gr_server_conf server;

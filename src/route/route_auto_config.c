@@ -169,10 +169,7 @@ static const gr_model_conf *find_model(const gr_config *cfg, const char *name)
         return GR_ERR_INVALID;                                                                     \
     } while (0)
 
-gr_status gr_route_auto_config_check(const gr_config *cfg, char *err, size_t errlen)
-{
-    const cJSON *r = cfg && cfg->tree ? cJSON_GetObjectItemCaseSensitive(cfg->tree, "routing") : NULL;
-    const cJSON *sec = cJSON_GetObjectItemCaseSensitive(r, "auto");
+gr_status gr_route_auto_config_check(const cJSON *sec, const gr_config *cfg, char *err, size_t errlen) {
     if (!sec || cJSON_IsNull(sec))
         return GR_OK;
     if (!cJSON_IsObject(sec))

@@ -42,9 +42,10 @@ const cJSON *gr_route_auto_section(const gr_config *cfg);
 void gr_route_auto_ability(const cJSON *section, const gr_model_conf *m, gr_auto_ability *out);
 const char *gr_route_auto_ability_from_name(gr_auto_ability_from f);
 
-/* Validates routing.auto against the models of cfg. GR_ERR_INVALID with a
- * message naming the key on the first problem. */
-GR_MUST_CHECK gr_status gr_route_auto_config_check(const gr_config *cfg, char *err, size_t errlen);
+/* Validates the routing.auto section sec (NULL: absent) against the models of
+ * cfg, at load. GR_ERR_INVALID with a message naming the key on the first
+ * problem. */
+GR_MUST_CHECK gr_status gr_route_auto_config_check(const cJSON *sec, const gr_config *cfg, char *err, size_t errlen);
 
 /* One line per auto-pool model not found in the table (placed from tier or
  * price), for `--check-config`. Returns the number of lines. */

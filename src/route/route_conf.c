@@ -61,7 +61,7 @@ static void parse_auto(const cJSON *a, const gr_config *cfg, gr_route_conf *c, g
     gr_conf_load_keys(a, "routing.auto", gr_conf_routing_auto_keys, &s, e);
     if (e->failed) return;
     char err[512];
-    if (gr_route_auto_config_check(cfg, err, sizeof err) != GR_OK) { /* value_usd, abilities, exclusivity */
+    if (gr_route_auto_config_check(a, cfg, err, sizeof err) != GR_OK) { /* value_usd, abilities, exclusivity */
         gr_conf_fail(e, "%s", err);
         return;
     }
