@@ -81,7 +81,7 @@ gr_phase_rc proxy_phase_parse(gr_request *r) {
         gr_upstream_error e = {0};
         if (gr_responses_to_canonical(r->body, NULL, &canon, &e) != GR_OK || !canon) {
             cJSON_Delete(canon);
-            proxy_fail_untranslatable(r, &e, e.code, NULL, "invalid Responses request");
+            proxy_fail_untranslatable(r, &e, NULL, e.code, "invalid Responses request"); /* its code names the field */
             return GR_PHASE_STOP;
         }
         r->responses_body = r->body; /* relayed as is to upstreams that speak Responses */
