@@ -175,9 +175,12 @@ static void note_what_was_asked(gr_request *r) {
 }
 
 /* Every error reply goes through here: the OpenAI shape, or Anthropic's with
- * anthropic_type (NULL: the type of the status) on /v1/messages. */
-static void fail_with(gr_request *r, int status, const char *type, const char *anthropic_type, const char *code,
-                      const char *param, const char *msg) {
+ * anthropic_type (NULL: the type of the status) on /v1/messages; the message
+ * is formatted (truncated at 1 KiB). */
+static void vfail(gr_request *r, int status, const char *type, const char *anthropic_type, const char *code,
+                  const char *param, const char *fmt, va_list ap) {
+    char msg[1024];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     r->error_type = type;
     note_what_was_asked(r);
     /* in the endpoint's shape from the first error on (auth, limits, parsing); a
@@ -190,22 +193,18 @@ static void fail_with(gr_request *r, int status, const char *type, const char *a
     free(s);
 }
 
-void gr_request_fail(gr_request *r, int status, const char *type, const char *code, const char *param,
-                     const char *fmt, ...) {
-    char msg[1024];
+void gr_request_fail(gr_request *r, int status, const char *type, const char *code, const char *param, const char *fmt,
+                     ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vfail(r, status, type, NULL, code, param, fmt, ap);
     va_end(ap);
-    fail_with(r, status, type, NULL, code, param, msg);
 }
 
 void gr_request_fail_code(gr_request *r, gr_error_code ec, const char *param, const char *fmt, ...) {
-    char msg[1024];
+    const gr_error_row *e = gr_error_catalogue_row(ec);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vfail(r, e->status, e->type, e->anthropic_type, e->code, param, fmt, ap);
     va_end(ap);
-    const gr_error_row *e = gr_error_catalogue_row(ec);
-    fail_with(r, e->status, e->type, e->anthropic_type, e->code, param, msg);
 }

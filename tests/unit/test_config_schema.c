@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "doc_block.h"
 #include "config_load.h"
 #include "config_schema.h"
 #include "route_conf.h"
@@ -146,29 +147,9 @@ static void test_suggest(void **state) {
 
 /* schema-4.1: docs/CONFIG.md embeds exactly what the tables print */
 static void test_docs_match_tables(void **state) {
-    char *printed = NULL;
-    size_t plen = 0;
-    FILE *m = open_memstream(&printed, &plen);
-    gr_conf_write_reference(m);
-    fclose(m);
-    const char *src = getenv("GR_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/docs/CONFIG.md", src ? src : ".");
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    static char doc[1 << 20];
-    size_t n = fread(doc, 1, sizeof doc - 1, f);
-    fclose(f);
-    doc[n] = '\0';
-    const char *begin = strstr(doc, "<!-- config-reference:begin");
-    const char *end = strstr(doc, "<!-- config-reference:end -->");
-    if (!begin || !end) fail_msg("docs/CONFIG.md lacks the config-reference markers");
-    begin = strchr(begin, '\n') + 1;
-    size_t dlen = (size_t)(end - begin);
-    if (dlen != plen || memcmp(begin, printed, plen))
-        fail_msg("docs/CONFIG.md's key reference differs from the tables: regenerate it with "
-                 "`gaterouter --config-reference`");
-    free(printed);
+    (void)state;
+    assert_doc_block("docs/CONFIG.md", "<!-- config-reference:begin", "<!-- config-reference:end -->",
+                     gr_conf_write_reference, "gaterouter --config-reference");
 }
 
 int main(void) {

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "api_messages.h"
+#include "doc_block.h"
 #include "error_catalogue.h"
 
 static void test_rows_complete(void **state) {
@@ -38,29 +39,8 @@ static void test_rows_complete(void **state) {
 /* docs/ERRORS.md embeds exactly what the table prints */
 static void test_docs_match_catalogue(void **state) {
     (void)state;
-    char *printed = NULL;
-    size_t plen = 0;
-    FILE *m = open_memstream(&printed, &plen);
-    gr_error_catalogue_write_reference(m);
-    fclose(m);
-    const char *src = getenv("GR_SOURCE_DIR");
-    char path[1024];
-    snprintf(path, sizeof path, "%s/docs/ERRORS.md", src ? src : ".");
-    FILE *f = fopen(path, "rb");
-    if (!f) fail_msg("cannot open %s", path);
-    static char doc[1 << 20];
-    size_t n = fread(doc, 1, sizeof doc - 1, f);
-    fclose(f);
-    doc[n] = '\0';
-    const char *begin = strstr(doc, "<!-- error-catalogue:begin");
-    const char *end = strstr(doc, "<!-- error-catalogue:end -->");
-    if (!begin || !end) fail_msg("docs/ERRORS.md lacks the error-catalogue markers");
-    begin = strchr(begin, '\n') + 1;
-    size_t dlen = (size_t)(end - begin);
-    if (dlen != plen || memcmp(begin, printed, plen))
-        fail_msg("docs/ERRORS.md's table differs from error_catalogue.def: regenerate it with "
-                 "`gaterouter --error-catalogue`");
-    free(printed);
+    assert_doc_block("docs/ERRORS.md", "<!-- error-catalogue:begin", "<!-- error-catalogue:end -->",
+                     gr_error_catalogue_write_reference, "gaterouter --error-catalogue");
 }
 
 int main(void) {
