@@ -199,6 +199,7 @@ void gr_route_request_init(gr_route_request *r)
     r->quality = -1.0;
     r->value_usd = -1.0;
     r->default_value_usd = -1.0;
+    r->default_cost_per_1k_usd = -1.0;
 }
 
 double gr_route_parse_quality(const char *value)
@@ -900,15 +901,30 @@ static bool auto_pool_allows(const gr_config *cfg, const gr_model_conf *m)
     return false;
 }
 
-/* The money knob: request value > request quality > named policy > the key's
- * default (metadata auto_value_usd) > config > balanced. */
+/* The money knob: request value > request quality > named policy or cost
+ * target (auto:$0.50) > the key's default (metadata auto_value_usd or
+ * auto_cost_per_1k_usd) > config > balanced. A cost target takes the value its
+ * controller holds (*budget, fed with the choice's cost by plan_auto). */
 static double auto_value_usd(const gr_config *cfg, const gr_route_request *req, gr_str policy,
-                             struct gr_route_plan *plan)
+                             struct gr_route_plan *plan, gr_route_state *st, gr_auto_budget_slot **budget)
 {
     const char *pname;
     double knob = policy_knob(policy, req->default_policy, &pname, 0);
-    double usd;
-    if (req->value_usd >= 0.0) {
+    double usd, per_1k = -1.0;
+    const gr_route_conf *rc = gr_route_conf_of(cfg);
+    *budget = NULL;
+    if (gr_auto_budget_parse_policy(policy, &per_1k) != 1) {
+        per_1k = -1.0;
+        if (knob < 0.0 && req->value_usd < 0.0 && !(req->quality >= 0.0 && req->quality <= 1.0))
+            per_1k = req->default_value_usd >= 0.0   ? -1.0
+                     : req->default_cost_per_1k_usd > 0.0 ? req->default_cost_per_1k_usd
+                                                           : rc->auto_cost_per_1k_usd;
+    }
+    if (per_1k > 0.0 && req->value_usd < 0.0 && !(req->quality >= 0.0 && req->quality <= 1.0)) {
+        *budget = gr_auto_budget_slot_for(&st->budget, per_1k);
+        usd = gr_auto_budget_value(*budget);
+        snprintf(plan->policy, sizeof plan->policy, "auto:$%.4g/1k", per_1k);
+    } else if (req->value_usd >= 0.0) {
         usd = req->value_usd;
         snprintf(plan->policy, sizeof plan->policy, "%s($%.3g)", pname, usd);
     } else if (req->quality >= 0.0 && req->quality <= 1.0) {
@@ -940,7 +956,17 @@ static void plan_auto(ctx *c, gr_str policy)
     const gr_prices *price[GR_ROUTE_MAX_CANDIDATES];
     size_t n = 0;
 
-    double usd = auto_value_usd(cfg, req, policy, plan);
+    double target_per_1k;
+    if (gr_auto_budget_parse_policy(policy, &target_per_1k) < 0) {
+        set_result(plan, GR_ROUTE_INVALID,
+                   "model '%.*s': a cost target is auto:$<USD per 1,000 requests>, e.g. auto:$0.50 "
+                   "(%g to %g)",
+                   (int)(policy.len > 64 ? 64 : policy.len), policy.ptr, GR_AUTO_BUDGET_MIN_PER_1K_USD,
+                   GR_AUTO_BUDGET_MAX_PER_1K_USD);
+        return;
+    }
+    gr_auto_budget_slot *budget;
+    double usd = auto_value_usd(cfg, req, policy, plan, c->st, &budget);
     plan->value_usd = usd;
 
     for (size_t i = 0; i < cfg->nmodels && n < GR_ROUTE_MAX_CANDIDATES; i++) {
@@ -1062,6 +1088,8 @@ static void plan_auto(ctx *c, gr_str policy)
         return;
     }
     plan->score = q[chosen];
+    if (budget && !req->dry_run) /* the cost target's controller learns what this choice costs */
+        gr_auto_budget_observe(budget, &rc->cost_controller, cost[chosen]);
     /* the bar: quality another model would need to win at this value */
     for (size_t i = 0; i < n; i++)
         plan->autoc[i].bar = isinf(usd) ? q[chosen]
@@ -1570,6 +1598,7 @@ int gr_route_explain_cli(const gr_config *cfg, const char *request_json_path, FI
     else if (cJSON_IsNumber(qh) && qh->valuedouble >= 0 && qh->valuedouble <= 1)
         req.quality = qh->valuedouble;
 
+    req.dry_run = true; /* an explanation feeds no cost-target controller */
     gr_route_state st;
     gr_route_state_init(&st, 1);
     struct gr_route_plan plan;

@@ -25,6 +25,7 @@
 #include "common.h"
 #include "config.h"
 #include "health.h"
+#include "route_auto_budget.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
 
@@ -84,6 +85,8 @@ typedef struct gr_route_request {
     uint32_t max_output_tokens;          /* max_tokens / max_completion_tokens; 0 = unset */
     double quality;                      /* 0..1 knob; < 0 = unset */
     double value_usd;                    /* auto: USD per good answer (x-gaterouter-value-usd); < 0 = unset */
+    double default_cost_per_1k_usd;      /* per-key cost target of plain "auto" (USD per 1k requests); < 0 = unset */
+    bool dry_run;                        /* POST /v1/route, --explain: a cost target's controller is not fed */
     const char *default_policy;          /* per-key default for plain "auto"; NULL */
     double default_value_usd;            /* per-key default value for plain "auto"; < 0 = unset */
     const cJSON *body;                   /* for the auto router; may be NULL */
@@ -95,6 +98,7 @@ typedef struct gr_route_request {
 typedef struct gr_route_state {
     uint64_t rng[2]; /* xoroshiro128+ */
     uint32_t rr[GR_ROUTE_RR_SLOTS];
+    gr_auto_budget budget; /* auto cost targets (route_auto_budget.h), this worker's */
 } gr_route_state;
 
 typedef enum {
