@@ -225,13 +225,13 @@ export function train(items, F, table, { iters = 150, log = () => {}, opts = {} 
       const e = sig(zb) - y;
       gd -= e * w;
       if (!calib) continue; // assumed outcomes train the difficulty only
-      gex[0] += e * w * L;
+      if (opts.alpha === undefined) gex[0] += e * w * L; // opts.alpha: fixed, not learned
       if (useGeneral) gex[1 + row] += e * w + BIAS_L2 * ex[1 + row] * w + CENTER * mg * w;
       if (useSet) gex[so] += e * w + 1e-3 * ex[so] * w;
       if (useSkill && perSkill) gex[sb + k] += e * w + SKILL_L2 * ex[sb + k] * w + CENTER * mk * w;
     }
     return { w: tw[i], d: [gd] };
-  }, { iters, lr: 0.05, l2d: 1e-3, l2h: 3e-4, extra: [1, ...new Array(R + R * NSKILL + NSKILL * SETS.length).fill(0)] });
+  }, { iters, lr: 0.05, l2d: 1e-3, l2h: 3e-4, extra: [opts.alpha ?? 1, ...new Array(R + R * NSKILL + NSKILL * SETS.length).fill(0)] });
   for (let j = 0; j < nd; j++) W.dense[j * NOUT + OUT_DIFF] = d.P[j];
   for (let b = 0; b < NHASH; b++) W.hash[b * NOUT + OUT_DIFF] = d.P[nd + b];
   const ex = d.P.subarray(d.P.length - 1 - R - R * NSKILL - NSKILL * SETS.length);
