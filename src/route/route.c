@@ -1088,8 +1088,11 @@ static void plan_auto(ctx *c, gr_str policy)
         return;
     }
     plan->score = q[chosen];
-    if (budget && !req->dry_run) /* the cost target's controller learns what this choice costs */
+    if (budget && !req->dry_run) { /* the cost target's controller learns what this choice costs */
         gr_auto_budget_observe(budget, &rc->cost_controller, cost[chosen]);
+        plan->budget_per_1k = budget->target_usd * 1000.0;
+        plan->budget_expected_usd = cost[chosen];
+    }
     /* the bar: quality another model would need to win at this value */
     for (size_t i = 0; i < n; i++)
         plan->autoc[i].bar = isinf(usd) ? q[chosen]
@@ -1114,6 +1117,13 @@ static void plan_auto(ctx *c, gr_str policy)
         }
     for (size_t i = 0; i < no && plan->ncand < GR_ROUTE_MAX_CANDIDATES; i++)
         add_group(c, pool[order[i]], GR_CAND_AUTO_ALT, NULL, NULL);
+}
+
+void gr_route_budget_bill(gr_route_state *st, const gr_config *cfg, const struct gr_route_plan *plan, double actual_usd)
+{
+    if (st && plan && plan->budget_per_1k > 0.0)
+        gr_auto_budget_bill(&st->budget, &gr_route_conf_of(cfg)->cost_controller, plan->budget_per_1k,
+                            plan->budget_expected_usd, actual_usd);
 }
 
 static bool is_auto(gr_str m)

@@ -69,6 +69,19 @@ gr_auto_budget_slot *gr_auto_budget_slot_for(gr_auto_budget *b, double per_1k_us
 
 double gr_auto_budget_value(const gr_auto_budget_slot *s) { return exp(s->log_value); }
 
+void gr_auto_budget_bill(gr_auto_budget *b, const gr_auto_budget_conf *c, double per_1k_usd, double expected_usd,
+                         double actual_usd)
+{
+    if (!(expected_usd >= 0.0) || !(actual_usd >= 0.0) || !isfinite(expected_usd) || !isfinite(actual_usd))
+        return;
+    double target = per_1k_usd / 1000.0;
+    for (size_t i = 0; i < GR_AUTO_BUDGET_SLOTS; i++)
+        if (b->slot[i].target_usd == target && target > 0.0) {
+            b->slot[i].ewma_usd = fmax(0.0, b->slot[i].ewma_usd + (actual_usd - expected_usd) / (double)c->window);
+            return;
+        }
+}
+
 void gr_auto_budget_observe(gr_auto_budget_slot *s, const gr_auto_budget_conf *c, double cost_usd)
 {
     if (!(cost_usd >= 0.0) || !isfinite(cost_usd) || !(s->target_usd > 0.0))

@@ -69,4 +69,11 @@ double gr_auto_budget_value(const gr_auto_budget_slot *s);
 /* Feed the expected cost (USD) of the model a decision chose. */
 void gr_auto_budget_observe(gr_auto_budget_slot *s, const gr_auto_budget_conf *c, double cost_usd);
 
+/* When the request is billed: replace the expected cost it was fed with the
+ * actual one (the average moves by (actual - expected) / window), so the
+ * target holds for the bill, not for the estimate. Nothing when the target's
+ * slot was given to another target meanwhile, or a figure is not a cost. */
+void gr_auto_budget_bill(gr_auto_budget *b, const gr_auto_budget_conf *c, double per_1k_usd, double expected_usd,
+                         double actual_usd);
+
 #endif

@@ -97,11 +97,19 @@ static void test_slots_per_target(void **state)
         (void)gr_auto_budget_slot_for(&b, 10.0 + i);
     gr_auto_budget_slot *again = gr_auto_budget_slot_for(&b, 0.5);
     assert_true(again->requests == 0 && fabs(gr_auto_budget_value(again) - GR_AUTO_BUDGET_START_VALUE_USD) < 1e-9);
+    /* the bill replaces the expected cost in the average */
+    gr_auto_budget_observe(again, &c, 0.0005);
+    double avg = again->ewma_usd;
+    gr_auto_budget_bill(&b, &c, 0.5, 0.0005, 0.0005 + 64 * 0.001);
+    assert_true(fabs(again->ewma_usd - (avg + 0.001)) < 1e-12);
+    gr_auto_budget_bill(&b, &c, 0.5, 0.0005, NAN);
+    gr_auto_budget_bill(&b, &c, 77.0, 0.0005, 1.0); /* no such target: nothing */
+    assert_true(fabs(again->ewma_usd - (avg + 0.001)) < 1e-12);
     /* a bad observation changes nothing */
     double before = again->log_value;
     gr_auto_budget_observe(again, &c, NAN);
     gr_auto_budget_observe(again, &c, -1.0);
-    assert_true(again->log_value == before && again->requests == 0);
+    assert_true(again->log_value == before && again->requests == 1);
 }
 
 static void test_policy_syntax(void **state)
@@ -165,9 +173,14 @@ static void test_plan_feeds_the_workers_controller(void **state)
     assert_true(fabs(p.value_usd - GR_AUTO_BUDGET_START_VALUE_USD) < 1e-9);
     gr_auto_budget_slot *s = gr_auto_budget_slot_for(&st.budget, 0.05);
     assert_true(s->requests == 1);
+    assert_true(p.budget_per_1k == 0.05 && p.budget_expected_usd > 0);
+    /* billed 100x what was expected: the controller's average counts the bill */
+    double avg = s->ewma_usd;
+    gr_route_budget_bill(&st, &f.cfg, &p, p.budget_expected_usd * 100);
+    assert_true(fabs(s->ewma_usd - (avg + p.budget_expected_usd * 99 / 64)) < 1e-12);
     /* a dry run (POST /v1/route) shows the value but does not feed the controller */
     assert_int_equal(plan_model(&f.cfg, "auto:$0.05", true, &st, &p), GR_ROUTE_OK);
-    assert_true(s->requests == 1);
+    assert_true(s->requests == 1 && p.budget_per_1k == 0);
     /* $0.001 per 1k is below every model's cost for this prompt: repeated
      * decisions drive the value down until the cheapest model is chosen */
     for (int i = 0; i < 400; i++)

@@ -142,8 +142,8 @@ function evaluate(name, items, preds, prices) {
   const aucGap = auc(items.map((it) => thr(it.outcomes[strongest.m]) && !thr(it.outcomes[cheapest])));
   const aucHard = auc(items.map((it) => models.filter((m) => thr(it.outcomes[m])).length < models.length / 2));
   // cost-target mode (route_auto_budget.c): the controller run over the prompts in a fixed-seed
-  // shuffled order, fed with the expected cost of each choice as the gateway does; the achieved
-  // spend is the real per-prompt cost. Targets: shares of the strongest model's $/1k.
+  // shuffled order, fed with the expected cost of each choice and then its bill, as the gateway
+  // does (here the bill arrives before the next decision); the achieved spend is the real cost. Targets: shares of the strongest model's $/1k.
   const targets = [0.05, 0.1, 0.2, 0.5].map((f) => {
     const t = (f * strongest.c) / 1000; // USD per request
     let lv = Math.log(0.03162), ew = t, q = 0, c = 0, seed = 7;
@@ -152,7 +152,8 @@ function evaluate(name, items, preds, prices) {
     for (const i of order) {
       const k = choose(Q[i], C[i], Math.exp(lv));
       q += items[i].outcomes[models[k]]; c += items[i].cost[models[k]];
-      ew += (C[i][k] - ew) / BUDGET.window;
+      // fed the expected cost at the decision, then the bill replaces it (route_budget_bill.c)
+      ew += (C[i][k] - ew) / BUDGET.window + (items[i].cost[models[k]] - C[i][k]) / BUDGET.window;
       lv = Math.min(Math.log(1000), Math.max(Math.log(1e-6), lv - BUDGET.gain * Math.log(Math.max(ew, t * 1e-3) / t)));
     }
     return { share: f, target: t * 1000, q: q / n, c: (c / n) * 1000 };
@@ -295,7 +296,7 @@ L.push('Single models per held-out task (quality, USD per 1k prompts):');
 L.push('');
 for (const r of results.filter((x) => x.task !== 'routerbench overall')) L.push(`* ${r.task}: ${r.single.slice().sort((a, b) => a.c - b.c).map((s) => `${s.m} ${s.q.toFixed(3)} $${s.c.toFixed(2)}`).join('; ')}`);
 L.push('');
-L.push('Cost-target mode (`auto:$X`, the controller with its default gain 0.05 and window 64, fed with each choice\'s expected cost; prompts in a fixed-seed shuffled order): target → achieved USD per 1k prompts (real cost), quality; targets are 5 / 10 / 20 / 50 % of the strongest model\'s cost:');
+L.push('Cost-target mode (`auto:$X`, the controller with its default gain 0.05 and window 64, fed with each choice\'s expected cost, then its bill; prompts in a fixed-seed shuffled order): target → achieved USD per 1k prompts (real cost), quality; targets are 5 / 10 / 20 / 50 % of the strongest model\'s cost:');
 L.push('');
 L.push('| held-out task | 5 % | 10 % | 20 % | 50 % |');
 L.push('|---|---|---|---|---|');
