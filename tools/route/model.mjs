@@ -186,12 +186,15 @@ export function train(items, F, table, { iters = 150, log = () => {}, opts = {} 
     const binary = Object.values(it.outcomes).every((v) => v === 0 || v === 1) && (opts.skillSets || SKILL_SETS).includes(it.set);
     return ms.map(([a, y]) => ({ L: a.a.reduce((acc, v, k) => acc + p.skill[k] * logit(v), 0), y, row: a.row, calib: !it.assumed, perSkill: binary }));
   });
-  // extra params: alpha; one calibration bias per table row (general, shrunk to 0 by BIAS_L2);
+  // extra params: alpha; one calibration bias per table row (general, shrunk to 0 by BIAS_L2; off
+  // unless opts.generalBias: one bias for every skill carried a model's residual on one task to
+  // every other — Mixtral's on the RouteLLM tasks lifted its code on MBPP, held out −0.043 with it,
+  // −0.028 without; docs/ROUTING.md);
   // one per (row, skill), the learned per-skill ability correction, trained only on the outcomes of
   // tasks labelled with that skill (a model's measured success on that skill's training tasks),
   // shrunk to the published figure by SKILL_L2; at serving time it enters through the prompt's
   // skill mixture (folded into the ability, learnedTable).
-  const R = table.rows.length, BIAS_L2 = opts.biasL2 ?? 0.05, useGeneral = opts.generalBias !== false, SKILL_L2 = opts.skillL2 ?? 0.05;
+  const R = table.rows.length, BIAS_L2 = opts.biasL2 ?? 0.05, useGeneral = opts.generalBias === true, SKILL_L2 = opts.skillL2 ?? 0.05;
   const useSkill = opts.skillBias !== false;
   const lab2 = items.map(skillOf);
   // Gauge: a shift shared by every model of a skill is the same as a shift of the difficulty, and
