@@ -18,6 +18,7 @@
 #include "route_auto.h"
 #include "route_auto_config.h"
 #include "route_conf.h"
+#include "route_config_check.h"
 #include "route_fixture.h"
 
 static const char *const easy[] = {
@@ -332,14 +333,6 @@ static void test_issue_probes(void **state)
     assert_true(p.difficulty > d_fix + 0.3);
 }
 
-static gr_status check(const char *yaml, char *err, size_t errlen)
-{
-    gr_config *cfg = gr_config_load_string(yaml, strlen(yaml), "test", err, errlen);
-    if (!cfg)
-        return GR_ERR_INVALID;
-    gr_config_release(cfg);
-    return GR_OK;
-}
 
 #define BASE                                                                                       \
     "providers: [{name: mock, kind: mock}]\n"                                                      \
@@ -351,21 +344,21 @@ static void test_config_validated_at_load(void **state)
 {
     (void)state;
     char err[512];
-    assert_int_equal(check(BASE "routing: {auto: {models: [fast, house], quality: 0.7}}\n", err, sizeof err), GR_OK);
-    assert_int_equal(check(BASE "routing: {auto: {models: [fast, nope]}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_int_equal(route_config_check(BASE "routing: {auto: {models: [fast, house], quality: 0.7}}\n", err, sizeof err), GR_OK);
+    assert_int_equal(route_config_check(BASE "routing: {auto: {models: [fast, nope]}}\n", err, sizeof err), GR_ERR_INVALID);
     assert_non_null(strstr(err, "routing.auto.models[1]: unknown model 'nope'"));
-    assert_int_equal(check(BASE "routing: {auto: {quality: 1.5}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_int_equal(route_config_check(BASE "routing: {auto: {quality: 1.5}}\n", err, sizeof err), GR_ERR_INVALID);
     assert_non_null(strstr(err, "routing.auto.quality"));
-    assert_int_equal(check(BASE "routing: {auto: {value_usd: -1}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_int_equal(route_config_check(BASE "routing: {auto: {value_usd: -1}}\n", err, sizeof err), GR_ERR_INVALID);
     assert_non_null(strstr(err, "routing.auto.value_usd"));
-    assert_int_equal(check(BASE "routing: {auto: {qualty: 0.5}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_int_equal(route_config_check(BASE "routing: {auto: {qualty: 0.5}}\n", err, sizeof err), GR_ERR_INVALID);
     assert_non_null(strstr(err, "routing.auto.qualty: unknown key"));
-    assert_int_equal(check(BASE "routing: {auto: {abilities: {house: {cooking: 0.5}}}}\n", err, sizeof err),
+    assert_int_equal(route_config_check(BASE "routing: {auto: {abilities: {house: {cooking: 0.5}}}}\n", err, sizeof err),
                      GR_ERR_INVALID);
     assert_non_null(strstr(err, "unknown skill"));
-    assert_int_equal(check(BASE "routing: {auto: {abilities: {house: {code: 1.5}}}}\n", err, sizeof err),
+    assert_int_equal(route_config_check(BASE "routing: {auto: {abilities: {house: {code: 1.5}}}}\n", err, sizeof err),
                      GR_ERR_INVALID);
-    assert_int_equal(check(BASE "routing: {auto: {abilities: {ghost: {code: 0.5}}}}\n", err, sizeof err),
+    assert_int_equal(route_config_check(BASE "routing: {auto: {abilities: {ghost: {code: 0.5}}}}\n", err, sizeof err),
                      GR_ERR_INVALID);
     /* --check-config notes: the table knows gpt-4o-mini; house-llm-1 is placed from its tier */
     const char *yaml = BASE "routing: {auto: {abilities: {house: {code: 0.9}}}}\n";

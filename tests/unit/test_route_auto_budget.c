@@ -17,6 +17,7 @@
 #include "route_auto.h"
 #include "route_auto_budget.h"
 #include "route_conf.h"
+#include "route_config_check.h"
 #include "route_fixture.h"
 
 /* A synthetic stream: three models per request (cheap, mid, strong) whose
@@ -212,14 +213,6 @@ static void test_plan_feeds_the_workers_controller(void **state)
     cJSON_Delete(body);
 }
 
-static gr_status check(const char *yaml, char *err, size_t errlen)
-{
-    gr_config *cfg = gr_config_load_string(yaml, strlen(yaml), "test", err, errlen);
-    if (!cfg)
-        return GR_ERR_INVALID;
-    gr_config_release(cfg);
-    return GR_OK;
-}
 
 #define BASE                                                                                       \
     "providers: [{name: mock, kind: mock}]\n"                                                      \
@@ -236,16 +229,16 @@ static void test_config_validated_at_load(void **state)
     const gr_route_conf *rc = gr_route_conf_of(cfg);
     assert_true(rc->auto_cost_per_1k_usd == 0.5 && rc->cost_controller.gain == 0.1 && rc->cost_controller.window == 32);
     gr_config_release(cfg);
-    assert_int_equal(check(BASE "routing: {auto: {cost_per_1k_usd: 0}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_int_equal(route_config_check(BASE "routing: {auto: {cost_per_1k_usd: 0}}\n", err, sizeof err), GR_ERR_INVALID);
     assert_non_null(strstr(err, "routing.auto.cost_per_1k_usd"));
-    assert_int_equal(check(BASE "routing: {auto: {cost_per_1k_usd: cheap}}\n", err, sizeof err), GR_ERR_INVALID);
-    assert_int_equal(check(BASE "routing: {auto: {cost_per_1k_usd: 1, quality: 0.5}}\n", err, sizeof err),
+    assert_int_equal(route_config_check(BASE "routing: {auto: {cost_per_1k_usd: cheap}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_int_equal(route_config_check(BASE "routing: {auto: {cost_per_1k_usd: 1, quality: 0.5}}\n", err, sizeof err),
                      GR_ERR_INVALID);
     assert_non_null(strstr(err, "one of quality, value_usd and cost_per_1k_usd"));
-    assert_int_equal(check(BASE "routing: {auto: {cost_controller: {gain: 5}}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_int_equal(route_config_check(BASE "routing: {auto: {cost_controller: {gain: 5}}}\n", err, sizeof err), GR_ERR_INVALID);
     assert_non_null(strstr(err, "routing.auto.cost_controller.gain"));
-    assert_int_equal(check(BASE "routing: {auto: {cost_controller: {window: 1}}}\n", err, sizeof err), GR_ERR_INVALID);
-    assert_int_equal(check(BASE "routing: {auto: {cost_controller: {windw: 8}}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_int_equal(route_config_check(BASE "routing: {auto: {cost_controller: {window: 1}}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_int_equal(route_config_check(BASE "routing: {auto: {cost_controller: {windw: 8}}}\n", err, sizeof err), GR_ERR_INVALID);
 }
 
 int main(void)
