@@ -9,9 +9,11 @@
 #   observability_ready  /ready follows Redis (and the store, the ledger writer)
 #   observability_log_sink request records: generic and Langfuse shapes, content
 #                        modes, a hung endpoint
+#   observability_alerts webhook alerts: signature, budget thresholds, breaker,
+#                        ledger behind, retries, kill -9 and restart (no loss, no repeat)
 find_program(GR_OBS_NODE node)
 if(GR_OBS_NODE)
-  foreach(suite otel metrics ready log_sink)
+  foreach(suite otel metrics ready log_sink alerts)
     add_test(NAME observability_${suite}
       COMMAND ${GR_OBS_NODE} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/observability/${suite}.test.mjs
       WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})

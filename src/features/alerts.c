@@ -157,8 +157,8 @@ static uint64_t fnv1a(const char *s) {
     return h ? h : 1;
 }
 
-/* true when key was not raised before by this process (and records it); mu held. */
-static bool seen_add(alerts_state *a, const char *key) {
+/* true when key was not raised before by this process (and, with add, records it); mu held. */
+static bool seen_add(alerts_state *a, const char *key, bool add) {
     uint64_t h = fnv1a(key);
     if (a->nseen >= SEEN_SLOTS / 2) {
         memset(a->seen, 0, sizeof a->seen);
@@ -167,6 +167,7 @@ static bool seen_add(alerts_state *a, const char *key) {
     for (size_t i = h % SEEN_SLOTS;; i = (i + 1) % SEEN_SLOTS) {
         if (a->seen[i] == h) return false;
         if (!a->seen[i]) {
+            if (!add) return true;
             a->seen[i] = h;
             a->nseen++;
             return true;
@@ -191,7 +192,7 @@ static void raise_event(const char *key, const char *kind, cJSON *data) {
         return;
     }
     pthread_mutex_lock(&a->mu);
-    bool fresh = !a->stop && seen_add(a, key);
+    bool fresh = !a->stop && seen_add(a, key, true);
     bool full = fresh && a->nincoming == a->conf.queue_max;
     pthread_mutex_unlock(&a->mu);
     if (!fresh || full) {
@@ -227,6 +228,15 @@ static void raise_event(const char *key, const char *kind, cJSON *data) {
     pthread_cond_signal(&a->cv);
 }
 
+/* Whether key would be a new event (a peek: raise_event decides). Any thread. */
+static bool is_new(const char *key) {
+    alerts_state *a = g_alerts;
+    pthread_mutex_lock(&a->mu);
+    bool fresh = seen_add(a, key, false);
+    pthread_mutex_unlock(&a->mu);
+    return fresh;
+}
+
 /* ---- the events ---- */
 
 static void usd(cJSON *o, const char *name, int64_t nusd) {
@@ -246,9 +256,13 @@ static void budget_check(const gr_request *r, const char *which, const char *per
         if ((__int128)spent * 100 < (__int128)budget * c->thresholds[i]) break;
         char key[GR_ALERT_KEY_MAX];
         snprintf(key, sizeof key, "budget:%s:%s:%s:%u", id, which, period, c->thresholds[i]);
+        if (!is_new(key)) continue;
+        gr_key_info info; /* the key's name: only when an event is raised */
+        gr_keys_info(r->key, (int64_t)gr_wall_ms(), &info);
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "key_id", id);
-        if (r->key_name) cJSON_AddStringToObject(d, "key_name", r->key_name);
+        if (info.rec.name) cJSON_AddStringToObject(d, "key_name", info.rec.name);
+        gr_key_record_dispose(&info.rec);
         cJSON_AddStringToObject(d, "budget", which);
         cJSON_AddStringToObject(d, "period", period);
         cJSON_AddNumberToObject(d, "threshold_pct", c->thresholds[i]);

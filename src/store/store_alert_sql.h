@@ -19,7 +19,7 @@
 #define GR_SQL_ALERT_PENDING                                                               \
     "SELECT event_key,kind,body,attempts FROM alert_outbox WHERE state=0 ORDER BY created_ms, event_key LIMIT $1"
 
-/* $1 event key, $2 state, $3 attempts, $4 now */
-#define GR_SQL_ALERT_DONE "UPDATE alert_outbox SET state=$2,attempts=$3,updated_ms=$4 WHERE event_key=$1"
+/* $1 state, $2 attempts, $3 now, $4 event key (numbered in order of first use: SQLite numbers $N so) */
+#define GR_SQL_ALERT_DONE "UPDATE alert_outbox SET state=$1,attempts=$2,updated_ms=$3 WHERE event_key=$4"
 
 #endif

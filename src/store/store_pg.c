@@ -1177,7 +1177,7 @@ static gr_status op_alert_done(gr_store *base, const char *event_key, gr_alert_s
                                int64_t now_ms) {
     pg_store *s = (pg_store *)base;
     char st[24], at[24], now[24];
-    const char *vals[4] = {event_key, fmt_i64(st, (int64_t)state), fmt_i64(at, attempts), fmt_i64(now, now_ms)};
+    const char *vals[4] = {fmt_i64(st, (int64_t)state), fmt_i64(at, attempts), fmt_i64(now, now_ms), event_key};
     gr_status rc;
     pthread_mutex_lock(&s->mu);
     PGresult *res = run(s, PS_ALERT_DONE, 4, vals, true, &rc);

@@ -812,10 +812,10 @@ static gr_status op_alert_done(gr_store *base, const char *event_key, gr_alert_s
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st = stmt(s, ST_ALERT_DONE);
     if (!st) goto out;
-    bind_text(st, 1, event_key);
-    sqlite3_bind_int(st, 2, (int)state);
-    sqlite3_bind_int(st, 3, attempts);
-    sqlite3_bind_int64(st, 4, now_ms);
+    sqlite3_bind_int(st, 1, (int)state);
+    sqlite3_bind_int(st, 2, attempts);
+    sqlite3_bind_int64(st, 3, now_ms);
+    bind_text(st, 4, event_key);
     if (sqlite3_step(st) == SQLITE_DONE) rc = GR_OK;
     done(st);
 out:
