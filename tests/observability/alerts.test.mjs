@@ -6,14 +6,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGateway, testStoreUrl, TEST_KEY } from '../compat/harness.mjs';
+import { SECRET, startReceiver as startRx } from './webhook_receiver.mjs';
 
-const SECRET = 'whsec-test-0123456789abcdef';
 const servers = [];
 after(async () => { for (const s of servers) await s.close(); });
 
@@ -21,53 +20,10 @@ function listen(server) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server.address().port)));
 }
 
-function verify(headers, raw) {
-  const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(headers['x-gaterouter-signature'] || '');
-  if (!m) return false;
-  const want = crypto.createHmac('sha256', SECRET).update(`${m[1]}.${raw}`).digest('hex');
-  const fresh = Math.abs(Date.now() / 1000 - Number(m[1])) < 300;
-  return fresh && crypto.timingSafeEqual(Buffer.from(want), Buffer.from(m[2]));
-}
-
-// The webhook receiver: answers `status()` (503 while failing), records every
-// attempt; `alerts` are the accepted deliveries, each signature-checked.
-async function startReceiver({ failFirst = 0, failAlways = false } = {}) {
-  const attempts = [], alerts = [], bad = [];
-  const rx = { failFirst, failAlways };
-  const server = http.createServer((req, res) => {
-    let raw = '';
-    req.on('data', (d) => { raw += d; });
-    req.on('end', () => {
-      const ok = verify(req.headers, raw);
-      if (!ok) bad.push({ headers: req.headers, raw });
-      let body = null;
-      try { body = JSON.parse(raw); } catch { bad.push({ raw }); }
-      attempts.push({ at: Date.now(), body, headers: req.headers });
-      if (rx.failAlways || rx.failFirst > 0) {
-        rx.failFirst--;
-        res.writeHead(503).end();
-        return;
-      }
-      if (ok && body) alerts.push({ body, headers: req.headers });
-      res.writeHead(204).end();
-    });
-  });
-  const port = await listen(server);
-  const handle = {
-    url: `http://127.0.0.1:${port}/hook`, attempts, alerts, bad, rx,
-    close: () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }),
-    async waitFor(pred, ms = 15000) {
-      const end = Date.now() + ms;
-      while (Date.now() < end) {
-        const hit = alerts.filter(pred);
-        if (hit.length) return hit;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      return [];
-    },
-  };
-  servers.push(handle);
-  return handle;
+async function startReceiver(opts) {
+  const rx = await startRx(opts);
+  servers.push(rx);
+  return rx;
 }
 
 // An OpenAI-compatible upstream that fails (500) while `failing`.
