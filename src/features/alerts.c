@@ -3,6 +3,7 @@
 #include "alerts.h"
 
 #include "curl_dl.h"
+#include "http_post.h"
 #include "instance_id.h"
 #include "keys.h"
 #include "log.h"
@@ -337,11 +338,6 @@ static void ledger_check(alerts_state *a, uint64_t now) {
 
 /* ---- delivery ---- */
 
-static size_t discard(char *p, size_t size, size_t n, void *ud) {
-    (void)p, (void)ud;
-    return size * n;
-}
-
 /* "t=<unix>,v1=<hex HMAC-SHA256(secret, t "." body)>" */
 static void sign(const alerts_state *a, const char *body, char *out, size_t cap) {
     char t[24];
@@ -371,25 +367,14 @@ static bool post(alerts_state *a, const alert *al) {
     h = cu->slist_append(h, sig);
     h = cu->slist_append(h, id);
     h = cu->slist_append(h, kind);
-    CURL *c = a->curl;
-    cu->easy_setopt(c, CURLOPT_URL, a->url);
-    cu->easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    cu->easy_setopt(c, CURLOPT_POSTFIELDS, al->body);
-    cu->easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(al->body));
-    cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)a->conf.timeout_ms);
-    cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)a->conf.timeout_ms);
-    cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    cu->easy_setopt(c, CURLOPT_USERAGENT, "gaterouter/" GR_VERSION);
-    CURLcode rc = cu->easy_perform(c);
-    long status = 0;
-    if (rc == CURLE_OK) cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    cu->easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    long status;
+    CURLcode rc = gr_http_post(a->curl, a->url, h, al->body, strlen(al->body), a->conf.timeout_ms, &status);
     cu->slist_free_all(h);
     bool ok = rc == CURLE_OK && status >= 200 && status < 300;
-    if (!ok)
-        GR_WARN("alerts: %s %s: attempt %d failed (%s%ld)", al->kind, al->key, al->attempts + 1,
-                rc != CURLE_OK ? cu->easy_strerror(rc) : "HTTP ", rc != CURLE_OK ? 0L : status);
+    if (rc != CURLE_OK)
+        GR_WARN("alerts: %s %s: attempt %d failed (%s)", al->kind, al->key, al->attempts + 1, cu->easy_strerror(rc));
+    else if (!ok)
+        GR_WARN("alerts: %s %s: attempt %d failed (HTTP %ld)", al->kind, al->key, al->attempts + 1, status);
     return ok;
 }
 
