@@ -42,7 +42,8 @@ const gr_conf_key gr_conf_alerts_keys[] = {
      "percentages of a key's budget (total, daily, monthly) that raise an alert when spend reaches them, "
      "comma-separated, 1..1000, at most 8"},
     {"ledger_behind_rows", GR_CONF_COUNT, A(ledger_behind_rows), 1, 100000000, "1000", NULL,
-     "the ledger is behind when this many usage rows wait to be written (one alert per episode; it ends below half)"},
+     "the ledger is behind when this many usage rows wait to be written, queued or in the batch being retried "
+     "(one alert per episode; it ends below half)"},
     {"ledger_check_ms", GR_CONF_MS, A(ledger_check_ms), 10, 600000, "1000", NULL, "how often the ledger's queue is looked at"},
     {"max_attempts", GR_CONF_COUNT, A(max_attempts), 1, 1000, "10", NULL,
      "POSTs of one alert at most (the first included); then it is given up and counted as failed"},
@@ -321,17 +322,20 @@ static void ledger_check(alerts_state *a, uint64_t now) {
     a->next_ledger_ms = now + a->conf.ledger_check_ms;
     gr_ledger_stats st;
     gr_ledger_stats_get(a->ledger, &st);
-    if (!a->ledger_episode && st.depth >= a->conf.ledger_behind_rows) {
+    /* rows accepted and not written yet: queued, or in the batch the writer is retrying */
+    uint64_t done = st.written + st.failed, backlog = st.submitted > done ? st.submitted - done : 0;
+    if (!a->ledger_episode && backlog >= a->conf.ledger_behind_rows) {
         a->ledger_episode = true;
         char key[GR_ALERT_KEY_MAX];
         snprintf(key, sizeof key, "ledger_behind:%s:%llu", gr_instance_id_hex(), (unsigned long long)gr_wall_ms());
         cJSON *d = cJSON_CreateObject();
+        cJSON_AddNumberToObject(d, "backlog", (double)backlog);
         cJSON_AddNumberToObject(d, "depth", (double)st.depth);
         cJSON_AddNumberToObject(d, "capacity", (double)st.capacity);
         cJSON_AddNumberToObject(d, "bound", a->conf.ledger_behind_rows);
         cJSON_AddNumberToObject(d, "dropped", (double)st.dropped);
         raise_event(key, "ledger.behind", d);
-    } else if (a->ledger_episode && st.depth < a->conf.ledger_behind_rows / 2) {
+    } else if (a->ledger_episode && backlog < a->conf.ledger_behind_rows / 2) {
         a->ledger_episode = false;
     }
 }
@@ -406,6 +410,11 @@ static void add_pending(alerts_state *a, alert al) {
 static void admit(alerts_state *a, alert *batch, size_t n, uint64_t now) {
     for (size_t i = 0; i < n; i++) {
         alert al = batch[i];
+        if (a->npending == a->conf.queue_max) { /* no room to retry it: dropped before it is saved */
+            free(al.body);
+            gr_metrics_add(GR_M_EXPORT_RECORDS, a->labels_dropped, 1);
+            continue;
+        }
         bool inserted = true;
         if (a->store) {
             gr_status rc = gr_store_alert_put(a->store, al.key, al.kind, al.body, (int64_t)gr_wall_ms(), &inserted);
@@ -424,9 +433,17 @@ static void admit(alerts_state *a, alert *batch, size_t n, uint64_t now) {
     }
 }
 
+static bool stopping(alerts_state *a) {
+    pthread_mutex_lock(&a->mu);
+    bool stop = a->stop;
+    pthread_mutex_unlock(&a->mu);
+    return stop;
+}
+
 static void deliver_due(alerts_state *a) {
     for (size_t i = 0; i < a->npending;) {
         alert *al = &a->pending[i];
+        if (stopping(a)) return; /* shutdown waits for one POST at most; the outbox keeps the rest */
         if (al->due_ms > mono_ms()) {
             i++;
             continue;
@@ -435,7 +452,12 @@ static void deliver_due(alerts_state *a) {
         al->attempts++;
         gr_alert_state st = ok ? GR_ALERT_DELIVERED
                                : (uint32_t)al->attempts >= a->conf.max_attempts ? GR_ALERT_GAVE_UP : GR_ALERT_PENDING;
-        if (a->store && (al->persisted || st == GR_ALERT_PENDING))
+        if (a->store && !al->persisted) { /* the store failed when it was raised: try again */
+            bool inserted;
+            al->persisted = gr_store_alert_put(a->store, al->key, al->kind, al->body, (int64_t)gr_wall_ms(),
+                                               &inserted) == GR_OK;
+        }
+        if (a->store && al->persisted)
             note_store(a, gr_store_alert_done(a->store, al->key, st, al->attempts, (int64_t)gr_wall_ms()), "updating",
                        al->key);
         if (st == GR_ALERT_PENDING) {
@@ -569,7 +591,12 @@ void gr_alerts_stop(void) {
                                                        &inserted), "saving", al->key);
         free(al->body);
     }
-    for (size_t i = 0; i < a->npending; i++) free(a->pending[i].body);
+    size_t unsaved = 0;
+    for (size_t i = 0; i < a->npending; i++) {
+        unsaved += !a->pending[i].persisted;
+        free(a->pending[i].body);
+    }
+    if (unsaved) GR_WARN("alerts: %zu undelivered alert(s) could not be saved in the store and are lost", unsaved);
     gr_curl()->easy_cleanup(a->curl);
     gr_store_close(a->store);
     pthread_mutex_destroy(&a->mu);

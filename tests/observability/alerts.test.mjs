@@ -218,11 +218,27 @@ test('the ledger falling behind: ledger.behind once per episode', async () => {
     for (let i = 0; i < 6; i++) assert.equal(await chat(gw), 200);
     const got = await rx.waitFor((a) => a.body.type === 'ledger.behind', 20000);
     assert.equal(got.length, 1);
-    assert.ok(got[0].body.data.depth >= 3, JSON.stringify(got[0].body));
+    assert.ok(got[0].body.data.backlog >= 3, JSON.stringify(got[0].body));
     assert.equal(got[0].body.data.bound, 3);
   } finally {
     lock.stdin.end('ROLLBACK;\n');
     await new Promise((r) => lock.on('exit', r));
+    assert.equal(await gw.stop(), 0);
+  }
+});
+
+test('a full alert queue: new alerts are dropped and counted, requests unaffected', async () => {
+  const rx = await startReceiver({ failAlways: true }), up = await startUpstream();
+  const gw = await startGateway({ config: config({ rx, up, alerts: '  queue_max: 1\n' }) });
+  try {
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push(await chat(gw, 'sk-capped-key-000000000000001'));
+    assert.deepEqual(statuses, [200, 200, 200]);
+    const end = Date.now() + 5000;
+    while (await exportCount(gw, 'dropped') < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(await exportCount(gw, 'dropped'), 2, 'the 80 and 100 % alerts found the queue full (the 50 % one retrying)');
+    assert.ok(rx.attempts.every((a) => a.body.data.threshold_pct === 50));
+  } finally {
     assert.equal(await gw.stop(), 0);
   }
 });
