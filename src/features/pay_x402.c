@@ -32,6 +32,8 @@
  * clamped to the signed maximum — are settled (none at zero cost). */
 #include "pay_x402.h"
 
+#include "pay_svm.h"
+
 #include "http_reply.h"
 #include "http_server.h"
 #include "log.h"
@@ -90,9 +92,10 @@ struct gr_pay_x402 {
     bool has_receipt_key;               /* offer-receipt: paid replies carry a signed receipt */
     uint8_t receipt_key[32];
     gr_evm_address receipt_signer;
+    gr_pay_svm *svm;                    /* the Solana networks (pay_svm.h), NULL: none */
 };
 
-typedef enum { XS_NONE = 0, XS_QUOTED, XS_REJECTED, XS_ADMITTED, XS_REPLAYED } x402_phase;
+typedef enum { XS_NONE = 0, XS_QUOTED, XS_REJECTED, XS_ADMITTED, XS_REPLAYED, XS_SVM_PAID } x402_phase;
 
 /* Per-request state (r->ctx[g_ctx_slot]), in the request's pool. */
 typedef struct x402_req {
@@ -286,6 +289,10 @@ const gr_conf_key gr_conf_x402_keys[] = {
      "payment-identifier: largest reply kept for retries, 1024..67108864 (default 1048576)"},
     {"receipt_key", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
      "32-byte hex private key that signs offer-receipt receipts of paid replies (optional)"},
+    {"solana_settle_threads", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "Solana: threads that send and confirm payments before serving, 1..64 (default 4)"},
+    {"solana_settle_queue_max", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "Solana: settlements waiting beyond which a paid request gets 503, 1..1000000 (default 256)"},
     GR_CONF_END,
 };
 
@@ -304,6 +311,14 @@ const gr_conf_key gr_conf_x402_network_keys[] = {
     {"permit2", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "Permit2 contract (upto scheme)"},
     {"upto_proxy", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "upto proxy contract (upto scheme)"},
     {"facilitator_address", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "address that calls settle() for upto with a facilitator"},
+    {"fee_payer_key", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "Solana: base58 keypair (64 bytes) or seed (32) of the fee payer that signs and pays each payment's fee; required"},
+    {"max_compute_unit_price", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "Solana: highest compute-unit price a payment may set, micro-lamports, 0..5000000 (default 5000000)"},
+    {"max_compute_unit_limit", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "Solana: highest compute-unit limit a payment may set, 1000..1400000 (default 50000)"},
+    {"confirm_timeout_ms", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "Solana: how long a payment may take to confirm before the request is refused, 1000..120000 (default 30000)"},
     GR_CONF_END,
 };
 
@@ -399,7 +414,9 @@ void *gr_pay_x402_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err
 }
 
 void gr_pay_x402_quiesce(gr_pay_x402 *p) {
-    if (p) gr_x402_preflight_shutdown(p->preflight);
+    if (!p) return;
+    gr_x402_preflight_shutdown(p->preflight);
+    gr_pay_svm_shutdown(p->svm);
 }
 
 gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen) {
@@ -501,8 +518,11 @@ static gr_pay_x402 *pay_new(const gr_config *cfg, pay_use use, char *err, size_t
         snprintf(err, errlen, "x402.networks: list at least one network/asset to accept");
         goto fail;
     }
+    p->svm = gr_pay_svm_new(x, p->mode == GR_X402_SETTLE_SELF, use == PAY_SERVE, err, errlen);
+    if (!p->svm && err[0]) goto fail;
     p->nets = gr_xcalloc((size_t)nn, sizeof *p->nets);
     for (int i = 0; i < nn; i++) {
+        if (gr_pay_svm_is_entry(cJSON_GetArrayItem(nets, i))) continue; /* pay_svm.c has it */
         gr_x402_network_conf *n = &p->nets[p->nnets++];
         if (!parse_network(cJSON_GetArrayItem(nets, i), (size_t)i, n, err, errlen)) goto fail;
         if (p->mode == GR_X402_SETTLE_SELF && (!n->rpc_url || !n->has_relayer)) {
@@ -586,6 +606,7 @@ void gr_pay_x402_free(gr_pay_x402 *p) {
     if (!p) return;
     gr_x402_settler_free(p->settler); /* drains first: it uses nets, store and the preflight's payer memory */
     gr_x402_preflight_free(p->preflight); /* after: its waiting replies were answered by the settler */
+    gr_pay_svm_free(p->svm); /* its pool was drained by quiesce (or never served) */
     gr_x402_store_close(p->store);
     free_nets(p);
     free(p->public_url);
@@ -798,6 +819,8 @@ static gr_status render_v2(gr_request *r, const gr_x402_requirements *reqs, size
     cJSON *acc = cJSON_GetObjectItemCaseSensitive(root, "accepts");
     rc = cJSON_IsArray(acc) ? GR_OK : GR_ERR_NOMEM;
     for (size_t i = 0; i < nu && rc == GR_OK; i++) rc = gr_x402_upto_render_requirement(&up[i], NULL, acc);
+    x402_req *xs = XREQ(r);
+    if (rc == GR_OK && px(r)) gr_pay_svm_add_accepts(px(r)->svm, acc, 2, xs ? xs->max_cost_nusd : 0, NULL, NULL);
     if (rc == GR_OK && offer_pay_id) rc = pay_id_advertise(root);
     if (rc == GR_OK) { /* what this endpoint takes and returns (bazaar) */
         cJSON *ext = cJSON_GetObjectItemCaseSensitive(root, "extensions");
@@ -860,10 +883,20 @@ static void reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, si
     size_t n1 = 0;
     for (size_t i = 0; i < n; i++)
         if (gr_x402_network_v1_name(reqs[i].chain_id)) v1[n1++] = reqs[i];
-    if (version == 2 || n1 == 0) {
+    size_t svm1 = p ? gr_pay_svm_offers(p->svm, 1) : 0;
+    if (version == 2 || n1 + svm1 == 0) {
         if (render_v2(r, reqs, n, up, nu, code, &body) != GR_OK) body = NULL;
     } else if (gr_x402_render_payment_required(1, v1, n1, code, &body) != GR_OK) {
         body = NULL;
+    } else if (svm1) { /* the Solana networks with a v1 name */
+        cJSON *root = cJSON_Parse(body);
+        cJSON *acc = cJSON_GetObjectItemCaseSensitive(root, "accepts");
+        if (cJSON_IsArray(acc)) gr_pay_svm_add_accepts(p->svm, acc, 1, x->max_cost_nusd, resource_url(r, p), x->desc);
+        char *t = root ? cJSON_PrintUnformatted(root) : NULL;
+        cJSON_Delete(root);
+        free(body);
+        body = t ? gr_xstrdup(t) : NULL;
+        cJSON_free(t);
     }
     char *v2json = NULL;
     if (render_v2(r, reqs, n, up, nu, code, &v2json) == GR_OK) {
@@ -1632,6 +1665,19 @@ static void quote_reply(gr_request *r, x402_job *j) {
 static void exact_with_credit(gr_request *r, x402_job *j);
 static void exact_reserved(gr_request *r, x402_job *j);
 
+/* pay_svm.c's answers: refused (402 with the offer), or paid and confirmed. */
+static void svm_reject(gr_request *r, const char *code) {
+    gr_pay_x402 *p = px(r);
+    x402_req *x = XREQ(r);
+    reject(r, x, build_reqs(r, p, x->max_cost_nusd, x->desc), p->nnets, code);
+}
+
+static void svm_admitted(gr_request *r) {
+    XREQ(r)->phase = XS_SVM_PAID;
+    gr_metrics_add(GR_M_X402, "event=\"verified\"", 1);
+    gr_pipeline_continue(r, GR_PHASE_NEXT);
+}
+
 /* Answers (402 quote or rejection, 503 when the store is unavailable or
  * slower than store.op_timeout_ms) and finishes, or continues the pipeline
  * once the payment is admitted — usually later, from this loop, after its
@@ -1669,6 +1715,12 @@ static void admit(gr_request *r) {
     }
     x->version = h2 ? 2 : 1; /* until the payload says otherwise */
     x->header_b64 = gr_pool_strdup(r->pool, hdr);
+    if (p->svm && gr_pay_svm_claims(hdr)) { /* Solana: settled before serving (pay_svm.c) */
+        gr_pay_svm_admission a = {.version = x->version, .max_cost_nusd = max_cost, .max_out = max_out,
+                                  .store = p->store, .reject = svm_reject, .admitted = svm_admitted};
+        gr_pay_svm_admit(r, p->svm, &a, hdr);
+        return;
+    }
     if (h2) { /* v2 may be upto */
         gr_x402_upto_err uerr = GR_UPTO_OK;
         gr_status urc = gr_x402_upto_decode(gr_str_c(hdr), &x->up, &uerr);
