@@ -319,7 +319,7 @@ static void settlement_header(gr_request *r, const svm_req *q, bool ok, const ch
     if (reason) cJSON_AddStringToObject(o, "errorReason", reason);
     cJSON_AddStringToObject(o, "transaction", tx ? tx : "");
     cJSON_AddStringToObject(o, "network", q->network ? q->network : "");
-    cJSON_AddStringToObject(o, "payer", q->payer);
+    if (q->payer[0]) cJSON_AddStringToObject(o, "payer", q->payer); /* unknown before the transfer was found */
     char *t = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (!t) return;
@@ -330,7 +330,7 @@ static void settlement_header(gr_request *r, const svm_req *q, bool ok, const ch
 }
 
 static void refuse(gr_request *r, svm_req *q, const char *code, const char *tx) {
-    if (q->payer[0]) settlement_header(r, q, false, code, tx);
+    settlement_header(r, q, false, code, tx);
     q->a.reject(r, code);
 }
 
