@@ -297,8 +297,8 @@ const gr_conf_key gr_conf_x402_keys[] = {
 };
 
 const gr_conf_key gr_conf_x402_network_keys[] = {
-    {"network", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "v1 name (base, base-sepolia, ...) or eip155:<chain id>; required"},
-    {"asset", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "token contract address (0x + 40 hex); required"},
+    {"network", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "v1 name (base, base-sepolia, solana, solana-devnet, ...), eip155:<chain id> or solana:<genesis hash>; required"},
+    {"asset", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "token contract address (0x + 40 hex), on Solana the mint (base58); required"},
     {"pay_to", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "receiving address; required"},
     {"payTo", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "alias of pay_to"},
     {"name", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "the token's EIP-712 domain name; required"},

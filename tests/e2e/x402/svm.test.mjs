@@ -265,3 +265,39 @@ test('a malformed transaction is refused with the decode reason', async () => {
   assert.equal(res.status, 402, res.text);
   assert.match(res.text, /invalid_exact_svm_payload_transaction_could_not_be_decoded/);
 });
+
+test('--check-config: Solana networks are typed and validated at load', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'gr-svm-check-'));
+  const check = (edit) => {
+    const path = join(dir, 'c.yaml');
+    writeFileSync(path, edit(config(1, dir)));
+    const r = spawnSync(process.env.GR_BIN || 'build/gaterouter', ['--check-config', path], { encoding: 'utf8' });
+    return { code: r.status, out: r.stdout + r.stderr };
+  };
+  const ok = check((c) => c);
+  assert.equal(ok.code, 0, ok.out);
+  const net = '      max_timeout_seconds: 60\n';
+  for (const [edit, want] of [
+    [(c) => c.replace(`asset: "${mint}"`, 'asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e"'), /asset: want the token mint/],
+    [(c) => c.replace(`asset: "${mint}"`, 'asset: "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt10"'), /asset/], // '0' is not base58
+    [(c) => c.replace(`pay_to: "${payTo.address}"`, 'pay_to: "abc"'), /pay_to/],
+    [(c) => c.replace(`fee_payer_key: "${feePayerSeed58}"`, 'fee_payer_key: "0xdeadbeef"'), /fee_payer_key/],
+    [(c) => c.replace(net, `${net}      decimals: 10\n`), /decimals/],
+    [(c) => c.replace(net, `${net}      max_compute_unit_price: 5000001\n`), /max_compute_unit_price/],
+    [(c) => c.replace(net, `${net}      max_compute_unit_limit: 1400001\n`), /max_compute_unit_limit/],
+    [(c) => c.replace(net, `${net}      confirm_timeout_ms: 999\n`), /confirm_timeout_ms/],
+    [(c) => c.replace('network: solana-devnet', 'network: solana:not-base58!'), /network/],
+    [(c) => c.replace('settle: self', 'settle: facilitator'), /settle: self/],
+    [(c) => c.replace(net, `${net}      relayer_key: "0x${'11'.repeat(32)}"\n`), /EVM settings/],
+    [(c) => c.replace('  default_max_tokens: 1000\n', '  default_max_tokens: 1000\n  solana_settle_threads: 0\n'), /solana_settle_threads/],
+  ]) {
+    const r = check(edit);
+    assert.notEqual(r.code, 0, `accepted: ${edit}`);
+    assert.match(r.out, want);
+    assert.ok(!r.out.includes(feePayerSeed58), 'the key is not echoed');
+  }
+});
