@@ -306,8 +306,6 @@ typedef struct svm_req {
     const svm_net *net;
     const char *network; /* as the payment named it */
     char payer[48];
-    char key[200];       /* the replay-guard key */
-    int64_t valid_before;
     char signature[GR_BASE58_MAX_64];
     int span;
 } svm_req;

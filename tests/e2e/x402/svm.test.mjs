@@ -301,3 +301,28 @@ test('--check-config: Solana networks are typed and validated at load', async ()
     assert.ok(!r.out.includes(feePayerSeed58), 'the key is not echoed');
   }
 });
+
+test('v1: X-PAYMENT on solana-devnet is verified, settled and answered with X-PAYMENT-RESPONSE', async () => {
+  const { body } = await quote();
+  const v1 = body.accepts.find((a) => a.network === 'solana-devnet');
+  const acc = { ...v1, amount: v1.maxAmountRequired };
+  const tx = await payTx(acc);
+  const b0 = rpc.tokenBalance(payToAta);
+  const header = toB64({ x402Version: 1, scheme: 'exact', network: 'solana-devnet', payload: { transaction: tx } });
+  const r = await fetch(`${gw.baseURL}/chat/completions`, { method: 'POST',
+    headers: { 'content-type': 'application/json', 'X-PAYMENT': header }, body: chat() });
+  const text = await r.text();
+  assert.equal(r.status, 200, text);
+  const s = b64json(r.headers.get('x-payment-response'));
+  assert.equal(s.success, true);
+  assert.equal(s.network, 'solana-devnet');
+  assert.equal(rpc.tokenBalance(payToAta), b0 + BigInt(v1.maxAmountRequired));
+  // v1 pays exactly the asked amount: more is refused too
+  const more = toB64({ x402Version: 1, scheme: 'exact', network: 'solana-devnet',
+    payload: { transaction: await payTx(acc, { amount: BigInt(v1.maxAmountRequired) + 1n }) } });
+  const r2 = await fetch(`${gw.baseURL}/chat/completions`, { method: 'POST',
+    headers: { 'content-type': 'application/json', 'X-PAYMENT': more }, body: chat() });
+  assert.equal(r2.status, 402);
+  assert.equal(b64json(r2.headers.get('x-payment-response')).errorReason, 'invalid_exact_svm_payload_amount_mismatch');
+  await r2.text();
+});
