@@ -2,7 +2,6 @@
  * JSON-RPC, on a thread pool of its own (see svm_settle.h). */
 #include "svm_settle.h"
 
-#include "curl_dl.h"
 #include "log.h"
 #include "store_exec.h"
 #include "x402_rpc.h"
@@ -16,45 +15,10 @@ struct gr_svm_settler {
     gr_store_exec *exec;
 };
 
-typedef struct svm_conn {
-    void *curl;
-    gr_x402_rpc rpc;
-    uint64_t deadline_ms; /* of the settlement in progress */
-} svm_conn;
-
-static uint64_t conn_deadline(void *ud) { return ((svm_conn *)ud)->deadline_ms; }
-
-static gr_status conn_open(void *ctx, void **out, char *err, size_t errlen) {
-    (void)ctx;
-    char why[320];
-    if (gr_curl_load(why, sizeof why) != GR_OK) {
-        snprintf(err, errlen, "x402 on Solana needs libcurl (%s)", why);
-        return GR_ERR_UNSUPPORTED;
-    }
-    svm_conn *c = gr_xcalloc(1, sizeof *c);
-    c->curl = gr_curl()->easy_init();
-    if (!c->curl) {
-        free(c);
-        snprintf(err, errlen, "x402 on Solana: cannot create a curl handle");
-        return GR_ERR_NOMEM;
-    }
-    c->rpc = (gr_x402_rpc){.curl = c->curl, .deadline_fn = conn_deadline, .ud = c};
-    *out = c;
-    return GR_OK;
-}
-
-static void conn_close(void *ctx, void *conn) {
-    (void)ctx;
-    svm_conn *c = conn;
-    if (!c) return;
-    gr_curl()->easy_cleanup(c->curl);
-    free(c);
-}
-
 gr_status gr_svm_settler_new(unsigned threads, unsigned queue_max, gr_svm_settler **out, char *err, size_t errlen) {
     gr_svm_settler *s = gr_xcalloc(1, sizeof *s);
     gr_store_exec_opts eo = {.threads = threads, .queue_max = queue_max, .op_timeout_ms = 0, .pool = "x402_svm"};
-    gr_status rc = gr_store_exec_new(&eo, conn_open, conn_close, s, &s->exec, err, errlen);
+    gr_status rc = gr_store_exec_new(&eo, gr_x402_rpc_conn_open, gr_x402_rpc_conn_close, s, &s->exec, err, errlen);
     if (rc != GR_OK) {
         free(s);
         return rc;
@@ -112,7 +76,7 @@ static bool status_known(gr_x402_rpc *rpc, gr_svm_settle_job *j) {
 }
 
 void gr_svm_settle_run(void *conn, gr_svm_settle_job *j) {
-    svm_conn *c = conn;
+    gr_x402_rpc_conn *c = conn;
     uint64_t start = gr_wall_ms();
     j->outcome = GR_SVM_UNKNOWN;
     if (!c || !j->tx_b64) {
