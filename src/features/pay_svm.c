@@ -274,6 +274,24 @@ void gr_pay_svm_add_accepts(const gr_pay_svm *s, cJSON *accepts, int version, in
     }
 }
 
+void gr_pay_svm_describe(const gr_pay_svm *s, cJSON *accepts) {
+    for (size_t i = 0; s && i < s->n; i++) {
+        const svm_net *n = &s->nets[i];
+        cJSON *a = cJSON_CreateObject();
+        cJSON_AddStringToObject(a, "scheme", "exact");
+        cJSON_AddStringToObject(a, "network", n->caip2);
+        if (n->v1) cJSON_AddStringToObject(a, "network_v1", n->v1);
+        cJSON_AddStringToObject(a, "asset", n->mint_b58);
+        cJSON_AddStringToObject(a, "payTo", n->pay_to_b58);
+        cJSON_AddNumberToObject(a, "decimals", n->decimals);
+        cJSON_AddNumberToObject(a, "maxTimeoutSeconds", n->max_timeout_seconds);
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(a, "extra"), "feePayer", n->fee_payer_b58);
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(a, "schemes"), cJSON_CreateString("exact"));
+        cJSON_AddStringToObject(a, "settlement", "before the reply: sent and confirmed, then served");
+        cJSON_AddItemToArray(accepts, a);
+    }
+}
+
 /* ---- admission ---- */
 
 static cJSON *decode_header(const char *b64) {

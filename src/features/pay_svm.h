@@ -37,6 +37,10 @@ void gr_pay_svm_add_accepts(const gr_pay_svm *s, cJSON *accepts, int version, in
 /* How many Solana offers a v1 / v2 402 has. */
 size_t gr_pay_svm_offers(const gr_pay_svm *s, int version);
 
+/* Appends what GET /v1/x402/pricing and /.well-known/x402 say of each
+ * Solana network (no amount: the quote depends on the request). */
+void gr_pay_svm_describe(const gr_pay_svm *s, cJSON *accepts);
+
 /* Whether a payment header (base64 JSON) pays on a Solana network. */
 bool gr_pay_svm_claims(const char *header_b64);
 

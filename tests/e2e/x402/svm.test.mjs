@@ -326,3 +326,16 @@ test('v1: X-PAYMENT on solana-devnet is verified, settled and answered with X-PA
   assert.equal(b64json(r2.headers.get('x-payment-response')).errorReason, 'invalid_exact_svm_payload_amount_mismatch');
   await r2.text();
 });
+
+test('GET /v1/x402/pricing lists the Solana network with its mint, payTo and fee payer', async () => {
+  const r = await fetch(`${gw.baseURL}/x402/pricing`);
+  assert.equal(r.status, 200);
+  const j = await r.json();
+  const a = j.accepts.find((x) => x.network === NETWORK);
+  assert.ok(a, JSON.stringify(j.accepts));
+  assert.equal(a.network_v1, 'solana-devnet');
+  assert.equal(a.asset, mint);
+  assert.equal(a.payTo, payTo.address);
+  assert.equal(a.extra.feePayer, feePayer.address);
+  assert.equal(a.decimals, DECIMALS);
+});
