@@ -6,8 +6,10 @@
  * guard (the payer's transaction signature, spent once in the payment
  * store), then settlement BEFORE serving (svm_settle.h: the fee payer signs,
  * the transaction is sent and confirmed within confirm_timeout_ms). Nothing
- * is served unless the transfer is confirmed on chain. pay_x402.c calls in
- * at four places: config, the 402 offer, admission, shutdown. */
+ * is served unless the transfer is confirmed on chain. The x402 feature
+ * calls in at five places: config and shutdown (pay_x402_config.c), the 402
+ * offer (pay_x402_quote.c), admission (pay_x402_admit.c) and discovery
+ * (pay_x402_serve.c). */
 #ifndef GR_PAY_SVM_H
 #define GR_PAY_SVM_H
 
