@@ -5,25 +5,18 @@
 // mock upstream, and the official x402 v2 client (@x402/fetch + @x402/svm)
 // paying. Prints the 402, the payment, the answer and the confirmed
 // transaction. Run through scripts/x402-demo.sh solana.
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { wrapFetchWithPayment, x402Client, decodePaymentResponseHeader } from '@x402/fetch';
 import { ExactSvmScheme } from '@x402/svm/exact/client';
 import { createKeyPairSignerFromPrivateKeyBytes, generateKeyPairSigner, getBase58Decoder, getTransactionDecoder } from '@solana/kit';
 import { startSvmRpc } from '../tests/e2e/x402/svm_rpc.mjs';
-import { freePort } from '../tests/compat/harness.mjs';
+import { startDemoGateway } from './x402-demo-gateway.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = process.env.GR_BIN || join(root, 'build', 'gaterouter');
 const b64json = (s) => JSON.parse(Buffer.from(s, 'base64').toString('utf8'));
 const usdc = (atomic) => `${(Number(atomic) / 1e6).toFixed(6)} USDC`;
 const step = (t) => console.log(`\n=== ${t}`);
 const NETWORK = 'solana:EtWTRABZaYq6iMfeYKouRu166VU2xqa1';
 
-let rpc, gw, mock;
+let rpc, gw;
 try {
   step('local Solana (LiteSVM) and a USDC-like mint');
   rpc = await startSvmRpc();
@@ -38,24 +31,9 @@ try {
   console.log(`JSON-RPC ${rpc.url}; mint ${mint}; the agent ${agent.address} holds ${usdc(5_000_000n)} and no SOL`);
 
   step('GateRouter on config/examples/x402-solana-devnet.yaml');
-  const mockPort = await freePort();
-  mock = spawn(bin, ['mock', '--port', String(mockPort)], { stdio: 'ignore' });
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const env = {
-    ...process.env, GR_LISTEN: `127.0.0.1:${port}`, GR_STORE: `sqlite://${join(mkdtempSync(join(tmpdir(), 'gr-x402-svm-demo-')), 'demo.db')}`,
-    GR_PROVIDER_URL: `http://127.0.0.1:${mockPort}/v1`, OPENAI_API_KEY: 'mock', X402_SOLANA_ASSET: mint, X402_SOLANA_RPC_URL: rpc.url,
-    X402_SOLANA_FEE_PAYER: getBase58Decoder().decode(seed), X402_SOLANA_PAY_TO: payTo.address,
-  };
-  gw = spawn(bin, ['--config', join(root, 'config', 'examples', 'x402-solana-devnet.yaml')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let logs = '';
-  gw.stdout.on('data', (d) => { logs += d; });
-  gw.stderr.on('data', (d) => { logs += d; });
-  for (let i = 0; ; i++) {
-    try { if ((await fetch(`${base}/ready`)).ok) break; } catch { /* starting */ }
-    if (gw.exitCode !== null || i > 200) throw new Error(`the gateway did not start:\n${logs}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  gw = await startDemoGateway('x402-solana-devnet.yaml', { X402_SOLANA_ASSET: mint, X402_SOLANA_RPC_URL: rpc.url,
+    X402_SOLANA_FEE_PAYER: getBase58Decoder().decode(seed), X402_SOLANA_PAY_TO: payTo.address });
+  const { base, mockPort } = gw;
   console.log(`listening on ${base}; payTo ${payTo.address}; fee payer ${feePayer.address}`);
 
   const url = `${base}/v1/chat/completions`;
@@ -87,7 +65,7 @@ try {
   const t0 = performance.now();
   const res = await wrapFetchWithPayment(seen, client)(url, { method: 'POST', headers, body });
   const answer = await res.json();
-  if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${JSON.stringify(answer)}\n${logs.slice(-2000)}`);
+  if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${JSON.stringify(answer)}\n${gw.logs().slice(-2000)}`);
 
   step('3. the answer, after the payment was confirmed');
   console.log(`HTTP ${res.status} in ${(performance.now() - t0).toFixed(0)} ms: ${JSON.stringify(answer.choices?.[0]?.message?.content)}`);
@@ -99,7 +77,6 @@ try {
   console.error(`demo failed: ${e.stack || e}`);
   process.exitCode = 1;
 } finally {
-  if (gw && gw.exitCode === null) { gw.kill('SIGTERM'); await new Promise((r) => gw.on('exit', r)); }
-  if (mock && mock.exitCode === null) mock.kill('SIGTERM');
+  if (gw) await gw.stop();
   if (rpc) await rpc.close();
 }
