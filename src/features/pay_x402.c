@@ -644,7 +644,8 @@ static const char *describe(gr_request *r, int64_t max_out, int64_t max_cost) {
     gr_meter_format_usd(max_cost, tot, sizeof tot);
     /* what the worst case adds to list prices (meter_hold.h), said in words */
     gr_provider_kind kind = r->deployment ? r->deployment->provider->kind : GR_PROVIDER_OPENAI;
-    gr_hold_request q = {.body = r->body, .native_body = r->messages_body, .max_output = max_out, .outputs = 1};
+    gr_hold_request q = {.body = r->body, .native_body = r->messages_body, .max_output = max_out, .outputs = 1,
+                         .upstream_model = r->deployment ? r->deployment->upstream_model : NULL};
     int64_t thinking = gr_meter_hold_output(kind, &q) - max_out;
     bool writes = gr_meter_hold_cache_writes(r->messages_body && kind == GR_PROVIDER_ANTHROPIC ? r->messages_body : r->body) > 0;
     return gr_pool_printf(r->pool,
@@ -692,6 +693,7 @@ static int64_t call_max_cost(const gr_route_candidate *c, int64_t extra_in, int6
     gr_prices pr;
     gr_meter_deployment_prices(c->dep, c->model, &pr);
     gr_hold_request q = hold_request(arg, extra_in, out_cap);
+    q.upstream_model = c->dep->upstream_model;
     return gr_meter_hold_cost(&pr, c->dep->provider->kind, &q);
 }
 
@@ -699,6 +701,7 @@ static int64_t call_max_cost(const gr_route_candidate *c, int64_t extra_in, int6
 static int64_t request_max_cost(gr_request *r, int64_t max_out) {
     call_max_arg a = {r, max_out};
     gr_hold_request q = hold_request(&a, 0, 0);
+    q.upstream_model = r->deployment ? r->deployment->upstream_model : NULL;
     int64_t mc = gr_meter_hold_cost(&r->prices, r->deployment ? r->deployment->provider->kind : GR_PROVIDER_OPENAI, &q);
     if (!r->plan) return mc;
     int64_t m = gr_route_plan_max_cost(r->plan, max_out, call_max_cost, &a);

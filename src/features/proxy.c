@@ -28,6 +28,7 @@
 #include "vertex_token.h"
 #include "trace.h"
 #include "preset_quirks.h"
+#include "output_cap.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -221,16 +222,11 @@ static void add_common_headers(gr_request *r, const gr_provider_conf *p, gr_http
     }
 }
 
-/* Caps generation (e.g. at what an x402 payment covers): the canonical body
- * gets max_tokens (or max_completion_tokens, whichever the client used) no
- * larger than the cap, and the fast path forwards the re-rendered body. */
+/* Caps generation (output_cap.h: what x402 paid for, or what a key's hold
+ * reserved): the canonical body gets the cap, and the fast path forwards the
+ * re-rendered body. */
 static const char *apply_token_cap(gr_request *r, cJSON *tree, const char *body, size_t *len) {
-    if (r->cap_max_tokens <= 0 || r->count_tokens) return body;
-    const char *field = cJSON_GetObjectItemCaseSensitive(tree, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
-    const cJSON *cur = cJSON_GetObjectItemCaseSensitive(tree, field);
-    if (cJSON_IsNumber(cur) && cur->valuedouble > 0 && cur->valuedouble <= (double)r->cap_max_tokens) return body;
-    cJSON_DeleteItemFromObjectCaseSensitive(tree, field);
-    cJSON_AddNumberToObject(tree, field, (double)r->cap_max_tokens);
+    if (!gr_output_cap_apply(r, tree, NULL)) return body;
     char *txt = cJSON_PrintUnformatted(tree);
     char *copy = gr_pool_strdup(r->pool, txt);
     cJSON_free(txt);
@@ -289,16 +285,11 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
     if (r->responses_native) { /* the client's own Responses request, `model` rewritten */
         const char *rb = r->responses_text;
         size_t rlen = r->responses_len;
-        if (r->cap_max_tokens > 0) { /* max_output_tokens no larger than the cap */
-            cJSON *cur = cJSON_GetObjectItemCaseSensitive(r->responses_body, "max_output_tokens");
-            if (!cJSON_IsNumber(cur) || cur->valuedouble <= 0 || cur->valuedouble > (double)r->cap_max_tokens) {
-                cJSON_DeleteItemFromObjectCaseSensitive(r->responses_body, "max_output_tokens");
-                cJSON_AddNumberToObject(r->responses_body, "max_output_tokens", (double)r->cap_max_tokens);
-                char *txt = cJSON_PrintUnformatted(r->responses_body);
-                rb = gr_pool_strdup(r->pool, txt);
-                rlen = strlen(rb);
-                cJSON_free(txt);
-            }
+        if (gr_output_cap_apply(r, r->responses_body, "max_output_tokens")) { /* output_cap.h */
+            char *txt = cJSON_PrintUnformatted(r->responses_body);
+            rb = gr_pool_strdup(r->pool, txt);
+            rlen = strlen(rb);
+            cJSON_free(txt);
         }
         gr_responses_native_request(p, r->stream, h);
         add_common_headers(r, r->deployment->provider, h, true);

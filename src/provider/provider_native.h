@@ -41,6 +41,14 @@ int64_t gr_anthropic_thinking_budget(const cJSON *req);
  * -1 for an unknown effort. */
 int64_t gr_gemini_thinking_budget(const cJSON *req);
 
+/* The most a Gemini model's default thinking can spend when a request has
+ * no reasoning controls (the adapter then sends none, and the model thinks
+ * dynamically up to its maximum budget): 32768 for Gemini 2.5 Pro and
+ * Gemini 3, 24576 for 2.5 Flash; 0 for 2.5 Flash-Lite (it thinks only when
+ * asked) and for models that do not think (older ones, image, TTS, live,
+ * embeddings). What a budget hold reserves on top of the output cap. */
+int64_t gr_gemini_default_thinking(const char *upstream_model);
+
 /* Gemini embeddings (provider_gemini_embed.c), the ops of /v1/embeddings. */
 gr_status gr_gemini_build_embeddings_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
                                              gr_upstream_error *err);
