@@ -278,6 +278,7 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
         else
             gr_messages_native_request(r->req, p, r->count_tokens, h);
         add_common_headers(r, r->deployment->provider, h, true);
+        gr_messages_native_join_betas(h); /* the client's and the provider's, one header */
         h->body = build_fast_body(r, r->messages_body, false, nb, nlen, &h->body_len);
         if (vertex) gr_messages_native_vertex_body(h);
         return true;

@@ -19,6 +19,12 @@ extern const char *const gr_messages_native_forwarded[];
 void gr_messages_native_request(const gr_client_req *client, const gr_provider_conf *p, bool count_tokens,
                                 gr_http_request *h);
 
+/* Joins every anthropic-beta header line of h (the client's, the provider's
+ * configured one) into one, comma-separated, each beta once in the order
+ * first seen: Anthropic reads one list, and a repeated header may reach it
+ * as either value alone. */
+void gr_messages_native_join_betas(gr_http_request *h);
+
 /* Removes from the assistant turns of a /v1/messages body the thinking
  * blocks Anthropic did not sign: an empty signature (the gateway's
  * translation of another upstream's reasoning) or one the gateway carries for
