@@ -49,6 +49,16 @@ int64_t gr_gemini_thinking_budget(const cJSON *req);
  * embeddings). What a budget hold reserves on top of the output cap. */
 int64_t gr_gemini_default_thinking(const char *upstream_model);
 
+/* "<base_url>/v1/projects/<p>/locations/<l>/publishers/<publisher>" of a
+ * Vertex AI provider (heap; provider_vertex.c). */
+char *gr_vertex_publisher_base(const gr_provider_conf *pc, const char *publisher);
+
+/* Vertex AI embeddings (provider_vertex_embed.c), the ops of /v1/embeddings. */
+gr_status gr_vertex_build_embeddings_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
+                                             gr_upstream_error *err);
+gr_status gr_vertex_parse_embeddings_response(const gr_adapter_ctx *ctx, const cJSON *canonical, const char *body,
+                                              size_t len, cJSON **out, gr_usage *usage, gr_upstream_error *err);
+
 /* Gemini embeddings (provider_gemini_embed.c), the ops of /v1/embeddings. */
 gr_status gr_gemini_build_embeddings_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
                                              gr_upstream_error *err);
