@@ -3,7 +3,9 @@
 // left to its defaults, generate more (issue 20, under-reservations):
 //  - an OpenAI-compatible upstream (a recording fake that, given no cap,
 //    reports far more output than the model's max_output_tokens) is sent the
-//    cap the hold reserved, per attempt, and the charge stays within it;
+//    cap the hold reserved, per attempt, and the charge stays within it (so
+//    are a relayed Responses request and the Anthropic adapter, which sent
+//    4096 where the model's maximum was smaller);
 //  - Gemini 2.5 Pro thinks by default (dynamic thinking, no thinkingConfig
 //    sent): the hold reserves that thinking, so a budget short of it is
 //    refused 402 before any upstream call, and the x402 quote covers it.
@@ -13,12 +15,13 @@ import { startGateway } from './harness.mjs';
 import { paidConfig } from './paid_config.mjs';
 import { startRecordingServer } from './recording_server.mjs';
 import { startGeminiFake, generated } from './gemini_fake.mjs';
+import { startAnthropicFake, message } from './anthropic_fake.mjs';
 
 const RICH = 'gr-holds-rich-key-00000000000000001';
 const TIGHT = 'gr-holds-tight-key-0000000000000001';
 const UNCAPPED_OUTPUT = 50000; // what the fake generates when the request names no cap
 
-let openaiFake, geminiFake, gw;
+let openaiFake, geminiFake, anthropicFake, gw;
 before(async () => {
   openaiFake = await startRecordingServer((rec, res) => {
     const b = rec.body;
@@ -28,6 +31,13 @@ before(async () => {
       return res.end(JSON.stringify({ id: 'cmpl-1', object: 'text_completion', created: 1, model: b.model,
         choices: [{ index: 0, text: 'ok', finish_reason: 'length', logprobs: null }],
         usage: { prompt_tokens: 10, completion_tokens: out, total_tokens: 10 + out } }));
+    }
+    if (rec.url.endsWith('/responses')) { // a Responses API upstream (responses_api: true)
+      const o = b.max_output_tokens ?? UNCAPPED_OUTPUT;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end(JSON.stringify({ id: 'resp_1', object: 'response', created_at: 1, status: 'completed', model: b.model,
+        output: [{ type: 'message', id: 'msg_1', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text: 'ok', annotations: [] }] }],
+        usage: { input_tokens: 10, output_tokens: o, total_tokens: 10 + o } }));
     }
     if (b.model === 'oa-broken-1') { // the first candidate fails: the fallback gets its own model's cap
       res.writeHead(503, { 'content-type': 'application/json' });
@@ -45,22 +55,28 @@ before(async () => {
     const out = gc.maxOutputTokens ?? 100;
     return generated([{ text: 'hello' }], { usage: { promptTokenCount: 5, candidatesTokenCount: out, thoughtsTokenCount: thoughts, totalTokenCount: 5 + out + thoughts } });
   });
+  anthropicFake = await startAnthropicFake((rec, body) => message(body.model, [{ type: 'text', text: 'ok' }],
+    { stop_reason: 'max_tokens', usage: { input_tokens: 10, output_tokens: body.max_tokens } }));
   gw = await startGateway({
     // $1 per Mtok in and out: one token is one micro-USD. TIGHT holds
     // 1000 output tokens and the prompt, not 2.5 Pro's default thinking.
     config: (port, dir) => paidConfig(port, dir, { rich: [RICH, 10], tight: [TIGHT, 0.002] }, `
 providers:
   - { name: oa, kind: openai, base_url: "http://127.0.0.1:${openaiFake.port}/v1", api_key: sk-fake }
+  - { name: oa-resp, kind: openai, base_url: "http://127.0.0.1:${openaiFake.port}/v1", api_key: sk-fake, responses_api: true }
+  - { name: anth, kind: anthropic, base_url: "http://127.0.0.1:${anthropicFake.port}/v1", api_key: sk-ant-fake }
   - { name: gem, kind: gemini, base_url: "http://127.0.0.1:${geminiFake.port}/v1beta", api_key: gemini-fake-key }
 models:
   - { name: oa-held, provider: oa, model: oa-held-1, max_output_tokens: 300, pricing: { input: 1, output: 1 }, capabilities: [chat, completions] }
   - { name: oa-broken, provider: oa, model: oa-broken-1, max_output_tokens: 900, pricing: { input: 1, output: 1 }, capabilities: [chat], fallbacks: [oa-small] }
   - { name: oa-small, provider: oa, model: oa-small-1, max_output_tokens: 200, pricing: { input: 1, output: 1 }, capabilities: [chat] }
+  - { name: oa-relayed, provider: oa-resp, model: oa-relayed-1, max_output_tokens: 250, pricing: { input: 1, output: 1 }, capabilities: [chat] }
+  - { name: claude-small, provider: anth, model: claude-small-1, max_output_tokens: 1000, pricing: { input: 1, output: 1 }, capabilities: [chat] }
   - { name: gem-pro, provider: gem, model: gemini-2.5-pro, max_output_tokens: 1000, pricing: { input: 1, output: 1 }, capabilities: [chat] }
 `),
   });
 });
-after(async () => { await gw?.stop(); await openaiFake?.close(); await geminiFake?.close(); });
+after(async () => { await gw?.stop(); await openaiFake?.close(); await geminiFake?.close(); await anthropicFake?.close(); });
 
 async function post(path, body, key) {
   const headers = { 'content-type': 'application/json' };
@@ -103,6 +119,22 @@ test('money: each attempt carries its own model\'s cap (a fallback with a smalle
   const sent = openaiFake.requests.slice(before).map((q) => [q.body.model, q.body.max_completion_tokens]);
   assert.deepEqual(sent, [['oa-broken-1', 900], ['oa-small-1', 200]]);
   assert.ok(Math.abs(cost(r) - (10 + 200) / 1e6) < 1e-9, `charge ${cost(r)}`);
+});
+
+test('money: a relayed Responses request without max_output_tokens is sent the hold\'s cap as max_output_tokens', async () => {
+  const r = await post('/responses', { model: 'oa-relayed', input: 'hi', store: false }, RICH);
+  assert.equal(r.status, 200, r.text);
+  const sent = openaiFake.requests.at(-1);
+  assert.ok(sent.url.endsWith('/responses'), sent.url);
+  assert.equal(sent.body.max_output_tokens, 250, JSON.stringify(sent.body));
+  assert.ok(Math.abs(cost(r) - (10 + 250) / 1e6) < 1e-9, `charge ${cost(r)}`);
+});
+
+test('money: the Anthropic adapter sends the hold\'s cap (a model maximum below its 4096 default), not 4096', async () => {
+  const r = await post('/chat/completions', { model: 'claude-small', messages: [{ role: 'user', content: 'hi' }] }, RICH);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(anthropicFake.requests.at(-1).body.max_tokens, 1000);
+  assert.ok(Math.abs(cost(r) - (10 + 1000) / 1e6) < 1e-9, `charge ${cost(r)}`);
 });
 
 test('money: Gemini 2.5 Pro\'s default thinking is reserved: a budget short of it refuses up front; the x402 quote covers the charge', async () => {
