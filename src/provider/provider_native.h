@@ -59,6 +59,16 @@ gr_status gr_vertex_build_embeddings_request(const gr_adapter_ctx *ctx, const cJ
 gr_status gr_vertex_parse_embeddings_response(const gr_adapter_ctx *ctx, const cJSON *canonical, const char *body,
                                               size_t len, cJSON **out, gr_usage *usage, gr_upstream_error *err);
 
+/* The checks of an OpenAI embeddings request both Google APIs share: input
+ * a string or a non-empty list of strings (at most max_inputs), dimensions a
+ * positive integer; else GR_ERR_INVALID with a 400 naming `who`. */
+gr_status gr_google_embed_input(const cJSON *req, const char *who, int max_inputs, bool *batch, int *n,
+                                gr_upstream_error *err);
+
+/* A Vertex AI adapter's context: a project, a location and an access token,
+ * else GR_ERR_INVALID with the error (provider_vertex.c). */
+gr_status gr_vertex_check_ctx(const gr_adapter_ctx *ctx, gr_upstream_error *err);
+
 /* Gemini embeddings (provider_gemini_embed.c), the ops of /v1/embeddings. */
 gr_status gr_gemini_build_embeddings_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
                                              gr_upstream_error *err);

@@ -55,9 +55,7 @@ static bool rewrite_anthropic_body(gr_http_request *out) {
     return ok;
 }
 
-static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
-                                    gr_upstream_error *err) {
-    memset(out, 0, sizeof(*out));
+gr_status gr_vertex_check_ctx(const gr_adapter_ctx *ctx, gr_upstream_error *err) {
     const gr_provider_conf *pc = ctx ? ctx->provider : NULL;
     if (!pc || !pc->base_url || !pc->project || !pc->location) {
         gr_provider_error_set(err, 500, "api_error", "the Vertex AI provider has no project or location");
@@ -67,6 +65,14 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
         gr_provider_error_set(err, 502, "api_error", "no Vertex AI access token");
         return GR_ERR_INVALID;
     }
+    return GR_OK;
+}
+
+static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
+                                    gr_upstream_error *err) {
+    memset(out, 0, sizeof(*out));
+    if (gr_vertex_check_ctx(ctx, err) != GR_OK) return GR_ERR_INVALID;
+    const gr_provider_conf *pc = ctx->provider;
     bool anth = is_anthropic(ctx->upstream_model);
     gr_provider_conf inner = *pc; /* the publisher adapter sees the publisher's base, no key, no extra headers */
     char *base = gr_vertex_publisher_base(pc, anth ? "anthropic" : "google");

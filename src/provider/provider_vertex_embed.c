@@ -23,37 +23,17 @@ static int max_instances(const char *model) { return strstr(model, "gemini-embed
 gr_status gr_vertex_build_embeddings_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
                                              gr_upstream_error *err) {
     memset(out, 0, sizeof(*out));
-    const gr_provider_conf *pc = ctx ? ctx->provider : NULL;
-    if (!pc || !pc->base_url || !pc->project || !pc->location) {
-        gr_provider_error_set(err, 500, "api_error", "the Vertex AI provider has no project or location");
-        return GR_ERR_INVALID;
-    }
-    if (!ctx->bearer_token) {
-        gr_provider_error_set(err, 502, "api_error", "no Vertex AI access token");
-        return GR_ERR_INVALID;
-    }
+    if (gr_vertex_check_ctx(ctx, err) != GR_OK) return GR_ERR_INVALID;
+    const gr_provider_conf *pc = ctx->provider;
     const char *model = ctx->upstream_model ? ctx->upstream_model : "";
     const cJSON *input = gr_provider_get(req, "input");
     const cJSON *dims = gr_provider_get(req, "dimensions");
-    if (dims && !(cJSON_IsNumber(dims) && dims->valuedouble >= 1 && dims->valuedouble <= 100000)) {
-        gr_provider_error_set(err, 400, "invalid_request_error", "'dimensions' must be a positive integer");
-        return GR_ERR_INVALID;
-    }
-    bool batch = cJSON_IsArray(input);
-    int n = batch ? cJSON_GetArraySize(input) : 1;
-    bool texts = batch ? n >= 1 : cJSON_IsString(input);
+    char who[160];
+    snprintf(who, sizeof who, "Vertex AI model %s", model);
+    bool batch;
+    int n;
+    if (gr_google_embed_input(req, who, max_instances(model), &batch, &n, err) != GR_OK) return GR_ERR_INVALID;
     const cJSON *it;
-    if (batch) cJSON_ArrayForEach(it, input) texts = texts && cJSON_IsString(it);
-    if (!texts) {
-        gr_provider_error_set(err, 400, "invalid_request_error",
-                              "Vertex AI embeddings take text: 'input' must be a string or a non-empty list of strings");
-        return GR_ERR_INVALID;
-    }
-    if (n > max_instances(model)) {
-        gr_provider_error_set(err, 400, "invalid_request_error", "Vertex AI model %s embeds at most %d input%s per request",
-                              model, max_instances(model), max_instances(model) == 1 ? "" : "s");
-        return GR_ERR_INVALID;
-    }
     cJSON *body = cJSON_CreateObject();
     cJSON *instances = cJSON_AddArrayToObject(body, "instances");
     for (it = batch ? input->child : input; it; it = batch ? it->next : NULL) {
