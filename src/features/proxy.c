@@ -14,6 +14,7 @@
 #include "http_server.h"
 #include "json_edit.h"
 #include "log.h"
+#include "messages_bedrock.h"
 #include "messages_native.h"
 #include "responses_native.h"
 #include "responses_state.h"
@@ -273,14 +274,23 @@ static bool build_upstream_request(gr_request *r, const char *body, size_t len) 
         size_t nlen = r->messages_len;
         const char *nb = apply_token_cap(r, r->messages_body, r->messages_text, &nlen);
         bool vertex = p->kind == GR_PROVIDER_VERTEX; /* Claude on Vertex: `model` in the URL instead */
+        bool bedrock = p->kind == GR_PROVIDER_BEDROCK; /* Claude on Bedrock: InvokeModel, signed once the body is done */
         if (vertex)
             gr_messages_native_vertex_request(r->req, p, r->deployment->upstream_model, r->stream, r->actx.bearer_token, h);
+        else if (bedrock)
+            gr_messages_native_forward(r->req, h);
         else
             gr_messages_native_request(r->req, p, r->count_tokens, h);
         add_common_headers(r, r->deployment->provider, h, true);
         gr_messages_native_join_betas(h); /* the client's and the provider's, one header */
         h->body = build_fast_body(r, r->messages_body, false, nb, nlen, &h->body_len);
         if (vertex) gr_messages_native_vertex_body(h);
+        gr_upstream_error err = {0};
+        if (bedrock && !gr_messages_bedrock_request(&r->actx, r->stream, h, &err)) {
+            gr_request_fail(r, err.status ? err.status : 500, err.type ? err.type : "api_error", err.code, NULL, "%s",
+                            err.message);
+            return false;
+        }
         return true;
     }
     if (r->responses_native) { /* the client's own Responses request, `model` rewritten */
@@ -474,10 +484,18 @@ static void start_stream_reply(gr_request *r) {
 
 /* Anthropic upstream, Anthropic client: the event goes out as it came; only
  * usage is read off it. */
-static int relay_native_event(gr_request *r, const gr_sse_event *ev) {
+static int relay_native_event(gr_request *r, const gr_sse_event *in) {
+    gr_sse_event bedrock_ev;
+    char *owned = NULL;
+    const gr_sse_event *ev = in;
+    if (r->deployment->provider->kind == GR_PROVIDER_BEDROCK) { /* an event-stream chunk: the Anthropic event inside */
+        if (gr_messages_bedrock_event(in, &bedrock_ev, &owned) < 0) return 0;
+        ev = &bedrock_ev;
+    }
     gr_native_event_kind k = gr_messages_native_event(ev, &r->usage);
     r->stream_data_bytes += ev->data.len;
     gr_messages_native_frame(r->out, ev);
+    free(owned);
     if (k == GR_NATIVE_EV_STOP) r->done_seen = true;
     if (k == GR_NATIVE_EV_ERROR) {
         r->failed_midstream = true;
@@ -601,7 +619,9 @@ static void on_headers(void *ud, int status, const char *ctype, int retry_after_
     size_t n = strnlen(full, sizeof(r->up_content_type) - 1);
     memcpy(r->up_content_type, full, n);
     r->up_content_type[n] = '\0';
-    gr_stream_framing framing = r->ops ? r->ops->framing : GR_FRAMING_SSE;
+    gr_stream_framing framing = r->ops                                                     ? r->ops->framing
+                                : r->native && r->deployment->provider->kind == GR_PROVIDER_BEDROCK ? GR_FRAMING_AWS_EVENTSTREAM
+                                                                                            : GR_FRAMING_SSE;
     if (r->stream && status >= 200 && status < 300 && gr_frames_is_stream_type(framing, r->up_content_type)) {
         r->streaming = true;
         gr_frames_init(&r->frames, framing, r->cfg->server.max_sse_event_bytes);
@@ -1462,7 +1482,8 @@ static void start_attempt(gr_request *r) {
     r->ops = gr_provider_ops_for(prov->kind);
     r->native = r->messages_body && (prov->kind == GR_PROVIDER_ANTHROPIC || /* Anthropic in, Anthropic up */
                                      (!r->count_tokens &&
-                                      gr_messages_native_is_vertex_claude(prov, r->deployment->upstream_model)));
+                                      (gr_messages_native_is_vertex_claude(prov, r->deployment->upstream_model) ||
+                                       gr_messages_bedrock_is_claude(prov, r->deployment->upstream_model))));
     /* Responses in, Responses up: only requests the gateway keeps no state for */
     r->responses_native = r->responses_out && prov->responses_api &&
                           cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r->responses_body, "store")) &&

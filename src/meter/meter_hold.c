@@ -36,8 +36,11 @@ int gr_meter_hold_cache_writes(const cJSON *body) {
 }
 
 /* The wire a deployment of this kind speaks: Vertex AI relays to its
- * publisher's adapter (provider_vertex.c). */
+ * publisher's adapter (provider_vertex.c); Claude on Bedrock is held as
+ * Anthropic. */
 static gr_provider_kind wire_kind(gr_provider_kind kind, const gr_hold_request *q) {
+    if (kind == GR_PROVIDER_BEDROCK) /* Claude there: Anthropic's thinking budget (Converse) or the client's body (InvokeModel) */
+        return q->upstream_model && strstr(q->upstream_model, "anthropic.") ? GR_PROVIDER_ANTHROPIC : kind;
     if (kind != GR_PROVIDER_VERTEX) return kind;
     return q->upstream_model && !strncasecmp(q->upstream_model, "claude", 6) ? GR_PROVIDER_ANTHROPIC : GR_PROVIDER_GEMINI;
 }

@@ -15,6 +15,13 @@
 
 const char *const gr_messages_native_forwarded[] = {"anthropic-beta", NULL};
 
+void gr_messages_native_forward(const gr_client_req *client, gr_http_request *h) {
+    for (size_t i = 0; client && gr_messages_native_forwarded[i]; i++) {
+        const char *v = gr_client_req_header(client, gr_messages_native_forwarded[i]);
+        if (v) gr_http_request_add_header(h, "%s: %s", gr_messages_native_forwarded[i], v);
+    }
+}
+
 void gr_messages_native_request(const gr_client_req *client, const gr_provider_conf *p, bool count_tokens,
                                 gr_http_request *h) {
     h->url = gr_provider_url(p->base_url ? p->base_url : "https://api.anthropic.com/v1",
@@ -24,10 +31,7 @@ void gr_messages_native_request(const gr_client_req *client, const gr_provider_c
     const char *version = client ? gr_client_req_header(client, "anthropic-version") : NULL;
     gr_http_request_add_header(h, "anthropic-version: %s",
                                version ? version : p->api_version ? p->api_version : GR_ANTHROPIC_DEFAULT_VERSION);
-    for (size_t i = 0; client && gr_messages_native_forwarded[i]; i++) {
-        const char *v = gr_client_req_header(client, gr_messages_native_forwarded[i]);
-        if (v) gr_http_request_add_header(h, "%s: %s", gr_messages_native_forwarded[i], v);
-    }
+    gr_messages_native_forward(client, h);
     if (!count_tokens) gr_http_request_add_header(h, "accept: text/event-stream, application/json");
 }
 
@@ -114,10 +118,7 @@ void gr_messages_native_vertex_request(const gr_client_req *client, const gr_pro
              p->location, upstream_model, stream ? "streamRawPredict" : "rawPredict");
     gr_http_request_add_header(h, "content-type: application/json");
     gr_http_request_add_header(h, "authorization: Bearer %s", bearer ? bearer : "");
-    for (size_t i = 0; client && gr_messages_native_forwarded[i]; i++) {
-        const char *v = gr_client_req_header(client, gr_messages_native_forwarded[i]);
-        if (v) gr_http_request_add_header(h, "%s: %s", gr_messages_native_forwarded[i], v);
-    }
+    gr_messages_native_forward(client, h);
     gr_http_request_add_header(h, "accept: text/event-stream, application/json");
 }
 

@@ -12,6 +12,8 @@
 
 /* Client headers forwarded to the Anthropic upstream unchanged (when sent). */
 extern const char *const gr_messages_native_forwarded[];
+/* Adds those the client sent to h. */
+void gr_messages_native_forward(const gr_client_req *client, gr_http_request *h);
 
 /* Sets h's URL (<base_url>/messages or /messages/count_tokens) and headers:
  * the provider's key as x-api-key, the client's anthropic-version (else the
