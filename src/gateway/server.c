@@ -23,7 +23,7 @@
 #include "route.h"
 #include "health.h"
 #include "instance_id.h"
-#include "shared.h"
+#include "cluster_state.h"
 #include "upstream.h"
 
 #include <errno.h>
@@ -62,7 +62,7 @@ static void worker_wake(evutil_socket_t fd, short what, void *arg) {
 
 /* Every third of redis.reservation_ttl_ms: keep this live instance's
  * reservations in Redis from lapsing while its requests run (a dead
- * instance's stop being renewed and lapse; see shared.h). */
+ * instance's stop being renewed and lapse; see cluster_state.h). */
 static void renew_tick(evutil_socket_t fd, short what, void *arg) {
     gr_worker *w = arg;
     char (*ids)[GR_KEY_ID_MAX] = NULL;
@@ -72,7 +72,7 @@ static void renew_tick(evutil_socket_t fd, short what, void *arg) {
 }
 
 /* Every second: which of this config's deployments did another instance
- * find broken? (Redis hints; see shared.h) */
+ * find broken? (Redis hints; see cluster_state.h) */
 static void hints_tick(evutil_socket_t fd, short what, void *arg) {
     gr_worker *w = arg;
     gr_config *c = gr_config_current_acquire();
