@@ -166,9 +166,10 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
+  const code = await gw?.stop();
   await fake?.close();
   await envFake?.close();
+  assert.equal(code, 0, 'gateway drains and exits 0 on SIGTERM (no sanitizer report)');
 });
 
 const lastRequest = (f = fake) => f.requests.at(-1);

@@ -29,7 +29,11 @@ models:
 `,
   });
 });
-after(async () => { await gw?.stop(); await fake?.close(); });
+after(async () => {
+  const code = await gw?.stop();
+  await fake?.close();
+  assert.equal(code, 0, 'gateway drains and exits 0 on SIGTERM (no sanitizer report)');
+});
 
 async function relay(model, beta) {
   const headers = { 'content-type': 'application/json', 'x-api-key': TEST_KEY, 'anthropic-version': '2023-06-01' };

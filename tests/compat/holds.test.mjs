@@ -76,7 +76,11 @@ models:
 `),
   });
 });
-after(async () => { await gw?.stop(); await openaiFake?.close(); await geminiFake?.close(); await anthropicFake?.close(); });
+after(async () => {
+  const code = await gw?.stop();
+  await openaiFake?.close(); await geminiFake?.close(); await anthropicFake?.close();
+  assert.equal(code, 0, 'gateway drains and exits 0 on SIGTERM (no sanitizer report)');
+});
 
 async function post(path, body, key) {
   const headers = { 'content-type': 'application/json' };

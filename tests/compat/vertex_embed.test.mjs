@@ -43,7 +43,11 @@ before(async () => {
   });
   client = new OpenAI({ baseURL: gw.baseURL, apiKey: TEST_KEY, maxRetries: 0 });
 });
-after(async () => { await gw?.stop(); await fake?.close(); });
+after(async () => {
+  const code = await gw?.stop();
+  await fake?.close();
+  assert.equal(code, 0, 'gateway drains and exits 0 on SIGTERM (no sanitizer report)');
+});
 
 test('a list of texts -> one :predict call with every instance; vectors, order and usage as the SDK expects', async () => {
   const r = await client.embeddings.create({ model: 'vx-embed', input: ['hello there world', 'hi'], dimensions: 3, encoding_format: 'float' });
