@@ -4,18 +4,14 @@
 // commas, each beta once (issue 20). One source alone passes as it was.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGateway, TEST_KEY } from './harness.mjs';
+import { startGateway, minimalConfig, TEST_KEY } from './harness.mjs';
 import { startAnthropicFake, message } from './anthropic_fake.mjs';
 
 let fake, gw;
 before(async () => {
   fake = await startAnthropicFake((rec, body) => message(body.model, [{ type: 'text', text: 'ok' }]));
   gw = await startGateway({
-    config: (port, dir) => `
-store: "sqlite://${dir}/gaterouter.db"
-server: { listen: 127.0.0.1:${port}, workers: 1 }
-log: { access_log: "off", level: info }
-auth: { keys: [ { name: test, key: ${TEST_KEY} } ] }
+    config: (port, dir) => minimalConfig(port, dir, `
 providers:
   - name: anth
     kind: anthropic
@@ -26,7 +22,7 @@ providers:
 models:
   - { name: claude-beta, provider: anth, model: claude-beta-1, capabilities: [chat, tools, stream] }
   - { name: claude-plain, provider: plain, model: claude-plain-1, capabilities: [chat, tools, stream] }
-`,
+`),
   });
 });
 after(async () => {

@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startGateway, defaultConfig, TEST_KEY } from './harness.mjs';
+import { startGateway, minimalConfig, TEST_KEY } from './harness.mjs';
 import { makeServiceAccount, startVertexFake } from './vertex_fake.mjs';
 
 let fake, gw, client;
@@ -25,20 +25,12 @@ before(async () => {
   } });
   sa.json.token_uri = `http://127.0.0.1:${fake.port}/token`;
   gw = await startGateway({
-    config: (port, d) => defaultConfig(port, `
+    config: (port, dir) => minimalConfig(port, dir, `
+providers:
+  - { name: vx, kind: vertex, location: us-central1, base_url: "http://127.0.0.1:${fake.port}", service_account: '${JSON.stringify(sa.json)}' }
+models:
   - { name: vx-embed, provider: vx, model: text-embedding-005, pricing: { input: 1, output: 0 }, capabilities: [embeddings] }
   - { name: vx-gemini-embed, provider: vx, model: gemini-embedding-001, pricing: { input: 1, output: 0 }, capabilities: [embeddings] }
-`, d).replace(`providers:
-  - name: mock
-    kind: mock
-`, `providers:
-  - name: mock
-    kind: mock
-  - name: vx
-    kind: vertex
-    location: us-central1
-    base_url: http://127.0.0.1:${fake.port}
-    service_account: '${JSON.stringify(sa.json)}'
 `),
   });
   client = new OpenAI({ baseURL: gw.baseURL, apiKey: TEST_KEY, maxRetries: 0 });
