@@ -20,6 +20,10 @@ static void set_number(cJSON *tree, const char *field, int64_t v) {
 }
 
 bool gr_output_cap_apply(gr_request *r, cJSON *tree, const char *field) {
+    return gr_output_cap_apply_for(r, r->model, tree, field);
+}
+
+bool gr_output_cap_apply_for(gr_request *r, const gr_model_conf *model, cJSON *tree, const char *field) {
     if (!tree || r->count_tokens) return false;
     if (r->cap_max_tokens > 0) { /* x402: no larger than what was paid */
         if (!field)
@@ -29,11 +33,11 @@ bool gr_output_cap_apply(gr_request *r, cJSON *tree, const char *field) {
         set_number(tree, field, r->cap_max_tokens);
         return true;
     }
-    if (!r->default_output_cap || !r->model) return false;
-    /* what the hold reserved for this attempt's model (admit_keys.c), set on
+    if (!r->default_output_cap || !model) return false;
+    /* what the hold reserved for this call's model (admit_keys.c), set on
      * every attempt: a fallback's model may allow a different maximum */
     if (!field) field = r->ep == GR_EP_COMPLETIONS ? "max_tokens" : "max_completion_tokens";
-    int64_t cap = gr_meter_request_max_output(NULL, r->model->max_output_tokens);
+    int64_t cap = gr_meter_request_max_output(NULL, model->max_output_tokens);
     const cJSON *cur = cJSON_GetObjectItemCaseSensitive(tree, field);
     if (cJSON_IsNumber(cur) && cur->valuedouble == (double)cap) return false;
     set_number(tree, field, cap);

@@ -26,4 +26,8 @@ bool gr_output_cap_named(const cJSON *body);
  * when tree changed and must be rendered again. */
 bool gr_output_cap_apply(gr_request *r, cJSON *tree, const char *field);
 
+/* The same for a call to `model` other than the attempt's (auto:verify's
+ * cheap calls). */
+bool gr_output_cap_apply_for(gr_request *r, const gr_model_conf *model, cJSON *tree, const char *field);
+
 #endif

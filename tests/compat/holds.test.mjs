@@ -72,7 +72,15 @@ models:
   - { name: oa-small, provider: oa, model: oa-small-1, max_output_tokens: 200, pricing: { input: 1, output: 1 }, capabilities: [chat] }
   - { name: oa-relayed, provider: oa-resp, model: oa-relayed-1, max_output_tokens: 250, pricing: { input: 1, output: 1 }, capabilities: [chat] }
   - { name: claude-small, provider: anth, model: claude-small-1, max_output_tokens: 1000, pricing: { input: 1, output: 1 }, capabilities: [chat] }
+  - { name: cheap-a, provider: oa, model: cheap-a-1, quality: 40, max_output_tokens: 120, pricing: { input: 0.1, output: 0.2 }, capabilities: [chat] }
+  - { name: cheap-b, provider: oa, model: cheap-b-1, quality: 50, max_output_tokens: 140, pricing: { input: 0.2, output: 0.4 }, capabilities: [chat] }
+  - { name: check-x, provider: oa, model: check-x-1, quality: 60, max_output_tokens: 160, pricing: { input: 0.5, output: 1 }, capabilities: [chat] }
+  - { name: big-x, provider: oa, model: big-x-1, quality: 95, max_output_tokens: 180, pricing: { input: 10, output: 30 }, capabilities: [chat] }
   - { name: gem-pro, provider: gem, model: gemini-2.5-pro, max_output_tokens: 1000, pricing: { input: 1, output: 1 }, capabilities: [chat] }
+routing:
+  auto:
+    models: [cheap-a, cheap-b, check-x, big-x]
+    verify: { verifier: check-x, timeout_ms: 10s, agree: normalised }
 `),
   });
 });
@@ -139,6 +147,14 @@ test('money: the Anthropic adapter sends the hold\'s cap (a model maximum below 
   assert.equal(r.status, 200, r.text);
   assert.equal(anthropicFake.requests.at(-1).body.max_tokens, 1000);
   assert.ok(Math.abs(cost(r) - (10 + 1000) / 1e6) < 1e-9, `charge ${cost(r)}`);
+});
+
+test('money: auto:verify\'s cheap calls each carry their own model\'s cap when the request names none', async () => {
+  const before = openaiFake.requests.length;
+  const r = await post('/chat/completions', { model: 'auto:verify', messages: [{ role: 'user', content: 'Which gas do plants take in?' }] }, RICH);
+  assert.equal(r.status, 200, r.text);
+  const sent = openaiFake.requests.slice(before).map((q) => [q.body.model, q.body.max_completion_tokens]).sort();
+  assert.deepEqual(sent, [['cheap-a-1', 120], ['cheap-b-1', 140]], `the two cheap calls, which agreed: ${r.headers.get('x-gaterouter-route')}`);
 });
 
 test('money: Gemini 2.5 Pro\'s default thinking is reserved: a budget short of it refuses up front; the x402 quote covers the charge', async () => {
