@@ -54,6 +54,7 @@
 #include "doc_cache.h"
 #include "x402_preflight.h"
 #include "x402_settle.h"
+#include "x402_siwx.h"
 #include "x402_store.h"
 #include "x402_upto.h"
 
@@ -87,6 +88,8 @@ struct gr_pay_x402 {
     uint32_t settle_before_response_ms;
     int64_t payment_id_ttl_ms;          /* payment-identifier: how long an id and its reply are kept */
     size_t payment_id_max_reply_bytes;  /* a larger reply is not kept (its retries get 409) */
+    bool siwx;                          /* sign-in-with-x: a signed header spends the payer's credit */
+    int64_t siwx_max_age_ms;            /* how long a sign-in challenge stays valid */
     bool has_receipt_key;               /* offer-receipt: paid replies carry a signed receipt */
     uint8_t receipt_key[32];
     gr_evm_address receipt_signer;
@@ -129,6 +132,7 @@ typedef struct x402_req {
     const char *pay_id_settlement; /* the settlement header sent */
     const char *pay_id_body;     /* the 200 reply sent (pool), NULL: none or too large */
     bool pay_id_replied, pay_id_too_large;
+    bool siwx; /* admitted by a SIGN-IN-WITH-X proof: served from credit (state `session`) */
 } x402_req;
 
 /* ---- config ---- */
@@ -286,6 +290,10 @@ const gr_conf_key gr_conf_x402_keys[] = {
      "payment-identifier: largest reply kept for retries, 1024..67108864 (default 1048576)"},
     {"receipt_key", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
      "32-byte hex private key that signs offer-receipt receipts of paid replies (optional)"},
+    {"siwx", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "sign-in-with-x credit sessions: true advertises the challenge and serves signed requests from credit (default false)"},
+    {"siwx_max_age_s", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "sign-in-with-x: how long a challenge (issuedAt) stays valid, 10..3600 (default 300)"},
     GR_CONF_END,
 };
 
@@ -487,6 +495,18 @@ static gr_pay_x402 *pay_new(const gr_config *cfg, pay_use use, char *err, size_t
                        errlen))
         goto fail;
     p->payment_id_max_reply_bytes = (size_t)v;
+    const cJSON *sx = cJSON_GetObjectItemCaseSensitive(x, "siwx");
+    if (sx && !cJSON_IsBool(sx)) {
+        snprintf(err, errlen, "x402.siwx: want true or false");
+        goto fail;
+    }
+    p->siwx = cJSON_IsTrue(sx);
+    if (p->siwx && p->mode == GR_X402_SETTLE_NONE) {
+        snprintf(err, errlen, "x402.siwx: needs settle: self or facilitator (credit exists only once payments settle)");
+        goto fail;
+    }
+    if (!bounded_field(x, "siwx_max_age_s", "siwx_max_age_s", 300, 10, 3600, &v, err, errlen)) goto fail;
+    p->siwx_max_age_ms = (int64_t)v * 1000;
     const char *rk = scalar(x, "receipt_key");
     if (rk && *rk) {
         if (!parse_privkey(rk, p->receipt_key, &p->receipt_signer)) {
@@ -783,6 +803,29 @@ static gr_status pay_id_advertise(cJSON *root) {
     return GR_OK;
 }
 
+/* ---- sign-in-with-x (x402_siwx.h): credit sessions, docs/X402.md ---- */
+
+/* What a sign-in for r must match: this host (without the port), the
+ * resource's origin, one of the gateway's chains, now. */
+static void siwx_expect(gr_request *r, gr_pay_x402 *p, const char *uri, gr_x402_siwx_expect *e) {
+    uint64_t *chains = gr_pool_calloc(r->pool, p->nnets * sizeof *chains);
+    for (size_t i = 0; i < p->nnets; i++) chains[i] = p->nets[i].chain_id;
+    const char *h = strstr(uri, "://");
+    h = h ? h + 3 : uri;
+    *e = (gr_x402_siwx_expect){.domain = gr_pool_strndup(r->pool, h, strcspn(h, ":/?#")),
+                               .uri = uri,
+                               .chain_ids = chains,
+                               .nchains = p->nnets,
+                               .now_ms = (int64_t)gr_wall_ms(),
+                               .max_age_ms = p->siwx_max_age_ms};
+}
+
+static gr_status siwx_challenge(gr_request *r, gr_pay_x402 *p, cJSON *ext) {
+    gr_x402_siwx_expect e;
+    siwx_expect(r, p, resource_url(r, p), &e);
+    return gr_x402_siwx_challenge(ext, &e, "Sign in to spend your GateRouter x402 credit");
+}
+
 /* v2 PaymentRequired JSON: the exact requirements followed by the upto offers. */
 static gr_status render_v2(gr_request *r, const gr_x402_requirements *reqs, size_t n, const gr_x402_upto_offer *up,
                            size_t nu, const char *code, char **out) {
@@ -806,6 +849,8 @@ static gr_status render_v2(gr_request *r, const gr_x402_requirements *reqs, size
         /* /v1/messages and /v1/responses run as chat inside */
         gr_endpoint ep = r->anthropic_out ? GR_EP_MESSAGES : r->responses_out ? GR_EP_RESPONSES : r->ep;
         (void)gr_x402_bazaar_add(ext, ep, r->model ? r->model->name : r->model_asked, x ? x->max_out : 0);
+        gr_pay_x402 *p = px(r);
+        if (p && p->siwx) rc = siwx_challenge(r, p, ext);
     }
     char *t = rc == GR_OK ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
@@ -873,7 +918,7 @@ static void reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, si
         free(hdr);
     }
     gr_request_add_header(r, "Cache-Control", "no-store");
-    if (code && x->has_payer) {
+    if (code && x->has_payer && !x->siwx) {
         gr_x402_settlement s = {.success = false, .error_reason = code, .transaction = "",
                                 .chain_id = x->pay.chain_id, .has_payer = true, .payer = x->pay.auth.from};
         char *sh = NULL;
@@ -1632,6 +1677,42 @@ static void quote_reply(gr_request *r, x402_job *j) {
 static void exact_with_credit(gr_request *r, x402_job *j);
 static void exact_reserved(gr_request *r, x402_job *j);
 
+/* A signed sign-in instead of a payment: verified here (no chain call), then
+ * its nonce is spent and the worst-case cost held from the payer's credit in
+ * one store transaction (exact_reserved); the request ends by giving back
+ * what it did not use (finish_paid: state `session`). */
+static void admit_siwx(gr_request *r, gr_pay_x402 *p, x402_req *x, const char *hdr) {
+    gr_x402_siwx_expect e;
+    gr_x402_siwx_proof pr;
+    x->version = 2;
+    x->siwx = true;
+    siwx_expect(r, p, resource_url(r, p), &e);
+    gr_x402_siwx_err se = gr_x402_siwx_verify(hdr, &e, &pr);
+    if (se != GR_SIWX_OK) {
+        reject(r, x, build_reqs(r, p, x->max_cost_nusd, x->desc), p->nnets, gr_x402_siwx_err_str(se));
+        return;
+    }
+    gr_evm_address_lower(&pr.address, x->payer);
+    x->has_payer = true;
+    x->pay.chain_id = pr.chain_id;
+    x->pay.auth.from = pr.address;
+    for (size_t i = 0; i < p->nnets; i++)
+        if (p->nets[i].chain_id == pr.chain_id) {
+            x->net = i;
+            break;
+        }
+    x->header_b64 = gr_pool_printf(r->pool, "%s%s", GR_X402_SIWX_JOB_PREFIX, hdr);
+    snprintf(x->nonce_key, sizeof x->nonce_key, "siwx:%s", pr.nonce);
+    x->valid_before = pr.expires_s;
+    x402_job *j = new_job(r, p, XJ_RESERVE, exact_reserved);
+    snprintf(j->key, sizeof j->key, "%s", x->nonce_key);
+    snprintf(j->payer, sizeof j->payer, "%s", x->payer);
+    j->valid_before = x->valid_before;
+    j->take = x->max_cost_nusd; /* the worst case, held; the unused part comes back at the end */
+    set_intent(r, p, x, j, "0", "{}", 0, j->take);
+    submit_job(r, j);
+}
+
 /* Answers (402 quote or rejection, 503 when the store is unavailable or
  * slower than store.op_timeout_ms) and finishes, or continues the pipeline
  * once the payment is admitted — usually later, from this loop, after its
@@ -1655,6 +1736,11 @@ static void admit(gr_request *r) {
     x->desc = desc;
     const char *h1 = in_header(r, "X-PAYMENT"), *h2 = in_header(r, "PAYMENT-SIGNATURE");
     const char *hdr = h2 ? h2 : h1;
+    const char *sx = p->siwx && !hdr ? in_header(r, GR_X402_SIWX_HEADER) : NULL;
+    if (sx) {
+        admit_siwx(r, p, x, sx);
+        return;
+    }
     if (!hdr) { /* quote; with a payer hint, net of that payer's credit */
         const char *hint = in_header(r, PAYER_HINT_HEADER);
         gr_evm_address ha;
@@ -1767,7 +1853,7 @@ static void exact_reserved(gr_request *r, x402_job *j) {
     int64_t max_cost = x->max_cost_nusd;
     if (j->rc == GR_ERR_INVALID) {
         reject(r, x, build_reqs(r, p, max_cost, x->desc), p->nnets,
-               x->version == 2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement");
+               x->siwx ? "siwx_nonce_used" : x->version == 2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement");
         return;
     }
     if (j->rc != GR_OK) {
@@ -1777,7 +1863,9 @@ static void exact_reserved(gr_request *r, x402_job *j) {
     if (j->take > 0) {
         if (j->take_rc != GR_OK) {
             reject(r, x, build_reqs(r, p, max_cost, x->desc), p->nnets,
-                   x->version == 2 ? "invalid_exact_evm_insufficient_balance" : "insufficient_funds");
+                   x->siwx              ? "siwx_insufficient_credit"
+                   : x->version == 2    ? "invalid_exact_evm_insufficient_balance"
+                                        : "insufficient_funds");
             return;
         }
         x->credit_used_nusd = j->take;
@@ -1896,6 +1984,7 @@ static void before_reply(gr_request *r) {
     bool zero = gr_u256_cmp(&x->value, &(gr_u256){{0}}) == 0;
     gr_request_add_header(r, "x-gaterouter-x402-settlement",
                           p->mode == GR_X402_SETTLE_NONE ? "none"
+                          : x->siwx                      ? "session"
                           : zero                         ? "credit"
                           : x->tx_settled                ? "settled"
                           : x->tx_hash[0]                ? "sent"
@@ -2051,9 +2140,10 @@ static void finish_paid(gr_request *r, gr_ledger_row *row) {
         return;
     }
     if (zero) { /* fully covered by credit: no transfer; unused credit back */
-        close_job(r, p, x, amount, gr_xstrdup(req), 0, cost, "credit", x->credit_used_nusd - cost, NULL);
+        const char *state = x->siwx ? "session" : "credit";
+        close_job(r, p, x, amount, gr_xstrdup(req), 0, cost, state, x->credit_used_nusd - cost, NULL);
         row->x402_credit_delta_nusd = -(cost < x->credit_used_nusd ? cost : x->credit_used_nusd);
-        GR_LEDGER_SET(row->x402_settlement, "credit");
+        GR_LEDGER_SET(row->x402_settlement, state);
         return;
     }
     row->x402_credit_delta_nusd = x->paid_nusd - cost;
