@@ -1029,6 +1029,8 @@ static void x402_job_run(void *conn, void *arg) {
         break;
     }
     case XJ_CREDIT_VIEW:
+        /* A signed view (sign-in-with-x) spends its nonce first: a replay sees nothing. */
+        if (j->key[0] && (j->rc = gr_x402_store_nonce_reserve(st, j->key, j->valid_before)) != GR_OK) break;
         /* Settlements first, credit second: a job's finishing commits its
          * state and its credit together, so a settlement this view shows as
          * settled always has its credit in the balance read after it (the
@@ -2374,6 +2376,11 @@ static void serve_well_known(gr_request *r, gr_pay_x402 *p) {
 }
 
 static void credit_view(gr_request *r, x402_job *j) {
+    if (j->rc == GR_ERR_INVALID && j->key[0]) {
+        gr_request_fail(r, 401, "invalid_request_error", "siwx_nonce_used", GR_X402_SIWX_HEADER,
+                        "This sign-in was used already: sign a fresh challenge.");
+        return;
+    }
     if (j->rc != GR_OK) {
         gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL, "The credit store is unavailable.");
         return;
@@ -2392,7 +2399,54 @@ static void credit_view(gr_request *r, x402_job *j) {
     reply_obj(r, 200, o);
 }
 
+/* GET /v1/x402/credit without ?address= and with sign-in-with-x on: the
+ * wallet signs in (an auth-only 402: no accepts, the challenge) and sees its
+ * own balance and history. */
+static void serve_credit_signed(gr_request *r, gr_pay_x402 *p, const char *hdr) {
+    gr_x402_siwx_expect e;
+    siwx_expect(r, p, resource_url(r, p), &e);
+    if (!hdr) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "x402Version", 2);
+        cJSON_AddStringToObject(o, "error", "Sign in with your wallet (SIGN-IN-WITH-X) to see your credit");
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "resource"), "url", e.uri);
+        cJSON_AddArrayToObject(o, "accepts");
+        cJSON *ext = cJSON_AddObjectToObject(o, "extensions");
+        if (gr_x402_siwx_challenge(ext, &e, "Sign in to see your GateRouter x402 credit") != GR_OK) {
+            cJSON_Delete(o);
+            gr_request_fail(r, 500, "api_error", "x402_render_failed", NULL, "could not render the sign-in challenge");
+            return;
+        }
+        char *t = cJSON_PrintUnformatted(o);
+        char *h = t ? gr_evm_b64_encode((const uint8_t *)t, strlen(t), NULL) : NULL;
+        if (h) gr_request_add_header(r, "PAYMENT-REQUIRED", h);
+        free(h);
+        cJSON_free(t);
+        gr_request_add_header(r, "Cache-Control", "no-store");
+        reply_obj(r, 402, o);
+        return;
+    }
+    gr_x402_siwx_proof pr;
+    gr_x402_siwx_err se = gr_x402_siwx_verify(hdr, &e, &pr);
+    if (se != GR_SIWX_OK) {
+        gr_request_fail(r, 401, "invalid_request_error", gr_x402_siwx_err_str(se), GR_X402_SIWX_HEADER,
+                        "The sign-in was refused (%s): sign a fresh challenge for this host and path.",
+                        gr_x402_siwx_err_str(se));
+        return;
+    }
+    x402_job *j = new_job(r, p, XJ_CREDIT_VIEW, credit_view);
+    gr_evm_address_lower(&pr.address, j->payer);
+    snprintf(j->key, sizeof j->key, "siwx:%s", pr.nonce);
+    j->valid_before = pr.expires_s;
+    submit_job(r, j);
+}
+
 static void serve_credit(gr_request *r, gr_pay_x402 *p, const char *query) {
+    const char *sx = in_header(r, GR_X402_SIWX_HEADER);
+    if (p->siwx && (sx || !query || !strstr(query, "address="))) {
+        serve_credit_signed(r, p, sx);
+        return;
+    }
     struct evkeyvalq q;
     memset(&q, 0, sizeof q);
     evhttp_parse_query_str(query, &q);
