@@ -279,3 +279,29 @@ test('latency: per-call on-chain payment vs sign-in-with-x session', async () =>
   console.log(`x402 latency (${N} calls each): on-chain per call: reply ${f(onchain)}; until settled ${f(settled)}; ` +
     `session (sign-in-with-x): reply ${f(session)}`);
 });
+
+test('--check-config: siwx and siwx_max_age_s are validated at load; siwx needs a settling mode', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { writeFileSync, mkdtempSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'gr-x402-siwx-'));
+  const check = (lines, settle = 'self') => {
+    const base = gatewayConfig({ token: token.address, payTo: payTo.address, rpcUrl: chain.url,
+      relayerKey: accountKey(2), settle });
+    const path = join(dir, 'c.yaml');
+    writeFileSync(path, base(1, dir).replace('x402:\n', `x402:\n${lines}`));
+    const r = spawnSync(process.env.GR_BIN || 'build/gaterouter', ['--check-config', path], { encoding: 'utf8' });
+    return { code: r.status, out: r.stdout + r.stderr };
+  };
+  const ok = check('  siwx: true\n  siwx_max_age_s: 10\n');
+  assert.equal(ok.code, 0, ok.out);
+  for (const [line, settle, want] of [['  siwx: yes please\n', 'self', /x402\.siwx: want true or false/],
+    ['  siwx: true\n  siwx_max_age_s: 9\n', 'self', /siwx_max_age_s: want 10\.\.3600/],
+    ['  siwx: true\n  siwx_max_age_s: 3601\n', 'self', /siwx_max_age_s/],
+    ['  siwx: true\n', 'none', /x402\.siwx: needs settle: self or facilitator/]]) {
+    const r = check(line, settle);
+    assert.notEqual(r.code, 0, line);
+    assert.match(r.out, want);
+  }
+});
