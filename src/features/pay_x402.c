@@ -812,7 +812,9 @@ static void siwx_expect(gr_request *r, gr_pay_x402 *p, const char *uri, gr_x402_
     for (size_t i = 0; i < p->nnets; i++) chains[i] = p->nets[i].chain_id;
     const char *h = strstr(uri, "://");
     h = h ? h + 3 : uri;
-    *e = (gr_x402_siwx_expect){.domain = gr_pool_strndup(r->pool, h, strcspn(h, ":/?#")),
+    size_t hl = *h == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#"); /* an IPv6 literal keeps its brackets */
+    if (hl > strlen(h)) hl = strlen(h);
+    *e = (gr_x402_siwx_expect){.domain = gr_pool_strndup(r->pool, h, hl),
                                .uri = uri,
                                .chain_ids = chains,
                                .nchains = p->nnets,
