@@ -12,6 +12,9 @@
 // measures the latency per paid request: per-call on chain vs session.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { createSiweMessage } from 'viem/siwe';
 import { wrapFetchWithPayment, x402Client } from '@x402/fetch';
 import { registerExactEvmScheme } from '@x402/evm/exact/client';
@@ -21,15 +24,17 @@ import {
 } from './lib.mjs';
 
 let chain, token, gw;
+const storeDir = mkdtempSync(join(tmpdir(), 'gr-siwx-')); // shared by the second gateway of the cluster test
+const siwxConfig = (more = '') => gatewayConfig({ token: token.address, payTo: payTo.address, rpcUrl: chain.url,
+  relayerKey: accountKey(2), storeDir, extra: `  siwx: true\n  siwx_max_age_s: 120\n${more}` });
 const deployer = account(0), payTo = account(1);
-const agent = account(5), poor = account(6), racer = account(7), timer = account(8);
+const agent = account(5), poor = account(6), racer = account(7), timer = account(8), pair = account(9);
 
 before(async () => {
   chain = await startAnvil();
   token = await deployToken(chain, deployer);
-  for (const a of [agent, poor, racer, timer]) await token.mint(a.address, 10_000_000n);
-  gw = await startGateway({ config: gatewayConfig({ token: token.address, payTo: payTo.address, rpcUrl: chain.url,
-    relayerKey: accountKey(2), extra: '  siwx: true\n  siwx_max_age_s: 120\n' }) });
+  for (const a of [agent, poor, racer, timer, pair]) await token.mint(a.address, 10_000_000n);
+  gw = await startGateway({ config: siwxConfig() });
 });
 
 after(async () => {
@@ -44,13 +49,13 @@ after(async () => {
   }
 });
 
-const chatURL = () => `${gw.base}/v1/chat/completions`;
-const post = (body, headers = {}) => fetch(chatURL(), { method: 'POST',
+const chatURL = (base = gw.base) => `${base}/v1/chat/completions`;
+const post = (body, headers = {}, base = gw.base) => fetch(chatURL(base), { method: 'POST',
   headers: { 'content-type': 'application/json', ...headers }, body });
 
 // The 402 for body: its PaymentRequired (header) and body.
-async function challenge(body = chatBody()) {
-  const q = await post(body);
+async function challenge(body = chatBody(), base = gw.base) {
+  const q = await post(body, {}, base);
   assert.equal(q.status, 402);
   const json = await q.json();
   return { pr: b64json(q.headers.get('payment-required')), body: json };
@@ -84,13 +89,13 @@ async function creditOf(who) {
 }
 
 // A top-up: one paid request whose v2 payment over-pays `value` atomic units.
-async function topUp(signer, value) {
-  const { pr } = await challenge();
+async function topUp(signer, value, body = chatBody()) {
+  const { pr } = await challenge(body);
   const accepted = { ...pr.accepts.find((a) => a.scheme === 'exact') };
   assert.ok(BigInt(accepted.amount) <= value, 'the top-up covers the quote');
   accepted.amount = String(value);
   const payload = await signAuth(signer, { token: token.address, to: payTo.address, value });
-  const res = await post(chatBody(), { 'payment-signature': toB64({ x402Version: 2, resource: pr.resource, accepted,
+  const res = await post(body, { 'payment-signature': toB64({ x402Version: 2, resource: pr.resource, accepted,
     payload, extensions: {} }) });
   assert.equal(res.status, 200, await res.clone().text());
   await res.json();
@@ -216,6 +221,48 @@ test('parallel signed calls never overspend: each holds its worst case, atomical
   const end = await creditOf(racer);
   assert.ok(end >= 0n);
   assert.equal(end, start - spent, 'credit = start - the served costs, exactly');
+});
+
+test('two gateways on one store: the balance and the nonces are shared — no overspend, no replay across instances', async () => {
+  // behind one public URL (a load balancer's): the same sign-in domain and uri on both
+  const gw2 = await startGateway({ config: siwxConfig(`  public_url: "${gw.base}"\n`) });
+  try {
+    const slow = chatBody('Race across instances. [[mock:delay_ms=1500]]');
+    const maxCost = usdToNusd((await challenge(slow)).body.quote.max_cost_usd);
+    await topUp(pair, (maxCost * 5n) / 1000n, slow);
+    const start = await creditOf(pair);
+    const fits = start / maxCost;
+    const calls = [];
+    for (let i = 0; i < 10; i++) {
+      const base = i % 2 ? gw2.base : gw.base;
+      const info = (await challenge(slow, base)).pr.extensions['sign-in-with-x'].info;
+      calls.push({ base, hdr: await signIn(pair, info) });
+    }
+    const results = await Promise.all(calls.map(({ base, hdr }) => post(slow, { 'sign-in-with-x': hdr }, base)));
+    let ok = 0, spent = 0n;
+    for (const r of results) {
+      if (r.status === 200) {
+        ok++;
+        spent += usdToNusd(r.headers.get('x-gaterouter-cost'));
+        await r.json();
+        await waitSettlement(gw.base, pair.address, r.headers.get('x-request-id'));
+      } else {
+        assert.equal((await refusal(r)).code, 'siwx_insufficient_credit');
+      }
+    }
+    assert.ok(ok >= 1 && BigInt(ok) <= fits, `${ok} served, ${fits} fit`);
+    assert.equal(await creditOf(pair), start - spent, 'one balance for both instances, exact');
+    // a sign-in used on one instance is spent on the other too
+    const { res, hdr } = await sessionCall(pair);
+    assert.equal(res.status, 200);
+    await res.json();
+    const replay = await post(chatBody(), { 'sign-in-with-x': hdr }, gw2.base);
+    assert.equal((await refusal(replay)).code, 'siwx_nonce_used');
+  } finally {
+    const code = await gw2.stop();
+    assertCleanLogs(gw2.logs());
+    assert.equal(code, 0, gw2.logs().slice(-3000));
+  }
 });
 
 test('GET /v1/x402/credit signed: the wallet sees its own balance and session history; the nonce is single-use', async () => {
