@@ -936,7 +936,10 @@ static void reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, si
         gr_request_fail(r, 500, "api_error", "x402_render_failed", NULL, "could not render the payment requirements");
         return;
     }
-    gr_request_reply_json(r, 402, body, strlen(body));
+    /* a payer without a Permit2 allowance: 412, as the exact scheme's spec and
+     * the reference resource server answer (the same PaymentRequired) */
+    int status = code && !strcmp(code, "permit2_allowance_required") ? 412 : 402;
+    gr_request_reply_json(r, status, body, strlen(body));
     free(body);
 }
 
