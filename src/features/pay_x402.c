@@ -1880,7 +1880,7 @@ static void exact_reserved(gr_request *r, x402_job *j) {
     if (x->max_out > 0) r->cap_max_tokens = x->max_out;
     r->max_cost_nusd = max_cost;
     x->phase = XS_ADMITTED;
-    gr_metrics_add(GR_M_X402, "event=\"verified\"", 1);
+    gr_metrics_add(GR_M_X402, x->siwx ? "event=\"session\"" : "event=\"verified\"", 1);
     gr_pipeline_continue(r, GR_PHASE_NEXT); /* admitted: the rest of the pipeline */
 }
 

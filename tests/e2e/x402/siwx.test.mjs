@@ -150,6 +150,9 @@ test('top-up once, then N signed calls from credit: no chain transaction, balanc
   assert.equal(await chain.publicClient.getBlockNumber(), block, 'no transaction was mined');
   assert.equal(await token.balanceOf(agent.address), tokenBalance, 'no token moved');
   assert.equal(await creditOf(agent), start - spent, 'credit fell by exactly the metered costs');
+  const metrics = await (await fetch(`${gw.base}/metrics`)).text();
+  const sessions = metrics.match(/^gaterouter_x402_payments_total\{[^}]*event="session"[^}]*\} (\d+)/m);
+  assert.ok(sessions && Number(sessions[1]) >= 5, 'the metrics count the session admissions');
 });
 
 test('refused: expired, wrong domain, wrong uri, replayed nonce, forged signature — and nothing is spent', async () => {
