@@ -19,7 +19,7 @@ import { createSiweMessage } from 'viem/siwe';
 import { wrapFetchWithPayment, x402Client } from '@x402/fetch';
 import { registerExactEvmScheme } from '@x402/evm/exact/client';
 import {
-  startAnvil, deployToken, account, accountKey, gatewayConfig, startGateway, chatBody, b64json, signAuth, toB64,
+  generatePrivateKey, privateKeyToAccount, startAnvil, deployToken, account, accountKey, gatewayConfig, startGateway, chatBody, b64json, signAuth, toB64,
   waitSettlement, assertCleanLogs, usdToNusd,
 } from './lib.mjs';
 
@@ -265,6 +265,73 @@ test('two gateways on one store: the balance and the nonces are shared — no ov
     const code = await gw2.stop();
     assertCleanLogs(gw2.logs());
     assert.equal(code, 0, gw2.logs().slice(-3000));
+  }
+});
+
+test('kill -9 after session replies: every session job ends `session` with no transaction, charged its cost or (end lost) its hold, once', async () => {
+  const crashConfig = () => {
+    const base = siwxConfig();
+    return (port, dir) => base(port, dir).replace('x402:\n', 'x402:\n  instance_id: crash-siwx\n  heartbeat_interval_ms: 200\n' +
+      '  instance_dead_after_ms: 1000\n  sweep_interval_ms: 300\n');
+  };
+  const victim = privateKeyToAccount(generatePrivateKey());
+  await token.mint(victim.address, 10_000_000n);
+  await topUp(victim, 1_000_000n);
+  const start = await creditOf(victim);
+  const relayer = account(2).address;
+  const sent0 = await chain.publicClient.getTransactionCount({ address: relayer });
+  const body = chatBody('Crash me gently.', { max_tokens: 16 });
+  const hold = usdToNusd((await challenge(body)).body.quote.max_cost_usd);
+  const served = [];
+  let cgw = await startGateway({ config: crashConfig() });
+  try {
+    for (const ms of [0, 5, 50]) {
+      const info = (await challenge(body, cgw.base)).pr.extensions['sign-in-with-x'].info;
+      const res = await post(body, { 'sign-in-with-x': await signIn(victim, info) }, cgw.base);
+      assert.equal(res.status, 200);
+      await res.json();
+      served.push({ id: res.headers.get('x-request-id'), cost: usdToNusd(res.headers.get('x-gaterouter-cost')) });
+      await new Promise((r) => setTimeout(r, ms));
+      await cgw.stop('SIGKILL');
+      cgw = await startGateway({ config: crashConfig() });
+    }
+    // killed while the session request runs (admitted, its hold taken, its job open): the restarted
+    // instance takes the job over and closes it `session` at the hold — no transaction
+    const slow = chatBody('Crash me mid-flight. [[mock:delay_ms=3000]]', { max_tokens: 16 });
+    const slowHold = usdToNusd((await challenge(slow, cgw.base)).body.quote.max_cost_usd);
+    const info = (await challenge(slow, cgw.base)).pr.extensions['sign-in-with-x'].info;
+    const inflight = post(slow, { 'sign-in-with-x': await signIn(victim, info) }, cgw.base).catch((e) => e);
+    await new Promise((r) => setTimeout(r, 500));
+    await cgw.stop('SIGKILL');
+    assert.ok((await inflight) instanceof Error, 'the client lost its reply');
+    cgw = await startGateway({ config: crashConfig() });
+    const known = new Set(served.map((x) => x.id));
+    let orphan;
+    for (const deadline = Date.now() + 30000; !orphan; await new Promise((r) => setTimeout(r, 100))) {
+      const j = await (await fetch(`${cgw.base}/v1/x402/credit?address=${victim.address}`)).json();
+      orphan = j.settlements.find((x) => !known.has(x.request_id) && x.state !== 'settled' && x.state !== 'pending');
+      assert.ok(Date.now() < deadline, `the orphaned session job is not closed: ${JSON.stringify(j.settlements)}`);
+    }
+    assert.equal(orphan.state, 'session', JSON.stringify(orphan));
+    assert.ok(!orphan.tx_hash, 'no transaction');
+    assert.equal(BigInt(orphan.cost_nusd), slowHold, 'charged its hold: its request may have been served');
+    let charged = slowHold, lost = 0;
+    for (const { id, cost } of served) {
+      const { settlement } = await waitSettlement(cgw.base, victim.address, id, 30000);
+      assert.equal(settlement.state, 'session', JSON.stringify(settlement));
+      assert.ok(!settlement.tx_hash, 'no transaction');
+      const c = BigInt(settlement.cost_nusd);
+      assert.ok(c === cost || c === hold, `${id}: charged ${c}, cost ${cost}, hold ${hold}`);
+      charged += c === cost ? cost : hold;
+      if (c !== cost) lost++;
+    }
+    console.log(`# siwx crash: ${served.length} sessions, ${lost} charged their hold (request end lost to the kill)`);
+    assert.equal(await chain.publicClient.getTransactionCount({ address: relayer }), sent0, 'nothing sent on chain');
+    assert.equal(await creditOf(victim), start - charged, 'each session charged once');
+  } finally {
+    const code = await cgw.stop();
+    assertCleanLogs(cgw.logs());
+    assert.equal(code, 0, cgw.logs().slice(-3000));
   }
 });
 
