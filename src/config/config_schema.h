@@ -98,12 +98,13 @@ typedef enum {
     GR_CONF_SEC_STORE,   /* store.c: gr_store_conf */
     GR_CONF_SEC_KEYS,    /* keys.c: static virtual keys, checked (the table is built at service start) */
     GR_CONF_SEC_ROUTING, /* route_conf.c: gr_route_conf (auto, health) */
-    GR_CONF_SEC_REDIS,   /* shared.c: gr_shared (its settings; gr_shared_new copies them) */
+    GR_CONF_SEC_REDIS,   /* cluster_state.c: gr_shared (its settings; gr_shared_new copies them) */
     GR_CONF_SEC_X402,    /* pay_x402.c: validated by the same parser start-up runs */
     GR_CONF_SEC_CONSOLE, /* console_conf.c: gr_console_conf (the web console's reports) */
     GR_CONF_SEC_TRACING, /* trace.c: gr_trace_conf (OTLP traces; NULL = off) */
     GR_CONF_SEC_LOG_SINK, /* log_sink.c: request records to an HTTP endpoint / Langfuse (NULL = off) */
     GR_CONF_SEC_RESPONSES, /* responses_store.c: gr_responses_conf */
+    GR_CONF_SEC_ALERTS,  /* alerts.c: webhook alerts (NULL = off) */
     GR_CONF_NSECTIONS
 } gr_conf_section_id;
 
