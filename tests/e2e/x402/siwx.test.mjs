@@ -195,6 +195,24 @@ test('insufficient credit: 402 with the top-up offer (the full quote)', async ()
   assert.equal(BigInt(exact.amount) * 1000n, usdToNusd(body.quote.max_cost_usd), 'the top-up offer is the full max cost');
 });
 
+// Sends the signed calls at once; each is served or refused for want of
+// credit. How many were served and what they cost, once their ends are recorded.
+async function race(who, calls, body) {
+  const results = await Promise.all(calls.map(({ base, hdr }) => post(body, { 'sign-in-with-x': hdr }, base)));
+  let ok = 0, spent = 0n;
+  for (const r of results) {
+    if (r.status === 200) {
+      ok++;
+      spent += usdToNusd(r.headers.get('x-gaterouter-cost'));
+      await r.json();
+      await waitSettlement(gw.base, who.address, r.headers.get('x-request-id'));
+    } else {
+      assert.equal((await refusal(r)).code, 'siwx_insufficient_credit');
+    }
+  }
+  return { ok, spent };
+}
+
 test('parallel signed calls never overspend: each holds its worst case, atomically', async () => {
   // a slow upstream keeps every call in flight together
   const slow = chatBody('Race. [[mock:delay_ms=1500]]');
@@ -206,19 +224,7 @@ test('parallel signed calls never overspend: each holds its worst case, atomical
   assert.ok(fits >= 3n && fits < 5n, `credit ${start} holds ${fits} worst cases`);
   const headers = [];
   for (let i = 0; i < 10; i++) headers.push(await signIn(racer, (await challenge(slow)).pr.extensions['sign-in-with-x'].info));
-  const results = await Promise.all(headers.map((h) => post(slow, { 'sign-in-with-x': h })));
-  let ok = 0, spent = 0n;
-  for (const r of results) {
-    if (r.status === 200) {
-      ok++;
-      spent += usdToNusd(r.headers.get('x-gaterouter-cost'));
-      await r.json();
-      await waitSettlement(gw.base, racer.address, r.headers.get('x-request-id'));
-    } else {
-      assert.equal((await refusal(r)).code, 'siwx_insufficient_credit');
-      await r.text();
-    }
-  }
+  const { ok, spent } = await race(racer, headers.map((hdr) => ({ base: gw.base, hdr })), slow);
   assert.ok(ok >= 1, 'some calls were served');
   assert.ok(BigInt(ok) <= fits, `${ok} served but the credit held only ${fits} worst cases`);
   const end = await creditOf(racer);
@@ -241,18 +247,7 @@ test('two gateways on one store: the balance and the nonces are shared — no ov
       const info = (await challenge(slow, base)).pr.extensions['sign-in-with-x'].info;
       calls.push({ base, hdr: await signIn(pair, info) });
     }
-    const results = await Promise.all(calls.map(({ base, hdr }) => post(slow, { 'sign-in-with-x': hdr }, base)));
-    let ok = 0, spent = 0n;
-    for (const r of results) {
-      if (r.status === 200) {
-        ok++;
-        spent += usdToNusd(r.headers.get('x-gaterouter-cost'));
-        await r.json();
-        await waitSettlement(gw.base, pair.address, r.headers.get('x-request-id'));
-      } else {
-        assert.equal((await refusal(r)).code, 'siwx_insufficient_credit');
-      }
-    }
+    const { ok, spent } = await race(pair, calls, slow);
     assert.ok(ok >= 1 && BigInt(ok) <= fits, `${ok} served, ${fits} fit`);
     assert.equal(await creditOf(pair), start - spent, 'one balance for both instances, exact');
     // a sign-in used on one instance is spent on the other too
