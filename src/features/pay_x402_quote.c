@@ -225,6 +225,8 @@ static gr_status render_v2(gr_request *r, const gr_x402_requirements *reqs, size
         /* /v1/messages and /v1/responses run as chat inside */
         gr_endpoint ep = r->anthropic_out ? GR_EP_MESSAGES : r->responses_out ? GR_EP_RESPONSES : r->ep;
         (void)gr_x402_bazaar_add(ext, ep, r->model ? r->model->name : r->model_asked, x ? x->max_out : 0);
+        gr_pay_x402 *p = px(r);
+        if (p && p->siwx) rc = pay_siwx_challenge(r, p, ext);
     }
     char *t = rc == GR_OK ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
@@ -291,7 +293,7 @@ void pay_reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_
         free(hdr);
     }
     gr_request_add_header(r, "Cache-Control", "no-store");
-    if (code && x->has_payer) {
+    if (code && x->has_payer && !x->siwx) {
         gr_x402_settlement s = {.success = false, .error_reason = code, .transaction = "",
                                 .chain_id = x->pay.chain_id, .has_payer = true, .payer = x->pay.auth.from};
         char *sh = NULL;
@@ -307,7 +309,10 @@ void pay_reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_
         gr_request_fail(r, 500, "api_error", "x402_render_failed", NULL, "could not render the payment requirements");
         return;
     }
-    gr_request_reply_json(r, 402, body, strlen(body));
+    /* a payer without a Permit2 allowance: 412, as the exact scheme's spec and
+     * the reference resource server answer (the same PaymentRequired) */
+    int status = code && !strcmp(code, "permit2_allowance_required") ? 412 : 402;
+    gr_request_reply_json(r, status, body, strlen(body));
     free(body);
 }
 
