@@ -458,11 +458,11 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
                               "reasoning_effort / reasoning.effort must be one of none, minimal, low, medium, high");
         goto out;
     }
-    if (reasoning_asked) { /* else the model's own default thinking */
+    if (reasoning_asked) {
         cJSON *tc = cJSON_AddObjectToObject(gc, "thinkingConfig");
         cJSON_AddNumberToObject(tc, "thinkingBudget", (double)budget);
         if (budget > 0 && !cJSON_IsTrue(gr_provider_get(reasoning, "exclude"))) cJSON_AddTrueToObject(tc, "includeThoughts");
-    }
+    } /* else the model's own default thinking (reserved: gr_gemini_default_thinking) */
     /* thoughts may count against maxOutputTokens: room for the budget and the answer */
     if (cJSON_IsNumber(mt)) cJSON_AddNumberToObject(gc, "maxOutputTokens", mt->valuedouble + (double)budget);
     const cJSON *n = gr_provider_get(req, "n");
@@ -864,4 +864,16 @@ int64_t gr_gemini_thinking_budget(const cJSON *req) {
     static const gr_reasoning_level levels[] = {
         {"none", 0}, {"minimal", 512}, {"low", 1024}, {"medium", 8192}, {"high", 24576}, {NULL, 0}};
     return gr_provider_reasoning_budget(req, levels, 1);
+}
+
+int64_t gr_gemini_default_thinking(const char *model) {
+    if (!model) return 0;
+    if (!strncmp(model, "models/", 7)) model += 7;
+    static const char *const non_thinking[] = {"-image", "-tts", "-live", "-audio", "embedding"};
+    for (size_t i = 0; i < GR_ARRAY_LEN(non_thinking); i++)
+        if (strstr(model, non_thinking[i])) return 0;
+    if (!strncmp(model, "gemini-2.5-flash-lite", 21)) return 0; /* thinks only when asked */
+    if (!strncmp(model, "gemini-2.5-pro", 14) || !strncmp(model, "gemini-3", 8)) return 32768;
+    if (!strncmp(model, "gemini-2.5-", 11)) return 24576; /* Flash */
+    return 0;
 }
