@@ -13,7 +13,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAIClient from 'openai';
 import { z } from 'zod';
-import { startGateway, defaultConfig, TEST_KEY } from './harness.mjs';
+import { startGateway, startStandaloneMock, withNativeProviders, defaultConfig, TEST_KEY } from './harness.mjs';
 import { startOpenAIFake, USAGE } from './openai_fake.mjs';
 import { startAnthropicFake, message } from './anthropic_fake.mjs';
 
@@ -37,15 +37,19 @@ const weatherOf = (city) => `sunny-${city}-42`;
 const RESULT = weatherOf('Paris');
 // The models every OpenAI-wire framework is run against: the built-in mock
 // (through its alias gpt-4o-mini, a name LlamaIndex knows to call tools
-// with), and `gpt-fake` (a kind: openai provider on the recording fake).
-const OPENAI_MODELS = ['gpt-4o-mini', 'gpt-fake'];
-// Anthropic-wire clients: a translated upstream (the mock) and a relayed one.
-const ANTHROPIC_MODELS = ['mock-gpt', 'claude-fake'];
+// with), `gpt-fake` (a kind: openai provider on the recording fake), and a
+// standalone mock through the Anthropic and Gemini adapters.
+const OPENAI_MODELS = ['gpt-4o-mini', 'gpt-fake', 'claude-mock', 'gemini-mock'];
+// Anthropic-wire clients: translated upstreams (the mock on the OpenAI and
+// Gemini wires) and relayed ones (the standalone mock's and the fake's
+// Anthropic Messages).
+const ANTHROPIC_MODELS = ['mock-gpt', 'gemini-mock', 'claude-mock', 'claude-fake'];
 
-let gw, ofake, afake;
+let gw, ofake, afake, mock;
 
 before(async () => {
   setTracingDisabled(true); // the Agents SDK exports traces to api.openai.com otherwise
+  mock = await startStandaloneMock();
   ofake = await startOpenAIFake();
   afake = await startAnthropicFake((rec, body) => {
     const last = body.messages[body.messages.length - 1];
@@ -56,11 +60,12 @@ before(async () => {
     return message(body.model, [{ type: 'text', text: said ? `The tool said: ${said}` : 'Fake Claude says hi' }]);
   });
   gw = await startGateway({
-    config: (port, dir) => defaultConfig(port, `
+    config: (port, dir) => withNativeProviders(defaultConfig(port, `
   - { name: gpt-fake, provider: ofake, model: gpt-fake-1, pricing: { input: 1, output: 2 }, capabilities: [chat, tools, json, stream] }
   - { name: claude-fake, provider: afake, model: claude-fake-1, pricing: { input: 3, output: 15 }, context_window: 200000, capabilities: [chat, tools, stream] }
-`, dir).replace('providers:\n', `providers:
-  - name: ofake
+  - { name: claude-mock, provider: anth, model: claude-mock-1, pricing: { input: 3, output: 15 }, context_window: 200000, capabilities: [chat, tools, json, stream] }
+  - { name: gemini-mock, provider: gem, model: gemini-mock-1, pricing: { input: 1, output: 2 }, capabilities: [chat, tools, json, stream] }
+`, dir), mock.port, `  - name: ofake
     kind: openai
     base_url: http://127.0.0.1:${ofake.port}/v1
     api_key: sk-upstream-openai
@@ -77,6 +82,10 @@ after(async () => {
   if (gw) assert.equal(await gw.stop(), 0, 'gateway drains and exits 0 on SIGTERM');
   if (ofake) await ofake.close();
   if (afake) await afake.close();
+  if (mock) {
+    assert.equal(await mock.stop(), 0, `mock exits 0 on SIGTERM (sanitizer builds: no leak report)\n${mock.logs()}`);
+    assert.doesNotMatch(mock.logs(), /AddressSanitizer|LeakSanitizer|runtime error/, mock.logs());
+  }
 });
 
 // Requests the gateway sent to a fake since `from` (its requests' length).
@@ -115,7 +124,8 @@ function assertFakeRoundTrip(model, from) {
 const mark = () => ({ o: ofake.requests.length, a: afake.requests.length });
 
 // What each model answers to a plain prompt.
-const HI = { 'gpt-4o-mini': /Hello from the GateRouter mock model/, 'mock-gpt': /Hello from the GateRouter mock model/,
+const MOCK_HI = /Hello from the GateRouter mock model/;
+const HI = { 'gpt-4o-mini': MOCK_HI, 'mock-gpt': MOCK_HI, 'claude-mock': MOCK_HI, 'gemini-mock': MOCK_HI,
   'gpt-fake': /^Fake OpenAI says hi$/, 'claude-fake': /^Fake Claude says hi$/ };
 
 // ---------------------------------------------------------------- OpenAI Agents SDK
