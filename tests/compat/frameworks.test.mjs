@@ -18,7 +18,7 @@ import { startOpenAIFake, USAGE } from './openai_fake.mjs';
 import { startAnthropicFake, message } from './anthropic_fake.mjs';
 
 import { Agent, run, tool as agentsTool, setDefaultOpenAIClient, setTracingDisabled } from '@openai/agents';
-import { generateText, streamText, embed, tool as aiTool, stepCountIs } from 'ai';
+import { generateText, generateObject, streamText, embed, tool as aiTool, stepCountIs } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
@@ -326,3 +326,40 @@ for (const model of OPENAI_MODELS) {
     });
   }
 }
+
+// ---------------------------------------------------------------- structured output
+
+// Each framework's default structured-output path: the schema reaches the
+// OpenAI-wire upstream as response_format json_schema (from the Responses
+// API's text.format where the framework speaks Responses), and the JSON the
+// upstream returns comes back parsed.
+const WEATHER = z.object({ city: z.string(), temp: z.number() });
+
+function assertSchemaReachedFake(from) {
+  const reqs = since(ofake, from);
+  assert.equal(reqs.length, 1);
+  const rf = reqs[0].body.response_format;
+  assert.equal(rf.type, 'json_schema', JSON.stringify(rf));
+  assert.deepEqual(Object.keys(rf.json_schema.schema.properties).sort(), ['city', 'temp']);
+  assert.deepEqual([...rf.json_schema.schema.required].sort(), ['city', 'temp']);
+}
+
+test('[structured output -> gpt-fake] AI SDK generateObject (Responses), LangChain withStructuredOutput (both modes), Agents SDK outputType', async () => {
+  const expected = { city: 'Paris', temp: 21 };
+  let from = mark().o;
+  const g = await generateObject({ model: createOpenAI({ baseURL: gw.baseURL, apiKey: TEST_KEY })('gpt-fake'), schema: WEATHER, prompt: 'Weather in Paris?' });
+  assert.deepEqual(g.object, expected);
+  assertSchemaReachedFake(from);
+
+  for (const useResponsesApi of [true, false]) {
+    from = mark().o;
+    const chat = new ChatOpenAI({ model: 'gpt-fake', apiKey: TEST_KEY, configuration: { baseURL: gw.baseURL }, useResponsesApi, maxRetries: 0 });
+    assert.deepEqual(await chat.withStructuredOutput(WEATHER).invoke('Weather in Paris?'), expected);
+    assertSchemaReachedFake(from);
+  }
+
+  from = mark().o;
+  const r = await run(new Agent({ name: 'Weather', instructions: 'Report the weather.', model: 'gpt-fake', outputType: WEATHER }), 'Weather in Paris?');
+  assert.deepEqual(r.finalOutput, expected);
+  assertSchemaReachedFake(from);
+});

@@ -4,8 +4,9 @@
 // OpenAI-wire provider. Every request is recorded (recording_server.mjs).
 // The reply is scripted by the conversation: when tools are offered and the
 // last message is the user's, it calls the first tool with `toolArgs`;
-// after a tool result it answers `The tool said: <result>`; otherwise
-// `Fake OpenAI says hi`. Usage is fixed (USAGE) so a test can check that the
+// after a tool result it answers `The tool said: <result>`; asked for a
+// JSON schema (response_format json_schema) it answers `structured`, as
+// JSON; otherwise `Fake OpenAI says hi`. Usage is fixed (USAGE) so a test can check that the
 // numbers reach the client unchanged.
 import { startRecordingServer } from './recording_server.mjs';
 
@@ -13,8 +14,9 @@ export const USAGE = { prompt_tokens: 31, completion_tokens: 7, total_tokens: 38
 
 const textOf = (c) => (typeof c === 'string' ? c : Array.isArray(c) ? c.map((p) => p.text || '').join('') : '');
 
-function reply(body, toolArgs) {
+function reply(body, toolArgs, structured) {
   const msgs = body.messages || [];
+  if (body.response_format && body.response_format.type === 'json_schema') return { text: JSON.stringify(structured) };
   const last = msgs[msgs.length - 1] || {};
   if (Array.isArray(body.tools) && body.tools.length && last.role === 'user') {
     const name = body.tools[0].function.name;
@@ -26,7 +28,7 @@ function reply(body, toolArgs) {
 
 const sse = (obj) => `data: ${JSON.stringify(obj)}\n\n`;
 
-export async function startOpenAIFake({ toolArgs = { city: 'Paris' } } = {}) {
+export async function startOpenAIFake({ toolArgs = { city: 'Paris' }, structured = { city: 'Paris', temp: 21 } } = {}) {
   return startRecordingServer((rec, res) => {
     const b = rec.body || {};
     const send = (status, type, bytes) => {
@@ -44,7 +46,7 @@ export async function startOpenAIFake({ toolArgs = { city: 'Paris' } } = {}) {
     }
     if (!rec.url.startsWith('/v1/chat/completions'))
       return send(404, 'application/json', JSON.stringify({ error: { message: `no route ${rec.url}`, type: 'invalid_request_error' } }));
-    const r = reply(b, toolArgs);
+    const r = reply(b, toolArgs, structured);
     const head = { id: `chatcmpl-fake${rec.seq}`, created: 1700000000, model: b.model };
     const message = r.tool
       ? { role: 'assistant', content: null, tool_calls: [{ id: r.tool.id, type: 'function', function: { name: r.tool.name, arguments: r.tool.arguments } }] }
