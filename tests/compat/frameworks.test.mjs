@@ -65,6 +65,7 @@ before(async () => {
   - { name: claude-fake, provider: afake, model: claude-fake-1, pricing: { input: 3, output: 15 }, context_window: 200000, capabilities: [chat, tools, stream] }
   - { name: claude-mock, provider: anth, model: claude-mock-1, pricing: { input: 3, output: 15 }, context_window: 200000, capabilities: [chat, tools, json, stream] }
   - { name: gemini-mock, provider: gem, model: gemini-mock-1, pricing: { input: 1, output: 2 }, capabilities: [chat, tools, json, stream] }
+  - { name: claude-small-window, provider: mock, model: mock-gpt-1, context_window: 128000, capabilities: [chat, tools, stream] }
 `, dir), mock.port, `  - name: ofake
     kind: openai
     base_url: http://127.0.0.1:${ofake.port}/v1
@@ -245,6 +246,21 @@ for (const model of ANTHROPIC_MODELS) {
     assertFakeRoundTrip(model, from);
   });
 }
+
+// The AI SDK sizes max_tokens by the model name (a claude-* name: 128000):
+// a model whose window has no room for it is skipped for one whose window
+// fits (a context upgrade, README), and maxOutputTokens keeps the model
+// asked for. Without any model that fits, the refusal is in Anthropic's words
+// (claude_code.test.mjs).
+test('[ai sdk anthropic -> claude-small-window] max_tokens beyond the window: a context upgrade; maxOutputTokens keeps the model', async () => {
+  const anthropic = createAnthropic({ baseURL: gw.baseURL, apiKey: TEST_KEY });
+  const up = await generateText({ model: anthropic('claude-small-window'), prompt: 'Say hi' });
+  assert.match(up.response.headers['x-gaterouter-route'], /ctx-upgrade/);
+  assert.ok(['claude-mock', 'claude-fake'].includes(up.response.headers['x-gaterouter-model']), up.response.headers['x-gaterouter-model']);
+  const kept = await generateText({ model: anthropic('claude-small-window'), prompt: 'Say hi', maxOutputTokens: 1000 });
+  assert.equal(kept.response.headers['x-gaterouter-model'], 'claude-small-window');
+  assert.match(kept.text, MOCK_HI);
+});
 
 // ---------------------------------------------------------------- LangChain
 
