@@ -64,7 +64,7 @@ before(async () => {
   - { name: gpt-fake, provider: ofake, model: gpt-fake-1, pricing: { input: 1, output: 2 }, capabilities: [chat, tools, json, stream] }
   - { name: claude-fake, provider: afake, model: claude-fake-1, pricing: { input: 3, output: 15 }, context_window: 200000, capabilities: [chat, tools, stream] }
   - { name: claude-mock, provider: anth, model: claude-mock-1, pricing: { input: 3, output: 15 }, context_window: 200000, capabilities: [chat, tools, json, stream] }
-  - { name: gemini-mock, provider: gem, model: gemini-mock-1, pricing: { input: 1, output: 2 }, capabilities: [chat, tools, json, stream] }
+  - { name: gemini-mock, aliases: ["gpt-5*"], provider: gem, model: gemini-mock-1, pricing: { input: 1, output: 2 }, capabilities: [chat, tools, json, stream] }
   - { name: claude-small-window, provider: mock, model: mock-gpt-1, context_window: 128000, capabilities: [chat, tools, stream] }
 `, dir), mock.port, `  - name: ofake
     kind: openai
@@ -214,6 +214,23 @@ for (const model of OPENAI_MODELS) {
     });
   }
 }
+
+// On a reasoning model name (gpt-5*: the Gemini adapter here, whose
+// thinking comes back as reasoning items) the AI SDK's default (store: true)
+// sends the last step's reasoning back as an item_reference, not the item
+// (the gateway drops it, as it drops a reasoning item sent in full).
+test('[ai sdk openai (Responses API) -> gpt-5-mini] a tool loop on a reasoning model: reasoning sent back by item_reference', async () => {
+  const sent = [];
+  const openai = createOpenAI({ baseURL: gw.baseURL, apiKey: TEST_KEY,
+    fetch: (url, init) => { sent.push(JSON.parse(init.body)); return fetch(url, init); } });
+  const t = await generateText({ model: openai('gpt-5-mini'), prompt: `${ASK} [[mock:reasoning]]`,
+    tools: { get_weather: aiWeather() }, stopWhen: stepCountIs(3),
+    providerOptions: { openai: { reasoningSummary: 'auto' } } }); // the reasoning shown: an rs_ item per step
+  assert.equal(t.steps.length, 2, 'a tool step and an answer step');
+  assert.match(t.steps[0].reasoningText, /Reasoning about the request/);
+  assert.match(t.text, new RegExp(RESULT));
+  assert.ok(sent[1].input.some((i) => i.type === 'item_reference' && i.id.startsWith('rs_')), JSON.stringify(sent[1].input));
+});
 
 test('[ai sdk] embed through openai and openai-compatible', async () => {
   const p = aiProviders();
