@@ -166,6 +166,26 @@ for (const model of OPENAI_MODELS) {
   });
 }
 
+// A conversation continued from its history (the Agents SDK's way without
+// previous_response_id): each turn's tool call has an id of its own, even
+// from Gemini, whose calls carry none — the SDK pairs calls and outputs by
+// call_id, and a repeated id made it lose the first turn's output and loop.
+for (const model of ['gemini-mock', 'claude-mock', 'gpt-fake']) {
+  test(`[agents sdk -> ${model}] a second run continues the first's history, a tool call in each`, async () => {
+    const weather = agentsTool({ name: 'get_weather', description: 'Weather in a city',
+      parameters: z.object({ city: z.string() }), execute: async ({ city }) => weatherOf(city) });
+    const agent = new Agent({ name: 'Weather', instructions: 'Answer with the weather tool.', model, tools: [weather] });
+    const first = await run(agent, ASK);
+    const second = await run(agent, [...first.history, { role: 'user', content: `And tomorrow? [[mock:args={"city":"Lyon"}]]` }], { maxTurns: 4 });
+    const calls = second.history.filter((i) => i.type === 'function_call');
+    const outputs = second.history.filter((i) => i.type === 'function_call_result');
+    assert.equal(calls.length, 2, JSON.stringify(second.history));
+    assert.notEqual(calls[0].callId, calls[1].callId, 'call ids never repeat');
+    assert.deepEqual(outputs.map((o) => o.callId), calls.map((c) => c.callId), 'each output follows its call');
+    if (model !== 'gpt-fake') assert.match(second.finalOutput, new RegExp(weatherOf('Lyon')));
+  });
+}
+
 // ---------------------------------------------------------------- Vercel AI SDK
 
 const aiWeather = () => aiTool({

@@ -61,6 +61,11 @@ static void roundtrip_response(gr_provider_kind kind) {
     gr_usage u;
     gr_upstream_error err;
     assert_int_equal(ops->parse_chat_response(&ctx, native, len, &out, &u, &err), GR_OK);
+    if (kind == GR_PROVIDER_GEMINI) { /* Gemini's calls carry no id: the adapter makes one unique to the reply */
+        cJSON *tc = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(
+                                           cJSON_GetObjectItem(in, "choices"), 0), "message"), "tool_calls"), 0);
+        cJSON_ReplaceItemInObject(tc, "id", cJSON_CreateString("call_chatcmpl-rt_0"));
+    }
     if (!cJSON_Compare(in, out, 1)) {
         char *a = cJSON_Print(in), *b = cJSON_Print(out);
         print_error("native: %s\nwant %s\ngot %s\n", native, a, b);
