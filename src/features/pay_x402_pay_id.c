@@ -104,6 +104,10 @@ static void pay_id_taken(gr_request *r, x402_job *j) {
         return;
     }
     x->pay_id_held = true;
+    /* From here a client that leaves (a dropped connection: the case the id
+     * exists for) does not cut the request: it is served to its end and paid
+     * once, and the retry with the same id gets the kept reply. */
+    r->outlive_client = true;
     x402_job *then = j->then;
     j->then = NULL;
     if (x->pay_id_has_spend) pay_preflight_then(r, p, x, then, &x->pay_id_spend);

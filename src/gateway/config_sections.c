@@ -60,6 +60,7 @@ static const struct {
     {"routing", NULL, gr_conf_routing_keys},
     {"routing.auto", NULL, gr_conf_routing_auto_keys},
     {"routing.auto.learning", NULL, gr_conf_routing_learning_keys},
+    {"routing.auto.cost_controller", NULL, gr_conf_routing_cost_controller_keys},
     {"routing.auto.embeddings", "`routing.auto.embeddings` (or the model's name: its `model`)", gr_conf_routing_embeddings_keys},
     {"routing.auto.verify", NULL, gr_conf_routing_auto_verify_keys},
     {"routing.health", NULL, gr_conf_health_keys},

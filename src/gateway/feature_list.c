@@ -4,6 +4,7 @@
 
 #include "admit_keys.h"
 #include "api_feedback.h"
+#include "route_budget_bill.h"
 #include "route_embed_call.h"
 #include "auth.h"
 #include "log_sink.h"
@@ -27,6 +28,7 @@ static void register_all(void) {
     gr_log_sink_register();      /* request records to an HTTP endpoint / Langfuse */
     gr_request_ledger_register(); /* the ledger row */
     gr_api_feedback_register();  /* the auto decision in the ledger row, for ratings (POST /v1/feedback) */
+    gr_route_budget_bill_register(); /* an auto cost target counts each request's bill */
 }
 
 void gr_features_register(void) {
