@@ -107,6 +107,19 @@ void pay_quote_reply(gr_request *r, x402_job *j) {
 static void exact_with_credit(gr_request *r, x402_job *j);
 static void exact_reserved(gr_request *r, x402_job *j);
 
+/* pay_svm.c's answers: refused (402 with the offer), or paid and confirmed. */
+static void svm_reject(gr_request *r, const char *code) {
+    gr_pay_x402 *p = px(r);
+    x402_req *x = XREQ(r);
+    pay_reject(r, x, pay_build_reqs(r, p, x->max_cost_nusd, x->desc), p->nnets, code);
+}
+
+static void svm_admitted(gr_request *r) {
+    XREQ(r)->phase = XS_SVM_PAID;
+    gr_metrics_add(GR_M_X402, "event=\"verified\"", 1);
+    gr_pipeline_continue(r, GR_PHASE_NEXT);
+}
+
 /* Answers (402 quote or rejection, 503 when the store is unavailable or
  * slower than store.op_timeout_ms) and finishes, or continues the pipeline
  * once the payment is admitted — usually later, from this loop, after its
@@ -130,6 +143,11 @@ void pay_admit(gr_request *r) {
     x->desc = desc;
     const char *h1 = pay_in_header(r, "X-PAYMENT"), *h2 = pay_in_header(r, "PAYMENT-SIGNATURE");
     const char *hdr = h2 ? h2 : h1;
+    const char *sx = p->siwx && !hdr ? pay_in_header(r, GR_X402_SIWX_HEADER) : NULL;
+    if (sx) {
+        pay_siwx_admit(r, p, x, sx, exact_reserved);
+        return;
+    }
     if (!hdr) { /* quote; with a payer hint, net of that payer's credit */
         const char *hint = pay_in_header(r, PAYER_HINT_HEADER);
         gr_evm_address ha;
@@ -144,6 +162,16 @@ void pay_admit(gr_request *r) {
     }
     x->version = h2 ? 2 : 1; /* until the payload says otherwise */
     x->header_b64 = gr_pool_strdup(r->pool, hdr);
+    if (p->svm && gr_pay_svm_claims(hdr)) { /* Solana: settled before serving (pay_svm.c) */
+        gr_pay_svm_admission a = {.version = x->version,
+                                  .max_cost_nusd = max_cost,
+                                  .max_out = max_out,
+                                  .store = p->store,
+                                  .reject = svm_reject,
+                                  .admitted = svm_admitted};
+        gr_pay_svm_admit(r, p->svm, &a, hdr);
+        return;
+    }
     if (h2) { /* v2 may be upto */
         gr_x402_upto_err uerr = GR_UPTO_OK;
         gr_status urc = gr_x402_upto_decode(gr_str_c(hdr), &x->up, &uerr);
@@ -242,7 +270,9 @@ static void exact_reserved(gr_request *r, x402_job *j) {
     int64_t max_cost = x->max_cost_nusd;
     if (j->rc == GR_ERR_INVALID) {
         pay_reject(r, x, pay_build_reqs(r, p, max_cost, x->desc), p->nnets,
-                   x->version == 2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement");
+                   x->siwx           ? "siwx_nonce_used"
+                   : x->version == 2 ? "invalid_exact_evm_nonce_already_used"
+                                     : "duplicate_settlement");
         return;
     }
     if (j->rc != GR_OK) {
@@ -252,7 +282,9 @@ static void exact_reserved(gr_request *r, x402_job *j) {
     if (j->take > 0) {
         if (j->take_rc != GR_OK) {
             pay_reject(r, x, pay_build_reqs(r, p, max_cost, x->desc), p->nnets,
-                       x->version == 2 ? "invalid_exact_evm_insufficient_balance" : "insufficient_funds");
+                       x->siwx           ? "siwx_insufficient_credit"
+                       : x->version == 2 ? "invalid_exact_evm_insufficient_balance"
+                                         : "insufficient_funds");
             return;
         }
         x->credit_used_nusd = j->take;
@@ -260,7 +292,7 @@ static void exact_reserved(gr_request *r, x402_job *j) {
     if (x->max_out > 0) r->cap_max_tokens = x->max_out;
     r->max_cost_nusd = max_cost;
     x->phase = XS_ADMITTED;
-    gr_metrics_add(GR_M_X402, "event=\"verified\"", 1);
+    gr_metrics_add(GR_M_X402, x->siwx ? "event=\"session\"" : "event=\"verified\"", 1);
     gr_pipeline_continue(r, GR_PHASE_NEXT); /* admitted: the rest of the pipeline */
 }
 

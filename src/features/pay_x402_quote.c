@@ -60,7 +60,11 @@ const char *pay_describe(gr_request *r, int64_t max_out, int64_t max_cost) {
     gr_meter_format_usd(max_cost, tot, sizeof tot);
     /* what the worst case adds to list prices (meter_hold.h), said in words */
     gr_provider_kind kind = r->deployment ? r->deployment->provider->kind : GR_PROVIDER_OPENAI;
-    gr_hold_request q = {.body = r->body, .native_body = r->messages_body, .max_output = max_out, .outputs = 1};
+    gr_hold_request q = {.body = r->body,
+                         .native_body = r->messages_body,
+                         .max_output = max_out,
+                         .outputs = 1,
+                         .upstream_model = r->deployment ? r->deployment->upstream_model : NULL};
     int64_t thinking = gr_meter_hold_output(kind, &q) - max_out;
     bool writes = gr_meter_hold_cache_writes(r->messages_body && kind == GR_PROVIDER_ANTHROPIC ? r->messages_body : r->body) > 0;
     return gr_pool_printf(r->pool,
@@ -108,6 +112,7 @@ static int64_t call_max_cost(const gr_route_candidate *c, int64_t extra_in, int6
     gr_prices pr;
     gr_meter_deployment_prices(c->dep, c->model, &pr);
     gr_hold_request q = hold_request(arg, extra_in, out_cap);
+    q.upstream_model = c->dep->upstream_model;
     return gr_meter_hold_cost(&pr, c->dep->provider->kind, &q);
 }
 
@@ -115,6 +120,7 @@ static int64_t call_max_cost(const gr_route_candidate *c, int64_t extra_in, int6
 int64_t pay_request_max_cost(gr_request *r, int64_t max_out) {
     call_max_arg a = {r, max_out};
     gr_hold_request q = hold_request(&a, 0, 0);
+    q.upstream_model = r->deployment ? r->deployment->upstream_model : NULL;
     int64_t mc = gr_meter_hold_cost(&r->prices, r->deployment ? r->deployment->provider->kind : GR_PROVIDER_OPENAI, &q);
     if (!r->plan) return mc;
     int64_t m = gr_route_plan_max_cost(r->plan, max_out, call_max_cost, &a);
@@ -124,8 +130,11 @@ int64_t pay_request_max_cost(gr_request *r, int64_t max_out) {
 /* The offer: one requirement per configured network/asset, each asking
  * quote_nusd in that token's atomic units. */
 gr_x402_requirements *pay_build_reqs(gr_request *r, gr_pay_x402 *p, int64_t quote_nusd, const char *desc) {
-    gr_x402_requirements *reqs = gr_pool_calloc(r->pool, p->nnets * sizeof *reqs);
+    /* at least one slot: with only Solana networks it carries the resource (render_required) */
+    gr_x402_requirements *reqs = gr_pool_calloc(r->pool, (p->nnets ? p->nnets : 1) * sizeof *reqs);
     const char *res = pay_resource_url(r, p);
+    reqs[0] = (gr_x402_requirements){
+            .scheme = "exact", .resource = res, .description = desc, .mime_type = "application/json"};
     for (size_t i = 0; i < p->nnets; i++) {
         const gr_x402_network_conf *n = &p->nets[i];
         reqs[i] = (gr_x402_requirements){
@@ -199,11 +208,35 @@ static gr_status pay_id_advertise(cJSON *root) {
     return GR_OK;
 }
 
+/* The PaymentRequired JSON of n EVM requirements; with none (only Solana
+ * networks, whose offers pay_svm.c appends) the same document with empty
+ * accepts, its v2 resource from reqs[0]. */
+static gr_status render_required(int version, const gr_x402_requirements *reqs, size_t n, const char *code,
+                                 char **out) {
+    if (n > 0) return gr_x402_render_payment_required(version, reqs, n, code, out);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "x402Version", version);
+    if (version == 1 || code) cJSON_AddStringToObject(root, "error", code ? code : "X-PAYMENT header is required");
+    if (version == 2) {
+        cJSON *res = cJSON_AddObjectToObject(root, "resource");
+        cJSON_AddStringToObject(res, "url", reqs[0].resource ? reqs[0].resource : "");
+        if (reqs[0].description) cJSON_AddStringToObject(res, "description", reqs[0].description);
+        cJSON_AddStringToObject(res, "mimeType", "application/json");
+    }
+    cJSON_AddArrayToObject(root, "accepts");
+    char *t = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!t) return GR_ERR_NOMEM;
+    *out = gr_xstrdup(t);
+    cJSON_free(t);
+    return GR_OK;
+}
+
 /* v2 PaymentRequired JSON: the exact requirements followed by the upto offers. */
 static gr_status render_v2(gr_request *r, const gr_x402_requirements *reqs, size_t n, const gr_x402_upto_offer *up,
                            size_t nu, const char *code, char **out) {
     char *json = NULL;
-    gr_status rc = gr_x402_render_payment_required(2, reqs, n, code, &json);
+    gr_status rc = render_required(2, reqs, n, code, &json);
     if (rc != GR_OK) {
         *out = json;
         return rc;
@@ -214,6 +247,8 @@ static gr_status render_v2(gr_request *r, const gr_x402_requirements *reqs, size
     cJSON *acc = cJSON_GetObjectItemCaseSensitive(root, "accepts");
     rc = cJSON_IsArray(acc) ? GR_OK : GR_ERR_NOMEM;
     for (size_t i = 0; i < nu && rc == GR_OK; i++) rc = gr_x402_upto_render_requirement(&up[i], NULL, acc);
+    x402_req *xs = XREQ(r);
+    if (rc == GR_OK && px(r)) gr_pay_svm_add_accepts(px(r)->svm, acc, 2, xs ? xs->max_cost_nusd : 0, NULL, NULL);
     if (rc == GR_OK && offer_pay_id) rc = pay_id_advertise(root);
     if (rc == GR_OK) { /* what this endpoint takes and returns (bazaar) */
         cJSON *ext = cJSON_GetObjectItemCaseSensitive(root, "extensions");
@@ -222,6 +257,8 @@ static gr_status render_v2(gr_request *r, const gr_x402_requirements *reqs, size
         /* /v1/messages and /v1/responses run as chat inside */
         gr_endpoint ep = r->anthropic_out ? GR_EP_MESSAGES : r->responses_out ? GR_EP_RESPONSES : r->ep;
         (void)gr_x402_bazaar_add(ext, ep, r->model ? r->model->name : r->model_asked, x ? x->max_out : 0);
+        gr_pay_x402 *p = px(r);
+        if (p && p->siwx) rc = pay_siwx_challenge(r, p, ext);
     }
     char *t = rc == GR_OK ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
@@ -275,10 +312,21 @@ void pay_reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_
     size_t n1 = 0;
     for (size_t i = 0; i < n; i++)
         if (gr_x402_network_v1_name(reqs[i].chain_id)) v1[n1++] = reqs[i];
-    if (version == 2 || n1 == 0) {
+    size_t svm1 = p ? gr_pay_svm_offers(p->svm, 1) : 0;
+    if (version == 2 || n1 + svm1 == 0) {
         if (render_v2(r, reqs, n, up, nu, code, &body) != GR_OK) body = NULL;
-    } else if (gr_x402_render_payment_required(1, v1, n1, code, &body) != GR_OK) {
+    } else if (render_required(1, v1, n1, code, &body) != GR_OK) {
         body = NULL;
+    } else if (svm1) { /* the Solana networks with a v1 name */
+        cJSON *root = cJSON_Parse(body);
+        cJSON *acc = cJSON_GetObjectItemCaseSensitive(root, "accepts");
+        if (cJSON_IsArray(acc))
+            gr_pay_svm_add_accepts(p->svm, acc, 1, x->max_cost_nusd, pay_resource_url(r, p), x->desc);
+        char *t = root ? cJSON_PrintUnformatted(root) : NULL;
+        cJSON_Delete(root);
+        free(body);
+        body = t ? gr_xstrdup(t) : NULL;
+        cJSON_free(t);
     }
     char *v2json = NULL;
     if (render_v2(r, reqs, n, up, nu, code, &v2json) == GR_OK) {
@@ -288,7 +336,7 @@ void pay_reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_
         free(hdr);
     }
     gr_request_add_header(r, "Cache-Control", "no-store");
-    if (code && x->has_payer) {
+    if (code && x->has_payer && !x->siwx) {
         gr_x402_settlement s = {.success = false, .error_reason = code, .transaction = "",
                                 .chain_id = x->pay.chain_id, .has_payer = true, .payer = x->pay.auth.from};
         char *sh = NULL;
@@ -304,7 +352,10 @@ void pay_reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_
         gr_request_fail_code(r, GR_EC_X402_RENDER_FAILED, NULL, "could not render the payment requirements");
         return;
     }
-    gr_request_reply_json(r, 402, body, strlen(body));
+    /* a payer without a Permit2 allowance: 412, as the exact scheme's spec and
+     * the reference resource server answer (the same PaymentRequired) */
+    int status = code && !strcmp(code, "permit2_allowance_required") ? 412 : 402;
+    gr_request_reply_json(r, status, body, strlen(body));
     free(body);
 }
 

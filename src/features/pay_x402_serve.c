@@ -93,6 +93,7 @@ static cJSON *offer_obj(const gr_config *cfg, gr_pay_x402 *p, const char *base, 
             cJSON_AddStringToObject(u, "facilitatorAddress", addr);
         }
     }
+    gr_pay_svm_describe(p->svm, acc);
     cJSON *schemes = cJSON_AddArrayToObject(o, "schemes");
     cJSON_AddItemToArray(schemes, cJSON_CreateString("exact"));
     for (size_t i = 0; i < p->nnets; i++)
@@ -236,6 +237,11 @@ static void serve_well_known(gr_request *r, gr_pay_x402 *p) {
 }
 
 static void credit_view(gr_request *r, x402_job *j) {
+    if (j->rc == GR_ERR_INVALID && j->key[0]) {
+        gr_request_fail_code(r, GR_EC_SIWX_NONCE_USED, GR_X402_SIWX_HEADER,
+                             "This sign-in was used already: sign a fresh challenge.");
+        return;
+    }
     if (j->rc != GR_OK) {
         gr_request_fail_code(r, GR_EC_X402_STORE_UNAVAILABLE, NULL, "The credit store is unavailable.");
         return;
@@ -255,6 +261,11 @@ static void credit_view(gr_request *r, x402_job *j) {
 }
 
 static void serve_credit(gr_request *r, gr_pay_x402 *p, const char *query) {
+    const char *sx = pay_in_header(r, GR_X402_SIWX_HEADER);
+    if (p->siwx && (sx || !query || !strstr(query, "address="))) { /* the wallet's own view, signed */
+        pay_siwx_serve_credit(r, p, sx, credit_view);
+        return;
+    }
     struct evkeyvalq q;
     memset(&q, 0, sizeof q);
     evhttp_parse_query_str(query, &q);

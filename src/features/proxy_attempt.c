@@ -4,6 +4,7 @@
  * registry. */
 #include "proxy_internal.h"
 
+#include "messages_bedrock.h"
 #include "messages_native.h"
 #include "meter_defaults.h"
 #include "route.h"
@@ -212,9 +213,10 @@ static void start_attempt(gr_request *r) {
     gr_meter_deployment_prices(r->deployment, r->model, &r->prices);
     const gr_provider_conf *prov = r->deployment->provider;
     r->ops = gr_provider_ops_for(prov->kind);
-    r->native = r->messages_body && (prov->kind == GR_PROVIDER_ANTHROPIC || /* Anthropic in, Anthropic up */
-                                     (!r->count_tokens &&
-                                      gr_messages_native_is_vertex_claude(prov, r->deployment->upstream_model)));
+    r->native = r->messages_body &&
+                (prov->kind == GR_PROVIDER_ANTHROPIC || /* Anthropic in, Anthropic up */
+                 (!r->count_tokens && (gr_messages_native_is_vertex_claude(prov, r->deployment->upstream_model) ||
+                                       gr_messages_bedrock_is_claude(prov, r->deployment->upstream_model))));
     /* Responses in, Responses up: only requests the gateway keeps no state for */
     r->responses_native = r->responses_out && prov->responses_api &&
                           cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r->responses_body, "store")) &&

@@ -36,6 +36,7 @@ export const ALLOWED = [
   { file: 'route/route.c', literal: 'no_capable_model', why: 'gr_route_result_name: the name of a plan result (explanations)' },
   { file: 'features/proxy_relay.c', literal: 'upstream_response_too_large', why: 'r->error_type of a cut stream (logs), matched in proxy_attempt.c' },
   { file: 'features/proxy_attempt.c', literal: 'upstream_response_too_large', why: 'matches r->error_type set by proxy_relay.c' },
+  { file: 'features/pay_x402_admit.c', literal: 'siwx_nonce_used', why: 'the x402 reason in the 402 reply of a replayed sign-in (not a gateway error body)' },
   { file: 'features/proxy_relay.c', literal: 'upstream_timeout', why: 'the in-band error event of a stream already started (no status to send)' },
 ];
 
