@@ -7,31 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* ---- table of contents ---- */
-static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
-                                    gr_http_request *out, gr_upstream_error *err);
-static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body, size_t len,
-                                     cJSON **out, gr_usage *usage, gr_upstream_error *err);
-static gr_stream_translator *stream_new(const gr_adapter_ctx *ctx);
-static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev,
-                              gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err);
-static gr_status stream_finish(gr_stream_translator *st, gr_chunk_emit_fn emit, void *ud,
-                               gr_usage *usage, gr_upstream_error *err);
-static void stream_free(gr_stream_translator *st);
-static void map_error(const gr_adapter_ctx *ctx, int status, const char *body, size_t len,
-                      gr_upstream_error *err);
-
-const gr_provider_ops gr_anthropic_ops = {
-    .kind = "anthropic",
-    .build_chat_request = build_chat_request,
-    .parse_chat_response = parse_chat_response,
-    .stream_new = stream_new,
-    .stream_event = stream_event,
-    .stream_finish = stream_finish,
-    .stream_free = stream_free,
-    .map_error = map_error,
-};
-
 /* ---- small helpers ---- */
 
 static void sb_append(char **buf, size_t *len, const char *s, const char *sep) {
@@ -777,3 +752,8 @@ static gr_status stream_finish(gr_stream_translator *st, gr_chunk_emit_fn emit, 
     return gr_provider_stream_end(&s->ctx, &s->usage, s->failed, s->finished, "Anthropic stream failed", "Anthropic stream ended before the message was complete", s->msg_id, s->model,
                                   emit, ud, usage, err);
 }
+
+const gr_provider_ops gr_anthropic_ops = {
+    .kind = "anthropic",
+    GR_PROVIDER_TRANSLATOR_OPS,
+};

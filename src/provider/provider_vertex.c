@@ -148,11 +148,5 @@ static void map_error(const gr_adapter_ctx *ctx, int status, const char *body, s
 
 const gr_provider_ops gr_vertex_ops = {
     .kind = "vertex",
-    .build_chat_request = build_chat_request,
-    .parse_chat_response = parse_chat_response,
-    .stream_new = stream_new,
-    .stream_event = stream_event,
-    .stream_finish = stream_finish,
-    .stream_free = stream_free,
-    .map_error = map_error,
+    GR_PROVIDER_TRANSLATOR_OPS,
 };
