@@ -331,6 +331,21 @@ const char *gr_pg_clean_param(const char *s, char **tmp) {
     return b.p;
 }
 
+void gr_pg_arg(gr_pg_args *a, int i, const char *text, int64_t i64, bool is_int) {
+    if (is_int) {
+        snprintf(a->num[i], sizeof a->num[i], "%" PRId64, i64);
+        a->vals[i] = a->num[i];
+    } else {
+        a->vals[i] = gr_pg_clean_param(text, &a->tmp[i]); /* PostgreSQL rejects invalid UTF-8 */
+    }
+}
+
+void gr_pg_args_done(gr_pg_args *a, PGresult *res, int64_t *changes) {
+    if (changes) *changes = res ? strtoll(gr_pq()->cmdTuples(res), NULL, 10) : 0;
+    if (res) gr_pq()->clear(res);
+    for (int i = 0; i < GR_PG_MAX_ARGS; i++) free(a->tmp[i]);
+}
+
 void gr_pg_log(const gr_pg_conn *c, const char *what, const char *msg) {
     size_t n = msg ? strlen(msg) : 0;
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) n--;
@@ -386,8 +401,11 @@ static gr_status session_setup(gr_pg_conn *c, char *err, size_t errlen) {
     return rc;
 }
 
-gr_status gr_pg_connect(gr_pg_conn *c, const char *url, char *err, size_t errlen) {
-    if (!c->tag) c->tag = "store";
+gr_status gr_pg_connect(gr_pg_conn *c, const char *tag, bool *prepared, size_t nprepared,
+                        const char *url, char *err, size_t errlen) {
+    c->tag = tag;
+    c->prepared = prepared;
+    c->nprepared = nprepared;
     c->conn = NULL;
     char why[320];
     if (gr_pq_load(why, sizeof why) != GR_OK) { /* libpq is dlopen'ed: pq_dl.h */
@@ -1140,10 +1158,7 @@ gr_status gr_store_pg_open(const char *url, gr_store **out, char *err, size_t er
     *out = NULL;
     pg_store *s = gr_xcalloc(1, sizeof *s);
     s->base.ops = &pg_ops;
-    s->pg.prepared = s->prepared;
-    s->pg.nprepared = PS_COUNT;
-    s->pg.tag = "store";
-    gr_status rc = gr_pg_connect(&s->pg, url, err, errlen);
+    gr_status rc = gr_pg_connect(&s->pg, "store", s->prepared, PS_COUNT, url, err, errlen);
     if (rc) {
         free(s);
         return rc;
