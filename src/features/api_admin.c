@@ -5,6 +5,7 @@
 
 #include "admin_report.h"
 #include "console_conf.h"
+#include "http_reply.h"
 #include "http_server.h"
 #include "log.h"
 #include "services.h"
@@ -83,7 +84,7 @@ static void admin_late(void *conn, void *arg) {
 }
 
 static void admin_reply_unavailable(gr_request *r, const char *why) {
-    char *json = gr_admin_error_json(why, "api_error", NULL, "store_unavailable");
+    char *json = gr_error_json(why, "api_error", NULL, "store_unavailable");
     r->error_type = "api_error";
     gr_request_reply_json(r, 503, json, strlen(json));
     free(json);

@@ -927,15 +927,9 @@ void gr_keys_infos_free(gr_key_info *arr, size_t n) {
 
 /* ---- JSON ---- */
 
-static void add_usd(cJSON *o, const char *name, int64_t nusd) {
-    char buf[GR_METER_USD_BUFSZ];
-    gr_meter_format_usd(nusd, buf, sizeof buf);
-    cJSON_AddRawToObject(o, name, buf);
-}
-
 static void add_usd_opt(cJSON *o, const char *name, int64_t nusd) {
     if (nusd < 0) cJSON_AddNullToObject(o, name);
-    else add_usd(o, name, nusd);
+    else gr_meter_add_usd_json(o, name, nusd);
 }
 
 static void add_int_opt(cJSON *o, const char *name, int64_t v) {
@@ -945,7 +939,7 @@ static void add_int_opt(cJSON *o, const char *name, int64_t v) {
 
 static void add_remaining(cJSON *o, const char *name, int64_t budget, int64_t spent) {
     if (budget < 0) cJSON_AddNullToObject(o, name);
-    else add_usd(o, name, budget > spent ? budget - spent : 0);
+    else gr_meter_add_usd_json(o, name, budget > spent ? budget - spent : 0);
 }
 
 cJSON *gr_keys_info_json(const gr_key_info *in, int64_t now_ms) {
@@ -977,10 +971,10 @@ cJSON *gr_keys_info_json(const gr_key_info *in, int64_t now_ms) {
     add_int_opt(lim, "rpm", k->rpm);
     add_int_opt(lim, "tpm", k->tpm);
     cJSON *sp = cJSON_AddObjectToObject(o, "spend");
-    add_usd(sp, "total_usd", in->spent_total_nusd);
-    add_usd(sp, "daily_usd", in->spent_day_nusd);
-    add_usd(sp, "monthly_usd", in->spent_month_nusd);
-    add_usd(sp, "reserved_usd", in->reserved_nusd);
+    gr_meter_add_usd_json(sp, "total_usd", in->spent_total_nusd);
+    gr_meter_add_usd_json(sp, "daily_usd", in->spent_day_nusd);
+    gr_meter_add_usd_json(sp, "monthly_usd", in->spent_month_nusd);
+    gr_meter_add_usd_json(sp, "reserved_usd", in->reserved_nusd);
     cJSON_AddNumberToObject(sp, "requests", (double)in->requests);
     cJSON *rem = cJSON_AddObjectToObject(o, "remaining");
     add_remaining(rem, "total_usd", k->budget_total_nusd, in->spent_total_nusd);

@@ -18,7 +18,9 @@ static const uint8_t DOMAIN_TYPEHASH[32] = {
     0x23, 0x9f, 0x7b, 0x17, 0x9b, 0x0f, 0xfa, 0xca, 0xa9, 0xa7, 0x5d, 0x52, 0x2b, 0x39, 0x40, 0x0f,
 };
 
-gr_eip712_value gr_eip712_address(gr_evm_address a) { return (gr_eip712_value){.kind = GR_EIP712_ADDRESS, .v.addr = a}; }
+gr_eip712_value gr_eip712_address(gr_evm_address a) {
+    return (gr_eip712_value){.kind = GR_EIP712_ADDRESS, .v.addr = a};
+}
 gr_eip712_value gr_eip712_uint(gr_u256 u) { return (gr_eip712_value){.kind = GR_EIP712_UINT, .v.u = u}; }
 gr_eip712_value gr_eip712_string(gr_str s) { return (gr_eip712_value){.kind = GR_EIP712_STRING, .v.data = s}; }
 
