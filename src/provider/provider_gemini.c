@@ -338,16 +338,7 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
                     ok = false;
                     break;
                 }
-                const char *args = gr_provider_get_str(fn, "arguments");
-                cJSON *a = args ? cJSON_Parse(args) : NULL;
-                if (!cJSON_IsObject(a)) {
-                    cJSON_Delete(a);
-                    a = cJSON_CreateObject();
-                }
-                cJSON *p = cJSON_CreateObject();
-                cJSON *fc = cJSON_AddObjectToObject(p, "functionCall");
-                cJSON_AddStringToObject(fc, "name", name);
-                cJSON_AddItemToObject(fc, "args", a);
+                cJSON *p = gr_gemini_function_call_part(name, gr_provider_get_str(fn, "arguments"));
                 /* the signature Gemini gave this call, echoed back as it asks */
                 const char *sig = gr_provider_get_str(
                     gr_provider_get(gr_provider_get(tc, "extra_content"), "google"), "thought_signature");
@@ -832,6 +823,19 @@ static gr_status stream_finish(gr_stream_translator *st, gr_chunk_emit_fn emit, 
     if (!s) return GR_ERR_INVALID;
     return gr_provider_stream_end(&s->ctx, &s->usage, s->failed, s->finished, "Gemini stream failed", "Gemini stream ended before a finishReason", s->resp_id, s->model,
                                   emit, ud, usage, err);
+}
+
+cJSON *gr_gemini_function_call_part(const char *name, const char *args) {
+    cJSON *a = args ? cJSON_Parse(args) : NULL;
+    if (!cJSON_IsObject(a)) {
+        cJSON_Delete(a);
+        a = cJSON_CreateObject();
+    }
+    cJSON *p = cJSON_CreateObject();
+    cJSON *fc = cJSON_AddObjectToObject(p, "functionCall");
+    cJSON_AddStringToObject(fc, "name", name ? name : "");
+    cJSON_AddItemToObject(fc, "args", a);
+    return p;
 }
 
 int64_t gr_gemini_thinking_budget(const cJSON *req) {

@@ -41,6 +41,11 @@ int64_t gr_anthropic_thinking_budget(const cJSON *req);
  * -1 for an unknown effort. */
 int64_t gr_gemini_thinking_budget(const cJSON *req);
 
+/* A Gemini functionCall part {"functionCall":{"name","args"}} for an OpenAI
+ * tool call: args is its JSON arguments text; anything but a JSON object
+ * (absent, invalid, an array) becomes {}. name NULL is "". Caller owns it. */
+cJSON *gr_gemini_function_call_part(const char *name, const char *args);
+
 /* Gemini embeddings (provider_gemini_embed.c), the ops of /v1/embeddings. */
 gr_status gr_gemini_build_embeddings_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
                                              gr_upstream_error *err);
