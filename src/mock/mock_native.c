@@ -108,7 +108,7 @@ static char *gemini_response(const cJSON *completion, size_t *len) {
         cJSON_ArrayForEach(tc, gr_provider_get(msg, "tool_calls")) {
             const cJSON *fn = gr_provider_get(tc, "function");
             cJSON_AddItemToArray(parts, gr_gemini_function_call_part(gr_provider_get_str(fn, "name"),
-                                                gr_provider_get_str(fn, "arguments")));
+                                                                     gr_provider_get_str(fn, "arguments")));
         }
         if (!parts->child) cJSON_AddItemToArray(parts, text_part("", false));
         cJSON_AddStringToObject(c, "finishReason",

@@ -27,7 +27,7 @@ static gr_curl_api g_curl_api;
 
 static void load_once(void) {
     gr_curl_api api;
-    if (!gr_dl_fill(GR_CURL_SONAME, k_syms, sizeof k_syms / sizeof k_syms[0], &api, g_curl_lib.why, sizeof g_curl_lib.why))
+    if (!gr_dl_fill(GR_CURL_SONAME, k_syms, GR_ARRAY_LEN(k_syms), &api, g_curl_lib.why, sizeof g_curl_lib.why))
         goto fail;
     CURLcode rc = api.global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {

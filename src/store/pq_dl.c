@@ -27,7 +27,7 @@ static gr_pq_api g_pq_api;
  * store open with it (the store area does not link the logger). */
 static void load_once(void) {
     gr_pq_api api;
-    if (!gr_dl_fill(GR_PQ_SONAME, k_syms, sizeof k_syms / sizeof k_syms[0], &api, g_pq_lib.why, sizeof g_pq_lib.why))
+    if (!gr_dl_fill(GR_PQ_SONAME, k_syms, GR_ARRAY_LEN(k_syms), &api, g_pq_lib.why, sizeof g_pq_lib.why))
         return;
     g_pq_api = api;
     atomic_store(&g_pq_lib.loaded, true);
