@@ -85,6 +85,10 @@ bool gr_provider_parse_data_url(const char *url, char **mime, const char **data)
 cJSON *gr_provider_parse_json(const char *s, size_t len);
 
 /* ---- canonical output ---- */
+/* An embedding (array of numbers) as OpenAI's encoding_format "base64": a
+ * string of the little-endian float32 values, base64-encoded. */
+cJSON *gr_provider_base64_floats(const cJSON *numbers);
+
 /* New chat.completion.chunk with one choice {index, delta:{}, finish_reason:null};
  * *delta points at the (empty) delta object. id/model fall back to the given
  * values when the context has none. */
