@@ -485,6 +485,14 @@ gr_status gr_keys_revoke(gr_keys *t, const char *id, int64_t now_ms) {
     return rc;
 }
 
+/* A changed secret (rotation, its revert), stamped now_ms: to the store
+ * first, then into the table (re-indexed by hash). */
+static gr_status write_through(gr_keys *t, gr_key_record *rec, int64_t now_ms) {
+    rec->updated_at_ms = now_ms;
+    gr_status rc = t->store ? gr_store_key_update(t->store, rec) : GR_OK;
+    return rc == GR_OK ? upsert_record(t, rec, now_ms, false) : rc;
+}
+
 gr_status gr_keys_rotate(gr_keys *t, const char *id, int64_t grace_ms, int64_t now_ms,
                          char plaintext[GR_KEY_PLAINTEXT_SIZE]) {
     gr_key_record rec;
@@ -504,9 +512,7 @@ gr_status gr_keys_rotate(gr_keys *t, const char *id, int64_t grace_ms, int64_t n
         rec.prev_hash[0] = '\0';
         rec.prev_until_ms = 0;
     }
-    rec.updated_at_ms = now_ms;
-    if (t->store && (rc = gr_store_key_update(t->store, &rec)) != GR_OK) goto out;
-    rc = upsert_record(t, &rec, now_ms, false);
+    rc = write_through(t, &rec, now_ms);
 out:
     if (rc) memset(plaintext, 0, GR_KEY_PLAINTEXT_SIZE);
     gr_key_record_dispose(&rec);
@@ -518,14 +524,12 @@ gr_status gr_keys_rotate_revert(gr_keys *t, const char *id, int64_t now_ms) {
     gr_status rc;
     if (!entry_for_change(t, id, &rec, &rc)) return rc;
     rc = GR_ERR_INVALID;
-    if (!rec.prev_hash[0]) goto out; /* rotated without grace: the old secret is gone */
-    gr_store_strlcpy(rec.hash, rec.prev_hash, sizeof rec.hash);
-    rec.prev_hash[0] = '\0';
-    rec.prev_until_ms = 0;
-    rec.updated_at_ms = now_ms;
-    if (t->store && (rc = gr_store_key_update(t->store, &rec)) != GR_OK) goto out;
-    rc = upsert_record(t, &rec, now_ms, false);
-out:
+    if (rec.prev_hash[0]) { /* else rotated without grace: the old secret is gone */
+        gr_store_strlcpy(rec.hash, rec.prev_hash, sizeof rec.hash);
+        rec.prev_hash[0] = '\0';
+        rec.prev_until_ms = 0;
+        rc = write_through(t, &rec, now_ms);
+    }
     gr_key_record_dispose(&rec);
     return rc;
 }
