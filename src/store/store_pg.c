@@ -664,7 +664,50 @@ static gr_status op_key_update(gr_store *base, const gr_key_record *k) {
     return rc;
 }
 
-static void read_key(const PGresult *res, int row, gr_key_record *k) {
+/* Reads row `row` of a result into one record (read_key, read_row, …). */
+typedef void (*row_reader)(const PGresult *res, int row, void *dst);
+
+/* Statement `which` with one text key under the store's lock: its first row
+ * read into out, or GR_ERR_NOT_FOUND. */
+static gr_status get_row(pg_store *s, int which, const char *key, row_reader read, void *out) {
+    char *t;
+    const char *vals[1] = {gr_pg_clean_param(key, &t)};
+    gr_status rc;
+    pthread_mutex_lock(&s->mu);
+    PGresult *res = run(s, which, 1, vals, true, &rc);
+    if (res) {
+        if (gr_pq()->ntuples(res) > 0) read(res, 0, out);
+        else rc = GR_ERR_NOT_FOUND;
+    }
+    gr_pq()->clear(res);
+    pthread_mutex_unlock(&s->mu);
+    free(t);
+    return rc;
+}
+
+/* Statement `which` under the store's lock: every row read into a new array
+ * of elem-sized records (*out, *n; NULL and 0 when there are none). */
+static gr_status list_rows(pg_store *s, int which, int np, const char *const *vals, size_t elem, row_reader read,
+                           void **out, size_t *n) {
+    gr_status rc;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    PGresult *res = run(s, which, np, vals, true, &rc);
+    if (res) {
+        size_t cnt = (size_t)gr_pq()->ntuples(res);
+        char *arr = cnt ? gr_xcalloc(cnt, elem) : NULL;
+        for (size_t i = 0; i < cnt; i++) read(res, (int)i, arr + i * elem);
+        *out = arr;
+        *n = cnt;
+    }
+    gr_pq()->clear(res);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static void read_key(const PGresult *res, int row, void *dst) {
+    gr_key_record *k = dst;
     gr_key_record_init(k);
     col_copy(res, row, 0, k->id, sizeof k->id);
     col_copy(res, row, 1, k->hash, sizeof k->hash);
@@ -686,39 +729,11 @@ static void read_key(const PGresult *res, int row, gr_key_record *k) {
 }
 
 static gr_status op_key_get(gr_store *base, const char *id, gr_key_record *out) {
-    pg_store *s = (pg_store *)base;
-    char *t;
-    const char *vals[1] = {gr_pg_clean_param(id, &t)};
-    gr_status rc;
-    pthread_mutex_lock(&s->mu);
-    PGresult *res = run(s, PS_KEY_GET, 1, vals, true, &rc);
-    if (res) {
-        if (gr_pq()->ntuples(res) > 0) read_key(res, 0, out);
-        else rc = GR_ERR_NOT_FOUND;
-    }
-    gr_pq()->clear(res);
-    pthread_mutex_unlock(&s->mu);
-    free(t);
-    return rc;
+    return get_row((pg_store *)base, PS_KEY_GET, id, read_key, out);
 }
 
 static gr_status op_key_list(gr_store *base, gr_key_record **out, size_t *n) {
-    pg_store *s = (pg_store *)base;
-    gr_status rc;
-    *out = NULL;
-    *n = 0;
-    pthread_mutex_lock(&s->mu);
-    PGresult *res = run(s, PS_KEY_LIST, 0, NULL, true, &rc);
-    if (res) {
-        size_t cnt = (size_t)gr_pq()->ntuples(res);
-        gr_key_record *arr = cnt ? gr_xcalloc(cnt, sizeof *arr) : NULL;
-        for (size_t i = 0; i < cnt; i++) read_key(res, (int)i, &arr[i]);
-        *out = arr;
-        *n = cnt;
-    }
-    gr_pq()->clear(res);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return list_rows((pg_store *)base, PS_KEY_LIST, 0, NULL, sizeof **out, read_key, (void **)out, n);
 }
 
 static gr_status op_key_spend(gr_store *base, const char *key_id, int64_t day, int64_t month,
@@ -825,7 +840,8 @@ static gr_status op_ledger_insert(gr_store *base, const gr_ledger_row *rows, siz
     return rc;
 }
 
-static void read_row(const PGresult *res, int row, gr_ledger_row *r) {
+static void read_row(const PGresult *res, int row, void *dst) {
+    gr_ledger_row *r = dst;
     memset(r, 0, sizeof *r);
     col_copy(res, row, 0, r->request_id, sizeof r->request_id);
     r->ts_ms = col_i64(res, row, 1);
@@ -857,20 +873,19 @@ static void read_row(const PGresult *res, int row, gr_ledger_row *r) {
 }
 
 static gr_status op_generation_get(gr_store *base, const char *request_id, gr_ledger_row *out) {
-    pg_store *s = (pg_store *)base;
-    char *t;
-    const char *vals[1] = {gr_pg_clean_param(request_id, &t)};
-    gr_status rc;
-    pthread_mutex_lock(&s->mu);
-    PGresult *res = run(s, PS_GEN_GET, 1, vals, true, &rc);
-    if (res) {
-        if (gr_pq()->ntuples(res) > 0) read_row(res, 0, out);
-        else rc = GR_ERR_NOT_FOUND;
-    }
-    gr_pq()->clear(res);
-    pthread_mutex_unlock(&s->mu);
-    free(t);
-    return rc;
+    return get_row((pg_store *)base, PS_GEN_GET, request_id, read_row, out);
+}
+
+static void read_usage(const PGresult *res, int row, void *dst) {
+    gr_usage_group *g = dst;
+    col_copy(res, row, 0, g->group, sizeof g->group);
+    g->requests = col_i64(res, row, 1);
+    g->errors = col_i64(res, row, 2);
+    g->tokens_in = col_i64(res, row, 3);
+    g->tokens_out = col_i64(res, row, 4);
+    g->tokens_cached = col_i64(res, row, 5);
+    g->cost_nusd = col_i64(res, row, 6);
+    g->estimated = col_i64(res, row, 7);
 }
 
 static gr_status op_usage_summary(gr_store *base, const gr_usage_query *q, gr_usage_group **out,
@@ -893,29 +908,7 @@ static gr_status op_usage_summary(gr_store *base, const gr_usage_query *q, gr_us
         fmt_i64(to_ms, q->to_ms),
         gr_pg_clean_param(q->key_id, &t),
     };
-    gr_status rc;
-    pthread_mutex_lock(&s->mu);
-    PGresult *res = run(s, which[q->by], 5, vals, true, &rc);
-    if (res) {
-        size_t cnt = (size_t)gr_pq()->ntuples(res);
-        gr_usage_group *arr = cnt ? gr_xcalloc(cnt, sizeof *arr) : NULL;
-        for (size_t i = 0; i < cnt; i++) {
-            gr_usage_group *g = &arr[i];
-            int r = (int)i;
-            col_copy(res, r, 0, g->group, sizeof g->group);
-            g->requests = col_i64(res, r, 1);
-            g->errors = col_i64(res, r, 2);
-            g->tokens_in = col_i64(res, r, 3);
-            g->tokens_out = col_i64(res, r, 4);
-            g->tokens_cached = col_i64(res, r, 5);
-            g->cost_nusd = col_i64(res, r, 6);
-            g->estimated = col_i64(res, r, 7);
-        }
-        *out = arr;
-        *n = cnt;
-    }
-    gr_pq()->clear(res);
-    pthread_mutex_unlock(&s->mu);
+    gr_status rc = list_rows(s, which[q->by], 5, vals, sizeof **out, read_usage, (void **)out, n);
     free(t);
     return rc;
 }
@@ -1104,32 +1097,19 @@ static gr_status op_learned_add(gr_store *base, const gr_learned_rec *delta) {
     return rc;
 }
 
-static gr_status op_learned_list(gr_store *base, gr_learned_rec **out, size_t *n) {
-    pg_store *s = (pg_store *)base;
-    gr_status rc;
-    *out = NULL;
-    *n = 0;
-    pthread_mutex_lock(&s->mu);
-    PGresult *res = run(s, PS_LEARNED_LIST, 0, NULL, true, &rc);
-    if (res) {
-        size_t cnt = (size_t)gr_pq()->ntuples(res);
-        gr_learned_rec *arr = cnt ? gr_xcalloc(cnt, sizeof *arr) : NULL;
-        for (size_t i = 0; i < cnt; i++) {
-            int r = (int)i;
-            col_copy(res, r, 0, arr[i].model, sizeof arr[i].model);
-            for (int k = 0; k < GR_LEARN_SKILLS; k++) {
-                arr[i].s[k] = strtod(gr_pq()->getvalue(res, r, 1 + k), NULL);
-                arr[i].f[k] = strtod(gr_pq()->getvalue(res, r, 7 + k), NULL);
-                arr[i].e[k] = strtod(gr_pq()->getvalue(res, r, 13 + k), NULL);
-            }
-            arr[i].ratings = col_i64(res, r, 19);
-        }
-        *out = arr;
-        *n = cnt;
+static void read_learned(const PGresult *res, int row, void *dst) {
+    gr_learned_rec *d = dst;
+    col_copy(res, row, 0, d->model, sizeof d->model);
+    for (int k = 0; k < GR_LEARN_SKILLS; k++) {
+        d->s[k] = strtod(gr_pq()->getvalue(res, row, 1 + k), NULL);
+        d->f[k] = strtod(gr_pq()->getvalue(res, row, 7 + k), NULL);
+        d->e[k] = strtod(gr_pq()->getvalue(res, row, 13 + k), NULL);
     }
-    gr_pq()->clear(res);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    d->ratings = col_i64(res, row, 19);
+}
+
+static gr_status op_learned_list(gr_store *base, gr_learned_rec **out, size_t *n) {
+    return list_rows((pg_store *)base, PS_LEARNED_LIST, 0, NULL, sizeof **out, read_learned, (void **)out, n);
 }
 
 static const gr_store_ops pg_ops = {
