@@ -100,13 +100,9 @@ static void admin_resume(gr_request *r, void *arg, const char *err) {
         return;
     }
     if (a->ctype && strcmp(a->ctype, "application/json")) { /* a CSV export */
-        r->status = a->status;
-        r->bytes_out += a->json_len;
         gr_client_req_add_header(r->req, "Content-Disposition", "attachment; filename=\"gaterouter-report.csv\"");
         gr_client_req_add_header(r->req, "X-Content-Type-Options", "nosniff");
-        gr_client_req_reply(r->req, a->status, a->ctype, a->json, a->json_len);
-        r->req = NULL;
-        gr_request_finish(r);
+        gr_request_reply_body(r, a->status, a->ctype, a->json, a->json_len);
         return;
     }
     gr_request_reply_json(r, a->status, a->json ? a->json : "{}", a->json ? a->json_len : 2);
