@@ -37,12 +37,12 @@ typedef struct pg_be {
     bool prepared[GR_RESP_Q_COUNT];
 } pg_be;
 
-static gr_status pg_exec(gr_resp_backend *base, gr_resp_q which, const gr_resp_param *p, int np,
+static gr_status pg_exec(gr_resp_backend *base, gr_resp_q which, const gr_store_param *p, int np,
                          gr_stored_response *row, int64_t *changes) {
     pg_be *b = (pg_be *)base;
     if (np > GR_PG_MAX_ARGS) return GR_ERR_INVALID;
     gr_pg_args args = {0};
-    for (int i = 0; i < np; i++) gr_pg_arg(&args, i, p[i].text, p[i].i64, p[i].is_int);
+    for (int i = 0; i < np; i++) gr_pg_arg(&args, i, &p[i]);
     gr_status rc;
     PGresult *res = gr_pg_run(&b->pg, (size_t)which, pg_name[which], pg_sql[which], np, args.vals, true, &rc);
     if (res && row) {

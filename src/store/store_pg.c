@@ -331,12 +331,12 @@ const char *gr_pg_clean_param(const char *s, char **tmp) {
     return b.p;
 }
 
-void gr_pg_arg(gr_pg_args *a, int i, const char *text, int64_t i64, bool is_int) {
-    if (is_int) {
-        snprintf(a->num[i], sizeof a->num[i], "%" PRId64, i64);
+void gr_pg_arg(gr_pg_args *a, int i, const gr_store_param *p) {
+    if (p->is_int) {
+        snprintf(a->num[i], sizeof a->num[i], "%" PRId64, p->i64);
         a->vals[i] = a->num[i];
     } else {
-        a->vals[i] = gr_pg_clean_param(text, &a->tmp[i]); /* PostgreSQL rejects invalid UTF-8 */
+        a->vals[i] = gr_pg_clean_param(p->text, &a->tmp[i]); /* PostgreSQL rejects invalid UTF-8 */
     }
 }
 

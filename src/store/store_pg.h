@@ -13,6 +13,7 @@
 #include "common.h"
 
 #include "pq_dl.h" /* libpq-fe.h + the dlopen'ed function table */
+#include "store_param.h"
 
 typedef struct gr_pg_conn {
     PGconn *conn;
@@ -50,8 +51,8 @@ void gr_pg_log(const gr_pg_conn *c, const char *what, const char *msg);
  * bytes replaced by '?' kept in *tmp (caller frees). NULL stays NULL. */
 const char *gr_pg_clean_param(const char *s, char **tmp);
 
-/* The text parameters of one statement built from typed ones (the x402 and
- * responses backends' {text, i64, is_int}): integers in decimal, text made
+/* The text parameters of one statement built from gr_store_params (the x402
+ * and responses backends): integers in decimal, text made
  * valid UTF-8 by gr_pg_clean_param. Zero-initialise, set each with
  * gr_pg_arg, pass vals to gr_pg_run, end with gr_pg_args_done. */
 #define GR_PG_MAX_ARGS 20
@@ -61,7 +62,7 @@ typedef struct gr_pg_args {
     char *tmp[GR_PG_MAX_ARGS]; /* cleaned copies (NULL: the text was valid) */
 } gr_pg_args;
 /* Sets argument i (0 <= i < GR_PG_MAX_ARGS). */
-void gr_pg_arg(gr_pg_args *a, int i, const char *text, int64_t i64, bool is_int);
+void gr_pg_arg(gr_pg_args *a, int i, const gr_store_param *p);
 /* The end of a statement run with a: *changes (when asked) = the rows the
  * command changed (0 without a result), res cleared (NULL-safe), the
  * cleaned copies freed. */

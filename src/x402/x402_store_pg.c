@@ -210,12 +210,12 @@ static int64_t pg_i64(const gr_x402_row *r, int col) {
     return strtoll(gr_pq()->getvalue((const PGresult *)r->impl, r->index, col), NULL, 10);
 }
 
-static gr_status pg_exec(gr_x402_backend *base, gr_x402_q which, const gr_x402_param *p, int np,
+static gr_status pg_exec(gr_x402_backend *base, gr_x402_q which, const gr_store_param *p, int np,
                          gr_x402_row_fn fn, void *ctx, int64_t *changes) {
     pg_be *b = (pg_be *)base;
     if (np > GR_PG_MAX_ARGS) return GR_ERR_INVALID;
     gr_pg_args args = {0};
-    for (int i = 0; i < np; i++) gr_pg_arg(&args, i, p[i].text, p[i].i64, p[i].is_int);
+    for (int i = 0; i < np; i++) gr_pg_arg(&args, i, &p[i]);
     gr_status rc;
     PGresult *res = gr_pg_run(&b->pg, (size_t)which, pg_name[which], pg_sql[which], np, args.vals,
                               pg_idempotent[which] && !base->in_txn, &rc);
