@@ -160,8 +160,9 @@ gr_status gr_responses_store_put(gr_responses_store *s, const char *id, const ch
                                  int64_t expires_ms, const gr_stored_response *r) {
     const gr_store_param prune[] = {GR_STORE_INT(created_ms)};
     (void)run(s, GR_RESP_Q_PRUNE, prune, 1, NULL, NULL); /* best effort: a failed prune is retried by the next put */
-    const gr_store_param p[] = {GR_STORE_TEXT(id),          GR_STORE_TEXT(owner),          GR_STORE_INT(created_ms),
-                                GR_STORE_INT(expires_ms),   GR_STORE_TEXT(r->response),    GR_STORE_TEXT(r->input_items),
+    const gr_store_param p[] = {GR_STORE_TEXT(id),         GR_STORE_TEXT(owner),
+                                GR_STORE_INT(created_ms),  GR_STORE_INT(expires_ms),
+                                GR_STORE_TEXT(r->response), GR_STORE_TEXT(r->input_items),
                                 GR_STORE_TEXT(r->context)};
     return run(s, GR_RESP_Q_PUT, p, 7, NULL, NULL);
 }
