@@ -35,6 +35,7 @@
  * store (x402_store_pg.c) uses the same code on a connection of its own. */
 #include "store.h"
 #include "store_learn_sql.h"
+#include "grow_buf.h"
 #include "store_pg.h"
 #include "utf8.h"
 
@@ -269,28 +270,15 @@ static void col_copy(const PGresult *res, int row, int col, char *dst, size_t ca
 
 /* ---- growable text buffer and UTF-8 hygiene ---- */
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-} buf;
-
-static void buf_reserve(buf *b, size_t extra) {
-    if (b->len + extra + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1) cap *= 2;
-    b->p = gr_xrealloc(b->p, cap);
-    b->cap = cap;
-}
-
-static void buf_putc(buf *b, char c) {
-    buf_reserve(b, 1);
+static void buf_putc(gr_grow_buf *b, char c) {
+    gr_grow_reserve(b, 1);
     b->p[b->len++] = c;
     b->p[b->len] = '\0';
 }
 
-static void buf_puts(buf *b, const char *s) {
+static void buf_puts(gr_grow_buf *b, const char *s) {
     size_t n = strlen(s);
-    buf_reserve(b, n);
+    gr_grow_reserve(b, n);
     memcpy(b->p + b->len, s, n + 1);
     b->len += n;
 }
@@ -299,7 +287,7 @@ static void buf_puts(buf *b, const char *s) {
  * (PostgreSQL rejects invalid UTF-8; SQLite stores it; fixed-size fields may
  * also cut a multi-byte character). If `quote`, escapes for an array
  * element. */
-static void buf_put_text(buf *b, const char *s, bool quote) {
+static void buf_put_text(gr_grow_buf *b, const char *s, bool quote) {
     const unsigned char *p = (const unsigned char *)s;
     size_t left = strlen(s);
     while (*p) {
@@ -311,7 +299,7 @@ static void buf_put_text(buf *b, const char *s, bool quote) {
             continue;
         }
         if (quote && (*p == '"' || *p == '\\')) buf_putc(b, '\\');
-        buf_reserve(b, n);
+        gr_grow_reserve(b, n);
         memcpy(b->p + b->len, p, n);
         b->len += n;
         b->p[b->len] = '\0';
@@ -325,7 +313,7 @@ static void buf_put_text(buf *b, const char *s, bool quote) {
 const char *gr_pg_clean_param(const char *s, char **tmp) {
     *tmp = NULL;
     if (!s || gr_utf8_valid(s, strlen(s))) return s;
-    buf b = {0};
+    gr_grow_buf b = {0};
     buf_put_text(&b, s, false);
     *tmp = b.p;
     return b.p;
@@ -763,7 +751,7 @@ static gr_status op_key_spend(gr_store *base, const char *key_id, int64_t day, i
 }
 
 /* Array literal builders: {"a",NULL,"b"} / {1,2,3}. */
-static void arr_text(buf *b, size_t i, const char *v, bool empty_is_null) {
+static void arr_text(gr_grow_buf *b, size_t i, const char *v, bool empty_is_null) {
     buf_putc(b, i ? ',' : '{');
     if (empty_is_null && !*v) {
         buf_puts(b, "NULL");
@@ -774,7 +762,7 @@ static void arr_text(buf *b, size_t i, const char *v, bool empty_is_null) {
     buf_putc(b, '"');
 }
 
-static void arr_i64(buf *b, size_t i, int64_t v) {
+static void arr_i64(gr_grow_buf *b, size_t i, int64_t v) {
     char t[24];
     buf_putc(b, i ? ',' : '{');
     buf_puts(b, fmt_i64(t, v));
@@ -784,7 +772,7 @@ static gr_status op_ledger_insert(gr_store *base, const gr_ledger_row *rows, siz
     pg_store *s = (pg_store *)base;
     if (conflicts) *conflicts = 0;
     if (n == 0) return GR_OK;
-    buf col[LEDGER_NCOLS + 1];
+    gr_grow_buf col[LEDGER_NCOLS + 1];
     memset(col, 0, sizeof col);
     for (size_t i = 0; i < n; i++) {
         const gr_ledger_row *r = &rows[i];
