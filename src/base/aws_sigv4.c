@@ -238,6 +238,16 @@ static bool amz_date_ok(const char *d) {
     return true;
 }
 
+/* The credential scope: <yyyymmdd>/<region>/<service>/aws4_request. */
+static void put_scope(gr_grow_buf *b, const gr_sigv4_request *r) {
+    gr_grow_put(b, r->amz_date, 8);
+    putc_(b, '/');
+    puts_(b, r->region);
+    putc_(b, '/');
+    puts_(b, r->service);
+    puts_(b, "/aws4_request");
+}
+
 char *gr_sigv4_string_to_sign(const gr_sigv4_request *r) {
     if (!amz_date_ok(r->amz_date)) return NULL;
     char *creq = gr_sigv4_canonical_request(r);
@@ -248,12 +258,8 @@ char *gr_sigv4_string_to_sign(const gr_sigv4_request *r) {
     puts_(&s, "AWS4-HMAC-SHA256\n");
     puts_(&s, r->amz_date);
     putc_(&s, '\n');
-    gr_grow_put(&s, r->amz_date, 8);
-    putc_(&s, '/');
-    puts_(&s, r->region);
-    putc_(&s, '/');
-    puts_(&s, r->service);
-    puts_(&s, "/aws4_request\n");
+    put_scope(&s, r);
+    putc_(&s, '\n');
     puts_(&s, creq_hash);
     return s.p;
 }
@@ -288,12 +294,8 @@ char *gr_sigv4_authorization(const gr_sigv4_request *r) {
     puts_(&a, "AWS4-HMAC-SHA256 Credential=");
     puts_(&a, r->access_key_id ? r->access_key_id : "");
     putc_(&a, '/');
-    gr_grow_put(&a, r->amz_date, 8);
-    putc_(&a, '/');
-    puts_(&a, r->region);
-    putc_(&a, '/');
-    puts_(&a, r->service);
-    puts_(&a, "/aws4_request, SignedHeaders=");
+    put_scope(&a, r);
+    puts_(&a, ", SignedHeaders=");
     puts_(&a, signed_list.p);
     puts_(&a, ", Signature=");
     puts_(&a, sig);
