@@ -414,10 +414,7 @@ static gr_status gemini_request(const cJSON *req, const char *model, bool stream
                 memcpy(text + tl, t, n + 1);
                 tl += n;
             } else if (t) {
-                cJSON *tp = cJSON_CreateObject();
-                cJSON_AddStringToObject(tp, "type", "text");
-                cJSON_AddStringToObject(tp, "text", t);
-                cJSON_AddItemToArray(parts, tp);
+                cJSON_AddItemToArray(parts, gr_provider_text_block(t));
             } else if (in) {
                 add_media(parts, gr_provider_get_str(in, "mimeType"), gr_provider_get_str(in, "data"),
                           NULL);

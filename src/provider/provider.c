@@ -234,6 +234,21 @@ cJSON *gr_provider_parse_json(const char *s, size_t len) {
     return cJSON_ParseWithLength(s, len);
 }
 
+cJSON *gr_provider_text_block(const char *text) {
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "type", "text");
+    cJSON_AddStringToObject(b, "text", text);
+    return b;
+}
+
+cJSON *gr_anthropic_thinking_block(const char *thinking, const char *signature) {
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "type", "thinking");
+    cJSON_AddStringToObject(b, "thinking", thinking);
+    cJSON_AddStringToObject(b, "signature", signature);
+    return b;
+}
+
 cJSON *gr_provider_base64_floats(const cJSON *numbers) {
     int n = cJSON_GetArraySize(numbers);
     unsigned char *raw = gr_xmalloc((size_t)n * 4 + 1);

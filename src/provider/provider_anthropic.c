@@ -96,10 +96,7 @@ static cJSON *part_to_block_plain(const cJSON *part, gr_upstream_error *err) {
     if (strcmp(type, "text") == 0) {
         const char *t = gr_provider_get_str(part, "text");
         if (!t || !t[0]) return cJSON_CreateNull(); /* Anthropic rejects empty text blocks */
-        cJSON *b = cJSON_CreateObject();
-        cJSON_AddStringToObject(b, "type", "text");
-        cJSON_AddStringToObject(b, "text", t);
-        return b;
+        return gr_provider_text_block(t);
     }
     if (strcmp(type, "image_url") == 0 || strcmp(type, "file") == 0) {
         bool image = type[0] == 'i';
@@ -141,10 +138,7 @@ static cJSON *part_to_block_plain(const cJSON *part, gr_upstream_error *err) {
 static bool content_to_blocks(const cJSON *content, cJSON *arr, gr_upstream_error *err) {
     if (cJSON_IsString(content)) {
         if (content->valuestring[0]) {
-            cJSON *b = cJSON_CreateObject();
-            cJSON_AddStringToObject(b, "type", "text");
-            cJSON_AddStringToObject(b, "text", content->valuestring);
-            cJSON_AddItemToArray(arr, b);
+            cJSON_AddItemToArray(arr, gr_provider_text_block(content->valuestring));
         }
         return true;
     }
@@ -339,20 +333,9 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
              * requires before the turn's tool_use when thinking is on */
             const char *th = gr_provider_get_str(m, "reasoning_content");
             const char *sig = gr_provider_get_str(m, "reasoning_signature");
-            if (th && sig && sig[0]) {
-                cJSON *b = cJSON_CreateObject();
-                cJSON_AddStringToObject(b, "type", "thinking");
-                cJSON_AddStringToObject(b, "thinking", th);
-                cJSON_AddStringToObject(b, "signature", sig);
-                cJSON_AddItemToArray(blocks, b);
-            }
+            if (th && sig && sig[0]) cJSON_AddItemToArray(blocks, gr_anthropic_thinking_block(th, sig));
             char *t = gr_provider_content_text(content);
-            if (t && t[0]) {
-                cJSON *b = cJSON_CreateObject();
-                cJSON_AddStringToObject(b, "type", "text");
-                cJSON_AddStringToObject(b, "text", t);
-                cJSON_AddItemToArray(blocks, b);
-            }
+            if (t && t[0]) cJSON_AddItemToArray(blocks, gr_provider_text_block(t));
             free(t);
             const cJSON *tcs = gr_provider_get(m, "tool_calls");
             if (cJSON_IsArray(tcs)) ok = tool_calls_to_blocks(tcs, blocks, err);
@@ -385,10 +368,7 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
     cJSON_ArrayForEach(sb, sys_blocks) sys_cached = sys_cached || gr_provider_get(sb, "cache_control");
     if (sys_cached) { /* a cache breakpoint in the system prompt: blocks, not one string */
         if (sys_len > sys_msgs_len) {
-            cJSON *b = cJSON_CreateObject();
-            cJSON_AddStringToObject(b, "type", "text");
-            cJSON_AddStringToObject(b, "text", sys + sys_msgs_len + (sys_msgs_len ? 2 : 0));
-            cJSON_AddItemToArray(sys_blocks, b);
+            cJSON_AddItemToArray(sys_blocks, gr_provider_text_block(sys + sys_msgs_len + (sys_msgs_len ? 2 : 0)));
         }
         cJSON_AddItemToObject(body, "system", sys_blocks);
         sys_blocks = NULL;

@@ -84,6 +84,13 @@ bool gr_provider_parse_data_url(const char *url, char **mime, const char **data)
 /* Parse a JSON text; NULL when it is not valid JSON. */
 cJSON *gr_provider_parse_json(const char *s, size_t len);
 
+/* {"type":"text","text":text}: an Anthropic text block, which is also an
+ * OpenAI text content part. */
+cJSON *gr_provider_text_block(const char *text);
+/* {"type":"thinking","thinking":thinking,"signature":signature}: an
+ * Anthropic thinking block. */
+cJSON *gr_anthropic_thinking_block(const char *thinking, const char *signature);
+
 /* ---- canonical output ---- */
 /* An embedding (array of numbers) as OpenAI's encoding_format "base64": a
  * string of the little-endian float32 values, base64-encoded. */
