@@ -7,11 +7,13 @@
 #   observability_metrics series bounded under junk, gateway-added latency,
 #                        queue depths and latencies, breaker state
 #   observability_ready  /ready follows Redis (and the store, the ledger writer)
+#   observability_access_log the buffered access log: lines whole and in time,
+#                        written at a drain, one write(2) saved per request
 #   observability_log_sink request records: generic and Langfuse shapes, content
 #                        modes, a hung endpoint
 find_program(GR_OBS_NODE node)
 if(GR_OBS_NODE)
-  foreach(suite otel metrics ready log_sink)
+  foreach(suite otel metrics ready log_sink access_log)
     add_test(NAME observability_${suite}
       COMMAND ${GR_OBS_NODE} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/observability/${suite}.test.mjs
       WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})

@@ -1,7 +1,9 @@
-/* log.c — leveled stderr log and the JSON access log sink. */
+/* log.c — leveled stderr log and the JSON access log sink (unbuffered, or
+ * buffered per thread as nginx's access_log buffer=/flush=). */
 #include "log.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -59,9 +61,52 @@ bool gr_access_log_open(const char *target) {
 
 bool gr_access_log_enabled(void) { return atomic_load_explicit(&g_access_fd, memory_order_relaxed) >= 0; }
 
+/* A thread's buffer of whole access-log lines (gr_access_log_buffer_begin).
+ * Only its own thread touches it, so it needs no lock; each flush is one
+ * write(2) of whole lines, so lines of different workers never interleave
+ * inside a line (O_APPEND). */
+static _Thread_local struct {
+    char *buf;
+    size_t len, cap;
+} t_access;
+
+void gr_access_log_buffer_begin(size_t cap) {
+    if (t_access.buf || cap == 0) return;
+    t_access.buf = gr_xmalloc(cap);
+    t_access.cap = cap;
+    t_access.len = 0;
+}
+
+void gr_access_log_flush(void) {
+    if (!t_access.len) return;
+    int fd = atomic_load_explicit(&g_access_fd, memory_order_relaxed);
+    size_t off = 0;
+    while (fd >= 0 && off < t_access.len) { /* a short write (a full disk, a pipe) writes the rest */
+        ssize_t w = write(fd, t_access.buf + off, t_access.len - off);
+        if (w <= 0) break; /* nothing to do about a failing log: the line is dropped, as unbuffered */
+        off += (size_t)w;
+    }
+    t_access.len = 0;
+}
+
+void gr_access_log_buffer_end(void) {
+    gr_access_log_flush();
+    free(t_access.buf);
+    t_access.buf = NULL;
+    t_access.cap = t_access.len = 0;
+}
+
 void gr_access_log_write(const char *line, size_t len) {
     int fd = atomic_load_explicit(&g_access_fd, memory_order_relaxed);
     if (fd < 0) return;
+    if (t_access.buf && len + 1 <= t_access.cap) {
+        if (t_access.len + len + 1 > t_access.cap) gr_access_log_flush();
+        memcpy(t_access.buf + t_access.len, line, len);
+        t_access.buf[t_access.len + len] = '\n';
+        t_access.len += len + 1;
+        return;
+    }
+    gr_access_log_flush(); /* a line longer than the buffer: keep the order */
     char stackbuf[4096];
     if (len + 1 <= sizeof(stackbuf)) {
         memcpy(stackbuf, line, len);

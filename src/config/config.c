@@ -857,6 +857,11 @@ static const char *const log_level_names[] = {"debug", "info", "warn", "error", 
 const gr_conf_key gr_conf_log_keys[] = {
     {"access_log", GR_CONF_STRING, GR_CONF_F(gr_log_conf, access_log), 0, 0, "-", NULL,
      "\"-\" = stdout, \"off\", or a file path"},
+    {"access_log_buffer", GR_CONF_BYTES, GR_CONF_F(gr_log_conf, access_log_buffer), 0, 1048576, "0", NULL,
+     "per-worker buffer of access-log lines (as nginx's buffer=); 0 = one write(2) per request. A kill -9 "
+     "loses at most access_log_flush_ms of lines. Restart"},
+    {"access_log_flush_ms", GR_CONF_MS, GR_CONF_F(gr_log_conf, access_log_flush_ms), 1, 60000, "1000", NULL,
+     "with access_log_buffer: buffered lines are written at least this often (as nginx's flush=). Restart"},
     {"level", GR_CONF_ENUM, GR_CONF_F(gr_log_conf, level_id), 0, 0, "info", log_level_names, "operational log level"},
     GR_CONF_END,
 };

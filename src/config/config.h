@@ -173,6 +173,8 @@ typedef struct gr_server_conf {
 
 typedef struct gr_log_conf {
     char *access_log; /* "-" = stdout, "off", or a file path */
+    uint64_t access_log_buffer;    /* bytes per worker; 0 = one write per line */
+    uint32_t access_log_flush_ms;  /* buffered lines are written at least this often */
     char *level;      /* "debug" | "info" | "warn" | "error" */
     int level_id;     /* index of level in those choices */
 } gr_log_conf;

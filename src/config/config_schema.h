@@ -98,7 +98,7 @@ typedef enum {
     GR_CONF_SEC_STORE,   /* store.c: gr_store_conf */
     GR_CONF_SEC_KEYS,    /* keys.c: static virtual keys, checked (the table is built at service start) */
     GR_CONF_SEC_ROUTING, /* route_conf.c: gr_route_conf (auto, health) */
-    GR_CONF_SEC_REDIS,   /* shared.c: gr_shared (its settings; gr_shared_new copies them) */
+    GR_CONF_SEC_REDIS,   /* cluster_state.c: gr_shared (its settings; gr_shared_new copies them) */
     GR_CONF_SEC_X402,    /* pay_x402.c: validated by the same parser start-up runs */
     GR_CONF_SEC_CONSOLE, /* console_conf.c: gr_console_conf (the web console's reports) */
     GR_CONF_SEC_TRACING, /* trace.c: gr_trace_conf (OTLP traces; NULL = off) */

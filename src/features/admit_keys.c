@@ -1,7 +1,7 @@
 /* admit_keys.c — the ADMIT phase for a virtual key (keys.h): its budgets,
  * rate limits and models reserved here for the worst case over every
  * candidate the route may reach, then the same limits cluster-wide (Redis,
- * shared.h; a missing spend counter is seeded from the store on the store
+ * cluster_state.h; a missing spend counter is seeded from the store on the store
  * executor); at finish, both reservations settle at the actual cost. The
  * per-request state lives in this feature's context slot (pipeline.h). */
 #include "admit_keys.h"
@@ -13,7 +13,7 @@
 #include "route.h"
 #include "route_verify.h"
 #include "services.h"
-#include "shared.h"
+#include "cluster_state.h"
 #include "store.h"
 
 #include <stdio.h>

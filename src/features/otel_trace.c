@@ -183,7 +183,7 @@ static void root_span(enc *e, bool *first_span, gr_request *r) {
     if (r->ep != GR_EP_OTHER) attr_bool(e, &f, "gen_ai.request.stream", r->stream);
     if (r->cache_hit) attr_bool(e, &f, "gaterouter.cache_hit", true);
     if (r->first_token_us) attr_int(e, &f, "gaterouter.ttft_ms", (int64_t)((r->first_token_us - r->start_us) / 1000u));
-    if (r->client_gone) attr_bool(e, &f, "gaterouter.client_gone", true);
+    if (r->client_gone || r->client_left) attr_bool(e, &f, "gaterouter.client_gone", true);
     attr_str(e, &f, "error.type", r->error_type);
     LIT(e, "]");
     span_close(e, r->status >= 500 ? (r->error_type ? r->error_type : "server error") : NULL);

@@ -1,7 +1,9 @@
 /* proxy.h — the model endpoints (chat, completions, embeddings, Messages,
- * the /v1/route dry run): body validation, routing, admission, the response
+ * Responses, the /v1/route dry run): body validation, routing, the response
  * cache, upstream attempts with retries and fallbacks, and the relay of the
- * answer (streamed or not) back to the client. */
+ * answer (streamed or not) back to the client. Admission (budgets, limits,
+ * payments) is the ADMIT handlers' of other features (admit_keys.c,
+ * pay_x402.c). The files: proxy*.c, sharing proxy_internal.h. */
 #ifndef GR_PROXY_H
 #define GR_PROXY_H
 
@@ -11,8 +13,8 @@
  * from PARSE on (pipeline.h); answers and finishes, usually later from this
  * loop. */
 void gr_proxy_handle(gr_request *r);
-/* Registers the model endpoints' phase handlers (PARSE, ROUTE, the key's
- * ADMIT, CACHE, UPSTREAM), reply hooks and finish handlers. */
+/* Registers the model endpoints' phase handlers (PARSE, ROUTE, CACHE,
+ * UPSTREAM), reply hooks and finish handlers. */
 void gr_proxy_register(void);
 
 /* ---- for the auto:verify cascade (verify_cascade.c, the same feature) ---- */

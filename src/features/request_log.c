@@ -58,7 +58,7 @@ static void write_access_log(gr_request *r) {
     o = gr_out_i64(line, o, cap, r->up_status);
     o = GR_OUT_LIT(line, o, cap, ",\"bytes_out\":");
     o = gr_out_u64(line, o, cap, r->bytes_out);
-    o = r->client_gone ? GR_OUT_LIT(line, o, cap, ",\"client_gone\":true") : GR_OUT_LIT(line, o, cap, ",\"client_gone\":false");
+    o = r->client_gone || r->client_left ? GR_OUT_LIT(line, o, cap, ",\"client_gone\":true") : GR_OUT_LIT(line, o, cap, ",\"client_gone\":false");
     o = GR_OUT_LIT(line, o, cap, ",\"route\":");
     o = gr_out_json_str(line, o, cap, r->route_reason);
     o = GR_OUT_LIT(line, o, cap, ",\"error\":");

@@ -14,7 +14,7 @@
 #include "pay_x402.h"
 #include "responses_store.h"
 #include "route_conf.h"
-#include "shared.h"
+#include "cluster_state.h"
 #include "store.h"
 #include "trace.h"
 

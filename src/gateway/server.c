@@ -23,7 +23,7 @@
 #include "route.h"
 #include "health.h"
 #include "instance_id.h"
-#include "shared.h"
+#include "cluster_state.h"
 #include "upstream.h"
 
 #include <errno.h>
@@ -62,7 +62,7 @@ static void worker_wake(evutil_socket_t fd, short what, void *arg) {
 
 /* Every third of redis.reservation_ttl_ms: keep this live instance's
  * reservations in Redis from lapsing while its requests run (a dead
- * instance's stop being renewed and lapse; see shared.h). */
+ * instance's stop being renewed and lapse; see cluster_state.h). */
 static void renew_tick(evutil_socket_t fd, short what, void *arg) {
     gr_worker *w = arg;
     char (*ids)[GR_KEY_ID_MAX] = NULL;
@@ -72,7 +72,7 @@ static void renew_tick(evutil_socket_t fd, short what, void *arg) {
 }
 
 /* Every second: which of this config's deployments did another instance
- * find broken? (Redis hints; see shared.h) */
+ * find broken? (Redis hints; see cluster_state.h) */
 static void hints_tick(evutil_socket_t fd, short what, void *arg) {
     gr_worker *w = arg;
     gr_config *c = gr_config_current_acquire();
@@ -92,9 +92,13 @@ static void hints_tick(evutil_socket_t fd, short what, void *arg) {
     gr_shared_hints_poll(w->shared, h, k); /* takes the array */
 }
 
+static void log_flush_tick(evutil_socket_t fd, short what, void *arg) { gr_access_log_flush(); }
+
 static void *worker_main(void *arg) {
     gr_worker *w = arg;
+    gr_access_log_buffer_begin(w->access_log_buffer); /* the buffer is this thread's */
     event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    gr_access_log_buffer_end(); /* drained: every finished request's line is written */
     return NULL;
 }
 
@@ -124,6 +128,12 @@ static bool worker_init(gr_server *s, gr_worker *w, const gr_config *cfg) {
     }
     w->wake = event_new(w->base, -1, EV_PERSIST, worker_wake, w);
     event_add(w->wake, NULL);
+    w->access_log_buffer = (size_t)cfg->log.access_log_buffer;
+    if (w->access_log_buffer) {
+        uint32_t ms = cfg->log.access_log_flush_ms;
+        w->log_flush = event_new(w->base, -1, EV_PERSIST, log_flush_tick, w);
+        event_add(w->log_flush, &(struct timeval){ms / 1000, (ms % 1000) * 1000});
+    }
     w->store_mb = gr_store_mailbox_new(w->base);
     int fd = gr_listen_socket(cfg->server.host, cfg->server.port, true);
     if (fd < 0) return false;
@@ -151,6 +161,7 @@ static void worker_dispose(gr_worker *w) {
     if (w->renew) event_free(w->renew);
     gr_shared_conn_free(w->shared);
     if (w->wake) event_free(w->wake);
+    if (w->log_flush) event_free(w->log_flush);
     gr_store_mailbox_free(w->store_mb); /* after the executor drained (gr_server_run) */
     if (w->base) event_base_free(w->base);
 }

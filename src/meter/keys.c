@@ -38,7 +38,7 @@ struct gr_key_entry {
     double auto_value_usd; /* rec's metadata.auto_value_usd (>= 0); -1 = unset */
     int64_t spent_total, spent_day, spent_month, day, month;
     /* what the store had committed when last read (day/month: of e->day and
-     * e->month): the seed of the cluster-wide counters in Redis (shared.h) */
+     * e->month): the seed of the cluster-wide counters in Redis (cluster_state.h) */
     int64_t committed_total, committed_day, committed_month;
     int64_t reserved;
     int64_t shared_reserved; /* this process's reservations Redis admitted, not yet settled */

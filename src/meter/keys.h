@@ -78,7 +78,7 @@ void gr_keys_free(gr_keys *t);
 size_t gr_keys_count(gr_keys *t); /* keys in the table (config + store) */
 
 /* A key's limits and this process's view of its spend (budgets: -1 = none;
- * rpm/tpm: 0 = none), for enforcing the same limits cluster-wide (shared.c):
+ * rpm/tpm: 0 = none), for enforcing the same limits cluster-wide (cluster_state.c):
  * spent_* = the store's spend at load or refresh plus this process's
  * requests since; committed_* = what the store had committed when last read
  * (the floor of Redis' counters); live_reserved = this process's
@@ -103,7 +103,7 @@ GR_MUST_CHECK gr_status gr_keys_load(gr_keys *t, int64_t now_ms);
  * what the store has committed, when that is more than this process knows:
  * with a store shared by several instances this brings in the others'
  * spend, for GET /v1/key, the admin API, local admission and the Redis seed
- * (shared.h). Never lowers a number. One store read per key; run from the
+ * (cluster_state.h). Never lowers a number. One store read per key; run from the
  * periodic keys refresh (server.keys_refresh_ms). */
 GR_MUST_CHECK gr_status gr_keys_refresh_spend(gr_keys *t, int64_t now_ms);
 /* The same for one key, from a spend read elsewhere (the store executor). */
@@ -176,7 +176,7 @@ void gr_keys_settle(gr_key_reservation *res, int64_t actual_cost_nusd, int64_t a
  * Redis): the reservation is released and the request and its tokens leave
  * the rate windows, so a refused request consumes nothing. Idempotent. */
 void gr_keys_cancel(gr_key_reservation *res);
-/* Track the reservations Redis holds for this process (shared.h): +max_cost
+/* Track the reservations Redis holds for this process (cluster_state.h): +max_cost
  * when Redis admitted a request, -max_cost when it is settled there. */
 void gr_keys_note_shared(gr_key_entry *k, int64_t delta_nusd);
 /* Ids of the keys for which Redis holds reservations of this process

@@ -114,7 +114,11 @@ static void release(gr_request *r) {
 static void on_client_gone(gr_client_req *req, void *arg) {
     (void)req;
     gr_request *r = arg;
-    if (r->finished || r->client_gone) return;
+    if (r->finished || r->client_gone || r->client_left) return;
+    if (r->outlive_client) { /* r runs to its end; its feature keeps the reply */
+        r->client_left = true;
+        return;
+    }
     r->client_gone = true;
     if (r->suspended) return; /* detached: the job's resume ends r */
     gr_request_finish(r);     /* stops the upstream (the provider stops generating and billing) */

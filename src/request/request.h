@@ -137,6 +137,11 @@ typedef struct gr_request {
     struct gr_trace *trace;  /* trace context and spans (trace.h), NULL = tracing off */
 
     bool client_gone, finished;
+    /* Set by a feature that needs r to run to its end even if its client
+     * leaves (x402 payment-identifier: the reply is kept for the retry, the
+     * payment was taken): a close then only sets client_left; the reply goes
+     * to the detached connection, which drops it (http_server.h). */
+    bool outlive_client, client_left;
     unsigned suspended;    /* async jobs whose completion will come back to r (gr_request_suspend) */
     bool release_deferred; /* finished while a job was in flight: the last completion frees r */
 } gr_request;

@@ -21,7 +21,7 @@
 #include "keys.h"
 #include "ledger.h"
 #include "store.h"
-#include "shared.h"
+#include "cluster_state.h"
 #include "store_exec.h"
 #include "x402_store.h"
 #include "responses_store.h"

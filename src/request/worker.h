@@ -35,6 +35,8 @@ typedef struct gr_worker {
     struct event *hints;    /* polls other instances' circuit-breaker hints */
     struct event *renew;    /* worker 0: renews this instance's live Redis reservations */
     struct event *wake; /* main thread -> worker: drain */
+    struct event *log_flush;  /* writes this worker's buffered access-log lines (log.access_log_flush_ms) */
+    size_t access_log_buffer; /* log.access_log_buffer at start; 0 = unbuffered */
     gr_store_exec *exec;        /* the store executor (= svc->exec), NULL = none */
     gr_store_mailbox *store_mb; /* store executor completions for this loop */
     atomic_int inflight;  /* gr_request objects alive */

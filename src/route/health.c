@@ -464,7 +464,7 @@ gr_status gr_health_opts_from_json(const cJSON *sec, gr_health_opts *o, char *er
     return GR_OK;
 }
 
-/* ---- hints shared between instances (shared.c) ---- */
+/* ---- hints shared between instances (cluster_state.c) ---- */
 
 void gr_health_hint_open(gr_health *h, uint64_t until_us) {
     if (!h) return;

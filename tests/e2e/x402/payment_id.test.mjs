@@ -8,6 +8,7 @@
 // frees its id; streams and malformed ids are 400; the ids survive a restart.
 import test, { before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { wrapFetchWithPayment, x402Client, decodePaymentResponseHeader } from '@x402/fetch';
 import { registerExactEvmScheme } from '@x402/evm/exact/client';
 import {
@@ -136,6 +137,41 @@ test('a client that lost its reply resends the same header and recovers it, unch
   assert.equal(await again.text(), text1);
   assert.equal(again.headers.get('x-gaterouter-x402-replay'), first.headers.get('x-request-id'));
   assert.equal(await token.balanceOf(agent.address), bal);
+});
+
+test('a client whose connection drops mid-request: served to the end, the retry gets the kept reply, paid once', async () => {
+  const id = newId();
+  const body = chatBody('dropped [[mock:delay_ms=1200]]', { max_tokens: 16 });
+  const header = await signedHeader(agent, body, id);
+  const paid = BigInt(b64json(header).accepted.amount);
+  const bal = await token.balanceOf(agent.address);
+  const upstreamCalls = await upstreamTransfers();
+  // The first attempt: its connection is cut while the upstream generates.
+  await new Promise((resolve) => {
+    const req = http.request(chatURL(), { method: 'POST', headers: { 'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body), 'payment-signature': header } });
+    req.on('error', () => resolve());
+    req.on('response', () => assert.fail('no reply was expected before the cut'));
+    req.end(body);
+    setTimeout(() => { req.destroy(); resolve(); }, 400);
+  });
+  // The client retries with the same header: 409 while the first still runs, then its kept reply.
+  let again;
+  for (let i = 0; i < 100 && !again; i++) {
+    const r = await post(body, { 'payment-signature': header });
+    if (r.status === 409) {
+      assert.equal((await r.json()).error.code, 'x402_payment_id_in_progress');
+      await new Promise((res) => setTimeout(res, 100));
+    } else again = r;
+  }
+  assert.ok(again, 'the first request ended');
+  assert.equal(again.status, 200, await again.clone().text());
+  await again.text();
+  const firstId = again.headers.get('x-gaterouter-x402-replay');
+  assert.ok(firstId, 'the kept reply of the first request');
+  await waitSettlement(gw.base, agent.address, firstId);
+  assert.equal(bal - await token.balanceOf(agent.address), paid, 'paid exactly once');
+  assert.equal(await upstreamTransfers(), upstreamCalls + 1, 'one upstream call: the first ran to its end');
 });
 
 test('the same id for another request or another payer: 409, nothing charged', async () => {

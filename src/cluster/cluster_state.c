@@ -1,5 +1,5 @@
-/* shared.c — cluster-wide limits, budgets and one-time claims in Redis over
- * hiredis' async API on each worker's libevent loop (see shared.h).
+/* cluster_state.c — cluster-wide limits, budgets and one-time claims in Redis over
+ * hiredis' async API on each worker's libevent loop (see cluster_state.h).
  *
  * The Lua scripts go to Redis once per connection (SCRIPT LOAD, queued right
  * after AUTH/SELECT) and are then called by their SHA-1 (EVALSHA), so an
@@ -7,7 +7,7 @@
  * (and after a NOSCRIPT: a SCRIPT FLUSH, a failover to a replica that never
  * saw it) a call goes as EVAL with the same arguments, so no request ever
  * fails for want of a loaded script. */
-#include "shared.h"
+#include "cluster_state.h"
 
 #include "health.h"
 #include "instance_id.h"

@@ -1,4 +1,4 @@
-/* shared.h — state shared by every GateRouter instance, kept in Redis:
+/* cluster_state.h — state shared by every GateRouter instance, kept in Redis:
  * cluster-wide RPM/TPM windows and budget reservations per key (one atomic
  * Lua script per admission), and claims on one-time tokens (x402 nonces:
  * SET NX with an expiry beyond validBefore).
@@ -14,8 +14,8 @@
  * Ownership: an operation belongs to this module until its callback ran or
  * gr_shared_op_cancel() was called (then no callback runs). gr_shared_settle
  * is fire-and-forget. Not thread-safe across workers: one conn per loop. */
-#ifndef GR_SHARED_H
-#define GR_SHARED_H
+#ifndef GR_CLUSTER_STATE_H
+#define GR_CLUSTER_STATE_H
 
 #include "common.h"
 #include "config.h"
