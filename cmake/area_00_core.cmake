@@ -18,6 +18,8 @@ gr_add_unit_test(NAME test_json_edit SOURCES tests/unit/test_json_edit.c LIBS gr
 gr_add_unit_test(NAME test_errors SOURCES tests/unit/test_errors.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_pool SOURCES tests/unit/test_pool.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_text_out SOURCES tests/unit/test_text_out.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+# The Protocol Buffers writer of the OTLP protobuf export (src/base/pb_out.h).
+gr_add_unit_test(NAME test_pb_out SOURCES tests/unit/test_pb_out.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_upstream SOURCES tests/unit/test_upstream.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 # The client-facing HTTP/1.1 server (src/net/http_server.c) against raw loopback
 # clients; its timeouts are small (200 ms), the whole suite runs in seconds.

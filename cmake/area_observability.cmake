@@ -4,6 +4,8 @@
 #   observability_otel   OTLP/HTTP traces: span tree, GenAI attributes, W3C
 #                        trace context client → gateway → upstream, sampling,
 #                        OTEL_* environment, dead and hung collectors
+#   observability_otel_proto the OTLP/HTTP protobuf export, decoded with protobufjs,
+#                        carries the same spans as the JSON export
 #   observability_metrics series bounded under junk, gateway-added latency,
 #                        queue depths and latencies, breaker state
 #   observability_ready  /ready follows Redis (and the store, the ledger writer)
@@ -11,9 +13,11 @@
 #                        written at a drain, one write(2) saved per request
 #   observability_log_sink request records: generic and Langfuse shapes, content
 #                        modes, a hung endpoint
+#   observability_alerts webhook alerts: signature, budget thresholds, breaker,
+#                        ledger behind, retries, kill -9 and restart (no loss, no repeat)
 find_program(GR_OBS_NODE node)
 if(GR_OBS_NODE)
-  foreach(suite otel metrics ready log_sink access_log)
+  foreach(suite otel otel_proto metrics ready log_sink access_log alerts)
     add_test(NAME observability_${suite}
       COMMAND ${GR_OBS_NODE} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/observability/${suite}.test.mjs
       WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})

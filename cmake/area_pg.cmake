@@ -118,3 +118,17 @@ if(GR_NODE_FOR_PG AND EXISTS ${CMAKE_SOURCE_DIR}/node_modules/viem)
     FIXTURES_REQUIRED pg_server RESOURCE_LOCK gr_pg_server LABELS "pg;x402" TIMEOUT 120
     ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
 endif()
+
+# Webhook alerts on PostgreSQL: the alert outbox (migration 6) keeps a pending
+# alert across kill -9 and a delivered one from repeating after a restart
+# (tests/observability/alerts.test.mjs; its ledger case locks a SQLite file of
+# its own).
+if(GR_NODE_FOR_PG)
+  add_test(NAME observability_alerts_pg
+    COMMAND ${CMAKE_SOURCE_DIR}/tests/pg/with_pg.sh ${GR_PG_STATE_DIR}
+            ${GR_NODE_FOR_PG} --test --test-concurrency=1 ${CMAKE_SOURCE_DIR}/tests/observability/alerts.test.mjs
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(observability_alerts_pg PROPERTIES
+    FIXTURES_REQUIRED pg_server RESOURCE_LOCK gr_pg_server LABELS "observability;pg" TIMEOUT 300
+    ENVIRONMENT "GR_BIN=$<TARGET_FILE:gaterouter>;GR_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+endif()

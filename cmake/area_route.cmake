@@ -11,6 +11,8 @@ gr_add_unit_test(NAME test_verify_agree SOURCES tests/unit/test_verify_agree.c L
 # The auto:verify plan (src/route/route_verify.c): cheap models, checker, worst case, explanation, config.
 gr_add_unit_test(NAME test_route_verify SOURCES tests/unit/test_route_verify.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 gr_add_unit_test(NAME test_route_auto SOURCES tests/unit/test_route_auto.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
+# The cost-target mode (src/route/route_auto_budget.c): the controller converges, stays bounded, auto:$X, config.
+gr_add_unit_test(NAME test_route_auto_budget SOURCES tests/unit/test_route_auto_budget.c LIBS gr_core gr_providers gr_meter gr_route gr_x402)
 
 # The C feature extractor used by tools/route/train.mjs and eval.mjs (train/serve parity).
 add_executable(route_features tools/route/route_features.c)

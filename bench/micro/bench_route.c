@@ -56,8 +56,8 @@ int main(void) {
         "{\"model\":\"auto\",\"messages\":[{\"role\":\"system\",\"content\":\"You are a helpful assistant.\"},"
         "{\"role\":\"user\",\"content\":\"Write a Python function that merges two sorted lists and explain its "
         "complexity.\"}],\"max_tokens\":256}";
-    ctx_t named = {&f.cfg, cJSON_Parse(body_named), {{0}, {0}}};
-    ctx_t autom = {&f.cfg, cJSON_Parse(body_auto), {{0}, {0}}};
+    ctx_t named = {&f.cfg, cJSON_Parse(body_named), {{0}, {0}, {{{0, 0, 0, 0, 0}}, 0}}};
+    ctx_t autom = {&f.cfg, cJSON_Parse(body_auto), {{0}, {0}, {{{0, 0, 0, 0, 0}}, 0}}};
     if (!named.body || !autom.body) bench_fail("parse");
     gr_route_state_init(&named.st, 1);
     gr_route_state_init(&autom.st, 1);
@@ -83,7 +83,7 @@ int main(void) {
     cJSON_AddStringToObject(um, "role", "user");
     cJSON_AddStringToObject(um, "content", prompt);
     cJSON_AddItemToArray(msgs, um);
-    ctx_t auto2k = {&f.cfg, big, {{0}, {0}}};
+    ctx_t auto2k = {&f.cfg, big, {{0}, {0}, {{{0, 0, 0, 0, 0}}, 0}}};
     gr_route_state_init(&auto2k.st, 1);
     bench_run("route_plan_auto_2kb_prompt_3_models", plan, &auto2k);
 

@@ -48,7 +48,8 @@ static const struct {
     [GR_M_X402_SETTLE_SECONDS] = {"gaterouter_x402_settlement_duration_seconds",
                                   "x402 settlement from queued to final, by result.", "histogram"},
     [GR_M_EXPORT_RECORDS] = {"gaterouter_export_records_total",
-                             "Records of the exporters (trace spans) by sink and result: exported, dropped, failed.",
+                             "Records of the exporters (trace spans, log records, alerts) by sink and result: exported, dropped, failed "
+                             "(alerts also: deduplicated).",
                              "counter"},
 };
 

@@ -104,6 +104,7 @@ typedef enum {
     GR_CONF_SEC_TRACING, /* trace.c: gr_trace_conf (OTLP traces; NULL = off) */
     GR_CONF_SEC_LOG_SINK, /* log_sink.c: request records to an HTTP endpoint / Langfuse (NULL = off) */
     GR_CONF_SEC_RESPONSES, /* responses_store.c: gr_responses_conf */
+    GR_CONF_SEC_ALERTS,  /* alerts.c: webhook alerts (NULL = off) */
     GR_CONF_NSECTIONS
 } gr_conf_section_id;
 

@@ -55,6 +55,8 @@ gr_phase_rc proxy_phase_route(gr_request *r) {
     }
     rq.value_usd = gr_route_auto_parse_value_usd(gr_client_req_header(r->req, "x-gaterouter-value-usd"));
     if (r->key) rq.default_value_usd = gr_keys_auto_value_usd(r->key);
+    if (r->key) rq.default_cost_per_1k_usd = gr_keys_auto_cost_per_1k_usd(r->key);
+    rq.dry_run = r->ep == GR_EP_ROUTE; /* /v1/route feeds no cost-target controller */
     r->est_prompt_tokens = r->ep == GR_EP_CHAT ? gr_meter_estimate_request(r->body) : (int64_t)(len / 4);
     gr_messages_stream_set_input_estimate(r->msg_stream, r->est_prompt_tokens); /* message_start's input_tokens */
     if (!rq.prompt_tokens) rq.prompt_tokens = (uint32_t)(r->est_prompt_tokens > UINT32_MAX ? UINT32_MAX : r->est_prompt_tokens);

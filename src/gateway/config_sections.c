@@ -6,6 +6,7 @@
  * docs/CONFIG.md embeds. */
 #include "config_load.h"
 
+#include "alerts.h"
 #include "config.h"
 #include "console_conf.h"
 #include "health.h"
@@ -30,6 +31,7 @@ const gr_conf_section gr_conf_sections[GR_CONF_NSECTIONS] = {
     [GR_CONF_SEC_TRACING] = {"tracing", gr_trace_conf_parse, gr_trace_conf_free},
     [GR_CONF_SEC_LOG_SINK] = {"log_sink", gr_log_sink_conf_parse, gr_log_sink_conf_free},
     [GR_CONF_SEC_RESPONSES] = {"responses", gr_responses_conf_parse, gr_responses_conf_free},
+    [GR_CONF_SEC_ALERTS] = {"alerts", gr_alerts_conf_parse, gr_alerts_conf_free},
 };
 
 gr_config *gr_config_load_file(const char *path, char *err, size_t errlen) {
@@ -60,6 +62,7 @@ static const struct {
     {"routing", NULL, gr_conf_routing_keys},
     {"routing.auto", NULL, gr_conf_routing_auto_keys},
     {"routing.auto.learning", NULL, gr_conf_routing_learning_keys},
+    {"routing.auto.cost_controller", NULL, gr_conf_routing_cost_controller_keys},
     {"routing.auto.embeddings", "`routing.auto.embeddings` (or the model's name: its `model`)", gr_conf_routing_embeddings_keys},
     {"routing.auto.verify", NULL, gr_conf_routing_auto_verify_keys},
     {"routing.health", NULL, gr_conf_health_keys},
@@ -70,6 +73,7 @@ static const struct {
     {"tracing", NULL, gr_conf_tracing_keys},
     {"log_sink", NULL, gr_conf_log_sink_keys},
     {"responses", NULL, gr_conf_responses_keys},
+    {"alerts", NULL, gr_conf_alerts_keys},
 };
 
 /* 8388608 -> "8 MiB", 90000 -> "90 s": the largest unit that divides evenly. */

@@ -8,6 +8,7 @@
 #include "config_reload.h"
 #include "endpoints.h"
 #include "feature_list.h"
+#include "alerts.h"
 #include "log_sink.h"
 #include "otel_trace.h"
 #include "http_reply.h"
@@ -293,9 +294,11 @@ int gr_server_run(gr_config *cfg) {
         return 1;
     }
     gr_service_metrics_start(&s.svc);
-    if (gr_otel_trace_start(cfg, err, sizeof(err)) != GR_OK || gr_log_sink_start(cfg, err, sizeof(err)) != GR_OK) {
+    if (gr_otel_trace_start(cfg, err, sizeof(err)) != GR_OK || gr_log_sink_start(cfg, err, sizeof(err)) != GR_OK ||
+        gr_alerts_start(cfg, s.svc.store_url, s.svc.ledger, err, sizeof(err)) != GR_OK) {
         GR_ERROR("exporter: %s", err);
         gr_otel_trace_stop();
+        gr_log_sink_stop();
         gr_service_metrics_stop(&s.svc);
         gr_services_close(&s.svc);
         gr_mock_stop(s.mock);
@@ -377,6 +380,7 @@ out:
     gr_mock_stop(s.mock);
     gr_otel_trace_stop(); /* after the workers: the last spans and records are flushed */
     gr_log_sink_stop();
+    gr_alerts_stop(); /* after the workers and the settler; before the ledger goes */
     gr_service_metrics_stop(&s.svc);
     gr_services_close(&s.svc);
     gr_config_current_set(NULL);

@@ -36,6 +36,7 @@ struct gr_key_entry {
     size_t nmodels;
     bool all_models;
     double auto_value_usd; /* rec's metadata.auto_value_usd (>= 0); -1 = unset */
+    double auto_cost_per_1k_usd; /* rec's metadata.auto_cost_per_1k_usd (> 0); -1 = unset */
     int64_t spent_total, spent_day, spent_month, day, month;
     /* what the store had committed when last read (day/month: of e->day and
      * e->month): the seed of the cluster-wide counters in Redis (cluster_state.h) */
@@ -141,13 +142,13 @@ static void free_models(gr_key_entry *e) {
     e->nmodels = 0;
 }
 
-/* metadata {"auto_value_usd": number >= 0}; -1 when unset or not a number. */
-static double metadata_auto_value_usd(const char *metadata_json) {
+/* metadata {"<name>": number >= min (> min when strict)}; -1 when unset or not such a number. */
+static double metadata_number(const char *metadata_json, const char *name, double min, bool strict) {
     double v = -1.0;
-    if (metadata_json && strstr(metadata_json, "auto_value_usd")) {
+    if (metadata_json && strstr(metadata_json, name)) {
         cJSON *meta = cJSON_Parse(metadata_json);
-        const cJSON *x = cJSON_GetObjectItemCaseSensitive(meta, "auto_value_usd");
-        if (cJSON_IsNumber(x) && x->valuedouble >= 0) v = x->valuedouble;
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(meta, name);
+        if (cJSON_IsNumber(x) && (strict ? x->valuedouble > min : x->valuedouble >= min)) v = x->valuedouble;
         cJSON_Delete(meta);
     }
     return v;
@@ -158,7 +159,8 @@ static double metadata_auto_value_usd(const char *metadata_json) {
 static void entry_set_record(gr_key_entry *e, const gr_key_record *rec) {
     gr_key_record_dispose(&e->rec);
     gr_key_record_copy(&e->rec, rec);
-    e->auto_value_usd = metadata_auto_value_usd(rec->metadata_json);
+    e->auto_value_usd = metadata_number(rec->metadata_json, "auto_value_usd", 0.0, false);
+    e->auto_cost_per_1k_usd = metadata_number(rec->metadata_json, "auto_cost_per_1k_usd", 0.0, true);
     free_models(e);
     e->all_models = true;
     cJSON *arr = rec->models_json ? cJSON_Parse(rec->models_json) : NULL;
@@ -278,6 +280,13 @@ const char *gr_keys_id(const gr_key_entry *k) { return k->id; }
 double gr_keys_auto_value_usd(gr_key_entry *k) {
     pthread_mutex_lock(&k->mu);
     double v = k->auto_value_usd; /* parsed when the record was set */
+    pthread_mutex_unlock(&k->mu);
+    return v;
+}
+
+double gr_keys_auto_cost_per_1k_usd(gr_key_entry *k) {
+    pthread_mutex_lock(&k->mu);
+    double v = k->auto_cost_per_1k_usd; /* parsed when the record was set */
     pthread_mutex_unlock(&k->mu);
     return v;
 }

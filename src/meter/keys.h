@@ -188,6 +188,10 @@ const char *gr_keys_id(const gr_key_entry *k); /* stable for the table's life */
 /* The key's default value of a good answer for plain `model: "auto"` (USD), from its
  * metadata {"auto_value_usd": number >= 0}; -1 when unset or not a number. */
 double gr_keys_auto_value_usd(gr_key_entry *k);
+/* The key's cost target for plain "auto", USD per 1,000 requests: metadata
+ * {"auto_cost_per_1k_usd": number > 0}; -1 when unset or not such a number
+ * (route_auto_budget.h; auto_value_usd wins when both are set). */
+double gr_keys_auto_cost_per_1k_usd(gr_key_entry *k);
 void gr_keys_info(gr_key_entry *k, int64_t now_ms, gr_key_info *out);
 /* Snapshot of every entry (admin listing). Free with gr_keys_infos_free. */
 void gr_keys_list(gr_keys *t, int64_t now_ms, gr_key_info **out, size_t *n);

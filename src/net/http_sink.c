@@ -2,6 +2,7 @@
 #include "http_sink.h"
 
 #include "curl_dl.h"
+#include "http_post.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -38,11 +39,6 @@ static uint64_t mono_ms(void) { return gr_now_us() / 1000u; }
 
 static char *dup_or_empty(const char *s) { return gr_xstrdup(s ? s : ""); }
 
-static size_t discard(char *p, size_t size, size_t n, void *ud) {
-    (void)p, (void)ud;
-    return size * n;
-}
-
 /* ---- one POST ---- */
 
 static bool post_batch(gr_http_sink *s, record *batch, size_t n) {
@@ -57,19 +53,8 @@ static bool post_batch(gr_http_sink *s, record *batch, size_t n) {
     memcpy(o, s->suffix, tlen), o += tlen;
     *o = '\0';
     const gr_curl_api *cu = gr_curl();
-    CURL *c = s->curl;
-    cu->easy_setopt(c, CURLOPT_URL, s->url);
-    cu->easy_setopt(c, CURLOPT_HTTPHEADER, s->hdrs);
-    cu->easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    cu->easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)total);
-    cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-    cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)s->conf.timeout_ms);
-    cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)s->conf.timeout_ms);
-    cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    cu->easy_setopt(c, CURLOPT_USERAGENT, "gaterouter/" GR_VERSION);
-    CURLcode rc = cu->easy_perform(c);
-    long status = 0;
-    if (rc == CURLE_OK) cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    long status;
+    CURLcode rc = gr_http_post(s->curl, s->url, s->hdrs, body, total, s->conf.timeout_ms, &status);
     free(body);
     bool ok = rc == CURLE_OK && status >= 200 && status < 300;
     if (!ok && !s->warned) { /* once: a dead collector must not flood the log either */

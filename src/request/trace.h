@@ -46,6 +46,7 @@ typedef struct gr_trace_conf {
     char *headers;           /* "Name: value" lines, '\n'-separated, for the exporter; "" = none */
     char *service_name;
     char *resource_json;     /* the resource's attributes as an OTLP JSON array (service.name included) */
+    bool protobuf;           /* OTLP/HTTP protobuf encoding, else JSON */
     int sampler;             /* gr_sampler */
     double sample_ratio;
     bool sample_errors;

@@ -1,6 +1,8 @@
 /* health.c — per-deployment live stats and circuit breaker (see health.h). */
 #include "health.h"
 
+#include "ops_event.h"
+
 #include <cjson/cJSON.h>
 #include <string.h>
 
@@ -328,25 +330,31 @@ void gr_health_on_result(gr_health *h, const gr_outcome *o, uint64_t ttft_us, ui
     else
         h->consec = 0;
 
+    int changed = -1; /* the transition to announce (ops_event.h), after the lock */
     if (st == GR_BREAKER_HALF_OPEN) {
         if (fail) {
-            trip(h, now_us, &op);
+            trip(h, now_us, &op); /* a failed probe: it was not closed in between */
         } else {
             atomic_store_explicit(&h->state, GR_BREAKER_CLOSED, memory_order_release);
             h->window_bits = 0;
             h->window_n = 0;
             h->probe_taken = false;
+            changed = GR_OPS_BREAKER_CLOSED;
         }
     } else if (st == GR_BREAKER_CLOSED && fail) {
         uint64_t mask = op.window >= 64 ? ~0ull : ((1ull << op.window) - 1);
         uint32_t nfail = (uint32_t)__builtin_popcountll(h->window_bits & mask);
         bool rate = h->window_n >= op.min_samples && op.min_samples > 0 &&
                     (double)nfail >= op.error_rate * (double)h->window_n;
-        if (h->consec >= op.consecutive_failures || rate)
+        if (h->consec >= op.consecutive_failures || rate) {
             trip(h, now_us, &op);
+            changed = GR_OPS_BREAKER_OPENED;
+        }
     }
     /* OPEN: late results of requests started before the trip change nothing */
     pthread_mutex_unlock(&h->mu);
+    if (changed >= 0)
+        gr_ops_event_emit((gr_ops_event_kind)changed, h->key, NULL);
 }
 
 void gr_health_snapshot_get(gr_health *h, gr_health_snapshot *out)

@@ -25,6 +25,7 @@
 #include "common.h"
 #include "config.h"
 #include "health.h"
+#include "route_auto_budget.h"
 #include <cjson/cJSON.h>
 #include <stdio.h>
 
@@ -84,6 +85,8 @@ typedef struct gr_route_request {
     uint32_t max_output_tokens;          /* max_tokens / max_completion_tokens; 0 = unset */
     double quality;                      /* 0..1 knob; < 0 = unset */
     double value_usd;                    /* auto: USD per good answer (x-gaterouter-value-usd); < 0 = unset */
+    double default_cost_per_1k_usd;      /* per-key cost target of plain "auto" (USD per 1k requests); < 0 = unset */
+    bool dry_run;                        /* POST /v1/route, --explain: a cost target's controller is not fed */
     const char *default_policy;          /* per-key default for plain "auto"; NULL */
     double default_value_usd;            /* per-key default value for plain "auto"; < 0 = unset */
     const cJSON *body;                   /* for the auto router; may be NULL */
@@ -95,6 +98,7 @@ typedef struct gr_route_request {
 typedef struct gr_route_state {
     uint64_t rng[2]; /* xoroshiro128+ */
     uint32_t rr[GR_ROUTE_RR_SLOTS];
+    gr_auto_budget budget; /* auto cost targets (route_auto_budget.h), this worker's */
 } gr_route_state;
 
 typedef enum {
@@ -180,6 +184,8 @@ struct gr_route_plan {
     gr_route_auto_cand autoc[GR_ROUTE_MAX_CANDIDATES]; /* auto: every capable model */
     size_t nautoc;
     int auto_chosen;      /* index into autoc of the first choice; -1 */
+    double budget_per_1k; /* auto cost target that was fed this choice (USD per 1k requests); 0 = none */
+    double budget_expected_usd; /* the expected cost it was fed (gr_route_budget_bill replaces it with the bill) */
     const gr_route_embed_signal *embed; /* auto: the embeddings signal used, or NULL */
     uint32_t considered;  /* deployments examined */
     uint32_t rej_caps, rej_ctx, rej_provider, rej_price, rej_health, rej_access;
@@ -190,6 +196,12 @@ struct gr_route_plan {
     uint32_t ctx_limit;   /* GR_ROUTE_NO_CAPABLE for the context: the window that was too small, else 0 */
     gr_route_verify_plan verify; /* auto:verify (route_verify.h) */
 };
+
+/* The request was billed actual_usd: an auto cost target's controller of
+ * this worker (route_auto_budget.h) counts the bill instead of the expected
+ * cost its decision was fed. Nothing for a plan without a target. Call on the
+ * thread that owns st. */
+void gr_route_budget_bill(gr_route_state *st, const gr_config *cfg, const struct gr_route_plan *plan, double actual_usd);
 
 /* ---- setup ---- */
 void gr_route_state_init(gr_route_state *s, uint64_t seed);

@@ -27,54 +27,54 @@ typedef struct gr_auto_ability_row {
 
 static const gr_auto_ability_row gr_auto_ability_table[] = {
     /* published: 0.864 0.963 0.920 0.854 0.932 0.921 */
-    {"gpt-4-1106-preview gpt-4-turbo-preview", {0.9900f, 0.9900f, 0.9832f, 0.8268f, 0.9135f, 0.9210f}, 0x20, -0.3549f,
+    {"gpt-4-1106-preview gpt-4-turbo-preview", {0.8516f, 0.9519f, 0.9160f, 0.7133f, 0.9122f, 0.9210f}, 0x20, 0.0000f,
      "code: EvalPlus leaderboard (evalplus.github.io, 2024-06-02 snapshot, copied at openlm.ai/coder-evalplus), GPT-4-Turbo (Nov 2023) = gpt-4-1106-preview: HumanEval 85.4 (base tests, greedy pass@1); other skills: OpenAI, GPT-4 Technical Report (2023-03), Table 2 (the March-2023 model; no report of these for the 1106 snapshot found): MMLU 86.4, ARC 96.3, GSM-8K 92.0; LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 9.32 of GPT-4-Turbo; price $10/$30 (RouterBench, 2024-03)"},
     /* published: 0.700 0.852 0.571 0.768 0.795 0.761 */
-    {"gpt-3.5-turbo-1106", {0.7000f, 0.9651f, 0.5710f, 0.7715f, 0.7952f, 0.7606f}, 0x30, -0.3012f,
+    {"gpt-3.5-turbo-1106", {0.7000f, 0.8338f, 0.5710f, 0.6656f, 0.7952f, 0.7606f}, 0x30, 0.0000f,
      "code: EvalPlus leaderboard (2024-06-02 snapshot, copied at openlm.ai/coder-evalplus), GPT-3.5-Turbo (Nov 2023) = gpt-3.5-turbo-1106: HumanEval 76.8 (base tests, greedy pass@1); other skills: OpenAI, GPT-4 Technical Report (2023-03), Table 2, GPT-3.5 column (the 2023-03 model): MMLU 70.0, ARC 85.2, GSM-8K 57.1; no MT-bench of the 1106 snapshot found; price $1/$2 (RouterBench, 2024-03)"},
     {"gpt-4-turbo gpt-4-0125-preview gpt-4 gpt-4-0613", {0.8640f, 0.9630f, 0.9200f, 0.6700f, 0.9320f, 0.9041f}, 0x20, 0.0000f,
      "OpenAI, GPT-4 Technical Report (arXiv 2303.08774, 2023-03), Table 2, GPT-4 column (the March-2023 model): MMLU 86.4 (5-shot), ARC 96.3 (25-shot), GSM-8K 92.0 (5-shot CoT), HumanEval 67.0 (0-shot); LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 9.32 of GPT-4-Turbo (gpt-4-1106-preview); price: gpt-4-1106-preview $10/$30 (RouterBench, 2024-03)"},
     {"gpt-3.5-turbo gpt-3.5-turbo-0613 gpt-3.5-turbo-0125", {0.7000f, 0.8520f, 0.5710f, 0.4810f, 0.7385f, 0.6980f}, 0x30, 0.0000f,
      "OpenAI, GPT-4 Technical Report (2023-03), Table 2, GPT-3.5 column: MMLU 70.0 (5-shot), ARC 85.2 (25-shot), GSM-8K 57.1 (5-shot), HumanEval 48.1 (0-shot); no MT-bench of gpt-3.5-turbo-1106 found (the leaderboard's 7.94 is the 2023-03 snapshot); price: gpt-3.5-turbo-1106 $1/$2 (RouterBench, 2024-03)"},
     /* published: 0.785 0.881 0.880 0.712 0.806 0.831 */
-    {"claude-v2 claude-2 claude-2.0 claude-2.1", {0.7850f, 0.9038f, 0.8800f, 0.8357f, 0.8060f, 0.8311f}, 0x22, -0.7727f,
+    {"claude-v2 claude-2 claude-2.0 claude-2.1", {0.7850f, 0.6308f, 0.8800f, 0.6455f, 0.8060f, 0.8311f}, 0x22, 0.0000f,
      "Anthropic, Model Card and Evaluations for Claude Models (2023-07), Claude 2: MMLU 78.5 (5-shot CoT), GSM8k 88.0 (0-shot CoT), Codex HumanEval 71.2 (0-shot); LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 8.06 of Claude-2; price $8/$24 (RouterBench, 2024-03)"},
     /* published: 0.770 0.850 0.852 0.560 0.790 0.789 */
-    {"claude-v1 claude-1 claude-1.3", {0.7700f, 0.9767f, 0.8520f, 0.6108f, 0.7900f, 0.7892f}, 0x22, -0.0349f,
+    {"claude-v1 claude-1 claude-1.3", {0.7700f, 0.8826f, 0.8520f, 0.5706f, 0.7900f, 0.7892f}, 0x22, 0.0000f,
      "Anthropic, Claude 2 announcement (2023-07-11): Codex HumanEval 56.0 and GSM8k 85.2 of the previous model, Claude 1.3 (GSM8k 85.2, 0-shot CoT, also in the Model Card and Evaluations for Claude Models, 2023-07); LMSYS Chatbot Arena leaderboard (2023-11), Claude-1: MMLU 77.0, MT-bench 7.90; price $8/$24 (RouterBench, 2024-03)"},
     /* published: 0.734 0.857 0.809 0.528 0.785 0.769 */
-    {"claude-instant-v1 claude-instant-1 claude-instant-1.1 claude-instant-1.2", {0.7340f, 0.9609f, 0.8090f, 0.6746f, 0.7850f, 0.7685f}, 0x20, -0.2374f,
+    {"claude-instant-v1 claude-instant-1 claude-instant-1.1 claude-instant-1.2", {0.7340f, 0.8280f, 0.8090f, 0.5801f, 0.7850f, 0.7685f}, 0x20, 0.0000f,
      "Anthropic, Releasing Claude Instant 1.2 (2023-08-09), benchmark table, Claude Instant 1.1 column: Codex P@1 52.8 (0-shot), GSM8k 80.9 (0-shot), MMLU 73.4 (5-shot CoT), ARC-Challenge 85.7 (5-shot); LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 7.85 of Claude-instant-1; price $0.8/$2.4 (RouterBench, 2024-03)"},
     /* published: 0.689 0.701 0.568 0.299 0.686 0.608 */
-    {"llama-2-70b-chat llama-2-70b-chat-hf llama-2-70b", {0.6890f, 0.9354f, 0.5680f, 0.2870f, 0.6860f, 0.6079f}, 0x22, -0.1809f,
+    {"llama-2-70b-chat llama-2-70b-chat-hf llama-2-70b", {0.6890f, 0.7694f, 0.5680f, 0.2863f, 0.6860f, 0.6079f}, 0x22, 0.0000f,
      "Touvron et al., Llama 2 (arXiv 2307.09288, 2023-07), 70B pretrained: MMLU 68.9 (5-shot, Table 3), GSM8K 56.8, HumanEval 29.9 (0-shot); LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 6.86 of Llama-2-70b-chat; price $0.9/$0.9 (RouterBench, 2024-03)"},
     /* published: 0.706 0.597 0.744 0.402 0.830 0.684 */
-    {"mixtral-8x7b-chat mixtral-8x7b-instruct-v0.1 mixtral-8x7b-instruct mixtral-8x7b", {0.9699f, 0.9617f, 0.9264f, 0.6582f, 0.9164f, 0.6843f}, 0x20, -0.5231f,
+    {"mixtral-8x7b-chat mixtral-8x7b-instruct-v0.1 mixtral-8x7b-instruct mixtral-8x7b", {0.7404f, 0.7852f, 0.7665f, 0.5040f, 0.8986f, 0.6843f}, 0x20, 0.0000f,
      "Jiang et al., Mixtral of Experts (arXiv 2401.04088, 2024-01), Table 2, Mixtral 8x7B base: MMLU 70.6 (5-shot), ARC-c 59.7 (0-shot), GSM8K 74.4 (8-shot maj@8), HumanEval 40.2 (0-shot); MT-Bench 8.30 of Mixtral 8x7B - Instruct (same paper, section 4); price $0.6/$0.6 (RouterBench, 2024-03)"},
     /* published: 0.601 0.555 0.522 0.305 0.684 0.550 */
-    {"mistral-7b-chat mistral-7b-instruct-v0.1 mistral-7b-instruct mistral-7b-v0.1 mistral-7b", {0.3530f, 0.4523f, 0.5373f, 0.3321f, 0.6840f, 0.7074f}, 0x20, 0.1105f,
+    {"mistral-7b-chat mistral-7b-instruct-v0.1 mistral-7b-instruct mistral-7b-v0.1 mistral-7b", {0.5626f, 0.6147f, 0.6042f, 0.4162f, 0.6840f, 0.5962f}, 0x20, 0.0000f,
      "Jiang et al., Mistral 7B (arXiv 2310.06825, 2023-10), Mistral 7B base: MMLU 60.1 (5-shot), ARC-Challenge 55.5 (0-shot), GSM8K 52.2 (maj@8), HumanEval 30.5 (0-shot); LMSYS Chatbot Arena leaderboard (2023-11), MT-bench 6.84 of Mistral-7B-Instruct-v0.1; price $0.2/$0.2 (RouterBench, 2024-03)"},
     /* published: 0.763 0.767 0.672 0.232 0.727 0.814 */
-    {"yi-34b-chat yi-34b", {0.7630f, 0.9661f, 0.6720f, 0.2803f, 0.7273f, 0.8140f}, 0x12, 0.0672f,
+    {"yi-34b-chat yi-34b", {0.7630f, 0.8575f, 0.6720f, 0.3211f, 0.7273f, 0.8140f}, 0x12, 0.0000f,
      "01.AI, Yi: Open Foundation Models (arXiv 2403.04652, 2024-03), Yi-34B base: MMLU 76.3 (5-shot) and C-Eval 81.4 (Table 2; same figures in the Yi repository docs/benchmarks.md), GSM8K 67.2 (8-shot) and HumanEval 23.2 (Table 3); price $0.8/$0.8 (RouterBench, 2024-03)"},
     /* published: 0.527 0.682 0.553 0.366 0.706 0.587 */
-    {"wizardlm-13b-v1.2", {0.5270f, 0.8877f, 0.5530f, 0.4068f, 0.7060f, 0.5868f}, 0x22, -0.3853f,
+    {"wizardlm-13b-v1.2", {0.5270f, 0.6568f, 0.5530f, 0.3424f, 0.7060f, 0.5868f}, 0x22, 0.0000f,
      "WizardLM repository README (nlpxucan/WizardLM, 2023-08), WizardLM-13B-V1.2: MT-Bench 7.06, GSM8k 55.3, HumanEval 36.6; LMSYS Chatbot Arena leaderboard (2023-11), MMLU 52.7; price $0.3/$0.3 (RouterBench, 2024-03)"},
     /* published: 0.537 0.689 0.596 0.415 0.642 0.595 */
-    {"code-llama-instruct-34b-chat codellama-34b-instruct codellama-34b-instruct-hf", {0.5370f, 0.8802f, 0.5959f, 0.5824f, 0.6419f, 0.5946f}, 0x36, -0.3146f,
+    {"code-llama-instruct-34b-chat codellama-34b-instruct codellama-34b-instruct-hf", {0.5370f, 0.6572f, 0.5959f, 0.4887f, 0.6419f, 0.5946f}, 0x36, 0.0000f,
      "Roziere et al., Code Llama (arXiv 2308.12950, 2023-08), Table 2: HumanEval pass@1 41.5 of Code Llama - Instruct 34B; LMSYS Chatbot Arena leaderboard (2023-11), MMLU 53.7 of CodeLlama-34B-instruct; price $0.776/$0.776 (RouterBench, 2024-03)"},
     /* published: 0.666 0.786 0.713 0.544 0.752 0.712 */
-    {"meta-llama-3-8b llama-3-8b", {0.2225f, 0.0101f, 0.4321f, 0.2771f, 0.7515f, 0.5810f}, 0x3c, 0.8066f,
+    {"meta-llama-3-8b llama-3-8b", {0.5705f, 0.6228f, 0.6668f, 0.5267f, 0.7515f, 0.6313f}, 0x3c, 0.0000f,
      "Meta Llama 3 model card (meta-llama/llama3 MODEL_CARD.md, 2024-04), Llama 3 8B pretrained: MMLU 66.6 (5-shot), ARC-Challenge 78.6 (25-shot)"},
     {"meta-llama-3-8b-instruct llama-3-8b-instruct llama3-8b-8192", {0.6840f, 0.8331f, 0.7960f, 0.6220f, 0.8016f, 0.7678f}, 0x32, 0.0000f,
      "Meta Llama 3 model card (MODEL_CARD.md, 2024-04), Llama 3 8B instruction tuned: MMLU 68.4 (5-shot), GSM-8K 79.6 (8-shot CoT), HumanEval 62.2 (0-shot)"},
     {"meta-llama-3-70b-instruct llama-3-70b-instruct llama3-70b-8192", {0.8200f, 0.9307f, 0.9300f, 0.8170f, 0.9157f, 0.8989f}, 0x32, 0.0000f,
      "Meta Llama 3 model card (MODEL_CARD.md, 2024-04), Llama 3 70B instruction tuned: MMLU 82.0 (5-shot), GSM-8K 93.0 (8-shot CoT), HumanEval 81.7 (0-shot)"},
     /* published: 0.733 0.840 0.777 0.626 0.809 0.776 */
-    {"metamath-mistral-7b", {0.2212f, 0.0108f, 0.5625f, 0.2581f, 0.8090f, 0.5780f}, 0x3b, 0.8886f,
+    {"metamath-mistral-7b", {0.5847f, 0.6383f, 0.7621f, 0.5278f, 0.8090f, 0.6468f}, 0x3b, 0.0000f,
      "MetaMath-Mistral-7B model card (meta-math, 2023-10) and MetaMathQA README: GSM8K 77.7 (pass@1)"},
     /* published: 0.641 0.773 0.694 0.522 0.734 0.693 */
-    {"zephyr-7b-beta", {0.1981f, 0.0100f, 0.3189f, 0.1744f, 0.7340f, 0.5457f}, 0x2f, 0.9254f,
+    {"zephyr-7b-beta", {0.5654f, 0.6200f, 0.6028f, 0.4375f, 0.7340f, 0.6270f}, 0x2f, 0.0000f,
      "LMSYS Chatbot Arena leaderboard (2023-11), zephyr-7b-beta: MT-bench 7.34 (also Tunstall et al., Zephyr, arXiv 2310.16944)"},
     {"gpt-4o gpt-4o-2024-08-06", {0.8870f, 0.9474f, 0.9231f, 0.9020f, 0.9358f, 0.9000f}, 0x16, 0.0000f,
      "OpenAI simple-evals README, gpt-4o-2024-08-06 (0-shot CoT): MMLU 88.7, HumanEval 90.2, MGSM 90.0; the gpt-4o alias points to this snapshot since 2024-10; list price $2.50/$10 (2024-08)"},

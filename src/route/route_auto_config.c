@@ -3,6 +3,7 @@
 #include "route_auto_config.h"
 #include "route.h"
 #include "route_auto_abilities.h"
+#include "route_auto_budget.h"
 #include "route_conf.h"
 
 #include <ctype.h>
@@ -177,7 +178,8 @@ gr_status gr_route_auto_config_check(const gr_config *cfg, char *err, size_t err
         return GR_OK;
     if (!cJSON_IsObject(sec))
         FAIL("routing.auto: expected a mapping");
-    static const char *const keys[] = {"models", "quality", "value_usd", "abilities", "learning", "embeddings", "verify"};
+    static const char *const keys[] = {"models", "quality", "value_usd", "abilities", "learning", "embeddings", "verify",
+                                       "cost_per_1k_usd", "cost_controller"};
     const cJSON *e;
     cJSON_ArrayForEach(e, sec)
     {
@@ -185,7 +187,8 @@ gr_status gr_route_auto_config_check(const gr_config *cfg, char *err, size_t err
         for (size_t i = 0; i < GR_ARRAY_LEN(keys); i++)
             known = known || (e->string && strcmp(e->string, keys[i]) == 0);
         if (!known)
-            FAIL("routing.auto.%s: unknown key (known: models, quality, value_usd, abilities, learning, embeddings, verify)",
+            FAIL("routing.auto.%s: unknown key (known: models, quality, value_usd, abilities, learning, embeddings, "
+                 "verify, cost_per_1k_usd, cost_controller)",
                  e->string ? e->string : "?");
     }
     const cJSON *models = cJSON_GetObjectItemCaseSensitive(sec, "models");
@@ -219,6 +222,12 @@ gr_status gr_route_auto_config_check(const gr_config *cfg, char *err, size_t err
         FAIL("routing.auto.value_usd: expected USD per good answer in [0, %g]", GR_AUTO_MAX_VALUE_USD);
     if (q && v)
         FAIL("routing.auto: set either quality or value_usd, not both");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(sec, "cost_per_1k_usd");
+    if (t && (!cJSON_IsNumber(t) || !(t->valuedouble >= GR_AUTO_BUDGET_MIN_PER_1K_USD && t->valuedouble <= GR_AUTO_BUDGET_MAX_PER_1K_USD)))
+        FAIL("routing.auto.cost_per_1k_usd: expected USD per 1,000 requests in [%g, %g]", GR_AUTO_BUDGET_MIN_PER_1K_USD,
+             GR_AUTO_BUDGET_MAX_PER_1K_USD);
+    if (t && (q || v))
+        FAIL("routing.auto: set one of quality, value_usd and cost_per_1k_usd");
     const cJSON *ab = cJSON_GetObjectItemCaseSensitive(sec, "abilities");
     if (ab) {
         if (!cJSON_IsObject(ab))

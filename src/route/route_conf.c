@@ -28,6 +28,10 @@ const gr_conf_key gr_conf_routing_auto_keys[] = {
     {"learning", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
      "what auto learns from ratings (POST /v1/feedback, `route calibrate`); see routing.auto.learning"},
     {"verify", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "the auto:verify cascade (routing.auto.verify)"},
+    {"cost_per_1k_usd", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "cost-target mode of plain \"auto\": USD to spend per 1,000 requests (1e-6..100000); exclusive with quality and value_usd"},
+    {"cost_controller", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "the controller that holds a cost target (routing.auto.cost_controller)"},
     GR_CONF_END,
 };
 
@@ -43,6 +47,8 @@ static pthread_once_t g_defaults_once = PTHREAD_ONCE_INIT;
 
 static void defaults_init(void) {
     g_defaults.auto_value_usd = -1.0;
+    g_defaults.auto_cost_per_1k_usd = -1.0;
+    gr_auto_budget_conf_default(&g_defaults.cost_controller);
     gr_health_opts_default(&g_defaults.health);
     gr_route_learn_conf_default(&g_defaults.learning);
     gr_conf_err e = {0};
@@ -72,7 +78,12 @@ static void parse_auto(const cJSON *a, const gr_config *cfg, gr_route_conf *c, g
     if (e->failed) return;
     gr_verify_conf_parse(section ? cJSON_GetObjectItemCaseSensitive(section, "verify") : NULL, cfg, &c->verify, e);
     if (e->failed) return;
+    gr_auto_budget_conf_parse(section ? cJSON_GetObjectItemCaseSensitive(section, "cost_controller") : NULL,
+                              &c->cost_controller, e);
+    if (e->failed) return;
     c->auto_value_usd = gr_route_auto_config_value_usd(section);
+    const cJSON *target = section ? cJSON_GetObjectItemCaseSensitive(section, "cost_per_1k_usd") : NULL;
+    c->auto_cost_per_1k_usd = cJSON_IsNumber(target) ? target->valuedouble : -1.0; /* range checked above */
     c->nauto_abilities = cfg->nmodels;
     c->auto_abilities = gr_xcalloc(cfg->nmodels ? cfg->nmodels : 1, sizeof *c->auto_abilities);
     for (size_t i = 0; i < cfg->nmodels; i++) gr_route_auto_ability(section, &cfg->models[i], &c->auto_abilities[i]);

@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "health.h"
+#include "route_auto_budget.h"
 #include "route_auto_config.h"
 #include "route_embed.h"
 #include "route_learn.h"
@@ -13,6 +14,8 @@
 
 typedef struct gr_route_conf {
     double auto_value_usd; /* USD per good answer of plain "auto" (value_usd or quality); -1 = unset */
+    double auto_cost_per_1k_usd; /* cost target of plain "auto" (cost_per_1k_usd), USD per 1k requests; -1 = unset */
+    gr_auto_budget_conf cost_controller; /* routing.auto.cost_controller */
     gr_auto_ability *auto_abilities; /* per cfg->models[i], resolved at load (table, config, tier, price) */
     size_t nauto_abilities;
     char **auto_models;   /* routing.auto.models as canonical model names */

@@ -181,6 +181,7 @@ int gr_route_explain_cli(const gr_config *cfg, const char *request_json_path, FI
     else if (cJSON_IsNumber(qh) && qh->valuedouble >= 0 && qh->valuedouble <= 1)
         req.quality = qh->valuedouble;
 
+    req.dry_run = true; /* an explanation feeds no cost-target controller */
     gr_route_state st;
     gr_route_state_init(&st, 1);
     struct gr_route_plan plan;

@@ -21,6 +21,7 @@ void gr_route_request_init(gr_route_request *r)
     r->quality = -1.0;
     r->value_usd = -1.0;
     r->default_value_usd = -1.0;
+    r->default_cost_per_1k_usd = -1.0;
 }
 
 double gr_route_parse_quality(const char *value)

@@ -44,15 +44,30 @@ static bool auto_pool_allows(const gr_config *cfg, const gr_model_conf *m)
     return false;
 }
 
-/* The money knob: request value > request quality > named policy > the key's
- * default (metadata auto_value_usd) > config > balanced. */
+/* The money knob: request value > request quality > named policy or cost
+ * target (auto:$0.50) > the key's default (metadata auto_value_usd or
+ * auto_cost_per_1k_usd) > config > balanced. A cost target takes the value its
+ * controller holds (*budget, fed with the choice's cost by route_plan_auto). */
 static double auto_value_usd(const gr_config *cfg, const gr_route_request *req, gr_str policy,
-                             struct gr_route_plan *plan)
+                             struct gr_route_plan *plan, gr_route_state *st, gr_auto_budget_slot **budget)
 {
     const char *pname;
     double knob = policy_knob(policy, req->default_policy, &pname, 0);
-    double usd;
-    if (req->value_usd >= 0.0) {
+    double usd, per_1k = -1.0;
+    const gr_route_conf *rc = gr_route_conf_of(cfg);
+    *budget = NULL;
+    if (gr_auto_budget_parse_policy(policy, &per_1k) != 1) {
+        per_1k = -1.0;
+        if (knob < 0.0 && req->value_usd < 0.0 && !(req->quality >= 0.0 && req->quality <= 1.0))
+            per_1k = req->default_value_usd >= 0.0        ? -1.0
+                     : req->default_cost_per_1k_usd > 0.0 ? req->default_cost_per_1k_usd
+                                                           : rc->auto_cost_per_1k_usd;
+    }
+    if (per_1k > 0.0 && req->value_usd < 0.0 && !(req->quality >= 0.0 && req->quality <= 1.0)) {
+        *budget = gr_auto_budget_slot_for(&st->budget, per_1k);
+        usd = gr_auto_budget_value(*budget);
+        snprintf(plan->policy, sizeof plan->policy, "auto:$%.4g/1k", per_1k);
+    } else if (req->value_usd >= 0.0) {
         usd = req->value_usd;
         snprintf(plan->policy, sizeof plan->policy, "%s($%.3g)", pname, usd);
     } else if (req->quality >= 0.0 && req->quality <= 1.0) {
@@ -84,7 +99,17 @@ void route_plan_auto(ctx *c, gr_str policy)
     const gr_prices *price[GR_ROUTE_MAX_CANDIDATES];
     size_t n = 0;
 
-    double usd = auto_value_usd(cfg, req, policy, plan);
+    double target_per_1k;
+    if (gr_auto_budget_parse_policy(policy, &target_per_1k) < 0) {
+        route_set_result(plan, GR_ROUTE_INVALID,
+                         "model '%.*s': a cost target is auto:$<USD per 1,000 requests>, e.g. auto:$0.50 "
+                         "(%g to %g)",
+                         (int)(policy.len > 64 ? 64 : policy.len), policy.ptr, GR_AUTO_BUDGET_MIN_PER_1K_USD,
+                         GR_AUTO_BUDGET_MAX_PER_1K_USD);
+        return;
+    }
+    gr_auto_budget_slot *budget;
+    double usd = auto_value_usd(cfg, req, policy, plan, c->st, &budget);
     plan->value_usd = usd;
 
     for (size_t i = 0; i < cfg->nmodels && n < GR_ROUTE_MAX_CANDIDATES; i++) {
@@ -206,6 +231,11 @@ void route_plan_auto(ctx *c, gr_str policy)
         return;
     }
     plan->score = q[chosen];
+    if (budget && !req->dry_run) { /* the cost target's controller learns what this choice costs */
+        gr_auto_budget_observe(budget, &rc->cost_controller, cost[chosen]);
+        plan->budget_per_1k = budget->target_usd * 1000.0;
+        plan->budget_expected_usd = cost[chosen];
+    }
     /* the bar: quality another model would need to win at this value */
     for (size_t i = 0; i < n; i++)
         plan->autoc[i].bar = isinf(usd) ? q[chosen]
@@ -230,4 +260,11 @@ void route_plan_auto(ctx *c, gr_str policy)
         }
     for (size_t i = 0; i < no && plan->ncand < GR_ROUTE_MAX_CANDIDATES; i++)
         route_add_group(c, pool[order[i]], GR_CAND_AUTO_ALT, NULL, NULL);
+}
+
+void gr_route_budget_bill(gr_route_state *st, const gr_config *cfg, const struct gr_route_plan *plan, double actual_usd)
+{
+    if (st && plan && plan->budget_per_1k > 0.0)
+        gr_auto_budget_bill(&st->budget, &gr_route_conf_of(cfg)->cost_controller, plan->budget_per_1k,
+                            plan->budget_expected_usd, actual_usd);
 }

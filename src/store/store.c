@@ -43,6 +43,12 @@ void gr_key_records_free(gr_key_record *arr, size_t n) {
     free(arr);
 }
 
+void gr_alert_recs_free(gr_alert_rec *arr, size_t n) {
+    if (!arr) return;
+    for (size_t i = 0; i < n; i++) free(arr[i].body);
+    free(arr);
+}
+
 void gr_store_learned_apply(gr_learned_rec *rec, const double mix[GR_LEARN_SKILLS], double score, double predicted,
                             int sign) {
     double total = 0.0;

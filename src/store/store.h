@@ -169,6 +169,21 @@ typedef struct gr_ledger_scan {
 /* Called once per row; false stops the scan. */
 typedef bool (*gr_ledger_scan_fn)(const gr_ledger_row *row, void *arg);
 
+/* ---- alert outbox (features/alerts.c; store_alert_sql.h) ---- */
+
+#define GR_ALERT_KEY_MAX 192
+#define GR_ALERT_KIND_MAX 32
+typedef enum { GR_ALERT_PENDING = 0, GR_ALERT_DELIVERED = 1, GR_ALERT_GAVE_UP = 2 } gr_alert_state;
+
+/* A pending alert as persisted; body is heap (gr_alert_recs_free). */
+typedef struct gr_alert_rec {
+    char event_key[GR_ALERT_KEY_MAX]; /* the idempotency key: one row per event */
+    char kind[GR_ALERT_KIND_MAX];
+    char *body;                       /* the JSON delivered */
+    int attempts;
+} gr_alert_rec;
+void gr_alert_recs_free(gr_alert_rec *arr, size_t n);
+
 /* ---- backend vtable ---- */
 
 typedef struct gr_store gr_store;
@@ -208,6 +223,14 @@ typedef struct gr_store_ops {
     gr_status (*learned_add)(gr_store *s, const gr_learned_rec *delta);
     /* Every model's sums; *out is heap (free()). */
     gr_status (*learned_list)(gr_store *s, gr_learned_rec **out, size_t *n);
+    /* A new pending alert; *inserted false when its event key is already
+     * stored (raised before: pending, delivered or given up). */
+    gr_status (*alert_put)(gr_store *s, const char *event_key, const char *kind, const char *body, int64_t now_ms,
+                           bool *inserted);
+    /* The oldest pending alerts, at most limit; *out is heap (gr_alert_recs_free). */
+    gr_status (*alert_pending)(gr_store *s, size_t limit, gr_alert_rec **out, size_t *n);
+    /* Records an alert's state and attempts so far. */
+    gr_status (*alert_done)(gr_store *s, const char *event_key, gr_alert_state state, int attempts, int64_t now_ms);
 } gr_store_ops;
 
 struct gr_store {
@@ -323,5 +346,17 @@ bool gr_store_health_up(void);
 
 /* url with its password replaced by "***" (for messages). */
 void gr_store_url_redact(const char *url, char *out, size_t outlen);
+
+static inline gr_status gr_store_alert_put(gr_store *s, const char *key, const char *kind, const char *body,
+                                          int64_t now_ms, bool *inserted) {
+    return s->ops->alert_put(s, key, kind, body, now_ms, inserted);
+}
+static inline gr_status gr_store_alert_pending(gr_store *s, size_t limit, gr_alert_rec **out, size_t *n) {
+    return s->ops->alert_pending(s, limit, out, n);
+}
+static inline gr_status gr_store_alert_done(gr_store *s, const char *key, gr_alert_state state, int attempts,
+                                           int64_t now_ms) {
+    return s->ops->alert_done(s, key, state, attempts, now_ms);
+}
 
 #endif

@@ -34,6 +34,7 @@
  * is exported through store_pg.h as gr_pg_*: the PostgreSQL x402 payment
  * store (x402_store_pg.c) uses the same code on a connection of its own. */
 #include "store.h"
+#include "store_alert_sql.h"
 #include "store_learn_sql.h"
 #include "grow_buf.h"
 #include "store_pg.h"
@@ -64,6 +65,9 @@ enum {
     PS_LEARNED_ADD,
     PS_LEARNED_LIST,
     PS_LEDGER_SCAN,
+    PS_ALERT_PUT,
+    PS_ALERT_PENDING,
+    PS_ALERT_DONE,
     PS_COUNT
 };
 
@@ -146,6 +150,9 @@ static const char *const ps_sql[PS_COUNT] = {
     [PS_FB_PUT] = GR_SQL_FEEDBACK_PUT,
     [PS_LEARNED_ADD] = GR_SQL_LEARNED_ADD,
     [PS_LEARNED_LIST] = GR_SQL_LEARNED_LIST,
+    [PS_ALERT_PUT] = GR_SQL_ALERT_PUT,
+    [PS_ALERT_PENDING] = GR_SQL_ALERT_PENDING,
+    [PS_ALERT_DONE] = GR_SQL_ALERT_DONE,
     [PS_LEDGER_SCAN] = "SELECT " LEDGER_COLS " FROM ledger"
                        " WHERE day >= $1::bigint AND ($2::bigint IS NULL OR day <= $2::bigint)"
                        " AND ts_ms >= $3::bigint AND ($4::bigint = 0 OR ts_ms < $4::bigint)"
@@ -164,6 +171,8 @@ static const char *const ps_name[PS_COUNT] = {
     [PS_FB_PUT] = "gr_fb_put",               [PS_LEARNED_ADD] = "gr_learned_add",
     [PS_LEARNED_LIST] = "gr_learned_list",
     [PS_LEDGER_SCAN] = "gr_ledger_scan",
+    [PS_ALERT_PUT] = "gr_alert_put",         [PS_ALERT_PENDING] = "gr_alert_pending",
+    [PS_ALERT_DONE] = "gr_alert_done",
 };
 
 /* ---- schema ---- */
@@ -233,6 +242,11 @@ static const char *const migrations[] = {
     "ALTER TABLE keys ADD COLUMN prev_until bigint NOT NULL DEFAULT 0;"
     /* and the upstream attempts of a request (the console's Requests page); older rows say 1 */
     "ALTER TABLE ledger ADD COLUMN attempts integer NOT NULL DEFAULT 1;",
+    /* 5 -> 6: the webhook alerts' outbox (store_alert_sql.h), as in store_sqlite.c */
+    "CREATE TABLE alert_outbox("
+    " event_key text COLLATE \"C\" PRIMARY KEY, kind text NOT NULL, body text NOT NULL, state smallint NOT NULL,"
+    " attempts integer NOT NULL, created_ms bigint NOT NULL, updated_ms bigint NOT NULL);"
+    "CREATE INDEX alert_outbox_pending ON alert_outbox(state, created_ms);",
 };
 #define SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
 
@@ -1100,6 +1114,64 @@ static gr_status op_learned_list(gr_store *base, gr_learned_rec **out, size_t *n
     return list_rows((pg_store *)base, PS_LEARNED_LIST, 0, NULL, sizeof **out, read_learned, (void **)out, n);
 }
 
+/* ---- alert outbox ---- */
+
+static gr_status op_alert_put(gr_store *base, const char *event_key, const char *kind, const char *body,
+                              int64_t now_ms, bool *inserted) {
+    pg_store *s = (pg_store *)base;
+    char now[24], *tb;
+    const char *vals[4] = {event_key, kind, gr_pg_clean_param(body, &tb), fmt_i64(now, now_ms)};
+    gr_status rc;
+    *inserted = false;
+    pthread_mutex_lock(&s->mu);
+    /* not retried on a lost connection: a retry of a committed insert would read "exists" */
+    PGresult *res = run(s, PS_ALERT_PUT, 4, vals, false, &rc);
+    if (res && rc == GR_OK) *inserted = strcmp(gr_pq()->cmdTuples(res), "1") == 0;
+    gr_pq()->clear(res);
+    pthread_mutex_unlock(&s->mu);
+    free(tb);
+    return rc;
+}
+
+static gr_status op_alert_pending(gr_store *base, size_t limit, gr_alert_rec **out, size_t *n) {
+    pg_store *s = (pg_store *)base;
+    char lim[24];
+    const char *vals[1] = {fmt_i64(lim, (int64_t)limit)};
+    gr_status rc;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    PGresult *res = run(s, PS_ALERT_PENDING, 1, vals, true, &rc);
+    if (res && rc == GR_OK) {
+        size_t cnt = (size_t)gr_pq()->ntuples(res);
+        gr_alert_rec *arr = cnt ? gr_xcalloc(cnt, sizeof *arr) : NULL;
+        for (size_t i = 0; i < cnt; i++) {
+            col_copy(res, (int)i, 0, arr[i].event_key, sizeof arr[i].event_key);
+            col_copy(res, (int)i, 1, arr[i].kind, sizeof arr[i].kind);
+            arr[i].body = gr_xstrdup(gr_pq()->getvalue(res, (int)i, 2));
+            arr[i].attempts = (int)col_i64(res, (int)i, 3);
+        }
+        *out = arr;
+        *n = cnt;
+    }
+    gr_pq()->clear(res);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static gr_status op_alert_done(gr_store *base, const char *event_key, gr_alert_state state, int attempts,
+                               int64_t now_ms) {
+    pg_store *s = (pg_store *)base;
+    char st[24], at[24], now[24];
+    const char *vals[4] = {fmt_i64(st, (int64_t)state), fmt_i64(at, attempts), fmt_i64(now, now_ms), event_key};
+    gr_status rc;
+    pthread_mutex_lock(&s->mu);
+    PGresult *res = run(s, PS_ALERT_DONE, 4, vals, true, &rc);
+    gr_pq()->clear(res);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 static const gr_store_ops pg_ops = {
     .scheme = "postgres",
     .close = op_close,
@@ -1118,6 +1190,9 @@ static const gr_store_ops pg_ops = {
     .feedback_put = op_feedback_put,
     .learned_add = op_learned_add,
     .learned_list = op_learned_list,
+    .alert_put = op_alert_put,
+    .alert_pending = op_alert_pending,
+    .alert_done = op_alert_done,
 };
 
 /* ---- open ---- */

@@ -11,6 +11,7 @@
  * consistent. FULL fsyncs the WAL on every commit and survives power loss
  * too, at the price of one fsync per ledger batch (batches amortize it). */
 #include "store.h"
+#include "store_alert_sql.h"
 #include "store_learn_sql.h"
 
 #include <errno.h>
@@ -36,6 +37,9 @@ enum {
     ST_LEARNED_ADD,
     ST_LEARNED_LIST,
     ST_LEDGER_SCAN,
+    ST_ALERT_PUT,
+    ST_ALERT_PENDING,
+    ST_ALERT_DONE,
     ST_COUNT
 };
 
@@ -83,6 +87,9 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LEARNED_LIST] = GR_SQL_LEARNED_LIST,
     [ST_LEDGER_SCAN] = "SELECT " LEDGER_COLS " FROM ledger WHERE ts_ms >= ?1 AND (?2 = 0 OR ts_ms < ?2)"
                        " AND (?3 IS NULL OR key_id = ?3) ORDER BY ts_ms DESC, seq DESC LIMIT ?4",
+    [ST_ALERT_PUT] = GR_SQL_ALERT_PUT,
+    [ST_ALERT_PENDING] = GR_SQL_ALERT_PENDING,
+    [ST_ALERT_DONE] = GR_SQL_ALERT_DONE,
 };
 
 /* ---- schema ---- */
@@ -139,6 +146,13 @@ static const char *const migrations[] = {
     "ALTER TABLE keys ADD COLUMN prev_until INTEGER NOT NULL DEFAULT 0;"
     /* and the upstream attempts of a request (the console's Requests page); older rows say 1 */
     "ALTER TABLE ledger ADD COLUMN attempts INTEGER NOT NULL DEFAULT 1;",
+    /* 5 -> 6: the webhook alerts' outbox (store_alert_sql.h): one row per
+     * event key, so a restart neither loses a pending alert nor repeats a
+     * delivered one */
+    "CREATE TABLE alert_outbox("
+    " event_key TEXT PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL, state INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE INDEX alert_outbox_pending ON alert_outbox(state, created_ms);",
 };
 #define SCHEMA_VERSION ((int)GR_ARRAY_LEN(migrations))
 
@@ -732,6 +746,83 @@ static gr_status op_learned_list(gr_store *base, gr_learned_rec **out, size_t *n
     return list_all((sqlite_store *)base, ST_LEARNED_LIST, sizeof **out, read_learned, dispose_flat, (void **)out, n);
 }
 
+/* ---- alert outbox ---- */
+
+static gr_status op_alert_put(gr_store *base, const char *event_key, const char *kind, const char *body,
+                              int64_t now_ms, bool *inserted) {
+    sqlite_store *s = (sqlite_store *)base;
+    gr_status rc = GR_ERR_IO;
+    *inserted = false;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = stmt(s, ST_ALERT_PUT);
+    if (!st) goto out;
+    bind_text(st, 1, event_key);
+    bind_text(st, 2, kind);
+    bind_text(st, 3, body);
+    sqlite3_bind_int64(st, 4, now_ms);
+    if (sqlite3_step(st) == SQLITE_DONE) {
+        *inserted = sqlite3_changes(s->db) == 1;
+        rc = GR_OK;
+    }
+    done(st);
+out:
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static gr_status op_alert_pending(gr_store *base, size_t limit, gr_alert_rec **out, size_t *n) {
+    sqlite_store *s = (sqlite_store *)base;
+    gr_status rc = GR_ERR_IO;
+    gr_alert_rec *arr = NULL;
+    size_t cnt = 0;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = stmt(s, ST_ALERT_PENDING);
+    if (!st) goto out;
+    sqlite3_bind_int64(st, 1, (int64_t)limit);
+    arr = limit ? gr_xcalloc(limit, sizeof *arr) : NULL;
+    int r = SQLITE_DONE;
+    while (cnt < limit && (r = sqlite3_step(st)) == SQLITE_ROW) {
+        col_copy(st, 0, arr[cnt].event_key, sizeof arr[cnt].event_key);
+        col_copy(st, 1, arr[cnt].kind, sizeof arr[cnt].kind);
+        arr[cnt].body = col_dup(st, 2);
+        arr[cnt].attempts = sqlite3_column_int(st, 3);
+        if (!arr[cnt].body) arr[cnt].body = gr_xstrdup("{}");
+        cnt++;
+    }
+    if (cnt < limit && r != SQLITE_DONE) {
+        done(st);
+        gr_alert_recs_free(arr, cnt);
+        goto out;
+    }
+    done(st);
+    *out = arr;
+    *n = cnt;
+    rc = GR_OK;
+out:
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static gr_status op_alert_done(gr_store *base, const char *event_key, gr_alert_state state, int attempts,
+                               int64_t now_ms) {
+    sqlite_store *s = (sqlite_store *)base;
+    gr_status rc = GR_ERR_IO;
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st = stmt(s, ST_ALERT_DONE);
+    if (!st) goto out;
+    sqlite3_bind_int(st, 1, (int)state);
+    sqlite3_bind_int(st, 2, attempts);
+    sqlite3_bind_int64(st, 3, now_ms);
+    bind_text(st, 4, event_key);
+    if (sqlite3_step(st) == SQLITE_DONE) rc = GR_OK;
+    done(st);
+out:
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
 static const gr_store_ops sqlite_ops = {
     .scheme = "sqlite",
     .close = op_close,
@@ -750,6 +841,9 @@ static const gr_store_ops sqlite_ops = {
     .feedback_put = op_feedback_put,
     .learned_add = op_learned_add,
     .learned_list = op_learned_list,
+    .alert_put = op_alert_put,
+    .alert_pending = op_alert_pending,
+    .alert_done = op_alert_done,
 };
 
 /* ---- open ---- */

@@ -11,6 +11,7 @@
 #include "x402_chain.h"
 #include "log.h"
 #include "metrics.h"
+#include "ops_event.h"
 #include "store.h"
 #include "x402.h"
 #include "x402_upto.h"
@@ -530,6 +531,14 @@ static const char *outcome_state(outcome o) {
     return o == R_OK ? "settled" : o == R_EXPIRED ? "expired_unsettled" : "failed";
 }
 
+/* A payment that was served and will not be settled: announced for alerts (ops_event.h). */
+static void settle_failed_event(const gr_x402_settle_rec *rec, const char *how) {
+    char detail[512];
+    snprintf(detail, sizeof detail, "%s after %d attempt(s): %s (payer %s, %s atomic, eip155:%llu)", how,
+             rec->attempts, rec->error, rec->payer, rec->amount, (unsigned long long)rec->chain_id);
+    gr_ops_event_emit(GR_OPS_SETTLE_FAILED, rec->request_id, detail);
+}
+
 static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, outcome o, bool upto) {
     bool ok = o == R_OK;
     snprintf(rec->state, sizeof rec->state, "%s", outcome_state(o));
@@ -577,11 +586,13 @@ static void record_outcome(gr_x402_settler *s, gr_x402_settle_rec *rec, outcome 
                 (long long)gain);
     } else if (o == R_EXPIRED) {
         gr_metrics_add(GR_M_X402, "event=\"expired_unsettled\"", 1);
+        settle_failed_event(rec, "expired unsettled");
         GR_ERROR("x402: ALERT: payment %s EXPIRED UNSETTLED: %s atomic from %s on eip155:%llu was served but its "
                  "authorization expired before it could be settled (%s)", rec->request_id, rec->amount, rec->payer,
                  (unsigned long long)rec->chain_id, rec->error);
     } else {
         gr_metrics_add(GR_M_X402, "event=\"settle_failed\"", 1);
+        settle_failed_event(rec, "failed");
         GR_ERROR("x402: settlement of %s FAILED after %d attempt(s): %s (payer %s, %s atomic, eip155:%llu)",
                  rec->request_id, rec->attempts, rec->error, rec->payer, rec->amount,
                  (unsigned long long)rec->chain_id);

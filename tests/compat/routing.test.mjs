@@ -20,7 +20,7 @@ keys:
   - { name: frugal, key: ${FRUGAL_KEY}, metadata: { auto_value_usd: 0 } }
 routing:
   health: { consecutive_failures: 3, cooldown_ms: 60000, rate_limit_cooldown_ms: 3000 }
-  auto: { models: [cheap, mid, strong] }
+  auto: { models: [cheap, mid, strong], cost_controller: { gain: 0.5, window: 4 } }
 providers:
   - { name: mock, kind: mock }
   - name: dead
@@ -185,4 +185,30 @@ test('OpenRouter-style models list: the next model serves when the first is down
 test('route decisions are counted in /metrics', async () => {
   const text = await (await fetch(`${gw.base}/metrics`)).text();
   assert.match(text, /gaterouter_route_decisions_total\{policy="auto[^"]*",model="cheap"\} [1-9]/);
+});
+
+test('a cost target (model "auto:$X") is held by the controller from what requests cost; a malformed one is a 400', async () => {
+  const hard = 'Prove that every bounded monotone sequence of reals converges, rigorously, then derive the rate for a_n = 1 - 1/n^2.';
+  const served = async (model) => {
+    const { response } = await ask(model, hard);
+    return [response.headers.get('x-gaterouter-model'), response.headers.get('x-gaterouter-route')];
+  };
+  // far below what any model costs for this prompt: the value falls until the cheapest serves
+  let last;
+  for (let i = 0; i < 40; i++) last = await served('auto:$0.0001');
+  assert.equal(last[0], 'cheap', last[1]);
+  assert.match(last[1], /policy=auto:\$0\.0001\/1k value=\$/);
+  // far above always-the-strongest: the value rises until the strongest serves
+  for (let i = 0; i < 40; i++) last = await served('auto:$500');
+  assert.equal(last[0], 'strong', last[1]);
+  // a dry run shows the target's policy
+  const r = await fetch(`${gw.baseURL}/route`, { method: 'POST', headers: { authorization: `Bearer ${TEST_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'auto:$500', messages: [{ role: 'user', content: hard }] }) });
+  assert.equal(r.status, 200);
+  assert.equal((await r.json()).policy, 'auto:$500/1k');
+  for (const bad of ['auto:$-1', 'auto:$1e3', 'auto:$abc']) {
+    const e = await ask(bad, hard).catch((x) => x);
+    assert.ok(e instanceof OpenAI.BadRequestError, `${bad}: ${e}`);
+    assert.match(e.message, /cost target is auto:\$<USD per 1,000 requests>/);
+  }
 });

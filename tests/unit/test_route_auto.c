@@ -18,6 +18,7 @@
 #include "route_auto.h"
 #include "route_auto_config.h"
 #include "route_conf.h"
+#include "route_config_check.h"
 #include "route_fixture.h"
 
 static const char *const easy[] = {
@@ -298,14 +299,40 @@ static void test_small_talk_is_not_math(void **state)
     assert_true(p.difficulty > chat_diff + 1.0);
 }
 
-static gr_status check(const char *yaml, char *err, size_t errlen)
+/* The issue's hand-written probes, over three models the ability table knows
+ * (list prices, per Mtok in/out: Mixtral $0.6/$0.6, GPT-3.5-1106 $1/$2,
+ * GPT-4-1106 $10/$30): both proofs are predicted harder than a trivial
+ * off-by-one fix; at auto:balanced the Fermat proof goes to GPT-4 and the
+ * off-by-one fix to a cheaper model. */
+static void test_issue_probes(void **state)
 {
-    gr_config *cfg = gr_config_load_string(yaml, strlen(yaml), "test", err, errlen);
-    if (!cfg)
-        return GR_ERR_INVALID;
-    gr_config_release(cfg);
-    return GR_OK;
+    (void)state;
+    fixture f;
+    fx_init(&f);
+    gr_model_conf *mx = fx_model(&f, "mixtral-8x7b-chat", 0, 600000, 32000, GR_CAP_CHAT, NULL);
+    gr_model_conf *g35 = fx_model(&f, "gpt-3.5-turbo-1106", 0, 1000000, 16000, GR_CAP_CHAT, NULL);
+    gr_model_conf *g4 = fx_model(&f, "gpt-4-1106-preview", 0, 10000000, 128000, GR_CAP_CHAT, NULL);
+    g35->prices.output_uusd_per_mtok = 2000000;
+    g4->prices.output_uusd_per_mtok = 30000000;
+    fx_dep(&f, mx, 0, "mixtral-8x7b-instruct-v0.1", 1);
+    fx_dep(&f, g35, 1, "gpt-3.5-turbo-1106", 1);
+    fx_dep(&f, g4, 2, "gpt-4-1106-preview", 1);
+    static const char fermat[] = "Prove that x^3 + y^3 = z^3 has no solutions in positive integers.";
+    static const char byzantine[] =
+        "Prove that Byzantine consensus is impossible with n <= 3f processes when f of them may be faulty.";
+    static const char off_by_one[] =
+        "Fix the off-by-one error:\n```python\nfor i in range(1, len(xs)):\n    print(xs[i])\n```";
+    struct gr_route_plan p;
+    plan_prompt(&f.cfg, "auto:balanced", off_by_one, -1, -1, false, &p);
+    double d_fix = p.difficulty;
+    assert_string_not_equal(chosen(&p), "gpt-4-1106-preview");
+    plan_prompt(&f.cfg, "auto:balanced", fermat, -1, -1, false, &p);
+    assert_true(p.difficulty > d_fix + 0.3);
+    assert_string_equal(chosen(&p), "gpt-4-1106-preview");
+    plan_prompt(&f.cfg, "auto:balanced", byzantine, -1, -1, false, &p);
+    assert_true(p.difficulty > d_fix + 0.3);
 }
+
 
 #define BASE                                                                                       \
     "providers: [{name: mock, kind: mock}]\n"                                                      \
@@ -317,21 +344,21 @@ static void test_config_validated_at_load(void **state)
 {
     (void)state;
     char err[512];
-    assert_int_equal(check(BASE "routing: {auto: {models: [fast, house], quality: 0.7}}\n", err, sizeof err), GR_OK);
-    assert_int_equal(check(BASE "routing: {auto: {models: [fast, nope]}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_int_equal(route_config_check(BASE "routing: {auto: {models: [fast, house], quality: 0.7}}\n", err, sizeof err), GR_OK);
+    assert_int_equal(route_config_check(BASE "routing: {auto: {models: [fast, nope]}}\n", err, sizeof err), GR_ERR_INVALID);
     assert_non_null(strstr(err, "routing.auto.models[1]: unknown model 'nope'"));
-    assert_int_equal(check(BASE "routing: {auto: {quality: 1.5}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_int_equal(route_config_check(BASE "routing: {auto: {quality: 1.5}}\n", err, sizeof err), GR_ERR_INVALID);
     assert_non_null(strstr(err, "routing.auto.quality"));
-    assert_int_equal(check(BASE "routing: {auto: {value_usd: -1}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_int_equal(route_config_check(BASE "routing: {auto: {value_usd: -1}}\n", err, sizeof err), GR_ERR_INVALID);
     assert_non_null(strstr(err, "routing.auto.value_usd"));
-    assert_int_equal(check(BASE "routing: {auto: {qualty: 0.5}}\n", err, sizeof err), GR_ERR_INVALID);
+    assert_int_equal(route_config_check(BASE "routing: {auto: {qualty: 0.5}}\n", err, sizeof err), GR_ERR_INVALID);
     assert_non_null(strstr(err, "routing.auto.qualty: unknown key"));
-    assert_int_equal(check(BASE "routing: {auto: {abilities: {house: {cooking: 0.5}}}}\n", err, sizeof err),
+    assert_int_equal(route_config_check(BASE "routing: {auto: {abilities: {house: {cooking: 0.5}}}}\n", err, sizeof err),
                      GR_ERR_INVALID);
     assert_non_null(strstr(err, "unknown skill"));
-    assert_int_equal(check(BASE "routing: {auto: {abilities: {house: {code: 1.5}}}}\n", err, sizeof err),
+    assert_int_equal(route_config_check(BASE "routing: {auto: {abilities: {house: {code: 1.5}}}}\n", err, sizeof err),
                      GR_ERR_INVALID);
-    assert_int_equal(check(BASE "routing: {auto: {abilities: {ghost: {code: 0.5}}}}\n", err, sizeof err),
+    assert_int_equal(route_config_check(BASE "routing: {auto: {abilities: {ghost: {code: 0.5}}}}\n", err, sizeof err),
                      GR_ERR_INVALID);
     /* --check-config notes: the table knows gpt-4o-mini; house-llm-1 is placed from its tier */
     const char *yaml = BASE "routing: {auto: {abilities: {house: {code: 0.9}}}}\n";
@@ -363,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_restricted_candidates),
         cmocka_unit_test(test_question_and_difficulty),
         cmocka_unit_test(test_small_talk_is_not_math),
+        cmocka_unit_test(test_issue_probes),
         cmocka_unit_test(test_config_validated_at_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -368,6 +368,7 @@ static void client_request_id(void **st) {
                                                   "ALTER TABLE ledger DROP COLUMN attempts;"
                                                   "ALTER TABLE ledger DROP COLUMN route_learn;"
                                                   "DROP TABLE route_feedback; DROP TABLE route_learned;"
+                                                  "DROP TABLE alert_outbox;"
                                                   "DELETE FROM schema_version WHERE version > 1"
                                                 : "DROP INDEX ledger_client_request_id;"
                                                   "ALTER TABLE ledger DROP COLUMN client_request_id;"
@@ -377,6 +378,7 @@ static void client_request_id(void **st) {
                                                   "ALTER TABLE ledger DROP COLUMN attempts;"
                                                   "ALTER TABLE ledger DROP COLUMN route_learn;"
                                                   "DROP TABLE route_feedback; DROP TABLE route_learned;"
+                                                  "DROP TABLE alert_outbox;"
                                                   "UPDATE schema_version SET version=1"),
                      0);
     assert_int_equal(gr_test_store_exec(url, pg ? "INSERT INTO ledger(request_id,day,ts_ms,key_id,tokens_in,tokens_out,"
@@ -609,6 +611,48 @@ static void server_crash(void **st) {
     gr_store_close(s);
 }
 
+/* The alert outbox (migration 6): one row per event key; a key put twice is
+ * not inserted again; pending rows come back oldest first with their
+ * attempts; delivered and given-up rows are no longer pending. */
+static void alert_outbox(void **st) {
+    (void)st;
+    char url[200], err[256];
+    url_for(url, sizeof url, "alerts.db");
+    gr_store *s;
+    assert_int_equal(gr_store_open_migrated(url, &s, err, sizeof err), GR_OK);
+    bool ins = false;
+    assert_int_equal(gr_store_alert_put(s, "budget:k:total:all:50", "budget.threshold", "{\"a\":1}", T0, &ins), GR_OK);
+    assert_true(ins);
+    assert_int_equal(gr_store_alert_put(s, "budget:k:total:all:50", "budget.threshold", "{\"a\":2}", T0 + 1, &ins), GR_OK);
+    assert_false(ins);
+    assert_int_equal(gr_store_alert_put(s, "breaker:d:opened:x:1", "breaker.opened", "{\"b\":1}", T0 + 2, &ins), GR_OK);
+    assert_true(ins);
+    assert_int_equal(gr_store_alert_put(s, "settlement:r1", "x402.settlement_failed", "{}", T0 + 3, &ins), GR_OK);
+    assert_true(ins);
+    gr_alert_rec *recs;
+    size_t n;
+    assert_int_equal(gr_store_alert_pending(s, 10, &recs, &n), GR_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(recs[0].event_key, "budget:k:total:all:50");
+    assert_string_equal(recs[0].kind, "budget.threshold");
+    assert_string_equal(recs[0].body, "{\"a\":1}"); /* the first put's body stays */
+    assert_int_equal(recs[0].attempts, 0);
+    assert_string_equal(recs[1].event_key, "breaker:d:opened:x:1");
+    gr_alert_recs_free(recs, n);
+    assert_int_equal(gr_store_alert_done(s, "budget:k:total:all:50", GR_ALERT_PENDING, 2, T0 + 4), GR_OK);
+    assert_int_equal(gr_store_alert_done(s, "breaker:d:opened:x:1", GR_ALERT_DELIVERED, 1, T0 + 5), GR_OK);
+    assert_int_equal(gr_store_alert_done(s, "settlement:r1", GR_ALERT_GAVE_UP, 10, T0 + 6), GR_OK);
+    assert_int_equal(gr_store_alert_pending(s, 1, &recs, &n), GR_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(recs[0].event_key, "budget:k:total:all:50");
+    assert_int_equal(recs[0].attempts, 2);
+    gr_alert_recs_free(recs, n);
+    /* delivered: a later put of the same key is still not inserted */
+    assert_int_equal(gr_store_alert_put(s, "breaker:d:opened:x:1", "breaker.opened", "{}", T0 + 7, &ins), GR_OK);
+    assert_false(ins);
+    gr_store_close(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(urls),          cmocka_unit_test(migrations),
@@ -616,6 +660,7 @@ int main(void) {
         cmocka_unit_test(key_crud),      cmocka_unit_test(usage_queries),
         cmocka_unit_test(client_request_id),
         cmocka_unit_test(crash_kill9),   cmocka_unit_test(server_crash),
+        cmocka_unit_test(alert_outbox),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

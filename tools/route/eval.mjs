@@ -57,6 +57,8 @@ function headerWeights() {
 }
 
 // ---- one evaluation set: items with outcomes + costs of the same models ----
+// the cost-target controller's defaults (routing.auto.cost_controller, route_auto_budget.c)
+const BUDGET = { gain: 0.05, window: 64 };
 const VS = [0, ...Array.from({ length: 41 }, (_, i) => 10 ** (-5 + (i * 7) / 40)), Infinity];
 
 function evaluate(name, items, preds, prices) {
@@ -139,10 +141,27 @@ function evaluate(name, items, preds, prices) {
   const thr = (v) => v >= 0.5;
   const aucGap = auc(items.map((it) => thr(it.outcomes[strongest.m]) && !thr(it.outcomes[cheapest])));
   const aucHard = auc(items.map((it) => models.filter((m) => thr(it.outcomes[m])).length < models.length / 2));
+  // cost-target mode (route_auto_budget.c): the controller run over the prompts in a fixed-seed
+  // shuffled order, fed with the expected cost of each choice and then its bill, as the gateway
+  // does (here the bill arrives before the next decision); the achieved spend is the real cost. Targets: shares of the strongest model's $/1k.
+  const targets = [0.05, 0.1, 0.2, 0.5].map((f) => {
+    const t = (f * strongest.c) / 1000; // USD per request
+    let lv = Math.log(0.03162), ew = t, q = 0, c = 0, seed = 7;
+    const order = items.map((_, i) => i);
+    for (let i = order.length - 1; i > 0; i--) { seed = (seed * 1103515245 + 12345) % 2147483648; const j = seed % (i + 1); [order[i], order[j]] = [order[j], order[i]]; }
+    for (const i of order) {
+      const k = choose(Q[i], C[i], Math.exp(lv));
+      q += items[i].outcomes[models[k]]; c += items[i].cost[models[k]];
+      // fed the expected cost at the decision, then the bill replaces it (route_budget_bill.c)
+      ew += (C[i][k] - ew) / BUDGET.window + (items[i].cost[models[k]] - C[i][k]) / BUDGET.window;
+      lv = Math.min(Math.log(1000), Math.max(Math.log(1e-6), lv - BUDGET.gain * Math.log(Math.max(ew, t * 1e-3) / t)));
+    }
+    return { share: f, target: t * 1000, q: q / n, c: (c / n) * 1000 };
+  });
   const named = Object.fromEntries([['cheap', 0.25], ['balanced', 0.5], ['best', 1]].map(([k, v]) => [k, pointAt(knobToUsd(v))]));
   return { name, n, models, ab: ab.map((a) => a.how), single, curve, oracle, strongest, stepMargin, hullMargins, grid,
     hullAbove: hullMargins.filter((m) => m >= -TOL).length / grid.length, minHull: Math.min(...hullMargins),
-    at20: A(0.2 * strongest.c) / strongest.q, at50: A(0.5 * strongest.c) / strongest.q, aucGap, aucHard, named, cal };
+    at20: A(0.2 * strongest.c) / strongest.q, at50: A(0.5 * strongest.c) / strongest.q, aucGap, aucHard, named, cal, targets };
 }
 
 function report(r) {
@@ -155,6 +174,7 @@ function report(r) {
   console.log(`   best quality at <=20% of ${r.strongest.m}'s cost: ${pct(r.at20)} of its quality; at <=50%: ${pct(r.at50)}`);
   console.log(`   calibration (held out): ECE ${r.cal.ece.toFixed(3)}, Brier ${r.cal.brier.toFixed(3)}; reliability ${r.cal.bins.filter((b) => b.n).map((b) => `${(b.p / b.n).toFixed(2)}->${(b.y / b.n).toFixed(2)} (${b.n})`).join(', ')}`);
   console.log(`   mean predicted vs real quality: ${r.cal.per.map((x) => `${x.m} ${x.p.toFixed(2)}/${x.y.toFixed(2)}`).join('; ')}`);
+  console.log(`   cost targets (auto:$X): ${r.targets.map((t) => `$${t.target.toFixed(3)} -> $${t.c.toFixed(3)} at quality ${t.q.toFixed(3)}`).join('; ')}`);
   console.log(`   within-task AUC of difficulty: strong-right-and-cheapest-wrong ${r.aucGap.toFixed(3)}, most-models-wrong ${r.aucHard.toFixed(3)}`);
 }
 
@@ -275,6 +295,12 @@ L.push('');
 L.push('Single models per held-out task (quality, USD per 1k prompts):');
 L.push('');
 for (const r of results.filter((x) => x.task !== 'routerbench overall')) L.push(`* ${r.task}: ${r.single.slice().sort((a, b) => a.c - b.c).map((s) => `${s.m} ${s.q.toFixed(3)} $${s.c.toFixed(2)}`).join('; ')}`);
+L.push('');
+L.push('Cost-target mode (`auto:$X`, the controller with its default gain 0.05 and window 64, fed with each choice\'s expected cost, then its bill; prompts in a fixed-seed shuffled order): target → achieved USD per 1k prompts (real cost), quality; targets are 5 / 10 / 20 / 50 % of the strongest model\'s cost:');
+L.push('');
+L.push('| held-out task | 5 % | 10 % | 20 % | 50 % |');
+L.push('|---|---|---|---|---|');
+for (const r of results) L.push(`| ${r.task} | ${r.targets.map((t) => `$${t.target.toFixed(3)} → $${t.c.toFixed(3)}, ${t.q.toFixed(3)}`).join(' | ')} |`);
 L.push('');
 L.push('Held-out calibration of P(good) over every (prompt, model): ECE, Brier, reliability (mean predicted → observed, count per bin) and each model\'s mean predicted / real quality:');
 L.push('');

@@ -186,12 +186,15 @@ export function train(items, F, table, { iters = 150, log = () => {}, opts = {} 
     const binary = Object.values(it.outcomes).every((v) => v === 0 || v === 1) && (opts.skillSets || SKILL_SETS).includes(it.set);
     return ms.map(([a, y]) => ({ L: a.a.reduce((acc, v, k) => acc + p.skill[k] * logit(v), 0), y, row: a.row, calib: !it.assumed, perSkill: binary }));
   });
-  // extra params: alpha; one calibration bias per table row (general, shrunk to 0 by BIAS_L2);
+  // extra params: alpha; one calibration bias per table row (general, shrunk to 0 by BIAS_L2; off
+  // unless opts.generalBias: one bias for every skill carried a model's residual on one task to
+  // every other — Mixtral's on the RouteLLM tasks lifted its code on MBPP, held out −0.043 with it,
+  // −0.028 without; docs/ROUTING.md);
   // one per (row, skill), the learned per-skill ability correction, trained only on the outcomes of
   // tasks labelled with that skill (a model's measured success on that skill's training tasks),
   // shrunk to the published figure by SKILL_L2; at serving time it enters through the prompt's
   // skill mixture (folded into the ability, learnedTable).
-  const R = table.rows.length, BIAS_L2 = opts.biasL2 ?? 0.05, useGeneral = opts.generalBias !== false, SKILL_L2 = opts.skillL2 ?? 0.05;
+  const R = table.rows.length, BIAS_L2 = opts.biasL2 ?? 0.05, useGeneral = opts.generalBias === true, SKILL_L2 = opts.skillL2 ?? 0.05;
   const useSkill = opts.skillBias !== false;
   const lab2 = items.map(skillOf);
   // Gauge: a shift shared by every model of a skill is the same as a shift of the difficulty, and
@@ -210,12 +213,25 @@ export function train(items, F, table, { iters = 150, log = () => {}, opts = {} 
   const hasSkill = Array.from({ length: R }, () => new Array(NSKILL).fill(false)), hasAny = new Array(R).fill(false);
   pairs.forEach((ps, i) => { if (!items[i].assumed) for (const { row, perSkill } of ps) { if (perSkill) hasSkill[row][lab2[i]] = true; hasAny[row] = true; } });
   const nSkill = Array.from({ length: NSKILL }, (_, k) => hasSkill.filter((h) => h[k]).length), nAny = hasAny.filter(Boolean).length;
+  // opts.centerBy 'set': the per-skill corrections are centred over the models one data set measured
+  // (each set's own harness level goes to the difficulty), not over every model with outcomes of the
+  // skill — which lets a set that scores every model low (RouterDC's 0-shot harness) push the
+  // models of another set (RouteLLM's GPT-4 and Mixtral) up.
+  const bySet = (opts.centerBy ?? 'set') === 'set';
+  // The scale of the published ability logits is fixed at 1 (opts.alpha: another number, or 'learn'
+  // to fit it as before): a learned scale was fitted to the training tasks' residuals (0.26 without
+  // ARC), which flattened the published gaps between models so that an unseen task ranked them by
+  // another task's corrections; at 1 the published figures keep their spread.
+  const learnAlpha = opts.alpha === 'learn', ALPHA = learnAlpha ? 1 : opts.alpha ?? 1;
+  const hasSS = SETS.map(() => Array.from({ length: R }, () => new Array(NSKILL).fill(false)));
+  pairs.forEach((ps, i) => { if (!items[i].assumed) for (const { row, perSkill } of ps) if (perSkill) hasSS[setOf[i]][row][lab2[i]] = true; });
+  const nSS = hasSS.map((hs) => Array.from({ length: NSKILL }, (_, k) => hs.filter((h) => h[k]).length));
   const d = fit(F, [OUT_DIFF], (i, z, ex, gex) => {
     const ps = pairs[i]; if (!ps.length) return null;
     const w = tw[i] / ps.length, k = lab2[i];
     let gd = 0, mk = 0, mg = 0;
     if (CENTER && !items[i].assumed) for (let r = 0; r < R; r++) {
-      if (hasSkill[r][k]) mk += ex[1 + R + r * NSKILL + k] / nSkill[k];
+      if (bySet ? hasSS[setOf[i]][r][k] : hasSkill[r][k]) mk += ex[1 + R + r * NSKILL + k] / (bySet ? nSS[setOf[i]][k] : nSkill[k]);
       if (hasAny[r]) mg += ex[1 + r] / nAny;
     }
     for (const { L, y, row, calib, perSkill } of ps) {
@@ -225,13 +241,13 @@ export function train(items, F, table, { iters = 150, log = () => {}, opts = {} 
       const e = sig(zb) - y;
       gd -= e * w;
       if (!calib) continue; // assumed outcomes train the difficulty only
-      gex[0] += e * w * L;
+      if (learnAlpha) gex[0] += e * w * L;
       if (useGeneral) gex[1 + row] += e * w + BIAS_L2 * ex[1 + row] * w + CENTER * mg * w;
       if (useSet) gex[so] += e * w + 1e-3 * ex[so] * w;
       if (useSkill && perSkill) gex[sb + k] += e * w + SKILL_L2 * ex[sb + k] * w + CENTER * mk * w;
     }
     return { w: tw[i], d: [gd] };
-  }, { iters, lr: 0.05, l2d: 1e-3, l2h: 3e-4, extra: [1, ...new Array(R + R * NSKILL + NSKILL * SETS.length).fill(0)] });
+  }, { iters, lr: 0.05, l2d: 1e-3, l2h: 3e-4, extra: [learnAlpha ? 1 : ALPHA, ...new Array(R + R * NSKILL + NSKILL * SETS.length).fill(0)] });
   for (let j = 0; j < nd; j++) W.dense[j * NOUT + OUT_DIFF] = d.P[j];
   for (let b = 0; b < NHASH; b++) W.hash[b * NOUT + OUT_DIFF] = d.P[nd + b];
   const ex = d.P.subarray(d.P.length - 1 - R - R * NSKILL - NSKILL * SETS.length);
