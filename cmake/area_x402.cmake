@@ -7,4 +7,6 @@
 gr_add_unit_test(NAME test_keccak SOURCES tests/unit/test_keccak.c LIBS gr_x402)
 gr_add_unit_test(NAME test_eip712 SOURCES tests/unit/test_eip712.c LIBS gr_x402)
 gr_add_unit_test(NAME test_x402 SOURCES tests/unit/test_x402.c LIBS gr_x402)
+# sign-in-with-x: EIP-4361 message (viem vector), verification and its refusals
+gr_add_unit_test(NAME test_x402_siwx SOURCES tests/unit/test_x402_siwx.c LIBS gr_x402)
 gr_add_unit_test(NAME test_x402_upto SOURCES tests/unit/test_x402_upto.c LIBS gr_x402)

@@ -9,6 +9,7 @@
 #include "meter.h"
 #include "meter_defaults.h"
 #include "meter_hold.h"
+#include "output_cap.h"
 #include "pipeline.h"
 #include "route.h"
 #include "route_verify.h"
@@ -41,6 +42,7 @@ static gr_hold_request hold_request(const gr_request *r, const gr_route_candidat
         .native_body = r->messages_body,
         .prompt_tokens = r->est_prompt_tokens + extra_in,
         .outputs = out_cap > 0 ? 1 : r->outputs, /* n choices: n outputs */
+        .upstream_model = c->dep->upstream_model,
         .max_output = out_cap > 0                  ? out_cap
                       : r->ep == GR_EP_EMBEDDINGS ? 0
                                                   : gr_meter_request_max_output(r->body, c->model->max_output_tokens)};
@@ -69,6 +71,10 @@ static gr_phase_rc phase_key_admit(gr_request *r) {
             if (mo > answer_max) answer_max = mo;
         }
         r->max_cost_nusd = gr_route_plan_max_cost(r->plan, answer_max, call_max_cost, r);
+        /* no cap of the client's: the hold reserved each model's max output,
+         * and each attempt sends it, so no upstream default can exceed it */
+        r->default_output_cap = r->ep != GR_EP_EMBEDDINGS && !gr_output_cap_named(r->body) &&
+                                !gr_output_cap_named(r->responses_body);
         int64_t out_tokens = 0;
         for (size_t i = 0; i < r->plan->ncand; i++) {
             const gr_route_candidate *c = &r->plan->cand[i];

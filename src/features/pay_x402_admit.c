@@ -130,6 +130,11 @@ void pay_admit(gr_request *r) {
     x->desc = desc;
     const char *h1 = pay_in_header(r, "X-PAYMENT"), *h2 = pay_in_header(r, "PAYMENT-SIGNATURE");
     const char *hdr = h2 ? h2 : h1;
+    const char *sx = p->siwx && !hdr ? pay_in_header(r, GR_X402_SIWX_HEADER) : NULL;
+    if (sx) {
+        pay_siwx_admit(r, p, x, sx, exact_reserved);
+        return;
+    }
     if (!hdr) { /* quote; with a payer hint, net of that payer's credit */
         const char *hint = pay_in_header(r, PAYER_HINT_HEADER);
         gr_evm_address ha;
@@ -242,7 +247,7 @@ static void exact_reserved(gr_request *r, x402_job *j) {
     int64_t max_cost = x->max_cost_nusd;
     if (j->rc == GR_ERR_INVALID) {
         pay_reject(r, x, pay_build_reqs(r, p, max_cost, x->desc), p->nnets,
-                   x->version == 2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement");
+                   x->siwx ? "siwx_nonce_used" : x->version == 2 ? "invalid_exact_evm_nonce_already_used" : "duplicate_settlement");
         return;
     }
     if (j->rc != GR_OK) {
@@ -252,7 +257,9 @@ static void exact_reserved(gr_request *r, x402_job *j) {
     if (j->take > 0) {
         if (j->take_rc != GR_OK) {
             pay_reject(r, x, pay_build_reqs(r, p, max_cost, x->desc), p->nnets,
-                       x->version == 2 ? "invalid_exact_evm_insufficient_balance" : "insufficient_funds");
+                       x->siwx              ? "siwx_insufficient_credit"
+                       : x->version == 2    ? "invalid_exact_evm_insufficient_balance"
+                                            : "insufficient_funds");
             return;
         }
         x->credit_used_nusd = j->take;
@@ -260,7 +267,7 @@ static void exact_reserved(gr_request *r, x402_job *j) {
     if (x->max_out > 0) r->cap_max_tokens = x->max_out;
     r->max_cost_nusd = max_cost;
     x->phase = XS_ADMITTED;
-    gr_metrics_add(GR_M_X402, "event=\"verified\"", 1);
+    gr_metrics_add(GR_M_X402, x->siwx ? "event=\"session\"" : "event=\"verified\"", 1);
     gr_pipeline_continue(r, GR_PHASE_NEXT); /* admitted: the rest of the pipeline */
 }
 

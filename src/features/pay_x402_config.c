@@ -164,6 +164,10 @@ const gr_conf_key gr_conf_x402_keys[] = {
      "payment-identifier: largest reply kept for retries, 1024..67108864 (default 1048576)"},
     {"receipt_key", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
      "32-byte hex private key that signs offer-receipt receipts of paid replies (optional)"},
+    {"siwx", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "sign-in-with-x credit sessions: true advertises the challenge and serves signed requests from credit (default false)"},
+    {"siwx_max_age_s", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "sign-in-with-x: how long a challenge (issuedAt) stays valid, 10..3600 (default 300)"},
     GR_CONF_END,
 };
 
@@ -365,6 +369,18 @@ static gr_pay_x402 *pay_new(const gr_config *cfg, pay_use use, char *err, size_t
                        errlen))
         goto fail;
     p->payment_id_max_reply_bytes = (size_t)v;
+    const cJSON *sx = cJSON_GetObjectItemCaseSensitive(x, "siwx");
+    if (sx && !cJSON_IsBool(sx)) {
+        snprintf(err, errlen, "x402.siwx: want true or false");
+        goto fail;
+    }
+    p->siwx = cJSON_IsTrue(sx);
+    if (p->siwx && p->mode == GR_X402_SETTLE_NONE) {
+        snprintf(err, errlen, "x402.siwx: needs settle: self or facilitator (credit exists only once payments settle)");
+        goto fail;
+    }
+    if (!bounded_field(x, "siwx_max_age_s", "siwx_max_age_s", 300, 10, 3600, &v, err, errlen)) goto fail;
+    p->siwx_max_age_ms = (int64_t)v * 1000;
     const char *rk = scalar(x, "receipt_key");
     if (rk && *rk) {
         if (!parse_privkey(rk, p->receipt_key, &p->receipt_signer)) {

@@ -14,6 +14,7 @@
 #include "x402.h"
 #include "x402_preflight.h"
 #include "x402_settle.h"
+#include "x402_siwx.h"
 #include "x402_store.h"
 #include "x402_upto.h"
 
@@ -41,6 +42,8 @@ struct gr_pay_x402 {
     uint32_t settle_before_response_ms;
     int64_t payment_id_ttl_ms;          /* payment-identifier: how long an id and its reply are kept */
     size_t payment_id_max_reply_bytes;  /* a larger reply is not kept (its retries get 409) */
+    bool siwx;                          /* sign-in-with-x: a signed header spends the payer's credit */
+    int64_t siwx_max_age_ms;            /* how long a sign-in challenge stays valid */
     bool has_receipt_key;               /* offer-receipt: paid replies carry a signed receipt */
     uint8_t receipt_key[32];
     gr_evm_address receipt_signer;
@@ -83,6 +86,7 @@ typedef struct x402_req {
     const char *pay_id_settlement; /* the settlement header sent */
     const char *pay_id_body;     /* the 200 reply sent (pool), NULL: none or too large */
     bool pay_id_replied, pay_id_too_large;
+    bool siwx; /* admitted by a SIGN-IN-WITH-X proof: served from credit (state `session`) */
 } x402_req;
 
 typedef enum {
@@ -197,6 +201,12 @@ void pay_fill_upto_rec(gr_request *r, const x402_req *x, const gr_x402_network_c
 void pay_close_job(gr_request *r, gr_pay_x402 *p, x402_req *x, const char *amount, char *req_json, int64_t paid,
                    int64_t cost, const char *state, int64_t credit_delta, const gr_x402_upto_rec *u);
 void pay_finish_paid(gr_request *r, gr_ledger_row *row);
+/* pay_x402_siwx.c: sign-in-with-x credit sessions */
+void pay_siwx_expect(gr_request *r, gr_pay_x402 *p, const char *uri, gr_x402_siwx_expect *e);
+gr_status pay_siwx_challenge(gr_request *r, gr_pay_x402 *p, cJSON *ext);
+void pay_siwx_admit(gr_request *r, gr_pay_x402 *p, x402_req *x, const char *hdr,
+                    void (*reserved)(gr_request *r, x402_job *j));
+void pay_siwx_serve_credit(gr_request *r, gr_pay_x402 *p, const char *hdr, void (*view)(gr_request *r, x402_job *j));
 /* pay_x402_serve.c */
 void pay_add_usd(cJSON *o, const char *k, int64_t nusd);
 

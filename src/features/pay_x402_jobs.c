@@ -49,6 +49,8 @@ static void x402_job_run(void *conn, void *arg) {
         break;
     }
     case XJ_CREDIT_VIEW:
+        /* A signed view (sign-in-with-x) spends its nonce first: a replay sees nothing. */
+        if (j->key[0] && (j->rc = gr_x402_store_nonce_reserve(st, j->key, j->valid_before)) != GR_OK) break;
         /* Settlements first, credit second: a job's finishing commits its
          * state and its credit together, so a settlement this view shows as
          * settled always has its credit in the balance read after it (the

@@ -60,7 +60,8 @@ const char *pay_describe(gr_request *r, int64_t max_out, int64_t max_cost) {
     gr_meter_format_usd(max_cost, tot, sizeof tot);
     /* what the worst case adds to list prices (meter_hold.h), said in words */
     gr_provider_kind kind = r->deployment ? r->deployment->provider->kind : GR_PROVIDER_OPENAI;
-    gr_hold_request q = {.body = r->body, .native_body = r->messages_body, .max_output = max_out, .outputs = 1};
+    gr_hold_request q = {.body = r->body, .native_body = r->messages_body, .max_output = max_out, .outputs = 1,
+                         .upstream_model = r->deployment ? r->deployment->upstream_model : NULL};
     int64_t thinking = gr_meter_hold_output(kind, &q) - max_out;
     bool writes = gr_meter_hold_cache_writes(r->messages_body && kind == GR_PROVIDER_ANTHROPIC ? r->messages_body : r->body) > 0;
     return gr_pool_printf(r->pool,
@@ -108,6 +109,7 @@ static int64_t call_max_cost(const gr_route_candidate *c, int64_t extra_in, int6
     gr_prices pr;
     gr_meter_deployment_prices(c->dep, c->model, &pr);
     gr_hold_request q = hold_request(arg, extra_in, out_cap);
+    q.upstream_model = c->dep->upstream_model;
     return gr_meter_hold_cost(&pr, c->dep->provider->kind, &q);
 }
 
@@ -115,6 +117,7 @@ static int64_t call_max_cost(const gr_route_candidate *c, int64_t extra_in, int6
 int64_t pay_request_max_cost(gr_request *r, int64_t max_out) {
     call_max_arg a = {r, max_out};
     gr_hold_request q = hold_request(&a, 0, 0);
+    q.upstream_model = r->deployment ? r->deployment->upstream_model : NULL;
     int64_t mc = gr_meter_hold_cost(&r->prices, r->deployment ? r->deployment->provider->kind : GR_PROVIDER_OPENAI, &q);
     if (!r->plan) return mc;
     int64_t m = gr_route_plan_max_cost(r->plan, max_out, call_max_cost, &a);
@@ -222,6 +225,8 @@ static gr_status render_v2(gr_request *r, const gr_x402_requirements *reqs, size
         /* /v1/messages and /v1/responses run as chat inside */
         gr_endpoint ep = r->anthropic_out ? GR_EP_MESSAGES : r->responses_out ? GR_EP_RESPONSES : r->ep;
         (void)gr_x402_bazaar_add(ext, ep, r->model ? r->model->name : r->model_asked, x ? x->max_out : 0);
+        gr_pay_x402 *p = px(r);
+        if (p && p->siwx) rc = pay_siwx_challenge(r, p, ext);
     }
     char *t = rc == GR_OK ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
@@ -288,7 +293,7 @@ void pay_reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_
         free(hdr);
     }
     gr_request_add_header(r, "Cache-Control", "no-store");
-    if (code && x->has_payer) {
+    if (code && x->has_payer && !x->siwx) {
         gr_x402_settlement s = {.success = false, .error_reason = code, .transaction = "",
                                 .chain_id = x->pay.chain_id, .has_payer = true, .payer = x->pay.auth.from};
         char *sh = NULL;
@@ -304,7 +309,10 @@ void pay_reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_
         gr_request_fail(r, 500, "api_error", "x402_render_failed", NULL, "could not render the payment requirements");
         return;
     }
-    gr_request_reply_json(r, 402, body, strlen(body));
+    /* a payer without a Permit2 allowance: 412, as the exact scheme's spec and
+     * the reference resource server answer (the same PaymentRequired) */
+    int status = code && !strcmp(code, "permit2_allowance_required") ? 412 : 402;
+    gr_request_reply_json(r, status, body, strlen(body));
     free(body);
 }
 

@@ -236,6 +236,11 @@ static void serve_well_known(gr_request *r, gr_pay_x402 *p) {
 }
 
 static void credit_view(gr_request *r, x402_job *j) {
+    if (j->rc == GR_ERR_INVALID && j->key[0]) {
+        gr_request_fail(r, 401, "invalid_request_error", "siwx_nonce_used", GR_X402_SIWX_HEADER,
+                        "This sign-in was used already: sign a fresh challenge.");
+        return;
+    }
     if (j->rc != GR_OK) {
         gr_request_fail(r, 503, "api_error", "x402_store_unavailable", NULL, "The credit store is unavailable.");
         return;
@@ -255,6 +260,11 @@ static void credit_view(gr_request *r, x402_job *j) {
 }
 
 static void serve_credit(gr_request *r, gr_pay_x402 *p, const char *query) {
+    const char *sx = pay_in_header(r, GR_X402_SIWX_HEADER);
+    if (p->siwx && (sx || !query || !strstr(query, "address="))) { /* the wallet's own view, signed */
+        pay_siwx_serve_credit(r, p, sx, credit_view);
+        return;
+    }
     struct evkeyvalq q;
     memset(&q, 0, sizeof q);
     evhttp_parse_query_str(query, &q);

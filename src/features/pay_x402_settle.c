@@ -207,6 +207,7 @@ void pay_before_reply(gr_request *r) {
     bool zero = gr_u256_cmp(&x->value, &(gr_u256){{0}}) == 0;
     gr_request_add_header(r, "x-gaterouter-x402-settlement",
                           p->mode == GR_X402_SETTLE_NONE ? "none"
+                          : x->siwx                      ? "session"
                           : zero                         ? "credit"
                           : x->tx_settled                ? "settled"
                           : x->tx_hash[0]                ? "sent"
@@ -362,9 +363,10 @@ void pay_finish_paid(gr_request *r, gr_ledger_row *row) {
         return;
     }
     if (zero) { /* fully covered by credit: no transfer; unused credit back */
-        pay_close_job(r, p, x, amount, gr_xstrdup(req), 0, cost, "credit", x->credit_used_nusd - cost, NULL);
+        const char *state = x->siwx ? "session" : "credit";
+        pay_close_job(r, p, x, amount, gr_xstrdup(req), 0, cost, state, x->credit_used_nusd - cost, NULL);
         row->x402_credit_delta_nusd = -(cost < x->credit_used_nusd ? cost : x->credit_used_nusd);
-        GR_LEDGER_SET(row->x402_settlement, "credit");
+        GR_LEDGER_SET(row->x402_settlement, state);
         return;
     }
     row->x402_credit_delta_nusd = x->paid_nusd - cost;

@@ -4,6 +4,7 @@
  * registry. */
 #include "proxy_internal.h"
 
+#include "messages_bedrock.h"
 #include "messages_native.h"
 #include "meter_defaults.h"
 #include "route.h"
@@ -215,7 +216,8 @@ static void start_attempt(gr_request *r) {
     r->ops = gr_provider_ops_for(prov->kind);
     r->native = r->messages_body && (prov->kind == GR_PROVIDER_ANTHROPIC || /* Anthropic in, Anthropic up */
                                      (!r->count_tokens &&
-                                      gr_messages_native_is_vertex_claude(prov, r->deployment->upstream_model)));
+                                      (gr_messages_native_is_vertex_claude(prov, r->deployment->upstream_model) ||
+                                       gr_messages_bedrock_is_claude(prov, r->deployment->upstream_model))));
     /* Responses in, Responses up: only requests the gateway keeps no state for */
     r->responses_native = r->responses_out && prov->responses_api &&
                           cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r->responses_body, "store")) &&

@@ -7,6 +7,7 @@
 
 #include "http_reply.h"
 #include "json_edit.h"
+#include "messages_bedrock.h"
 #include "messages_native.h"
 #include "responses_native.h"
 #include "responses_state.h"
@@ -157,10 +158,18 @@ void proxy_start_stream_reply(gr_request *r) {
 
 /* Anthropic upstream, Anthropic client: the event goes out as it came; only
  * usage is read off it. */
-static int relay_native_event(gr_request *r, const gr_sse_event *ev) {
+static int relay_native_event(gr_request *r, const gr_sse_event *in) {
+    gr_sse_event bedrock_ev;
+    char *owned = NULL;
+    const gr_sse_event *ev = in;
+    if (r->deployment->provider->kind == GR_PROVIDER_BEDROCK) { /* an event-stream chunk: the Anthropic event inside */
+        if (gr_messages_bedrock_event(in, &bedrock_ev, &owned) < 0) return 0;
+        ev = &bedrock_ev;
+    }
     gr_native_event_kind k = gr_messages_native_event(ev, &r->usage);
     r->stream_data_bytes += ev->data.len;
     gr_messages_native_frame(r->out, ev);
+    free(owned);
     if (k == GR_NATIVE_EV_STOP) r->done_seen = true;
     if (k == GR_NATIVE_EV_ERROR) {
         r->failed_midstream = true;
@@ -284,7 +293,9 @@ void proxy_on_headers(void *ud, int status, const char *ctype, int retry_after_s
     size_t n = strnlen(full, sizeof(r->up_content_type) - 1);
     memcpy(r->up_content_type, full, n);
     r->up_content_type[n] = '\0';
-    gr_stream_framing framing = r->ops ? r->ops->framing : GR_FRAMING_SSE;
+    gr_stream_framing framing = r->ops                                                     ? r->ops->framing
+                                : r->native && r->deployment->provider->kind == GR_PROVIDER_BEDROCK ? GR_FRAMING_AWS_EVENTSTREAM
+                                                                                            : GR_FRAMING_SSE;
     if (r->stream && status >= 200 && status < 300 && gr_frames_is_stream_type(framing, r->up_content_type)) {
         r->streaming = true;
         gr_frames_init(&r->frames, framing, r->cfg->server.max_sse_event_bytes);

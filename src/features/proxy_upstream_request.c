@@ -6,6 +6,7 @@
 #include "verify_cascade.h"
 
 #include "json_edit.h"
+#include "messages_bedrock.h"
 #include "messages_native.h"
 #include "responses_native.h"
 #include "meter.h"
@@ -13,6 +14,7 @@
 #include "provider_native.h"
 #include "trace.h"
 #include "preset_quirks.h"
+#include "output_cap.h"
 
 #include <stdlib.h>
 
@@ -194,16 +196,11 @@ void proxy_add_common_headers(gr_request *r, const gr_provider_conf *p, gr_http_
     }
 }
 
-/* Caps generation (e.g. at what an x402 payment covers): the canonical body
- * gets max_tokens (or max_completion_tokens, whichever the client used) no
- * larger than the cap, and the fast path forwards the re-rendered body. */
+/* Caps generation (output_cap.h: what x402 paid for, or what a key's hold
+ * reserved): the canonical body gets the cap, and the fast path forwards the
+ * re-rendered body. */
 static const char *apply_token_cap(gr_request *r, cJSON *tree, const char *body, size_t *len) {
-    if (r->cap_max_tokens <= 0 || r->count_tokens) return body;
-    const char *field = cJSON_GetObjectItemCaseSensitive(tree, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
-    const cJSON *cur = cJSON_GetObjectItemCaseSensitive(tree, field);
-    if (cJSON_IsNumber(cur) && cur->valuedouble > 0 && cur->valuedouble <= (double)r->cap_max_tokens) return body;
-    cJSON_DeleteItemFromObjectCaseSensitive(tree, field);
-    cJSON_AddNumberToObject(tree, field, (double)r->cap_max_tokens);
+    if (!gr_output_cap_apply(r, tree, NULL)) return body;
     char *txt = cJSON_PrintUnformatted(tree);
     char *copy = gr_pool_strdup(r->pool, txt);
     cJSON_free(txt);
@@ -250,28 +247,33 @@ bool proxy_build_upstream_request(gr_request *r, const char *body, size_t len) {
         size_t nlen = r->messages_len;
         const char *nb = apply_token_cap(r, r->messages_body, r->messages_text, &nlen);
         bool vertex = p->kind == GR_PROVIDER_VERTEX; /* Claude on Vertex: `model` in the URL instead */
+        bool bedrock = p->kind == GR_PROVIDER_BEDROCK; /* Claude on Bedrock: InvokeModel, signed once the body is done */
         if (vertex)
             gr_messages_native_vertex_request(r->req, p, r->deployment->upstream_model, r->stream, r->actx.bearer_token, h);
+        else if (bedrock)
+            gr_messages_native_forward(r->req, h);
         else
             gr_messages_native_request(r->req, p, r->count_tokens, h);
         proxy_add_common_headers(r, r->deployment->provider, h, true);
+        gr_messages_native_join_betas(h); /* the client's and the provider's, one header */
         h->body = build_fast_body(r, r->messages_body, false, nb, nlen, &h->body_len);
         if (vertex) gr_messages_native_vertex_body(h);
+        gr_upstream_error err = {0};
+        if (bedrock && !gr_messages_bedrock_request(&r->actx, r->stream, h, &err)) {
+            gr_request_fail(r, err.status ? err.status : 500, err.type ? err.type : "api_error", err.code, NULL, "%s",
+                            err.message);
+            return false;
+        }
         return true;
     }
     if (r->responses_native) { /* the client's own Responses request, `model` rewritten */
         const char *rb = r->responses_text;
         size_t rlen = r->responses_len;
-        if (r->cap_max_tokens > 0) { /* max_output_tokens no larger than the cap */
-            cJSON *cur = cJSON_GetObjectItemCaseSensitive(r->responses_body, "max_output_tokens");
-            if (!cJSON_IsNumber(cur) || cur->valuedouble <= 0 || cur->valuedouble > (double)r->cap_max_tokens) {
-                cJSON_DeleteItemFromObjectCaseSensitive(r->responses_body, "max_output_tokens");
-                cJSON_AddNumberToObject(r->responses_body, "max_output_tokens", (double)r->cap_max_tokens);
-                char *txt = cJSON_PrintUnformatted(r->responses_body);
-                rb = gr_pool_strdup(r->pool, txt);
-                rlen = strlen(rb);
-                cJSON_free(txt);
-            }
+        if (gr_output_cap_apply(r, r->responses_body, "max_output_tokens")) { /* output_cap.h */
+            char *txt = cJSON_PrintUnformatted(r->responses_body);
+            rb = gr_pool_strdup(r->pool, txt);
+            rlen = strlen(rb);
+            cJSON_free(txt);
         }
         gr_responses_native_request(p, r->stream, h);
         proxy_add_common_headers(r, r->deployment->provider, h, true);

@@ -8,6 +8,7 @@
 #include "meter.h"
 #include "meter_defaults.h"
 #include "metrics.h"
+#include "output_cap.h"
 #include "proxy.h"
 #include "route.h"
 #include "route_verify.h"
@@ -181,19 +182,14 @@ static bool start_call(cascade *cs, call_role role, int cand, const cJSON *body)
     return true;
 }
 
-/* The request's canonical body for a cheap call: not streamed, capped like the request. */
-static cJSON *cheap_body(gr_request *r) {
+/* The request's canonical body for a cheap call to model: not streamed,
+ * capped like the request (output_cap.h: x402's cap, or the model's maximum
+ * a key's hold reserved for it). */
+static cJSON *cheap_body(gr_request *r, const gr_model_conf *model) {
     cJSON *b = cJSON_Duplicate(r->body, 1);
     cJSON_DeleteItemFromObjectCaseSensitive(b, "stream");
     cJSON_DeleteItemFromObjectCaseSensitive(b, "stream_options");
-    if (r->cap_max_tokens > 0) {
-        const char *field = cJSON_GetObjectItemCaseSensitive(b, "max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
-        const cJSON *cur = cJSON_GetObjectItemCaseSensitive(b, field);
-        if (!(cJSON_IsNumber(cur) && cur->valuedouble > 0 && cur->valuedouble <= (double)r->cap_max_tokens)) {
-            cJSON_DeleteItemFromObjectCaseSensitive(b, field);
-            cJSON_AddNumberToObject(b, field, (double)r->cap_max_tokens);
-        }
-    }
+    (void)gr_output_cap_apply_for(r, model, b, NULL);
     return b;
 }
 
@@ -490,9 +486,11 @@ static gr_phase_rc phase_cascade(gr_request *r) {
     cs->served = -1;
     cs->subject = -1;
     r->ctx[g_slot] = cs;
-    cJSON *body = cheap_body(r);
-    for (uint8_t i = 0; i < v->ncheap; i++) (void)start_call(cs, CALL_CHEAP, v->cheap[i], body);
-    cJSON_Delete(body);
+    for (uint8_t i = 0; i < v->ncheap; i++) {
+        cJSON *body = cheap_body(r, r->plan->cand[v->cheap[i]].model);
+        (void)start_call(cs, CALL_CHEAP, v->cheap[i], body);
+        cJSON_Delete(body);
+    }
     if (!cs->pending) { /* nothing could start: straight to the escalation */
         cs->decided = true;
         cs->outcome = "escalated";

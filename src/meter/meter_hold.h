@@ -30,6 +30,7 @@ typedef struct gr_hold_request {
     int64_t prompt_tokens;    /* the gateway's estimate */
     int64_t max_output;       /* output tokens per output asked for (0 for embeddings) */
     int64_t outputs;          /* n, best_of, prompts (>= 1) */
+    const char *upstream_model; /* the deployment's model id (a Gemini model's default thinking; Vertex's publisher), or NULL */
 } gr_hold_request;
 
 /* Worst-case cost (nano-USD, saturating) of q on a deployment of provider
@@ -37,7 +38,10 @@ typedef struct gr_hold_request {
 int64_t gr_meter_hold_cost(const gr_prices *p, gr_provider_kind kind, const gr_hold_request *q);
 
 /* The output tokens a hold reserves per output on that kind: max_output plus
- * the thinking budget the adapter adds. */
+ * the thinking budget the adapter adds — asked for (reasoning controls), or
+ * the most a Gemini thinking model's default thinking can spend
+ * (gr_gemini_default_thinking). Vertex counts as its publisher's
+ * wire: Anthropic for `claude*` models, else Gemini. */
 int64_t gr_meter_hold_output(gr_provider_kind kind, const gr_hold_request *q);
 
 /* The dearest cache write a request asks for: 0 none (no `cache_control`

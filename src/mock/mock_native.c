@@ -205,11 +205,15 @@ static int anth_emit(void *ud, const char *event, const char *data, size_t len) 
     return 0;
 }
 
-gr_mock_stream *gr_mock_native_stream_new(gr_provider_kind kind, const char *model) {
+gr_mock_stream *gr_mock_native_stream_new(gr_provider_kind kind, const char *model, int64_t prompt_tokens) {
     if (kind != GR_PROVIDER_ANTHROPIC && kind != GR_PROVIDER_GEMINI) return NULL;
     gr_mock_stream *s = gr_xcalloc(1, sizeof(*s));
     s->kind = kind;
-    if (kind == GR_PROVIDER_ANTHROPIC) s->anth = gr_messages_stream_new(model);
+    if (kind == GR_PROVIDER_ANTHROPIC) {
+        s->anth = gr_messages_stream_new(model);
+        /* Anthropic counts the input up front: message_start carries it */
+        gr_messages_stream_set_input_estimate(s->anth, prompt_tokens);
+    }
     s->model = model ? gr_xstrdup(model) : NULL;
     return s;
 }
@@ -323,10 +327,16 @@ char *gr_mock_native_stream_finish(gr_mock_stream *s, size_t *len) {
 }
 
 char *gr_mock_native_sse(gr_provider_kind kind, const cJSON *chunks, size_t *len) {
-    gr_mock_stream *s = gr_mock_native_stream_new(kind, NULL);
+    /* the input count is known up front, as it is to the real service */
+    int64_t prompt_tokens = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, chunks) {
+        const cJSON *pt = gr_provider_get(gr_provider_get(c, "usage"), "prompt_tokens");
+        if (cJSON_IsNumber(pt)) prompt_tokens = (int64_t)pt->valuedouble;
+    }
+    gr_mock_stream *s = gr_mock_native_stream_new(kind, NULL, prompt_tokens);
     if (!s) return NULL;
     buf all = {0};
-    const cJSON *c;
     cJSON_ArrayForEach(c, chunks) {
         size_t n;
         char *p = gr_mock_native_stream_chunk(s, c, &n);

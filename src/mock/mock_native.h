@@ -25,7 +25,9 @@ char *gr_mock_native_error(gr_provider_kind kind, int status, const char *messag
  * usageMetadata) come from _finish, so a paced caller writes the finish chunk,
  * the usage chunk and _finish's bytes in one go (mock_upstream.c does). */
 typedef struct gr_mock_stream gr_mock_stream;
-gr_mock_stream *gr_mock_native_stream_new(gr_provider_kind kind, const char *model);
+/* prompt_tokens: the mock's count of the request's input, reported in
+ * Anthropic's message_start as the real service does (0: unknown). */
+gr_mock_stream *gr_mock_native_stream_new(gr_provider_kind kind, const char *model, int64_t prompt_tokens);
 char *gr_mock_native_stream_chunk(gr_mock_stream *s, const cJSON *chunk, size_t *len);
 char *gr_mock_native_stream_finish(gr_mock_stream *s, size_t *len);
 void gr_mock_native_stream_free(gr_mock_stream *s);

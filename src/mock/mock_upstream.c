@@ -828,7 +828,7 @@ static void serve_plan(gr_mock *mk, gr_client_req *req, plan *p, bool chat, gr_p
         s->created = (int64_t)(gr_wall_ms() / 1000);
         s->out = evbuffer_new();
         if (!s->out) abort();
-        if (wire != GR_PROVIDER_OPENAI) s->enc = gr_mock_native_stream_new(wire, p->model);
+        if (wire != GR_PROVIDER_OPENAI) s->enc = gr_mock_native_stream_new(wire, p->model, p->prompt_tokens);
         if (resp_req) s->renc = gr_responses_stream_new(&call);
         free(resp_id);
         pending_init(mk, &s->pj, req, stream_tick, mstream_dispose);

@@ -231,8 +231,18 @@ static gr_status item_to_messages(const cJSON *it, cJSON *msgs, gr_upstream_erro
      * (custom / freeform tools in namespaces): nothing an upstream here can be
      * offered, so dropped knowingly like hosted tools in `tools` */
     if (!strcmp(type, "additional_tools")) return GR_OK;
-    if (!strcmp(type, "item_reference"))
-        return bad(err, "input", "item_reference items are not supported: use previous_response_id%s", NULL);
+    if (!strcmp(type, "item_reference")) {
+        /* A stored reasoning item, by id (the AI SDK's default, store: true,
+         * on reasoning models): a reasoning item in full is dropped above, so
+         * its reference is too. Other items have content that matters and no
+         * store lookup here: refused, naming what to send instead. */
+        const char *id = gr_provider_get_str(it, "id");
+        if (id && !strncmp(id, "rs_", 3)) return GR_OK;
+        return bad(err, "input",
+                   "item_reference items are supported for reasoning items (rs_...) only: send the item itself, "
+                   "or continue with previous_response_id%s",
+                   NULL);
+    }
     return bad(err, "input", "input item type '%s' is not supported", type);
 }
 

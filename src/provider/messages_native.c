@@ -15,6 +15,13 @@
 
 const char *const gr_messages_native_forwarded[] = {"anthropic-beta", NULL};
 
+void gr_messages_native_forward(const gr_client_req *client, gr_http_request *h) {
+    for (size_t i = 0; client && gr_messages_native_forwarded[i]; i++) {
+        const char *v = gr_client_req_header(client, gr_messages_native_forwarded[i]);
+        if (v) gr_http_request_add_header(h, "%s: %s", gr_messages_native_forwarded[i], v);
+    }
+}
+
 void gr_messages_native_request(const gr_client_req *client, const gr_provider_conf *p, bool count_tokens,
                                 gr_http_request *h) {
     h->url = gr_provider_url(p->base_url ? p->base_url : "https://api.anthropic.com/v1",
@@ -24,11 +31,55 @@ void gr_messages_native_request(const gr_client_req *client, const gr_provider_c
     const char *version = client ? gr_client_req_header(client, "anthropic-version") : NULL;
     gr_http_request_add_header(h, "anthropic-version: %s",
                                version ? version : p->api_version ? p->api_version : GR_ANTHROPIC_DEFAULT_VERSION);
-    for (size_t i = 0; client && gr_messages_native_forwarded[i]; i++) {
-        const char *v = gr_client_req_header(client, gr_messages_native_forwarded[i]);
-        if (v) gr_http_request_add_header(h, "%s: %s", gr_messages_native_forwarded[i], v);
-    }
+    gr_messages_native_forward(client, h);
     if (!count_tokens) gr_http_request_add_header(h, "accept: text/event-stream, application/json");
+}
+
+/* Whether the comma-separated list (of len bytes) holds the item. */
+static bool list_has(const char *list, size_t len, const char *item, size_t ilen) {
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && list[j] != ',') j++;
+        if (j - i == ilen && !memcmp(list + i, item, ilen)) return true;
+        i = j + 1;
+    }
+    return false;
+}
+
+void gr_messages_native_join_betas(gr_http_request *h) {
+    static const char name[] = "anthropic-beta:";
+    const size_t nl = sizeof name - 1;
+    size_t total = 0, lines = 0, k = 0;
+    for (size_t i = 0; i < h->nheaders; i++)
+        if (!strncasecmp(h->headers[i], name, nl)) total += strlen(h->headers[i]), lines++;
+    if (lines < 2) return;
+    char *joined = gr_xmalloc(total + 1);
+    size_t len = 0;
+    for (size_t i = 0; i < h->nheaders; i++) {
+        char *line = h->headers[i];
+        if (strncasecmp(line, name, nl)) {
+            h->headers[k++] = line;
+            continue;
+        }
+        for (const char *v = line + nl; *v;) { /* each beta, trimmed */
+            while (*v == ' ' || *v == '\t' || *v == ',') v++;
+            const char *e = v;
+            while (*e && *e != ',') e++;
+            const char *t = e;
+            while (t > v && (t[-1] == ' ' || t[-1] == '\t')) t--;
+            if (t > v && !list_has(joined, len, v, (size_t)(t - v))) {
+                if (len) joined[len++] = ',';
+                memcpy(joined + len, v, (size_t)(t - v));
+                len += (size_t)(t - v);
+            }
+            v = e;
+        }
+        free(line);
+    }
+    h->nheaders = k;
+    joined[len] = '\0';
+    if (len) gr_http_request_add_header(h, "anthropic-beta: %s", joined);
+    free(joined);
 }
 
 static bool foreign_thinking(const cJSON *block) {
@@ -67,10 +118,7 @@ void gr_messages_native_vertex_request(const gr_client_req *client, const gr_pro
              p->location, upstream_model, stream ? "streamRawPredict" : "rawPredict");
     gr_http_request_add_header(h, "content-type: application/json");
     gr_http_request_add_header(h, "authorization: Bearer %s", bearer ? bearer : "");
-    for (size_t i = 0; client && gr_messages_native_forwarded[i]; i++) {
-        const char *v = gr_client_req_header(client, gr_messages_native_forwarded[i]);
-        if (v) gr_http_request_add_header(h, "%s: %s", gr_messages_native_forwarded[i], v);
-    }
+    gr_messages_native_forward(client, h);
     gr_http_request_add_header(h, "accept: text/event-stream, application/json");
 }
 

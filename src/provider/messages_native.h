@@ -12,12 +12,20 @@
 
 /* Client headers forwarded to the Anthropic upstream unchanged (when sent). */
 extern const char *const gr_messages_native_forwarded[];
+/* Adds those the client sent to h. */
+void gr_messages_native_forward(const gr_client_req *client, gr_http_request *h);
 
 /* Sets h's URL (<base_url>/messages or /messages/count_tokens) and headers:
  * the provider's key as x-api-key, the client's anthropic-version (else the
  * provider's api_version, else the default) and anthropic-beta. */
 void gr_messages_native_request(const gr_client_req *client, const gr_provider_conf *p, bool count_tokens,
                                 gr_http_request *h);
+
+/* Joins every anthropic-beta header line of h (the client's, the provider's
+ * configured one) into one, comma-separated, each beta once in the order
+ * first seen: Anthropic reads one list, and a repeated header may reach it
+ * as either value alone. */
+void gr_messages_native_join_betas(gr_http_request *h);
 
 /* Removes from the assistant turns of a /v1/messages body the thinking
  * blocks Anthropic did not sign: an empty signature (the gateway's

@@ -423,11 +423,11 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
                               "reasoning_effort / reasoning.effort must be one of none, minimal, low, medium, high");
         goto out;
     }
-    if (reasoning_asked) { /* else the model's own default thinking */
+    if (reasoning_asked) {
         cJSON *tc = cJSON_AddObjectToObject(gc, "thinkingConfig");
         cJSON_AddNumberToObject(tc, "thinkingBudget", (double)budget);
         if (budget > 0 && !cJSON_IsTrue(gr_provider_get(reasoning, "exclude"))) cJSON_AddTrueToObject(tc, "includeThoughts");
-    }
+    } /* else the model's own default thinking (reserved: gr_gemini_default_thinking) */
     /* thoughts may count against maxOutputTokens: room for the budget and the answer */
     if (cJSON_IsNumber(mt)) cJSON_AddNumberToObject(gc, "maxOutputTokens", mt->valuedouble + (double)budget);
     const cJSON *n = gr_provider_get(req, "n");
@@ -539,8 +539,19 @@ static void sb_append(char **b, size_t *len, const char *s) {
     *len += sl;
 }
 
+/* Gemini's function calls carry no id (or one of their own): one is made
+ * unique to this reply, from the gateway's id for it, since clients keep a
+ * conversation's calls apart by id (the Agents SDK pairs calls and outputs
+ * by call_id across turns; OpenAI's ids never repeat). */
+static void call_id(char *out, size_t n, const cJSON *fc, const gr_adapter_ctx *ctx, int k) {
+    const char *own = gr_provider_get_str(fc, "id");
+    if (own && own[0]) snprintf(out, n, "%s", own);
+    else if (ctx && ctx->request_id && ctx->request_id[0]) snprintf(out, n, "call_%s_%d", ctx->request_id, k);
+    else snprintf(out, n, "call_%d", k);
+}
+
 static void collect_parts(const cJSON *cand, cand_parts *cp, int *tool_index, int *id_counter,
-                          bool with_index) {
+                          bool with_index, const gr_adapter_ctx *ctx) {
     const cJSON *p;
     cJSON_ArrayForEach(p, gr_provider_get(gr_provider_get(cand, "content"), "parts")) {
         const char *t = gr_provider_get_str(p, "text");
@@ -553,8 +564,8 @@ static void collect_parts(const cJSON *cand, cand_parts *cp, int *tool_index, in
             if (!cp->tool_calls) cp->tool_calls = cJSON_CreateArray();
             cJSON *tc = cJSON_CreateObject();
             if (with_index) cJSON_AddNumberToObject(tc, "index", (*tool_index)++);
-            char id[32];
-            snprintf(id, sizeof(id), "call_%d", (*id_counter)++);
+            char id[160];
+            call_id(id, sizeof(id), fc, ctx, (*id_counter)++);
             cJSON_AddStringToObject(tc, "id", id);
             cJSON_AddStringToObject(tc, "type", "function");
             cJSON *fn = cJSON_AddObjectToObject(tc, "function");
@@ -637,7 +648,7 @@ static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body
     cJSON_ArrayForEach(cand, cands) {
         cand_parts cp = {0};
         int ti = 0;
-        collect_parts(cand, &cp, &ti, &id_counter, false);
+        collect_parts(cand, &cp, &ti, &id_counter, false, ctx);
         const cJSON *ix = gr_provider_get(cand, "index");
         const char *fr = gr_provider_get_str(cand, "finishReason");
         const char *finish = finish_reason_for(fr, cp.tool_calls != NULL);
@@ -723,7 +734,7 @@ static gr_status on_candidate(gemini_stream *s, const cJSON *root, const cJSON *
         return GR_ERR_PARSE;
     }
     cand_parts cp = {0};
-    collect_parts(cand, &cp, &s->ntools[index], &s->id_counter, true);
+    collect_parts(cand, &cp, &s->ntools[index], &s->id_counter, true, &s->ctx);
     if (s->ctx.exclude_reasoning) { /* reasoning.exclude: thought, billed, not returned */
         free(cp.thought);
         cp.thought = NULL;
@@ -842,6 +853,18 @@ int64_t gr_gemini_thinking_budget(const cJSON *req) {
     static const gr_reasoning_level levels[] = {
         {"none", 0}, {"minimal", 512}, {"low", 1024}, {"medium", 8192}, {"high", 24576}, {NULL, 0}};
     return gr_provider_reasoning_budget(req, levels, 1);
+}
+
+int64_t gr_gemini_default_thinking(const char *model) {
+    if (!model) return 0;
+    if (!strncmp(model, "models/", 7)) model += 7;
+    static const char *const non_thinking[] = {"-image", "-tts", "-live", "-audio", "embedding"};
+    for (size_t i = 0; i < GR_ARRAY_LEN(non_thinking); i++)
+        if (strstr(model, non_thinking[i])) return 0;
+    if (!strncmp(model, "gemini-2.5-flash-lite", 21)) return 0; /* thinks only when asked */
+    if (!strncmp(model, "gemini-2.5-pro", 14) || !strncmp(model, "gemini-3", 8)) return 32768;
+    if (!strncmp(model, "gemini-2.5-", 11)) return 24576; /* Flash */
+    return 0;
 }
 
 const gr_provider_ops gr_gemini_ops = {

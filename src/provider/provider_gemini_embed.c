@@ -28,6 +28,32 @@ static cJSON *embed_request(const char *model, const char *text, const cJSON *di
     return r;
 }
 
+gr_status gr_google_embed_input(const cJSON *req, const char *who, int max_inputs, bool *batch, int *n,
+                                gr_upstream_error *err) {
+    const cJSON *input = gr_provider_get(req, "input");
+    const cJSON *dims = gr_provider_get(req, "dimensions");
+    if (dims && !(cJSON_IsNumber(dims) && dims->valuedouble >= 1 && dims->valuedouble <= 100000)) {
+        gr_provider_error_set(err, 400, "invalid_request_error", "'dimensions' must be a positive integer");
+        return GR_ERR_INVALID;
+    }
+    *batch = cJSON_IsArray(input);
+    *n = *batch ? cJSON_GetArraySize(input) : 1;
+    bool texts = *batch ? *n >= 1 : cJSON_IsString(input);
+    const cJSON *it;
+    if (*batch) cJSON_ArrayForEach(it, input) texts = texts && cJSON_IsString(it);
+    if (!texts) {
+        gr_provider_error_set(err, 400, "invalid_request_error",
+                              "%s embeddings take text: 'input' must be a string or a non-empty list of strings", who);
+        return GR_ERR_INVALID;
+    }
+    if (*n > max_inputs) {
+        gr_provider_error_set(err, 400, "invalid_request_error", "%s embeds at most %d input%s per request", who,
+                              max_inputs, max_inputs == 1 ? "" : "s");
+        return GR_ERR_INVALID;
+    }
+    return GR_OK;
+}
+
 gr_status gr_gemini_build_embeddings_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
                                              gr_upstream_error *err) {
     memset(out, 0, sizeof(*out));
@@ -36,25 +62,11 @@ gr_status gr_gemini_build_embeddings_request(const gr_adapter_ctx *ctx, const cJ
     const char *model = ctx && ctx->upstream_model ? ctx->upstream_model : gr_provider_get_str(req, "model");
     if (!model) model = "";
     if (!strncmp(model, "models/", 7)) model += 7;
-    if (dims && !(cJSON_IsNumber(dims) && dims->valuedouble >= 1 && dims->valuedouble <= 100000)) {
-        gr_provider_error_set(err, 400, "invalid_request_error", "'dimensions' must be a positive integer");
-        return GR_ERR_INVALID;
-    }
-    bool batch = cJSON_IsArray(input);
-    int n = batch ? cJSON_GetArraySize(input) : 1;
-    bool texts = batch ? n >= 1 : cJSON_IsString(input);
+    bool batch;
+    int n;
+    gr_status vrc = gr_google_embed_input(req, "Gemini", GEMINI_EMBED_BATCH_MAX, &batch, &n, err);
+    if (vrc != GR_OK) return vrc;
     const cJSON *it;
-    if (batch) cJSON_ArrayForEach(it, input) texts = texts && cJSON_IsString(it);
-    if (!texts) {
-        gr_provider_error_set(err, 400, "invalid_request_error",
-                              "Gemini embeddings take text: 'input' must be a string or a non-empty list of strings");
-        return GR_ERR_INVALID;
-    }
-    if (n > GEMINI_EMBED_BATCH_MAX) {
-        gr_provider_error_set(err, 400, "invalid_request_error", "Gemini embeds at most %d inputs per request",
-                              GEMINI_EMBED_BATCH_MAX);
-        return GR_ERR_INVALID;
-    }
     cJSON *body;
     if (batch) {
         body = cJSON_CreateObject();

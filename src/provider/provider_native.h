@@ -46,6 +46,34 @@ int64_t gr_gemini_thinking_budget(const cJSON *req);
  * (absent, invalid, an array) becomes {}. name NULL is "". Caller owns it. */
 cJSON *gr_gemini_function_call_part(const char *name, const char *args);
 
+/* The most a Gemini model's default thinking can spend when a request has
+ * no reasoning controls (the adapter then sends none, and the model thinks
+ * dynamically up to its maximum budget): 32768 for Gemini 2.5 Pro and
+ * Gemini 3, 24576 for 2.5 Flash; 0 for 2.5 Flash-Lite (it thinks only when
+ * asked) and for models that do not think (older ones, image, TTS, live,
+ * embeddings). What a budget hold reserves on top of the output cap. */
+int64_t gr_gemini_default_thinking(const char *upstream_model);
+
+/* "<base_url>/v1/projects/<p>/locations/<l>/publishers/<publisher>" of a
+ * Vertex AI provider (heap; provider_vertex.c). */
+char *gr_vertex_publisher_base(const gr_provider_conf *pc, const char *publisher);
+
+/* Vertex AI embeddings (provider_vertex_embed.c), the ops of /v1/embeddings. */
+gr_status gr_vertex_build_embeddings_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
+                                             gr_upstream_error *err);
+gr_status gr_vertex_parse_embeddings_response(const gr_adapter_ctx *ctx, const cJSON *canonical, const char *body,
+                                              size_t len, cJSON **out, gr_usage *usage, gr_upstream_error *err);
+
+/* The checks of an OpenAI embeddings request both Google APIs share: input
+ * a string or a non-empty list of strings (at most max_inputs), dimensions a
+ * positive integer; else GR_ERR_INVALID with a 400 naming `who`. */
+gr_status gr_google_embed_input(const cJSON *req, const char *who, int max_inputs, bool *batch, int *n,
+                                gr_upstream_error *err);
+
+/* A Vertex AI adapter's context: a project, a location and an access token,
+ * else GR_ERR_INVALID with the error (provider_vertex.c). */
+gr_status gr_vertex_check_ctx(const gr_adapter_ctx *ctx, gr_upstream_error *err);
+
 /* Gemini embeddings (provider_gemini_embed.c), the ops of /v1/embeddings. */
 gr_status gr_gemini_build_embeddings_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
                                              gr_upstream_error *err);

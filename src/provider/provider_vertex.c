@@ -9,6 +9,7 @@
  * Auth is `Authorization: Bearer <access token>` — the token the proxy got
  * from vertex_token.c (ctx->bearer_token); no API key is ever sent.
  * Responses, streams and errors go to the publisher's adapter as they are.
+ * /v1/embeddings: publishers/google/models/<m>:predict (provider_vertex_embed.c).
  * Mapping decisions: docs/PROVIDERS.md ("Google Vertex AI"). */
 #include "provider_native.h"
 
@@ -22,8 +23,7 @@ static const gr_provider_ops *inner_ops(const gr_adapter_ctx *ctx) {
     return is_anthropic(ctx ? ctx->upstream_model : NULL) ? &gr_anthropic_ops : &gr_gemini_ops;
 }
 
-/* "<base_url>/v1/projects/<p>/locations/<l>/publishers/<publisher>" (heap). */
-static char *publisher_base(const gr_provider_conf *pc, const char *publisher) {
+char *gr_vertex_publisher_base(const gr_provider_conf *pc, const char *publisher) {
     size_t n = strlen(pc->base_url) + strlen(pc->project) + strlen(pc->location) + strlen(publisher) + 48;
     char *b = gr_xmalloc(n);
     snprintf(b, n, "%s/v1/projects/%s/locations/%s/publishers/%s", pc->base_url, pc->project, pc->location, publisher);
@@ -55,9 +55,7 @@ static bool rewrite_anthropic_body(gr_http_request *out) {
     return ok;
 }
 
-static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
-                                    gr_upstream_error *err) {
-    memset(out, 0, sizeof(*out));
+gr_status gr_vertex_check_ctx(const gr_adapter_ctx *ctx, gr_upstream_error *err) {
     const gr_provider_conf *pc = ctx ? ctx->provider : NULL;
     if (!pc || !pc->base_url || !pc->project || !pc->location) {
         gr_provider_error_set(err, 500, "api_error", "the Vertex AI provider has no project or location");
@@ -67,9 +65,17 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
         gr_provider_error_set(err, 502, "api_error", "no Vertex AI access token");
         return GR_ERR_INVALID;
     }
+    return GR_OK;
+}
+
+static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
+                                    gr_upstream_error *err) {
+    memset(out, 0, sizeof(*out));
+    if (gr_vertex_check_ctx(ctx, err) != GR_OK) return GR_ERR_INVALID;
+    const gr_provider_conf *pc = ctx->provider;
     bool anth = is_anthropic(ctx->upstream_model);
     gr_provider_conf inner = *pc; /* the publisher adapter sees the publisher's base, no key, no extra headers */
-    char *base = publisher_base(pc, anth ? "anthropic" : "google");
+    char *base = gr_vertex_publisher_base(pc, anth ? "anthropic" : "google");
     inner.base_url = base;
     inner.api_key = NULL;
     inner.nheaders = 0;
@@ -149,4 +155,6 @@ static void map_error(const gr_adapter_ctx *ctx, int status, const char *body, s
 const gr_provider_ops gr_vertex_ops = {
     .kind = "vertex",
     GR_PROVIDER_TRANSLATOR_OPS,
+    .build_embeddings_request = gr_vertex_build_embeddings_request,
+    .parse_embeddings_response = gr_vertex_parse_embeddings_response,
 };

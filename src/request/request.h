@@ -87,6 +87,7 @@ typedef struct gr_request {
     uint64_t stream_data_bytes; /* for the usage estimate when a stream reports none */
     bool pay_x402;              /* paid per request over x402 (no API key) */
     int64_t cap_max_tokens;     /* > 0: generation capped (e.g. to what was paid) */
+    bool default_output_cap;    /* a key's hold reserved the model's max output: every attempt sends it (output_cap.h) */
     const char *model_asked;
     const gr_model_conf *model;
     const gr_deployment *deployment;

@@ -5,6 +5,7 @@
  * (see x402_settle.h). Owns its curl easy handle and per-network relayer
  * nonce cache; nothing here runs on a worker thread except submit(). */
 #include "x402_settle.h"
+#include "x402_siwx.h"
 
 #include "curl_dl.h"
 #include "evm_tx.h"
@@ -664,10 +665,11 @@ static void run_job(gr_x402_settler *s, gr_x402_settle_rec *rec) {
     gr_evm_address target;
     gr_x402_spend sr;
     bool upto = false;
-    bool callable = job_call(s, n, rec, &upto, data, &data_len, &target, &sr, err, sizeof err);
-    if (callable && !upto && gr_u256_eq(&sr.amount, &(gr_u256){{0}})) {
+    bool session = rec->header_b64 && !strncmp(rec->header_b64, GR_X402_SIWX_JOB_PREFIX, strlen(GR_X402_SIWX_JOB_PREFIX));
+    bool callable = session || job_call(s, n, rec, &upto, data, &data_len, &target, &sr, err, sizeof err);
+    if (session || (callable && !upto && gr_u256_eq(&sr.amount, &(gr_u256){{0}}))) {
         /* credit paid it all (a job taken over before its request closed it): nothing to send */
-        snprintf(rec->state, sizeof rec->state, "credit");
+        snprintf(rec->state, sizeof rec->state, session ? "session" : "credit");
         bool won = false;
         bool in_ledger = false;
         if (gr_x402_store_settlement_finish(s->store, rec, 0, false, 0, false, &won, &in_ledger) != GR_OK)

@@ -1,5 +1,6 @@
 // bedrock.test.mjs — kind: bedrock end to end, offline: the official `openai`
-// SDK (and `@anthropic-ai/sdk` on /v1/messages) -> gateway -> a recording
+// SDK (and `@anthropic-ai/sdk` on /v1/messages, relayed natively to Claude
+// through InvokeModel / InvokeModelWithResponseStream) -> gateway -> a recording
 // Bedrock fake (bedrock_fake.mjs) that verifies every SigV4 signature with its
 // own implementation and streams real binary event-stream frames.
 // Covered: chat, streaming (usage and cost on the last chunk), tools over
@@ -48,7 +49,38 @@ const convertTool = {
 };
 
 // The fake's script: what Bedrock answers, by the last user text or the turn.
+// Claude through InvokeModel (the /v1/messages relay): an Anthropic message,
+// streamed as event-stream `chunk` frames of {"bytes": base64(event)}.
+const claudeMessage = { id: 'msg_bdrk_1', type: 'message', role: 'assistant', model: CLAUDE,
+  content: [{ type: 'thinking', thinking: 'Say hi.', signature: 'EqBedrockSig==' }, { type: 'text', text: 'Hello from Claude on Bedrock.' }],
+  stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 21, output_tokens: 9 } };
+const chunk = (ev) => ({ event: 'chunk', payload: { bytes: Buffer.from(JSON.stringify(ev)).toString('base64'), p: 'abcd' } });
+function claudeEvents(streamFail) {
+  const { content, usage, ...head } = claudeMessage;
+  const evs = [
+    { type: 'message_start', message: { ...head, content: [], stop_reason: null, usage: { input_tokens: usage.input_tokens, output_tokens: 1 } } },
+    { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } },
+    { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'Say hi.' } },
+    { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'EqBedrockSig==' } },
+    { type: 'content_block_stop', index: 0 },
+    { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } },
+    { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'Hello from Claude on Bedrock.' } },
+  ].map(chunk);
+  if (streamFail) return [...evs, { exception: 'throttlingException', payload: { message: 'Too many tokens, please wait.' } }];
+  return [...evs, ...[
+    { type: 'content_block_stop', index: 1 },
+    { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: usage.output_tokens } },
+    { type: 'message_stop', 'amazon-bedrock-invocationMetrics': { inputTokenCount: 21, outputTokenCount: 9, invocationLatency: 40, firstByteLatency: 20 } },
+  ].map(chunk)];
+}
+
 async function script(rec, body) {
+  if (rec.modelId.startsWith('anthropic.') && rec.op.startsWith('invoke')) {
+    const text = body.messages.at(-1).content;
+    if (text === 'THROTTLE') return { status: 429, type: 'ThrottlingException', message: 'Too many requests, please wait before trying again.' };
+    if (rec.op === 'invoke') return { json: claudeMessage };
+    return { events: claudeEvents(text === 'STREAMFAIL') };
+  }
   if (rec.op === 'invoke') {
     if (rec.modelId.startsWith('amazon.titan-embed')) return { json: { embedding: [0.5, -0.25, 0.125], inputTextTokenCount: 7 } };
     return { json: { id: 'c1', response_type: 'embeddings_floats', embeddings: body.texts.map((t, i) => [i, 0.5, t.length]), texts: body.texts } };
@@ -134,9 +166,10 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
+  const code = await gw?.stop();
   await fake?.close();
   await envFake?.close();
+  assert.equal(code, 0, 'gateway drains and exits 0 on SIGTERM (no sanitizer report)');
 });
 
 const lastRequest = (f = fake) => f.requests.at(-1);
@@ -311,11 +344,36 @@ test('a rejected signature -> 502, and the reply holds none of the credentials A
     assert.ok(!text.includes(secret) && !text.includes(secret.slice(0, 16)), `reply leaks ${secret.slice(0, 8)}…: ${text}`);
 });
 
-test('/v1/messages (Anthropic SDK) served by a Bedrock model through the inbound translation', async () => {
-  const msg = await anthropic.messages.create({ model: 'claude-br', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] });
-  assert.equal(lastRequest().sig.ok, true);
-  assert.equal(msg.content[0].text, 'Hello from Bedrock.');
-  assert.equal(msg.stop_reason, 'end_turn');
+test('/v1/messages to Claude on Bedrock: InvokeModel with the client\'s body (model out, anthropic_version and betas in), signed; the message back as it came', async () => {
+  const ask = { model: 'claude-br', max_tokens: 100, thinking: { type: 'enabled', budget_tokens: 1024 }, top_k: 5,
+    system: [{ type: 'text', text: 'Be brief.', cache_control: { type: 'ephemeral' } }], messages: [{ role: 'user', content: 'Hi' }] };
+  const r = await anthropic.messages.create(ask, { headers: { 'anthropic-beta': 'interleaved-thinking-2025-05-14' } }).withResponse();
+  const rec = lastRequest();
+  assert.equal(rec.sig.ok, true, rec.sig.why);
+  assert.equal(rec.url, '/model/anthropic.claude-3-5-sonnet-20241022-v2%3A0/invoke');
+  const { model, ...rest } = ask;
+  assert.deepEqual(rec.body, { anthropic_version: 'bedrock-2023-05-31', anthropic_beta: ['interleaved-thinking-2025-05-14'], ...rest });
+  assert.ok(rec.raw.startsWith('{"anthropic_version":"bedrock-2023-05-31","anthropic_beta":["interleaved-thinking-2025-05-14"],'), rec.raw);
+  assert.equal(rec.headers['anthropic-beta'], undefined, 'betas travel in the body on Bedrock');
+  assert.deepEqual(r.data.content, claudeMessage.content, 'thinking and its signature intact');
+  assert.ok(Math.abs(Number(r.response.headers.get('x-gaterouter-cost')) - (21 * 3 + 9 * 15) / 1e6) < 1e-9);
+});
+
+test('/v1/messages streamed from Bedrock: event-stream chunks become Anthropic SSE events, usage metered; an exception frame is an error event', async () => {
+  const stream = anthropic.messages.stream({ model: 'claude-br', max_tokens: 100, messages: [{ role: 'user', content: 'Hi' }] });
+  const final = await stream.finalMessage();
+  const rec = lastRequest();
+  assert.equal(rec.url, '/model/anthropic.claude-3-5-sonnet-20241022-v2%3A0/invoke-with-response-stream');
+  assert.equal(rec.body.stream, undefined, 'Bedrock streams by the operation, not a body field');
+  assert.deepEqual(final.content, claudeMessage.content);
+  assert.equal(final.usage.output_tokens, 9);
+  const raw = await fetch(`${gw.base}/v1/messages`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': TEST_KEY, 'anthropic-version': '2023-06-01' },
+    body: JSON.stringify({ model: 'claude-br', max_tokens: 100, stream: true, messages: [{ role: 'user', content: 'STREAMFAIL' }] }) });
+  const text = await raw.text();
+  assert.match(text, /event: content_block_delta\ndata: \{"type":"content_block_delta","index":1,"delta":\{"type":"text_delta","text":"Hello from Claude on Bedrock."\}\}/);
+  assert.match(text, /event: error\ndata: \{"type":"error","error":\{"type":"rate_limit_error","message":"Bedrock throttlingException: Too many tokens, please wait."\}\}/);
+  const throttled = await anthropic.messages.create({ model: 'claude-br', max_tokens: 10, messages: [{ role: 'user', content: 'THROTTLE' }] }).catch((e) => e);
+  assert.equal(throttled.status, 429);
 });
 
 test('--check-config refuses a bedrock provider without credentials or region', () => {

@@ -1,7 +1,8 @@
 // bedrock_fake.mjs — a recording upstream that speaks AWS Bedrock Runtime's
 // wire format: POST /model/{modelId}/converse (JSON), /converse-stream
-// (binary application/vnd.amazon.eventstream frames) and /invoke
-// (InvokeModel, for embeddings). Every request's SigV4 signature is verified
+// (binary application/vnd.amazon.eventstream frames), /invoke (InvokeModel:
+// embeddings, Claude's Messages body) and /invoke-with-response-stream
+// (Claude's events as `chunk` frames). Every request's SigV4 signature is verified
 // with an implementation of its own (Node's crypto, written from the AWS
 // spec, independent of the gateway's C code): a bad or stale signature, a
 // wrong credential scope or a missing session token is refused with 403
@@ -135,7 +136,7 @@ export async function startBedrockFake(script, creds) {
         // As AWS does: the expected canonical request and string to sign, in the message.
         return fail(403, 'InvalidSignatureException', `The request signature we calculated does not match the signature you provided (${rec.sig.why}). Authorization was '${req.headers.authorization}'. The Canonical String for this request should have been\n'${rec.sig.canonical || ''}'\nThe String-to-Sign should have been\n'${rec.sig.sts || ''}'`);
       }
-      const m = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec(req.url);
+      const m = /^\/model\/([^/]+)\/(converse|converse-stream|invoke|invoke-with-response-stream)$/.exec(req.url);
       if (!m) return fail(404, 'UnknownOperationException', `no such operation ${req.url}`);
       rec.modelId = decodeURIComponent(m[1]);
       rec.op = m[2];

@@ -36,6 +36,17 @@ export function testStoreUrl(dir) {
   return u.toString();
 }
 
+// A minimal gateway config: a store in dir, one worker, the test key, and
+// the providers/models YAML a suite brings (its own upstream fakes).
+export function minimalConfig(port, dir, providersAndModels) {
+  return `
+store: "${testStoreUrl(dir)}"
+server: { listen: 127.0.0.1:${port}, workers: 1 }
+log: { access_log: "off", level: info }
+auth: { keys: [ { name: test, key: ${TEST_KEY} } ] }
+${providersAndModels}`;
+}
+
 export function defaultConfig(port, extra = '', dir = tmpdir()) {
   return `
 store: "${testStoreUrl(dir)}"

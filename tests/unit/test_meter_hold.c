@@ -161,12 +161,54 @@ static void notes_name_each_defaulted_deployment(void **st) {
     assert_non_null(strstr(buf, "0.3 USD per 1M tokens"));
 }
 
+/* Gemini thinking models think by default: the most they may is held; the
+ * wire of Vertex and Bedrock deployments is their publisher's. */
+static void default_thinking_and_publisher_wire(void **st) {
+    (void)st;
+    cJSON *b = cJSON_Parse("{\"messages\":[],\"max_tokens\":100}");
+    gr_hold_request q = req(b, 10, 100);
+    static const struct {
+        gr_provider_kind kind;
+        const char *model;
+        int64_t out;
+    } cases[] = {
+        {GR_PROVIDER_GEMINI, "gemini-2.5-pro", 100 + 32768},
+        {GR_PROVIDER_GEMINI, "models/gemini-2.5-flash", 100 + 24576},
+        {GR_PROVIDER_GEMINI, "gemini-2.5-flash-lite", 100},
+        {GR_PROVIDER_GEMINI, "gemini-2.5-flash-image-preview", 100},
+        {GR_PROVIDER_GEMINI, "gemini-3-pro-preview", 100 + 32768},
+        {GR_PROVIDER_GEMINI, "gemini-2.0-flash", 100},
+        {GR_PROVIDER_GEMINI, NULL, 100},
+        {GR_PROVIDER_VERTEX, "gemini-2.5-flash", 100 + 24576},
+        {GR_PROVIDER_VERTEX, "claude-sonnet-4@20250514", 100},
+        {GR_PROVIDER_ANTHROPIC, "gemini-2.5-pro", 100},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        q.upstream_model = cases[i].model;
+        assert_int_equal(gr_meter_hold_output(cases[i].kind, &q), cases[i].out);
+    }
+    cJSON_Delete(b);
+    /* reasoning asked: the budget asked, not the default */
+    b = cJSON_Parse("{\"messages\":[],\"reasoning_effort\":\"low\"}");
+    q.body = b;
+    q.upstream_model = "gemini-2.5-pro";
+    assert_int_equal(gr_meter_hold_output(GR_PROVIDER_GEMINI, &q), 100 + 1024);
+    q.upstream_model = "claude-sonnet-4@20250514"; /* Claude on Vertex: Anthropic's budget for `low` */
+    assert_int_equal(gr_meter_hold_output(GR_PROVIDER_VERTEX, &q), 100 + 2048);
+    q.upstream_model = "us.anthropic.claude-sonnet-4-20250514-v1:0"; /* and on Bedrock */
+    assert_int_equal(gr_meter_hold_output(GR_PROVIDER_BEDROCK, &q), 100 + 2048);
+    q.upstream_model = "meta.llama3-70b-instruct-v1:0";
+    assert_int_equal(gr_meter_hold_output(GR_PROVIDER_BEDROCK, &q), 100);
+    cJSON_Delete(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(plain_request_is_tokens_at_list_price),
         cmocka_unit_test(cache_writes_priced_at_their_ttl),
         cmocka_unit_test(native_body_is_what_counts_on_anthropic),
         cmocka_unit_test(thinking_budget_reserved),
+        cmocka_unit_test(default_thinking_and_publisher_wire),
         cmocka_unit_test(cache_read_defaults_by_kind),
         cmocka_unit_test(notes_name_each_defaulted_deployment),
     };

@@ -61,6 +61,11 @@ static void roundtrip_response(gr_provider_kind kind) {
     gr_usage u;
     gr_upstream_error err;
     assert_int_equal(ops->parse_chat_response(&ctx, native, len, &out, &u, &err), GR_OK);
+    if (kind == GR_PROVIDER_GEMINI) { /* Gemini's calls carry no id: the adapter makes one unique to the reply */
+        cJSON *tc = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(
+                                           cJSON_GetObjectItem(in, "choices"), 0), "message"), "tool_calls"), 0);
+        cJSON_ReplaceItemInObject(tc, "id", cJSON_CreateString("call_chatcmpl-rt_0"));
+    }
     if (!cJSON_Compare(in, out, 1)) {
         char *a = cJSON_Print(in), *b = cJSON_Print(out);
         print_error("native: %s\nwant %s\ngot %s\n", native, a, b);
@@ -151,6 +156,31 @@ static void roundtrip_stream(gr_provider_kind kind) {
 }
 
 static void test_stream_anthropic(void **s) { (void)s; roundtrip_stream(GR_PROVIDER_ANTHROPIC); }
+
+/* Anthropic reports the input up front, in message_start (LangChain's
+ * ChatAnthropic stream reads it there: frameworks.test.mjs). */
+static void test_stream_anthropic_message_start_input(void **s) {
+    (void)s;
+    cJSON *chunks = cJSON_Parse(CHUNKS);
+    assert_non_null(chunks);
+    size_t len = 0;
+    char *sse = gr_mock_native_sse(GR_PROVIDER_ANTHROPIC, chunks, &len);
+    assert_non_null(sse);
+    static const char head[] = "event: message_start\ndata: ";
+    const char *start = strstr(sse, head);
+    assert_non_null(start);
+    start += sizeof(head) - 1;
+    const char *end = strchr(start, '\n');
+    assert_non_null(end);
+    cJSON *ev = cJSON_ParseWithLength(start, (size_t)(end - start));
+    assert_non_null(ev);
+    cJSON *in = cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(ev, "message"), "usage"), "input_tokens");
+    assert_true(cJSON_IsNumber(in));
+    assert_true(in->valuedouble > 0);
+    cJSON_Delete(ev);
+    free(sse);
+    cJSON_Delete(chunks);
+}
 static void test_stream_gemini(void **s) { (void)s; roundtrip_stream(GR_PROVIDER_GEMINI); }
 
 /* canonical request -> adapter -> native body -> mock decoder -> canonical */
@@ -213,7 +243,9 @@ static void test_errors(void **s) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_response_anthropic), cmocka_unit_test(test_response_gemini),
-        cmocka_unit_test(test_stream_anthropic),   cmocka_unit_test(test_stream_gemini),
+        cmocka_unit_test(test_stream_anthropic),
+        cmocka_unit_test(test_stream_anthropic_message_start_input),
+        cmocka_unit_test(test_stream_gemini),
         cmocka_unit_test(test_request_anthropic),  cmocka_unit_test(test_request_gemini),
         cmocka_unit_test(test_errors),
     };

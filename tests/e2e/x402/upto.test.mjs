@@ -326,7 +326,8 @@ test('upto preflight: a payer without a Permit2 allowance, or without the maximu
   for (const [who, code] of [[unapproved, 'permit2_allowance_required'], [unfunded, 'permit2_insufficient_balance']]) {
     const { header } = await signUpto(who, upto);
     const r = await post(body, { 'payment-signature': header });
-    assert.equal(r.status, 402, code);
+    // no allowance: 412 Precondition Failed (exact scheme spec, reference x402HTTPResourceServer)
+    assert.equal(r.status, code === 'permit2_allowance_required' ? 412 : 402, code);
     assert.equal((await r.json()).error, code);
     assert.equal(b64json(r.headers.get('payment-response')).errorReason, code);
     const p = await fetch(`${gw.base}/v1/x402/payments?id=${r.headers.get('x-request-id')}`);
