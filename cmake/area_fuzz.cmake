@@ -17,7 +17,7 @@
 # (tests/durability, label "durability") against the real binary.
 option(GR_LIBFUZZER "Build the fuzz targets as libFuzzer binaries (clang only)" OFF)
 
-set(GR_FUZZ_TARGETS sse config chat_request responses_request provider_anthropic provider_gemini x402 siwx admin json_edit http_server verify_agree aws_eventstream provider_bedrock)
+set(GR_FUZZ_TARGETS sse config chat_request responses_request provider_anthropic provider_gemini x402 svm siwx admin json_edit http_server verify_agree aws_eventstream provider_bedrock)
 
 function(gr_fuzz_define)
   # Deferred to the end of the top-level CMakeLists so every area library and

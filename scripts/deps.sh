@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 PKGS=(build-essential cmake pkg-config git ca-certificates curl
       libevent-dev libcurl4-openssl-dev libcjson-dev libyaml-dev libsqlite3-dev
-      libsecp256k1-dev libssl-dev libcmocka-dev libhiredis-dev libhttp-parser-dev zlib1g-dev redis-server libpq-dev postgresql sqlite3 valgrind nodejs npm
+      libsecp256k1-dev libsodium-dev libssl-dev libcmocka-dev libhiredis-dev libhttp-parser-dev zlib1g-dev redis-server libpq-dev postgresql sqlite3 valgrind nodejs npm
       chromium)  # chromium: the console's browser suite (tests/console, playwright-core)
 missing=()
 for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done

@@ -6,23 +6,16 @@
 // (@x402/fetch + @x402/evm) paying.
 // Prints the 402, the payment, the answer and the settlement transaction.
 // Run through scripts/x402-demo.sh (builds first if needed).
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { wrapFetchWithPayment, x402Client, decodePaymentResponseHeader } from '@x402/fetch';
 import { registerExactEvmScheme } from '@x402/evm/exact/client';
 import { startAnvil, deployToken, account, accountKey, CHAIN_ID } from '../tests/e2e/x402/lib.mjs';
-import { freePort } from '../tests/compat/harness.mjs';
+import { startDemoGateway } from './x402-demo-gateway.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const bin = process.env.GR_BIN || join(root, 'build', 'gaterouter');
 const b64json = (s) => JSON.parse(Buffer.from(s, 'base64').toString('utf8'));
 const usdc = (atomic) => `${(Number(atomic) / 1e6).toFixed(6)} USDC`;
 const step = (t) => console.log(`\n=== ${t}`);
 
-let chain, gw, mock;
+let chain, gw;
 try {
   step('local chain and a USDC-like token');
   chain = await startAnvil();
@@ -32,24 +25,9 @@ try {
   console.log(`anvil ${chain.url} (chain ${CHAIN_ID}); token ${token.address}; the agent ${agent.address} holds ${usdc(5_000_000n)}`);
 
   step('GateRouter on config/examples/x402-base-sepolia.yaml');
-  const mockPort = await freePort();
-  mock = spawn(bin, ['mock', '--port', String(mockPort)], { stdio: 'ignore' });
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const env = {
-    ...process.env, GR_LISTEN: `127.0.0.1:${port}`, GR_STORE: `sqlite://${join(mkdtempSync(join(tmpdir(), 'gr-x402-demo-')), 'demo.db')}`,
-    GR_PROVIDER_URL: `http://127.0.0.1:${mockPort}/v1`, OPENAI_API_KEY: 'mock', X402_ASSET: token.address, X402_RPC_URL: chain.url, X402_RELAYER_KEY: accountKey(2),
-    X402_PAY_TO: payTo.address,
-  };
-  gw = spawn(bin, ['--config', join(root, 'config', 'examples', 'x402-base-sepolia.yaml')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let logs = '';
-  gw.stdout.on('data', (d) => { logs += d; });
-  gw.stderr.on('data', (d) => { logs += d; });
-  for (let i = 0; ; i++) {
-    try { if ((await fetch(`${base}/ready`)).ok) break; } catch { /* starting */ }
-    if (gw.exitCode !== null || i > 200) throw new Error(`the gateway did not start:\n${logs}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  gw = await startDemoGateway('x402-base-sepolia.yaml', { X402_ASSET: token.address, X402_RPC_URL: chain.url, X402_RELAYER_KEY: accountKey(2),
+    X402_PAY_TO: payTo.address });
+  const { base, mockPort } = gw;
   console.log(`listening on ${base} (upstream: the mock on port ${mockPort}); payTo ${payTo.address}; relayer ${relayer.address}`);
 
   const url = `${base}/v1/chat/completions`;
@@ -81,7 +59,7 @@ try {
   };
   const res = await wrapFetchWithPayment(seen, client)(url, { method: 'POST', headers, body });
   const answer = await res.json();
-  if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${JSON.stringify(answer)}\n${logs.slice(-2000)}`);
+  if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${JSON.stringify(answer)}\n${gw.logs().slice(-2000)}`);
 
   step('3. the answer');
   console.log(`HTTP ${res.status}: ${JSON.stringify(answer.choices?.[0]?.message?.content)}`);
@@ -106,7 +84,6 @@ try {
   console.error(`demo failed: ${e.stack || e}`);
   process.exitCode = 1;
 } finally {
-  if (gw && gw.exitCode === null) { gw.kill('SIGTERM'); await new Promise((r) => gw.on('exit', r)); }
-  if (mock && mock.exitCode === null) mock.kill('SIGTERM');
+  if (gw) await gw.stop();
   if (chain) await chain.stop();
 }

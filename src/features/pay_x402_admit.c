@@ -107,6 +107,19 @@ void pay_quote_reply(gr_request *r, x402_job *j) {
 static void exact_with_credit(gr_request *r, x402_job *j);
 static void exact_reserved(gr_request *r, x402_job *j);
 
+/* pay_svm.c's answers: refused (402 with the offer), or paid and confirmed. */
+static void svm_reject(gr_request *r, const char *code) {
+    gr_pay_x402 *p = px(r);
+    x402_req *x = XREQ(r);
+    pay_reject(r, x, pay_build_reqs(r, p, x->max_cost_nusd, x->desc), p->nnets, code);
+}
+
+static void svm_admitted(gr_request *r) {
+    XREQ(r)->phase = XS_SVM_PAID;
+    gr_metrics_add(GR_M_X402, "event=\"verified\"", 1);
+    gr_pipeline_continue(r, GR_PHASE_NEXT);
+}
+
 /* Answers (402 quote or rejection, 503 when the store is unavailable or
  * slower than store.op_timeout_ms) and finishes, or continues the pipeline
  * once the payment is admitted — usually later, from this loop, after its
@@ -149,6 +162,12 @@ void pay_admit(gr_request *r) {
     }
     x->version = h2 ? 2 : 1; /* until the payload says otherwise */
     x->header_b64 = gr_pool_strdup(r->pool, hdr);
+    if (p->svm && gr_pay_svm_claims(hdr)) { /* Solana: settled before serving (pay_svm.c) */
+        gr_pay_svm_admission a = {.version = x->version, .max_cost_nusd = max_cost, .max_out = max_out,
+                                  .store = p->store, .reject = svm_reject, .admitted = svm_admitted};
+        gr_pay_svm_admit(r, p->svm, &a, hdr);
+        return;
+    }
     if (h2) { /* v2 may be upto */
         gr_x402_upto_err uerr = GR_UPTO_OK;
         gr_status urc = gr_x402_upto_decode(gr_str_c(hdr), &x->up, &uerr);

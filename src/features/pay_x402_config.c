@@ -168,12 +168,16 @@ const gr_conf_key gr_conf_x402_keys[] = {
      "sign-in-with-x credit sessions: true advertises the challenge and serves signed requests from credit (default false)"},
     {"siwx_max_age_s", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
      "sign-in-with-x: how long a challenge (issuedAt) stays valid, 10..3600 (default 300)"},
+    {"solana_settle_threads", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "Solana: threads that send and confirm payments before serving, 1..64 (default 4)"},
+    {"solana_settle_queue_max", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "Solana: settlements waiting beyond which a paid request gets 503, 1..1000000 (default 256)"},
     GR_CONF_END,
 };
 
 const gr_conf_key gr_conf_x402_network_keys[] = {
-    {"network", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "v1 name (base, base-sepolia, ...) or eip155:<chain id>; required"},
-    {"asset", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "token contract address (0x + 40 hex); required"},
+    {"network", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "v1 name (base, base-sepolia, solana, solana-devnet, ...), eip155:<chain id> or solana:<genesis hash>; required"},
+    {"asset", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "token contract address (0x + 40 hex), on Solana the mint (base58); required"},
     {"pay_to", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "receiving address; required"},
     {"payTo", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "alias of pay_to"},
     {"name", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "the token's EIP-712 domain name; required"},
@@ -186,6 +190,14 @@ const gr_conf_key gr_conf_x402_network_keys[] = {
     {"permit2", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "Permit2 contract (upto scheme)"},
     {"upto_proxy", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "upto proxy contract (upto scheme)"},
     {"facilitator_address", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL, "address that calls settle() for upto with a facilitator"},
+    {"fee_payer_key", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "Solana: base58 keypair (64 bytes) or seed (32) of the fee payer that signs and pays each payment's fee; required"},
+    {"max_compute_unit_price", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "Solana: highest compute-unit price a payment may set, micro-lamports, 0..5000000 (default 5000000)"},
+    {"max_compute_unit_limit", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "Solana: highest compute-unit limit a payment may set, 1000..1400000 (default 50000)"},
+    {"confirm_timeout_ms", GR_CONF_NESTED, 0, 0, 0, 0, NULL, NULL,
+     "Solana: how long a payment may take to confirm before the request is refused, 1000..120000 (default 30000)"},
     GR_CONF_END,
 };
 
@@ -281,7 +293,9 @@ void *gr_pay_x402_conf_parse(const cJSON *sec, const gr_config *cfg, gr_conf_err
 }
 
 void gr_pay_x402_quiesce(gr_pay_x402 *p) {
-    if (p) gr_x402_preflight_shutdown(p->preflight);
+    if (!p) return;
+    gr_x402_preflight_shutdown(p->preflight);
+    gr_pay_svm_shutdown(p->svm);
 }
 
 gr_pay_x402 *gr_pay_x402_new(const gr_config *cfg, gr_store *store, char *err, size_t errlen) {
@@ -395,8 +409,11 @@ static gr_pay_x402 *pay_new(const gr_config *cfg, pay_use use, char *err, size_t
         snprintf(err, errlen, "x402.networks: list at least one network/asset to accept");
         goto fail;
     }
+    p->svm = gr_pay_svm_new(x, p->mode == GR_X402_SETTLE_SELF, use == PAY_SERVE, err, errlen);
+    if (!p->svm && err[0]) goto fail;
     p->nets = gr_xcalloc((size_t)nn, sizeof *p->nets);
     for (int i = 0; i < nn; i++) {
+        if (gr_pay_svm_is_entry(cJSON_GetArrayItem(nets, i))) continue; /* pay_svm.c has it */
         gr_x402_network_conf *n = &p->nets[p->nnets++];
         if (!parse_network(cJSON_GetArrayItem(nets, i), (size_t)i, n, err, errlen)) goto fail;
         if (p->mode == GR_X402_SETTLE_SELF && (!n->rpc_url || !n->has_relayer)) {
@@ -480,6 +497,7 @@ void gr_pay_x402_free(gr_pay_x402 *p) {
     if (!p) return;
     gr_x402_settler_free(p->settler); /* drains first: it uses nets, store and the preflight's payer memory */
     gr_x402_preflight_free(p->preflight); /* after: its waiting replies were answered by the settler */
+    gr_pay_svm_free(p->svm); /* its pool was drained by quiesce (or never served) */
     gr_x402_store_close(p->store);
     free_nets(p);
     free(p->public_url);

@@ -6,6 +6,7 @@
 #define GR_PAY_X402_INTERNAL_H
 
 #include "pay_x402.h"
+#include "pay_svm.h"
 #include "pipeline.h"
 #include "request.h"
 #include "services.h"
@@ -47,9 +48,10 @@ struct gr_pay_x402 {
     bool has_receipt_key;               /* offer-receipt: paid replies carry a signed receipt */
     uint8_t receipt_key[32];
     gr_evm_address receipt_signer;
+    gr_pay_svm *svm;                    /* the Solana networks (pay_svm.h), NULL: none */
 };
 
-typedef enum { XS_NONE = 0, XS_QUOTED, XS_REJECTED, XS_ADMITTED, XS_REPLAYED } x402_phase;
+typedef enum { XS_NONE = 0, XS_QUOTED, XS_REJECTED, XS_ADMITTED, XS_REPLAYED, XS_SVM_PAID } x402_phase;
 
 /* Per-request state (r->ctx[g_ctx_slot]), in the request's pool. */
 typedef struct x402_req {

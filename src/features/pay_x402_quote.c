@@ -127,8 +127,11 @@ int64_t pay_request_max_cost(gr_request *r, int64_t max_out) {
 /* The offer: one requirement per configured network/asset, each asking
  * quote_nusd in that token's atomic units. */
 gr_x402_requirements *pay_build_reqs(gr_request *r, gr_pay_x402 *p, int64_t quote_nusd, const char *desc) {
-    gr_x402_requirements *reqs = gr_pool_calloc(r->pool, p->nnets * sizeof *reqs);
+    /* at least one slot: with only Solana networks it carries the resource (render_required) */
+    gr_x402_requirements *reqs = gr_pool_calloc(r->pool, (p->nnets ? p->nnets : 1) * sizeof *reqs);
     const char *res = pay_resource_url(r, p);
+    reqs[0] = (gr_x402_requirements){.scheme = "exact", .resource = res, .description = desc,
+                                     .mime_type = "application/json"};
     for (size_t i = 0; i < p->nnets; i++) {
         const gr_x402_network_conf *n = &p->nets[i];
         reqs[i] = (gr_x402_requirements){
@@ -202,11 +205,35 @@ static gr_status pay_id_advertise(cJSON *root) {
     return GR_OK;
 }
 
+/* The PaymentRequired JSON of n EVM requirements; with none (only Solana
+ * networks, whose offers pay_svm.c appends) the same document with empty
+ * accepts, its v2 resource from reqs[0]. */
+static gr_status render_required(int version, const gr_x402_requirements *reqs, size_t n, const char *code,
+                                 char **out) {
+    if (n > 0) return gr_x402_render_payment_required(version, reqs, n, code, out);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "x402Version", version);
+    if (version == 1 || code) cJSON_AddStringToObject(root, "error", code ? code : "X-PAYMENT header is required");
+    if (version == 2) {
+        cJSON *res = cJSON_AddObjectToObject(root, "resource");
+        cJSON_AddStringToObject(res, "url", reqs[0].resource ? reqs[0].resource : "");
+        if (reqs[0].description) cJSON_AddStringToObject(res, "description", reqs[0].description);
+        cJSON_AddStringToObject(res, "mimeType", "application/json");
+    }
+    cJSON_AddArrayToObject(root, "accepts");
+    char *t = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    if (!t) return GR_ERR_NOMEM;
+    *out = gr_xstrdup(t);
+    cJSON_free(t);
+    return GR_OK;
+}
+
 /* v2 PaymentRequired JSON: the exact requirements followed by the upto offers. */
 static gr_status render_v2(gr_request *r, const gr_x402_requirements *reqs, size_t n, const gr_x402_upto_offer *up,
                            size_t nu, const char *code, char **out) {
     char *json = NULL;
-    gr_status rc = gr_x402_render_payment_required(2, reqs, n, code, &json);
+    gr_status rc = render_required(2, reqs, n, code, &json);
     if (rc != GR_OK) {
         *out = json;
         return rc;
@@ -217,6 +244,8 @@ static gr_status render_v2(gr_request *r, const gr_x402_requirements *reqs, size
     cJSON *acc = cJSON_GetObjectItemCaseSensitive(root, "accepts");
     rc = cJSON_IsArray(acc) ? GR_OK : GR_ERR_NOMEM;
     for (size_t i = 0; i < nu && rc == GR_OK; i++) rc = gr_x402_upto_render_requirement(&up[i], NULL, acc);
+    x402_req *xs = XREQ(r);
+    if (rc == GR_OK && px(r)) gr_pay_svm_add_accepts(px(r)->svm, acc, 2, xs ? xs->max_cost_nusd : 0, NULL, NULL);
     if (rc == GR_OK && offer_pay_id) rc = pay_id_advertise(root);
     if (rc == GR_OK) { /* what this endpoint takes and returns (bazaar) */
         cJSON *ext = cJSON_GetObjectItemCaseSensitive(root, "extensions");
@@ -280,10 +309,20 @@ void pay_reply_402(gr_request *r, x402_req *x, gr_x402_requirements *reqs, size_
     size_t n1 = 0;
     for (size_t i = 0; i < n; i++)
         if (gr_x402_network_v1_name(reqs[i].chain_id)) v1[n1++] = reqs[i];
-    if (version == 2 || n1 == 0) {
+    size_t svm1 = p ? gr_pay_svm_offers(p->svm, 1) : 0;
+    if (version == 2 || n1 + svm1 == 0) {
         if (render_v2(r, reqs, n, up, nu, code, &body) != GR_OK) body = NULL;
-    } else if (gr_x402_render_payment_required(1, v1, n1, code, &body) != GR_OK) {
+    } else if (render_required(1, v1, n1, code, &body) != GR_OK) {
         body = NULL;
+    } else if (svm1) { /* the Solana networks with a v1 name */
+        cJSON *root = cJSON_Parse(body);
+        cJSON *acc = cJSON_GetObjectItemCaseSensitive(root, "accepts");
+        if (cJSON_IsArray(acc)) gr_pay_svm_add_accepts(p->svm, acc, 1, x->max_cost_nusd, pay_resource_url(r, p), x->desc);
+        char *t = root ? cJSON_PrintUnformatted(root) : NULL;
+        cJSON_Delete(root);
+        free(body);
+        body = t ? gr_xstrdup(t) : NULL;
+        cJSON_free(t);
     }
     char *v2json = NULL;
     if (render_v2(r, reqs, n, up, nu, code, &v2json) == GR_OK) {

@@ -93,6 +93,7 @@ static cJSON *offer_obj(const gr_config *cfg, gr_pay_x402 *p, const char *base, 
             cJSON_AddStringToObject(u, "facilitatorAddress", addr);
         }
     }
+    gr_pay_svm_describe(p->svm, acc);
     cJSON *schemes = cJSON_AddArrayToObject(o, "schemes");
     cJSON_AddItemToArray(schemes, cJSON_CreateString("exact"));
     for (size_t i = 0; i < p->nnets; i++)

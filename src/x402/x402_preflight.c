@@ -4,12 +4,10 @@
  * x402_preflight.h). */
 #include "x402_preflight.h"
 
-#include "curl_dl.h"
 #include "log.h"
 #include "store_exec.h"
 #include "x402.h"
 
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,41 +30,8 @@ struct gr_x402_preflight {
     char failed[FAILED_SLOTS][43]; /* lowercase 0x… payers; "" = free */
 };
 
-/* One pool thread's client. */
-typedef struct pf_conn {
-    CURL *curl;
-    gr_x402_rpc rpc;
-    uint64_t deadline_ms; /* of the check in progress */
-} pf_conn;
-
-static uint64_t conn_deadline(void *ud) { return ((pf_conn *)ud)->deadline_ms; }
-
-static gr_status conn_open(void *ctx, void **out, char *err, size_t errlen) {
-    (void)ctx;
-    char why[320];
-    if (gr_curl_load(why, sizeof why) != GR_OK) {
-        snprintf(err, errlen, "x402 preflight needs libcurl (%s)", why);
-        return GR_ERR_UNSUPPORTED;
-    }
-    pf_conn *c = gr_xcalloc(1, sizeof *c);
-    c->curl = gr_curl()->easy_init();
-    if (!c->curl) {
-        free(c);
-        snprintf(err, errlen, "x402 preflight: cannot create a curl handle");
-        return GR_ERR_NOMEM;
-    }
-    c->rpc = (gr_x402_rpc){.curl = c->curl, .deadline_fn = conn_deadline, .ud = c};
-    *out = c;
-    return GR_OK;
-}
-
-static void conn_close(void *ctx, void *conn) {
-    (void)ctx;
-    pf_conn *c = conn;
-    if (!c) return;
-    gr_curl()->easy_cleanup(c->curl);
-    free(c);
-}
+/* One pool thread's client: gr_x402_rpc_conn (x402_rpc.h). */
+typedef gr_x402_rpc_conn pf_conn;
 
 gr_status gr_x402_preflight_new(const gr_x402_preflight_opts *o, gr_x402_preflight **out, char *err, size_t errlen) {
     gr_x402_preflight *pf = gr_xcalloc(1, sizeof *pf);
@@ -74,7 +39,7 @@ gr_status gr_x402_preflight_new(const gr_x402_preflight_opts *o, gr_x402_preflig
     pthread_mutex_init(&pf->mu, NULL);
     gr_store_exec_opts eo = {.threads = o->threads, .queue_max = o->queue_max, .op_timeout_ms = o->timeout_ms,
                              .pool = "x402_preflight"};
-    gr_status rc = gr_store_exec_new(&eo, conn_open, conn_close, pf, &pf->exec, err, errlen);
+    gr_status rc = gr_store_exec_new(&eo, gr_x402_rpc_conn_open, gr_x402_rpc_conn_close, pf, &pf->exec, err, errlen);
     if (rc != GR_OK) {
         pthread_mutex_destroy(&pf->mu);
         free(pf);

@@ -272,3 +272,32 @@ void gr_x402_abi_address(const gr_evm_address *a, uint8_t w[32]) {
     memset(w, 0, 12);
     memcpy(w + 12, a->b, 20);
 }
+
+static uint64_t conn_deadline(void *ud) { return ((gr_x402_rpc_conn *)ud)->deadline_ms; }
+
+gr_status gr_x402_rpc_conn_open(void *ctx, void **out, char *err, size_t errlen) {
+    (void)ctx;
+    char why[320];
+    if (gr_curl_load(why, sizeof why) != GR_OK) {
+        snprintf(err, errlen, "x402 needs libcurl (%s)", why);
+        return GR_ERR_UNSUPPORTED;
+    }
+    gr_x402_rpc_conn *c = gr_xcalloc(1, sizeof *c);
+    c->curl = gr_curl()->easy_init();
+    if (!c->curl) {
+        free(c);
+        snprintf(err, errlen, "x402: cannot create a curl handle");
+        return GR_ERR_NOMEM;
+    }
+    c->rpc = (gr_x402_rpc){.curl = c->curl, .deadline_fn = conn_deadline, .ud = c};
+    *out = c;
+    return GR_OK;
+}
+
+void gr_x402_rpc_conn_close(void *ctx, void *conn) {
+    (void)ctx;
+    gr_x402_rpc_conn *c = conn;
+    if (!c) return;
+    gr_curl()->easy_cleanup(c->curl);
+    free(c);
+}

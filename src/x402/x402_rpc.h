@@ -26,6 +26,18 @@ typedef struct gr_x402_rpc {
     void *ud;
 } gr_x402_rpc;
 
+/* One pool thread's client (store_exec.h pools of blocking RPC work: the
+ * preflight, Solana settlement): a curl handle and an RPC client bounded by
+ * deadline_ms (wall clock, 0 = none; set by the work in progress). Its open
+ * and close functions are a pool's gr_store_exec_open_fn / close_fn. */
+typedef struct gr_x402_rpc_conn {
+    CURL_handle *curl;
+    gr_x402_rpc rpc;
+    uint64_t deadline_ms;
+} gr_x402_rpc_conn;
+gr_status gr_x402_rpc_conn_open(void *ctx, void **out, char *err, size_t errlen);
+void gr_x402_rpc_conn_close(void *ctx, void *conn);
+
 /* POST body (JSON) to url. Returns the HTTP status (0: transport failure or
  * aborted, err set) and the response body in *out (malloc'd, NUL-terminated,
  * at most 1 MiB; may be NULL). */

@@ -84,6 +84,15 @@ for prov in ('anthropic', 'gemini'):
             put(f'provider_{prov}', b'\x01\x00' + rd(p))
             put(f'provider_{prov}', b'\x03\x09' + rd(p))
 
+# svm: the raw Solana transaction of tests/unit/test_svm.c (built by the official libraries), a few cuts
+import re
+svm_b64 = ''.join(re.findall(r'"([A-Za-z0-9+/=]+)"', rd(os.path.join(root, 'tests', 'unit', 'test_svm.c')).decode()
+                             .split('#define V_TX', 1)[1].split('static', 1)[0]))
+svm_tx = base64.b64decode(svm_b64)
+put('svm', svm_tx)
+for cut in (1, 65, 129, 133, 200, len(svm_tx) - 1):
+    put('svm', svm_tx[:cut])
+
 # x402: raw headers and their JSON (the target base64-encodes input starting with '{')
 vec = json.loads(rd(f'{fx}/x402/viem_vectors.json'))
 for c in vec['cases']:
