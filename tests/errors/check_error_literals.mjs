@@ -22,7 +22,6 @@ const REPLY_FUNCS = new Map([
   ['gr_request_fail', 1],
   ['gr_reply_error', 1],
   ['gr_error_json', -1],
-  ['gr_admin_error_json', -1],
   ['gr_messages_error_json', 0],
   ['gr_messages_error_json_typed', -1],
 ]);
