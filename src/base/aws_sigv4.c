@@ -1,5 +1,6 @@
 /* aws_sigv4.c — AWS Signature Version 4 header signing (see aws_sigv4.h). */
 #include "aws_sigv4.h"
+#include "grow_buf.h"
 
 #include <ctype.h>
 #include <openssl/evp.h>
@@ -10,25 +11,8 @@
 
 /* ---- a growable string ---- */
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-} buf;
-
-static void put(buf *b, const char *s, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        b->p = gr_xrealloc(b->p, cap);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void puts_(buf *b, const char *s) { put(b, s, strlen(s)); }
-static void putc_(buf *b, char c) { put(b, &c, 1); }
+static void puts_(gr_grow_buf *b, const char *s) { gr_grow_put(b, s, strlen(s)); }
+static void putc_(gr_grow_buf *b, char c) { gr_grow_put(b, &c, 1); }
 
 static bool unreserved(unsigned char c) {
     return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
@@ -36,7 +20,7 @@ static bool unreserved(unsigned char c) {
 
 /* Percent-encodes s[0..n) (uppercase hex), keeping unreserved bytes and, when
  * keep_slash, '/'. */
-static void encode(buf *b, const char *s, size_t n, bool keep_slash) {
+static void encode(gr_grow_buf *b, const char *s, size_t n, bool keep_slash) {
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -44,7 +28,7 @@ static void encode(buf *b, const char *s, size_t n, bool keep_slash) {
             putc_(b, (char)c);
         } else {
             char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            put(b, e, 3);
+            gr_grow_put(b, e, 3);
         }
     }
 }
@@ -85,7 +69,7 @@ static int qpair_cmp(const void *a, const void *b) {
     return c ? c : strcmp(x->value, y->value);
 }
 
-static void canonical_query(buf *out, const char *q) {
+static void canonical_query(gr_grow_buf *out, const char *q) {
     if (!q || !*q) return;
     size_t n = 1;
     for (const char *p = q; *p; p++) n += *p == '&';
@@ -100,10 +84,10 @@ static void canonical_query(buf *out, const char *q) {
             size_t nl = eq ? (size_t)(eq - p) : len;
             char *name = decode(p, nl);
             char *value = eq ? decode(eq + 1, len - nl - 1) : gr_xstrdup("");
-            buf e = {0};
+            gr_grow_buf e = {0};
             encode(&e, name, strlen(name), false);
             v[k].name = e.p ? e.p : gr_xstrdup("");
-            buf f = {0};
+            gr_grow_buf f = {0};
             encode(&f, value, strlen(value), false);
             v[k].value = f.p ? f.p : gr_xstrdup("");
             free(name);
@@ -129,7 +113,7 @@ static void canonical_query(buf *out, const char *q) {
 
 typedef struct hdr {
     char *name; /* lowercase */
-    buf value;  /* trimmed, folded, repeated values joined with ',' */
+    gr_grow_buf value;  /* trimmed, folded, repeated values joined with ',' */
     size_t order;
 } hdr;
 
@@ -139,7 +123,7 @@ static int hdr_cmp(const void *a, const void *b) {
     return c ? c : (x->order > y->order) - (x->order < y->order);
 }
 
-static void put_folded(buf *b, const char *v) {
+static void put_folded(gr_grow_buf *b, const char *v) {
     while (*v && isspace((unsigned char)*v)) v++;
     bool space = false;
     size_t start = b->len;
@@ -152,11 +136,11 @@ static void put_folded(buf *b, const char *v) {
         space = false;
         putc_(b, *v);
     }
-    if (b->len == start) put(b, "", 0); /* an empty value is still a value */
+    if (b->len == start) gr_grow_put(b, "", 0); /* an empty value is still a value */
 }
 
 /* Canonical headers block (each "name:value\n") and the signed-header list. */
-static void canonical_headers(const gr_sigv4_request *r, buf *block, buf *signed_list) {
+static void canonical_headers(const gr_sigv4_request *r, gr_grow_buf *block, gr_grow_buf *signed_list) {
     hdr *h = gr_xcalloc(r->nheaders ? r->nheaders : 1, sizeof(*h));
     size_t n = 0;
     for (size_t i = 0; i < r->nheaders; i++) {
@@ -185,8 +169,8 @@ static void canonical_headers(const gr_sigv4_request *r, buf *block, buf *signed
         free(h[i].name);
         free(h[i].value.p);
     }
-    if (!signed_list->p) put(signed_list, "", 0);
-    if (!block->p) put(block, "", 0);
+    if (!signed_list->p) gr_grow_put(signed_list, "", 0);
+    if (!block->p) gr_grow_put(block, "", 0);
     free(h);
 }
 
@@ -226,7 +210,7 @@ void gr_sigv4_amz_date(int64_t t, char out[17]) {
 /* ---- the signature ---- */
 
 char *gr_sigv4_canonical_request(const gr_sigv4_request *r) {
-    buf c = {0}, block = {0}, signed_list = {0};
+    gr_grow_buf c = {0}, block = {0}, signed_list = {0};
     puts_(&c, r->method);
     putc_(&c, '\n');
     const char *path = r->path && *r->path ? r->path : "/";
@@ -254,22 +238,28 @@ static bool amz_date_ok(const char *d) {
     return true;
 }
 
+/* The credential scope: <yyyymmdd>/<region>/<service>/aws4_request. */
+static void put_scope(gr_grow_buf *b, const gr_sigv4_request *r) {
+    gr_grow_put(b, r->amz_date, 8);
+    putc_(b, '/');
+    puts_(b, r->region);
+    putc_(b, '/');
+    puts_(b, r->service);
+    puts_(b, "/aws4_request");
+}
+
 char *gr_sigv4_string_to_sign(const gr_sigv4_request *r) {
     if (!amz_date_ok(r->amz_date)) return NULL;
     char *creq = gr_sigv4_canonical_request(r);
     char creq_hash[65];
     gr_sigv4_sha256_hex(creq, strlen(creq), creq_hash);
     free(creq);
-    buf s = {0};
+    gr_grow_buf s = {0};
     puts_(&s, "AWS4-HMAC-SHA256\n");
     puts_(&s, r->amz_date);
     putc_(&s, '\n');
-    put(&s, r->amz_date, 8);
-    putc_(&s, '/');
-    puts_(&s, r->region);
-    putc_(&s, '/');
-    puts_(&s, r->service);
-    puts_(&s, "/aws4_request\n");
+    put_scope(&s, r);
+    putc_(&s, '\n');
     puts_(&s, creq_hash);
     return s.p;
 }
@@ -278,7 +268,7 @@ bool gr_sigv4_signature(const gr_sigv4_request *r, char out[65]) {
     out[0] = '\0';
     char *sts = gr_sigv4_string_to_sign(r);
     if (!sts) return false;
-    buf k = {0};
+    gr_grow_buf k = {0};
     puts_(&k, "AWS4");
     puts_(&k, r->secret_access_key ? r->secret_access_key : "");
     unsigned char kdate[32], kregion[32], kservice[32], ksigning[32], sig[32];
@@ -298,18 +288,14 @@ bool gr_sigv4_signature(const gr_sigv4_request *r, char out[65]) {
 char *gr_sigv4_authorization(const gr_sigv4_request *r) {
     char sig[65];
     if (!gr_sigv4_signature(r, sig)) return NULL;
-    buf block = {0}, signed_list = {0};
+    gr_grow_buf block = {0}, signed_list = {0};
     canonical_headers(r, &block, &signed_list);
-    buf a = {0};
+    gr_grow_buf a = {0};
     puts_(&a, "AWS4-HMAC-SHA256 Credential=");
     puts_(&a, r->access_key_id ? r->access_key_id : "");
     putc_(&a, '/');
-    put(&a, r->amz_date, 8);
-    putc_(&a, '/');
-    puts_(&a, r->region);
-    putc_(&a, '/');
-    puts_(&a, r->service);
-    puts_(&a, "/aws4_request, SignedHeaders=");
+    put_scope(&a, r);
+    puts_(&a, ", SignedHeaders=");
     puts_(&a, signed_list.p);
     puts_(&a, ", Signature=");
     puts_(&a, sig);

@@ -5,17 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static void put(gr_csv *c, const char *s, size_t n) {
-    if (c->len + n + 1 > c->cap) {
-        size_t cap = c->cap ? c->cap : 1024;
-        while (cap < c->len + n + 1) cap *= 2;
-        c->p = gr_xrealloc(c->p, cap);
-        c->cap = cap;
-    }
-    memcpy(c->p + c->len, s, n);
-    c->len += n;
-    c->p[c->len] = '\0';
-}
+static void put(gr_csv *c, const char *s, size_t n) { gr_grow_put(&c->out, s, n); }
 
 static void sep(gr_csv *c) {
     if (c->row_started) put(c, ",", 1);
@@ -58,9 +48,9 @@ void gr_csv_end_row(gr_csv *c) {
 }
 
 char *gr_csv_take(gr_csv *c, size_t *len) {
-    if (!c->p) put(c, "", 0);
-    char *p = c->p;
-    *len = c->len;
+    if (!c->out.p) put(c, "", 0);
+    char *p = c->out.p;
+    *len = c->out.len;
     memset(c, 0, sizeof *c);
     return p;
 }

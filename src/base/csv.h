@@ -8,10 +8,10 @@
 #define GR_CSV_H
 
 #include "common.h"
+#include "grow_buf.h"
 
 typedef struct gr_csv {
-    char *p;
-    size_t len, cap;
+    gr_grow_buf out;
     bool row_started; /* a cell was written on the current line */
 } gr_csv;
 

@@ -21,3 +21,10 @@ bool gr_dl_fill(const char *soname, const gr_dl_sym *syms, size_t n, void *table
     }
     return true;
 }
+
+gr_status gr_dl_load(gr_dl_lib *lib, void (*init)(void), const char *what, char *err, size_t errlen) {
+    pthread_once(&lib->once, init);
+    if (atomic_load(&lib->loaded)) return GR_OK;
+    if (err && errlen) snprintf(err, errlen, "%s unavailable: %s", what, lib->why);
+    return GR_ERR_UNSUPPORTED;
+}

@@ -10,7 +10,7 @@
  * the gateway (kind mock: start `gaterouter mock --port N`). */
 #include "route_embed_cli.h"
 
-#include "curl_dl.h"
+#include "curl_post.h"
 #include "route_conf.h"
 #include "route_embed.h"
 
@@ -19,22 +19,6 @@
 #include <stdlib.h>
 
 #define BATCH 32
-
-typedef struct grow {
-    char *p;
-    size_t len;
-} grow;
-
-static size_t on_body(char *data, size_t size, size_t n, void *ud) {
-    grow *g = ud;
-    size_t add = size * n;
-    if (g->len + add > (64u << 20)) return 0; /* refuse absurd answers */
-    g->p = gr_xrealloc(g->p, g->len + add + 1);
-    memcpy(g->p + g->len, data, add);
-    g->len += add;
-    g->p[g->len] = '\0';
-    return add;
-}
 
 /* Embeds texts[0..n) into vecs (n x *dims; *dims set by the first answer). */
 static bool embed_batch(const char *url, const char *api_key, const char *model, const char *const *texts, size_t n,
@@ -53,12 +37,8 @@ static bool embed_batch(const char *url, const char *api_key, const char *model,
         snprintf(auth, sizeof auth, "Authorization: Bearer %s", api_key);
         hdr = c->slist_append(hdr, auth);
     }
-    grow g = {0};
-    c->easy_setopt(h, CURLOPT_URL, url);
-    c->easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    c->easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    c->easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    c->easy_setopt(h, CURLOPT_WRITEDATA, &g);
+    gr_curl_reply g = {.max = 64u << 20}; /* refuse absurd answers */
+    gr_curl_post_setup(h, url, hdr, body, &g);
     c->easy_setopt(h, CURLOPT_TIMEOUT_MS, 120000L);
     CURLcode rc = c->easy_perform(h);
     long status = 0;
@@ -66,8 +46,8 @@ static bool embed_batch(const char *url, const char *api_key, const char *model,
     bool ok = rc == CURLE_OK && status == 200;
     if (!ok)
         fprintf(err, "route train: %s: %s (HTTP %ld) %.200s\n", url, rc == CURLE_OK ? "refused" : c->easy_strerror(rc),
-                status, g.p ? g.p : "");
-    cJSON *ans = ok ? cJSON_ParseWithLength(g.p, g.len) : NULL;
+                status, g.body ? g.body : "");
+    cJSON *ans = ok ? cJSON_ParseWithLength(g.body, g.len) : NULL;
     const cJSON *data = cJSON_GetObjectItemCaseSensitive(ans, "data");
     if (ok && (!cJSON_IsArray(data) || cJSON_GetArraySize(data) != (int)n)) {
         fprintf(err, "route train: %s: expected %zu embeddings in `data`\n", url, n);
@@ -94,7 +74,7 @@ static bool embed_batch(const char *url, const char *api_key, const char *model,
         cJSON_ArrayForEach(x, e) vecs[i][k++] = cJSON_IsNumber(x) ? (float)x->valuedouble : NAN;
     }
     cJSON_Delete(ans);
-    free(g.p);
+    free(g.body);
     c->slist_free_all(hdr);
     c->easy_cleanup(h);
     cJSON_free(body);

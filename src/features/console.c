@@ -41,14 +41,6 @@ static bool etag_matches(const char *inm, const char *etag) {
     return false;
 }
 
-static void finish_reply(gr_request *r, int status, const char *ctype, const void *body, size_t len) {
-    r->status = status;
-    r->bytes_out += len;
-    gr_client_req_reply(r->req, status, ctype, body, len);
-    r->req = NULL;
-    gr_request_finish(r);
-}
-
 void gr_console_serve(gr_request *r, const char *path) {
     const gr_console_asset *a = find_asset(path);
     if (!a) {
@@ -63,13 +55,13 @@ void gr_console_serve(gr_request *r, const char *path) {
     gr_request_add_header(r, "ETag", a->etag);
     if (a->gz) gr_request_add_header(r, "Vary", "Accept-Encoding");
     if (etag_matches(gr_client_req_header(r->req, "If-None-Match"), a->etag)) {
-        finish_reply(r, 304, NULL, "", 0);
+        gr_request_reply_body(r, 304, NULL, "", 0);
         return;
     }
     if (a->gz && accepts_gzip(gr_client_req_header(r->req, "Accept-Encoding"))) {
         gr_request_add_header(r, "Content-Encoding", "gzip");
-        finish_reply(r, 200, a->content_type, a->gz, a->gz_len);
+        gr_request_reply_body(r, 200, a->content_type, a->gz, a->gz_len);
         return;
     }
-    finish_reply(r, 200, a->content_type, a->data, a->len);
+    gr_request_reply_body(r, 200, a->content_type, a->data, a->len);
 }

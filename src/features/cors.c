@@ -47,9 +47,6 @@ bool gr_cors_handle(gr_request *r) {
     char age[24];
     snprintf(age, sizeof age, "%u", r->cfg->server.cors_max_age_ms / 1000);
     gr_request_add_header(r, "Access-Control-Max-Age", age);
-    r->status = 204;
-    gr_client_req_reply(r->req, 204, NULL, "", 0);
-    r->req = NULL;
-    gr_request_finish(r);
+    gr_request_reply_body(r, 204, NULL, "", 0);
     return true;
 }

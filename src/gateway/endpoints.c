@@ -24,17 +24,9 @@
 
 /* ---- the small built-in endpoints ---- */
 
-static void reply_text(gr_request *r, int status, const char *ctype, const char *body, size_t len) {
-    r->status = status;
-    r->bytes_out += len;
-    gr_client_req_reply(r->req, status, ctype, body, len);
-    r->req = NULL;
-    gr_request_finish(r);
-}
-
 static void serve_health(gr_request *r, const gr_endpoint_row *row) {
     (void)row;
-    reply_text(r, 200, "application/json", "{\"status\":\"ok\"}\n", 16);
+    gr_request_reply_body(r, 200, "application/json", "{\"status\":\"ok\"}\n", 16);
 }
 
 /* Is the ledger writer keeping up? Not when its queue is full: new rows are dropped. */
@@ -47,14 +39,15 @@ static bool ledger_keeps_up(const gr_request *r) {
 
 static void serve_ready(gr_request *r, const gr_endpoint_row *row) {
     (void)row;
-    if (atomic_load(&r->w->draining)) reply_text(r, 503, "application/json", "{\"status\":\"draining\"}\n", 22);
+    if (atomic_load(&r->w->draining))
+        gr_request_reply_body(r, 503, "application/json", "{\"status\":\"draining\"}\n", 22);
     else if (!gr_store_health_up()) /* as last seen by the ledger, the admin API or the keys refresh */
-        reply_text(r, 503, "application/json", "{\"status\":\"store_unavailable\"}\n", 31);
+        gr_request_reply_body(r, 503, "application/json", "{\"status\":\"store_unavailable\"}\n", 31);
     else if (r->w->shared && !gr_shared_conn_connected(r->w->shared)) /* this worker's Redis connection is down */
-        reply_text(r, 503, "application/json", "{\"status\":\"redis_unavailable\"}\n", 31);
+        gr_request_reply_body(r, 503, "application/json", "{\"status\":\"redis_unavailable\"}\n", 31);
     else if (!ledger_keeps_up(r))
-        reply_text(r, 503, "application/json", "{\"status\":\"ledger_behind\"}\n", 27);
-    else reply_text(r, 200, "application/json", "{\"status\":\"ready\"}\n", 19);
+        gr_request_reply_body(r, 503, "application/json", "{\"status\":\"ledger_behind\"}\n", 27);
+    else gr_request_reply_body(r, 200, "application/json", "{\"status\":\"ready\"}\n", 19);
 }
 
 /* GET /metrics: open, or with server.metrics_token a matching bearer token. */
@@ -90,7 +83,7 @@ static void serve_metrics(gr_request *r, const gr_endpoint_row *row) {
         memcpy(text + len, extra, (size_t)n + 1);
         len += (size_t)n;
     }
-    reply_text(r, 200, "text/plain; version=0.0.4", text, len);
+    gr_request_reply_body(r, 200, "text/plain; version=0.0.4", text, len);
     free(text);
 }
 

@@ -1,6 +1,7 @@
 /* admin.c — transport-free handlers for the admin API (keys, usage) and the
  * key-holder endpoints GET /v1/key and GET /v1/generation. */
 #include "admin.h"
+#include "http_reply.h"
 #include "meter.h"
 
 #include <ctype.h>
@@ -13,21 +14,6 @@
 #define MAX_ADMIN_BODY (64 * 1024)
 
 /* ---- small helpers ---- */
-
-char *gr_admin_error_json(const char *message, const char *type, const char *param,
-                          const char *code) {
-    cJSON *root = cJSON_CreateObject();
-    cJSON *e = cJSON_AddObjectToObject(root, "error");
-    cJSON_AddStringToObject(e, "message", message);
-    cJSON_AddStringToObject(e, "type", type);
-    if (param) cJSON_AddStringToObject(e, "param", param);
-    else cJSON_AddNullToObject(e, "param");
-    if (code) cJSON_AddStringToObject(e, "code", code);
-    else cJSON_AddNullToObject(e, "code");
-    char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    return s;
-}
 
 static int fail(char **out, int status, const char *type, const char *code, const char *param,
                 const char *fmt, ...) GR_PRINTF(6, 7);
@@ -44,7 +30,7 @@ int gr_admin_vfail(char **out, int status, const char *type, const char *code, c
                    va_list ap) {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    *out = gr_admin_error_json(msg, type, param, code);
+    *out = gr_error_json(msg, type, param, code);
     return status;
 }
 
@@ -132,12 +118,6 @@ bool gr_admin_owns_path(const char *path) {
            strcmp(path, "/v1/generation") == 0;
 }
 
-static void add_usd(cJSON *o, const char *name, int64_t nusd) {
-    char buf[GR_METER_USD_BUFSZ];
-    gr_meter_format_usd(nusd, buf, sizeof buf);
-    cJSON_AddRawToObject(o, name, buf);
-}
-
 static void add_str_opt(cJSON *o, const char *name, const char *v) {
     if (v && *v) cJSON_AddStringToObject(o, name, v);
     else cJSON_AddNullToObject(o, name);
@@ -158,7 +138,7 @@ cJSON *gr_admin_generation_json(const gr_ledger_row *r) {
     cJSON_AddNumberToObject(d, "tokens_cached", (double)r->tokens_cached);
     cJSON_AddNumberToObject(d, "tokens_cache_write", (double)r->tokens_cache_write);
     cJSON_AddNumberToObject(d, "tokens_reasoning", (double)r->tokens_reasoning);
-    add_usd(d, "total_cost", r->cost_nusd);
+    gr_meter_add_usd_json(d, "total_cost", r->cost_nusd);
     cJSON_AddNumberToObject(d, "cost_nusd", (double)r->cost_nusd);
     cJSON_AddBoolToObject(d, "usage_estimated", r->estimated);
     cJSON_AddNumberToObject(d, "latency_ms", (double)r->latency_us / 1000.0);
@@ -171,7 +151,7 @@ cJSON *gr_admin_generation_json(const gr_ledger_row *r) {
     if (r->x402_settlement[0] || r->x402_amount_atomic[0]) {
         cJSON *x = cJSON_AddObjectToObject(d, "x402");
         add_str_opt(x, "amount_atomic", r->x402_amount_atomic);
-        add_usd(x, "credit_delta_usd", r->x402_credit_delta_nusd);
+        gr_meter_add_usd_json(x, "credit_delta_usd", r->x402_credit_delta_nusd);
         add_str_opt(x, "network", r->x402_network);
         add_str_opt(x, "transaction", r->x402_tx_hash);
         add_str_opt(x, "settlement", r->x402_settlement);
@@ -200,7 +180,7 @@ char *gr_admin_usage_json(const gr_usage_query *q, const gr_usage_group *g, size
         cJSON_AddNumberToObject(o, "tokens_prompt", (double)g[i].tokens_in);
         cJSON_AddNumberToObject(o, "tokens_completion", (double)g[i].tokens_out);
         cJSON_AddNumberToObject(o, "tokens_cached", (double)g[i].tokens_cached);
-        add_usd(o, "cost_usd", g[i].cost_nusd);
+        gr_meter_add_usd_json(o, "cost_usd", g[i].cost_nusd);
         cJSON_AddNumberToObject(o, "estimated", (double)g[i].estimated);
         cJSON_AddItemToArray(data, o);
         tot.requests += g[i].requests;
@@ -216,7 +196,7 @@ char *gr_admin_usage_json(const gr_usage_query *q, const gr_usage_group *g, size
     cJSON_AddNumberToObject(t, "tokens_prompt", (double)tot.tokens_in);
     cJSON_AddNumberToObject(t, "tokens_completion", (double)tot.tokens_out);
     cJSON_AddNumberToObject(t, "tokens_cached", (double)tot.tokens_cached);
-    add_usd(t, "cost_usd", tot.cost_nusd);
+    gr_meter_add_usd_json(t, "cost_usd", tot.cost_nusd);
     char *s = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     return s;

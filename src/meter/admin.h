@@ -56,9 +56,6 @@ int gr_admin_handle(gr_admin_ctx *ctx, const char *method, const char *path, con
 /* True for paths this module serves (so the router can dispatch). */
 bool gr_admin_owns_path(const char *path);
 
-/* {"error":{...}} body; caller frees. */
-char *gr_admin_error_json(const char *message, const char *type, const char *param,
-                          const char *code);
 
 /* Parse a time for usage queries: unix seconds or ms, or "YYYY-MM-DD"
  * (end_of_day: the day's end, for inclusive "to" dates). 0 when empty. */

@@ -34,12 +34,6 @@ static int reply_json(char **out, size_t *len, cJSON *root) {
     return 200;
 }
 
-static void add_usd(cJSON *o, const char *name, int64_t nusd) {
-    char buf[GR_METER_USD_BUFSZ];
-    gr_meter_format_usd(nusd, buf, sizeof buf);
-    cJSON_AddRawToObject(o, name, buf);
-}
-
 static void csv_usd(gr_csv *c, int64_t nusd) {
     char buf[GR_METER_USD_BUFSZ];
     gr_meter_format_usd(nusd, buf, sizeof buf);
@@ -293,7 +287,7 @@ static void sums_json(cJSON *o, const sums *s) {
     cJSON_AddNumberToObject(o, "tokens_prompt", (double)s->tokens_in);
     cJSON_AddNumberToObject(o, "tokens_completion", (double)s->tokens_out);
     cJSON_AddNumberToObject(o, "tokens_cached", (double)s->tokens_cached);
-    add_usd(o, "cost_usd", s->cost_nusd);
+    gr_meter_add_usd_json(o, "cost_usd", s->cost_nusd);
     cJSON_AddNumberToObject(o, "cost_nusd", (double)s->cost_nusd);
 }
 
@@ -540,7 +534,7 @@ static cJSON *series_json(ts_report *t, group_map *m) {
         cJSON *s = cJSON_CreateObject();
         cJSON_AddStringToObject(s, "name", g->name);
         cJSON_AddNumberToObject(s, "requests", (double)g->s.requests);
-        add_usd(s, "cost_usd", g->s.cost_nusd);
+        gr_meter_add_usd_json(s, "cost_usd", g->s.cost_nusd);
         cJSON *v = cJSON_AddArrayToObject(s, "cost_usd_series");
         for (int k = 0; k < t->n; k++) cJSON_AddItemToArray(v, cJSON_CreateNumber((double)g->series[k] / 1e9));
         cJSON_AddItemToArray(o, s);
@@ -637,7 +631,7 @@ static bool routing_row(scan_state *st, const gr_ledger_row *r) {
         cJSON_AddStringToObject(o, "provider", r->provider);
         cJSON_AddStringToObject(o, "route_reason", r->route_reason);
         cJSON_AddNumberToObject(o, "status", r->status);
-        add_usd(o, "cost_usd", r->cost_nusd);
+        gr_meter_add_usd_json(o, "cost_usd", r->cost_nusd);
         cJSON_AddItemToArray(rr->recent, o);
     }
     return true;
@@ -764,7 +758,7 @@ static void pay_json(cJSON *o, const group *g) {
     char amt[48];
     format_atomic(p->paid_atomic, amt, sizeof amt);
     cJSON_AddStringToObject(o, "paid_atomic", amt);
-    add_usd(o, "credit_delta_usd", p->credit_delta);
+    gr_meter_add_usd_json(o, "credit_delta_usd", p->credit_delta);
     cJSON_AddNumberToObject(o, "settled", (double)p->settled);
     cJSON_AddNumberToObject(o, "pending", (double)p->pending);
     cJSON_AddNumberToObject(o, "failed", (double)p->failed);
@@ -800,7 +794,7 @@ static int report_payments(report_req *q, char **out, size_t *len) {
         pay_json(o, g);
         int64_t credit = 0;
         if (q->ctx->x402 && i < PAYERS_MAX && gr_x402_store_credit_get(q->ctx->x402, g->name, &credit) == GR_OK)
-            add_usd(o, "credit_usd", credit);
+            gr_meter_add_usd_json(o, "credit_usd", credit);
         else cJSON_AddNullToObject(o, "credit_usd");
         if (q->ctx->x402 && i < PAYERS_MAX) {
             cJSON *arr = cJSON_CreateArray();

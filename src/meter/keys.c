@@ -494,6 +494,14 @@ gr_status gr_keys_revoke(gr_keys *t, const char *id, int64_t now_ms) {
     return rc;
 }
 
+/* A changed secret (rotation, its revert), stamped now_ms: to the store
+ * first, then into the table (re-indexed by hash). */
+static gr_status write_through(gr_keys *t, gr_key_record *rec, int64_t now_ms) {
+    rec->updated_at_ms = now_ms;
+    gr_status rc = t->store ? gr_store_key_update(t->store, rec) : GR_OK;
+    return rc == GR_OK ? upsert_record(t, rec, now_ms, false) : rc;
+}
+
 gr_status gr_keys_rotate(gr_keys *t, const char *id, int64_t grace_ms, int64_t now_ms,
                          char plaintext[GR_KEY_PLAINTEXT_SIZE]) {
     gr_key_record rec;
@@ -513,9 +521,7 @@ gr_status gr_keys_rotate(gr_keys *t, const char *id, int64_t grace_ms, int64_t n
         rec.prev_hash[0] = '\0';
         rec.prev_until_ms = 0;
     }
-    rec.updated_at_ms = now_ms;
-    if (t->store && (rc = gr_store_key_update(t->store, &rec)) != GR_OK) goto out;
-    rc = upsert_record(t, &rec, now_ms, false);
+    rc = write_through(t, &rec, now_ms);
 out:
     if (rc) memset(plaintext, 0, GR_KEY_PLAINTEXT_SIZE);
     gr_key_record_dispose(&rec);
@@ -527,14 +533,12 @@ gr_status gr_keys_rotate_revert(gr_keys *t, const char *id, int64_t now_ms) {
     gr_status rc;
     if (!entry_for_change(t, id, &rec, &rc)) return rc;
     rc = GR_ERR_INVALID;
-    if (!rec.prev_hash[0]) goto out; /* rotated without grace: the old secret is gone */
-    gr_store_strlcpy(rec.hash, rec.prev_hash, sizeof rec.hash);
-    rec.prev_hash[0] = '\0';
-    rec.prev_until_ms = 0;
-    rec.updated_at_ms = now_ms;
-    if (t->store && (rc = gr_store_key_update(t->store, &rec)) != GR_OK) goto out;
-    rc = upsert_record(t, &rec, now_ms, false);
-out:
+    if (rec.prev_hash[0]) { /* else rotated without grace: the old secret is gone */
+        gr_store_strlcpy(rec.hash, rec.prev_hash, sizeof rec.hash);
+        rec.prev_hash[0] = '\0';
+        rec.prev_until_ms = 0;
+        rc = write_through(t, &rec, now_ms);
+    }
     gr_key_record_dispose(&rec);
     return rc;
 }
@@ -936,15 +940,9 @@ void gr_keys_infos_free(gr_key_info *arr, size_t n) {
 
 /* ---- JSON ---- */
 
-static void add_usd(cJSON *o, const char *name, int64_t nusd) {
-    char buf[GR_METER_USD_BUFSZ];
-    gr_meter_format_usd(nusd, buf, sizeof buf);
-    cJSON_AddRawToObject(o, name, buf);
-}
-
 static void add_usd_opt(cJSON *o, const char *name, int64_t nusd) {
     if (nusd < 0) cJSON_AddNullToObject(o, name);
-    else add_usd(o, name, nusd);
+    else gr_meter_add_usd_json(o, name, nusd);
 }
 
 static void add_int_opt(cJSON *o, const char *name, int64_t v) {
@@ -954,7 +952,7 @@ static void add_int_opt(cJSON *o, const char *name, int64_t v) {
 
 static void add_remaining(cJSON *o, const char *name, int64_t budget, int64_t spent) {
     if (budget < 0) cJSON_AddNullToObject(o, name);
-    else add_usd(o, name, budget > spent ? budget - spent : 0);
+    else gr_meter_add_usd_json(o, name, budget > spent ? budget - spent : 0);
 }
 
 cJSON *gr_keys_info_json(const gr_key_info *in, int64_t now_ms) {
@@ -986,10 +984,10 @@ cJSON *gr_keys_info_json(const gr_key_info *in, int64_t now_ms) {
     add_int_opt(lim, "rpm", k->rpm);
     add_int_opt(lim, "tpm", k->tpm);
     cJSON *sp = cJSON_AddObjectToObject(o, "spend");
-    add_usd(sp, "total_usd", in->spent_total_nusd);
-    add_usd(sp, "daily_usd", in->spent_day_nusd);
-    add_usd(sp, "monthly_usd", in->spent_month_nusd);
-    add_usd(sp, "reserved_usd", in->reserved_nusd);
+    gr_meter_add_usd_json(sp, "total_usd", in->spent_total_nusd);
+    gr_meter_add_usd_json(sp, "daily_usd", in->spent_day_nusd);
+    gr_meter_add_usd_json(sp, "monthly_usd", in->spent_month_nusd);
+    gr_meter_add_usd_json(sp, "reserved_usd", in->reserved_nusd);
     cJSON_AddNumberToObject(sp, "requests", (double)in->requests);
     cJSON *rem = cJSON_AddObjectToObject(o, "remaining");
     add_remaining(rem, "total_usd", k->budget_total_nusd, in->spent_total_nusd);

@@ -310,6 +310,12 @@ size_t gr_meter_format_usd(int64_t nusd, char *buf, size_t buflen) {
     return len;
 }
 
+void gr_meter_add_usd_json(cJSON *o, const char *name, int64_t nusd) {
+    char buf[GR_METER_USD_BUFSZ];
+    gr_meter_format_usd(nusd, buf, sizeof buf);
+    cJSON_AddRawToObject(o, name, buf);
+}
+
 void gr_meter_annotate_response(cJSON *response, int64_t cost_nusd, bool estimated) {
     if (!cJSON_IsObject(response)) return;
     cJSON *usage = cJSON_GetObjectItemCaseSensitive(response, "usage");

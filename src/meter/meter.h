@@ -81,6 +81,9 @@ int64_t gr_meter_mul_sat(int64_t a, int64_t b);
  * of GR_METER_USD_BUFSZ bytes always suffices. Valid as a JSON number. */
 #define GR_METER_USD_BUFSZ 32
 size_t gr_meter_format_usd(int64_t nusd, char *buf, size_t buflen);
+/* o[name] = nusd as a JSON number in USD (gr_meter_format_usd), as every
+ * admin and report reply writes money. */
+void gr_meter_add_usd_json(cJSON *o, const char *name, int64_t nusd);
 
 /* Put the cost into a response's "usage" object (chat.completion body or the
  * final stream chunk): usage.cost = decimal USD as a JSON number (exact text,

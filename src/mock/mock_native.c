@@ -65,19 +65,6 @@ static cJSON *gemini_usage(const gr_usage *u) {
     return o;
 }
 
-static cJSON *fc_part(const char *name, const char *args) {
-    cJSON *a = args ? cJSON_Parse(args) : NULL;
-    if (!cJSON_IsObject(a)) {
-        cJSON_Delete(a);
-        a = cJSON_CreateObject();
-    }
-    cJSON *p = cJSON_CreateObject();
-    cJSON *fc = cJSON_AddObjectToObject(p, "functionCall");
-    cJSON_AddStringToObject(fc, "name", name ? name : "");
-    cJSON_AddItemToObject(fc, "args", a);
-    return p;
-}
-
 static cJSON *text_part(const char *t, bool thought) {
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "text", t);
@@ -120,8 +107,8 @@ static char *gemini_response(const cJSON *completion, size_t *len) {
         const cJSON *tc;
         cJSON_ArrayForEach(tc, gr_provider_get(msg, "tool_calls")) {
             const cJSON *fn = gr_provider_get(tc, "function");
-            cJSON_AddItemToArray(parts, fc_part(gr_provider_get_str(fn, "name"),
-                                                gr_provider_get_str(fn, "arguments")));
+            cJSON_AddItemToArray(parts, gr_gemini_function_call_part(gr_provider_get_str(fn, "name"),
+                                                                     gr_provider_get_str(fn, "arguments")));
         }
         if (!parts->child) cJSON_AddItemToArray(parts, text_part("", false));
         cJSON_AddStringToObject(c, "finishReason",
@@ -311,7 +298,7 @@ static void gemini_finish_stream(gr_mock_stream *s) {
         cJSON *parts;
         cJSON *c = gemini_candidate(env, i, &parts);
         for (int k = 0; k < s->ntools[i]; k++)
-            cJSON_AddItemToArray(parts, fc_part(s->tools[i][k].name, s->tools[i][k].args.p));
+            cJSON_AddItemToArray(parts, gr_gemini_function_call_part(s->tools[i][k].name, s->tools[i][k].args.p));
         if (!parts->child) cJSON_AddItemToArray(parts, text_part("", false));
         cJSON_AddStringToObject(c, "finishReason", s->have_finish[i] ? s->finish[i] : "STOP");
     }
@@ -437,10 +424,7 @@ static gr_status gemini_request(const cJSON *req, const char *model, bool stream
                 memcpy(text + tl, t, n + 1);
                 tl += n;
             } else if (t) {
-                cJSON *tp = cJSON_CreateObject();
-                cJSON_AddStringToObject(tp, "type", "text");
-                cJSON_AddStringToObject(tp, "text", t);
-                cJSON_AddItemToArray(parts, tp);
+                cJSON_AddItemToArray(parts, gr_provider_text_block(t));
             } else if (in) {
                 add_media(parts, gr_provider_get_str(in, "mimeType"), gr_provider_get_str(in, "data"),
                           NULL);

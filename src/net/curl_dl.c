@@ -20,44 +20,36 @@
 static const gr_dl_sym k_syms[] = {GR_CURL_FUNCS(GR_CURL_SYM_)};
 #undef GR_CURL_SYM_
 
-/* Process-wide, written only inside pthread_once (load_once), read-only
- * afterwards; `loaded` is also read by gr_curl_global_cleanup without
- * triggering a load. */
-static struct {
-    pthread_once_t once;
-    atomic_bool loaded;
-    gr_curl_api api;
-    char why[256]; /* failure message; empty when loaded */
-} g_curl_dl = {.once = PTHREAD_ONCE_INIT};
+/* Written only inside load_once; `lib.loaded` is also read by
+ * gr_curl_global_cleanup without triggering a load. */
+static gr_dl_lib g_curl_lib = {.once = PTHREAD_ONCE_INIT};
+static gr_curl_api g_curl_api;
 
 static void load_once(void) {
     gr_curl_api api;
-    if (!gr_dl_fill(GR_CURL_SONAME, k_syms, sizeof k_syms / sizeof k_syms[0], &api, g_curl_dl.why, sizeof g_curl_dl.why))
+    if (!gr_dl_fill(GR_CURL_SONAME, k_syms, GR_ARRAY_LEN(k_syms), &api, g_curl_lib.why, sizeof g_curl_lib.why))
         goto fail;
     CURLcode rc = api.global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {
-        snprintf(g_curl_dl.why, sizeof g_curl_dl.why, "curl_global_init failed: %s", api.easy_strerror(rc));
+        snprintf(g_curl_lib.why, sizeof g_curl_lib.why, "curl_global_init failed: %s", api.easy_strerror(rc));
         goto fail;
     }
-    g_curl_dl.api = api;
-    atomic_store(&g_curl_dl.loaded, true);
+    g_curl_api = api;
+    atomic_store(&g_curl_lib.loaded, true);
     return;
 fail:
-    GR_ERROR("libcurl unavailable (%s): https:// upstreams and x402 settlement cannot work", g_curl_dl.why);
+    GR_ERROR("libcurl unavailable (%s): https:// upstreams and x402 settlement cannot work", g_curl_lib.why);
 }
 
 gr_status gr_curl_load(char *err, size_t errlen) {
-    pthread_once(&g_curl_dl.once, load_once);
-    if (atomic_load(&g_curl_dl.loaded)) return GR_OK;
-    if (err && errlen) snprintf(err, errlen, "libcurl unavailable: %s", g_curl_dl.why);
-    return GR_ERR_UNSUPPORTED;
+    return gr_dl_load(&g_curl_lib, load_once, "libcurl", err, errlen);
 }
 
 const gr_curl_api *gr_curl(void) {
-    assert(atomic_load_explicit(&g_curl_dl.loaded, memory_order_relaxed));
-    return &g_curl_dl.api;
+    assert(atomic_load_explicit(&g_curl_lib.loaded, memory_order_relaxed));
+    return &g_curl_api;
 }
 
 void gr_curl_global_cleanup(void) {
-    if (atomic_load(&g_curl_dl.loaded)) g_curl_dl.api.global_cleanup();
+    if (atomic_load(&g_curl_lib.loaded)) g_curl_api.global_cleanup();
 }

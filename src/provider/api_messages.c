@@ -128,10 +128,7 @@ static gr_status user_turn(const cJSON *content, cJSON *out, gr_upstream_error *
         }
         if (strcmp(bt, "text") == 0) {
             const char *t = gr_provider_get_str(b, "text");
-            cJSON *p = cJSON_CreateObject();
-            cJSON_AddStringToObject(p, "type", "text");
-            cJSON_AddStringToObject(p, "text", t ? t : "");
-            cJSON_AddItemToArray(parts, p);
+            cJSON_AddItemToArray(parts, gr_provider_text_block(t ? t : ""));
         } else if (strcmp(bt, "image") == 0 || strcmp(bt, "document") == 0) {
             cJSON *p = media_part(b, err);
             if (!p) {
@@ -440,11 +437,8 @@ static char *carried_signature(const char *sig) {
 }
 
 static cJSON *signature_block(const char *sig) {
-    cJSON *b = cJSON_CreateObject();
-    cJSON_AddStringToObject(b, "type", "thinking");
-    cJSON_AddStringToObject(b, "thinking", "");
     char *carried = carried_signature(sig);
-    cJSON_AddStringToObject(b, "signature", carried);
+    cJSON *b = gr_anthropic_thinking_block("", carried);
     free(carried);
     return b;
 }
@@ -486,22 +480,11 @@ gr_status gr_messages_from_canonical(const cJSON *resp, const char *model, cJSON
     cJSON_AddStringToObject(o, "model", m ? m : "");
     cJSON *content = cJSON_AddArrayToObject(o, "content");
     const char *reasoning = gr_provider_get_str(msg, "reasoning_content");
-    if (reasoning && reasoning[0]) {
-        cJSON *b = cJSON_CreateObject();
-        cJSON_AddStringToObject(b, "type", "thinking");
-        cJSON_AddStringToObject(b, "thinking", reasoning);
-        cJSON_AddStringToObject(b, "signature", "");
-        cJSON_AddItemToArray(content, b);
-    }
+    if (reasoning && reasoning[0]) cJSON_AddItemToArray(content, gr_anthropic_thinking_block(reasoning, ""));
     char *text = gr_provider_content_text(gr_provider_get(msg, "content"));
     const char *refusal = gr_provider_get_str(msg, "refusal");
     const char *shown = text && text[0] ? text : refusal;
-    if (shown && shown[0]) {
-        cJSON *b = cJSON_CreateObject();
-        cJSON_AddStringToObject(b, "type", "text");
-        cJSON_AddStringToObject(b, "text", shown);
-        cJSON_AddItemToArray(content, b);
-    }
+    if (shown && shown[0]) cJSON_AddItemToArray(content, gr_provider_text_block(shown));
     free(text);
     const cJSON *tc;
     cJSON_ArrayForEach(tc, gr_provider_get(msg, "tool_calls")) {

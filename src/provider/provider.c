@@ -5,6 +5,7 @@
 #include "provider.h"
 #include "provider_native.h"
 
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -233,17 +234,58 @@ cJSON *gr_provider_parse_json(const char *s, size_t len) {
     return cJSON_ParseWithLength(s, len);
 }
 
-cJSON *gr_provider_chunk_new(const gr_adapter_ctx *ctx, const char *fallback_id,
-                             const char *fallback_model, int index, cJSON **delta) {
-    cJSON *c = cJSON_CreateObject();
+cJSON *gr_provider_text_block(const char *text) {
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "type", "text");
+    cJSON_AddStringToObject(b, "text", text);
+    return b;
+}
+
+cJSON *gr_anthropic_thinking_block(const char *thinking, const char *signature) {
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "type", "thinking");
+    cJSON_AddStringToObject(b, "thinking", thinking);
+    cJSON_AddStringToObject(b, "signature", signature);
+    return b;
+}
+
+cJSON *gr_provider_base64_floats(const cJSON *numbers) {
+    int n = cJSON_GetArraySize(numbers);
+    unsigned char *raw = gr_xmalloc((size_t)n * 4 + 1);
+    size_t o = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, numbers) {
+        float f = (float)v->valuedouble;
+        uint32_t bits;
+        memcpy(&bits, &f, 4);
+        for (int b = 0; b < 4; b++) raw[o++] = (unsigned char)(bits >> (8 * b));
+    }
+    char *txt = gr_xmalloc(4 * ((o + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)txt, raw, (int)o);
+    cJSON *s = cJSON_CreateString(txt);
+    free(raw);
+    free(txt);
+    return s;
+}
+
+/* The head every canonical reply object starts with: id, object, created, model. */
+static cJSON *reply_head(const gr_adapter_ctx *ctx, const char *fallback_id, const char *fallback_model,
+                         const char *object) {
+    cJSON *o = cJSON_CreateObject();
     const char *id = ctx && ctx->request_id ? ctx->request_id : fallback_id;
     const char *model = ctx && ctx->public_model ? ctx->public_model
                         : ctx && ctx->upstream_model ? ctx->upstream_model
                                                      : fallback_model;
-    cJSON_AddStringToObject(c, "id", id ? id : "chatcmpl-gaterouter");
-    cJSON_AddStringToObject(c, "object", "chat.completion.chunk");
-    cJSON_AddNumberToObject(c, "created", ctx ? (double)ctx->created : 0);
-    cJSON_AddStringToObject(c, "model", model ? model : "");
+    cJSON_AddStringToObject(o, "id", id ? id : "chatcmpl-gaterouter");
+    cJSON_AddStringToObject(o, "object", object);
+    cJSON_AddNumberToObject(o, "created", ctx ? (double)ctx->created : 0);
+    cJSON_AddStringToObject(o, "model", model ? model : "");
+    return o;
+}
+
+cJSON *gr_provider_chunk_new(const gr_adapter_ctx *ctx, const char *fallback_id,
+                             const char *fallback_model, int index, cJSON **delta) {
+    cJSON *c = reply_head(ctx, fallback_id, fallback_model, "chat.completion.chunk");
     cJSON *choices = cJSON_AddArrayToObject(c, "choices");
     if (delta) {
         cJSON *ch = cJSON_CreateObject();
@@ -391,15 +433,7 @@ cJSON *gr_provider_finish_chunk(const gr_adapter_ctx *ctx, const char *fallback_
 cJSON *gr_provider_completion(const gr_adapter_ctx *ctx, const char *fallback_id, const char *fallback_model,
                               const char *text, const char *reasoning, cJSON *tool_calls, const char *finish_reason,
                               const gr_usage *u) {
-    cJSON *resp = cJSON_CreateObject();
-    const char *id = ctx && ctx->request_id ? ctx->request_id : fallback_id;
-    const char *model = ctx && ctx->public_model ? ctx->public_model
-                        : ctx && ctx->upstream_model ? ctx->upstream_model
-                                                     : fallback_model;
-    cJSON_AddStringToObject(resp, "id", id ? id : "chatcmpl-gaterouter");
-    cJSON_AddStringToObject(resp, "object", "chat.completion");
-    cJSON_AddNumberToObject(resp, "created", ctx ? (double)ctx->created : 0);
-    cJSON_AddStringToObject(resp, "model", model ? model : "");
+    cJSON *resp = reply_head(ctx, fallback_id, fallback_model, "chat.completion");
     cJSON *ch = cJSON_CreateObject();
     cJSON_AddItemToArray(cJSON_AddArrayToObject(resp, "choices"), ch);
     cJSON_AddNumberToObject(ch, "index", 0);

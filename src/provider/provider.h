@@ -62,27 +62,38 @@ typedef int (*gr_chunk_emit_fn)(void *ud, const char *data, size_t len);
 
 typedef struct gr_stream_translator gr_stream_translator;
 
+/* The operations of an adapter, as function types: an adapter file declares
+ * its file-local implementations with them (`static gr_map_error_fn
+ * map_error;`), so each signature is written once, here. */
+/* canonical request -> upstream request */
+typedef gr_status gr_build_chat_request_fn(const gr_adapter_ctx *ctx, const cJSON *canonical,
+                                           gr_http_request *out, gr_upstream_error *err);
+/* upstream 2xx body -> canonical chat.completion (caller frees *out) */
+typedef gr_status gr_parse_chat_response_fn(const gr_adapter_ctx *ctx, const char *body, size_t len,
+                                            cJSON **out, gr_usage *usage, gr_upstream_error *err);
+/* streaming: one translator per response */
+typedef gr_stream_translator *gr_stream_new_fn(const gr_adapter_ctx *ctx);
+/* feed one upstream SSE event; emits zero or more canonical chunks */
+typedef gr_status gr_stream_event_fn(gr_stream_translator *st, const gr_sse_event *ev,
+                                     gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err);
+/* upstream ended (cleanly or not): emit what must close the stream */
+typedef gr_status gr_stream_finish_fn(gr_stream_translator *st, gr_chunk_emit_fn emit, void *ud,
+                                      gr_usage *usage, gr_upstream_error *err);
+typedef void gr_stream_free_fn(gr_stream_translator *st);
+/* non-2xx upstream response -> client error (message preserved) */
+typedef void gr_map_error_fn(const gr_adapter_ctx *ctx, int status, const char *body, size_t len,
+                             gr_upstream_error *err);
+
 typedef struct gr_provider_ops {
     const char *kind;
     gr_stream_framing framing; /* how the upstream frames a stream (SSE unless said) */
-    /* canonical request -> upstream request */
-    gr_status (*build_chat_request)(const gr_adapter_ctx *ctx, const cJSON *canonical,
-                                    gr_http_request *out, gr_upstream_error *err);
-    /* upstream 2xx body -> canonical chat.completion (caller frees *out) */
-    gr_status (*parse_chat_response)(const gr_adapter_ctx *ctx, const char *body, size_t len,
-                                     cJSON **out, gr_usage *usage, gr_upstream_error *err);
-    /* streaming: one translator per response */
-    gr_stream_translator *(*stream_new)(const gr_adapter_ctx *ctx);
-    /* feed one upstream SSE event; emits zero or more canonical chunks */
-    gr_status (*stream_event)(gr_stream_translator *st, const gr_sse_event *ev,
-                              gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err);
-    /* upstream ended (cleanly or not): emit what must close the stream */
-    gr_status (*stream_finish)(gr_stream_translator *st, gr_chunk_emit_fn emit, void *ud,
-                               gr_usage *usage, gr_upstream_error *err);
-    void (*stream_free)(gr_stream_translator *st);
-    /* non-2xx upstream response -> client error (message preserved) */
-    void (*map_error)(const gr_adapter_ctx *ctx, int status, const char *body, size_t len,
-                      gr_upstream_error *err);
+    gr_build_chat_request_fn *build_chat_request;
+    gr_parse_chat_response_fn *parse_chat_response;
+    gr_stream_new_fn *stream_new;
+    gr_stream_event_fn *stream_event;
+    gr_stream_finish_fn *stream_finish;
+    gr_stream_free_fn *stream_free;
+    gr_map_error_fn *map_error;
     /* optional, /v1/embeddings (NULL: the provider kind serves chat only):
      * canonical embeddings request -> upstream request, and its 2xx body ->
      * OpenAI's {"object":"list","data":[…],"usage":…} (caller frees *out) */
@@ -91,6 +102,13 @@ typedef struct gr_provider_ops {
     gr_status (*parse_embeddings_response)(const gr_adapter_ctx *ctx, const cJSON *canonical, const char *body,
                                            size_t len, cJSON **out, gr_usage *usage, gr_upstream_error *err);
 } gr_provider_ops;
+
+/* A native adapter names its implementations after the operations and lists
+ * them in its ops table with this (kind, framing and embeddings beside it). */
+#define GR_PROVIDER_TRANSLATOR_OPS                                                                        \
+    .build_chat_request = build_chat_request, .parse_chat_response = parse_chat_response,                \
+    .stream_new = stream_new, .stream_event = stream_event, .stream_finish = stream_finish,               \
+    .stream_free = stream_free, .map_error = map_error
 
 /* Adapter for a provider kind; NULL for the OpenAI-compatible fast path. */
 const gr_provider_ops *gr_provider_ops_for(gr_provider_kind kind);

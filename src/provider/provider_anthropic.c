@@ -7,31 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* ---- table of contents ---- */
-static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
-                                    gr_http_request *out, gr_upstream_error *err);
-static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body, size_t len,
-                                     cJSON **out, gr_usage *usage, gr_upstream_error *err);
-static gr_stream_translator *stream_new(const gr_adapter_ctx *ctx);
-static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev,
-                              gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err);
-static gr_status stream_finish(gr_stream_translator *st, gr_chunk_emit_fn emit, void *ud,
-                               gr_usage *usage, gr_upstream_error *err);
-static void stream_free(gr_stream_translator *st);
-static void map_error(const gr_adapter_ctx *ctx, int status, const char *body, size_t len,
-                      gr_upstream_error *err);
-
-const gr_provider_ops gr_anthropic_ops = {
-    .kind = "anthropic",
-    .build_chat_request = build_chat_request,
-    .parse_chat_response = parse_chat_response,
-    .stream_new = stream_new,
-    .stream_event = stream_event,
-    .stream_finish = stream_finish,
-    .stream_free = stream_free,
-    .map_error = map_error,
-};
-
 /* ---- small helpers ---- */
 
 static void sb_append(char **buf, size_t *len, const char *s, const char *sep) {
@@ -121,10 +96,7 @@ static cJSON *part_to_block_plain(const cJSON *part, gr_upstream_error *err) {
     if (strcmp(type, "text") == 0) {
         const char *t = gr_provider_get_str(part, "text");
         if (!t || !t[0]) return cJSON_CreateNull(); /* Anthropic rejects empty text blocks */
-        cJSON *b = cJSON_CreateObject();
-        cJSON_AddStringToObject(b, "type", "text");
-        cJSON_AddStringToObject(b, "text", t);
-        return b;
+        return gr_provider_text_block(t);
     }
     if (strcmp(type, "image_url") == 0 || strcmp(type, "file") == 0) {
         bool image = type[0] == 'i';
@@ -166,10 +138,7 @@ static cJSON *part_to_block_plain(const cJSON *part, gr_upstream_error *err) {
 static bool content_to_blocks(const cJSON *content, cJSON *arr, gr_upstream_error *err) {
     if (cJSON_IsString(content)) {
         if (content->valuestring[0]) {
-            cJSON *b = cJSON_CreateObject();
-            cJSON_AddStringToObject(b, "type", "text");
-            cJSON_AddStringToObject(b, "text", content->valuestring);
-            cJSON_AddItemToArray(arr, b);
+            cJSON_AddItemToArray(arr, gr_provider_text_block(content->valuestring));
         }
         return true;
     }
@@ -364,20 +333,9 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
              * requires before the turn's tool_use when thinking is on */
             const char *th = gr_provider_get_str(m, "reasoning_content");
             const char *sig = gr_provider_get_str(m, "reasoning_signature");
-            if (th && sig && sig[0]) {
-                cJSON *b = cJSON_CreateObject();
-                cJSON_AddStringToObject(b, "type", "thinking");
-                cJSON_AddStringToObject(b, "thinking", th);
-                cJSON_AddStringToObject(b, "signature", sig);
-                cJSON_AddItemToArray(blocks, b);
-            }
+            if (th && sig && sig[0]) cJSON_AddItemToArray(blocks, gr_anthropic_thinking_block(th, sig));
             char *t = gr_provider_content_text(content);
-            if (t && t[0]) {
-                cJSON *b = cJSON_CreateObject();
-                cJSON_AddStringToObject(b, "type", "text");
-                cJSON_AddStringToObject(b, "text", t);
-                cJSON_AddItemToArray(blocks, b);
-            }
+            if (t && t[0]) cJSON_AddItemToArray(blocks, gr_provider_text_block(t));
             free(t);
             const cJSON *tcs = gr_provider_get(m, "tool_calls");
             if (cJSON_IsArray(tcs)) ok = tool_calls_to_blocks(tcs, blocks, err);
@@ -410,10 +368,7 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
     cJSON_ArrayForEach(sb, sys_blocks) sys_cached = sys_cached || gr_provider_get(sb, "cache_control");
     if (sys_cached) { /* a cache breakpoint in the system prompt: blocks, not one string */
         if (sys_len > sys_msgs_len) {
-            cJSON *b = cJSON_CreateObject();
-            cJSON_AddStringToObject(b, "type", "text");
-            cJSON_AddStringToObject(b, "text", sys + sys_msgs_len + (sys_msgs_len ? 2 : 0));
-            cJSON_AddItemToArray(sys_blocks, b);
+            cJSON_AddItemToArray(sys_blocks, gr_provider_text_block(sys + sys_msgs_len + (sys_msgs_len ? 2 : 0)));
         }
         cJSON_AddItemToObject(body, "system", sys_blocks);
         sys_blocks = NULL;
@@ -777,3 +732,8 @@ static gr_status stream_finish(gr_stream_translator *st, gr_chunk_emit_fn emit, 
     return gr_provider_stream_end(&s->ctx, &s->usage, s->failed, s->finished, "Anthropic stream failed", "Anthropic stream ended before the message was complete", s->msg_id, s->model,
                                   emit, ud, usage, err);
 }
+
+const gr_provider_ops gr_anthropic_ops = {
+    .kind = "anthropic",
+    GR_PROVIDER_TRANSLATOR_OPS,
+};

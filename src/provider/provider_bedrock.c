@@ -12,33 +12,6 @@
 #include <stdlib.h>
 #include <strings.h>
 
-/* ---- table of contents ---- */
-static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req, gr_http_request *out,
-                                    gr_upstream_error *err);
-static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body, size_t len, cJSON **out,
-                                     gr_usage *usage, gr_upstream_error *err);
-static gr_stream_translator *stream_new(const gr_adapter_ctx *ctx);
-static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev, gr_chunk_emit_fn emit, void *ud,
-                              gr_upstream_error *err);
-static gr_status stream_finish(gr_stream_translator *st, gr_chunk_emit_fn emit, void *ud, gr_usage *usage,
-                               gr_upstream_error *err);
-static void stream_free(gr_stream_translator *st);
-static void map_error(const gr_adapter_ctx *ctx, int status, const char *body, size_t len, gr_upstream_error *err);
-
-const gr_provider_ops gr_bedrock_ops = {
-    .kind = "bedrock",
-    .framing = GR_FRAMING_AWS_EVENTSTREAM,
-    .build_chat_request = build_chat_request,
-    .parse_chat_response = parse_chat_response,
-    .stream_new = stream_new,
-    .stream_event = stream_event,
-    .stream_finish = stream_finish,
-    .stream_free = stream_free,
-    .map_error = map_error,
-    .build_embeddings_request = gr_bedrock_build_embeddings,
-    .parse_embeddings_response = gr_bedrock_parse_embeddings,
-};
-
 #define BEDROCK_SERVICE "bedrock"
 
 /* ---- errors ---- */
@@ -815,3 +788,11 @@ static gr_status stream_finish(gr_stream_translator *st, gr_chunk_emit_fn emit, 
                                   "Bedrock stream ended before the message was complete", NULL, NULL, emit, ud, usage,
                                   err);
 }
+
+const gr_provider_ops gr_bedrock_ops = {
+    .kind = "bedrock",
+    .framing = GR_FRAMING_AWS_EVENTSTREAM,
+    GR_PROVIDER_TRANSLATOR_OPS,
+    .build_embeddings_request = gr_bedrock_build_embeddings,
+    .parse_embeddings_response = gr_bedrock_parse_embeddings,
+};

@@ -8,7 +8,6 @@
  * float32 in base64. Mapping decisions: docs/PROVIDERS.md. */
 #include "provider_bedrock.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -99,27 +98,6 @@ gr_status gr_bedrock_build_embeddings(const gr_adapter_ctx *ctx, const cJSON *re
     return GR_OK;
 }
 
-/* An array of numbers as base64 of little-endian float32 (OpenAI's base64 form). */
-static cJSON *base64_floats(const cJSON *vec) {
-    int n = cJSON_GetArraySize(vec);
-    unsigned char *raw = gr_xmalloc((size_t)n * 4 + 1);
-    int i = 0;
-    const cJSON *v;
-    cJSON_ArrayForEach(v, vec) {
-        float f = (float)v->valuedouble;
-        uint32_t u;
-        memcpy(&u, &f, 4);
-        for (int b = 0; b < 4; b++) raw[4 * i + b] = (unsigned char)(u >> (8 * b));
-        i++;
-    }
-    char *b64 = gr_xmalloc(4 * (((size_t)n * 4 + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)b64, raw, n * 4);
-    cJSON *s = cJSON_CreateString(b64);
-    free(raw);
-    free(b64);
-    return s;
-}
-
 static bool numbers(const cJSON *vec) {
     if (!cJSON_IsArray(vec) || cJSON_GetArraySize(vec) == 0) return false;
     const cJSON *v;
@@ -131,7 +109,7 @@ static void add_embedding(cJSON *data, int index, const cJSON *vec, bool b64) {
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "object", "embedding");
     cJSON_AddNumberToObject(e, "index", index);
-    cJSON_AddItemToObject(e, "embedding", b64 ? base64_floats(vec) : cJSON_Duplicate(vec, 1));
+    cJSON_AddItemToObject(e, "embedding", b64 ? gr_provider_base64_floats(vec) : cJSON_Duplicate(vec, 1));
     cJSON_AddItemToArray(data, e);
 }
 

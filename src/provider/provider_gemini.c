@@ -9,32 +9,6 @@
 #include <stdlib.h>
 #include <strings.h>
 
-static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
-                                    gr_http_request *out, gr_upstream_error *err);
-static gr_status parse_chat_response(const gr_adapter_ctx *ctx, const char *body, size_t len,
-                                     cJSON **out, gr_usage *usage, gr_upstream_error *err);
-static gr_stream_translator *stream_new(const gr_adapter_ctx *ctx);
-static gr_status stream_event(gr_stream_translator *st, const gr_sse_event *ev,
-                              gr_chunk_emit_fn emit, void *ud, gr_upstream_error *err);
-static gr_status stream_finish(gr_stream_translator *st, gr_chunk_emit_fn emit, void *ud,
-                               gr_usage *usage, gr_upstream_error *err);
-static void stream_free(gr_stream_translator *st);
-static void map_error(const gr_adapter_ctx *ctx, int status, const char *body, size_t len,
-                      gr_upstream_error *err);
-
-const gr_provider_ops gr_gemini_ops = {
-    .kind = "gemini",
-    .build_chat_request = build_chat_request,
-    .parse_chat_response = parse_chat_response,
-    .stream_new = stream_new,
-    .stream_event = stream_event,
-    .stream_finish = stream_finish,
-    .stream_free = stream_free,
-    .build_embeddings_request = gr_gemini_build_embeddings_request,
-    .parse_embeddings_response = gr_gemini_parse_embeddings_response,
-    .map_error = map_error,
-};
-
 #define MAX_CANDIDATES 16
 
 /* ---- errors ---- */
@@ -364,16 +338,7 @@ static gr_status build_chat_request(const gr_adapter_ctx *ctx, const cJSON *req,
                     ok = false;
                     break;
                 }
-                const char *args = gr_provider_get_str(fn, "arguments");
-                cJSON *a = args ? cJSON_Parse(args) : NULL;
-                if (!cJSON_IsObject(a)) {
-                    cJSON_Delete(a);
-                    a = cJSON_CreateObject();
-                }
-                cJSON *p = cJSON_CreateObject();
-                cJSON *fc = cJSON_AddObjectToObject(p, "functionCall");
-                cJSON_AddStringToObject(fc, "name", name);
-                cJSON_AddItemToObject(fc, "args", a);
+                cJSON *p = gr_gemini_function_call_part(name, gr_provider_get_str(fn, "arguments"));
                 /* the signature Gemini gave this call, echoed back as it asks */
                 const char *sig = gr_provider_get_str(
                     gr_provider_get(gr_provider_get(tc, "extra_content"), "google"), "thought_signature");
@@ -871,6 +836,19 @@ static gr_status stream_finish(gr_stream_translator *st, gr_chunk_emit_fn emit, 
                                   emit, ud, usage, err);
 }
 
+cJSON *gr_gemini_function_call_part(const char *name, const char *args) {
+    cJSON *a = args ? cJSON_Parse(args) : NULL;
+    if (!cJSON_IsObject(a)) {
+        cJSON_Delete(a);
+        a = cJSON_CreateObject();
+    }
+    cJSON *p = cJSON_CreateObject();
+    cJSON *fc = cJSON_AddObjectToObject(p, "functionCall");
+    cJSON_AddStringToObject(fc, "name", name ? name : "");
+    cJSON_AddItemToObject(fc, "args", a);
+    return p;
+}
+
 int64_t gr_gemini_thinking_budget(const cJSON *req) {
     static const gr_reasoning_level levels[] = {
         {"none", 0}, {"minimal", 512}, {"low", 1024}, {"medium", 8192}, {"high", 24576}, {NULL, 0}};
@@ -888,3 +866,10 @@ int64_t gr_gemini_default_thinking(const char *model) {
     if (!strncmp(model, "gemini-2.5-", 11)) return 24576; /* Flash */
     return 0;
 }
+
+const gr_provider_ops gr_gemini_ops = {
+    .kind = "gemini",
+    GR_PROVIDER_TRANSLATOR_OPS,
+    .build_embeddings_request = gr_gemini_build_embeddings_request,
+    .parse_embeddings_response = gr_gemini_parse_embeddings_response,
+};

@@ -7,7 +7,6 @@
  * usually the gateway's estimate (proxy.c). */
 #include "provider_native.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,26 +94,6 @@ gr_status gr_gemini_build_embeddings_request(const gr_adapter_ctx *ctx, const cJ
     return GR_OK;
 }
 
-/* values (numbers) -> base64 of little-endian float32, as OpenAI sends it. */
-static cJSON *base64_floats(const cJSON *values) {
-    int n = cJSON_GetArraySize(values);
-    unsigned char *raw = gr_xmalloc((size_t)n * 4 + 1);
-    size_t o = 0;
-    const cJSON *v;
-    cJSON_ArrayForEach(v, values) {
-        float f = (float)v->valuedouble;
-        uint32_t bits;
-        memcpy(&bits, &f, 4);
-        for (int b = 0; b < 4; b++) raw[o++] = (unsigned char)(bits >> (8 * b));
-    }
-    char *txt = gr_xmalloc(4 * ((o + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)txt, raw, (int)o);
-    cJSON *s = cJSON_CreateString(txt);
-    free(raw);
-    free(txt);
-    return s;
-}
-
 static bool numbers(const cJSON *values) {
     if (!cJSON_IsArray(values)) return false;
     const cJSON *v;
@@ -152,7 +131,7 @@ gr_status gr_gemini_parse_embeddings_response(const gr_adapter_ctx *ctx, const c
         cJSON *d = cJSON_CreateObject();
         cJSON_AddStringToObject(d, "object", "embedding");
         cJSON_AddNumberToObject(d, "index", i++);
-        cJSON_AddItemToObject(d, "embedding", ctx && ctx->embeddings_base64 ? base64_floats(values) : cJSON_Duplicate(values, 1));
+        cJSON_AddItemToObject(d, "embedding", ctx && ctx->embeddings_base64 ? gr_provider_base64_floats(values) : cJSON_Duplicate(values, 1));
         cJSON_AddItemToArray(data, d);
     }
     const char *model = ctx && ctx->public_model ? ctx->public_model : ctx && ctx->upstream_model ? ctx->upstream_model : "";

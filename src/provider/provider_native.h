@@ -41,6 +41,11 @@ int64_t gr_anthropic_thinking_budget(const cJSON *req);
  * -1 for an unknown effort. */
 int64_t gr_gemini_thinking_budget(const cJSON *req);
 
+/* A Gemini functionCall part {"functionCall":{"name","args"}} for an OpenAI
+ * tool call: args is its JSON arguments text; anything but a JSON object
+ * (absent, invalid, an array) becomes {}. name NULL is "". Caller owns it. */
+cJSON *gr_gemini_function_call_part(const char *name, const char *args);
+
 /* The most a Gemini model's default thinking can spend when a request has
  * no reasoning controls (the adapter then sends none, and the model thinks
  * dynamically up to its maximum budget): 32768 for Gemini 2.5 Pro and
@@ -107,7 +112,18 @@ bool gr_provider_parse_data_url(const char *url, char **mime, const char **data)
 /* Parse a JSON text; NULL when it is not valid JSON. */
 cJSON *gr_provider_parse_json(const char *s, size_t len);
 
+/* {"type":"text","text":text}: an Anthropic text block, which is also an
+ * OpenAI text content part. */
+cJSON *gr_provider_text_block(const char *text);
+/* {"type":"thinking","thinking":thinking,"signature":signature}: an
+ * Anthropic thinking block. */
+cJSON *gr_anthropic_thinking_block(const char *thinking, const char *signature);
+
 /* ---- canonical output ---- */
+/* An embedding (array of numbers) as OpenAI's encoding_format "base64": a
+ * string of the little-endian float32 values, base64-encoded. */
+cJSON *gr_provider_base64_floats(const cJSON *numbers);
+
 /* New chat.completion.chunk with one choice {index, delta:{}, finish_reason:null};
  * *delta points at the (empty) delta object. id/model fall back to the given
  * values when the context has none. */

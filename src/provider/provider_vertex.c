@@ -154,13 +154,7 @@ static void map_error(const gr_adapter_ctx *ctx, int status, const char *body, s
 
 const gr_provider_ops gr_vertex_ops = {
     .kind = "vertex",
-    .build_chat_request = build_chat_request,
-    .parse_chat_response = parse_chat_response,
-    .stream_new = stream_new,
-    .stream_event = stream_event,
-    .stream_finish = stream_finish,
-    .stream_free = stream_free,
-    .map_error = map_error,
+    GR_PROVIDER_TRANSLATOR_OPS,
     .build_embeddings_request = gr_vertex_build_embeddings_request,
     .parse_embeddings_response = gr_vertex_parse_embeddings_response,
 };

@@ -1,7 +1,7 @@
 /* vertex_token.c — the Vertex AI access-token cache and its refresher thread (see vertex_token.h). */
 #include "vertex_token.h"
 
-#include "curl_dl.h"
+#include "curl_post.h"
 
 #include <cjson/cJSON.h>
 #include <pthread.h>
@@ -40,26 +40,6 @@ static uint64_t now_ms(void) {
 
 /* ---- one token call ---- */
 
-typedef struct membuf {
-    char *p;
-    size_t n;
-    bool over;
-} membuf;
-
-static size_t on_write(char *d, size_t sz, size_t nm, void *ud) {
-    membuf *b = ud;
-    size_t n = sz * nm;
-    if (b->n + n > TOKEN_REPLY_MAX) {
-        b->over = true;
-        return 0;
-    }
-    b->p = gr_xrealloc(b->p, b->n + n + 1);
-    memcpy(b->p + b->n, d, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-    return n;
-}
-
 /* POSTs the JWT-bearer grant; on success *token and *expires_in. */
 static bool fetch(const gr_gcp_sa *sa, const char *url, uint32_t timeout_ms, char **token, int64_t *expires_in,
                   char *err, size_t errlen) {
@@ -74,7 +54,7 @@ static bool fetch(const gr_gcp_sa *sa, const char *url, uint32_t timeout_ms, cha
     snprintf(body, bl, "%s%s", grant, jwt); /* base64url needs no form escaping */
     free(jwt);
     bool ok = false;
-    membuf b = {0};
+    gr_curl_reply b = {.max = TOKEN_REPLY_MAX};
     char lerr[128];
     if (gr_curl_load(lerr, sizeof lerr) != GR_OK) {
         snprintf(err, errlen, "libcurl could not be loaded: %s", lerr);
@@ -90,12 +70,7 @@ static bool fetch(const gr_gcp_sa *sa, const char *url, uint32_t timeout_ms, cha
     }
     struct curl_slist *h = cu->slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
     h = cu->slist_append(h, "Accept: application/json");
-    cu->easy_setopt(c, CURLOPT_URL, url);
-    cu->easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    cu->easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    cu->easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-    cu->easy_setopt(c, CURLOPT_WRITEDATA, (void *)&b);
+    gr_curl_post_setup(c, url, h, body, &b);
     cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
     cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -106,7 +81,7 @@ static bool fetch(const gr_gcp_sa *sa, const char *url, uint32_t timeout_ms, cha
     cu->slist_free_all(h);
     cu->easy_cleanup(c);
     free(body);
-    cJSON *j = b.p ? cJSON_Parse(b.p) : NULL;
+    cJSON *j = b.body ? cJSON_Parse(b.body) : NULL;
     const cJSON *at = cJSON_GetObjectItemCaseSensitive(j, "access_token");
     const cJSON *ei = cJSON_GetObjectItemCaseSensitive(j, "expires_in");
     if (r != CURLE_OK) {
@@ -124,7 +99,7 @@ static bool fetch(const gr_gcp_sa *sa, const char *url, uint32_t timeout_ms, cha
         ok = true;
     }
     cJSON_Delete(j);
-    free(b.p);
+    free(b.body);
     return ok;
 }
 

@@ -164,6 +164,14 @@ void gr_request_reply_json(gr_request *r, int status, const char *json, size_t l
     gr_request_finish(r);
 }
 
+void gr_request_reply_body(gr_request *r, int status, const char *ctype, const void *body, size_t len) {
+    r->status = status;
+    r->bytes_out += len;
+    gr_client_req_reply(r->req, status, ctype, body, len);
+    r->req = NULL;
+    gr_request_finish(r);
+}
+
 /* A request refused before the body was read (auth, limits, a bad field)
  * still logs the model and stream flag its body asked for. */
 static void note_what_was_asked(gr_request *r) {

@@ -154,6 +154,9 @@ void gr_request_fail(gr_request *r, int status, const char *type, const char *co
                      const char *fmt, ...) GR_PRINTF(6, 7);
 /* Sends a JSON body with status and finishes. */
 void gr_request_reply_json(gr_request *r, int status, const char *json, size_t len);
+/* Sends a body of another type as it is (no reply hooks: the console's
+ * pages, CSV exports, plain-text endpoints, a CORS preflight) and finishes. */
+void gr_request_reply_body(gr_request *r, int status, const char *ctype, const void *body, size_t len);
 /* The id echoed in X-Request-Id and sent upstream: the client's when it sent a
  * sane one (as before), otherwise the gateway's. */
 const char *gr_request_echo_id(const gr_request *r);

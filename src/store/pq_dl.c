@@ -19,33 +19,25 @@
 static const gr_dl_sym k_syms[] = {GR_PQ_FUNCS(GR_PQ_SYM_)};
 #undef GR_PQ_SYM_
 
-/* Process-wide, written only inside pthread_once (load_once), read-only
- * afterwards. */
-static struct {
-    pthread_once_t once;
-    atomic_bool loaded;
-    gr_pq_api api;
-    char why[256]; /* failure message; empty when loaded */
-} g_pq_dl = {.once = PTHREAD_ONCE_INIT};
+/* Written only inside load_once. */
+static gr_dl_lib g_pq_lib = {.once = PTHREAD_ONCE_INIT};
+static gr_pq_api g_pq_api;
 
 /* On failure only `why` is set: the one caller (gr_pg_connect) fails the
  * store open with it (the store area does not link the logger). */
 static void load_once(void) {
     gr_pq_api api;
-    if (!gr_dl_fill(GR_PQ_SONAME, k_syms, sizeof k_syms / sizeof k_syms[0], &api, g_pq_dl.why, sizeof g_pq_dl.why))
+    if (!gr_dl_fill(GR_PQ_SONAME, k_syms, GR_ARRAY_LEN(k_syms), &api, g_pq_lib.why, sizeof g_pq_lib.why))
         return;
-    g_pq_dl.api = api;
-    atomic_store(&g_pq_dl.loaded, true);
+    g_pq_api = api;
+    atomic_store(&g_pq_lib.loaded, true);
 }
 
 gr_status gr_pq_load(char *err, size_t errlen) {
-    pthread_once(&g_pq_dl.once, load_once);
-    if (atomic_load(&g_pq_dl.loaded)) return GR_OK;
-    if (err && errlen) snprintf(err, errlen, "libpq unavailable: %s", g_pq_dl.why);
-    return GR_ERR_UNSUPPORTED;
+    return gr_dl_load(&g_pq_lib, load_once, "libpq", err, errlen);
 }
 
 const gr_pq_api *gr_pq(void) {
-    assert(atomic_load_explicit(&g_pq_dl.loaded, memory_order_relaxed));
-    return &g_pq_dl.api;
+    assert(atomic_load_explicit(&g_pq_lib.loaded, memory_order_relaxed));
+    return &g_pq_api;
 }

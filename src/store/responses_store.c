@@ -40,7 +40,7 @@ typedef struct sqlite_be {
     sqlite3_stmt *q[GR_RESP_Q_COUNT];
 } sqlite_be;
 
-static gr_status sq_exec(gr_resp_backend *base, gr_resp_q which, const gr_resp_param *p, int np,
+static gr_status sq_exec(gr_resp_backend *base, gr_resp_q which, const gr_store_param *p, int np,
                          gr_stored_response *row, int64_t *changes) {
     sqlite_be *b = (sqlite_be *)base;
     if (!b->q[which] && sqlite3_prepare_v2(b->db, sqlite_sql[which], -1, &b->q[which], NULL) != SQLITE_OK)
@@ -147,7 +147,7 @@ void gr_responses_store_close(gr_responses_store *s) {
     free(s);
 }
 
-static gr_status run(gr_responses_store *s, gr_resp_q which, const gr_resp_param *p, int np, gr_stored_response *row,
+static gr_status run(gr_responses_store *s, gr_resp_q which, const gr_store_param *p, int np, gr_stored_response *row,
                      int64_t *changes) {
     pthread_mutex_lock(&s->mu);
     gr_status rc = s->be->ops->exec(s->be, which, p, np, row, changes);
@@ -155,27 +155,27 @@ static gr_status run(gr_responses_store *s, gr_resp_q which, const gr_resp_param
     return rc;
 }
 
-#define TEXT(s) ((gr_resp_param){.text = (s)})
-#define INT(v) ((gr_resp_param){.i64 = (int64_t)(v), .is_int = true})
 
 gr_status gr_responses_store_put(gr_responses_store *s, const char *id, const char *owner, int64_t created_ms,
                                  int64_t expires_ms, const gr_stored_response *r) {
-    const gr_resp_param prune[] = {INT(created_ms)};
+    const gr_store_param prune[] = {GR_STORE_INT(created_ms)};
     (void)run(s, GR_RESP_Q_PRUNE, prune, 1, NULL, NULL); /* best effort: a failed prune is retried by the next put */
-    const gr_resp_param p[] = {TEXT(id), TEXT(owner), INT(created_ms), INT(expires_ms),
-                               TEXT(r->response), TEXT(r->input_items), TEXT(r->context)};
+    const gr_store_param p[] = {GR_STORE_TEXT(id),         GR_STORE_TEXT(owner),
+                                GR_STORE_INT(created_ms),  GR_STORE_INT(expires_ms),
+                                GR_STORE_TEXT(r->response), GR_STORE_TEXT(r->input_items),
+                                GR_STORE_TEXT(r->context)};
     return run(s, GR_RESP_Q_PUT, p, 7, NULL, NULL);
 }
 
 gr_status gr_responses_store_get(gr_responses_store *s, const char *id, const char *owner, int64_t now_ms,
                                  gr_stored_response *out) {
     memset(out, 0, sizeof *out);
-    const gr_resp_param p[] = {TEXT(id), TEXT(owner), INT(now_ms)};
+    const gr_store_param p[] = {GR_STORE_TEXT(id), GR_STORE_TEXT(owner), GR_STORE_INT(now_ms)};
     return run(s, GR_RESP_Q_GET, p, 3, out, NULL);
 }
 
 gr_status gr_responses_store_delete(gr_responses_store *s, const char *id, const char *owner, int64_t now_ms) {
-    const gr_resp_param p[] = {TEXT(id), TEXT(owner), INT(now_ms)};
+    const gr_store_param p[] = {GR_STORE_TEXT(id), GR_STORE_TEXT(owner), GR_STORE_INT(now_ms)};
     int64_t n = 0;
     gr_status rc = run(s, GR_RESP_Q_DEL, p, 3, NULL, &n);
     return rc != GR_OK ? rc : n > 0 ? GR_OK : GR_ERR_NOT_FOUND;

@@ -7,6 +7,7 @@
 #define GR_RESPONSES_STORE_BE_H
 
 #include "responses_store.h"
+#include "store_param.h"
 
 typedef enum {
     GR_RESP_Q_PUT,   /* id, owner, created_ms, expires_ms, response, input_items, context (upsert) */
@@ -16,16 +17,10 @@ typedef enum {
     GR_RESP_Q_COUNT
 } gr_resp_q;
 
-typedef struct gr_resp_param {
-    const char *text;
-    int64_t i64;
-    bool is_int;
-} gr_resp_param;
-
 typedef struct gr_resp_backend gr_resp_backend;
 typedef struct gr_resp_backend_ops {
     /* row: GET's columns (GR_ERR_NOT_FOUND without a row); changes: rows changed */
-    gr_status (*exec)(gr_resp_backend *b, gr_resp_q which, const gr_resp_param *p, int np, gr_stored_response *row,
+    gr_status (*exec)(gr_resp_backend *b, gr_resp_q which, const gr_store_param *p, int np, gr_stored_response *row,
                       int64_t *changes);
     void (*close)(gr_resp_backend *b);
 } gr_resp_backend_ops;

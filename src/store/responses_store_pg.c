@@ -37,40 +37,24 @@ typedef struct pg_be {
     bool prepared[GR_RESP_Q_COUNT];
 } pg_be;
 
-static gr_status pg_exec(gr_resp_backend *base, gr_resp_q which, const gr_resp_param *p, int np,
+static gr_status pg_exec(gr_resp_backend *base, gr_resp_q which, const gr_store_param *p, int np,
                          gr_stored_response *row, int64_t *changes) {
     pg_be *b = (pg_be *)base;
-    enum { MAXP = 8 };
-    if (np > MAXP) return GR_ERR_INVALID;
-    char num[MAXP][24];
-    char *tmp[MAXP] = {0};
-    const char *vals[MAXP];
-    for (int i = 0; i < np; i++) {
-        if (p[i].is_int) {
-            snprintf(num[i], sizeof num[i], "%" PRId64, p[i].i64);
-            vals[i] = num[i];
-        } else {
-            vals[i] = gr_pg_clean_param(p[i].text, &tmp[i]);
-        }
-    }
+    if (np > GR_PG_MAX_ARGS) return GR_ERR_INVALID;
+    gr_pg_args args = {0};
+    for (int i = 0; i < np; i++) gr_pg_arg(&args, i, &p[i]);
     gr_status rc;
-    PGresult *res = gr_pg_run(&b->pg, (size_t)which, pg_name[which], pg_sql[which], np, vals, true, &rc);
-    if (res) {
-        if (row) {
-            if (gr_pq()->resultStatus(res) == PGRES_TUPLES_OK && gr_pq()->ntuples(res) > 0) {
-                row->response = gr_xstrdup(gr_pq()->getvalue(res, 0, 0));
-                row->input_items = gr_xstrdup(gr_pq()->getvalue(res, 0, 1));
-                row->context = gr_xstrdup(gr_pq()->getvalue(res, 0, 2));
-            } else {
-                rc = GR_ERR_NOT_FOUND;
-            }
+    PGresult *res = gr_pg_run(&b->pg, (size_t)which, pg_name[which], pg_sql[which], np, args.vals, true, &rc);
+    if (res && row) {
+        if (gr_pq()->resultStatus(res) == PGRES_TUPLES_OK && gr_pq()->ntuples(res) > 0) {
+            row->response = gr_xstrdup(gr_pq()->getvalue(res, 0, 0));
+            row->input_items = gr_xstrdup(gr_pq()->getvalue(res, 0, 1));
+            row->context = gr_xstrdup(gr_pq()->getvalue(res, 0, 2));
+        } else {
+            rc = GR_ERR_NOT_FOUND;
         }
-        if (changes) *changes = strtoll(gr_pq()->cmdTuples(res), NULL, 10);
-        gr_pq()->clear(res);
-    } else if (changes) {
-        *changes = 0;
     }
-    for (int i = 0; i < np; i++) free(tmp[i]);
+    gr_pg_args_done(&args, res, changes);
     return rc;
 }
 
@@ -104,10 +88,7 @@ gr_status gr_responses_store_pg_open(const char *url, gr_resp_backend **out, cha
     if (errlen) err[0] = '\0';
     pg_be *b = gr_xcalloc(1, sizeof *b);
     b->base.ops = &pg_ops;
-    b->pg.prepared = b->prepared;
-    b->pg.nprepared = GR_RESP_Q_COUNT;
-    b->pg.tag = "responses store";
-    gr_status rc = gr_pg_connect(&b->pg, url, err, errlen);
+    gr_status rc = gr_pg_connect(&b->pg, "responses store", b->prepared, GR_RESP_Q_COUNT, url, err, errlen);
     if (rc == GR_OK && (rc = create_table(b)) != GR_OK) {
         snprintf(err, errlen, "responses: cannot set up the responses table (see the log above)");
         gr_pg_disconnect(&b->pg);

@@ -36,6 +36,7 @@
 #include "store.h"
 #include "store_alert_sql.h"
 #include "store_learn_sql.h"
+#include "grow_buf.h"
 #include "store_pg.h"
 #include "utf8.h"
 
@@ -283,28 +284,15 @@ static void col_copy(const PGresult *res, int row, int col, char *dst, size_t ca
 
 /* ---- growable text buffer and UTF-8 hygiene ---- */
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-} buf;
-
-static void buf_reserve(buf *b, size_t extra) {
-    if (b->len + extra + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1) cap *= 2;
-    b->p = gr_xrealloc(b->p, cap);
-    b->cap = cap;
-}
-
-static void buf_putc(buf *b, char c) {
-    buf_reserve(b, 1);
+static void buf_putc(gr_grow_buf *b, char c) {
+    gr_grow_reserve(b, 1);
     b->p[b->len++] = c;
     b->p[b->len] = '\0';
 }
 
-static void buf_puts(buf *b, const char *s) {
+static void buf_puts(gr_grow_buf *b, const char *s) {
     size_t n = strlen(s);
-    buf_reserve(b, n);
+    gr_grow_reserve(b, n);
     memcpy(b->p + b->len, s, n + 1);
     b->len += n;
 }
@@ -313,7 +301,7 @@ static void buf_puts(buf *b, const char *s) {
  * (PostgreSQL rejects invalid UTF-8; SQLite stores it; fixed-size fields may
  * also cut a multi-byte character). If `quote`, escapes for an array
  * element. */
-static void buf_put_text(buf *b, const char *s, bool quote) {
+static void buf_put_text(gr_grow_buf *b, const char *s, bool quote) {
     const unsigned char *p = (const unsigned char *)s;
     size_t left = strlen(s);
     while (*p) {
@@ -325,7 +313,7 @@ static void buf_put_text(buf *b, const char *s, bool quote) {
             continue;
         }
         if (quote && (*p == '"' || *p == '\\')) buf_putc(b, '\\');
-        buf_reserve(b, n);
+        gr_grow_reserve(b, n);
         memcpy(b->p + b->len, p, n);
         b->len += n;
         b->p[b->len] = '\0';
@@ -339,10 +327,25 @@ static void buf_put_text(buf *b, const char *s, bool quote) {
 const char *gr_pg_clean_param(const char *s, char **tmp) {
     *tmp = NULL;
     if (!s || gr_utf8_valid(s, strlen(s))) return s;
-    buf b = {0};
+    gr_grow_buf b = {0};
     buf_put_text(&b, s, false);
     *tmp = b.p;
     return b.p;
+}
+
+void gr_pg_arg(gr_pg_args *a, int i, const gr_store_param *p) {
+    if (p->is_int) {
+        snprintf(a->num[i], sizeof a->num[i], "%" PRId64, p->i64);
+        a->vals[i] = a->num[i];
+    } else {
+        a->vals[i] = gr_pg_clean_param(p->text, &a->tmp[i]); /* PostgreSQL rejects invalid UTF-8 */
+    }
+}
+
+void gr_pg_args_done(gr_pg_args *a, PGresult *res, int64_t *changes) {
+    if (changes) *changes = res ? strtoll(gr_pq()->cmdTuples(res), NULL, 10) : 0;
+    if (res) gr_pq()->clear(res);
+    for (int i = 0; i < GR_PG_MAX_ARGS; i++) free(a->tmp[i]);
 }
 
 void gr_pg_log(const gr_pg_conn *c, const char *what, const char *msg) {
@@ -400,8 +403,11 @@ static gr_status session_setup(gr_pg_conn *c, char *err, size_t errlen) {
     return rc;
 }
 
-gr_status gr_pg_connect(gr_pg_conn *c, const char *url, char *err, size_t errlen) {
-    if (!c->tag) c->tag = "store";
+gr_status gr_pg_connect(gr_pg_conn *c, const char *tag, bool *prepared, size_t nprepared,
+                        const char *url, char *err, size_t errlen) {
+    c->tag = tag;
+    c->prepared = prepared;
+    c->nprepared = nprepared;
     c->conn = NULL;
     char why[320];
     if (gr_pq_load(why, sizeof why) != GR_OK) { /* libpq is dlopen'ed: pq_dl.h */
@@ -660,7 +666,50 @@ static gr_status op_key_update(gr_store *base, const gr_key_record *k) {
     return rc;
 }
 
-static void read_key(const PGresult *res, int row, gr_key_record *k) {
+/* Reads row `row` of a result into one record (read_key, read_row, …). */
+typedef void (*row_reader)(const PGresult *res, int row, void *dst);
+
+/* Statement `which` with one text key under the store's lock: its first row
+ * read into out, or GR_ERR_NOT_FOUND. */
+static gr_status get_row(pg_store *s, int which, const char *key, row_reader read, void *out) {
+    char *t;
+    const char *vals[1] = {gr_pg_clean_param(key, &t)};
+    gr_status rc;
+    pthread_mutex_lock(&s->mu);
+    PGresult *res = run(s, which, 1, vals, true, &rc);
+    if (res) {
+        if (gr_pq()->ntuples(res) > 0) read(res, 0, out);
+        else rc = GR_ERR_NOT_FOUND;
+    }
+    gr_pq()->clear(res);
+    pthread_mutex_unlock(&s->mu);
+    free(t);
+    return rc;
+}
+
+/* Statement `which` under the store's lock: every row read into a new array
+ * of elem-sized records (*out, *n; NULL and 0 when there are none). */
+static gr_status list_rows(pg_store *s, int which, int np, const char *const *vals, size_t elem, row_reader read,
+                           void **out, size_t *n) {
+    gr_status rc;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&s->mu);
+    PGresult *res = run(s, which, np, vals, true, &rc);
+    if (res) {
+        size_t cnt = (size_t)gr_pq()->ntuples(res);
+        char *arr = cnt ? gr_xcalloc(cnt, elem) : NULL;
+        for (size_t i = 0; i < cnt; i++) read(res, (int)i, arr + i * elem);
+        *out = arr;
+        *n = cnt;
+    }
+    gr_pq()->clear(res);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static void read_key(const PGresult *res, int row, void *dst) {
+    gr_key_record *k = dst;
     gr_key_record_init(k);
     col_copy(res, row, 0, k->id, sizeof k->id);
     col_copy(res, row, 1, k->hash, sizeof k->hash);
@@ -682,39 +731,11 @@ static void read_key(const PGresult *res, int row, gr_key_record *k) {
 }
 
 static gr_status op_key_get(gr_store *base, const char *id, gr_key_record *out) {
-    pg_store *s = (pg_store *)base;
-    char *t;
-    const char *vals[1] = {gr_pg_clean_param(id, &t)};
-    gr_status rc;
-    pthread_mutex_lock(&s->mu);
-    PGresult *res = run(s, PS_KEY_GET, 1, vals, true, &rc);
-    if (res) {
-        if (gr_pq()->ntuples(res) > 0) read_key(res, 0, out);
-        else rc = GR_ERR_NOT_FOUND;
-    }
-    gr_pq()->clear(res);
-    pthread_mutex_unlock(&s->mu);
-    free(t);
-    return rc;
+    return get_row((pg_store *)base, PS_KEY_GET, id, read_key, out);
 }
 
 static gr_status op_key_list(gr_store *base, gr_key_record **out, size_t *n) {
-    pg_store *s = (pg_store *)base;
-    gr_status rc;
-    *out = NULL;
-    *n = 0;
-    pthread_mutex_lock(&s->mu);
-    PGresult *res = run(s, PS_KEY_LIST, 0, NULL, true, &rc);
-    if (res) {
-        size_t cnt = (size_t)gr_pq()->ntuples(res);
-        gr_key_record *arr = cnt ? gr_xcalloc(cnt, sizeof *arr) : NULL;
-        for (size_t i = 0; i < cnt; i++) read_key(res, (int)i, &arr[i]);
-        *out = arr;
-        *n = cnt;
-    }
-    gr_pq()->clear(res);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return list_rows((pg_store *)base, PS_KEY_LIST, 0, NULL, sizeof **out, read_key, (void **)out, n);
 }
 
 static gr_status op_key_spend(gr_store *base, const char *key_id, int64_t day, int64_t month,
@@ -744,7 +765,7 @@ static gr_status op_key_spend(gr_store *base, const char *key_id, int64_t day, i
 }
 
 /* Array literal builders: {"a",NULL,"b"} / {1,2,3}. */
-static void arr_text(buf *b, size_t i, const char *v, bool empty_is_null) {
+static void arr_text(gr_grow_buf *b, size_t i, const char *v, bool empty_is_null) {
     buf_putc(b, i ? ',' : '{');
     if (empty_is_null && !*v) {
         buf_puts(b, "NULL");
@@ -755,7 +776,7 @@ static void arr_text(buf *b, size_t i, const char *v, bool empty_is_null) {
     buf_putc(b, '"');
 }
 
-static void arr_i64(buf *b, size_t i, int64_t v) {
+static void arr_i64(gr_grow_buf *b, size_t i, int64_t v) {
     char t[24];
     buf_putc(b, i ? ',' : '{');
     buf_puts(b, fmt_i64(t, v));
@@ -765,7 +786,7 @@ static gr_status op_ledger_insert(gr_store *base, const gr_ledger_row *rows, siz
     pg_store *s = (pg_store *)base;
     if (conflicts) *conflicts = 0;
     if (n == 0) return GR_OK;
-    buf col[LEDGER_NCOLS + 1];
+    gr_grow_buf col[LEDGER_NCOLS + 1];
     memset(col, 0, sizeof col);
     for (size_t i = 0; i < n; i++) {
         const gr_ledger_row *r = &rows[i];
@@ -821,7 +842,8 @@ static gr_status op_ledger_insert(gr_store *base, const gr_ledger_row *rows, siz
     return rc;
 }
 
-static void read_row(const PGresult *res, int row, gr_ledger_row *r) {
+static void read_row(const PGresult *res, int row, void *dst) {
+    gr_ledger_row *r = dst;
     memset(r, 0, sizeof *r);
     col_copy(res, row, 0, r->request_id, sizeof r->request_id);
     r->ts_ms = col_i64(res, row, 1);
@@ -853,20 +875,19 @@ static void read_row(const PGresult *res, int row, gr_ledger_row *r) {
 }
 
 static gr_status op_generation_get(gr_store *base, const char *request_id, gr_ledger_row *out) {
-    pg_store *s = (pg_store *)base;
-    char *t;
-    const char *vals[1] = {gr_pg_clean_param(request_id, &t)};
-    gr_status rc;
-    pthread_mutex_lock(&s->mu);
-    PGresult *res = run(s, PS_GEN_GET, 1, vals, true, &rc);
-    if (res) {
-        if (gr_pq()->ntuples(res) > 0) read_row(res, 0, out);
-        else rc = GR_ERR_NOT_FOUND;
-    }
-    gr_pq()->clear(res);
-    pthread_mutex_unlock(&s->mu);
-    free(t);
-    return rc;
+    return get_row((pg_store *)base, PS_GEN_GET, request_id, read_row, out);
+}
+
+static void read_usage(const PGresult *res, int row, void *dst) {
+    gr_usage_group *g = dst;
+    col_copy(res, row, 0, g->group, sizeof g->group);
+    g->requests = col_i64(res, row, 1);
+    g->errors = col_i64(res, row, 2);
+    g->tokens_in = col_i64(res, row, 3);
+    g->tokens_out = col_i64(res, row, 4);
+    g->tokens_cached = col_i64(res, row, 5);
+    g->cost_nusd = col_i64(res, row, 6);
+    g->estimated = col_i64(res, row, 7);
 }
 
 static gr_status op_usage_summary(gr_store *base, const gr_usage_query *q, gr_usage_group **out,
@@ -889,29 +910,7 @@ static gr_status op_usage_summary(gr_store *base, const gr_usage_query *q, gr_us
         fmt_i64(to_ms, q->to_ms),
         gr_pg_clean_param(q->key_id, &t),
     };
-    gr_status rc;
-    pthread_mutex_lock(&s->mu);
-    PGresult *res = run(s, which[q->by], 5, vals, true, &rc);
-    if (res) {
-        size_t cnt = (size_t)gr_pq()->ntuples(res);
-        gr_usage_group *arr = cnt ? gr_xcalloc(cnt, sizeof *arr) : NULL;
-        for (size_t i = 0; i < cnt; i++) {
-            gr_usage_group *g = &arr[i];
-            int r = (int)i;
-            col_copy(res, r, 0, g->group, sizeof g->group);
-            g->requests = col_i64(res, r, 1);
-            g->errors = col_i64(res, r, 2);
-            g->tokens_in = col_i64(res, r, 3);
-            g->tokens_out = col_i64(res, r, 4);
-            g->tokens_cached = col_i64(res, r, 5);
-            g->cost_nusd = col_i64(res, r, 6);
-            g->estimated = col_i64(res, r, 7);
-        }
-        *out = arr;
-        *n = cnt;
-    }
-    gr_pq()->clear(res);
-    pthread_mutex_unlock(&s->mu);
+    gr_status rc = list_rows(s, which[q->by], 5, vals, sizeof **out, read_usage, (void **)out, n);
     free(t);
     return rc;
 }
@@ -1100,32 +1099,19 @@ static gr_status op_learned_add(gr_store *base, const gr_learned_rec *delta) {
     return rc;
 }
 
-static gr_status op_learned_list(gr_store *base, gr_learned_rec **out, size_t *n) {
-    pg_store *s = (pg_store *)base;
-    gr_status rc;
-    *out = NULL;
-    *n = 0;
-    pthread_mutex_lock(&s->mu);
-    PGresult *res = run(s, PS_LEARNED_LIST, 0, NULL, true, &rc);
-    if (res) {
-        size_t cnt = (size_t)gr_pq()->ntuples(res);
-        gr_learned_rec *arr = cnt ? gr_xcalloc(cnt, sizeof *arr) : NULL;
-        for (size_t i = 0; i < cnt; i++) {
-            int r = (int)i;
-            col_copy(res, r, 0, arr[i].model, sizeof arr[i].model);
-            for (int k = 0; k < GR_LEARN_SKILLS; k++) {
-                arr[i].s[k] = strtod(gr_pq()->getvalue(res, r, 1 + k), NULL);
-                arr[i].f[k] = strtod(gr_pq()->getvalue(res, r, 7 + k), NULL);
-                arr[i].e[k] = strtod(gr_pq()->getvalue(res, r, 13 + k), NULL);
-            }
-            arr[i].ratings = col_i64(res, r, 19);
-        }
-        *out = arr;
-        *n = cnt;
+static void read_learned(const PGresult *res, int row, void *dst) {
+    gr_learned_rec *d = dst;
+    col_copy(res, row, 0, d->model, sizeof d->model);
+    for (int k = 0; k < GR_LEARN_SKILLS; k++) {
+        d->s[k] = strtod(gr_pq()->getvalue(res, row, 1 + k), NULL);
+        d->f[k] = strtod(gr_pq()->getvalue(res, row, 7 + k), NULL);
+        d->e[k] = strtod(gr_pq()->getvalue(res, row, 13 + k), NULL);
     }
-    gr_pq()->clear(res);
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    d->ratings = col_i64(res, row, 19);
+}
+
+static gr_status op_learned_list(gr_store *base, gr_learned_rec **out, size_t *n) {
+    return list_rows((pg_store *)base, PS_LEARNED_LIST, 0, NULL, sizeof **out, read_learned, (void **)out, n);
 }
 
 /* ---- alert outbox ---- */
@@ -1215,10 +1201,7 @@ gr_status gr_store_pg_open(const char *url, gr_store **out, char *err, size_t er
     *out = NULL;
     pg_store *s = gr_xcalloc(1, sizeof *s);
     s->base.ops = &pg_ops;
-    s->pg.prepared = s->prepared;
-    s->pg.nprepared = PS_COUNT;
-    s->pg.tag = "store";
-    gr_status rc = gr_pg_connect(&s->pg, url, err, errlen);
+    gr_status rc = gr_pg_connect(&s->pg, "store", s->prepared, PS_COUNT, url, err, errlen);
     if (rc) {
         free(s);
         return rc;

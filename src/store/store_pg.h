@@ -13,6 +13,7 @@
 #include "common.h"
 
 #include "pq_dl.h" /* libpq-fe.h + the dlopen'ed function table */
+#include "store_param.h"
 
 typedef struct gr_pg_conn {
     PGconn *conn;
@@ -24,11 +25,13 @@ typedef struct gr_pg_conn {
                          * may be dead while PQstatus still says OK; reset before the next */
 } gr_pg_conn;
 
-/* Connects c->conn to url (defaults: connect_timeout=10, application_name
- * gaterouter, TCP keepalives, statement_timeout 30 s when the server has
- * none) and sets the session up. On failure c->conn is NULL and err holds a
- * message with the password redacted. */
-GR_MUST_CHECK gr_status gr_pg_connect(gr_pg_conn *c, const char *url, char *err, size_t errlen);
+/* Sets c up for its owner (tag, the owner's nprepared per-statement flags)
+ * and connects c->conn to url (defaults: connect_timeout=10,
+ * application_name gaterouter, TCP keepalives, statement_timeout 30 s when
+ * the server has none) and sets the session up. On failure c->conn is NULL
+ * and err holds a message with the password redacted. */
+GR_MUST_CHECK gr_status gr_pg_connect(gr_pg_conn *c, const char *tag, bool *prepared, size_t nprepared,
+                                      const char *url, char *err, size_t errlen);
 void gr_pg_disconnect(gr_pg_conn *c); /* PQfinish; NULL-safe */
 /* A usable connection, re-established (PQreset + session setup) if it broke. */
 GR_MUST_CHECK gr_status gr_pg_ensure(gr_pg_conn *c);
@@ -47,5 +50,22 @@ void gr_pg_log(const gr_pg_conn *c, const char *what, const char *msg);
 /* A text parameter that is valid UTF-8: s itself, or a copy with invalid
  * bytes replaced by '?' kept in *tmp (caller frees). NULL stays NULL. */
 const char *gr_pg_clean_param(const char *s, char **tmp);
+
+/* The text parameters of one statement built from gr_store_params (the x402
+ * and responses backends): integers in decimal, text made
+ * valid UTF-8 by gr_pg_clean_param. Zero-initialise, set each with
+ * gr_pg_arg, pass vals to gr_pg_run, end with gr_pg_args_done. */
+#define GR_PG_MAX_ARGS 20
+typedef struct gr_pg_args {
+    const char *vals[GR_PG_MAX_ARGS];
+    char num[GR_PG_MAX_ARGS][24];
+    char *tmp[GR_PG_MAX_ARGS]; /* cleaned copies (NULL: the text was valid) */
+} gr_pg_args;
+/* Sets argument i (0 <= i < GR_PG_MAX_ARGS). */
+void gr_pg_arg(gr_pg_args *a, int i, const gr_store_param *p);
+/* The end of a statement run with a: *changes (when asked) = the rows the
+ * command changed (0 without a result), res cleared (NULL-safe), the
+ * cleaned copies freed. */
+void gr_pg_args_done(gr_pg_args *a, PGresult *res, int64_t *changes);
 
 #endif

@@ -18,6 +18,24 @@ static const uint8_t DOMAIN_TYPEHASH[32] = {
     0x23, 0x9f, 0x7b, 0x17, 0x9b, 0x0f, 0xfa, 0xca, 0xa9, 0xa7, 0x5d, 0x52, 0x2b, 0x39, 0x40, 0x0f,
 };
 
+gr_eip712_value gr_eip712_address(gr_evm_address a) {
+    return (gr_eip712_value){.kind = GR_EIP712_ADDRESS, .v.addr = a};
+}
+gr_eip712_value gr_eip712_uint(gr_u256 u) { return (gr_eip712_value){.kind = GR_EIP712_UINT, .v.u = u}; }
+gr_eip712_value gr_eip712_string(gr_str s) { return (gr_eip712_value){.kind = GR_EIP712_STRING, .v.data = s}; }
+
+gr_eip712_value gr_eip712_uint64(uint64_t u) {
+    gr_eip712_value v = {.kind = GR_EIP712_UINT};
+    gr_u256_from_u64(u, &v.v.u);
+    return v;
+}
+
+gr_eip712_value gr_eip712_b32(gr_eip712_kind kind, const uint8_t b32[32]) {
+    gr_eip712_value v = {.kind = kind};
+    memcpy(v.v.b32, b32, 32);
+    return v;
+}
+
 static gr_status encode_field(const gr_eip712_value *f, uint8_t word[32]) {
     memset(word, 0, 32);
     switch (f->kind) {
@@ -54,16 +72,9 @@ gr_status gr_eip712_hash_struct(gr_str encode_type, const gr_eip712_value *field
 }
 
 void gr_eip712_domain_separator(const gr_eip712_domain *d, uint8_t out[32]) {
-    gr_eip712_value f[4];
-    f[0].kind = GR_EIP712_STRING;
-    f[0].v.data = d->name;
-    f[1].kind = GR_EIP712_STRING;
-    f[1].v.data = d->version;
-    f[2].kind = GR_EIP712_UINT;
-    gr_u256_from_u64(d->chain_id, &f[2].v.u);
-    f[3].kind = GR_EIP712_ADDRESS;
-    f[3].v.addr = d->verifying_contract;
-    if (gr_eip712_hash_struct_th(DOMAIN_TYPEHASH, f, 4, out) != GR_OK) { /* kinds are all valid */ }
+    const gr_eip712_value f[] = {gr_eip712_string(d->name), gr_eip712_string(d->version),
+                                 gr_eip712_uint64(d->chain_id), gr_eip712_address(d->verifying_contract)};
+    if (gr_eip712_hash_struct_th(DOMAIN_TYPEHASH, f, GR_ARRAY_LEN(f), out) != GR_OK) { /* kinds are all valid */ }
 }
 
 void gr_eip712_digest(const uint8_t domain_separator[32], const uint8_t struct_hash[32],
@@ -77,20 +88,10 @@ void gr_eip712_digest(const uint8_t domain_separator[32], const uint8_t struct_h
 }
 
 void gr_eip3009_struct_hash(const gr_eip3009_auth *a, uint8_t out[32]) {
-    gr_eip712_value f[6];
-    f[0].kind = GR_EIP712_ADDRESS;
-    f[0].v.addr = a->from;
-    f[1].kind = GR_EIP712_ADDRESS;
-    f[1].v.addr = a->to;
-    f[2].kind = GR_EIP712_UINT;
-    f[2].v.u = a->value;
-    f[3].kind = GR_EIP712_UINT;
-    f[3].v.u = a->valid_after;
-    f[4].kind = GR_EIP712_UINT;
-    f[4].v.u = a->valid_before;
-    f[5].kind = GR_EIP712_BYTES32;
-    memcpy(f[5].v.b32, a->nonce, 32);
-    if (gr_eip712_hash_struct_th(gr_eip3009_twa_typehash, f, 6, out) != GR_OK) { /* all valid */ }
+    const gr_eip712_value f[] = {gr_eip712_address(a->from),     gr_eip712_address(a->to),
+                                 gr_eip712_uint(a->value),        gr_eip712_uint(a->valid_after),
+                                 gr_eip712_uint(a->valid_before), gr_eip712_b32(GR_EIP712_BYTES32, a->nonce)};
+    if (gr_eip712_hash_struct_th(gr_eip3009_twa_typehash, f, GR_ARRAY_LEN(f), out) != GR_OK) { /* all valid */ }
 }
 
 void gr_eip3009_digest(const gr_eip712_domain *d, const gr_eip3009_auth *a, uint8_t out[32]) {

@@ -34,6 +34,14 @@ typedef struct gr_eip712_value {
     } v;
 } gr_eip712_value;
 
+/* One field each, for building a struct's fields as an initializer list:
+ * {gr_eip712_address(a), gr_eip712_uint64(n), …}. b32 is copied. */
+gr_eip712_value gr_eip712_address(gr_evm_address a);
+gr_eip712_value gr_eip712_uint(gr_u256 u);
+gr_eip712_value gr_eip712_uint64(uint64_t u);
+gr_eip712_value gr_eip712_string(gr_str s);
+gr_eip712_value gr_eip712_b32(gr_eip712_kind kind, const uint8_t b32[32]); /* BYTES32 or STRUCT */
+
 /* hashStruct(s) = keccak256(keccak256(encodeType) || enc(field_0) || ...).
  * encode_type is the full EIP-712 encodeType string, i.e. the primary type
  * followed by referenced struct types sorted by name, e.g.

@@ -10,24 +10,15 @@
 #define RECEIPT_TYPE "Receipt(string network,string resourceUrl,string payer,uint256 issuedAt,string transaction)"
 #define DOMAIN_TYPE "EIP712Domain(string name,string version,uint256 chainId)"
 
-static gr_eip712_value string_value(const char *s) {
-    gr_eip712_value v = {.kind = GR_EIP712_STRING};
-    v.v.data = gr_str_c(s ? s : "");
-    return v;
-}
-
-static gr_eip712_value uint_value(uint64_t u) {
-    gr_eip712_value v = {.kind = GR_EIP712_UINT};
-    gr_u256_from_u64(u, &v.v.u);
-    return v;
-}
+/* NULL signs as "" */
+static gr_eip712_value string_value(const char *s) { return gr_eip712_string(gr_str_c(s ? s : "")); }
 
 void gr_x402_receipt_digest(const gr_x402_receipt *rc, uint8_t out[32]) {
     char network[32];
     snprintf(network, sizeof network, "eip155:%llu", (unsigned long long)rc->chain_id);
-    const gr_eip712_value dom[] = {string_value("x402 receipt"), string_value("1"), uint_value(rc->chain_id)};
+    const gr_eip712_value dom[] = {string_value("x402 receipt"), string_value("1"), gr_eip712_uint64(rc->chain_id)};
     const gr_eip712_value msg[] = {string_value(network), string_value(rc->resource_url), string_value(rc->payer),
-                                   uint_value(rc->issued_at), string_value(rc->transaction)};
+                                   gr_eip712_uint64(rc->issued_at), string_value(rc->transaction)};
     uint8_t ds[32], sh[32];
     /* both types are fixed and well formed: hashing cannot fail */
     if (gr_eip712_hash_struct(gr_str_c(DOMAIN_TYPE), dom, GR_ARRAY_LEN(dom), ds) != GR_OK ||

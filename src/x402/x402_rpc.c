@@ -3,7 +3,7 @@
  * x402_rpc.h). */
 #include "x402_rpc.h"
 
-#include "curl_dl.h"
+#include "curl_post.h"
 #include "keccak.h"
 #include "x402.h"
 
@@ -13,22 +13,6 @@
 
 #define HTTP_BODY_MAX (1u << 20)
 #define RPC_TIMEOUT_MS 10000L
-
-typedef struct membuf {
-    char *p;
-    size_t len;
-} membuf;
-
-static size_t on_write(char *d, size_t sz, size_t nm, void *ud) {
-    membuf *b = ud;
-    size_t n = sz * nm;
-    if (b->len + n > HTTP_BODY_MAX) return 0; /* aborts the transfer */
-    b->p = gr_xrealloc(b->p, b->len + n + 1);
-    memcpy(b->p + b->len, d, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return n;
-}
 
 static uint64_t deadline_of(const gr_x402_rpc *c) { return c->deadline_fn ? c->deadline_fn(c->ud) : 0; }
 
@@ -57,13 +41,8 @@ long gr_x402_rpc_post_json(gr_x402_rpc *rc, const char *url, const char *body, l
     cu->easy_reset(c);
     struct curl_slist *h = cu->slist_append(NULL, "Content-Type: application/json");
     h = cu->slist_append(h, "Accept: application/json");
-    membuf b = {0};
-    cu->easy_setopt(c, CURLOPT_URL, url);
-    cu->easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    cu->easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    cu->easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-    cu->easy_setopt(c, CURLOPT_WRITEDATA, (void *)&b);
+    gr_curl_reply b = {.max = HTTP_BODY_MAX};
+    gr_curl_post_setup(c, url, h, body, &b);
     cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000L ? timeout_ms : 5000L);
     cu->easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
     cu->easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
@@ -76,7 +55,7 @@ long gr_x402_rpc_post_json(gr_x402_rpc *rc, const char *url, const char *body, l
     if (r == CURLE_OK) cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     else snprintf(err, errlen, "%s", cu->easy_strerror(r));
     cu->slist_free_all(h);
-    *out = b.p;
+    *out = b.body;
     return status;
 }
 

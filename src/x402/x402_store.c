@@ -189,7 +189,7 @@ static const char *sq_text(const gr_x402_row *r, int col) {
 
 static int64_t sq_i64(const gr_x402_row *r, int col) { return sqlite3_column_int64((sqlite3_stmt *)r->impl, col); }
 
-static gr_status sq_exec(gr_x402_backend *base, gr_x402_q which, const gr_x402_param *p, int np, gr_x402_row_fn fn,
+static gr_status sq_exec(gr_x402_backend *base, gr_x402_q which, const gr_store_param *p, int np, gr_x402_row_fn fn,
                          void *ctx, int64_t *changes) {
     sqlite_be *b = (sqlite_be *)base;
     sqlite3_stmt *st = sq_stmt(b, which);
@@ -287,13 +287,13 @@ struct gr_x402_store {
 };
 
 /* One statement; the caller holds the store's mutex. */
-static gr_status exec_locked(gr_x402_store *s, gr_x402_q which, const gr_x402_param *p, int np, gr_x402_row_fn fn,
+static gr_status exec_locked(gr_x402_store *s, gr_x402_q which, const gr_store_param *p, int np, gr_x402_row_fn fn,
                              void *ctx, int64_t *changes) {
     return s->be->ops->exec(s->be, which, p, np, fn, ctx, changes);
 }
 
 /* One statement under the store's mutex. */
-static gr_status run(gr_x402_store *s, gr_x402_q which, const gr_x402_param *p, int np, gr_x402_row_fn fn,
+static gr_status run(gr_x402_store *s, gr_x402_q which, const gr_store_param *p, int np, gr_x402_row_fn fn,
                      void *ctx, int64_t *changes) {
     pthread_mutex_lock(&s->mu);
     gr_status rc = exec_locked(s, which, p, np, fn, ctx, changes);
@@ -324,8 +324,8 @@ static gr_status txn_end(gr_x402_store *s, bool ok) {
 }
 
 /* A text parameter; NULL binds as '' like the columns' NOT NULL wants. */
-#define P_TEXT(v) GR_X402_TEXT((v) ? (v) : "")
-#define P_INT(v) GR_X402_INT(v)
+#define P_TEXT(v) GR_STORE_TEXT((v) ? (v) : "")
+#define P_INT(v) GR_STORE_INT(v)
 
 static const char *row_text(const gr_x402_row *r, int col) {
     const char *t = r->text(r, col);
@@ -370,7 +370,7 @@ void gr_x402_store_close(gr_x402_store *s) {
 }
 
 gr_status gr_x402_store_nonce_reserve(gr_x402_store *s, const char *key, int64_t valid_before) {
-    const gr_x402_param p[] = {P_TEXT(key), P_INT(valid_before), P_INT(gr_wall_ms())};
+    const gr_store_param p[] = {P_TEXT(key), P_INT(valid_before), P_INT(gr_wall_ms())};
     int64_t n = 0;
     gr_status rc = run(s, GR_X402_Q_NONCE_INS, p, 3, NULL, NULL, &n);
     if (rc == GR_OK) return n == 1 ? GR_OK : GR_ERR_INVALID;
@@ -378,9 +378,9 @@ gr_status gr_x402_store_nonce_reserve(gr_x402_store *s, const char *key, int64_t
 }
 
 void gr_x402_store_nonce_prune(gr_x402_store *s, int64_t now_unix) {
-    const gr_x402_param p[] = {P_INT(now_unix)};
+    const gr_store_param p[] = {P_INT(now_unix)};
     (void)run(s, GR_X402_Q_NONCE_PRUNE, p, 1, NULL, NULL, NULL);
-    const gr_x402_param pp[] = {P_INT(gr_wall_ms())};
+    const gr_store_param pp[] = {P_INT(gr_wall_ms())};
     (void)run(s, GR_X402_Q_PID_PRUNE, pp, 1, NULL, NULL, NULL);
 }
 
@@ -391,7 +391,7 @@ static bool read_i64(const gr_x402_row *r, void *ctx) {
 
 gr_status gr_x402_store_credit_get(gr_x402_store *s, const char *payer, int64_t *nusd) {
     *nusd = 0;
-    const gr_x402_param p[] = {P_TEXT(payer)};
+    const gr_store_param p[] = {P_TEXT(payer)};
     int64_t v = 0;
     gr_status rc = run(s, GR_X402_Q_CREDIT_GET, p, 1, read_i64, &v, NULL);
     if (rc != GR_OK) return GR_ERR_IO;
@@ -424,10 +424,10 @@ gr_status gr_x402_store_pid_begin(gr_x402_store *s, const char *id, const char *
     *rec = (gr_x402_pid_rec){.state = GR_X402_PID_NEW};
     if (txn_begin(s) != GR_OK) return GR_ERR_IO;
     int64_t now = (int64_t)gr_wall_ms(), n = 0;
-    const gr_x402_param ep[] = {P_TEXT(id), P_INT(now)};
-    const gr_x402_param ip[] = {P_TEXT(id), P_TEXT(payer), P_TEXT(fingerprint), P_TEXT(request_id), P_INT(now),
+    const gr_store_param ep[] = {P_TEXT(id), P_INT(now)};
+    const gr_store_param ip[] = {P_TEXT(id), P_TEXT(payer), P_TEXT(fingerprint), P_TEXT(request_id), P_INT(now),
                                 P_INT(now + ttl_ms)};
-    const gr_x402_param gp[] = {P_TEXT(id)};
+    const gr_store_param gp[] = {P_TEXT(id)};
     bool ok = exec_locked(s, GR_X402_Q_PID_EXPIRE, ep, 2, NULL, NULL, NULL) == GR_OK &&
               exec_locked(s, GR_X402_Q_PID_INS, ip, 6, NULL, NULL, &n) == GR_OK;
     if (ok && n != 1) ok = exec_locked(s, GR_X402_Q_PID_GET, gp, 1, read_pid, rec, NULL) == GR_OK;
@@ -440,23 +440,23 @@ gr_status gr_x402_store_pid_begin(gr_x402_store *s, const char *id, const char *
 
 gr_status gr_x402_store_pid_done(gr_x402_store *s, const char *id, const char *request_id, int status,
                                  const char *settlement, const char *body) {
-    const gr_x402_param p[] = {P_TEXT(id), P_TEXT(request_id), P_INT(status), P_TEXT(settlement ? settlement : ""),
+    const gr_store_param p[] = {P_TEXT(id), P_TEXT(request_id), P_INT(status), P_TEXT(settlement ? settlement : ""),
                                P_TEXT(body ? body : ""), P_INT(gr_wall_ms())};
     return run(s, GR_X402_Q_PID_DONE, p, 6, NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
 }
 
 gr_status gr_x402_store_pid_drop(gr_x402_store *s, const char *id, const char *request_id) {
-    const gr_x402_param p[] = {P_TEXT(id), P_TEXT(request_id)};
+    const gr_store_param p[] = {P_TEXT(id), P_TEXT(request_id)};
     return run(s, GR_X402_Q_PID_DEL, p, 2, NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
 }
 
 gr_status gr_x402_store_credit_add(gr_x402_store *s, const char *payer, int64_t delta) {
-    const gr_x402_param p[] = {P_TEXT(payer), P_INT(delta), P_INT(gr_wall_ms())};
+    const gr_store_param p[] = {P_TEXT(payer), P_INT(delta), P_INT(gr_wall_ms())};
     return run(s, GR_X402_Q_CREDIT_ADD, p, 3, NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
 }
 
 gr_status gr_x402_store_credit_take(gr_x402_store *s, const char *payer, int64_t amount) {
-    const gr_x402_param p[] = {P_TEXT(payer), P_INT(amount), P_INT(gr_wall_ms())};
+    const gr_store_param p[] = {P_TEXT(payer), P_INT(amount), P_INT(gr_wall_ms())};
     int64_t n = 0;
     if (run(s, GR_X402_Q_CREDIT_TAKE, p, 3, NULL, NULL, &n) != GR_OK) return GR_ERR_IO;
     return n == 1 ? GR_OK : GR_ERR_INVALID;
@@ -478,7 +478,7 @@ void gr_x402_settle_rec_dispose(gr_x402_settle_rec *r) {
         P_TEXT((r)->tx_hash), P_INT((r)->attempts), P_TEXT((r)->error), P_INT((r)->created_ms), P_INT(gr_wall_ms())
 
 gr_status gr_x402_store_settlement_put(gr_x402_store *s, const gr_x402_settle_rec *r) {
-    const gr_x402_param p[] = {SETTLE_PARAMS(r), P_TEXT(r->raw_tx)};
+    const gr_store_param p[] = {SETTLE_PARAMS(r), P_TEXT(r->raw_tx)};
     return run(s, GR_X402_Q_SET_PUT, p, (int)GR_ARRAY_LEN(p), NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
 }
 
@@ -523,7 +523,7 @@ gr_status gr_x402_store_settlements_orphaned(gr_x402_store *s, const char *me, i
     *arr = NULL;
     *n = 0;
     pending_ctx c = {0};
-    const gr_x402_param p[] = {P_TEXT(me), P_INT(mine), P_INT(alive_since_ms), P_INT(now_ms),
+    const gr_store_param p[] = {P_TEXT(me), P_INT(mine), P_INT(alive_since_ms), P_INT(now_ms),
                                P_INT(limit)};
     gr_status rc = run(s, GR_X402_Q_SET_PENDING, p, (int)GR_ARRAY_LEN(p), read_pending, &c, NULL);
     if (rc != GR_OK) {
@@ -567,14 +567,14 @@ static bool read_recent(const gr_x402_row *r, void *ctx) {
 }
 
 gr_status gr_x402_store_settlements_recent(gr_x402_store *s, const char *payer, int limit, cJSON *arr) {
-    const gr_x402_param p[] = {P_TEXT(payer), P_INT(limit)};
+    const gr_store_param p[] = {P_TEXT(payer), P_INT(limit)};
     return run(s, GR_X402_Q_SET_RECENT, p, 2, read_recent, arr, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
 }
 
 gr_status gr_x402_store_ledger_update(gr_x402_store *s, const char *request_id, const char *state,
                                       const char *tx_hash, int64_t credit_delta_nusd, bool *changed) {
     *changed = false;
-    const gr_x402_param p[] = {P_TEXT(request_id), P_TEXT(state), P_TEXT(tx_hash), P_INT(credit_delta_nusd)};
+    const gr_store_param p[] = {P_TEXT(request_id), P_TEXT(state), P_TEXT(tx_hash), P_INT(credit_delta_nusd)};
     int64_t n = 0;
     if (run(s, GR_X402_Q_LEDGER_UPD, p, 4, NULL, NULL, &n) != GR_OK) return GR_ERR_IO;
     *changed = n > 0;
@@ -589,14 +589,14 @@ gr_status gr_x402_store_admit(gr_x402_store *s, const char *nonce_key, int64_t v
     *out = GR_X402_ADMIT_REPLAY;
     if (txn_begin(s) != GR_OK) return GR_ERR_IO;
     int64_t n = 0;
-    const gr_x402_param np[] = {P_TEXT(nonce_key), P_INT(valid_before), P_INT(gr_wall_ms())};
+    const gr_store_param np[] = {P_TEXT(nonce_key), P_INT(valid_before), P_INT(gr_wall_ms())};
     bool ok = exec_locked(s, GR_X402_Q_NONCE_INS, np, 3, NULL, NULL, &n) == GR_OK;
     if (ok && n != 1) { /* a replay: nothing to write */
         (void)txn_end(s, false);
         return GR_OK;
     }
     if (ok && take > 0) {
-        const gr_x402_param cp[] = {P_TEXT(payer), P_INT(take), P_INT(gr_wall_ms())};
+        const gr_store_param cp[] = {P_TEXT(payer), P_INT(take), P_INT(gr_wall_ms())};
         ok = exec_locked(s, GR_X402_Q_CREDIT_TAKE, cp, 3, NULL, NULL, &n) == GR_OK;
         if (ok && n != 1) { /* the credit is gone: neither the nonce nor anything else is kept */
             (void)txn_end(s, false);
@@ -605,7 +605,7 @@ gr_status gr_x402_store_admit(gr_x402_store *s, const char *nonce_key, int64_t v
         }
     }
     if (ok && job) {
-        const gr_x402_param jp[] = {SETTLE_PARAMS(job), P_TEXT(owner), P_INT(gr_wall_ms() + (uint64_t)lease_ms)};
+        const gr_store_param jp[] = {SETTLE_PARAMS(job), P_TEXT(owner), P_INT(gr_wall_ms() + (uint64_t)lease_ms)};
         ok = exec_locked(s, GR_X402_Q_SET_OPEN, jp, (int)GR_ARRAY_LEN(jp), NULL, NULL, NULL) == GR_OK;
     }
     if (ok && upto) ok = upto_put_locked(s, upto) == GR_OK;
@@ -618,13 +618,13 @@ gr_status gr_x402_store_settlement_close(gr_x402_store *s, const gr_x402_settle_
                                          const gr_x402_upto_rec *upto, bool *closed) {
     *closed = false;
     if (txn_begin(s) != GR_OK) return GR_ERR_IO;
-    const gr_x402_param p[] = {P_TEXT(job->request_id), P_TEXT(job->state), P_TEXT(job->amount),
+    const gr_store_param p[] = {P_TEXT(job->request_id), P_TEXT(job->state), P_TEXT(job->amount),
                                P_TEXT(job->requirement_json), P_INT(job->paid_nusd), P_INT(job->credit_used_nusd),
                                P_INT(job->cost_nusd), P_INT(gr_wall_ms())};
     int64_t n = 0;
     bool ok = exec_locked(s, GR_X402_Q_SET_CLOSE, p, (int)GR_ARRAY_LEN(p), NULL, NULL, &n) == GR_OK;
     if (ok && n == 1 && credit_delta) {
-        const gr_x402_param cp[] = {P_TEXT(job->payer), P_INT(credit_delta), P_INT(gr_wall_ms())};
+        const gr_store_param cp[] = {P_TEXT(job->payer), P_INT(credit_delta), P_INT(gr_wall_ms())};
         ok = exec_locked(s, GR_X402_Q_CREDIT_ADD, cp, 3, NULL, NULL, NULL) == GR_OK;
     }
     if (ok && n == 1 && upto) ok = upto_put_locked(s, upto) == GR_OK;
@@ -637,11 +637,11 @@ gr_status gr_x402_store_settlement_finish(gr_x402_store *s, const gr_x402_settle
                                           bool upto, int64_t ledger_delta, bool need_ledger, bool *won, bool *in_ledger) {
     *won = *in_ledger = false;
     if (txn_begin(s) != GR_OK) return GR_ERR_IO;
-    const gr_x402_param cl[] = {P_TEXT(job->request_id), P_INT(gr_wall_ms())};
+    const gr_store_param cl[] = {P_TEXT(job->request_id), P_INT(gr_wall_ms())};
     int64_t n = 0, rows = 0;
     bool ok = exec_locked(s, GR_X402_Q_SET_CLAIM, cl, 2, NULL, NULL, &n) == GR_OK;
     if (ok && n == 1) {
-        const gr_x402_param lp[] = {P_TEXT(job->request_id), P_TEXT(job->state), P_TEXT(job->tx_hash),
+        const gr_store_param lp[] = {P_TEXT(job->request_id), P_TEXT(job->state), P_TEXT(job->tx_hash),
                                     P_INT(ledger_delta)};
         ok = exec_locked(s, GR_X402_Q_LEDGER_UPD, lp, 4, NULL, NULL, &rows) == GR_OK;
         if (ok && rows == 0 && need_ledger) { /* the ledger writer has not committed the row yet */
@@ -650,16 +650,16 @@ gr_status gr_x402_store_settlement_finish(gr_x402_store *s, const gr_x402_settle
         }
     }
     if (ok && n == 1 && credit_gain) {
-        const gr_x402_param cp[] = {P_TEXT(job->payer), P_INT(credit_gain), P_INT(gr_wall_ms())};
+        const gr_store_param cp[] = {P_TEXT(job->payer), P_INT(credit_gain), P_INT(gr_wall_ms())};
         ok = exec_locked(s, GR_X402_Q_CREDIT_ADD, cp, 3, NULL, NULL, NULL) == GR_OK;
     }
     if (ok && n == 1 && upto) {
-        const gr_x402_param up[] = {P_TEXT(job->request_id), P_TEXT(job->state), P_TEXT(job->tx_hash),
+        const gr_store_param up[] = {P_TEXT(job->request_id), P_TEXT(job->state), P_TEXT(job->tx_hash),
                                     P_INT(gr_wall_ms())};
         ok = exec_locked(s, GR_X402_Q_UPTO_STATE, up, 4, NULL, NULL, NULL) == GR_OK;
     }
     if (ok && n == 1) {
-        const gr_x402_param jp[] = {SETTLE_PARAMS(job), P_TEXT(job->raw_tx)};
+        const gr_store_param jp[] = {SETTLE_PARAMS(job), P_TEXT(job->raw_tx)};
         ok = exec_locked(s, GR_X402_Q_SET_PUT, jp, (int)GR_ARRAY_LEN(jp), NULL, NULL, NULL) == GR_OK;
     }
     if (txn_end(s, ok) != GR_OK) return GR_ERR_IO;
@@ -671,7 +671,7 @@ gr_status gr_x402_store_settlement_finish(gr_x402_store *s, const gr_x402_settle
 gr_status gr_x402_store_settlement_take(gr_x402_store *s, const gr_x402_settle_rec *seen, const char *me,
                                         int64_t now_ms, int64_t lease_ms, bool *taken) {
     *taken = false;
-    const gr_x402_param p[] = {P_TEXT(seen->request_id), P_TEXT(me),          P_INT(now_ms + lease_ms),
+    const gr_store_param p[] = {P_TEXT(seen->request_id), P_TEXT(me),          P_INT(now_ms + lease_ms),
                                P_INT(now_ms),            P_TEXT(seen->state), P_TEXT(seen->claimed_by)};
     int64_t n = 0;
     if (run(s, GR_X402_Q_SET_TAKE, p, (int)GR_ARRAY_LEN(p), NULL, NULL, &n) != GR_OK) return GR_ERR_IO;
@@ -680,17 +680,17 @@ gr_status gr_x402_store_settlement_take(gr_x402_store *s, const gr_x402_settle_r
 }
 
 gr_status gr_x402_store_heartbeat(gr_x402_store *s, const char *id, int64_t now_ms) {
-    const gr_x402_param p[] = {P_TEXT(id), P_INT(now_ms)};
+    const gr_store_param p[] = {P_TEXT(id), P_INT(now_ms)};
     return run(s, GR_X402_Q_HEARTBEAT, p, 2, NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
 }
 
 gr_status gr_x402_store_instance_gone(gr_x402_store *s, const char *id) {
-    const gr_x402_param p[] = {P_TEXT(id)};
+    const gr_store_param p[] = {P_TEXT(id)};
     return run(s, GR_X402_Q_INSTANCE_DEL, p, 1, NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
 }
 
 gr_status gr_x402_store_ledger_sync(gr_x402_store *s, int64_t since_ms, int64_t *changed) {
-    const gr_x402_param p[] = {P_INT(since_ms)};
+    const gr_store_param p[] = {P_INT(since_ms)};
     int64_t n = 0;
     gr_status rc = run(s, GR_X402_Q_LEDGER_SYNC, p, 1, NULL, NULL, &n);
     if (changed) *changed = rc == GR_OK ? n : 0;
@@ -700,7 +700,7 @@ gr_status gr_x402_store_ledger_sync(gr_x402_store *s, int64_t since_ms, int64_t 
 gr_status gr_x402_store_settlement_lease(gr_x402_store *s, const char *request_id, const char *owner, int64_t now_ms,
                                          int64_t lease_ms, bool *held) {
     *held = false;
-    const gr_x402_param p[] = {P_TEXT(request_id), P_TEXT(owner), P_INT(now_ms + lease_ms), P_INT(now_ms)};
+    const gr_store_param p[] = {P_TEXT(request_id), P_TEXT(owner), P_INT(now_ms + lease_ms), P_INT(now_ms)};
     int64_t n = 0;
     if (run(s, GR_X402_Q_SET_LEASE, p, (int)GR_ARRAY_LEN(p), NULL, NULL, &n) != GR_OK) return GR_ERR_IO;
     *held = n > 0;
@@ -708,10 +708,10 @@ gr_status gr_x402_store_settlement_lease(gr_x402_store *s, const char *request_i
 }
 
 static gr_status upto_put_locked(gr_x402_store *s, const gr_x402_upto_rec *r) {
-    const gr_x402_param p[] = {
+    const gr_store_param p[] = {
         P_TEXT(r->request_id), P_TEXT(r->payer),      P_INT((int64_t)r->chain_id),
         P_TEXT(r->asset),      P_TEXT(r->max_amount), P_TEXT(r->settled_amount),
-        P_INT(r->cost_nusd),   P_TEXT(r->state),      GR_X402_TEXT(r->tx_hash[0] ? r->tx_hash : NULL),
+        P_INT(r->cost_nusd),   P_TEXT(r->state),      GR_STORE_TEXT(r->tx_hash[0] ? r->tx_hash : NULL),
         P_TEXT(r->nonce_key),  P_INT(gr_wall_ms()),
     };
     return exec_locked(s, GR_X402_Q_UPTO_PUT, p, (int)GR_ARRAY_LEN(p), NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
@@ -725,7 +725,7 @@ gr_status gr_x402_store_upto_put(gr_x402_store *s, const gr_x402_upto_rec *r) {
 }
 
 gr_status gr_x402_store_upto_state(gr_x402_store *s, const char *request_id, const char *state, const char *tx_hash) {
-    const gr_x402_param p[] = {P_TEXT(request_id), P_TEXT(state), P_TEXT(tx_hash), P_INT(gr_wall_ms())};
+    const gr_store_param p[] = {P_TEXT(request_id), P_TEXT(state), P_TEXT(tx_hash), P_INT(gr_wall_ms())};
     return run(s, GR_X402_Q_UPTO_STATE, p, 4, NULL, NULL, NULL) == GR_OK ? GR_OK : GR_ERR_IO;
 }
 
@@ -757,7 +757,7 @@ static bool read_payment(const gr_x402_row *r, void *ctx) {
 }
 
 gr_status gr_x402_store_payment_get(gr_x402_store *s, const char *request_id, cJSON *o) {
-    const gr_x402_param p[] = {P_TEXT(request_id)};
+    const gr_store_param p[] = {P_TEXT(request_id)};
     payment_ctx c = {.o = o};
     if (run(s, GR_X402_Q_PAYMENT_GET, p, 1, read_payment, &c, NULL) != GR_OK) return GR_ERR_IO;
     return c.found ? GR_OK : GR_ERR_NOT_FOUND;

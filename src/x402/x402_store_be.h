@@ -9,6 +9,7 @@
 #define GR_X402_STORE_BE_H
 
 #include "common.h"
+#include "store_param.h"
 
 /* The statements. Parameters (1-based) -> result columns. */
 typedef enum {
@@ -63,15 +64,6 @@ typedef enum {
     GR_X402_Q_COUNT
 } gr_x402_q;
 
-/* One bound parameter: text (NULL = SQL NULL) or a 64-bit integer. */
-typedef struct gr_x402_param {
-    const char *text;
-    int64_t i64;
-    bool is_int;
-} gr_x402_param;
-
-#define GR_X402_TEXT(s) ((gr_x402_param){.text = (s)})
-#define GR_X402_INT(v) ((gr_x402_param){.i64 = (int64_t)(v), .is_int = true})
 
 /* One result row, valid during the row callback only. */
 typedef struct gr_x402_row gr_x402_row;
@@ -93,7 +85,7 @@ typedef struct gr_x402_backend_ops {
      * *changes (may be NULL) the rows the statement inserted/updated/deleted.
      * GR_OK, or GR_ERR_IO (GR_ERR_INVALID for a rejected value). Called with
      * the store's mutex held: never concurrently on one backend. */
-    gr_status (*exec)(gr_x402_backend *b, gr_x402_q q, const gr_x402_param *p, int np,
+    gr_status (*exec)(gr_x402_backend *b, gr_x402_q q, const gr_store_param *p, int np,
                       gr_x402_row_fn fn, void *ctx, int64_t *changes);
     void (*close)(gr_x402_backend *b);
 } gr_x402_backend_ops;

@@ -210,36 +210,22 @@ static int64_t pg_i64(const gr_x402_row *r, int col) {
     return strtoll(gr_pq()->getvalue((const PGresult *)r->impl, r->index, col), NULL, 10);
 }
 
-static gr_status pg_exec(gr_x402_backend *base, gr_x402_q which, const gr_x402_param *p, int np,
+static gr_status pg_exec(gr_x402_backend *base, gr_x402_q which, const gr_store_param *p, int np,
                          gr_x402_row_fn fn, void *ctx, int64_t *changes) {
     pg_be *b = (pg_be *)base;
-    enum { MAXP = 20 };
-    if (np > MAXP) return GR_ERR_INVALID;
-    char num[MAXP][24];
-    char *tmp[MAXP] = {0};
-    const char *vals[MAXP];
-    for (int i = 0; i < np; i++) {
-        if (p[i].is_int) {
-            snprintf(num[i], sizeof num[i], "%" PRId64, p[i].i64);
-            vals[i] = num[i];
-        } else {
-            vals[i] = gr_pg_clean_param(p[i].text, &tmp[i]); /* PostgreSQL rejects invalid UTF-8 */
-        }
-    }
+    if (np > GR_PG_MAX_ARGS) return GR_ERR_INVALID;
+    gr_pg_args args = {0};
+    for (int i = 0; i < np; i++) gr_pg_arg(&args, i, &p[i]);
     gr_status rc;
-    PGresult *res = gr_pg_run(&b->pg, (size_t)which, pg_name[which], pg_sql[which], np, vals,
+    PGresult *res = gr_pg_run(&b->pg, (size_t)which, pg_name[which], pg_sql[which], np, args.vals,
                               pg_idempotent[which] && !base->in_txn, &rc);
     if (res) {
         gr_x402_row row = {.text = pg_text, .i64 = pg_i64, .impl = res};
         int rows = gr_pq()->resultStatus(res) == PGRES_TUPLES_OK ? gr_pq()->ntuples(res) : 0;
         for (row.index = 0; fn && row.index < rows; row.index++)
             if (!fn(&row, ctx)) break;
-        if (changes) *changes = strtoll(gr_pq()->cmdTuples(res), NULL, 10);
-        gr_pq()->clear(res);
-    } else if (changes) {
-        *changes = 0;
     }
-    for (int i = 0; i < np; i++) free(tmp[i]);
+    gr_pg_args_done(&args, res, changes);
     return rc;
 }
 
@@ -297,10 +283,7 @@ gr_status gr_x402_store_pg_open(const char *url, gr_x402_backend **out, char *er
     if (errlen) err[0] = '\0';
     pg_be *b = gr_xcalloc(1, sizeof *b);
     b->base.ops = &pg_ops;
-    b->pg.prepared = b->prepared;
-    b->pg.nprepared = GR_X402_Q_COUNT;
-    b->pg.tag = "x402 store";
-    gr_status rc = gr_pg_connect(&b->pg, url, err, errlen);
+    gr_status rc = gr_pg_connect(&b->pg, "x402 store", b->prepared, GR_X402_Q_COUNT, url, err, errlen);
     if (rc == GR_OK && (rc = migrate(b, err, errlen)) != GR_OK) gr_pg_disconnect(&b->pg);
     if (rc != GR_OK) {
         free(b);

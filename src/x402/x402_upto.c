@@ -139,45 +139,29 @@ out:
 /* ---- EIP-712 ---- */
 
 void gr_x402_upto_domain_separator(uint64_t chain_id, const gr_evm_address *permit2, uint8_t out[32]) {
-    gr_eip712_value f[3];
-    f[0].kind = GR_EIP712_STRING;
-    f[0].v.data = GR_STR_LIT("Permit2");
-    f[1].kind = GR_EIP712_UINT;
-    gr_u256_from_u64(chain_id, &f[1].v.u);
-    f[2].kind = GR_EIP712_ADDRESS;
-    f[2].v.addr = *permit2;
-    if (gr_eip712_hash_struct(GR_STR_LIT(GR_PERMIT2_DOMAIN_TYPE), f, 3, out) != GR_OK) { /* kinds are valid */ }
+    const gr_eip712_value f[] = {gr_eip712_string(GR_STR_LIT("Permit2")), gr_eip712_uint64(chain_id),
+                                 gr_eip712_address(*permit2)};
+    if (gr_eip712_hash_struct(GR_STR_LIT(GR_PERMIT2_DOMAIN_TYPE), f, GR_ARRAY_LEN(f), out) != GR_OK) { /* valid */ }
 }
 
 void gr_x402_upto_witness_hash(const gr_x402_upto_payment *p, uint8_t out[32]) {
-    gr_eip712_value f[3];
-    f[0].kind = GR_EIP712_ADDRESS;
-    f[0].v.addr = p->witness_to;
-    f[1].kind = GR_EIP712_ADDRESS;
-    f[1].v.addr = p->witness_facilitator;
-    f[2].kind = GR_EIP712_UINT;
-    f[2].v.u = p->valid_after;
-    if (gr_eip712_hash_struct(GR_STR_LIT(GR_UPTO_WITNESS_TYPE), f, 3, out) != GR_OK) { /* valid */ }
+    const gr_eip712_value f[] = {gr_eip712_address(p->witness_to), gr_eip712_address(p->witness_facilitator),
+                                 gr_eip712_uint(p->valid_after)};
+    if (gr_eip712_hash_struct(GR_STR_LIT(GR_UPTO_WITNESS_TYPE), f, GR_ARRAY_LEN(f), out) != GR_OK) { /* valid */ }
 }
 
 void gr_x402_upto_struct_hash(const gr_x402_upto_payment *p, uint8_t out[32]) {
-    gr_eip712_value tp[2];
-    tp[0].kind = GR_EIP712_ADDRESS;
-    tp[0].v.addr = p->token;
-    tp[1].kind = GR_EIP712_UINT;
-    tp[1].v.u = p->amount;
-    gr_eip712_value f[5];
-    f[0].kind = GR_EIP712_STRUCT;
-    if (gr_eip712_hash_struct(GR_STR_LIT(GR_PERMIT2_TOKEN_PERMISSIONS_TYPE), tp, 2, f[0].v.b32) != GR_OK) { /* valid */ }
-    f[1].kind = GR_EIP712_ADDRESS;
-    f[1].v.addr = p->spender;
-    f[2].kind = GR_EIP712_UINT;
-    f[2].v.u = p->nonce;
-    f[3].kind = GR_EIP712_UINT;
-    f[3].v.u = p->deadline;
-    f[4].kind = GR_EIP712_STRUCT;
-    gr_x402_upto_witness_hash(p, f[4].v.b32);
-    if (gr_eip712_hash_struct(GR_STR_LIT(GR_UPTO_PERMIT_WITNESS_TYPE), f, 5, out) != GR_OK) { /* valid */ }
+    const gr_eip712_value tp[] = {gr_eip712_address(p->token), gr_eip712_uint(p->amount)};
+    uint8_t permitted[32], witness[32];
+    if (gr_eip712_hash_struct(GR_STR_LIT(GR_PERMIT2_TOKEN_PERMISSIONS_TYPE), tp, GR_ARRAY_LEN(tp), permitted) !=
+        GR_OK) { /* valid */ }
+    gr_x402_upto_witness_hash(p, witness);
+    const gr_eip712_value f[] = {gr_eip712_b32(GR_EIP712_STRUCT, permitted), gr_eip712_address(p->spender),
+                                 gr_eip712_uint(p->nonce), gr_eip712_uint(p->deadline),
+                                 gr_eip712_b32(GR_EIP712_STRUCT, witness)};
+    if (gr_eip712_hash_struct(GR_STR_LIT(GR_UPTO_PERMIT_WITNESS_TYPE), f, GR_ARRAY_LEN(f), out) != GR_OK) {
+        /* valid */
+    }
 }
 
 void gr_x402_upto_digest(const gr_x402_upto_payment *p, const gr_evm_address *permit2, uint8_t out[32]) {
