@@ -102,7 +102,8 @@ gr_phase_rc proxy_phase_parse(gr_request *r) {
     r->model_asked = model->valuestring;
     if (r->ep == GR_EP_CHAT) {
         const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(r->body, "messages");
-        if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0) {
+        bool refs_pending = r->responses_out && gr_responses_has_stored_refs(r->responses_body); /* responses_state.c */
+        if (!cJSON_IsArray(msgs) || (cJSON_GetArraySize(msgs) == 0 && !refs_pending)) {
             gr_request_fail_code(r, GR_EC_MISSING_MESSAGES, "messages", "'messages' must be a non-empty array");
             return GR_PHASE_STOP;
         }

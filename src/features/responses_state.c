@@ -1,5 +1,7 @@
 /* responses_state.c — the state of the Responses API on the request path:
  * `previous_response_id` (the stored conversation rebuilt before routing),
+ * `item_reference` items in `input` (the stored messages and function calls
+ * they name, substituted before routing),
  * `store` (the answered Response kept with its input and the conversation,
  * for responses.store_ttl), and GET / DELETE /v1/responses/{id} and
  * GET /v1/responses/{id}/input_items. Every store call runs on the store
@@ -9,6 +11,7 @@
 
 #include "http_server.h"
 #include "log.h"
+#include "provider_native.h"
 #include "responses_store.h"
 #include "services.h"
 
@@ -18,6 +21,7 @@
 #include <stdlib.h>
 
 #define MAX_ID_LEN 200
+#define MAX_REF_RESPONSES 16 /* distinct stored responses one request's item_references may name */
 
 typedef struct state_ctx {
     cJSON *history; /* the previous response's stored context (owned) */
@@ -95,17 +99,22 @@ static bool submit(gr_request *r, const char *id, bool del, void (*resume)(gr_re
 /* ---- PARSE: previous_response_id ---- */
 
 /* The canonical messages rebuilt with the stored conversation first. */
-static gr_status rebuild(gr_request *r, const cJSON *history) {
+static gr_status rebuild(gr_request *r, const cJSON *history, const char *param) {
     cJSON *canon = NULL;
     gr_upstream_error e = {0};
     if (gr_responses_to_canonical(r->responses_body, history, &canon, &e) != GR_OK || !canon) {
         cJSON_Delete(canon);
-        gr_request_fail_code(r, GR_EC_CONVERSATION_NOT_CONTINUABLE, "previous_response_id", "%s",
+        gr_request_fail_code(r, GR_EC_CONVERSATION_NOT_CONTINUABLE, param, "%s",
                              e.message[0] ? e.message : "the stored conversation cannot be continued");
         return GR_ERR_INVALID;
     }
     cJSON *msgs = cJSON_DetachItemFromObjectCaseSensitive(canon, "messages");
     cJSON_Delete(canon);
+    if (!cJSON_GetArraySize(msgs)) { /* input was only references to reasoning items */
+        cJSON_Delete(msgs);
+        gr_request_fail(r, 400, "invalid_request_error", "missing_messages", "input", "'input' has no message to answer");
+        return GR_ERR_INVALID;
+    }
     cJSON_ReplaceItemInObjectCaseSensitive(r->body, "messages", msgs);
     char *txt = cJSON_PrintUnformatted(r->body);
     r->body_text = gr_pool_strdup(r->pool, txt);
@@ -131,7 +140,7 @@ static void previous_resume(gr_request *r, void *arg, const char *err) {
         return;
     }
     ctx_of(r)->history = history;
-    if (rebuild(r, history) != GR_OK) return;
+    if (rebuild(r, history, "previous_response_id") != GR_OK) return;
     gr_pipeline_continue(r, GR_PHASE_NEXT);
 }
 
@@ -151,6 +160,130 @@ static gr_phase_rc phase_previous(gr_request *r) {
     }
     submit(r, prev->valuestring, false, previous_resume);
     return GR_PHASE_STOP; /* continues in previous_resume */
+}
+
+/* ---- PARSE: item_reference ---- */
+
+typedef struct refs_job {
+    char *owner;
+    int64_t now_ms;
+    int n;
+    char *ids[MAX_REF_RESPONSES];
+    gr_status rc[MAX_REF_RESPONSES];
+    gr_stored_response rows[MAX_REF_RESPONSES];
+} refs_job;
+
+static void refs_free(void *arg) {
+    refs_job *j = arg;
+    for (int k = 0; k < j->n; k++) {
+        free(j->ids[k]);
+        gr_stored_response_dispose(&j->rows[k]);
+    }
+    free(j->owner);
+    free(j);
+}
+
+static void refs_run(void *conn, void *arg) {
+    refs_job *j = arg;
+    gr_responses_store *s = conn_store(conn);
+    for (int k = 0; k < j->n; k++)
+        j->rc[k] = s ? gr_responses_store_get(s, j->ids[k], j->owner, j->now_ms, &j->rows[k]) : GR_ERR_IO;
+}
+
+/* The referenced item's id when `it` is an item_reference the store holds
+ * (not a reasoning one, which the translation drops), with its response's id
+ * in resp_id; NULL otherwise. */
+static const char *stored_ref(const cJSON *it, char *resp_id, size_t cap) {
+    const char *type = gr_provider_get_str(it, "type"), *id = gr_provider_get_str(it, "id");
+    if (!type || strcmp(type, "item_reference") || !id) return NULL;
+    return gr_responses_ref_response_id(id, resp_id, cap) ? id : NULL;
+}
+
+/* The item with this id in a stored context (input and output items). */
+static const cJSON *find_item(const cJSON *context, const char *id) {
+    const cJSON *it;
+    cJSON_ArrayForEach(it, context) {
+        const char *iid = gr_provider_get_str(it, "id");
+        if (iid && !strcmp(iid, id)) return it;
+    }
+    return NULL;
+}
+
+static void refs_resume(gr_request *r, void *arg, const char *err) {
+    refs_job *j = arg;
+    for (int k = 0; !err && k < j->n; k++)
+        if (j->rc[k] != GR_OK && j->rc[k] != GR_ERR_NOT_FOUND) err = "store";
+    if (err) {
+        reply_store_down(r, "The store did not answer in time for item_reference; retry later.");
+        return;
+    }
+    cJSON *contexts[MAX_REF_RESPONSES] = {0}; /* NULL: not found (expired, another key's, never stored) */
+    for (int k = 0; k < j->n; k++)
+        if (j->rc[k] == GR_OK) contexts[k] = cJSON_Parse(j->rows[k].context);
+    cJSON *input = cJSON_GetObjectItemCaseSensitive(r->responses_body, "input");
+    const char *missing = NULL;
+    for (cJSON *it = input ? input->child : NULL; it && !missing; it = it->next) {
+        char resp_id[GR_RESPONSES_ID_MAX];
+        const char *id = stored_ref(it, resp_id, sizeof resp_id);
+        if (!id) continue;
+        const cJSON *found = NULL;
+        for (int k = 0; k < j->n && !found; k++)
+            if (!strcmp(j->ids[k], resp_id)) found = find_item(contexts[k], id);
+        if (!found) {
+            missing = gr_pool_strdup(r->pool, id);
+            break;
+        }
+        cJSON *copy = cJSON_Duplicate(found, 1);
+        cJSON_ReplaceItemViaPointer(input, it, copy);
+        it = copy;
+    }
+    for (int k = 0; k < j->n; k++) cJSON_Delete(contexts[k]);
+    if (missing) {
+        gr_request_fail(r, 404, "invalid_request_error", "not_found", "input", "Item with id '%s' not found.", missing);
+        return;
+    }
+    char *txt = cJSON_PrintUnformatted(r->responses_body); /* what a Responses upstream is sent, too */
+    r->responses_text = gr_pool_strdup(r->pool, txt);
+    r->responses_len = strlen(r->responses_text);
+    cJSON_free(txt);
+    if (rebuild(r, ctx_of(r)->history, "input") != GR_OK) return;
+    gr_pipeline_continue(r, GR_PHASE_NEXT);
+}
+
+static gr_phase_rc phase_refs(gr_request *r) {
+    if (!r->responses_out) return GR_PHASE_NEXT;
+    const cJSON *it;
+    refs_job *j = NULL;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(r->responses_body, "input")) {
+        char resp_id[GR_RESPONSES_ID_MAX];
+        if (!stored_ref(it, resp_id, sizeof resp_id)) continue;
+        const char *why = NULL;
+        if (r->pay_x402) why = "item_reference needs an API key: responses paid with x402 are not stored; send the item itself.";
+        int k = 0;
+        while (!why && j && k < j->n && strcmp(j->ids[k], resp_id)) k++;
+        if (!why && j && k == j->n && j->n == MAX_REF_RESPONSES) why = "too many";
+        if (why) {
+            if (j) refs_free(j);
+            if (r->pay_x402)
+                gr_request_fail(r, 400, "invalid_request_error", "unsupported_parameter", "input", "%s", why);
+            else
+                gr_request_fail(r, 400, "invalid_request_error", "invalid_value", "input",
+                                "item_reference items may name items of at most %d distinct responses per request.",
+                                MAX_REF_RESPONSES);
+            return GR_PHASE_STOP;
+        }
+        if (!j) {
+            j = gr_xcalloc(1, sizeof *j);
+            j->owner = gr_xstrdup(owner_of(r));
+            j->now_ms = (int64_t)gr_wall_ms();
+        }
+        if (k == j->n) j->ids[j->n++] = gr_xstrdup(resp_id);
+    }
+    if (!j) return GR_PHASE_NEXT;
+    gr_request_job job = {.run = refs_run, .free_arg = refs_free, .resume = refs_resume, .arg = j};
+    if (gr_request_store_job(r, &job) != GR_OK)
+        reply_store_down(r, "The store is overloaded (store.queue_max jobs waiting); retry later.");
+    return GR_PHASE_STOP; /* continues in refs_resume */
 }
 
 /* ---- store: the answered Response ---- */
@@ -350,5 +483,6 @@ void gr_responses_state_serve(gr_request *r) {
 void gr_responses_state_register(void) {
     g_slot = gr_pipeline_ctx_slot();
     gr_pipeline_on_phase(GR_PHASE_PARSE, phase_previous);
+    gr_pipeline_on_phase(GR_PHASE_PARSE, phase_refs);
     gr_pipeline_on_finish(GR_FINISH_RELEASE, finish_release);
 }

@@ -193,6 +193,28 @@ static gr_status message_item(const cJSON *it, cJSON *msgs, gr_upstream_error *e
     return GR_OK;
 }
 
+bool gr_responses_ref_response_id(const char *item_id, char *out, size_t cap) {
+    const char *base;
+    if (!strncmp(item_id, "msg_", 4)) base = item_id + 4;
+    else if (!strncmp(item_id, "fc_", 3)) base = item_id + 3;
+    else return false;
+    size_t n = strspn(base, "0123456789abcdef");
+    if (!n || (base[n] && base[n] != '_') || n + 6 > cap) return false;
+    snprintf(out, cap, "resp_%.*s", (int)n, base);
+    return true;
+}
+
+bool gr_responses_has_stored_refs(const cJSON *req) {
+    const cJSON *it;
+    cJSON_ArrayForEach(it, gr_provider_get(req, "input")) {
+        const char *type = gr_provider_get_str(it, "type"), *id = gr_provider_get_str(it, "id");
+        char resp_id[GR_RESPONSES_ID_MAX];
+        if (type && !strcmp(type, "item_reference") && id && gr_responses_ref_response_id(id, resp_id, sizeof resp_id))
+            return true;
+    }
+    return false;
+}
+
 static gr_status item_to_messages(const cJSON *it, cJSON *msgs, gr_upstream_error *err) {
     if (!cJSON_IsObject(it)) return bad(err, "input", "every input item must be an object%s", NULL);
     const char *type = gr_provider_get_str(it, "type");
@@ -234,13 +256,17 @@ static gr_status item_to_messages(const cJSON *it, cJSON *msgs, gr_upstream_erro
     if (!strcmp(type, "item_reference")) {
         /* A stored reasoning item, by id (the AI SDK's default, store: true,
          * on reasoning models): a reasoning item in full is dropped above, so
-         * its reference is too. Other items have content that matters and no
-         * store lookup here: refused, naming what to send instead. */
+         * its reference is too. A message or function call the gateway stored
+         * is substituted from the store before routing (responses_state.c);
+         * the first translation, before that, skips it. Ids the gateway never
+         * hands out are refused. */
         const char *id = gr_provider_get_str(it, "id");
+        char resp_id[GR_RESPONSES_ID_MAX];
         if (id && !strncmp(id, "rs_", 3)) return GR_OK;
+        if (id && gr_responses_ref_response_id(id, resp_id, sizeof resp_id)) return GR_OK;
         return bad(err, "input",
-                   "item_reference items are supported for reasoning items (rs_...) only: send the item itself, "
-                   "or continue with previous_response_id%s",
+                   "item_reference items must name an item this gateway stored (msg_..., fc_..., rs_...): send the "
+                   "item itself, or continue with previous_response_id%s",
                    NULL);
     }
     return bad(err, "input", "input item type '%s' is not supported", type);

@@ -38,6 +38,14 @@ typedef struct gr_responses_call {
 GR_MUST_CHECK gr_status gr_responses_to_canonical(const cJSON *req, const cJSON *history, cJSON **canonical,
                                                   gr_upstream_error *err);
 
+/* The id of the response that stored an item the gateway handed out
+ * ("msg_<base>...", "fc_<base>_<n>": "resp_<base>", base in hex) into out;
+ * false for ids of any other shape (the gateway never stored them). */
+#define GR_RESPONSES_ID_MAX 96
+bool gr_responses_ref_response_id(const char *item_id, char *out, size_t cap);
+/* req's input holds an item_reference to such an item (resolved later). */
+bool gr_responses_has_stored_refs(const cJSON *req);
+
 /* The request's `input` as a list of Responses items (a string becomes one
  * user message item), each with an id ("<prefix>_<n>" when it had none).
  * NULL when input is neither a string nor an array. */

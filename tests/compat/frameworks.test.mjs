@@ -252,6 +252,29 @@ test('[ai sdk openai (Responses API) -> gpt-5-mini] a tool loop on a reasoning m
   assert.ok(sent[1].input.some((i) => i.type === 'item_reference' && i.id.startsWith('rs_')), JSON.stringify(sent[1].input));
 });
 
+// The AI SDK's default openai(model) (Responses API, store: true) replays a
+// chat's earlier assistant turns (its text and tool calls) as item_references
+// to what the gateway stored; the gateway substitutes them (400 before).
+test('[ai sdk openai (Responses API) -> gpt-4o-mini] a multi-turn chat replaying response.messages (store: true)', async () => {
+  const sent = [];
+  const openai = createOpenAI({ baseURL: gw.baseURL, apiKey: TEST_KEY,
+    fetch: (url, init) => { sent.push(JSON.parse(init.body)); return fetch(url, init); } });
+  const messages = [{ role: 'user', content: ASK }];
+  const t1 = await generateText({ model: openai('gpt-4o-mini'), messages, tools: { get_weather: aiWeather() },
+    stopWhen: stepCountIs(3) });
+  assert.match(t1.text, new RegExp(RESULT));
+  messages.push(...t1.response.messages, { role: 'user', content: 'Say hi' });
+  const from = sent.length;
+  const t2 = await generateText({ model: openai('gpt-4o-mini'), messages });
+  assert.match(t2.text, MOCK_HI);
+  const refs = sent[from].input.filter((i) => i.type === 'item_reference').map((i) => i.id);
+  assert.ok(refs.some((id) => id.startsWith('msg_')), JSON.stringify(sent[from].input)); // (its tool calls it sends in full)
+  messages.push(...t2.response.messages, { role: 'user', content: 'Say hi again' });
+  const t3 = await generateText({ model: openai('gpt-4o-mini'), messages });
+  assert.match(t3.text, MOCK_HI);
+  assert.ok(t3.usage.inputTokens > t2.usage.inputTokens, `the replayed turns travelled: ${t3.usage.inputTokens} > ${t2.usage.inputTokens}`);
+});
+
 test('[ai sdk] embed through openai and openai-compatible', async () => {
   const p = aiProviders();
   for (const m of [p['openai (Responses API)'].embedding('text-embedding-3-small'),

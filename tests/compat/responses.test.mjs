@@ -189,6 +189,34 @@ for (const model of MODELS) {
     assert.ok(r3.output.some((o) => o.type === 'function_call'), 'the model calls the tool again');
   });
 
+  // The AI SDK's default (store: true) replays earlier turns by reference:
+  // the user's messages in full, the assistant's items as item_reference.
+  test(`[${model}] a 3-turn conversation replaying the assistant's items by item_reference`, async () => {
+    const r1 = await client.responses.create({ model, input: 'weather in Paris?', tools: [weather] });
+    const call = r1.output.find((o) => o.type === 'function_call');
+    assert.ok(call, JSON.stringify(r1.output));
+    const result = { type: 'function_call_output', call_id: call.call_id, output: '{"temp_c":21}' };
+    const r2 = await client.responses.create({ model, tools: [weather], tool_choice: 'none', input: [
+      { role: 'user', content: 'weather in Paris?' }, { type: 'item_reference', id: call.id }, result] });
+    assert.match(r2.output_text, /The tool returned: \{"temp_c":21\}/);
+    const msg = r2.output.find((o) => o.type === 'message');
+    assert.match(msg.id, /^msg_/);
+    const turn3 = (call2, msg2) => [{ role: 'user', content: 'weather in Paris?' }, call2, result, msg2,
+      { role: 'user', content: 'and tomorrow, in one word?' }];
+    const r3 = await client.responses.create({ model, tools: [weather], tool_choice: 'none',
+      input: turn3({ type: 'item_reference', id: call.id }, { type: 'item_reference', id: msg.id }) });
+    assert.equal(r3.status, 'completed');
+    // the references carried exactly what the items themselves carry
+    const inline = await client.responses.create({ model, tools: [weather], tool_choice: 'none', store: false,
+      input: turn3({ type: 'function_call', call_id: call.call_id, name: call.name, arguments: call.arguments },
+        { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: r2.output_text }] }) });
+    assert.equal(r3.usage.input_tokens, inline.usage.input_tokens);
+    // and the stored input items hold the items themselves
+    const items = await client.responses.inputItems.list(r3.id, { order: 'asc' });
+    assert.deepEqual(items.data.map((i) => i.type), ['message', 'function_call', 'function_call_output', 'message', 'message']);
+    assert.equal(items.data[1].id, call.id);
+  });
+
   test(`[${model}] streamed function call: arguments deltas reassemble`, async () => {
     const { events, final } = await collect({ model, input: 'weather?', tools: [weather], tool_choice: 'required' });
     const added = events.find((e) => e.type === 'response.output_item.added');
@@ -314,6 +342,38 @@ test('a key sees only its own stored responses', async () => {
   await assert.rejects(other.responses.create({ model: 'mock-gpt', previous_response_id: r.id, input: 'x' }),
     (e) => e.status === 404);
   assert.equal((await client.responses.retrieve(r.id)).id, r.id, 'still there for its owner');
+});
+
+test('item_reference: another key\'s item, an unknown item → 404 not_found; a reasoning reference is dropped; a bad id → 400', async () => {
+  const r = await client.responses.create({ model: 'mock-gpt', input: 'hello' });
+  const msg = r.output.find((o) => o.type === 'message');
+  const other = new OpenAI({ baseURL: gw.baseURL, apiKey: OTHER_KEY, maxRetries: 0 });
+  const notFound = (id) => (e) => {
+    assert.equal(e.status, 404);
+    assert.equal(e.error.code, 'not_found');
+    assert.equal(e.error.param, 'input');
+    assert.equal(e.error.message, `Item with id '${id}' not found.`);
+    return true;
+  };
+  await assert.rejects(other.responses.create({ model: 'mock-gpt', input: [
+    { role: 'user', content: 'hello' }, { type: 'item_reference', id: msg.id }, { role: 'user', content: 'more' }] }),
+  notFound(msg.id));
+  const unknown = `msg_${'0'.repeat(30)}`;
+  await assert.rejects(client.responses.create({ model: 'mock-gpt', input: [{ type: 'item_reference', id: unknown }] }),
+    notFound(unknown));
+  // a response that exists, an item it never had
+  const wrongItem = `fc_${r.id.slice(5)}_7`;
+  await assert.rejects(client.responses.create({ model: 'mock-gpt', input: [{ type: 'item_reference', id: wrongItem }] }),
+    notFound(wrongItem));
+  const ok = await client.responses.create({ model: 'mock-gpt', input: [
+    { role: 'user', content: 'hello' }, { type: 'item_reference', id: 'rs_abc' }, { type: 'item_reference', id: msg.id },
+    { role: 'user', content: 'more' }] });
+  assert.equal(ok.status, 'completed');
+  await assert.rejects(client.responses.create({ model: 'mock-gpt', input: [{ type: 'item_reference', id: 'msg_zz' }] }),
+    (e) => e.status === 400 && e.error.param === 'input');
+  const many = Array.from({ length: 17 }, (_, k) => ({ type: 'item_reference', id: `msg_${k.toString(16).padStart(4, '0')}` }));
+  await assert.rejects(client.responses.create({ model: 'mock-gpt', input: many }),
+    (e) => e.status === 400 && e.error.param === 'input' && /16 distinct responses/.test(e.message));
 });
 
 test('store: false keeps nothing; a streamed response is stored like a JSON one', async () => {
