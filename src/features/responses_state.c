@@ -112,7 +112,7 @@ static gr_status rebuild(gr_request *r, const cJSON *history, const char *param)
     cJSON_Delete(canon);
     if (!cJSON_GetArraySize(msgs)) { /* input was only references to reasoning items */
         cJSON_Delete(msgs);
-        gr_request_fail(r, 400, "invalid_request_error", "missing_messages", "input", "'input' has no message to answer");
+        gr_request_fail_code(r, GR_EC_MISSING_MESSAGES, "input", "'input' has no message to answer");
         return GR_ERR_INVALID;
     }
     cJSON_ReplaceItemInObjectCaseSensitive(r->body, "messages", msgs);
@@ -239,7 +239,7 @@ static void refs_resume(gr_request *r, void *arg, const char *err) {
     }
     for (int k = 0; k < j->n; k++) cJSON_Delete(contexts[k]);
     if (missing) {
-        gr_request_fail(r, 404, "invalid_request_error", "not_found", "input", "Item with id '%s' not found.", missing);
+        gr_request_fail_code(r, GR_EC_NOT_FOUND, "input", "Item with id '%s' not found.", missing);
         return;
     }
     char *txt = cJSON_PrintUnformatted(r->responses_body); /* what a Responses upstream is sent, too */
@@ -265,11 +265,12 @@ static gr_phase_rc phase_refs(gr_request *r) {
         if (why) {
             if (j) refs_free(j);
             if (r->pay_x402)
-                gr_request_fail(r, 400, "invalid_request_error", "unsupported_parameter", "input", "%s", why);
+                gr_request_fail_code(r, GR_EC_UNSUPPORTED_PARAMETER, "input", "%s", why);
             else
-                gr_request_fail(r, 400, "invalid_request_error", "invalid_value", "input",
-                                "item_reference items may name items of at most %d distinct responses per request.",
-                                MAX_REF_RESPONSES);
+                gr_request_fail_code(
+                        r, GR_EC_INVALID_VALUE, "input",
+                        "item_reference items may name items of at most %d distinct responses per request.",
+                        MAX_REF_RESPONSES);
             return GR_PHASE_STOP;
         }
         if (!j) {
