@@ -10,7 +10,7 @@
 #                        queue depths and latencies, breaker state
 #   observability_ready  /ready follows Redis (and the store, the ledger writer)
 #   observability_access_log the buffered access log: lines whole and in time,
-#                        written at a drain, one write(2) saved per request
+#                        written at a drain, none written while buffered
 #   observability_log_sink request records: generic and Langfuse shapes, content
 #                        modes, a hung endpoint
 #   observability_alerts webhook alerts: signature, budget thresholds, breaker,
